@@ -1,0 +1,273 @@
+public import XunfangProto
+import XunfangConfig
+import DequeModule
+
+/// The on-disk log as the broker sees it. Appends are buffered; `requestSync` asks the
+/// driver to write and fdatasync them, after which it calls `Broker.logSynced(through:)`
+/// on the broker's thread. Many appends share one sync (group commit).
+public protocol DurableLog: AnyObject {
+    /// Assigns the next sequence number to `message` (setting `message.sequence`) and appends it.
+    func appendMessage(_ message: inout Xunfang_Bus_V1_Deliver) -> UInt64
+    func appendAck(consumer: String, sequences: [UInt64])
+    func appendConsumer(name: String, pattern: String)
+    func requestSync()
+    /// What the log held when the bus started.
+    func recover() -> RecoveredLog
+}
+
+public struct RecoveredLog: Sendable {
+    public var messages: [Xunfang_Bus_V1_Deliver] = []
+    public var consumers: [String: String] = [:]
+    public var acks: [String: Set<UInt64>] = [:]
+    public init() {}
+}
+
+final class DurableConsumer {
+    let name: String
+    var pattern: TopicPattern
+    var acked: Set<UInt64> = []
+    /// Every sequence at or below this has been considered (acked or not matching).
+    var floor: UInt64 = 0
+    /// Next sequence to look at for first delivery.
+    var scanFrom: UInt64 = 1
+    var redeliver = Deque<UInt64>()
+    var inFlight: [UInt64: (deliveredAt: UInt64, binding: SubscriptionRef)] = [:]
+    var attempts: [UInt64: UInt32] = [:]
+    var bindings: [SubscriptionRef] = []
+    var cursor = 0
+    var maxInFlight: Int
+
+    init(name: String, pattern: TopicPattern, maxInFlight: Int) {
+        self.name = name
+        self.pattern = pattern
+        self.maxInFlight = maxInFlight
+    }
+}
+
+struct DurableState {
+    struct AwaitingSync {
+        let sequence: UInt64
+        let session: SessionID
+        let ref: UInt64
+        let messageID: String
+        let message: Xunfang_Bus_V1_Deliver
+    }
+    /// Messages on disk, by sequence, kept while any consumer may still need them.
+    var messages: [UInt64: Xunfang_Bus_V1_Deliver] = [:]
+    var lastSequence: UInt64 = 0
+    var consumers: [String: DurableConsumer] = [:]
+    var awaitingSync: [AwaitingSync] = []
+    var acksSinceCollection = 0
+}
+
+extension Broker {
+    func recover(from log: any DurableLog) {
+        let recovered = log.recover()
+        for message in recovered.messages {
+            durable.messages[message.sequence] = message
+            durable.lastSequence = max(durable.lastSequence, message.sequence)
+        }
+        for (name, patternText) in recovered.consumers {
+            guard let pattern = try? TopicPattern(patternText) else { continue }
+            let consumer = DurableConsumer(name: name, pattern: pattern, maxInFlight: settings.durableInFlightLimit)
+            consumer.acked = recovered.acks[name] ?? []
+            durable.consumers[name] = consumer
+        }
+        if !recovered.messages.isEmpty {
+            logger.info("recovered durable log", metadata: [
+                "xunfang.messages": "\(recovered.messages.count)", "xunfang.consumers": "\(recovered.consumers.count)"])
+        }
+        collectGarbage()
+    }
+
+    /// The log has made every record up to `sequence` durable: acknowledge publishers and deliver.
+    public func logSynced(through sequence: UInt64) {
+        var touched: [String] = []
+        while let first = durable.awaitingSync.first, first.sequence <= sequence {
+            durable.awaitingSync.removeFirst()
+            durable.messages[first.sequence] = first.message
+            durable.lastSequence = max(durable.lastSequence, first.sequence)
+            stats.durableAppended += 1
+            if let session = sessions[first.session], first.ref != 0 {
+                receipt(session, ref: first.ref, sequence: first.sequence, messageID: first.messageID)
+            }
+            var plain = first.message
+            plain.sequence = 0
+            fanOutPlain(plain)
+            touched.append(first.message.topic)
+        }
+        guard !touched.isEmpty else { return }
+        for consumer in durable.consumers.values where touched.contains(where: { consumer.pattern.matches($0) }) {
+            pumpDurable(consumer.name)
+        }
+    }
+
+    func fanOutPlain(_ message: Xunfang_Bus_V1_Deliver) {
+        // Plain subscribers of a durable topic get it too, without acks.
+        let matches = routes.matches(for: message.topic)
+        do {
+            var targets = matches.individual
+            for (_, members) in matches.groups {
+                if let first = members.first { targets.append(first) }
+            }
+            for target in targets {
+                guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { continue }
+                var deliver = message
+                deliver.subscriptionID = subscription.id
+                deliver.deliveryAttempt = 1
+                var frame = Frame()
+                frame.deliver = deliver
+                send(frame, to: session)
+                stats.delivered += 1
+            }
+        }
+    }
+
+    func bindDurable(_ subscription: Subscription, session: Session, maxInFlight: Int) -> BusError? {
+        let name = subscription.durableName
+        guard name.utf8.count <= 128, CountyConfig.isValidName(name.replacingOccurrences(of: ".", with: "-").replacingOccurrences(of: "_", with: "-")) else {
+            return BusError(.invalidArgument, "durable name \"\(name)\" must be lower-case letters, digits, '-', '_' or '.'")
+        }
+        let limit = maxInFlight == 0 ? settings.durableInFlightLimit : min(maxInFlight, settings.durableInFlightLimit)
+        let consumer: DurableConsumer
+        if let existing = durable.consumers[name] {
+            guard existing.pattern == subscription.pattern else {
+                return BusError(.failedPrecondition, "durable consumer \"\(name)\" exists with pattern \"\(existing.pattern)\"")
+            }
+            consumer = existing
+            consumer.maxInFlight = limit
+        } else {
+            consumer = DurableConsumer(name: name, pattern: subscription.pattern, maxInFlight: limit)
+            durable.consumers[name] = consumer
+            log?.appendConsumer(name: name, pattern: subscription.pattern.text)
+            log?.requestSync()
+        }
+        consumer.bindings.append(SubscriptionRef(session: session.id, subscription: subscription.id))
+        session.durableConsumers.insert(name)
+        return nil
+    }
+
+    func unbindDurable(_ subscription: Subscription, session: Session) {
+        guard let consumer = durable.consumers[subscription.durableName] else { return }
+        let ref = SubscriptionRef(session: session.id, subscription: subscription.id)
+        consumer.bindings.removeAll { $0 == ref }
+        // What this binding had in flight goes to the front of the line, in order.
+        let orphaned = consumer.inFlight.filter { $0.value.binding == ref }.map(\.key).sorted()
+        for sequence in orphaned { consumer.inFlight[sequence] = nil }
+        for sequence in orphaned.reversed() { consumer.redeliver.prepend(sequence) }
+        if !consumer.bindings.contains(where: { $0.session == session.id }) {
+            session.durableConsumers.remove(consumer.name)
+        }
+        if !consumer.bindings.isEmpty { pumpDurable(consumer.name) }
+    }
+
+    /// Sends the consumer what it may have in flight now, in log order after redeliveries.
+    func pumpDurable(_ name: String) {
+        guard let consumer = durable.consumers[name], !consumer.bindings.isEmpty else { return }
+        let now = clock.nowMilliseconds()
+        while consumer.inFlight.count < consumer.maxInFlight {
+            guard let binding = nextWritableBinding(consumer) else { return }
+            guard let sequence = nextSequence(for: consumer), let message = durable.messages[sequence] else { return }
+            guard let session = sessions[binding.session] else { return }
+            let attempt = (consumer.attempts[sequence] ?? 0) + 1
+            consumer.attempts[sequence] = attempt
+            consumer.inFlight[sequence] = (now, binding)
+            var deliver = message
+            deliver.subscriptionID = binding.subscription
+            deliver.deliveryAttempt = attempt
+            if attempt > 1 { stats.redelivered += 1 }
+            var frame = Frame()
+            frame.deliver = deliver
+            send(frame, to: session)
+            stats.delivered += 1
+        }
+    }
+
+    private func nextWritableBinding(_ consumer: DurableConsumer) -> SubscriptionRef? {
+        for _ in 0..<consumer.bindings.count {
+            consumer.cursor = (consumer.cursor + 1) % consumer.bindings.count
+            let binding = consumer.bindings[consumer.cursor]
+            if let session = sessions[binding.session], session.peer.isWritable { return binding }
+        }
+        return nil
+    }
+
+    private func nextSequence(for consumer: DurableConsumer) -> UInt64? {
+        while let sequence = consumer.redeliver.popFirst() {
+            if !consumer.acked.contains(sequence), durable.messages[sequence] != nil { return sequence }
+        }
+        while consumer.scanFrom <= durable.lastSequence {
+            let sequence = consumer.scanFrom
+            consumer.scanFrom += 1
+            guard let message = durable.messages[sequence], !consumer.acked.contains(sequence),
+                  consumer.inFlight[sequence] == nil, consumer.pattern.matches(message.topic) else { continue }
+            return sequence
+        }
+        return nil
+    }
+
+    func handleAck(_ ack: Xunfang_Bus_V1_Ack, from session: Session) {
+        guard let subscription = session.subscriptions[ack.subscriptionID], !subscription.durableName.isEmpty,
+              let consumer = durable.consumers[subscription.durableName] else {
+            fail(session, .notFound, "no durable subscription \(ack.subscriptionID) to acknowledge", ref: ack.subscriptionID)
+            return
+        }
+        var newlyAcked: [UInt64] = []
+        for sequence in ack.sequences where !consumer.acked.contains(sequence) {
+            guard durable.messages[sequence] != nil else { continue }
+            consumer.inFlight[sequence] = nil
+            consumer.attempts[sequence] = nil
+            consumer.acked.insert(sequence)
+            newlyAcked.append(sequence)
+        }
+        if !newlyAcked.isEmpty {
+            log?.appendAck(consumer: consumer.name, sequences: newlyAcked)
+            log?.requestSync()
+        }
+        pumpDurable(consumer.name)
+        durable.acksSinceCollection += newlyAcked.count
+        if durable.acksSinceCollection >= 4_096 {
+            durable.acksSinceCollection = 0
+            collectGarbage()
+        }
+    }
+
+    func redeliverExpired(now: UInt64) {
+        for consumer in durable.consumers.values {
+            let expired = consumer.inFlight.filter { now &- $0.value.deliveredAt >= settings.redeliveryAfterMilliseconds }.map(\.key).sorted()
+            guard !expired.isEmpty else { continue }
+            for sequence in expired { consumer.inFlight[sequence] = nil }
+            for sequence in expired.reversed() { consumer.redeliver.prepend(sequence) }
+            pumpDurable(consumer.name)
+        }
+    }
+
+    /// Drops messages from memory that every consumer whose pattern matches has acknowledged.
+    /// Messages no consumer has claimed yet are kept for the first consumer to come.
+    func collectGarbage() {
+        guard !durable.consumers.isEmpty else { return }
+        for (sequence, message) in durable.messages {
+            let interested = durable.consumers.values.filter { $0.pattern.matches(message.topic) }
+            guard !interested.isEmpty, interested.allSatisfy({ $0.acked.contains(sequence) }) else { continue }
+            durable.messages[sequence] = nil
+            for consumer in interested { consumer.acked.remove(sequence) }
+        }
+    }
+
+    /// Durable consumers for `xunfang ctl stats`.
+    public func durableSnapshots() -> [DurableSnapshot] {
+        durable.consumers.values.map { consumer in
+            let pending = durable.messages.filter { consumer.pattern.matches($0.value.topic) && !consumer.acked.contains($0.key) }.count
+            return DurableSnapshot(name: consumer.name, pattern: consumer.pattern.text, pending: pending,
+                                   inFlight: consumer.inFlight.count, bindings: consumer.bindings.count)
+        }.sorted { $0.name < $1.name }
+    }
+}
+
+public struct DurableSnapshot: Sendable, Codable, Hashable {
+    public var name: String
+    public var pattern: String
+    public var pending: Int
+    public var inFlight: Int
+    public var bindings: Int
+}

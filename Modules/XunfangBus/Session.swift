@@ -1,0 +1,119 @@
+import XunfangConfig
+import XunfangProto
+import DequeModule
+
+final class Session {
+    let id: SessionID
+    let peer: any BrokerPeer
+    var isReady = false
+    var instance: String?
+    var principal: PrincipalConfig?
+    var lastHeard: UInt64
+    var pingOutstanding = false
+    var subscriptions: [UInt64: Subscription] = [:]
+    var serves: [String] = []
+    var durableConsumers: Set<String> = []
+    var outstandingCalls = 0
+    var framesIn: UInt64 = 0
+    var framesOut: UInt64 = 0
+    var maxFrameBytes = 0
+
+    init(id: SessionID, peer: any BrokerPeer, connectedAt: UInt64) {
+        self.id = id
+        self.peer = peer
+        self.lastHeard = connectedAt
+    }
+}
+
+final class Subscription {
+    let id: UInt64
+    let pattern: TopicPattern
+    let queueGroup: String
+    let durableName: String
+    /// Plain subscriptions only: deliveries waiting for the peer to become writable.
+    var queue = Deque<Xunfang_Bus_V1_Deliver>()
+    let queueLimit: Int
+    var dropped: UInt64 = 0
+
+    init(id: UInt64, pattern: TopicPattern, queueGroup: String, durableName: String, queueLimit: Int) {
+        self.id = id
+        self.pattern = pattern
+        self.queueGroup = queueGroup
+        self.durableName = durableName
+        self.queueLimit = queueLimit
+    }
+}
+
+struct SubscriptionRef: Hashable {
+    let session: SessionID
+    let subscription: UInt64
+}
+
+final class ServiceEntry {
+    var servers: [SessionID] = []
+    var cursor: UInt64 = 0
+}
+
+struct PendingCall {
+    let caller: SessionID
+    let callerCallID: UInt64
+    let server: SessionID
+    let method: String
+    let deadline: UInt64
+    let timeout: UInt64
+    let startedAt: UInt64
+}
+
+/// What `xunfang ctl stats` shows per connected plugin.
+public struct SessionSnapshot: Sendable, Codable, Hashable {
+    public var instance: String
+    public var plugin: String
+    public var framesIn: UInt64
+    public var framesOut: UInt64
+    public var subscriptions: Int
+    public var queuedDeliveries: Int
+    public var dropped: UInt64
+    public var serves: [String]
+}
+
+/// Counters for the whole bus; exported to Prometheus by the server.
+public struct BrokerStats: Sendable, Codable, Hashable {
+    public var connections: UInt64 = 0
+    public var framesIn: UInt64 = 0
+    public var framesOut: UInt64 = 0
+    public var published: UInt64 = 0
+    public var delivered: UInt64 = 0
+    public var dropped: UInt64 = 0
+    public var redelivered: UInt64 = 0
+    public var requests: UInt64 = 0
+    public var unavailable: UInt64 = 0
+    public var deadlinesExceeded: UInt64 = 0
+    public var lateResponses: UInt64 = 0
+    public var denials: UInt64 = 0
+    public var authFailures: UInt64 = 0
+    public var rejects: UInt64 = 0
+    public var deadPeers: UInt64 = 0
+    public var durableAppended: UInt64 = 0
+    /// Request round trips through the bus, by upper bound in milliseconds.
+    public var latencyBuckets: [UInt64] = Array(repeating: 0, count: BrokerStats.latencyBoundsMs.count + 1)
+    public static let latencyBoundsMs: [UInt64] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 5_000]
+
+    mutating func recordLatency(_ milliseconds: UInt64) {
+        let index = Self.latencyBoundsMs.firstIndex { milliseconds <= $0 } ?? Self.latencyBoundsMs.count
+        latencyBuckets[index] += 1
+    }
+}
+
+/// MAJOR.MINOR.PATCH with optional pre-release / build suffixes.
+public struct SemanticVersion: Hashable, Sendable {
+    public let major: Int, minor: Int, patch: Int
+    public init?(_ text: String) {
+        let core = text.split(whereSeparator: { $0 == "-" || $0 == "+" }).first.map(String.init) ?? ""
+        let parts = core.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let major = Int(parts[0]), let minor = Int(parts[1]), let patch = Int(parts[2]),
+              major >= 0, minor >= 0, patch >= 0 else { return nil }
+        self.major = major
+        self.minor = minor
+        self.patch = patch
+    }
+}

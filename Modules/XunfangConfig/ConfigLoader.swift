@@ -1,0 +1,215 @@
+import Yams
+import Foundation
+
+/// Reads a county config from YAML, rejecting unknown keys and wrong types with the
+/// key path and line, so a typo in `county.yaml` is found before anything starts.
+public enum ConfigLoader {
+    public static func load(path: String) throws(ConfigError) -> CountyConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("cannot read config file \(path)")
+        }
+        var config = try parse(yaml: text)
+        // Relative data directories are relative to the config file, not the caller's cwd.
+        if !config.dataDirectory.hasPrefix("/") {
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+            config.dataDirectory = base.appendingPathComponent(config.dataDirectory).standardizedFileURL.path
+        }
+        return config
+    }
+
+    public static func parse(yaml text: String) throws(ConfigError) -> CountyConfig {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw ConfigError("the config is empty") }
+            root = node
+        } catch let error as ConfigError {
+            throw error
+        } catch let error as YamlError {
+            throw ConfigError("not valid YAML: \(error)")
+        } catch {
+            throw ConfigError("not valid YAML: \(error)")
+        }
+        let top = try MappingReader(root, path: "")
+        try top.allowOnly(["county", "data_dir", "bus", "plugins", "clients"])
+        var config = CountyConfig(
+            county: try top.string("county") ?? "Unnamed county",
+            dataDirectory: try top.string("data_dir") ?? "data",
+            principals: [])
+        if let busNode = top["bus"] {
+            config.bus = try parseBus(MappingReader(busNode, path: "bus"))
+        }
+        for (section, supervised) in [("plugins", true), ("clients", false)] {
+            guard let list = top[section] else { continue }
+            guard case .sequence(let items) = list else {
+                throw ConfigError("expected a list", key: section, line: list.mark?.line)
+            }
+            for (index, item) in items.enumerated() {
+                let principal = try parsePrincipal(MappingReader(item, path: "\(section)[\(index)]"), supervised: supervised)
+                if config.principal(named: principal.name) != nil {
+                    throw ConfigError("duplicate name \"\(principal.name)\"", key: "\(section)[\(index)].name", line: item.mark?.line)
+                }
+                config.principals.append(principal)
+            }
+        }
+        return config
+    }
+
+    static func parseBus(_ bus: MappingReader) throws(ConfigError) -> BusSettings {
+        try bus.allowOnly(["socket", "tcp", "tls_certificate", "tls_private_key", "durable_topics", "max_frame_bytes",
+                           "max_decompressed_bytes", "ping_interval_ms", "subscriber_queue_limit",
+                           "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "metrics"])
+        var settings = BusSettings()
+        if let value = try bus.string("socket") { settings.socketPath = value }
+        settings.tcpListen = try bus.string("tcp")
+        settings.tlsCertificate = try bus.string("tls_certificate")
+        settings.tlsPrivateKey = try bus.string("tls_private_key")
+        if (settings.tlsCertificate == nil) != (settings.tlsPrivateKey == nil) {
+            throw ConfigError("tls_certificate and tls_private_key go together", key: "bus.tls_certificate", line: bus.line)
+        }
+        settings.metricsListen = try bus.string("metrics")
+        settings.durableTopics = try bus.topicPatterns("durable_topics")
+        if let v = try bus.int("max_frame_bytes", in: 1_024...256 * 1024 * 1024) { settings.maxFrameBytes = v }
+        if let v = try bus.int("max_decompressed_bytes", in: 1_024...1024 * 1024 * 1024) { settings.maxDecompressedBytes = v }
+        if let v = try bus.int("ping_interval_ms", in: 100...600_000) { settings.pingIntervalMilliseconds = v }
+        if let v = try bus.int("subscriber_queue_limit", in: 1...10_000_000) { settings.subscriberQueueLimit = v }
+        if let v = try bus.int("durable_in_flight_limit", in: 1...1_000_000) { settings.durableInFlightLimit = v }
+        if let v = try bus.int("max_request_timeout_ms", in: 1...3_600_000) { settings.maxRequestTimeoutMilliseconds = v }
+        if let v = try bus.int("segment_bytes", in: 4_096...4 * 1024 * 1024 * 1024) { settings.segmentBytes = v }
+        return settings
+    }
+
+    static func parsePrincipal(_ entry: MappingReader, supervised: Bool) throws(ConfigError) -> PrincipalConfig {
+        try entry.allowOnly(["name", "enabled", "credential", "acl", "executable", "args", "env"])
+        guard let name = try entry.string("name") else {
+            throw ConfigError("missing required key", key: entry.path + ".name", line: entry.line)
+        }
+        guard CountyConfig.isValidName(name) else {
+            throw ConfigError("\"\(name)\" is not a valid name (lower-case letters, digits, '-')", key: entry.path + ".name", line: entry.line)
+        }
+        var acl = AccessControl()
+        if let aclNode = entry["acl"] {
+            let reader = try MappingReader(aclNode, path: entry.path + ".acl")
+            try reader.allowOnly(["publish", "subscribe", "serve", "call"])
+            acl.publish = try reader.topicPatterns("publish")
+            acl.subscribe = try reader.topicPatterns("subscribe")
+            acl.serve = try reader.methodPatterns("serve")
+            acl.call = try reader.methodPatterns("call")
+        }
+        var environment: [String: String] = [:]
+        if let envNode = entry["env"] {
+            let reader = try MappingReader(envNode, path: entry.path + ".env")
+            for key in reader.keys { environment[key] = try reader.string(key) }
+        }
+        let credential = try entry.string("credential")
+        if let credential, credential.utf8.count < 16 {
+            throw ConfigError("credential must be at least 16 characters", key: entry.path + ".credential", line: entry.line(of: "credential"))
+        }
+        return PrincipalConfig(
+            name: name, enabled: try entry.bool("enabled") ?? true, credential: credential, acl: acl,
+            executable: try entry.string("executable"), arguments: try entry.strings("args"),
+            environment: environment, supervised: supervised)
+    }
+}
+
+/// Typed access to one YAML mapping that remembers where it is, for error messages.
+struct MappingReader {
+    let path: String
+    let line: Int?
+    private let pairs: [(key: String, value: Node, line: Int?)]
+
+    init(_ node: Node, path: String) throws(ConfigError) {
+        guard case .mapping(let mapping) = node else {
+            throw ConfigError("expected a mapping of keys to values", key: path.isEmpty ? nil : path, line: node.mark?.line)
+        }
+        self.path = path
+        self.line = node.mark?.line
+        var pairs: [(String, Node, Int?)] = []
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                throw ConfigError("keys must be strings", key: path, line: key.mark?.line)
+            }
+            pairs.append((name, value, key.mark?.line))
+        }
+        self.pairs = pairs
+    }
+
+    var keys: [String] { pairs.map(\.key) }
+
+    subscript(key: String) -> Node? { pairs.first { $0.key == key }?.value }
+
+    func line(of key: String) -> Int? { pairs.first { $0.key == key }?.line }
+
+    private func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func allowOnly(_ allowed: Set<String>) throws(ConfigError) {
+        for pair in pairs where !allowed.contains(pair.key) {
+            throw ConfigError("unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))", key: keyPath(pair.key), line: pair.line)
+        }
+    }
+
+    func string(_ key: String) throws(ConfigError) -> String? {
+        guard let node = self[key] else { return nil }
+        guard case .scalar(let scalar) = node else {
+            throw ConfigError("expected a single value", key: keyPath(key), line: node.mark?.line)
+        }
+        return scalar.string
+    }
+
+    func bool(_ key: String) throws(ConfigError) -> Bool? {
+        guard let node = self[key] else { return nil }
+        guard let value = node.bool else {
+            throw ConfigError("expected true or false", key: keyPath(key), line: node.mark?.line)
+        }
+        return value
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let node = self[key] else { return nil }
+        guard let value = node.int else {
+            throw ConfigError("expected a whole number", key: keyPath(key), line: node.mark?.line)
+        }
+        guard range.contains(value) else {
+            throw ConfigError("\(value) is outside \(range.lowerBound)...\(range.upperBound)", key: keyPath(key), line: node.mark?.line)
+        }
+        return value
+    }
+
+    func strings(_ key: String) throws(ConfigError) -> [String] {
+        guard let node = self[key] else { return [] }
+        guard case .sequence(let items) = node else {
+            throw ConfigError("expected a list", key: keyPath(key), line: node.mark?.line)
+        }
+        var result: [String] = []
+        for item in items {
+            guard case .scalar(let scalar) = item else {
+                throw ConfigError("expected a list of strings", key: keyPath(key), line: item.mark?.line)
+            }
+            result.append(scalar.string)
+        }
+        return result
+    }
+
+    func topicPatterns(_ key: String) throws(ConfigError) -> [TopicPattern] {
+        var result: [TopicPattern] = []
+        for text in try strings(key) {
+            do throws(ConfigError) {
+                result.append(try TopicPattern(text))
+            } catch {
+                throw ConfigError(error.message, key: keyPath(key), line: self[key]?.mark?.line)
+            }
+        }
+        return result
+    }
+
+    func methodPatterns(_ key: String) throws(ConfigError) -> [MethodPattern] {
+        var result: [MethodPattern] = []
+        for text in try strings(key) {
+            do throws(ConfigError) {
+                result.append(try MethodPattern(text))
+            } catch {
+                throw ConfigError(error.message, key: keyPath(key), line: self[key]?.mark?.line)
+            }
+        }
+        return result
+    }
+}

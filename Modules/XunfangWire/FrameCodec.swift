@@ -1,0 +1,113 @@
+public import NIOCore
+import CompressNIO
+
+/// The 5-byte prefix of gRPC's Length-Prefixed-Message.
+public enum FramePrefix {
+    public static let size = 5
+    /// Bit 0 of the flag byte: the payload is zlib (RFC 1950) compressed.
+    public static let compressedFlag: UInt8 = 0x01
+    /// Every other bit is reserved and must be zero.
+    public static let reservedMask: UInt8 = 0xFE
+}
+
+/// Splits a byte stream into frame payloads, enforcing `WireLimits`.
+///
+/// Pure and incremental: feed it whatever arrived and call `next(from:)` until it returns
+/// `nil`. The length is checked against the limit as soon as the 5-byte prefix is
+/// readable, so an oversize frame is refused before its body is buffered, and a
+/// compressed payload is inflated with a hard output cap, so a bomb costs at most
+/// `maxDecompressedBytes`.
+///
+/// ```swift
+/// var decoder = FrameDecoder(limits: .handshake)
+/// buffer.writeBytes(bytesFromSocket)
+/// while let payload = try decoder.next(from: &buffer) { handle(payload) }
+/// ```
+public struct FrameDecoder: Sendable {
+    public var limits: WireLimits
+
+    public init(limits: WireLimits = WireLimits()) {
+        self.limits = limits
+    }
+
+    /// The next complete frame's (decompressed) payload, or `nil` if more bytes are needed.
+    /// Consumes the frame's bytes only when it returns a payload.
+    public func next(from buffer: inout ByteBuffer) throws(WireError) -> ByteBuffer? {
+        guard let flags = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+        if flags & FramePrefix.reservedMask != 0 {
+            throw WireError(.reservedFlagBits, "flag byte 0x\(String(flags, radix: 16)) has reserved bits set")
+        }
+        guard let length = buffer.getInteger(at: buffer.readerIndex + 1, endianness: .big, as: UInt32.self) else {
+            return nil
+        }
+        if Int(length) > limits.maxFrameBytes {
+            throw WireError(.frameTooLarge, "frame of \(length) bytes exceeds the limit of \(limits.maxFrameBytes)")
+        }
+        guard buffer.readableBytes >= FramePrefix.size + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: FramePrefix.size)
+        var payload = buffer.readSlice(length: Int(length))!
+        guard flags & FramePrefix.compressedFlag != 0 else { return payload }
+        return try Self.inflate(&payload, limit: limits.maxDecompressedBytes)
+    }
+
+    static func inflate(_ payload: inout ByteBuffer, limit: Int) throws(WireError) -> ByteBuffer {
+        do {
+            return try payload.decompress(with: .zlib(), maxSize: limit)
+        } catch let error as CompressNIOError where error == .bufferOverflow {
+            throw WireError(.decompressedTooLarge, "compressed frame inflates past the limit of \(limit) bytes")
+        } catch {
+            throw WireError(.corruptCompression, "compressed frame is not valid zlib data (\(error))")
+        }
+    }
+}
+
+/// Writes frames: prefix plus payload, compressing when asked.
+public enum FrameEncoder {
+    /// Appends one frame whose payload is `payload`'s readable bytes.
+    public static func write(payload: ByteBuffer, compressed: Bool = false, into out: inout ByteBuffer) {
+        var body = payload
+        var flags: UInt8 = 0
+        if compressed {
+            var source = payload
+            if let deflated = try? source.compress(with: .zlib()) {
+                body = deflated
+                flags = FramePrefix.compressedFlag
+            }
+        }
+        out.writeInteger(flags, as: UInt8.self)
+        out.writeInteger(UInt32(body.readableBytes), endianness: .big, as: UInt32.self)
+        out.writeImmutableBuffer(body)
+    }
+
+    /// Appends one uncompressed frame whose payload is written by `body`, without an
+    /// intermediate buffer: the length is patched in after `body` returns.
+    public static func write(into out: inout ByteBuffer, body: (inout ByteBuffer) -> Void) {
+        out.writeInteger(UInt8(0), as: UInt8.self)
+        let lengthIndex = out.writerIndex
+        out.writeInteger(UInt32(0), as: UInt32.self)
+        let start = out.writerIndex
+        body(&out)
+        out.setInteger(UInt32(out.writerIndex - start), at: lengthIndex, endianness: .big, as: UInt32.self)
+    }
+}
+
+/// `FrameDecoder` as a NIO channel handler: emits each frame's payload as a `ByteBuffer`.
+/// A violation is fired as an error; the pipeline's owner answers and closes.
+public struct FrameToPayloadDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+    public var decoder: FrameDecoder
+
+    public init(limits: WireLimits) {
+        self.decoder = FrameDecoder(limits: limits)
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let payload = try decoder.next(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(payload))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+}

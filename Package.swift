@@ -1,0 +1,149 @@
+// swift-tools-version:6.1
+// Xunfang: one package. The core lives in Modules/, each plugin in Plugins/<Name>/ as a
+// library plus a thin executable product `xunfang-plugin-<name>`. A county build picks
+// plugins by product (`swift build --product xunfang-plugin-x`), never by traits.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let protobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-protobuf")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+let package = Package(
+    name: "xunfang",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "xunfang", targets: ["XunfangCLI"]),
+        .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.90.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+    ],
+    targets: [
+        // MARK: - Core
+
+        .target(
+            name: "XunfangWire",
+            dependencies: [nioCore, .product(name: "CompressNIO", package: "compress-nio")],
+            path: "Modules/XunfangWire",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangWireTests",
+            dependencies: ["XunfangWire", nioCore],
+            path: "Tests/XunfangWireTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "XunfangProto",
+            dependencies: [protobuf],
+            path: "Modules/XunfangProto",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+
+        .target(
+            name: "XunfangConfig",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            path: "Modules/XunfangConfig",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangConfigTests",
+            dependencies: ["XunfangConfig"],
+            path: "Tests/XunfangConfigTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "XunfangBus",
+            dependencies: ["XunfangProto", "XunfangConfig", "XunfangWire", protobuf, logging,
+                           .product(name: "DequeModule", package: "swift-collections")],
+            path: "Modules/XunfangBus",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangBusTests",
+            dependencies: ["XunfangBus", "XunfangProto", "XunfangConfig"],
+            path: "Tests/XunfangBusTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "XunfangBusServer",
+            dependencies: ["XunfangBus", "XunfangWire", "XunfangProto", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle],
+            path: "Modules/XunfangBusServer",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "XunfangPluginKit",
+            dependencies: ["XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle],
+            path: "Modules/XunfangPluginKit",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangPluginKitTests",
+            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin"],
+            path: "Tests/XunfangPluginKitTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "XunfangSupervisor",
+            dependencies: ["XunfangConfig", logging, lifecycle],
+            path: "Modules/XunfangSupervisor",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - CLI
+
+        .executableTarget(
+            name: "XunfangCLI",
+            dependencies: [
+                "XunfangBusServer", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
+            ],
+            path: "tools/xunfang",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Plugins
+
+        .target(
+            name: "TemplatePlugin",
+            dependencies: ["XunfangPluginKit", "XunfangProto", protobuf, logging],
+            path: "Plugins/_Template/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TemplatePluginMain",
+            dependencies: ["TemplatePlugin"],
+            path: "Plugins/_Template/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Integration
+
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", protobuf],
+            path: "Tests/IntegrationTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
