@@ -38,7 +38,7 @@ let package = Package(
 
         .target(
             name: "XunfangWire",
-            dependencies: [nioCore, .product(name: "CompressNIO", package: "compress-nio")],
+            dependencies: [nioCore, protobuf, .product(name: "CompressNIO", package: "compress-nio")],
             path: "Modules/XunfangWire",
             swiftSettings: swiftSettings
         ),

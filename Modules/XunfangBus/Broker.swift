@@ -591,3 +591,8 @@ private func constantTimeEquals(_ a: String, _ b: String) -> Bool {
     }
     return difference == 0
 }
+
+extension Broker {
+    /// Whether the session has completed its handshake (the transport then raises its limits).
+    public func isReady(_ id: SessionID) -> Bool { sessions[id]?.isReady ?? false }
+}

@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import SwiftProtobuf
+import XunfangBus
+import XunfangProto
+import XunfangWire
+
+/// Collects the connections that were written to during one event-loop turn and flushes
+/// each once at its end: many frames, one syscall.
+final class FlushBatcher {
+    private var dirty: [ConnectionHandler] = []
+    private var scheduled = false
+    private let eventLoop: any EventLoop
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func markDirty(_ connection: ConnectionHandler) {
+        dirty.append(connection)
+        guard !scheduled else { return }
+        scheduled = true
+        eventLoop.assumeIsolatedUnsafeUnchecked().execute { [self] in
+            scheduled = false
+            let connections = dirty
+            dirty.removeAll(keepingCapacity: true)
+            for connection in connections { connection.flushIfNeeded() }
+        }
+    }
+}
+
+/// One socket connection: decodes frames (with the negotiated limits) into the broker,
+/// and is the broker's `BrokerPeer` for writing back.
+final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let broker: Broker
+    private let batcher: FlushBatcher
+    private let logger: Logger
+    private let negotiatedLimits: WireLimits
+    private var decoder = FrameDecoder(limits: .handshake)
+    private var inbound: ByteBuffer?
+    private var context: ChannelHandlerContext?
+    private var session: SessionID?
+    private var needsFlush = false
+    private var closing = false
+    let counters: ConnectionCounters
+
+    init(broker: Broker, batcher: FlushBatcher, limits: WireLimits, counters: ConnectionCounters, logger: Logger) {
+        self.broker = broker
+        self.batcher = batcher
+        self.negotiatedLimits = limits
+        self.counters = counters
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        session = broker.connect(self)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let session { broker.disconnect(session) }
+        session = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        counters.bytesIn += UInt64(incoming.readableBytes)
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = incoming
+        } else {
+            inbound!.writeBuffer(&incoming)
+        }
+        do {
+            while !closing, let session, let payload = try decoder.next(from: &inbound!) {
+                let frame = try FrameDecoder.decode(Frame.self, from: payload)
+                let wasReady = broker.isReady(session)
+                broker.receive(frame, from: session)
+                if !wasReady, broker.isReady(session) {
+                    decoder.limits = negotiatedLimits
+                }
+            }
+        } catch let error as WireError {
+            fatal(code: StatusCode(rawValue: error.code.status), message: error.message)
+            return
+        } catch {
+            fatal(code: .internal, message: "\(error)")
+            return
+        }
+        if let buffer = inbound, buffer.readableBytes == 0 { inbound = nil } else { inbound?.discardReadBytes() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let session { broker.peerBecameWritable(session) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["xunfang.error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func fatal(code: StatusCode, message: String) {
+        logger.warning("protocol violation; closing connection", metadata: ["xunfang.reason": "\(message)"])
+        var frame = Frame()
+        frame.error.code = code.rawValue
+        frame.error.message = message
+        frame.error.fatal = true
+        send(frame)
+        close()
+        if let session { broker.disconnect(session) }
+        session = nil
+    }
+
+    // MARK: BrokerPeer
+
+    func send(_ frame: Frame) {
+        guard let context, !closing else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 0)
+        do {
+            try FrameEncoder.write(frame, into: &buffer)
+        } catch {
+            logger.error("cannot encode frame", metadata: ["xunfang.error": "\(error)"])
+            return
+        }
+        counters.bytesOut += UInt64(buffer.readableBytes)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        if !needsFlush {
+            needsFlush = true
+            batcher.markDirty(self)
+        }
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func close() {
+        guard let context, !closing else { return }
+        closing = true
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func flushIfNeeded() {
+        guard needsFlush else { return }
+        needsFlush = false
+        context?.flush()
+    }
+}
+
+/// Byte counters per connection, for metrics.
+final class ConnectionCounters {
+    var bytesIn: UInt64 = 0
+    var bytesOut: UInt64 = 0
+}

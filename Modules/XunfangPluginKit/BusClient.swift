@@ -1,0 +1,533 @@
+public import Foundation
+public import Logging
+import NIOCore
+import NIOPosix
+public import SwiftProtobuf
+import Synchronization
+import XunfangBus
+public import XunfangProto
+public import XunfangWire
+
+/// How a client reaches the bus.
+public enum BusTransport: Sendable {
+    case socket(BusEndpoint)
+    case inProcess(InProcessBus)
+}
+
+/// One message received on a subscription. Durable deliveries must be acknowledged
+/// (`ack()`); until then the bus redelivers them, across restarts. Use `messageID` to
+/// drop duplicates: delivery is at-least-once.
+public struct Delivery: Sendable {
+    public let topic: String
+    public let payload: Data
+    public let headers: [String: String]
+    public let messageID: String
+    /// Position in the bus's durable log; 0 for plain subscriptions.
+    public let sequence: UInt64
+    public let publisher: String
+    public let attempt: UInt32
+    public let publishedAt: Date
+    let subscriptionID: UInt64
+    let client: BusClient?
+
+    /// Decodes the payload as a generated message.
+    public func decode<M: SwiftProtobuf.Message>(_ type: M.Type) throws -> M {
+        try M(serializedBytes: payload)
+    }
+
+    /// Confirms a durable delivery; no-op for plain ones.
+    public func ack() {
+        guard sequence != 0, let client else { return }
+        var frame = Frame()
+        frame.ack.subscriptionID = subscriptionID
+        frame.ack.sequences = [sequence]
+        client.sendIfConnected(frame)
+    }
+}
+
+/// A live subscription: an async sequence of deliveries. It survives reconnects.
+public struct Subscription: AsyncSequence, Sendable {
+    public typealias Element = Delivery
+    public let id: UInt64
+    let stream: AsyncStream<Delivery>
+    public func makeAsyncIterator() -> AsyncStream<Delivery>.Iterator { stream.makeAsyncIterator() }
+}
+
+/// What a service handler knows about the call it is answering.
+public struct CallContext: Sendable {
+    public let method: String
+    /// Instance name of the caller, as authenticated by the bus.
+    public let caller: String
+    public let metadata: [String: String]
+    public let deadline: ContinuousClock.Instant?
+}
+
+/// A connection to the bus for one plugin instance: typed publish, subscribe, call and
+/// serve over generated messages, with reconnect and back-off.
+///
+/// ```swift
+/// let client = BusClient(transport: .socket(.unixSocket(path)), manifest: manifest,
+///                        credential: secret, logger: logger)
+/// client.serve("/xunfang.template.v1.Template/Echo") { (request: EchoRequest, context) in
+///     EchoResponse.with { $0.text = request.text }
+/// }
+/// try await client.start()
+/// let reply = try await client.call("/xunfang.template.v1.Template/Echo", EchoRequest(), as: EchoResponse.self)
+/// ```
+public final class BusClient: FrameSink, Sendable {
+    typealias RawHandler = @Sendable (Xunfang_Bus_V1_Request) async -> Xunfang_Bus_V1_Response
+
+    struct SubscriptionSpec {
+        var frame: Xunfang_Bus_V1_Subscribe
+        var continuation: AsyncStream<Delivery>.Continuation
+    }
+
+    struct State {
+        var link: (any FrameLink)?
+        var ready = false
+        var stopped = false
+        var welcome: Xunfang_Bus_V1_Welcome?
+        var handshake: CheckedContinuation<Xunfang_Bus_V1_Welcome, any Error>?
+        var nextID: UInt64 = 1
+        var calls: [UInt64: CheckedContinuation<Xunfang_Bus_V1_Response, any Error>] = [:]
+        var receipts: [UInt64: CheckedContinuation<Xunfang_Bus_V1_Receipt, any Error>] = [:]
+        var subscriptions: [UInt64: SubscriptionSpec] = [:]
+        var handlers: [String: RawHandler] = [:]
+        var reconnectTask: Task<Void, Never>?
+        var onConnect: [@Sendable () -> Void] = []
+    }
+
+    public let manifest: PluginManifest
+    public let instance: String
+    let transport: BusTransport
+    let credential: String
+    let logger: Logger
+    let state = Mutex(State())
+    private let group: MultiThreadedEventLoopGroup?
+
+    public init(transport: BusTransport, manifest: PluginManifest, instance: String? = nil, credential: String, logger: Logger) {
+        self.transport = transport
+        self.manifest = manifest
+        self.instance = instance ?? manifest.name
+        self.credential = credential
+        var logger = logger
+        logger[metadataKey: "xunfang.plugin"] = "\(self.instance)"
+        self.logger = logger
+        if case .socket = transport {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        } else {
+            group = nil
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    /// Connects and completes the handshake. A refusal (wrong credential, ACL) throws at
+    /// once and is not retried; after a later connection loss the client reconnects by itself.
+    public func start() async throws {
+        _ = try await connectOnce()
+    }
+
+    /// Says Goodbye and closes; pending calls fail with CANCELLED.
+    public func close() async {
+        let (link, task) = state.withLock { state -> ((any FrameLink)?, Task<Void, Never>?) in
+            state.stopped = true
+            defer { state.link = nil; state.ready = false }
+            return (state.link, state.reconnectTask)
+        }
+        task?.cancel()
+        if let link {
+            var goodbye = Frame()
+            goodbye.goodbye.reason = "closing"
+            link.send(goodbye)
+            link.close()
+        }
+        failPending(.cancelled, "the client was closed")
+        let streams = state.withLock { state in
+            defer { state.subscriptions.removeAll() }
+            return state.subscriptions.values.map(\.continuation)
+        }
+        for stream in streams { stream.finish() }
+        try? await group?.shutdownGracefully()
+    }
+
+    /// Whether the handshake has completed on the current connection.
+    public var isConnected: Bool { state.withLock { $0.ready } }
+
+    /// Registers a callback run after every (re)connection, for plugins that need to
+    /// re-announce state.
+    public func onConnect(_ body: @escaping @Sendable () -> Void) {
+        state.withLock { $0.onConnect.append(body) }
+    }
+
+    private func connectOnce() async throws -> Xunfang_Bus_V1_Welcome {
+        let link: any FrameLink
+        switch transport {
+        case .socket(let endpoint):
+            do {
+                link = try await SocketLink.connect(endpoint, group: group!, sink: self, logger: logger)
+            } catch {
+                throw BusClientError(.unavailable, "cannot reach the bus at \(endpoint): \(error)")
+            }
+        case .inProcess(let bus):
+            link = try await bus.connect(sink: self)
+        }
+        var hello = Frame()
+        hello.hello.minProtocol = ProtocolVersion.minimum
+        hello.hello.maxProtocol = ProtocolVersion.maximum
+        hello.hello.plugin = manifest.name
+        hello.hello.instance = instance
+        hello.hello.version = manifest.version
+        hello.hello.credential = credential
+        hello.hello.publishes = manifest.publishes
+        hello.hello.subscribes = manifest.subscribes
+        hello.hello.serves = manifest.serves
+        hello.hello.calls = manifest.calls
+        let welcome = try await withCheckedThrowingContinuation { continuation in
+            state.withLock { state in
+                state.link = link
+                state.handshake = continuation
+            }
+            link.send(hello)
+        }
+        let (resubscribe, callbacks) = state.withLock { state in
+            state.ready = true
+            state.welcome = welcome
+            return (state.subscriptions.values.map(\.frame), state.onConnect)
+        }
+        for subscribe in resubscribe {
+            var frame = Frame()
+            frame.subscribe = subscribe
+            frame.subscribe.receiptRef = 0
+            link.send(frame)
+        }
+        logger.info("connected to the bus", metadata: ["xunfang.session": "\(welcome.sessionID)"])
+        for callback in callbacks { callback() }
+        return welcome
+    }
+
+    // MARK: - FrameSink
+
+    func received(_ frame: Frame) {
+        switch frame.kind {
+        case .welcome(let welcome):
+            let continuation = state.withLock { state in
+                defer { state.handshake = nil }
+                return state.handshake
+            }
+            continuation?.resume(returning: welcome)
+        case .reject(let reject):
+            let continuation = state.withLock { state in
+                defer { state.handshake = nil }
+                state.stopped = true  // refusals are configuration errors: do not hammer the bus
+                return state.handshake
+            }
+            logger.error("the bus refused this plugin", metadata: ["xunfang.reason": "\(reject.reason)"])
+            continuation?.resume(throwing: BusClientError(StatusCode(rawValue: reject.code), reject.reason))
+        case .deliver(let deliver):
+            let continuation = state.withLock { $0.subscriptions[deliver.subscriptionID]?.continuation }
+            var headers: [String: String] = [:]
+            for header in deliver.headers { headers[header.key] = header.value }
+            continuation?.yield(Delivery(
+                topic: deliver.topic, payload: deliver.payload, headers: headers, messageID: deliver.messageID,
+                sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.deliveryAttempt,
+                publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
+                subscriptionID: deliver.subscriptionID, client: self))
+        case .response(let response):
+            let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
+            continuation?.resume(returning: response)
+        case .receipt(let receipt):
+            let continuation = state.withLock { $0.receipts.removeValue(forKey: receipt.ref) }
+            continuation?.resume(returning: receipt)
+        case .request(let request):
+            let handler = state.withLock { $0.handlers[request.method] }
+            Task {
+                var response: Xunfang_Bus_V1_Response
+                if let handler {
+                    response = await handler(request)
+                } else {
+                    response = Xunfang_Bus_V1_Response()
+                    response.code = StatusCode.unimplemented.rawValue
+                    response.message = "\(self.instance) has no handler for \(request.method)"
+                }
+                response.callID = request.callID
+                var frame = Frame()
+                frame.response = response
+                self.sendIfConnected(frame)
+            }
+        case .ping(let ping):
+            var pong = Frame()
+            pong.pong.nonce = ping.nonce
+            sendIfConnected(pong)
+        case .error(let error):
+            logger.warning("the bus reported an error", metadata: [
+                "xunfang.code": "\(StatusCode(rawValue: error.code))", "xunfang.message": "\(error.message)"])
+            if error.ref != 0 {
+                let continuation = state.withLock { $0.receipts.removeValue(forKey: error.ref) }
+                continuation?.resume(throwing: BusClientError(StatusCode(rawValue: error.code), error.message))
+            }
+        case .goodbye, .pong, .hello, .publish, .subscribe, .unsubscribe, .ack, nil:
+            break
+        }
+    }
+
+    func linkClosed() {
+        let (handshake, stopped) = state.withLock { state in
+            defer {
+                state.link = nil
+                state.ready = false
+                state.handshake = nil
+            }
+            return (state.handshake, state.stopped)
+        }
+        handshake?.resume(throwing: BusClientError(.unavailable, "the bus closed the connection during the handshake"))
+        failPending(.unavailable, "the connection to the bus was lost")
+        guard !stopped, handshake == nil else { return }
+        logger.warning("lost the bus; reconnecting")
+        scheduleReconnect()
+    }
+
+    private func failPending(_ code: StatusCode, _ message: String) {
+        let (calls, receipts) = state.withLock { state in
+            defer {
+                state.calls.removeAll()
+                state.receipts.removeAll()
+            }
+            return (Array(state.calls.values), Array(state.receipts.values))
+        }
+        for call in calls { call.resume(throwing: BusClientError(code, message)) }
+        for receipt in receipts { receipt.resume(throwing: BusClientError(code, message)) }
+    }
+
+    private func scheduleReconnect() {
+        let task = Task { [self] in
+            var delay = Duration.milliseconds(50)
+            while !Task.isCancelled && !state.withLock({ $0.stopped }) {
+                let jitter = Duration.milliseconds(Int.random(in: 0...max(1, Int(delay.components.attoseconds / 1_000_000_000_000_000) / 4 + Int(delay.components.seconds) * 250)))
+                try? await Task.sleep(for: delay + jitter)
+                do {
+                    _ = try await connectOnce()
+                    return
+                } catch let error as BusClientError where error.code != .unavailable {
+                    logger.error("reconnect refused; giving up", metadata: ["xunfang.error": "\(error)"])
+                    return
+                } catch {
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+        }
+        state.withLock { $0.reconnectTask = task }
+    }
+
+    func sendIfConnected(_ frame: Frame) {
+        let link = state.withLock { $0.ready ? $0.link : nil }
+        link?.send(frame)
+    }
+
+    private func requireLink() throws -> any FrameLink {
+        guard let link = state.withLock({ $0.ready ? $0.link : nil }) else {
+            throw BusClientError(.unavailable, "not connected to the bus")
+        }
+        return link
+    }
+
+    // MARK: - Publish
+
+    /// Publishes without waiting: the fastest path, for positions and other streams.
+    public func publish(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") throws {
+        var frame = Frame()
+        frame.publish = Self.publishFrame(topic, payload, headers, messageID)
+        try requireLink().send(frame)
+    }
+
+    public func publish<M: SwiftProtobuf.Message>(_ topic: String, _ message: M, headers: [String: String] = [:], messageID: String = "") throws {
+        try publish(topic, payload: try message.serializedData(), headers: headers, messageID: messageID)
+    }
+
+    /// Publishes and waits for the bus's receipt. On a durable topic the receipt means the
+    /// message is on disk (fdatasync) and will reach every durable consumer.
+    @discardableResult
+    public func publishConfirmed(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") async throws -> PublishReceipt {
+        let link = try requireLink()
+        let receipt = try await withCheckedThrowingContinuation { continuation in
+            let ref = state.withLock { state in
+                defer { state.nextID += 1 }
+                state.receipts[state.nextID] = continuation
+                return state.nextID
+            }
+            var frame = Frame()
+            frame.publish = Self.publishFrame(topic, payload, headers, messageID)
+            frame.publish.receiptRef = ref
+            link.send(frame)
+        }
+        guard receipt.code == 0 else { throw BusClientError(StatusCode(rawValue: receipt.code), receipt.message) }
+        return PublishReceipt(messageID: receipt.messageID, sequence: receipt.sequence)
+    }
+
+    @discardableResult
+    public func publishConfirmed<M: SwiftProtobuf.Message>(_ topic: String, _ message: M, headers: [String: String] = [:], messageID: String = "") async throws -> PublishReceipt {
+        try await publishConfirmed(topic, payload: try message.serializedData(), headers: headers, messageID: messageID)
+    }
+
+    private static func publishFrame(_ topic: String, _ payload: Data, _ headers: [String: String], _ messageID: String) -> Xunfang_Bus_V1_Publish {
+        var publish = Xunfang_Bus_V1_Publish()
+        publish.topic = topic
+        publish.payload = payload
+        publish.messageID = messageID
+        publish.headers = headers.sorted { $0.key < $1.key }.map { key, value in
+            var header = Xunfang_Bus_V1_Header()
+            header.key = key
+            header.value = value
+            return header
+        }
+        return publish
+    }
+
+    // MARK: - Subscribe
+
+    /// Subscribes and returns once the bus has confirmed the subscription is live.
+    ///
+    /// - Parameters:
+    ///   - queueGroup: members of a group share the messages.
+    ///   - durable: a durable consumer name; deliveries must be `ack()`ed and survive restarts.
+    ///   - bufferLimit: plain subscriptions keep at most this many unread deliveries,
+    ///     dropping the oldest (the bus does the same on its side).
+    public func subscribe(_ pattern: String, queueGroup: String = "", durable: String? = nil, maxInFlight: Int = 0,
+                          bufferLimit: Int = 8_192) async throws -> Subscription {
+        let link = try requireLink()
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: Delivery.self, bufferingPolicy: durable == nil ? .bufferingNewest(bufferLimit) : .unbounded)
+        let (id, ref) = state.withLock { state in
+            defer { state.nextID += 2 }
+            return (state.nextID, state.nextID + 1)
+        }
+        var subscribe = Xunfang_Bus_V1_Subscribe()
+        subscribe.subscriptionID = id
+        subscribe.pattern = pattern
+        subscribe.queueGroup = queueGroup
+        subscribe.durableName = durable ?? ""
+        subscribe.maxInFlight = UInt32(clamping: maxInFlight)
+        state.withLock { $0.subscriptions[id] = SubscriptionSpec(frame: subscribe, continuation: continuation) }
+        let receipt = try await withCheckedThrowingContinuation { receiptContinuation in
+            state.withLock { $0.receipts[ref] = receiptContinuation }
+            var frame = Frame()
+            frame.subscribe = subscribe
+            frame.subscribe.receiptRef = ref
+            link.send(frame)
+        }
+        guard receipt.code == 0 else {
+            state.withLock { _ = $0.subscriptions.removeValue(forKey: id) }
+            continuation.finish()
+            throw BusClientError(StatusCode(rawValue: receipt.code), receipt.message)
+        }
+        continuation.onTermination = { [weak self] _ in self?.dropSubscription(id) }
+        return Subscription(id: id, stream: stream)
+    }
+
+    /// Subscribes and runs `handler` for each delivery; durable deliveries are acked after
+    /// the handler returns without throwing. Returns when the subscription ends.
+    public func consume<M: SwiftProtobuf.Message>(_ pattern: String, as type: M.Type, queueGroup: String = "", durable: String? = nil,
+                                                  _ handler: @Sendable (M, Delivery) async throws -> Void) async throws {
+        for await delivery in try await subscribe(pattern, queueGroup: queueGroup, durable: durable) {
+            do {
+                try await handler(try delivery.decode(M.self), delivery)
+                delivery.ack()
+            } catch {
+                logger.error("handler failed; the delivery will be retried if durable",
+                             metadata: ["xunfang.topic": "\(delivery.topic)", "xunfang.error": "\(error)"])
+            }
+        }
+    }
+
+    private func dropSubscription(_ id: UInt64) {
+        guard state.withLock({ $0.subscriptions.removeValue(forKey: id) }) != nil else { return }
+        var frame = Frame()
+        frame.unsubscribe.subscriptionID = id
+        sendIfConnected(frame)
+    }
+
+    // MARK: - Call / serve
+
+    /// Calls a service through the bus. Throws `BusClientError` with the status: UNAVAILABLE
+    /// when nobody serves it, DEADLINE_EXCEEDED after `timeout`, or the server's own error.
+    public func callRaw(_ method: String, payload: Data, metadata: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Data {
+        let link = try requireLink()
+        let response = try await withCheckedThrowingContinuation { continuation in
+            let id = state.withLock { state in
+                defer { state.nextID += 1 }
+                state.calls[state.nextID] = continuation
+                return state.nextID
+            }
+            var frame = Frame()
+            frame.request.callID = id
+            frame.request.method = method
+            frame.request.payload = payload
+            frame.request.timeoutMs = UInt64(max(1, timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+            frame.request.metadata = metadata.sorted { $0.key < $1.key }.map { key, value in
+                var header = Xunfang_Bus_V1_Header()
+                header.key = key
+                header.value = value
+                return header
+            }
+            link.send(frame)
+        }
+        guard response.code == 0 else { throw BusClientError(StatusCode(rawValue: response.code), response.message) }
+        return response.payload
+    }
+
+    public func call<Response: SwiftProtobuf.Message>(_ method: String, _ request: some SwiftProtobuf.Message, as type: Response.Type,
+                                                      metadata: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Response {
+        let data = try await callRaw(method, payload: try request.serializedData(), metadata: metadata, timeout: timeout)
+        do {
+            return try Response(serializedBytes: data)
+        } catch {
+            throw BusClientError(.internal, "\(method) answered with bytes that are not a \(Response.protoMessageName)")
+        }
+    }
+
+    /// Serves `method` (which must be in the manifest's `serves`). Register before `start()`.
+    /// Throw `BusClientError` to answer with its status; any other error becomes INTERNAL.
+    public func serve<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: String, _ handler: @escaping @Sendable (Request, CallContext) async throws -> Response
+    ) {
+        serveRaw(method) { payload, context in
+            let request: Request
+            do {
+                request = try Request(serializedBytes: payload)
+            } catch {
+                throw BusClientError(.invalidArgument, "request is not a valid \(Request.protoMessageName)")
+            }
+            return try await handler(request, context).serializedData()
+        }
+    }
+
+    /// Serves `method` with raw payload bytes.
+    public func serveRaw(_ method: String, _ handler: @escaping @Sendable (Data, CallContext) async throws -> Data) {
+        let raw: RawHandler = { [logger] request in
+            var headers: [String: String] = [:]
+            for header in request.metadata { headers[header.key] = header.value }
+            let deadline = request.timeoutMs == 0 ? nil : ContinuousClock.now + .milliseconds(request.timeoutMs)
+            let context = CallContext(method: request.method, caller: request.caller, metadata: headers, deadline: deadline)
+            var response = Xunfang_Bus_V1_Response()
+            do {
+                response.payload = try await handler(request.payload, context)
+            } catch let error as BusClientError {
+                response.code = error.code.rawValue
+                response.message = error.message
+            } catch {
+                logger.error("handler failed", metadata: ["xunfang.method": "\(request.method)", "xunfang.error": "\(error)"])
+                response.code = StatusCode.internal.rawValue
+                response.message = "\(error)"
+            }
+            return response
+        }
+        state.withLock { $0.handlers[method] = raw }
+    }
+}
+
+/// The bus's confirmation of a published message.
+public struct PublishReceipt: Sendable, Hashable {
+    public let messageID: String
+    /// Position in the durable log (durable topics), else 0.
+    public let sequence: UInt64
+}

@@ -1,0 +1,15 @@
+import XunfangBus
+import XunfangProto
+
+/// One established connection to a bus, in either transport. The client writes frames
+/// into it; the link hands incoming frames to the client's `FrameSink`.
+protocol FrameLink: AnyObject, Sendable {
+    func send(_ frame: Frame)
+    func close()
+}
+
+/// Where a link delivers what arrives. Called on the link's thread; must not block.
+protocol FrameSink: AnyObject, Sendable {
+    func received(_ frame: Frame)
+    func linkClosed()
+}

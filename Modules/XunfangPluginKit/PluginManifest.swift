@@ -1,0 +1,43 @@
+/// What a plugin is and what it will do on the bus, sent in its Hello. The bus checks
+/// every declaration against the plugin's ACL in the county config and refuses the
+/// handshake if one is not allowed, so a misconfigured county fails at start, not later.
+///
+/// ```swift
+/// static let manifest = PluginManifest(
+///     name: "template", version: "0.1.0",
+///     publishes: ["template.echoed"], subscribes: ["template.note"],
+///     serves: ["/xunfang.template.v1.Template/Echo"])
+/// ```
+public struct PluginManifest: Sendable, Hashable {
+    public var name: String
+    public var version: String
+    public var publishes: [String]
+    public var subscribes: [String]
+    public var serves: [String]
+    public var calls: [String]
+
+    public init(name: String, version: String, publishes: [String] = [], subscribes: [String] = [],
+                serves: [String] = [], calls: [String] = []) {
+        self.name = name
+        self.version = version
+        self.publishes = publishes
+        self.subscribes = subscribes
+        self.serves = serves
+        self.calls = calls
+    }
+}
+
+/// An error from the bus or the SDK, with the gRPC status code it carries on the wire.
+public struct BusClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: StatusCode
+    public var message: String
+
+    public init(_ code: StatusCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+public import XunfangWire

@@ -1,0 +1,4 @@
+import TemplatePlugin
+import XunfangPluginKit
+
+await PluginMain.run(TemplatePlugin.self)

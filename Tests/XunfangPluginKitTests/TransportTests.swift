@@ -1,0 +1,244 @@
+import Foundation
+import Logging
+import Testing
+import TemplatePlugin
+import XunfangBus
+import XunfangBusServer
+import XunfangConfig
+import XunfangPluginKit
+import XunfangProto
+import XunfangWire
+
+let secret = "test-secret-0123456789"
+let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+func county(dataDirectory: String) -> CountyConfig {
+    let open = AccessControl.unrestricted
+    var config = CountyConfig(county: "Test", dataDirectory: dataDirectory, principals: [
+        PrincipalConfig(name: "template", credential: secret,
+                        acl: AccessControl(publish: [try! TopicPattern("template.>")], subscribe: [try! TopicPattern("template.>")],
+                                           serve: [try! MethodPattern("/xunfang.template.v1.Template/*")])),
+        PrincipalConfig(name: "tester", credential: secret, acl: open),
+    ])
+    config.bus.durableTopics = [try! TopicPattern("incident.>")]
+    return config
+}
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "xf-\(UUID().uuidString.prefix(8))"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A running bus reachable over one transport.
+struct Harness {
+    enum Mode: String, CaseIterable, CustomTestStringConvertible {
+        case inProcess, socket
+        var testDescription: String { rawValue }
+    }
+
+    let server: BusServer
+    let transport: BusTransport
+    let directory: String
+
+    static func start(_ mode: Mode, directory: String = temporaryDirectory()) async throws -> Harness {
+        let server = BusServer(config: county(dataDirectory: directory), credentials: ["template": secret, "tester": secret], logger: quiet)
+        let addresses = try await server.start()
+        let transport: BusTransport = switch mode {
+        case .socket: .socket(.unixSocket(addresses.socketPath))
+        case .inProcess: .inProcess(InProcessBus(broker: server.broker!, eventLoop: server.eventLoop))
+        }
+        return Harness(server: server, transport: transport, directory: directory)
+    }
+
+    func client(_ name: String = "tester", instance: String? = nil, manifest: PluginManifest? = nil) async throws -> BusClient {
+        let client = BusClient(transport: transport, manifest: manifest ?? PluginManifest(name: name, version: "1.0.0"),
+                               instance: instance, credential: secret, logger: quiet)
+        try await client.start()
+        return client
+    }
+
+    /// Starts the template plugin in this process over the harness's transport.
+    func template() async throws -> (BusClient, Task<Void, any Error>) {
+        let plugin = try TemplatePlugin(context: PluginContext(instance: "template", dataDirectory: directory, settings: [:], logger: quiet))
+        let client = BusClient(transport: transport, manifest: TemplatePlugin.manifest, credential: secret, logger: quiet)
+        plugin.register(on: client)
+        try await client.start()
+        let task = Task { try await plugin.run(on: client) }
+        return (client, task)
+    }
+}
+
+@Suite("SDK over both transports")
+struct TransportTests {
+    @Test("a typed call reaches the template plugin and comes back", arguments: Harness.Mode.allCases)
+    func echo(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let (template, task) = try await harness.template()
+        let tester = try await harness.client()
+        var request = Xunfang_Template_V1_EchoRequest()
+        request.text = "巡防"
+        let reply = try await tester.call(TemplatePlugin.echoMethod, request, as: Xunfang_Template_V1_EchoResponse.self)
+        #expect(reply.text == "巡防")
+        #expect(reply.servedBy == "template")
+        task.cancel()
+        await template.close()
+        await tester.close()
+        await harness.server.stop()
+    }
+
+    @Test("a service error comes back with its status code", arguments: Harness.Mode.allCases)
+    func serviceError(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let (template, task) = try await harness.template()
+        let tester = try await harness.client()
+        var request = Xunfang_Template_V1_EchoRequest()
+        request.text = String(repeating: "x", count: 5_000)
+        await #expect(throws: BusClientError(.invalidArgument, "text longer than 4096 bytes")) {
+            _ = try await tester.call(TemplatePlugin.echoMethod, request, as: Xunfang_Template_V1_EchoResponse.self)
+        }
+        task.cancel()
+        await template.close()
+        await tester.close()
+        await harness.server.stop()
+    }
+
+    @Test("calling a service nobody serves fails at once with UNAVAILABLE", arguments: Harness.Mode.allCases)
+    func unavailable(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let tester = try await harness.client()
+        let started = ContinuousClock.now
+        do {
+            _ = try await tester.callRaw("/xunfang.dispatch.v1.Dispatch/Recommend", payload: Data(), timeout: .seconds(30))
+            Issue.record("expected UNAVAILABLE")
+        } catch let error as BusClientError {
+            #expect(error.code == .unavailable)
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        await tester.close()
+        await harness.server.stop()
+    }
+
+    @Test("published notes reach the subscriber in order", arguments: Harness.Mode.allCases)
+    func pubSub(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let subscriber = try await harness.client("tester", instance: "sub")
+        let publisher = try await harness.client("tester", instance: "pub")
+        let subscription = try await subscriber.subscribe("template.*")
+        for index in 0..<100 {
+            var note = Xunfang_Template_V1_Note()
+            note.text = "\(index)"
+            try publisher.publish(TemplatePlugin.noteTopic, note)
+        }
+        var received: [String] = []
+        for await delivery in subscription {
+            received.append(try delivery.decode(Xunfang_Template_V1_Note.self).text)
+            #expect(delivery.publisher == "pub")
+            if received.count == 100 { break }
+        }
+        #expect(received == (0..<100).map(String.init))
+        await subscriber.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+
+    @Test("a wrong credential is refused with UNAUTHENTICATED", arguments: Harness.Mode.allCases)
+    func wrongCredential(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let client = BusClient(transport: harness.transport, manifest: PluginManifest(name: "tester", version: "1.0.0"),
+                               credential: "wrong-wrong-wrong-wrong", logger: quiet)
+        await #expect(throws: BusClientError.self) { try await client.start() }
+        do { try await client.start() } catch let error as BusClientError { #expect(error.code == .unauthenticated) }
+        await harness.server.stop()
+    }
+
+    @Test("durable messages published while the consumer is gone all arrive when it returns", arguments: Harness.Mode.allCases)
+    func durableAcrossConsumerRestart(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let publisher = try await harness.client("tester", instance: "pub")
+        var consumer = try await harness.client("tester", instance: "consumer")
+        var seen = Set<String>()
+        var subscription = try await consumer.subscribe("incident.>", durable: "analysis")
+        for index in 0..<20 { try await publisher.publishConfirmed("incident.created", payload: Data("\(index)".utf8), messageID: "m\(index)") }
+        var iterator = subscription.makeAsyncIterator()
+        for _ in 0..<5 {
+            let delivery = await iterator.next()!
+            seen.insert(delivery.messageID)
+            delivery.ack()
+        }
+        await consumer.close()  // "killed" after 5 acks
+        for index in 20..<30 { try await publisher.publishConfirmed("incident.created", payload: Data("\(index)".utf8), messageID: "m\(index)") }
+        consumer = try await harness.client("tester", instance: "consumer")
+        subscription = try await consumer.subscribe("incident.>", durable: "analysis")
+        for await delivery in subscription {
+            seen.insert(delivery.messageID)
+            delivery.ack()
+            if seen.count == 30 { break }
+        }
+        #expect(seen == Set((0..<30).map { "m\($0)" }))
+        await consumer.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+}
+
+@Suite("Durable log on disk")
+struct DurableLogTests {
+    @Test("a bus restarted on the same data directory redelivers every acknowledged, unacked message")
+    func busRestart() async throws {
+        let directory = temporaryDirectory()
+        do {
+            let harness = try await Harness.start(.socket, directory: directory)
+            let publisher = try await harness.client("tester", instance: "pub")
+            let consumer = try await harness.client("tester", instance: "consumer")
+            let subscription = try await consumer.subscribe("incident.>", durable: "analysis")
+            for index in 0..<50 { try await publisher.publishConfirmed("incident.created", payload: Data("\(index)".utf8), messageID: "m\(index)") }
+            var iterator = subscription.makeAsyncIterator()
+            for _ in 0..<10 { await iterator.next()!.ack() }
+            // Acks are fire-and-forget; make sure they reached the bus before it stops.
+            _ = try await consumer.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data())
+            await publisher.close()
+            await consumer.close()
+            await harness.server.stop()
+        }
+        let harness = try await Harness.start(.socket, directory: directory)
+        let consumer = try await harness.client("tester", instance: "consumer")
+        var ids: [String] = []
+        for await delivery in try await consumer.subscribe("incident.>", durable: "analysis") {
+            ids.append(delivery.messageID)
+            delivery.ack()
+            if ids.count == 40 { break }
+        }
+        #expect(ids == (10..<50).map { "m\($0)" })
+        await consumer.close()
+        await harness.server.stop()
+    }
+
+    @Test("a torn record at the end of the log is cut off and the rest recovered")
+    func tornTail() async throws {
+        let directory = temporaryDirectory()
+        do {
+            let harness = try await Harness.start(.socket, directory: directory)
+            let publisher = try await harness.client("tester", instance: "pub")
+            for index in 0..<5 { try await publisher.publishConfirmed("incident.created", payload: Data("\(index)".utf8)) }
+            await publisher.close()
+            await harness.server.stop()
+        }
+        let segment = "\(directory)/bus-log/00000000000000000001.log"
+        let handle = try #require(FileHandle(forWritingAtPath: segment))
+        handle.seekToEndOfFile()
+        handle.write(Data([0, 0, 0, 200, 1, 2, 3]))  // a record header promising more than was written
+        handle.closeFile()
+        let harness = try await Harness.start(.socket, directory: directory)
+        let consumer = try await harness.client("tester", instance: "consumer")
+        var count = 0
+        for await delivery in try await consumer.subscribe("incident.>", durable: "late") {
+            count += 1
+            delivery.ack()
+            if count == 5 { break }
+        }
+        #expect(count == 5)
+        await consumer.close()
+        await harness.server.stop()
+    }
+}
