@@ -23,7 +23,8 @@ public enum BusEndpoint: Sendable, Hashable, CustomStringConvertible {
 /// flush, and one flush per event-loop turn sends everything queued in that turn.
 final class SocketLink: FrameLink, @unchecked Sendable {
     private let channel: any Channel
-    private let flushPending = Atomic<Bool>(false)
+    /// Touched only on the channel's event loop.
+    private var flushScheduled = false
     private let logger: Logger
 
     private init(channel: any Channel, logger: Logger) {
@@ -57,10 +58,14 @@ final class SocketLink: FrameLink, @unchecked Sendable {
             logger.error("cannot encode frame", metadata: ["xunfang.error": "\(error)"])
             return
         }
-        channel.write(buffer, promise: nil)
-        if !flushPending.exchange(true, ordering: .acquiringAndReleasing) {
+        // Write and flush decisions both happen on the loop, so a flush task always runs
+        // after every write that saw it scheduled: nothing is left unflushed.
+        channel.eventLoop.execute { [self] in
+            channel.write(buffer, promise: nil)
+            guard !flushScheduled else { return }
+            flushScheduled = true
             channel.eventLoop.execute { [self] in
-                flushPending.store(false, ordering: .releasing)
+                flushScheduled = false
                 channel.flush()
             }
         }

@@ -51,14 +51,45 @@ public struct FrameDecoder: Sendable {
     }
 
     static func inflate(_ payload: inout ByteBuffer, limit: Int) throws(WireError) -> ByteBuffer {
+        // The zlib stream ends with the Adler-32 of the inflated bytes. The inflater stops
+        // quietly on a truncated stream, so the trailer is what proves the data is whole.
+        guard payload.readableBytes >= 6,
+              let trailer = payload.getInteger(at: payload.writerIndex - 4, endianness: .big, as: UInt32.self) else {
+            throw WireError(.corruptCompression, "compressed frame is too short to be a zlib stream")
+        }
         do {
-            return try payload.decompress(with: .zlib(), maxSize: limit)
+            let inflated = try payload.decompress(with: .zlib(), maxSize: limit)
+            guard adler32(inflated) == trailer else {
+                throw WireError(.corruptCompression, "compressed frame is truncated or corrupt (Adler-32 mismatch)")
+            }
+            return inflated
+        } catch let error as WireError {
+            throw error
         } catch let error as CompressNIOError where error == .bufferOverflow {
             throw WireError(.decompressedTooLarge, "compressed frame inflates past the limit of \(limit) bytes")
         } catch {
             throw WireError(.corruptCompression, "compressed frame is not valid zlib data (\(error))")
         }
     }
+}
+
+func adler32(_ buffer: ByteBuffer) -> UInt32 {
+    var a: UInt32 = 1, b: UInt32 = 0
+    buffer.withUnsafeReadableBytes { bytes in
+        var index = 0
+        while index < bytes.count {
+            // 5552 is the most bytes that can be summed before the 32-bit sums must be reduced.
+            let end = min(index + 5_552, bytes.count)
+            while index < end {
+                a &+= UInt32(bytes[index])
+                b &+= a
+                index += 1
+            }
+            a %= 65_521
+            b %= 65_521
+        }
+    }
+    return (b << 16) | a
 }
 
 /// Writes frames: prefix plus payload, compressing when asked.

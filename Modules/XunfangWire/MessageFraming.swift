@@ -4,12 +4,6 @@ public import SwiftProtobuf
 // ByteBuffer as protobuf's byte container lets messages be decoded straight from the
 // receive buffer and encoded straight into a send buffer, without a [UInt8] in between.
 extension ByteBuffer: @retroactive SwiftProtobufContiguousBytes {
-    public init(repeating: UInt8, count: Int) {
-        var buffer = ByteBufferAllocator().buffer(capacity: count)
-        buffer.writeRepeatingByte(repeating, count: count)
-        self = buffer
-    }
-
     public init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
         self = ByteBuffer(bytes: sequence)
     }

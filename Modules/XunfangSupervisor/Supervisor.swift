@@ -1,0 +1,180 @@
+public import Logging
+public import ServiceLifecycle
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One plugin process to keep running.
+public struct SupervisedProcess: Sendable, Hashable {
+    public var name: String
+    public var executablePath: String
+    public var arguments: [String]
+    public var environment: [String: String]
+
+    public init(name: String, executablePath: String, arguments: [String] = [], environment: [String: String] = [:]) {
+        self.name = name
+        self.executablePath = executablePath
+        self.arguments = arguments
+        self.environment = environment
+    }
+}
+
+/// Restart policy: exponential back-off, reset after a healthy run.
+public struct RestartPolicy: Sendable {
+    public var initialDelay: Duration = .milliseconds(250)
+    public var maximumDelay: Duration = .seconds(30)
+    /// A run this long counts as healthy and resets the back-off.
+    public var healthyAfter: Duration = .seconds(60)
+    /// How long a plugin gets to stop after SIGTERM before SIGKILL.
+    public var stopTimeout: Duration = .seconds(5)
+    public init() {}
+
+    public func delay(afterFailures failures: Int) -> Duration {
+        var delay = initialDelay
+        for _ in 1..<max(1, failures) where delay < maximumDelay { delay = delay * 2 }
+        return min(delay, maximumDelay)
+    }
+}
+
+/// Spawns plugin executables, mirrors their output with the plugin's name, restarts
+/// them with back-off when they crash, and stops them gracefully (SIGTERM, then SIGKILL).
+/// A plugin crash never takes the bus or another plugin down.
+public final class Supervisor: Service, Sendable {
+    private let processes: [SupervisedProcess]
+    private let policy: RestartPolicy
+    private let logger: Logger
+    private let running = Mutex<[String: Process]>([:])
+    private let restartCounts = Mutex<[String: Int]>([:])
+    /// Where mirrored output goes; stderr by default.
+    private let output: @Sendable (String) -> Void
+
+    public init(processes: [SupervisedProcess], policy: RestartPolicy = RestartPolicy(), logger: Logger,
+                output: (@Sendable (String) -> Void)? = nil) {
+        self.processes = processes
+        self.policy = policy
+        self.logger = logger
+        self.output = output ?? { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+
+    /// How many times each plugin has been restarted.
+    public var restarts: [String: Int] { restartCounts.withLock { $0 } }
+
+    /// Process ids of the running plugins (for tests and `ctl stats`).
+    public var pids: [String: Int32] { running.withLock { $0.mapValues(\.processIdentifier) } }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for process in processes {
+                    group.addTask { await self.keepRunning(process) }
+                }
+            }
+        } onGracefulShutdown: {
+            self.stopAll()
+        }
+    }
+
+    private func keepRunning(_ spec: SupervisedProcess) async {
+        var failures = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let started = ContinuousClock.now
+            let status: Int32
+            do {
+                status = try await runOnce(spec)
+            } catch {
+                logger.error("cannot start plugin", metadata: ["xunfang.plugin": "\(spec.name)", "xunfang.error": "\(error)"])
+                status = -1
+            }
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            if status == 78 {
+                logger.error("plugin refused by the bus (configuration error); not restarting", metadata: ["xunfang.plugin": "\(spec.name)"])
+                return
+            }
+            failures = ContinuousClock.now - started >= policy.healthyAfter ? 1 : failures + 1
+            let delay = policy.delay(afterFailures: failures)
+            logger.warning("plugin exited; restarting", metadata: [
+                "xunfang.plugin": "\(spec.name)", "xunfang.status": "\(status)", "xunfang.delay": "\(delay)"])
+            restartCounts.withLock { $0[spec.name, default: 0] += 1 }
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    private func runOnce(_ spec: SupervisedProcess) async throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: spec.executablePath)
+        process.arguments = spec.arguments
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in spec.environment { environment[key] = value }
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let mirror = LineMirror(prefix: "[\(spec.name)] ", output: output)
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { mirror.feed(data) }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { [self] finished in
+                running.withLock { _ = $0.removeValue(forKey: spec.name) }
+                pipe.fileHandleForReading.readabilityHandler = nil
+                if let rest = try? pipe.fileHandleForReading.readToEnd() { mirror.feed(rest) }
+                mirror.finish()
+                continuation.resume(returning: finished.terminationStatus)
+            }
+            do {
+                try process.run()
+                running.withLock { $0[spec.name] = process }
+                logger.info("plugin started", metadata: ["xunfang.plugin": "\(spec.name)", "xunfang.pid": "\(process.processIdentifier)"])
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// SIGTERM to every plugin, SIGKILL to those still alive after the stop timeout.
+    private func stopAll() {
+        let processes = running.withLock { Array($0.values) }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + policy.stopTimeout
+        Thread.detachNewThread {
+            while ContinuousClock.now < deadline, processes.contains(where: \.isRunning) { usleep(20_000) }
+            for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+}
+
+/// Splits a byte stream into lines and writes each with a prefix.
+final class LineMirror: Sendable {
+    private let prefix: String
+    private let output: @Sendable (String) -> Void
+    private let pending = Mutex(Data())
+
+    init(prefix: String, output: @escaping @Sendable (String) -> Void) {
+        self.prefix = prefix
+        self.output = output
+    }
+
+    func feed(_ data: Data) {
+        let lines: [String] = pending.withLock { buffer in
+            buffer.append(data)
+            var lines: [String] = []
+            while let newline = buffer.firstIndex(of: 0x0A) {
+                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer.removeSubrange(buffer.startIndex...newline)
+            }
+            return lines
+        }
+        for line in lines { output(prefix + line) }
+    }
+
+    func finish() {
+        let rest = pending.withLock { buffer in
+            defer { buffer.removeAll() }
+            return buffer
+        }
+        if !rest.isEmpty { output(prefix + String(decoding: rest, as: UTF8.self)) }
+    }
+}

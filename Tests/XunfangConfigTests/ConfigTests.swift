@@ -1,0 +1,67 @@
+import Testing
+import XunfangConfig
+
+@Suite("County config")
+struct ConfigTests {
+    let validYAML = """
+    county: Guanghan
+    data_dir: /var/lib/xunfang
+    bus:
+      durable_topics: ["incident.>"]
+      ping_interval_ms: 2000
+    plugins:
+      - name: dispatch
+        credential: 0123456789abcdef0123
+        acl:
+          publish: ["incident.>", "unit.*"]
+          serve: ["/xunfang.dispatch.v1.Dispatch/*"]
+    clients:
+      - name: ctl
+        acl: { call: ["*"] }
+    """
+
+    @Test("a valid config is read with its plugins, clients and ACLs")
+    func valid() throws {
+        let config = try ConfigLoader.parse(yaml: validYAML)
+        #expect(config.county == "Guanghan")
+        #expect(config.bus.pingIntervalMilliseconds == 2_000)
+        #expect(config.enabledPlugins.map(\.name) == ["dispatch"])
+        let dispatch = try #require(config.principal(named: "dispatch"))
+        #expect(dispatch.acl.mayPublish("incident.created"))
+        #expect(!dispatch.acl.mayPublish("grid.changed"))
+        #expect(dispatch.acl.mayServe("/xunfang.dispatch.v1.Dispatch/Recommend"))
+        #expect(config.principal(named: "ctl")?.supervised == false)
+    }
+
+    @Test("errors name the bad key and its line", arguments: [
+        ("county: x\nbsu: {}\n", "bsu", 2),
+        ("bus:\n  ping_interval_ms: fast\n", "bus.ping_interval_ms", 2),
+        ("bus:\n  ping_interval_ms: 5\n", "bus.ping_interval_ms", 2),
+        ("plugins:\n  - name: Dispatch\n", "plugins[0].name", 2),
+        ("plugins:\n  - name: a\n    acl:\n      publish: [\"a..b\"]\n", "plugins[0].acl.publish", 4),
+        ("plugins:\n  - name: a\n    credential: short\n", "plugins[0].credential", 3),
+        ("plugins:\n  - name: a\n  - name: a\n", "plugins[1].name", 3),
+    ])
+    func errors(yaml: String, key: String, line: Int) {
+        do {
+            _ = try ConfigLoader.parse(yaml: yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.key == key, "\(error)")
+            #expect(error.line == line, "\(error)")
+        }
+    }
+
+    @Test("broken YAML is reported, not crashed on")
+    func brokenYAML() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "bus: [unclosed") }
+    }
+
+    @Test("pattern coverage decides subscribe ACLs", arguments: [
+        ("incident.>", "incident.*", true), ("incident.*", "incident.>", false), ("incident.*", "incident.created", true),
+        (">", "a.*.c", true), ("a.*.c", "a.b.c", true), ("a.b.c", "a.*.c", false), ("a.>", "a", false),
+    ])
+    func covers(acl: String, pattern: String, allowed: Bool) throws {
+        #expect(try TopicPattern(acl).covers(TopicPattern(pattern)) == allowed)
+    }
+}

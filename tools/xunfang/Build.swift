@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+
+/// The plugins this repository builds, by the name counties use in their config.
+enum BuiltInPlugins {
+    static let names = ["template"]
+    static func product(_ name: String) -> String { "xunfang-plugin-\(name)" }
+}
+
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build", abstract: "Build the bus and chosen plugins into dist/ for a county.")
+    @Option(help: "Comma-separated plugin names (\(BuiltInPlugins.names.joined(separator: ", "))).")
+    var plugins: String
+    @Option(help: "Output directory.") var out: String = "dist"
+    @Option(help: "Swift build configuration.") var configuration: String = "release"
+    @Option(help: "Package directory.") var packagePath: String = "."
+
+    func run() throws {
+        let chosen = plugins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for name in chosen where !BuiltInPlugins.names.contains(name) {
+            throw ValidationError("unknown plugin \"\(name)\"; available: \(BuiltInPlugins.names.joined(separator: ", "))")
+        }
+        let products = ["xunfang"] + chosen.map(BuiltInPlugins.product)
+        for product in products {
+            try shell(["swift", "build", "--package-path", packagePath, "-c", configuration, "--product", product])
+        }
+        let binPath = try capture(["swift", "build", "--package-path", packagePath, "-c", configuration, "--show-bin-path"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let files = FileManager.default
+        try? files.removeItem(atPath: out)
+        for directory in ["bin", "manifests"] {
+            try files.createDirectory(atPath: "\(out)/\(directory)", withIntermediateDirectories: true)
+        }
+        for product in products {
+            try files.copyItem(atPath: "\(binPath)/\(product)", toPath: "\(out)/bin/\(product)")
+        }
+        for name in chosen {
+            let manifest = try capture(["\(out)/bin/\(BuiltInPlugins.product(name))", "--manifest"])
+            try manifest.write(toFile: "\(out)/manifests/\(name).json", atomically: true, encoding: .utf8)
+        }
+        try sampleConfig(chosen).write(toFile: "\(out)/county.yaml", atomically: true, encoding: .utf8)
+        var sums: [String] = []
+        let listed = try files.subpathsOfDirectory(atPath: out).filter { path in
+            var isDirectory: ObjCBool = false
+            return files.fileExists(atPath: "\(out)/\(path)", isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
+        for path in listed {
+            let line = try capture(["sha256sum", path], directory: out).trimmingCharacters(in: .whitespacesAndNewlines)
+            sums.append(line)
+        }
+        try (sums.joined(separator: "\n") + "\n").write(toFile: "\(out)/SHA256SUMS", atomically: true, encoding: .utf8)
+        print("built \(products.joined(separator: ", ")) into \(out)/ (check with: cd \(out) && sha256sum -c SHA256SUMS)")
+    }
+
+    /// The demo county restricted to the chosen plugins, as a starting point.
+    func sampleConfig(_ chosen: [String]) -> String {
+        var lines: [String] = []
+        var keep = true
+        for line in DemoCounty.yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  - name: ") {
+                let name = line.dropFirst("  - name: ".count)
+                keep = chosen.contains(String(name)) || name == "ctl"
+            } else if !line.hasPrefix("    ") && !line.hasPrefix("  - ") {
+                keep = true
+            }
+            if keep { lines.append(String(line)) }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+func shell(_ arguments: [String], directory: String? = nil) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ValidationError("\(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
+    }
+}
+
+func capture(_ arguments: [String], directory: String? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ValidationError("\(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
+    }
+    return String(decoding: data, as: UTF8.self)
+}

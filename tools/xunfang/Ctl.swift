@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwiftProtobuf
+import XunfangConfig
+import XunfangPluginKit
+import XunfangProto
+import XunfangWire
+
+/// Message types `ctl` can turn into and out of JSON by their full protobuf name.
+enum KnownMessages {
+    static let types: [String: any SwiftProtobuf.Message.Type] = Dictionary(uniqueKeysWithValues: [
+        Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self, Xunfang_Template_V1_Note.self,
+    ].map { ($0.protoMessageName, $0) })
+
+    /// Request and response types of known services.
+    static let methods: [String: (any SwiftProtobuf.Message.Type, any SwiftProtobuf.Message.Type)] = [
+        "/xunfang.template.v1.Template/Echo": (Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self),
+    ]
+
+    static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {
+        guard let type else { return Data(json.utf8) }
+        do {
+            return try type.init(jsonString: json).serializedData()
+        } catch {
+            throw ValidationError("input is not a JSON \(type.protoMessageName): \(error)")
+        }
+    }
+
+    static func decode(_ data: Data, as type: (any SwiftProtobuf.Message.Type)?) -> Any {
+        if let type, let message = try? type.init(serializedBytes: data), let json = try? message.jsonString(),
+           let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) {
+            return object
+        }
+        if let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return object }
+        if let text = String(data: data, encoding: .utf8) { return text }
+        return ["base64": data.base64EncodedString()]
+    }
+}
+
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "County data directory (for the socket and the ctl credential).")
+    var dataDir: String = "data"
+    @Option(help: "Bus endpoint: a socket path, unix:PATH or tcp:HOST:PORT (default: <data-dir>/bus.sock).")
+    var bus: String?
+    @Option(help: "Client name in the county config.")
+    var name: String = "ctl"
+    @Option(help: "File holding the credential (default: <data-dir>/credentials/<name>).")
+    var credentialFile: String?
+
+    func connect() async throws -> BusClient {
+        let credential: String
+        if let credentialFile {
+            credential = try String(contentsOfFile: credentialFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            credential = try Credentials.read(dataDirectory: dataDir, name: name)
+        }
+        let endpoint = PluginMain.parseEndpoint(bus ?? "\(dataDir)/bus.sock")
+        let client = BusClient(transport: .socket(endpoint), manifest: PluginManifest(name: name, version: "0.1.0"),
+                               instance: "\(name)-\(getpid())", credential: credential,
+                               logger: Logger(label: "xunfang.ctl", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await client.start()
+        return client
+    }
+}
+
+func printJSON(_ object: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
+}
+
+struct CtlCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ctl", abstract: "Talk to a running bus like any client (JSON in and out).",
+        subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self])
+
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Publish one message; prints its receipt.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Topic, e.g. template.note") var topic: String
+        @Option(help: "Payload: JSON of --type, or raw text without --type.") var data: String = "{}"
+        @Option(help: "Full protobuf name of the payload, e.g. xunfang.template.v1.Note") var type: String?
+        @Option(help: "Message id for de-duplication.") var messageId: String = ""
+
+        func run() async throws {
+            let messageType = try type.map { name in
+                guard let known = KnownMessages.types[name] else { throw ValidationError("unknown message type \(name)") }
+                return known
+            }
+            let payload = try KnownMessages.encode(json: data, as: messageType)
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let receipt = try await client.publishConfirmed(topic, payload: payload, messageID: messageId)
+            printJSON(["topic": topic, "messageId": receipt.messageID, "sequence": receipt.sequence])
+            await client.close()
+        }
+    }
+
+    struct Subscribe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print deliveries as JSON lines.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Topic pattern, e.g. 'incident.>'") var pattern: String
+        @Option(help: "Full protobuf name to decode payloads as.") var type: String?
+        @Option(help: "Stop after this many messages.") var count: Int?
+        @Option(help: "Durable consumer name (acknowledges each printed delivery).") var durable: String?
+
+        func run() async throws {
+            let client = try await connection.connect()
+            let messageType = type.flatMap { KnownMessages.types[$0] }
+            var printed = 0
+            for await delivery in try await client.subscribe(pattern, durable: durable) {
+                printJSON(["topic": delivery.topic, "messageId": delivery.messageID, "publisher": delivery.publisher,
+                           "sequence": delivery.sequence, "attempt": delivery.attempt,
+                           "payload": KnownMessages.decode(delivery.payload, as: messageType)])
+                fflush(nil)
+                delivery.ack()
+                printed += 1
+                if let count, printed >= count { break }
+            }
+            await client.close()
+        }
+    }
+
+    struct Call: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Call a service; prints the response as JSON.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Method path, e.g. /xunfang.template.v1.Template/Echo") var method: String
+        @Option(help: "Request as JSON.") var data: String = "{}"
+        @Option(help: "Deadline in milliseconds.") var timeoutMs: Int = 10_000
+
+        func run() async throws {
+            let types = KnownMessages.methods[method]
+            let payload = try KnownMessages.encode(json: data, as: types?.0)
+            let client = try await connection.connect()
+            do {
+                let reply = try await client.callRaw(method, payload: payload, timeout: .milliseconds(timeoutMs))
+                printJSON(KnownMessages.decode(reply, as: types?.1))
+                await client.close()
+            } catch let error as BusClientError {
+                await client.close()
+                printJSON(["code": error.code.name, "message": error.message])
+                throw ExitCode(Int32(error.code.rawValue))
+            }
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the bus's counters, sessions and durable consumers.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let client = try await connection.connect()
+            let reply = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data())
+            await client.close()
+            printJSON(KnownMessages.decode(reply, as: nil))
+        }
+    }
+}

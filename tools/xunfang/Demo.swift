@@ -1,0 +1,27 @@
+/// The built-in demo county `xunfang up` runs when no config is given: every plugin
+/// that exists so far, data in ./data, credentials generated on first start.
+enum DemoCounty {
+    static let yaml = """
+    # Xunfang demo county. Copy this file, edit it, and run `xunfang up --config county.yaml`.
+    county: Demo County
+    data_dir: data
+    bus:
+      socket: bus.sock
+      # tcp: 127.0.0.1:7420
+      durable_topics: ["incident.>", "dispatch.order.>", "situation.warning", "community.alert.>"]
+      ping_interval_ms: 5000
+    plugins:
+      - name: template
+        acl:
+          publish: ["template.>"]
+          subscribe: ["template.>"]
+          serve: ["/xunfang.template.v1.Template/*"]
+    clients:
+      # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
+      - name: ctl
+        acl:
+          publish: [">"]
+          subscribe: [">"]
+          call: ["*"]
+    """
+}

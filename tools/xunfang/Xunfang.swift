@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@available(macOS 10.15, *)
+struct Xunfang: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xunfang",
+        abstract: "Xunfang (巡防): county patrol command platform — bus, plugins, tools.",
+        discussion: "`xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...` when NAME is not a built-in command.",
+        subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self])
+}
+
+struct PluginCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugin", abstract: "Plugins installed beside xunfang.", subcommands: [List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List plugin executables and their manifests as JSON.")
+        @Option(help: "Directory to look in (default: beside xunfang).") var binDir: String?
+
+        func run() throws {
+            let directory = binDir ?? executableDirectory()
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                .filter { $0.hasPrefix("xunfang-plugin-") }.sorted()
+            var plugins: [Any] = []
+            for name in names where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+                let manifest = (try? capture(["\(directory)/\(name)", "--manifest"]))
+                    .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+                plugins.append(manifest ?? ["executable": name, "error": "no manifest (not a xunfang plugin?)"])
+            }
+            printJSON(plugins)
+        }
+    }
+}
+
+/// git-style extension: `xunfang grid-model import ...` runs `xunfang-plugin-grid-model import ...`.
+func dispatchToPlugin() {
+    let arguments = CommandLine.arguments
+    guard arguments.count > 1, !arguments[1].hasPrefix("-") else { return }
+    let builtIn = Set(Xunfang.configuration.subcommands.map { $0._commandName } + ["help"])
+    guard !builtIn.contains(arguments[1]) else { return }
+    let path = "\(executableDirectory())/xunfang-plugin-\(arguments[1])"
+    guard FileManager.default.isExecutableFile(atPath: path) else { return }
+    let argv = [path] + arguments.dropFirst(2)
+    var cArguments = argv.map { strdup($0) } + [nil]
+    execv(path, &cArguments)
+    perror("xunfang: exec \(path)")
+    exit(127)
+}
+
+@main
+enum Entry {
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["XUNFANG_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        dispatchToPlugin()
+        let run: () async -> Void = Xunfang.main
+        await run()
+    }
+}
