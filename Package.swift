@@ -44,7 +44,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangWireTests",
-            dependencies: ["XunfangWire", nioCore],
+            dependencies: ["XunfangWire", "XunfangProto", nioCore, protobuf],
             path: "Tests/XunfangWireTests",
             swiftSettings: swiftSettings
         ),
@@ -141,7 +141,7 @@ let package = Package(
 
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", protobuf],
+            dependencies: ["XunfangConfig"],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

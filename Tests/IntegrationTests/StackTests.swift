@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// The built executables, beside the test bundle in the build folder.
+func binDirectory() -> String {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    while url.path != "/" {
+        if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("xunfang").path) { return url.path }
+        url.deleteLastPathComponent()
+    }
+    return FileManager.default.currentDirectoryPath + "/.build/debug"
+}
+
+@discardableResult
+func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Polls `condition` (a real process coming up is an external event with no callback).
+func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return false
+}
+
+@Suite("Out of process: xunfang up with real plugin processes", .serialized)
+struct StackTests {
+    @Test("up starts the bus and the template plugin; ctl calls it over the socket; a killed plugin is restarted")
+    func stack() throws {
+        let directory = NSTemporaryDirectory() + "xf-stack-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
+        up.arguments = ["up"]
+        up.currentDirectoryURL = URL(fileURLWithPath: directory)
+        up.standardOutput = FileHandle.nullDevice
+        up.standardError = FileHandle.nullDevice
+        try up.run()
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let echo = ["ctl", "call", "/xunfang.template.v1.Template/Echo", "--data", #"{"text":"巡防"}"#]
+        #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+
+        var attributes = stat()
+        #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)
+        #expect(attributes.st_mode & 0o777 == 0o600, "the socket is private to its owner")
+
+        let missing = try run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/Recommend"], in: directory)
+        #expect(missing.status == 14)
+        #expect(missing.output.contains("UNAVAILABLE"))
+
+        // Kill the plugin process the hard way; the supervisor brings it back.
+        let pids = try run(["ctl", "stats"], in: directory)
+        #expect(pids.output.contains("\"instance\":\"template\""))
+        let pkill = Process()
+        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        pkill.arguments = ["-9", "-f", "\(binDirectory())/xunfang-plugin-template"]
+        try pkill.run()
+        pkill.waitUntilExit()
+        #expect(pkill.terminationStatus == 0, "the plugin was running as its own process")
+        #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+
+        // Graceful stop: SIGTERM to up stops the plugin too.
+        up.terminate()
+        up.waitUntilExit()
+        #expect(try eventually(within: 10) {
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+            check.arguments = ["-f", "\(binDirectory())/xunfang-plugin-template"]
+            check.standardOutput = FileHandle.nullDevice
+            try check.run()
+            check.waitUntilExit()
+            return check.terminationStatus != 0
+        })
+    }
+
+    @Test("a bad config is refused before anything starts, naming the key and line")
+    func badConfig() throws {
+        let directory = NSTemporaryDirectory() + "xf-bad-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "county: x\nbus:\n  ping_intervl_ms: 5\n".write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
+        process.arguments = ["up", "--config", "county.yaml"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("line 3"))
+        #expect(message.contains("bus.ping_intervl_ms"))
+    }
+}
