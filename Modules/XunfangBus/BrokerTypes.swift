@@ -47,12 +47,4 @@ public struct SessionID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A broker failure with a code that is the wire status.
-public struct BusError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var code: StatusCode
-    public var message: String
-    public init(_ code: StatusCode, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var description: String { "\(code): \(message)" }
-}
+public typealias BusError = StatusError

@@ -374,12 +374,7 @@ public final class BusClient: FrameSink, Sendable {
         publish.topic = topic
         publish.payload = payload
         publish.messageID = messageID
-        publish.headers = headers.sorted { $0.key < $1.key }.map { key, value in
-            var header = Xunfang_Bus_V1_Header()
-            header.key = key
-            header.value = value
-            return header
-        }
+        publish.headers = headerList(headers)
         return publish
     }
 
@@ -463,12 +458,7 @@ public final class BusClient: FrameSink, Sendable {
             frame.request.method = method
             frame.request.payload = payload
             frame.request.timeoutMs = UInt64(max(1, timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000))
-            frame.request.metadata = metadata.sorted { $0.key < $1.key }.map { key, value in
-                var header = Xunfang_Bus_V1_Header()
-                header.key = key
-                header.value = value
-                return header
-            }
+            frame.request.metadata = headerList(metadata)
             link.send(frame)
         }
         guard response.code == 0 else { throw BusClientError(StatusCode(rawValue: response.code), response.message) }
@@ -530,4 +520,14 @@ public struct PublishReceipt: Sendable, Hashable {
     public let messageID: String
     /// Position in the durable log (durable topics), else 0.
     public let sequence: UInt64
+}
+
+/// Headers in a stable order, so equal maps encode to equal bytes.
+func headerList(_ map: [String: String]) -> [Xunfang_Bus_V1_Header] {
+    map.sorted { $0.key < $1.key }.map { key, value in
+        var header = Xunfang_Bus_V1_Header()
+        header.key = key
+        header.value = value
+        return header
+    }
 }

@@ -28,16 +28,6 @@ public struct PluginManifest: Sendable, Hashable {
 }
 
 /// An error from the bus or the SDK, with the gRPC status code it carries on the wire.
-public struct BusClientError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var code: StatusCode
-    public var message: String
-
-    public init(_ code: StatusCode, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
-}
+public typealias BusClientError = StatusError
 
 public import XunfangWire

@@ -36,3 +36,16 @@ public enum ProtocolVersion {
     public static let minimum: UInt32 = 1
     public static let maximum: UInt32 = 1
 }
+
+/// An error that carries a wire status: what the bus answers and what clients throw.
+public struct StatusError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: StatusCode
+    public var message: String
+
+    public init(_ code: StatusCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
