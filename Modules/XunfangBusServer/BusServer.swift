@@ -55,6 +55,13 @@ public final class BusServer: Service, @unchecked Sendable {
     /// Binds the sockets and opens the log; returns once clients can connect.
     public func start() async throws -> BusAddresses {
         if let started = lock.withLock({ started }) { return started }
+        // Refuse rather than silently listen in the clear when the county asked for TLS.
+        if config.bus.tlsCertificate != nil {
+            throw BusError(.unimplemented, "bus.tls_certificate is set but this build does not support TLS yet; remove it or use the Unix socket")
+        }
+        if let metrics = config.bus.metricsListen {
+            logger.warning("bus.metrics is not served yet; use `xunfang ctl stats`", metadata: ["xunfang.metrics": "\(metrics)"])
+        }
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         pool.start()
