@@ -36,7 +36,7 @@ struct UpCommand: AsyncParsableCommand {
         var processes: [SupervisedProcess] = []
         for plugin in config.enabledPlugins {
             let path = plugin.executableName.contains("/") ? plugin.executableName : "\(binDirectory)/\(plugin.executableName)"
-            guard FileManager.default.isExecutableFile(atPath: path) else {
+            guard isExecutableFile(path) else {
                 logger.warning("plugin is enabled but not built; its services will answer UNAVAILABLE",
                                metadata: ["xunfang.plugin": "\(plugin.name)", "xunfang.path": "\(path)"])
                 continue

@@ -24,7 +24,7 @@ struct PluginCommand: ParsableCommand {
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
                 .filter { $0.hasPrefix("xunfang-plugin-") }.sorted()
             var plugins: [Any] = []
-            for name in names where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            for name in names where isExecutableFile("\(directory)/\(name)") {
                 let manifest = (try? capture(["\(directory)/\(name)", "--manifest"]))
                     .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
                 plugins.append(manifest ?? ["executable": name, "error": "no manifest (not a xunfang plugin?)"])
@@ -41,7 +41,7 @@ func dispatchToPlugin() {
     let builtIn = Set(Xunfang.configuration.subcommands.map { $0._commandName } + ["help"])
     guard !builtIn.contains(arguments[1]) else { return }
     let path = "\(executableDirectory())/xunfang-plugin-\(arguments[1])"
-    guard FileManager.default.isExecutableFile(atPath: path) else { return }
+    guard isExecutableFile(path) else { return }
     let argv = [path] + arguments.dropFirst(2)
     var cArguments = argv.map { strdup($0) } + [nil]
     execv(path, &cArguments)
@@ -61,4 +61,11 @@ enum Entry {
         let run: () async -> Void = Xunfang.main
         await run()
     }
+}
+
+/// A regular file we may execute (build folders hold `*.product` directories too).
+func isExecutableFile(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+        && FileManager.default.isExecutableFile(atPath: path)
 }
