@@ -355,7 +355,7 @@ public final class Broker {
     }
 
     /// Delivers a non-durable message to every matching plain subscription (one member per queue group).
-    private func fanOut(_ message: Xunfang_Bus_V1_Deliver) {
+    func fanOut(_ message: Xunfang_Bus_V1_Deliver) {
         let matches = routes.matches(for: message.topic)
         do {
             for target in matches.individual {

@@ -91,35 +91,15 @@ extension Broker {
             if let session = sessions[first.session], first.ref != 0 {
                 receipt(session, ref: first.ref, sequence: first.sequence, messageID: first.messageID)
             }
+            // Plain subscribers of a durable topic get it too, without acks.
             var plain = first.message
             plain.sequence = 0
-            fanOutPlain(plain)
+            fanOut(plain)
             touched.append(first.message.topic)
         }
         guard !touched.isEmpty else { return }
         for consumer in durable.consumers.values where touched.contains(where: { consumer.pattern.matches($0) }) {
             pumpDurable(consumer.name)
-        }
-    }
-
-    func fanOutPlain(_ message: Xunfang_Bus_V1_Deliver) {
-        // Plain subscribers of a durable topic get it too, without acks.
-        let matches = routes.matches(for: message.topic)
-        do {
-            var targets = matches.individual
-            for (_, members) in matches.groups {
-                if let first = members.first { targets.append(first) }
-            }
-            for target in targets {
-                guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { continue }
-                var deliver = message
-                deliver.subscriptionID = subscription.id
-                deliver.deliveryAttempt = 1
-                var frame = Frame()
-                frame.deliver = deliver
-                send(frame, to: session)
-                stats.delivered += 1
-            }
         }
     }
 

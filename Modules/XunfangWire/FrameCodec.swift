@@ -121,24 +121,3 @@ public enum FrameEncoder {
         out.setInteger(UInt32(out.writerIndex - start), at: lengthIndex, endianness: .big, as: UInt32.self)
     }
 }
-
-/// `FrameDecoder` as a NIO channel handler: emits each frame's payload as a `ByteBuffer`.
-/// A violation is fired as an error; the pipeline's owner answers and closes.
-public struct FrameToPayloadDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = ByteBuffer
-    public var decoder: FrameDecoder
-
-    public init(limits: WireLimits) {
-        self.decoder = FrameDecoder(limits: limits)
-    }
-
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let payload = try decoder.next(from: &buffer) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(payload))
-        return .continue
-    }
-
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
-    }
-}
