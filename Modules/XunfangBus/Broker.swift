@@ -235,7 +235,7 @@ public final class Broker {
                 return
             }
         }
-        for method in hello.calls where !acl.call.contains(where: { $0.matches(method) || $0.text == method }) {
+        for method in hello.calls where !acl.mayCall(method) {
             reject(session, .permissionDenied, "declares calling \"\(method)\", which its ACL does not allow")
             return
         }
@@ -283,13 +283,18 @@ public final class Broker {
         frame.error.fatal = fatal
         send(frame, to: session)
         if code == .permissionDenied || code == .unauthenticated {
-            stats.denials += 1
-            logger.warning("denied", metadata: ["xunfang.plugin": "\(session.instance ?? "?")", "xunfang.reason": "\(message)"])
+            noteDenial(session, message)
         }
         if fatal {
             session.peer.close()
             disconnect(session.id)
         }
+    }
+
+    /// Every refusal of an authenticated peer is counted and logged the same way.
+    func noteDenial(_ session: Session, _ message: String) {
+        stats.denials += 1
+        logger.warning("denied", metadata: ["xunfang.plugin": "\(session.instance ?? "?")", "xunfang.reason": "\(message)"])
     }
 
     func send(_ frame: Frame, to session: Session) {
@@ -304,8 +309,7 @@ public final class Broker {
             return
         }
         if code == .permissionDenied {
-            stats.denials += 1
-            logger.warning("denied", metadata: ["xunfang.plugin": "\(session.instance ?? "?")", "xunfang.reason": "\(message)"])
+            noteDenial(session, message)
         }
         var frame = Frame()
         frame.receipt.ref = ref
@@ -487,8 +491,7 @@ public final class Broker {
             frame.response.message = message
             send(frame, to: session)
             if code == .permissionDenied {
-                stats.denials += 1
-                logger.warning("denied", metadata: ["xunfang.plugin": "\(session.instance ?? "?")", "xunfang.reason": "\(message)"])
+                noteDenial(session, message)
             }
         }
         guard MethodPattern.isValidMethod(request.method) else {

@@ -88,8 +88,7 @@ public final class BusServer: Service, @unchecked Sendable {
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 let (broker, batcher) = shared.value
-                let handler = ConnectionHandler(broker: broker, batcher: batcher, limits: limits,
-                                                counters: ConnectionCounters(), logger: logger)
+                let handler = ConnectionHandler(broker: broker, batcher: batcher, limits: limits, logger: logger)
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
         }

@@ -39,19 +39,16 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     private let batcher: FlushBatcher
     private let logger: Logger
     private let negotiatedLimits: WireLimits
-    private var decoder = FrameDecoder(limits: .handshake)
-    private var inbound: ByteBuffer?
+    private var reader = FrameReader(limits: .handshake)
     private var context: ChannelHandlerContext?
     private var session: SessionID?
     private var needsFlush = false
     private var closing = false
-    let counters: ConnectionCounters
 
-    init(broker: Broker, batcher: FlushBatcher, limits: WireLimits, counters: ConnectionCounters, logger: Logger) {
+    init(broker: Broker, batcher: FlushBatcher, limits: WireLimits, logger: Logger) {
         self.broker = broker
         self.batcher = batcher
         self.negotiatedLimits = limits
-        self.counters = counters
         self.logger = logger
     }
 
@@ -70,19 +67,14 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        counters.bytesIn += UInt64(incoming.readableBytes)
-        if inbound == nil || inbound!.readableBytes == 0 {
-            inbound = incoming
-        } else {
-            inbound!.writeBuffer(&incoming)
-        }
+        reader.append(&incoming)
         do {
-            while !closing, let session, let payload = try decoder.next(from: &inbound!) {
+            while !closing, let session, let payload = try reader.next() {
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 let wasReady = broker.isReady(session)
                 broker.receive(frame, from: session)
                 if !wasReady, broker.isReady(session) {
-                    decoder.limits = negotiatedLimits
+                    reader.limits = negotiatedLimits
                 }
             }
         } catch let error as WireError {
@@ -92,7 +84,6 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
             fatal(code: .internal, message: "\(error)")
             return
         }
-        if let buffer = inbound, buffer.readableBytes == 0 { inbound = nil } else { inbound?.discardReadBytes() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -128,7 +119,6 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
             logger.error("cannot encode frame", metadata: ["xunfang.error": "\(error)"])
             return
         }
-        counters.bytesOut += UInt64(buffer.readableBytes)
         context.write(wrapOutboundOut(buffer), promise: nil)
         if !needsFlush {
             needsFlush = true
@@ -151,10 +141,4 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         needsFlush = false
         context?.flush()
     }
-}
-
-/// Byte counters per connection, for metrics.
-final class ConnectionCounters {
-    var bytesIn: UInt64 = 0
-    var bytesOut: UInt64 = 0
 }

@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import XunfangBus
 import XunfangProto
 import XunfangWire
@@ -82,8 +81,7 @@ final class SocketLink: FrameLink, @unchecked Sendable {
 /// Decodes frames from the bus (limits grow after Welcome) and hands them to the sink.
 final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
-    private var decoder = FrameDecoder(limits: WireLimits())
-    private var inbound: ByteBuffer?
+    private var reader = FrameReader(limits: WireLimits())
     private let sink: any FrameSink
     private let logger: Logger
 
@@ -94,12 +92,12 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        if inbound == nil || inbound!.readableBytes == 0 { inbound = incoming } else { inbound!.writeBuffer(&incoming) }
+        reader.append(&incoming)
         do {
-            while let payload = try decoder.next(from: &inbound!) {
+            while let payload = try reader.next() {
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 if case .welcome(let welcome) = frame.kind {
-                    decoder.limits = WireLimits(maxFrameBytes: Int(welcome.maxFrameBytes), maxDecompressedBytes: Int(welcome.maxDecompressedBytes))
+                    reader.limits = WireLimits(maxFrameBytes: Int(welcome.maxFrameBytes), maxDecompressedBytes: Int(welcome.maxDecompressedBytes))
                 }
                 sink.received(frame)
             }
@@ -108,7 +106,6 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
             return
         }
-        if let buffer = inbound, buffer.readableBytes == 0 { inbound = nil } else { inbound?.discardReadBytes() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -121,3 +121,41 @@ public enum FrameEncoder {
         out.setInteger(UInt32(out.writerIndex - start), at: lengthIndex, endianness: .big, as: UInt32.self)
     }
 }
+
+/// The receive side of a connection: gathers reads into one buffer and yields complete
+/// frame payloads. Both the bus and the SDK read through it.
+public struct FrameReader: Sendable {
+    private var decoder: FrameDecoder
+    private var buffer: ByteBuffer?
+
+    public init(limits: WireLimits) {
+        decoder = FrameDecoder(limits: limits)
+    }
+
+    /// Limits apply from the next frame on (raised after the handshake).
+    public var limits: WireLimits {
+        get { decoder.limits }
+        set { decoder.limits = newValue }
+    }
+
+    /// Adds what a read delivered; the first read's buffer is kept without copying.
+    public mutating func append(_ incoming: inout ByteBuffer) {
+        if buffer == nil || buffer!.readableBytes == 0 {
+            buffer = incoming
+        } else {
+            buffer!.writeBuffer(&incoming)
+        }
+    }
+
+    /// The next complete payload, or `nil` until more bytes arrive.
+    public mutating func next() throws(WireError) -> ByteBuffer? {
+        guard buffer != nil else { return nil }
+        let payload = try decoder.next(from: &buffer!)
+        if payload == nil { compact() }
+        return payload
+    }
+
+    private mutating func compact() {
+        if let current = buffer, current.readableBytes == 0 { buffer = nil } else { buffer?.discardReadBytes() }
+    }
+}

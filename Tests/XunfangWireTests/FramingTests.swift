@@ -9,12 +9,12 @@ func frame(_ payload: [UInt8], flags: UInt8 = 0) -> [UInt8] {
 }
 
 func decodeAll(_ chunks: [[UInt8]], limits: WireLimits = WireLimits()) throws(WireError) -> [[UInt8]] {
-    let decoder = FrameDecoder(limits: limits)
-    var buffer = ByteBuffer()
+    var reader = FrameReader(limits: limits)
     var out: [[UInt8]] = []
     for chunk in chunks {
-        buffer.writeBytes(chunk)
-        while let payload = try decoder.next(from: &buffer) { out.append(Array(payload.readableBytesView)) }
+        var buffer = ByteBuffer(bytes: chunk)
+        reader.append(&buffer)
+        while let payload = try reader.next() { out.append(Array(payload.readableBytesView)) }
     }
     return out
 }
