@@ -141,7 +141,7 @@ let package = Package(
 
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["XunfangConfig"],
+            dependencies: ["XunfangPluginKit", "XunfangProto", protobuf, logging],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

@@ -24,7 +24,7 @@ enum BusService {
             let reply = StatsReply(bus: broker.stats, sessions: broker.sessionSnapshots(),
                                    durableConsumers: broker.durableSnapshots(), services: services)
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = (try? encoder.encode(reply)) ?? Data()
             return (.ok, "", data)
         default:

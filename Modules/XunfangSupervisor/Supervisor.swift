@@ -45,7 +45,7 @@ public final class Supervisor: Service, Sendable {
     private let processes: [SupervisedProcess]
     private let policy: RestartPolicy
     private let logger: Logger
-    private let running = Mutex<[String: Process]>([:])
+    private let running = Mutex<[String: pid_t]>([:])
     private let restartCounts = Mutex<[String: Int]>([:])
     /// Where mirrored output goes; stderr by default.
     private let output: @Sendable (String) -> Void
@@ -62,7 +62,7 @@ public final class Supervisor: Service, Sendable {
     public var restarts: [String: Int] { restartCounts.withLock { $0 } }
 
     /// Process ids of the running plugins (for tests and `ctl stats`).
-    public var pids: [String: Int32] { running.withLock { $0.mapValues(\.processIdentifier) } }
+    public var pids: [String: Int32] { running.withLock { $0 } }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
@@ -102,46 +102,35 @@ public final class Supervisor: Service, Sendable {
     }
 
     private func runOnce(_ spec: SupervisedProcess) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: spec.executablePath)
-        process.arguments = spec.arguments
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let child = try ChildProcess.spawn(path: spec.executablePath, arguments: spec.arguments, environment: environment)
+        running.withLock { $0[spec.name] = child.pid }
+        logger.info("plugin started", metadata: ["xunfang.plugin": "\(spec.name)", "xunfang.pid": "\(child.pid)"])
         let mirror = LineMirror(prefix: "[\(spec.name)] ", output: output)
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { mirror.feed(data) }
-        }
-        return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { [self] finished in
-                running.withLock { _ = $0.removeValue(forKey: spec.name) }
-                pipe.fileHandleForReading.readabilityHandler = nil
-                if let rest = try? pipe.fileHandleForReading.readToEnd() { mirror.feed(rest) }
-                mirror.finish()
-                continuation.resume(returning: finished.terminationStatus)
+        let reader = Thread {
+            // Reading to EOF ends when the child and anything it spawned close the pipe.
+            while true {
+                let data = child.output.availableData
+                if data.isEmpty { break }
+                mirror.feed(data)
             }
-            do {
-                try process.run()
-                running.withLock { $0[spec.name] = process }
-                logger.info("plugin started", metadata: ["xunfang.plugin": "\(spec.name)", "xunfang.pid": "\(process.processIdentifier)"])
-            } catch {
-                continuation.resume(throwing: error)
-            }
+            mirror.finish()
         }
+        reader.start()
+        let status = await child.waitForExit()
+        running.withLock { _ = $0.removeValue(forKey: spec.name) }
+        return status
     }
 
     /// SIGTERM to every plugin, SIGKILL to those still alive after the stop timeout.
     private func stopAll() {
-        let processes = running.withLock { Array($0.values) }
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let pids = running.withLock { Array($0.values) }
+        for pid in pids { kill(pid, SIGTERM) }
         let deadline = ContinuousClock.now + policy.stopTimeout
-        Thread.detachNewThread {
-            while ContinuousClock.now < deadline, processes.contains(where: \.isRunning) { usleep(20_000) }
-            for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        Thread.detachNewThread { [self] in
+            while ContinuousClock.now < deadline, running.withLock({ !$0.isEmpty }) { usleep(20_000) }
+            for pid in running.withLock({ Array($0.values) }) { kill(pid, SIGKILL) }
         }
     }
 }
