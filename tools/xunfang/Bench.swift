@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+import Logging
+import XunfangConfig
+import XunfangPluginKit
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks (not tests): print a table and JSON.", subcommands: [BusBench.self])
+}
+
+/// `xunfang bench bus`: the bus in its own process (`xunfang bus`), a serving plugin and
+/// the clients in this one, all over the Unix socket; plus pub/sub over the in-process
+/// transport. Every message and call crosses the broker.
+struct BusBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bus", abstract: "Bus latency and throughput.")
+    @Option(help: "Sequential calls for the latency figures.") var calls: Int = 20_000
+    @Option(help: "Messages per pub/sub run.") var messages: Int = 200_000
+    @Option(help: "Durable messages (each fdatasync'ed before its receipt).") var durableMessages: Int = 20_000
+    @Option(help: "Payload bytes.") var payloadBytes: Int = 128
+    @Flag(help: "Print only the JSON line.") var json = false
+
+    static let secret = "bench-secret-0123456789abcdef"
+    static let echo = "/xunfang.bench.v1.Bench/Echo"
+    var quiet: Logger { Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }) }
+
+    func run() async throws {
+        let directory = NSTemporaryDirectory() + "xunfang-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.countyYAML.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let bus = Process()
+        bus.executableURL = URL(fileURLWithPath: "\(executableDirectory())/xunfang")
+        bus.arguments = ["bus", "--config", "\(directory)/county.yaml"]
+        bus.standardError = FileHandle.nullDevice
+        try bus.run()
+        defer {
+            bus.terminate()
+            bus.waitUntilExit()
+        }
+        let endpoint = BusEndpoint.unixSocket("\(directory)/data/bus.sock")
+        let payload = Data(repeating: 0x5A, count: payloadBytes)
+        var results: [(String, String, Double)] = []
+
+        let server = try await connect(.socket(endpoint), "bench-server") { client in
+            client.serveRaw(Self.echo) { data, _ in data }
+        }
+        let caller = try await connect(.socket(endpoint), "bench-client")
+
+        // Request/response, sequential.
+        for _ in 0..<1_000 { _ = try await caller.callRaw(Self.echo, payload: payload) }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(calls)
+        let sequentialStart = ContinuousClock.now
+        for _ in 0..<calls {
+            let start = ContinuousClock.now
+            _ = try await caller.callRaw(Self.echo, payload: payload)
+            latencies.append(Self.microseconds(ContinuousClock.now - start))
+        }
+        let sequentialSeconds = Self.seconds(ContinuousClock.now - sequentialStart)
+        latencies.sort()
+        results.append(("rpc.sequential.p50", "µs", latencies[latencies.count / 2]))
+        results.append(("rpc.sequential.p99", "µs", latencies[latencies.count * 99 / 100]))
+        results.append(("rpc.sequential", "calls/s", Double(calls) / sequentialSeconds))
+
+        // Request/response, 16 in flight.
+        let parallelCalls = calls * 2
+        let parallelStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask { for _ in 0..<(parallelCalls / 16) { _ = try await caller.callRaw(Self.echo, payload: payload) } }
+            }
+            try await group.waitForAll()
+        }
+        results.append(("rpc.16-in-flight", "calls/s", Double(parallelCalls) / Self.seconds(ContinuousClock.now - parallelStart)))
+
+        // Pub/sub over the socket.
+        results.append(("pubsub.socket.1-1", "msg/s", try await pubSub(.socket(endpoint), subscribers: 1, payload: payload)))
+        results.append(("pubsub.socket.1-8", "deliveries/s", try await pubSub(.socket(endpoint), subscribers: 8, payload: payload)))
+
+        // Durable: 16 publishers, each message on disk before its receipt.
+        let durableStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    for _ in 0..<(durableMessages / 16) { try await caller.publishConfirmed("bench.durable.x", payload: payload) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        results.append(("durable.16-publishers", "msg/s", Double(durableMessages) / Self.seconds(ContinuousClock.now - durableStart)))
+        await caller.close()
+        await server.close()
+
+        // The same pub/sub over the in-process transport.
+        let config = try ConfigLoader.parse(yaml: Self.countyYAML)
+        let inProcess = InProcessBus(config: config, credentials: ["bench-server": Self.secret, "bench-client": Self.secret], logger: quiet)
+        results.append(("pubsub.in-process.1-1", "msg/s", try await pubSub(.inProcess(inProcess), subscribers: 1, payload: payload)))
+        await inProcess.shutdown()
+
+        report(results)
+    }
+
+    /// One publisher, `subscribers` subscriber connections; returns deliveries per second,
+    /// timed from the first publish until every subscriber has every message.
+    func pubSub(_ transport: BusTransport, subscribers: Int, payload: Data) async throws -> Double {
+        var clients: [BusClient] = []
+        var streams: [Subscription] = []
+        for index in 0..<subscribers {
+            let client = try await connect(transport, "bench-client", instance: "sub-\(index)")
+            clients.append(client)
+            streams.append(try await client.subscribe("bench.pubsub", bufferLimit: messages))
+        }
+        let publisher = try await connect(transport, "bench-client", instance: "pub")
+        let count = messages
+        let start = ContinuousClock.now
+        let received = try await withThrowingTaskGroup(of: Int.self) { group in
+            for stream in streams {
+                group.addTask {
+                    var seen = 0
+                    for await _ in stream {
+                        seen += 1
+                        if seen == count { break }
+                    }
+                    return seen
+                }
+            }
+            group.addTask {
+                for _ in 0..<count { try publisher.publish("bench.pubsub", payload: payload) }
+                return 0
+            }
+            var total = 0
+            for try await seen in group { total += seen }
+            return total
+        }
+        let elapsed = Self.seconds(ContinuousClock.now - start)
+        await publisher.close()
+        for client in clients { await client.close() }
+        return Double(received) / elapsed
+    }
+
+    func connect(_ transport: BusTransport, _ name: String, instance: String? = nil,
+                 register: (BusClient) -> Void = { _ in }) async throws -> BusClient {
+        let manifest = PluginManifest(name: name, version: "0.1.0", serves: name == "bench-server" ? [Self.echo] : [])
+        let client = BusClient(transport: transport, manifest: manifest, instance: instance, credential: Self.secret, logger: quiet)
+        register(client)
+        for attempt in 0..<200 {
+            do {
+                try await client.start()
+                return client
+            } catch let error as BusClientError where error.code == .unavailable && attempt < 199 {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        }
+        throw BusClientError(.unavailable, "bus did not come up")
+    }
+
+    func report(_ results: [(String, String, Double)]) {
+        var object: [String: Double] = [:]
+        for (name, unit, value) in results { object["\(name) [\(unit)]"] = (value * 10).rounded() / 10 }
+        let data = (try? JSONSerialization.data(withJSONObject: ["bench": "bus", "payload_bytes": Double(payloadBytes), "results": object],
+                                                options: [.sortedKeys])) ?? Data()
+        if !json {
+            print("xunfang bench bus (payload \(payloadBytes) B, Unix socket, bus in its own process)")
+            for (name, unit, value) in results {
+                print(name.padding(toLength: 28, withPad: " ", startingAt: 0), String(format: "%14.1f", value), unit)
+            }
+        }
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func microseconds(_ duration: Duration) -> Double { seconds(duration) * 1e6 }
+
+    static let countyYAML = """
+    county: Bench
+    data_dir: data
+    bus:
+      durable_topics: ["bench.durable.>"]
+      subscriber_queue_limit: 1000000
+    plugins:
+      - name: bench-server
+        enabled: true
+        credential: \(secret)
+        acl: { serve: ["/xunfang.bench.v1.Bench/*"], subscribe: [">"], publish: [">"] }
+    clients:
+      - name: bench-client
+        credential: \(secret)
+        acl: { publish: [">"], subscribe: [">"], call: ["*"] }
+    """
+}
