@@ -359,18 +359,17 @@ public final class Broker {
     }
 
     /// Delivers a non-durable message to every matching plain subscription (one member per queue group).
-    func fanOut(_ message: Xunfang_Bus_V1_Deliver) {
-        let matches = routes.matches(for: message.topic)
-        do {
-            for target in matches.individual {
-                guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { continue }
-                enqueue(message, to: subscription, session: session)
-            }
-            for (_, members) in matches.groups {
-                guard let pick = pickGroupMember(members) else { continue }
-                guard let session = sessions[pick.session], let subscription = session.subscriptions[pick.subscription] else { continue }
-                enqueue(message, to: subscription, session: session)
-            }
+    func fanOut(_ published: Xunfang_Bus_V1_Deliver) {
+        let message = OutgoingMessage(published)
+        let matches = routes.matches(for: published.topic)
+        for target in matches.individual {
+            guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { continue }
+            enqueue(message, to: subscription, session: session)
+        }
+        for (_, members) in matches.groups {
+            guard let pick = pickGroupMember(members) else { continue }
+            guard let session = sessions[pick.session], let subscription = session.subscriptions[pick.subscription] else { continue }
+            enqueue(message, to: subscription, session: session)
         }
     }
 
@@ -386,15 +385,9 @@ public final class Broker {
         return members[start]
     }
 
-    private func enqueue(_ message: Xunfang_Bus_V1_Deliver, to subscription: Subscription, session: Session) {
-        var deliver = message
-        deliver.subscriptionID = subscription.id
-        deliver.deliveryAttempt = 1
+    private func enqueue(_ message: OutgoingMessage, to subscription: Subscription, session: Session) {
         if subscription.queue.isEmpty && session.peer.isWritable {
-            var frame = Frame()
-            frame.deliver = deliver
-            send(frame, to: session)
-            stats.delivered += 1
+            deliver(message, subscriptionID: subscription.id, attempt: 1, to: session)
             return
         }
         if subscription.queue.count >= subscription.queueLimit {
@@ -402,16 +395,20 @@ public final class Broker {
             subscription.dropped += 1
             stats.dropped += 1
         }
-        subscription.queue.append(deliver)
+        subscription.queue.append(message)
     }
 
     private func drain(_ subscription: Subscription, session: Session) {
         while session.peer.isWritable, let next = subscription.queue.popFirst() {
-            var frame = Frame()
-            frame.deliver = next
-            send(frame, to: session)
-            stats.delivered += 1
+            deliver(next, subscriptionID: subscription.id, attempt: 1, to: session)
         }
+    }
+
+    func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32, to session: Session) {
+        session.framesOut += 1
+        stats.framesOut += 1
+        stats.delivered += 1
+        session.peer.deliver(message, subscriptionID: subscriptionID, attempt: attempt)
     }
 
     private func handleSubscribe(_ request: Xunfang_Bus_V1_Subscribe, from session: Session) {

@@ -16,6 +16,9 @@ public typealias Frame = Xunfang_Bus_V1_Frame
 /// the transport calls `Broker.peerBecameWritable` when it drains.
 public protocol BrokerPeer: AnyObject {
     func send(_ frame: Frame)
+    /// One delivery of a message that may go to many subscribers. Transports that write
+    /// bytes override it to reuse the message's shared encoding.
+    func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32)
     var isWritable: Bool { get }
     /// Sends what is queued, then closes.
     func close()
@@ -25,6 +28,36 @@ public protocol BrokerPeer: AnyObject {
 public protocol BrokerClock: Sendable {
     func nowMilliseconds() -> UInt64
     func unixMilliseconds() -> Int64
+}
+
+extension BrokerPeer {
+    public func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
+        var frame = Frame()
+        frame.deliver = message.message
+        frame.deliver.subscriptionID = subscriptionID
+        frame.deliver.deliveryAttempt = attempt
+        send(frame)
+    }
+}
+
+/// A message on its way to subscribers. Everything but the subscription id and the
+/// attempt is the same for each of them, so it is encoded once, on first use.
+public final class OutgoingMessage {
+    /// The message with `subscriptionID` and `deliveryAttempt` unset.
+    public let message: Xunfang_Bus_V1_Deliver
+    private var encoded: [UInt8]?
+
+    public init(_ message: Xunfang_Bus_V1_Deliver) {
+        self.message = message
+    }
+
+    /// `Deliver` fields 2–7 and 9 as protobuf bytes (fields 1 and 8 are added per delivery).
+    public var sharedFields: [UInt8] {
+        if let encoded { return encoded }
+        let bytes: [UInt8] = (try? message.serializedBytes()) ?? []
+        encoded = bytes
+        return bytes
+    }
 }
 
 public struct SystemClock: BrokerClock {

@@ -152,14 +152,8 @@ extension Broker {
             let attempt = (consumer.attempts[sequence] ?? 0) + 1
             consumer.attempts[sequence] = attempt
             consumer.inFlight[sequence] = (now, binding)
-            var deliver = message
-            deliver.subscriptionID = binding.subscription
-            deliver.deliveryAttempt = attempt
             if attempt > 1 { stats.redelivered += 1 }
-            var frame = Frame()
-            frame.deliver = deliver
-            send(frame, to: session)
-            stats.delivered += 1
+            deliver(OutgoingMessage(message), subscriptionID: binding.subscription, attempt: attempt, to: session)
         }
     }
 

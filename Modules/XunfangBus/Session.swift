@@ -31,7 +31,7 @@ final class Subscription {
     let queueGroup: String
     let durableName: String
     /// Plain subscriptions only: deliveries waiting for the peer to become writable.
-    var queue = Deque<Xunfang_Bus_V1_Deliver>()
+    var queue = Deque<OutgoingMessage>()
     let queueLimit: Int
     var dropped: UInt64 = 0
 

@@ -43,6 +43,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     private var context: ChannelHandlerContext?
     private var session: SessionID?
     private var needsFlush = false
+    private var outgoing = ByteBuffer()
     private var closing = false
 
     init(broker: Broker, batcher: FlushBatcher, limits: WireLimits, logger: Logger) {
@@ -68,7 +69,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         reader.append(&incoming)
-        do {
+        do throws(WireError) {
             while !closing, let session, let payload = try reader.next() {
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 let wasReady = broker.isReady(session)
@@ -77,12 +78,8 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
                     reader.limits = negotiatedLimits
                 }
             }
-        } catch let error as WireError {
-            fatal(code: StatusCode(rawValue: error.code.status), message: error.message)
-            return
         } catch {
-            fatal(code: .internal, message: "\(error)")
-            return
+            fatal(code: StatusCode(rawValue: error.code.status), message: error.message)
         }
     }
 
@@ -111,19 +108,29 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     // MARK: BrokerPeer
 
     func send(_ frame: Frame) {
-        guard let context, !closing else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 0)
+        guard context != nil, !closing else { return }
         do {
-            try FrameEncoder.write(frame, into: &buffer)
+            try FrameEncoder.write(frame, into: &outgoing)
         } catch {
             logger.error("cannot encode frame", metadata: ["xunfang.error": "\(error)"])
             return
         }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        scheduleFlush()
+    }
+
+    /// Frames written in one loop turn share one buffer and go out in one write and flush.
+    private func scheduleFlush() {
         if !needsFlush {
             needsFlush = true
             batcher.markDirty(self)
         }
+    }
+
+    /// One encode per message, not per subscriber: see `FrameEncoder.writeDeliver`.
+    func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
+        guard context != nil, !closing else { return }
+        FrameEncoder.writeDeliver(sharedFields: message.sharedFields, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
+        scheduleFlush()
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -131,14 +138,21 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     func close() {
         guard let context, !closing else { return }
         closing = true
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            context.close(promise: nil)
+        needsFlush = false
+        let last = outgoing
+        outgoing = ByteBuffer()
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 
     func flushIfNeeded() {
-        guard needsFlush else { return }
+        guard needsFlush, let context else { return }
         needsFlush = false
-        context?.flush()
+        let batch = outgoing
+        outgoing = context.channel.allocator.buffer(capacity: min(batch.capacity, 256 * 1024))
+        context.writeAndFlush(wrapOutboundOut(batch), promise: nil)
     }
 }
+

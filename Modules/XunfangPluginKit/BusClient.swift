@@ -333,15 +333,18 @@ public final class BusClient: FrameSink, Sendable {
 
     // MARK: - Publish
 
-    /// Publishes without waiting: the fastest path, for positions and other streams.
-    public func publish(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") throws {
+    /// Publishes without waiting for the bus: the fastest path, for positions and other
+    /// streams. Suspends only while the connection's bounded send queue is full.
+    public func publish(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") async throws {
+        let link = try requireLink()
+        await link.waitForRoom()
         var frame = Frame()
         frame.publish = Self.publishFrame(topic, payload, headers, messageID)
-        try requireLink().send(frame)
+        link.send(frame)
     }
 
-    public func publish<M: SwiftProtobuf.Message>(_ topic: String, _ message: M, headers: [String: String] = [:], messageID: String = "") throws {
-        try publish(topic, payload: try message.serializedData(), headers: headers, messageID: messageID)
+    public func publish<M: SwiftProtobuf.Message>(_ topic: String, _ message: M, headers: [String: String] = [:], messageID: String = "") async throws {
+        try await publish(topic, payload: try message.serializedData(), headers: headers, messageID: messageID)
     }
 
     /// Publishes and waits for the bus's receipt. On a durable topic the receipt means the

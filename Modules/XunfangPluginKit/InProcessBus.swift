@@ -3,6 +3,7 @@ public import NIOCore
 import NIOPosix
 public import XunfangBus
 public import XunfangConfig
+import Synchronization
 import XunfangProto
 
 /// A bus inside this process, with the same broker and semantics as the socket bus but
@@ -46,11 +47,21 @@ public final class InProcessBus: @unchecked Sendable {
     }
 }
 
-/// The client's side: frames go to the broker on its loop, untouched.
+/// The client's side: frames go to the broker on its loop, untouched, in batches: one
+/// loop task hands over everything sent since the last one. The queue is bounded like
+/// the socket link's.
 final class InProcessLink: FrameLink, @unchecked Sendable {
+    struct Queue {
+        var frames: [Frame] = []
+        var drainScheduled = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    static let queueLimit = 65_536
     private let bus: InProcessBus
     private let peer: InProcessPeer
     private var session: SessionID?
+    private let queue = Mutex(Queue())
 
     init(bus: InProcessBus, sink: any FrameSink) {
         self.bus = bus
@@ -63,9 +74,36 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
     }
 
     func send(_ frame: Frame) {
+        let schedule = queue.withLock { queue in
+            queue.frames.append(frame)
+            defer { queue.drainScheduled = true }
+            return !queue.drainScheduled
+        }
+        guard schedule else { return }
         bus.loop.execute { [self] in
+            let (frames, waiters) = queue.withLock { queue in
+                queue.drainScheduled = false
+                defer {
+                    queue.frames.removeAll(keepingCapacity: true)
+                    queue.waiters.removeAll()
+                }
+                return (queue.frames, queue.waiters)
+            }
+            for waiter in waiters { waiter.resume() }
             guard let session, !peer.closed else { return }
-            bus.broker.receive(frame, from: session)
+            for frame in frames { bus.broker.receive(frame, from: session) }
+        }
+    }
+
+    func waitForRoom() async {
+        if queue.withLock({ $0.frames.count < Self.queueLimit }) { return }
+        await withCheckedContinuation { continuation in
+            let ready = queue.withLock { queue in
+                if queue.frames.count < Self.queueLimit { return true }
+                queue.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
         }
     }
 

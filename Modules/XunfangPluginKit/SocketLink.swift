@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import XunfangBus
 import XunfangProto
+import Synchronization
 import XunfangWire
 
 /// Where to find the bus.
@@ -18,12 +19,22 @@ public enum BusEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A link over a socket: frames are encoded on the caller's thread, written without a
-/// flush, and one flush per event-loop turn sends everything queued in that turn.
+/// A link over a socket. Frames are encoded on the caller's thread into one outbox;
+/// a single event-loop task writes and flushes whatever accumulated, so a burst of
+/// publishes costs one wake-up and one syscall, not one per frame. The outbox is
+/// bounded: `waitForRoom()` suspends senders while it or the socket is full.
 final class SocketLink: FrameLink, @unchecked Sendable {
+    struct Outbox {
+        var buffer = ByteBuffer()
+        var drainScheduled = false
+        var socketWritable = true
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var hasRoom: Bool { socketWritable && buffer.readableBytes < SocketLink.outboxLimit }
+    }
+
+    static let outboxLimit = 4 * 1024 * 1024
     private let channel: any Channel
-    /// Touched only on the channel's event loop.
-    private var flushScheduled = false
+    private let outbox = Mutex(Outbox())
     private let logger: Logger
 
     private init(channel: any Channel, logger: Logger) {
@@ -32,11 +43,12 @@ final class SocketLink: FrameLink, @unchecked Sendable {
     }
 
     static func connect(_ endpoint: BusEndpoint, group: any EventLoopGroup, sink: any FrameSink, logger: Logger) async throws -> SocketLink {
+        let handler = ClientFrameHandler(sink: sink, logger: logger)
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientFrameHandler(sink: sink, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         let channel: any Channel
@@ -46,34 +58,65 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         case .tcp(let host, let port):
             channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
         }
-        return SocketLink(channel: channel, logger: logger)
+        let link = SocketLink(channel: channel, logger: logger)
+        handler.onWritabilityChanged = { [weak link] writable in link?.socketWritabilityChanged(writable) }
+        return link
     }
 
     func send(_ frame: Frame) {
-        var buffer = channel.allocator.buffer(capacity: 0)
+        var encoded = ByteBuffer()
         do {
-            try FrameEncoder.write(frame, into: &buffer, compressAbove: 64 * 1024)
+            try FrameEncoder.write(frame, into: &encoded, compressAbove: 64 * 1024)
         } catch {
             logger.error("cannot encode frame", metadata: ["xunfang.error": "\(error)"])
             return
         }
-        // Write and flush decisions both happen on the loop, so a flush task always runs
-        // after every write that saw it scheduled: nothing is left unflushed.
-        channel.eventLoop.execute { [self] in
-            channel.write(buffer, promise: nil)
-            guard !flushScheduled else { return }
-            flushScheduled = true
-            channel.eventLoop.execute { [self] in
-                flushScheduled = false
-                channel.flush()
+        let schedule = outbox.withLock { outbox in
+            outbox.buffer.writeBuffer(&encoded)
+            defer { outbox.drainScheduled = true }
+            return !outbox.drainScheduled
+        }
+        if schedule { channel.eventLoop.execute { [self] in drain() } }
+    }
+
+    /// On the loop: one write and one flush for everything queued so far.
+    private func drain() {
+        let batch = outbox.withLock { outbox in
+            outbox.drainScheduled = false
+            defer { outbox.buffer = ByteBuffer() }
+            return outbox.buffer
+        }
+        channel.writeAndFlush(batch, promise: nil)
+        socketWritabilityChanged(channel.isWritable)
+    }
+
+    func waitForRoom() async {
+        if outbox.withLock({ $0.hasRoom }) { return }
+        await withCheckedContinuation { continuation in
+            let ready = outbox.withLock { outbox in
+                if outbox.hasRoom { return true }
+                outbox.waiters.append(continuation)
+                return false
             }
+            if ready { continuation.resume() }
         }
     }
 
+    private func socketWritabilityChanged(_ writable: Bool) {
+        let ready = outbox.withLock { outbox -> [CheckedContinuation<Void, Never>] in
+            outbox.socketWritable = writable
+            guard outbox.hasRoom else { return [] }
+            defer { outbox.waiters.removeAll() }
+            return outbox.waiters
+        }
+        for waiter in ready { waiter.resume() }
+    }
+
     func close() {
-        channel.eventLoop.execute { [channel] in
-            channel.flush()
+        channel.eventLoop.execute { [self] in
+            drain()
             channel.close(promise: nil)
+            socketWritabilityChanged(true)  // release anyone waiting; their sends go nowhere
         }
     }
 }
@@ -84,6 +127,8 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     private var reader = FrameReader(limits: WireLimits())
     private let sink: any FrameSink
     private let logger: Logger
+    /// Set once after connecting, before any write can make the socket unwritable.
+    var onWritabilityChanged: (@Sendable (Bool) -> Void)?
 
     init(sink: any FrameSink, logger: Logger) {
         self.sink = sink
@@ -106,6 +151,11 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
             return
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        onWritabilityChanged?(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -27,6 +27,40 @@ extension FrameEncoder {
     }
 }
 
+extension FrameEncoder {
+    /// Appends `Frame{deliver: Deliver{...}}` around `sharedFields`, the message's fields
+    /// that are the same for every subscriber (Deliver fields 2–7 and 9, encoded once),
+    /// adding `subscription_id` (1) before and `delivery_attempt` (8) after. Protobuf
+    /// readers accept fields in any order, so this equals the generated encoding.
+    public static func writeDeliver(sharedFields: [UInt8], subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
+        let inner = 1 + varintSize(subscriptionID) + sharedFields.count + 1 + varintSize(UInt64(attempt))
+        let frameLength = 1 + varintSize(UInt64(inner)) + inner
+        out.reserveCapacity(minimumWritableBytes: FramePrefix.size + frameLength)
+        out.writeInteger(UInt8(0))
+        out.writeInteger(UInt32(frameLength), endianness: .big)
+        out.writeInteger(UInt8(7 << 3 | 2))  // Frame.deliver, length-delimited
+        writeVarint(UInt64(inner), into: &out)
+        out.writeInteger(UInt8(1 << 3))      // Deliver.subscription_id
+        writeVarint(subscriptionID, into: &out)
+        out.writeBytes(sharedFields)
+        out.writeInteger(UInt8(8 << 3))      // Deliver.delivery_attempt
+        writeVarint(UInt64(attempt), into: &out)
+    }
+
+    static func varintSize(_ value: UInt64) -> Int {
+        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
+    }
+
+    static func writeVarint(_ value: UInt64, into buffer: inout ByteBuffer) {
+        var rest = value
+        while rest >= 0x80 {
+            buffer.writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        buffer.writeInteger(UInt8(rest))
+    }
+}
+
 extension FrameDecoder {
     /// Decodes one frame payload as `M`; a malformed payload is a `malformedFrame` violation.
     public static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, from payload: ByteBuffer) throws(WireError) -> M {

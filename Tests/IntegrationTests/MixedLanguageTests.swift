@@ -65,7 +65,7 @@ struct MixedLanguageTests {
 
         var request = Xunfang_Template_V1_EchoRequest()
         request.text = "巡防 from Swift"
-        for _ in 0..<3 { try client.publish("example.note", payload: Data("n".utf8)) }
+        for _ in 0..<3 { try await client.publish("example.note", payload: Data("n".utf8)) }
         let fromC = try await client.call("/xunfang.example.v1.CExample/Echo", request, as: Xunfang_Template_V1_EchoResponse.self)
         #expect(fromC.text == "巡防 from Swift")
         #expect(fromC.servedBy == "c-example")

@@ -128,7 +128,7 @@ struct TransportTests {
         for index in 0..<100 {
             var note = Xunfang_Template_V1_Note()
             note.text = "\(index)"
-            try publisher.publish(TemplatePlugin.noteTopic, note)
+            try await publisher.publish(TemplatePlugin.noteTopic, note)
         }
         var received: [String] = []
         for await delivery in subscription {

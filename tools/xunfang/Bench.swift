@@ -126,7 +126,7 @@ struct BusBench: AsyncParsableCommand {
                 }
             }
             group.addTask {
-                for _ in 0..<count { try publisher.publish("bench.pubsub", payload: payload) }
+                for _ in 0..<count { try await publisher.publish("bench.pubsub", payload: payload) }
                 return 0
             }
             var total = 0

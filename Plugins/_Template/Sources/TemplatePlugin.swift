@@ -30,7 +30,7 @@ public struct TemplatePlugin: Plugin {
             reply.text = request.text
             reply.servedBy = instance
             reply.notesSeen = counter.value.load(ordering: .relaxed)
-            try? bus.publish(Self.echoedTopic, reply)
+            try? await bus.publish(Self.echoedTopic, reply)
             return reply
         }
     }
