@@ -5,7 +5,8 @@ import Foundation
 import Glibc
 #endif
 
-final class NatsConnection {
+/// Used from one thread at a time (its reader thread, or the benchmark loop).
+final class NatsConnection: @unchecked Sendable {
     let fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     private var start = 0, end = 0
