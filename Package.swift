@@ -92,7 +92,8 @@ let package = Package(
 
         .target(
             name: "XunfangPluginKit",
-            dependencies: ["XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle],
+            dependencies: ["XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle,
+                           .product(name: "DequeModule", package: "swift-collections")],
             path: "Modules/XunfangPluginKit",
             swiftSettings: swiftSettings
         ),

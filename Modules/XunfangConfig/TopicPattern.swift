@@ -17,10 +17,28 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
     public var description: String { text }
     public var hasWildcards: Bool { tokens.contains { $0 == "*" || $0 == ">" } }
 
-    /// Whether a concrete topic (no wildcards) is valid.
+    /// Whether a concrete topic (no wildcards) is valid. Runs on every publish, so it
+    /// scans the UTF-8 bytes once without allocating.
     public static func isValidTopic(_ topic: String) -> Bool {
-        guard let tokens = tokenize(topic, allowWildcards: false) else { return false }
-        return !tokens.isEmpty
+        if let valid = topic.utf8.withContiguousStorageIfAvailable(isValidTopicBytes) { return valid }
+        return Array(topic.utf8).withUnsafeBufferPointer(isValidTopicBytes)
+    }
+
+    private static func isValidTopicBytes(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= 255 else { return false }
+        var tokenLength = 0
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "."):
+                if tokenLength == 0 { return false }
+                tokenLength = 0
+            case UInt8(ascii: "*"), UInt8(ascii: ">"), UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                return false
+            default:
+                tokenLength += 1
+            }
+        }
+        return tokenLength > 0
     }
 
     static func tokenize(_ text: String, allowWildcards: Bool) -> [Substring]? {
@@ -28,9 +46,9 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         let tokens = text.split(separator: ".", omittingEmptySubsequences: false)
         for (index, token) in tokens.enumerated() {
             if token.isEmpty { return nil }
-            if token.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) { return nil }
+            if token.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) { return nil }
             let isWildcard = token == "*" || token == ">"
-            if !isWildcard && (token.contains("*") || token.contains(">")) { return nil }
+            if !isWildcard && token.utf8.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ">") }) { return nil }
             if isWildcard && !allowWildcards { return nil }
             if token == ">" && index != tokens.count - 1 { return nil }
         }

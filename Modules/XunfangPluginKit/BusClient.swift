@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 public import SwiftProtobuf
 import Synchronization
+import DequeModule
 import XunfangBus
 public import XunfangProto
 public import XunfangWire
@@ -46,11 +47,39 @@ public struct Delivery: Sendable {
 }
 
 /// A live subscription: an async sequence of deliveries. It survives reconnects.
+///
+/// Deliveries wait in a bounded buffer owned by the client; the consumer is woken once
+/// per burst of arrivals and then takes everything buffered, not one wake-up per message.
 public struct Subscription: AsyncSequence, Sendable {
     public typealias Element = Delivery
     public let id: UInt64
-    let stream: AsyncStream<Delivery>
-    public func makeAsyncIterator() -> AsyncStream<Delivery>.Iterator { stream.makeAsyncIterator() }
+    let client: BusClient
+    let signal: AsyncStream<Void>
+
+    public func makeAsyncIterator() -> Iterator { Iterator(id: id, client: client, signal: signal.makeAsyncIterator()) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let id: UInt64
+        let client: BusClient
+        var signal: AsyncStream<Void>.Iterator
+        var chunk: [Delivery] = []
+        var index = 0
+
+        public mutating func next() async -> Delivery? {
+            while index == chunk.count {
+                chunk = client.takeBuffered(id)
+                index = 0
+                if !chunk.isEmpty { break }
+                // Finished (closed or cancelled) and drained: the sequence ends.
+                if await signal.next() == nil {
+                    chunk = client.takeBuffered(id)
+                    if chunk.isEmpty { return nil }
+                }
+            }
+            defer { index += 1 }
+            return chunk[index]
+        }
+    }
 }
 
 /// What a service handler knows about the call it is answering.
@@ -79,7 +108,11 @@ public final class BusClient: FrameSink, Sendable {
 
     struct SubscriptionSpec {
         var frame: Xunfang_Bus_V1_Subscribe
-        var continuation: AsyncStream<Delivery>.Continuation
+        /// Wakes the consumer; holds at most one pending wake-up.
+        var signal: AsyncStream<Void>.Continuation
+        var buffer = Deque<Delivery>()
+        /// Plain subscriptions drop the oldest beyond this; durable ones are bounded by the bus.
+        var limit: Int
     }
 
     struct State {
@@ -92,6 +125,7 @@ public final class BusClient: FrameSink, Sendable {
         var calls: [UInt64: CheckedContinuation<Xunfang_Bus_V1_Response, any Error>] = [:]
         var receipts: [UInt64: CheckedContinuation<Xunfang_Bus_V1_Receipt, any Error>] = [:]
         var subscriptions: [UInt64: SubscriptionSpec] = [:]
+        var subscriptionsToWake: Set<UInt64> = []
         var handlers: [String: RawHandler] = [:]
         var reconnectTask: Task<Void, Never>?
         var onConnect: [@Sendable () -> Void] = []
@@ -145,7 +179,7 @@ public final class BusClient: FrameSink, Sendable {
         failPending(.cancelled, "the client was closed")
         let streams = state.withLock { state in
             defer { state.subscriptions.removeAll() }
-            return state.subscriptions.values.map(\.continuation)
+            return state.subscriptions.values.map(\.signal)
         }
         for stream in streams { stream.finish() }
         try? await group?.shutdownGracefully()
@@ -225,14 +259,18 @@ public final class BusClient: FrameSink, Sendable {
             logger.error("the bus refused this plugin", metadata: ["xunfang.reason": "\(reject.reason)"])
             continuation?.resume(throwing: BusClientError(StatusCode(rawValue: reject.code), reject.reason))
         case .deliver(let deliver):
-            let continuation = state.withLock { $0.subscriptions[deliver.subscriptionID]?.continuation }
             var headers: [String: String] = [:]
             for header in deliver.headers { headers[header.key] = header.value }
-            continuation?.yield(Delivery(
+            let delivery = Delivery(
                 topic: deliver.topic, payload: deliver.payload, headers: headers, messageID: deliver.messageID,
                 sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.deliveryAttempt,
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
-                subscriptionID: deliver.subscriptionID, client: self))
+                subscriptionID: deliver.subscriptionID, client: self)
+            state.withLock { state in
+                guard state.subscriptions[deliver.subscriptionID] != nil else { return }
+                state.subscriptions[deliver.subscriptionID]!.append(delivery)
+                state.subscriptionsToWake.insert(deliver.subscriptionID)
+            }
         case .response(let response):
             let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
             continuation?.resume(returning: response)
@@ -268,6 +306,23 @@ public final class BusClient: FrameSink, Sendable {
             }
         case .goodbye, .pong, .hello, .publish, .subscribe, .unsubscribe, .ack, nil:
             break
+        }
+    }
+
+    func receivedBurstEnded() {
+        let signals = state.withLock { state in
+            defer { state.subscriptionsToWake.removeAll(keepingCapacity: true) }
+            return state.subscriptionsToWake.compactMap { state.subscriptions[$0]?.signal }
+        }
+        for signal in signals { signal.yield() }
+    }
+
+    /// Everything buffered for the subscription, oldest first.
+    func takeBuffered(_ id: UInt64) -> [Delivery] {
+        state.withLock { state in
+            guard let spec = state.subscriptions[id], !spec.buffer.isEmpty else { return [] }
+            state.subscriptions[id]!.buffer.removeAll(keepingCapacity: true)
+            return Array(spec.buffer)
         }
     }
 
@@ -393,8 +448,7 @@ public final class BusClient: FrameSink, Sendable {
     public func subscribe(_ pattern: String, queueGroup: String = "", durable: String? = nil, maxInFlight: Int = 0,
                           bufferLimit: Int = 8_192) async throws -> Subscription {
         let link = try requireLink()
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: Delivery.self, bufferingPolicy: durable == nil ? .bufferingNewest(bufferLimit) : .unbounded)
+        let (signal, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (id, ref) = state.withLock { state in
             defer { state.nextID += 2 }
             return (state.nextID, state.nextID + 1)
@@ -405,7 +459,8 @@ public final class BusClient: FrameSink, Sendable {
         subscribe.queueGroup = queueGroup
         subscribe.durableName = durable ?? ""
         subscribe.maxInFlight = UInt32(clamping: maxInFlight)
-        state.withLock { $0.subscriptions[id] = SubscriptionSpec(frame: subscribe, continuation: continuation) }
+        let limit = durable == nil ? max(1, bufferLimit) : Int.max
+        state.withLock { $0.subscriptions[id] = SubscriptionSpec(frame: subscribe, signal: wake, limit: limit) }
         let receipt = try await withCheckedThrowingContinuation { receiptContinuation in
             state.withLock { $0.receipts[ref] = receiptContinuation }
             var frame = Frame()
@@ -415,11 +470,11 @@ public final class BusClient: FrameSink, Sendable {
         }
         guard receipt.code == 0 else {
             state.withLock { _ = $0.subscriptions.removeValue(forKey: id) }
-            continuation.finish()
+            wake.finish()
             throw BusClientError(StatusCode(rawValue: receipt.code), receipt.message)
         }
-        continuation.onTermination = { [weak self] _ in self?.dropSubscription(id) }
-        return Subscription(id: id, stream: stream)
+        wake.onTermination = { [weak self] _ in self?.dropSubscription(id) }
+        return Subscription(id: id, client: self, signal: signal)
     }
 
     /// Subscribes and runs `handler` for each delivery; durable deliveries are acked after
@@ -532,5 +587,12 @@ func headerList(_ map: [String: String]) -> [Xunfang_Bus_V1_Header] {
         header.key = key
         header.value = value
         return header
+    }
+}
+
+extension BusClient.SubscriptionSpec {
+    mutating func append(_ delivery: Delivery) {
+        if buffer.count >= limit { buffer.removeFirst() }
+        buffer.append(delivery)
     }
 }

@@ -13,5 +13,7 @@ protocol FrameLink: AnyObject, Sendable {
 /// Where a link delivers what arrives. Called on the link's thread; must not block.
 protocol FrameSink: AnyObject, Sendable {
     func received(_ frame: Frame)
+    /// The end of a burst of `received` calls: hand over what was gathered.
+    func receivedBurstEnded()
     func linkClosed()
 }

@@ -65,7 +65,7 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
 
     init(bus: InProcessBus, sink: any FrameSink) {
         self.bus = bus
-        self.peer = InProcessPeer(sink: sink)
+        self.peer = InProcessPeer(sink: sink, loop: bus.loop)
     }
 
     /// On the bus loop.
@@ -118,17 +118,28 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
 }
 
 /// The broker's side: frames are handed to the client as they are.
-final class InProcessPeer: BrokerPeer {
+final class InProcessPeer: BrokerPeer, @unchecked Sendable {
     private let sink: any FrameSink
+    private let loop: any EventLoop
+    /// Loop-confined, like everything the broker touches.
+    private var burstEndScheduled = false
     var closed = false
 
-    init(sink: any FrameSink) {
+    init(sink: any FrameSink, loop: any EventLoop) {
         self.sink = sink
+        self.loop = loop
     }
 
     func send(_ frame: Frame) {
         guard !closed else { return }
         sink.received(frame)
+        guard !burstEndScheduled else { return }
+        burstEndScheduled = true
+        // Everything the broker sends in this loop turn is one burst.
+        loop.execute { [self] in
+            burstEndScheduled = false
+            sink.receivedBurstEnded()
+        }
     }
 
     var isWritable: Bool { !closed }

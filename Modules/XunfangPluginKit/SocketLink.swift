@@ -146,6 +146,7 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
                 sink.received(frame)
             }
+            sink.receivedBurstEnded()
         } catch {
             logger.error("bad frame from the bus; closing", metadata: ["xunfang.error": "\(error)"])
             context.close(promise: nil)
