@@ -323,11 +323,12 @@ public final class Broker {
     // MARK: - Publish / subscribe
 
     private func handlePublish(_ publish: Xunfang_Bus_V1_Publish, from session: Session) {
-        guard TopicPattern.isValidTopic(publish.topic) else {
+        let decision = publishDecision(for: publish.topic, session: session)
+        guard decision.valid else {
             receipt(session, ref: publish.receiptRef, code: .invalidArgument, message: "\"\(publish.topic)\" is not a valid topic")
             return
         }
-        guard session.principal!.acl.mayPublish(publish.topic) else {
+        guard decision.allowed else {
             receipt(session, ref: publish.receiptRef, code: .permissionDenied, message: "not allowed to publish to \"\(publish.topic)\"")
             return
         }
@@ -344,7 +345,7 @@ public final class Broker {
             message.messageID = publish.messageID
         }
         stats.published += 1
-        if settings.isDurable(publish.topic) {
+        if decision.durable {
             guard let log else {
                 receipt(session, ref: publish.receiptRef, code: .unavailable, message: "this bus runs without a durable log")
                 return
@@ -356,6 +357,18 @@ public final class Broker {
         }
         fanOut(message)
         if publish.receiptRef != 0 { receipt(session, ref: publish.receiptRef, messageID: message.messageID) }
+    }
+
+    /// Validity, ACL and durability of a topic for this session, remembered: a plugin
+    /// publishes to few distinct topics, and matching them on every message is wasted work.
+    private func publishDecision(for topic: String, session: Session) -> Session.PublishDecision {
+        if let known = session.publishDecisions[topic] { return known }
+        let valid = TopicPattern.isValidTopic(topic)
+        let decision = Session.PublishDecision(
+            valid: valid, allowed: valid && session.principal!.acl.mayPublish(topic), durable: valid && settings.isDurable(topic))
+        if session.publishDecisions.count >= 1_024 { session.publishDecisions.removeAll(keepingCapacity: true) }
+        session.publishDecisions[topic] = decision
+        return decision
     }
 
     /// Delivers a non-durable message to every matching plain subscription (one member per queue group).

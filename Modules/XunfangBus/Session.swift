@@ -17,6 +17,12 @@ final class Session {
     var framesIn: UInt64 = 0
     var framesOut: UInt64 = 0
     var maxFrameBytes = 0
+    struct PublishDecision {
+        let valid: Bool
+        let allowed: Bool
+        let durable: Bool
+    }
+    var publishDecisions: [String: PublishDecision] = [:]
 
     init(id: SessionID, peer: any BrokerPeer, connectedAt: UInt64) {
         self.id = id

@@ -279,7 +279,9 @@ public final class BusClient: FrameSink, Sendable {
             continuation?.resume(returning: receipt)
         case .request(let request):
             let handler = state.withLock { $0.handlers[request.method] }
-            Task {
+            // Started in place: a handler that answers without suspending replies from this
+            // thread, saving two thread hops per call (p50 ~200 -> ~135 us in the bench).
+            Task.immediate {
                 var response: Xunfang_Bus_V1_Response
                 if let handler {
                     response = await handler(request)
@@ -534,6 +536,9 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     /// Serves `method` (which must be in the manifest's `serves`). Register before `start()`.
+    /// The handler starts on the connection's thread and runs there until it first
+    /// suspends: long CPU-bound work should start with `await Task.yield()` or move to its
+    /// own task, so the connection keeps reading.
     /// Throw `BusClientError` to answer with its status; any other error becomes INTERNAL.
     public func serve<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ method: String, _ handler: @escaping @Sendable (Request, CallContext) async throws -> Response
