@@ -164,12 +164,18 @@ public final class BusClient: FrameSink, Sendable {
 
     /// Says Goodbye and closes; pending calls fail with CANCELLED.
     public func close() async {
-        let (link, task) = state.withLock { state -> ((any FrameLink)?, Task<Void, Never>?) in
+        let reconnecting = state.withLock { state in
             state.stopped = true
-            defer { state.link = nil; state.ready = false }
-            return (state.link, state.reconnectTask)
+            return state.reconnectTask
         }
-        task?.cancel()
+        // A reconnect may be mid-connect on our event loop group: let it finish before
+        // the group goes away, then close whatever link it left.
+        reconnecting?.cancel()
+        await reconnecting?.value
+        let link = state.withLock { state in
+            defer { state.link = nil; state.ready = false }
+            return state.link
+        }
         if let link {
             var goodbye = Frame()
             goodbye.goodbye.reason = "closing"
@@ -357,23 +363,28 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     private func scheduleReconnect() {
-        let task = Task { [self] in
-            var delay = Duration.milliseconds(50)
-            while !Task.isCancelled && !state.withLock({ $0.stopped }) {
-                let jitter = Duration.milliseconds(Int.random(in: 0...max(1, Int(delay.components.attoseconds / 1_000_000_000_000_000) / 4 + Int(delay.components.seconds) * 250)))
-                try? await Task.sleep(for: delay + jitter)
-                do {
-                    _ = try await connectOnce()
-                    return
-                } catch let error as BusClientError where error.code != .unavailable {
-                    logger.error("reconnect refused; giving up", metadata: ["xunfang.error": "\(error)"])
-                    return
-                } catch {
-                    delay = min(delay * 2, .seconds(5))
+        // Checked and stored under one lock: `close()` either sees this task and waits
+        // for it, or this sees `stopped` and never starts connecting on a closing group.
+        state.withLock { state in
+            guard !state.stopped else { return }
+            state.reconnectTask = Task { [self] in
+                var delay = Duration.milliseconds(50)
+                while true {
+                    let jitter = Duration.milliseconds(Int.random(in: 0...max(1, Int(delay / .milliseconds(4)))))
+                    try? await Task.sleep(for: delay + jitter)
+                    if Task.isCancelled || self.state.withLock({ $0.stopped }) { return }
+                    do {
+                        _ = try await connectOnce()
+                        return
+                    } catch let error as BusClientError where error.code != .unavailable {
+                        logger.error("reconnect refused; giving up", metadata: ["xunfang.error": "\(error)"])
+                        return
+                    } catch {
+                        delay = min(delay * 2, .seconds(5))
+                    }
                 }
             }
         }
-        state.withLock { $0.reconnectTask = task }
     }
 
     func sendIfConnected(_ frame: Frame) {

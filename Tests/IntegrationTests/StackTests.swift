@@ -67,26 +67,30 @@ struct StackTests {
         // Kill the plugin process the hard way; the supervisor brings it back.
         let pids = try run(["ctl", "stats"], in: directory)
         #expect(pids.output.contains("\"instance\":\"template\""))
-        let pkill = Process()
-        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-        pkill.arguments = ["-9", "-f", "\(binDirectory())/xunfang-plugin-template"]
-        try pkill.run()
-        pkill.waitUntilExit()
-        #expect(pkill.terminationStatus == 0, "the plugin was running as its own process")
+        // Only this stack's plugin: other tests may run their own stacks meanwhile.
+        let first = try #require(try templateChild(of: up.processIdentifier), "the plugin runs as a child process of up")
+        #expect(kill(first, SIGKILL) == 0)
         #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+        let second = try #require(try templateChild(of: up.processIdentifier))
+        #expect(second != first, "a new process answers")
 
         // Graceful stop: SIGTERM to up stops the plugin too.
         up.terminate()
         up.waitUntilExit()
-        #expect(try eventually(within: 10) {
-            let check = Process()
-            check.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-            check.arguments = ["-f", "\(binDirectory())/xunfang-plugin-template"]
-            check.standardOutput = FileHandle.nullDevice
-            try check.run()
-            check.waitUntilExit()
-            return check.terminationStatus != 0
-        })
+        #expect(eventually(within: 10) { kill(second, 0) != 0 })
+    }
+
+    /// The pid of the template plugin spawned by `parent`, if it runs.
+    func templateChild(of parent: pid_t) throws -> pid_t? {
+        let pgrep = Process()
+        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pgrep.arguments = ["-P", "\(parent)", "-f", "xunfang-plugin-template"]
+        let pipe = Pipe()
+        pgrep.standardOutput = pipe
+        try pgrep.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        pgrep.waitUntilExit()
+        return output.split(separator: "\n").first.flatMap { pid_t($0) }
     }
 
     @Test("a bad config is refused before anything starts, naming the key and line")
