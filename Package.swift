@@ -22,6 +22,9 @@ let package = Package(
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
         .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
+        // The wire, the generated protocol, the config and the broker logic, for tools
+        // that work below the SDK (tools/fuzz, alternative transports).
+        .library(name: "XunfangCore", targets: ["XunfangWire", "XunfangProto", "XunfangConfig", "XunfangBus"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.90.0"),
@@ -85,7 +88,8 @@ let package = Package(
 
         .target(
             name: "XunfangBusServer",
-            dependencies: ["XunfangBus", "XunfangWire", "XunfangProto", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle],
+            dependencies: ["XunfangBus", "XunfangWire", "XunfangProto", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle,
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             path: "Modules/XunfangBusServer",
             swiftSettings: swiftSettings
         ),
@@ -116,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "XunfangCLI",
             dependencies: [
-                "XunfangBusServer", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
+                "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
             ],
             path: "tools/xunfang",

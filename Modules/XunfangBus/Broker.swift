@@ -588,6 +588,7 @@ public final class Broker {
             guard let instance = session.instance else { return nil }
             return SessionSnapshot(
                 instance: instance, plugin: session.principal?.name ?? "", framesIn: session.framesIn, framesOut: session.framesOut,
+                bytesIn: session.bytesIn, bytesOut: session.bytesOut,
                 subscriptions: session.subscriptions.count,
                 queuedDeliveries: session.subscriptions.values.reduce(0) { $0 + $1.queue.count },
                 dropped: session.subscriptions.values.reduce(0) { $0 + $1.dropped },
@@ -606,6 +607,13 @@ private func constantTimeEquals(_ a: String, _ b: String) -> Bool {
 }
 
 extension Broker {
+    /// Bytes the transport moved for a session (frames are counted by the broker itself).
+    public func recordBytes(_ id: SessionID, received: Int = 0, sent: Int = 0) {
+        guard let session = sessions[id] else { return }
+        session.bytesIn &+= UInt64(received)
+        session.bytesOut &+= UInt64(sent)
+    }
+
     /// Whether the session has completed its handshake (the transport then raises its limits).
     public func isReady(_ id: SessionID) -> Bool { sessions[id]?.isReady ?? false }
 }

@@ -16,6 +16,8 @@ final class Session {
     var outstandingCalls = 0
     var framesIn: UInt64 = 0
     var framesOut: UInt64 = 0
+    var bytesIn: UInt64 = 0
+    var bytesOut: UInt64 = 0
     var maxFrameBytes = 0
     struct PublishDecision {
         let valid: Bool
@@ -76,10 +78,26 @@ public struct SessionSnapshot: Sendable, Codable, Hashable {
     public var plugin: String
     public var framesIn: UInt64
     public var framesOut: UInt64
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
     public var subscriptions: Int
     public var queuedDeliveries: Int
     public var dropped: UInt64
     public var serves: [String]
+
+    public init(instance: String, plugin: String, framesIn: UInt64, framesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64,
+                subscriptions: Int, queuedDeliveries: Int, dropped: UInt64, serves: [String]) {
+        self.instance = instance
+        self.plugin = plugin
+        self.framesIn = framesIn
+        self.framesOut = framesOut
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.subscriptions = subscriptions
+        self.queuedDeliveries = queuedDeliveries
+        self.dropped = dropped
+        self.serves = serves
+    }
 }
 
 /// Counters for the whole bus; exported to Prometheus by the server.
@@ -103,6 +121,8 @@ public struct BrokerStats: Sendable, Codable, Hashable {
     /// Request round trips through the bus, by upper bound in milliseconds.
     public var latencyBuckets: [UInt64] = Array(repeating: 0, count: BrokerStats.latencyBoundsMs.count + 1)
     public static let latencyBoundsMs: [UInt64] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 5_000]
+
+    public init() {}
 
     mutating func recordLatency(_ milliseconds: UInt64) {
         let index = Self.latencyBoundsMs.firstIndex { milliseconds <= $0 } ?? Self.latencyBoundsMs.count

@@ -5,6 +5,7 @@ public import XunfangConfig
 import Foundation
 public import NIOCore
 import NIOPosix
+import NIOHTTP1
 import XunfangWire
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,8 @@ public struct BusAddresses: Sendable {
     public var socketPath: String
     /// The TCP port actually bound (useful with port 0), if TCP is configured.
     public var tcpPort: Int?
+    /// The Prometheus endpoint's port, if `bus.metrics` is configured.
+    public var metricsPort: Int?
 }
 
 /// The bus as a long-running service: the broker on one event loop, a Unix socket
@@ -39,6 +42,13 @@ public final class BusServer: Service, @unchecked Sendable {
     public private(set) var broker: Broker?
     public var eventLoop: any EventLoop { group.next() }
 
+    /// Samples other components add to the Prometheus endpoint (set before `start`).
+    public var metricsExtras: @Sendable () -> [PrometheusText.Sample] {
+        get { lock.withLock { extrasProvider } }
+        set { lock.withLock { extrasProvider = newValue } }
+    }
+    private var extrasProvider: @Sendable () -> [PrometheusText.Sample] = { [] }
+
     public init(config: CountyConfig, credentials: [String: String], logger: Logger) {
         self.config = config
         self.credentials = credentials
@@ -58,9 +68,6 @@ public final class BusServer: Service, @unchecked Sendable {
         // Refuse rather than silently listen in the clear when the county asked for TLS.
         if config.bus.tlsCertificate != nil {
             throw BusError(.unimplemented, "bus.tls_certificate is set but this build does not support TLS yet; remove it or use the Unix socket")
-        }
-        if let metrics = config.bus.metricsListen {
-            logger.warning("bus.metrics is not served yet; use `xunfang ctl stats`", metadata: ["xunfang.metrics": "\(metrics)"])
         }
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -111,6 +118,20 @@ public final class BusServer: Service, @unchecked Sendable {
                 .bind(host: host, port: port).get()
             addresses.tcpPort = tcpChannel.localAddress?.port
             bound.append(tcpChannel)
+        }
+        if let listen = config.bus.metricsListen {
+            let (host, port) = try Self.split(listen)
+            let extras: @Sendable () -> [PrometheusText.Sample] = { [self] in metricsExtras() }
+            let metrics = try await ServerBootstrap(group: group)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(broker: shared.value.0, extras: extras))
+                    }
+                }
+                .bind(host: host, port: port).get()
+            addresses.metricsPort = metrics.localAddress?.port
+            bound.append(metrics)
         }
         channels = bound
         let brokerBox = UncheckedBox(broker)

@@ -68,6 +68,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
+        if let session { broker.recordBytes(session, received: incoming.readableBytes) }
         reader.append(&incoming)
         do throws(WireError) {
             while !closing, let session, let payload = try reader.next() {
@@ -151,6 +152,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         guard needsFlush, let context else { return }
         needsFlush = false
         let batch = outgoing
+        if let session { broker.recordBytes(session, sent: batch.readableBytes) }
         outgoing = context.channel.allocator.buffer(capacity: min(batch.capacity, 256 * 1024))
         context.writeAndFlush(wrapOutboundOut(batch), promise: nil)
     }

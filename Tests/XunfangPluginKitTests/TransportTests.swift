@@ -242,3 +242,51 @@ struct DurableLogTests {
         await harness.server.stop()
     }
 }
+
+@Suite("Metrics endpoint")
+struct MetricsEndpointTests {
+    @Test("GET /metrics on the bus serves Prometheus text with per-plugin counters")
+    func scrape() async throws {
+        var config = county(dataDirectory: temporaryDirectory())
+        config.bus.metricsListen = "127.0.0.1:0"
+        let server = BusServer(config: config, credentials: ["template": secret, "tester": secret], logger: quiet)
+        let addresses = try await server.start()
+        let port = try #require(addresses.metricsPort)
+        let client = BusClient(transport: .socket(.unixSocket(addresses.socketPath)), manifest: PluginManifest(name: "tester", version: "1.0.0"),
+                               credential: secret, logger: quiet)
+        try await client.start()
+        _ = try? await client.callRaw("/xunfang.nobody.v1.X/Y", payload: Data())
+        let text = try httpGet(port: port, path: "/metrics")
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.contains("text/plain; version=0.0.4"))
+        #expect(text.contains("xunfang_bus_unavailable_total 1"))
+        #expect(text.contains(#"xunfang_plugin_frames_in_total{plugin="tester",instance="tester"}"#))
+        #expect(try httpGet(port: port, path: "/other").hasPrefix("HTTP/1.1 404"))
+        await client.close()
+        await server.stop()
+    }
+
+    /// A minimal HTTP/1.1 GET over a blocking socket.
+    func httpGet(port: Int, path: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            response += chunk[0..<n]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+}

@@ -10,6 +10,7 @@ enum DemoCounty {
       # tcp: 127.0.0.1:7420
       durable_topics: ["incident.>", "dispatch.order.>", "situation.warning", "community.alert.>"]
       ping_interval_ms: 5000
+      metrics: 127.0.0.1:9464   # Prometheus text at /metrics
     plugins:
       - name: template
         acl:

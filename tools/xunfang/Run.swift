@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import XunfangBus
 import XunfangBusServer
 import XunfangConfig
 import XunfangSupervisor
@@ -51,6 +52,12 @@ struct UpCommand: AsyncParsableCommand {
         logger.info("stack up", metadata: ["xunfang.county": "\(config.county)", "xunfang.socket": "\(addresses.socketPath)",
                                            "xunfang.plugins": "\(processes.map(\.name).joined(separator: ","))"])
         let supervisor = Supervisor(processes: processes, logger: Logger(label: "xunfang.supervisor"))
+        server.metricsExtras = {
+            supervisor.restarts.map { name, count in
+                PrometheusText.Sample(name: "xunfang_supervisor_restarts_total", help: "Plugin restarts after an exit.",
+                                      labels: [("plugin", name)], value: Double(count))
+            }
+        }
         // Shut down in reverse order: plugins first (they say Goodbye), then the bus.
         let group = ServiceGroup(configuration: .init(services: [server, supervisor], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import NIOCore
+import XunfangBus
+import XunfangConfig
+import XunfangProto
+import XunfangWire
+
+/// Whatever the broker sends back; the fuzzer only cares that nothing crashes or hangs.
+final class SinkPeer: BrokerPeer {
+    var sent = 0
+    var closed = false
+    var isWritable: Bool { sent % 7 != 0 }  // exercise the slow-consumer paths too
+    func send(_ frame: Frame) { sent += 1 }
+    func close() { closed = true }
+}
+
+final class FixedClock: BrokerClock, @unchecked Sendable {
+    var now: UInt64 = 1_000
+    func nowMilliseconds() -> UInt64 { now }
+    func unixMilliseconds() -> Int64 { Int64(now) }
+}
+
+let secret = "fuzz-secret-0123456789"
+nonisolated(unsafe) let clock = FixedClock()
+// libFuzzer calls the entry point from one thread.
+nonisolated(unsafe) let broker: Broker = {
+    var config = CountyConfig(county: "Fuzz", dataDirectory: "/nonexistent", principals: [
+        PrincipalConfig(name: "fuzz", credential: secret, acl: AccessControl(
+            publish: [try! TopicPattern("a.>")], subscribe: [try! TopicPattern("a.*")], serve: [try! MethodPattern("/a.A/*")],
+            call: [try! MethodPattern("*")])),
+    ])
+    config.bus.subscriberQueueLimit = 16
+    return Broker(settings: BrokerSettings(config: config, credentials: ["fuzz": secret]), clock: clock, log: nil,
+                  logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+}()
+
+/// A valid Hello, so inputs whose first byte is odd get past the handshake.
+let hello: ByteBuffer = {
+    var frame = Frame()
+    frame.hello.minProtocol = 1
+    frame.hello.maxProtocol = 1
+    frame.hello.plugin = "fuzz"
+    frame.hello.version = "1.0.0"
+    frame.hello.credential = secret
+    frame.hello.serves = ["/a.A/B"]
+    var out = ByteBuffer()
+    try! FrameEncoder.write(frame, into: &out)
+    return out
+}()
+
+/// libFuzzer entry: the input is the byte stream a peer sends, cut into reads whose
+/// sizes come from the first byte.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    let input = UnsafeBufferPointer(start: start, count: count)
+    guard let first = input.first else { return 0 }
+    let peer = SinkPeer()
+    let session = broker.connect(peer)
+    var reader = FrameReader(limits: WireLimits(maxFrameBytes: 1 << 16, maxDecompressedBytes: 1 << 16))
+    if first & 1 == 1 {
+        var helloBytes = hello
+        reader.append(&helloBytes)
+    }
+    let chunk = Int(first >> 1) + 1
+    var offset = 1
+    loop: while offset < input.count && !peer.closed {
+        let end = min(offset + chunk, input.count)
+        var bytes = ByteBuffer(bytes: input[offset..<end])
+        offset = end
+        reader.append(&bytes)
+        while true {
+            do {
+                guard let payload = try reader.next() else { break }
+                broker.receive(try FrameDecoder.decode(Frame.self, from: payload), from: session)
+            } catch {
+                break loop  // a violation closes the connection, as the server does
+            }
+        }
+        clock.now += 10
+        broker.tick()
+    }
+    broker.disconnect(session)
+    return 0
+}
