@@ -122,16 +122,21 @@ public final class BusServer: Service, @unchecked Sendable {
         if let listen = config.bus.metricsListen {
             let (host, port) = try Self.split(listen)
             let extras: @Sendable () -> [PrometheusText.Sample] = { [self] in metricsExtras() }
-            let metrics = try await ServerBootstrap(group: group)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(broker: shared.value.0, extras: extras))
+            do {
+                let metrics = try await ServerBootstrap(group: group)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                            try channel.pipeline.syncOperations.addHandler(MetricsHandler(broker: shared.value.0, extras: extras))
+                        }
                     }
-                }
-                .bind(host: host, port: port).get()
-            addresses.metricsPort = metrics.localAddress?.port
-            bound.append(metrics)
+                    .bind(host: host, port: port).get()
+                addresses.metricsPort = metrics.localAddress?.port
+                bound.append(metrics)
+            } catch {
+                // Metrics are for operators; a taken port must not keep the bus down.
+                logger.error("cannot serve metrics; the bus runs without them", metadata: ["xunfang.metrics": "\(listen)", "xunfang.error": "\(error)"])
+            }
         }
         channels = bound
         let brokerBox = UncheckedBox(broker)
