@@ -1,16 +1,21 @@
 import ArgumentParser
 import Foundation
 
-/// The plugins this repository builds, by the name counties use in their config.
+/// The plugins a package builds: its `xunfang-plugin-<name>` executable products.
 enum BuiltInPlugins {
-    static let names = ["template"]
+    static func names(packagePath: String) throws -> [String] {
+        let manifest = try String(contentsOfFile: "\(packagePath)/Package.swift", encoding: .utf8)
+        return manifest.components(separatedBy: ".executable(name: \"xunfang-plugin-").dropFirst()
+            .compactMap { $0.split(separator: "\"").first.map(String.init) }
+    }
+
     static func product(_ name: String) -> String { "xunfang-plugin-\(name)" }
 }
 
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build the bus and chosen plugins into dist/ for a county.")
-    @Option(help: "Comma-separated plugin names (\(BuiltInPlugins.names.joined(separator: ", "))).")
+    @Option(help: "Comma-separated plugin names, as in Package.swift's xunfang-plugin-<name> products.")
     var plugins: String
     @Option(help: "Output directory.") var out: String = "dist"
     @Option(help: "Swift build configuration.") var configuration: String = "release"
@@ -18,8 +23,9 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         let chosen = plugins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for name in chosen where !BuiltInPlugins.names.contains(name) {
-            throw ValidationError("unknown plugin \"\(name)\"; available: \(BuiltInPlugins.names.joined(separator: ", "))")
+        let available = try BuiltInPlugins.names(packagePath: packagePath)
+        for name in chosen where !available.contains(name) {
+            throw ValidationError("unknown plugin \"\(name)\"; available: \(available.joined(separator: ", "))")
         }
         let products = ["xunfang"] + chosen.map(BuiltInPlugins.product)
         for product in products {

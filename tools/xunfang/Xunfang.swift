@@ -13,7 +13,7 @@ struct Xunfang: AsyncParsableCommand {
 
 struct PluginCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plugin", abstract: "Plugins installed beside xunfang.", subcommands: [List.self])
+        commandName: "plugin", abstract: "Plugins: list those installed, start a new one.", subcommands: [List.self, PluginNewCommand.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List plugin executables and their manifests as JSON.")
