@@ -15,6 +15,8 @@ public struct BrokerSettings: Sendable {
     public var subscriberQueueLimit: Int
     public var durableInFlightLimit: Int
     public var maxRequestTimeoutMilliseconds: UInt64
+    /// Durable messages whose payload stays in memory; older ones are read back from disk.
+    public var durableCacheLimit: Int
     /// Durable deliveries not acknowledged within this time are sent again.
     public var redeliveryAfterMilliseconds: UInt64
     public var busVersion: String
@@ -29,6 +31,7 @@ public struct BrokerSettings: Sendable {
         self.durableInFlightLimit = config.bus.durableInFlightLimit
         self.maxRequestTimeoutMilliseconds = UInt64(config.bus.maxRequestTimeoutMilliseconds)
         self.redeliveryAfterMilliseconds = 30_000
+        self.durableCacheLimit = config.bus.durableCacheMessages
         self.busVersion = "0.1.0"
     }
 
@@ -177,6 +180,7 @@ public final class Broker {
             }
         }
         redeliverExpired(now: now)
+        collectIfDue(now: now)
     }
 
     // MARK: - Handshake

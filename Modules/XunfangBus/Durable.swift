@@ -11,15 +11,34 @@ public protocol DurableLog: AnyObject {
     func appendAck(consumer: String, sequences: [UInt64])
     func appendConsumer(name: String, pattern: String)
     func requestSync()
-    /// What the log held when the bus started.
+    /// What the log held when the bus started: an index, not the payloads.
     func recover() -> RecoveredLog
+    /// A synced message, read back from disk (the broker keeps only recent ones in memory).
+    func readMessage(_ sequence: UInt64) -> Xunfang_Bus_V1_Deliver?
+    /// No consumer needs these any more; segments holding only forgotten messages may go.
+    func forget(_ sequences: [UInt64])
 }
 
 public struct RecoveredLog: Sendable {
-    public var messages: [Xunfang_Bus_V1_Deliver] = []
+    public struct Entry: Sendable, Hashable {
+        public var sequence: UInt64
+        public var topic: String
+        public init(sequence: UInt64, topic: String) {
+            self.sequence = sequence
+            self.topic = topic
+        }
+    }
+    public var messages: [Entry] = []
     public var consumers: [String: String] = [:]
     public var acks: [String: Set<UInt64>] = [:]
     public init() {}
+}
+
+/// A durable message as the broker holds it: always its topic (for matching), its
+/// payload only while it is among the most recent `durableCacheLimit` messages.
+struct StoredMessage {
+    let topic: String
+    var cached: Xunfang_Bus_V1_Deliver?
 }
 
 final class DurableConsumer {
@@ -53,19 +72,22 @@ struct DurableState {
         let message: Xunfang_Bus_V1_Deliver
     }
     /// Messages on disk, by sequence, kept while any consumer may still need them.
-    var messages: [UInt64: Xunfang_Bus_V1_Deliver] = [:]
+    var messages: [UInt64: StoredMessage] = [:]
+    /// Sequences whose payload is cached, oldest first.
+    var cacheOrder = Deque<UInt64>()
     var lastSequence: UInt64 = 0
     var consumers: [String: DurableConsumer] = [:]
     var awaitingSync: [AwaitingSync] = []
     var acksSinceCollection = 0
+    var lastCollection: UInt64 = 0
 }
 
 extension Broker {
     func recover(from log: any DurableLog) {
         let recovered = log.recover()
-        for message in recovered.messages {
-            durable.messages[message.sequence] = message
-            durable.lastSequence = max(durable.lastSequence, message.sequence)
+        for entry in recovered.messages {
+            durable.messages[entry.sequence] = StoredMessage(topic: entry.topic, cached: nil)
+            durable.lastSequence = max(durable.lastSequence, entry.sequence)
         }
         for (name, patternText) in recovered.consumers {
             guard let pattern = try? TopicPattern(patternText) else { continue }
@@ -85,7 +107,7 @@ extension Broker {
         var touched: [String] = []
         while let first = durable.awaitingSync.first, first.sequence <= sequence {
             durable.awaitingSync.removeFirst()
-            durable.messages[first.sequence] = first.message
+            store(first.message)
             durable.lastSequence = max(durable.lastSequence, first.sequence)
             stats.durableAppended += 1
             if let session = sessions[first.session], first.ref != 0 {
@@ -147,7 +169,13 @@ extension Broker {
         let now = clock.nowMilliseconds()
         while consumer.inFlight.count < consumer.maxInFlight {
             guard let binding = nextWritableBinding(consumer) else { return }
-            guard let sequence = nextSequence(for: consumer), let message = durable.messages[sequence] else { return }
+            guard let sequence = nextSequence(for: consumer) else { return }
+            guard let message = loadDurable(sequence) else {
+                // Unreadable from disk (corrupted after start): report, skip, keep going.
+                logger.error("durable message unreadable; skipping it", metadata: ["xunfang.sequence": "\(sequence)"])
+                consumer.acked.insert(sequence)
+                continue
+            }
             guard let session = sessions[binding.session] else { return }
             let attempt = (consumer.attempts[sequence] ?? 0) + 1
             consumer.attempts[sequence] = attempt
@@ -200,10 +228,12 @@ extension Broker {
         }
         pumpDurable(consumer.name)
         durable.acksSinceCollection += newlyAcked.count
-        if durable.acksSinceCollection >= 4_096 {
-            durable.acksSinceCollection = 0
-            collectGarbage()
-        }
+        if durable.acksSinceCollection >= 4_096 { collectGarbage() }
+    }
+
+    /// Acknowledged messages are let go within a second even when acks trickle in.
+    func collectIfDue(now: UInt64) {
+        if durable.acksSinceCollection > 0 && now &- durable.lastCollection >= 1_000 { collectGarbage() }
     }
 
     func redeliverExpired(now: UInt64) {
@@ -219,14 +249,37 @@ extension Broker {
     /// Drops messages from memory that every consumer whose pattern matches has acknowledged.
     /// Messages no consumer has claimed yet are kept for the first consumer to come.
     func collectGarbage() {
+        durable.acksSinceCollection = 0
+        durable.lastCollection = clock.nowMilliseconds()
         guard !durable.consumers.isEmpty else { return }
+        var forgotten: [UInt64] = []
         for (sequence, message) in durable.messages {
             let interested = durable.consumers.values.filter { $0.pattern.matches(message.topic) }
             guard !interested.isEmpty, interested.allSatisfy({ $0.acked.contains(sequence) }) else { continue }
             durable.messages[sequence] = nil
+            forgotten.append(sequence)
             for consumer in interested { consumer.acked.remove(sequence) }
         }
+        if !forgotten.isEmpty { log?.forget(forgotten.sorted()) }
     }
+
+    /// Keeps a synced message, with its payload cached until newer ones push it out.
+    func store(_ message: Xunfang_Bus_V1_Deliver) {
+        durable.messages[message.sequence] = StoredMessage(topic: message.topic, cached: message)
+        durable.cacheOrder.append(message.sequence)
+        while durable.cacheOrder.count > settings.durableCacheLimit, let oldest = durable.cacheOrder.popFirst() {
+            durable.messages[oldest]?.cached = nil
+        }
+    }
+
+    func loadDurable(_ sequence: UInt64) -> Xunfang_Bus_V1_Deliver? {
+        guard let stored = durable.messages[sequence] else { return nil }
+        if let cached = stored.cached { return cached }
+        return log?.readMessage(sequence)
+    }
+
+    /// How many durable payloads are held in memory (bounded by `durableCacheLimit`).
+    public var cachedDurablePayloads: Int { durable.messages.values.reduce(0) { $0 + ($1.cached == nil ? 0 : 1) } }
 
     /// Durable consumers for `xunfang ctl stats`.
     public func durableSnapshots() -> [DurableSnapshot] {

@@ -57,7 +57,7 @@ public enum ConfigLoader {
     static func parseBus(_ bus: MappingReader) throws(ConfigError) -> BusSettings {
         try bus.allowOnly(["socket", "tcp", "tls_certificate", "tls_private_key", "durable_topics", "max_frame_bytes",
                            "max_decompressed_bytes", "ping_interval_ms", "subscriber_queue_limit",
-                           "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "metrics"])
+                           "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "durable_cache_messages", "metrics"])
         var settings = BusSettings()
         if let value = try bus.string("socket") { settings.socketPath = value }
         settings.tcpListen = try bus.string("tcp")
@@ -75,6 +75,7 @@ public enum ConfigLoader {
         if let v = try bus.int("durable_in_flight_limit", in: 1...1_000_000) { settings.durableInFlightLimit = v }
         if let v = try bus.int("max_request_timeout_ms", in: 1...3_600_000) { settings.maxRequestTimeoutMilliseconds = v }
         if let v = try bus.int("segment_bytes", in: 4_096...4 * 1024 * 1024 * 1024) { settings.segmentBytes = v }
+        if let v = try bus.int("durable_cache_messages", in: 1...100_000_000) { settings.durableCacheMessages = v }
         return settings
     }
 

@@ -75,6 +75,9 @@ public struct BusSettings: Hashable, Sendable {
     /// Longest a request may wait for its response when the caller gives no deadline.
     public var maxRequestTimeoutMilliseconds: Int = 30_000
     public var segmentBytes: Int = 64 * 1024 * 1024
+    /// Durable messages kept in memory with their payload; older ones are read from disk,
+    /// so a consumer that is down for days costs disk, not memory.
+    public var durableCacheMessages: Int = 65_536
     /// Prometheus text endpoint "host:port" on loopback, or nil.
     public var metricsListen: String?
 

@@ -134,7 +134,7 @@ public enum PluginMain {
             "publishes": manifest.publishes, "subscribes": manifest.subscribes,
             "serves": manifest.serves, "calls": manifest.calls,
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -136,3 +136,59 @@ struct DurableTests {
         #expect(receipt.code == StatusCode.invalidArgument.rawValue)
     }
 }
+
+@Suite("Durable memory bound")
+struct DurableMemoryTests {
+    @Test("a consumer that is away costs disk, not memory: only the newest payloads stay cached, the rest are read back")
+    func cacheBound() {
+        let fixture = BrokerFixture(durableCacheLimit: 8)
+        let (_, publisherID) = fixture.join("b")
+        var (consumer, consumerID) = fixture.join("a")
+        fixture.subscribe(consumerID, 1, "incident.>", durable: "d")
+        fixture.broker.disconnect(consumerID)
+        for index in 1...100 { fixture.publish(publisherID, "incident.x", "\(index)") }
+        fixture.broker.logSynced(through: 100)
+        #expect(fixture.broker.cachedDurablePayloads == 8)
+        (consumer, consumerID) = fixture.join("a")
+        fixture.subscribe(consumerID, 1, "incident.>", durable: "d", maxInFlight: 1_000)
+        #expect(consumer.delivers.map { String(decoding: $0.payload, as: UTF8.self) } == (1...100).map(String.init))
+        #expect(fixture.log!.reads == 92)
+    }
+
+    @Test("a few acknowledged messages are forgotten within a second, on the tick")
+    func forgetOnTick() {
+        let fixture = BrokerFixture()
+        let (_, publisherID) = fixture.join("b")
+        let (_, consumerID) = fixture.join("a")
+        fixture.subscribe(consumerID, 1, "incident.>", durable: "d")
+        for index in 1...3 { fixture.publish(publisherID, "incident.x", "\(index)") }
+        fixture.broker.logSynced(through: 3)
+        var ack = Frame()
+        ack.ack.subscriptionID = 1
+        ack.ack.sequences = [1, 2]
+        fixture.broker.receive(ack, from: consumerID)
+        fixture.broker.tick()
+        #expect(fixture.log!.forgotten.isEmpty || fixture.log!.forgotten == [1, 2])
+        fixture.clock.advance(1_000)
+        var pong = Frame()
+        pong.pong.nonce = 0
+        fixture.broker.receive(pong, from: consumerID)
+        fixture.broker.tick()
+        #expect(fixture.log!.forgotten == [1, 2])
+    }
+
+    @Test("messages every consumer acknowledged are forgotten by the log, so it can drop their segments")
+    func forgetAcked() {
+        let fixture = BrokerFixture()
+        let (_, publisherID) = fixture.join("b")
+        let (_, consumerID) = fixture.join("a")
+        fixture.subscribe(consumerID, 1, "incident.>", durable: "d", maxInFlight: 5_000)
+        for index in 1...4_096 { fixture.publish(publisherID, "incident.x", "\(index)") }
+        fixture.broker.logSynced(through: 4_096)
+        var ack = Frame()
+        ack.ack.subscriptionID = 1
+        ack.ack.sequences = Array(1...4_096)
+        fixture.broker.receive(ack, from: consumerID)
+        #expect(fixture.log!.forgotten.count == 4_096)
+    }
+}

@@ -45,9 +45,16 @@ final class MemoryLog: DurableLog {
     func appendAck(consumer: String, sequences: [UInt64]) { acks[consumer, default: []].formUnion(sequences) }
     func appendConsumer(name: String, pattern: String) { consumers[name] = pattern }
     func requestSync() { syncRequested = true }
+    var reads = 0
+    var forgotten: [UInt64] = []
+    func readMessage(_ sequence: UInt64) -> Xunfang_Bus_V1_Deliver? {
+        reads += 1
+        return sequence >= 1 && sequence <= UInt64(records.count) ? records[Int(sequence - 1)] : nil
+    }
+    func forget(_ sequences: [UInt64]) { forgotten += sequences }
     func recover() -> RecoveredLog {
         var state = RecoveredLog()
-        state.messages = Array(records.prefix(Int(synced)))
+        state.messages = records.prefix(Int(synced)).map { RecoveredLog.Entry(sequence: $0.sequence, topic: $0.topic) }
         state.consumers = consumers
         state.acks = acks
         return state
@@ -75,11 +82,13 @@ struct BrokerFixture {
     let clock = ManualClock()
     let log: MemoryLog?
 
-    init(log: MemoryLog? = MemoryLog(), limited: AccessControl = acl(publish: ["unit.position"], subscribe: ["grid.*"], serve: [], call: [])) {
+    init(log: MemoryLog? = MemoryLog(), durableCacheLimit: Int = 65_536,
+         limited: AccessControl = acl(publish: ["unit.position"], subscribe: ["grid.*"], serve: [], call: [])) {
         let principals = ["a", "b", "c"].map { PrincipalConfig(name: $0, credential: secret, acl: acl()) }
             + [PrincipalConfig(name: "limited", credential: secret, acl: limited),
                PrincipalConfig(name: "off", enabled: false, credential: secret, acl: acl())]
-        let config = testConfig(principals)
+        var config = testConfig(principals)
+        config.bus.durableCacheMessages = durableCacheLimit
         let credentials = Dictionary(uniqueKeysWithValues: principals.map { ($0.name, secret) })
         self.log = log
         broker = Broker(settings: BrokerSettings(config: config, credentials: credentials), clock: clock, log: log,

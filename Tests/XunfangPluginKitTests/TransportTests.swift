@@ -41,8 +41,11 @@ struct Harness {
     let transport: BusTransport
     let directory: String
 
-    static func start(_ mode: Mode, directory: String = temporaryDirectory()) async throws -> Harness {
-        let server = BusServer(config: county(dataDirectory: directory), credentials: ["template": secret, "tester": secret], logger: quiet)
+    static func start(_ mode: Mode, directory: String = temporaryDirectory(),
+                      configure: (inout CountyConfig) -> Void = { _ in }) async throws -> Harness {
+        var config = county(dataDirectory: directory)
+        configure(&config)
+        let server = BusServer(config: config, credentials: ["template": secret, "tester": secret], logger: quiet)
         let addresses = try await server.start()
         let transport: BusTransport = switch mode {
         case .socket: .socket(.unixSocket(addresses.socketPath))
@@ -239,6 +242,103 @@ struct DurableLogTests {
         }
         #expect(count == 5)
         await consumer.close()
+        await harness.server.stop()
+    }
+}
+
+@Suite("Durable log segments and memory")
+struct DurableSegmentTests {
+    func segments(_ directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "\(directory)/bus-log").filter { $0.hasSuffix(".log") }.sorted()
+    }
+
+    @Test("segments whose messages every consumer acknowledged are deleted; the consumer survives a restart")
+    func deletesAckedSegments() async throws {
+        let directory = temporaryDirectory()
+        do {
+            let harness = try await Harness.start(.socket, directory: directory) { $0.bus.segmentBytes = 4_096 }
+            let consumer = try await harness.client("tester", instance: "consumer")
+            let subscription = try await consumer.subscribe("incident.>", durable: "analysis", maxInFlight: 1_024)
+            let publisher = try await harness.client("tester", instance: "pub")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<32 {
+                    group.addTask {
+                        for index in 0..<130 {
+                            try await publisher.publishConfirmed("incident.created", payload: Data("\(worker)-\(index)".utf8))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try segments(directory).count > 20)
+            var count = 0
+            for await delivery in subscription {
+                delivery.ack()
+                count += 1
+                if count == 32 * 130 { break }
+            }
+            // The bus lets acknowledged messages go within a second of the last ack (its own
+            // timer, in another thread), so this waits for the files to go, with a deadline.
+            var remaining = try segments(directory)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while remaining.count > 1 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                remaining = try segments(directory)
+            }
+            #expect(remaining.count == 1, "only the current segment is left: \(remaining)")
+            await consumer.close()
+            await publisher.close()
+            await harness.server.stop()
+        }
+        let harness = try await Harness.start(.socket, directory: directory) { $0.bus.segmentBytes = 4_096 }
+        let consumer = try await harness.client("tester", instance: "consumer")
+        let publisher = try await harness.client("tester", instance: "pub")
+        let subscription = try await consumer.subscribe("incident.>", durable: "analysis")
+        var iterator = subscription.makeAsyncIterator()
+        var unacked = 0
+        // Everything before was acknowledged: the first delivery is the new message.
+        try await publisher.publishConfirmed("incident.created", payload: Data("after".utf8), messageID: "after")
+        while let delivery = await iterator.next() {
+            delivery.ack()
+            if delivery.messageID == "after" { break }
+            unacked += 1
+        }
+        #expect(unacked == 0)
+        await consumer.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+
+    @Test("a consumer away while thousands arrive gets them all from disk; memory holds only the cached few")
+    func readsBackFromDisk() async throws {
+        let harness = try await Harness.start(.socket) { $0.bus.durableCacheMessages = 16 }
+        var consumer = try await harness.client("tester", instance: "consumer")
+        _ = try await consumer.subscribe("incident.>", durable: "late")
+        await consumer.close()
+        let publisher = try await harness.client("tester", instance: "pub")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<16 {
+                group.addTask {
+                    for index in 0..<100 {
+                        try await publisher.publishConfirmed("incident.created", payload: Data("\(worker)-\(index)".utf8), messageID: "\(worker)-\(index)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let cached = try await harness.server.withBroker { $0.cachedDurablePayloads }
+        #expect(cached == 16)
+        consumer = try await harness.client("tester", instance: "consumer")
+        var seen = Set<String>()
+        for await delivery in try await consumer.subscribe("incident.>", durable: "late") {
+            #expect(String(decoding: delivery.payload, as: UTF8.self) == delivery.messageID)
+            seen.insert(delivery.messageID)
+            delivery.ack()
+            if seen.count == 1_600 { break }
+        }
+        #expect(seen.count == 1_600)
+        await consumer.close()
+        await publisher.close()
         await harness.server.stop()
     }
 }
