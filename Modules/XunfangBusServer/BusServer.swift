@@ -6,6 +6,7 @@ import Foundation
 public import NIOCore
 import NIOPosix
 import NIOHTTP1
+import NIOSSL
 import XunfangWire
 #if canImport(Glibc)
 import Glibc
@@ -65,10 +66,8 @@ public final class BusServer: Service, @unchecked Sendable {
     /// Binds the sockets and opens the log; returns once clients can connect.
     public func start() async throws -> BusAddresses {
         if let started = lock.withLock({ started }) { return started }
-        // Refuse rather than silently listen in the clear when the county asked for TLS.
-        if config.bus.tlsCertificate != nil {
-            throw BusError(.unimplemented, "bus.tls_certificate is set but this build does not support TLS yet; remove it or use the Unix socket")
-        }
+        // Loaded first: a county that asked for TLS never gets a bus listening in the clear.
+        let tls = try Self.tlsContext(certificate: config.bus.tlsCertificate, privateKey: config.bus.tlsPrivateKey)
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         pool.start()
@@ -113,8 +112,15 @@ public final class BusServer: Service, @unchecked Sendable {
         var bound = [unixChannel]
         if let listen = config.bus.tcpListen {
             let (host, port) = try Self.split(listen)
+            let tcpInitializer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
+                guard let tls else { return initializer(channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                }.flatMap { initializer(channel) }
+            }
             let tcpChannel = try await bootstrap
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer(tcpInitializer)
                 .bind(host: host, port: port).get()
             addresses.tcpPort = tcpChannel.localAddress?.port
             bound.append(tcpChannel)
@@ -196,6 +202,20 @@ public final class BusServer: Service, @unchecked Sendable {
         }
         if connected == 0 { throw BusError(.alreadyExists, "another bus is already listening on \(path)") }
         unlink(path)
+    }
+
+    /// The server's TLS context from PEM files, or nil when TLS is not configured.
+    static func tlsContext(certificate: String?, privateKey: String?) throws -> NIOSSLContext? {
+        guard let certificate, let privateKey else { return nil }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: privateKey, format: .pem)
+            var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            configuration.minimumTLSVersion = .tlsv12
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw BusError(.failedPrecondition, "cannot load bus.tls_certificate / bus.tls_private_key: \(error)")
+        }
     }
 
     static func split(_ listen: String) throws -> (String, Int) {

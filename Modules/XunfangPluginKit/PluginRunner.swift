@@ -53,7 +53,8 @@ extension Plugin {
 /// Entry point of a plugin executable (`xunfang-plugin-<name>`).
 ///
 /// Environment, set by the supervisor or by hand:
-/// - `XUNFANG_BUS`: `unix:/path/bus.sock`, a socket path, or `tcp:host:port` (default `data/bus.sock`)
+/// - `XUNFANG_BUS`: `unix:/path/bus.sock`, a socket path, `tcp:host:port` or `tls:host:port`
+///   (default `data/bus.sock`); `XUNFANG_BUS_CA`: PEM file of the roots that sign the bus's TLS certificate
 /// - `XUNFANG_CREDENTIAL`: this plugin's secret (required)
 /// - `XUNFANG_INSTANCE`: instance name (default: the plugin name)
 /// - `XUNFANG_DATA_DIR`: the county data directory (default `data`); the plugin's own is `<dir>/<name>`
@@ -118,6 +119,12 @@ public enum PluginMain {
     }
 
     public static func parseEndpoint(_ text: String) -> BusEndpoint {
+        if text.hasPrefix("tls:") {
+            let rest = text.dropFirst(4)
+            if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) {
+                return .tls(host: String(rest[..<colon]), port: port, trustRoots: ProcessInfo.processInfo.environment["XUNFANG_BUS_CA"])
+            }
+        }
         if text.hasPrefix("tcp:") {
             let rest = text.dropFirst(4)
             if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) {

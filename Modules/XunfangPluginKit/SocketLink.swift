@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import XunfangBus
 import XunfangProto
 import Synchronization
@@ -10,11 +11,15 @@ import XunfangWire
 public enum BusEndpoint: Sendable, Hashable, CustomStringConvertible {
     case unixSocket(String)
     case tcp(host: String, port: Int)
+    /// TCP with TLS; the bus's certificate is checked against `trustRoots` (a PEM file)
+    /// or, when nil, the system's trust store, and must name `host`.
+    case tls(host: String, port: Int, trustRoots: String?)
 
     public var description: String {
         switch self {
         case .unixSocket(let path): "unix:\(path)"
         case .tcp(let host, let port): "tcp:\(host):\(port)"
+        case .tls(let host, let port, _): "tls:\(host):\(port)"
         }
     }
 }
@@ -44,10 +49,20 @@ final class SocketLink: FrameLink, @unchecked Sendable {
 
     static func connect(_ endpoint: BusEndpoint, group: any EventLoopGroup, sink: any FrameSink, logger: Logger) async throws -> SocketLink {
         let handler = ClientFrameHandler(sink: sink, logger: logger)
+        var tls: (NIOSSLContext, String)?
+        if case .tls(let host, _, let roots) = endpoint {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            if let roots { configuration.trustRoots = .file(roots) }
+            tls = (try NIOSSLContext(configuration: configuration), host)
+        }
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelInitializer { channel in
+            .channelInitializer { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let (context, host) = tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -55,7 +70,7 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         switch endpoint {
         case .unixSocket(let path):
             channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-        case .tcp(let host, let port):
+        case .tcp(let host, let port), .tls(let host, let port, _):
             channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
         }
         let link = SocketLink(channel: channel, logger: logger)

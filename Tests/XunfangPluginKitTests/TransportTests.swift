@@ -390,3 +390,68 @@ struct MetricsEndpointTests {
         return String(decoding: response, as: UTF8.self)
     }
 }
+
+@Suite("TLS over TCP")
+struct TLSTests {
+    /// A self-signed certificate for localhost / 127.0.0.1, made with openssl for this test.
+    func makeCertificate(in directory: String) throws -> (certificate: String, key: String) {
+        let certificate = "\(directory)/bus.crt", key = "\(directory)/bus.key"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
+                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0, "openssl made the test certificate")
+        return (certificate, key)
+    }
+
+    @Test("the TCP listener speaks TLS when configured; a client trusting the certificate joins, a plain one cannot")
+    func tls() async throws {
+        let directory = temporaryDirectory()
+        let (certificate, key) = try makeCertificate(in: directory)
+        var config = county(dataDirectory: directory)
+        config.bus.tcpListen = "127.0.0.1:0"
+        config.bus.tlsCertificate = certificate
+        config.bus.tlsPrivateKey = key
+        let server = BusServer(config: config, credentials: ["template": secret, "tester": secret], logger: quiet)
+        let port = try #require(try await server.start().tcpPort)
+
+        let trusted = BusClient(transport: .socket(.tls(host: "localhost", port: port, trustRoots: certificate)),
+                                manifest: PluginManifest(name: "tester", version: "1.0.0"), credential: secret, logger: quiet)
+        try await trusted.start()
+        let stats = try await trusted.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data())
+        #expect(String(decoding: stats, as: UTF8.self).contains("\"instance\":\"tester\""))
+        await trusted.close()
+
+        let plain = BusClient(transport: .socket(.tcp(host: "127.0.0.1", port: port)),
+                              manifest: PluginManifest(name: "tester", version: "1.0.0"), instance: "plain", credential: secret, logger: quiet)
+        await #expect(throws: BusClientError.self) { try await plain.start() }
+        await plain.close()
+
+        let untrusting = BusClient(transport: .socket(.tls(host: "localhost", port: port, trustRoots: nil)),
+                                   manifest: PluginManifest(name: "tester", version: "1.0.0"), instance: "untrusting", credential: secret, logger: quiet)
+        await #expect(throws: (any Error).self) { try await untrusting.start() }
+        await untrusting.close()
+        await server.stop()
+    }
+
+    @Test("a missing certificate file stops the bus from starting, with the reason")
+    func missingCertificate() async throws {
+        var config = county(dataDirectory: temporaryDirectory())
+        config.bus.tcpListen = "127.0.0.1:0"
+        config.bus.tlsCertificate = "/nonexistent/bus.crt"
+        config.bus.tlsPrivateKey = "/nonexistent/bus.key"
+        let server = BusServer(config: config, credentials: [:], logger: quiet)
+        do {
+            _ = try await server.start()
+            Issue.record("started without its certificate")
+        } catch let error as BusError {
+            #expect(error.code == .failedPrecondition)
+            #expect(error.message.contains("tls"))
+        }
+    }
+}
