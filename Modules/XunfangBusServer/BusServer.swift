@@ -167,8 +167,9 @@ public final class BusServer: Service, @unchecked Sendable {
         ticker?.cancel()
         for channel in channels { try? await channel.close() }
         channels = []
-        let log = self.log
-        try? await eventLoop.submit { log?.close() }.get()
+        let log = UncheckedBox(self.log)
+        let loop = eventLoop
+        try? await loop.flatSubmit { log.value?.close() ?? loop.makeSucceededVoidFuture() }.get()
         try? FileManager.default.removeItem(atPath: socketPath)
         try? await pool.shutdownGracefully()
         try? await group.shutdownGracefully()

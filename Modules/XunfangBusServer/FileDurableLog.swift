@@ -58,6 +58,7 @@ final class FileDurableLog: DurableLog {
     /// Messages not yet forgotten, per segment.
     private var liveMessages: [Int: Int] = [:]
     private var readers: [Int: Int32] = [:]
+    private var closePromise: EventLoopPromise<Void>?
 
     init(directory: String, segmentBytes: Int, eventLoop: any EventLoop, pool: NIOThreadPool, logger: Logger) throws {
         self.directory = directory
@@ -247,7 +248,7 @@ final class FileDurableLog: DurableLog {
     }
 
     func requestSync() {
-        guard !syncInFlight, !pending.isEmpty else { return }
+        guard !syncInFlight, closePromise == nil, !pending.isEmpty else { return }
         syncInFlight = true
         let batch = pending
         let through = pendingThrough
@@ -268,7 +269,11 @@ final class FileDurableLog: DurableLog {
             // Publishers stay unacknowledged; they retry. Never acknowledge what is not on disk.
             logger.error("durable log write failed", metadata: ["xunfang.error": "\(error)"])
         }
-        if !pending.isEmpty { requestSync() }
+        if closePromise != nil {
+            finishClose()
+        } else if !pending.isEmpty {
+            requestSync()
+        }
     }
 
     func recover() -> RecoveredLog {
@@ -276,10 +281,31 @@ final class FileDurableLog: DurableLog {
         return recovered
     }
 
-    func close() {
+    /// Writes and syncs what is still pending (acks included), then closes, after any sync
+    /// in flight. On the event loop; the bus is shutting down, so blocking briefly is fine.
+    func close() -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        closePromise = promise
+        if !syncInFlight { finishClose() }
+        return promise.futureResult
+    }
+
+    private func finishClose() {
+        if !pending.isEmpty {
+            let batch = pending
+            pending = []
+            do {
+                try writer.writeAndSync(batch)
+                broker?.logSynced(through: pendingThrough)
+            } catch {
+                logger.error("durable log: last write at shutdown failed", metadata: ["xunfang.error": "\(error)"])
+            }
+        }
         for fd in readers.values { Glibc.close(fd) }
         readers.removeAll()
         writer.close()
+        closePromise?.succeed()
+        closePromise = nil
     }
 }
 

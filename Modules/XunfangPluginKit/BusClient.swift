@@ -224,11 +224,19 @@ public final class BusClient: FrameSink, Sendable {
         hello.hello.serves = manifest.serves
         hello.hello.calls = manifest.calls
         let welcome = try await withCheckedThrowingContinuation { continuation in
-            state.withLock { state in
+            // The connection may already be gone (a TLS or plain peer hanging up at once):
+            // checked under the lock that linkClosed takes, so exactly one side answers.
+            let open = state.withLock { state in
+                guard link.isOpen else { return false }
                 state.link = link
                 state.handshake = continuation
+                return true
             }
-            link.send(hello)
+            if open {
+                link.send(hello)
+            } else {
+                continuation.resume(throwing: BusClientError(.unavailable, "the bus closed the connection before the handshake"))
+            }
         }
         let (resubscribe, callbacks) = state.withLock { state in
             state.ready = true
@@ -335,17 +343,18 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     func linkClosed() {
-        let (handshake, stopped) = state.withLock { state in
+        let (handshake, stopped, wasReady) = state.withLock { state in
             defer {
                 state.link = nil
                 state.ready = false
                 state.handshake = nil
             }
-            return (state.handshake, state.stopped)
+            return (state.handshake, state.stopped, state.ready)
         }
         handshake?.resume(throwing: BusClientError(.unavailable, "the bus closed the connection during the handshake"))
         failPending(.unavailable, "the connection to the bus was lost")
-        guard !stopped, handshake == nil else { return }
+        // Only an established session is re-established; a failed start is the caller's to retry.
+        guard !stopped, wasReady else { return }
         logger.warning("lost the bus; reconnecting")
         scheduleReconnect()
     }
@@ -421,11 +430,7 @@ public final class BusClient: FrameSink, Sendable {
     public func publishConfirmed(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") async throws -> PublishReceipt {
         let link = try requireLink()
         let receipt = try await withCheckedThrowingContinuation { continuation in
-            let ref = state.withLock { state in
-                defer { state.nextID += 1 }
-                state.receipts[state.nextID] = continuation
-                return state.nextID
-            }
+            let ref = state.withLock { $0.register(continuation, in: \.receipts) }
             var frame = Frame()
             frame.publish = Self.publishFrame(topic, payload, headers, messageID)
             frame.publish.receiptRef = ref
@@ -519,11 +524,7 @@ public final class BusClient: FrameSink, Sendable {
     public func callRaw(_ method: String, payload: Data, metadata: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Data {
         let link = try requireLink()
         let response = try await withCheckedThrowingContinuation { continuation in
-            let id = state.withLock { state in
-                defer { state.nextID += 1 }
-                state.calls[state.nextID] = continuation
-                return state.nextID
-            }
+            let id = state.withLock { $0.register(continuation, in: \.calls) }
             var frame = Frame()
             frame.request.callID = id
             frame.request.method = method
@@ -603,6 +604,16 @@ func headerList(_ map: [String: String]) -> [Xunfang_Bus_V1_Header] {
         header.key = key
         header.value = value
         return header
+    }
+}
+
+extension BusClient.State {
+    /// Files a waiting caller under a fresh id, the one the bus will answer with.
+    mutating func register<Answer>(_ continuation: CheckedContinuation<Answer, any Error>,
+                                   in table: WritableKeyPath<Self, [UInt64: CheckedContinuation<Answer, any Error>]>) -> UInt64 {
+        defer { nextID += 1 }
+        self[keyPath: table][nextID] = continuation
+        return nextID
     }
 }
 

@@ -5,6 +5,8 @@ import XunfangProto
 /// into it; the link hands incoming frames to the client's `FrameSink`.
 protocol FrameLink: AnyObject, Sendable {
     func send(_ frame: Frame)
+    /// False once the connection has closed (its sink's `linkClosed` has been or will be called).
+    var isOpen: Bool { get }
     /// Suspends while the link's bounded send queue is full.
     func waitForRoom() async
     func close()

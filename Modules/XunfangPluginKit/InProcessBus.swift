@@ -95,6 +95,8 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
         }
     }
 
+    var isOpen: Bool { !peer.closed }
+
     func waitForRoom() async {
         if queue.withLock({ $0.frames.count < Self.queueLimit }) { return }
         await withCheckedContinuation { continuation in

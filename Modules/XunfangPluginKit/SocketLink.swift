@@ -105,6 +105,8 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         socketWritabilityChanged(channel.isWritable)
     }
 
+    var isOpen: Bool { channel.isActive }
+
     func waitForRoom() async {
         if outbox.withLock({ $0.hasRoom }) { return }
         await withCheckedContinuation { continuation in

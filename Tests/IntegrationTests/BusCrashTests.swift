@@ -9,14 +9,7 @@ struct BusCrashTests {
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     func startBus(in directory: String) throws -> Process {
-        let bus = Process()
-        bus.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
-        bus.arguments = ["bus", "--config", "county.yaml"]
-        bus.currentDirectoryURL = URL(fileURLWithPath: directory)
-        bus.standardOutput = FileHandle.nullDevice
-        bus.standardError = FileHandle.nullDevice
-        try bus.run()
-        return bus
+        try startXunfang(["bus", "--config", "county.yaml"], in: directory)
     }
 
     func connect(_ directory: String, instance: String) async throws -> BusClient {

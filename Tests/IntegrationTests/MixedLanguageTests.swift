@@ -38,13 +38,7 @@ struct MixedLanguageTests {
             credential: \(Self.secret)
             acl: { publish: ["example.>", "template.>"], call: ["*"] }
         """.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
-        up.arguments = ["up", "--config", "county.yaml"]
-        up.currentDirectoryURL = URL(fileURLWithPath: directory)
-        up.standardOutput = FileHandle.nullDevice
-        up.standardError = FileHandle.nullDevice
-        try up.run()
+        let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
         defer {
             up.terminate()
             up.waitUntilExit()

@@ -11,6 +11,18 @@ func binDirectory() -> String {
     return FileManager.default.currentDirectoryPath + "/.build/debug"
 }
 
+/// Starts `xunfang ARGUMENTS` in `directory` as a background process, output discarded.
+func startXunfang(_ arguments: [String], in directory: String) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 @discardableResult
 func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
     let process = Process()
@@ -42,13 +54,7 @@ struct StackTests {
     func stack() throws {
         let directory = NSTemporaryDirectory() + "xf-stack-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
-        up.arguments = ["up"]
-        up.currentDirectoryURL = URL(fileURLWithPath: directory)
-        up.standardOutput = FileHandle.nullDevice
-        up.standardError = FileHandle.nullDevice
-        try up.run()
+        let up = try startXunfang(["up"], in: directory)
         defer {
             if up.isRunning { up.terminate() }
             up.waitUntilExit()
