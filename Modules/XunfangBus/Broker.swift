@@ -105,6 +105,19 @@ public final class Broker {
         }
     }
 
+    /// Says Goodbye to every session and closes it: the bus is stopping. Clients see a
+    /// reason instead of a bare reset, and reconnect with back-off to the next bus.
+    public func shutdown(reason: String) {
+        var goodbye = Frame()
+        goodbye.goodbye.reason = reason
+        for id in sessions.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let session = sessions[id] else { continue }
+            send(goodbye, to: session)
+            session.peer.close()
+            disconnect(id)
+        }
+    }
+
     /// The peer drained its write buffer: move queued deliveries to it.
     public func peerBecameWritable(_ id: SessionID) {
         guard let session = sessions[id] else { return }

@@ -167,8 +167,12 @@ public final class BusServer: Service, @unchecked Sendable {
         ticker?.cancel()
         for channel in channels { try? await channel.close() }
         channels = []
-        let log = UncheckedBox(self.log)
         let loop = eventLoop
+        if let broker {
+            let box = UncheckedBox(broker)
+            try? await loop.submit { box.value.shutdown(reason: "the bus is stopping") }.get()
+        }
+        let log = UncheckedBox(self.log)
         try? await loop.flatSubmit { log.value?.close() ?? loop.makeSucceededVoidFuture() }.get()
         try? FileManager.default.removeItem(atPath: socketPath)
         try? await pool.shutdownGracefully()

@@ -125,7 +125,9 @@ final class InProcessPeer: BrokerPeer, @unchecked Sendable {
     private let loop: any EventLoop
     /// Loop-confined, like everything the broker touches.
     private var burstEndScheduled = false
-    var closed = false
+    /// Written on the loop, read by the client's tasks too (`isOpen`).
+    private let closedFlag = Atomic<Bool>(false)
+    var closed: Bool { closedFlag.load(ordering: .acquiring) }
 
     init(sink: any FrameSink, loop: any EventLoop) {
         self.sink = sink
@@ -147,8 +149,7 @@ final class InProcessPeer: BrokerPeer, @unchecked Sendable {
     var isWritable: Bool { !closed }
 
     func close() {
-        guard !closed else { return }
-        closed = true
+        guard closedFlag.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
         sink.linkClosed()
     }
 }

@@ -114,4 +114,22 @@ struct HandshakeTests {
         fixture.broker.tick()
         #expect(peer.closed)
     }
+
+    @Test("a stopping bus says Goodbye with its reason to every session, then closes it")
+    func shutdownSaysGoodbye() {
+        let fixture = BrokerFixture()
+        let peers = (0..<2).map { fixture.join("a", instance: "a-\($0)").0 }
+        let unready = FakePeer()
+        _ = fixture.broker.connect(unready)
+        fixture.broker.shutdown(reason: "the bus is stopping")
+        for peer in peers + [unready] {
+            guard case .goodbye(let goodbye) = peer.frames.last?.kind else {
+                Issue.record("expected Goodbye, got \(peer.frames)")
+                continue
+            }
+            #expect(goodbye.reason == "the bus is stopping")
+            #expect(peer.closed)
+        }
+        #expect(fixture.broker.sessionSnapshots().isEmpty)
+    }
 }
