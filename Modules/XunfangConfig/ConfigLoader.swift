@@ -1,14 +1,14 @@
-import Yams
 import Foundation
 
-/// Reads a county config from YAML, rejecting unknown keys and wrong types with the
-/// key path and line, so a typo in `county.yaml` is found before anything starts.
+/// Reads a county config from YAML or TOML, rejecting unknown keys and wrong types with
+/// the key path and line, so a typo in `county.yaml` is found before anything starts.
 public enum ConfigLoader {
+    /// Reads `path`; a `.toml` file is TOML, anything else YAML.
     public static func load(path: String) throws(ConfigError) -> CountyConfig {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("cannot read config file \(path)")
         }
-        var config = try parse(yaml: text)
+        var config = path.lowercased().hasSuffix(".toml") ? try parse(toml: text) : try parse(yaml: text)
         // Relative data directories are relative to the config file, not the caller's cwd.
         if !config.dataDirectory.hasPrefix("/") {
             let base = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -18,17 +18,14 @@ public enum ConfigLoader {
     }
 
     public static func parse(yaml text: String) throws(ConfigError) -> CountyConfig {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else { throw ConfigError("the config is empty") }
-            root = node
-        } catch let error as ConfigError {
-            throw error
-        } catch let error as YamlError {
-            throw ConfigError("not valid YAML: \(error)")
-        } catch {
-            throw ConfigError("not valid YAML: \(error)")
-        }
+        try parse(document: YAMLDocument.read(text))
+    }
+
+    public static func parse(toml text: String) throws(ConfigError) -> CountyConfig {
+        try parse(document: TOMLDocument.read(text))
+    }
+
+    static func parse(document root: ConfigNode) throws(ConfigError) -> CountyConfig {
         let top = try MappingReader(root, path: "")
         try top.allowOnly(["county", "data_dir", "bus", "plugins", "clients"])
         var config = CountyConfig(
@@ -40,13 +37,13 @@ public enum ConfigLoader {
         }
         for (section, supervised) in [("plugins", true), ("clients", false)] {
             guard let list = top[section] else { continue }
-            guard case .sequence(let items) = list else {
-                throw ConfigError("expected a list", key: section, line: list.mark?.line)
+            guard case .sequence(let items, _) = list else {
+                throw ConfigError("expected a list", key: section, line: list.line)
             }
             for (index, item) in items.enumerated() {
                 let principal = try parsePrincipal(MappingReader(item, path: "\(section)[\(index)]"), supervised: supervised)
                 if config.principal(named: principal.name) != nil {
-                    throw ConfigError("duplicate name \"\(principal.name)\"", key: "\(section)[\(index)].name", line: item.mark?.line)
+                    throw ConfigError("duplicate name \"\(principal.name)\"", key: "\(section)[\(index)].name", line: item.line)
                 }
                 config.principals.append(principal)
             }
@@ -85,7 +82,7 @@ public enum ConfigLoader {
             throw ConfigError("missing required key", key: entry.path + ".name", line: entry.line)
         }
         guard CountyConfig.isValidName(name) else {
-            throw ConfigError("\"\(name)\" is not a valid name (lower-case letters, digits, '-')", key: entry.path + ".name", line: entry.line)
+            throw ConfigError("\"\(name)\" is not a valid name (lower-case letters, digits, '-')", key: entry.path + ".name", line: entry.line(of: "name") ?? entry.line)
         }
         var acl = AccessControl()
         if let aclNode = entry["acl"] {
@@ -112,31 +109,24 @@ public enum ConfigLoader {
     }
 }
 
-/// Typed access to one YAML mapping that remembers where it is, for error messages.
+/// Typed access to one mapping that remembers where it is, for error messages.
 struct MappingReader {
     let path: String
     let line: Int?
-    private let pairs: [(key: String, value: Node, line: Int?)]
+    private let pairs: [ConfigNode.Pair]
 
-    init(_ node: Node, path: String) throws(ConfigError) {
-        guard case .mapping(let mapping) = node else {
-            throw ConfigError("expected a mapping of keys to values", key: path.isEmpty ? nil : path, line: node.mark?.line)
+    init(_ node: ConfigNode, path: String) throws(ConfigError) {
+        guard case .mapping(let pairs, let line) = node else {
+            throw ConfigError("expected a mapping of keys to values", key: path.isEmpty ? nil : path, line: node.line)
         }
         self.path = path
-        self.line = node.mark?.line
-        var pairs: [(String, Node, Int?)] = []
-        for (key, value) in mapping {
-            guard let name = key.string else {
-                throw ConfigError("keys must be strings", key: path, line: key.mark?.line)
-            }
-            pairs.append((name, value, key.mark?.line))
-        }
+        self.line = line
         self.pairs = pairs
     }
 
     var keys: [String] { pairs.map(\.key) }
 
-    subscript(key: String) -> Node? { pairs.first { $0.key == key }?.value }
+    subscript(key: String) -> ConfigNode? { pairs.first { $0.key == key }?.value }
 
     func line(of key: String) -> Int? { pairs.first { $0.key == key }?.line }
 
@@ -150,42 +140,42 @@ struct MappingReader {
 
     func string(_ key: String) throws(ConfigError) -> String? {
         guard let node = self[key] else { return nil }
-        guard case .scalar(let scalar) = node else {
-            throw ConfigError("expected a single value", key: keyPath(key), line: node.mark?.line)
+        guard case .scalar(let scalar, _) = node else {
+            throw ConfigError("expected a single value", key: keyPath(key), line: node.line)
         }
-        return scalar.string
+        return scalar.text
     }
 
     func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let node = self[key] else { return nil }
-        guard let value = node.bool else {
-            throw ConfigError("expected true or false", key: keyPath(key), line: node.mark?.line)
+        guard case .scalar(let scalar, _) = node, let value = scalar.bool else {
+            throw ConfigError("expected true or false", key: keyPath(key), line: node.line)
         }
         return value
     }
 
     func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let node = self[key] else { return nil }
-        guard let value = node.int else {
-            throw ConfigError("expected a whole number", key: keyPath(key), line: node.mark?.line)
+        guard case .scalar(let scalar, _) = node, let value = scalar.int else {
+            throw ConfigError("expected a whole number", key: keyPath(key), line: node.line)
         }
         guard range.contains(value) else {
-            throw ConfigError("\(value) is outside \(range.lowerBound)...\(range.upperBound)", key: keyPath(key), line: node.mark?.line)
+            throw ConfigError("\(value) is outside \(range.lowerBound)...\(range.upperBound)", key: keyPath(key), line: node.line)
         }
         return value
     }
 
     func strings(_ key: String) throws(ConfigError) -> [String] {
         guard let node = self[key] else { return [] }
-        guard case .sequence(let items) = node else {
-            throw ConfigError("expected a list", key: keyPath(key), line: node.mark?.line)
+        guard case .sequence(let items, _) = node else {
+            throw ConfigError("expected a list", key: keyPath(key), line: node.line)
         }
         var result: [String] = []
         for item in items {
-            guard case .scalar(let scalar) = item else {
-                throw ConfigError("expected a list of strings", key: keyPath(key), line: item.mark?.line)
+            guard case .scalar(let scalar, _) = item else {
+                throw ConfigError("expected a list of strings", key: keyPath(key), line: item.line)
             }
-            result.append(scalar.string)
+            result.append(scalar.text)
         }
         return result
     }
@@ -196,7 +186,7 @@ struct MappingReader {
             do throws(ConfigError) {
                 result.append(try TopicPattern(text))
             } catch {
-                throw ConfigError(error.message, key: keyPath(key), line: self[key]?.mark?.line)
+                throw ConfigError(error.message, key: keyPath(key), line: self[key]?.line)
             }
         }
         return result
@@ -208,7 +198,7 @@ struct MappingReader {
             do throws(ConfigError) {
                 result.append(try MethodPattern(text))
             } catch {
-                throw ConfigError(error.message, key: keyPath(key), line: self[key]?.mark?.line)
+                throw ConfigError(error.message, key: keyPath(key), line: self[key]?.line)
             }
         }
         return result

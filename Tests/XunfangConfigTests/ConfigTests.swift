@@ -52,6 +52,63 @@ struct ConfigTests {
         }
     }
 
+    let validTOML = """
+    county = "Guanghan"
+    data_dir = "/var/lib/xunfang"
+
+    [bus]
+    durable_topics = ["incident.>"]
+    ping_interval_ms = 2000
+
+    [[plugins]]
+    name = "dispatch"
+    credential = "0123456789abcdef0123"
+    [plugins.acl]
+    publish = ["incident.>", "unit.*"]
+    serve = ["/xunfang.dispatch.v1.Dispatch/*"]
+
+    [[clients]]
+    name = "ctl"
+    acl = { call = ["*"] }
+    """
+
+    @Test("the same county in TOML reads the same as in YAML")
+    func tomlEqualsYAML() throws {
+        let fromTOML = try ConfigLoader.parse(toml: validTOML)
+        let fromYAML = try ConfigLoader.parse(yaml: validYAML)
+        #expect(fromTOML == fromYAML)
+        #expect(fromTOML.principal(named: "dispatch")?.acl.mayPublish("unit.status") == true)
+    }
+
+    @Test("TOML errors name the bad key and its line", arguments: [
+        ("county = \"x\"\nbsu = 1\n", "bsu", 2),
+        ("[bus]\nping_interval_ms = \"fast\"\n", "bus.ping_interval_ms", 2),
+        ("[bus]\n\nping_interval_ms = 5\n", "bus.ping_interval_ms", 3),
+        ("[[plugins]]\nname = \"a\"\n[[plugins]]\nname = \"Bad\"\n", "plugins[1].name", 4),
+        ("[[plugins]]\nname = \"a\"\n[[plugins]]\nname = \"b\"\n[plugins.acl]\npublish = [\"a..b\"]\n", "plugins[1].acl.publish", 6),
+        ("[[plugins]]\nname = \"a\"\ncredential = \"short\"\n", "plugins[0].credential", 3),
+    ])
+    func tomlErrors(toml: String, key: String, line: Int) {
+        do {
+            _ = try ConfigLoader.parse(toml: toml)
+            Issue.record("accepted: \(toml)")
+        } catch {
+            #expect(error.key == key, "\(error)")
+            #expect(error.line == line, "\(error)")
+        }
+    }
+
+    @Test("broken TOML is reported with its line")
+    func brokenTOML() {
+        do {
+            _ = try ConfigLoader.parse(toml: "county = \"x\"\n[bus\n")
+            Issue.record("accepted broken TOML")
+        } catch {
+            #expect(error.line == 2, "\(error)")
+            #expect(error.message.hasPrefix("not valid TOML"))
+        }
+    }
+
     @Test("broken YAML is reported, not crashed on")
     func brokenYAML() {
         #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "bus: [unclosed") }
