@@ -15,6 +15,7 @@ let protobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let metrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
 
 let package = Package(
     name: "xunfang",
@@ -38,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // MARK: - Core
@@ -92,7 +95,8 @@ let package = Package(
         .target(
             name: "XunfangBusServer",
             dependencies: ["XunfangBus", "XunfangWire", "XunfangProto", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle,
-                           .product(name: "NIOHTTP1", package: "swift-nio"), nioSSL],
+                           .product(name: "NIOHTTP1", package: "swift-nio"), nioSSL, metrics,
+                           .product(name: "Prometheus", package: "swift-prometheus")],
             path: "Modules/XunfangBusServer",
             swiftSettings: swiftSettings
         ),
@@ -106,14 +110,14 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangPluginKitTests",
-            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin"],
+            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", metrics],
             path: "Tests/XunfangPluginKitTests",
             swiftSettings: swiftSettings
         ),
 
         .target(
             name: "XunfangSupervisor",
-            dependencies: ["XunfangConfig", logging, lifecycle],
+            dependencies: ["XunfangConfig", logging, lifecycle, metrics],
             path: "Modules/XunfangSupervisor",
             swiftSettings: swiftSettings
         ),

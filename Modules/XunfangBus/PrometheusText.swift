@@ -1,17 +1,18 @@
 /// The bus's counters in the Prometheus text exposition format (version 0.0.4).
 ///
-/// Rendered from the broker's plain counters at scrape time, so the hot path pays
-/// nothing for metrics: no atomics, no label lookups per frame.
+/// The broker's per-frame counters are plain integers read at scrape time, so the hot
+/// path pays nothing for metrics: no atomics, no label lookups per frame. Everything
+/// else in the bus process (supervisor restarts, log sync latency) is recorded through
+/// swift-metrics and its registry's exposition is appended here.
 public enum PrometheusText {
-    /// A sample another component adds (the supervisor's restarts, say).
-    public struct Sample: Sendable {
-        public var name: String
-        public var help: String
-        public var type: String
-        public var labels: [(String, String)]
-        public var value: Double
+    struct Sample {
+        var name: String
+        var help: String
+        var type: String
+        var labels: [(String, String)]
+        var value: Double
 
-        public init(name: String, help: String, type: String = "counter", labels: [(String, String)] = [], value: Double) {
+        init(name: String, help: String, type: String = "counter", labels: [(String, String)] = [], value: Double) {
             self.name = name
             self.help = help
             self.type = type
@@ -20,7 +21,7 @@ public enum PrometheusText {
         }
     }
 
-    public static func render(stats: BrokerStats, sessions: [SessionSnapshot], durable: [DurableSnapshot], extra: [Sample] = []) -> String {
+    public static func render(stats: BrokerStats, sessions: [SessionSnapshot], durable: [DurableSnapshot], appending metricsText: String = "") -> String {
         var samples: [Sample] = []
         func bus(_ name: String, _ help: String, _ value: UInt64) {
             samples.append(Sample(name: "xunfang_bus_\(name)", help: help, value: Double(value)))
@@ -62,8 +63,7 @@ public enum PrometheusText {
         cumulative += stats.latencyBuckets.last ?? 0
         samples.append(Sample(name: "xunfang_bus_request_latency_ms_bucket", help: "", type: "histogram", labels: [("le", "+Inf")], value: Double(cumulative)))
         samples.append(Sample(name: "xunfang_bus_request_latency_ms_count", help: "", type: "histogram", value: Double(cumulative)))
-        samples.append(contentsOf: extra)
-        return format(samples)
+        return format(samples) + metricsText
     }
 
     static func format(_ samples: [Sample]) -> String {

@@ -4,6 +4,8 @@ public import XunfangBus
 public import XunfangConfig
 import Foundation
 public import NIOCore
+public import Prometheus
+import CoreMetrics
 import NIOPosix
 import NIOHTTP1
 import NIOSSL
@@ -43,12 +45,10 @@ public final class BusServer: Service, @unchecked Sendable {
     public private(set) var broker: Broker?
     public var eventLoop: any EventLoop { group.next() }
 
-    /// Samples other components add to the Prometheus endpoint (set before `start`).
-    public var metricsExtras: @Sendable () -> [PrometheusText.Sample] {
-        get { lock.withLock { extrasProvider } }
-        set { lock.withLock { extrasProvider = newValue } }
-    }
-    private var extrasProvider: @Sendable () -> [PrometheusText.Sample] = { [] }
+    /// What the bus process records through swift-metrics; served on the metrics endpoint
+    /// after the broker's own counters. Give `metricsFactory` to components in this process.
+    public let metricsRegistry = PrometheusCollectorRegistry()
+    public var metricsFactory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: metricsRegistry) }
 
     public init(config: CountyConfig, credentials: [String: String], logger: Logger) {
         self.config = config
@@ -72,6 +72,7 @@ public final class BusServer: Service, @unchecked Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         pool.start()
         let loop = group.next()
+        let syncTimer = CoreMetrics.Timer(label: "xunfang_durable_sync_seconds", preferredDisplayUnit: .seconds, factory: metricsFactory)
         let settings = BrokerSettings(config: config, credentials: credentials)
         let logDirectory = "\(config.dataDirectory)/bus-log"
         let segmentBytes = config.bus.segmentBytes
@@ -80,7 +81,8 @@ public final class BusServer: Service, @unchecked Sendable {
         let config = self.config
         let (broker, log) = try await loop.submit {
             let log = config.bus.durableTopics.isEmpty ? nil :
-                try FileDurableLog(directory: logDirectory, segmentBytes: segmentBytes, eventLoop: loop, pool: pool, logger: logger)
+                try FileDurableLog(directory: logDirectory, segmentBytes: segmentBytes, eventLoop: loop, pool: pool, logger: logger,
+                                   syncTimer: syncTimer)
             let broker = Broker(settings: settings, clock: SystemClock(), log: log, logger: logger)
             log?.broker = broker
             return UncheckedBox((broker, log))
@@ -127,13 +129,13 @@ public final class BusServer: Service, @unchecked Sendable {
         }
         if let listen = config.bus.metricsListen {
             let (host, port) = try Self.split(listen)
-            let extras: @Sendable () -> [PrometheusText.Sample] = { [self] in metricsExtras() }
+            let registry = metricsRegistry
             do {
                 let metrics = try await ServerBootstrap(group: group)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                            try channel.pipeline.syncOperations.addHandler(MetricsHandler(broker: shared.value.0, extras: extras))
+                            try channel.pipeline.syncOperations.addHandler(MetricsHandler(broker: shared.value.0, registry: registry))
                         }
                     }
                     .bind(host: host, port: port).get()

@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -59,8 +60,12 @@ final class FileDurableLog: DurableLog {
     private var liveMessages: [Int: Int] = [:]
     private var readers: [Int: Int32] = [:]
     private var closePromise: EventLoopPromise<Void>?
+    /// Time of each write + fdatasync batch (the floor under every durable ack).
+    private let syncTimer: CoreMetrics.Timer?
 
-    init(directory: String, segmentBytes: Int, eventLoop: any EventLoop, pool: NIOThreadPool, logger: Logger) throws {
+    init(directory: String, segmentBytes: Int, eventLoop: any EventLoop, pool: NIOThreadPool, logger: Logger,
+         syncTimer: CoreMetrics.Timer? = nil) throws {
+        self.syncTimer = syncTimer
         self.directory = directory
         self.segmentBytes = segmentBytes
         self.eventLoop = eventLoop
@@ -254,8 +259,11 @@ final class FileDurableLog: DurableLog {
         let through = pendingThrough
         pending = []
         let writer = self.writer
+        let timer = syncTimer
         pool.submit { [eventLoop] _ in
+            let started = DispatchTime.now().uptimeNanoseconds
             let result = Result { try writer.writeAndSync(batch) }
+            timer?.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             eventLoop.execute { [weak self] in self?.syncFinished(result, through: through) }
         }
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import XunfangBus
 
 /// `GET /metrics` in Prometheus text format. Runs on the broker's own event loop, so it
@@ -9,12 +10,12 @@ final class MetricsHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let broker: Broker
-    private let extras: @Sendable () -> [PrometheusText.Sample]
+    private let registry: PrometheusCollectorRegistry
     private var request: HTTPRequestHead?
 
-    init(broker: Broker, extras: @escaping @Sendable () -> [PrometheusText.Sample]) {
+    init(broker: Broker, registry: PrometheusCollectorRegistry) {
         self.broker = broker
-        self.extras = extras
+        self.registry = registry
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -33,7 +34,7 @@ final class MetricsHandler: ChannelInboundHandler {
                 (status, body) = (.notFound, "see /metrics\n")
             } else {
                 (status, body) = (.ok, PrometheusText.render(stats: broker.stats, sessions: broker.sessionSnapshots(),
-                                                              durable: broker.durableSnapshots(), extra: extras()))
+                                                              durable: broker.durableSnapshots(), appending: registry.emitToString()))
             }
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: status == .ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")

@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Logging
 public import ServiceLifecycle
 import Foundation
@@ -49,13 +50,24 @@ public final class Supervisor: Service, Sendable {
     private let restartCounts = Mutex<[String: Int]>([:])
     /// Where mirrored output goes; stderr by default.
     private let output: @Sendable (String) -> Void
+    private let metrics: (any MetricsFactory)?
 
+    /// `metrics` receives `xunfang_supervisor_restarts_total{plugin}`; without it the
+    /// process-wide swift-metrics backend does.
     public init(processes: [SupervisedProcess], policy: RestartPolicy = RestartPolicy(), logger: Logger,
-                output: (@Sendable (String) -> Void)? = nil) {
+                metrics: (any MetricsFactory)? = nil, output: (@Sendable (String) -> Void)? = nil) {
+        self.metrics = metrics
         self.processes = processes
         self.policy = policy
         self.logger = logger
         self.output = output ?? { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+
+    private func restartCounter(_ plugin: String) -> Counter {
+        let label = "xunfang_supervisor_restarts_total"
+        let dimensions = [("plugin", plugin)]
+        if let metrics { return Counter(label: label, dimensions: dimensions, factory: metrics) }
+        return Counter(label: label, dimensions: dimensions)
     }
 
     /// How many times each plugin has been restarted.
@@ -97,6 +109,7 @@ public final class Supervisor: Service, Sendable {
             logger.warning("plugin exited; restarting", metadata: [
                 "xunfang.plugin": "\(spec.name)", "xunfang.status": "\(status)", "xunfang.delay": "\(delay)"])
             restartCounts.withLock { $0[spec.name, default: 0] += 1 }
+            restartCounter(spec.name).increment()
             try? await Task.sleep(for: delay)
         }
     }

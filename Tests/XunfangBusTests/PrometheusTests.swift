@@ -12,7 +12,7 @@ struct PrometheusTests {
         let session = SessionSnapshot(instance: "grid \"a\"", plugin: "grid-model", framesIn: 3, framesOut: 4, bytesIn: 100, bytesOut: 200,
                                       subscriptions: 1, queuedDeliveries: 0, dropped: 0, serves: [])
         let text = PrometheusText.render(stats: stats, sessions: [session], durable: [],
-                                         extra: [.init(name: "xunfang_supervisor_restarts_total", help: "Restarts.", labels: [("plugin", "x")], value: 2)])
+                                         appending: "xunfang_supervisor_restarts_total{plugin=\"x\"} 2\n")
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("# TYPE xunfang_bus_published_total counter"))
         #expect(lines.contains("xunfang_bus_published_total 5"))

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Testing
@@ -363,6 +364,22 @@ struct MetricsEndpointTests {
         #expect(text.contains(#"xunfang_plugin_frames_in_total{plugin="tester",instance="tester"}"#))
         #expect(try httpGet(port: port, path: "/other").hasPrefix("HTTP/1.1 404"))
         await client.close()
+        await server.stop()
+    }
+
+    @Test("what the bus process records through swift-metrics is served beside the broker's counters")
+    func swiftMetrics() async throws {
+        var config = county(dataDirectory: temporaryDirectory())
+        config.bus.metricsListen = "127.0.0.1:0"
+        let server = BusServer(config: config, credentials: ["tester": secret], logger: quiet)
+        let addresses = try await server.start()
+        let port = try #require(addresses.metricsPort)
+        Counter(label: "xunfang_supervisor_restarts_total", dimensions: [("plugin", "grid-model")], factory: server.metricsFactory)
+            .increment(by: 2)
+        let text = try httpGet(port: port, path: "/metrics")
+        #expect(text.contains(#"xunfang_supervisor_restarts_total{plugin="grid-model"} 2"#))
+        #expect(text.contains("# TYPE xunfang_durable_sync_seconds histogram"))
+        #expect(text.contains("xunfang_bus_connections_total"))
         await server.stop()
     }
 

@@ -51,13 +51,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         logger.info("stack up", metadata: ["xunfang.county": "\(config.county)", "xunfang.socket": "\(addresses.socketPath)",
                                            "xunfang.plugins": "\(processes.map(\.name).joined(separator: ","))"])
-        let supervisor = Supervisor(processes: processes, logger: Logger(label: "xunfang.supervisor"))
-        server.metricsExtras = {
-            supervisor.restarts.map { name, count in
-                PrometheusText.Sample(name: "xunfang_supervisor_restarts_total", help: "Plugin restarts after an exit.",
-                                      labels: [("plugin", name)], value: Double(count))
-            }
-        }
+        let supervisor = Supervisor(processes: processes, logger: Logger(label: "xunfang.supervisor"), metrics: server.metricsFactory)
         // Shut down in reverse order: plugins first (they say Goodbye), then the bus.
         let group = ServiceGroup(configuration: .init(services: [server, supervisor], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
