@@ -62,13 +62,12 @@ public struct Subscription: AsyncSequence, Sendable {
         let id: UInt64
         let client: BusClient
         var signal: AsyncStream<Void>.Iterator
-        var chunk: [Delivery] = []
-        var index = 0
+        /// A burst taken whole from the client's buffer: one lock per burst, not per message.
+        var chunk = Deque<Delivery>()
 
         public mutating func next() async -> Delivery? {
-            while index == chunk.count {
+            while chunk.isEmpty {
                 chunk = client.takeBuffered(id)
-                index = 0
                 if !chunk.isEmpty { break }
                 // Finished (closed or cancelled) and drained: the sequence ends.
                 if await signal.next() == nil {
@@ -76,8 +75,7 @@ public struct Subscription: AsyncSequence, Sendable {
                     if chunk.isEmpty { return nil }
                 }
             }
-            defer { index += 1 }
-            return chunk[index]
+            return chunk.popFirst()
         }
     }
 }
@@ -334,11 +332,13 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     /// Everything buffered for the subscription, oldest first.
-    func takeBuffered(_ id: UInt64) -> [Delivery] {
+    func takeBuffered(_ id: UInt64) -> Deque<Delivery> {
         state.withLock { state in
-            guard let spec = state.subscriptions[id], !spec.buffer.isEmpty else { return [] }
-            state.subscriptions[id]!.buffer.removeAll(keepingCapacity: true)
-            return Array(spec.buffer)
+            // Swapped out, not copied: the buffer stays uniquely referenced.
+            var taken = Deque<Delivery>()
+            guard state.subscriptions[id]?.buffer.isEmpty == false else { return taken }
+            swap(&taken, &state.subscriptions[id]!.buffer)
+            return taken
         }
     }
 
