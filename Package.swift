@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangBusTests",
-            dependencies: ["XunfangBus", "XunfangProto", "XunfangConfig"],
+            dependencies: ["XunfangBus", "XunfangProto", "XunfangConfig", "XunfangWire", nioCore, protobuf],
             path: "Tests/XunfangBusTests",
             swiftSettings: swiftSettings
         ),

@@ -61,6 +61,7 @@ public final class Broker {
     private var nextCallID: UInt64 = 1
     private var nextMessageNumber: UInt64 = 0
     let bootID: String
+    private let messageIDPrefix: String
     var durable = DurableState()
 
     public init(settings: BrokerSettings, clock: any BrokerClock, log: (any DurableLog)? = nil, logger: Logger) {
@@ -69,6 +70,7 @@ public final class Broker {
         self.log = log
         self.logger = logger
         self.bootID = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+        self.messageIDPrefix = bootID + "-"
         if let log { recover(from: log) }
     }
 
@@ -355,12 +357,7 @@ public final class Broker {
         message.headers = publish.headers
         message.publisher = session.instance!
         message.publishedAtUnixMs = clock.unixMilliseconds()
-        if publish.messageID.isEmpty {
-            nextMessageNumber += 1
-            message.messageID = "\(bootID)-\(nextMessageNumber)"
-        } else {
-            message.messageID = publish.messageID
-        }
+        message.messageID = publish.messageID.isEmpty ? nextMessageID() : publish.messageID
         stats.published += 1
         if decision.durable {
             guard let log else {
@@ -372,8 +369,33 @@ public final class Broker {
             log.requestSync()
             return
         }
-        fanOut(message)
+        fanOut(OutgoingMessage(message), topic: message.topic)
         if publish.receiptRef != 0 { receipt(session, ref: publish.receiptRef, messageID: message.messageID) }
+    }
+
+    /// The fast path for a plain publish read in place by the transport: no `Frame`, no
+    /// payload copy, the subscribers' encoding made once straight from the received bytes.
+    /// Returns false, having changed nothing, when the general path must take the frame
+    /// (handshake not done, durable topic, invalid or refused topic) so that refusals are
+    /// answered in one place.
+    public func receivePlainPublish(_ publish: PlainPublish, from id: SessionID) -> Bool {
+        guard let session = sessions[id], session.isReady else { return false }
+        let decision = publishDecision(for: publish.topic, session: session)
+        guard decision.valid, decision.allowed, !decision.durable else { return false }
+        session.lastHeard = clock.nowMilliseconds()
+        session.framesIn += 1
+        stats.framesIn += 1
+        stats.published += 1
+        let messageID = publish.messageID.isEmpty ? nextMessageID() : publish.messageID
+        let fields = publish.deliverFields(messageID: messageID, publisher: session.instance!, publishedAtUnixMs: clock.unixMilliseconds())
+        fanOut(OutgoingMessage(sharedFields: fields), topic: publish.topic)
+        if publish.receiptRef != 0 { receipt(session, ref: publish.receiptRef, messageID: messageID) }
+        return true
+    }
+
+    private func nextMessageID() -> String {
+        nextMessageNumber += 1
+        return messageIDPrefix + String(nextMessageNumber)
     }
 
     /// Validity, ACL and durability of a topic for this session, remembered: a plugin
@@ -389,9 +411,8 @@ public final class Broker {
     }
 
     /// Delivers a non-durable message to every matching plain subscription (one member per queue group).
-    func fanOut(_ published: Xunfang_Bus_V1_Deliver) {
-        let message = OutgoingMessage(published)
-        let matches = routes.matches(for: published.topic)
+    func fanOut(_ message: OutgoingMessage, topic: String) {
+        let matches = routes.matches(for: topic)
         for target in matches.individual {
             guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { continue }
             enqueue(message, to: subscription, session: session)

@@ -42,19 +42,35 @@ extension BrokerPeer {
 
 /// A message on its way to subscribers. Everything but the subscription id and the
 /// attempt is the same for each of them, so it is encoded once, on first use.
+///
+/// Either form is made from the other on first use: socket peers want the bytes,
+/// in-process peers and the durable log want the message.
 public final class OutgoingMessage {
-    /// The message with `subscriptionID` and `deliveryAttempt` unset.
-    public let message: Xunfang_Bus_V1_Deliver
+    private var decoded: Xunfang_Bus_V1_Deliver?
     private var encoded: [UInt8]?
 
     public init(_ message: Xunfang_Bus_V1_Deliver) {
-        self.message = message
+        self.decoded = message
+    }
+
+    /// `sharedFields` as `PlainPublish.deliverFields` makes them.
+    public init(sharedFields: [UInt8]) {
+        self.encoded = sharedFields
+    }
+
+    /// The message with `subscriptionID` and `deliveryAttempt` unset.
+    public var message: Xunfang_Bus_V1_Deliver {
+        if let decoded { return decoded }
+        // The bytes were encoded by the bus itself, so they always decode.
+        let message = (try? Xunfang_Bus_V1_Deliver(serializedBytes: encoded ?? [])) ?? Xunfang_Bus_V1_Deliver()
+        decoded = message
+        return message
     }
 
     /// `Deliver` fields 2–7 and 9 as protobuf bytes (fields 1 and 8 are added per delivery).
     public var sharedFields: [UInt8] {
         if let encoded { return encoded }
-        let bytes: [UInt8] = (try? message.serializedBytes()) ?? []
+        let bytes: [UInt8] = (try? decoded?.serializedBytes()) ?? []
         encoded = bytes
         return bytes
     }

@@ -116,7 +116,7 @@ extension Broker {
             // Plain subscribers of a durable topic get it too, without acks.
             var plain = first.message
             plain.sequence = 0
-            fanOut(plain)
+            fanOut(OutgoingMessage(plain), topic: plain.topic)
             touched.append(first.message.topic)
         }
         guard !touched.isEmpty else { return }

@@ -72,6 +72,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         reader.append(&incoming)
         do throws(WireError) {
             while !closing, let session, let payload = try reader.next() {
+                if let plain = PlainPublish(frame: payload), broker.receivePlainPublish(plain, from: session) { continue }
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 let wasReady = broker.isReady(session)
                 broker.receive(frame, from: session)

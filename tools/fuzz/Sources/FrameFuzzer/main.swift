@@ -72,6 +72,8 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         while true {
             do {
                 guard let payload = try reader.next() else { break }
+                // The server's path: plain publishes read in place, the rest decoded.
+                if let plain = PlainPublish(frame: payload), broker.receivePlainPublish(plain, from: session) { continue }
                 broker.receive(try FrameDecoder.decode(Frame.self, from: payload), from: session)
             } catch {
                 break loop  // a violation closes the connection, as the server does

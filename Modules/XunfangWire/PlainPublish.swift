@@ -1,0 +1,105 @@
+public import NIOCore
+
+/// A `Frame{publish}` without headers, read in place from the receive buffer.
+///
+/// Most traffic is plain publishes that the bus passes through untouched. Reading them
+/// without building a `Frame` (no message storage, no payload copy) and encoding the
+/// subscribers' `Deliver` fields straight from the received bytes halves the bus's work
+/// per message. Anything unusual (headers, unknown or repeated fields, bad UTF-8) is
+/// left to the generated decoder, so both paths accept and refuse exactly the same frames.
+public struct PlainPublish {
+    public let topic: String
+    public let messageID: String
+    public let receiptRef: UInt64
+    private let payload: ByteBuffer
+
+    /// `frame` is one frame's protobuf bytes (after the 5-byte prefix and inflation).
+    public init?(frame: ByteBuffer) {
+        var reader = frame
+        // Frame.publish (field 4, length-delimited) must be the only field.
+        guard reader.readInteger(as: UInt8.self) == 4 << 3 | 2,
+              let length = Self.readVarint(&reader), length == UInt64(reader.readableBytes) else { return nil }
+        var topic: String?
+        var payload: ByteBuffer?
+        var messageID: String?
+        var receiptRef: UInt64?
+        while reader.readableBytes > 0 {
+            guard let tag = reader.readInteger(as: UInt8.self) else { return nil }
+            switch tag {
+            case 1 << 3 | 2:
+                guard topic == nil, let bytes = Self.readDelimited(&reader) else { return nil }
+                topic = String(validating: bytes.readableBytesView, as: UTF8.self)
+                if topic == nil { return nil }
+            case 2 << 3 | 2:
+                guard payload == nil, let bytes = Self.readDelimited(&reader) else { return nil }
+                payload = bytes
+            case 4 << 3 | 2:
+                guard messageID == nil, let bytes = Self.readDelimited(&reader) else { return nil }
+                messageID = String(validating: bytes.readableBytesView, as: UTF8.self)
+                if messageID == nil { return nil }
+            case 5 << 3:
+                guard receiptRef == nil, let value = Self.readVarint(&reader) else { return nil }
+                receiptRef = value
+            default:
+                return nil
+            }
+        }
+        self.topic = topic ?? ""
+        self.payload = payload ?? ByteBuffer()
+        self.messageID = messageID ?? ""
+        self.receiptRef = receiptRef ?? 0
+    }
+
+    public var payloadBytes: Int { payload.readableBytes }
+
+    /// `Deliver` fields 2, 3, 5, 7 and 9 for this message: what `OutgoingMessage.sharedFields`
+    /// holds, ready for `FrameEncoder.writeDeliver`.
+    public func deliverFields(messageID: String, publisher: String, publishedAtUnixMs: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(topic.utf8.count + payload.readableBytes + messageID.utf8.count + publisher.utf8.count + 32)
+        Self.appendDelimited(2, topic.utf8, to: &out)
+        if payload.readableBytes > 0 { Self.appendDelimited(3, payload.readableBytesView, to: &out) }
+        if !messageID.isEmpty { Self.appendDelimited(5, messageID.utf8, to: &out) }
+        if !publisher.isEmpty { Self.appendDelimited(7, publisher.utf8, to: &out) }
+        if publishedAtUnixMs != 0 {
+            out.append(9 << 3)
+            Self.appendVarint(UInt64(bitPattern: publishedAtUnixMs), to: &out)
+        }
+        return out
+    }
+
+    private static func appendDelimited<C: Collection>(_ field: UInt8, _ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
+        out.append(field << 3 | 2)
+        appendVarint(UInt64(bytes.count), to: &out)
+        out.append(contentsOf: bytes)
+    }
+
+    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var rest = value
+        while rest >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        out.append(UInt8(rest))
+    }
+
+    private static func readDelimited(_ reader: inout ByteBuffer) -> ByteBuffer? {
+        guard let length = readVarint(&reader), length <= UInt64(reader.readableBytes) else { return nil }
+        return reader.readSlice(length: Int(length))
+    }
+
+    private static func readVarint(_ reader: inout ByteBuffer) -> UInt64? {
+        var value: UInt64 = 0
+        for shift in stride(from: UInt64(0), to: 64, by: 7) {
+            guard let byte = reader.readInteger(as: UInt8.self) else { return nil }
+            if shift == 63 && byte > 1 { return nil }
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 {
+                // Over-long encodings are legal protobuf but never produced; let the general decoder judge them.
+                if shift > 0 && byte == 0 { return nil }
+                return value
+            }
+        }
+        return nil
+    }
+}
