@@ -273,16 +273,11 @@ public final class BusClient: FrameSink, Sendable {
         case .deliver(let deliver):
             var headers: [String: String] = [:]
             for header in deliver.headers { headers[header.key] = header.value }
-            let delivery = Delivery(
+            buffer([Delivery(
                 topic: deliver.topic, payload: deliver.payload, headers: headers, messageID: deliver.messageID,
                 sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.deliveryAttempt,
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
-                subscriptionID: deliver.subscriptionID, client: self)
-            state.withLock { state in
-                guard state.subscriptions[deliver.subscriptionID] != nil else { return }
-                state.subscriptions[deliver.subscriptionID]!.append(delivery)
-                state.subscriptionsToWake.insert(deliver.subscriptionID)
-            }
+                subscriptionID: deliver.subscriptionID, client: self)])
         case .response(let response):
             let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
             continuation?.resume(returning: response)
@@ -320,6 +315,26 @@ public final class BusClient: FrameSink, Sendable {
             }
         case .goodbye, .pong, .hello, .publish, .subscribe, .unsubscribe, .ack, nil:
             break
+        }
+    }
+
+    func received(_ deliveries: [PlainDeliver]) {
+        buffer(deliveries.map { deliver in
+            Delivery(
+                topic: deliver.topic, payload: Data(deliver.payload.readableBytesView), headers: [:], messageID: deliver.messageID,
+                sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.attempt,
+                publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
+                subscriptionID: deliver.subscriptionID, client: self)
+        })
+    }
+
+    /// One lock for a whole read burst of deliveries.
+    private func buffer(_ deliveries: [Delivery]) {
+        state.withLock { state in
+            for delivery in deliveries where state.subscriptions[delivery.subscriptionID] != nil {
+                state.subscriptions[delivery.subscriptionID]!.append(delivery)
+                state.subscriptionsToWake.insert(delivery.subscriptionID)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import XunfangBus
+import XunfangWire
 import XunfangProto
 
 /// One established connection to a bus, in either transport. The client writes frames
@@ -15,6 +16,8 @@ protocol FrameLink: AnyObject, Sendable {
 /// Where a link delivers what arrives. Called on the link's thread; must not block.
 protocol FrameSink: AnyObject, Sendable {
     func received(_ frame: Frame)
+    /// Deliveries read in place by a socket link, in arrival order, between `received` calls.
+    func received(_ deliveries: [PlainDeliver])
     /// The end of a burst of `received` calls: hand over what was gathered.
     func receivedBurstEnded()
     func linkClosed()

@@ -155,13 +155,28 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         reader.append(&incoming)
+        var deliveries: [PlainDeliver] = []
+        defer { if !deliveries.isEmpty { sink.received(deliveries) } }
         do {
             while let payload = try reader.next() {
+                if let deliver = PlainDeliver(frame: payload) {
+                    deliveries.append(deliver)
+                    continue
+                }
+                // Order is kept: what was read before this frame is handed over first.
+                if !deliveries.isEmpty {
+                    sink.received(deliveries)
+                    deliveries.removeAll(keepingCapacity: true)
+                }
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 if case .welcome(let welcome) = frame.kind {
                     reader.limits = WireLimits(maxFrameBytes: Int(welcome.maxFrameBytes), maxDecompressedBytes: Int(welcome.maxDecompressedBytes))
                 }
                 sink.received(frame)
+            }
+            if !deliveries.isEmpty {
+                sink.received(deliveries)
+                deliveries.removeAll()
             }
             sink.receivedBurstEnded()
         } catch {

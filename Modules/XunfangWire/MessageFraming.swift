@@ -42,7 +42,7 @@ extension FrameEncoder {
         writeVarint(UInt64(inner), into: &out)
         out.writeInteger(UInt8(1 << 3))      // Deliver.subscription_id
         writeVarint(subscriptionID, into: &out)
-        out.writeBytes(sharedFields)
+        sharedFields.withUnsafeBytes { out.writeBytes($0) }
         out.writeInteger(UInt8(8 << 3))      // Deliver.delivery_attempt
         writeVarint(UInt64(attempt), into: &out)
     }

@@ -18,7 +18,7 @@ public struct PlainPublish {
         var reader = frame
         // Frame.publish (field 4, length-delimited) must be the only field.
         guard reader.readInteger(as: UInt8.self) == 4 << 3 | 2,
-              let length = Self.readVarint(&reader), length == UInt64(reader.readableBytes) else { return nil }
+              let length = WireScan.varint(&reader), length == UInt64(reader.readableBytes) else { return nil }
         var topic: String?
         var payload: ByteBuffer?
         var messageID: String?
@@ -27,18 +27,16 @@ public struct PlainPublish {
             guard let tag = reader.readInteger(as: UInt8.self) else { return nil }
             switch tag {
             case 1 << 3 | 2:
-                guard topic == nil, let bytes = Self.readDelimited(&reader) else { return nil }
-                topic = String(validating: bytes.readableBytesView, as: UTF8.self)
-                if topic == nil { return nil }
+                guard topic == nil, let text = WireScan.string(&reader) else { return nil }
+                topic = text
             case 2 << 3 | 2:
-                guard payload == nil, let bytes = Self.readDelimited(&reader) else { return nil }
+                guard payload == nil, let bytes = WireScan.delimited(&reader) else { return nil }
                 payload = bytes
             case 4 << 3 | 2:
-                guard messageID == nil, let bytes = Self.readDelimited(&reader) else { return nil }
-                messageID = String(validating: bytes.readableBytesView, as: UTF8.self)
-                if messageID == nil { return nil }
+                guard messageID == nil, let text = WireScan.string(&reader) else { return nil }
+                messageID = text
             case 5 << 3:
-                guard receiptRef == nil, let value = Self.readVarint(&reader) else { return nil }
+                guard receiptRef == nil, let value = WireScan.varint(&reader) else { return nil }
                 receiptRef = value
             default:
                 return nil
@@ -82,20 +80,28 @@ public struct PlainPublish {
         }
         out.append(UInt8(rest))
     }
+}
 
-    private static func readDelimited(_ reader: inout ByteBuffer) -> ByteBuffer? {
-        guard let length = readVarint(&reader), length <= UInt64(reader.readableBytes) else { return nil }
+/// The few protobuf primitives the in-place readers need. Strict where protobuf is
+/// lenient (over-long varints), because a decline only means the generated decoder runs.
+enum WireScan {
+    static func delimited(_ reader: inout ByteBuffer) -> ByteBuffer? {
+        guard let length = varint(&reader), length <= UInt64(reader.readableBytes) else { return nil }
         return reader.readSlice(length: Int(length))
     }
 
-    private static func readVarint(_ reader: inout ByteBuffer) -> UInt64? {
+    static func string(_ reader: inout ByteBuffer) -> String? {
+        guard let bytes = delimited(&reader) else { return nil }
+        return String(validating: bytes.readableBytesView, as: UTF8.self)
+    }
+
+    static func varint(_ reader: inout ByteBuffer) -> UInt64? {
         var value: UInt64 = 0
         for shift in stride(from: UInt64(0), to: 64, by: 7) {
             guard let byte = reader.readInteger(as: UInt8.self) else { return nil }
             if shift == 63 && byte > 1 { return nil }
             value |= UInt64(byte & 0x7f) << shift
             if byte & 0x80 == 0 {
-                // Over-long encodings are legal protobuf but never produced; let the general decoder judge them.
                 if shift > 0 && byte == 0 { return nil }
                 return value
             }

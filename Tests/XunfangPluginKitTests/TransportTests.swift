@@ -146,6 +146,31 @@ struct TransportTests {
         await harness.server.stop()
     }
 
+    @Test("messages with and without headers interleave in order, headers intact", arguments: Harness.Mode.allCases)
+    func headersInOrder(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let subscriber = try await harness.client("tester", instance: "sub")
+        let publisher = try await harness.client("tester", instance: "pub")
+        let subscription = try await subscriber.subscribe("template.>")
+        for index in 0..<60 {
+            // Every third one carries headers and so takes the general path on both sides.
+            let headers = index % 3 == 0 ? ["trace": "t-\(index)", "班次": "夜"] : [:]
+            try await publisher.publish("template.note", payload: Data("\(index)".utf8), headers: headers)
+        }
+        var received: [(String, [String: String])] = []
+        for await delivery in subscription {
+            received.append((String(decoding: delivery.payload, as: UTF8.self), delivery.headers))
+            if received.count == 60 { break }
+        }
+        #expect(received.map(\.0) == (0..<60).map(String.init))
+        for (index, entry) in received.enumerated() {
+            #expect(entry.1 == (index % 3 == 0 ? ["trace": "t-\(index)", "班次": "夜"] : [:]))
+        }
+        await subscriber.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+
     @Test("a wrong credential is refused with UNAUTHENTICATED", arguments: Harness.Mode.allCases)
     func wrongCredential(mode: Harness.Mode) async throws {
         let harness = try await Harness.start(mode)

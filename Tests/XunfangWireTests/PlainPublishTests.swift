@@ -84,3 +84,50 @@ struct PlainPublishTests {
         }
     }
 }
+
+@Suite("Plain deliver fast path (client side)")
+struct PlainDeliverTests {
+    @Test("reads every field the generated decoder reads")
+    func matchesGenerated() throws {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<300 {
+            var frame = Xunfang_Bus_V1_Frame()
+            frame.deliver.subscriptionID = UInt64.random(in: 0...UInt64.max, using: &generator) >> UInt64(round % 64)
+            frame.deliver.topic = round % 7 == 0 ? "" : "unit.position.\(round)"
+            frame.deliver.payload = .init((0..<Int.random(in: 0...1_000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            frame.deliver.messageID = round % 2 == 0 ? "m-\(round)" : ""
+            frame.deliver.sequence = round % 3 == 0 ? UInt64(round) : 0
+            frame.deliver.publisher = "巡防-\(round)"
+            frame.deliver.deliveryAttempt = UInt32(round % 5)
+            frame.deliver.publishedAtUnixMs = round % 11 == 0 ? -1 : 1_764_000_000_000 + Int64(round)
+            let bytes: ByteBuffer = try frame.serializedBytes()
+            let plain = try #require(PlainDeliver(frame: bytes))
+            var rebuilt = Xunfang_Bus_V1_Deliver()
+            rebuilt.subscriptionID = plain.subscriptionID
+            rebuilt.topic = plain.topic
+            rebuilt.payload = .init(plain.payload.readableBytesView)
+            rebuilt.messageID = plain.messageID
+            rebuilt.sequence = plain.sequence
+            rebuilt.publisher = plain.publisher
+            rebuilt.deliveryAttempt = plain.attempt
+            rebuilt.publishedAtUnixMs = plain.publishedAtUnixMs
+            #expect(rebuilt == frame.deliver)
+        }
+    }
+
+    @Test("headers, other kinds and broken frames go to the generated decoder")
+    func declines() throws {
+        var withHeaders = Xunfang_Bus_V1_Frame()
+        withHeaders.deliver.topic = "a"
+        withHeaders.deliver.headers = [.with { $0.key = "k" }]
+        #expect(PlainDeliver(frame: try withHeaders.serializedBytes() as ByteBuffer) == nil)
+        var publish = Xunfang_Bus_V1_Frame()
+        publish.publish.topic = "a"
+        #expect(PlainDeliver(frame: try publish.serializedBytes() as ByteBuffer) == nil)
+        // delivery_attempt beyond UInt32, a repeated field, a truncated string.
+        #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x06, 0x40, 0x80, 0x80, 0x80, 0x80, 0x10])) == nil)
+        #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x04, 0x08, 0x01, 0x08, 0x02])) == nil)
+        #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x03, 0x12, 0x05, 0x61])) == nil)
+        #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x00]))?.topic == "")
+    }
+}
