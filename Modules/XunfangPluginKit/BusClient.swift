@@ -429,6 +429,7 @@ public final class BusClient: FrameSink, Sendable {
     /// streams. Suspends only while the connection's bounded send queue is full.
     public func publish(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") async throws {
         let link = try requireLink()
+        if headers.isEmpty, link.sendPlainPublish(topic: topic, payload: payload, messageID: messageID) { return }
         await link.waitForRoom()
         var frame = Frame()
         frame.publish = Self.publishFrame(topic, payload, headers, messageID)

@@ -1,3 +1,4 @@
+import Foundation
 import XunfangBus
 import XunfangWire
 import XunfangProto
@@ -10,6 +11,9 @@ protocol FrameLink: AnyObject, Sendable {
     var isOpen: Bool { get }
     /// Suspends while the link's bounded send queue is full.
     func waitForRoom() async
+    /// Queues a header-free publish if there is room now, encoding it straight into the
+    /// send queue; false means the caller waits for room and sends the general way.
+    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool
     func close()
 }
 
@@ -21,4 +25,8 @@ protocol FrameSink: AnyObject, Sendable {
     /// The end of a burst of `received` calls: hand over what was gathered.
     func receivedBurstEnded()
     func linkClosed()
+}
+
+extension FrameLink {
+    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool { false }
 }

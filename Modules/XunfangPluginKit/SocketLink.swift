@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -92,6 +93,17 @@ final class SocketLink: FrameLink, @unchecked Sendable {
             return !outbox.drainScheduled
         }
         if schedule { channel.eventLoop.execute { [self] in drain() } }
+    }
+
+    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool {
+        let (sent, schedule) = outbox.withLock { outbox -> (Bool, Bool) in
+            guard outbox.hasRoom else { return (false, false) }
+            FrameEncoder.writePlainPublish(topic: topic, payload: payload, messageID: messageID, into: &outbox.buffer)
+            defer { outbox.drainScheduled = true }
+            return (true, !outbox.drainScheduled)
+        }
+        if schedule { channel.eventLoop.execute { [self] in drain() } }
+        return sent
     }
 
     /// On the loop: one write and one flush for everything queued so far.

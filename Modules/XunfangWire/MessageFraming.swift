@@ -1,3 +1,4 @@
+public import Foundation
 public import NIOCore
 public import SwiftProtobuf
 
@@ -45,6 +46,38 @@ extension FrameEncoder {
         sharedFields.withUnsafeBytes { out.writeBytes($0) }
         out.writeInteger(UInt8(8 << 3))      // Deliver.delivery_attempt
         writeVarint(UInt64(attempt), into: &out)
+    }
+
+    /// Appends `Frame{publish: Publish{topic, payload, message_id}}` as the generated
+    /// encoder would, without building the message: the SDK's publish hot path.
+    public static func writePlainPublish(topic: String, payload: Data, messageID: String, into out: inout ByteBuffer) {
+        let topicBytes = topic.utf8.count
+        let messageIDBytes = messageID.utf8.count
+        var inner = 0
+        if topicBytes > 0 { inner += 1 + varintSize(UInt64(topicBytes)) + topicBytes }
+        if !payload.isEmpty { inner += 1 + varintSize(UInt64(payload.count)) + payload.count }
+        if messageIDBytes > 0 { inner += 1 + varintSize(UInt64(messageIDBytes)) + messageIDBytes }
+        let frameLength = 1 + varintSize(UInt64(inner)) + inner
+        out.reserveCapacity(minimumWritableBytes: FramePrefix.size + frameLength)
+        out.writeInteger(UInt8(0))
+        out.writeInteger(UInt32(frameLength), endianness: .big)
+        out.writeInteger(UInt8(4 << 3 | 2))  // Frame.publish
+        writeVarint(UInt64(inner), into: &out)
+        if topicBytes > 0 {
+            out.writeInteger(UInt8(1 << 3 | 2))
+            writeVarint(UInt64(topicBytes), into: &out)
+            out.writeString(topic)
+        }
+        if !payload.isEmpty {
+            out.writeInteger(UInt8(2 << 3 | 2))
+            writeVarint(UInt64(payload.count), into: &out)
+            payload.withUnsafeBytes { out.writeBytes($0) }
+        }
+        if messageIDBytes > 0 {
+            out.writeInteger(UInt8(4 << 3 | 2))
+            writeVarint(UInt64(messageIDBytes), into: &out)
+            out.writeString(messageID)
+        }
     }
 
     static func varintSize(_ value: UInt64) -> Int {

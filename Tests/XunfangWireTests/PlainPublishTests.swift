@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import SwiftProtobuf
 import Testing
@@ -129,5 +130,25 @@ struct PlainDeliverTests {
         #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x04, 0x08, 0x01, 0x08, 0x02])) == nil)
         #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x03, 0x12, 0x05, 0x61])) == nil)
         #expect(PlainDeliver(frame: ByteBuffer(bytes: [0x3A, 0x00]))?.topic == "")
+    }
+}
+
+@Suite("Plain publish encoder (client side)")
+struct PlainPublishEncoderTests {
+    @Test("writes exactly the generated encoding of the frame", arguments: [
+        ("unit.position", 0, ""), ("unit.position", 128, ""), ("巡防.事件", 300, "m-1"), ("", 0, ""), ("a", 70_000, "x"),
+    ])
+    func sameBytes(topic: String, payloadBytes: Int, messageID: String) throws {
+        let payload = Data((0..<payloadBytes).map { UInt8(truncatingIfNeeded: $0 * 31) })
+        var fast = ByteBuffer()
+        FrameEncoder.writePlainPublish(topic: topic, payload: payload, messageID: messageID, into: &fast)
+        var frame = Xunfang_Bus_V1_Frame()
+        frame.publish.topic = topic
+        frame.publish.payload = payload
+        frame.publish.messageID = messageID
+        if topic.isEmpty && payloadBytes == 0 && messageID.isEmpty { frame.publish = .init() }
+        var general = ByteBuffer()
+        try FrameEncoder.write(frame, into: &general)
+        #expect(fast == general)
     }
 }
