@@ -92,7 +92,11 @@ enum WireScan {
 
     static func string(_ reader: inout ByteBuffer) -> String? {
         guard let bytes = delimited(&reader) else { return nil }
-        return String(validating: bytes.readableBytesView, as: UTF8.self)
+        // Over a concrete buffer type the validation is specialised; over ByteBufferView
+        // it ran through generic metadata lookups on every message.
+        return bytes.withUnsafeReadableBytes { raw in
+            String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+        }
     }
 
     static func varint(_ reader: inout ByteBuffer) -> UInt64? {

@@ -19,6 +19,10 @@ struct BusBench: AsyncParsableCommand {
     @Option(help: "Durable messages (each fdatasync'ed before its receipt).") var durableMessages: Int = 20_000
     @Option(help: "Payload bytes.") var payloadBytes: Int = 128
     @Flag(help: "Print only the JSON line.") var json = false
+    @Option(help: "Run only these parts (rpc, pubsub, durable, in-process), comma-separated; for profiling.")
+    var only: String?
+
+    func wants(_ part: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(part)) } ?? true }
 
     static let secret = "bench-secret-0123456789abcdef"
     static let echo = "/xunfang.bench.v1.Bench/Echo"
@@ -47,15 +51,16 @@ struct BusBench: AsyncParsableCommand {
         }
         let caller = try await connect(.socket(endpoint), "bench-client")
 
-        // Request/response, sequential.
-        for _ in 0..<1_000 { _ = try await caller.callRaw(Self.echo, payload: payload) }
-        var latencies: [Double] = []
-        latencies.reserveCapacity(calls)
-        let sequentialStart = ContinuousClock.now
-        for _ in 0..<calls {
-            let start = ContinuousClock.now
-            _ = try await caller.callRaw(Self.echo, payload: payload)
-            latencies.append(Self.microseconds(ContinuousClock.now - start))
+        if wants("rpc") {
+            // Request/response, sequential.
+            for _ in 0..<1_000 { _ = try await caller.callRaw(Self.echo, payload: payload) }
+            var latencies: [Double] = []
+            latencies.reserveCapacity(calls)
+            let sequentialStart = ContinuousClock.now
+            for _ in 0..<calls {
+                let start = ContinuousClock.now
+                _ = try await caller.callRaw(Self.echo, payload: payload)
+                latencies.append(Self.microseconds(ContinuousClock.now - start))
         }
         let sequentialSeconds = Self.seconds(ContinuousClock.now - sequentialStart)
         latencies.sort()
@@ -73,31 +78,38 @@ struct BusBench: AsyncParsableCommand {
             try await group.waitForAll()
         }
         results.append(("rpc.16-in-flight", "calls/s", Double(parallelCalls) / Self.seconds(ContinuousClock.now - parallelStart)))
+        }
 
         // Pub/sub over the socket.
-        results.append(("pubsub.socket.1-1", "msg/s", try await pubSub(.socket(endpoint), subscribers: 1, payload: payload)))
-        results.append(("pubsub.socket.1-8", "deliveries/s", try await pubSub(.socket(endpoint), subscribers: 8, payload: payload)))
+        if wants("pubsub") {
+            results.append(("pubsub.socket.1-1", "msg/s", try await pubSub(.socket(endpoint), subscribers: 1, payload: payload)))
+            results.append(("pubsub.socket.1-8", "deliveries/s", try await pubSub(.socket(endpoint), subscribers: 8, payload: payload)))
+        }
 
         // Durable: 64 publishers in flight, each message on disk before its receipt;
         // the bus lets every receipt waiting at a sync share it.
-        let durableStart = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<64 {
-                group.addTask {
-                    for _ in 0..<(durableMessages / 64) { try await caller.publishConfirmed("bench.durable.x", payload: payload) }
+        if wants("durable") {
+            let durableStart = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<64 {
+                    group.addTask {
+                        for _ in 0..<(durableMessages / 64) { try await caller.publishConfirmed("bench.durable.x", payload: payload) }
+                    }
                 }
-            }
-            try await group.waitForAll()
+                try await group.waitForAll()
         }
         results.append(("durable.64-in-flight", "msg/s", Double(durableMessages / 64 * 64) / Self.seconds(ContinuousClock.now - durableStart)))
+        }
         await caller.close()
         await server.close()
 
         // The same pub/sub over the in-process transport.
-        let config = try ConfigLoader.parse(yaml: Self.countyYAML)
-        let inProcess = InProcessBus(config: config, credentials: ["bench-server": Self.secret, "bench-client": Self.secret], logger: quiet)
-        results.append(("pubsub.in-process.1-1", "msg/s", try await pubSub(.inProcess(inProcess), subscribers: 1, payload: payload)))
-        await inProcess.shutdown()
+        if wants("in-process") {
+            let config = try ConfigLoader.parse(yaml: Self.countyYAML)
+            let inProcess = InProcessBus(config: config, credentials: ["bench-server": Self.secret, "bench-client": Self.secret], logger: quiet)
+            results.append(("pubsub.in-process.1-1", "msg/s", try await pubSub(.inProcess(inProcess), subscribers: 1, payload: payload)))
+            await inProcess.shutdown()
+        }
 
         report(results)
     }
