@@ -66,6 +66,19 @@ let package = Package(
         ),
 
         .target(
+            name: "XunfangGeo",
+            dependencies: ["XunfangWire", nioCore, protobuf],
+            path: "Modules/XunfangGeo",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangGeoTests",
+            dependencies: ["XunfangGeo", nioCore],
+            path: "Tests/XunfangGeoTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "XunfangConfig",
             dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "TOMLKit", package: "TOMLKit")],
             path: "Modules/XunfangConfig",

@@ -50,7 +50,9 @@ public struct FrameDecoder: Sendable {
         return try Self.inflate(&payload, limit: limits.maxDecompressedBytes)
     }
 
-    static func inflate(_ payload: inout ByteBuffer, limit: Int) throws(WireError) -> ByteBuffer {
+    /// Inflates a whole zlib stream (RFC 1950) to at most `limit` bytes, checking its
+    /// Adler-32 trailer. Also used for other zlib data the project reads (OSM PBF blobs).
+    public static func inflate(_ payload: inout ByteBuffer, limit: Int) throws(WireError) -> ByteBuffer {
         // The zlib stream ends with the Adler-32 of the inflated bytes. The inflater stops
         // quietly on a truncated stream, so the trailer is what proves the data is whole.
         guard payload.readableBytes >= 6,

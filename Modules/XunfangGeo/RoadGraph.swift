@@ -1,0 +1,220 @@
+/// Road classes of the car network (OSM `highway` values), slowest last.
+public enum RoadClass: UInt8, CaseIterable, Sendable, Codable {
+    case motorway, motorwayLink, trunk, trunkLink, primary, primaryLink, secondary, secondaryLink
+    case tertiary, tertiaryLink, unclassified, residential, livingStreet, road
+
+    /// The class of an OSM `highway` value, or nil when cars do not use it.
+    public init?(osm value: String) {
+        switch value {
+        case "motorway": self = .motorway
+        case "motorway_link": self = .motorwayLink
+        case "trunk": self = .trunk
+        case "trunk_link": self = .trunkLink
+        case "primary": self = .primary
+        case "primary_link": self = .primaryLink
+        case "secondary": self = .secondary
+        case "secondary_link": self = .secondaryLink
+        case "tertiary": self = .tertiary
+        case "tertiary_link": self = .tertiaryLink
+        case "unclassified": self = .unclassified
+        case "residential": self = .residential
+        case "living_street": self = .livingStreet
+        case "road": self = .road
+        default: return nil
+        }
+    }
+}
+
+/// How a unit moves. Speeds per road class are in `SpeedTable`.
+public enum TravelMode: String, CaseIterable, Sendable, Codable {
+    case car, motorcycle, eBike = "e-bike", bicycle, foot
+}
+
+/// Speeds in km/h per mode and road class; 0 means the mode may not use the class.
+///
+/// The defaults are urban-China patrol figures: cars at typical free-flow speeds below
+/// the legal limits, motorcycles capped at 60, e-bikes at the national 25 km/h limit,
+/// bicycles 15, foot 5; motorways and their ramps are closed to all but cars and
+/// motorcycles. Counties override them in their GridModel settings.
+public struct SpeedTable: Sendable, Hashable, Codable {
+    public var kilometresPerHour: [TravelMode: [RoadClass: Double]]
+
+    public init(kilometresPerHour: [TravelMode: [RoadClass: Double]]) {
+        self.kilometresPerHour = kilometresPerHour
+    }
+
+    public static let carDefaults: [RoadClass: Double] = [
+        .motorway: 90, .motorwayLink: 45, .trunk: 70, .trunkLink: 40, .primary: 50, .primaryLink: 35,
+        .secondary: 40, .secondaryLink: 30, .tertiary: 35, .tertiaryLink: 25, .unclassified: 30,
+        .residential: 25, .livingStreet: 10, .road: 25,
+    ]
+
+    public static let `default`: SpeedTable = {
+        var table: [TravelMode: [RoadClass: Double]] = [.car: carDefaults]
+        let motorwayish: Set<RoadClass> = [.motorway, .motorwayLink]
+        func capped(_ cap: Double, motorways: Bool) -> [RoadClass: Double] {
+            carDefaults.reduce(into: [:]) { result, entry in
+                result[entry.key] = motorwayish.contains(entry.key) && !motorways ? 0 : min(cap, entry.value)
+            }
+        }
+        table[.motorcycle] = capped(60, motorways: true)
+        table[.eBike] = capped(25, motorways: false)
+        table[.bicycle] = capped(15, motorways: false)
+        table[.foot] = capped(5, motorways: false)
+        return SpeedTable(kilometresPerHour: table)
+    }()
+
+    /// Metres per second, 0 when closed.
+    public func metresPerSecond(_ mode: TravelMode, _ roadClass: RoadClass) -> Double {
+        (kilometresPerHour[mode]?[roadClass] ?? 0) / 3.6
+    }
+}
+
+/// What a search minimises.
+public enum Metric: Hashable, Sendable {
+    case distance
+    case time(TravelMode)
+}
+
+/// A directed road network in compressed sparse row form: the arcs leaving node `v` are
+/// `arcStart[v] ..< arcStart[v + 1]`. Nodes keep their OSM ids and positions.
+public struct RoadGraph: Sendable {
+    public let nodeIDs: [Int64]
+    public let coordinates: [GeoPoint]
+    public let arcStart: [Int32]
+    public let arcHead: [Int32]
+    /// Haversine length of each arc, metres.
+    public let arcLength: [Double]
+    public let arcClass: [RoadClass]
+    private let indexByOSMID: [Int64: Int32]
+
+    public var nodeCount: Int { nodeIDs.count }
+    public var arcCount: Int { arcHead.count }
+
+    /// Checks the arrays describe a graph; an error names what is wrong.
+    public init(nodeIDs: [Int64], coordinates: [GeoPoint], arcStart: [Int32], arcHead: [Int32],
+                arcLength: [Double], arcClass: [RoadClass]) throws(GeoError) {
+        let n = nodeIDs.count
+        guard coordinates.count == n else { throw GeoError(.invalidGraph, "\(coordinates.count) coordinates for \(n) nodes") }
+        guard arcStart.count == n + 1, arcStart.first == 0, Int(arcStart.last!) == arcHead.count else {
+            throw GeoError(.invalidGraph, "arc offsets do not cover the \(arcHead.count) arcs")
+        }
+        guard arcLength.count == arcHead.count, arcClass.count == arcHead.count else {
+            throw GeoError(.invalidGraph, "arc arrays differ in length")
+        }
+        for v in 0..<n where arcStart[v] > arcStart[v + 1] {
+            throw GeoError(.invalidGraph, "arc offsets decrease at node \(v)")
+        }
+        for (arc, head) in arcHead.enumerated() where head < 0 || Int(head) >= n {
+            throw GeoError(.invalidGraph, "arc \(arc) points at node \(head), outside 0..<\(n)")
+        }
+        for (arc, length) in arcLength.enumerated() where !(length >= 0 && length.isFinite) {
+            throw GeoError(.invalidGraph, "arc \(arc) has length \(length)")
+        }
+        var index: [Int64: Int32] = [:]
+        index.reserveCapacity(n)
+        for (position, id) in nodeIDs.enumerated() {
+            guard index.updateValue(Int32(position), forKey: id) == nil else {
+                throw GeoError(.invalidGraph, "node id \(id) appears twice")
+            }
+        }
+        self.nodeIDs = nodeIDs
+        self.coordinates = coordinates
+        self.arcStart = arcStart
+        self.arcHead = arcHead
+        self.arcLength = arcLength
+        self.arcClass = arcClass
+        self.indexByOSMID = index
+    }
+
+    /// The dense index of an OSM node id.
+    public func node(osmID: Int64) -> Int? { indexByOSMID[osmID].map(Int.init) }
+
+    public func arcs(from node: Int) -> Range<Int> { Int(arcStart[node])..<Int(arcStart[node + 1]) }
+
+    /// Cost of each arc under `metric`: metres, or seconds at the mode's speed for the
+    /// arc's class (infinity where the mode may not go).
+    public func weights(_ metric: Metric, speeds: SpeedTable = .default) -> [Double] {
+        switch metric {
+        case .distance:
+            return arcLength
+        case .time(let mode):
+            var perClass = [Double](repeating: 0, count: RoadClass.allCases.count)
+            for roadClass in RoadClass.allCases {
+                let speed = speeds.metresPerSecond(mode, roadClass)
+                perClass[Int(roadClass.rawValue)] = speed > 0 ? 1 / speed : .infinity
+            }
+            return (0..<arcCount).map { arcLength[$0] * perClass[Int(arcClass[$0].rawValue)] }
+        }
+    }
+}
+
+/// Collects arcs in any order and packs them into a `RoadGraph`.
+public struct RoadGraphBuilder {
+    private var nodeIDs: [Int64] = []
+    private var coordinates: [GeoPoint] = []
+    private var index: [Int64: Int32] = [:]
+    private var tails: [Int32] = []
+    private var heads: [Int32] = []
+    private var classes: [RoadClass] = []
+
+    public init() {}
+
+    /// Adds a node if new; returns its dense index.
+    @discardableResult
+    public mutating func addNode(osmID: Int64, at point: GeoPoint) -> Int32 {
+        if let known = index[osmID] { return known }
+        let position = Int32(nodeIDs.count)
+        index[osmID] = position
+        nodeIDs.append(osmID)
+        coordinates.append(point)
+        return position
+    }
+
+    public mutating func addArc(from tail: Int32, to head: Int32, class roadClass: RoadClass) {
+        tails.append(tail)
+        heads.append(head)
+        classes.append(roadClass)
+    }
+
+    public var arcCount: Int { heads.count }
+
+    /// Arcs sorted by tail (stable, so arcs keep their insertion order per node).
+    public func build() throws(GeoError) -> RoadGraph {
+        let n = nodeIDs.count
+        var start = [Int32](repeating: 0, count: n + 1)
+        for tail in tails { start[Int(tail) + 1] += 1 }
+        for v in 0..<n { start[v + 1] += start[v] }
+        var cursor = start
+        var orderedHeads = [Int32](repeating: 0, count: heads.count)
+        var orderedLengths = [Double](repeating: 0, count: heads.count)
+        var orderedClasses = [RoadClass](repeating: .road, count: heads.count)
+        for arc in heads.indices {
+            let tail = Int(tails[arc])
+            let slot = Int(cursor[tail])
+            cursor[tail] += 1
+            orderedHeads[slot] = heads[arc]
+            orderedLengths[slot] = Haversine.metres(coordinates[tail], coordinates[Int(heads[arc])])
+            orderedClasses[slot] = classes[arc]
+        }
+        return try RoadGraph(nodeIDs: nodeIDs, coordinates: coordinates, arcStart: start, arcHead: orderedHeads,
+                             arcLength: orderedLengths, arcClass: orderedClasses)
+    }
+}
+
+/// A failure in geographic input or computation; `code` maps to the wire status.
+public struct GeoError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidInput, invalidGraph, unreadableFile, unsupportedFeature, notFound
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,226 @@
+/// Dijkstra over a `RoadGraph` with one cost per arc, reusable across queries: only the
+/// nodes a search touched are reset before the next, so many small searches on a large
+/// graph cost what they explore, not the graph's size.
+///
+/// Forward searches give costs *from* the sources; backward searches run on the reversed
+/// arcs and give costs *to* the sources, which is how all units' times to one incident
+/// come out of a single search. Results are exact (no heuristics, no pruning beyond the
+/// caller's limit); equal-cost ties are broken by heap order.
+public final class ShortestPathSearch {
+    public enum Direction: Sendable { case forward, backward }
+
+    public let direction: Direction
+    private let nodeCount: Int
+    private let start: [Int32]
+    private let head: [Int32]
+    private let cost: [Double]
+    /// Backward searches walk reversed arcs; this maps each to the forward arc it mirrors.
+    private let forwardArc: [Int32]?
+    private var distance: [Double]
+    private var parent: [Int32]
+    private var touched: [Int32] = []
+    private var heap = MinHeap()
+
+    public init(graph: RoadGraph, weights: [Double], direction: Direction = .forward) {
+        precondition(weights.count == graph.arcCount, "one weight per arc")
+        self.direction = direction
+        nodeCount = graph.nodeCount
+        switch direction {
+        case .forward:
+            start = graph.arcStart
+            head = graph.arcHead
+            cost = weights
+            forwardArc = nil
+        case .backward:
+            var reverseStart = [Int32](repeating: 0, count: graph.nodeCount + 1)
+            for h in graph.arcHead { reverseStart[Int(h) + 1] += 1 }
+            for v in 0..<graph.nodeCount { reverseStart[v + 1] += reverseStart[v] }
+            var cursor = reverseStart
+            var reverseHead = [Int32](repeating: 0, count: graph.arcCount)
+            var reverseCost = [Double](repeating: 0, count: graph.arcCount)
+            var mirror = [Int32](repeating: 0, count: graph.arcCount)
+            for tail in 0..<graph.nodeCount {
+                for arc in graph.arcs(from: tail) {
+                    let h = Int(graph.arcHead[arc])
+                    let slot = Int(cursor[h])
+                    cursor[h] += 1
+                    reverseHead[slot] = Int32(tail)
+                    reverseCost[slot] = weights[arc]
+                    mirror[slot] = Int32(arc)
+                }
+            }
+            start = reverseStart
+            head = reverseHead
+            cost = reverseCost
+            forwardArc = mirror
+        }
+        distance = [Double](repeating: .infinity, count: graph.nodeCount)
+        parent = [Int32](repeating: -1, count: graph.nodeCount)
+    }
+
+    /// Runs from `sources` (node, starting cost). Stops at `limit` (nodes beyond it stay
+    /// unreached), or as soon as every node in `targets` is settled.
+    public func run(from sources: [(node: Int, cost: Double)], limit: Double = .infinity, targets: [Int]? = nil) {
+        reset()
+        for source in sources where source.cost <= limit && source.cost < distance[source.node] {
+            if distance[source.node] == .infinity { touched.append(Int32(source.node)) }
+            distance[source.node] = source.cost
+            parent[source.node] = -1
+            heap.push(source.cost, Int32(source.node))
+        }
+        var remaining = targets.map { Set($0) }
+        while let (d, node) = heap.pop() {
+            let v = Int(node)
+            if d > distance[v] { continue }  // a stale entry: v was settled cheaper
+            if remaining != nil {
+                remaining!.remove(v)
+                if remaining!.isEmpty { break }
+            }
+            for arc in Int(start[v])..<Int(start[v + 1]) {
+                let next = d + cost[arc]
+                guard next <= limit else { continue }
+                let w = Int(head[arc])
+                if next < distance[w] {
+                    if distance[w] == .infinity { touched.append(Int32(w)) }
+                    distance[w] = next
+                    parent[w] = Int32(arc)
+                    heap.push(next, Int32(w))
+                }
+            }
+        }
+    }
+
+    /// Cost from the sources (forward) or to them (backward); infinity when unreached.
+    public func cost(_ node: Int) -> Double { distance[node] }
+
+    /// Every node's cost after the last run.
+    public var costs: [Double] { distance }
+
+    /// Nodes reached by the last run.
+    public var reached: [Int] { touched.map(Int.init) }
+
+    /// The arcs (forward arc indices) of the best path between a source and `node`, in
+    /// travel order: source → node for forward searches, node → source for backward ones.
+    public func pathArcs(to node: Int) -> [Int]? {
+        guard distance[node] < .infinity else { return nil }
+        var arcs: [Int] = []
+        var v = node
+        while parent[v] >= 0 {
+            let arc = Int(parent[v])
+            arcs.append(forwardArc.map { Int($0[arc]) } ?? arc)
+            v = tail(ofSearchArc: arc)
+        }
+        return direction == .forward ? arcs.reversed() : arcs
+    }
+
+    /// The node an arc of this search's own (possibly reversed) CSR leaves from.
+    private func tail(ofSearchArc arc: Int) -> Int {
+        // Offsets are sorted, so the tail is the last node whose range starts at or before `arc`.
+        var low = 0, high = nodeCount - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if Int(start[middle]) <= arc { low = middle } else { high = middle - 1 }
+        }
+        // Empty ranges share a start: step forward to the node whose range holds `arc`.
+        while Int(start[low + 1]) <= arc { low += 1 }
+        return low
+    }
+
+    private func reset() {
+        for node in touched {
+            distance[Int(node)] = .infinity
+            parent[Int(node)] = -1
+        }
+        touched.removeAll(keepingCapacity: true)
+        heap.removeAll()
+    }
+}
+
+/// A binary min-heap of (key, node) with lazy deletion (stale entries are skipped by the
+/// caller), which is faster in practice than decrease-key on road graphs.
+struct MinHeap {
+    private var keys: [Double] = []
+    private var nodes: [Int32] = []
+
+    var isEmpty: Bool { keys.isEmpty }
+
+    mutating func removeAll() {
+        keys.removeAll(keepingCapacity: true)
+        nodes.removeAll(keepingCapacity: true)
+    }
+
+    mutating func push(_ key: Double, _ node: Int32) {
+        keys.append(key)
+        nodes.append(node)
+        var child = keys.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard keys[parent] > key else { break }
+            keys[child] = keys[parent]
+            nodes[child] = nodes[parent]
+            child = parent
+        }
+        keys[child] = key
+        nodes[child] = node
+    }
+
+    mutating func pop() -> (Double, Int32)? {
+        guard let topKey = keys.first else { return nil }
+        let topNode = nodes[0]
+        let lastKey = keys.removeLast()
+        let lastNode = nodes.removeLast()
+        let count = keys.count
+        if count > 0 {
+            var position = 0
+            while true {
+                let left = 2 * position + 1
+                if left >= count { break }
+                let right = left + 1
+                let smaller = right < count && keys[right] < keys[left] ? right : left
+                guard keys[smaller] < lastKey else { break }
+                keys[position] = keys[smaller]
+                nodes[position] = nodes[smaller]
+                position = smaller
+            }
+            keys[position] = lastKey
+            nodes[position] = lastNode
+        }
+        return (topKey, topNode)
+    }
+}
+
+/// A best path and what it costs.
+public struct Route: Sendable, Hashable {
+    /// Dense node indices, from origin to destination.
+    public var nodes: [Int]
+    public var metres: Double
+    public var seconds: Double
+}
+
+extension RoadGraph {
+    /// The best path from `origin` to `destination` under `metric`, with its length and
+    /// its time for `mode` (the metric's mode when it is a time, else `.car`).
+    public func route(from origin: Int, to destination: Int, metric: Metric, speeds: SpeedTable = .default) -> Route? {
+        let search = ShortestPathSearch(graph: self, weights: weights(metric, speeds: speeds))
+        search.run(from: [(origin, 0)], targets: [destination])
+        guard let arcs = search.pathArcs(to: destination) else { return nil }
+        let mode: TravelMode = if case .time(let m) = metric { m } else { .car }
+        var nodes = [origin]
+        var metres = 0.0, seconds = 0.0
+        for arc in arcs {
+            nodes.append(Int(arcHead[arc]))
+            metres += arcLength[arc]
+            let speed = speeds.metresPerSecond(mode, arcClass[arc])
+            seconds += speed > 0 ? arcLength[arc] / speed : .infinity
+        }
+        return Route(nodes: nodes, metres: metres, seconds: seconds)
+    }
+
+    /// How many nodes lie within each limit of `origin` (the origin included).
+    public func reachableCounts(from origin: Int, within limits: [Double], metric: Metric, speeds: SpeedTable = .default) -> [Int] {
+        let search = ShortestPathSearch(graph: self, weights: weights(metric, speeds: speeds))
+        search.run(from: [(origin, 0)], limit: limits.max() ?? 0)
+        let reached = search.reached.map { search.cost($0) }
+        return limits.map { limit in reached.count { $0 <= limit } }
+    }
+}
