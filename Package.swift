@@ -73,8 +73,9 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangGeoTests",
-            dependencies: ["XunfangGeo", nioCore],
+            dependencies: ["XunfangGeo", nioCore, protobuf],
             path: "Tests/XunfangGeoTests",
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
 
