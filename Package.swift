@@ -141,6 +141,7 @@ let package = Package(
         .executableTarget(
             name: "XunfangCLI",
             dependencies: [
+                "XunfangGeo",
                 "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
             ],

@@ -199,12 +199,14 @@ public struct Route: Sendable, Hashable {
 
 extension RoadGraph {
     /// The best path from `origin` to `destination` under `metric`, with its length and
-    /// its time for `mode` (the metric's mode when it is a time, else `.car`).
-    public func route(from origin: Int, to destination: Int, metric: Metric, speeds: SpeedTable = .default) -> Route? {
+    /// its time for `mode` (by default the metric's mode when it is a time, else `.car`).
+    public func route(from origin: Int, to destination: Int, metric: Metric, mode: TravelMode? = nil,
+                      speeds: SpeedTable = .default) -> Route? {
         let search = ShortestPathSearch(graph: self, weights: weights(metric, speeds: speeds))
         search.run(from: [(origin, 0)], targets: [destination])
         guard let arcs = search.pathArcs(to: destination) else { return nil }
-        let mode: TravelMode = if case .time(let m) = metric { m } else { .car }
+        let metricMode: TravelMode = if case .time(let m) = metric { m } else { .car }
+        let mode = mode ?? metricMode
         var nodes = [origin]
         var metres = 0.0, seconds = 0.0
         for arc in arcs {

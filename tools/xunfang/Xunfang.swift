@@ -8,7 +8,7 @@ struct Xunfang: AsyncParsableCommand {
         commandName: "xunfang",
         abstract: "Xunfang (巡防): county patrol command platform — bus, plugins, tools.",
         discussion: "`xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...` when NAME is not a built-in command.",
-        subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self, BenchCommand.self])
+        subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self, BenchCommand.self, GeoCommand.self])
 }
 
 struct PluginCommand: ParsableCommand {
