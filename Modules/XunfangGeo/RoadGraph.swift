@@ -179,26 +179,61 @@ public struct RoadGraphBuilder {
 
     public var arcCount: Int { heads.count }
 
-    /// Arcs sorted by tail (stable, so arcs keep their insertion order per node).
+    public func point(of node: Int32) -> GeoPoint { coordinates[Int(node)] }
+
+    /// Nodes in Z-order of their position, arcs sorted by tail (stable, so arcs keep their
+    /// insertion order per node). Z-order puts nodes that are near on the map near in
+    /// memory, which is what a search touches together: on a 200,000-node graph it makes
+    /// Dijkstra markedly faster than insertion order.
     public func build() throws(GeoError) -> RoadGraph {
         let n = nodeIDs.count
+        let order = Self.zOrder(coordinates)
+        var newIndex = [Int32](repeating: 0, count: n)
+        for (position, old) in order.enumerated() { newIndex[old] = Int32(position) }
         var start = [Int32](repeating: 0, count: n + 1)
-        for tail in tails { start[Int(tail) + 1] += 1 }
+        for tail in tails { start[Int(newIndex[Int(tail)]) + 1] += 1 }
         for v in 0..<n { start[v + 1] += start[v] }
         var cursor = start
         var orderedHeads = [Int32](repeating: 0, count: heads.count)
         var orderedLengths = [Double](repeating: 0, count: heads.count)
         var orderedClasses = [RoadClass](repeating: .road, count: heads.count)
         for arc in heads.indices {
-            let tail = Int(tails[arc])
-            let slot = Int(cursor[tail])
-            cursor[tail] += 1
-            orderedHeads[slot] = heads[arc]
-            orderedLengths[slot] = Haversine.metres(coordinates[tail], coordinates[Int(heads[arc])])
+            let tail = Int(tails[arc]), head = Int(heads[arc])
+            let newTail = Int(newIndex[tail])
+            let slot = Int(cursor[newTail])
+            cursor[newTail] += 1
+            orderedHeads[slot] = newIndex[head]
+            orderedLengths[slot] = Haversine.metres(coordinates[tail], coordinates[head])
             orderedClasses[slot] = classes[arc]
         }
-        return try RoadGraph(nodeIDs: nodeIDs, coordinates: coordinates, arcStart: start, arcHead: orderedHeads,
-                             arcLength: orderedLengths, arcClass: orderedClasses)
+        return try RoadGraph(nodeIDs: order.map { nodeIDs[$0] }, coordinates: order.map { coordinates[$0] }, arcStart: start,
+                             arcHead: orderedHeads, arcLength: orderedLengths, arcClass: orderedClasses)
+    }
+
+    /// Node indices sorted by the Morton code of their position (16 bits per axis over
+    /// the nodes' bounding box), ties in insertion order.
+    static func zOrder(_ points: [GeoPoint]) -> [Int] {
+        guard let first = points.first else { return [] }
+        var minLon = first.longitude, maxLon = first.longitude, minLat = first.latitude, maxLat = first.latitude
+        for p in points {
+            minLon = min(minLon, p.longitude); maxLon = max(maxLon, p.longitude)
+            minLat = min(minLat, p.latitude); maxLat = max(maxLat, p.latitude)
+        }
+        let spanLon = max(maxLon - minLon, 1e-12), spanLat = max(maxLat - minLat, 1e-12)
+        func spread(_ value: UInt32) -> UInt32 {
+            var x = value & 0xFFFF
+            x = (x | (x << 8)) & 0x00FF_00FF
+            x = (x | (x << 4)) & 0x0F0F_0F0F
+            x = (x | (x << 2)) & 0x3333_3333
+            x = (x | (x << 1)) & 0x5555_5555
+            return x
+        }
+        let codes = points.map { p -> UInt32 in
+            let x = UInt32(((p.longitude - minLon) / spanLon * 65_535).rounded())
+            let y = UInt32(((p.latitude - minLat) / spanLat * 65_535).rounded())
+            return spread(x) | (spread(y) << 1)
+        }
+        return points.indices.sorted { codes[$0] != codes[$1] ? codes[$0] < codes[$1] : $0 < $1 }
     }
 }
 

@@ -43,7 +43,7 @@ extension FrameEncoder {
         writeVarint(UInt64(inner), into: &out)
         out.writeInteger(UInt8(1 << 3))      // Deliver.subscription_id
         writeVarint(subscriptionID, into: &out)
-        sharedFields.withUnsafeBytes { out.writeBytes($0) }
+        _ = sharedFields.withUnsafeBytes { out.writeBytes($0) }
         out.writeInteger(UInt8(8 << 3))      // Deliver.delivery_attempt
         writeVarint(UInt64(attempt), into: &out)
     }
@@ -71,7 +71,7 @@ extension FrameEncoder {
         if !payload.isEmpty {
             out.writeInteger(UInt8(2 << 3 | 2))
             writeVarint(UInt64(payload.count), into: &out)
-            payload.withUnsafeBytes { out.writeBytes($0) }
+            _ = payload.withUnsafeBytes { out.writeBytes($0) }
         }
         if messageIDBytes > 0 {
             out.writeInteger(UInt8(4 << 3 | 2))

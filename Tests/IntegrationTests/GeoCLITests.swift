@@ -17,9 +17,15 @@ struct GeoCLITests {
         let report = try JSONSerialization.jsonObject(with: Data(imported.output.utf8)) as? [String: Any]
         #expect(report?["arcs"] as? Int == 223)
 
-        // Pick a node with outgoing arcs from a route query's own answer: isochrone first.
+        // A node with outgoing arcs, read from the documented file layout.
         let graphBytes = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/uk.graph"))
-        let firstID = graphBytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 24, as: Int64.self) }
+        let firstID = graphBytes.withUnsafeBytes { raw -> Int64 in
+            let n = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            let offsets = 24 + n * 24
+            func arcStart(_ v: Int) -> Int32 { raw.loadUnaligned(fromByteOffset: offsets + 4 * v, as: Int32.self) }
+            let node = (0..<n).first { arcStart($0 + 1) > arcStart($0) } ?? 0
+            return raw.loadUnaligned(fromByteOffset: 24 + 8 * node, as: Int64.self)
+        }
         let iso = try run(["geo", "isochrone", "--graph", "uk.graph", "--node", "\(firstID)", "--metres", "0,100000"], in: directory)
         #expect(iso.status == 0)
         let counts = (try JSONSerialization.jsonObject(with: Data(iso.output.utf8)) as? [String: Any])?["nodes_within"] as? [Int]

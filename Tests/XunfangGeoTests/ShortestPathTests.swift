@@ -2,16 +2,7 @@ import Testing
 @testable import XunfangGeo
 
 /// A seeded generator so a failing graph can be rebuilt from the test's arguments.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SplitMix64 = SyntheticRoads.Generator
 
 /// A random directed graph on a small patch of the earth, with parallel arcs and
 /// one-way streets, as the builder would make it from OSM.
@@ -164,4 +155,42 @@ struct ShortestPathTests {
 func close(_ a: Double, _ b: Double) -> Bool {
     if a == b { return true }
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+}
+
+@Suite("Coverage and synthetic roads")
+struct CoverageTests {
+    @Test("road coverage counts arcs in part where the threshold runs out, by hand on a line")
+    func partialArcs() throws {
+        // 0 -> 1 -> 2 east along a parallel, residential (25 km/h), one-way.
+        var builder = RoadGraphBuilder()
+        let nodes = (0..<3).map { builder.addNode(osmID: Int64($0 + 1), at: GeoPoint(longitude: 104.0 + 0.002 * Double($0), latitude: 31.0)) }
+        builder.addArc(from: nodes[0], to: nodes[1], class: .residential)
+        builder.addArc(from: nodes[1], to: nodes[2], class: .residential)
+        let graph = try builder.build()
+        let weights = graph.weights(.time(.car))
+        let first = try #require(graph.node(osmID: 1))
+        let search = ShortestPathSearch(graph: graph, weights: weights, recordsPaths: false)
+        search.run(from: [(first, 0)], limit: 1_000)
+        let arcSeconds = weights[0], total = graph.totalMetres()
+        let covered = graph.coveredMetres(after: search, weights: weights, thresholds: [0, arcSeconds / 2, arcSeconds * 1.5, 1_000])
+        #expect(covered[0] == 0)
+        #expect(abs(covered[1] - total / 4) < 1e-6)
+        #expect(abs(covered[2] - total * 3 / 4) < 1e-6)
+        #expect(abs(covered[3] - total) < 1e-6)
+        // From the far end nothing is reachable against the one-way arcs.
+        let last = try #require(graph.node(osmID: 3))
+        search.run(from: [(last, 0)], limit: 1_000)
+        #expect(graph.coveredMetres(after: search, weights: weights, thresholds: [1_000]) == [0])
+    }
+
+    @Test("the demo county network is deterministic, county-sized and almost all one component")
+    func demoCounty() {
+        let a = SyntheticRoads.county(.demoCounty), b = SyntheticRoads.county(.demoCounty)
+        #expect(a.nodeCount >= 50_000)
+        #expect(a.nodeIDs == b.nodeIDs && a.arcHead == b.arcHead && a.arcLength == b.arcLength)
+        let search = ShortestPathSearch(graph: a, weights: a.weights(.distance), recordsPaths: false)
+        search.run(from: [(a.nodeCount / 2, 0)])
+        #expect(Double(search.reached.count) > 0.99 * Double(a.nodeCount))
+        #expect(Set(a.arcClass).isSuperset(of: [.trunk, .primary, .residential, .unclassified, .secondary]))
+    }
 }

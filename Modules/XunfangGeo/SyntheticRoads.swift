@@ -1,0 +1,143 @@
+import Foundation
+
+/// Deterministic county-like road networks for the demo county and for benchmarks: a
+/// dense urban grid in the centre, a sparser rural lattice around it with some roads
+/// missing, and a ring road joined to both by ramps. The same parameters and seed give
+/// the same graph on every machine.
+public enum SyntheticRoads {
+    public struct Parameters: Sendable, Hashable {
+        public var origin: GeoPoint
+        /// Side of the square county, metres.
+        public var sideMetres: Double
+        /// Side of the square urban core in its centre, metres.
+        public var coreSideMetres: Double
+        public var coreSpacing: Double
+        public var ruralSpacing: Double
+        /// Share of rural lattice roads left out, so the network is not a perfect grid.
+        public var ruralGaps: Double
+        public var seed: UInt64
+
+        public init(origin: GeoPoint, sideMetres: Double, coreSideMetres: Double, coreSpacing: Double, ruralSpacing: Double,
+                    ruralGaps: Double = 0.12, seed: UInt64 = 1) {
+            self.origin = origin
+            self.sideMetres = sideMetres
+            self.coreSideMetres = coreSideMetres
+            self.coreSpacing = coreSpacing
+            self.ruralSpacing = ruralSpacing
+            self.ruralGaps = ruralGaps
+            self.seed = seed
+        }
+
+        /// About 60,000 nodes over 538 km² (Guanghan's area), core 17.4 km².
+        public static let demoCounty = Parameters(origin: GeoPoint(longitude: 104.2817, latitude: 30.9769),
+                                                  sideMetres: 23_200, coreSideMetres: 4_170, coreSpacing: 60, ruralSpacing: 100)
+
+        /// About 200,000 nodes, for benchmarks.
+        public static let large = Parameters(origin: GeoPoint(longitude: 104.2817, latitude: 30.9769),
+                                             sideMetres: 40_000, coreSideMetres: 6_000, coreSpacing: 50, ruralSpacing: 92)
+    }
+
+    public static func county(_ parameters: Parameters) -> RoadGraph {
+        var random = Generator(state: parameters.seed)
+        let projection = LocalProjection(origin: parameters.origin)
+        var builder = RoadGraphBuilder()
+        var nextID: Int64 = 1
+        func node(_ x: Double, _ y: Double) -> Int32 {
+            defer { nextID += 1 }
+            return builder.addNode(osmID: nextID, at: projection.unproject(PlanarPoint(x: x, y: y)))
+        }
+        func road(_ a: Int32, _ b: Int32, _ roadClass: RoadClass, oneway: Bool = false) {
+            builder.addArc(from: a, to: b, class: roadClass)
+            if !oneway { builder.addArc(from: b, to: a, class: roadClass) }
+        }
+        let half = parameters.sideMetres / 2, coreHalf = parameters.coreSideMetres / 2
+
+        // Rural lattice, jittered, skipping the core square.
+        let ruralCount = Int(parameters.sideMetres / parameters.ruralSpacing) + 1
+        var rural = [[Int32?]](repeating: [Int32?](repeating: nil, count: ruralCount), count: ruralCount)
+        for row in 0..<ruralCount {
+            for column in 0..<ruralCount {
+                let x = -half + Double(column) * parameters.ruralSpacing, y = -half + Double(row) * parameters.ruralSpacing
+                if abs(x) < coreHalf && abs(y) < coreHalf { continue }
+                let jitter = parameters.ruralSpacing * 0.15
+                rural[row][column] = node(x + Double.random(in: -jitter...jitter, using: &random),
+                                          y + Double.random(in: -jitter...jitter, using: &random))
+            }
+        }
+        for row in 0..<ruralCount {
+            for column in 0..<ruralCount {
+                guard let here = rural[row][column] else { continue }
+                for (dr, dc) in [(0, 1), (1, 0)] where row + dr < ruralCount && column + dc < ruralCount {
+                    guard let there = rural[row + dr][column + dc] else { continue }
+                    let line = dr == 0 ? row : column
+                    let roadClass: RoadClass = line % 20 == 0 ? .secondary : line % 5 == 0 ? .tertiary : .unclassified
+                    if roadClass == .unclassified && Double.random(in: 0..<1, using: &random) < parameters.ruralGaps { continue }
+                    road(here, there, roadClass)
+                }
+            }
+        }
+
+        // Urban core: arteries every fifth street, one-way residential streets alternating.
+        let coreCount = Int(parameters.coreSideMetres / parameters.coreSpacing) + 1
+        var core = [[Int32]]()
+        for row in 0..<coreCount {
+            core.append((0..<coreCount).map { column in
+                node(-coreHalf + Double(column) * parameters.coreSpacing, -coreHalf + Double(row) * parameters.coreSpacing)
+            })
+        }
+        for row in 0..<coreCount {
+            for column in 0..<coreCount {
+                if column + 1 < coreCount {
+                    let artery = row % 5 == 0
+                    road(row % 2 == 0 || artery ? core[row][column] : core[row][column + 1],
+                         row % 2 == 0 || artery ? core[row][column + 1] : core[row][column],
+                         artery ? .primary : .residential, oneway: !artery && row % 3 == 1)
+                }
+                if row + 1 < coreCount {
+                    let artery = column % 5 == 0
+                    road(core[row][column], core[row + 1][column], artery ? .primary : .residential, oneway: false)
+                }
+            }
+        }
+        // Join the core's edge to the nearest rural nodes outside it.
+        let graphPoints = { (id: Int32) -> PlanarPoint in projection.project(builder.point(of: id)) }
+        let ruralNodes = rural.flatMap { $0.compactMap { $0 } }
+        let ruralIndex = PointIndex(points: ruralNodes.map(graphPoints))
+        for index in 0..<coreCount {
+            for edgeNode in [core[0][index], core[coreCount - 1][index], core[index][0], core[index][coreCount - 1]] {
+                if let nearest = ruralIndex.nearest(to: graphPoints(edgeNode)) {
+                    road(edgeNode, ruralNodes[nearest.index], .tertiary)
+                }
+            }
+        }
+
+        // Ring road (trunk) around the core, a ramp to the lattice every kilometre.
+        let radius = coreHalf * 1.6
+        let ringCount = max(12, Int(2 * Double.pi * radius / 200))
+        let ring = (0..<ringCount).map { step in
+            let angle = 2 * Double.pi * Double(step) / Double(ringCount)
+            return node(radius * cos(angle), radius * sin(angle))
+        }
+        for (step, here) in ring.enumerated() {
+            road(here, ring[(step + 1) % ringCount], .trunk, oneway: false)
+            if step % 5 == 0, let nearest = ruralIndex.nearest(to: graphPoints(here)) {
+                road(here, ruralNodes[nearest.index], .trunkLink)
+            }
+        }
+        // Building never fails here: the arrays are made consistent by construction.
+        return try! builder.build()
+    }
+
+    /// SplitMix64: tiny, fast and the same everywhere, unlike the system generator.
+    public struct Generator: RandomNumberGenerator, Sendable {
+        public var state: UInt64
+        public init(state: UInt64) { self.state = state }
+        public mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
