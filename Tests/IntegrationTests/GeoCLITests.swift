@@ -42,4 +42,25 @@ struct GeoCLITests {
         #expect(od.status == 0)
         #expect(od.output.split(separator: "\n") == ["origin_node,dest_node,distance_m,time_s", "\(firstID),\(firstID),0.000,0.000"])
     }
+
+    @Test("place-posts picks the sites a hand count picks, keeps fixed posts, refuses lon/lat out of range")
+    func placePosts() throws {
+        let directory = NSTemporaryDirectory() + "xf-posts-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // s1 covers d1+d2 (8), s2 covers d3+d4 (5), s3 covers d5 (10), s4 nothing; radius 120 m.
+        try "id,x,y,weight\nd1,0,0,5\nd2,100,0,3\nd3,1000,0,4\nd4,1100,50,1\nd5,5000,5000,10\n"
+            .write(toFile: "\(directory)/demand.csv", atomically: true, encoding: .utf8)
+        try "id,x,y\ns1,50,0\ns2,1050,0\ns3,5000,4990\ns4,3000,3000\n".write(toFile: "\(directory)/sites.csv", atomically: true, encoding: .utf8)
+        let base = ["geo", "place-posts", "--demand", "demand.csv", "--sites", "sites.csv", "--radius", "120", "--k", "2", "--planar", "--json"]
+        let best = try run(base, in: directory)
+        let answer = try JSONSerialization.jsonObject(with: Data(best.output.utf8)) as? [String: Any]
+        #expect(Set(answer?["sites"] as? [String] ?? []) == ["s1", "s3"])
+        #expect(answer?["covered_weight"] as? Double == 18)
+        let withFixed = try run(base + ["--fixed", "s3"], in: directory)
+        let fixedAnswer = try JSONSerialization.jsonObject(with: Data(withFixed.output.utf8)) as? [String: Any]
+        #expect(Set(fixedAnswer?["sites"] as? [String] ?? []) == ["s1", "s2"])
+        #expect(fixedAnswer?["covered_weight"] as? Double == 23)
+        let degrees = try run(Array(base.dropLast(2)), in: directory)
+        #expect(degrees.status != 0, "1000,0 is not a longitude,latitude")
+    }
 }

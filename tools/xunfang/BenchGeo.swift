@@ -97,6 +97,22 @@ struct GeoBench: ParsableCommand {
         } / 1_000
         results.append(("\(name).locate.\(grids.count)-grids", "points/s", Double(points.count) / seconds))
         precondition(located == points.count, "every point lies in a grid")
+
+        // PlacePosts: 20 posts among 400 candidate sites for 5,000 weighted demand points, 1 km reach.
+        let demand = (0..<5_000).map { _ in planar[Int.random(in: 0..<graph.nodeCount, using: &random)] }
+        let demandWeights = demand.map { _ in Double(Int.random(in: 1...10, using: &random)) }
+        let candidates = (0..<400).map { _ in planar[Int.random(in: 0..<graph.nodeCount, using: &random)] }
+        var coveredShare = 0.0
+        results.append(("\(name).place-posts.k20", "ms", median((0..<max(3, repeats / 5)).map { _ in
+            time {
+                let covers = PostPlacement.coverageWithin(1_000, demands: demand, sites: candidates) { a, b in
+                    ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
+                }
+                let solution = try! PostPlacement(weights: demandWeights, covers: covers).solve(k: 20)
+                coveredShare = solution.coveredWeight / solution.totalWeight
+            }
+        })))
+        results.append(("\(name).place-posts.k20.covered", "share", coveredShare))
         return results
     }
 

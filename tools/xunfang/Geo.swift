@@ -6,7 +6,7 @@ import XunfangGeo
 struct GeoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "geo", abstract: "Road graphs from OSM, routes, OD matrices, isochrones (no bus needed).",
-        subcommands: [ImportOSM.self, RouteCommand.self, ODCommand.self, IsochroneCommand.self])
+        subcommands: [ImportOSM.self, RouteCommand.self, ODCommand.self, IsochroneCommand.self, PlacePostsCommand.self])
 
     struct ImportOSM: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -68,24 +68,18 @@ struct GeoCommand: ParsableCommand {
 
         func run() throws {
             let roads = try geo { try GraphFile.read(from: graph) }
-            guard let text = try? String(contentsOfFile: pairs, encoding: .utf8) else { throw InputError("cannot read \(pairs)") }
+            let table = try CSVTable(path: pairs, columns: ["origin_node", "dest_node"])
             var rows: [(line: Int, origin: Int, destination: Int)] = []
-            var header: String?
-            for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-                if line.isEmpty { continue }
-                let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard fields.count == 2, let a = Int64(fields[0]), let b = Int64(fields[1]) else {
-                    if rows.isEmpty && header == nil { header = line; continue }
-                    throw InputError("\(pairs) line \(offset + 1): expected origin_node,dest_node as two OSM ids, got \"\(line)\"")
-                }
-                guard let origin = roads.node(osmID: a) else { throw InputError("\(pairs) line \(offset + 1): node \(a) is not in the graph") }
-                guard let destination = roads.node(osmID: b) else { throw InputError("\(pairs) line \(offset + 1): node \(b) is not in the graph") }
-                rows.append((offset + 1, origin, destination))
+            for row in table.rows {
+                let a = try row.integer(0), b = try row.integer(1)
+                guard let origin = roads.node(osmID: a) else { throw InputError("\(pairs) line \(row.line): node \(a) is not in the graph") }
+                guard let destination = roads.node(osmID: b) else { throw InputError("\(pairs) line \(row.line): node \(b) is not in the graph") }
+                rows.append((row.line, origin, destination))
             }
+            let header = table.header
             let byDistance = ShortestPathSearch(graph: roads, weights: roads.weights(.distance))
             let byTime = ShortestPathSearch(graph: roads, weights: roads.weights(.time(modeOption.mode)))
-            print((header.map { $0 + "," } ?? "origin_node,dest_node,") + "distance_m,time_s")
+            print((header ?? "origin_node,dest_node") + ",distance_m,time_s")
             var lastOrigin = -1
             // Rows keep their order; consecutive rows from one origin share its searches.
             for row in rows {
@@ -126,6 +120,120 @@ struct GeoCommand: ParsableCommand {
             let unit = metres != nil ? "metres" : "seconds"
             printJSON(["node": node, "unit": unit, "limits": limits, "nodes_within": counts] as [String: Any])
         }
+    }
+
+    struct PlacePostsCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "place-posts", abstract: "Choose k post sites that cover the most demand weight within a radius.",
+            discussion: """
+            Demand CSV: id,x,y,weight. Sites CSV: id,x,y. Coordinates are longitude,latitude (haversine \
+            distances) unless --planar (x,y in metres). Small instances are solved exactly; larger ones by \
+            greedy plus interchange, with an upper bound on the optimum.
+            """)
+        @Option(help: "Demand points: id,x,y,weight.") var demand: String
+        @Option(help: "Candidate sites: id,x,y.") var sites: String
+        @Option(help: "Coverage radius in metres.") var radius: Double
+        @Option(help: "Number of posts to place.") var k: Int
+        @Option(help: "Ids of sites already holding posts (comma-separated).") var fixed: String?
+        @Flag(help: "x,y are planar metres, not longitude,latitude.") var planar = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            guard radius > 0, radius.isFinite else { throw ValidationError("--radius must be a positive number of metres") }
+            let demandTable = try CSVTable(path: demand, columns: ["id", "x", "y", "weight"])
+            let siteTable = try CSVTable(path: sites, columns: ["id", "x", "y"])
+            let demandPoints = try demandTable.rows.map { try point($0) }
+            let weights = try demandTable.rows.map { row in
+                let weight = try row.number(3)
+                guard weight >= 0 else { throw InputError("\(demand) line \(row.line): weight must not be negative") }
+                return weight
+            }
+            let sitePoints = try siteTable.rows.map { try point($0) }
+            let siteIDs = siteTable.rows.map { $0.fields[0] }
+            let fixedIDs = Set((fixed ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            for id in fixedIDs where !siteIDs.contains(id) { throw InputError("fixed site \(id) is not in \(sites)") }
+            let planar = self.planar
+            func distance(_ a: PlanarPoint, _ b: PlanarPoint) -> Double {
+                if planar {
+                    let dx = a.x - b.x, dy = a.y - b.y
+                    return (dx * dx + dy * dy).squareRoot()
+                }
+                return Haversine.metres(GeoPoint(longitude: a.x, latitude: a.y), GeoPoint(longitude: b.x, latitude: b.y))
+            }
+            let allCovers = PostPlacement.coverageWithin(radius, demands: demandPoints, sites: sitePoints, distance: distance)
+            let candidates = siteIDs.indices.filter { !fixedIDs.contains(siteIDs[$0]) }
+            let placement = try geo {
+                try PostPlacement(weights: weights, covers: candidates.map { allCovers[$0] },
+                                  fixedCovers: siteIDs.indices.filter { fixedIDs.contains(siteIDs[$0]) }.map { allCovers[$0] })
+            }
+            let solution = try geo { try placement.solve(k: k) }
+            let chosen = solution.sites.map { siteIDs[candidates[$0]] }
+            if json {
+                printJSON(["sites": chosen, "covered_weight": solution.coveredWeight, "total_weight": solution.totalWeight,
+                           "optimal": solution.optimal, "upper_bound": solution.upperBound, "fixed": fixedIDs.sorted()] as [String: Any])
+            } else {
+                print("sites: \(chosen.joined(separator: ","))")
+                print(String(format: "covered weight: %.3f of %.3f (%.1f%%)%@", solution.coveredWeight, solution.totalWeight,
+                             solution.totalWeight > 0 ? 100 * solution.coveredWeight / solution.totalWeight : 0,
+                             solution.optimal ? ", optimal" : String(format: ", optimum at most %.3f", solution.upperBound)))
+            }
+        }
+
+        func point(_ row: CSVTable.Row) throws -> PlanarPoint {
+            let x = try row.number(1), y = try row.number(2)
+            if !planar {
+                guard GeoPoint(longitude: x, latitude: y).isValid else {
+                    throw InputError("\(row.source) line \(row.line): \(x),\(y) is not a longitude,latitude (use --planar for metres)")
+                }
+            }
+            return PlanarPoint(x: x, y: y)
+        }
+    }
+}
+
+/// A small CSV file of plain fields (no quoting). A first line equal to the column names
+/// is the header (kept); every error names the file and line.
+struct CSVTable {
+    struct Row {
+        let source: String
+        let line: Int
+        let fields: [String]
+
+        func number(_ column: Int) throws -> Double {
+            guard let value = Double(fields[column]), value.isFinite else {
+                throw InputError("\(source) line \(line): \"\(fields[column])\" is not a number")
+            }
+            return value
+        }
+
+        func integer(_ column: Int) throws -> Int64 {
+            guard let value = Int64(fields[column]) else { throw InputError("\(source) line \(line): \"\(fields[column])\" is not an id") }
+            return value
+        }
+    }
+
+    let header: String?
+    let rows: [Row]
+
+    init(path: String, columns: [String]) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw InputError("cannot read \(path)") }
+        var header: String?
+        var rows: [Row] = []
+        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { continue }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if rows.isEmpty, header == nil, fields.map({ $0.lowercased() }) == columns {
+                header = line
+                continue
+            }
+            guard fields.count == columns.count else {
+                throw InputError("\(path) line \(offset + 1): expected \(columns.count) fields (\(columns.joined(separator: ","))), got \(fields.count)")
+            }
+            rows.append(Row(source: path, line: offset + 1, fields: fields))
+        }
+        self.header = header
+        self.rows = rows
     }
 }
 
