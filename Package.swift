@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
         .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
         // The wire, the generated protocol, the config and the broker logic, for tools
         // that work below the SDK (tools/fuzz, alternative transports).
@@ -161,6 +162,26 @@ let package = Package(
             name: "TemplatePluginMain",
             dependencies: ["TemplatePlugin"],
             path: "Plugins/_Template/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "GridModelPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangGeo", protobuf, logging],
+            path: "Plugins/GridModel/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "GridModelPluginMain",
+            dependencies: ["GridModelPlugin"],
+            path: "Plugins/GridModel/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "GridModelTests",
+            dependencies: ["GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", "XunfangProto", logging],
+            path: "Tests/GridModelTests",
             swiftSettings: swiftSettings
         ),
 

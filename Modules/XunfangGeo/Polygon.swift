@@ -39,7 +39,7 @@ public struct BoundingBox: Hashable, Sendable {
         BoundingBox(minX: minX - margin, minY: minY - margin, maxX: maxX + margin, maxY: maxY + margin)
     }
 
-    var centre: PlanarPoint { PlanarPoint(x: (minX + maxX) / 2, y: (minY + maxY) / 2) }
+    public var centre: PlanarPoint { PlanarPoint(x: (minX + maxX) / 2, y: (minY + maxY) / 2) }
 }
 
 /// A closed ring of planar points; the closing point is implied (a repeated first point

@@ -61,6 +61,10 @@ struct StackTests {
         }
         let echo = ["ctl", "call", "/xunfang.template.v1.Template/Echo", "--data", #"{"text":"巡防"}"#]
         #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+        // GridModel runs as its own process on the demo county: the county centre is core area.
+        let locate = ["ctl", "call", "/xunfang.grid_model.v1.GridModel/Locate", "--data",
+                      #"{"position":{"longitude":104.2817,"latitude":30.9769}}"#]
+        #expect(try eventually { try run(locate, in: directory).output.contains("PLACE_CLASS_CORE") })
 
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)

@@ -11,11 +11,20 @@ import XunfangWire
 enum KnownMessages {
     static let types: [String: any SwiftProtobuf.Message.Type] = Dictionary(uniqueKeysWithValues: [
         Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self, Xunfang_Template_V1_Note.self,
+        Xunfang_GridModel_V1_GridChanged.self,
     ].map { ($0.protoMessageName, $0) })
 
     /// Request and response types of known services.
     static let methods: [String: (any SwiftProtobuf.Message.Type, any SwiftProtobuf.Message.Type)] = [
         "/xunfang.template.v1.Template/Echo": (Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self),
+        "/xunfang.grid_model.v1.GridModel/Locate": (Xunfang_GridModel_V1_LocateRequest.self, Xunfang_GridModel_V1_LocateResponse.self),
+        "/xunfang.grid_model.v1.GridModel/FourZones": (Xunfang_GridModel_V1_LocateRequest.self, Xunfang_GridModel_V1_FourZonesResponse.self),
+        "/xunfang.grid_model.v1.GridModel/Eta": (Xunfang_GridModel_V1_EtaRequest.self, Xunfang_GridModel_V1_EtaResponse.self),
+        "/xunfang.grid_model.v1.GridModel/Isochrone": (Xunfang_GridModel_V1_IsochroneRequest.self, Xunfang_GridModel_V1_IsochroneResponse.self),
+        "/xunfang.grid_model.v1.GridModel/Coverage": (Xunfang_GridModel_V1_CoverageRequest.self, Xunfang_GridModel_V1_CoverageResponse.self),
+        "/xunfang.grid_model.v1.GridModel/PlacePosts": (Xunfang_GridModel_V1_PlacePostsRequest.self, Xunfang_GridModel_V1_PlacePostsResponse.self),
+        "/xunfang.grid_model.v1.GridModel/ListAreas": (Xunfang_GridModel_V1_ListAreasRequest.self, Xunfang_GridModel_V1_ListAreasResponse.self),
+        "/xunfang.grid_model.v1.GridModel/ListSites": (Xunfang_GridModel_V1_ListSitesRequest.self, Xunfang_GridModel_V1_ListSitesResponse.self),
     ]
 
     static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {

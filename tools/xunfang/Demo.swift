@@ -17,6 +17,10 @@ enum DemoCounty {
           publish: ["template.>"]
           subscribe: ["template.>"]
           serve: ["/xunfang.template.v1.Template/*"]
+      - name: grid-model
+        acl:
+          publish: ["grid.>"]
+          serve: ["/xunfang.grid_model.v1.GridModel/*"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

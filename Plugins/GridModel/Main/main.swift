@@ -1,0 +1,4 @@
+import GridModelPlugin
+import XunfangPluginKit
+
+await PluginMain.run(GridModelPlugin.self)

@@ -1,0 +1,246 @@
+import Foundation
+import XunfangGeo
+import XunfangPluginKit
+import XunfangProto
+
+/// The service handlers: wire messages in, model queries, wire messages out. Every bad
+/// input is refused with INVALID_ARGUMENT naming the field, before any work is done.
+enum Answers {
+    typealias Position = Xunfang_GridModel_V1_Position
+
+    static func point(_ position: Position, field: String) throws -> GeoPoint {
+        let point = GeoPoint(longitude: position.longitude, latitude: position.latitude)
+        guard point.isValid else {
+            throw BusClientError(.invalidArgument, "\(field): \(position.longitude),\(position.latitude) is not a longitude,latitude")
+        }
+        let datum: Datum = switch position.datum {
+        case .gcj02: .gcj02
+        case .bd09: .bd09
+        default: .wgs84
+        }
+        return datum.convert(point, to: .wgs84)
+    }
+
+    static func position(_ point: GeoPoint) -> Position {
+        var position = Position()
+        position.longitude = point.longitude
+        position.latitude = point.latitude
+        return position
+    }
+
+    static func mode(_ mode: Xunfang_GridModel_V1_TravelMode) -> TravelMode {
+        switch mode {
+        case .motorcycle: .motorcycle
+        case .eBike: .eBike
+        case .bicycle: .bicycle
+        case .foot: .foot
+        default: .car
+        }
+    }
+
+    static func area(_ record: AreaRecord) -> Xunfang_GridModel_V1_Area {
+        var area = Xunfang_GridModel_V1_Area()
+        area.id = record.id
+        area.name = record.name
+        area.kind = Xunfang_GridModel_V1_AreaKind(rawValue: record.level.rawValue) ?? .unspecified
+        area.parentID = record.parentID ?? ""
+        area.placeClass = record.placeClass.flatMap { Xunfang_GridModel_V1_PlaceClass(rawValue: $0.rawValue) } ?? .unspecified
+        return area
+    }
+
+    static func site(_ model: CountyModel, _ index: Int) -> Xunfang_GridModel_V1_Site {
+        let record = model.sites[index]
+        var site = Xunfang_GridModel_V1_Site()
+        site.id = record.id
+        site.name = record.name
+        site.kind = Xunfang_GridModel_V1_SiteKind(rawValue: record.kind.rawValue) ?? .unspecified
+        site.position = position(record.position)
+        site.gridID = model.gridID(ofSite: index) ?? ""
+        site.stationID = model.station(ofSite: index) ?? ""
+        return site
+    }
+
+    static func locate(_ model: CountyModel, _ request: Xunfang_GridModel_V1_LocateRequest) throws -> Xunfang_GridModel_V1_LocateResponse {
+        locate(model, try point(request.position, field: "position"))
+    }
+
+    static func locate(_ model: CountyModel, _ point: GeoPoint) -> Xunfang_GridModel_V1_LocateResponse {
+        var response = Xunfang_GridModel_V1_LocateResponse()
+        guard let chain = model.locate(point) else { return response }
+        response.found = true
+        response.grid = area(chain.grid)
+        response.station = area(chain.station)
+        response.branch = area(chain.branch)
+        response.city = area(chain.city)
+        let placeClass = chain.grid.placeClass ?? .support
+        response.placeClass = Xunfang_GridModel_V1_PlaceClass(rawValue: placeClass.rawValue) ?? .unspecified
+        response.responseTargetSeconds = UInt32(model.targetSeconds(placeClass))
+        return response
+    }
+
+    static let zoneSiteKinds: Set<SiteKind> = [.fixedPost, .mobilePost, .serviceStation, .policeRoom, .stationHouse]
+
+    static func fourZones(_ model: CountyModel, _ request: Xunfang_GridModel_V1_LocateRequest) throws -> Xunfang_GridModel_V1_FourZonesResponse {
+        let location = locate(model, try point(request.position, field: "position"))
+        var response = Xunfang_GridModel_V1_FourZonesResponse()
+        response.location = location
+        guard location.found else { return response }
+        let zones = model.fourZones(aroundStation: location.station.id)
+        func zone(_ stations: [String]) -> Xunfang_GridModel_V1_Zone {
+            var zone = Xunfang_GridModel_V1_Zone()
+            zone.stations = stations.compactMap { model.area($0).map(area) }
+            let members = Set(stations)
+            zone.sites = model.sites.indices
+                .filter { zoneSiteKinds.contains(model.sites[$0].kind) && model.station(ofSite: $0).map(members.contains) == true }
+                .map { site(model, $0) }
+            return zone
+        }
+        response.own = zone(zones.own)
+        response.adjacent = zone(zones.adjacent)
+        response.branchSupport = zone(zones.branchSupport)
+        response.citySupport = zone(zones.citySupport)
+        return response
+    }
+
+    static func eta(_ model: CountyModel, _ request: Xunfang_GridModel_V1_EtaRequest) throws -> Xunfang_GridModel_V1_EtaResponse {
+        guard request.units.count <= GridModelPlugin.maxUnits else {
+            throw BusClientError(.invalidArgument, "units: \(request.units.count) is more than \(GridModelPlugin.maxUnits)")
+        }
+        let target = try point(request.target, field: "target")
+        var units: [(position: GeoPoint, mode: TravelMode)] = []
+        for (index, unit) in request.units.enumerated() {
+            units.append((try point(unit.position, field: "units[\(index)].position"), mode(unit.mode)))
+        }
+        let limit = request.maxSeconds == 0 ? Double.infinity : Double(request.maxSeconds)
+        guard let (times, targetSnap) = model.travelTimes(to: target, units: units, maxSeconds: limit) else {
+            throw BusClientError(.failedPrecondition, "the county has no road network")
+        }
+        var response = Xunfang_GridModel_V1_EtaResponse()
+        response.targetSnapMetres = targetSnap
+        response.etas = times.sorted { ($0.seconds, $0.unitIndex) < ($1.seconds, $1.unitIndex) }.map { time in
+            var eta = Xunfang_GridModel_V1_UnitEta()
+            eta.unitID = request.units[time.unitIndex].id
+            eta.reachable = time.seconds.isFinite
+            eta.seconds = time.seconds.isFinite ? time.seconds : 0
+            eta.metres = time.seconds.isFinite ? time.metres : 0
+            eta.snapMetres = time.snapMetres
+            return eta
+        }
+        return response
+    }
+
+    static func isochrone(_ model: CountyModel, _ request: Xunfang_GridModel_V1_IsochroneRequest) throws -> Xunfang_GridModel_V1_IsochroneResponse {
+        guard request.minutes > 0, request.minutes <= 60 else {
+            throw BusClientError(.invalidArgument, "minutes: \(request.minutes) is outside (0, 60]")
+        }
+        let origin = try point(request.origin, field: "origin")
+        guard let result = model.isochrone(from: origin, seconds: request.minutes * 60, mode: mode(request.mode)) else {
+            throw BusClientError(.failedPrecondition, "the county has no road network")
+        }
+        var response = Xunfang_GridModel_V1_IsochroneResponse()
+        response.reachableNodes = UInt32(result.reachableNodes)
+        response.roadMetres = result.roadMetres
+        response.polygon = result.hull.map(position)
+        return response
+    }
+
+    static func thresholds(_ values: [Double]) throws -> [Double] {
+        guard !values.isEmpty, values.count <= GridModelPlugin.maxThresholds else {
+            throw BusClientError(.invalidArgument, "threshold_seconds: give 1 to \(GridModelPlugin.maxThresholds) thresholds")
+        }
+        for value in values where !(value > 0 && value <= GridModelPlugin.maxSeconds) {
+            throw BusClientError(.invalidArgument, "threshold_seconds: \(value) is outside (0, \(Int(GridModelPlugin.maxSeconds))]")
+        }
+        return values
+    }
+
+    static func coverage(_ model: CountyModel, _ request: Xunfang_GridModel_V1_CoverageRequest) throws -> Xunfang_GridModel_V1_CoverageResponse {
+        guard request.units.count <= GridModelPlugin.maxUnits else {
+            throw BusClientError(.invalidArgument, "units: \(request.units.count) is more than \(GridModelPlugin.maxUnits)")
+        }
+        let limits = try thresholds(request.thresholdSeconds)
+        var units: [(position: GeoPoint, mode: TravelMode)] = []
+        for (index, unit) in request.units.enumerated() {
+            units.append((try point(unit.position, field: "units[\(index)].position"), mode(unit.mode)))
+        }
+        let shares = model.coverage(units: units, thresholds: limits)
+        func list(_ roads: [Double], _ points: [Double]) -> [Xunfang_GridModel_V1_CoverageShare] {
+            limits.indices.map { index in
+                var share = Xunfang_GridModel_V1_CoverageShare()
+                share.thresholdSeconds = limits[index]
+                share.roadShare = roads[index]
+                share.patrolPointShare = points[index]
+                return share
+            }
+        }
+        var response = Xunfang_GridModel_V1_CoverageResponse()
+        response.overall = list(shares.roadShare, shares.patrolPointShare)
+        response.grids = shares.grids.keys.sorted().map { id in
+            var grid = Xunfang_GridModel_V1_GridCoverage()
+            grid.gridID = id
+            grid.shares = list(shares.grids[id]!.road, shares.grids[id]!.points)
+            return grid
+        }
+        return response
+    }
+
+    static func placePosts(_ model: CountyModel, _ request: Xunfang_GridModel_V1_PlacePostsRequest) throws -> Xunfang_GridModel_V1_PlacePostsResponse {
+        guard request.k >= 1, request.k <= 200 else { throw BusClientError(.invalidArgument, "k: \(request.k) is outside 1...200") }
+        _ = try thresholds([request.thresholdSeconds])
+        guard request.demand.count <= GridModelPlugin.maxDemand else {
+            throw BusClientError(.invalidArgument, "demand: \(request.demand.count) points is more than \(GridModelPlugin.maxDemand)")
+        }
+        guard request.candidates.count <= GridModelPlugin.maxCandidates, request.fixed.count <= GridModelPlugin.maxCandidates else {
+            throw BusClientError(.invalidArgument, "candidates and fixed: at most \(GridModelPlugin.maxCandidates) each")
+        }
+        var demand: [(position: GeoPoint, weight: Double)] = []
+        for (index, item) in request.demand.enumerated() {
+            guard item.weight >= 0, item.weight.isFinite else { throw BusClientError(.invalidArgument, "demand[\(index)].weight must be >= 0") }
+            demand.append((try point(item.position, field: "demand[\(index)].position"), item.weight))
+        }
+        if demand.isEmpty {
+            demand = model.sites.filter { $0.kind == .patrolPoint }.map { ($0.position, 1) }
+        }
+        var candidates: [(id: String, point: GeoPoint)] = []
+        for (index, site) in request.candidates.enumerated() {
+            candidates.append((site.id.isEmpty ? "candidate-\(index)" : site.id, try point(site.position, field: "candidates[\(index)].position")))
+        }
+        if candidates.isEmpty {
+            let movable: Set<SiteKind> = [.fixedPost, .mobilePost, .serviceStation, .policeRoom, .patrolPoint]
+            candidates = model.sites.filter { movable.contains($0.kind) }.map { ($0.id, $0.position) }
+        }
+        var fixed: [GeoPoint] = []
+        for (index, site) in request.fixed.enumerated() { fixed.append(try point(site.position, field: "fixed[\(index)].position")) }
+        if request.fixed.isEmpty { fixed = model.sites.filter { $0.kind == .fixedPost }.map(\.position) }
+        let solution: PostPlacement.Solution
+        do {
+            solution = try model.placePosts(k: Int(request.k), threshold: request.thresholdSeconds, mode: mode(request.mode),
+                                            demand: demand, candidates: candidates.map(\.point), fixed: fixed)
+        } catch {
+            throw BusClientError(.invalidArgument, error.message)
+        }
+        var response = Xunfang_GridModel_V1_PlacePostsResponse()
+        response.siteIds = solution.sites.map { candidates[$0].id }
+        response.positions = solution.sites.map { position(candidates[$0].point) }
+        response.coveredWeight = solution.coveredWeight
+        response.totalWeight = solution.totalWeight
+        response.optimal = solution.optimal
+        response.upperBound = solution.upperBound
+        return response
+    }
+
+    static func listAreas(_ model: CountyModel, _ request: Xunfang_GridModel_V1_ListAreasRequest) -> Xunfang_GridModel_V1_ListAreasResponse {
+        var response = Xunfang_GridModel_V1_ListAreasResponse()
+        response.areas = model.areas.filter { request.kind == .unspecified || $0.level.rawValue == request.kind.rawValue }.map(area)
+        return response
+    }
+
+    static func listSites(_ model: CountyModel, _ request: Xunfang_GridModel_V1_ListSitesRequest) -> Xunfang_GridModel_V1_ListSitesResponse {
+        var response = Xunfang_GridModel_V1_ListSitesResponse()
+        response.sites = model.sites.indices
+            .filter { request.kind == .unspecified || model.sites[$0].kind.rawValue == request.kind.rawValue }
+            .filter { request.stationID.isEmpty || model.station(ofSite: $0) == request.stationID }
+            .map { site(model, $0) }
+        return response
+    }
+}

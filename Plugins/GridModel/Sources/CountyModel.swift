@@ -1,0 +1,332 @@
+import Foundation
+import Synchronization
+public import XunfangGeo
+
+/// One level of the hierarchy.
+public enum AreaLevel: Int, Sendable, Codable, CaseIterable {
+    case cityBureau = 1, branch = 2, station = 3, grid = 4
+}
+
+/// Response-circle class of a place.
+public enum PlaceClass: Int, Sendable, Codable, CaseIterable {
+    case core = 1, urban = 2, support = 3
+
+    /// The documents' figures: arrive in 1 minute in the core, 3 in the main urban
+    /// area, 5 for support groups.
+    public var defaultTargetSeconds: Double {
+        switch self {
+        case .core: 60
+        case .urban: 180
+        case .support: 300
+        }
+    }
+}
+
+public enum SiteKind: Int, Sendable, Codable, CaseIterable {
+    case fixedPost = 1, mobilePost, serviceStation, policeRoom, checkpoint, cityExit, patrolPoint, stationHouse
+}
+
+public struct AreaRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var level: AreaLevel
+    public var parentID: String?
+    /// Grids only.
+    public var placeClass: PlaceClass?
+    /// Grids only: outer rings and holes in WGS84, [[[lon, lat]]] per polygon.
+    public var boundary: [[[GeoPoint]]]?
+
+    public init(id: String, name: String, level: AreaLevel, parentID: String?, placeClass: PlaceClass? = nil, boundary: [[[GeoPoint]]]? = nil) {
+        self.id = id
+        self.name = name
+        self.level = level
+        self.parentID = parentID
+        self.placeClass = placeClass
+        self.boundary = boundary
+    }
+}
+
+public struct SiteRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var kind: SiteKind
+    public var position: GeoPoint
+
+    public init(id: String, name: String, kind: SiteKind, position: GeoPoint) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.position = position
+    }
+}
+
+extension GeoPoint: Codable {
+    public init(from decoder: any Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        self.init(longitude: try container.decode(Double.self), latitude: try container.decode(Double.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        try container.encode(longitude)
+        try container.encode(latitude)
+    }
+}
+
+/// Everything GridModel knows, indexed for queries. Immutable: an edit or reload builds
+/// a new model and swaps it in, so queries never see half an update.
+public final class CountyModel: Sendable {
+    public let revision: UInt64
+    public let areas: [AreaRecord]
+    public let sites: [SiteRecord]
+    public let roads: RoadGraph
+    public let projection: LocalProjection
+    public let responseTargets: [PlaceClass: Double]
+
+    let areaByID: [String: AreaRecord]
+    let grids: [AreaRecord]
+    let gridShapes: [MultiPolygon]
+    let gridIndex: SpatialIndex
+    /// The grid of each site (nil outside every grid), same order as `sites`.
+    let siteGrid: [Int?]
+    let roadPoints: [PlanarPoint]
+    let roadIndex: PointIndex
+    /// The grid each arc's midpoint lies in, for per-grid coverage.
+    let arcGrid: [Int32]
+    /// Station id -> ids of stations whose grids touch its grids.
+    let adjacentStations: [String: Set<String>]
+    let searches: SearchPool
+
+    public init(revision: UInt64, areas: [AreaRecord], sites: [SiteRecord], roads: RoadGraph, origin: GeoPoint,
+                responseTargets: [PlaceClass: Double] = [:]) throws(GeoError) {
+        self.revision = revision
+        self.areas = areas
+        self.sites = sites
+        self.roads = roads
+        let projection = LocalProjection(origin: origin)
+        self.projection = projection
+        self.responseTargets = PlaceClass.allCases.reduce(into: [:]) { $0[$1] = responseTargets[$1] ?? $1.defaultTargetSeconds }
+
+        var byID: [String: AreaRecord] = [:]
+        for area in areas {
+            guard byID.updateValue(area, forKey: area.id) == nil else { throw GeoError(.invalidInput, "area id \(area.id) appears twice") }
+        }
+        for area in areas {
+            let expectedParent: AreaLevel? = switch area.level {
+            case .cityBureau: nil
+            case .branch: .cityBureau
+            case .station: .branch
+            case .grid: .station
+            }
+            if let expectedParent {
+                guard let parentID = area.parentID, let parent = byID[parentID], parent.level == expectedParent else {
+                    throw GeoError(.invalidInput, "\(area.id): a \(area.level) needs a \(expectedParent) as parent, got \(area.parentID ?? "none")")
+                }
+            }
+        }
+        areaByID = byID
+        let grids = areas.filter { $0.level == .grid }
+        var shapes: [MultiPolygon] = []
+        for grid in grids {
+            guard let boundary = grid.boundary, !boundary.isEmpty else { throw GeoError(.invalidInput, "grid \(grid.id) has no boundary") }
+            var polygons: [Polygon] = []
+            for rings in boundary {
+                guard let outer = rings.first else { throw GeoError(.invalidInput, "grid \(grid.id) has an empty polygon") }
+                var holes: [Ring] = []
+                for hole in rings.dropFirst() { holes.append(try Ring(hole.map(projection.project))) }
+                polygons.append(Polygon(outer: try Ring(outer.map(projection.project)), holes: holes))
+            }
+            shapes.append(try MultiPolygon(polygons))
+        }
+        self.grids = grids
+        gridShapes = shapes
+        let gridIndex = SpatialIndex(boxes: shapes.map(\.bounds))
+        self.gridIndex = gridIndex
+        func gridContaining(_ point: PlanarPoint) -> Int? {
+            gridIndex.candidates(containing: point).filter { shapes[$0].contains(point) }.min()
+        }
+        siteGrid = sites.map { gridContaining(projection.project($0.position)) }
+        let roadPoints = roads.coordinates.map(projection.project)
+        self.roadPoints = roadPoints
+        roadIndex = PointIndex(points: roadPoints)
+        var arcGrid = [Int32](repeating: -1, count: roads.arcCount)
+        for tail in 0..<roads.nodeCount {
+            for arc in roads.arcs(from: tail) {
+                let head = roadPoints[Int(roads.arcHead[arc])]
+                let middle = PlanarPoint(x: (roadPoints[tail].x + head.x) / 2, y: (roadPoints[tail].y + head.y) / 2)
+                arcGrid[arc] = Int32(gridContaining(middle) ?? -1)
+            }
+        }
+        self.arcGrid = arcGrid
+
+        // Stations are adjacent when any of their grids touch.
+        var adjacency: [String: Set<String>] = [:]
+        for (i, a) in grids.enumerated() {
+            for j in gridIndex.candidates(intersecting: shapes[i].bounds.expanded(by: 1)) where j > i {
+                let b = grids[j]
+                guard let stationA = a.parentID, let stationB = b.parentID, stationA != stationB else { continue }
+                if shapes[i].touches(shapes[j], tolerance: 0.5) {
+                    adjacency[stationA, default: []].insert(stationB)
+                    adjacency[stationB, default: []].insert(stationA)
+                }
+            }
+        }
+        adjacentStations = adjacency
+        searches = SearchPool(roads: roads)
+    }
+
+    // MARK: - Hierarchy
+
+    public func area(_ id: String) -> AreaRecord? { areaByID[id] }
+
+    /// The chain grid -> station -> branch -> city of the grid at `point`, or nil outside every grid.
+    public func locate(_ point: GeoPoint) -> (grid: AreaRecord, station: AreaRecord, branch: AreaRecord, city: AreaRecord)? {
+        let planar = projection.project(point)
+        guard let index = gridIndex.candidates(containing: planar).filter({ gridShapes[$0].contains(planar) }).min() else { return nil }
+        return chain(of: grids[index])
+    }
+
+    func chain(of grid: AreaRecord) -> (grid: AreaRecord, station: AreaRecord, branch: AreaRecord, city: AreaRecord)? {
+        guard let station = grid.parentID.flatMap({ areaByID[$0] }), let branch = station.parentID.flatMap({ areaByID[$0] }),
+              let city = branch.parentID.flatMap({ areaByID[$0] }) else { return nil }
+        return (grid, station, branch, city)
+    }
+
+    public func targetSeconds(_ placeClass: PlaceClass) -> Double { responseTargets[placeClass] ?? placeClass.defaultTargetSeconds }
+
+    /// The station a site belongs to (through the grid it lies in).
+    public func station(ofSite index: Int) -> String? {
+        siteGrid[index].flatMap { grids[$0].parentID }
+    }
+
+    public func gridID(ofSite index: Int) -> String? { siteGrid[index].map { grids[$0].id } }
+
+    public struct FourZones: Sendable {
+        public var own: [String]
+        public var adjacent: [String]
+        public var branchSupport: [String]
+        public var citySupport: [String]
+    }
+
+    /// Stations in each of the four zones around the station `stationID`.
+    public func fourZones(aroundStation stationID: String) -> FourZones {
+        let stations = areas.filter { $0.level == .station }
+        let adjacent = adjacentStations[stationID, default: []]
+        let branch = areaByID[stationID]?.parentID
+        let sameBranch = stations.filter { $0.parentID == branch && $0.id != stationID && !adjacent.contains($0.id) }.map(\.id)
+        let rest = stations.filter { $0.id != stationID && !adjacent.contains($0.id) && !sameBranch.contains($0.id) }.map(\.id)
+        return FourZones(own: [stationID], adjacent: adjacent.sorted(), branchSupport: sameBranch.sorted(), citySupport: rest.sorted())
+    }
+
+    // MARK: - Travel
+
+    /// Speed of walking between a position and the road, m/s (5 km/h).
+    static let walkingSpeed = 5 / 3.6
+
+    /// The nearest road node and how far it is, metres.
+    public func snap(_ point: GeoPoint) -> (node: Int, metres: Double)? {
+        roadIndex.nearest(to: projection.project(point)).map { ($0.index, $0.distance) }
+    }
+
+    public struct UnitTime: Sendable, Hashable {
+        public var unitIndex: Int
+        public var seconds: Double
+        public var metres: Double
+        public var snapMetres: Double
+    }
+
+    /// Every unit's time to `target`: one backward search per travel mode present, the
+    /// walk to and from the road included. Unreachable units get infinite seconds.
+    public func travelTimes(to target: GeoPoint, units: [(position: GeoPoint, mode: TravelMode)], maxSeconds: Double = .infinity)
+        -> (times: [UnitTime], targetSnap: Double)? {
+        guard let targetSnap = snap(target) else { return nil }
+        var result = [UnitTime](repeating: UnitTime(unitIndex: 0, seconds: .infinity, metres: .infinity, snapMetres: 0), count: units.count)
+        let snapped = units.map { snap($0.position) }
+        for mode in Set(units.map(\.mode)) {
+            let members = units.indices.filter { units[$0].mode == mode }
+            let walkToTarget = targetSnap.metres / Self.walkingSpeed
+            searches.withSearch(.time(mode), direction: .backward) { search, weights in
+                let nodes = members.compactMap { snapped[$0]?.node }
+                search.run(from: [(targetSnap.node, walkToTarget)], limit: maxSeconds, targets: nodes)
+                for member in members {
+                    guard let (node, metres) = snapped[member] else { continue }
+                    let seconds = search.cost(node) + metres / Self.walkingSpeed
+                    let road = search.pathArcs(to: node)?.reduce(0.0) { $0 + roads.arcLength[$1] } ?? .infinity
+                    result[member] = UnitTime(unitIndex: member, seconds: seconds <= maxSeconds ? seconds : .infinity,
+                                              metres: road, snapMetres: metres)
+                }
+                _ = weights
+            }
+        }
+        for index in result.indices { result[index].unitIndex = index }
+        return (result, targetSnap.metres)
+    }
+
+    public struct Isochrone: Sendable {
+        public var reachableNodes: Int
+        public var roadMetres: Double
+        public var hull: [GeoPoint]
+    }
+
+    public func isochrone(from origin: GeoPoint, seconds: Double, mode: TravelMode) -> Isochrone? {
+        guard let start = snap(origin) else { return nil }
+        return searches.withSearch(.time(mode), direction: .forward) { search, weights in
+            search.run(from: [(start.node, start.metres / Self.walkingSpeed)], limit: seconds)
+            let reached = search.reached
+            let metres = roads.coveredMetres(after: search, weights: weights, thresholds: [seconds])[0]
+            let hull = convexHull(reached.map { roadPoints[$0] }).map(projection.unproject)
+            return Isochrone(reachableNodes: reached.count, roadMetres: metres, hull: hull)
+        }
+    }
+}
+
+/// Searches are costly to set up (a reversed graph, per-node arrays) and cheap to reuse,
+/// so each metric and direction keeps a few, handed to one caller at a time.
+final class SearchPool: @unchecked Sendable {
+    private struct Key: Hashable {
+        var metric: Metric
+        var backward: Bool
+    }
+
+    private let roads: RoadGraph
+    /// Guards both dictionaries; a search taken out is owned by its caller alone.
+    private let lock = NSLock()
+    private var idle: [Key: [ShortestPathSearch]] = [:]
+    private var weights: [Metric: [Double]] = [:]
+
+    init(roads: RoadGraph) {
+        self.roads = roads
+    }
+
+    func withSearch<T>(_ metric: Metric, direction: ShortestPathSearch.Direction,
+                       _ body: (ShortestPathSearch, [Double]) throws -> T) rethrows -> T {
+        let key = Key(metric: metric, backward: direction == .backward)
+        let (costs, reused) = lock.withLock { () -> ([Double], ShortestPathSearch?) in
+            let costs = weights[metric] ?? roads.weights(metric)
+            weights[metric] = costs
+            return (costs, idle[key]?.popLast())
+        }
+        let search = reused ?? ShortestPathSearch(graph: roads, weights: costs, direction: direction)
+        defer { lock.withLock { idle[key, default: []].append(search) } }
+        return try body(search, costs)
+    }
+}
+
+/// Andrew's monotone chain; counter-clockwise, no repeated first point.
+func convexHull(_ points: [PlanarPoint]) -> [PlanarPoint] {
+    let sorted = Set(points).sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
+    guard sorted.count > 2 else { return sorted }
+    func cross(_ o: PlanarPoint, _ a: PlanarPoint, _ b: PlanarPoint) -> Double {
+        (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
+    }
+    var lower: [PlanarPoint] = [], upper: [PlanarPoint] = []
+    for p in sorted {
+        while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], p) <= 0 { lower.removeLast() }
+        lower.append(p)
+    }
+    for p in sorted.reversed() {
+        while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], p) <= 0 { upper.removeLast() }
+        upper.append(p)
+    }
+    return Array(lower.dropLast() + upper.dropLast())
+}

@@ -1,0 +1,204 @@
+import Foundation
+import GridModelPlugin
+import Logging
+import Testing
+import XunfangBus
+import XunfangConfig
+import XunfangGeo
+import XunfangPluginKit
+import XunfangProto
+
+/// Built once: the demo county takes a fraction of a second, and every test reads it.
+let demo: CountyModel = try! DemoCounty.build()
+let projection = LocalProjection(origin: DemoCounty.parameters.origin)
+func at(_ x: Double, _ y: Double) -> GeoPoint { projection.unproject(PlanarPoint(x: x, y: y)) }
+
+@Suite("Demo county")
+struct DemoCountyTests {
+    @Test("has the documents' figures: 129 grids, 677 must-patrol points, 8 checkpoints, 5 city exits")
+    func figures() {
+        #expect(demo.areas.count { $0.level == .grid } == 129)
+        #expect(demo.areas.count { $0.level == .cityBureau } == 1)
+        #expect(demo.sites.count { $0.kind == .patrolPoint } == 677)
+        #expect(demo.sites.count { $0.kind == .checkpoint } == 8)
+        #expect(demo.sites.count { $0.kind == .cityExit } == 5)
+        #expect(demo.roads.nodeCount >= 50_000)
+        // Every grid chains up to the city bureau; unified numbers nest.
+        for grid in demo.areas where grid.level == .grid {
+            let chain = demo.locate(gridCentre(grid))
+            #expect(chain?.grid.id == grid.id)
+            #expect(chain.map { grid.id.hasPrefix($0.station.id) && $0.station.id.hasPrefix($0.branch.id) } == true)
+        }
+    }
+
+    @Test("grids tile the county: every point inside lies in exactly one grid, points outside in none")
+    func tiling() throws {
+        var random = SyntheticRoads.Generator(state: 9)
+        let half = DemoCounty.parameters.sideMetres / 2
+        let gridCount = demo.areas.count { $0.level == .grid }
+        for _ in 0..<3_000 {
+            let point = at(Double.random(in: -half..<half, using: &random), Double.random(in: -half..<half, using: &random))
+            let holders = demo.areas.filter { $0.level == .grid }.filter { grid in
+                let rings = grid.boundary![0][0].map(projection.project)
+                return (try? Polygon(outer: Ring(rings)).contains(projection.project(point))) == true
+            }
+            #expect(holders.count == 1, "\(point) lies in \(holders.map(\.id))")
+            #expect(demo.locate(point)?.grid.id == holders.first?.id)
+        }
+        #expect(gridCount == 129)
+        #expect(demo.locate(at(half + 500, 0)) == nil)
+    }
+
+    @Test("the core is the core: its centre answers the 1-minute circle, the edge the 5-minute one")
+    func placeClasses() {
+        #expect(demo.locate(at(10, 10))?.grid.placeClass == .core)
+        #expect(demo.targetSeconds(.core) == 60)
+        #expect(demo.locate(at(11_000, 11_000))?.grid.placeClass == .support)
+    }
+
+    func gridCentre(_ grid: AreaRecord) -> GeoPoint {
+        let ring = grid.boundary![0][0].map(projection.project)
+        return projection.unproject(BoundingBox(covering: ring).centre)
+    }
+}
+
+@Suite("County queries")
+struct CountyQueryTests {
+    @Test("four zones partition the stations: own, adjacent (touching grids), same branch, the rest")
+    func fourZones() throws {
+        let station = try #require(demo.locate(at(100, 100))?.station.id)
+        let zones = demo.fourZones(aroundStation: station)
+        let all = demo.areas.filter { $0.level == .station }.map(\.id)
+        let listed = zones.own + zones.adjacent + zones.branchSupport + zones.citySupport
+        #expect(listed.sorted() == all.sorted())
+        #expect(Set(listed).count == listed.count)
+        #expect(!zones.adjacent.isEmpty)
+        // The four urban quadrant stations all meet at the centre.
+        #expect(zones.adjacent.filter { demo.area($0)?.parentID == demo.area(station)?.parentID }.count == 3)
+    }
+
+    @Test("ETAs from one backward search equal each unit's own forward route")
+    func etaMatchesForward() throws {
+        var random = SyntheticRoads.Generator(state: 4)
+        let units: [(position: GeoPoint, mode: TravelMode)] = (0..<40).map { index in
+            (at(Double.random(in: -9_000..<9_000, using: &random), Double.random(in: -9_000..<9_000, using: &random)),
+             [TravelMode.car, .foot, .eBike][index % 3])
+        }
+        let target = at(300, -200)
+        let (times, targetSnap) = try #require(demo.travelTimes(to: target, units: units))
+        let targetNode = try #require(demo.snap(target))
+        #expect(abs(targetSnap - targetNode.metres) < 1e-9)
+        for (index, unit) in units.enumerated() {
+            let start = try #require(demo.snap(unit.position))
+            let forward = ShortestPathSearch(graph: demo.roads, weights: demo.roads.weights(.time(unit.mode)))
+            forward.run(from: [(start.node, 0)])
+            let walk = (start.metres + targetNode.metres) / (5 / 3.6)
+            let expected = forward.cost(targetNode.node) + walk
+            #expect(abs(times[index].seconds - expected) < 1e-6 * max(1, expected), "unit \(index) \(unit.mode)")
+        }
+    }
+
+    @Test("isochrones grow with time and contain their origin")
+    func isochrone() throws {
+        let origin = at(0, 0)
+        let small = try #require(demo.isochrone(from: origin, seconds: 60, mode: .car))
+        let large = try #require(demo.isochrone(from: origin, seconds: 300, mode: .car))
+        #expect(small.reachableNodes > 10 && large.reachableNodes > small.reachableNodes)
+        #expect(large.roadMetres > small.roadMetres)
+        let hull = try Polygon(outer: Ring(large.hull.map(projection.project)))
+        #expect(hull.contains(projection.project(origin)))
+        let onFoot = try #require(demo.isochrone(from: origin, seconds: 300, mode: .foot))
+        #expect(onFoot.reachableNodes < large.reachableNodes)
+    }
+
+    @Test("coverage grows with the threshold and reaches every patrol point that has a unit on it")
+    func coverage() {
+        let points = demo.sites.filter { $0.kind == .patrolPoint }
+        let units = points.map { (position: $0.position, mode: TravelMode.car) }
+        let shares = demo.coverage(units: units, thresholds: [1, 60, 180])
+        #expect(shares.patrolPointShare[2] == 1)
+        #expect(shares.roadShare[0] <= shares.roadShare[1] && shares.roadShare[1] <= shares.roadShare[2])
+        let few = demo.coverage(units: [(at(0, 0), .car)], thresholds: [60, 300])
+        #expect(few.roadShare[0] > 0 && few.roadShare[0] < few.roadShare[1] && few.roadShare[1] < 0.2)
+        #expect(few.grids.count == 129)
+        let centreGrid = demo.locate(at(0, 0))!.grid.id
+        #expect(few.grids[centreGrid]!.road[1] > 0.5)
+    }
+}
+
+@Suite("GridModel over the bus")
+struct GridModelBusTests {
+    let secret = "grid-test-secret-0123456789"
+    let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func stack() async throws -> (InProcessBus, BusClient, BusClient) {
+        let config = CountyConfig(county: "Test", dataDirectory: "/tmp/unused", principals: [
+            PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(
+                publish: [try TopicPattern("grid.>")], subscribe: [], serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+            PrincipalConfig(name: "dispatch", credential: secret, acl: AccessControl(
+                publish: [], subscribe: [try TopicPattern("grid.>")], call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+        ])
+        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "dispatch": secret], logger: quiet)
+        let plugin = GridModelPlugin(model: demo, logger: quiet)
+        let server = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+        plugin.register(on: server)
+        try await server.start()
+        let caller = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "dispatch", version: "1.0.0"), credential: secret, logger: quiet)
+        try await caller.start()
+        return (bus, server, caller)
+    }
+
+    func position(_ point: GeoPoint, datum: Xunfang_GridModel_V1_Datum = .wgs84) -> Xunfang_GridModel_V1_Position {
+        var position = Xunfang_GridModel_V1_Position()
+        position.longitude = point.longitude
+        position.latitude = point.latitude
+        position.datum = datum
+        return position
+    }
+
+    @Test("Locate answers in WGS84 and GCJ-02 alike, and refuses a position that is not one")
+    func locate() async throws {
+        let (bus, server, caller) = try await stack()
+        let point = at(50, 60)
+        var request = Xunfang_GridModel_V1_LocateRequest()
+        request.position = position(point)
+        let plain = try await caller.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
+        #expect(plain.found && plain.placeClass == .core && plain.responseTargetSeconds == 60)
+        request.position = position(Datum.wgs84.convert(point, to: .gcj02), datum: .gcj02)
+        let shifted = try await caller.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
+        #expect(shifted.grid.id == plain.grid.id)
+        request.position.latitude = 123
+        await #expect(throws: BusClientError.self) {
+            let _ = try await caller.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
+        }
+        await caller.close()
+        await server.close()
+        await bus.shutdown()
+    }
+
+    @Test("Eta ranks units fastest first with unreachable ones last, and bounds its input")
+    func eta() async throws {
+        let (bus, server, caller) = try await stack()
+        var request = Xunfang_GridModel_V1_EtaRequest()
+        request.target = position(at(0, 0))
+        request.units = [("far", at(9_000, 9_000)), ("near", at(300, 0)), ("middle", at(2_000, 1_000))].map { id, point in
+            var unit = Xunfang_GridModel_V1_Unit()
+            unit.id = id
+            unit.position = position(point)
+            return unit
+        }
+        let answer = try await caller.call("/xunfang.grid_model.v1.GridModel/Eta", request, as: Xunfang_GridModel_V1_EtaResponse.self)
+        #expect(answer.etas.map(\.unitID) == ["near", "middle", "far"])
+        #expect(answer.etas.allSatisfy { $0.reachable && $0.seconds > 0 && $0.metres > 0 })
+        request.maxSeconds = UInt32(answer.etas[1].seconds.rounded(.up))
+        let bounded = try await caller.call("/xunfang.grid_model.v1.GridModel/Eta", request, as: Xunfang_GridModel_V1_EtaResponse.self)
+        #expect(bounded.etas.map(\.reachable) == [true, true, false])
+        request.units = Array(repeating: request.units[0], count: 5_001)
+        await #expect(throws: BusClientError.self) {
+            let _ = try await caller.call("/xunfang.grid_model.v1.GridModel/Eta", request, as: Xunfang_GridModel_V1_EtaResponse.self)
+        }
+        await caller.close()
+        await server.close()
+        await bus.shutdown()
+    }
+}
