@@ -42,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // MARK: - Core
@@ -167,7 +168,7 @@ let package = Package(
 
         .target(
             name: "GridModelPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangGeo", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/GridModel/Sources",
             swiftSettings: swiftSettings
         ),

@@ -24,22 +24,65 @@ public struct GridModelPlugin: Plugin {
     static let maxCandidates = 2_000
 
     private let model: ModelHolder
+    private let store: GridStore?
+    private let roads: RoadGraph
     private let logger: Logger
 
+    /// Settings (county config `env` or environment):
+    /// - `GRID_MODEL_ROADS`: a road graph file from `xunfang geo import-osm`; default the demo county's roads.
+    /// The hierarchy and sites live in `<data>/grid-model/grid-model.sqlite`, seeded with
+    /// the demo county on first start; `xunfang grid-model import FILE.geojson` replaces them.
     public init(context: PluginContext) throws {
         logger = context.logger
         let started = ContinuousClock.now
-        let county = try DemoCounty.build()
+        roads = try Self.roads(settings: context.settings)
+        let store = try GridStore(path: "\(context.dataDirectory)/grid-model.sqlite")
+        self.store = store
+        let county = try Self.load(store: store, roads: roads)
         model = ModelHolder(county)
         logger.info("county model ready", metadata: [
-            "xunfang.grids": "\(county.areas.count { $0.level == .grid })", "xunfang.sites": "\(county.sites.count)",
-            "xunfang.road_nodes": "\(county.roads.nodeCount)", "xunfang.build": "\(ContinuousClock.now - started)"])
+            "xunfang.revision": "\(county.revision)", "xunfang.grids": "\(county.areas.count { $0.level == .grid })",
+            "xunfang.sites": "\(county.sites.count)", "xunfang.road_nodes": "\(county.roads.nodeCount)",
+            "xunfang.build": "\(ContinuousClock.now - started)"])
     }
 
     /// For tests and embedding: serve a model built elsewhere.
     public init(model county: CountyModel, logger: Logger) {
         self.logger = logger
         model = ModelHolder(county)
+        roads = county.roads
+        store = nil
+    }
+
+    static func roads(settings: [String: String]) throws -> RoadGraph {
+        if let path = settings["GRID_MODEL_ROADS"], !path.isEmpty { return try GraphFile.read(from: path) }
+        return SyntheticRoads.county(DemoCounty.parameters)
+    }
+
+    /// The stored county, seeding the demo county into an empty store.
+    static func load(store: GridStore, roads: RoadGraph) throws -> CountyModel {
+        if let snapshot = try store.load() {
+            return try model(snapshot, roads: roads)
+        }
+        let (areas, sites) = DemoCounty.layout(roads: roads)
+        let revision = try store.replace(areas: areas, sites: sites)
+        return try CountyModel(revision: revision, areas: areas, sites: sites, roads: roads, origin: DemoCounty.parameters.origin)
+    }
+
+    static func model(_ snapshot: GridStore.Snapshot, roads: RoadGraph) throws -> CountyModel {
+        try CountyModel(revision: snapshot.revision, areas: snapshot.areas, sites: snapshot.sites, roads: roads,
+                        origin: origin(of: snapshot.areas) ?? roads.coordinates.first ?? DemoCounty.parameters.origin)
+    }
+
+    /// The middle of the grids' extent: where the local projection is most exact.
+    static func origin(of areas: [AreaRecord]) -> GeoPoint? {
+        let points = areas.compactMap(\.boundary).flatMap { $0.flatMap { $0.flatMap { $0 } } }
+        guard let first = points.first else { return nil }
+        var box = (minLon: first.longitude, maxLon: first.longitude, minLat: first.latitude, maxLat: first.latitude)
+        for p in points {
+            box = (min(box.minLon, p.longitude), max(box.maxLon, p.longitude), min(box.minLat, p.latitude), max(box.maxLat, p.latitude))
+        }
+        return GeoPoint(longitude: (box.minLon + box.maxLon) / 2, latitude: (box.minLat + box.maxLat) / 2)
     }
 
     public func register(on bus: BusClient) {
@@ -70,14 +113,32 @@ public struct GridModelPlugin: Plugin {
         }
     }
 
+    /// Announces the model, then watches the store: an import (or any edit) raises its
+    /// revision, and the plugin reloads and announces `grid.changed` again.
     public func run(on bus: BusClient) async throws {
+        try await announce(on: bus, reason: "loaded")
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            guard let store, let stored = try? store.revision(), stored != model.current.revision else { continue }
+            do {
+                guard let snapshot = try store.load() else { continue }
+                model.replace(try Self.model(snapshot, roads: roads))
+                logger.info("county model reloaded", metadata: ["xunfang.revision": "\(snapshot.revision)"])
+                try await announce(on: bus, reason: "reloaded")
+            } catch {
+                // A bad store keeps the last good model in service; the error says why.
+                logger.error("cannot reload the county model; keeping revision \(model.current.revision)", metadata: ["xunfang.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(30))
+            }
+        }
+    }
+
+    private func announce(on bus: BusClient, reason: String) async throws {
         var changed = Xunfang_GridModel_V1_GridChanged()
         changed.revision = model.current.revision
-        changed.reason = "loaded"
+        changed.reason = reason
+        changed.areaIds = model.current.areas.filter { $0.level == .grid }.map(\.id)
         try await bus.publish(Self.changedTopic, changed)
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3_600))
-        }
     }
 }
 

@@ -1,0 +1,127 @@
+import Foundation
+import GridModelPlugin
+import Logging
+import Testing
+import XunfangConfig
+import XunfangGeo
+import XunfangPluginKit
+import XunfangProto
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "xf-grid-\(UUID().uuidString.prefix(8))"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite("GridModel store and GeoJSON")
+struct GridStoreTests {
+    @Test("the store keeps what it is given, and every replace raises the revision")
+    func store() throws {
+        let store = try GridStore(path: temporaryDirectory() + "/grid.sqlite")
+        #expect(try store.load() == nil)
+        let (areas, sites) = DemoCounty.layout(roads: demo.roads)
+        #expect(try store.replace(areas: areas, sites: sites) == 1)
+        let snapshot = try #require(try store.load())
+        #expect(snapshot.revision == 1)
+        #expect(snapshot.areas.sorted { $0.id < $1.id } == areas.sorted { $0.id < $1.id })
+        #expect(snapshot.sites.sorted { $0.id < $1.id } == sites.sorted { $0.id < $1.id })
+        #expect(try store.replace(areas: areas, sites: []) == 2)
+        #expect(try store.load()?.sites.isEmpty == true)
+    }
+
+    @Test("export then import gives back the same county, and a point locates to the same grid")
+    func roundTrip() throws {
+        let features = CountyGeoJSON.features(areas: demo.areas, sites: demo.sites)
+        let parsed = try GeoJSON.parse(GeoJSON.write(features))
+        let (areas, sites) = try CountyGeoJSON.records(from: parsed)
+        #expect(areas.count == demo.areas.count && sites.count == demo.sites.count)
+        let again = try CountyModel(revision: 2, areas: areas, sites: sites, roads: demo.roads, origin: DemoCounty.parameters.origin)
+        var random = SyntheticRoads.Generator(state: 12)
+        for _ in 0..<200 {
+            let point = at(Double.random(in: -11_000..<11_000, using: &random), Double.random(in: -11_000..<11_000, using: &random))
+            #expect(again.locate(point)?.grid.id == demo.locate(point)?.grid.id)
+        }
+    }
+
+    @Test("import and export commands work on the store; a bad file leaves it untouched")
+    func commands() throws {
+        let directory = temporaryDirectory()
+        let exported = directory + "/county.geojson"
+        let environment = ["XUNFANG_DATA_DIR": directory]
+        // An empty store exports an empty collection; seed it through an import of the demo.
+        try GeoJSON.write(CountyGeoJSON.features(areas: demo.areas, sites: demo.sites)).write(to: URL(fileURLWithPath: exported))
+        #expect(GridModelCommands.run(["import", exported], environment: environment) == 0)
+        let store = try GridStore(path: directory + "/grid-model/grid-model.sqlite")
+        #expect(try store.revision() == 1)
+        #expect(GridModelCommands.run(["export", "--out", directory + "/again.geojson"], environment: environment) == 0)
+        #expect(try GeoJSON.read(path: directory + "/again.geojson").count == demo.areas.count + demo.sites.count)
+
+        let orphan = #"{"type":"FeatureCollection","features":[{"type":"Feature","id":"G","properties":{"xf_kind":"grid","parent":"nowhere"},"geometry":{"type":"Polygon","coordinates":[[[104,31],[104.1,31],[104.1,31.1],[104,31]]]}}]}"#
+        try orphan.write(toFile: directory + "/bad.geojson", atomically: true, encoding: .utf8)
+        #expect(GridModelCommands.run(["import", directory + "/bad.geojson"], environment: environment) != 0)
+        let unknown = #"{"type":"FeatureCollection","features":[{"type":"Feature","id":"X","properties":{"xf_kind":"spaceport"},"geometry":null}]}"#
+        try unknown.write(toFile: directory + "/unknown.geojson", atomically: true, encoding: .utf8)
+        #expect(GridModelCommands.run(["import", directory + "/unknown.geojson"], environment: environment) != 0)
+        #expect(try store.revision() == 1, "refused imports change nothing")
+    }
+
+    @Test("records refuse what GridModel cannot store, naming the feature", arguments: [
+        (#"{"type":"Feature","properties":{"xf_kind":"grid"},"geometry":null}"#, "an id of 1 to 64 characters"),
+        (#"{"type":"Feature","id":"A","properties":{},"geometry":null}"#, "xf_kind is required"),
+        (#"{"type":"Feature","id":"A","properties":{"xf_kind":"grid","parent":"S"},"geometry":{"type":"Point","coordinates":[104,31]}}"#, "needs a Polygon"),
+        (#"{"type":"Feature","id":"A","properties":{"xf_kind":"checkpoint"},"geometry":null}"#, "needs a Point"),
+        (#"{"type":"Feature","id":"A","properties":{"xf_kind":"station"},"geometry":null}"#, "needs a parent"),
+        (#"{"type":"Feature","id":"A","properties":{"xf_kind":"grid","parent":"S","place_class":"downtown"},"geometry":null}"#, "place_class"),
+    ])
+    func refuses(feature: String, expected: String) throws {
+        let features = try GeoJSON.parse(Data(feature.utf8))
+        do {
+            _ = try CountyGeoJSON.records(from: features)
+            Issue.record("accepted \(feature)")
+        } catch {
+            #expect(error.message.contains("feature 0"), "\(error.message)")
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test("a running plugin seeds an empty store, then reloads after an import and announces grid.changed")
+    func reload() async throws {
+        let directory = temporaryDirectory()
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let secret = "grid-test-secret-0123456789"
+        let config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
+            PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(publish: [try TopicPattern("grid.>")],
+                                                                                     serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+            PrincipalConfig(name: "watcher", credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")])),
+        ])
+        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "watcher": secret], logger: quiet)
+        let watcher = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "watcher", version: "1.0.0"), credential: secret, logger: quiet)
+        try await watcher.start()
+        let changes = try await watcher.subscribe("grid.changed")
+
+        let pluginDirectory = directory + "/grid-model"
+        try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
+        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory, settings: [:], logger: quiet))
+        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+        plugin.register(on: client)
+        try await client.start()
+        let running = Task { try await plugin.run(on: client) }
+
+        var iterator = changes.makeAsyncIterator()
+        let first = try #require(await iterator.next()).decode(Xunfang_GridModel_V1_GridChanged.self)
+        #expect(first.reason == "loaded" && first.revision == 1 && first.areaIds.count == 129)
+
+        // Keep only the core's 25 grids and their parents.
+        let core = demo.areas.filter { $0.level != .grid || $0.placeClass == .core }
+        let file = directory + "/core.geojson"
+        try GeoJSON.write(CountyGeoJSON.features(areas: core, sites: [])).write(to: URL(fileURLWithPath: file))
+        #expect(GridModelCommands.run(["import", file], environment: ["XUNFANG_DATA_DIR": directory]) == 0)
+        let second = try #require(await iterator.next()).decode(Xunfang_GridModel_V1_GridChanged.self)
+        #expect(second.reason == "reloaded" && second.revision == 2 && second.areaIds.count == 25)
+
+        running.cancel()
+        await client.close()
+        await watcher.close()
+        await bus.shutdown()
+    }
+}
