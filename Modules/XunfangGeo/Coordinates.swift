@@ -87,11 +87,17 @@ enum ChinaDatum {
 
     static func gcj02ToWGS84(_ p: GeoPoint) -> GeoPoint {
         if isOutsideChina(p) { return p }
-        var guess = GeoPoint(longitude: p.longitude, latitude: p.latitude)
+        return invert(wgs84ToGCJ02, at: p, from: p)
+    }
+
+    /// Solves forward(x) = target by fixed-point iteration from `guess`: both shifts are
+    /// small and smooth, so each step cuts the error by orders of magnitude.
+    private static func invert(_ forward: (GeoPoint) -> GeoPoint, at target: GeoPoint, from guess: GeoPoint) -> GeoPoint {
+        var guess = guess
         for _ in 0..<30 {
-            let forward = wgs84ToGCJ02(guess)
-            let errorLon = forward.longitude - p.longitude
-            let errorLat = forward.latitude - p.latitude
+            let image = forward(guess)
+            let errorLon = image.longitude - target.longitude
+            let errorLat = image.latitude - target.latitude
             guess.longitude -= errorLon
             guess.latitude -= errorLat
             if abs(errorLon) < 1e-9 && abs(errorLat) < 1e-9 { break }
@@ -112,16 +118,7 @@ enum ChinaDatum {
         let x = p.longitude - 0.0065, y = p.latitude - 0.006
         let z = (x * x + y * y).squareRoot() - 0.000_02 * sin(y * baiduFactor)
         let theta = atan2(y, x) - 0.000_003 * cos(x * baiduFactor)
-        var guess = GeoPoint(longitude: z * cos(theta), latitude: z * sin(theta))
-        for _ in 0..<30 {
-            let forward = gcj02ToBD09(guess)
-            let errorLon = forward.longitude - p.longitude
-            let errorLat = forward.latitude - p.latitude
-            guess.longitude -= errorLon
-            guess.latitude -= errorLat
-            if abs(errorLon) < 1e-9 && abs(errorLat) < 1e-9 { break }
-        }
-        return guess
+        return invert(gcj02ToBD09, at: p, from: GeoPoint(longitude: z * cos(theta), latitude: z * sin(theta)))
     }
 
     private static func offset(_ p: GeoPoint) -> (Double, Double) {
