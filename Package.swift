@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .executable(name: "xunfang-plugin-dispatch", targets: ["DispatchPluginMain"]),
         .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
         .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
         // The wire, the generated protocol, the config and the broker logic, for tools
@@ -183,6 +184,27 @@ let package = Package(
             name: "GridModelTests",
             dependencies: ["GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", "XunfangProto", logging],
             path: "Tests/GridModelTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "DispatchPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Plugins/Dispatch/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "DispatchPluginMain",
+            dependencies: ["DispatchPlugin"],
+            path: "Plugins/Dispatch/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "DispatchTests",
+            dependencies: ["DispatchPlugin", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+                           "XunfangProto", logging],
+            path: "Tests/DispatchTests",
             swiftSettings: swiftSettings
         ),
 

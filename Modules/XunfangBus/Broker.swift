@@ -12,6 +12,8 @@ public struct BrokerSettings: Sendable {
     public var durableTopics: [TopicPattern]
     public var limits: WireLimits
     public var pingIntervalMilliseconds: UInt64
+    /// How long a new connection may take to say Hello (TLS and a busy client included).
+    public var handshakeTimeoutMilliseconds: UInt64
     public var subscriberQueueLimit: Int
     public var durableInFlightLimit: Int
     public var maxRequestTimeoutMilliseconds: UInt64
@@ -27,6 +29,7 @@ public struct BrokerSettings: Sendable {
         self.durableTopics = config.bus.durableTopics
         self.limits = WireLimits(maxFrameBytes: config.bus.maxFrameBytes, maxDecompressedBytes: config.bus.maxDecompressedBytes)
         self.pingIntervalMilliseconds = UInt64(config.bus.pingIntervalMilliseconds)
+        self.handshakeTimeoutMilliseconds = max(10_000, UInt64(config.bus.pingIntervalMilliseconds))
         self.subscriberQueueLimit = config.bus.subscriberQueueLimit
         self.durableInFlightLimit = config.bus.durableInFlightLimit
         self.maxRequestTimeoutMilliseconds = UInt64(config.bus.maxRequestTimeoutMilliseconds)
@@ -179,7 +182,8 @@ public final class Broker {
         for session in Array(sessions.values) {
             let silent = now &- session.lastHeard
             if !session.isReady {
-                if silent >= interval { fail(session, .unauthenticated, "no Hello within \(interval) ms", fatal: true) }
+                let window = settings.handshakeTimeoutMilliseconds
+                if silent >= window { fail(session, .unauthenticated, "no Hello within \(window) ms", fatal: true) }
                 continue
             }
             if silent >= 3 * interval {

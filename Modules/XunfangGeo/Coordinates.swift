@@ -19,6 +19,20 @@ public struct GeoPoint: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "(\(longitude), \(latitude))" }
 }
 
+/// Stored and sent as `[longitude, latitude]`, the GeoJSON order.
+extension GeoPoint: Codable {
+    public init(from decoder: any Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        self.init(longitude: try container.decode(Double.self), latitude: try container.decode(Double.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        try container.encode(longitude)
+        try container.encode(latitude)
+    }
+}
+
 /// Great-circle distance on a sphere of the IUGG mean radius, used for every edge length
 /// so that results compare with other tools.
 public enum Haversine {

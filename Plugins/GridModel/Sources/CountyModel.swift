@@ -60,19 +60,6 @@ public struct SiteRecord: Sendable, Hashable, Codable {
     }
 }
 
-extension GeoPoint: Codable {
-    public init(from decoder: any Decoder) throws {
-        var container = try decoder.unkeyedContainer()
-        self.init(longitude: try container.decode(Double.self), latitude: try container.decode(Double.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.unkeyedContainer()
-        try container.encode(longitude)
-        try container.encode(latitude)
-    }
-}
-
 /// Everything GridModel knows, indexed for queries. Immutable: an edit or reload builds
 /// a new model and swaps it in, so queries never see half an update.
 public final class CountyModel: Sendable {

@@ -1,0 +1,4 @@
+import DispatchPlugin
+import XunfangPluginKit
+
+await PluginMain.run(DispatchPlugin.self)

@@ -1,0 +1,263 @@
+import Foundation
+import Logging
+import SwiftProtobuf
+import XunfangGeo
+import XunfangPluginKit
+import XunfangProto
+
+/// The plugin's working half: turns requests into `Dispatcher` calls under one lock,
+/// asks GridModel for places and travel times (outside the lock), stores every change
+/// with its announcements, and drains the outbox onto the bus.
+final class Desk: @unchecked Sendable {
+    private let lock = NSLock()
+    private let dispatcher: Dispatcher
+    private let store: DispatchStore
+    private let clock: any DispatchClock
+    private let logger: Logger
+    private var bus: BusClient?
+    private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    init(store: DispatchStore, clock: any DispatchClock, logger: Logger) throws {
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        dispatcher = Dispatcher(clock: clock)
+        var (incidents, units) = try store.load()
+        if units.isEmpty {
+            units = DemoRoster.units
+            try store.save(incidents: [], units: units, outbox: [])
+        }
+        dispatcher.restore(incidents: incidents, units: units)
+    }
+
+    func attach(_ bus: BusClient) {
+        lock.withLock { self.bus = bus }
+        Task { [self] in await drainOutbox() }
+    }
+
+    // MARK: - Requests
+
+    func intake(_ request: Xunfang_Dispatch_V1_IntakeRequest) async throws -> Xunfang_Dispatch_V1_IntakeResponse {
+        let location = try Wire.point(request.location, field: "location")
+        let place = await locate(location)
+        let source = IncidentSource(rawValue: request.source.rawValue) ?? .call110
+        let (incident, linked) = try apply { dispatcher in
+            let (incident, linked, events) = try dispatcher.intake(
+                typeCode: request.typeCode, source: source, location: location, report: request.report,
+                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place?.grid, stationID: place?.station)
+            return ((incident, linked), events)
+        }
+        var response = Xunfang_Dispatch_V1_IntakeResponse()
+        response.incident = Wire.incident(incident)
+        response.linked = linked
+        return response
+    }
+
+    func recommend(_ request: Xunfang_Dispatch_V1_RecommendRequest) async throws -> Xunfang_Dispatch_V1_RecommendResponse {
+        let snapshot: (incident: Incident, units: [Unit])
+        do {
+            snapshot = try lock.withLock { () throws -> (incident: Incident, units: [Unit]) in
+                guard let incident = dispatcher.incidents[request.incidentID] else {
+                    throw DispatchError(.notFound, "no incident \(request.incidentID)")
+                }
+                return (incident, try dispatcher.eligibleUnits(for: request.incidentID))
+            }
+        } catch let error as DispatchError {
+            throw error.busError
+        }
+        let (incident, units) = snapshot
+        let limit = request.limit == 0 ? 10 : Int(min(request.limit, 100))
+        let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: incident, units: units)
+        lock.withLock { dispatcher.recordRanking(result.list.map(\.candidate.callSign), for: incident.id) }
+        var response = Xunfang_Dispatch_V1_RecommendResponse()
+        response.units = result.list.prefix(limit).map(Wire.recommendation)
+        response.straightLineEstimates = result.straightLine
+        response.widenedTo = Xunfang_Dispatch_V1_Zone(rawValue: result.widenedTo.rawValue) ?? .city
+        response.note = result.note
+        return response
+    }
+
+    func assign(_ request: Xunfang_Dispatch_V1_AssignRequest) async throws -> Xunfang_Dispatch_V1_AssignResponse {
+        var callSign = request.callSign
+        if callSign.isEmpty {
+            var recommend = Xunfang_Dispatch_V1_RecommendRequest()
+            recommend.incidentID = request.incidentID
+            guard let best = try await self.recommend(recommend).units.first else {
+                throw BusClientError(.failedPrecondition, "no available unit has what \(request.incidentID) needs")
+            }
+            callSign = best.callSign
+        }
+        return try apply { dispatcher in
+            let events = try dispatcher.assign(request.incidentID, to: callSign)
+            return (Self.answer(dispatcher, request.incidentID, callSign), events)
+        }
+    }
+
+    func acknowledge(_ request: Xunfang_Dispatch_V1_AcknowledgeRequest) async throws -> Xunfang_Dispatch_V1_AssignResponse {
+        try apply { dispatcher in
+            let events = try dispatcher.acknowledge(request.incidentID, by: request.callSign)
+            return (Self.answer(dispatcher, request.incidentID, request.callSign), events)
+        }
+    }
+
+    func updateUnit(_ request: Xunfang_Dispatch_V1_UpdateUnitRequest) async throws -> Xunfang_Dispatch_V1_Unit {
+        guard let status = UnitStatus(rawValue: request.status.rawValue) else { throw BusClientError(.invalidArgument, "unknown status") }
+        return try apply { dispatcher in
+            let events = try dispatcher.updateUnit(request.callSign, to: status)
+            return (Wire.unit(dispatcher.units[request.callSign]!), events)
+        }
+    }
+
+    func clear(_ request: Xunfang_Dispatch_V1_ClearRequest) async throws -> Xunfang_Dispatch_V1_Incident {
+        try apply { dispatcher in
+            let events = try dispatcher.clear(request.incidentID, close: request.close)
+            return (Wire.incident(dispatcher.incidents[request.incidentID]!), events)
+        }
+    }
+
+    func listIncidents(_ request: Xunfang_Dispatch_V1_ListIncidentsRequest) -> Xunfang_Dispatch_V1_ListIncidentsResponse {
+        let limit = request.limit == 0 ? 100 : Int(min(request.limit, 10_000))
+        return lock.withLock {
+            var response = Xunfang_Dispatch_V1_ListIncidentsResponse()
+            response.incidents = dispatcher.incidentOrder.reversed().lazy
+                .compactMap { self.dispatcher.incidents[$0] }
+                .filter { !request.openOnly || $0.status.isOpen }
+                .prefix(limit).map(Wire.incident)
+            return response
+        }
+    }
+
+    func listUnits() -> Xunfang_Dispatch_V1_ListUnitsResponse {
+        lock.withLock {
+            var response = Xunfang_Dispatch_V1_ListUnitsResponse()
+            response.units = dispatcher.units.values.sorted { $0.callSign < $1.callSign }.map(Wire.unit)
+            return response
+        }
+    }
+
+    func position(_ update: Xunfang_Dispatch_V1_UnitPosition) async {
+        guard let point = try? Wire.point(update.position, field: "position") else { return }
+        let at = update.at == 0 ? clock.now() : update.at
+        _ = try? apply { dispatcher in ((), dispatcher.position(update.callSign, at: point, time: at)) }
+    }
+
+    func tick() async {
+        _ = try? apply { dispatcher in ((), dispatcher.tick()) }
+    }
+
+    // MARK: - Changes, storage and announcements
+
+    private var currentBus: BusClient? { lock.withLock { bus } }
+
+    /// Runs `body` under the lock, stores what changed with its announcements in one
+    /// transaction, and wakes the outbox publisher. A refusal changes nothing.
+    private func apply<T>(_ body: (Dispatcher) throws -> (T, [DispatchEvent])) throws -> T {
+        let result: T = try lock.withLock { () throws -> T in
+            let (value, events): (T, [DispatchEvent])
+            do {
+                (value, events) = try body(dispatcher)
+            } catch let error as DispatchError {
+                throw error.busError
+            }
+            guard !events.isEmpty else { return value }
+            var incidents: [String: Incident] = [:], units: [String: Unit] = [:]
+            var outbox: [(topic: String, payload: Data, messageID: String)] = []
+            let stamp = clock.now()
+            for (index, event) in events.enumerated() {
+                let messageID = "\(stamp)-\(index)-\(UUID().uuidString.prefix(8))"
+                switch event {
+                case .incidentCreated(let incident), .incidentUpdated(let incident), .incidentClosed(let incident):
+                    let current = dispatcher.incidents[incident.id] ?? incident
+                    incidents[current.id] = current
+                    let topic = if case .incidentCreated = event { "incident.created" } else if case .incidentClosed = event { "incident.closed" } else { "incident.updated" }
+                    outbox.append((topic, try Wire.incident(current).serializedData(), messageID))
+                case .unitUpdated(let unit):
+                    let current = dispatcher.units[unit.callSign] ?? unit
+                    units[current.callSign] = current
+                    outbox.append(("unit.status", try Wire.unit(current).serializedData(), messageID))
+                case .order(let incidentID, let callSign, let deadline):
+                    var order = Xunfang_Dispatch_V1_Order()
+                    order.incidentID = incidentID
+                    order.callSign = callSign
+                    order.ackDeadline = deadline
+                    if let incident = dispatcher.incidents[incidentID] { order.incident = Wire.incident(incident) }
+                    outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), messageID))
+                case .neighboursAware(let incidentID):
+                    if let incident = dispatcher.incidents[incidentID] {
+                        outbox.append(("dispatch.alert.neighbours", try Wire.incident(incident).serializedData(), messageID))
+                    }
+                }
+            }
+            do {
+                try store.save(incidents: Array(incidents.values), units: Array(units.values), outbox: outbox)
+            } catch {
+                // Memory and disk would disagree; the caller is told, and the state restored at the next start is the stored one.
+                logger.critical("cannot store a dispatch change", metadata: ["xunfang.error": "\(error)"])
+                throw BusClientError(.internal, "cannot store the change: \(error)")
+            }
+            return value
+        }
+        wake.continuation.yield()
+        return result
+    }
+
+    static func answer(_ dispatcher: Dispatcher, _ incidentID: String, _ callSign: String) -> Xunfang_Dispatch_V1_AssignResponse {
+        var response = Xunfang_Dispatch_V1_AssignResponse()
+        if let incident = dispatcher.incidents[incidentID] { response.incident = Wire.incident(incident) }
+        if let unit = dispatcher.units[callSign] { response.unit = Wire.unit(unit) }
+        return response
+    }
+
+    /// Publishes the outbox in order with confirmed publishes; what the bus acknowledged is
+    /// deleted. A failure (bus away) is retried after a pause, nothing is skipped.
+    private func drainOutbox() async {
+        var iterator = wake.stream.makeAsyncIterator()
+        while !Task.isCancelled {
+            guard let bus = currentBus else { return }
+            do {
+                let batch = try store.pendingOutbox(limit: 256)
+                if batch.isEmpty {
+                    _ = await iterator.next()
+                    continue
+                }
+                var done: [Int64] = []
+                for message in batch {
+                    do {
+                        try await bus.publishConfirmed(message.topic, payload: message.payload, messageID: message.messageID)
+                    } catch let error as BusClientError where error.code == .invalidArgument || error.code == .permissionDenied {
+                        // Refused for good (a bad topic or a missing ACL): set aside, kept, and reported,
+                        // so one bad message does not hold up every later one.
+                        logger.critical("the bus refused an outbox message; kept in outbox_refused", metadata: [
+                            "xunfang.topic": "\(message.topic)", "xunfang.error": "\(error)"])
+                        try store.setAside(message, reason: error.description)
+                    }
+                    done.append(message.seq)
+                }
+                try store.deleteOutbox(done)
+            } catch {
+                logger.warning("outbox publish failed; retrying", metadata: ["xunfang.error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// GridModel's answer for where a point is; nil when GridModel is not running.
+    private func locate(_ point: GeoPoint) async -> (grid: String, station: String)? {
+        guard let bus = currentBus else { return nil }
+        var request = Xunfang_GridModel_V1_LocateRequest()
+        request.position = Wire.position(point)
+        guard let answer = try? await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self,
+                                               timeout: .seconds(2)), answer.found else { return nil }
+        return (answer.grid.id, answer.station.id)
+    }
+}
+
+extension DispatchError {
+    var busError: BusClientError {
+        switch code {
+        case .notFound: BusClientError(.notFound, message)
+        case .failedPrecondition: BusClientError(.failedPrecondition, message)
+        case .invalidArgument: BusClientError(.invalidArgument, message)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+public import XunfangGeo
+
+/// Milliseconds since 1970, injected so tests run the clock by hand.
+public protocol DispatchClock: Sendable {
+    func now() -> Int64
+}
+
+public enum IncidentSource: Int, Sendable, Codable { case call110 = 0, onView, alarm, tip }
+
+public enum IncidentStatus: Int, Sendable, Codable, Comparable {
+    case received = 0, accepted, dispatched, acknowledged, enRoute, onScene, cleared, closed, linked
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    /// Still needs work: neither done nor folded into another incident.
+    public var isOpen: Bool { self < .cleared }
+}
+
+public enum UnitKind: Int, Sendable, Codable, CaseIterable { case car = 0, motorcycle, eBike, foot, specialPolice, drone }
+
+public enum UnitStatus: Int, Sendable, Codable, CaseIterable {
+    case offDuty = 0, available, assigned, enRoute, onScene, returning, outOfService
+
+    /// The availability matrix: which statuses may move to which. Anything else is refused.
+    static let allowed: [UnitStatus: Set<UnitStatus>] = [
+        .offDuty: [.available],
+        .available: [.assigned, .offDuty, .outOfService],
+        .assigned: [.enRoute, .available, .outOfService],
+        .enRoute: [.onScene, .available, .outOfService],
+        .onScene: [.returning, .available, .outOfService],
+        .returning: [.available, .assigned, .offDuty, .outOfService],
+        .outOfService: [.available, .offDuty],
+    ]
+
+    public func mayBecome(_ next: UnitStatus) -> Bool { Self.allowed[self]?.contains(next) ?? false }
+
+    /// Units that may be sent to a new incident.
+    public var isDispatchable: Bool { self == .available || self == .returning }
+}
+
+/// Four-zone linkage: where a unit stands relative to an incident.
+public enum Zone: Int, Sendable, Codable, Comparable {
+    case own = 0, adjacent, branch, city
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One row of the incident type table: how urgent, and what a unit must be able to do.
+public struct IncidentType: Sendable, Hashable, Codable {
+    public var code: String
+    public var name: String
+    public var priority: Int
+    public var capabilities: Set<String>
+
+    public init(code: String, name: String, priority: Int, capabilities: Set<String> = []) {
+        self.code = code
+        self.name = name
+        self.priority = priority
+        self.capabilities = capabilities
+    }
+
+    /// A starting table; counties replace it with their own.
+    public static let defaults: [IncidentType] = [
+        IncidentType(code: "violent", name: "暴力犯罪", priority: 1, capabilities: ["armed"]),
+        IncidentType(code: "robbery", name: "抢劫抢夺", priority: 1, capabilities: ["armed"]),
+        IncidentType(code: "fight", name: "打架斗殴", priority: 2),
+        IncidentType(code: "theft", name: "盗窃", priority: 3),
+        IncidentType(code: "traffic", name: "交通事故", priority: 2, capabilities: ["traffic"]),
+        IncidentType(code: "dispute", name: "纠纷", priority: 3),
+        IncidentType(code: "help", name: "求助", priority: 3),
+        IncidentType(code: "noise", name: "噪音扰民", priority: 4),
+    ]
+}
+
+public struct Incident: Sendable, Hashable, Codable {
+    public var id: String
+    public var type: IncidentType
+    public var source: IncidentSource
+    public var location: GeoPoint
+    public var gridID: String?
+    public var stationID: String?
+    public var report: String
+    public var status: IncidentStatus
+    /// When each status was reached, Unix ms.
+    public var times: [IncidentStatus: Int64]
+    public var linkedTo: String?
+    public var linkedCalls: Int
+    public var units: [String]
+    public var note: String
+    public var externalID: String?
+}
+
+public struct Unit: Sendable, Hashable, Codable {
+    public var callSign: String
+    public var kind: UnitKind
+    public var homeStation: String
+    public var capabilities: Set<String>
+    public var crew: Int
+    public var shift: String
+    public var status: UnitStatus
+    public var position: GeoPoint?
+    public var positionAt: Int64
+    public var incidentID: String?
+
+    public init(callSign: String, kind: UnitKind, homeStation: String, capabilities: Set<String> = [], crew: Int = 2,
+                shift: String = "day", status: UnitStatus = .available, position: GeoPoint? = nil) {
+        self.callSign = callSign
+        self.kind = kind
+        self.homeStation = homeStation
+        self.capabilities = capabilities
+        self.crew = crew
+        self.shift = shift
+        self.status = status
+        self.position = position
+        self.positionAt = 0
+        self.incidentID = nil
+    }
+
+    public var travelMode: TravelMode {
+        switch kind {
+        case .car, .specialPolice: .car
+        case .motorcycle: .motorcycle
+        case .eBike: .eBike
+        case .foot: .foot
+        case .drone: .car
+        }
+    }
+}
+
+/// A unit as the recommendation sees it: how fast, how far, from which zone.
+public struct Candidate: Sendable, Hashable {
+    public var callSign: String
+    public var etaSeconds: Double
+    public var metres: Double
+    public var zone: Zone
+
+    public init(callSign: String, etaSeconds: Double, metres: Double, zone: Zone) {
+        self.callSign = callSign
+        self.etaSeconds = etaSeconds
+        self.metres = metres
+        self.zone = zone
+    }
+}
+
+public struct Recommendation: Sendable, Hashable {
+    public var candidate: Candidate
+    public var meetsTarget: Bool
+    public var targetSeconds: Double
+    public var explanation: String
+}
+
+/// A refusal with the wire status it maps to.
+public struct DispatchError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: Sendable { case notFound, failedPrecondition, invalidArgument }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}

@@ -1,0 +1,68 @@
+public import Logging
+public import XunfangPluginKit
+import Foundation
+import XunfangGeo
+import XunfangProto
+
+/// Dispatch: incidents, units, road-ETA recommendation and point-to-point orders. See
+/// Plugins/Dispatch/README.md for its topics, services and settings.
+public struct DispatchPlugin: Plugin {
+    static let service = "/xunfang.dispatch.v1.Dispatch/"
+    static let gridModel = "/xunfang.grid_model.v1.GridModel/"
+    public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits"]
+        .map { service + $0 }
+
+    public static let manifest = PluginManifest(
+        name: "dispatch", version: "0.1.0",
+        publishes: ["incident.>", "dispatch.>", "unit.status"], subscribes: ["unit.position"], serves: methods)
+
+    let desk: Desk
+
+    public init(context: PluginContext) throws {
+        let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite")
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger)
+    }
+
+    /// For tests: a desk on a given store and clock.
+    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger) throws {
+        desk = try Desk(store: store, clock: clock, logger: logger)
+    }
+
+    public func register(on bus: BusClient) {
+        let desk = self.desk
+        desk.attach(bus)
+        bus.serve(Self.service + "Intake") { (request: Xunfang_Dispatch_V1_IntakeRequest, _) in try await desk.intake(request) }
+        bus.serve(Self.service + "Recommend") { (request: Xunfang_Dispatch_V1_RecommendRequest, _) in try await desk.recommend(request) }
+        bus.serve(Self.service + "Assign") { (request: Xunfang_Dispatch_V1_AssignRequest, _) in try await desk.assign(request) }
+        bus.serve(Self.service + "Acknowledge") { (request: Xunfang_Dispatch_V1_AcknowledgeRequest, _) in try await desk.acknowledge(request) }
+        bus.serve(Self.service + "UpdateUnit") { (request: Xunfang_Dispatch_V1_UpdateUnitRequest, _) in try await desk.updateUnit(request) }
+        bus.serve(Self.service + "Clear") { (request: Xunfang_Dispatch_V1_ClearRequest, _) in try await desk.clear(request) }
+        bus.serve(Self.service + "ListIncidents") { (request: Xunfang_Dispatch_V1_ListIncidentsRequest, _) in desk.listIncidents(request) }
+        bus.serve(Self.service + "ListUnits") { (_: Xunfang_Dispatch_V1_ListUnitsRequest, _) in desk.listUnits() }
+    }
+
+    public func run(on bus: BusClient) async throws {
+        let desk = self.desk
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await bus.consume("unit.position", as: Xunfang_Dispatch_V1_UnitPosition.self) { position, _ in
+                    await desk.position(position)
+                }
+            }
+            group.addTask {
+                // Ack deadlines are checked every 250 ms: a 30 s timeout fires within a quarter second.
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(250))
+                    await desk.tick()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+public struct SystemDispatchClock: DispatchClock {
+    public init() {}
+    public func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
+}

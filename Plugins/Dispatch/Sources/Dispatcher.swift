@@ -1,0 +1,328 @@
+import Foundation
+public import XunfangGeo
+
+/// What the plugin must tell the world after a change.
+public enum DispatchEvent: Sendable, Hashable {
+    case incidentCreated(Incident)
+    case incidentUpdated(Incident)
+    case incidentClosed(Incident)
+    /// A point-to-point order for the unit, to acknowledge by `deadline`.
+    case order(incidentID: String, callSign: String, deadline: Int64)
+    case unitUpdated(Unit)
+    /// A high-priority incident: adjacent stations' units should know at once.
+    case neighboursAware(incidentID: String)
+}
+
+/// The command centre's state: incidents, units, orders. Pure logic with an injected
+/// clock; the plugin feeds it requests and travel times and publishes its events.
+/// Not thread-safe: the plugin serialises calls.
+public final class Dispatcher {
+    public struct Settings: Sendable {
+        public var ackTimeoutMilliseconds: Int64 = 30_000
+        /// A call of the same type this close in space and time joins the open incident.
+        public var duplicateRadiusMetres: Double = 150
+        public var duplicateWindowMilliseconds: Int64 = 15 * 60_000
+        /// A unit en route this close to the scene is on scene.
+        public var arrivalRadiusMetres: Double = 100
+        /// Incidents of this priority or more urgent alert the adjacent stations at once.
+        public var neighboursAwarePriority = 1
+        public var types: [IncidentType] = IncidentType.defaults
+        public init() {}
+    }
+
+    public let settings: Settings
+    private let clock: any DispatchClock
+    private let typesByCode: [String: IncidentType]
+    public private(set) var incidents: [String: Incident] = [:]
+    public private(set) var incidentOrder: [String] = []
+    public private(set) var units: [String: Unit] = [:]
+    private var ranked: [String: [String]] = [:]
+    private var pending: [String: (incidentID: String, deadline: Int64)] = [:]
+    private var tried: [String: Set<String>] = [:]
+    private var byExternalID: [String: String] = [:]
+    private var nextNumber = 1
+
+    public init(settings: Settings = Settings(), clock: any DispatchClock) {
+        self.settings = settings
+        self.clock = clock
+        typesByCode = Dictionary(settings.types.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    // MARK: - Restoring state
+
+    /// Brings back stored incidents and units (after a restart).
+    public func restore(incidents stored: [Incident], units roster: [Unit]) {
+        for incident in stored.sorted(by: { ($0.times[.received] ?? 0, $0.id) < ($1.times[.received] ?? 0, $1.id) }) {
+            incidents[incident.id] = incident
+            incidentOrder.append(incident.id)
+            if let external = incident.externalID { byExternalID[external] = incident.id }
+            if let number = Int(incident.id.split(separator: "-").last ?? "") { nextNumber = max(nextNumber, number + 1) }
+        }
+        for unit in roster { units[unit.callSign] = unit }
+        // Orders outstanding at the restart get a fresh deadline rather than none.
+        for unit in roster where unit.status == .assigned {
+            if let incidentID = unit.incidentID { pending[unit.callSign] = (incidentID, clock.now() + settings.ackTimeoutMilliseconds) }
+        }
+    }
+
+    public func addUnit(_ unit: Unit) -> [DispatchEvent] {
+        units[unit.callSign] = unit
+        return [.unitUpdated(unit)]
+    }
+
+    // MARK: - Intake
+
+    /// Creates an incident, or links the call to an open one of the same type nearby.
+    /// Retrying with the same `externalID` returns the first answer, changing nothing.
+    public func intake(typeCode: String, source: IncidentSource, location: GeoPoint, report: String, externalID: String? = nil,
+                       gridID: String? = nil, stationID: String? = nil) throws(DispatchError) -> (Incident, linked: Bool, events: [DispatchEvent]) {
+        if let externalID, let known = byExternalID[externalID], let incident = incidents[known] {
+            return (incident, incident.status == .linked, [])
+        }
+        guard let type = typesByCode[typeCode] else {
+            throw DispatchError(.invalidArgument, "unknown incident type \"\(typeCode)\" (known: \(typesByCode.keys.sorted().joined(separator: ", ")))")
+        }
+        guard location.isValid else { throw DispatchError(.invalidArgument, "location \(location) is not a longitude,latitude") }
+        guard report.utf8.count <= 8_192 else { throw DispatchError(.invalidArgument, "report longer than 8192 bytes") }
+        let now = clock.now()
+        var incident = Incident(
+            id: String(format: "INC-%06d", nextNumber), type: type, source: source, location: location, gridID: gridID, stationID: stationID,
+            report: report, status: .received, times: [.received: now], linkedTo: nil, linkedCalls: 0, units: [], note: "", externalID: externalID)
+        nextNumber += 1
+        var events: [DispatchEvent] = []
+        if let primaryID = duplicateOf(incident) {
+            incident.status = .linked
+            incident.linkedTo = primaryID
+            incident.times[.linked] = now
+            incidents[primaryID]!.linkedCalls += 1
+            incidents[primaryID]!.note = "\(incidents[primaryID]!.linkedCalls) more call(s) about this incident"
+            events.append(.incidentUpdated(incidents[primaryID]!))
+        } else {
+            incident.status = .accepted
+            incident.times[.accepted] = now
+        }
+        incidents[incident.id] = incident
+        incidentOrder.append(incident.id)
+        if let externalID { byExternalID[externalID] = incident.id }
+        events.insert(.incidentCreated(incident), at: 0)
+        if incident.status != .linked && type.priority <= settings.neighboursAwarePriority {
+            events.append(.neighboursAware(incidentID: incident.id))
+        }
+        return (incident, incident.status == .linked, events)
+    }
+
+    private func duplicateOf(_ call: Incident) -> String? {
+        let now = clock.now()
+        for id in incidentOrder.reversed() {
+            guard let open = incidents[id] else { continue }
+            if now - (open.times[.received] ?? 0) > settings.duplicateWindowMilliseconds { break }
+            guard open.status.isOpen, open.type.code == call.type.code else { continue }
+            if Haversine.metres(open.location, call.location) <= settings.duplicateRadiusMetres { return id }
+        }
+        return nil
+    }
+
+    // MARK: - Recommendation
+
+    /// Units that may go to `incident`: dispatchable, with the capabilities its type needs.
+    public func eligibleUnits(for incidentID: String) throws(DispatchError) -> [Unit] {
+        let incident = try openIncident(incidentID)
+        return units.values.filter { $0.status.isDispatchable && incident.type.capabilities.isSubset(of: $0.capabilities) }
+            .sorted { $0.callSign < $1.callSign }
+    }
+
+    /// Ranks candidates by ETA, widening zone by zone: the own station's units first; only
+    /// if none of them can meet the response target, the adjacent stations' too; then the
+    /// branch; then the whole city. Returns the ranking and the widest zone it needed.
+    public static func rank(_ candidates: [Candidate], targetSeconds: Double) -> (list: [Recommendation], widenedTo: Zone) {
+        var widened = Zone.city
+        for zone in [Zone.own, .adjacent, .branch, .city] where candidates.contains(where: { $0.zone <= zone && $0.etaSeconds <= targetSeconds }) {
+            widened = zone
+            break
+        }
+        let pool = candidates.filter { $0.zone <= widened }
+            .sorted { ($0.etaSeconds, $0.zone, $0.callSign) < ($1.etaSeconds, $1.zone, $1.callSign) }
+        let zoneNames: [Zone: String] = [.own: "own station", .adjacent: "adjacent station", .branch: "branch support", .city: "city support"]
+        let list = pool.map { candidate in
+            let meets = candidate.etaSeconds <= targetSeconds
+            let eta = candidate.etaSeconds.isFinite ? "\(Int(candidate.etaSeconds) / 60)m\(String(format: "%02d", Int(candidate.etaSeconds) % 60))s" : "unreachable"
+            let explanation = "ETA \(eta), \(String(format: "%.1f", candidate.metres / 1_000)) km, \(zoneNames[candidate.zone]!) zone, "
+                + (meets ? "meets" : "misses") + " the \(Int(targetSeconds)) s response circle"
+            return Recommendation(candidate: candidate, meetsTarget: meets, targetSeconds: targetSeconds, explanation: explanation)
+        }
+        return (list, widened)
+    }
+
+    /// Remembers the ranking, so an unacknowledged order can pass down it by itself.
+    public func recordRanking(_ callSigns: [String], for incidentID: String) {
+        ranked[incidentID] = callSigns
+    }
+
+    // MARK: - Orders
+
+    public func assign(_ incidentID: String, to callSign: String) throws(DispatchError) -> [DispatchEvent] {
+        var incident = try openIncident(incidentID)
+        guard var unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
+        guard unit.status.isDispatchable else {
+            throw DispatchError(.failedPrecondition, "\(callSign) is \(unit.status), not available")
+        }
+        guard incident.type.capabilities.isSubset(of: unit.capabilities) else {
+            throw DispatchError(.failedPrecondition, "\(callSign) lacks \(incident.type.capabilities.subtracting(unit.capabilities).sorted().joined(separator: ", "))")
+        }
+        let now = clock.now()
+        try transition(&unit, to: .assigned)
+        unit.incidentID = incidentID
+        units[callSign] = unit
+        if incident.status < .dispatched {
+            incident.status = .dispatched
+            incident.times[.dispatched] = now
+        }
+        if !incident.units.contains(callSign) { incident.units.append(callSign) }
+        incidents[incidentID] = incident
+        let deadline = now + settings.ackTimeoutMilliseconds
+        pending[callSign] = (incidentID, deadline)
+        tried[incidentID, default: []].insert(callSign)
+        return [.incidentUpdated(incident), .unitUpdated(unit), .order(incidentID: incidentID, callSign: callSign, deadline: deadline)]
+    }
+
+    public func acknowledge(_ incidentID: String, by callSign: String) throws(DispatchError) -> [DispatchEvent] {
+        guard let order = pending[callSign], order.incidentID == incidentID, var unit = units[callSign] else {
+            throw DispatchError(.failedPrecondition, "\(callSign) has no outstanding order for \(incidentID)")
+        }
+        var incident = try openIncident(incidentID)
+        try transition(&unit, to: .enRoute)
+        units[callSign] = unit
+        pending[callSign] = nil
+        let now = clock.now()
+        if incident.status < .acknowledged {
+            incident.status = .enRoute
+            incident.times[.acknowledged] = now
+            incident.times[.enRoute] = now
+        }
+        incidents[incidentID] = incident
+        return [.incidentUpdated(incident), .unitUpdated(unit)]
+    }
+
+    /// A status change asked for by the unit or the duty officer; refused outside the matrix.
+    public func updateUnit(_ callSign: String, to status: UnitStatus) throws(DispatchError) -> [DispatchEvent] {
+        guard var unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
+        try transition(&unit, to: status)
+        if !(status == .assigned || status == .enRoute || status == .onScene) {
+            pending[callSign] = nil
+            unit.incidentID = nil
+        }
+        units[callSign] = unit
+        return [.unitUpdated(unit)]
+    }
+
+    /// AVL: a unit en route within the arrival radius of its scene is on scene.
+    public func position(_ callSign: String, at point: GeoPoint, time: Int64) -> [DispatchEvent] {
+        guard var unit = units[callSign], point.isValid, time >= unit.positionAt else { return [] }
+        unit.position = point
+        unit.positionAt = time
+        var events: [DispatchEvent] = []
+        if unit.status == .enRoute, let incidentID = unit.incidentID, var incident = incidents[incidentID],
+           Haversine.metres(point, incident.location) <= settings.arrivalRadiusMetres {
+            unit.status = .onScene
+            if incident.status < .onScene {
+                incident.status = .onScene
+                incident.times[.onScene] = clock.now()
+                incidents[incidentID] = incident
+                events.append(.incidentUpdated(incident))
+            }
+            events.append(.unitUpdated(unit))
+        }
+        units[callSign] = unit
+        return events
+    }
+
+    public func clear(_ incidentID: String, close: Bool) throws(DispatchError) -> [DispatchEvent] {
+        guard var incident = incidents[incidentID] else { throw DispatchError(.notFound, "no incident \(incidentID)") }
+        guard incident.status != .linked else { throw DispatchError(.failedPrecondition, "\(incidentID) is linked to \(incident.linkedTo ?? "?"); clear that one") }
+        guard incident.status != .closed else { throw DispatchError(.failedPrecondition, "\(incidentID) is already closed") }
+        let now = clock.now()
+        var events: [DispatchEvent] = []
+        for callSign in incident.units {
+            guard var unit = units[callSign], unit.incidentID == incidentID else { continue }
+            unit.status = unit.status == .onScene ? .returning : .available
+            unit.incidentID = nil
+            pending[callSign] = nil
+            units[callSign] = unit
+            events.append(.unitUpdated(unit))
+        }
+        if incident.status < .cleared {
+            incident.status = .cleared
+            incident.times[.cleared] = now
+        }
+        if close {
+            incident.status = .closed
+            incident.times[.closed] = now
+        }
+        incidents[incidentID] = incident
+        events.insert(close ? .incidentClosed(incident) : .incidentUpdated(incident), at: 0)
+        return events
+    }
+
+    // MARK: - Time
+
+    /// Orders not acknowledged in time pass to the next ranked unit, and the duty officer
+    /// sees why in the incident's note.
+    public func tick() -> [DispatchEvent] {
+        let now = clock.now()
+        var events: [DispatchEvent] = []
+        for (callSign, order) in pending.sorted(by: { $0.key < $1.key }) where order.deadline <= now {
+            pending[callSign] = nil
+            if var unit = units[callSign], unit.status == .assigned {
+                unit.status = .available
+                unit.incidentID = nil
+                units[callSign] = unit
+                events.append(.unitUpdated(unit))
+            }
+            guard var incident = incidents[order.incidentID], incident.status.isOpen else { continue }
+            incident.units.removeAll { $0 == callSign }
+            let seconds = settings.ackTimeoutMilliseconds / 1_000
+            let next = (ranked[order.incidentID] ?? []).first { candidate in
+                guard let unit = units[candidate] else { return false }
+                return !(tried[order.incidentID]?.contains(candidate) ?? false) && unit.status.isDispatchable
+                    && incident.type.capabilities.isSubset(of: unit.capabilities)
+            }
+            if let next {
+                incident.note = "\(callSign) did not acknowledge within \(seconds) s; order passed to \(next)"
+                incidents[order.incidentID] = incident
+                if let moved = try? assign(order.incidentID, to: next) {
+                    events += moved
+                    incidents[order.incidentID]?.note = incident.note
+                }
+            } else {
+                if incident.units.isEmpty {
+                    incident.status = .accepted
+                }
+                incident.note = "\(callSign) did not acknowledge within \(seconds) s and no other recommended unit is free; recommend again"
+                incidents[order.incidentID] = incident
+                events.append(.incidentUpdated(incident))
+            }
+        }
+        return events
+    }
+
+    /// The soonest order deadline, so the plugin knows when to call `tick`.
+    public var nextDeadline: Int64? { pending.values.map(\.deadline).min() }
+
+    // MARK: - Helpers
+
+    private func openIncident(_ id: String) throws(DispatchError) -> Incident {
+        guard let incident = incidents[id] else { throw DispatchError(.notFound, "no incident \(id)") }
+        guard incident.status != .linked else {
+            throw DispatchError(.failedPrecondition, "\(id) is a duplicate call linked to \(incident.linkedTo ?? "?")")
+        }
+        guard incident.status.isOpen else { throw DispatchError(.failedPrecondition, "\(id) is \(incident.status)") }
+        return incident
+    }
+
+    private func transition(_ unit: inout Unit, to next: UnitStatus) throws(DispatchError) {
+        guard unit.status.mayBecome(next) else {
+            throw DispatchError(.failedPrecondition, "\(unit.callSign) cannot go from \(unit.status) to \(next)")
+        }
+        unit.status = next
+    }
+}

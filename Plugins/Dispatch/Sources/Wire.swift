@@ -1,0 +1,120 @@
+import Foundation
+import XunfangGeo
+import XunfangPluginKit
+import XunfangProto
+
+/// Conversions between Dispatch's model and its wire messages.
+enum Wire {
+    static func point(_ position: Xunfang_GridModel_V1_Position, field: String) throws -> GeoPoint {
+        let point = GeoPoint(longitude: position.longitude, latitude: position.latitude)
+        guard point.isValid, !(point.longitude == 0 && point.latitude == 0) else {
+            throw BusClientError(.invalidArgument, "\(field): \(position.longitude),\(position.latitude) is not a longitude,latitude")
+        }
+        let datum: Datum = switch position.datum {
+        case .gcj02: .gcj02
+        case .bd09: .bd09
+        default: .wgs84
+        }
+        return datum.convert(point, to: .wgs84)
+    }
+
+    static func position(_ point: GeoPoint) -> Xunfang_GridModel_V1_Position {
+        var position = Xunfang_GridModel_V1_Position()
+        position.longitude = point.longitude
+        position.latitude = point.latitude
+        return position
+    }
+
+    static func mode(_ mode: TravelMode) -> Xunfang_GridModel_V1_TravelMode {
+        switch mode {
+        case .car: .car
+        case .motorcycle: .motorcycle
+        case .eBike: .eBike
+        case .bicycle: .bicycle
+        case .foot: .foot
+        }
+    }
+
+    /// Call signs become one topic token (dots and wildcards would split or match).
+    static func topicToken(_ text: String) -> String {
+        String(text.map { $0 == "." || $0 == "*" || $0 == ">" || $0 == " " ? "_" : $0 })
+    }
+
+    static func incident(_ incident: Incident) -> Xunfang_Dispatch_V1_Incident {
+        var message = Xunfang_Dispatch_V1_Incident()
+        message.id = incident.id
+        message.typeCode = incident.type.code
+        message.priority = UInt32(incident.type.priority)
+        message.source = Xunfang_Dispatch_V1_IncidentSource(rawValue: incident.source.rawValue) ?? .call110
+        message.location = position(incident.location)
+        message.gridID = incident.gridID ?? ""
+        message.stationID = incident.stationID ?? ""
+        message.report = incident.report
+        message.status = Xunfang_Dispatch_V1_IncidentStatus(rawValue: incident.status.rawValue) ?? .received
+        message.times.received = incident.times[.received] ?? 0
+        message.times.accepted = incident.times[.accepted] ?? 0
+        message.times.dispatched = incident.times[.dispatched] ?? 0
+        message.times.acknowledged = incident.times[.acknowledged] ?? 0
+        message.times.enRoute = incident.times[.enRoute] ?? 0
+        message.times.onScene = incident.times[.onScene] ?? 0
+        message.times.cleared = incident.times[.cleared] ?? 0
+        message.times.closed = incident.times[.closed] ?? 0
+        message.linkedTo = incident.linkedTo ?? ""
+        message.unitCallSigns = incident.units
+        message.linkedCalls = UInt32(incident.linkedCalls)
+        message.note = incident.note
+        return message
+    }
+
+    static func unit(_ unit: Unit) -> Xunfang_Dispatch_V1_Unit {
+        var message = Xunfang_Dispatch_V1_Unit()
+        message.callSign = unit.callSign
+        message.kind = Xunfang_Dispatch_V1_UnitKind(rawValue: unit.kind.rawValue) ?? .car
+        message.homeStation = unit.homeStation
+        message.capabilities = unit.capabilities.sorted()
+        message.crew = UInt32(unit.crew)
+        message.shift = unit.shift
+        message.status = Xunfang_Dispatch_V1_UnitStatus(rawValue: unit.status.rawValue) ?? .offDuty
+        if let point = unit.position { message.position = position(point) }
+        message.positionAt = unit.positionAt
+        message.incidentID = unit.incidentID ?? ""
+        return message
+    }
+
+    static func recommendation(_ recommendation: Recommendation) -> Xunfang_Dispatch_V1_Recommendation {
+        var message = Xunfang_Dispatch_V1_Recommendation()
+        message.callSign = recommendation.candidate.callSign
+        message.etaSeconds = recommendation.candidate.etaSeconds
+        message.metres = recommendation.candidate.metres
+        message.zone = Xunfang_Dispatch_V1_Zone(rawValue: recommendation.candidate.zone.rawValue) ?? .city
+        message.meetsResponseCircle = recommendation.meetsTarget
+        message.targetSeconds = UInt32(recommendation.targetSeconds)
+        message.explanation = recommendation.explanation
+        return message
+    }
+}
+
+/// The demo county's roster: 126 patrol cars (the documents' figure) plus motorcycles,
+/// e-bikes, foot patrols and a special police team, spread over the demo stations. Their
+/// positions arrive on `unit.position` from the terminals.
+enum DemoRoster {
+    static let stations = (1...4).map { "510000-01-\(String(format: "%02d", $0))" } + (1...6).map { "510000-02-\(String(format: "%02d", $0))" }
+
+    static var units: [Unit] {
+        var units: [Unit] = []
+        for number in 1...126 {
+            let station = stations[(number - 1) % stations.count]
+            units.append(Unit(callSign: "C\(String(format: "%03d", number))", kind: .car, homeStation: station,
+                              capabilities: number % 3 == 0 ? ["armed"] : number % 7 == 0 ? ["traffic"] : []))
+        }
+        for number in 1...20 {
+            units.append(Unit(callSign: "M\(String(format: "%03d", number))", kind: .motorcycle, homeStation: stations[(number - 1) % 4]))
+            units.append(Unit(callSign: "E\(String(format: "%03d", number))", kind: .eBike, homeStation: stations[(number - 1) % 4]))
+            units.append(Unit(callSign: "F\(String(format: "%03d", number))", kind: .foot, homeStation: stations[(number - 1) % 4], crew: 2))
+        }
+        for number in 1...6 {
+            units.append(Unit(callSign: "SP\(number)", kind: .specialPolice, homeStation: "510000", capabilities: ["armed", "traffic"], crew: 6))
+        }
+        return units
+    }
+}

@@ -1,0 +1,194 @@
+import DispatchPlugin
+import Foundation
+import GridModelPlugin
+import Logging
+import Testing
+import XunfangBusServer
+import XunfangConfig
+import XunfangGeo
+import XunfangPluginKit
+import XunfangProto
+
+let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+let secret = "dispatch-test-secret-0123456789"
+let demoCounty: CountyModel = try! DemoCounty.build()
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "xf-dispatch-\(UUID().uuidString.prefix(8))"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A real bus (with its durable log) reached in process, Dispatch on a store in `directory`,
+/// and optionally GridModel on the demo county.
+struct Stack {
+    let server: BusServer
+    let bus: InProcessBus
+    let dispatch: BusClient
+    let running: Task<Void, any Error>
+    let clients: [BusClient]
+
+    static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock()) async throws -> Stack {
+        let open = AccessControl.unrestricted
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["dispatch", "grid-model", "desk"].map {
+            PrincipalConfig(name: $0, credential: secret, acl: open)
+        })
+        config.bus.durableTopics = [try TopicPattern("incident.>"), try TopicPattern("dispatch.order.>")]
+        let server = BusServer(config: config, credentials: ["dispatch": secret, "grid-model": secret, "desk": secret], logger: quiet)
+        _ = try await server.start()
+        let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
+        var clients: [BusClient] = []
+        if gridModel {
+            let plugin = GridModelPlugin(model: demoCounty, logger: quiet)
+            let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+            plugin.register(on: client)
+            try await client.start()
+            clients.append(client)
+        }
+        let plugin = try DispatchPlugin(store: DispatchStore(path: directory + "/dispatch.sqlite"), clock: clock, logger: quiet)
+        let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet)
+        plugin.register(on: dispatch)
+        try await dispatch.start()
+        let running = Task { try await plugin.run(on: dispatch) }
+        return Stack(server: server, bus: bus, dispatch: dispatch, running: running, clients: clients)
+    }
+
+    func desk() async throws -> BusClient {
+        let client = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet)
+        try await client.start()
+        return client
+    }
+
+    func stop() async {
+        running.cancel()
+        await dispatch.close()
+        for client in clients { await client.close() }
+        await server.stop()
+    }
+}
+
+func position(_ point: GeoPoint) -> Xunfang_GridModel_V1_Position {
+    var position = Xunfang_GridModel_V1_Position()
+    position.longitude = point.longitude
+    position.latitude = point.latitude
+    return position
+}
+
+let centre = DemoCounty.parameters.origin
+let projection = LocalProjection(origin: centre)
+func at(_ x: Double, _ y: Double) -> GeoPoint { projection.unproject(PlanarPoint(x: x, y: y)) }
+
+func report(_ desk: BusClient, _ callSign: String, _ point: GeoPoint) async throws {
+    var update = Xunfang_Dispatch_V1_UnitPosition()
+    update.callSign = callSign
+    update.position = position(point)
+    try await desk.publishConfirmed("unit.position", update)
+}
+
+func intake(_ desk: BusClient, _ type: String, _ point: GeoPoint, external: String = "") async throws -> Xunfang_Dispatch_V1_IntakeResponse {
+    var request = Xunfang_Dispatch_V1_IntakeRequest()
+    request.typeCode = type
+    request.location = position(point)
+    request.externalID = external
+    return try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+}
+
+func recommend(_ desk: BusClient, _ incident: String) async throws -> Xunfang_Dispatch_V1_RecommendResponse {
+    var request = Xunfang_Dispatch_V1_RecommendRequest()
+    request.incidentID = incident
+    return try await desk.call("/xunfang.dispatch.v1.Dispatch/Recommend", request, as: Xunfang_Dispatch_V1_RecommendResponse.self)
+}
+
+/// Terminals report positions over and over; Dispatch's subscription starts on its own
+/// task, so keep reporting until Dispatch shows them all (an observed event, not a guess).
+func report(_ desk: BusClient, _ positions: [(String, GeoPoint)]) async throws {
+    for _ in 0..<1_000 {
+        for (callSign, point) in positions { try await report(desk, callSign, point) }
+        let units = try await desk.call("/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self)
+        let seen = Set(units.units.filter { $0.positionAt > 0 }.map(\.callSign))
+        if positions.allSatisfy({ seen.contains($0.0) }) { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("positions never arrived")
+}
+
+@Suite("Dispatch over the bus", .serialized)
+struct DispatchBusTests {
+    @Test("with GridModel: road ETAs, the scene's own zone first, the incident located; the order reaches the unit's durable topic")
+    func withGridModel() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: true)
+        let desk = try await stack.desk()
+        let orders = try await desk.subscribe("dispatch.order.>", durable: "terminal-c001")
+        let created = try await desk.subscribe("incident.created", durable: "analysis")
+        // C001 (station 510000-01-01, the north-east quadrant) near the scene, C002 (north-west) farther.
+        try await report(desk, [("C001", at(400, 300)), ("C002", at(-1_500, 900)), ("C003", at(-800, -900))])
+        let answer = try await intake(desk, "theft", at(300, 250))
+        #expect(answer.incident.stationID == "510000-01-01" && !answer.incident.gridID.isEmpty)
+        let ranking = try await recommend(desk, answer.incident.id)
+        #expect(!ranking.straightLineEstimates)
+        #expect(ranking.units.first?.callSign == "C001")
+        #expect(ranking.units.first?.zone == .own && ranking.units.first?.meetsResponseCircle == true)
+        #expect(ranking.units.first?.targetSeconds == 60, "the scene is in the core: 1-minute circle")
+
+        var assign = Xunfang_Dispatch_V1_AssignRequest()
+        assign.incidentID = answer.incident.id
+        let assigned = try await desk.call("/xunfang.dispatch.v1.Dispatch/Assign", assign, as: Xunfang_Dispatch_V1_AssignResponse.self)
+        #expect(assigned.unit.callSign == "C001" && assigned.unit.status == .assigned)
+        var iterator = orders.makeAsyncIterator()
+        let order = try #require(await iterator.next())
+        #expect(order.topic == "dispatch.order.C001")
+        #expect(try order.decode(Xunfang_Dispatch_V1_Order.self).incidentID == answer.incident.id)
+        order.ack()
+        var createdIterator = created.makeAsyncIterator()
+        let announced = try #require(await createdIterator.next())
+        #expect(try announced.decode(Xunfang_Dispatch_V1_Incident.self).id == answer.incident.id)
+        announced.ack()
+        await desk.close()
+        await stack.stop()
+    }
+
+    @Test("without GridModel: straight-line estimates, and the answer says so")
+    func fallback() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: false)
+        let desk = try await stack.desk()
+        try await report(desk, [("C001", at(400, 300)), ("C002", at(3_000, 3_000))])
+        let answer = try await intake(desk, "theft", at(300, 250))
+        #expect(answer.incident.stationID.isEmpty, "no GridModel, no station")
+        let ranking = try await recommend(desk, answer.incident.id)
+        #expect(ranking.straightLineEstimates)
+        #expect(ranking.note.contains("straight-line"))
+        #expect(ranking.units.map(\.callSign).prefix(2) == ["C001", "C002"])
+        let expected = Haversine.metres(at(400, 300), at(300, 250)) * 1.3 / (40 / 3.6)
+        #expect(abs((ranking.units.first?.etaSeconds ?? 0) - expected) < 1e-6)
+        await desk.close()
+        await stack.stop()
+    }
+
+    @Test("incidents survive a restart of Dispatch, and a retried intake is stored once")
+    func restart() async throws {
+        let directory = temporaryDirectory()
+        var stack = try await Stack.start(directory: directory, gridModel: false)
+        var desk = try await stack.desk()
+        let first = try await intake(desk, "help", at(0, 0), external: "desk-1")
+        await desk.close()
+        await stack.stop()
+
+        stack = try await Stack.start(directory: directory, gridModel: false)
+        desk = try await stack.desk()
+        let again = try await intake(desk, "help", at(0, 0), external: "desk-1")
+        #expect(again.incident.id == first.incident.id)
+        let second = try await intake(desk, "help", at(5_000, 5_000), external: "desk-2")
+        #expect(second.incident.id != first.incident.id)
+        let list = try await desk.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", Xunfang_Dispatch_V1_ListIncidentsRequest(),
+                                       as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        #expect(Set(list.incidents.map(\.id)) == [first.incident.id, second.incident.id])
+        var bad = Xunfang_Dispatch_V1_UpdateUnitRequest()
+        bad.callSign = "C001"
+        bad.status = .onScene
+        await #expect(throws: BusClientError.self) {
+            _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/UpdateUnit", bad, as: Xunfang_Dispatch_V1_Unit.self)
+        }
+        await desk.close()
+        await stack.stop()
+    }
+}

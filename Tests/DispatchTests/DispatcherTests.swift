@@ -1,0 +1,189 @@
+import DispatchPlugin
+import Synchronization
+import Testing
+import XunfangGeo
+
+final class ManualClock: DispatchClock {
+    let value = Atomic<Int64>(1_764_000_000_000)
+    func now() -> Int64 { value.load(ordering: .relaxed) }
+    func advance(seconds: Double) { value.add(Int64(seconds * 1_000), ordering: .relaxed) }
+}
+
+let scene = GeoPoint(longitude: 104.28, latitude: 30.98)
+
+func dispatcher(_ clock: ManualClock = ManualClock()) -> Dispatcher {
+    let dispatcher = Dispatcher(clock: clock)
+    for (callSign, capabilities) in [("A1", Set<String>()), ("A2", ["armed"]), ("A3", []), ("T1", ["traffic"])] {
+        _ = dispatcher.addUnit(Unit(callSign: callSign, kind: .car, homeStation: "S1", capabilities: Set(capabilities)))
+    }
+    return dispatcher
+}
+
+@Suite("Unit status machine")
+struct StatusMachineTests {
+    @Test("every transition outside the availability matrix is refused with FAILED_PRECONDITION, every one inside is allowed")
+    func matrix() throws {
+        let allowed: Set<[UnitStatus]> = [
+            [.offDuty, .available], [.available, .assigned], [.available, .offDuty], [.available, .outOfService],
+            [.assigned, .enRoute], [.assigned, .available], [.assigned, .outOfService],
+            [.enRoute, .onScene], [.enRoute, .available], [.enRoute, .outOfService],
+            [.onScene, .returning], [.onScene, .available], [.onScene, .outOfService],
+            [.returning, .available], [.returning, .assigned], [.returning, .offDuty], [.returning, .outOfService],
+            [.outOfService, .available], [.outOfService, .offDuty],
+        ]
+        for from in UnitStatus.allCases {
+            for to in UnitStatus.allCases {
+                let subject = Dispatcher(clock: ManualClock())
+                _ = subject.addUnit(Unit(callSign: "U", kind: .car, homeStation: "S", status: from))
+                do {
+                    _ = try subject.updateUnit("U", to: to)
+                    #expect(allowed.contains([from, to]), "\(from) -> \(to) was allowed")
+                    #expect(subject.units["U"]?.status == to)
+                } catch {
+                    #expect(!allowed.contains([from, to]), "\(from) -> \(to) was refused")
+                    #expect(error.code == .failedPrecondition)
+                    #expect(subject.units["U"]?.status == from, "a refusal changes nothing")
+                }
+            }
+        }
+    }
+
+    @Test("statuses follow the order: assigned, acknowledged en route, on scene by arrival, returning at clearance")
+    func lifecycle() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        let (incident, linked, events) = try subject.intake(typeCode: "theft", source: .call110, location: scene, report: "bike stolen")
+        #expect(!linked && incident.status == .accepted && events.count == 1)
+        _ = try subject.assign(incident.id, to: "A1")
+        #expect(subject.units["A1"]?.status == .assigned)
+        #expect(subject.incidents[incident.id]?.status == .dispatched)
+        clock.advance(seconds: 5)
+        _ = try subject.acknowledge(incident.id, by: "A1")
+        #expect(subject.units["A1"]?.status == .enRoute)
+        #expect(subject.incidents[incident.id]?.times[.acknowledged] == clock.now())
+        // Still 500 m away: nothing; within 100 m: on scene.
+        #expect(subject.position("A1", at: GeoPoint(longitude: 104.285, latitude: 30.98), time: clock.now()).isEmpty)
+        clock.advance(seconds: 60)
+        _ = subject.position("A1", at: GeoPoint(longitude: 104.2805, latitude: 30.98), time: clock.now())
+        #expect(subject.units["A1"]?.status == .onScene)
+        #expect(subject.incidents[incident.id]?.status == .onScene)
+        _ = try subject.clear(incident.id, close: true)
+        #expect(subject.units["A1"]?.status == .returning)
+        #expect(subject.incidents[incident.id]?.status == .closed)
+        #expect(throws: DispatchError.self) { try subject.assign(incident.id, to: "A3") }
+    }
+
+    @Test("assignments check the unit's state and capabilities")
+    func assignChecks() throws {
+        let subject = dispatcher()
+        let (robbery, _, _) = try subject.intake(typeCode: "robbery", source: .alarm, location: scene, report: "")
+        #expect(throws: DispatchError.self) { try subject.assign(robbery.id, to: "A1") }   // not armed
+        _ = try subject.assign(robbery.id, to: "A2")
+        let (theft, _, _) = try subject.intake(typeCode: "theft", source: .tip, location: GeoPoint(longitude: 104.3, latitude: 31.0), report: "")
+        #expect(throws: DispatchError.self) { try subject.assign(theft.id, to: "A2") }     // already assigned
+        #expect(throws: DispatchError.self) { try subject.assign(theft.id, to: "nobody") }
+        #expect(throws: DispatchError.self) { try subject.intake(typeCode: "alien", source: .tip, location: scene, report: "") }
+    }
+}
+
+@Suite("Orders and escalation")
+struct EscalationTests {
+    @Test("an order not acknowledged in 30 s passes to the next ranked unit, and the note says why")
+    func ackTimeout() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        let (incident, _, _) = try subject.intake(typeCode: "fight", source: .call110, location: scene, report: "")
+        subject.recordRanking(["A1", "A3", "A2"], for: incident.id)
+        let events = try subject.assign(incident.id, to: "A1")
+        #expect(events.contains(.order(incidentID: incident.id, callSign: "A1", deadline: clock.now() + 30_000)))
+        clock.advance(seconds: 29.9)
+        #expect(subject.tick().isEmpty)
+        clock.advance(seconds: 0.1)
+        let moved = subject.tick()
+        #expect(moved.contains { if case .order(_, "A3", _) = $0 { true } else { false } })
+        #expect(subject.units["A1"]?.status == .available)
+        #expect(subject.units["A3"]?.status == .assigned)
+        #expect(subject.incidents[incident.id]?.note == "A1 did not acknowledge within 30 s; order passed to A3")
+        // A3 acknowledges: no more escalation.
+        _ = try subject.acknowledge(incident.id, by: "A3")
+        clock.advance(seconds: 60)
+        #expect(subject.tick().isEmpty)
+        #expect(throws: DispatchError.self) { try subject.acknowledge(incident.id, by: "A1") }
+    }
+
+    @Test("when no ranked unit is left the incident goes back to the duty officer")
+    func exhausted() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        let (incident, _, _) = try subject.intake(typeCode: "theft", source: .call110, location: scene, report: "")
+        subject.recordRanking(["A1"], for: incident.id)
+        _ = try subject.assign(incident.id, to: "A1")
+        clock.advance(seconds: 31)
+        _ = subject.tick()
+        #expect(subject.incidents[incident.id]?.status == .accepted)
+        #expect(subject.incidents[incident.id]?.note.contains("recommend again") == true)
+        #expect(subject.nextDeadline == nil)
+    }
+}
+
+@Suite("Intake")
+struct IntakeTests {
+    @Test("a second call of the same type nearby within the window links to the open incident; others do not")
+    func duplicates() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        let (first, _, _) = try subject.intake(typeCode: "fight", source: .call110, location: scene, report: "two men fighting")
+        clock.advance(seconds: 120)
+        let near = GeoPoint(longitude: 104.2805, latitude: 30.9805)   // ~70 m
+        let (second, linked, events) = try subject.intake(typeCode: "fight", source: .call110, location: near, report: "fight outside shop")
+        #expect(linked && second.status == .linked && second.linkedTo == first.id)
+        #expect(subject.incidents[first.id]?.linkedCalls == 1)
+        #expect(events.contains(.incidentUpdated(subject.incidents[first.id]!)))
+        #expect(subject.incidents[second.id]?.report == "fight outside shop", "the duplicate call is kept, not lost")
+        // Another type, farther away, or after the window: new incidents.
+        #expect(try !subject.intake(typeCode: "theft", source: .call110, location: near, report: "").linked)
+        #expect(try !subject.intake(typeCode: "fight", source: .call110, location: GeoPoint(longitude: 104.29, latitude: 30.98), report: "").linked)
+        clock.advance(seconds: 16 * 60)
+        #expect(try !subject.intake(typeCode: "fight", source: .call110, location: near, report: "").linked)
+    }
+
+    @Test("retrying with the same external id returns the first answer and changes nothing")
+    func idempotent() throws {
+        let subject = dispatcher()
+        let (first, _, _) = try subject.intake(typeCode: "help", source: .tip, location: scene, report: "", externalID: "desk-42")
+        let (again, _, events) = try subject.intake(typeCode: "help", source: .tip, location: scene, report: "", externalID: "desk-42")
+        #expect(again.id == first.id && events.isEmpty && subject.incidents.count == 1)
+    }
+
+    @Test("high-priority incidents make the neighbours aware at once")
+    func neighbours() throws {
+        let subject = dispatcher()
+        let (urgent, _, events) = try subject.intake(typeCode: "robbery", source: .alarm, location: scene, report: "")
+        #expect(events.contains(.neighboursAware(incidentID: urgent.id)))
+        let (_, _, quiet) = try subject.intake(typeCode: "noise", source: .call110, location: scene, report: "")
+        #expect(!quiet.contains { if case .neighboursAware = $0 { true } else { false } })
+    }
+}
+
+@Suite("Recommendation")
+struct RecommendationTests {
+    @Test("widens zone by zone only while no unit can meet the target")
+    func widening() {
+        let target = 180.0
+        let own = Candidate(callSign: "own-slow", etaSeconds: 400, metres: 4_000, zone: .own)
+        let adjacent = Candidate(callSign: "adj-fast", etaSeconds: 150, metres: 1_500, zone: .adjacent)
+        let branch = Candidate(callSign: "branch-fast", etaSeconds: 100, metres: 1_000, zone: .branch)
+        // Own misses, adjacent meets: the list stops at adjacent even though branch is faster.
+        let (list, widened) = Dispatcher.rank([own, adjacent, branch], targetSeconds: target)
+        #expect(widened == .adjacent)
+        #expect(list.map(\.candidate.callSign) == ["adj-fast", "own-slow"])
+        #expect(list[0].meetsTarget && !list[1].meetsTarget)
+        #expect(list[0].explanation.contains("adjacent station zone") && list[0].explanation.contains("meets"))
+        // An own unit that meets the target keeps the list to the own zone.
+        let ownFast = Candidate(callSign: "own-fast", etaSeconds: 170, metres: 1_700, zone: .own)
+        #expect(Dispatcher.rank([own, adjacent, branch, ownFast], targetSeconds: target).widenedTo == .own)
+        // Nobody meets it: everyone, city-wide, fastest first.
+        let (all, city) = Dispatcher.rank([own, Candidate(callSign: "city", etaSeconds: 900, metres: 9_000, zone: .city)], targetSeconds: 60)
+        #expect(city == .city && all.map(\.candidate.callSign) == ["own-slow", "city"])
+    }
+}
