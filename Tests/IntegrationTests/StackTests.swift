@@ -66,11 +66,26 @@ struct StackTests {
                       #"{"position":{"longitude":104.2817,"latitude":30.9769}}"#]
         #expect(try eventually { try run(locate, in: directory).output.contains("PLACE_CLASS_CORE") })
 
+        // Dispatch as its own process, asking GridModel: a unit reports, an incident comes in, the unit is sent.
+        let position = ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
+                        #"{"callSign":"C001","position":{"longitude":104.285,"latitude":30.979}}"#]
+        let units = ["ctl", "units"]
+        #expect(try eventually {
+            _ = try run(position, in: directory)
+            return try run(units, in: directory).output.contains(#""positionAt""#)
+        })
+        let created = try run(["ctl", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
+        #expect(created.output.contains(#""stationId":"510000-01-01""#))
+        let recommended = try run(["ctl", "recommend", "INC-000001"], in: directory)
+        #expect(recommended.output.contains(#""callSign":"C001""#) && !recommended.output.contains("straightLineEstimates"))
+        let assigned = try run(["ctl", "assign", "INC-000001"], in: directory)
+        #expect(assigned.output.contains("UNIT_STATUS_ASSIGNED"))
+
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)
         #expect(attributes.st_mode & 0o777 == 0o600, "the socket is private to its owner")
 
-        let missing = try run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/Recommend"], in: directory)
+        let missing = try run(["ctl", "call", "/xunfang.checkpoint_control.v1.CheckpointControl/Activate"], in: directory)
         #expect(missing.status == 14)
         #expect(missing.output.contains("UNAVAILABLE"))
 

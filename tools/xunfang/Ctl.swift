@@ -11,7 +11,8 @@ import XunfangWire
 enum KnownMessages {
     static let types: [String: any SwiftProtobuf.Message.Type] = Dictionary(uniqueKeysWithValues: [
         Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self, Xunfang_Template_V1_Note.self,
-        Xunfang_GridModel_V1_GridChanged.self,
+        Xunfang_GridModel_V1_GridChanged.self, Xunfang_Dispatch_V1_Incident.self, Xunfang_Dispatch_V1_Unit.self,
+        Xunfang_Dispatch_V1_Order.self, Xunfang_Dispatch_V1_UnitPosition.self,
     ].map { ($0.protoMessageName, $0) })
 
     /// Request and response types of known services.
@@ -25,6 +26,14 @@ enum KnownMessages {
         "/xunfang.grid_model.v1.GridModel/PlacePosts": (Xunfang_GridModel_V1_PlacePostsRequest.self, Xunfang_GridModel_V1_PlacePostsResponse.self),
         "/xunfang.grid_model.v1.GridModel/ListAreas": (Xunfang_GridModel_V1_ListAreasRequest.self, Xunfang_GridModel_V1_ListAreasResponse.self),
         "/xunfang.grid_model.v1.GridModel/ListSites": (Xunfang_GridModel_V1_ListSitesRequest.self, Xunfang_GridModel_V1_ListSitesResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/Intake": (Xunfang_Dispatch_V1_IntakeRequest.self, Xunfang_Dispatch_V1_IntakeResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/Recommend": (Xunfang_Dispatch_V1_RecommendRequest.self, Xunfang_Dispatch_V1_RecommendResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/Assign": (Xunfang_Dispatch_V1_AssignRequest.self, Xunfang_Dispatch_V1_AssignResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/Acknowledge": (Xunfang_Dispatch_V1_AcknowledgeRequest.self, Xunfang_Dispatch_V1_AssignResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/UpdateUnit": (Xunfang_Dispatch_V1_UpdateUnitRequest.self, Xunfang_Dispatch_V1_Unit.self),
+        "/xunfang.dispatch.v1.Dispatch/Clear": (Xunfang_Dispatch_V1_ClearRequest.self, Xunfang_Dispatch_V1_Incident.self),
+        "/xunfang.dispatch.v1.Dispatch/ListIncidents": (Xunfang_Dispatch_V1_ListIncidentsRequest.self, Xunfang_Dispatch_V1_ListIncidentsResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/ListUnits": (Xunfang_Dispatch_V1_ListUnitsRequest.self, Xunfang_Dispatch_V1_ListUnitsResponse.self),
     ]
 
     static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {
@@ -44,6 +53,21 @@ enum KnownMessages {
         if let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return object }
         if let text = String(data: data, encoding: .utf8) { return text }
         return ["base64": data.base64EncodedString()]
+    }
+}
+
+/// Calls `method` and prints the answer as JSON; a refusal prints its code and message
+/// and exits with the gRPC status number.
+func callAndPrint(_ connection: ConnectionOptions, _ method: String, payload: Data, timeoutMs: Int = 10_000) async throws {
+    let client = try await connection.connect()
+    do {
+        let reply = try await client.callRaw(method, payload: payload, timeout: .milliseconds(timeoutMs))
+        printJSON(KnownMessages.decode(reply, as: KnownMessages.methods[method]?.1))
+        await client.close()
+    } catch let error as BusClientError {
+        await client.close()
+        printJSON(["code": error.code.name, "message": error.message])
+        throw ExitCode(Int32(error.code.rawValue))
     }
 }
 
@@ -81,7 +105,8 @@ func printJSON(_ object: Any) {
 struct CtlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl", abstract: "Talk to a running bus like any client (JSON in and out).",
-        subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self])
+        subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self, IncidentCommand.self, UnitsCommand.self,
+                      RecommendCommand.self, AssignCommand.self])
 
     struct Publish: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Publish one message; prints its receipt.")
@@ -138,18 +163,8 @@ struct CtlCommand: AsyncParsableCommand {
         @Option(help: "Deadline in milliseconds.") var timeoutMs: Int = 10_000
 
         func run() async throws {
-            let types = KnownMessages.methods[method]
-            let payload = try KnownMessages.encode(json: data, as: types?.0)
-            let client = try await connection.connect()
-            do {
-                let reply = try await client.callRaw(method, payload: payload, timeout: .milliseconds(timeoutMs))
-                printJSON(KnownMessages.decode(reply, as: types?.1))
-                await client.close()
-            } catch let error as BusClientError {
-                await client.close()
-                printJSON(["code": error.code.name, "message": error.message])
-                throw ExitCode(Int32(error.code.rawValue))
-            }
+            let payload = try KnownMessages.encode(json: data, as: KnownMessages.methods[method]?.0)
+            try await callAndPrint(connection, method, payload: payload, timeoutMs: timeoutMs)
         }
     }
 

@@ -21,6 +21,12 @@ enum DemoCounty {
         acl:
           publish: ["grid.>"]
           serve: ["/xunfang.grid_model.v1.GridModel/*"]
+      - name: dispatch
+        acl:
+          publish: ["incident.>", "dispatch.>", "unit.status"]
+          subscribe: ["unit.position"]
+          serve: ["/xunfang.dispatch.v1.Dispatch/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/*"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl
