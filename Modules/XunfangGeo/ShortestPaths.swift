@@ -18,13 +18,19 @@ public final class ShortestPathSearch {
     private let cost: [Double]
     /// Backward searches walk reversed arcs; this maps each to the forward arc it mirrors.
     private let forwardArc: [Int32]?
+    /// A second quantity summed along each best path (metres while minimising time, say).
+    private let alongside: [Double]?
+    private var carried: [Double]
     private var distance: [Double]
     private var parent: [Int32]
     private var touched: [Int32] = []
     private var heap = MinHeap()
 
-    public init(graph: RoadGraph, weights: [Double], direction: Direction = .forward, recordsPaths: Bool = true) {
+    /// - Parameter alongside: per-arc values summed along each best path without steering
+    ///   it (metres when the weights are seconds); read with `carried(_:)`.
+    public init(graph: RoadGraph, weights: [Double], direction: Direction = .forward, recordsPaths: Bool = true, alongside: [Double]? = nil) {
         precondition(weights.count == graph.arcCount, "one weight per arc")
+        precondition(alongside == nil || alongside!.count == graph.arcCount, "one alongside value per arc")
         self.direction = direction
         self.recordsPaths = recordsPaths
         nodeCount = graph.nodeCount
@@ -34,6 +40,7 @@ public final class ShortestPathSearch {
             head = graph.arcHead
             cost = weights
             forwardArc = nil
+            self.alongside = alongside
         case .backward:
             var reverseStart = [Int32](repeating: 0, count: graph.nodeCount + 1)
             for h in graph.arcHead { reverseStart[Int(h) + 1] += 1 }
@@ -56,21 +63,17 @@ public final class ShortestPathSearch {
             head = reverseHead
             cost = reverseCost
             forwardArc = mirror
+            self.alongside = alongside.map { values in mirror.map { values[Int($0)] } }
         }
         distance = [Double](repeating: .infinity, count: graph.nodeCount)
         parent = [Int32](repeating: -1, count: recordsPaths ? graph.nodeCount : 0)
+        carried = [Double](repeating: 0, count: alongside == nil ? 0 : graph.nodeCount)
     }
 
     /// Runs from `sources` (node, starting cost). Stops at `limit` (nodes beyond it stay
     /// unreached), or as soon as every node in `targets` is settled.
     public func run(from sources: [(node: Int, cost: Double)], limit: Double = .infinity, targets: [Int]? = nil) {
         reset()
-        // The loop works on local buffers: class properties would pay a dynamic
-        // exclusivity check on every access, which tripled the time per arc.
-        var heap = self.heap
-        self.heap = MinHeap()
-        var touched = self.touched
-        self.touched = []
         var remaining = 0
         var isTarget: [Bool] = []
         if let targets {
@@ -80,35 +83,65 @@ public final class ShortestPathSearch {
                 remaining += 1
             }
         }
+        // The loop works on buffers taken out of the object: class properties would pay a
+        // dynamic exclusivity check on every access, which tripled the time per arc.
+        var heap = self.heap, touched = self.touched, carried = self.carried
+        self.heap = MinHeap()
+        self.touched = []
+        self.carried = []
+        defer {
+            self.heap = heap
+            self.touched = touched
+            self.carried = carried
+        }
+        let carries = alongside != nil, records = recordsPaths
+        let alongside = self.alongside ?? []
         distance.withUnsafeMutableBufferPointer { distance in
             parent.withUnsafeMutableBufferPointer { parent in
-                start.withUnsafeBufferPointer { start in
-                    head.withUnsafeBufferPointer { head in
-                        cost.withUnsafeBufferPointer { cost in
-                            for source in sources where source.cost <= limit && source.cost < distance[source.node] {
-                                if distance[source.node] == .infinity { touched.append(Int32(source.node)) }
-                                distance[source.node] = source.cost
-                                if recordsPaths { parent[source.node] = -1 }
-                                heap.push(source.cost, Int32(source.node))
+                carried.withUnsafeMutableBufferPointer { carried in
+                    Self.loop(sources: sources, limit: limit, stopAfter: targets == nil ? nil : remaining, isTarget: &isTarget,
+                              start: start, head: head, cost: cost, alongside: alongside,
+                              distance: distance, parent: records ? parent : nil, carried: carries ? carried : nil,
+                              heap: &heap, touched: &touched)
+                }
+            }
+        }
+    }
+
+    private static func loop(sources: [(node: Int, cost: Double)], limit: Double, stopAfter: Int?, isTarget: inout [Bool],
+                             start: [Int32], head: [Int32], cost: [Double], alongside: [Double],
+                             distance: UnsafeMutableBufferPointer<Double>, parent: UnsafeMutableBufferPointer<Int32>?,
+                             carried: UnsafeMutableBufferPointer<Double>?, heap: inout MinHeap, touched: inout [Int32]) {
+        var remaining = stopAfter ?? 0
+        for source in sources where source.cost <= limit && source.cost < distance[source.node] {
+            if distance[source.node] == .infinity { touched.append(Int32(source.node)) }
+            distance[source.node] = source.cost
+            parent?[source.node] = -1
+            carried?[source.node] = 0
+            heap.push(source.cost, Int32(source.node))
+        }
+        start.withUnsafeBufferPointer { start in
+            head.withUnsafeBufferPointer { head in
+                cost.withUnsafeBufferPointer { cost in
+                    alongside.withUnsafeBufferPointer { alongside in
+                        while let (d, node) = heap.pop() {
+                            let v = Int(node)
+                            if d > distance[v] { continue }  // a stale entry: v was settled cheaper
+                            if stopAfter != nil && isTarget[v] {
+                                isTarget[v] = false
+                                remaining -= 1
+                                if remaining == 0 { break }
                             }
-                            while let (d, node) = heap.pop() {
-                                let v = Int(node)
-                                if d > distance[v] { continue }  // a stale entry: v was settled cheaper
-                                if targets != nil && isTarget[v] {
-                                    isTarget[v] = false
-                                    remaining -= 1
-                                    if remaining == 0 { break }
-                                }
-                                for arc in Int(start[v])..<Int(start[v + 1]) {
-                                    let next = d + cost[arc]
-                                    guard next <= limit else { continue }
-                                    let w = Int(head[arc])
-                                    if next < distance[w] {
-                                        if distance[w] == .infinity { touched.append(Int32(w)) }
-                                        distance[w] = next
-                                        if recordsPaths { parent[w] = Int32(arc) }
-                                        heap.push(next, Int32(w))
-                                    }
+                            for arc in Int(start[v])..<Int(start[v + 1]) {
+                                let next = d + cost[arc]
+                                guard next <= limit else { continue }
+                                let w = Int(head[arc])
+                                if next < distance[w] {
+                                    if distance[w] == .infinity { touched.append(Int32(w)) }
+                                    distance[w] = next
+                                    parent?[w] = Int32(arc)
+                                    if let carried { carried[w] = carried[v] + alongside[arc] }
+                                    heap.push(next, Int32(w))
                                 }
                             }
                         }
@@ -116,8 +149,12 @@ public final class ShortestPathSearch {
                 }
             }
         }
-        self.heap = heap
-        self.touched = touched
+    }
+
+    /// The `alongside` sum on the best path to (or from) `node`; 0 at the sources.
+    public func carried(_ node: Int) -> Double {
+        precondition(!carried.isEmpty, "this search was made without alongside values")
+        return carried[node]
     }
 
     /// Cost from the sources (forward) or to them (backward); infinity when unreached.

@@ -99,6 +99,20 @@ struct ShortestPathTests {
         }
     }
 
+    @Test("values carried alongside equal their sum over the chosen path, both directions", arguments: 0..<6)
+    func carriedAlongside(seed: Int) throws {
+        let graph = try randomGraph(nodes: 80, arcs: 320, seed: UInt64(300 + seed))
+        let weights = graph.weights(.time(.car))
+        for direction in [ShortestPathSearch.Direction.forward, .backward] {
+            let search = ShortestPathSearch(graph: graph, weights: weights, direction: direction, alongside: graph.arcLength)
+            search.run(from: [(1, 0)])
+            for v in 0..<graph.nodeCount {
+                guard let arcs = search.pathArcs(to: v) else { continue }
+                #expect(close(search.carried(v), arcs.reduce(0) { $0 + graph.arcLength[$1] }), "\(direction) \(v)")
+            }
+        }
+    }
+
     @Test("a limit leaves farther nodes unreached; targets stop the search once settled")
     func limitsAndTargets() throws {
         let graph = try randomGraph(nodes: 200, arcs: 800, seed: 7)

@@ -17,14 +17,14 @@ final class Desk: @unchecked Sendable {
     private var bus: BusClient?
     private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    init(store: DispatchStore, clock: any DispatchClock, logger: Logger) throws {
+    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126) throws {
         self.store = store
         self.clock = clock
         self.logger = logger
         dispatcher = Dispatcher(clock: clock)
         var (incidents, units) = try store.load()
         if units.isEmpty {
-            units = DemoRoster.units
+            units = DemoRoster.units(cars: demoCars)
             try store.save(incidents: [], units: units, outbox: [])
         }
         dispatcher.restore(incidents: incidents, units: units)

@@ -18,9 +18,12 @@ public struct DispatchPlugin: Plugin {
 
     let desk: Desk
 
+    /// Settings: `DISPATCH_DEMO_CARS` (default 126): patrol cars in the demo roster seeded
+    /// into an empty store (load tests use more).
     public init(context: PluginContext) throws {
         let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite")
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger)
+        let cars = context.settings["DISPATCH_DEMO_CARS"].flatMap(Int.init).map { min(max($0, 1), 10_000) } ?? 126
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars)
     }
 
     /// For tests: a desk on a given store and clock.

@@ -100,9 +100,12 @@ enum Wire {
 enum DemoRoster {
     static let stations = (1...4).map { "510000-01-\(String(format: "%02d", $0))" } + (1...6).map { "510000-02-\(String(format: "%02d", $0))" }
 
-    static var units: [Unit] {
+    static var units: [Unit] { units(cars: 126) }
+
+    /// `cars` patrol cars (more than 126 for load tests) and the rest of the roster.
+    static func units(cars: Int) -> [Unit] {
         var units: [Unit] = []
-        for number in 1...126 {
+        for number in 1...max(1, cars) {
             let station = stations[(number - 1) % stations.count]
             units.append(Unit(callSign: "C\(String(format: "%03d", number))", kind: .car, homeStation: station,
                               capabilities: number % 3 == 0 ? ["armed"] : number % 7 == 0 ? ["traffic"] : []))

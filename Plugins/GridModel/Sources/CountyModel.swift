@@ -232,17 +232,16 @@ public final class CountyModel: Sendable {
         for mode in Set(units.map(\.mode)) {
             let members = units.indices.filter { units[$0].mode == mode }
             let walkToTarget = targetSnap.metres / Self.walkingSpeed
-            searches.withSearch(.time(mode), direction: .backward) { search, weights in
+            searches.withSearch(.time(mode), direction: .backward, carryingMetres: true) { search, _ in
                 let nodes = members.compactMap { snapped[$0]?.node }
                 search.run(from: [(targetSnap.node, walkToTarget)], limit: maxSeconds, targets: nodes)
                 for member in members {
                     guard let (node, metres) = snapped[member] else { continue }
                     let seconds = search.cost(node) + metres / Self.walkingSpeed
-                    let road = search.pathArcs(to: node)?.reduce(0.0) { $0 + roads.arcLength[$1] } ?? .infinity
+                    let road = seconds.isFinite ? search.carried(node) : .infinity
                     result[member] = UnitTime(unitIndex: member, seconds: seconds <= maxSeconds ? seconds : .infinity,
                                               metres: road, snapMetres: metres)
                 }
-                _ = weights
             }
         }
         for index in result.indices { result[index].unitIndex = index }
@@ -273,6 +272,7 @@ final class SearchPool: @unchecked Sendable {
     private struct Key: Hashable {
         var metric: Metric
         var backward: Bool
+        var carryingMetres: Bool
     }
 
     private let roads: RoadGraph
@@ -285,15 +285,18 @@ final class SearchPool: @unchecked Sendable {
         self.roads = roads
     }
 
-    func withSearch<T>(_ metric: Metric, direction: ShortestPathSearch.Direction,
+    /// A search to use alone for the duration of `body`. With `carryingMetres` it sums road
+    /// metres along each best path (`carried(_:)`) instead of keeping the paths.
+    func withSearch<T>(_ metric: Metric, direction: ShortestPathSearch.Direction, carryingMetres: Bool = false,
                        _ body: (ShortestPathSearch, [Double]) throws -> T) rethrows -> T {
-        let key = Key(metric: metric, backward: direction == .backward)
+        let key = Key(metric: metric, backward: direction == .backward, carryingMetres: carryingMetres)
         let (costs, reused) = lock.withLock { () -> ([Double], ShortestPathSearch?) in
             let costs = weights[metric] ?? roads.weights(metric)
             weights[metric] = costs
             return (costs, idle[key]?.popLast())
         }
-        let search = reused ?? ShortestPathSearch(graph: roads, weights: costs, direction: direction)
+        let search = reused ?? ShortestPathSearch(graph: roads, weights: costs, direction: direction, recordsPaths: !carryingMetres,
+                                                  alongside: carryingMetres ? roads.arcLength : nil)
         defer { lock.withLock { idle[key, default: []].append(search) } }
         return try body(search, costs)
     }
