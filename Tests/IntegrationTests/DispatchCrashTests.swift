@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import Testing
+import XunfangPluginKit
+import XunfangProto
+
+@Suite("Out of process: Dispatch killed while incidents pour in", .serialized)
+struct DispatchCrashTests {
+    static let secret = "harness-secret-0123456789abcdef"
+
+    let county = """
+    county: Crash County
+    data_dir: data
+    bus:
+      socket: bus.sock
+      durable_topics: ["incident.>", "dispatch.order.>"]
+    plugins:
+      - name: grid-model
+        acl: { publish: ["grid.>"], serve: ["/xunfang.grid_model.v1.GridModel/*"] }
+      - name: dispatch
+        acl:
+          publish: ["incident.>", "dispatch.>", "unit.status"]
+          subscribe: ["unit.position"]
+          serve: ["/xunfang.dispatch.v1.Dispatch/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/*"]
+    clients:
+      - name: harness
+        credential: \(secret)
+        acl: { subscribe: ["incident.>"], call: ["*"] }
+    """
+
+    @Test("1,000 incidents while Dispatch is killed twice: each stored once and announced, redeliveries de-duplicated")
+    func killDispatchTwice() async throws {
+        let directory = NSTemporaryDirectory() + "xf-crash-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
+                                credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }))
+        #expect(try await eventuallyAsync { (try? await harness.start()) != nil })
+        let announcements = try await harness.subscribe("incident.created", durable: "harness-created")
+
+        var ids: [String] = []
+        var kills = 0
+        for index in 0..<1_000 {
+            if index == 300 || index == 650, let pid = try child(of: up.processIdentifier, named: "xunfang-plugin-dispatch") {
+                #expect(kill(pid, SIGKILL) == 0)
+                kills += 1
+            }
+            var request = Xunfang_Dispatch_V1_IntakeRequest()
+            request.typeCode = ["theft", "dispute", "help", "noise"][index % 4]
+            request.location.longitude = 104.20 + Double(index % 40) * 0.004
+            request.location.latitude = 30.90 + Double(index / 40) * 0.006
+            request.externalID = "harness-\(index)"
+            // A desk retries until Dispatch answers; the external id makes a retry safe.
+            var answer: Xunfang_Dispatch_V1_IntakeResponse?
+            for _ in 0..<2_000 where answer == nil {
+                answer = try? await harness.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self,
+                                                 timeout: .seconds(5))
+                if answer == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            ids.append(try #require(answer).incident.id)
+        }
+        #expect(kills == 2)
+        #expect(Set(ids).count == 1_000, "every call is its own incident")
+
+        var list = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        list.limit = 5_000
+        let stored = try await harness.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", list, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        #expect(stored.incidents.count == 1_000)
+        #expect(Set(stored.incidents.map(\.id)) == Set(ids))
+
+        // Every incident is announced on the durable topic; redeliveries are de-duplicated by id.
+        var announced: Set<String> = []
+        var deliveries = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        for await delivery in announcements {
+            deliveries += 1
+            announced.insert(try delivery.decode(Xunfang_Dispatch_V1_Incident.self).id)
+            delivery.ack()
+            if announced.count == 1_000 || ContinuousClock.now > deadline { break }
+        }
+        #expect(announced == Set(ids))
+        #expect(deliveries >= 1_000)
+        await harness.close()
+    }
+
+    func child(of parent: pid_t, named name: String) throws -> pid_t? {
+        let pgrep = Process()
+        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pgrep.arguments = ["-P", "\(parent)", "-f", name]
+        let pipe = Pipe()
+        pgrep.standardOutput = pipe
+        try pgrep.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        pgrep.waitUntilExit()
+        return output.split(separator: "\n").first.flatMap { pid_t($0) }
+    }
+
+    func eventuallyAsync(within seconds: Double = 30, _ condition: () async -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+}
