@@ -399,6 +399,12 @@ public nonisolated struct Xunfang_Dispatch_V1_Incident: @unchecked Sendable {
     set {_uniqueStorage()._note = newValue}
   }
 
+  /// the response circle of the place (from GridModel; 0 = unknown)
+  public var responseTargetSeconds: UInt32 {
+    get {_storage._responseTargetSeconds}
+    set {_uniqueStorage()._responseTargetSeconds = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -753,6 +759,125 @@ public nonisolated struct Xunfang_Dispatch_V1_UnitPosition: Sendable {
   fileprivate var _position: Xunfang_GridModel_V1_Position? = nil
 }
 
+public nonisolated struct Xunfang_Dispatch_V1_KpisRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Unix ms, inclusive; 0 = the start of the current shift
+  public var from: Int64 = 0
+
+  /// Unix ms, exclusive; 0 = now
+  public var to: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_KpiGroup: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// grid id, station id, shift name, or "all"
+  public var key: String = String()
+
+  /// received in the window (linked calls excluded)
+  public var incidents: UInt32 = 0
+
+  public var dispatched: UInt32 = 0
+
+  public var arrived: UInt32 = 0
+
+  /// received -> dispatched
+  public var medianDispatchSeconds: Double = 0
+
+  /// received -> on scene
+  public var medianArrivalSeconds: Double = 0
+
+  /// arrivals within the place's response circle / arrivals
+  public var withinCircleShare: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_UnitUtilisation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  /// dispatched .. cleared, over the window
+  public var busyShare: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_KpisResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: Int64 = 0
+
+  public var to: Int64 = 0
+
+  public var overall: Xunfang_Dispatch_V1_KpiGroup {
+    get {_overall ?? Xunfang_Dispatch_V1_KpiGroup()}
+    set {_overall = newValue}
+  }
+  /// Returns true if `overall` has been explicitly set.
+  public var hasOverall: Bool {self._overall != nil}
+  /// Clears the value of `overall`. Subsequent reads from it will return its default value.
+  public mutating func clearOverall() {self._overall = nil}
+
+  public var byGrid: [Xunfang_Dispatch_V1_KpiGroup] = []
+
+  public var byStation: [Xunfang_Dispatch_V1_KpiGroup] = []
+
+  /// day 08-16, evening 16-24, night 00-08 (China time)
+  public var byShift: [Xunfang_Dispatch_V1_KpiGroup] = []
+
+  public var units: [Xunfang_Dispatch_V1_UnitUtilisation] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _overall: Xunfang_Dispatch_V1_KpiGroup? = nil
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_ExportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var incidentID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// NENA EIDO-style JSON (incident, location, units, times) for CAD-to-CAD exchange.
+public nonisolated struct Xunfang_Dispatch_V1_ExportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var json: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.dispatch.v1"
@@ -844,7 +969,7 @@ nonisolated extension Xunfang_Dispatch_V1_IncidentTimes: SwiftProtobuf.Message, 
 
 nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Incident"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -861,6 +986,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
     var _unitCallSigns: [String] = []
     var _linkedCalls: UInt32 = 0
     var _note: String = String()
+    var _responseTargetSeconds: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -885,6 +1011,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       _unitCallSigns = source._unitCallSigns
       _linkedCalls = source._linkedCalls
       _note = source._note
+      _responseTargetSeconds = source._responseTargetSeconds
     }
   }
 
@@ -917,6 +1044,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._unitCallSigns) }()
         case 13: try { try decoder.decodeSingularUInt32Field(value: &_storage._linkedCalls) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._note) }()
+        case 15: try { try decoder.decodeSingularUInt32Field(value: &_storage._responseTargetSeconds) }()
         default: break
         }
       }
@@ -971,6 +1099,9 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       if !_storage._note.isEmpty {
         try visitor.visitSingularStringField(value: _storage._note, fieldNumber: 14)
       }
+      if _storage._responseTargetSeconds != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._responseTargetSeconds, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -994,6 +1125,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         if _storage._unitCallSigns != rhs_storage._unitCallSigns {return false}
         if _storage._linkedCalls != rhs_storage._linkedCalls {return false}
         if _storage._note != rhs_storage._note {return false}
+        if _storage._responseTargetSeconds != rhs_storage._responseTargetSeconds {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1696,6 +1828,260 @@ nonisolated extension Xunfang_Dispatch_V1_UnitPosition: SwiftProtobuf.Message, S
     if lhs.callSign != rhs.callSign {return false}
     if lhs._position != rhs._position {return false}
     if lhs.at != rhs.at {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_KpisRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KpisRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.to) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 1)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularInt64Field(value: self.to, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_KpisRequest, rhs: Xunfang_Dispatch_V1_KpisRequest) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_KpiGroup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KpiGroup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}incidents\0\u{1}dispatched\0\u{1}arrived\0\u{3}median_dispatch_seconds\0\u{3}median_arrival_seconds\0\u{3}within_circle_share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.incidents) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.dispatched) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.arrived) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.medianDispatchSeconds) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.medianArrivalSeconds) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.withinCircleShare) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if self.incidents != 0 {
+      try visitor.visitSingularUInt32Field(value: self.incidents, fieldNumber: 2)
+    }
+    if self.dispatched != 0 {
+      try visitor.visitSingularUInt32Field(value: self.dispatched, fieldNumber: 3)
+    }
+    if self.arrived != 0 {
+      try visitor.visitSingularUInt32Field(value: self.arrived, fieldNumber: 4)
+    }
+    if self.medianDispatchSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.medianDispatchSeconds, fieldNumber: 5)
+    }
+    if self.medianArrivalSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.medianArrivalSeconds, fieldNumber: 6)
+    }
+    if self.withinCircleShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.withinCircleShare, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_KpiGroup, rhs: Xunfang_Dispatch_V1_KpiGroup) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.incidents != rhs.incidents {return false}
+    if lhs.dispatched != rhs.dispatched {return false}
+    if lhs.arrived != rhs.arrived {return false}
+    if lhs.medianDispatchSeconds != rhs.medianDispatchSeconds {return false}
+    if lhs.medianArrivalSeconds != rhs.medianArrivalSeconds {return false}
+    if lhs.withinCircleShare != rhs.withinCircleShare {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_UnitUtilisation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnitUtilisation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}busy_share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.busyShare) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    if self.busyShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.busyShare, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_UnitUtilisation, rhs: Xunfang_Dispatch_V1_UnitUtilisation) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.busyShare != rhs.busyShare {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_KpisResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KpisResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}overall\0\u{3}by_grid\0\u{3}by_station\0\u{3}by_shift\0\u{1}units\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.to) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._overall) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.byGrid) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.byStation) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.byShift) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 1)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularInt64Field(value: self.to, fieldNumber: 2)
+    }
+    try { if let v = self._overall {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.byGrid.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byGrid, fieldNumber: 4)
+    }
+    if !self.byStation.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byStation, fieldNumber: 5)
+    }
+    if !self.byShift.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byShift, fieldNumber: 6)
+    }
+    if !self.units.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.units, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_KpisResponse, rhs: Xunfang_Dispatch_V1_KpisResponse) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs._overall != rhs._overall {return false}
+    if lhs.byGrid != rhs.byGrid {return false}
+    if lhs.byStation != rhs.byStation {return false}
+    if lhs.byShift != rhs.byShift {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_ExportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_ExportRequest, rhs: Xunfang_Dispatch_V1_ExportRequest) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_ExportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}json\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.json) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.json.isEmpty {
+      try visitor.visitSingularStringField(value: self.json, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_ExportResponse, rhs: Xunfang_Dispatch_V1_ExportResponse) -> Bool {
+    if lhs.json != rhs.json {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -34,6 +34,8 @@ enum KnownMessages {
         "/xunfang.dispatch.v1.Dispatch/Clear": (Xunfang_Dispatch_V1_ClearRequest.self, Xunfang_Dispatch_V1_Incident.self),
         "/xunfang.dispatch.v1.Dispatch/ListIncidents": (Xunfang_Dispatch_V1_ListIncidentsRequest.self, Xunfang_Dispatch_V1_ListIncidentsResponse.self),
         "/xunfang.dispatch.v1.Dispatch/ListUnits": (Xunfang_Dispatch_V1_ListUnitsRequest.self, Xunfang_Dispatch_V1_ListUnitsResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/Kpis": (Xunfang_Dispatch_V1_KpisRequest.self, Xunfang_Dispatch_V1_KpisResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/ExportEido": (Xunfang_Dispatch_V1_ExportRequest.self, Xunfang_Dispatch_V1_ExportResponse.self),
     ]
 
     static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {

@@ -44,7 +44,8 @@ final class Desk: @unchecked Sendable {
         let (incident, linked) = try apply { dispatcher in
             let (incident, linked, events) = try dispatcher.intake(
                 typeCode: request.typeCode, source: source, location: location, report: request.report,
-                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place?.grid, stationID: place?.station)
+                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place?.grid, stationID: place?.station,
+                responseTargetSeconds: place?.target)
             return ((incident, linked), events)
         }
         var response = Xunfang_Dispatch_V1_IntakeResponse()
@@ -125,6 +126,25 @@ final class Desk: @unchecked Sendable {
                 .prefix(limit).map(Wire.incident)
             return response
         }
+    }
+
+    func kpis(_ request: Xunfang_Dispatch_V1_KpisRequest) -> Xunfang_Dispatch_V1_KpisResponse {
+        let now = clock.now()
+        let to = request.to == 0 ? now : request.to
+        let from = request.from == 0 ? Measures.shiftStart(containing: to - 1) : request.from
+        let report = lock.withLock { Measures.kpis(incidents: Array(dispatcher.incidents.values), units: Array(dispatcher.units.values), from: from, to: to) }
+        return Wire.kpis(report)
+    }
+
+    func exportEido(_ request: Xunfang_Dispatch_V1_ExportRequest) throws -> Xunfang_Dispatch_V1_ExportResponse {
+        let object: [String: Any] = try lock.withLock {
+            guard let incident = dispatcher.incidents[request.incidentID] else { throw BusClientError(.notFound, "no incident \(request.incidentID)") }
+            return Measures.eido(incident, units: dispatcher.units, agency: "xunfang")
+        }
+        var response = Xunfang_Dispatch_V1_ExportResponse()
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        response.json = String(decoding: data, as: UTF8.self)
+        return response
     }
 
     func listUnits() -> Xunfang_Dispatch_V1_ListUnitsResponse {
@@ -242,13 +262,13 @@ final class Desk: @unchecked Sendable {
     }
 
     /// GridModel's answer for where a point is; nil when GridModel is not running.
-    private func locate(_ point: GeoPoint) async -> (grid: String, station: String)? {
+    private func locate(_ point: GeoPoint) async -> (grid: String, station: String, target: Int)? {
         guard let bus = currentBus else { return nil }
         var request = Xunfang_GridModel_V1_LocateRequest()
         request.position = Wire.position(point)
         guard let answer = try? await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self,
                                                timeout: .seconds(2)), answer.found else { return nil }
-        return (answer.grid.id, answer.station.id)
+        return (answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds))
     }
 }
 

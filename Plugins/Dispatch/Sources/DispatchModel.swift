@@ -87,6 +87,8 @@ public struct Incident: Sendable, Hashable, Codable {
     public var units: [String]
     public var note: String
     public var externalID: String?
+    /// The place's response circle in seconds, when GridModel said which applies.
+    public var responseTargetSeconds: Int?
 }
 
 public struct Unit: Sendable, Hashable, Codable {

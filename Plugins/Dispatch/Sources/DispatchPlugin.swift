@@ -9,7 +9,8 @@ import XunfangProto
 public struct DispatchPlugin: Plugin {
     static let service = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits"]
+    public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits",
+                                 "Kpis", "ExportEido"]
         .map { service + $0 }
 
     public static let manifest = PluginManifest(
@@ -42,6 +43,8 @@ public struct DispatchPlugin: Plugin {
         bus.serve(Self.service + "Clear") { (request: Xunfang_Dispatch_V1_ClearRequest, _) in try await desk.clear(request) }
         bus.serve(Self.service + "ListIncidents") { (request: Xunfang_Dispatch_V1_ListIncidentsRequest, _) in desk.listIncidents(request) }
         bus.serve(Self.service + "ListUnits") { (_: Xunfang_Dispatch_V1_ListUnitsRequest, _) in desk.listUnits() }
+        bus.serve(Self.service + "Kpis") { (request: Xunfang_Dispatch_V1_KpisRequest, _) in desk.kpis(request) }
+        bus.serve(Self.service + "ExportEido") { (request: Xunfang_Dispatch_V1_ExportRequest, _) in try desk.exportEido(request) }
     }
 
     public func run(on bus: BusClient) async throws {

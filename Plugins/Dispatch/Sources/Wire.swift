@@ -63,7 +63,36 @@ enum Wire {
         message.unitCallSigns = incident.units
         message.linkedCalls = UInt32(incident.linkedCalls)
         message.note = incident.note
+        message.responseTargetSeconds = UInt32(incident.responseTargetSeconds ?? 0)
         return message
+    }
+
+    static func kpis(_ report: KPIReport) -> Xunfang_Dispatch_V1_KpisResponse {
+        func group(_ group: KPIReport.Group) -> Xunfang_Dispatch_V1_KpiGroup {
+            var message = Xunfang_Dispatch_V1_KpiGroup()
+            message.key = group.key
+            message.incidents = UInt32(group.incidents)
+            message.dispatched = UInt32(group.dispatched)
+            message.arrived = UInt32(group.arrived)
+            message.medianDispatchSeconds = group.medianDispatchSeconds
+            message.medianArrivalSeconds = group.medianArrivalSeconds
+            message.withinCircleShare = group.withinCircleShare
+            return message
+        }
+        var response = Xunfang_Dispatch_V1_KpisResponse()
+        response.from = report.from
+        response.to = report.to
+        response.overall = group(report.overall)
+        response.byGrid = report.byGrid.map(group)
+        response.byStation = report.byStation.map(group)
+        response.byShift = report.byShift.map(group)
+        response.units = report.utilisation.sorted { $0.key < $1.key }.map { callSign, share in
+            var unit = Xunfang_Dispatch_V1_UnitUtilisation()
+            unit.callSign = callSign
+            unit.busyShare = share
+            return unit
+        }
+        return response
     }
 
     static func unit(_ unit: Unit) -> Xunfang_Dispatch_V1_Unit {

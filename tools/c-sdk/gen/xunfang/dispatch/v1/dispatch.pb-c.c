@@ -862,6 +862,276 @@ void   xunfang__dispatch__v1__unit_position__free_unpacked
   assert(message->base.descriptor == &xunfang__dispatch__v1__unit_position__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__dispatch__v1__kpis_request__init
+                     (Xunfang__Dispatch__V1__KpisRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__KpisRequest init_value = XUNFANG__DISPATCH__V1__KPIS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__kpis_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__KpisRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__kpis_request__pack
+                     (const Xunfang__Dispatch__V1__KpisRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__kpis_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__KpisRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__KpisRequest *
+       xunfang__dispatch__v1__kpis_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__KpisRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__kpis_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__kpis_request__free_unpacked
+                     (Xunfang__Dispatch__V1__KpisRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__kpi_group__init
+                     (Xunfang__Dispatch__V1__KpiGroup         *message)
+{
+  static const Xunfang__Dispatch__V1__KpiGroup init_value = XUNFANG__DISPATCH__V1__KPI_GROUP__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__kpi_group__get_packed_size
+                     (const Xunfang__Dispatch__V1__KpiGroup *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpi_group__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__kpi_group__pack
+                     (const Xunfang__Dispatch__V1__KpiGroup *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpi_group__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__kpi_group__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__KpiGroup *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpi_group__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__KpiGroup *
+       xunfang__dispatch__v1__kpi_group__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__KpiGroup *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__kpi_group__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__kpi_group__free_unpacked
+                     (Xunfang__Dispatch__V1__KpiGroup *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpi_group__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__unit_utilisation__init
+                     (Xunfang__Dispatch__V1__UnitUtilisation         *message)
+{
+  static const Xunfang__Dispatch__V1__UnitUtilisation init_value = XUNFANG__DISPATCH__V1__UNIT_UTILISATION__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__unit_utilisation__get_packed_size
+                     (const Xunfang__Dispatch__V1__UnitUtilisation *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__unit_utilisation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__unit_utilisation__pack
+                     (const Xunfang__Dispatch__V1__UnitUtilisation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__unit_utilisation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__unit_utilisation__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__UnitUtilisation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__unit_utilisation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__UnitUtilisation *
+       xunfang__dispatch__v1__unit_utilisation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__UnitUtilisation *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__unit_utilisation__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__unit_utilisation__free_unpacked
+                     (Xunfang__Dispatch__V1__UnitUtilisation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__unit_utilisation__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__kpis_response__init
+                     (Xunfang__Dispatch__V1__KpisResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__KpisResponse init_value = XUNFANG__DISPATCH__V1__KPIS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__kpis_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__KpisResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__kpis_response__pack
+                     (const Xunfang__Dispatch__V1__KpisResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__kpis_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__KpisResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__KpisResponse *
+       xunfang__dispatch__v1__kpis_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__KpisResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__kpis_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__kpis_response__free_unpacked
+                     (Xunfang__Dispatch__V1__KpisResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__export_request__init
+                     (Xunfang__Dispatch__V1__ExportRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__ExportRequest init_value = XUNFANG__DISPATCH__V1__EXPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__export_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__ExportRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__export_request__pack
+                     (const Xunfang__Dispatch__V1__ExportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__export_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ExportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__ExportRequest *
+       xunfang__dispatch__v1__export_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__ExportRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__export_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__export_request__free_unpacked
+                     (Xunfang__Dispatch__V1__ExportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__export_response__init
+                     (Xunfang__Dispatch__V1__ExportResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__ExportResponse init_value = XUNFANG__DISPATCH__V1__EXPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__export_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__ExportResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__export_response__pack
+                     (const Xunfang__Dispatch__V1__ExportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__export_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ExportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__ExportResponse *
+       xunfang__dispatch__v1__export_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__ExportResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__export_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__export_response__free_unpacked
+                     (Xunfang__Dispatch__V1__ExportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__export_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident_times__field_descriptors[8] =
 {
   {
@@ -991,7 +1261,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident_times__descript
   (ProtobufCMessageInit) xunfang__dispatch__v1__incident_times__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[14] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[15] =
 {
   {
     "id",
@@ -1161,6 +1431,18 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "response_target_seconds",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Incident, response_target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] = {
   5,   /* field[5] = grid_id */
@@ -1171,6 +1453,7 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
   13,   /* field[13] = note */
   2,   /* field[2] = priority */
   7,   /* field[7] = report */
+  14,   /* field[14] = response_target_seconds */
   3,   /* field[3] = source */
   6,   /* field[6] = station_id */
   8,   /* field[8] = status */
@@ -1181,7 +1464,7 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
 static const ProtobufCIntRange xunfang__dispatch__v1__incident__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
 {
@@ -1191,7 +1474,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
   "Xunfang__Dispatch__V1__Incident",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Incident),
-  14,
+  15,
   xunfang__dispatch__v1__incident__field_descriptors,
   xunfang__dispatch__v1__incident__field_indices_by_name,
   1,  xunfang__dispatch__v1__incident__number_ranges,
@@ -2279,6 +2562,416 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit_position__descripto
   (ProtobufCMessageInit) xunfang__dispatch__v1__unit_position__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__kpis_request__field_descriptors[2] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpisRequest, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpisRequest, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__kpis_request__field_indices_by_name[] = {
+  0,   /* field[0] = from */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__kpis_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.KpisRequest",
+  "KpisRequest",
+  "Xunfang__Dispatch__V1__KpisRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__KpisRequest),
+  2,
+  xunfang__dispatch__v1__kpis_request__field_descriptors,
+  xunfang__dispatch__v1__kpis_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__kpis_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__kpis_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__kpi_group__field_descriptors[7] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incidents",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, incidents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dispatched",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, dispatched),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "arrived",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, arrived),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "median_dispatch_seconds",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, median_dispatch_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "median_arrival_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, median_arrival_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "within_circle_share",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpiGroup, within_circle_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__kpi_group__field_indices_by_name[] = {
+  3,   /* field[3] = arrived */
+  2,   /* field[2] = dispatched */
+  1,   /* field[1] = incidents */
+  0,   /* field[0] = key */
+  5,   /* field[5] = median_arrival_seconds */
+  4,   /* field[4] = median_dispatch_seconds */
+  6,   /* field[6] = within_circle_share */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__kpi_group__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpi_group__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.KpiGroup",
+  "KpiGroup",
+  "Xunfang__Dispatch__V1__KpiGroup",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__KpiGroup),
+  7,
+  xunfang__dispatch__v1__kpi_group__field_descriptors,
+  xunfang__dispatch__v1__kpi_group__field_indices_by_name,
+  1,  xunfang__dispatch__v1__kpi_group__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__kpi_group__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__unit_utilisation__field_descriptors[2] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__UnitUtilisation, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "busy_share",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__UnitUtilisation, busy_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__unit_utilisation__field_indices_by_name[] = {
+  1,   /* field[1] = busy_share */
+  0,   /* field[0] = call_sign */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__unit_utilisation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit_utilisation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.UnitUtilisation",
+  "UnitUtilisation",
+  "Xunfang__Dispatch__V1__UnitUtilisation",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__UnitUtilisation),
+  2,
+  xunfang__dispatch__v1__unit_utilisation__field_descriptors,
+  xunfang__dispatch__v1__unit_utilisation__field_indices_by_name,
+  1,  xunfang__dispatch__v1__unit_utilisation__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__unit_utilisation__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__kpis_response__field_descriptors[7] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "overall",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, overall),
+    &xunfang__dispatch__v1__kpi_group__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_grid",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, n_by_grid),
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, by_grid),
+    &xunfang__dispatch__v1__kpi_group__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_station",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, n_by_station),
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, by_station),
+    &xunfang__dispatch__v1__kpi_group__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_shift",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, n_by_shift),
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, by_shift),
+    &xunfang__dispatch__v1__kpi_group__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, n_units),
+    offsetof(Xunfang__Dispatch__V1__KpisResponse, units),
+    &xunfang__dispatch__v1__unit_utilisation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__kpis_response__field_indices_by_name[] = {
+  3,   /* field[3] = by_grid */
+  5,   /* field[5] = by_shift */
+  4,   /* field[4] = by_station */
+  0,   /* field[0] = from */
+  2,   /* field[2] = overall */
+  1,   /* field[1] = to */
+  6,   /* field[6] = units */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__kpis_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.KpisResponse",
+  "KpisResponse",
+  "Xunfang__Dispatch__V1__KpisResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__KpisResponse),
+  7,
+  xunfang__dispatch__v1__kpis_response__field_descriptors,
+  xunfang__dispatch__v1__kpis_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__kpis_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__kpis_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_request__field_descriptors[1] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ExportRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__export_request__field_indices_by_name[] = {
+  0,   /* field[0] = incident_id */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__export_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.ExportRequest",
+  "ExportRequest",
+  "Xunfang__Dispatch__V1__ExportRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__ExportRequest),
+  1,
+  xunfang__dispatch__v1__export_request__field_descriptors,
+  xunfang__dispatch__v1__export_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__export_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__export_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_response__field_descriptors[1] =
+{
+  {
+    "json",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ExportResponse, json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__export_response__field_indices_by_name[] = {
+  0,   /* field[0] = json */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__export_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.ExportResponse",
+  "ExportResponse",
+  "Xunfang__Dispatch__V1__ExportResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__ExportResponse),
+  1,
+  xunfang__dispatch__v1__export_response__field_descriptors,
+  xunfang__dispatch__v1__export_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__export_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__export_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__dispatch__v1__incident_source__enum_values_by_number[4] =
 {
   { "INCIDENT_SOURCE_CALL_110", "XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110", 0 },
@@ -2459,7 +3152,7 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__zone__descriptor =
   xunfang__dispatch__v1__zone__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[8] =
+static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[10] =
 {
   { "Intake", &xunfang__dispatch__v1__intake_request__descriptor, &xunfang__dispatch__v1__intake_response__descriptor },
   { "Recommend", &xunfang__dispatch__v1__recommend_request__descriptor, &xunfang__dispatch__v1__recommend_response__descriptor },
@@ -2469,12 +3162,16 @@ static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_d
   { "Clear", &xunfang__dispatch__v1__clear_request__descriptor, &xunfang__dispatch__v1__incident__descriptor },
   { "ListIncidents", &xunfang__dispatch__v1__list_incidents_request__descriptor, &xunfang__dispatch__v1__list_incidents_response__descriptor },
   { "ListUnits", &xunfang__dispatch__v1__list_units_request__descriptor, &xunfang__dispatch__v1__list_units_response__descriptor },
+  { "Kpis", &xunfang__dispatch__v1__kpis_request__descriptor, &xunfang__dispatch__v1__kpis_response__descriptor },
+  { "ExportEido", &xunfang__dispatch__v1__export_request__descriptor, &xunfang__dispatch__v1__export_response__descriptor },
 };
 const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   3,        /* Acknowledge */
   2,        /* Assign */
   5,        /* Clear */
+  9,        /* ExportEido */
   0,        /* Intake */
+  8,        /* Kpis */
   6,        /* ListIncidents */
   7,        /* ListUnits */
   1,        /* Recommend */
@@ -2487,7 +3184,7 @@ const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
   "Dispatch",
   "Xunfang__Dispatch__V1__Dispatch",
   "xunfang.dispatch.v1",
-  8,
+  10,
   xunfang__dispatch__v1__dispatch__method_descriptors,
   xunfang__dispatch__v1__dispatch__method_indices_by_name
 };
@@ -2554,6 +3251,22 @@ void xunfang__dispatch__v1__dispatch__list_units(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__kpis(ProtobufCService *service,
+                                           const Xunfang__Dispatch__V1__KpisRequest *input,
+                                           Xunfang__Dispatch__V1__KpisResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__export_eido(ProtobufCService *service,
+                                                  const Xunfang__Dispatch__V1__ExportRequest *input,
+                                                  Xunfang__Dispatch__V1__ExportResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
                                             Xunfang__Dispatch__V1__Dispatch_ServiceDestroy destroy)

@@ -35,6 +35,12 @@ typedef struct Xunfang__Dispatch__V1__ListIncidentsResponse Xunfang__Dispatch__V
 typedef struct Xunfang__Dispatch__V1__ListUnitsRequest Xunfang__Dispatch__V1__ListUnitsRequest;
 typedef struct Xunfang__Dispatch__V1__ListUnitsResponse Xunfang__Dispatch__V1__ListUnitsResponse;
 typedef struct Xunfang__Dispatch__V1__UnitPosition Xunfang__Dispatch__V1__UnitPosition;
+typedef struct Xunfang__Dispatch__V1__KpisRequest Xunfang__Dispatch__V1__KpisRequest;
+typedef struct Xunfang__Dispatch__V1__KpiGroup Xunfang__Dispatch__V1__KpiGroup;
+typedef struct Xunfang__Dispatch__V1__UnitUtilisation Xunfang__Dispatch__V1__UnitUtilisation;
+typedef struct Xunfang__Dispatch__V1__KpisResponse Xunfang__Dispatch__V1__KpisResponse;
+typedef struct Xunfang__Dispatch__V1__ExportRequest Xunfang__Dispatch__V1__ExportRequest;
+typedef struct Xunfang__Dispatch__V1__ExportResponse Xunfang__Dispatch__V1__ExportResponse;
 
 
 /* --- enums --- */
@@ -158,10 +164,14 @@ struct  Xunfang__Dispatch__V1__Incident
    * last thing the duty officer should know (e.g. why an order moved on)
    */
   char *note;
+  /*
+   * the response circle of the place (from GridModel; 0 = unknown)
+   */
+  uint32_t response_target_seconds;
 };
 #define XUNFANG__DISPATCH__V1__INCIDENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__incident__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Xunfang__Dispatch__V1__Unit
@@ -409,6 +419,114 @@ struct  Xunfang__Dispatch__V1__UnitPosition
 #define XUNFANG__DISPATCH__V1__UNIT_POSITION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__unit_position__descriptor) \
     , (char *)protobuf_c_empty_string, NULL, 0 }
+
+
+struct  Xunfang__Dispatch__V1__KpisRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Unix ms, inclusive; 0 = the start of the current shift
+   */
+  int64_t from;
+  /*
+   * Unix ms, exclusive; 0 = now
+   */
+  int64_t to;
+};
+#define XUNFANG__DISPATCH__V1__KPIS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__kpis_request__descriptor) \
+    , 0, 0 }
+
+
+struct  Xunfang__Dispatch__V1__KpiGroup
+{
+  ProtobufCMessage base;
+  /*
+   * grid id, station id, shift name, or "all"
+   */
+  char *key;
+  /*
+   * received in the window (linked calls excluded)
+   */
+  uint32_t incidents;
+  uint32_t dispatched;
+  uint32_t arrived;
+  /*
+   * received -> dispatched
+   */
+  double median_dispatch_seconds;
+  /*
+   * received -> on scene
+   */
+  double median_arrival_seconds;
+  /*
+   * arrivals within the place's response circle / arrivals
+   */
+  double within_circle_share;
+};
+#define XUNFANG__DISPATCH__V1__KPI_GROUP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__kpi_group__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Xunfang__Dispatch__V1__UnitUtilisation
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  /*
+   * dispatched .. cleared, over the window
+   */
+  double busy_share;
+};
+#define XUNFANG__DISPATCH__V1__UNIT_UTILISATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__unit_utilisation__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Dispatch__V1__KpisResponse
+{
+  ProtobufCMessage base;
+  int64_t from;
+  int64_t to;
+  Xunfang__Dispatch__V1__KpiGroup *overall;
+  size_t n_by_grid;
+  Xunfang__Dispatch__V1__KpiGroup **by_grid;
+  size_t n_by_station;
+  Xunfang__Dispatch__V1__KpiGroup **by_station;
+  /*
+   * day 08-16, evening 16-24, night 00-08 (China time)
+   */
+  size_t n_by_shift;
+  Xunfang__Dispatch__V1__KpiGroup **by_shift;
+  size_t n_units;
+  Xunfang__Dispatch__V1__UnitUtilisation **units;
+};
+#define XUNFANG__DISPATCH__V1__KPIS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__kpis_response__descriptor) \
+    , 0, 0, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Xunfang__Dispatch__V1__ExportRequest
+{
+  ProtobufCMessage base;
+  char *incident_id;
+};
+#define XUNFANG__DISPATCH__V1__EXPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__export_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * NENA EIDO-style JSON (incident, location, units, times) for CAD-to-CAD exchange.
+ */
+struct  Xunfang__Dispatch__V1__ExportResponse
+{
+  ProtobufCMessage base;
+  char *json;
+};
+#define XUNFANG__DISPATCH__V1__EXPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__export_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 /* Xunfang__Dispatch__V1__IncidentTimes methods */
@@ -772,6 +890,120 @@ Xunfang__Dispatch__V1__UnitPosition *
 void   xunfang__dispatch__v1__unit_position__free_unpacked
                      (Xunfang__Dispatch__V1__UnitPosition *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__KpisRequest methods */
+void   xunfang__dispatch__v1__kpis_request__init
+                     (Xunfang__Dispatch__V1__KpisRequest         *message);
+size_t xunfang__dispatch__v1__kpis_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__KpisRequest   *message);
+size_t xunfang__dispatch__v1__kpis_request__pack
+                     (const Xunfang__Dispatch__V1__KpisRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__kpis_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__KpisRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__KpisRequest *
+       xunfang__dispatch__v1__kpis_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__kpis_request__free_unpacked
+                     (Xunfang__Dispatch__V1__KpisRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__KpiGroup methods */
+void   xunfang__dispatch__v1__kpi_group__init
+                     (Xunfang__Dispatch__V1__KpiGroup         *message);
+size_t xunfang__dispatch__v1__kpi_group__get_packed_size
+                     (const Xunfang__Dispatch__V1__KpiGroup   *message);
+size_t xunfang__dispatch__v1__kpi_group__pack
+                     (const Xunfang__Dispatch__V1__KpiGroup   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__kpi_group__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__KpiGroup   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__KpiGroup *
+       xunfang__dispatch__v1__kpi_group__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__kpi_group__free_unpacked
+                     (Xunfang__Dispatch__V1__KpiGroup *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__UnitUtilisation methods */
+void   xunfang__dispatch__v1__unit_utilisation__init
+                     (Xunfang__Dispatch__V1__UnitUtilisation         *message);
+size_t xunfang__dispatch__v1__unit_utilisation__get_packed_size
+                     (const Xunfang__Dispatch__V1__UnitUtilisation   *message);
+size_t xunfang__dispatch__v1__unit_utilisation__pack
+                     (const Xunfang__Dispatch__V1__UnitUtilisation   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__unit_utilisation__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__UnitUtilisation   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__UnitUtilisation *
+       xunfang__dispatch__v1__unit_utilisation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__unit_utilisation__free_unpacked
+                     (Xunfang__Dispatch__V1__UnitUtilisation *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__KpisResponse methods */
+void   xunfang__dispatch__v1__kpis_response__init
+                     (Xunfang__Dispatch__V1__KpisResponse         *message);
+size_t xunfang__dispatch__v1__kpis_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__KpisResponse   *message);
+size_t xunfang__dispatch__v1__kpis_response__pack
+                     (const Xunfang__Dispatch__V1__KpisResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__kpis_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__KpisResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__KpisResponse *
+       xunfang__dispatch__v1__kpis_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__kpis_response__free_unpacked
+                     (Xunfang__Dispatch__V1__KpisResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__ExportRequest methods */
+void   xunfang__dispatch__v1__export_request__init
+                     (Xunfang__Dispatch__V1__ExportRequest         *message);
+size_t xunfang__dispatch__v1__export_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__ExportRequest   *message);
+size_t xunfang__dispatch__v1__export_request__pack
+                     (const Xunfang__Dispatch__V1__ExportRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__export_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ExportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__ExportRequest *
+       xunfang__dispatch__v1__export_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__export_request__free_unpacked
+                     (Xunfang__Dispatch__V1__ExportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__ExportResponse methods */
+void   xunfang__dispatch__v1__export_response__init
+                     (Xunfang__Dispatch__V1__ExportResponse         *message);
+size_t xunfang__dispatch__v1__export_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__ExportResponse   *message);
+size_t xunfang__dispatch__v1__export_response__pack
+                     (const Xunfang__Dispatch__V1__ExportResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__export_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ExportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__ExportResponse *
+       xunfang__dispatch__v1__export_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__export_response__free_unpacked
+                     (Xunfang__Dispatch__V1__ExportResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Dispatch__V1__IncidentTimes_Closure)
@@ -831,6 +1063,24 @@ typedef void (*Xunfang__Dispatch__V1__ListUnitsResponse_Closure)
 typedef void (*Xunfang__Dispatch__V1__UnitPosition_Closure)
                  (const Xunfang__Dispatch__V1__UnitPosition *message,
                   void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__KpisRequest_Closure)
+                 (const Xunfang__Dispatch__V1__KpisRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__KpiGroup_Closure)
+                 (const Xunfang__Dispatch__V1__KpiGroup *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__UnitUtilisation_Closure)
+                 (const Xunfang__Dispatch__V1__UnitUtilisation *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__KpisResponse_Closure)
+                 (const Xunfang__Dispatch__V1__KpisResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__ExportRequest_Closure)
+                 (const Xunfang__Dispatch__V1__ExportRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__ExportResponse_Closure)
+                 (const Xunfang__Dispatch__V1__ExportResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -870,6 +1120,14 @@ struct Xunfang__Dispatch__V1__Dispatch_Service
                      const Xunfang__Dispatch__V1__ListUnitsRequest *input,
                      Xunfang__Dispatch__V1__ListUnitsResponse_Closure closure,
                      void *closure_data);
+  void (*kpis)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+               const Xunfang__Dispatch__V1__KpisRequest *input,
+               Xunfang__Dispatch__V1__KpisResponse_Closure closure,
+               void *closure_data);
+  void (*export_eido)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                      const Xunfang__Dispatch__V1__ExportRequest *input,
+                      Xunfang__Dispatch__V1__ExportResponse_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Xunfang__Dispatch__V1__Dispatch_ServiceDestroy)(Xunfang__Dispatch__V1__Dispatch_Service *);
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
@@ -885,7 +1143,9 @@ void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Serv
       function_prefix__ ## update_unit,\
       function_prefix__ ## clear,\
       function_prefix__ ## list_incidents,\
-      function_prefix__ ## list_units  }
+      function_prefix__ ## list_units,\
+      function_prefix__ ## kpis,\
+      function_prefix__ ## export_eido  }
 void xunfang__dispatch__v1__dispatch__intake(ProtobufCService *service,
                                              const Xunfang__Dispatch__V1__IntakeRequest *input,
                                              Xunfang__Dispatch__V1__IntakeResponse_Closure closure,
@@ -918,6 +1178,14 @@ void xunfang__dispatch__v1__dispatch__list_units(ProtobufCService *service,
                                                  const Xunfang__Dispatch__V1__ListUnitsRequest *input,
                                                  Xunfang__Dispatch__V1__ListUnitsResponse_Closure closure,
                                                  void *closure_data);
+void xunfang__dispatch__v1__dispatch__kpis(ProtobufCService *service,
+                                           const Xunfang__Dispatch__V1__KpisRequest *input,
+                                           Xunfang__Dispatch__V1__KpisResponse_Closure closure,
+                                           void *closure_data);
+void xunfang__dispatch__v1__dispatch__export_eido(ProtobufCService *service,
+                                                  const Xunfang__Dispatch__V1__ExportRequest *input,
+                                                  Xunfang__Dispatch__V1__ExportResponse_Closure closure,
+                                                  void *closure_data);
 
 /* --- descriptors --- */
 
@@ -945,6 +1213,12 @@ extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__list_incidents_re
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__list_units_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__list_units_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit_position__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpi_group__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit_utilisation__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor;
 
 PROTOBUF_C__END_DECLS
