@@ -853,6 +853,70 @@ public nonisolated struct Xunfang_Dispatch_V1_KpisResponse: Sendable {
   fileprivate var _overall: Xunfang_Dispatch_V1_KpiGroup? = nil
 }
 
+public nonisolated struct Xunfang_Dispatch_V1_MoveUpRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the dispatch that took units away
+  public var incidentID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_Relocation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  public var to: Xunfang_GridModel_V1_Position {
+    get {_to ?? Xunfang_GridModel_V1_Position()}
+    set {_to = newValue}
+  }
+  /// Returns true if `to` has been explicitly set.
+  public var hasTo: Bool {self._to != nil}
+  /// Clears the value of `to`. Subsequent reads from it will return its default value.
+  public mutating func clearTo() {self._to = nil}
+
+  public var coverageAfter: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _to: Xunfang_GridModel_V1_Position? = nil
+}
+
+/// Suggestions only: the duty officer accepts (orders the moves) or ignores them.
+public nonisolated struct Xunfang_Dispatch_V1_MoveUpResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// share of must-patrol points within 3 minutes, before the dispatch
+  public var coverageBefore: Double = 0
+
+  public var coverageNow: Double = 0
+
+  /// with the suggested relocations
+  public var coverageAfter: Double = 0
+
+  public var restored: Bool = false
+
+  /// fewest first: each adds most
+  public var moves: [Xunfang_Dispatch_V1_Relocation] = []
+
+  public var note: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Xunfang_Dispatch_V1_ExportRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2022,6 +2086,135 @@ nonisolated extension Xunfang_Dispatch_V1_KpisResponse: SwiftProtobuf.Message, S
     if lhs.byStation != rhs.byStation {return false}
     if lhs.byShift != rhs.byShift {return false}
     if lhs.units != rhs.units {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_MoveUpRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MoveUpRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_MoveUpRequest, rhs: Xunfang_Dispatch_V1_MoveUpRequest) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_Relocation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Relocation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}to\0\u{3}coverage_after\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._to) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.coverageAfter) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    try { if let v = self._to {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.coverageAfter.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coverageAfter, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_Relocation, rhs: Xunfang_Dispatch_V1_Relocation) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs._to != rhs._to {return false}
+    if lhs.coverageAfter != rhs.coverageAfter {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_MoveUpResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MoveUpResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coverage_before\0\u{3}coverage_now\0\u{3}coverage_after\0\u{1}restored\0\u{1}moves\0\u{1}note\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.coverageBefore) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.coverageNow) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.coverageAfter) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.restored) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.moves) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.coverageBefore.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coverageBefore, fieldNumber: 1)
+    }
+    if self.coverageNow.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coverageNow, fieldNumber: 2)
+    }
+    if self.coverageAfter.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coverageAfter, fieldNumber: 3)
+    }
+    if self.restored != false {
+      try visitor.visitSingularBoolField(value: self.restored, fieldNumber: 4)
+    }
+    if !self.moves.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.moves, fieldNumber: 5)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_MoveUpResponse, rhs: Xunfang_Dispatch_V1_MoveUpResponse) -> Bool {
+    if lhs.coverageBefore != rhs.coverageBefore {return false}
+    if lhs.coverageNow != rhs.coverageNow {return false}
+    if lhs.coverageAfter != rhs.coverageAfter {return false}
+    if lhs.restored != rhs.restored {return false}
+    if lhs.moves != rhs.moves {return false}
+    if lhs.note != rhs.note {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -147,6 +147,29 @@ struct DispatchBusTests {
         await stack.stop()
     }
 
+    @Test("move-up after a dispatch: numbers that add up, moves only when they raise coverage")
+    func moveUp() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: true)
+        let desk = try await stack.desk()
+        try await report(desk, [("C001", at(200, 200)), ("C002", at(-300, 400)), ("C003", at(1_500, -1_200)), ("C004", at(-1_800, -1_500))])
+        let answer = try await intake(desk, "theft", at(150, 150))
+        var assign = Xunfang_Dispatch_V1_AssignRequest()
+        assign.incidentID = answer.incident.id
+        assign.callSign = "C001"
+        _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/Assign", assign, as: Xunfang_Dispatch_V1_AssignResponse.self)
+        var request = Xunfang_Dispatch_V1_MoveUpRequest()
+        request.incidentID = answer.incident.id
+        let plan = try await desk.call("/xunfang.dispatch.v1.Dispatch/MoveUp", request, as: Xunfang_Dispatch_V1_MoveUpResponse.self,
+                                       timeout: .seconds(60))
+        #expect(plan.coverageBefore > 0 && plan.coverageBefore <= 1)
+        #expect(plan.coverageNow <= plan.coverageBefore)
+        #expect(plan.coverageAfter >= plan.coverageNow)
+        #expect(plan.moves.allSatisfy { $0.callSign != "C001" }, "the dispatched unit is not moved up")
+        if let last = plan.moves.last { #expect(last.coverageAfter == plan.coverageAfter && plan.coverageAfter > plan.coverageNow) }
+        await desk.close()
+        await stack.stop()
+    }
+
     @Test("without GridModel: straight-line estimates, and the answer says so")
     func fallback() async throws {
         let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: false)

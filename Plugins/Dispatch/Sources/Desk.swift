@@ -147,6 +147,68 @@ final class Desk: @unchecked Sendable {
         return response
     }
 
+    /// Move-up suggestions after `incidentID` took units away, from GridModel's Coverage
+    /// (must-patrol points within 3 minutes) and PlacePosts (the best gap to fill).
+    func moveUp(_ request: Xunfang_Dispatch_V1_MoveUpRequest) async throws -> Xunfang_Dispatch_V1_MoveUpResponse {
+        guard let bus = currentBus else { throw BusClientError(.unavailable, "not connected") }
+        let (sent, idle): ([Unit], [Unit]) = try lock.withLock {
+            guard let incident = dispatcher.incidents[request.incidentID] else { throw BusClientError(.notFound, "no incident \(request.incidentID)") }
+            let sent = incident.units.compactMap { dispatcher.units[$0] }.filter { $0.position != nil }
+            let idle = dispatcher.units.values.filter { $0.status == .available && $0.position != nil }.sorted { $0.callSign < $1.callSign }
+            return (sent, idle)
+        }
+        let modes = Dictionary(uniqueKeysWithValues: (sent + idle).map { ($0.callSign, $0.travelMode) })
+        let threshold = 180.0
+        func coverage(_ units: [(String, GeoPoint)]) async throws -> Double {
+            var request = Xunfang_GridModel_V1_CoverageRequest()
+            request.thresholdSeconds = [threshold]
+            request.units = units.map { callSign, point in
+                var unit = Xunfang_GridModel_V1_Unit()
+                unit.id = callSign
+                unit.position = Wire.position(point)
+                unit.mode = Wire.mode(modes[callSign] ?? .car)
+                return unit
+            }
+            return try await bus.call(DispatchPlugin.gridModel + "Coverage", request, as: Xunfang_GridModel_V1_CoverageResponse.self,
+                                      timeout: .seconds(5)).overall.first?.patrolPointShare ?? 0
+        }
+        let idlePositions = idle.map { ($0.callSign, $0.position!) }
+        let before = try await coverage(idlePositions + sent.map { ($0.callSign, $0.position!) })
+        let names = idle.map(\.callSign)
+        let plan = try await MoveUpPlanner().plan(
+            baseline: before, idle: idlePositions.map { (callSign: $0.0, position: $0.1) },
+            coverage: { points in try await coverage(Array(zip(names, points))) },
+            bestSite: { points in
+                var request = Xunfang_GridModel_V1_PlacePostsRequest()
+                request.k = 1
+                request.thresholdSeconds = threshold
+                request.fixed = points.map { point in
+                    var site = Xunfang_GridModel_V1_Site()
+                    site.position = Wire.position(point)
+                    return site
+                }
+                let answer = try await bus.call(DispatchPlugin.gridModel + "PlacePosts", request, as: Xunfang_GridModel_V1_PlacePostsResponse.self,
+                                                timeout: .seconds(10))
+                return answer.positions.first.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) }
+            })
+        var response = Xunfang_Dispatch_V1_MoveUpResponse()
+        response.coverageBefore = before
+        response.coverageNow = plan.before
+        response.coverageAfter = plan.after
+        response.restored = plan.restored
+        response.moves = plan.moves.map { move in
+            var relocation = Xunfang_Dispatch_V1_Relocation()
+            relocation.callSign = move.callSign
+            relocation.to = Wire.position(move.to)
+            relocation.coverageAfter = move.coverageAfter
+            return relocation
+        }
+        response.note = plan.moves.isEmpty
+            ? (plan.restored ? "coverage did not drop; no move needed" : "no relocation of an idle unit raises coverage")
+            : "\(plan.moves.count) relocation(s) suggested; accept by ordering them, or ignore"
+        return response
+    }
+
     func listUnits() -> Xunfang_Dispatch_V1_ListUnitsResponse {
         lock.withLock {
             var response = Xunfang_Dispatch_V1_ListUnitsResponse()

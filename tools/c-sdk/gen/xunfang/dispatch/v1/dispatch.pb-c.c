@@ -1042,6 +1042,141 @@ void   xunfang__dispatch__v1__kpis_response__free_unpacked
   assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__dispatch__v1__move_up_request__init
+                     (Xunfang__Dispatch__V1__MoveUpRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__MoveUpRequest init_value = XUNFANG__DISPATCH__V1__MOVE_UP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__move_up_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__MoveUpRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__move_up_request__pack
+                     (const Xunfang__Dispatch__V1__MoveUpRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__move_up_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MoveUpRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__MoveUpRequest *
+       xunfang__dispatch__v1__move_up_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__MoveUpRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__move_up_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__move_up_request__free_unpacked
+                     (Xunfang__Dispatch__V1__MoveUpRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__relocation__init
+                     (Xunfang__Dispatch__V1__Relocation         *message)
+{
+  static const Xunfang__Dispatch__V1__Relocation init_value = XUNFANG__DISPATCH__V1__RELOCATION__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__relocation__get_packed_size
+                     (const Xunfang__Dispatch__V1__Relocation *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__relocation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__relocation__pack
+                     (const Xunfang__Dispatch__V1__Relocation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__relocation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__relocation__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__Relocation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__relocation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__Relocation *
+       xunfang__dispatch__v1__relocation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__Relocation *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__relocation__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__relocation__free_unpacked
+                     (Xunfang__Dispatch__V1__Relocation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__relocation__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__move_up_response__init
+                     (Xunfang__Dispatch__V1__MoveUpResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__MoveUpResponse init_value = XUNFANG__DISPATCH__V1__MOVE_UP_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__move_up_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__MoveUpResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__move_up_response__pack
+                     (const Xunfang__Dispatch__V1__MoveUpResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__move_up_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MoveUpResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__MoveUpResponse *
+       xunfang__dispatch__v1__move_up_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__MoveUpResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__move_up_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__move_up_response__free_unpacked
+                     (Xunfang__Dispatch__V1__MoveUpResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__dispatch__v1__export_request__init
                      (Xunfang__Dispatch__V1__ExportRequest         *message)
 {
@@ -2896,6 +3031,211 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descripto
   (ProtobufCMessageInit) xunfang__dispatch__v1__kpis_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__move_up_request__field_descriptors[1] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__move_up_request__field_indices_by_name[] = {
+  0,   /* field[0] = incident_id */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__move_up_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.MoveUpRequest",
+  "MoveUpRequest",
+  "Xunfang__Dispatch__V1__MoveUpRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__MoveUpRequest),
+  1,
+  xunfang__dispatch__v1__move_up_request__field_descriptors,
+  xunfang__dispatch__v1__move_up_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__move_up_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__move_up_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__relocation__field_descriptors[3] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Relocation, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Relocation, to),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coverage_after",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Relocation, coverage_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__relocation__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  2,   /* field[2] = coverage_after */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__relocation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__relocation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.Relocation",
+  "Relocation",
+  "Xunfang__Dispatch__V1__Relocation",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__Relocation),
+  3,
+  xunfang__dispatch__v1__relocation__field_descriptors,
+  xunfang__dispatch__v1__relocation__field_indices_by_name,
+  1,  xunfang__dispatch__v1__relocation__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__relocation__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__move_up_response__field_descriptors[6] =
+{
+  {
+    "coverage_before",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, coverage_before),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coverage_now",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, coverage_now),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coverage_after",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, coverage_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "restored",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, restored),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "moves",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, n_moves),
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, moves),
+    &xunfang__dispatch__v1__relocation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__move_up_response__field_indices_by_name[] = {
+  2,   /* field[2] = coverage_after */
+  0,   /* field[0] = coverage_before */
+  1,   /* field[1] = coverage_now */
+  4,   /* field[4] = moves */
+  5,   /* field[5] = note */
+  3,   /* field[3] = restored */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__move_up_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.MoveUpResponse",
+  "MoveUpResponse",
+  "Xunfang__Dispatch__V1__MoveUpResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__MoveUpResponse),
+  6,
+  xunfang__dispatch__v1__move_up_response__field_descriptors,
+  xunfang__dispatch__v1__move_up_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__move_up_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__move_up_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_request__field_descriptors[1] =
 {
   {
@@ -3152,7 +3492,7 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__zone__descriptor =
   xunfang__dispatch__v1__zone__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[10] =
+static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[11] =
 {
   { "Intake", &xunfang__dispatch__v1__intake_request__descriptor, &xunfang__dispatch__v1__intake_response__descriptor },
   { "Recommend", &xunfang__dispatch__v1__recommend_request__descriptor, &xunfang__dispatch__v1__recommend_response__descriptor },
@@ -3164,6 +3504,7 @@ static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_d
   { "ListUnits", &xunfang__dispatch__v1__list_units_request__descriptor, &xunfang__dispatch__v1__list_units_response__descriptor },
   { "Kpis", &xunfang__dispatch__v1__kpis_request__descriptor, &xunfang__dispatch__v1__kpis_response__descriptor },
   { "ExportEido", &xunfang__dispatch__v1__export_request__descriptor, &xunfang__dispatch__v1__export_response__descriptor },
+  { "MoveUp", &xunfang__dispatch__v1__move_up_request__descriptor, &xunfang__dispatch__v1__move_up_response__descriptor },
 };
 const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   3,        /* Acknowledge */
@@ -3174,6 +3515,7 @@ const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   8,        /* Kpis */
   6,        /* ListIncidents */
   7,        /* ListUnits */
+  10,        /* MoveUp */
   1,        /* Recommend */
   4         /* UpdateUnit */
 };
@@ -3184,7 +3526,7 @@ const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
   "Dispatch",
   "Xunfang__Dispatch__V1__Dispatch",
   "xunfang.dispatch.v1",
-  10,
+  11,
   xunfang__dispatch__v1__dispatch__method_descriptors,
   xunfang__dispatch__v1__dispatch__method_indices_by_name
 };
@@ -3267,6 +3609,14 @@ void xunfang__dispatch__v1__dispatch__export_eido(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__move_up(ProtobufCService *service,
+                                              const Xunfang__Dispatch__V1__MoveUpRequest *input,
+                                              Xunfang__Dispatch__V1__MoveUpResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
                                             Xunfang__Dispatch__V1__Dispatch_ServiceDestroy destroy)

@@ -39,6 +39,9 @@ typedef struct Xunfang__Dispatch__V1__KpisRequest Xunfang__Dispatch__V1__KpisReq
 typedef struct Xunfang__Dispatch__V1__KpiGroup Xunfang__Dispatch__V1__KpiGroup;
 typedef struct Xunfang__Dispatch__V1__UnitUtilisation Xunfang__Dispatch__V1__UnitUtilisation;
 typedef struct Xunfang__Dispatch__V1__KpisResponse Xunfang__Dispatch__V1__KpisResponse;
+typedef struct Xunfang__Dispatch__V1__MoveUpRequest Xunfang__Dispatch__V1__MoveUpRequest;
+typedef struct Xunfang__Dispatch__V1__Relocation Xunfang__Dispatch__V1__Relocation;
+typedef struct Xunfang__Dispatch__V1__MoveUpResponse Xunfang__Dispatch__V1__MoveUpResponse;
 typedef struct Xunfang__Dispatch__V1__ExportRequest Xunfang__Dispatch__V1__ExportRequest;
 typedef struct Xunfang__Dispatch__V1__ExportResponse Xunfang__Dispatch__V1__ExportResponse;
 
@@ -506,6 +509,59 @@ struct  Xunfang__Dispatch__V1__KpisResponse
     , 0, 0, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
+struct  Xunfang__Dispatch__V1__MoveUpRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the dispatch that took units away
+   */
+  char *incident_id;
+};
+#define XUNFANG__DISPATCH__V1__MOVE_UP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__move_up_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Dispatch__V1__Relocation
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  Xunfang__GridModel__V1__Position *to;
+  double coverage_after;
+};
+#define XUNFANG__DISPATCH__V1__RELOCATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__relocation__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0 }
+
+
+/*
+ * Suggestions only: the duty officer accepts (orders the moves) or ignores them.
+ */
+struct  Xunfang__Dispatch__V1__MoveUpResponse
+{
+  ProtobufCMessage base;
+  /*
+   * share of must-patrol points within 3 minutes, before the dispatch
+   */
+  double coverage_before;
+  double coverage_now;
+  /*
+   * with the suggested relocations
+   */
+  double coverage_after;
+  protobuf_c_boolean restored;
+  /*
+   * fewest first: each adds most
+   */
+  size_t n_moves;
+  Xunfang__Dispatch__V1__Relocation **moves;
+  char *note;
+};
+#define XUNFANG__DISPATCH__V1__MOVE_UP_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__move_up_response__descriptor) \
+    , 0, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
+
+
 struct  Xunfang__Dispatch__V1__ExportRequest
 {
   ProtobufCMessage base;
@@ -966,6 +1022,63 @@ Xunfang__Dispatch__V1__KpisResponse *
 void   xunfang__dispatch__v1__kpis_response__free_unpacked
                      (Xunfang__Dispatch__V1__KpisResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__MoveUpRequest methods */
+void   xunfang__dispatch__v1__move_up_request__init
+                     (Xunfang__Dispatch__V1__MoveUpRequest         *message);
+size_t xunfang__dispatch__v1__move_up_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__MoveUpRequest   *message);
+size_t xunfang__dispatch__v1__move_up_request__pack
+                     (const Xunfang__Dispatch__V1__MoveUpRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__move_up_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MoveUpRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__MoveUpRequest *
+       xunfang__dispatch__v1__move_up_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__move_up_request__free_unpacked
+                     (Xunfang__Dispatch__V1__MoveUpRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__Relocation methods */
+void   xunfang__dispatch__v1__relocation__init
+                     (Xunfang__Dispatch__V1__Relocation         *message);
+size_t xunfang__dispatch__v1__relocation__get_packed_size
+                     (const Xunfang__Dispatch__V1__Relocation   *message);
+size_t xunfang__dispatch__v1__relocation__pack
+                     (const Xunfang__Dispatch__V1__Relocation   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__relocation__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__Relocation   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__Relocation *
+       xunfang__dispatch__v1__relocation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__relocation__free_unpacked
+                     (Xunfang__Dispatch__V1__Relocation *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__MoveUpResponse methods */
+void   xunfang__dispatch__v1__move_up_response__init
+                     (Xunfang__Dispatch__V1__MoveUpResponse         *message);
+size_t xunfang__dispatch__v1__move_up_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__MoveUpResponse   *message);
+size_t xunfang__dispatch__v1__move_up_response__pack
+                     (const Xunfang__Dispatch__V1__MoveUpResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__move_up_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MoveUpResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__MoveUpResponse *
+       xunfang__dispatch__v1__move_up_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__move_up_response__free_unpacked
+                     (Xunfang__Dispatch__V1__MoveUpResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Dispatch__V1__ExportRequest methods */
 void   xunfang__dispatch__v1__export_request__init
                      (Xunfang__Dispatch__V1__ExportRequest         *message);
@@ -1075,6 +1188,15 @@ typedef void (*Xunfang__Dispatch__V1__UnitUtilisation_Closure)
 typedef void (*Xunfang__Dispatch__V1__KpisResponse_Closure)
                  (const Xunfang__Dispatch__V1__KpisResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__MoveUpRequest_Closure)
+                 (const Xunfang__Dispatch__V1__MoveUpRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__Relocation_Closure)
+                 (const Xunfang__Dispatch__V1__Relocation *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__MoveUpResponse_Closure)
+                 (const Xunfang__Dispatch__V1__MoveUpResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__Dispatch__V1__ExportRequest_Closure)
                  (const Xunfang__Dispatch__V1__ExportRequest *message,
                   void *closure_data);
@@ -1128,6 +1250,10 @@ struct Xunfang__Dispatch__V1__Dispatch_Service
                       const Xunfang__Dispatch__V1__ExportRequest *input,
                       Xunfang__Dispatch__V1__ExportResponse_Closure closure,
                       void *closure_data);
+  void (*move_up)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                  const Xunfang__Dispatch__V1__MoveUpRequest *input,
+                  Xunfang__Dispatch__V1__MoveUpResponse_Closure closure,
+                  void *closure_data);
 };
 typedef void (*Xunfang__Dispatch__V1__Dispatch_ServiceDestroy)(Xunfang__Dispatch__V1__Dispatch_Service *);
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
@@ -1145,7 +1271,8 @@ void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Serv
       function_prefix__ ## list_incidents,\
       function_prefix__ ## list_units,\
       function_prefix__ ## kpis,\
-      function_prefix__ ## export_eido  }
+      function_prefix__ ## export_eido,\
+      function_prefix__ ## move_up  }
 void xunfang__dispatch__v1__dispatch__intake(ProtobufCService *service,
                                              const Xunfang__Dispatch__V1__IntakeRequest *input,
                                              Xunfang__Dispatch__V1__IntakeResponse_Closure closure,
@@ -1186,6 +1313,10 @@ void xunfang__dispatch__v1__dispatch__export_eido(ProtobufCService *service,
                                                   const Xunfang__Dispatch__V1__ExportRequest *input,
                                                   Xunfang__Dispatch__V1__ExportResponse_Closure closure,
                                                   void *closure_data);
+void xunfang__dispatch__v1__dispatch__move_up(ProtobufCService *service,
+                                              const Xunfang__Dispatch__V1__MoveUpRequest *input,
+                                              Xunfang__Dispatch__V1__MoveUpResponse_Closure closure,
+                                              void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1217,6 +1348,9 @@ extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_request__des
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpi_group__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit_utilisation__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__relocation__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor;
