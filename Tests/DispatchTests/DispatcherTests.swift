@@ -167,6 +167,18 @@ struct IntakeTests {
 
 @Suite("Recommendation")
 struct RecommendationTests {
+    @Test("a major incident takes the fastest of each zone in turn, then the fastest of the rest")
+    func majorSelection() {
+        let candidates = [
+            Candidate(callSign: "own-1", etaSeconds: 50, metres: 500, zone: .own), Candidate(callSign: "own-2", etaSeconds: 70, metres: 700, zone: .own),
+            Candidate(callSign: "own-3", etaSeconds: 90, metres: 900, zone: .own), Candidate(callSign: "adj-1", etaSeconds: 200, metres: 2_000, zone: .adjacent),
+            Candidate(callSign: "city-1", etaSeconds: 600, metres: 6_000, zone: .city),
+        ]
+        #expect(Dispatcher.majorSelection(candidates, count: 3).map(\.callSign) == ["own-1", "adj-1", "city-1"])
+        #expect(Dispatcher.majorSelection(candidates, count: 5).map(\.callSign) == ["own-1", "adj-1", "city-1", "own-2", "own-3"])
+        #expect(Dispatcher.majorSelection(candidates, count: 9).count == 5)
+    }
+
     @Test("widens zone by zone only while no unit can meet the target")
     func widening() {
         let target = 180.0

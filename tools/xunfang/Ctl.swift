@@ -36,6 +36,7 @@ enum KnownMessages {
         "/xunfang.dispatch.v1.Dispatch/ListUnits": (Xunfang_Dispatch_V1_ListUnitsRequest.self, Xunfang_Dispatch_V1_ListUnitsResponse.self),
         "/xunfang.dispatch.v1.Dispatch/Kpis": (Xunfang_Dispatch_V1_KpisRequest.self, Xunfang_Dispatch_V1_KpisResponse.self),
         "/xunfang.dispatch.v1.Dispatch/ExportEido": (Xunfang_Dispatch_V1_ExportRequest.self, Xunfang_Dispatch_V1_ExportResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/MajorIncident": (Xunfang_Dispatch_V1_MajorIncidentRequest.self, Xunfang_Dispatch_V1_MajorIncidentResponse.self),
         "/xunfang.dispatch.v1.Dispatch/MoveUp": (Xunfang_Dispatch_V1_MoveUpRequest.self, Xunfang_Dispatch_V1_MoveUpResponse.self),
     ]
 

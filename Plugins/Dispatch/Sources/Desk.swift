@@ -147,6 +147,37 @@ final class Desk: @unchecked Sendable {
         return response
     }
 
+    func majorIncident(_ request: Xunfang_Dispatch_V1_MajorIncidentRequest) async throws -> Xunfang_Dispatch_V1_MajorIncidentResponse {
+        let count = request.units == 0 ? 6 : Int(min(request.units, 200))
+        let snapshot: (incident: Incident, units: [Unit])
+        do {
+            snapshot = try lock.withLock { () throws -> (incident: Incident, units: [Unit]) in
+                guard let incident = dispatcher.incidents[request.incidentID] else { throw DispatchError(.notFound, "no incident \(request.incidentID)") }
+                return (incident, try dispatcher.eligibleUnits(for: request.incidentID))
+            }
+        } catch let error as DispatchError {
+            throw error.busError
+        }
+        let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: snapshot.incident, units: snapshot.units)
+        let chosen = Dispatcher.majorSelection(result.all, count: count)
+        var response = Xunfang_Dispatch_V1_MajorIncidentResponse()
+        var refused: [String] = []
+        for candidate in chosen {
+            do {
+                var assign = Xunfang_Dispatch_V1_AssignRequest()
+                assign.incidentID = request.incidentID
+                assign.callSign = candidate.callSign
+                response.orders.append(try await self.assign(assign))
+            } catch {
+                refused.append("\(candidate.callSign): \(error)")
+            }
+        }
+        let zones = Set(chosen.map(\.zone)).count
+        response.note = "\(response.orders.count) of \(count) units ordered across \(zones) zone(s)"
+            + (result.straightLine ? "; straight-line estimates" : "") + (refused.isEmpty ? "" : "; refused: " + refused.joined(separator: "; "))
+        return response
+    }
+
     /// Move-up suggestions after `incidentID` took units away, from GridModel's Coverage
     /// (must-patrol points within 3 minutes) and PlacePosts (the best gap to fill).
     func moveUp(_ request: Xunfang_Dispatch_V1_MoveUpRequest) async throws -> Xunfang_Dispatch_V1_MoveUpResponse {

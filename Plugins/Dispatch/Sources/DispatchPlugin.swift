@@ -10,7 +10,7 @@ public struct DispatchPlugin: Plugin {
     static let service = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits",
-                                 "Kpis", "ExportEido", "MoveUp"]
+                                 "Kpis", "ExportEido", "MoveUp", "MajorIncident"]
         .map { service + $0 }
 
     public static let manifest = PluginManifest(
@@ -45,6 +45,7 @@ public struct DispatchPlugin: Plugin {
         bus.serve(Self.service + "ListUnits") { (_: Xunfang_Dispatch_V1_ListUnitsRequest, _) in desk.listUnits() }
         bus.serve(Self.service + "Kpis") { (request: Xunfang_Dispatch_V1_KpisRequest, _) in desk.kpis(request) }
         bus.serve(Self.service + "ExportEido") { (request: Xunfang_Dispatch_V1_ExportRequest, _) in try desk.exportEido(request) }
+        bus.serve(Self.service + "MajorIncident") { (request: Xunfang_Dispatch_V1_MajorIncidentRequest, _) in try await desk.majorIncident(request) }
         bus.serve(Self.service + "MoveUp") { (request: Xunfang_Dispatch_V1_MoveUpRequest, _) in try await desk.moveUp(request) }
     }
 

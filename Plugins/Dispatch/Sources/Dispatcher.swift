@@ -155,6 +155,22 @@ public final class Dispatcher {
         return (list, widened)
     }
 
+    /// One-key start of a major incident: `count` units across the zones, the fastest of
+    /// each zone in turn (own, adjacent, branch, city) so every layer closes in at once,
+    /// then the fastest of the rest.
+    public static func majorSelection(_ candidates: [Candidate], count: Int) -> [Candidate] {
+        var byZone = Dictionary(grouping: candidates.sorted { ($0.etaSeconds, $0.callSign) < ($1.etaSeconds, $1.callSign) }, by: \.zone)
+        var chosen: [Candidate] = []
+        while chosen.count < count, byZone.values.contains(where: { !$0.isEmpty }) {
+            for zone in [Zone.own, .adjacent, .branch, .city] where chosen.count < count {
+                guard var queue = byZone[zone], !queue.isEmpty else { continue }
+                chosen.append(queue.removeFirst())
+                byZone[zone] = queue
+            }
+        }
+        return chosen
+    }
+
     /// Remembers the ranking, so an unacknowledged order can pass down it by itself.
     public func recordRanking(_ callSigns: [String], for incidentID: String) {
         ranked[incidentID] = callSigns

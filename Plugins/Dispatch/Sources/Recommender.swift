@@ -13,6 +13,8 @@ struct Recommender {
 
     struct Result {
         var list: [Recommendation]
+        /// Every candidate, before zone widening (for a major incident's one-key start).
+        var all: [Candidate]
         var widenedTo: Zone
         var straightLine: Bool
         var note: String
@@ -31,7 +33,7 @@ struct Recommender {
         if positioned.count < units.count { notes.append("\(units.count - positioned.count) available unit(s) have not reported a position") }
         if let road = await roadCandidates(incident: incident, units: positioned) {
             let (list, widened) = Dispatcher.rank(road.candidates, targetSeconds: road.target)
-            return Result(list: list, widenedTo: widened, straightLine: false, note: notes.joined(separator: "; "))
+            return Result(list: list, all: road.candidates, widenedTo: widened, straightLine: false, note: notes.joined(separator: "; "))
         }
         let candidates = positioned.map { unit in
             let metres = Haversine.metres(unit.position!, incident.location) * (unit.kind == .drone ? 1 : Self.detourFactor)
@@ -41,7 +43,7 @@ struct Recommender {
         }
         let (list, widened) = Dispatcher.rank(candidates, targetSeconds: Self.fallbackTargetSeconds)
         notes.insert("GridModel did not answer: straight-line estimates (×\(Self.detourFactor) for roads), zones other than the own station unknown", at: 0)
-        return Result(list: list, widenedTo: widened, straightLine: true, note: notes.joined(separator: "; "))
+        return Result(list: list, all: candidates, widenedTo: widened, straightLine: true, note: notes.joined(separator: "; "))
     }
 
     /// Road ETAs and zones from GridModel, or nil when it is not there.

@@ -1042,6 +1042,96 @@ void   xunfang__dispatch__v1__kpis_response__free_unpacked
   assert(message->base.descriptor == &xunfang__dispatch__v1__kpis_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__dispatch__v1__major_incident_request__init
+                     (Xunfang__Dispatch__V1__MajorIncidentRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__MajorIncidentRequest init_value = XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__major_incident_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__MajorIncidentRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__major_incident_request__pack
+                     (const Xunfang__Dispatch__V1__MajorIncidentRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__major_incident_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MajorIncidentRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__MajorIncidentRequest *
+       xunfang__dispatch__v1__major_incident_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__MajorIncidentRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__major_incident_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__major_incident_request__free_unpacked
+                     (Xunfang__Dispatch__V1__MajorIncidentRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__major_incident_response__init
+                     (Xunfang__Dispatch__V1__MajorIncidentResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__MajorIncidentResponse init_value = XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__major_incident_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__MajorIncidentResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__major_incident_response__pack
+                     (const Xunfang__Dispatch__V1__MajorIncidentResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__major_incident_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MajorIncidentResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__MajorIncidentResponse *
+       xunfang__dispatch__v1__major_incident_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__MajorIncidentResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__major_incident_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__major_incident_response__free_unpacked
+                     (Xunfang__Dispatch__V1__MajorIncidentResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__major_incident_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__dispatch__v1__move_up_request__init
                      (Xunfang__Dispatch__V1__MoveUpRequest         *message)
 {
@@ -3031,6 +3121,108 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descripto
   (ProtobufCMessageInit) xunfang__dispatch__v1__kpis_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_request__field_descriptors[2] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentRequest, units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__major_incident_request__field_indices_by_name[] = {
+  0,   /* field[0] = incident_id */
+  1,   /* field[1] = units */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__major_incident_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.MajorIncidentRequest",
+  "MajorIncidentRequest",
+  "Xunfang__Dispatch__V1__MajorIncidentRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__MajorIncidentRequest),
+  2,
+  xunfang__dispatch__v1__major_incident_request__field_descriptors,
+  xunfang__dispatch__v1__major_incident_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__major_incident_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__major_incident_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_response__field_descriptors[2] =
+{
+  {
+    "orders",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentResponse, n_orders),
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentResponse, orders),
+    &xunfang__dispatch__v1__assign_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentResponse, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__major_incident_response__field_indices_by_name[] = {
+  1,   /* field[1] = note */
+  0,   /* field[0] = orders */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__major_incident_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.MajorIncidentResponse",
+  "MajorIncidentResponse",
+  "Xunfang__Dispatch__V1__MajorIncidentResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__MajorIncidentResponse),
+  2,
+  xunfang__dispatch__v1__major_incident_response__field_descriptors,
+  xunfang__dispatch__v1__major_incident_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__major_incident_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__major_incident_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor xunfang__dispatch__v1__move_up_request__field_descriptors[1] =
 {
   {
@@ -3492,7 +3684,7 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__zone__descriptor =
   xunfang__dispatch__v1__zone__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[11] =
+static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[12] =
 {
   { "Intake", &xunfang__dispatch__v1__intake_request__descriptor, &xunfang__dispatch__v1__intake_response__descriptor },
   { "Recommend", &xunfang__dispatch__v1__recommend_request__descriptor, &xunfang__dispatch__v1__recommend_response__descriptor },
@@ -3505,6 +3697,7 @@ static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_d
   { "Kpis", &xunfang__dispatch__v1__kpis_request__descriptor, &xunfang__dispatch__v1__kpis_response__descriptor },
   { "ExportEido", &xunfang__dispatch__v1__export_request__descriptor, &xunfang__dispatch__v1__export_response__descriptor },
   { "MoveUp", &xunfang__dispatch__v1__move_up_request__descriptor, &xunfang__dispatch__v1__move_up_response__descriptor },
+  { "MajorIncident", &xunfang__dispatch__v1__major_incident_request__descriptor, &xunfang__dispatch__v1__major_incident_response__descriptor },
 };
 const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   3,        /* Acknowledge */
@@ -3515,6 +3708,7 @@ const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   8,        /* Kpis */
   6,        /* ListIncidents */
   7,        /* ListUnits */
+  11,        /* MajorIncident */
   10,        /* MoveUp */
   1,        /* Recommend */
   4         /* UpdateUnit */
@@ -3526,7 +3720,7 @@ const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
   "Dispatch",
   "Xunfang__Dispatch__V1__Dispatch",
   "xunfang.dispatch.v1",
-  11,
+  12,
   xunfang__dispatch__v1__dispatch__method_descriptors,
   xunfang__dispatch__v1__dispatch__method_indices_by_name
 };
@@ -3617,6 +3811,14 @@ void xunfang__dispatch__v1__dispatch__move_up(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
   service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__major_incident(ProtobufCService *service,
+                                                     const Xunfang__Dispatch__V1__MajorIncidentRequest *input,
+                                                     Xunfang__Dispatch__V1__MajorIncidentResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
                                             Xunfang__Dispatch__V1__Dispatch_ServiceDestroy destroy)

@@ -39,6 +39,8 @@ typedef struct Xunfang__Dispatch__V1__KpisRequest Xunfang__Dispatch__V1__KpisReq
 typedef struct Xunfang__Dispatch__V1__KpiGroup Xunfang__Dispatch__V1__KpiGroup;
 typedef struct Xunfang__Dispatch__V1__UnitUtilisation Xunfang__Dispatch__V1__UnitUtilisation;
 typedef struct Xunfang__Dispatch__V1__KpisResponse Xunfang__Dispatch__V1__KpisResponse;
+typedef struct Xunfang__Dispatch__V1__MajorIncidentRequest Xunfang__Dispatch__V1__MajorIncidentRequest;
+typedef struct Xunfang__Dispatch__V1__MajorIncidentResponse Xunfang__Dispatch__V1__MajorIncidentResponse;
 typedef struct Xunfang__Dispatch__V1__MoveUpRequest Xunfang__Dispatch__V1__MoveUpRequest;
 typedef struct Xunfang__Dispatch__V1__Relocation Xunfang__Dispatch__V1__Relocation;
 typedef struct Xunfang__Dispatch__V1__MoveUpResponse Xunfang__Dispatch__V1__MoveUpResponse;
@@ -507,6 +509,35 @@ struct  Xunfang__Dispatch__V1__KpisResponse
 #define XUNFANG__DISPATCH__V1__KPIS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__kpis_response__descriptor) \
     , 0, 0, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * "One key": a major incident takes a configured number of units across the four zones at once.
+ */
+struct  Xunfang__Dispatch__V1__MajorIncidentRequest
+{
+  ProtobufCMessage base;
+  char *incident_id;
+  /*
+   * 0 = 6
+   */
+  uint32_t units;
+};
+#define XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__major_incident_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Dispatch__V1__MajorIncidentResponse
+{
+  ProtobufCMessage base;
+  size_t n_orders;
+  Xunfang__Dispatch__V1__AssignResponse **orders;
+  char *note;
+};
+#define XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__major_incident_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__MoveUpRequest
@@ -1022,6 +1053,44 @@ Xunfang__Dispatch__V1__KpisResponse *
 void   xunfang__dispatch__v1__kpis_response__free_unpacked
                      (Xunfang__Dispatch__V1__KpisResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__MajorIncidentRequest methods */
+void   xunfang__dispatch__v1__major_incident_request__init
+                     (Xunfang__Dispatch__V1__MajorIncidentRequest         *message);
+size_t xunfang__dispatch__v1__major_incident_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__MajorIncidentRequest   *message);
+size_t xunfang__dispatch__v1__major_incident_request__pack
+                     (const Xunfang__Dispatch__V1__MajorIncidentRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__major_incident_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MajorIncidentRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__MajorIncidentRequest *
+       xunfang__dispatch__v1__major_incident_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__major_incident_request__free_unpacked
+                     (Xunfang__Dispatch__V1__MajorIncidentRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__MajorIncidentResponse methods */
+void   xunfang__dispatch__v1__major_incident_response__init
+                     (Xunfang__Dispatch__V1__MajorIncidentResponse         *message);
+size_t xunfang__dispatch__v1__major_incident_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__MajorIncidentResponse   *message);
+size_t xunfang__dispatch__v1__major_incident_response__pack
+                     (const Xunfang__Dispatch__V1__MajorIncidentResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__major_incident_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__MajorIncidentResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__MajorIncidentResponse *
+       xunfang__dispatch__v1__major_incident_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__major_incident_response__free_unpacked
+                     (Xunfang__Dispatch__V1__MajorIncidentResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Dispatch__V1__MoveUpRequest methods */
 void   xunfang__dispatch__v1__move_up_request__init
                      (Xunfang__Dispatch__V1__MoveUpRequest         *message);
@@ -1188,6 +1257,12 @@ typedef void (*Xunfang__Dispatch__V1__UnitUtilisation_Closure)
 typedef void (*Xunfang__Dispatch__V1__KpisResponse_Closure)
                  (const Xunfang__Dispatch__V1__KpisResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__MajorIncidentRequest_Closure)
+                 (const Xunfang__Dispatch__V1__MajorIncidentRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__MajorIncidentResponse_Closure)
+                 (const Xunfang__Dispatch__V1__MajorIncidentResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__Dispatch__V1__MoveUpRequest_Closure)
                  (const Xunfang__Dispatch__V1__MoveUpRequest *message,
                   void *closure_data);
@@ -1254,6 +1329,10 @@ struct Xunfang__Dispatch__V1__Dispatch_Service
                   const Xunfang__Dispatch__V1__MoveUpRequest *input,
                   Xunfang__Dispatch__V1__MoveUpResponse_Closure closure,
                   void *closure_data);
+  void (*major_incident)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                         const Xunfang__Dispatch__V1__MajorIncidentRequest *input,
+                         Xunfang__Dispatch__V1__MajorIncidentResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Xunfang__Dispatch__V1__Dispatch_ServiceDestroy)(Xunfang__Dispatch__V1__Dispatch_Service *);
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
@@ -1272,7 +1351,8 @@ void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Serv
       function_prefix__ ## list_units,\
       function_prefix__ ## kpis,\
       function_prefix__ ## export_eido,\
-      function_prefix__ ## move_up  }
+      function_prefix__ ## move_up,\
+      function_prefix__ ## major_incident  }
 void xunfang__dispatch__v1__dispatch__intake(ProtobufCService *service,
                                              const Xunfang__Dispatch__V1__IntakeRequest *input,
                                              Xunfang__Dispatch__V1__IntakeResponse_Closure closure,
@@ -1317,6 +1397,10 @@ void xunfang__dispatch__v1__dispatch__move_up(ProtobufCService *service,
                                               const Xunfang__Dispatch__V1__MoveUpRequest *input,
                                               Xunfang__Dispatch__V1__MoveUpResponse_Closure closure,
                                               void *closure_data);
+void xunfang__dispatch__v1__dispatch__major_incident(ProtobufCService *service,
+                                                     const Xunfang__Dispatch__V1__MajorIncidentRequest *input,
+                                                     Xunfang__Dispatch__V1__MajorIncidentResponse_Closure closure,
+                                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1348,6 +1432,8 @@ extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_request__des
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpi_group__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit_utilisation__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__relocation__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_response__descriptor;
