@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .executable(name: "xunfang-plugin-situation", targets: ["SituationAnalysisPluginMain"]),
         .executable(name: "xunfang-plugin-dispatch", targets: ["DispatchPluginMain"]),
         .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
         .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
@@ -205,6 +206,27 @@ let package = Package(
             dependencies: ["DispatchPlugin", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            "XunfangProto", logging],
             path: "Tests/DispatchTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "SituationAnalysisPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangGeo", logging],
+            path: "Plugins/SituationAnalysis/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "SituationAnalysisPluginMain",
+            dependencies: ["SituationAnalysisPlugin"],
+            path: "Plugins/SituationAnalysis/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "SituationAnalysisTests",
+            dependencies: ["SituationAnalysisPlugin", "XunfangGeo"],
+            path: "Tests/SituationAnalysisTests",
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
 
