@@ -27,6 +27,8 @@ let package = Package(
         .executable(name: "xunfang-plugin-dispatch", targets: ["DispatchPluginMain"]),
         .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
         .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
+        // Geography for plugins: datums, polygons, road graphs, searches (shared by design).
+        .library(name: "XunfangGeo", targets: ["XunfangGeo"]),
         // The wire, the generated protocol, the config and the broker logic, for tools
         // that work below the SDK (tools/fuzz, alternative transports).
         .library(name: "XunfangCore", targets: ["XunfangWire", "XunfangProto", "XunfangConfig", "XunfangBus"]),
@@ -121,7 +123,7 @@ let package = Package(
 
         .target(
             name: "XunfangPluginKit",
-            dependencies: ["XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, nioSSL, protobuf, logging, lifecycle,
+            dependencies: ["XunfangGeo", "XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, nioSSL, protobuf, logging, lifecycle,
                            .product(name: "DequeModule", package: "swift-collections")],
             path: "Modules/XunfangPluginKit",
             swiftSettings: swiftSettings

@@ -5,35 +5,11 @@ import XunfangProto
 
 /// Conversions between Dispatch's model and its wire messages.
 enum Wire {
-    static func point(_ position: Xunfang_GridModel_V1_Position, field: String) throws -> GeoPoint {
-        let point = GeoPoint(longitude: position.longitude, latitude: position.latitude)
-        guard point.isValid, !(point.longitude == 0 && point.latitude == 0) else {
-            throw BusClientError(.invalidArgument, "\(field): \(position.longitude),\(position.latitude) is not a longitude,latitude")
-        }
-        let datum: Datum = switch position.datum {
-        case .gcj02: .gcj02
-        case .bd09: .bd09
-        default: .wgs84
-        }
-        return datum.convert(point, to: .wgs84)
-    }
+    static func point(_ position: Xunfang_GridModel_V1_Position, field: String) throws -> GeoPoint { try position.wgs84(field: field) }
 
-    static func position(_ point: GeoPoint) -> Xunfang_GridModel_V1_Position {
-        var position = Xunfang_GridModel_V1_Position()
-        position.longitude = point.longitude
-        position.latitude = point.latitude
-        return position
-    }
+    static func position(_ point: GeoPoint) -> Xunfang_GridModel_V1_Position { Xunfang_GridModel_V1_Position(point) }
 
-    static func mode(_ mode: TravelMode) -> Xunfang_GridModel_V1_TravelMode {
-        switch mode {
-        case .car: .car
-        case .motorcycle: .motorcycle
-        case .eBike: .eBike
-        case .bicycle: .bicycle
-        case .foot: .foot
-        }
-    }
+    static func mode(_ mode: TravelMode) -> Xunfang_GridModel_V1_TravelMode { mode.wire }
 
     /// Call signs become one topic token (dots and wildcards would split or match).
     static func topicToken(_ text: String) -> String {

@@ -8,35 +8,11 @@ import XunfangProto
 enum Answers {
     typealias Position = Xunfang_GridModel_V1_Position
 
-    static func point(_ position: Position, field: String) throws -> GeoPoint {
-        let point = GeoPoint(longitude: position.longitude, latitude: position.latitude)
-        guard point.isValid else {
-            throw BusClientError(.invalidArgument, "\(field): \(position.longitude),\(position.latitude) is not a longitude,latitude")
-        }
-        let datum: Datum = switch position.datum {
-        case .gcj02: .gcj02
-        case .bd09: .bd09
-        default: .wgs84
-        }
-        return datum.convert(point, to: .wgs84)
-    }
+    static func point(_ position: Position, field: String) throws -> GeoPoint { try position.wgs84(field: field) }
 
-    static func position(_ point: GeoPoint) -> Position {
-        var position = Position()
-        position.longitude = point.longitude
-        position.latitude = point.latitude
-        return position
-    }
+    static func position(_ point: GeoPoint) -> Position { Position(point) }
 
-    static func mode(_ mode: Xunfang_GridModel_V1_TravelMode) -> TravelMode {
-        switch mode {
-        case .motorcycle: .motorcycle
-        case .eBike: .eBike
-        case .bicycle: .bicycle
-        case .foot: .foot
-        default: .car
-        }
-    }
+    static func mode(_ mode: Xunfang_GridModel_V1_TravelMode) -> TravelMode { TravelMode(mode) }
 
     static func area(_ record: AreaRecord) -> Xunfang_GridModel_V1_Area {
         var area = Xunfang_GridModel_V1_Area()
