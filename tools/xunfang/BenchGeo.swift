@@ -56,6 +56,11 @@ struct GeoBench: ParsableCommand {
         results.append(("\(name).eta.\(units)-to-1", "ms", median(sources.map { incident in
             time { backward.run(from: [(incident, 0)], targets: unitNodes) }
         })))
+        // The same with road metres carried along each path (what GridModel's Eta answers).
+        let carrying = ShortestPathSearch(graph: graph, weights: carTime, direction: .backward, recordsPaths: false, alongside: graph.arcLength)
+        results.append(("\(name).eta.\(units)-to-1.with-metres", "ms", median(sources.map { incident in
+            time { carrying.run(from: [(incident, 0)], targets: unitNodes) }
+        })))
 
         // Coverage: share of road within 1, 3 and 5 minutes of the nearest of the units.
         let outward = ShortestPathSearch(graph: graph, weights: carTime, recordsPaths: false)
