@@ -1,0 +1,97 @@
+import Foundation
+
+/// The four-colour daily status (四色预警) of a station or grid, and the deployment level
+/// it calls for.
+public enum Colour: Int, Sendable, Codable, CaseIterable, Comparable {
+    case green = 0, yellow, orange, red
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    public var name: String { ["green", "yellow", "orange", "red"][rawValue] }
+
+    /// The documents' deployment levels: green → level 4, ≥ 1/5 of the force on patrol;
+    /// yellow → level 3, ≥ 2/5; orange → level 2, ≥ 3/5; red → level 1, configurable
+    /// (the documents leave it blank; default ≥ 4/5).
+    public func minimumPatrolShare(red: Double = 0.8) -> Double {
+        switch self {
+        case .green: 0.2
+        case .yellow: 0.4
+        case .orange: 0.6
+        case .red: red
+        }
+    }
+
+    public var deploymentLevel: Int { 4 - rawValue }
+}
+
+/// Colours a count against its baseline with a one-sided test, so that a small count is
+/// not turned red by noise: the colour is how unlikely a count this high is if nothing
+/// changed.
+///
+/// The baseline is the same weekday over the previous 15 weeks plus the same day last
+/// year. When those counts vary more than a Poisson would (variance > mean), the test uses
+/// a negative binomial with the same mean and variance (method of moments); otherwise a
+/// Poisson with the baseline mean.
+public struct ColourRule: Sendable, Hashable {
+    /// Upper-tail probabilities at or below which the colour is reached.
+    public var yellowBelow = 0.05
+    public var orangeBelow = 0.01
+    public var redBelow = 0.001
+
+    public init() {}
+
+    public struct Judgement: Sendable, Hashable {
+        public var colour: Colour
+        /// P(X ≥ count) under the baseline.
+        public var pUpper: Double
+        public var baselineMean: Double
+        public var overdispersed: Bool
+    }
+
+    public func judge(count: Int, baseline: [Int]) -> Judgement {
+        let mean = baseline.isEmpty ? 0 : Double(baseline.reduce(0, +)) / Double(baseline.count)
+        let variance = baseline.count > 1
+            ? baseline.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(baseline.count - 1) : mean
+        let overdispersed = variance > mean && mean > 0
+        let p: Double
+        if count <= 0 {
+            p = 1
+        } else if mean == 0 {
+            // Nothing ever happened here: any incident is as unusual as it gets, but one is
+            // not a pattern. Treat the baseline as one event over the period observed.
+            p = Self.poissonUpper(count, mean: 1 / Double(max(1, baseline.count)))
+        } else if overdispersed {
+            let size = mean * mean / (variance - mean)
+            p = Self.negativeBinomialUpper(count, size: size, mean: mean)
+        } else {
+            p = Self.poissonUpper(count, mean: mean)
+        }
+        let colour: Colour = p <= redBelow ? .red : p <= orangeBelow ? .orange : p <= yellowBelow ? .yellow : .green
+        return Judgement(colour: colour, pUpper: p, baselineMean: mean, overdispersed: overdispersed)
+    }
+
+    /// P(X ≥ k) for X ~ Poisson(mean), summing the lower terms in log space.
+    static func poissonUpper(_ k: Int, mean: Double) -> Double {
+        guard k > 0 else { return 1 }
+        var term = exp(-mean)   // P(X = 0)
+        var lower = term
+        for i in 1..<k {
+            term *= mean / Double(i)
+            lower += term
+        }
+        return max(0, min(1, 1 - lower))
+    }
+
+    /// P(X ≥ k) for a negative binomial with `size` r and `mean` μ (p = r / (r + μ)).
+    static func negativeBinomialUpper(_ k: Int, size r: Double, mean: Double) -> Double {
+        guard k > 0 else { return 1 }
+        let p = r / (r + mean)
+        var term = pow(p, r)   // P(X = 0)
+        var lower = term
+        for i in 1..<k {
+            term *= (Double(i - 1) + r) / Double(i) * (1 - p)
+            lower += term
+        }
+        return max(0, min(1, 1 - lower))
+    }
+}

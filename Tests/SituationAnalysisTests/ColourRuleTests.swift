@@ -1,0 +1,48 @@
+import SituationAnalysisPlugin
+import Testing
+
+@Suite("Four-colour rule")
+struct ColourRuleTests {
+    let rule = ColourRule()
+
+    @Test("tails equal scipy's: Poisson P(X≥10|4), P(X≥6|4) and a moment-matched negative binomial")
+    func tails() {
+        // scipy.stats 1.17.1: poisson.sf(9, 4) and poisson.sf(5, 4).
+        let ten = rule.judge(count: 10, baseline: Array(repeating: 4, count: 16))
+        #expect(abs(ten.pUpper - 0.008132242796933871) < 1e-12)
+        #expect(ten.colour == .orange && !ten.overdispersed)
+        let six = rule.judge(count: 6, baseline: Array(repeating: 4, count: 16))
+        #expect(abs(six.pUpper - 0.2148696129695948) < 1e-12 && six.colour == .green)
+        // Sixteen counts with mean 5 and sample variance 32/3: nbinom.sf(11, r, p) and nbinom.sf(13, r, p)
+        // with r = μ²/(σ²−μ), p = r/(r+μ).
+        let spread = [1, 9, 2, 8, 3, 7, 1, 9, 5, 5, 0, 10, 4, 6, 2, 8]
+        let wild = rule.judge(count: 12, baseline: spread)
+        #expect(wild.overdispersed && wild.baselineMean == 5)
+        #expect(abs(wild.pUpper - 0.04274560711442662) < 1e-12)
+        #expect(abs(rule.judge(count: 14, baseline: spread).pUpper - 0.01816531983100981) < 1e-12)
+        // Against a Poisson with the same mean, 12 would already be orange; the spread keeps it yellow.
+        #expect(wild.colour == .yellow)
+        #expect(rule.judge(count: 12, baseline: Array(repeating: 5, count: 16)).colour == .orange)
+    }
+
+    @Test("colour edges: each threshold is inclusive, and a small count never flips by noise")
+    func edges() {
+        let baseline = Array(repeating: 4, count: 16)
+        let colours = (0...20).map { rule.judge(count: $0, baseline: baseline).colour }
+        #expect(colours == colours.sorted(), "colour never falls as the count rises")
+        #expect(colours.first == .green && colours.last == .red)
+        var strict = ColourRule()
+        strict.yellowBelow = rule.judge(count: 6, baseline: baseline).pUpper   // exactly P(X ≥ 6 | 4)
+        #expect(strict.judge(count: 6, baseline: baseline).colour == .yellow)
+        // A quiet place: one incident against an empty history stays green; five do not.
+        #expect(rule.judge(count: 1, baseline: Array(repeating: 0, count: 16)).colour == .green)
+        #expect(rule.judge(count: 5, baseline: Array(repeating: 0, count: 16)).colour == .red)
+    }
+
+    @Test("deployment levels: the documents' shares, red configurable")
+    func levels() {
+        #expect(Colour.allCases.map { $0.minimumPatrolShare() } == [0.2, 0.4, 0.6, 0.8])
+        #expect(Colour.red.minimumPatrolShare(red: 1.0) == 1.0)
+        #expect(Colour.allCases.map(\.deploymentLevel) == [4, 3, 2, 1])
+    }
+}
