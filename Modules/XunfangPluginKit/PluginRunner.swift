@@ -104,7 +104,7 @@ public enum PluginMain {
     }
 
     /// The bus may still be starting: retry UNAVAILABLE with back-off; refusals end at once.
-    static func connectWithRetry(_ client: BusClient, logger: Logger) async throws {
+    public static func connectWithRetry(_ client: BusClient, logger: Logger) async throws {
         var delay = Duration.milliseconds(50)
         for attempt in 1... {
             do {

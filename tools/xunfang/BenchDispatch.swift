@@ -36,7 +36,7 @@ struct DispatchBench: AsyncParsableCommand {
         }
         let client = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "bench", version: "0.1.0"),
                                credential: Self.secret, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try await PluginMainRetry.start(client)
+        try await PluginMain.connectWithRetry(client, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         defer { Task { await client.close() } }
 
         // Units report positions at random points of the county until Dispatch has them all.
@@ -160,19 +160,5 @@ struct DispatchBench: AsyncParsableCommand {
     static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1_000 }
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
-}
-
-/// The stack may still be starting: retry UNAVAILABLE for up to 30 s.
-enum PluginMainRetry {
-    static func start(_ client: BusClient) async throws {
-        for attempt in 1... {
-            do {
-                try await client.start()
-                return
-            } catch let error as BusClientError where error.code == .unavailable && attempt < 150 {
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
     }
 }
