@@ -157,8 +157,6 @@ struct DispatchBench: AsyncParsableCommand {
         """
     }
 
-    static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1_000 }
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
+    static func milliseconds(_ duration: Duration) -> Double { duration.seconds * 1_000 }
+    static func seconds(_ duration: Duration) -> Double { duration.seconds }
 }

@@ -127,9 +127,7 @@ struct GeoBench: ParsableCommand {
         return milliseconds(ContinuousClock.now - started)
     }
 
-    func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) * 1e-15
-    }
+    func milliseconds(_ duration: Duration) -> Double { duration.seconds * 1_000 }
 
     func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }
