@@ -1,3 +1,4 @@
+import Foundation
 import DispatchPlugin
 import Synchronization
 import Testing
@@ -162,6 +163,30 @@ struct IntakeTests {
         #expect(events.contains(.neighboursAware(incidentID: urgent.id)))
         let (_, _, quiet) = try subject.intake(typeCode: "noise", source: .call110, location: scene, report: "")
         #expect(!quiet.contains { if case .neighboursAware = $0 { true } else { false } })
+    }
+}
+
+@Suite("Incident type table")
+struct TypeTableTests {
+    @Test("a county's table replaces the defaults; bad entries are refused naming them")
+    func table() throws {
+        let table = try IncidentType.table(json: Data(#"[{"code":"theft","name":"盗窃","priority":3},{"code":"gun","priority":1,"capabilities":["armed"]}]"#.utf8))
+        #expect(table.map(\.code) == ["theft", "gun"] && table[1].capabilities == ["armed"] && table[1].name == "gun")
+        var settings = Dispatcher.Settings()
+        settings.types = table
+        let subject = Dispatcher(settings: settings, clock: ManualClock())
+        #expect(throws: DispatchError.self) { try subject.intake(typeCode: "fight", source: .call110, location: scene, report: "") }
+        let (gun, _, _) = try subject.intake(typeCode: "gun", source: .call110, location: scene, report: "")
+        #expect(gun.type.priority == 1)
+        for (bad, reason) in [(#"{"code":"x"}"#, "JSON array"), (#"[{"code":"x","priority":9}]"#, "entry 0 (x): priority"),
+                              (#"[{"code":"x","priority":1},{"code":"x","priority":2}]"#, "entry 1: code x appears twice"), ("[]", "empty")] {
+            do {
+                _ = try IncidentType.table(json: Data(bad.utf8))
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(error.message.contains(reason), "\(error.message)")
+            }
+        }
     }
 }
 

@@ -17,11 +17,13 @@ final class Desk: @unchecked Sendable {
     private var bus: BusClient?
     private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126) throws {
+    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults) throws {
         self.store = store
         self.clock = clock
         self.logger = logger
-        dispatcher = Dispatcher(clock: clock)
+        var settings = Dispatcher.Settings()
+        settings.types = types
+        dispatcher = Dispatcher(settings: settings, clock: clock)
         var (incidents, units) = try store.load()
         if units.isEmpty {
             units = DemoRoster.units(cars: demoCars)

@@ -1,3 +1,4 @@
+public import Foundation
 public import XunfangGeo
 
 /// Milliseconds since 1970, injected so tests run the clock by hand.
@@ -58,7 +59,30 @@ public struct IncidentType: Sendable, Hashable, Codable {
         self.capabilities = capabilities
     }
 
-    /// A starting table; counties replace it with their own.
+    /// Reads a county's table: a JSON array of `{"code", "name", "priority" (1–4),
+    /// "capabilities": [..]}`. Errors name the entry and the reason.
+    public static func table(json data: Data) throws(DispatchError) -> [IncidentType] {
+        guard let entries = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            throw DispatchError(.invalidArgument, "the incident type table must be a JSON array of objects")
+        }
+        var seen: Set<String> = []
+        var table: [IncidentType] = []
+        for (index, entry) in entries.enumerated() {
+            guard let code = entry["code"] as? String, !code.isEmpty, code.count <= 32 else {
+                throw DispatchError(.invalidArgument, "entry \(index): code must be 1 to 32 characters")
+            }
+            guard seen.insert(code).inserted else { throw DispatchError(.invalidArgument, "entry \(index): code \(code) appears twice") }
+            guard let priority = entry["priority"] as? Int, (1...4).contains(priority) else {
+                throw DispatchError(.invalidArgument, "entry \(index) (\(code)): priority must be 1 (highest) to 4")
+            }
+            let capabilities = entry["capabilities"] as? [String] ?? []
+            table.append(IncidentType(code: code, name: entry["name"] as? String ?? code, priority: priority, capabilities: Set(capabilities)))
+        }
+        guard !table.isEmpty else { throw DispatchError(.invalidArgument, "the incident type table is empty") }
+        return table
+    }
+
+    /// A starting table; counties replace it with their own (`DISPATCH_TYPES`).
     public static let defaults: [IncidentType] = [
         IncidentType(code: "violent", name: "暴力犯罪", priority: 1, capabilities: ["armed"]),
         IncidentType(code: "robbery", name: "抢劫抢夺", priority: 1, capabilities: ["armed"]),

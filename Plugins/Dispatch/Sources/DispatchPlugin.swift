@@ -19,12 +19,20 @@ public struct DispatchPlugin: Plugin {
 
     let desk: Desk
 
-    /// Settings: `DISPATCH_DEMO_CARS` (default 126): patrol cars in the demo roster seeded
-    /// into an empty store (load tests use more).
+    /// Settings:
+    /// - `DISPATCH_TYPES`: a JSON file with the county's incident type table (see
+    ///   `IncidentType.table(json:)`); default `IncidentType.defaults`. A bad file stops the plugin with the reason.
+    /// - `DISPATCH_DEMO_CARS` (default 126): patrol cars in the demo roster seeded into an
+    ///   empty store (load tests use more).
     public init(context: PluginContext) throws {
         let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite")
         let cars = context.settings["DISPATCH_DEMO_CARS"].flatMap(Int.init).map { min(max($0, 1), 10_000) } ?? 126
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars)
+        var types = IncidentType.defaults
+        if let path = context.settings["DISPATCH_TYPES"], !path.isEmpty {
+            guard let data = FileManager.default.contents(atPath: path) else { throw DispatchError(.invalidArgument, "cannot read DISPATCH_TYPES file \(path)") }
+            types = try IncidentType.table(json: data)
+        }
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types)
     }
 
     /// For tests: a desk on a given store and clock.
