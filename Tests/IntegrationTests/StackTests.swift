@@ -80,6 +80,11 @@ struct StackTests {
         #expect(recommended.output.contains(#""callSign":"C001""#) && !recommended.output.contains("straightLineEstimates"))
         let assigned = try run(["ctl", "assign", "INC-000001"], in: directory)
         #expect(assigned.output.contains("UNIT_STATUS_ASSIGNED"))
+        let acknowledged = try run(["ctl", "acknowledge", "INC-000001", "C001"], in: directory)
+        #expect(acknowledged.output.contains("UNIT_STATUS_EN_ROUTE"))
+        let cleared = try run(["ctl", "clear", "INC-000001", "--close"], in: directory)
+        #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
+        #expect(try run(["ctl", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")
 
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)

@@ -110,7 +110,7 @@ struct CtlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl", abstract: "Talk to a running bus like any client (JSON in and out).",
         subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self, IncidentCommand.self, UnitsCommand.self,
-                      RecommendCommand.self, AssignCommand.self])
+                      RecommendCommand.self, AssignCommand.self, AcknowledgeCommand.self, ClearCommand.self])
 
     struct Publish: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Publish one message; prints its receipt.")

@@ -87,3 +87,31 @@ struct AssignCommand: AsyncParsableCommand {
         try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Assign", payload: request.serializedData())
     }
 }
+
+struct AcknowledgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "acknowledge", abstract: "A unit acknowledges its order (as its terminal would).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Incident id.") var incident: String
+    @Argument(help: "Call sign.") var unit: String
+
+    func run() async throws {
+        var request = Xunfang_Dispatch_V1_AcknowledgeRequest()
+        request.incidentID = incident
+        request.callSign = unit
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Acknowledge", payload: request.serializedData())
+    }
+}
+
+struct ClearCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "clear", abstract: "Clear an incident (units return), optionally closing it.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Incident id.") var incident: String
+    @Flag(help: "Close it too.") var close = false
+
+    func run() async throws {
+        var request = Xunfang_Dispatch_V1_ClearRequest()
+        request.incidentID = incident
+        request.close = close
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Clear", payload: request.serializedData())
+    }
+}
