@@ -17,6 +17,19 @@ public struct GeoPoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "(\(longitude), \(latitude))" }
+
+    /// The middle of the points' bounding box (where a local projection of them is most
+    /// exact), or nil for none.
+    public static func middle<S: Sequence>(of points: S) -> GeoPoint? where S.Element == GeoPoint {
+        var iterator = points.makeIterator()
+        guard let first = iterator.next() else { return nil }
+        var minLon = first.longitude, maxLon = first.longitude, minLat = first.latitude, maxLat = first.latitude
+        while let p = iterator.next() {
+            minLon = min(minLon, p.longitude); maxLon = max(maxLon, p.longitude)
+            minLat = min(minLat, p.latitude); maxLat = max(maxLat, p.latitude)
+        }
+        return GeoPoint(longitude: (minLon + maxLon) / 2, latitude: (minLat + maxLat) / 2)
+    }
 }
 
 /// Stored and sent as `[longitude, latitude]`, the GeoJSON order.

@@ -142,6 +142,19 @@ public struct MultiPolygon: Hashable, Sendable {
         bounds = polygon.bounds
     }
 
+    /// From GeoJSON-shaped rings (per polygon: the outer ring, then its holes), mapped to
+    /// the plane by `project`.
+    public init(rings polygons: [[[GeoPoint]]], project: (GeoPoint) -> PlanarPoint) throws(GeoError) {
+        var parts: [Polygon] = []
+        for rings in polygons {
+            guard let outer = rings.first else { throw GeoError(.invalidInput, "a polygon has no rings") }
+            var holes: [Ring] = []
+            for hole in rings.dropFirst() { holes.append(try Ring(hole.map(project))) }
+            parts.append(Polygon(outer: try Ring(outer.map(project)), holes: holes))
+        }
+        try self.init(parts)
+    }
+
     public var area: Double { polygons.reduce(0) { $0 + $1.area } }
 
     public func contains(_ point: PlanarPoint) -> Bool {

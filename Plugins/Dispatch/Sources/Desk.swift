@@ -57,18 +57,7 @@ final class Desk: @unchecked Sendable {
     }
 
     func recommend(_ request: Xunfang_Dispatch_V1_RecommendRequest) async throws -> Xunfang_Dispatch_V1_RecommendResponse {
-        let snapshot: (incident: Incident, units: [Unit])
-        do {
-            snapshot = try lock.withLock { () throws -> (incident: Incident, units: [Unit]) in
-                guard let incident = dispatcher.incidents[request.incidentID] else {
-                    throw DispatchError(.notFound, "no incident \(request.incidentID)")
-                }
-                return (incident, try dispatcher.eligibleUnits(for: request.incidentID))
-            }
-        } catch let error as DispatchError {
-            throw error.busError
-        }
-        let (incident, units) = snapshot
+        let (incident, units) = try candidates(for: request.incidentID)
         let limit = request.limit == 0 ? 10 : Int(min(request.limit, 100))
         let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: incident, units: units)
         lock.withLock { dispatcher.recordRanking(result.list.map(\.candidate.callSign), for: incident.id) }
@@ -78,6 +67,18 @@ final class Desk: @unchecked Sendable {
         response.widenedTo = Xunfang_Dispatch_V1_Zone(rawValue: result.widenedTo.rawValue) ?? .city
         response.note = result.note
         return response
+    }
+
+    /// The incident and the units that may go to it, as they stand now.
+    private func candidates(for incidentID: String) throws -> (incident: Incident, units: [Unit]) {
+        do {
+            return try lock.withLock { () throws -> (incident: Incident, units: [Unit]) in
+                guard let incident = dispatcher.incidents[incidentID] else { throw DispatchError(.notFound, "no incident \(incidentID)") }
+                return (incident, try dispatcher.eligibleUnits(for: incidentID))
+            }
+        } catch let error as DispatchError {
+            throw error.busError
+        }
     }
 
     func assign(_ request: Xunfang_Dispatch_V1_AssignRequest) async throws -> Xunfang_Dispatch_V1_AssignResponse {
@@ -151,15 +152,7 @@ final class Desk: @unchecked Sendable {
 
     func majorIncident(_ request: Xunfang_Dispatch_V1_MajorIncidentRequest) async throws -> Xunfang_Dispatch_V1_MajorIncidentResponse {
         let count = request.units == 0 ? 6 : Int(min(request.units, 200))
-        let snapshot: (incident: Incident, units: [Unit])
-        do {
-            snapshot = try lock.withLock { () throws -> (incident: Incident, units: [Unit]) in
-                guard let incident = dispatcher.incidents[request.incidentID] else { throw DispatchError(.notFound, "no incident \(request.incidentID)") }
-                return (incident, try dispatcher.eligibleUnits(for: request.incidentID))
-            }
-        } catch let error as DispatchError {
-            throw error.busError
-        }
+        let snapshot = try candidates(for: request.incidentID)
         let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: snapshot.incident, units: snapshot.units)
         let chosen = Dispatcher.majorSelection(result.all, count: count)
         var response = Xunfang_Dispatch_V1_MajorIncidentResponse()

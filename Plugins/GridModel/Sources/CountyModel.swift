@@ -116,14 +116,11 @@ public final class CountyModel: Sendable {
         var shapes: [MultiPolygon] = []
         for grid in grids {
             guard let boundary = grid.boundary, !boundary.isEmpty else { throw GeoError(.invalidInput, "grid \(grid.id) has no boundary") }
-            var polygons: [Polygon] = []
-            for rings in boundary {
-                guard let outer = rings.first else { throw GeoError(.invalidInput, "grid \(grid.id) has an empty polygon") }
-                var holes: [Ring] = []
-                for hole in rings.dropFirst() { holes.append(try Ring(hole.map(projection.project))) }
-                polygons.append(Polygon(outer: try Ring(outer.map(projection.project)), holes: holes))
+            do throws(GeoError) {
+                shapes.append(try MultiPolygon(rings: boundary, project: projection.project))
+            } catch {
+                throw GeoError(error.code, "grid \(grid.id): \(error.message)")
             }
-            shapes.append(try MultiPolygon(polygons))
         }
         self.grids = grids
         gridShapes = shapes

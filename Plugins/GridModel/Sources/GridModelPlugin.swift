@@ -76,13 +76,7 @@ public struct GridModelPlugin: Plugin {
 
     /// The middle of the grids' extent: where the local projection is most exact.
     static func origin(of areas: [AreaRecord]) -> GeoPoint? {
-        let points = areas.compactMap(\.boundary).flatMap { $0.flatMap { $0.flatMap { $0 } } }
-        guard let first = points.first else { return nil }
-        var box = (minLon: first.longitude, maxLon: first.longitude, minLat: first.latitude, maxLat: first.latitude)
-        for p in points {
-            box = (min(box.minLon, p.longitude), max(box.maxLon, p.longitude), min(box.minLat, p.latitude), max(box.maxLat, p.latitude))
-        }
-        return GeoPoint(longitude: (box.minLon + box.maxLon) / 2, latitude: (box.minLat + box.maxLat) / 2)
+        GeoPoint.middle(of: areas.compactMap(\.boundary).flatMap { $0.flatMap { $0.flatMap { $0 } } })
     }
 
     public func register(on bus: BusClient) {

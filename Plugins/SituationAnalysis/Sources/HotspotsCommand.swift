@@ -137,21 +137,11 @@ public enum HotspotsCommand {
     }
 
     static func planarShapes(_ areas: [[[[GeoPoint]]]], planar: Bool) throws(GeoError) -> [MultiPolygon] {
-        let all = areas.flatMap { $0.flatMap { $0.flatMap { $0 } } }
-        let origin = GeoPoint(longitude: (all.map(\.longitude).min()! + all.map(\.longitude).max()!) / 2,
-                              latitude: (all.map(\.latitude).min()! + all.map(\.latitude).max()!) / 2)
+        let origin = GeoPoint.middle(of: areas.flatMap { $0.flatMap { $0.flatMap { $0 } } }) ?? GeoPoint(longitude: 0, latitude: 0)
         let projection = LocalProjection(origin: origin)
         func convert(_ p: GeoPoint) -> PlanarPoint { planar ? PlanarPoint(x: p.longitude, y: p.latitude) : projection.project(p) }
         var shapes: [MultiPolygon] = []
-        for polygons in areas {
-            var parts: [Polygon] = []
-            for rings in polygons {
-                var holes: [Ring] = []
-                for hole in rings.dropFirst() { holes.append(try Ring(hole.map(convert))) }
-                parts.append(Polygon(outer: try Ring(rings[0].map(convert)), holes: holes))
-            }
-            shapes.append(try MultiPolygon(parts))
-        }
+        for polygons in areas { shapes.append(try MultiPolygon(rings: polygons, project: convert)) }
         return shapes
     }
 
