@@ -75,7 +75,10 @@ let package = Package(
             name: "XunfangGeo",
             dependencies: ["XunfangWire", nioCore, protobuf],
             path: "Modules/XunfangGeo",
-            swiftSettings: swiftSettings
+            // Optimised in debug builds too: the searches and the hierarchy build are the
+            // plugins' hot loops, and unoptimised they are 50× slower, which made the
+            // debug-built stack in the integration tests crawl.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .testTarget(
             name: "XunfangGeoTests",

@@ -215,6 +215,8 @@ struct MinHeap {
 
     var isEmpty: Bool { entries.isEmpty }
 
+    var peekKey: Double? { entries.first?.key }
+
     mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
 
     mutating func push(_ key: Double, _ node: Int32) {

@@ -98,6 +98,29 @@ struct CountyQueryTests {
         }
     }
 
+    @Test("with a car hierarchy built, car ETAs and road metres equal the plain search's; other modes still answer")
+    func etaThroughHierarchy() throws {
+        let hierarchies = TravelHierarchies(roads: demo.roads)
+        let model = try CountyModel(revision: 1, areas: demo.areas, sites: demo.sites, roads: demo.roads,
+                                    origin: DemoCounty.parameters.origin, hierarchies: hierarchies)
+        #expect(hierarchies.build([.car]).count == 1 && hierarchies.modes == [.car])
+        #expect(hierarchies.build([.car]).isEmpty, "a built mode is not built again")
+        var random = SyntheticRoads.Generator(state: 8)
+        let units: [(position: GeoPoint, mode: TravelMode)] = (0..<60).map { index in
+            (at(Double.random(in: -11_000..<11_000, using: &random), Double.random(in: -11_000..<11_000, using: &random)),
+             index % 4 == 0 ? .foot : .car)
+        }
+        for target in [at(300, -200), at(-8_000, 9_500)] {
+            let fast = try #require(model.travelTimes(to: target, units: units, maxSeconds: 900))
+            let plain = try #require(model.travelTimes(to: target, units: units, maxSeconds: 900, useHierarchies: false))
+            #expect(fast.times.contains { $0.seconds.isFinite } && fast.times.contains { !$0.seconds.isFinite })
+            for (a, b) in zip(fast.times, plain.times) {
+                #expect(a.seconds == b.seconds || abs(a.seconds - b.seconds) < 1e-6, "unit \(a.unitIndex)")
+                if b.seconds.isFinite { #expect(abs(a.metres - b.metres) < 1e-6, "unit \(a.unitIndex) metres") }
+            }
+        }
+    }
+
     @Test("isochrones grow with time and contain their origin")
     func isochrone() throws {
         let origin = at(0, 0)

@@ -62,6 +62,22 @@ struct GeoBench: ParsableCommand {
             time { carrying.run(from: [(incident, 0)], targets: unitNodes) }
         })))
 
+        // The same through a contraction hierarchy (built once per graph and mode): one
+        // small upward search from the incident and a sweep over the nodes.
+        var hierarchy: ContractionHierarchy?
+        results.append(("\(name).hierarchy.build", "ms", time {
+            hierarchy = ContractionHierarchy(graph: graph, weights: carTime, alongside: graph.arcLength)
+        }))
+        results.append(("\(name).hierarchy.arcs", "count", Double(hierarchy!.arcCount)))
+        let manyToOne = ManyToOneSearch(hierarchy: hierarchy!)
+        results.append(("\(name).eta.\(units)-to-1.hierarchy", "ms", median(sources.map { incident in
+            time { manyToOne.run(to: incident) }
+        })))
+        carrying.run(from: [(sources[0], 0)], targets: unitNodes)
+        manyToOne.run(to: sources[0])
+        precondition(unitNodes.allSatisfy { abs(carrying.cost($0) - manyToOne.cost($0)) < 1e-6 || carrying.cost($0) == manyToOne.cost($0) },
+                     "the hierarchy agrees with Dijkstra")
+
         // Coverage: share of road within 1, 3 and 5 minutes of the nearest of the units.
         let outward = ShortestPathSearch(graph: graph, weights: carTime, recordsPaths: false)
         var shares: [Double] = []

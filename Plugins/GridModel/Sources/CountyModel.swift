@@ -83,10 +83,16 @@ public final class CountyModel: Sendable {
     /// Station id -> ids of stations whose grids touch its grids.
     let adjacentStations: [String: Set<String>]
     let searches: SearchPool
+    /// Contraction hierarchies of the road graph, shared by every model over the same roads.
+    public let hierarchies: TravelHierarchies
 
+    /// - Parameter hierarchies: the roads' hierarchies when a previous model over the same
+    ///   roads has them; a new, empty set otherwise (Eta then uses plain searches until
+    ///   `hierarchies.build` has run).
     public init(revision: UInt64, areas: [AreaRecord], sites: [SiteRecord], roads: RoadGraph, origin: GeoPoint,
-                responseTargets: [PlaceClass: Double] = [:]) throws(GeoError) {
+                responseTargets: [PlaceClass: Double] = [:], hierarchies: TravelHierarchies? = nil) throws(GeoError) {
         self.revision = revision
+        self.hierarchies = hierarchies ?? TravelHierarchies(roads: roads)
         self.areas = areas
         self.sites = sites
         self.roads = roads
@@ -219,9 +225,11 @@ public final class CountyModel: Sendable {
         public var snapMetres: Double
     }
 
-    /// Every unit's time to `target`: one backward search per travel mode present, the
-    /// walk to and from the road included. Unreachable units get infinite seconds.
-    public func travelTimes(to target: GeoPoint, units: [(position: GeoPoint, mode: TravelMode)], maxSeconds: Double = .infinity)
+    /// Every unit's time to `target`: per travel mode present, one query over the mode's
+    /// contraction hierarchy when built, else one backward search; the walk to and from
+    /// the road included. Unreachable units get infinite seconds.
+    public func travelTimes(to target: GeoPoint, units: [(position: GeoPoint, mode: TravelMode)], maxSeconds: Double = .infinity,
+                            useHierarchies: Bool = true)
         -> (times: [UnitTime], targetSnap: Double)? {
         guard let targetSnap = snap(target) else { return nil }
         var result = [UnitTime](repeating: UnitTime(unitIndex: 0, seconds: .infinity, metres: .infinity, snapMetres: 0), count: units.count)
@@ -229,16 +237,24 @@ public final class CountyModel: Sendable {
         for mode in Set(units.map(\.mode)) {
             let members = units.indices.filter { units[$0].mode == mode }
             let walkToTarget = targetSnap.metres / Self.walkingSpeed
-            searches.withSearch(.time(mode), direction: .backward, carryingMetres: true) { search, _ in
-                let nodes = members.compactMap { snapped[$0]?.node }
-                search.run(from: [(targetSnap.node, walkToTarget)], limit: maxSeconds, targets: nodes)
+            func collect(cost: (Int) -> Double, carried: (Int) -> Double) {
                 for member in members {
                     guard let (node, metres) = snapped[member] else { continue }
-                    let seconds = search.cost(node) + metres / Self.walkingSpeed
-                    let road = seconds.isFinite ? search.carried(node) : .infinity
+                    let seconds = cost(node) + metres / Self.walkingSpeed
+                    let road = seconds.isFinite ? carried(node) : .infinity
                     result[member] = UnitTime(unitIndex: member, seconds: seconds <= maxSeconds ? seconds : .infinity,
                                               metres: road, snapMetres: metres)
                 }
+            }
+            let answered = useHierarchies && hierarchies.withSearch(mode) { search in
+                search.run(to: targetSnap.node, startCost: walkToTarget)
+                collect(cost: search.cost, carried: search.carried)
+            }
+            if answered { continue }
+            searches.withSearch(.time(mode), direction: .backward, carryingMetres: true) { search, _ in
+                let nodes = members.compactMap { snapped[$0]?.node }
+                search.run(from: [(targetSnap.node, walkToTarget)], limit: maxSeconds, targets: nodes)
+                collect(cost: search.cost, carried: search.carried)
             }
         }
         for index in result.indices { result[index].unitIndex = index }
@@ -296,6 +312,46 @@ final class SearchPool: @unchecked Sendable {
                                                   alongside: carryingMetres ? roads.arcLength : nil)
         defer { lock.withLock { idle[key, default: []].append(search) } }
         return try body(search, costs)
+    }
+}
+
+/// One contraction hierarchy per travel mode over a county's roads, built off the
+/// request path (`build`, on a background thread at plugin start) and used by Eta as soon
+/// as each is ready. The roads do not change on a reload, so models share one set.
+public final class TravelHierarchies: @unchecked Sendable {
+    public let roads: RoadGraph
+    /// Guards both dictionaries; a search taken out is owned by its caller alone.
+    private let lock = NSLock()
+    private var built: [TravelMode: ContractionHierarchy] = [:]
+    private var idle: [TravelMode: [ManyToOneSearch]] = [:]
+
+    public init(roads: RoadGraph) {
+        self.roads = roads
+    }
+
+    public var modes: Set<TravelMode> { lock.withLock { Set(built.keys) } }
+
+    /// Builds the hierarchies of `modes` not built yet, in order; returns how long each took.
+    @discardableResult
+    public func build(_ modes: [TravelMode], speeds: SpeedTable = .default) -> [(TravelMode, Duration)] {
+        var timings: [(TravelMode, Duration)] = []
+        for mode in modes where !self.modes.contains(mode) {
+            let started = ContinuousClock.now
+            let hierarchy = ContractionHierarchy(graph: roads, weights: roads.weights(.time(mode), speeds: speeds), alongside: roads.arcLength)
+            lock.withLock { built[mode] = hierarchy }
+            timings.append((mode, ContinuousClock.now - started))
+        }
+        return timings
+    }
+
+    /// Runs `body` with a search over `mode`'s hierarchy; false when it is not built yet.
+    func withSearch(_ mode: TravelMode, _ body: (ManyToOneSearch) -> Void) -> Bool {
+        let (hierarchy, reused) = lock.withLock { (built[mode], idle[mode]?.popLast()) }
+        guard let hierarchy else { return false }
+        let search = reused ?? ManyToOneSearch(hierarchy: hierarchy)
+        defer { lock.withLock { idle[mode, default: []].append(search) } }
+        body(search)
+        return true
     }
 }
 

@@ -26,20 +26,32 @@ public struct GridModelPlugin: Plugin {
     private let model: ModelHolder
     private let store: GridStore?
     private let roads: RoadGraph
+    private let hierarchies: TravelHierarchies
     private let logger: Logger
 
     /// Settings (county config `env` or environment):
     /// - `GRID_MODEL_ROADS`: a road graph file from `xunfang geo import-osm`; default the demo county's roads.
+    /// - `GRID_MODEL_HIERARCHIES`: travel modes to build contraction hierarchies for at
+    ///   start, comma-separated, or `none`; default all five. Eta answers from plain
+    ///   searches until a mode's hierarchy is ready.
     /// The hierarchy and sites live in `<data>/grid-model/grid-model.sqlite`, seeded with
     /// the demo county on first start; `xunfang grid-model import FILE.geojson` replaces them.
     public init(context: PluginContext) throws {
         logger = context.logger
         let started = ContinuousClock.now
         roads = try Self.roads(settings: context.settings)
+        let modes = try Self.hierarchyModes(context.settings["GRID_MODEL_HIERARCHIES"])
+        hierarchies = TravelHierarchies(roads: roads)
         let store = try GridStore(path: "\(context.dataDirectory)/grid-model.sqlite")
         self.store = store
-        let county = try Self.load(store: store, roads: roads)
+        let county = try Self.load(store: store, roads: roads, hierarchies: hierarchies)
         model = ModelHolder(county)
+        let (hierarchies, logger) = (hierarchies, logger)
+        Thread.detachNewThread {
+            for (mode, took) in hierarchies.build(modes) {
+                logger.info("contraction hierarchy ready", metadata: ["xunfang.mode": "\(mode.rawValue)", "xunfang.build": "\(took)"])
+            }
+        }
         logger.info("county model ready", metadata: [
             "xunfang.revision": "\(county.revision)", "xunfang.grids": "\(county.areas.count { $0.level == .grid })",
             "xunfang.sites": "\(county.sites.count)", "xunfang.road_nodes": "\(county.roads.nodeCount)",
@@ -51,7 +63,20 @@ public struct GridModelPlugin: Plugin {
         self.logger = logger
         model = ModelHolder(county)
         roads = county.roads
+        hierarchies = county.hierarchies
         store = nil
+    }
+
+    static func hierarchyModes(_ setting: String?) throws -> [TravelMode] {
+        guard let setting, !setting.isEmpty else { return [.car, .motorcycle, .eBike, .foot, .bicycle] }
+        if setting == "none" { return [] }
+        return try setting.split(separator: ",").map { name in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let mode = TravelMode(rawValue: trimmed) else {
+                throw GeoError(.invalidInput, "GRID_MODEL_HIERARCHIES: unknown travel mode \"\(trimmed)\" (car, motorcycle, e-bike, bicycle, foot or none)")
+            }
+            return mode
+        }
     }
 
     static func roads(settings: [String: String]) throws -> RoadGraph {
@@ -60,18 +85,20 @@ public struct GridModelPlugin: Plugin {
     }
 
     /// The stored county, seeding the demo county into an empty store.
-    static func load(store: GridStore, roads: RoadGraph) throws -> CountyModel {
+    static func load(store: GridStore, roads: RoadGraph, hierarchies: TravelHierarchies) throws -> CountyModel {
         if let snapshot = try store.load() {
-            return try model(snapshot, roads: roads)
+            return try model(snapshot, roads: roads, hierarchies: hierarchies)
         }
         let (areas, sites) = DemoCounty.layout(roads: roads)
         let revision = try store.replace(areas: areas, sites: sites)
-        return try CountyModel(revision: revision, areas: areas, sites: sites, roads: roads, origin: DemoCounty.parameters.origin)
+        return try CountyModel(revision: revision, areas: areas, sites: sites, roads: roads, origin: DemoCounty.parameters.origin,
+                               hierarchies: hierarchies)
     }
 
-    static func model(_ snapshot: GridStore.Snapshot, roads: RoadGraph) throws -> CountyModel {
+    static func model(_ snapshot: GridStore.Snapshot, roads: RoadGraph, hierarchies: TravelHierarchies) throws -> CountyModel {
         try CountyModel(revision: snapshot.revision, areas: snapshot.areas, sites: snapshot.sites, roads: roads,
-                        origin: origin(of: snapshot.areas) ?? roads.coordinates.first ?? DemoCounty.parameters.origin)
+                        origin: origin(of: snapshot.areas) ?? roads.coordinates.first ?? DemoCounty.parameters.origin,
+                        hierarchies: hierarchies)
     }
 
     /// The middle of the grids' extent: where the local projection is most exact.
@@ -116,7 +143,7 @@ public struct GridModelPlugin: Plugin {
             guard let store, let stored = try? store.revision(), stored != model.current.revision else { continue }
             do {
                 guard let snapshot = try store.load() else { continue }
-                model.replace(try Self.model(snapshot, roads: roads))
+                model.replace(try Self.model(snapshot, roads: roads, hierarchies: hierarchies))
                 logger.info("county model reloaded", metadata: ["xunfang.revision": "\(snapshot.revision)"])
                 try await announce(on: bus, reason: "reloaded")
             } catch {
