@@ -559,6 +559,9 @@ public nonisolated struct Xunfang_GridModel_V1_EtaRequest: Sendable {
   /// 0 = no limit; slower units are reported unreachable
   public var maxSeconds: UInt32 = 0
 
+  /// answer from plain Dijkstra searches even where a hierarchy is ready (checks, benchmarks)
+  public var plainSearch: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -598,6 +601,9 @@ public nonisolated struct Xunfang_GridModel_V1_EtaResponse: Sendable {
   public var etas: [Xunfang_GridModel_V1_UnitEta] = []
 
   public var targetSnapMetres: Double = 0
+
+  /// every mode present was answered through its contraction hierarchy
+  public var throughHierarchies: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1305,7 +1311,7 @@ nonisolated extension Xunfang_GridModel_V1_Unit: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Xunfang_GridModel_V1_EtaRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EtaRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}target\0\u{1}units\0\u{3}max_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}target\0\u{1}units\0\u{3}max_seconds\0\u{3}plain_search\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1316,6 +1322,7 @@ nonisolated extension Xunfang_GridModel_V1_EtaRequest: SwiftProtobuf.Message, Sw
       case 1: try { try decoder.decodeSingularMessageField(value: &self._target) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxSeconds) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.plainSearch) }()
       default: break
       }
     }
@@ -1335,6 +1342,9 @@ nonisolated extension Xunfang_GridModel_V1_EtaRequest: SwiftProtobuf.Message, Sw
     if self.maxSeconds != 0 {
       try visitor.visitSingularUInt32Field(value: self.maxSeconds, fieldNumber: 3)
     }
+    if self.plainSearch != false {
+      try visitor.visitSingularBoolField(value: self.plainSearch, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1342,6 +1352,7 @@ nonisolated extension Xunfang_GridModel_V1_EtaRequest: SwiftProtobuf.Message, Sw
     if lhs._target != rhs._target {return false}
     if lhs.units != rhs.units {return false}
     if lhs.maxSeconds != rhs.maxSeconds {return false}
+    if lhs.plainSearch != rhs.plainSearch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1399,7 +1410,7 @@ nonisolated extension Xunfang_GridModel_V1_UnitEta: SwiftProtobuf.Message, Swift
 
 nonisolated extension Xunfang_GridModel_V1_EtaResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EtaResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}etas\0\u{3}target_snap_metres\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}etas\0\u{3}target_snap_metres\0\u{3}through_hierarchies\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1409,6 +1420,7 @@ nonisolated extension Xunfang_GridModel_V1_EtaResponse: SwiftProtobuf.Message, S
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.etas) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.targetSnapMetres) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.throughHierarchies) }()
       default: break
       }
     }
@@ -1421,12 +1433,16 @@ nonisolated extension Xunfang_GridModel_V1_EtaResponse: SwiftProtobuf.Message, S
     if self.targetSnapMetres.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.targetSnapMetres, fieldNumber: 2)
     }
+    if self.throughHierarchies != false {
+      try visitor.visitSingularBoolField(value: self.throughHierarchies, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_GridModel_V1_EtaResponse, rhs: Xunfang_GridModel_V1_EtaResponse) -> Bool {
     if lhs.etas != rhs.etas {return false}
     if lhs.targetSnapMetres != rhs.targetSnapMetres {return false}
+    if lhs.throughHierarchies != rhs.throughHierarchies {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -88,11 +88,13 @@ enum Answers {
             units.append((try point(unit.position, field: "units[\(index)].position"), mode(unit.mode)))
         }
         let limit = request.maxSeconds == 0 ? Double.infinity : Double(request.maxSeconds)
-        guard let (times, targetSnap) = model.travelTimes(to: target, units: units, maxSeconds: limit) else {
+        let ready = model.hierarchies.modes
+        guard let (times, targetSnap) = model.travelTimes(to: target, units: units, maxSeconds: limit, useHierarchies: !request.plainSearch) else {
             throw BusClientError(.failedPrecondition, "the county has no road network")
         }
         var response = Xunfang_GridModel_V1_EtaResponse()
         response.targetSnapMetres = targetSnap
+        response.throughHierarchies = !request.plainSearch && units.allSatisfy { ready.contains($0.mode) }
         response.etas = times.sorted { ($0.seconds, $0.unitIndex) < ($1.seconds, $1.unitIndex) }.map { time in
             var eta = Xunfang_GridModel_V1_UnitEta()
             eta.unitID = request.units[time.unitIndex].id

@@ -1748,7 +1748,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__unit__descriptor =
   (ProtobufCMessageInit) xunfang__grid_model__v1__unit__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__eta_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__eta_request__field_descriptors[4] =
 {
   {
     "target",
@@ -1786,16 +1786,29 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__eta_request__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "plain_search",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EtaRequest, plain_search),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__eta_request__field_indices_by_name[] = {
   2,   /* field[2] = max_seconds */
+  3,   /* field[3] = plain_search */
   0,   /* field[0] = target */
   1,   /* field[1] = units */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__eta_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__eta_request__descriptor =
 {
@@ -1805,7 +1818,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__eta_request__descripto
   "Xunfang__GridModel__V1__EtaRequest",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__EtaRequest),
-  3,
+  4,
   xunfang__grid_model__v1__eta_request__field_descriptors,
   xunfang__grid_model__v1__eta_request__field_indices_by_name,
   1,  xunfang__grid_model__v1__eta_request__number_ranges,
@@ -1902,7 +1915,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__unit_eta__descriptor =
   (ProtobufCMessageInit) xunfang__grid_model__v1__unit_eta__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__eta_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__eta_response__field_descriptors[3] =
 {
   {
     "etas",
@@ -1928,15 +1941,28 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__eta_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "through_hierarchies",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EtaResponse, through_hierarchies),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__eta_response__field_indices_by_name[] = {
   0,   /* field[0] = etas */
   1,   /* field[1] = target_snap_metres */
+  2,   /* field[2] = through_hierarchies */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__eta_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__eta_response__descriptor =
 {
@@ -1946,7 +1972,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__eta_response__descript
   "Xunfang__GridModel__V1__EtaResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__EtaResponse),
-  2,
+  3,
   xunfang__grid_model__v1__eta_response__field_descriptors,
   xunfang__grid_model__v1__eta_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__eta_response__number_ranges,

@@ -270,10 +270,14 @@ struct  Xunfang__GridModel__V1__EtaRequest
    * 0 = no limit; slower units are reported unreachable
    */
   uint32_t max_seconds;
+  /*
+   * answer from plain Dijkstra searches even where a hierarchy is ready (checks, benchmarks)
+   */
+  protobuf_c_boolean plain_search;
 };
 #define XUNFANG__GRID_MODEL__V1__ETA_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__eta_request__descriptor) \
-    , NULL, 0,NULL, 0 }
+    , NULL, 0,NULL, 0, 0 }
 
 
 struct  Xunfang__GridModel__V1__UnitEta
@@ -308,10 +312,14 @@ struct  Xunfang__GridModel__V1__EtaResponse
   size_t n_etas;
   Xunfang__GridModel__V1__UnitEta **etas;
   double target_snap_metres;
+  /*
+   * every mode present was answered through its contraction hierarchy
+   */
+  protobuf_c_boolean through_hierarchies;
 };
 #define XUNFANG__GRID_MODEL__V1__ETA_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__eta_response__descriptor) \
-    , 0,NULL, 0 }
+    , 0,NULL, 0, 0 }
 
 
 struct  Xunfang__GridModel__V1__IsochroneRequest
