@@ -226,6 +226,9 @@ public nonisolated enum Xunfang_GridModel_V1_SiteKind: SwiftProtobuf.Enum, Swift
 
   /// 派出所驻地
   case stationHouse // = 8
+
+  /// 必巡线: a route along the roads, in `path`
+  case patrolLine // = 9
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -243,6 +246,7 @@ public nonisolated enum Xunfang_GridModel_V1_SiteKind: SwiftProtobuf.Enum, Swift
     case 6: self = .cityExit
     case 7: self = .patrolPoint
     case 8: self = .stationHouse
+    case 9: self = .patrolLine
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -258,6 +262,7 @@ public nonisolated enum Xunfang_GridModel_V1_SiteKind: SwiftProtobuf.Enum, Swift
     case .cityExit: return 6
     case .patrolPoint: return 7
     case .stationHouse: return 8
+    case .patrolLine: return 9
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -273,6 +278,7 @@ public nonisolated enum Xunfang_GridModel_V1_SiteKind: SwiftProtobuf.Enum, Swift
     .cityExit,
     .patrolPoint,
     .stationHouse,
+    .patrolLine,
   ]
 
 }
@@ -341,6 +347,9 @@ public nonisolated struct Xunfang_GridModel_V1_Site: Sendable {
   public var gridID: String = String()
 
   public var stationID: String = String()
+
+  /// patrol lines only: the route, in travel order; `position` is its middle
+  public var path: [Xunfang_GridModel_V1_Position] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -878,7 +887,7 @@ nonisolated extension Xunfang_GridModel_V1_PlaceClass: SwiftProtobuf._ProtoNameP
 }
 
 nonisolated extension Xunfang_GridModel_V1_SiteKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SITE_KIND_UNSPECIFIED\0\u{1}SITE_KIND_FIXED_POST\0\u{1}SITE_KIND_MOBILE_POST\0\u{1}SITE_KIND_SERVICE_STATION\0\u{1}SITE_KIND_POLICE_ROOM\0\u{1}SITE_KIND_CHECKPOINT\0\u{1}SITE_KIND_CITY_EXIT\0\u{1}SITE_KIND_PATROL_POINT\0\u{1}SITE_KIND_STATION_HOUSE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SITE_KIND_UNSPECIFIED\0\u{1}SITE_KIND_FIXED_POST\0\u{1}SITE_KIND_MOBILE_POST\0\u{1}SITE_KIND_SERVICE_STATION\0\u{1}SITE_KIND_POLICE_ROOM\0\u{1}SITE_KIND_CHECKPOINT\0\u{1}SITE_KIND_CITY_EXIT\0\u{1}SITE_KIND_PATROL_POINT\0\u{1}SITE_KIND_STATION_HOUSE\0\u{1}SITE_KIND_PATROL_LINE\0")
 }
 
 nonisolated extension Xunfang_GridModel_V1_Position: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -973,7 +982,7 @@ nonisolated extension Xunfang_GridModel_V1_Area: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Xunfang_GridModel_V1_Site: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Site"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{1}position\0\u{3}grid_id\0\u{3}station_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{1}position\0\u{3}grid_id\0\u{3}station_id\0\u{1}path\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -987,6 +996,7 @@ nonisolated extension Xunfang_GridModel_V1_Site: SwiftProtobuf.Message, SwiftPro
       case 4: try { try decoder.decodeSingularMessageField(value: &self._position) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.path) }()
       default: break
       }
     }
@@ -1015,6 +1025,9 @@ nonisolated extension Xunfang_GridModel_V1_Site: SwiftProtobuf.Message, SwiftPro
     if !self.stationID.isEmpty {
       try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 6)
     }
+    if !self.path.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.path, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1025,6 +1038,7 @@ nonisolated extension Xunfang_GridModel_V1_Site: SwiftProtobuf.Message, SwiftPro
     if lhs._position != rhs._position {return false}
     if lhs.gridID != rhs.gridID {return false}
     if lhs.stationID != rhs.stationID {return false}
+    if lhs.path != rhs.path {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

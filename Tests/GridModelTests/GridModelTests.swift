@@ -15,10 +15,13 @@ func at(_ x: Double, _ y: Double) -> GeoPoint { projection.unproject(PlanarPoint
 
 @Suite("Demo county")
 struct DemoCountyTests {
-    @Test("has the documents' figures: 129 grids, 677 must-patrol points, 8 checkpoints, 5 city exits")
+    @Test("has the documents' figures: 3 branches, 12 stations, 129 grids, 105 lines, 677 points, 8 checkpoints, 5 exits")
     func figures() {
         #expect(demo.areas.count { $0.level == .grid } == 129)
         #expect(demo.areas.count { $0.level == .cityBureau } == 1)
+        #expect(demo.areas.count { $0.level == .branch } == 3)
+        #expect(demo.areas.count { $0.level == .station } == 12)
+        #expect(demo.sites.count { $0.kind == .patrolLine } == 105)
         #expect(demo.sites.count { $0.kind == .patrolPoint } == 677)
         #expect(demo.sites.count { $0.kind == .checkpoint } == 8)
         #expect(demo.sites.count { $0.kind == .cityExit } == 5)
@@ -29,6 +32,25 @@ struct DemoCountyTests {
             #expect(chain?.grid.id == grid.id)
             #expect(chain.map { grid.id.hasPrefix($0.station.id) && $0.station.id.hasPrefix($0.branch.id) } == true)
         }
+    }
+
+    @Test("must-patrol lines follow the roads: each step is an arc, and the line sits at its middle")
+    func patrolLines() throws {
+        var arcs: Set<[Int]> = []
+        for tail in 0..<demo.roads.nodeCount {
+            for arc in demo.roads.arcs(from: tail) { arcs.insert([tail, Int(demo.roads.arcHead[arc])]) }
+        }
+        let nodeAt = Dictionary(demo.roads.coordinates.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        for line in demo.sites where line.kind == .patrolLine {
+            let path = try #require(line.path)
+            #expect(path.count >= 2 && line.position == path[path.count / 2])
+            let nodes = path.compactMap { nodeAt[$0] }
+            #expect(nodes.count == path.count)
+            for index in 1..<nodes.count { #expect(arcs.contains([nodes[index - 1], nodes[index]]), "\(line.id) step \(index)") }
+            let metres = zip(path, path.dropFirst()).reduce(0) { $0 + Haversine.metres($1.0, $1.1) }
+            #expect(metres > 300 && metres < 6_000, "\(line.id): \(metres) m")
+        }
+        #expect(demo.sites.filter { $0.kind != .patrolLine }.allSatisfy { $0.path == nil })
     }
 
     @Test("grids tile the county: every point inside lies in exactly one grid, points outside in none")

@@ -35,6 +35,13 @@ struct GridStoreTests {
         let parsed = try GeoJSON.parse(GeoJSON.write(features))
         let (areas, sites) = try CountyGeoJSON.records(from: parsed)
         #expect(areas.count == demo.areas.count && sites.count == demo.sites.count)
+        // Lines keep their routes (GeoJSON carries positions to 1e-7 degrees, about a centimetre).
+        let lines = sites.filter { $0.kind == .patrolLine }, original = demo.sites.filter { $0.kind == .patrolLine }
+        #expect(lines.map(\.id) == original.map(\.id))
+        for (line, before) in zip(lines, original) {
+            #expect(line.path?.count == before.path?.count && Haversine.metres(line.position, before.position) < 0.05)
+            #expect(zip(line.path ?? [], before.path ?? []).allSatisfy { Haversine.metres($0, $1) < 0.05 }, "\(line.id)")
+        }
         let again = try CountyModel(revision: 2, areas: areas, sites: sites, roads: demo.roads, origin: DemoCounty.parameters.origin)
         var random = SyntheticRoads.Generator(state: 12)
         for _ in 0..<200 {
@@ -71,6 +78,7 @@ struct GridStoreTests {
         (#"{"type":"Feature","id":"A","properties":{"xf_kind":"grid","parent":"S"},"geometry":{"type":"Point","coordinates":[104,31]}}"#, "needs a Polygon"),
         (#"{"type":"Feature","id":"A","properties":{"xf_kind":"checkpoint"},"geometry":null}"#, "needs a Point"),
         (#"{"type":"Feature","id":"A","properties":{"xf_kind":"station"},"geometry":null}"#, "needs a parent"),
+        (#"{"type":"Feature","id":"A","properties":{"xf_kind":"patrol_line"},"geometry":{"type":"Point","coordinates":[104,31]}}"#, "needs a LineString"),
         (#"{"type":"Feature","id":"A","properties":{"xf_kind":"grid","parent":"S","place_class":"downtown"},"geometry":null}"#, "place_class"),
     ])
     func refuses(feature: String, expected: String) throws {

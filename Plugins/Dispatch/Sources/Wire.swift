@@ -103,7 +103,7 @@ enum Wire {
 /// e-bikes, foot patrols and a special police team, spread over the demo stations. Their
 /// positions arrive on `unit.position` from the terminals.
 enum DemoRoster {
-    static let stations = (1...4).map { "510000-01-\(String(format: "%02d", $0))" } + (1...6).map { "510000-02-\(String(format: "%02d", $0))" }
+    static let stations = ["01", "02", "03"].flatMap { branch in (1...4).map { "510000-\(branch)-\(String(format: "%02d", $0))" } }
 
     static var units: [Unit] { units(cars: 126) }
 

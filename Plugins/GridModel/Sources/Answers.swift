@@ -31,6 +31,7 @@ enum Answers {
         site.name = record.name
         site.kind = Xunfang_GridModel_V1_SiteKind(rawValue: record.kind.rawValue) ?? .unspecified
         site.position = position(record.position)
+        site.path = record.path?.map(position) ?? []
         site.gridID = model.gridID(ofSite: index) ?? ""
         site.stationID = model.station(ofSite: index) ?? ""
         return site

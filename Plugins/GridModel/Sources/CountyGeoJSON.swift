@@ -5,13 +5,15 @@ public import XunfangGeo
 /// `xf_kind`: `city_bureau`, `branch`, `station`, `grid` (areas; grids carry a Polygon or
 /// MultiPolygon and `place_class` core | urban | support), or a site kind with a Point:
 /// `fixed_post`, `mobile_post`, `service_station`, `police_room`, `checkpoint`,
-/// `city_exit`, `patrol_point`, `station_house`. `id` (the unified number) is required;
+/// `city_exit`, `patrol_point`, `station_house`, or `patrol_line` with a LineString (a
+/// must-patrol route in travel order). `id` (the unified number) is required;
 /// `name` defaults to the id; areas below the city bureau name their `parent`.
 public enum CountyGeoJSON {
     static let areaKinds: [String: AreaLevel] = ["city_bureau": .cityBureau, "branch": .branch, "station": .station, "grid": .grid]
     static let siteKinds: [String: SiteKind] = [
         "fixed_post": .fixedPost, "mobile_post": .mobilePost, "service_station": .serviceStation, "police_room": .policeRoom,
         "checkpoint": .checkpoint, "city_exit": .cityExit, "patrol_point": .patrolPoint, "station_house": .stationHouse,
+        "patrol_line": .patrolLine,
     ]
     static let placeClasses: [String: PlaceClass] = ["core": .core, "urban": .urban, "support": .support]
 
@@ -45,6 +47,11 @@ public enum CountyGeoJSON {
                 if level != .cityBureau && (parent ?? "").isEmpty { throw GeoError(.invalidInput, "\(label): a \(kind) needs a parent") }
                 areas.append(AreaRecord(id: id, name: name, level: level, parentID: level == .cityBureau ? nil : parent,
                                         placeClass: placeClass, boundary: boundary))
+            } else if siteKinds[kind] == .patrolLine {
+                guard case .lineString(let points) = feature.geometry, points.count >= 2 else {
+                    throw GeoError(.invalidInput, "\(label): a patrol_line needs a LineString geometry of at least 2 points")
+                }
+                sites.append(.line(id: id, name: name, path: points.map(convert)))
             } else if let siteKind = siteKinds[kind] {
                 guard case .point(let point) = feature.geometry else { throw GeoError(.invalidInput, "\(label): a \(kind) needs a Point geometry") }
                 sites.append(SiteRecord(id: id, name: name, kind: siteKind, position: convert(point)))
@@ -73,7 +80,7 @@ public enum CountyGeoJSON {
         }
         for site in sites {
             features.append(GeoJSON.Feature(id: site.id, properties: ["xf_kind": .string(siteNames[site.kind]!), "name": .string(site.name)],
-                                            geometry: .point(site.position)))
+                                            geometry: site.path.map { .lineString($0) } ?? .point(site.position)))
         }
         return features
     }

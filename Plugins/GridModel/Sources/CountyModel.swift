@@ -23,7 +23,7 @@ public enum PlaceClass: Int, Sendable, Codable, CaseIterable {
 }
 
 public enum SiteKind: Int, Sendable, Codable, CaseIterable {
-    case fixedPost = 1, mobilePost, serviceStation, policeRoom, checkpoint, cityExit, patrolPoint, stationHouse
+    case fixedPost = 1, mobilePost, serviceStation, policeRoom, checkpoint, cityExit, patrolPoint, stationHouse, patrolLine
 }
 
 public struct AreaRecord: Sendable, Hashable, Codable {
@@ -51,12 +51,20 @@ public struct SiteRecord: Sendable, Hashable, Codable {
     public var name: String
     public var kind: SiteKind
     public var position: GeoPoint
+    /// Patrol lines only: the route in travel order; `position` is then its middle point.
+    public var path: [GeoPoint]?
 
-    public init(id: String, name: String, kind: SiteKind, position: GeoPoint) {
+    public init(id: String, name: String, kind: SiteKind, position: GeoPoint, path: [GeoPoint]? = nil) {
         self.id = id
         self.name = name
         self.kind = kind
         self.position = position
+        self.path = path
+    }
+
+    /// A patrol line along `path` (at least two points), placed at its middle vertex.
+    public static func line(id: String, name: String, path: [GeoPoint]) -> SiteRecord {
+        SiteRecord(id: id, name: name, kind: .patrolLine, position: path[path.count / 2], path: path)
     }
 }
 

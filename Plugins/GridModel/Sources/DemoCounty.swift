@@ -4,12 +4,13 @@ public import XunfangGeo
 /// The built-in demo county, deterministic so that tests, benchmarks and a fresh
 /// `xunfang up` all see the same map. Sized from the documents: 538 km² (23.2 km
 /// square), an urban core of 17.4 km², **129 patrol grids**, **677 must-patrol points**,
-/// 8 public-security checkpoints and 5 city exits, on a road network of ~58,000 nodes
-/// (urban grid, rural lattice, ring road).
+/// **105 must-patrol lines**, 8 public-security checkpoints and 5 city exits, on a road
+/// network of ~58,000 nodes (urban grid, rural lattice, ring road).
 ///
 /// Layout in metres from the centre: the core is 5 × 5 grids of 834 m; a band around it
-/// is 8 fringe grids; the rest is 96 rural grids of 2.32 km. Two branches (urban, rural),
-/// four urban stations by quadrant and six rural stations by 60° sector.
+/// is 8 fringe grids; the rest is 96 rural grids of 2.32 km. Three branches (the urban
+/// one, a northern and a southern rural one) and 12 stations: four urban by quadrant,
+/// eight rural by 45° sector.
 public enum DemoCounty {
     public static let parameters = SyntheticRoads.Parameters.demoCounty
     public static let code = "510000"
@@ -29,16 +30,22 @@ public enum DemoCounty {
         let blockHalf = ruralCell  // the centre 2 × 2 rural cells hold the core and its fringe
 
         var areas = [AreaRecord(id: code, name: "示范县公安局", level: .cityBureau, parentID: nil)]
-        let urbanBranch = "\(code)-01", ruralBranch = "\(code)-02"
+        let urbanBranch = "\(code)-01"
+        let ruralBranches = ["\(code)-02", "\(code)-03"]  // north of the centre, south of it
         areas.append(AreaRecord(id: urbanBranch, name: "城区分局", level: .branch, parentID: code))
-        areas.append(AreaRecord(id: ruralBranch, name: "郊区分局", level: .branch, parentID: code))
+        areas.append(AreaRecord(id: ruralBranches[0], name: "北部分局", level: .branch, parentID: code))
+        areas.append(AreaRecord(id: ruralBranches[1], name: "南部分局", level: .branch, parentID: code))
         let urbanNames = ["东北", "西北", "西南", "东南"]
-        let ruralNames = ["东郊", "东北郊", "西北郊", "西郊", "西南郊", "东南郊"]
+        // Rural stations by 45° sector counter-clockwise from east; four per rural branch.
+        let ruralNames = ["东郊", "东北郊", "北郊", "西北郊", "西郊", "西南郊", "南郊", "东南郊"]
         for (index, name) in urbanNames.enumerated() {
             areas.append(AreaRecord(id: "\(urbanBranch)-\(String(format: "%02d", index + 1))", name: "城\(name)派出所", level: .station, parentID: urbanBranch))
         }
-        for (index, name) in ruralNames.enumerated() {
-            areas.append(AreaRecord(id: "\(ruralBranch)-\(String(format: "%02d", index + 1))", name: "\(name)派出所", level: .station, parentID: ruralBranch))
+        func ruralStation(sector: Int) -> String {
+            "\(ruralBranches[sector / 4])-\(String(format: "%02d", sector % 4 + 1))"
+        }
+        for (sector, name) in ruralNames.enumerated() {
+            areas.append(AreaRecord(id: ruralStation(sector: sector), name: "\(name)派出所", level: .station, parentID: ruralBranches[sector / 4]))
         }
 
         // Rectangles (minX, minY, maxX, maxY) of every grid, with its place class and station.
@@ -69,9 +76,9 @@ public enum DemoCounty {
                 let centre = box.centre
                 var angle = atan2(centre.y, centre.x)
                 if angle < 0 { angle += 2 * .pi }
-                let sector = min(5, Int(angle / (.pi / 3)))
+                let sector = min(7, Int(angle / (.pi / 4)))
                 let distance = (centre.x * centre.x + centre.y * centre.y).squareRoot()
-                rectangles.append((box, distance < 5_000 ? .urban : .support, "\(ruralBranch)-\(String(format: "%02d", sector + 1))"))
+                rectangles.append((box, distance < 5_000 ? .urban : .support, ruralStation(sector: sector)))
             }
         }
         var gridCount: [String: Int] = [:]
@@ -133,6 +140,21 @@ public enum DemoCounty {
             let reach = urban ? blockHalf : half
             site("\(code)-PP\(String(format: "%03d", index + 1))", "必巡点\(index + 1)", .patrolPoint,
                  near: PlanarPoint(x: Double.random(in: -reach...reach, using: &random), y: Double.random(in: -reach...reach, using: &random)))
+        }
+        // 105 must-patrol lines: road routes of 0.6 to 1.5 km, two in three in the city.
+        let byDistance = ShortestPathSearch(graph: roads, weights: roads.weights(.distance))
+        var lines = 0
+        while lines < 105 {
+            let reach = lines < 70 ? blockHalf : half - 1_500
+            let from = PlanarPoint(x: Double.random(in: -reach...reach, using: &random), y: Double.random(in: -reach...reach, using: &random))
+            let length = Double.random(in: 600...1_500, using: &random), heading = Double.random(in: 0..<(2 * .pi), using: &random)
+            let to = PlanarPoint(x: from.x + length * cos(heading), y: from.y + length * sin(heading))
+            guard let start = nodes.nearest(to: from)?.index, let end = nodes.nearest(to: to)?.index, start != end else { continue }
+            byDistance.run(from: [(start, 0)], limit: 4 * length, targets: [end])
+            guard let arcs = byDistance.pathArcs(to: end), !arcs.isEmpty else { continue }
+            lines += 1
+            let path = [roads.coordinates[start]] + arcs.map { roads.coordinates[Int(roads.arcHead[$0])] }
+            sites.append(.line(id: "\(code)-PL\(String(format: "%03d", lines))", name: "必巡线\(lines)", path: path))
         }
         return (areas, sites)
     }

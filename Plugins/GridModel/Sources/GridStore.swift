@@ -35,6 +35,10 @@ public final class GridStore: Sendable {
                 INSERT INTO meta VALUES ('revision', '0');
                 """)
         }
+        migrator.registerMigration("v2 patrol lines") { db in
+            // A patrol line's route as JSON [[lon, lat], ...]; NULL for point sites.
+            try db.execute(sql: "ALTER TABLE site ADD COLUMN path TEXT")
+        }
         try migrator.migrate(queue)
     }
 
@@ -62,8 +66,10 @@ public final class GridStore: Sendable {
                     boundary: try boundary.map { try decoder.decode([[[GeoPoint]]].self, from: Data($0.utf8)) })
             }
             let sites = try Row.fetchAll(db, sql: "SELECT * FROM site ORDER BY id").map { row in
-                SiteRecord(id: row["id"], name: row["name"], kind: SiteKind(rawValue: row["kind"]) ?? .patrolPoint,
-                           position: GeoPoint(longitude: row["longitude"], latitude: row["latitude"]))
+                let path: String? = row["path"]
+                return SiteRecord(id: row["id"], name: row["name"], kind: SiteKind(rawValue: row["kind"]) ?? .patrolPoint,
+                                  position: GeoPoint(longitude: row["longitude"], latitude: row["latitude"]),
+                                  path: try path.map { try decoder.decode([GeoPoint].self, from: Data($0.utf8)) })
             }
             return Snapshot(revision: revision, areas: areas, sites: sites)
         }
@@ -82,8 +88,9 @@ public final class GridStore: Sendable {
                                arguments: [area.id, area.name, area.level.rawValue, area.parentID, area.placeClass?.rawValue, boundary])
             }
             for site in sites {
-                try db.execute(sql: "INSERT INTO site (id, name, kind, longitude, latitude) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [site.id, site.name, site.kind.rawValue, site.position.longitude, site.position.latitude])
+                let path = try site.path.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+                try db.execute(sql: "INSERT INTO site (id, name, kind, longitude, latitude, path) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [site.id, site.name, site.kind.rawValue, site.position.longitude, site.position.latitude, path])
             }
             let next = (try UInt64(String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? "0") ?? 0) + 1
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'revision'", arguments: [String(next)])

@@ -1286,7 +1286,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__area__descriptor =
   (ProtobufCMessageInit) xunfang__grid_model__v1__area__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__site__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__site__field_descriptors[7] =
 {
   {
     "id",
@@ -1360,19 +1360,32 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__site__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "path",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__GridModel__V1__Site, n_path),
+    offsetof(Xunfang__GridModel__V1__Site, path),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__site__field_indices_by_name[] = {
   4,   /* field[4] = grid_id */
   0,   /* field[0] = id */
   2,   /* field[2] = kind */
   1,   /* field[1] = name */
+  6,   /* field[6] = path */
   3,   /* field[3] = position */
   5,   /* field[5] = station_id */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__site__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__site__descriptor =
 {
@@ -1382,7 +1395,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__site__descriptor =
   "Xunfang__GridModel__V1__Site",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__Site),
-  6,
+  7,
   xunfang__grid_model__v1__site__field_descriptors,
   xunfang__grid_model__v1__site__field_indices_by_name,
   1,  xunfang__grid_model__v1__site__number_ranges,
@@ -2953,7 +2966,7 @@ const ProtobufCEnumDescriptor xunfang__grid_model__v1__place_class__descriptor =
   xunfang__grid_model__v1__place_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue xunfang__grid_model__v1__site_kind__enum_values_by_number[9] =
+static const ProtobufCEnumValue xunfang__grid_model__v1__site_kind__enum_values_by_number[10] =
 {
   { "SITE_KIND_UNSPECIFIED", "XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_UNSPECIFIED", 0 },
   { "SITE_KIND_FIXED_POST", "XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_FIXED_POST", 1 },
@@ -2964,16 +2977,18 @@ static const ProtobufCEnumValue xunfang__grid_model__v1__site_kind__enum_values_
   { "SITE_KIND_CITY_EXIT", "XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_CITY_EXIT", 6 },
   { "SITE_KIND_PATROL_POINT", "XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_PATROL_POINT", 7 },
   { "SITE_KIND_STATION_HOUSE", "XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_STATION_HOUSE", 8 },
+  { "SITE_KIND_PATROL_LINE", "XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_PATROL_LINE", 9 },
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__site_kind__value_ranges[] = {
-{0, 0},{0, 9}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex xunfang__grid_model__v1__site_kind__enum_values_by_name[9] =
+static const ProtobufCEnumValueIndex xunfang__grid_model__v1__site_kind__enum_values_by_name[10] =
 {
   { "SITE_KIND_CHECKPOINT", 5 },
   { "SITE_KIND_CITY_EXIT", 6 },
   { "SITE_KIND_FIXED_POST", 1 },
   { "SITE_KIND_MOBILE_POST", 2 },
+  { "SITE_KIND_PATROL_LINE", 9 },
   { "SITE_KIND_PATROL_POINT", 7 },
   { "SITE_KIND_POLICE_ROOM", 4 },
   { "SITE_KIND_SERVICE_STATION", 3 },
@@ -2987,9 +3002,9 @@ const ProtobufCEnumDescriptor xunfang__grid_model__v1__site_kind__descriptor =
   "SiteKind",
   "Xunfang__GridModel__V1__SiteKind",
   "xunfang.grid_model.v1",
-  9,
+  10,
   xunfang__grid_model__v1__site_kind__enum_values_by_number,
-  9,
+  10,
   xunfang__grid_model__v1__site_kind__enum_values_by_name,
   1,
   xunfang__grid_model__v1__site_kind__value_ranges,

@@ -116,7 +116,11 @@ typedef enum _Xunfang__GridModel__V1__SiteKind {
   /*
    * 派出所驻地
    */
-  XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_STATION_HOUSE = 8
+  XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_STATION_HOUSE = 8,
+  /*
+   * 必巡线: a route along the roads, in `path`
+   */
+  XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_PATROL_LINE = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__GRID_MODEL__V1__SITE_KIND)
 } Xunfang__GridModel__V1__SiteKind;
 
@@ -172,10 +176,15 @@ struct  Xunfang__GridModel__V1__Site
    */
   char *grid_id;
   char *station_id;
+  /*
+   * patrol lines only: the route, in travel order; `position` is its middle
+   */
+  size_t n_path;
+  Xunfang__GridModel__V1__Position **path;
 };
 #define XUNFANG__GRID_MODEL__V1__SITE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__site__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_UNSPECIFIED, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_UNSPECIFIED, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Xunfang__GridModel__V1__LocateRequest
