@@ -849,7 +849,45 @@ public nonisolated struct Xunfang_GridModel_V1_ListSitesResponse: Sendable {
   public init() {}
 }
 
-/// Published on "grid.changed" after every edit or reload.
+/// Puts and removes areas and sites by id in one transaction. The whole edit is refused
+/// (nothing stored) when any feature is bad or the result breaks the hierarchy.
+public nonisolated struct Xunfang_GridModel_V1_EditRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a FeatureCollection as `xunfang grid-model export` writes it; at most 4 MiB
+  public var featuresGeojson: String = String()
+
+  public var removeIds: [String] = []
+
+  /// of the positions in features_geojson
+  public var datum: Xunfang_GridModel_V1_Datum = .wgs84
+
+  /// 0 = any; else ABORTED when the county has moved on
+  public var expectedRevision: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_GridModel_V1_EditResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var revision: UInt64 = 0
+
+  public var areas: UInt32 = 0
+
+  public var sites: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Xunfang_GridModel_V1_GridChanged: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1964,6 +2002,91 @@ nonisolated extension Xunfang_GridModel_V1_ListSitesResponse: SwiftProtobuf.Mess
   }
 
   public static func ==(lhs: Xunfang_GridModel_V1_ListSitesResponse, rhs: Xunfang_GridModel_V1_ListSitesResponse) -> Bool {
+    if lhs.sites != rhs.sites {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_EditRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EditRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}features_geojson\0\u{3}remove_ids\0\u{1}datum\0\u{3}expected_revision\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.featuresGeojson) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.removeIds) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.datum) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.expectedRevision) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.featuresGeojson.isEmpty {
+      try visitor.visitSingularStringField(value: self.featuresGeojson, fieldNumber: 1)
+    }
+    if !self.removeIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.removeIds, fieldNumber: 2)
+    }
+    if self.datum != .wgs84 {
+      try visitor.visitSingularEnumField(value: self.datum, fieldNumber: 3)
+    }
+    if self.expectedRevision != 0 {
+      try visitor.visitSingularUInt64Field(value: self.expectedRevision, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_EditRequest, rhs: Xunfang_GridModel_V1_EditRequest) -> Bool {
+    if lhs.featuresGeojson != rhs.featuresGeojson {return false}
+    if lhs.removeIds != rhs.removeIds {return false}
+    if lhs.datum != rhs.datum {return false}
+    if lhs.expectedRevision != rhs.expectedRevision {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_EditResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EditResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{1}areas\0\u{1}sites\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.revision) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.areas) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.sites) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.revision != 0 {
+      try visitor.visitSingularUInt64Field(value: self.revision, fieldNumber: 1)
+    }
+    if self.areas != 0 {
+      try visitor.visitSingularUInt32Field(value: self.areas, fieldNumber: 2)
+    }
+    if self.sites != 0 {
+      try visitor.visitSingularUInt32Field(value: self.sites, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_EditResponse, rhs: Xunfang_GridModel_V1_EditResponse) -> Bool {
+    if lhs.revision != rhs.revision {return false}
+    if lhs.areas != rhs.areas {return false}
     if lhs.sites != rhs.sites {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

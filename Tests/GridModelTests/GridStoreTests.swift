@@ -109,7 +109,7 @@ struct GridStoreTests {
 
         let pluginDirectory = directory + "/grid-model"
         try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
-        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory, settings: [:], logger: quiet))
+        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory, settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
         let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
         plugin.register(on: client)
         try await client.start()
@@ -131,5 +131,93 @@ struct GridStoreTests {
         await client.close()
         await watcher.close()
         await bus.shutdown()
+    }
+
+    @Test("Edit puts and removes by id, stores, swaps the model and announces; a bad or stale edit changes nothing")
+    func editOverTheBus() async throws {
+        let directory = temporaryDirectory()
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let secret = "grid-test-secret-0123456789"
+        let config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
+            PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(publish: [try TopicPattern("grid.>")],
+                                                                                     serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+            PrincipalConfig(name: "desk", credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")],
+                                                                               call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+        ])
+        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "desk": secret], logger: quiet)
+        let desk = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet)
+        try await desk.start()
+        let changes = try await desk.subscribe("grid.changed")
+        let pluginDirectory = directory + "/grid-model"
+        try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
+        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory,
+                                                                settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
+        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+        plugin.register(on: client)
+        try await client.start()
+        let running = Task { try await plugin.run(on: client) }
+        var iterator = changes.makeAsyncIterator()
+        _ = try #require(await iterator.next())  // loaded
+
+        let method = "/xunfang.grid_model.v1.GridModel/Edit"
+        let point = try #require(demo.sites.first { $0.kind == .patrolPoint })
+        let moved = SiteRecord(id: point.id, name: "新必巡点", kind: .patrolPoint, position: at(100, 100))
+        let added = SiteRecord(id: "510000-PP900", name: "加的必巡点", kind: .patrolPoint, position: at(-100, 50))
+        var request = Xunfang_GridModel_V1_EditRequest()
+        request.featuresGeojson = String(decoding: GeoJSON.write(CountyGeoJSON.features(areas: [], sites: [moved, added])), as: UTF8.self)
+        request.removeIds = ["510000-CP001"]
+        request.expectedRevision = 1
+        let answer = try await desk.call(method, request, as: Xunfang_GridModel_V1_EditResponse.self)
+        #expect(answer.revision == 2 && answer.sites == UInt32(demo.sites.count))
+        let changed = try #require(await iterator.next()).decode(Xunfang_GridModel_V1_GridChanged.self)
+        #expect(changed.revision == 2 && changed.reason == "edited by desk")
+        var list = Xunfang_GridModel_V1_ListSitesRequest()
+        list.kind = .patrolPoint
+        let points = try await desk.call("/xunfang.grid_model.v1.GridModel/ListSites", list, as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
+        #expect(points.contains { $0.id == added.id } && points.first { $0.id == point.id }?.name == "新必巡点")
+        list.kind = .checkpoint
+        #expect(try await desk.call("/xunfang.grid_model.v1.GridModel/ListSites", list, as: Xunfang_GridModel_V1_ListSitesResponse.self).sites.count == 7)
+
+        // Refused whole: a stale revision, a station removed under its grids, an unknown id.
+        func refusal(_ edit: Xunfang_GridModel_V1_EditRequest) async -> BusClientError? {
+            do {
+                _ = try await desk.call(method, edit, as: Xunfang_GridModel_V1_EditResponse.self)
+                return nil
+            } catch { return error as? BusClientError }
+        }
+        #expect(await refusal(request)?.code == .aborted)
+        var orphaning = Xunfang_GridModel_V1_EditRequest()
+        orphaning.removeIds = ["510000-01-01"]
+        let orphaned = await refusal(orphaning)
+        #expect(orphaned?.code == .invalidArgument && orphaned?.message.contains("510000-01-01") == true)
+        var unknown = Xunfang_GridModel_V1_EditRequest()
+        unknown.removeIds = ["510000-XX999"]
+        #expect(await refusal(unknown)?.code == .notFound)
+        #expect(await refusal(Xunfang_GridModel_V1_EditRequest())?.code == .invalidArgument)
+        let store = try GridStore(path: pluginDirectory + "/grid-model.sqlite")
+        #expect(try store.revision() == 2, "refused edits store nothing")
+
+        running.cancel()
+        await client.close()
+        await desk.close()
+        await bus.shutdown()
+    }
+
+    @Test("edits merge by id and refuse ambiguous or unknown ids")
+    func editMerge() throws {
+        let areas = demo.areas, sites = demo.sites
+        let renamed = SiteRecord(id: sites[0].id, name: "改名", kind: sites[0].kind, position: sites[0].position)
+        let result = try CountyEdit.apply(areas: areas, sites: sites, putAreas: [], putSites: [renamed], remove: [sites[1].id])
+        #expect(result.sites.count == sites.count - 1 && result.sites.contains(renamed) && !result.sites.contains { $0.id == sites[1].id })
+        #expect(result.areas == areas)
+        #expect(throws: GeoError.self) { try CountyEdit.apply(areas: areas, sites: sites, putAreas: [], putSites: [renamed], remove: [renamed.id]) }
+        #expect(throws: GeoError.self) { try CountyEdit.apply(areas: areas, sites: sites, putAreas: [], putSites: [renamed, renamed], remove: []) }
+        #expect(throws: GeoError.self) { try CountyEdit.apply(areas: areas, sites: sites, putAreas: [], putSites: [], remove: ["nope", "nope"]) }
+        do {
+            _ = try CountyEdit.apply(areas: areas, sites: sites, putAreas: [], putSites: [], remove: ["nope"])
+            Issue.record("removed an unknown id")
+        } catch {
+            #expect(error.code == .notFound && error.message.contains("nope"))
+        }
     }
 }

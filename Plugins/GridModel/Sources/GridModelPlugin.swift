@@ -9,7 +9,7 @@ import XunfangProto
 /// takes to get there. See Plugins/GridModel/README.md for its topics, services and settings.
 public struct GridModelPlugin: Plugin {
     static let service = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Locate", "FourZones", "Eta", "Isochrone", "Coverage", "PlacePosts", "ListAreas", "ListSites"]
+    public static let methods = ["Locate", "FourZones", "Eta", "Isochrone", "Coverage", "PlacePosts", "ListAreas", "ListSites", "Edit"]
         .map { service + $0 }
     public static let changedTopic = "grid.changed"
 
@@ -132,6 +132,22 @@ public struct GridModelPlugin: Plugin {
         bus.serve(Self.service + "ListSites") { (request: Xunfang_GridModel_V1_ListSitesRequest, _) in
             Answers.listSites(model.current, request)
         }
+        guard let store else { return }
+        let editor = CountyEditor(store: store, roads: roads, hierarchies: hierarchies, model: model)
+        let logger = self.logger
+        bus.serve(Self.service + "Edit") { [bus] (request: Xunfang_GridModel_V1_EditRequest, context) in
+            let edited = try editor.edit(request)
+            // Who changed the map is kept in the log (the bus has already checked they may).
+            logger.notice("county edited", metadata: [
+                "xunfang.caller": "\(context.caller)", "xunfang.revision": "\(edited.revision)",
+                "xunfang.put_bytes": "\(request.featuresGeojson.utf8.count)", "xunfang.removed": "\(request.removeIds.joined(separator: ","))"])
+            try await Self.announce(edited, on: bus, reason: "edited by \(context.caller)")
+            var response = Xunfang_GridModel_V1_EditResponse()
+            response.revision = edited.revision
+            response.areas = UInt32(edited.areas.count)
+            response.sites = UInt32(edited.sites.count)
+            return response
+        }
     }
 
     /// Announces the model, then watches the store: an import (or any edit) raises its
@@ -155,11 +171,15 @@ public struct GridModelPlugin: Plugin {
     }
 
     private func announce(on bus: BusClient, reason: String) async throws {
+        try await Self.announce(model.current, on: bus, reason: reason)
+    }
+
+    static func announce(_ county: CountyModel, on bus: BusClient, reason: String) async throws {
         var changed = Xunfang_GridModel_V1_GridChanged()
-        changed.revision = model.current.revision
+        changed.revision = county.revision
         changed.reason = reason
-        changed.areaIds = model.current.areas.filter { $0.level == .grid }.map(\.id)
-        try await bus.publish(Self.changedTopic, changed)
+        changed.areaIds = county.areas.filter { $0.level == .grid }.map(\.id)
+        try await bus.publish(changedTopic, changed)
     }
 }
 

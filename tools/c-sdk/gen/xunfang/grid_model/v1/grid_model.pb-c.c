@@ -1087,6 +1087,96 @@ void   xunfang__grid_model__v1__list_sites_response__free_unpacked
   assert(message->base.descriptor == &xunfang__grid_model__v1__list_sites_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__grid_model__v1__edit_request__init
+                     (Xunfang__GridModel__V1__EditRequest         *message)
+{
+  static const Xunfang__GridModel__V1__EditRequest init_value = XUNFANG__GRID_MODEL__V1__EDIT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__edit_request__get_packed_size
+                     (const Xunfang__GridModel__V1__EditRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__edit_request__pack
+                     (const Xunfang__GridModel__V1__EditRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__edit_request__pack_to_buffer
+                     (const Xunfang__GridModel__V1__EditRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__EditRequest *
+       xunfang__grid_model__v1__edit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__EditRequest *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__edit_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__edit_request__free_unpacked
+                     (Xunfang__GridModel__V1__EditRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__grid_model__v1__edit_response__init
+                     (Xunfang__GridModel__V1__EditResponse         *message)
+{
+  static const Xunfang__GridModel__V1__EditResponse init_value = XUNFANG__GRID_MODEL__V1__EDIT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__edit_response__get_packed_size
+                     (const Xunfang__GridModel__V1__EditResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__edit_response__pack
+                     (const Xunfang__GridModel__V1__EditResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__edit_response__pack_to_buffer
+                     (const Xunfang__GridModel__V1__EditResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__EditResponse *
+       xunfang__grid_model__v1__edit_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__EditResponse *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__edit_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__edit_response__free_unpacked
+                     (Xunfang__GridModel__V1__EditResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__edit_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__grid_model__v1__grid_changed__init
                      (Xunfang__GridModel__V1__GridChanged         *message)
 {
@@ -2772,6 +2862,147 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_sites_response__d
   (ProtobufCMessageInit) xunfang__grid_model__v1__list_sites_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__edit_request__field_descriptors[4] =
+{
+  {
+    "features_geojson",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EditRequest, features_geojson),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remove_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__GridModel__V1__EditRequest, n_remove_ids),
+    offsetof(Xunfang__GridModel__V1__EditRequest, remove_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "datum",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EditRequest, datum),
+    &xunfang__grid_model__v1__datum__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expected_revision",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EditRequest, expected_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__grid_model__v1__edit_request__field_indices_by_name[] = {
+  2,   /* field[2] = datum */
+  3,   /* field[3] = expected_revision */
+  0,   /* field[0] = features_geojson */
+  1,   /* field[1] = remove_ids */
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__edit_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__edit_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.EditRequest",
+  "EditRequest",
+  "Xunfang__GridModel__V1__EditRequest",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__EditRequest),
+  4,
+  xunfang__grid_model__v1__edit_request__field_descriptors,
+  xunfang__grid_model__v1__edit_request__field_indices_by_name,
+  1,  xunfang__grid_model__v1__edit_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__edit_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__edit_response__field_descriptors[3] =
+{
+  {
+    "revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EditResponse, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "areas",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EditResponse, areas),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sites",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__EditResponse, sites),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__grid_model__v1__edit_response__field_indices_by_name[] = {
+  1,   /* field[1] = areas */
+  0,   /* field[0] = revision */
+  2,   /* field[2] = sites */
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__edit_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__edit_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.EditResponse",
+  "EditResponse",
+  "Xunfang__GridModel__V1__EditResponse",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__EditResponse),
+  3,
+  xunfang__grid_model__v1__edit_response__field_descriptors,
+  xunfang__grid_model__v1__edit_response__field_indices_by_name,
+  1,  xunfang__grid_model__v1__edit_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__edit_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor xunfang__grid_model__v1__grid_changed__field_descriptors[3] =
 {
   {
@@ -3010,7 +3241,7 @@ const ProtobufCEnumDescriptor xunfang__grid_model__v1__site_kind__descriptor =
   xunfang__grid_model__v1__site_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__method_descriptors[8] =
+static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__method_descriptors[9] =
 {
   { "Locate", &xunfang__grid_model__v1__locate_request__descriptor, &xunfang__grid_model__v1__locate_response__descriptor },
   { "FourZones", &xunfang__grid_model__v1__locate_request__descriptor, &xunfang__grid_model__v1__four_zones_response__descriptor },
@@ -3020,9 +3251,11 @@ static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__meth
   { "PlacePosts", &xunfang__grid_model__v1__place_posts_request__descriptor, &xunfang__grid_model__v1__place_posts_response__descriptor },
   { "ListAreas", &xunfang__grid_model__v1__list_areas_request__descriptor, &xunfang__grid_model__v1__list_areas_response__descriptor },
   { "ListSites", &xunfang__grid_model__v1__list_sites_request__descriptor, &xunfang__grid_model__v1__list_sites_response__descriptor },
+  { "Edit", &xunfang__grid_model__v1__edit_request__descriptor, &xunfang__grid_model__v1__edit_response__descriptor },
 };
 const unsigned xunfang__grid_model__v1__grid_model__method_indices_by_name[] = {
   4,        /* Coverage */
+  8,        /* Edit */
   2,        /* Eta */
   1,        /* FourZones */
   3,        /* Isochrone */
@@ -3038,7 +3271,7 @@ const ProtobufCServiceDescriptor xunfang__grid_model__v1__grid_model__descriptor
   "GridModel",
   "Xunfang__GridModel__V1__GridModel",
   "xunfang.grid_model.v1",
-  8,
+  9,
   xunfang__grid_model__v1__grid_model__method_descriptors,
   xunfang__grid_model__v1__grid_model__method_indices_by_name
 };
@@ -3105,6 +3338,14 @@ void xunfang__grid_model__v1__grid_model__list_sites(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__grid_model__v1__grid_model__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__grid_model__v1__grid_model__edit(ProtobufCService *service,
+                                               const Xunfang__GridModel__V1__EditRequest *input,
+                                               Xunfang__GridModel__V1__EditResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &xunfang__grid_model__v1__grid_model__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__grid_model__v1__grid_model__init (Xunfang__GridModel__V1__GridModel_Service *service,
                                                 Xunfang__GridModel__V1__GridModel_ServiceDestroy destroy)

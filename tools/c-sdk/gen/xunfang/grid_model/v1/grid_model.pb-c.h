@@ -39,6 +39,8 @@ typedef struct Xunfang__GridModel__V1__ListAreasRequest Xunfang__GridModel__V1__
 typedef struct Xunfang__GridModel__V1__ListAreasResponse Xunfang__GridModel__V1__ListAreasResponse;
 typedef struct Xunfang__GridModel__V1__ListSitesRequest Xunfang__GridModel__V1__ListSitesRequest;
 typedef struct Xunfang__GridModel__V1__ListSitesResponse Xunfang__GridModel__V1__ListSitesResponse;
+typedef struct Xunfang__GridModel__V1__EditRequest Xunfang__GridModel__V1__EditRequest;
+typedef struct Xunfang__GridModel__V1__EditResponse Xunfang__GridModel__V1__EditResponse;
 typedef struct Xunfang__GridModel__V1__GridChanged Xunfang__GridModel__V1__GridChanged;
 
 
@@ -533,8 +535,44 @@ struct  Xunfang__GridModel__V1__ListSitesResponse
 
 
 /*
- * Published on "grid.changed" after every edit or reload.
+ * Puts and removes areas and sites by id in one transaction. The whole edit is refused
+ * (nothing stored) when any feature is bad or the result breaks the hierarchy.
  */
+struct  Xunfang__GridModel__V1__EditRequest
+{
+  ProtobufCMessage base;
+  /*
+   * a FeatureCollection as `xunfang grid-model export` writes it; at most 4 MiB
+   */
+  char *features_geojson;
+  size_t n_remove_ids;
+  char **remove_ids;
+  /*
+   * of the positions in features_geojson
+   */
+  Xunfang__GridModel__V1__Datum datum;
+  /*
+   * 0 = any; else ABORTED when the county has moved on
+   */
+  uint64_t expected_revision;
+};
+#define XUNFANG__GRID_MODEL__V1__EDIT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__edit_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, XUNFANG__GRID_MODEL__V1__DATUM__DATUM_WGS84, 0 }
+
+
+struct  Xunfang__GridModel__V1__EditResponse
+{
+  ProtobufCMessage base;
+  uint64_t revision;
+  uint32_t areas;
+  uint32_t sites;
+};
+#define XUNFANG__GRID_MODEL__V1__EDIT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__edit_response__descriptor) \
+    , 0, 0, 0 }
+
+
 struct  Xunfang__GridModel__V1__GridChanged
 {
   ProtobufCMessage base;
@@ -1004,6 +1042,44 @@ Xunfang__GridModel__V1__ListSitesResponse *
 void   xunfang__grid_model__v1__list_sites_response__free_unpacked
                      (Xunfang__GridModel__V1__ListSitesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__EditRequest methods */
+void   xunfang__grid_model__v1__edit_request__init
+                     (Xunfang__GridModel__V1__EditRequest         *message);
+size_t xunfang__grid_model__v1__edit_request__get_packed_size
+                     (const Xunfang__GridModel__V1__EditRequest   *message);
+size_t xunfang__grid_model__v1__edit_request__pack
+                     (const Xunfang__GridModel__V1__EditRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__edit_request__pack_to_buffer
+                     (const Xunfang__GridModel__V1__EditRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__EditRequest *
+       xunfang__grid_model__v1__edit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__edit_request__free_unpacked
+                     (Xunfang__GridModel__V1__EditRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__EditResponse methods */
+void   xunfang__grid_model__v1__edit_response__init
+                     (Xunfang__GridModel__V1__EditResponse         *message);
+size_t xunfang__grid_model__v1__edit_response__get_packed_size
+                     (const Xunfang__GridModel__V1__EditResponse   *message);
+size_t xunfang__grid_model__v1__edit_response__pack
+                     (const Xunfang__GridModel__V1__EditResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__edit_response__pack_to_buffer
+                     (const Xunfang__GridModel__V1__EditResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__EditResponse *
+       xunfang__grid_model__v1__edit_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__edit_response__free_unpacked
+                     (Xunfang__GridModel__V1__EditResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__GridModel__V1__GridChanged methods */
 void   xunfang__grid_model__v1__grid_changed__init
                      (Xunfang__GridModel__V1__GridChanged         *message);
@@ -1097,6 +1173,12 @@ typedef void (*Xunfang__GridModel__V1__ListSitesRequest_Closure)
 typedef void (*Xunfang__GridModel__V1__ListSitesResponse_Closure)
                  (const Xunfang__GridModel__V1__ListSitesResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__GridModel__V1__EditRequest_Closure)
+                 (const Xunfang__GridModel__V1__EditRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__GridModel__V1__EditResponse_Closure)
+                 (const Xunfang__GridModel__V1__EditResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__GridModel__V1__GridChanged_Closure)
                  (const Xunfang__GridModel__V1__GridChanged *message,
                   void *closure_data);
@@ -1139,6 +1221,10 @@ struct Xunfang__GridModel__V1__GridModel_Service
                      const Xunfang__GridModel__V1__ListSitesRequest *input,
                      Xunfang__GridModel__V1__ListSitesResponse_Closure closure,
                      void *closure_data);
+  void (*edit)(Xunfang__GridModel__V1__GridModel_Service *service,
+               const Xunfang__GridModel__V1__EditRequest *input,
+               Xunfang__GridModel__V1__EditResponse_Closure closure,
+               void *closure_data);
 };
 typedef void (*Xunfang__GridModel__V1__GridModel_ServiceDestroy)(Xunfang__GridModel__V1__GridModel_Service *);
 void xunfang__grid_model__v1__grid_model__init (Xunfang__GridModel__V1__GridModel_Service *service,
@@ -1154,7 +1240,8 @@ void xunfang__grid_model__v1__grid_model__init (Xunfang__GridModel__V1__GridMode
       function_prefix__ ## coverage,\
       function_prefix__ ## place_posts,\
       function_prefix__ ## list_areas,\
-      function_prefix__ ## list_sites  }
+      function_prefix__ ## list_sites,\
+      function_prefix__ ## edit  }
 void xunfang__grid_model__v1__grid_model__locate(ProtobufCService *service,
                                                  const Xunfang__GridModel__V1__LocateRequest *input,
                                                  Xunfang__GridModel__V1__LocateResponse_Closure closure,
@@ -1187,6 +1274,10 @@ void xunfang__grid_model__v1__grid_model__list_sites(ProtobufCService *service,
                                                      const Xunfang__GridModel__V1__ListSitesRequest *input,
                                                      Xunfang__GridModel__V1__ListSitesResponse_Closure closure,
                                                      void *closure_data);
+void xunfang__grid_model__v1__grid_model__edit(ProtobufCService *service,
+                                               const Xunfang__GridModel__V1__EditRequest *input,
+                                               Xunfang__GridModel__V1__EditResponse_Closure closure,
+                                               void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1219,6 +1310,8 @@ extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_requ
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_sites_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_sites_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__edit_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__edit_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__grid_changed__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__grid_model__v1__grid_model__descriptor;
 
