@@ -614,6 +614,8 @@ public nonisolated struct Xunfang_Dispatch_V1_AssignResponse: Sendable {
 }
 
 /// Published on the unit's own durable topic "dispatch.order.<call sign>".
+/// A point-to-point order: go to an incident, or (a move-up relocation, no incident)
+/// move to `relocate_to` and patrol there.
 public nonisolated struct Xunfang_Dispatch_V1_Order: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -634,11 +636,23 @@ public nonisolated struct Xunfang_Dispatch_V1_Order: Sendable {
 
   public var ackDeadline: Int64 = 0
 
+  public var relocateTo: Xunfang_GridModel_V1_Position {
+    get {_relocateTo ?? Xunfang_GridModel_V1_Position()}
+    set {_relocateTo = newValue}
+  }
+  /// Returns true if `relocateTo` has been explicitly set.
+  public var hasRelocateTo: Bool {self._relocateTo != nil}
+  /// Clears the value of `relocateTo`. Subsequent reads from it will return its default value.
+  public mutating func clearRelocateTo() {self._relocateTo = nil}
+
+  public var moveUpPlan: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _incident: Xunfang_Dispatch_V1_Incident? = nil
+  fileprivate var _relocateTo: Xunfang_GridModel_V1_Position? = nil
 }
 
 public nonisolated struct Xunfang_Dispatch_V1_AcknowledgeRequest: Sendable {
@@ -912,16 +926,31 @@ public nonisolated struct Xunfang_Dispatch_V1_Relocation: Sendable {
   /// Clears the value of `to`. Subsequent reads from it will return its default value.
   public mutating func clearTo() {self._to = nil}
 
+  /// must-patrol points, after this and the moves before it
   public var coverageAfter: Double = 0
+
+  /// core-area roads, likewise
+  public var coreCoverageAfter: Double = 0
+
+  public var from: Xunfang_GridModel_V1_Position {
+    get {_from ?? Xunfang_GridModel_V1_Position()}
+    set {_from = newValue}
+  }
+  /// Returns true if `from` has been explicitly set.
+  public var hasFrom: Bool {self._from != nil}
+  /// Clears the value of `from`. Subsequent reads from it will return its default value.
+  public mutating func clearFrom() {self._from = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _to: Xunfang_GridModel_V1_Position? = nil
+  fileprivate var _from: Xunfang_GridModel_V1_Position? = nil
 }
 
-/// Suggestions only: the duty officer accepts (orders the moves) or ignores them.
+/// Suggestions only: the duty officer accepts them (AcceptMoveUp orders the moves) or
+/// lets them lapse. Published on `dispatch.moveup` after every dispatch, too.
 public nonisolated struct Xunfang_Dispatch_V1_MoveUpResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -935,16 +964,90 @@ public nonisolated struct Xunfang_Dispatch_V1_MoveUpResponse: Sendable {
   /// with the suggested relocations
   public var coverageAfter: Double = 0
 
+  /// both figures back to their level before the dispatch
   public var restored: Bool = false
 
-  /// fewest first: each adds most
+  /// fewest first: each closes most of the gap
   public var moves: [Xunfang_Dispatch_V1_Relocation] = []
 
   public var note: String = String()
 
+  /// share of the core area's roads within 3 minutes
+  public var coreCoverageBefore: Double = 0
+
+  public var coreCoverageNow: Double = 0
+
+  public var coreCoverageAfter: Double = 0
+
+  /// for AcceptMoveUp; "" when there is nothing to accept
+  public var planID: String = String()
+
+  public var incidentID: String = String()
+
+  /// ms since the epoch; accepting later is refused
+  public var expiresAt: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_AcceptMoveUpRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var planID: String = String()
+
+  /// the moves to order; empty = all of them
+  public var callSigns: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_AcceptMoveUpResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orders: [Xunfang_Dispatch_V1_Order] = []
+
+  /// "C003: assigned since the plan was made", ...
+  public var refused: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_ShiftKpis: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// e.g. "2026-11-25 08:00 day (A)"
+  public var shift: String = String()
+
+  public var from: Int64 = 0
+
+  public var to: Int64 = 0
+
+  public var kpis: Xunfang_Dispatch_V1_KpisResponse {
+    get {_kpis ?? Xunfang_Dispatch_V1_KpisResponse()}
+    set {_kpis = newValue}
+  }
+  /// Returns true if `kpis` has been explicitly set.
+  public var hasKpis: Bool {self._kpis != nil}
+  /// Clears the value of `kpis`. Subsequent reads from it will return its default value.
+  public mutating func clearKpis() {self._kpis = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _kpis: Xunfang_Dispatch_V1_KpisResponse? = nil
 }
 
 public nonisolated struct Xunfang_Dispatch_V1_ExportRequest: Sendable {
@@ -1617,7 +1720,7 @@ nonisolated extension Xunfang_Dispatch_V1_AssignResponse: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Order"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}call_sign\0\u{1}incident\0\u{3}ack_deadline\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}call_sign\0\u{1}incident\0\u{3}ack_deadline\0\u{3}relocate_to\0\u{3}move_up_plan\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1629,6 +1732,8 @@ nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._incident) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.ackDeadline) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._relocateTo) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.moveUpPlan) }()
       default: break
       }
     }
@@ -1651,6 +1756,12 @@ nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftPro
     if self.ackDeadline != 0 {
       try visitor.visitSingularInt64Field(value: self.ackDeadline, fieldNumber: 4)
     }
+    try { if let v = self._relocateTo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.moveUpPlan.isEmpty {
+      try visitor.visitSingularStringField(value: self.moveUpPlan, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1659,6 +1770,8 @@ nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftPro
     if lhs.callSign != rhs.callSign {return false}
     if lhs._incident != rhs._incident {return false}
     if lhs.ackDeadline != rhs.ackDeadline {return false}
+    if lhs._relocateTo != rhs._relocateTo {return false}
+    if lhs.moveUpPlan != rhs.moveUpPlan {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2223,7 +2336,7 @@ nonisolated extension Xunfang_Dispatch_V1_MoveUpRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Xunfang_Dispatch_V1_Relocation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Relocation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}to\0\u{3}coverage_after\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}to\0\u{3}coverage_after\0\u{3}core_coverage_after\0\u{1}from\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2234,6 +2347,8 @@ nonisolated extension Xunfang_Dispatch_V1_Relocation: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._to) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.coverageAfter) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.coreCoverageAfter) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._from) }()
       default: break
       }
     }
@@ -2253,6 +2368,12 @@ nonisolated extension Xunfang_Dispatch_V1_Relocation: SwiftProtobuf.Message, Swi
     if self.coverageAfter.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.coverageAfter, fieldNumber: 3)
     }
+    if self.coreCoverageAfter.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coreCoverageAfter, fieldNumber: 4)
+    }
+    try { if let v = self._from {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2260,6 +2381,8 @@ nonisolated extension Xunfang_Dispatch_V1_Relocation: SwiftProtobuf.Message, Swi
     if lhs.callSign != rhs.callSign {return false}
     if lhs._to != rhs._to {return false}
     if lhs.coverageAfter != rhs.coverageAfter {return false}
+    if lhs.coreCoverageAfter != rhs.coreCoverageAfter {return false}
+    if lhs._from != rhs._from {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2267,7 +2390,7 @@ nonisolated extension Xunfang_Dispatch_V1_Relocation: SwiftProtobuf.Message, Swi
 
 nonisolated extension Xunfang_Dispatch_V1_MoveUpResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MoveUpResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coverage_before\0\u{3}coverage_now\0\u{3}coverage_after\0\u{1}restored\0\u{1}moves\0\u{1}note\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coverage_before\0\u{3}coverage_now\0\u{3}coverage_after\0\u{1}restored\0\u{1}moves\0\u{1}note\0\u{3}core_coverage_before\0\u{3}core_coverage_now\0\u{3}core_coverage_after\0\u{3}plan_id\0\u{3}incident_id\0\u{3}expires_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2281,6 +2404,12 @@ nonisolated extension Xunfang_Dispatch_V1_MoveUpResponse: SwiftProtobuf.Message,
       case 4: try { try decoder.decodeSingularBoolField(value: &self.restored) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.moves) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.coreCoverageBefore) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.coreCoverageNow) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.coreCoverageAfter) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.planID) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.expiresAt) }()
       default: break
       }
     }
@@ -2305,6 +2434,24 @@ nonisolated extension Xunfang_Dispatch_V1_MoveUpResponse: SwiftProtobuf.Message,
     if !self.note.isEmpty {
       try visitor.visitSingularStringField(value: self.note, fieldNumber: 6)
     }
+    if self.coreCoverageBefore.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coreCoverageBefore, fieldNumber: 7)
+    }
+    if self.coreCoverageNow.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coreCoverageNow, fieldNumber: 8)
+    }
+    if self.coreCoverageAfter.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coreCoverageAfter, fieldNumber: 9)
+    }
+    if !self.planID.isEmpty {
+      try visitor.visitSingularStringField(value: self.planID, fieldNumber: 10)
+    }
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 11)
+    }
+    if self.expiresAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresAt, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2315,6 +2462,131 @@ nonisolated extension Xunfang_Dispatch_V1_MoveUpResponse: SwiftProtobuf.Message,
     if lhs.restored != rhs.restored {return false}
     if lhs.moves != rhs.moves {return false}
     if lhs.note != rhs.note {return false}
+    if lhs.coreCoverageBefore != rhs.coreCoverageBefore {return false}
+    if lhs.coreCoverageNow != rhs.coreCoverageNow {return false}
+    if lhs.coreCoverageAfter != rhs.coreCoverageAfter {return false}
+    if lhs.planID != rhs.planID {return false}
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.expiresAt != rhs.expiresAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_AcceptMoveUpRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcceptMoveUpRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}plan_id\0\u{3}call_signs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.planID) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.callSigns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.planID.isEmpty {
+      try visitor.visitSingularStringField(value: self.planID, fieldNumber: 1)
+    }
+    if !self.callSigns.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.callSigns, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_AcceptMoveUpRequest, rhs: Xunfang_Dispatch_V1_AcceptMoveUpRequest) -> Bool {
+    if lhs.planID != rhs.planID {return false}
+    if lhs.callSigns != rhs.callSigns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_AcceptMoveUpResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcceptMoveUpResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}orders\0\u{1}refused\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.orders) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.refused) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orders.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.orders, fieldNumber: 1)
+    }
+    if !self.refused.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.refused, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_AcceptMoveUpResponse, rhs: Xunfang_Dispatch_V1_AcceptMoveUpResponse) -> Bool {
+    if lhs.orders != rhs.orders {return false}
+    if lhs.refused != rhs.refused {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_ShiftKpis: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ShiftKpis"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shift\0\u{1}from\0\u{1}to\0\u{1}kpis\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.shift) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.to) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._kpis) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.shift.isEmpty {
+      try visitor.visitSingularStringField(value: self.shift, fieldNumber: 1)
+    }
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 2)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularInt64Field(value: self.to, fieldNumber: 3)
+    }
+    try { if let v = self._kpis {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_ShiftKpis, rhs: Xunfang_Dispatch_V1_ShiftKpis) -> Bool {
+    if lhs.shift != rhs.shift {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs._kpis != rhs._kpis {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -691,6 +691,9 @@ public nonisolated struct Xunfang_GridModel_V1_CoverageShare: Sendable {
   /// share of must-patrol points within it
   public var patrolPointShare: Double = 0
 
+  /// overall only: share of the road length in core-class grids within it
+  public var coreRoadShare: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1621,7 +1624,7 @@ nonisolated extension Xunfang_GridModel_V1_CoverageRequest: SwiftProtobuf.Messag
 
 nonisolated extension Xunfang_GridModel_V1_CoverageShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CoverageShare"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}threshold_seconds\0\u{3}road_share\0\u{3}patrol_point_share\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}threshold_seconds\0\u{3}road_share\0\u{3}patrol_point_share\0\u{3}core_road_share\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1632,6 +1635,7 @@ nonisolated extension Xunfang_GridModel_V1_CoverageShare: SwiftProtobuf.Message,
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.thresholdSeconds) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.roadShare) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.patrolPointShare) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.coreRoadShare) }()
       default: break
       }
     }
@@ -1647,6 +1651,9 @@ nonisolated extension Xunfang_GridModel_V1_CoverageShare: SwiftProtobuf.Message,
     if self.patrolPointShare.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.patrolPointShare, fieldNumber: 3)
     }
+    if self.coreRoadShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coreRoadShare, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1654,6 +1661,7 @@ nonisolated extension Xunfang_GridModel_V1_CoverageShare: SwiftProtobuf.Message,
     if lhs.thresholdSeconds != rhs.thresholdSeconds {return false}
     if lhs.roadShare != rhs.roadShare {return false}
     if lhs.patrolPointShare != rhs.patrolPointShare {return false}
+    if lhs.coreRoadShare != rhs.coreRoadShare {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

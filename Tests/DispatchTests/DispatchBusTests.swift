@@ -28,7 +28,7 @@ struct Stack {
     let running: Task<Void, any Error>
     let clients: [BusClient]
 
-    static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock()) async throws -> Stack {
+    static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock(), autoMoveUp: Bool = false) async throws -> Stack {
         let open = AccessControl.unrestricted
         var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["dispatch", "grid-model", "desk"].map {
             PrincipalConfig(name: $0, credential: secret, acl: open)
@@ -45,7 +45,7 @@ struct Stack {
             try await client.start()
             clients.append(client)
         }
-        let plugin = try DispatchPlugin(store: DispatchStore(path: directory + "/dispatch.sqlite"), clock: clock, logger: quiet)
+        let plugin = try DispatchPlugin(store: DispatchStore(path: directory + "/dispatch.sqlite"), clock: clock, logger: quiet, autoMoveUp: autoMoveUp)
         let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet)
         plugin.register(on: dispatch)
         try await dispatch.start()
@@ -166,6 +166,78 @@ struct DispatchBusTests {
         #expect(plan.coverageAfter >= plan.coverageNow)
         #expect(plan.moves.allSatisfy { $0.callSign != "C001" }, "the dispatched unit is not moved up")
         if let last = plan.moves.last { #expect(last.coverageAfter == plan.coverageAfter && plan.coverageAfter > plan.coverageNow) }
+        await desk.close()
+        await stack.stop()
+    }
+
+    @Test("move-up is published after a dispatch and accepted into relocation orders; a used, unknown or foreign choice is refused")
+    func moveUpAccepted() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: true, autoMoveUp: true)
+        let desk = try await stack.desk()
+        let suggestions = try await desk.subscribe("dispatch.moveup")
+        // C001 holds the core; the others stand far out, so taking C001 away leaves a gap only a move fills.
+        try await report(desk, [("C001", at(100, 100)), ("C002", at(-9_000, -9_000)), ("C003", at(9_000, 9_000)), ("C004", at(-9_000, 9_000))])
+        let answer = try await intake(desk, "theft", at(150, 150))
+        var assign = Xunfang_Dispatch_V1_AssignRequest()
+        assign.incidentID = answer.incident.id
+        assign.callSign = "C001"
+        _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/Assign", assign, as: Xunfang_Dispatch_V1_AssignResponse.self)
+        var iterator = suggestions.makeAsyncIterator()
+        let plan = try #require(await iterator.next()).decode(Xunfang_Dispatch_V1_MoveUpResponse.self)
+        #expect(plan.incidentID == answer.incident.id)
+        #expect(plan.coreCoverageNow < plan.coreCoverageBefore, "the core lost its unit")
+        #expect(plan.coreCoverageAfter > plan.coreCoverageNow && !plan.moves.isEmpty && !plan.planID.isEmpty)
+        #expect(plan.moves.allSatisfy { $0.callSign != "C001" })
+
+        let mover = try #require(plan.moves.first).callSign
+        let orders = try await desk.subscribe("dispatch.order.\(mover)")
+        var accept = Xunfang_Dispatch_V1_AcceptMoveUpRequest()
+        accept.planID = plan.planID
+        accept.callSigns = ["C001"]
+        await #expect(throws: BusClientError.self) {
+            try await desk.call("/xunfang.dispatch.v1.Dispatch/AcceptMoveUp", accept, as: Xunfang_Dispatch_V1_AcceptMoveUpResponse.self)
+        }
+        accept.callSigns = [mover]
+        let accepted = try await desk.call("/xunfang.dispatch.v1.Dispatch/AcceptMoveUp", accept, as: Xunfang_Dispatch_V1_AcceptMoveUpResponse.self)
+        #expect(accepted.orders.map(\.callSign) == [mover] && accepted.refused.isEmpty)
+        var orderIterator = orders.makeAsyncIterator()
+        let delivered = try #require(await orderIterator.next())
+        let order = try delivered.decode(Xunfang_Dispatch_V1_Order.self)
+        delivered.ack()
+        #expect(order.moveUpPlan == plan.planID && order.incidentID.isEmpty)
+        #expect(order.relocateTo.longitude == plan.moves[0].to.longitude && order.relocateTo.latitude == plan.moves[0].to.latitude)
+        do {
+            _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/AcceptMoveUp", accept, as: Xunfang_Dispatch_V1_AcceptMoveUpResponse.self)
+            Issue.record("a plan was accepted twice")
+        } catch let error as BusClientError {
+            #expect(error.code == .notFound)
+        }
+        await desk.close()
+        await stack.stop()
+    }
+
+    @Test("each ended shift's KPIs are published once, with the shift's window and name")
+    func shiftKpis() async throws {
+        let clock = ManualClock()
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: false, clock: clock)
+        let desk = try await stack.desk()
+        let published = try await desk.subscribe("dispatch.kpis.shift")
+        _ = try await intake(desk, "theft", at(0, 0))
+        let nightStart = clock.now()  // the clock starts at 00:00 China time
+        clock.advance(seconds: 8 * 3_600 + 1)
+        var iterator = published.makeAsyncIterator()
+        let kpis = try #require(await iterator.next()).decode(Xunfang_Dispatch_V1_ShiftKpis.self)
+        #expect(kpis.from == nightStart && kpis.to == nightStart + 8 * 3_600_000)
+        #expect(kpis.shift.hasSuffix(" night") && kpis.shift.hasPrefix("2025-11-25"))
+        #expect(kpis.kpis.overall.incidents == 1)
+        clock.advance(seconds: 3_600)
+        var again = Xunfang_Dispatch_V1_KpisRequest()
+        again.from = nightStart
+        _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/Kpis", again, as: Xunfang_Dispatch_V1_KpisResponse.self)  // a round trip past a few ticks
+        try await Task.sleep(for: .milliseconds(600))
+        clock.advance(seconds: 7 * 3_600)
+        let next = try #require(await iterator.next()).decode(Xunfang_Dispatch_V1_ShiftKpis.self)
+        #expect(next.from == kpis.to && next.shift.hasSuffix(" day"), "the day shift follows, the night is not sent twice")
         await desk.close()
         await stack.stop()
     }

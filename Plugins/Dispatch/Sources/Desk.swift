@@ -16,11 +16,22 @@ final class Desk: @unchecked Sendable {
     private let logger: Logger
     private var bus: BusClient?
     private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// Move-up plans that may still be accepted, by plan id.
+    private var moveUpPlans: [String: Xunfang_Dispatch_V1_MoveUpResponse] = [:]
+    private var moveUpSerial = 0
+    private let autoMoveUp: Bool
+    private var moveUpRunning = false
+    private var moveUpQueued: String?
+    /// Start of the shift the last tick fell in; KPIs are published when it changes.
+    private var shiftStart: Int64
 
-    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults) throws {
+    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults,
+         autoMoveUp: Bool = true) throws {
         self.store = store
         self.clock = clock
         self.logger = logger
+        self.autoMoveUp = autoMoveUp
+        shiftStart = Measures.shiftStart(containing: clock.now())
         var settings = Dispatcher.Settings()
         settings.types = types
         dispatcher = Dispatcher(settings: settings, clock: clock)
@@ -91,10 +102,12 @@ final class Desk: @unchecked Sendable {
             }
             callSign = best.callSign
         }
-        return try apply { dispatcher in
+        let answer = try apply { dispatcher in
             let events = try dispatcher.assign(request.incidentID, to: callSign)
             return (Self.answer(dispatcher, request.incidentID, callSign), events)
         }
+        suggestMoveUp(after: request.incidentID)
+        return answer
     }
 
     func acknowledge(_ request: Xunfang_Dispatch_V1_AcknowledgeRequest) async throws -> Xunfang_Dispatch_V1_AssignResponse {
@@ -174,7 +187,8 @@ final class Desk: @unchecked Sendable {
     }
 
     /// Move-up suggestions after `incidentID` took units away, from GridModel's Coverage
-    /// (must-patrol points within 3 minutes) and PlacePosts (the best gap to fill).
+    /// (core-area roads and must-patrol points within 3 minutes) and PlacePosts (the best
+    /// gap to fill), kept for `moveUpLifetime` so the duty officer can accept them.
     func moveUp(_ request: Xunfang_Dispatch_V1_MoveUpRequest) async throws -> Xunfang_Dispatch_V1_MoveUpResponse {
         guard let bus = currentBus else { throw BusClientError(.unavailable, "not connected") }
         let (sent, idle): ([Unit], [Unit]) = try lock.withLock {
@@ -185,7 +199,7 @@ final class Desk: @unchecked Sendable {
         }
         let modes = Dictionary(uniqueKeysWithValues: (sent + idle).map { ($0.callSign, $0.travelMode) })
         let threshold = 180.0
-        func coverage(_ units: [(String, GeoPoint)]) async throws -> Double {
+        func coverage(_ units: [(String, GeoPoint)]) async throws -> MoveUpPlanner.Coverage {
             var request = Xunfang_GridModel_V1_CoverageRequest()
             request.thresholdSeconds = [threshold]
             request.units = units.map { callSign, point in
@@ -195,14 +209,15 @@ final class Desk: @unchecked Sendable {
                 unit.mode = Wire.mode(modes[callSign] ?? .car)
                 return unit
             }
-            return try await bus.call(DispatchPlugin.gridModel + "Coverage", request, as: Xunfang_GridModel_V1_CoverageResponse.self,
-                                      timeout: .seconds(5)).overall.first?.patrolPointShare ?? 0
+            let share = try await bus.call(DispatchPlugin.gridModel + "Coverage", request, as: Xunfang_GridModel_V1_CoverageResponse.self,
+                                           timeout: .seconds(5)).overall.first
+            return MoveUpPlanner.Coverage(core: share?.coreRoadShare ?? 0, points: share?.patrolPointShare ?? 0)
         }
         let idlePositions = idle.map { ($0.callSign, $0.position!) }
         let before = try await coverage(idlePositions + sent.map { ($0.callSign, $0.position!) })
         let names = idle.map(\.callSign)
         let plan = try await MoveUpPlanner().plan(
-            baseline: before, idle: idlePositions.map { (callSign: $0.0, position: $0.1) },
+            baseline: before, idle: idlePositions.map { (callSign: $0.0, position: $0.1) }, vacated: sent.map { $0.position! },
             coverage: { points in try await coverage(Array(zip(names, points))) },
             bestSite: { points in
                 var request = Xunfang_GridModel_V1_PlacePostsRequest()
@@ -218,21 +233,108 @@ final class Desk: @unchecked Sendable {
                 return answer.positions.first.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) }
             })
         var response = Xunfang_Dispatch_V1_MoveUpResponse()
-        response.coverageBefore = before
-        response.coverageNow = plan.before
-        response.coverageAfter = plan.after
+        response.incidentID = request.incidentID
+        response.coverageBefore = plan.baseline.points
+        response.coverageNow = plan.now.points
+        response.coverageAfter = plan.after.points
+        response.coreCoverageBefore = plan.baseline.core
+        response.coreCoverageNow = plan.now.core
+        response.coreCoverageAfter = plan.after.core
         response.restored = plan.restored
         response.moves = plan.moves.map { move in
             var relocation = Xunfang_Dispatch_V1_Relocation()
             relocation.callSign = move.callSign
+            relocation.from = Wire.position(move.from)
             relocation.to = Wire.position(move.to)
-            relocation.coverageAfter = move.coverageAfter
+            relocation.coverageAfter = move.coverageAfter.points
+            relocation.coreCoverageAfter = move.coverageAfter.core
             return relocation
+        }
+        if !plan.moves.isEmpty {
+            let now = clock.now()
+            response.expiresAt = now + Self.moveUpLifetime
+            response.planID = lock.withLock {
+                moveUpSerial += 1
+                let id = "MU-\(request.incidentID)-\(moveUpSerial)"
+                moveUpPlans = moveUpPlans.filter { $0.value.expiresAt > now }
+                moveUpPlans[id] = response
+                return id
+            }
         }
         response.note = plan.moves.isEmpty
             ? (plan.restored ? "coverage did not drop; no move needed" : "no relocation of an idle unit raises coverage")
-            : "\(plan.moves.count) relocation(s) suggested; accept by ordering them, or ignore"
+            : "\(plan.moves.count) relocation(s) suggested; AcceptMoveUp \(response.planID) orders them, or let them lapse"
         return response
+    }
+
+    /// How long a move-up plan may be accepted: positions change, and an old plan would
+    /// move units for a situation that is gone.
+    static let moveUpLifetime: Int64 = 10 * 60_000
+
+    /// Orders the chosen moves of a plan (all when none are named) as relocation orders
+    /// on each unit's topic. A unit no longer available is refused and said why.
+    func acceptMoveUp(_ request: Xunfang_Dispatch_V1_AcceptMoveUpRequest) throws -> Xunfang_Dispatch_V1_AcceptMoveUpResponse {
+        let now = clock.now()
+        guard let plan = lock.withLock({ moveUpPlans[request.planID] }) else {
+            throw BusClientError(.notFound, "no move-up plan \(request.planID)")
+        }
+        guard plan.expiresAt > now else {
+            throw BusClientError(.failedPrecondition, "move-up plan \(request.planID) lapsed at \(plan.expiresAt); ask MoveUp again")
+        }
+        let planned = Set(plan.moves.map(\.callSign))
+        if let stranger = request.callSigns.first(where: { !planned.contains($0) }) {
+            throw BusClientError(.invalidArgument, "\(stranger) is not moved by plan \(request.planID)")
+        }
+        let chosen = request.callSigns.isEmpty ? plan.moves : plan.moves.filter { request.callSigns.contains($0.callSign) }
+        var response = Xunfang_Dispatch_V1_AcceptMoveUpResponse()
+        for move in chosen {
+            do {
+                let to = GeoPoint(longitude: move.to.longitude, latitude: move.to.latitude)
+                try apply { dispatcher in ((), try dispatcher.relocate(move.callSign, to: to, plan: request.planID)) }
+                var order = Xunfang_Dispatch_V1_Order()
+                order.callSign = move.callSign
+                order.relocateTo = move.to
+                order.moveUpPlan = request.planID
+                response.orders.append(order)
+            } catch let error as BusClientError {
+                response.refused.append("\(move.callSign): \(error.message)")
+            }
+        }
+        lock.withLock { _ = moveUpPlans.removeValue(forKey: request.planID) }
+        logger.notice("move-up accepted", metadata: [
+            "xunfang.plan": "\(request.planID)", "xunfang.ordered": "\(response.orders.map(\.callSign).joined(separator: ","))",
+            "xunfang.refused": "\(response.refused.count)"])
+        return response
+    }
+
+    /// After a dispatch: computes move-up suggestions and publishes them on
+    /// `dispatch.moveup`. One computation at a time; dispatches that arrive meanwhile are
+    /// folded into one more run for the latest of them.
+    private func suggestMoveUp(after incidentID: String) {
+        let start = lock.withLock { () -> Bool in
+            guard autoMoveUp else { return false }
+            moveUpQueued = incidentID
+            guard !moveUpRunning else { return false }
+            moveUpRunning = true
+            return true
+        }
+        guard start else { return }
+        Task { [self] in
+            while let next = lock.withLock({ () -> String? in
+                defer { moveUpQueued = nil }
+                if moveUpQueued == nil { moveUpRunning = false }
+                return moveUpQueued
+            }) {
+                var request = Xunfang_Dispatch_V1_MoveUpRequest()
+                request.incidentID = next
+                do {
+                    let plan = try await moveUp(request)
+                    try await currentBus?.publish("dispatch.moveup", plan)
+                } catch {
+                    logger.info("no move-up suggestion", metadata: ["xunfang.incident": "\(next)", "xunfang.error": "\(error)"])
+                }
+            }
+        }
     }
 
     func listUnits() -> Xunfang_Dispatch_V1_ListUnitsResponse {
@@ -251,6 +353,30 @@ final class Desk: @unchecked Sendable {
 
     func tick() async {
         _ = try? apply { dispatcher in ((), dispatcher.tick()) }
+        let now = clock.now()
+        let current = Measures.shiftStart(containing: now)
+        let ended = lock.withLock { () -> Int64? in
+            guard current > shiftStart else { return nil }
+            defer { shiftStart = current }
+            return shiftStart
+        }
+        if let ended { publishShiftKpis(from: ended, to: current) }
+    }
+
+    /// The KPIs of a shift that just ended, through the outbox onto `dispatch.kpis.shift`.
+    private func publishShiftKpis(from: Int64, to: Int64) {
+        var message = Xunfang_Dispatch_V1_ShiftKpis()
+        message.shift = Measures.shiftLabel(startingAt: from)
+        message.from = from
+        message.to = to
+        message.kpis = lock.withLock { Wire.kpis(Measures.kpis(incidents: Array(dispatcher.incidents.values), units: Array(dispatcher.units.values), from: from, to: to)) }
+        do {
+            let payload = try message.serializedData()
+            try store.save(incidents: [], units: [], outbox: [("dispatch.kpis.shift", payload, "kpis-\(from)")])
+            wake.continuation.yield()
+        } catch {
+            logger.error("cannot queue the shift KPIs", metadata: ["xunfang.shift": "\(message.shift)", "xunfang.error": "\(error)"])
+        }
     }
 
     // MARK: - Changes, storage and announcements
@@ -294,6 +420,12 @@ final class Desk: @unchecked Sendable {
                     if let incident = dispatcher.incidents[incidentID] {
                         outbox.append(("dispatch.alert.neighbours", try Wire.incident(incident).serializedData(), messageID))
                     }
+                case .relocation(let callSign, let point, let plan):
+                    var order = Xunfang_Dispatch_V1_Order()
+                    order.callSign = callSign
+                    order.relocateTo = Wire.position(point)
+                    order.moveUpPlan = plan
+                    outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), messageID))
                 }
             }
             do {

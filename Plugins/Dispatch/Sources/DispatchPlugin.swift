@@ -10,7 +10,7 @@ public struct DispatchPlugin: Plugin {
     static let service = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits",
-                                 "Kpis", "ExportEido", "MoveUp", "MajorIncident"]
+                                 "Kpis", "ExportEido", "MoveUp", "AcceptMoveUp", "MajorIncident"]
         .map { service + $0 }
 
     public static let manifest = PluginManifest(
@@ -24,6 +24,8 @@ public struct DispatchPlugin: Plugin {
     ///   `IncidentType.table(json:)`); default `IncidentType.defaults`. A bad file stops the plugin with the reason.
     /// - `DISPATCH_DEMO_CARS` (default 126): patrol cars in the demo roster seeded into an
     ///   empty store (load tests use more).
+    /// - `DISPATCH_AUTO_MOVE_UP` (default `on`): after each dispatch, compute move-up
+    ///   suggestions and publish them on `dispatch.moveup`; `off` leaves it to `MoveUp` calls.
     public init(context: PluginContext) throws {
         let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite")
         let cars = context.settings["DISPATCH_DEMO_CARS"].flatMap(Int.init).map { min(max($0, 1), 10_000) } ?? 126
@@ -32,12 +34,18 @@ public struct DispatchPlugin: Plugin {
             guard let data = FileManager.default.contents(atPath: path) else { throw DispatchError(.invalidArgument, "cannot read DISPATCH_TYPES file \(path)") }
             types = try IncidentType.table(json: data)
         }
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types)
+        let autoMoveUp: Bool
+        switch context.settings["DISPATCH_AUTO_MOVE_UP"] ?? "on" {
+        case "on", "": autoMoveUp = true
+        case "off": autoMoveUp = false
+        case let other: throw DispatchError(.invalidArgument, "DISPATCH_AUTO_MOVE_UP is \"\(other)\"; use on or off")
+        }
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp)
     }
 
     /// For tests: a desk on a given store and clock.
-    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger) throws {
-        desk = try Desk(store: store, clock: clock, logger: logger)
+    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, autoMoveUp: Bool = false) throws {
+        desk = try Desk(store: store, clock: clock, logger: logger, autoMoveUp: autoMoveUp)
     }
 
     public func register(on bus: BusClient) {
@@ -55,6 +63,7 @@ public struct DispatchPlugin: Plugin {
         bus.serve(Self.service + "ExportEido") { (request: Xunfang_Dispatch_V1_ExportRequest, _) in try desk.exportEido(request) }
         bus.serve(Self.service + "MajorIncident") { (request: Xunfang_Dispatch_V1_MajorIncidentRequest, _) in try await desk.majorIncident(request) }
         bus.serve(Self.service + "MoveUp") { (request: Xunfang_Dispatch_V1_MoveUpRequest, _) in try await desk.moveUp(request) }
+        bus.serve(Self.service + "AcceptMoveUp") { (request: Xunfang_Dispatch_V1_AcceptMoveUpRequest, _) in try desk.acceptMoveUp(request) }
     }
 
     public func run(on bus: BusClient) async throws {

@@ -11,6 +11,8 @@ public enum DispatchEvent: Sendable, Hashable {
     case unitUpdated(Unit)
     /// A high-priority incident: adjacent stations' units should know at once.
     case neighboursAware(incidentID: String)
+    /// A move-up the duty officer accepted: the unit goes to `to` and patrols there.
+    case relocation(callSign: String, to: GeoPoint, plan: String)
 }
 
 /// The command centre's state: incidents, units, orders. Pure logic with an injected
@@ -201,6 +203,17 @@ public final class Dispatcher {
         pending[callSign] = (incidentID, deadline)
         tried[incidentID, default: []].insert(callSign)
         return [.incidentUpdated(incident), .unitUpdated(unit), .order(incidentID: incidentID, callSign: callSign, deadline: deadline)]
+    }
+
+    /// Orders an available unit to stand somewhere else (an accepted move-up). It stays
+    /// available: a relocating unit can still be sent to an incident on the way.
+    public func relocate(_ callSign: String, to point: GeoPoint, plan: String) throws(DispatchError) -> [DispatchEvent] {
+        guard let unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
+        guard unit.status == .available else {
+            throw DispatchError(.failedPrecondition, "\(callSign) is \(unit.status) now; only available units move up")
+        }
+        guard point.isValid else { throw DispatchError(.invalidArgument, "\(point) is not a longitude,latitude") }
+        return [.relocation(callSign: callSign, to: point, plan: plan)]
     }
 
     public func acknowledge(_ incidentID: String, by callSign: String) throws(DispatchError) -> [DispatchEvent] {

@@ -35,6 +35,14 @@ public enum Measures {
         }
     }
 
+    /// "2026-11-25 day": the China-time date and the shift that starts at `start`.
+    public static func shiftLabel(startingAt start: Int64) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3_600)!
+        let date = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(start) / 1_000))
+        return String(format: "%04d-%02d-%02d ", date.year!, date.month!, date.day!) + shift(at: start)
+    }
+
     /// Start of the shift containing `milliseconds`.
     public static func shiftStart(containing milliseconds: Int64) -> Int64 {
         let local = milliseconds + 8 * 3_600_000

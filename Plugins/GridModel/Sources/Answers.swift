@@ -143,17 +143,18 @@ enum Answers {
             units.append((try point(unit.position, field: "units[\(index)].position"), mode(unit.mode)))
         }
         let shares = model.coverage(units: units, thresholds: limits)
-        func list(_ roads: [Double], _ points: [Double]) -> [Xunfang_GridModel_V1_CoverageShare] {
+        func list(_ roads: [Double], _ points: [Double], core: [Double]? = nil) -> [Xunfang_GridModel_V1_CoverageShare] {
             limits.indices.map { index in
                 var share = Xunfang_GridModel_V1_CoverageShare()
                 share.thresholdSeconds = limits[index]
                 share.roadShare = roads[index]
                 share.patrolPointShare = points[index]
+                if let core { share.coreRoadShare = core[index] }
                 return share
             }
         }
         var response = Xunfang_GridModel_V1_CoverageResponse()
-        response.overall = list(shares.roadShare, shares.patrolPointShare)
+        response.overall = list(shares.roadShare, shares.patrolPointShare, core: shares.coreRoadShare)
         response.grids = shares.grids.keys.sorted().map { id in
             var grid = Xunfang_GridModel_V1_GridCoverage()
             grid.gridID = id

@@ -5,6 +5,8 @@ extension CountyModel {
         public var thresholds: [Double]
         public var roadShare: [Double]
         public var patrolPointShare: [Double]
+        /// Share of the road length in core-class grids (the 1-minute circle's area).
+        public var coreRoadShare: [Double]
         /// Per grid id, the same figures for the grid's roads and points.
         public var grids: [String: (road: [Double], points: [Double])]
     }
@@ -65,6 +67,8 @@ extension CountyModel {
             }
         }
         func share(_ part: Double, _ whole: Double) -> Double { whole > 0 ? part / whole : 0 }
+        let core = grids.indices.filter { grids[$0].placeClass == .core }
+        let coreTotal = core.reduce(0) { $0 + totalByGrid[$1] }
         var perGrid: [String: (road: [Double], points: [Double])] = [:]
         for (index, grid) in grids.enumerated() {
             perGrid[grid.id] = (thresholds.indices.map { share(coveredByGrid[$0][index], totalByGrid[index]) },
@@ -74,6 +78,7 @@ extension CountyModel {
             thresholds: thresholds,
             roadShare: covered.map { share($0, total) },
             patrolPointShare: thresholds.map { threshold in share(Double(pointSeconds.count { $0 <= threshold }), Double(points.count)) },
+            coreRoadShare: thresholds.indices.map { index in share(core.reduce(0) { $0 + coveredByGrid[index][$1] }, coreTotal) },
             grids: perGrid)
     }
 

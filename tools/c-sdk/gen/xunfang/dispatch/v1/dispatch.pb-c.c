@@ -1267,6 +1267,141 @@ void   xunfang__dispatch__v1__move_up_response__free_unpacked
   assert(message->base.descriptor == &xunfang__dispatch__v1__move_up_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__dispatch__v1__accept_move_up_request__init
+                     (Xunfang__Dispatch__V1__AcceptMoveUpRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__AcceptMoveUpRequest init_value = XUNFANG__DISPATCH__V1__ACCEPT_MOVE_UP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__accept_move_up_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__accept_move_up_request__pack
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__accept_move_up_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__AcceptMoveUpRequest *
+       xunfang__dispatch__v1__accept_move_up_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__AcceptMoveUpRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__accept_move_up_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__accept_move_up_request__free_unpacked
+                     (Xunfang__Dispatch__V1__AcceptMoveUpRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__accept_move_up_response__init
+                     (Xunfang__Dispatch__V1__AcceptMoveUpResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__AcceptMoveUpResponse init_value = XUNFANG__DISPATCH__V1__ACCEPT_MOVE_UP_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__accept_move_up_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__accept_move_up_response__pack
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__accept_move_up_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__AcceptMoveUpResponse *
+       xunfang__dispatch__v1__accept_move_up_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__AcceptMoveUpResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__accept_move_up_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__accept_move_up_response__free_unpacked
+                     (Xunfang__Dispatch__V1__AcceptMoveUpResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__accept_move_up_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__shift_kpis__init
+                     (Xunfang__Dispatch__V1__ShiftKpis         *message)
+{
+  static const Xunfang__Dispatch__V1__ShiftKpis init_value = XUNFANG__DISPATCH__V1__SHIFT_KPIS__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__shift_kpis__get_packed_size
+                     (const Xunfang__Dispatch__V1__ShiftKpis *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__shift_kpis__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__shift_kpis__pack
+                     (const Xunfang__Dispatch__V1__ShiftKpis *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__shift_kpis__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__shift_kpis__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ShiftKpis *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__shift_kpis__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__ShiftKpis *
+       xunfang__dispatch__v1__shift_kpis__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__ShiftKpis *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__shift_kpis__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__shift_kpis__free_unpacked
+                     (Xunfang__Dispatch__V1__ShiftKpis *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__shift_kpis__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__dispatch__v1__export_request__init
                      (Xunfang__Dispatch__V1__ExportRequest         *message)
 {
@@ -2348,7 +2483,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__assign_response__descrip
   (ProtobufCMessageInit) xunfang__dispatch__v1__assign_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__order__field_descriptors[4] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__order__field_descriptors[6] =
 {
   {
     "incident_id",
@@ -2398,17 +2533,43 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__order__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "relocate_to",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Order, relocate_to),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "move_up_plan",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Order, move_up_plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__order__field_indices_by_name[] = {
   3,   /* field[3] = ack_deadline */
   1,   /* field[1] = call_sign */
   2,   /* field[2] = incident */
   0,   /* field[0] = incident_id */
+  5,   /* field[5] = move_up_plan */
+  4,   /* field[4] = relocate_to */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__order__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__order__descriptor =
 {
@@ -2418,7 +2579,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__order__descriptor =
   "Xunfang__Dispatch__V1__Order",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Order),
-  4,
+  6,
   xunfang__dispatch__v1__order__field_descriptors,
   xunfang__dispatch__v1__order__field_indices_by_name,
   1,  xunfang__dispatch__v1__order__number_ranges,
@@ -3261,7 +3422,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_request__descrip
   (ProtobufCMessageInit) xunfang__dispatch__v1__move_up_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__relocation__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__relocation__field_descriptors[5] =
 {
   {
     "call_sign",
@@ -3299,16 +3460,42 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__relocation__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "core_coverage_after",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Relocation, core_coverage_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Relocation, from),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__relocation__field_indices_by_name[] = {
   0,   /* field[0] = call_sign */
+  3,   /* field[3] = core_coverage_after */
   2,   /* field[2] = coverage_after */
+  4,   /* field[4] = from */
   1,   /* field[1] = to */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__relocation__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__relocation__descriptor =
 {
@@ -3318,14 +3505,14 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__relocation__descriptor =
   "Xunfang__Dispatch__V1__Relocation",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Relocation),
-  3,
+  5,
   xunfang__dispatch__v1__relocation__field_descriptors,
   xunfang__dispatch__v1__relocation__field_indices_by_name,
   1,  xunfang__dispatch__v1__relocation__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__relocation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__move_up_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__move_up_response__field_descriptors[12] =
 {
   {
     "coverage_before",
@@ -3399,19 +3586,97 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__move_up_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "core_coverage_before",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, core_coverage_before),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "core_coverage_now",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, core_coverage_now),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "core_coverage_after",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, core_coverage_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_id",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incident_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MoveUpResponse, expires_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__move_up_response__field_indices_by_name[] = {
+  8,   /* field[8] = core_coverage_after */
+  6,   /* field[6] = core_coverage_before */
+  7,   /* field[7] = core_coverage_now */
   2,   /* field[2] = coverage_after */
   0,   /* field[0] = coverage_before */
   1,   /* field[1] = coverage_now */
+  11,   /* field[11] = expires_at */
+  10,   /* field[10] = incident_id */
   4,   /* field[4] = moves */
   5,   /* field[5] = note */
+  9,   /* field[9] = plan_id */
   3,   /* field[3] = restored */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__move_up_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_response__descriptor =
 {
@@ -3421,11 +3686,190 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_response__descri
   "Xunfang__Dispatch__V1__MoveUpResponse",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__MoveUpResponse),
-  6,
+  12,
   xunfang__dispatch__v1__move_up_response__field_descriptors,
   xunfang__dispatch__v1__move_up_response__field_indices_by_name,
   1,  xunfang__dispatch__v1__move_up_response__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__move_up_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__accept_move_up_request__field_descriptors[2] =
+{
+  {
+    "plan_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpRequest, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "call_signs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpRequest, n_call_signs),
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpRequest, call_signs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__accept_move_up_request__field_indices_by_name[] = {
+  1,   /* field[1] = call_signs */
+  0,   /* field[0] = plan_id */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__accept_move_up_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__accept_move_up_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.AcceptMoveUpRequest",
+  "AcceptMoveUpRequest",
+  "Xunfang__Dispatch__V1__AcceptMoveUpRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__AcceptMoveUpRequest),
+  2,
+  xunfang__dispatch__v1__accept_move_up_request__field_descriptors,
+  xunfang__dispatch__v1__accept_move_up_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__accept_move_up_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__accept_move_up_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__accept_move_up_response__field_descriptors[2] =
+{
+  {
+    "orders",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpResponse, n_orders),
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpResponse, orders),
+    &xunfang__dispatch__v1__order__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refused",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpResponse, n_refused),
+    offsetof(Xunfang__Dispatch__V1__AcceptMoveUpResponse, refused),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__accept_move_up_response__field_indices_by_name[] = {
+  0,   /* field[0] = orders */
+  1,   /* field[1] = refused */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__accept_move_up_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__accept_move_up_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.AcceptMoveUpResponse",
+  "AcceptMoveUpResponse",
+  "Xunfang__Dispatch__V1__AcceptMoveUpResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__AcceptMoveUpResponse),
+  2,
+  xunfang__dispatch__v1__accept_move_up_response__field_descriptors,
+  xunfang__dispatch__v1__accept_move_up_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__accept_move_up_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__accept_move_up_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__shift_kpis__field_descriptors[4] =
+{
+  {
+    "shift",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ShiftKpis, shift),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ShiftKpis, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ShiftKpis, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kpis",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ShiftKpis, kpis),
+    &xunfang__dispatch__v1__kpis_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__shift_kpis__field_indices_by_name[] = {
+  1,   /* field[1] = from */
+  3,   /* field[3] = kpis */
+  0,   /* field[0] = shift */
+  2,   /* field[2] = to */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__shift_kpis__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__shift_kpis__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.ShiftKpis",
+  "ShiftKpis",
+  "Xunfang__Dispatch__V1__ShiftKpis",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__ShiftKpis),
+  4,
+  xunfang__dispatch__v1__shift_kpis__field_descriptors,
+  xunfang__dispatch__v1__shift_kpis__field_indices_by_name,
+  1,  xunfang__dispatch__v1__shift_kpis__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__shift_kpis__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_request__field_descriptors[1] =
@@ -3684,9 +4128,10 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__zone__descriptor =
   xunfang__dispatch__v1__zone__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[12] =
+static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[13] =
 {
   { "Intake", &xunfang__dispatch__v1__intake_request__descriptor, &xunfang__dispatch__v1__intake_response__descriptor },
+  { "AcceptMoveUp", &xunfang__dispatch__v1__accept_move_up_request__descriptor, &xunfang__dispatch__v1__accept_move_up_response__descriptor },
   { "Recommend", &xunfang__dispatch__v1__recommend_request__descriptor, &xunfang__dispatch__v1__recommend_response__descriptor },
   { "Assign", &xunfang__dispatch__v1__assign_request__descriptor, &xunfang__dispatch__v1__assign_response__descriptor },
   { "Acknowledge", &xunfang__dispatch__v1__acknowledge_request__descriptor, &xunfang__dispatch__v1__assign_response__descriptor },
@@ -3700,18 +4145,19 @@ static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_d
   { "MajorIncident", &xunfang__dispatch__v1__major_incident_request__descriptor, &xunfang__dispatch__v1__major_incident_response__descriptor },
 };
 const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
-  3,        /* Acknowledge */
-  2,        /* Assign */
-  5,        /* Clear */
-  9,        /* ExportEido */
+  1,        /* AcceptMoveUp */
+  4,        /* Acknowledge */
+  3,        /* Assign */
+  6,        /* Clear */
+  10,        /* ExportEido */
   0,        /* Intake */
-  8,        /* Kpis */
-  6,        /* ListIncidents */
-  7,        /* ListUnits */
-  11,        /* MajorIncident */
-  10,        /* MoveUp */
-  1,        /* Recommend */
-  4         /* UpdateUnit */
+  9,        /* Kpis */
+  7,        /* ListIncidents */
+  8,        /* ListUnits */
+  12,        /* MajorIncident */
+  11,        /* MoveUp */
+  2,        /* Recommend */
+  5         /* UpdateUnit */
 };
 const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
 {
@@ -3720,7 +4166,7 @@ const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
   "Dispatch",
   "Xunfang__Dispatch__V1__Dispatch",
   "xunfang.dispatch.v1",
-  12,
+  13,
   xunfang__dispatch__v1__dispatch__method_descriptors,
   xunfang__dispatch__v1__dispatch__method_indices_by_name
 };
@@ -3732,13 +4178,21 @@ void xunfang__dispatch__v1__dispatch__intake(ProtobufCService *service,
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void xunfang__dispatch__v1__dispatch__accept_move_up(ProtobufCService *service,
+                                                     const Xunfang__Dispatch__V1__AcceptMoveUpRequest *input,
+                                                     Xunfang__Dispatch__V1__AcceptMoveUpResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void xunfang__dispatch__v1__dispatch__recommend(ProtobufCService *service,
                                                 const Xunfang__Dispatch__V1__RecommendRequest *input,
                                                 Xunfang__Dispatch__V1__RecommendResponse_Closure closure,
                                                 void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__assign(ProtobufCService *service,
                                              const Xunfang__Dispatch__V1__AssignRequest *input,
@@ -3746,7 +4200,7 @@ void xunfang__dispatch__v1__dispatch__assign(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__acknowledge(ProtobufCService *service,
                                                   const Xunfang__Dispatch__V1__AcknowledgeRequest *input,
@@ -3754,7 +4208,7 @@ void xunfang__dispatch__v1__dispatch__acknowledge(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__update_unit(ProtobufCService *service,
                                                   const Xunfang__Dispatch__V1__UpdateUnitRequest *input,
@@ -3762,7 +4216,7 @@ void xunfang__dispatch__v1__dispatch__update_unit(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__clear(ProtobufCService *service,
                                             const Xunfang__Dispatch__V1__ClearRequest *input,
@@ -3770,7 +4224,7 @@ void xunfang__dispatch__v1__dispatch__clear(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__list_incidents(ProtobufCService *service,
                                                      const Xunfang__Dispatch__V1__ListIncidentsRequest *input,
@@ -3778,7 +4232,7 @@ void xunfang__dispatch__v1__dispatch__list_incidents(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__list_units(ProtobufCService *service,
                                                  const Xunfang__Dispatch__V1__ListUnitsRequest *input,
@@ -3786,7 +4240,7 @@ void xunfang__dispatch__v1__dispatch__list_units(ProtobufCService *service,
                                                  void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__kpis(ProtobufCService *service,
                                            const Xunfang__Dispatch__V1__KpisRequest *input,
@@ -3794,7 +4248,7 @@ void xunfang__dispatch__v1__dispatch__kpis(ProtobufCService *service,
                                            void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__export_eido(ProtobufCService *service,
                                                   const Xunfang__Dispatch__V1__ExportRequest *input,
@@ -3802,7 +4256,7 @@ void xunfang__dispatch__v1__dispatch__export_eido(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__move_up(ProtobufCService *service,
                                               const Xunfang__Dispatch__V1__MoveUpRequest *input,
@@ -3810,7 +4264,7 @@ void xunfang__dispatch__v1__dispatch__move_up(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__major_incident(ProtobufCService *service,
                                                      const Xunfang__Dispatch__V1__MajorIncidentRequest *input,
@@ -3818,7 +4272,7 @@ void xunfang__dispatch__v1__dispatch__major_incident(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
                                             Xunfang__Dispatch__V1__Dispatch_ServiceDestroy destroy)

@@ -44,6 +44,9 @@ typedef struct Xunfang__Dispatch__V1__MajorIncidentResponse Xunfang__Dispatch__V
 typedef struct Xunfang__Dispatch__V1__MoveUpRequest Xunfang__Dispatch__V1__MoveUpRequest;
 typedef struct Xunfang__Dispatch__V1__Relocation Xunfang__Dispatch__V1__Relocation;
 typedef struct Xunfang__Dispatch__V1__MoveUpResponse Xunfang__Dispatch__V1__MoveUpResponse;
+typedef struct Xunfang__Dispatch__V1__AcceptMoveUpRequest Xunfang__Dispatch__V1__AcceptMoveUpRequest;
+typedef struct Xunfang__Dispatch__V1__AcceptMoveUpResponse Xunfang__Dispatch__V1__AcceptMoveUpResponse;
+typedef struct Xunfang__Dispatch__V1__ShiftKpis Xunfang__Dispatch__V1__ShiftKpis;
 typedef struct Xunfang__Dispatch__V1__ExportRequest Xunfang__Dispatch__V1__ExportRequest;
 typedef struct Xunfang__Dispatch__V1__ExportResponse Xunfang__Dispatch__V1__ExportResponse;
 
@@ -316,6 +319,8 @@ struct  Xunfang__Dispatch__V1__AssignResponse
 
 /*
  * Published on the unit's own durable topic "dispatch.order.<call sign>".
+ * A point-to-point order: go to an incident, or (a move-up relocation, no incident)
+ * move to `relocate_to` and patrol there.
  */
 struct  Xunfang__Dispatch__V1__Order
 {
@@ -324,10 +329,12 @@ struct  Xunfang__Dispatch__V1__Order
   char *call_sign;
   Xunfang__Dispatch__V1__Incident *incident;
   int64_t ack_deadline;
+  Xunfang__GridModel__V1__Position *relocate_to;
+  char *move_up_plan;
 };
 #define XUNFANG__DISPATCH__V1__ORDER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__order__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__AcknowledgeRequest
@@ -558,15 +565,24 @@ struct  Xunfang__Dispatch__V1__Relocation
   ProtobufCMessage base;
   char *call_sign;
   Xunfang__GridModel__V1__Position *to;
+  /*
+   * must-patrol points, after this and the moves before it
+   */
   double coverage_after;
+  /*
+   * core-area roads, likewise
+   */
+  double core_coverage_after;
+  Xunfang__GridModel__V1__Position *from;
 };
 #define XUNFANG__DISPATCH__V1__RELOCATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__relocation__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0 }
+    , (char *)protobuf_c_empty_string, NULL, 0, 0, NULL }
 
 
 /*
- * Suggestions only: the duty officer accepts (orders the moves) or ignores them.
+ * Suggestions only: the duty officer accepts them (AcceptMoveUp orders the moves) or
+ * lets them lapse. Published on `dispatch.moveup` after every dispatch, too.
  */
 struct  Xunfang__Dispatch__V1__MoveUpResponse
 {
@@ -580,17 +596,82 @@ struct  Xunfang__Dispatch__V1__MoveUpResponse
    * with the suggested relocations
    */
   double coverage_after;
+  /*
+   * both figures back to their level before the dispatch
+   */
   protobuf_c_boolean restored;
   /*
-   * fewest first: each adds most
+   * fewest first: each closes most of the gap
    */
   size_t n_moves;
   Xunfang__Dispatch__V1__Relocation **moves;
   char *note;
+  /*
+   * share of the core area's roads within 3 minutes
+   */
+  double core_coverage_before;
+  double core_coverage_now;
+  double core_coverage_after;
+  /*
+   * for AcceptMoveUp; "" when there is nothing to accept
+   */
+  char *plan_id;
+  char *incident_id;
+  /*
+   * ms since the epoch; accepting later is refused
+   */
+  int64_t expires_at;
 };
 #define XUNFANG__DISPATCH__V1__MOVE_UP_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__move_up_response__descriptor) \
-    , 0, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Dispatch__V1__AcceptMoveUpRequest
+{
+  ProtobufCMessage base;
+  char *plan_id;
+  /*
+   * the moves to order; empty = all of them
+   */
+  size_t n_call_signs;
+  char **call_signs;
+};
+#define XUNFANG__DISPATCH__V1__ACCEPT_MOVE_UP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__accept_move_up_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Xunfang__Dispatch__V1__AcceptMoveUpResponse
+{
+  ProtobufCMessage base;
+  size_t n_orders;
+  Xunfang__Dispatch__V1__Order **orders;
+  /*
+   * "C003: assigned since the plan was made", ...
+   */
+  size_t n_refused;
+  char **refused;
+};
+#define XUNFANG__DISPATCH__V1__ACCEPT_MOVE_UP_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__accept_move_up_response__descriptor) \
+    , 0,NULL, 0,NULL }
+
+
+struct  Xunfang__Dispatch__V1__ShiftKpis
+{
+  ProtobufCMessage base;
+  /*
+   * e.g. "2026-11-25 08:00 day (A)"
+   */
+  char *shift;
+  int64_t from;
+  int64_t to;
+  Xunfang__Dispatch__V1__KpisResponse *kpis;
+};
+#define XUNFANG__DISPATCH__V1__SHIFT_KPIS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__shift_kpis__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, NULL }
 
 
 struct  Xunfang__Dispatch__V1__ExportRequest
@@ -1148,6 +1229,63 @@ Xunfang__Dispatch__V1__MoveUpResponse *
 void   xunfang__dispatch__v1__move_up_response__free_unpacked
                      (Xunfang__Dispatch__V1__MoveUpResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__AcceptMoveUpRequest methods */
+void   xunfang__dispatch__v1__accept_move_up_request__init
+                     (Xunfang__Dispatch__V1__AcceptMoveUpRequest         *message);
+size_t xunfang__dispatch__v1__accept_move_up_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpRequest   *message);
+size_t xunfang__dispatch__v1__accept_move_up_request__pack
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__accept_move_up_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__AcceptMoveUpRequest *
+       xunfang__dispatch__v1__accept_move_up_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__accept_move_up_request__free_unpacked
+                     (Xunfang__Dispatch__V1__AcceptMoveUpRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__AcceptMoveUpResponse methods */
+void   xunfang__dispatch__v1__accept_move_up_response__init
+                     (Xunfang__Dispatch__V1__AcceptMoveUpResponse         *message);
+size_t xunfang__dispatch__v1__accept_move_up_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpResponse   *message);
+size_t xunfang__dispatch__v1__accept_move_up_response__pack
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__accept_move_up_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AcceptMoveUpResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__AcceptMoveUpResponse *
+       xunfang__dispatch__v1__accept_move_up_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__accept_move_up_response__free_unpacked
+                     (Xunfang__Dispatch__V1__AcceptMoveUpResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__ShiftKpis methods */
+void   xunfang__dispatch__v1__shift_kpis__init
+                     (Xunfang__Dispatch__V1__ShiftKpis         *message);
+size_t xunfang__dispatch__v1__shift_kpis__get_packed_size
+                     (const Xunfang__Dispatch__V1__ShiftKpis   *message);
+size_t xunfang__dispatch__v1__shift_kpis__pack
+                     (const Xunfang__Dispatch__V1__ShiftKpis   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__shift_kpis__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ShiftKpis   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__ShiftKpis *
+       xunfang__dispatch__v1__shift_kpis__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__shift_kpis__free_unpacked
+                     (Xunfang__Dispatch__V1__ShiftKpis *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Dispatch__V1__ExportRequest methods */
 void   xunfang__dispatch__v1__export_request__init
                      (Xunfang__Dispatch__V1__ExportRequest         *message);
@@ -1272,6 +1410,15 @@ typedef void (*Xunfang__Dispatch__V1__Relocation_Closure)
 typedef void (*Xunfang__Dispatch__V1__MoveUpResponse_Closure)
                  (const Xunfang__Dispatch__V1__MoveUpResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__AcceptMoveUpRequest_Closure)
+                 (const Xunfang__Dispatch__V1__AcceptMoveUpRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__AcceptMoveUpResponse_Closure)
+                 (const Xunfang__Dispatch__V1__AcceptMoveUpResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__ShiftKpis_Closure)
+                 (const Xunfang__Dispatch__V1__ShiftKpis *message,
+                  void *closure_data);
 typedef void (*Xunfang__Dispatch__V1__ExportRequest_Closure)
                  (const Xunfang__Dispatch__V1__ExportRequest *message,
                   void *closure_data);
@@ -1289,6 +1436,10 @@ struct Xunfang__Dispatch__V1__Dispatch_Service
                  const Xunfang__Dispatch__V1__IntakeRequest *input,
                  Xunfang__Dispatch__V1__IntakeResponse_Closure closure,
                  void *closure_data);
+  void (*accept_move_up)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                         const Xunfang__Dispatch__V1__AcceptMoveUpRequest *input,
+                         Xunfang__Dispatch__V1__AcceptMoveUpResponse_Closure closure,
+                         void *closure_data);
   void (*recommend)(Xunfang__Dispatch__V1__Dispatch_Service *service,
                     const Xunfang__Dispatch__V1__RecommendRequest *input,
                     Xunfang__Dispatch__V1__RecommendResponse_Closure closure,
@@ -1342,6 +1493,7 @@ void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Serv
 #define XUNFANG__DISPATCH__V1__DISPATCH__INIT(function_prefix__) \
     { XUNFANG__DISPATCH__V1__DISPATCH__BASE_INIT,\
       function_prefix__ ## intake,\
+      function_prefix__ ## accept_move_up,\
       function_prefix__ ## recommend,\
       function_prefix__ ## assign,\
       function_prefix__ ## acknowledge,\
@@ -1357,6 +1509,10 @@ void xunfang__dispatch__v1__dispatch__intake(ProtobufCService *service,
                                              const Xunfang__Dispatch__V1__IntakeRequest *input,
                                              Xunfang__Dispatch__V1__IntakeResponse_Closure closure,
                                              void *closure_data);
+void xunfang__dispatch__v1__dispatch__accept_move_up(ProtobufCService *service,
+                                                     const Xunfang__Dispatch__V1__AcceptMoveUpRequest *input,
+                                                     Xunfang__Dispatch__V1__AcceptMoveUpResponse_Closure closure,
+                                                     void *closure_data);
 void xunfang__dispatch__v1__dispatch__recommend(ProtobufCService *service,
                                                 const Xunfang__Dispatch__V1__RecommendRequest *input,
                                                 Xunfang__Dispatch__V1__RecommendResponse_Closure closure,
@@ -1437,6 +1593,9 @@ extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_re
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__relocation__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__move_up_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__accept_move_up_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__accept_move_up_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__shift_kpis__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor;

@@ -2261,7 +2261,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__coverage_request__desc
   (ProtobufCMessageInit) xunfang__grid_model__v1__coverage_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__coverage_share__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__coverage_share__field_descriptors[4] =
 {
   {
     "threshold_seconds",
@@ -2299,8 +2299,21 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__coverage_share__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "core_road_share",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__CoverageShare, core_road_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__coverage_share__field_indices_by_name[] = {
+  3,   /* field[3] = core_road_share */
   2,   /* field[2] = patrol_point_share */
   1,   /* field[1] = road_share */
   0,   /* field[0] = threshold_seconds */
@@ -2308,7 +2321,7 @@ static const unsigned xunfang__grid_model__v1__coverage_share__field_indices_by_
 static const ProtobufCIntRange xunfang__grid_model__v1__coverage_share__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__coverage_share__descriptor =
 {
@@ -2318,7 +2331,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__coverage_share__descri
   "Xunfang__GridModel__V1__CoverageShare",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__CoverageShare),
-  3,
+  4,
   xunfang__grid_model__v1__coverage_share__field_descriptors,
   xunfang__grid_model__v1__coverage_share__field_indices_by_name,
   1,  xunfang__grid_model__v1__coverage_share__number_ranges,

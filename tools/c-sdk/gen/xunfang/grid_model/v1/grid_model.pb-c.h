@@ -395,10 +395,14 @@ struct  Xunfang__GridModel__V1__CoverageShare
    * share of must-patrol points within it
    */
   double patrol_point_share;
+  /*
+   * overall only: share of the road length in core-class grids within it
+   */
+  double core_road_share;
 };
 #define XUNFANG__GRID_MODEL__V1__COVERAGE_SHARE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__coverage_share__descriptor) \
-    , 0, 0, 0 }
+    , 0, 0, 0, 0 }
 
 
 struct  Xunfang__GridModel__V1__GridCoverage
