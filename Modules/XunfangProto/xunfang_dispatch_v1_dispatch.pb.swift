@@ -475,6 +475,9 @@ public nonisolated struct Xunfang_Dispatch_V1_IntakeRequest: Sendable {
   /// the caller's id for idempotent retries
   public var externalID: String = String()
 
+  /// instead of a location: a grid id or a site id (must-patrol point, post, checkpoint...), placed by GridModel
+  public var placeID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1413,7 +1416,7 @@ nonisolated extension Xunfang_Dispatch_V1_Unit: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IntakeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}type_code\0\u{1}source\0\u{1}location\0\u{1}report\0\u{3}external_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}type_code\0\u{1}source\0\u{1}location\0\u{1}report\0\u{3}external_id\0\u{3}place_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1426,6 +1429,7 @@ nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, 
       case 3: try { try decoder.decodeSingularMessageField(value: &self._location) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.report) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.placeID) }()
       default: break
       }
     }
@@ -1451,6 +1455,9 @@ nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, 
     if !self.externalID.isEmpty {
       try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 5)
     }
+    if !self.placeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.placeID, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1460,6 +1467,7 @@ nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, 
     if lhs._location != rhs._location {return false}
     if lhs.report != rhs.report {return false}
     if lhs.externalID != rhs.externalID {return false}
+    if lhs.placeID != rhs.placeID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -372,6 +372,9 @@ public nonisolated struct Xunfang_GridModel_V1_LocateRequest: Sendable {
   /// Clears the value of `position`. Subsequent reads from it will return its default value.
   public mutating func clearPosition() {self._position = nil}
 
+  /// instead of a position: a site id (its position) or a grid id (a point inside it)
+  public var placeID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -436,6 +439,16 @@ public nonisolated struct Xunfang_GridModel_V1_LocateResponse: @unchecked Sendab
     get {_storage._responseTargetSeconds}
     set {_uniqueStorage()._responseTargetSeconds = newValue}
   }
+
+  /// the point located (WGS84): the request's, or the place's
+  public var position: Xunfang_GridModel_V1_Position {
+    get {_storage._position ?? Xunfang_GridModel_V1_Position()}
+    set {_uniqueStorage()._position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {_storage._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {_uniqueStorage()._position = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1087,7 +1100,7 @@ nonisolated extension Xunfang_GridModel_V1_Site: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LocateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0\u{3}place_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1096,6 +1109,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message,
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._position) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.placeID) }()
       default: break
       }
     }
@@ -1109,11 +1123,15 @@ nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message,
     try { if let v = self._position {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if !self.placeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.placeID, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_GridModel_V1_LocateRequest, rhs: Xunfang_GridModel_V1_LocateRequest) -> Bool {
     if lhs._position != rhs._position {return false}
+    if lhs.placeID != rhs.placeID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1121,7 +1139,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LocateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0")
 
   fileprivate class _StorageClass {
     var _found: Bool = false
@@ -1131,6 +1149,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
     var _city: Xunfang_GridModel_V1_Area? = nil
     var _placeClass: Xunfang_GridModel_V1_PlaceClass = .unspecified
     var _responseTargetSeconds: UInt32 = 0
+    var _position: Xunfang_GridModel_V1_Position? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1148,6 +1167,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       _city = source._city
       _placeClass = source._placeClass
       _responseTargetSeconds = source._responseTargetSeconds
+      _position = source._position
     }
   }
 
@@ -1173,6 +1193,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._city) }()
         case 6: try { try decoder.decodeSingularEnumField(value: &_storage._placeClass) }()
         case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._responseTargetSeconds) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._position) }()
         default: break
         }
       }
@@ -1206,6 +1227,9 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       if _storage._responseTargetSeconds != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._responseTargetSeconds, fieldNumber: 7)
       }
+      try { if let v = _storage._position {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1222,6 +1246,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         if _storage._city != rhs_storage._city {return false}
         if _storage._placeClass != rhs_storage._placeClass {return false}
         if _storage._responseTargetSeconds != rhs_storage._responseTargetSeconds {return false}
+        if _storage._position != rhs_storage._position {return false}
         return true
       }
       if !storagesAreEqual {return false}

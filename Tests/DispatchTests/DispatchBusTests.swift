@@ -255,6 +255,49 @@ struct DispatchBusTests {
         #expect(ranking.units.map(\.callSign).prefix(2) == ["C001", "C002"])
         let expected = Haversine.metres(at(400, 300), at(300, 250)) * 1.3 / (40 / 3.6)
         #expect(abs((ranking.units.first?.etaSeconds ?? 0) - expected) < 1e-6)
+        // Place ids are GridModel's: without it, an intake by id is refused, saying why.
+        var byPlace = Xunfang_Dispatch_V1_IntakeRequest()
+        byPlace.typeCode = "theft"
+        byPlace.placeID = "510000-PP001"
+        do {
+            _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", byPlace, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+            Issue.record("an intake by place id went through without GridModel")
+        } catch let error as BusClientError {
+            #expect(error.code == .failedPrecondition && error.message.contains("coordinates"))
+        }
+        await desk.close()
+        await stack.stop()
+    }
+
+    @Test("an incident placed by a site or grid id lands there, located; unknown or doubled places are refused")
+    func intakeByPlace() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: true)
+        let desk = try await stack.desk()
+        let point = try #require(demoCounty.sites.first { $0.id == "510000-PP010" })
+        var request = Xunfang_Dispatch_V1_IntakeRequest()
+        request.typeCode = "theft"
+        request.placeID = point.id
+        let atPoint = try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+        #expect(Haversine.metres(GeoPoint(longitude: atPoint.incident.location.longitude, latitude: atPoint.incident.location.latitude), point.position) < 0.01)
+        #expect(atPoint.incident.gridID == demoCounty.locate(point.position)?.grid.id)
+        for grid in demoCounty.areas where grid.level == .grid && grid.id.hasSuffix("-001") {
+            request.placeID = grid.id
+            request.externalID = "grid-\(grid.id)"
+            let inGrid = try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+            #expect(inGrid.incident.gridID == grid.id, "\(grid.id)")
+        }
+        request.placeID = "510000-NOWHERE"
+        await #expect(throws: BusClientError.self) {
+            try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+        }
+        request.placeID = point.id
+        request.location = position(point.position)
+        do {
+            _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+            Issue.record("took both a location and a place")
+        } catch let error as BusClientError {
+            #expect(error.code == .invalidArgument)
+        }
         await desk.close()
         await stack.stop()
     }

@@ -12,8 +12,9 @@ struct IncidentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take in an incident (as the 110 desk would).")
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Incident type code (violent, robbery, fight, theft, traffic, dispute, help, noise).") var type: String
-        @Option(help: "Longitude.") var lon: Double
-        @Option(help: "Latitude.") var lat: Double
+        @Option(help: "Longitude.") var lon: Double?
+        @Option(help: "Latitude.") var lat: Double?
+        @Option(help: "Instead of --lon/--lat: a grid id or site id (e.g. a must-patrol point 510000-PP001), placed by GridModel.") var place: String?
         @Option(help: "Datum of lon/lat: wgs84, gcj02 or bd09.") var datum: String = "wgs84"
         @Option(help: "What the caller reported.") var report: String = ""
         @Option(help: "Source: call-110, on-view, alarm, tip.") var source: String = "call-110"
@@ -22,12 +23,19 @@ struct IncidentCommand: AsyncParsableCommand {
         func run() async throws {
             var request = Xunfang_Dispatch_V1_IntakeRequest()
             request.typeCode = type
-            request.location.longitude = lon
-            request.location.latitude = lat
-            guard let datum = ["wgs84": Xunfang_GridModel_V1_Datum.wgs84, "gcj02": .gcj02, "bd09": .bd09][datum] else {
-                throw ValidationError("--datum must be wgs84, gcj02 or bd09")
+            switch (lon, lat, place) {
+            case (let lon?, let lat?, nil):
+                request.location.longitude = lon
+                request.location.latitude = lat
+                guard let datum = ["wgs84": Xunfang_GridModel_V1_Datum.wgs84, "gcj02": .gcj02, "bd09": .bd09][datum] else {
+                    throw ValidationError("--datum must be wgs84, gcj02 or bd09")
+                }
+                request.location.datum = datum
+            case (nil, nil, let place?):
+                request.placeID = place
+            default:
+                throw ValidationError("give --lon and --lat, or --place")
             }
-            request.location.datum = datum
             guard let source = ["call-110": Xunfang_Dispatch_V1_IncidentSource.call110, "on-view": .onView, "alarm": .alarm, "tip": .tip][source] else {
                 throw ValidationError("--source must be call-110, on-view, alarm or tip")
             }

@@ -51,8 +51,15 @@ final class Desk: @unchecked Sendable {
     // MARK: - Requests
 
     func intake(_ request: Xunfang_Dispatch_V1_IntakeRequest) async throws -> Xunfang_Dispatch_V1_IntakeResponse {
-        let location = try Wire.point(request.location, field: "location")
-        let place = await locate(location)
+        let location: GeoPoint
+        let place: (grid: String, station: String, target: Int)?
+        if request.placeID.isEmpty {
+            location = try Wire.point(request.location, field: "location")
+            place = await locate(location)
+        } else {
+            guard !request.hasLocation else { throw BusClientError(.invalidArgument, "give a location or a place_id, not both") }
+            (location, place) = try await locate(placeID: request.placeID)
+        }
         let source = IncidentSource(rawValue: request.source.rawValue) ?? .call110
         let (incident, linked) = try apply { dispatcher in
             let (incident, linked, events) = try dispatcher.intake(
@@ -479,6 +486,22 @@ final class Desk: @unchecked Sendable {
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
+    }
+
+    /// Where a grid or site named by id is, from GridModel; only GridModel knows the ids.
+    private func locate(placeID: String) async throws -> (GeoPoint, (grid: String, station: String, target: Int)?) {
+        guard placeID.utf8.count <= 64 else { throw BusClientError(.invalidArgument, "place_id longer than 64 bytes") }
+        guard let bus = currentBus else { throw BusClientError(.unavailable, "not connected") }
+        var request = Xunfang_GridModel_V1_LocateRequest()
+        request.placeID = placeID
+        let answer: Xunfang_GridModel_V1_LocateResponse
+        do {
+            answer = try await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self, timeout: .seconds(2))
+        } catch let error as BusClientError where error.code == .unavailable || error.code == .deadlineExceeded {
+            throw BusClientError(.failedPrecondition, "place ids are GridModel's and it is not answering; give coordinates instead")
+        }
+        let point = try Wire.point(answer.position, field: "place_id")
+        return (point, answer.found ? (answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds)) : nil)
     }
 
     /// GridModel's answer for where a point is; nil when GridModel is not running.

@@ -38,11 +38,19 @@ enum Answers {
     }
 
     static func locate(_ model: CountyModel, _ request: Xunfang_GridModel_V1_LocateRequest) throws -> Xunfang_GridModel_V1_LocateResponse {
-        locate(model, try point(request.position, field: "position"))
+        if !request.placeID.isEmpty {
+            guard !request.hasPosition else { throw BusClientError(.invalidArgument, "give a position or a place_id, not both") }
+            guard let place = model.position(ofPlace: request.placeID) else {
+                throw BusClientError(.notFound, "place_id: no grid or site \(request.placeID)")
+            }
+            return locate(model, place)
+        }
+        return locate(model, try point(request.position, field: "position"))
     }
 
     static func locate(_ model: CountyModel, _ point: GeoPoint) -> Xunfang_GridModel_V1_LocateResponse {
         var response = Xunfang_GridModel_V1_LocateResponse()
+        response.position = position(point)
         guard let chain = model.locate(point) else { return response }
         response.found = true
         response.grid = area(chain.grid)

@@ -190,6 +190,21 @@ public final class CountyModel: Sendable {
         return (grid, station, branch, city)
     }
 
+    /// Where a place named by id is: a site's position, or for a grid its centroid when
+    /// that lies inside, else the middle of a road inside it (or of its first edge).
+    public func position(ofPlace id: String) -> GeoPoint? {
+        if let site = sites.first(where: { $0.id == id }) { return site.position }
+        guard let index = grids.firstIndex(where: { $0.id == id }) else { return nil }
+        let shape = gridShapes[index]
+        if shape.contains(shape.centroid) { return projection.unproject(shape.centroid) }
+        if let arc = arcGrid.firstIndex(of: Int32(index)) {
+            let head = roadPoints[Int(roads.arcHead[arc])]
+            let tail = roadPoints[roads.arcStart.lastIndex { Int($0) <= arc }!]
+            return projection.unproject(PlanarPoint(x: (head.x + tail.x) / 2, y: (head.y + tail.y) / 2))
+        }
+        return grids[index].boundary?.first?.first?.first
+    }
+
     public func targetSeconds(_ placeClass: PlaceClass) -> Double { responseTargets[placeClass] ?? placeClass.defaultTargetSeconds }
 
     /// The station a site belongs to (through the grid it lies in).

@@ -1996,7 +1996,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit__descriptor =
   (ProtobufCMessageInit) xunfang__dispatch__v1__unit__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__intake_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__intake_request__field_descriptors[6] =
 {
   {
     "type_code",
@@ -2058,10 +2058,23 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__intake_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "place_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__IntakeRequest, place_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__intake_request__field_indices_by_name[] = {
   4,   /* field[4] = external_id */
   2,   /* field[2] = location */
+  5,   /* field[5] = place_id */
   3,   /* field[3] = report */
   1,   /* field[1] = source */
   0,   /* field[0] = type_code */
@@ -2069,7 +2082,7 @@ static const unsigned xunfang__dispatch__v1__intake_request__field_indices_by_na
 static const ProtobufCIntRange xunfang__dispatch__v1__intake_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__intake_request__descriptor =
 {
@@ -2079,7 +2092,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__intake_request__descript
   "Xunfang__Dispatch__V1__IntakeRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__IntakeRequest),
-  5,
+  6,
   xunfang__dispatch__v1__intake_request__field_descriptors,
   xunfang__dispatch__v1__intake_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__intake_request__number_ranges,

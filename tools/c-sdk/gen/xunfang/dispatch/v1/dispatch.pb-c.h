@@ -216,10 +216,14 @@ struct  Xunfang__Dispatch__V1__IntakeRequest
    * the caller's id for idempotent retries
    */
   char *external_id;
+  /*
+   * instead of a location: a grid id or a site id (must-patrol point, post, checkpoint...), placed by GridModel
+   */
+  char *place_id;
 };
 #define XUNFANG__DISPATCH__V1__INTAKE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__intake_request__descriptor) \
-    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__IntakeResponse

@@ -1492,7 +1492,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__site__descriptor =
   (ProtobufCMessageInit) xunfang__grid_model__v1__site__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_request__field_descriptors[2] =
 {
   {
     "position",
@@ -1506,14 +1506,27 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "place_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateRequest, place_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__locate_request__field_indices_by_name[] = {
+  1,   /* field[1] = place_id */
   0,   /* field[0] = position */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__locate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_request__descriptor =
 {
@@ -1523,14 +1536,14 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_request__descri
   "Xunfang__GridModel__V1__LocateRequest",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__LocateRequest),
-  1,
+  2,
   xunfang__grid_model__v1__locate_request__field_descriptors,
   xunfang__grid_model__v1__locate_request__field_indices_by_name,
   1,  xunfang__grid_model__v1__locate_request__number_ranges,
   (ProtobufCMessageInit) xunfang__grid_model__v1__locate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[8] =
 {
   {
     "found",
@@ -1616,6 +1629,18 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "position",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by_name[] = {
   3,   /* field[3] = branch */
@@ -1623,13 +1648,14 @@ static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by
   0,   /* field[0] = found */
   1,   /* field[1] = grid */
   5,   /* field[5] = place_class */
+  7,   /* field[7] = position */
   6,   /* field[6] = response_target_seconds */
   2,   /* field[2] = station */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__locate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descriptor =
 {
@@ -1639,7 +1665,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descr
   "Xunfang__GridModel__V1__LocateResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__LocateResponse),
-  7,
+  8,
   xunfang__grid_model__v1__locate_response__field_descriptors,
   xunfang__grid_model__v1__locate_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__locate_response__number_ranges,

@@ -193,10 +193,14 @@ struct  Xunfang__GridModel__V1__LocateRequest
 {
   ProtobufCMessage base;
   Xunfang__GridModel__V1__Position *position;
+  /*
+   * instead of a position: a site id (its position) or a grid id (a point inside it)
+   */
+  char *place_id;
 };
 #define XUNFANG__GRID_MODEL__V1__LOCATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__locate_request__descriptor) \
-    , NULL }
+    , NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__GridModel__V1__LocateResponse
@@ -215,10 +219,14 @@ struct  Xunfang__GridModel__V1__LocateResponse
    * the response circle for this place
    */
   uint32_t response_target_seconds;
+  /*
+   * the point located (WGS84): the request's, or the place's
+   */
+  Xunfang__GridModel__V1__Position *position;
 };
 #define XUNFANG__GRID_MODEL__V1__LOCATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__locate_response__descriptor) \
-    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0 }
+    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL }
 
 
 struct  Xunfang__GridModel__V1__Zone
