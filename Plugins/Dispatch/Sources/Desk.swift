@@ -25,8 +25,10 @@ final class Desk: @unchecked Sendable {
     /// Start of the shift the last tick fell in; KPIs are published when it changes.
     private var shiftStart: Int64
 
+    /// - Parameter roster: the county's roster (`DISPATCH_ROSTER`), merged into the stored
+    ///   units at start; without one an empty store gets the demo roster.
     init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults,
-         autoMoveUp: Bool = true) throws {
+         autoMoveUp: Bool = true, roster: [Unit]? = nil) throws {
         self.store = store
         self.clock = clock
         self.logger = logger
@@ -36,7 +38,14 @@ final class Desk: @unchecked Sendable {
         settings.types = types
         dispatcher = Dispatcher(settings: settings, clock: clock)
         var (incidents, units) = try store.load()
-        if units.isEmpty {
+        if let roster {
+            let (merged, unlisted) = Roster.merge(stored: units, roster: roster)
+            units = merged
+            try store.save(incidents: [], units: units, outbox: [])
+            if !unlisted.isEmpty {
+                logger.warning("units in the store but not in the roster are kept", metadata: ["xunfang.units": "\(unlisted.joined(separator: ","))"])
+            }
+        } else if units.isEmpty {
             units = DemoRoster.units(cars: demoCars)
             try store.save(incidents: [], units: units, outbox: [])
         }

@@ -22,6 +22,8 @@ public struct DispatchPlugin: Plugin {
     /// Settings:
     /// - `DISPATCH_TYPES`: a JSON file with the county's incident type table (see
     ///   `IncidentType.table(json:)`); default `IncidentType.defaults`. A bad file stops the plugin with the reason.
+    /// - `DISPATCH_ROSTER`: a CSV file with the county's units (see `Roster.parse`), merged
+    ///   into the store at every start. Without it an empty store gets the demo roster.
     /// - `DISPATCH_DEMO_CARS` (default 126): patrol cars in the demo roster seeded into an
     ///   empty store (load tests use more).
     /// - `DISPATCH_AUTO_MOVE_UP` (default `on`): after each dispatch, compute move-up
@@ -34,13 +36,22 @@ public struct DispatchPlugin: Plugin {
             guard let data = FileManager.default.contents(atPath: path) else { throw DispatchError(.invalidArgument, "cannot read DISPATCH_TYPES file \(path)") }
             types = try IncidentType.table(json: data)
         }
+        var roster: [Unit]?
+        if let path = context.settings["DISPATCH_ROSTER"], !path.isEmpty {
+            guard let data = FileManager.default.contents(atPath: path) else { throw DispatchError(.invalidArgument, "cannot read DISPATCH_ROSTER file \(path)") }
+            do {
+                roster = try Roster.parse(csv: String(decoding: data, as: UTF8.self))
+            } catch {
+                throw DispatchError(.invalidArgument, "DISPATCH_ROSTER \(path): \(error.message)")
+            }
+        }
         let autoMoveUp: Bool
         switch context.settings["DISPATCH_AUTO_MOVE_UP"] ?? "on" {
         case "on", "": autoMoveUp = true
         case "off": autoMoveUp = false
         case let other: throw DispatchError(.invalidArgument, "DISPATCH_AUTO_MOVE_UP is \"\(other)\"; use on or off")
         }
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp)
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp, roster: roster)
     }
 
     /// For tests: a desk on a given store and clock.

@@ -98,31 +98,3 @@ enum Wire {
         return message
     }
 }
-
-/// The demo county's roster: 126 patrol cars (the documents' figure) plus motorcycles,
-/// e-bikes, foot patrols and a special police team, spread over the demo stations. Their
-/// positions arrive on `unit.position` from the terminals.
-enum DemoRoster {
-    static let stations = ["01", "02", "03"].flatMap { branch in (1...4).map { "510000-\(branch)-\(String(format: "%02d", $0))" } }
-
-    static var units: [Unit] { units(cars: 126) }
-
-    /// `cars` patrol cars (more than 126 for load tests) and the rest of the roster.
-    static func units(cars: Int) -> [Unit] {
-        var units: [Unit] = []
-        for number in 1...max(1, cars) {
-            let station = stations[(number - 1) % stations.count]
-            units.append(Unit(callSign: "C\(String(format: "%03d", number))", kind: .car, homeStation: station,
-                              capabilities: number % 3 == 0 ? ["armed"] : number % 7 == 0 ? ["traffic"] : []))
-        }
-        for number in 1...20 {
-            units.append(Unit(callSign: "M\(String(format: "%03d", number))", kind: .motorcycle, homeStation: stations[(number - 1) % 4]))
-            units.append(Unit(callSign: "E\(String(format: "%03d", number))", kind: .eBike, homeStation: stations[(number - 1) % 4]))
-            units.append(Unit(callSign: "F\(String(format: "%03d", number))", kind: .foot, homeStation: stations[(number - 1) % 4], crew: 2))
-        }
-        for number in 1...6 {
-            units.append(Unit(callSign: "SP\(number)", kind: .specialPolice, homeStation: "510000", capabilities: ["armed", "traffic"], crew: 6))
-        }
-        return units
-    }
-}

@@ -1,0 +1,72 @@
+import DispatchPlugin
+import Foundation
+import Testing
+import XunfangGeo
+import XunfangPluginKit
+
+@Suite("County roster")
+struct RosterTests {
+    let file = """
+    call_sign,kind,home_station,capabilities,crew,shift
+    C101,car,510000-01-01,armed;traffic,3,night
+    M7,motorcycle,510000-02-01
+    # the drone team
+    UAV-1,drone,510000,,1,
+    """
+
+    @Test("a roster CSV gives units with their kinds, capabilities, crews and shifts")
+    func parse() throws {
+        let units = try Roster.parse(csv: file)
+        #expect(units.map(\.callSign) == ["C101", "M7", "UAV-1"])
+        #expect(units[0].kind == .car && units[0].capabilities == ["armed", "traffic"] && units[0].crew == 3 && units[0].shift == "night")
+        #expect(units[1].kind == .motorcycle && units[1].capabilities.isEmpty && units[1].crew == 2 && units[1].shift == "day")
+        #expect(units[2].kind == .drone && units[2].crew == 1 && units[2].homeStation == "510000")
+    }
+
+    @Test("a bad roster line is refused, naming the line and the reason", arguments: [
+        ("C1,tank,S1", "line 1 (C1): kind \"tank\""),
+        ("C1,car,S1\nC1,foot,S2", "line 2: call sign C1 appears twice"),
+        ("C 1,car,S1", "line 1: call sign \"C 1\""),
+        ("C1,car", "line 1: expected"),
+        ("C1,car,S1,,0", "line 1 (C1): crew \"0\""),
+        ("C1,car,", "home_station is required"),
+        ("call_sign,kind,home_station\n", "no units"),
+    ])
+    func refuses(text: String, expected: String) {
+        do {
+            _ = try Roster.parse(csv: text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test("merging keeps status and position, takes the roster's fields, adds new units and keeps unlisted ones")
+    func merge() throws {
+        var known = Unit(callSign: "C101", kind: .car, homeStation: "old", status: .enRoute, position: GeoPoint(longitude: 104.28, latitude: 30.97))
+        known.incidentID = "INC-000001"
+        let gone = Unit(callSign: "X9", kind: .foot, homeStation: "S9")
+        let (units, unlisted) = Roster.merge(stored: [known, gone], roster: try Roster.parse(csv: file))
+        let merged = try #require(units.first { $0.callSign == "C101" })
+        #expect(merged.status == .enRoute && merged.position == known.position && merged.incidentID == "INC-000001")
+        #expect(merged.homeStation == "510000-01-01" && merged.crew == 3 && merged.capabilities == ["armed", "traffic"])
+        #expect(Set(units.map(\.callSign)) == ["C101", "M7", "UAV-1", "X9"] && unlisted == ["X9"])
+    }
+
+    @Test("DISPATCH_ROSTER replaces the demo roster in an empty store; a bad file stops the plugin with the reason")
+    func setting() throws {
+        let directory = temporaryDirectory()
+        try file.write(toFile: directory + "/roster.csv", atomically: true, encoding: .utf8)
+        _ = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: directory,
+                                                      settings: ["DISPATCH_ROSTER": directory + "/roster.csv"], logger: quiet))
+        #expect(try DispatchStore(path: directory + "/dispatch.sqlite").load().units.map(\.callSign).sorted() == ["C101", "M7", "UAV-1"])
+        try "C1,tank,S1".write(toFile: directory + "/bad.csv", atomically: true, encoding: .utf8)
+        do {
+            _ = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: temporaryDirectory(),
+                                                          settings: ["DISPATCH_ROSTER": directory + "/bad.csv"], logger: quiet))
+            Issue.record("started with a bad roster")
+        } catch let error as DispatchError {
+            #expect(error.message.contains("bad.csv") && error.message.contains("line 1"))
+        }
+    }
+}
