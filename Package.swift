@@ -216,7 +216,7 @@ let package = Package(
 
         .target(
             name: "SituationAnalysisPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", logging],
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangProto", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/SituationAnalysis/Sources",
             swiftSettings: swiftSettings
         ),
@@ -229,7 +229,7 @@ let package = Package(
 
         .testTarget(
             name: "SituationAnalysisTests",
-            dependencies: ["SituationAnalysisPlugin", "XunfangGeo"],
+            dependencies: ["SituationAnalysisPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangProto", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging],
             path: "Tests/SituationAnalysisTests",
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

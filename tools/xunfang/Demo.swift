@@ -27,6 +27,12 @@ enum DemoCounty {
           subscribe: ["unit.position"]
           serve: ["/xunfang.dispatch.v1.Dispatch/*"]
           call: ["/xunfang.grid_model.v1.GridModel/*"]
+      - name: situation
+        acl:
+          publish: ["situation.>"]
+          subscribe: ["incident.>"]
+          serve: ["/xunfang.situation.v1.Situation/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

@@ -3,7 +3,9 @@ import SituationAnalysisPlugin
 import XunfangPluginKit
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.first == "hotspots" {
-    exit(HotspotsCommand.run(Array(arguments.dropFirst())))
+switch arguments.first {
+case "hotspots": exit(HotspotsCommand.run(Array(arguments.dropFirst())))
+case "import": exit(ImportCommand.run(Array(arguments.dropFirst())))
+default: break
 }
 await PluginMain.run(SituationAnalysisPlugin.self)

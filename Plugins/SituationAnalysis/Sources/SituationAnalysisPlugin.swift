@@ -1,17 +1,228 @@
+public import Logging
 public import XunfangPluginKit
+import Foundation
+import XunfangProto
 
-/// SituationAnalysis: hotspots, four-colour daily status, deployment levels, patrol plans
-/// and reports (issue 5). This slice has the statistics and the analyst command
-/// (`xunfang situation hotspots`); the bus services, the incident history and the colour
-/// rule come next (see README.md), so the plugin does not join the demo county yet.
+/// SituationAnalysis: the incident history, breakdowns, the four-colour daily status with
+/// its deployment levels, and warnings. See Plugins/SituationAnalysis/README.md.
 public struct SituationAnalysisPlugin: Plugin {
-    public static let manifest = PluginManifest(name: "situation", version: "0.1.0", publishes: [], subscribes: [], serves: [])
+    static let service = "/xunfang.situation.v1.Situation/"
+    static let gridModel = "/xunfang.grid_model.v1.GridModel/"
+    public static let methods = ["Breakdown", "Colours"].map { service + $0 }
+    public static let coloursTopic = "situation.colours"
+    public static let warningTopic = "situation.warning"
+    /// The durable consumer name under which the bus keeps this plugin's place in `incident.>`.
+    static let historyConsumer = "situation-history"
 
-    public init(context: PluginContext) throws {}
+    public static let manifest = PluginManifest(
+        name: "situation", version: "0.2.0", publishes: ["situation.>"], subscribes: ["incident.>"], serves: methods)
 
-    public func register(on bus: BusClient) {}
+    let analyst: Analyst
+    /// How often the daily run checks whether a day is due.
+    let dailyCheck: Duration
+
+    /// The history lives in `<data>/situation/situation.sqlite`; `xunfang situation import
+    /// FILE.csv` adds old incidents to it.
+    public init(context: PluginContext) throws {
+        let store = try HistoryStore(path: "\(context.dataDirectory)/situation.sqlite")
+        analyst = Analyst(store: store, logger: context.logger, now: { Int64(Date().timeIntervalSince1970 * 1_000) })
+        dailyCheck = .seconds(30)
+    }
+
+    /// For tests: a store and a clock of their own.
+    public init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, dailyCheck: Duration = .seconds(30)) {
+        analyst = Analyst(store: store, logger: logger, now: now)
+        self.dailyCheck = dailyCheck
+    }
+
+    public func register(on bus: BusClient) {
+        let analyst = self.analyst
+        bus.serve(Self.service + "Breakdown") { (request: Xunfang_Situation_V1_BreakdownRequest, _) in try analyst.breakdown(request) }
+        bus.serve(Self.service + "Colours") { (request: Xunfang_Situation_V1_ColoursRequest, _) in
+            try await analyst.colours(request, bus: bus)
+        }
+    }
 
     public func run(on bus: BusClient) async throws {
-        while !Task.isCancelled { try await Task.sleep(for: .seconds(3_600)) }
+        let (analyst, dailyCheck) = (self.analyst, self.dailyCheck)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Durable: what arrives while this plugin is down waits in the bus's log.
+                try await bus.consume("incident.>", as: Xunfang_Dispatch_V1_Incident.self, durable: Self.historyConsumer) { incident, _ in
+                    try analyst.record(incident)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    let placed = await analyst.locatePending(bus: bus)
+                    try await Task.sleep(for: placed > 0 ? .milliseconds(100) : .seconds(5))
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    await analyst.dailyRun(bus: bus)
+                    try await Task.sleep(for: dailyCheck)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The plugin's working half: requests in, history and GridModel answers through the
+/// pure analyses, messages out.
+final class Analyst: Sendable {
+    let store: HistoryStore
+    let logger: Logger
+    let now: @Sendable () -> Int64
+    let rule = ColourRule()
+    /// The daily run waits this long after midnight, so that incidents of the day's last
+    /// minutes (and a backlog after a restart) are in the history first.
+    static let dailyRunAfter: Int64 = 30 * 60_000
+
+    init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64) {
+        self.store = store
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Keeps an incident from `incident.>`; linked duplicate calls are not incidents of
+    /// their own and are skipped.
+    func record(_ incident: Xunfang_Dispatch_V1_Incident) throws {
+        guard incident.status != .linked, !incident.id.isEmpty, incident.times.received > 0 else { return }
+        try store.upsert([HistoryRecord(
+            id: incident.id, at: incident.times.received, type: incident.typeCode,
+            longitude: incident.location.longitude, latitude: incident.location.latitude,
+            grid: incident.gridID, station: incident.stationID)])
+    }
+
+    /// Asks GridModel where imported incidents lie; returns how many were placed (0 when
+    /// there were none or GridModel is not answering).
+    func locatePending(bus: BusClient) async -> Int {
+        guard let pending = try? store.unlocated(limit: 500), !pending.isEmpty else { return 0 }
+        var places: [(id: String, grid: String, station: String)] = []
+        for record in pending {
+            var request = Xunfang_GridModel_V1_LocateRequest()
+            request.position.longitude = record.longitude
+            request.position.latitude = record.latitude
+            guard let answer = try? await bus.call(SituationAnalysisPlugin.gridModel + "Locate", request,
+                                                   as: Xunfang_GridModel_V1_LocateResponse.self, timeout: .seconds(2)) else { break }
+            places.append((record.id, answer.found ? answer.grid.id : "-", answer.found ? answer.station.id : "-"))
+        }
+        do {
+            try store.locate(places)
+        } catch {
+            logger.error("cannot store incident places", metadata: ["xunfang.error": "\(error)"])
+            return 0
+        }
+        return places.count
+    }
+
+    func breakdown(_ request: Xunfang_Situation_V1_BreakdownRequest) throws -> Xunfang_Situation_V1_BreakdownResponse {
+        let to = request.to == 0 ? now() : request.to
+        let from = request.from == 0 ? to - 7 * ChinaTime.day : request.from
+        guard from < to else { throw BusClientError(.invalidArgument, "from must be before to") }
+        guard to - from <= 366 * ChinaTime.day else { throw BusClientError(.invalidArgument, "a window of at most 366 days") }
+        guard request.by.count <= 4 else { throw BusClientError(.invalidArgument, "by: at most 4 dimensions") }
+        let dimensions = try request.by.map { dimension -> Breakdown.Dimension in
+            guard let known = Breakdown.Dimension(rawValue: dimension.rawValue) else {
+                throw BusClientError(.invalidArgument, "by: unknown dimension \(dimension.rawValue)")
+            }
+            return known
+        }
+        let limit = request.limit == 0 ? 1_000 : Int(min(request.limit, 100_000))
+        let history = HistoryColumns(try store.records(from: from - Breakdown.year, to: to))
+        let (total, rows) = Breakdown.compute(history, from: from, to: to, by: dimensions, limit: limit)
+        var response = Xunfang_Situation_V1_BreakdownResponse()
+        response.from = from
+        response.to = to
+        response.total = UInt32(total)
+        response.rows = rows.map { row in
+            var message = Xunfang_Situation_V1_BreakdownRow()
+            message.key = row.key
+            message.count = UInt32(row.count)
+            message.previousWeek = UInt32(row.previousWeek)
+            message.lastYear = UInt32(row.lastYear)
+            message.weekChange = row.weekChange
+            message.yearChange = row.yearChange
+            return message
+        }
+        return response
+    }
+
+    func colours(_ request: Xunfang_Situation_V1_ColoursRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ColoursResponse {
+        let day: Int64
+        if request.day.isEmpty {
+            day = ChinaTime.dayNumber(now()) - 1
+        } else {
+            guard let parsed = ChinaTime.dayNumber(label: request.day) else { throw BusClientError(.invalidArgument, "day \"\(request.day)\" is not yyyy-mm-dd") }
+            day = parsed
+        }
+        return try await colours(day: day, bus: bus).response
+    }
+
+    /// Colours of every station and grid on `day`: the areas GridModel knows, or failing
+    /// that those the history names.
+    func colours(day: Int64, bus: BusClient) async throws
+        -> (response: Xunfang_Situation_V1_ColoursResponse, history: HistoryColumns) {
+        let history = HistoryColumns(try store.records(from: ChinaTime.start(ofDay: day - 364), to: ChinaTime.start(ofDay: day + 1)))
+        var stations = history.stations.names.filter { !$0.isEmpty && $0 != "-" }
+        var grids = history.grids.names.filter { !$0.isEmpty && $0 != "-" }
+        if let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
+                                           as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas {
+            stations = Array(Set(stations + areas.filter { $0.kind == .station }.map(\.id)))
+            grids = Array(Set(grids + areas.filter { $0.kind == .grid }.map(\.id)))
+        }
+        let result = DailyColours.compute(history, day: day, stations: stations.sorted(), grids: grids.sorted(), rule: rule)
+        var response = Xunfang_Situation_V1_ColoursResponse()
+        response.day = ChinaTime.label(ofDay: day)
+        func message(_ area: DailyColours.Area) -> Xunfang_Situation_V1_AreaColour {
+            var colour = Xunfang_Situation_V1_AreaColour()
+            colour.areaID = area.id
+            colour.colour = Xunfang_Situation_V1_Colour(rawValue: area.judgement.colour.rawValue) ?? .green
+            colour.count = UInt32(area.count)
+            colour.baselineMean = area.judgement.baselineMean
+            colour.pUpper = area.judgement.pUpper
+            colour.overdispersed = area.judgement.overdispersed
+            colour.deploymentLevel = UInt32(area.judgement.colour.deploymentLevel)
+            colour.minimumPatrolShare = area.judgement.colour.minimumPatrolShare()
+            return colour
+        }
+        response.stations = result.stations.map(message)
+        response.grids = result.grids.map(message)
+        return (response, history)
+    }
+
+    /// Once a day, half an hour after midnight (checked every 30 s): yesterday's colours on `situation.colours`, and a
+    /// durable warning for each station yellow or worse. The day done is kept in the
+    /// store, so a restart neither skips nor repeats it; warnings carry ids so consumers
+    /// drop a repeat after a crash between publish and record.
+    func dailyRun(bus: BusClient) async {
+        let yesterday = ChinaTime.dayNumber(now() - Self.dailyRunAfter) - 1
+        guard let done = try? store.meta("colours_day").flatMap(Int64.init) ?? (yesterday - 1), done < yesterday else { return }
+        do {
+            let (colours, history) = try await colours(day: yesterday, bus: bus)
+            try await bus.publish(SituationAnalysisPlugin.coloursTopic, colours)
+            for station in colours.stations where station.colour != .green {
+                let spots = DailyColours.hotSpots(history, station: station.areaID, day: yesterday)
+                var warning = Xunfang_Situation_V1_Warning()
+                warning.day = colours.day
+                warning.stationID = station.areaID
+                warning.colour = station.colour
+                warning.count = station.count
+                warning.baselineMean = station.baselineMean
+                warning.hotHours = spots.hours.map(UInt32.init)
+                warning.topTypes = spots.types
+                warning.hotGrids = spots.grids
+                try await bus.publishConfirmed(SituationAnalysisPlugin.warningTopic, payload: warning.serializedData(),
+                                               messageID: "warning-\(colours.day)-\(station.areaID)")
+            }
+            try store.setMeta("colours_day", String(yesterday))
+            logger.info("daily colours published", metadata: [
+                "xunfang.day": "\(colours.day)", "xunfang.warnings": "\(colours.stations.count { $0.colour != .green })"])
+        } catch {
+            logger.warning("daily colours not published yet; retrying", metadata: ["xunfang.error": "\(error)"])
+        }
     }
 }

@@ -1,0 +1,138 @@
+import Foundation
+import SituationAnalysisPlugin
+import Testing
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "xf-situation-\(UUID().uuidString.prefix(8))"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// 2026-01-05 (a Monday) 00:00 China time.
+let monday = ChinaTime.start(ofDay: ChinaTime.dayNumber(label: "2026-01-05")!)
+let hour: Int64 = 3_600_000
+
+@Suite("History, China time and import")
+struct HistoryTests {
+    @Test("China time: days, hours and weekdays as the bureaus count them")
+    func chinaTime() throws {
+        #expect(ChinaTime.label(ofDay: ChinaTime.dayNumber(monday)) == "2026-01-05")
+        #expect(ChinaTime.weekday(monday) == 1 && ChinaTime.hour(monday) == 0)
+        #expect(ChinaTime.weekday(monday - 1) == 7 && ChinaTime.hour(monday - 1) == 23)
+        #expect(ChinaTime.hour(monday + 13 * hour + 59 * 60_000) == 13)
+        // 16:00 UTC is midnight in China.
+        #expect(ChinaTime.dayNumber(label: "2026-01-05").map(ChinaTime.start(ofDay:)) == 1_767_542_400_000)  // 2026-01-04T16:00Z
+        #expect(ChinaTime.dayNumber(label: "2026-02-30") == nil && ChinaTime.dayNumber(label: "yesterday") == nil)
+    }
+
+    @Test("the CSV import reads three time forms and refuses a bad line by number")
+    func parse() throws {
+        let records = try ImportCommand.parse(csv: """
+        id,time,type,lon,lat,place_type
+        A1,2026-01-05T13:45:00+08:00,theft,104.28,30.97,shop
+        A2,2026-01-05 13:45,fight,104.29,30.98
+        A3,1767591900000,theft,104.30,30.99,street
+        """)
+        #expect(records.map(\.id) == ["A1", "A2", "A3"])
+        #expect(records[0].at == monday + 13 * hour + 45 * 60_000 && records[1].at == records[0].at)
+        #expect(records[2].at == 1_767_591_900_000 && records[0].placeType == "shop" && records[1].placeType.isEmpty)
+        for (text, expected) in [("A1,2026-01-05 25:00,theft,104,30", "line 1: time"), ("A1,1,theft,200,30", "line 1: lon,lat"),
+                                 ("A1,1,theft,104,30\nA1,2,theft,104,30", "line 2: id A1 appears twice"), ("A1,1,theft,104", "line 1: expected")] {
+            do {
+                _ = try ImportCommand.parse(csv: text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.message.hasPrefix(expected), "\(error.message)")
+            }
+        }
+    }
+
+    @Test("the store keeps an incident once, however often it comes, and fills in where it lies")
+    func store() throws {
+        let store = try HistoryStore(path: temporaryDirectory() + "/situation.sqlite")
+        let record = HistoryRecord(id: "INC-1", at: monday, type: "theft", longitude: 104.28, latitude: 30.97)
+        #expect(try store.upsert([record, record]) == 1)
+        #expect(try store.upsert([record]) == 0)
+        #expect(try store.unlocated(limit: 10).map(\.id) == ["INC-1"])
+        var located = record
+        located.grid = "G1"
+        located.station = "S1"
+        #expect(try store.upsert([located]) == 0)
+        #expect(try store.records().first?.grid == "G1" && store.unlocated(limit: 10).isEmpty)
+        try store.locate([("INC-1", "G2", "S2")])
+        #expect(try store.records().first?.station == "S2" && store.count() == 1)
+    }
+
+    @Test("import command: a bad file leaves the store as it was; a good one twice adds nothing the second time")
+    func command() throws {
+        let directory = temporaryDirectory()
+        try "A1,2026-01-05 08:00,theft,104.28,30.97\nA2,2026-01-05 09:00,theft,104.28,30.97\n".write(toFile: directory + "/good.csv", atomically: true, encoding: .utf8)
+        try "A3,2026-01-05 08:00,theft,104.28,30.97\nA4,never,theft,104.28,30.97\n".write(toFile: directory + "/bad.csv", atomically: true, encoding: .utf8)
+        let environment = ["XUNFANG_DATA_DIR": directory]
+        #expect(ImportCommand.run([directory + "/good.csv"], environment: environment) == 0)
+        #expect(ImportCommand.run([directory + "/good.csv"], environment: environment) == 0)
+        #expect(ImportCommand.run([directory + "/bad.csv"], environment: environment) != 0)
+        #expect(try HistoryStore(path: directory + "/situation/situation.sqlite").count() == 2)
+    }
+}
+
+@Suite("Breakdowns and daily colours")
+struct AnalysisTests {
+    func record(_ id: String, _ at: Int64, type: String = "theft", station: String = "S1", grid: String = "G1") -> HistoryRecord {
+        HistoryRecord(id: id, at: at, type: type, longitude: 104.28, latitude: 30.97, grid: grid, station: station)
+    }
+
+    @Test("counts by station and hour, beside the week before and the same weeks last year")
+    func breakdown() {
+        let week = 7 * ChinaTime.day
+        var records = [
+            record("a", monday + 9 * hour), record("b", monday + 9 * hour + 1), record("c", monday + 21 * hour, type: "fight"),
+            record("d", monday + 9 * hour, station: "S2"),
+            record("e", monday - week + 9 * hour),                  // the week before
+            record("f", monday - 52 * week + 9 * hour), record("g", monday - 52 * week + 9 * hour + 5),  // last year
+            record("h", monday + 2 * ChinaTime.day),                // outside the one-day window
+        ]
+        records.shuffle()
+        let history = HistoryColumns(records)
+        let (total, rows) = Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: [.station, .hour])
+        #expect(total == 4)
+        let nine = rows.first { $0.key == ["S1", "9"] }
+        #expect(nine?.count == 2 && nine?.previousWeek == 1 && nine?.lastYear == 2)
+        #expect(nine?.weekChange == 1.0 && nine?.yearChange == 0)
+        #expect(rows.first == nine, "largest first")
+        #expect(rows.contains { $0.key == ["S1", "21"] && $0.count == 1 } && rows.contains { $0.key == ["S2", "9"] && $0.count == 1 })
+        let byType = Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: [.type, .weekday]).rows
+        #expect(byType.first { $0.key == ["fight", "1"] }?.count == 1)
+        #expect(Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: []).rows.map(\.count) == [4])
+    }
+
+    @Test("a station far above its same-weekday baseline turns red, a steady one stays green, and the judgement is the rule's")
+    func colours() {
+        var records: [HistoryRecord] = []
+        var serial = 0
+        func add(_ count: Int, day: Int64, station: String, grid: String) {
+            for _ in 0..<count {
+                serial += 1
+                records.append(record("r\(serial)", ChinaTime.start(ofDay: day) + Int64(serial % 24) * hour, station: station, grid: grid))
+            }
+        }
+        let day = ChinaTime.dayNumber(monday)
+        for week in 1...15 {
+            add(2 + week % 2, day: day - Int64(7 * week), station: "S1", grid: "G1")
+            add(2 + week % 2, day: day - Int64(7 * week), station: "S2", grid: "G2")
+            add(5, day: day - Int64(7 * week) + 1, station: "S1", grid: "G1")  // other weekdays do not count
+        }
+        add(3, day: day - 364, station: "S1", grid: "G1")
+        add(14, day: day, station: "S1", grid: "G1")
+        add(3, day: day, station: "S2", grid: "G2")
+        let result = DailyColours.compute(HistoryColumns(records), day: day, stations: ["S1", "S2", "S3"], grids: ["G1", "G2"])
+        let s1 = result.stations[0], s2 = result.stations[1], s3 = result.stations[2]
+        #expect(s1.count == 14 && s1.judgement.colour == .red && s1.judgement.colour.deploymentLevel == 1)
+        let baseline = (1...15).map { 2 + $0 % 2 } + [3]
+        #expect(s1.judgement == ColourRule().judge(count: 14, baseline: baseline))
+        #expect(s2.judgement.colour == .green && s3.count == 0 && s3.judgement.colour == .green)
+        #expect(result.grids.map(\.judgement.colour) == [.red, .green])
+        let spots = DailyColours.hotSpots(HistoryColumns(records), station: "S1", day: day)
+        #expect(spots.types == ["theft"] && spots.grids == ["G1"] && spots.hours.count == 3)
+    }
+}

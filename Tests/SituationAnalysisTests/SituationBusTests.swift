@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import SituationAnalysisPlugin
+import Testing
+import XunfangBusServer
+import XunfangConfig
+import XunfangPluginKit
+import XunfangProto
+
+@Suite("SituationAnalysis over the bus", .serialized)
+struct SituationBusTests {
+    static let secret = "situation-test-secret-0123456789"
+    let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func incident(_ id: String, at: Int64, station: String = "510000-01-01", status: Xunfang_Dispatch_V1_IncidentStatus = .accepted) -> Xunfang_Dispatch_V1_Incident {
+        var incident = Xunfang_Dispatch_V1_Incident()
+        incident.id = id
+        incident.typeCode = "theft"
+        incident.location.longitude = 104.28
+        incident.location.latitude = 30.97
+        incident.stationID = station
+        incident.gridID = station + "-001"
+        incident.status = status
+        incident.times.received = at
+        incident.report = "personal words the history must not keep"
+        return incident
+    }
+
+    @Test("incidents from the durable topic are kept once; breakdowns, colours and the daily warning come out of them")
+    func history() async throws {
+        let directory = temporaryDirectory()
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["situation", "dispatch", "desk"].map {
+            PrincipalConfig(name: $0, credential: Self.secret, acl: .unrestricted)
+        })
+        config.bus.durableTopics = [try TopicPattern("incident.>"), try TopicPattern("situation.warning")]
+        let server = BusServer(config: config, credentials: ["situation": Self.secret, "dispatch": Self.secret, "desk": Self.secret], logger: quiet)
+        _ = try await server.start()
+        let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
+        func client(_ name: String) async throws -> BusClient {
+            let client = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: name, version: "1.0.0"), credential: Self.secret, logger: quiet)
+            try await client.start()
+            return client
+        }
+
+        // Fifteen quiet Mondays in the store already (as an import would leave them), then a busy one over the bus.
+        let store = try HistoryStore(path: directory + "/situation.sqlite")
+        var old: [HistoryRecord] = []
+        for week in 1...15 {
+            let day = monday - Int64(week) * 7 * ChinaTime.day
+            old.append(HistoryRecord(id: "OLD-\(week)", at: day + 10 * hour, type: "theft", longitude: 104.28, latitude: 30.97,
+                                     grid: "510000-01-01-001", station: "510000-01-01"))
+        }
+        try store.upsert(old)
+        let dispatch = try await client("dispatch")
+        for index in 0..<12 {
+            let message = incident("INC-\(index)", at: monday + Int64(9 + index % 3) * hour)
+            try await dispatch.publishConfirmed("incident.created", payload: message.serializedData(), messageID: "c\(index)")
+            // A redelivery or an update of the same incident: stored once.
+            try await dispatch.publishConfirmed("incident.updated", payload: message.serializedData(), messageID: "u\(index)")
+        }
+        try await dispatch.publishConfirmed("incident.created", payload: incident("INC-linked", at: monday, status: .linked).serializedData(), messageID: "l")
+
+        let clock = Clock(monday + ChinaTime.day + 10 * 60_000)  // Tuesday 00:10, before the daily run's time
+        let plugin = SituationAnalysisPlugin(store: store, logger: quiet, now: { clock.now }, dailyCheck: .milliseconds(50))
+        let situation = BusClient(transport: .inProcess(bus), manifest: SituationAnalysisPlugin.manifest, credential: Self.secret, logger: quiet)
+        plugin.register(on: situation)
+        try await situation.start()
+        let desk = try await client("desk")
+        let warnings = try await desk.subscribe("situation.warning", durable: "community")
+        let running = Task { try await plugin.run(on: situation) }
+
+        var breakdown = Xunfang_Situation_V1_BreakdownRequest()
+        breakdown.from = monday
+        breakdown.to = monday + ChinaTime.day
+        breakdown.by = [.station, .hour]
+        var answer = Xunfang_Situation_V1_BreakdownResponse()
+        for _ in 0..<200 {
+            answer = try await desk.call("/xunfang.situation.v1.Situation/Breakdown", breakdown, as: Xunfang_Situation_V1_BreakdownResponse.self)
+            if answer.total >= 12 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(answer.total == 12, "each incident once, the linked call not at all")
+        #expect(answer.rows.map(\.count).sorted() == [4, 4, 4] && answer.rows.allSatisfy { $0.key[0] == "510000-01-01" })
+        #expect(answer.rows.first { $0.key[1] == "10" }?.previousWeek == 1)
+        #expect(try store.count() == 27)
+
+        var colours = Xunfang_Situation_V1_ColoursRequest()
+        colours.day = "2026-01-05"
+        let judged = try await desk.call("/xunfang.situation.v1.Situation/Colours", colours, as: Xunfang_Situation_V1_ColoursResponse.self)
+        let station = try #require(judged.stations.first { $0.areaID == "510000-01-01" })
+        #expect(station.colour == .red && station.count == 12 && station.deploymentLevel == 1 && station.minimumPatrolShare == 0.8)
+        colours.day = "2026-13-01"
+        await #expect(throws: BusClientError.self) {
+            try await desk.call("/xunfang.situation.v1.Situation/Colours", colours, as: Xunfang_Situation_V1_ColoursResponse.self)
+        }
+
+        // At 01:00 the daily run warns about Monday, once.
+        // (On its first start the plugin did the day before: Sunday, a quiet day without warnings.)
+        #expect(try store.meta("colours_day") == String(ChinaTime.dayNumber(monday) - 1))
+        clock.set(monday + ChinaTime.day + hour)
+        var iterator = warnings.makeAsyncIterator()
+        let delivery = try #require(await iterator.next())
+        let warning = try delivery.decode(Xunfang_Situation_V1_Warning.self)
+        delivery.ack()
+        #expect(warning.day == "2026-01-05" && warning.stationID == "510000-01-01" && warning.colour == .red)
+        #expect(warning.topTypes == ["theft"] && warning.hotHours.first.map { (9...11).contains($0) } == true)
+        #expect(try store.meta("colours_day") == String(ChinaTime.dayNumber(monday)))
+
+        running.cancel()
+        for client in [dispatch, situation, desk] { await client.close() }
+        await server.stop()
+    }
+}
+
+/// A settable clock the plugin reads.
+final class Clock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64
+    init(_ value: Int64) { self.value = value }
+    var now: Int64 { lock.withLock { value } }
+    func set(_ new: Int64) { lock.withLock { value = new } }
+}
