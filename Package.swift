@@ -216,7 +216,8 @@ let package = Package(
 
         .target(
             name: "SituationAnalysisPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangProto", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangProto", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
             path: "Plugins/SituationAnalysis/Sources",
             swiftSettings: swiftSettings
         ),
@@ -229,7 +230,8 @@ let package = Package(
 
         .testTarget(
             name: "SituationAnalysisTests",
-            dependencies: ["SituationAnalysisPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangProto", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging],
+            dependencies: ["SituationAnalysisPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangProto", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
+                           .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SituationAnalysisTests",
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

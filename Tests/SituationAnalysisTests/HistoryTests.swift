@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SituationAnalysisPlugin
 import Testing
 
@@ -61,6 +62,31 @@ struct HistoryTests {
         #expect(try store.records().first?.grid == "G1" && store.unlocated(limit: 10).isEmpty)
         try store.locate([("INC-1", "G2", "S2")])
         #expect(try store.records().first?.station == "S2" && store.count() == 1)
+    }
+
+    @Test("a history stored before name codes (migration v1) is carried over whole")
+    func migration() throws {
+        let path = temporaryDirectory() + "/situation.sqlite"
+        let old = try DatabaseQueue(path: path)
+        try old.write { db in
+            try db.execute(sql: """
+                CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                INSERT INTO grdb_migrations VALUES ('v1');
+                CREATE TABLE incident (id TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, longitude REAL NOT NULL,
+                  latitude REAL NOT NULL, grid_id TEXT NOT NULL DEFAULT '', station_id TEXT NOT NULL DEFAULT '', place_type TEXT NOT NULL DEFAULT '');
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                INSERT INTO incident VALUES ('A', 10, 'theft', 104.28, 30.97, 'G1', 'S1', 'shop'), ('B', 20, 'fight', 104.29, 30.98, '', '', '');
+                INSERT INTO meta VALUES ('colours_day', '20000');
+                """)
+        }
+        try old.close()
+        let store = try HistoryStore(path: path)
+        let records = try store.records()
+        #expect(records == [HistoryRecord(id: "A", at: 10, type: "theft", longitude: 104.28, latitude: 30.97, grid: "G1", station: "S1", placeType: "shop"),
+                            HistoryRecord(id: "B", at: 20, type: "fight", longitude: 104.29, latitude: 30.98)])
+        #expect(try store.unlocated(limit: 5).map(\.id) == ["B"] && store.meta("colours_day") == "20000")
+        let columns = try store.columns()
+        #expect(columns.distinct(\.station) == ["S1"] && columns.names.names[Int(columns.type[1])] == "fight")
     }
 
     @Test("import command: a bad file leaves the store as it was; a good one twice adds nothing the second time")

@@ -6,7 +6,7 @@ import XunfangPluginKit
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (not tests): print a table and JSON.", subcommands: [BusBench.self, GeoBench.self, DispatchBench.self])
+        commandName: "bench", abstract: "Benchmarks (not tests): print a table and JSON.", subcommands: [BusBench.self, GeoBench.self, DispatchBench.self, SituationBench.self])
 }
 
 /// `xunfang bench bus`: the bus in its own process (`xunfang bus`), a serving plugin and
@@ -169,7 +169,7 @@ struct BusBench: AsyncParsableCommand {
     }
 
     func report(_ results: [(String, String, Double)]) {
-        printBenchReport(bench: "bus", title: "xunfang bench bus (payload \(payloadBytes) B, Unix socket, bus in its own process)",
+        BenchReport.print(bench: "bus", title: "xunfang bench bus (payload \(payloadBytes) B, Unix socket, bus in its own process)",
                          parameters: ["payload_bytes": Double(payloadBytes)], results: results, jsonOnly: json)
     }
 
@@ -192,22 +192,6 @@ struct BusBench: AsyncParsableCommand {
         credential: \(secret)
         acl: { publish: [">"], subscribe: [">"], call: ["*"] }
     """
-}
-
-/// One table for people and one JSON line for scripts, the same for every bench.
-func printBenchReport(bench: String, title: String, parameters: [String: Double], results: [(String, String, Double)], jsonOnly: Bool) {
-    var object: [String: Double] = [:]
-    for (name, unit, value) in results { object["\(name) [\(unit)]"] = (value * 1000).rounded() / 1000 }
-    var document: [String: Any] = ["bench": bench, "results": object]
-    for (key, value) in parameters { document[key] = value }
-    let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
-    if !jsonOnly {
-        print(title)
-        for (name, unit, value) in results {
-            print(name.padding(toLength: 34, withPad: " ", startingAt: 0), String(format: "%14.3f", value), unit)
-        }
-    }
-    print(String(decoding: data, as: UTF8.self))
 }
 
 extension Duration {

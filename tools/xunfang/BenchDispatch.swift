@@ -130,7 +130,7 @@ struct DispatchBench: AsyncParsableCommand {
         }
         let intakeRate = Double(perDesk * 16) / Self.seconds(ContinuousClock.now - intakeStart)
 
-        printBenchReport(bench: "dispatch", title: "xunfang bench dispatch (demo county, \(units) positioned units, processes via xunfang up)",
+        BenchReport.print(bench: "dispatch", title: "xunfang bench dispatch (demo county, \(units) positioned units, processes via xunfang up)",
                          parameters: ["units": Double(units)], results: [
                             ("recommend.p50", "ms", recommend[recommend.count / 2]),
                             ("recommend.p99", "ms", recommend[recommend.count * 99 / 100]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import XunfangGeo
+import XunfangPluginKit
 
 /// `xunfang bench geo`: the road-network figures issue 3 sets targets for, on the demo
 /// county and on a generated 200,000-node graph. `Benchmarks/run-geo` runs it beside
@@ -22,7 +23,7 @@ struct GeoBench: ParsableCommand {
             results.append(("\(name).arcs", "count", Double(graph.arcCount)))
             results += measure(graph, name: name)
         }
-        printBenchReport(bench: "geo", title: "xunfang bench geo (median of \(repeats); \(units) units)",
+        BenchReport.print(bench: "geo", title: "xunfang bench geo (median of \(repeats); \(units) units)",
                          parameters: ["units": Double(units), "repeats": Double(repeats)], results: results, jsonOnly: json)
     }
 

@@ -6,6 +6,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "hotspots": exit(HotspotsCommand.run(Array(arguments.dropFirst())))
 case "import": exit(ImportCommand.run(Array(arguments.dropFirst())))
+case "bench": exit(SituationBenchmark.run(Array(arguments.dropFirst())))
 default: break
 }
 await PluginMain.run(SituationAnalysisPlugin.self)

@@ -66,11 +66,8 @@ public enum Breakdown {
             let code = Int(rest & 0xFFFF)
             rest >>= 16
             let name: String = switch dimension {
-            case .station: history.stations.names[code]
-            case .grid: history.grids.names[code]
+            case .station, .grid, .type, .placeType: history.names.names[code]
             case .hour, .weekday: String(code)
-            case .type: history.types.names[code]
-            case .placeType: history.placeTypes.names[code]
             }
             parts.append(name)
         }
@@ -93,8 +90,8 @@ public enum DailyColours {
         // Slot 0 is the day itself, 1...15 the weeks before, 16 last year.
         var slotOfOffset: [Int64: Int] = [0: 0, 364: 16]
         for week in 1...15 { slotOfOffset[Int64(7 * week)] = week }
-        var stationCounts = [[Int]](repeating: [Int](repeating: 0, count: 17), count: history.stations.names.count)
-        var gridCounts = [[Int]](repeating: [Int](repeating: 0, count: 17), count: history.grids.names.count)
+        var stationCounts = [[Int]](repeating: [Int](repeating: 0, count: 17), count: history.names.names.count)
+        var gridCounts = [[Int]](repeating: [Int](repeating: 0, count: 17), count: history.names.names.count)
         let earliest = ChinaTime.start(ofDay: day - 364), latest = ChinaTime.start(ofDay: day + 1)
         for index in 0..<history.count {
             let at = history.at[index]
@@ -102,19 +99,19 @@ public enum DailyColours {
             stationCounts[Int(history.station[index])][slot] += 1
             gridCounts[Int(history.grid[index])][slot] += 1
         }
-        func judge(_ ids: [String], _ interner: Interner, _ counts: [[Int]]) -> [Area] {
+        func judge(_ ids: [String], _ counts: [[Int]]) -> [Area] {
             ids.map { id in
-                let slots = interner.lookup(id).map { counts[Int($0)] } ?? [Int](repeating: 0, count: 17)
+                let slots = history.names.lookup(id).map { counts[Int($0)] } ?? [Int](repeating: 0, count: 17)
                 return Area(id: id, count: slots[0], judgement: rule.judge(count: slots[0], baseline: Array(slots[1...])))
             }
         }
-        return (judge(stations, history.stations, stationCounts), judge(grids, history.grids, gridCounts))
+        return (judge(stations, stationCounts), judge(grids, gridCounts))
     }
 
     /// What a station's warning names: over the four weeks up to `day`, its busiest hours,
     /// most frequent case types and grids with most incidents (three of each).
     public static func hotSpots(_ history: HistoryColumns, station: String, day: Int64) -> (hours: [Int], types: [String], grids: [String]) {
-        guard let code = history.stations.lookup(station) else { return ([], [], []) }
+        guard let code = history.names.lookup(station) else { return ([], [], []) }
         let from = ChinaTime.start(ofDay: day - 27), to = ChinaTime.start(ofDay: day + 1)
         var hours = [Int](repeating: 0, count: 24)
         var types: [Int32: Int] = [:], grids: [Int32: Int] = [:]
@@ -127,7 +124,7 @@ public enum DailyColours {
             counts.filter { $0.value > 0 }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(3).map(\.key)
         }
         let hourCounts = Dictionary(uniqueKeysWithValues: hours.enumerated().map { ($0.offset, $0.element) })
-        return (top(hourCounts), top(types).map { history.types.names[Int($0)] },
-                top(grids).map { history.grids.names[Int($0)] }.filter { $0 != "" && $0 != "-" })
+        return (top(hourCounts), top(types).map { history.names.names[Int($0)] },
+                top(grids).map { history.names.names[Int($0)] }.filter { $0 != "" && $0 != "-" })
     }
 }

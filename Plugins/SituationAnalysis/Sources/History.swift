@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import GRDBSQLite
 
 /// What the history keeps of one incident. No caller and no report: personal data stays
 /// with Dispatch, and this plugin needs only where, when and what.
@@ -28,7 +29,10 @@ public struct HistoryRecord: Sendable, Hashable {
 }
 
 /// The incident history in the plugin's own SQLite file, keyed by incident id so that a
-/// redelivered or re-imported incident is stored once.
+/// redelivered or re-imported incident is stored once. Types, grids, stations and place
+/// types are stored as codes into a table of names (code 0 is ""), which keeps the file
+/// small and lets a year of incidents load as columns of integers. (Codes are checked by
+/// this code, not by foreign keys: four lookups per insert would halve the import rate.)
 public final class HistoryStore: Sendable {
     private let queue: DatabaseQueue
 
@@ -56,7 +60,58 @@ public final class HistoryStore: Sendable {
                 CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2 name codes") { db in
+            try db.execute(sql: """
+                CREATE TABLE name (code INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+                INSERT INTO name (code, text) VALUES (0, '');
+                INSERT OR IGNORE INTO name (text)
+                  SELECT type FROM incident UNION SELECT grid_id FROM incident UNION SELECT station_id FROM incident UNION SELECT place_type FROM incident;
+                CREATE TABLE coded (
+                  id TEXT PRIMARY KEY NOT NULL,
+                  at INTEGER NOT NULL,
+                  type INTEGER NOT NULL,
+                  longitude REAL NOT NULL CHECK (longitude BETWEEN -180 AND 180),
+                  latitude REAL NOT NULL CHECK (latitude BETWEEN -90 AND 90),
+                  grid INTEGER NOT NULL DEFAULT 0,
+                  station INTEGER NOT NULL DEFAULT 0,
+                  place_type INTEGER NOT NULL DEFAULT 0
+                );
+                INSERT INTO coded SELECT id, at, (SELECT code FROM name WHERE text = type), longitude, latitude,
+                  (SELECT code FROM name WHERE text = grid_id), (SELECT code FROM name WHERE text = station_id),
+                  (SELECT code FROM name WHERE text = place_type) FROM incident;
+                DROP TABLE incident;
+                ALTER TABLE coded RENAME TO incident;
+                -- Covering: a window of the history loads from the index alone, in time order.
+                CREATE INDEX incident_at ON incident(at, type, grid, station, place_type);
+                CREATE INDEX incident_unlocated ON incident(grid) WHERE grid = 0;
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    /// Every name by code (codes are dense from 0, which is "").
+    private static func names(_ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT text FROM name ORDER BY code")
+    }
+
+    /// Codes for names, adding the new ones; within one write transaction.
+    private struct Coder {
+        var codes: [String: Int64]
+        var next: Int64
+
+        init(_ db: Database) throws {
+            let names = try HistoryStore.names(db)
+            codes = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, Int64($0.offset)) })
+            next = Int64(names.count)
+        }
+
+        mutating func code(_ name: String, _ db: Database) throws -> Int64 {
+            if let known = codes[name] { return known }
+            try db.execute(sql: "INSERT INTO name (code, text) VALUES (?, ?)", arguments: [next, name])
+            codes[name] = next
+            next += 1
+            return next - 1
+        }
     }
 
     /// Stores records in one transaction; a known id keeps its row, filling in a grid,
@@ -65,16 +120,17 @@ public final class HistoryStore: Sendable {
     public func upsert(_ records: [HistoryRecord]) throws -> Int {
         try queue.write { db in
             let before = try Int.fetchOne(db, sql: "SELECT count(*) FROM incident") ?? 0
+            var coder = try Coder(db)
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO incident (id, at, type, longitude, latitude, grid_id, station_id, place_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO incident (id, at, type, longitude, latitude, grid, station, place_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
-                  grid_id = CASE WHEN grid_id = '' THEN excluded.grid_id ELSE grid_id END,
-                  station_id = CASE WHEN station_id = '' THEN excluded.station_id ELSE station_id END,
-                  place_type = CASE WHEN place_type = '' THEN excluded.place_type ELSE place_type END
+                  grid = CASE WHEN grid = 0 THEN excluded.grid ELSE grid END,
+                  station = CASE WHEN station = 0 THEN excluded.station ELSE station END,
+                  place_type = CASE WHEN place_type = 0 THEN excluded.place_type ELSE place_type END
                 """)
             for record in records {
-                try statement.execute(arguments: [record.id, record.at, record.type, record.longitude, record.latitude,
-                                                  record.grid, record.station, record.placeType])
+                try statement.execute(arguments: [record.id, record.at, try coder.code(record.type, db), record.longitude, record.latitude,
+                                                  try coder.code(record.grid, db), try coder.code(record.station, db), try coder.code(record.placeType, db)])
             }
             return (try Int.fetchOne(db, sql: "SELECT count(*) FROM incident") ?? 0) - before
         }
@@ -87,18 +143,45 @@ public final class HistoryStore: Sendable {
     /// Records received in [from, to), oldest first.
     public func records(from: Int64 = .min, to: Int64 = .max) throws -> [HistoryRecord] {
         try queue.read { db in
-            try Row.fetchCursor(db, sql: "SELECT * FROM incident WHERE at >= ? AND at < ? ORDER BY at", arguments: [from, to]).map { row in
-                HistoryRecord(id: row["id"], at: row["at"], type: row["type"], longitude: row["longitude"], latitude: row["latitude"],
-                              grid: row["grid_id"], station: row["station_id"], placeType: row["place_type"])
-            }.reduce(into: []) { $0.append($1) }
+            let names = try Self.names(db)
+            return try Row.fetchAll(db, sql: "SELECT id, at, type, longitude, latitude, grid, station, place_type FROM incident WHERE at >= ? AND at < ? ORDER BY at",
+                                    arguments: [from, to]).map { row in
+                HistoryRecord(id: row[0], at: row[1], type: names[row[2] as Int], longitude: row[3], latitude: row[4],
+                              grid: names[row[5] as Int], station: names[row[6] as Int], placeType: names[row[7] as Int])
+            }
+        }
+    }
+
+    /// Incidents received in [from, to) as columns, for the analyses: integers straight
+    /// from the file, no strings per row.
+    public func columns(from: Int64 = .min, to: Int64 = .max) throws -> HistoryColumns {
+        try queue.read { db in
+            let names = try Self.names(db)
+            var at: [Int64] = [], type: [Int32] = [], grid: [Int32] = [], station: [Int32] = [], placeType: [Int32] = []
+            let statement = try db.makeStatement(sql: "SELECT at, type, grid, station, place_type FROM incident WHERE at >= ? AND at < ?")
+            statement.arguments = [from, to]
+            // Column by column through SQLite itself: GRDB's rows would box every value.
+            let raw = statement.sqliteStatement
+            var step = sqlite3_step(raw)
+            while step == SQLITE_ROW {
+                at.append(sqlite3_column_int64(raw, 0))
+                type.append(sqlite3_column_int(raw, 1))
+                grid.append(sqlite3_column_int(raw, 2))
+                station.append(sqlite3_column_int(raw, 3))
+                placeType.append(sqlite3_column_int(raw, 4))
+                step = sqlite3_step(raw)
+            }
+            guard step == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: step), message: String(cString: sqlite3_errmsg(db.sqliteConnection))) }
+            return HistoryColumns(at: at, type: type, grid: grid, station: station, placeType: placeType, names: Interner(names: names))
         }
     }
 
     /// Records GridModel has not placed yet.
     public func unlocated(limit: Int) throws -> [HistoryRecord] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM incident WHERE grid_id = '' LIMIT ?", arguments: [limit]).map { row in
-                HistoryRecord(id: row["id"], at: row["at"], type: row["type"], longitude: row["longitude"], latitude: row["latitude"])
+            let names = try Self.names(db)
+            return try Row.fetchAll(db, sql: "SELECT id, at, type, longitude, latitude FROM incident WHERE grid = 0 LIMIT ?", arguments: [limit]).map { row in
+                HistoryRecord(id: row[0], at: row[1], type: names[row[2] as Int], longitude: row[3], latitude: row[4])
             }
         }
     }
@@ -106,8 +189,10 @@ public final class HistoryStore: Sendable {
     /// Sets where incidents lie: (id, grid, station); grid "-" for outside every grid.
     public func locate(_ places: [(id: String, grid: String, station: String)]) throws {
         try queue.write { db in
+            var coder = try Coder(db)
             for place in places {
-                try db.execute(sql: "UPDATE incident SET grid_id = ?, station_id = ? WHERE id = ?", arguments: [place.grid, place.station, place.id])
+                try db.execute(sql: "UPDATE incident SET grid = ?, station = ? WHERE id = ?",
+                               arguments: [try coder.code(place.grid, db), try coder.code(place.station, db), place.id])
             }
         }
     }
@@ -121,16 +206,32 @@ public final class HistoryStore: Sendable {
     }
 }
 
-/// Records as columns with interned names, for aggregation over millions of them.
+/// Records as columns of name codes (one interner for every column), for aggregation
+/// over millions of them.
 public struct HistoryColumns: Sendable {
     public var at: [Int64] = []
     public var type: [Int32] = []
     public var grid: [Int32] = []
     public var station: [Int32] = []
     public var placeType: [Int32] = []
-    public var types = Interner(), grids = Interner(), stations = Interner(), placeTypes = Interner()
+    public var names = Interner()
 
     public init() {}
+
+    /// Columns as the store keeps them: codes into `names`.
+    public init(at: [Int64], type: [Int32], grid: [Int32], station: [Int32], placeType: [Int32], names: Interner) {
+        self.at = at
+        self.type = type
+        self.grid = grid
+        self.station = station
+        self.placeType = placeType
+        self.names = names
+    }
+
+    /// The distinct names a column holds, sorted, without "" and "-" (not placed).
+    public func distinct(_ column: KeyPath<HistoryColumns, [Int32]>) -> [String] {
+        Set(self[keyPath: column]).map { names.names[Int($0)] }.filter { $0 != "" && $0 != "-" }.sorted()
+    }
 
     public init(_ records: [HistoryRecord]) {
         reserveCapacity(records.count)
@@ -149,10 +250,10 @@ public struct HistoryColumns: Sendable {
 
     public mutating func append(_ record: HistoryRecord) {
         at.append(record.at)
-        type.append(types.code(record.type))
-        grid.append(grids.code(record.grid))
-        station.append(stations.code(record.station))
-        placeType.append(placeTypes.code(record.placeType))
+        type.append(names.code(record.type))
+        grid.append(names.code(record.grid))
+        station.append(names.code(record.station))
+        placeType.append(names.code(record.placeType))
     }
 }
 
@@ -162,6 +263,12 @@ public struct Interner: Sendable {
     private var codes: [String: Int32] = [:]
 
     public init() {}
+
+    /// Names whose codes are their positions.
+    public init(names: [String]) {
+        self.names = names
+        codes = Dictionary(names.enumerated().map { ($0.element, Int32($0.offset)) }, uniquingKeysWith: { first, _ in first })
+    }
 
     public mutating func code(_ name: String) -> Int32 {
         if let known = codes[name] { return known }

@@ -132,7 +132,7 @@ final class Analyst: Sendable {
             return known
         }
         let limit = request.limit == 0 ? 1_000 : Int(min(request.limit, 100_000))
-        let history = HistoryColumns(try store.records(from: from - Breakdown.year, to: to))
+        let history = try store.columns(from: from - Breakdown.year, to: to)
         let (total, rows) = Breakdown.compute(history, from: from, to: to, by: dimensions, limit: limit)
         var response = Xunfang_Situation_V1_BreakdownResponse()
         response.from = from
@@ -166,9 +166,9 @@ final class Analyst: Sendable {
     /// that those the history names.
     func colours(day: Int64, bus: BusClient) async throws
         -> (response: Xunfang_Situation_V1_ColoursResponse, history: HistoryColumns) {
-        let history = HistoryColumns(try store.records(from: ChinaTime.start(ofDay: day - 364), to: ChinaTime.start(ofDay: day + 1)))
-        var stations = history.stations.names.filter { !$0.isEmpty && $0 != "-" }
-        var grids = history.grids.names.filter { !$0.isEmpty && $0 != "-" }
+        let history = try store.columns(from: ChinaTime.start(ofDay: day - 364), to: ChinaTime.start(ofDay: day + 1))
+        var stations = history.distinct(\.station)
+        var grids = history.distinct(\.grid)
         if let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
                                            as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas {
             stations = Array(Set(stations + areas.filter { $0.kind == .station }.map(\.id)))

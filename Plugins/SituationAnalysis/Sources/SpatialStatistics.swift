@@ -1,6 +1,12 @@
 import Foundation
 import XunfangGeo
 
+/// A buffer shared by workers that each write their own disjoint indices.
+struct UncheckedBuffer: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Double>
+    init(_ buffer: UnsafeMutableBufferPointer<Double>) { self.buffer = buffer }
+}
+
 /// Spatial autocorrelation and hot-spot statistics, in the forms PySAL's esda computes,
 /// so that results can be checked against it (Benchmarks/scripts/esda_crosscheck.py).
 public enum SpatialStatistics {
@@ -49,9 +55,9 @@ public enum SpatialStatistics {
         let scale = Double(n - 1) / denominator
         let lag = weights.lag(z)
         let observed = (0..<n).map { scale * z[$0] * lag[$0] }
-        let simulated = permutationP(z, neighbors: weights.neighbors, rows: weights.weights, observed: observed, permutations: permutations, seed: seed) {
-            i, sampleLag in scale * z[i] * sampleLag
-        }
+        // I_i grows with the lag where z_i > 0 and shrinks where z_i < 0.
+        let simulated = permutationP(z, neighbors: weights.neighbors, rows: weights.weights, observedLag: lag,
+                                     direction: z.map { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 }, permutations: permutations, seed: seed)
         return (0..<n).map { Local(value: observed[$0], z: 0, pSimulated: simulated?[$0]) }
     }
 
@@ -75,11 +81,13 @@ public enum SpatialStatistics {
             return spread > 0 ? (sum - mean * wi) / spread : 0
         }
         let observed = values.indices.map { score($0, lag[$0]) }
-        // Permutations keep x_i in place (it is its own neighbour) and shuffle the rest.
+        // Permutations keep x_i in place (it is its own neighbour) and shuffle the rest;
+        // Gi* grows with the neighbours' part of the lag wherever its spread is not 0.
         let rows = w.weights.map { Array($0.dropFirst()) }
-        let simulated = permutationP(values, neighbors: weights.neighbors, rows: rows, observed: observed, permutations: permutations, seed: seed) {
-            i, sampleLag in score(i, w.weights[i][0] * values[i] + sampleLag)
-        }
+        let neighbourLag = values.indices.map { lag[$0] - w.weights[$0][0] * values[$0] }
+        let simulated = permutationP(values, neighbors: weights.neighbors, rows: rows, observedLag: neighbourLag,
+                                     direction: values.indices.map { score($0, lag[$0] + 1) > score($0, lag[$0]) ? 1 : 0 },
+                                     permutations: permutations, seed: seed)
         return values.indices.map { Local(value: lag[$0], z: observed[$0], pSimulated: simulated?[$0]) }
     }
 
@@ -87,32 +95,70 @@ public enum SpatialStatistics {
     /// draws (without replacement) from all the other areas' values, `permutations` times;
     /// the pseudo p-value is (folded count of draws at least as extreme + 1) / (permutations + 1),
     /// as esda reports it. `rows` are the neighbour weights the lag uses.
-    static func permutationP(_ values: [Double], neighbors: [[Int]], rows: [[Double]], observed: [Double], permutations: Int, seed: UInt64,
-                             statistic: (Int, Double) -> Double) -> [Double]? {
+    ///
+    /// As in esda, one table of draws serves every area: row p holds k_max distinct
+    /// indices into "the other n − 1 areas", which for area i skip i itself. Each statistic
+    /// here is monotone in the lag (Gi* increasing; local Moran increasing or decreasing
+    /// with the sign of z_i), so a draw is compared by its lag against the observed lag,
+    /// not through the statistic, and areas are split across the cores.
+    static func permutationP(_ values: [Double], neighbors: [[Int]], rows: [[Double]], observedLag: [Double], direction: [Int],
+                             permutations: Int, seed: UInt64) -> [Double]? {
         guard permutations > 0 else { return nil }
-        var random = SyntheticRoads.Generator(state: seed)
         let n = values.count
-        var pool = [Int](repeating: 0, count: max(0, n - 1))
-        return (0..<n).map { i in
-            let k = neighbors[i].count
-            var slot = 0
-            for j in 0..<n where j != i {
-                pool[slot] = j
-                slot += 1
-            }
-            var larger = 0
-            for _ in 0..<permutations {
-                // A partial Fisher–Yates shuffle: the first k of the pool are the draw.
-                var lag = 0.0
-                for position in 0..<k {
-                    let pick = position + Int(random.next() % UInt64(n - 1 - position))
-                    pool.swapAt(position, pick)
-                    lag += rows[i][position] * values[pool[position]]
+        let maxK = neighbors.map(\.count).max() ?? 0
+        let draws = permutationDraws(n: n, k: maxK, permutations: permutations, seed: seed)
+        var result = [Double](repeating: 1, count: n)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 256))
+        result.withUnsafeMutableBufferPointer { result in
+            let output = UncheckedBuffer(result)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                values.withUnsafeBufferPointer { values in
+                    draws.withUnsafeBufferPointer { draws in
+                        for i in stride(from: worker, to: n, by: workers) {
+                            let k = neighbors[i].count
+                            let weights = rows[i]
+                            let target = observedLag[i]
+                            var larger = 0
+                            if direction[i] == 0 || k == 0 {
+                                larger = permutations  // the statistic does not move: every draw ties
+                            } else {
+                                for p in 0..<permutations {
+                                    let row = p * maxK
+                                    var lag = 0.0
+                                    for position in 0..<k {
+                                        let r = Int(draws[row + position])
+                                        lag += weights[position] * values[r >= i ? r + 1 : r]
+                                    }
+                                    if direction[i] > 0 ? lag >= target : lag <= target { larger += 1 }
+                                }
+                            }
+                            output.buffer[i] = Double(min(larger, permutations - larger) + 1) / Double(permutations + 1)
+                        }
+                    }
                 }
-                if statistic(i, lag) >= observed[i] { larger += 1 }
             }
-            return Double(min(larger, permutations - larger) + 1) / Double(permutations + 1)
         }
+        return result
+    }
+
+    /// `permutations` rows of `k` distinct indices in 0..<n−1, drawn by partial
+    /// Fisher–Yates shuffles of one pool, reproducible for a seed.
+    static func permutationDraws(n: Int, k: Int, permutations: Int, seed: UInt64) -> [Int32] {
+        guard n > 1, k > 0 else { return [] }
+        precondition(k <= n - 1, "more neighbours than other areas")
+        var random = SyntheticRoads.Generator(state: seed)
+        var pool = (0..<Int32(n - 1)).map { $0 }
+        var draws = [Int32](repeating: 0, count: permutations * k)
+        for p in 0..<permutations {
+            for position in 0..<k {
+                // Lemire's multiply-shift maps 64 random bits onto the remaining range without a division.
+                let remaining = UInt64(n - 1 - position)
+                let pick = position + Int((random.next().multipliedFullWidth(by: remaining)).high)
+                pool.swapAt(position, pick)
+                draws[p * k + position] = pool[position]
+            }
+        }
+        return draws
     }
 
     /// Benjamini–Hochberg: which of the p-values are discoveries at false-discovery rate `alpha`.

@@ -1,0 +1,20 @@
+import Foundation
+
+/// How every `xunfang bench ...` prints: one table for people, then one JSON line for
+/// scripts (`Benchmarks/run-*` read the JSON). Plugins with benches of their own use it too.
+public enum BenchReport {
+    public static func print(bench: String, title: String, parameters: [String: Double], results: [(String, String, Double)], jsonOnly: Bool) {
+        var object: [String: Double] = [:]
+        for (name, unit, value) in results { object["\(name) [\(unit)]"] = (value * 1000).rounded() / 1000 }
+        var document: [String: Any] = ["bench": bench, "results": object]
+        for (key, value) in parameters { document[key] = value }
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+        if !jsonOnly {
+            Swift.print(title)
+            for (name, unit, value) in results {
+                Swift.print(name.padding(toLength: 34, withPad: " ", startingAt: 0), String(format: "%14.3f", value), unit)
+            }
+        }
+        Swift.print(String(decoding: data, as: UTF8.self))
+    }
+}
