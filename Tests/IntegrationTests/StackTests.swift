@@ -85,6 +85,10 @@ struct StackTests {
         let cleared = try run(["ctl", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
         #expect(try run(["ctl", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")
+        // SituationAnalysis as its own process keeps the incident from the durable topic, once.
+        let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
+        #expect(try eventually { try run(breakdown, in: directory).output.contains(#""key":["510000-01-01"]"#) })
+        #expect(try run(breakdown, in: directory).output.contains(#""total":1"#))
 
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)

@@ -12,7 +12,8 @@ enum KnownMessages {
     static let types: [String: any SwiftProtobuf.Message.Type] = Dictionary(uniqueKeysWithValues: [
         Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self, Xunfang_Template_V1_Note.self,
         Xunfang_GridModel_V1_GridChanged.self, Xunfang_Dispatch_V1_Incident.self, Xunfang_Dispatch_V1_Unit.self,
-        Xunfang_Dispatch_V1_Order.self, Xunfang_Dispatch_V1_UnitPosition.self,
+        Xunfang_Dispatch_V1_Order.self, Xunfang_Dispatch_V1_UnitPosition.self, Xunfang_Dispatch_V1_MoveUpResponse.self,
+        Xunfang_Dispatch_V1_ShiftKpis.self, Xunfang_Situation_V1_ColoursResponse.self, Xunfang_Situation_V1_Warning.self,
     ].map { ($0.protoMessageName, $0) })
 
     /// Request and response types of known services.
@@ -38,6 +39,10 @@ enum KnownMessages {
         "/xunfang.dispatch.v1.Dispatch/ExportEido": (Xunfang_Dispatch_V1_ExportRequest.self, Xunfang_Dispatch_V1_ExportResponse.self),
         "/xunfang.dispatch.v1.Dispatch/MajorIncident": (Xunfang_Dispatch_V1_MajorIncidentRequest.self, Xunfang_Dispatch_V1_MajorIncidentResponse.self),
         "/xunfang.dispatch.v1.Dispatch/MoveUp": (Xunfang_Dispatch_V1_MoveUpRequest.self, Xunfang_Dispatch_V1_MoveUpResponse.self),
+        "/xunfang.dispatch.v1.Dispatch/AcceptMoveUp": (Xunfang_Dispatch_V1_AcceptMoveUpRequest.self, Xunfang_Dispatch_V1_AcceptMoveUpResponse.self),
+        "/xunfang.grid_model.v1.GridModel/Edit": (Xunfang_GridModel_V1_EditRequest.self, Xunfang_GridModel_V1_EditResponse.self),
+        "/xunfang.situation.v1.Situation/Breakdown": (Xunfang_Situation_V1_BreakdownRequest.self, Xunfang_Situation_V1_BreakdownResponse.self),
+        "/xunfang.situation.v1.Situation/Colours": (Xunfang_Situation_V1_ColoursRequest.self, Xunfang_Situation_V1_ColoursResponse.self),
     ]
 
     static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {
