@@ -313,6 +313,158 @@ public nonisolated struct Xunfang_Situation_V1_Warning: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Situation_V1_PlanUnit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  public var stationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_PlanRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0 = the shift now under way (00, 08, 16 China time)
+  public var shiftStart: Int64 = 0
+
+  /// 0 = 8
+  public var shiftHours: UInt32 = 0
+
+  /// the units on shift; none = Dispatch's roster, minus those off duty or out of service
+  public var units: [Xunfang_Situation_V1_PlanUnit] = []
+
+  /// 0 = a fresh one: stop times must not be predictable
+  public var seed: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_HotCell: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "c<column>_<row>" on a 250 m lattice
+  public var id: String = String()
+
+  /// its centre
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  public var stationID: String = String()
+
+  /// over the last 28 days
+  public var incidents: UInt32 = 0
+
+  /// Gi*
+  public var z: Double = 0
+
+  /// conditional-permutation pseudo p
+  public var p: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_PatrolStop: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cellID: String = String()
+
+  public var start: Int64 = 0
+
+  public var minutes: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_PatrolAssignment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  public var stationID: String = String()
+
+  /// false: kept for station duties
+  public var onPatrol: Bool = false
+
+  /// the grids it patrols, riskiest first
+  public var gridIds: [String] = []
+
+  /// dosage stops at hot cells, in time order
+  public var stops: [Xunfang_Situation_V1_PatrolStop] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_StationPlan: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var stationID: String = String()
+
+  public var colour: Xunfang_Situation_V1_Colour = .green
+
+  public var units: UInt32 = 0
+
+  public var onPatrol: UInt32 = 0
+
+  public var minimumShare: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Published on `situation.deployment` whenever a plan is made.
+public nonisolated struct Xunfang_Situation_V1_DeploymentPlan: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shiftStart: Int64 = 0
+
+  public var shiftEnd: Int64 = 0
+
+  /// the day whose colours set the shares
+  public var coloursDay: String = String()
+
+  public var stations: [Xunfang_Situation_V1_StationPlan] = []
+
+  public var hotCells: [Xunfang_Situation_V1_HotCell] = []
+
+  public var assignments: [Xunfang_Situation_V1_PatrolAssignment] = []
+
+  public var longestRevisitMinutes: UInt32 = 0
+
+  public var notes: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.situation.v1"
@@ -730,6 +882,351 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
     if lhs.hotHours != rhs.hotHours {return false}
     if lhs.topTypes != rhs.topTypes {return false}
     if lhs.hotGrids != rhs.hotGrids {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_PlanUnit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanUnit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_PlanUnit, rhs: Xunfang_Situation_V1_PlanUnit) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_PlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shift_start\0\u{3}shift_hours\0\u{1}units\0\u{1}seed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.shiftHours) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 1)
+    }
+    if self.shiftHours != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shiftHours, fieldNumber: 2)
+    }
+    if !self.units.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.units, fieldNumber: 3)
+    }
+    if self.seed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_PlanRequest, rhs: Xunfang_Situation_V1_PlanRequest) -> Bool {
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.shiftHours != rhs.shiftHours {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.seed != rhs.seed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_HotCell: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HotCell"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}longitude\0\u{1}latitude\0\u{3}station_id\0\u{1}incidents\0\u{1}z\0\u{1}p\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.incidents) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.z) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.p) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 2)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
+    if self.incidents != 0 {
+      try visitor.visitSingularUInt32Field(value: self.incidents, fieldNumber: 5)
+    }
+    if self.z.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.z, fieldNumber: 6)
+    }
+    if self.p.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.p, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_HotCell, rhs: Xunfang_Situation_V1_HotCell) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.incidents != rhs.incidents {return false}
+    if lhs.z != rhs.z {return false}
+    if lhs.p != rhs.p {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_PatrolStop: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PatrolStop"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}cell_id\0\u{1}start\0\u{1}minutes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cellID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.start) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.minutes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cellID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cellID, fieldNumber: 1)
+    }
+    if self.start != 0 {
+      try visitor.visitSingularInt64Field(value: self.start, fieldNumber: 2)
+    }
+    if self.minutes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.minutes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_PatrolStop, rhs: Xunfang_Situation_V1_PatrolStop) -> Bool {
+    if lhs.cellID != rhs.cellID {return false}
+    if lhs.start != rhs.start {return false}
+    if lhs.minutes != rhs.minutes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_PatrolAssignment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PatrolAssignment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}on_patrol\0\u{3}grid_ids\0\u{1}stops\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.onPatrol) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.gridIds) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.stops) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 2)
+    }
+    if self.onPatrol != false {
+      try visitor.visitSingularBoolField(value: self.onPatrol, fieldNumber: 3)
+    }
+    if !self.gridIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.gridIds, fieldNumber: 4)
+    }
+    if !self.stops.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stops, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_PatrolAssignment, rhs: Xunfang_Situation_V1_PatrolAssignment) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.onPatrol != rhs.onPatrol {return false}
+    if lhs.gridIds != rhs.gridIds {return false}
+    if lhs.stops != rhs.stops {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_StationPlan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StationPlan"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}station_id\0\u{1}colour\0\u{1}units\0\u{3}on_patrol\0\u{3}minimum_share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.colour) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.units) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.onPatrol) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.minimumShare) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 1)
+    }
+    if self.colour != .green {
+      try visitor.visitSingularEnumField(value: self.colour, fieldNumber: 2)
+    }
+    if self.units != 0 {
+      try visitor.visitSingularUInt32Field(value: self.units, fieldNumber: 3)
+    }
+    if self.onPatrol != 0 {
+      try visitor.visitSingularUInt32Field(value: self.onPatrol, fieldNumber: 4)
+    }
+    if self.minimumShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minimumShare, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_StationPlan, rhs: Xunfang_Situation_V1_StationPlan) -> Bool {
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.colour != rhs.colour {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.onPatrol != rhs.onPatrol {return false}
+    if lhs.minimumShare != rhs.minimumShare {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_DeploymentPlan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeploymentPlan"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shift_start\0\u{3}shift_end\0\u{3}colours_day\0\u{1}stations\0\u{3}hot_cells\0\u{1}assignments\0\u{3}longest_revisit_minutes\0\u{1}notes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.shiftEnd) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.coloursDay) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.stations) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.hotCells) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.assignments) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.longestRevisitMinutes) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.notes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 1)
+    }
+    if self.shiftEnd != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftEnd, fieldNumber: 2)
+    }
+    if !self.coloursDay.isEmpty {
+      try visitor.visitSingularStringField(value: self.coloursDay, fieldNumber: 3)
+    }
+    if !self.stations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stations, fieldNumber: 4)
+    }
+    if !self.hotCells.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.hotCells, fieldNumber: 5)
+    }
+    if !self.assignments.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.assignments, fieldNumber: 6)
+    }
+    if self.longestRevisitMinutes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.longestRevisitMinutes, fieldNumber: 7)
+    }
+    if !self.notes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.notes, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_DeploymentPlan, rhs: Xunfang_Situation_V1_DeploymentPlan) -> Bool {
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.shiftEnd != rhs.shiftEnd {return false}
+    if lhs.coloursDay != rhs.coloursDay {return false}
+    if lhs.stations != rhs.stations {return false}
+    if lhs.hotCells != rhs.hotCells {return false}
+    if lhs.assignments != rhs.assignments {return false}
+    if lhs.longestRevisitMinutes != rhs.longestRevisitMinutes {return false}
+    if lhs.notes != rhs.notes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -144,14 +144,16 @@ struct GridStoreTests {
             PrincipalConfig(name: "desk", credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")],
                                                                                call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
         ])
-        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "desk": secret], logger: quiet)
-        let desk = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet)
-        try await desk.start()
-        let changes = try await desk.subscribe("grid.changed")
+        // The county is built before anyone connects: under load that takes seconds, and
+        // the bus would meanwhile be pinging an idle test client.
         let pluginDirectory = directory + "/grid-model"
         try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
         let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory,
                                                                 settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
+        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "desk": secret], logger: quiet)
+        let desk = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet)
+        try await desk.start()
+        let changes = try await desk.subscribe("grid.changed")
         let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
         plugin.register(on: client)
         try await client.start()

@@ -106,6 +106,28 @@ struct SituationBusTests {
         #expect(warning.topTypes == ["theft"] && warning.hotHours.first.map { (9...11).contains($0) } == true)
         #expect(try store.meta("colours_day") == String(ChinaTime.dayNumber(monday)))
 
+        // Tuesday's day shift: Monday was red for the station, so four in five of its units patrol.
+        let deployments = try await desk.subscribe("situation.deployment")
+        var plan = Xunfang_Situation_V1_PlanRequest()
+        plan.shiftStart = monday + ChinaTime.day + 8 * hour
+        plan.seed = 11
+        plan.units = (1...10).map { index in
+            var unit = Xunfang_Situation_V1_PlanUnit()
+            unit.callSign = "C\(index)"
+            unit.stationID = index <= 5 ? "510000-01-01" : "510000-01-02"
+            return unit
+        }
+        let made = try await desk.call("/xunfang.situation.v1.Situation/Plan", plan, as: Xunfang_Situation_V1_DeploymentPlan.self)
+        #expect(made.coloursDay == "2026-01-05" && made.shiftEnd == plan.shiftStart + 8 * hour)
+        let red = try #require(made.stations.first { $0.stationID == "510000-01-01" })
+        #expect(red.colour == .red && red.units == 5 && red.onPatrol == 4)
+        #expect(made.stations.first { $0.stationID == "510000-01-02" }?.onPatrol == 1)
+        #expect(made.hotCells.count == 1 && made.hotCells[0].stationID == "510000-01-01", "every incident lies in one cell")
+        #expect(made.assignments.filter { $0.onPatrol }.flatMap(\.stops).count >= 4 && made.longestRevisitMinutes <= 120)
+        var deploymentIterator = deployments.makeAsyncIterator()
+        let published = try #require(await deploymentIterator.next()).decode(Xunfang_Situation_V1_DeploymentPlan.self)
+        #expect(published == made)
+
         running.cancel()
         for client in [dispatch, situation, desk] { await client.close() }
         await server.stop()

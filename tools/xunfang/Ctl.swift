@@ -14,6 +14,7 @@ enum KnownMessages {
         Xunfang_GridModel_V1_GridChanged.self, Xunfang_Dispatch_V1_Incident.self, Xunfang_Dispatch_V1_Unit.self,
         Xunfang_Dispatch_V1_Order.self, Xunfang_Dispatch_V1_UnitPosition.self, Xunfang_Dispatch_V1_MoveUpResponse.self,
         Xunfang_Dispatch_V1_ShiftKpis.self, Xunfang_Situation_V1_ColoursResponse.self, Xunfang_Situation_V1_Warning.self,
+        Xunfang_Situation_V1_DeploymentPlan.self,
     ].map { ($0.protoMessageName, $0) })
 
     /// Request and response types of known services.
@@ -43,6 +44,7 @@ enum KnownMessages {
         "/xunfang.grid_model.v1.GridModel/Edit": (Xunfang_GridModel_V1_EditRequest.self, Xunfang_GridModel_V1_EditResponse.self),
         "/xunfang.situation.v1.Situation/Breakdown": (Xunfang_Situation_V1_BreakdownRequest.self, Xunfang_Situation_V1_BreakdownResponse.self),
         "/xunfang.situation.v1.Situation/Colours": (Xunfang_Situation_V1_ColoursRequest.self, Xunfang_Situation_V1_ColoursResponse.self),
+        "/xunfang.situation.v1.Situation/Plan": (Xunfang_Situation_V1_PlanRequest.self, Xunfang_Situation_V1_DeploymentPlan.self),
     ]
 
     static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {

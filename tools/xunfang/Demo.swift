@@ -32,7 +32,7 @@ enum DemoCounty {
           publish: ["situation.>"]
           subscribe: ["incident.>"]
           serve: ["/xunfang.situation.v1.Situation/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas"]
+          call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

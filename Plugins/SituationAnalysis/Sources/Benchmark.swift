@@ -60,17 +60,6 @@ public enum SituationBenchmark {
     static func lattice(cells: Int) -> (rows: Int, columns: Int, values: [Double], weights: SpatialWeights) {
         let columns = Int(Double(cells).squareRoot().rounded())
         let rows = cells / columns
-        var neighbours = [[Int]](repeating: [], count: rows * columns)
-        for row in 0..<rows {
-            for column in 0..<columns {
-                for dr in -1...1 {
-                    for dc in -1...1 where !(dr == 0 && dc == 0) {
-                        let r = row + dr, c = column + dc
-                        if r >= 0, r < rows, c >= 0, c < columns { neighbours[row * columns + column].append(r * columns + c) }
-                    }
-                }
-            }
-        }
         var random = SyntheticRoads.Generator(state: 2026)
         let centres = (0..<12).map { _ in (Double.random(in: 0..<Double(rows), using: &random), Double.random(in: 0..<Double(columns), using: &random)) }
         var values = [Double](repeating: 0, count: rows * columns)
@@ -91,7 +80,7 @@ public enum SituationBenchmark {
                 values[row * columns + column] = count
             }
         }
-        return (rows, columns, values, SpatialWeights(neighbors: neighbours, weights: neighbours.map { [Double](repeating: 1, count: $0.count) }))
+        return (rows, columns, values, SpatialWeights.queenLattice(rows: rows, columns: columns))
     }
 
     static func hotSpots(_ options: Options) -> [(String, String, Double)] {

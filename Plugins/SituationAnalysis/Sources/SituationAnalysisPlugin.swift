@@ -1,6 +1,7 @@
 public import Logging
 public import XunfangPluginKit
 import Foundation
+import XunfangGeo
 import XunfangProto
 
 /// SituationAnalysis: the incident history, breakdowns, the four-colour daily status with
@@ -8,9 +9,10 @@ import XunfangProto
 public struct SituationAnalysisPlugin: Plugin {
     static let service = "/xunfang.situation.v1.Situation/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Breakdown", "Colours"].map { service + $0 }
+    public static let methods = ["Breakdown", "Colours", "Plan"].map { service + $0 }
     public static let coloursTopic = "situation.colours"
     public static let warningTopic = "situation.warning"
+    public static let deploymentTopic = "situation.deployment"
     /// The durable consumer name under which the bus keeps this plugin's place in `incident.>`.
     static let historyConsumer = "situation-history"
 
@@ -40,6 +42,11 @@ public struct SituationAnalysisPlugin: Plugin {
         bus.serve(Self.service + "Breakdown") { (request: Xunfang_Situation_V1_BreakdownRequest, _) in try analyst.breakdown(request) }
         bus.serve(Self.service + "Colours") { (request: Xunfang_Situation_V1_ColoursRequest, _) in
             try await analyst.colours(request, bus: bus)
+        }
+        bus.serve(Self.service + "Plan") { (request: Xunfang_Situation_V1_PlanRequest, _) in
+            let plan = try await analyst.plan(request, bus: bus)
+            try await bus.publish(Self.deploymentTopic, plan)
+            return plan
         }
     }
 
@@ -192,6 +199,82 @@ final class Analyst: Sendable {
         response.stations = result.stations.map(message)
         response.grids = result.grids.map(message)
         return (response, history)
+    }
+
+    /// A patrol plan for a shift: yesterday's colours set each station's share on patrol;
+    /// the last four weeks give the grids' risk and the hot cells for dosage stops.
+    func plan(_ request: Xunfang_Situation_V1_PlanRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_DeploymentPlan {
+        let now = now()
+        let hours = request.shiftHours == 0 ? 8 : Int(request.shiftHours)
+        guard (1...24).contains(hours) else { throw BusClientError(.invalidArgument, "shift_hours: \(hours) is outside 1...24") }
+        guard request.units.count <= 20_000 else { throw BusClientError(.invalidArgument, "units: at most 20000") }
+        let shiftStart = request.shiftStart != 0 ? request.shiftStart
+            : ChinaTime.start(ofDay: ChinaTime.dayNumber(now)) + Int64(ChinaTime.hour(now) / 8 * 8) * 3_600_000
+        var units = request.units.map { PatrolPlan.Unit(callSign: $0.callSign, station: $0.stationID) }
+        if units.isEmpty {
+            guard let roster = try? await bus.call("/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(),
+                                                   as: Xunfang_Dispatch_V1_ListUnitsResponse.self, timeout: .seconds(3)) else {
+                throw BusClientError(.failedPrecondition, "no units given and Dispatch is not answering for its roster")
+            }
+            units = roster.units.filter { $0.status != .offDuty && $0.status != .outOfService }
+                .map { PatrolPlan.Unit(callSign: $0.callSign, station: $0.homeStation) }
+        }
+        let day = ChinaTime.dayNumber(shiftStart) - 1
+        let (colours, _) = try await colours(day: day, bus: bus)
+        let colourOf = Dictionary(uniqueKeysWithValues: colours.stations.map { ($0.areaID, Colour(rawValue: $0.colour.rawValue) ?? .green) })
+        let recent = try store.records(from: ChinaTime.start(ofDay: day - 27), to: ChinaTime.start(ofDay: day + 1))
+        var gridRisk: [String: [String: Int]] = [:]
+        for record in recent where record.station != "" && record.station != "-" && record.grid != "-" {
+            gridRisk[record.station, default: [:]][record.grid, default: 0] += 1
+        }
+        let seed = request.seed != 0 ? request.seed : UInt64(bitPattern: now) ^ 0x9E37_79B9_7F4A_7C15
+        let cells = HotCells.find(recent.map { (GeoPoint(longitude: $0.longitude, latitude: $0.latitude), $0.station) }, seed: seed)
+        let plan = PatrolPlan.make(
+            units: units, colours: colourOf, gridRisk: gridRisk.mapValues { $0.map { (grid: $0.key, count: $0.value) } },
+            hotCells: cells.map { PatrolPlan.HotCell(id: $0.id, station: $0.station, centre: $0.centre) },
+            shiftStart: shiftStart, shiftHours: hours, seed: seed)
+        var message = Xunfang_Situation_V1_DeploymentPlan()
+        message.shiftStart = plan.shiftStart
+        message.shiftEnd = plan.shiftEnd
+        message.coloursDay = colours.day
+        message.stations = plan.stations.map { station in
+            var entry = Xunfang_Situation_V1_StationPlan()
+            entry.stationID = station.station
+            entry.colour = Xunfang_Situation_V1_Colour(rawValue: station.colour.rawValue) ?? .green
+            entry.units = UInt32(station.units)
+            entry.onPatrol = UInt32(station.onPatrol)
+            entry.minimumShare = station.minimumShare
+            return entry
+        }
+        message.hotCells = cells.map { cell in
+            var entry = Xunfang_Situation_V1_HotCell()
+            entry.id = cell.id
+            entry.longitude = cell.centre.longitude
+            entry.latitude = cell.centre.latitude
+            entry.stationID = cell.station
+            entry.incidents = UInt32(cell.incidents)
+            entry.z = cell.z
+            entry.p = cell.p
+            return entry
+        }
+        message.assignments = plan.assignments.map { assignment in
+            var entry = Xunfang_Situation_V1_PatrolAssignment()
+            entry.callSign = assignment.callSign
+            entry.stationID = assignment.station
+            entry.onPatrol = assignment.onPatrol
+            entry.gridIds = assignment.grids
+            entry.stops = assignment.stops.map { stop in
+                var entry = Xunfang_Situation_V1_PatrolStop()
+                entry.cellID = stop.cell
+                entry.start = stop.start
+                entry.minutes = UInt32(stop.minutes)
+                return entry
+            }
+            return entry
+        }
+        message.longestRevisitMinutes = UInt32(plan.longestRevisitMinutes)
+        message.notes = plan.notes
+        return message
     }
 
     /// Once a day, half an hour after midnight (checked every 30 s): yesterday's colours on `situation.colours`, and a

@@ -49,6 +49,23 @@ public struct SpatialWeights: Sendable, Hashable {
         })
     }
 
+    /// Queen contiguity on a rows × columns lattice of cells numbered row by row (as
+    /// libpysal's lat2W(rook=False) numbers them), binary.
+    public static func queenLattice(rows: Int, columns: Int) -> SpatialWeights {
+        var neighbours = [[Int]](repeating: [], count: rows * columns)
+        for row in 0..<rows {
+            for column in 0..<columns {
+                for dr in -1...1 {
+                    for dc in -1...1 where !(dr == 0 && dc == 0) {
+                        let r = row + dr, c = column + dc
+                        if r >= 0, r < rows, c >= 0, c < columns { neighbours[row * columns + column].append(r * columns + c) }
+                    }
+                }
+            }
+        }
+        return binary(neighbours)
+    }
+
     static func binary(_ neighbors: [[Int]]) -> SpatialWeights {
         SpatialWeights(neighbors: neighbors, weights: neighbors.map { [Double](repeating: 1, count: $0.count) })
     }

@@ -367,6 +367,321 @@ void   xunfang__situation__v1__warning__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__warning__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__situation__v1__plan_unit__init
+                     (Xunfang__Situation__V1__PlanUnit         *message)
+{
+  static const Xunfang__Situation__V1__PlanUnit init_value = XUNFANG__SITUATION__V1__PLAN_UNIT__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__plan_unit__get_packed_size
+                     (const Xunfang__Situation__V1__PlanUnit *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_unit__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__plan_unit__pack
+                     (const Xunfang__Situation__V1__PlanUnit *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_unit__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__plan_unit__pack_to_buffer
+                     (const Xunfang__Situation__V1__PlanUnit *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_unit__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__PlanUnit *
+       xunfang__situation__v1__plan_unit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__PlanUnit *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__plan_unit__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__plan_unit__free_unpacked
+                     (Xunfang__Situation__V1__PlanUnit *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_unit__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__plan_request__init
+                     (Xunfang__Situation__V1__PlanRequest         *message)
+{
+  static const Xunfang__Situation__V1__PlanRequest init_value = XUNFANG__SITUATION__V1__PLAN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__plan_request__get_packed_size
+                     (const Xunfang__Situation__V1__PlanRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__plan_request__pack
+                     (const Xunfang__Situation__V1__PlanRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__plan_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__PlanRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__PlanRequest *
+       xunfang__situation__v1__plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__PlanRequest *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__plan_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__plan_request__free_unpacked
+                     (Xunfang__Situation__V1__PlanRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__plan_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__hot_cell__init
+                     (Xunfang__Situation__V1__HotCell         *message)
+{
+  static const Xunfang__Situation__V1__HotCell init_value = XUNFANG__SITUATION__V1__HOT_CELL__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__hot_cell__get_packed_size
+                     (const Xunfang__Situation__V1__HotCell *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__hot_cell__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__hot_cell__pack
+                     (const Xunfang__Situation__V1__HotCell *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__hot_cell__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__hot_cell__pack_to_buffer
+                     (const Xunfang__Situation__V1__HotCell *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__hot_cell__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__HotCell *
+       xunfang__situation__v1__hot_cell__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__HotCell *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__hot_cell__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__hot_cell__free_unpacked
+                     (Xunfang__Situation__V1__HotCell *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__hot_cell__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__patrol_stop__init
+                     (Xunfang__Situation__V1__PatrolStop         *message)
+{
+  static const Xunfang__Situation__V1__PatrolStop init_value = XUNFANG__SITUATION__V1__PATROL_STOP__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__patrol_stop__get_packed_size
+                     (const Xunfang__Situation__V1__PatrolStop *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_stop__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__patrol_stop__pack
+                     (const Xunfang__Situation__V1__PatrolStop *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_stop__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__patrol_stop__pack_to_buffer
+                     (const Xunfang__Situation__V1__PatrolStop *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_stop__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__PatrolStop *
+       xunfang__situation__v1__patrol_stop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__PatrolStop *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__patrol_stop__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__patrol_stop__free_unpacked
+                     (Xunfang__Situation__V1__PatrolStop *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_stop__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__patrol_assignment__init
+                     (Xunfang__Situation__V1__PatrolAssignment         *message)
+{
+  static const Xunfang__Situation__V1__PatrolAssignment init_value = XUNFANG__SITUATION__V1__PATROL_ASSIGNMENT__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__patrol_assignment__get_packed_size
+                     (const Xunfang__Situation__V1__PatrolAssignment *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_assignment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__patrol_assignment__pack
+                     (const Xunfang__Situation__V1__PatrolAssignment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_assignment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__patrol_assignment__pack_to_buffer
+                     (const Xunfang__Situation__V1__PatrolAssignment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_assignment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__PatrolAssignment *
+       xunfang__situation__v1__patrol_assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__PatrolAssignment *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__patrol_assignment__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__patrol_assignment__free_unpacked
+                     (Xunfang__Situation__V1__PatrolAssignment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__patrol_assignment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__station_plan__init
+                     (Xunfang__Situation__V1__StationPlan         *message)
+{
+  static const Xunfang__Situation__V1__StationPlan init_value = XUNFANG__SITUATION__V1__STATION_PLAN__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__station_plan__get_packed_size
+                     (const Xunfang__Situation__V1__StationPlan *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__station_plan__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__station_plan__pack
+                     (const Xunfang__Situation__V1__StationPlan *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__station_plan__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__station_plan__pack_to_buffer
+                     (const Xunfang__Situation__V1__StationPlan *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__station_plan__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__StationPlan *
+       xunfang__situation__v1__station_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__StationPlan *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__station_plan__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__station_plan__free_unpacked
+                     (Xunfang__Situation__V1__StationPlan *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__station_plan__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__deployment_plan__init
+                     (Xunfang__Situation__V1__DeploymentPlan         *message)
+{
+  static const Xunfang__Situation__V1__DeploymentPlan init_value = XUNFANG__SITUATION__V1__DEPLOYMENT_PLAN__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__deployment_plan__get_packed_size
+                     (const Xunfang__Situation__V1__DeploymentPlan *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__deployment_plan__pack
+                     (const Xunfang__Situation__V1__DeploymentPlan *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__deployment_plan__pack_to_buffer
+                     (const Xunfang__Situation__V1__DeploymentPlan *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__DeploymentPlan *
+       xunfang__situation__v1__deployment_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__DeploymentPlan *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__deployment_plan__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__deployment_plan__free_unpacked
+                     (Xunfang__Situation__V1__DeploymentPlan *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[8] =
 {
   {
@@ -1113,6 +1428,623 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__warning__descriptor =
   (ProtobufCMessageInit) xunfang__situation__v1__warning__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__situation__v1__plan_unit__field_descriptors[2] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PlanUnit, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PlanUnit, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__plan_unit__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  1,   /* field[1] = station_id */
+};
+static const ProtobufCIntRange xunfang__situation__v1__plan_unit__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__plan_unit__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.PlanUnit",
+  "PlanUnit",
+  "Xunfang__Situation__V1__PlanUnit",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__PlanUnit),
+  2,
+  xunfang__situation__v1__plan_unit__field_descriptors,
+  xunfang__situation__v1__plan_unit__field_indices_by_name,
+  1,  xunfang__situation__v1__plan_unit__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__plan_unit__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__plan_request__field_descriptors[4] =
+{
+  {
+    "shift_start",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PlanRequest, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_hours",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PlanRequest, shift_hours),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__PlanRequest, n_units),
+    offsetof(Xunfang__Situation__V1__PlanRequest, units),
+    &xunfang__situation__v1__plan_unit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PlanRequest, seed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__plan_request__field_indices_by_name[] = {
+  3,   /* field[3] = seed */
+  1,   /* field[1] = shift_hours */
+  0,   /* field[0] = shift_start */
+  2,   /* field[2] = units */
+};
+static const ProtobufCIntRange xunfang__situation__v1__plan_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__plan_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.PlanRequest",
+  "PlanRequest",
+  "Xunfang__Situation__V1__PlanRequest",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__PlanRequest),
+  4,
+  xunfang__situation__v1__plan_request__field_descriptors,
+  xunfang__situation__v1__plan_request__field_indices_by_name,
+  1,  xunfang__situation__v1__plan_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__plan_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__hot_cell__field_descriptors[7] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incidents",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, incidents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "z",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, z),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "p",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HotCell, p),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__hot_cell__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  4,   /* field[4] = incidents */
+  2,   /* field[2] = latitude */
+  1,   /* field[1] = longitude */
+  6,   /* field[6] = p */
+  3,   /* field[3] = station_id */
+  5,   /* field[5] = z */
+};
+static const ProtobufCIntRange xunfang__situation__v1__hot_cell__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__hot_cell__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.HotCell",
+  "HotCell",
+  "Xunfang__Situation__V1__HotCell",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__HotCell),
+  7,
+  xunfang__situation__v1__hot_cell__field_descriptors,
+  xunfang__situation__v1__hot_cell__field_indices_by_name,
+  1,  xunfang__situation__v1__hot_cell__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__hot_cell__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__patrol_stop__field_descriptors[3] =
+{
+  {
+    "cell_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PatrolStop, cell_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PatrolStop, start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PatrolStop, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__patrol_stop__field_indices_by_name[] = {
+  0,   /* field[0] = cell_id */
+  2,   /* field[2] = minutes */
+  1,   /* field[1] = start */
+};
+static const ProtobufCIntRange xunfang__situation__v1__patrol_stop__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_stop__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.PatrolStop",
+  "PatrolStop",
+  "Xunfang__Situation__V1__PatrolStop",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__PatrolStop),
+  3,
+  xunfang__situation__v1__patrol_stop__field_descriptors,
+  xunfang__situation__v1__patrol_stop__field_indices_by_name,
+  1,  xunfang__situation__v1__patrol_stop__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__patrol_stop__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__patrol_assignment__field_descriptors[5] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_patrol",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, on_patrol),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_ids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, n_grid_ids),
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, grid_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stops",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, n_stops),
+    offsetof(Xunfang__Situation__V1__PatrolAssignment, stops),
+    &xunfang__situation__v1__patrol_stop__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__patrol_assignment__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  3,   /* field[3] = grid_ids */
+  2,   /* field[2] = on_patrol */
+  1,   /* field[1] = station_id */
+  4,   /* field[4] = stops */
+};
+static const ProtobufCIntRange xunfang__situation__v1__patrol_assignment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_assignment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.PatrolAssignment",
+  "PatrolAssignment",
+  "Xunfang__Situation__V1__PatrolAssignment",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__PatrolAssignment),
+  5,
+  xunfang__situation__v1__patrol_assignment__field_descriptors,
+  xunfang__situation__v1__patrol_assignment__field_indices_by_name,
+  1,  xunfang__situation__v1__patrol_assignment__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__patrol_assignment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__station_plan__field_descriptors[5] =
+{
+  {
+    "station_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__StationPlan, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "colour",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__StationPlan, colour),
+    &xunfang__situation__v1__colour__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__StationPlan, units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_patrol",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__StationPlan, on_patrol),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minimum_share",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__StationPlan, minimum_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__station_plan__field_indices_by_name[] = {
+  1,   /* field[1] = colour */
+  4,   /* field[4] = minimum_share */
+  3,   /* field[3] = on_patrol */
+  0,   /* field[0] = station_id */
+  2,   /* field[2] = units */
+};
+static const ProtobufCIntRange xunfang__situation__v1__station_plan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__station_plan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.StationPlan",
+  "StationPlan",
+  "Xunfang__Situation__V1__StationPlan",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__StationPlan),
+  5,
+  xunfang__situation__v1__station_plan__field_descriptors,
+  xunfang__situation__v1__station_plan__field_indices_by_name,
+  1,  xunfang__situation__v1__station_plan__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__station_plan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__deployment_plan__field_descriptors[8] =
+{
+  {
+    "shift_start",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_end",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, shift_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "colours_day",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, colours_day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stations",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, n_stations),
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, stations),
+    &xunfang__situation__v1__station_plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hot_cells",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, n_hot_cells),
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, hot_cells),
+    &xunfang__situation__v1__hot_cell__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "assignments",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, n_assignments),
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, assignments),
+    &xunfang__situation__v1__patrol_assignment__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longest_revisit_minutes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, longest_revisit_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notes",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, n_notes),
+    offsetof(Xunfang__Situation__V1__DeploymentPlan, notes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__deployment_plan__field_indices_by_name[] = {
+  5,   /* field[5] = assignments */
+  2,   /* field[2] = colours_day */
+  4,   /* field[4] = hot_cells */
+  6,   /* field[6] = longest_revisit_minutes */
+  7,   /* field[7] = notes */
+  1,   /* field[1] = shift_end */
+  0,   /* field[0] = shift_start */
+  3,   /* field[3] = stations */
+};
+static const ProtobufCIntRange xunfang__situation__v1__deployment_plan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.DeploymentPlan",
+  "DeploymentPlan",
+  "Xunfang__Situation__V1__DeploymentPlan",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__DeploymentPlan),
+  8,
+  xunfang__situation__v1__deployment_plan__field_descriptors,
+  xunfang__situation__v1__deployment_plan__field_indices_by_name,
+  1,  xunfang__situation__v1__deployment_plan__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__deployment_plan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[7] =
 {
   { "DIMENSION_UNSPECIFIED", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_UNSPECIFIED", 0 },
@@ -1183,14 +2115,16 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__colour__descriptor =
   xunfang__situation__v1__colour__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[2] =
+static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[3] =
 {
   { "Breakdown", &xunfang__situation__v1__breakdown_request__descriptor, &xunfang__situation__v1__breakdown_response__descriptor },
   { "Colours", &xunfang__situation__v1__colours_request__descriptor, &xunfang__situation__v1__colours_response__descriptor },
+  { "Plan", &xunfang__situation__v1__plan_request__descriptor, &xunfang__situation__v1__deployment_plan__descriptor },
 };
 const unsigned xunfang__situation__v1__situation__method_indices_by_name[] = {
   0,        /* Breakdown */
-  1         /* Colours */
+  1,        /* Colours */
+  2         /* Plan */
 };
 const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
 {
@@ -1199,7 +2133,7 @@ const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
   "Situation",
   "Xunfang__Situation__V1__Situation",
   "xunfang.situation.v1",
-  2,
+  3,
   xunfang__situation__v1__situation__method_descriptors,
   xunfang__situation__v1__situation__method_indices_by_name
 };
@@ -1218,6 +2152,14 @@ void xunfang__situation__v1__situation__colours(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__situation__v1__situation__plan(ProtobufCService *service,
+                                             const Xunfang__Situation__V1__PlanRequest *input,
+                                             Xunfang__Situation__V1__DeploymentPlan_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
                                               Xunfang__Situation__V1__Situation_ServiceDestroy destroy)

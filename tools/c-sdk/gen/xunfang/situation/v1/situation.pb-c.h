@@ -23,6 +23,13 @@ typedef struct Xunfang__Situation__V1__AreaColour Xunfang__Situation__V1__AreaCo
 typedef struct Xunfang__Situation__V1__ColoursRequest Xunfang__Situation__V1__ColoursRequest;
 typedef struct Xunfang__Situation__V1__ColoursResponse Xunfang__Situation__V1__ColoursResponse;
 typedef struct Xunfang__Situation__V1__Warning Xunfang__Situation__V1__Warning;
+typedef struct Xunfang__Situation__V1__PlanUnit Xunfang__Situation__V1__PlanUnit;
+typedef struct Xunfang__Situation__V1__PlanRequest Xunfang__Situation__V1__PlanRequest;
+typedef struct Xunfang__Situation__V1__HotCell Xunfang__Situation__V1__HotCell;
+typedef struct Xunfang__Situation__V1__PatrolStop Xunfang__Situation__V1__PatrolStop;
+typedef struct Xunfang__Situation__V1__PatrolAssignment Xunfang__Situation__V1__PatrolAssignment;
+typedef struct Xunfang__Situation__V1__StationPlan Xunfang__Situation__V1__StationPlan;
+typedef struct Xunfang__Situation__V1__DeploymentPlan Xunfang__Situation__V1__DeploymentPlan;
 
 
 /* --- enums --- */
@@ -243,6 +250,152 @@ struct  Xunfang__Situation__V1__Warning
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0,NULL, 0,NULL, 0,NULL }
 
 
+struct  Xunfang__Situation__V1__PlanUnit
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  char *station_id;
+};
+#define XUNFANG__SITUATION__V1__PLAN_UNIT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__plan_unit__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Situation__V1__PlanRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0 = the shift now under way (00, 08, 16 China time)
+   */
+  int64_t shift_start;
+  /*
+   * 0 = 8
+   */
+  uint32_t shift_hours;
+  /*
+   * the units on shift; none = Dispatch's roster, minus those off duty or out of service
+   */
+  size_t n_units;
+  Xunfang__Situation__V1__PlanUnit **units;
+  /*
+   * 0 = a fresh one: stop times must not be predictable
+   */
+  uint64_t seed;
+};
+#define XUNFANG__SITUATION__V1__PLAN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__plan_request__descriptor) \
+    , 0, 0, 0,NULL, 0 }
+
+
+struct  Xunfang__Situation__V1__HotCell
+{
+  ProtobufCMessage base;
+  /*
+   * "c<column>_<row>" on a 250 m lattice
+   */
+  char *id;
+  /*
+   * its centre
+   */
+  double longitude;
+  double latitude;
+  char *station_id;
+  /*
+   * over the last 28 days
+   */
+  uint32_t incidents;
+  /*
+   * Gi*
+   */
+  double z;
+  /*
+   * conditional-permutation pseudo p
+   */
+  double p;
+};
+#define XUNFANG__SITUATION__V1__HOT_CELL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__hot_cell__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+struct  Xunfang__Situation__V1__PatrolStop
+{
+  ProtobufCMessage base;
+  char *cell_id;
+  int64_t start;
+  uint32_t minutes;
+};
+#define XUNFANG__SITUATION__V1__PATROL_STOP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__patrol_stop__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Situation__V1__PatrolAssignment
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  char *station_id;
+  /*
+   * false: kept for station duties
+   */
+  protobuf_c_boolean on_patrol;
+  /*
+   * the grids it patrols, riskiest first
+   */
+  size_t n_grid_ids;
+  char **grid_ids;
+  /*
+   * dosage stops at hot cells, in time order
+   */
+  size_t n_stops;
+  Xunfang__Situation__V1__PatrolStop **stops;
+};
+#define XUNFANG__SITUATION__V1__PATROL_ASSIGNMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__patrol_assignment__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL }
+
+
+struct  Xunfang__Situation__V1__StationPlan
+{
+  ProtobufCMessage base;
+  char *station_id;
+  Xunfang__Situation__V1__Colour colour;
+  uint32_t units;
+  uint32_t on_patrol;
+  double minimum_share;
+};
+#define XUNFANG__SITUATION__V1__STATION_PLAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__station_plan__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0 }
+
+
+/*
+ * Published on `situation.deployment` whenever a plan is made.
+ */
+struct  Xunfang__Situation__V1__DeploymentPlan
+{
+  ProtobufCMessage base;
+  int64_t shift_start;
+  int64_t shift_end;
+  /*
+   * the day whose colours set the shares
+   */
+  char *colours_day;
+  size_t n_stations;
+  Xunfang__Situation__V1__StationPlan **stations;
+  size_t n_hot_cells;
+  Xunfang__Situation__V1__HotCell **hot_cells;
+  size_t n_assignments;
+  Xunfang__Situation__V1__PatrolAssignment **assignments;
+  uint32_t longest_revisit_minutes;
+  size_t n_notes;
+  char **notes;
+};
+#define XUNFANG__SITUATION__V1__DEPLOYMENT_PLAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__deployment_plan__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
+
+
 /* Xunfang__Situation__V1__HistoryIncident methods */
 void   xunfang__situation__v1__history_incident__init
                      (Xunfang__Situation__V1__HistoryIncident         *message);
@@ -395,6 +548,139 @@ Xunfang__Situation__V1__Warning *
 void   xunfang__situation__v1__warning__free_unpacked
                      (Xunfang__Situation__V1__Warning *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__PlanUnit methods */
+void   xunfang__situation__v1__plan_unit__init
+                     (Xunfang__Situation__V1__PlanUnit         *message);
+size_t xunfang__situation__v1__plan_unit__get_packed_size
+                     (const Xunfang__Situation__V1__PlanUnit   *message);
+size_t xunfang__situation__v1__plan_unit__pack
+                     (const Xunfang__Situation__V1__PlanUnit   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__plan_unit__pack_to_buffer
+                     (const Xunfang__Situation__V1__PlanUnit   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__PlanUnit *
+       xunfang__situation__v1__plan_unit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__plan_unit__free_unpacked
+                     (Xunfang__Situation__V1__PlanUnit *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__PlanRequest methods */
+void   xunfang__situation__v1__plan_request__init
+                     (Xunfang__Situation__V1__PlanRequest         *message);
+size_t xunfang__situation__v1__plan_request__get_packed_size
+                     (const Xunfang__Situation__V1__PlanRequest   *message);
+size_t xunfang__situation__v1__plan_request__pack
+                     (const Xunfang__Situation__V1__PlanRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__plan_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__PlanRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__PlanRequest *
+       xunfang__situation__v1__plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__plan_request__free_unpacked
+                     (Xunfang__Situation__V1__PlanRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__HotCell methods */
+void   xunfang__situation__v1__hot_cell__init
+                     (Xunfang__Situation__V1__HotCell         *message);
+size_t xunfang__situation__v1__hot_cell__get_packed_size
+                     (const Xunfang__Situation__V1__HotCell   *message);
+size_t xunfang__situation__v1__hot_cell__pack
+                     (const Xunfang__Situation__V1__HotCell   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__hot_cell__pack_to_buffer
+                     (const Xunfang__Situation__V1__HotCell   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__HotCell *
+       xunfang__situation__v1__hot_cell__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__hot_cell__free_unpacked
+                     (Xunfang__Situation__V1__HotCell *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__PatrolStop methods */
+void   xunfang__situation__v1__patrol_stop__init
+                     (Xunfang__Situation__V1__PatrolStop         *message);
+size_t xunfang__situation__v1__patrol_stop__get_packed_size
+                     (const Xunfang__Situation__V1__PatrolStop   *message);
+size_t xunfang__situation__v1__patrol_stop__pack
+                     (const Xunfang__Situation__V1__PatrolStop   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__patrol_stop__pack_to_buffer
+                     (const Xunfang__Situation__V1__PatrolStop   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__PatrolStop *
+       xunfang__situation__v1__patrol_stop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__patrol_stop__free_unpacked
+                     (Xunfang__Situation__V1__PatrolStop *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__PatrolAssignment methods */
+void   xunfang__situation__v1__patrol_assignment__init
+                     (Xunfang__Situation__V1__PatrolAssignment         *message);
+size_t xunfang__situation__v1__patrol_assignment__get_packed_size
+                     (const Xunfang__Situation__V1__PatrolAssignment   *message);
+size_t xunfang__situation__v1__patrol_assignment__pack
+                     (const Xunfang__Situation__V1__PatrolAssignment   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__patrol_assignment__pack_to_buffer
+                     (const Xunfang__Situation__V1__PatrolAssignment   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__PatrolAssignment *
+       xunfang__situation__v1__patrol_assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__patrol_assignment__free_unpacked
+                     (Xunfang__Situation__V1__PatrolAssignment *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__StationPlan methods */
+void   xunfang__situation__v1__station_plan__init
+                     (Xunfang__Situation__V1__StationPlan         *message);
+size_t xunfang__situation__v1__station_plan__get_packed_size
+                     (const Xunfang__Situation__V1__StationPlan   *message);
+size_t xunfang__situation__v1__station_plan__pack
+                     (const Xunfang__Situation__V1__StationPlan   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__station_plan__pack_to_buffer
+                     (const Xunfang__Situation__V1__StationPlan   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__StationPlan *
+       xunfang__situation__v1__station_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__station_plan__free_unpacked
+                     (Xunfang__Situation__V1__StationPlan *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__DeploymentPlan methods */
+void   xunfang__situation__v1__deployment_plan__init
+                     (Xunfang__Situation__V1__DeploymentPlan         *message);
+size_t xunfang__situation__v1__deployment_plan__get_packed_size
+                     (const Xunfang__Situation__V1__DeploymentPlan   *message);
+size_t xunfang__situation__v1__deployment_plan__pack
+                     (const Xunfang__Situation__V1__DeploymentPlan   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__deployment_plan__pack_to_buffer
+                     (const Xunfang__Situation__V1__DeploymentPlan   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__DeploymentPlan *
+       xunfang__situation__v1__deployment_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__deployment_plan__free_unpacked
+                     (Xunfang__Situation__V1__DeploymentPlan *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Situation__V1__HistoryIncident_Closure)
@@ -421,6 +707,27 @@ typedef void (*Xunfang__Situation__V1__ColoursResponse_Closure)
 typedef void (*Xunfang__Situation__V1__Warning_Closure)
                  (const Xunfang__Situation__V1__Warning *message,
                   void *closure_data);
+typedef void (*Xunfang__Situation__V1__PlanUnit_Closure)
+                 (const Xunfang__Situation__V1__PlanUnit *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__PlanRequest_Closure)
+                 (const Xunfang__Situation__V1__PlanRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__HotCell_Closure)
+                 (const Xunfang__Situation__V1__HotCell *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__PatrolStop_Closure)
+                 (const Xunfang__Situation__V1__PatrolStop *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__PatrolAssignment_Closure)
+                 (const Xunfang__Situation__V1__PatrolAssignment *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__StationPlan_Closure)
+                 (const Xunfang__Situation__V1__StationPlan *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__DeploymentPlan_Closure)
+                 (const Xunfang__Situation__V1__DeploymentPlan *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -436,6 +743,10 @@ struct Xunfang__Situation__V1__Situation_Service
                   const Xunfang__Situation__V1__ColoursRequest *input,
                   Xunfang__Situation__V1__ColoursResponse_Closure closure,
                   void *closure_data);
+  void (*plan)(Xunfang__Situation__V1__Situation_Service *service,
+               const Xunfang__Situation__V1__PlanRequest *input,
+               Xunfang__Situation__V1__DeploymentPlan_Closure closure,
+               void *closure_data);
 };
 typedef void (*Xunfang__Situation__V1__Situation_ServiceDestroy)(Xunfang__Situation__V1__Situation_Service *);
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
@@ -445,7 +756,8 @@ void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_
 #define XUNFANG__SITUATION__V1__SITUATION__INIT(function_prefix__) \
     { XUNFANG__SITUATION__V1__SITUATION__BASE_INIT,\
       function_prefix__ ## breakdown,\
-      function_prefix__ ## colours  }
+      function_prefix__ ## colours,\
+      function_prefix__ ## plan  }
 void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__BreakdownRequest *input,
                                                   Xunfang__Situation__V1__BreakdownResponse_Closure closure,
@@ -454,6 +766,10 @@ void xunfang__situation__v1__situation__colours(ProtobufCService *service,
                                                 const Xunfang__Situation__V1__ColoursRequest *input,
                                                 Xunfang__Situation__V1__ColoursResponse_Closure closure,
                                                 void *closure_data);
+void xunfang__situation__v1__situation__plan(ProtobufCService *service,
+                                             const Xunfang__Situation__V1__PlanRequest *input,
+                                             Xunfang__Situation__V1__DeploymentPlan_Closure closure,
+                                             void *closure_data);
 
 /* --- descriptors --- */
 
@@ -467,6 +783,13 @@ extern const ProtobufCMessageDescriptor xunfang__situation__v1__area_colour__des
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__colours_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__colours_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__warning__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__plan_unit__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__plan_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__hot_cell__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_stop__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_assignment__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__station_plan__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor;
 
 PROTOBUF_C__END_DECLS
