@@ -450,6 +450,17 @@ public nonisolated struct Xunfang_GridModel_V1_LocateResponse: @unchecked Sendab
   /// Clears the value of `position`. Subsequent reads from it will return its default value.
   public mutating func clearPosition() {_uniqueStorage()._position = nil}
 
+  /// the nearest road segment, "<node id>-<node id>" (found or not)
+  public var roadSegmentID: String {
+    get {_storage._roadSegmentID}
+    set {_uniqueStorage()._roadSegmentID = newValue}
+  }
+
+  public var roadSegmentMetres: Double {
+    get {_storage._roadSegmentMetres}
+    set {_uniqueStorage()._roadSegmentMetres = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1139,7 +1150,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LocateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0\u{3}road_segment_id\0\u{3}road_segment_metres\0")
 
   fileprivate class _StorageClass {
     var _found: Bool = false
@@ -1150,6 +1161,8 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
     var _placeClass: Xunfang_GridModel_V1_PlaceClass = .unspecified
     var _responseTargetSeconds: UInt32 = 0
     var _position: Xunfang_GridModel_V1_Position? = nil
+    var _roadSegmentID: String = String()
+    var _roadSegmentMetres: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1168,6 +1181,8 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       _placeClass = source._placeClass
       _responseTargetSeconds = source._responseTargetSeconds
       _position = source._position
+      _roadSegmentID = source._roadSegmentID
+      _roadSegmentMetres = source._roadSegmentMetres
     }
   }
 
@@ -1194,6 +1209,8 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         case 6: try { try decoder.decodeSingularEnumField(value: &_storage._placeClass) }()
         case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._responseTargetSeconds) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._position) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._roadSegmentID) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._roadSegmentMetres) }()
         default: break
         }
       }
@@ -1230,6 +1247,12 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       try { if let v = _storage._position {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
       } }()
+      if !_storage._roadSegmentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._roadSegmentID, fieldNumber: 9)
+      }
+      if _storage._roadSegmentMetres.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._roadSegmentMetres, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1247,6 +1270,8 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         if _storage._placeClass != rhs_storage._placeClass {return false}
         if _storage._responseTargetSeconds != rhs_storage._responseTargetSeconds {return false}
         if _storage._position != rhs_storage._position {return false}
+        if _storage._roadSegmentID != rhs_storage._roadSegmentID {return false}
+        if _storage._roadSegmentMetres != rhs_storage._roadSegmentMetres {return false}
         return true
       }
       if !storagesAreEqual {return false}

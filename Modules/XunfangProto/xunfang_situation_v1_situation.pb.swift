@@ -38,6 +38,9 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
   case weekday // = 4
   case type // = 5
   case placeType // = 6
+
+  /// the nearest road segment, from GridModel
+  case roadSegment // = 7
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -53,6 +56,7 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
     case 4: self = .weekday
     case 5: self = .type
     case 6: self = .placeType
+    case 7: self = .roadSegment
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -66,6 +70,7 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
     case .weekday: return 4
     case .type: return 5
     case .placeType: return 6
+    case .roadSegment: return 7
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -79,6 +84,7 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
     .weekday,
     .type,
     .placeType,
+    .roadSegment,
   ]
 
 }
@@ -150,6 +156,9 @@ public nonisolated struct Xunfang_Situation_V1_HistoryIncident: Sendable {
 
   /// e.g. street, shop, home, school ("" = unknown)
   public var placeType: String = String()
+
+  /// nearest road segment from GridModel ("" until placed)
+  public var roadSegment: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -307,6 +316,9 @@ public nonisolated struct Xunfang_Situation_V1_Warning: Sendable {
 
   /// the station's grids with most incidents
   public var hotGrids: [String] = []
+
+  /// the road segments with most incidents ("<node>-<node>", GridModel's)
+  public var roadSegments: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -470,7 +482,7 @@ public nonisolated struct Xunfang_Situation_V1_DeploymentPlan: Sendable {
 fileprivate nonisolated let _protobuf_package = "xunfang.situation.v1"
 
 nonisolated extension Xunfang_Situation_V1_Dimension: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DIMENSION_UNSPECIFIED\0\u{1}DIMENSION_STATION\0\u{1}DIMENSION_GRID\0\u{1}DIMENSION_HOUR\0\u{1}DIMENSION_WEEKDAY\0\u{1}DIMENSION_TYPE\0\u{1}DIMENSION_PLACE_TYPE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DIMENSION_UNSPECIFIED\0\u{1}DIMENSION_STATION\0\u{1}DIMENSION_GRID\0\u{1}DIMENSION_HOUR\0\u{1}DIMENSION_WEEKDAY\0\u{1}DIMENSION_TYPE\0\u{1}DIMENSION_PLACE_TYPE\0\u{1}DIMENSION_ROAD_SEGMENT\0")
 }
 
 nonisolated extension Xunfang_Situation_V1_Colour: SwiftProtobuf._ProtoNameProviding {
@@ -479,7 +491,7 @@ nonisolated extension Xunfang_Situation_V1_Colour: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HistoryIncident"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}at\0\u{3}type_code\0\u{1}longitude\0\u{1}latitude\0\u{3}grid_id\0\u{3}station_id\0\u{3}place_type\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}at\0\u{3}type_code\0\u{1}longitude\0\u{1}latitude\0\u{3}grid_id\0\u{3}station_id\0\u{3}place_type\0\u{3}road_segment\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -495,6 +507,7 @@ nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Messag
       case 6: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.placeType) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.roadSegment) }()
       default: break
       }
     }
@@ -525,6 +538,9 @@ nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Messag
     if !self.placeType.isEmpty {
       try visitor.visitSingularStringField(value: self.placeType, fieldNumber: 8)
     }
+    if !self.roadSegment.isEmpty {
+      try visitor.visitSingularStringField(value: self.roadSegment, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -537,6 +553,7 @@ nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Messag
     if lhs.gridID != rhs.gridID {return false}
     if lhs.stationID != rhs.stationID {return false}
     if lhs.placeType != rhs.placeType {return false}
+    if lhs.roadSegment != rhs.roadSegment {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -824,7 +841,7 @@ nonisolated extension Xunfang_Situation_V1_ColoursResponse: SwiftProtobuf.Messag
 
 nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Warning"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0\u{3}station_id\0\u{1}colour\0\u{1}count\0\u{3}baseline_mean\0\u{3}hot_hours\0\u{3}top_types\0\u{3}hot_grids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0\u{3}station_id\0\u{1}colour\0\u{1}count\0\u{3}baseline_mean\0\u{3}hot_hours\0\u{3}top_types\0\u{3}hot_grids\0\u{3}road_segments\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -840,6 +857,7 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
       case 6: try { try decoder.decodeRepeatedUInt32Field(value: &self.hotHours) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.topTypes) }()
       case 8: try { try decoder.decodeRepeatedStringField(value: &self.hotGrids) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.roadSegments) }()
       default: break
       }
     }
@@ -870,6 +888,9 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
     if !self.hotGrids.isEmpty {
       try visitor.visitRepeatedStringField(value: self.hotGrids, fieldNumber: 8)
     }
+    if !self.roadSegments.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roadSegments, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -882,6 +903,7 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
     if lhs.hotHours != rhs.hotHours {return false}
     if lhs.topTypes != rhs.topTypes {return false}
     if lhs.hotGrids != rhs.hotGrids {return false}
+    if lhs.roadSegments != rhs.roadSegments {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

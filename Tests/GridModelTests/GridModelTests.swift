@@ -53,6 +53,18 @@ struct DemoCountyTests {
         #expect(demo.sites.filter { $0.kind != .patrolLine }.allSatisfy { $0.path == nil })
     }
 
+    @Test("the nearest road segment is one a point lies on, named the same from both ends")
+    func roadSegment() throws {
+        let tail = 1_234
+        let arc = try #require(demo.roads.arcs(from: tail).first)
+        let head = Int(demo.roads.arcHead[arc])
+        let a = demo.roads.coordinates[tail], b = demo.roads.coordinates[head]
+        let middle = GeoPoint(longitude: (a.longitude + b.longitude) / 2, latitude: (a.latitude + b.latitude) / 2)
+        let segment = try #require(demo.roadSegment(near: middle))
+        let ids = [demo.roads.nodeIDs[tail], demo.roads.nodeIDs[head]].sorted()
+        #expect(segment.id == "\(ids[0])-\(ids[1])" && segment.metres < 0.5)
+    }
+
     @Test("grids tile the county: every point inside lies in exactly one grid, points outside in none")
     func tiling() throws {
         var random = SyntheticRoads.Generator(state: 9)

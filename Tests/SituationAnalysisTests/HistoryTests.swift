@@ -59,9 +59,12 @@ struct HistoryTests {
         located.grid = "G1"
         located.station = "S1"
         #expect(try store.upsert([located]) == 0)
-        #expect(try store.records().first?.grid == "G1" && store.unlocated(limit: 10).isEmpty)
-        try store.locate([("INC-1", "G2", "S2")])
-        #expect(try store.records().first?.station == "S2" && store.count() == 1)
+        // Dispatch placed it in a grid; the road segment is still GridModel's to find.
+        #expect(try store.records().first?.grid == "G1" && store.unlocated(limit: 10).map(\.grid) == ["G1"])
+        try store.locate([("INC-1", "G2", "S2", "17-18")])
+        let placed = try #require(try store.records().first)
+        #expect(placed.station == "S1" && placed.grid == "G1" && placed.segment == "17-18", "a known grid is kept")
+        #expect(try store.unlocated(limit: 10).isEmpty && store.count() == 1)
     }
 
     @Test("a history stored before name codes (migration v1) is carried over whole")
@@ -84,7 +87,7 @@ struct HistoryTests {
         let records = try store.records()
         #expect(records == [HistoryRecord(id: "A", at: 10, type: "theft", longitude: 104.28, latitude: 30.97, grid: "G1", station: "S1", placeType: "shop"),
                             HistoryRecord(id: "B", at: 20, type: "fight", longitude: 104.29, latitude: 30.98)])
-        #expect(try store.unlocated(limit: 5).map(\.id) == ["B"] && store.meta("colours_day") == "20000")
+        #expect(try store.unlocated(limit: 5).map(\.id).sorted() == ["A", "B"] && store.meta("colours_day") == "20000", "no road segment yet")
         let columns = try store.columns()
         #expect(columns.distinct(\.station) == ["S1"] && columns.names.names[Int(columns.type[1])] == "fight")
     }
@@ -127,6 +130,11 @@ struct AnalysisTests {
         #expect(nine?.weekChange == 1.0 && nine?.yearChange == 0)
         #expect(rows.first == nine, "largest first")
         #expect(rows.contains { $0.key == ["S1", "21"] && $0.count == 1 } && rows.contains { $0.key == ["S2", "9"] && $0.count == 1 })
+        var onRoads = records
+        for index in onRoads.indices { onRoads[index].segment = onRoads[index].id < "c" ? "1-2" : "2-3" }
+        let bySegment = Breakdown.compute(HistoryColumns(onRoads), from: monday, to: monday + ChinaTime.day, by: [.roadSegment]).rows
+        #expect(bySegment.map(\.count) == [2, 2])
+        #expect(Set(bySegment.map(\.key)) == [["1-2"], ["2-3"]] && bySegment.first { $0.key == ["1-2"] }?.previousWeek == 0)
         let byType = Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: [.type, .weekday]).rows
         #expect(byType.first { $0.key == ["fight", "1"] }?.count == 1)
         #expect(Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: []).rows.map(\.count) == [4])

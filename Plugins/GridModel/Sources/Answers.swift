@@ -51,6 +51,10 @@ enum Answers {
     static func locate(_ model: CountyModel, _ point: GeoPoint) -> Xunfang_GridModel_V1_LocateResponse {
         var response = Xunfang_GridModel_V1_LocateResponse()
         response.position = position(point)
+        if let segment = model.roadSegment(near: point) {
+            response.roadSegmentID = segment.id
+            response.roadSegmentMetres = segment.metres
+        }
         guard let chain = model.locate(point) else { return response }
         response.found = true
         response.grid = area(chain.grid)

@@ -241,6 +241,27 @@ public final class CountyModel: Sendable {
         roadIndex.nearest(to: projection.project(point)).map { ($0.index, $0.distance) }
     }
 
+    /// The road segment (pair of consecutive way nodes) nearest `point`, among those at
+    /// its nearest node, named "<smaller node id>-<larger node id>" so that both
+    /// directions of a street are one segment; and how far it is, metres.
+    public func roadSegment(near point: GeoPoint) -> (id: String, metres: Double)? {
+        let p = projection.project(point)
+        guard let node = roadIndex.nearest(to: p)?.index else { return nil }
+        var best: (arc: Int, metres: Double)?
+        for arc in roads.arcs(from: node) {
+            let a = roadPoints[node], b = roadPoints[Int(roads.arcHead[arc])]
+            let dx = b.x - a.x, dy = b.y - a.y
+            let length2 = dx * dx + dy * dy
+            let t = length2 > 0 ? max(0, min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / length2)) : 0
+            let ex = a.x + t * dx - p.x, ey = a.y + t * dy - p.y
+            let metres = (ex * ex + ey * ey).squareRoot()
+            if metres < best?.metres ?? .infinity { best = (arc, metres) }
+        }
+        guard let best else { return nil }
+        let ends = [roads.nodeIDs[node], roads.nodeIDs[Int(roads.arcHead[best.arc])]].sorted()
+        return ("\(ends[0])-\(ends[1])", best.metres)
+    }
+
     public struct UnitTime: Sendable, Hashable {
         public var unitIndex: Int
         public var seconds: Double

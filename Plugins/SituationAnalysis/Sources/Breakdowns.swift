@@ -2,7 +2,7 @@
 /// week earlier and 52 weeks earlier (the same weekdays), in one pass over the history.
 public enum Breakdown {
     public enum Dimension: Int, Sendable, Hashable, CaseIterable {
-        case station = 1, grid, hour, weekday, type, placeType
+        case station = 1, grid, hour, weekday, type, placeType, roadSegment
     }
 
     public struct Row: Sendable, Hashable {
@@ -56,6 +56,7 @@ public enum Breakdown {
         case .weekday: ChinaTime.weekday(history.at[index])
         case .type: Int(history.type[index])
         case .placeType: Int(history.placeType[index])
+        case .roadSegment: Int(history.segment[index])
         }
     }
 
@@ -66,7 +67,7 @@ public enum Breakdown {
             let code = Int(rest & 0xFFFF)
             rest >>= 16
             let name: String = switch dimension {
-            case .station, .grid, .type, .placeType: history.names.names[code]
+            case .station, .grid, .type, .placeType, .roadSegment: history.names.names[code]
             case .hour, .weekday: String(code)
             }
             parts.append(name)
@@ -109,22 +110,24 @@ public enum DailyColours {
     }
 
     /// What a station's warning names: over the four weeks up to `day`, its busiest hours,
-    /// most frequent case types and grids with most incidents (three of each).
-    public static func hotSpots(_ history: HistoryColumns, station: String, day: Int64) -> (hours: [Int], types: [String], grids: [String]) {
-        guard let code = history.names.lookup(station) else { return ([], [], []) }
+    /// most frequent case types, and grids and road segments with most incidents (three of each).
+    public static func hotSpots(_ history: HistoryColumns, station: String, day: Int64) -> (hours: [Int], types: [String], grids: [String], segments: [String]) {
+        guard let code = history.names.lookup(station) else { return ([], [], [], []) }
         let from = ChinaTime.start(ofDay: day - 27), to = ChinaTime.start(ofDay: day + 1)
         var hours = [Int](repeating: 0, count: 24)
-        var types: [Int32: Int] = [:], grids: [Int32: Int] = [:]
+        var types: [Int32: Int] = [:], grids: [Int32: Int] = [:], segments: [Int32: Int] = [:]
         for index in 0..<history.count where history.station[index] == code && history.at[index] >= from && history.at[index] < to {
             hours[ChinaTime.hour(history.at[index])] += 1
             types[history.type[index], default: 0] += 1
             grids[history.grid[index], default: 0] += 1
+            segments[history.segment[index], default: 0] += 1
         }
         func top<K: Comparable>(_ counts: [K: Int]) -> [K] {
             counts.filter { $0.value > 0 }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(3).map(\.key)
         }
         let hourCounts = Dictionary(uniqueKeysWithValues: hours.enumerated().map { ($0.offset, $0.element) })
         return (top(hourCounts), top(types).map { history.names.names[Int($0)] },
-                top(grids).map { history.names.names[Int($0)] }.filter { $0 != "" && $0 != "-" })
+                top(grids.filter { !["", "-"].contains(history.names.names[Int($0.key)]) }).map { history.names.names[Int($0)] },
+                top(segments.filter { !["", "-"].contains(history.names.names[Int($0.key)]) }).map { history.names.names[Int($0)] })
     }
 }

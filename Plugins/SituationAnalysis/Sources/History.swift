@@ -15,8 +15,11 @@ public struct HistoryRecord: Sendable, Hashable {
     public var grid: String
     public var station: String
     public var placeType: String
+    /// The nearest road segment ("" until GridModel has placed it, "-" when none).
+    public var segment: String
 
-    public init(id: String, at: Int64, type: String, longitude: Double, latitude: Double, grid: String = "", station: String = "", placeType: String = "") {
+    public init(id: String, at: Int64, type: String, longitude: Double, latitude: Double, grid: String = "", station: String = "", placeType: String = "",
+                segment: String = "") {
         self.id = id
         self.at = at
         self.type = type
@@ -25,6 +28,7 @@ public struct HistoryRecord: Sendable, Hashable {
         self.grid = grid
         self.station = station
         self.placeType = placeType
+        self.segment = segment
     }
 }
 
@@ -86,6 +90,15 @@ public final class HistoryStore: Sendable {
                 CREATE INDEX incident_unlocated ON incident(grid) WHERE grid = 0;
                 """)
         }
+        migrator.registerMigration("v3 road segments") { db in
+            try db.execute(sql: """
+                ALTER TABLE incident ADD COLUMN segment INTEGER NOT NULL DEFAULT 0;
+                DROP INDEX incident_at;
+                CREATE INDEX incident_at ON incident(at, type, grid, station, place_type, segment);
+                DROP INDEX incident_unlocated;
+                CREATE INDEX incident_unlocated ON incident(segment) WHERE segment = 0;
+                """)
+        }
         try migrator.migrate(queue)
     }
 
@@ -122,15 +135,17 @@ public final class HistoryStore: Sendable {
             let before = try Int.fetchOne(db, sql: "SELECT count(*) FROM incident") ?? 0
             var coder = try Coder(db)
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO incident (id, at, type, longitude, latitude, grid, station, place_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO incident (id, at, type, longitude, latitude, grid, station, place_type, segment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
                   grid = CASE WHEN grid = 0 THEN excluded.grid ELSE grid END,
                   station = CASE WHEN station = 0 THEN excluded.station ELSE station END,
-                  place_type = CASE WHEN place_type = 0 THEN excluded.place_type ELSE place_type END
+                  place_type = CASE WHEN place_type = 0 THEN excluded.place_type ELSE place_type END,
+                  segment = CASE WHEN segment = 0 THEN excluded.segment ELSE segment END
                 """)
             for record in records {
                 try statement.execute(arguments: [record.id, record.at, try coder.code(record.type, db), record.longitude, record.latitude,
-                                                  try coder.code(record.grid, db), try coder.code(record.station, db), try coder.code(record.placeType, db)])
+                                                  try coder.code(record.grid, db), try coder.code(record.station, db), try coder.code(record.placeType, db),
+                                                  try coder.code(record.segment, db)])
             }
             return (try Int.fetchOne(db, sql: "SELECT count(*) FROM incident") ?? 0) - before
         }
@@ -144,10 +159,10 @@ public final class HistoryStore: Sendable {
     public func records(from: Int64 = .min, to: Int64 = .max) throws -> [HistoryRecord] {
         try queue.read { db in
             let names = try Self.names(db)
-            return try Row.fetchAll(db, sql: "SELECT id, at, type, longitude, latitude, grid, station, place_type FROM incident WHERE at >= ? AND at < ? ORDER BY at",
+            return try Row.fetchAll(db, sql: "SELECT id, at, type, longitude, latitude, grid, station, place_type, segment FROM incident WHERE at >= ? AND at < ? ORDER BY at",
                                     arguments: [from, to]).map { row in
                 HistoryRecord(id: row[0], at: row[1], type: names[row[2] as Int], longitude: row[3], latitude: row[4],
-                              grid: names[row[5] as Int], station: names[row[6] as Int], placeType: names[row[7] as Int])
+                              grid: names[row[5] as Int], station: names[row[6] as Int], placeType: names[row[7] as Int], segment: names[row[8] as Int])
             }
         }
     }
@@ -157,8 +172,8 @@ public final class HistoryStore: Sendable {
     public func columns(from: Int64 = .min, to: Int64 = .max) throws -> HistoryColumns {
         try queue.read { db in
             let names = try Self.names(db)
-            var at: [Int64] = [], type: [Int32] = [], grid: [Int32] = [], station: [Int32] = [], placeType: [Int32] = []
-            let statement = try db.makeStatement(sql: "SELECT at, type, grid, station, place_type FROM incident WHERE at >= ? AND at < ?")
+            var at: [Int64] = [], type: [Int32] = [], grid: [Int32] = [], station: [Int32] = [], placeType: [Int32] = [], segment: [Int32] = []
+            let statement = try db.makeStatement(sql: "SELECT at, type, grid, station, place_type, segment FROM incident WHERE at >= ? AND at < ?")
             statement.arguments = [from, to]
             // Column by column through SQLite itself: GRDB's rows would box every value.
             let raw = statement.sqliteStatement
@@ -169,30 +184,36 @@ public final class HistoryStore: Sendable {
                 grid.append(sqlite3_column_int(raw, 2))
                 station.append(sqlite3_column_int(raw, 3))
                 placeType.append(sqlite3_column_int(raw, 4))
+                segment.append(sqlite3_column_int(raw, 5))
                 step = sqlite3_step(raw)
             }
             guard step == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: step), message: String(cString: sqlite3_errmsg(db.sqliteConnection))) }
-            return HistoryColumns(at: at, type: type, grid: grid, station: station, placeType: placeType, names: Interner(names: names))
+            return HistoryColumns(at: at, type: type, grid: grid, station: station, placeType: placeType, segment: segment, names: Interner(names: names))
         }
     }
 
-    /// Records GridModel has not placed yet.
+    /// Records GridModel has not placed yet (no road segment; perhaps no grid either).
     public func unlocated(limit: Int) throws -> [HistoryRecord] {
         try queue.read { db in
             let names = try Self.names(db)
-            return try Row.fetchAll(db, sql: "SELECT id, at, type, longitude, latitude FROM incident WHERE grid = 0 LIMIT ?", arguments: [limit]).map { row in
-                HistoryRecord(id: row[0], at: row[1], type: names[row[2] as Int], longitude: row[3], latitude: row[4])
+            return try Row.fetchAll(db, sql: "SELECT id, at, type, longitude, latitude, grid, station FROM incident WHERE segment = 0 LIMIT ?",
+                                    arguments: [limit]).map { row in
+                HistoryRecord(id: row[0], at: row[1], type: names[row[2] as Int], longitude: row[3], latitude: row[4],
+                              grid: names[row[5] as Int], station: names[row[6] as Int])
             }
         }
     }
 
-    /// Sets where incidents lie: (id, grid, station); grid "-" for outside every grid.
-    public func locate(_ places: [(id: String, grid: String, station: String)]) throws {
+    /// Sets where incidents lie: grid and station where not known yet ("-" for outside
+    /// every grid), and the road segment ("-" for none).
+    public func locate(_ places: [(id: String, grid: String, station: String, segment: String)]) throws {
         try queue.write { db in
             var coder = try Coder(db)
             for place in places {
-                try db.execute(sql: "UPDATE incident SET grid = ?, station = ? WHERE id = ?",
-                               arguments: [try coder.code(place.grid, db), try coder.code(place.station, db), place.id])
+                try db.execute(sql: """
+                    UPDATE incident SET grid = CASE WHEN grid = 0 THEN ? ELSE grid END, station = CASE WHEN station = 0 THEN ? ELSE station END,
+                      segment = ? WHERE id = ?
+                    """, arguments: [try coder.code(place.grid, db), try coder.code(place.station, db), try coder.code(place.segment, db), place.id])
             }
         }
     }
@@ -214,17 +235,19 @@ public struct HistoryColumns: Sendable {
     public var grid: [Int32] = []
     public var station: [Int32] = []
     public var placeType: [Int32] = []
+    public var segment: [Int32] = []
     public var names = Interner()
 
     public init() {}
 
     /// Columns as the store keeps them: codes into `names`.
-    public init(at: [Int64], type: [Int32], grid: [Int32], station: [Int32], placeType: [Int32], names: Interner) {
+    public init(at: [Int64], type: [Int32], grid: [Int32], station: [Int32], placeType: [Int32], segment: [Int32], names: Interner) {
         self.at = at
         self.type = type
         self.grid = grid
         self.station = station
         self.placeType = placeType
+        self.segment = segment
         self.names = names
     }
 
@@ -246,6 +269,7 @@ public struct HistoryColumns: Sendable {
         grid.reserveCapacity(n)
         station.reserveCapacity(n)
         placeType.reserveCapacity(n)
+        segment.reserveCapacity(n)
     }
 
     public mutating func append(_ record: HistoryRecord) {
@@ -254,6 +278,7 @@ public struct HistoryColumns: Sendable {
         grid.append(names.code(record.grid))
         station.append(names.code(record.station))
         placeType.append(names.code(record.placeType))
+        segment.append(names.code(record.segment))
     }
 }
 

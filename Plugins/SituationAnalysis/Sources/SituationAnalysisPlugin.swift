@@ -108,14 +108,15 @@ final class Analyst: Sendable {
     /// there were none or GridModel is not answering).
     func locatePending(bus: BusClient) async -> Int {
         guard let pending = try? store.unlocated(limit: 500), !pending.isEmpty else { return 0 }
-        var places: [(id: String, grid: String, station: String)] = []
+        var places: [(id: String, grid: String, station: String, segment: String)] = []
         for record in pending {
             var request = Xunfang_GridModel_V1_LocateRequest()
             request.position.longitude = record.longitude
             request.position.latitude = record.latitude
             guard let answer = try? await bus.call(SituationAnalysisPlugin.gridModel + "Locate", request,
                                                    as: Xunfang_GridModel_V1_LocateResponse.self, timeout: .seconds(2)) else { break }
-            places.append((record.id, answer.found ? answer.grid.id : "-", answer.found ? answer.station.id : "-"))
+            places.append((record.id, answer.found ? answer.grid.id : "-", answer.found ? answer.station.id : "-",
+                           answer.roadSegmentID.isEmpty ? "-" : answer.roadSegmentID))
         }
         do {
             try store.locate(places)
@@ -298,6 +299,7 @@ final class Analyst: Sendable {
                 warning.hotHours = spots.hours.map(UInt32.init)
                 warning.topTypes = spots.types
                 warning.hotGrids = spots.grids
+                warning.roadSegments = spots.segments
                 try await bus.publishConfirmed(SituationAnalysisPlugin.warningTopic, payload: warning.serializedData(),
                                                messageID: "warning-\(colours.day)-\(station.areaID)")
             }

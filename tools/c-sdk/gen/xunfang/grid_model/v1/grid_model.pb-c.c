@@ -1543,7 +1543,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_request__descri
   (ProtobufCMessageInit) xunfang__grid_model__v1__locate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[10] =
 {
   {
     "found",
@@ -1641,6 +1641,30 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "road_segment_id",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, road_segment_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "road_segment_metres",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, road_segment_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by_name[] = {
   3,   /* field[3] = branch */
@@ -1650,12 +1674,14 @@ static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by
   5,   /* field[5] = place_class */
   7,   /* field[7] = position */
   6,   /* field[6] = response_target_seconds */
+  8,   /* field[8] = road_segment_id */
+  9,   /* field[9] = road_segment_metres */
   2,   /* field[2] = station */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__locate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descriptor =
 {
@@ -1665,7 +1691,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descr
   "Xunfang__GridModel__V1__LocateResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__LocateResponse),
-  8,
+  10,
   xunfang__grid_model__v1__locate_response__field_descriptors,
   xunfang__grid_model__v1__locate_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__locate_response__number_ranges,

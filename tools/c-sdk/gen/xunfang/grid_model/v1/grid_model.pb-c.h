@@ -223,10 +223,15 @@ struct  Xunfang__GridModel__V1__LocateResponse
    * the point located (WGS84): the request's, or the place's
    */
   Xunfang__GridModel__V1__Position *position;
+  /*
+   * the nearest road segment, "<node id>-<node id>" (found or not)
+   */
+  char *road_segment_id;
+  double road_segment_metres;
 };
 #define XUNFANG__GRID_MODEL__V1__LOCATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__locate_response__descriptor) \
-    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL }
+    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Xunfang__GridModel__V1__Zone

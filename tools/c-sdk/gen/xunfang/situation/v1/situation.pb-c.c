@@ -682,7 +682,7 @@ void   xunfang__situation__v1__deployment_plan__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[8] =
+static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[9] =
 {
   {
     "id",
@@ -780,6 +780,18 @@ static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "road_segment",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HistoryIncident, road_segment),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__situation__v1__history_incident__field_indices_by_name[] = {
   1,   /* field[1] = at */
@@ -788,13 +800,14 @@ static const unsigned xunfang__situation__v1__history_incident__field_indices_by
   4,   /* field[4] = latitude */
   3,   /* field[3] = longitude */
   7,   /* field[7] = place_type */
+  8,   /* field[8] = road_segment */
   6,   /* field[6] = station_id */
   2,   /* field[2] = type_code */
 };
 static const ProtobufCIntRange xunfang__situation__v1__history_incident__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor xunfang__situation__v1__history_incident__descriptor =
 {
@@ -804,7 +817,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__history_incident__descr
   "Xunfang__Situation__V1__HistoryIncident",
   "xunfang.situation.v1",
   sizeof(Xunfang__Situation__V1__HistoryIncident),
-  8,
+  9,
   xunfang__situation__v1__history_incident__field_descriptors,
   xunfang__situation__v1__history_incident__field_indices_by_name,
   1,  xunfang__situation__v1__history_incident__number_ranges,
@@ -1299,7 +1312,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__colours_response__descr
   (ProtobufCMessageInit) xunfang__situation__v1__colours_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__situation__v1__warning__field_descriptors[8] =
+static const ProtobufCFieldDescriptor xunfang__situation__v1__warning__field_descriptors[9] =
 {
   {
     "day",
@@ -1397,6 +1410,18 @@ static const ProtobufCFieldDescriptor xunfang__situation__v1__warning__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "road_segments",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__Warning, n_road_segments),
+    offsetof(Xunfang__Situation__V1__Warning, road_segments),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__situation__v1__warning__field_indices_by_name[] = {
   4,   /* field[4] = baseline_mean */
@@ -1405,13 +1430,14 @@ static const unsigned xunfang__situation__v1__warning__field_indices_by_name[] =
   0,   /* field[0] = day */
   7,   /* field[7] = hot_grids */
   5,   /* field[5] = hot_hours */
+  8,   /* field[8] = road_segments */
   1,   /* field[1] = station_id */
   6,   /* field[6] = top_types */
 };
 static const ProtobufCIntRange xunfang__situation__v1__warning__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor xunfang__situation__v1__warning__descriptor =
 {
@@ -1421,7 +1447,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__warning__descriptor =
   "Xunfang__Situation__V1__Warning",
   "xunfang.situation.v1",
   sizeof(Xunfang__Situation__V1__Warning),
-  8,
+  9,
   xunfang__situation__v1__warning__field_descriptors,
   xunfang__situation__v1__warning__field_indices_by_name,
   1,  xunfang__situation__v1__warning__number_ranges,
@@ -2045,7 +2071,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descri
   (ProtobufCMessageInit) xunfang__situation__v1__deployment_plan__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[7] =
+static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[8] =
 {
   { "DIMENSION_UNSPECIFIED", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_UNSPECIFIED", 0 },
   { "DIMENSION_STATION", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_STATION", 1 },
@@ -2054,15 +2080,17 @@ static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_b
   { "DIMENSION_WEEKDAY", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_WEEKDAY", 4 },
   { "DIMENSION_TYPE", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_TYPE", 5 },
   { "DIMENSION_PLACE_TYPE", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_PLACE_TYPE", 6 },
+  { "DIMENSION_ROAD_SEGMENT", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_ROAD_SEGMENT", 7 },
 };
 static const ProtobufCIntRange xunfang__situation__v1__dimension__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex xunfang__situation__v1__dimension__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex xunfang__situation__v1__dimension__enum_values_by_name[8] =
 {
   { "DIMENSION_GRID", 2 },
   { "DIMENSION_HOUR", 3 },
   { "DIMENSION_PLACE_TYPE", 6 },
+  { "DIMENSION_ROAD_SEGMENT", 7 },
   { "DIMENSION_STATION", 1 },
   { "DIMENSION_TYPE", 5 },
   { "DIMENSION_UNSPECIFIED", 0 },
@@ -2075,9 +2103,9 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__dimension__descriptor =
   "Dimension",
   "Xunfang__Situation__V1__Dimension",
   "xunfang.situation.v1",
-  7,
+  8,
   xunfang__situation__v1__dimension__enum_values_by_number,
-  7,
+  8,
   xunfang__situation__v1__dimension__enum_values_by_name,
   1,
   xunfang__situation__v1__dimension__value_ranges,

@@ -47,7 +47,11 @@ typedef enum _Xunfang__Situation__V1__Dimension {
    */
   XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_WEEKDAY = 4,
   XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_TYPE = 5,
-  XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_PLACE_TYPE = 6
+  XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_PLACE_TYPE = 6,
+  /*
+   * the nearest road segment, from GridModel
+   */
+  XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_ROAD_SEGMENT = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__SITUATION__V1__DIMENSION)
 } Xunfang__Situation__V1__Dimension;
 typedef enum _Xunfang__Situation__V1__Colour {
@@ -84,10 +88,14 @@ struct  Xunfang__Situation__V1__HistoryIncident
    * e.g. street, shop, home, school ("" = unknown)
    */
   char *place_type;
+  /*
+   * nearest road segment from GridModel ("" until placed)
+   */
+  char *road_segment;
 };
 #define XUNFANG__SITUATION__V1__HISTORY_INCIDENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__history_incident__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Situation__V1__BreakdownRequest
@@ -244,10 +252,15 @@ struct  Xunfang__Situation__V1__Warning
    */
   size_t n_hot_grids;
   char **hot_grids;
+  /*
+   * the road segments with most incidents ("<node>-<node>", GridModel's)
+   */
+  size_t n_road_segments;
+  char **road_segments;
 };
 #define XUNFANG__SITUATION__V1__WARNING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__warning__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0,NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Xunfang__Situation__V1__PlanUnit
