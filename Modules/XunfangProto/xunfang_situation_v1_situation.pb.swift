@@ -131,6 +131,44 @@ public nonisolated enum Xunfang_Situation_V1_Colour: SwiftProtobuf.Enum, Swift.C
 
 }
 
+public nonisolated enum Xunfang_Situation_V1_ReportKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// 每日简报: one day
+  case daily // = 0
+
+  /// 每十天汇报: days 1-10, 11-20 or 21 to the month's end
+  case tenDay // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .daily
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .daily
+    case 1: self = .tenDay
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .daily: return 0
+    case .tenDay: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Situation_V1_ReportKind] = [
+    .daily,
+    .tenDay,
+  ]
+
+}
+
 /// What the history keeps of an incident: no caller, no report (personal data stays in
 /// Dispatch).
 public nonisolated struct Xunfang_Situation_V1_HistoryIncident: Sendable {
@@ -477,6 +515,41 @@ public nonisolated struct Xunfang_Situation_V1_DeploymentPlan: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Situation_V1_ReportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Xunfang_Situation_V1_ReportKind = .daily
+
+  /// yyyy-mm-dd: the day, or a day in the ten days; "" = yesterday
+  public var day: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_ReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: String = String()
+
+  public var to: String = String()
+
+  /// the figures
+  public var json: String = String()
+
+  /// one self-contained page with SVG charts
+  public var html: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.situation.v1"
@@ -487,6 +560,10 @@ nonisolated extension Xunfang_Situation_V1_Dimension: SwiftProtobuf._ProtoNamePr
 
 nonisolated extension Xunfang_Situation_V1_Colour: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0COLOUR_GREEN\0\u{1}COLOUR_YELLOW\0\u{1}COLOUR_ORANGE\0\u{1}COLOUR_RED\0")
+}
+
+nonisolated extension Xunfang_Situation_V1_ReportKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REPORT_KIND_DAILY\0\u{1}REPORT_KIND_TEN_DAY\0")
 }
 
 nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1249,6 +1326,86 @@ nonisolated extension Xunfang_Situation_V1_DeploymentPlan: SwiftProtobuf.Message
     if lhs.assignments != rhs.assignments {return false}
     if lhs.longestRevisitMinutes != rhs.longestRevisitMinutes {return false}
     if lhs.notes != rhs.notes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_ReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}day\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .daily {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_ReportRequest, rhs: Xunfang_Situation_V1_ReportRequest) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.day != rhs.day {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_ReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}json\0\u{1}html\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.to) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.json) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.html) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 1)
+    }
+    if !self.to.isEmpty {
+      try visitor.visitSingularStringField(value: self.to, fieldNumber: 2)
+    }
+    if !self.json.isEmpty {
+      try visitor.visitSingularStringField(value: self.json, fieldNumber: 3)
+    }
+    if !self.html.isEmpty {
+      try visitor.visitSingularStringField(value: self.html, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_ReportResponse, rhs: Xunfang_Situation_V1_ReportResponse) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.json != rhs.json {return false}
+    if lhs.html != rhs.html {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -124,6 +124,11 @@ struct SituationBusTests {
         #expect(made.stations.first { $0.stationID == "510000-01-02" }?.onPatrol == 1)
         #expect(made.hotCells.count == 1 && made.hotCells[0].stationID == "510000-01-01", "every incident lies in one cell")
         #expect(made.assignments.filter { $0.onPatrol }.flatMap(\.stops).count >= 4 && made.longestRevisitMinutes <= 120)
+        var reportRequest = Xunfang_Situation_V1_ReportRequest()
+        reportRequest.kind = .tenDay
+        reportRequest.day = "2026-01-05"
+        let report = try await desk.call("/xunfang.situation.v1.Situation/Report", reportRequest, as: Xunfang_Situation_V1_ReportResponse.self)
+        #expect(report.from == "2026-01-01" && report.to == "2026-01-10" && report.json.contains("\"incidents\" : 12") && report.html.contains("<svg"))
         var deploymentIterator = deployments.makeAsyncIterator()
         let published = try #require(await deploymentIterator.next()).decode(Xunfang_Situation_V1_DeploymentPlan.self)
         #expect(published == made)

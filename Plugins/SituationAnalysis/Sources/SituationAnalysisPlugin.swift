@@ -9,7 +9,7 @@ import XunfangProto
 public struct SituationAnalysisPlugin: Plugin {
     static let service = "/xunfang.situation.v1.Situation/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Breakdown", "Colours", "Plan"].map { service + $0 }
+    public static let methods = ["Breakdown", "Colours", "Plan", "Report"].map { service + $0 }
     public static let coloursTopic = "situation.colours"
     public static let warningTopic = "situation.warning"
     public static let deploymentTopic = "situation.deployment"
@@ -42,6 +42,9 @@ public struct SituationAnalysisPlugin: Plugin {
         bus.serve(Self.service + "Breakdown") { (request: Xunfang_Situation_V1_BreakdownRequest, _) in try analyst.breakdown(request) }
         bus.serve(Self.service + "Colours") { (request: Xunfang_Situation_V1_ColoursRequest, _) in
             try await analyst.colours(request, bus: bus)
+        }
+        bus.serve(Self.service + "Report") { (request: Xunfang_Situation_V1_ReportRequest, _) in
+            try await analyst.report(request, bus: bus)
         }
         bus.serve(Self.service + "Plan") { (request: Xunfang_Situation_V1_PlanRequest, _) in
             let plan = try await analyst.plan(request, bus: bus)
@@ -200,6 +203,26 @@ final class Analyst: Sendable {
         response.stations = result.stations.map(message)
         response.grids = result.grids.map(message)
         return (response, history)
+    }
+
+    func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {
+        let day: Int64
+        if request.day.isEmpty {
+            day = ChinaTime.dayNumber(now()) - 1
+        } else {
+            guard let parsed = ChinaTime.dayNumber(label: request.day) else { throw BusClientError(.invalidArgument, "day \"\(request.day)\" is not yyyy-mm-dd") }
+            day = parsed
+        }
+        let stations = (try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
+                                            as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas)?
+            .filter { $0.kind == .station }.map(\.id) ?? []
+        let content = try Report.make(request.kind == .tenDay ? .tenDay : .daily, day: day, store: store, extraStations: stations, rule: rule)
+        var response = Xunfang_Situation_V1_ReportResponse()
+        response.from = content.from
+        response.to = content.to
+        response.json = try Report.json(content)
+        response.html = Report.html(content)
+        return response
     }
 
     /// A patrol plan for a shift: yesterday's colours set each station's share on patrol;

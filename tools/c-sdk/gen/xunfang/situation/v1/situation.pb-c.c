@@ -682,6 +682,96 @@ void   xunfang__situation__v1__deployment_plan__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__situation__v1__report_request__init
+                     (Xunfang__Situation__V1__ReportRequest         *message)
+{
+  static const Xunfang__Situation__V1__ReportRequest init_value = XUNFANG__SITUATION__V1__REPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__report_request__get_packed_size
+                     (const Xunfang__Situation__V1__ReportRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__report_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__report_request__pack
+                     (const Xunfang__Situation__V1__ReportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__report_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__report_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__ReportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__report_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__ReportRequest *
+       xunfang__situation__v1__report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__ReportRequest *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__report_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__report_request__free_unpacked
+                     (Xunfang__Situation__V1__ReportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__report_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__report_response__init
+                     (Xunfang__Situation__V1__ReportResponse         *message)
+{
+  static const Xunfang__Situation__V1__ReportResponse init_value = XUNFANG__SITUATION__V1__REPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__report_response__get_packed_size
+                     (const Xunfang__Situation__V1__ReportResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__report_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__report_response__pack
+                     (const Xunfang__Situation__V1__ReportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__report_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__report_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__ReportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__report_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__ReportResponse *
+       xunfang__situation__v1__report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__ReportResponse *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__report_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__report_response__free_unpacked
+                     (Xunfang__Situation__V1__ReportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__report_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[9] =
 {
   {
@@ -2071,6 +2161,134 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descri
   (ProtobufCMessageInit) xunfang__situation__v1__deployment_plan__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__situation__v1__report_request__field_descriptors[2] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__ReportRequest, kind),
+    &xunfang__situation__v1__report_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "day",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__ReportRequest, day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__report_request__field_indices_by_name[] = {
+  1,   /* field[1] = day */
+  0,   /* field[0] = kind */
+};
+static const ProtobufCIntRange xunfang__situation__v1__report_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__report_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.ReportRequest",
+  "ReportRequest",
+  "Xunfang__Situation__V1__ReportRequest",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__ReportRequest),
+  2,
+  xunfang__situation__v1__report_request__field_descriptors,
+  xunfang__situation__v1__report_request__field_indices_by_name,
+  1,  xunfang__situation__v1__report_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__report_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__report_response__field_descriptors[4] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__ReportResponse, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__ReportResponse, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "json",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__ReportResponse, json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "html",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__ReportResponse, html),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__report_response__field_indices_by_name[] = {
+  0,   /* field[0] = from */
+  3,   /* field[3] = html */
+  2,   /* field[2] = json */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange xunfang__situation__v1__report_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__report_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.ReportResponse",
+  "ReportResponse",
+  "Xunfang__Situation__V1__ReportResponse",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__ReportResponse),
+  4,
+  xunfang__situation__v1__report_response__field_descriptors,
+  xunfang__situation__v1__report_response__field_indices_by_name,
+  1,  xunfang__situation__v1__report_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__report_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[8] =
 {
   { "DIMENSION_UNSPECIFIED", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_UNSPECIFIED", 0 },
@@ -2143,16 +2361,46 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__colour__descriptor =
   xunfang__situation__v1__colour__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[3] =
+static const ProtobufCEnumValue xunfang__situation__v1__report_kind__enum_values_by_number[2] =
+{
+  { "REPORT_KIND_DAILY", "XUNFANG__SITUATION__V1__REPORT_KIND__REPORT_KIND_DAILY", 0 },
+  { "REPORT_KIND_TEN_DAY", "XUNFANG__SITUATION__V1__REPORT_KIND__REPORT_KIND_TEN_DAY", 1 },
+};
+static const ProtobufCIntRange xunfang__situation__v1__report_kind__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex xunfang__situation__v1__report_kind__enum_values_by_name[2] =
+{
+  { "REPORT_KIND_DAILY", 0 },
+  { "REPORT_KIND_TEN_DAY", 1 },
+};
+const ProtobufCEnumDescriptor xunfang__situation__v1__report_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.ReportKind",
+  "ReportKind",
+  "Xunfang__Situation__V1__ReportKind",
+  "xunfang.situation.v1",
+  2,
+  xunfang__situation__v1__report_kind__enum_values_by_number,
+  2,
+  xunfang__situation__v1__report_kind__enum_values_by_name,
+  1,
+  xunfang__situation__v1__report_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[4] =
 {
   { "Breakdown", &xunfang__situation__v1__breakdown_request__descriptor, &xunfang__situation__v1__breakdown_response__descriptor },
   { "Colours", &xunfang__situation__v1__colours_request__descriptor, &xunfang__situation__v1__colours_response__descriptor },
   { "Plan", &xunfang__situation__v1__plan_request__descriptor, &xunfang__situation__v1__deployment_plan__descriptor },
+  { "Report", &xunfang__situation__v1__report_request__descriptor, &xunfang__situation__v1__report_response__descriptor },
 };
 const unsigned xunfang__situation__v1__situation__method_indices_by_name[] = {
   0,        /* Breakdown */
   1,        /* Colours */
-  2         /* Plan */
+  2,        /* Plan */
+  3         /* Report */
 };
 const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
 {
@@ -2161,7 +2409,7 @@ const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
   "Situation",
   "Xunfang__Situation__V1__Situation",
   "xunfang.situation.v1",
-  3,
+  4,
   xunfang__situation__v1__situation__method_descriptors,
   xunfang__situation__v1__situation__method_indices_by_name
 };
@@ -2188,6 +2436,14 @@ void xunfang__situation__v1__situation__plan(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__situation__v1__situation__report(ProtobufCService *service,
+                                               const Xunfang__Situation__V1__ReportRequest *input,
+                                               Xunfang__Situation__V1__ReportResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
                                               Xunfang__Situation__V1__Situation_ServiceDestroy destroy)

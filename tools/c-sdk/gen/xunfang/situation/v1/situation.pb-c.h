@@ -30,6 +30,8 @@ typedef struct Xunfang__Situation__V1__PatrolStop Xunfang__Situation__V1__Patrol
 typedef struct Xunfang__Situation__V1__PatrolAssignment Xunfang__Situation__V1__PatrolAssignment;
 typedef struct Xunfang__Situation__V1__StationPlan Xunfang__Situation__V1__StationPlan;
 typedef struct Xunfang__Situation__V1__DeploymentPlan Xunfang__Situation__V1__DeploymentPlan;
+typedef struct Xunfang__Situation__V1__ReportRequest Xunfang__Situation__V1__ReportRequest;
+typedef struct Xunfang__Situation__V1__ReportResponse Xunfang__Situation__V1__ReportResponse;
 
 
 /* --- enums --- */
@@ -61,6 +63,17 @@ typedef enum _Xunfang__Situation__V1__Colour {
   XUNFANG__SITUATION__V1__COLOUR__COLOUR_RED = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__SITUATION__V1__COLOUR)
 } Xunfang__Situation__V1__Colour;
+typedef enum _Xunfang__Situation__V1__ReportKind {
+  /*
+   * 每日简报: one day
+   */
+  XUNFANG__SITUATION__V1__REPORT_KIND__REPORT_KIND_DAILY = 0,
+  /*
+   * 每十天汇报: days 1-10, 11-20 or 21 to the month's end
+   */
+  XUNFANG__SITUATION__V1__REPORT_KIND__REPORT_KIND_TEN_DAY = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__SITUATION__V1__REPORT_KIND)
+} Xunfang__Situation__V1__ReportKind;
 
 /* --- messages --- */
 
@@ -409,6 +422,39 @@ struct  Xunfang__Situation__V1__DeploymentPlan
     , 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
 
 
+struct  Xunfang__Situation__V1__ReportRequest
+{
+  ProtobufCMessage base;
+  Xunfang__Situation__V1__ReportKind kind;
+  /*
+   * yyyy-mm-dd: the day, or a day in the ten days; "" = yesterday
+   */
+  char *day;
+};
+#define XUNFANG__SITUATION__V1__REPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__report_request__descriptor) \
+    , XUNFANG__SITUATION__V1__REPORT_KIND__REPORT_KIND_DAILY, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Situation__V1__ReportResponse
+{
+  ProtobufCMessage base;
+  char *from;
+  char *to;
+  /*
+   * the figures
+   */
+  char *json;
+  /*
+   * one self-contained page with SVG charts
+   */
+  char *html;
+};
+#define XUNFANG__SITUATION__V1__REPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__report_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /* Xunfang__Situation__V1__HistoryIncident methods */
 void   xunfang__situation__v1__history_incident__init
                      (Xunfang__Situation__V1__HistoryIncident         *message);
@@ -694,6 +740,44 @@ Xunfang__Situation__V1__DeploymentPlan *
 void   xunfang__situation__v1__deployment_plan__free_unpacked
                      (Xunfang__Situation__V1__DeploymentPlan *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__ReportRequest methods */
+void   xunfang__situation__v1__report_request__init
+                     (Xunfang__Situation__V1__ReportRequest         *message);
+size_t xunfang__situation__v1__report_request__get_packed_size
+                     (const Xunfang__Situation__V1__ReportRequest   *message);
+size_t xunfang__situation__v1__report_request__pack
+                     (const Xunfang__Situation__V1__ReportRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__report_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__ReportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__ReportRequest *
+       xunfang__situation__v1__report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__report_request__free_unpacked
+                     (Xunfang__Situation__V1__ReportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__ReportResponse methods */
+void   xunfang__situation__v1__report_response__init
+                     (Xunfang__Situation__V1__ReportResponse         *message);
+size_t xunfang__situation__v1__report_response__get_packed_size
+                     (const Xunfang__Situation__V1__ReportResponse   *message);
+size_t xunfang__situation__v1__report_response__pack
+                     (const Xunfang__Situation__V1__ReportResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__report_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__ReportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__ReportResponse *
+       xunfang__situation__v1__report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__report_response__free_unpacked
+                     (Xunfang__Situation__V1__ReportResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Situation__V1__HistoryIncident_Closure)
@@ -741,6 +825,12 @@ typedef void (*Xunfang__Situation__V1__StationPlan_Closure)
 typedef void (*Xunfang__Situation__V1__DeploymentPlan_Closure)
                  (const Xunfang__Situation__V1__DeploymentPlan *message,
                   void *closure_data);
+typedef void (*Xunfang__Situation__V1__ReportRequest_Closure)
+                 (const Xunfang__Situation__V1__ReportRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__ReportResponse_Closure)
+                 (const Xunfang__Situation__V1__ReportResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -760,6 +850,10 @@ struct Xunfang__Situation__V1__Situation_Service
                const Xunfang__Situation__V1__PlanRequest *input,
                Xunfang__Situation__V1__DeploymentPlan_Closure closure,
                void *closure_data);
+  void (*report)(Xunfang__Situation__V1__Situation_Service *service,
+                 const Xunfang__Situation__V1__ReportRequest *input,
+                 Xunfang__Situation__V1__ReportResponse_Closure closure,
+                 void *closure_data);
 };
 typedef void (*Xunfang__Situation__V1__Situation_ServiceDestroy)(Xunfang__Situation__V1__Situation_Service *);
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
@@ -770,7 +864,8 @@ void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_
     { XUNFANG__SITUATION__V1__SITUATION__BASE_INIT,\
       function_prefix__ ## breakdown,\
       function_prefix__ ## colours,\
-      function_prefix__ ## plan  }
+      function_prefix__ ## plan,\
+      function_prefix__ ## report  }
 void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__BreakdownRequest *input,
                                                   Xunfang__Situation__V1__BreakdownResponse_Closure closure,
@@ -783,11 +878,16 @@ void xunfang__situation__v1__situation__plan(ProtobufCService *service,
                                              const Xunfang__Situation__V1__PlanRequest *input,
                                              Xunfang__Situation__V1__DeploymentPlan_Closure closure,
                                              void *closure_data);
+void xunfang__situation__v1__situation__report(ProtobufCService *service,
+                                               const Xunfang__Situation__V1__ReportRequest *input,
+                                               Xunfang__Situation__V1__ReportResponse_Closure closure,
+                                               void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    xunfang__situation__v1__dimension__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__situation__v1__colour__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__situation__v1__report_kind__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__history_incident__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_row__descriptor;
@@ -803,6 +903,8 @@ extern const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_stop__des
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_assignment__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__station_plan__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor;
 
 PROTOBUF_C__END_DECLS
