@@ -131,6 +131,66 @@ public nonisolated enum Xunfang_Situation_V1_Colour: SwiftProtobuf.Enum, Swift.C
 
 }
 
+public nonisolated enum Xunfang_Situation_V1_EmergingClass: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case notSignificant // = 0
+
+  /// hot in the last week only
+  case new // = 1
+
+  /// hot in 90% of weeks, z rising (Mann-Kendall)
+  case intensifying // = 2
+
+  /// hot in 90% of weeks, no trend
+  case persistent // = 3
+
+  /// hot in 90% of weeks, z falling
+  case diminishing // = 4
+
+  /// hot now, on and off before
+  case sporadic // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .notSignificant
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .notSignificant
+    case 1: self = .new
+    case 2: self = .intensifying
+    case 3: self = .persistent
+    case 4: self = .diminishing
+    case 5: self = .sporadic
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .notSignificant: return 0
+    case .new: return 1
+    case .intensifying: return 2
+    case .persistent: return 3
+    case .diminishing: return 4
+    case .sporadic: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Situation_V1_EmergingClass] = [
+    .notSignificant,
+    .new,
+    .intensifying,
+    .persistent,
+    .diminishing,
+    .sporadic,
+  ]
+
+}
+
 public nonisolated enum Xunfang_Situation_V1_ReportKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
 
@@ -515,6 +575,67 @@ public nonisolated struct Xunfang_Situation_V1_DeploymentPlan: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Situation_V1_EmergingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the last day of the last week; "" = yesterday
+  public var day: String = String()
+
+  /// 0 = 8; 2..52
+  public var weeks: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_EmergingCell: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// on the 250 m lattice, as HotCell
+  public var id: String = String()
+
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  public var stationID: String = String()
+
+  public var `class`: Xunfang_Situation_V1_EmergingClass = .notSignificant
+
+  /// Gi* per week, oldest first
+  public var z: [Double] = []
+
+  /// Mann-Kendall on those z
+  public var trendZ: Double = 0
+
+  public var trendP: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_EmergingResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: String = String()
+
+  public var to: String = String()
+
+  public var cells: [Xunfang_Situation_V1_EmergingCell] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Xunfang_Situation_V1_ReportRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -560,6 +681,10 @@ nonisolated extension Xunfang_Situation_V1_Dimension: SwiftProtobuf._ProtoNamePr
 
 nonisolated extension Xunfang_Situation_V1_Colour: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0COLOUR_GREEN\0\u{1}COLOUR_YELLOW\0\u{1}COLOUR_ORANGE\0\u{1}COLOUR_RED\0")
+}
+
+nonisolated extension Xunfang_Situation_V1_EmergingClass: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EMERGING_CLASS_NOT_SIGNIFICANT\0\u{1}EMERGING_CLASS_NEW\0\u{1}EMERGING_CLASS_INTENSIFYING\0\u{1}EMERGING_CLASS_PERSISTENT\0\u{1}EMERGING_CLASS_DIMINISHING\0\u{1}EMERGING_CLASS_SPORADIC\0")
 }
 
 nonisolated extension Xunfang_Situation_V1_ReportKind: SwiftProtobuf._ProtoNameProviding {
@@ -1326,6 +1451,146 @@ nonisolated extension Xunfang_Situation_V1_DeploymentPlan: SwiftProtobuf.Message
     if lhs.assignments != rhs.assignments {return false}
     if lhs.longestRevisitMinutes != rhs.longestRevisitMinutes {return false}
     if lhs.notes != rhs.notes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_EmergingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EmergingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0\u{1}weeks\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.weeks) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 1)
+    }
+    if self.weeks != 0 {
+      try visitor.visitSingularUInt32Field(value: self.weeks, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_EmergingRequest, rhs: Xunfang_Situation_V1_EmergingRequest) -> Bool {
+    if lhs.day != rhs.day {return false}
+    if lhs.weeks != rhs.weeks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_EmergingCell: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EmergingCell"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}longitude\0\u{1}latitude\0\u{3}station_id\0\u{1}class\0\u{1}z\0\u{3}trend_z\0\u{3}trend_p\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.`class`) }()
+      case 6: try { try decoder.decodeRepeatedDoubleField(value: &self.z) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.trendZ) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.trendP) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 2)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
+    if self.`class` != .notSignificant {
+      try visitor.visitSingularEnumField(value: self.`class`, fieldNumber: 5)
+    }
+    if !self.z.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.z, fieldNumber: 6)
+    }
+    if self.trendZ.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.trendZ, fieldNumber: 7)
+    }
+    if self.trendP.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.trendP, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_EmergingCell, rhs: Xunfang_Situation_V1_EmergingCell) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.`class` != rhs.`class` {return false}
+    if lhs.z != rhs.z {return false}
+    if lhs.trendZ != rhs.trendZ {return false}
+    if lhs.trendP != rhs.trendP {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_EmergingResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EmergingResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}cells\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.to) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.cells) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 1)
+    }
+    if !self.to.isEmpty {
+      try visitor.visitSingularStringField(value: self.to, fieldNumber: 2)
+    }
+    if !self.cells.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.cells, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_EmergingResponse, rhs: Xunfang_Situation_V1_EmergingResponse) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.cells != rhs.cells {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

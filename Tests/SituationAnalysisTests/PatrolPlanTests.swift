@@ -92,3 +92,37 @@ struct HotCellTests {
         #expect(lone.count == 1 && lone[0].incidents == 16 && lone[0].station == "S2", "\(lone)")
     }
 }
+
+@Suite("Emerging hot spots")
+struct EmergingTests {
+    @Test("cells rising, appearing, steady and fading over eight weeks get the classes their series show")
+    func classes() {
+        let projection = LocalProjection(origin: GeoPoint(longitude: 104.28, latitude: 30.97))
+        var random = SyntheticRoads.Generator(state: 8)
+        var incidents: [(position: GeoPoint, station: String, slice: Int)] = []
+        func add(_ count: Int, at x: Double, _ y: Double, slice: Int, station: String) {
+            for _ in 0..<count {
+                let point = PlanarPoint(x: x + Double.random(in: 0..<100, using: &random), y: y + Double.random(in: 0..<100, using: &random))
+                incidents.append((projection.unproject(point), station, slice))
+            }
+        }
+        for week in 0..<8 {
+            add(4 + 2 * week, at: 1_010, 1_010, slice: week, station: "RISING")
+            add(week == 7 ? 12 : 0, at: 4_010, 1_010, slice: week, station: "NEW")
+            add(9, at: 1_010, 4_010, slice: week, station: "STEADY")
+            add(18 - 2 * week, at: 4_010, 4_010, slice: week, station: "FADING")
+            for _ in 0..<25 {
+                let point = PlanarPoint(x: Double.random(in: -6_000..<9_000, using: &random), y: Double.random(in: -6_000..<9_000, using: &random))
+                incidents.append((projection.unproject(point), "NOISE", week))
+            }
+        }
+        let cells = EmergingHotSpots.find(incidents, slices: 8)
+        func kinds(_ station: String) -> Set<Trends.EmergingClass> { Set(cells.filter { $0.station == station }.map(\.kind)) }
+        #expect(kinds("RISING").contains(.intensifying))
+        #expect(kinds("NEW") == [.new])
+        #expect(kinds("STEADY").contains(.persistent))
+        #expect(kinds("FADING").contains(.diminishing), "\(kinds("FADING"))")
+        #expect(cells.allSatisfy { $0.z.count == 8 })
+        #expect(cells.filter { $0.station == "NOISE" }.allSatisfy { [.new, .sporadic].contains($0.kind) }, "scattered incidents make no lasting hot spot")
+    }
+}

@@ -129,6 +129,18 @@ struct SituationBusTests {
         reportRequest.day = "2026-01-05"
         let report = try await desk.call("/xunfang.situation.v1.Situation/Report", reportRequest, as: Xunfang_Situation_V1_ReportResponse.self)
         #expect(report.from == "2026-01-01" && report.to == "2026-01-10" && report.json.contains("\"incidents\" : 12") && report.html.contains("<svg"))
+        var emerging = Xunfang_Situation_V1_EmergingRequest()
+        emerging.day = "2026-01-05"
+        emerging.weeks = 4
+        let trend = try await desk.call("/xunfang.situation.v1.Situation/Emerging", emerging, as: Xunfang_Situation_V1_EmergingResponse.self)
+        #expect(trend.from == "2025-12-09" && trend.to == "2026-01-05")
+        // Every incident lies in one cell with nothing around it: hot each week (Gi* weighs a
+        // cell against its surroundings, not against its own past), without a trend.
+        #expect(trend.cells.map(\.class) == [.persistent] && trend.cells.first?.z.count == 4)
+        emerging.weeks = 60
+        await #expect(throws: BusClientError.self) {
+            try await desk.call("/xunfang.situation.v1.Situation/Emerging", emerging, as: Xunfang_Situation_V1_EmergingResponse.self)
+        }
         var deploymentIterator = deployments.makeAsyncIterator()
         let published = try #require(await deploymentIterator.next()).decode(Xunfang_Situation_V1_DeploymentPlan.self)
         #expect(published == made)

@@ -46,6 +46,7 @@ enum KnownMessages {
         "/xunfang.situation.v1.Situation/Colours": (Xunfang_Situation_V1_ColoursRequest.self, Xunfang_Situation_V1_ColoursResponse.self),
         "/xunfang.situation.v1.Situation/Plan": (Xunfang_Situation_V1_PlanRequest.self, Xunfang_Situation_V1_DeploymentPlan.self),
         "/xunfang.situation.v1.Situation/Report": (Xunfang_Situation_V1_ReportRequest.self, Xunfang_Situation_V1_ReportResponse.self),
+        "/xunfang.situation.v1.Situation/Emerging": (Xunfang_Situation_V1_EmergingRequest.self, Xunfang_Situation_V1_EmergingResponse.self),
     ]
 
     static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {

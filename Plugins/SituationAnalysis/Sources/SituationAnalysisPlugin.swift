@@ -9,7 +9,7 @@ import XunfangProto
 public struct SituationAnalysisPlugin: Plugin {
     static let service = "/xunfang.situation.v1.Situation/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Breakdown", "Colours", "Plan", "Report"].map { service + $0 }
+    public static let methods = ["Breakdown", "Colours", "Plan", "Report", "Emerging"].map { service + $0 }
     public static let coloursTopic = "situation.colours"
     public static let warningTopic = "situation.warning"
     public static let deploymentTopic = "situation.deployment"
@@ -43,6 +43,7 @@ public struct SituationAnalysisPlugin: Plugin {
         bus.serve(Self.service + "Colours") { (request: Xunfang_Situation_V1_ColoursRequest, _) in
             try await analyst.colours(request, bus: bus)
         }
+        bus.serve(Self.service + "Emerging") { (request: Xunfang_Situation_V1_EmergingRequest, _) in try analyst.emerging(request) }
         bus.serve(Self.service + "Report") { (request: Xunfang_Situation_V1_ReportRequest, _) in
             try await analyst.report(request, bus: bus)
         }
@@ -203,6 +204,42 @@ final class Analyst: Sendable {
         response.stations = result.stations.map(message)
         response.grids = result.grids.map(message)
         return (response, history)
+    }
+
+    func emerging(_ request: Xunfang_Situation_V1_EmergingRequest) throws -> Xunfang_Situation_V1_EmergingResponse {
+        let weeks = request.weeks == 0 ? 8 : Int(request.weeks)
+        guard (2...52).contains(weeks) else { throw BusClientError(.invalidArgument, "weeks: \(weeks) is outside 2...52") }
+        let last: Int64
+        if request.day.isEmpty {
+            last = ChinaTime.dayNumber(now()) - 1
+        } else {
+            guard let parsed = ChinaTime.dayNumber(label: request.day) else { throw BusClientError(.invalidArgument, "day \"\(request.day)\" is not yyyy-mm-dd") }
+            last = parsed
+        }
+        let first = last - Int64(7 * weeks) + 1
+        let records = try store.records(from: ChinaTime.start(ofDay: first), to: ChinaTime.start(ofDay: last + 1))
+        let cells = EmergingHotSpots.find(records.map { record in
+            (GeoPoint(longitude: record.longitude, latitude: record.latitude), record.station, Int((ChinaTime.dayNumber(record.at) - first) / 7))
+        }, slices: weeks)
+        var response = Xunfang_Situation_V1_EmergingResponse()
+        response.from = ChinaTime.label(ofDay: first)
+        response.to = ChinaTime.label(ofDay: last)
+        let classes: [Trends.EmergingClass: Xunfang_Situation_V1_EmergingClass] = [
+            .new: .new, .intensifying: .intensifying, .persistent: .persistent, .diminishing: .diminishing, .sporadic: .sporadic, .notSignificant: .notSignificant,
+        ]
+        response.cells = cells.map { cell in
+            var message = Xunfang_Situation_V1_EmergingCell()
+            message.id = cell.id
+            message.longitude = cell.centre.longitude
+            message.latitude = cell.centre.latitude
+            message.stationID = cell.station
+            message.class = classes[cell.kind] ?? .notSignificant
+            message.z = cell.z
+            message.trendZ = cell.trend.z
+            message.trendP = cell.trend.p
+            return message
+        }
+        return response
     }
 
     func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {

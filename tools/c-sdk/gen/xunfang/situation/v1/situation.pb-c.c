@@ -682,6 +682,141 @@ void   xunfang__situation__v1__deployment_plan__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__deployment_plan__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__situation__v1__emerging_request__init
+                     (Xunfang__Situation__V1__EmergingRequest         *message)
+{
+  static const Xunfang__Situation__V1__EmergingRequest init_value = XUNFANG__SITUATION__V1__EMERGING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__emerging_request__get_packed_size
+                     (const Xunfang__Situation__V1__EmergingRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__emerging_request__pack
+                     (const Xunfang__Situation__V1__EmergingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__emerging_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__EmergingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__EmergingRequest *
+       xunfang__situation__v1__emerging_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__EmergingRequest *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__emerging_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__emerging_request__free_unpacked
+                     (Xunfang__Situation__V1__EmergingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__emerging_cell__init
+                     (Xunfang__Situation__V1__EmergingCell         *message)
+{
+  static const Xunfang__Situation__V1__EmergingCell init_value = XUNFANG__SITUATION__V1__EMERGING_CELL__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__emerging_cell__get_packed_size
+                     (const Xunfang__Situation__V1__EmergingCell *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_cell__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__emerging_cell__pack
+                     (const Xunfang__Situation__V1__EmergingCell *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_cell__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__emerging_cell__pack_to_buffer
+                     (const Xunfang__Situation__V1__EmergingCell *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_cell__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__EmergingCell *
+       xunfang__situation__v1__emerging_cell__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__EmergingCell *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__emerging_cell__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__emerging_cell__free_unpacked
+                     (Xunfang__Situation__V1__EmergingCell *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_cell__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__emerging_response__init
+                     (Xunfang__Situation__V1__EmergingResponse         *message)
+{
+  static const Xunfang__Situation__V1__EmergingResponse init_value = XUNFANG__SITUATION__V1__EMERGING_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__emerging_response__get_packed_size
+                     (const Xunfang__Situation__V1__EmergingResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__emerging_response__pack
+                     (const Xunfang__Situation__V1__EmergingResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__emerging_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__EmergingResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__EmergingResponse *
+       xunfang__situation__v1__emerging_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__EmergingResponse *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__emerging_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__emerging_response__free_unpacked
+                     (Xunfang__Situation__V1__EmergingResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__emerging_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__situation__v1__report_request__init
                      (Xunfang__Situation__V1__ReportRequest         *message)
 {
@@ -2161,6 +2296,250 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descri
   (ProtobufCMessageInit) xunfang__situation__v1__deployment_plan__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__situation__v1__emerging_request__field_descriptors[2] =
+{
+  {
+    "day",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingRequest, day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weeks",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingRequest, weeks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__emerging_request__field_indices_by_name[] = {
+  0,   /* field[0] = day */
+  1,   /* field[1] = weeks */
+};
+static const ProtobufCIntRange xunfang__situation__v1__emerging_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.EmergingRequest",
+  "EmergingRequest",
+  "Xunfang__Situation__V1__EmergingRequest",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__EmergingRequest),
+  2,
+  xunfang__situation__v1__emerging_request__field_descriptors,
+  xunfang__situation__v1__emerging_request__field_indices_by_name,
+  1,  xunfang__situation__v1__emerging_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__emerging_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__emerging_cell__field_descriptors[8] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "class",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, class_),
+    &xunfang__situation__v1__emerging_class__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "z",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Xunfang__Situation__V1__EmergingCell, n_z),
+    offsetof(Xunfang__Situation__V1__EmergingCell, z),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trend_z",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, trend_z),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trend_p",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingCell, trend_p),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__emerging_cell__field_indices_by_name[] = {
+  4,   /* field[4] = class */
+  0,   /* field[0] = id */
+  2,   /* field[2] = latitude */
+  1,   /* field[1] = longitude */
+  3,   /* field[3] = station_id */
+  7,   /* field[7] = trend_p */
+  6,   /* field[6] = trend_z */
+  5,   /* field[5] = z */
+};
+static const ProtobufCIntRange xunfang__situation__v1__emerging_cell__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_cell__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.EmergingCell",
+  "EmergingCell",
+  "Xunfang__Situation__V1__EmergingCell",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__EmergingCell),
+  8,
+  xunfang__situation__v1__emerging_cell__field_descriptors,
+  xunfang__situation__v1__emerging_cell__field_indices_by_name,
+  1,  xunfang__situation__v1__emerging_cell__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__emerging_cell__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__emerging_response__field_descriptors[3] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingResponse, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__EmergingResponse, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cells",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__EmergingResponse, n_cells),
+    offsetof(Xunfang__Situation__V1__EmergingResponse, cells),
+    &xunfang__situation__v1__emerging_cell__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__emerging_response__field_indices_by_name[] = {
+  2,   /* field[2] = cells */
+  0,   /* field[0] = from */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange xunfang__situation__v1__emerging_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.EmergingResponse",
+  "EmergingResponse",
+  "Xunfang__Situation__V1__EmergingResponse",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__EmergingResponse),
+  3,
+  xunfang__situation__v1__emerging_response__field_descriptors,
+  xunfang__situation__v1__emerging_response__field_indices_by_name,
+  1,  xunfang__situation__v1__emerging_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__emerging_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor xunfang__situation__v1__report_request__field_descriptors[2] =
 {
   {
@@ -2361,6 +2740,42 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__colour__descriptor =
   xunfang__situation__v1__colour__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue xunfang__situation__v1__emerging_class__enum_values_by_number[6] =
+{
+  { "EMERGING_CLASS_NOT_SIGNIFICANT", "XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_NOT_SIGNIFICANT", 0 },
+  { "EMERGING_CLASS_NEW", "XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_NEW", 1 },
+  { "EMERGING_CLASS_INTENSIFYING", "XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_INTENSIFYING", 2 },
+  { "EMERGING_CLASS_PERSISTENT", "XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_PERSISTENT", 3 },
+  { "EMERGING_CLASS_DIMINISHING", "XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_DIMINISHING", 4 },
+  { "EMERGING_CLASS_SPORADIC", "XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_SPORADIC", 5 },
+};
+static const ProtobufCIntRange xunfang__situation__v1__emerging_class__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex xunfang__situation__v1__emerging_class__enum_values_by_name[6] =
+{
+  { "EMERGING_CLASS_DIMINISHING", 4 },
+  { "EMERGING_CLASS_INTENSIFYING", 2 },
+  { "EMERGING_CLASS_NEW", 1 },
+  { "EMERGING_CLASS_NOT_SIGNIFICANT", 0 },
+  { "EMERGING_CLASS_PERSISTENT", 3 },
+  { "EMERGING_CLASS_SPORADIC", 5 },
+};
+const ProtobufCEnumDescriptor xunfang__situation__v1__emerging_class__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.EmergingClass",
+  "EmergingClass",
+  "Xunfang__Situation__V1__EmergingClass",
+  "xunfang.situation.v1",
+  6,
+  xunfang__situation__v1__emerging_class__enum_values_by_number,
+  6,
+  xunfang__situation__v1__emerging_class__enum_values_by_name,
+  1,
+  xunfang__situation__v1__emerging_class__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue xunfang__situation__v1__report_kind__enum_values_by_number[2] =
 {
   { "REPORT_KIND_DAILY", "XUNFANG__SITUATION__V1__REPORT_KIND__REPORT_KIND_DAILY", 0 },
@@ -2389,16 +2804,18 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__report_kind__descriptor =
   xunfang__situation__v1__report_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[4] =
+static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[5] =
 {
   { "Breakdown", &xunfang__situation__v1__breakdown_request__descriptor, &xunfang__situation__v1__breakdown_response__descriptor },
   { "Colours", &xunfang__situation__v1__colours_request__descriptor, &xunfang__situation__v1__colours_response__descriptor },
   { "Plan", &xunfang__situation__v1__plan_request__descriptor, &xunfang__situation__v1__deployment_plan__descriptor },
   { "Report", &xunfang__situation__v1__report_request__descriptor, &xunfang__situation__v1__report_response__descriptor },
+  { "Emerging", &xunfang__situation__v1__emerging_request__descriptor, &xunfang__situation__v1__emerging_response__descriptor },
 };
 const unsigned xunfang__situation__v1__situation__method_indices_by_name[] = {
   0,        /* Breakdown */
   1,        /* Colours */
+  4,        /* Emerging */
   2,        /* Plan */
   3         /* Report */
 };
@@ -2409,7 +2826,7 @@ const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
   "Situation",
   "Xunfang__Situation__V1__Situation",
   "xunfang.situation.v1",
-  4,
+  5,
   xunfang__situation__v1__situation__method_descriptors,
   xunfang__situation__v1__situation__method_indices_by_name
 };
@@ -2444,6 +2861,14 @@ void xunfang__situation__v1__situation__report(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__situation__v1__situation__emerging(ProtobufCService *service,
+                                                 const Xunfang__Situation__V1__EmergingRequest *input,
+                                                 Xunfang__Situation__V1__EmergingResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
                                               Xunfang__Situation__V1__Situation_ServiceDestroy destroy)

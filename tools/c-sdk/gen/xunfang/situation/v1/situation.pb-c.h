@@ -30,6 +30,9 @@ typedef struct Xunfang__Situation__V1__PatrolStop Xunfang__Situation__V1__Patrol
 typedef struct Xunfang__Situation__V1__PatrolAssignment Xunfang__Situation__V1__PatrolAssignment;
 typedef struct Xunfang__Situation__V1__StationPlan Xunfang__Situation__V1__StationPlan;
 typedef struct Xunfang__Situation__V1__DeploymentPlan Xunfang__Situation__V1__DeploymentPlan;
+typedef struct Xunfang__Situation__V1__EmergingRequest Xunfang__Situation__V1__EmergingRequest;
+typedef struct Xunfang__Situation__V1__EmergingCell Xunfang__Situation__V1__EmergingCell;
+typedef struct Xunfang__Situation__V1__EmergingResponse Xunfang__Situation__V1__EmergingResponse;
 typedef struct Xunfang__Situation__V1__ReportRequest Xunfang__Situation__V1__ReportRequest;
 typedef struct Xunfang__Situation__V1__ReportResponse Xunfang__Situation__V1__ReportResponse;
 
@@ -63,6 +66,30 @@ typedef enum _Xunfang__Situation__V1__Colour {
   XUNFANG__SITUATION__V1__COLOUR__COLOUR_RED = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__SITUATION__V1__COLOUR)
 } Xunfang__Situation__V1__Colour;
+typedef enum _Xunfang__Situation__V1__EmergingClass {
+  XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_NOT_SIGNIFICANT = 0,
+  /*
+   * hot in the last week only
+   */
+  XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_NEW = 1,
+  /*
+   * hot in 90% of weeks, z rising (Mann-Kendall)
+   */
+  XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_INTENSIFYING = 2,
+  /*
+   * hot in 90% of weeks, no trend
+   */
+  XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_PERSISTENT = 3,
+  /*
+   * hot in 90% of weeks, z falling
+   */
+  XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_DIMINISHING = 4,
+  /*
+   * hot now, on and off before
+   */
+  XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_SPORADIC = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__SITUATION__V1__EMERGING_CLASS)
+} Xunfang__Situation__V1__EmergingClass;
 typedef enum _Xunfang__Situation__V1__ReportKind {
   /*
    * 每日简报: one day
@@ -422,6 +449,63 @@ struct  Xunfang__Situation__V1__DeploymentPlan
     , 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
 
 
+struct  Xunfang__Situation__V1__EmergingRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the last day of the last week; "" = yesterday
+   */
+  char *day;
+  /*
+   * 0 = 8; 2..52
+   */
+  uint32_t weeks;
+};
+#define XUNFANG__SITUATION__V1__EMERGING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__emerging_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Situation__V1__EmergingCell
+{
+  ProtobufCMessage base;
+  /*
+   * on the 250 m lattice, as HotCell
+   */
+  char *id;
+  double longitude;
+  double latitude;
+  char *station_id;
+  Xunfang__Situation__V1__EmergingClass class_;
+  /*
+   * Gi* per week, oldest first
+   */
+  size_t n_z;
+  double *z;
+  /*
+   * Mann-Kendall on those z
+   */
+  double trend_z;
+  double trend_p;
+};
+#define XUNFANG__SITUATION__V1__EMERGING_CELL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__emerging_cell__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__EMERGING_CLASS__EMERGING_CLASS_NOT_SIGNIFICANT, 0,NULL, 0, 0 }
+
+
+struct  Xunfang__Situation__V1__EmergingResponse
+{
+  ProtobufCMessage base;
+  char *from;
+  char *to;
+  size_t n_cells;
+  Xunfang__Situation__V1__EmergingCell **cells;
+};
+#define XUNFANG__SITUATION__V1__EMERGING_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__emerging_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
 struct  Xunfang__Situation__V1__ReportRequest
 {
   ProtobufCMessage base;
@@ -740,6 +824,63 @@ Xunfang__Situation__V1__DeploymentPlan *
 void   xunfang__situation__v1__deployment_plan__free_unpacked
                      (Xunfang__Situation__V1__DeploymentPlan *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__EmergingRequest methods */
+void   xunfang__situation__v1__emerging_request__init
+                     (Xunfang__Situation__V1__EmergingRequest         *message);
+size_t xunfang__situation__v1__emerging_request__get_packed_size
+                     (const Xunfang__Situation__V1__EmergingRequest   *message);
+size_t xunfang__situation__v1__emerging_request__pack
+                     (const Xunfang__Situation__V1__EmergingRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__emerging_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__EmergingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__EmergingRequest *
+       xunfang__situation__v1__emerging_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__emerging_request__free_unpacked
+                     (Xunfang__Situation__V1__EmergingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__EmergingCell methods */
+void   xunfang__situation__v1__emerging_cell__init
+                     (Xunfang__Situation__V1__EmergingCell         *message);
+size_t xunfang__situation__v1__emerging_cell__get_packed_size
+                     (const Xunfang__Situation__V1__EmergingCell   *message);
+size_t xunfang__situation__v1__emerging_cell__pack
+                     (const Xunfang__Situation__V1__EmergingCell   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__emerging_cell__pack_to_buffer
+                     (const Xunfang__Situation__V1__EmergingCell   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__EmergingCell *
+       xunfang__situation__v1__emerging_cell__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__emerging_cell__free_unpacked
+                     (Xunfang__Situation__V1__EmergingCell *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__EmergingResponse methods */
+void   xunfang__situation__v1__emerging_response__init
+                     (Xunfang__Situation__V1__EmergingResponse         *message);
+size_t xunfang__situation__v1__emerging_response__get_packed_size
+                     (const Xunfang__Situation__V1__EmergingResponse   *message);
+size_t xunfang__situation__v1__emerging_response__pack
+                     (const Xunfang__Situation__V1__EmergingResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__emerging_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__EmergingResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__EmergingResponse *
+       xunfang__situation__v1__emerging_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__emerging_response__free_unpacked
+                     (Xunfang__Situation__V1__EmergingResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Situation__V1__ReportRequest methods */
 void   xunfang__situation__v1__report_request__init
                      (Xunfang__Situation__V1__ReportRequest         *message);
@@ -825,6 +966,15 @@ typedef void (*Xunfang__Situation__V1__StationPlan_Closure)
 typedef void (*Xunfang__Situation__V1__DeploymentPlan_Closure)
                  (const Xunfang__Situation__V1__DeploymentPlan *message,
                   void *closure_data);
+typedef void (*Xunfang__Situation__V1__EmergingRequest_Closure)
+                 (const Xunfang__Situation__V1__EmergingRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__EmergingCell_Closure)
+                 (const Xunfang__Situation__V1__EmergingCell *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__EmergingResponse_Closure)
+                 (const Xunfang__Situation__V1__EmergingResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__Situation__V1__ReportRequest_Closure)
                  (const Xunfang__Situation__V1__ReportRequest *message,
                   void *closure_data);
@@ -854,6 +1004,10 @@ struct Xunfang__Situation__V1__Situation_Service
                  const Xunfang__Situation__V1__ReportRequest *input,
                  Xunfang__Situation__V1__ReportResponse_Closure closure,
                  void *closure_data);
+  void (*emerging)(Xunfang__Situation__V1__Situation_Service *service,
+                   const Xunfang__Situation__V1__EmergingRequest *input,
+                   Xunfang__Situation__V1__EmergingResponse_Closure closure,
+                   void *closure_data);
 };
 typedef void (*Xunfang__Situation__V1__Situation_ServiceDestroy)(Xunfang__Situation__V1__Situation_Service *);
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
@@ -865,7 +1019,8 @@ void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_
       function_prefix__ ## breakdown,\
       function_prefix__ ## colours,\
       function_prefix__ ## plan,\
-      function_prefix__ ## report  }
+      function_prefix__ ## report,\
+      function_prefix__ ## emerging  }
 void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__BreakdownRequest *input,
                                                   Xunfang__Situation__V1__BreakdownResponse_Closure closure,
@@ -882,11 +1037,16 @@ void xunfang__situation__v1__situation__report(ProtobufCService *service,
                                                const Xunfang__Situation__V1__ReportRequest *input,
                                                Xunfang__Situation__V1__ReportResponse_Closure closure,
                                                void *closure_data);
+void xunfang__situation__v1__situation__emerging(ProtobufCService *service,
+                                                 const Xunfang__Situation__V1__EmergingRequest *input,
+                                                 Xunfang__Situation__V1__EmergingResponse_Closure closure,
+                                                 void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    xunfang__situation__v1__dimension__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__situation__v1__colour__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__situation__v1__emerging_class__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__situation__v1__report_kind__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__history_incident__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_request__descriptor;
@@ -903,6 +1063,9 @@ extern const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_stop__des
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__patrol_assignment__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__station_plan__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__deployment_plan__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_cell__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor;
