@@ -1,5 +1,7 @@
 import SituationAnalysisPlugin
+import Logging
 import Testing
+import XunfangPluginKit
 
 @Suite("Four-colour rule")
 struct ColourRuleTests {
@@ -44,5 +46,31 @@ struct ColourRuleTests {
         #expect(Colour.allCases.map { $0.minimumPatrolShare() } == [0.2, 0.4, 0.6, 0.8])
         #expect(Colour.red.minimumPatrolShare(red: 1.0) == 1.0)
         #expect(Colour.allCases.map(\.deploymentLevel) == [4, 3, 2, 1])
+    }
+}
+
+@Suite("Colour rule settings")
+struct ColourRuleSettingsTests {
+    @Test("a county sets its own thresholds and red share; bad values stop the plugin naming the setting")
+    func settings() throws {
+        #expect(try ColourRule(settings: [:]) == ColourRule())
+        let strict = try ColourRule(settings: ["SITUATION_YELLOW_P": "0.02", "SITUATION_ORANGE_P": "0.005", "SITUATION_RED_P": "0.0005", "SITUATION_RED_SHARE": "1"])
+        #expect(strict.yellowBelow == 0.02 && strict.minimumPatrolShare(.red) == 1 && strict.minimumPatrolShare(.yellow) == 0.4)
+        // P(X ≥ 6 | Poisson 2) = 0.0166: yellow by default, green where yellow starts at 0.01.
+        let lenient = try ColourRule(settings: ["SITUATION_YELLOW_P": "0.01", "SITUATION_ORANGE_P": "0.005", "SITUATION_RED_P": "0.0005"])
+        #expect(ColourRule().judge(count: 6, baseline: [2, 2, 2]).colour == .yellow && lenient.judge(count: 6, baseline: [2, 2, 2]).colour == .green)
+        for (settings, name) in [(["SITUATION_RED_P": "often"], "SITUATION_RED_P"), (["SITUATION_RED_P": "0.2"], "SITUATION_RED_P"),
+                                 (["SITUATION_RED_SHARE": "0.5"], "SITUATION_RED_SHARE")] {
+            do {
+                _ = try ColourRule(settings: settings)
+                Issue.record("accepted \(settings)")
+            } catch {
+                #expect(error.message.contains(name), "\(error.message)")
+            }
+        }
+        #expect(throws: ColourRuleError.self) {
+            try SituationAnalysisPlugin(context: PluginContext(instance: "situation", dataDirectory: temporaryDirectory(),
+                                                               settings: ["SITUATION_RED_SHARE": "2"], logger: Logger(label: "test")))
+        }
     }
 }

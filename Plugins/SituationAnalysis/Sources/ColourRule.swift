@@ -32,13 +32,40 @@ public enum Colour: Int, Sendable, Codable, CaseIterable, Comparable {
 /// year. When those counts vary more than a Poisson would (variance > mean), the test uses
 /// a negative binomial with the same mean and variance (method of moments); otherwise a
 /// Poisson with the baseline mean.
+public struct ColourRuleError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 public struct ColourRule: Sendable, Hashable {
     /// Upper-tail probabilities at or below which the colour is reached.
     public var yellowBelow = 0.05
     public var orangeBelow = 0.01
     public var redBelow = 0.001
+    /// The share of the force on patrol at red (the documents leave it open).
+    public var redShare = 0.8
 
     public init() {}
+
+    /// A county's own thresholds from settings (`SITUATION_YELLOW_P`, `SITUATION_ORANGE_P`,
+    /// `SITUATION_RED_P`, `SITUATION_RED_SHARE`); a bad value is refused by name.
+    public init(settings: [String: String]) throws(ColourRuleError) {
+        func value(_ key: String, _ fallback: Double) throws(ColourRuleError) -> Double {
+            guard let text = settings[key], !text.isEmpty else { return fallback }
+            guard let number = Double(text), number.isFinite else { throw ColourRuleError(message: "\(key) is \"\(text)\", not a number") }
+            return number
+        }
+        yellowBelow = try value("SITUATION_YELLOW_P", yellowBelow)
+        orangeBelow = try value("SITUATION_ORANGE_P", orangeBelow)
+        redBelow = try value("SITUATION_RED_P", redBelow)
+        redShare = try value("SITUATION_RED_SHARE", redShare)
+        guard redBelow > 0, redBelow <= orangeBelow, orangeBelow <= yellowBelow, yellowBelow < 1 else {
+            throw ColourRuleError(message: "need 0 < SITUATION_RED_P ≤ SITUATION_ORANGE_P ≤ SITUATION_YELLOW_P < 1, got \(redBelow), \(orangeBelow), \(yellowBelow)")
+        }
+        guard redShare >= 0.6, redShare <= 1 else { throw ColourRuleError(message: "SITUATION_RED_SHARE \(redShare) must be between orange's 0.6 and 1") }
+    }
+
+    public func minimumPatrolShare(_ colour: Colour) -> Double { colour.minimumPatrolShare(red: redShare) }
 
     public struct Judgement: Sendable, Hashable {
         public var colour: Colour

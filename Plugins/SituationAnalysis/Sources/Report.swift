@@ -61,7 +61,7 @@ public enum Report {
 
     /// - Parameter colours: the stations' status on the period's last day.
     public static func make(_ kind: Kind, day: Int64, history: HistoryColumns, colours: [DailyColours.Area],
-                            positions: [String: (longitude: Double, latitude: Double)] = [:]) -> Content {
+                            positions: [String: (longitude: Double, latitude: Double)] = [:], rule: ColourRule = ColourRule()) -> Content {
         let (first, last) = period(kind, day: day)
         let from = ChinaTime.start(ofDay: first), to = ChinaTime.start(ofDay: last + 1)
         let trendDays = kind == .daily ? 28 : 90
@@ -97,7 +97,7 @@ public enum Report {
         }
         let stations = colours.map { area in
             StationRow(station: area.id, colour: area.judgement.colour.name, count: area.count, baselineMean: area.judgement.baselineMean,
-                       deploymentLevel: area.judgement.colour.deploymentLevel, minimumPatrolShare: area.judgement.colour.minimumPatrolShare(),
+                       deploymentLevel: area.judgement.colour.deploymentLevel, minimumPatrolShare: rule.minimumPatrolShare(area.judgement.colour),
                        longitude: positions[area.id]?.longitude, latitude: positions[area.id]?.latitude)
         }
         return Content(kind: kind, from: ChinaTime.label(ofDay: first), to: ChinaTime.label(ofDay: last), incidents: counts.now,
@@ -117,7 +117,7 @@ public enum Report {
             sums[record.station] = (sum.lon + record.longitude, sum.lat + record.latitude, sum.n + 1)
         }
         return make(kind, day: day, history: history, colours: colours,
-                    positions: sums.mapValues { (longitude: $0.lon / $0.n, latitude: $0.lat / $0.n) })
+                    positions: sums.mapValues { (longitude: $0.lon / $0.n, latitude: $0.lat / $0.n) }, rule: rule)
     }
 
     public static func json(_ content: Content) throws -> String {

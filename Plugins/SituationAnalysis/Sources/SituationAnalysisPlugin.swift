@@ -27,13 +27,15 @@ public struct SituationAnalysisPlugin: Plugin {
     /// FILE.csv` adds old incidents to it.
     public init(context: PluginContext) throws {
         let store = try HistoryStore(path: "\(context.dataDirectory)/situation.sqlite")
-        analyst = Analyst(store: store, logger: context.logger, now: { Int64(Date().timeIntervalSince1970 * 1_000) })
+        analyst = Analyst(store: store, logger: context.logger, now: { Int64(Date().timeIntervalSince1970 * 1_000) },
+                          rule: try ColourRule(settings: context.settings))
         dailyCheck = .seconds(30)
     }
 
     /// For tests: a store and a clock of their own.
-    public init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, dailyCheck: Duration = .seconds(30)) {
-        analyst = Analyst(store: store, logger: logger, now: now)
+    public init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, dailyCheck: Duration = .seconds(30),
+                rule: ColourRule = ColourRule()) {
+        analyst = Analyst(store: store, logger: logger, now: now, rule: rule)
         self.dailyCheck = dailyCheck
     }
 
@@ -87,12 +89,13 @@ final class Analyst: Sendable {
     let store: HistoryStore
     let logger: Logger
     let now: @Sendable () -> Int64
-    let rule = ColourRule()
+    let rule: ColourRule
     /// The daily run waits this long after midnight, so that incidents of the day's last
     /// minutes (and a backlog after a restart) are in the history first.
     static let dailyRunAfter: Int64 = 30 * 60_000
 
-    init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64) {
+    init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, rule: ColourRule) {
+        self.rule = rule
         self.store = store
         self.logger = logger
         self.now = now
@@ -198,7 +201,7 @@ final class Analyst: Sendable {
             colour.pUpper = area.judgement.pUpper
             colour.overdispersed = area.judgement.overdispersed
             colour.deploymentLevel = UInt32(area.judgement.colour.deploymentLevel)
-            colour.minimumPatrolShare = area.judgement.colour.minimumPatrolShare()
+            colour.minimumPatrolShare = rule.minimumPatrolShare(area.judgement.colour)
             return colour
         }
         response.stations = result.stations.map(message)
@@ -293,7 +296,7 @@ final class Analyst: Sendable {
         let plan = PatrolPlan.make(
             units: units, colours: colourOf, gridRisk: gridRisk.mapValues { $0.map { (grid: $0.key, count: $0.value) } },
             hotCells: cells.map { PatrolPlan.HotCell(id: $0.id, station: $0.station, centre: $0.centre) },
-            shiftStart: shiftStart, shiftHours: hours, seed: seed)
+            shiftStart: shiftStart, shiftHours: hours, seed: seed, rules: { var rules = PatrolPlan.Rules(); rules.redShare = rule.redShare; return rules }())
         var message = Xunfang_Situation_V1_DeploymentPlan()
         message.shiftStart = plan.shiftStart
         message.shiftEnd = plan.shiftEnd
