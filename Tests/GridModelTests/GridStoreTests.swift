@@ -94,26 +94,9 @@ struct GridStoreTests {
 
     @Test("a running plugin seeds an empty store, then reloads after an import and announces grid.changed")
     func reload() async throws {
-        let directory = temporaryDirectory()
-        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let secret = "grid-test-secret-0123456789"
-        let config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
-            PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(publish: [try TopicPattern("grid.>")],
-                                                                                     serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
-            PrincipalConfig(name: "watcher", credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")])),
-        ])
-        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "watcher": secret], logger: quiet)
-        let watcher = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "watcher", version: "1.0.0"), credential: secret, logger: quiet)
-        try await watcher.start()
-        let changes = try await watcher.subscribe("grid.changed")
-
-        let pluginDirectory = directory + "/grid-model"
-        try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
-        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory, settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
-        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
-        plugin.register(on: client)
-        try await client.start()
-        let running = Task { try await plugin.run(on: client) }
+        let stack = try await PluginOnBus.start(peer: "watcher")
+        let (directory, changes) = (stack.directory, try await stack.peer.subscribe("grid.changed"))
+        let running = Task { try await stack.plugin.run(on: stack.client) }
 
         var iterator = changes.makeAsyncIterator()
         let first = try #require(await iterator.next()).decode(Xunfang_GridModel_V1_GridChanged.self)
@@ -126,38 +109,16 @@ struct GridStoreTests {
         #expect(GridModelCommands.run(["import", file], environment: ["XUNFANG_DATA_DIR": directory]) == 0)
         let second = try #require(await iterator.next()).decode(Xunfang_GridModel_V1_GridChanged.self)
         #expect(second.reason == "reloaded" && second.revision == 2 && second.areaIds.count == 25)
-
         running.cancel()
-        await client.close()
-        await watcher.close()
-        await bus.shutdown()
+        await stack.stop()
     }
 
     @Test("Edit puts and removes by id, stores, swaps the model and announces; a bad or stale edit changes nothing")
     func editOverTheBus() async throws {
-        let directory = temporaryDirectory()
-        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let secret = "grid-test-secret-0123456789"
-        let config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
-            PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(publish: [try TopicPattern("grid.>")],
-                                                                                     serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
-            PrincipalConfig(name: "desk", credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")],
-                                                                               call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
-        ])
-        // The county is built before anyone connects: under load that takes seconds, and
-        // the bus would meanwhile be pinging an idle test client.
-        let pluginDirectory = directory + "/grid-model"
-        try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
-        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory,
-                                                                settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
-        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "desk": secret], logger: quiet)
-        let desk = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet)
-        try await desk.start()
+        let stack = try await PluginOnBus.start(peer: "desk")
+        let (desk, pluginDirectory) = (stack.peer, stack.directory + "/grid-model")
         let changes = try await desk.subscribe("grid.changed")
-        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
-        plugin.register(on: client)
-        try await client.start()
-        let running = Task { try await plugin.run(on: client) }
+        let running = Task { try await stack.plugin.run(on: stack.client) }
         var iterator = changes.makeAsyncIterator()
         _ = try #require(await iterator.next())  // loaded
 
@@ -200,9 +161,7 @@ struct GridStoreTests {
         #expect(try store.revision() == 2, "refused edits store nothing")
 
         running.cancel()
-        await client.close()
-        await desk.close()
-        await bus.shutdown()
+        await stack.stop()
     }
 
     @Test("edits merge by id and refuse ambiguous or unknown ids")
@@ -221,5 +180,46 @@ struct GridStoreTests {
         } catch {
             #expect(error.code == .notFound && error.message.contains("nope"))
         }
+    }
+}
+
+/// GridModel from its own store in a temporary data directory, on an in-process bus, and
+/// one more client (`peer`) that may subscribe to `grid.>` and call GridModel.
+struct PluginOnBus {
+    static let secret = "grid-test-secret-0123456789"
+    let directory: String
+    let plugin: GridModelPlugin
+    let bus: InProcessBus
+    let client: BusClient
+    let peer: BusClient
+
+    static func start(peer name: String) async throws -> PluginOnBus {
+        let directory = temporaryDirectory()
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
+            PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(publish: [try TopicPattern("grid.>")],
+                                                                                     serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+            PrincipalConfig(name: name, credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")],
+                                                                             call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
+        ])
+        // The county is built before anyone connects: under load that takes seconds, and
+        // the bus would meanwhile be pinging an idle test client.
+        let pluginDirectory = directory + "/grid-model"
+        try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
+        let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory,
+                                                                settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
+        let bus = InProcessBus(config: config, credentials: ["grid-model": secret, name: secret], logger: quiet)
+        let peer = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: name, version: "1.0.0"), credential: secret, logger: quiet)
+        try await peer.start()
+        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+        plugin.register(on: client)
+        try await client.start()
+        return PluginOnBus(directory: directory, plugin: plugin, bus: bus, client: client, peer: peer)
+    }
+
+    func stop() async {
+        await client.close()
+        await peer.close()
+        await bus.shutdown()
     }
 }

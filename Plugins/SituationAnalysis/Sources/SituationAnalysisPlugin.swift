@@ -101,6 +101,13 @@ final class Analyst: Sendable {
         self.now = now
     }
 
+    /// The day a request names ("yyyy-mm-dd"), or yesterday for "".
+    func day(_ label: String) throws -> Int64 {
+        if label.isEmpty { return ChinaTime.dayNumber(now()) - 1 }
+        guard let day = ChinaTime.dayNumber(label: label) else { throw BusClientError(.invalidArgument, "day \"\(label)\" is not yyyy-mm-dd") }
+        return day
+    }
+
     /// Keeps an incident from `incident.>`; linked duplicate calls are not incidents of
     /// their own and are skipped.
     func record(_ incident: Xunfang_Dispatch_V1_Incident) throws {
@@ -167,13 +174,7 @@ final class Analyst: Sendable {
     }
 
     func colours(_ request: Xunfang_Situation_V1_ColoursRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ColoursResponse {
-        let day: Int64
-        if request.day.isEmpty {
-            day = ChinaTime.dayNumber(now()) - 1
-        } else {
-            guard let parsed = ChinaTime.dayNumber(label: request.day) else { throw BusClientError(.invalidArgument, "day \"\(request.day)\" is not yyyy-mm-dd") }
-            day = parsed
-        }
+        let day = try day(request.day)
         return try await colours(day: day, bus: bus).response
     }
 
@@ -212,13 +213,7 @@ final class Analyst: Sendable {
     func emerging(_ request: Xunfang_Situation_V1_EmergingRequest) throws -> Xunfang_Situation_V1_EmergingResponse {
         let weeks = request.weeks == 0 ? 8 : Int(request.weeks)
         guard (2...52).contains(weeks) else { throw BusClientError(.invalidArgument, "weeks: \(weeks) is outside 2...52") }
-        let last: Int64
-        if request.day.isEmpty {
-            last = ChinaTime.dayNumber(now()) - 1
-        } else {
-            guard let parsed = ChinaTime.dayNumber(label: request.day) else { throw BusClientError(.invalidArgument, "day \"\(request.day)\" is not yyyy-mm-dd") }
-            last = parsed
-        }
+        let last = try day(request.day)
         let first = last - Int64(7 * weeks) + 1
         let records = try store.records(from: ChinaTime.start(ofDay: first), to: ChinaTime.start(ofDay: last + 1))
         let cells = EmergingHotSpots.find(records.map { record in
@@ -246,13 +241,7 @@ final class Analyst: Sendable {
     }
 
     func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {
-        let day: Int64
-        if request.day.isEmpty {
-            day = ChinaTime.dayNumber(now()) - 1
-        } else {
-            guard let parsed = ChinaTime.dayNumber(label: request.day) else { throw BusClientError(.invalidArgument, "day \"\(request.day)\" is not yyyy-mm-dd") }
-            day = parsed
-        }
+        let day = try day(request.day)
         let stations = (try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
                                             as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas)?
             .filter { $0.kind == .station }.map(\.id) ?? []
