@@ -15,7 +15,8 @@ public struct DispatchPlugin: Plugin {
 
     public static let manifest = PluginManifest(
         name: "dispatch", version: "0.1.0",
-        publishes: ["incident.>", "dispatch.>", "unit.status"], subscribes: ["unit.position"], serves: methods)
+        publishes: ["incident.>", "dispatch.>", "unit.status"], subscribes: ["unit.position"], serves: methods,
+        calls: ["Locate", "FourZones", "Eta", "Coverage", "PlacePosts"].map { gridModel + $0 })
 
     let desk: Desk
 

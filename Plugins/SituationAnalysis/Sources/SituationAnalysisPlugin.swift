@@ -17,7 +17,8 @@ public struct SituationAnalysisPlugin: Plugin {
     static let historyConsumer = "situation-history"
 
     public static let manifest = PluginManifest(
-        name: "situation", version: "0.2.0", publishes: ["situation.>"], subscribes: ["incident.>"], serves: methods)
+        name: "situation", version: "0.2.0", publishes: ["situation.>"], subscribes: ["incident.>"], serves: methods,
+        calls: [gridModel + "Locate", gridModel + "ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"])
 
     let analyst: Analyst
     /// How often the daily run checks whether a day is due.
