@@ -86,19 +86,22 @@ struct BusBench: AsyncParsableCommand {
             results.append(("pubsub.socket.1-8", "deliveries/s", try await pubSub(.socket(endpoint), subscribers: 8, payload: payload)))
         }
 
-        // Durable: 64 publishers in flight, each message on disk before its receipt;
-        // the bus lets every receipt waiting at a sync share it.
+        // Durable: 64 (then 256) publishers in flight, each message on disk before its
+        // receipt; the bus lets every receipt waiting at a sync share it.
         if wants("durable") {
-            let durableStart = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<64 {
-                    group.addTask {
-                        for _ in 0..<(durableMessages / 64) { try await caller.publishConfirmed("bench.durable.x", payload: payload) }
+            for inFlight in [64, 256] {
+                let durableStart = ContinuousClock.now
+                let each = durableMessages / inFlight
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<inFlight {
+                        group.addTask {
+                            for _ in 0..<each { try await caller.publishConfirmed("bench.durable.x", payload: payload) }
+                        }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
-        }
-        results.append(("durable.64-in-flight", "msg/s", Double(durableMessages / 64 * 64) / Self.seconds(ContinuousClock.now - durableStart)))
+                results.append(("durable.\(inFlight)-in-flight", "msg/s", Double(each * inFlight) / Self.seconds(ContinuousClock.now - durableStart)))
+            }
         }
         await caller.close()
         await server.close()
