@@ -321,7 +321,7 @@ public final class BusClient: FrameSink, Sendable {
     func received(_ deliveries: [PlainDeliver]) {
         buffer(deliveries.map { deliver in
             Delivery(
-                topic: deliver.topic, payload: Data(deliver.payload.readableBytesView), headers: [:], messageID: deliver.messageID,
+                topic: deliver.topic, payload: deliver.payload.withUnsafeReadableBytes { Data($0) }, headers: [:], messageID: deliver.messageID,
                 sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.attempt,
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
                 subscriptionID: deliver.subscriptionID, client: self)
