@@ -95,7 +95,10 @@ enum WireScan {
         // Over a concrete buffer type the validation is specialised; over ByteBufferView
         // it ran through generic metadata lookups on every message.
         return bytes.withUnsafeReadableBytes { raw in
-            String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+            // Topics, ids and names are ASCII in practice, and ASCII needs no validation:
+            // String(validating:) instantiates generic metadata on every call.
+            if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
+            return String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
         }
     }
 

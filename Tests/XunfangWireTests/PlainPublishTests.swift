@@ -60,6 +60,10 @@ struct PlainPublishTests {
         #expect(PlainPublish(frame: ByteBuffer(bytes: [0x22, 0x03, 0x0A, 0x01, 0xFF])) == nil)
         #expect(PlainPublish(frame: ByteBuffer(bytes: [0x22, 0x03, 0x0A, 0x05, 0x61])) == nil)
         #expect(PlainPublish(frame: ByteBuffer()) == nil)
+        // Non-ASCII text is validated, not just copied: Chinese topics read back whole.
+        var chinese = Xunfang_Bus_V1_Frame()
+        chinese.publish.topic = "巡防.警情"
+        #expect(PlainPublish(frame: try bytes(chinese))?.topic == "巡防.警情")
         // An empty publish is still a publish (the broker refuses its empty topic).
         #expect(PlainPublish(frame: ByteBuffer(bytes: [0x22, 0x00]))?.topic == "")
     }
