@@ -114,20 +114,17 @@ public struct GridModelPlugin: Plugin {
         bus.serve(Self.service + "FourZones") { (request: Xunfang_GridModel_V1_LocateRequest, _) in
             try Answers.fourZones(model.current, request)
         }
-        // Searches take milliseconds: they run on the task pool, not on the thread that
-        // reads the socket, so quick questions (Locate) are not queued behind them and
-        // two searches use both cores.
         bus.serve(Self.service + "Eta") { (request: Xunfang_GridModel_V1_EtaRequest, _) in
-            try await Task.detached { try Answers.eta(model.current, request) }.value
+            try Answers.eta(model.current, request)
         }
         bus.serve(Self.service + "Isochrone") { (request: Xunfang_GridModel_V1_IsochroneRequest, _) in
-            try await Task.detached { try Answers.isochrone(model.current, request) }.value
+            try Answers.isochrone(model.current, request)
         }
         bus.serve(Self.service + "Coverage") { (request: Xunfang_GridModel_V1_CoverageRequest, _) in
-            try await Task.detached { try Answers.coverage(model.current, request) }.value
+            try Answers.coverage(model.current, request)
         }
         bus.serve(Self.service + "PlacePosts") { (request: Xunfang_GridModel_V1_PlacePostsRequest, _) in
-            try await Task.detached { try Answers.placePosts(model.current, request) }.value
+            try Answers.placePosts(model.current, request)
         }
         bus.serve(Self.service + "ListAreas") { (request: Xunfang_GridModel_V1_ListAreasRequest, _) in
             Answers.listAreas(model.current, request)
