@@ -27,6 +27,14 @@ public final class ContractionHierarchy: Sendable {
     /// Arcs of the hierarchy including shortcuts; `arcCount - graph.arcCount` were added.
     public var arcCount: Int { upHead.count + downTail.count }
 
+    init(rank: [Int32], up: (start: [Int32], head: [Int32], cost: [Double], carried: [Double]),
+         down: (start: [Int32], tail: [Int32], cost: [Double], carried: [Double])) {
+        nodeCount = rank.count
+        self.rank = rank
+        (upStart, upHead, upCost, upCarried) = up
+        (downStart, downTail, downCost, downCarried) = down
+    }
+
     /// - Parameters:
     ///   - alongside: per-arc values summed along each best path (metres while the weights
     ///     are seconds), carried through shortcuts.

@@ -76,17 +76,17 @@ public enum GraphFile {
         }
     }
 
-    private static func append<T: FixedWidthInteger>(_ value: T, to out: inout Data) {
+    static func append<T: FixedWidthInteger>(_ value: T, to out: inout Data) {
         withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
     }
 
     /// Arrays of plain numbers go out as their memory; this machine family is little-endian.
-    private static func appendArray<T: BitwiseCopyable>(_ values: [T], to out: inout Data) {
+    static func appendArray<T: BitwiseCopyable>(_ values: [T], to out: inout Data) {
         values.withUnsafeBytes { out.append(contentsOf: $0) }
     }
 }
 
-private struct LittleEndianReader {
+struct LittleEndianReader {
     let data: Data
     var offset: Int
 

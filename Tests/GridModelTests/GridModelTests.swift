@@ -139,6 +139,16 @@ struct CountyQueryTests {
                                     origin: DemoCounty.parameters.origin, hierarchies: hierarchies)
         #expect(hierarchies.build([.car]).count == 1 && hierarchies.modes == [.car])
         #expect(hierarchies.build([.car]).isEmpty, "a built mode is not built again")
+        // With a cache, the next start loads what this one built.
+        let cache = NSTemporaryDirectory() + "xf-hierarchies-\(UInt64.random(in: 0..<UInt64.max))"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        var small = DemoCounty.parameters
+        small.sideMetres = 4_000
+        small.coreSideMetres = 1_000
+        let roads = SyntheticRoads.county(small)
+        #expect(TravelHierarchies(roads: roads).build([.foot], cacheDirectory: cache).map(\.loaded) == [false])
+        let restarted = TravelHierarchies(roads: roads)
+        #expect(restarted.build([.foot], cacheDirectory: cache).map(\.loaded) == [true] && restarted.modes == [.foot])
         var random = SyntheticRoads.Generator(state: 8)
         let units: [(position: GeoPoint, mode: TravelMode)] = (0..<60).map { index in
             (at(Double.random(in: -11_000..<11_000, using: &random), Double.random(in: -11_000..<11_000, using: &random)),

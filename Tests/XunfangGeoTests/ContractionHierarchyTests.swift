@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import XunfangGeo
 
@@ -68,5 +69,58 @@ struct ContractionHierarchyTests {
                 #expect(worst < 1e-6, "\(mode) to \(target): off by \(worst) s")
             }
         }
+    }
+}
+
+@Suite("Hierarchy file")
+struct HierarchyFileTests {
+    func temporaryPath(_ name: String) -> String {
+        let directory = NSTemporaryDirectory() + "xf-ch-\(UInt64.random(in: 0..<UInt64.max))"
+        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory + "/" + name
+    }
+
+    @Test("a hierarchy read back answers exactly as the one written")
+    func roundTrip() throws {
+        let graph = try randomGraph(nodes: 400, arcs: 1_600, seed: 31)
+        let weights = graph.weights(.time(.car))
+        let built = ContractionHierarchy(graph: graph, weights: weights, alongside: graph.arcLength)
+        let fingerprint = HierarchyFile.fingerprint(graph: graph, weights: weights, alongside: graph.arcLength)
+        let path = temporaryPath("car.xfch")
+        try HierarchyFile.write(built, fingerprint: fingerprint, to: path)
+        let loaded = try HierarchyFile.read(from: path, fingerprint: fingerprint)
+        #expect(loaded.arcCount == built.arcCount && loaded.nodeCount == built.nodeCount)
+        let a = ManyToOneSearch(hierarchy: built), b = ManyToOneSearch(hierarchy: loaded)
+        for target in [0, 123, 399] {
+            a.run(to: target)
+            b.run(to: target)
+            for v in 0..<graph.nodeCount { #expect(a.cost(v) == b.cost(v) && (a.cost(v).isInfinite || a.carried(v) == b.carried(v))) }
+        }
+    }
+
+    @Test("a file for other speeds, a damaged one and a stranger are refused, saying why")
+    func refusals() throws {
+        let graph = try randomGraph(nodes: 100, arcs: 400, seed: 32)
+        let car = graph.weights(.time(.car)), foot = graph.weights(.time(.foot))
+        let fingerprint = HierarchyFile.fingerprint(graph: graph, weights: car, alongside: nil)
+        #expect(fingerprint != HierarchyFile.fingerprint(graph: graph, weights: foot, alongside: nil))
+        let path = temporaryPath("car.xfch")
+        try HierarchyFile.write(ContractionHierarchy(graph: graph, weights: car), fingerprint: fingerprint, to: path)
+        func refusal(_ path: String, _ fingerprint: UInt32) -> String {
+            do {
+                _ = try HierarchyFile.read(from: path, fingerprint: fingerprint)
+                return ""
+            } catch {
+                return error.message
+            }
+        }
+        #expect(refusal(path, fingerprint ^ 1).contains("another graph"))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(refusal(path, fingerprint).contains("checksum"))
+        try Data("XFGRAPH1 not this".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(refusal(path, fingerprint).contains("not a Xunfang hierarchy"))
+        #expect(refusal(path + ".missing", fingerprint).contains("cannot read"))
     }
 }

@@ -70,6 +70,13 @@ struct GeoBench: ParsableCommand {
             hierarchy = ContractionHierarchy(graph: graph, weights: carTime, alongside: graph.arcLength)
         }))
         results.append(("\(name).hierarchy.arcs", "count", Double(hierarchy!.arcCount)))
+        // What a restart pays instead: reading it back from its file.
+        let fingerprint = HierarchyFile.fingerprint(graph: graph, weights: carTime, alongside: graph.arcLength)
+        let file = NSTemporaryDirectory() + "xunfang-bench-\(getpid())-\(name).xfch"
+        if (try? HierarchyFile.write(hierarchy!, fingerprint: fingerprint, to: file)) != nil {
+            results.append(("\(name).hierarchy.load", "ms", time { _ = try? HierarchyFile.read(from: file, fingerprint: fingerprint) }))
+            try? FileManager.default.removeItem(atPath: file)
+        }
         let manyToOne = ManyToOneSearch(hierarchy: hierarchy!)
         results.append(("\(name).eta.\(units)-to-1.hierarchy", "ms", median(sources.map { incident in
             time { manyToOne.run(to: incident) }

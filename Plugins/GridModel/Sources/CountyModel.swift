@@ -375,15 +375,27 @@ public final class TravelHierarchies: @unchecked Sendable {
 
     public var modes: Set<TravelMode> { lock.withLock { Set(built.keys) } }
 
-    /// Builds the hierarchies of `modes` not built yet, in order; returns how long each took.
+    /// Builds the hierarchies of `modes` not built yet, in order, or loads them from
+    /// `cacheDirectory` where a file there was built for these roads and speeds (and
+    /// writes the ones it builds there). Returns how long each took and whether it was loaded.
     @discardableResult
-    public func build(_ modes: [TravelMode], speeds: SpeedTable = .default) -> [(TravelMode, Duration)] {
-        var timings: [(TravelMode, Duration)] = []
+    public func build(_ modes: [TravelMode], speeds: SpeedTable = .default, cacheDirectory: String? = nil)
+        -> [(mode: TravelMode, took: Duration, loaded: Bool)] {
+        var timings: [(mode: TravelMode, took: Duration, loaded: Bool)] = []
         for mode in modes where !self.modes.contains(mode) {
             let started = ContinuousClock.now
-            let hierarchy = ContractionHierarchy(graph: roads, weights: roads.weights(.time(mode), speeds: speeds), alongside: roads.arcLength)
+            let weights = roads.weights(.time(mode), speeds: speeds)
+            let fingerprint = HierarchyFile.fingerprint(graph: roads, weights: weights, alongside: roads.arcLength)
+            let path = cacheDirectory.map { "\($0)/\(mode.rawValue).xfch" }
+            var hierarchy = path.flatMap { try? HierarchyFile.read(from: $0, fingerprint: fingerprint) }
+            let loaded = hierarchy != nil
+            if hierarchy == nil {
+                let made = ContractionHierarchy(graph: roads, weights: weights, alongside: roads.arcLength)
+                if let path { try? HierarchyFile.write(made, fingerprint: fingerprint, to: path) }  // a cache: failing to keep it only costs time
+                hierarchy = made
+            }
             lock.withLock { built[mode] = hierarchy }
-            timings.append((mode, ContinuousClock.now - started))
+            timings.append((mode, ContinuousClock.now - started, loaded))
         }
         return timings
     }

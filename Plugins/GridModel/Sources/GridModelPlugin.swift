@@ -47,9 +47,12 @@ public struct GridModelPlugin: Plugin {
         let county = try Self.load(store: store, roads: roads, hierarchies: hierarchies)
         model = ModelHolder(county)
         let (hierarchies, logger) = (hierarchies, logger)
+        let cache = "\(context.dataDirectory)/hierarchies"
+        try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         Thread.detachNewThread {
-            for (mode, took) in hierarchies.build(modes) {
-                logger.info("contraction hierarchy ready", metadata: ["xunfang.mode": "\(mode.rawValue)", "xunfang.build": "\(took)"])
+            for (mode, took, loaded) in hierarchies.build(modes, cacheDirectory: cache) {
+                logger.info("contraction hierarchy ready", metadata: [
+                    "xunfang.mode": "\(mode.rawValue)", "xunfang.took": "\(took)", "xunfang.source": "\(loaded ? "cache" : "built")"])
             }
         }
         logger.info("county model ready", metadata: [
