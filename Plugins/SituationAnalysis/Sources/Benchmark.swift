@@ -142,6 +142,15 @@ public enum SituationBenchmark {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try HistoryStore(path: "\(directory)/situation.sqlite")
         results.append(("store.insert", "ms", try milliseconds { try store.upsert(records) }))
+        // What the bus consumer does: one incident at a time into the full history.
+        let single = try milliseconds {
+            for index in 0..<1_000 {
+                var record = records[index]
+                record.id = "S\(index)"
+                try store.upsert([record])
+            }
+        }
+        results.append(("store.upsert-one-into-full", "µs", single))
         var loaded = HistoryColumns()
         results.append(("store.load-year+breakdown", "ms", try milliseconds {
             loaded = try store.columns(from: yearFrom - Breakdown.year, to: end)

@@ -132,22 +132,34 @@ public final class HistoryStore: Sendable {
     @discardableResult
     public func upsert(_ records: [HistoryRecord]) throws -> Int {
         try queue.write { db in
-            let before = try Int.fetchOne(db, sql: "SELECT count(*) FROM incident") ?? 0
             var coder = try Coder(db)
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO incident (id, at, type, longitude, latitude, grid, station, place_type, segment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET
-                  grid = CASE WHEN grid = 0 THEN excluded.grid ELSE grid END,
-                  station = CASE WHEN station = 0 THEN excluded.station ELSE station END,
-                  place_type = CASE WHEN place_type = 0 THEN excluded.place_type ELSE place_type END,
-                  segment = CASE WHEN segment = 0 THEN excluded.segment ELSE segment END
+            // Insert, and only where the id is known fill in what was missing: counting new
+            // rows this way costs an index probe, where counting the table would scan it
+            // for every incident the bus delivers.
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO incident (id, at, type, longitude, latitude, grid, station, place_type, segment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            let fill = try db.cachedStatement(sql: """
+                UPDATE incident SET
+                  grid = CASE WHEN grid = 0 THEN ? ELSE grid END,
+                  station = CASE WHEN station = 0 THEN ? ELSE station END,
+                  place_type = CASE WHEN place_type = 0 THEN ? ELSE place_type END,
+                  segment = CASE WHEN segment = 0 THEN ? ELSE segment END
+                WHERE id = ?
+                """)
+            var added = 0
             for record in records {
-                try statement.execute(arguments: [record.id, record.at, try coder.code(record.type, db), record.longitude, record.latitude,
-                                                  try coder.code(record.grid, db), try coder.code(record.station, db), try coder.code(record.placeType, db),
-                                                  try coder.code(record.segment, db)])
+                let grid = try coder.code(record.grid, db), station = try coder.code(record.station, db)
+                let placeType = try coder.code(record.placeType, db), segment = try coder.code(record.segment, db)
+                try insert.execute(arguments: [record.id, record.at, try coder.code(record.type, db), record.longitude, record.latitude,
+                                               grid, station, placeType, segment])
+                if db.changesCount == 1 {
+                    added += 1
+                } else {
+                    try fill.execute(arguments: [grid, station, placeType, segment, record.id])
+                }
             }
-            return (try Int.fetchOne(db, sql: "SELECT count(*) FROM incident") ?? 0) - before
+            return added
         }
     }
 
