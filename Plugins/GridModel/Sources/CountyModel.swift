@@ -333,10 +333,8 @@ final class SearchPool: @unchecked Sendable {
     }
 
     private let roads: RoadGraph
-    /// Guards both dictionaries; a search taken out is owned by its caller alone.
-    private let lock = NSLock()
-    private var idle: [Key: [ShortestPathSearch]] = [:]
-    private var weights: [Metric: [Double]] = [:]
+    private let searches = IdlePool<Key, ShortestPathSearch>()
+    private let weights = Mutex<[Metric: [Double]]>([:])
 
     init(roads: RoadGraph) {
         self.roads = roads
@@ -346,16 +344,31 @@ final class SearchPool: @unchecked Sendable {
     /// metres along each best path (`carried(_:)`) instead of keeping the paths.
     func withSearch<T>(_ metric: Metric, direction: ShortestPathSearch.Direction, carryingMetres: Bool = false,
                        _ body: (ShortestPathSearch, [Double]) throws -> T) rethrows -> T {
-        let key = Key(metric: metric, backward: direction == .backward, carryingMetres: carryingMetres)
-        let (costs, reused) = lock.withLock { () -> ([Double], ShortestPathSearch?) in
-            let costs = weights[metric] ?? roads.weights(metric)
-            weights[metric] = costs
-            return (costs, idle[key]?.popLast())
+        let costs = weights.withLock { cache in
+            if let known = cache[metric] { return known }
+            let costs = roads.weights(metric)
+            cache[metric] = costs
+            return costs
         }
-        let search = reused ?? ShortestPathSearch(graph: roads, weights: costs, direction: direction, recordsPaths: !carryingMetres,
-                                                  alongside: carryingMetres ? roads.arcLength : nil)
-        defer { lock.withLock { idle[key, default: []].append(search) } }
-        return try body(search, costs)
+        let key = Key(metric: metric, backward: direction == .backward, carryingMetres: carryingMetres)
+        return try searches.withItem(key, make: {
+            ShortestPathSearch(graph: roads, weights: costs, direction: direction, recordsPaths: !carryingMetres,
+                               alongside: carryingMetres ? roads.arcLength : nil)
+        }) { search in try body(search, costs) }
+    }
+}
+
+/// Objects costly to make and cheap to reuse (search scratch arrays), handed to one
+/// caller at a time and kept for the next.
+final class IdlePool<Key: Hashable, Item>: @unchecked Sendable {
+    /// Guards `idle`; an item taken out is owned by its caller alone.
+    private let lock = NSLock()
+    private var idle: [Key: [Item]] = [:]
+
+    func withItem<T>(_ key: Key, make: () throws -> Item, _ body: (Item) throws -> T) rethrows -> T {
+        let item = try lock.withLock { idle[key]?.popLast() } ?? make()
+        defer { lock.withLock { idle[key, default: []].append(item) } }
+        return try body(item)
     }
 }
 
@@ -364,10 +377,9 @@ final class SearchPool: @unchecked Sendable {
 /// as each is ready. The roads do not change on a reload, so models share one set.
 public final class TravelHierarchies: @unchecked Sendable {
     public let roads: RoadGraph
-    /// Guards both dictionaries; a search taken out is owned by its caller alone.
     private let lock = NSLock()
     private var built: [TravelMode: ContractionHierarchy] = [:]
-    private var idle: [TravelMode: [ManyToOneSearch]] = [:]
+    private let searches = IdlePool<TravelMode, ManyToOneSearch>()
 
     public init(roads: RoadGraph) {
         self.roads = roads
@@ -402,11 +414,8 @@ public final class TravelHierarchies: @unchecked Sendable {
 
     /// Runs `body` with a search over `mode`'s hierarchy; false when it is not built yet.
     func withSearch(_ mode: TravelMode, _ body: (ManyToOneSearch) -> Void) -> Bool {
-        let (hierarchy, reused) = lock.withLock { (built[mode], idle[mode]?.popLast()) }
-        guard let hierarchy else { return false }
-        let search = reused ?? ManyToOneSearch(hierarchy: hierarchy)
-        defer { lock.withLock { idle[mode, default: []].append(search) } }
-        body(search)
+        guard let hierarchy = lock.withLock({ built[mode] }) else { return false }
+        searches.withItem(mode, make: { ManyToOneSearch(hierarchy: hierarchy) }, body)
         return true
     }
 }
