@@ -181,17 +181,21 @@ final class Analyst: Sendable {
 
     /// Colours of every station and grid on `day`: the areas GridModel knows, or failing
     /// that those the history names.
+    /// The stations and grids GridModel knows, so that quiet ones are coloured too; none
+    /// when GridModel is not answering (the history's own then stand alone).
+    func knownAreas(bus: BusClient) async -> (stations: [String], grids: [String]) {
+        guard let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
+                                              as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas else { return ([], []) }
+        return (areas.filter { $0.kind == .station }.map(\.id), areas.filter { $0.kind == .grid }.map(\.id))
+    }
+
     func colours(day: Int64, bus: BusClient) async throws
         -> (response: Xunfang_Situation_V1_ColoursResponse, history: HistoryColumns) {
         let history = try store.columns(from: ChinaTime.start(ofDay: day - 364), to: ChinaTime.start(ofDay: day + 1))
-        var stations = history.distinct(\.station)
-        var grids = history.distinct(\.grid)
-        if let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
-                                           as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas {
-            stations = Array(Set(stations + areas.filter { $0.kind == .station }.map(\.id)))
-            grids = Array(Set(grids + areas.filter { $0.kind == .grid }.map(\.id)))
-        }
-        let result = DailyColours.compute(history, day: day, stations: stations.sorted(), grids: grids.sorted(), rule: rule)
+        let known = await knownAreas(bus: bus)
+        let stations = Set(history.distinct(\.station) + known.stations).sorted()
+        let grids = Set(history.distinct(\.grid) + known.grids).sorted()
+        let result = DailyColours.compute(history, day: day, stations: stations, grids: grids, rule: rule)
         var response = Xunfang_Situation_V1_ColoursResponse()
         response.day = ChinaTime.label(ofDay: day)
         func message(_ area: DailyColours.Area) -> Xunfang_Situation_V1_AreaColour {
@@ -243,9 +247,7 @@ final class Analyst: Sendable {
 
     func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {
         let day = try day(request.day)
-        let stations = (try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
-                                            as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas)?
-            .filter { $0.kind == .station }.map(\.id) ?? []
+        let stations = await knownAreas(bus: bus).stations
         let content = try Report.make(request.kind == .tenDay ? .tenDay : .daily, day: day, store: store, extraStations: stations, rule: rule)
         var response = Xunfang_Situation_V1_ReportResponse()
         response.from = content.from
