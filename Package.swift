@@ -107,7 +107,7 @@ let package = Package(
 
         .target(
             name: "XunfangBus",
-            dependencies: ["XunfangProto", "XunfangConfig", "XunfangWire", protobuf, logging,
+            dependencies: ["XunfangProto", "XunfangConfig", "XunfangWire", nioCore, protobuf, logging,
                            .product(name: "DequeModule", package: "swift-collections")],
             path: "Modules/XunfangBus",
             swiftSettings: hotPath

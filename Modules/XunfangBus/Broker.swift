@@ -50,7 +50,7 @@ public struct BrokerSettings: Sendable {
 /// drive it directly with fake peers and a manual clock.
 public final class Broker {
     public let settings: BrokerSettings
-    let clock: any BrokerClock
+    public let clock: any BrokerClock
     let logger: Logger
     let log: (any DurableLog)?
     public internal(set) var stats = BrokerStats()
@@ -64,7 +64,10 @@ public final class Broker {
     private var nextCallID: UInt64 = 1
     private var nextMessageNumber: UInt64 = 0
     let bootID: String
-    private let messageIDPrefix: String
+    private let messageIDs: MessageIDs
+    /// The session the last frame came from: a stream of frames from one connection
+    /// looks it up once.
+    private var lastSession: Session?
     var durable = DurableState()
 
     public init(settings: BrokerSettings, clock: any BrokerClock, log: (any DurableLog)? = nil, logger: Logger) {
@@ -72,8 +75,10 @@ public final class Broker {
         self.clock = clock
         self.log = log
         self.logger = logger
-        self.bootID = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
-        self.messageIDPrefix = bootID + "-"
+        // Seven base-36 characters (36^7 = 78 billion boots): see `MessageIDs`.
+        let boot = String(UInt64.random(in: 0..<78_364_164_096), radix: 36)
+        self.bootID = String(repeating: "0", count: 7 - boot.count) + boot
+        self.messageIDs = MessageIDs(bootID: bootID)
         if let log { recover(from: log) }
     }
 
@@ -91,6 +96,8 @@ public final class Broker {
     /// The connection is gone (closed by either side or dead).
     public func disconnect(_ id: SessionID) {
         guard let session = sessions.removeValue(forKey: id) else { return }
+        if lastSession === session { lastSession = nil }
+        session.lastRoute = nil
         if let instance = session.instance, instances[instance] == id { instances[instance] = nil }
         for subscription in session.subscriptions.values { removeSubscription(subscription, of: session) }
         for method in session.serves {
@@ -378,28 +385,59 @@ public final class Broker {
     }
 
     /// The fast path for a plain publish read in place by the transport: no `Frame`, no
-    /// payload copy, the subscribers' encoding made once straight from the received bytes.
+    /// payload copy, the subscribers' `Deliver` written straight from the received bytes.
     /// Returns false, having changed nothing, when the general path must take the frame
     /// (handshake not done, durable topic, invalid or refused topic) so that refusals are
-    /// answered in one place.
-    public func receivePlainPublish(_ publish: PlainPublish, from id: SessionID) -> Bool {
-        guard let session = sessions[id], session.isReady else { return false }
-        let decision = publishDecision(for: publish.topic, session: session)
-        guard decision.valid, decision.allowed, !decision.durable else { return false }
-        session.lastHeard = clock.nowMilliseconds()
+    /// answered in one place. `time` is read once per read by the transport.
+    public func receivePlainPublish(_ publish: PlainPublish, from id: SessionID, at time: ArrivalTime) -> Bool {
+        guard let session = lookUp(id), session.isReady else { return false }
+        let route: PublishRoute
+        if let last = session.lastRoute, last.generation == routes.generation, last.topic == publish.topic {
+            route = last
+        } else {
+            let decision = publishDecision(for: publish.topic, session: session)
+            guard decision.valid, decision.allowed, !decision.durable else { return false }
+            route = resolveRoute(publish.topic)
+            session.lastRoute = route
+        }
+        session.lastHeard = time.monotonicMilliseconds
         session.framesIn += 1
         stats.framesIn += 1
         stats.published += 1
-        let messageID = publish.messageID.isEmpty ? nextMessageID() : publish.messageID
-        let fields = publish.deliverFields(messageID: messageID, publisher: session.instance!, publishedAtUnixMs: clock.unixMilliseconds())
-        fanOut(OutgoingMessage(sharedFields: fields), topic: publish.topic)
-        if publish.receiptRef != 0 { receipt(session, ref: publish.receiptRef, messageID: messageID) }
+        var number: UInt64 = 0
+        if publish.messageID.isEmpty {
+            nextMessageNumber += 1
+            number = nextMessageNumber
+        }
+        let message = OutgoingMessage(plain: PlainMessage(
+            topic: publish.topic, payload: publish.payload, givenID: publish.messageID, number: number, ids: messageIDs,
+            publisher: session.instance!, publishedAtUnixMs: time.unixMilliseconds))
+        fanOut(message, route: route)
+        if publish.receiptRef != 0 {
+            receipt(session, ref: publish.receiptRef, messageID: publish.messageID.isEmpty ? messageIDs.string(number) : publish.messageID)
+        }
         return true
+    }
+
+    private func lookUp(_ id: SessionID) -> Session? {
+        if let last = lastSession, last.id == id { return last }
+        lastSession = sessions[id]
+        return lastSession
     }
 
     private func nextMessageID() -> String {
         nextMessageNumber += 1
-        return messageIDPrefix + String(nextMessageNumber)
+        return messageIDs.string(nextMessageNumber)
+    }
+
+    /// The plain subscriptions `topic` reaches, as objects, valid until routes change.
+    private func resolveRoute(_ topic: String) -> PublishRoute {
+        let matches = routes.matches(for: topic)
+        let individual = matches.individual.compactMap { target -> (Session, Subscription)? in
+            guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { return nil }
+            return (session, subscription)
+        }
+        return PublishRoute(topic: topic, generation: routes.generation, individual: individual, groups: Array(matches.groups.values))
     }
 
     /// Validity, ACL and durability of a topic for this session, remembered: a plugin
@@ -416,12 +454,15 @@ public final class Broker {
 
     /// Delivers a non-durable message to every matching plain subscription (one member per queue group).
     func fanOut(_ message: OutgoingMessage, topic: String) {
-        let matches = routes.matches(for: topic)
-        for target in matches.individual {
-            guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { continue }
+        fanOut(message, route: resolveRoute(topic))
+    }
+
+    private func fanOut(_ message: OutgoingMessage, route: PublishRoute) {
+        if route.individual.count + route.groups.count > 1 { message.share() }
+        for (session, subscription) in route.individual {
             enqueue(message, to: subscription, session: session)
         }
-        for (_, members) in matches.groups {
+        for members in route.groups {
             guard let pick = pickGroupMember(members) else { continue }
             guard let session = sessions[pick.session], let subscription = session.subscriptions[pick.subscription] else { continue }
             enqueue(message, to: subscription, session: session)
@@ -450,6 +491,7 @@ public final class Broker {
             subscription.dropped += 1
             stats.dropped += 1
         }
+        message.share()
         subscription.queue.append(message)
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+public import NIOCore
 public import XunfangProto
 #if canImport(Glibc)
 import Glibc
@@ -41,38 +43,60 @@ extension BrokerPeer {
 }
 
 /// A message on its way to subscribers. Everything but the subscription id and the
-/// attempt is the same for each of them, so it is encoded once, on first use.
+/// attempt is the same for each of them.
 ///
-/// Either form is made from the other on first use: socket peers want the bytes,
-/// in-process peers and the durable log want the message.
+/// It comes in one of three forms and makes the others on first use: socket peers
+/// write `plain` parts or the `sharedFields` bytes; in-process peers and the durable
+/// log want the `message`.
 public final class OutgoingMessage {
     private var decoded: Xunfang_Bus_V1_Deliver?
-    private var encoded: [UInt8]?
+    private var encoded: ByteBuffer?
+    /// Parts still pointing into a publisher's read buffer; see `share()`.
+    public private(set) var plain: PlainMessage?
 
     public init(_ message: Xunfang_Bus_V1_Deliver) {
         self.decoded = message
     }
 
-    /// `sharedFields` as `PlainPublish.deliverFields` makes them.
-    public init(sharedFields: [UInt8]) {
-        self.encoded = sharedFields
+    public init(plain: PlainMessage) {
+        self.plain = plain
     }
 
     /// The message with `subscriptionID` and `deliveryAttempt` unset.
     public var message: Xunfang_Bus_V1_Deliver {
         if let decoded { return decoded }
         // The bytes were encoded by the bus itself, so they always decode.
-        let message = (try? Xunfang_Bus_V1_Deliver(serializedBytes: encoded ?? [])) ?? Xunfang_Bus_V1_Deliver()
+        let message = (try? Xunfang_Bus_V1_Deliver(serializedBytes: sharedFields)) ?? Xunfang_Bus_V1_Deliver()
         decoded = message
         return message
     }
 
     /// `Deliver` fields 2–7 and 9 as protobuf bytes (fields 1 and 8 are added per delivery).
-    public var sharedFields: [UInt8] {
+    public var sharedFields: ByteBuffer {
         if let encoded { return encoded }
-        let bytes: [UInt8] = (try? decoded?.serializedBytes()) ?? []
+        let bytes: ByteBuffer = plain?.sharedFields ?? (try? decoded?.serializedBytes()) ?? ByteBuffer()
         encoded = bytes
         return bytes
+    }
+
+    /// Encodes the shared fields once and lets go of the publisher's read buffer: for a
+    /// message bound for several subscribers (each then gets a copy of the same bytes)
+    /// or for a queue (a queued 128-byte message must not keep a 64 KiB read alive).
+    public func share() {
+        guard plain != nil else { return }
+        _ = sharedFields
+        plain = nil
+    }
+}
+
+/// When a transport read a burst of frames: one clock reading for all of them.
+public struct ArrivalTime: Sendable {
+    public let monotonicMilliseconds: UInt64
+    public let unixMilliseconds: Int64
+
+    public init(_ clock: any BrokerClock) {
+        monotonicMilliseconds = clock.nowMilliseconds()
+        unixMilliseconds = clock.unixMilliseconds()
     }
 }
 

@@ -32,9 +32,12 @@ struct RouteTable {
     /// Cache of the merged matches per concrete topic; cleared on any change.
     private var cache: [String: Matches] = [:]
     var groupCursor: UInt64 = 0
+    /// Changes with every add and remove, so resolved routes know when they are stale.
+    private(set) var generation: UInt64 = 0
 
     mutating func add(_ ref: SubscriptionRef, pattern: TopicPattern, queueGroup: String) {
         cache.removeAll(keepingCapacity: true)
+        generation &+= 1
         if !pattern.hasWildcards {
             exact[pattern.text, default: Entry()].add(ref, group: queueGroup)
         } else if let index = wildcard.firstIndex(where: { $0.pattern == pattern }) {
@@ -48,6 +51,7 @@ struct RouteTable {
 
     mutating func remove(_ ref: SubscriptionRef, pattern: TopicPattern, queueGroup: String) {
         cache.removeAll(keepingCapacity: true)
+        generation &+= 1
         if !pattern.hasWildcards {
             exact[pattern.text]?.remove(ref, group: queueGroup)
             if exact[pattern.text]?.isEmpty == true { exact[pattern.text] = nil }

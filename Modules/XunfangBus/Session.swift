@@ -25,6 +25,8 @@ final class Session {
         let durable: Bool
     }
     var publishDecisions: [String: PublishDecision] = [:]
+    /// Where the last plain publish went: a publisher mostly repeats its topic.
+    var lastRoute: PublishRoute?
 
     init(id: SessionID, peer: any BrokerPeer, connectedAt: UInt64) {
         self.id = id
@@ -49,6 +51,22 @@ final class Subscription {
         self.queueGroup = queueGroup
         self.durableName = durableName
         self.queueLimit = queueLimit
+    }
+}
+
+/// The plain subscriptions a topic reaches, resolved to objects; valid while the route
+/// table's generation is unchanged (any subscribe, unsubscribe or disconnect changes it).
+final class PublishRoute {
+    let topic: String
+    let generation: UInt64
+    let individual: [(Session, Subscription)]
+    let groups: [[SubscriptionRef]]
+
+    init(topic: String, generation: UInt64, individual: [(Session, Subscription)], groups: [[SubscriptionRef]]) {
+        self.topic = topic
+        self.generation = generation
+        self.individual = individual
+        self.groups = groups
     }
 }
 

@@ -40,6 +40,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     private let logger: Logger
     private let negotiatedLimits: WireLimits
     private var reader = FrameReader(limits: .handshake)
+    private var recentTopic = ""
     private var context: ChannelHandlerContext?
     private var session: SessionID?
     private var needsFlush = false
@@ -70,9 +71,13 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         var incoming = unwrapInboundIn(data)
         if let session { broker.recordBytes(session, received: incoming.readableBytes) }
         reader.append(&incoming)
+        var arrival: ArrivalTime?
         do throws(WireError) {
             while !closing, let session, let payload = try reader.next() {
-                if let plain = PlainPublish(frame: payload), broker.receivePlainPublish(plain, from: session) { continue }
+                if let plain = PlainPublish(frame: payload, recentTopic: &recentTopic) {
+                    if arrival == nil { arrival = ArrivalTime(broker.clock) }
+                    if broker.receivePlainPublish(plain, from: session, at: arrival!) { continue }
+                }
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 let wasReady = broker.isReady(session)
                 broker.receive(frame, from: session)
@@ -128,10 +133,15 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         }
     }
 
-    /// One encode per message, not per subscriber: see `FrameEncoder.writeDeliver`.
+    /// Written from the publisher's bytes when the message passed through untouched, else
+    /// from one encoding shared by every subscriber: see `FrameEncoder.writeDeliver`.
     func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
         guard context != nil, !closing else { return }
-        FrameEncoder.writeDeliver(sharedFields: message.sharedFields, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
+        if let plain = message.plain {
+            FrameEncoder.writeDeliver(plain, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
+        } else {
+            FrameEncoder.writeDeliver(sharedFields: message.sharedFields, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
+        }
         scheduleFlush()
     }
 

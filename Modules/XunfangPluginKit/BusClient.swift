@@ -20,7 +20,6 @@ public enum BusTransport: Sendable {
 /// drop duplicates: delivery is at-least-once.
 public struct Delivery: Sendable {
     public let topic: String
-    public let payload: Data
     public let headers: [String: String]
     public let messageID: String
     /// Position in the bus's durable log; 0 for plain subscriptions.
@@ -29,11 +28,30 @@ public struct Delivery: Sendable {
     public let attempt: UInt32
     public let publishedAt: Date
     let subscriptionID: UInt64
+    /// Set on durable deliveries only, which are the ones to acknowledge.
     let client: BusClient?
+    /// Socket deliveries keep the bytes where they were read; nothing is copied until
+    /// someone asks for `payload`, and `decode(_:)` reads them in place.
+    enum Body: Sendable {
+        case data(Data)
+        case received(ByteBuffer)
+    }
+    let body: Body
+
+    /// The payload bytes (copied out of the receive buffer when read from a socket).
+    public var payload: Data {
+        switch body {
+        case .data(let data): data
+        case .received(let buffer): buffer.withUnsafeReadableBytes { Data($0) }
+        }
+    }
 
     /// Decodes the payload as a generated message.
     public func decode<M: SwiftProtobuf.Message>(_ type: M.Type) throws -> M {
-        try M(serializedBytes: payload)
+        switch body {
+        case .data(let data): try M(serializedBytes: data)
+        case .received(let buffer): try M(serializedBytes: buffer)
+        }
     }
 
     /// Confirms a durable delivery; no-op for plain ones.
@@ -273,11 +291,11 @@ public final class BusClient: FrameSink, Sendable {
         case .deliver(let deliver):
             var headers: [String: String] = [:]
             for header in deliver.headers { headers[header.key] = header.value }
-            buffer([Delivery(
-                topic: deliver.topic, payload: deliver.payload, headers: headers, messageID: deliver.messageID,
+            received([Delivery(
+                topic: deliver.topic, headers: headers, messageID: deliver.messageID,
                 sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.deliveryAttempt,
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
-                subscriptionID: deliver.subscriptionID, client: self)])
+                subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : self, body: .data(deliver.payload))])
         case .response(let response):
             let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
             continuation?.resume(returning: response)
@@ -318,22 +336,20 @@ public final class BusClient: FrameSink, Sendable {
         }
     }
 
-    func received(_ deliveries: [PlainDeliver]) {
-        buffer(deliveries.map { deliver in
-            Delivery(
-                topic: deliver.topic, payload: deliver.payload.withUnsafeReadableBytes { Data($0) }, headers: [:], messageID: deliver.messageID,
-                sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.attempt,
-                publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
-                subscriptionID: deliver.subscriptionID, client: self)
-        })
-    }
-
-    /// One lock for a whole read burst of deliveries.
-    private func buffer(_ deliveries: [Delivery]) {
+    /// One lock for a whole read burst of deliveries, and one lookup per run of
+    /// deliveries to the same subscription (usually the whole burst).
+    func received(_ deliveries: [Delivery]) {
         state.withLock { state in
-            for delivery in deliveries where state.subscriptions[delivery.subscriptionID] != nil {
-                state.subscriptions[delivery.subscriptionID]!.append(delivery)
-                state.subscriptionsToWake.insert(delivery.subscriptionID)
+            var start = 0
+            while start < deliveries.count {
+                let id = deliveries[start].subscriptionID
+                var end = start + 1
+                while end < deliveries.count && deliveries[end].subscriptionID == id { end += 1 }
+                if state.subscriptions[id] != nil {
+                    state.subscriptions[id]!.append(contentsOf: deliveries[start..<end])
+                    state.subscriptionsToWake.insert(id)
+                }
+                start = end
             }
         }
     }
@@ -634,8 +650,23 @@ extension BusClient.State {
 }
 
 extension BusClient.SubscriptionSpec {
-    mutating func append(_ delivery: Delivery) {
-        if buffer.count >= limit { buffer.removeFirst() }
-        buffer.append(delivery)
+    mutating func append(contentsOf deliveries: ArraySlice<Delivery>) {
+        let overflow = buffer.count + deliveries.count - limit
+        if overflow > 0 {
+            buffer.removeFirst(min(overflow, buffer.count))
+        }
+        buffer.append(contentsOf: deliveries.suffix(limit))
+    }
+}
+
+extension Delivery {
+    /// A delivery read in place by a socket link, its payload moved to `payload`;
+    /// `client` is for durable ones.
+    init(_ deliver: PlainDeliver, payload: ByteBuffer, client: BusClient?) {
+        self.init(
+            topic: deliver.topic, headers: [:],
+            messageID: deliver.messageID, sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.attempt,
+            publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
+            subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : client, body: .received(payload))
     }
 }

@@ -20,8 +20,8 @@ protocol FrameLink: AnyObject, Sendable {
 /// Where a link delivers what arrives. Called on the link's thread; must not block.
 protocol FrameSink: AnyObject, Sendable {
     func received(_ frame: Frame)
-    /// Deliveries read in place by a socket link, in arrival order, between `received` calls.
-    func received(_ deliveries: [PlainDeliver])
+    /// Deliveries in arrival order, between `received(_: Frame)` calls.
+    func received(_ deliveries: [Delivery])
     /// The end of a burst of `received` calls: hand over what was gathered.
     func receivedBurstEnded()
     func linkClosed()

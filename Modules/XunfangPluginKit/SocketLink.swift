@@ -42,6 +42,8 @@ final class SocketLink: FrameLink, @unchecked Sendable {
     private let channel: any Channel
     private let outbox = Mutex(Outbox())
     private let logger: Logger
+    /// On the loop only.
+    private var lastBatchBytes = 1_024
 
     private init(channel: any Channel, logger: Logger) {
         self.channel = channel
@@ -108,11 +110,15 @@ final class SocketLink: FrameLink, @unchecked Sendable {
 
     /// On the loop: one write and one flush for everything queued so far.
     private func drain() {
+        // The next batch starts at the size of the last one, so a stream of publishes
+        // does not regrow (and page-fault) its buffer from nothing after every write.
+        var fresh = channel.allocator.buffer(capacity: lastBatchBytes)
         let batch = outbox.withLock { outbox in
             outbox.drainScheduled = false
-            defer { outbox.buffer = ByteBuffer() }
-            return outbox.buffer
+            swap(&fresh, &outbox.buffer)
+            return fresh
         }
+        lastBatchBytes = min(max(batch.readableBytes, 1_024), Self.outboxLimit)
         channel.writeAndFlush(batch, promise: nil)
         socketWritabilityChanged(channel.isWritable)
     }
@@ -154,48 +160,67 @@ final class SocketLink: FrameLink, @unchecked Sendable {
 final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     private var reader = FrameReader(limits: WireLimits())
+    private var recent = PlainDeliver.Recent()
     private let sink: any FrameSink
+    /// The sink as the client that durable deliveries are acknowledged through.
+    private let client: BusClient?
     private let logger: Logger
     /// Set once after connecting, before any write can make the socket unwritable.
     var onWritabilityChanged: (@Sendable (Bool) -> Void)?
 
     init(sink: any FrameSink, logger: Logger) {
         self.sink = sink
+        self.client = sink as? BusClient
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         reader.append(&incoming)
-        var deliveries: [PlainDeliver] = []
-        defer { if !deliveries.isEmpty { sink.received(deliveries) } }
+        defer { handOver() }
         do {
             while let payload = try reader.next() {
-                if let deliver = PlainDeliver(frame: payload) {
-                    deliveries.append(deliver)
+                if let deliver = PlainDeliver(frame: payload, recent: &recent) {
+                    read.append(deliver)
                     continue
                 }
                 // Order is kept: what was read before this frame is handed over first.
-                if !deliveries.isEmpty {
-                    sink.received(deliveries)
-                    deliveries.removeAll(keepingCapacity: true)
-                }
+                handOver()
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 if case .welcome(let welcome) = frame.kind {
                     reader.limits = WireLimits(maxFrameBytes: Int(welcome.maxFrameBytes), maxDecompressedBytes: Int(welcome.maxDecompressedBytes))
                 }
                 sink.received(frame)
             }
-            if !deliveries.isEmpty {
-                sink.received(deliveries)
-                deliveries.removeAll()
-            }
+            handOver()
             sink.receivedBurstEnded()
         } catch {
             logger.error("bad frame from the bus; closing", metadata: ["xunfang.error": "\(error)"])
             context.close(promise: nil)
             return
         }
+    }
+
+    /// Deliveries read in place, not yet handed to the sink; reused across reads.
+    private var read: [PlainDeliver] = []
+
+    /// Hands `read` over with their payloads copied into one buffer for the lot: one
+    /// allocation per read rather than two per message, and the socket's receive buffer
+    /// is left free for NIO to reuse.
+    private func handOver() {
+        guard !read.isEmpty else { return }
+        var slab = ByteBufferAllocator().buffer(capacity: read.reduce(0) { $0 + $1.payload.readableBytes })
+        for index in read.indices { slab.writeImmutableBuffer(read[index].payload) }
+        var deliveries: [Delivery] = []
+        deliveries.reserveCapacity(read.count)
+        var offset = slab.readerIndex
+        for deliver in read {
+            let length = deliver.payload.readableBytes
+            deliveries.append(Delivery(deliver, payload: slab.getSlice(at: offset, length: length)!, client: client))
+            offset += length
+        }
+        read.removeAll(keepingCapacity: true)
+        sink.received(deliveries)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

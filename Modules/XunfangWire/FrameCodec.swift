@@ -124,11 +124,17 @@ public enum FrameEncoder {
     }
 }
 
-/// The receive side of a connection: gathers reads into one buffer and yields complete
-/// frame payloads. Both the bus and the SDK read through it.
+/// The receive side of a connection: takes reads as they come and yields complete frame
+/// payloads. Both the bus and the SDK read through it.
+///
+/// Payloads are slices of the read buffers, not copies. Only a frame that straddles two
+/// reads is gathered into a buffer of its own; the rest of each read is consumed in place.
 public struct FrameReader: Sendable {
     private var decoder: FrameDecoder
-    private var buffer: ByteBuffer?
+    /// A frame begun in an earlier read, or nil.
+    private var partial: ByteBuffer?
+    /// The unread rest of the latest read.
+    private var current: ByteBuffer?
 
     public init(limits: WireLimits) {
         decoder = FrameDecoder(limits: limits)
@@ -140,24 +146,52 @@ public struct FrameReader: Sendable {
         set { decoder.limits = newValue }
     }
 
-    /// Adds what a read delivered; the first read's buffer is kept without copying.
+    /// Adds what a read delivered. Call `next()` until it returns nil before appending again.
     public mutating func append(_ incoming: inout ByteBuffer) {
-        if buffer == nil || buffer!.readableBytes == 0 {
-            buffer = incoming
-        } else {
-            buffer!.writeBuffer(&incoming)
+        guard var gathering = partial else {
+            current = incoming
+            return
         }
+        partial = nil
+        // Take from `incoming` just what completes the straddling frame.
+        if gathering.readableBytes < FramePrefix.size {
+            var head = incoming.readSlice(length: min(FramePrefix.size - gathering.readableBytes, incoming.readableBytes))!
+            gathering.writeBuffer(&head)
+        }
+        if let length = gathering.getInteger(at: gathering.readerIndex + 1, endianness: .big, as: UInt32.self),
+           Int(length) <= decoder.limits.maxFrameBytes {
+            let missing = FramePrefix.size + Int(length) - gathering.readableBytes
+            var rest = incoming.readSlice(length: min(missing, incoming.readableBytes))!
+            gathering.writeBuffer(&rest)
+        }
+        // An oversize prefix is left for `next()` to refuse, before anything more is buffered.
+        partial = gathering
+        current = incoming.readableBytes > 0 ? incoming : nil
     }
 
     /// The next complete payload, or `nil` until more bytes arrive.
     public mutating func next() throws(WireError) -> ByteBuffer? {
-        guard buffer != nil else { return nil }
-        let payload = try decoder.next(from: &buffer!)
-        if payload == nil { compact() }
-        return payload
-    }
-
-    private mutating func compact() {
-        if let current = buffer, current.readableBytes == 0 { buffer = nil } else { buffer?.discardReadBytes() }
+        if partial != nil {
+            guard let payload = try decoder.next(from: &partial!) else { return nil }
+            partial = nil
+            return payload
+        }
+        guard current != nil else { return nil }
+        if let payload = try decoder.next(from: &current!) { return payload }
+        if let rest = current, rest.readableBytes > 0 {
+            // Copied out, sized for the whole frame when its length is known (and allowed),
+            // so the read buffer is not kept alive and the frame fills without regrowing.
+            var capacity = rest.readableBytes
+            if let length = rest.getInteger(at: rest.readerIndex + 1, endianness: .big, as: UInt32.self),
+               Int(length) <= decoder.limits.maxFrameBytes {
+                capacity = FramePrefix.size + Int(length)
+            }
+            var copy = ByteBuffer()
+            copy.reserveCapacity(capacity)
+            copy.writeImmutableBuffer(rest)
+            partial = copy
+        }
+        current = nil
+        return nil
     }
 }

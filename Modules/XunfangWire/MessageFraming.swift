@@ -33,8 +33,8 @@ extension FrameEncoder {
     /// that are the same for every subscriber (Deliver fields 2–7 and 9, encoded once),
     /// adding `subscription_id` (1) before and `delivery_attempt` (8) after. Protobuf
     /// readers accept fields in any order, so this equals the generated encoding.
-    public static func writeDeliver(sharedFields: [UInt8], subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
-        let inner = 1 + varintSize(subscriptionID) + sharedFields.count + 1 + varintSize(UInt64(attempt))
+    public static func writeDeliver(sharedFields: ByteBuffer, subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
+        let inner = 1 + varintSize(subscriptionID) + sharedFields.readableBytes + 1 + varintSize(UInt64(attempt))
         let frameLength = 1 + varintSize(UInt64(inner)) + inner
         out.reserveCapacity(minimumWritableBytes: FramePrefix.size + frameLength)
         out.writeInteger(UInt8(0))
@@ -43,7 +43,7 @@ extension FrameEncoder {
         writeVarint(UInt64(inner), into: &out)
         out.writeInteger(UInt8(1 << 3))      // Deliver.subscription_id
         writeVarint(subscriptionID, into: &out)
-        _ = sharedFields.withUnsafeBytes { out.writeBytes($0) }
+        out.writeImmutableBuffer(sharedFields)
         out.writeInteger(UInt8(8 << 3))      // Deliver.delivery_attempt
         writeVarint(UInt64(attempt), into: &out)
     }

@@ -14,7 +14,20 @@ public struct PlainDeliver {
     public var attempt: UInt32 = 0
     public var publishedAtUnixMs: Int64 = 0
 
+    /// The topic and publisher of the delivery read before, whose strings are reused
+    /// when the next one repeats them (a stream usually does): no allocation for either.
+    public struct Recent {
+        var topic = ""
+        var publisher = ""
+        public init() {}
+    }
+
     public init?(frame: ByteBuffer) {
+        var recent = Recent()
+        self.init(frame: frame, recent: &recent)
+    }
+
+    public init?(frame: ByteBuffer, recent: inout Recent) {
         var reader = frame
         guard reader.readInteger(as: UInt8.self) == 7 << 3 | 2,
               let length = WireScan.varint(&reader), length == UInt64(reader.readableBytes) else { return nil }
@@ -30,7 +43,7 @@ public struct PlainDeliver {
                 guard let value = WireScan.varint(&reader) else { return nil }
                 subscriptionID = value
             case 2 << 3 | 2:
-                guard let text = WireScan.string(&reader) else { return nil }
+                guard let text = WireScan.string(&reader, reusing: &recent.topic) else { return nil }
                 topic = text
             case 3 << 3 | 2:
                 guard let bytes = WireScan.delimited(&reader) else { return nil }
@@ -42,7 +55,7 @@ public struct PlainDeliver {
                 guard let value = WireScan.varint(&reader) else { return nil }
                 sequence = value
             case 7 << 3 | 2:
-                guard let text = WireScan.string(&reader) else { return nil }
+                guard let text = WireScan.string(&reader, reusing: &recent.publisher) else { return nil }
                 publisher = text
             case 8 << 3:
                 guard let value = WireScan.varint(&reader), let narrow = UInt32(exactly: value) else { return nil }

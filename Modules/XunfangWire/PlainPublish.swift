@@ -1,4 +1,9 @@
 public import NIOCore
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// A `Frame{publish}` without headers, read in place from the receive buffer.
 ///
@@ -11,10 +16,17 @@ public struct PlainPublish {
     public let topic: String
     public let messageID: String
     public let receiptRef: UInt64
-    private let payload: ByteBuffer
+    public let payload: ByteBuffer
 
     /// `frame` is one frame's protobuf bytes (after the 5-byte prefix and inflation).
     public init?(frame: ByteBuffer) {
+        var recentTopic = ""
+        self.init(frame: frame, recentTopic: &recentTopic)
+    }
+
+    /// Reuses `recentTopic` when the frame's topic spells it: a publisher mostly repeats
+    /// a few topics, and then reading one allocates nothing.
+    public init?(frame: ByteBuffer, recentTopic: inout String) {
         var reader = frame
         // Frame.publish (field 4, length-delimited) must be the only field.
         guard reader.readInteger(as: UInt8.self) == 4 << 3 | 2,
@@ -27,7 +39,7 @@ public struct PlainPublish {
             guard let tag = reader.readInteger(as: UInt8.self) else { return nil }
             switch tag {
             case 1 << 3 | 2:
-                guard topic == nil, let text = WireScan.string(&reader) else { return nil }
+                guard topic == nil, let text = WireScan.string(&reader, reusing: &recentTopic) else { return nil }
                 topic = text
             case 2 << 3 | 2:
                 guard payload == nil, let bytes = WireScan.delimited(&reader) else { return nil }
@@ -49,37 +61,6 @@ public struct PlainPublish {
     }
 
     public var payloadBytes: Int { payload.readableBytes }
-
-    /// `Deliver` fields 2, 3, 5, 7 and 9 for this message: what `OutgoingMessage.sharedFields`
-    /// holds, ready for `FrameEncoder.writeDeliver`.
-    public func deliverFields(messageID: String, publisher: String, publishedAtUnixMs: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(topic.utf8.count + payload.readableBytes + messageID.utf8.count + publisher.utf8.count + 32)
-        Self.appendDelimited(2, topic.utf8, to: &out)
-        if payload.readableBytes > 0 { Self.appendDelimited(3, payload.readableBytesView, to: &out) }
-        if !messageID.isEmpty { Self.appendDelimited(5, messageID.utf8, to: &out) }
-        if !publisher.isEmpty { Self.appendDelimited(7, publisher.utf8, to: &out) }
-        if publishedAtUnixMs != 0 {
-            out.append(9 << 3)
-            Self.appendVarint(UInt64(bitPattern: publishedAtUnixMs), to: &out)
-        }
-        return out
-    }
-
-    private static func appendDelimited<C: Collection>(_ field: UInt8, _ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
-        out.append(field << 3 | 2)
-        appendVarint(UInt64(bytes.count), to: &out)
-        out.append(contentsOf: bytes)
-    }
-
-    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var rest = value
-        while rest >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
-        }
-        out.append(UInt8(rest))
-    }
 }
 
 /// The few protobuf primitives the in-place readers need. Strict where protobuf is
@@ -92,9 +73,28 @@ enum WireScan {
 
     static func string(_ reader: inout ByteBuffer) -> String? {
         guard let bytes = delimited(&reader) else { return nil }
+        return text(bytes)
+    }
+
+    /// `string(_:)`, returning `recent` itself when the bytes spell it, and remembering
+    /// what was read otherwise.
+    static func string(_ reader: inout ByteBuffer, reusing recent: inout String) -> String? {
+        guard let bytes = delimited(&reader) else { return nil }
+        let same = bytes.withUnsafeReadableBytes { raw in
+            recent.utf8.withContiguousStorageIfAvailable { known in
+                known.count == raw.count && (raw.isEmpty || memcmp(known.baseAddress!, raw.baseAddress!, raw.count) == 0)
+            }
+        }
+        if same == true { return recent }
+        guard let text = text(bytes) else { return nil }
+        recent = text
+        return text
+    }
+
+    private static func text(_ bytes: ByteBuffer) -> String? {
         // Over a concrete buffer type the validation is specialised; over ByteBufferView
         // it ran through generic metadata lookups on every message.
-        return bytes.withUnsafeReadableBytes { raw in
+        bytes.withUnsafeReadableBytes { raw in
             // Topics, ids and names are ASCII in practice, and ASCII needs no validation:
             // String(validating:) instantiates generic metadata on every call.
             if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }

@@ -38,6 +38,24 @@ struct FramingTests {
         }
     }
 
+    @Test("frames of every size cut into reads of random lengths give the same frames")
+    func randomReads() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let sizes = (0..<Int.random(in: 1...40, using: &generator)).map { _ in Int.random(in: 0...3_000, using: &generator) }
+            let expected = sizes.map { size in (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ size) } }
+            let bytes = expected.flatMap { frame($0) }
+            var chunks: [[UInt8]] = []
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(bytes.count - offset, Int.random(in: 1...700, using: &generator))
+                chunks.append(Array(bytes[offset..<(offset + length)]))
+                offset += length
+            }
+            #expect(try decodeAll(chunks) == expected)
+        }
+    }
+
     @Test("many frames in one read")
     func coalesced() throws {
         #expect(try decodeAll([stream]) == payloads)

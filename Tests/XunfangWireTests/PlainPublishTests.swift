@@ -25,17 +25,44 @@ struct PlainPublishTests {
             #expect(plain.messageID == frame.publish.messageID)
             #expect(plain.receiptRef == frame.publish.receiptRef)
 
-            let stamp = Int64.random(in: 1...Int64.max, using: &generator)
-            let fields = plain.deliverFields(messageID: "m-\(round)", publisher: "dispatch", publishedAtUnixMs: stamp)
-            var expected = Xunfang_Bus_V1_Deliver()
-            expected.topic = frame.publish.topic
-            expected.payload = frame.publish.payload
-            expected.messageID = "m-\(round)"
-            expected.publisher = "dispatch"
-            expected.publishedAtUnixMs = stamp
-            #expect(try Xunfang_Bus_V1_Deliver(serializedBytes: fields) == expected)
-            #expect(fields == (try expected.serializedBytes() as [UInt8]))
+            // The Deliver written from the parts, with a publisher's id or a numbered one.
+            let stamp = round % 7 == 0 ? 0 : Int64.random(in: 1...Int64.max, using: &generator)
+            let ids = MessageIDs(bootID: "k3v9x0a")
+            let number = round % 2 == 0 ? UInt64(round) : UInt64.random(in: 0...UInt64.max, using: &generator)
+            let message = PlainMessage(topic: plain.topic, payload: plain.payload, givenID: plain.messageID, number: number, ids: ids,
+                                       publisher: round % 11 == 0 ? "" : "dispatch", publishedAtUnixMs: stamp)
+            let subscription = UInt64.random(in: 0...UInt64.max, using: &generator)
+            let attempt = UInt32.random(in: 0...UInt32.max, using: &generator)
+            var written = ByteBuffer()
+            FrameEncoder.writeDeliver(message, subscriptionID: subscription, attempt: attempt, into: &written)
+            var expected = Xunfang_Bus_V1_Frame()
+            expected.deliver.subscriptionID = subscription
+            expected.deliver.topic = frame.publish.topic
+            expected.deliver.payload = frame.publish.payload
+            expected.deliver.messageID = frame.publish.messageID.isEmpty ? "k3v9x0a-" + String(number, radix: 36) : frame.publish.messageID
+            expected.deliver.publisher = message.publisher
+            expected.deliver.deliveryAttempt = attempt
+            expected.deliver.publishedAtUnixMs = stamp
+            #expect(message.messageID == expected.deliver.messageID)
+            let payload = try #require(try FrameDecoder(limits: WireLimits(maxFrameBytes: 1 << 20)).next(from: &written))
+            #expect(written.readableBytes == 0)
+            #expect(try FrameDecoder.decode(Xunfang_Bus_V1_Frame.self, from: payload) == expected)
+            // The shared fields alone are the Deliver without its per-subscriber fields.
+            var shared = expected.deliver
+            shared.subscriptionID = 0
+            shared.deliveryAttempt = 0
+            #expect(message.sharedFields.readableBytes == message.sharedFieldsSize)
+            #expect(try Xunfang_Bus_V1_Deliver(serializedBytes: message.sharedFields) == shared)
         }
+    }
+
+    @Test("numbered message ids stay within 15 bytes, which Swift keeps inline")
+    func shortIDs() {
+        let ids = MessageIDs(bootID: "0000000")
+        #expect(ids.string(0) == "0000000-0")
+        #expect(ids.string(35) == "0000000-z")
+        #expect(ids.string(36) == "0000000-10")
+        #expect(ids.string(78_364_164_095).utf8.count == 15)
     }
 
     @Test("anything but a plain publish is left to the generated decoder")

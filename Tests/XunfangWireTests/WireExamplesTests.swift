@@ -47,7 +47,7 @@ struct DeliverEncodingTests {
         header.value = "v"
         message.headers = [header]
         var out = ByteBuffer()
-        FrameEncoder.writeDeliver(sharedFields: try message.serializedBytes(), subscriptionID: subscriptionID, attempt: attempt, into: &out)
+        FrameEncoder.writeDeliver(sharedFields: try message.serializedBytes() as ByteBuffer, subscriptionID: subscriptionID, attempt: attempt, into: &out)
         let payload = try #require(try FrameDecoder().next(from: &out))
         let frame = try FrameDecoder.decode(Xunfang_Bus_V1_Frame.self, from: payload)
         var expected = message

@@ -19,7 +19,7 @@ struct BusBench: AsyncParsableCommand {
     @Option(help: "Durable messages (each fdatasync'ed before its receipt).") var durableMessages: Int = 20_000
     @Option(help: "Payload bytes.") var payloadBytes: Int = 128
     @Flag(help: "Print only the JSON line.") var json = false
-    @Option(help: "Run only these parts (rpc, pubsub, durable, in-process), comma-separated; for profiling.")
+    @Option(help: "Run only these parts (rpc, pubsub, pubsub-1-1, pubsub-1-8, durable, in-process), comma-separated; for profiling.")
     var only: String?
 
     func wants(_ part: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(part)) } ?? true }
@@ -81,8 +81,10 @@ struct BusBench: AsyncParsableCommand {
         }
 
         // Pub/sub over the socket.
-        if wants("pubsub") {
+        if wants("pubsub") || wants("pubsub-1-1") {
             results.append(("pubsub.socket.1-1", "msg/s", try await pubSub(.socket(endpoint), subscribers: 1, payload: payload)))
+        }
+        if wants("pubsub") || wants("pubsub-1-8") {
             results.append(("pubsub.socket.1-8", "deliveries/s", try await pubSub(.socket(endpoint), subscribers: 8, payload: payload)))
         }
 
