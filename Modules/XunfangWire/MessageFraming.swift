@@ -35,17 +35,14 @@ extension FrameEncoder {
     /// readers accept fields in any order, so this equals the generated encoding.
     public static func writeDeliver(sharedFields: ByteBuffer, subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
         let inner = 1 + varintSize(subscriptionID) + sharedFields.readableBytes + 1 + varintSize(UInt64(attempt))
-        let frameLength = 1 + varintSize(UInt64(inner)) + inner
-        out.reserveCapacity(minimumWritableBytes: FramePrefix.size + frameLength)
-        out.writeInteger(UInt8(0))
-        out.writeInteger(UInt32(frameLength), endianness: .big)
-        out.writeInteger(UInt8(7 << 3 | 2))  // Frame.deliver, length-delimited
-        writeVarint(UInt64(inner), into: &out)
-        out.writeInteger(UInt8(1 << 3))      // Deliver.subscription_id
-        writeVarint(subscriptionID, into: &out)
-        out.writeImmutableBuffer(sharedFields)
-        out.writeInteger(UInt8(8 << 3))      // Deliver.delivery_attempt
-        writeVarint(UInt64(attempt), into: &out)
+        out.writeFrame(size: frameSize(inner: inner)) { writer in
+            writer.frameHeader(kind: 7, inner: inner)  // Frame.deliver
+            writer.byte(1 << 3)                        // Deliver.subscription_id
+            writer.varint(subscriptionID)
+            writer.buffer(sharedFields)
+            writer.byte(8 << 3)                        // Deliver.delivery_attempt
+            writer.varint(UInt64(attempt))
+        }
     }
 
     /// Appends `Frame{publish: Publish{topic, payload, message_id}}` as the generated
@@ -54,29 +51,18 @@ extension FrameEncoder {
         let topicBytes = topic.utf8.count
         let messageIDBytes = messageID.utf8.count
         var inner = 0
-        if topicBytes > 0 { inner += 1 + varintSize(UInt64(topicBytes)) + topicBytes }
-        if !payload.isEmpty { inner += 1 + varintSize(UInt64(payload.count)) + payload.count }
-        if messageIDBytes > 0 { inner += 1 + varintSize(UInt64(messageIDBytes)) + messageIDBytes }
-        let frameLength = 1 + varintSize(UInt64(inner)) + inner
-        out.reserveCapacity(minimumWritableBytes: FramePrefix.size + frameLength)
-        out.writeInteger(UInt8(0))
-        out.writeInteger(UInt32(frameLength), endianness: .big)
-        out.writeInteger(UInt8(4 << 3 | 2))  // Frame.publish
-        writeVarint(UInt64(inner), into: &out)
-        if topicBytes > 0 {
-            out.writeInteger(UInt8(1 << 3 | 2))
-            writeVarint(UInt64(topicBytes), into: &out)
-            out.writeString(topic)
-        }
-        if !payload.isEmpty {
-            out.writeInteger(UInt8(2 << 3 | 2))
-            writeVarint(UInt64(payload.count), into: &out)
-            _ = payload.withUnsafeBytes { out.writeBytes($0) }
-        }
-        if messageIDBytes > 0 {
-            out.writeInteger(UInt8(4 << 3 | 2))
-            writeVarint(UInt64(messageIDBytes), into: &out)
-            out.writeString(messageID)
+        if topicBytes > 0 { inner += fieldSize(topicBytes) }
+        if !payload.isEmpty { inner += fieldSize(payload.count) }
+        if messageIDBytes > 0 { inner += fieldSize(messageIDBytes) }
+        out.writeFrame(size: frameSize(inner: inner)) { writer in
+            writer.frameHeader(kind: 4, inner: inner)  // Frame.publish
+            if topicBytes > 0 { writer.field(1, topic) }
+            if !payload.isEmpty {
+                writer.byte(2 << 3 | 2)
+                writer.varint(UInt64(payload.count))
+                payload.withUnsafeBytes { writer.bytes($0) }
+            }
+            if messageIDBytes > 0 { writer.field(4, messageID) }
         }
     }
 

@@ -51,16 +51,9 @@ public struct MessageIDs: Sendable {
         return prefix.count + digits
     }
 
-    func write(_ number: UInt64, into out: inout ByteBuffer) {
-        out.writeBytes(prefix)
-        let digits = byteCount(number) - prefix.count
-        out.writeRepeatingByte(0, count: digits)
-        var rest = number
-        for offset in stride(from: out.writerIndex - 1, through: out.writerIndex - digits, by: -1) {
-            let digit = UInt8(rest % 36)
-            out.setInteger(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10, at: offset)
-            rest /= 36
-        }
+    func write(_ number: UInt64, into writer: inout RawWriter) {
+        prefix.withUnsafeBytes { writer.bytes($0) }
+        writer.base36(number, digits: byteCount(number) - prefix.count)
     }
 }
 
@@ -72,47 +65,36 @@ extension PlainMessage {
         let payloadBytes = payload.readableBytes
         let idBytes = givenID.isEmpty ? ids.byteCount(number) : givenID.utf8.count
         let publisherBytes = publisher.utf8.count
-        var size = 1 + FrameEncoder.varintSize(UInt64(topicBytes)) + topicBytes
-        if payloadBytes > 0 { size += 1 + FrameEncoder.varintSize(UInt64(payloadBytes)) + payloadBytes }
-        size += 1 + FrameEncoder.varintSize(UInt64(idBytes)) + idBytes
-        if publisherBytes > 0 { size += 1 + FrameEncoder.varintSize(UInt64(publisherBytes)) + publisherBytes }
+        var size = fieldSize(topicBytes) + fieldSize(idBytes)
+        if payloadBytes > 0 { size += fieldSize(payloadBytes) }
+        if publisherBytes > 0 { size += fieldSize(publisherBytes) }
         if publishedAtUnixMs != 0 { size += 1 + FrameEncoder.varintSize(UInt64(bitPattern: publishedAtUnixMs)) }
         return size
     }
 
-    public func writeSharedFields(into out: inout ByteBuffer) {
-        out.writeInteger(UInt8(2 << 3 | 2))  // topic
-        FrameEncoder.writeVarint(UInt64(topic.utf8.count), into: &out)
-        out.writeString(topic)
-        if payload.readableBytes > 0 {
-            out.writeInteger(UInt8(3 << 3 | 2))  // payload
-            FrameEncoder.writeVarint(UInt64(payload.readableBytes), into: &out)
-            out.writeImmutableBuffer(payload)
-        }
-        out.writeInteger(UInt8(5 << 3 | 2))  // message_id
+    func writeSharedFields(into writer: inout RawWriter) {
+        writer.field(2, topic)
+        if payload.readableBytes > 0 { writer.field(3, payload) }
         if givenID.isEmpty {
-            FrameEncoder.writeVarint(UInt64(ids.byteCount(number)), into: &out)
-            ids.write(number, into: &out)
+            writer.byte(5 << 3 | 2)
+            writer.varint(UInt64(ids.byteCount(number)))
+            ids.write(number, into: &writer)
         } else {
-            FrameEncoder.writeVarint(UInt64(givenID.utf8.count), into: &out)
-            out.writeString(givenID)
+            writer.field(5, givenID)
         }
-        if !publisher.isEmpty {
-            out.writeInteger(UInt8(7 << 3 | 2))  // publisher
-            FrameEncoder.writeVarint(UInt64(publisher.utf8.count), into: &out)
-            out.writeString(publisher)
-        }
+        if !publisher.isEmpty { writer.field(7, publisher) }
         if publishedAtUnixMs != 0 {
-            out.writeInteger(UInt8(9 << 3))  // published_at_unix_ms
-            FrameEncoder.writeVarint(UInt64(bitPattern: publishedAtUnixMs), into: &out)
+            writer.byte(9 << 3)
+            writer.varint(UInt64(bitPattern: publishedAtUnixMs))
         }
     }
 
     /// The shared fields in a buffer of their own, for a message bound for many
     /// subscribers or for a queue.
     public var sharedFields: ByteBuffer {
-        var out = ByteBufferAllocator().buffer(capacity: sharedFieldsSize)
-        writeSharedFields(into: &out)
+        let size = sharedFieldsSize
+        var out = ByteBufferAllocator().buffer(capacity: size)
+        out.writeFrame(size: size) { writeSharedFields(into: &$0) }
         return out
     }
 }
@@ -122,16 +104,13 @@ extension FrameEncoder {
     /// `writeDeliver(sharedFields:)` uses.
     public static func writeDeliver(_ message: PlainMessage, subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
         let inner = 1 + varintSize(subscriptionID) + message.sharedFieldsSize + 1 + varintSize(UInt64(attempt))
-        let frameLength = 1 + varintSize(UInt64(inner)) + inner
-        out.reserveCapacity(minimumWritableBytes: FramePrefix.size + frameLength)
-        out.writeInteger(UInt8(0))
-        out.writeInteger(UInt32(frameLength), endianness: .big)
-        out.writeInteger(UInt8(7 << 3 | 2))  // Frame.deliver
-        writeVarint(UInt64(inner), into: &out)
-        out.writeInteger(UInt8(1 << 3))      // subscription_id
-        writeVarint(subscriptionID, into: &out)
-        message.writeSharedFields(into: &out)
-        out.writeInteger(UInt8(8 << 3))      // delivery_attempt
-        writeVarint(UInt64(attempt), into: &out)
+        out.writeFrame(size: frameSize(inner: inner)) { writer in
+            writer.frameHeader(kind: 7, inner: inner)  // Frame.deliver
+            writer.byte(1 << 3)                        // subscription_id
+            writer.varint(subscriptionID)
+            message.writeSharedFields(into: &writer)
+            writer.byte(8 << 3)                        // delivery_attempt
+            writer.varint(UInt64(attempt))
+        }
     }
 }
