@@ -27,35 +27,38 @@ public struct PlainPublish {
     /// Reuses `recentTopic` when the frame's topic spells it: a publisher mostly repeats
     /// a few topics, and then reading one allocates nothing.
     public init?(frame: ByteBuffer, recentTopic: inout String) {
-        var reader = frame
-        // Frame.publish (field 4, length-delimited) must be the only field.
-        guard reader.readInteger(as: UInt8.self) == 4 << 3 | 2,
-              let length = WireScan.varint(&reader), length == UInt64(reader.readableBytes) else { return nil }
         var topic: String?
-        var payload: ByteBuffer?
+        var payload: Range<Int>?
         var messageID: String?
         var receiptRef: UInt64?
-        while reader.readableBytes > 0 {
-            guard let tag = reader.readInteger(as: UInt8.self) else { return nil }
-            switch tag {
-            case 1 << 3 | 2:
-                guard topic == nil, let text = WireScan.string(&reader, reusing: &recentTopic) else { return nil }
-                topic = text
-            case 2 << 3 | 2:
-                guard payload == nil, let bytes = WireScan.delimited(&reader) else { return nil }
-                payload = bytes
-            case 4 << 3 | 2:
-                guard messageID == nil, let text = WireScan.string(&reader) else { return nil }
-                messageID = text
-            case 5 << 3:
-                guard receiptRef == nil, let value = WireScan.varint(&reader) else { return nil }
-                receiptRef = value
-            default:
-                return nil
+        let read = frame.withUnsafeReadableBytes { raw -> Bool in
+            var reader = RawReader(raw)
+            // Frame.publish (field 4, length-delimited) must be the only field.
+            guard reader.byte() == 4 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
+            while !reader.isAtEnd {
+                guard let tag = reader.byte() else { return false }
+                switch tag {
+                case 1 << 3 | 2:
+                    guard topic == nil, let range = reader.delimited(), let text = reader.string(range, reusing: &recentTopic) else { return false }
+                    topic = text
+                case 2 << 3 | 2:
+                    guard payload == nil, let range = reader.delimited() else { return false }
+                    payload = range
+                case 4 << 3 | 2:
+                    guard messageID == nil, let range = reader.delimited(), let text = reader.string(range) else { return false }
+                    messageID = text
+                case 5 << 3:
+                    guard receiptRef == nil, let value = reader.varint() else { return false }
+                    receiptRef = value
+                default:
+                    return false
+                }
             }
+            return true
         }
+        guard read else { return nil }
         self.topic = topic ?? ""
-        self.payload = payload ?? ByteBuffer()
+        self.payload = payload.map { frame.getSlice(at: frame.readerIndex + $0.lowerBound, length: $0.count)! } ?? ByteBuffer()
         self.messageID = messageID ?? ""
         self.receiptRef = receiptRef ?? 0
     }
@@ -63,49 +66,30 @@ public struct PlainPublish {
     public var payloadBytes: Int { payload.readableBytes }
 }
 
-/// The few protobuf primitives the in-place readers need. Strict where protobuf is
-/// lenient (over-long varints), because a decline only means the generated decoder runs.
-enum WireScan {
-    static func delimited(_ reader: inout ByteBuffer) -> ByteBuffer? {
-        guard let length = varint(&reader), length <= UInt64(reader.readableBytes) else { return nil }
-        return reader.readSlice(length: Int(length))
+/// Reads the few protobuf primitives the in-place readers need from raw bytes. Strict
+/// where protobuf is lenient (over-long varints), because a decline only means the
+/// generated decoder runs.
+struct RawReader {
+    private let raw: UnsafeRawBufferPointer
+    private(set) var offset = 0
+
+    init(_ raw: UnsafeRawBufferPointer) {
+        self.raw = raw
     }
 
-    static func string(_ reader: inout ByteBuffer) -> String? {
-        guard let bytes = delimited(&reader) else { return nil }
-        return text(bytes)
+    var remaining: Int { raw.count - offset }
+    var isAtEnd: Bool { offset >= raw.count }
+
+    mutating func byte() -> UInt8? {
+        guard offset < raw.count else { return nil }
+        defer { offset += 1 }
+        return raw[offset]
     }
 
-    /// `string(_:)`, returning `recent` itself when the bytes spell it, and remembering
-    /// what was read otherwise.
-    static func string(_ reader: inout ByteBuffer, reusing recent: inout String) -> String? {
-        guard let bytes = delimited(&reader) else { return nil }
-        let same = bytes.withUnsafeReadableBytes { raw in
-            recent.utf8.withContiguousStorageIfAvailable { known in
-                known.count == raw.count && (raw.isEmpty || memcmp(known.baseAddress!, raw.baseAddress!, raw.count) == 0)
-            }
-        }
-        if same == true { return recent }
-        guard let text = text(bytes) else { return nil }
-        recent = text
-        return text
-    }
-
-    private static func text(_ bytes: ByteBuffer) -> String? {
-        // Over a concrete buffer type the validation is specialised; over ByteBufferView
-        // it ran through generic metadata lookups on every message.
-        bytes.withUnsafeReadableBytes { raw in
-            // Topics, ids and names are ASCII in practice, and ASCII needs no validation:
-            // String(validating:) instantiates generic metadata on every call.
-            if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
-            return String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
-        }
-    }
-
-    static func varint(_ reader: inout ByteBuffer) -> UInt64? {
+    mutating func varint() -> UInt64? {
         var value: UInt64 = 0
         for shift in stride(from: UInt64(0), to: 64, by: 7) {
-            guard let byte = reader.readInteger(as: UInt8.self) else { return nil }
+            guard let byte = byte() else { return nil }
             if shift == 63 && byte > 1 { return nil }
             value |= UInt64(byte & 0x7f) << shift
             if byte & 0x80 == 0 {
@@ -114,5 +98,31 @@ enum WireScan {
             }
         }
         return nil
+    }
+
+    /// A length-delimited field's bytes, as offsets into the frame.
+    mutating func delimited() -> Range<Int>? {
+        guard let length = varint(), length <= UInt64(remaining) else { return nil }
+        defer { offset += Int(length) }
+        return offset..<(offset + Int(length))
+    }
+
+    func string(_ range: Range<Int>) -> String? {
+        let bytes = UnsafeRawBufferPointer(rebasing: raw[range])
+        // Topics, ids and names are ASCII in practice, and ASCII needs no validation.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+
+    /// `string(_:)`, returning `recent` itself when the bytes spell it (no allocation),
+    /// and remembering what was read otherwise.
+    func string(_ range: Range<Int>, reusing recent: inout String) -> String? {
+        let same = recent.utf8.withContiguousStorageIfAvailable { known in
+            known.count == range.count && (range.isEmpty || memcmp(known.baseAddress!, raw.baseAddress! + range.lowerBound, range.count) == 0)
+        }
+        if same == true { return recent }
+        guard let text = string(range) else { return nil }
+        recent = text
+        return text
     }
 }
