@@ -1,3 +1,4 @@
+public import Foundation
 public import XunfangConfig
 public import XunfangProto
 public import XunfangWire
@@ -390,14 +391,25 @@ public final class Broker {
     /// (handshake not done, durable topic, invalid or refused topic) so that refusals are
     /// answered in one place. `time` is read once per read by the transport.
     public func receivePlainPublish(_ publish: PlainPublish, from id: SessionID, at time: ArrivalTime) -> Bool {
+        receivePlain(topic: publish.topic, payload: .received(publish.payload), messageID: publish.messageID,
+                     receiptRef: publish.receiptRef, from: id, at: time)
+    }
+
+    /// The same fast path for an in-process client's plain publish: no `Frame` either way.
+    public func receiveLocalPublish(topic: String, payload: Data, messageID: String, from id: SessionID, at time: ArrivalTime) -> Bool {
+        receivePlain(topic: topic, payload: .data(payload), messageID: messageID, receiptRef: 0, from: id, at: time)
+    }
+
+    private func receivePlain(topic: String, payload: PlainPayload, messageID: String, receiptRef: UInt64,
+                              from id: SessionID, at time: ArrivalTime) -> Bool {
         guard let session = lookUp(id), session.isReady else { return false }
         let route: PublishRoute
-        if let last = session.lastRoute, last.generation == routes.generation, last.topic == publish.topic {
+        if let last = session.lastRoute, last.generation == routes.generation, last.topic == topic {
             route = last
         } else {
-            let decision = publishDecision(for: publish.topic, session: session)
+            let decision = publishDecision(for: topic, session: session)
             guard decision.valid, decision.allowed, !decision.durable else { return false }
-            route = resolveRoute(publish.topic)
+            route = resolveRoute(topic)
             session.lastRoute = route
         }
         session.lastHeard = time.monotonicMilliseconds
@@ -405,16 +417,16 @@ public final class Broker {
         stats.framesIn += 1
         stats.published += 1
         var number: UInt64 = 0
-        if publish.messageID.isEmpty {
+        if messageID.isEmpty {
             nextMessageNumber += 1
             number = nextMessageNumber
         }
         let message = OutgoingMessage(plain: PlainMessage(
-            topic: publish.topic, payload: publish.payload, givenID: publish.messageID, number: number, ids: messageIDs,
+            topic: topic, payload: payload, givenID: messageID, number: number, ids: messageIDs,
             publisher: session.instance!, publishedAtUnixMs: time.unixMilliseconds))
         fanOut(message, route: route)
-        if publish.receiptRef != 0 {
-            receipt(session, ref: publish.receiptRef, messageID: publish.messageID.isEmpty ? messageIDs.string(number) : publish.messageID)
+        if receiptRef != 0 {
+            receipt(session, ref: receiptRef, messageID: messageID.isEmpty ? messageIDs.string(number) : messageID)
         }
         return true
     }

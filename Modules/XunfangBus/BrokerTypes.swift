@@ -79,13 +79,18 @@ public final class OutgoingMessage {
         return bytes
     }
 
-    /// Encodes the shared fields once and lets go of the publisher's read buffer: for a
-    /// message bound for several subscribers (each then gets a copy of the same bytes)
-    /// or for a queue (a queued 128-byte message must not keep a 64 KiB read alive).
+    /// The shared encoding if `share()` made it: socket peers copy it rather than
+    /// writing the parts again.
+    public var sharedFieldsIfMade: ByteBuffer? { encoded }
+
+    /// Encodes the shared fields once: for a message bound for several subscribers (each
+    /// socket peer then copies the same bytes) or for a queue. A payload that is a slice
+    /// of a publisher's read is let go, since a queued 128-byte message must not keep a
+    /// 64 KiB read alive; an in-process payload stays for in-process peers.
     public func share() {
-        guard plain != nil else { return }
+        guard let plain, encoded == nil else { return }
         _ = sharedFields
-        plain = nil
+        if case .received = plain.payload { self.plain = nil }
     }
 }
 

@@ -137,7 +137,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     /// from one encoding shared by every subscriber: see `FrameEncoder.writeDeliver`.
     func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
         guard context != nil, !closing else { return }
-        if let plain = message.plain {
+        if message.sharedFieldsIfMade == nil, let plain = message.plain {
             FrameEncoder.writeDeliver(plain, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
         } else {
             FrameEncoder.writeDeliver(sharedFields: message.sharedFields, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)

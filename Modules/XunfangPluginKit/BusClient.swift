@@ -660,6 +660,19 @@ extension BusClient.SubscriptionSpec {
 }
 
 extension Delivery {
+    /// A plain message handed over in process (never durable: those go as frames).
+    init(_ message: PlainMessage, subscriptionID: UInt64, attempt: UInt32) {
+        let body: Body
+        switch message.payload {
+        case .data(let data): body = .data(data)
+        case .received(let buffer): body = .received(buffer)
+        }
+        self.init(
+            topic: message.topic, headers: [:], messageID: message.messageID, sequence: 0, publisher: message.publisher,
+            attempt: attempt, publishedAt: Date(timeIntervalSince1970: Double(message.publishedAtUnixMs) / 1_000),
+            subscriptionID: subscriptionID, client: nil, body: body)
+    }
+
     /// A delivery read in place by a socket link, its payload moved to `payload`;
     /// `client` is for durable ones.
     init(_ deliver: PlainDeliver, payload: ByteBuffer, client: BusClient?) {

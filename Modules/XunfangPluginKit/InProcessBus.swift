@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -47,12 +48,17 @@ public final class InProcessBus: @unchecked Sendable {
     }
 }
 
-/// The client's side: frames go to the broker on its loop, untouched, in batches: one
-/// loop task hands over everything sent since the last one. The queue is bounded like
-/// the socket link's.
+/// The client's side: what the client sends goes to the broker on its loop in
+/// batches (one loop task hands over everything sent since the last one), plain
+/// publishes as their parts, with no `Frame`. The queue is bounded like the socket link's.
 final class InProcessLink: FrameLink, @unchecked Sendable {
+    enum Item {
+        case frame(Frame)
+        case publish(topic: String, payload: Data, messageID: String)
+    }
+
     struct Queue {
-        var frames: [Frame] = []
+        var items: [Item] = []
         var drainScheduled = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -62,6 +68,8 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
     private let peer: InProcessPeer
     private var session: SessionID?
     private let queue = Mutex(Queue())
+    /// The drained batch, kept to reuse its storage (on the loop only).
+    private var spare: [Item] = []
 
     init(bus: InProcessBus, sink: any FrameSink) {
         self.bus = bus
@@ -74,34 +82,73 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
     }
 
     func send(_ frame: Frame) {
+        enqueue(.frame(frame))
+    }
+
+    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool {
+        let (sent, schedule) = queue.withLock { queue -> (Bool, Bool) in
+            guard queue.items.count < Self.queueLimit else { return (false, false) }
+            queue.items.append(.publish(topic: topic, payload: payload, messageID: messageID))
+            defer { queue.drainScheduled = true }
+            return (true, !queue.drainScheduled)
+        }
+        if schedule { scheduleDrain() }
+        return sent
+    }
+
+    private func enqueue(_ item: Item) {
         let schedule = queue.withLock { queue in
-            queue.frames.append(frame)
+            queue.items.append(item)
             defer { queue.drainScheduled = true }
             return !queue.drainScheduled
         }
-        guard schedule else { return }
-        bus.loop.execute { [self] in
-            let (frames, waiters) = queue.withLock { queue in
-                queue.drainScheduled = false
-                defer {
-                    queue.frames.removeAll(keepingCapacity: true)
-                    queue.waiters.removeAll()
-                }
-                return (queue.frames, queue.waiters)
+        if schedule { scheduleDrain() }
+    }
+
+    private func scheduleDrain() {
+        bus.loop.execute { [self] in drain() }
+    }
+
+    /// On the loop: everything queued so far, in order.
+    private func drain() {
+        var items = spare
+        let waiters = queue.withLock { queue in
+            queue.drainScheduled = false
+            swap(&items, &queue.items)
+            defer { queue.waiters.removeAll() }
+            return queue.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+        defer {
+            items.removeAll(keepingCapacity: true)
+            spare = items
+        }
+        guard let session, !peer.closed else { return }
+        let broker = bus.broker
+        let time = ArrivalTime(broker.clock)
+        for item in items {
+            switch item {
+            case .frame(let frame):
+                broker.receive(frame, from: session)
+            case .publish(let topic, let payload, let messageID):
+                // Refusals and durable topics take the general path, which answers them.
+                if broker.receiveLocalPublish(topic: topic, payload: payload, messageID: messageID, from: session, at: time) { continue }
+                var frame = Frame()
+                frame.publish.topic = topic
+                frame.publish.payload = payload
+                frame.publish.messageID = messageID
+                broker.receive(frame, from: session)
             }
-            for waiter in waiters { waiter.resume() }
-            guard let session, !peer.closed else { return }
-            for frame in frames { bus.broker.receive(frame, from: session) }
         }
     }
 
     var isOpen: Bool { !peer.closed }
 
     func waitForRoom() async {
-        if queue.withLock({ $0.frames.count < Self.queueLimit }) { return }
+        if queue.withLock({ $0.items.count < Self.queueLimit }) { return }
         await withCheckedContinuation { continuation in
             let ready = queue.withLock { queue in
-                if queue.frames.count < Self.queueLimit { return true }
+                if queue.items.count < Self.queueLimit { return true }
                 queue.waiters.append(continuation)
                 return false
             }
@@ -119,29 +166,60 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
     }
 }
 
-/// The broker's side: frames are handed to the client as they are.
+/// The broker's side: frames are handed to the client as they are, and plain messages
+/// as deliveries built straight from their parts, gathered over one loop turn.
 final class InProcessPeer: BrokerPeer, @unchecked Sendable {
     private let sink: any FrameSink
+    private let client: BusClient?
     private let loop: any EventLoop
     /// Loop-confined, like everything the broker touches.
     private var burstEndScheduled = false
+    private var deliveries: [Delivery] = []
     /// Written on the loop, read by the client's tasks too (`isOpen`).
     private let closedFlag = Atomic<Bool>(false)
     var closed: Bool { closedFlag.load(ordering: .acquiring) }
 
     init(sink: any FrameSink, loop: any EventLoop) {
         self.sink = sink
+        self.client = sink as? BusClient
         self.loop = loop
     }
 
     func send(_ frame: Frame) {
         guard !closed else { return }
+        handOverDeliveries()
         sink.received(frame)
+        scheduleBurstEnd()
+    }
+
+    func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
+        guard !closed else { return }
+        guard let plain = message.plain else {
+            var frame = Frame()
+            frame.deliver = message.message
+            frame.deliver.subscriptionID = subscriptionID
+            frame.deliver.deliveryAttempt = attempt
+            send(frame)
+            return
+        }
+        deliveries.append(Delivery(plain, subscriptionID: subscriptionID, attempt: attempt))
+        scheduleBurstEnd()
+    }
+
+    private func handOverDeliveries() {
+        guard !deliveries.isEmpty else { return }
+        sink.received(deliveries)
+        deliveries.removeAll(keepingCapacity: true)
+    }
+
+    /// Everything the broker sends in this loop turn is one burst.
+    private func scheduleBurstEnd() {
         guard !burstEndScheduled else { return }
         burstEndScheduled = true
-        // Everything the broker sends in this loop turn is one burst.
         loop.execute { [self] in
             burstEndScheduled = false
+            guard !closed else { return }
+            handOverDeliveries()
             sink.receivedBurstEnded()
         }
     }

@@ -1,12 +1,34 @@
+public import Foundation
 public import NIOCore
 
+/// A message's payload as it arrived: a slice of a socket read, or an in-process
+/// publisher's `Data`.
+public enum PlainPayload {
+    case received(ByteBuffer)
+    case data(Data)
+
+    public var count: Int {
+        switch self {
+        case .received(let buffer): buffer.readableBytes
+        case .data(let data): data.count
+        }
+    }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        switch self {
+        case .received(let buffer): buffer.withUnsafeReadableBytes(body)
+        case .data(let data): data.withUnsafeBytes(body)
+        }
+    }
+}
+
 /// A message the bus passes through without decoding it: what `PlainPublish` read in
-/// place, plus what the bus adds. Socket deliveries are written straight from its parts,
+/// place (or an in-process client handed over), plus what the bus adds. Socket deliveries are written straight from its parts,
 /// so the payload is copied once, from the publisher's read buffer to the subscriber's
 /// write buffer, and nothing is allocated for the encoding.
 public struct PlainMessage {
     public var topic: String
-    public var payload: ByteBuffer
+    public var payload: PlainPayload
     /// The publisher's id, or empty when the bus numbered the message (`number`).
     public var givenID: String
     public var number: UInt64
@@ -14,7 +36,7 @@ public struct PlainMessage {
     public var publisher: String
     public var publishedAtUnixMs: Int64
 
-    public init(topic: String, payload: ByteBuffer, givenID: String, number: UInt64, ids: MessageIDs, publisher: String, publishedAtUnixMs: Int64) {
+    public init(topic: String, payload: PlainPayload, givenID: String, number: UInt64, ids: MessageIDs, publisher: String, publishedAtUnixMs: Int64) {
         self.topic = topic
         self.payload = payload
         self.givenID = givenID
@@ -62,7 +84,7 @@ extension PlainMessage {
     /// and the attempt, as `FrameEncoder.writeDeliver(sharedFields:)` takes them.
     public var sharedFieldsSize: Int {
         let topicBytes = topic.utf8.count
-        let payloadBytes = payload.readableBytes
+        let payloadBytes = payload.count
         let idBytes = givenID.isEmpty ? ids.byteCount(number) : givenID.utf8.count
         let publisherBytes = publisher.utf8.count
         var size = fieldSize(topicBytes) + fieldSize(idBytes)
@@ -74,7 +96,11 @@ extension PlainMessage {
 
     func writeSharedFields(into writer: inout RawWriter) {
         writer.field(2, topic)
-        if payload.readableBytes > 0 { writer.field(3, payload) }
+        if payload.count > 0 {
+            writer.byte(3 << 3 | 2)
+            writer.varint(UInt64(payload.count))
+            payload.withUnsafeBytes { writer.bytes($0) }
+        }
         if givenID.isEmpty {
             writer.byte(5 << 3 | 2)
             writer.varint(UInt64(ids.byteCount(number)))

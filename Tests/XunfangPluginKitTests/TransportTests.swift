@@ -171,6 +171,35 @@ struct TransportTests {
         await harness.server.stop()
     }
 
+    @Test("plain publishes to a durable topic reach durable consumers; refused ones reach nobody", arguments: Harness.Mode.allCases)
+    func plainPublishPaths(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let consumer = try await harness.client("tester", instance: "consumer")
+        let watcher = try await harness.client("tester", instance: "watcher")
+        let publisher = try await harness.client("tester", instance: "pub")
+        // Connects as the template principal, whose ACL allows only template.>.
+        let restricted = try await harness.client("template", instance: "restricted")
+        let durable = try await consumer.subscribe("incident.>", durable: "plain-paths")
+        let everything = try await watcher.subscribe(">")
+        try await publisher.publish("incident.created", payload: Data("kept".utf8), messageID: "kept-1")
+        try await restricted.publish("incident.created", payload: Data("refused".utf8))
+        try await restricted.publish("template.note", payload: Data("allowed".utf8))
+        // The durable one reaches plain subscribers once on disk, so after the others may.
+        // Had the refused one got through, it would come before "allowed", from the same connection.
+        var seen: [String] = []
+        for await delivery in everything {
+            seen.append("\(delivery.publisher):\(delivery.topic):\(String(decoding: delivery.payload, as: UTF8.self))")
+            if seen.count == 2 || seen.contains("restricted:incident.created:refused") { break }
+        }
+        #expect(Set(seen) == ["pub:incident.created:kept", "restricted:template.note:allowed"])
+        var iterator = durable.makeAsyncIterator()
+        let kept = try #require(await iterator.next())
+        #expect(kept.messageID == "kept-1" && kept.sequence > 0)
+        kept.ack()
+        for client in [consumer, watcher, publisher, restricted] { await client.close() }
+        await harness.server.stop()
+    }
+
     @Test("a wrong credential is refused with UNAUTHENTICATED", arguments: Harness.Mode.allCases)
     func wrongCredential(mode: Harness.Mode) async throws {
         let harness = try await Harness.start(mode)

@@ -29,7 +29,7 @@ struct PlainPublishTests {
             let stamp = round % 7 == 0 ? 0 : Int64.random(in: 1...Int64.max, using: &generator)
             let ids = MessageIDs(bootID: "k3v9x0a")
             let number = round % 2 == 0 ? UInt64(round) : UInt64.random(in: 0...UInt64.max, using: &generator)
-            let message = PlainMessage(topic: plain.topic, payload: plain.payload, givenID: plain.messageID, number: number, ids: ids,
+            let message = PlainMessage(topic: plain.topic, payload: round % 4 < 2 ? .received(plain.payload) : .data(Data(plain.payload.readableBytesView)), givenID: plain.messageID, number: number, ids: ids,
                                        publisher: round % 11 == 0 ? "" : "dispatch", publishedAtUnixMs: stamp)
             let subscription = UInt64.random(in: 0...UInt64.max, using: &generator)
             let attempt = UInt32.random(in: 0...UInt32.max, using: &generator)
