@@ -82,14 +82,18 @@ public struct Subscription: AsyncSequence, Sendable {
         var signal: AsyncStream<Void>.Iterator
         /// A burst taken whole from the client's buffer: one lock per burst, not per message.
         var chunk = Deque<Delivery>()
+        var took = 0
 
         public mutating func next() async -> Delivery? {
             while chunk.isEmpty {
-                chunk = client.takeBuffered(id)
+                // Storage that held a large backlog is let go rather than kept for good.
+                if took > 8_192 { chunk = Deque() }
+                client.takeBuffered(id, into: &chunk)
+                took = chunk.count
                 if !chunk.isEmpty { break }
                 // Finished (closed or cancelled) and drained: the sequence ends.
                 if await signal.next() == nil {
-                    chunk = client.takeBuffered(id)
+                    client.takeBuffered(id, into: &chunk)
                     if chunk.isEmpty { return nil }
                 }
             }
@@ -362,14 +366,13 @@ public final class BusClient: FrameSink, Sendable {
         for signal in signals { signal.yield() }
     }
 
-    /// Everything buffered for the subscription, oldest first.
-    func takeBuffered(_ id: UInt64) -> Deque<Delivery> {
+    /// Everything buffered for the subscription, oldest first, swapped into `chunk`,
+    /// which must be empty: its storage becomes the client's next buffer, so a stream
+    /// does not regrow one from nothing after every take.
+    func takeBuffered(_ id: UInt64, into chunk: inout Deque<Delivery>) {
         state.withLock { state in
-            // Swapped out, not copied: the buffer stays uniquely referenced.
-            var taken = Deque<Delivery>()
-            guard state.subscriptions[id]?.buffer.isEmpty == false else { return taken }
-            swap(&taken, &state.subscriptions[id]!.buffer)
-            return taken
+            guard state.subscriptions[id]?.buffer.isEmpty == false else { return }
+            swap(&chunk, &state.subscriptions[id]!.buffer)
         }
     }
 

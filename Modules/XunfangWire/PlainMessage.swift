@@ -53,14 +53,31 @@ public struct PlainMessage {
 /// counter in base 36. Seven random characters and up to seven digits keep every id
 /// within 15 bytes, which Swift stores inline: no allocation where an id is read.
 public struct MessageIDs: Sendable {
-    public let prefix: [UInt8]
+    /// The boot id and the dash, eight bytes kept in an integer so that copying a
+    /// message's parts retains nothing for it.
+    private let prefix: UInt64
+    static let prefixBytes = 8
+    static let maximumBytes = 15
 
+    /// `bootID` is seven ASCII characters.
     public init(bootID: String) {
-        prefix = Array(bootID.utf8) + [UInt8(ascii: "-")]
+        let bytes = Array(bootID.utf8.prefix(7)) + [UInt8(ascii: "-")]
+        precondition(bytes.count == Self.prefixBytes, "a boot id has seven characters")
+        prefix = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
     }
 
+    /// The id as text; up to 36^7 - 1 it is within 15 bytes and allocates nothing.
     public func string(_ number: UInt64) -> String {
-        String(decoding: prefix, as: UTF8.self) + String(number, radix: 36)
+        let count = byteCount(number)
+        guard count <= Self.maximumBytes else {
+            return withUnsafeBytes(of: prefix) { String(decoding: $0, as: UTF8.self) } + String(number, radix: 36)
+        }
+        return String(unsafeUninitializedCapacity: count) { space in
+            let raw = UnsafeMutableRawBufferPointer(space)
+            var writer = RawWriter(raw)
+            write(number, into: &writer)
+            return writer.offset
+        }
     }
 
     func byteCount(_ number: UInt64) -> Int {
@@ -70,12 +87,12 @@ public struct MessageIDs: Sendable {
             digits += 1
             rest /= 36
         }
-        return prefix.count + digits
+        return Self.prefixBytes + digits
     }
 
     func write(_ number: UInt64, into writer: inout RawWriter) {
-        prefix.withUnsafeBytes { writer.bytes($0) }
-        writer.base36(number, digits: byteCount(number) - prefix.count)
+        withUnsafeBytes(of: prefix) { writer.bytes($0) }
+        writer.base36(number, digits: byteCount(number) - Self.prefixBytes)
     }
 }
 
