@@ -494,22 +494,28 @@ public final class Broker {
     }
 
     private func enqueue(_ message: OutgoingMessage, to subscription: Subscription, session: Session) {
-        if subscription.queue.isEmpty && session.peer.isWritable {
+        if subscription.held.isEmpty && session.peer.isWritable {
             deliver(message, subscriptionID: subscription.id, attempt: 1, to: session)
             return
         }
-        if subscription.queue.count >= subscription.queueLimit {
-            subscription.queue.removeFirst()
+        if subscription.held.count >= subscription.queueLimit {
+            subscription.held.dropOldest()
             subscription.dropped += 1
             stats.dropped += 1
         }
-        message.share()
-        subscription.queue.append(message)
+        subscription.held.hold(message, subscriptionID: subscription.id, asFrame: session.peer.takesFrames)
     }
 
     private func drain(_ subscription: Subscription, session: Session) {
-        while session.peer.isWritable, let next = subscription.queue.popFirst() {
+        while session.peer.isWritable, let next = subscription.held.popMessage() {
             deliver(next, subscriptionID: subscription.id, attempt: 1, to: session)
+        }
+        // In slices, so that writability is looked at again between them.
+        while session.peer.isWritable, let (frames, count) = subscription.held.takeFrames(about: 256 * 1024) {
+            session.framesOut += UInt64(count)
+            stats.framesOut += UInt64(count)
+            stats.delivered += UInt64(count)
+            session.peer.writeFrames(frames)
         }
     }
 
@@ -686,7 +692,7 @@ public final class Broker {
                 instance: instance, plugin: session.principal?.name ?? "", framesIn: session.framesIn, framesOut: session.framesOut,
                 bytesIn: session.bytesIn, bytesOut: session.bytesOut,
                 subscriptions: session.subscriptions.count,
-                queuedDeliveries: session.subscriptions.values.reduce(0) { $0 + $1.queue.count },
+                queuedDeliveries: session.subscriptions.values.reduce(0) { $0 + $1.held.count },
                 dropped: session.subscriptions.values.reduce(0) { $0 + $1.dropped },
                 serves: session.serves)
         }.sorted { $0.instance < $1.instance }

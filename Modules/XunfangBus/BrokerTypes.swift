@@ -24,6 +24,22 @@ public protocol BrokerPeer: AnyObject {
     var isWritable: Bool { get }
     /// Sends what is queued, then closes.
     func close()
+    /// Whether held deliveries should be kept as encoded frames for `writeFrames`.
+    var takesFrames: Bool { get }
+    /// Held deliveries, as whole frames written by `OutgoingMessage.writeDeliver`; the
+    /// peer copies them out before returning.
+    func writeFrames(_ frames: ByteBuffer)
+}
+
+/// The frames in `buffer`, which the bus encoded itself (so they decode).
+public func decodeFrames(_ buffer: ByteBuffer) -> [Frame] {
+    var rest = buffer
+    var frames: [Frame] = []
+    let decoder = FrameDecoder(limits: WireLimits(maxFrameBytes: .max, maxDecompressedBytes: .max))
+    while let payload = try? decoder.next(from: &rest), let frame = try? FrameDecoder.decode(Frame.self, from: payload) {
+        frames.append(frame)
+    }
+    return frames
 }
 
 /// Milliseconds on a monotonic clock; injected so tests control time.
@@ -33,6 +49,13 @@ public protocol BrokerClock: Sendable {
 }
 
 extension BrokerPeer {
+    public var takesFrames: Bool { false }
+
+    /// For peers that take frames but keep the default: decoded and sent one by one.
+    public func writeFrames(_ frames: ByteBuffer) {
+        for frame in decodeFrames(frames) { send(frame) }
+    }
+
     public func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
         var frame = Frame()
         frame.deliver = message.message
@@ -79,9 +102,15 @@ public final class OutgoingMessage {
         return bytes
     }
 
-    /// The shared encoding if `share()` made it: socket peers copy it rather than
-    /// writing the parts again.
-    public var sharedFieldsIfMade: ByteBuffer? { encoded }
+    /// Appends the whole `Frame{deliver}` for one subscriber: from the publisher's parts,
+    /// or from the shared encoding once `share()` made it (a copy of the same bytes).
+    public func writeDeliver(subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
+        if encoded == nil, let plain {
+            FrameEncoder.writeDeliver(plain, subscriptionID: subscriptionID, attempt: attempt, into: &out)
+        } else {
+            FrameEncoder.writeDeliver(sharedFields: sharedFields, subscriptionID: subscriptionID, attempt: attempt, into: &out)
+        }
+    }
 
     /// Encodes the shared fields once: for a message bound for several subscribers (each
     /// socket peer then copies the same bytes) or for a queue. A payload that is a slice

@@ -1,6 +1,7 @@
 import XunfangConfig
 import XunfangProto
 import DequeModule
+import NIOCore
 
 final class Session {
     let id: SessionID
@@ -41,7 +42,7 @@ final class Subscription {
     let queueGroup: String
     let durableName: String
     /// Plain subscriptions only: deliveries waiting for the peer to become writable.
-    var queue = Deque<OutgoingMessage>()
+    var held = HeldDeliveries()
     let queueLimit: Int
     var dropped: UInt64 = 0
 
@@ -51,6 +52,61 @@ final class Subscription {
         self.queueGroup = queueGroup
         self.durableName = durableName
         self.queueLimit = queueLimit
+    }
+}
+
+/// Deliveries waiting for a peer to become writable, oldest first, bounded by the
+/// subscription's limit (the oldest is dropped). Peers that write bytes get them as
+/// ready-made frames in one buffer: holding a message then allocates nothing and a
+/// drain is one copy. Other peers get the messages.
+struct HeldDeliveries {
+    private var messages = Deque<OutgoingMessage>()
+    private var frames = ByteBuffer()
+    private var frameLengths = Deque<Int>()
+
+    var count: Int { messages.count + frameLengths.count }
+    var isEmpty: Bool { messages.isEmpty && frameLengths.isEmpty }
+
+    mutating func hold(_ message: OutgoingMessage, subscriptionID: UInt64, asFrame: Bool) {
+        if asFrame {
+            // Space read out is reused once at least half the buffer is dead, so each
+            // byte moves O(1) times however large the backlog grows.
+            if frameLengths.isEmpty {
+                frames.clear()
+            } else if frames.readerIndex > frames.readableBytes {
+                frames.discardReadBytes()
+            }
+            let start = frames.writerIndex
+            message.writeDeliver(subscriptionID: subscriptionID, attempt: 1, into: &frames)
+            frameLengths.append(frames.writerIndex - start)
+        } else {
+            message.share()
+            messages.append(message)
+        }
+    }
+
+    mutating func dropOldest() {
+        if let length = frameLengths.popFirst() {
+            frames.moveReaderIndex(forwardBy: length)
+        } else {
+            messages.removeFirst()
+        }
+    }
+
+    mutating func popMessage() -> OutgoingMessage? { messages.popFirst() }
+
+    /// The oldest held frames, about `bytes` of them (at least one), and how many. The
+    /// caller copies them out before holding more: the slice shares this buffer.
+    mutating func takeFrames(about bytes: Int) -> (frames: ByteBuffer, count: Int)? {
+        guard !frameLengths.isEmpty else { return nil }
+        var total = 0
+        var count = 0
+        while count < frameLengths.count && (count == 0 || total + frameLengths[count] <= bytes) {
+            total += frameLengths[count]
+            count += 1
+        }
+        frameLengths.removeFirst(count)
+        return (frames.readSlice(length: total)!, count)
     }
 }
 

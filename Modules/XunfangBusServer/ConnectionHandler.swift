@@ -137,15 +137,19 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     /// from one encoding shared by every subscriber: see `FrameEncoder.writeDeliver`.
     func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
         guard context != nil, !closing else { return }
-        if message.sharedFieldsIfMade == nil, let plain = message.plain {
-            FrameEncoder.writeDeliver(plain, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
-        } else {
-            FrameEncoder.writeDeliver(sharedFields: message.sharedFields, subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
-        }
+        message.writeDeliver(subscriptionID: subscriptionID, attempt: attempt, into: &outgoing)
         scheduleFlush()
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    var takesFrames: Bool { true }
+
+    func writeFrames(_ frames: ByteBuffer) {
+        guard context != nil, !closing else { return }
+        outgoing.writeImmutableBuffer(frames)
+        scheduleFlush()
+    }
 
     func close() {
         guard let context, !closing else { return }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 import XunfangBus
 import XunfangConfig
@@ -9,7 +10,18 @@ final class FakePeer: BrokerPeer {
     var frames: [Frame] = []
     var isWritable = true
     var closed = false
+    /// Like a socket peer: held deliveries come as encoded frames (decoded here by the
+    /// protocol's default `writeFrames`).
+    var takesFrames = false
+    var frameWrites = 0
+    /// Becomes unwritable after this many `writeFrames` calls.
+    var writableForFrameWrites = Int.max
     func send(_ frame: Frame) { frames.append(frame) }
+    func writeFrames(_ frames: ByteBuffer) {
+        self.frames += decodeFrames(frames)
+        frameWrites += 1
+        if frameWrites >= writableForFrameWrites { isWritable = false }
+    }
     func close() { closed = true }
 
     /// Frames received since the last call.

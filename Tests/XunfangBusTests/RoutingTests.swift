@@ -188,10 +188,12 @@ struct RoutingTests {
         #expect(receipt.code == StatusCode.invalidArgument.rawValue)
     }
 
-    @Test("a slow plain subscriber keeps only the newest messages up to its queue limit")
-    func slowConsumerDropsOldest() {
+    @Test("a slow plain subscriber keeps only the newest messages up to its queue limit",
+          arguments: [false, true])
+    func slowConsumerDropsOldest(heldAsFrames: Bool) {
         let fixture = BrokerFixture(log: nil)
         let (slow, slowID) = fixture.join("a")
+        slow.takesFrames = heldAsFrames
         let (fast, fastID) = fixture.join("c")
         fixture.subscribe(slowID, 1, "tick")
         fixture.subscribe(fastID, 1, "tick")
@@ -204,7 +206,36 @@ struct RoutingTests {
         fixture.broker.peerBecameWritable(slowID)
         // Queue limit is 4 in the fixture: 6 oldest dropped.
         #expect(slow.delivers.map { String(decoding: $0.payload, as: UTF8.self) } == ["6", "7", "8", "9"])
+        #expect(slow.delivers.allSatisfy { $0.subscriptionID == 1 && $0.deliveryAttempt == 1 && $0.publisher == "b" })
         #expect(fixture.broker.stats.dropped == 6)
+        #expect(fixture.broker.stats.delivered == 14)
+        #expect(fixture.broker.sessionSnapshots().allSatisfy { $0.queuedDeliveries == 0 })
+    }
+
+    @Test("held frames go out in slices, and stop while the peer is unwritable again")
+    func heldFramesInSlices() {
+        let fixture = BrokerFixture(log: nil)
+        let (slow, slowID) = fixture.join("a")
+        slow.takesFrames = true
+        fixture.subscribe(slowID, 3, "bulk")
+        let (_, publisherID) = fixture.join("b")
+        slow.isWritable = false
+        // Four of 100 KB: more than one 256 KB slice.
+        let payloads = (0..<4).map { String(repeating: Character(String($0)), count: 100_000) }
+        for payload in payloads { fixture.publish(publisherID, "bulk", payload) }
+        slow.isWritable = true
+        slow.writableForFrameWrites = 1
+        fixture.broker.peerBecameWritable(slowID)
+        #expect(slow.frameWrites == 1)
+        #expect(slow.delivers.count == 2)
+        #expect(fixture.broker.sessionSnapshots().first { $0.instance == "a" }?.queuedDeliveries == 2)
+        slow.isWritable = true
+        slow.writableForFrameWrites = .max
+        fixture.broker.peerBecameWritable(slowID)
+        #expect(slow.delivers.map { String(decoding: $0.payload, as: UTF8.self) } == payloads)
+        // Published again after the drain: straight through, nothing held.
+        fixture.publish(publisherID, "bulk", "after")
+        #expect(slow.delivers.last.map { String(decoding: $0.payload, as: UTF8.self) } == "after")
     }
 
     @Test("a peer that stops answering pings is dropped after three intervals")
