@@ -515,7 +515,7 @@ public final class Broker {
             session.framesOut += UInt64(count)
             stats.framesOut += UInt64(count)
             stats.delivered += UInt64(count)
-            session.peer.writeFrames(frames)
+            session.peer.writeEncoded { $0.writeImmutableBuffer(frames) }
         }
     }
 
@@ -594,82 +594,146 @@ public final class Broker {
 
     // MARK: - Requests
 
+    /// Where a call goes, or the answer it gets instead; changes nothing, so the fast path
+    /// can look and leave a call it does not take to the general one.
+    private enum CallRoute {
+        case forward(server: Session, entry: ServiceEntry, cursor: UInt64)
+        case busService
+        case refuse(StatusCode, String)
+    }
+
+    private func route(_ method: String, from session: Session) -> CallRoute {
+        let decision = callDecision(for: method, session: session)
+        guard decision.valid else { return .refuse(.invalidArgument, "\"\(method)\" is not a method path (/package.Service/Method)") }
+        guard decision.allowed else { return .refuse(.permissionDenied, "not allowed to call \(method)") }
+        if method.hasPrefix(BusService.prefix) { return .busService }
+        guard let entry = services[method], !entry.servers.isEmpty else { return .refuse(.unavailable, "no plugin serves \(method)") }
+        guard session.outstandingCalls < 10_000 else { return .refuse(.resourceExhausted, "more than 10000 calls outstanding on this session") }
+        let cursor = entry.cursor &+ 1
+        guard let server = sessions[entry.servers[Int(cursor % UInt64(entry.servers.count))]] else {
+            return .refuse(.unavailable, "no plugin serves \(method)")
+        }
+        return .forward(server: server, entry: entry, cursor: cursor)
+    }
+
+    /// Validity and ACL of a method for this session, remembered like publish decisions.
+    private func callDecision(for method: String, session: Session) -> Session.CallDecision {
+        if let known = session.callDecisions[method] { return known }
+        let valid = MethodPattern.isValidMethod(method)
+        let decision = Session.CallDecision(valid: valid, allowed: valid && session.principal!.acl.mayCall(method))
+        if session.callDecisions.count >= 1_024 { session.callDecisions.removeAll(keepingCapacity: true) }
+        session.callDecisions[method] = decision
+        return decision
+    }
+
+    /// Files the call under a bus-wide id; returns it and the timeout the server is given.
+    private func startCall(_ method: String, callerCallID: UInt64, timeoutMs: UInt64, from session: Session,
+                           to server: Session, entry: ServiceEntry, cursor: UInt64, now: UInt64) -> (callID: UInt64, timeout: UInt64) {
+        entry.cursor = cursor
+        let timeout = timeoutMs == 0 ? settings.maxRequestTimeoutMilliseconds : min(timeoutMs, settings.maxRequestTimeoutMilliseconds)
+        let callID = nextCallID
+        nextCallID += 1
+        calls[callID] = PendingCall(caller: session.id, callerCallID: callerCallID, server: server.id, method: method,
+                                    deadline: now + timeout, timeout: timeout, startedAt: now)
+        session.outstandingCalls += 1
+        return (callID, timeout)
+    }
+
     private func handleRequest(_ request: Xunfang_Bus_V1_Request, from session: Session) {
         stats.requests += 1
-        func answer(_ code: StatusCode, _ message: String) {
-            var frame = Frame()
-            frame.response.callID = request.callID
-            frame.response.code = code.rawValue
-            frame.response.message = message
-            send(frame, to: session)
-            if code == .permissionDenied {
-                noteDenial(session, message)
-            }
-        }
-        guard MethodPattern.isValidMethod(request.method) else {
-            answer(.invalidArgument, "\"\(request.method)\" is not a method path (/package.Service/Method)")
-            return
-        }
-        guard session.principal!.acl.mayCall(request.method) else {
-            answer(.permissionDenied, "not allowed to call \(request.method)")
-            return
-        }
-        if request.method.hasPrefix(BusService.prefix) {
-            let (code, message, payload) = BusService.handle(method: request.method, payload: request.payload, broker: self)
+        func answer(_ code: StatusCode, _ message: String, payload: Data = Data()) {
             var frame = Frame()
             frame.response.callID = request.callID
             frame.response.code = code.rawValue
             frame.response.message = message
             frame.response.payload = payload
             send(frame, to: session)
-            return
+            if code == .permissionDenied {
+                noteDenial(session, message)
+            }
         }
-        guard let entry = services[request.method], !entry.servers.isEmpty else {
-            stats.unavailable += 1
-            answer(.unavailable, "no plugin serves \(request.method)")
-            return
+        switch route(request.method, from: session) {
+        case .refuse(let code, let message):
+            if code == .unavailable { stats.unavailable += 1 }
+            answer(code, message)
+        case .busService:
+            let (code, message, payload) = BusService.handle(method: request.method, payload: request.payload, broker: self)
+            answer(code, message, payload: payload)
+        case .forward(let server, let entry, let cursor):
+            let (callID, timeout) = startCall(request.method, callerCallID: request.callID, timeoutMs: request.timeoutMs, from: session,
+                                              to: server, entry: entry, cursor: cursor, now: clock.nowMilliseconds())
+            var forwarded = request
+            forwarded.callID = callID
+            forwarded.caller = session.instance!
+            forwarded.timeoutMs = timeout
+            var frame = Frame()
+            frame.request = forwarded
+            send(frame, to: server)
         }
-        guard session.outstandingCalls < 10_000 else {
-            answer(.resourceExhausted, "more than 10000 calls outstanding on this session")
-            return
+    }
+
+    /// The fast path for a call without metadata read in place by the transport, to a
+    /// server that takes encoded frames: forwarded without a `Frame` either side. Returns
+    /// false, having changed nothing, when the general path must take it.
+    public func receivePlainRequest(_ request: PlainRequest, from id: SessionID, at time: ArrivalTime) -> Bool {
+        guard let session = lookUp(id), session.isReady,
+              case .forward(let server, let entry, let cursor) = route(request.method, from: session), server.peer.takesFrames else { return false }
+        session.lastHeard = time.monotonicMilliseconds
+        session.framesIn += 1
+        stats.framesIn += 1
+        stats.requests += 1
+        let (callID, timeout) = startCall(request.method, callerCallID: request.callID, timeoutMs: request.timeoutMs, from: session,
+                                          to: server, entry: entry, cursor: cursor, now: time.monotonicMilliseconds)
+        server.framesOut += 1
+        stats.framesOut += 1
+        let caller = session.instance!
+        server.peer.writeEncoded { out in
+            FrameEncoder.writeRequest(callID: callID, method: request.method, payload: .received(request.payload), timeoutMs: timeout,
+                                      caller: caller, into: &out)
         }
-        entry.cursor &+= 1
-        let server = entry.servers[Int(entry.cursor % UInt64(entry.servers.count))]
-        guard let serverSession = sessions[server] else {
-            answer(.unavailable, "no plugin serves \(request.method)")
-            return
+        return true
+    }
+
+    /// The pending call a response answers, taken off the books; nil when it is late or
+    /// not this session's to answer.
+    private func finishCall(_ callID: UInt64, answeredBy session: Session, now: UInt64) -> (call: PendingCall, caller: Session?)? {
+        guard let call = calls[callID], call.server == session.id else {
+            // Late (after its deadline) or unknown: the caller has been answered already.
+            stats.lateResponses += 1
+            return nil
         }
-        let timeout = request.timeoutMs == 0 ? settings.maxRequestTimeoutMilliseconds : min(request.timeoutMs, settings.maxRequestTimeoutMilliseconds)
-        let callID = nextCallID
-        nextCallID += 1
-        let now = clock.nowMilliseconds()
-        calls[callID] = PendingCall(caller: session.id, callerCallID: request.callID, server: server, method: request.method,
-                                    deadline: now + timeout, timeout: timeout, startedAt: now)
-        session.outstandingCalls += 1
-        var forwarded = request
-        forwarded.callID = callID
-        forwarded.caller = session.instance!
-        forwarded.timeoutMs = timeout
-        var frame = Frame()
-        frame.request = forwarded
-        send(frame, to: serverSession)
+        calls[callID] = nil
+        stats.recordLatency(now - call.startedAt)
+        let caller = sessions[call.caller]
+        caller?.outstandingCalls -= 1
+        return (call, caller)
     }
 
     private func handleResponse(_ response: Xunfang_Bus_V1_Response, from session: Session) {
-        guard let call = calls[response.callID], call.server == session.id else {
-            // Late (after its deadline) or unknown: the caller has been answered already.
-            stats.lateResponses += 1
-            return
-        }
-        calls[response.callID] = nil
-        stats.recordLatency(clock.nowMilliseconds() - call.startedAt)
-        guard let caller = sessions[call.caller] else { return }
-        caller.outstandingCalls -= 1
+        guard let (call, caller) = finishCall(response.callID, answeredBy: session, now: clock.nowMilliseconds()), let caller else { return }
         var forwarded = response
         forwarded.callID = call.callerCallID
         var frame = Frame()
         frame.response = forwarded
         send(frame, to: caller)
+    }
+
+    /// The fast path for a response without metadata, to a caller that takes encoded
+    /// frames. Returns false, having changed nothing, when the general path must take it.
+    public func receivePlainResponse(_ response: PlainResponse, from id: SessionID, at time: ArrivalTime) -> Bool {
+        guard let session = lookUp(id), session.isReady, let pending = calls[response.callID], pending.server == session.id,
+              let waiting = sessions[pending.caller], waiting.peer.takesFrames else { return false }
+        session.lastHeard = time.monotonicMilliseconds
+        session.framesIn += 1
+        stats.framesIn += 1
+        guard let (call, caller) = finishCall(response.callID, answeredBy: session, now: time.monotonicMilliseconds), let caller else { return true }
+        caller.framesOut += 1
+        stats.framesOut += 1
+        caller.peer.writeEncoded { out in
+            FrameEncoder.writeResponse(callID: call.callerCallID, code: response.code, message: response.message,
+                                       payload: .received(response.payload), into: &out)
+        }
+        return true
     }
 
     private func respond(to call: PendingCall, code: StatusCode, message: String) {

@@ -24,11 +24,11 @@ public protocol BrokerPeer: AnyObject {
     var isWritable: Bool { get }
     /// Sends what is queued, then closes.
     func close()
-    /// Whether held deliveries should be kept as encoded frames for `writeFrames`.
+    /// Whether the peer writes bytes: the broker then hands it encoded frames through
+    /// `writeEncoded` (held deliveries, calls passed through) instead of `Frame`s.
     var takesFrames: Bool { get }
-    /// Held deliveries, as whole frames written by `OutgoingMessage.writeDeliver`; the
-    /// peer copies them out before returning.
-    func writeFrames(_ frames: ByteBuffer)
+    /// Lets `body` append whole encoded frames to what the peer sends next.
+    func writeEncoded(_ body: (inout ByteBuffer) -> Void)
 }
 
 /// The frames in `buffer`, which the bus encoded itself (so they decode).
@@ -52,7 +52,9 @@ extension BrokerPeer {
     public var takesFrames: Bool { false }
 
     /// For peers that take frames but keep the default: decoded and sent one by one.
-    public func writeFrames(_ frames: ByteBuffer) {
+    public func writeEncoded(_ body: (inout ByteBuffer) -> Void) {
+        var frames = ByteBuffer()
+        body(&frames)
         for frame in decodeFrames(frames) { send(frame) }
     }
 

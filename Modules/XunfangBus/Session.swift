@@ -26,6 +26,11 @@ final class Session {
         let durable: Bool
     }
     var publishDecisions: [String: PublishDecision] = [:]
+    struct CallDecision {
+        let valid: Bool
+        let allowed: Bool
+    }
+    var callDecisions: [String: CallDecision] = [:]
     /// Where the last plain publish went: a publisher mostly repeats its topic.
     var lastRoute: PublishRoute?
 

@@ -41,6 +41,7 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     private let negotiatedLimits: WireLimits
     private var reader = FrameReader(limits: .handshake)
     private var recentTopic = ""
+    private var recentCall = PlainRequest.Recent()
     private var context: ChannelHandlerContext?
     private var session: SessionID?
     private var needsFlush = false
@@ -74,9 +75,26 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         var arrival: ArrivalTime?
         do throws(WireError) {
             while !closing, let session, let payload = try reader.next() {
-                if let plain = PlainPublish(frame: payload, recentTopic: &recentTopic) {
-                    if arrival == nil { arrival = ArrivalTime(broker.clock) }
-                    if broker.receivePlainPublish(plain, from: session, at: arrival!) { continue }
+                // Publishes and calls without headers pass through read in place; the
+                // generated decoder takes the rest, and whatever these decline.
+                switch payload.getInteger(at: payload.readerIndex, as: UInt8.self) {
+                case 4 << 3 | 2:
+                    if let plain = PlainPublish(frame: payload, recentTopic: &recentTopic) {
+                        if arrival == nil { arrival = ArrivalTime(broker.clock) }
+                        if broker.receivePlainPublish(plain, from: session, at: arrival!) { continue }
+                    }
+                case 9 << 3 | 2:
+                    if let plain = PlainRequest(frame: payload, recent: &recentCall) {
+                        if arrival == nil { arrival = ArrivalTime(broker.clock) }
+                        if broker.receivePlainRequest(plain, from: session, at: arrival!) { continue }
+                    }
+                case 10 << 3 | 2:
+                    if let plain = PlainResponse(frame: payload) {
+                        if arrival == nil { arrival = ArrivalTime(broker.clock) }
+                        if broker.receivePlainResponse(plain, from: session, at: arrival!) { continue }
+                    }
+                default:
+                    break
                 }
                 let frame = try FrameDecoder.decode(Frame.self, from: payload)
                 let wasReady = broker.isReady(session)
@@ -145,9 +163,9 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
 
     var takesFrames: Bool { true }
 
-    func writeFrames(_ frames: ByteBuffer) {
+    func writeEncoded(_ body: (inout ByteBuffer) -> Void) {
         guard context != nil, !closing else { return }
-        outgoing.writeImmutableBuffer(frames)
+        body(&outgoing)
         scheduleFlush()
     }
 

@@ -107,9 +107,24 @@ public struct MethodPattern: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether a method path is well formed: `/package.Service/Method`.
+    /// One pass over the bytes: the bus asks this of every call it has not seen before.
     public static func isValidMethod(_ method: String) -> Bool {
-        let parts = method.split(separator: "/", omittingEmptySubsequences: false)
-        return parts.count == 3 && parts[0].isEmpty && !parts[1].isEmpty && !parts[2].isEmpty
-            && !method.contains("*") && method.utf8.count <= 255
+        let bytes = method.utf8
+        guard bytes.count <= 255, bytes.first == UInt8(ascii: "/") else { return false }
+        var slashes = 0
+        var segment = 0
+        for byte in bytes.dropFirst() {
+            switch byte {
+            case UInt8(ascii: "*"):
+                return false
+            case UInt8(ascii: "/"):
+                guard segment > 0 else { return false }
+                slashes += 1
+                segment = 0
+            default:
+                segment += 1
+            }
+        }
+        return slashes == 1 && segment > 0
     }
 }

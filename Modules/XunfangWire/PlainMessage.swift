@@ -113,11 +113,7 @@ extension PlainMessage {
 
     func writeSharedFields(into writer: inout RawWriter) {
         writer.field(2, topic)
-        if payload.count > 0 {
-            writer.byte(3 << 3 | 2)
-            writer.varint(UInt64(payload.count))
-            payload.withUnsafeBytes { writer.bytes($0) }
-        }
+        if payload.count > 0 { writer.field(3, payload) }
         if givenID.isEmpty {
             writer.byte(5 << 3 | 2)
             writer.varint(UInt64(ids.byteCount(number)))

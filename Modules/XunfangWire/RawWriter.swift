@@ -72,6 +72,12 @@ struct RawWriter {
         string(text)
     }
 
+    mutating func field(_ number: UInt8, _ payload: PlainPayload) {
+        byte(number << 3 | 2)
+        varint(UInt64(payload.count))
+        payload.withUnsafeBytes { bytes($0) }
+    }
+
     /// The 5-byte prefix of an uncompressed frame and the tag and length of the `Frame`
     /// field (`kind`) that holds a message of `inner` bytes.
     mutating func frameHeader(kind: UInt8, inner: Int) {

@@ -10,15 +10,17 @@ final class FakePeer: BrokerPeer {
     var frames: [Frame] = []
     var isWritable = true
     var closed = false
-    /// Like a socket peer: held deliveries come as encoded frames (decoded here by the
-    /// protocol's default `writeFrames`).
+    /// Like a socket peer: held deliveries and passed-through calls come as encoded
+    /// frames (decoded here).
     var takesFrames = false
     var frameWrites = 0
-    /// Becomes unwritable after this many `writeFrames` calls.
+    /// Becomes unwritable after this many `writeEncoded` calls.
     var writableForFrameWrites = Int.max
     func send(_ frame: Frame) { frames.append(frame) }
-    func writeFrames(_ frames: ByteBuffer) {
-        self.frames += decodeFrames(frames)
+    func writeEncoded(_ body: (inout ByteBuffer) -> Void) {
+        var encoded = ByteBuffer()
+        body(&encoded)
+        frames += decodeFrames(encoded)
         frameWrites += 1
         if frameWrites >= writableForFrameWrites { isWritable = false }
     }

@@ -122,3 +122,18 @@ struct ConfigTests {
         #expect(try TopicPattern(acl).covers(TopicPattern(pattern)) == allowed)
     }
 }
+
+@Suite("Method paths")
+struct MethodPathTests {
+    @Test("well-formed paths are /package.Service/Method and nothing else", arguments: [
+        ("/xunfang.dispatch.v1.Dispatch/Recommend", true),
+        ("/a/b", true),
+        ("/巡防.Service/查询", true),
+        ("", false), ("/", false), ("//", false), ("/a", false), ("/a/", false), ("//b", false),
+        ("a/b", false), ("/a/b/c", false), ("/a/b/", false), ("/a/*", false), ("/*/b", false),
+        ("/a/" + String(repeating: "m", count: 253), false), ("/a/" + String(repeating: "m", count: 252), true),
+    ])
+    func validity(path: String, valid: Bool) {
+        #expect(MethodPattern.isValidMethod(path) == valid)
+    }
+}

@@ -19,7 +19,7 @@ struct BusBench: AsyncParsableCommand {
     @Option(help: "Durable messages (each fdatasync'ed before its receipt).") var durableMessages: Int = 20_000
     @Option(help: "Payload bytes.") var payloadBytes: Int = 128
     @Flag(help: "Print only the JSON line.") var json = false
-    @Option(help: "Run only these parts (rpc, pubsub, pubsub-1-1, pubsub-1-8, durable, in-process), comma-separated; for profiling.")
+    @Option(help: "Run only these parts (rpc, rpc-sequential, rpc-16, pubsub, pubsub-1-1, pubsub-1-8, durable, in-process), comma-separated; for profiling.")
     var only: String?
 
     func wants(_ part: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(part)) } ?? true }
@@ -51,7 +51,7 @@ struct BusBench: AsyncParsableCommand {
         }
         let caller = try await connect(.socket(endpoint), "bench-client")
 
-        if wants("rpc") {
+        if wants("rpc") || wants("rpc-sequential") {
             // Request/response, sequential.
             for _ in 0..<1_000 { _ = try await caller.callRaw(Self.echo, payload: payload) }
             var latencies: [Double] = []
@@ -61,23 +61,24 @@ struct BusBench: AsyncParsableCommand {
                 let start = ContinuousClock.now
                 _ = try await caller.callRaw(Self.echo, payload: payload)
                 latencies.append(Self.microseconds(ContinuousClock.now - start))
-        }
-        let sequentialSeconds = Self.seconds(ContinuousClock.now - sequentialStart)
-        latencies.sort()
-        results.append(("rpc.sequential.p50", "µs", latencies[latencies.count / 2]))
-        results.append(("rpc.sequential.p99", "µs", latencies[latencies.count * 99 / 100]))
-        results.append(("rpc.sequential", "calls/s", Double(calls) / sequentialSeconds))
-
-        // Request/response, 16 in flight.
-        let parallelCalls = calls * 2
-        let parallelStart = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<16 {
-                group.addTask { for _ in 0..<(parallelCalls / 16) { _ = try await caller.callRaw(Self.echo, payload: payload) } }
             }
-            try await group.waitForAll()
+            let sequentialSeconds = Self.seconds(ContinuousClock.now - sequentialStart)
+            latencies.sort()
+            results.append(("rpc.sequential.p50", "µs", latencies[latencies.count / 2]))
+            results.append(("rpc.sequential.p99", "µs", latencies[latencies.count * 99 / 100]))
+            results.append(("rpc.sequential", "calls/s", Double(calls) / sequentialSeconds))
         }
-        results.append(("rpc.16-in-flight", "calls/s", Double(parallelCalls) / Self.seconds(ContinuousClock.now - parallelStart)))
+        if wants("rpc") || wants("rpc-16") {
+            // Request/response, 16 in flight.
+            let parallelCalls = calls * 2
+            let parallelStart = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<16 {
+                    group.addTask { for _ in 0..<(parallelCalls / 16) { _ = try await caller.callRaw(Self.echo, payload: payload) } }
+                }
+                try await group.waitForAll()
+            }
+            results.append(("rpc.16-in-flight", "calls/s", Double(parallelCalls) / Self.seconds(ContinuousClock.now - parallelStart)))
         }
 
         // Pub/sub over the socket.
