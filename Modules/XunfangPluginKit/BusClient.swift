@@ -300,30 +300,14 @@ public final class BusClient: FrameSink, Sendable {
                 sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.deliveryAttempt,
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
                 subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : self, body: .data(deliver.payload))])
-        case .response(let response):
-            let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
-            continuation?.resume(returning: response)
         case .receipt(let receipt):
             let continuation = state.withLock { $0.receipts.removeValue(forKey: receipt.ref) }
             continuation?.resume(returning: receipt)
         case .request(let request):
-            let handler = state.withLock { $0.handlers[request.method] }
-            // Started in place: a handler that answers without suspending replies from this
-            // thread, saving two thread hops per call (p50 ~200 -> ~135 us in the bench).
-            Task.immediate {
-                var response: Xunfang_Bus_V1_Response
-                if let handler {
-                    response = await handler(request)
-                } else {
-                    response = Xunfang_Bus_V1_Response()
-                    response.code = StatusCode.unimplemented.rawValue
-                    response.message = "\(self.instance) has no handler for \(request.method)"
-                }
-                response.callID = request.callID
-                var frame = Frame()
-                frame.response = response
-                self.sendIfConnected(frame)
-            }
+            serve(request)
+        case .response(let response):
+            let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
+            continuation?.resume(returning: response)
         case .ping(let ping):
             var pong = Frame()
             pong.pong.nonce = ping.nonce
@@ -337,6 +321,50 @@ public final class BusClient: FrameSink, Sendable {
             }
         case .goodbye, .pong, .hello, .publish, .subscribe, .unsubscribe, .ack, nil:
             break
+        }
+    }
+
+    /// A call read in place by a socket link.
+    func received(_ request: PlainRequest) {
+        var generated = Xunfang_Bus_V1_Request()
+        generated.callID = request.callID
+        generated.method = request.method
+        generated.payload = request.payload.withUnsafeReadableBytes { Data($0) }
+        generated.timeoutMs = request.timeoutMs
+        generated.caller = request.caller
+        serve(generated)
+    }
+
+    /// An answer read in place by a socket link.
+    func received(_ response: PlainResponse) {
+        guard let continuation = state.withLock({ $0.calls.removeValue(forKey: response.callID) }) else { return }
+        var generated = Xunfang_Bus_V1_Response()
+        generated.callID = response.callID
+        generated.code = response.code
+        generated.message = response.message
+        generated.payload = response.payload.withUnsafeReadableBytes { Data($0) }
+        continuation.resume(returning: generated)
+    }
+
+    private func serve(_ request: Xunfang_Bus_V1_Request) {
+        let handler = state.withLock { $0.handlers[request.method] }
+        // Started in place: a handler that answers without suspending replies from this
+        // thread, saving two thread hops per call (p50 ~200 -> ~135 us in the bench).
+        Task.immediate {
+            var response: Xunfang_Bus_V1_Response
+            if let handler {
+                response = await handler(request)
+            } else {
+                response = Xunfang_Bus_V1_Response()
+                response.code = StatusCode.unimplemented.rawValue
+                response.message = "\(self.instance) has no handler for \(request.method)"
+            }
+            response.callID = request.callID
+            guard let link = self.state.withLock({ $0.ready ? $0.link : nil }) else { return }
+            if response.metadata.isEmpty, link.sendPlainResponse(response) { return }
+            var frame = Frame()
+            frame.response = response
+            link.send(frame)
         }
     }
 
@@ -558,13 +586,15 @@ public final class BusClient: FrameSink, Sendable {
     /// when nobody serves it, DEADLINE_EXCEEDED after `timeout`, or the server's own error.
     public func callRaw(_ method: String, payload: Data, metadata: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Data {
         let link = try requireLink()
+        let timeoutMs = UInt64(max(1, timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         let response = try await withCheckedThrowingContinuation { continuation in
             let id = state.withLock { $0.register(continuation, in: \.calls) }
+            if metadata.isEmpty, link.sendPlainRequest(callID: id, method: method, payload: payload, timeoutMs: timeoutMs) { return }
             var frame = Frame()
             frame.request.callID = id
             frame.request.method = method
             frame.request.payload = payload
-            frame.request.timeoutMs = UInt64(max(1, timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+            frame.request.timeoutMs = timeoutMs
             frame.request.metadata = headerList(metadata)
             link.send(frame)
         }

@@ -89,23 +89,46 @@ final class SocketLink: FrameLink, @unchecked Sendable {
             logger.error("cannot encode frame", metadata: ["xunfang.error": "\(error)"])
             return
         }
-        let schedule = outbox.withLock { outbox in
-            outbox.buffer.writeBuffer(&encoded)
-            defer { outbox.drainScheduled = true }
-            return !outbox.drainScheduled
-        }
-        if schedule { channel.eventLoop.execute { [self] in drain() } }
+        write { $0.writeBuffer(&encoded) }
     }
 
     func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool {
+        writeIfRoom { FrameEncoder.writePlainPublish(topic: topic, payload: payload, messageID: messageID, into: &$0) }
+    }
+
+    func sendPlainRequest(callID: UInt64, method: String, payload: Data, timeoutMs: UInt64) -> Bool {
+        // A call is sent whatever the queue holds, as `send` does: callers wait for answers, not room.
+        write { FrameEncoder.writeRequest(callID: callID, method: method, payload: .data(payload), timeoutMs: timeoutMs, caller: "", into: &$0) }
+        return true
+    }
+
+    func sendPlainResponse(_ response: Xunfang_Bus_V1_Response) -> Bool {
+        write { out in
+            FrameEncoder.writeResponse(callID: response.callID, code: response.code, message: response.message,
+                                       payload: .data(response.payload), into: &out)
+        }
+        return true
+    }
+
+    /// Encodes into the outbox if it has room; false leaves the caller to wait and retry.
+    private func writeIfRoom(_ body: (inout ByteBuffer) -> Void) -> Bool {
         let (sent, schedule) = outbox.withLock { outbox -> (Bool, Bool) in
             guard outbox.hasRoom else { return (false, false) }
-            FrameEncoder.writePlainPublish(topic: topic, payload: payload, messageID: messageID, into: &outbox.buffer)
+            body(&outbox.buffer)
             defer { outbox.drainScheduled = true }
             return (true, !outbox.drainScheduled)
         }
         if schedule { channel.eventLoop.execute { [self] in drain() } }
         return sent
+    }
+
+    private func write(_ body: (inout ByteBuffer) -> Void) {
+        let schedule = outbox.withLock { outbox in
+            body(&outbox.buffer)
+            defer { outbox.drainScheduled = true }
+            return !outbox.drainScheduled
+        }
+        if schedule { channel.eventLoop.execute { [self] in drain() } }
     }
 
     /// On the loop: one write and one flush for everything queued so far.
@@ -161,6 +184,7 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     private var reader = FrameReader(limits: WireLimits())
     private var recent = PlainDeliver.Recent()
+    private var recentCall = PlainRequest.Recent()
     private let sink: any FrameSink
     /// The sink as the client that durable deliveries are acknowledged through.
     private let client: BusClient?
@@ -180,9 +204,26 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
         defer { handOver() }
         do {
             while let payload = try reader.next() {
-                if let deliver = PlainDeliver(frame: payload, recent: &recent) {
-                    read.append(deliver)
-                    continue
+                switch payload.getInteger(at: payload.readerIndex, as: UInt8.self) {
+                case 7 << 3 | 2:
+                    if let deliver = PlainDeliver(frame: payload, recent: &recent) {
+                        read.append(deliver)
+                        continue
+                    }
+                case 9 << 3 | 2:
+                    if let request = PlainRequest(frame: payload, recent: &recentCall) {
+                        handOver()
+                        sink.received(request)
+                        continue
+                    }
+                case 10 << 3 | 2:
+                    if let response = PlainResponse(frame: payload) {
+                        handOver()
+                        sink.received(response)
+                        continue
+                    }
+                default:
+                    break
                 }
                 // Order is kept: what was read before this frame is handed over first.
                 handOver()

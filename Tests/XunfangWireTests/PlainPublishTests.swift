@@ -185,3 +185,75 @@ struct PlainPublishEncoderTests {
         #expect(fast == general)
     }
 }
+
+@Suite("Plain call fast path")
+struct PlainCallTests {
+    func bytes(_ frame: Xunfang_Bus_V1_Frame) throws -> ByteBuffer {
+        try frame.serializedBytes()
+    }
+
+    func randomData(_ generator: inout SystemRandomNumberGenerator) -> Data {
+        Data((0..<Int.random(in: 0...600, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    @Test("requests and responses are read as the generated decoder reads them and written as it writes them")
+    func matchesGenerated() throws {
+        var generator = SystemRandomNumberGenerator()
+        var recent = PlainRequest.Recent()
+        for round in 0..<300 {
+            var frame = Xunfang_Bus_V1_Frame()
+            frame.request.callID = round % 5 == 0 ? 0 : UInt64.random(in: 1...UInt64.max, using: &generator)
+            frame.request.method = ["/a/b", "/xunfang.dispatch.v1.Dispatch/Recommend", "/巡防.服务/查询"][round % 3]
+            frame.request.payload = randomData(&generator)
+            frame.request.timeoutMs = round % 4 == 0 ? 0 : UInt64.random(in: 1...60_000, using: &generator)
+            frame.request.caller = round % 2 == 0 ? "" : "dispatch-\(round % 3)"
+            let request = try #require(PlainRequest(frame: try bytes(frame), recent: &recent))
+            #expect(request.callID == frame.request.callID && request.method == frame.request.method)
+            #expect(Data(request.payload.readableBytesView) == frame.request.payload)
+            #expect(request.timeoutMs == frame.request.timeoutMs && request.caller == frame.request.caller)
+            var written = ByteBuffer()
+            FrameEncoder.writeRequest(callID: request.callID, method: request.method, payload: .received(request.payload),
+                                      timeoutMs: request.timeoutMs, caller: request.caller, into: &written)
+            let writtenPayload = try #require(try FrameDecoder().next(from: &written))
+            let expectedRequest: [UInt8] = try frame.serializedBytes()
+            #expect(Array(writtenPayload.readableBytesView) == expectedRequest)
+
+            var answer = Xunfang_Bus_V1_Frame()
+            answer.response.callID = frame.request.callID
+            answer.response.code = UInt32(round % 17)
+            answer.response.message = round % 17 == 0 ? "" : "failed: \(round) 班次"
+            answer.response.payload = randomData(&generator)
+            let response = try #require(PlainResponse(frame: try bytes(answer)))
+            #expect(response.callID == answer.response.callID && response.code == answer.response.code)
+            #expect(response.message == answer.response.message && Data(response.payload.readableBytesView) == answer.response.payload)
+            var out = ByteBuffer()
+            FrameEncoder.writeResponse(callID: response.callID, code: response.code, message: response.message,
+                                       payload: .data(answer.response.payload), into: &out)
+            let outPayload = try #require(try FrameDecoder().next(from: &out))
+            let expectedResponse: [UInt8] = try answer.serializedBytes()
+            #expect(Array(outPayload.readableBytesView) == expectedResponse)
+        }
+    }
+
+    @Test("calls with metadata, repeated fields or bad text are left to the generated decoder")
+    func declines() throws {
+        var recent = PlainRequest.Recent()
+        var withMetadata = Xunfang_Bus_V1_Frame()
+        withMetadata.request.method = "/a/b"
+        withMetadata.request.metadata = [.with { $0.key = "k"; $0.value = "v" }]
+        #expect(PlainRequest(frame: try bytes(withMetadata), recent: &recent) == nil)
+        var answerWithMetadata = Xunfang_Bus_V1_Frame()
+        answerWithMetadata.response.metadata = [.with { $0.key = "k"; $0.value = "v" }]
+        #expect(PlainResponse(frame: try bytes(answerWithMetadata)) == nil)
+        // A repeated call_id, a code past 32 bits, invalid UTF-8 in the method.
+        #expect(PlainRequest(frame: ByteBuffer(bytes: [0x4A, 0x04, 0x08, 0x01, 0x08, 0x02]), recent: &recent) == nil)
+        #expect(PlainResponse(frame: ByteBuffer(bytes: [0x52, 0x06, 0x10, 0x80, 0x80, 0x80, 0x80, 0x10])) == nil)
+        #expect(PlainRequest(frame: ByteBuffer(bytes: [0x4A, 0x03, 0x12, 0x01, 0xFF]), recent: &recent) == nil)
+        // Other frame kinds.
+        var ping = Xunfang_Bus_V1_Frame()
+        ping.ping.nonce = 1
+        let pingBytes = try bytes(ping)
+        #expect(PlainRequest(frame: pingBytes, recent: &recent) == nil)
+        #expect(PlainResponse(frame: pingBytes) == nil)
+    }
+}
