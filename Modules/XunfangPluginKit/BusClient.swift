@@ -20,8 +20,21 @@ public enum BusTransport: Sendable {
 /// drop duplicates: delivery is at-least-once.
 public struct Delivery: Sendable {
     public let topic: String
-    public let headers: [String: String]
-    public let messageID: String
+    /// Nil when there are none, as for most messages: nothing to retain on every copy.
+    let headerMap: [String: String]?
+    public var headers: [String: String] { headerMap ?? [:] }
+    /// Ids the bus numbered are spelled out only when asked for.
+    enum ID: Sendable {
+        case text(String)
+        case numbered(MessageIDs, UInt64)
+    }
+    let id: ID
+    public var messageID: String {
+        switch id {
+        case .text(let text): text
+        case .numbered(let ids, let number): ids.string(number)
+        }
+    }
     /// Position in the bus's durable log; 0 for plain subscriptions.
     public let sequence: UInt64
     public let publisher: String
@@ -296,7 +309,7 @@ public final class BusClient: FrameSink, Sendable {
             var headers: [String: String] = [:]
             for header in deliver.headers { headers[header.key] = header.value }
             received([Delivery(
-                topic: deliver.topic, headers: headers, messageID: deliver.messageID,
+                topic: deliver.topic, headerMap: headers.isEmpty ? nil : headers, id: .text(deliver.messageID),
                 sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.deliveryAttempt,
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
                 subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : self, body: .data(deliver.payload))])
@@ -701,7 +714,8 @@ extension Delivery {
         case .received(let buffer): body = .received(buffer)
         }
         self.init(
-            topic: message.topic, headers: [:], messageID: message.messageID, sequence: 0, publisher: message.publisher,
+            topic: message.topic, headerMap: nil, id: message.givenID.isEmpty ? .numbered(message.ids, message.number) : .text(message.givenID),
+            sequence: 0, publisher: message.publisher,
             attempt: attempt, publishedAt: Date(timeIntervalSince1970: Double(message.publishedAtUnixMs) / 1_000),
             subscriptionID: subscriptionID, client: nil, body: body)
     }
@@ -710,8 +724,8 @@ extension Delivery {
     /// `client` is for durable ones.
     init(_ deliver: PlainDeliver, payload: ByteBuffer, client: BusClient?) {
         self.init(
-            topic: deliver.topic, headers: [:],
-            messageID: deliver.messageID, sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.attempt,
+            topic: deliver.topic, headerMap: nil,
+            id: .text(deliver.messageID), sequence: deliver.sequence, publisher: deliver.publisher, attempt: deliver.attempt,
             publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
             subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : client, body: .received(payload))
     }

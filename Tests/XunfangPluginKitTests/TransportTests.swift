@@ -135,12 +135,16 @@ struct TransportTests {
             try await publisher.publish(TemplatePlugin.noteTopic, note)
         }
         var received: [String] = []
+        var ids: Set<String> = []
         for await delivery in subscription {
             received.append(try delivery.decode(Xunfang_Template_V1_Note.self).text)
-            #expect(delivery.publisher == "pub")
+            #expect(delivery.publisher == "pub" && delivery.headers.isEmpty)
+            ids.insert(delivery.messageID)
             if received.count == 100 { break }
         }
         #expect(received == (0..<100).map(String.init))
+        // Numbered by the bus: distinct, and as short as the ids are meant to be.
+        #expect(ids.count == 100 && ids.allSatisfy { (9...15).contains($0.utf8.count) })
         await subscriber.close()
         await publisher.close()
         await harness.server.stop()
