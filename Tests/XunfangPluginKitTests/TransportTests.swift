@@ -91,6 +91,35 @@ struct TransportTests {
         await harness.server.stop()
     }
 
+    @Test("many concurrent calls of every size each get their own answer", arguments: Harness.Mode.allCases)
+    func concurrentCalls(mode: Harness.Mode) async throws {
+        let harness = try await Harness.start(mode)
+        let method = "/x.Test/Reverse"
+        let server = BusClient(transport: harness.transport, manifest: PluginManifest(name: "tester", version: "1.0.0", serves: [method]),
+                               instance: "server", credential: secret, logger: quiet)
+        server.serveRaw(method) { payload, _ in Data(payload.reversed()) }
+        try await server.start()
+        let caller = try await harness.client("tester", instance: "caller")
+        // Sizes around the compression threshold and enough at once to fill the socket,
+        // so that direct writes are cut short and finished by the loop.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<24 {
+                group.addTask {
+                    for call in 0..<8 {
+                        let size = [0, 1, 700, 60_000, 65_535, 65_536][(task + call) % 6]
+                        let payload = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ task &+ call) })
+                        let answer = try await caller.callRaw(method, payload: payload)
+                        #expect(answer == Data(payload.reversed()), "task \(task) call \(call) size \(size)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await caller.close()
+        await server.close()
+        await harness.server.stop()
+    }
+
     @Test("a service error comes back with its status code", arguments: Harness.Mode.allCases)
     func serviceError(mode: Harness.Mode) async throws {
         let harness = try await Harness.start(mode)
