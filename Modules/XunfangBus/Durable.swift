@@ -41,6 +41,58 @@ struct StoredMessage {
     var cached: Xunfang_Bus_V1_Deliver?
 }
 
+/// Stored messages by sequence. Sequences come in order and leave mostly in order, so
+/// they sit in a ring indexed from the oldest kept one: no hashing, and no rehashing of
+/// a growing table under a stream of durable publishes.
+struct StoredMessages: Sequence {
+    private var slots = Deque<StoredMessage?>()
+    /// The sequence of `slots.first`.
+    private var base: UInt64 = 0
+    private(set) var count = 0
+
+    subscript(sequence: UInt64) -> StoredMessage? {
+        get {
+            guard sequence >= base, sequence - base < UInt64(slots.count) else { return nil }
+            return slots[Int(sequence - base)]
+        }
+        set {
+            if slots.isEmpty {
+                guard newValue != nil else { return }
+                base = sequence
+            } else if sequence < base {
+                guard newValue != nil else { return }
+                slots.prepend(contentsOf: repeatElement(nil, count: Int(base - sequence)))
+                base = sequence
+            }
+            let index = Int(sequence - base)
+            if index >= slots.count {
+                guard newValue != nil else { return }
+                slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
+            }
+            count += (newValue == nil ? 0 : 1) - (slots[index] == nil ? 0 : 1)
+            slots[index] = newValue
+            while let first = slots.first, first == nil {
+                slots.removeFirst()
+                base += 1
+            }
+            while let last = slots.last, last == nil { slots.removeLast() }
+        }
+    }
+
+    func makeIterator() -> some IteratorProtocol<(sequence: UInt64, message: StoredMessage)> {
+        var index = 0
+        let slots = self.slots
+        let base = self.base
+        return AnyIterator {
+            while index < slots.count {
+                defer { index += 1 }
+                if let message = slots[index] { return (base + UInt64(index), message) }
+            }
+            return nil
+        }
+    }
+}
+
 final class DurableConsumer {
     let name: String
     var pattern: TopicPattern
@@ -72,7 +124,7 @@ struct DurableState {
         let message: Xunfang_Bus_V1_Deliver
     }
     /// Messages on disk, by sequence, kept while any consumer may still need them.
-    var messages: [UInt64: StoredMessage] = [:]
+    var messages = StoredMessages()
     /// Sequences whose payload is cached, oldest first.
     var cacheOrder = Deque<UInt64>()
     var lastSequence: UInt64 = 0
@@ -279,12 +331,12 @@ extension Broker {
     }
 
     /// How many durable payloads are held in memory (bounded by `durableCacheLimit`).
-    public var cachedDurablePayloads: Int { durable.messages.values.reduce(0) { $0 + ($1.cached == nil ? 0 : 1) } }
+    public var cachedDurablePayloads: Int { durable.messages.reduce(0) { $0 + ($1.message.cached == nil ? 0 : 1) } }
 
     /// Durable consumers for `xunfang ctl stats`.
     public func durableSnapshots() -> [DurableSnapshot] {
         durable.consumers.values.map { consumer in
-            let pending = durable.messages.filter { consumer.pattern.matches($0.value.topic) && !consumer.acked.contains($0.key) }.count
+            let pending = durable.messages.filter { consumer.pattern.matches($0.message.topic) && !consumer.acked.contains($0.sequence) }.count
             return DurableSnapshot(name: consumer.name, pattern: consumer.pattern.text, pending: pending,
                                    inFlight: consumer.inFlight.count, bindings: consumer.bindings.count)
         }.sorted { $0.name < $1.name }
