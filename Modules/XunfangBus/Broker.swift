@@ -342,6 +342,14 @@ public final class Broker {
         if code == .permissionDenied {
             noteDenial(session, message)
         }
+        if session.peer.takesFrames {
+            session.framesOut += 1
+            stats.framesOut += 1
+            session.peer.writeEncoded { out in
+                FrameEncoder.writeReceipt(ref: ref, code: code.rawValue, message: message, sequence: sequence, messageID: messageID, into: &out)
+            }
+            return
+        }
         var frame = Frame()
         frame.receipt.ref = ref
         frame.receipt.code = code.rawValue
@@ -372,13 +380,11 @@ public final class Broker {
         message.messageID = publish.messageID.isEmpty ? nextMessageID() : publish.messageID
         stats.published += 1
         if decision.durable {
-            guard let log else {
+            guard log != nil else {
                 receipt(session, ref: publish.receiptRef, code: .unavailable, message: "this bus runs without a durable log")
                 return
             }
-            let sequence = log.appendMessage(&message)
-            durable.awaitingSync.append(.init(sequence: sequence, session: session.id, ref: publish.receiptRef, messageID: message.messageID, message: message))
-            log.requestSync()
+            appendDurable(&message, from: session, receiptRef: publish.receiptRef)
             return
         }
         fanOut(OutgoingMessage(message), topic: message.topic)
@@ -408,7 +414,12 @@ public final class Broker {
             route = last
         } else {
             let decision = publishDecision(for: topic, session: session)
-            guard decision.valid, decision.allowed, !decision.durable else { return false }
+            guard decision.valid, decision.allowed else { return false }
+            if decision.durable {
+                guard log != nil else { return false }
+                receiveDurable(topic: topic, payload: payload, messageID: messageID, receiptRef: receiptRef, from: session, at: time)
+                return true
+            }
             route = resolveRoute(topic)
             session.lastRoute = route
         }
@@ -429,6 +440,33 @@ public final class Broker {
             receipt(session, ref: receiptRef, messageID: messageID.isEmpty ? messageIDs.string(number) : messageID)
         }
         return true
+    }
+
+    /// Writes a durable message to the log; its receipt and deliveries wait for the sync.
+    private func appendDurable(_ message: inout Xunfang_Bus_V1_Deliver, from session: Session, receiptRef: UInt64) {
+        guard let log else { return }
+        let sequence = log.appendMessage(&message)
+        durable.awaitingSync.append(.init(sequence: sequence, session: session.id, ref: receiptRef, messageID: message.messageID, message: message))
+        log.requestSync()
+    }
+
+    /// A plain publish to a durable topic: the log needs the message whole.
+    private func receiveDurable(topic: String, payload: PlainPayload, messageID: String, receiptRef: UInt64,
+                                from session: Session, at time: ArrivalTime) {
+        session.lastHeard = time.monotonicMilliseconds
+        session.framesIn += 1
+        stats.framesIn += 1
+        stats.published += 1
+        var message = Xunfang_Bus_V1_Deliver()
+        message.topic = topic
+        switch payload {
+        case .data(let data): message.payload = data
+        case .received(let buffer): message.payload = buffer.withUnsafeReadableBytes { Data($0) }
+        }
+        message.publisher = session.instance!
+        message.publishedAtUnixMs = time.unixMilliseconds
+        message.messageID = messageID.isEmpty ? nextMessageID() : messageID
+        appendDurable(&message, from: session, receiptRef: receiptRef)
     }
 
     private func lookUp(_ id: SessionID) -> Session? {

@@ -348,6 +348,18 @@ public final class BusClient: FrameSink, Sendable {
         serve(generated)
     }
 
+    /// A receipt read in place by a socket link.
+    func received(_ receipt: PlainReceipt) {
+        guard let continuation = state.withLock({ $0.receipts.removeValue(forKey: receipt.ref) }) else { return }
+        var generated = Xunfang_Bus_V1_Receipt()
+        generated.ref = receipt.ref
+        generated.code = receipt.code
+        generated.message = receipt.message
+        generated.sequence = receipt.sequence
+        generated.messageID = receipt.messageID
+        continuation.resume(returning: generated)
+    }
+
     /// An answer read in place by a socket link.
     func received(_ response: PlainResponse) {
         guard let continuation = state.withLock({ $0.calls.removeValue(forKey: response.callID) }) else { return }
@@ -489,7 +501,7 @@ public final class BusClient: FrameSink, Sendable {
     /// streams. Suspends only while the connection's bounded send queue is full.
     public func publish(_ topic: String, payload: Data, headers: [String: String] = [:], messageID: String = "") async throws {
         let link = try requireLink()
-        if headers.isEmpty, link.sendPlainPublish(topic: topic, payload: payload, messageID: messageID) { return }
+        if headers.isEmpty, link.sendPlainPublish(topic: topic, payload: payload, messageID: messageID, receiptRef: 0) { return }
         await link.waitForRoom()
         var frame = Frame()
         frame.publish = Self.publishFrame(topic, payload, headers, messageID)
@@ -507,6 +519,7 @@ public final class BusClient: FrameSink, Sendable {
         let link = try requireLink()
         let receipt = try await withCheckedThrowingContinuation { continuation in
             let ref = state.withLock { $0.register(continuation, in: \.receipts) }
+            if headers.isEmpty, link.sendPlainPublish(topic: topic, payload: payload, messageID: messageID, receiptRef: ref) { return }
             var frame = Frame()
             frame.publish = Self.publishFrame(topic, payload, headers, messageID)
             frame.publish.receiptRef = ref

@@ -13,7 +13,7 @@ protocol FrameLink: AnyObject, Sendable {
     func waitForRoom() async
     /// Queues a header-free publish if there is room now, encoding it straight into the
     /// send queue; false means the caller waits for room and sends the general way.
-    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool
+    func sendPlainPublish(topic: String, payload: Data, messageID: String, receiptRef: UInt64) -> Bool
     /// A call or an answer without metadata, encoded straight into the send queue; false
     /// means the caller sends the general way.
     func sendPlainRequest(callID: UInt64, method: String, payload: Data, timeoutMs: UInt64) -> Bool
@@ -26,16 +26,17 @@ protocol FrameSink: AnyObject, Sendable {
     func received(_ frame: Frame)
     /// Deliveries in arrival order, between `received(_: Frame)` calls.
     func received(_ deliveries: [Delivery])
-    /// Calls and answers read in place by a socket link.
+    /// Calls, answers and receipts read in place by a socket link.
     func received(_ request: PlainRequest)
     func received(_ response: PlainResponse)
+    func received(_ receipt: PlainReceipt)
     /// The end of a burst of `received` calls: hand over what was gathered.
     func receivedBurstEnded()
     func linkClosed()
 }
 
 extension FrameLink {
-    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool { false }
+    func sendPlainPublish(topic: String, payload: Data, messageID: String, receiptRef: UInt64) -> Bool { false }
     func sendPlainRequest(callID: UInt64, method: String, payload: Data, timeoutMs: UInt64) -> Bool { false }
     func sendPlainResponse(_ response: Xunfang_Bus_V1_Response) -> Bool { false }
 }

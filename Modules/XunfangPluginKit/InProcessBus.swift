@@ -85,7 +85,9 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
         enqueue(.frame(frame))
     }
 
-    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool {
+    func sendPlainPublish(topic: String, payload: Data, messageID: String, receiptRef: UInt64) -> Bool {
+        // Receipts are answered by the general path here, which has them.
+        guard receiptRef == 0 else { return false }
         let (sent, schedule) = queue.withLock { queue -> (Bool, Bool) in
             guard queue.items.count < Self.queueLimit else { return (false, false) }
             queue.items.append(.publish(topic: topic, payload: payload, messageID: messageID))

@@ -111,9 +111,9 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         write { $0.writeBuffer(&encoded) }
     }
 
-    func sendPlainPublish(topic: String, payload: Data, messageID: String) -> Bool {
+    func sendPlainPublish(topic: String, payload: Data, messageID: String, receiptRef: UInt64) -> Bool {
         guard payload.count < Self.compressAbove else { return false }
-        return writeIfRoom { FrameEncoder.writePlainPublish(topic: topic, payload: payload, messageID: messageID, into: &$0) }
+        return writeIfRoom { FrameEncoder.writePlainPublish(topic: topic, payload: payload, messageID: messageID, receiptRef: receiptRef, into: &$0) }
     }
 
     func sendPlainRequest(callID: UInt64, method: String, payload: Data, timeoutMs: UInt64) -> Bool {
@@ -274,6 +274,12 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
                     if let response = PlainResponse(frame: payload) {
                         handOver()
                         sink.received(response)
+                        continue
+                    }
+                case 15 << 3 | 2:
+                    if let receipt = PlainReceipt(frame: payload) {
+                        handOver()
+                        sink.received(receipt)
                         continue
                     }
                 default:

@@ -99,6 +99,50 @@ public struct PlainResponse {
     }
 }
 
+/// A `Frame{receipt}` read in place: the answer to every confirmed publish.
+public struct PlainReceipt {
+    public var ref: UInt64 = 0
+    public var code: UInt32 = 0
+    public var message = ""
+    public var sequence: UInt64 = 0
+    public var messageID = ""
+
+    public init?(frame: ByteBuffer) {
+        let read = frame.withUnsafeReadableBytes { raw -> Bool in
+            var reader = RawReader(raw)
+            guard reader.byte() == 15 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
+            var seen: UInt8 = 0
+            while !reader.isAtEnd {
+                guard let tag = reader.byte() else { return false }
+                let field = tag >> 3
+                guard field < 8, seen & (1 << field) == 0 else { return false }
+                seen |= 1 << field
+                switch tag {
+                case 1 << 3:
+                    guard let value = reader.varint() else { return false }
+                    ref = value
+                case 2 << 3:
+                    guard let value = reader.varint(), let narrow = UInt32(exactly: value) else { return false }
+                    code = narrow
+                case 3 << 3 | 2:
+                    guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                    message = text
+                case 4 << 3:
+                    guard let value = reader.varint() else { return false }
+                    sequence = value
+                case 5 << 3 | 2:
+                    guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                    messageID = text
+                default:
+                    return false
+                }
+            }
+            return true
+        }
+        guard read else { return nil }
+    }
+}
+
 extension FrameEncoder {
     /// Appends `Frame{request}` without metadata, as the generated encoder would.
     public static func writeRequest(callID: UInt64, method: String, payload: PlainPayload, timeoutMs: UInt64, caller: String,

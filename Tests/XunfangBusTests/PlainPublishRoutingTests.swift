@@ -98,11 +98,35 @@ struct PlainPublishRoutingTests {
         let (_, limitedID) = fixture.join("limited")
         #expect(!fixture.fast(try plain("grid.changed", "x"), from: limitedID))
         #expect(!fixture.fast(try plain("bad..topic", "x"), from: limitedID))
-        let (_, aID) = fixture.join("a")
-        #expect(!fixture.fast(try plain("incident.created", "x"), from: aID))
         let early = fixture.broker.connect(FakePeer())
         #expect(!fixture.fast(try plain("unit.position", "x"), from: early))
         #expect(fixture.broker.stats.published == 0)
+        // Without a log the general path answers a durable topic with UNAVAILABLE.
+        let logless = BrokerFixture(log: nil)
+        let (_, aID) = logless.join("a")
+        #expect(!logless.fast(try plain("incident.created", "x", ref: 3), from: aID))
+    }
+
+    @Test("a durable plain publish goes to the log, its receipt and deliveries after the sync", arguments: [false, true])
+    func durable(framesPeer: Bool) throws {
+        let fixture = BrokerFixture()
+        let (publisher, publisherID) = fixture.join("a")
+        let (subscriber, subscriberID) = fixture.join("b")
+        publisher.takesFrames = framesPeer
+        fixture.subscribe(subscriberID, 4, "incident.>")
+        _ = subscriber.take()
+        #expect(fixture.fast(try plain("incident.created", "fire", ref: 8, messageID: "i-1"), from: publisherID))
+        #expect(fixture.fast(try plain("incident.created", "flood"), from: publisherID))
+        #expect(fixture.log!.records.map { String(decoding: $0.payload, as: UTF8.self) } == ["fire", "flood"])
+        #expect(fixture.log!.records.allSatisfy { $0.publisher == "a" && !$0.messageID.isEmpty && $0.publishedAtUnixMs > 0 })
+        #expect(publisher.frames.isEmpty && subscriber.delivers.isEmpty)
+        fixture.broker.logSynced(through: 2)
+        guard case .receipt(let receipt) = publisher.frames.first?.kind else {
+            Issue.record("no receipt after the sync: \(publisher.frames)")
+            return
+        }
+        #expect(receipt.ref == 8 && receipt.sequence == 1 && receipt.messageID == "i-1" && receipt.code == 0)
+        #expect(subscriber.delivers.map(\.messageID) == fixture.log!.records.map(\.messageID))
     }
 }
 

@@ -235,6 +235,41 @@ struct PlainCallTests {
         }
     }
 
+    @Test("receipts, and publishes asking for one, are written and read as generated code does")
+    func receipts() throws {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            var frame = Xunfang_Bus_V1_Frame()
+            frame.receipt.ref = round % 3 == 0 ? 0 : UInt64.random(in: 1...UInt64.max, using: &generator)
+            frame.receipt.code = UInt32(round % 17)
+            frame.receipt.message = round % 2 == 0 ? "" : "no \(round) 巡防"
+            frame.receipt.sequence = round % 5 == 0 ? 0 : UInt64.random(in: 1...UInt64.max, using: &generator)
+            frame.receipt.messageID = round % 4 == 0 ? "" : "m-\(round)"
+            let receipt = try #require(PlainReceipt(frame: try bytes(frame)))
+            #expect(receipt.ref == frame.receipt.ref && receipt.code == frame.receipt.code && receipt.message == frame.receipt.message)
+            #expect(receipt.sequence == frame.receipt.sequence && receipt.messageID == frame.receipt.messageID)
+            var out = ByteBuffer()
+            FrameEncoder.writeReceipt(ref: receipt.ref, code: receipt.code, message: receipt.message, sequence: receipt.sequence,
+                                      messageID: receipt.messageID, into: &out)
+            let written = try #require(try FrameDecoder().next(from: &out))
+            let expected: [UInt8] = try frame.serializedBytes()
+            #expect(Array(written.readableBytesView) == expected)
+
+            var publish = Xunfang_Bus_V1_Frame()
+            publish.publish.topic = "incident.created"
+            publish.publish.payload = randomData(&generator)
+            publish.publish.messageID = round % 2 == 0 ? "" : "p-\(round)"
+            publish.publish.receiptRef = frame.receipt.ref
+            var encoded = ByteBuffer()
+            FrameEncoder.writePlainPublish(topic: publish.publish.topic, payload: publish.publish.payload, messageID: publish.publish.messageID,
+                                           receiptRef: publish.publish.receiptRef, into: &encoded)
+            let publishBytes = try #require(try FrameDecoder().next(from: &encoded))
+            let expectedPublish: [UInt8] = try publish.serializedBytes()
+            #expect(Array(publishBytes.readableBytesView) == expectedPublish)
+        }
+        #expect(PlainReceipt(frame: ByteBuffer(bytes: [0x7A, 0x04, 0x08, 0x01, 0x08, 0x02])) == nil)
+    }
+
     @Test("calls with metadata, repeated fields or bad text are left to the generated decoder")
     func declines() throws {
         var recent = PlainRequest.Recent()
