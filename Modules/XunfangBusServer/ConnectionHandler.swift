@@ -40,8 +40,9 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
     private let logger: Logger
     private let negotiatedLimits: WireLimits
     private var reader = FrameReader(limits: .handshake)
-    private var recentTopic = ""
-    private var recentCall = PlainRequest.Recent()
+    private var intake = ByteIntake()
+    /// Whether the handshake is done and the negotiated limits apply.
+    private var welcomed = false
     private var context: ChannelHandlerContext?
     private var session: SessionID?
     private var needsFlush = false
@@ -72,34 +73,12 @@ final class ConnectionHandler: ChannelInboundHandler, BrokerPeer {
         var incoming = unwrapInboundIn(data)
         if let session { broker.recordBytes(session, received: incoming.readableBytes) }
         reader.append(&incoming)
-        var arrival: ArrivalTime?
+        intake.startRead()
         do throws(WireError) {
             while !closing, let session, let payload = try reader.next() {
-                // Publishes and calls without headers pass through read in place; the
-                // generated decoder takes the rest, and whatever these decline.
-                switch payload.getInteger(at: payload.readerIndex, as: UInt8.self) {
-                case 4 << 3 | 2:
-                    if let plain = PlainPublish(frame: payload, recentTopic: &recentTopic) {
-                        if arrival == nil { arrival = ArrivalTime(broker.clock) }
-                        if broker.receivePlainPublish(plain, from: session, at: arrival!) { continue }
-                    }
-                case 9 << 3 | 2:
-                    if let plain = PlainRequest(frame: payload, recent: &recentCall) {
-                        if arrival == nil { arrival = ArrivalTime(broker.clock) }
-                        if broker.receivePlainRequest(plain, from: session, at: arrival!) { continue }
-                    }
-                case 10 << 3 | 2:
-                    if let plain = PlainResponse(frame: payload) {
-                        if arrival == nil { arrival = ArrivalTime(broker.clock) }
-                        if broker.receivePlainResponse(plain, from: session, at: arrival!) { continue }
-                    }
-                default:
-                    break
-                }
-                let frame = try FrameDecoder.decode(Frame.self, from: payload)
-                let wasReady = broker.isReady(session)
-                broker.receive(frame, from: session)
-                if !wasReady, broker.isReady(session) {
+                try broker.receive(payload: payload, from: session, intake: &intake)
+                if !welcomed, broker.isReady(session) {
+                    welcomed = true
                     reader.limits = negotiatedLimits
                 }
             }

@@ -11,7 +11,15 @@ final class SinkPeer: BrokerPeer {
     var sent = 0
     var closed = false
     var isWritable: Bool { sent % 7 != 0 }  // exercise the slow-consumer paths too
+    /// Like the socket transport: held deliveries and passed-through calls as bytes.
+    var takesFrames: Bool { true }
+    var scratch = ByteBuffer()
     func send(_ frame: Frame) { sent += 1 }
+    func writeEncoded(_ body: (inout ByteBuffer) -> Void) {
+        sent += 1
+        scratch.clear()
+        body(&scratch)
+    }
     func close() { closed = true }
 }
 
@@ -58,6 +66,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let peer = SinkPeer()
     let session = broker.connect(peer)
     var reader = FrameReader(limits: WireLimits(maxFrameBytes: 1 << 16, maxDecompressedBytes: 1 << 16))
+    var intake = ByteIntake()
     if first & 1 == 1 {
         var helloBytes = hello
         reader.append(&helloBytes)
@@ -69,12 +78,12 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         var bytes = ByteBuffer(bytes: input[offset..<end])
         offset = end
         reader.append(&bytes)
+        intake.startRead()
         while true {
             do {
                 guard let payload = try reader.next() else { break }
-                // The server's path: plain publishes read in place, the rest decoded.
-                if let plain = PlainPublish(frame: payload), broker.receivePlainPublish(plain, from: session) { continue }
-                broker.receive(try FrameDecoder.decode(Frame.self, from: payload), from: session)
+                // The server's own path: plain frames read in place, the rest decoded.
+                try broker.receive(payload: payload, from: session, intake: &intake)
             } catch {
                 break loop  // a violation closes the connection, as the server does
             }
