@@ -314,13 +314,11 @@ public final class BusClient: FrameSink, Sendable {
                 publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
                 subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : self, body: .data(deliver.payload))])
         case .receipt(let receipt):
-            let continuation = state.withLock { $0.receipts.removeValue(forKey: receipt.ref) }
-            continuation?.resume(returning: receipt)
+            answer(\.receipts, receipt.ref) { receipt }
         case .request(let request):
             serve(request)
         case .response(let response):
-            let continuation = state.withLock { $0.calls.removeValue(forKey: response.callID) }
-            continuation?.resume(returning: response)
+            answer(\.calls, response.callID) { response }
         case .ping(let ping):
             var pong = Frame()
             pong.pong.nonce = ping.nonce
@@ -350,25 +348,20 @@ public final class BusClient: FrameSink, Sendable {
 
     /// A receipt read in place by a socket link.
     func received(_ receipt: PlainReceipt) {
-        guard let continuation = state.withLock({ $0.receipts.removeValue(forKey: receipt.ref) }) else { return }
-        var generated = Xunfang_Bus_V1_Receipt()
-        generated.ref = receipt.ref
-        generated.code = receipt.code
-        generated.message = receipt.message
-        generated.sequence = receipt.sequence
-        generated.messageID = receipt.messageID
-        continuation.resume(returning: generated)
+        answer(\.receipts, receipt.ref) { Xunfang_Bus_V1_Receipt(receipt) }
     }
 
     /// An answer read in place by a socket link.
     func received(_ response: PlainResponse) {
-        guard let continuation = state.withLock({ $0.calls.removeValue(forKey: response.callID) }) else { return }
-        var generated = Xunfang_Bus_V1_Response()
-        generated.callID = response.callID
-        generated.code = response.code
-        generated.message = response.message
-        generated.payload = response.payload.withUnsafeReadableBytes { Data($0) }
-        continuation.resume(returning: generated)
+        answer(\.calls, response.callID) { Xunfang_Bus_V1_Response(response) }
+    }
+
+    /// Hands what `make` builds to whoever waits under `id`, if anyone still does (a call
+    /// past its deadline has been answered already).
+    private func answer<Answer>(_ table: WritableKeyPath<State, [UInt64: CheckedContinuation<Answer, any Error>]>, _ id: UInt64,
+                                _ make: () -> Answer) {
+        guard let continuation = state.withLock({ $0[keyPath: table].removeValue(forKey: id) }) else { return }
+        continuation.resume(returning: make())
     }
 
     private func serve(_ request: Xunfang_Bus_V1_Request) {
@@ -715,6 +708,27 @@ extension BusClient.SubscriptionSpec {
             buffer.removeFirst(min(overflow, buffer.count))
         }
         buffer.append(contentsOf: deliveries.suffix(limit))
+    }
+}
+
+extension Xunfang_Bus_V1_Response {
+    init(_ plain: PlainResponse) {
+        self.init()
+        callID = plain.callID
+        code = plain.code
+        message = plain.message
+        payload = plain.payload.withUnsafeReadableBytes { Data($0) }
+    }
+}
+
+extension Xunfang_Bus_V1_Receipt {
+    init(_ plain: PlainReceipt) {
+        self.init()
+        ref = plain.ref
+        code = plain.code
+        message = plain.message
+        sequence = plain.sequence
+        messageID = plain.messageID
     }
 }
 

@@ -49,50 +49,13 @@ extension FrameEncoder {
     /// encoder would, without building the message: the SDK's publish hot path.
     public static func writePlainPublish(topic: String, payload: Data, messageID: String, receiptRef: UInt64 = 0,
                                          into out: inout ByteBuffer) {
-        let topicBytes = topic.utf8.count
-        let messageIDBytes = messageID.utf8.count
-        var inner = 0
-        if topicBytes > 0 { inner += fieldSize(topicBytes) }
-        if !payload.isEmpty { inner += fieldSize(payload.count) }
-        if messageIDBytes > 0 { inner += fieldSize(messageIDBytes) }
-        if receiptRef != 0 { inner += 1 + varintSize(receiptRef) }
+        let inner = textSize(topic) + bytesSize(.data(payload)) + textSize(messageID) + uintSize(receiptRef)
         out.writeFrame(size: frameSize(inner: inner)) { writer in
             writer.frameHeader(kind: 4, inner: inner)  // Frame.publish
-            if topicBytes > 0 { writer.field(1, topic) }
-            if !payload.isEmpty { writer.field(2, .data(payload)) }
-            if messageIDBytes > 0 { writer.field(4, messageID) }
-            if receiptRef != 0 {
-                writer.byte(5 << 3)
-                writer.varint(receiptRef)
-            }
-        }
-    }
-
-    /// Appends `Frame{receipt}` as the generated encoder would.
-    public static func writeReceipt(ref: UInt64, code: UInt32, message: String, sequence: UInt64, messageID: String,
-                                    into out: inout ByteBuffer) {
-        var inner = 0
-        if ref != 0 { inner += 1 + varintSize(ref) }
-        if code != 0 { inner += 1 + varintSize(UInt64(code)) }
-        if !message.isEmpty { inner += fieldSize(message.utf8.count) }
-        if sequence != 0 { inner += 1 + varintSize(sequence) }
-        if !messageID.isEmpty { inner += fieldSize(messageID.utf8.count) }
-        out.writeFrame(size: frameSize(inner: inner)) { writer in
-            writer.frameHeader(kind: 15, inner: inner)  // Frame.receipt
-            if ref != 0 {
-                writer.byte(1 << 3)
-                writer.varint(ref)
-            }
-            if code != 0 {
-                writer.byte(2 << 3)
-                writer.varint(UInt64(code))
-            }
-            if !message.isEmpty { writer.field(3, message) }
-            if sequence != 0 {
-                writer.byte(4 << 3)
-                writer.varint(sequence)
-            }
-            if !messageID.isEmpty { writer.field(5, messageID) }
+            writer.text(1, topic)
+            writer.bytes(2, .data(payload))
+            writer.text(4, messageID)
+            writer.uint(5, receiptRef)
         }
     }
 

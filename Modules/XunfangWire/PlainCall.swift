@@ -14,39 +14,30 @@ public struct PlainRequest {
     /// Reuses `recent.method` and `recent.caller` when the frame repeats them.
     public init?(frame: ByteBuffer, recent: inout Recent) {
         var payloadRange: Range<Int>?
-        let read = frame.withUnsafeReadableBytes { raw -> Bool in
-            var reader = RawReader(raw)
-            guard reader.byte() == 9 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
-            var seen: UInt8 = 0
-            while !reader.isAtEnd {
-                guard let tag = reader.byte() else { return false }
-                let field = tag >> 3
-                guard field < 8, seen & (1 << field) == 0 else { return false }
-                seen |= 1 << field
-                switch tag {
-                case 1 << 3:
-                    guard let value = reader.varint() else { return false }
-                    callID = value
-                case 2 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.method) else { return false }
-                    method = text
-                case 3 << 3 | 2:
-                    guard let range = reader.delimited() else { return false }
-                    payloadRange = range
-                case 5 << 3:
-                    guard let value = reader.varint() else { return false }
-                    timeoutMs = value
-                case 6 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.caller) else { return false }
-                    caller = text
-                default:
-                    return false
-                }
+        let read = RawReader.fields(of: 9, in: frame) { tag, reader in
+            switch tag {
+            case 1 << 3:
+                guard let value = reader.varint() else { return false }
+                callID = value
+            case 2 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.method) else { return false }
+                method = text
+            case 3 << 3 | 2:
+                payloadRange = reader.delimited()
+                return payloadRange != nil
+            case 5 << 3:
+                guard let value = reader.varint() else { return false }
+                timeoutMs = value
+            case 6 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.caller) else { return false }
+                caller = text
+            default:
+                return false
             }
             return true
         }
         guard read else { return nil }
-        if let range = payloadRange { payload = frame.getSlice(at: frame.readerIndex + range.lowerBound, length: range.count)! }
+        payload = RawReader.slice(frame, payloadRange)
     }
 
     /// The method and caller of the request read before on the same connection.
@@ -66,36 +57,27 @@ public struct PlainResponse {
 
     public init?(frame: ByteBuffer) {
         var payloadRange: Range<Int>?
-        let read = frame.withUnsafeReadableBytes { raw -> Bool in
-            var reader = RawReader(raw)
-            guard reader.byte() == 10 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
-            var seen: UInt8 = 0
-            while !reader.isAtEnd {
-                guard let tag = reader.byte() else { return false }
-                let field = tag >> 3
-                guard field < 8, seen & (1 << field) == 0 else { return false }
-                seen |= 1 << field
-                switch tag {
-                case 1 << 3:
-                    guard let value = reader.varint() else { return false }
-                    callID = value
-                case 2 << 3:
-                    guard let value = reader.varint(), let narrow = UInt32(exactly: value) else { return false }
-                    code = narrow
-                case 3 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range) else { return false }
-                    message = text
-                case 4 << 3 | 2:
-                    guard let range = reader.delimited() else { return false }
-                    payloadRange = range
-                default:
-                    return false
-                }
+        let read = RawReader.fields(of: 10, in: frame) { tag, reader in
+            switch tag {
+            case 1 << 3:
+                guard let value = reader.varint() else { return false }
+                callID = value
+            case 2 << 3:
+                guard let value = reader.uint32() else { return false }
+                code = value
+            case 3 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                message = text
+            case 4 << 3 | 2:
+                payloadRange = reader.delimited()
+                return payloadRange != nil
+            default:
+                return false
             }
             return true
         }
         guard read else { return nil }
-        if let range = payloadRange { payload = frame.getSlice(at: frame.readerIndex + range.lowerBound, length: range.count)! }
+        payload = RawReader.slice(frame, payloadRange)
     }
 }
 
@@ -108,34 +90,25 @@ public struct PlainReceipt {
     public var messageID = ""
 
     public init?(frame: ByteBuffer) {
-        let read = frame.withUnsafeReadableBytes { raw -> Bool in
-            var reader = RawReader(raw)
-            guard reader.byte() == 15 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
-            var seen: UInt8 = 0
-            while !reader.isAtEnd {
-                guard let tag = reader.byte() else { return false }
-                let field = tag >> 3
-                guard field < 8, seen & (1 << field) == 0 else { return false }
-                seen |= 1 << field
-                switch tag {
-                case 1 << 3:
-                    guard let value = reader.varint() else { return false }
-                    ref = value
-                case 2 << 3:
-                    guard let value = reader.varint(), let narrow = UInt32(exactly: value) else { return false }
-                    code = narrow
-                case 3 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range) else { return false }
-                    message = text
-                case 4 << 3:
-                    guard let value = reader.varint() else { return false }
-                    sequence = value
-                case 5 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range) else { return false }
-                    messageID = text
-                default:
-                    return false
-                }
+        let read = RawReader.fields(of: 15, in: frame) { tag, reader in
+            switch tag {
+            case 1 << 3:
+                guard let value = reader.varint() else { return false }
+                ref = value
+            case 2 << 3:
+                guard let value = reader.uint32() else { return false }
+                code = value
+            case 3 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                message = text
+            case 4 << 3:
+                guard let value = reader.varint() else { return false }
+                sequence = value
+            case 5 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                messageID = text
+            default:
+                return false
             }
             return true
         }
@@ -147,47 +120,40 @@ extension FrameEncoder {
     /// Appends `Frame{request}` without metadata, as the generated encoder would.
     public static func writeRequest(callID: UInt64, method: String, payload: PlainPayload, timeoutMs: UInt64, caller: String,
                                     into out: inout ByteBuffer) {
-        var inner = 0
-        if callID != 0 { inner += 1 + varintSize(callID) }
-        if !method.isEmpty { inner += fieldSize(method.utf8.count) }
-        if payload.count > 0 { inner += fieldSize(payload.count) }
-        if timeoutMs != 0 { inner += 1 + varintSize(timeoutMs) }
-        if !caller.isEmpty { inner += fieldSize(caller.utf8.count) }
+        let inner = uintSize(callID) + textSize(method) + bytesSize(payload) + uintSize(timeoutMs) + textSize(caller)
         out.writeFrame(size: frameSize(inner: inner)) { writer in
             writer.frameHeader(kind: 9, inner: inner)
-            if callID != 0 {
-                writer.byte(1 << 3)
-                writer.varint(callID)
-            }
-            if !method.isEmpty { writer.field(2, method) }
-            if payload.count > 0 { writer.field(3, payload) }
-            if timeoutMs != 0 {
-                writer.byte(5 << 3)
-                writer.varint(timeoutMs)
-            }
-            if !caller.isEmpty { writer.field(6, caller) }
+            writer.uint(1, callID)
+            writer.text(2, method)
+            writer.bytes(3, payload)
+            writer.uint(5, timeoutMs)
+            writer.text(6, caller)
         }
     }
 
     /// Appends `Frame{response}` without metadata, as the generated encoder would.
     public static func writeResponse(callID: UInt64, code: UInt32, message: String, payload: PlainPayload, into out: inout ByteBuffer) {
-        var inner = 0
-        if callID != 0 { inner += 1 + varintSize(callID) }
-        if code != 0 { inner += 1 + varintSize(UInt64(code)) }
-        if !message.isEmpty { inner += fieldSize(message.utf8.count) }
-        if payload.count > 0 { inner += fieldSize(payload.count) }
+        let inner = uintSize(callID) + uintSize(UInt64(code)) + textSize(message) + bytesSize(payload)
         out.writeFrame(size: frameSize(inner: inner)) { writer in
             writer.frameHeader(kind: 10, inner: inner)
-            if callID != 0 {
-                writer.byte(1 << 3)
-                writer.varint(callID)
-            }
-            if code != 0 {
-                writer.byte(2 << 3)
-                writer.varint(UInt64(code))
-            }
-            if !message.isEmpty { writer.field(3, message) }
-            if payload.count > 0 { writer.field(4, payload) }
+            writer.uint(1, callID)
+            writer.uint(2, UInt64(code))
+            writer.text(3, message)
+            writer.bytes(4, payload)
+        }
+    }
+
+    /// Appends `Frame{receipt}` as the generated encoder would.
+    public static func writeReceipt(ref: UInt64, code: UInt32, message: String, sequence: UInt64, messageID: String,
+                                    into out: inout ByteBuffer) {
+        let inner = uintSize(ref) + uintSize(UInt64(code)) + textSize(message) + uintSize(sequence) + textSize(messageID)
+        out.writeFrame(size: frameSize(inner: inner)) { writer in
+            writer.frameHeader(kind: 15, inner: inner)
+            writer.uint(1, ref)
+            writer.uint(2, UInt64(code))
+            writer.text(3, message)
+            writer.uint(4, sequence)
+            writer.text(5, messageID)
         }
     }
 }

@@ -29,48 +29,38 @@ public struct PlainDeliver {
 
     public init?(frame: ByteBuffer, recent: inout Recent) {
         var payloadRange: Range<Int>?
-        let read = frame.withUnsafeReadableBytes { raw -> Bool in
-            var reader = RawReader(raw)
-            guard reader.byte() == 7 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
-            var seen: UInt16 = 0
-            while !reader.isAtEnd {
-                guard let tag = reader.byte() else { return false }
-                let field = tag >> 3
-                // Each field once; a repeat (last one wins in protobuf) goes to the general decoder.
-                guard field < 16, seen & (1 << field) == 0 else { return false }
-                seen |= 1 << field
-                switch tag {
-                case 1 << 3:
-                    guard let value = reader.varint() else { return false }
-                    subscriptionID = value
-                case 2 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.topic) else { return false }
-                    topic = text
-                case 3 << 3 | 2:
-                    guard let range = reader.delimited() else { return false }
-                    payloadRange = range
-                case 5 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range) else { return false }
-                    messageID = text
-                case 6 << 3:
-                    guard let value = reader.varint() else { return false }
-                    sequence = value
-                case 7 << 3 | 2:
-                    guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.publisher) else { return false }
-                    publisher = text
-                case 8 << 3:
-                    guard let value = reader.varint(), let narrow = UInt32(exactly: value) else { return false }
-                    attempt = narrow
-                case 9 << 3:
-                    guard let value = reader.varint() else { return false }
-                    publishedAtUnixMs = Int64(bitPattern: value)
-                default:
-                    return false
-                }
+        let read = RawReader.fields(of: 7, in: frame) { tag, reader in
+            switch tag {
+            case 1 << 3:
+                guard let value = reader.varint() else { return false }
+                subscriptionID = value
+            case 2 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.topic) else { return false }
+                topic = text
+            case 3 << 3 | 2:
+                payloadRange = reader.delimited()
+                return payloadRange != nil
+            case 5 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                messageID = text
+            case 6 << 3:
+                guard let value = reader.varint() else { return false }
+                sequence = value
+            case 7 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range, reusing: &recent.publisher) else { return false }
+                publisher = text
+            case 8 << 3:
+                guard let value = reader.uint32() else { return false }
+                attempt = value
+            case 9 << 3:
+                guard let value = reader.varint() else { return false }
+                publishedAtUnixMs = Int64(bitPattern: value)
+            default:
+                return false
             }
             return true
         }
         guard read else { return nil }
-        if let range = payloadRange { payload = frame.getSlice(at: frame.readerIndex + range.lowerBound, length: range.count)! }
+        payload = RawReader.slice(frame, payloadRange)
     }
 }

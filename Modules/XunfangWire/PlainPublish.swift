@@ -27,40 +27,34 @@ public struct PlainPublish {
     /// Reuses `recentTopic` when the frame's topic spells it: a publisher mostly repeats
     /// a few topics, and then reading one allocates nothing.
     public init?(frame: ByteBuffer, recentTopic: inout String) {
-        var topic: String?
+        var topic = ""
         var payload: Range<Int>?
-        var messageID: String?
-        var receiptRef: UInt64?
-        let read = frame.withUnsafeReadableBytes { raw -> Bool in
-            var reader = RawReader(raw)
-            // Frame.publish (field 4, length-delimited) must be the only field.
-            guard reader.byte() == 4 << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
-            while !reader.isAtEnd {
-                guard let tag = reader.byte() else { return false }
-                switch tag {
-                case 1 << 3 | 2:
-                    guard topic == nil, let range = reader.delimited(), let text = reader.string(range, reusing: &recentTopic) else { return false }
-                    topic = text
-                case 2 << 3 | 2:
-                    guard payload == nil, let range = reader.delimited() else { return false }
-                    payload = range
-                case 4 << 3 | 2:
-                    guard messageID == nil, let range = reader.delimited(), let text = reader.string(range) else { return false }
-                    messageID = text
-                case 5 << 3:
-                    guard receiptRef == nil, let value = reader.varint() else { return false }
-                    receiptRef = value
-                default:
-                    return false
-                }
+        var messageID = ""
+        var receiptRef: UInt64 = 0
+        let read = RawReader.fields(of: 4, in: frame) { tag, reader in
+            switch tag {
+            case 1 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range, reusing: &recentTopic) else { return false }
+                topic = text
+            case 2 << 3 | 2:
+                payload = reader.delimited()
+                return payload != nil
+            case 4 << 3 | 2:
+                guard let range = reader.delimited(), let text = reader.string(range) else { return false }
+                messageID = text
+            case 5 << 3:
+                guard let value = reader.varint() else { return false }
+                receiptRef = value
+            default:
+                return false
             }
             return true
         }
         guard read else { return nil }
-        self.topic = topic ?? ""
-        self.payload = payload.map { frame.getSlice(at: frame.readerIndex + $0.lowerBound, length: $0.count)! } ?? ByteBuffer()
-        self.messageID = messageID ?? ""
-        self.receiptRef = receiptRef ?? 0
+        self.topic = topic
+        self.payload = RawReader.slice(frame, payload)
+        self.messageID = messageID
+        self.receiptRef = receiptRef
     }
 
     public var payloadBytes: Int { payload.readableBytes }
@@ -77,6 +71,30 @@ struct RawReader {
         self.raw = raw
     }
 
+    /// Reads `frame` as a `Frame` whose only field is `kind`, a message, handing each of
+    /// that message's fields to `field`: its tag, and the reader at its value. A field
+    /// number seen twice declines (protobuf's last-one-wins is the generated decoder's
+    /// business), as does `field` returning false.
+    static func fields(of kind: UInt8, in frame: ByteBuffer, _ field: (_ tag: UInt8, _ reader: inout RawReader) -> Bool) -> Bool {
+        frame.withUnsafeReadableBytes { raw in
+            var reader = RawReader(raw)
+            guard reader.byte() == kind << 3 | 2, let length = reader.varint(), length == UInt64(reader.remaining) else { return false }
+            var seen: UInt32 = 0
+            while !reader.isAtEnd {
+                guard let tag = reader.byte(), seen & (1 << (tag >> 3)) == 0 else { return false }
+                seen |= 1 << (tag >> 3)
+                guard field(tag, &reader) else { return false }
+            }
+            return true
+        }
+    }
+
+    /// The bytes at `range` of what `fields(of:in:_:)` read, as a slice of `frame`.
+    static func slice(_ frame: ByteBuffer, _ range: Range<Int>?) -> ByteBuffer {
+        guard let range else { return ByteBuffer() }
+        return frame.getSlice(at: frame.readerIndex + range.lowerBound, length: range.count)!
+    }
+
     var remaining: Int { raw.count - offset }
     var isAtEnd: Bool { offset >= raw.count }
 
@@ -84,6 +102,10 @@ struct RawReader {
         guard offset < raw.count else { return nil }
         defer { offset += 1 }
         return raw[offset]
+    }
+
+    mutating func uint32() -> UInt32? {
+        varint().flatMap { UInt32(exactly: $0) }
     }
 
     mutating func varint() -> UInt64? {

@@ -72,6 +72,23 @@ struct RawWriter {
         string(text)
     }
 
+    /// Proto3 leaves fields at their default out: these write nothing for 0, "" and no bytes.
+    mutating func uint(_ number: UInt8, _ value: UInt64) {
+        guard value != 0 else { return }
+        byte(number << 3)
+        varint(value)
+    }
+
+    mutating func text(_ number: UInt8, _ value: String) {
+        guard !value.isEmpty else { return }
+        field(number, value)
+    }
+
+    mutating func bytes(_ number: UInt8, _ payload: PlainPayload) {
+        guard payload.count > 0 else { return }
+        field(number, payload)
+    }
+
     mutating func field(_ number: UInt8, _ payload: PlainPayload) {
         byte(number << 3 | 2)
         varint(UInt64(payload.count))
@@ -92,6 +109,11 @@ struct RawWriter {
 func fieldSize(_ count: Int) -> Int {
     1 + FrameEncoder.varintSize(UInt64(count)) + count
 }
+
+/// The sizes of what `RawWriter.uint`, `.text` and `.bytes` write.
+func uintSize(_ value: UInt64) -> Int { value == 0 ? 0 : 1 + FrameEncoder.varintSize(value) }
+func textSize(_ value: String) -> Int { value.isEmpty ? 0 : fieldSize(value.utf8.count) }
+func bytesSize(_ payload: PlainPayload) -> Int { payload.count == 0 ? 0 : fieldSize(payload.count) }
 
 /// The size of a whole frame whose `Frame` field holds `inner` bytes.
 func frameSize(inner: Int) -> Int {
