@@ -87,7 +87,7 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         case .unixSocket(let path):
             let descriptor = try connectedUnixSocket(path)
             channel = try await bootstrap.withConnectedSocket(descriptor).get()
-            direct = dup(descriptor)
+            direct = duplicateForWriting(descriptor)
         case .tcp(let host, let port), .tls(let host, let port, _):
             channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
         }
@@ -340,10 +340,17 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-/// A connected Unix stream socket, made here rather than by NIO so that the link can
-/// keep a duplicate to write from the sender's thread.
-private func connectedUnixSocket(_ path: String) throws -> CInt {
-    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+/// The link's own descriptor for the socket, or -1. Close-on-exec like NIO's sockets: a
+/// plugin the supervisor spawns must not inherit it (and hold the connection open after
+/// this process is gone).
+func duplicateForWriting(_ descriptor: CInt) -> CInt {
+    fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+}
+
+/// A connected Unix stream socket (close-on-exec), made here rather than by NIO so that
+/// the link can keep a duplicate to write from the sender's thread.
+func connectedUnixSocket(_ path: String) throws -> CInt {
+    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { throw BusClientError(.unavailable, "cannot create a socket: errno \(errno)") }
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
