@@ -46,6 +46,10 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         var withNIO = 0
         /// Our own duplicate of the socket, for writing from the sender's thread; -1 once closed.
         var directDescriptor: CInt = -1
+        /// A sender is writing outside the lock; what is queued meanwhile waits for it.
+        var directWriting = false
+        /// The link closed while a sender was writing: it closes the descriptor when done.
+        var closeWhenWritten = false
         var hasRoom: Bool { socketWritable && buffer.readableBytes < SocketLink.outboxLimit }
     }
 
@@ -150,21 +154,52 @@ final class SocketLink: FrameLink, @unchecked Sendable {
     /// the end of its turn (bench: p50 ~110 -> ~95 us, 16 in flight ~80k -> ~95k calls/s).
     /// Calls and answers go direct; streams of publishes stay batched.
     private func write(direct: Bool = false, _ body: (inout ByteBuffer) -> Void) {
-        let schedule = outbox.withLock { outbox in
-            body(&outbox.buffer)
-            if direct, !outbox.drainScheduled, outbox.withNIO == 0, outbox.directDescriptor >= 0 {
-                let descriptor = outbox.directDescriptor
-                let written = outbox.buffer.withUnsafeReadableBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if written > 0 { outbox.buffer.moveReaderIndex(forwardBy: written) }
-                if outbox.buffer.readableBytes == 0 {
-                    outbox.buffer.clear()
-                    return false
-                }
-            }
-            defer { outbox.drainScheduled = true }
-            return !outbox.drainScheduled
+        enum Next {
+            case nothing, drain
+            case send(ByteBuffer, CInt)
         }
-        if schedule { channel.eventLoop.execute { [self] in drain() } }
+        let next = outbox.withLock { outbox -> Next in
+            body(&outbox.buffer)
+            if direct, !outbox.drainScheduled, !outbox.directWriting, outbox.withNIO == 0, outbox.directDescriptor >= 0 {
+                // Taken out and sent without the lock, so other senders do not queue on a syscall.
+                outbox.directWriting = true
+                var bytes = ByteBuffer()
+                swap(&bytes, &outbox.buffer)
+                return .send(bytes, outbox.directDescriptor)
+            }
+            // A sender writing now schedules the drain when it is done, after its own bytes.
+            guard !outbox.drainScheduled, !outbox.directWriting else { return .nothing }
+            outbox.drainScheduled = true
+            return .drain
+        }
+        switch next {
+        case .nothing:
+            return
+        case .drain:
+            channel.eventLoop.execute { [self] in drain() }
+        case .send(var bytes, let descriptor):
+            let written = bytes.withUnsafeReadableBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written > 0 { bytes.moveReaderIndex(forwardBy: written) }
+            let drain = outbox.withLock { outbox -> Bool in
+                outbox.directWriting = false
+                if outbox.closeWhenWritten {
+                    outbox.closeWhenWritten = false
+                    _ = Glibc.close(descriptor)
+                }
+                if bytes.readableBytes > 0 {
+                    // What was not written goes ahead of what others queued meanwhile.
+                    bytes.writeBuffer(&outbox.buffer)
+                    swap(&bytes, &outbox.buffer)
+                } else if outbox.buffer.readableBytes == 0 {
+                    bytes.clear()
+                    swap(&bytes, &outbox.buffer)  // keep the storage for the next call
+                }
+                guard outbox.buffer.readableBytes > 0, !outbox.drainScheduled else { return false }
+                outbox.drainScheduled = true
+                return true
+            }
+            if drain { channel.eventLoop.execute { [self] in self.drain() } }
+        }
     }
 
     /// On the loop: one write and one flush for everything queued so far.
@@ -174,6 +209,8 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         var fresh = channel.allocator.buffer(capacity: lastBatchBytes)
         let batch = outbox.withLock { outbox in
             outbox.drainScheduled = false
+            // A sender writing directly schedules another drain when done, after its bytes.
+            guard !outbox.directWriting else { return ByteBuffer() }
             swap(&fresh, &outbox.buffer)
             if fresh.readableBytes > 0 { outbox.withNIO += 1 }
             return fresh
@@ -194,7 +231,11 @@ final class SocketLink: FrameLink, @unchecked Sendable {
     /// After this nothing is written from other threads; NIO's own close follows.
     func closeDirect() {
         outbox.withLock { outbox in
-            if outbox.directDescriptor >= 0 { _ = Glibc.close(outbox.directDescriptor) }
+            if outbox.directWriting {
+                outbox.closeWhenWritten = outbox.directDescriptor >= 0
+            } else if outbox.directDescriptor >= 0 {
+                _ = Glibc.close(outbox.directDescriptor)
+            }
             outbox.directDescriptor = -1
         }
     }
