@@ -60,6 +60,7 @@ public final class Broker {
     private var nextSessionNumber: UInt64 = 1
     private var instances: [String: SessionID] = [:]
     var routes = RouteTable()
+    private var resolvedRoutes: [String: PublishRoute] = [:]
     var services: [String: ServiceEntry] = [:]
     var calls: [UInt64: PendingCall] = [:]
     private var nextCallID: UInt64 = 1
@@ -99,6 +100,9 @@ public final class Broker {
         guard let session = sessions.removeValue(forKey: id) else { return }
         if lastSession === session { lastSession = nil }
         session.lastRoute = nil
+        // Routes hold sessions; those naming this one are stale now (its subscriptions'
+        // removal below changes the generation) and are dropped rather than kept alive.
+        resolvedRoutes.removeAll(keepingCapacity: true)
         if let instance = session.instance, instances[instance] == id { instances[instance] = nil }
         for subscription in session.subscriptions.values { removeSubscription(subscription, of: session) }
         for method in session.serves {
@@ -480,8 +484,18 @@ public final class Broker {
         return messageIDs.string(nextMessageNumber)
     }
 
-    /// The plain subscriptions `topic` reaches, as objects, valid until routes change.
+    /// The plain subscriptions `topic` reaches, as objects, valid until routes change;
+    /// kept per topic, so the general path (headers, durable messages once synced) does
+    /// not resolve them again for every message either.
     private func resolveRoute(_ topic: String) -> PublishRoute {
+        if let known = resolvedRoutes[topic], known.generation == routes.generation { return known }
+        if resolvedRoutes.count >= 4_096 { resolvedRoutes.removeAll(keepingCapacity: true) }
+        let route = makeRoute(topic)
+        resolvedRoutes[topic] = route
+        return route
+    }
+
+    private func makeRoute(_ topic: String) -> PublishRoute {
         let matches = routes.matches(for: topic)
         let individual = matches.individual.compactMap { target -> (Session, Subscription)? in
             guard let session = sessions[target.session], let subscription = session.subscriptions[target.subscription] else { return nil }

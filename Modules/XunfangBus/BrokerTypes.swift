@@ -1,4 +1,3 @@
-import Foundation
 public import NIOCore
 public import XunfangProto
 #if canImport(Glibc)
