@@ -111,7 +111,10 @@ struct HeldDeliveries {
             count += 1
         }
         frameLengths.removeFirst(count)
-        return (frames.readSlice(length: total)!, count)
+        let taken = frames.readSlice(length: total)!
+        // A backlog's storage is let go once drained, not kept for the subscription's life.
+        if frameLengths.isEmpty && frames.capacity > 1 << 20 { frames = ByteBuffer() }
+        return (taken, count)
     }
 }
 

@@ -43,8 +43,9 @@ public struct Delivery: Sendable {
     let subscriptionID: UInt64
     /// Set on durable deliveries only, which are the ones to acknowledge.
     let client: BusClient?
-    /// Socket deliveries keep the bytes where they were read; nothing is copied until
-    /// someone asks for `payload`, and `decode(_:)` reads them in place.
+    /// Socket deliveries keep their bytes in one buffer shared by all the deliveries of a
+    /// read; nothing more is copied until someone asks for `payload`, and `decode(_:)`
+    /// reads them in place.
     enum Body: Sendable {
         case data(Data)
         case received(ByteBuffer)
