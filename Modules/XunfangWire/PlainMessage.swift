@@ -23,9 +23,10 @@ public enum PlainPayload {
 }
 
 /// A message the bus passes through without decoding it: what `PlainPublish` read in
-/// place (or an in-process client handed over), plus what the bus adds. Socket deliveries are written straight from its parts,
-/// so the payload is copied once, from the publisher's read buffer to the subscriber's
-/// write buffer, and nothing is allocated for the encoding.
+/// place (or an in-process client handed over), plus what the bus adds. Socket
+/// deliveries are written straight from its parts, so the payload is copied once, from
+/// the publisher's read buffer to the subscriber's write buffer, and nothing is
+/// allocated for the encoding.
 public struct PlainMessage {
     public var topic: String
     public var payload: PlainPayload
