@@ -507,13 +507,11 @@ public final class Broker {
     /// Validity, ACL and durability of a topic for this session, remembered: a plugin
     /// publishes to few distinct topics, and matching them on every message is wasted work.
     private func publishDecision(for topic: String, session: Session) -> Session.PublishDecision {
-        if let known = session.publishDecisions[topic] { return known }
-        let valid = TopicPattern.isValidTopic(topic)
-        let decision = Session.PublishDecision(
-            valid: valid, allowed: valid && session.principal!.acl.mayPublish(topic), durable: valid && settings.isDurable(topic))
-        if session.publishDecisions.count >= 1_024 { session.publishDecisions.removeAll(keepingCapacity: true) }
-        session.publishDecisions[topic] = decision
-        return decision
+        session.publishDecisions.remembered(topic) {
+            let valid = TopicPattern.isValidTopic(topic)
+            return Session.PublishDecision(
+                valid: valid, allowed: valid && session.principal!.acl.mayPublish(topic), durable: valid && settings.isDurable(topic))
+        }
     }
 
     /// Delivers a non-durable message to every matching plain subscription (one member per queue group).
@@ -670,12 +668,10 @@ public final class Broker {
 
     /// Validity and ACL of a method for this session, remembered like publish decisions.
     private func callDecision(for method: String, session: Session) -> Session.CallDecision {
-        if let known = session.callDecisions[method] { return known }
-        let valid = MethodPattern.isValidMethod(method)
-        let decision = Session.CallDecision(valid: valid, allowed: valid && session.principal!.acl.mayCall(method))
-        if session.callDecisions.count >= 1_024 { session.callDecisions.removeAll(keepingCapacity: true) }
-        session.callDecisions[method] = decision
-        return decision
+        session.callDecisions.remembered(method) {
+            let valid = MethodPattern.isValidMethod(method)
+            return Session.CallDecision(valid: valid, allowed: valid && session.principal!.acl.mayCall(method))
+        }
     }
 
     /// Files the call under a bus-wide id; returns it and the timeout the server is given.

@@ -58,11 +58,7 @@ extension BrokerPeer {
     }
 
     public func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
-        var frame = Frame()
-        frame.deliver = message.message
-        frame.deliver.subscriptionID = subscriptionID
-        frame.deliver.deliveryAttempt = attempt
-        send(frame)
+        send(message.deliverFrame(subscriptionID: subscriptionID, attempt: attempt))
     }
 }
 
@@ -101,6 +97,15 @@ public final class OutgoingMessage {
         let bytes: ByteBuffer = plain?.sharedFields ?? (try? decoded?.serializedBytes()) ?? ByteBuffer()
         encoded = bytes
         return bytes
+    }
+
+    /// The `Frame{deliver}` for one subscriber, for peers that take frames as messages.
+    public func deliverFrame(subscriptionID: UInt64, attempt: UInt32) -> Frame {
+        var frame = Frame()
+        frame.deliver = message
+        frame.deliver.subscriptionID = subscriptionID
+        frame.deliver.deliveryAttempt = attempt
+        return frame
     }
 
     /// Appends the whole `Frame{deliver}` for one subscriber: from the publisher's parts,

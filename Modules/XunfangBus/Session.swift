@@ -41,6 +41,18 @@ final class Session {
     }
 }
 
+extension Dictionary where Key == String {
+    /// The value for `key`, made and kept on first use. A peer sending endless distinct
+    /// names only empties the table now and then: at most 1,024 are kept.
+    mutating func remembered(_ key: String, _ make: () -> Value) -> Value {
+        if let known = self[key] { return known }
+        let value = make()
+        if count >= 1_024 { removeAll(keepingCapacity: true) }
+        self[key] = value
+        return value
+    }
+}
+
 final class Subscription {
     let id: UInt64
     let pattern: TopicPattern

@@ -6,8 +6,8 @@ public import SwiftProtobuf
 import Synchronization
 import DequeModule
 import XunfangBus
-public import XunfangProto
-public import XunfangWire
+import XunfangProto
+import XunfangWire
 
 /// How a client reaches the bus.
 public enum BusTransport: Sendable {

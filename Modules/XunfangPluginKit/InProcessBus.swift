@@ -197,11 +197,7 @@ final class InProcessPeer: BrokerPeer, @unchecked Sendable {
     func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32) {
         guard !closed else { return }
         guard let plain = message.plain else {
-            var frame = Frame()
-            frame.deliver = message.message
-            frame.deliver.subscriptionID = subscriptionID
-            frame.deliver.deliveryAttempt = attempt
-            send(frame)
+            send(message.deliverFrame(subscriptionID: subscriptionID, attempt: attempt))
             return
         }
         deliveries.append(Delivery(plain, subscriptionID: subscriptionID, attempt: attempt))

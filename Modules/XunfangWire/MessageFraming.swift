@@ -34,12 +34,20 @@ extension FrameEncoder {
     /// adding `subscription_id` (1) before and `delivery_attempt` (8) after. Protobuf
     /// readers accept fields in any order, so this equals the generated encoding.
     public static func writeDeliver(sharedFields: ByteBuffer, subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
-        let inner = 1 + varintSize(subscriptionID) + sharedFields.readableBytes + 1 + varintSize(UInt64(attempt))
+        writeDeliver(subscriptionID: subscriptionID, attempt: attempt, sharedSize: sharedFields.readableBytes, into: &out) {
+            $0.buffer(sharedFields)
+        }
+    }
+
+    /// A Deliver frame around shared fields of `sharedSize` bytes that `shared` writes.
+    static func writeDeliver(subscriptionID: UInt64, attempt: UInt32, sharedSize: Int, into out: inout ByteBuffer,
+                             shared: (inout RawWriter) -> Void) {
+        let inner = 1 + varintSize(subscriptionID) + sharedSize + 1 + varintSize(UInt64(attempt))
         out.writeFrame(size: frameSize(inner: inner)) { writer in
             writer.frameHeader(kind: 7, inner: inner)  // Frame.deliver
             writer.byte(1 << 3)                        // Deliver.subscription_id
             writer.varint(subscriptionID)
-            writer.buffer(sharedFields)
+            shared(&writer)
             writer.byte(8 << 3)                        // Deliver.delivery_attempt
             writer.varint(UInt64(attempt))
         }

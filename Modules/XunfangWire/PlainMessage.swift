@@ -143,14 +143,8 @@ extension FrameEncoder {
     /// Appends `Frame{deliver}` for `message`, the fields in the order
     /// `writeDeliver(sharedFields:)` uses.
     public static func writeDeliver(_ message: PlainMessage, subscriptionID: UInt64, attempt: UInt32, into out: inout ByteBuffer) {
-        let inner = 1 + varintSize(subscriptionID) + message.sharedFieldsSize + 1 + varintSize(UInt64(attempt))
-        out.writeFrame(size: frameSize(inner: inner)) { writer in
-            writer.frameHeader(kind: 7, inner: inner)  // Frame.deliver
-            writer.byte(1 << 3)                        // subscription_id
-            writer.varint(subscriptionID)
-            message.writeSharedFields(into: &writer)
-            writer.byte(8 << 3)                        // delivery_attempt
-            writer.varint(UInt64(attempt))
+        writeDeliver(subscriptionID: subscriptionID, attempt: attempt, sharedSize: message.sharedFieldsSize, into: &out) {
+            message.writeSharedFields(into: &$0)
         }
     }
 }

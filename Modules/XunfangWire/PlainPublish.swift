@@ -56,8 +56,6 @@ public struct PlainPublish {
         self.messageID = messageID
         self.receiptRef = receiptRef
     }
-
-    public var payloadBytes: Int { payload.readableBytes }
 }
 
 /// Reads the few protobuf primitives the in-place readers need from raw bytes. Strict

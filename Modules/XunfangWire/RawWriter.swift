@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// Writes protobuf primitives through a raw pointer into space a `ByteBuffer` has made
 /// ready, so a whole frame costs one buffer call instead of one per field. (Each
