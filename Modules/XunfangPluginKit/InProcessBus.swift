@@ -41,9 +41,11 @@ public final class InProcessBus: @unchecked Sendable {
         try? await group?.shutdownGracefully()
     }
 
-    func connect(sink: any FrameSink) async throws -> InProcessLink {
+    /// Attaches a client and hands the broker its `greeting` in the same loop turn.
+    func connect(sink: any FrameSink, greeting: Frame) async throws -> InProcessLink {
         let link = InProcessLink(bus: self, sink: sink)
-        try await loop.submit { [link] in link.attach() }.get()
+        let hello = UncheckedSendable(greeting)
+        try await loop.submit { [link] in link.attach(greeting: hello.value) }.get()
         return link
     }
 }
@@ -77,8 +79,10 @@ final class InProcessLink: FrameLink, @unchecked Sendable {
     }
 
     /// On the bus loop.
-    func attach() {
-        session = bus.broker.connect(peer)
+    func attach(greeting: Frame) {
+        let session = bus.broker.connect(peer)
+        self.session = session
+        bus.broker.receive(greeting, from: session)
     }
 
     func send(_ frame: Frame) {

@@ -66,8 +66,12 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         outbox.withLock { $0.directDescriptor = directDescriptor }
     }
 
-    static func connect(_ endpoint: BusEndpoint, group: any EventLoopGroup, sink: any FrameSink, logger: Logger) async throws -> SocketLink {
-        let handler = ClientFrameHandler(sink: sink, logger: logger)
+    /// Connects; `greeting` is written by the event loop as soon as the connection is up.
+    static func connect(_ endpoint: BusEndpoint, group: any EventLoopGroup, sink: any FrameSink, greeting: Frame,
+                        logger: Logger) async throws -> SocketLink {
+        var greetingBytes = ByteBuffer()
+        try FrameEncoder.write(greeting, into: &greetingBytes)
+        let handler = ClientFrameHandler(sink: sink, greeting: greetingBytes, logger: logger)
         var tls: (NIOSSLContext, String)?
         if case .tls(let host, _, let roots) = endpoint {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -269,6 +273,7 @@ final class SocketLink: FrameLink, @unchecked Sendable {
 /// Decodes frames from the bus (limits grow after Welcome) and hands them to the sink.
 final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     private var reader = FrameReader(limits: WireLimits())
     private var recent = PlainDeliver.Recent()
     private var recentCall = PlainRequest.Recent()
@@ -281,10 +286,22 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Set with it: the connection is gone, before the sink hears so.
     var onInactive: (@Sendable () -> Void)?
 
-    init(sink: any FrameSink, logger: Logger) {
+    /// Written once the connection is up, before anything else.
+    private var greeting: ByteBuffer?
+
+    init(sink: any FrameSink, greeting: ByteBuffer?, logger: Logger) {
         self.sink = sink
         self.client = sink as? BusClient
+        self.greeting = greeting
         self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let greeting {
+            self.greeting = nil
+            context.writeAndFlush(wrapOutboundOut(greeting), promise: nil)
+        }
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -47,7 +47,7 @@ struct BusBench: AsyncParsableCommand {
         var results: [(String, String, Double)] = []
 
         let server = try await connect(.socket(endpoint), "bench-server") { client in
-            client.serveRaw(Self.echo) { data, _ in data }
+            client.serveRaw(Self.echo, placement: .arrivingThread) { data, _ in data }
         }
         let caller = try await connect(.socket(endpoint), "bench-client")
 

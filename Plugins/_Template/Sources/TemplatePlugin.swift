@@ -22,7 +22,7 @@ public struct TemplatePlugin: Plugin {
     }
 
     public func register(on bus: BusClient) {
-        bus.serve(Self.echoMethod) { [self] (request: Xunfang_Template_V1_EchoRequest, _) in
+        bus.serve(Self.echoMethod, placement: .arrivingThread) { [self] (request: Xunfang_Template_V1_EchoRequest, _) in
             guard request.text.utf8.count <= 4_096 else {
                 throw BusClientError(.invalidArgument, "text longer than 4096 bytes")
             }
