@@ -1,4 +1,5 @@
 public import XunfangProto
+public import XunfangWire
 import XunfangConfig
 import DequeModule
 
@@ -175,6 +176,28 @@ extension Broker {
         for consumer in durable.consumers.values where touched.contains(where: { consumer.pattern.matches($0) }) {
             pumpDurable(consumer.name)
         }
+    }
+
+    /// The log lost every message in `sequences` before they reached disk: their
+    /// publishers are told so (they publish again), and nobody ever receives them.
+    public func logFailed(sequences: Range<UInt64>, code: StatusCode, message: String) {
+        stats.durableWriteFailures += 1
+        guard !sequences.isEmpty else { return }
+        var kept: [DurableState.AwaitingSync] = []
+        for waiting in durable.awaitingSync {
+            guard sequences.contains(waiting.sequence) else {
+                kept.append(waiting)
+                continue
+            }
+            if let session = sessions[waiting.session], waiting.ref != 0 { fail(session, code, message, ref: waiting.ref) }
+        }
+        durable.awaitingSync = kept
+    }
+
+    /// What the log set aside at start, for `ctl stats` and the metrics.
+    public func recordDurableDamage(corruptRanges: Int, quarantinedBytes: Int) {
+        stats.durableCorruptRanges += UInt64(corruptRanges)
+        stats.durableQuarantinedBytes += UInt64(quarantinedBytes)
     }
 
     func bindDurable(_ subscription: Subscription, session: Session, maxInFlight: Int) -> BusError? {

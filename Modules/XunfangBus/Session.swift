@@ -212,6 +212,11 @@ public struct BrokerStats: Sendable, Codable, Hashable {
     public var rejects: UInt64 = 0
     public var deadPeers: UInt64 = 0
     public var durableAppended: UInt64 = 0
+    /// Writes or fdatasyncs of the durable log that failed (their publishers were refused).
+    public var durableWriteFailures: UInt64 = 0
+    /// Damaged ranges found in the durable log at start, set aside to `quarantine/`.
+    public var durableCorruptRanges: UInt64 = 0
+    public var durableQuarantinedBytes: UInt64 = 0
     /// Request round trips through the bus, by upper bound in milliseconds.
     public var latencyBuckets: [UInt64] = Array(repeating: 0, count: BrokerStats.latencyBoundsMs.count + 1)
     public static let latencyBoundsMs: [UInt64] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 5_000]

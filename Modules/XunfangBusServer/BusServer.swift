@@ -50,7 +50,11 @@ public final class BusServer: Service, @unchecked Sendable {
     public let metricsRegistry = PrometheusCollectorRegistry()
     public var metricsFactory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: metricsRegistry) }
 
-    public init(config: CountyConfig, credentials: [String: String], logger: Logger) {
+    /// The durable log's file layer: the system's, or a test's that injects faults.
+    private let segmentFiles: any SegmentFiles
+
+    public init(config: CountyConfig, credentials: [String: String], logger: Logger, segmentFiles: any SegmentFiles = SystemSegmentFiles()) {
+        self.segmentFiles = segmentFiles
         self.config = config
         self.credentials = credentials
         self.logger = logger
@@ -79,12 +83,14 @@ public final class BusServer: Service, @unchecked Sendable {
         let logger = self.logger
         let pool = self.pool
         let config = self.config
+        let segmentFiles = self.segmentFiles
         let (broker, log) = try await loop.submit {
             let log = config.bus.durableTopics.isEmpty ? nil :
                 try FileDurableLog(directory: logDirectory, segmentBytes: segmentBytes, eventLoop: loop, pool: pool, logger: logger,
-                                   syncTimer: syncTimer)
+                                   syncTimer: syncTimer, files: segmentFiles)
             let broker = Broker(settings: settings, clock: SystemClock(), log: log, logger: logger)
             log?.broker = broker
+            if let damage = log?.damage { broker.recordDurableDamage(corruptRanges: damage.corruptRanges, quarantinedBytes: damage.quarantinedBytes) }
             return UncheckedBox((broker, log))
         }.get().value
         self.broker = broker
@@ -195,7 +201,14 @@ public final class BusServer: Service, @unchecked Sendable {
             throw BusError(.failedPrecondition, "\(path) exists and is not a socket; refusing to replace it")
         }
         // A live bus answers on it; a stale file from a crash does not.
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        if Self.isListening(on: path) { throw BusError(.alreadyExists, "another bus is already listening on \(path)") }
+        unlink(path)
+    }
+
+    /// Whether something accepts connections on the Unix socket at `path`.
+    public static func isListening(on path: String) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { return false }
         defer { Glibc.close(probe) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -207,8 +220,7 @@ public final class BusServer: Service, @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        if connected == 0 { throw BusError(.alreadyExists, "another bus is already listening on \(path)") }
-        unlink(path)
+        return connected == 0
     }
 
     /// The server's TLS context from PEM files, or nil when TLS is not configured.

@@ -17,15 +17,18 @@ import Glibc
 ///   segment right away (rotation is decided here, so every message's location is known).
 ///   One sync at a time runs on a thread pool (write + fdatasync); everything appended
 ///   meanwhile rides on the next one, so many publishers share each fdatasync.
-/// - Every new segment starts with a snapshot of the durable consumers, so older segments
-///   can be deleted once every message in them has been forgotten (acknowledged by all).
-/// - Recovery reads every segment in order and stops at the first record whose length or
-///   checksum is wrong (a torn write from a crash): the tail is cut off there.
+/// - Every new segment starts with a mark of the next sequence and a snapshot of the
+///   durable consumers, so older segments can be deleted once every message in them has
+///   been forgotten (acknowledged by all) without a sequence ever being handed out twice.
+/// - A failed write or fdatasync is undone on disk (the segment is cut back to where the
+///   batch began), and every message appended since the last good sync is refused to its
+///   publisher; acks and consumers are appended again. Nothing later can acknowledge it.
+/// - Recovery keeps every intact record. Only the last segment is repaired at start (a
+///   torn tail is cut, damage in the middle is quarantined); damage in an earlier segment
+///   stops the bus and names `xunfang bus log repair`.
 /// - Payloads are read back with pread when the broker's in-memory cache no longer has them.
 final class FileDurableLog: DurableLog {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
+    typealias Failure = LogSalvage.Failure
 
     struct Location {
         let segment: Int
@@ -33,10 +36,25 @@ final class FileDurableLog: DurableLog {
         let length: Int
     }
 
-    /// Bytes appended to one segment since the last sync.
+    /// Bytes appended to one segment since the last sync, from `start` in that segment.
     struct Chunk {
         let segment: Int
+        let start: Int
         var bytes: ByteBuffer
+    }
+
+    /// Records appended since the last sync began, with what must be appended again if
+    /// their write fails (acks and consumers; messages are refused instead).
+    struct Batch {
+        var chunks: [Chunk] = []
+        var replayable: [Xunfang_Bus_V1_LogRecord] = []
+        var isEmpty: Bool { chunks.isEmpty }
+    }
+
+    /// What recovery found and set aside; reported in stats and metrics.
+    struct RecoveryDamage {
+        var corruptRanges = 0
+        var quarantinedBytes = 0
     }
 
     private let directory: String
@@ -44,111 +62,118 @@ final class FileDurableLog: DurableLog {
     private let eventLoop: any EventLoop
     private let pool: NIOThreadPool
     private let logger: Logger
+    private let files: any SegmentFiles
     /// Set after init; the log reports syncs to it on the event loop.
     weak var broker: Broker?
 
     private var nextSequence: UInt64 = 1
+    /// The first sequence not yet on disk: everything from here on is refused if a write fails.
+    private var unsyncedFrom: UInt64 = 1
     private var segment: Int
     private var segmentSize: Int
-    private var pending: [Chunk] = []
-    private var pendingThrough: UInt64 = 0
-    private var syncInFlight = false
+    private var pending = Batch()
+    private var inFlight: Batch?
+    /// A failed write could not be undone: nothing more is written until a restart.
+    private var broken: SegmentFileError?
     private var writer: SegmentWriter
     private var recovered = RecoveredLog()
+    private(set) var damage = RecoveryDamage()
     private var consumers: [String: String] = [:]
     private var locations: [UInt64: Location] = [:]
     /// Messages not yet forgotten, per segment.
     private var liveMessages: [Int: Int] = [:]
     private var readers: [Int: Int32] = [:]
     private var closePromise: EventLoopPromise<Void>?
+    private var retryScheduled = false
     /// Time of each write + fdatasync batch (the floor under every durable ack).
     private let syncTimer: CoreMetrics.Timer?
 
     init(directory: String, segmentBytes: Int, eventLoop: any EventLoop, pool: NIOThreadPool, logger: Logger,
-         syncTimer: CoreMetrics.Timer? = nil) throws {
+         syncTimer: CoreMetrics.Timer? = nil, files: any SegmentFiles = SystemSegmentFiles()) throws {
         self.syncTimer = syncTimer
         self.directory = directory
         self.segmentBytes = segmentBytes
         self.eventLoop = eventLoop
         self.pool = pool
         self.logger = logger
+        self.files = files
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let segments = try Self.segmentNumbers(in: directory)
+        let segments = try LogSalvage.segmentNumbers(in: directory)
         var state = RecoveredLog()
-        var maxSequence: UInt64 = 0
+        var highWater: UInt64 = 0
         var locations: [UInt64: Location] = [:]
         var live: [Int: Int] = [:]
         for (index, number) in segments.enumerated() {
-            let path = Self.path(directory, number)
-            let validLength = try Self.replay(path: path) { record, offset, length in
-                switch record.kind {
+            let scan = try Self.readSegment(number, directory: directory, isLast: index == segments.count - 1,
+                                            files: files, logger: logger, damage: &damage)
+            for scanned in scan.records {
+                switch scanned.record.kind {
                 case .message(let message):
                     state.messages.append(RecoveredLog.Entry(sequence: message.sequence, topic: message.topic))
-                    locations[message.sequence] = Location(segment: number, offset: offset, length: length)
+                    locations[message.sequence] = Location(segment: number, offset: scanned.offset, length: scanned.length)
                     live[number, default: 0] += 1
-                    maxSequence = max(maxSequence, message.sequence)
+                    highWater = max(highWater, message.sequence)
                 case .ack(let ack):
                     state.acks[ack.consumer, default: []].formUnion(ack.sequences)
+                    highWater = max(highWater, ack.sequences.max() ?? 0)
                 case .consumer(let consumer):
                     state.consumers[consumer.name] = consumer.pattern
+                case .mark(let mark):
+                    highWater = max(highWater, mark.nextSequence &- 1)
                 case nil:
                     break
                 }
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            if validLength < size {
-                guard index == segments.count - 1 else {
-                    // A torn record before the last segment means what follows cannot be trusted.
-                    throw Failure(description: "durable log segment \(path) is corrupt before the last segment; refusing to start")
-                }
-                logger.warning("durable log: cut a torn tail", metadata: ["xunfang.segment": "\(path)", "xunfang.bytes": "\(size - validLength)"])
-                guard truncate(path, off_t(validLength)) == 0 else { throw Failure(description: "cannot truncate \(path)") }
-            }
         }
+        // Acks of messages already deleted name nothing that exists; keeping them would only grow memory.
+        for (name, acked) in state.acks { state.acks[name] = acked.filter { locations[$0] != nil } }
         self.recovered = state
         self.consumers = state.consumers
         self.locations = locations
         self.liveMessages = live
-        self.nextSequence = maxSequence + 1
+        self.nextSequence = highWater + 1
+        self.unsyncedFrom = highWater + 1
         self.segment = segments.last ?? 1
-        self.writer = try SegmentWriter(directory: directory)
+        self.writer = SegmentWriter(directory: directory, files: files)
         self.segmentSize = (try? FileManager.default.attributesOfItem(atPath: Self.path(directory, segment))[.size] as? Int) ?? 0
+        if segments.isEmpty { appendMark() }
     }
 
     static func path(_ directory: String, _ number: Int) -> String {
-        "\(directory)/\(String(format: "%020d", number)).log"
+        LogSalvage.segmentPath(directory, number)
     }
 
-    static func segmentNumbers(in directory: String) throws -> [Int] {
-        try FileManager.default.contentsOfDirectory(atPath: directory)
-            .filter { $0.hasSuffix(".log") }
-            .compactMap { Int($0.dropLast(4)) }
-            .sorted()
-    }
-
-    /// Calls `visit` for every intact record (with its offset and size in the file);
-    /// returns the byte length of the intact prefix.
-    static func replay(path: String, _ visit: (Xunfang_Bus_V1_LogRecord, Int, Int) -> Void) throws -> Int {
-        guard let data = FileManager.default.contents(atPath: path) else { throw Failure(description: "cannot read \(path)") }
-        var offset = 0
-        let bytes = [UInt8](data)
-        while offset + 8 <= bytes.count {
-            guard let record = decodeRecord(bytes, at: offset) else { break }
-            visit(record.0, offset, record.1)
-            offset += record.1
+    /// One segment's records. The last one is repaired in place (it is where a crash
+    /// leaves a torn write); damage anywhere else needs an operator.
+    private static func readSegment(_ number: Int, directory: String, isLast: Bool, files: any SegmentFiles, logger: Logger,
+                                    damage: inout RecoveryDamage) throws -> SegmentScan {
+        let path = Self.path(directory, number)
+        let bytes = try LogSalvage.read(path)
+        let scan = SegmentScan(bytes)
+        guard !scan.isIntact else { return scan }
+        guard isLast else {
+            let ranges = scan.damage.map { "\($0.kind.rawValue) at byte \($0.range.lowerBound) (\($0.range.count) bytes)" }
+            throw Failure(description: """
+                durable log segment \(path) is damaged: \(ranges.joined(separator: ", ")). The bus will not start on a \
+                damaged log. Run `xunfang bus log check` to see what is affected, then `xunfang bus log repair` to keep \
+                every intact record and move the damaged bytes to \(directory)/quarantine/.
+                """)
         }
-        return offset
-    }
-
-    /// The record at `offset` and its size including the 8-byte header, if intact.
-    static func decodeRecord(_ bytes: [UInt8], at offset: Int) -> (Xunfang_Bus_V1_LogRecord, Int)? {
-        guard offset + 8 <= bytes.count else { return nil }
-        let length = Int(UInt32(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }))
-        let crc = UInt32(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) })
-        guard length <= 64 * 1024 * 1024, offset + 8 + length <= bytes.count else { return nil }
-        let body = bytes[(offset + 8)..<(offset + 8 + length)]
-        guard CRC32C.checksum(body) == crc, let record = try? Xunfang_Bus_V1_LogRecord(serializedBytes: Array(body)) else { return nil }
-        return (record, 8 + length)
+        let (report, salvaged) = try LogSalvage.salvage(number: number, path: path, bytes: bytes, scan: scan, directory: directory, files: files)
+        for range in report.damage {
+            let metadata: Logger.Metadata = [
+                "xunfang.segment": "\(path)", "xunfang.offset": "\(range.offset)", "xunfang.bytes": "\(range.length)",
+                "xunfang.quarantine": "\(range.quarantinedTo ?? "-")",
+                "xunfang.messages": "\(range.recognisable.map { "\($0.sequence):\($0.topic)" })"]
+            if range.kind == SegmentScan.Damage.Kind.tornTail.rawValue {
+                logger.warning("durable log: cut a torn tail (a write the crash interrupted, never acknowledged)", metadata: metadata)
+            } else {
+                damage.corruptRanges += 1
+                logger.error("durable log: CORRUPT bytes in the last segment; intact records after them are kept", metadata: metadata)
+            }
+            damage.quarantinedBytes += range.length
+        }
+        return salvaged
     }
 
     // MARK: DurableLog (event loop)
@@ -161,7 +186,6 @@ final class FileDurableLog: DurableLog {
         let location = append(record)
         locations[message.sequence] = location
         liveMessages[location.segment, default: 0] += 1
-        pendingThrough = message.sequence
         return message.sequence
     }
 
@@ -169,7 +193,7 @@ final class FileDurableLog: DurableLog {
         var record = Xunfang_Bus_V1_LogRecord()
         record.ack.consumer = consumer
         record.ack.sequences = sequences
-        append(record)
+        appendReplayable(record)
     }
 
     func appendConsumer(name: String, pattern: String) {
@@ -177,7 +201,12 @@ final class FileDurableLog: DurableLog {
         var record = Xunfang_Bus_V1_LogRecord()
         record.consumer.name = name
         record.consumer.pattern = pattern
+        appendReplayable(record)
+    }
+
+    private func appendReplayable(_ record: Xunfang_Bus_V1_LogRecord) {
         append(record)
+        pending.replayable.append(record)
     }
 
     @discardableResult
@@ -185,18 +214,23 @@ final class FileDurableLog: DurableLog {
         if segmentSize >= segmentBytes { rotate() }
         let body: [UInt8] = (try? record.serializedBytes()) ?? []
         let location = Location(segment: segment, offset: segmentSize, length: 8 + body.count)
-        if pending.last?.segment != segment { pending.append(Chunk(segment: segment, bytes: ByteBuffer())) }
-        pending[pending.count - 1].bytes.writeInteger(UInt32(body.count), endianness: .big)
-        pending[pending.count - 1].bytes.writeInteger(CRC32C.checksum(body), endianness: .big)
-        pending[pending.count - 1].bytes.writeBytes(body)
+        if pending.chunks.last?.segment != segment {
+            pending.chunks.append(Chunk(segment: segment, start: segmentSize, bytes: ByteBuffer()))
+        }
+        let last = pending.chunks.count - 1
+        pending.chunks[last].bytes.writeInteger(UInt32(body.count), endianness: .big)
+        pending.chunks[last].bytes.writeInteger(CRC32C.checksum(body), endianness: .big)
+        pending.chunks[last].bytes.writeBytes(body)
         segmentSize += location.length
         return location
     }
 
-    /// Starts the next segment with a snapshot of the consumers, then lets old segments go.
+    /// Starts the next segment with the numbering mark and a snapshot of the consumers,
+    /// then lets old segments go.
     private func rotate() {
         segment += 1
         segmentSize = 0
+        appendMark()
         for (name, pattern) in consumers.sorted(by: { $0.key < $1.key }) {
             var record = Xunfang_Bus_V1_LogRecord()
             record.consumer.name = name
@@ -204,6 +238,12 @@ final class FileDurableLog: DurableLog {
             append(record)
         }
         deleteForgottenSegments()
+    }
+
+    private func appendMark() {
+        var record = Xunfang_Bus_V1_LogRecord()
+        record.mark.nextSequence = nextSequence
+        append(record)
     }
 
     func forget(_ sequences: [UInt64]) {
@@ -217,11 +257,12 @@ final class FileDurableLog: DurableLog {
     /// Segments before the current one whose messages are all forgotten hold nothing the
     /// next start needs (consumers are in every later segment's snapshot).
     private func deleteForgottenSegments() {
-        guard let oldest = (try? Self.segmentNumbers(in: directory))?.first, oldest < segment else { return }
+        guard let oldest = (try? LogSalvage.segmentNumbers(in: directory))?.first, oldest < segment else { return }
         var doomed: [Int] = []
         for number in oldest..<segment {
             // A prefix only, and never a segment with records still waiting to be written.
-            guard (liveMessages[number] ?? 0) <= 0, !pending.contains(where: { $0.segment == number }) else { break }
+            guard (liveMessages[number] ?? 0) <= 0, !pending.chunks.contains(where: { $0.segment == number }),
+                  inFlight?.chunks.contains(where: { $0.segment == number }) != true else { break }
             doomed.append(number)
         }
         guard !doomed.isEmpty else { return }
@@ -249,40 +290,93 @@ final class FileDurableLog: DurableLog {
         }
         var bytes = [UInt8](repeating: 0, count: location.length)
         let read = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, location.length, off_t(location.offset)) }
-        guard read == location.length, case .message(let message)? = Self.decodeRecord(bytes, at: 0)?.0.kind else { return nil }
+        guard read == location.length, case .message(let message)? = SegmentScan.decode(bytes, at: 0)?.0.kind else { return nil }
         return message
     }
 
     func requestSync() {
-        guard !syncInFlight, closePromise == nil, !pending.isEmpty else { return }
-        syncInFlight = true
+        guard inFlight == nil, closePromise == nil, !pending.isEmpty else { return }
+        if let broken {
+            refuseUnsynced(SegmentFileError("write", "\(directory) (unusable since a failed write could not be undone; restart the bus)",
+                                            code: broken.code))
+            return
+        }
         let batch = pending
-        let through = pendingThrough
-        pending = []
+        let through = nextSequence - 1
+        pending = Batch()
+        inFlight = batch
         let writer = self.writer
         let timer = syncTimer
         pool.submit { [eventLoop] _ in
             let started = DispatchTime.now().uptimeNanoseconds
-            let result = Result { try writer.writeAndSync(batch) }
+            let result = Result { try writer.writeAndSync(batch.chunks) }
             timer?.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             eventLoop.execute { [weak self] in self?.syncFinished(result, through: through) }
         }
     }
 
     private func syncFinished(_ result: Result<Void, any Error>, through: UInt64) {
-        syncInFlight = false
+        let batch = inFlight
+        inFlight = nil
         switch result {
         case .success:
+            unsyncedFrom = max(unsyncedFrom, through + 1)
             broker?.logSynced(through: through)
         case .failure(let error):
-            // Publishers stay unacknowledged; they retry. Never acknowledge what is not on disk.
-            logger.error("durable log write failed", metadata: ["xunfang.error": "\(error)"])
+            syncFailed(batch ?? Batch(), error: error)
         }
         if closePromise != nil {
             finishClose()
         } else if !pending.isEmpty {
             requestSync()
         }
+    }
+
+    /// The batch did not reach disk, and what was appended after it was placed behind it:
+    /// all of it is refused, the segment is cut back to where the batch began, and acks
+    /// and consumers are appended again. No later sync can acknowledge any of it.
+    private func syncFailed(_ batch: Batch, error: any Error) {
+        let cause = error as? SegmentFileError ?? SegmentFileError("write", directory, code: EIO)
+        logger.error("durable log write failed; refusing every message not yet on disk", metadata: [
+            "xunfang.error": "\(cause)", "xunfang.sequences": "\(unsyncedFrom)..<\(nextSequence)"])
+        let replay = batch.replayable + pending.replayable
+        if let start = batch.chunks.first {
+            do {
+                try writer.rollBack(batch.chunks)
+            } catch {
+                broken = error as? SegmentFileError ?? cause
+                logger.critical("durable log: a failed write could not be undone; no more durable writes until a restart",
+                                metadata: ["xunfang.error": "\(error)"])
+            }
+            segment = start.segment
+            segmentSize = start.start
+        }
+        pending = Batch()
+        refuseUnsynced(cause)
+        for record in replay {
+            if case .consumer(let consumer)? = record.kind, consumers[consumer.name] == nil { continue }
+            appendReplayable(record)
+        }
+        // Acks wait for the next publish to carry them, or for this retry.
+        if !pending.isEmpty && !retryScheduled {
+            retryScheduled = true
+            eventLoop.scheduleTask(in: .milliseconds(200)) { [weak self] in
+                self?.retryScheduled = false
+                self?.requestSync()
+            }
+        }
+    }
+
+    /// Tells the broker that every message from `unsyncedFrom` on is lost; their sequences are never reused.
+    private func refuseUnsynced(_ cause: SegmentFileError) {
+        let lost = unsyncedFrom..<nextSequence
+        for sequence in lost {
+            guard let location = locations.removeValue(forKey: sequence) else { continue }
+            liveMessages[location.segment, default: 1] -= 1
+        }
+        unsyncedFrom = nextSequence
+        broker?.logFailed(sequences: lost, code: cause.isOutOfSpace ? .resourceExhausted : .unavailable,
+                          message: "the durable log could not write this message: \(cause); publish it again")
     }
 
     func recover() -> RecoveredLog {
@@ -295,19 +389,21 @@ final class FileDurableLog: DurableLog {
     func close() -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         closePromise = promise
-        if !syncInFlight { finishClose() }
+        if inFlight == nil { finishClose() }
         return promise.futureResult
     }
 
     private func finishClose() {
-        if !pending.isEmpty {
+        if !pending.isEmpty, broken == nil {
             let batch = pending
-            pending = []
+            pending = Batch()
             do {
-                try writer.writeAndSync(batch)
-                broker?.logSynced(through: pendingThrough)
+                try writer.writeAndSync(batch.chunks)
+                broker?.logSynced(through: nextSequence - 1)
             } catch {
                 logger.error("durable log: last write at shutdown failed", metadata: ["xunfang.error": "\(error)"])
+                try? writer.rollBack(batch.chunks)
+                refuseUnsynced(error as? SegmentFileError ?? SegmentFileError("write", directory, code: EIO))
             }
         }
         for fd in readers.values { Glibc.close(fd) }
@@ -321,53 +417,60 @@ final class FileDurableLog: DurableLog {
 /// Appends chunks to their segment files; used from one pool thread at a time.
 final class SegmentWriter: @unchecked Sendable {
     private let directory: String
+    private let files: any SegmentFiles
     private var number = 0
     private var fd: Int32 = -1
 
-    init(directory: String) throws {
+    init(directory: String, files: any SegmentFiles) {
         self.directory = directory
+        self.files = files
     }
 
     func writeAndSync(_ chunks: [FileDurableLog.Chunk]) throws {
         for chunk in chunks {
             if chunk.segment != number { try open(chunk.segment) }
-            try chunk.bytes.withUnsafeReadableBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw FileDurableLog.Failure(description: "write to segment \(number) failed: errno \(errno)")
-                    }
-                    offset += written
-                }
+            let path = FileDurableLog.path(directory, number)
+            try chunk.bytes.withUnsafeReadableBytes { try files.write(fd, $0, path: path) }
+            try files.sync(fd, path: path)
+        }
+    }
+
+    /// Cuts every segment the chunks touched back to where they began (a segment they
+    /// began is removed), newest first, durably.
+    func rollBack(_ chunks: [FileDurableLog.Chunk]) throws {
+        close()
+        for chunk in chunks.reversed() {
+            let path = FileDurableLog.path(directory, chunk.segment)
+            if chunk.start == 0 {
+                try files.remove(path)
+                files.syncDirectory(directory)
+                continue
             }
-            guard fdatasync(fd) == 0 else { throw FileDurableLog.Failure(description: "fdatasync failed: errno \(errno)") }
+            let descriptor = try files.openForAppend(path, create: false)
+            defer { files.close(descriptor) }
+            try files.truncate(descriptor, to: chunk.start, path: path)
+            // Best effort: while syncs fail, the next write's successful fdatasync makes the
+            // new size durable before anything after it is acknowledged.
+            try? files.sync(descriptor, path: path)
         }
     }
 
     private func open(_ segment: Int) throws {
         if fd >= 0 {
-            _ = fdatasync(fd)
-            Glibc.close(fd)
+            try files.sync(fd, path: FileDurableLog.path(directory, number))
+            close()
         }
         let path = FileDurableLog.path(directory, segment)
         let existed = access(path, F_OK) == 0
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileDurableLog.Failure(description: "cannot open \(path): errno \(errno)") }
+        fd = try files.openForAppend(path, create: true)
         number = segment
-        if !existed {
-            // The new file's directory entry must be durable too.
-            let dirFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY)
-            if dirFD >= 0 {
-                _ = fsync(dirFD)
-                Glibc.close(dirFD)
-            }
-        }
+        // The new file's directory entry must be durable too.
+        if !existed { files.syncDirectory(directory) }
     }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { files.close(fd) }
         fd = -1
+        number = 0
     }
 }

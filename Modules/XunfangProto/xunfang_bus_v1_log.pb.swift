@@ -59,6 +59,15 @@ public nonisolated struct Xunfang_Bus_V1_LogRecord: Sendable {
     set {kind = .consumer(newValue)}
   }
 
+  /// first record of every segment: where numbering stands
+  public var mark: Xunfang_Bus_V1_LogMark {
+    get {
+      if case .mark(let v)? = kind {return v}
+      return Xunfang_Bus_V1_LogMark()
+    }
+    set {kind = .mark(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -68,8 +77,24 @@ public nonisolated struct Xunfang_Bus_V1_LogRecord: Sendable {
     case ack(Xunfang_Bus_V1_LogAck)
     /// a durable consumer was created
     case consumer(Xunfang_Bus_V1_LogConsumer)
+    /// first record of every segment: where numbering stands
+    case mark(Xunfang_Bus_V1_LogMark)
 
   }
+
+  public init() {}
+}
+
+/// Sequences are never reused: the next one to assign is written at the head of every
+/// segment, so it survives the deletion of every segment that held a message.
+public nonisolated struct Xunfang_Bus_V1_LogMark: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var nextSequence: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -108,7 +133,7 @@ fileprivate nonisolated let _protobuf_package = "xunfang.bus.v1"
 
 nonisolated extension Xunfang_Bus_V1_LogRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LogRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}message\0\u{1}ack\0\u{1}consumer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}message\0\u{1}ack\0\u{1}consumer\0\u{1}mark\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -155,6 +180,19 @@ nonisolated extension Xunfang_Bus_V1_LogRecord: SwiftProtobuf.Message, SwiftProt
           self.kind = .consumer(v)
         }
       }()
+      case 4: try {
+        var v: Xunfang_Bus_V1_LogMark?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .mark(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .mark(v)
+        }
+      }()
       default: break
       }
     }
@@ -178,6 +216,10 @@ nonisolated extension Xunfang_Bus_V1_LogRecord: SwiftProtobuf.Message, SwiftProt
       guard case .consumer(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     }()
+    case .mark?: try {
+      guard case .mark(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -185,6 +227,36 @@ nonisolated extension Xunfang_Bus_V1_LogRecord: SwiftProtobuf.Message, SwiftProt
 
   public static func ==(lhs: Xunfang_Bus_V1_LogRecord, rhs: Xunfang_Bus_V1_LogRecord) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Bus_V1_LogMark: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LogMark"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}next_sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.nextSequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.nextSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nextSequence, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Bus_V1_LogMark, rhs: Xunfang_Bus_V1_LogMark) -> Bool {
+    if lhs.nextSequence != rhs.nextSequence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -42,11 +42,11 @@ struct Harness {
     let transport: BusTransport
     let directory: String
 
-    static func start(_ mode: Mode, directory: String = temporaryDirectory(),
+    static func start(_ mode: Mode, directory: String = temporaryDirectory(), segmentFiles: any SegmentFiles = SystemSegmentFiles(),
                       configure: (inout CountyConfig) -> Void = { _ in }) async throws -> Harness {
         var config = county(dataDirectory: directory)
         configure(&config)
-        let server = BusServer(config: config, credentials: ["template": secret, "tester": secret], logger: quiet)
+        let server = BusServer(config: config, credentials: ["template": secret, "tester": secret], logger: quiet, segmentFiles: segmentFiles)
         let addresses = try await server.start()
         let transport: BusTransport = switch mode {
         case .socket: .socket(.unixSocket(addresses.socketPath))

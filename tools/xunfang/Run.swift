@@ -8,7 +8,13 @@ import XunfangConfig
 import XunfangSupervisor
 
 struct BusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bus", abstract: "Run the message bus alone.")
+    static let configuration = CommandConfiguration(
+        commandName: "bus", abstract: "Run the message bus alone (the default), or check and repair its durable log.",
+        subcommands: [BusRunCommand.self, BusLogCommand.self], defaultSubcommand: BusRunCommand.self)
+}
+
+struct BusRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the message bus alone.")
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {

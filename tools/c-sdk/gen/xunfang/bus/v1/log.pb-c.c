@@ -52,6 +52,51 @@ void   xunfang__bus__v1__log_record__free_unpacked
   assert(message->base.descriptor == &xunfang__bus__v1__log_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__bus__v1__log_mark__init
+                     (Xunfang__Bus__V1__LogMark         *message)
+{
+  static const Xunfang__Bus__V1__LogMark init_value = XUNFANG__BUS__V1__LOG_MARK__INIT;
+  *message = init_value;
+}
+size_t xunfang__bus__v1__log_mark__get_packed_size
+                     (const Xunfang__Bus__V1__LogMark *message)
+{
+  assert(message->base.descriptor == &xunfang__bus__v1__log_mark__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__bus__v1__log_mark__pack
+                     (const Xunfang__Bus__V1__LogMark *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__bus__v1__log_mark__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__bus__v1__log_mark__pack_to_buffer
+                     (const Xunfang__Bus__V1__LogMark *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__bus__v1__log_mark__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Bus__V1__LogMark *
+       xunfang__bus__v1__log_mark__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Bus__V1__LogMark *)
+     protobuf_c_message_unpack (&xunfang__bus__v1__log_mark__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__bus__v1__log_mark__free_unpacked
+                     (Xunfang__Bus__V1__LogMark *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__bus__v1__log_mark__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__bus__v1__log_ack__init
                      (Xunfang__Bus__V1__LogAck         *message)
 {
@@ -142,7 +187,7 @@ void   xunfang__bus__v1__log_consumer__free_unpacked
   assert(message->base.descriptor == &xunfang__bus__v1__log_consumer__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor xunfang__bus__v1__log_record__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__bus__v1__log_record__field_descriptors[4] =
 {
   {
     "message",
@@ -180,16 +225,29 @@ static const ProtobufCFieldDescriptor xunfang__bus__v1__log_record__field_descri
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mark",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Bus__V1__LogRecord, kind_case),
+    offsetof(Xunfang__Bus__V1__LogRecord, mark),
+    &xunfang__bus__v1__log_mark__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__bus__v1__log_record__field_indices_by_name[] = {
   1,   /* field[1] = ack */
   2,   /* field[2] = consumer */
+  3,   /* field[3] = mark */
   0,   /* field[0] = message */
 };
 static const ProtobufCIntRange xunfang__bus__v1__log_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__bus__v1__log_record__descriptor =
 {
@@ -199,11 +257,49 @@ const ProtobufCMessageDescriptor xunfang__bus__v1__log_record__descriptor =
   "Xunfang__Bus__V1__LogRecord",
   "xunfang.bus.v1",
   sizeof(Xunfang__Bus__V1__LogRecord),
-  3,
+  4,
   xunfang__bus__v1__log_record__field_descriptors,
   xunfang__bus__v1__log_record__field_indices_by_name,
   1,  xunfang__bus__v1__log_record__number_ranges,
   (ProtobufCMessageInit) xunfang__bus__v1__log_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__bus__v1__log_mark__field_descriptors[1] =
+{
+  {
+    "next_sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bus__V1__LogMark, next_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__bus__v1__log_mark__field_indices_by_name[] = {
+  0,   /* field[0] = next_sequence */
+};
+static const ProtobufCIntRange xunfang__bus__v1__log_mark__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__bus__v1__log_mark__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.bus.v1.LogMark",
+  "LogMark",
+  "Xunfang__Bus__V1__LogMark",
+  "xunfang.bus.v1",
+  sizeof(Xunfang__Bus__V1__LogMark),
+  1,
+  xunfang__bus__v1__log_mark__field_descriptors,
+  xunfang__bus__v1__log_mark__field_indices_by_name,
+  1,  xunfang__bus__v1__log_mark__number_ranges,
+  (ProtobufCMessageInit) xunfang__bus__v1__log_mark__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__bus__v1__log_ack__field_descriptors[2] =

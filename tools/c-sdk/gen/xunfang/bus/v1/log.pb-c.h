@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "xunfang/bus/v1/bus.pb-c.h"
 
 typedef struct Xunfang__Bus__V1__LogRecord Xunfang__Bus__V1__LogRecord;
+typedef struct Xunfang__Bus__V1__LogMark Xunfang__Bus__V1__LogMark;
 typedef struct Xunfang__Bus__V1__LogAck Xunfang__Bus__V1__LogAck;
 typedef struct Xunfang__Bus__V1__LogConsumer Xunfang__Bus__V1__LogConsumer;
 
@@ -30,7 +31,8 @@ typedef enum {
   XUNFANG__BUS__V1__LOG_RECORD__KIND__NOT_SET = 0,
   XUNFANG__BUS__V1__LOG_RECORD__KIND_MESSAGE = 1,
   XUNFANG__BUS__V1__LOG_RECORD__KIND_ACK = 2,
-  XUNFANG__BUS__V1__LOG_RECORD__KIND_CONSUMER = 3
+  XUNFANG__BUS__V1__LOG_RECORD__KIND_CONSUMER = 3,
+  XUNFANG__BUS__V1__LOG_RECORD__KIND_MARK = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__BUS__V1__LOG_RECORD__KIND__CASE)
 } Xunfang__Bus__V1__LogRecord__KindCase;
 
@@ -51,11 +53,29 @@ struct  Xunfang__Bus__V1__LogRecord
      * a durable consumer was created
      */
     Xunfang__Bus__V1__LogConsumer *consumer;
+    /*
+     * first record of every segment: where numbering stands
+     */
+    Xunfang__Bus__V1__LogMark *mark;
   };
 };
 #define XUNFANG__BUS__V1__LOG_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__bus__v1__log_record__descriptor) \
     , XUNFANG__BUS__V1__LOG_RECORD__KIND__NOT_SET, {0} }
+
+
+/*
+ * Sequences are never reused: the next one to assign is written at the head of every
+ * segment, so it survives the deletion of every segment that held a message.
+ */
+struct  Xunfang__Bus__V1__LogMark
+{
+  ProtobufCMessage base;
+  uint64_t next_sequence;
+};
+#define XUNFANG__BUS__V1__LOG_MARK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__bus__v1__log_mark__descriptor) \
+    , 0 }
 
 
 struct  Xunfang__Bus__V1__LogAck
@@ -100,6 +120,25 @@ Xunfang__Bus__V1__LogRecord *
 void   xunfang__bus__v1__log_record__free_unpacked
                      (Xunfang__Bus__V1__LogRecord *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Bus__V1__LogMark methods */
+void   xunfang__bus__v1__log_mark__init
+                     (Xunfang__Bus__V1__LogMark         *message);
+size_t xunfang__bus__v1__log_mark__get_packed_size
+                     (const Xunfang__Bus__V1__LogMark   *message);
+size_t xunfang__bus__v1__log_mark__pack
+                     (const Xunfang__Bus__V1__LogMark   *message,
+                      uint8_t             *out);
+size_t xunfang__bus__v1__log_mark__pack_to_buffer
+                     (const Xunfang__Bus__V1__LogMark   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Bus__V1__LogMark *
+       xunfang__bus__v1__log_mark__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__bus__v1__log_mark__free_unpacked
+                     (Xunfang__Bus__V1__LogMark *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Bus__V1__LogAck methods */
 void   xunfang__bus__v1__log_ack__init
                      (Xunfang__Bus__V1__LogAck         *message);
@@ -143,6 +182,9 @@ void   xunfang__bus__v1__log_consumer__free_unpacked
 typedef void (*Xunfang__Bus__V1__LogRecord_Closure)
                  (const Xunfang__Bus__V1__LogRecord *message,
                   void *closure_data);
+typedef void (*Xunfang__Bus__V1__LogMark_Closure)
+                 (const Xunfang__Bus__V1__LogMark *message,
+                  void *closure_data);
 typedef void (*Xunfang__Bus__V1__LogAck_Closure)
                  (const Xunfang__Bus__V1__LogAck *message,
                   void *closure_data);
@@ -156,6 +198,7 @@ typedef void (*Xunfang__Bus__V1__LogConsumer_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor xunfang__bus__v1__log_record__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__bus__v1__log_mark__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__bus__v1__log_ack__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__bus__v1__log_consumer__descriptor;
 

@@ -1,0 +1,221 @@
+import Foundation
+import Synchronization
+import Testing
+import XunfangBus
+import XunfangBusServer
+import XunfangPluginKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The system's file calls, with faults switched on and off by the test: a full disk
+/// (a write stores half its bytes, then fails with ENOSPC) or a failing fdatasync.
+final class FaultySegmentFiles: SegmentFiles {
+    enum Fault { case none, diskFull, syncFails }
+    private let system = SystemSegmentFiles()
+    private let fault = Mutex(Fault.none)
+
+    func set(_ fault: Fault) { self.fault.withLock { $0 = fault } }
+
+    func openForAppend(_ path: String, create: Bool) throws -> Int32 { try system.openForAppend(path, create: create) }
+
+    func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        guard fault.withLock({ $0 }) == .diskFull else { return try system.write(descriptor, bytes, path: path) }
+        try system.write(descriptor, UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]), path: path)
+        throw SegmentFileError("write", path, code: ENOSPC)
+    }
+
+    func sync(_ descriptor: Int32, path: String) throws {
+        guard fault.withLock({ $0 }) == .syncFails else { return try system.sync(descriptor, path: path) }
+        throw SegmentFileError("fdatasync", path, code: EIO)
+    }
+
+    func truncate(_ descriptor: Int32, to length: Int, path: String) throws { try system.truncate(descriptor, to: length, path: path) }
+    func close(_ descriptor: Int32) { system.close(descriptor) }
+    func remove(_ path: String) throws { try system.remove(path) }
+    func syncDirectory(_ path: String) { system.syncDirectory(path) }
+}
+
+@Suite("Durable log under faults")
+struct DurableFaultTests {
+    func segments(_ directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "\(directory)/bus-log").filter { $0.hasSuffix(".log") }.sorted()
+    }
+
+    /// Every message the durable consumer `name` is given from now on, acked, until `count` arrived.
+    func drain(_ client: BusClient, durable name: String, count: Int) async throws -> [Delivery] {
+        var seen: [Delivery] = []
+        guard count > 0 else { return seen }
+        for await delivery in try await client.subscribe("incident.>", durable: name, maxInFlight: 1_024) {
+            delivery.ack()
+            seen.append(delivery)
+            if seen.count == count { break }
+        }
+        return seen
+    }
+
+    @Test("sequences are never handed out twice, though restarts follow rotations that deleted every segment with a message")
+    func noSequenceReuse() async throws {
+        let directory = temporaryDirectory()
+        var sequences: [UInt64] = []
+        for round in 0..<3 {
+            let harness = try await Harness.start(.socket, directory: directory) { $0.bus.segmentBytes = 4_096 }
+            let consumer = try await harness.client("tester", instance: "consumer")
+            let publisher = try await harness.client("tester", instance: "pub")
+            let subscription = try await consumer.subscribe("incident.>", durable: "analysis", maxInFlight: 1_024)
+            for index in 0..<300 {
+                let receipt = try await publisher.publishConfirmed("incident.created", payload: Data("\(round)-\(index)".utf8),
+                                                                   messageID: "\(round)-\(index)")
+                sequences.append(receipt.sequence)
+            }
+            var received: [String] = []
+            for await delivery in subscription {
+                delivery.ack()
+                received.append(delivery.messageID)
+                if received.count == 300 { break }
+            }
+            #expect(received == (0..<300).map { "\(round)-\($0)" }, "round \(round): every new message reaches the consumer")
+            // The bus lets acknowledged segments go on its own timer; wait for the log to hold acks only.
+            while try segments(directory).count > 1 { try await Task.sleep(for: .milliseconds(50)) }
+            await consumer.close()
+            await publisher.close()
+            await harness.server.stop()
+        }
+        #expect(Set(sequences).count == sequences.count, "no sequence was reused")
+        #expect(sequences == sequences.sorted())
+    }
+
+    @Test("a full disk refuses exactly the messages it could not write; none is acknowledged later, none reappears", arguments: [
+        FaultySegmentFiles.Fault.diskFull, .syncFails,
+    ])
+    func diskFull(fault: FaultySegmentFiles.Fault) async throws {
+        let directory = temporaryDirectory()
+        let files = FaultySegmentFiles()
+        var acknowledged: [String] = []
+        var lastSequence: UInt64 = 0
+        do {
+            let harness = try await Harness.start(.socket, directory: directory, segmentFiles: files) { $0.bus.segmentBytes = 2_048 }
+            let consumer = try await harness.client("tester", instance: "consumer")
+            _ = try await consumer.subscribe("incident.>", durable: "analysis")
+            let publisher = try await harness.client("tester", instance: "pub")
+            let bystander = try await harness.client("tester", instance: "bystander")
+            for index in 0..<30 {
+                let receipt = try await publisher.publishConfirmed("incident.created", payload: Data(repeating: 7, count: 100), messageID: "ok-\(index)")
+                acknowledged.append("ok-\(index)")
+                lastSequence = receipt.sequence
+            }
+            files.set(fault)
+            for index in 0..<10 {
+                let refusal = await #expect(throws: BusClientError.self) {
+                    try await publisher.publishConfirmed("incident.created", payload: Data(repeating: 7, count: 100), messageID: "lost-\(index)")
+                }
+                #expect(refusal?.code == (fault == .diskFull ? .resourceExhausted : .unavailable), "\(String(describing: refusal))")
+            }
+            // A publisher that does not resend: once others write again, its message must not be acknowledged or kept.
+            await #expect(throws: BusClientError.self) {
+                try await bystander.publishConfirmed("incident.created", payload: Data(repeating: 7, count: 100), messageID: "given-up")
+            }
+            files.set(.none)
+            for index in 0..<30 {
+                // A write still in flight may fail after the disk recovered: publishers resend what was refused.
+                var receipt: PublishReceipt?
+                while receipt == nil {
+                    receipt = try? await publisher.publishConfirmed("incident.created", payload: Data(repeating: 7, count: 100),
+                                                                    messageID: "after-\(index)")
+                }
+                guard let receipt else { return }
+                #expect(receipt.sequence > lastSequence)
+                lastSequence = receipt.sequence
+                acknowledged.append("after-\(index)")
+            }
+            let failures = try await harness.server.withBroker { $0.stats.durableWriteFailures }
+            #expect(failures >= 1)
+            await consumer.close()
+            await publisher.close()
+            await bystander.close()
+            await harness.server.stop()
+        }
+        #expect(try LogSalvage.check(directory: "\(directory)/bus-log").allSatisfy(\.isIntact), "the log is consistent on disk")
+        let harness = try await Harness.start(.socket, directory: directory)
+        let consumer = try await harness.client("tester", instance: "consumer")
+        let received = try await drain(consumer, durable: "analysis", count: acknowledged.count)
+        #expect(received.map(\.messageID) == acknowledged)
+        // Nothing else is waiting: a message published now is the next one delivered.
+        let publisher = try await harness.client("tester", instance: "pub")
+        try await publisher.publishConfirmed("incident.created", payload: Data(), messageID: "probe")
+        #expect(try await drain(consumer, durable: "analysis", count: 1).map(\.messageID) == ["probe"])
+        await consumer.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+
+    /// Publishes `count` confirmed messages `m0`, `m1`, ... and stops the bus.
+    func fill(_ directory: String, count: Int, segmentBytes: Int = 64 * 1024 * 1024) async throws {
+        let harness = try await Harness.start(.socket, directory: directory) { $0.bus.segmentBytes = segmentBytes }
+        let consumer = try await harness.client("tester", instance: "consumer")
+        _ = try await consumer.subscribe("incident.>", durable: "analysis")
+        let publisher = try await harness.client("tester", instance: "pub")
+        for index in 0..<count {
+            try await publisher.publishConfirmed("incident.created", payload: Data("payload \(index)".utf8), messageID: "m\(index)")
+        }
+        await consumer.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+
+    func flipByte(in path: String, at offset: Int) throws {
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        bytes[offset] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test("one flipped byte in the middle of the last segment costs one record: the rest is kept, the damage quarantined and counted")
+    func corruptLastSegment() async throws {
+        let directory = temporaryDirectory()
+        try await fill(directory, count: 600)
+        let segment = "\(directory)/bus-log/00000000000000000001.log"
+        let size = try #require(FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int)
+        try flipByte(in: segment, at: size / 2)
+
+        let harness = try await Harness.start(.socket, directory: directory)
+        let (corrupt, quarantined) = try await harness.server.withBroker { ($0.stats.durableCorruptRanges, $0.stats.durableQuarantinedBytes) }
+        #expect(corrupt == 1 && quarantined > 0)
+        let quarantine = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/bus-log/quarantine")
+        #expect(quarantine.count == 1)
+        let consumer = try await harness.client("tester", instance: "consumer")
+        let received = try await drain(consumer, durable: "analysis", count: 599)
+        let ids = Set(received.map(\.messageID))
+        #expect(ids.count == 599 && ids.isSubset(of: Set((0..<600).map { "m\($0)" })))
+        #expect(ids.contains("m599"), "records after the damage are kept")
+        await consumer.close()
+        await harness.server.stop()
+    }
+
+    @Test("damage in an earlier segment stops the bus with directions; check names what is hit, repair keeps every intact record")
+    func corruptEarlySegment() async throws {
+        let directory = temporaryDirectory()
+        try await fill(directory, count: 400, segmentBytes: 4_096)
+        let log = "\(directory)/bus-log"
+        let first = "\(log)/00000000000000000002.log"
+        let size = try #require(FileManager.default.attributesOfItem(atPath: first)[.size] as? Int)
+        try flipByte(in: first, at: size / 2)
+
+        await #expect {
+            _ = try await Harness.start(.socket, directory: directory) { $0.bus.segmentBytes = 4_096 }
+        } throws: { error in
+            "\(error)".contains("xunfang bus log repair") && "\(error)".contains("00000000000000000002.log")
+        }
+        let checked = try LogSalvage.check(directory: log)
+        #expect(checked.filter { !$0.isIntact }.map(\.number) == [2])
+        let repaired = try LogSalvage.repair(directory: log)
+        #expect(repaired.first { $0.number == 2 }?.damage.first?.quarantinedTo != nil)
+        #expect(try LogSalvage.check(directory: log).allSatisfy(\.isIntact))
+
+        let harness = try await Harness.start(.socket, directory: directory) { $0.bus.segmentBytes = 4_096 }
+        let consumer = try await harness.client("tester", instance: "consumer")
+        let received = try await drain(consumer, durable: "analysis", count: 399)
+        #expect(Set(received.map(\.messageID)).count == 399)
+        await consumer.close()
+        await harness.server.stop()
+    }
+}
