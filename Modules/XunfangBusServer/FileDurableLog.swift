@@ -85,6 +85,8 @@ final class FileDurableLog: DurableLog {
     private var readers: [Int: Int32] = [:]
     private var closePromise: EventLoopPromise<Void>?
     private var retryScheduled = false
+    /// A forgotten segment was still being written when it could have been deleted.
+    private var deletionDeferred = false
     /// Time of each write + fdatasync batch (the floor under every durable ack).
     private let syncTimer: CoreMetrics.Timer?
 
@@ -261,8 +263,12 @@ final class FileDurableLog: DurableLog {
         var doomed: [Int] = []
         for number in oldest..<segment {
             // A prefix only, and never a segment with records still waiting to be written.
-            guard (liveMessages[number] ?? 0) <= 0, !pending.chunks.contains(where: { $0.segment == number }),
-                  inFlight?.chunks.contains(where: { $0.segment == number }) != true else { break }
+            guard (liveMessages[number] ?? 0) <= 0, !pending.chunks.contains(where: { $0.segment == number }) else { break }
+            guard inFlight?.chunks.contains(where: { $0.segment == number }) != true else {
+                // Its write may yet fail and be cut back; try again once it is synced.
+                deletionDeferred = true
+                break
+            }
             doomed.append(number)
         }
         guard !doomed.isEmpty else { return }
@@ -322,6 +328,10 @@ final class FileDurableLog: DurableLog {
         case .success:
             unsyncedFrom = max(unsyncedFrom, through + 1)
             broker?.logSynced(through: through)
+            if deletionDeferred {
+                deletionDeferred = false
+                deleteForgottenSegments()
+            }
         case .failure(let error):
             syncFailed(batch ?? Batch(), error: error)
         }

@@ -7,7 +7,7 @@ import Synchronization
 import DequeModule
 import XunfangBus
 import XunfangProto
-import XunfangWire
+public import XunfangWire
 
 /// How a client reaches the bus.
 public enum BusTransport: Sendable {
@@ -171,6 +171,7 @@ public final class BusClient: FrameSink, Sendable {
         var handlers: [String: Handler] = [:]
         var reconnectTask: Task<Void, Never>?
         var onConnect: [@Sendable () -> Void] = []
+        var onGiveUp: (@Sendable (BusClientError) -> Void)?
     }
 
     public let manifest: PluginManifest
@@ -235,6 +236,12 @@ public final class BusClient: FrameSink, Sendable {
 
     /// Whether the handshake has completed on the current connection.
     public var isConnected: Bool { state.withLock { $0.ready } }
+
+    /// Registers what to do when the client stops reconnecting (the bus refused it); a
+    /// plugin process exits so that its supervisor sees it.
+    public func onGiveUp(_ body: @escaping @Sendable (BusClientError) -> Void) {
+        state.withLock { $0.onGiveUp = body }
+    }
 
     /// Registers a callback run after every (re)connection, for plugins that need to
     /// re-announce state.
@@ -322,7 +329,9 @@ public final class BusClient: FrameSink, Sendable {
         case .welcome(let welcome):
             settleHandshake(.success(welcome))
         case .reject(let reject):
-            state.withLock { $0.stopped = true }  // refusals are configuration errors: do not hammer the bus
+            // Refusals are configuration errors: do not hammer the bus. ALREADY_EXISTS is not:
+            // the bus still holds this instance's old session until its pings go unanswered.
+            if !BusClientError.isRetryable(StatusCode(rawValue: reject.code)) { state.withLock { $0.stopped = true } }
             logger.error("the bus refused this plugin", metadata: ["xunfang.reason": "\(reject.reason)"])
             settleHandshake(.failure(BusClientError(StatusCode(rawValue: reject.code), reject.reason)))
         case .deliver(let deliver):
@@ -493,8 +502,10 @@ public final class BusClient: FrameSink, Sendable {
                     do {
                         _ = try await connectOnce()
                         return
-                    } catch let error as BusClientError where error.code != .unavailable {
+                    } catch let error as BusClientError where !BusClientError.isRetryable(error.code) {
                         logger.error("reconnect refused; giving up", metadata: ["xunfang.error": "\(error)"])
+                        let giveUp = self.state.withLock { $0.onGiveUp }
+                        giveUp?(error)
                         return
                     } catch {
                         delay = min(delay * 2, .seconds(5))

@@ -30,4 +30,12 @@ public struct PluginManifest: Sendable, Hashable {
 /// An error from the bus or the SDK, with the gRPC status code it carries on the wire.
 public typealias BusClientError = StatusError
 
+extension StatusError {
+    /// Whether connecting again may succeed: the bus is unreachable, or still holds this
+    /// instance's previous session (it lets it go once its pings go unanswered).
+    static func isRetryable(_ code: StatusCode) -> Bool {
+        code == .unavailable || code == .alreadyExists
+    }
+}
+
 public import XunfangWire

@@ -81,6 +81,7 @@ public enum PluginMain {
             logger.critical("XUNFANG_CREDENTIAL is not set; the bus would refuse this plugin")
             exit(configurationErrorStatus)
         }
+        SupervisorWatch.start(environment: environment, logger: logger)
         let dataDirectory = "\(environment["XUNFANG_DATA_DIR"] ?? "data")/\(manifest.name)"
         try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let endpoint = parseEndpoint(environment["XUNFANG_BUS"] ?? "data/bus.sock")
@@ -89,6 +90,10 @@ public enum PluginMain {
             let plugin = try P(context: context)
             let client = BusClient(transport: .socket(endpoint), manifest: manifest, instance: instance, credential: credential, logger: logger)
             plugin.register(on: client)
+            client.onGiveUp { [logger] error in
+                logger.critical("the bus refused this plugin on reconnecting; exiting", metadata: ["xunfang.error": "\(error)"])
+                exit(configurationErrorStatus)
+            }
             try await connectWithRetry(client, logger: logger)
             let service = PluginService(plugin: plugin, client: client)
             let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -110,7 +115,7 @@ public enum PluginMain {
             do {
                 try await client.start()
                 return
-            } catch let error as BusClientError where error.code == .unavailable && attempt < 100 {
+            } catch let error as BusClientError where BusClientError.isRetryable(error.code) && attempt < 100 {
                 logger.debug("bus not reachable yet", metadata: ["xunfang.error": "\(error)"])
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
@@ -143,6 +148,29 @@ public enum PluginMain {
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A plugin outlives nothing that started it: when its supervisor's watchdog pipe
+/// (`XUNFANG_SUPERVISOR_FD`) reads end-of-file, the supervisor is gone (even by kill -9),
+/// and the plugin stops gracefully, or at once if that takes too long. Otherwise orphans
+/// would keep serving, or reconnect to the next stack beside their own replacements.
+enum SupervisorWatch {
+    static func start(environment: [String: String], logger: Logger) {
+        guard let text = environment["XUNFANG_SUPERVISOR_FD"], let descriptor = Int32(text), descriptor >= 0 else { return }
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        let thread = Thread {
+            var byte: UInt8 = 0
+            while true {
+                let count = read(descriptor, &byte, 1)
+                if count == 0 || (count < 0 && errno != EINTR) { break }
+            }
+            logger.critical("the supervisor is gone; stopping")
+            kill(getpid(), SIGTERM)
+            sleep(5)
+            _exit(1)
+        }
+        thread.start()
     }
 }
 

@@ -18,7 +18,13 @@ struct ChildProcess {
     /// Read end of the child's stdout + stderr.
     let output: FileHandle
 
-    static func spawn(path: String, arguments: [String], environment: [String: String]) throws -> ChildProcess {
+    /// The descriptor a child finds its supervisor's watchdog pipe on (`XUNFANG_SUPERVISOR_FD`).
+    static let watchdogDescriptor: Int32 = 3
+
+    /// Spawns `path`. The child gets stdin from /dev/null, stdout and stderr on one pipe,
+    /// `watchdog` (a pipe's read end) as descriptor 3, and no other descriptor of ours:
+    /// a listening socket or log file inherited by a plugin would outlive this process.
+    static func spawn(path: String, arguments: [String], environment: [String: String], watchdog: Int32) throws -> ChildProcess {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw SpawnError(description: "pipe: errno \(errno)") }
         // Neither end may leak into other children; the dup2 below gives this child its copy.
@@ -30,6 +36,8 @@ struct ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, watchdog, watchdogDescriptor)
+        closeInChild(&actions, from: watchdogDescriptor + 1)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -59,6 +67,25 @@ struct ChildProcess {
             throw SpawnError(description: "cannot start \(path): \(String(cString: strerror(result)))")
         }
         return ChildProcess(pid: pid, output: FileHandle(fileDescriptor: pipeFDs[0], closeOnDealloc: true))
+    }
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc
+    /// module does not declare.
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
+    /// Closes every descriptor from `lowest` up in the child; where glibc is older, those
+    /// open now, as listed in /proc/self/fd.
+    private static func closeInChild(_ actions: inout posix_spawn_file_actions_t, from lowest: Int32) {
+        if let addCloseFrom, addCloseFrom(&actions, lowest) == 0 { return }
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+        for descriptor in open where descriptor >= lowest && fcntl(descriptor, F_GETFD) >= 0 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
     }
 
     /// Blocks a thread (not the cooperative pool) until the child exits; returns its

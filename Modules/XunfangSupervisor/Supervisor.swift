@@ -51,6 +51,10 @@ public final class Supervisor: Service, Sendable {
     /// Where mirrored output goes; stderr by default.
     private let output: @Sendable (String) -> Void
     private let metrics: (any MetricsFactory)?
+    /// Every plugin holds the read end; only this process holds the write end, so when
+    /// this process dies, however it dies, each plugin reads end-of-file and stops
+    /// (`XUNFANG_SUPERVISOR_FD`). Never closed: it lives as long as the supervisor.
+    private let watchdog: (read: Int32, write: Int32)
 
     /// `metrics` receives `xunfang_supervisor_restarts_total{plugin}`; without it the
     /// process-wide swift-metrics backend does.
@@ -58,6 +62,12 @@ public final class Supervisor: Service, Sendable {
                 metrics: (any MetricsFactory)? = nil, output: (@Sendable (String) -> Void)? = nil) {
         self.metrics = metrics
         self.processes = processes
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) == 0 {
+            _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        }
+        self.watchdog = (ends[0], ends[1])
         self.policy = policy
         self.logger = logger
         self.output = output ?? { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
@@ -117,7 +127,10 @@ public final class Supervisor: Service, Sendable {
     private func runOnce(_ spec: SupervisedProcess) async throws -> Int32 {
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }
-        let child = try ChildProcess.spawn(path: spec.executablePath, arguments: spec.arguments, environment: environment)
+        guard watchdog.read >= 0 else { throw ChildProcess.SpawnError(description: "cannot create the supervisor's watchdog pipe") }
+        environment["XUNFANG_SUPERVISOR_FD"] = "\(ChildProcess.watchdogDescriptor)"
+        let child = try ChildProcess.spawn(path: spec.executablePath, arguments: spec.arguments, environment: environment,
+                                           watchdog: watchdog.read)
         running.withLock { $0[spec.name] = child.pid }
         logger.info("plugin started", metadata: ["xunfang.plugin": "\(spec.name)", "xunfang.pid": "\(child.pid)"])
         let mirror = LineMirror(prefix: "[\(spec.name)] ", output: output)

@@ -89,6 +89,54 @@ struct DispatchCrashTests {
         await harness.close()
     }
 
+    @Test("kill -9 of up during 2,000 intakes: its plugins stop, up starts again at once and serves, no acknowledged incident lost")
+    func killUp() async throws {
+        let directory = NSTemporaryDirectory() + "xf-crash-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        var up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
+                                credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }))
+        #expect(try await eventuallyAsync { (try? await harness.start()) != nil })
+
+        var acknowledged: [String] = []
+        var orphans: [pid_t] = []
+        for index in 0..<2_000 {
+            if index == 700 {
+                orphans = try ["xunfang-plugin-dispatch", "xunfang-plugin-grid-model"].compactMap { try child(of: up.processIdentifier, named: $0) }
+                #expect(orphans.count == 2)
+                #expect(kill(up.processIdentifier, SIGKILL) == 0)
+                up.waitUntilExit()
+                up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
+            }
+            var request = Xunfang_Dispatch_V1_IntakeRequest()
+            request.typeCode = ["theft", "dispute", "help", "noise"][index % 4]
+            request.location.longitude = 104.20 + Double(index % 40) * 0.004
+            request.location.latitude = 30.90 + Double(index / 40 % 25) * 0.006
+            request.externalID = "harness-\(index)"
+            var answer: Xunfang_Dispatch_V1_IntakeResponse?
+            for _ in 0..<3_000 where answer == nil {
+                answer = try? await harness.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self,
+                                                 timeout: .seconds(5))
+                if answer == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            acknowledged.append(try #require(answer, "intake \(index) was never answered").incident.id)
+        }
+        #expect(up.isRunning, "the second up kept running")
+        // The first up's plugins saw their supervisor go and stopped.
+        #expect(try await eventuallyAsync { orphans.allSatisfy { kill($0, 0) != 0 } })
+        #expect(Set(acknowledged).count == 2_000)
+        var list = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        list.limit = 5_000
+        let stored = try await harness.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", list, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        #expect(Set(stored.incidents.map(\.id)).isSuperset(of: Set(acknowledged)), "every acknowledged incident is stored")
+        await harness.close()
+    }
+
     func child(of parent: pid_t, named name: String) throws -> pid_t? {
         let pgrep = Process()
         pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")

@@ -1,7 +1,11 @@
 #include "xf_sdk.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -69,7 +73,38 @@ void xf_conn_init(xf_conn *conn, uint8_t *rx, size_t rx_cap, uint8_t *tx, size_t
     conn->max_frame = rx_cap - XF_PREFIX_SIZE < 65536 ? rx_cap - XF_PREFIX_SIZE : 65536;
 }
 
+/* The supervisor's watchdog pipe (XUNFANG_SUPERVISOR_FD) reads end-of-file when the
+ * supervisor is gone, even by kill -9: then this plugin stops (SIGTERM, default action
+ * unless the plugin handles it), rather than live on as an orphan. */
+static void *watch_supervisor(void *argument) {
+    int fd = (int)(intptr_t)argument;
+    char byte;
+    for (;;) {
+        ssize_t n = read(fd, &byte, 1);
+        if (n == 0 || (n < 0 && errno != EINTR)) break;
+    }
+    fprintf(stderr, "xunfang: the supervisor is gone; stopping\n");
+    kill(getpid(), SIGTERM);
+    sleep(5);
+    _exit(1);
+    return NULL;
+}
+
+static void start_supervisor_watch(void) {
+    static int started = 0;
+    const char *text = getenv("XUNFANG_SUPERVISOR_FD");
+    if (started || text == NULL) return;
+    int fd = atoi(text);
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, watch_supervisor, (void *)(intptr_t)fd) == 0) {
+        pthread_detach(thread);
+        started = 1;
+    }
+}
+
 xf_status xf_connect_unix(xf_conn *conn, const char *path) {
+    start_supervisor_watch();
     if (strncmp(path, "unix:", 5) == 0) path += 5;
     struct sockaddr_un address;
     memset(&address, 0, sizeof address);
