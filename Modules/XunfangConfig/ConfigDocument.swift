@@ -29,7 +29,12 @@ enum ConfigNode {
 }
 
 enum YAMLDocument {
+    /// A county config is a few kilobytes; these bounds keep a hostile one from costing more.
+    static let maxBytes = 1 << 20
+    static let maxFlowDepth = 32
+
     static func read(_ text: String) throws(ConfigError) -> ConfigNode {
+        try checkBounds(text)
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { throw ConfigError("the config is empty") }
@@ -40,6 +45,53 @@ enum YAMLDocument {
             throw ConfigError("not valid YAML: \(error)")
         }
         return try convert(root)
+    }
+
+    /// Refuses, before any YAML is composed, what would make composing it explode: a file
+    /// over `maxBytes`, anchors and aliases (a dozen lines of nested aliases expand to
+    /// gigabytes), and `[`/`{` nested deeper than `maxFlowDepth`. Quoted strings and
+    /// comments are skipped, so `"*"` and `'&'` stay ordinary text.
+    static func checkBounds(_ text: String) throws(ConfigError) {
+        guard text.utf8.count <= maxBytes else { throw ConfigError("the config is larger than \(maxBytes / 1024) KiB") }
+        let bytes = Array(text.utf8)
+        var line = 1
+        var depth = 0
+        var quote: UInt8?
+        var inComment = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            let previous: UInt8 = index == 0 ? 0x0A : bytes[index - 1]
+            index += 1
+            if byte == 0x0A {
+                line += 1
+                inComment = false
+                continue
+            }
+            if inComment { continue }
+            if let open = quote {
+                if open == 0x22 && byte == 0x5C {
+                    index += 1                                                 // \x inside "..."
+                } else if open == 0x27 && byte == 0x27 && index < bytes.count && bytes[index] == 0x27 {
+                    index += 1                                                 // '' inside '...'
+                } else if byte == open {
+                    quote = nil
+                }
+                continue
+            }
+            let tokenStart = [0x0A, 0x20, 0x09, 0x5B, 0x7B, 0x2C, 0x3A, 0x2D].contains(previous)
+            switch byte {
+            case 0x23 where tokenStart: inComment = true                       // #
+            case 0x22 where tokenStart, 0x27 where tokenStart: quote = byte    // " '
+            case 0x26 where tokenStart, 0x2A where tokenStart:                 // & *
+                throw ConfigError("YAML anchors and aliases are not supported in a county config", line: line)
+            case 0x5B, 0x7B:                                                   // [ {
+                depth += 1
+                if depth > maxFlowDepth { throw ConfigError("lists and maps nest deeper than \(maxFlowDepth)", line: line) }
+            case 0x5D, 0x7D: depth = max(0, depth - 1)                         // ] }
+            default: break
+            }
+        }
     }
 
     private static func convert(_ node: Node) throws(ConfigError) -> ConfigNode {

@@ -72,6 +72,29 @@ struct ConfigTests {
     acl = { call = ["*"] }
     """
 
+    @Test("a YAML alias bomb, deep nesting and a huge file are refused before they are expanded, naming the line")
+    func hostileYAML() throws {
+        // Twelve lines that expand to 10^10 strings when composed.
+        var bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+        for (index, name) in "bcdefghijk".enumerated() {
+            let previous = index == 0 ? "a" : String("abcdefghijk"["abcdefghijk".index("abcdefghijk".startIndex, offsetBy: index)])
+            bomb += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ",") + "]\n"
+        }
+        bomb += "county: *k\n"
+        #expect {
+            _ = try ConfigLoader.parse(yaml: bomb)
+        } throws: { error in
+            (error as? ConfigError).map { $0.line == 1 && "\($0)".contains("aliases") } == true
+        }
+        let deep = "county: x\nbus: { durable_topics: " + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000) + " }\n"
+        #expect { _ = try ConfigLoader.parse(yaml: deep) } throws: { error in "\(error)".contains("nest deeper") }
+        let huge = "county: x\n" + String(repeating: "# padding\n", count: 200_000)
+        #expect { _ = try ConfigLoader.parse(yaml: huge) } throws: { error in "\(error)".contains("larger than") }
+        // Quoted stars and ampersands, comments and apostrophes are ordinary text.
+        let quoted = validYAML + "\n# a comment with *stars and &more\n"
+        #expect(try ConfigLoader.parse(yaml: quoted.replacingOccurrences(of: "county: Guanghan", with: "county: 'O''Brien & *co' # *x")).county == "O'Brien & *co")
+    }
+
     @Test("the same county in TOML reads the same as in YAML")
     func tomlEqualsYAML() throws {
         let fromTOML = try ConfigLoader.parse(toml: validTOML)
