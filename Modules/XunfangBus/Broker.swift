@@ -4,6 +4,7 @@ public import XunfangProto
 public import XunfangWire
 public import Logging
 import DequeModule
+import NIOCore
 
 /// The broker's settings, taken from the county config's `bus` section and principals.
 public struct BrokerSettings: Sendable {
@@ -548,12 +549,47 @@ public final class Broker {
             deliver(message, subscriptionID: subscription.id, attempt: 1, to: session)
             return
         }
+        var fitted: ByteBuffer?
+        if exceedsFrameLimit(message, of: session) {
+            guard let frame = fittedDeliver(message, subscriptionID: subscription.id, attempt: 1, for: session) else { return }
+            fitted = frame
+        }
         if subscription.held.count >= subscription.queueLimit {
             subscription.held.dropOldest()
             subscription.dropped += 1
             stats.dropped += 1
         }
-        subscription.held.hold(message, subscriptionID: subscription.id, asFrame: session.peer.takesFrames)
+        if let fitted {
+            subscription.held.hold(encodedFrame: fitted)
+        } else {
+            subscription.held.hold(message, subscriptionID: subscription.id, asFrame: session.peer.takesFrames)
+        }
+    }
+
+    /// Whether the plain `Deliver` would be larger than the frames `session` said it takes.
+    private func exceedsFrameLimit(_ message: OutgoingMessage, of session: Session) -> Bool {
+        session.peer.takesFrames && session.maxFrameBytes > 0
+            && message.sharedSize + OutgoingMessage.deliverOverhead > session.maxFrameBytes
+    }
+
+    /// The `Deliver` compressed for a receiver whose frame limit the plain one exceeds, or
+    /// nil (after telling the receiver, with RESOURCE_EXHAUSTED and the subscription as
+    /// `ref`) when even that exceeds its frame limit or the decompressed limit it was given.
+    private func fittedDeliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32, for session: Session) -> ByteBuffer? {
+        let plainBytes = message.sharedSize + OutgoingMessage.deliverOverhead
+        var frame = ByteBuffer()
+        if plainBytes <= settings.limits.maxDecompressedBytes {
+            try? FrameEncoder.write(message.deliverFrame(subscriptionID: subscriptionID, attempt: attempt), into: &frame, compressAbove: 0)
+            if frame.readableBytes > 0, frame.readableBytes <= session.maxFrameBytes { return frame }
+        }
+        stats.oversizeRefused += 1
+        session.subscriptions[subscriptionID]?.dropped += 1
+        let topic = message.plain?.topic ?? message.message.topic
+        let compressed = frame.readableBytes > 0 ? ", \(frame.readableBytes) compressed" : ""
+        fail(session, .resourceExhausted,
+             "a message on \(topic) (\(plainBytes) bytes\(compressed)) is larger than this connection's max_frame_bytes "
+             + "\(session.maxFrameBytes); not delivered", ref: subscriptionID)
+        return nil
     }
 
     private func drain(_ subscription: Subscription, session: Session) {
@@ -569,11 +605,19 @@ public final class Broker {
         }
     }
 
-    func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32, to session: Session) {
+    /// Sends one delivery; false when it is larger than the receiver takes (it was told so).
+    @discardableResult
+    func deliver(_ message: OutgoingMessage, subscriptionID: UInt64, attempt: UInt32, to session: Session) -> Bool {
+        if exceedsFrameLimit(message, of: session) {
+            guard var frame = fittedDeliver(message, subscriptionID: subscriptionID, attempt: attempt, for: session) else { return false }
+            session.peer.writeEncoded { $0.writeBuffer(&frame) }
+        } else {
+            session.peer.deliver(message, subscriptionID: subscriptionID, attempt: attempt)
+        }
         session.framesOut += 1
         stats.framesOut += 1
         stats.delivered += 1
-        session.peer.deliver(message, subscriptionID: subscriptionID, attempt: attempt)
+        return true
     }
 
     private func handleSubscribe(_ request: Xunfang_Bus_V1_Subscribe, from session: Session) {

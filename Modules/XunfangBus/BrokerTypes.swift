@@ -99,6 +99,15 @@ public final class OutgoingMessage {
         return bytes
     }
 
+    /// Bytes of the shared fields; a `Frame{deliver}` adds at most `deliverOverhead`.
+    public var sharedSize: Int {
+        if encoded == nil, let plain { return plain.sharedFieldsSize }
+        return sharedFields.readableBytes
+    }
+
+    /// The 5-byte prefix, the frame's field tag and length, subscription id and attempt.
+    public static let deliverOverhead = 32
+
     /// The `Frame{deliver}` for one subscriber, for peers that take frames as messages.
     public func deliverFrame(subscriptionID: UInt64, attempt: UInt32) -> Frame {
         var frame = Frame()

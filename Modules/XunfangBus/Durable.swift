@@ -256,7 +256,16 @@ extension Broker {
             consumer.attempts[sequence] = attempt
             consumer.inFlight[sequence] = (now, binding)
             if attempt > 1 { stats.redelivered += 1 }
-            deliver(OutgoingMessage(message), subscriptionID: binding.subscription, attempt: attempt, to: session)
+            if !deliver(OutgoingMessage(message), subscriptionID: binding.subscription, attempt: attempt, to: session) {
+                // It can never fit this consumer's connection: set aside, not redelivered forever.
+                logger.error("durable message larger than its consumer takes; skipped for that consumer", metadata: [
+                    "xunfang.sequence": "\(sequence)", "xunfang.consumer": "\(consumer.name)"])
+                consumer.inFlight[sequence] = nil
+                consumer.attempts[sequence] = nil
+                consumer.acked.insert(sequence)
+                log?.appendAck(consumer: consumer.name, sequences: [sequence])
+                log?.requestSync()
+            }
         }
     }
 

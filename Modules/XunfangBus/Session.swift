@@ -102,6 +102,13 @@ struct HeldDeliveries {
         }
     }
 
+    /// Holds a frame made for this subscriber alone (compressed to fit its limit).
+    mutating func hold(encodedFrame: ByteBuffer) {
+        if frameLengths.isEmpty { frames.clear() }
+        frames.writeImmutableBuffer(encodedFrame)
+        frameLengths.append(encodedFrame.readableBytes)
+    }
+
     mutating func dropOldest() {
         if let length = frameLengths.popFirst() {
             frames.moveReaderIndex(forwardBy: length)
@@ -202,6 +209,8 @@ public struct BrokerStats: Sendable, Codable, Hashable {
     public var published: UInt64 = 0
     public var delivered: UInt64 = 0
     public var dropped: UInt64 = 0
+    /// Deliveries larger than their receiver's limits even compressed: refused to it.
+    public var oversizeRefused: UInt64 = 0
     public var redelivered: UInt64 = 0
     public var requests: UInt64 = 0
     public var unavailable: UInt64 = 0

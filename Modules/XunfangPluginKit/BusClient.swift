@@ -182,7 +182,14 @@ public final class BusClient: FrameSink, Sendable {
     let state = Mutex(State())
     private let group: MultiThreadedEventLoopGroup?
 
-    public init(transport: BusTransport, manifest: PluginManifest, instance: String? = nil, credential: String, logger: Logger) {
+    /// The largest frame this client takes, declared in its Hello (nil: the bus's limit).
+    let maxFrameBytes: Int?
+
+    /// `maxFrameBytes` bounds what the bus sends this client: larger deliveries come
+    /// compressed, or not at all (an error names them), never as a frame it would refuse.
+    public init(transport: BusTransport, manifest: PluginManifest, instance: String? = nil, credential: String, logger: Logger,
+                maxFrameBytes: Int? = nil) {
+        self.maxFrameBytes = maxFrameBytes
         self.transport = transport
         self.manifest = manifest
         self.instance = instance ?? manifest.name
@@ -308,6 +315,7 @@ public final class BusClient: FrameSink, Sendable {
         hello.hello.subscribes = manifest.subscribes
         hello.hello.serves = manifest.serves
         hello.hello.calls = manifest.calls
+        if let maxFrameBytes { hello.hello.maxFrameBytes = UInt32(clamping: maxFrameBytes) }
         return hello
     }
 
