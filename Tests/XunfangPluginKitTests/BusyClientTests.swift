@@ -59,7 +59,9 @@ struct BusyClientTests {
 }
 
 extension BusyClientTests {
-    @Test("a handler that holds its thread does not hold the connection: other calls are answered meanwhile", arguments: Harness.Mode.allCases)
+    // One mode at a time: each holds one of the task pool's few threads while it runs.
+    @Test("a handler that holds its thread does not hold the connection: other calls are answered meanwhile",
+          .serialized, arguments: Harness.Mode.allCases)
     func slowHandler(mode: Harness.Mode) async throws {
         let harness = try await Harness.start(mode)
         let quickDone = DispatchSemaphore(value: 0)
