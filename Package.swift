@@ -36,6 +36,8 @@ let package = Package(
         // The wire, the generated protocol, the config and the broker logic, for tools
         // that work below the SDK (tools/fuzz, alternative transports).
         .library(name: "XunfangCore", targets: ["XunfangWire", "XunfangProto", "XunfangConfig", "XunfangBus"]),
+        // The bus with its sockets and durable log, for embedding it and for tools/fuzz.
+        .library(name: "XunfangBusServer", targets: ["XunfangBusServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.90.0"),

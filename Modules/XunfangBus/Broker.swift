@@ -17,6 +17,8 @@ public struct BrokerSettings: Sendable {
     /// How long a new connection may take to say Hello (TLS and a busy client included).
     public var handshakeTimeoutMilliseconds: UInt64
     public var subscriberQueueLimit: Int
+    public var sessionBufferBytes: Int
+    public var totalBufferBytes: Int
     public var durableInFlightLimit: Int
     public var maxRequestTimeoutMilliseconds: UInt64
     /// Durable messages whose payload stays in memory; older ones are read back from disk.
@@ -33,6 +35,8 @@ public struct BrokerSettings: Sendable {
         self.pingIntervalMilliseconds = UInt64(config.bus.pingIntervalMilliseconds)
         self.handshakeTimeoutMilliseconds = max(10_000, UInt64(config.bus.pingIntervalMilliseconds))
         self.subscriberQueueLimit = config.bus.subscriberQueueLimit
+        self.sessionBufferBytes = config.bus.sessionBufferBytes
+        self.totalBufferBytes = config.bus.totalBufferBytes
         self.durableInFlightLimit = config.bus.durableInFlightLimit
         self.maxRequestTimeoutMilliseconds = UInt64(config.bus.maxRequestTimeoutMilliseconds)
         self.redeliveryAfterMilliseconds = 30_000
@@ -554,16 +558,35 @@ public final class Broker {
             guard let frame = fittedDeliver(message, subscriptionID: subscription.id, attempt: 1, for: session) else { return }
             fitted = frame
         }
-        if subscription.held.count >= subscription.queueLimit {
-            subscription.held.dropOldest()
-            subscription.dropped += 1
-            stats.dropped += 1
+        if subscription.held.count >= subscription.queueLimit { dropOldestHeld(subscription, of: session) }
+        changeHeld(subscription, of: session) { held in
+            if let fitted {
+                held.hold(encodedFrame: fitted)
+            } else {
+                held.hold(message, subscriptionID: subscription.id, asFrame: session.peer.takesFrames)
+            }
         }
-        if let fitted {
-            subscription.held.hold(encodedFrame: fitted)
-        } else {
-            subscription.held.hold(message, subscriptionID: subscription.id, asFrame: session.peer.takesFrames)
+        // Bounded by bytes too, the session's and the bus's: 64 KB messages to a peer
+        // that never reads must not grow the bus by gigabytes.
+        while !subscription.held.isEmpty && (session.heldBytes > settings.sessionBufferBytes || stats.heldBytes > settings.totalBufferBytes) {
+            dropOldestHeld(subscription, of: session)
         }
+    }
+
+    private func dropOldestHeld(_ subscription: Subscription, of session: Session) {
+        changeHeld(subscription, of: session) { $0.dropOldest() }
+        subscription.dropped += 1
+        stats.dropped += 1
+    }
+
+    /// Changes what `subscription` holds, keeping the session's and the bus's byte counts.
+    private func changeHeld<T>(_ subscription: Subscription, of session: Session, _ change: (inout HeldDeliveries) -> T) -> T {
+        let before = subscription.held.bytes
+        let result = change(&subscription.held)
+        let delta = subscription.held.bytes - before
+        session.heldBytes += delta
+        stats.heldBytes += delta
+        return result
     }
 
     /// Whether the plain `Deliver` would be larger than the frames `session` said it takes.
@@ -593,11 +616,11 @@ public final class Broker {
     }
 
     private func drain(_ subscription: Subscription, session: Session) {
-        while session.peer.isWritable, let next = subscription.held.popMessage() {
+        while session.peer.isWritable, let next = changeHeld(subscription, of: session, { $0.popMessage() }) {
             deliver(next, subscriptionID: subscription.id, attempt: 1, to: session)
         }
         // In slices, so that writability is looked at again between them.
-        while session.peer.isWritable, let (frames, count) = subscription.held.takeFrames(about: 256 * 1024) {
+        while session.peer.isWritable, let (frames, count) = changeHeld(subscription, of: session, { $0.takeFrames(about: 256 * 1024) }) {
             session.framesOut += UInt64(count)
             stats.framesOut += UInt64(count)
             stats.delivered += UInt64(count)
@@ -679,6 +702,9 @@ public final class Broker {
     }
 
     private func removeSubscription(_ subscription: Subscription, of session: Session) {
+        session.heldBytes -= subscription.held.bytes
+        stats.heldBytes -= subscription.held.bytes
+        subscription.held = HeldDeliveries()
         if subscription.durableName.isEmpty {
             routes.remove(SubscriptionRef(session: session.id, subscription: subscription.id), pattern: subscription.pattern, queueGroup: subscription.queueGroup)
         } else {

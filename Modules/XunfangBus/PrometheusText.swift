@@ -34,6 +34,8 @@ public enum PrometheusText {
         bus("dropped_total", "Deliveries dropped from full plain-subscriber queues (oldest first).", stats.dropped)
         bus("redelivered_total", "Durable deliveries sent again.", stats.redelivered)
         bus("durable_appended_total", "Durable messages written and synced.", stats.durableAppended)
+        samples.append(Sample(name: "xunfang_bus_held_bytes", help: "Bytes held for subscribers that are not reading.", type: "gauge",
+                              value: Double(stats.heldBytes)))
         bus("oversize_refused_total", "Deliveries larger than their receiver's frame limit even compressed; not sent.", stats.oversizeRefused)
         bus("durable_write_failures_total", "Durable log writes or syncs that failed; their publishers were refused.", stats.durableWriteFailures)
         bus("durable_corrupt_ranges_total", "Damaged ranges of the durable log found at start and quarantined.", stats.durableCorruptRanges)

@@ -20,6 +20,8 @@ final class Session {
     var bytesIn: UInt64 = 0
     var bytesOut: UInt64 = 0
     var maxFrameBytes = 0
+    /// Bytes held across this session's subscriptions for a peer that is not reading.
+    var heldBytes = 0
     struct PublishDecision {
         let valid: Bool
         let allowed: Bool
@@ -82,6 +84,8 @@ struct HeldDeliveries {
     private var frameLengths = Deque<Int>()
 
     var count: Int { messages.count + frameLengths.count }
+    /// What is held, in bytes: frames as encoded, messages by their shared fields.
+    private(set) var bytes = 0
     var isEmpty: Bool { messages.isEmpty && frameLengths.isEmpty }
 
     mutating func hold(_ message: OutgoingMessage, subscriptionID: UInt64, asFrame: Bool) {
@@ -96,9 +100,11 @@ struct HeldDeliveries {
             let start = frames.writerIndex
             message.writeDeliver(subscriptionID: subscriptionID, attempt: 1, into: &frames)
             frameLengths.append(frames.writerIndex - start)
+            bytes += frames.writerIndex - start
         } else {
             message.share()
             messages.append(message)
+            bytes += message.sharedSize
         }
     }
 
@@ -107,29 +113,36 @@ struct HeldDeliveries {
         if frameLengths.isEmpty { frames.clear() }
         frames.writeImmutableBuffer(encodedFrame)
         frameLengths.append(encodedFrame.readableBytes)
+        bytes += encodedFrame.readableBytes
     }
 
     mutating func dropOldest() {
         if let length = frameLengths.popFirst() {
             frames.moveReaderIndex(forwardBy: length)
-        } else {
-            messages.removeFirst()
+            bytes -= length
+        } else if let message = messages.popFirst() {
+            bytes -= message.sharedSize
         }
     }
 
-    mutating func popMessage() -> OutgoingMessage? { messages.popFirst() }
+    mutating func popMessage() -> OutgoingMessage? {
+        guard let message = messages.popFirst() else { return nil }
+        bytes -= message.sharedSize
+        return message
+    }
 
     /// The oldest held frames, about `bytes` of them (at least one), and how many. The
     /// caller copies them out before holding more: the slice shares this buffer.
-    mutating func takeFrames(about bytes: Int) -> (frames: ByteBuffer, count: Int)? {
+    mutating func takeFrames(about slice: Int) -> (frames: ByteBuffer, count: Int)? {
         guard !frameLengths.isEmpty else { return nil }
         var total = 0
         var count = 0
-        while count < frameLengths.count && (count == 0 || total + frameLengths[count] <= bytes) {
+        while count < frameLengths.count && (count == 0 || total + frameLengths[count] <= slice) {
             total += frameLengths[count]
             count += 1
         }
         frameLengths.removeFirst(count)
+        bytes -= total
         let taken = frames.readSlice(length: total)!
         // A backlog's storage is let go once drained, not kept for the subscription's life.
         if frameLengths.isEmpty && frames.capacity > 1 << 20 { frames = ByteBuffer() }
@@ -211,6 +224,8 @@ public struct BrokerStats: Sendable, Codable, Hashable {
     public var dropped: UInt64 = 0
     /// Deliveries larger than their receiver's limits even compressed: refused to it.
     public var oversizeRefused: UInt64 = 0
+    /// Bytes held now for subscribers that are not reading (bounded by `bus.total_buffer_bytes`).
+    public var heldBytes = 0
     public var redelivered: UInt64 = 0
     public var requests: UInt64 = 0
     public var unavailable: UInt64 = 0

@@ -69,6 +69,23 @@ public enum LogSalvage {
         }
     }
 
+    /// For the log fuzzer: reading `bytes` as a segment accounts for every byte exactly
+    /// once (as a record or as damage, in order), and the salvaged segment reads back as
+    /// the same records with no damage. Traps when either does not hold.
+    public static func checkScanInvariants(_ bytes: [UInt8]) {
+        let scan = SegmentScan(bytes)
+        var pieces = scan.records.map { $0.offset..<($0.offset + $0.length) } + scan.damage.map(\.range)
+        pieces.sort { $0.lowerBound < $1.lowerBound }
+        var covered = 0
+        for piece in pieces {
+            precondition(piece.lowerBound == covered && !piece.isEmpty, "segment scan skipped or overlapped bytes at \(covered)")
+            covered = piece.upperBound
+        }
+        precondition(covered == bytes.count, "segment scan stopped at \(covered) of \(bytes.count)")
+        let again = SegmentScan(scan.salvaged(from: bytes))
+        precondition(again.isIntact && again.records.count == scan.records.count, "salvage does not read back as its records")
+    }
+
     /// Copies the damage aside and rewrites the segment with its intact records.
     static func salvage(number: Int, path: String, bytes: [UInt8], scan: SegmentScan, directory: String,
                         files: any SegmentFiles) throws -> (report: SegmentReport, scan: SegmentScan) {

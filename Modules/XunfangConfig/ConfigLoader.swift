@@ -53,7 +53,7 @@ public enum ConfigLoader {
 
     static func parseBus(_ bus: MappingReader) throws(ConfigError) -> BusSettings {
         try bus.allowOnly(["socket", "tcp", "tls_certificate", "tls_private_key", "durable_topics", "max_frame_bytes",
-                           "max_decompressed_bytes", "ping_interval_ms", "subscriber_queue_limit",
+                           "max_decompressed_bytes", "ping_interval_ms", "subscriber_queue_limit", "session_buffer_bytes", "total_buffer_bytes",
                            "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "durable_cache_messages", "metrics"])
         var settings = BusSettings()
         if let value = try bus.string("socket") { settings.socketPath = value }
@@ -69,6 +69,8 @@ public enum ConfigLoader {
         if let v = try bus.int("max_decompressed_bytes", in: 1_024...1024 * 1024 * 1024) { settings.maxDecompressedBytes = v }
         if let v = try bus.int("ping_interval_ms", in: 100...600_000) { settings.pingIntervalMilliseconds = v }
         if let v = try bus.int("subscriber_queue_limit", in: 1...10_000_000) { settings.subscriberQueueLimit = v }
+        if let v = try bus.int("session_buffer_bytes", in: 64 * 1024...64 * 1024 * 1024) { settings.sessionBufferBytes = v }
+        if let v = try bus.int("total_buffer_bytes", in: 64 * 1024...256 * 1024 * 1024 * 1024) { settings.totalBufferBytes = v }
         if let v = try bus.int("durable_in_flight_limit", in: 1...1_000_000) { settings.durableInFlightLimit = v }
         if let v = try bus.int("max_request_timeout_ms", in: 1...3_600_000) { settings.maxRequestTimeoutMilliseconds = v }
         if let v = try bus.int("segment_bytes", in: 4_096...4 * 1024 * 1024 * 1024) { settings.segmentBytes = v }

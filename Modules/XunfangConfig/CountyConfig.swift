@@ -70,6 +70,9 @@ public struct BusSettings: Hashable, Sendable {
     public var pingIntervalMilliseconds: Int = 5_000
     /// Bound of each plain subscriber's queue; when full the oldest is dropped.
     public var subscriberQueueLimit: Int = 8_192
+    /// Bytes held for one slow session (all its subscriptions), and for all of them.
+    public var sessionBufferBytes: Int = 64 * 1024 * 1024
+    public var totalBufferBytes: Int = 512 * 1024 * 1024
     /// Durable deliveries outstanding without ack per consumer; then delivery pauses.
     public var durableInFlightLimit: Int = 1_024
     /// Longest a request may wait for its response when the caller gives no deadline.

@@ -1,5 +1,6 @@
 // swift-tools-version:6.1
-// libFuzzer target for the frame decoder and the broker behind it. Not built by CI;
+// libFuzzer targets: the frame decoder and the broker behind it (FrameFuzzer), and the
+// durable log's recovery of damaged segment files (LogFuzzer). Not built by CI;
 // run with tools/fuzz/run (it builds with -sanitize=fuzzer,address).
 import PackageDescription
 
@@ -20,6 +21,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/FrameFuzzer"
+        ),
+        .executableTarget(
+            name: "LogFuzzer",
+            dependencies: [.product(name: "XunfangBusServer", package: "xunfang")],
+            path: "Sources/LogFuzzer"
         ),
     ]
 )

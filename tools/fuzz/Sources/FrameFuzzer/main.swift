@@ -29,6 +29,35 @@ final class FixedClock: BrokerClock, @unchecked Sendable {
     func unixMilliseconds() -> Int64 { Int64(now) }
 }
 
+/// A durable log in memory that syncs at once, so durable publishes, acks, redeliveries
+/// and collection run too.
+final class MemoryLog: DurableLog {
+    weak var broker: Broker?
+    var next: UInt64 = 1
+    var messages: [UInt64: Xunfang_Bus_V1_Deliver] = [:]
+    var unsynced: UInt64 = 0
+    func appendMessage(_ message: inout Xunfang_Bus_V1_Deliver) -> UInt64 {
+        message.sequence = next
+        next += 1
+        messages[message.sequence] = message
+        unsynced = message.sequence
+        return message.sequence
+    }
+    func appendAck(consumer: String, sequences: [UInt64]) {}
+    func appendConsumer(name: String, pattern: String) {}
+    func requestSync() {
+        // Every third sync fails, as a full disk would.
+        if next % 3 == 0 {
+            broker?.logFailed(sequences: unsynced..<next, code: .resourceExhausted, message: "fuzz: disk full")
+        } else {
+            broker?.logSynced(through: next - 1)
+        }
+    }
+    func recover() -> RecoveredLog { RecoveredLog() }
+    func readMessage(_ sequence: UInt64) -> Xunfang_Bus_V1_Deliver? { messages[sequence] }
+    func forget(_ sequences: [UInt64]) { for sequence in sequences { messages[sequence] = nil } }
+}
+
 let secret = "fuzz-secret-0123456789"
 nonisolated(unsafe) let clock = FixedClock()
 // libFuzzer calls the entry point from one thread.
@@ -39,8 +68,12 @@ nonisolated(unsafe) let broker: Broker = {
             call: [try! MethodPattern("*")])),
     ])
     config.bus.subscriberQueueLimit = 16
-    return Broker(settings: BrokerSettings(config: config, credentials: ["fuzz": secret]), clock: clock, log: nil,
-                  logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+    config.bus.durableTopics = [try! TopicPattern("a.d.>")]
+    let log = MemoryLog()
+    let broker = Broker(settings: BrokerSettings(config: config, credentials: ["fuzz": secret]), clock: clock, log: log,
+                        logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+    log.broker = broker
+    return broker
 }()
 
 /// A valid Hello, so inputs whose first byte is odd get past the handshake.
@@ -52,6 +85,7 @@ let hello: ByteBuffer = {
     frame.hello.version = "1.0.0"
     frame.hello.credential = secret
     frame.hello.serves = ["/a.A/B"]
+    frame.hello.maxFrameBytes = 512  // small, so oversize deliveries are compressed or refused
     var out = ByteBuffer()
     try! FrameEncoder.write(frame, into: &out)
     return out
@@ -68,8 +102,12 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     var reader = FrameReader(limits: WireLimits(maxFrameBytes: 1 << 16, maxDecompressedBytes: 1 << 16))
     var intake = ByteIntake()
     if first & 1 == 1 {
+        // Read and handled before the input is appended: `append` keeps only unread bytes
+        // of its own buffer, so a Hello left unread would be lost.
         var helloBytes = hello
         reader.append(&helloBytes)
+        intake.startRead()
+        while let payload = try? reader.next() { try? broker.receive(payload: payload, from: session, intake: &intake) }
     }
     let chunk = Int(first >> 1) + 1
     var offset = 1
