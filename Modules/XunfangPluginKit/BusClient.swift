@@ -272,6 +272,13 @@ public final class BusClient: FrameSink, Sendable {
         case .inProcess(let bus):
             link = try await bus.connect(sink: self, greeting: hello)
         }
+        // A bus that takes the connection but never answers (frozen, or a stranger on the
+        // port) is given up on, so the caller can try again.
+        let patience = Task { [weak link] in
+            try await Task.sleep(for: .seconds(10))
+            link?.close()
+        }
+        defer { patience.cancel() }
         let welcome = try await withCheckedThrowingContinuation { continuation in
             // Checked under the lock that `received` and `linkClosed` take, so exactly one side answers.
             let outcome = state.withLock { state -> Result<Xunfang_Bus_V1_Welcome, BusClientError>? in
@@ -298,6 +305,7 @@ public final class BusClient: FrameSink, Sendable {
             frame.subscribe.receiptRef = 0
             link.send(frame)
         }
+        link.watchLiveness(everyMilliseconds: welcome.pingIntervalMs)
         logger.info("connected to the bus", metadata: ["xunfang.session": "\(welcome.sessionID)"])
         for callback in callbacks { callback() }
         return welcome

@@ -18,6 +18,8 @@ protocol FrameLink: AnyObject, Sendable {
     /// means the caller sends the general way.
     func sendPlainRequest(callID: UInt64, method: String, payload: Data, timeoutMs: UInt64) -> Bool
     func sendPlainResponse(_ response: Xunfang_Bus_V1_Response) -> Bool
+    /// Closes the link when the bus stays silent; a no-op where a dead peer cannot happen.
+    func watchLiveness(everyMilliseconds interval: UInt32)
     func close()
 }
 
@@ -39,4 +41,5 @@ extension FrameLink {
     func sendPlainPublish(topic: String, payload: Data, messageID: String, receiptRef: UInt64) -> Bool { false }
     func sendPlainRequest(callID: UInt64, method: String, payload: Data, timeoutMs: UInt64) -> Bool { false }
     func sendPlainResponse(_ response: Xunfang_Bus_V1_Response) -> Bool { false }
+    func watchLiveness(everyMilliseconds interval: UInt32) {}
 }

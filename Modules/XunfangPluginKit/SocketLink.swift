@@ -55,13 +55,16 @@ final class SocketLink: FrameLink, @unchecked Sendable {
 
     static let outboxLimit = 4 * 1024 * 1024
     private let channel: any Channel
+    /// Touched on the channel's loop only.
+    private let handler: ClientFrameHandler
     private let outbox = Mutex(Outbox())
     private let logger: Logger
     /// On the loop only.
     private var lastBatchBytes = 1_024
 
-    private init(channel: any Channel, directDescriptor: CInt, logger: Logger) {
+    private init(channel: any Channel, handler: ClientFrameHandler, directDescriptor: CInt, logger: Logger) {
         self.channel = channel
+        self.handler = handler
         self.logger = logger
         outbox.withLock { $0.directDescriptor = directDescriptor }
     }
@@ -99,7 +102,7 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         case .tcp(let host, let port), .tls(let host, let port, _):
             channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
         }
-        let link = SocketLink(channel: channel, directDescriptor: direct, logger: logger)
+        let link = SocketLink(channel: channel, handler: handler, directDescriptor: direct, logger: logger)
         handler.onWritabilityChanged = { [weak link] writable in link?.socketWritabilityChanged(writable) }
         handler.onInactive = { [weak link] in link?.closeDirect() }
         return link
@@ -260,6 +263,34 @@ final class SocketLink: FrameLink, @unchecked Sendable {
         for waiter in ready { waiter.resume() }
     }
 
+    /// A bus that stops answering without closing (a dead TCP peer, a frozen process) is
+    /// noticed: after an interval with nothing read the link pings it, and after three it
+    /// closes, so the client reconnects. Costs one counter per read, checked on the loop.
+    func watchLiveness(everyMilliseconds interval: UInt32) {
+        guard interval > 0 else { return }
+        channel.eventLoop.execute { [self] in
+            var lastReads = handler.reads
+            var silentIntervals = 0
+            var ping = ByteBuffer()
+            var frame = Frame()
+            frame.ping.nonce = 1
+            try? FrameEncoder.write(frame, into: &ping)
+            let (channel, handler, logger) = (self.channel, self.handler, self.logger)
+            channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(interval)), delay: .milliseconds(Int64(interval))) { task in
+                guard channel.isActive else { return task.cancel() }
+                silentIntervals = handler.reads == lastReads ? silentIntervals + 1 : 0
+                lastReads = handler.reads
+                if silentIntervals >= 3 {
+                    logger.warning("the bus has not answered for three ping intervals; reconnecting")
+                    task.cancel()
+                    channel.close(promise: nil)
+                } else if silentIntervals >= 1 {
+                    channel.writeAndFlush(ping, promise: nil)
+                }
+            }
+        }
+    }
+
     func close() {
         channel.eventLoop.execute { [self] in
             drain()
@@ -304,7 +335,11 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelActive()
     }
 
+    /// Reads so far, for the liveness check (on the loop only).
+    private(set) var reads = 0
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reads &+= 1
         var incoming = unwrapInboundIn(data)
         reader.append(&incoming)
         defer { handOver() }

@@ -187,6 +187,7 @@ xf_status xf_handshake(xf_conn *conn, const xf_hello_opts *opts) {
     status = xf_next_frame(conn, &answer);
     if (status != XF_OK) return status;
     if (answer->kind_case == XUNFANG__BUS__V1__FRAME__KIND_REJECT) {
+        conn->reject_code = answer->reject->code;
         status = fail(conn, XF_ERR_REJECTED, "rejected (code %u): %s", answer->reject->code, answer->reject->reason);
     } else if (answer->kind_case != XUNFANG__BUS__V1__FRAME__KIND_WELCOME) {
         status = fail(conn, XF_ERR_PROTOCOL, "expected Welcome, got frame kind %d", answer->kind_case);
@@ -198,6 +199,27 @@ xf_status xf_handshake(xf_conn *conn, const xf_hello_opts *opts) {
     }
     xunfang__bus__v1__frame__free_unpacked(answer, NULL);
     return status;
+}
+
+xf_status xf_join(xf_conn *conn, const char *path, const xf_hello_opts *opts, int max_attempts) {
+    enum { ALREADY_EXISTS = 6 };
+    if (max_attempts <= 0) max_attempts = 100;
+    useconds_t delay = 50 * 1000;
+    for (int attempt = 1;; attempt++) {
+        conn->reject_code = 0;
+        conn->rx_len = 0;
+        xf_status status = xf_connect_unix(conn, path);
+        if (status == XF_OK) {
+            status = xf_handshake(conn, opts);
+            if (status == XF_OK) return XF_OK;
+            close(conn->fd);
+            conn->fd = -1;
+            if (status == XF_ERR_REJECTED && conn->reject_code != ALREADY_EXISTS) return status;
+        }
+        if (attempt >= max_attempts) return fail(conn, XF_ERR_IO, "gave up joining the bus after %d attempts: %s", attempt, conn->error);
+        usleep(delay);
+        if (delay < 2000 * 1000) delay *= 2;
+    }
 }
 
 void xf_close(xf_conn *conn) {

@@ -66,6 +66,7 @@ typedef struct {
     uint32_t ping_interval_ms;
     char session_id[64];
     char error[256];
+    uint32_t reject_code;   /* the gRPC status of the last Reject, 0 if none */
 } xf_conn;
 
 typedef struct {
@@ -83,6 +84,13 @@ void xf_conn_init(xf_conn *conn, uint8_t *rx, size_t rx_cap, uint8_t *tx, size_t
 /* path may be "unix:/path" or a plain path. */
 xf_status xf_connect_unix(xf_conn *conn, const char *path);
 xf_status xf_handshake(xf_conn *conn, const xf_hello_opts *opts);
+/* Connect and handshake, retrying with back-off (50 ms doubling to 2 s, up to
+ * max_attempts; 0 = 100) while the bus is unreachable, closes before its Welcome, or
+ * still holds this instance's old session (ALREADY_EXISTS). A refusal returns at once
+ * (XF_ERR_REJECTED): exit with 78 so the supervisor does not restart a misconfigured
+ * plugin; giving up returns XF_ERR_IO: exit non-zero so it does. After a lost connection,
+ * xf_close and join again, then subscribe again (durable consumers resume). */
+xf_status xf_join(xf_conn *conn, const char *path, const xf_hello_opts *opts, int max_attempts);
 xf_status xf_send(xf_conn *conn, const Xunfang__Bus__V1__Frame *frame);
 /* Blocks until a frame arrives; answers Ping frames itself (and still returns them). */
 xf_status xf_next_frame(xf_conn *conn, Xunfang__Bus__V1__Frame **frame);

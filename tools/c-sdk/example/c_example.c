@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xf_sdk.h"
 #include "xunfang/template/v1/template.pb-c.h"
@@ -38,6 +39,8 @@ static void answer(xf_conn *conn, const char *instance, uint64_t notes, const Xu
     xunfang__template__v1__echo_request__free_unpacked(echo, NULL);
 }
 
+static void serve(xf_conn *conn, const char *instance, uint64_t *notes);
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--manifest") == 0) {
         printf("{\"name\":\"c-example\",\"version\":\"0.1.0\",\"executable\":\"xunfang-plugin-c-example\","
@@ -54,32 +57,40 @@ int main(int argc, char **argv) {
     }
     xf_conn conn;
     xf_conn_init(&conn, rx, sizeof rx, tx, sizeof tx);
-    if (xf_connect_unix(&conn, bus) != XF_OK) {
-        fprintf(stderr, "c-example: %s\n", conn.error);
-        return 1;
-    }
     const char *subscribes[] = {NOTE_TOPIC};
     const char *serves[] = {ECHO_METHOD};
     xf_hello_opts hello = {.plugin = "c-example", .instance = instance, .version = "0.1.0", .credential = credential,
                            .subscribes = subscribes, .n_subscribes = 1, .serves = serves, .n_serves = 1};
-    if (xf_handshake(&conn, &hello) != XF_OK) {
-        fprintf(stderr, "c-example: %s\n", conn.error);
-        return 78;
-    }
-    if (xf_subscribe(&conn, 1, NOTE_TOPIC, NULL) != XF_OK) {
-        fprintf(stderr, "c-example: %s\n", conn.error);
-        return 1;
-    }
-    fprintf(stderr, "c-example: joined the bus as %s (session %s)\n", instance, conn.session_id);
     uint64_t notes = 0;
+    /* Join, serve until the connection is lost, join again: the bus may restart. */
+    for (;;) {
+        xf_status joined = xf_join(&conn, bus, &hello, 0);
+        if (joined != XF_OK) {
+            fprintf(stderr, "c-example: %s\n", conn.error);
+            return joined == XF_ERR_REJECTED ? 78 : 1;
+        }
+        if (xf_subscribe(&conn, 1, NOTE_TOPIC, NULL) != XF_OK) {
+            fprintf(stderr, "c-example: %s\n", conn.error);
+            return 1;
+        }
+        fprintf(stderr, "c-example: joined the bus as %s (session %s)\n", instance, conn.session_id);
+        serve(&conn, instance, &notes);
+        fprintf(stderr, "c-example: lost the bus (%s); joining again\n", conn.error);
+        close(conn.fd);
+        conn.fd = -1;
+    }
+}
+
+/* Handles frames until the connection fails. */
+static void serve(xf_conn *conn, const char *instance, uint64_t *notes) {
     Xunfang__Bus__V1__Frame *frame = NULL;
-    while (xf_next_frame(&conn, &frame) == XF_OK) {
+    while (xf_next_frame(conn, &frame) == XF_OK) {
         switch (frame->kind_case) {
         case XUNFANG__BUS__V1__FRAME__KIND_DELIVER:
-            notes++;
+            (*notes)++;
             break;
         case XUNFANG__BUS__V1__FRAME__KIND_REQUEST:
-            answer(&conn, instance, notes, frame->request);
+            answer(conn, instance, *notes, frame->request);
             break;
         case XUNFANG__BUS__V1__FRAME__KIND_RECEIPT:
             if (frame->receipt->code != 0) fprintf(stderr, "c-example: refused: %s\n", frame->receipt->message);
@@ -92,7 +103,4 @@ int main(int argc, char **argv) {
         }
         xunfang__bus__v1__frame__free_unpacked(frame, NULL);
     }
-    fprintf(stderr, "c-example: %s\n", conn.error);
-    xf_close(&conn);
-    return 1;
 }
