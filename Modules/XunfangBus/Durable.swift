@@ -10,6 +10,7 @@ public protocol DurableLog: AnyObject {
     /// Assigns the next sequence number to `message` (setting `message.sequence`) and appends it.
     func appendMessage(_ message: inout Xunfang_Bus_V1_Deliver) -> UInt64
     func appendAck(consumer: String, sequences: [UInt64])
+    /// An empty `pattern` records the consumer's deletion.
     func appendConsumer(name: String, pattern: String)
     func requestSync()
     /// What the log held when the bus started: an index, not the payloads.
@@ -24,9 +25,14 @@ public struct RecoveredLog: Sendable {
     public struct Entry: Sendable, Hashable {
         public var sequence: UInt64
         public var topic: String
-        public init(sequence: UInt64, topic: String) {
+        public var publishedAtUnixMs: Int64
+        /// The record's size in the log.
+        public var bytes: Int
+        public init(sequence: UInt64, topic: String, publishedAtUnixMs: Int64 = 0, bytes: Int = 0) {
             self.sequence = sequence
             self.topic = topic
+            self.publishedAtUnixMs = publishedAtUnixMs
+            self.bytes = bytes
         }
     }
     public var messages: [Entry] = []
@@ -40,6 +46,10 @@ public struct RecoveredLog: Sendable {
 struct StoredMessage {
     let topic: String
     var cached: Xunfang_Bus_V1_Deliver?
+    let publishedAtUnixMs: Int64
+    let bytes: Int
+    /// Index of the retention rule that governs it.
+    let rule: Int
 }
 
 /// Stored messages by sequence. Sequences come in order and leave mostly in order, so
@@ -133,13 +143,18 @@ struct DurableState {
     var awaitingSync: [AwaitingSync] = []
     var acksSinceCollection = 0
     var lastCollection: UInt64 = 0
+    /// Messages and bytes kept under each retention rule.
+    var usage: [Int: (messages: Int, bytes: Int)] = [:]
+    var ruleOfTopic: [String: Int] = [:]
+    var lastRetention: UInt64 = 0
 }
 
 extension Broker {
     func recover(from log: any DurableLog) {
         let recovered = log.recover()
         for entry in recovered.messages {
-            durable.messages[entry.sequence] = StoredMessage(topic: entry.topic, cached: nil)
+            keep(entry.sequence, StoredMessage(topic: entry.topic, cached: nil, publishedAtUnixMs: entry.publishedAtUnixMs,
+                                               bytes: entry.bytes, rule: retentionRule(for: entry.topic)))
             durable.lastSequence = max(durable.lastSequence, entry.sequence)
         }
         for (name, patternText) in recovered.consumers {
@@ -340,7 +355,7 @@ extension Broker {
         for (sequence, message) in durable.messages {
             let interested = durable.consumers.values.filter { $0.pattern.matches(message.topic) }
             guard !interested.isEmpty, interested.allSatisfy({ $0.acked.contains(sequence) }) else { continue }
-            durable.messages[sequence] = nil
+            letGo(sequence)
             forgotten.append(sequence)
             for consumer in interested { consumer.acked.remove(sequence) }
         }
@@ -349,11 +364,91 @@ extension Broker {
 
     /// Keeps a synced message, with its payload cached until newer ones push it out.
     func store(_ message: Xunfang_Bus_V1_Deliver) {
-        durable.messages[message.sequence] = StoredMessage(topic: message.topic, cached: message)
+        let bytes = message.payload.count + message.topic.utf8.count + message.messageID.utf8.count + message.publisher.utf8.count + 32
+        keep(message.sequence, StoredMessage(topic: message.topic, cached: message, publishedAtUnixMs: message.publishedAtUnixMs,
+                                             bytes: bytes, rule: retentionRule(for: message.topic)))
         durable.cacheOrder.append(message.sequence)
         while durable.cacheOrder.count > settings.durableCacheLimit, let oldest = durable.cacheOrder.popFirst() {
             durable.messages[oldest]?.cached = nil
         }
+    }
+
+    private func keep(_ sequence: UInt64, _ message: StoredMessage) {
+        durable.messages[sequence] = message
+        durable.usage[message.rule, default: (0, 0)].messages += 1
+        durable.usage[message.rule, default: (0, 0)].bytes += message.bytes
+    }
+
+    private func letGo(_ sequence: UInt64) {
+        guard let message = durable.messages[sequence] else { return }
+        durable.messages[sequence] = nil
+        durable.usage[message.rule, default: (0, 0)].messages -= 1
+        durable.usage[message.rule, default: (0, 0)].bytes -= message.bytes
+    }
+
+    func retentionRule(for topic: String) -> Int {
+        if let known = durable.ruleOfTopic[topic] { return known }
+        let index = settings.retention.firstIndex { $0.topics.matches(topic) } ?? settings.retention.count - 1
+        if durable.ruleOfTopic.count < 100_000 { durable.ruleOfTopic[topic] = index }
+        return index
+    }
+
+    private func isOver(_ rule: Int, _ usage: (messages: Int, bytes: Int)) -> Bool {
+        let limits = settings.retention[rule]
+        return usage.messages > (limits.maxMessages ?? .max) || usage.bytes > (limits.maxBytes ?? .max)
+    }
+
+    /// Why a durable publish to `topic` is refused (a full discard-new rule), or nil.
+    func retentionRefusal(topic: String) -> String? {
+        let rule = retentionRule(for: topic)
+        let limits = settings.retention[rule]
+        guard !limits.discardOld else { return nil }
+        var usage = durable.usage[rule] ?? (0, 0)
+        // Those still waiting for their sync count too.
+        for waiting in durable.awaitingSync where retentionRule(for: waiting.message.topic) == rule {
+            usage.messages += 1
+            usage.bytes += waiting.message.payload.count
+        }
+        guard usage.messages >= (limits.maxMessages ?? .max) || usage.bytes >= (limits.maxBytes ?? .max) else { return nil }
+        return "the durable log keeps at most \(limits.maxMessages.map { "\($0) messages" } ?? "\(limits.maxBytes ?? 0) bytes") "
+            + "of \(limits.topics) and discards new ones; it holds \(usage.messages) (\(usage.bytes) bytes)"
+    }
+
+    /// Drops what the retention rules no longer keep: messages past their rule's age, and
+    /// the oldest of a discard-old rule over its count or bytes, acknowledged or not.
+    /// Runs about once a second from `tick`.
+    func enforceRetention(nowUnixMs: Int64) {
+        let now = clock.nowMilliseconds()
+        guard now &- durable.lastRetention >= 1_000 else { return }
+        durable.lastRetention = now
+        let youngestExpiry = settings.retention.compactMap(\.maxAgeDays).min().map { Int64($0) * 86_400_000 } ?? .max
+        var usage = durable.usage
+        var overRules = Set(usage.keys.filter { settings.retention[$0].discardOld && isOver($0, usage[$0]!) })
+        var doomed: [UInt64] = []
+        for (sequence, message) in durable.messages {
+            let age = nowUnixMs - message.publishedAtUnixMs
+            let expired = settings.retention[message.rule].maxAgeDays.map { age > Int64($0) * 86_400_000 } ?? false
+            if expired || overRules.contains(message.rule) {
+                doomed.append(sequence)
+                usage[message.rule]!.messages -= 1
+                usage[message.rule]!.bytes -= message.bytes
+                if !isOver(message.rule, usage[message.rule]!) { overRules.remove(message.rule) }
+            } else if overRules.isEmpty && age <= youngestExpiry {
+                break  // messages come in time order: nothing after this one has expired either
+            }
+        }
+        guard !doomed.isEmpty else { return }
+        for sequence in doomed {
+            letGo(sequence)
+            for consumer in durable.consumers.values {
+                consumer.acked.remove(sequence)
+                consumer.inFlight[sequence] = nil
+                consumer.attempts[sequence] = nil
+            }
+        }
+        stats.durableDiscarded += UInt64(doomed.count)
+        logger.info("retention discarded durable messages", metadata: ["xunfang.count": "\(doomed.count)"])
+        log?.forget(doomed)
     }
 
     func loadDurable(_ sequence: UInt64) -> Xunfang_Bus_V1_Deliver? {
@@ -365,13 +460,35 @@ extension Broker {
     /// How many durable payloads are held in memory (bounded by `durableCacheLimit`).
     public var cachedDurablePayloads: Int { durable.messages.reduce(0) { $0 + ($1.message.cached == nil ? 0 : 1) } }
 
-    /// Durable consumers for `xunfang ctl stats`.
+    /// Durable consumers for `xunfang ctl stats` and `ctl consumers`.
     public func durableSnapshots() -> [DurableSnapshot] {
-        durable.consumers.values.map { consumer in
-            let pending = durable.messages.filter { consumer.pattern.matches($0.message.topic) && !consumer.acked.contains($0.sequence) }.count
-            return DurableSnapshot(name: consumer.name, pattern: consumer.pattern.text, pending: pending,
-                                   inFlight: consumer.inFlight.count, bindings: consumer.bindings.count)
+        let now = clock.unixMilliseconds()
+        return durable.consumers.values.map { consumer in
+            let waiting = durable.messages.filter { consumer.pattern.matches($0.message.topic) && !consumer.acked.contains($0.sequence) }
+            let oldest = waiting.first.map { Double(now - $0.message.publishedAtUnixMs) / 1_000 }
+            return DurableSnapshot(name: consumer.name, pattern: consumer.pattern.text, pending: waiting.count,
+                                   inFlight: consumer.inFlight.count, bindings: consumer.bindings.count, oldestUnackedSeconds: oldest)
         }.sorted { $0.name < $1.name }
+    }
+
+    /// Durable messages the bus keeps, and about how many bytes their records take.
+    public var durableRetained: (messages: Int, bytes: Int) {
+        durable.usage.values.reduce((0, 0)) { ($0.0 + $1.messages, $0.1 + $1.bytes) }
+    }
+
+    /// Removes a durable consumer that no session is bound to; messages only it still
+    /// needed are let go (or kept by retention, if no one else claims them).
+    public func deleteDurableConsumer(_ name: String) -> BusError? {
+        guard let consumer = durable.consumers[name] else { return BusError(.notFound, "no durable consumer \"\(name)\"") }
+        guard consumer.bindings.isEmpty else {
+            return BusError(.failedPrecondition, "durable consumer \"\(name)\" has \(consumer.bindings.count) bound subscriber(s); stop them first")
+        }
+        durable.consumers[name] = nil
+        log?.appendConsumer(name: name, pattern: "")
+        log?.requestSync()
+        logger.info("durable consumer deleted", metadata: ["xunfang.consumer": "\(name)"])
+        collectGarbage()
+        return nil
     }
 }
 
@@ -381,4 +498,6 @@ public struct DurableSnapshot: Sendable, Codable, Hashable {
     public var pending: Int
     public var inFlight: Int
     public var bindings: Int
+    /// Age of the oldest message it has not acknowledged, or nil when it is caught up.
+    public var oldestUnackedSeconds: Double?
 }

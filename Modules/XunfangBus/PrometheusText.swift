@@ -36,6 +36,10 @@ public enum PrometheusText {
         bus("durable_appended_total", "Durable messages written and synced.", stats.durableAppended)
         samples.append(Sample(name: "xunfang_bus_held_bytes", help: "Bytes held for subscribers that are not reading.", type: "gauge",
                               value: Double(stats.heldBytes)))
+        samples.append(Sample(name: "xunfang_bus_durable_retained_bytes", help: "Bytes of the durable messages the log keeps.", type: "gauge",
+                              value: Double(stats.durableRetainedBytes)))
+        bus("durable_discarded_total", "Durable messages dropped by a retention rule.", stats.durableDiscarded)
+        bus("durable_refused_by_retention_total", "Durable publishes refused at a discard-new retention limit.", stats.durableRefusedByRetention)
         bus("oversize_refused_total", "Deliveries larger than their receiver's frame limit even compressed; not sent.", stats.oversizeRefused)
         bus("durable_write_failures_total", "Durable log writes or syncs that failed; their publishers were refused.", stats.durableWriteFailures)
         bus("durable_corrupt_ranges_total", "Damaged ranges of the durable log found at start and quarantined.", stats.durableCorruptRanges)
@@ -58,6 +62,8 @@ public enum PrometheusText {
         for consumer in durable {
             let labels = [("consumer", consumer.name)]
             samples.append(Sample(name: "xunfang_durable_pending", help: "Durable messages not yet acknowledged by the consumer.", type: "gauge", labels: labels, value: Double(consumer.pending)))
+            samples.append(Sample(name: "xunfang_durable_oldest_unacked_seconds", help: "Age of the oldest message the consumer has not acknowledged.",
+                                  type: "gauge", labels: labels, value: consumer.oldestUnackedSeconds ?? 0))
             samples.append(Sample(name: "xunfang_durable_in_flight", help: "Durable deliveries awaiting an ack.", type: "gauge", labels: labels, value: Double(consumer.inFlight)))
         }
         var cumulative: UInt64 = 0

@@ -226,6 +226,12 @@ public struct BrokerStats: Sendable, Codable, Hashable {
     public var oversizeRefused: UInt64 = 0
     /// Bytes held now for subscribers that are not reading (bounded by `bus.total_buffer_bytes`).
     public var heldBytes = 0
+    /// Durable messages dropped by a retention rule (age, count or bytes; discard old).
+    public var durableDiscarded: UInt64 = 0
+    /// Durable publishes refused at a retention limit (discard new).
+    public var durableRefusedByRetention: UInt64 = 0
+    /// Bytes of the durable messages kept now (filled in when the metrics are read).
+    public var durableRetainedBytes = 0
     public var redelivered: UInt64 = 0
     public var requests: UInt64 = 0
     public var unavailable: UInt64 = 0

@@ -111,13 +111,17 @@ final class FileDurableLog: DurableLog {
             for scanned in scan.records {
                 switch scanned.record.kind {
                 case .message(let message):
-                    state.messages.append(RecoveredLog.Entry(sequence: message.sequence, topic: message.topic))
+                    state.messages.append(RecoveredLog.Entry(sequence: message.sequence, topic: message.topic,
+                                                             publishedAtUnixMs: message.publishedAtUnixMs, bytes: scanned.length))
                     locations[message.sequence] = Location(segment: number, offset: scanned.offset, length: scanned.length)
                     live[number, default: 0] += 1
                     highWater = max(highWater, message.sequence)
                 case .ack(let ack):
                     state.acks[ack.consumer, default: []].formUnion(ack.sequences)
                     highWater = max(highWater, ack.sequences.max() ?? 0)
+                case .consumer(let consumer) where consumer.pattern.isEmpty:
+                    state.consumers[consumer.name] = nil  // deleted
+                    state.acks[consumer.name] = nil
                 case .consumer(let consumer):
                     state.consumers[consumer.name] = consumer.pattern
                 case .mark(let mark):
@@ -199,7 +203,7 @@ final class FileDurableLog: DurableLog {
     }
 
     func appendConsumer(name: String, pattern: String) {
-        consumers[name] = pattern
+        consumers[name] = pattern.isEmpty ? nil : pattern
         var record = Xunfang_Bus_V1_LogRecord()
         record.consumer.name = name
         record.consumer.pattern = pattern

@@ -33,7 +33,9 @@ final class MetricsHandler: ChannelInboundHandler {
             } else if head.uri.split(separator: "?").first != "/metrics" {
                 (status, body) = (.notFound, "see /metrics\n")
             } else {
-                (status, body) = (.ok, PrometheusText.render(stats: broker.stats, sessions: broker.sessionSnapshots(),
+                var stats = broker.stats
+                stats.durableRetainedBytes = broker.durableRetained.bytes
+                (status, body) = (.ok, PrometheusText.render(stats: stats, sessions: broker.sessionSnapshots(),
                                                               durable: broker.durableSnapshots(), appending: registry.emitToString()))
             }
             var headers = HTTPHeaders()

@@ -54,7 +54,8 @@ public enum ConfigLoader {
     static func parseBus(_ bus: MappingReader) throws(ConfigError) -> BusSettings {
         try bus.allowOnly(["socket", "tcp", "tls_certificate", "tls_private_key", "durable_topics", "max_frame_bytes",
                            "max_decompressed_bytes", "ping_interval_ms", "subscriber_queue_limit", "session_buffer_bytes", "total_buffer_bytes",
-                           "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "durable_cache_messages", "metrics"])
+                           "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "durable_cache_messages", "metrics",
+                           "retention"])
         var settings = BusSettings()
         if let value = try bus.string("socket") { settings.socketPath = value }
         settings.tcpListen = try bus.string("tcp")
@@ -75,7 +76,30 @@ public enum ConfigLoader {
         if let v = try bus.int("max_request_timeout_ms", in: 1...3_600_000) { settings.maxRequestTimeoutMilliseconds = v }
         if let v = try bus.int("segment_bytes", in: 4_096...4 * 1024 * 1024 * 1024) { settings.segmentBytes = v }
         if let v = try bus.int("durable_cache_messages", in: 1...100_000_000) { settings.durableCacheMessages = v }
+        if let list = bus["retention"] {
+            guard case .sequence(let items, _) = list else { throw ConfigError("expected a list of rules", key: "bus.retention", line: list.line) }
+            for (index, item) in items.enumerated() {
+                settings.retention.append(try parseRetention(MappingReader(item, path: "bus.retention[\(index)]")))
+            }
+        }
         return settings
+    }
+
+    static func parseRetention(_ rule: MappingReader) throws(ConfigError) -> RetentionRule {
+        try rule.allowOnly(["topics", "max_age_days", "max_messages", "max_bytes", "discard"])
+        guard let text = try rule.string("topics") else { throw ConfigError("a retention rule names its topics", key: rule.path, line: rule.line) }
+        let topics: TopicPattern
+        do { topics = try TopicPattern(text) } catch { throw ConfigError("\"\(text)\" is not a topic pattern", key: rule.path + ".topics", line: rule.line(of: "topics")) }
+        var parsed = RetentionRule(topics: topics)
+        parsed.maxAgeDays = try rule.int("max_age_days", in: 1...36_500)
+        parsed.maxMessages = try rule.int("max_messages", in: 1...1_000_000_000)
+        parsed.maxBytes = try rule.int("max_bytes", in: 4_096...1 << 50)
+        switch try rule.string("discard") ?? "old" {
+        case "old": parsed.discardOld = true
+        case "new": parsed.discardOld = false
+        default: throw ConfigError("expected old or new", key: rule.path + ".discard", line: rule.line(of: "discard"))
+        }
+        return parsed
     }
 
     static func parsePrincipal(_ entry: MappingReader, supervised: Bool) throws(ConfigError) -> PrincipalConfig {

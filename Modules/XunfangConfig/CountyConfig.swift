@@ -56,6 +56,28 @@ public struct PrincipalConfig: Hashable, Sendable {
     public var executableName: String { executable ?? "xunfang-plugin-\(name)" }
 }
 
+/// How long the durable log keeps messages of the topics a rule names, and what happens
+/// at a limit: `discardOld` drops the oldest (acknowledged or not, like JetStream's
+/// DiscardOld), otherwise new publishes are refused with RESOURCE_EXHAUSTED (DiscardNew).
+public struct RetentionRule: Hashable, Sendable {
+    public var topics: TopicPattern
+    public var maxAgeDays: Int?
+    public var maxMessages: Int?
+    public var maxBytes: Int?
+    public var discardOld: Bool
+
+    public init(topics: TopicPattern, maxAgeDays: Int? = nil, maxMessages: Int? = nil, maxBytes: Int? = nil, discardOld: Bool = true) {
+        self.topics = topics
+        self.maxAgeDays = maxAgeDays
+        self.maxMessages = maxMessages
+        self.maxBytes = maxBytes
+        self.discardOld = discardOld
+    }
+
+    /// For durable topics no rule names: 30 days, then the oldest go.
+    public static let defaultMaxAgeDays = 30
+}
+
 public struct BusSettings: Hashable, Sendable {
     /// Unix socket path, relative paths resolve against `dataDirectory`.
     public var socketPath: String = "bus.sock"
@@ -70,6 +92,8 @@ public struct BusSettings: Hashable, Sendable {
     public var pingIntervalMilliseconds: Int = 5_000
     /// Bound of each plain subscriber's queue; when full the oldest is dropped.
     public var subscriberQueueLimit: Int = 8_192
+    /// First match wins; durable topics no rule names keep `RetentionRule.defaultMaxAgeDays`.
+    public var retention: [RetentionRule] = []
     /// Bytes held for one slow session (all its subscriptions), and for all of them.
     public var sessionBufferBytes: Int = 64 * 1024 * 1024
     public var totalBufferBytes: Int = 512 * 1024 * 1024

@@ -96,13 +96,14 @@ struct BrokerFixture {
     let clock = ManualClock()
     let log: MemoryLog?
 
-    init(log: MemoryLog? = MemoryLog(), durableCacheLimit: Int = 65_536,
+    init(log: MemoryLog? = MemoryLog(), durableCacheLimit: Int = 65_536, retention: [RetentionRule] = [],
          limited: AccessControl = acl(publish: ["unit.position"], subscribe: ["grid.*"], serve: [], call: [])) {
         let principals = ["a", "b", "c"].map { PrincipalConfig(name: $0, credential: secret, acl: acl()) }
             + [PrincipalConfig(name: "limited", credential: secret, acl: limited),
                PrincipalConfig(name: "off", enabled: false, credential: secret, acl: acl())]
         var config = testConfig(principals)
         config.bus.durableCacheMessages = durableCacheLimit
+        config.bus.retention = retention
         let credentials = Dictionary(uniqueKeysWithValues: principals.map { ($0.name, secret) })
         self.log = log
         broker = Broker(settings: BrokerSettings(config: config, credentials: credentials), clock: clock, log: log,

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Stored durable messages by sequence")
 struct StoredMessagesTests {
-    func message(_ sequence: UInt64) -> StoredMessage { StoredMessage(topic: "t.\(sequence)", cached: nil) }
+    func message(_ sequence: UInt64) -> StoredMessage { StoredMessage(topic: "t.\(sequence)", cached: nil, publishedAtUnixMs: 0, bytes: 0, rule: 0) }
 
     @Test("behaves as a dictionary by sequence under random inserts and removals")
     func matchesDictionary() {

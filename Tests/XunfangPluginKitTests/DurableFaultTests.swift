@@ -220,4 +220,28 @@ struct DurableFaultTests {
         await consumer.close()
         await harness.server.stop()
     }
+
+    @Test("ctl's DeleteConsumer removes a durable consumer for good: it is gone after a restart")
+    func deletedConsumerStaysDeleted() async throws {
+        let directory = temporaryDirectory()
+        do {
+            let harness = try await Harness.start(.socket, directory: directory)
+            let consumer = try await harness.client(instance: "consumer")
+            _ = try await consumer.subscribe("incident.>", durable: "retired")
+            await consumer.close()
+            let operator_ = try await harness.client(instance: "operator")
+            let listed = try await operator_.callRaw("/xunfang.bus.v1.Bus/Consumers", payload: Data())
+            #expect(String(decoding: listed, as: UTF8.self).contains("\"retired\""))
+            _ = try await operator_.callRaw("/xunfang.bus.v1.Bus/DeleteConsumer", payload: Data(#"{"name":"retired"}"#.utf8))
+            await #expect(throws: BusClientError.self) {
+                _ = try await operator_.callRaw("/xunfang.bus.v1.Bus/DeleteConsumer", payload: Data(#"{"name":"retired"}"#.utf8))
+            }
+            await operator_.close()
+            await harness.server.stop()
+        }
+        let harness = try await Harness.start(.socket, directory: directory)
+        let consumers = try await harness.server.withBroker { $0.durableSnapshots().map(\.name) }
+        #expect(consumers.isEmpty)
+        await harness.server.stop()
+    }
 }

@@ -19,6 +19,8 @@ struct BusBench: AsyncParsableCommand {
     @Option(help: "Durable messages (each fdatasync'ed before its receipt).") var durableMessages: Int = 20_000
     @Option(help: "Payload bytes.") var payloadBytes: Int = 128
     @Flag(help: "Print only the JSON line.") var json = false
+    @Option(help: "How clients reach the bus: unix (its socket), tcp (loopback) or tls (loopback, TLS 1.2+).")
+    var transport: String = "unix"
     @Option(help: "Run only these parts (rpc, rpc-sequential, rpc-16, pubsub, pubsub-1-1, pubsub-1-8, durable, in-process), comma-separated; for profiling.")
     var only: String?
 
@@ -32,7 +34,9 @@ struct BusBench: AsyncParsableCommand {
         let directory = NSTemporaryDirectory() + "xunfang-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Self.countyYAML.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let (endpoint, busSection) = try prepareTransport(in: directory)
+        try Self.countyYAML.replacingOccurrences(of: "bus:\n", with: "bus:\n" + busSection)
+            .write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
         let bus = Process()
         bus.executableURL = URL(fileURLWithPath: "\(executableDirectory())/xunfang")
         bus.arguments = ["bus", "--config", "\(directory)/county.yaml"]
@@ -42,7 +46,6 @@ struct BusBench: AsyncParsableCommand {
             bus.terminate()
             bus.waitUntilExit()
         }
-        let endpoint = BusEndpoint.unixSocket("\(directory)/data/bus.sock")
         let payload = Data(repeating: 0x5A, count: payloadBytes)
         var results: [(String, String, Double)] = []
 
@@ -174,8 +177,39 @@ struct BusBench: AsyncParsableCommand {
         throw BusClientError(.unavailable, "bus did not come up")
     }
 
+    /// Where clients connect, and the `bus:` keys that make the bus listen there. TLS uses
+    /// a throwaway self-signed certificate for localhost (openssl), trusted by the clients.
+    func prepareTransport(in directory: String) throws -> (BusEndpoint, String) {
+        let port = Int.random(in: 20_000..<40_000)
+        switch transport {
+        case "unix":
+            return (.unixSocket("\(directory)/data/bus.sock"), "")
+        case "tcp":
+            return (.tcp(host: "127.0.0.1", port: port), "  tcp: \"127.0.0.1:\(port)\"\n")
+        case "tls":
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                 "-keyout", "\(directory)/key.pem", "-out", "\(directory)/cert.pem", "-days", "1",
+                                 "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"]
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+            guard openssl.terminationStatus == 0 else { throw ValidationError("openssl could not make a test certificate") }
+            return (.tls(host: "localhost", port: port, trustRoots: "\(directory)/cert.pem"), """
+                  tcp: "127.0.0.1:\(port)"
+                  tls_certificate: \(directory)/cert.pem
+                  tls_private_key: \(directory)/key.pem
+
+                """)
+        default:
+            throw ValidationError("--transport is unix, tcp or tls")
+        }
+    }
+
     func report(_ results: [(String, String, Double)]) {
-        BenchReport.print(bench: "bus", title: "xunfang bench bus (payload \(payloadBytes) B, Unix socket, bus in its own process)",
+        let over = ["unix": "Unix socket", "tcp": "TCP loopback", "tls": "TLS over TCP loopback"][transport] ?? transport
+        BenchReport.print(bench: "bus", title: "xunfang bench bus (payload \(payloadBytes) B, \(over), bus in its own process)",
                          parameters: ["payload_bytes": Double(payloadBytes)], results: results, jsonOnly: json)
     }
 
@@ -188,6 +222,8 @@ struct BusBench: AsyncParsableCommand {
     bus:
       durable_topics: ["bench.durable.>"]
       subscriber_queue_limit: 1000000
+      session_buffer_bytes: 4294967296
+      total_buffer_bytes: 8589934592
     plugins:
       - name: bench-server
         enabled: true

@@ -118,7 +118,7 @@ func printJSON(_ object: Any) {
 struct CtlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl", abstract: "Talk to a running bus like any client (JSON in and out).",
-        subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self, IncidentCommand.self, UnitsCommand.self,
+        subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self, Consumers.self, ConsumerCommand.self, IncidentCommand.self, UnitsCommand.self,
                       RecommendCommand.self, AssignCommand.self, AcknowledgeCommand.self, ClearCommand.self])
 
     struct Publish: AsyncParsableCommand {
@@ -190,6 +190,45 @@ struct CtlCommand: AsyncParsableCommand {
             let reply = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data())
             await client.close()
             printJSON(KnownMessages.decode(reply, as: nil))
+        }
+    }
+
+    struct Consumers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the durable consumers: pattern, messages waiting, in flight, oldest unacknowledged age, bindings.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let client = try await connection.connect()
+            let reply = try await client.callRaw("/xunfang.bus.v1.Bus/Consumers", payload: Data())
+            await client.close()
+            printJSON(KnownMessages.decode(reply, as: nil))
+        }
+    }
+
+    struct ConsumerCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "consumer", abstract: "Manage one durable consumer.",
+                                                        subcommands: [Delete.self])
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Delete a durable consumer nobody is bound to; what only it still needed is then let go.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "The consumer's durable name.") var name: String
+
+            func run() async throws {
+                let client = try await connection.connect()
+                let request = try JSONSerialization.data(withJSONObject: ["name": name])
+                let reply: Data
+                do {
+                    reply = try await client.callRaw("/xunfang.bus.v1.Bus/DeleteConsumer", payload: request)
+                } catch {
+                    await client.close()
+                    throw error
+                }
+                await client.close()
+                printJSON(KnownMessages.decode(reply, as: nil))
+            }
         }
     }
 }
