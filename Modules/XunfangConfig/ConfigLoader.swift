@@ -70,7 +70,7 @@ public enum ConfigLoader {
         if let v = try bus.int("max_decompressed_bytes", in: 1_024...1024 * 1024 * 1024) { settings.maxDecompressedBytes = v }
         if let v = try bus.int("ping_interval_ms", in: 100...600_000) { settings.pingIntervalMilliseconds = v }
         if let v = try bus.int("subscriber_queue_limit", in: 1...10_000_000) { settings.subscriberQueueLimit = v }
-        if let v = try bus.int("session_buffer_bytes", in: 64 * 1024...64 * 1024 * 1024) { settings.sessionBufferBytes = v }
+        if let v = try bus.int("session_buffer_bytes", in: 64 * 1024...64 * 1024 * 1024 * 1024) { settings.sessionBufferBytes = v }
         if let v = try bus.int("total_buffer_bytes", in: 64 * 1024...256 * 1024 * 1024 * 1024) { settings.totalBufferBytes = v }
         if let v = try bus.int("durable_in_flight_limit", in: 1...1_000_000) { settings.durableInFlightLimit = v }
         if let v = try bus.int("max_request_timeout_ms", in: 1...3_600_000) { settings.maxRequestTimeoutMilliseconds = v }

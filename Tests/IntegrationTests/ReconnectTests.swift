@@ -88,19 +88,7 @@ struct ReconnectTests {
                 kills += 1
                 bus = try startXunfang(["bus", "--config", "county.yaml"], in: directory)
             }
-            var request = Xunfang_Dispatch_V1_IntakeRequest()
-            request.typeCode = ["theft", "dispute", "help", "noise"][index % 4]
-            request.location.longitude = 104.20 + Double(index % 40) * 0.004
-            request.location.latitude = 30.90 + Double(index / 40 % 25) * 0.006
-            request.externalID = "reconnect-\(index)"
-            var answer: Xunfang_Dispatch_V1_IntakeResponse?
-            let deadline = ContinuousClock.now + .seconds(120)
-            while answer == nil && ContinuousClock.now < deadline {
-                answer = try? await client.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self,
-                                                timeout: .seconds(5))
-                if answer == nil { try await Task.sleep(for: .milliseconds(20)) }
-            }
-            acknowledged.append(try #require(answer, "intake \(index) was never answered").incident.id)
+            acknowledged.append(try await acknowledgedIntake(client, index: index, prefix: "reconnect"))
         }
         #expect(kills == 2)
         #expect(plugins.allSatisfy { $0.isRunning }, "the plugins lived through both restarts (logs in \(directory))")

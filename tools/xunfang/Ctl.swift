@@ -186,10 +186,7 @@ struct CtlCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let client = try await connection.connect()
-            let reply = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data())
-            await client.close()
-            printJSON(KnownMessages.decode(reply, as: nil))
+            try await printBusAnswer("/xunfang.bus.v1.Bus/Stats", connection: connection)
         }
     }
 
@@ -199,10 +196,7 @@ struct CtlCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let client = try await connection.connect()
-            let reply = try await client.callRaw("/xunfang.bus.v1.Bus/Consumers", payload: Data())
-            await client.close()
-            printJSON(KnownMessages.decode(reply, as: nil))
+            try await printBusAnswer("/xunfang.bus.v1.Bus/Consumers", connection: connection)
         }
     }
 
@@ -217,18 +211,24 @@ struct CtlCommand: AsyncParsableCommand {
             @Argument(help: "The consumer's durable name.") var name: String
 
             func run() async throws {
-                let client = try await connection.connect()
-                let request = try JSONSerialization.data(withJSONObject: ["name": name])
-                let reply: Data
-                do {
-                    reply = try await client.callRaw("/xunfang.bus.v1.Bus/DeleteConsumer", payload: request)
-                } catch {
-                    await client.close()
-                    throw error
-                }
-                await client.close()
-                printJSON(KnownMessages.decode(reply, as: nil))
+                try await printBusAnswer("/xunfang.bus.v1.Bus/DeleteConsumer", payload: try JSONSerialization.data(withJSONObject: ["name": name]),
+                                         connection: connection)
             }
         }
     }
+}
+
+/// Calls one of the bus's own JSON methods and prints the answer; the connection is
+/// closed whether or not the call succeeds.
+func printBusAnswer(_ method: String, payload: Data = Data(), connection: ConnectionOptions) async throws {
+    let client = try await connection.connect()
+    let reply: Data
+    do {
+        reply = try await client.callRaw(method, payload: payload)
+    } catch {
+        await client.close()
+        throw error
+    }
+    await client.close()
+    printJSON(KnownMessages.decode(reply, as: nil))
 }

@@ -156,7 +156,10 @@ public struct GridModelPlugin: Plugin {
     /// Announces the model, then watches the store: an import (or any edit) raises its
     /// revision, and the plugin reloads and announces `grid.changed` again.
     public func run(on bus: BusClient) async throws {
-        try await announce(on: bus, reason: "loaded")
+        // Subscribers that missed an announcement while the bus was away hear the current revision.
+        let model = self.model
+        bus.onConnect { Task { try? await Self.announce(model.current, on: bus, reason: "reconnected") } }
+        await announce(on: bus, reason: "loaded")
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(2))
             guard let store, let stored = try? store.revision(), stored != model.current.revision else { continue }
@@ -164,7 +167,7 @@ public struct GridModelPlugin: Plugin {
                 guard let snapshot = try store.load() else { continue }
                 model.replace(try Self.model(snapshot, roads: roads, hierarchies: hierarchies))
                 logger.info("county model reloaded", metadata: ["xunfang.revision": "\(snapshot.revision)"])
-                try await announce(on: bus, reason: "reloaded")
+                await announce(on: bus, reason: "reloaded")
             } catch {
                 // A bad store keeps the last good model in service; the error says why.
                 logger.error("cannot reload the county model; keeping revision \(model.current.revision)", metadata: ["xunfang.error": "\(error)"])
@@ -173,8 +176,14 @@ public struct GridModelPlugin: Plugin {
         }
     }
 
-    private func announce(on bus: BusClient, reason: String) async throws {
-        try await Self.announce(model.current, on: bus, reason: reason)
+    /// A bus that is away (restarting) does not stop the plugin: the announcement is made
+    /// again when the client reconnects.
+    private func announce(on bus: BusClient, reason: String) async {
+        do {
+            try await Self.announce(model.current, on: bus, reason: reason)
+        } catch {
+            logger.warning("cannot announce grid.changed now; will on reconnecting", metadata: ["xunfang.error": "\(error)"])
+        }
     }
 
     static func announce(_ county: CountyModel, on bus: BusClient, reason: String) async throws {
