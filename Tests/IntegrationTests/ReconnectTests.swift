@@ -148,6 +148,7 @@ struct ReconnectTests {
         let plugin = Process()
         plugin.executableURL = URL(fileURLWithPath: cPlugin)
         plugin.environment = ["XUNFANG_BUS": "unix:\(directory)/data/bus.sock", "XUNFANG_CREDENTIAL": "\(Self.secret)-c"]
+        plugin.standardOutput = FileHandle.nullDevice  // an orphan must not hold the test's output open
         plugin.standardError = FileHandle.nullDevice
         try plugin.run()
         defer {
