@@ -152,7 +152,8 @@ struct ReconnectTests {
         plugin.standardError = FileHandle.nullDevice
         try plugin.run()
         defer {
-            if plugin.isRunning { plugin.terminate() }
+            // SIGKILL: a child of the test process may inherit SIGTERM ignored.
+            if plugin.isRunning { kill(plugin.processIdentifier, SIGKILL) }
             if bus.isRunning { bus.terminate() }
         }
         let client = try await harness(directory)
