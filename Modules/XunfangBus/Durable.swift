@@ -275,11 +275,7 @@ extension Broker {
                 // It can never fit this consumer's connection: set aside, not redelivered forever.
                 logger.error("durable message larger than its consumer takes; skipped for that consumer", metadata: [
                     "xunfang.sequence": "\(sequence)", "xunfang.consumer": "\(consumer.name)"])
-                consumer.inFlight[sequence] = nil
-                consumer.attempts[sequence] = nil
-                consumer.acked.insert(sequence)
-                log?.appendAck(consumer: consumer.name, sequences: [sequence])
-                log?.requestSync()
+                settle([sequence], for: consumer)
             }
         }
     }
@@ -313,8 +309,18 @@ extension Broker {
             fail(session, .notFound, "no durable subscription \(ack.subscriptionID) to acknowledge", ref: ack.subscriptionID)
             return
         }
+        let newlyAcked = settle(ack.sequences, for: consumer)
+        pumpDurable(consumer.name)
+        durable.acksSinceCollection += newlyAcked.count
+        if durable.acksSinceCollection >= 4_096 { collectGarbage() }
+    }
+
+    /// Marks `sequences` acknowledged by `consumer`, in memory and in the log; returns
+    /// those that were not already.
+    @discardableResult
+    private func settle(_ sequences: [UInt64], for consumer: DurableConsumer) -> [UInt64] {
         var newlyAcked: [UInt64] = []
-        for sequence in ack.sequences where !consumer.acked.contains(sequence) {
+        for sequence in sequences where !consumer.acked.contains(sequence) {
             guard durable.messages[sequence] != nil else { continue }
             consumer.inFlight[sequence] = nil
             consumer.attempts[sequence] = nil
@@ -325,9 +331,7 @@ extension Broker {
             log?.appendAck(consumer: consumer.name, sequences: newlyAcked)
             log?.requestSync()
         }
-        pumpDurable(consumer.name)
-        durable.acksSinceCollection += newlyAcked.count
-        if durable.acksSinceCollection >= 4_096 { collectGarbage() }
+        return newlyAcked
     }
 
     /// Acknowledged messages are let go within a second even when acks trickle in.
@@ -364,13 +368,17 @@ extension Broker {
 
     /// Keeps a synced message, with its payload cached until newer ones push it out.
     func store(_ message: Xunfang_Bus_V1_Deliver) {
-        let bytes = message.payload.count + message.topic.utf8.count + message.messageID.utf8.count + message.publisher.utf8.count + 32
         keep(message.sequence, StoredMessage(topic: message.topic, cached: message, publishedAtUnixMs: message.publishedAtUnixMs,
-                                             bytes: bytes, rule: retentionRule(for: message.topic)))
+                                             bytes: Self.recordBytes(message), rule: retentionRule(for: message.topic)))
         durable.cacheOrder.append(message.sequence)
         while durable.cacheOrder.count > settings.durableCacheLimit, let oldest = durable.cacheOrder.popFirst() {
             durable.messages[oldest]?.cached = nil
         }
+    }
+
+    /// About what a message's record takes in the log, for the byte limits of retention.
+    static func recordBytes(_ message: Xunfang_Bus_V1_Deliver) -> Int {
+        message.payload.count + message.topic.utf8.count + message.messageID.utf8.count + message.publisher.utf8.count + 32
     }
 
     private func keep(_ sequence: UInt64, _ message: StoredMessage) {
@@ -407,7 +415,7 @@ extension Broker {
         // Those still waiting for their sync count too.
         for waiting in durable.awaitingSync where retentionRule(for: waiting.message.topic) == rule {
             usage.messages += 1
-            usage.bytes += waiting.message.payload.count
+            usage.bytes += Self.recordBytes(waiting.message)
         }
         guard usage.messages >= (limits.maxMessages ?? .max) || usage.bytes >= (limits.maxBytes ?? .max) else { return nil }
         return "the durable log keeps at most \(limits.maxMessages.map { "\($0) messages" } ?? "\(limits.maxBytes ?? 0) bytes") "
@@ -464,9 +472,13 @@ extension Broker {
     public func durableSnapshots() -> [DurableSnapshot] {
         let now = clock.unixMilliseconds()
         return durable.consumers.values.map { consumer in
-            let waiting = durable.messages.filter { consumer.pattern.matches($0.message.topic) && !consumer.acked.contains($0.sequence) }
-            let oldest = waiting.first.map { Double(now - $0.message.publishedAtUnixMs) / 1_000 }
-            return DurableSnapshot(name: consumer.name, pattern: consumer.pattern.text, pending: waiting.count,
+            var pending = 0
+            var oldest: Double?
+            for (sequence, message) in durable.messages where consumer.pattern.matches(message.topic) && !consumer.acked.contains(sequence) {
+                if pending == 0 { oldest = Double(now - message.publishedAtUnixMs) / 1_000 }
+                pending += 1
+            }
+            return DurableSnapshot(name: consumer.name, pattern: consumer.pattern.text, pending: pending,
                                    inFlight: consumer.inFlight.count, bindings: consumer.bindings.count, oldestUnackedSeconds: oldest)
         }.sorted { $0.name < $1.name }
     }

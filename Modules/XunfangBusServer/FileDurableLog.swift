@@ -281,9 +281,9 @@ final class FileDurableLog: DurableLog {
             if let fd = readers.removeValue(forKey: number) { Glibc.close(fd) }
         }
         // Deleted on the writer's thread, after anything queued for them was written.
-        let directory = self.directory
+        let (directory, files) = (self.directory, self.files)
         pool.submit { _ in
-            for number in doomed { unlink(Self.path(directory, number)) }
+            for number in doomed { try? files.remove(Self.path(directory, number)) }
         }
         logger.debug("durable log: deleted segments", metadata: ["xunfang.segments": "\(doomed)"])
     }
