@@ -9,9 +9,15 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// Tuning that SwiftPM calls unsafe flags, which it refuses in a package taken as a
+/// versioned dependency. So they apply only when this repository's own scripts build it
+/// (tools/test, tools/up, Benchmarks/run-*, `xunfang build` export XUNFANG_TUNED=1); a plugin
+/// author's package that depends on Xunfang by version builds the same code without them.
+let tuned = Context.environment["XUNFANG_TUNED"] == "1"
+
 /// The message path (wire, broker, SDK): dynamic exclusivity checks cost it about 5% of
 /// each message in release builds, and its class state is confined to one event loop.
-let hotPath: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+let hotPath: [SwiftSetting] = swiftSettings + (tuned ? [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))] : [])
 
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
@@ -31,11 +37,17 @@ let package = Package(
         .executable(name: "xunfang-plugin-dispatch", targets: ["DispatchPluginMain"]),
         .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
         .library(name: "XunfangPluginKit", targets: ["XunfangPluginKit"]),
+        // Each plugin's published contract (its generated protobuf types and descriptor set),
+        // for plugins and clients that talk to it; it lives beside the plugin, not in the core.
+        .library(name: "GridModelContract", targets: ["GridModelContract"]),
+        .library(name: "DispatchContract", targets: ["DispatchContract"]),
+        .library(name: "SituationAnalysisContract", targets: ["SituationAnalysisContract"]),
+        .library(name: "TemplateContract", targets: ["TemplateContract"]),
         // Geography for plugins: datums, polygons, road graphs, searches (shared by design).
         .library(name: "XunfangGeo", targets: ["XunfangGeo"]),
         // The wire, the generated protocol, the config and the broker logic, for tools
         // that work below the SDK (tools/fuzz, alternative transports).
-        .library(name: "XunfangCore", targets: ["XunfangWire", "XunfangProto", "XunfangConfig", "XunfangBus"]),
+        .library(name: "XunfangCore", targets: ["XunfangCodec", "XunfangWire", "XunfangProto", "XunfangConfig", "XunfangBus"]),
         // The bus with its sockets and durable log, for embedding it and for tools/fuzz.
         .library(name: "XunfangBusServer", targets: ["XunfangBusServer"]),
     ],
@@ -58,14 +70,21 @@ let package = Package(
         // MARK: - Core
 
         .target(
-            name: "XunfangWire",
+            name: "XunfangCodec",
             dependencies: [nioCore, protobuf, .product(name: "CompressNIO", package: "compress-nio")],
+            path: "Modules/XunfangCodec",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "XunfangWire",
+            dependencies: ["XunfangCodec", nioCore, protobuf],
             path: "Modules/XunfangWire",
             swiftSettings: hotPath
         ),
         .testTarget(
             name: "XunfangWireTests",
-            dependencies: ["XunfangWire", "XunfangProto", nioCore, protobuf],
+            dependencies: ["XunfangWire", "XunfangCodec", "XunfangProto", nioCore, protobuf],
             path: "Tests/XunfangWireTests",
             swiftSettings: swiftSettings
         ),
@@ -79,12 +98,12 @@ let package = Package(
 
         .target(
             name: "XunfangGeo",
-            dependencies: ["XunfangWire", nioCore, protobuf],
+            dependencies: ["XunfangCodec", nioCore, protobuf],
             path: "Modules/XunfangGeo",
-            // Optimised in debug builds too: the searches and the hierarchy build are the
-            // plugins' hot loops, and unoptimised they are 50× slower, which made the
+            // Optimised in tuned debug builds too: the searches and the hierarchy build are
+            // the plugins' hot loops, and unoptimised they are 50× slower, which made the
             // debug-built stack in the integration tests crawl.
-            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+            swiftSettings: swiftSettings + (tuned ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : [])
         ),
         .testTarget(
             name: "XunfangGeoTests",
@@ -123,7 +142,7 @@ let package = Package(
 
         .target(
             name: "XunfangBusServer",
-            dependencies: ["XunfangBus", "XunfangWire", "XunfangProto", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle,
+            dependencies: ["XunfangBus", "XunfangCodec", "XunfangWire", "XunfangProto", "XunfangConfig", nioCore, nioPosix, protobuf, logging, lifecycle,
                            .product(name: "NIOHTTP1", package: "swift-nio"), nioSSL, metrics,
                            .product(name: "Prometheus", package: "swift-prometheus")],
             path: "Modules/XunfangBusServer",
@@ -132,14 +151,14 @@ let package = Package(
 
         .target(
             name: "XunfangPluginKit",
-            dependencies: ["XunfangGeo", "XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, nioSSL, protobuf, logging, lifecycle,
+            dependencies: ["XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, nioSSL, protobuf, logging, lifecycle,
                            .product(name: "DequeModule", package: "swift-collections")],
             path: "Modules/XunfangPluginKit",
             swiftSettings: hotPath
         ),
         .testTarget(
             name: "XunfangPluginKitTests",
-            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", metrics],
+            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", "TemplateContract", "GridModelContract", protobuf, metrics],
             path: "Tests/XunfangPluginKitTests",
             swiftSettings: swiftSettings
         ),
@@ -167,8 +186,14 @@ let package = Package(
         // MARK: - Plugins
 
         .target(
+            name: "TemplateContract",
+            dependencies: [protobuf],
+            path: "Plugins/_Template/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
             name: "TemplatePlugin",
-            dependencies: ["XunfangPluginKit", "XunfangProto", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "TemplateContract", protobuf, logging],
             path: "Plugins/_Template/Sources",
             swiftSettings: swiftSettings
         ),
@@ -180,8 +205,14 @@ let package = Package(
         ),
 
         .target(
+            name: "GridModelContract",
+            dependencies: ["XunfangPluginKit", "XunfangGeo", protobuf],
+            path: "Plugins/GridModel/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
             name: "GridModelPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "GridModelContract", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/GridModel/Sources",
             swiftSettings: swiftSettings
         ),
@@ -194,35 +225,48 @@ let package = Package(
 
         .testTarget(
             name: "GridModelTests",
-            dependencies: ["GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", "XunfangProto", logging],
+            dependencies: ["GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", logging],
             path: "Tests/GridModelTests",
             swiftSettings: swiftSettings
         ),
 
         .target(
+            name: "DispatchContract",
+            dependencies: ["GridModelContract", protobuf],
+            path: "Plugins/Dispatch/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
             name: "DispatchPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "DispatchContract", "GridModelContract", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Dispatch/Sources",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "DispatchPluginMain",
-            dependencies: ["DispatchPlugin"],
+            dependencies: ["DispatchPlugin", "DispatchContract", "GridModelContract", "XunfangPluginKit", "XunfangGeo", protobuf, logging,
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Plugins/Dispatch/Main",
             swiftSettings: swiftSettings
         ),
 
         .testTarget(
             name: "DispatchTests",
-            dependencies: ["DispatchPlugin", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
-                           "XunfangProto", logging],
+            dependencies: ["DispatchPlugin", "DispatchContract", "GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus",
+                           "XunfangBusServer", "XunfangConfig", logging],
             path: "Tests/DispatchTests",
             swiftSettings: swiftSettings
         ),
 
         .target(
+            name: "SituationAnalysisContract",
+            dependencies: [protobuf],
+            path: "Plugins/SituationAnalysis/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
             name: "SituationAnalysisPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangProto", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "SituationAnalysisContract", "GridModelContract", "DispatchContract", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
             path: "Plugins/SituationAnalysis/Sources",
             swiftSettings: swiftSettings
@@ -236,7 +280,7 @@ let package = Package(
 
         .testTarget(
             name: "SituationAnalysisTests",
-            dependencies: ["SituationAnalysisPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangProto", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
+            dependencies: ["SituationAnalysisPlugin", "SituationAnalysisContract", "DispatchContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SituationAnalysisTests",
             exclude: ["Fixtures"],
@@ -247,7 +291,7 @@ let package = Package(
 
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["XunfangPluginKit", "XunfangProto", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "XunfangProto", "GridModelContract", "DispatchContract", "TemplateContract", protobuf, logging],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

@@ -6,6 +6,7 @@ import NIOPosix
 import SwiftProtobuf
 import XunfangBus
 import XunfangProto
+import XunfangCodec
 import XunfangWire
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import XunfangProto
+import XunfangCodec
 import XunfangWire
 
 /// One segment file's bytes read as records: `[u32 BE length][u32 BE CRC-32C][body]`.

@@ -1,5 +1,5 @@
 import Foundation
-import XunfangWire
+import XunfangCodec
 
 #if _endian(big)
 #error("GraphFile stores arrays in memory order and assumes a little-endian machine")

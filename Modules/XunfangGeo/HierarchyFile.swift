@@ -1,5 +1,5 @@
 import Foundation
-import XunfangWire
+import XunfangCodec
 
 /// A contraction hierarchy on disk, so a restart loads in milliseconds what took seconds
 /// to build. The file names the graph and weights it was built from by a fingerprint; a

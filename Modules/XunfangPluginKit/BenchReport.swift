@@ -18,3 +18,8 @@ public enum BenchReport {
         Swift.print(String(decoding: data, as: UTF8.self))
     }
 }
+
+extension Duration {
+    /// As a floating-point number of seconds, for benchmark figures.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -184,12 +184,16 @@ public final class BusClient: FrameSink, Sendable {
 
     /// The largest frame this client takes, declared in its Hello (nil: the bus's limit).
     let maxFrameBytes: Int?
+    /// False for one-shot tools (`xunfang ctl`): a lost connection ends every subscription
+    /// and calls the give-up hook with UNAVAILABLE instead of reconnecting.
+    let reconnects: Bool
 
     /// `maxFrameBytes` bounds what the bus sends this client: larger deliveries come
     /// compressed, or not at all (an error names them), never as a frame it would refuse.
     public init(transport: BusTransport, manifest: PluginManifest, instance: String? = nil, credential: String, logger: Logger,
-                maxFrameBytes: Int? = nil) {
+                maxFrameBytes: Int? = nil, reconnects: Bool = true) {
         self.maxFrameBytes = maxFrameBytes
+        self.reconnects = reconnects
         self.transport = transport
         self.manifest = manifest
         self.instance = instance ?? manifest.name
@@ -233,12 +237,17 @@ public final class BusClient: FrameSink, Sendable {
             link.close()
         }
         failPending(.cancelled, "the client was closed")
+        endSubscriptions()
+        try? await group?.shutdownGracefully()
+    }
+
+    /// Ends every subscription's sequence once what is buffered has been taken.
+    private func endSubscriptions() {
         let streams = state.withLock { state in
             defer { state.subscriptions.removeAll() }
             return state.subscriptions.values.map(\.signal)
         }
         for stream in streams { stream.finish() }
-        try? await group?.shutdownGracefully()
     }
 
     /// Whether the handshake has completed on the current connection.
@@ -488,6 +497,12 @@ public final class BusClient: FrameSink, Sendable {
         failPending(.unavailable, "the connection to the bus was lost")
         // Only an established session is re-established; a failed start is the caller's to retry.
         guard !stopped, wasReady else { return }
+        guard reconnects else {
+            endSubscriptions()
+            let giveUp = state.withLock { $0.onGiveUp }
+            giveUp?(BusClientError(.unavailable, "the connection to the bus was lost"))
+            return
+        }
         logger.warning("lost the bus; reconnecting")
         scheduleReconnect()
     }

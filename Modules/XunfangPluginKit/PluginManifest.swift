@@ -15,9 +15,13 @@ public struct PluginManifest: Sendable, Hashable {
     public var subscribes: [String]
     public var serves: [String]
     public var calls: [String]
+    /// The message type of each topic pattern it publishes (`"incident.>": "xunfang.dispatch.v1.Incident"`),
+    /// so tools decode its events without being told.
+    public var topicTypes: [String: String]
 
     public init(name: String, version: String, publishes: [String] = [], subscribes: [String] = [],
-                serves: [String] = [], calls: [String] = []) {
+                serves: [String] = [], calls: [String] = [], topicTypes: [String: String] = [:]) {
+        self.topicTypes = topicTypes
         self.name = name
         self.version = version
         self.publishes = publishes

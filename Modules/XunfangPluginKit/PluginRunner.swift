@@ -1,5 +1,5 @@
 public import Logging
-import Foundation
+public import Foundation
 public import ServiceLifecycle
 import XunfangWire
 
@@ -39,6 +39,11 @@ public struct PluginContext: Sendable {
 /// ```
 public protocol Plugin: Sendable {
     static var manifest: PluginManifest { get }
+    /// The plugin's contract as a FileDescriptorSet (`<Name>Contract.descriptorSet`):
+    /// `--descriptors` prints it, so `xunfang ctl` encodes and decodes its messages.
+    static var descriptorSet: Data { get }
+    /// The plugin's own commands (`xunfang NAME COMMAND ...`), listed by `--help`.
+    static var commands: [PluginCommand] { get }
     init(context: PluginContext) throws
     /// Register service handlers here: services are declared when connecting.
     func register(on bus: BusClient)
@@ -48,6 +53,23 @@ public protocol Plugin: Sendable {
 
 extension Plugin {
     public func register(on bus: BusClient) {}
+    public static var descriptorSet: Data { Data() }
+    public static var commands: [PluginCommand] { [] }
+}
+
+/// A command of a plugin's executable, run instead of joining the bus: imports, exports,
+/// reports and benchmarks that work on the plugin's store or through the bus as a client.
+public struct PluginCommand: Sendable {
+    public let name: String
+    public let summary: String
+    /// Gets the arguments after the command's name; returns the exit status.
+    public let run: @Sendable ([String]) async -> Int32
+
+    public init(_ name: String, _ summary: String, run: @escaping @Sendable ([String]) async -> Int32) {
+        self.name = name
+        self.summary = summary
+        self.run = run
+    }
 }
 
 /// Entry point of a plugin executable (`xunfang-plugin-<name>`).
@@ -62,12 +84,10 @@ public enum PluginMain {
     /// Exit status when the bus refuses the plugin: a configuration error, not a crash.
     public static let configurationErrorStatus: Int32 = 78
 
-    public static func run<P: Plugin>(_ type: P.Type, arguments: [String] = CommandLine.arguments) async -> Never {
+    /// `commands` are the executable's own, beside the plugin type's (`P.commands`).
+    public static func run<P: Plugin>(_ type: P.Type, commands: [PluginCommand] = [], arguments: [String] = CommandLine.arguments) async -> Never {
         let manifest = P.manifest
-        if arguments.contains("--manifest") {
-            print(manifestJSON(manifest))
-            exit(0)
-        }
+        if let status = await runOffBus(P.self, commands: P.commands + commands, arguments: Array(arguments.dropFirst())) { exit(status) }
         let environment = ProcessInfo.processInfo.environment
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -140,11 +160,51 @@ public enum PluginMain {
         return .unixSocket(text)
     }
 
+    /// What the executable does instead of joining the bus: `--manifest`, `--descriptors`,
+    /// `--help` and the plugin's commands need no credential. Nil: join the bus.
+    static func runOffBus<P: Plugin>(_ type: P.Type, commands: [PluginCommand], arguments: [String]) async -> Int32? {
+        guard let first = arguments.first else { return nil }
+        switch first {
+        case "--manifest":
+            print(manifestJSON(P.manifest))
+            return 0
+        case "--descriptors":
+            FileHandle.standardOutput.write(P.descriptorSet)
+            return 0
+        case "--help", "-h", "help":
+            print(usage(P.manifest.name, commands: commands))
+            return 0
+        default:
+            guard let command = commands.first(where: { $0.name == first }) else {
+                let what = first.hasPrefix("-") ? "argument" : "command"
+                let help = usage(P.manifest.name, commands: commands)
+                FileHandle.standardError.write(Data("xunfang \(P.manifest.name): unknown \(what) \(first)\n\(help)\n".utf8))
+                return 64
+            }
+            return await command.run(Array(arguments.dropFirst()))
+        }
+    }
+
+    public static func usage(_ name: String, commands: [PluginCommand]) -> String {
+        var lines = ["usage: xunfang \(name) COMMAND [ARGS...]   (or xunfang-plugin-\(name))", "", "Commands:"]
+        let width = max(15, (commands.map(\.name.count).max() ?? 0) + 2)
+        let rows = commands.map { ($0.name, $0.summary) } + [
+            ("(none)", "join the bus and serve (XUNFANG_CREDENTIAL required; run by `xunfang up`)"),
+            ("--manifest", "print what the plugin publishes, subscribes, serves and calls (JSON)"),
+            ("--descriptors", "print the contract's FileDescriptorSet (binary), for `xunfang ctl`"),
+            ("--help", "print this help"),
+        ]
+        for (command, summary) in rows { lines.append("  " + command.padding(toLength: width, withPad: " ", startingAt: 0) + summary) }
+        lines += ["", "Environment when serving: XUNFANG_BUS (unix:PATH, tcp:HOST:PORT, tls:HOST:PORT), XUNFANG_CREDENTIAL,",
+                  "XUNFANG_INSTANCE, XUNFANG_DATA_DIR (default data), XUNFANG_BUS_CA, XUNFANG_LOG_LEVEL."]
+        return lines.joined(separator: "\n")
+    }
+
     public static func manifestJSON(_ manifest: PluginManifest) -> String {
         let object: [String: Any] = [
             "name": manifest.name, "version": manifest.version, "executable": "xunfang-plugin-\(manifest.name)",
             "publishes": manifest.publishes, "subscribes": manifest.subscribes,
-            "serves": manifest.serves, "calls": manifest.calls,
+            "serves": manifest.serves, "calls": manifest.calls, "topicTypes": manifest.topicTypes,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)

@@ -1,5 +1,5 @@
 public import NIOCore
-import CompressNIO
+import XunfangCodec
 
 /// The 5-byte prefix of gRPC's Length-Prefixed-Message.
 public enum FramePrefix {
@@ -50,48 +50,17 @@ public struct FrameDecoder: Sendable {
         return try Self.inflate(&payload, limit: limits.maxDecompressedBytes)
     }
 
-    /// Inflates a whole zlib stream (RFC 1950) to at most `limit` bytes, checking its
-    /// Adler-32 trailer. Also used for other zlib data the project reads (OSM PBF blobs).
+    /// Inflates a compressed frame's payload to at most `limit` bytes.
     public static func inflate(_ payload: inout ByteBuffer, limit: Int) throws(WireError) -> ByteBuffer {
-        // The zlib stream ends with the Adler-32 of the inflated bytes. The inflater stops
-        // quietly on a truncated stream, so the trailer is what proves the data is whole.
-        guard payload.readableBytes >= 6,
-              let trailer = payload.getInteger(at: payload.writerIndex - 4, endianness: .big, as: UInt32.self) else {
-            throw WireError(.corruptCompression, "compressed frame is too short to be a zlib stream")
-        }
-        do {
-            let inflated = try payload.decompress(with: .zlib(), maxSize: limit)
-            guard adler32(inflated) == trailer else {
-                throw WireError(.corruptCompression, "compressed frame is truncated or corrupt (Adler-32 mismatch)")
-            }
-            return inflated
-        } catch let error as WireError {
-            throw error
-        } catch let error as CompressNIOError where error == .bufferOverflow {
-            throw WireError(.decompressedTooLarge, "compressed frame inflates past the limit of \(limit) bytes")
+        do throws(ZlibError) {
+            return try Zlib.inflate(&payload, limit: limit)
         } catch {
-            throw WireError(.corruptCompression, "compressed frame is not valid zlib data (\(error))")
-        }
-    }
-}
-
-func adler32(_ buffer: ByteBuffer) -> UInt32 {
-    var a: UInt32 = 1, b: UInt32 = 0
-    buffer.withUnsafeReadableBytes { bytes in
-        var index = 0
-        while index < bytes.count {
-            // 5552 is the most bytes that can be summed before the 32-bit sums must be reduced.
-            let end = min(index + 5_552, bytes.count)
-            while index < end {
-                a &+= UInt32(bytes[index])
-                b &+= a
-                index += 1
+            switch error {
+            case .tooLarge(let limit): throw WireError(.decompressedTooLarge, "compressed frame inflates past the limit of \(limit) bytes")
+            case .corrupt(let why): throw WireError(.corruptCompression, "compressed frame is \(why)")
             }
-            a %= 65_521
-            b %= 65_521
         }
     }
-    return (b << 16) | a
 }
 
 /// Writes frames: prefix plus payload, compressing when asked.
@@ -101,8 +70,7 @@ public enum FrameEncoder {
         var body = payload
         var flags: UInt8 = 0
         if compressed {
-            var source = payload
-            if let deflated = try? source.compress(with: .zlib()) {
+            if let deflated = Zlib.deflate(payload) {
                 body = deflated
                 flags = FramePrefix.compressedFlag
             }

@@ -7,7 +7,8 @@ import XunfangBusServer
 import XunfangConfig
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
+import DispatchContract
 
 let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 let secret = "dispatch-test-secret-0123456789"

@@ -6,7 +6,7 @@ import XunfangBus
 import XunfangConfig
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
 
 /// Built once: the demo county takes a fraction of a second, and every test reads it.
 let demo: CountyModel = try! DemoCounty.build()

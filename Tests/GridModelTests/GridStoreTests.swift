@@ -5,7 +5,7 @@ import Testing
 import XunfangConfig
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
 
 func temporaryDirectory() -> String {
     let path = NSTemporaryDirectory() + "xf-grid-\(UUID().uuidString.prefix(8))"

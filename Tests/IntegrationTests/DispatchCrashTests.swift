@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 import XunfangPluginKit
-import XunfangProto
+import DispatchContract
 
 @Suite("Out of process: Dispatch killed while incidents pour in", .serialized)
 struct DispatchCrashTests {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 import XunfangPluginKit
-import XunfangProto
+import TemplateContract
 
 /// The package root, found from the build folder (the C SDK builds under it).
 func packageRoot() -> String {

@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import Testing
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
+import DispatchContract
+import TemplateContract
 
 /// The bus as its own process and plugins as theirs, as a county may run them under
 /// systemd: the bus dies and comes back; the plugins must find it again by themselves.

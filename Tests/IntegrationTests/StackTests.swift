@@ -69,22 +69,22 @@ struct StackTests {
         // Dispatch as its own process, asking GridModel: a unit reports, an incident comes in, the unit is sent.
         let position = ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
                         #"{"callSign":"C001","position":{"longitude":104.285,"latitude":30.979}}"#]
-        let units = ["ctl", "units"]
+        let units = ["dispatch", "units"]
         #expect(try eventually {
             _ = try run(position, in: directory)
             return try run(units, in: directory).output.contains(#""positionAt""#)
         })
-        let created = try run(["ctl", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
+        let created = try run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
         #expect(created.output.contains(#""stationId":"510000-01-01""#))
-        let recommended = try run(["ctl", "recommend", "INC-000001"], in: directory)
+        let recommended = try run(["dispatch", "recommend", "INC-000001"], in: directory)
         #expect(recommended.output.contains(#""callSign":"C001""#) && !recommended.output.contains("straightLineEstimates"))
-        let assigned = try run(["ctl", "assign", "INC-000001"], in: directory)
+        let assigned = try run(["dispatch", "assign", "INC-000001"], in: directory)
         #expect(assigned.output.contains("UNIT_STATUS_ASSIGNED"))
-        let acknowledged = try run(["ctl", "acknowledge", "INC-000001", "C001"], in: directory)
+        let acknowledged = try run(["dispatch", "acknowledge", "INC-000001", "C001"], in: directory)
         #expect(acknowledged.output.contains("UNIT_STATUS_EN_ROUTE"))
-        let cleared = try run(["ctl", "clear", "INC-000001", "--close"], in: directory)
+        let cleared = try run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
-        #expect(try run(["ctl", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")
+        #expect(try run(["dispatch", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")
         // SituationAnalysis as its own process keeps the incident from the durable topic, once.
         let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
         #expect(try eventually { try run(breakdown, in: directory).output.contains(#""key":["510000-01-01"]"#) })

@@ -5,7 +5,8 @@ import Testing
 import XunfangBusServer
 import XunfangConfig
 import XunfangPluginKit
-import XunfangProto
+import DispatchContract
+import SituationAnalysisContract
 
 @Suite("SituationAnalysis over the bus", .serialized)
 struct SituationBusTests {

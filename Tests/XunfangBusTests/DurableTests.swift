@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 import XunfangBus
-import XunfangProto
+
 import XunfangWire
 
 @Suite("Durable delivery")

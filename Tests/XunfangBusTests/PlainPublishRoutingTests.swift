@@ -3,7 +3,7 @@ import NIOCore
 import SwiftProtobuf
 import Testing
 import XunfangBus
-import XunfangProto
+
 import XunfangWire
 
 @Suite("Plain publish through the broker")

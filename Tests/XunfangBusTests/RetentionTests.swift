@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import XunfangBus
 import XunfangConfig
-import XunfangProto
+
 import XunfangWire
 
 @Suite("Durable retention and consumers")

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import XunfangBus
-import XunfangProto
+
 import XunfangWire
 
 @Suite("Routing")

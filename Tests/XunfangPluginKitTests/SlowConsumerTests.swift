@@ -4,7 +4,7 @@ import Testing
 import XunfangBus
 import XunfangBusServer
 import XunfangPluginKit
-import XunfangProto
+
 import XunfangWire
 #if canImport(Glibc)
 import Glibc

@@ -7,7 +7,7 @@ import XunfangBus
 import XunfangBusServer
 import XunfangConfig
 import XunfangPluginKit
-import XunfangProto
+import TemplateContract
 import XunfangWire
 
 let secret = "test-secret-0123456789"

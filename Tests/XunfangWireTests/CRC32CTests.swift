@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import XunfangWire
+import XunfangCodec
 
 @Suite("CRC-32C")
 struct CRC32CTests {

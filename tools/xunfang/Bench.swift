@@ -236,7 +236,3 @@ struct BusBench: AsyncParsableCommand {
     """
 }
 
-extension Duration {
-    /// As a floating-point number of seconds, for benchmark figures.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

@@ -20,6 +20,11 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String = "dist"
     @Option(help: "Swift build configuration.") var configuration: String = "release"
     @Option(help: "Package directory.") var packagePath: String = "."
+    @Flag(help: "Link the Swift runtime dynamically (the binaries then need a Swift toolchain's libraries on the server).")
+    var dynamicStdlib = false
+    @Option(help: "Where the systemd unit expects dist/ to be installed.") var installPrefix: String = "/opt/xunfang"
+    @Option(help: "The county's working directory in the systemd unit (its data lives in <dir>/data).") var stateDirectory: String = "/var/lib/xunfang"
+    @Option(help: "The system user the stack runs as in the systemd unit.") var user: String = "xunfang"
 
     func run() throws {
         let chosen = plugins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -28,14 +33,17 @@ struct BuildCommand: ParsableCommand {
             throw ValidationError("unknown plugin \"\(name)\"; available: \(available.joined(separator: ", "))")
         }
         let products = ["xunfang"] + chosen.map(BuiltInPlugins.product)
+        // Self-contained: the Swift runtime and Foundation linked in, so a server needs no toolchain.
+        let linking = dynamicStdlib ? [] : ["--static-swift-stdlib"]
+        setenv("XUNFANG_TUNED", "1", 1)
         for product in products {
-            try shell(["swift", "build", "--package-path", packagePath, "-c", configuration, "--product", product])
+            try shell(["swift", "build", "--package-path", packagePath, "-c", configuration, "--product", product] + linking)
         }
-        let binPath = try capture(["swift", "build", "--package-path", packagePath, "-c", configuration, "--show-bin-path"])
+        let binPath = try capture(["swift", "build", "--package-path", packagePath, "-c", configuration, "--show-bin-path"] + linking)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let files = FileManager.default
         try? files.removeItem(atPath: out)
-        for directory in ["bin", "manifests"] {
+        for directory in ["bin", "manifests", "share/xunfang/descriptors", "systemd"] {
             try files.createDirectory(atPath: "\(out)/\(directory)", withIntermediateDirectories: true)
         }
         for product in products {
@@ -44,8 +52,11 @@ struct BuildCommand: ParsableCommand {
         for name in chosen {
             let manifest = try capture(["\(out)/bin/\(BuiltInPlugins.product(name))", "--manifest"])
             try manifest.write(toFile: "\(out)/manifests/\(name).json", atomically: true, encoding: .utf8)
+            let descriptors = try captureData(["\(out)/bin/\(BuiltInPlugins.product(name))", "--descriptors"])
+            if !descriptors.isEmpty { try descriptors.write(to: URL(fileURLWithPath: "\(out)/share/xunfang/descriptors/\(name).binpb")) }
         }
         try sampleConfig(chosen).write(toFile: "\(out)/county.yaml", atomically: true, encoding: .utf8)
+        try systemdUnit().write(toFile: "\(out)/systemd/xunfang.service", atomically: true, encoding: .utf8)
         var sums: [String] = []
         let listed = try files.subpathsOfDirectory(atPath: out).filter { path in
             var isDirectory: ObjCBool = false
@@ -57,6 +68,44 @@ struct BuildCommand: ParsableCommand {
         }
         try (sums.joined(separator: "\n") + "\n").write(toFile: "\(out)/SHA256SUMS", atomically: true, encoding: .utf8)
         print("built \(products.joined(separator: ", ")) into \(out)/ (check with: cd \(out) && sha256sum -c SHA256SUMS)")
+    }
+
+    /// The stack as a systemd service: restarted on failure, private files (umask 077), its
+    /// own user, writable only in its state directory. Logs go to the journal, which
+    /// rotates them (docs/operations.md).
+    func systemdUnit() -> String {
+        """
+        # Install: cp -r dist \(installPrefix); cp \(installPrefix)/county.yaml /etc/xunfang/county.yaml
+        #          useradd --system --home \(stateDirectory) \(user); install -d -o \(user) -m 0700 \(stateDirectory)
+        #          cp \(installPrefix)/systemd/xunfang.service /etc/systemd/system/ && systemctl enable --now xunfang
+        [Unit]
+        Description=Xunfang county stack (bus and plugins)
+        After=network-online.target
+        Wants=network-online.target
+
+        [Service]
+        Type=simple
+        User=\(user)
+        Group=\(user)
+        WorkingDirectory=\(stateDirectory)
+        ExecStart=\(installPrefix)/bin/xunfang up --config /etc/xunfang/county.yaml
+        # SIGTERM stops the plugins, then the bus, which syncs its durable log.
+        KillSignal=SIGTERM
+        TimeoutStopSec=60s
+        Restart=on-failure
+        RestartSec=5s
+        UMask=0077
+        NoNewPrivileges=yes
+        ProtectSystem=strict
+        ProtectHome=yes
+        PrivateTmp=yes
+        ReadWritePaths=\(stateDirectory)
+        LimitNOFILE=65536
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """
     }
 
     /// The demo county restricted to the chosen plugins, as a starting point.
@@ -89,6 +138,10 @@ func shell(_ arguments: [String], directory: String? = nil) throws {
 }
 
 func capture(_ arguments: [String], directory: String? = nil) throws -> String {
+    String(decoding: try captureData(arguments, directory: directory), as: UTF8.self)
+}
+
+func captureData(_ arguments: [String], directory: String? = nil) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -101,5 +154,5 @@ func capture(_ arguments: [String], directory: String? = nil) throws -> String {
     guard process.terminationStatus == 0 else {
         throw ValidationError("\(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
     }
-    return String(decoding: data, as: UTF8.self)
+    return data
 }

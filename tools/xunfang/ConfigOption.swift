@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import XunfangConfig
+import XunfangPluginKit
 
 /// `--config FILE`, or the built-in demo county.
 struct ConfigOptions: ParsableArguments {
@@ -20,11 +21,4 @@ struct ConfigOptions: ParsableArguments {
 }
 
 /// Directory holding this executable, where `xunfang-plugin-*` binaries live too.
-func executableDirectory() -> String {
-    let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    if CommandLine.arguments[0].contains("/") { return path.deletingLastPathComponent().path }
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-        if FileManager.default.isExecutableFile(atPath: "\(directory)/\(CommandLine.arguments[0])") { return String(directory) }
-    }
-    return FileManager.default.currentDirectoryPath
-}
+func executableDirectory() -> String { ToolConnection.executableDirectory() }

@@ -4,78 +4,83 @@ import Logging
 import SwiftProtobuf
 import XunfangConfig
 import XunfangPluginKit
-import XunfangProto
+import Synchronization
 import XunfangWire
 
-/// Message types `ctl` can turn into and out of JSON by their full protobuf name.
-enum KnownMessages {
-    static let types: [String: any SwiftProtobuf.Message.Type] = Dictionary(uniqueKeysWithValues: [
-        Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self, Xunfang_Template_V1_Note.self,
-        Xunfang_GridModel_V1_GridChanged.self, Xunfang_Dispatch_V1_Incident.self, Xunfang_Dispatch_V1_Unit.self,
-        Xunfang_Dispatch_V1_Order.self, Xunfang_Dispatch_V1_UnitPosition.self, Xunfang_Dispatch_V1_MoveUpResponse.self,
-        Xunfang_Dispatch_V1_ShiftKpis.self, Xunfang_Situation_V1_ColoursResponse.self, Xunfang_Situation_V1_Warning.self,
-        Xunfang_Situation_V1_DeploymentPlan.self,
-    ].map { ($0.protoMessageName, $0) })
+/// Every installed plugin's contract, read from the plugins themselves
+/// (`xunfang-plugin-NAME --descriptors` and `--manifest`) and from descriptor-set files a
+/// C plugin's author ships (`--descriptor-set`, or `*.binpb` in `<bin>/../share/xunfang/descriptors`),
+/// so `ctl` encodes and decodes any plugin's messages without a list compiled in.
+struct ContractCatalog {
+    var codec = ContractCodec()
+    /// Topic pattern to message type, from the plugins' manifests.
+    var topicTypes: [(pattern: String, type: String)] = []
 
-    /// Request and response types of known services.
-    static let methods: [String: (any SwiftProtobuf.Message.Type, any SwiftProtobuf.Message.Type)] = [
-        "/xunfang.template.v1.Template/Echo": (Xunfang_Template_V1_EchoRequest.self, Xunfang_Template_V1_EchoResponse.self),
-        "/xunfang.grid_model.v1.GridModel/Locate": (Xunfang_GridModel_V1_LocateRequest.self, Xunfang_GridModel_V1_LocateResponse.self),
-        "/xunfang.grid_model.v1.GridModel/FourZones": (Xunfang_GridModel_V1_LocateRequest.self, Xunfang_GridModel_V1_FourZonesResponse.self),
-        "/xunfang.grid_model.v1.GridModel/Eta": (Xunfang_GridModel_V1_EtaRequest.self, Xunfang_GridModel_V1_EtaResponse.self),
-        "/xunfang.grid_model.v1.GridModel/Isochrone": (Xunfang_GridModel_V1_IsochroneRequest.self, Xunfang_GridModel_V1_IsochroneResponse.self),
-        "/xunfang.grid_model.v1.GridModel/Coverage": (Xunfang_GridModel_V1_CoverageRequest.self, Xunfang_GridModel_V1_CoverageResponse.self),
-        "/xunfang.grid_model.v1.GridModel/PlacePosts": (Xunfang_GridModel_V1_PlacePostsRequest.self, Xunfang_GridModel_V1_PlacePostsResponse.self),
-        "/xunfang.grid_model.v1.GridModel/ListAreas": (Xunfang_GridModel_V1_ListAreasRequest.self, Xunfang_GridModel_V1_ListAreasResponse.self),
-        "/xunfang.grid_model.v1.GridModel/ListSites": (Xunfang_GridModel_V1_ListSitesRequest.self, Xunfang_GridModel_V1_ListSitesResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/Intake": (Xunfang_Dispatch_V1_IntakeRequest.self, Xunfang_Dispatch_V1_IntakeResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/Recommend": (Xunfang_Dispatch_V1_RecommendRequest.self, Xunfang_Dispatch_V1_RecommendResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/Assign": (Xunfang_Dispatch_V1_AssignRequest.self, Xunfang_Dispatch_V1_AssignResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/Acknowledge": (Xunfang_Dispatch_V1_AcknowledgeRequest.self, Xunfang_Dispatch_V1_AssignResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/UpdateUnit": (Xunfang_Dispatch_V1_UpdateUnitRequest.self, Xunfang_Dispatch_V1_Unit.self),
-        "/xunfang.dispatch.v1.Dispatch/Clear": (Xunfang_Dispatch_V1_ClearRequest.self, Xunfang_Dispatch_V1_Incident.self),
-        "/xunfang.dispatch.v1.Dispatch/ListIncidents": (Xunfang_Dispatch_V1_ListIncidentsRequest.self, Xunfang_Dispatch_V1_ListIncidentsResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/ListUnits": (Xunfang_Dispatch_V1_ListUnitsRequest.self, Xunfang_Dispatch_V1_ListUnitsResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/Kpis": (Xunfang_Dispatch_V1_KpisRequest.self, Xunfang_Dispatch_V1_KpisResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/ExportEido": (Xunfang_Dispatch_V1_ExportRequest.self, Xunfang_Dispatch_V1_ExportResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/MajorIncident": (Xunfang_Dispatch_V1_MajorIncidentRequest.self, Xunfang_Dispatch_V1_MajorIncidentResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/MoveUp": (Xunfang_Dispatch_V1_MoveUpRequest.self, Xunfang_Dispatch_V1_MoveUpResponse.self),
-        "/xunfang.dispatch.v1.Dispatch/AcceptMoveUp": (Xunfang_Dispatch_V1_AcceptMoveUpRequest.self, Xunfang_Dispatch_V1_AcceptMoveUpResponse.self),
-        "/xunfang.grid_model.v1.GridModel/Edit": (Xunfang_GridModel_V1_EditRequest.self, Xunfang_GridModel_V1_EditResponse.self),
-        "/xunfang.situation.v1.Situation/Breakdown": (Xunfang_Situation_V1_BreakdownRequest.self, Xunfang_Situation_V1_BreakdownResponse.self),
-        "/xunfang.situation.v1.Situation/Colours": (Xunfang_Situation_V1_ColoursRequest.self, Xunfang_Situation_V1_ColoursResponse.self),
-        "/xunfang.situation.v1.Situation/Plan": (Xunfang_Situation_V1_PlanRequest.self, Xunfang_Situation_V1_DeploymentPlan.self),
-        "/xunfang.situation.v1.Situation/Report": (Xunfang_Situation_V1_ReportRequest.self, Xunfang_Situation_V1_ReportResponse.self),
-        "/xunfang.situation.v1.Situation/Emerging": (Xunfang_Situation_V1_EmergingRequest.self, Xunfang_Situation_V1_EmergingResponse.self),
-    ]
+    static func load(_ options: CatalogOptions) throws -> ContractCatalog {
+        var catalog = ContractCatalog()
+        let directory = options.binDir ?? executableDirectory()
+        for name in installedPlugins(in: directory) {
+            if let set = try? captureData(["\(directory)/\(name)", "--descriptors"]), !set.isEmpty { try? catalog.codec.add(set) }
+            if let manifest = (try? capture(["\(directory)/\(name)", "--manifest"])).flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) }) as? [String: Any],
+               let types = manifest["topicTypes"] as? [String: String] {
+                catalog.topicTypes += types.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
+            }
+        }
+        let shared = "\(directory)/../share/xunfang/descriptors"
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? []).filter { $0.hasSuffix(".binpb") }.map { "\(shared)/\($0)" }
+        for path in files.sorted() + options.descriptorSet {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read descriptor set \(path)") }
+            do { try catalog.codec.add(data) } catch { throw ValidationError("\(path): \(error.message)") }
+        }
+        return catalog
+    }
 
-    static func encode(json: String, as type: (any SwiftProtobuf.Message.Type)?) throws -> Data {
+    func requireType(_ name: String) throws -> String {
+        guard codec.knows(name) else {
+            throw ValidationError("unknown message type \(name): no installed plugin's contract defines it (pass --descriptor-set FILE)")
+        }
+        return name
+    }
+
+    func encode(json: String, as type: String?) throws -> Data {
         guard let type else { return Data(json.utf8) }
         do {
-            return try type.init(jsonString: json).serializedData()
+            return try codec.encode(json: json, as: type)
         } catch {
-            throw ValidationError("input is not a JSON \(type.protoMessageName): \(error)")
+            throw ValidationError("input is not a JSON \(type): \(error.message)")
         }
     }
 
-    static func decode(_ data: Data, as type: (any SwiftProtobuf.Message.Type)?) -> Any {
-        if let type, let message = try? type.init(serializedBytes: data), let json = try? message.jsonString(),
-           let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) {
-            return object
-        }
+    /// The payload as JSON: decoded by its type when known, else JSON, text or base64.
+    func decode(_ data: Data, as type: String?) -> Any {
+        if let type, let object = try? codec.decode(data, as: type) { return object }
         if let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return object }
-        if let text = String(data: data, encoding: .utf8) { return text }
+        if let text = String(data: data, encoding: .utf8), !text.contains(where: { $0.isASCII && $0.asciiValue! < 32 && $0 != "\n" && $0 != "\t" }) {
+            return text
+        }
         return ["base64": data.base64EncodedString()]
     }
+
+    /// The type a plugin declared for topics matching `topic`.
+    func type(ofTopic topic: String) -> String? {
+        topicTypes.first { (try? TopicPattern($0.pattern))?.matches(topic) == true }?.type
+    }
+}
+
+struct CatalogOptions: ParsableArguments {
+    @Option(help: "Directory of the plugin executables whose contracts ctl reads (default: beside xunfang).")
+    var binDir: String?
+    @Option(help: "A FileDescriptorSet file (protoc --include_imports --descriptor_set_out) of a plugin's contract; repeatable.")
+    var descriptorSet: [String] = []
 }
 
 /// Calls `method` and prints the answer as JSON; a refusal prints its code and message
 /// and exits with the gRPC status number.
-func callAndPrint(_ connection: ConnectionOptions, _ method: String, payload: Data, timeoutMs: Int = 10_000) async throws {
+func callAndPrint(_ connection: ConnectionOptions, _ method: String, payload: Data, decode: (Data) -> Any, timeoutMs: Int = 10_000) async throws {
     let client = try await connection.connect()
     do {
         let reply = try await client.callRaw(method, payload: payload, timeout: .milliseconds(timeoutMs))
-        printJSON(KnownMessages.decode(reply, as: KnownMessages.methods[method]?.1))
+        printJSON(decode(reply))
         await client.close()
     } catch let error as BusClientError {
         await client.close()
@@ -94,19 +99,8 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "File holding the credential (default: <data-dir>/credentials/<name>).")
     var credentialFile: String?
 
-    func connect() async throws -> BusClient {
-        let credential: String
-        if let credentialFile {
-            credential = try String(contentsOfFile: credentialFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            credential = try Credentials.read(dataDirectory: dataDir, name: name)
-        }
-        let endpoint = PluginMain.parseEndpoint(bus ?? "\(dataDir)/bus.sock")
-        let client = BusClient(transport: .socket(endpoint), manifest: PluginManifest(name: name, version: "0.1.0"),
-                               instance: "\(name)-\(getpid())", credential: credential,
-                               logger: Logger(label: "xunfang.ctl", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try await client.start()
-        return client
+    func connect(onLost: (@Sendable (BusClientError) -> Void)? = nil) async throws -> BusClient {
+        try await ToolConnection(dataDirectory: dataDir, bus: bus, name: name, credentialFile: credentialFile).connect(onLost: onLost)
     }
 }
 
@@ -118,23 +112,22 @@ func printJSON(_ object: Any) {
 struct CtlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl", abstract: "Talk to a running bus like any client (JSON in and out).",
-        subcommands: [Publish.self, Subscribe.self, Call.self, Stats.self, Consumers.self, ConsumerCommand.self, IncidentCommand.self, UnitsCommand.self,
-                      RecommendCommand.self, AssignCommand.self, AcknowledgeCommand.self, ClearCommand.self])
+        subcommands: [Publish.self, Subscribe.self, Call.self, Methods.self, Stats.self, Consumers.self, ConsumerCommand.self])
 
     struct Publish: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Publish one message; prints its receipt.")
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var catalogOptions: CatalogOptions
         @Argument(help: "Topic, e.g. template.note") var topic: String
-        @Option(help: "Payload: JSON of --type, or raw text without --type.") var data: String = "{}"
+        @Option(help: "Payload: JSON of --type (default: the type a plugin declares for the topic), or raw text.") var data: String = "{}"
         @Option(help: "Full protobuf name of the payload, e.g. xunfang.template.v1.Note") var type: String?
+        @Flag(help: "Send --data as raw text even if a plugin declares a type for the topic.") var raw = false
         @Option(help: "Message id for de-duplication.") var messageId: String = ""
 
         func run() async throws {
-            let messageType = try type.map { name in
-                guard let known = KnownMessages.types[name] else { throw ValidationError("unknown message type \(name)") }
-                return known
-            }
-            let payload = try KnownMessages.encode(json: data, as: messageType)
+            let catalog = try ContractCatalog.load(catalogOptions)
+            let messageType = raw ? nil : try type.map(catalog.requireType) ?? catalog.type(ofTopic: topic)
+            let payload = try catalog.encode(json: data, as: messageType)
             let client = try await connection.connect()
             defer { Task { await client.close() } }
             let receipt = try await client.publishConfirmed(topic, payload: payload, messageID: messageId)
@@ -144,40 +137,63 @@ struct CtlCommand: AsyncParsableCommand {
     }
 
     struct Subscribe: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print deliveries as JSON lines.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print deliveries as JSON lines, payloads decoded by the publishing plugin's contract; exits 14 when the bus goes away.")
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var catalogOptions: CatalogOptions
         @Argument(help: "Topic pattern, e.g. 'incident.>'") var pattern: String
-        @Option(help: "Full protobuf name to decode payloads as.") var type: String?
+        @Option(help: "Full protobuf name to decode every payload as (default: by topic, from the plugins' manifests).") var type: String?
         @Option(help: "Stop after this many messages.") var count: Int?
         @Option(help: "Durable consumer name (acknowledges each printed delivery).") var durable: String?
 
         func run() async throws {
-            let client = try await connection.connect()
-            let messageType = type.flatMap { KnownMessages.types[$0] }
+            let catalog = try ContractCatalog.load(catalogOptions)
+            let forced = try type.map(catalog.requireType)
+            let lost = Mutex<BusClientError?>(nil)
+            let client = try await connection.connect { error in lost.withLock { $0 = error } }
             var printed = 0
             for await delivery in try await client.subscribe(pattern, durable: durable) {
                 printJSON(["topic": delivery.topic, "messageId": delivery.messageID, "publisher": delivery.publisher,
                            "sequence": delivery.sequence, "attempt": delivery.attempt,
-                           "payload": KnownMessages.decode(delivery.payload, as: messageType)])
+                           "payload": catalog.decode(delivery.payload, as: forced ?? catalog.type(ofTopic: delivery.topic))])
                 fflush(nil)
                 delivery.ack()
                 printed += 1
                 if let count, printed >= count { break }
             }
             await client.close()
+            if let error = lost.withLock({ $0 }) {
+                FileHandle.standardError.write(Data("xunfang ctl subscribe: \(error.message)\n".utf8))
+                throw ExitCode(Int32(error.code.rawValue))
+            }
         }
     }
 
     struct Call: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Call a service; prints the response as JSON.")
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var catalogOptions: CatalogOptions
         @Argument(help: "Method path, e.g. /xunfang.template.v1.Template/Echo") var method: String
         @Option(help: "Request as JSON.") var data: String = "{}"
         @Option(help: "Deadline in milliseconds.") var timeoutMs: Int = 10_000
 
         func run() async throws {
-            let payload = try KnownMessages.encode(json: data, as: KnownMessages.methods[method]?.0)
-            try await callAndPrint(connection, method, payload: payload, timeoutMs: timeoutMs)
+            let catalog = try ContractCatalog.load(catalogOptions)
+            let types = catalog.codec.methods[method]
+            let payload = try catalog.encode(json: data, as: types?.input)
+            try await callAndPrint(connection, method, payload: payload, decode: { catalog.decode($0, as: types?.output) }, timeoutMs: timeoutMs)
+        }
+    }
+
+    struct Methods: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the methods and message types of every installed plugin's contract (no bus needed).")
+        @OptionGroup var catalogOptions: CatalogOptions
+
+        func run() async throws {
+            let catalog = try ContractCatalog.load(catalogOptions)
+            printJSON(["methods": catalog.codec.methods.mapValues { ["request": $0.input, "response": $0.output] },
+                       "topics": Dictionary(catalog.topicTypes.map { ($0.pattern, $0.type) }, uniquingKeysWith: { first, _ in first }),
+                       "messages": catalog.codec.messageNames])
         }
     }
 
@@ -230,5 +246,5 @@ func printBusAnswer(_ method: String, payload: Data = Data(), connection: Connec
         throw error
     }
     await client.close()
-    printJSON(KnownMessages.decode(reply, as: nil))
+    printJSON((try? JSONSerialization.jsonObject(with: reply, options: [.fragmentsAllowed])) ?? String(decoding: reply, as: UTF8.self))
 }

@@ -5,7 +5,7 @@ import XunfangConfig
 /// `xunfang plugin new NAME`: a new plugin from Plugins/_Template, ready to build.
 struct PluginNewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "new", abstract: "Create Plugins/<Name>/ and its proto from the template, and add it to Package.swift.")
+        commandName: "new", abstract: "Create Plugins/<Name>/ with its contract (proto/, Contract/) from the template, and add it to Package.swift.")
     @Argument(help: "Plugin name: lower-case letters, digits and '-' (e.g. grid-model).") var name: String
     @Option(help: "Package directory.") var packagePath: String = "."
     @Flag(help: "Do not run tools/gen-proto afterwards.") var skipGenerate = false
@@ -18,7 +18,7 @@ struct PluginNewCommand: ParsableCommand {
         let files = FileManager.default
         let root = packagePath
         let folder = "\(root)/Plugins/\(names.camel)"
-        let protoFolder = "\(root)/proto/xunfang/\(names.proto)/v1"
+        let protoFolder = "\(folder)/proto/xunfang/\(names.proto)/v1"
         guard !files.fileExists(atPath: folder), !files.fileExists(atPath: protoFolder) else {
             throw ValidationError("\(folder) or \(protoFolder) already exists")
         }
@@ -27,12 +27,21 @@ struct PluginNewCommand: ParsableCommand {
               manifest.contains("        // MARK: - Integration") else {
             throw ValidationError("Package.swift does not have the template's product line and the Integration mark")
         }
-        manifest.insert(contentsOf: "        .executable(name: \"\(names.executable)\", targets: [\"\(names.camel)PluginMain\"]),\n",
-                        at: productAnchor.upperBound)
+        manifest.insert(contentsOf: """
+                .executable(name: "\(names.executable)", targets: ["\(names.camel)PluginMain"]),
+                .library(name: "\(names.camel)Contract", targets: ["\(names.camel)Contract"]),
+
+        """, at: productAnchor.upperBound)
         manifest = manifest.replacingOccurrences(of: "        // MARK: - Integration", with: """
                 .target(
+                    name: "\(names.camel)Contract",
+                    dependencies: [protobuf],
+                    path: "Plugins/\(names.camel)/Contract",
+                    swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+                ),
+                .target(
                     name: "\(names.camel)Plugin",
-                    dependencies: ["XunfangPluginKit", "XunfangProto", protobuf, logging],
+                    dependencies: ["XunfangPluginKit", "\(names.camel)Contract", protobuf, logging],
                     path: "Plugins/\(names.camel)/Sources",
                     swiftSettings: swiftSettings
                 ),
@@ -47,21 +56,21 @@ struct PluginNewCommand: ParsableCommand {
         """)
 
         try files.createDirectory(atPath: protoFolder, withIntermediateDirectories: true)
-        for directory in ["Sources", "Main"] {
+        for directory in ["Sources", "Main", "Contract"] {
             try files.createDirectory(atPath: "\(folder)/\(directory)", withIntermediateDirectories: true)
         }
         let copies = [
             ("Plugins/_Template/Sources/TemplatePlugin.swift", "Plugins/\(names.camel)/Sources/\(names.camel)Plugin.swift"),
             ("Plugins/_Template/Main/main.swift", "Plugins/\(names.camel)/Main/main.swift"),
             ("Plugins/_Template/README.md", "Plugins/\(names.camel)/README.md"),
-            ("proto/xunfang/template/v1/template.proto", "proto/xunfang/\(names.proto)/v1/\(names.proto).proto"),
+            ("Plugins/_Template/proto/xunfang/template/v1/template.proto", "Plugins/\(names.camel)/proto/xunfang/\(names.proto)/v1/\(names.proto).proto"),
         ]
         for (source, destination) in copies {
             let text = try String(contentsOfFile: "\(root)/\(source)", encoding: .utf8)
             try names.rewrite(text).write(toFile: "\(root)/\(destination)", atomically: true, encoding: .utf8)
         }
         try manifest.write(toFile: "\(root)/Package.swift", atomically: true, encoding: .utf8)
-        print("created Plugins/\(names.camel)/ and proto/xunfang/\(names.proto)/v1/ (\(names.executable))")
+        print("created Plugins/\(names.camel)/ with its contract in proto/xunfang/\(names.proto)/v1/ (\(names.executable), \(names.camel)Contract)")
         if !skipGenerate {
             try shell(["\(root)/tools/gen-proto"], directory: root)
         }
@@ -91,6 +100,8 @@ struct PluginNames {
             ("xunfang.template.v1", "xunfang.\(proto).v1"),
             ("xunfang-plugin-template", executable),
             ("TemplatePlugin", "\(camel)Plugin"),
+            ("TemplateContract", "\(camel)Contract"),
+            ("TemplateDescriptors", "\(camel)Descriptors"),
             ("Template plugin", "\(camel) plugin"),
             ("template.note", "\(name).note"),
             ("template.echoed", "\(name).echoed"),

@@ -7,8 +7,15 @@ struct Xunfang: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xunfang",
         abstract: "Xunfang (巡防): county patrol command platform — bus, plugins, tools.",
-        discussion: "`xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...` when NAME is not a built-in command.",
+        discussion: pluginCommandsHelp(),
         subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self, BenchCommand.self, GeoCommand.self])
+
+    /// The installed plugins' commands: `xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...`.
+    static func pluginCommandsHelp() -> String {
+        let names = installedPlugins().map { String($0.dropFirst("xunfang-plugin-".count)) }
+        let listed = names.isEmpty ? "  (none installed beside this xunfang)" : names.map { "  \($0)  (xunfang \($0) --help)" }.joined(separator: "\n")
+        return "PLUGIN COMMANDS: `xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...`:\n" + listed
+    }
 }
 
 struct PluginCommand: ParsableCommand {
@@ -21,10 +28,8 @@ struct PluginCommand: ParsableCommand {
 
         func run() throws {
             let directory = binDir ?? executableDirectory()
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-                .filter { $0.hasPrefix("xunfang-plugin-") }.sorted()
             var plugins: [Any] = []
-            for name in names where isExecutableFile("\(directory)/\(name)") {
+            for name in installedPlugins(in: directory) {
                 let manifest = (try? capture(["\(directory)/\(name)", "--manifest"]))
                     .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
                 plugins.append(manifest ?? ["executable": name, "error": "no manifest (not a xunfang plugin?)"])
@@ -32,6 +37,12 @@ struct PluginCommand: ParsableCommand {
             printJSON(plugins)
         }
     }
+}
+
+/// The `xunfang-plugin-*` executables in `directory` (default: beside xunfang), sorted.
+func installedPlugins(in directory: String = executableDirectory()) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+        .filter { $0.hasPrefix("xunfang-plugin-") && isExecutableFile("\(directory)/\($0)") }.sorted()
 }
 
 /// git-style extension: `xunfang grid-model import ...` runs `xunfang-plugin-grid-model import ...`.

@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import SwiftProtobuf
-import XunfangWire
+import XunfangCodec
 
 /// Which way(s) a drivable OSM way may be driven.
 public enum WayDirection: Sendable, Hashable {

@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import SwiftProtobuf
-import XunfangWire
+import XunfangCodec
 
 /// Reads the blocks of an OSM PBF file one at a time, checking every length against the
 /// format's limits before reading or inflating it, so a corrupt or hostile file costs
@@ -78,10 +78,13 @@ struct PBFReader {
                 throw fail("zlib blob announces \(blob.rawSize) inflated bytes, outside 1...\(Self.maxBlobBytes)")
             }
             var buffer = ByteBuffer(bytes: compressed)
-            do throws(WireError) {
-                payload = try FrameDecoder.inflate(&buffer, limit: Int(blob.rawSize))
+            do throws(ZlibError) {
+                payload = try Zlib.inflate(&buffer, limit: Int(blob.rawSize))
             } catch {
-                throw fail("zlib data: \(error.message)")
+                switch error {
+                case .tooLarge(let limit): throw fail("zlib data inflates past the announced \(limit) bytes")
+                case .corrupt(let why): throw fail("zlib data is \(why)")
+                }
             }
             guard payload.readableBytes == Int(blob.rawSize) else {
                 throw fail("zlib data inflates to \(payload.readableBytes) bytes, not the announced \(blob.rawSize)")

@@ -1,4 +1,4 @@
 import DispatchPlugin
 import XunfangPluginKit
 
-await PluginMain.run(DispatchPlugin.self)
+await PluginMain.run(DispatchPlugin.self, commands: DispatchTool.commands)

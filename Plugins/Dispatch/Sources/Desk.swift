@@ -3,7 +3,8 @@ import Logging
 import SwiftProtobuf
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
+import DispatchContract
 
 /// The plugin's working half: turns requests into `Dispatcher` calls under one lock,
 /// asks GridModel for places and travel times (outside the lock), stores every change

@@ -1,8 +1,8 @@
 public import Logging
 public import XunfangPluginKit
-import Foundation
+public import Foundation
 import XunfangGeo
-import XunfangProto
+import DispatchContract
 
 /// Dispatch: incidents, units, road-ETA recommendation and point-to-point orders. See
 /// Plugins/Dispatch/README.md for its topics, services and settings.
@@ -16,7 +16,13 @@ public struct DispatchPlugin: Plugin {
     public static let manifest = PluginManifest(
         name: "dispatch", version: "0.1.0",
         publishes: ["incident.>", "dispatch.>", "unit.status"], subscribes: ["unit.position"], serves: methods,
-        calls: ["Locate", "FourZones", "Eta", "Coverage", "PlacePosts"].map { gridModel + $0 })
+        calls: ["Locate", "FourZones", "Eta", "Coverage", "PlacePosts"].map { gridModel + $0 },
+        topicTypes: ["incident.>": "xunfang.dispatch.v1.Incident", "unit.status": "xunfang.dispatch.v1.Unit",
+                     "dispatch.order.*": "xunfang.dispatch.v1.Order", "dispatch.alert.neighbours": "xunfang.dispatch.v1.Incident",
+                     "dispatch.moveup": "xunfang.dispatch.v1.MoveUpResponse", "dispatch.kpis.shift": "xunfang.dispatch.v1.ShiftKpis",
+                     "unit.position": "xunfang.dispatch.v1.UnitPosition"])
+
+    public static var descriptorSet: Data { DispatchDescriptors.fileDescriptorSet }
 
     let desk: Desk
 

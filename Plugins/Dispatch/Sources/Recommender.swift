@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
 
 /// Ranks units for an incident by road ETA from GridModel (one many-to-one search for all
 /// of them) and the four zones around the scene; without GridModel, by straight-line

@@ -1,7 +1,8 @@
 import Foundation
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
+import DispatchContract
 
 /// Conversions between Dispatch's model and its wire messages.
 enum Wire {

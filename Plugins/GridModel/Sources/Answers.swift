@@ -1,7 +1,7 @@
 import Foundation
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
 
 /// The service handlers: wire messages in, model queries, wire messages out. Every bad
 /// input is refused with INVALID_ARGUMENT naming the field, before any work is done.

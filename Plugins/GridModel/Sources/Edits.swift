@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 public import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import GridModelContract
 
 /// Putting and removing areas and sites by id, as a pure function of the stored county.
 public enum CountyEdit {

@@ -1,9 +1,9 @@
 public import Logging
 public import XunfangPluginKit
-import Foundation
+public import Foundation
 import Synchronization
 import XunfangGeo
-import XunfangProto
+import GridModelContract
 
 /// GridModel: owns the county's geography and answers where things are and how long it
 /// takes to get there. See Plugins/GridModel/README.md for its topics, services and settings.
@@ -14,7 +14,15 @@ public struct GridModelPlugin: Plugin {
     public static let changedTopic = "grid.changed"
 
     public static let manifest = PluginManifest(
-        name: "grid-model", version: "0.1.0", publishes: [changedTopic], subscribes: [], serves: methods)
+        name: "grid-model", version: "0.1.0", publishes: [changedTopic], subscribes: [], serves: methods,
+        topicTypes: [changedTopic: "xunfang.grid_model.v1.GridChanged"])
+
+    public static var descriptorSet: Data { GridModelDescriptors.fileDescriptorSet }
+
+    public static var commands: [PluginCommand] {
+        [PluginCommand("import", "replace the county's areas and sites from a GeoJSON file (checked first)") { GridModelCommands.run(["import"] + $0) },
+         PluginCommand("export", "write the county's areas and sites as GeoJSON") { GridModelCommands.run(["export"] + $0) }]
+    }
 
     /// Inputs are bounded: a request may not make the plugin do unbounded work.
     static let maxUnits = 5_000

@@ -1,8 +1,10 @@
 public import Logging
 public import XunfangPluginKit
-import Foundation
+public import Foundation
 import XunfangGeo
-import XunfangProto
+import GridModelContract
+import DispatchContract
+import SituationAnalysisContract
 
 /// SituationAnalysis: the incident history, breakdowns, the four-colour daily status with
 /// its deployment levels, and warnings. See Plugins/SituationAnalysis/README.md.
@@ -18,7 +20,18 @@ public struct SituationAnalysisPlugin: Plugin {
 
     public static let manifest = PluginManifest(
         name: "situation", version: "0.2.0", publishes: ["situation.>"], subscribes: ["incident.>"], serves: methods,
-        calls: [gridModel + "Locate", gridModel + "ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"])
+        calls: [gridModel + "Locate", gridModel + "ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"],
+        topicTypes: [coloursTopic: "xunfang.situation.v1.ColoursResponse", warningTopic: "xunfang.situation.v1.Warning",
+                     deploymentTopic: "xunfang.situation.v1.DeploymentPlan"])
+
+    public static var descriptorSet: Data { SituationAnalysisDescriptors.fileDescriptorSet }
+
+    public static var commands: [PluginCommand] {
+        [PluginCommand("import", "import incident history from CSV into the plugin's store") { ImportCommand.run($0) },
+         PluginCommand("report", "print the situation report for a period") { ReportCommand.run($0) },
+         PluginCommand("hotspots", "Gi* hot spots on any polygon file (no bus)") { HotspotsCommand.run($0) },
+         PluginCommand("bench", "hot-spot statistics and aggregation speed (xunfang bench situation)") { SituationBenchmark.run($0) }]
+    }
 
     let analyst: Analyst
     /// How often the daily run checks whether a day is due.

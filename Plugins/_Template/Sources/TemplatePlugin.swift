@@ -1,7 +1,7 @@
 public import XunfangPluginKit
-import Foundation
+public import Foundation
 import Synchronization
-import XunfangProto
+import TemplateContract
 
 /// The canonical example plugin: copy this folder to start a new one
 /// (`xunfang plugin new NAME`). It serves Echo and counts the notes it hears.
@@ -12,7 +12,10 @@ public struct TemplatePlugin: Plugin {
 
     public static let manifest = PluginManifest(
         name: "template", version: "0.1.0",
-        publishes: [echoedTopic], subscribes: [noteTopic], serves: [echoMethod])
+        publishes: [echoedTopic], subscribes: [noteTopic], serves: [echoMethod],
+        topicTypes: [echoedTopic: "xunfang.template.v1.EchoResponse", noteTopic: "xunfang.template.v1.Note"])
+
+    public static var descriptorSet: Data { TemplateDescriptors.fileDescriptorSet }
 
     private let counter = NoteCounter()
     private let instance: String

@@ -282,3 +282,36 @@ const ProtobufCMessageDescriptor xunfang__template__v1__note__descriptor =
   (ProtobufCMessageInit) xunfang__template__v1__note__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCMethodDescriptor xunfang__template__v1__template__method_descriptors[1] =
+{
+  { "Echo", &xunfang__template__v1__echo_request__descriptor, &xunfang__template__v1__echo_response__descriptor },
+};
+const unsigned xunfang__template__v1__template__method_indices_by_name[] = {
+  0         /* Echo */
+};
+const ProtobufCServiceDescriptor xunfang__template__v1__template__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "xunfang.template.v1.Template",
+  "Template",
+  "Xunfang__Template__V1__Template",
+  "xunfang.template.v1",
+  1,
+  xunfang__template__v1__template__method_descriptors,
+  xunfang__template__v1__template__method_indices_by_name
+};
+void xunfang__template__v1__template__echo(ProtobufCService *service,
+                                           const Xunfang__Template__V1__EchoRequest *input,
+                                           Xunfang__Template__V1__EchoResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &xunfang__template__v1__template__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__template__v1__template__init (Xunfang__Template__V1__Template_Service *service,
+                                            Xunfang__Template__V1__Template_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &xunfang__template__v1__template__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}

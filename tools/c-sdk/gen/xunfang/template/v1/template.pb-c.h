@@ -140,12 +140,34 @@ typedef void (*Xunfang__Template__V1__Note_Closure)
 
 /* --- services --- */
 
+typedef struct Xunfang__Template__V1__Template_Service Xunfang__Template__V1__Template_Service;
+struct Xunfang__Template__V1__Template_Service
+{
+  ProtobufCService base;
+  void (*echo)(Xunfang__Template__V1__Template_Service *service,
+               const Xunfang__Template__V1__EchoRequest *input,
+               Xunfang__Template__V1__EchoResponse_Closure closure,
+               void *closure_data);
+};
+typedef void (*Xunfang__Template__V1__Template_ServiceDestroy)(Xunfang__Template__V1__Template_Service *);
+void xunfang__template__v1__template__init (Xunfang__Template__V1__Template_Service *service,
+                                            Xunfang__Template__V1__Template_ServiceDestroy destroy);
+#define XUNFANG__TEMPLATE__V1__TEMPLATE__BASE_INIT \
+    { &xunfang__template__v1__template__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define XUNFANG__TEMPLATE__V1__TEMPLATE__INIT(function_prefix__) \
+    { XUNFANG__TEMPLATE__V1__TEMPLATE__BASE_INIT,\
+      function_prefix__ ## echo  }
+void xunfang__template__v1__template__echo(ProtobufCService *service,
+                                           const Xunfang__Template__V1__EchoRequest *input,
+                                           Xunfang__Template__V1__EchoResponse_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor xunfang__template__v1__echo_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__template__v1__echo_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__template__v1__note__descriptor;
+extern const ProtobufCServiceDescriptor xunfang__template__v1__template__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -3,14 +3,15 @@ import Foundation
 import Logging
 import XunfangGeo
 import XunfangPluginKit
-import XunfangProto
+import DispatchContract
+import GridModelContract
 
-/// `xunfang bench dispatch`: the real stack (`xunfang up`: bus, GridModel, Dispatch as
+/// `xunfang bench dispatch` (`xunfang dispatch bench`): the real stack (`xunfang up`: bus, GridModel, Dispatch as
 /// processes) on the demo county with `--units` positioned patrol units; Recommend
 /// latency through the bus, beside GridModel's Eta alone (its floor), and sustained
 /// intake with 16 calls in flight.
 struct DispatchBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dispatch", abstract: "Recommend latency and intake rate on the demo county.")
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Recommend latency and intake rate on the demo county.")
     @Option(help: "Patrol units with positions.") var units: Int = 500
     @Option(help: "Recommend calls timed.") var calls: Int = 1_000
     @Option(help: "Incidents taken in for the intake rate.") var intakes: Int = 2_000
@@ -24,7 +25,7 @@ struct DispatchBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try countyYAML.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
         let up = Process()
-        up.executableURL = URL(fileURLWithPath: "\(executableDirectory())/xunfang")
+        up.executableURL = URL(fileURLWithPath: "\(ToolConnection.executableDirectory())/xunfang")
         up.arguments = ["up", "--config", "county.yaml"]
         up.currentDirectoryURL = URL(fileURLWithPath: directory)
         up.standardError = FileHandle.nullDevice

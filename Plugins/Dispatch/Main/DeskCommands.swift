@@ -1,16 +1,77 @@
 import ArgumentParser
+import DispatchContract
 import Foundation
+import GridModelContract
 import SwiftProtobuf
-import XunfangProto
+import XunfangPluginKit
 
-/// Duty-desk shortcuts over the Dispatch plugin's services (JSON out, for scripts).
+/// `xunfang dispatch COMMAND`: the duty desk's commands over the running plugin's services
+/// (JSON out, for scripts), and its benchmark. They join the bus as the `ctl` client.
+struct DispatchTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xunfang dispatch", abstract: "Duty-desk commands against the running Dispatch plugin (JSON out).",
+        subcommands: [IncidentCommand.self, UnitsCommand.self, RecommendCommand.self, AssignCommand.self, AcknowledgeCommand.self,
+                      ClearCommand.self, DispatchBench.self])
+
+    static var commands: [PluginCommand] {
+        configuration.subcommands.map { command in
+            PluginCommand(command._commandName, command.configuration.abstract) { arguments in
+                do {
+                    var parsed = try DispatchTool.parseAsRoot([command._commandName] + arguments)
+                    if var asyncCommand = parsed as? any AsyncParsableCommand {
+                        try await asyncCommand.run()
+                    } else {
+                        try parsed.run()
+                    }
+                    return 0
+                } catch {
+                    let code = DispatchTool.exitCode(for: error)
+                    if code.rawValue != 0 || !(error is ExitCode) {
+                        let message = DispatchTool.fullMessage(for: error)
+                        if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+                    }
+                    return code.rawValue
+                }
+            }
+        }
+    }
+}
+
+struct DeskConnection: ParsableArguments {
+    @Option(help: "County data directory (for the socket and the ctl credential).")
+    var dataDir: String = ProcessInfo.processInfo.environment["XUNFANG_DATA_DIR"] ?? "data"
+    @Option(help: "Bus endpoint: a socket path, unix:PATH or tcp:HOST:PORT (default: <data-dir>/bus.sock).")
+    var bus: String?
+    @Option(help: "Client name in the county config.")
+    var name: String = "ctl"
+    @Option(help: "File holding the credential (default: <data-dir>/credentials/<name>).")
+    var credentialFile: String?
+}
+
+/// Calls `method` and prints the typed answer as JSON; a refusal prints its code and
+/// message and exits with the gRPC status number.
+func callAndPrint<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+    _ options: DeskConnection, _ method: String, _ request: Request, as response: Response.Type) async throws {
+    let connection = ToolConnection(dataDirectory: options.dataDir, bus: options.bus, name: options.name, credentialFile: options.credentialFile)
+    let client = try await connection.connect()
+    do {
+        let answer = try await client.call(method, request, as: Response.self)
+        await client.close()
+        print(try answer.jsonString())
+    } catch let error as BusClientError {
+        await client.close()
+        let refusal = try JSONSerialization.data(withJSONObject: ["code": error.code.name, "message": error.message], options: [.sortedKeys])
+        print(String(decoding: refusal, as: UTF8.self))
+        throw ExitCode(Int32(error.code.rawValue))
+    }
+}
 struct IncidentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "incident", abstract: "Create and list incidents.", subcommands: [Create.self, List.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take in an incident (as the 110 desk would).")
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var connection: DeskConnection
         @Option(help: "Incident type code (violent, robbery, fight, theft, traffic, dispute, help, noise).") var type: String
         @Option(help: "Longitude.") var lon: Double?
         @Option(help: "Latitude.") var lat: Double?
@@ -42,13 +103,13 @@ struct IncidentCommand: AsyncParsableCommand {
             request.source = source
             request.report = report
             request.externalID = externalId
-            try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Intake", payload: request.serializedData())
+            try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
         }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Newest incidents first.")
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var connection: DeskConnection
         @Flag(help: "Only incidents still needing work.") var open = false
         @Option(help: "At most this many.") var limit: UInt32 = 100
 
@@ -56,35 +117,36 @@ struct IncidentCommand: AsyncParsableCommand {
             var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
             request.openOnly = open
             request.limit = limit
-            try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/ListIncidents", payload: request.serializedData())
+            try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
         }
     }
 }
 
 struct UnitsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "units", abstract: "The roster with statuses and positions.")
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: DeskConnection
 
     func run() async throws {
-        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/ListUnits", payload: Xunfang_Dispatch_V1_ListUnitsRequest().serializedData())
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(),
+                               as: Xunfang_Dispatch_V1_ListUnitsResponse.self)
     }
 }
 
 struct RecommendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "recommend", abstract: "Units for an incident, best first, with why.")
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: DeskConnection
     @Argument(help: "Incident id.") var incident: String
 
     func run() async throws {
         var request = Xunfang_Dispatch_V1_RecommendRequest()
         request.incidentID = incident
-        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Recommend", payload: request.serializedData())
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Recommend", request, as: Xunfang_Dispatch_V1_RecommendResponse.self)
     }
 }
 
 struct AssignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "assign", abstract: "Order a unit (default: the best recommended) to an incident.")
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: DeskConnection
     @Argument(help: "Incident id.") var incident: String
     @Argument(help: "Call sign (default: the best recommendation).") var unit: String?
 
@@ -92,13 +154,13 @@ struct AssignCommand: AsyncParsableCommand {
         var request = Xunfang_Dispatch_V1_AssignRequest()
         request.incidentID = incident
         request.callSign = unit ?? ""
-        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Assign", payload: request.serializedData())
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Assign", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
     }
 }
 
 struct AcknowledgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "acknowledge", abstract: "A unit acknowledges its order (as its terminal would).")
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: DeskConnection
     @Argument(help: "Incident id.") var incident: String
     @Argument(help: "Call sign.") var unit: String
 
@@ -106,13 +168,13 @@ struct AcknowledgeCommand: AsyncParsableCommand {
         var request = Xunfang_Dispatch_V1_AcknowledgeRequest()
         request.incidentID = incident
         request.callSign = unit
-        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Acknowledge", payload: request.serializedData())
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Acknowledge", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
     }
 }
 
 struct ClearCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "clear", abstract: "Clear an incident (units return), optionally closing it.")
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: DeskConnection
     @Argument(help: "Incident id.") var incident: String
     @Flag(help: "Close it too.") var close = false
 
@@ -120,6 +182,6 @@ struct ClearCommand: AsyncParsableCommand {
         var request = Xunfang_Dispatch_V1_ClearRequest()
         request.incidentID = incident
         request.close = close
-        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Clear", payload: request.serializedData())
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Clear", request, as: Xunfang_Dispatch_V1_Incident.self)
     }
 }

@@ -1,5 +1,5 @@
 public import XunfangGeo
-public import XunfangProto
+public import XunfangPluginKit
 
 /// `xunfang.grid_model.v1.Position` is the one position every plugin contract uses;
 /// these turn it into WGS84 points and back, with the same refusal everywhere.

@@ -1,0 +1,91 @@
+import Foundation
+import GridModelContract
+import SwiftProtobuf
+import Testing
+import TemplateContract
+import XunfangPluginKit
+
+/// `xunfang ctl` speaks every contract from its descriptor set: what it encodes must be
+/// what the generated code decodes, and what it decodes must be the generated code's JSON.
+@Suite("Contract codec")
+struct ContractCodecTests {
+    let codec: ContractCodec
+
+    init() throws {
+        codec = try ContractCodec(descriptorSets: [GridModelDescriptors.fileDescriptorSet, TemplateDescriptors.fileDescriptorSet])
+    }
+
+    /// The same JSON object, compared as parsed JSON (key order and spacing aside).
+    func sameJSON(_ object: Any, _ text: String) throws -> Bool {
+        let expected = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! NSDictionary
+        return (object as! NSDictionary).isEqual(expected)
+    }
+
+    @Test("JSON in, generated type out: nested messages, repeated fields, enums by name and number, doubles")
+    func encodesWhatTheGeneratedCodeReads() throws {
+        let json = #"{"target":{"longitude":104.28,"latitude":30.98,"datum":"DATUM_GCJ02"},"#
+            + #""units":[{"id":"car-1","position":{"longitude":104.3,"latitude":30.99},"mode":2},{"id":"foot-2","mode":"TRAVEL_MODE_FOOT"}],"#
+            + #""max_seconds":600,"plainSearch":true}"#
+        let bytes = try codec.encode(json: json, as: "xunfang.grid_model.v1.EtaRequest")
+        let request = try Xunfang_GridModel_V1_EtaRequest(serializedBytes: bytes)
+        #expect(request.target.datum == .gcj02)
+        #expect(request.units.map(\.id) == ["car-1", "foot-2"])
+        #expect(request.units[0].position.latitude == 30.99)
+        #expect(request.units[1].mode == .foot)
+        #expect(request.maxSeconds == 600 && request.plainSearch)
+    }
+
+    @Test("generated type in, JSON out equal to SwiftProtobuf's own JSON, packed and unpacked repeated alike")
+    func decodesLikeTheGeneratedCode() throws {
+        var response = Xunfang_GridModel_V1_CoverageRequest()
+        response.thresholdSeconds = [60, 180, 300]
+        response.units = [.with { $0.id = "C001"; $0.position = .with { $0.longitude = 104.2; $0.latitude = 30.9 } }]
+        let decoded = try codec.decode(try response.serializedData(), as: "xunfang.grid_model.v1.CoverageRequest")
+        #expect(try sameJSON(decoded, try response.jsonString()))
+
+        var echo = Xunfang_Template_V1_EchoResponse()
+        echo.text = "巡防"
+        let decodedEcho = try codec.decode(try echo.serializedData(), as: "xunfang.template.v1.EchoResponse")
+        #expect(try sameJSON(decodedEcho, try echo.jsonString()))
+        // Unpacked repeated doubles (tag per element) read the same as packed ones.
+        var unpacked = Data([0x11]) + withUnsafeBytes(of: (60.0).bitPattern.littleEndian) { Data($0) }
+        unpacked += Data([0x11]) + withUnsafeBytes(of: (180.0).bitPattern.littleEndian) { Data($0) }
+        let list = try codec.decode(unpacked, as: "xunfang.grid_model.v1.CoverageRequest")["thresholdSeconds"] as? [Double]
+        #expect(list == [60, 180])
+    }
+
+    @Test("every service method maps to its request and response types")
+    func methodsFromServices() {
+        #expect(codec.methods["/xunfang.grid_model.v1.GridModel/Eta"] == .init(input: "xunfang.grid_model.v1.EtaRequest", output: "xunfang.grid_model.v1.EtaResponse"))
+        #expect(codec.methods["/xunfang.template.v1.Template/Echo"]?.output == "xunfang.template.v1.EchoResponse")
+    }
+
+    @Test("bad input is refused with the path of the offending field", arguments: [
+        (#"{"target":{"longitude":"east"}}"#, "EtaRequest.target.longitude"),
+        (#"{"units":[{"mode":"TRAVEL_MODE_HOVERCRAFT"}]}"#, "TRAVEL_MODE_HOVERCRAFT is not one of"),
+        (#"{"units":[{"mode":42}]}"#, "42 is not a value of"),
+        (#"{"maxSeconds":-1}"#, "is not a UInt32"),
+        (#"{"speed":1}"#, "has no field speed"),
+        (#"[1,2]"#, "expected a JSON object"),
+        (#"{"units":{"id":"x"}}"#, "expected a JSON array"),
+    ])
+    func refusals(json: String, expected: String) {
+        #expect {
+            _ = try codec.encode(json: json, as: "xunfang.grid_model.v1.EtaRequest")
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
+    @Test("damaged bytes and unknown types are refused, not guessed")
+    func damagedBytes() throws {
+        #expect(throws: ContractCodec.Failure.self) { try codec.decode(Data([0x0A, 0x05, 0x01]), as: "xunfang.grid_model.v1.EtaRequest") }
+        #expect(throws: ContractCodec.Failure.self) { try codec.decode(Data([0x08]), as: "xunfang.grid_model.v1.EtaRequest") }
+        #expect(throws: ContractCodec.Failure.self) { try codec.encode(json: "{}", as: "xunfang.nowhere.v1.Nothing") }
+        #expect(throws: ContractCodec.Failure.self) { try ContractCodec(descriptorSets: [Data("not a descriptor set".utf8)]) }
+        // Nesting past the limit is refused rather than recursed into.
+        var nested = Data()
+        for _ in 0..<100 { nested = Data([0x0A, UInt8(min(nested.count, 127))]) + nested }
+        #expect(throws: ContractCodec.Failure.self) { try codec.decode(nested, as: "xunfang.grid_model.v1.EtaRequest") }
+    }
+}

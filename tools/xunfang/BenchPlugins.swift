@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+/// Benchmarks a plugin measures itself, through its own executable (the CLI links no
+/// plugin): `xunfang bench NAME ARGS` runs `xunfang-plugin-NAME bench ARGS`.
+protocol PluginBench: ParsableCommand {
+    static var plugin: String { get }
+    var options: [String] { get }
+}
+
+extension PluginBench {
+    func run() throws {
+        let path = "\(executableDirectory())/xunfang-plugin-\(Self.plugin)"
+        guard isExecutableFile(path) else { throw ValidationError("\(path) is not built: swift build -c release --product xunfang-plugin-\(Self.plugin)") }
+        let argv = [path, "bench"] + options
+        var cArguments = argv.map { strdup($0) } + [nil]
+        execv(path, &cArguments)
+        throw ValidationError("cannot run \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// `xunfang bench situation`: Gi* with 999 permutations on 100,000 cells and the
+/// aggregation of 1,000,000 incidents. `Benchmarks/run-situation` runs it beside PySAL
+/// esda and pandas.
+struct SituationBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "situation", abstract: "Hot-spot statistics and incident aggregation speed.")
+    static let plugin = "situation"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --cells N --permutations N --incidents N --export-dir DIR --json")
+    var options: [String] = []
+}
+
+/// `xunfang bench dispatch`: the real stack (`xunfang up`) on the demo county; Recommend
+/// latency through the bus beside GridModel's Eta alone, and intake with 16 calls in flight.
+struct DispatchBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "dispatch", abstract: "Recommend latency and intake rate on the demo county.")
+    static let plugin = "dispatch"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --units N --calls N --intakes N --json")
+    var options: [String] = []
+}
