@@ -347,9 +347,12 @@ public final class Broker {
         session.peer.send(frame)
     }
 
-    func receipt(_ session: Session, ref: UInt64, code: StatusCode = .ok, message: String = "", sequence: UInt64 = 0, messageID: String = "") {
+    /// Answers a request that asked for a receipt (`ref` non-zero); without one, a refusal
+    /// goes out as an Error whose ref is `subject` (the subscription it concerns).
+    func receipt(_ session: Session, ref: UInt64, subject: UInt64 = 0, code: StatusCode = .ok, message: String = "", sequence: UInt64 = 0,
+                 messageID: String = "") {
         guard ref != 0 else {
-            if code != .ok { fail(session, code, message) }
+            if code != .ok { fail(session, code, message, ref: subject) }
             return
         }
         if code == .permissionDenied {
@@ -655,23 +658,23 @@ public final class Broker {
     private func handleSubscribe(_ request: Xunfang_Bus_V1_Subscribe, from session: Session) {
         let ref = request.receiptRef
         guard request.subscriptionID != 0 else {
-            receipt(session, ref: ref, code: .invalidArgument, message: "subscription_id must be non-zero")
+            receipt(session, ref: ref, subject: request.subscriptionID, code: .invalidArgument, message: "subscription_id must be non-zero")
             return
         }
         guard session.subscriptions[request.subscriptionID] == nil else {
-            receipt(session, ref: ref, code: .alreadyExists, message: "subscription \(request.subscriptionID) already exists on this session")
+            receipt(session, ref: ref, subject: request.subscriptionID, code: .alreadyExists, message: "subscription \(request.subscriptionID) already exists on this session")
             return
         }
         guard session.subscriptions.count < 10_000 else {
-            receipt(session, ref: ref, code: .resourceExhausted, message: "at most 10000 subscriptions per session")
+            receipt(session, ref: ref, subject: request.subscriptionID, code: .resourceExhausted, message: "at most 10000 subscriptions per session")
             return
         }
         guard let pattern = try? TopicPattern(request.pattern) else {
-            receipt(session, ref: ref, code: .invalidArgument, message: "\"\(request.pattern)\" is not a valid topic pattern")
+            receipt(session, ref: ref, subject: request.subscriptionID, code: .invalidArgument, message: "\"\(request.pattern)\" is not a valid topic pattern")
             return
         }
         guard session.principal!.acl.maySubscribe(pattern) else {
-            receipt(session, ref: ref, code: .permissionDenied, message: "not allowed to subscribe to \"\(request.pattern)\"")
+            receipt(session, ref: ref, subject: request.subscriptionID, code: .permissionDenied, message: "not allowed to subscribe to \"\(request.pattern)\"")
             return
         }
         let limit = request.maxInFlight == 0 ? settings.subscriberQueueLimit : min(Int(request.maxInFlight), settings.subscriberQueueLimit)
@@ -679,16 +682,16 @@ public final class Broker {
                                         durableName: request.durableName, queueLimit: limit)
         if !request.durableName.isEmpty {
             guard log != nil else {
-                receipt(session, ref: ref, code: .unavailable, message: "this bus runs without a durable log")
+                receipt(session, ref: ref, subject: request.subscriptionID, code: .unavailable, message: "this bus runs without a durable log")
                 return
             }
             guard settings.durableTopics.contains(where: { $0.covers(pattern) }) else {
-                receipt(session, ref: ref, code: .invalidArgument,
+                receipt(session, ref: ref, subject: request.subscriptionID, code: .invalidArgument,
                         message: "durable subscriptions need a durable topic; \"\(request.pattern)\" is not covered by bus.durable_topics")
                 return
             }
             if let error = bindDurable(subscription, session: session, maxInFlight: Int(request.maxInFlight)) {
-                receipt(session, ref: ref, code: error.code, message: error.message)
+                receipt(session, ref: ref, subject: request.subscriptionID, code: error.code, message: error.message)
                 return
             }
             session.subscriptions[subscription.id] = subscription
@@ -703,7 +706,7 @@ public final class Broker {
 
     private func handleUnsubscribe(_ request: Xunfang_Bus_V1_Unsubscribe, from session: Session) {
         guard let subscription = session.subscriptions.removeValue(forKey: request.subscriptionID) else {
-            receipt(session, ref: request.receiptRef, code: .notFound, message: "no subscription \(request.subscriptionID)")
+            receipt(session, ref: request.receiptRef, subject: request.subscriptionID, code: .notFound, message: "no subscription \(request.subscriptionID)")
             return
         }
         removeSubscription(subscription, of: session)

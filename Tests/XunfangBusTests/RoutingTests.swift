@@ -172,8 +172,28 @@ struct RoutingTests {
         #expect(codes.contains { $0 == (13, denied) })
         #expect(codes.contains { $0 == (14, 0) })
         #expect(codes.filter { $0.1 == denied }.count == 4, "the subscribe without receipt gets an Error frame: \(codes)")
+        #expect(codes.contains { $0 == (2, denied) }, "that Error names subscription 2 in its ref: \(codes)")
         #expect(watcher.delivers.map(\.topic) == ["unit.position"])
         #expect(fixture.broker.stats.denials == 4)
+    }
+
+    @Test("a refused subscription without a receipt_ref is named by its subscription_id in Error.ref")
+    func refusedSubscriptionNamed() {
+        let fixture = BrokerFixture()
+        let (peer, id) = fixture.join("a")
+        fixture.subscribe(id, 7, "grid.*")
+        fixture.subscribe(id, 7, "unit.*")        // duplicate id
+        fixture.subscribe(id, 8, "a..b")          // invalid pattern
+        fixture.subscribe(id, 9, "grid.*", durable: "d")  // durable on a non-durable topic
+        var unsubscribe = Frame()
+        unsubscribe.unsubscribe.subscriptionID = 42
+        fixture.broker.receive(unsubscribe, from: id)
+        let errors = peer.take().compactMap { frame -> (UInt64, StatusCode)? in
+            if case .error(let error) = frame.kind { return (error.ref, StatusCode(rawValue: error.code)) }
+            return nil
+        }
+        #expect(errors.map(\.0) == [7, 8, 9, 42])
+        #expect(errors.map(\.1) == [.alreadyExists, .invalidArgument, .invalidArgument, .notFound])
     }
 
     @Test("invalid topics and patterns are refused with INVALID_ARGUMENT", arguments: ["", "a..b", "a.>.b", "a b", "a.*"])
