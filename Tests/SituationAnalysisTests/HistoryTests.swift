@@ -37,8 +37,12 @@ struct HistoryTests {
         #expect(records.map(\.id) == ["A1", "A2", "A3"])
         #expect(records[0].at == monday + 13 * hour + 45 * 60_000 && records[1].at == records[0].at)
         #expect(records[2].at == 1_767_591_900_000 && records[0].placeType == "shop" && records[1].placeType.isEmpty)
-        for (text, expected) in [("A1,2026-01-05 25:00,theft,104,30", "line 1: time"), ("A1,1,theft,200,30", "line 1: lon,lat"),
-                                 ("A1,1,theft,104,30\nA1,2,theft,104,30", "line 2: id A1 appears twice"), ("A1,1,theft,104", "line 1: expected")] {
+        let t = "1767591900000"
+        for (text, expected) in [("A1,2026-01-05 25:00,theft,104,30", "line 1: time"), ("A1,\(t),theft,200,30", "line 1: lon,lat"),
+                                 ("A1,\(t),theft,104,30\nA1,\(t),theft,104,30", "line 2: id A1 appears twice"), ("A1,\(t),theft,104", "line 1: expected"),
+                                 ("A1,0001-01-01T00:00:00+08:00,theft,104,30", "line 1: time"), ("A1,2026-01-05T13:45:00+99:00,theft,104,30", "line 1: time"),
+                                 ("A1,1,theft,104,30", "line 1: time"), ("A1,2999-01-05 13:45,theft,104,30", "line 1: time"),
+                                 ("", "no incident rows"), ("id,time,type,lon,lat\r\n", "no incident rows")] {
             do {
                 _ = try ImportCommand.parse(csv: text)
                 Issue.record("accepted \(text)")
@@ -46,6 +50,12 @@ struct HistoryTests {
                 #expect(error.message.hasPrefix(expected), "\(error.message)")
             }
         }
+    }
+
+    @Test("CRLF line ends read like LF: a file from a Windows spreadsheet imports every row")
+    func crlf() throws {
+        let text = "id,time,type,lon,lat\r\nA1,2026-01-05 13:45,theft,104.28,30.97\r\nA2,2026-01-05 14:00,fight,104.29,30.98\r\n"
+        #expect(try ImportCommand.parse(csv: text).map(\.id) == ["A1", "A2"])
     }
 
     @Test("the store keeps an incident once, however often it comes, and fills in where it lies")

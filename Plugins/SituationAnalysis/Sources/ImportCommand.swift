@@ -8,7 +8,9 @@ public enum ImportCommand {
     usage: xunfang situation import FILE.csv [--data-dir DIR]
     Columns: id,time,type,lon,lat[,place_type] (WGS84). time is ISO 8601 with an offset
     (2026-01-05T13:45:00+08:00), "yyyy-mm-dd hh:mm[:ss]" in China time, or Unix milliseconds.
-    A header line starting with "id," is skipped. A bad line refuses the whole file.
+    A header line starting with "id," is skipped; LF or CRLF line ends. A bad line, a time
+    before 2000 or after tomorrow, an offset beyond ±14:00, or a file without a single row
+    refuses the whole file.
     The store is DIR/situation/situation.sqlite (DIR: --data-dir, $XUNFANG_DATA_DIR or ./data).
     """
 
@@ -43,12 +45,17 @@ public enum ImportCommand {
 
     static let maxRows = 10_000_000
 
-    /// Every row, or an error naming the first bad line.
-    public static func parse(csv text: String) throws(ImportError) -> [HistoryRecord] {
+    /// The earliest time an imported incident may have: 2000-01-01T00:00:00Z.
+    static let earliest: Int64 = 946_684_800_000
+
+    /// Every row, or an error naming the first bad line; a file without rows is an error.
+    public static func parse(csv text: String, now: Int64? = nil) throws(ImportError) -> [HistoryRecord] {
+        let now = now ?? Int64(Date().timeIntervalSince1970 * 1_000)
         var records: [HistoryRecord] = []
         var seen: Set<String> = []
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Character-wise: "\r\n" is one Character, so splitting on "\n" alone would see one line.
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || (number == 1 && line.hasPrefix("id,")) { continue }
@@ -57,7 +64,10 @@ public enum ImportCommand {
             guard fields.count == 5 || fields.count == 6 else { throw bad("expected id,time,type,lon,lat[,place_type], got \(fields.count) fields") }
             guard (1...64).contains(fields[0].utf8.count) else { throw bad("id must be 1 to 64 bytes") }
             guard seen.insert(fields[0]).inserted else { throw bad("id \(fields[0]) appears twice") }
-            guard let at = time(fields[1]) else { throw bad("time \"\(fields[1])\" is not ISO 8601, yyyy-mm-dd hh:mm[:ss] or Unix milliseconds") }
+            guard let at = time(fields[1]) else {
+                throw bad("time \"\(fields[1])\" is not ISO 8601 with an offset within ±14:00, yyyy-mm-dd hh:mm[:ss] or Unix milliseconds")
+            }
+            guard (earliest...now + 86_400_000).contains(at) else { throw bad("time \"\(fields[1])\" is before 2000 or after tomorrow") }
             guard (1...32).contains(fields[2].utf8.count) else { throw bad("type must be 1 to 32 bytes") }
             guard let lon = Double(fields[3]), let lat = Double(fields[4]), (-180...180).contains(lon), (-90...90).contains(lat) else {
                 throw bad("lon,lat \(fields[3]),\(fields[4]) is not a WGS84 position")
@@ -67,6 +77,7 @@ public enum ImportCommand {
             records.append(HistoryRecord(id: fields[0], at: at, type: fields[2], longitude: lon, latitude: lat, placeType: placeType))
             guard records.count <= maxRows else { throw bad("more than \(maxRows) rows; split the file") }
         }
+        guard !records.isEmpty else { throw ImportError(message: "no incident rows (expected id,time,type,lon,lat[,place_type] lines)") }
         return records
     }
 
@@ -75,6 +86,7 @@ public enum ImportCommand {
     static func time(_ text: String) -> Int64? {
         if let milliseconds = Int64(text), milliseconds > 0 { return milliseconds }
         if text.contains("T") {
+            guard hasPlausibleOffset(text) else { return nil }
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime]
             return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1_000).rounded()) }
@@ -86,6 +98,15 @@ public enum ImportCommand {
               clock.count == 2 || (0..<60).contains(clock[2]) else { return nil }
         let seconds = clock[0] * 3_600 + clock[1] * 60 + (clock.count == 3 ? clock[2] : 0)
         return ChinaTime.start(ofDay: day) + Int64(seconds) * 1_000
+    }
+
+    /// "Z", or an offset of at most ±14:00 (the widest in use); the formatter takes +99:00.
+    static func hasPlausibleOffset(_ text: String) -> Bool {
+        if text.hasSuffix("Z") { return true }
+        let tail = text.suffix(6)
+        guard tail.count == 6, tail.first == "+" || tail.first == "-", tail.dropFirst(3).first == ":",
+              let hours = Int(tail.dropFirst().prefix(2)), let minutes = Int(tail.suffix(2)) else { return false }
+        return hours * 60 + minutes <= 14 * 60 && minutes < 60
     }
 
     static func fail(_ message: String) -> Int32 {
