@@ -73,6 +73,14 @@ public enum Datum: String, Sendable, CaseIterable, Codable {
     /// BD-09, Baidu's datum (GCJ-02 further shifted).
     case bd09
 
+    /// Whether `point` can be in this datum: any valid WGS84 position, but GCJ-02 and
+    /// BD-09 only inside the rectangle the vendors shift (China). A "GCJ-02" point at
+    /// latitude 90 or a "BD-09" point at longitude 180 is a mistake, not a position.
+    public func isInDomain(_ point: GeoPoint) -> Bool {
+        guard point.isValid else { return false }
+        return self == .wgs84 || !ChinaDatum.isOutsideChina(point)
+    }
+
     /// `point` in this datum, expressed in `target`.
     ///
     /// WGS84 → GCJ-02 → BD-09 are closed formulas. The inverses have none (the published

@@ -649,11 +649,24 @@ public final class BusClient: FrameSink, Sendable {
 
     /// Subscribes and runs `handler` for each delivery; durable deliveries are acked after
     /// the handler returns without throwing. Returns when the subscription ends.
+    /// A message that is not a valid `M` within `bounds` can never be handled: it is
+    /// logged and acknowledged, so it does not come back forever.
     public func consume<M: SwiftProtobuf.Message>(_ pattern: String, as type: M.Type, queueGroup: String = "", durable: String? = nil,
+                                                  bounds: MessageBounds = MessageBounds(),
                                                   _ handler: @Sendable (M, Delivery) async throws -> Void) async throws {
         for await delivery in try await subscribe(pattern, queueGroup: queueGroup, durable: durable) {
+            let message: M
             do {
-                try await handler(try delivery.decode(M.self), delivery)
+                message = try delivery.decode(M.self)
+                try bounds.check(message)
+            } catch {
+                logger.error("refused an invalid message; acknowledged so it is not redelivered",
+                             metadata: ["xunfang.topic": "\(delivery.topic)", "xunfang.publisher": "\(delivery.publisher)", "xunfang.error": "\(error)"])
+                delivery.ack()
+                continue
+            }
+            do {
+                try await handler(message, delivery)
                 delivery.ack()
             } catch {
                 logger.error("handler failed; the delivery will be retried if durable",
@@ -706,8 +719,10 @@ public final class BusClient: FrameSink, Sendable {
     /// suspends: long CPU-bound work should start with `await Task.yield()` or move to its
     /// own task, so the connection keeps reading.
     /// Throw `BusClientError` to answer with its status; any other error becomes INTERNAL.
+    /// Requests are held to `bounds` (every string within a byte limit, every enum a named
+    /// value) before `handler` sees them; a method that takes larger text raises the limit.
     public func serve<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
-        _ method: String, placement: HandlerPlacement = .taskPool,
+        _ method: String, placement: HandlerPlacement = .taskPool, bounds: MessageBounds = MessageBounds(),
         _ handler: @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
         serveRaw(method, placement: placement) { payload, context in
@@ -717,6 +732,7 @@ public final class BusClient: FrameSink, Sendable {
             } catch {
                 throw BusClientError(.invalidArgument, "request is not a valid \(Request.protoMessageName)")
             }
+            try bounds.check(request)
             return try await handler(request, context).serializedData()
         }
     }

@@ -331,3 +331,57 @@ struct DispatchBusTests {
         await stack.stop()
     }
 }
+
+@Suite("Dispatch refuses unbounded and out-of-domain input", .serialized)
+struct DispatchInputBoundsTests {
+    @Test("oversized ids and text, unknown enums and datum conversions outside China are INVALID_ARGUMENT; nothing is stored")
+    func refusals() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: false)
+        let desk = try await stack.desk()
+        func refused(_ change: (inout Xunfang_Dispatch_V1_IntakeRequest) -> Void) async -> String? {
+            var request = Xunfang_Dispatch_V1_IntakeRequest()
+            request.typeCode = "theft"
+            request.location = position(at(300, 250))
+            change(&request)
+            do {
+                _ = try await desk.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+                return nil
+            } catch let error as BusClientError {
+                return error.code == .invalidArgument ? error.message : "code \(error.code)"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let cases: [(String, (inout Xunfang_Dispatch_V1_IntakeRequest) -> Void)] = [
+            ("100 KB external id", { $0.externalID = String(repeating: "x", count: 100_000) }),
+            ("129-byte external id", { $0.externalID = String(repeating: "x", count: 129) }),
+            ("1 MB report", { $0.report = String(repeating: "报", count: 350_000) }),
+            ("datum 99", { $0.location.datum = .UNRECOGNIZED(99) }),
+            ("source 42", { $0.source = .UNRECOGNIZED(42) }),
+            ("GCJ-02 at latitude 90", { $0.location = .with { $0.longitude = 104.28; $0.latitude = 90; $0.datum = .gcj02 } }),
+            ("BD-09 at longitude 180", { $0.location = .with { $0.longitude = 180; $0.latitude = 30.97; $0.datum = .bd09 } }),
+            ("GCJ-02 in Europe", { $0.location = .with { $0.longitude = 2.35; $0.latitude = 48.85; $0.datum = .gcj02 } }),
+        ]
+        for (name, change) in cases {
+            let message = await refused(change)
+            #expect(message != nil && !message!.hasPrefix("code"), "\(name) was not refused as INVALID_ARGUMENT: \(message ?? "accepted")")
+        }
+        // A unit position with a 1 MB call sign never becomes a unit.
+        var huge = Xunfang_Dispatch_V1_UnitPosition()
+        huge.callSign = String(repeating: "C", count: 1 << 20)
+        huge.position = position(at(100, 100))
+        try await desk.publishConfirmed("unit.position", huge)
+        try await report(desk, "C001", at(400, 300))
+        let roster = try await desk.call("/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(),
+                                         as: Xunfang_Dispatch_V1_ListUnitsResponse.self)
+        #expect(!roster.units.contains { $0.callSign.utf8.count > 32 })
+        let incidents = try await desk.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", Xunfang_Dispatch_V1_ListIncidentsRequest(),
+                                            as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        #expect(incidents.incidents.isEmpty, "no refused intake was stored")
+        // A GCJ-02 position inside China is still taken and converted.
+        let taken = await refused { $0.location = .with { $0.longitude = 104.2867; $0.latitude = 30.9745; $0.datum = .gcj02 } }
+        #expect(taken == nil)
+        await desk.close()
+        await stack.stop()
+    }
+}

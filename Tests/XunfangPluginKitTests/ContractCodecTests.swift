@@ -89,3 +89,21 @@ struct ContractCodecTests {
         #expect(throws: ContractCodec.Failure.self) { try codec.decode(nested, as: "xunfang.grid_model.v1.EtaRequest") }
     }
 }
+
+@Suite("Message bounds")
+struct MessageBoundsTests {
+    @Test("an unknown enum deep in a repeated message, or an overlong string, is refused; named values and short text pass")
+    func bounds() throws {
+        var request = Xunfang_GridModel_V1_EtaRequest()
+        request.units = [.with { $0.id = "car-1"; $0.mode = .foot }]
+        try MessageBounds().check(request)
+        request.units.append(.with { $0.id = "car-2"; $0.mode = .UNRECOGNIZED(42) })
+        #expect(throws: BusClientError.self) { try MessageBounds().check(request) }
+        request.units.removeLast()
+        request.units[0].id = String(repeating: "u", count: 8_193)
+        #expect(throws: BusClientError.self) { try MessageBounds().check(request) }
+        try MessageBounds(maxFieldBytes: 10_000).check(request)
+        request.target.datum = .UNRECOGNIZED(99)
+        #expect(throws: BusClientError.self) { try MessageBounds(maxFieldBytes: 10_000).check(request) }
+    }
+}

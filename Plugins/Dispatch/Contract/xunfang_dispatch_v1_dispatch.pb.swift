@@ -474,7 +474,7 @@ public nonisolated struct Xunfang_Dispatch_V1_IntakeRequest: Sendable {
 
   public var report: String = String()
 
-  /// the caller's id for idempotent retries
+  /// the caller's id for idempotent retries; at most 128 bytes
   public var externalID: String = String()
 
   /// instead of a location: a grid id or a site id (must-patrol point, post, checkpoint...), placed by GridModel

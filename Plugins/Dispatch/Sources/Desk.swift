@@ -61,6 +61,9 @@ final class Desk: @unchecked Sendable {
     // MARK: - Requests
 
     func intake(_ request: Xunfang_Dispatch_V1_IntakeRequest) async throws -> Xunfang_Dispatch_V1_IntakeResponse {
+        guard request.externalID.utf8.count <= Self.maxExternalIDBytes else {
+            throw BusClientError(.invalidArgument, "external_id: \(request.externalID.utf8.count) bytes is longer than \(Self.maxExternalIDBytes)")
+        }
         let location: GeoPoint
         let place: (grid: String, station: String, target: Int)?
         if request.placeID.isEmpty {
@@ -362,8 +365,11 @@ final class Desk: @unchecked Sendable {
         }
     }
 
+    /// The longest caller-chosen id an intake keeps (the contract says so).
+    static let maxExternalIDBytes = 128
+
     func position(_ update: Xunfang_Dispatch_V1_UnitPosition) async {
-        guard let point = try? Wire.point(update.position, field: "position") else { return }
+        guard update.callSign.utf8.count <= 32, let point = try? Wire.point(update.position, field: "position") else { return }
         let at = update.at == 0 ? clock.now() : update.at
         _ = try? apply { dispatcher in ((), dispatcher.position(update.callSign, at: point, time: at)) }
     }

@@ -17,16 +17,24 @@ extension Xunfang_GridModel_V1_Position {
         guard point.isValid, !(longitude == 0 && latitude == 0) else {
             throw BusClientError(.invalidArgument, "\(field): \(longitude),\(latitude) is not a longitude,latitude")
         }
-        let source: Datum = switch datum {
-        case .gcj02: .gcj02
-        case .bd09: .bd09
-        default: .wgs84
+        let source: Datum
+        switch datum {
+        case .wgs84: source = .wgs84
+        case .gcj02: source = .gcj02
+        case .bd09: source = .bd09
+        case .UNRECOGNIZED(let value): throw BusClientError(.invalidArgument, "\(field): datum \(value) is not WGS84 (0), GCJ-02 (1) or BD-09 (2)")
         }
-        return source.convert(point, to: .wgs84)
+        guard source.isInDomain(point) else {
+            throw BusClientError(.invalidArgument, "\(field): \(longitude),\(latitude) is outside China, where \(source.rawValue.uppercased()) is defined")
+        }
+        let converted = source.convert(point, to: .wgs84)
+        guard converted.isValid else { throw BusClientError(.invalidArgument, "\(field): \(longitude),\(latitude) does not convert to WGS84") }
+        return converted
     }
 }
 
 extension TravelMode {
+    /// Unknown modes are refused at the door (MessageBounds); this maps the named ones.
     public init(_ mode: Xunfang_GridModel_V1_TravelMode) {
         self = switch mode {
         case .motorcycle: .motorcycle

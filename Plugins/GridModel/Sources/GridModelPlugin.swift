@@ -30,6 +30,8 @@ public struct GridModelPlugin: Plugin {
     static let maxSeconds = 3_600.0
     static let maxDemand = 20_000
     static let maxCandidates = 2_000
+    /// An Edit carries a GeoJSON FeatureCollection: the one field allowed past 8 KiB.
+    static let maxEditBytes = 4 << 20
 
     private let model: ModelHolder
     private let store: GridStore?
@@ -146,7 +148,7 @@ public struct GridModelPlugin: Plugin {
         guard let store else { return }
         let editor = CountyEditor(store: store, roads: roads, hierarchies: hierarchies, model: model)
         let logger = self.logger
-        bus.serve(Self.service + "Edit") { [bus] (request: Xunfang_GridModel_V1_EditRequest, context) in
+        bus.serve(Self.service + "Edit", bounds: MessageBounds(maxFieldBytes: Self.maxEditBytes)) { [bus] (request: Xunfang_GridModel_V1_EditRequest, context) in
             let edited = try editor.edit(request)
             // Who changed the map is kept in the log (the bus has already checked they may).
             logger.notice("county edited", metadata: [

@@ -213,7 +213,7 @@ struct  Xunfang__Dispatch__V1__IntakeRequest
   Xunfang__GridModel__V1__Position *location;
   char *report;
   /*
-   * the caller's id for idempotent retries
+   * the caller's id for idempotent retries; at most 128 bytes
    */
   char *external_id;
   /*
