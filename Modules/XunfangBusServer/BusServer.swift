@@ -67,6 +67,16 @@ public final class BusServer: Service, @unchecked Sendable {
         config.bus.socketPath.hasPrefix("/") ? config.bus.socketPath : "\(config.dataDirectory)/\(config.bus.socketPath)"
     }
 
+    /// The data directory holds credentials, personal data and the durable log: only its
+    /// owner may enter it. One made earlier with a looser mode (mkdir under umask 022) is
+    /// tightened, with a warning, rather than left readable by every local user.
+    static func makePrivate(directory: String, logger: Logger) {
+        guard let mode = (try? FileManager.default.attributesOfItem(atPath: directory))?[.posixPermissions] as? Int, mode & 0o077 != 0 else { return }
+        logger.warning("the data directory was readable by others; made it 0700",
+                       metadata: ["xunfang.path": "\(directory)", "xunfang.mode": "\(String(mode, radix: 8))"])
+        chmod(directory, 0o700)
+    }
+
     /// Binds the sockets and opens the log; returns once clients can connect.
     public func start() async throws -> BusAddresses {
         if let started = lock.withLock({ started }) { return started }
@@ -74,6 +84,7 @@ public final class BusServer: Service, @unchecked Sendable {
         let tls = try Self.tlsContext(certificate: config.bus.tlsCertificate, privateKey: config.bus.tlsPrivateKey)
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        Self.makePrivate(directory: config.dataDirectory, logger: logger)
         pool.start()
         let loop = group.next()
         let syncTimer = CoreMetrics.Timer(label: "xunfang_durable_sync_seconds", preferredDisplayUnit: .seconds, factory: metricsFactory)

@@ -87,6 +87,8 @@ public enum PluginMain {
     /// `commands` are the executable's own, beside the plugin type's (`P.commands`).
     public static func run<P: Plugin>(_ type: P.Type, commands: [PluginCommand] = [], arguments: [String] = CommandLine.arguments) async -> Never {
         let manifest = P.manifest
+        // Stores and files a plugin writes are its owner's alone (0600 / 0700), however started.
+        umask(0o077)
         if let status = await runOffBus(P.self, commands: P.commands + commands, arguments: Array(arguments.dropFirst())) { exit(status) }
         let environment = ProcessInfo.processInfo.environment
         LoggingSystem.bootstrap { label in

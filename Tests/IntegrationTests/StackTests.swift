@@ -53,7 +53,8 @@ struct StackTests {
     @Test("up starts the bus and the template plugin; ctl calls it over the socket; a killed plugin is restarted")
     func stack() throws {
         let directory = NSTemporaryDirectory() + "xf-stack-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A data directory made beforehand by someone with umask 022: the bus tightens it.
+        try FileManager.default.createDirectory(atPath: "\(directory)/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let up = try startXunfang(["up"], in: directory)
         defer {
             if up.isRunning { up.terminate() }
@@ -93,6 +94,15 @@ struct StackTests {
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)
         #expect(attributes.st_mode & 0o777 == 0o600, "the socket is private to its owner")
+        // Every file the stack wrote is 0600 and every directory 0700, the data directory too.
+        let written = (FileManager.default.enumerator(atPath: "\(directory)/data")?.allObjects as? [String] ?? []).map { "\(directory)/data/\($0)" }
+        #expect(written.contains { $0.hasSuffix(".sqlite") }, "the plugins' stores are there: \(written)")
+        for path in written + ["\(directory)/data"] {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            let isDirectory = info.st_mode & S_IFMT == S_IFDIR
+            #expect(info.st_mode & 0o777 == (isDirectory ? 0o700 : 0o600), "\(path) is \(String(info.st_mode & 0o777, radix: 8))")
+        }
 
         let missing = try run(["ctl", "call", "/xunfang.checkpoint_control.v1.CheckpointControl/Activate"], in: directory)
         #expect(missing.status == 14)

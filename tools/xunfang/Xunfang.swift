@@ -63,6 +63,9 @@ func dispatchToPlugin() {
 @main
 enum Entry {
     static func main() async {
+        // Every file and directory the stack writes is its owner's alone (0600 / 0700):
+        // stores hold personal data, and plugins inherit this mask.
+        umask(0o077)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["XUNFANG_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
