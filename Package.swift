@@ -9,15 +9,9 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// Tuning that SwiftPM calls unsafe flags, which it refuses in a package taken as a
-/// versioned dependency. So they apply only when this repository's own scripts build it
-/// (tools/test, tools/up, Benchmarks/run-*, `xunfang build` export XUNFANG_TUNED=1); a plugin
-/// author's package that depends on Xunfang by version builds the same code without them.
-let tuned = Context.environment["XUNFANG_TUNED"] == "1"
-
-/// The message path (wire, broker, SDK): dynamic exclusivity checks cost it about 5% of
-/// each message in release builds, and its class state is confined to one event loop.
-let hotPath: [SwiftSetting] = swiftSettings + (tuned ? [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))] : [])
+/// The message path (wire, broker, SDK). No unsafe flags anywhere: SwiftPM refuses them
+/// in a package taken as a versioned dependency, and plugin authors take this one so.
+let hotPath: [SwiftSetting] = swiftSettings
 
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
@@ -100,10 +94,7 @@ let package = Package(
             name: "XunfangGeo",
             dependencies: ["XunfangCodec", nioCore, protobuf],
             path: "Modules/XunfangGeo",
-            // Optimised in tuned debug builds too: the searches and the hierarchy build are
-            // the plugins' hot loops, and unoptimised they are 50× slower, which made the
-            // debug-built stack in the integration tests crawl.
-            swiftSettings: swiftSettings + (tuned ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : [])
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XunfangGeoTests",

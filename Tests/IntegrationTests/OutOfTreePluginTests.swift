@@ -133,7 +133,7 @@ struct OutOfTreePluginTests {
         """.write(toFile: "\(path)/Sources/AcmeEcho/main.swift", atomically: true, encoding: .utf8)
     }
 
-    /// Runs a tool with its output in `log`, without this repository's tuning flags.
+    /// Runs a tool with its output in `log`.
     func runTool(_ arguments: [String], log: String) throws -> Int32 {
         FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -141,9 +141,6 @@ struct OutOfTreePluginTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XUNFANG_TUNED"] = nil
-        process.environment = environment
         process.standardOutput = output
         process.standardError = output
         try process.run()

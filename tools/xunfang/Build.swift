@@ -35,7 +35,6 @@ struct BuildCommand: ParsableCommand {
         let products = ["xunfang"] + chosen.map(BuiltInPlugins.product)
         // Self-contained: the Swift runtime and Foundation linked in, so a server needs no toolchain.
         let linking = dynamicStdlib ? [] : ["--static-swift-stdlib"]
-        setenv("XUNFANG_TUNED", "1", 1)
         for product in products {
             try shell(["swift", "build", "--package-path", packagePath, "-c", configuration, "--product", product] + linking)
         }
