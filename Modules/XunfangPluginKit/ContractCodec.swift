@@ -284,7 +284,7 @@ extension ContractCodec {
             } else if field.repeated, wireType == 2, Self.isPackable(field.type) {
                 var packed = Reader(bytes: try reader.lengthDelimited(path: fieldPath))
                 while !packed.atEnd {
-                    lists[index, default: []].append(try decodeValue(&packed, field, wireType: Self.packedWireType(field.type), path: fieldPath, depth: depth))
+                    lists[index, default: []].append(try decodeValue(&packed, field, wireType: Self.wireType(of: field.type), path: fieldPath, depth: depth))
                 }
             } else {
                 let value = try decodeValue(&reader, field, wireType: wireType, path: fieldPath, depth: depth)
@@ -393,8 +393,6 @@ extension ContractCodec {
     static func isPackable(_ type: Google_Protobuf_FieldDescriptorProto.TypeEnum) -> Bool {
         ![.string, .bytes, .message, .group].contains(type)
     }
-
-    static func packedWireType(_ type: Google_Protobuf_FieldDescriptorProto.TypeEnum) -> Int { wireType(of: type) }
 }
 
 // MARK: - Wire format
