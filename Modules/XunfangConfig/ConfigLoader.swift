@@ -55,7 +55,7 @@ public enum ConfigLoader {
         try bus.allowOnly(["socket", "tcp", "tls_certificate", "tls_private_key", "durable_topics", "max_frame_bytes",
                            "max_decompressed_bytes", "ping_interval_ms", "subscriber_queue_limit", "session_buffer_bytes", "total_buffer_bytes",
                            "durable_in_flight_limit", "max_request_timeout_ms", "segment_bytes", "durable_cache_messages", "metrics",
-                           "retention"])
+                           "retention", "allow_plaintext_tcp", "allow_open_metrics"])
         var settings = BusSettings()
         if let value = try bus.string("socket") { settings.socketPath = value }
         settings.tcpListen = try bus.string("tcp")
@@ -65,6 +65,16 @@ public enum ConfigLoader {
             throw ConfigError("tls_certificate and tls_private_key go together", key: "bus.tls_certificate", line: bus.line)
         }
         settings.metricsListen = try bus.string("metrics")
+        // Credentials cross a plain TCP link in clear, and metrics have no login: off the
+        // machine only when the county says so in so many words.
+        if let tcp = settings.tcpListen, settings.tlsCertificate == nil, !BusSettings.isLoopback(tcp), try bus.bool("allow_plaintext_tcp") != true {
+            throw ConfigError("\(tcp) is reachable from other machines without TLS: set tls_certificate and tls_private_key, "
+                              + "listen on 127.0.0.1, or set allow_plaintext_tcp: true", key: "bus.tcp", line: bus.line)
+        }
+        if let metrics = settings.metricsListen, !BusSettings.isLoopback(metrics), try bus.bool("allow_open_metrics") != true {
+            throw ConfigError("\(metrics) would show the bus's metrics to other machines without a login: listen on 127.0.0.1 "
+                              + "(and scrape through a proxy that authenticates), or set allow_open_metrics: true", key: "bus.metrics", line: bus.line)
+        }
         settings.durableTopics = try bus.topicPatterns("durable_topics")
         if let v = try bus.int("max_frame_bytes", in: 1_024...256 * 1024 * 1024) { settings.maxFrameBytes = v }
         if let v = try bus.int("max_decompressed_bytes", in: 1_024...1024 * 1024 * 1024) { settings.maxDecompressedBytes = v }

@@ -109,6 +109,14 @@ public struct BusSettings: Hashable, Sendable {
     public var metricsListen: String?
 
     public init() {}
+
+    /// Whether "host:port" listens on this machine only (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(_ listen: String) -> Bool {
+        var host = listen
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        host.removeAll { $0 == "[" || $0 == "]" }
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 }
 
 /// The county configuration: which plugins run, with which rights and settings.

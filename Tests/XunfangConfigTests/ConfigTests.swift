@@ -52,6 +52,26 @@ struct ConfigTests {
         }
     }
 
+    @Test("plain TCP or open metrics reachable from other machines are refused unless the county allows them in so many words")
+    func exposure() throws {
+        for listen in ["0.0.0.0:7420", "[::]:7420", "10.1.2.3:7420", "bus.county.local:7420"] {
+            #expect(throws: ConfigError.self, "\(listen)") { try ConfigLoader.parse(yaml: "bus:\n  tcp: \"\(listen)\"\n") }
+            #expect(throws: ConfigError.self, "\(listen)") { try ConfigLoader.parse(yaml: "bus:\n  metrics: \"\(listen)\"\n") }
+        }
+        do {
+            _ = try ConfigLoader.parse(yaml: "bus:\n  tcp: 0.0.0.0:7420\n")
+        } catch {
+            #expect(error.key == "bus.tcp" && error.message.contains("TLS"), "\(error)")
+        }
+        for listen in ["127.0.0.1:7420", "localhost:7420", "[::1]:7420"] {
+            #expect(try ConfigLoader.parse(yaml: "bus:\n  tcp: \"\(listen)\"\n  metrics: \"\(listen)\"\n").bus.tcpListen == listen)
+        }
+        let tls = "bus:\n  tcp: 0.0.0.0:7420\n  tls_certificate: c.pem\n  tls_private_key: k.pem\n"
+        #expect(try ConfigLoader.parse(yaml: tls).bus.tcpListen == "0.0.0.0:7420")
+        #expect(try ConfigLoader.parse(yaml: "bus:\n  tcp: 0.0.0.0:7420\n  allow_plaintext_tcp: true\n").bus.tcpListen == "0.0.0.0:7420")
+        #expect(try ConfigLoader.parse(yaml: "bus:\n  metrics: 0.0.0.0:9464\n  allow_open_metrics: true\n").bus.metricsListen == "0.0.0.0:9464")
+    }
+
     let validTOML = """
     county = "Guanghan"
     data_dir = "/var/lib/xunfang"
