@@ -72,6 +72,63 @@ struct GridStoreTests {
         #expect(try store.revision() == 1, "refused imports change nothing")
     }
 
+    @Test("an import that removes much needs --replace, an empty file is refused, and rollback restores the kept revision")
+    func importNeverDestroysByAccident() throws {
+        let directory = temporaryDirectory()
+        let environment = ["XUNFANG_DATA_DIR": directory]
+        let store = try GridStore(path: { try! FileManager.default.createDirectory(atPath: directory + "/grid-model", withIntermediateDirectories: true)
+            return directory + "/grid-model/grid-model.sqlite" }())
+        try store.replace(areas: demo.areas, sites: demo.sites)
+        func file(_ name: String, areas: [AreaRecord], sites: [SiteRecord]) throws -> String {
+            let path = directory + "/" + name
+            try GeoJSON.write(CountyGeoJSON.features(areas: areas, sites: sites)).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let empty = directory + "/empty.geojson"
+        try #"{"type":"FeatureCollection","features":[]}"#.write(toFile: empty, atomically: true, encoding: .utf8)
+        #expect(GridModelCommands.run(["import", empty], environment: environment) != 0)
+        #expect(GridModelCommands.run(["import", empty, "--replace"], environment: environment) != 0, "an empty county is never imported")
+        #expect(try store.load()?.areas.count == demo.areas.count)
+
+        // The core grids only: most grids would go. Refused by default, with the share in the message.
+        let core = try file("core.geojson", areas: demo.areas.filter { $0.level != .grid || $0.placeClass == .core }, sites: demo.sites)
+        #expect(GridModelCommands.run(["import", core], environment: environment) != 0)
+        #expect(GridModelCommands.run(["import", core, "--max-removal", "95"], environment: environment) == 0, "a county may raise the share")
+        #expect(try store.revision() == 2)
+        #expect(GridModelCommands.run(["rollback"], environment: environment) == 0)
+        #expect(try store.revision() == 3)
+        #expect(try store.load()?.areas == demo.areas.sorted { ($0.level.rawValue, $0.id) < ($1.level.rawValue, $1.id) })
+
+        // One site removed of many is under the share: no flag needed. A dry run changes nothing.
+        let fewer = try file("fewer.geojson", areas: demo.areas, sites: Array(demo.sites.dropFirst()))
+        #expect(GridModelCommands.run(["import", fewer, "--dry-run"], environment: environment) == 0)
+        #expect(try store.revision() == 3)
+        #expect(GridModelCommands.run(["import", fewer], environment: environment) == 0)
+        #expect(try store.load()?.sites.count == demo.sites.count - 1)
+        #expect(GridModelCommands.run(["import", core], environment: environment.merging(["GRID_MODEL_MAX_REMOVAL_PERCENT": "1"]) { $1 }) != 0)
+        #expect(GridModelCommands.run(["import", core, "--replace"], environment: environment) == 0)
+
+        let kept = try store.keptRevisions()
+        #expect(kept.map(\.revision) == [4, 3, 2, 1] && kept[0].reason == "import of core.geojson" && kept[2].reason == "rollback to 1")
+        #expect(GridModelCommands.run(["rollback", "--to", "99"], environment: environment) != 0)
+        #expect(GridModelCommands.run(["rollback", "--to", "2"], environment: environment) == 0)
+        #expect(try store.load()?.areas.count == demo.areas.count { $0.level != .grid || $0.placeClass == .core })
+        #expect(GridModelCommands.run(["revisions"], environment: environment) == 0)
+    }
+
+    @Test("the grid store of the previous release opens, keeps its county, and starts keeping revisions")
+    func upgradeFromPreviousRelease() throws {
+        let directory = temporaryDirectory()
+        let fixture = try #require(Bundle.module.path(forResource: "release-0.1-grid-model", ofType: "sqlite", inDirectory: "Fixtures"))
+        try FileManager.default.copyItem(atPath: fixture, toPath: directory + "/grid-model.sqlite")
+        let store = try GridStore(path: directory + "/grid-model.sqlite")
+        let snapshot = try #require(try store.load())
+        #expect(snapshot.areas.count == demo.areas.count && snapshot.sites.count == demo.sites.count)
+        #expect(try store.keptRevisions().isEmpty)
+        try store.replace(areas: snapshot.areas, sites: Array(snapshot.sites.dropFirst()), reason: "test")
+        #expect(try store.keptRevisions().map(\.revision) == [snapshot.revision])
+    }
+
     @Test("records refuse what GridModel cannot store, naming the feature", arguments: [
         (#"{"type":"Feature","properties":{"xf_kind":"grid"},"geometry":null}"#, "an id of 1 to 64 characters"),
         (#"{"type":"Feature","id":"A","properties":{},"geometry":null}"#, "xf_kind is required"),
@@ -106,7 +163,7 @@ struct GridStoreTests {
         let core = demo.areas.filter { $0.level != .grid || $0.placeClass == .core }
         let file = directory + "/core.geojson"
         try GeoJSON.write(CountyGeoJSON.features(areas: core, sites: [])).write(to: URL(fileURLWithPath: file))
-        #expect(GridModelCommands.run(["import", file], environment: ["XUNFANG_DATA_DIR": directory]) == 0)
+        #expect(GridModelCommands.run(["import", file, "--replace"], environment: ["XUNFANG_DATA_DIR": directory]) == 0)
         let second = try #require(await iterator.next()).decode(Xunfang_GridModel_V1_GridChanged.self)
         #expect(second.reason == "reloaded" && second.revision == 2 && second.areaIds.count == 25)
         running.cancel()

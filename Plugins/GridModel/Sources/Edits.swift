@@ -71,7 +71,7 @@ final class CountyEditor: Sendable {
                 // Built before storing: an edit that breaks the hierarchy is refused whole.
                 let checked = try GridModelPlugin.model(GridStore.Snapshot(revision: current.revision + 1, areas: areas, sites: sites),
                                                         roads: roads, hierarchies: hierarchies)
-                let revision = try store.replace(areas: areas, sites: sites)
+                let revision = try store.replace(areas: areas, sites: sites, reason: "edit")
                 let stored = revision == checked.revision
                     ? checked
                     : try GridModelPlugin.model(GridStore.Snapshot(revision: revision, areas: areas, sites: sites), roads: roads, hierarchies: hierarchies)

@@ -103,7 +103,7 @@ public struct GridModelPlugin: Plugin {
             return try model(snapshot, roads: roads, hierarchies: hierarchies)
         }
         let (areas, sites) = DemoCounty.layout(roads: roads)
-        let revision = try store.replace(areas: areas, sites: sites)
+        let revision = try store.replace(areas: areas, sites: sites, reason: "demo seed")
         return try CountyModel(revision: revision, areas: areas, sites: sites, roads: roads, origin: DemoCounty.parameters.origin,
                                hierarchies: hierarchies)
     }

@@ -39,8 +39,18 @@ public final class GridStore: Sendable {
             // A patrol line's route as JSON [[lon, lat], ...]; NULL for point sites.
             try db.execute(sql: "ALTER TABLE site ADD COLUMN path TEXT")
         }
+        migrator.registerMigration("v3 kept revisions") { db in
+            // What each replaced revision held, so an import or edit can be rolled back.
+            try db.execute(sql: """
+                CREATE TABLE kept_revision (revision INTEGER PRIMARY KEY NOT NULL, replaced_at INTEGER NOT NULL, reason TEXT NOT NULL,
+                                            areas BLOB NOT NULL, sites BLOB NOT NULL)
+                """)
+        }
         try migrator.migrate(queue)
     }
+
+    /// How many replaced revisions are kept for `rollback`.
+    public static let keptRevisions = 20
 
     public struct Snapshot: Sendable {
         public var revision: UInt64
@@ -54,32 +64,42 @@ public final class GridStore: Sendable {
 
     /// Everything stored, or nil when nothing has been stored yet.
     public func load() throws -> Snapshot? {
-        try queue.read { db in
-            let revision = try UInt64(String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? "0") ?? 0
-            guard revision > 0 else { return nil }
-            let decoder = JSONDecoder()
-            let areas = try Row.fetchAll(db, sql: "SELECT * FROM area ORDER BY level, id").map { row -> AreaRecord in
-                let boundary: String? = row["boundary"]
-                return AreaRecord(
-                    id: row["id"], name: row["name"], level: AreaLevel(rawValue: row["level"]) ?? .grid, parentID: row["parent_id"],
-                    placeClass: (row["place_class"] as Int?).flatMap(PlaceClass.init(rawValue:)),
-                    boundary: try boundary.map { try decoder.decode([[[GeoPoint]]].self, from: Data($0.utf8)) })
-            }
-            let sites = try Row.fetchAll(db, sql: "SELECT * FROM site ORDER BY id").map { row in
-                let path: String? = row["path"]
-                return SiteRecord(id: row["id"], name: row["name"], kind: SiteKind(rawValue: row["kind"]) ?? .patrolPoint,
-                                  position: GeoPoint(longitude: row["longitude"], latitude: row["latitude"]),
-                                  path: try path.map { try decoder.decode([GeoPoint].self, from: Data($0.utf8)) })
-            }
-            return Snapshot(revision: revision, areas: areas, sites: sites)
-        }
+        try queue.read { db in try Self.load(db) }
     }
 
-    /// Replaces everything in one transaction and returns the new revision.
+    private static func load(_ db: Database) throws -> Snapshot? {
+        let revision = try UInt64(String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? "0") ?? 0
+        guard revision > 0 else { return nil }
+        let decoder = JSONDecoder()
+        let areas = try Row.fetchAll(db, sql: "SELECT * FROM area ORDER BY level, id").map { row -> AreaRecord in
+            let boundary: String? = row["boundary"]
+            return AreaRecord(
+                id: row["id"], name: row["name"], level: AreaLevel(rawValue: row["level"]) ?? .grid, parentID: row["parent_id"],
+                placeClass: (row["place_class"] as Int?).flatMap(PlaceClass.init(rawValue:)),
+                boundary: try boundary.map { try decoder.decode([[[GeoPoint]]].self, from: Data($0.utf8)) })
+        }
+        let sites = try Row.fetchAll(db, sql: "SELECT * FROM site ORDER BY id").map { row in
+            let path: String? = row["path"]
+            return SiteRecord(id: row["id"], name: row["name"], kind: SiteKind(rawValue: row["kind"]) ?? .patrolPoint,
+                              position: GeoPoint(longitude: row["longitude"], latitude: row["latitude"]),
+                              path: try path.map { try decoder.decode([GeoPoint].self, from: Data($0.utf8)) })
+        }
+        return Snapshot(revision: revision, areas: areas, sites: sites)
+    }
+
+    /// Replaces everything in one transaction and returns the new revision; what it
+    /// replaced is kept (the newest `keptRevisions`) for `rollback`.
     @discardableResult
-    public func replace(areas: [AreaRecord], sites: [SiteRecord]) throws -> UInt64 {
+    public func replace(areas: [AreaRecord], sites: [SiteRecord], reason: String = "replace") throws -> UInt64 {
         let encoder = JSONEncoder()
         return try queue.write { db in
+            if let current = try Self.load(db) {
+                try db.execute(sql: "INSERT OR REPLACE INTO kept_revision (revision, replaced_at, reason, areas, sites) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [current.revision, Int64(Date().timeIntervalSince1970 * 1_000), reason,
+                                           try encoder.encode(current.areas), try encoder.encode(current.sites)])
+                try db.execute(sql: "DELETE FROM kept_revision WHERE revision NOT IN (SELECT revision FROM kept_revision ORDER BY revision DESC LIMIT ?)",
+                               arguments: [Self.keptRevisions])
+            }
             try db.execute(sql: "DELETE FROM site")
             try db.execute(sql: "DELETE FROM area")
             for area in areas {
@@ -95,6 +115,39 @@ public final class GridStore: Sendable {
             let next = (try UInt64(String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? "0") ?? 0) + 1
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'revision'", arguments: [String(next)])
             return next
+        }
+    }
+
+    public struct KeptRevision: Sendable {
+        public var revision: UInt64
+        /// When a later revision replaced it, Unix ms; and what did (the later revision's reason).
+        public var replacedAt: Int64
+        public var reason: String
+        public var areas: Int
+        public var sites: Int
+    }
+
+    /// The replaced revisions that can be restored, newest first.
+    public func keptRevisions() throws -> [KeptRevision] {
+        let decoder = JSONDecoder()
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM kept_revision ORDER BY revision DESC").map { row in
+                KeptRevision(revision: UInt64(row["revision"] as Int64), replacedAt: row["replaced_at"], reason: row["reason"],
+                             areas: try decoder.decode([AreaRecord].self, from: row["areas"] as Data).count,
+                             sites: try decoder.decode([SiteRecord].self, from: row["sites"] as Data).count)
+            }
+        }
+    }
+
+    /// What a kept revision held, or nil when it is not kept.
+    public func kept(_ revision: UInt64) throws -> Snapshot? {
+        let decoder = JSONDecoder()
+        return try queue.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT areas, sites FROM kept_revision WHERE revision = ?", arguments: [Int64(revision)]) else {
+                return nil
+            }
+            return Snapshot(revision: revision, areas: try decoder.decode([AreaRecord].self, from: row["areas"] as Data),
+                            sites: try decoder.decode([SiteRecord].self, from: row["sites"] as Data))
         }
     }
 }
