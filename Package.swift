@@ -59,6 +59,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
     targets: [
         // MARK: - Core
@@ -143,7 +144,7 @@ let package = Package(
         .target(
             name: "XunfangPluginKit",
             dependencies: ["XunfangWire", "XunfangProto", "XunfangBus", "XunfangConfig", nioCore, nioPosix, nioSSL, protobuf, logging, lifecycle,
-                           .product(name: "DequeModule", package: "swift-collections")],
+                           .product(name: "DequeModule", package: "swift-collections"), .product(name: "Crypto", package: "swift-crypto")],
             path: "Modules/XunfangPluginKit",
             swiftSettings: hotPath
         ),
@@ -218,6 +219,7 @@ let package = Package(
             name: "GridModelTests",
             dependencies: ["GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", logging],
             path: "Tests/GridModelTests",
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
 
@@ -244,8 +246,10 @@ let package = Package(
         .testTarget(
             name: "DispatchTests",
             dependencies: ["DispatchPlugin", "DispatchContract", "GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus",
-                           "XunfangBusServer", "XunfangConfig", logging],
+                           "XunfangBusServer", "XunfangConfig", logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/DispatchTests",
+            // Stores written by the previous release, for the upgrade tests.
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
 

@@ -14,6 +14,11 @@ let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 let secret = "dispatch-test-secret-0123456789"
 let demoCounty: CountyModel = try! DemoCounty.build()
 
+/// The store in `directory`, sealed with the key file beside it.
+func openStore(_ directory: String) throws -> DispatchStore {
+    try DispatchStore(path: directory + "/dispatch.sqlite", keys: SealingKeys(path: directory + "/sealing.key"))
+}
+
 func temporaryDirectory() -> String {
     let path = NSTemporaryDirectory() + "xf-dispatch-\(UUID().uuidString.prefix(8))"
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -29,7 +34,8 @@ struct Stack {
     let running: Task<Void, any Error>
     let clients: [BusClient]
 
-    static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock(), autoMoveUp: Bool = false) async throws -> Stack {
+    static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock(), autoMoveUp: Bool = false,
+                      retentionDays: Int = 180) async throws -> Stack {
         let open = AccessControl.unrestricted
         var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["dispatch", "grid-model", "desk"].map {
             PrincipalConfig(name: $0, credential: secret, acl: open)
@@ -46,7 +52,8 @@ struct Stack {
             try await client.start()
             clients.append(client)
         }
-        let plugin = try DispatchPlugin(store: DispatchStore(path: directory + "/dispatch.sqlite"), clock: clock, logger: quiet, autoMoveUp: autoMoveUp)
+        let plugin = try DispatchPlugin(store: openStore(directory), clock: clock, logger: quiet, autoMoveUp: autoMoveUp,
+                                        retentionDays: retentionDays)
         let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet)
         plugin.register(on: dispatch)
         try await dispatch.start()

@@ -59,7 +59,7 @@ struct RosterTests {
         try file.write(toFile: directory + "/roster.csv", atomically: true, encoding: .utf8)
         _ = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: directory,
                                                       settings: ["DISPATCH_ROSTER": directory + "/roster.csv"], logger: quiet))
-        #expect(try DispatchStore(path: directory + "/dispatch.sqlite").load().units.map(\.callSign).sorted() == ["C101", "M7", "UAV-1"])
+        #expect(try openStore(directory).load().units.map(\.callSign).sorted() == ["C101", "M7", "UAV-1"])
         try "C1,tank,S1".write(toFile: directory + "/bad.csv", atomically: true, encoding: .utf8)
         do {
             _ = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: temporaryDirectory(),

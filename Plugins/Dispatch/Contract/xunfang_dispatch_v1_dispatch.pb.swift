@@ -358,12 +358,13 @@ public nonisolated struct Xunfang_Dispatch_V1_Incident: @unchecked Sendable {
     set {_uniqueStorage()._stationID = newValue}
   }
 
-  /// what the caller said; personal data, access is audited
+  /// always empty: what the caller said is personal data, sealed at rest
   public var report: String {
     get {_storage._report}
     set {_uniqueStorage()._report = newValue}
   }
 
+  /// and read only through ReadPersonal (audited); never on the bus
   public var status: Xunfang_Dispatch_V1_IncidentStatus {
     get {_storage._status}
     set {_uniqueStorage()._status = newValue}
@@ -479,6 +480,9 @@ public nonisolated struct Xunfang_Dispatch_V1_IntakeRequest: Sendable {
 
   /// instead of a location: a grid id or a site id (must-patrol point, post, checkpoint...), placed by GridModel
   public var placeID: String = String()
+
+  /// personal data like report: at most 32 bytes of digits, spaces, + - ( )
+  public var callerPhone: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1062,6 +1066,14 @@ public nonisolated struct Xunfang_Dispatch_V1_ExportRequest: Sendable {
 
   public var incidentID: String = String()
 
+  /// add the report as an EIDO note: a read of personal data, audited
+  public var includePersonal: Bool = false
+
+  /// required with include_personal
+  public var purpose: String = String()
+
+  public var onBehalfOf: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1074,6 +1086,133 @@ public nonisolated struct Xunfang_Dispatch_V1_ExportResponse: Sendable {
   // methods supported on all messages.
 
   public var json: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_ReadPersonalRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var incidentID: String = String()
+
+  /// required: why it is read (kept in the audit trail); at most 256 bytes
+  public var purpose: String = String()
+
+  /// the officer at the desk, when the caller is a console; at most 64 bytes
+  public var onBehalfOf: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_PersonalRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var incidentID: String = String()
+
+  public var report: String = String()
+
+  public var callerPhone: String = String()
+
+  /// true: the retention period passed and it was deleted
+  public var erased: Bool = false
+
+  public var erasedAt: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_AuditRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// empty: every incident
+  public var incidentID: String = String()
+
+  /// Unix ms; 0 = everything kept
+  public var since: Int64 = 0
+
+  /// 0 = 100, at most 10000; newest first
+  public var limit: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_AuditEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Unix ms
+  public var at: Int64 = 0
+
+  /// the bus client that asked, as the bus authenticated it
+  public var who: String = String()
+
+  public var onBehalfOf: String = String()
+
+  /// store, read, export, erase, rotate, audit
+  public var action: String = String()
+
+  public var incidentID: String = String()
+
+  /// e.g. "report,caller_phone"
+  public var fields: String = String()
+
+  public var purpose: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_AuditResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [Xunfang_Dispatch_V1_AuditEntry] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_RotateKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Dispatch_V1_RotateKeyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the key that seals from now on
+  public var keyID: UInt32 = 0
+
+  /// records sealed again under it
+  public var resealed: UInt32 = 0
+
+  /// old keys deleted from the key file
+  public var retired: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1418,7 +1557,7 @@ nonisolated extension Xunfang_Dispatch_V1_Unit: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IntakeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}type_code\0\u{1}source\0\u{1}location\0\u{1}report\0\u{3}external_id\0\u{3}place_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}type_code\0\u{1}source\0\u{1}location\0\u{1}report\0\u{3}external_id\0\u{3}place_id\0\u{3}caller_phone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1432,6 +1571,7 @@ nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, 
       case 4: try { try decoder.decodeSingularStringField(value: &self.report) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.placeID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.callerPhone) }()
       default: break
       }
     }
@@ -1460,6 +1600,9 @@ nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, 
     if !self.placeID.isEmpty {
       try visitor.visitSingularStringField(value: self.placeID, fieldNumber: 6)
     }
+    if !self.callerPhone.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerPhone, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1470,6 +1613,7 @@ nonisolated extension Xunfang_Dispatch_V1_IntakeRequest: SwiftProtobuf.Message, 
     if lhs.report != rhs.report {return false}
     if lhs.externalID != rhs.externalID {return false}
     if lhs.placeID != rhs.placeID {return false}
+    if lhs.callerPhone != rhs.callerPhone {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2604,7 +2748,7 @@ nonisolated extension Xunfang_Dispatch_V1_ShiftKpis: SwiftProtobuf.Message, Swif
 
 nonisolated extension Xunfang_Dispatch_V1_ExportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}include_personal\0\u{1}purpose\0\u{3}on_behalf_of\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2613,6 +2757,9 @@ nonisolated extension Xunfang_Dispatch_V1_ExportRequest: SwiftProtobuf.Message, 
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.includePersonal) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.purpose) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.onBehalfOf) }()
       default: break
       }
     }
@@ -2622,11 +2769,23 @@ nonisolated extension Xunfang_Dispatch_V1_ExportRequest: SwiftProtobuf.Message, 
     if !self.incidentID.isEmpty {
       try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
     }
+    if self.includePersonal != false {
+      try visitor.visitSingularBoolField(value: self.includePersonal, fieldNumber: 2)
+    }
+    if !self.purpose.isEmpty {
+      try visitor.visitSingularStringField(value: self.purpose, fieldNumber: 3)
+    }
+    if !self.onBehalfOf.isEmpty {
+      try visitor.visitSingularStringField(value: self.onBehalfOf, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Dispatch_V1_ExportRequest, rhs: Xunfang_Dispatch_V1_ExportRequest) -> Bool {
     if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.includePersonal != rhs.includePersonal {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.onBehalfOf != rhs.onBehalfOf {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2657,6 +2816,285 @@ nonisolated extension Xunfang_Dispatch_V1_ExportResponse: SwiftProtobuf.Message,
 
   public static func ==(lhs: Xunfang_Dispatch_V1_ExportResponse, rhs: Xunfang_Dispatch_V1_ExportResponse) -> Bool {
     if lhs.json != rhs.json {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_ReadPersonalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadPersonalRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}purpose\0\u{3}on_behalf_of\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.purpose) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.onBehalfOf) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    if !self.purpose.isEmpty {
+      try visitor.visitSingularStringField(value: self.purpose, fieldNumber: 2)
+    }
+    if !self.onBehalfOf.isEmpty {
+      try visitor.visitSingularStringField(value: self.onBehalfOf, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_ReadPersonalRequest, rhs: Xunfang_Dispatch_V1_ReadPersonalRequest) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.onBehalfOf != rhs.onBehalfOf {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_PersonalRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PersonalRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}report\0\u{3}caller_phone\0\u{1}erased\0\u{3}erased_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.report) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.callerPhone) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.erased) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.erasedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    if !self.report.isEmpty {
+      try visitor.visitSingularStringField(value: self.report, fieldNumber: 2)
+    }
+    if !self.callerPhone.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerPhone, fieldNumber: 3)
+    }
+    if self.erased != false {
+      try visitor.visitSingularBoolField(value: self.erased, fieldNumber: 4)
+    }
+    if self.erasedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.erasedAt, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_PersonalRecord, rhs: Xunfang_Dispatch_V1_PersonalRecord) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.report != rhs.report {return false}
+    if lhs.callerPhone != rhs.callerPhone {return false}
+    if lhs.erased != rhs.erased {return false}
+    if lhs.erasedAt != rhs.erasedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_AuditRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}since\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.since) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    if self.since != 0 {
+      try visitor.visitSingularInt64Field(value: self.since, fieldNumber: 2)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_AuditRequest, rhs: Xunfang_Dispatch_V1_AuditRequest) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.since != rhs.since {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}who\0\u{3}on_behalf_of\0\u{1}action\0\u{3}incident_id\0\u{1}fields\0\u{1}purpose\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.who) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.onBehalfOf) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.fields) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.purpose) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 1)
+    }
+    if !self.who.isEmpty {
+      try visitor.visitSingularStringField(value: self.who, fieldNumber: 2)
+    }
+    if !self.onBehalfOf.isEmpty {
+      try visitor.visitSingularStringField(value: self.onBehalfOf, fieldNumber: 3)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 4)
+    }
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 5)
+    }
+    if !self.fields.isEmpty {
+      try visitor.visitSingularStringField(value: self.fields, fieldNumber: 6)
+    }
+    if !self.purpose.isEmpty {
+      try visitor.visitSingularStringField(value: self.purpose, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_AuditEntry, rhs: Xunfang_Dispatch_V1_AuditEntry) -> Bool {
+    if lhs.at != rhs.at {return false}
+    if lhs.who != rhs.who {return false}
+    if lhs.onBehalfOf != rhs.onBehalfOf {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.fields != rhs.fields {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_AuditResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_AuditResponse, rhs: Xunfang_Dispatch_V1_AuditResponse) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_RotateKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RotateKeyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_RotateKeyRequest, rhs: Xunfang_Dispatch_V1_RotateKeyRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_RotateKeyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RotateKeyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{1}resealed\0\u{1}retired\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.keyID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.resealed) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.retired) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.keyID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.keyID, fieldNumber: 1)
+    }
+    if self.resealed != 0 {
+      try visitor.visitSingularUInt32Field(value: self.resealed, fieldNumber: 2)
+    }
+    if self.retired != 0 {
+      try visitor.visitSingularUInt32Field(value: self.retired, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_RotateKeyResponse, rhs: Xunfang_Dispatch_V1_RotateKeyResponse) -> Bool {
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.resealed != rhs.resealed {return false}
+    if lhs.retired != rhs.retired {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -11,7 +11,7 @@ struct DispatchTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xunfang dispatch", abstract: "Duty-desk commands against the running Dispatch plugin (JSON out).",
         subcommands: [IncidentCommand.self, UnitsCommand.self, RecommendCommand.self, AssignCommand.self, AcknowledgeCommand.self,
-                      ClearCommand.self, DispatchBench.self])
+                      ClearCommand.self, PersonalCommand.self, AuditCommand.self, RotateKeyCommand.self, DispatchBench.self])
 
     static var commands: [PluginCommand] {
         configuration.subcommands.map { command in
@@ -77,7 +77,8 @@ struct IncidentCommand: AsyncParsableCommand {
         @Option(help: "Latitude.") var lat: Double?
         @Option(help: "Instead of --lon/--lat: a grid id or site id (e.g. a must-patrol point 510000-PP001), placed by GridModel.") var place: String?
         @Option(help: "Datum of lon/lat: wgs84, gcj02 or bd09.") var datum: String = "wgs84"
-        @Option(help: "What the caller reported.") var report: String = ""
+        @Option(help: "What the caller reported (personal data: sealed at rest, read with `personal`).") var report: String = ""
+        @Option(help: "The caller's phone number (personal data, like --report).") var phone: String = ""
         @Option(help: "Source: call-110, on-view, alarm, tip.") var source: String = "call-110"
         @Option(help: "Your id for this call, so a retry is not a second incident.") var externalId: String = ""
 
@@ -102,6 +103,7 @@ struct IncidentCommand: AsyncParsableCommand {
             }
             request.source = source
             request.report = report
+            request.callerPhone = phone
             request.externalID = externalId
             try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
         }
@@ -183,5 +185,48 @@ struct ClearCommand: AsyncParsableCommand {
         request.incidentID = incident
         request.close = close
         try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Clear", request, as: Xunfang_Dispatch_V1_Incident.self)
+    }
+}
+
+struct PersonalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "personal", abstract: "Read an incident's report and caller phone (audited: who, when, why).")
+    @OptionGroup var connection: DeskConnection
+    @Argument(help: "Incident id.") var incident: String
+    @Option(help: "Why you read it; kept in the audit trail.") var purpose: String
+    @Option(help: "The officer you read it for.") var onBehalfOf: String = ""
+
+    func run() async throws {
+        var request = Xunfang_Dispatch_V1_ReadPersonalRequest()
+        request.incidentID = incident
+        request.purpose = purpose
+        request.onBehalfOf = onBehalfOf
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/ReadPersonal", request, as: Xunfang_Dispatch_V1_PersonalRecord.self)
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Who stored, read, exported or erased personal data, newest first.")
+    @OptionGroup var connection: DeskConnection
+    @Option(help: "Only this incident.") var incident: String = ""
+    @Option(help: "At most this many.") var limit: UInt32 = 100
+
+    func run() async throws {
+        var request = Xunfang_Dispatch_V1_AuditRequest()
+        request.incidentID = incident
+        request.limit = limit
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Audit", request, as: Xunfang_Dispatch_V1_AuditResponse.self)
+    }
+}
+
+struct RotateKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-key", abstract: "Seal personal data under a fresh key and delete the old ones (see docs/operations.md).")
+    @OptionGroup var connection: DeskConnection
+
+    func run() async throws {
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/RotateKey", Xunfang_Dispatch_V1_RotateKeyRequest(),
+                               as: Xunfang_Dispatch_V1_RotateKeyResponse.self)
     }
 }

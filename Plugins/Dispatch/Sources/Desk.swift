@@ -25,15 +25,19 @@ final class Desk: @unchecked Sendable {
     private var moveUpQueued: String?
     /// Start of the shift the last tick fell in; KPIs are published when it changes.
     private var shiftStart: Int64
+    /// How long personal fields outlive the incident's end.
+    private let retentionMilliseconds: Int64
+    private var lastRetentionSweep: Int64 = 0
 
     /// - Parameter roster: the county's roster (`DISPATCH_ROSTER`), merged into the stored
     ///   units at start; without one an empty store gets the demo roster.
     init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults,
-         autoMoveUp: Bool = true, roster: [Unit]? = nil) throws {
+         autoMoveUp: Bool = true, roster: [Unit]? = nil, retentionDays: Int = 180) throws {
         self.store = store
         self.clock = clock
         self.logger = logger
         self.autoMoveUp = autoMoveUp
+        retentionMilliseconds = Int64(retentionDays) * 86_400_000
         shiftStart = Measures.shiftStart(containing: clock.now())
         var settings = Dispatcher.Settings()
         settings.types = types
@@ -60,10 +64,11 @@ final class Desk: @unchecked Sendable {
 
     // MARK: - Requests
 
-    func intake(_ request: Xunfang_Dispatch_V1_IntakeRequest) async throws -> Xunfang_Dispatch_V1_IntakeResponse {
+    func intake(_ request: Xunfang_Dispatch_V1_IntakeRequest, caller: String) async throws -> Xunfang_Dispatch_V1_IntakeResponse {
         guard request.externalID.utf8.count <= Self.maxExternalIDBytes else {
             throw BusClientError(.invalidArgument, "external_id: \(request.externalID.utf8.count) bytes is longer than \(Self.maxExternalIDBytes)")
         }
+        let personal = try Self.personalFields(request)
         let location: GeoPoint
         let place: (grid: String, station: String, target: Int)?
         if request.placeID.isEmpty {
@@ -74,9 +79,9 @@ final class Desk: @unchecked Sendable {
             (location, place) = try await locate(placeID: request.placeID)
         }
         let source = IncidentSource(rawValue: request.source.rawValue) ?? .call110
-        let (incident, linked) = try apply { dispatcher in
+        let (incident, linked) = try apply(personal: personal.map { ($0, caller) }) { dispatcher in
             let (incident, linked, events) = try dispatcher.intake(
-                typeCode: request.typeCode, source: source, location: location, report: request.report,
+                typeCode: request.typeCode, source: source, location: location, report: "",
                 externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place?.grid, stationID: place?.station,
                 responseTargetSeconds: place?.target)
             return ((incident, linked), events)
@@ -172,9 +177,16 @@ final class Desk: @unchecked Sendable {
         return Wire.kpis(report)
     }
 
-    func exportEido(_ request: Xunfang_Dispatch_V1_ExportRequest) throws -> Xunfang_Dispatch_V1_ExportResponse {
+    /// The incident as EIDO JSON; with `include_personal` the report goes in as a note, a read that is audited.
+    func exportEido(_ request: Xunfang_Dispatch_V1_ExportRequest, caller: String) throws -> Xunfang_Dispatch_V1_ExportResponse {
+        var report = ""
+        if request.includePersonal {
+            let audit = try auditRecord(action: "export", incidentID: request.incidentID, purpose: request.purpose, onBehalfOf: request.onBehalfOf, caller: caller)
+            if case .fields(let fields)? = try readSealed(audit) { report = fields.report }
+        }
         let object: [String: Any] = try lock.withLock {
-            guard let incident = dispatcher.incidents[request.incidentID] else { throw BusClientError(.notFound, "no incident \(request.incidentID)") }
+            guard var incident = dispatcher.incidents[request.incidentID] else { throw BusClientError(.notFound, "no incident \(request.incidentID)") }
+            incident.report = report
             return Measures.eido(incident, units: dispatcher.units, agency: "xunfang")
         }
         var response = Xunfang_Dispatch_V1_ExportResponse()
@@ -368,6 +380,111 @@ final class Desk: @unchecked Sendable {
     /// The longest caller-chosen id an intake keeps (the contract says so).
     static let maxExternalIDBytes = 128
 
+    // MARK: - Personal data
+
+    /// The report and phone number of an intake, checked; nil when the caller gave neither.
+    static func personalFields(_ request: Xunfang_Dispatch_V1_IntakeRequest) throws -> PersonalFields? {
+        guard request.report.utf8.count <= 8_192 else { throw BusClientError(.invalidArgument, "report: longer than 8192 bytes") }
+        let phone = request.callerPhone
+        guard phone.utf8.count <= 32, phone.allSatisfy({ $0.isASCII && ($0.isNumber || " +-()".contains($0)) }) else {
+            throw BusClientError(.invalidArgument, "caller_phone: at most 32 digits, spaces and + - ( )")
+        }
+        guard !request.report.isEmpty || !phone.isEmpty else { return nil }
+        return PersonalFields(report: request.report, callerPhone: phone)
+    }
+
+    /// Why and for whom a read is made, checked, as the audit row that records it.
+    private func auditRecord(action: String, incidentID: String, purpose: String, onBehalfOf: String, caller: String) throws -> AuditRecord {
+        let purpose = purpose.trimmingCharacters(in: .whitespaces)
+        guard !purpose.isEmpty, purpose.utf8.count <= 256 else { throw BusClientError(.invalidArgument, "purpose: say why, in at most 256 bytes") }
+        guard onBehalfOf.utf8.count <= 64 else { throw BusClientError(.invalidArgument, "on_behalf_of: at most 64 bytes") }
+        guard lock.withLock({ dispatcher.incidents[incidentID] != nil }) else { throw BusClientError(.notFound, "no incident \(incidentID)") }
+        return AuditRecord(at: clock.now(), who: caller, onBehalfOf: onBehalfOf, action: action, incidentID: incidentID,
+                           fields: "report,caller_phone", purpose: purpose)
+    }
+
+    func readPersonal(_ request: Xunfang_Dispatch_V1_ReadPersonalRequest, caller: String) throws -> Xunfang_Dispatch_V1_PersonalRecord {
+        let audit = try auditRecord(action: "read", incidentID: request.incidentID, purpose: request.purpose, onBehalfOf: request.onBehalfOf, caller: caller)
+        var record = Xunfang_Dispatch_V1_PersonalRecord()
+        record.incidentID = request.incidentID
+        switch try readSealed(audit) {
+        case .fields(let fields)?:
+            record.report = fields.report
+            record.callerPhone = fields.callerPhone
+        case .erased(let at)?:
+            record.erased = true
+            record.erasedAt = at
+        case nil:
+            break
+        }
+        return record
+    }
+
+    private func readSealed(_ audit: AuditRecord) throws -> PersonalReading? {
+        do {
+            return try store.readPersonal(audit)
+        } catch {
+            logger.error("cannot read personal data", metadata: ["xunfang.incident": "\(audit.incidentID)", "xunfang.error": "\(error)"])
+            throw BusClientError(.internal, "cannot read the personal data of \(audit.incidentID): \(error)")
+        }
+    }
+
+    func audit(_ request: Xunfang_Dispatch_V1_AuditRequest, caller: String) throws -> Xunfang_Dispatch_V1_AuditResponse {
+        let limit = request.limit == 0 ? 100 : Int(min(request.limit, 10_000))
+        let incidentID = request.incidentID.isEmpty ? nil : request.incidentID
+        guard (incidentID?.utf8.count ?? 0) <= 64 else { throw BusClientError(.invalidArgument, "incident_id: at most 64 bytes") }
+        // Who read the trail is itself part of the trail.
+        try store.appendAudit(AuditRecord(at: clock.now(), who: caller, action: "audit", incidentID: incidentID ?? "", fields: "", purpose: ""))
+        var response = Xunfang_Dispatch_V1_AuditResponse()
+        response.entries = try store.auditTrail(incidentID: incidentID, since: request.since, limit: limit).map { record in
+            var entry = Xunfang_Dispatch_V1_AuditEntry()
+            entry.at = record.at
+            entry.who = record.who
+            entry.onBehalfOf = record.onBehalfOf
+            entry.action = record.action
+            entry.incidentID = record.incidentID
+            entry.fields = record.fields
+            entry.purpose = record.purpose
+            return entry
+        }
+        return response
+    }
+
+    /// A fresh key seals from now on: every record is sealed again under it and the old
+    /// keys are deleted. Under the desk's lock, so no intake seals under a key being retired.
+    func rotateKey(caller: String) throws -> Xunfang_Dispatch_V1_RotateKeyResponse {
+        try lock.withLock {
+            var response = Xunfang_Dispatch_V1_RotateKeyResponse()
+            response.keyID = try store.keys.rotate()
+            let audit = AuditRecord(at: clock.now(), who: caller, action: "rotate", incidentID: "", fields: "", purpose: "key \(response.keyID)")
+            response.resealed = UInt32(try store.resealAll(audit: audit))
+            response.retired = UInt32(try store.keys.retireOldKeys())
+            logger.notice("sealing key rotated", metadata: ["xunfang.key": "\(response.keyID)", "xunfang.resealed": "\(response.resealed)"])
+            return response
+        }
+    }
+
+    /// Erases the personal fields of incidents that ended longer than the retention period ago.
+    private func sweepRetention(now: Int64) {
+        let cutoff = now - retentionMilliseconds
+        let ended = lock.withLock {
+            dispatcher.incidents.values.filter { incident in
+                // A linked call ends with the incident it joined: its caller's words matter until then.
+                let governing = incident.linkedTo.flatMap { dispatcher.incidents[$0] } ?? incident
+                return !governing.status.isOpen && (governing.times.values.max() ?? now) < cutoff && (incident.times.values.max() ?? now) < cutoff
+            }.map(\.id)
+        }
+        do {
+            let held = try store.heldPersonal()
+            let due = ended.filter(held.contains)
+            guard !due.isEmpty else { return }
+            let erased = try store.erasePersonal(due, at: now, reason: "retention \(retentionMilliseconds / 86_400_000) days")
+            logger.info("personal data past retention erased", metadata: ["xunfang.incidents": "\(erased)"])
+        } catch {
+            logger.error("retention sweep failed; retrying at the next", metadata: ["xunfang.error": "\(error)"])
+        }
+    }
+
     func position(_ update: Xunfang_Dispatch_V1_UnitPosition) async {
         guard update.callSign.utf8.count <= 32, let point = try? Wire.point(update.position, field: "position") else { return }
         let at = update.at == 0 ? clock.now() : update.at
@@ -377,6 +494,12 @@ final class Desk: @unchecked Sendable {
     func tick() async {
         _ = try? apply { dispatcher in ((), dispatcher.tick()) }
         let now = clock.now()
+        let sweepDue = lock.withLock {
+            guard now - lastRetentionSweep >= 3_600_000 else { return false }
+            lastRetentionSweep = now
+            return true
+        }
+        if sweepDue { sweepRetention(now: now) }
         let current = Measures.shiftStart(containing: now)
         let ended = lock.withLock { () -> Int64? in
             guard current > shiftStart else { return nil }
@@ -407,8 +530,9 @@ final class Desk: @unchecked Sendable {
     private var currentBus: BusClient? { lock.withLock { bus } }
 
     /// Runs `body` under the lock, stores what changed with its announcements in one
-    /// transaction, and wakes the outbox publisher. A refusal changes nothing.
-    private func apply<T>(_ body: (Dispatcher) throws -> (T, [DispatchEvent])) throws -> T {
+    /// transaction, and wakes the outbox publisher. A refusal changes nothing. `personal`
+    /// goes with the incident the change created, sealed, with `who` in its audit row.
+    private func apply<T>(personal: (fields: PersonalFields, who: String)? = nil, _ body: (Dispatcher) throws -> (T, [DispatchEvent])) throws -> T {
         let result: T = try lock.withLock { () throws -> T in
             let (value, events): (T, [DispatchEvent])
             do {
@@ -419,6 +543,7 @@ final class Desk: @unchecked Sendable {
             guard !events.isEmpty else { return value }
             var incidents: [String: Incident] = [:], units: [String: Unit] = [:]
             var outbox: [(topic: String, payload: Data, messageID: String)] = []
+            var sealed: [(fields: PersonalFields, audit: AuditRecord)] = []
             let stamp = clock.now()
             for (index, event) in events.enumerated() {
                 let messageID = "\(stamp)-\(index)-\(UUID().uuidString.prefix(8))"
@@ -427,6 +552,11 @@ final class Desk: @unchecked Sendable {
                     let current = dispatcher.incidents[incident.id] ?? incident
                     incidents[current.id] = current
                     let topic = if case .incidentCreated = event { "incident.created" } else if case .incidentClosed = event { "incident.closed" } else { "incident.updated" }
+                    if case .incidentCreated = event, let personal {
+                        let fields = [personal.fields.report.isEmpty ? nil : "report", personal.fields.callerPhone.isEmpty ? nil : "caller_phone"]
+                        sealed.append((personal.fields, AuditRecord(at: stamp, who: personal.who, action: "store", incidentID: current.id,
+                                                                    fields: fields.compactMap { $0 }.joined(separator: ","), purpose: "intake")))
+                    }
                     outbox.append((topic, try Wire.incident(current).serializedData(), messageID))
                 case .unitUpdated(let unit):
                     let current = dispatcher.units[unit.callSign] ?? unit
@@ -452,7 +582,7 @@ final class Desk: @unchecked Sendable {
                 }
             }
             do {
-                try store.save(incidents: Array(incidents.values), units: Array(units.values), outbox: outbox)
+                try store.save(incidents: Array(incidents.values), units: Array(units.values), outbox: outbox, personal: sealed)
             } catch {
                 // Memory and disk would disagree; the caller is told, and the state restored at the next start is the stored one.
                 logger.critical("cannot store a dispatch change", metadata: ["xunfang.error": "\(error)"])

@@ -10,7 +10,8 @@ public struct DispatchPlugin: Plugin {
     static let service = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits",
-                                 "Kpis", "ExportEido", "MoveUp", "AcceptMoveUp", "MajorIncident"]
+                                 "Kpis", "ExportEido", "MoveUp", "AcceptMoveUp", "MajorIncident",
+                                 "ReadPersonal", "Audit", "RotateKey"]
         .map { service + $0 }
 
     public static let manifest = PluginManifest(
@@ -35,8 +36,23 @@ public struct DispatchPlugin: Plugin {
     ///   empty store (load tests use more).
     /// - `DISPATCH_AUTO_MOVE_UP` (default `on`): after each dispatch, compute move-up
     ///   suggestions and publish them on `dispatch.moveup`; `off` leaves it to `MoveUp` calls.
+    /// - `DISPATCH_KEY_FILE` (default `<data>/sealing.key`, created 0600): the keys that seal
+    ///   callers' reports and phone numbers at rest (`SealingKeys`; rotate with `RotateKey`).
+    /// - `DISPATCH_PERSONAL_RETENTION_DAYS` (default 180, 1 to 3650): how long after an
+    ///   incident ends its personal fields are kept before they are erased.
     public init(context: PluginContext) throws {
-        let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite")
+        let keyFile = context.settings["DISPATCH_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/sealing.key"
+        let keys: SealingKeys
+        do {
+            keys = try SealingKeys(path: keyFile)
+        } catch {
+            throw DispatchError(.invalidArgument, "DISPATCH_KEY_FILE: \(error)")
+        }
+        let retention = context.settings["DISPATCH_PERSONAL_RETENTION_DAYS"] ?? ""
+        guard retention.isEmpty || Int(retention).map({ (1...3650).contains($0) }) == true else {
+            throw DispatchError(.invalidArgument, "DISPATCH_PERSONAL_RETENTION_DAYS is \"\(retention)\"; use a number of days from 1 to 3650")
+        }
+        let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite", keys: keys)
         let cars = context.settings["DISPATCH_DEMO_CARS"].flatMap(Int.init).map { min(max($0, 1), 10_000) } ?? 126
         var types = IncidentType.defaults
         if let path = context.settings["DISPATCH_TYPES"], !path.isEmpty {
@@ -58,18 +74,19 @@ public struct DispatchPlugin: Plugin {
         case "off": autoMoveUp = false
         case let other: throw DispatchError(.invalidArgument, "DISPATCH_AUTO_MOVE_UP is \"\(other)\"; use on or off")
         }
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp, roster: roster)
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp,
+                        roster: roster, retentionDays: Int(retention) ?? 180)
     }
 
     /// For tests: a desk on a given store and clock.
-    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, autoMoveUp: Bool = false) throws {
-        desk = try Desk(store: store, clock: clock, logger: logger, autoMoveUp: autoMoveUp)
+    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, autoMoveUp: Bool = false, retentionDays: Int = 180) throws {
+        desk = try Desk(store: store, clock: clock, logger: logger, autoMoveUp: autoMoveUp, retentionDays: retentionDays)
     }
 
     public func register(on bus: BusClient) {
         let desk = self.desk
         desk.attach(bus)
-        bus.serve(Self.service + "Intake") { (request: Xunfang_Dispatch_V1_IntakeRequest, _) in try await desk.intake(request) }
+        bus.serve(Self.service + "Intake") { (request: Xunfang_Dispatch_V1_IntakeRequest, call) in try await desk.intake(request, caller: call.caller) }
         bus.serve(Self.service + "Recommend") { (request: Xunfang_Dispatch_V1_RecommendRequest, _) in try await desk.recommend(request) }
         bus.serve(Self.service + "Assign") { (request: Xunfang_Dispatch_V1_AssignRequest, _) in try await desk.assign(request) }
         bus.serve(Self.service + "Acknowledge") { (request: Xunfang_Dispatch_V1_AcknowledgeRequest, _) in try await desk.acknowledge(request) }
@@ -78,9 +95,14 @@ public struct DispatchPlugin: Plugin {
         bus.serve(Self.service + "ListIncidents") { (request: Xunfang_Dispatch_V1_ListIncidentsRequest, _) in desk.listIncidents(request) }
         bus.serve(Self.service + "ListUnits") { (_: Xunfang_Dispatch_V1_ListUnitsRequest, _) in desk.listUnits() }
         bus.serve(Self.service + "Kpis") { (request: Xunfang_Dispatch_V1_KpisRequest, _) in desk.kpis(request) }
-        bus.serve(Self.service + "ExportEido") { (request: Xunfang_Dispatch_V1_ExportRequest, _) in try desk.exportEido(request) }
+        bus.serve(Self.service + "ExportEido") { (request: Xunfang_Dispatch_V1_ExportRequest, call) in try desk.exportEido(request, caller: call.caller) }
         bus.serve(Self.service + "MajorIncident") { (request: Xunfang_Dispatch_V1_MajorIncidentRequest, _) in try await desk.majorIncident(request) }
         bus.serve(Self.service + "MoveUp") { (request: Xunfang_Dispatch_V1_MoveUpRequest, _) in try await desk.moveUp(request) }
+        bus.serve(Self.service + "ReadPersonal") { (request: Xunfang_Dispatch_V1_ReadPersonalRequest, call) in
+            try desk.readPersonal(request, caller: call.caller)
+        }
+        bus.serve(Self.service + "Audit") { (request: Xunfang_Dispatch_V1_AuditRequest, call) in try desk.audit(request, caller: call.caller) }
+        bus.serve(Self.service + "RotateKey") { (_: Xunfang_Dispatch_V1_RotateKeyRequest, call) in try desk.rotateKey(caller: call.caller) }
         bus.serve(Self.service + "AcceptMoveUp") { (request: Xunfang_Dispatch_V1_AcceptMoveUpRequest, _) in try desk.acceptMoveUp(request) }
     }
 

@@ -26,7 +26,6 @@ enum Wire {
         message.location = position(incident.location)
         message.gridID = incident.gridID ?? ""
         message.stationID = incident.stationID ?? ""
-        message.report = incident.report
         message.status = Xunfang_Dispatch_V1_IncidentStatus(rawValue: incident.status.rawValue) ?? .received
         message.times.received = incident.times[.received] ?? 0
         message.times.accepted = incident.times[.accepted] ?? 0

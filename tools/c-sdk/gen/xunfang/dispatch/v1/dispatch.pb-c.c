@@ -1492,6 +1492,321 @@ void   xunfang__dispatch__v1__export_response__free_unpacked
   assert(message->base.descriptor == &xunfang__dispatch__v1__export_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__dispatch__v1__read_personal_request__init
+                     (Xunfang__Dispatch__V1__ReadPersonalRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__ReadPersonalRequest init_value = XUNFANG__DISPATCH__V1__READ_PERSONAL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__read_personal_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__ReadPersonalRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__read_personal_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__read_personal_request__pack
+                     (const Xunfang__Dispatch__V1__ReadPersonalRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__read_personal_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__read_personal_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ReadPersonalRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__read_personal_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__ReadPersonalRequest *
+       xunfang__dispatch__v1__read_personal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__ReadPersonalRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__read_personal_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__read_personal_request__free_unpacked
+                     (Xunfang__Dispatch__V1__ReadPersonalRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__read_personal_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__personal_record__init
+                     (Xunfang__Dispatch__V1__PersonalRecord         *message)
+{
+  static const Xunfang__Dispatch__V1__PersonalRecord init_value = XUNFANG__DISPATCH__V1__PERSONAL_RECORD__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__personal_record__get_packed_size
+                     (const Xunfang__Dispatch__V1__PersonalRecord *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__personal_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__personal_record__pack
+                     (const Xunfang__Dispatch__V1__PersonalRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__personal_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__personal_record__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__PersonalRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__personal_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__PersonalRecord *
+       xunfang__dispatch__v1__personal_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__PersonalRecord *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__personal_record__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__personal_record__free_unpacked
+                     (Xunfang__Dispatch__V1__PersonalRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__personal_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__audit_request__init
+                     (Xunfang__Dispatch__V1__AuditRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__AuditRequest init_value = XUNFANG__DISPATCH__V1__AUDIT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__audit_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__AuditRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__audit_request__pack
+                     (const Xunfang__Dispatch__V1__AuditRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__audit_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AuditRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__AuditRequest *
+       xunfang__dispatch__v1__audit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__AuditRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__audit_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__audit_request__free_unpacked
+                     (Xunfang__Dispatch__V1__AuditRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__audit_entry__init
+                     (Xunfang__Dispatch__V1__AuditEntry         *message)
+{
+  static const Xunfang__Dispatch__V1__AuditEntry init_value = XUNFANG__DISPATCH__V1__AUDIT_ENTRY__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__audit_entry__get_packed_size
+                     (const Xunfang__Dispatch__V1__AuditEntry *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__audit_entry__pack
+                     (const Xunfang__Dispatch__V1__AuditEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__audit_entry__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AuditEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__AuditEntry *
+       xunfang__dispatch__v1__audit_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__AuditEntry *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__audit_entry__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__audit_entry__free_unpacked
+                     (Xunfang__Dispatch__V1__AuditEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__audit_response__init
+                     (Xunfang__Dispatch__V1__AuditResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__AuditResponse init_value = XUNFANG__DISPATCH__V1__AUDIT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__audit_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__AuditResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__audit_response__pack
+                     (const Xunfang__Dispatch__V1__AuditResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__audit_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AuditResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__AuditResponse *
+       xunfang__dispatch__v1__audit_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__AuditResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__audit_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__audit_response__free_unpacked
+                     (Xunfang__Dispatch__V1__AuditResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__audit_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__rotate_key_request__init
+                     (Xunfang__Dispatch__V1__RotateKeyRequest         *message)
+{
+  static const Xunfang__Dispatch__V1__RotateKeyRequest init_value = XUNFANG__DISPATCH__V1__ROTATE_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__rotate_key_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__RotateKeyRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__rotate_key_request__pack
+                     (const Xunfang__Dispatch__V1__RotateKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__rotate_key_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__RotateKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__RotateKeyRequest *
+       xunfang__dispatch__v1__rotate_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__RotateKeyRequest *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__rotate_key_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__rotate_key_request__free_unpacked
+                     (Xunfang__Dispatch__V1__RotateKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__rotate_key_response__init
+                     (Xunfang__Dispatch__V1__RotateKeyResponse         *message)
+{
+  static const Xunfang__Dispatch__V1__RotateKeyResponse init_value = XUNFANG__DISPATCH__V1__ROTATE_KEY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__rotate_key_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__RotateKeyResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__rotate_key_response__pack
+                     (const Xunfang__Dispatch__V1__RotateKeyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__rotate_key_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__RotateKeyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__RotateKeyResponse *
+       xunfang__dispatch__v1__rotate_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__RotateKeyResponse *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__rotate_key_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__rotate_key_response__free_unpacked
+                     (Xunfang__Dispatch__V1__RotateKeyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__rotate_key_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident_times__field_descriptors[8] =
 {
   {
@@ -1996,7 +2311,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit__descriptor =
   (ProtobufCMessageInit) xunfang__dispatch__v1__unit__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__intake_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__intake_request__field_descriptors[7] =
 {
   {
     "type_code",
@@ -2070,8 +2385,21 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__intake_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "caller_phone",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__IntakeRequest, caller_phone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__intake_request__field_indices_by_name[] = {
+  6,   /* field[6] = caller_phone */
   4,   /* field[4] = external_id */
   2,   /* field[2] = location */
   5,   /* field[5] = place_id */
@@ -2082,7 +2410,7 @@ static const unsigned xunfang__dispatch__v1__intake_request__field_indices_by_na
 static const ProtobufCIntRange xunfang__dispatch__v1__intake_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__intake_request__descriptor =
 {
@@ -2092,7 +2420,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__intake_request__descript
   "Xunfang__Dispatch__V1__IntakeRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__IntakeRequest),
-  6,
+  7,
   xunfang__dispatch__v1__intake_request__field_descriptors,
   xunfang__dispatch__v1__intake_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__intake_request__number_ranges,
@@ -3885,7 +4213,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__shift_kpis__descriptor =
   (ProtobufCMessageInit) xunfang__dispatch__v1__shift_kpis__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_request__field_descriptors[4] =
 {
   {
     "incident_id",
@@ -3899,14 +4227,53 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__export_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "include_personal",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ExportRequest, include_personal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purpose",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ExportRequest, purpose),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_behalf_of",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ExportRequest, on_behalf_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__export_request__field_indices_by_name[] = {
   0,   /* field[0] = incident_id */
+  1,   /* field[1] = include_personal */
+  3,   /* field[3] = on_behalf_of */
+  2,   /* field[2] = purpose */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__export_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descriptor =
 {
@@ -3916,7 +4283,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descript
   "Xunfang__Dispatch__V1__ExportRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__ExportRequest),
-  1,
+  4,
   xunfang__dispatch__v1__export_request__field_descriptors,
   xunfang__dispatch__v1__export_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__export_request__number_ranges,
@@ -3959,6 +4326,460 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_response__descrip
   xunfang__dispatch__v1__export_response__field_indices_by_name,
   1,  xunfang__dispatch__v1__export_response__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__export_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__read_personal_request__field_descriptors[3] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ReadPersonalRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purpose",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ReadPersonalRequest, purpose),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_behalf_of",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ReadPersonalRequest, on_behalf_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__read_personal_request__field_indices_by_name[] = {
+  0,   /* field[0] = incident_id */
+  2,   /* field[2] = on_behalf_of */
+  1,   /* field[1] = purpose */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__read_personal_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__read_personal_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.ReadPersonalRequest",
+  "ReadPersonalRequest",
+  "Xunfang__Dispatch__V1__ReadPersonalRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__ReadPersonalRequest),
+  3,
+  xunfang__dispatch__v1__read_personal_request__field_descriptors,
+  xunfang__dispatch__v1__read_personal_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__read_personal_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__read_personal_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__personal_record__field_descriptors[5] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PersonalRecord, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "report",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PersonalRecord, report),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "caller_phone",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PersonalRecord, caller_phone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "erased",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PersonalRecord, erased),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "erased_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PersonalRecord, erased_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__personal_record__field_indices_by_name[] = {
+  2,   /* field[2] = caller_phone */
+  3,   /* field[3] = erased */
+  4,   /* field[4] = erased_at */
+  0,   /* field[0] = incident_id */
+  1,   /* field[1] = report */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__personal_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__personal_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.PersonalRecord",
+  "PersonalRecord",
+  "Xunfang__Dispatch__V1__PersonalRecord",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__PersonalRecord),
+  5,
+  xunfang__dispatch__v1__personal_record__field_descriptors,
+  xunfang__dispatch__v1__personal_record__field_indices_by_name,
+  1,  xunfang__dispatch__v1__personal_record__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__personal_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__audit_request__field_descriptors[3] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditRequest, since),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__audit_request__field_indices_by_name[] = {
+  0,   /* field[0] = incident_id */
+  2,   /* field[2] = limit */
+  1,   /* field[1] = since */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__audit_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__audit_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.AuditRequest",
+  "AuditRequest",
+  "Xunfang__Dispatch__V1__AuditRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__AuditRequest),
+  3,
+  xunfang__dispatch__v1__audit_request__field_descriptors,
+  xunfang__dispatch__v1__audit_request__field_indices_by_name,
+  1,  xunfang__dispatch__v1__audit_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__audit_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__audit_entry__field_descriptors[7] =
+{
+  {
+    "at",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "who",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, who),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_behalf_of",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, on_behalf_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "action",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, action),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incident_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fields",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, fields),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purpose",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AuditEntry, purpose),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__audit_entry__field_indices_by_name[] = {
+  3,   /* field[3] = action */
+  0,   /* field[0] = at */
+  5,   /* field[5] = fields */
+  4,   /* field[4] = incident_id */
+  2,   /* field[2] = on_behalf_of */
+  6,   /* field[6] = purpose */
+  1,   /* field[1] = who */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__audit_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__audit_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.AuditEntry",
+  "AuditEntry",
+  "Xunfang__Dispatch__V1__AuditEntry",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__AuditEntry),
+  7,
+  xunfang__dispatch__v1__audit_entry__field_descriptors,
+  xunfang__dispatch__v1__audit_entry__field_indices_by_name,
+  1,  xunfang__dispatch__v1__audit_entry__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__audit_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__audit_response__field_descriptors[1] =
+{
+  {
+    "entries",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__AuditResponse, n_entries),
+    offsetof(Xunfang__Dispatch__V1__AuditResponse, entries),
+    &xunfang__dispatch__v1__audit_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__audit_response__field_indices_by_name[] = {
+  0,   /* field[0] = entries */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__audit_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__audit_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.AuditResponse",
+  "AuditResponse",
+  "Xunfang__Dispatch__V1__AuditResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__AuditResponse),
+  1,
+  xunfang__dispatch__v1__audit_response__field_descriptors,
+  xunfang__dispatch__v1__audit_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__audit_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__audit_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define xunfang__dispatch__v1__rotate_key_request__field_descriptors NULL
+#define xunfang__dispatch__v1__rotate_key_request__field_indices_by_name NULL
+#define xunfang__dispatch__v1__rotate_key_request__number_ranges NULL
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__rotate_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.RotateKeyRequest",
+  "RotateKeyRequest",
+  "Xunfang__Dispatch__V1__RotateKeyRequest",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__RotateKeyRequest),
+  0,
+  xunfang__dispatch__v1__rotate_key_request__field_descriptors,
+  xunfang__dispatch__v1__rotate_key_request__field_indices_by_name,
+  0,  xunfang__dispatch__v1__rotate_key_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__rotate_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__rotate_key_response__field_descriptors[3] =
+{
+  {
+    "key_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__RotateKeyResponse, key_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resealed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__RotateKeyResponse, resealed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retired",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__RotateKeyResponse, retired),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__rotate_key_response__field_indices_by_name[] = {
+  0,   /* field[0] = key_id */
+  1,   /* field[1] = resealed */
+  2,   /* field[2] = retired */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__rotate_key_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__rotate_key_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.RotateKeyResponse",
+  "RotateKeyResponse",
+  "Xunfang__Dispatch__V1__RotateKeyResponse",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__RotateKeyResponse),
+  3,
+  xunfang__dispatch__v1__rotate_key_response__field_descriptors,
+  xunfang__dispatch__v1__rotate_key_response__field_indices_by_name,
+  1,  xunfang__dispatch__v1__rotate_key_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__rotate_key_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue xunfang__dispatch__v1__incident_source__enum_values_by_number[4] =
@@ -4141,7 +4962,7 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__zone__descriptor =
   xunfang__dispatch__v1__zone__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[13] =
+static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[16] =
 {
   { "Intake", &xunfang__dispatch__v1__intake_request__descriptor, &xunfang__dispatch__v1__intake_response__descriptor },
   { "AcceptMoveUp", &xunfang__dispatch__v1__accept_move_up_request__descriptor, &xunfang__dispatch__v1__accept_move_up_response__descriptor },
@@ -4156,11 +4977,15 @@ static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_d
   { "ExportEido", &xunfang__dispatch__v1__export_request__descriptor, &xunfang__dispatch__v1__export_response__descriptor },
   { "MoveUp", &xunfang__dispatch__v1__move_up_request__descriptor, &xunfang__dispatch__v1__move_up_response__descriptor },
   { "MajorIncident", &xunfang__dispatch__v1__major_incident_request__descriptor, &xunfang__dispatch__v1__major_incident_response__descriptor },
+  { "ReadPersonal", &xunfang__dispatch__v1__read_personal_request__descriptor, &xunfang__dispatch__v1__personal_record__descriptor },
+  { "Audit", &xunfang__dispatch__v1__audit_request__descriptor, &xunfang__dispatch__v1__audit_response__descriptor },
+  { "RotateKey", &xunfang__dispatch__v1__rotate_key_request__descriptor, &xunfang__dispatch__v1__rotate_key_response__descriptor },
 };
 const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   1,        /* AcceptMoveUp */
   4,        /* Acknowledge */
   3,        /* Assign */
+  14,        /* Audit */
   6,        /* Clear */
   10,        /* ExportEido */
   0,        /* Intake */
@@ -4169,7 +4994,9 @@ const unsigned xunfang__dispatch__v1__dispatch__method_indices_by_name[] = {
   8,        /* ListUnits */
   12,        /* MajorIncident */
   11,        /* MoveUp */
+  13,        /* ReadPersonal */
   2,        /* Recommend */
+  15,        /* RotateKey */
   5         /* UpdateUnit */
 };
 const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
@@ -4179,7 +5006,7 @@ const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor =
   "Dispatch",
   "Xunfang__Dispatch__V1__Dispatch",
   "xunfang.dispatch.v1",
-  13,
+  16,
   xunfang__dispatch__v1__dispatch__method_descriptors,
   xunfang__dispatch__v1__dispatch__method_indices_by_name
 };
@@ -4286,6 +5113,30 @@ void xunfang__dispatch__v1__dispatch__major_incident(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
   service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__read_personal(ProtobufCService *service,
+                                                    const Xunfang__Dispatch__V1__ReadPersonalRequest *input,
+                                                    Xunfang__Dispatch__V1__PersonalRecord_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__audit(ProtobufCService *service,
+                                            const Xunfang__Dispatch__V1__AuditRequest *input,
+                                            Xunfang__Dispatch__V1__AuditResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__dispatch__v1__dispatch__rotate_key(ProtobufCService *service,
+                                                 const Xunfang__Dispatch__V1__RotateKeyRequest *input,
+                                                 Xunfang__Dispatch__V1__RotateKeyResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &xunfang__dispatch__v1__dispatch__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
                                             Xunfang__Dispatch__V1__Dispatch_ServiceDestroy destroy)

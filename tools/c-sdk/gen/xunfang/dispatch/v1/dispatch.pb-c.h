@@ -49,6 +49,13 @@ typedef struct Xunfang__Dispatch__V1__AcceptMoveUpResponse Xunfang__Dispatch__V1
 typedef struct Xunfang__Dispatch__V1__ShiftKpis Xunfang__Dispatch__V1__ShiftKpis;
 typedef struct Xunfang__Dispatch__V1__ExportRequest Xunfang__Dispatch__V1__ExportRequest;
 typedef struct Xunfang__Dispatch__V1__ExportResponse Xunfang__Dispatch__V1__ExportResponse;
+typedef struct Xunfang__Dispatch__V1__ReadPersonalRequest Xunfang__Dispatch__V1__ReadPersonalRequest;
+typedef struct Xunfang__Dispatch__V1__PersonalRecord Xunfang__Dispatch__V1__PersonalRecord;
+typedef struct Xunfang__Dispatch__V1__AuditRequest Xunfang__Dispatch__V1__AuditRequest;
+typedef struct Xunfang__Dispatch__V1__AuditEntry Xunfang__Dispatch__V1__AuditEntry;
+typedef struct Xunfang__Dispatch__V1__AuditResponse Xunfang__Dispatch__V1__AuditResponse;
+typedef struct Xunfang__Dispatch__V1__RotateKeyRequest Xunfang__Dispatch__V1__RotateKeyRequest;
+typedef struct Xunfang__Dispatch__V1__RotateKeyResponse Xunfang__Dispatch__V1__RotateKeyResponse;
 
 
 /* --- enums --- */
@@ -153,9 +160,12 @@ struct  Xunfang__Dispatch__V1__Incident
   char *grid_id;
   char *station_id;
   /*
-   * what the caller said; personal data, access is audited
+   * always empty: what the caller said is personal data, sealed at rest
    */
   char *report;
+  /*
+   * and read only through ReadPersonal (audited); never on the bus
+   */
   Xunfang__Dispatch__V1__IncidentStatus status;
   Xunfang__Dispatch__V1__IncidentTimes *times;
   /*
@@ -220,10 +230,14 @@ struct  Xunfang__Dispatch__V1__IntakeRequest
    * instead of a location: a grid id or a site id (must-patrol point, post, checkpoint...), placed by GridModel
    */
   char *place_id;
+  /*
+   * personal data like report: at most 32 bytes of digits, spaces, + - ( )
+   */
+  char *caller_phone;
 };
 #define XUNFANG__DISPATCH__V1__INTAKE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__intake_request__descriptor) \
-    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__IntakeResponse
@@ -682,10 +696,19 @@ struct  Xunfang__Dispatch__V1__ExportRequest
 {
   ProtobufCMessage base;
   char *incident_id;
+  /*
+   * add the report as an EIDO note: a read of personal data, audited
+   */
+  protobuf_c_boolean include_personal;
+  /*
+   * required with include_personal
+   */
+  char *purpose;
+  char *on_behalf_of;
 };
 #define XUNFANG__DISPATCH__V1__EXPORT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__export_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -699,6 +722,131 @@ struct  Xunfang__Dispatch__V1__ExportResponse
 #define XUNFANG__DISPATCH__V1__EXPORT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__export_response__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Dispatch__V1__ReadPersonalRequest
+{
+  ProtobufCMessage base;
+  char *incident_id;
+  /*
+   * required: why it is read (kept in the audit trail); at most 256 bytes
+   */
+  char *purpose;
+  /*
+   * the officer at the desk, when the caller is a console; at most 64 bytes
+   */
+  char *on_behalf_of;
+};
+#define XUNFANG__DISPATCH__V1__READ_PERSONAL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__read_personal_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Dispatch__V1__PersonalRecord
+{
+  ProtobufCMessage base;
+  char *incident_id;
+  char *report;
+  char *caller_phone;
+  /*
+   * true: the retention period passed and it was deleted
+   */
+  protobuf_c_boolean erased;
+  int64_t erased_at;
+};
+#define XUNFANG__DISPATCH__V1__PERSONAL_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__personal_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Dispatch__V1__AuditRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every incident
+   */
+  char *incident_id;
+  /*
+   * Unix ms; 0 = everything kept
+   */
+  int64_t since;
+  /*
+   * 0 = 100, at most 10000; newest first
+   */
+  uint32_t limit;
+};
+#define XUNFANG__DISPATCH__V1__AUDIT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__audit_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Dispatch__V1__AuditEntry
+{
+  ProtobufCMessage base;
+  /*
+   * Unix ms
+   */
+  int64_t at;
+  /*
+   * the bus client that asked, as the bus authenticated it
+   */
+  char *who;
+  char *on_behalf_of;
+  /*
+   * store, read, export, erase, rotate, audit
+   */
+  char *action;
+  char *incident_id;
+  /*
+   * e.g. "report,caller_phone"
+   */
+  char *fields;
+  char *purpose;
+};
+#define XUNFANG__DISPATCH__V1__AUDIT_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__audit_entry__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Dispatch__V1__AuditResponse
+{
+  ProtobufCMessage base;
+  size_t n_entries;
+  Xunfang__Dispatch__V1__AuditEntry **entries;
+};
+#define XUNFANG__DISPATCH__V1__AUDIT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__audit_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Xunfang__Dispatch__V1__RotateKeyRequest
+{
+  ProtobufCMessage base;
+};
+#define XUNFANG__DISPATCH__V1__ROTATE_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__rotate_key_request__descriptor) \
+     }
+
+
+struct  Xunfang__Dispatch__V1__RotateKeyResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the key that seals from now on
+   */
+  uint32_t key_id;
+  /*
+   * records sealed again under it
+   */
+  uint32_t resealed;
+  /*
+   * old keys deleted from the key file
+   */
+  uint32_t retired;
+};
+#define XUNFANG__DISPATCH__V1__ROTATE_KEY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__rotate_key_response__descriptor) \
+    , 0, 0, 0 }
 
 
 /* Xunfang__Dispatch__V1__IncidentTimes methods */
@@ -1328,6 +1476,139 @@ Xunfang__Dispatch__V1__ExportResponse *
 void   xunfang__dispatch__v1__export_response__free_unpacked
                      (Xunfang__Dispatch__V1__ExportResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__ReadPersonalRequest methods */
+void   xunfang__dispatch__v1__read_personal_request__init
+                     (Xunfang__Dispatch__V1__ReadPersonalRequest         *message);
+size_t xunfang__dispatch__v1__read_personal_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__ReadPersonalRequest   *message);
+size_t xunfang__dispatch__v1__read_personal_request__pack
+                     (const Xunfang__Dispatch__V1__ReadPersonalRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__read_personal_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__ReadPersonalRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__ReadPersonalRequest *
+       xunfang__dispatch__v1__read_personal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__read_personal_request__free_unpacked
+                     (Xunfang__Dispatch__V1__ReadPersonalRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__PersonalRecord methods */
+void   xunfang__dispatch__v1__personal_record__init
+                     (Xunfang__Dispatch__V1__PersonalRecord         *message);
+size_t xunfang__dispatch__v1__personal_record__get_packed_size
+                     (const Xunfang__Dispatch__V1__PersonalRecord   *message);
+size_t xunfang__dispatch__v1__personal_record__pack
+                     (const Xunfang__Dispatch__V1__PersonalRecord   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__personal_record__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__PersonalRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__PersonalRecord *
+       xunfang__dispatch__v1__personal_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__personal_record__free_unpacked
+                     (Xunfang__Dispatch__V1__PersonalRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__AuditRequest methods */
+void   xunfang__dispatch__v1__audit_request__init
+                     (Xunfang__Dispatch__V1__AuditRequest         *message);
+size_t xunfang__dispatch__v1__audit_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__AuditRequest   *message);
+size_t xunfang__dispatch__v1__audit_request__pack
+                     (const Xunfang__Dispatch__V1__AuditRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__audit_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AuditRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__AuditRequest *
+       xunfang__dispatch__v1__audit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__audit_request__free_unpacked
+                     (Xunfang__Dispatch__V1__AuditRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__AuditEntry methods */
+void   xunfang__dispatch__v1__audit_entry__init
+                     (Xunfang__Dispatch__V1__AuditEntry         *message);
+size_t xunfang__dispatch__v1__audit_entry__get_packed_size
+                     (const Xunfang__Dispatch__V1__AuditEntry   *message);
+size_t xunfang__dispatch__v1__audit_entry__pack
+                     (const Xunfang__Dispatch__V1__AuditEntry   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__audit_entry__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AuditEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__AuditEntry *
+       xunfang__dispatch__v1__audit_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__audit_entry__free_unpacked
+                     (Xunfang__Dispatch__V1__AuditEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__AuditResponse methods */
+void   xunfang__dispatch__v1__audit_response__init
+                     (Xunfang__Dispatch__V1__AuditResponse         *message);
+size_t xunfang__dispatch__v1__audit_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__AuditResponse   *message);
+size_t xunfang__dispatch__v1__audit_response__pack
+                     (const Xunfang__Dispatch__V1__AuditResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__audit_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__AuditResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__AuditResponse *
+       xunfang__dispatch__v1__audit_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__audit_response__free_unpacked
+                     (Xunfang__Dispatch__V1__AuditResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__RotateKeyRequest methods */
+void   xunfang__dispatch__v1__rotate_key_request__init
+                     (Xunfang__Dispatch__V1__RotateKeyRequest         *message);
+size_t xunfang__dispatch__v1__rotate_key_request__get_packed_size
+                     (const Xunfang__Dispatch__V1__RotateKeyRequest   *message);
+size_t xunfang__dispatch__v1__rotate_key_request__pack
+                     (const Xunfang__Dispatch__V1__RotateKeyRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__rotate_key_request__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__RotateKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__RotateKeyRequest *
+       xunfang__dispatch__v1__rotate_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__rotate_key_request__free_unpacked
+                     (Xunfang__Dispatch__V1__RotateKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__RotateKeyResponse methods */
+void   xunfang__dispatch__v1__rotate_key_response__init
+                     (Xunfang__Dispatch__V1__RotateKeyResponse         *message);
+size_t xunfang__dispatch__v1__rotate_key_response__get_packed_size
+                     (const Xunfang__Dispatch__V1__RotateKeyResponse   *message);
+size_t xunfang__dispatch__v1__rotate_key_response__pack
+                     (const Xunfang__Dispatch__V1__RotateKeyResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__rotate_key_response__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__RotateKeyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__RotateKeyResponse *
+       xunfang__dispatch__v1__rotate_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__rotate_key_response__free_unpacked
+                     (Xunfang__Dispatch__V1__RotateKeyResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Dispatch__V1__IncidentTimes_Closure)
@@ -1429,6 +1710,27 @@ typedef void (*Xunfang__Dispatch__V1__ExportRequest_Closure)
 typedef void (*Xunfang__Dispatch__V1__ExportResponse_Closure)
                  (const Xunfang__Dispatch__V1__ExportResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__ReadPersonalRequest_Closure)
+                 (const Xunfang__Dispatch__V1__ReadPersonalRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__PersonalRecord_Closure)
+                 (const Xunfang__Dispatch__V1__PersonalRecord *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__AuditRequest_Closure)
+                 (const Xunfang__Dispatch__V1__AuditRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__AuditEntry_Closure)
+                 (const Xunfang__Dispatch__V1__AuditEntry *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__AuditResponse_Closure)
+                 (const Xunfang__Dispatch__V1__AuditResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__RotateKeyRequest_Closure)
+                 (const Xunfang__Dispatch__V1__RotateKeyRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__RotateKeyResponse_Closure)
+                 (const Xunfang__Dispatch__V1__RotateKeyResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1488,6 +1790,18 @@ struct Xunfang__Dispatch__V1__Dispatch_Service
                          const Xunfang__Dispatch__V1__MajorIncidentRequest *input,
                          Xunfang__Dispatch__V1__MajorIncidentResponse_Closure closure,
                          void *closure_data);
+  void (*read_personal)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                        const Xunfang__Dispatch__V1__ReadPersonalRequest *input,
+                        Xunfang__Dispatch__V1__PersonalRecord_Closure closure,
+                        void *closure_data);
+  void (*audit)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                const Xunfang__Dispatch__V1__AuditRequest *input,
+                Xunfang__Dispatch__V1__AuditResponse_Closure closure,
+                void *closure_data);
+  void (*rotate_key)(Xunfang__Dispatch__V1__Dispatch_Service *service,
+                     const Xunfang__Dispatch__V1__RotateKeyRequest *input,
+                     Xunfang__Dispatch__V1__RotateKeyResponse_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Xunfang__Dispatch__V1__Dispatch_ServiceDestroy)(Xunfang__Dispatch__V1__Dispatch_Service *);
 void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Service *service,
@@ -1508,7 +1822,10 @@ void xunfang__dispatch__v1__dispatch__init (Xunfang__Dispatch__V1__Dispatch_Serv
       function_prefix__ ## kpis,\
       function_prefix__ ## export_eido,\
       function_prefix__ ## move_up,\
-      function_prefix__ ## major_incident  }
+      function_prefix__ ## major_incident,\
+      function_prefix__ ## read_personal,\
+      function_prefix__ ## audit,\
+      function_prefix__ ## rotate_key  }
 void xunfang__dispatch__v1__dispatch__intake(ProtobufCService *service,
                                              const Xunfang__Dispatch__V1__IntakeRequest *input,
                                              Xunfang__Dispatch__V1__IntakeResponse_Closure closure,
@@ -1561,6 +1878,18 @@ void xunfang__dispatch__v1__dispatch__major_incident(ProtobufCService *service,
                                                      const Xunfang__Dispatch__V1__MajorIncidentRequest *input,
                                                      Xunfang__Dispatch__V1__MajorIncidentResponse_Closure closure,
                                                      void *closure_data);
+void xunfang__dispatch__v1__dispatch__read_personal(ProtobufCService *service,
+                                                    const Xunfang__Dispatch__V1__ReadPersonalRequest *input,
+                                                    Xunfang__Dispatch__V1__PersonalRecord_Closure closure,
+                                                    void *closure_data);
+void xunfang__dispatch__v1__dispatch__audit(ProtobufCService *service,
+                                            const Xunfang__Dispatch__V1__AuditRequest *input,
+                                            Xunfang__Dispatch__V1__AuditResponse_Closure closure,
+                                            void *closure_data);
+void xunfang__dispatch__v1__dispatch__rotate_key(ProtobufCService *service,
+                                                 const Xunfang__Dispatch__V1__RotateKeyRequest *input,
+                                                 Xunfang__Dispatch__V1__RotateKeyResponse_Closure closure,
+                                                 void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1602,6 +1931,13 @@ extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__accept_move_up_re
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__shift_kpis__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__export_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__read_personal_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__personal_record__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__audit_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__audit_entry__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__audit_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__rotate_key_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__rotate_key_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__dispatch__v1__dispatch__descriptor;
 
 PROTOBUF_C__END_DECLS
