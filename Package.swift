@@ -170,6 +170,7 @@ let package = Package(
                 "XunfangGeo",
                 "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "tools/xunfang",
             swiftSettings: swiftSettings

@@ -8,7 +8,8 @@ struct Xunfang: AsyncParsableCommand {
         commandName: "xunfang",
         abstract: "Xunfang (巡防): county patrol command platform — bus, plugins, tools.",
         discussion: pluginCommandsHelp(),
-        subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self, BenchCommand.self, GeoCommand.self])
+        subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self, BenchCommand.self, GeoCommand.self,
+                      BackupCommand.self, RestoreCommand.self])
 
     /// The installed plugins' commands: `xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...`.
     static func pluginCommandsHelp() -> String {
