@@ -161,6 +161,12 @@ let package = Package(
             path: "Modules/XunfangSupervisor",
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "XunfangSupervisorTests",
+            dependencies: ["XunfangSupervisor", logging, lifecycle],
+            path: "Tests/XunfangSupervisorTests",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: - CLI
 

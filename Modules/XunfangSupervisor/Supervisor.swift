@@ -37,6 +37,11 @@ public struct RestartPolicy: Sendable {
         for _ in 1..<max(1, failures) where delay < maximumDelay { delay = delay * 2 }
         return min(delay, maximumDelay)
     }
+
+    /// Failures in a row after a run of `ranFor` that ended: a healthy run starts the count again.
+    public func failures(after previous: Int, ranFor: Duration) -> Int {
+        ranFor >= healthyAfter ? 1 : previous + 1
+    }
 }
 
 /// Spawns plugin executables, mirrors their output with the plugin's name, restarts
@@ -114,7 +119,7 @@ public final class Supervisor: Service, Sendable {
                 logger.error("plugin refused by the bus (configuration error); not restarting", metadata: ["xunfang.plugin": "\(spec.name)"])
                 return
             }
-            failures = ContinuousClock.now - started >= policy.healthyAfter ? 1 : failures + 1
+            failures = policy.failures(after: failures, ranFor: ContinuousClock.now - started)
             let delay = policy.delay(afterFailures: failures)
             logger.warning("plugin exited; restarting", metadata: [
                 "xunfang.plugin": "\(spec.name)", "xunfang.status": "\(status)", "xunfang.delay": "\(delay)"])
