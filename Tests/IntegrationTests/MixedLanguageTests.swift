@@ -18,7 +18,7 @@ func packageRoot() -> String {
 struct MixedLanguageTests {
     static let secret = "integration-secret-0123456789"
 
-    @Test("the bus, the Swift template plugin and the C example plugin run as processes and answer over the socket")
+    @Test("Swift and C plugins answer over the socket; the C plugin publishes, and its durable consumer catches up after a kill")
     func swiftAndC() async throws {
         let cPlugin = "\(packageRoot())/tools/c-sdk/build/xunfang-plugin-c-example"
         try #require(FileManager.default.isExecutableFile(atPath: cPlugin), "build it with: make -C tools/c-sdk")
@@ -27,16 +27,18 @@ struct MixedLanguageTests {
         try """
         county: Mixed
         data_dir: data
+        bus:
+          durable_topics: ["example.job"]
         plugins:
           - name: template
             acl: { publish: ["template.>"], subscribe: ["template.>"], serve: ["/xunfang.template.v1.Template/*"] }
           - name: c-example
             executable: \(cPlugin)
-            acl: { subscribe: ["example.>"], serve: ["/xunfang.example.v1.CExample/*"] }
+            acl: { publish: ["example.done"], subscribe: ["example.>"], serve: ["/xunfang.example.v1.CExample/*"] }
         clients:
           - name: tester
             credential: \(Self.secret)
-            acl: { publish: ["example.>", "template.>"], call: ["*"] }
+            acl: { publish: ["example.>", "template.>"], subscribe: ["example.done"], call: ["*"] }
         """.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
         let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
         defer {
@@ -75,6 +77,23 @@ struct MixedLanguageTests {
         } catch let error as BusClientError {
             #expect(error.code == .invalidArgument)
         }
+
+        // Jobs on a durable topic: the C plugin answers each on example.done (its publish), acking them.
+        let done = try await client.subscribe("example.done")
+        var answers = done.makeAsyncIterator()
+        for job in ["job-1", "job-2"] { try await client.publishConfirmed("example.job", payload: Data(job.utf8)) }
+        var heard: [String] = []
+        while heard.count < 2, let answer = await answers.next() { heard.append(String(decoding: answer.payload, as: UTF8.self)) }
+        #expect(heard == ["job-1", "job-2"])
+        // Killed, jobs arrive while it is down; the restarted plugin's durable consumer gets exactly those.
+        let first = try #require(try pluginChild("xunfang-plugin-c-example", of: up.processIdentifier))
+        #expect(kill(first, SIGKILL) == 0)
+        #expect(eventually { kill(first, 0) != 0 })
+        for job in ["job-3", "job-4"] { try await client.publishConfirmed("example.job", payload: Data(job.utf8)) }
+        heard = []
+        while heard.count < 2, let answer = await answers.next() { heard.append(String(decoding: answer.payload, as: UTF8.self)) }
+        #expect(heard == ["job-3", "job-4"], "acked jobs are not done again; the ones published meanwhile are")
+        #expect(try pluginChild("xunfang-plugin-c-example", of: up.processIdentifier) != first)
         await client.close()
     }
 }

@@ -38,6 +38,19 @@ func run(_ arguments: [String], in directory: String) throws -> (status: Int32, 
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// The pid of the plugin `executable` spawned by `parent`, if it runs.
+func pluginChild(_ executable: String, of parent: pid_t) throws -> pid_t? {
+    let pgrep = Process()
+    pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+    pgrep.arguments = ["-P", "\(parent)", "-f", executable]
+    let pipe = Pipe()
+    pgrep.standardOutput = pipe
+    try pgrep.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    pgrep.waitUntilExit()
+    return output.split(separator: "\n").first.flatMap { pid_t($0) }
+}
+
 /// Polls `condition` (a real process coming up is an external event with no callback).
 func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
@@ -112,29 +125,16 @@ struct StackTests {
         let pids = try run(["ctl", "stats"], in: directory)
         #expect(pids.output.contains("\"instance\":\"template\""))
         // Only this stack's plugin: other tests may run their own stacks meanwhile.
-        let first = try #require(try templateChild(of: up.processIdentifier), "the plugin runs as a child process of up")
+        let first = try #require(try pluginChild("xunfang-plugin-template", of: up.processIdentifier), "the plugin runs as a child process of up")
         #expect(kill(first, SIGKILL) == 0)
         #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
-        let second = try #require(try templateChild(of: up.processIdentifier))
+        let second = try #require(try pluginChild("xunfang-plugin-template", of: up.processIdentifier))
         #expect(second != first, "a new process answers")
 
         // Graceful stop: SIGTERM to up stops the plugin too.
         up.terminate()
         up.waitUntilExit()
         #expect(eventually(within: 10) { kill(second, 0) != 0 })
-    }
-
-    /// The pid of the template plugin spawned by `parent`, if it runs.
-    func templateChild(of parent: pid_t) throws -> pid_t? {
-        let pgrep = Process()
-        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-        pgrep.arguments = ["-P", "\(parent)", "-f", "xunfang-plugin-template"]
-        let pipe = Pipe()
-        pgrep.standardOutput = pipe
-        try pgrep.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        pgrep.waitUntilExit()
-        return output.split(separator: "\n").first.flatMap { pid_t($0) }
     }
 
     @Test("a bad config is refused before anything starts, naming the key and line")

@@ -246,6 +246,18 @@ xf_status xf_subscribe(xf_conn *conn, uint64_t subscription_id, const char *patt
     return xf_send(conn, &frame);
 }
 
+xf_status xf_subscribe_durable(xf_conn *conn, uint64_t subscription_id, const char *pattern, const char *durable_name) {
+    Xunfang__Bus__V1__Frame frame = XUNFANG__BUS__V1__FRAME__INIT;
+    Xunfang__Bus__V1__Subscribe subscribe = XUNFANG__BUS__V1__SUBSCRIBE__INIT;
+    subscribe.subscription_id = subscription_id;
+    subscribe.pattern = (char *)pattern;
+    subscribe.durable_name = (char *)durable_name;
+    subscribe.receipt_ref = subscription_id;
+    frame.kind_case = XUNFANG__BUS__V1__FRAME__KIND_SUBSCRIBE;
+    frame.subscribe = &subscribe;
+    return xf_send(conn, &frame);
+}
+
 xf_status xf_publish(xf_conn *conn, const char *topic, const uint8_t *payload, size_t len) {
     Xunfang__Bus__V1__Frame frame = XUNFANG__BUS__V1__FRAME__INIT;
     Xunfang__Bus__V1__Publish publish = XUNFANG__BUS__V1__PUBLISH__INIT;

@@ -98,6 +98,9 @@ void xf_close(xf_conn *conn);
 
 /* --- Conveniences --- */
 xf_status xf_subscribe(xf_conn *conn, uint64_t subscription_id, const char *pattern, const char *queue_group);
+/* A durable consumer: its position survives this plugin's and the bus's restarts; ack every
+ * delivery (xf_ack with Deliver.sequence) or it comes again. Only on the county's durable topics. */
+xf_status xf_subscribe_durable(xf_conn *conn, uint64_t subscription_id, const char *pattern, const char *durable_name);
 xf_status xf_publish(xf_conn *conn, const char *topic, const uint8_t *payload, size_t len);
 xf_status xf_respond(xf_conn *conn, uint64_t call_id, uint32_t code, const char *message, const uint8_t *payload, size_t len);
 xf_status xf_ack(xf_conn *conn, uint64_t subscription_id, uint64_t sequence);

@@ -1,7 +1,10 @@
 /*
  * xunfang-plugin-c-example: a plugin written in C against the Xunfang C SDK.
  * It serves /xunfang.example.v1.CExample/Echo (xunfang.template.v1.EchoRequest ->
- * EchoResponse) and counts the messages it hears on "example.note".
+ * EchoResponse), counts the messages it hears on "example.note", and works through jobs
+ * on the durable topic "example.job" as the durable consumer "c-example-jobs": each job
+ * is answered on "example.done" with the same payload, then acknowledged, so a job
+ * published while this plugin is down is done when it is back.
  *
  * Environment: XUNFANG_BUS (socket path), XUNFANG_CREDENTIAL, XUNFANG_INSTANCE.
  */
@@ -16,6 +19,10 @@
 
 #define ECHO_METHOD "/xunfang.example.v1.CExample/Echo"
 #define NOTE_TOPIC "example.note"
+#define JOB_TOPIC "example.job"
+#define DONE_TOPIC "example.done"
+#define NOTES 1
+#define JOBS 2
 
 static uint8_t rx[1 << 20], tx[1 << 20], reply_buffer[1 << 16];
 
@@ -44,7 +51,7 @@ static void serve(xf_conn *conn, const char *instance, uint64_t *notes);
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--manifest") == 0) {
         printf("{\"name\":\"c-example\",\"version\":\"0.1.0\",\"executable\":\"xunfang-plugin-c-example\","
-               "\"publishes\":[],\"subscribes\":[\"" NOTE_TOPIC "\"],\"serves\":[\"" ECHO_METHOD "\"],\"calls\":[]}\n");
+               "\"publishes\":[\"" DONE_TOPIC "\"],\"subscribes\":[\"" NOTE_TOPIC "\",\"" JOB_TOPIC "\"],\"serves\":[\"" ECHO_METHOD "\"],\"calls\":[]}\n");
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -57,10 +64,12 @@ int main(int argc, char **argv) {
     }
     xf_conn conn;
     xf_conn_init(&conn, rx, sizeof rx, tx, sizeof tx);
-    const char *subscribes[] = {NOTE_TOPIC};
+    const char *subscribes[] = {NOTE_TOPIC, JOB_TOPIC};
+    const char *publishes[] = {DONE_TOPIC};
     const char *serves[] = {ECHO_METHOD};
     xf_hello_opts hello = {.plugin = "c-example", .instance = instance, .version = "0.1.0", .credential = credential,
-                           .subscribes = subscribes, .n_subscribes = 1, .serves = serves, .n_serves = 1};
+                           .publishes = publishes, .n_publishes = 1, .subscribes = subscribes, .n_subscribes = 2,
+                           .serves = serves, .n_serves = 1};
     uint64_t notes = 0;
     /* Join, serve until the connection is lost, join again: the bus may restart. */
     for (;;) {
@@ -69,7 +78,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "c-example: %s\n", conn.error);
             return joined == XF_ERR_REJECTED ? 78 : 1;
         }
-        if (xf_subscribe(&conn, 1, NOTE_TOPIC, NULL) != XF_OK) {
+        if (xf_subscribe(&conn, NOTES, NOTE_TOPIC, NULL) != XF_OK || xf_subscribe_durable(&conn, JOBS, JOB_TOPIC, "c-example-jobs") != XF_OK) {
             fprintf(stderr, "c-example: %s\n", conn.error);
             return 1;
         }
@@ -87,7 +96,13 @@ static void serve(xf_conn *conn, const char *instance, uint64_t *notes) {
     while (xf_next_frame(conn, &frame) == XF_OK) {
         switch (frame->kind_case) {
         case XUNFANG__BUS__V1__FRAME__KIND_DELIVER:
-            (*notes)++;
+            if (frame->deliver->subscription_id == JOBS) {
+                /* Done first, then acked: a crash in between does the job again, never loses it. */
+                Xunfang__Bus__V1__Deliver *job = frame->deliver;
+                if (xf_publish(conn, DONE_TOPIC, job->payload.data, job->payload.len) == XF_OK) xf_ack(conn, JOBS, job->sequence);
+            } else {
+                (*notes)++;
+            }
             break;
         case XUNFANG__BUS__V1__FRAME__KIND_REQUEST:
             answer(conn, instance, *notes, frame->request);
