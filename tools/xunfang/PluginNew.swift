@@ -103,6 +103,8 @@ struct PluginNames {
             ("TemplateContract", "\(camel)Contract"),
             ("TemplateDescriptors", "\(camel)Descriptors"),
             ("Template plugin", "\(camel) plugin"),
+            ("the template plugin", "the \(name) plugin"),
+            ("service Template", "service \(camel)"),
             ("template.note", "\(name).note"),
             ("template.echoed", "\(name).echoed"),
             ("template.>", "\(name).>"),

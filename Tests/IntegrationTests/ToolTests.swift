@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// Starts `xunfang ARGUMENTS` in `directory` with its standard output in `file`.
+func startXunfang(_ arguments: [String], in directory: String, output file: String) throws -> Process {
+    FileManager.default.createFile(atPath: file, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+@Suite("The county-IT tools: ctl subscribe, plugin list, plugin new", .serialized)
+struct ToolTests {
+    @Test("ctl subscribe prints decoded JSON by the publisher's contract, and exits 14 when the bus goes away")
+    func subscribe() throws {
+        let directory = NSTemporaryDirectory() + "xf-tools-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let up = try startXunfang(["up"], in: directory)
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let echo = ["ctl", "call", "/xunfang.template.v1.Template/Echo", "--data", #"{"text":"巡防"}"#]
+        #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+        let printed = directory + "/subscribe.out"
+        let subscriber = try startXunfang(["ctl", "subscribe", "template.>"], in: directory, output: printed)
+        defer { if subscriber.isRunning { kill(subscriber.processIdentifier, SIGKILL) } }
+        // The subscription starts on its own: publish until it prints (an observed event, not a guess).
+        let publish = ["ctl", "publish", "template.note", "--data", #"{"text":"查岗"}"#]
+        #expect(try eventually {
+            _ = try run(publish, in: directory)
+            return ((try? String(contentsOfFile: printed, encoding: .utf8)) ?? "").contains(#""text":"查岗""#)
+        })
+        let line = try #require(String(contentsOfFile: printed, encoding: .utf8).split(separator: "\n").first)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(json["topic"] as? String == "template.note" && (json["publisher"] as? String)?.hasPrefix("ctl") == true)
+        up.terminate()
+        up.waitUntilExit()
+        #expect(eventually { !subscriber.isRunning }, "ctl subscribe ends when the bus goes away")
+        if !subscriber.isRunning { #expect(subscriber.terminationStatus == 14, "UNAVAILABLE") }
+    }
+
+    @Test("plugin list prints every installed plugin's manifest with its topics' types")
+    func pluginList() throws {
+        let listed = try run(["plugin", "list"], in: NSTemporaryDirectory())
+        #expect(listed.status == 0)
+        let plugins = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
+        let names = Set(plugins.compactMap { $0["name"] as? String })
+        #expect(names.isSuperset(of: ["dispatch", "grid-model", "situation", "template"]), "\(names)")
+        let dispatch = try #require(plugins.first { $0["name"] as? String == "dispatch" })
+        #expect((dispatch["serves"] as? [String])?.contains("/xunfang.dispatch.v1.Dispatch/ReadPersonal") == true)
+        #expect((dispatch["topicTypes"] as? [String: String])?["incident.>"] == "xunfang.dispatch.v1.Incident")
+    }
+
+    @Test("plugin new adds a plugin with its own contract product beside the template; bad or taken names are refused")
+    func pluginNew() throws {
+        let root = NSTemporaryDirectory() + "xf-new-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root + "/Plugins", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: packageRoot() + "/Package.swift", toPath: root + "/Package.swift")
+        try FileManager.default.copyItem(atPath: packageRoot() + "/Plugins/_Template", toPath: root + "/Plugins/_Template")
+        let created = try run(["plugin", "new", "acme-patrol", "--package-path", root, "--skip-generate"], in: root)
+        #expect(created.status == 0, "\(created.output)")
+        let manifest = try String(contentsOfFile: root + "/Package.swift", encoding: .utf8)
+        for line in [#".executable(name: "xunfang-plugin-acme-patrol", targets: ["AcmePatrolPluginMain"])"#,
+                     #".library(name: "AcmePatrolContract", targets: ["AcmePatrolContract"])"#,
+                     #"path: "Plugins/AcmePatrol/Contract""#, #"dependencies: ["XunfangPluginKit", "AcmePatrolContract", protobuf, logging]"#] {
+            #expect(manifest.contains(line), "\(line)")
+        }
+        let proto = try String(contentsOfFile: root + "/Plugins/AcmePatrol/proto/xunfang/acme_patrol/v1/acme_patrol.proto", encoding: .utf8)
+        #expect(proto.contains("package xunfang.acme_patrol.v1;") && proto.contains("service AcmePatrol"))
+        let source = try String(contentsOfFile: root + "/Plugins/AcmePatrol/Sources/AcmePatrolPlugin.swift", encoding: .utf8)
+        #expect(source.contains("AcmePatrolPlugin") && source.contains("import AcmePatrolContract") && source.contains("\"acme-patrol\""))
+        #expect(!source.contains("Template"), "no template name is left behind")
+
+        #expect(try run(["plugin", "new", "acme-patrol", "--package-path", root, "--skip-generate"], in: root).status != 0, "taken")
+        for bad in ["Acme", "acme_patrol", "template", ""] {
+            #expect(try run(["plugin", "new", bad, "--package-path", root, "--skip-generate"], in: root).status != 0, "\(bad)")
+        }
+        #expect(try String(contentsOfFile: root + "/Package.swift", encoding: .utf8) == manifest, "a refusal changes nothing")
+    }
+}
