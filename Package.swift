@@ -293,7 +293,8 @@ let package = Package(
 
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["XunfangPluginKit", "XunfangProto", "GridModelContract", "DispatchContract", "TemplateContract", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
+                           protobuf, logging],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

@@ -138,10 +138,12 @@ struct ReconnectTests {
         try """
         county: C Reconnect
         data_dir: data
+        bus:
+          durable_topics: ["example.job"]
         clients:
           - name: c-example
             credential: \(Self.secret)-c
-            acl: { subscribe: ["example.>"], serve: ["/xunfang.example.v1.CExample/*"] }
+            acl: { publish: ["example.done"], subscribe: ["example.>"], serve: ["/xunfang.example.v1.CExample/*"] }
           - name: harness
             credential: \(Self.secret)
             acl: { call: ["*"] }

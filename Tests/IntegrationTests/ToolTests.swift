@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangConfig
 
 /// Starts `xunfang ARGUMENTS` in `directory` with its standard output in `file`.
 func startXunfang(_ arguments: [String], in directory: String, output file: String) throws -> Process {
@@ -82,5 +83,41 @@ struct ToolTests {
             #expect(try run(["plugin", "new", bad, "--package-path", root, "--skip-generate"], in: root).status != 0, "\(bad)")
         }
         #expect(try String(contentsOfFile: root + "/Package.swift", encoding: .utf8) == manifest, "a refusal changes nothing")
+    }
+}
+
+@Suite("xunfang build packages a county's dist/", .serialized)
+struct BuildPackagingTests {
+    @Test("dist/ holds the chosen binaries, their manifests and descriptor sets, a county.yaml the stack accepts, a systemd unit and checksums")
+    func packaging() throws {
+        let directory = NSTemporaryDirectory() + "xf-dist-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let dist = directory + "/dist"
+        let built = try run(["build", "--plugins", "grid-model,dispatch", "--out", dist, "--package-path", packageRoot(),
+                             "--prebuilt", binDirectory(), "--user", "police", "--state-directory", "/srv/xunfang"], in: directory)
+        #expect(built.status == 0, "\(built.output)")
+        let binaries = try FileManager.default.contentsOfDirectory(atPath: dist + "/bin").sorted()
+        #expect(binaries == ["xunfang", "xunfang-plugin-dispatch", "xunfang-plugin-grid-model"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dist + "/manifests/dispatch.json"))) as? [String: Any]
+        #expect(manifest?["name"] as? String == "dispatch")
+        #expect(FileManager.default.fileExists(atPath: dist + "/share/xunfang/descriptors/grid-model.binpb"))
+        let unit = try String(contentsOfFile: dist + "/systemd/xunfang.service", encoding: .utf8)
+        for line in ["User=police", "WorkingDirectory=/srv/xunfang", "ReadWritePaths=/srv/xunfang", "Restart=on-failure", "UMask=0077",
+                     "ExecStart=/opt/xunfang/bin/xunfang up --config /etc/xunfang/county.yaml"] {
+            #expect(unit.contains(line), "\(line)")
+        }
+        let config = try String(contentsOfFile: dist + "/county.yaml", encoding: .utf8)
+        #expect(config.contains("- name: dispatch") && !config.contains("- name: situation") && !config.contains("- name: template"))
+        let county = try ConfigLoader.load(path: dist + "/county.yaml")
+        #expect(county.enabledPlugins.map(\.name).sorted() == ["dispatch", "grid-model"])
+        let sums = Process()
+        sums.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        sums.arguments = ["--check", "--quiet", "SHA256SUMS"]
+        sums.currentDirectoryURL = URL(fileURLWithPath: dist)
+        try sums.run()
+        sums.waitUntilExit()
+        #expect(sums.terminationStatus == 0)
+        #expect(try run(["build", "--plugins", "nosuch", "--out", dist, "--package-path", packageRoot(), "--prebuilt", binDirectory()],
+                        in: directory).status != 0)
     }
 }

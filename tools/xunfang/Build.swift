@@ -25,6 +25,8 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Where the systemd unit expects dist/ to be installed.") var installPrefix: String = "/opt/xunfang"
     @Option(help: "The county's working directory in the systemd unit (its data lives in <dir>/data).") var stateDirectory: String = "/var/lib/xunfang"
     @Option(help: "The system user the stack runs as in the systemd unit.") var user: String = "xunfang"
+    @Option(help: "Package binaries already built in this directory instead of building (a packager's second step).")
+    var prebuilt: String?
 
     func run() throws {
         let chosen = plugins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -33,13 +35,7 @@ struct BuildCommand: ParsableCommand {
             throw ValidationError("unknown plugin \"\(name)\"; available: \(available.joined(separator: ", "))")
         }
         let products = ["xunfang"] + chosen.map(BuiltInPlugins.product)
-        // Self-contained: the Swift runtime and Foundation linked in, so a server needs no toolchain.
-        let linking = dynamicStdlib ? [] : ["--static-swift-stdlib"]
-        for product in products {
-            try shell(["swift", "build", "--package-path", packagePath, "-c", configuration, "--product", product] + linking)
-        }
-        let binPath = try capture(["swift", "build", "--package-path", packagePath, "-c", configuration, "--show-bin-path"] + linking)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let binPath = try prebuilt ?? build(products)
         let files = FileManager.default
         try? files.removeItem(atPath: out)
         for directory in ["bin", "manifests", "share/xunfang/descriptors", "systemd"] {
@@ -67,6 +63,17 @@ struct BuildCommand: ParsableCommand {
         }
         try (sums.joined(separator: "\n") + "\n").write(toFile: "\(out)/SHA256SUMS", atomically: true, encoding: .utf8)
         print("built \(products.joined(separator: ", ")) into \(out)/ (check with: cd \(out) && sha256sum -c SHA256SUMS)")
+    }
+
+    /// Builds `products` and returns where they are. Self-contained by default: the Swift
+    /// runtime and Foundation linked in, so a server needs no toolchain.
+    func build(_ products: [String]) throws -> String {
+        let linking = dynamicStdlib ? [] : ["--static-swift-stdlib"]
+        for product in products {
+            try shell(["swift", "build", "--package-path", packagePath, "-c", configuration, "--product", product] + linking)
+        }
+        return try capture(["swift", "build", "--package-path", packagePath, "-c", configuration, "--show-bin-path"] + linking)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The stack as a systemd service: restarted on failure, private files (umask 077), its
