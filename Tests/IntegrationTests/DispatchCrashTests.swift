@@ -47,7 +47,7 @@ struct DispatchCrashTests {
         var ids: [String] = []
         var kills = 0
         for index in 0..<1_000 {
-            if index == 300 || index == 650, let pid = try child(of: up.processIdentifier, named: "xunfang-plugin-dispatch") {
+            if index == 300 || index == 650, let pid = try pluginChild("xunfang-plugin-dispatch", of: up.processIdentifier) {
                 #expect(kill(pid, SIGKILL) == 0)
                 kills += 1
             }
@@ -95,7 +95,7 @@ struct DispatchCrashTests {
         var orphans: [pid_t] = []
         for index in 0..<2_000 {
             if index == 700 {
-                orphans = try ["xunfang-plugin-dispatch", "xunfang-plugin-grid-model"].compactMap { try child(of: up.processIdentifier, named: $0) }
+                orphans = try ["xunfang-plugin-dispatch", "xunfang-plugin-grid-model"].compactMap { try pluginChild($0, of: up.processIdentifier) }
                 #expect(orphans.count == 2)
                 #expect(kill(up.processIdentifier, SIGKILL) == 0)
                 up.waitUntilExit()
@@ -112,18 +112,6 @@ struct DispatchCrashTests {
         let stored = try await harness.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", list, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
         #expect(Set(stored.incidents.map(\.id)).isSuperset(of: Set(acknowledged)), "every acknowledged incident is stored")
         await harness.close()
-    }
-
-    func child(of parent: pid_t, named name: String) throws -> pid_t? {
-        let pgrep = Process()
-        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-        pgrep.arguments = ["-P", "\(parent)", "-f", name]
-        let pipe = Pipe()
-        pgrep.standardOutput = pipe
-        try pgrep.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        pgrep.waitUntilExit()
-        return output.split(separator: "\n").first.flatMap { pid_t($0) }
     }
 
     func eventuallyAsync(within seconds: Double = 30, _ condition: () async -> Bool) async throws -> Bool {

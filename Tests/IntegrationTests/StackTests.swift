@@ -11,13 +11,19 @@ func binDirectory() -> String {
     return FileManager.default.currentDirectoryPath + "/.build/debug"
 }
 
-/// Starts `xunfang ARGUMENTS` in `directory` as a background process, output discarded.
-func startXunfang(_ arguments: [String], in directory: String) throws -> Process {
+/// Starts `xunfang ARGUMENTS` in `directory` as a background process, its standard output
+/// in `file` (or discarded).
+func startXunfang(_ arguments: [String], in directory: String, output file: String? = nil) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
     process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    process.standardOutput = FileHandle.nullDevice
+    if let file {
+        FileManager.default.createFile(atPath: file, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+    } else {
+        process.standardOutput = FileHandle.nullDevice
+    }
     process.standardError = FileHandle.nullDevice
     try process.run()
     return process

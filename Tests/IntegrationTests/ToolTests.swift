@@ -2,19 +2,6 @@ import Foundation
 import Testing
 import XunfangConfig
 
-/// Starts `xunfang ARGUMENTS` in `directory` with its standard output in `file`.
-func startXunfang(_ arguments: [String], in directory: String, output file: String) throws -> Process {
-    FileManager.default.createFile(atPath: file, contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    return process
-}
-
 @Suite("The county-IT tools: ctl subscribe, plugin list, plugin new", .serialized)
 struct ToolTests {
     @Test("ctl subscribe prints decoded JSON by the publisher's contract, and exits 14 when the bus goes away")

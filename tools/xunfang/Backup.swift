@@ -54,8 +54,7 @@ struct BackupCommand: ParsableCommand {
         var leftOut: [String] = []
         for relative in try dataFiles(in: source) {
             let target = "\(destination)/\(relative)"
-            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try createParent(of: target)
             if relative.hasSuffix(".key") && withoutKeys {
                 leftOut.append(relative)
             } else if relative.hasSuffix(".sqlite") {
@@ -148,8 +147,7 @@ struct RestoreCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: staging)
         for file in manifest.files {
             let target = "\(staging)/\(file.path)"
-            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try createParent(of: target)
             try copy("\(source)/\(file.path)", to: target)
         }
         var movedAside: String?
@@ -169,6 +167,7 @@ struct RestoreCommand: ParsableCommand {
                 print("warning: \(key) was left out of the backup and is not on this server; sealed personal data will not open without it")
                 continue
             }
+            try createParent(of: "\(staging)/\(key)")
             try copy("\(aside)/\(key)", to: "\(staging)/\(key)")
         }
         try FileManager.default.moveItem(atPath: staging, toPath: data)
@@ -207,6 +206,11 @@ private func checksums(under directory: String) throws -> [BackupManifest.File] 
               let data = FileManager.default.contents(atPath: path) else { return nil }
         return BackupManifest.File(path: name, bytes: data.count, sha256: sha256(data))
     }
+}
+
+private func createParent(of path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
 }
 
 private func copy(_ source: String, to target: String) throws {
