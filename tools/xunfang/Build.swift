@@ -52,6 +52,7 @@ struct BuildCommand: ParsableCommand {
         }
         try sampleConfig(chosen).write(toFile: "\(out)/county.yaml", atomically: true, encoding: .utf8)
         try systemdUnit().write(toFile: "\(out)/systemd/xunfang.service", atomically: true, encoding: .utf8)
+        try (Self.debianRuntimePackages.joined(separator: "\n") + "\n").write(toFile: "\(out)/DEPENDS.debian", atomically: true, encoding: .utf8)
         var sums: [String] = []
         let listed = try files.subpathsOfDirectory(atPath: out).filter { path in
             var isDirectory: ObjCBool = false
@@ -64,6 +65,11 @@ struct BuildCommand: ParsableCommand {
         try (sums.joined(separator: "\n") + "\n").write(toFile: "\(out)/SHA256SUMS", atomically: true, encoding: .utf8)
         print("built \(products.joined(separator: ", ")) into \(out)/ (check with: cd \(out) && sha256sum -c SHA256SUMS)")
     }
+
+    /// What the binaries still link dynamically beyond a minimal Debian (libc, libstdc++,
+    /// zlib): the system SQLite the plugins' stores use (GRDB links it). Measured with ldd
+    /// inside a bare debootstrap root by tools/prove-static-build.
+    static let debianRuntimePackages = ["libsqlite3-0"]
 
     /// Builds `products` and returns where they are. Self-contained by default: the Swift
     /// runtime and Foundation linked in, so a server needs no toolchain.
@@ -81,7 +87,7 @@ struct BuildCommand: ParsableCommand {
     /// rotates them (docs/operations.md).
     func systemdUnit() -> String {
         """
-        # Install: cp -r dist \(installPrefix); cp \(installPrefix)/county.yaml /etc/xunfang/county.yaml
+        # Install: apt-get install $(cat dist/DEPENDS.debian); cp -r dist \(installPrefix); cp \(installPrefix)/county.yaml /etc/xunfang/county.yaml
         #          useradd --system --home \(stateDirectory) \(user); install -d -o \(user) -m 0700 \(stateDirectory)
         #          cp \(installPrefix)/systemd/xunfang.service /etc/systemd/system/ && systemctl enable --now xunfang
         [Unit]
