@@ -384,7 +384,9 @@ final class Desk: @unchecked Sendable {
 
     /// The report and phone number of an intake, checked; nil when the caller gave neither.
     static func personalFields(_ request: Xunfang_Dispatch_V1_IntakeRequest) throws -> PersonalFields? {
-        guard request.report.utf8.count <= 8_192 else { throw BusClientError(.invalidArgument, "report: longer than 8192 bytes") }
+        guard request.report.utf8.count <= Dispatcher.maxReportBytes else {
+            throw BusClientError(.invalidArgument, "report: longer than \(Dispatcher.maxReportBytes) bytes")
+        }
         let phone = request.callerPhone
         guard phone.utf8.count <= 32, phone.allSatisfy({ $0.isASCII && ($0.isNumber || " +-()".contains($0)) }) else {
             throw BusClientError(.invalidArgument, "caller_phone: at most 32 digits, spaces and + - ( )")
@@ -436,17 +438,7 @@ final class Desk: @unchecked Sendable {
         // Who read the trail is itself part of the trail.
         try store.appendAudit(AuditRecord(at: clock.now(), who: caller, action: "audit", incidentID: incidentID ?? "", fields: "", purpose: ""))
         var response = Xunfang_Dispatch_V1_AuditResponse()
-        response.entries = try store.auditTrail(incidentID: incidentID, since: request.since, limit: limit).map { record in
-            var entry = Xunfang_Dispatch_V1_AuditEntry()
-            entry.at = record.at
-            entry.who = record.who
-            entry.onBehalfOf = record.onBehalfOf
-            entry.action = record.action
-            entry.incidentID = record.incidentID
-            entry.fields = record.fields
-            entry.purpose = record.purpose
-            return entry
-        }
+        response.entries = try store.auditTrail(incidentID: incidentID, since: request.since, limit: limit).map(Wire.auditEntry)
         return response
     }
 

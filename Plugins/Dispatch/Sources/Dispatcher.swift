@@ -74,6 +74,9 @@ public final class Dispatcher {
 
     // MARK: - Intake
 
+    /// The longest report a caller's words may be (the contract's bound for strings).
+    public static let maxReportBytes = 8_192
+
     /// Creates an incident, or links the call to an open one of the same type nearby.
     /// Retrying with the same `externalID` returns the first answer, changing nothing.
     public func intake(typeCode: String, source: IncidentSource, location: GeoPoint, report: String, externalID: String? = nil,
@@ -86,7 +89,7 @@ public final class Dispatcher {
             throw DispatchError(.invalidArgument, "unknown incident type \"\(typeCode)\" (known: \(typesByCode.keys.sorted().joined(separator: ", ")))")
         }
         guard location.isValid else { throw DispatchError(.invalidArgument, "location \(location) is not a longitude,latitude") }
-        guard report.utf8.count <= 8_192 else { throw DispatchError(.invalidArgument, "report longer than 8192 bytes") }
+        guard report.utf8.count <= Self.maxReportBytes else { throw DispatchError(.invalidArgument, "report longer than \(Self.maxReportBytes) bytes") }
         let now = clock.now()
         var incident = Incident(
             id: String(format: "INC-%06d", nextNumber), type: type, source: source, location: location, gridID: gridID, stationID: stationID,

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangPluginKit
 import XunfangGeo
 
 /// Key performance figures over a time window, per incident, grid, station and shift.
@@ -38,7 +39,7 @@ public enum Measures {
     /// "2026-11-25 day": the China-time date and the shift that starts at `start`.
     public static func shiftLabel(startingAt start: Int64) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3_600)!
+        calendar.timeZone = ChinaTime.zone
         let date = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(start) / 1_000))
         return String(format: "%04d-%02d-%02d ", date.year!, date.month!, date.day!) + shift(at: start)
     }

@@ -43,6 +43,18 @@ enum Wire {
         return message
     }
 
+    static func auditEntry(_ record: AuditRecord) -> Xunfang_Dispatch_V1_AuditEntry {
+        var entry = Xunfang_Dispatch_V1_AuditEntry()
+        entry.at = record.at
+        entry.who = record.who
+        entry.onBehalfOf = record.onBehalfOf
+        entry.action = record.action
+        entry.incidentID = record.incidentID
+        entry.fields = record.fields
+        entry.purpose = record.purpose
+        return entry
+    }
+
     static func kpis(_ report: KPIReport) -> Xunfang_Dispatch_V1_KpisResponse {
         func group(_ group: KPIReport.Group) -> Xunfang_Dispatch_V1_KpiGroup {
             var message = Xunfang_Dispatch_V1_KpiGroup()
