@@ -30,9 +30,9 @@ func startXunfang(_ arguments: [String], in directory: String, output file: Stri
 }
 
 @discardableResult
-func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
+func run(_ arguments: [String], in directory: String, executable: String? = nil) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
+    process.executableURL = URL(fileURLWithPath: executable ?? "\(binDirectory())/xunfang")
     process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     let pipe = Pipe()

@@ -85,6 +85,10 @@ struct BuildPackagingTests {
         #expect(built.status == 0, "\(built.output)")
         let binaries = try FileManager.default.contentsOfDirectory(atPath: dist + "/bin").sorted()
         #expect(binaries == ["xunfang", "xunfang-plugin-dispatch", "xunfang-plugin-grid-model"])
+        for binary in binaries {
+            let sections = try run(["--section-headers", "--wide", dist + "/bin/" + binary], in: directory, executable: "/usr/bin/readelf").output
+            #expect(sections.contains(".symtab") && !sections.contains(".debug_info"), "\(binary): debug info stripped, symbols kept")
+        }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dist + "/manifests/dispatch.json"))) as? [String: Any]
         #expect(manifest?["name"] as? String == "dispatch")
         #expect(FileManager.default.fileExists(atPath: dist + "/share/xunfang/descriptors/grid-model.binpb"))

@@ -80,12 +80,14 @@ struct BackupCommand: ParsableCommand {
     }
 
     /// Regular files of the data directory, relative, without the durable log (copied on
-    /// its own), SQLite's side files (the online backup reads through them) and sockets.
+    /// its own), SQLite's side files (the online backup reads through them), files being
+    /// replaced and sockets. A file the running stack removes while it is listed is skipped.
     func dataFiles(in directory: String) throws -> [String] {
         let names = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? []
-        return try names.filter { name in
-            guard !name.hasPrefix("bus-log"), !name.hasSuffix("-wal"), !name.hasSuffix("-shm"), !name.hasSuffix(".new") else { return false }
-            return try FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")[.type] as? FileAttributeType == .typeRegular
+        let sideFiles = ["-wal", "-shm", "-journal", ".new"]
+        return names.filter { name in
+            guard !name.hasPrefix("bus-log"), !sideFiles.contains(where: name.hasSuffix) else { return false }
+            return (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"))?[.type] as? FileAttributeType == .typeRegular
         }.sorted()
     }
 
@@ -156,7 +158,7 @@ struct RestoreCommand: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: staging)
                 throw ValidationError("\(data) holds data; run again with --replace to move it aside (nothing is deleted)")
             }
-            let aside = "\(data).before-restore-\(Int64(Date().timeIntervalSince1970))"
+            let aside = unusedPath("\(data).before-restore-\(Int64(Date().timeIntervalSince1970))")
             try FileManager.default.moveItem(atPath: data, toPath: aside)
             movedAside = aside
         } else {
@@ -181,10 +183,12 @@ struct RestoreCommand: ParsableCommand {
               let manifest = try? JSONDecoder().decode(BackupManifest.self, from: data) else {
             throw ValidationError("\(source) has no readable \(BackupManifest.name): not a complete backup")
         }
-        for file in manifest.files {
-            guard !file.path.hasPrefix("/"), !file.path.split(separator: "/").contains("..") else {
-                throw ValidationError("\(BackupManifest.name) names \(file.path), outside the backup")
+        for path in manifest.files.map(\.path) + manifest.leftOut {
+            guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+                throw ValidationError("\(BackupManifest.name) names \(path), outside the backup")
             }
+        }
+        for file in manifest.files {
             guard let bytes = FileManager.default.contents(atPath: "\(source)/\(file.path)") else {
                 throw ValidationError("\(file.path) is missing from the backup; nothing was restored")
             }
@@ -194,6 +198,17 @@ struct RestoreCommand: ParsableCommand {
         }
         return manifest
     }
+}
+
+/// `path`, or `path-2`, `path-3`...: two restores in one second keep both directories they replaced.
+private func unusedPath(_ path: String) -> String {
+    var candidate = path
+    var number = 1
+    while FileManager.default.fileExists(atPath: candidate) {
+        number += 1
+        candidate = "\(path)-\(number)"
+    }
+    return candidate
 }
 
 private func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }

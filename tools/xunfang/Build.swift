@@ -27,6 +27,8 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "The system user the stack runs as in the systemd unit.") var user: String = "xunfang"
     @Option(help: "Package binaries already built in this directory instead of building (a packager's second step).")
     var prebuilt: String?
+    @Flag(help: "Keep the DWARF debug info in dist/bin (about ten times the size; symbol names for backtraces are kept either way).")
+    var keepDebugInfo = false
 
     func run() throws {
         let chosen = plugins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -43,6 +45,7 @@ struct BuildCommand: ParsableCommand {
         }
         for product in products {
             try files.copyItem(atPath: "\(binPath)/\(product)", toPath: "\(out)/bin/\(product)")
+            if !keepDebugInfo { try shell(["strip", "--strip-debug", "\(out)/bin/\(product)"]) }
         }
         for name in chosen {
             let manifest = try capture(["\(out)/bin/\(BuiltInPlugins.product(name))", "--manifest"])
