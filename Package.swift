@@ -105,6 +105,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // GLPK (Debian's libglpk-dev) for proving post placements optimal; only GridModel and
+        // the CLI link it, so the SDK and XunfangGeo stay free of system libraries.
+        .systemLibrary(name: "CGLPK", path: "Modules/CGLPK", providers: [.apt(["libglpk-dev"])]),
+        .target(
+            name: "XunfangExact",
+            dependencies: ["CGLPK", "XunfangGeo"],
+            path: "Modules/XunfangExact",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangExactTests",
+            dependencies: ["XunfangExact", "XunfangGeo"],
+            path: "Tests/XunfangExactTests",
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "XunfangConfig",
             dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "TOMLKit", package: "TOMLKit")],

@@ -5,22 +5,63 @@
 /// straight-line radii (`PostPlacement.coverageWithin`) and road travel times (the sets
 /// a GridModel search produces).
 ///
-/// Method: greedy by marginal weight, then interchange (swap a chosen site for an unchosen
-/// one while that raises the covered weight) until no swap helps. When the number of
-/// possible choices is small (`exactLimit`), every choice is enumerated instead and the
-/// answer is optimal. Otherwise an upper bound on the optimum is reported beside the
-/// answer: the lesser of the total demand, the fixed posts' coverage plus the k largest
-/// single-site gains, and greedy / (1 − 1/e) (Nemhauser–Wolsey–Fisher).
+/// The instance is first reduced: demands already covered by a fixed post or by no site
+/// drop out, and demands that exactly the same sites cover become one group with their
+/// summed weight (on real instances this shrinks the demand side several times).
+///
+/// Method: when the number of possible choices is small (`exactLimit`) every choice is
+/// enumerated. Otherwise greedy by marginal weight, improved by interchange, and a
+/// Lagrangian relaxation of the covering constraints (Galvão and ReVelle) solved by
+/// subgradient steps: its value is an upper bound on the optimum (as tight as the LP
+/// relaxation), and every relaxed solution is a feasible choice of k sites, so the best of
+/// them, improved by interchange, often beats greedy. The answer is optimal when it meets
+/// the bound (for whole-number weights, the bound rounded down). An exact solver that
+/// closes the rest of the gap (branch-and-bound) starts from this answer and bound.
 public struct PostPlacement: Sendable {
     public struct Solution: Sendable, Hashable {
         /// Indices into the candidate sites, in the order chosen.
         public var sites: [Int]
         public var coveredWeight: Double
         public var totalWeight: Double
-        /// True when every choice was enumerated.
+        /// Proved: no choice of k sites covers more.
         public var optimal: Bool
         /// No choice of k sites covers more than this.
         public var upperBound: Double
+
+        public init(sites: [Int], coveredWeight: Double, totalWeight: Double, optimal: Bool, upperBound: Double) {
+            self.sites = sites
+            self.coveredWeight = coveredWeight
+            self.totalWeight = totalWeight
+            self.optimal = optimal
+            self.upperBound = upperBound
+        }
+
+        /// How far the answer may be from the optimum, as a share of the bound.
+        public var gap: Double { upperBound > 0 ? max(0, upperBound - coveredWeight) / upperBound : 0 }
+    }
+
+    /// The instance after reduction: what an exact solver models.
+    public struct Reduced: Sendable {
+        /// Weight of each group of demands covered by the same sites (and by no fixed post).
+        public let groupWeights: [Double]
+        /// For each candidate site, the groups it covers, ascending.
+        public let siteGroups: [[Int32]]
+        /// Weight the fixed posts cover already.
+        public let fixedWeight: Double
+        /// Every weight is a whole number, so is the optimum: a bound can be rounded down.
+        public let integral: Bool
+
+        /// Weight covered by the fixed posts plus `sites`.
+        public func coveredWeight(_ sites: [Int]) -> Double {
+            var covered = [Bool](repeating: false, count: groupWeights.count)
+            for site in sites { for group in siteGroups[site] { covered[Int(group)] = true } }
+            return fixedWeight + zip(groupWeights, covered).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
+        }
+
+        /// The largest value an optimum can have under `bound`.
+        public func attainable(_ bound: Double) -> Double {
+            integral ? (bound + 1e-6).rounded(.down) : bound
+        }
     }
 
     public let weights: [Double]
@@ -28,6 +69,7 @@ public struct PostPlacement: Sendable {
     public let covers: [[Int32]]
     /// Demands already covered by fixed posts.
     public let coveredByFixed: [Bool]
+    public let reduced: Reduced
 
     public init(weights: [Double], covers: [[Int32]], fixedCovers: [[Int32]] = []) throws(GeoError) {
         guard weights.allSatisfy({ $0 >= 0 && $0.isFinite }) else { throw GeoError(.invalidInput, "demand weights must be finite and not negative") }
@@ -41,6 +83,42 @@ public struct PostPlacement: Sendable {
         var fixed = [Bool](repeating: false, count: weights.count)
         for set in fixedCovers { for demand in set { fixed[Int(demand)] = true } }
         coveredByFixed = fixed
+        reduced = Self.reduce(weights: weights, covers: covers, coveredByFixed: fixed)
+    }
+
+    static func reduce(weights: [Double], covers: [[Int32]], coveredByFixed: [Bool]) -> Reduced {
+        var profiles = [[Int32]](repeating: [], count: weights.count)
+        for (site, set) in covers.enumerated() {
+            for demand in set where !coveredByFixed[Int(demand)] && weights[Int(demand)] > 0 && profiles[Int(demand)].last != Int32(site) {
+                profiles[Int(demand)].append(Int32(site))
+            }
+        }
+        var groupOf: [[Int32]: Int32] = [:]
+        var groupWeights: [Double] = []
+        var demandGroup = [Int32](repeating: -1, count: weights.count)
+        for (demand, profile) in profiles.enumerated() where !profile.isEmpty {
+            let group = groupOf[profile] ?? {
+                groupWeights.append(0)
+                groupOf[profile] = Int32(groupWeights.count - 1)
+                return Int32(groupWeights.count - 1)
+            }()
+            groupWeights[Int(group)] += weights[demand]
+            demandGroup[demand] = group
+        }
+        var lastSite = [Int32](repeating: -1, count: groupWeights.count)
+        let siteGroups = covers.enumerated().map { site, set in
+            var groups: [Int32] = []
+            for demand in set {
+                let group = demandGroup[Int(demand)]
+                guard group >= 0, lastSite[Int(group)] != Int32(site) else { continue }
+                lastSite[Int(group)] = Int32(site)
+                groups.append(group)
+            }
+            return groups.sorted()
+        }
+        let fixedWeight = zip(weights, coveredByFixed).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
+        return Reduced(groupWeights: groupWeights, siteGroups: siteGroups, fixedWeight: fixedWeight,
+                       integral: weights.allSatisfy { $0 == $0.rounded() })
     }
 
     /// Coverage sets by straight-line distance: site j covers demand i when
@@ -54,18 +132,21 @@ public struct PostPlacement: Sendable {
         let total = weights.reduce(0, +)
         let k = min(k, covers.count)
         if let combinations = Self.binomial(covers.count, k, cap: exactLimit), combinations <= exactLimit {
-            let (sites, covered) = exhaustive(k: k)
+            let sites = exhaustive(k: k)
+            let covered = coveredWeight(sites)
             return Solution(sites: sites, coveredWeight: covered, totalWeight: total, optimal: true, upperBound: covered)
         }
-        var chosen = greedy(k: k)
-        let greedyWeight = coveredWeight(chosen)
-        chosen = interchange(chosen)
+        let search = LocalSearch(reduced)
+        var chosen = search.interchange(greedy(k: k))
+        let relaxation = lagrangian(k: k, incumbent: reduced.coveredWeight(chosen))
+        for start in relaxation.starts {
+            let improved = search.interchange(start)
+            if reduced.coveredWeight(improved) > reduced.coveredWeight(chosen) { chosen = improved }
+        }
         let covered = coveredWeight(chosen)
-        let fixedWeight = zip(weights, coveredByFixed).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
-        let gains = covers.map { set in set.reduce(0.0) { $0 + (coveredByFixed[Int($1)] ? 0 : weights[Int($1)]) } }.sorted(by: >)
-        let topK = fixedWeight + gains.prefix(k).reduce(0, +)
-        let bound = min(total, topK, fixedWeight + (greedyWeight - fixedWeight) / (1 - 1 / 2.718_281_828_459_045))
-        return Solution(sites: chosen, coveredWeight: covered, totalWeight: total, optimal: covered >= bound, upperBound: max(bound, covered))
+        let bound = max(covered, min(total, reduced.attainable(relaxation.bound)))
+        return Solution(sites: chosen, coveredWeight: covered, totalWeight: total, optimal: covered >= bound - 1e-9 * max(1, bound),
+                        upperBound: bound)
     }
 
     /// Weight covered by the fixed posts plus `sites`.
@@ -76,79 +157,107 @@ public struct PostPlacement: Sendable {
     }
 
     func greedy(k: Int) -> [Int] {
-        var covered = coveredByFixed
+        let groups = reduced.groupWeights, siteGroups = reduced.siteGroups
+        var covered = [Bool](repeating: false, count: groups.count)
         var chosen: [Int] = []
-        var available = Set(covers.indices)
+        var taken = [Bool](repeating: false, count: siteGroups.count)
         for _ in 0..<k {
             var best = -1, bestGain = -1.0
-            for site in available.sorted() {
-                let gain = covers[site].reduce(0.0) { $0 + (covered[Int($1)] ? 0 : weights[Int($1)]) }
+            for site in siteGroups.indices where !taken[site] {
+                let gain = siteGroups[site].reduce(0.0) { $0 + (covered[Int($1)] ? 0 : groups[Int($1)]) }
                 if gain > bestGain { (best, bestGain) = (site, gain) }
             }
             guard best >= 0 else { break }
             chosen.append(best)
-            available.remove(best)
-            for demand in covers[best] { covered[Int(demand)] = true }
+            taken[best] = true
+            for group in siteGroups[best] { covered[Int(group)] = true }
         }
         return chosen
     }
 
-    /// First-improvement swaps with coverage counts, so each trial costs the two sites' sets.
-    func interchange(_ start: [Int]) -> [Int] {
-        var chosen = start
-        var counts = coveredByFixed.map { $0 ? 1 : 0 }
-        for site in chosen { for demand in covers[site] { counts[Int(demand)] += 1 } }
-        var improved = true
-        while improved {
-            improved = false
-            let inSolution = Set(chosen)
-            outer: for (position, leaving) in chosen.enumerated() {
-                // Weight only `leaving` covers is lost when it goes.
-                for demand in covers[leaving] { counts[Int(demand)] -= 1 }
-                let loss = covers[leaving].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? weights[Int($1)] : 0) }
-                for entering in covers.indices where !inSolution.contains(entering) {
-                    let gain = covers[entering].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? weights[Int($1)] : 0) }
-                    if gain > loss + 1e-9 {
-                        chosen[position] = entering
-                        for demand in covers[entering] { counts[Int(demand)] += 1 }
-                        improved = true
-                        break outer
-                    }
-                }
-                for demand in covers[leaving] { counts[Int(demand)] += 1 }
+    /// The Lagrangian dual of the covering constraints y_g <= sum of x_j over sites j
+    /// covering g, with multipliers 0 <= u_g <= w_g: L(u) = sum(w_g - u_g) + the k largest
+    /// site scores sum(u_g over the site's groups). Every L(u) bounds the optimum; the k
+    /// sites L(u) picks are a feasible answer. Polyak steps toward the best answer known.
+    /// Returns the bound and the best distinct relaxed answers, to start interchange from.
+    func lagrangian(k: Int, incumbent: Double, iterations: Int = 800, starts: Int = 8) -> (bound: Double, starts: [[Int]]) {
+        let groups = reduced.groupWeights, siteGroups = reduced.siteGroups
+        guard k > 0, !groups.isEmpty else { return (reduced.fixedWeight + (k > 0 ? 0 : groups.reduce(0, +)), []) }
+        var multipliers = groups.map { $0 / 2 }
+        var bestBound = Double.infinity, bestValue = incumbent - reduced.fixedWeight
+        var pool: [(value: Double, sites: [Int])] = []
+        var stepScale = 2.0, sinceImprovement = 0
+        var counts = [Int32](repeating: 0, count: groups.count)
+        var scores = [Double](repeating: 0, count: siteGroups.count)
+        for _ in 0..<iterations {
+            for site in siteGroups.indices { scores[site] = siteGroups[site].reduce(0.0) { $0 + multipliers[Int($1)] } }
+            let chosen = Self.largest(k, of: scores)
+            let value = zip(groups, multipliers).reduce(0.0) { $0 + $1.0 - $1.1 } + chosen.reduce(0.0) { $0 + scores[$1] }
+            if value < bestBound - 1e-9 {
+                (bestBound, sinceImprovement) = (value, 0)
+            } else {
+                sinceImprovement += 1
+                if sinceImprovement >= 25 { (stepScale, sinceImprovement) = (stepScale / 2, 0) }
+            }
+            for index in counts.indices { counts[index] = 0 }
+            for site in chosen { for group in siteGroups[site] { counts[Int(group)] += 1 } }
+            let covered = zip(groups, counts).reduce(0.0) { $0 + ($1.1 > 0 ? $1.0 : 0) }
+            bestValue = max(bestValue, covered)
+            let sorted = chosen.sorted()
+            if pool.count < starts || covered > pool[pool.count - 1].value, !pool.contains(where: { $0.sites == sorted }) {
+                pool.append((covered, sorted))
+                pool.sort { $0.value > $1.value }
+                if pool.count > starts { pool.removeLast() }
+            }
+            guard reduced.attainable(bestBound + reduced.fixedWeight) > bestValue + reduced.fixedWeight + 1e-9, stepScale > 1e-4 else { break }
+            var norm = 0.0
+            for group in groups.indices {
+                let slope = (multipliers[group] < groups[group] ? 1.0 : 0.0) - Double(counts[group])
+                norm += slope * slope
+            }
+            guard norm > 0 else { break }
+            let step = stepScale * max(value - bestValue, 1e-6 * max(1, value)) / norm
+            for group in groups.indices {
+                let slope = (multipliers[group] < groups[group] ? 1.0 : 0.0) - Double(counts[group])
+                multipliers[group] = min(groups[group], max(0, multipliers[group] + step * slope))
             }
         }
-        return chosen
+        return (bestBound + reduced.fixedWeight, pool.map(\.sites))
     }
 
-    func exhaustive(k: Int) -> ([Int], Double) {
+    /// Indices of the `k` largest values, ties to the lower index.
+    static func largest(_ k: Int, of values: [Double]) -> [Int] {
+        Array(values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(k))
+    }
+
+    func exhaustive(k: Int) -> [Int] {
+        let groups = reduced.groupWeights, siteGroups = reduced.siteGroups
         var best: [Int] = [], bestWeight = -1.0
-        var counts = coveredByFixed.map { $0 ? 1 : 0 }
+        var counts = [Int32](repeating: 0, count: groups.count)
         var current: [Int] = []
-        var weight = zip(weights, coveredByFixed).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
+        var weight = 0.0
         func visit(from next: Int) {
             if current.count == k {
                 if weight > bestWeight + 1e-12 { (best, bestWeight) = (current, weight) }
                 return
             }
-            guard covers.count - next >= k - current.count else { return }
-            for site in next..<covers.count {
-                for demand in covers[site] {
-                    if counts[Int(demand)] == 0 { weight += weights[Int(demand)] }
-                    counts[Int(demand)] += 1
+            guard siteGroups.count - next >= k - current.count else { return }
+            for site in next..<siteGroups.count {
+                for group in siteGroups[site] {
+                    if counts[Int(group)] == 0 { weight += groups[Int(group)] }
+                    counts[Int(group)] += 1
                 }
                 current.append(site)
                 visit(from: site + 1)
                 current.removeLast()
-                for demand in covers[site] {
-                    counts[Int(demand)] -= 1
-                    if counts[Int(demand)] == 0 { weight -= weights[Int(demand)] }
+                for group in siteGroups[site] {
+                    counts[Int(group)] -= 1
+                    if counts[Int(group)] == 0 { weight -= groups[Int(group)] }
                 }
             }
         }
         visit(from: 0)
-        // Reported from a fresh sum: the running one collects rounding over many steps.
-        return (best, coveredWeight(best))
+        return best
     }
 
     /// C(n, k), or nil once it passes `cap`.
@@ -163,5 +272,43 @@ public struct PostPlacement: Sendable {
             if result > cap { return nil }
         }
         return result
+    }
+}
+
+/// Interchange on the reduced instance: swap a chosen site for an unchosen one while that
+/// raises the covered weight, with coverage counts so each trial costs the two sites' sets.
+struct LocalSearch {
+    let reduced: PostPlacement.Reduced
+
+    init(_ reduced: PostPlacement.Reduced) { self.reduced = reduced }
+
+    func interchange(_ start: [Int]) -> [Int] {
+        let groups = reduced.groupWeights, siteGroups = reduced.siteGroups
+        var chosen = start
+        var counts = [Int32](repeating: 0, count: groups.count)
+        for site in chosen { for group in siteGroups[site] { counts[Int(group)] += 1 } }
+        var inSolution = [Bool](repeating: false, count: siteGroups.count)
+        for site in chosen { inSolution[site] = true }
+        var improved = true
+        while improved {
+            improved = false
+            outer: for (position, leaving) in chosen.enumerated() {
+                // Weight only `leaving` covers is lost when it goes.
+                for group in siteGroups[leaving] { counts[Int(group)] -= 1 }
+                let loss = siteGroups[leaving].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? groups[Int($1)] : 0) }
+                for entering in siteGroups.indices where !inSolution[entering] {
+                    let gain = siteGroups[entering].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? groups[Int($1)] : 0) }
+                    if gain > loss + 1e-9 {
+                        chosen[position] = entering
+                        (inSolution[leaving], inSolution[entering]) = (false, true)
+                        for group in siteGroups[entering] { counts[Int(group)] += 1 }
+                        improved = true
+                        break outer
+                    }
+                }
+                for group in siteGroups[leaving] { counts[Int(group)] += 1 }
+            }
+        }
+        return chosen
     }
 }

@@ -64,3 +64,4 @@ struct PostPlacementTests {
         #expect(throws: GeoError.self) { try PostPlacement(weights: [1], covers: [[0]]).solve(k: -1) }
     }
 }
+

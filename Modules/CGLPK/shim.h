@@ -1,0 +1,2 @@
+// GLPK's C API (Debian: libglpk-dev), for XunfangExact's branch-and-bound.
+#include <glpk.h>
