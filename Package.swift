@@ -118,6 +118,7 @@ let package = Package(
             name: "XunfangExactTests",
             dependencies: ["XunfangExact", "XunfangGeo"],
             path: "Tests/XunfangExactTests",
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
 
@@ -189,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "XunfangCLI",
             dependencies: [
-                "XunfangGeo",
+                "XunfangGeo", "XunfangExact",
                 "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
@@ -227,7 +228,7 @@ let package = Package(
         ),
         .target(
             name: "GridModelPlugin",
-            dependencies: ["XunfangPluginKit", "GridModelContract", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "GridModelContract", "XunfangGeo", "XunfangExact", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/GridModel/Sources",
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 internal import CGLPK
+import Foundation
 import Synchronization
 public import XunfangGeo
 
@@ -12,8 +13,20 @@ public import XunfangGeo
 /// It starts from the fast solver's answer (given to GLPK as its first incumbent) so a time
 /// limit still returns at least that answer, with GLPK's best bound beside it.
 public enum ExactPostPlacement {
-    /// GLPK keeps per-thread state and is not documented as re-entrant: one solve at a time.
-    private static let solving = Mutex(())
+    /// GLPK keeps per-thread state and is not documented as re-entrant: one solve at a
+    /// time; a second one is refused (`.busy`) rather than queued behind a long search.
+    private static let solving = Atomic<Bool>(false)
+
+    /// `solve` on a thread of its own: a search may take its whole time limit and must not
+    /// hold one of Swift concurrency's few threads meanwhile.
+    public static func solveDetached(_ placement: PostPlacement, k: Int, timeLimit: Duration,
+                                     start: PostPlacement.Solution) async throws -> PostPlacement.Solution {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try solve(placement, k: k, timeLimit: timeLimit, start: start) })
+            }
+        }
+    }
 
     /// Solves `placement` for `k` sites within `timeLimit`, starting from `start` (the fast
     /// solver's answer for the same k).
@@ -22,15 +35,77 @@ public enum ExactPostPlacement {
         let reduced = placement.reduced
         let k = min(k, reduced.siteGroups.count)
         guard !start.optimal, k > 0, !reduced.groupWeights.isEmpty else { return start }
-        let outcome = try solving.withLock { _ throws(GeoError) in
-            try branchAndBound(reduced, k: k, timeLimit: timeLimit, start: start.sites)
+        guard solving.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw GeoError(.busy, "another exact post placement is running; try again when it ends")
         }
-        let sites = outcome.sites.count == k ? outcome.sites : start.sites
+        defer { solving.store(false, ordering: .releasing) }
+        let fixed = fixing(reduced, k: k, multipliers: start.multipliers, incumbent: reduced.coveredWeight(start.sites))
+        let restricted = restrict(reduced, open: fixed.open, free: fixed.free)
+        let position = Dictionary(uniqueKeysWithValues: fixed.free.enumerated().map { ($1, $0) })
+        // The start, when the fixing keeps it, is GLPK's first incumbent; otherwise it is beaten or optimal.
+        let startInside = Set(fixed.open).isSubset(of: start.sites) ? start.sites.compactMap { position[$0] } : []
+        let outcome = try branchAndBound(restricted, k: k - fixed.open.count, timeLimit: timeLimit,
+                                         start: startInside.count == k - fixed.open.count ? startInside : [])
+        let found = fixed.open + outcome.sites.map { fixed.free[$0] }
+        let sites = found.count == k && placement.coveredWeight(found) >= start.coveredWeight ? found : start.sites
         let covered = placement.coveredWeight(sites)
         guard covered >= start.coveredWeight else { return start }
         let bound = max(covered, min(start.upperBound, reduced.attainable(outcome.bound)))
         return PostPlacement.Solution(sites: sites, coveredWeight: covered, totalWeight: start.totalWeight,
                                       optimal: outcome.proved || covered >= bound - 1e-9 * max(1, bound), upperBound: outcome.proved ? covered : bound)
+    }
+
+    /// Lagrangian fixing. With multipliers u, L(u) bounds the optimum; forcing a site the
+    /// relaxation leaves out into the answer lowers that bound by at least the k-th largest
+    /// site score minus its own, and forcing a chosen one out by its score minus the
+    /// (k+1)-th. A site whose forced state cannot beat `incumbent` keeps its relaxed state in
+    /// every better answer: fixed open, or dropped.
+    static func fixing(_ reduced: PostPlacement.Reduced, k: Int, multipliers: [Double], incumbent: Double) -> (open: [Int], free: [Int]) {
+        let sites = Array(reduced.siteGroups.indices)
+        guard multipliers.count == reduced.groupWeights.count, k < sites.count else { return ([], sites) }
+        let scores = reduced.siteGroups.map { $0.reduce(0.0) { $0 + multipliers[Int($1)] } }
+        let order = sites.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        let bound = reduced.fixedWeight + zip(reduced.groupWeights, multipliers).reduce(0.0) { $0 + $1.0 - $1.1 }
+            + order.prefix(k).reduce(0.0) { $0 + scores[$1] }
+        let kth = scores[order[k - 1]], next = scores[order[k]]
+        // A better answer covers at least the incumbent plus 1 (whole weights) or plus a hair.
+        let needed = incumbent + (reduced.integral ? 1 - 1e-6 : 1e-9 * max(1, incumbent))
+        var open: [Int] = [], free: [Int] = []
+        for (rank, site) in order.enumerated() {
+            if rank < k {
+                if bound - scores[site] + next < needed { open.append(site) } else { free.append(site) }
+            } else if bound - kth + scores[site] >= needed {
+                free.append(site)
+            }
+        }
+        return (open.sorted(), free.sorted())
+    }
+
+    /// The instance left once `open` sites are in the answer and only `free` ones may join:
+    /// what the open sites cover counts as fixed, groups no free site covers drop out, and
+    /// groups the same free sites cover merge again.
+    static func restrict(_ reduced: PostPlacement.Reduced, open: [Int], free: [Int]) -> PostPlacement.Reduced {
+        var coveredByOpen = [Bool](repeating: false, count: reduced.groupWeights.count)
+        for site in open { for group in reduced.siteGroups[site] { coveredByOpen[Int(group)] = true } }
+        let fixedWeight = reduced.fixedWeight + zip(reduced.groupWeights, coveredByOpen).reduce(0.0) { $0 + ($1.1 ? $1.0 : 0) }
+        var profiles = [[Int32]](repeating: [], count: reduced.groupWeights.count)
+        for (index, site) in free.enumerated() {
+            for group in reduced.siteGroups[site] where !coveredByOpen[Int(group)] { profiles[Int(group)].append(Int32(index)) }
+        }
+        var merged: [[Int32]: Int32] = [:]
+        var weights: [Double] = []
+        var siteGroups = [[Int32]](repeating: [], count: free.count)
+        for (group, profile) in profiles.enumerated() where !profile.isEmpty {
+            if let existing = merged[profile] {
+                weights[Int(existing)] += reduced.groupWeights[group]
+                continue
+            }
+            let id = Int32(weights.count)
+            merged[profile] = id
+            weights.append(reduced.groupWeights[group])
+            for site in profile { siteGroups[Int(site)].append(id) }
+        }
+        return PostPlacement.Reduced(groupWeights: weights, siteGroups: siteGroups, fixedWeight: fixedWeight, integral: reduced.integral)
     }
 
     /// What the callback sees while GLPK searches.
@@ -44,6 +119,9 @@ public enum ExactPostPlacement {
     private static func branchAndBound(_ reduced: PostPlacement.Reduced, k: Int, timeLimit: Duration,
                                        start: [Int]) throws(GeoError) -> (sites: [Int], bound: Double, proved: Bool) {
         let sites = reduced.siteGroups.count, groups = reduced.groupWeights.count
+        // Nothing left to choose: the fixed sites are the answer (or nothing better exists).
+        guard k > 0, sites >= k, groups > 0 else { return (Array(0..<min(max(k, 0), sites)), reduced.fixedWeight + reduced.groupWeights.reduce(0, +), true) }
+        let deadline = ContinuousClock.now + timeLimit
         glp_term_out(GLP_OFF)
         guard let problem = glp_create_prob() else { throw GeoError(.invalidInput, "GLPK could not create a problem") }
         defer { glp_delete_prob(problem) }
@@ -74,15 +152,15 @@ public enum ExactPostPlacement {
         simplex.tm_lim = milliseconds(timeLimit)
         glp_adv_basis(problem, 0)
         guard glp_simplex(problem, &simplex) == 0, glp_get_status(problem) == GLP_OPT else {
-            return (start, .infinity, false)
+            return ([], .infinity, false)
         }
         let relaxation = glp_get_obj_val(problem)
 
-        let search = Search(start: startingPoint(reduced, start))
+        let search = Search(start: start.isEmpty ? [] : startingPoint(reduced, start))
         var parameters = glp_iocp()
         glp_init_iocp(&parameters)
         parameters.msg_lev = GLP_MSG_OFF
-        parameters.tm_lim = milliseconds(timeLimit)
+        parameters.tm_lim = milliseconds(deadline - ContinuousClock.now)
         parameters.br_tech = GLP_BR_PCH
         parameters.bt_tech = GLP_BT_BLB
         // Whole-number weights: a gap below 1 proves the incumbent optimal.
@@ -92,7 +170,7 @@ public enum ExactPostPlacement {
         parameters.cb_func = { tree, info in
             guard let tree, let info else { return }
             let search = Unmanaged<Search>.fromOpaque(info).takeUnretainedValue()
-            if glp_ios_reason(tree) == GLP_IHEUR, !search.offered {
+            if glp_ios_reason(tree) == GLP_IHEUR, !search.offered, !search.start.isEmpty {
                 search.offered = true
                 _ = search.start.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
             }
@@ -101,7 +179,7 @@ public enum ExactPostPlacement {
         }
         let status = withExtendedLifetime(search) { glp_intopt(problem, &parameters) }
         guard [0, GLP_ETMLIM, GLP_EMIPGAP].contains(status), [GLP_OPT, GLP_FEAS].contains(glp_mip_status(problem)) else {
-            return (start, relaxation, false)
+            return ([], relaxation, false)
         }
         let chosen = (1...sites).filter { glp_mip_col_val(problem, Int32($0)) > 0.5 }.map { $0 - 1 }
         // Stopping at the gap tolerance proves optimality only for whole-number weights (set so above).

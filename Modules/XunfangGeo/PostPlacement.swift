@@ -27,13 +27,17 @@ public struct PostPlacement: Sendable {
         public var optimal: Bool
         /// No choice of k sites covers more than this.
         public var upperBound: Double
+        /// The Lagrangian multipliers (one per reduced group) that gave the bound; empty when
+        /// every choice was enumerated. An exact solver fixes sites with them.
+        public var multipliers: [Double]
 
-        public init(sites: [Int], coveredWeight: Double, totalWeight: Double, optimal: Bool, upperBound: Double) {
+        public init(sites: [Int], coveredWeight: Double, totalWeight: Double, optimal: Bool, upperBound: Double, multipliers: [Double] = []) {
             self.sites = sites
             self.coveredWeight = coveredWeight
             self.totalWeight = totalWeight
             self.optimal = optimal
             self.upperBound = upperBound
+            self.multipliers = multipliers
         }
 
         /// How far the answer may be from the optimum, as a share of the bound.
@@ -50,6 +54,13 @@ public struct PostPlacement: Sendable {
         public let fixedWeight: Double
         /// Every weight is a whole number, so is the optimum: a bound can be rounded down.
         public let integral: Bool
+
+        public init(groupWeights: [Double], siteGroups: [[Int32]], fixedWeight: Double, integral: Bool) {
+            self.groupWeights = groupWeights
+            self.siteGroups = siteGroups
+            self.fixedWeight = fixedWeight
+            self.integral = integral
+        }
 
         /// Weight covered by the fixed posts plus `sites`.
         public func coveredWeight(_ sites: [Int]) -> Double {
@@ -146,7 +157,7 @@ public struct PostPlacement: Sendable {
         let covered = coveredWeight(chosen)
         let bound = max(covered, min(total, reduced.attainable(relaxation.bound)))
         return Solution(sites: chosen, coveredWeight: covered, totalWeight: total, optimal: covered >= bound - 1e-9 * max(1, bound),
-                        upperBound: bound)
+                        upperBound: bound, multipliers: relaxation.multipliers)
     }
 
     /// Weight covered by the fixed posts plus `sites`.
@@ -179,10 +190,12 @@ public struct PostPlacement: Sendable {
     /// covering g, with multipliers 0 <= u_g <= w_g: L(u) = sum(w_g - u_g) + the k largest
     /// site scores sum(u_g over the site's groups). Every L(u) bounds the optimum; the k
     /// sites L(u) picks are a feasible answer. Polyak steps toward the best answer known.
-    /// Returns the bound and the best distinct relaxed answers, to start interchange from.
-    func lagrangian(k: Int, incumbent: Double, iterations: Int = 800, starts: Int = 8) -> (bound: Double, starts: [[Int]]) {
+    /// Returns the bound, the multipliers that gave it and the best distinct relaxed
+    /// answers, to start interchange from.
+    func lagrangian(k: Int, incumbent: Double, iterations: Int = 800, starts: Int = 8) -> (bound: Double, multipliers: [Double], starts: [[Int]]) {
         let groups = reduced.groupWeights, siteGroups = reduced.siteGroups
-        guard k > 0, !groups.isEmpty else { return (reduced.fixedWeight + (k > 0 ? 0 : groups.reduce(0, +)), []) }
+        guard k > 0, !groups.isEmpty else { return (reduced.fixedWeight + (k > 0 ? 0 : groups.reduce(0, +)), [], []) }
+        var bestMultipliers: [Double] = []
         var multipliers = groups.map { $0 / 2 }
         var bestBound = Double.infinity, bestValue = incumbent - reduced.fixedWeight
         var pool: [(value: Double, sites: [Int])] = []
@@ -194,7 +207,7 @@ public struct PostPlacement: Sendable {
             let chosen = Self.largest(k, of: scores)
             let value = zip(groups, multipliers).reduce(0.0) { $0 + $1.0 - $1.1 } + chosen.reduce(0.0) { $0 + scores[$1] }
             if value < bestBound - 1e-9 {
-                (bestBound, sinceImprovement) = (value, 0)
+                (bestBound, bestMultipliers, sinceImprovement) = (value, multipliers, 0)
             } else {
                 sinceImprovement += 1
                 if sinceImprovement >= 25 { (stepScale, sinceImprovement) = (stepScale / 2, 0) }
@@ -222,7 +235,7 @@ public struct PostPlacement: Sendable {
                 multipliers[group] = min(groups[group], max(0, multipliers[group] + step * slope))
             }
         }
-        return (bestBound + reduced.fixedWeight, pool.map(\.sites))
+        return (bestBound + reduced.fixedWeight, bestMultipliers, pool.map(\.sites))
     }
 
     /// Indices of the `k` largest values, ties to the lower index.

@@ -241,6 +241,8 @@ public struct RoadGraphBuilder {
 public struct GeoError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         case invalidInput, invalidGraph, unreadableFile, unsupportedFeature, notFound
+        /// A computation that runs one at a time is running; try again later.
+        case busy
     }
 
     public var code: Code

@@ -269,3 +269,33 @@ struct GridModelBusTests {
         await bus.shutdown()
     }
 }
+
+extension GridModelBusTests {
+    @Test("the exact effort proves the demo's answer optimal from the fast one, with a bound and gap; bad limits are refused")
+    func effort() async throws {
+        let (bus, server, caller) = try await stack()
+        let method = "/xunfang.grid_model.v1.GridModel/PlacePosts"
+        var request = Xunfang_GridModel_V1_PlacePostsRequest()
+        request.k = 6
+        request.thresholdSeconds = 60
+        let fast = try await caller.call(method, request, as: Xunfang_GridModel_V1_PlacePostsResponse.self)
+        #expect(fast.siteIds.count == 6)
+        #expect(fast.upperBound >= fast.coveredWeight && fast.upperBound <= fast.totalWeight)
+        let gap = (fast.upperBound - fast.coveredWeight) / fast.upperBound
+        #expect(abs(fast.gap - gap) < 1e-12)
+        request.effort = .exact
+        request.timeLimitSeconds = 60
+        let exact = try await caller.call(method, request, as: Xunfang_GridModel_V1_PlacePostsResponse.self)
+        #expect(exact.optimal && exact.gap == 0)
+        #expect(exact.upperBound == exact.coveredWeight)
+        #expect(exact.coveredWeight >= fast.coveredWeight)
+        #expect(exact.coveredWeight <= fast.upperBound)
+        request.timeLimitSeconds = 121
+        await #expect(throws: BusClientError.self) {
+            let _ = try await caller.call(method, request, as: Xunfang_GridModel_V1_PlacePostsResponse.self)
+        }
+        await caller.close()
+        await server.close()
+        await bus.shutdown()
+    }
+}

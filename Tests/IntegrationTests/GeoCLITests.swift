@@ -60,6 +60,9 @@ struct GeoCLITests {
         let fixedAnswer = try JSONSerialization.jsonObject(with: Data(withFixed.output.utf8)) as? [String: Any]
         #expect(Set(fixedAnswer?["sites"] as? [String] ?? []) == ["s1", "s2"])
         #expect(fixedAnswer?["covered_weight"] as? Double == 23)
+        let exact = try JSONSerialization.jsonObject(with: Data(try run(base + ["--exact"], in: directory).output.utf8)) as? [String: Any]
+        #expect(exact?["covered_weight"] as? Double == 18 && exact?["optimal"] as? Bool == true && exact?["gap"] as? Double == 0)
+        #expect(try run(base + ["--exact", "--time-limit", "0"], in: directory).status != 0)
         let degrees = try run(Array(base.dropLast(2)), in: directory)
         #expect(degrees.status != 0, "1000,0 is not a longitude,latitude")
     }

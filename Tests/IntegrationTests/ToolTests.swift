@@ -97,7 +97,7 @@ struct BuildPackagingTests {
                      "ExecStart=/opt/xunfang/bin/xunfang up --config /etc/xunfang/county.yaml"] {
             #expect(unit.contains(line), "\(line)")
         }
-        #expect(try String(contentsOfFile: dist + "/DEPENDS.debian", encoding: .utf8) == "libsqlite3-0\n")
+        #expect(try String(contentsOfFile: dist + "/DEPENDS.debian", encoding: .utf8) == "libglpk40\nlibsqlite3-0\n")
         let config = try String(contentsOfFile: dist + "/county.yaml", encoding: .utf8)
         #expect(config.contains("- name: dispatch") && !config.contains("- name: situation") && !config.contains("- name: template"))
         let county = try ConfigLoader.load(path: dist + "/county.yaml")

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import XunfangExact
+@testable import XunfangExact
 import XunfangGeo
 
 @Suite("Exact post placement (GLPK branch-and-bound)")
@@ -34,6 +34,19 @@ struct ExactPostPlacementTests {
             #expect(fast.coveredWeight >= 0.99 * exact.coveredWeight, "k \(k): fast \(fast.coveredWeight) of \(exact.coveredWeight)")
             if fast.optimal { #expect(fast.coveredWeight == exact.coveredWeight, "k \(k): a fast answer called optimal is") }
         }
+    }
+
+    @Test("Lagrangian fixing drops sites before branch-and-bound, and the optimum survives it")
+    func fixing() throws {
+        let placement = try crimes()
+        let fast = try placement.solve(k: 11, exactLimit: 0)
+        let exact = try ExactPostPlacement.solve(placement, k: 11, timeLimit: .seconds(60), start: fast)
+        let fixed = ExactPostPlacement.fixing(placement.reduced, k: 11, multipliers: fast.multipliers, incumbent: fast.coveredWeight)
+        #expect(fixed.free.count + fixed.open.count < placement.covers.count, "\(fixed.free.count) free, \(fixed.open.count) open")
+        let restricted = ExactPostPlacement.restrict(placement.reduced, open: fixed.open, free: fixed.free)
+        #expect(restricted.fixedWeight >= placement.reduced.fixedWeight)
+        #expect(exact.coveredWeight > fast.coveredWeight, "the better answer lies among the sites left free")
+        #expect(Set(fixed.open).isSubset(of: exact.sites) && Set(exact.sites).isSubset(of: fixed.open + fixed.free))
     }
 
     @Test("random instances with fractional weights and fixed posts: exact equals enumeration", arguments: 0..<8)

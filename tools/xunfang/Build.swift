@@ -70,9 +70,10 @@ struct BuildCommand: ParsableCommand {
     }
 
     /// What the binaries still link dynamically beyond a minimal Debian (libc, libstdc++,
-    /// zlib): the system SQLite the plugins' stores use (GRDB links it). Measured with ldd
-    /// inside a bare debootstrap root by tools/prove-static-build.
-    static let debianRuntimePackages = ["libsqlite3-0"]
+    /// zlib): GLPK (exact post placement in GridModel and `xunfang geo`) and the system
+    /// SQLite the plugins' stores use (GRDB links it). Measured with ldd inside a bare
+    /// debootstrap root by tools/prove-static-build.
+    static let debianRuntimePackages = ["libglpk40", "libsqlite3-0"]
 
     /// Builds `products` and returns where they are. Self-contained by default: the Swift
     /// runtime and Foundation linked in, so a server needs no toolchain.

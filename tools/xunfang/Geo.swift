@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import XunfangExact
 import XunfangGeo
 
 /// Road-network tools for analysts and scripts; no bus needed.
@@ -127,8 +128,9 @@ struct GeoCommand: ParsableCommand {
             commandName: "place-posts", abstract: "Choose k post sites that cover the most demand weight within a radius.",
             discussion: """
             Demand CSV: id,x,y,weight. Sites CSV: id,x,y. Coordinates are longitude,latitude (haversine \
-            distances) unless --planar (x,y in metres). Small instances are solved exactly; larger ones by \
-            greedy plus interchange, with an upper bound on the optimum.
+            distances) unless --planar (x,y in metres). The fast mode (greedy, interchange and a Lagrangian \
+            bound) prints the answer with an upper bound on the optimum and the gap; --exact closes the gap \
+            with GLPK's branch-and-bound, within --time-limit.
             """)
         @Option(help: "Demand points: id,x,y,weight.") var demand: String
         @Option(help: "Candidate sites: id,x,y.") var sites: String
@@ -136,6 +138,8 @@ struct GeoCommand: ParsableCommand {
         @Option(help: "Number of posts to place.") var k: Int
         @Option(help: "Ids of sites already holding posts (comma-separated).") var fixed: String?
         @Flag(help: "x,y are planar metres, not longitude,latitude.") var planar = false
+        @Flag(help: "Prove the answer optimal (branch-and-bound) instead of stopping at the fast answer and its bound.") var exact = false
+        @Option(help: "Seconds the exact mode may take; it then answers its best with the bound reached.") var timeLimit: Double = 30
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
@@ -166,16 +170,22 @@ struct GeoCommand: ParsableCommand {
                 try PostPlacement(weights: weights, covers: candidates.map { allCovers[$0] },
                                   fixedCovers: siteIDs.indices.filter { fixedIDs.contains(siteIDs[$0]) }.map { allCovers[$0] })
             }
-            let solution = try geo { try placement.solve(k: k) }
+            guard timeLimit > 0, timeLimit <= 3_600 else { throw ValidationError("--time-limit must be within 0...3600 seconds") }
+            var solution = try geo { try placement.solve(k: k) }
+            if exact {
+                let fast = solution
+                solution = try geo { try ExactPostPlacement.solve(placement, k: k, timeLimit: .milliseconds(Int(timeLimit * 1_000)), start: fast) }
+            }
             let chosen = solution.sites.map { siteIDs[candidates[$0]] }
             if json {
                 printJSON(["sites": chosen, "covered_weight": solution.coveredWeight, "total_weight": solution.totalWeight,
-                           "optimal": solution.optimal, "upper_bound": solution.upperBound, "fixed": fixedIDs.sorted()] as [String: Any])
+                           "optimal": solution.optimal, "upper_bound": solution.upperBound, "gap": solution.gap,
+                           "fixed": fixedIDs.sorted()] as [String: Any])
             } else {
                 print("sites: \(chosen.joined(separator: ","))")
                 print(String(format: "covered weight: %.3f of %.3f (%.1f%%)%@", solution.coveredWeight, solution.totalWeight,
                              solution.totalWeight > 0 ? 100 * solution.coveredWeight / solution.totalWeight : 0,
-                             solution.optimal ? ", optimal" : String(format: ", optimum at most %.3f", solution.upperBound)))
+                             solution.optimal ? ", optimal" : String(format: ", optimum at most %.3f (gap %.2f%%)", solution.upperBound, 100 * solution.gap)))
             }
         }
 

@@ -283,6 +283,45 @@ public nonisolated enum Xunfang_GridModel_V1_SiteKind: SwiftProtobuf.Enum, Swift
 
 }
 
+public nonisolated enum Xunfang_GridModel_V1_PlacementEffort: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Greedy, interchange and a Lagrangian bound: well under a second at county size, and
+  /// optimal or within about 1% on real instances; upper_bound and gap say how far at most.
+  case fast // = 0
+
+  /// Branch-and-bound (GLPK) from the fast answer until optimal is proved or the time limit.
+  case exact // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .fast
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .fast
+    case 1: self = .exact
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .fast: return 0
+    case .exact: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_GridModel_V1_PlacementEffort] = [
+    .fast,
+    .exact,
+  ]
+
+}
+
 public nonisolated struct Xunfang_GridModel_V1_Position: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -797,6 +836,11 @@ public nonisolated struct Xunfang_GridModel_V1_PlacePostsRequest: Sendable {
   /// empty = the county's fixed posts
   public var fixed: [Xunfang_GridModel_V1_Site] = []
 
+  public var effort: Xunfang_GridModel_V1_PlacementEffort = .fast
+
+  /// exact effort only: 0 = 10 s; at most 120 s
+  public var timeLimitSeconds: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -815,9 +859,14 @@ public nonisolated struct Xunfang_GridModel_V1_PlacePostsResponse: Sendable {
 
   public var totalWeight: Double = 0
 
+  /// proved: no choice of k sites covers more
   public var optimal: Bool = false
 
+  /// no choice of k sites covers more than this
   public var upperBound: Double = 0
+
+  /// (upper_bound - covered_weight) / upper_bound
+  public var gap: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -953,6 +1002,10 @@ nonisolated extension Xunfang_GridModel_V1_PlaceClass: SwiftProtobuf._ProtoNameP
 
 nonisolated extension Xunfang_GridModel_V1_SiteKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SITE_KIND_UNSPECIFIED\0\u{1}SITE_KIND_FIXED_POST\0\u{1}SITE_KIND_MOBILE_POST\0\u{1}SITE_KIND_SERVICE_STATION\0\u{1}SITE_KIND_POLICE_ROOM\0\u{1}SITE_KIND_CHECKPOINT\0\u{1}SITE_KIND_CITY_EXIT\0\u{1}SITE_KIND_PATROL_POINT\0\u{1}SITE_KIND_STATION_HOUSE\0\u{1}SITE_KIND_PATROL_LINE\0")
+}
+
+nonisolated extension Xunfang_GridModel_V1_PlacementEffort: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PLACEMENT_EFFORT_FAST\0\u{1}PLACEMENT_EFFORT_EXACT\0")
 }
 
 nonisolated extension Xunfang_GridModel_V1_Position: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1833,7 +1886,7 @@ nonisolated extension Xunfang_GridModel_V1_WeightedPoint: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_GridModel_V1_PlacePostsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PlacePostsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}k\0\u{3}threshold_seconds\0\u{1}mode\0\u{1}demand\0\u{1}candidates\0\u{1}fixed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}k\0\u{3}threshold_seconds\0\u{1}mode\0\u{1}demand\0\u{1}candidates\0\u{1}fixed\0\u{1}effort\0\u{3}time_limit_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1847,6 +1900,8 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsRequest: SwiftProtobuf.Mess
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.demand) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.candidates) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.fixed) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.effort) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.timeLimitSeconds) }()
       default: break
       }
     }
@@ -1871,6 +1926,12 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsRequest: SwiftProtobuf.Mess
     if !self.fixed.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.fixed, fieldNumber: 6)
     }
+    if self.effort != .fast {
+      try visitor.visitSingularEnumField(value: self.effort, fieldNumber: 7)
+    }
+    if self.timeLimitSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeLimitSeconds, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1881,6 +1942,8 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsRequest: SwiftProtobuf.Mess
     if lhs.demand != rhs.demand {return false}
     if lhs.candidates != rhs.candidates {return false}
     if lhs.fixed != rhs.fixed {return false}
+    if lhs.effort != rhs.effort {return false}
+    if lhs.timeLimitSeconds != rhs.timeLimitSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1888,7 +1951,7 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsRequest: SwiftProtobuf.Mess
 
 nonisolated extension Xunfang_GridModel_V1_PlacePostsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PlacePostsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_ids\0\u{1}positions\0\u{3}covered_weight\0\u{3}total_weight\0\u{1}optimal\0\u{3}upper_bound\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_ids\0\u{1}positions\0\u{3}covered_weight\0\u{3}total_weight\0\u{1}optimal\0\u{3}upper_bound\0\u{1}gap\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1902,6 +1965,7 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsResponse: SwiftProtobuf.Mes
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.totalWeight) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.optimal) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.upperBound) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.gap) }()
       default: break
       }
     }
@@ -1926,6 +1990,9 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsResponse: SwiftProtobuf.Mes
     if self.upperBound.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.upperBound, fieldNumber: 6)
     }
+    if self.gap.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.gap, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1936,6 +2003,7 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsResponse: SwiftProtobuf.Mes
     if lhs.totalWeight != rhs.totalWeight {return false}
     if lhs.optimal != rhs.optimal {return false}
     if lhs.upperBound != rhs.upperBound {return false}
+    if lhs.gap != rhs.gap {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

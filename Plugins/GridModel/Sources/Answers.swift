@@ -1,4 +1,5 @@
 import Foundation
+import XunfangExact
 import XunfangGeo
 import XunfangPluginKit
 import GridModelContract
@@ -176,9 +177,12 @@ enum Answers {
         return response
     }
 
-    static func placePosts(_ model: CountyModel, _ request: Xunfang_GridModel_V1_PlacePostsRequest) throws -> Xunfang_GridModel_V1_PlacePostsResponse {
+    static func placePosts(_ model: CountyModel, _ request: Xunfang_GridModel_V1_PlacePostsRequest) async throws -> Xunfang_GridModel_V1_PlacePostsResponse {
         guard request.k >= 1, request.k <= 200 else { throw BusClientError(.invalidArgument, "k: \(request.k) is outside 1...200") }
         _ = try thresholds([request.thresholdSeconds])
+        guard request.timeLimitSeconds >= 0, request.timeLimitSeconds <= 120 else {
+            throw BusClientError(.invalidArgument, "time_limit_seconds: \(request.timeLimitSeconds) is outside 0...120")
+        }
         guard request.demand.count <= GridModelPlugin.maxDemand else {
             throw BusClientError(.invalidArgument, "demand: \(request.demand.count) points is more than \(GridModelPlugin.maxDemand)")
         }
@@ -204,12 +208,18 @@ enum Answers {
         var fixed: [GeoPoint] = []
         for (index, site) in request.fixed.enumerated() { fixed.append(try point(site.position, field: "fixed[\(index)].position")) }
         if request.fixed.isEmpty { fixed = model.sites.filter { $0.kind == .fixedPost }.map(\.position) }
-        let solution: PostPlacement.Solution
+        var solution: PostPlacement.Solution
         do {
-            solution = try model.placePosts(k: Int(request.k), threshold: request.thresholdSeconds, mode: mode(request.mode),
-                                            demand: demand, candidates: candidates.map(\.point), fixed: fixed)
-        } catch {
-            throw BusClientError(.invalidArgument, error.message)
+            let placement = try model.postPlacement(threshold: request.thresholdSeconds, mode: mode(request.mode),
+                                                    demand: demand, candidates: candidates.map(\.point), fixed: fixed)
+            solution = try placement.solve(k: Int(request.k))
+            if request.effort == .exact {
+                let limit = request.timeLimitSeconds > 0 ? request.timeLimitSeconds : 10
+                solution = try await ExactPostPlacement.solveDetached(placement, k: Int(request.k), timeLimit: .milliseconds(Int(limit * 1_000)),
+                                                                      start: solution)
+            }
+        } catch let error as GeoError {
+            throw BusClientError(error)
         }
         var response = Xunfang_GridModel_V1_PlacePostsResponse()
         response.siteIds = solution.sites.map { candidates[$0].id }
@@ -218,6 +228,7 @@ enum Answers {
         response.totalWeight = solution.totalWeight
         response.optimal = solution.optimal
         response.upperBound = solution.upperBound
+        response.gap = solution.gap
         return response
     }
 

@@ -82,10 +82,10 @@ extension CountyModel {
             grids: perGrid)
     }
 
-    /// Chooses `k` post sites among `candidates` so that the most demand weight is within
-    /// `threshold` seconds by road from a post (new or `fixed`).
-    public func placePosts(k: Int, threshold: Double, mode: TravelMode, demand: [(position: GeoPoint, weight: Double)],
-                           candidates: [GeoPoint], fixed: [GeoPoint]) throws(GeoError) -> PostPlacement.Solution {
+    /// The covering problem of placing posts among `candidates` so that the most demand
+    /// weight is within `threshold` seconds by road from a post (new or `fixed`).
+    public func postPlacement(threshold: Double, mode: TravelMode, demand: [(position: GeoPoint, weight: Double)],
+                              candidates: [GeoPoint], fixed: [GeoPoint]) throws(GeoError) -> PostPlacement {
         let demandSnaps = demand.map { snap($0.position) }
         func covers(from site: GeoPoint, _ search: ShortestPathSearch) -> [Int32] {
             guard let start = snap(site) else { return [] }
@@ -99,6 +99,6 @@ extension CountyModel {
         let (candidateSets, fixedSets) = searches.withSearch(.time(mode), direction: .forward) { search, _ in
             (candidates.map { covers(from: $0, search) }, fixed.map { covers(from: $0, search) })
         }
-        return try PostPlacement(weights: demand.map(\.weight), covers: candidateSets, fixedCovers: fixedSets).solve(k: k)
+        return try PostPlacement(weights: demand.map(\.weight), covers: candidateSets, fixedCovers: fixedSets)
     }
 }

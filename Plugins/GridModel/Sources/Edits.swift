@@ -91,6 +91,7 @@ extension BusClientError {
         case .invalidInput, .invalidGraph, .unsupportedFeature: self.init(.invalidArgument, error.message)
         case .notFound: self.init(.notFound, error.message)
         case .unreadableFile: self.init(.failedPrecondition, error.message)
+        case .busy: self.init(.resourceExhausted, error.message)
         }
     }
 }

@@ -137,7 +137,7 @@ public struct GridModelPlugin: Plugin {
             try Answers.coverage(model.current, request)
         }
         bus.serve(Self.service + "PlacePosts") { (request: Xunfang_GridModel_V1_PlacePostsRequest, _) in
-            try Answers.placePosts(model.current, request)
+            try await Answers.placePosts(model.current, request)
         }
         bus.serve(Self.service + "ListAreas") { (request: Xunfang_GridModel_V1_ListAreasRequest, _) in
             Answers.listAreas(model.current, request)

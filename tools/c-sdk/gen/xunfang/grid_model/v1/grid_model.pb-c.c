@@ -2556,7 +2556,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__weighted_point__descri
   (ProtobufCMessageInit) xunfang__grid_model__v1__weighted_point__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__place_posts_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__place_posts_request__field_descriptors[8] =
 {
   {
     "k",
@@ -2630,19 +2630,45 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__place_posts_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effort",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__PlacePostsRequest, effort),
+    &xunfang__grid_model__v1__placement_effort__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "time_limit_seconds",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__PlacePostsRequest, time_limit_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__place_posts_request__field_indices_by_name[] = {
   4,   /* field[4] = candidates */
   3,   /* field[3] = demand */
+  6,   /* field[6] = effort */
   5,   /* field[5] = fixed */
   0,   /* field[0] = k */
   2,   /* field[2] = mode */
   1,   /* field[1] = threshold_seconds */
+  7,   /* field[7] = time_limit_seconds */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__place_posts_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_request__descriptor =
 {
@@ -2652,14 +2678,14 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_request__d
   "Xunfang__GridModel__V1__PlacePostsRequest",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__PlacePostsRequest),
-  6,
+  8,
   xunfang__grid_model__v1__place_posts_request__field_descriptors,
   xunfang__grid_model__v1__place_posts_request__field_indices_by_name,
   1,  xunfang__grid_model__v1__place_posts_request__number_ranges,
   (ProtobufCMessageInit) xunfang__grid_model__v1__place_posts_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__place_posts_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__place_posts_response__field_descriptors[7] =
 {
   {
     "site_ids",
@@ -2733,9 +2759,22 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__place_posts_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "gap",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__PlacePostsResponse, gap),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__place_posts_response__field_indices_by_name[] = {
   2,   /* field[2] = covered_weight */
+  6,   /* field[6] = gap */
   4,   /* field[4] = optimal */
   1,   /* field[1] = positions */
   0,   /* field[0] = site_ids */
@@ -2745,7 +2784,7 @@ static const unsigned xunfang__grid_model__v1__place_posts_response__field_indic
 static const ProtobufCIntRange xunfang__grid_model__v1__place_posts_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_response__descriptor =
 {
@@ -2755,7 +2794,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_response__
   "Xunfang__GridModel__V1__PlacePostsResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__PlacePostsResponse),
-  6,
+  7,
   xunfang__grid_model__v1__place_posts_response__field_descriptors,
   xunfang__grid_model__v1__place_posts_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__place_posts_response__number_ranges,
@@ -3304,6 +3343,34 @@ const ProtobufCEnumDescriptor xunfang__grid_model__v1__site_kind__descriptor =
   xunfang__grid_model__v1__site_kind__enum_values_by_name,
   1,
   xunfang__grid_model__v1__site_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__grid_model__v1__placement_effort__enum_values_by_number[2] =
+{
+  { "PLACEMENT_EFFORT_FAST", "XUNFANG__GRID_MODEL__V1__PLACEMENT_EFFORT__PLACEMENT_EFFORT_FAST", 0 },
+  { "PLACEMENT_EFFORT_EXACT", "XUNFANG__GRID_MODEL__V1__PLACEMENT_EFFORT__PLACEMENT_EFFORT_EXACT", 1 },
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__placement_effort__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex xunfang__grid_model__v1__placement_effort__enum_values_by_name[2] =
+{
+  { "PLACEMENT_EFFORT_EXACT", 1 },
+  { "PLACEMENT_EFFORT_FAST", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__grid_model__v1__placement_effort__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.PlacementEffort",
+  "PlacementEffort",
+  "Xunfang__GridModel__V1__PlacementEffort",
+  "xunfang.grid_model.v1",
+  2,
+  xunfang__grid_model__v1__placement_effort__enum_values_by_number,
+  2,
+  xunfang__grid_model__v1__placement_effort__enum_values_by_name,
+  1,
+  xunfang__grid_model__v1__placement_effort__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__method_descriptors[9] =

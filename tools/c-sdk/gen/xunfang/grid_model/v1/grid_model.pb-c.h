@@ -125,6 +125,18 @@ typedef enum _Xunfang__GridModel__V1__SiteKind {
   XUNFANG__GRID_MODEL__V1__SITE_KIND__SITE_KIND_PATROL_LINE = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__GRID_MODEL__V1__SITE_KIND)
 } Xunfang__GridModel__V1__SiteKind;
+typedef enum _Xunfang__GridModel__V1__PlacementEffort {
+  /*
+   * Greedy, interchange and a Lagrangian bound: well under a second at county size, and
+   * optimal or within about 1% on real instances; upper_bound and gap say how far at most.
+   */
+  XUNFANG__GRID_MODEL__V1__PLACEMENT_EFFORT__PLACEMENT_EFFORT_FAST = 0,
+  /*
+   * Branch-and-bound (GLPK) from the fast answer until optimal is proved or the time limit.
+   */
+  XUNFANG__GRID_MODEL__V1__PLACEMENT_EFFORT__PLACEMENT_EFFORT_EXACT = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__GRID_MODEL__V1__PLACEMENT_EFFORT)
+} Xunfang__GridModel__V1__PlacementEffort;
 
 /* --- messages --- */
 
@@ -479,10 +491,15 @@ struct  Xunfang__GridModel__V1__PlacePostsRequest
    */
   size_t n_fixed;
   Xunfang__GridModel__V1__Site **fixed;
+  Xunfang__GridModel__V1__PlacementEffort effort;
+  /*
+   * exact effort only: 0 = 10 s; at most 120 s
+   */
+  double time_limit_seconds;
 };
 #define XUNFANG__GRID_MODEL__V1__PLACE_POSTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__place_posts_request__descriptor) \
-    , 0, 0, XUNFANG__GRID_MODEL__V1__TRAVEL_MODE__TRAVEL_MODE_CAR, 0,NULL, 0,NULL, 0,NULL }
+    , 0, 0, XUNFANG__GRID_MODEL__V1__TRAVEL_MODE__TRAVEL_MODE_CAR, 0,NULL, 0,NULL, 0,NULL, XUNFANG__GRID_MODEL__V1__PLACEMENT_EFFORT__PLACEMENT_EFFORT_FAST, 0 }
 
 
 struct  Xunfang__GridModel__V1__PlacePostsResponse
@@ -494,12 +511,22 @@ struct  Xunfang__GridModel__V1__PlacePostsResponse
   Xunfang__GridModel__V1__Position **positions;
   double covered_weight;
   double total_weight;
+  /*
+   * proved: no choice of k sites covers more
+   */
   protobuf_c_boolean optimal;
+  /*
+   * no choice of k sites covers more than this
+   */
   double upper_bound;
+  /*
+   * (upper_bound - covered_weight) / upper_bound
+   */
+  double gap;
 };
 #define XUNFANG__GRID_MODEL__V1__PLACE_POSTS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__place_posts_response__descriptor) \
-    , 0,NULL, 0,NULL, 0, 0, 0, 0 }
+    , 0,NULL, 0,NULL, 0, 0, 0, 0, 0 }
 
 
 struct  Xunfang__GridModel__V1__ListAreasRequest
@@ -1303,6 +1330,7 @@ extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__travel_mode__de
 extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__area_kind__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__place_class__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__site_kind__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__placement_effort__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__position__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__area__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__site__descriptor;
