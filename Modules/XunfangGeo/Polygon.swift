@@ -161,6 +161,26 @@ public struct MultiPolygon: Hashable, Sendable {
         bounds.contains(point) && polygons.contains { $0.contains(point) }
     }
 
+    /// How far `point` is from the area: 0 inside, else the distance to the nearest edge.
+    public func distance(to point: PlanarPoint) -> Double {
+        guard !contains(point) else { return 0 }
+        var nearest = Double.infinity
+        for polygon in polygons {
+            for ring in polygon.rings {
+                for (a, b) in ring.edges { nearest = min(nearest, Self.distance(from: point, toSegment: a, b)) }
+            }
+        }
+        return nearest
+    }
+
+    static func distance(from p: PlanarPoint, toSegment a: PlanarPoint, _ b: PlanarPoint) -> Double {
+        let dx = b.x - a.x, dy = b.y - a.y
+        let lengthSquared = dx * dx + dy * dy
+        let t = lengthSquared > 0 ? min(1, max(0, ((p.x - a.x) * dx + (p.y - a.y) * dy) / lengthSquared)) : 0
+        let x = a.x + t * dx - p.x, y = a.y + t * dy - p.y
+        return (x * x + y * y).squareRoot()
+    }
+
     public var centroid: PlanarPoint {
         var x = 0.0, y = 0.0, total = 0.0
         for polygon in polygons {

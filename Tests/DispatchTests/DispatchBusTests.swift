@@ -35,7 +35,7 @@ struct Stack {
     let clients: [BusClient]
 
     static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock(), autoMoveUp: Bool = false,
-                      retentionDays: Int = 180) async throws -> Stack {
+                      retentionDays: Int = 180, acceptOutsideMetres: Double = 0) async throws -> Stack {
         let open = AccessControl.unrestricted
         var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["dispatch", "grid-model", "desk"].map {
             PrincipalConfig(name: $0, credential: secret, acl: open)
@@ -53,7 +53,7 @@ struct Stack {
             clients.append(client)
         }
         let plugin = try DispatchPlugin(store: openStore(directory), clock: clock, logger: quiet, autoMoveUp: autoMoveUp,
-                                        retentionDays: retentionDays)
+                                        retentionDays: retentionDays, acceptOutsideMetres: acceptOutsideMetres)
         let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet)
         plugin.register(on: dispatch)
         try await dispatch.start()
@@ -341,6 +341,38 @@ struct DispatchBusTests {
 
 @Suite("Dispatch refuses unbounded and out-of-domain input", .serialized)
 struct DispatchInputBoundsTests {
+    @Test("a call outside every grid is refused naming the nearest grid and distance, or taken as a neighbouring county's within the setting")
+    func outsideTheCounty() async throws {
+        let far = at(40_000, 3_000)
+        let nearest = try #require(demoCounty.nearestGrid(to: far))
+        #expect(nearest.metres > 10_000)
+        let strict = try await Stack.start(directory: temporaryDirectory(), gridModel: true)
+        let desk = try await strict.desk()
+        do {
+            _ = try await intake(desk, "theft", far)
+            Issue.record("a call far outside the county was taken")
+        } catch let error as BusClientError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains(nearest.grid.id) && error.message.contains(String(format: "%.1f km outside", nearest.metres / 1_000)), "\(error.message)")
+        }
+        let inside = try await intake(desk, "theft", at(300, 250))
+        #expect(!inside.incident.gridID.isEmpty && inside.incident.outsideCountyMetres == 0)
+        let listed = try await desk.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", Xunfang_Dispatch_V1_ListIncidentsRequest(),
+                                         as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        #expect(listed.incidents.count == 1, "the refused call stored nothing")
+        await desk.close()
+        await strict.stop()
+
+        let lenient = try await Stack.start(directory: temporaryDirectory(), gridModel: true, acceptOutsideMetres: 50_000)
+        let border = try await lenient.desk()
+        let taken = try await intake(border, "theft", far).incident
+        #expect(abs(taken.outsideCountyMetres - nearest.metres) < 1)
+        #expect(taken.gridID.isEmpty && taken.stationID == nearest.station?.id)
+        #expect(taken.note.contains("neighbouring county"))
+        await border.close()
+        await lenient.stop()
+    }
+
     @Test("oversized ids and text, unknown enums and datum conversions outside China are INVALID_ARGUMENT; nothing is stored")
     func refusals() async throws {
         let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: false)

@@ -25,6 +25,15 @@ struct PolygonTests {
         #expect(abs(clockwise.centroid.x - 50) < 1e-9)
     }
 
+    @Test("distance to an area: zero inside, to the nearest edge outside, holes count as outside")
+    func distance() throws {
+        let area = MultiPolygon(Polygon(outer: try square(0, 0, 100), holes: [try square(40, 40, 20)]))
+        #expect(area.distance(to: PlanarPoint(x: 10, y: 10)) == 0)
+        #expect(area.distance(to: PlanarPoint(x: 103, y: 104)) == 5, "to the corner")
+        #expect(area.distance(to: PlanarPoint(x: 50, y: -7)) == 7, "to the edge")
+        #expect(area.distance(to: PlanarPoint(x: 50, y: 48)) == 8, "inside the hole: to its nearest edge")
+    }
+
     @Test("a point on the border of two touching grids belongs to exactly one")
     func touchingBorders() throws {
         let grids = [MultiPolygon(Polygon(outer: try square(0, 0, 100))), MultiPolygon(Polygon(outer: try square(100, 0, 100))),

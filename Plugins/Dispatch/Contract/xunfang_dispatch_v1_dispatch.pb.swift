@@ -408,6 +408,12 @@ public nonisolated struct Xunfang_Dispatch_V1_Incident: @unchecked Sendable {
     set {_uniqueStorage()._responseTargetSeconds = newValue}
   }
 
+  /// > 0: a neighbouring county's incident taken this far outside
+  public var outsideCountyMetres: Double {
+    get {_storage._outsideCountyMetres}
+    set {_uniqueStorage()._outsideCountyMetres = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1310,7 +1316,7 @@ nonisolated extension Xunfang_Dispatch_V1_IncidentTimes: SwiftProtobuf.Message, 
 
 nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Incident"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0\u{3}outside_county_metres\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1328,6 +1334,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
     var _linkedCalls: UInt32 = 0
     var _note: String = String()
     var _responseTargetSeconds: UInt32 = 0
+    var _outsideCountyMetres: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1353,6 +1360,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       _linkedCalls = source._linkedCalls
       _note = source._note
       _responseTargetSeconds = source._responseTargetSeconds
+      _outsideCountyMetres = source._outsideCountyMetres
     }
   }
 
@@ -1386,6 +1394,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         case 13: try { try decoder.decodeSingularUInt32Field(value: &_storage._linkedCalls) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._note) }()
         case 15: try { try decoder.decodeSingularUInt32Field(value: &_storage._responseTargetSeconds) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._outsideCountyMetres) }()
         default: break
         }
       }
@@ -1443,6 +1452,9 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       if _storage._responseTargetSeconds != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._responseTargetSeconds, fieldNumber: 15)
       }
+      if _storage._outsideCountyMetres.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._outsideCountyMetres, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1467,6 +1479,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         if _storage._linkedCalls != rhs_storage._linkedCalls {return false}
         if _storage._note != rhs_storage._note {return false}
         if _storage._responseTargetSeconds != rhs_storage._responseTargetSeconds {return false}
+        if _storage._outsideCountyMetres != rhs_storage._outsideCountyMetres {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -27,13 +27,17 @@ final class Desk: @unchecked Sendable {
     private var shiftStart: Int64
     /// How long personal fields outlive the incident's end.
     private let retentionMilliseconds: Int64
+    /// Calls up to this far outside every grid are taken as a neighbouring county's
+    /// incident; farther ones are refused (`DISPATCH_ACCEPT_OUTSIDE_METRES`).
+    private let acceptOutsideMetres: Double
     private var lastRetentionSweep: Int64 = 0
 
     /// - Parameter roster: the county's roster (`DISPATCH_ROSTER`), merged into the stored
     ///   units at start; without one an empty store gets the demo roster.
     init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults,
-         autoMoveUp: Bool = true, roster: [Unit]? = nil, retentionDays: Int = 180) throws {
+         autoMoveUp: Bool = true, roster: [Unit]? = nil, retentionDays: Int = 180, acceptOutsideMetres: Double = 0) throws {
         self.store = store
+        self.acceptOutsideMetres = acceptOutsideMetres
         self.clock = clock
         self.logger = logger
         self.autoMoveUp = autoMoveUp
@@ -70,10 +74,20 @@ final class Desk: @unchecked Sendable {
         }
         let personal = try Self.personalFields(request)
         let location: GeoPoint
-        let place: (grid: String, station: String, target: Int)?
+        var place: (grid: String, station: String, target: Int)?
+        var outside: Double?
         if request.placeID.isEmpty {
             location = try Wire.point(request.location, field: "location")
-            place = await locate(location)
+            switch await locate(location) {
+            case .inside(let found): place = found
+            case .outside(let grid, let station, let metres):
+                guard metres <= acceptOutsideMetres else {
+                    throw BusClientError(.invalidArgument, String(format: "location is %.1f km outside the county (nearest grid %@, station %@); ", metres / 1_000, grid, station)
+                        + "hand the call to the county it is in, or set DISPATCH_ACCEPT_OUTSIDE_METRES to take calls near the border")
+                }
+                (place, outside) = ((grid: "", station: station, target: 0), metres)
+            case .unknown: place = nil
+            }
         } else {
             guard !request.hasLocation else { throw BusClientError(.invalidArgument, "give a location or a place_id, not both") }
             (location, place) = try await locate(placeID: request.placeID)
@@ -82,8 +96,8 @@ final class Desk: @unchecked Sendable {
         let (incident, linked) = try apply(personal: personal.map { ($0, caller) }) { dispatcher in
             let (incident, linked, events) = try dispatcher.intake(
                 typeCode: request.typeCode, source: source, location: location, report: "",
-                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place?.grid, stationID: place?.station,
-                responseTargetSeconds: place?.target)
+                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place.flatMap { $0.grid.isEmpty ? nil : $0.grid },
+                stationID: place?.station, responseTargetSeconds: place.flatMap { $0.target > 0 ? $0.target : nil }, outsideCountyMetres: outside)
             return ((incident, linked), events)
         }
         var response = Xunfang_Dispatch_V1_IntakeResponse()
@@ -642,14 +656,25 @@ final class Desk: @unchecked Sendable {
         return (point, answer.found ? (answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds)) : nil)
     }
 
-    /// GridModel's answer for where a point is; nil when GridModel is not running.
-    private func locate(_ point: GeoPoint) async -> (grid: String, station: String, target: Int)? {
-        guard let bus = currentBus else { return nil }
+    enum Placement {
+        case inside((grid: String, station: String, target: Int))
+        /// Outside every grid: the nearest grid and station, and how far outside.
+        case outside(grid: String, station: String, metres: Double)
+        /// GridModel is not answering.
+        case unknown
+    }
+
+    /// GridModel's answer for where a point is.
+    private func locate(_ point: GeoPoint) async -> Placement {
+        guard let bus = currentBus else { return .unknown }
         var request = Xunfang_GridModel_V1_LocateRequest()
         request.position = Wire.position(point)
         guard let answer = try? await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self,
-                                               timeout: .seconds(2)), answer.found else { return nil }
-        return (answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds))
+                                               timeout: .seconds(2)) else { return .unknown }
+        guard answer.found else {
+            return answer.hasNearestGrid ? .outside(grid: answer.nearestGrid.id, station: answer.nearestStation.id, metres: answer.outsideMetres) : .unknown
+        }
+        return .inside((answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds)))
     }
 }
 

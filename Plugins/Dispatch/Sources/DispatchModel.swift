@@ -113,6 +113,9 @@ public struct Incident: Sendable, Hashable, Codable {
     public var externalID: String?
     /// The place's response circle in seconds, when GridModel said which applies.
     public var responseTargetSeconds: Int?
+    /// Set for a neighbouring county's incident taken near the border: how far outside the
+    /// county's grids it is (its station is the nearest grid's).
+    public var outsideCountyMetres: Double?
 }
 
 public struct Unit: Sendable, Hashable, Codable {

@@ -40,6 +40,9 @@ public struct DispatchPlugin: Plugin {
     ///   callers' reports and phone numbers at rest (`SealingKeys`; rotate with `RotateKey`).
     /// - `DISPATCH_PERSONAL_RETENTION_DAYS` (default 180, 1 to 3650): how long after an
     ///   incident ends its personal fields are kept before they are erased.
+    /// - `DISPATCH_ACCEPT_OUTSIDE_METRES` (default 0, at most 50000): a call this close
+    ///   outside the county's grids is taken as a neighbouring county's incident (marked,
+    ///   given the nearest station); farther calls are refused, naming the nearest grid.
     public init(context: PluginContext) throws {
         let keyFile = context.settings["DISPATCH_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/sealing.key"
         let keys: SealingKeys
@@ -74,13 +77,19 @@ public struct DispatchPlugin: Plugin {
         case "off": autoMoveUp = false
         case let other: throw DispatchError(.invalidArgument, "DISPATCH_AUTO_MOVE_UP is \"\(other)\"; use on or off")
         }
+        let outside = context.settings["DISPATCH_ACCEPT_OUTSIDE_METRES"] ?? ""
+        guard outside.isEmpty || Double(outside).map({ (0...50_000).contains($0) }) == true else {
+            throw DispatchError(.invalidArgument, "DISPATCH_ACCEPT_OUTSIDE_METRES is \"\(outside)\"; use metres from 0 to 50000")
+        }
         desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp,
-                        roster: roster, retentionDays: Int(retention) ?? 180)
+                        roster: roster, retentionDays: Int(retention) ?? 180, acceptOutsideMetres: Double(outside) ?? 0)
     }
 
     /// For tests: a desk on a given store and clock.
-    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, autoMoveUp: Bool = false, retentionDays: Int = 180) throws {
-        desk = try Desk(store: store, clock: clock, logger: logger, autoMoveUp: autoMoveUp, retentionDays: retentionDays)
+    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, autoMoveUp: Bool = false, retentionDays: Int = 180,
+                acceptOutsideMetres: Double = 0) throws {
+        desk = try Desk(store: store, clock: clock, logger: logger, autoMoveUp: autoMoveUp, retentionDays: retentionDays,
+                        acceptOutsideMetres: acceptOutsideMetres)
     }
 
     public func register(on bus: BusClient) {

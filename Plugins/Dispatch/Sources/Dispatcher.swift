@@ -80,7 +80,7 @@ public final class Dispatcher {
     /// Creates an incident, or links the call to an open one of the same type nearby.
     /// Retrying with the same `externalID` returns the first answer, changing nothing.
     public func intake(typeCode: String, source: IncidentSource, location: GeoPoint, report: String, externalID: String? = nil,
-                       gridID: String? = nil, stationID: String? = nil, responseTargetSeconds: Int? = nil)
+                       gridID: String? = nil, stationID: String? = nil, responseTargetSeconds: Int? = nil, outsideCountyMetres: Double? = nil)
         throws(DispatchError) -> (Incident, linked: Bool, events: [DispatchEvent]) {
         if let externalID, let known = byExternalID[externalID], let incident = incidents[known] {
             return (incident, incident.status == .linked, [])
@@ -94,7 +94,10 @@ public final class Dispatcher {
         var incident = Incident(
             id: String(format: "INC-%06d", nextNumber), type: type, source: source, location: location, gridID: gridID, stationID: stationID,
             report: report, status: .received, times: [.received: now], linkedTo: nil, linkedCalls: 0, units: [], note: "", externalID: externalID,
-            responseTargetSeconds: responseTargetSeconds)
+            responseTargetSeconds: responseTargetSeconds, outsideCountyMetres: outsideCountyMetres)
+        if let outsideCountyMetres {
+            incident.note = String(format: "neighbouring county: %.1f km outside the county's grids", outsideCountyMetres / 1_000)
+        }
         nextNumber += 1
         var events: [DispatchEvent] = []
         if let primaryID = duplicateOf(incident) {

@@ -40,6 +40,7 @@ enum Wire {
         message.linkedCalls = UInt32(incident.linkedCalls)
         message.note = incident.note
         message.responseTargetSeconds = UInt32(incident.responseTargetSeconds ?? 0)
+        message.outsideCountyMetres = incident.outsideCountyMetres ?? 0
         return message
     }
 

@@ -500,6 +500,30 @@ public nonisolated struct Xunfang_GridModel_V1_LocateResponse: @unchecked Sendab
     set {_uniqueStorage()._roadSegmentMetres = newValue}
   }
 
+  /// Outside every grid (found = false): the nearest grid, its station, and how far outside.
+  public var nearestGrid: Xunfang_GridModel_V1_Area {
+    get {_storage._nearestGrid ?? Xunfang_GridModel_V1_Area()}
+    set {_uniqueStorage()._nearestGrid = newValue}
+  }
+  /// Returns true if `nearestGrid` has been explicitly set.
+  public var hasNearestGrid: Bool {_storage._nearestGrid != nil}
+  /// Clears the value of `nearestGrid`. Subsequent reads from it will return its default value.
+  public mutating func clearNearestGrid() {_uniqueStorage()._nearestGrid = nil}
+
+  public var nearestStation: Xunfang_GridModel_V1_Area {
+    get {_storage._nearestStation ?? Xunfang_GridModel_V1_Area()}
+    set {_uniqueStorage()._nearestStation = newValue}
+  }
+  /// Returns true if `nearestStation` has been explicitly set.
+  public var hasNearestStation: Bool {_storage._nearestStation != nil}
+  /// Clears the value of `nearestStation`. Subsequent reads from it will return its default value.
+  public mutating func clearNearestStation() {_uniqueStorage()._nearestStation = nil}
+
+  public var outsideMetres: Double {
+    get {_storage._outsideMetres}
+    set {_uniqueStorage()._outsideMetres = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1203,7 +1227,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LocateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0\u{3}road_segment_id\0\u{3}road_segment_metres\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0\u{3}road_segment_id\0\u{3}road_segment_metres\0\u{3}nearest_grid\0\u{3}nearest_station\0\u{3}outside_metres\0")
 
   fileprivate class _StorageClass {
     var _found: Bool = false
@@ -1216,6 +1240,9 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
     var _position: Xunfang_GridModel_V1_Position? = nil
     var _roadSegmentID: String = String()
     var _roadSegmentMetres: Double = 0
+    var _nearestGrid: Xunfang_GridModel_V1_Area? = nil
+    var _nearestStation: Xunfang_GridModel_V1_Area? = nil
+    var _outsideMetres: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1236,6 +1263,9 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       _position = source._position
       _roadSegmentID = source._roadSegmentID
       _roadSegmentMetres = source._roadSegmentMetres
+      _nearestGrid = source._nearestGrid
+      _nearestStation = source._nearestStation
+      _outsideMetres = source._outsideMetres
     }
   }
 
@@ -1264,6 +1294,9 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._position) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._roadSegmentID) }()
         case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._roadSegmentMetres) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._nearestGrid) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._nearestStation) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._outsideMetres) }()
         default: break
         }
       }
@@ -1306,6 +1339,15 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       if _storage._roadSegmentMetres.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._roadSegmentMetres, fieldNumber: 10)
       }
+      try { if let v = _storage._nearestGrid {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._nearestStation {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if _storage._outsideMetres.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._outsideMetres, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1325,6 +1367,9 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         if _storage._position != rhs_storage._position {return false}
         if _storage._roadSegmentID != rhs_storage._roadSegmentID {return false}
         if _storage._roadSegmentMetres != rhs_storage._roadSegmentMetres {return false}
+        if _storage._nearestGrid != rhs_storage._nearestGrid {return false}
+        if _storage._nearestStation != rhs_storage._nearestStation {return false}
+        if _storage._outsideMetres != rhs_storage._outsideMetres {return false}
         return true
       }
       if !storagesAreEqual {return false}

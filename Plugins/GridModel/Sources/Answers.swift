@@ -56,7 +56,14 @@ enum Answers {
             response.roadSegmentID = segment.id
             response.roadSegmentMetres = segment.metres
         }
-        guard let chain = model.locate(point) else { return response }
+        guard let chain = model.locate(point) else {
+            if let nearest = model.nearestGrid(to: point) {
+                response.nearestGrid = area(nearest.grid)
+                if let station = nearest.station { response.nearestStation = area(station) }
+                response.outsideMetres = nearest.metres
+            }
+            return response
+        }
         response.found = true
         response.grid = area(chain.grid)
         response.station = area(chain.station)

@@ -184,6 +184,14 @@ public final class CountyModel: Sendable {
         return chain(of: grids[index])
     }
 
+    /// For a point outside every grid: the nearest grid, its station, and how far outside
+    /// the point is (metres to that grid's boundary).
+    public func nearestGrid(to point: GeoPoint) -> (grid: AreaRecord, station: AreaRecord?, metres: Double)? {
+        let planar = projection.project(point)
+        guard let index = gridShapes.indices.min(by: { gridShapes[$0].distance(to: planar) < gridShapes[$1].distance(to: planar) }) else { return nil }
+        return (grids[index], grids[index].parentID.flatMap { areaByID[$0] }, gridShapes[index].distance(to: planar))
+    }
+
     func chain(of grid: AreaRecord) -> (grid: AreaRecord, station: AreaRecord, branch: AreaRecord, city: AreaRecord)? {
         guard let station = grid.parentID.flatMap({ areaByID[$0] }), let branch = station.parentID.flatMap({ areaByID[$0] }),
               let city = branch.parentID.flatMap({ areaByID[$0] }) else { return nil }

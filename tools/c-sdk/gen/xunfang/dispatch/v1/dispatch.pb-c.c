@@ -1936,7 +1936,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident_times__descript
   (ProtobufCMessageInit) xunfang__dispatch__v1__incident_times__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[15] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[16] =
 {
   {
     "id",
@@ -2118,6 +2118,18 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "outside_county_metres",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Incident, outside_county_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] = {
   5,   /* field[5] = grid_id */
@@ -2126,6 +2138,7 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
   10,   /* field[10] = linked_to */
   4,   /* field[4] = location */
   13,   /* field[13] = note */
+  15,   /* field[15] = outside_county_metres */
   2,   /* field[2] = priority */
   7,   /* field[7] = report */
   14,   /* field[14] = response_target_seconds */
@@ -2139,7 +2152,7 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
 static const ProtobufCIntRange xunfang__dispatch__v1__incident__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
 {
@@ -2149,7 +2162,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
   "Xunfang__Dispatch__V1__Incident",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Incident),
-  15,
+  16,
   xunfang__dispatch__v1__incident__field_descriptors,
   xunfang__dispatch__v1__incident__field_indices_by_name,
   1,  xunfang__dispatch__v1__incident__number_ranges,

@@ -186,10 +186,14 @@ struct  Xunfang__Dispatch__V1__Incident
    * the response circle of the place (from GridModel; 0 = unknown)
    */
   uint32_t response_target_seconds;
+  /*
+   * > 0: a neighbouring county's incident taken this far outside
+   */
+  double outside_county_metres;
 };
 #define XUNFANG__DISPATCH__V1__INCIDENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__incident__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Xunfang__Dispatch__V1__Unit

@@ -1543,7 +1543,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_request__descri
   (ProtobufCMessageInit) xunfang__grid_model__v1__locate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[10] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[13] =
 {
   {
     "found",
@@ -1665,12 +1665,51 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "nearest_grid",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, nearest_grid),
+    &xunfang__grid_model__v1__area__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "nearest_station",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, nearest_station),
+    &xunfang__grid_model__v1__area__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outside_metres",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, outside_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by_name[] = {
   3,   /* field[3] = branch */
   4,   /* field[4] = city */
   0,   /* field[0] = found */
   1,   /* field[1] = grid */
+  10,   /* field[10] = nearest_grid */
+  11,   /* field[11] = nearest_station */
+  12,   /* field[12] = outside_metres */
   5,   /* field[5] = place_class */
   7,   /* field[7] = position */
   6,   /* field[6] = response_target_seconds */
@@ -1681,7 +1720,7 @@ static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by
 static const ProtobufCIntRange xunfang__grid_model__v1__locate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descriptor =
 {
@@ -1691,7 +1730,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descr
   "Xunfang__GridModel__V1__LocateResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__LocateResponse),
-  10,
+  13,
   xunfang__grid_model__v1__locate_response__field_descriptors,
   xunfang__grid_model__v1__locate_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__locate_response__number_ranges,

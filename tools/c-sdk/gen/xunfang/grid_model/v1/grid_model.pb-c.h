@@ -240,10 +240,16 @@ struct  Xunfang__GridModel__V1__LocateResponse
    */
   char *road_segment_id;
   double road_segment_metres;
+  /*
+   * Outside every grid (found = false): the nearest grid, its station, and how far outside.
+   */
+  Xunfang__GridModel__V1__Area *nearest_grid;
+  Xunfang__GridModel__V1__Area *nearest_station;
+  double outside_metres;
 };
 #define XUNFANG__GRID_MODEL__V1__LOCATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__locate_response__descriptor) \
-    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0 }
+    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, NULL, NULL, 0 }
 
 
 struct  Xunfang__GridModel__V1__Zone
