@@ -27,6 +27,17 @@ struct ColourRuleTests {
         #expect(rule.judge(count: 12, baseline: Array(repeating: 5, count: 16)).colour == .orange)
     }
 
+    @Test("Poisson tails stay right past a mean of 745 (a busy county's daily total), against scipy")
+    func largeMeans() {
+        // scipy.stats: poisson.sf(k - 1, mean).
+        for (count, mean, expected) in [(1_000, 1_000, 0.5042052441802155), (1_100, 1_000, 0.0009626304058665587),
+                                        (900, 1_000, 0.9993774022157249), (2_000, 1_500, 6.601488115620536e-35)] {
+            let judged = rule.judge(count: count, baseline: Array(repeating: mean, count: 16))
+            #expect(abs(judged.pUpper - expected) <= 1e-9 * expected, "P(X ≥ \(count) | \(mean))")
+        }
+        #expect(rule.judge(count: 1_100, baseline: Array(repeating: 1_000, count: 16)).colour == .red)
+    }
+
     @Test("colour edges: each threshold is inclusive, and a small count never flips by noise")
     func edges() {
         let baseline = Array(repeating: 4, count: 16)

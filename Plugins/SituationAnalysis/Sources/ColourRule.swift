@@ -97,16 +97,30 @@ public struct ColourRule: Sendable, Hashable {
         return Judgement(colour: colour, pUpper: p, baselineMean: mean, overdispersed: overdispersed)
     }
 
-    /// P(X ≥ k) for X ~ Poisson(mean), summing the lower terms in log space.
+    /// P(X ≥ k) for X ~ Poisson(mean). Terms are scaled by the one nearest the mode, whose
+    /// logarithm is exact (e^-mean alone underflows past a mean of about 745), and the
+    /// smaller tail is summed: above the mean the upper one, else one minus the lower.
     static func poissonUpper(_ k: Int, mean: Double) -> Double {
         guard k > 0 else { return 1 }
-        var term = exp(-mean)   // P(X = 0)
-        var lower = term
-        for i in 1..<k {
-            term *= mean / Double(i)
-            lower += term
+        guard mean > 0 else { return 0 }
+        func logTerm(_ i: Int) -> Double { -mean + Double(i) * log(mean) - lgamma(Double(i) + 1) }
+        var sum = 0.0, ratio = 1.0
+        if Double(k) > mean {
+            var i = k
+            while ratio > 1e-17 * sum {   // term(i) / term(k), falling
+                sum += ratio
+                i += 1
+                ratio *= mean / Double(i)
+            }
+            return min(1, exp(logTerm(k)) * sum)
         }
-        return max(0, min(1, 1 - lower))
+        var i = k - 1
+        while i >= 0, ratio > 1e-17 * sum {   // term(i) / term(k - 1), falling
+            sum += ratio
+            ratio *= Double(i) / mean
+            i -= 1
+        }
+        return max(0, 1 - exp(logTerm(k - 1)) * sum)
     }
 
     /// P(X ≥ k) for a negative binomial with `size` r and `mean` μ (p = r / (r + μ)).
