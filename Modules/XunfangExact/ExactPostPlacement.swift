@@ -49,7 +49,6 @@ public enum ExactPostPlacement {
         let found = fixed.open + outcome.sites.map { fixed.free[$0] }
         let sites = found.count == k && placement.coveredWeight(found) >= start.coveredWeight ? found : start.sites
         let covered = placement.coveredWeight(sites)
-        guard covered >= start.coveredWeight else { return start }
         let bound = max(covered, min(start.upperBound, reduced.attainable(outcome.bound)))
         return PostPlacement.Solution(sites: sites, coveredWeight: covered, totalWeight: start.totalWeight,
                                       optimal: outcome.proved || covered >= bound - 1e-9 * max(1, bound), upperBound: outcome.proved ? covered : bound)

@@ -186,6 +186,20 @@ public struct PlanarPoint: Hashable, Sendable {
         self.x = x
         self.y = y
     }
+
+    /// Straight-line distance.
+    public func distance(to other: PlanarPoint) -> Double {
+        let dx = other.x - x, dy = other.y - y
+        return (dx * dx + dy * dy).squareRoot()
+    }
+
+    /// Distance to the segment from `a` to `b`.
+    public func distance(toSegment a: PlanarPoint, _ b: PlanarPoint) -> Double {
+        let dx = b.x - a.x, dy = b.y - a.y
+        let lengthSquared = dx * dx + dy * dy
+        let t = lengthSquared > 0 ? max(0, min(1, ((x - a.x) * dx + (y - a.y) * dy) / lengthSquared)) : 0
+        return PlanarPoint(x: a.x + t * dx, y: a.y + t * dy).distance(to: self)
+    }
 }
 
 /// An azimuthal equidistant projection centred on a county: x east and y north in metres

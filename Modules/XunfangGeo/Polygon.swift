@@ -167,18 +167,10 @@ public struct MultiPolygon: Hashable, Sendable {
         var nearest = Double.infinity
         for polygon in polygons {
             for ring in polygon.rings {
-                for (a, b) in ring.edges { nearest = min(nearest, Self.distance(from: point, toSegment: a, b)) }
+                for (a, b) in ring.edges { nearest = min(nearest, point.distance(toSegment: a, b)) }
             }
         }
         return nearest
-    }
-
-    static func distance(from p: PlanarPoint, toSegment a: PlanarPoint, _ b: PlanarPoint) -> Double {
-        let dx = b.x - a.x, dy = b.y - a.y
-        let lengthSquared = dx * dx + dy * dy
-        let t = lengthSquared > 0 ? min(1, max(0, ((p.x - a.x) * dx + (p.y - a.y) * dy) / lengthSquared)) : 0
-        let x = a.x + t * dx - p.x, y = a.y + t * dy - p.y
-        return (x * x + y * y).squareRoot()
     }
 
     public var centroid: PlanarPoint {
@@ -228,16 +220,7 @@ public struct MultiPolygon: Hashable, Sendable {
 }
 
 private func onBoundary(_ p: PlanarPoint, _ ring: Ring, tolerance: Double) -> Bool {
-    ring.edges.contains { distanceToSegment(p, $0, $1) <= tolerance }
-}
-
-func distanceToSegment(_ p: PlanarPoint, _ a: PlanarPoint, _ b: PlanarPoint) -> Double {
-    let dx = b.x - a.x, dy = b.y - a.y
-    let lengthSquared = dx * dx + dy * dy
-    var t = lengthSquared > 0 ? ((p.x - a.x) * dx + (p.y - a.y) * dy) / lengthSquared : 0
-    t = max(0, min(1, t))
-    let x = a.x + t * dx - p.x, y = a.y + t * dy - p.y
-    return (x * x + y * y).squareRoot()
+    ring.edges.contains { p.distance(toSegment: $0, $1) <= tolerance }
 }
 
 /// Length of the overlap of segments ab and cd when they lie on one line (within

@@ -147,11 +147,10 @@ public struct PostPlacement: Sendable {
             let covered = coveredWeight(sites)
             return Solution(sites: sites, coveredWeight: covered, totalWeight: total, optimal: true, upperBound: covered)
         }
-        let search = LocalSearch(reduced)
-        var chosen = search.interchange(greedy(k: k))
+        var chosen = reduced.interchange(greedy(k: k))
         let relaxation = lagrangian(k: k, incumbent: reduced.coveredWeight(chosen))
         for start in relaxation.starts {
-            let improved = search.interchange(start)
+            let improved = reduced.interchange(start)
             if reduced.coveredWeight(improved) > reduced.coveredWeight(chosen) { chosen = improved }
         }
         let covered = coveredWeight(chosen)
@@ -202,6 +201,7 @@ public struct PostPlacement: Sendable {
         var stepScale = 2.0, sinceImprovement = 0
         var counts = [Int32](repeating: 0, count: groups.count)
         var scores = [Double](repeating: 0, count: siteGroups.count)
+        var slopes = [Double](repeating: 0, count: groups.count)
         for _ in 0..<iterations {
             for site in siteGroups.indices { scores[site] = siteGroups[site].reduce(0.0) { $0 + multipliers[Int($1)] } }
             let chosen = Self.largest(k, of: scores)
@@ -223,17 +223,11 @@ public struct PostPlacement: Sendable {
                 if pool.count > starts { pool.removeLast() }
             }
             guard reduced.attainable(bestBound + reduced.fixedWeight) > bestValue + reduced.fixedWeight + 1e-9, stepScale > 1e-4 else { break }
-            var norm = 0.0
-            for group in groups.indices {
-                let slope = (multipliers[group] < groups[group] ? 1.0 : 0.0) - Double(counts[group])
-                norm += slope * slope
-            }
+            for group in groups.indices { slopes[group] = (multipliers[group] < groups[group] ? 1.0 : 0.0) - Double(counts[group]) }
+            let norm = slopes.reduce(0.0) { $0 + $1 * $1 }
             guard norm > 0 else { break }
             let step = stepScale * max(value - bestValue, 1e-6 * max(1, value)) / norm
-            for group in groups.indices {
-                let slope = (multipliers[group] < groups[group] ? 1.0 : 0.0) - Double(counts[group])
-                multipliers[group] = min(groups[group], max(0, multipliers[group] + step * slope))
-            }
+            for group in groups.indices { multipliers[group] = min(groups[group], max(0, multipliers[group] + step * slopes[group])) }
         }
         return (bestBound + reduced.fixedWeight, bestMultipliers, pool.map(\.sites))
     }
@@ -288,15 +282,11 @@ public struct PostPlacement: Sendable {
     }
 }
 
-/// Interchange on the reduced instance: swap a chosen site for an unchosen one while that
-/// raises the covered weight, with coverage counts so each trial costs the two sites' sets.
-struct LocalSearch {
-    let reduced: PostPlacement.Reduced
-
-    init(_ reduced: PostPlacement.Reduced) { self.reduced = reduced }
-
+extension PostPlacement.Reduced {
+    /// Interchange: swap a chosen site for an unchosen one while that raises the covered
+    /// weight, with coverage counts so each trial costs the two sites' sets.
     func interchange(_ start: [Int]) -> [Int] {
-        let groups = reduced.groupWeights, siteGroups = reduced.siteGroups
+        let groups = groupWeights
         var chosen = start
         var counts = [Int32](repeating: 0, count: groups.count)
         for site in chosen { for group in siteGroups[site] { counts[Int(group)] += 1 } }

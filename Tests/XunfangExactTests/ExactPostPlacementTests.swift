@@ -18,7 +18,7 @@ struct ExactPostPlacementTests {
         return try PostPlacement(weights: weights, covers: covers)
     }
 
-    func planar(_ a: PlanarPoint, _ b: PlanarPoint) -> Double { ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot() }
+    func planar(_ a: PlanarPoint, _ b: PlanarPoint) -> Double { a.distance(to: b) }
 
     @Test("on a real crime-point instance the fast answer is within 1% of the proved optimum, and its bound holds")
     func realInstance() throws {

@@ -25,7 +25,7 @@ struct PostPlacementTests {
         let demands = (0..<40).map { _ in PlanarPoint(x: Double.random(in: 0..<1_000, using: &random), y: Double.random(in: 0..<1_000, using: &random)) }
         let sites = (0..<12).map { _ in PlanarPoint(x: Double.random(in: 0..<1_000, using: &random), y: Double.random(in: 0..<1_000, using: &random)) }
         let weights = demands.map { _ in Double(Int.random(in: 1...9, using: &random)) }
-        let planar = { (a: PlanarPoint, b: PlanarPoint) in ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot() }
+        let planar = { (a: PlanarPoint, b: PlanarPoint) in a.distance(to: b) }
         let covers = PostPlacement.coverageWithin(220, demands: demands, sites: sites, distance: planar)
         let fixed = PostPlacement.coverageWithin(220, demands: demands, sites: [PlanarPoint(x: 500, y: 500)], distance: planar)
         return (weights, covers, fixed)

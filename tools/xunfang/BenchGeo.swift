@@ -134,9 +134,7 @@ struct GeoBench: ParsableCommand {
         var coveredShare = 0.0
         results.append(("\(name).place-posts.k20", "ms", median((0..<max(3, repeats / 5)).map { _ in
             time {
-                let covers = PostPlacement.coverageWithin(1_000, demands: demand, sites: candidates) { a, b in
-                    ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
-                }
+                let covers = PostPlacement.coverageWithin(1_000, demands: demand, sites: candidates) { $0.distance(to: $1) }
                 let solution = try! PostPlacement(weights: demandWeights, covers: covers).solve(k: 20)
                 coveredShare = solution.coveredWeight / solution.totalWeight
             }

@@ -48,7 +48,7 @@ struct PlacementBench: ParsableCommand {
     func instances() throws -> [Instance] {
         let rows = try CSVTable(path: crimes, columns: ["id", "x", "y", "weight"]).rows
         let points = try rows.map { PlanarPoint(x: try $0.number(1), y: try $0.number(2)) }
-        let crimeCovers = PostPlacement.coverageWithin(1_000, demands: points, sites: points, distance: planar)
+        let crimeCovers = PostPlacement.coverageWithin(1_000, demands: points, sites: points) { $0.distance(to: $1) }
         var instances = [Instance(name: "crimes-1000ft", placement: try PostPlacement(weights: try rows.map { try $0.number(3) }, covers: crimeCovers),
                                   ks: [3, 5, 8, 11, 13])]
         for (radius, seed) in [(1_500.0, UInt64(1)), (2_500.0, UInt64(2))] {
@@ -71,10 +71,8 @@ struct PlacementBench: ParsableCommand {
         }
         let weights = demand.map { _ in Double(Int.random(in: 1...5, using: &random)) }
         let sites = (0..<1_000).map { _ in PlanarPoint(x: .random(in: 0..<side, using: &random), y: .random(in: 0..<side, using: &random)) }
-        return try PostPlacement(weights: weights, covers: PostPlacement.coverageWithin(radius, demands: demand, sites: sites, distance: planar))
+        return try PostPlacement(weights: weights, covers: PostPlacement.coverageWithin(radius, demands: demand, sites: sites) { $0.distance(to: $1) })
     }
-
-    func planar(_ a: PlanarPoint, _ b: PlanarPoint) -> Double { ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot() }
 
     func export(_ instance: Instance, to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -158,10 +158,7 @@ struct GeoCommand: ParsableCommand {
             for id in fixedIDs where !siteIDs.contains(id) { throw InputError("fixed site \(id) is not in \(sites)") }
             let planar = self.planar
             func distance(_ a: PlanarPoint, _ b: PlanarPoint) -> Double {
-                if planar {
-                    let dx = a.x - b.x, dy = a.y - b.y
-                    return (dx * dx + dy * dy).squareRoot()
-                }
+                if planar { return a.distance(to: b) }
                 return Haversine.metres(GeoPoint(longitude: a.x, latitude: a.y), GeoPoint(longitude: b.x, latitude: b.y))
             }
             let allCovers = PostPlacement.coverageWithin(radius, demands: demandPoints, sites: sitePoints, distance: distance)

@@ -74,19 +74,14 @@ final class Desk: @unchecked Sendable {
         }
         let personal = try Self.personalFields(request)
         let location: GeoPoint
-        var place: (grid: String, station: String, target: Int)?
-        var outside: Double?
+        let place: Place
         if request.placeID.isEmpty {
             location = try Wire.point(request.location, field: "location")
-            switch await locate(location) {
-            case .inside(let found): place = found
-            case .outside(let grid, let station, let metres):
-                guard metres <= acceptOutsideMetres else {
-                    throw BusClientError(.invalidArgument, String(format: "location is %.1f km outside the county (nearest grid %@, station %@); ", metres / 1_000, grid, station)
-                        + "hand the call to the county it is in, or set DISPATCH_ACCEPT_OUTSIDE_METRES to take calls near the border")
-                }
-                (place, outside) = ((grid: "", station: station, target: 0), metres)
-            case .unknown: place = nil
+            place = await locate(location)
+            if let outside = place.outside, outside.metres > acceptOutsideMetres {
+                throw BusClientError(.invalidArgument, String(format: "location is %.1f km outside the county (nearest grid %@, station %@); ",
+                                                              outside.metres / 1_000, outside.nearestGrid, place.station ?? "")
+                    + "hand the call to the county it is in, or set DISPATCH_ACCEPT_OUTSIDE_METRES to take calls near the border")
             }
         } else {
             guard !request.hasLocation else { throw BusClientError(.invalidArgument, "give a location or a place_id, not both") }
@@ -96,8 +91,8 @@ final class Desk: @unchecked Sendable {
         let (incident, linked) = try apply(personal: personal.map { ($0, caller) }) { dispatcher in
             let (incident, linked, events) = try dispatcher.intake(
                 typeCode: request.typeCode, source: source, location: location, report: "",
-                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place.flatMap { $0.grid.isEmpty ? nil : $0.grid },
-                stationID: place?.station, responseTargetSeconds: place.flatMap { $0.target > 0 ? $0.target : nil }, outsideCountyMetres: outside)
+                externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place.grid,
+                stationID: place.station, responseTargetSeconds: place.target, outsideCountyMetres: place.outside?.metres)
             return ((incident, linked), events)
         }
         var response = Xunfang_Dispatch_V1_IntakeResponse()
@@ -641,7 +636,7 @@ final class Desk: @unchecked Sendable {
     }
 
     /// Where a grid or site named by id is, from GridModel; only GridModel knows the ids.
-    private func locate(placeID: String) async throws -> (GeoPoint, (grid: String, station: String, target: Int)?) {
+    private func locate(placeID: String) async throws -> (GeoPoint, Place) {
         guard placeID.utf8.count <= 64 else { throw BusClientError(.invalidArgument, "place_id longer than 64 bytes") }
         guard let bus = currentBus else { throw BusClientError(.unavailable, "not connected") }
         var request = Xunfang_GridModel_V1_LocateRequest()
@@ -652,29 +647,36 @@ final class Desk: @unchecked Sendable {
         } catch let error as BusClientError where error.code == .unavailable || error.code == .deadlineExceeded {
             throw BusClientError(.failedPrecondition, "place ids are GridModel's and it is not answering; give coordinates instead")
         }
-        let point = try Wire.point(answer.position, field: "place_id")
-        return (point, answer.found ? (answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds)) : nil)
+        return (try Wire.point(answer.position, field: "place_id"), answer.found ? Place(answer) : Place())
     }
 
-    enum Placement {
-        case inside((grid: String, station: String, target: Int))
-        /// Outside every grid: the nearest grid and station, and how far outside.
-        case outside(grid: String, station: String, metres: Double)
-        /// GridModel is not answering.
-        case unknown
+    /// Where a call is, as GridModel places it; all nil when GridModel is not answering.
+    struct Place {
+        var grid: String?
+        var station: String?
+        var target: Int?
+        /// Outside every grid: the nearest grid (its station is `station`) and how far outside.
+        var outside: (nearestGrid: String, metres: Double)?
+
+        init() {}
+
+        init(_ answer: Xunfang_GridModel_V1_LocateResponse) {
+            if answer.found {
+                (grid, station, target) = (answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds))
+            } else if answer.hasNearestGrid {
+                (station, outside) = (answer.nearestStation.id, (answer.nearestGrid.id, answer.outsideMetres))
+            }
+        }
     }
 
     /// GridModel's answer for where a point is.
-    private func locate(_ point: GeoPoint) async -> Placement {
-        guard let bus = currentBus else { return .unknown }
+    private func locate(_ point: GeoPoint) async -> Place {
+        guard let bus = currentBus else { return Place() }
         var request = Xunfang_GridModel_V1_LocateRequest()
         request.position = Wire.position(point)
         guard let answer = try? await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self,
-                                               timeout: .seconds(2)) else { return .unknown }
-        guard answer.found else {
-            return answer.hasNearestGrid ? .outside(grid: answer.nearestGrid.id, station: answer.nearestStation.id, metres: answer.outsideMetres) : .unknown
-        }
-        return .inside((answer.grid.id, answer.station.id, Int(answer.responseTargetSeconds)))
+                                               timeout: .seconds(2)) else { return Place() }
+        return Place(answer)
     }
 }
 

@@ -188,8 +188,9 @@ public final class CountyModel: Sendable {
     /// the point is (metres to that grid's boundary).
     public func nearestGrid(to point: GeoPoint) -> (grid: AreaRecord, station: AreaRecord?, metres: Double)? {
         let planar = projection.project(point)
-        guard let index = gridShapes.indices.min(by: { gridShapes[$0].distance(to: planar) < gridShapes[$1].distance(to: planar) }) else { return nil }
-        return (grids[index], grids[index].parentID.flatMap { areaByID[$0] }, gridShapes[index].distance(to: planar))
+        let distances = gridShapes.map { $0.distance(to: planar) }
+        guard let index = distances.indices.min(by: { distances[$0] < distances[$1] }) else { return nil }
+        return (grids[index], grids[index].parentID.flatMap { areaByID[$0] }, distances[index])
     }
 
     func chain(of grid: AreaRecord) -> (grid: AreaRecord, station: AreaRecord, branch: AreaRecord, city: AreaRecord)? {
@@ -257,12 +258,7 @@ public final class CountyModel: Sendable {
         guard let node = roadIndex.nearest(to: p)?.index else { return nil }
         var best: (arc: Int, metres: Double)?
         for arc in roads.arcs(from: node) {
-            let a = roadPoints[node], b = roadPoints[Int(roads.arcHead[arc])]
-            let dx = b.x - a.x, dy = b.y - a.y
-            let length2 = dx * dx + dy * dy
-            let t = length2 > 0 ? max(0, min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / length2)) : 0
-            let ex = a.x + t * dx - p.x, ey = a.y + t * dy - p.y
-            let metres = (ex * ex + ey * ey).squareRoot()
+            let metres = p.distance(toSegment: roadPoints[node], roadPoints[Int(roads.arcHead[arc])])
             if metres < best?.metres ?? .infinity { best = (arc, metres) }
         }
         guard let best else { return nil }
