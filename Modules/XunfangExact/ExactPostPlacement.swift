@@ -1,5 +1,4 @@
 internal import CGLPK
-import Foundation
 import Synchronization
 public import XunfangGeo
 
@@ -16,17 +15,6 @@ public enum ExactPostPlacement {
     /// GLPK keeps per-thread state and is not documented as re-entrant: one solve at a
     /// time; a second one is refused (`.busy`) rather than queued behind a long search.
     private static let solving = Atomic<Bool>(false)
-
-    /// `solve` on a thread of its own: a search may take its whole time limit and must not
-    /// hold one of Swift concurrency's few threads meanwhile.
-    public static func solveDetached(_ placement: PostPlacement, k: Int, timeLimit: Duration,
-                                     start: PostPlacement.Solution) async throws -> PostPlacement.Solution {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try solve(placement, k: k, timeLimit: timeLimit, start: start) })
-            }
-        }
-    }
 
     /// Solves `placement` for `k` sites within `timeLimit`, starting from `start` (the fast
     /// solver's answer for the same k).

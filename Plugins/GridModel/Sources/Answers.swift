@@ -215,15 +215,16 @@ enum Answers {
         var fixed: [GeoPoint] = []
         for (index, site) in request.fixed.enumerated() { fixed.append(try point(site.position, field: "fixed[\(index)].position")) }
         if request.fixed.isEmpty { fixed = model.sites.filter { $0.kind == .fixedPost }.map(\.position) }
-        var solution: PostPlacement.Solution
+        let (threshold, travel, points, sites) = (request.thresholdSeconds, mode(request.mode), candidates.map(\.point), fixed)
+        let (k, exact, limit) = (Int(request.k), request.effort == .exact, request.timeLimitSeconds > 0 ? request.timeLimitSeconds : 10)
+        let demandPoints = demand
+        let solution: PostPlacement.Solution
         do {
-            let placement = try model.postPlacement(threshold: request.thresholdSeconds, mode: mode(request.mode),
-                                                    demand: demand, candidates: candidates.map(\.point), fixed: fixed)
-            solution = try placement.solve(k: Int(request.k))
-            if request.effort == .exact {
-                let limit = request.timeLimitSeconds > 0 ? request.timeLimitSeconds : 10
-                solution = try await ExactPostPlacement.solveDetached(placement, k: Int(request.k), timeLimit: .milliseconds(Int(limit * 1_000)),
-                                                                      start: solution)
+            // Hundreds of road searches, then the solvers: seconds of work, on a thread of its own.
+            solution = try await onOwnThread {
+                let placement = try model.postPlacement(threshold: threshold, mode: travel, demand: demandPoints, candidates: points, fixed: sites)
+                let fast = try placement.solve(k: k)
+                return exact ? try ExactPostPlacement.solve(placement, k: k, timeLimit: .milliseconds(Int(limit * 1_000)), start: fast) : fast
             }
         } catch let error as GeoError {
             throw BusClientError(error)
