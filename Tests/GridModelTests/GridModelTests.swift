@@ -199,12 +199,15 @@ struct GridModelBusTests {
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     func stack() async throws -> (InProcessBus, BusClient, BusClient) {
-        let config = CountyConfig(county: "Test", dataDirectory: "/tmp/unused", principals: [
+        var config = CountyConfig(county: "Test", dataDirectory: "/tmp/unused", principals: [
             PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(
                 publish: [try TopicPattern("grid.>")], subscribe: [], serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
             PrincipalConfig(name: "dispatch", credential: secret, acl: AccessControl(
                 publish: [], subscribe: [try TopicPattern("grid.>")], call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
         ])
+        // Liveness has its own tests; here a busy machine (heavy tests beside these on two
+        // cores) must not make the bus drop an in-process client that missed its pings.
+        config.bus.pingIntervalMilliseconds = 600_000
         let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "dispatch": secret], logger: quiet)
         let plugin = GridModelPlugin(model: demo, logger: quiet)
         let server = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
