@@ -170,6 +170,33 @@ struct GridStoreTests {
         await stack.stop()
     }
 
+    @Test("the county's response circles come from GRID_MODEL_RESPONSE_TARGETS and stay after an edit; a bad value is refused by name")
+    func responseTargets() async throws {
+        #expect(try GridModelPlugin.responseTargets("core=45, support=600") == [.core: 45, .support: 600])
+        #expect(try GridModelPlugin.responseTargets(nil).isEmpty)
+        for bad in ["core=5", "centre=60", "core", "core=60,core=90", "urban=three"] {
+            #expect(throws: (any Error).self, "\(bad)") { try GridModelPlugin.responseTargets(bad) }
+        }
+        let stack = try await PluginOnBus.start(peer: "desk", settings: ["GRID_MODEL_RESPONSE_TARGETS": "core=45,urban=150"])
+        let desk = stack.peer
+        func target(_ point: GeoPoint) async throws -> UInt32 {
+            var request = Xunfang_GridModel_V1_LocateRequest()
+            request.position.longitude = point.longitude
+            request.position.latitude = point.latitude
+            return try await desk.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
+                .responseTargetSeconds
+        }
+        let core = try #require(demo.areas.first { $0.level == .grid && $0.placeClass == .core })
+        let centre = try #require(core.boundary.flatMap { GeoPoint.middle(of: $0.flatMap { $0.flatMap { $0 } }) })
+        #expect(try await target(centre) == 45)
+        var edit = Xunfang_GridModel_V1_EditRequest()
+        let added = SiteRecord(id: "510000-PP901", name: "加的必巡点", kind: .patrolPoint, position: at(-100, 50))
+        edit.featuresGeojson = String(decoding: GeoJSON.write(CountyGeoJSON.features(areas: [], sites: [added])), as: UTF8.self)
+        _ = try await desk.call("/xunfang.grid_model.v1.GridModel/Edit", edit, as: Xunfang_GridModel_V1_EditResponse.self)
+        #expect(try await target(centre) == 45, "an edited county keeps the county's circles")
+        await stack.stop()
+    }
+
     @Test("Edit puts and removes by id, stores, swaps the model and announces; a bad or stale edit changes nothing")
     func editOverTheBus() async throws {
         let stack = try await PluginOnBus.start(peer: "desk")
@@ -250,21 +277,25 @@ struct PluginOnBus {
     let client: BusClient
     let peer: BusClient
 
-    static func start(peer name: String) async throws -> PluginOnBus {
+    static func start(peer name: String, settings: [String: String] = [:]) async throws -> PluginOnBus {
         let directory = temporaryDirectory()
         let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: [
             PrincipalConfig(name: "grid-model", credential: secret, acl: AccessControl(publish: [try TopicPattern("grid.>")],
                                                                                      serve: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
             PrincipalConfig(name: name, credential: secret, acl: AccessControl(subscribe: [try TopicPattern("grid.>")],
                                                                              call: [try MethodPattern("/xunfang.grid_model.v1.GridModel/*")])),
         ])
+        // Liveness has its own tests; here a busy machine (heavy tests beside these on two
+        // cores) must not make the bus drop an in-process client that missed its pings.
+        config.bus.pingIntervalMilliseconds = 600_000
         // The county is built before anyone connects: under load that takes seconds, and
         // the bus would meanwhile be pinging an idle test client.
         let pluginDirectory = directory + "/grid-model"
         try FileManager.default.createDirectory(atPath: pluginDirectory, withIntermediateDirectories: true)
         let plugin = try GridModelPlugin(context: PluginContext(instance: "grid-model", dataDirectory: pluginDirectory,
-                                                                settings: ["GRID_MODEL_HIERARCHIES": "none"], logger: quiet))
+                                                                settings: settings.merging(["GRID_MODEL_HIERARCHIES": "none"]) { mine, _ in mine },
+                                                                logger: quiet))
         let bus = InProcessBus(config: config, credentials: ["grid-model": secret, name: secret], logger: quiet)
         let peer = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: name, version: "1.0.0"), credential: secret, logger: quiet)
         try await peer.start()

@@ -29,15 +29,13 @@ final class CountyEditor: Sendable {
     static let maxRemovals = 10_000
 
     let store: GridStore
-    let roads: RoadGraph
-    let hierarchies: TravelHierarchies
+    let base: ModelBase
     let model: ModelHolder
     private let serial = Mutex(())
 
-    init(store: GridStore, roads: RoadGraph, hierarchies: TravelHierarchies, model: ModelHolder) {
+    init(store: GridStore, base: ModelBase, model: ModelHolder) {
         self.store = store
-        self.roads = roads
-        self.hierarchies = hierarchies
+        self.base = base
         self.model = model
     }
 
@@ -69,12 +67,11 @@ final class CountyEditor: Sendable {
                 let (areas, sites) = try CountyEdit.apply(areas: current.areas, sites: current.sites, putAreas: putAreas, putSites: putSites,
                                                           remove: request.removeIds)
                 // Built before storing: an edit that breaks the hierarchy is refused whole.
-                let checked = try GridModelPlugin.model(GridStore.Snapshot(revision: current.revision + 1, areas: areas, sites: sites),
-                                                        roads: roads, hierarchies: hierarchies)
+                let checked = try base.model(GridStore.Snapshot(revision: current.revision + 1, areas: areas, sites: sites))
                 let revision = try store.replace(areas: areas, sites: sites, reason: "edit")
                 let stored = revision == checked.revision
                     ? checked
-                    : try GridModelPlugin.model(GridStore.Snapshot(revision: revision, areas: areas, sites: sites), roads: roads, hierarchies: hierarchies)
+                    : try base.model(GridStore.Snapshot(revision: revision, areas: areas, sites: sites))
                 model.replace(stored)
                 return stored
             } catch let error as GeoError {

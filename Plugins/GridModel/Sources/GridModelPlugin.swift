@@ -35,8 +35,7 @@ public struct GridModelPlugin: Plugin {
 
     private let model: ModelHolder
     private let store: GridStore?
-    private let roads: RoadGraph
-    private let hierarchies: TravelHierarchies
+    private let base: ModelBase
     private let logger: Logger
 
     /// Settings (county config `env` or environment):
@@ -44,19 +43,23 @@ public struct GridModelPlugin: Plugin {
     /// - `GRID_MODEL_HIERARCHIES`: travel modes to build contraction hierarchies for at
     ///   start, comma-separated, or `none`; default all five. Eta answers from plain
     ///   searches until a mode's hierarchy is ready.
+    /// - `GRID_MODEL_RESPONSE_TARGETS`: the county's response circles in seconds per place
+    ///   class, e.g. `core=60,urban=180,support=300` (the documents' figures, the default);
+    ///   a class left out keeps its default. Locate and FourZones answer with them.
     /// The hierarchy and sites live in `<data>/grid-model/grid-model.sqlite`, seeded with
     /// the demo county on first start; `xunfang grid-model import FILE.geojson` replaces them.
     public init(context: PluginContext) throws {
         logger = context.logger
         let started = ContinuousClock.now
-        roads = try Self.roads(settings: context.settings)
+        let roads = try Self.roads(settings: context.settings)
         let modes = try Self.hierarchyModes(context.settings["GRID_MODEL_HIERARCHIES"])
-        hierarchies = TravelHierarchies(roads: roads)
+        let hierarchies = TravelHierarchies(roads: roads)
+        base = ModelBase(roads: roads, hierarchies: hierarchies, responseTargets: try Self.responseTargets(context.settings["GRID_MODEL_RESPONSE_TARGETS"]))
         let store = try GridStore(path: "\(context.dataDirectory)/grid-model.sqlite")
         self.store = store
-        let county = try Self.load(store: store, roads: roads, hierarchies: hierarchies)
+        let county = try Self.load(store: store, base: base)
         model = ModelHolder(county)
-        let (hierarchies, logger) = (hierarchies, logger)
+        let logger = self.logger
         let cache = "\(context.dataDirectory)/hierarchies"
         try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         Thread.detachNewThread {
@@ -75,8 +78,7 @@ public struct GridModelPlugin: Plugin {
     public init(model county: CountyModel, logger: Logger) {
         self.logger = logger
         model = ModelHolder(county)
-        roads = county.roads
-        hierarchies = county.hierarchies
+        base = ModelBase(roads: county.roads, hierarchies: county.hierarchies, responseTargets: county.responseTargets)
         store = nil
     }
 
@@ -92,26 +94,36 @@ public struct GridModelPlugin: Plugin {
         }
     }
 
+    /// `core=60,urban=180,support=300`, any subset; each 10 s to 1 hour.
+    public static func responseTargets(_ setting: String?) throws -> [PlaceClass: Double] {
+        guard let setting, !setting.isEmpty else { return [:] }
+        let names: [String: PlaceClass] = ["core": .core, "urban": .urban, "support": .support]
+        var targets: [PlaceClass: Double] = [:]
+        for entry in setting.split(separator: ",") {
+            let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let placeClass = names[parts[0]], let seconds = Double(parts[1]), (10...3_600).contains(seconds) else {
+                throw GeoError(.invalidInput, "GRID_MODEL_RESPONSE_TARGETS: \"\(entry)\" is not class=seconds (core, urban or support; 10 to 3600 s)")
+            }
+            guard targets.updateValue(seconds, forKey: placeClass) == nil else {
+                throw GeoError(.invalidInput, "GRID_MODEL_RESPONSE_TARGETS: \(parts[0]) appears twice")
+            }
+        }
+        return targets
+    }
+
     static func roads(settings: [String: String]) throws -> RoadGraph {
         if let path = settings["GRID_MODEL_ROADS"], !path.isEmpty { return try GraphFile.read(from: path) }
         return SyntheticRoads.county(DemoCounty.parameters)
     }
 
     /// The stored county, seeding the demo county into an empty store.
-    static func load(store: GridStore, roads: RoadGraph, hierarchies: TravelHierarchies) throws -> CountyModel {
+    static func load(store: GridStore, base: ModelBase) throws -> CountyModel {
         if let snapshot = try store.load() {
-            return try model(snapshot, roads: roads, hierarchies: hierarchies)
+            return try base.model(snapshot)
         }
-        let (areas, sites) = DemoCounty.layout(roads: roads)
+        let (areas, sites) = DemoCounty.layout(roads: base.roads)
         let revision = try store.replace(areas: areas, sites: sites, reason: "demo seed")
-        return try CountyModel(revision: revision, areas: areas, sites: sites, roads: roads, origin: DemoCounty.parameters.origin,
-                               hierarchies: hierarchies)
-    }
-
-    static func model(_ snapshot: GridStore.Snapshot, roads: RoadGraph, hierarchies: TravelHierarchies) throws -> CountyModel {
-        try CountyModel(revision: snapshot.revision, areas: snapshot.areas, sites: snapshot.sites, roads: roads,
-                        origin: origin(of: snapshot.areas) ?? roads.coordinates.first ?? DemoCounty.parameters.origin,
-                        hierarchies: hierarchies)
+        return try base.model(GridStore.Snapshot(revision: revision, areas: areas, sites: sites))
     }
 
     /// The middle of the grids' extent: where the local projection is most exact.
@@ -146,7 +158,7 @@ public struct GridModelPlugin: Plugin {
             Answers.listSites(model.current, request)
         }
         guard let store else { return }
-        let editor = CountyEditor(store: store, roads: roads, hierarchies: hierarchies, model: model)
+        let editor = CountyEditor(store: store, base: base, model: model)
         let logger = self.logger
         bus.serve(Self.service + "Edit", bounds: MessageBounds(maxFieldBytes: Self.maxEditBytes)) { [bus] (request: Xunfang_GridModel_V1_EditRequest, context) in
             let edited = try editor.edit(request)
@@ -175,7 +187,7 @@ public struct GridModelPlugin: Plugin {
             guard let store, let stored = try? store.revision(), stored != model.current.revision else { continue }
             do {
                 guard let snapshot = try store.load() else { continue }
-                model.replace(try Self.model(snapshot, roads: roads, hierarchies: hierarchies))
+                model.replace(try base.model(snapshot))
                 logger.info("county model reloaded", metadata: ["xunfang.revision": "\(snapshot.revision)"])
                 await announce(on: bus, reason: "reloaded")
             } catch {
@@ -211,4 +223,18 @@ final class ModelHolder: Sendable {
     init(_ model: CountyModel) { self.model = Mutex(model) }
     var current: CountyModel { model.withLock { $0 } }
     func replace(_ new: CountyModel) { model.withLock { $0 = new } }
+}
+
+/// What every revision of the county is built on: the road graph, its hierarchies and the
+/// county's response circles. Only the areas and sites change between revisions.
+struct ModelBase: Sendable {
+    let roads: RoadGraph
+    let hierarchies: TravelHierarchies
+    let responseTargets: [PlaceClass: Double]
+
+    func model(_ snapshot: GridStore.Snapshot) throws(GeoError) -> CountyModel {
+        try CountyModel(revision: snapshot.revision, areas: snapshot.areas, sites: snapshot.sites, roads: roads,
+                        origin: GridModelPlugin.origin(of: snapshot.areas) ?? roads.coordinates.first ?? DemoCounty.parameters.origin,
+                        responseTargets: responseTargets, hierarchies: hierarchies)
+    }
 }

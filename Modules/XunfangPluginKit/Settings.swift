@@ -1,0 +1,26 @@
+public import Foundation
+
+/// A setting a plugin cannot start with: the message names the key, the value and what
+/// is allowed, so the county's IT sees what to fix in the log's first line.
+public struct SettingError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension PluginContext {
+    /// A number setting within `range`, or `fallback` when it is unset or empty.
+    /// - Parameter unit: what the number counts, for the error ("seconds", "metres").
+    public func number(_ key: String, in range: ClosedRange<Double>, default fallback: Double, unit: String) throws(SettingError) -> Double {
+        guard let text = settings[key]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return fallback }
+        guard let value = Double(text), range.contains(value) else {
+            throw SettingError("\(key) is \"\(text)\"; use \(unit) from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))")
+        }
+        return value
+    }
+
+    /// 30 rather than 30.0, 0.5 as it is.
+    private static func plain(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
