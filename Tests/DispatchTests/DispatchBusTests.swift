@@ -35,12 +35,15 @@ struct Stack {
     let clients: [BusClient]
 
     static func start(directory: String, gridModel: Bool, clock: any DispatchClock = SystemDispatchClock(), autoMoveUp: Bool = false,
-                      retentionDays: Int = 180, acceptOutsideMetres: Double = 0) async throws -> Stack {
+                      retentionDays: Int = 180, acceptOutsideMetres: Double = 0, settings: Dispatcher.Settings = .init()) async throws -> Stack {
         let open = AccessControl.unrestricted
         var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["dispatch", "grid-model", "desk"].map {
             PrincipalConfig(name: $0, credential: secret, acl: open)
         })
-        config.bus.durableTopics = [try TopicPattern("incident.>"), try TopicPattern("dispatch.order.>")]
+        config.bus.durableTopics = [try TopicPattern("incident.>"), try TopicPattern("dispatch.order.>"), try TopicPattern("dispatch.escalation")]
+        // Liveness has its own tests; here a busy machine (heavy tests beside these on two
+        // cores) must not make the bus drop an in-process client that missed its pings.
+        config.bus.pingIntervalMilliseconds = 600_000
         let server = BusServer(config: config, credentials: ["dispatch": secret, "grid-model": secret, "desk": secret], logger: quiet)
         _ = try await server.start()
         let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
@@ -52,7 +55,7 @@ struct Stack {
             try await client.start()
             clients.append(client)
         }
-        let plugin = try DispatchPlugin(store: openStore(directory), clock: clock, logger: quiet, autoMoveUp: autoMoveUp,
+        let plugin = try DispatchPlugin(store: openStore(directory), clock: clock, logger: quiet, settings: settings, autoMoveUp: autoMoveUp,
                                         retentionDays: retentionDays, acceptOutsideMetres: acceptOutsideMetres)
         let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet)
         plugin.register(on: dispatch)

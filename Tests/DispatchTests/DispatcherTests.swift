@@ -94,7 +94,7 @@ struct EscalationTests {
         let clock = ManualClock()
         let subject = dispatcher(clock)
         let (incident, _, _) = try subject.intake(typeCode: "fight", source: .call110, location: scene, report: "")
-        subject.recordRanking(["A1", "A3", "A2"], for: incident.id)
+        _ = subject.recordRanking(["A1", "A3", "A2"], for: incident.id)
         let events = try subject.assign(incident.id, to: "A1")
         #expect(events.contains(.order(incidentID: incident.id, callSign: "A1", deadline: clock.now() + 30_000)))
         clock.advance(seconds: 29.9)
@@ -104,7 +104,8 @@ struct EscalationTests {
         #expect(moved.contains { if case .order(_, "A3", _) = $0 { true } else { false } })
         #expect(subject.units["A1"]?.status == .available)
         #expect(subject.units["A3"]?.status == .assigned)
-        #expect(subject.incidents[incident.id]?.note == "A1 did not acknowledge within 30 s; order passed to A3")
+        #expect(subject.incidents[incident.id]?.note == "A1 did not acknowledge within 30 s; order passed to A3 (pass-on 1 of 3)")
+        #expect(subject.incidents[incident.id]?.passOns == 1 && subject.incidents[incident.id]?.unacknowledged == ["A1"])
         // A3 acknowledges: no more escalation.
         _ = try subject.acknowledge(incident.id, by: "A3")
         clock.advance(seconds: 60)
@@ -112,18 +113,159 @@ struct EscalationTests {
         #expect(throws: DispatchError.self) { try subject.acknowledge(incident.id, by: "A1") }
     }
 
-    @Test("when no ranked unit is left the incident goes back to the duty officer")
+    @Test("when no ranked unit is left the incident is put to the duty officer")
     func exhausted() throws {
         let clock = ManualClock()
         let subject = dispatcher(clock)
         let (incident, _, _) = try subject.intake(typeCode: "theft", source: .call110, location: scene, report: "")
-        subject.recordRanking(["A1"], for: incident.id)
+        _ = subject.recordRanking(["A1"], for: incident.id)
         _ = try subject.assign(incident.id, to: "A1")
         clock.advance(seconds: 31)
-        _ = subject.tick()
+        let events = subject.tick()
         #expect(subject.incidents[incident.id]?.status == .accepted)
-        #expect(subject.incidents[incident.id]?.note.contains("recommend again") == true)
+        #expect(subject.incidents[incident.id]?.note.contains("no other recommended unit is free; put to the duty officer") == true)
+        #expect(subject.incidents[incident.id]?.escalatedAt == clock.now())
+        #expect(events.contains { if case .escalated(incident.id, _) = $0 { true } else { false } })
         #expect(subject.nextDeadline == nil)
+    }
+
+    @Test("pass-ons stop at the county's cap and the incident escalates; the rest of the ranking is not ordered")
+    func passOnCap() throws {
+        let clock = ManualClock()
+        var settings = Dispatcher.Settings()
+        settings.maxPassOns = 2
+        let subject = Dispatcher(settings: settings, clock: clock)
+        for callSign in ["A1", "A2", "A3", "A4", "A5"] { _ = subject.addUnit(Unit(callSign: callSign, kind: .car, homeStation: "S1")) }
+        let (incident, _, _) = try subject.intake(typeCode: "fight", source: .call110, location: scene, report: "")
+        _ = subject.recordRanking(["A1", "A2", "A3", "A4", "A5"], for: incident.id)
+        _ = try subject.assign(incident.id, to: "A1")
+        var escalations = 0
+        for _ in 0..<5 {
+            clock.advance(seconds: 30)
+            escalations += subject.tick().count { if case .escalated = $0 { true } else { false } }
+        }
+        let final = try #require(subject.incidents[incident.id])
+        #expect(final.ordered == ["A1", "A2", "A3"] && final.unacknowledged == ["A1", "A2", "A3"] && final.passOns == 2)
+        #expect(escalations == 1, "escalated once, not at every tick")
+        #expect(final.status == .accepted && final.escalatedAt != nil)
+        #expect(final.note.hasPrefix("A1, A2, A3 did not acknowledge within 30 s each; 2 pass-on(s) used"))
+        #expect(["A1", "A2", "A3", "A4", "A5"].allSatisfy { subject.units[$0]?.status == .available })
+        // The duty officer orders A4 by hand; it acknowledges and the incident goes on.
+        _ = try subject.assign(incident.id, to: "A4")
+        _ = try subject.acknowledge(incident.id, by: "A4")
+        #expect(subject.incidents[incident.id]?.status == .enRoute)
+    }
+
+    @Test("the ranking and the order trail survive a restart: an order outstanding then still passes on")
+    func rankingSurvivesRestart() throws {
+        let clock = ManualClock()
+        let before = dispatcher(clock)
+        let (incident, _, _) = try before.intake(typeCode: "theft", source: .call110, location: scene, report: "")
+        _ = before.recordRanking(["A1", "A3"], for: incident.id)
+        _ = try before.assign(incident.id, to: "A1")
+        // Through the store's encoding, as a restart reads it back.
+        let coder = (JSONEncoder(), JSONDecoder())
+        let incidents = try before.incidents.values.map { try coder.1.decode(Incident.self, from: try coder.0.encode($0)) }
+        let units = try before.units.values.map { try coder.1.decode(Unit.self, from: try coder.0.encode($0)) }
+        let after = Dispatcher(clock: clock)
+        after.restore(incidents: incidents, units: units)
+        #expect(after.incidents[incident.id]?.ranking == ["A1", "A3"] && after.incidents[incident.id]?.ordered == ["A1"])
+        clock.advance(seconds: 30)
+        let events = after.tick()
+        #expect(events.contains { if case .order(incident.id, "A3", _) = $0 { true } else { false } })
+    }
+
+    @Test("a record stored before the order trail existed reads with an empty trail")
+    func oldRecord() throws {
+        let (incident, _, _) = try dispatcher().intake(typeCode: "theft", source: .call110, location: scene, report: "")
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(incident)) as? [String: Any])
+        for key in ["ranking", "ordered", "unacknowledged", "passOns", "escalatedAt"] { object[key] = nil }
+        let read = try JSONDecoder().decode(Incident.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(read.id == incident.id && read.ranking.isEmpty && read.passOns == 0 && read.escalatedAt == nil)
+    }
+}
+
+@Suite("Unit and incident state move together")
+struct StateConsistencyTests {
+    @Test("UpdateUnit en route acknowledges, on scene puts the incident on scene with its time")
+    func unitDrivesIncident() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        let (incident, _, _) = try subject.intake(typeCode: "theft", source: .call110, location: scene, report: "")
+        _ = try subject.assign(incident.id, to: "A1")
+        clock.advance(seconds: 10)
+        _ = try subject.updateUnit("A1", to: .enRoute)
+        #expect(subject.incidents[incident.id]?.status == .enRoute && subject.incidents[incident.id]?.times[.acknowledged] == clock.now())
+        #expect(subject.nextDeadline == nil, "acknowledging by status stops the pass-on clock")
+        clock.advance(seconds: 120)
+        let events = try subject.updateUnit("A1", to: .onScene)
+        #expect(subject.incidents[incident.id]?.status == .onScene && subject.incidents[incident.id]?.times[.onScene] == clock.now())
+        #expect(events.contains(.incidentUpdated(subject.incidents[incident.id]!)))
+        #expect(subject.units["A1"]?.incidentID == incident.id)
+    }
+
+    @Test("a cleared unit returns and is available again after the county's return time, or when it says so")
+    func returning() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        for callSign in ["A1", "A3"] {
+            let (incident, _, _) = try subject.intake(typeCode: "help", source: .call110, location: GeoPoint(longitude: 104.28, latitude: callSign == "A1" ? 30.98 : 30.99), report: "")
+            _ = try subject.assign(incident.id, to: callSign)
+            _ = try subject.acknowledge(incident.id, by: callSign)
+            _ = try subject.updateUnit(callSign, to: .onScene)
+            _ = try subject.clear(incident.id, close: true)
+        }
+        #expect(subject.units["A1"]?.status == .returning && subject.units["A3"]?.status == .returning)
+        _ = try subject.updateUnit("A3", to: .available)
+        #expect(subject.units["A3"]?.status == .available)
+        clock.advance(seconds: 14 * 60)
+        #expect(subject.tick().isEmpty)
+        clock.advance(seconds: 60)
+        let events = subject.tick()
+        #expect(subject.units["A1"]?.status == .available && events.contains(.unitUpdated(subject.units["A1"]!)))
+
+        var settings = Dispatcher.Settings()
+        settings.returnMilliseconds = nil
+        let waiting = Dispatcher(settings: settings, clock: clock)
+        _ = waiting.addUnit(Unit(callSign: "R1", kind: .car, homeStation: "S1", status: .returning))
+        clock.advance(seconds: 24 * 3_600)
+        #expect(waiting.tick().isEmpty && waiting.units["R1"]?.status == .returning)
+    }
+
+    @Test("a unit withdrawn before arriving leaves the incident to be recommended again; one withdrawn on scene leaves it on scene")
+    func withdrawn() throws {
+        let subject = dispatcher()
+        let (incident, _, _) = try subject.intake(typeCode: "theft", source: .call110, location: scene, report: "")
+        _ = try subject.assign(incident.id, to: "A1")
+        _ = try subject.acknowledge(incident.id, by: "A1")
+        _ = try subject.updateUnit("A1", to: .outOfService)
+        let left = try #require(subject.incidents[incident.id])
+        #expect(left.status == .accepted && left.units.isEmpty && left.note.contains("A1 withdrawn (en route -> out of service)"))
+        #expect(subject.units["A1"]?.incidentID == nil)
+
+        _ = try subject.assign(incident.id, to: "A3")
+        _ = try subject.assign(incident.id, to: "T1")
+        for callSign in ["A3", "T1"] { _ = try subject.acknowledge(incident.id, by: callSign) }
+        _ = try subject.updateUnit("A3", to: .onScene)
+        _ = try subject.updateUnit("T1", to: .available)
+        #expect(subject.incidents[incident.id]?.status == .onScene && subject.incidents[incident.id]?.units == ["A3"])
+        _ = try subject.updateUnit("A3", to: .returning)
+        #expect(subject.units["A3"]?.incidentID == nil && subject.incidents[incident.id]?.status == .onScene,
+                "leaving the scene does not clear the incident; the duty officer does")
+    }
+
+    @Test("positions are handed over for storing in batches, each moved unit once")
+    func movedBatches() {
+        let subject = dispatcher()
+        _ = subject.position("A1", at: scene, time: 1)
+        _ = subject.position("A1", at: GeoPoint(longitude: 104.281, latitude: 30.98), time: 2)
+        _ = subject.position("A2", at: scene, time: 1)
+        _ = subject.position("A3", at: scene, time: 0)
+        _ = subject.position("A3", at: GeoPoint(longitude: 104.3, latitude: 31), time: -1)
+        let moved = subject.takeMoved()
+        #expect(moved.map(\.callSign) == ["A1", "A2", "A3"] && moved[0].position == GeoPoint(longitude: 104.281, latitude: 30.98))
+        #expect(moved[2].position == scene, "an older report does not overwrite a newer one")
+        #expect(subject.takeMoved().isEmpty)
     }
 }
 
@@ -156,11 +298,18 @@ struct IntakeTests {
         #expect(again.id == first.id && events.isEmpty && subject.incidents.count == 1)
     }
 
-    @Test("high-priority incidents make the neighbours aware at once")
+    @Test("high-priority incidents make the neighbours aware at once: the adjacent stations by name and their on-duty units")
     func neighbours() throws {
         let subject = dispatcher()
-        let (urgent, _, events) = try subject.intake(typeCode: "robbery", source: .alarm, location: scene, report: "")
-        #expect(events.contains(.neighboursAware(incidentID: urgent.id)))
+        _ = subject.addUnit(Unit(callSign: "N1", kind: .car, homeStation: "S2"))
+        _ = subject.addUnit(Unit(callSign: "N2", kind: .foot, homeStation: "S2", status: .enRoute))
+        _ = subject.addUnit(Unit(callSign: "N3", kind: .car, homeStation: "S2", status: .offDuty))
+        _ = subject.addUnit(Unit(callSign: "FAR", kind: .car, homeStation: "S9"))
+        let neighbourhood = Neighbourhood(station: StationRef(id: "S1", name: "城关派出所"), adjacent: [StationRef(id: "S2", name: "东城派出所")])
+        #expect(subject.alertsNeighbours("robbery") && !subject.alertsNeighbours("noise") && !subject.alertsNeighbours("alien"))
+        let (urgent, _, events) = try subject.intake(typeCode: "robbery", source: .alarm, location: scene, report: "", stationID: "S1",
+                                                     neighbourhood: neighbourhood)
+        #expect(events.contains(.neighboursAware(incidentID: urgent.id, neighbourhood: neighbourhood, units: ["N1", "N2"])))
         let (_, _, quiet) = try subject.intake(typeCode: "noise", source: .call110, location: scene, report: "")
         #expect(!quiet.contains { if case .neighboursAware = $0 { true } else { false } })
     }

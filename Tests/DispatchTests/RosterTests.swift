@@ -70,3 +70,46 @@ struct RosterTests {
         }
     }
 }
+
+@Suite("Dispatch county settings")
+struct DispatchSettingsTests {
+    func context(_ settings: [String: String]) -> PluginContext {
+        PluginContext(instance: "dispatch", dataDirectory: NSTemporaryDirectory(), settings: settings, logger: quiet)
+    }
+
+    @Test("the ack timeout, pass-on cap, duplicate linking and return time come from the county's settings")
+    func fromSettings() throws {
+        let defaults = try DispatchPlugin.settings(context([:]))
+        #expect(defaults.ackTimeoutMilliseconds == 30_000 && defaults.maxPassOns == 3 && defaults.duplicateRadiusMetres == 150)
+        #expect(defaults.duplicateWindowMilliseconds == 15 * 60_000 && defaults.returnMilliseconds == 15 * 60_000)
+        let county = try DispatchPlugin.settings(context([
+            "DISPATCH_ACK_TIMEOUT_SECONDS": "45", "DISPATCH_MAX_PASS_ONS": "5", "DISPATCH_DUPLICATE_METRES": "300",
+            "DISPATCH_DUPLICATE_MINUTES": "30", "DISPATCH_RETURN_MINUTES": "0",
+        ]))
+        #expect(county.ackTimeoutMilliseconds == 45_000 && county.maxPassOns == 5 && county.duplicateRadiusMetres == 300)
+        #expect(county.duplicateWindowMilliseconds == 30 * 60_000 && county.returnMilliseconds == nil)
+    }
+
+    @Test("a setting out of range or not a number stops the plugin naming the key, the value and the range")
+    func refused() {
+        for (key, value, range) in [("DISPATCH_ACK_TIMEOUT_SECONDS", "2", "from 5 to 600"), ("DISPATCH_MAX_PASS_ONS", "many", "from 0 to 20"),
+                                    ("DISPATCH_DUPLICATE_METRES", "-1", "from 0 to 5000"), ("DISPATCH_RETURN_MINUTES", "1e9", "from 0 to 240")] {
+            do {
+                _ = try DispatchPlugin.settings(context([key: value]))
+                Issue.record("\(key)=\(value) was taken")
+            } catch {
+                #expect(error.message.hasPrefix("\(key) is \"\(value)\"; use ") && error.message.hasSuffix(range), "\(error.message)")
+            }
+        }
+    }
+
+    @Test("DISPATCH_DUPLICATE_METRES=0 links no call")
+    func noLinking() throws {
+        var settings = Dispatcher.Settings()
+        settings.duplicateRadiusMetres = 0
+        let subject = Dispatcher(settings: settings, clock: ManualClock())
+        let point = GeoPoint(longitude: 104.28, latitude: 30.98)
+        _ = try subject.intake(typeCode: "fight", source: .call110, location: point, report: "")
+        #expect(try !subject.intake(typeCode: "fight", source: .call110, location: point, report: "").linked)
+    }
+}

@@ -8,7 +8,7 @@ enum DemoCounty {
     bus:
       socket: bus.sock
       # tcp: 127.0.0.1:7420
-      durable_topics: ["incident.>", "dispatch.order.>", "situation.warning", "community.alert.>"]
+      durable_topics: ["incident.>", "dispatch.order.>", "dispatch.escalation", "situation.warning", "community.alert.>"]
       ping_interval_ms: 5000
       metrics: 127.0.0.1:9464   # Prometheus text at /metrics
       # How long the durable log keeps messages (first match wins; others: 30 days).
@@ -16,6 +16,7 @@ enum DemoCounty {
       retention:
         - { topics: "incident.>", max_age_days: 90, max_bytes: 2147483648, discard: old }
         - { topics: "dispatch.order.>", max_age_days: 30 }
+        - { topics: "dispatch.escalation", max_age_days: 30 }
         - { topics: "situation.warning", max_age_days: 30 }
         - { topics: "community.alert.>", max_age_days: 7 }
     plugins:

@@ -285,6 +285,75 @@ public nonisolated enum Xunfang_Dispatch_V1_Zone: SwiftProtobuf.Enum, Swift.Case
 
 }
 
+/// Why a unit was not recommended.
+public nonisolated enum Xunfang_Dispatch_V1_SkipReason: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// the incident type needs what it has not (e.g. armed)
+  case lacksCapability // = 1
+
+  /// assigned, en route or on scene elsewhere
+  case busy // = 2
+  case offDuty // = 3
+  case outOfService // = 4
+
+  /// available but has not reported where it is
+  case noPosition // = 5
+
+  /// no road route to the scene
+  case unreachable // = 6
+
+  /// a nearer zone's units meet the response circle (zone widening)
+  case outsideZone // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .lacksCapability
+    case 2: self = .busy
+    case 3: self = .offDuty
+    case 4: self = .outOfService
+    case 5: self = .noPosition
+    case 6: self = .unreachable
+    case 7: self = .outsideZone
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .lacksCapability: return 1
+    case .busy: return 2
+    case .offDuty: return 3
+    case .outOfService: return 4
+    case .noPosition: return 5
+    case .unreachable: return 6
+    case .outsideZone: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Dispatch_V1_SkipReason] = [
+    .unspecified,
+    .lacksCapability,
+    .busy,
+    .offDuty,
+    .outOfService,
+    .noPosition,
+    .unreachable,
+    .outsideZone,
+  ]
+
+}
+
 /// Times in Unix milliseconds; 0 = not reached yet.
 public nonisolated struct Xunfang_Dispatch_V1_IncidentTimes: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -412,6 +481,18 @@ public nonisolated struct Xunfang_Dispatch_V1_Incident: @unchecked Sendable {
   public var outsideCountyMetres: Double {
     get {_storage._outsideCountyMetres}
     set {_uniqueStorage()._outsideCountyMetres = newValue}
+  }
+
+  /// the county's grids (DISPATCH_ACCEPT_OUTSIDE_METRES); station_id is the nearest
+  public var passOns: UInt32 {
+    get {_storage._passOns}
+    set {_uniqueStorage()._passOns = newValue}
+  }
+
+  /// when it was put to the duty officer because no unit took it; 0 = not
+  public var escalatedAt: Int64 {
+    get {_storage._escalatedAt}
+    set {_uniqueStorage()._escalatedAt = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -561,6 +642,26 @@ public nonisolated struct Xunfang_Dispatch_V1_RecommendRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Dispatch_V1_PassedOver: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  public var reason: Xunfang_Dispatch_V1_SkipReason = .unspecified
+
+  /// "lacks armed", "en route on INC-000002", ...
+  public var detail: String = String()
+
+  /// straight line to the scene; 0 = no position
+  public var metres: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Xunfang_Dispatch_V1_RecommendResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -575,7 +676,13 @@ public nonisolated struct Xunfang_Dispatch_V1_RecommendResponse: Sendable {
   /// the widest zone searched
   public var widenedTo: Xunfang_Dispatch_V1_Zone = .own
 
+  /// ends with how many nearer units were passed over, by reason
   public var note: String = String()
+
+  /// Units nearer the scene (straight line) than the farthest recommended one that were
+  /// left out, nearest first; with no recommendation, every unit that might have gone
+  /// (own station's and all with a position). At most 50; the note counts them all.
+  public var passedOver: [Xunfang_Dispatch_V1_PassedOver] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -662,12 +769,84 @@ public nonisolated struct Xunfang_Dispatch_V1_Order: Sendable {
 
   public var moveUpPlan: String = String()
 
+  /// set: for information only (a priority-1 incident in an adjacent station); nothing to acknowledge
+  public var alert: Xunfang_Dispatch_V1_NeighboursAlert {
+    get {_alert ?? Xunfang_Dispatch_V1_NeighboursAlert()}
+    set {_alert = newValue}
+  }
+  /// Returns true if `alert` has been explicitly set.
+  public var hasAlert: Bool {self._alert != nil}
+  /// Clears the value of `alert`. Subsequent reads from it will return its default value.
+  public mutating func clearAlert() {self._alert = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _incident: Xunfang_Dispatch_V1_Incident? = nil
   fileprivate var _relocateTo: GridModelContract.Xunfang_GridModel_V1_Position? = nil
+  fileprivate var _alert: Xunfang_Dispatch_V1_NeighboursAlert? = nil
+}
+
+/// A priority-1 incident: the adjacent stations should know at once. Published on
+/// "dispatch.alert.neighbours", and inside an Order to each on-duty unit of those stations.
+public nonisolated struct Xunfang_Dispatch_V1_NeighboursAlert: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var incident: Xunfang_Dispatch_V1_Incident {
+    get {_incident ?? Xunfang_Dispatch_V1_Incident()}
+    set {_incident = newValue}
+  }
+  /// Returns true if `incident` has been explicitly set.
+  public var hasIncident: Bool {self._incident != nil}
+  /// Clears the value of `incident`. Subsequent reads from it will return its default value.
+  public mutating func clearIncident() {self._incident = nil}
+
+  /// the incident's own station
+  public var stationName: String = String()
+
+  /// the adjacent stations (id and name)
+  public var stations: [GridModelContract.Xunfang_GridModel_V1_Area] = []
+
+  /// their on-duty units, told on their order topics
+  public var callSigns: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _incident: Xunfang_Dispatch_V1_Incident? = nil
+}
+
+/// Published (durable) on "dispatch.escalation" when no unit took an incident: each order
+/// went unacknowledged and DISPATCH_MAX_PASS_ONS pass-ons are used up, or no recommended
+/// unit is left. The duty officer must act (assign by hand, widen, call the neighbours).
+public nonisolated struct Xunfang_Dispatch_V1_Escalation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var incident: Xunfang_Dispatch_V1_Incident {
+    get {_incident ?? Xunfang_Dispatch_V1_Incident()}
+    set {_incident = newValue}
+  }
+  /// Returns true if `incident` has been explicitly set.
+  public var hasIncident: Bool {self._incident != nil}
+  /// Clears the value of `incident`. Subsequent reads from it will return its default value.
+  public mutating func clearIncident() {self._incident = nil}
+
+  /// the call signs ordered in turn
+  public var unacknowledged: [String] = []
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _incident: Xunfang_Dispatch_V1_Incident? = nil
 }
 
 public nonisolated struct Xunfang_Dispatch_V1_AcknowledgeRequest: Sendable {
@@ -684,6 +863,10 @@ public nonisolated struct Xunfang_Dispatch_V1_AcknowledgeRequest: Sendable {
   public init() {}
 }
 
+/// A unit's own step, or the duty officer's. The incident moves with it: ASSIGNED -> EN_ROUTE
+/// acknowledges the order, EN_ROUTE -> ON_SCENE puts the incident on scene, AVAILABLE /
+/// OFF_DUTY / OUT_OF_SERVICE from an incident withdraw the unit (an incident left with no
+/// unit before arrival goes back to ACCEPTED, to recommend again), RETURNING leaves the scene.
 public nonisolated struct Xunfang_Dispatch_V1_UpdateUnitRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1249,6 +1432,10 @@ nonisolated extension Xunfang_Dispatch_V1_Zone: SwiftProtobuf._ProtoNameProvidin
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ZONE_OWN\0\u{1}ZONE_ADJACENT\0\u{1}ZONE_BRANCH\0\u{1}ZONE_CITY\0")
 }
 
+nonisolated extension Xunfang_Dispatch_V1_SkipReason: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SKIP_REASON_UNSPECIFIED\0\u{1}SKIP_REASON_LACKS_CAPABILITY\0\u{1}SKIP_REASON_BUSY\0\u{1}SKIP_REASON_OFF_DUTY\0\u{1}SKIP_REASON_OUT_OF_SERVICE\0\u{1}SKIP_REASON_NO_POSITION\0\u{1}SKIP_REASON_UNREACHABLE\0\u{1}SKIP_REASON_OUTSIDE_ZONE\0")
+}
+
 nonisolated extension Xunfang_Dispatch_V1_IncidentTimes: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IncidentTimes"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}received\0\u{1}accepted\0\u{1}dispatched\0\u{1}acknowledged\0\u{3}en_route\0\u{3}on_scene\0\u{1}cleared\0\u{1}closed\0")
@@ -1316,7 +1503,7 @@ nonisolated extension Xunfang_Dispatch_V1_IncidentTimes: SwiftProtobuf.Message, 
 
 nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Incident"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0\u{3}outside_county_metres\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0\u{3}outside_county_metres\0\u{3}pass_ons\0\u{3}escalated_at\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1335,6 +1522,8 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
     var _note: String = String()
     var _responseTargetSeconds: UInt32 = 0
     var _outsideCountyMetres: Double = 0
+    var _passOns: UInt32 = 0
+    var _escalatedAt: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1361,6 +1550,8 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       _note = source._note
       _responseTargetSeconds = source._responseTargetSeconds
       _outsideCountyMetres = source._outsideCountyMetres
+      _passOns = source._passOns
+      _escalatedAt = source._escalatedAt
     }
   }
 
@@ -1395,6 +1586,8 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._note) }()
         case 15: try { try decoder.decodeSingularUInt32Field(value: &_storage._responseTargetSeconds) }()
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._outsideCountyMetres) }()
+        case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._passOns) }()
+        case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._escalatedAt) }()
         default: break
         }
       }
@@ -1455,6 +1648,12 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       if _storage._outsideCountyMetres.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._outsideCountyMetres, fieldNumber: 16)
       }
+      if _storage._passOns != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._passOns, fieldNumber: 17)
+      }
+      if _storage._escalatedAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._escalatedAt, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1480,6 +1679,8 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         if _storage._note != rhs_storage._note {return false}
         if _storage._responseTargetSeconds != rhs_storage._responseTargetSeconds {return false}
         if _storage._outsideCountyMetres != rhs_storage._outsideCountyMetres {return false}
+        if _storage._passOns != rhs_storage._passOns {return false}
+        if _storage._escalatedAt != rhs_storage._escalatedAt {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1766,9 +1967,54 @@ nonisolated extension Xunfang_Dispatch_V1_RecommendRequest: SwiftProtobuf.Messag
   }
 }
 
+nonisolated extension Xunfang_Dispatch_V1_PassedOver: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PassedOver"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}reason\0\u{1}detail\0\u{1}metres\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.metres) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    if self.reason != .unspecified {
+      try visitor.visitSingularEnumField(value: self.reason, fieldNumber: 2)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 3)
+    }
+    if self.metres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.metres, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_PassedOver, rhs: Xunfang_Dispatch_V1_PassedOver) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.metres != rhs.metres {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Xunfang_Dispatch_V1_RecommendResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}units\0\u{3}straight_line_estimates\0\u{3}widened_to\0\u{1}note\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}units\0\u{3}straight_line_estimates\0\u{3}widened_to\0\u{1}note\0\u{3}passed_over\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1780,6 +2026,7 @@ nonisolated extension Xunfang_Dispatch_V1_RecommendResponse: SwiftProtobuf.Messa
       case 2: try { try decoder.decodeSingularBoolField(value: &self.straightLineEstimates) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.widenedTo) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.passedOver) }()
       default: break
       }
     }
@@ -1798,6 +2045,9 @@ nonisolated extension Xunfang_Dispatch_V1_RecommendResponse: SwiftProtobuf.Messa
     if !self.note.isEmpty {
       try visitor.visitSingularStringField(value: self.note, fieldNumber: 4)
     }
+    if !self.passedOver.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.passedOver, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1806,6 +2056,7 @@ nonisolated extension Xunfang_Dispatch_V1_RecommendResponse: SwiftProtobuf.Messa
     if lhs.straightLineEstimates != rhs.straightLineEstimates {return false}
     if lhs.widenedTo != rhs.widenedTo {return false}
     if lhs.note != rhs.note {return false}
+    if lhs.passedOver != rhs.passedOver {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1887,7 +2138,7 @@ nonisolated extension Xunfang_Dispatch_V1_AssignResponse: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Order"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}call_sign\0\u{1}incident\0\u{3}ack_deadline\0\u{3}relocate_to\0\u{3}move_up_plan\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}call_sign\0\u{1}incident\0\u{3}ack_deadline\0\u{3}relocate_to\0\u{3}move_up_plan\0\u{1}alert\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1901,6 +2152,7 @@ nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftPro
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.ackDeadline) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._relocateTo) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.moveUpPlan) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._alert) }()
       default: break
       }
     }
@@ -1929,6 +2181,9 @@ nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftPro
     if !self.moveUpPlan.isEmpty {
       try visitor.visitSingularStringField(value: self.moveUpPlan, fieldNumber: 6)
     }
+    try { if let v = self._alert {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1939,6 +2194,100 @@ nonisolated extension Xunfang_Dispatch_V1_Order: SwiftProtobuf.Message, SwiftPro
     if lhs.ackDeadline != rhs.ackDeadline {return false}
     if lhs._relocateTo != rhs._relocateTo {return false}
     if lhs.moveUpPlan != rhs.moveUpPlan {return false}
+    if lhs._alert != rhs._alert {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_NeighboursAlert: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NeighboursAlert"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}incident\0\u{3}station_name\0\u{1}stations\0\u{3}call_signs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._incident) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stationName) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.stations) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.callSigns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._incident {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.stationName.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationName, fieldNumber: 2)
+    }
+    if !self.stations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stations, fieldNumber: 3)
+    }
+    if !self.callSigns.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.callSigns, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_NeighboursAlert, rhs: Xunfang_Dispatch_V1_NeighboursAlert) -> Bool {
+    if lhs._incident != rhs._incident {return false}
+    if lhs.stationName != rhs.stationName {return false}
+    if lhs.stations != rhs.stations {return false}
+    if lhs.callSigns != rhs.callSigns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Dispatch_V1_Escalation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Escalation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}incident\0\u{1}unacknowledged\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._incident) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.unacknowledged) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._incident {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.unacknowledged.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.unacknowledged, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Dispatch_V1_Escalation, rhs: Xunfang_Dispatch_V1_Escalation) -> Bool {
+    if lhs._incident != rhs._incident {return false}
+    if lhs.unacknowledged != rhs.unacknowledged {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -11,7 +11,7 @@ struct DispatchTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xunfang dispatch", abstract: "Duty-desk commands against the running Dispatch plugin (JSON out).",
         subcommands: [IncidentCommand.self, UnitsCommand.self, RecommendCommand.self, AssignCommand.self, AcknowledgeCommand.self,
-                      ClearCommand.self, PersonalCommand.self, AuditCommand.self, RotateKeyCommand.self, DispatchBench.self])
+                      UnitStatusCommand.self, ClearCommand.self, PersonalCommand.self, AuditCommand.self, RotateKeyCommand.self, DispatchBench.self])
 
     static var commands: [PluginCommand] {
         configuration.subcommands.map { command in
@@ -171,6 +171,29 @@ struct AcknowledgeCommand: AsyncParsableCommand {
         request.incidentID = incident
         request.callSign = unit
         try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/Acknowledge", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
+    }
+}
+
+struct UnitStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unit-status", abstract: "Set a unit's status (as its terminal or the duty officer would); its incident moves with it.")
+    @OptionGroup var connection: DeskConnection
+    @Argument(help: "Call sign.") var unit: String
+    @Argument(help: "off-duty, available, en-route, on-scene, returning or out-of-service.") var status: String
+
+    static let statuses: [String: Xunfang_Dispatch_V1_UnitStatus] = [
+        "off-duty": .offDuty, "available": .available, "en-route": .enRoute, "on-scene": .onScene, "returning": .returning,
+        "out-of-service": .outOfService,
+    ]
+
+    func run() async throws {
+        guard let status = Self.statuses[status] else {
+            throw ValidationError("status must be one of \(Self.statuses.keys.sorted().joined(separator: ", "))")
+        }
+        var request = Xunfang_Dispatch_V1_UpdateUnitRequest()
+        request.callSign = unit
+        request.status = status
+        try await callAndPrint(connection, "/xunfang.dispatch.v1.Dispatch/UpdateUnit", request, as: Xunfang_Dispatch_V1_Unit.self)
     }
 }
 

@@ -34,7 +34,7 @@ final class Desk: @unchecked Sendable {
 
     /// - Parameter roster: the county's roster (`DISPATCH_ROSTER`), merged into the stored
     ///   units at start; without one an empty store gets the demo roster.
-    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, types: [IncidentType] = IncidentType.defaults,
+    init(store: DispatchStore, clock: any DispatchClock, logger: Logger, demoCars: Int = 126, settings: Dispatcher.Settings = .init(),
          autoMoveUp: Bool = true, roster: [Unit]? = nil, retentionDays: Int = 180, acceptOutsideMetres: Double = 0) throws {
         self.store = store
         self.acceptOutsideMetres = acceptOutsideMetres
@@ -43,8 +43,6 @@ final class Desk: @unchecked Sendable {
         self.autoMoveUp = autoMoveUp
         retentionMilliseconds = Int64(retentionDays) * 86_400_000
         shiftStart = Measures.shiftStart(containing: clock.now())
-        var settings = Dispatcher.Settings()
-        settings.types = types
         dispatcher = Dispatcher(settings: settings, clock: clock)
         var (incidents, units) = try store.load()
         if let roster {
@@ -88,11 +86,13 @@ final class Desk: @unchecked Sendable {
             (location, place) = try await locate(placeID: request.placeID)
         }
         let source = IncidentSource(rawValue: request.source.rawValue) ?? .call110
+        let neighbourhood = lock.withLock { dispatcher.alertsNeighbours(request.typeCode) } ? await self.neighbourhood(location) : nil
         let (incident, linked) = try apply(personal: personal.map { ($0, caller) }) { dispatcher in
             let (incident, linked, events) = try dispatcher.intake(
                 typeCode: request.typeCode, source: source, location: location, report: "",
                 externalID: request.externalID.isEmpty ? nil : request.externalID, gridID: place.grid,
-                stationID: place.station, responseTargetSeconds: place.target, outsideCountyMetres: place.outside?.metres)
+                stationID: place.station, responseTargetSeconds: place.target, outsideCountyMetres: place.outside?.metres,
+                neighbourhood: neighbourhood)
             return ((incident, linked), events)
         }
         var response = Xunfang_Dispatch_V1_IntakeResponse()
@@ -102,27 +102,52 @@ final class Desk: @unchecked Sendable {
     }
 
     func recommend(_ request: Xunfang_Dispatch_V1_RecommendRequest) async throws -> Xunfang_Dispatch_V1_RecommendResponse {
-        let (incident, units) = try candidates(for: request.incidentID)
+        let (incident, units) = try snapshot(for: request.incidentID)
         let limit = request.limit == 0 ? 10 : Int(min(request.limit, 100))
         let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: incident, units: units)
-        lock.withLock { dispatcher.recordRanking(result.list.map(\.candidate.callSign), for: incident.id) }
+        try remember(ranking: result.list.map(\.candidate.callSign), for: incident.id)
+        let shown = Array(result.list.prefix(limit))
+        let distance = Recommender.straightLine(units, to: incident.location)
+        let passed = Recommender.passedOver(incident: incident, units: units, distance: distance, shown: shown,
+                                            ranked: Set(result.list.map(\.candidate.callSign)), considered: Set(result.all.map(\.callSign)))
         var response = Xunfang_Dispatch_V1_RecommendResponse()
-        response.units = result.list.prefix(limit).map(Wire.recommendation)
+        response.units = shown.map { recommendation in
+            var line = recommendation
+            line.explanation = Recommender.explain(recommendation, passed: passed, distance: distance[recommendation.candidate.callSign])
+            return Wire.recommendation(line)
+        }
+        response.passedOver = passed.prefix(Self.maxPassedOverListed).map(Wire.passedOver)
         response.straightLineEstimates = result.straightLine
         response.widenedTo = Xunfang_Dispatch_V1_Zone(rawValue: result.widenedTo.rawValue) ?? .city
-        response.note = result.note
+        response.note = [result.note, Recommender.summary(passed, incident: incident, anyShown: !shown.isEmpty)].filter { !$0.isEmpty }.joined(separator: "; ")
         return response
     }
 
-    /// The incident and the units that may go to it, as they stand now.
-    private func candidates(for incidentID: String) throws -> (incident: Incident, units: [Unit]) {
-        do {
-            return try lock.withLock { () throws -> (incident: Incident, units: [Unit]) in
-                guard let incident = dispatcher.incidents[incidentID] else { throw DispatchError(.notFound, "no incident \(incidentID)") }
-                return (incident, try dispatcher.eligibleUnits(for: incidentID))
+    /// Stores the ranking with the incident (no announcement), so an unacknowledged order
+    /// passes down it even after a restart.
+    private func remember(ranking: [String], for incidentID: String) throws {
+        try lock.withLock {
+            guard let incident = dispatcher.recordRanking(ranking, for: incidentID) else { return }
+            do {
+                try store.save(incidents: [incident], units: [], outbox: [])
+            } catch {
+                logger.error("cannot store a ranking", metadata: ["xunfang.incident": "\(incidentID)", "xunfang.error": "\(error)"])
+                throw BusClientError(.internal, "cannot store the ranking of \(incidentID): \(error)")
             }
-        } catch let error as DispatchError {
-            throw error.busError
+        }
+    }
+
+    /// A county-wide "no unit can go" lists this many units at most; the note counts them all.
+    static let maxPassedOverListed = 50
+
+    /// The incident, if it still takes units, and the whole roster as they stand now.
+    private func snapshot(for incidentID: String) throws -> (incident: Incident, units: [Unit]) {
+        try lock.withLock {
+            do {
+                return (try dispatcher.openIncident(incidentID), dispatcher.units.values.sorted { $0.callSign < $1.callSign })
+            } catch let error as DispatchError {
+                throw error.busError
+            }
         }
     }
 
@@ -206,7 +231,7 @@ final class Desk: @unchecked Sendable {
 
     func majorIncident(_ request: Xunfang_Dispatch_V1_MajorIncidentRequest) async throws -> Xunfang_Dispatch_V1_MajorIncidentResponse {
         let count = request.units == 0 ? 6 : Int(min(request.units, 200))
-        let snapshot = try candidates(for: request.incidentID)
+        let snapshot = try snapshot(for: request.incidentID)
         let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: snapshot.incident, units: snapshot.units)
         let chosen = Dispatcher.majorSelection(result.all, count: count)
         var response = Xunfang_Dispatch_V1_MajorIncidentResponse()
@@ -494,6 +519,7 @@ final class Desk: @unchecked Sendable {
 
     func tick() async {
         _ = try? apply { dispatcher in ((), dispatcher.tick()) }
+        storePositions()
         let now = clock.now()
         let sweepDue = lock.withLock {
             guard now - lastRetentionSweep >= 3_600_000 else { return false }
@@ -508,6 +534,21 @@ final class Desk: @unchecked Sendable {
             return shiftStart
         }
         if let ended { publishShiftKpis(from: ended, to: current) }
+    }
+
+    /// Positions reported since the last call, stored in one transaction: AVL reports come
+    /// often, so they are batched per tick rather than written one by one. A crash loses
+    /// at most the last tick's reports; the terminals send fresh ones.
+    func storePositions() {
+        lock.withLock {
+            let moved = dispatcher.takeMoved()
+            guard !moved.isEmpty else { return }
+            do {
+                try store.save(incidents: [], units: moved, outbox: [])
+            } catch {
+                logger.error("cannot store unit positions; the next reports will be", metadata: ["xunfang.error": "\(error)"])
+            }
+        }
     }
 
     /// The KPIs of a shift that just ended, through the outbox onto `dispatch.kpis.shift`.
@@ -570,10 +611,24 @@ final class Desk: @unchecked Sendable {
                     order.ackDeadline = deadline
                     if let incident = dispatcher.incidents[incidentID] { order.incident = Wire.incident(incident) }
                     outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), messageID))
-                case .neighboursAware(let incidentID):
-                    if let incident = dispatcher.incidents[incidentID] {
-                        outbox.append(("dispatch.alert.neighbours", try Wire.incident(incident).serializedData(), messageID))
+                case .neighboursAware(let incidentID, let neighbourhood, let callSigns):
+                    guard let incident = dispatcher.incidents[incidentID] else { continue }
+                    let alert = Wire.neighboursAlert(incident, neighbourhood, callSigns: callSigns)
+                    outbox.append(("dispatch.alert.neighbours", try alert.serializedData(), messageID))
+                    for (number, callSign) in callSigns.enumerated() {
+                        var order = Xunfang_Dispatch_V1_Order()
+                        order.incidentID = incidentID
+                        order.callSign = callSign
+                        order.alert = alert
+                        outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), "\(messageID)-\(number)"))
                     }
+                case .escalated(let incidentID, let reason):
+                    guard let incident = dispatcher.incidents[incidentID] else { continue }
+                    var escalation = Xunfang_Dispatch_V1_Escalation()
+                    escalation.incident = Wire.incident(incident)
+                    escalation.unacknowledged = incident.unacknowledged
+                    escalation.reason = reason
+                    outbox.append(("dispatch.escalation", try escalation.serializedData(), messageID))
                 case .relocation(let callSign, let point, let plan):
                     var order = Xunfang_Dispatch_V1_Order()
                     order.callSign = callSign
@@ -667,6 +722,18 @@ final class Desk: @unchecked Sendable {
                 (station, outside) = (answer.nearestStation.id, (answer.nearestGrid.id, answer.outsideMetres))
             }
         }
+    }
+
+    /// The station of a point and its adjacent stations, by name, from GridModel's four
+    /// zones; nil when GridModel is not answering (the alert then names only the station id).
+    private func neighbourhood(_ point: GeoPoint) async -> Neighbourhood? {
+        guard let bus = currentBus else { return nil }
+        var request = Xunfang_GridModel_V1_LocateRequest()
+        request.position = Wire.position(point)
+        guard let zones = try? await bus.call(DispatchPlugin.gridModel + "FourZones", request, as: Xunfang_GridModel_V1_FourZonesResponse.self,
+                                              timeout: .seconds(2)), zones.location.found else { return nil }
+        return Neighbourhood(station: StationRef(id: zones.location.station.id, name: zones.location.station.name),
+                             adjacent: zones.adjacent.stations.map { StationRef(id: $0.id, name: $0.name) })
     }
 
     /// GridModel's answer for where a point is.

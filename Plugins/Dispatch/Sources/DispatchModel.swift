@@ -37,6 +37,22 @@ public enum UnitStatus: Int, Sendable, Codable, CaseIterable {
 
     /// Units that may be sent to a new incident.
     public var isDispatchable: Bool { self == .available || self == .returning }
+
+    /// Still working an incident: ordered, on the way or there.
+    public var isOnIncident: Bool { self == .assigned || self == .enRoute || self == .onScene }
+
+    /// As the duty officer reads it.
+    public var label: String {
+        switch self {
+        case .offDuty: "off duty"
+        case .available: "available"
+        case .assigned: "assigned"
+        case .enRoute: "en route"
+        case .onScene: "on scene"
+        case .returning: "returning"
+        case .outOfService: "out of service"
+        }
+    }
 }
 
 /// Four-zone linkage: where a unit stands relative to an incident.
@@ -116,6 +132,66 @@ public struct Incident: Sendable, Hashable, Codable {
     /// Set for a neighbouring county's incident taken near the border: how far outside the
     /// county's grids it is (its station is the nearest grid's).
     public var outsideCountyMetres: Double?
+    /// The last recommendation, best first: an unacknowledged order passes down it. Stored
+    /// with the incident so passing on and escalation continue after a restart.
+    public var ranking: [String] = []
+    /// Every unit ordered to it so far; none is ordered twice by passing on.
+    public var ordered: [String] = []
+    /// The units that let an order lapse, in turn.
+    public var unacknowledged: [String] = []
+    public var passOns = 0
+    /// When it was put to the duty officer because no unit took it.
+    public var escalatedAt: Int64?
+}
+
+extension Incident {
+    /// Reads records of every release: those before 0.3 have no order trail.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        id = try values.decode(String.self, forKey: .id)
+        type = try values.decode(IncidentType.self, forKey: .type)
+        source = try values.decode(IncidentSource.self, forKey: .source)
+        location = try values.decode(GeoPoint.self, forKey: .location)
+        gridID = try values.decodeIfPresent(String.self, forKey: .gridID)
+        stationID = try values.decodeIfPresent(String.self, forKey: .stationID)
+        report = try values.decode(String.self, forKey: .report)
+        status = try values.decode(IncidentStatus.self, forKey: .status)
+        times = try values.decode([IncidentStatus: Int64].self, forKey: .times)
+        linkedTo = try values.decodeIfPresent(String.self, forKey: .linkedTo)
+        linkedCalls = try values.decode(Int.self, forKey: .linkedCalls)
+        units = try values.decode([String].self, forKey: .units)
+        note = try values.decode(String.self, forKey: .note)
+        externalID = try values.decodeIfPresent(String.self, forKey: .externalID)
+        responseTargetSeconds = try values.decodeIfPresent(Int.self, forKey: .responseTargetSeconds)
+        outsideCountyMetres = try values.decodeIfPresent(Double.self, forKey: .outsideCountyMetres)
+        ranking = try values.decodeIfPresent([String].self, forKey: .ranking) ?? []
+        ordered = try values.decodeIfPresent([String].self, forKey: .ordered) ?? []
+        unacknowledged = try values.decodeIfPresent([String].self, forKey: .unacknowledged) ?? []
+        passOns = try values.decodeIfPresent(Int.self, forKey: .passOns) ?? 0
+        escalatedAt = try values.decodeIfPresent(Int64.self, forKey: .escalatedAt)
+    }
+}
+
+/// A station as the duty officer reads it.
+public struct StationRef: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+
+    public init(id: String, name: String) {
+        self.id = id
+        self.name = name
+    }
+}
+
+/// Who should hear of a priority-1 incident at once: its station's neighbours.
+public struct Neighbourhood: Sendable, Hashable {
+    public var station: StationRef?
+    public var adjacent: [StationRef]
+
+    public init(station: StationRef?, adjacent: [StationRef]) {
+        self.station = station
+        self.adjacent = adjacent
+    }
 }
 
 public struct Unit: Sendable, Hashable, Codable {
@@ -129,6 +205,8 @@ public struct Unit: Sendable, Hashable, Codable {
     public var position: GeoPoint?
     public var positionAt: Int64
     public var incidentID: String?
+    /// When the status was last set (nil in records from before 0.3 until the next change).
+    public var statusSince: Int64?
 
     public init(callSign: String, kind: UnitKind, homeStation: String, capabilities: Set<String> = [], crew: Int = 2,
                 shift: String = "day", status: UnitStatus = .available, position: GeoPoint? = nil) {
@@ -167,6 +245,28 @@ public struct Candidate: Sendable, Hashable {
         self.etaSeconds = etaSeconds
         self.metres = metres
         self.zone = zone
+    }
+}
+
+/// Why a unit was not recommended (wire enum `SkipReason`).
+public enum SkipReason: Int, Sendable, Hashable, Codable {
+    case lacksCapability = 1, busy, offDuty, outOfService, noPosition, unreachable, outsideZone
+}
+
+/// A unit nearer the scene than a recommended one that was passed over, and why.
+public struct PassedOver: Sendable, Hashable {
+    public var callSign: String
+    public var reason: SkipReason
+    /// "lacks armed", "en route to INC-000002", ...
+    public var detail: String
+    /// Straight line to the scene; nil when the unit has not reported a position.
+    public var metres: Double?
+
+    public init(callSign: String, reason: SkipReason, detail: String, metres: Double?) {
+        self.callSign = callSign
+        self.reason = reason
+        self.detail = detail
+        self.metres = metres
     }
 }
 

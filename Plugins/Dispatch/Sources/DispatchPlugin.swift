@@ -19,7 +19,8 @@ public struct DispatchPlugin: Plugin {
         publishes: ["incident.>", "dispatch.>", "unit.status"], subscribes: ["unit.position"], serves: methods,
         calls: ["Locate", "FourZones", "Eta", "Coverage", "PlacePosts"].map { gridModel + $0 },
         topicTypes: ["incident.>": "xunfang.dispatch.v1.Incident", "unit.status": "xunfang.dispatch.v1.Unit",
-                     "dispatch.order.*": "xunfang.dispatch.v1.Order", "dispatch.alert.neighbours": "xunfang.dispatch.v1.Incident",
+                     "dispatch.order.*": "xunfang.dispatch.v1.Order", "dispatch.alert.neighbours": "xunfang.dispatch.v1.NeighboursAlert",
+                     "dispatch.escalation": "xunfang.dispatch.v1.Escalation",
                      "dispatch.moveup": "xunfang.dispatch.v1.MoveUpResponse", "dispatch.kpis.shift": "xunfang.dispatch.v1.ShiftKpis",
                      "unit.position": "xunfang.dispatch.v1.UnitPosition"])
 
@@ -43,6 +44,15 @@ public struct DispatchPlugin: Plugin {
     /// - `DISPATCH_ACCEPT_OUTSIDE_METRES` (default 0, at most 50000): a call this close
     ///   outside the county's grids is taken as a neighbouring county's incident (marked,
     ///   given the nearest station); farther calls are refused, naming the nearest grid.
+    /// - `DISPATCH_ACK_TIMEOUT_SECONDS` (default 30, 5 to 600): an order not acknowledged
+    ///   this long passes to the next ranked unit.
+    /// - `DISPATCH_MAX_PASS_ONS` (default 3, 0 to 20): how often an order passes on before
+    ///   the incident is put to the duty officer (`dispatch.escalation`).
+    /// - `DISPATCH_DUPLICATE_METRES` (default 150, 0 to 5000) and `DISPATCH_DUPLICATE_MINUTES`
+    ///   (default 15, 0 to 1440): a call of the same type this near an open incident, this
+    ///   soon after it, is linked to it; 0 metres links nothing.
+    /// - `DISPATCH_RETURN_MINUTES` (default 15, 0 to 240): a returning unit is available
+    ///   again after this long unless it says so sooner; 0 waits for the unit.
     public init(context: PluginContext) throws {
         let keyFile = context.settings["DISPATCH_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/sealing.key"
         let keys: SealingKeys
@@ -51,16 +61,13 @@ public struct DispatchPlugin: Plugin {
         } catch {
             throw DispatchError(.invalidArgument, "DISPATCH_KEY_FILE: \(error)")
         }
-        let retention = context.settings["DISPATCH_PERSONAL_RETENTION_DAYS"] ?? ""
-        guard retention.isEmpty || Int(retention).map({ (1...3650).contains($0) }) == true else {
-            throw DispatchError(.invalidArgument, "DISPATCH_PERSONAL_RETENTION_DAYS is \"\(retention)\"; use a number of days from 1 to 3650")
-        }
+        let retentionDays = try context.number("DISPATCH_PERSONAL_RETENTION_DAYS", in: 1...3650, default: 180, unit: "days")
         let store = try DispatchStore(path: "\(context.dataDirectory)/dispatch.sqlite", keys: keys)
         let cars = context.settings["DISPATCH_DEMO_CARS"].flatMap(Int.init).map { min(max($0, 1), 10_000) } ?? 126
-        var types = IncidentType.defaults
+        var settings = try Self.settings(context)
         if let path = context.settings["DISPATCH_TYPES"], !path.isEmpty {
             guard let data = FileManager.default.contents(atPath: path) else { throw DispatchError(.invalidArgument, "cannot read DISPATCH_TYPES file \(path)") }
-            types = try IncidentType.table(json: data)
+            settings.types = try IncidentType.table(json: data)
         }
         var roster: [Unit]?
         if let path = context.settings["DISPATCH_ROSTER"], !path.isEmpty {
@@ -77,18 +84,27 @@ public struct DispatchPlugin: Plugin {
         case "off": autoMoveUp = false
         case let other: throw DispatchError(.invalidArgument, "DISPATCH_AUTO_MOVE_UP is \"\(other)\"; use on or off")
         }
-        let outside = context.settings["DISPATCH_ACCEPT_OUTSIDE_METRES"] ?? ""
-        guard outside.isEmpty || Double(outside).map({ (0...50_000).contains($0) }) == true else {
-            throw DispatchError(.invalidArgument, "DISPATCH_ACCEPT_OUTSIDE_METRES is \"\(outside)\"; use metres from 0 to 50000")
-        }
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, types: types, autoMoveUp: autoMoveUp,
-                        roster: roster, retentionDays: Int(retention) ?? 180, acceptOutsideMetres: Double(outside) ?? 0)
+        let outside = try context.number("DISPATCH_ACCEPT_OUTSIDE_METRES", in: 0...50_000, default: 0, unit: "metres")
+        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, settings: settings, autoMoveUp: autoMoveUp,
+                        roster: roster, retentionDays: Int(retentionDays), acceptOutsideMetres: outside)
+    }
+
+    /// The county's timings and distances for orders and duplicate calls.
+    public static func settings(_ context: PluginContext) throws(SettingError) -> Dispatcher.Settings {
+        var settings = Dispatcher.Settings()
+        settings.ackTimeoutMilliseconds = Int64(try context.number("DISPATCH_ACK_TIMEOUT_SECONDS", in: 5...600, default: 30, unit: "seconds") * 1_000)
+        settings.maxPassOns = Int(try context.number("DISPATCH_MAX_PASS_ONS", in: 0...20, default: 3, unit: "a count"))
+        settings.duplicateRadiusMetres = try context.number("DISPATCH_DUPLICATE_METRES", in: 0...5_000, default: 150, unit: "metres")
+        settings.duplicateWindowMilliseconds = Int64(try context.number("DISPATCH_DUPLICATE_MINUTES", in: 0...1_440, default: 15, unit: "minutes") * 60_000)
+        let returnMinutes = try context.number("DISPATCH_RETURN_MINUTES", in: 0...240, default: 15, unit: "minutes")
+        settings.returnMilliseconds = returnMinutes == 0 ? nil : Int64(returnMinutes * 60_000)
+        return settings
     }
 
     /// For tests: a desk on a given store and clock.
-    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, autoMoveUp: Bool = false, retentionDays: Int = 180,
-                acceptOutsideMetres: Double = 0) throws {
-        desk = try Desk(store: store, clock: clock, logger: logger, autoMoveUp: autoMoveUp, retentionDays: retentionDays,
+    public init(store: DispatchStore, clock: any DispatchClock, logger: Logger, settings: Dispatcher.Settings = .init(), autoMoveUp: Bool = false,
+                retentionDays: Int = 180, acceptOutsideMetres: Double = 0) throws {
+        desk = try Desk(store: store, clock: clock, logger: logger, settings: settings, autoMoveUp: autoMoveUp, retentionDays: retentionDays,
                         acceptOutsideMetres: acceptOutsideMetres)
     }
 
@@ -130,6 +146,7 @@ public struct DispatchPlugin: Plugin {
                     await desk.tick()
                 }
             }
+            defer { desk.storePositions() }
             try await group.next()
             group.cancelAll()
         }

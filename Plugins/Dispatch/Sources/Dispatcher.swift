@@ -9,8 +9,10 @@ public enum DispatchEvent: Sendable, Hashable {
     /// A point-to-point order for the unit, to acknowledge by `deadline`.
     case order(incidentID: String, callSign: String, deadline: Int64)
     case unitUpdated(Unit)
-    /// A high-priority incident: adjacent stations' units should know at once.
-    case neighboursAware(incidentID: String)
+    /// A high-priority incident: the adjacent stations and their on-duty `units` should know at once.
+    case neighboursAware(incidentID: String, neighbourhood: Neighbourhood, units: [String])
+    /// No unit took the incident: the duty officer must act.
+    case escalated(incidentID: String, reason: String)
     /// A move-up the duty officer accepted: the unit goes to `to` and patrols there.
     case relocation(callSign: String, to: GeoPoint, plan: String)
 }
@@ -28,6 +30,12 @@ public final class Dispatcher {
         public var arrivalRadiusMetres: Double = 100
         /// Incidents of this priority or more urgent alert the adjacent stations at once.
         public var neighboursAwarePriority = 1
+        /// Unacknowledged orders pass down the ranking at most this often; then the incident
+        /// is put to the duty officer.
+        public var maxPassOns = 3
+        /// A returning unit is available again after this long unless it says so sooner;
+        /// nil: only when it says so.
+        public var returnMilliseconds: Int64? = 15 * 60_000
         public var types: [IncidentType] = IncidentType.defaults
         public init() {}
     }
@@ -38,9 +46,9 @@ public final class Dispatcher {
     public private(set) var incidents: [String: Incident] = [:]
     public private(set) var incidentOrder: [String] = []
     public private(set) var units: [String: Unit] = [:]
-    private var ranked: [String: [String]] = [:]
     private var pending: [String: (incidentID: String, deadline: Int64)] = [:]
-    private var tried: [String: Set<String>] = [:]
+    /// Units whose position changed since `takeMoved`: stored in batches, not per report.
+    private var moved: Set<String> = []
     private var byExternalID: [String: String] = [:]
     private var nextNumber = 1
 
@@ -80,7 +88,8 @@ public final class Dispatcher {
     /// Creates an incident, or links the call to an open one of the same type nearby.
     /// Retrying with the same `externalID` returns the first answer, changing nothing.
     public func intake(typeCode: String, source: IncidentSource, location: GeoPoint, report: String, externalID: String? = nil,
-                       gridID: String? = nil, stationID: String? = nil, responseTargetSeconds: Int? = nil, outsideCountyMetres: Double? = nil)
+                       gridID: String? = nil, stationID: String? = nil, responseTargetSeconds: Int? = nil, outsideCountyMetres: Double? = nil,
+                       neighbourhood: Neighbourhood? = nil)
         throws(DispatchError) -> (Incident, linked: Bool, events: [DispatchEvent]) {
         if let externalID, let known = byExternalID[externalID], let incident = incidents[known] {
             return (incident, incident.status == .linked, [])
@@ -115,13 +124,23 @@ public final class Dispatcher {
         incidentOrder.append(incident.id)
         if let externalID { byExternalID[externalID] = incident.id }
         events.insert(.incidentCreated(incident), at: 0)
-        if incident.status != .linked && type.priority <= settings.neighboursAwarePriority {
-            events.append(.neighboursAware(incidentID: incident.id))
+        if incident.status != .linked && alertsNeighbours(type) {
+            let neighbourhood = neighbourhood ?? Neighbourhood(station: stationID.map { StationRef(id: $0, name: $0) }, adjacent: [])
+            let adjacent = Set(neighbourhood.adjacent.map(\.id))
+            let told = units.values.filter { adjacent.contains($0.homeStation) && $0.status != .offDuty && $0.status != .outOfService }
+                .map(\.callSign).sorted()
+            events.append(.neighboursAware(incidentID: incident.id, neighbourhood: neighbourhood, units: told))
         }
         return (incident, incident.status == .linked, events)
     }
 
+    /// Whether a call of this type alerts the adjacent stations (and so needs them named).
+    public func alertsNeighbours(_ typeCode: String) -> Bool { typesByCode[typeCode].map(alertsNeighbours) ?? false }
+
+    private func alertsNeighbours(_ type: IncidentType) -> Bool { type.priority <= settings.neighboursAwarePriority }
+
     private func duplicateOf(_ call: Incident) -> String? {
+        guard settings.duplicateRadiusMetres > 0 else { return nil }
         let now = clock.now()
         for id in incidentOrder.reversed() {
             guard let open = incidents[id] else { continue }
@@ -134,11 +153,17 @@ public final class Dispatcher {
 
     // MARK: - Recommendation
 
-    /// Units that may go to `incident`: dispatchable, with the capabilities its type needs.
-    public func eligibleUnits(for incidentID: String) throws(DispatchError) -> [Unit] {
-        let incident = try openIncident(incidentID)
-        return units.values.filter { $0.status.isDispatchable && incident.type.capabilities.isSubset(of: $0.capabilities) }
-            .sorted { $0.callSign < $1.callSign }
+    /// Why `unit` may not go to `incident`, with a line for the duty officer; nil when it
+    /// may. A missing capability is named before a busy status: it will not pass.
+    public static func skipReason(_ unit: Unit, for incident: Incident) -> (reason: SkipReason, detail: String)? {
+        let missing = incident.type.capabilities.subtracting(unit.capabilities)
+        if !missing.isEmpty { return (.lacksCapability, "lacks " + missing.sorted().joined(separator: ", ")) }
+        switch unit.status {
+        case .available, .returning: return nil
+        case .offDuty: return (.offDuty, "off duty")
+        case .outOfService: return (.outOfService, "out of service")
+        case .assigned, .enRoute, .onScene: return (.busy, unit.status.label + (unit.incidentID.map { " on \($0)" } ?? ""))
+        }
     }
 
     /// Ranks candidates by ETA, widening zone by zone: the own station's units first; only
@@ -179,9 +204,12 @@ public final class Dispatcher {
         return chosen
     }
 
-    /// Remembers the ranking, so an unacknowledged order can pass down it by itself.
-    public func recordRanking(_ callSigns: [String], for incidentID: String) {
-        ranked[incidentID] = callSigns
+    /// Remembers the ranking, so an unacknowledged order can pass down it by itself; the
+    /// incident to store, or nil when it no longer takes units.
+    public func recordRanking(_ callSigns: [String], for incidentID: String) -> Incident? {
+        guard incidents[incidentID]?.status.isOpen == true else { return nil }
+        incidents[incidentID]!.ranking = callSigns
+        return incidents[incidentID]
     }
 
     // MARK: - Orders
@@ -190,7 +218,7 @@ public final class Dispatcher {
         var incident = try openIncident(incidentID)
         guard var unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
         guard unit.status.isDispatchable else {
-            throw DispatchError(.failedPrecondition, "\(callSign) is \(unit.status), not available")
+            throw DispatchError(.failedPrecondition, "\(callSign) is \(unit.status.label), not available")
         }
         guard incident.type.capabilities.isSubset(of: unit.capabilities) else {
             throw DispatchError(.failedPrecondition, "\(callSign) lacks \(incident.type.capabilities.subtracting(unit.capabilities).sorted().joined(separator: ", "))")
@@ -204,10 +232,10 @@ public final class Dispatcher {
             incident.times[.dispatched] = now
         }
         if !incident.units.contains(callSign) { incident.units.append(callSign) }
+        if !incident.ordered.contains(callSign) { incident.ordered.append(callSign) }
         incidents[incidentID] = incident
         let deadline = now + settings.ackTimeoutMilliseconds
         pending[callSign] = (incidentID, deadline)
-        tried[incidentID, default: []].insert(callSign)
         return [.incidentUpdated(incident), .unitUpdated(unit), .order(incidentID: incidentID, callSign: callSign, deadline: deadline)]
     }
 
@@ -216,7 +244,7 @@ public final class Dispatcher {
     public func relocate(_ callSign: String, to point: GeoPoint, plan: String) throws(DispatchError) -> [DispatchEvent] {
         guard let unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
         guard unit.status == .available else {
-            throw DispatchError(.failedPrecondition, "\(callSign) is \(unit.status) now; only available units move up")
+            throw DispatchError(.failedPrecondition, "\(callSign) is \(unit.status.label) now; only available units move up")
         }
         guard point.isValid else { throw DispatchError(.invalidArgument, "\(point) is not a longitude,latitude") }
         return [.relocation(callSign: callSign, to: point, plan: plan)]
@@ -240,27 +268,58 @@ public final class Dispatcher {
         return [.incidentUpdated(incident), .unitUpdated(unit)]
     }
 
-    /// A status change asked for by the unit or the duty officer; refused outside the matrix.
+    /// A status change asked for by the unit or the duty officer; refused outside the
+    /// matrix. The unit's incident moves with it: en route from assigned acknowledges the
+    /// order, on scene puts the incident on scene, returning leaves the scene, and
+    /// available, off duty or out of service from an incident withdraw the unit.
     public func updateUnit(_ callSign: String, to status: UnitStatus) throws(DispatchError) -> [DispatchEvent] {
         guard var unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
+        if status == .enRoute, unit.status == .assigned, let incidentID = unit.incidentID, pending[callSign] != nil {
+            return try acknowledge(incidentID, by: callSign)
+        }
+        let from = unit.status
         try transition(&unit, to: status)
-        if !(status == .assigned || status == .enRoute || status == .onScene) {
-            pending[callSign] = nil
-            unit.incidentID = nil
+        var events: [DispatchEvent] = []
+        if let incidentID = unit.incidentID, var incident = incidents[incidentID] {
+            if status == .onScene {
+                if incident.status.isOpen && incident.status < .onScene {
+                    incident.status = .onScene
+                    incident.times[.onScene] = clock.now()
+                    events.append(.incidentUpdated(incident))
+                }
+            } else {
+                unit.incidentID = nil
+                pending[callSign] = nil
+                if status != .returning, incident.status.isOpen {
+                    incident.units.removeAll { $0 == callSign }
+                    let nobodyLeft = !incident.units.contains { units[$0]?.incidentID == incidentID }
+                    if nobodyLeft && incident.status < .onScene {
+                        incident.status = .accepted
+                        incident.note = "\(callSign) withdrawn (\(from.label) -> \(status.label)) before arriving; recommend again"
+                    } else {
+                        incident.note = "\(callSign) withdrawn (\(from.label) -> \(status.label))"
+                    }
+                    events.append(.incidentUpdated(incident))
+                }
+            }
+            incidents[incidentID] = incident
         }
         units[callSign] = unit
-        return [.unitUpdated(unit)]
+        events.append(.unitUpdated(unit))
+        return events
     }
 
-    /// AVL: a unit en route within the arrival radius of its scene is on scene.
+    /// AVL: a unit en route within the arrival radius of its scene is on scene. The position
+    /// itself is stored in the next batch (`takeMoved`).
     public func position(_ callSign: String, at point: GeoPoint, time: Int64) -> [DispatchEvent] {
         guard var unit = units[callSign], point.isValid, time >= unit.positionAt else { return [] }
         unit.position = point
         unit.positionAt = time
+        moved.insert(callSign)
         var events: [DispatchEvent] = []
         if unit.status == .enRoute, let incidentID = unit.incidentID, var incident = incidents[incidentID],
            Haversine.metres(point, incident.location) <= settings.arrivalRadiusMetres {
-            unit.status = .onScene
+            settle(&unit, at: .onScene)
             if incident.status < .onScene {
                 incident.status = .onScene
                 incident.times[.onScene] = clock.now()
@@ -273,6 +332,12 @@ public final class Dispatcher {
         return events
     }
 
+    /// The units whose position changed since the last call, to store in one batch.
+    public func takeMoved() -> [Unit] {
+        defer { moved.removeAll() }
+        return moved.sorted().compactMap { units[$0] }
+    }
+
     public func clear(_ incidentID: String, close: Bool) throws(DispatchError) -> [DispatchEvent] {
         guard var incident = incidents[incidentID] else { throw DispatchError(.notFound, "no incident \(incidentID)") }
         guard incident.status != .linked else { throw DispatchError(.failedPrecondition, "\(incidentID) is linked to \(incident.linkedTo ?? "?"); clear that one") }
@@ -281,7 +346,7 @@ public final class Dispatcher {
         var events: [DispatchEvent] = []
         for callSign in incident.units {
             guard var unit = units[callSign], unit.incidentID == incidentID else { continue }
-            unit.status = unit.status == .onScene ? .returning : .available
+            settle(&unit, at: unit.status == .onScene ? .returning : .available)
             unit.incidentID = nil
             pending[callSign] = nil
             units[callSign] = unit
@@ -302,44 +367,65 @@ public final class Dispatcher {
 
     // MARK: - Time
 
-    /// Orders not acknowledged in time pass to the next ranked unit, and the duty officer
-    /// sees why in the incident's note.
+    /// Orders not acknowledged in time pass to the next ranked unit, at most
+    /// `maxPassOns` times; then, or when no ranked unit is free, the incident is put to the
+    /// duty officer. Returning units are available again after `returnMilliseconds`.
     public func tick() -> [DispatchEvent] {
         let now = clock.now()
         var events: [DispatchEvent] = []
         for (callSign, order) in pending.sorted(by: { $0.key < $1.key }) where order.deadline <= now {
-            pending[callSign] = nil
-            if var unit = units[callSign], unit.status == .assigned {
-                unit.status = .available
-                unit.incidentID = nil
+            events += lapse(order: order.incidentID, of: callSign)
+        }
+        if let returnMilliseconds = settings.returnMilliseconds {
+            for callSign in units.keys.sorted() {
+                guard var unit = units[callSign], unit.status == .returning, (unit.statusSince ?? now) + returnMilliseconds <= now else { continue }
+                settle(&unit, at: .available)
                 units[callSign] = unit
                 events.append(.unitUpdated(unit))
             }
-            guard var incident = incidents[order.incidentID], incident.status.isOpen else { continue }
-            incident.units.removeAll { $0 == callSign }
-            let seconds = settings.ackTimeoutMilliseconds / 1_000
-            let next = (ranked[order.incidentID] ?? []).first { candidate in
-                guard let unit = units[candidate] else { return false }
-                return !(tried[order.incidentID]?.contains(candidate) ?? false) && unit.status.isDispatchable
-                    && incident.type.capabilities.isSubset(of: unit.capabilities)
-            }
-            if let next {
-                incident.note = "\(callSign) did not acknowledge within \(seconds) s; order passed to \(next)"
-                incidents[order.incidentID] = incident
-                if let moved = try? assign(order.incidentID, to: next) {
-                    events += moved
-                    incidents[order.incidentID]?.note = incident.note
-                }
-            } else {
-                if incident.units.isEmpty {
-                    incident.status = .accepted
-                }
-                incident.note = "\(callSign) did not acknowledge within \(seconds) s and no other recommended unit is free; recommend again"
-                incidents[order.incidentID] = incident
-                events.append(.incidentUpdated(incident))
-            }
         }
         return events
+    }
+
+    /// `callSign` let its order for `incidentID` lapse: it is free again, and the order
+    /// passes on or the incident escalates.
+    private func lapse(order incidentID: String, of callSign: String) -> [DispatchEvent] {
+        pending[callSign] = nil
+        var events: [DispatchEvent] = []
+        if var unit = units[callSign], unit.status == .assigned {
+            settle(&unit, at: .available)
+            unit.incidentID = nil
+            units[callSign] = unit
+            events.append(.unitUpdated(unit))
+        }
+        guard var incident = incidents[incidentID], incident.status.isOpen else { return events }
+        incident.units.removeAll { $0 == callSign }
+        incident.unacknowledged.append(callSign)
+        let seconds = settings.ackTimeoutMilliseconds / 1_000
+        let next = incident.ranking.first { candidate in
+            guard let unit = units[candidate] else { return false }
+            return !incident.ordered.contains(candidate) && Self.skipReason(unit, for: incident) == nil
+        }
+        let othersOnIt = incident.units.contains { units[$0]?.incidentID == incidentID }
+        if let next, incident.passOns < settings.maxPassOns {
+            incident.passOns += 1
+            incident.note = "\(callSign) did not acknowledge within \(seconds) s; order passed to \(next) (pass-on \(incident.passOns) of \(settings.maxPassOns))"
+            incidents[incidentID] = incident
+            if let moved = try? assign(incidentID, to: next) { return events + moved }
+        }
+        if othersOnIt {
+            incident.note = "\(callSign) did not acknowledge within \(seconds) s; \(incident.units.joined(separator: ", ")) still on it"
+            incidents[incidentID] = incident
+            return events + [.incidentUpdated(incident)]
+        }
+        if incident.status < .onScene { incident.status = .accepted }
+        let reason = next == nil
+            ? "\(incident.unacknowledged.joined(separator: ", ")) did not acknowledge within \(seconds) s and no other recommended unit is free"
+            : "\(incident.unacknowledged.joined(separator: ", ")) did not acknowledge within \(seconds) s each; \(settings.maxPassOns) pass-on(s) used"
+        incident.note = reason + "; put to the duty officer"
+        incident.escalatedAt = clock.now()
+        incidents[incidentID] = incident
+        return events + [.incidentUpdated(incident), .escalated(incidentID: incidentID, reason: reason)]
     }
 
     /// The soonest order deadline, so the plugin knows when to call `tick`.
@@ -347,7 +433,8 @@ public final class Dispatcher {
 
     // MARK: - Helpers
 
-    private func openIncident(_ id: String) throws(DispatchError) -> Incident {
+    /// The incident, if it still takes units: known, open and not a linked duplicate.
+    public func openIncident(_ id: String) throws(DispatchError) -> Incident {
         guard let incident = incidents[id] else { throw DispatchError(.notFound, "no incident \(id)") }
         guard incident.status != .linked else {
             throw DispatchError(.failedPrecondition, "\(id) is a duplicate call linked to \(incident.linkedTo ?? "?")")
@@ -358,8 +445,14 @@ public final class Dispatcher {
 
     private func transition(_ unit: inout Unit, to next: UnitStatus) throws(DispatchError) {
         guard unit.status.mayBecome(next) else {
-            throw DispatchError(.failedPrecondition, "\(unit.callSign) cannot go from \(unit.status) to \(next)")
+            throw DispatchError(.failedPrecondition, "\(unit.callSign) cannot go from \(unit.status.label) to \(next.label)")
         }
-        unit.status = next
+        settle(&unit, at: next)
+    }
+
+    /// Sets a status the caller knows the matrix allows, and when it was set.
+    private func settle(_ unit: inout Unit, at status: UnitStatus) {
+        unit.status = status
+        unit.statusSince = clock.now()
     }
 }

@@ -75,6 +75,10 @@ public enum Roster {
 /// The demo county's roster: 126 patrol cars (the documents' figure) plus motorcycles,
 /// e-bikes, foot patrols and a special police team, spread over the demo stations. Their
 /// positions arrive on `unit.position` from the terminals.
+///
+/// Capabilities are spread the way a county spreads them: every station has armed
+/// response cars (every fourth of its cars, from its first) and traffic cars (every
+/// fourth, from its third), so a knife attack or a collision finds one in the own station.
 enum DemoRoster {
     static let stations = ["01", "02", "03"].flatMap { branch in (1...4).map { "510000-\(branch)-\(String(format: "%02d", $0))" } }
 
@@ -85,8 +89,13 @@ enum DemoRoster {
         var units: [Unit] = []
         for number in 1...max(1, cars) {
             let station = stations[(number - 1) % stations.count]
-            units.append(Unit(callSign: "C\(String(format: "%03d", number))", kind: .car, homeStation: station,
-                              capabilities: number % 3 == 0 ? ["armed"] : number % 7 == 0 ? ["traffic"] : []))
+            let nthInStation = (number - 1) / stations.count
+            let capabilities: Set<String> = switch nthInStation % 4 {
+            case 0: ["armed"]
+            case 2: ["traffic"]
+            default: []
+            }
+            units.append(Unit(callSign: "C\(String(format: "%03d", number))", kind: .car, homeStation: station, capabilities: capabilities))
         }
         for number in 1...20 {
             units.append(Unit(callSign: "M\(String(format: "%03d", number))", kind: .motorcycle, homeStation: stations[(number - 1) % 4]))

@@ -41,6 +41,8 @@ enum Wire {
         message.note = incident.note
         message.responseTargetSeconds = UInt32(incident.responseTargetSeconds ?? 0)
         message.outsideCountyMetres = incident.outsideCountyMetres ?? 0
+        message.passOns = UInt32(incident.passOns)
+        message.escalatedAt = incident.escalatedAt ?? 0
         return message
     }
 
@@ -109,5 +111,29 @@ enum Wire {
         message.targetSeconds = UInt32(recommendation.targetSeconds)
         message.explanation = recommendation.explanation
         return message
+    }
+
+    static func passedOver(_ passed: PassedOver) -> Xunfang_Dispatch_V1_PassedOver {
+        var message = Xunfang_Dispatch_V1_PassedOver()
+        message.callSign = passed.callSign
+        message.reason = Xunfang_Dispatch_V1_SkipReason(rawValue: passed.reason.rawValue) ?? .unspecified
+        message.detail = passed.detail
+        message.metres = passed.metres ?? 0
+        return message
+    }
+
+    static func neighboursAlert(_ incident: Incident, _ neighbourhood: Neighbourhood, callSigns: [String]) -> Xunfang_Dispatch_V1_NeighboursAlert {
+        var alert = Xunfang_Dispatch_V1_NeighboursAlert()
+        alert.incident = Self.incident(incident)
+        alert.stationName = neighbourhood.station?.name ?? ""
+        alert.stations = neighbourhood.adjacent.map { station in
+            var area = Xunfang_GridModel_V1_Area()
+            area.id = station.id
+            area.name = station.name
+            area.kind = .station
+            return area
+        }
+        alert.callSigns = callSigns
+        return alert
     }
 }

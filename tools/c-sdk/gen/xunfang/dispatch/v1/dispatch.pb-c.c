@@ -322,6 +322,51 @@ void   xunfang__dispatch__v1__recommend_request__free_unpacked
   assert(message->base.descriptor == &xunfang__dispatch__v1__recommend_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__dispatch__v1__passed_over__init
+                     (Xunfang__Dispatch__V1__PassedOver         *message)
+{
+  static const Xunfang__Dispatch__V1__PassedOver init_value = XUNFANG__DISPATCH__V1__PASSED_OVER__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__passed_over__get_packed_size
+                     (const Xunfang__Dispatch__V1__PassedOver *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__passed_over__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__passed_over__pack
+                     (const Xunfang__Dispatch__V1__PassedOver *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__passed_over__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__passed_over__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__PassedOver *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__passed_over__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__PassedOver *
+       xunfang__dispatch__v1__passed_over__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__PassedOver *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__passed_over__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__passed_over__free_unpacked
+                     (Xunfang__Dispatch__V1__PassedOver *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__passed_over__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__dispatch__v1__recommend_response__init
                      (Xunfang__Dispatch__V1__RecommendResponse         *message)
 {
@@ -500,6 +545,96 @@ void   xunfang__dispatch__v1__order__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &xunfang__dispatch__v1__order__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__neighbours_alert__init
+                     (Xunfang__Dispatch__V1__NeighboursAlert         *message)
+{
+  static const Xunfang__Dispatch__V1__NeighboursAlert init_value = XUNFANG__DISPATCH__V1__NEIGHBOURS_ALERT__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__neighbours_alert__get_packed_size
+                     (const Xunfang__Dispatch__V1__NeighboursAlert *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__neighbours_alert__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__neighbours_alert__pack
+                     (const Xunfang__Dispatch__V1__NeighboursAlert *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__neighbours_alert__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__neighbours_alert__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__NeighboursAlert *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__neighbours_alert__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__NeighboursAlert *
+       xunfang__dispatch__v1__neighbours_alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__NeighboursAlert *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__neighbours_alert__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__neighbours_alert__free_unpacked
+                     (Xunfang__Dispatch__V1__NeighboursAlert *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__neighbours_alert__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__dispatch__v1__escalation__init
+                     (Xunfang__Dispatch__V1__Escalation         *message)
+{
+  static const Xunfang__Dispatch__V1__Escalation init_value = XUNFANG__DISPATCH__V1__ESCALATION__INIT;
+  *message = init_value;
+}
+size_t xunfang__dispatch__v1__escalation__get_packed_size
+                     (const Xunfang__Dispatch__V1__Escalation *message)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__escalation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__dispatch__v1__escalation__pack
+                     (const Xunfang__Dispatch__V1__Escalation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__escalation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__dispatch__v1__escalation__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__Escalation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__dispatch__v1__escalation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Dispatch__V1__Escalation *
+       xunfang__dispatch__v1__escalation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Dispatch__V1__Escalation *)
+     protobuf_c_message_unpack (&xunfang__dispatch__v1__escalation__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__dispatch__v1__escalation__free_unpacked
+                     (Xunfang__Dispatch__V1__Escalation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__dispatch__v1__escalation__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   xunfang__dispatch__v1__acknowledge_request__init
@@ -1936,7 +2071,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident_times__descript
   (ProtobufCMessageInit) xunfang__dispatch__v1__incident_times__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[16] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[18] =
 {
   {
     "id",
@@ -2130,8 +2265,33 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pass_ons",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Incident, pass_ons),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "escalated_at",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Incident, escalated_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] = {
+  17,   /* field[17] = escalated_at */
   5,   /* field[5] = grid_id */
   0,   /* field[0] = id */
   12,   /* field[12] = linked_calls */
@@ -2139,6 +2299,7 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
   4,   /* field[4] = location */
   13,   /* field[13] = note */
   15,   /* field[15] = outside_county_metres */
+  16,   /* field[16] = pass_ons */
   2,   /* field[2] = priority */
   7,   /* field[7] = report */
   14,   /* field[14] = response_target_seconds */
@@ -2152,7 +2313,7 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
 static const ProtobufCIntRange xunfang__dispatch__v1__incident__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
 {
@@ -2162,7 +2323,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
   "Xunfang__Dispatch__V1__Incident",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Incident),
-  16,
+  18,
   xunfang__dispatch__v1__incident__field_descriptors,
   xunfang__dispatch__v1__incident__field_indices_by_name,
   1,  xunfang__dispatch__v1__incident__number_ranges,
@@ -2658,7 +2819,84 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__recommend_request__descr
   (ProtobufCMessageInit) xunfang__dispatch__v1__recommend_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__recommend_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__passed_over__field_descriptors[4] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PassedOver, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PassedOver, reason),
+    &xunfang__dispatch__v1__skip_reason__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "detail",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PassedOver, detail),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metres",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__PassedOver, metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__passed_over__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  2,   /* field[2] = detail */
+  3,   /* field[3] = metres */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__passed_over__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__passed_over__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.PassedOver",
+  "PassedOver",
+  "Xunfang__Dispatch__V1__PassedOver",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__PassedOver),
+  4,
+  xunfang__dispatch__v1__passed_over__field_descriptors,
+  xunfang__dispatch__v1__passed_over__field_indices_by_name,
+  1,  xunfang__dispatch__v1__passed_over__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__passed_over__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__recommend_response__field_descriptors[5] =
 {
   {
     "units",
@@ -2708,9 +2946,22 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__recommend_response_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "passed_over",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__RecommendResponse, n_passed_over),
+    offsetof(Xunfang__Dispatch__V1__RecommendResponse, passed_over),
+    &xunfang__dispatch__v1__passed_over__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__recommend_response__field_indices_by_name[] = {
   3,   /* field[3] = note */
+  4,   /* field[4] = passed_over */
   1,   /* field[1] = straight_line_estimates */
   0,   /* field[0] = units */
   2,   /* field[2] = widened_to */
@@ -2718,7 +2969,7 @@ static const unsigned xunfang__dispatch__v1__recommend_response__field_indices_b
 static const ProtobufCIntRange xunfang__dispatch__v1__recommend_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__recommend_response__descriptor =
 {
@@ -2728,7 +2979,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__recommend_response__desc
   "Xunfang__Dispatch__V1__RecommendResponse",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__RecommendResponse),
-  4,
+  5,
   xunfang__dispatch__v1__recommend_response__field_descriptors,
   xunfang__dispatch__v1__recommend_response__field_indices_by_name,
   1,  xunfang__dispatch__v1__recommend_response__number_ranges,
@@ -2837,7 +3088,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__assign_response__descrip
   (ProtobufCMessageInit) xunfang__dispatch__v1__assign_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__order__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__order__field_descriptors[7] =
 {
   {
     "incident_id",
@@ -2911,9 +3162,22 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__order__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "alert",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Order, alert),
+    &xunfang__dispatch__v1__neighbours_alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__order__field_indices_by_name[] = {
   3,   /* field[3] = ack_deadline */
+  6,   /* field[6] = alert */
   1,   /* field[1] = call_sign */
   2,   /* field[2] = incident */
   0,   /* field[0] = incident_id */
@@ -2923,7 +3187,7 @@ static const unsigned xunfang__dispatch__v1__order__field_indices_by_name[] = {
 static const ProtobufCIntRange xunfang__dispatch__v1__order__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__order__descriptor =
 {
@@ -2933,11 +3197,152 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__order__descriptor =
   "Xunfang__Dispatch__V1__Order",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Order),
-  6,
+  7,
   xunfang__dispatch__v1__order__field_descriptors,
   xunfang__dispatch__v1__order__field_indices_by_name,
   1,  xunfang__dispatch__v1__order__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__order__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__neighbours_alert__field_descriptors[4] =
+{
+  {
+    "incident",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__NeighboursAlert, incident),
+    &xunfang__dispatch__v1__incident__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__NeighboursAlert, station_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stations",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Dispatch__V1__NeighboursAlert, n_stations),
+    offsetof(Xunfang__Dispatch__V1__NeighboursAlert, stations),
+    &xunfang__grid_model__v1__area__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "call_signs",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Dispatch__V1__NeighboursAlert, n_call_signs),
+    offsetof(Xunfang__Dispatch__V1__NeighboursAlert, call_signs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__neighbours_alert__field_indices_by_name[] = {
+  3,   /* field[3] = call_signs */
+  0,   /* field[0] = incident */
+  1,   /* field[1] = station_name */
+  2,   /* field[2] = stations */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__neighbours_alert__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__neighbours_alert__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.NeighboursAlert",
+  "NeighboursAlert",
+  "Xunfang__Dispatch__V1__NeighboursAlert",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__NeighboursAlert),
+  4,
+  xunfang__dispatch__v1__neighbours_alert__field_descriptors,
+  xunfang__dispatch__v1__neighbours_alert__field_indices_by_name,
+  1,  xunfang__dispatch__v1__neighbours_alert__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__neighbours_alert__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__escalation__field_descriptors[3] =
+{
+  {
+    "incident",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Escalation, incident),
+    &xunfang__dispatch__v1__incident__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unacknowledged",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Dispatch__V1__Escalation, n_unacknowledged),
+    offsetof(Xunfang__Dispatch__V1__Escalation, unacknowledged),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Escalation, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__dispatch__v1__escalation__field_indices_by_name[] = {
+  0,   /* field[0] = incident */
+  2,   /* field[2] = reason */
+  1,   /* field[1] = unacknowledged */
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__escalation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__dispatch__v1__escalation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.Escalation",
+  "Escalation",
+  "Xunfang__Dispatch__V1__Escalation",
+  "xunfang.dispatch.v1",
+  sizeof(Xunfang__Dispatch__V1__Escalation),
+  3,
+  xunfang__dispatch__v1__escalation__field_descriptors,
+  xunfang__dispatch__v1__escalation__field_indices_by_name,
+  1,  xunfang__dispatch__v1__escalation__number_ranges,
+  (ProtobufCMessageInit) xunfang__dispatch__v1__escalation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__dispatch__v1__acknowledge_request__field_descriptors[2] =
@@ -4973,6 +5378,46 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__zone__descriptor =
   xunfang__dispatch__v1__zone__enum_values_by_name,
   1,
   xunfang__dispatch__v1__zone__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__dispatch__v1__skip_reason__enum_values_by_number[8] =
+{
+  { "SKIP_REASON_UNSPECIFIED", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_UNSPECIFIED", 0 },
+  { "SKIP_REASON_LACKS_CAPABILITY", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_LACKS_CAPABILITY", 1 },
+  { "SKIP_REASON_BUSY", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_BUSY", 2 },
+  { "SKIP_REASON_OFF_DUTY", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_OFF_DUTY", 3 },
+  { "SKIP_REASON_OUT_OF_SERVICE", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_OUT_OF_SERVICE", 4 },
+  { "SKIP_REASON_NO_POSITION", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_NO_POSITION", 5 },
+  { "SKIP_REASON_UNREACHABLE", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_UNREACHABLE", 6 },
+  { "SKIP_REASON_OUTSIDE_ZONE", "XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_OUTSIDE_ZONE", 7 },
+};
+static const ProtobufCIntRange xunfang__dispatch__v1__skip_reason__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex xunfang__dispatch__v1__skip_reason__enum_values_by_name[8] =
+{
+  { "SKIP_REASON_BUSY", 2 },
+  { "SKIP_REASON_LACKS_CAPABILITY", 1 },
+  { "SKIP_REASON_NO_POSITION", 5 },
+  { "SKIP_REASON_OFF_DUTY", 3 },
+  { "SKIP_REASON_OUTSIDE_ZONE", 7 },
+  { "SKIP_REASON_OUT_OF_SERVICE", 4 },
+  { "SKIP_REASON_UNREACHABLE", 6 },
+  { "SKIP_REASON_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__dispatch__v1__skip_reason__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.dispatch.v1.SkipReason",
+  "SkipReason",
+  "Xunfang__Dispatch__V1__SkipReason",
+  "xunfang.dispatch.v1",
+  8,
+  xunfang__dispatch__v1__skip_reason__enum_values_by_number,
+  8,
+  xunfang__dispatch__v1__skip_reason__enum_values_by_name,
+  1,
+  xunfang__dispatch__v1__skip_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor xunfang__dispatch__v1__dispatch__method_descriptors[16] =

@@ -23,10 +23,13 @@ typedef struct Xunfang__Dispatch__V1__IntakeRequest Xunfang__Dispatch__V1__Intak
 typedef struct Xunfang__Dispatch__V1__IntakeResponse Xunfang__Dispatch__V1__IntakeResponse;
 typedef struct Xunfang__Dispatch__V1__Recommendation Xunfang__Dispatch__V1__Recommendation;
 typedef struct Xunfang__Dispatch__V1__RecommendRequest Xunfang__Dispatch__V1__RecommendRequest;
+typedef struct Xunfang__Dispatch__V1__PassedOver Xunfang__Dispatch__V1__PassedOver;
 typedef struct Xunfang__Dispatch__V1__RecommendResponse Xunfang__Dispatch__V1__RecommendResponse;
 typedef struct Xunfang__Dispatch__V1__AssignRequest Xunfang__Dispatch__V1__AssignRequest;
 typedef struct Xunfang__Dispatch__V1__AssignResponse Xunfang__Dispatch__V1__AssignResponse;
 typedef struct Xunfang__Dispatch__V1__Order Xunfang__Dispatch__V1__Order;
+typedef struct Xunfang__Dispatch__V1__NeighboursAlert Xunfang__Dispatch__V1__NeighboursAlert;
+typedef struct Xunfang__Dispatch__V1__Escalation Xunfang__Dispatch__V1__Escalation;
 typedef struct Xunfang__Dispatch__V1__AcknowledgeRequest Xunfang__Dispatch__V1__AcknowledgeRequest;
 typedef struct Xunfang__Dispatch__V1__UpdateUnitRequest Xunfang__Dispatch__V1__UpdateUnitRequest;
 typedef struct Xunfang__Dispatch__V1__ClearRequest Xunfang__Dispatch__V1__ClearRequest;
@@ -120,6 +123,35 @@ typedef enum _Xunfang__Dispatch__V1__Zone {
   XUNFANG__DISPATCH__V1__ZONE__ZONE_CITY = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__DISPATCH__V1__ZONE)
 } Xunfang__Dispatch__V1__Zone;
+/*
+ * Why a unit was not recommended.
+ */
+typedef enum _Xunfang__Dispatch__V1__SkipReason {
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_UNSPECIFIED = 0,
+  /*
+   * the incident type needs what it has not (e.g. armed)
+   */
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_LACKS_CAPABILITY = 1,
+  /*
+   * assigned, en route or on scene elsewhere
+   */
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_BUSY = 2,
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_OFF_DUTY = 3,
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_OUT_OF_SERVICE = 4,
+  /*
+   * available but has not reported where it is
+   */
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_NO_POSITION = 5,
+  /*
+   * no road route to the scene
+   */
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_UNREACHABLE = 6,
+  /*
+   * a nearer zone's units meet the response circle (zone widening)
+   */
+  XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_OUTSIDE_ZONE = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__DISPATCH__V1__SKIP_REASON)
+} Xunfang__Dispatch__V1__SkipReason;
 
 /* --- messages --- */
 
@@ -190,10 +222,21 @@ struct  Xunfang__Dispatch__V1__Incident
    * > 0: a neighbouring county's incident taken this far outside
    */
   double outside_county_metres;
+  /*
+   * the county's grids (DISPATCH_ACCEPT_OUTSIDE_METRES); station_id is the nearest
+   */
+  /*
+   * orders passed on because no one acknowledged (at most DISPATCH_MAX_PASS_ONS)
+   */
+  uint32_t pass_ons;
+  /*
+   * when it was put to the duty officer because no unit took it; 0 = not
+   */
+  int64_t escalated_at;
 };
 #define XUNFANG__DISPATCH__V1__INCIDENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__incident__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Xunfang__Dispatch__V1__Unit
@@ -291,6 +334,25 @@ struct  Xunfang__Dispatch__V1__RecommendRequest
     , (char *)protobuf_c_empty_string, 0 }
 
 
+struct  Xunfang__Dispatch__V1__PassedOver
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  Xunfang__Dispatch__V1__SkipReason reason;
+  /*
+   * "lacks armed", "en route on INC-000002", ...
+   */
+  char *detail;
+  /*
+   * straight line to the scene; 0 = no position
+   */
+  double metres;
+};
+#define XUNFANG__DISPATCH__V1__PASSED_OVER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__passed_over__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__SKIP_REASON__SKIP_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, 0 }
+
+
 struct  Xunfang__Dispatch__V1__RecommendResponse
 {
   ProtobufCMessage base;
@@ -307,11 +369,21 @@ struct  Xunfang__Dispatch__V1__RecommendResponse
    * the widest zone searched
    */
   Xunfang__Dispatch__V1__Zone widened_to;
+  /*
+   * ends with how many nearer units were passed over, by reason
+   */
   char *note;
+  /*
+   * Units nearer the scene (straight line) than the farthest recommended one that were
+   * left out, nearest first; with no recommendation, every unit that might have gone
+   * (own station's and all with a position). At most 50; the note counts them all.
+   */
+  size_t n_passed_over;
+  Xunfang__Dispatch__V1__PassedOver **passed_over;
 };
 #define XUNFANG__DISPATCH__V1__RECOMMEND_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__recommend_response__descriptor) \
-    , 0,NULL, 0, XUNFANG__DISPATCH__V1__ZONE__ZONE_OWN, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0, XUNFANG__DISPATCH__V1__ZONE__ZONE_OWN, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Xunfang__Dispatch__V1__AssignRequest
@@ -353,10 +425,63 @@ struct  Xunfang__Dispatch__V1__Order
   int64_t ack_deadline;
   Xunfang__GridModel__V1__Position *relocate_to;
   char *move_up_plan;
+  /*
+   * set: for information only (a priority-1 incident in an adjacent station); nothing to acknowledge
+   */
+  Xunfang__Dispatch__V1__NeighboursAlert *alert;
 };
 #define XUNFANG__DISPATCH__V1__ORDER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__order__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * A priority-1 incident: the adjacent stations should know at once. Published on
+ * "dispatch.alert.neighbours", and inside an Order to each on-duty unit of those stations.
+ */
+struct  Xunfang__Dispatch__V1__NeighboursAlert
+{
+  ProtobufCMessage base;
+  Xunfang__Dispatch__V1__Incident *incident;
+  /*
+   * the incident's own station
+   */
+  char *station_name;
+  /*
+   * the adjacent stations (id and name)
+   */
+  size_t n_stations;
+  Xunfang__GridModel__V1__Area **stations;
+  /*
+   * their on-duty units, told on their order topics
+   */
+  size_t n_call_signs;
+  char **call_signs;
+};
+#define XUNFANG__DISPATCH__V1__NEIGHBOURS_ALERT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__neighbours_alert__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+
+
+/*
+ * Published (durable) on "dispatch.escalation" when no unit took an incident: each order
+ * went unacknowledged and DISPATCH_MAX_PASS_ONS pass-ons are used up, or no recommended
+ * unit is left. The duty officer must act (assign by hand, widen, call the neighbours).
+ */
+struct  Xunfang__Dispatch__V1__Escalation
+{
+  ProtobufCMessage base;
+  Xunfang__Dispatch__V1__Incident *incident;
+  /*
+   * the call signs ordered in turn
+   */
+  size_t n_unacknowledged;
+  char **unacknowledged;
+  char *reason;
+};
+#define XUNFANG__DISPATCH__V1__ESCALATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__escalation__descriptor) \
+    , NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__AcknowledgeRequest
@@ -370,6 +495,12 @@ struct  Xunfang__Dispatch__V1__AcknowledgeRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * A unit's own step, or the duty officer's. The incident moves with it: ASSIGNED -> EN_ROUTE
+ * acknowledges the order, EN_ROUTE -> ON_SCENE puts the incident on scene, AVAILABLE /
+ * OFF_DUTY / OUT_OF_SERVICE from an incident withdraw the unit (an incident left with no
+ * unit before arrival goes back to ACCEPTED, to recommend again), RETURNING leaves the scene.
+ */
 struct  Xunfang__Dispatch__V1__UpdateUnitRequest
 {
   ProtobufCMessage base;
@@ -986,6 +1117,25 @@ Xunfang__Dispatch__V1__RecommendRequest *
 void   xunfang__dispatch__v1__recommend_request__free_unpacked
                      (Xunfang__Dispatch__V1__RecommendRequest *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__PassedOver methods */
+void   xunfang__dispatch__v1__passed_over__init
+                     (Xunfang__Dispatch__V1__PassedOver         *message);
+size_t xunfang__dispatch__v1__passed_over__get_packed_size
+                     (const Xunfang__Dispatch__V1__PassedOver   *message);
+size_t xunfang__dispatch__v1__passed_over__pack
+                     (const Xunfang__Dispatch__V1__PassedOver   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__passed_over__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__PassedOver   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__PassedOver *
+       xunfang__dispatch__v1__passed_over__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__passed_over__free_unpacked
+                     (Xunfang__Dispatch__V1__PassedOver *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Dispatch__V1__RecommendResponse methods */
 void   xunfang__dispatch__v1__recommend_response__init
                      (Xunfang__Dispatch__V1__RecommendResponse         *message);
@@ -1061,6 +1211,44 @@ Xunfang__Dispatch__V1__Order *
                       const uint8_t       *data);
 void   xunfang__dispatch__v1__order__free_unpacked
                      (Xunfang__Dispatch__V1__Order *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__NeighboursAlert methods */
+void   xunfang__dispatch__v1__neighbours_alert__init
+                     (Xunfang__Dispatch__V1__NeighboursAlert         *message);
+size_t xunfang__dispatch__v1__neighbours_alert__get_packed_size
+                     (const Xunfang__Dispatch__V1__NeighboursAlert   *message);
+size_t xunfang__dispatch__v1__neighbours_alert__pack
+                     (const Xunfang__Dispatch__V1__NeighboursAlert   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__neighbours_alert__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__NeighboursAlert   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__NeighboursAlert *
+       xunfang__dispatch__v1__neighbours_alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__neighbours_alert__free_unpacked
+                     (Xunfang__Dispatch__V1__NeighboursAlert *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Dispatch__V1__Escalation methods */
+void   xunfang__dispatch__v1__escalation__init
+                     (Xunfang__Dispatch__V1__Escalation         *message);
+size_t xunfang__dispatch__v1__escalation__get_packed_size
+                     (const Xunfang__Dispatch__V1__Escalation   *message);
+size_t xunfang__dispatch__v1__escalation__pack
+                     (const Xunfang__Dispatch__V1__Escalation   *message,
+                      uint8_t             *out);
+size_t xunfang__dispatch__v1__escalation__pack_to_buffer
+                     (const Xunfang__Dispatch__V1__Escalation   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Dispatch__V1__Escalation *
+       xunfang__dispatch__v1__escalation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__dispatch__v1__escalation__free_unpacked
+                     (Xunfang__Dispatch__V1__Escalation *message,
                       ProtobufCAllocator *allocator);
 /* Xunfang__Dispatch__V1__AcknowledgeRequest methods */
 void   xunfang__dispatch__v1__acknowledge_request__init
@@ -1636,6 +1824,9 @@ typedef void (*Xunfang__Dispatch__V1__Recommendation_Closure)
 typedef void (*Xunfang__Dispatch__V1__RecommendRequest_Closure)
                  (const Xunfang__Dispatch__V1__RecommendRequest *message,
                   void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__PassedOver_Closure)
+                 (const Xunfang__Dispatch__V1__PassedOver *message,
+                  void *closure_data);
 typedef void (*Xunfang__Dispatch__V1__RecommendResponse_Closure)
                  (const Xunfang__Dispatch__V1__RecommendResponse *message,
                   void *closure_data);
@@ -1647,6 +1838,12 @@ typedef void (*Xunfang__Dispatch__V1__AssignResponse_Closure)
                   void *closure_data);
 typedef void (*Xunfang__Dispatch__V1__Order_Closure)
                  (const Xunfang__Dispatch__V1__Order *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__NeighboursAlert_Closure)
+                 (const Xunfang__Dispatch__V1__NeighboursAlert *message,
+                  void *closure_data);
+typedef void (*Xunfang__Dispatch__V1__Escalation_Closure)
+                 (const Xunfang__Dispatch__V1__Escalation *message,
                   void *closure_data);
 typedef void (*Xunfang__Dispatch__V1__AcknowledgeRequest_Closure)
                  (const Xunfang__Dispatch__V1__AcknowledgeRequest *message,
@@ -1902,6 +2099,7 @@ extern const ProtobufCEnumDescriptor    xunfang__dispatch__v1__incident_status__
 extern const ProtobufCEnumDescriptor    xunfang__dispatch__v1__unit_kind__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__dispatch__v1__unit_status__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__dispatch__v1__zone__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__dispatch__v1__skip_reason__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident_times__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__unit__descriptor;
@@ -1909,10 +2107,13 @@ extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__intake_request__d
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__intake_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__recommendation__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__recommend_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__passed_over__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__recommend_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__assign_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__assign_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__order__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__neighbours_alert__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__escalation__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__acknowledge_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__update_unit_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__dispatch__v1__clear_request__descriptor;
