@@ -38,6 +38,19 @@ struct ColourRuleTests {
         #expect(rule.judge(count: 1_100, baseline: Array(repeating: 1_000, count: 16)).colour == .red)
     }
 
+    @Test("negative binomial tails stay right when P(X = 0) underflows (mean 1,000, size 1,415), against scipy")
+    func largeOverdispersed() {
+        // Sixteen days of 960 and 1,040: mean 1,000, variance 1,706.7, r = μ²/(σ²−μ) = 1,415.09,
+        // p = r/(r+μ) = 0.5859; p^r is e^-757, below the smallest double. scipy.stats: nbinom.sf(k - 1, r, p).
+        let baseline = (0..<16).map { $0 % 2 == 0 ? 960 : 1_040 }
+        for (count, expected) in [(1_000, 0.500944284705307), (1_100, 0.009038323771945933), (1_200, 1.8307894126394167e-06), (900, 0.9934901026493387)] {
+            let judged = rule.judge(count: count, baseline: baseline)
+            #expect(judged.overdispersed)
+            #expect(abs(judged.pUpper - expected) <= 1e-9 * expected, "P(X ≥ \(count)) = \(judged.pUpper)")
+        }
+        #expect(rule.judge(count: 1_100, baseline: baseline).colour == .orange)
+    }
+
     @Test("colour edges: each threshold is inclusive, and a small count never flips by noise")
     func edges() {
         let baseline = Array(repeating: 4, count: 16)

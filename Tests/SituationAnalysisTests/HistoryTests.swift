@@ -150,6 +150,19 @@ struct AnalysisTests {
         #expect(Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: []).rows.map(\.count) == [4])
     }
 
+    @Test("past 65,536 names in the table, keys stay apart: a station named late does not merge with one named early")
+    func manyNames() {
+        var history = HistoryColumns([record("early", monday + 9 * hour, station: "S-early")])
+        // Road segments, grids and types share the table; a large county passes 65,536 names.
+        for serial in 0..<70_000 { _ = history.names.code("segment-\(serial)") }
+        var late = record("late", monday + 10 * hour, station: "S-late")
+        late.segment = "segment-69999"
+        history.append(late)
+        #expect(Int(history.station[1]) - Int(history.station[0]) > 65_536, "the two stations' codes are 65,536 apart at least")
+        let rows = Breakdown.compute(history, from: monday, to: monday + ChinaTime.day, by: [.station, .roadSegment]).rows
+        #expect(Set(rows.map(\.key)) == [["S-early", ""], ["S-late", "segment-69999"]])
+    }
+
     @Test("a station far above its same-weekday baseline turns red, a steady one stays green, and the judgement is the rule's")
     func colours() {
         var records: [HistoryRecord] = []

@@ -22,15 +22,17 @@ public enum Breakdown {
     /// occur in the comparison windows are included with count 0.
     public static func compute(_ history: HistoryColumns, from: Int64, to: Int64, by dimensions: [Dimension], limit: Int = 1_000) -> (total: Int, rows: [Row]) {
         precondition(dimensions.count <= 4, "at most 4 dimensions")
-        var cells: [UInt64: (Int, Int, Int)] = [:]
+        // Each dimension's code whole, one lane each: the name table holds every kind of
+        // name, so its codes pass 65,536 in a large county's history.
+        var cells: [SIMD4<Int32>: (Int, Int, Int)] = [:]
         var total = 0
         let windows = [(from, to), (from - week, to - week), (from - year, to - year)]
         for index in 0..<history.count {
             let at = history.at[index]
             for (slot, window) in windows.enumerated() where at >= window.0 && at < window.1 {
-                var key: UInt64 = 0
-                for dimension in dimensions {
-                    key = key << 16 | UInt64(code(dimension, history, index) & 0xFFFF)
+                var key = SIMD4<Int32>(repeating: 0)
+                for (lane, dimension) in dimensions.enumerated() {
+                    key[lane] = Int32(code(dimension, history, index))
                 }
                 var counts = cells[key, default: (0, 0, 0)]
                 switch slot {
@@ -60,19 +62,14 @@ public enum Breakdown {
         }
     }
 
-    static func names(_ key: UInt64, _ dimensions: [Dimension], _ history: HistoryColumns) -> [String] {
-        var parts: [String] = []
-        var rest = key
-        for dimension in dimensions.reversed() {
-            let code = Int(rest & 0xFFFF)
-            rest >>= 16
-            let name: String = switch dimension {
+    static func names(_ key: SIMD4<Int32>, _ dimensions: [Dimension], _ history: HistoryColumns) -> [String] {
+        dimensions.enumerated().map { lane, dimension in
+            let code = Int(key[lane])
+            return switch dimension {
             case .station, .grid, .type, .placeType, .roadSegment: history.names.names[code]
             case .hour, .weekday: String(code)
             }
-            parts.append(name)
         }
-        return parts.reversed()
     }
 }
 

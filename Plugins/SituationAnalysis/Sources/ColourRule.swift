@@ -97,42 +97,45 @@ public struct ColourRule: Sendable, Hashable {
         return Judgement(colour: colour, pUpper: p, baselineMean: mean, overdispersed: overdispersed)
     }
 
-    /// P(X ≥ k) for X ~ Poisson(mean). Terms are scaled by the one nearest the mode, whose
-    /// logarithm is exact (e^-mean alone underflows past a mean of about 745), and the
-    /// smaller tail is summed: above the mean the upper one, else one minus the lower.
+    /// P(X ≥ k) for X ~ Poisson(mean).
     static func poissonUpper(_ k: Int, mean: Double) -> Double {
         guard k > 0 else { return 1 }
         guard mean > 0 else { return 0 }
-        func logTerm(_ i: Int) -> Double { -mean + Double(i) * log(mean) - lgamma(Double(i) + 1) }
-        var sum = 0.0, ratio = 1.0
-        if Double(k) > mean {
-            var i = k
-            while ratio > 1e-17 * sum {   // term(i) / term(k), falling
-                sum += ratio
-                i += 1
-                ratio *= mean / Double(i)
-            }
-            return min(1, exp(logTerm(k)) * sum)
-        }
-        var i = k - 1
-        while i >= 0, ratio > 1e-17 * sum {   // term(i) / term(k - 1), falling
-            sum += ratio
-            ratio *= Double(i) / mean
-            i -= 1
-        }
-        return max(0, 1 - exp(logTerm(k - 1)) * sum)
+        return upperTail(k, mean: mean, logTerm: { i in -mean + Double(i) * log(mean) - lgamma(Double(i) + 1) },
+                         nextRatio: { i in mean / Double(i + 1) })
     }
 
     /// P(X ≥ k) for a negative binomial with `size` r and `mean` μ (p = r / (r + μ)).
     static func negativeBinomialUpper(_ k: Int, size r: Double, mean: Double) -> Double {
         guard k > 0 else { return 1 }
+        guard mean > 0 else { return 0 }
         let p = r / (r + mean)
-        var term = pow(p, r)   // P(X = 0)
-        var lower = term
-        for i in 1..<k {
-            term *= (Double(i - 1) + r) / Double(i) * (1 - p)
-            lower += term
+        return upperTail(k, mean: mean,
+                         logTerm: { i in lgamma(Double(i) + r) - lgamma(r) - lgamma(Double(i) + 1) + r * log(p) + Double(i) * log1p(-p) },
+                         nextRatio: { i in (Double(i) + r) / Double(i + 1) * (1 - p) })
+    }
+
+    /// P(X ≥ k) for a unimodal count distribution given log P(X = i) and P(X = i + 1) / P(X = i).
+    /// Terms are scaled by the one at the tail's start, whose logarithm is exact (P(X = 0)
+    /// alone underflows past a mean of about 745), and the smaller tail is summed: above
+    /// the mean the upper one, else one minus the lower; both fall away from the mode.
+    static func upperTail(_ k: Int, mean: Double, logTerm: (Int) -> Double, nextRatio: (Int) -> Double) -> Double {
+        var sum = 0.0, ratio = 1.0
+        if Double(k) > mean {
+            var i = k
+            while ratio > 1e-17 * sum {   // term(i) / term(k)
+                sum += ratio
+                ratio *= nextRatio(i)
+                i += 1
+            }
+            return min(1, exp(logTerm(k)) * sum)
         }
-        return max(0, min(1, 1 - lower))
+        var i = k - 1
+        while i >= 0, ratio > 1e-17 * sum {   // term(i) / term(k - 1)
+            sum += ratio
+            if i > 0 { ratio /= nextRatio(i - 1) }
+            i -= 1
+        }
+        return max(0, 1 - exp(logTerm(k - 1)) * sum)
     }
 }
