@@ -27,9 +27,17 @@ struct SituationBusTests {
         return incident
     }
 
-    @Test("incidents from the durable topic are kept once; breakdowns, colours and the daily warning come out of them")
-    func history() async throws {
-        let directory = temporaryDirectory()
+    /// Whether the daily run marks `day` done in the store (polled, not timed).
+    func dayDone(_ day: Int64, in store: HistoryStore) async throws -> Bool {
+        for _ in 0..<2_000 {
+            if try store.meta("colours_day") == String(ChinaTime.dayNumber(day)) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// A bus with a durable log, and `client(name)` to join it.
+    func bus(_ directory: String) async throws -> (server: BusServer, client: (String) async throws -> BusClient) {
         var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["situation", "dispatch", "desk"].map {
             PrincipalConfig(name: $0, credential: Self.secret, acl: .unrestricted)
         })
@@ -40,8 +48,76 @@ struct SituationBusTests {
         let server = BusServer(config: config, credentials: ["situation": Self.secret, "dispatch": Self.secret, "desk": Self.secret], logger: quiet)
         _ = try await server.start()
         let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
+        let quiet = self.quiet
+        return (server, { name in
+            let client = BusClient(transport: .inProcess(bus), manifest: name == "situation" ? SituationAnalysisPlugin.manifest : PluginManifest(name: name, version: "1.0.0"),
+                                   credential: Self.secret, logger: quiet)
+            return client
+        })
+    }
+
+    @Test("an import that adds history recomputes yesterday and warns of a rise; run-daily does any day; no day is warned twice")
+    func importThenWarn() async throws {
+        let directory = temporaryDirectory()
+        let (server, client) = try await bus(directory)
+        let store = try HistoryStore(path: directory + "/situation.sqlite")
+        let clock = Clock(monday + ChinaTime.day + hour)   // Tuesday 01:00: Monday is due
+        let plugin = SituationAnalysisPlugin(store: store, logger: quiet, now: { clock.now }, dailyCheck: .milliseconds(50))
+        let situation = try await client("situation")
+        plugin.register(on: situation)
+        try await situation.start()
+        let desk = try await client("desk")
+        try await desk.start()
+        let warnings = try await desk.subscribe("situation.warning", durable: "community")
+        let running = Task { try await plugin.run(on: situation) }
+        #expect(try await dayDone(monday, in: store), "Monday was done on an empty history: nothing to warn of")
+
+        // An import: fifteen quiet Mondays and a busy one for station 01, as `xunfang situation import` leaves them.
+        func records(_ station: String, busy: Int) -> [HistoryRecord] {
+            (1...15).map { week in
+                HistoryRecord(id: "\(station)-W\(week)", at: monday - Int64(week) * 7 * ChinaTime.day + 10 * hour, type: "theft",
+                              longitude: 104.28, latitude: 30.97, grid: station + "-001", station: station)
+            } + (0..<busy).map { index in
+                HistoryRecord(id: "\(station)-M\(index)", at: monday + Int64(9 + index % 3) * hour, type: "theft",
+                              longitude: 104.28, latitude: 30.97, grid: station + "-001", station: station)
+            }
+        }
+        try store.upsert(records("510000-01-01", busy: 12))
+        try store.markImported()
+        var iterator = warnings.makeAsyncIterator()
+        let first = try #require(await iterator.next())
+        let warning = try first.decode(Xunfang_Situation_V1_Warning.self)
+        first.ack()
+        #expect(warning.day == "2026-01-05" && warning.stationID == "510000-01-01" && warning.colour == .red)
+
+        var request = Xunfang_Situation_V1_RunDailyRequest()
+        request.day = "2026-01-05"
+        let again = try await desk.call("/xunfang.situation.v1.Situation/RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self)
+        #expect(again.warned.isEmpty && again.alreadyWarned == ["510000-01-01"])
+
+        // A second import makes station 02 red too: only 02 is warned (01 first would mean a repeat).
+        try store.upsert(records("510000-01-02", busy: 12))
+        try store.markImported()
+        let second = try #require(await iterator.next())
+        #expect(try second.decode(Xunfang_Situation_V1_Warning.self).stationID == "510000-01-02")
+        second.ack()
+        let settled = try await desk.call("/xunfang.situation.v1.Situation/RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self)
+        #expect(settled.warned.isEmpty && settled.alreadyWarned == ["510000-01-01", "510000-01-02"])
+        request.day = "2026-13-01"
+        await #expect(throws: BusClientError.self) {
+            try await desk.call("/xunfang.situation.v1.Situation/RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self)
+        }
+        running.cancel()
+        for client in [situation, desk] { await client.close() }
+        await server.stop()
+    }
+
+    @Test("incidents from the durable topic are kept once; breakdowns, colours and the daily warning come out of them")
+    func history() async throws {
+        let directory = temporaryDirectory()
+        let (server, makeClient) = try await bus(directory)
         func client(_ name: String) async throws -> BusClient {
-            let client = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: name, version: "1.0.0"), credential: Self.secret, logger: quiet)
+            let client = try await makeClient(name)
             try await client.start()
             return client
         }
@@ -66,7 +142,7 @@ struct SituationBusTests {
 
         let clock = Clock(monday + ChinaTime.day + 10 * 60_000)  // Tuesday 00:10, before the daily run's time
         let plugin = SituationAnalysisPlugin(store: store, logger: quiet, now: { clock.now }, dailyCheck: .milliseconds(50))
-        let situation = BusClient(transport: .inProcess(bus), manifest: SituationAnalysisPlugin.manifest, credential: Self.secret, logger: quiet)
+        let situation = try await makeClient("situation")
         plugin.register(on: situation)
         try await situation.start()
         let desk = try await client("desk")
@@ -108,7 +184,8 @@ struct SituationBusTests {
         delivery.ack()
         #expect(warning.day == "2026-01-05" && warning.stationID == "510000-01-01" && warning.colour == .red)
         #expect(warning.topTypes == ["theft"] && warning.hotHours.first.map { (9...11).contains($0) } == true)
-        #expect(try store.meta("colours_day") == String(ChinaTime.dayNumber(monday)))
+        // The day is marked done just after its warnings go out.
+        #expect(try await dayDone(monday, in: store))
 
         // Tuesday's day shift: Monday was red for the station, so four in five of its units patrol.
         let deployments = try await desk.subscribe("situation.deployment")

@@ -671,6 +671,50 @@ public nonisolated struct Xunfang_Situation_V1_ReportResponse: Sendable {
   public init() {}
 }
 
+/// Computes a day's colours and publishes them, with a durable warning for each station
+/// yellow or worse that was not already warned at that colour or above for the day: a day is
+/// never warned twice, a rise after an import is. The daily run does this for yesterday at
+/// 00:30 China time, and again for yesterday after `xunfang situation import` added history.
+public nonisolated struct Xunfang_Situation_V1_RunDailyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// yyyy-mm-dd; "" = yesterday
+  public var day: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_RunDailyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var colours: Xunfang_Situation_V1_ColoursResponse {
+    get {_colours ?? Xunfang_Situation_V1_ColoursResponse()}
+    set {_colours = newValue}
+  }
+  /// Returns true if `colours` has been explicitly set.
+  public var hasColours: Bool {self._colours != nil}
+  /// Clears the value of `colours`. Subsequent reads from it will return its default value.
+  public mutating func clearColours() {self._colours = nil}
+
+  /// stations warned now
+  public var warned: [String] = []
+
+  /// yellow or worse, already warned at this colour or above
+  public var alreadyWarned: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _colours: Xunfang_Situation_V1_ColoursResponse? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.situation.v1"
@@ -1671,6 +1715,80 @@ nonisolated extension Xunfang_Situation_V1_ReportResponse: SwiftProtobuf.Message
     if lhs.to != rhs.to {return false}
     if lhs.json != rhs.json {return false}
     if lhs.html != rhs.html {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_RunDailyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunDailyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_RunDailyRequest, rhs: Xunfang_Situation_V1_RunDailyRequest) -> Bool {
+    if lhs.day != rhs.day {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_RunDailyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunDailyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}colours\0\u{1}warned\0\u{3}already_warned\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._colours) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.warned) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.alreadyWarned) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._colours {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.warned.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.warned, fieldNumber: 2)
+    }
+    if !self.alreadyWarned.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.alreadyWarned, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_RunDailyResponse, rhs: Xunfang_Situation_V1_RunDailyResponse) -> Bool {
+    if lhs._colours != rhs._colours {return false}
+    if lhs.warned != rhs.warned {return false}
+    if lhs.alreadyWarned != rhs.alreadyWarned {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

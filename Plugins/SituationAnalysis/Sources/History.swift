@@ -99,6 +99,10 @@ public final class HistoryStore: Sendable {
                 CREATE INDEX incident_unlocated ON incident(segment) WHERE segment = 0;
                 """)
         }
+        // 0.3: which stations were warned for a day, and at what colour, so a day is never warned twice.
+        migrator.registerMigration("v4 warnings sent") { db in
+            try db.execute(sql: "CREATE TABLE warned (day INTEGER NOT NULL, station TEXT NOT NULL, colour INTEGER NOT NULL, PRIMARY KEY (day, station))")
+        }
         try migrator.migrate(queue)
     }
 
@@ -232,6 +236,29 @@ public final class HistoryStore: Sendable {
 
     public func meta(_ key: String) throws -> String? {
         try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    /// The colour each station was last warned at for `day`.
+    public func warned(day: Int64) throws -> [String: Int] {
+        try queue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT station, colour FROM warned WHERE day = ?", arguments: [day]).map {
+                ($0["station"] as String, $0["colour"] as Int)
+            })
+        }
+    }
+
+    public func recordWarned(day: Int64, station: String, colour: Int) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO warned (day, station, colour) VALUES (?, ?, ?)", arguments: [day, station, colour])
+        }
+    }
+
+    /// Counts imports, so the running plugin sees that yesterday's colours may have changed.
+    public func markImported() throws {
+        try queue.write { db in
+            let serial = (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'imports'")).flatMap(Int.init) ?? 0
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('imports', ?)", arguments: [String(serial + 1)])
+        }
     }
 
     public func setMeta(_ key: String, _ value: String) throws {

@@ -28,8 +28,11 @@ public enum ImportCommand {
             let records = try parse(csv: String(decoding: data, as: UTF8.self))
             let directory = "\(dataDirectory)/situation"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let added = try HistoryStore(path: "\(directory)/situation.sqlite").upsert(records)
-            print("imported \(records.count) incidents (\(added) new, \(records.count - added) already known)")
+            let store = try HistoryStore(path: "\(directory)/situation.sqlite")
+            let added = try store.upsert(records)
+            if added > 0 { try store.markImported() }
+            print("imported \(records.count) incidents (\(added) new, \(records.count - added) already known)"
+                + (added > 0 ? "; the running plugin recomputes yesterday's colours and warns of any rise" : ""))
             return 0
         } catch let error as ImportError {
             return fail(error.message)

@@ -11,7 +11,7 @@ import SituationAnalysisContract
 public struct SituationAnalysisPlugin: Plugin {
     static let service = "/xunfang.situation.v1.Situation/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Breakdown", "Colours", "Plan", "Report", "Emerging"].map { service + $0 }
+    public static let methods = ["Breakdown", "Colours", "Plan", "Report", "Emerging", "RunDaily"].map { service + $0 }
     public static let coloursTopic = "situation.colours"
     public static let warningTopic = "situation.warning"
     public static let deploymentTopic = "situation.deployment"
@@ -29,6 +29,7 @@ public struct SituationAnalysisPlugin: Plugin {
     public static var commands: [PluginCommand] {
         [PluginCommand("import", "import incident history from CSV into the plugin's store") { ImportCommand.run($0) },
          PluginCommand("report", "print the situation report for a period") { ReportCommand.run($0) },
+         PluginCommand("run-daily", "compute a day's colours and send its warnings now (over the bus; never twice)") { await RunDailyCommand.run($0) },
          PluginCommand("hotspots", "Gi* hot spots on any polygon file (no bus)") { HotspotsCommand.run($0) },
          PluginCommand("bench", "hot-spot statistics and aggregation speed (xunfang bench situation)") { SituationBenchmark.run($0) }]
     }
@@ -58,6 +59,9 @@ public struct SituationAnalysisPlugin: Plugin {
         bus.serve(Self.service + "Breakdown") { (request: Xunfang_Situation_V1_BreakdownRequest, _) in try analyst.breakdown(request) }
         bus.serve(Self.service + "Colours") { (request: Xunfang_Situation_V1_ColoursRequest, _) in
             try await analyst.colours(request, bus: bus)
+        }
+        bus.serve(Self.service + "RunDaily") { (request: Xunfang_Situation_V1_RunDailyRequest, _) in
+            try await analyst.runDaily(request, bus: bus)
         }
         bus.serve(Self.service + "Emerging") { (request: Xunfang_Situation_V1_EmergingRequest, _) in try analyst.emerging(request) }
         bus.serve(Self.service + "Report") { (request: Xunfang_Situation_V1_ReportRequest, _) in
@@ -107,6 +111,7 @@ final class Analyst: Sendable {
     /// The daily run waits this long after midnight, so that incidents of the day's last
     /// minutes (and a backlog after a restart) are in the history first.
     static let dailyRunAfter: Int64 = 30 * 60_000
+    private let daysInTurn = SerialRunner()
 
     init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, rule: ColourRule) {
         self.rule = rule
@@ -346,36 +351,73 @@ final class Analyst: Sendable {
         return message
     }
 
-    /// Once a day, half an hour after midnight (checked every 30 s): yesterday's colours on `situation.colours`, and a
-    /// durable warning for each station yellow or worse. The day done is kept in the
-    /// store, so a restart neither skips nor repeats it; warnings carry ids so consumers
-    /// drop a repeat after a crash between publish and record.
+    /// Once a day, half an hour after midnight (checked every 30 s), and again after an
+    /// import added history: yesterday's colours and warnings (`runDay`). The day done and
+    /// the imports seen are kept in the store, so a restart neither skips nor repeats it.
     func dailyRun(bus: BusClient) async {
         let yesterday = ChinaTime.dayNumber(now() - Self.dailyRunAfter) - 1
-        guard let done = try? store.meta("colours_day").flatMap(Int64.init) ?? (yesterday - 1), done < yesterday else { return }
+        guard let done = try? store.meta("colours_day").flatMap(Int64.init) ?? (yesterday - 1),
+              let imports = try? store.meta("imports") ?? "0", let seen = try? store.meta("colours_imports") ?? "0",
+              done < yesterday || imports != seen else { return }
         do {
-            let (colours, history) = try await colours(day: yesterday, bus: bus)
-            try await bus.publish(SituationAnalysisPlugin.coloursTopic, colours)
-            for station in colours.stations where station.colour != .green {
-                let spots = DailyColours.hotSpots(history, station: station.areaID, day: yesterday)
-                var warning = Xunfang_Situation_V1_Warning()
-                warning.day = colours.day
-                warning.stationID = station.areaID
-                warning.colour = station.colour
-                warning.count = station.count
-                warning.baselineMean = station.baselineMean
-                warning.hotHours = spots.hours.map(UInt32.init)
-                warning.topTypes = spots.types
-                warning.hotGrids = spots.grids
-                warning.roadSegments = spots.segments
-                try await bus.publishConfirmed(SituationAnalysisPlugin.warningTopic, payload: warning.serializedData(),
-                                               messageID: "warning-\(colours.day)-\(station.areaID)")
-            }
-            try store.setMeta("colours_day", String(yesterday))
+            let outcome = try await runDay(yesterday, bus: bus)
+            try store.setMeta("colours_day", String(max(done, yesterday)))
+            try store.setMeta("colours_imports", imports)
             logger.info("daily colours published", metadata: [
-                "xunfang.day": "\(colours.day)", "xunfang.warnings": "\(colours.stations.count { $0.colour != .green })"])
+                "xunfang.day": "\(outcome.colours.day)", "xunfang.warned": "\(outcome.warned.joined(separator: ","))",
+                "xunfang.reason": "\(done < yesterday ? "new day" : "history imported")"])
         } catch {
             logger.warning("daily colours not published yet; retrying", metadata: ["xunfang.error": "\(error)"])
         }
+    }
+
+    func runDaily(_ request: Xunfang_Situation_V1_RunDailyRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_RunDailyResponse {
+        let outcome = try await runDay(try day(request.day), bus: bus)
+        var response = Xunfang_Situation_V1_RunDailyResponse()
+        response.colours = outcome.colours
+        response.warned = outcome.warned
+        response.alreadyWarned = outcome.alreadyWarned
+        return response
+    }
+
+    /// `day`'s colours on `situation.colours`, and a durable warning for each station yellow
+    /// or worse that was not already warned at that colour or above for the day. Warnings
+    /// carry ids (day, station, colour) so consumers drop a repeat after a crash between
+    /// publish and record.
+    func runDay(_ day: Int64, bus: BusClient) async throws
+        -> (colours: Xunfang_Situation_V1_ColoursResponse, warned: [String], alreadyWarned: [String]) {
+        // The daily run and RunDaily requests take turns: two at once could both find a
+        // station not yet warned and warn it twice.
+        try await daysInTurn.run { try await self.runDayNow(day, bus: bus) }
+    }
+
+    private func runDayNow(_ day: Int64, bus: BusClient) async throws
+        -> (colours: Xunfang_Situation_V1_ColoursResponse, warned: [String], alreadyWarned: [String]) {
+        let (colours, history) = try await colours(day: day, bus: bus)
+        try await bus.publish(SituationAnalysisPlugin.coloursTopic, colours)
+        let before = try store.warned(day: day)
+        var warned: [String] = [], alreadyWarned: [String] = []
+        for station in colours.stations where station.colour != .green {
+            guard station.colour.rawValue > before[station.areaID] ?? 0 else {
+                alreadyWarned.append(station.areaID)
+                continue
+            }
+            let spots = DailyColours.hotSpots(history, station: station.areaID, day: day)
+            var warning = Xunfang_Situation_V1_Warning()
+            warning.day = colours.day
+            warning.stationID = station.areaID
+            warning.colour = station.colour
+            warning.count = station.count
+            warning.baselineMean = station.baselineMean
+            warning.hotHours = spots.hours.map(UInt32.init)
+            warning.topTypes = spots.types
+            warning.hotGrids = spots.grids
+            warning.roadSegments = spots.segments
+            try await bus.publishConfirmed(SituationAnalysisPlugin.warningTopic, payload: warning.serializedData(),
+                                           messageID: "warning-\(colours.day)-\(station.areaID)-\(station.colour.rawValue)")
+            try store.recordWarned(day: day, station: station.areaID, colour: station.colour.rawValue)
+            warned.append(station.areaID)
+        }
+        return (colours, warned, alreadyWarned)
     }
 }

@@ -907,6 +907,96 @@ void   xunfang__situation__v1__report_response__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__report_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__situation__v1__run_daily_request__init
+                     (Xunfang__Situation__V1__RunDailyRequest         *message)
+{
+  static const Xunfang__Situation__V1__RunDailyRequest init_value = XUNFANG__SITUATION__V1__RUN_DAILY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__run_daily_request__get_packed_size
+                     (const Xunfang__Situation__V1__RunDailyRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__run_daily_request__pack
+                     (const Xunfang__Situation__V1__RunDailyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__run_daily_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__RunDailyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__RunDailyRequest *
+       xunfang__situation__v1__run_daily_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__RunDailyRequest *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__run_daily_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__run_daily_request__free_unpacked
+                     (Xunfang__Situation__V1__RunDailyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__run_daily_response__init
+                     (Xunfang__Situation__V1__RunDailyResponse         *message)
+{
+  static const Xunfang__Situation__V1__RunDailyResponse init_value = XUNFANG__SITUATION__V1__RUN_DAILY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__run_daily_response__get_packed_size
+                     (const Xunfang__Situation__V1__RunDailyResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__run_daily_response__pack
+                     (const Xunfang__Situation__V1__RunDailyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__run_daily_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__RunDailyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__RunDailyResponse *
+       xunfang__situation__v1__run_daily_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__RunDailyResponse *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__run_daily_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__run_daily_response__free_unpacked
+                     (Xunfang__Situation__V1__RunDailyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__run_daily_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[9] =
 {
   {
@@ -2668,6 +2758,108 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__report_response__descri
   (ProtobufCMessageInit) xunfang__situation__v1__report_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__situation__v1__run_daily_request__field_descriptors[1] =
+{
+  {
+    "day",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__RunDailyRequest, day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__run_daily_request__field_indices_by_name[] = {
+  0,   /* field[0] = day */
+};
+static const ProtobufCIntRange xunfang__situation__v1__run_daily_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.RunDailyRequest",
+  "RunDailyRequest",
+  "Xunfang__Situation__V1__RunDailyRequest",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__RunDailyRequest),
+  1,
+  xunfang__situation__v1__run_daily_request__field_descriptors,
+  xunfang__situation__v1__run_daily_request__field_indices_by_name,
+  1,  xunfang__situation__v1__run_daily_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__run_daily_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__run_daily_response__field_descriptors[3] =
+{
+  {
+    "colours",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__RunDailyResponse, colours),
+    &xunfang__situation__v1__colours_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "warned",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__RunDailyResponse, n_warned),
+    offsetof(Xunfang__Situation__V1__RunDailyResponse, warned),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "already_warned",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__RunDailyResponse, n_already_warned),
+    offsetof(Xunfang__Situation__V1__RunDailyResponse, already_warned),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__run_daily_response__field_indices_by_name[] = {
+  2,   /* field[2] = already_warned */
+  0,   /* field[0] = colours */
+  1,   /* field[1] = warned */
+};
+static const ProtobufCIntRange xunfang__situation__v1__run_daily_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.RunDailyResponse",
+  "RunDailyResponse",
+  "Xunfang__Situation__V1__RunDailyResponse",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__RunDailyResponse),
+  3,
+  xunfang__situation__v1__run_daily_response__field_descriptors,
+  xunfang__situation__v1__run_daily_response__field_indices_by_name,
+  1,  xunfang__situation__v1__run_daily_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__run_daily_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[8] =
 {
   { "DIMENSION_UNSPECIFIED", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_UNSPECIFIED", 0 },
@@ -2804,8 +2996,9 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__report_kind__descriptor =
   xunfang__situation__v1__report_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[5] =
+static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[6] =
 {
+  { "RunDaily", &xunfang__situation__v1__run_daily_request__descriptor, &xunfang__situation__v1__run_daily_response__descriptor },
   { "Breakdown", &xunfang__situation__v1__breakdown_request__descriptor, &xunfang__situation__v1__breakdown_response__descriptor },
   { "Colours", &xunfang__situation__v1__colours_request__descriptor, &xunfang__situation__v1__colours_response__descriptor },
   { "Plan", &xunfang__situation__v1__plan_request__descriptor, &xunfang__situation__v1__deployment_plan__descriptor },
@@ -2813,11 +3006,12 @@ static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method
   { "Emerging", &xunfang__situation__v1__emerging_request__descriptor, &xunfang__situation__v1__emerging_response__descriptor },
 };
 const unsigned xunfang__situation__v1__situation__method_indices_by_name[] = {
-  0,        /* Breakdown */
-  1,        /* Colours */
-  4,        /* Emerging */
-  2,        /* Plan */
-  3         /* Report */
+  1,        /* Breakdown */
+  2,        /* Colours */
+  5,        /* Emerging */
+  3,        /* Plan */
+  4,        /* Report */
+  0         /* RunDaily */
 };
 const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
 {
@@ -2826,17 +3020,25 @@ const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
   "Situation",
   "Xunfang__Situation__V1__Situation",
   "xunfang.situation.v1",
-  5,
+  6,
   xunfang__situation__v1__situation__method_descriptors,
   xunfang__situation__v1__situation__method_indices_by_name
 };
+void xunfang__situation__v1__situation__run_daily(ProtobufCService *service,
+                                                  const Xunfang__Situation__V1__RunDailyRequest *input,
+                                                  Xunfang__Situation__V1__RunDailyResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__BreakdownRequest *input,
                                                   Xunfang__Situation__V1__BreakdownResponse_Closure closure,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__colours(ProtobufCService *service,
                                                 const Xunfang__Situation__V1__ColoursRequest *input,
@@ -2844,7 +3046,7 @@ void xunfang__situation__v1__situation__colours(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__plan(ProtobufCService *service,
                                              const Xunfang__Situation__V1__PlanRequest *input,
@@ -2852,7 +3054,7 @@ void xunfang__situation__v1__situation__plan(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__report(ProtobufCService *service,
                                                const Xunfang__Situation__V1__ReportRequest *input,
@@ -2860,7 +3062,7 @@ void xunfang__situation__v1__situation__report(ProtobufCService *service,
                                                void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__emerging(ProtobufCService *service,
                                                  const Xunfang__Situation__V1__EmergingRequest *input,
@@ -2868,7 +3070,7 @@ void xunfang__situation__v1__situation__emerging(ProtobufCService *service,
                                                  void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
                                               Xunfang__Situation__V1__Situation_ServiceDestroy destroy)

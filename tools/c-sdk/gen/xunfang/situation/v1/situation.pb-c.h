@@ -35,6 +35,8 @@ typedef struct Xunfang__Situation__V1__EmergingCell Xunfang__Situation__V1__Emer
 typedef struct Xunfang__Situation__V1__EmergingResponse Xunfang__Situation__V1__EmergingResponse;
 typedef struct Xunfang__Situation__V1__ReportRequest Xunfang__Situation__V1__ReportRequest;
 typedef struct Xunfang__Situation__V1__ReportResponse Xunfang__Situation__V1__ReportResponse;
+typedef struct Xunfang__Situation__V1__RunDailyRequest Xunfang__Situation__V1__RunDailyRequest;
+typedef struct Xunfang__Situation__V1__RunDailyResponse Xunfang__Situation__V1__RunDailyResponse;
 
 
 /* --- enums --- */
@@ -539,6 +541,45 @@ struct  Xunfang__Situation__V1__ReportResponse
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Computes a day's colours and publishes them, with a durable warning for each station
+ * yellow or worse that was not already warned at that colour or above for the day: a day is
+ * never warned twice, a rise after an import is. The daily run does this for yesterday at
+ * 00:30 China time, and again for yesterday after `xunfang situation import` added history.
+ */
+struct  Xunfang__Situation__V1__RunDailyRequest
+{
+  ProtobufCMessage base;
+  /*
+   * yyyy-mm-dd; "" = yesterday
+   */
+  char *day;
+};
+#define XUNFANG__SITUATION__V1__RUN_DAILY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__run_daily_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Situation__V1__RunDailyResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Situation__V1__ColoursResponse *colours;
+  /*
+   * stations warned now
+   */
+  size_t n_warned;
+  char **warned;
+  /*
+   * yellow or worse, already warned at this colour or above
+   */
+  size_t n_already_warned;
+  char **already_warned;
+};
+#define XUNFANG__SITUATION__V1__RUN_DAILY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__run_daily_response__descriptor) \
+    , NULL, 0,NULL, 0,NULL }
+
+
 /* Xunfang__Situation__V1__HistoryIncident methods */
 void   xunfang__situation__v1__history_incident__init
                      (Xunfang__Situation__V1__HistoryIncident         *message);
@@ -919,6 +960,44 @@ Xunfang__Situation__V1__ReportResponse *
 void   xunfang__situation__v1__report_response__free_unpacked
                      (Xunfang__Situation__V1__ReportResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__RunDailyRequest methods */
+void   xunfang__situation__v1__run_daily_request__init
+                     (Xunfang__Situation__V1__RunDailyRequest         *message);
+size_t xunfang__situation__v1__run_daily_request__get_packed_size
+                     (const Xunfang__Situation__V1__RunDailyRequest   *message);
+size_t xunfang__situation__v1__run_daily_request__pack
+                     (const Xunfang__Situation__V1__RunDailyRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__run_daily_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__RunDailyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__RunDailyRequest *
+       xunfang__situation__v1__run_daily_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__run_daily_request__free_unpacked
+                     (Xunfang__Situation__V1__RunDailyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__RunDailyResponse methods */
+void   xunfang__situation__v1__run_daily_response__init
+                     (Xunfang__Situation__V1__RunDailyResponse         *message);
+size_t xunfang__situation__v1__run_daily_response__get_packed_size
+                     (const Xunfang__Situation__V1__RunDailyResponse   *message);
+size_t xunfang__situation__v1__run_daily_response__pack
+                     (const Xunfang__Situation__V1__RunDailyResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__run_daily_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__RunDailyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__RunDailyResponse *
+       xunfang__situation__v1__run_daily_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__run_daily_response__free_unpacked
+                     (Xunfang__Situation__V1__RunDailyResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Situation__V1__HistoryIncident_Closure)
@@ -981,6 +1060,12 @@ typedef void (*Xunfang__Situation__V1__ReportRequest_Closure)
 typedef void (*Xunfang__Situation__V1__ReportResponse_Closure)
                  (const Xunfang__Situation__V1__ReportResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Situation__V1__RunDailyRequest_Closure)
+                 (const Xunfang__Situation__V1__RunDailyRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__RunDailyResponse_Closure)
+                 (const Xunfang__Situation__V1__RunDailyResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -988,6 +1073,10 @@ typedef struct Xunfang__Situation__V1__Situation_Service Xunfang__Situation__V1_
 struct Xunfang__Situation__V1__Situation_Service
 {
   ProtobufCService base;
+  void (*run_daily)(Xunfang__Situation__V1__Situation_Service *service,
+                    const Xunfang__Situation__V1__RunDailyRequest *input,
+                    Xunfang__Situation__V1__RunDailyResponse_Closure closure,
+                    void *closure_data);
   void (*breakdown)(Xunfang__Situation__V1__Situation_Service *service,
                     const Xunfang__Situation__V1__BreakdownRequest *input,
                     Xunfang__Situation__V1__BreakdownResponse_Closure closure,
@@ -1016,11 +1105,16 @@ void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_
     { &xunfang__situation__v1__situation__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define XUNFANG__SITUATION__V1__SITUATION__INIT(function_prefix__) \
     { XUNFANG__SITUATION__V1__SITUATION__BASE_INIT,\
+      function_prefix__ ## run_daily,\
       function_prefix__ ## breakdown,\
       function_prefix__ ## colours,\
       function_prefix__ ## plan,\
       function_prefix__ ## report,\
       function_prefix__ ## emerging  }
+void xunfang__situation__v1__situation__run_daily(ProtobufCService *service,
+                                                  const Xunfang__Situation__V1__RunDailyRequest *input,
+                                                  Xunfang__Situation__V1__RunDailyResponse_Closure closure,
+                                                  void *closure_data);
 void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__BreakdownRequest *input,
                                                   Xunfang__Situation__V1__BreakdownResponse_Closure closure,
@@ -1068,6 +1162,8 @@ extern const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_cell__d
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__emerging_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor;
 
 PROTOBUF_C__END_DECLS
