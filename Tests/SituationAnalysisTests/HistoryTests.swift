@@ -114,6 +114,14 @@ struct HistoryTests {
         let store = try HistoryStore(path: directory + "/situation/situation.sqlite")
         #expect(try store.count() == 2)
         #expect(try store.meta("imports") == "1", "only an import that added rows tells the plugin to recompute")
+        // The two incidents as a density layer; a bad option prints the usage and writes nothing.
+        let now = monday + ChinaTime.day + hour
+        #expect(DensityCommand.run(["--out", directory + "/density.geojson", "--cell", "50"], environment: environment, now: now) == 0)
+        let layer = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/density.geojson"))) as? [String: Any]
+        #expect(layer?["type"] as? String == "FeatureCollection" && ((layer?["features"] as? [Any])?.count ?? 0) > 0)
+        #expect(DensityCommand.run(["--days", "0"], environment: environment, now: now) != 0)
+        #expect(DensityCommand.run(["--cell", "5"], environment: environment, now: now) != 0)
+        #expect(DensityCommand.run(["--day", "2025-01-01", "--days", "3"], environment: environment, now: now) != 0, "no incidents then")
     }
 }
 

@@ -107,6 +107,17 @@ struct SituationBusTests {
         await #expect(throws: BusClientError.self) {
             try await desk.call("/xunfang.situation.v1.Situation/RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self)
         }
+        // Monday's 24 incidents as a density layer.
+        var density = Xunfang_Situation_V1_DensityRequest()
+        density.day = "2026-01-05"
+        density.days = 1
+        let surface = try await desk.call("/xunfang.situation.v1.Situation/Density", density, as: Xunfang_Situation_V1_DensityResponse.self)
+        #expect(surface.incidents == 24 && surface.perKm2.count == Int(surface.columns * surface.rows) && surface.columns > 0)
+        #expect(surface.peaks.count == 1 && abs(surface.peaks[0].longitude - 104.28) < 0.001, "every incident at one place")
+        density.cellMetres = 1
+        await #expect(throws: BusClientError.self) {
+            try await desk.call("/xunfang.situation.v1.Situation/Density", density, as: Xunfang_Situation_V1_DensityResponse.self)
+        }
         running.cancel()
         for client in [situation, desk] { await client.close() }
         await server.stop()

@@ -45,4 +45,31 @@ struct TrendsTests {
         // Far from both points: nothing.
         #expect(map.values[5 * map.columns + 195] == 0)
     }
+
+    @Test("a density surface in WGS84: peaks at the clusters, integrates to the incidents, bounded input, GeoJSON cells")
+    func surface() throws {
+        let projection = LocalProjection(origin: GeoPoint(longitude: 104.28, latitude: 30.97))
+        let busy = projection.unproject(PlanarPoint(x: 0, y: 0)), quiet = projection.unproject(PlanarPoint(x: 3_000, y: 2_000))
+        let points = Array(repeating: busy, count: 30) + Array(repeating: quiet, count: 10)
+        let surface = try #require(try DensitySurface.make(points, bandwidthMetres: 400, cellMetres: 20))
+        let integral = surface.perKm2.reduce(0, +) * 20 * 20 / 1_000_000
+        #expect(abs(integral - 40) < 0.5, "\(integral)")
+        let peaks = surface.peaks(3)
+        #expect(peaks.count == 2, "two clusters, two peaks")
+        let first = surface.centre(column: peaks[0].column, row: peaks[0].row), second = surface.centre(column: peaks[1].column, row: peaks[1].row)
+        #expect(Haversine.metres(first, busy) < 20 && Haversine.metres(second, quiet) < 20)
+        // The quartic kernel's peak: 3/(πh²) per incident.
+        #expect(abs(peaks[0].perKm2 - 30 * 3 / (Double.pi * 0.4 * 0.4)) / peaks[0].perKm2 < 0.01)
+        let layer = surface.geoJSON()
+        let features = try #require(layer["features"] as? [[String: Any]])
+        #expect(!features.isEmpty && features.count < surface.columns * surface.rows)
+        #expect(features.allSatisfy { (($0["properties"] as? [String: Any])?["per_km2"] as? Double ?? 0) >= 0.05 * peaks[0].perKm2 })
+        #expect(try DensitySurface.make([], bandwidthMetres: 400, cellMetres: 20) == nil)
+        for (bandwidth, cell) in [(10.0, 20.0), (400.0, 5.0), (400.0, 10.0)] {
+            let far = [busy, projection.unproject(PlanarPoint(x: 40_000, y: 40_000))]
+            #expect(throws: DensitySurface.Refusal.self, "\(bandwidth) m, \(cell) m") {
+                try DensitySurface.make(cell == 10 ? far : points, bandwidthMetres: bandwidth, cellMetres: cell)
+            }
+        }
+    }
 }

@@ -715,6 +715,87 @@ public nonisolated struct Xunfang_Situation_V1_RunDailyResponse: Sendable {
   fileprivate var _colours: Xunfang_Situation_V1_ColoursResponse? = nil
 }
 
+/// Kernel density of incidents (quartic kernel) over the days up to `day`: a surface for a
+/// map layer, and its peaks.
+public nonisolated struct Xunfang_Situation_V1_DensityRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the last day, yyyy-mm-dd; "" = yesterday
+  public var day: String = String()
+
+  /// 1 to 366; 0 = 28
+  public var days: UInt32 = 0
+
+  /// only this case type; "" = all
+  public var typeCode: String = String()
+
+  /// 50 to 5,000; 0 = 500
+  public var bandwidthMetres: UInt32 = 0
+
+  /// 10 to 1,000; 0 = 100; at most 250,000 cells
+  public var cellMetres: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_DensityPeak: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// WGS84, the cell's centre
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  public var perKm2: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Situation_V1_DensityResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: String = String()
+
+  public var to: String = String()
+
+  public var incidents: UInt32 = 0
+
+  public var bandwidthMetres: UInt32 = 0
+
+  public var cellMetres: UInt32 = 0
+
+  /// 0 when there were no incidents
+  public var columns: UInt32 = 0
+
+  public var rows: UInt32 = 0
+
+  /// row-major, south to north, west to east
+  public var perKm2: [Double] = []
+
+  /// the first cell's south-west corner (WGS84); cells are
+  public var southWestLongitude: Double = 0
+
+  /// squares of cell_metres in a local projection
+  public var southWestLatitude: Double = 0
+
+  /// the ten densest places, densest first
+  public var peaks: [Xunfang_Situation_V1_DensityPeak] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.situation.v1"
@@ -1789,6 +1870,176 @@ nonisolated extension Xunfang_Situation_V1_RunDailyResponse: SwiftProtobuf.Messa
     if lhs._colours != rhs._colours {return false}
     if lhs.warned != rhs.warned {return false}
     if lhs.alreadyWarned != rhs.alreadyWarned {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_DensityRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DensityRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0\u{1}days\0\u{3}type_code\0\u{3}bandwidth_metres\0\u{3}cell_metres\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.days) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.typeCode) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.bandwidthMetres) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.cellMetres) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 1)
+    }
+    if self.days != 0 {
+      try visitor.visitSingularUInt32Field(value: self.days, fieldNumber: 2)
+    }
+    if !self.typeCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeCode, fieldNumber: 3)
+    }
+    if self.bandwidthMetres != 0 {
+      try visitor.visitSingularUInt32Field(value: self.bandwidthMetres, fieldNumber: 4)
+    }
+    if self.cellMetres != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cellMetres, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_DensityRequest, rhs: Xunfang_Situation_V1_DensityRequest) -> Bool {
+    if lhs.day != rhs.day {return false}
+    if lhs.days != rhs.days {return false}
+    if lhs.typeCode != rhs.typeCode {return false}
+    if lhs.bandwidthMetres != rhs.bandwidthMetres {return false}
+    if lhs.cellMetres != rhs.cellMetres {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_DensityPeak: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DensityPeak"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}longitude\0\u{1}latitude\0\u{3}per_km2\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.perKm2) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 1)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 2)
+    }
+    if self.perKm2.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.perKm2, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_DensityPeak, rhs: Xunfang_Situation_V1_DensityPeak) -> Bool {
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.perKm2 != rhs.perKm2 {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Situation_V1_DensityResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DensityResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}incidents\0\u{3}bandwidth_metres\0\u{3}cell_metres\0\u{1}columns\0\u{1}rows\0\u{3}per_km2\0\u{3}south_west_longitude\0\u{3}south_west_latitude\0\u{1}peaks\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.to) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.incidents) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.bandwidthMetres) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.cellMetres) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.columns) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.rows) }()
+      case 8: try { try decoder.decodeRepeatedDoubleField(value: &self.perKm2) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.southWestLongitude) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.southWestLatitude) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.peaks) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 1)
+    }
+    if !self.to.isEmpty {
+      try visitor.visitSingularStringField(value: self.to, fieldNumber: 2)
+    }
+    if self.incidents != 0 {
+      try visitor.visitSingularUInt32Field(value: self.incidents, fieldNumber: 3)
+    }
+    if self.bandwidthMetres != 0 {
+      try visitor.visitSingularUInt32Field(value: self.bandwidthMetres, fieldNumber: 4)
+    }
+    if self.cellMetres != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cellMetres, fieldNumber: 5)
+    }
+    if self.columns != 0 {
+      try visitor.visitSingularUInt32Field(value: self.columns, fieldNumber: 6)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rows, fieldNumber: 7)
+    }
+    if !self.perKm2.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.perKm2, fieldNumber: 8)
+    }
+    if self.southWestLongitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.southWestLongitude, fieldNumber: 9)
+    }
+    if self.southWestLatitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.southWestLatitude, fieldNumber: 10)
+    }
+    if !self.peaks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.peaks, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Situation_V1_DensityResponse, rhs: Xunfang_Situation_V1_DensityResponse) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.incidents != rhs.incidents {return false}
+    if lhs.bandwidthMetres != rhs.bandwidthMetres {return false}
+    if lhs.cellMetres != rhs.cellMetres {return false}
+    if lhs.columns != rhs.columns {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.perKm2 != rhs.perKm2 {return false}
+    if lhs.southWestLongitude != rhs.southWestLongitude {return false}
+    if lhs.southWestLatitude != rhs.southWestLatitude {return false}
+    if lhs.peaks != rhs.peaks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,16 +12,7 @@ public enum ReportCommand {
     public static func run(_ arguments: [String], environment: [String: String]? = nil, now: Int64? = nil) -> Int32 {
         let now = now ?? Int64(Date().timeIntervalSince1970 * 1_000)
         let environment = environment ?? ProcessInfo.processInfo.environment
-        var options: [String: String] = [:]
-        var index = 0
-        while index < arguments.count {
-            guard ["--kind", "--day", "--out", "--data-dir"].contains(arguments[index]), index + 1 < arguments.count else { return fail(usage) }
-            // Typed on purpose: TOMLKit (loaded under XunfangConfig) lends [String: String] a
-            // settable String subscript of its own, which an untyped assignment picks and drops.
-            let name: String = arguments[index], value: String = arguments[index + 1]
-            options.updateValue(value, forKey: name)
-            index += 2
-        }
+        guard let options = commandOptions(arguments, allowed: ["--kind", "--day", "--out", "--data-dir"]) else { return fail(usage) }
         guard let kind = Report.Kind(rawValue: options["--kind"] ?? "daily") else { return fail("--kind must be daily or ten-day") }
         let day: Int64
         if let label = options["--day"] {

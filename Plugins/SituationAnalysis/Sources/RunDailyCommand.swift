@@ -13,14 +13,7 @@ public enum RunDailyCommand {
 
     public static func run(_ arguments: [String], environment: [String: String]? = nil) async -> Int32 {
         let environment = environment ?? ProcessInfo.processInfo.environment
-        var options: [String: String] = [:]
-        var index = 0
-        while index < arguments.count {
-            guard ["--date", "--data-dir", "--bus"].contains(arguments[index]), index + 1 < arguments.count else { return fail(usage) }
-            let name: String = arguments[index], value: String = arguments[index + 1]
-            options.updateValue(value, forKey: name)
-            index += 2
-        }
+        guard let options = commandOptions(arguments, allowed: ["--date", "--data-dir", "--bus"]) else { return fail(usage) }
         var request = Xunfang_Situation_V1_RunDailyRequest()
         if let date = options["--date"] {
             guard ChinaTime.dayNumber(label: date) != nil else { return fail("--date \(date) is not yyyy-mm-dd") }

@@ -11,7 +11,7 @@ import SituationAnalysisContract
 public struct SituationAnalysisPlugin: Plugin {
     static let service = "/xunfang.situation.v1.Situation/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Breakdown", "Colours", "Plan", "Report", "Emerging", "RunDaily"].map { service + $0 }
+    public static let methods = ["Breakdown", "Colours", "Plan", "Report", "Emerging", "RunDaily", "Density"].map { service + $0 }
     public static let coloursTopic = "situation.colours"
     public static let warningTopic = "situation.warning"
     public static let deploymentTopic = "situation.deployment"
@@ -30,6 +30,7 @@ public struct SituationAnalysisPlugin: Plugin {
         [PluginCommand("import", "import incident history from CSV into the plugin's store") { ImportCommand.run($0) },
          PluginCommand("report", "print the situation report for a period") { ReportCommand.run($0) },
          PluginCommand("run-daily", "compute a day's colours and send its warnings now (over the bus; never twice)") { await RunDailyCommand.run($0) },
+         PluginCommand("density", "kernel density of incidents as GeoJSON for a map (no bus)") { DensityCommand.run($0) },
          PluginCommand("hotspots", "Gi* hot spots on any polygon file (no bus)") { HotspotsCommand.run($0) },
          PluginCommand("bench", "hot-spot statistics and aggregation speed (xunfang bench situation)") { SituationBenchmark.run($0) }]
     }
@@ -62,6 +63,9 @@ public struct SituationAnalysisPlugin: Plugin {
         }
         bus.serve(Self.service + "RunDaily") { (request: Xunfang_Situation_V1_RunDailyRequest, _) in
             try await analyst.runDaily(request, bus: bus)
+        }
+        bus.serve(Self.service + "Density") { (request: Xunfang_Situation_V1_DensityRequest, _) in
+            try await onOwnThread { try analyst.density(request) }
         }
         bus.serve(Self.service + "Emerging") { (request: Xunfang_Situation_V1_EmergingRequest, _) in try analyst.emerging(request) }
         bus.serve(Self.service + "Report") { (request: Xunfang_Situation_V1_ReportRequest, _) in
@@ -231,6 +235,41 @@ final class Analyst: Sendable {
         response.stations = result.stations.map(message)
         response.grids = result.grids.map(message)
         return (response, history)
+    }
+
+    func density(_ request: Xunfang_Situation_V1_DensityRequest) throws -> Xunfang_Situation_V1_DensityResponse {
+        let last = try day(request.day)
+        let days = request.days == 0 ? 28 : Int64(request.days)
+        guard (1...366).contains(days) else { throw BusClientError(.invalidArgument, "days: \(days) is outside 1…366") }
+        guard request.typeCode.utf8.count <= 64 else { throw BusClientError(.invalidArgument, "type_code: at most 64 bytes") }
+        let records = try store.records(from: ChinaTime.start(ofDay: last - days + 1), to: ChinaTime.start(ofDay: last + 1))
+            .filter { request.typeCode.isEmpty || $0.type == request.typeCode }
+        var response = Xunfang_Situation_V1_DensityResponse()
+        response.from = ChinaTime.label(ofDay: last - days + 1)
+        response.to = ChinaTime.label(ofDay: last)
+        response.incidents = UInt32(records.count)
+        response.bandwidthMetres = request.bandwidthMetres == 0 ? 500 : request.bandwidthMetres
+        response.cellMetres = request.cellMetres == 0 ? 100 : request.cellMetres
+        let surface: DensitySurface?
+        do {
+            surface = try DensitySurface.make(records.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) },
+                                              bandwidthMetres: Double(response.bandwidthMetres), cellMetres: Double(response.cellMetres))
+        } catch {
+            throw BusClientError(.invalidArgument, error.message)
+        }
+        guard let surface else { return response }
+        response.columns = UInt32(surface.columns)
+        response.rows = UInt32(surface.rows)
+        response.perKm2 = surface.perKm2
+        let corner = surface.corners(column: 0, row: 0)[0]
+        (response.southWestLongitude, response.southWestLatitude) = (corner.longitude, corner.latitude)
+        response.peaks = surface.peaks(10).map { peak in
+            var message = Xunfang_Situation_V1_DensityPeak()
+            let centre = surface.centre(column: peak.column, row: peak.row)
+            (message.longitude, message.latitude, message.perKm2) = (centre.longitude, centre.latitude, peak.perKm2)
+            return message
+        }
+        return response
     }
 
     func emerging(_ request: Xunfang_Situation_V1_EmergingRequest) throws -> Xunfang_Situation_V1_EmergingResponse {

@@ -997,6 +997,141 @@ void   xunfang__situation__v1__run_daily_response__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__run_daily_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__situation__v1__density_request__init
+                     (Xunfang__Situation__V1__DensityRequest         *message)
+{
+  static const Xunfang__Situation__V1__DensityRequest init_value = XUNFANG__SITUATION__V1__DENSITY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__density_request__get_packed_size
+                     (const Xunfang__Situation__V1__DensityRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__density_request__pack
+                     (const Xunfang__Situation__V1__DensityRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__density_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__DensityRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__DensityRequest *
+       xunfang__situation__v1__density_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__DensityRequest *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__density_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__density_request__free_unpacked
+                     (Xunfang__Situation__V1__DensityRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__density_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__density_peak__init
+                     (Xunfang__Situation__V1__DensityPeak         *message)
+{
+  static const Xunfang__Situation__V1__DensityPeak init_value = XUNFANG__SITUATION__V1__DENSITY_PEAK__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__density_peak__get_packed_size
+                     (const Xunfang__Situation__V1__DensityPeak *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_peak__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__density_peak__pack
+                     (const Xunfang__Situation__V1__DensityPeak *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_peak__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__density_peak__pack_to_buffer
+                     (const Xunfang__Situation__V1__DensityPeak *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_peak__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__DensityPeak *
+       xunfang__situation__v1__density_peak__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__DensityPeak *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__density_peak__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__density_peak__free_unpacked
+                     (Xunfang__Situation__V1__DensityPeak *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__density_peak__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__situation__v1__density_response__init
+                     (Xunfang__Situation__V1__DensityResponse         *message)
+{
+  static const Xunfang__Situation__V1__DensityResponse init_value = XUNFANG__SITUATION__V1__DENSITY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__situation__v1__density_response__get_packed_size
+                     (const Xunfang__Situation__V1__DensityResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__situation__v1__density_response__pack
+                     (const Xunfang__Situation__V1__DensityResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__situation__v1__density_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__DensityResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__situation__v1__density_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Situation__V1__DensityResponse *
+       xunfang__situation__v1__density_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Situation__V1__DensityResponse *)
+     protobuf_c_message_unpack (&xunfang__situation__v1__density_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__situation__v1__density_response__free_unpacked
+                     (Xunfang__Situation__V1__DensityResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__situation__v1__density_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[9] =
 {
   {
@@ -2860,6 +2995,328 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_response__des
   (ProtobufCMessageInit) xunfang__situation__v1__run_daily_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__situation__v1__density_request__field_descriptors[5] =
+{
+  {
+    "day",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityRequest, day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityRequest, days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityRequest, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bandwidth_metres",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityRequest, bandwidth_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cell_metres",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityRequest, cell_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__density_request__field_indices_by_name[] = {
+  3,   /* field[3] = bandwidth_metres */
+  4,   /* field[4] = cell_metres */
+  0,   /* field[0] = day */
+  1,   /* field[1] = days */
+  2,   /* field[2] = type_code */
+};
+static const ProtobufCIntRange xunfang__situation__v1__density_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__density_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.DensityRequest",
+  "DensityRequest",
+  "Xunfang__Situation__V1__DensityRequest",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__DensityRequest),
+  5,
+  xunfang__situation__v1__density_request__field_descriptors,
+  xunfang__situation__v1__density_request__field_indices_by_name,
+  1,  xunfang__situation__v1__density_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__density_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__density_peak__field_descriptors[3] =
+{
+  {
+    "longitude",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityPeak, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityPeak, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "per_km2",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityPeak, per_km2),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__density_peak__field_indices_by_name[] = {
+  1,   /* field[1] = latitude */
+  0,   /* field[0] = longitude */
+  2,   /* field[2] = per_km2 */
+};
+static const ProtobufCIntRange xunfang__situation__v1__density_peak__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__density_peak__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.DensityPeak",
+  "DensityPeak",
+  "Xunfang__Situation__V1__DensityPeak",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__DensityPeak),
+  3,
+  xunfang__situation__v1__density_peak__field_descriptors,
+  xunfang__situation__v1__density_peak__field_indices_by_name,
+  1,  xunfang__situation__v1__density_peak__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__density_peak__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__situation__v1__density_response__field_descriptors[11] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incidents",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, incidents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bandwidth_metres",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, bandwidth_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cell_metres",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, cell_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "columns",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, columns),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "per_km2",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Xunfang__Situation__V1__DensityResponse, n_per_km2),
+    offsetof(Xunfang__Situation__V1__DensityResponse, per_km2),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "south_west_longitude",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, south_west_longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "south_west_latitude",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__DensityResponse, south_west_latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peaks",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Situation__V1__DensityResponse, n_peaks),
+    offsetof(Xunfang__Situation__V1__DensityResponse, peaks),
+    &xunfang__situation__v1__density_peak__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__situation__v1__density_response__field_indices_by_name[] = {
+  3,   /* field[3] = bandwidth_metres */
+  4,   /* field[4] = cell_metres */
+  5,   /* field[5] = columns */
+  0,   /* field[0] = from */
+  2,   /* field[2] = incidents */
+  10,   /* field[10] = peaks */
+  7,   /* field[7] = per_km2 */
+  6,   /* field[6] = rows */
+  9,   /* field[9] = south_west_latitude */
+  8,   /* field[8] = south_west_longitude */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange xunfang__situation__v1__density_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor xunfang__situation__v1__density_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.situation.v1.DensityResponse",
+  "DensityResponse",
+  "Xunfang__Situation__V1__DensityResponse",
+  "xunfang.situation.v1",
+  sizeof(Xunfang__Situation__V1__DensityResponse),
+  11,
+  xunfang__situation__v1__density_response__field_descriptors,
+  xunfang__situation__v1__density_response__field_indices_by_name,
+  1,  xunfang__situation__v1__density_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__situation__v1__density_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[8] =
 {
   { "DIMENSION_UNSPECIFIED", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_UNSPECIFIED", 0 },
@@ -2996,8 +3453,9 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__report_kind__descriptor =
   xunfang__situation__v1__report_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[6] =
+static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method_descriptors[7] =
 {
+  { "Density", &xunfang__situation__v1__density_request__descriptor, &xunfang__situation__v1__density_response__descriptor },
   { "RunDaily", &xunfang__situation__v1__run_daily_request__descriptor, &xunfang__situation__v1__run_daily_response__descriptor },
   { "Breakdown", &xunfang__situation__v1__breakdown_request__descriptor, &xunfang__situation__v1__breakdown_response__descriptor },
   { "Colours", &xunfang__situation__v1__colours_request__descriptor, &xunfang__situation__v1__colours_response__descriptor },
@@ -3006,12 +3464,13 @@ static const ProtobufCMethodDescriptor xunfang__situation__v1__situation__method
   { "Emerging", &xunfang__situation__v1__emerging_request__descriptor, &xunfang__situation__v1__emerging_response__descriptor },
 };
 const unsigned xunfang__situation__v1__situation__method_indices_by_name[] = {
-  1,        /* Breakdown */
-  2,        /* Colours */
-  5,        /* Emerging */
-  3,        /* Plan */
-  4,        /* Report */
-  0         /* RunDaily */
+  2,        /* Breakdown */
+  3,        /* Colours */
+  0,        /* Density */
+  6,        /* Emerging */
+  4,        /* Plan */
+  5,        /* Report */
+  1         /* RunDaily */
 };
 const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
 {
@@ -3020,17 +3479,25 @@ const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor =
   "Situation",
   "Xunfang__Situation__V1__Situation",
   "xunfang.situation.v1",
-  6,
+  7,
   xunfang__situation__v1__situation__method_descriptors,
   xunfang__situation__v1__situation__method_indices_by_name
 };
+void xunfang__situation__v1__situation__density(ProtobufCService *service,
+                                                const Xunfang__Situation__V1__DensityRequest *input,
+                                                Xunfang__Situation__V1__DensityResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void xunfang__situation__v1__situation__run_daily(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__RunDailyRequest *input,
                                                   Xunfang__Situation__V1__RunDailyResponse_Closure closure,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__BreakdownRequest *input,
@@ -3038,7 +3505,7 @@ void xunfang__situation__v1__situation__breakdown(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__colours(ProtobufCService *service,
                                                 const Xunfang__Situation__V1__ColoursRequest *input,
@@ -3046,7 +3513,7 @@ void xunfang__situation__v1__situation__colours(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__plan(ProtobufCService *service,
                                              const Xunfang__Situation__V1__PlanRequest *input,
@@ -3054,7 +3521,7 @@ void xunfang__situation__v1__situation__plan(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__report(ProtobufCService *service,
                                                const Xunfang__Situation__V1__ReportRequest *input,
@@ -3062,7 +3529,7 @@ void xunfang__situation__v1__situation__report(ProtobufCService *service,
                                                void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__emerging(ProtobufCService *service,
                                                  const Xunfang__Situation__V1__EmergingRequest *input,
@@ -3070,7 +3537,7 @@ void xunfang__situation__v1__situation__emerging(ProtobufCService *service,
                                                  void *closure_data)
 {
   assert(service->descriptor == &xunfang__situation__v1__situation__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_Service *service,
                                               Xunfang__Situation__V1__Situation_ServiceDestroy destroy)

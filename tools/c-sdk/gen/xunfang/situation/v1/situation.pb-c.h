@@ -37,6 +37,9 @@ typedef struct Xunfang__Situation__V1__ReportRequest Xunfang__Situation__V1__Rep
 typedef struct Xunfang__Situation__V1__ReportResponse Xunfang__Situation__V1__ReportResponse;
 typedef struct Xunfang__Situation__V1__RunDailyRequest Xunfang__Situation__V1__RunDailyRequest;
 typedef struct Xunfang__Situation__V1__RunDailyResponse Xunfang__Situation__V1__RunDailyResponse;
+typedef struct Xunfang__Situation__V1__DensityRequest Xunfang__Situation__V1__DensityRequest;
+typedef struct Xunfang__Situation__V1__DensityPeak Xunfang__Situation__V1__DensityPeak;
+typedef struct Xunfang__Situation__V1__DensityResponse Xunfang__Situation__V1__DensityResponse;
 
 
 /* --- enums --- */
@@ -580,6 +583,91 @@ struct  Xunfang__Situation__V1__RunDailyResponse
     , NULL, 0,NULL, 0,NULL }
 
 
+/*
+ * Kernel density of incidents (quartic kernel) over the days up to `day`: a surface for a
+ * map layer, and its peaks.
+ */
+struct  Xunfang__Situation__V1__DensityRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the last day, yyyy-mm-dd; "" = yesterday
+   */
+  char *day;
+  /*
+   * 1 to 366; 0 = 28
+   */
+  uint32_t days;
+  /*
+   * only this case type; "" = all
+   */
+  char *type_code;
+  /*
+   * 50 to 5,000; 0 = 500
+   */
+  uint32_t bandwidth_metres;
+  /*
+   * 10 to 1,000; 0 = 100; at most 250,000 cells
+   */
+  uint32_t cell_metres;
+};
+#define XUNFANG__SITUATION__V1__DENSITY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__density_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Situation__V1__DensityPeak
+{
+  ProtobufCMessage base;
+  /*
+   * WGS84, the cell's centre
+   */
+  double longitude;
+  double latitude;
+  double per_km2;
+};
+#define XUNFANG__SITUATION__V1__DENSITY_PEAK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__density_peak__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Xunfang__Situation__V1__DensityResponse
+{
+  ProtobufCMessage base;
+  char *from;
+  char *to;
+  uint32_t incidents;
+  uint32_t bandwidth_metres;
+  uint32_t cell_metres;
+  /*
+   * 0 when there were no incidents
+   */
+  uint32_t columns;
+  uint32_t rows;
+  /*
+   * row-major, south to north, west to east
+   */
+  size_t n_per_km2;
+  double *per_km2;
+  /*
+   * the first cell's south-west corner (WGS84); cells are
+   */
+  double south_west_longitude;
+  /*
+   * squares of cell_metres in a local projection
+   */
+  double south_west_latitude;
+  /*
+   * the ten densest places, densest first
+   */
+  size_t n_peaks;
+  Xunfang__Situation__V1__DensityPeak **peaks;
+};
+#define XUNFANG__SITUATION__V1__DENSITY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__density_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0,NULL }
+
+
 /* Xunfang__Situation__V1__HistoryIncident methods */
 void   xunfang__situation__v1__history_incident__init
                      (Xunfang__Situation__V1__HistoryIncident         *message);
@@ -998,6 +1086,63 @@ Xunfang__Situation__V1__RunDailyResponse *
 void   xunfang__situation__v1__run_daily_response__free_unpacked
                      (Xunfang__Situation__V1__RunDailyResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__DensityRequest methods */
+void   xunfang__situation__v1__density_request__init
+                     (Xunfang__Situation__V1__DensityRequest         *message);
+size_t xunfang__situation__v1__density_request__get_packed_size
+                     (const Xunfang__Situation__V1__DensityRequest   *message);
+size_t xunfang__situation__v1__density_request__pack
+                     (const Xunfang__Situation__V1__DensityRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__density_request__pack_to_buffer
+                     (const Xunfang__Situation__V1__DensityRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__DensityRequest *
+       xunfang__situation__v1__density_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__density_request__free_unpacked
+                     (Xunfang__Situation__V1__DensityRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__DensityPeak methods */
+void   xunfang__situation__v1__density_peak__init
+                     (Xunfang__Situation__V1__DensityPeak         *message);
+size_t xunfang__situation__v1__density_peak__get_packed_size
+                     (const Xunfang__Situation__V1__DensityPeak   *message);
+size_t xunfang__situation__v1__density_peak__pack
+                     (const Xunfang__Situation__V1__DensityPeak   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__density_peak__pack_to_buffer
+                     (const Xunfang__Situation__V1__DensityPeak   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__DensityPeak *
+       xunfang__situation__v1__density_peak__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__density_peak__free_unpacked
+                     (Xunfang__Situation__V1__DensityPeak *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Situation__V1__DensityResponse methods */
+void   xunfang__situation__v1__density_response__init
+                     (Xunfang__Situation__V1__DensityResponse         *message);
+size_t xunfang__situation__v1__density_response__get_packed_size
+                     (const Xunfang__Situation__V1__DensityResponse   *message);
+size_t xunfang__situation__v1__density_response__pack
+                     (const Xunfang__Situation__V1__DensityResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__situation__v1__density_response__pack_to_buffer
+                     (const Xunfang__Situation__V1__DensityResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Situation__V1__DensityResponse *
+       xunfang__situation__v1__density_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__situation__v1__density_response__free_unpacked
+                     (Xunfang__Situation__V1__DensityResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Situation__V1__HistoryIncident_Closure)
@@ -1066,6 +1211,15 @@ typedef void (*Xunfang__Situation__V1__RunDailyRequest_Closure)
 typedef void (*Xunfang__Situation__V1__RunDailyResponse_Closure)
                  (const Xunfang__Situation__V1__RunDailyResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Situation__V1__DensityRequest_Closure)
+                 (const Xunfang__Situation__V1__DensityRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__DensityPeak_Closure)
+                 (const Xunfang__Situation__V1__DensityPeak *message,
+                  void *closure_data);
+typedef void (*Xunfang__Situation__V1__DensityResponse_Closure)
+                 (const Xunfang__Situation__V1__DensityResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1073,6 +1227,10 @@ typedef struct Xunfang__Situation__V1__Situation_Service Xunfang__Situation__V1_
 struct Xunfang__Situation__V1__Situation_Service
 {
   ProtobufCService base;
+  void (*density)(Xunfang__Situation__V1__Situation_Service *service,
+                  const Xunfang__Situation__V1__DensityRequest *input,
+                  Xunfang__Situation__V1__DensityResponse_Closure closure,
+                  void *closure_data);
   void (*run_daily)(Xunfang__Situation__V1__Situation_Service *service,
                     const Xunfang__Situation__V1__RunDailyRequest *input,
                     Xunfang__Situation__V1__RunDailyResponse_Closure closure,
@@ -1105,12 +1263,17 @@ void xunfang__situation__v1__situation__init (Xunfang__Situation__V1__Situation_
     { &xunfang__situation__v1__situation__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define XUNFANG__SITUATION__V1__SITUATION__INIT(function_prefix__) \
     { XUNFANG__SITUATION__V1__SITUATION__BASE_INIT,\
+      function_prefix__ ## density,\
       function_prefix__ ## run_daily,\
       function_prefix__ ## breakdown,\
       function_prefix__ ## colours,\
       function_prefix__ ## plan,\
       function_prefix__ ## report,\
       function_prefix__ ## emerging  }
+void xunfang__situation__v1__situation__density(ProtobufCService *service,
+                                                const Xunfang__Situation__V1__DensityRequest *input,
+                                                Xunfang__Situation__V1__DensityResponse_Closure closure,
+                                                void *closure_data);
 void xunfang__situation__v1__situation__run_daily(ProtobufCService *service,
                                                   const Xunfang__Situation__V1__RunDailyRequest *input,
                                                   Xunfang__Situation__V1__RunDailyResponse_Closure closure,
@@ -1164,6 +1327,9 @@ extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_request__
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__report_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__situation__v1__run_daily_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__density_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__density_peak__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__situation__v1__density_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__situation__v1__situation__descriptor;
 
 PROTOBUF_C__END_DECLS
