@@ -281,10 +281,11 @@ public final class Dispatcher {
         try transition(&unit, to: status)
         var events: [DispatchEvent] = []
         if let incidentID = unit.incidentID, var incident = incidents[incidentID] {
-            if status == .onScene {
-                if incident.status.isOpen && incident.status < .onScene {
-                    incident.status = .onScene
-                    incident.times[.onScene] = clock.now()
+            if status.isOnIncident {
+                let reached: IncidentStatus = status == .onScene ? .onScene : .enRoute
+                if status != .assigned, incident.status.isOpen && incident.status < reached {
+                    incident.status = reached
+                    incident.times[reached] = clock.now()
                     events.append(.incidentUpdated(incident))
                 }
             } else {
