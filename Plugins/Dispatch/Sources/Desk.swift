@@ -105,7 +105,7 @@ final class Desk: @unchecked Sendable {
         let (incident, units) = try snapshot(for: request.incidentID)
         let limit = request.limit == 0 ? 10 : Int(min(request.limit, 100))
         let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: incident, units: units)
-        try remember(ranking: result.list.map(\.candidate.callSign), for: incident.id)
+        try remember(ranking: result.list.prefix(Self.rankingKept).map(\.candidate.callSign), for: incident.id)
         let shown = Array(result.list.prefix(limit))
         let distance = Recommender.straightLine(units, to: incident.location)
         let passed = Recommender.passedOver(incident: incident, units: units, distance: distance, shown: shown,
@@ -122,6 +122,11 @@ final class Desk: @unchecked Sendable {
         response.note = [result.note, Recommender.summary(passed, incident: incident, anyShown: !shown.isEmpty)].filter { !$0.isEmpty }.joined(separator: "; ")
         return response
     }
+
+    /// How much of a ranking is stored for passing on: pass-ons stop at 20 at most, so the
+    /// first 50 leave room for units that became busy meanwhile, and a county-wide list of
+    /// thousands is not rewritten at every recommendation.
+    static let rankingKept = 50
 
     /// Stores the ranking with the incident (no announcement), so an unacknowledged order
     /// passes down it even after a restart.

@@ -205,9 +205,9 @@ public final class Dispatcher {
     }
 
     /// Remembers the ranking, so an unacknowledged order can pass down it by itself; the
-    /// incident to store, or nil when it no longer takes units.
+    /// incident to store, or nil when nothing changed or it no longer takes units.
     public func recordRanking(_ callSigns: [String], for incidentID: String) -> Incident? {
-        guard incidents[incidentID]?.status.isOpen == true else { return nil }
+        guard incidents[incidentID]?.status.isOpen == true, incidents[incidentID]?.ranking != callSigns else { return nil }
         incidents[incidentID]!.ranking = callSigns
         return incidents[incidentID]
     }
