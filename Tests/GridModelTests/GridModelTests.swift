@@ -288,7 +288,16 @@ extension GridModelBusTests {
         #expect(abs(fast.gap - gap) < 1e-12)
         request.effort = .exact
         request.timeLimitSeconds = 60
-        let exact = try await caller.call(method, request, as: Xunfang_GridModel_V1_PlacePostsResponse.self)
+        // One exact solve at a time in a process: the exact solver's own tests may hold it.
+        var answer: Xunfang_GridModel_V1_PlacePostsResponse?
+        while answer == nil {
+            do {
+                answer = try await caller.call(method, request, as: Xunfang_GridModel_V1_PlacePostsResponse.self)
+            } catch let error as BusClientError where error.code == .resourceExhausted {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let exact = try #require(answer)
         #expect(exact.optimal && exact.gap == 0)
         #expect(exact.upperBound == exact.coveredWeight)
         #expect(exact.coveredWeight >= fast.coveredWeight)
