@@ -1,5 +1,6 @@
-import Foundation
+public import Foundation
 import Logging
+public import SwiftProtobuf
 
 /// How a command-line tool (`xunfang ctl`, a plugin's own commands) joins a running bus
 /// as a configured client: the credential comes from `<data>/credentials/<name>`, written
@@ -36,6 +37,29 @@ public struct ToolConnection: Sendable {
         if let onLost { client.onGiveUp(onLost) }
         try await client.start()
         return client
+    }
+
+    /// Connects, makes one call and closes the connection however the call ends.
+    public func callOnce(_ method: String, payload: Data, timeout: Duration = .seconds(10)) async throws -> Data {
+        try await once { try await $0.callRaw(method, payload: payload, timeout: timeout) }
+    }
+
+    /// `callOnce` with typed messages.
+    public func callOnce<Response: SwiftProtobuf.Message>(_ method: String, _ request: some SwiftProtobuf.Message, as type: Response.Type,
+                                                         timeout: Duration = .seconds(10)) async throws -> Response {
+        try await once { try await $0.call(method, request, as: type, timeout: timeout) }
+    }
+
+    private func once<T>(_ body: (BusClient) async throws -> T) async throws -> T {
+        let client = try await connect()
+        do {
+            let answer = try await body(client)
+            await client.close()
+            return answer
+        } catch {
+            await client.close()
+            throw error
+        }
     }
 
     /// Directory holding the running executable, where `xunfang` and `xunfang-plugin-*` live.

@@ -77,13 +77,9 @@ struct CatalogOptions: ParsableArguments {
 /// Calls `method` and prints the answer as JSON; a refusal prints its code and message
 /// and exits with the gRPC status number.
 func callAndPrint(_ connection: ConnectionOptions, _ method: String, payload: Data, decode: (Data) -> Any, timeoutMs: Int = 10_000) async throws {
-    let client = try await connection.connect()
     do {
-        let reply = try await client.callRaw(method, payload: payload, timeout: .milliseconds(timeoutMs))
-        printJSON(decode(reply))
-        await client.close()
+        printJSON(decode(try await connection.tool.callOnce(method, payload: payload, timeout: .milliseconds(timeoutMs))))
     } catch let error as BusClientError {
-        await client.close()
         printJSON(["code": error.code.name, "message": error.message])
         throw ExitCode(Int32(error.code.rawValue))
     }
@@ -99,8 +95,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "File holding the credential (default: <data-dir>/credentials/<name>).")
     var credentialFile: String?
 
+    var tool: ToolConnection { ToolConnection(dataDirectory: dataDir, bus: bus, name: name, credentialFile: credentialFile) }
+
     func connect(onLost: (@Sendable (BusClientError) -> Void)? = nil) async throws -> BusClient {
-        try await ToolConnection(dataDirectory: dataDir, bus: bus, name: name, credentialFile: credentialFile).connect(onLost: onLost)
+        try await tool.connect(onLost: onLost)
     }
 }
 
@@ -237,14 +235,6 @@ struct CtlCommand: AsyncParsableCommand {
 /// Calls one of the bus's own JSON methods and prints the answer; the connection is
 /// closed whether or not the call succeeds.
 func printBusAnswer(_ method: String, payload: Data = Data(), connection: ConnectionOptions) async throws {
-    let client = try await connection.connect()
-    let reply: Data
-    do {
-        reply = try await client.callRaw(method, payload: payload)
-    } catch {
-        await client.close()
-        throw error
-    }
-    await client.close()
+    let reply = try await connection.tool.callOnce(method, payload: payload)
     printJSON((try? JSONSerialization.jsonObject(with: reply, options: [.fragmentsAllowed])) ?? String(decoding: reply, as: UTF8.self))
 }

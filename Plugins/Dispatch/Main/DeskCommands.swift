@@ -53,13 +53,9 @@ struct DeskConnection: ParsableArguments {
 func callAndPrint<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
     _ options: DeskConnection, _ method: String, _ request: Request, as response: Response.Type) async throws {
     let connection = ToolConnection(dataDirectory: options.dataDir, bus: options.bus, name: options.name, credentialFile: options.credentialFile)
-    let client = try await connection.connect()
     do {
-        let answer = try await client.call(method, request, as: Response.self)
-        await client.close()
-        print(try answer.jsonString())
+        print(try await connection.callOnce(method, request, as: Response.self).jsonString())
     } catch let error as BusClientError {
-        await client.close()
         let refusal = try JSONSerialization.data(withJSONObject: ["code": error.code.name, "message": error.message], options: [.sortedKeys])
         print(String(decoding: refusal, as: UTF8.self))
         throw ExitCode(Int32(error.code.rawValue))

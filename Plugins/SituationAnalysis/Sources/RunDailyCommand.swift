@@ -20,23 +20,15 @@ public enum RunDailyCommand {
             request.day = date
         }
         let connection = ToolConnection(dataDirectory: options["--data-dir"] ?? environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
-        let client: BusClient
         do {
-            client = try await connection.connect()
-        } catch {
-            return fail("\(error)")
-        }
-        do {
-            let answer = try await client.call(SituationAnalysisPlugin.service + "RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self,
-                                               timeout: .seconds(60))
-            await client.close()
+            let answer = try await connection.callOnce(SituationAnalysisPlugin.service + "RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self,
+                                                       timeout: .seconds(60))
             let coloured = answer.colours.stations.filter { $0.colour != .green }.map { "\($0.areaID) \(Colour(rawValue: $0.colour.rawValue)?.name ?? "?")" }
             print("\(answer.colours.day): \(answer.colours.stations.count) stations, \(coloured.isEmpty ? "all green" : coloured.joined(separator: ", "))")
             print("warned now: \(answer.warned.isEmpty ? "none" : answer.warned.joined(separator: ", "))"
                 + (answer.alreadyWarned.isEmpty ? "" : "; already warned: \(answer.alreadyWarned.joined(separator: ", "))"))
             return 0
         } catch {
-            await client.close()
             return fail("\(error)")
         }
     }
