@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangPluginKitTests",
-            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", "TemplateContract", "GridModelContract", protobuf, metrics],
+            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", "TemplateContract", "GridModelContract", "DispatchContract", protobuf, metrics],
             path: "Tests/XunfangPluginKitTests",
             swiftSettings: swiftSettings
         ),

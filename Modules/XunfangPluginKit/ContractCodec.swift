@@ -35,6 +35,16 @@ public struct ContractCodec: Sendable {
         let typeName: String
         let repeated: Bool
         let hasPresence: Bool
+        /// A signed 64-bit field of a `xunfang.*` contract: Unix milliseconds, by the
+        /// platform's convention (docs/wire.md).
+        let isTime: Bool
+    }
+
+    /// How `decode` writes JSON: the proto3 mapping, or for people: every field present
+    /// (zero, empty and the first enum value included) and Xunfang's times in China time
+    /// (`2026-12-01 18:45:07 +08:00`, null for 0). `encode` reads both.
+    public enum JSONStyle: Sendable {
+        case proto3, readable
     }
 
     struct MessageShape: Sendable {
@@ -99,7 +109,8 @@ public struct ContractCodec: Sendable {
             Field(number: Int(field.number), name: field.name, jsonName: field.hasJsonName ? field.jsonName : field.name,
                   type: field.type, typeName: Self.trimDot(field.typeName), repeated: field.label == .repeated,
                   hasPresence: field.label != .repeated
-                      && (field.type == .message || field.hasOneofIndex || field.proto3Optional || syntax != "proto3"))
+                      && (field.type == .message || field.hasOneofIndex || field.proto3Optional || syntax != "proto3"),
+                  isTime: prefix.hasPrefix("xunfang.") && [.int64, .sint64, .sfixed64].contains(field.type))
         }
         var byNumber: [Int: Int] = [:], byJSONName: [String: Int] = [:]
         for (index, field) in fields.enumerated() {
@@ -187,7 +198,10 @@ extension ContractCodec {
     private func encodeScalar(_ value: Any, _ field: Field, into writer: inout Writer, path: String, fromKey: Bool) throws(Failure) {
         func integer<T: FixedWidthInteger>(_: T.Type) throws(Failure) -> T {
             if let text = value as? String, let number = T(text) { return number }
-            if let number = value as? NSNumber, !(value is Bool) {
+            if field.isTime, let text = value as? String, let milliseconds = ChinaTime.parse(text), let number = T(exactly: milliseconds) {
+                return number
+            }
+            if let number = value as? NSNumber, !Self.isBoolean(value) {
                 let double = number.doubleValue
                 if double.rounded() == double, let exact = T(exactly: double) { return exact }
                 if let exact = T(exactly: number.int64Value), Double(number.int64Value) == double { return exact }
@@ -195,7 +209,7 @@ extension ContractCodec {
             throw Failure("\(path): \(value) is not a \(T.self)")
         }
         func floating() throws(Failure) -> Double {
-            if let number = value as? NSNumber, !(value is Bool) { return number.doubleValue }
+            if let number = value as? NSNumber, !Self.isBoolean(value) { return number.doubleValue }
             switch value as? String {
             case "NaN": return .nan
             case "Infinity": return .infinity
@@ -224,7 +238,7 @@ extension ContractCodec {
         case .float: writer.tag(field.number, wireType: 5); writer.fixed32(Float(try floating()).bitPattern)
         case .bool:
             let flag: Bool
-            if let bool = value as? Bool { flag = bool } else if fromKey, let text = value as? String, let bool = Bool(text) { flag = bool } else {
+            if Self.isBoolean(value), let bool = value as? Bool { flag = bool } else if fromKey, let text = value as? String, let bool = Bool(text) { flag = bool } else {
                 throw Failure("\(path): \(value) is not true or false")
             }
             writer.tag(field.number, wireType: 0); writer.varint(flag ? 1 : 0)
@@ -258,12 +272,12 @@ extension ContractCodec {
 extension ContractCodec {
     /// Decodes the binary message `type` into JSON-ready values (dictionaries, arrays,
     /// strings, numbers), for `JSONSerialization`.
-    public func decode(_ data: Data, as type: String) throws(Failure) -> [String: Any] {
+    public func decode(_ data: Data, as type: String, style: JSONStyle = .proto3) throws(Failure) -> [String: Any] {
         var reader = Reader(bytes: [UInt8](data))
-        return try decode(&reader, as: type, path: type, depth: 0)
+        return try decode(&reader, as: type, path: type, depth: 0, style: style)
     }
 
-    private func decode(_ reader: inout Reader, as type: String, path: String, depth: Int) throws(Failure) -> [String: Any] {
+    private func decode(_ reader: inout Reader, as type: String, path: String, depth: Int, style: JSONStyle) throws(Failure) -> [String: Any] {
         guard depth < Self.maxDepth else { throw Failure("\(path): nested deeper than \(Self.maxDepth)") }
         let shape = try shape(type)
         var result: [String: Any] = [:]
@@ -279,34 +293,49 @@ extension ContractCodec {
             let fieldPath = "\(path).\(field.jsonName)"
             if field.repeated, let entryShape = messages[field.typeName], entryShape.isMapEntry {
                 var entry = Reader(bytes: try reader.lengthDelimited(path: fieldPath))
-                let decoded = try decodeEntry(&entry, entryShape, path: fieldPath, depth: depth)
+                let decoded = try decodeEntry(&entry, entryShape, path: fieldPath, depth: depth, style: style)
                 maps[index, default: [:]][decoded.key] = decoded.value
             } else if field.repeated, wireType == 2, Self.isPackable(field.type) {
                 var packed = Reader(bytes: try reader.lengthDelimited(path: fieldPath))
                 while !packed.atEnd {
-                    lists[index, default: []].append(try decodeValue(&packed, field, wireType: Self.wireType(of: field.type), path: fieldPath, depth: depth))
+                    lists[index, default: []].append(try decodeValue(&packed, field, wireType: Self.wireType(of: field.type), path: fieldPath, depth: depth, style: style))
                 }
             } else {
-                let value = try decodeValue(&reader, field, wireType: wireType, path: fieldPath, depth: depth)
+                let value = try decodeValue(&reader, field, wireType: wireType, path: fieldPath, depth: depth, style: style)
                 if field.repeated { lists[index, default: []].append(value) } else { result[field.jsonName] = value }
             }
         }
         for (index, list) in lists { result[shape.fields[index].jsonName] = list }
         for (index, map) in maps { result[shape.fields[index].jsonName] = map }
-        // proto3 leaves defaults out on the wire; JSON leaves them out too, unless the field has presence.
-        for field in shape.fields where !field.hasPresence {
-            if let value = result[field.jsonName], Self.isDefault(value, field, enums: enums) { result[field.jsonName] = nil }
+        switch style {
+        case .proto3:
+            // proto3 leaves defaults out on the wire; JSON leaves them out too, unless the field has presence.
+            for field in shape.fields where !field.hasPresence {
+                if let value = result[field.jsonName], Self.isDefault(value, field, enums: enums) { result[field.jsonName] = nil }
+            }
+        case .readable:
+            for field in shape.fields where result[field.jsonName] == nil && !field.hasPresence {
+                let isMap = field.repeated && messages[field.typeName]?.isMapEntry == true
+                result[field.jsonName] = isMap ? [String: Any]() : field.repeated ? [Any]() : Self.defaultValue(field, enums: enums)
+            }
+            for field in shape.fields where field.isTime {
+                if let list = result[field.jsonName] as? [Any] {
+                    result[field.jsonName] = list.map(Self.chinaTime)
+                } else if let value = result[field.jsonName] {
+                    result[field.jsonName] = Self.chinaTime(value)
+                }
+            }
         }
         return result
     }
 
-    private func decodeEntry(_ reader: inout Reader, _ shape: MessageShape, path: String, depth: Int) throws(Failure) -> (key: String, value: Any) {
+    private func decodeEntry(_ reader: inout Reader, _ shape: MessageShape, path: String, depth: Int, style: JSONStyle) throws(Failure) -> (key: String, value: Any) {
         var key: Any = "", value: Any?
         while !reader.atEnd {
             let (number, wireType) = try reader.tag(path: path)
             switch number {
-            case 1: key = try decodeValue(&reader, shape.fields[0], wireType: wireType, path: path, depth: depth)
-            case 2: value = try decodeValue(&reader, shape.fields[1], wireType: wireType, path: path, depth: depth)
+            case 1: key = try decodeValue(&reader, shape.fields[0], wireType: wireType, path: path, depth: depth, style: style)
+            case 2: value = try decodeValue(&reader, shape.fields[1], wireType: wireType, path: path, depth: depth, style: style)
             default: try reader.skip(wireType: wireType, path: path)
             }
         }
@@ -315,13 +344,13 @@ extension ContractCodec {
         return ("\(key)", value ?? Self.defaultValue(valueField, enums: enums))
     }
 
-    private func decodeValue(_ reader: inout Reader, _ field: Field, wireType: Int, path: String, depth: Int) throws(Failure) -> Any {
+    private func decodeValue(_ reader: inout Reader, _ field: Field, wireType: Int, path: String, depth: Int, style: JSONStyle) throws(Failure) -> Any {
         let expected = Self.wireType(of: field.type)
         guard wireType == expected else { throw Failure("\(path): wire type \(wireType) where \(field.type) needs \(expected)") }
         switch field.type {
         case .message, .group:
             var nested = Reader(bytes: try reader.lengthDelimited(path: path))
-            return try decode(&nested, as: field.typeName, path: path, depth: depth + 1)
+            return try decode(&nested, as: field.typeName, path: path, depth: depth + 1, style: style)
         case .int32: return Int32(truncatingIfNeeded: try reader.varint(path: path))
         case .int64: return String(Int64(bitPattern: try reader.varint(path: path)))
         case .uint32: return UInt32(truncatingIfNeeded: try reader.varint(path: path))
@@ -350,6 +379,19 @@ extension ContractCodec {
         default:
             throw Failure("\(path): field type \(field.type) is not supported")
         }
+    }
+
+    /// JSON true or false. On Linux a parsed 0 or 1 also casts to Bool; only a boolean
+    /// NSNumber has the objCType "c".
+    static func isBoolean(_ value: Any) -> Bool {
+        if let number = value as? NSNumber { return String(cString: number.objCType) == "c" }
+        return value is Bool
+    }
+
+    /// A time field's decimal string as China time; 0 (not set) as null.
+    private static func chinaTime(_ value: Any) -> Any {
+        guard let text = value as? String, let milliseconds = Int64(text) else { return value }
+        return milliseconds == 0 ? NSNull() : ChinaTime.format(milliseconds: milliseconds)
     }
 
     private static func jsonNumber(_ value: Double) -> Any {
@@ -477,5 +519,16 @@ private struct Reader {
         case 5: _ = try fixed32(path: path)
         default: throw Failure("\(path): unsupported wire type \(wireType)")
         }
+    }
+}
+
+extension ContractCodec {
+    /// A compiled-in message as JSON for people (`JSONStyle.readable`), keys sorted: what the
+    /// plugins' own CLI commands print. `descriptorSet` must define the message's type.
+    public static func readableJSON(_ message: some SwiftProtobuf.Message, descriptorSet: Data) throws -> String {
+        let codec = try ContractCodec(descriptorSets: [descriptorSet])
+        let object = try codec.decode(try message.serializedData(), as: type(of: message).protoMessageName, style: .readable)
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import XunfangPluginKit
 import Foundation
 import GRDB
 import SituationAnalysisPlugin

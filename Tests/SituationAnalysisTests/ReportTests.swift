@@ -1,3 +1,4 @@
+import XunfangPluginKit
 import Foundation
 import SituationAnalysisPlugin
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import DispatchContract
 import GridModelContract
 import SwiftProtobuf
 import Testing
@@ -33,6 +34,10 @@ struct ContractCodecTests {
         #expect(request.units[0].position.latitude == 30.99)
         #expect(request.units[1].mode == .foot)
         #expect(request.maxSeconds == 600 && request.plainSearch)
+        // JSON 0 and 1 are numbers, not false and true (on Linux they also cast to Bool).
+        let one = try codec.encode(json: #"{"maxSeconds":1,"plainSearch":true}"#, as: "xunfang.grid_model.v1.EtaRequest")
+        #expect(try Xunfang_GridModel_V1_EtaRequest(serializedBytes: one).maxSeconds == 1)
+        #expect(throws: ContractCodec.Failure.self) { try codec.encode(json: #"{"plainSearch":1}"#, as: "xunfang.grid_model.v1.EtaRequest") }
     }
 
     @Test("generated type in, JSON out equal to SwiftProtobuf's own JSON, packed and unpacked repeated alike")
@@ -52,6 +57,37 @@ struct ContractCodecTests {
         unpacked += Data([0x11]) + withUnsafeBytes(of: (180.0).bitPattern.littleEndian) { Data($0) }
         let list = try codec.decode(unpacked, as: "xunfang.grid_model.v1.CoverageRequest")["thresholdSeconds"] as? [Double]
         #expect(list == [60, 180])
+    }
+
+    @Test("for people: every field present (zero, empty, the first enum value) and times in China time; read back the same")
+    func readableStyle() throws {
+        let codec = try ContractCodec(descriptorSets: [DispatchDescriptors.fileDescriptorSet])
+        var unit = Xunfang_Dispatch_V1_Unit()
+        unit.callSign = "C001"
+        unit.status = .offDuty
+        unit.positionAt = 1_764_585_907_000  // 2025-12-01 18:45:07 China time
+        let readable = try codec.decode(try unit.serializedData(), as: "xunfang.dispatch.v1.Unit", style: .readable)
+        #expect(readable["status"] as? String == "UNIT_STATUS_OFF_DUTY")
+        #expect((readable["crew"] as? NSNumber)?.intValue == 0 && readable["homeStation"] as? String == "")
+        #expect((readable["capabilities"] as? [Any])?.isEmpty == true)
+        #expect(readable["positionAt"] as? String == "2025-12-01 18:45:07 +08:00")
+        #expect(readable["position"] == nil, "a message field absent stays absent")
+        let strict = try codec.decode(try unit.serializedData(), as: "xunfang.dispatch.v1.Unit")
+        #expect(strict["status"] == nil && strict["positionAt"] as? String == "1764585907000")
+
+        var incident = Xunfang_Dispatch_V1_Incident()
+        incident.id = "INC-000001"
+        incident.times.received = 1_764_585_907_000
+        let decoded = try codec.decode(try incident.serializedData(), as: "xunfang.dispatch.v1.Incident", style: .readable)
+        #expect(decoded["escalatedAt"] is NSNull, "a time not set is null")
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: decoded), as: UTF8.self)
+        let back = try Xunfang_Dispatch_V1_Incident(serializedBytes: try codec.encode(json: text, as: "xunfang.dispatch.v1.Incident"))
+        #expect(back == incident)
+        #expect(throws: ContractCodec.Failure.self) {
+            try codec.encode(json: #"{"times":{"received":"2025-12-01 18:45:07 +09:00"}}"#, as: "xunfang.dispatch.v1.Incident")
+        }
+        #expect(ChinaTime.parse("2025-12-01 18:45") == 1_764_585_900_000)
+        #expect(ChinaTime.parse("2025-02-30 10:00") == nil && ChinaTime.parse("2025-12-01 24:00") == nil)
     }
 
     @Test("every service method maps to its request and response types")

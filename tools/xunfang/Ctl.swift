@@ -52,8 +52,8 @@ struct ContractCatalog {
     }
 
     /// The payload as JSON: decoded by its type when known, else JSON, text or base64.
-    func decode(_ data: Data, as type: String?) -> Any {
-        if let type, let object = try? codec.decode(data, as: type) { return object }
+    func decode(_ data: Data, as type: String?, style: ContractCodec.JSONStyle = .readable) -> Any {
+        if let type, let object = try? codec.decode(data, as: type, style: style) { return object }
         if let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return object }
         if let text = String(data: data, encoding: .utf8), !text.contains(where: { $0.isASCII && $0.asciiValue! < 32 && $0 != "\n" && $0 != "\t" }) {
             return text
@@ -70,6 +70,9 @@ struct ContractCatalog {
 struct CatalogOptions: ParsableArguments {
     @Option(help: "Directory of the plugin executables whose contracts ctl reads (default: beside xunfang).")
     var binDir: String?
+    @Flag(help: "Print strict proto3 JSON (defaults left out, times as Unix-ms strings) instead of every field with China times.")
+    var protoJson = false
+    var style: ContractCodec.JSONStyle { protoJson ? .proto3 : .readable }
     @Option(help: "A FileDescriptorSet file (protoc --include_imports --descriptor_set_out) of a plugin's contract; repeatable.")
     var descriptorSet: [String] = []
 }
@@ -153,7 +156,7 @@ struct CtlCommand: AsyncParsableCommand {
             for await delivery in try await client.subscribe(pattern, durable: durable) {
                 printJSON(["topic": delivery.topic, "messageId": delivery.messageID, "publisher": delivery.publisher,
                            "sequence": delivery.sequence, "attempt": delivery.attempt,
-                           "payload": catalog.decode(delivery.payload, as: forced ?? catalog.type(ofTopic: delivery.topic))])
+                           "payload": catalog.decode(delivery.payload, as: forced ?? catalog.type(ofTopic: delivery.topic), style: catalogOptions.style)])
                 fflush(nil)
                 delivery.ack()
                 printed += 1
@@ -179,7 +182,7 @@ struct CtlCommand: AsyncParsableCommand {
             let catalog = try ContractCatalog.load(catalogOptions)
             let types = catalog.codec.methods[method]
             let payload = try catalog.encode(json: data, as: types?.input)
-            try await callAndPrint(connection, method, payload: payload, decode: { catalog.decode($0, as: types?.output) }, timeoutMs: timeoutMs)
+            try await callAndPrint(connection, method, payload: payload, decode: { catalog.decode($0, as: types?.output, style: catalogOptions.style) }, timeoutMs: timeoutMs)
         }
     }
 

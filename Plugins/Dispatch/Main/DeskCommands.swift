@@ -54,7 +54,8 @@ func callAndPrint<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Messag
     _ options: DeskConnection, _ method: String, _ request: Request, as response: Response.Type) async throws {
     let connection = ToolConnection(dataDirectory: options.dataDir, bus: options.bus, name: options.name, credentialFile: options.credentialFile)
     do {
-        print(try await connection.callOnce(method, request, as: Response.self).jsonString())
+        let answer = try await connection.callOnce(method, request, as: Response.self)
+        print(try ContractCodec.readableJSON(answer, descriptorSet: DispatchDescriptors.fileDescriptorSet))
     } catch let error as BusClientError {
         let refusal = try JSONSerialization.data(withJSONObject: ["code": error.code.name, "message": error.message], options: [.sortedKeys])
         print(String(decoding: refusal, as: UTF8.self))

@@ -1,3 +1,4 @@
+import XunfangPluginKit
 /// Counts of incidents by any few dimensions over a window, beside the same window a
 /// week earlier and 52 weeks earlier (the same weekdays), in one pass over the history.
 public enum Breakdown {

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangPluginKit
 import XunfangGeo
 
 /// `xunfang situation density`: the kernel density of incidents over some days as a

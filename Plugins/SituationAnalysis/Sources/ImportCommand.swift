@@ -1,4 +1,5 @@
 import Foundation
+import XunfangPluginKit
 
 /// `xunfang situation import FILE.csv`: old incidents into the history, for counties
 /// starting with data from before Xunfang. Works on the store file directly; the running

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangPluginKit
 
 /// The daily brief and the ten-day report (每十天汇报: days 1–10, 11–20 and 21 to the
 /// month's end), as data for JSON and as one self-contained HTML page with SVG charts:

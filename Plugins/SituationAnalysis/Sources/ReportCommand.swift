@@ -1,4 +1,5 @@
 import Foundation
+import XunfangPluginKit
 
 /// `xunfang situation report`: the daily brief or the ten-day report from the history
 /// file, no bus needed, as HTML (one self-contained page) or JSON.
