@@ -99,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangGeoTests",
-            dependencies: ["XunfangGeo", nioCore, protobuf],
+            dependencies: ["XunfangGeo", "XunfangCodec", nioCore, protobuf],
             path: "Tests/XunfangGeoTests",
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
@@ -299,7 +299,7 @@ let package = Package(
 
         .testTarget(
             name: "SituationAnalysisTests",
-            dependencies: ["SituationAnalysisPlugin", "SituationAnalysisContract", "DispatchContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
+            dependencies: ["SituationAnalysisPlugin", "SituationAnalysisContract", "DispatchContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SituationAnalysisTests",
             exclude: ["Fixtures"],

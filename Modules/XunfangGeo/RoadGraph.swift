@@ -86,6 +86,10 @@ public struct RoadGraph: Sendable {
     /// Haversine length of each arc, metres.
     public let arcLength: [Double]
     public let arcClass: [RoadClass]
+    /// Each arc's road name as an index into `names` (0 is the unnamed road, "").
+    public let arcName: [Int32]
+    /// Road names (OSM `name`, else `ref`); `names[0]` is "".
+    public let names: [String]
     private let indexByOSMID: [Int64: Int32]
 
     public var nodeCount: Int { nodeIDs.count }
@@ -93,7 +97,7 @@ public struct RoadGraph: Sendable {
 
     /// Checks the arrays describe a graph; an error names what is wrong.
     public init(nodeIDs: [Int64], coordinates: [GeoPoint], arcStart: [Int32], arcHead: [Int32],
-                arcLength: [Double], arcClass: [RoadClass]) throws(GeoError) {
+                arcLength: [Double], arcClass: [RoadClass], arcName: [Int32]? = nil, names: [String] = [""]) throws(GeoError) {
         let n = nodeIDs.count
         guard coordinates.count == n else { throw GeoError(.invalidGraph, "\(coordinates.count) coordinates for \(n) nodes") }
         guard arcStart.count == n + 1, arcStart.first == 0, Int(arcStart.last!) == arcHead.count else {
@@ -111,6 +115,12 @@ public struct RoadGraph: Sendable {
         for (arc, length) in arcLength.enumerated() where !(length >= 0 && length.isFinite) {
             throw GeoError(.invalidGraph, "arc \(arc) has length \(length)")
         }
+        let arcName = arcName ?? [Int32](repeating: 0, count: arcHead.count)
+        guard arcName.count == arcHead.count else { throw GeoError(.invalidGraph, "\(arcName.count) arc names for \(arcHead.count) arcs") }
+        guard names.first == "" else { throw GeoError(.invalidGraph, "the first road name must be the empty one") }
+        for (arc, name) in arcName.enumerated() where name < 0 || Int(name) >= names.count {
+            throw GeoError(.invalidGraph, "arc \(arc) names road \(name) of \(names.count)")
+        }
         var index: [Int64: Int32] = [:]
         index.reserveCapacity(n)
         for (position, id) in nodeIDs.enumerated() {
@@ -124,8 +134,13 @@ public struct RoadGraph: Sendable {
         self.arcHead = arcHead
         self.arcLength = arcLength
         self.arcClass = arcClass
+        self.arcName = arcName
+        self.names = names
         self.indexByOSMID = index
     }
+
+    /// The road an arc belongs to ("" when unnamed).
+    public func name(ofArc arc: Int) -> String { names[Int(arcName[arc])] }
 
     /// The dense index of an OSM node id.
     public func node(osmID: Int64) -> Int? { indexByOSMID[osmID].map(Int.init) }
@@ -157,6 +172,9 @@ public struct RoadGraphBuilder {
     private var tails: [Int32] = []
     private var heads: [Int32] = []
     private var classes: [RoadClass] = []
+    private var arcNames: [Int32] = []
+    private var names: [String] = [""]
+    private var nameIndex: [String: Int32] = ["": 0]
 
     public init() {}
 
@@ -171,10 +189,18 @@ public struct RoadGraphBuilder {
         return position
     }
 
-    public mutating func addArc(from tail: Int32, to head: Int32, class roadClass: RoadClass) {
+    public mutating func addArc(from tail: Int32, to head: Int32, class roadClass: RoadClass, name: String = "") {
         tails.append(tail)
         heads.append(head)
         classes.append(roadClass)
+        if let known = nameIndex[name] {
+            arcNames.append(known)
+        } else {
+            let index = Int32(names.count)
+            names.append(name)
+            nameIndex[name] = index
+            arcNames.append(index)
+        }
     }
 
     public var arcCount: Int { heads.count }
@@ -197,6 +223,7 @@ public struct RoadGraphBuilder {
         var orderedHeads = [Int32](repeating: 0, count: heads.count)
         var orderedLengths = [Double](repeating: 0, count: heads.count)
         var orderedClasses = [RoadClass](repeating: .road, count: heads.count)
+        var orderedNames = [Int32](repeating: 0, count: heads.count)
         for arc in heads.indices {
             let tail = Int(tails[arc]), head = Int(heads[arc])
             let newTail = Int(newIndex[tail])
@@ -205,9 +232,10 @@ public struct RoadGraphBuilder {
             orderedHeads[slot] = newIndex[head]
             orderedLengths[slot] = Haversine.metres(coordinates[tail], coordinates[head])
             orderedClasses[slot] = classes[arc]
+            orderedNames[slot] = arcNames[arc]
         }
         return try RoadGraph(nodeIDs: order.map { nodeIDs[$0] }, coordinates: order.map { coordinates[$0] }, arcStart: start,
-                             arcHead: orderedHeads, arcLength: orderedLengths, arcClass: orderedClasses)
+                             arcHead: orderedHeads, arcLength: orderedLengths, arcClass: orderedClasses, arcName: orderedNames, names: names)
     }
 
     /// Node indices sorted by the Morton code of their position (16 bits per axis over

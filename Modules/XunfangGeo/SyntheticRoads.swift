@@ -46,9 +46,9 @@ public enum SyntheticRoads {
             defer { nextID += 1 }
             return builder.addNode(osmID: nextID, at: projection.unproject(PlanarPoint(x: x, y: y)))
         }
-        func road(_ a: Int32, _ b: Int32, _ roadClass: RoadClass, oneway: Bool = false) {
-            builder.addArc(from: a, to: b, class: roadClass)
-            if !oneway { builder.addArc(from: b, to: a, class: roadClass) }
+        func road(_ a: Int32, _ b: Int32, _ roadClass: RoadClass, oneway: Bool = false, name: String = "") {
+            builder.addArc(from: a, to: b, class: roadClass, name: name)
+            if !oneway { builder.addArc(from: b, to: a, class: roadClass, name: name) }
         }
         let half = parameters.sideMetres / 2, coreHalf = parameters.coreSideMetres / 2
 
@@ -72,7 +72,7 @@ public enum SyntheticRoads {
                     let line = dr == 0 ? row : column
                     let roadClass: RoadClass = line % 20 == 0 ? .secondary : line % 5 == 0 ? .tertiary : .unclassified
                     if roadClass == .unclassified && Double.random(in: 0..<1, using: &random) < parameters.ruralGaps { continue }
-                    road(here, there, roadClass)
+                    road(here, there, roadClass, name: Names.rural(roadClass, line: line, eastWest: dr == 0))
                 }
             }
         }
@@ -91,11 +91,11 @@ public enum SyntheticRoads {
                     let artery = row % 5 == 0
                     road(row % 2 == 0 || artery ? core[row][column] : core[row][column + 1],
                          row % 2 == 0 || artery ? core[row][column + 1] : core[row][column],
-                         artery ? .primary : .residential, oneway: !artery && row % 3 == 1)
+                         artery ? .primary : .residential, oneway: !artery && row % 3 == 1, name: Names.core(row, eastWest: true))
                 }
                 if row + 1 < coreCount {
                     let artery = column % 5 == 0
-                    road(core[row][column], core[row + 1][column], artery ? .primary : .residential, oneway: false)
+                    road(core[row][column], core[row + 1][column], artery ? .primary : .residential, oneway: false, name: Names.core(column, eastWest: false))
                 }
             }
         }
@@ -119,13 +119,36 @@ public enum SyntheticRoads {
             return node(radius * cos(angle), radius * sin(angle))
         }
         for (step, here) in ring.enumerated() {
-            road(here, ring[(step + 1) % ringCount], .trunk, oneway: false)
+            road(here, ring[(step + 1) % ringCount], .trunk, oneway: false, name: "环城路")
             if step % 5 == 0, let nearest = ruralIndex.nearest(to: graphPoints(here)) {
-                road(here, ruralNodes[nearest.index], .trunkLink)
+                road(here, ruralNodes[nearest.index], .trunkLink, name: "环城路连接线")
             }
         }
         // Building never fails here: the arrays are made consistent by construction.
         return try! builder.build()
+    }
+
+    /// Road names as a county town has them: the town's streets after other cities (as
+    /// Guanghan's are), county roads numbered X, township roads Y, village roads unnamed.
+    enum Names {
+        static let eastWest = ["中山大道", "北京大道", "上海路", "天津路", "重庆路", "湘潭路", "长沙路", "韶山路", "株洲路", "岳阳路",
+                               "衡阳路", "常德路", "益阳路", "郴州路", "永州路", "怀化路", "娄底路", "吉首路"]
+        static let northSouth = ["深圳路", "广州路", "珠海路", "汕头路", "厦门路", "福州路", "泉州路", "南昌路", "九江路", "赣州路",
+                                 "武汉路", "宜昌路", "襄阳路", "黄石路", "杭州路", "宁波路", "温州路", "绍兴路"]
+
+        static func core(_ line: Int, eastWest: Bool) -> String {
+            let list = eastWest ? Self.eastWest : northSouth
+            let name = list[line % list.count]
+            return line < list.count ? name : name + ["", "", "二段", "三段", "四段", "五段"][min(5, line / list.count + 1)]
+        }
+
+        static func rural(_ roadClass: RoadClass, line: Int, eastWest: Bool) -> String {
+            switch roadClass {
+            case .secondary: String(format: "县道X%03d", 101 + line / 20 * 2 + (eastWest ? 0 : 1))
+            case .tertiary: String(format: "乡道Y%03d", 1 + line / 5 * 2 + (eastWest ? 0 : 1))
+            default: ""
+            }
+        }
     }
 
     /// SplitMix64: tiny, fast and the same everywhere, unlike the system generator.

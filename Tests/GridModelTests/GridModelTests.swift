@@ -55,14 +55,15 @@ struct DemoCountyTests {
 
     @Test("the nearest road segment is one a point lies on, named the same from both ends")
     func roadSegment() throws {
-        let tail = 1_234
-        let arc = try #require(demo.roads.arcs(from: tail).first)
+        let arc = try #require(demo.roads.arcClass.indices.first { demo.roads.arcClass[$0] == .primary && $0 > demo.roads.arcCount / 3 })
+        let tail = try #require((0..<demo.roads.nodeCount).first { demo.roads.arcs(from: $0).contains(arc) })
         let head = Int(demo.roads.arcHead[arc])
         let a = demo.roads.coordinates[tail], b = demo.roads.coordinates[head]
         let middle = GeoPoint(longitude: (a.longitude + b.longitude) / 2, latitude: (a.latitude + b.latitude) / 2)
         let segment = try #require(demo.roadSegment(near: middle))
         let ids = [demo.roads.nodeIDs[tail], demo.roads.nodeIDs[head]].sorted()
         #expect(segment.id == "\(ids[0])-\(ids[1])" && segment.metres < 0.5)
+        #expect(segment.name == demo.roads.name(ofArc: arc) && !segment.name.isEmpty, "the demo town's streets have names")
     }
 
     @Test("grids tile the county: every point inside lies in exactly one grid, points outside in none")
@@ -234,6 +235,7 @@ struct GridModelBusTests {
         request.position = position(point)
         let plain = try await caller.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
         #expect(plain.found && plain.placeClass == .core && plain.responseTargetSeconds == 60)
+        #expect(!plain.roadName.isEmpty && plain.roadName == demo.roadSegment(near: point)?.name, "the core street it lies by, named")
         request.position = position(Datum.wgs84.convert(point, to: .gcj02), datum: .gcj02)
         let shifted = try await caller.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
         #expect(shifted.grid.id == plain.grid.id)
@@ -241,6 +243,19 @@ struct GridModelBusTests {
         await #expect(throws: BusClientError.self) {
             let _ = try await caller.call("/xunfang.grid_model.v1.GridModel/Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
         }
+        // Outlines only when asked: a map needs them, a name lookup does not.
+        var list = Xunfang_GridModel_V1_ListAreasRequest()
+        list.kind = .grid
+        let bare = try await caller.call("/xunfang.grid_model.v1.GridModel/ListAreas", list, as: Xunfang_GridModel_V1_ListAreasResponse.self)
+        #expect(bare.areas.count == 129 && bare.areas.allSatisfy { $0.outline.isEmpty })
+        list.withOutlines = true
+        let drawn = try await caller.call("/xunfang.grid_model.v1.GridModel/ListAreas", list, as: Xunfang_GridModel_V1_ListAreasResponse.self)
+        let holder = try #require(drawn.areas.first { $0.id == plain.grid.id })
+        let ring = try #require(holder.outline.first).points.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) }
+        #expect(ring.count >= 4 && ring.first == ring.last, "a closed ring")
+        let projection = LocalProjection(origin: point)
+        let shape = try MultiPolygon(rings: [[ring]], project: projection.project)
+        #expect(shape.contains(projection.project(point)), "the grid's outline holds the point it located")
         await caller.close()
         await server.close()
         await bus.shutdown()

@@ -95,7 +95,7 @@ struct StackTests {
             return try run(units, in: directory).output.contains(#""positionAt":"20"#)
         })
         let created = try run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
-        #expect(created.output.contains(#""stationId":"510000-01-01""#))
+        #expect(created.output.contains(#""stationId":"510000-01-01""#) && created.output.contains(#""typeName":"盗窃""#))
         let recommended = try run(["dispatch", "recommend", "INC-000001"], in: directory)
         #expect(recommended.output.contains(#""callSign":"C001""#) && recommended.output.contains(#""straightLineEstimates":false"#))
         let assigned = try run(["dispatch", "assign", "INC-000001"], in: directory)

@@ -6,6 +6,7 @@ import XunfangBusServer
 import XunfangConfig
 import XunfangPluginKit
 import DispatchContract
+import GridModelContract
 import SituationAnalysisContract
 
 @Suite("SituationAnalysis over the bus", .serialized)
@@ -17,6 +18,7 @@ struct SituationBusTests {
         var incident = Xunfang_Dispatch_V1_Incident()
         incident.id = id
         incident.typeCode = "theft"
+        incident.typeName = "盗窃"
         incident.location.longitude = 104.28
         incident.location.latitude = 30.97
         incident.stationID = station
@@ -38,19 +40,24 @@ struct SituationBusTests {
 
     /// A bus with a durable log, and `client(name)` to join it.
     func bus(_ directory: String) async throws -> (server: BusServer, client: (String) async throws -> BusClient) {
-        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["situation", "dispatch", "desk"].map {
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["situation", "dispatch", "desk", "grid-model"].map {
             PrincipalConfig(name: $0, credential: Self.secret, acl: .unrestricted)
         })
         // Liveness has its own tests; here a busy machine (heavy tests beside these on two
         // cores) must not make the bus drop an in-process client that missed its pings.
         config.bus.pingIntervalMilliseconds = 600_000
         config.bus.durableTopics = [try TopicPattern("incident.>"), try TopicPattern("situation.warning")]
-        let server = BusServer(config: config, credentials: ["situation": Self.secret, "dispatch": Self.secret, "desk": Self.secret], logger: quiet)
+        let server = BusServer(config: config, credentials: ["situation": Self.secret, "dispatch": Self.secret, "desk": Self.secret, "grid-model": Self.secret], logger: quiet)
         _ = try await server.start()
         let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
         let quiet = self.quiet
         return (server, { name in
-            let client = BusClient(transport: .inProcess(bus), manifest: name == "situation" ? SituationAnalysisPlugin.manifest : PluginManifest(name: name, version: "1.0.0"),
+            let manifest = switch name {
+            case "situation": SituationAnalysisPlugin.manifest
+            case "grid-model": PluginManifest(name: name, version: "1.0.0", serves: ["ListAreas", "Locate"].map { "/xunfang.grid_model.v1.GridModel/" + $0 })
+            default: PluginManifest(name: name, version: "1.0.0")
+            }
+            let client = BusClient(transport: .inProcess(bus), manifest: manifest,
                                    credential: Self.secret, logger: quiet)
             return client
         })
@@ -142,6 +149,23 @@ struct SituationBusTests {
                                      grid: "510000-01-01-001", station: "510000-01-01"))
         }
         try store.upsert(old)
+        // GridModel's side of its contract: the county's names and where incidents lie.
+        let gridModel = try await makeClient("grid-model")
+        let station = Xunfang_GridModel_V1_Area.with { $0.id = "510000-01-01"; $0.name = "雒城派出所"; $0.kind = .station }
+        let grid = Xunfang_GridModel_V1_Area.with { $0.id = "510000-01-01-001"; $0.name = "文庙社区一网格"; $0.kind = .grid }
+        gridModel.serve("/xunfang.grid_model.v1.GridModel/ListAreas") { (_: Xunfang_GridModel_V1_ListAreasRequest, _) in
+            Xunfang_GridModel_V1_ListAreasResponse.with { $0.areas = [station, grid] }
+        }
+        gridModel.serve("/xunfang.grid_model.v1.GridModel/Locate") { (_: Xunfang_GridModel_V1_LocateRequest, _) in
+            Xunfang_GridModel_V1_LocateResponse.with {
+                $0.found = true
+                $0.grid = grid
+                $0.station = station
+                $0.roadSegmentID = "11-12"
+                $0.roadName = "中山大道"
+            }
+        }
+        try await gridModel.start()
         let dispatch = try await client("dispatch")
         for index in 0..<12 {
             let message = incident("INC-\(index)", at: monday + Int64(9 + index % 3) * hour)
@@ -173,13 +197,25 @@ struct SituationBusTests {
         #expect(answer.total == 12, "each incident once, the linked call not at all")
         #expect(answer.rows.map(\.count).sorted() == [4, 4, 4] && answer.rows.allSatisfy { $0.key[0] == "510000-01-01" })
         #expect(answer.rows.first { $0.key[1] == "10" }?.previousWeek == 1)
+        #expect(answer.rows.first { $0.key[1] == "10" }?.names == ["雒城派出所", "10:00-11:00"], "named as GridModel names it (the first daily run asked)")
         #expect(try store.count() == 27)
 
         var colours = Xunfang_Situation_V1_ColoursRequest()
         colours.day = "2026-01-05"
         let judged = try await desk.call("/xunfang.situation.v1.Situation/Colours", colours, as: Xunfang_Situation_V1_ColoursResponse.self)
-        let station = try #require(judged.stations.first { $0.areaID == "510000-01-01" })
-        #expect(station.colour == .red && station.count == 12 && station.deploymentLevel == 1 && station.minimumPatrolShare == 0.8)
+        let judgedStation = try #require(judged.stations.first { $0.areaID == "510000-01-01" })
+        #expect(judgedStation.areaName == "雒城派出所", "named as GridModel names it")
+        #expect(judgedStation.colour == .red && judgedStation.count == 12 && judgedStation.deploymentLevel == 1 && judgedStation.minimumPatrolShare == 0.8)
+        // Once Colours has asked GridModel, the names are kept: breakdowns use them, types are in Chinese,
+        // and every incident is placed on a named road.
+        breakdown.by = [.station, .type, .weekday, .roadSegment]
+        var named = Xunfang_Situation_V1_BreakdownRow()
+        for _ in 0..<500 {
+            named = try await desk.call("/xunfang.situation.v1.Situation/Breakdown", breakdown, as: Xunfang_Situation_V1_BreakdownResponse.self).rows.first ?? named
+            if named.names.last == "中山大道" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(named.key == ["510000-01-01", "theft", "1", "11-12"] && named.names == ["雒城派出所", "盗窃", "星期一", "中山大道"])
         colours.day = "2026-13-01"
         await #expect(throws: BusClientError.self) {
             try await desk.call("/xunfang.situation.v1.Situation/Colours", colours, as: Xunfang_Situation_V1_ColoursResponse.self)
@@ -195,6 +231,8 @@ struct SituationBusTests {
         delivery.ack()
         #expect(warning.day == "2026-01-05" && warning.stationID == "510000-01-01" && warning.colour == .red)
         #expect(warning.topTypes == ["theft"] && warning.hotHours.first.map { (9...11).contains($0) } == true)
+        #expect(warning.stationName == "雒城派出所" && warning.topTypeNames == ["盗窃"] && warning.hotGridNames == ["文庙社区一网格"])
+        #expect(warning.roadSegments == ["11-12"] && warning.roadNames == ["中山大道"])
         // The day is marked done just after its warnings go out.
         #expect(try await dayDone(monday, in: store))
 
@@ -238,7 +276,7 @@ struct SituationBusTests {
         #expect(published == made)
 
         running.cancel()
-        for client in [dispatch, situation, desk] { await client.close() }
+        for client in [dispatch, situation, desk, gridModel] { await client.close() }
         await server.stop()
     }
 }

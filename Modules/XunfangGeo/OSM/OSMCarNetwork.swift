@@ -36,7 +36,7 @@ public struct OSMImportReport: Sendable, Hashable, Codable {
 /// - every consecutive pair of way nodes is one segment (unsimplified); a segment with
 ///   a node missing from a clipped extract is dropped, as is one from a node to itself.
 public enum OSMCarNetwork {
-    static let relevantKeys: Set<String> = ["highway", "area", "motorcar", "motor_vehicle", "vehicle", "access", "oneway", "junction"]
+    static let relevantKeys: Set<String> = ["highway", "area", "motorcar", "motor_vehicle", "vehicle", "access", "oneway", "junction", "name", "ref"]
     static let supportedFeatures: Set<String> = ["OsmSchema-V0.6", "DenseNodes"]
 
     /// The class and direction of a way with these tags, or nil when cars may not use it.
@@ -64,7 +64,7 @@ public enum OSMCarNetwork {
         var reader = try PBFReader(path: path)
         var report = OSMImportReport()
         var nodes = NodeTable()
-        var ways: [(refs: [Int64], roadClass: RoadClass, direction: WayDirection)] = []
+        var ways: [(refs: [Int64], roadClass: RoadClass, direction: WayDirection, name: String)] = []
         var sawHeader = false
         var options = BinaryDecodingOptions()
         options.discardUnknownFields = true
@@ -116,8 +116,8 @@ public enum OSMCarNetwork {
                 }
                 let tail = builder.addNode(osmID: a, at: pointA)
                 let head = builder.addNode(osmID: b, at: pointB)
-                if way.direction != .reverse { builder.addArc(from: tail, to: head, class: way.roadClass) }
-                if way.direction != .forward { builder.addArc(from: head, to: tail, class: way.roadClass) }
+                if way.direction != .reverse { builder.addArc(from: tail, to: head, class: way.roadClass, name: way.name) }
+                if way.direction != .forward { builder.addArc(from: head, to: tail, class: way.roadClass, name: way.name) }
             }
         }
         let graph = try builder.build()
@@ -127,7 +127,7 @@ public enum OSMCarNetwork {
     }
 
     private static func read(_ block: Osmpbf_PrimitiveBlock, nodes: inout NodeTable,
-                             ways: inout [(refs: [Int64], roadClass: RoadClass, direction: WayDirection)],
+                             ways: inout [(refs: [Int64], roadClass: RoadClass, direction: WayDirection, name: String)],
                              report: inout OSMImportReport, fail: (String) -> GeoError) throws(GeoError) {
         let strings = block.stringtable.s
         let granularity = Double(block.granularity) * 1e-9
@@ -176,7 +176,9 @@ public enum OSMCarNetwork {
                     ref &+= delta
                     return ref
                 }
-                ways.append((refs, roadClass, direction))
+                // The road's name as signs show it; a numbered road without one by its number (G108).
+                let name = String((tags["name"] ?? tags["ref"] ?? "").prefix(255))
+                ways.append((refs, roadClass, direction, name))
             }
         }
     }

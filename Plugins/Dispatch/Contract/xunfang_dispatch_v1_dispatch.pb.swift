@@ -495,6 +495,12 @@ public nonisolated struct Xunfang_Dispatch_V1_Incident: @unchecked Sendable {
     set {_uniqueStorage()._escalatedAt = newValue}
   }
 
+  /// the type's name in the county's table, e.g. 盗窃
+  public var typeName: String {
+    get {_storage._typeName}
+    set {_uniqueStorage()._typeName = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1503,7 +1509,7 @@ nonisolated extension Xunfang_Dispatch_V1_IncidentTimes: SwiftProtobuf.Message, 
 
 nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Incident"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0\u{3}outside_county_metres\0\u{3}pass_ons\0\u{3}escalated_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}type_code\0\u{1}priority\0\u{1}source\0\u{1}location\0\u{3}grid_id\0\u{3}station_id\0\u{1}report\0\u{1}status\0\u{1}times\0\u{3}linked_to\0\u{3}unit_call_signs\0\u{3}linked_calls\0\u{1}note\0\u{3}response_target_seconds\0\u{3}outside_county_metres\0\u{3}pass_ons\0\u{3}escalated_at\0\u{3}type_name\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1524,6 +1530,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
     var _outsideCountyMetres: Double = 0
     var _passOns: UInt32 = 0
     var _escalatedAt: Int64 = 0
+    var _typeName: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1552,6 +1559,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       _outsideCountyMetres = source._outsideCountyMetres
       _passOns = source._passOns
       _escalatedAt = source._escalatedAt
+      _typeName = source._typeName
     }
   }
 
@@ -1588,6 +1596,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._outsideCountyMetres) }()
         case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._passOns) }()
         case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._escalatedAt) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._typeName) }()
         default: break
         }
       }
@@ -1654,6 +1663,9 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
       if _storage._escalatedAt != 0 {
         try visitor.visitSingularInt64Field(value: _storage._escalatedAt, fieldNumber: 18)
       }
+      if !_storage._typeName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._typeName, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1681,6 +1693,7 @@ nonisolated extension Xunfang_Dispatch_V1_Incident: SwiftProtobuf.Message, Swift
         if _storage._outsideCountyMetres != rhs_storage._outsideCountyMetres {return false}
         if _storage._passOns != rhs_storage._passOns {return false}
         if _storage._escalatedAt != rhs_storage._escalatedAt {return false}
+        if _storage._typeName != rhs_storage._typeName {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -21,6 +21,7 @@ enum Wire {
         var message = Xunfang_Dispatch_V1_Incident()
         message.id = incident.id
         message.typeCode = incident.type.code
+        message.typeName = incident.type.name
         message.priority = UInt32(incident.type.priority)
         message.source = Xunfang_Dispatch_V1_IncidentSource(rawValue: incident.source.rawValue) ?? .call110
         message.location = position(incident.location)

@@ -356,6 +356,22 @@ public nonisolated struct Xunfang_GridModel_V1_Area: Sendable {
   /// grids only
   public var placeClass: Xunfang_GridModel_V1_PlaceClass = .unspecified
 
+  /// grids, and only when ListAreas asks with_outlines: each part's outer ring
+  public var outline: [Xunfang_GridModel_V1_Ring] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_GridModel_V1_Ring: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// WGS84, closed (the last point is the first)
+  public var points: [Xunfang_GridModel_V1_Position] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -522,6 +538,12 @@ public nonisolated struct Xunfang_GridModel_V1_LocateResponse: @unchecked Sendab
   public var outsideMetres: Double {
     get {_storage._outsideMetres}
     set {_uniqueStorage()._outsideMetres = newValue}
+  }
+
+  /// the segment's road (OSM name, else ref; "" when unnamed)
+  public var roadName: String {
+    get {_storage._roadName}
+    set {_uniqueStorage()._roadName = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -905,6 +927,9 @@ public nonisolated struct Xunfang_GridModel_V1_ListAreasRequest: Sendable {
   /// unspecified = all
   public var kind: Xunfang_GridModel_V1_AreaKind = .unspecified
 
+  /// grids' outlines too, for a map (larger answer)
+  public var withOutlines: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1074,7 +1099,7 @@ nonisolated extension Xunfang_GridModel_V1_Position: SwiftProtobuf.Message, Swif
 
 nonisolated extension Xunfang_GridModel_V1_Area: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Area"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{3}parent_id\0\u{3}place_class\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{3}parent_id\0\u{3}place_class\0\u{1}outline\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1087,6 +1112,7 @@ nonisolated extension Xunfang_GridModel_V1_Area: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.parentID) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.placeClass) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.outline) }()
       default: break
       }
     }
@@ -1108,6 +1134,9 @@ nonisolated extension Xunfang_GridModel_V1_Area: SwiftProtobuf.Message, SwiftPro
     if self.placeClass != .unspecified {
       try visitor.visitSingularEnumField(value: self.placeClass, fieldNumber: 5)
     }
+    if !self.outline.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.outline, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1117,6 +1146,37 @@ nonisolated extension Xunfang_GridModel_V1_Area: SwiftProtobuf.Message, SwiftPro
     if lhs.kind != rhs.kind {return false}
     if lhs.parentID != rhs.parentID {return false}
     if lhs.placeClass != rhs.placeClass {return false}
+    if lhs.outline != rhs.outline {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_Ring: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Ring"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}points\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.points.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_Ring, rhs: Xunfang_GridModel_V1_Ring) -> Bool {
+    if lhs.points != rhs.points {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1227,7 +1287,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateRequest: SwiftProtobuf.Message,
 
 nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LocateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0\u{3}road_segment_id\0\u{3}road_segment_metres\0\u{3}nearest_grid\0\u{3}nearest_station\0\u{3}outside_metres\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0\u{1}grid\0\u{1}station\0\u{1}branch\0\u{1}city\0\u{3}place_class\0\u{3}response_target_seconds\0\u{1}position\0\u{3}road_segment_id\0\u{3}road_segment_metres\0\u{3}nearest_grid\0\u{3}nearest_station\0\u{3}outside_metres\0\u{3}road_name\0")
 
   fileprivate class _StorageClass {
     var _found: Bool = false
@@ -1243,6 +1303,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
     var _nearestGrid: Xunfang_GridModel_V1_Area? = nil
     var _nearestStation: Xunfang_GridModel_V1_Area? = nil
     var _outsideMetres: Double = 0
+    var _roadName: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1266,6 +1327,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       _nearestGrid = source._nearestGrid
       _nearestStation = source._nearestStation
       _outsideMetres = source._outsideMetres
+      _roadName = source._roadName
     }
   }
 
@@ -1297,6 +1359,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._nearestGrid) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._nearestStation) }()
         case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._outsideMetres) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._roadName) }()
         default: break
         }
       }
@@ -1348,6 +1411,9 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
       if _storage._outsideMetres.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._outsideMetres, fieldNumber: 13)
       }
+      if !_storage._roadName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._roadName, fieldNumber: 14)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1370,6 +1436,7 @@ nonisolated extension Xunfang_GridModel_V1_LocateResponse: SwiftProtobuf.Message
         if _storage._nearestGrid != rhs_storage._nearestGrid {return false}
         if _storage._nearestStation != rhs_storage._nearestStation {return false}
         if _storage._outsideMetres != rhs_storage._outsideMetres {return false}
+        if _storage._roadName != rhs_storage._roadName {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2056,7 +2123,7 @@ nonisolated extension Xunfang_GridModel_V1_PlacePostsResponse: SwiftProtobuf.Mes
 
 nonisolated extension Xunfang_GridModel_V1_ListAreasRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListAreasRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}with_outlines\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2065,6 +2132,7 @@ nonisolated extension Xunfang_GridModel_V1_ListAreasRequest: SwiftProtobuf.Messa
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.withOutlines) }()
       default: break
       }
     }
@@ -2074,11 +2142,15 @@ nonisolated extension Xunfang_GridModel_V1_ListAreasRequest: SwiftProtobuf.Messa
     if self.kind != .unspecified {
       try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
     }
+    if self.withOutlines != false {
+      try visitor.visitSingularBoolField(value: self.withOutlines, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_GridModel_V1_ListAreasRequest, rhs: Xunfang_GridModel_V1_ListAreasRequest) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.withOutlines != rhs.withOutlines {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -54,6 +54,7 @@ enum Answers {
         response.position = position(point)
         if let segment = model.roadSegment(near: point) {
             response.roadSegmentID = segment.id
+            response.roadName = segment.name
             response.roadSegmentMetres = segment.metres
         }
         guard let chain = model.locate(point) else {
@@ -242,7 +243,16 @@ enum Answers {
 
     static func listAreas(_ model: CountyModel, _ request: Xunfang_GridModel_V1_ListAreasRequest) -> Xunfang_GridModel_V1_ListAreasResponse {
         var response = Xunfang_GridModel_V1_ListAreasResponse()
-        response.areas = model.areas.filter { request.kind == .unspecified || $0.level.rawValue == request.kind.rawValue }.map(area)
+        response.areas = model.areas.filter { request.kind == .unspecified || $0.level.rawValue == request.kind.rawValue }.map { record in
+            var message = area(record)
+            if request.withOutlines {
+                message.outline = (record.boundary ?? []).compactMap(\.first).map { ring in
+                    let closed = ring.first == ring.last ? ring : ring + ring.prefix(1)
+                    return Xunfang_GridModel_V1_Ring.with { $0.points = closed.map(position) }
+                }
+            }
+            return message
+        }
         return response
     }
 

@@ -253,7 +253,9 @@ public final class CountyModel: Sendable {
     /// The road segment (pair of consecutive way nodes) nearest `point`, among those at
     /// its nearest node, named "<smaller node id>-<larger node id>" so that both
     /// directions of a street are one segment; and how far it is, metres.
-    public func roadSegment(near point: GeoPoint) -> (id: String, metres: Double)? {
+    /// The nearest road segment: its id ("<node>-<node>", lower OSM id first), its road's
+    /// name ("" when unnamed) and how far the point is from it.
+    public func roadSegment(near point: GeoPoint) -> (id: String, name: String, metres: Double)? {
         let p = projection.project(point)
         guard let node = roadIndex.nearest(to: p)?.index else { return nil }
         var best: (arc: Int, metres: Double)?
@@ -263,7 +265,7 @@ public final class CountyModel: Sendable {
         }
         guard let best else { return nil }
         let ends = [roads.nodeIDs[node], roads.nodeIDs[Int(roads.arcHead[best.arc])]].sorted()
-        return ("\(ends[0])-\(ends[1])", best.metres)
+        return ("\(ends[0])-\(ends[1])", roads.name(ofArc: best.arc), best.metres)
     }
 
     public struct UnitTime: Sendable, Hashable {

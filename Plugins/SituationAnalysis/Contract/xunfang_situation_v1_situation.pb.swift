@@ -258,6 +258,12 @@ public nonisolated struct Xunfang_Situation_V1_HistoryIncident: Sendable {
   /// nearest road segment from GridModel ("" until placed)
   public var roadSegment: String = String()
 
+  /// e.g. 盗窃 ("" = the code is the name)
+  public var typeName: String = String()
+
+  /// the segment's road ("" = unnamed or not placed)
+  public var roadName: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -305,6 +311,9 @@ public nonisolated struct Xunfang_Situation_V1_BreakdownRow: Sendable {
   public var weekChange: Double = 0
 
   public var yearChange: Double = 0
+
+  /// each key as people read it: station, grid and road names, case types in
+  public var names: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -354,6 +363,9 @@ public nonisolated struct Xunfang_Situation_V1_AreaColour: Sendable {
   public var deploymentLevel: UInt32 = 0
 
   public var minimumPatrolShare: Double = 0
+
+  /// from GridModel ("" while it is not answering)
+  public var areaName: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -417,6 +429,17 @@ public nonisolated struct Xunfang_Situation_V1_Warning: Sendable {
 
   /// the road segments with most incidents ("<node>-<node>", GridModel's)
   public var roadSegments: [String] = []
+
+  public var stationName: String = String()
+
+  /// as top_types, named (盗窃)
+  public var topTypeNames: [String] = []
+
+  /// as hot_grids, named
+  public var hotGridNames: [String] = []
+
+  /// the roads of road_segments, named ("" when unnamed)
+  public var roadNames: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -818,7 +841,7 @@ nonisolated extension Xunfang_Situation_V1_ReportKind: SwiftProtobuf._ProtoNameP
 
 nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HistoryIncident"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}at\0\u{3}type_code\0\u{1}longitude\0\u{1}latitude\0\u{3}grid_id\0\u{3}station_id\0\u{3}place_type\0\u{3}road_segment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}at\0\u{3}type_code\0\u{1}longitude\0\u{1}latitude\0\u{3}grid_id\0\u{3}station_id\0\u{3}place_type\0\u{3}road_segment\0\u{3}type_name\0\u{3}road_name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -835,6 +858,8 @@ nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Messag
       case 7: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.placeType) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.roadSegment) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.typeName) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.roadName) }()
       default: break
       }
     }
@@ -868,6 +893,12 @@ nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Messag
     if !self.roadSegment.isEmpty {
       try visitor.visitSingularStringField(value: self.roadSegment, fieldNumber: 9)
     }
+    if !self.typeName.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeName, fieldNumber: 10)
+    }
+    if !self.roadName.isEmpty {
+      try visitor.visitSingularStringField(value: self.roadName, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -881,6 +912,8 @@ nonisolated extension Xunfang_Situation_V1_HistoryIncident: SwiftProtobuf.Messag
     if lhs.stationID != rhs.stationID {return false}
     if lhs.placeType != rhs.placeType {return false}
     if lhs.roadSegment != rhs.roadSegment {return false}
+    if lhs.typeName != rhs.typeName {return false}
+    if lhs.roadName != rhs.roadName {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -933,7 +966,7 @@ nonisolated extension Xunfang_Situation_V1_BreakdownRequest: SwiftProtobuf.Messa
 
 nonisolated extension Xunfang_Situation_V1_BreakdownRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BreakdownRow"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}count\0\u{3}previous_week\0\u{3}last_year\0\u{3}week_change\0\u{3}year_change\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}count\0\u{3}previous_week\0\u{3}last_year\0\u{3}week_change\0\u{3}year_change\0\u{1}names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -947,6 +980,7 @@ nonisolated extension Xunfang_Situation_V1_BreakdownRow: SwiftProtobuf.Message, 
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.lastYear) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.weekChange) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.yearChange) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.names) }()
       default: break
       }
     }
@@ -971,6 +1005,9 @@ nonisolated extension Xunfang_Situation_V1_BreakdownRow: SwiftProtobuf.Message, 
     if self.yearChange.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.yearChange, fieldNumber: 6)
     }
+    if !self.names.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.names, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -981,6 +1018,7 @@ nonisolated extension Xunfang_Situation_V1_BreakdownRow: SwiftProtobuf.Message, 
     if lhs.lastYear != rhs.lastYear {return false}
     if lhs.weekChange != rhs.weekChange {return false}
     if lhs.yearChange != rhs.yearChange {return false}
+    if lhs.names != rhs.names {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1033,7 +1071,7 @@ nonisolated extension Xunfang_Situation_V1_BreakdownResponse: SwiftProtobuf.Mess
 
 nonisolated extension Xunfang_Situation_V1_AreaColour: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AreaColour"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}area_id\0\u{1}colour\0\u{1}count\0\u{3}baseline_mean\0\u{3}p_upper\0\u{1}overdispersed\0\u{3}deployment_level\0\u{3}minimum_patrol_share\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}area_id\0\u{1}colour\0\u{1}count\0\u{3}baseline_mean\0\u{3}p_upper\0\u{1}overdispersed\0\u{3}deployment_level\0\u{3}minimum_patrol_share\0\u{3}area_name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1049,6 +1087,7 @@ nonisolated extension Xunfang_Situation_V1_AreaColour: SwiftProtobuf.Message, Sw
       case 6: try { try decoder.decodeSingularBoolField(value: &self.overdispersed) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.deploymentLevel) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.minimumPatrolShare) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.areaName) }()
       default: break
       }
     }
@@ -1079,6 +1118,9 @@ nonisolated extension Xunfang_Situation_V1_AreaColour: SwiftProtobuf.Message, Sw
     if self.minimumPatrolShare.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.minimumPatrolShare, fieldNumber: 8)
     }
+    if !self.areaName.isEmpty {
+      try visitor.visitSingularStringField(value: self.areaName, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1091,6 +1133,7 @@ nonisolated extension Xunfang_Situation_V1_AreaColour: SwiftProtobuf.Message, Sw
     if lhs.overdispersed != rhs.overdispersed {return false}
     if lhs.deploymentLevel != rhs.deploymentLevel {return false}
     if lhs.minimumPatrolShare != rhs.minimumPatrolShare {return false}
+    if lhs.areaName != rhs.areaName {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1168,7 +1211,7 @@ nonisolated extension Xunfang_Situation_V1_ColoursResponse: SwiftProtobuf.Messag
 
 nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Warning"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0\u{3}station_id\0\u{1}colour\0\u{1}count\0\u{3}baseline_mean\0\u{3}hot_hours\0\u{3}top_types\0\u{3}hot_grids\0\u{3}road_segments\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}day\0\u{3}station_id\0\u{1}colour\0\u{1}count\0\u{3}baseline_mean\0\u{3}hot_hours\0\u{3}top_types\0\u{3}hot_grids\0\u{3}road_segments\0\u{3}station_name\0\u{3}top_type_names\0\u{3}hot_grid_names\0\u{3}road_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1185,6 +1228,10 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.topTypes) }()
       case 8: try { try decoder.decodeRepeatedStringField(value: &self.hotGrids) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.roadSegments) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.stationName) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.topTypeNames) }()
+      case 12: try { try decoder.decodeRepeatedStringField(value: &self.hotGridNames) }()
+      case 13: try { try decoder.decodeRepeatedStringField(value: &self.roadNames) }()
       default: break
       }
     }
@@ -1218,6 +1265,18 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
     if !self.roadSegments.isEmpty {
       try visitor.visitRepeatedStringField(value: self.roadSegments, fieldNumber: 9)
     }
+    if !self.stationName.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationName, fieldNumber: 10)
+    }
+    if !self.topTypeNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.topTypeNames, fieldNumber: 11)
+    }
+    if !self.hotGridNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.hotGridNames, fieldNumber: 12)
+    }
+    if !self.roadNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roadNames, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1231,6 +1290,10 @@ nonisolated extension Xunfang_Situation_V1_Warning: SwiftProtobuf.Message, Swift
     if lhs.topTypes != rhs.topTypes {return false}
     if lhs.hotGrids != rhs.hotGrids {return false}
     if lhs.roadSegments != rhs.roadSegments {return false}
+    if lhs.stationName != rhs.stationName {return false}
+    if lhs.topTypeNames != rhs.topTypeNames {return false}
+    if lhs.hotGridNames != rhs.hotGridNames {return false}
+    if lhs.roadNames != rhs.roadNames {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

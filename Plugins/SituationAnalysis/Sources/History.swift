@@ -17,9 +17,11 @@ public struct HistoryRecord: Sendable, Hashable {
     public var placeType: String
     /// The nearest road segment ("" until GridModel has placed it, "-" when none).
     public var segment: String
+    /// The type's name as Dispatch's table has it ("" when the code is all there is).
+    public var typeName: String
 
     public init(id: String, at: Int64, type: String, longitude: Double, latitude: Double, grid: String = "", station: String = "", placeType: String = "",
-                segment: String = "") {
+                segment: String = "", typeName: String = "") {
         self.id = id
         self.at = at
         self.type = type
@@ -29,6 +31,7 @@ public struct HistoryRecord: Sendable, Hashable {
         self.station = station
         self.placeType = placeType
         self.segment = segment
+        self.typeName = typeName
     }
 }
 
@@ -103,6 +106,10 @@ public final class HistoryStore: Sendable {
         migrator.registerMigration("v4 warnings sent") { db in
             try db.execute(sql: "CREATE TABLE warned (day INTEGER NOT NULL, station TEXT NOT NULL, colour INTEGER NOT NULL, PRIMARY KEY (day, station))")
         }
+        // 0.4: names people read (Labels), the latest of each.
+        migrator.registerMigration("v5 labels") { db in
+            try db.execute(sql: "CREATE TABLE label (kind TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID")
+        }
         try migrator.migrate(queue)
     }
 
@@ -152,6 +159,8 @@ public final class HistoryStore: Sendable {
                 WHERE id = ?
                 """)
             var added = 0
+            let typeNames = Dictionary(records.filter { !$0.typeName.isEmpty }.map { ($0.type, $0.typeName) }, uniquingKeysWith: { _, last in last })
+            try Self.setLabels(.type, typeNames, db)
             for record in records {
                 let grid = try coder.code(record.grid, db), station = try coder.code(record.station, db)
                 let placeType = try coder.code(record.placeType, db), segment = try coder.code(record.segment, db)
@@ -231,6 +240,32 @@ public final class HistoryStore: Sendable {
                       segment = ? WHERE id = ?
                     """, arguments: [try coder.code(place.grid, db), try coder.code(place.station, db), try coder.code(place.segment, db), place.id])
             }
+        }
+    }
+
+    /// Keeps names for keys of one kind; an empty name is no name and is not kept.
+    public func setLabels(_ kind: Labels.Kind, _ names: [String: String]) throws {
+        guard !names.isEmpty else { return }
+        try queue.write { db in try Self.setLabels(kind, names, db) }
+    }
+
+    private static func setLabels(_ kind: Labels.Kind, _ names: [String: String], _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO label (kind, key, name) VALUES (?, ?, ?)")
+        for (key, name) in names where !name.isEmpty { try statement.execute(arguments: [kind.rawValue, key, String(name.prefix(200))]) }
+    }
+
+    public func labels() throws -> Labels {
+        try queue.read { db in
+            var labels = Labels()
+            for row in try Row.fetchAll(db, sql: "SELECT kind, key, name FROM label") {
+                switch Labels.Kind(rawValue: row[0]) {
+                case .area: labels.areas[row[1]] = row[2]
+                case .type: labels.types[row[1]] = row[2]
+                case .road: labels.roads[row[1]] = row[2]
+                case nil: break
+                }
+            }
+            return labels
         }
     }
 

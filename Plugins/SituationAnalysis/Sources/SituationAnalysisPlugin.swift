@@ -5,6 +5,7 @@ import XunfangGeo
 import GridModelContract
 import DispatchContract
 import SituationAnalysisContract
+import Synchronization
 
 /// SituationAnalysis: the incident history, breakdowns, the four-colour daily status with
 /// its deployment levels, and warnings. See Plugins/SituationAnalysis/README.md.
@@ -116,6 +117,8 @@ final class Analyst: Sendable {
     /// minutes (and a backlog after a restart) are in the history first.
     static let dailyRunAfter: Int64 = 30 * 60_000
     private let daysInTurn = SerialRunner()
+    /// The area names last kept, so an unchanged county is not rewritten at every call.
+    private let areaNames = Mutex<[String: String]>([:])
 
     init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, rule: ColourRule) {
         self.rule = rule
@@ -138,7 +141,7 @@ final class Analyst: Sendable {
         try store.upsert([HistoryRecord(
             id: incident.id, at: incident.times.received, type: incident.typeCode,
             longitude: incident.location.longitude, latitude: incident.location.latitude,
-            grid: incident.gridID, station: incident.stationID)])
+            grid: incident.gridID, station: incident.stationID, typeName: incident.typeName)])
     }
 
     /// Asks GridModel where imported incidents lie; returns how many were placed (0 when
@@ -146,6 +149,7 @@ final class Analyst: Sendable {
     func locatePending(bus: BusClient) async -> Int {
         guard let pending = try? store.unlocated(limit: 500), !pending.isEmpty else { return 0 }
         var places: [(id: String, grid: String, station: String, segment: String)] = []
+        var roads: [String: String] = [:]
         for record in pending {
             var request = Xunfang_GridModel_V1_LocateRequest()
             request.position.longitude = record.longitude
@@ -154,8 +158,10 @@ final class Analyst: Sendable {
                                                    as: Xunfang_GridModel_V1_LocateResponse.self, timeout: .seconds(2)) else { break }
             places.append((record.id, answer.found ? answer.grid.id : "-", answer.found ? answer.station.id : "-",
                            answer.roadSegmentID.isEmpty ? "-" : answer.roadSegmentID))
+            if !answer.roadSegmentID.isEmpty { roads[answer.roadSegmentID] = answer.roadName }
         }
         do {
+            try store.setLabels(.road, roads)
             try store.locate(places)
         } catch {
             logger.error("cannot store incident places", metadata: ["xunfang.error": "\(error)"])
@@ -183,9 +189,11 @@ final class Analyst: Sendable {
         response.from = from
         response.to = to
         response.total = UInt32(total)
+        let labels = try store.labels()
         response.rows = rows.map { row in
             var message = Xunfang_Situation_V1_BreakdownRow()
             message.key = row.key
+            message.names = zip(dimensions, row.key).map { labels.key($0, $1) }
             message.count = UInt32(row.count)
             message.previousWeek = UInt32(row.previousWeek)
             message.lastYear = UInt32(row.lastYear)
@@ -205,9 +213,19 @@ final class Analyst: Sendable {
     /// that those the history names.
     /// The stations and grids GridModel knows, so that quiet ones are coloured too; none
     /// when GridModel is not answering (the history's own then stand alone).
+    /// Their names are kept as labels, written only when they changed.
     func knownAreas(bus: BusClient) async -> (stations: [String], grids: [String]) {
         guard let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
                                               as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas else { return ([], []) }
+        let names = Dictionary(areas.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        if areaNames.withLock({ $0 }) != names {
+            do {
+                try store.setLabels(.area, names)
+                areaNames.withLock { $0 = names }
+            } catch {
+                logger.warning("cannot keep the area names", metadata: ["xunfang.error": "\(error)"])
+            }
+        }
         return (areas.filter { $0.kind == .station }.map(\.id), areas.filter { $0.kind == .grid }.map(\.id))
     }
 
@@ -218,11 +236,13 @@ final class Analyst: Sendable {
         let stations = Set(history.distinct(\.station) + known.stations).sorted()
         let grids = Set(history.distinct(\.grid) + known.grids).sorted()
         let result = DailyColours.compute(history, day: day, stations: stations, grids: grids, rule: rule)
+        let labels = try store.labels()
         var response = Xunfang_Situation_V1_ColoursResponse()
         response.day = ChinaTime.label(ofDay: day)
         func message(_ area: DailyColours.Area) -> Xunfang_Situation_V1_AreaColour {
             var colour = Xunfang_Situation_V1_AreaColour()
             colour.areaID = area.id
+            colour.areaName = labels.area(area.id)
             colour.colour = Xunfang_Situation_V1_Colour(rawValue: area.judgement.colour.rawValue) ?? .green
             colour.count = UInt32(area.count)
             colour.baselineMean = area.judgement.baselineMean
@@ -435,6 +455,7 @@ final class Analyst: Sendable {
         let (colours, history) = try await colours(day: day, bus: bus)
         try await bus.publish(SituationAnalysisPlugin.coloursTopic, colours)
         let before = try store.warned(day: day)
+        let labels = try store.labels()
         var warned: [String] = [], alreadyWarned: [String] = []
         for station in colours.stations where station.colour != .green {
             guard station.colour.rawValue > before[station.areaID] ?? 0 else {
@@ -452,6 +473,10 @@ final class Analyst: Sendable {
             warning.topTypes = spots.types
             warning.hotGrids = spots.grids
             warning.roadSegments = spots.segments
+            warning.stationName = station.areaName
+            warning.topTypeNames = spots.types.map(labels.type)
+            warning.hotGridNames = spots.grids.map(labels.area)
+            warning.roadNames = spots.segments.map { labels.roads[$0] ?? "" }
             try await bus.publishConfirmed(SituationAnalysisPlugin.warningTopic, payload: warning.serializedData(),
                                            messageID: "warning-\(colours.day)-\(station.areaID)-\(station.colour.rawValue)")
             try store.recordWarned(day: day, station: station.areaID, colour: station.colour.rawValue)

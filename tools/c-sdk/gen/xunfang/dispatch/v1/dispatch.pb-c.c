@@ -2071,7 +2071,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident_times__descript
   (ProtobufCMessageInit) xunfang__dispatch__v1__incident_times__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[18] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_descriptors[19] =
 {
   {
     "id",
@@ -2289,6 +2289,18 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__incident__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "type_name",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__Incident, type_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] = {
   17,   /* field[17] = escalated_at */
@@ -2308,12 +2320,13 @@ static const unsigned xunfang__dispatch__v1__incident__field_indices_by_name[] =
   8,   /* field[8] = status */
   9,   /* field[9] = times */
   1,   /* field[1] = type_code */
+  18,   /* field[18] = type_name */
   11,   /* field[11] = unit_call_signs */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__incident__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 18 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
 {
@@ -2323,7 +2336,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__incident__descriptor =
   "Xunfang__Dispatch__V1__Incident",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__Incident),
-  18,
+  19,
   xunfang__dispatch__v1__incident__field_descriptors,
   xunfang__dispatch__v1__incident__field_indices_by_name,
   1,  xunfang__dispatch__v1__incident__number_ranges,

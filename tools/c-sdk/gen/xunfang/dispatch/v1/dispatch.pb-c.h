@@ -233,10 +233,14 @@ struct  Xunfang__Dispatch__V1__Incident
    * when it was put to the duty officer because no unit took it; 0 = not
    */
   int64_t escalated_at;
+  /*
+   * the type's name in the county's table, e.g. 盗窃
+   */
+  char *type_name;
 };
 #define XUNFANG__DISPATCH__V1__INCIDENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__incident__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__INCIDENT_STATUS__INCIDENT_STATUS_RECEIVED, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__Unit

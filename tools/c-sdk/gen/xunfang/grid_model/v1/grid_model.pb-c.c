@@ -97,6 +97,51 @@ void   xunfang__grid_model__v1__area__free_unpacked
   assert(message->base.descriptor == &xunfang__grid_model__v1__area__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__grid_model__v1__ring__init
+                     (Xunfang__GridModel__V1__Ring         *message)
+{
+  static const Xunfang__GridModel__V1__Ring init_value = XUNFANG__GRID_MODEL__V1__RING__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__ring__get_packed_size
+                     (const Xunfang__GridModel__V1__Ring *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__ring__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__ring__pack
+                     (const Xunfang__GridModel__V1__Ring *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__ring__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__ring__pack_to_buffer
+                     (const Xunfang__GridModel__V1__Ring *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__ring__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__Ring *
+       xunfang__grid_model__v1__ring__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__Ring *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__ring__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__ring__free_unpacked
+                     (Xunfang__GridModel__V1__Ring *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__ring__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__grid_model__v1__site__init
                      (Xunfang__GridModel__V1__Site         *message)
 {
@@ -1286,7 +1331,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__position__descriptor =
   (ProtobufCMessageInit) xunfang__grid_model__v1__position__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__area__field_descriptors[5] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__area__field_descriptors[6] =
 {
   {
     "id",
@@ -1348,18 +1393,31 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__area__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "outline",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__GridModel__V1__Area, n_outline),
+    offsetof(Xunfang__GridModel__V1__Area, outline),
+    &xunfang__grid_model__v1__ring__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__area__field_indices_by_name[] = {
   0,   /* field[0] = id */
   2,   /* field[2] = kind */
   1,   /* field[1] = name */
+  5,   /* field[5] = outline */
   3,   /* field[3] = parent_id */
   4,   /* field[4] = place_class */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__area__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__area__descriptor =
 {
@@ -1369,11 +1427,49 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__area__descriptor =
   "Xunfang__GridModel__V1__Area",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__Area),
-  5,
+  6,
   xunfang__grid_model__v1__area__field_descriptors,
   xunfang__grid_model__v1__area__field_indices_by_name,
   1,  xunfang__grid_model__v1__area__number_ranges,
   (ProtobufCMessageInit) xunfang__grid_model__v1__area__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__ring__field_descriptors[1] =
+{
+  {
+    "points",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__GridModel__V1__Ring, n_points),
+    offsetof(Xunfang__GridModel__V1__Ring, points),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__grid_model__v1__ring__field_indices_by_name[] = {
+  0,   /* field[0] = points */
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__ring__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__ring__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.Ring",
+  "Ring",
+  "Xunfang__GridModel__V1__Ring",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__Ring),
+  1,
+  xunfang__grid_model__v1__ring__field_descriptors,
+  xunfang__grid_model__v1__ring__field_indices_by_name,
+  1,  xunfang__grid_model__v1__ring__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__ring__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__grid_model__v1__site__field_descriptors[7] =
@@ -1543,7 +1639,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_request__descri
   (ProtobufCMessageInit) xunfang__grid_model__v1__locate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[13] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__field_descriptors[14] =
 {
   {
     "found",
@@ -1701,6 +1797,18 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__locate_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "road_name",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__LocateResponse, road_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by_name[] = {
   3,   /* field[3] = branch */
@@ -1713,6 +1821,7 @@ static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by
   5,   /* field[5] = place_class */
   7,   /* field[7] = position */
   6,   /* field[6] = response_target_seconds */
+  13,   /* field[13] = road_name */
   8,   /* field[8] = road_segment_id */
   9,   /* field[9] = road_segment_metres */
   2,   /* field[2] = station */
@@ -1720,7 +1829,7 @@ static const unsigned xunfang__grid_model__v1__locate_response__field_indices_by
 static const ProtobufCIntRange xunfang__grid_model__v1__locate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descriptor =
 {
@@ -1730,7 +1839,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descr
   "Xunfang__GridModel__V1__LocateResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__LocateResponse),
-  13,
+  14,
   xunfang__grid_model__v1__locate_response__field_descriptors,
   xunfang__grid_model__v1__locate_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__locate_response__number_ranges,
@@ -2840,7 +2949,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_response__
   (ProtobufCMessageInit) xunfang__grid_model__v1__place_posts_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__list_areas_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__list_areas_request__field_descriptors[2] =
 {
   {
     "kind",
@@ -2854,14 +2963,27 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__list_areas_reques
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "with_outlines",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ListAreasRequest, with_outlines),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__list_areas_request__field_indices_by_name[] = {
   0,   /* field[0] = kind */
+  1,   /* field[1] = with_outlines */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__list_areas_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_request__descriptor =
 {
@@ -2871,7 +2993,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_request__de
   "Xunfang__GridModel__V1__ListAreasRequest",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__ListAreasRequest),
-  1,
+  2,
   xunfang__grid_model__v1__list_areas_request__field_descriptors,
   xunfang__grid_model__v1__list_areas_request__field_indices_by_name,
   1,  xunfang__grid_model__v1__list_areas_request__number_ranges,

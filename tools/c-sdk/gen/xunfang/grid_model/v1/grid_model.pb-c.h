@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Xunfang__GridModel__V1__Position Xunfang__GridModel__V1__Position;
 typedef struct Xunfang__GridModel__V1__Area Xunfang__GridModel__V1__Area;
+typedef struct Xunfang__GridModel__V1__Ring Xunfang__GridModel__V1__Ring;
 typedef struct Xunfang__GridModel__V1__Site Xunfang__GridModel__V1__Site;
 typedef struct Xunfang__GridModel__V1__LocateRequest Xunfang__GridModel__V1__LocateRequest;
 typedef struct Xunfang__GridModel__V1__LocateResponse Xunfang__GridModel__V1__LocateResponse;
@@ -169,10 +170,29 @@ struct  Xunfang__GridModel__V1__Area
    * grids only
    */
   Xunfang__GridModel__V1__PlaceClass place_class;
+  /*
+   * grids, and only when ListAreas asks with_outlines: each part's outer ring
+   */
+  size_t n_outline;
+  Xunfang__GridModel__V1__Ring **outline;
 };
 #define XUNFANG__GRID_MODEL__V1__AREA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__area__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__GRID_MODEL__V1__AREA_KIND__AREA_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__GRID_MODEL__V1__AREA_KIND__AREA_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0,NULL }
+
+
+struct  Xunfang__GridModel__V1__Ring
+{
+  ProtobufCMessage base;
+  /*
+   * WGS84, closed (the last point is the first)
+   */
+  size_t n_points;
+  Xunfang__GridModel__V1__Position **points;
+};
+#define XUNFANG__GRID_MODEL__V1__RING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__ring__descriptor) \
+    , 0,NULL }
 
 
 struct  Xunfang__GridModel__V1__Site
@@ -246,10 +266,14 @@ struct  Xunfang__GridModel__V1__LocateResponse
   Xunfang__GridModel__V1__Area *nearest_grid;
   Xunfang__GridModel__V1__Area *nearest_station;
   double outside_metres;
+  /*
+   * the segment's road (OSM name, else ref; "" when unnamed)
+   */
+  char *road_name;
 };
 #define XUNFANG__GRID_MODEL__V1__LOCATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__locate_response__descriptor) \
-    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, NULL, NULL, 0 }
+    , 0, NULL, NULL, NULL, NULL, XUNFANG__GRID_MODEL__V1__PLACE_CLASS__PLACE_CLASS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, NULL, NULL, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__GridModel__V1__Zone
@@ -542,10 +566,14 @@ struct  Xunfang__GridModel__V1__ListAreasRequest
    * unspecified = all
    */
   Xunfang__GridModel__V1__AreaKind kind;
+  /*
+   * grids' outlines too, for a map (larger answer)
+   */
+  protobuf_c_boolean with_outlines;
 };
 #define XUNFANG__GRID_MODEL__V1__LIST_AREAS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__list_areas_request__descriptor) \
-    , XUNFANG__GRID_MODEL__V1__AREA_KIND__AREA_KIND_UNSPECIFIED }
+    , XUNFANG__GRID_MODEL__V1__AREA_KIND__AREA_KIND_UNSPECIFIED, 0 }
 
 
 struct  Xunfang__GridModel__V1__ListAreasResponse
@@ -673,6 +701,25 @@ Xunfang__GridModel__V1__Area *
                       const uint8_t       *data);
 void   xunfang__grid_model__v1__area__free_unpacked
                      (Xunfang__GridModel__V1__Area *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__Ring methods */
+void   xunfang__grid_model__v1__ring__init
+                     (Xunfang__GridModel__V1__Ring         *message);
+size_t xunfang__grid_model__v1__ring__get_packed_size
+                     (const Xunfang__GridModel__V1__Ring   *message);
+size_t xunfang__grid_model__v1__ring__pack
+                     (const Xunfang__GridModel__V1__Ring   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__ring__pack_to_buffer
+                     (const Xunfang__GridModel__V1__Ring   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__Ring *
+       xunfang__grid_model__v1__ring__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__ring__free_unpacked
+                     (Xunfang__GridModel__V1__Ring *message,
                       ProtobufCAllocator *allocator);
 /* Xunfang__GridModel__V1__Site methods */
 void   xunfang__grid_model__v1__site__init
@@ -1157,6 +1204,9 @@ typedef void (*Xunfang__GridModel__V1__Position_Closure)
 typedef void (*Xunfang__GridModel__V1__Area_Closure)
                  (const Xunfang__GridModel__V1__Area *message,
                   void *closure_data);
+typedef void (*Xunfang__GridModel__V1__Ring_Closure)
+                 (const Xunfang__GridModel__V1__Ring *message,
+                  void *closure_data);
 typedef void (*Xunfang__GridModel__V1__Site_Closure)
                  (const Xunfang__GridModel__V1__Site *message,
                   void *closure_data);
@@ -1339,6 +1389,7 @@ extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__site_kind__desc
 extern const ProtobufCEnumDescriptor    xunfang__grid_model__v1__placement_effort__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__position__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__area__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__ring__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__site__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__locate_response__descriptor;

@@ -1132,7 +1132,7 @@ void   xunfang__situation__v1__density_response__free_unpacked
   assert(message->base.descriptor == &xunfang__situation__v1__density_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[9] =
+static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__field_descriptors[11] =
 {
   {
     "id",
@@ -1242,6 +1242,30 @@ static const ProtobufCFieldDescriptor xunfang__situation__v1__history_incident__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "type_name",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HistoryIncident, type_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "road_name",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__HistoryIncident, road_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__situation__v1__history_incident__field_indices_by_name[] = {
   1,   /* field[1] = at */
@@ -1250,14 +1274,16 @@ static const unsigned xunfang__situation__v1__history_incident__field_indices_by
   4,   /* field[4] = latitude */
   3,   /* field[3] = longitude */
   7,   /* field[7] = place_type */
+  10,   /* field[10] = road_name */
   8,   /* field[8] = road_segment */
   6,   /* field[6] = station_id */
   2,   /* field[2] = type_code */
+  9,   /* field[9] = type_name */
 };
 static const ProtobufCIntRange xunfang__situation__v1__history_incident__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor xunfang__situation__v1__history_incident__descriptor =
 {
@@ -1267,7 +1293,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__history_incident__descr
   "Xunfang__Situation__V1__HistoryIncident",
   "xunfang.situation.v1",
   sizeof(Xunfang__Situation__V1__HistoryIncident),
-  9,
+  11,
   xunfang__situation__v1__history_incident__field_descriptors,
   xunfang__situation__v1__history_incident__field_indices_by_name,
   1,  xunfang__situation__v1__history_incident__number_ranges,
@@ -1351,7 +1377,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_request__desc
   (ProtobufCMessageInit) xunfang__situation__v1__breakdown_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__situation__v1__breakdown_row__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__situation__v1__breakdown_row__field_descriptors[7] =
 {
   {
     "key",
@@ -1425,11 +1451,24 @@ static const ProtobufCFieldDescriptor xunfang__situation__v1__breakdown_row__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "names",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__BreakdownRow, n_names),
+    offsetof(Xunfang__Situation__V1__BreakdownRow, names),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__situation__v1__breakdown_row__field_indices_by_name[] = {
   1,   /* field[1] = count */
   0,   /* field[0] = key */
   3,   /* field[3] = last_year */
+  6,   /* field[6] = names */
   2,   /* field[2] = previous_week */
   4,   /* field[4] = week_change */
   5,   /* field[5] = year_change */
@@ -1437,7 +1476,7 @@ static const unsigned xunfang__situation__v1__breakdown_row__field_indices_by_na
 static const ProtobufCIntRange xunfang__situation__v1__breakdown_row__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_row__descriptor =
 {
@@ -1447,7 +1486,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_row__descript
   "Xunfang__Situation__V1__BreakdownRow",
   "xunfang.situation.v1",
   sizeof(Xunfang__Situation__V1__BreakdownRow),
-  6,
+  7,
   xunfang__situation__v1__breakdown_row__field_descriptors,
   xunfang__situation__v1__breakdown_row__field_indices_by_name,
   1,  xunfang__situation__v1__breakdown_row__number_ranges,
@@ -1531,7 +1570,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__breakdown_response__des
   (ProtobufCMessageInit) xunfang__situation__v1__breakdown_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__situation__v1__area_colour__field_descriptors[8] =
+static const ProtobufCFieldDescriptor xunfang__situation__v1__area_colour__field_descriptors[9] =
 {
   {
     "area_id",
@@ -1629,9 +1668,22 @@ static const ProtobufCFieldDescriptor xunfang__situation__v1__area_colour__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "area_name",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__AreaColour, area_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__situation__v1__area_colour__field_indices_by_name[] = {
   0,   /* field[0] = area_id */
+  8,   /* field[8] = area_name */
   3,   /* field[3] = baseline_mean */
   1,   /* field[1] = colour */
   2,   /* field[2] = count */
@@ -1643,7 +1695,7 @@ static const unsigned xunfang__situation__v1__area_colour__field_indices_by_name
 static const ProtobufCIntRange xunfang__situation__v1__area_colour__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor xunfang__situation__v1__area_colour__descriptor =
 {
@@ -1653,7 +1705,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__area_colour__descriptor
   "Xunfang__Situation__V1__AreaColour",
   "xunfang.situation.v1",
   sizeof(Xunfang__Situation__V1__AreaColour),
-  8,
+  9,
   xunfang__situation__v1__area_colour__field_descriptors,
   xunfang__situation__v1__area_colour__field_indices_by_name,
   1,  xunfang__situation__v1__area_colour__number_ranges,
@@ -1762,7 +1814,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__colours_response__descr
   (ProtobufCMessageInit) xunfang__situation__v1__colours_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__situation__v1__warning__field_descriptors[9] =
+static const ProtobufCFieldDescriptor xunfang__situation__v1__warning__field_descriptors[13] =
 {
   {
     "day",
@@ -1872,22 +1924,74 @@ static const ProtobufCFieldDescriptor xunfang__situation__v1__warning__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "station_name",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Situation__V1__Warning, station_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top_type_names",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__Warning, n_top_type_names),
+    offsetof(Xunfang__Situation__V1__Warning, top_type_names),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hot_grid_names",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__Warning, n_hot_grid_names),
+    offsetof(Xunfang__Situation__V1__Warning, hot_grid_names),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "road_names",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Situation__V1__Warning, n_road_names),
+    offsetof(Xunfang__Situation__V1__Warning, road_names),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__situation__v1__warning__field_indices_by_name[] = {
   4,   /* field[4] = baseline_mean */
   2,   /* field[2] = colour */
   3,   /* field[3] = count */
   0,   /* field[0] = day */
+  11,   /* field[11] = hot_grid_names */
   7,   /* field[7] = hot_grids */
   5,   /* field[5] = hot_hours */
+  12,   /* field[12] = road_names */
   8,   /* field[8] = road_segments */
   1,   /* field[1] = station_id */
+  9,   /* field[9] = station_name */
+  10,   /* field[10] = top_type_names */
   6,   /* field[6] = top_types */
 };
 static const ProtobufCIntRange xunfang__situation__v1__warning__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor xunfang__situation__v1__warning__descriptor =
 {
@@ -1897,7 +2001,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__warning__descriptor =
   "Xunfang__Situation__V1__Warning",
   "xunfang.situation.v1",
   sizeof(Xunfang__Situation__V1__Warning),
-  9,
+  13,
   xunfang__situation__v1__warning__field_descriptors,
   xunfang__situation__v1__warning__field_indices_by_name,
   1,  xunfang__situation__v1__warning__number_ranges,

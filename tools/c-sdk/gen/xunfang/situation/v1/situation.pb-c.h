@@ -137,10 +137,18 @@ struct  Xunfang__Situation__V1__HistoryIncident
    * nearest road segment from GridModel ("" until placed)
    */
   char *road_segment;
+  /*
+   * e.g. 盗窃 ("" = the code is the name)
+   */
+  char *type_name;
+  /*
+   * the segment's road ("" = unnamed or not placed)
+   */
+  char *road_name;
 };
 #define XUNFANG__SITUATION__V1__HISTORY_INCIDENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__history_incident__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Situation__V1__BreakdownRequest
@@ -191,10 +199,15 @@ struct  Xunfang__Situation__V1__BreakdownRow
    */
   double week_change;
   double year_change;
+  /*
+   * each key as people read it: station, grid and road names, case types in
+   */
+  size_t n_names;
+  char **names;
 };
 #define XUNFANG__SITUATION__V1__BREAKDOWN_ROW__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__breakdown_row__descriptor) \
-    , 0,NULL, 0, 0, 0, 0, 0 }
+    , 0,NULL, 0, 0, 0, 0, 0, 0,NULL }
 
 
 struct  Xunfang__Situation__V1__BreakdownResponse
@@ -237,10 +250,14 @@ struct  Xunfang__Situation__V1__AreaColour
    */
   uint32_t deployment_level;
   double minimum_patrol_share;
+  /*
+   * from GridModel ("" while it is not answering)
+   */
+  char *area_name;
 };
 #define XUNFANG__SITUATION__V1__AREA_COLOUR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__area_colour__descriptor) \
-    , (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Situation__V1__ColoursRequest
@@ -302,10 +319,26 @@ struct  Xunfang__Situation__V1__Warning
    */
   size_t n_road_segments;
   char **road_segments;
+  char *station_name;
+  /*
+   * as top_types, named (盗窃)
+   */
+  size_t n_top_type_names;
+  char **top_type_names;
+  /*
+   * as hot_grids, named
+   */
+  size_t n_hot_grid_names;
+  char **hot_grid_names;
+  /*
+   * the roads of road_segments, named ("" when unnamed)
+   */
+  size_t n_road_names;
+  char **road_names;
 };
 #define XUNFANG__SITUATION__V1__WARNING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__situation__v1__warning__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__SITUATION__V1__COLOUR__COLOUR_GREEN, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Xunfang__Situation__V1__PlanUnit
