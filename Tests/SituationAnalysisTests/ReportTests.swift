@@ -34,13 +34,24 @@ struct ReportTests {
     func content() throws {
         let store = try HistoryStore(path: temporaryDirectory() + "/situation.sqlite")
         try store.upsert(history())
+        try store.setLabels(.type, ["theft": "盗窃", "fight": "打架斗殴"])
+        try store.setLabels(.area, ["S1": "雒城派出所", "S1-G1": "文庙社区一网格"])
+        try store.setLabels(.road, ["1-2": "中山大道"])
         let report = try Report.make(.tenDay, day: day("2026-01-05"), store: store)
         #expect(report.from == "2026-01-01" && report.to == "2026-01-10")
         #expect(report.incidents == 7 && report.previousPeriod == 3 && report.samePeriodLastYear == 1)
         #expect(report.trend.count == 90 && report.trend.reduce(0, +) == 10)
         #expect(report.hourByWeekday.flatMap { $0 }.reduce(0, +) == 10 && report.hourByWeekday.allSatisfy { $0.count == 24 })
-        #expect(report.types.first?.name == "theft" && report.types.first?.count == 5 && report.roadSegments.first?.count == 7)
+        #expect(report.types.first?.name == "盗窃" && report.types.first?.key == "theft" && report.types.first?.count == 5)
+        #expect(report.roads.first?.name == "中山大道" && report.roads.first?.count == 7 && report.grids.first?.name == "文庙社区一网格")
         #expect(Set(report.stations.map(\.station)) == ["S1", "S<2>"] && report.stations.allSatisfy { $0.longitude != nil })
+        // The ten-day table holds ten-day figures, not the last day's.
+        let s1 = try #require(report.stations.first { $0.station == "S1" })
+        #expect(s1.name == "雒城派出所" && s1.count == 6 && s1.previousCount == 3 && (1...10).contains(s1.daysYellowOrWorse))
+        #expect(report.stations.first { $0.station == "S<2>" }?.name == "S<2>", "a station without a name known keeps its id")
+        #expect(report.summary.first?.contains("共发生警情7起；上期3起，上升133%") == true, "\(report.summary)")
+        #expect(report.summary.contains { $0.hasPrefix("上升最多：雒城派出所，增加3起") } && report.summary.contains { $0.contains("最多的案件类型：盗窃，5起，占71%") })
+        #expect(report.summary.contains { $0.contains("20:00-21:00") } && report.density != nil)
         let daily = try Report.make(.daily, day: day("2026-01-05"), store: store)
         #expect(daily.incidents == 2 && daily.trend.count == 28)
     }
@@ -54,6 +65,14 @@ struct ReportTests {
         #expect(!html.contains("http") && !html.contains("<script") && !html.contains("src="))
         #expect(html.contains("S&lt;2&gt;") && !html.contains("S<2>"))
         #expect(html.contains("每十天汇报"))
+        // Every chart says its period.
+        #expect(html.contains("Incidents per day (2025-10-13 – 2026-01-10，90天)") && html.contains("Hour × weekday (2025-10-13 – 2026-01-10，90天)"))
+        #expect(html.contains("Stations (2026-01-01 – 2026-01-10)") && html.contains("Case types (2026-01-01 – 2026-01-10)"))
+        // With GridModel's outlines the stations sit over their grids, density on top.
+        let square = [[104.27, 30.96], [104.29, 30.96], [104.29, 30.98], [104.27, 30.98], [104.27, 30.96]]
+        let mapped = Report.html(try Report.make(.tenDay, day: day("2026-01-05"), store: store,
+                                                 outlines: [.init(id: "S1-G1", name: "文庙社区一网格", station: "S1", rings: [square])]))
+        #expect(mapped.contains("<path d=\"M") && mapped.contains("<title>文庙社区一网格</title>") && mapped.contains("fill=\"#6a1b9a\""))
     }
 
     @Test("the report command writes HTML or JSON from the history file, and says when there is none")

@@ -1,16 +1,26 @@
 import Foundation
+public import XunfangGeo
 import XunfangPluginKit
 
 /// The daily brief and the ten-day report (每十天汇报: days 1–10, 11–20 and 21 to the
-/// month's end), as data for JSON and as one self-contained HTML page with SVG charts:
-/// the daily trend, an hour × weekday heat map and the stations coloured by status.
+/// month's end), as data for JSON and as one self-contained HTML page (`ReportPage`):
+/// a written summary, the stations over their grids with the density of incidents, the
+/// daily trend and an hour × weekday heat map, each saying its period. Names, not ids.
 public enum Report {
     public enum Kind: String, Sendable, Codable { case daily, tenDay = "ten-day" }
 
     public struct StationRow: Sendable, Hashable, Codable {
         public var station: String
+        public var name: String
+        /// The status on the period's last day.
         public var colour: String
+        /// Incidents in the period, and in the period before it (as long).
         public var count: Int
+        public var previousCount: Int
+        /// Days of the period at yellow or worse, and at red.
+        public var daysYellowOrWorse: Int
+        public var daysRed: Int
+        /// On the last day: the expected count, the deployment level and the share on patrol.
         public var baselineMean: Double
         public var deploymentLevel: Int
         public var minimumPatrolShare: Double
@@ -20,14 +30,42 @@ public enum Report {
     }
 
     public struct Ranked: Sendable, Hashable, Codable {
+        public var key: String
         public var name: String
         public var count: Int
+    }
+
+    /// A grid's outline for the map, with its station for the colour.
+    public struct GridOutline: Sendable, Hashable, Codable {
+        public var id: String
+        public var name: String
+        public var station: String
+        /// Outer rings, [[longitude, latitude]].
+        public var rings: [[[Double]]]
+
+        public init(id: String, name: String, station: String, rings: [[[Double]]]) {
+            self.id = id
+            self.name = name
+            self.station = station
+            self.rings = rings
+        }
+    }
+
+    /// Kernel density of the period's incidents: the cells at 5% of the peak or more.
+    public struct DensityLayer: Sendable, Hashable, Codable {
+        public var bandwidthMetres: Double
+        public var peakPerKm2: Double
+        /// Each cell's south-west and north-east corners (lon, lat) and its density.
+        public var cells: [[Double]]
     }
 
     public struct Content: Sendable, Hashable, Codable {
         public var kind: Kind
         public var from: String
         public var to: String
+        /// Sentences a duty officer reads first: the change, the stations that rose and fell,
+        /// the hottest time, case type and places.
+        public var summary: [String]
         public var incidents: Int
         public var previousPeriod: Int
         public var samePeriodLastYear: Int
@@ -36,10 +74,13 @@ public enum Report {
         public var trend: [Int]
         /// [weekday 1–7][hour 0–23] over the trend window.
         public var hourByWeekday: [[Int]]
+        /// The period's case types, grids and roads, most incidents first (ten each).
         public var types: [Ranked]
         public var grids: [Ranked]
-        public var roadSegments: [Ranked]
+        public var roads: [Ranked]
         public var stations: [StationRow]
+        public var outlines: [GridOutline]
+        public var density: DensityLayer?
     }
 
     /// The days [first, last] a report covers when it ends on or contains `day`.
@@ -60,17 +101,36 @@ public enum Report {
         }
     }
 
-    /// - Parameter colours: the stations' status on the period's last day.
-    public static func make(_ kind: Kind, day: Int64, history: HistoryColumns, colours: [DailyColours.Area],
-                            positions: [String: (longitude: Double, latitude: Double)] = [:], rule: ColourRule = ColourRule()) -> Content {
+    /// What the page is made of, from the history alone (pure).
+    public struct Inputs: Sendable {
+        public var history: HistoryColumns
+        /// The period's incidents' positions (for the density) and each station's mean position.
+        public var points: [GeoPoint] = []
+        public var positions: [String: GeoPoint] = [:]
+        /// Every station to list, quiet ones too.
+        public var stations: [String]
+        public var labels = Labels()
+        public var outlines: [GridOutline] = []
+        public var rule = ColourRule()
+
+        public init(history: HistoryColumns, stations: [String]) {
+            self.history = history
+            self.stations = stations
+        }
+    }
+
+    public static func make(_ kind: Kind, day: Int64, _ inputs: Inputs) -> Content {
         let (first, last) = period(kind, day: day)
+        let history = inputs.history, labels = inputs.labels
         let from = ChinaTime.start(ofDay: first), to = ChinaTime.start(ofDay: last + 1)
         let trendDays = kind == .daily ? 28 : 90
         let trendFirst = last - Int64(trendDays) + 1
         var trend = [Int](repeating: 0, count: trendDays)
         var heat = [[Int]](repeating: [Int](repeating: 0, count: 24), count: 7)
+        var periodHeat = [[Int]](repeating: [Int](repeating: 0, count: 24), count: 7)
         var counts = (now: 0, previous: 0, lastYear: 0)
         var types: [Int32: Int] = [:], grids: [Int32: Int] = [:], segments: [Int32: Int] = [:]
+        var stationNow: [Int32: Int] = [:], stationBefore: [Int32: Int] = [:]
         let span = to - from, year = 52 * 7 * ChinaTime.day
         for index in 0..<history.count {
             let at = history.at[index]
@@ -81,133 +141,131 @@ public enum Report {
             }
             if at >= from && at < to {
                 counts.now += 1
+                periodHeat[ChinaTime.weekday(at) - 1][ChinaTime.hour(at)] += 1
                 types[history.type[index], default: 0] += 1
                 grids[history.grid[index], default: 0] += 1
                 segments[history.segment[index], default: 0] += 1
+                stationNow[history.station[index], default: 0] += 1
             } else if at >= from - span && at < from {
                 counts.previous += 1
+                stationBefore[history.station[index], default: 0] += 1
             } else if at >= from - year && at < to - year {
                 counts.lastYear += 1
             }
         }
-        func ranked(_ table: [Int32: Int]) -> [Ranked] {
-            let named: [Ranked] = table.map { entry in Ranked(name: history.names.names[Int(entry.key)], count: entry.value) }
-            let known = named.filter { $0.name != "" && $0.name != "-" }
-            let sorted = known.sorted { (a: Ranked, b: Ranked) -> Bool in a.count != b.count ? a.count > b.count : a.name < b.name }
-            return Array(sorted.prefix(10))
+        let code = { (name: String) in history.names.lookup(name) ?? -1 }
+        func name(_ code: Int32) -> String { history.names.names[Int(code)] }
+        func ranked(_ table: [String: Int], _ label: (String) -> String) -> [Ranked] {
+            table.filter { $0.key != "" && $0.key != "-" }.map { Ranked(key: $0.key, name: label($0.key), count: $0.value) }
+                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }.prefix(10).map { $0 }
         }
-        let stations = colours.map { area in
-            StationRow(station: area.id, colour: area.judgement.colour.name, count: area.count, baselineMean: area.judgement.baselineMean,
-                       deploymentLevel: area.judgement.colour.deploymentLevel, minimumPatrolShare: rule.minimumPatrolShare(area.judgement.colour),
-                       longitude: positions[area.id]?.longitude, latitude: positions[area.id]?.latitude)
-        }
-        return Content(kind: kind, from: ChinaTime.label(ofDay: first), to: ChinaTime.label(ofDay: last), incidents: counts.now,
-                       previousPeriod: counts.previous, samePeriodLastYear: counts.lastYear, trendFrom: ChinaTime.label(ofDay: trendFirst),
-                       trend: trend, hourByWeekday: heat, types: ranked(types), grids: ranked(grids), roadSegments: ranked(segments), stations: stations)
+        // Roads by name: the segments of one street add up.
+        var roads: [String: Int] = [:]
+        for (segment, count) in segments where !["", "-"].contains(name(segment)) { roads[labels.road(name(segment)), default: 0] += count }
+        let stations = stationRows(kind, first: first, last: last, inputs, now: { stationNow[code($0)] ?? 0 }, before: { stationBefore[code($0)] ?? 0 })
+        var content = Content(
+            kind: kind, from: ChinaTime.label(ofDay: first), to: ChinaTime.label(ofDay: last), summary: [], incidents: counts.now,
+            previousPeriod: counts.previous, samePeriodLastYear: counts.lastYear, trendFrom: ChinaTime.label(ofDay: trendFirst), trend: trend,
+            hourByWeekday: heat, types: ranked(Dictionary(uniqueKeysWithValues: types.map { (name($0.key), $0.value) }), labels.type),
+            grids: ranked(Dictionary(uniqueKeysWithValues: grids.map { (name($0.key), $0.value) }), labels.area),
+            roads: ranked(roads, { $0 }), stations: stations, outlines: inputs.outlines, density: densityLayer(inputs.points))
+        content.summary = summary(content, periodHeat: periodHeat)
+        return content
     }
 
-    /// A report from the history alone (no bus): the stations are those the history names.
-    public static func make(_ kind: Kind, day: Int64, store: HistoryStore, extraStations: [String] = [], rule: ColourRule = ColourRule()) throws -> Content {
+    /// Each station's figures; a ten-day report judges every day of the period.
+    static func stationRows(_ kind: Kind, first: Int64, last: Int64, _ inputs: Inputs,
+                            now: (String) -> Int, before: (String) -> Int) -> [StationRow] {
+        let days = (first...last).map { day in
+            DailyColours.compute(inputs.history, day: day, stations: inputs.stations, grids: [], rule: inputs.rule).stations
+        }
+        return (days.last ?? []).map { area in
+            let perDay = days.compactMap { $0.first { $0.id == area.id }?.judgement.colour }
+            return StationRow(station: area.id, name: inputs.labels.area(area.id), colour: area.judgement.colour.name, count: now(area.id),
+                              previousCount: before(area.id), daysYellowOrWorse: perDay.count { $0 != .green }, daysRed: perDay.count { $0 == .red },
+                              baselineMean: area.judgement.baselineMean, deploymentLevel: area.judgement.colour.deploymentLevel,
+                              minimumPatrolShare: inputs.rule.minimumPatrolShare(area.judgement.colour),
+                              longitude: inputs.positions[area.id]?.longitude, latitude: inputs.positions[area.id]?.latitude)
+        }
+    }
+
+    /// A 500 m kernel over the period's incidents, in cells of a hundredth of the extent (at
+    /// least 100 m), so the page stays small.
+    static func densityLayer(_ points: [GeoPoint]) -> DensityLayer? {
+        guard points.count >= 3, let middle = GeoPoint.middle(of: points) else { return nil }
+        let projection = LocalProjection(origin: middle)
+        let planar = points.map(projection.project)
+        let extent = max(planar.map(\.x).max()! - planar.map(\.x).min()!, planar.map(\.y).max()! - planar.map(\.y).min()!)
+        let cell = min(1_000, max(100, (extent + 1_000) / 100))
+        guard let surface = try? DensitySurface.make(points, bandwidthMetres: 500, cellMetres: cell), let peak = surface.perKm2.max(), peak > 0 else { return nil }
+        var cells: [[Double]] = []
+        for row in 0..<surface.rows {
+            for column in 0..<surface.columns where surface.perKm2[row * surface.columns + column] >= 0.05 * peak {
+                let corners = surface.corners(column: column, row: row)
+                cells.append([corners[0].longitude, corners[0].latitude, corners[2].longitude, corners[2].latitude,
+                              (surface.perKm2[row * surface.columns + column] * 10).rounded() / 10])
+            }
+        }
+        return DensityLayer(bandwidthMetres: 500, peakPerKm2: (peak * 10).rounded() / 10, cells: cells)
+    }
+
+    /// The written summary, in the bureaus' language.
+    static func summary(_ content: Content, periodHeat: [[Int]]) -> [String] {
+        let span = content.kind == .daily ? "\(content.from)" : "\(content.from)至\(content.to)"
+        func change(_ now: Int, _ before: Int) -> String {
+            guard before > 0 else { return now > 0 ? "（此前为零）" : "（持平）" }
+            let percent = Int((Double(now - before) / Double(before) * 100).rounded())
+            return percent == 0 ? "，持平" : percent > 0 ? "，上升\(percent)%" : "，下降\(-percent)%"
+        }
+        var lines = ["\(span)共发生警情\(content.incidents)起；上期\(content.previousPeriod)起\(change(content.incidents, content.previousPeriod))；"
+            + "去年同期\(content.samePeriodLastYear)起\(change(content.incidents, content.samePeriodLastYear))。"]
+        let moves = content.stations.map { ($0.name, $0.count - $0.previousCount, $0.count) }.filter { $0.1 != 0 }
+        if let rise = moves.max(by: { $0.1 < $1.1 }), rise.1 > 0 { lines.append("上升最多：\(rise.0)，增加\(rise.1)起（共\(rise.2)起）。") }
+        if let fall = moves.min(by: { $0.1 < $1.1 }), fall.1 < 0 { lines.append("下降最多：\(fall.0)，减少\(-fall.1)起（共\(fall.2)起）。") }
+        let flagged = content.stations.filter { $0.colour != "green" }
+        if !flagged.isEmpty {
+            let colourName = ["yellow": "黄", "orange": "橙", "red": "红"]
+            lines.append("\(content.to)预警：" + flagged.map { "\($0.name)（\(colourName[$0.colour] ?? $0.colour)色）" }.joined(separator: "、") + "。")
+        }
+        var hottest = (weekday: 0, hour: 0, count: 0)
+        for (weekday, hours) in periodHeat.enumerated() {
+            for (hour, count) in hours.enumerated() where count > hottest.count { hottest = (weekday + 1, hour, count) }
+        }
+        if hottest.count > 1 {
+            lines.append("最集中的时段：\(ChinaTime.weekdayName(hottest.weekday)) \(String(format: "%02d:00-%02d:00", hottest.hour, (hottest.hour + 1) % 24))（\(hottest.count)起）。")
+        }
+        if let type = content.types.first, content.incidents > 0 {
+            lines.append("最多的案件类型：\(type.name)，\(type.count)起，占\(Int((Double(type.count) / Double(content.incidents) * 100).rounded()))%。")
+        }
+        let places = (content.grids.prefix(2).map(\.name) + content.roads.prefix(2).map(\.name))
+        if !places.isEmpty { lines.append("警情最多的地方：" + places.joined(separator: "、") + "。") }
+        return lines
+    }
+
+    /// A report from the history file, with the names and outlines the store and GridModel
+    /// gave (none without the bus: the map then shows the stations alone).
+    public static func make(_ kind: Kind, day: Int64, store: HistoryStore, extraStations: [String] = [], rule: ColourRule = ColourRule(),
+                            outlines: [GridOutline] = []) throws -> Content {
         let (first, last) = period(kind, day: day)
         let history = try store.columns(from: ChinaTime.start(ofDay: first - 371), to: ChinaTime.start(ofDay: last + 1))
-        let stations = Array(Set(history.distinct(\.station) + extraStations)).sorted()
-        let colours = DailyColours.compute(history, day: last, stations: stations, grids: [], rule: rule).stations
+        var inputs = Inputs(history: history, stations: Array(Set(history.distinct(\.station) + extraStations)).sorted())
         var sums: [String: (lon: Double, lat: Double, n: Double)] = [:]
-        for record in try store.records(from: ChinaTime.start(ofDay: last - 89), to: ChinaTime.start(ofDay: last + 1)) where record.station != "" {
+        for record in try store.records(from: ChinaTime.start(ofDay: last - 89), to: ChinaTime.start(ofDay: last + 1)) {
+            if record.at >= ChinaTime.start(ofDay: first) { inputs.points.append(GeoPoint(longitude: record.longitude, latitude: record.latitude)) }
+            guard record.station != "", record.station != "-" else { continue }
             let sum = sums[record.station, default: (0, 0, 0)]
             sums[record.station] = (sum.lon + record.longitude, sum.lat + record.latitude, sum.n + 1)
         }
-        return make(kind, day: day, history: history, colours: colours,
-                    positions: sums.mapValues { (longitude: $0.lon / $0.n, latitude: $0.lat / $0.n) }, rule: rule)
+        inputs.positions = sums.mapValues { GeoPoint(longitude: $0.lon / $0.n, latitude: $0.lat / $0.n) }
+        inputs.labels = try store.labels()
+        inputs.outlines = outlines
+        inputs.rule = rule
+        return make(kind, day: day, inputs)
     }
 
     public static func json(_ content: Content) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return String(decoding: try encoder.encode(content), as: UTF8.self)
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    static let fills = ["green": "#2e9d4f", "yellow": "#e6c229", "orange": "#ee7b22", "red": "#d7263d"]
-
-    /// One page, no external files: inline CSS and SVG only.
-    public static func html(_ content: Content) -> String {
-        let title = content.kind == .daily ? "每日警情简报 Daily brief \(content.from)" : "每十天汇报 Ten-day report \(content.from) – \(content.to)"
-        func change(_ now: Int, _ before: Int) -> String {
-            before == 0 ? "–" : String(format: "%+.0f%%", Double(now - before) / Double(before) * 100)
-        }
-        // Trend: a polyline over the days.
-        let width = 720.0, height = 160.0
-        let peak = Double(max(1, content.trend.max() ?? 1))
-        let step = content.trend.count > 1 ? width / Double(content.trend.count - 1) : width
-        let points = content.trend.enumerated().map { String(format: "%.1f,%.1f", Double($0.offset) * step, height - Double($0.element) / peak * (height - 10)) }
-        let trendSVG = """
-        <svg viewBox="-30 -10 \(Int(width) + 40) \(Int(height) + 30)" width="\(Int(width) + 40)" role="img" aria-label="incidents per day">
-        <line x1="0" y1="\(Int(height))" x2="\(Int(width))" y2="\(Int(height))" stroke="#999"/>
-        <text x="-28" y="8" font-size="10">\(Int(peak))</text><text x="-10" y="\(Int(height))" font-size="10">0</text>
-        <text x="0" y="\(Int(height) + 14)" font-size="10">\(escape(content.trendFrom))</text>
-        <text x="\(Int(width) - 60)" y="\(Int(height) + 14)" font-size="10">\(escape(content.to))</text>
-        <polyline fill="none" stroke="#1f5fa8" stroke-width="2" points="\(points.joined(separator: " "))"/>
-        </svg>
-        """
-        // Heat map: 7 rows of 24 hours.
-        let hottest = Double(max(1, content.hourByWeekday.flatMap { $0 }.max() ?? 1))
-        let days = ["一", "二", "三", "四", "五", "六", "日"]
-        var cells: [String] = []
-        for (weekday, hours) in content.hourByWeekday.enumerated() {
-            cells.append("<text x=\"-18\" y=\"\(weekday * 22 + 15)\" font-size=\"11\">\(days[weekday])</text>")
-            for (hour, count) in hours.enumerated() {
-                let shade = Double(count) / hottest
-                cells.append(String(format: "<rect x=\"%d\" y=\"%d\" width=\"26\" height=\"20\" fill=\"rgba(215,38,61,%.3f)\" stroke=\"#eee\"><title>%@ %02d:00 %d</title></rect>",
-                                    hour * 28, weekday * 22, 0.05 + 0.95 * shade, days[weekday], hour, count))
-            }
-        }
-        for hour in stride(from: 0, to: 24, by: 3) { cells.append("<text x=\"\(hour * 28 + 4)\" y=\"168\" font-size=\"10\">\(hour)</text>") }
-        let heatSVG = "<svg viewBox=\"-20 0 700 175\" width=\"700\" role=\"img\" aria-label=\"hour by weekday\">\(cells.joined())</svg>"
-        // Stations on a map: dots at their incidents' mean position, coloured by status.
-        let placed = content.stations.filter { $0.longitude != nil && $0.latitude != nil }
-        var mapSVG = "<p>No positions for the stations yet.</p>"
-        if !placed.isEmpty {
-            let lons = placed.map { $0.longitude! }, lats = placed.map { $0.latitude! }
-            let (minX, maxX, minY, maxY) = (lons.min()!, lons.max()!, lats.min()!, lats.max()!)
-            let scale = 400 / max(maxX - minX, maxY - minY, 1e-6)
-            let dots = placed.map { row -> String in
-                let x = 20 + (row.longitude! - minX) * scale, y = 420 - (row.latitude! - minY) * scale
-                let radius = 6 + min(14, Double(row.count).squareRoot() * 2)
-                return String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%@\" stroke=\"#333\"><title>%@ %@ %d</title></circle><text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%@</text>",
-                              x, y, radius, fills[row.colour] ?? "#999", escape(row.station), row.colour, row.count, x + radius + 2, y + 3, escape(row.station))
-            }
-            mapSVG = "<svg viewBox=\"0 0 560 440\" width=\"560\" role=\"img\" aria-label=\"stations by colour\">\(dots.joined())</svg>"
-        }
-        func table(_ heading: String, _ rows: [Ranked]) -> String {
-            "<h3>\(heading)</h3><table><tr><th>name</th><th>incidents</th></tr>"
-                + rows.map { "<tr><td>\(escape($0.name))</td><td>\($0.count)</td></tr>" }.joined() + "</table>"
-        }
-        let stationRows = content.stations.map { row in
-            "<tr><td>\(escape(row.station))</td><td><span class=\"dot\" style=\"background:\(fills[row.colour] ?? "#999")\"></span>\(row.colour)</td>"
-                + "<td>\(row.count)</td><td>\(String(format: "%.1f", row.baselineMean))</td><td>\(row.deploymentLevel)</td>"
-                + "<td>\(Int((row.minimumPatrolShare * 100).rounded()))%</td></tr>"
-        }.joined()
-        return """
-        <!DOCTYPE html>
-        <html lang="zh-CN"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:0.5em 0}
-        td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}.dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}
-        .figures span{display:inline-block;margin-right:2em;font-size:1.2em}</style></head><body>
-        <h1>\(escape(title))</h1>
-        <div class="figures"><span>incidents <b>\(content.incidents)</b></span>
-        <span>previous period \(content.previousPeriod) (\(change(content.incidents, content.previousPeriod)))</span>
-        <span>same period last year \(content.samePeriodLastYear) (\(change(content.incidents, content.samePeriodLastYear)))</span></div>
-        <h2>Trend: incidents per day</h2>\(trendSVG)
-        <h2>Hour × weekday</h2>\(heatSVG)
-        <h2>Stations: four-colour status</h2>\(mapSVG)
-        <table><tr><th>station</th><th>colour</th><th>incidents</th><th>baseline</th><th>level</th><th>min. on patrol</th></tr>\(stationRows)</table>
-        \(table("Case types", content.types))\(table("Grids", content.grids))\(table("Road segments", content.roadSegments))
-        </body></html>
-        """
     }
 }

@@ -325,13 +325,27 @@ final class Analyst: Sendable {
     func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {
         let day = try day(request.day)
         let stations = await knownAreas(bus: bus).stations
-        let content = try Report.make(request.kind == .tenDay ? .tenDay : .daily, day: day, store: store, extraStations: stations, rule: rule)
+        let content = try Report.make(request.kind == .tenDay ? .tenDay : .daily, day: day, store: store, extraStations: stations, rule: rule,
+                                      outlines: await gridOutlines(bus: bus))
         var response = Xunfang_Situation_V1_ReportResponse()
         response.from = content.from
         response.to = content.to
         response.json = try Report.json(content)
         response.html = Report.html(content)
         return response
+    }
+
+    /// The grids' outlines for the report's map; none when GridModel is not answering.
+    func gridOutlines(bus: BusClient) async -> [Report.GridOutline] {
+        var request = Xunfang_GridModel_V1_ListAreasRequest()
+        request.kind = .grid
+        request.withOutlines = true
+        guard let grids = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", request,
+                                              as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(5)).areas else { return [] }
+        return grids.map { grid in
+            Report.GridOutline(id: grid.id, name: grid.name, station: grid.parentID,
+                               rings: grid.outline.map { ring in ring.points.map { [$0.longitude, $0.latitude] } })
+        }
     }
 
     /// A patrol plan for a shift: yesterday's colours set each station's share on patrol;
