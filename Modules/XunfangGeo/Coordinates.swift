@@ -195,10 +195,15 @@ public struct PlanarPoint: Hashable, Sendable {
 
     /// Distance to the segment from `a` to `b`.
     public func distance(toSegment a: PlanarPoint, _ b: PlanarPoint) -> Double {
+        closest(onSegment: a, b).distance(to: self)
+    }
+
+    /// The point of the segment from `a` to `b` nearest this one.
+    public func closest(onSegment a: PlanarPoint, _ b: PlanarPoint) -> PlanarPoint {
         let dx = b.x - a.x, dy = b.y - a.y
         let lengthSquared = dx * dx + dy * dy
         let t = lengthSquared > 0 ? max(0, min(1, ((x - a.x) * dx + (y - a.y) * dy) / lengthSquared)) : 0
-        return PlanarPoint(x: a.x + t * dx, y: a.y + t * dy).distance(to: self)
+        return PlanarPoint(x: a.x + t * dx, y: a.y + t * dy)
     }
 }
 

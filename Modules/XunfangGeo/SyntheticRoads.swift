@@ -15,10 +15,18 @@ public enum SyntheticRoads {
         public var ruralSpacing: Double
         /// Share of rural lattice roads left out, so the network is not a perfect grid.
         public var ruralGaps: Double
+        /// Every how many core streets one is an artery (primary), and every how many rural
+        /// lattice lines a county road (secondary) and a township road (tertiary).
+        public var arteryEvery: Int
+        public var secondaryEvery: Int
+        public var tertiaryEvery: Int
         public var seed: UInt64
 
         public init(origin: GeoPoint, sideMetres: Double, coreSideMetres: Double, coreSpacing: Double, ruralSpacing: Double,
-                    ruralGaps: Double = 0.12, seed: UInt64 = 1) {
+                    ruralGaps: Double = 0.12, arteryEvery: Int = 5, secondaryEvery: Int = 20, tertiaryEvery: Int = 5, seed: UInt64 = 1) {
+            self.arteryEvery = arteryEvery
+            self.secondaryEvery = secondaryEvery
+            self.tertiaryEvery = tertiaryEvery
             self.origin = origin
             self.sideMetres = sideMetres
             self.coreSideMetres = coreSideMetres
@@ -28,9 +36,14 @@ public enum SyntheticRoads {
             self.seed = seed
         }
 
-        /// About 60,000 nodes over 538 km² (Guanghan's area), core 17.4 km².
+        /// Guanghan's 538 km² with its 17.4 km² core, at a real county's road density: a
+        /// street every 250 m in the town (about 8 km of road per km², the national target
+        /// for built-up areas) and a rural road every kilometre (about 2 km per km², a
+        /// Chengdu-plain county's rural roads); an artery every 500 m, a county road every
+        /// 6 km and a township road every 2 km. Sources in Plugins/GridModel/README.md.
         public static let demoCounty = Parameters(origin: GeoPoint(longitude: 104.2817, latitude: 30.9769),
-                                                  sideMetres: 23_200, coreSideMetres: 4_170, coreSpacing: 60, ruralSpacing: 100)
+                                                  sideMetres: 23_200, coreSideMetres: 4_170, coreSpacing: 250, ruralSpacing: 1_000,
+                                                  arteryEvery: 2, secondaryEvery: 6, tertiaryEvery: 2)
 
         /// About 200,000 nodes, for benchmarks.
         public static let large = Parameters(origin: GeoPoint(longitude: 104.2817, latitude: 30.9769),
@@ -70,9 +83,10 @@ public enum SyntheticRoads {
                 for (dr, dc) in [(0, 1), (1, 0)] where row + dr < ruralCount && column + dc < ruralCount {
                     guard let there = rural[row + dr][column + dc] else { continue }
                     let line = dr == 0 ? row : column
-                    let roadClass: RoadClass = line % 20 == 0 ? .secondary : line % 5 == 0 ? .tertiary : .unclassified
+                    let roadClass: RoadClass = line % parameters.secondaryEvery == 0 ? .secondary
+                        : line % parameters.tertiaryEvery == 0 ? .tertiary : .unclassified
                     if roadClass == .unclassified && Double.random(in: 0..<1, using: &random) < parameters.ruralGaps { continue }
-                    road(here, there, roadClass, name: Names.rural(roadClass, line: line, eastWest: dr == 0))
+                    road(here, there, roadClass, name: Names.rural(roadClass, line: line, eastWest: dr == 0, parameters))
                 }
             }
         }
@@ -88,13 +102,13 @@ public enum SyntheticRoads {
         for row in 0..<coreCount {
             for column in 0..<coreCount {
                 if column + 1 < coreCount {
-                    let artery = row % 5 == 0
+                    let artery = row % parameters.arteryEvery == 0
                     road(row % 2 == 0 || artery ? core[row][column] : core[row][column + 1],
                          row % 2 == 0 || artery ? core[row][column + 1] : core[row][column],
                          artery ? .primary : .residential, oneway: !artery && row % 3 == 1, name: Names.core(row, eastWest: true))
                 }
                 if row + 1 < coreCount {
-                    let artery = column % 5 == 0
+                    let artery = column % parameters.arteryEvery == 0
                     road(core[row][column], core[row + 1][column], artery ? .primary : .residential, oneway: false, name: Names.core(column, eastWest: false))
                 }
             }
@@ -142,10 +156,10 @@ public enum SyntheticRoads {
             return line < list.count ? name : name + ["", "", "二段", "三段", "四段", "五段"][min(5, line / list.count + 1)]
         }
 
-        static func rural(_ roadClass: RoadClass, line: Int, eastWest: Bool) -> String {
+        static func rural(_ roadClass: RoadClass, line: Int, eastWest: Bool, _ parameters: Parameters) -> String {
             switch roadClass {
-            case .secondary: String(format: "县道X%03d", 101 + line / 20 * 2 + (eastWest ? 0 : 1))
-            case .tertiary: String(format: "乡道Y%03d", 1 + line / 5 * 2 + (eastWest ? 0 : 1))
+            case .secondary: String(format: "县道X%03d", 101 + line / parameters.secondaryEvery * 2 + (eastWest ? 0 : 1))
+            case .tertiary: String(format: "乡道Y%03d", 1 + line / parameters.tertiaryEvery * 2 + (eastWest ? 0 : 1))
             default: ""
             }
         }

@@ -132,8 +132,9 @@ struct DispatchBusTests {
         let orders = try await desk.subscribe("dispatch.order.>", durable: "terminal-c001")
         let created = try await desk.subscribe("incident.created", durable: "analysis")
         // C001 (station 510000-01-01, the north-east quadrant) near the scene, C002 (north-west) farther.
-        try await report(desk, [("C001", at(400, 300)), ("C002", at(-1_500, 900)), ("C003", at(-800, -900))])
-        let answer = try await intake(desk, "theft", at(300, 250))
+        // The town's streets run every 250 m (x and y = 165, 415, ...): both on one, a block apart.
+        try await report(desk, [("C001", at(415, 300)), ("C002", at(-1_500, 900)), ("C003", at(-800, -900))])
+        let answer = try await intake(desk, "theft", at(300, 165))
         #expect(answer.incident.stationID == "510000-01-01" && !answer.incident.gridID.isEmpty)
         let ranking = try await recommend(desk, answer.incident.id)
         #expect(!ranking.straightLineEstimates)

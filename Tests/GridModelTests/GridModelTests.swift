@@ -25,7 +25,7 @@ struct DemoCountyTests {
         #expect(demo.sites.count { $0.kind == .patrolPoint } == 677)
         #expect(demo.sites.count { $0.kind == .checkpoint } == 8)
         #expect(demo.sites.count { $0.kind == .cityExit } == 5)
-        #expect(demo.roads.nodeCount >= 50_000)
+        #expect((500...5_000).contains(demo.roads.nodeCount), "junctions of a county at real road density: \(demo.roads.nodeCount)")
         // Every grid chains up to the city bureau; unified numbers nest.
         for grid in demo.areas where grid.level == .grid {
             let chain = demo.locate(gridCentre(grid))
@@ -64,6 +64,29 @@ struct DemoCountyTests {
         let ids = [demo.roads.nodeIDs[tail], demo.roads.nodeIDs[head]].sorted()
         #expect(segment.id == "\(ids[0])-\(ids[1])" && segment.metres < 0.5)
         #expect(segment.name == demo.roads.name(ofArc: arc) && !segment.name.isEmpty, "the demo town's streets have names")
+    }
+
+    @Test("the demo has a real county's road density: about 8 km per km² in the town, 2 outside; a 3-minute car ride reaches the town, not 584 km")
+    func plausibleRoads() throws {
+        let projection = LocalProjection(origin: DemoCounty.parameters.origin)
+        let coreHalf = DemoCounty.parameters.coreSideMetres / 2
+        var coreMetres = 0.0, ruralMetres = 0.0
+        for tail in 0..<demo.roads.nodeCount {
+            for arc in demo.roads.arcs(from: tail) {
+                let head = Int(demo.roads.arcHead[arc])
+                // Each two-way road once; a one-way street has a single arc.
+                let twoWay = demo.roads.arcs(from: head).contains { Int(demo.roads.arcHead[$0]) == tail }
+                guard !twoWay || tail < head else { continue }
+                let middle = projection.project(demo.roads.coordinates[tail])
+                if abs(middle.x) < coreHalf && abs(middle.y) < coreHalf { coreMetres += demo.roads.arcLength[arc] } else { ruralMetres += demo.roads.arcLength[arc] }
+            }
+        }
+        let coreArea = pow(DemoCounty.parameters.coreSideMetres / 1_000, 2), countyArea = pow(DemoCounty.parameters.sideMetres / 1_000, 2)
+        let coreDensity = coreMetres / 1_000 / coreArea, ruralDensity = ruralMetres / 1_000 / (countyArea - coreArea)
+        #expect((6...12).contains(coreDensity), "town: \(coreDensity) km/km²")
+        #expect((1...4).contains(ruralDensity), "countryside: \(ruralDensity) km/km²")
+        let reach = try #require(demo.isochrone(from: DemoCounty.parameters.origin, seconds: 180, mode: .car))
+        #expect(reach.roadMetres > 30_000 && reach.roadMetres < 250_000, "\(reach.roadMetres / 1_000) km within 3 minutes")
     }
 
     @Test("grids tile the county: every point inside lies in exactly one grid, points outside in none")
@@ -121,14 +144,14 @@ struct CountyQueryTests {
         }
         let target = at(300, -200)
         let (times, targetSnap) = try #require(demo.travelTimes(to: target, units: units))
-        let targetNode = try #require(demo.snap(target))
-        #expect(abs(targetSnap - targetNode.metres) < 1e-9)
+        #expect(abs(targetSnap - (try #require(demo.snap(target))).metres) < 1e-9)
         for (index, unit) in units.enumerated() {
-            let start = try #require(demo.snap(unit.position))
+            let start = try #require(demo.snap(unit.position, mode: unit.mode))
+            let targetNode = try #require(demo.snap(target, mode: unit.mode))
             let forward = ShortestPathSearch(graph: demo.roads, weights: demo.roads.weights(.time(unit.mode)))
             forward.run(from: [(start.node, 0)])
-            let walk = (start.metres + targetNode.metres) / (5 / 3.6)
-            let expected = forward.cost(targetNode.node) + walk
+            // To the road and along it to the junction, at each end.
+            let expected = forward.cost(targetNode.node) + start.seconds + targetNode.seconds
             #expect(abs(times[index].seconds - expected) < 1e-6 * max(1, expected), "unit \(index) \(unit.mode)")
         }
     }
@@ -169,9 +192,9 @@ struct CountyQueryTests {
     @Test("isochrones grow with time and contain their origin")
     func isochrone() throws {
         let origin = at(0, 0)
-        let small = try #require(demo.isochrone(from: origin, seconds: 60, mode: .car))
+        let small = try #require(demo.isochrone(from: origin, seconds: 120, mode: .car))
         let large = try #require(demo.isochrone(from: origin, seconds: 300, mode: .car))
-        #expect(small.reachableNodes > 10 && large.reachableNodes > small.reachableNodes)
+        #expect(small.reachableNodes >= 3 && large.reachableNodes > small.reachableNodes)
         #expect(large.roadMetres > small.roadMetres)
         let hull = try Polygon(outer: Ring(large.hull.map(projection.project)))
         #expect(hull.contains(projection.project(origin)))
@@ -180,14 +203,16 @@ struct CountyQueryTests {
     }
 
     @Test("coverage grows with the threshold and reaches every patrol point that has a unit on it")
-    func coverage() {
+    func coverage() throws {
         let points = demo.sites.filter { $0.kind == .patrolPoint }
         let units = points.map { (position: $0.position, mode: TravelMode.car) }
         let shares = demo.coverage(units: units, thresholds: [1, 60, 180])
         #expect(shares.patrolPointShare[2] == 1)
         #expect(shares.roadShare[0] <= shares.roadShare[1] && shares.roadShare[1] <= shares.roadShare[2])
-        let few = demo.coverage(units: [(at(0, 0), .car)], thresholds: [60, 300])
-        #expect(few.roadShare[0] > 0 && few.roadShare[0] < few.roadShare[1] && few.roadShare[1] < 0.2)
+        // One car at the junction nearest the centre (the centre itself is mid-block, a minute's walk from a street).
+        let junction = demo.roads.coordinates[try #require(demo.snap(at(0, 0))).node]
+        let few = demo.coverage(units: [(junction, .car)], thresholds: [60, 300])
+        #expect(few.roadShare[0] > 0 && few.roadShare[0] < few.roadShare[1] && few.roadShare[1] < 0.2, "\(few.roadShare)")
         #expect(few.grids.count == 129)
         let centreGrid = demo.locate(at(0, 0))!.grid.id
         #expect(few.grids[centreGrid]!.road[1] > 0.5)

@@ -174,6 +174,13 @@ struct GridStoreTests {
     func responseTargets() async throws {
         #expect(try GridModelPlugin.responseTargets("core=45, support=600") == [.core: 45, .support: 600])
         #expect(try GridModelPlugin.responseTargets(nil).isEmpty)
+        // Road speeds are the county's too.
+        let speeds = try GridModelPlugin.speeds("car.primary=45, e-bike.*=20, foot.motorway=0")
+        #expect(speeds.kilometresPerHour[.car]?[.primary] == 45 && speeds.kilometresPerHour[.car]?[.residential] == 25)
+        #expect(speeds.kilometresPerHour[.eBike]?[.residential] == 20 && speeds.kilometresPerHour[.eBike]?[.motorway] == 0, "* keeps closed roads closed")
+        for bad in ["car.primary=200", "boat.primary=10", "car.footway=10", "car.primary", "car.primary=40,car.primary=45"] {
+            #expect(throws: GeoError.self, "\(bad)") { try GridModelPlugin.speeds(bad) }
+        }
         for bad in ["core=5", "centre=60", "core", "core=60,core=90", "urban=three"] {
             #expect(throws: (any Error).self, "\(bad)") { try GridModelPlugin.responseTargets(bad) }
         }

@@ -19,13 +19,13 @@ extension CountyModel {
     public func coverage(units: [(position: GeoPoint, mode: TravelMode)], thresholds: [Double]) -> CoverageShares {
         let limit = thresholds.max() ?? 0
         let points = sites.indices.filter { sites[$0].kind == .patrolPoint }
-        let pointSnaps = points.map { snap(sites[$0].position) }
         var arcFraction = [[Double]](repeating: [Double](repeating: 0, count: roads.arcCount), count: thresholds.count)
         var pointSeconds = [Double](repeating: .infinity, count: points.count)
         for mode in Set(units.map(\.mode)) {
             let sources: [(node: Int, cost: Double)] = units.filter { $0.mode == mode }.compactMap { unit in
-                snap(unit.position).map { ($0.node, $0.metres / Self.walkingSpeed) }
+                snap(unit.position, mode: mode).map { ($0.node, $0.seconds) }
             }
+            let pointSnaps = points.map { snap(sites[$0].position, mode: mode) }
             searches.withSearch(.time(mode), direction: .forward) { search, weights in
                 search.run(from: sources, limit: limit)
                 for tail in search.reached {
@@ -39,7 +39,7 @@ extension CountyModel {
                 }
                 for (position, snapped) in pointSnaps.enumerated() {
                     guard let snapped else { continue }
-                    pointSeconds[position] = min(pointSeconds[position], search.cost(snapped.node) + snapped.metres / Self.walkingSpeed)
+                    pointSeconds[position] = min(pointSeconds[position], search.cost(snapped.node) + snapped.seconds)
                 }
             }
         }
@@ -86,13 +86,13 @@ extension CountyModel {
     /// weight is within `threshold` seconds by road from a post (new or `fixed`).
     public func postPlacement(threshold: Double, mode: TravelMode, demand: [(position: GeoPoint, weight: Double)],
                               candidates: [GeoPoint], fixed: [GeoPoint]) throws(GeoError) -> PostPlacement {
-        let demandSnaps = demand.map { snap($0.position) }
+        let demandSnaps = demand.map { snap($0.position, mode: mode) }
         func covers(from site: GeoPoint, _ search: ShortestPathSearch) -> [Int32] {
-            guard let start = snap(site) else { return [] }
-            search.run(from: [(start.node, start.metres / Self.walkingSpeed)], limit: threshold)
+            guard let start = snap(site, mode: mode) else { return [] }
+            search.run(from: [(start.node, start.seconds)], limit: threshold)
             return demandSnaps.indices.filter { index in
                 guard let snapped = demandSnaps[index] else { return false }
-                return search.cost(snapped.node) + snapped.metres / Self.walkingSpeed <= threshold
+                return search.cost(snapped.node) + snapped.seconds <= threshold
             }.map(Int32.init)
         }
         // Reach from a site to a demand is a forward search from the site.

@@ -170,7 +170,7 @@ public final class CountyModel: Sendable {
             }
         }
         adjacentStations = adjacency
-        searches = SearchPool(roads: roads)
+        searches = SearchPool(roads: roads, speeds: self.hierarchies.speeds)
     }
 
     // MARK: - Hierarchy
@@ -245,16 +245,33 @@ public final class CountyModel: Sendable {
     /// Speed of walking between a position and the road, m/s (5 km/h).
     static let walkingSpeed = 5 / 3.6
 
-    /// The nearest road node and how far it is, metres.
-    public func snap(_ point: GeoPoint) -> (node: Int, metres: Double)? {
-        roadIndex.nearest(to: projection.project(point)).map { ($0.index, $0.distance) }
+    /// Where a position joins the roads: the junction searches start from, the metres from
+    /// the position to it (to the road, then along it), and the seconds that takes in
+    /// `mode`: walking to the road, then the mode's speed along the road (walking where
+    /// the mode may not use it). A unit parked mid-block is not charged a walk to the corner.
+    public struct Snap: Sendable, Hashable {
+        public var node: Int
+        public var metres: Double
+        public var seconds: Double
     }
 
-    /// The road segment (pair of consecutive way nodes) nearest `point`, among those at
-    /// its nearest node, named "<smaller node id>-<larger node id>" so that both
-    /// directions of a street are one segment; and how far it is, metres.
-    /// The nearest road segment: its id ("<node>-<node>", lower OSM id first), its road's
-    /// name ("" when unnamed) and how far the point is from it.
+    public func snap(_ point: GeoPoint, mode: TravelMode = .foot) -> Snap? {
+        let p = projection.project(point)
+        guard let nearest = roadIndex.nearest(to: p)?.index else { return nil }
+        var best = Snap(node: nearest, metres: roadPoints[nearest].distance(to: p), seconds: roadPoints[nearest].distance(to: p) / Self.walkingSpeed)
+        for arc in roads.arcs(from: nearest) {
+            let onRoad = p.closest(onSegment: roadPoints[nearest], roadPoints[Int(roads.arcHead[arc])])
+            let off = onRoad.distance(to: p), along = onRoad.distance(to: roadPoints[nearest])
+            let speed = hierarchies.speeds.metresPerSecond(mode, roads.arcClass[arc])
+            let seconds = off / Self.walkingSpeed + along / (speed > 0 ? speed : Self.walkingSpeed)
+            if seconds < best.seconds { best = Snap(node: nearest, metres: off + along, seconds: seconds) }
+        }
+        return best
+    }
+
+    /// The road segment (pair of consecutive way nodes) nearest `point`, among those at its
+    /// nearest node: its id ("<smaller node id>-<larger node id>", so that both directions
+    /// of a street are one segment), its road's name ("" when unnamed) and how far it is.
     public func roadSegment(near point: GeoPoint) -> (id: String, name: String, metres: Double)? {
         let p = projection.project(point)
         guard let node = roadIndex.nearest(to: p)?.index else { return nil }
@@ -281,19 +298,20 @@ public final class CountyModel: Sendable {
     public func travelTimes(to target: GeoPoint, units: [(position: GeoPoint, mode: TravelMode)], maxSeconds: Double = .infinity,
                             useHierarchies: Bool = true)
         -> (times: [UnitTime], targetSnap: Double)? {
-        guard let targetSnap = snap(target) else { return nil }
+        guard let targetAtFoot = snap(target) else { return nil }
         var result = [UnitTime](repeating: UnitTime(unitIndex: 0, seconds: .infinity, metres: .infinity, snapMetres: 0), count: units.count)
-        let snapped = units.map { snap($0.position) }
+        let snapped = units.map { snap($0.position, mode: $0.mode) }
         for mode in Set(units.map(\.mode)) {
             let members = units.indices.filter { units[$0].mode == mode }
-            let walkToTarget = targetSnap.metres / Self.walkingSpeed
+            guard let targetSnap = snap(target, mode: mode) else { continue }
+            let walkToTarget = targetSnap.seconds
             func collect(cost: (Int) -> Double, carried: (Int) -> Double) {
                 for member in members {
-                    guard let (node, metres) = snapped[member] else { continue }
-                    let seconds = cost(node) + metres / Self.walkingSpeed
-                    let road = seconds.isFinite ? carried(node) : .infinity
+                    guard let start = snapped[member] else { continue }
+                    let seconds = cost(start.node) + start.seconds
+                    let road = seconds.isFinite ? carried(start.node) : .infinity
                     result[member] = UnitTime(unitIndex: member, seconds: seconds <= maxSeconds ? seconds : .infinity,
-                                              metres: road, snapMetres: metres)
+                                              metres: road, snapMetres: start.metres)
                 }
             }
             let answered = useHierarchies && hierarchies.withSearch(mode) { search in
@@ -308,7 +326,7 @@ public final class CountyModel: Sendable {
             }
         }
         for index in result.indices { result[index].unitIndex = index }
-        return (result, targetSnap.metres)
+        return (result, targetAtFoot.metres)
     }
 
     public struct Isochrone: Sendable {
@@ -318,9 +336,9 @@ public final class CountyModel: Sendable {
     }
 
     public func isochrone(from origin: GeoPoint, seconds: Double, mode: TravelMode) -> Isochrone? {
-        guard let start = snap(origin) else { return nil }
+        guard let start = snap(origin, mode: mode) else { return nil }
         return searches.withSearch(.time(mode), direction: .forward) { search, weights in
-            search.run(from: [(start.node, start.metres / Self.walkingSpeed)], limit: seconds)
+            search.run(from: [(start.node, start.seconds)], limit: seconds)
             let reached = search.reached
             let metres = roads.coveredMetres(after: search, weights: weights, thresholds: [seconds])[0]
             let hull = convexHull(reached.map { roadPoints[$0] }).map(projection.unproject)
@@ -339,11 +357,13 @@ final class SearchPool: @unchecked Sendable {
     }
 
     private let roads: RoadGraph
+    private let speeds: SpeedTable
     private let searches = IdlePool<Key, ShortestPathSearch>()
     private let weights = Mutex<[Metric: [Double]]>([:])
 
-    init(roads: RoadGraph) {
+    init(roads: RoadGraph, speeds: SpeedTable) {
         self.roads = roads
+        self.speeds = speeds
     }
 
     /// A search to use alone for the duration of `body`. With `carryingMetres` it sums road
@@ -352,7 +372,7 @@ final class SearchPool: @unchecked Sendable {
                        _ body: (ShortestPathSearch, [Double]) throws -> T) rethrows -> T {
         let costs = weights.withLock { cache in
             if let known = cache[metric] { return known }
-            let costs = roads.weights(metric)
+            let costs = roads.weights(metric, speeds: speeds)
             cache[metric] = costs
             return costs
         }
@@ -383,12 +403,15 @@ final class IdlePool<Key: Hashable, Item>: @unchecked Sendable {
 /// as each is ready. The roads do not change on a reload, so models share one set.
 public final class TravelHierarchies: @unchecked Sendable {
     public let roads: RoadGraph
+    /// The county's speeds per mode and road class (`GRID_MODEL_SPEEDS`): every search uses them.
+    public let speeds: SpeedTable
     private let lock = NSLock()
     private var built: [TravelMode: ContractionHierarchy] = [:]
     private let searches = IdlePool<TravelMode, ManyToOneSearch>()
 
-    public init(roads: RoadGraph) {
+    public init(roads: RoadGraph, speeds: SpeedTable = .default) {
         self.roads = roads
+        self.speeds = speeds
     }
 
     public var modes: Set<TravelMode> { lock.withLock { Set(built.keys) } }
@@ -397,7 +420,7 @@ public final class TravelHierarchies: @unchecked Sendable {
     /// `cacheDirectory` where a file there was built for these roads and speeds (and
     /// writes the ones it builds there). Returns how long each took and whether it was loaded.
     @discardableResult
-    public func build(_ modes: [TravelMode], speeds: SpeedTable = .default, cacheDirectory: String? = nil)
+    public func build(_ modes: [TravelMode], cacheDirectory: String? = nil)
         -> [(mode: TravelMode, took: Duration, loaded: Bool)] {
         var timings: [(mode: TravelMode, took: Duration, loaded: Bool)] = []
         for mode in modes where !self.modes.contains(mode) {

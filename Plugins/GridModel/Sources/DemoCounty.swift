@@ -5,7 +5,8 @@ public import XunfangGeo
 /// `xunfang up` all see the same map. Sized from the documents: 538 km² (23.2 km
 /// square), an urban core of 17.4 km², **129 patrol grids**, **677 must-patrol points**,
 /// **105 must-patrol lines**, 8 public-security checkpoints and 5 city exits, on a road
-/// network of ~58,000 nodes (urban grid, rural lattice, ring road).
+/// road network at a real county's density (`SyntheticRoads.Parameters.demoCounty`: about
+/// 1,200 km of road, 8 km per km² in the town and 2 in the countryside).
 ///
 /// Layout in metres from the centre: the core is 5 × 5 grids of 834 m; a band around it
 /// is 8 fringe grids; the rest is 96 rural grids of 2.32 km. Three branches (the urban
@@ -91,14 +92,20 @@ public enum DemoCounty {
                                     placeClass: placeClass, boundary: [[corners.map(projection.unproject)]]))
         }
 
-        // Sites on the road network, at the node nearest where each belongs.
+        // Sites on the road network, at the roadside point nearest where each belongs: on the
+        // roads around the nearest junction, so that posts a block apart do not share one.
         let roadPoints = roads.coordinates.map(projection.project)
         let nodes = PointIndex(points: roadPoints)
         var sites: [SiteRecord] = []
         var random = SyntheticRoads.Generator(state: 677)
         func site(_ id: String, _ name: String, _ kind: SiteKind, near point: PlanarPoint) {
             guard let nearest = nodes.nearest(to: point) else { return }
-            sites.append(SiteRecord(id: id, name: name, kind: kind, position: roads.coordinates[nearest.index]))
+            var best = roadPoints[nearest.index]
+            for arc in roads.arcs(from: nearest.index) {
+                let candidate = point.closest(onSegment: roadPoints[nearest.index], roadPoints[Int(roads.arcHead[arc])])
+                if candidate.distance(to: point) < best.distance(to: point) { best = candidate }
+            }
+            sites.append(SiteRecord(id: id, name: name, kind: kind, position: projection.unproject(best)))
         }
         let stations = areas.filter { $0.level == .station }
         for station in stations {

@@ -2,7 +2,7 @@ public import Logging
 public import XunfangPluginKit
 public import Foundation
 import Synchronization
-import XunfangGeo
+public import XunfangGeo
 import GridModelContract
 
 /// GridModel: owns the county's geography and answers where things are and how long it
@@ -43,6 +43,7 @@ public struct GridModelPlugin: Plugin {
     /// - `GRID_MODEL_HIERARCHIES`: travel modes to build contraction hierarchies for at
     ///   start, comma-separated, or `none`; default all five. Eta answers from plain
     ///   searches until a mode's hierarchy is ready.
+    /// - `GRID_MODEL_SPEEDS`: km/h per travel mode and road class, e.g. `car.primary=45`.
     /// - `GRID_MODEL_RESPONSE_TARGETS`: the county's response circles in seconds per place
     ///   class, e.g. `core=60,urban=180,support=300` (the documents' figures, the default);
     ///   a class left out keeps its default. Locate and FourZones answer with them.
@@ -53,7 +54,7 @@ public struct GridModelPlugin: Plugin {
         let started = ContinuousClock.now
         let roads = try Self.roads(settings: context.settings)
         let modes = try Self.hierarchyModes(context.settings["GRID_MODEL_HIERARCHIES"])
-        let hierarchies = TravelHierarchies(roads: roads)
+        let hierarchies = TravelHierarchies(roads: roads, speeds: try Self.speeds(context.settings["GRID_MODEL_SPEEDS"]))
         base = ModelBase(roads: roads, hierarchies: hierarchies, responseTargets: try Self.responseTargets(context.settings["GRID_MODEL_RESPONSE_TARGETS"]))
         let store = try GridStore(path: "\(context.dataDirectory)/grid-model.sqlite")
         self.store = store
@@ -109,6 +110,33 @@ public struct GridModelPlugin: Plugin {
             }
         }
         return targets
+    }
+
+    /// `car.primary=45,car.residential=20,e-bike.*=20`: km/h per travel mode and road class
+    /// (OSM `highway` values; `*` for every class the mode may use), 0 to close, at most
+    /// 150. What is not named keeps `SpeedTable.default`.
+    public static func speeds(_ setting: String?) throws -> SpeedTable {
+        var table = SpeedTable.default
+        guard let setting, !setting.isEmpty else { return table }
+        var seen: Set<String> = []
+        for entry in setting.split(separator: ",") {
+            let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            let target = parts.first?.split(separator: ".", maxSplits: 1).map(String.init) ?? []
+            guard parts.count == 2, target.count == 2, let mode = TravelMode(rawValue: target[0]),
+                  let speed = Double(parts[1]), (0...150).contains(speed) else {
+                throw GeoError(.invalidInput, "GRID_MODEL_SPEEDS: \"\(entry)\" is not mode.class=km/h (modes: car, motorcycle, e-bike, bicycle, foot; 0 to 150)")
+            }
+            guard seen.insert(parts[0]).inserted else { throw GeoError(.invalidInput, "GRID_MODEL_SPEEDS: \(parts[0]) appears twice") }
+            if target[1] == "*" {
+                for (roadClass, current) in table.kilometresPerHour[mode] ?? [:] where current > 0 { table.kilometresPerHour[mode]?[roadClass] = speed }
+            } else {
+                guard let roadClass = RoadClass(osm: target[1]) else {
+                    throw GeoError(.invalidInput, "GRID_MODEL_SPEEDS: \"\(target[1])\" is not a road class (OSM highway values: primary, residential, ...)")
+                }
+                table.kilometresPerHour[mode, default: [:]][roadClass] = speed
+            }
+        }
+        return table
     }
 
     static func roads(settings: [String: String]) throws -> RoadGraph {
