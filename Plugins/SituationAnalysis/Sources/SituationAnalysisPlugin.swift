@@ -209,11 +209,9 @@ final class Analyst: Sendable {
         return try await colours(day: day, bus: bus).response
     }
 
-    /// Colours of every station and grid on `day`: the areas GridModel knows, or failing
-    /// that those the history names.
     /// The stations and grids GridModel knows, so that quiet ones are coloured too; none
-    /// when GridModel is not answering (the history's own then stand alone).
-    /// Their names are kept as labels, written only when they changed.
+    /// when GridModel is not answering (the history's own then stand alone). Their names
+    /// are kept as labels, written only when they changed.
     func knownAreas(bus: BusClient) async -> (stations: [String], grids: [String]) {
         guard let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
                                               as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas else { return ([], []) }
@@ -229,6 +227,8 @@ final class Analyst: Sendable {
         return (areas.filter { $0.kind == .station }.map(\.id), areas.filter { $0.kind == .grid }.map(\.id))
     }
 
+    /// Colours of every station and grid on `day`: the areas GridModel knows and those the
+    /// history names, each with its name.
     func colours(day: Int64, bus: BusClient) async throws
         -> (response: Xunfang_Situation_V1_ColoursResponse, history: HistoryColumns) {
         let history = try store.columns(from: ChinaTime.start(ofDay: day - 364), to: ChinaTime.start(ofDay: day + 1))
@@ -325,8 +325,12 @@ final class Analyst: Sendable {
     func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {
         let day = try day(request.day)
         let stations = await knownAreas(bus: bus).stations
-        let content = try Report.make(request.kind == .tenDay ? .tenDay : .daily, day: day, store: store, extraStations: stations, rule: rule,
-                                      outlines: await gridOutlines(bus: bus))
+        let outlines = await gridOutlines(bus: bus)
+        // A ten-day report judges every station on every day: not on the connection's threads.
+        let (store, rule) = (self.store, self.rule)
+        let content = try await onOwnThread {
+            try Report.make(request.kind == .tenDay ? .tenDay : .daily, day: day, store: store, extraStations: stations, rule: rule, outlines: outlines)
+        }
         var response = Xunfang_Situation_V1_ReportResponse()
         response.from = content.from
         response.to = content.to
