@@ -142,6 +142,18 @@ public struct RoadGraph: Sendable {
     /// The road an arc belongs to ("" when unnamed).
     public func name(ofArc arc: Int) -> String { names[Int(arcName[arc])] }
 
+    /// Of the arcs leaving `node`, the one passing nearest `point` (planar, `points` being
+    /// the nodes' projected positions), the point on it nearest and how far that is.
+    public func nearestArc(from node: Int, to point: PlanarPoint, points: [PlanarPoint]) -> (arc: Int, onRoad: PlanarPoint, metres: Double)? {
+        var best: (arc: Int, onRoad: PlanarPoint, metres: Double)?
+        for arc in arcs(from: node) {
+            let onRoad = point.closest(onSegment: points[node], points[Int(arcHead[arc])])
+            let metres = onRoad.distance(to: point)
+            if metres < best?.metres ?? .infinity { best = (arc, onRoad, metres) }
+        }
+        return best
+    }
+
     /// The dense index of an OSM node id.
     public func node(osmID: Int64) -> Int? { indexByOSMID[osmID].map(Int.init) }
 

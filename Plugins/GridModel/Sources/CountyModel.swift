@@ -274,13 +274,7 @@ public final class CountyModel: Sendable {
     /// of a street are one segment), its road's name ("" when unnamed) and how far it is.
     public func roadSegment(near point: GeoPoint) -> (id: String, name: String, metres: Double)? {
         let p = projection.project(point)
-        guard let node = roadIndex.nearest(to: p)?.index else { return nil }
-        var best: (arc: Int, metres: Double)?
-        for arc in roads.arcs(from: node) {
-            let metres = p.distance(toSegment: roadPoints[node], roadPoints[Int(roads.arcHead[arc])])
-            if metres < best?.metres ?? .infinity { best = (arc, metres) }
-        }
-        guard let best else { return nil }
+        guard let node = roadIndex.nearest(to: p)?.index, let best = roads.nearestArc(from: node, to: p, points: roadPoints) else { return nil }
         let ends = [roads.nodeIDs[node], roads.nodeIDs[Int(roads.arcHead[best.arc])]].sorted()
         return ("\(ends[0])-\(ends[1])", roads.name(ofArc: best.arc), best.metres)
     }

@@ -99,13 +99,9 @@ public enum DemoCounty {
         var sites: [SiteRecord] = []
         var random = SyntheticRoads.Generator(state: 677)
         func site(_ id: String, _ name: String, _ kind: SiteKind, near point: PlanarPoint) {
-            guard let nearest = nodes.nearest(to: point) else { return }
-            var best = roadPoints[nearest.index]
-            for arc in roads.arcs(from: nearest.index) {
-                let candidate = point.closest(onSegment: roadPoints[nearest.index], roadPoints[Int(roads.arcHead[arc])])
-                if candidate.distance(to: point) < best.distance(to: point) { best = candidate }
-            }
-            sites.append(SiteRecord(id: id, name: name, kind: kind, position: projection.unproject(best)))
+            guard let nearest = nodes.nearest(to: point)?.index else { return }
+            let onRoad = roads.nearestArc(from: nearest, to: point, points: roadPoints)?.onRoad ?? roadPoints[nearest]
+            sites.append(SiteRecord(id: id, name: name, kind: kind, position: projection.unproject(onRoad)))
         }
         let stations = areas.filter { $0.level == .station }
         for station in stations {

@@ -95,13 +95,7 @@ public enum ImportCommand {
             formatter.formatOptions = [.withInternetDateTime]
             return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1_000).rounded()) }
         }
-        let parts = text.split(separator: " ")
-        guard parts.count == 2, let day = ChinaTime.dayNumber(label: String(parts[0])) else { return nil }
-        let clock = parts[1].split(separator: ":").compactMap { Int($0) }
-        guard (2...3).contains(clock.count), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]),
-              clock.count == 2 || (0..<60).contains(clock[2]) else { return nil }
-        let seconds = clock[0] * 3_600 + clock[1] * 60 + (clock.count == 3 ? clock[2] : 0)
-        return ChinaTime.start(ofDay: day) + Int64(seconds) * 1_000
+        return ChinaTime.parse(text)
     }
 
     /// "Z", or an offset of at most ±14:00 (the widest in use); the formatter takes +99:00.

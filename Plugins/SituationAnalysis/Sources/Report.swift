@@ -224,8 +224,7 @@ public enum Report {
         if let fall = moves.min(by: { $0.1 < $1.1 }), fall.1 < 0 { lines.append("下降最多：\(fall.0)，减少\(-fall.1)起（共\(fall.2)起）。") }
         let flagged = content.stations.filter { $0.colour != "green" }
         if !flagged.isEmpty {
-            let colourName = ["yellow": "黄", "orange": "橙", "red": "红"]
-            lines.append("\(content.to)预警：" + flagged.map { "\($0.name)（\(colourName[$0.colour] ?? $0.colour)色）" }.joined(separator: "、") + "。")
+            lines.append("\(content.to)预警：" + flagged.map { "\($0.name)（\(colourNames[$0.colour] ?? $0.colour)色）" }.joined(separator: "、") + "。")
         }
         var hottest = (weekday: 0, hour: 0, count: 0)
         for (weekday, hours) in periodHeat.enumerated() {

@@ -210,11 +210,19 @@ final class Analyst: Sendable {
     }
 
     /// The stations and grids GridModel knows, so that quiet ones are coloured too; none
-    /// when GridModel is not answering (the history's own then stand alone). Their names
-    /// are kept as labels, written only when they changed.
+    /// when GridModel is not answering (the history's own then stand alone).
     func knownAreas(bus: BusClient) async -> (stations: [String], grids: [String]) {
-        guard let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", Xunfang_GridModel_V1_ListAreasRequest(),
-                                              as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(2)).areas else { return ([], []) }
+        let areas = await gridModelAreas(bus: bus, withOutlines: false)
+        return (areas.filter { $0.kind == .station }.map(\.id), areas.filter { $0.kind == .grid }.map(\.id))
+    }
+
+    /// Every area GridModel has (none when it is not answering); their names are kept as
+    /// labels, written only when they changed.
+    func gridModelAreas(bus: BusClient, withOutlines: Bool) async -> [Xunfang_GridModel_V1_Area] {
+        var request = Xunfang_GridModel_V1_ListAreasRequest()
+        request.withOutlines = withOutlines
+        guard let areas = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", request,
+                                              as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(withOutlines ? 5 : 2)).areas else { return [] }
         let names = Dictionary(areas.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         if areaNames.withLock({ $0 }) != names {
             do {
@@ -224,7 +232,7 @@ final class Analyst: Sendable {
                 logger.warning("cannot keep the area names", metadata: ["xunfang.error": "\(error)"])
             }
         }
-        return (areas.filter { $0.kind == .station }.map(\.id), areas.filter { $0.kind == .grid }.map(\.id))
+        return areas
     }
 
     /// Colours of every station and grid on `day`: the areas GridModel knows and those the
@@ -324,8 +332,13 @@ final class Analyst: Sendable {
 
     func report(_ request: Xunfang_Situation_V1_ReportRequest, bus: BusClient) async throws -> Xunfang_Situation_V1_ReportResponse {
         let day = try day(request.day)
-        let stations = await knownAreas(bus: bus).stations
-        let outlines = await gridOutlines(bus: bus)
+        // One call for the stations, their names and the grids' outlines.
+        let areas = await gridModelAreas(bus: bus, withOutlines: true)
+        let stations = areas.filter { $0.kind == .station }.map(\.id)
+        let outlines = areas.filter { $0.kind == .grid }.map { grid in
+            Report.GridOutline(id: grid.id, name: grid.name, station: grid.parentID,
+                               rings: grid.outline.map { ring in ring.points.map { [$0.longitude, $0.latitude] } })
+        }
         // A ten-day report judges every station on every day: not on the connection's threads.
         let (store, rule) = (self.store, self.rule)
         let content = try await onOwnThread {
@@ -337,19 +350,6 @@ final class Analyst: Sendable {
         response.json = try Report.json(content)
         response.html = Report.html(content)
         return response
-    }
-
-    /// The grids' outlines for the report's map; none when GridModel is not answering.
-    func gridOutlines(bus: BusClient) async -> [Report.GridOutline] {
-        var request = Xunfang_GridModel_V1_ListAreasRequest()
-        request.kind = .grid
-        request.withOutlines = true
-        guard let grids = try? await bus.call(SituationAnalysisPlugin.gridModel + "ListAreas", request,
-                                              as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(5)).areas else { return [] }
-        return grids.map { grid in
-            Report.GridOutline(id: grid.id, name: grid.name, station: grid.parentID,
-                               rings: grid.outline.map { ring in ring.points.map { [$0.longitude, $0.latitude] } })
-        }
     }
 
     /// A patrol plan for a shift: yesterday's colours set each station's share on patrol;
