@@ -1,9 +1,11 @@
 import Foundation
 import Logging
 import SituationAnalysisPlugin
+import Synchronization
 import Testing
 import XunfangBusServer
 import XunfangConfig
+import XunfangGeo
 import XunfangPluginKit
 import DispatchContract
 import GridModelContract
@@ -130,6 +132,74 @@ struct SituationBusTests {
         await server.stop()
     }
 
+    @Test("the demo history seeds an empty store once; imported incidents are placed before their day is coloured, so its rise is warned")
+    func demoHistory() async throws {
+        let directory = temporaryDirectory()
+        let (server, makeClient) = try await bus(directory)
+        // GridModel's answer: within 400 m of the demo's burglary run is one station, the rest another.
+        let gridModel = try await makeClient("grid-model")
+        let projection = LocalProjection(origin: SyntheticRoads.Parameters.demoCounty.origin)
+        let run = PlanarPoint(x: -1_200, y: -1_100)
+        @Sendable func inRun(_ longitude: Double, _ latitude: Double) -> Bool {
+            projection.project(GeoPoint(longitude: longitude, latitude: latitude)).distance(to: run) < 400
+        }
+        @Sendable func area(_ id: String, _ kind: Xunfang_GridModel_V1_AreaKind) -> Xunfang_GridModel_V1_Area {
+            Xunfang_GridModel_V1_Area.with { $0.id = id; $0.name = id; $0.kind = kind }
+        }
+        gridModel.serve("/xunfang.grid_model.v1.GridModel/ListAreas") { (_: Xunfang_GridModel_V1_ListAreasRequest, _) in
+            Xunfang_GridModel_V1_ListAreasResponse.with {
+                $0.areas = [area("510000-01-01", .station), area("510000-01-03", .station), area("510000-01-01-001", .grid), area("510000-01-03-001", .grid)]
+            }
+        }
+        gridModel.serve("/xunfang.grid_model.v1.GridModel/Locate") { (request: Xunfang_GridModel_V1_LocateRequest, _) in
+            let station = inRun(request.position.longitude, request.position.latitude) ? "510000-01-03" : "510000-01-01"
+            return Xunfang_GridModel_V1_LocateResponse.with { $0.found = true; $0.grid = area(station + "-001", .grid); $0.station = area(station, .station) }
+        }
+        try await gridModel.start()
+        let desk = try await makeClient("desk")
+        try await desk.start()
+        let warnings = try await desk.subscribe("situation.warning", durable: "community")
+
+        let store = try HistoryStore(path: directory + "/situation.sqlite")
+        let today = ChinaTime.dayNumber(label: "2026-12-01")!
+        let clock = Clock(ChinaTime.start(ofDay: today) + 2 * hour)
+        let plugin = SituationAnalysisPlugin(store: store, logger: quiet, now: { clock.now }, dailyCheck: .milliseconds(50), demoHistoryDays: 120)
+        let situation = try await makeClient("situation")
+        plugin.register(on: situation)
+        try await situation.start()
+        let running = Task { try await plugin.run(on: situation) }
+        var iterator = warnings.makeAsyncIterator()
+        let message = try #require(await iterator.next())
+        message.ack()
+        let warning = try message.decode(Xunfang_Situation_V1_Warning.self)
+        let seeded = try store.count()
+        let expected = DemoIncidents().incidents(days: today - 120...today - 1)
+        #expect(seeded == expected.count)
+        #expect(seeded > 60 * 120)
+        // Every seeded incident was placed before the day was coloured: the count is the whole county's day.
+        #expect(warning.day == "2026-11-30" && warning.stationID == "510000-01-03")
+        #expect(Int(warning.count) == expected.count { ChinaTime.dayNumber($0.at) == today - 1 && inRun($0.longitude, $0.latitude) }, "\(warning.count)")
+        let unplaced = try store.unlocated(limit: 1)
+        #expect(unplaced.isEmpty)
+        running.cancel()
+        _ = await running.result
+        await situation.close()
+
+        // A day later the store is not empty: a second start seeds nothing (not even the new yesterday).
+        clock.set(clock.now + ChinaTime.day)
+        let again = SituationAnalysisPlugin(store: store, logger: quiet, now: { clock.now }, dailyCheck: .milliseconds(50), demoHistoryDays: 120)
+        let second = try await makeClient("situation")
+        again.register(on: second)
+        try await second.start()
+        let rerun = Task { try await again.run(on: second) }
+        #expect(try await dayDone(ChinaTime.start(ofDay: today), in: store))
+        let after = try store.count()
+        #expect(after == expected.count)
+        rerun.cancel()
+        for client in [second, desk, gridModel] { await client.close() }
+        await server.stop()
+    }
+
     @Test("incidents from the durable topic are kept once; breakdowns, colours and the daily warning come out of them")
     func history() async throws {
         let directory = temporaryDirectory()
@@ -183,6 +253,8 @@ struct SituationBusTests {
         let desk = try await client("desk")
         let warnings = try await desk.subscribe("situation.warning", durable: "community")
         let running = Task { try await plugin.run(on: situation) }
+        // The first daily run (Sunday, once the stored incidents are placed) asks GridModel for names.
+        #expect(try await dayDone(monday - ChinaTime.day, in: store))
 
         var breakdown = Xunfang_Situation_V1_BreakdownRequest()
         breakdown.from = monday
@@ -282,10 +354,9 @@ struct SituationBusTests {
 }
 
 /// A settable clock the plugin reads.
-final class Clock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int64
-    init(_ value: Int64) { self.value = value }
-    var now: Int64 { lock.withLock { value } }
-    func set(_ new: Int64) { lock.withLock { value = new } }
+final class Clock: Sendable {
+    private let value: Mutex<Int64>
+    init(_ value: Int64) { self.value = Mutex(value) }
+    var now: Int64 { value.withLock { $0 } }
+    func set(_ new: Int64) { value.withLock { $0 = new } }
 }

@@ -36,6 +36,9 @@ enum DemoCounty {
           serve: ["/xunfang.dispatch.v1.Dispatch/*"]
           call: ["/xunfang.grid_model.v1.GridModel/*"]
       - name: situation
+        env:
+          # An empty history starts with 400 days of the demo county's incidents (60 a day).
+          SITUATION_DEMO_HISTORY_DAYS: "400"
         acl:
           publish: ["situation.>"]
           subscribe: ["incident.>"]

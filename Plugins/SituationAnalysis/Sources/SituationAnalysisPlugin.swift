@@ -32,6 +32,7 @@ public struct SituationAnalysisPlugin: Plugin {
          PluginCommand("report", "print the situation report for a period") { ReportCommand.run($0) },
          PluginCommand("run-daily", "compute a day's colours and send its warnings now (over the bus; never twice)") { await RunDailyCommand.run($0) },
          PluginCommand("density", "kernel density of incidents as GeoJSON for a map (no bus)") { DensityCommand.run($0) },
+         PluginCommand("demo-history", "the demo county's seeded incident history as import CSV (no bus)") { DemoHistoryCommand.run($0) },
          PluginCommand("hotspots", "Gi* hot spots on any polygon file (no bus)") { HotspotsCommand.run($0) },
          PluginCommand("bench", "hot-spot statistics and aggregation speed (xunfang bench situation)") { SituationBenchmark.run($0) }]
     }
@@ -39,10 +40,16 @@ public struct SituationAnalysisPlugin: Plugin {
     let analyst: Analyst
     /// How often the daily run checks whether a day is due.
     let dailyCheck: Duration
+    /// Days of the demo county's history to seed an empty store with (nil: none).
+    let demoHistoryDays: Int64?
 
     /// The history lives in `<data>/situation/situation.sqlite`; `xunfang situation import
-    /// FILE.csv` adds old incidents to it.
+    /// FILE.csv` adds old incidents to it. `SITUATION_DEMO_HISTORY_DAYS` (0 to 3660) fills
+    /// an empty history with that many days of the demo county's (the demo config sets it).
     public init(context: PluginContext) throws {
+        let days = try context.number("SITUATION_DEMO_HISTORY_DAYS", in: 0...3_660, default: 0, unit: "whole days")
+        guard days == days.rounded() else { throw SettingError("SITUATION_DEMO_HISTORY_DAYS is \(days); use whole days from 0 (none) to 3660") }
+        demoHistoryDays = days > 0 ? Int64(days) : nil
         let store = try HistoryStore(path: "\(context.dataDirectory)/situation.sqlite")
         analyst = Analyst(store: store, logger: context.logger, now: { Int64(Date().timeIntervalSince1970 * 1_000) },
                           rule: try ColourRule(settings: context.settings))
@@ -51,9 +58,10 @@ public struct SituationAnalysisPlugin: Plugin {
 
     /// For tests: a store and a clock of their own.
     public init(store: HistoryStore, logger: Logger, now: @escaping @Sendable () -> Int64, dailyCheck: Duration = .seconds(30),
-                rule: ColourRule = ColourRule()) {
+                rule: ColourRule = ColourRule(), demoHistoryDays: Int64? = nil) {
         analyst = Analyst(store: store, logger: logger, now: now, rule: rule)
         self.dailyCheck = dailyCheck
+        self.demoHistoryDays = demoHistoryDays
     }
 
     public func register(on bus: BusClient) {
@@ -81,6 +89,11 @@ public struct SituationAnalysisPlugin: Plugin {
 
     public func run(on bus: BusClient) async throws {
         let (analyst, dailyCheck) = (self.analyst, self.dailyCheck)
+        // Before the consumer starts, so that the first live incident does not make the
+        // history look like a county's own.
+        if let days = demoHistoryDays {
+            try await onOwnThread { try analyst.seedDemoHistory(days: days) }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Durable: what arrives while this plugin is down waits in the bus's log.
@@ -89,15 +102,17 @@ public struct SituationAnalysisPlugin: Plugin {
                 }
             }
             group.addTask {
+                // One loop: the daily run waits until imported incidents are placed, or
+                // a day would be coloured without them (and not coloured again).
+                let clock = ContinuousClock()
+                var dailyDue = clock.now
                 while !Task.isCancelled {
                     let placed = await analyst.locatePending(bus: bus)
-                    try await Task.sleep(for: placed > 0 ? .milliseconds(100) : .seconds(5))
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    await analyst.dailyRun(bus: bus)
-                    try await Task.sleep(for: dailyCheck)
+                    if placed == 0, clock.now >= dailyDue {
+                        await analyst.dailyRun(bus: bus)
+                        dailyDue = clock.now.advanced(by: dailyCheck)
+                    }
+                    try await Task.sleep(for: placed > 0 ? .milliseconds(100) : min(.seconds(5), dailyCheck))
                 }
             }
             try await group.next()
@@ -142,6 +157,16 @@ final class Analyst: Sendable {
             id: incident.id, at: incident.times.received, type: incident.typeCode,
             longitude: incident.location.longitude, latitude: incident.location.latitude,
             grid: incident.gridID, station: incident.stationID, typeName: incident.typeName)])
+    }
+
+    /// Fills an empty history with the demo county's last `days` days; a history holding
+    /// anything (a county's own, or the demo's from an earlier start) is left alone.
+    func seedDemoHistory(days: Int64) throws {
+        guard try store.count() == 0 else { return }
+        let yesterday = ChinaTime.dayNumber(now()) - 1
+        let added = try store.upsert(DemoIncidents().incidents(days: yesterday - days + 1...yesterday))
+        try store.markImported()
+        logger.info("demo history seeded", metadata: ["xunfang.incidents": "\(added)", "xunfang.days": "\(days)"])
     }
 
     /// Asks GridModel where imported incidents lie; returns how many were placed (0 when
@@ -439,7 +464,8 @@ final class Analyst: Sendable {
         do {
             let outcome = try await runDay(yesterday, bus: bus)
             try store.setMeta("colours_day", String(max(done, yesterday)))
-            try store.setMeta("colours_imports", imports)
+            // While GridModel leaves imported incidents unplaced, colour the day again later.
+            if try store.unlocated(limit: 1).isEmpty { try store.setMeta("colours_imports", imports) }
             logger.info("daily colours published", metadata: [
                 "xunfang.day": "\(outcome.colours.day)", "xunfang.warned": "\(outcome.warned.joined(separator: ","))",
                 "xunfang.reason": "\(done < yesterday ? "new day" : "history imported")"])
