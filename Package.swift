@@ -27,6 +27,8 @@ let package = Package(
     products: [
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .executable(name: "xunfang-plugin-checkpoint", targets: ["CheckpointControlPluginMain"]),
+        .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
         .executable(name: "xunfang-plugin-situation", targets: ["SituationAnalysisPluginMain"]),
         .executable(name: "xunfang-plugin-dispatch", targets: ["DispatchPluginMain"]),
         .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
@@ -298,11 +300,36 @@ let package = Package(
         ),
 
         .testTarget(
+            name: "CheckpointControlTests",
+            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging],
+            path: "Tests/CheckpointControlTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SituationAnalysisTests",
             dependencies: ["SituationAnalysisPlugin", "SituationAnalysisContract", "DispatchContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SituationAnalysisTests",
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CheckpointControlContract",
+            dependencies: [protobuf],
+            path: "Plugins/CheckpointControl/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
+            name: "CheckpointControlPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "CheckpointControlContract", protobuf, logging],
+            path: "Plugins/CheckpointControl/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CheckpointControlPluginMain",
+            dependencies: ["CheckpointControlPlugin"],
+            path: "Plugins/CheckpointControl/Main",
             swiftSettings: swiftSettings
         ),
 

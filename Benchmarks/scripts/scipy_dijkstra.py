@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import dijkstra
 
 def load(path):
     data = open(path, "rb").read()
-    assert data[:8] == b"XFGRAPH1", path
+    assert data[:8] in (b"XFGRAPH1", b"XFGRAPH2"), path  # the names section after the arcs is not needed here
     n, m = struct.unpack_from("<QQ", data, 8)
     offset = 24
     def take(dtype, count):

@@ -71,6 +71,37 @@ public struct SpeedTable: Sendable, Hashable, Codable {
 }
 
 /// What a search minimises.
+extension SpeedTable {
+    /// The default table changed by a county setting `mode.class=km/h,...` (`class` an OSM
+    /// highway value, or `*` for every class the mode may use); errors name `key`.
+    public init(setting: String?, key: String) throws(GeoError) {
+        var table = SpeedTable.default
+        guard let setting, !setting.isEmpty else {
+            self = table
+            return
+        }
+        var seen: Set<String> = []
+        for entry in setting.split(separator: ",") {
+            let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            let target = parts.first?.split(separator: ".", maxSplits: 1).map(String.init) ?? []
+            guard parts.count == 2, target.count == 2, let mode = TravelMode(rawValue: target[0]),
+                  let speed = Double(parts[1]), (0...150).contains(speed) else {
+                throw GeoError(.invalidInput, "\(key): \"\(entry)\" is not mode.class=km/h (modes: car, motorcycle, e-bike, bicycle, foot; 0 to 150)")
+            }
+            guard seen.insert(parts[0]).inserted else { throw GeoError(.invalidInput, "\(key): \(parts[0]) appears twice") }
+            if target[1] == "*" {
+                for (roadClass, current) in table.kilometresPerHour[mode] ?? [:] where current > 0 { table.kilometresPerHour[mode]?[roadClass] = speed }
+            } else {
+                guard let roadClass = RoadClass(osm: target[1]) else {
+                    throw GeoError(.invalidInput, "\(key): \"\(target[1])\" is not a road class (OSM highway values: primary, residential, ...)")
+                }
+                table.kilometresPerHour[mode, default: [:]][roadClass] = speed
+            }
+        }
+        self = table
+    }
+}
+
 public enum Metric: Hashable, Sendable {
     case distance
     case time(TravelMode)
@@ -158,6 +189,23 @@ public struct RoadGraph: Sendable {
     public func node(osmID: Int64) -> Int? { indexByOSMID[osmID].map(Int.init) }
 
     public func arcs(from node: Int) -> Range<Int> { Int(arcStart[node])..<Int(arcStart[node + 1]) }
+
+    /// The node an arc leaves from (a search over the offsets: arcs are stored by tail).
+    public func tail(ofArc arc: Int) -> Int {
+        Self.owner(ofArc: arc, offsets: arcStart)
+    }
+
+    /// The node whose range in `offsets` (sorted, one more than the nodes) holds `arc`.
+    static func owner(ofArc arc: Int, offsets: [Int32]) -> Int {
+        var low = 0, high = offsets.count - 2
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if Int(offsets[middle]) <= arc { low = middle } else { high = middle - 1 }
+        }
+        // Empty ranges share a start: step forward to the node whose range holds `arc`.
+        while Int(offsets[low + 1]) <= arc { low += 1 }
+        return low
+    }
 
     /// Cost of each arc under `metric`: metres, or seconds at the mode's speed for the
     /// arc's class (infinity where the mode may not go).

@@ -183,15 +183,7 @@ public final class ShortestPathSearch {
 
     /// The node an arc of this search's own (possibly reversed) CSR leaves from.
     private func tail(ofSearchArc arc: Int) -> Int {
-        // Offsets are sorted, so the tail is the last node whose range starts at or before `arc`.
-        var low = 0, high = nodeCount - 1
-        while low < high {
-            let middle = (low + high + 1) / 2
-            if Int(start[middle]) <= arc { low = middle } else { high = middle - 1 }
-        }
-        // Empty ranges share a start: step forward to the node whose range holds `arc`.
-        while Int(start[low + 1]) <= arc { low += 1 }
-        return low
+        RoadGraph.owner(ofArc: arc, offsets: start)
     }
 
     private func reset() {

@@ -44,6 +44,10 @@ enum DemoCounty {
           subscribe: ["incident.>"]
           serve: ["/xunfang.situation.v1.Situation/*"]
           call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
+      - name: checkpoint
+        acl:
+          publish: ["checkpoint.>"]
+          serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

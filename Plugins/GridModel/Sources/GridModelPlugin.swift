@@ -116,27 +116,7 @@ public struct GridModelPlugin: Plugin {
     /// (OSM `highway` values; `*` for every class the mode may use), 0 to close, at most
     /// 150. What is not named keeps `SpeedTable.default`.
     public static func speeds(_ setting: String?) throws -> SpeedTable {
-        var table = SpeedTable.default
-        guard let setting, !setting.isEmpty else { return table }
-        var seen: Set<String> = []
-        for entry in setting.split(separator: ",") {
-            let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
-            let target = parts.first?.split(separator: ".", maxSplits: 1).map(String.init) ?? []
-            guard parts.count == 2, target.count == 2, let mode = TravelMode(rawValue: target[0]),
-                  let speed = Double(parts[1]), (0...150).contains(speed) else {
-                throw GeoError(.invalidInput, "GRID_MODEL_SPEEDS: \"\(entry)\" is not mode.class=km/h (modes: car, motorcycle, e-bike, bicycle, foot; 0 to 150)")
-            }
-            guard seen.insert(parts[0]).inserted else { throw GeoError(.invalidInput, "GRID_MODEL_SPEEDS: \(parts[0]) appears twice") }
-            if target[1] == "*" {
-                for (roadClass, current) in table.kilometresPerHour[mode] ?? [:] where current > 0 { table.kilometresPerHour[mode]?[roadClass] = speed }
-            } else {
-                guard let roadClass = RoadClass(osm: target[1]) else {
-                    throw GeoError(.invalidInput, "GRID_MODEL_SPEEDS: \"\(target[1])\" is not a road class (OSM highway values: primary, residential, ...)")
-                }
-                table.kilometresPerHour[mode, default: [:]][roadClass] = speed
-            }
-        }
-        return table
+        try SpeedTable(setting: setting, key: "GRID_MODEL_SPEEDS")
     }
 
     static func roads(settings: [String: String]) throws -> RoadGraph {

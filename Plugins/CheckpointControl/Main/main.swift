@@ -1,0 +1,4 @@
+import CheckpointControlPlugin
+import XunfangPluginKit
+
+await PluginMain.run(CheckpointControlPlugin.self)

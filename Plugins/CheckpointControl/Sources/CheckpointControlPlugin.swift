@@ -1,0 +1,164 @@
+public import XunfangPluginKit
+public import Foundation
+public import XunfangGeo
+import CheckpointControlContract
+
+/// CheckpointControl: checkpoints, seal plans (关城门) and live containment rings. This
+/// version serves interception rings on the county's road graph; see
+/// Plugins/CheckpointControl/README.md.
+public struct CheckpointControlPlugin: Plugin {
+    static let service = "/xunfang.checkpoint.v1.Checkpoint/"
+    public static let ringMethod = service + "Ring"
+
+    public static let manifest = PluginManifest(name: "checkpoint", version: "0.1.0", serves: [ringMethod])
+
+    public static var descriptorSet: Data { CheckpointControlDescriptors.fileDescriptorSet }
+
+    public static var commands: [PluginCommand] {
+        [PluginCommand("ring", "the interception ring on a road graph file (no bus)") { RingCommand.run($0) }]
+    }
+
+    let rings: RingService
+
+    /// Settings: `CHECKPOINT_ROADS` (a graph from `xunfang geo import-osm`; default the
+    /// demo county's roads) and `CHECKPOINT_SPEEDS` (as GridModel's `GRID_MODEL_SPEEDS`).
+    public init(context: PluginContext) throws {
+        let roads: RoadGraph
+        if let path = context.settings["CHECKPOINT_ROADS"], !path.isEmpty {
+            roads = try GraphFile.read(from: path)
+        } else {
+            roads = SyntheticRoads.county(.demoCounty)
+        }
+        rings = RingService(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"))
+    }
+
+    /// For tests: a graph and speeds of their own.
+    public init(roads: RoadGraph, speeds: SpeedTable = .default) {
+        rings = RingService(roads: roads, speeds: speeds)
+    }
+
+    public func register(on bus: BusClient) {
+        let rings = self.rings
+        // A ring runs several road searches and max-flows: off the connection's threads.
+        bus.serve(Self.ringMethod) { (request: Xunfang_Checkpoint_V1_RingRequest, _) in
+            try await onOwnThread { try rings.ring(request) }
+        }
+    }
+
+    /// Rings are answered as they are asked for; nothing runs between calls yet.
+    public func run(on bus: BusClient) async throws {
+        while !Task.isCancelled { try await Task.sleep(for: .seconds(3_600)) }
+    }
+}
+
+/// Ring requests in, `Containment` answers out: ids and positions turned into graph
+/// nodes, limits checked, and errors as the wire's status codes.
+struct RingService: Sendable {
+    let roads: RoadGraph
+    let speeds: SpeedTable
+    let nodes: PointIndex
+    let projection: LocalProjection
+    static let maxUnits = 500
+    static let maxExits = 200
+
+    init(roads: RoadGraph, speeds: SpeedTable) {
+        self.roads = roads
+        self.speeds = speeds
+        let origin = roads.coordinates.first ?? GeoPoint(longitude: 0, latitude: 0)
+        projection = LocalProjection(origin: origin)
+        nodes = PointIndex(points: roads.coordinates.map(projection.project))
+    }
+
+    func ring(_ request: Xunfang_Checkpoint_V1_RingRequest) throws -> Xunfang_Checkpoint_V1_RingResponse {
+        guard request.units.count <= Self.maxUnits else { throw BusClientError(.invalidArgument, "more than \(Self.maxUnits) units") }
+        guard request.exits.count <= Self.maxExits else { throw BusClientError(.invalidArgument, "more than \(Self.maxExits) exits") }
+        let metric: Metric
+        switch request.metric {
+        case .distance: metric = .distance
+        case .time, .unspecified: metric = .time(try mode(request.suspectMode, what: "suspect_mode"))
+        case .UNRECOGNIZED(let value): throw BusClientError(.invalidArgument, "metric \(value) is not a Metric")
+        }
+        var weightSets: [[Double]] = [], setIndex: [String: Int] = [:]
+        func weightSet(_ name: String) -> Int {
+            if let known = setIndex[name] { return known }
+            let unitMetric: Metric = if case .time = metric, let mode = TravelMode(rawValue: name) { .time(mode) } else { .distance }
+            weightSets.append(roads.weights(unitMetric, speeds: speeds))
+            setIndex[name] = weightSets.count - 1
+            return weightSets.count - 1
+        }
+        var units: [Containment.Unit] = []
+        for (index, unit) in request.units.enumerated() {
+            guard (1...64).contains(unit.id.utf8.count) else { throw BusClientError(.invalidArgument, "units[\(index)]: id must be 1 to 64 bytes") }
+            let modeName = try mode(unit.mode, what: "units[\(index)] (\(unit.id)) mode").rawValue
+            let node = try self.node(unit.node, unit.longitude, unit.latitude, what: "units[\(index)] (\(unit.id))")
+            units.append(Containment.Unit(id: unit.id, node: node, weightSet: weightSet(modeName), fixed: unit.fixed))
+        }
+        let suspectWeights = roads.weights(metric, speeds: speeds)
+        if weightSets.isEmpty { weightSets = [suspectWeights] }
+        let exits = try request.exits.enumerated().map { index, id in try self.node(id, 0, 0, what: "exits[\(index)]") }
+        let problem = Containment.Problem(
+            graph: roads, suspectWeights: suspectWeights, policeWeights: weightSets,
+            incident: try node(request.incidentNode, request.incidentLongitude, request.incidentLatitude, what: "incident"),
+            headStart: request.headStart, boundary: request.boundary, margin: request.margin, units: units, exits: exits)
+        let answer: Containment.Answer
+        do {
+            answer = try Containment.solve(problem)
+        } catch {
+            throw BusClientError(error.code == .notFound ? .notFound : .invalidArgument, error.message)
+        }
+        return response(answer)
+    }
+
+    func mode(_ name: String, what: String) throws -> TravelMode {
+        guard let mode = TravelMode(rawValue: name.isEmpty ? "car" : name) else {
+            throw BusClientError(.invalidArgument, "\(what) \"\(name)\" is not one of \(TravelMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return mode
+    }
+
+    /// A node by OSM id, or the road node nearest a WGS84 position when the id is 0.
+    func node(_ id: Int64, _ longitude: Double, _ latitude: Double, what: String) throws -> Int {
+        if id != 0 {
+            guard let node = roads.node(osmID: id) else { throw BusClientError(.notFound, "\(what): node \(id) is not in the road graph") }
+            return node
+        }
+        guard (-180...180).contains(longitude), (-90...90).contains(latitude), longitude != 0 || latitude != 0 else {
+            throw BusClientError(.invalidArgument, "\(what): give a node id or a WGS84 position")
+        }
+        guard let nearest = nodes.nearest(to: projection.project(GeoPoint(longitude: longitude, latitude: latitude))) else {
+            throw BusClientError(.notFound, "\(what): the road graph is empty")
+        }
+        return nearest.index
+    }
+
+    func response(_ answer: Containment.Answer) -> Xunfang_Checkpoint_V1_RingResponse {
+        func point(_ point: Containment.Point) -> Xunfang_Checkpoint_V1_RingPoint {
+            Xunfang_Checkpoint_V1_RingPoint.with {
+                $0.node = roads.nodeIDs[point.node]
+                $0.unit = point.unit
+                $0.suspect = point.suspect
+                $0.police = point.police
+                $0.longitude = roads.coordinates[point.node].longitude
+                $0.latitude = roads.coordinates[point.node].latitude
+                $0.roadName = roads.arcs(from: point.node).lazy.map(roads.name(ofArc:)).first { !$0.isEmpty } ?? ""
+            }
+        }
+        return Xunfang_Checkpoint_V1_RingResponse.with {
+            $0.feasible = answer.feasible
+            $0.ring = answer.ring.map(point)
+            $0.uncovered = answer.uncovered.map { arc in
+                Xunfang_Checkpoint_V1_EscapeArc.with {
+                    $0.fromNode = roads.nodeIDs[roads.tail(ofArc: arc)]
+                    $0.toNode = roads.nodeIDs[Int(roads.arcHead[arc])]
+                    $0.roadName = roads.name(ofArc: arc)
+                }
+            }
+            $0.proved = answer.proved
+            $0.latestPolice = answer.latestPolice
+            $0.reason = answer.reason
+            $0.hasFeasibleHeadStart_p = answer.feasibleHeadStart != nil
+            $0.feasibleHeadStart = answer.feasibleHeadStart ?? 0
+            $0.needed = answer.needed.map(point)
+        }
+    }
+}

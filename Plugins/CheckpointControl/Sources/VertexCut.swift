@@ -1,0 +1,105 @@
+/// Minimum vertex cuts between a source and a set of sinks in a directed graph, by
+/// max-flow on the node-split graph (Menger): every node becomes an in-half and an
+/// out-half joined by an arc of capacity 1 when the node may be cut and unbounded when it
+/// may not; every graph arc runs from its tail's out-half to its head's in-half, unbounded.
+/// A maximum flow's value is the fewest nodes whose removal leaves no path, and the
+/// nodes whose in-half the residual graph still reaches but whose out-half it does not
+/// are such a set. Pure: no I/O.
+struct VertexCutNetwork {
+    /// Flow-graph arcs: head, residual capacity, and the index of the reverse arc.
+    private var head: [Int32] = []
+    private var residual: [Int32] = []
+    private var first: [Int32]
+    private var next: [Int32] = []
+    private let nodeCount: Int
+    private let sink: Int
+    private static let unbounded: Int32 = 1 << 28
+
+    /// - Parameters:
+    ///   - nodeCount: nodes 0..<nodeCount.
+    ///   - arcs: directed graph arcs (tail, head).
+    ///   - sinks: nodes from which escape is complete (each joined to the super-sink).
+    init(nodeCount: Int, arcs: [(Int, Int)], sinks: [Int]) {
+        precondition(nodeCount < Int(Self.unbounded / 4), "too many nodes for the unbounded capacity")
+        self.nodeCount = nodeCount
+        sink = 2 * nodeCount
+        first = [Int32](repeating: -1, count: 2 * nodeCount + 1)
+        for node in 0..<nodeCount { addArc(2 * node, 2 * node + 1, Self.unbounded) }
+        for (tail, headNode) in arcs where tail != headNode { addArc(2 * tail + 1, 2 * headNode, Self.unbounded) }
+        for node in sinks { addArc(2 * node + 1, sink, Self.unbounded) }
+    }
+
+    private mutating func addArc(_ from: Int, _ to: Int, _ capacity: Int32) {
+        for (a, b, c) in [(from, to, capacity), (to, from, Int32(0))] {
+            head.append(Int32(b))
+            residual.append(c)
+            next.append(first[a])
+            first[a] = Int32(head.count - 1)
+        }
+    }
+
+    enum Outcome: Equatable {
+        /// The fewest cuttable nodes separating the source from every sink.
+        case cut([Int])
+        /// Some path from the source to a sink passes no cuttable node.
+        case inseparable
+    }
+
+    /// The minimum cut when only `cuttable` nodes may be cut (the source never is).
+    func minimumCut(from source: Int, cuttable: [Bool]) -> Outcome {
+        var network = self
+        for node in 0..<nodeCount where cuttable[node] && node != source {
+            // The split arcs were added first, each with its reverse: node v's is arc 2v.
+            network.residual[2 * node] = 1
+        }
+        let start = 2 * source + 1
+        var parentArc = [Int32](repeating: -1, count: 2 * nodeCount + 1)
+        var queue: [Int32] = []
+        queue.reserveCapacity(2 * nodeCount + 1)
+        var flow = 0
+        while true {
+            for index in parentArc.indices { parentArc[index] = -1 }
+            parentArc[start] = -2
+            queue.removeAll(keepingCapacity: true)
+            queue.append(Int32(start))
+            var cursor = 0
+            search: while cursor < queue.count {
+                let vertex = Int(queue[cursor])
+                cursor += 1
+                var arc = network.first[vertex]
+                while arc >= 0 {
+                    let to = Int(network.head[Int(arc)])
+                    if network.residual[Int(arc)] > 0 && parentArc[to] == -1 {
+                        parentArc[to] = arc
+                        if to == sink { break search }
+                        queue.append(Int32(to))
+                    }
+                    arc = network.next[Int(arc)]
+                }
+            }
+            guard parentArc[sink] != -1 else { break }
+            var bottleneck = Self.unbounded
+            var vertex = sink
+            while vertex != start {
+                let arc = Int(parentArc[vertex])
+                bottleneck = min(bottleneck, network.residual[arc])
+                vertex = Int(network.head[arc ^ 1])
+            }
+            // Unbounded arcs lose at most one unit per earlier augmentation (fewer than the
+            // nodes), so a path of them alone still has a bottleneck above half of it.
+            if bottleneck > Self.unbounded / 2 { return .inseparable }
+            vertex = sink
+            while vertex != start {
+                let arc = Int(parentArc[vertex])
+                network.residual[arc] -= bottleneck
+                network.residual[arc ^ 1] += bottleneck
+                vertex = Int(network.head[arc ^ 1])
+            }
+            flow += Int(bottleneck)
+        }
+        // parentArc now marks what the residual graph reaches from the source.
+        let cut = (0..<nodeCount).filter { cuttable[$0] && $0 != source && parentArc[2 * $0] != -1 && parentArc[2 * $0 + 1] == -1 }
+        assert(cut.count == flow, "a minimum cut has as many nodes as the flow")
+        return .cut(cut)
+    }
+}
