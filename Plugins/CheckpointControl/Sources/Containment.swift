@@ -96,7 +96,7 @@ public enum Containment {
     }
 
     /// Branch-and-bound nodes before the answer is given as not proved.
-    public static let searchBudget = 4_000
+    public static let searchBudget = 500
 
     public static func solve(_ problem: Problem) throws(ContainmentError) -> Answer {
         try validate(problem)
@@ -278,7 +278,8 @@ struct Field {
             guard seen.insert(forbidden).inserted else { return }
             var cuttable = allowed.map { !$0.isEmpty }
             for node in forbidden { cuttable[node] = false }
-            guard case .cut(let cut) = network.minimumCut(from: incident, cuttable: cuttable) else { return }
+            // A ring in this branch has at least the cut's points, each needing its own unit.
+            guard case .cut(let cut) = network.minimumCut(from: incident, cuttable: cuttable), cut.count <= problem.units.count else { return }
             queue.append((cut.count, forbidden, cut))
         }
         push([])
@@ -369,7 +370,7 @@ struct Field {
         // grows as the head start shrinks).
         if smallestRing(options: self.options(headStart: 0), within: .infinity) != nil {
             var low = 0.0, high = headStart
-            for _ in 0..<30 where high - low > max(1e-3, headStart * 1e-6) {
+            for _ in 0..<12 where high - low > max(1e-3, headStart * 1e-3) {
                 let middle = (low + high) / 2
                 if smallestRing(options: self.options(headStart: middle), within: .infinity) != nil { low = middle } else { high = middle }
             }
