@@ -36,9 +36,8 @@ enum DemoCounty {
           serve: ["/xunfang.dispatch.v1.Dispatch/*"]
           call: ["/xunfang.grid_model.v1.GridModel/*"]
       - name: situation
-        env:
-          # An empty history starts with 400 days of the demo county's incidents (60 a day).
-          SITUATION_DEMO_HISTORY_DAYS: "400"
+        # tools/up imports 400 days of the demo county's incidents into an empty history;
+        # env: { SITUATION_DEMO_HISTORY_DAYS: "400" } does the same from the plugin.
         acl:
           publish: ["situation.>"]
           subscribe: ["incident.>"]

@@ -45,7 +45,7 @@ public struct SituationAnalysisPlugin: Plugin {
 
     /// The history lives in `<data>/situation/situation.sqlite`; `xunfang situation import
     /// FILE.csv` adds old incidents to it. `SITUATION_DEMO_HISTORY_DAYS` (0 to 3660) fills
-    /// an empty history with that many days of the demo county's (the demo config sets it).
+    /// an empty history with that many days of the demo county's (`tools/up` imports the same instead).
     public init(context: PluginContext) throws {
         let days = try context.number("SITUATION_DEMO_HISTORY_DAYS", in: 0...3_660, default: 0, unit: "whole days")
         guard days == days.rounded() else { throw SettingError("SITUATION_DEMO_HISTORY_DAYS is \(days); use whole days from 0 (none) to 3660") }
