@@ -78,23 +78,24 @@ struct RingService: Sendable {
         case .time, .unspecified: metric = .time(try mode(request.suspectMode, what: "suspect_mode"))
         case .UNRECOGNIZED(let value): throw BusClientError(.invalidArgument, "metric \(value) is not a Metric")
         }
-        var weightSets: [[Double]] = [], setIndex: [String: Int] = [:]
-        func weightSet(_ name: String) -> Int {
-            if let known = setIndex[name] { return known }
-            let unitMetric: Metric = if case .time = metric, let mode = TravelMode(rawValue: name) { .time(mode) } else { .distance }
+        // One weight table per distinct metric, shared by the suspect and every unit using it.
+        var weightSets: [[Double]] = [], setIndex: [Metric: Int] = [:]
+        func weightSet(_ unitMetric: Metric) -> Int {
+            if let known = setIndex[unitMetric] { return known }
             weightSets.append(roads.weights(unitMetric, speeds: speeds))
-            setIndex[name] = weightSets.count - 1
+            setIndex[unitMetric] = weightSets.count - 1
             return weightSets.count - 1
         }
         var units: [Containment.Unit] = []
         for (index, unit) in request.units.enumerated() {
             guard (1...64).contains(unit.id.utf8.count) else { throw BusClientError(.invalidArgument, "units[\(index)]: id must be 1 to 64 bytes") }
-            let modeName = try mode(unit.mode, what: "units[\(index)] (\(unit.id)) mode").rawValue
+            let unitMode = try mode(unit.mode, what: "units[\(index)] (\(unit.id)) mode")
             let node = try self.node(unit.node, unit.longitude, unit.latitude, what: "units[\(index)] (\(unit.id))")
-            units.append(Containment.Unit(id: unit.id, node: node, weightSet: weightSet(modeName), fixed: unit.fixed))
+            let unitMetric: Metric = if case .time = metric { .time(unitMode) } else { .distance }
+            units.append(Containment.Unit(id: unit.id, node: node, weightSet: weightSet(unitMetric), fixed: unit.fixed))
         }
-        let suspectWeights = roads.weights(metric, speeds: speeds)
-        if weightSets.isEmpty { weightSets = [suspectWeights] }
+        let suspectSet = weightSet(metric)
+        let suspectWeights = weightSets[suspectSet]
         let exits = try request.exits.enumerated().map { index, id in try self.node(id, 0, 0, what: "exits[\(index)]") }
         let problem = Containment.Problem(
             graph: roads, suspectWeights: suspectWeights, policeWeights: weightSets,

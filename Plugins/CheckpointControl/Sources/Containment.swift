@@ -123,7 +123,7 @@ public enum Containment {
             }
         }
         return Answer(feasible: true, ring: best.points.map { field.point($0.node, unit: problem.units[$0.unit].id, police: $0.time) },
-                      uncovered: [], proved: best.proved && smallest.proved, feasibleHeadStart: nil, needed: [], reason: "")
+                      uncovered: [], proved: true, feasibleHeadStart: nil, needed: [], reason: "")
     }
 
     static func validate(_ problem: Problem) throws(ContainmentError) {
@@ -165,8 +165,6 @@ struct Field {
     struct Ring {
         /// Local node and the unit (index into the problem's units) holding it.
         var points: [(node: Int, unit: Int, time: Double)]
-        var proved: Bool
-        var latest: Double { points.map(\.time).max() ?? 0 }
     }
 
     let problem: Containment.Problem
@@ -291,7 +289,7 @@ struct Field {
             explored += 1
             switch Self.staff(cut, allowed: allowed) {
             case .staffed(let points):
-                return Ring(points: points, proved: true)
+                return Ring(points: points)
             case .short(let failing):
                 guard explored < Containment.searchBudget else { return nil }
                 // Any staffable ring leaves out at least one node of a set with too few units.
