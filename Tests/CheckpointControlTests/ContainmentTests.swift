@@ -139,6 +139,15 @@ struct ContainmentTests {
         let held = Dictionary(uniqueKeysWithValues: answer.ring.map { (graph.nodeIDs[$0.node], $0.unit) })
         #expect(held == [3: "u", 4: "v"] || held == [3: "u", 6: "v"], "\(held)")
         #expect(answer.latestPolice < 101)
+
+        // With a budget of one branch the search stops at the cut u cannot staff twice and
+        // says so, giving the ring a greedy dive finds rather than "no ring".
+        var hurried = problem(graph, incident: 1, headStart: 0, boundary: 450, units: [("u", 1), ("v", 6)])
+        hurried.searchBudget = 1
+        let unproved = try Containment.solve(hurried)
+        #expect(unproved.feasible && !unproved.proved && unproved.ring.count == 2, "\(unproved.reason) \(unproved.proved) \(unproved.needed)")
+        #expect(BruteForce(hurried).separates(Set(unproved.ring.map(\.node))))
+        #expect(Set(unproved.ring.map(\.unit)) == ["u", "v"])
     }
 
     @Test("bad input is refused by name")
@@ -201,6 +210,17 @@ struct ContainmentTests {
                     less.headStart = headStart + 1
                     #expect(BruteForce(less).best() == nil, "round \(round): \(headStart) is not the largest")
                 }
+            }
+            // A search cut short never claims more than it knows: any ring it gives is a real
+            // ring, and "no ring" comes proved only when there is none.
+            var hurried = instance
+            hurried.searchBudget = 1
+            let unproved = try Containment.solve(hurried)
+            if unproved.feasible {
+                #expect(brute.separates(Set(unproved.ring.map(\.node))) && Set(unproved.ring.map(\.unit)).count == unproved.ring.count, "round \(round)")
+                #expect(unproved.ring.count >= best?.size ?? .max, "round \(round)")
+            } else {
+                #expect(best == nil || !unproved.proved, "round \(round)")
             }
             guard let best, answer.feasible else { continue }
             feasible += 1

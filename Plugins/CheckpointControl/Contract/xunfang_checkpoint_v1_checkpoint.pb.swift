@@ -191,9 +191,10 @@ public nonisolated struct Xunfang_Checkpoint_V1_RingResponse: Sendable {
   /// escape roads no unit can close in time
   public var uncovered: [Xunfang_Checkpoint_V1_EscapeArc] = []
 
-  /// the ring is proved the smallest (false if the search ran out of budget)
+  /// the ring is proved the smallest and earliest, or proved not to exist; false when
   public var proved: Bool = false
 
+  /// the search ran out of budget (then the ring is the best found, or none was found)
   public var latestPolice: Double = 0
 
   /// why no ring, when not feasible

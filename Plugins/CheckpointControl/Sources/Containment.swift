@@ -52,9 +52,11 @@ public enum Containment {
         public var margin: Double
         public var units: [Unit]
         public var exits: [Int]
+        /// Branch-and-bound nodes explored before the best ring found is given as not proved.
+        public var searchBudget: Int
 
         public init(graph: RoadGraph, suspectWeights: [Double], policeWeights: [[Double]], incident: Int, headStart: Double, boundary: Double,
-                    margin: Double = 0, units: [Unit], exits: [Int] = []) {
+                    margin: Double = 0, units: [Unit], exits: [Int] = [], searchBudget: Int = Containment.defaultSearchBudget) {
             self.graph = graph
             self.suspectWeights = suspectWeights
             self.policeWeights = policeWeights
@@ -64,6 +66,7 @@ public enum Containment {
             self.margin = margin
             self.units = units
             self.exits = exits
+            self.searchBudget = searchBudget
         }
     }
 
@@ -82,7 +85,8 @@ public enum Containment {
         public var ring: [Point]
         /// Escape arcs (graph arc indices) that no possible ring point cuts.
         public var uncovered: [Int]
-        /// Whether the ring is proved smallest (false only if the search ran out of budget).
+        /// Whether the ring is proved smallest with the earliest latest arrival, or no ring
+        /// proved to exist (false only when the search ran out of budget).
         public var proved: Bool
         /// When infeasible: the largest head start at which a ring could be held (nil if
         /// none, even with no head start).
@@ -95,8 +99,7 @@ public enum Containment {
         public var latestPolice: Double { ring.map(\.police).max() ?? 0 }
     }
 
-    /// Branch-and-bound nodes before the answer is given as not proved.
-    public static let searchBudget = 500
+    public static let defaultSearchBudget = 500
 
     public static func solve(_ problem: Problem) throws(ContainmentError) -> Answer {
         try validate(problem)
@@ -106,16 +109,25 @@ public enum Containment {
                           reason: "no road from the incident leads beyond the boundary or to an exit")
         }
         let options = field.options(headStart: problem.headStart)
-        guard let smallest = field.smallestRing(options: options, within: .infinity) else {
-            return field.infeasible(options: options)
+        let search = field.smallestRing(options: options, within: .infinity)
+        guard let smallest = search.ring else {
+            var answer = field.infeasible(options: options)
+            if !search.proved {
+                answer.proved = false
+                answer.reason = "no ring was found before the search budget of \(problem.searchBudget) branches ran out; one may still exist"
+            }
+            return answer
         }
         // The smallest size is known; now the earliest latest arrival that still allows it.
         let times = Array(Set(options.joined().map(\.time))).sorted()
         var low = 0, high = times.count - 1
         var best = smallest
+        var proved = search.proved
         while low < high {
             let middle = (low + high) / 2
-            if let ring = field.smallestRing(options: options, within: times[middle]), ring.points.count == smallest.points.count {
+            let within = field.smallestRing(options: options, within: times[middle])
+            proved = proved && within.proved
+            if let ring = within.ring, ring.points.count <= best.points.count {
                 best = ring
                 high = middle
             } else {
@@ -123,7 +135,7 @@ public enum Containment {
             }
         }
         return Answer(feasible: true, ring: best.points.map { field.point($0.node, unit: problem.units[$0.unit].id, police: $0.time) },
-                      uncovered: [], proved: true, feasibleHeadStart: nil, needed: [], reason: "")
+                      uncovered: [], proved: proved, feasibleHeadStart: nil, needed: [], reason: "")
     }
 
     static func validate(_ problem: Problem) throws(ContainmentError) {
@@ -139,6 +151,7 @@ public enum Containment {
         guard problem.boundary.isFinite, problem.boundary > problem.headStart else {
             throw ContainmentError(.invalidArgument, "boundary \(problem.boundary) must be beyond the head start \(problem.headStart)")
         }
+        guard problem.searchBudget >= 1 else { throw ContainmentError(.invalidArgument, "search budget \(problem.searchBudget) must be at least 1") }
         var seen: Set<String> = []
         for unit in problem.units {
             guard seen.insert(unit.id).inserted else { throw ContainmentError(.invalidArgument, "unit \(unit.id) appears twice") }
@@ -267,17 +280,21 @@ struct Field {
         }
     }
 
-    /// The smallest ring whose every point a distinct unit reaches within `limit`, or nil.
-    func smallestRing(options: [[Option]], within limit: Double) -> Ring? {
+    struct RingSearch {
+        /// The smallest ring found, nil when there is none (or none was found in budget).
+        var ring: Ring?
+        /// Whether `ring` is proved smallest, or no ring proved to exist.
+        var proved: Bool
+    }
+
+    /// The smallest ring whose every point a distinct unit reaches within `limit`. When
+    /// the budget runs out, the best branch left is followed greedily to some ring.
+    func smallestRing(options: [[Option]], within limit: Double) -> RingSearch {
         let allowed = options.map { $0.filter { $0.time <= limit } }
         var queue: [(size: Int, forbidden: [Int], cut: [Int])] = []
         var seen: Set<[Int]> = []
         func push(_ forbidden: [Int]) {
-            guard seen.insert(forbidden).inserted else { return }
-            var cuttable = allowed.map { !$0.isEmpty }
-            for node in forbidden { cuttable[node] = false }
-            // A ring in this branch has at least the cut's points, each needing its own unit.
-            guard case .cut(let cut) = network.minimumCut(from: incident, cuttable: cuttable), cut.count <= problem.units.count else { return }
+            guard seen.insert(forbidden).inserted, let cut = boundedCut(allowed: allowed, forbidden: forbidden) else { return }
             queue.append((cut.count, forbidden, cut))
         }
         push([])
@@ -289,11 +306,38 @@ struct Field {
             explored += 1
             switch Self.staff(cut, allowed: allowed) {
             case .staffed(let points):
-                return Ring(points: points)
+                return RingSearch(ring: Ring(points: points), proved: true)
             case .short(let failing):
-                guard explored < Containment.searchBudget else { return nil }
+                guard explored < problem.searchBudget else {
+                    return RingSearch(ring: dive(allowed: allowed, forbidden: forbidden, failing: failing), proved: false)
+                }
                 // Any staffable ring leaves out at least one node of a set with too few units.
                 for node in failing { push((forbidden + [node]).sorted()) }
+            }
+        }
+        return RingSearch(ring: nil, proved: true)
+    }
+
+    /// A minimum cut avoiding `forbidden` and the nodes no unit can hold, unless it needs
+    /// more points than there are units (no ring in that branch can be staffed).
+    private func boundedCut(allowed: [[Option]], forbidden: [Int]) -> [Int]? {
+        var cuttable = allowed.map { !$0.isEmpty }
+        for node in forbidden { cuttable[node] = false }
+        guard case .cut(let cut) = network.minimumCut(from: incident, cuttable: cuttable), cut.count <= problem.units.count else { return nil }
+        return cut
+    }
+
+    /// Some staffable ring, not necessarily smallest: from a branch, forbid the node of
+    /// each failing set nearest the incident (the suspect's earliest), so the ring moves
+    /// out to where units have more time, until the cut is staffed.
+    private func dive(allowed: [[Option]], forbidden: [Int], failing: [Int]) -> Ring? {
+        var forbidden = forbidden, failing = failing
+        for _ in 0..<nodes.count {
+            forbidden.append(failing.min { (suspect[$0], $0) < (suspect[$1], $1) }!)
+            guard let cut = boundedCut(allowed: allowed, forbidden: forbidden) else { return nil }
+            switch Self.staff(cut, allowed: allowed) {
+            case .staffed(let points): return Ring(points: points)
+            case .short(let next): failing = next
             }
         }
         return nil
@@ -331,7 +375,7 @@ struct Field {
                         if let other = holder[option.unit], nodes.insert(other).inserted { frontier.append(other) }
                     }
                 }
-                return .short(nodes.map { cut[$0] })
+                return .short(nodes.map { cut[$0] }.sorted())
             }
         }
         var points: [(node: Int, unit: Int, time: Double)] = []
@@ -366,11 +410,11 @@ struct Field {
         }
         // The largest head start that would have left a ring (bisection; feasibility only
         // grows as the head start shrinks).
-        if smallestRing(options: self.options(headStart: 0), within: .infinity) != nil {
+        if smallestRing(options: self.options(headStart: 0), within: .infinity).ring != nil {
             var low = 0.0, high = headStart
             for _ in 0..<12 where high - low > max(1e-3, headStart * 1e-3) {
                 let middle = (low + high) / 2
-                if smallestRing(options: self.options(headStart: middle), within: .infinity) != nil { low = middle } else { high = middle }
+                if smallestRing(options: self.options(headStart: middle), within: .infinity).ring != nil { low = middle } else { high = middle }
             }
             answer.feasibleHeadStart = low
         }

@@ -173,9 +173,12 @@ struct  Xunfang__Checkpoint__V1__RingResponse
   size_t n_uncovered;
   Xunfang__Checkpoint__V1__EscapeArc **uncovered;
   /*
-   * the ring is proved the smallest (false if the search ran out of budget)
+   * the ring is proved the smallest and earliest, or proved not to exist; false when
    */
   protobuf_c_boolean proved;
+  /*
+   * the search ran out of budget (then the ring is the best found, or none was found)
+   */
   double latest_police;
   /*
    * why no ring, when not feasible
