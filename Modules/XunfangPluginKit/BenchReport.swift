@@ -17,6 +17,20 @@ public enum BenchReport {
         }
         Swift.print(String(decoding: data, as: UTF8.self))
     }
+
+    /// How long `body` takes, in milliseconds.
+    public static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
+        let started = ContinuousClock.now
+        try body()
+        return (ContinuousClock.now - started).seconds * 1_000
+    }
+
+    /// The value at `share` (0...1) of the sorted values, rounding up (0 when empty).
+    public static func percentile(_ values: [Double], _ share: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * share).rounded(.up)))]
+    }
 }
 
 extension Duration {

@@ -37,3 +37,13 @@ struct DispatchBench: PluginBench {
     @Argument(parsing: .captureForPassthrough, help: "Passed on: --units N --calls N --intakes N --json")
     var options: [String] = []
 }
+
+/// `xunfang bench checkpoint`: containment rings with 30 cars on the demo county's roads at
+/// OSM node density (at least 50,000 nodes). `Benchmarks/run-checkpoint` runs it beside
+/// networkx's minimum cut on the very same problems.
+struct CheckpointBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "Containment ring latency on a county-size road graph.")
+    static let plugin = "checkpoint"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --incidents N --units N --head-start S --boundary S --margin S --shape-every M --export-dir DIR --json")
+    var options: [String] = []
+}

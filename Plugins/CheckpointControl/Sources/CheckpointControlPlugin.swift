@@ -15,7 +15,8 @@ public struct CheckpointControlPlugin: Plugin {
     public static var descriptorSet: Data { CheckpointControlDescriptors.fileDescriptorSet }
 
     public static var commands: [PluginCommand] {
-        [PluginCommand("ring", "the interception ring on a road graph file (no bus)") { RingCommand.run($0) }]
+        [PluginCommand("ring", "the interception ring on a road graph file (no bus)") { RingCommand.run($0) },
+         PluginCommand("bench", "ring latency on a county-size graph (xunfang bench checkpoint)") { CheckpointBenchmark.run($0) }]
     }
 
     let rings: RingService

@@ -173,6 +173,8 @@ struct Field {
     struct Option: Hashable {
         var unit: Int
         var time: Double
+        /// The local node the unit would hold (for a chain, its best node on it).
+        var node: Int
     }
 
     struct Ring {
@@ -193,6 +195,10 @@ struct Field {
     /// Each unit's (index, time) at each local node it reaches before the suspect could
     /// with no head start at all; `options(headStart:)` narrows them.
     let reach: [[Field.Option]]
+    /// Chains of road between junctions, one cut point each: the network is cut by chain.
+    let chains: Chains
+    /// The suspect's earliest time on each chain.
+    let chainSuspect: [Double]
     let network: VertexCutNetwork
     let incident: Int
 
@@ -242,8 +248,12 @@ struct Field {
         self.isEscape = isEscape
         self.arcs = arcs
         self.graphArcs = graphArcs
-        incident = Int(local[problem.incident])
-        network = VertexCutNetwork(nodeCount: nodes.count, arcs: arcs, sinks: isEscape.indices.filter { isEscape[$0] })
+        let incident = Int(local[problem.incident])
+        let chains = Chains(nodeCount: nodes.count, arcs: arcs, fixed: isEscape.indices.map { isEscape[$0] || $0 == incident })
+        self.incident = incident
+        self.chains = chains
+        chainSuspect = chains.members.map { members in members.map { suspect[$0] }.min()! }
+        network = VertexCutNetwork(nodeCount: chains.count, arcs: chains.arcs, sinks: isEscape.indices.filter { isEscape[$0] }.map { chains.chain[$0] })
         reach = Self.unitReach(problem, nodes: nodes, local: local, suspect: suspect)
     }
 
@@ -255,7 +265,7 @@ struct Field {
         var searches: [Int: ShortestPathSearch] = [:]
         for (index, unit) in problem.units.enumerated() {
             if unit.fixed {
-                if local[unit.node] >= 0 { reach[Int(local[unit.node])].append(Option(unit: index, time: 0)) }
+                if local[unit.node] >= 0 { reach[Int(local[unit.node])].append(Option(unit: index, time: 0, node: Int(local[unit.node]))) }
                 continue
             }
             let search = searches[unit.weightSet] ?? ShortestPathSearch(graph: problem.graph, weights: problem.policeWeights[unit.weightSet], recordsPaths: false)
@@ -265,7 +275,7 @@ struct Field {
                 let position = local[node]
                 guard position >= 0 else { continue }
                 let time = search.cost(node)
-                if time + problem.margin <= suspect[Int(position)] { reach[Int(position)].append(Option(unit: index, time: time)) }
+                if time + problem.margin <= suspect[Int(position)] { reach[Int(position)].append(Option(unit: index, time: time, node: Int(position))) }
             }
         }
         return reach
@@ -288,16 +298,26 @@ struct Field {
     }
 
     /// The smallest ring whose every point a distinct unit reaches within `limit`. When
-    /// the budget runs out, the best branch left is followed greedily to some ring.
+    /// the budget runs out, the best branch left is followed greedily to some ring. The
+    /// search cuts chains; each point is its unit's best node on the chain.
     func smallestRing(options: [[Option]], within limit: Double) -> RingSearch {
-        let allowed = options.map { $0.filter { $0.time <= limit } }
+        let allowed = chains.merge(options.map { $0.filter { $0.time <= limit } })
+        let root = network.flow(from: chains.chain[incident], cuttable: allowed.map { !$0.isEmpty })
+        // Units that can hold some node at all: no ring has more points than these.
+        let usable = Set(allowed.joined().map(\.unit)).count
         var queue: [(size: Int, forbidden: [Int], cut: [Int])] = []
         var seen: Set<[Int]> = []
-        func push(_ forbidden: [Int]) {
-            guard seen.insert(forbidden).inserted, let cut = boundedCut(allowed: allowed, forbidden: forbidden) else { return }
+        // A branch's cut, continuing from its parent's flow; none when some escape path
+        // avoids every node left, or the cut has more points than there are units that
+        // can hold any (each point needs its own).
+        func push(_ forbidden: [Int], from parent: VertexCutNetwork.Flow) {
+            guard seen.insert(forbidden).inserted else { return }
+            var flow = parent
+            for node in forbidden { network.forbid(node, in: &flow) }
+            guard case .cut(let cut) = network.minimumCut(&flow), cut.count <= usable else { return }
             queue.append((cut.count, forbidden, cut))
         }
-        push([])
+        push([], from: root)
         var explored = 0
         while !queue.isEmpty {
             // Best first: the smallest cut in the queue is a bound on every ring left.
@@ -308,33 +328,29 @@ struct Field {
             case .staffed(let points):
                 return RingSearch(ring: Ring(points: points), proved: true)
             case .short(let failing):
+                // The branch's own maximum flow again (kept for none: too many to hold),
+                // from which each child continues.
+                var flow = root
+                for node in forbidden { network.forbid(node, in: &flow) }
+                _ = network.minimumCut(&flow)
                 guard explored < problem.searchBudget else {
-                    return RingSearch(ring: dive(allowed: allowed, forbidden: forbidden, failing: failing), proved: false)
+                    return RingSearch(ring: dive(flow, allowed: allowed, failing: failing, usable: usable), proved: false)
                 }
                 // Any staffable ring leaves out at least one node of a set with too few units.
-                for node in failing { push((forbidden + [node]).sorted()) }
+                for node in failing { push((forbidden + [node]).sorted(), from: flow) }
             }
         }
         return RingSearch(ring: nil, proved: true)
     }
 
-    /// A minimum cut avoiding `forbidden` and the nodes no unit can hold, unless it needs
-    /// more points than there are units (no ring in that branch can be staffed).
-    private func boundedCut(allowed: [[Option]], forbidden: [Int]) -> [Int]? {
-        var cuttable = allowed.map { !$0.isEmpty }
-        for node in forbidden { cuttable[node] = false }
-        guard case .cut(let cut) = network.minimumCut(from: incident, cuttable: cuttable), cut.count <= problem.units.count else { return nil }
-        return cut
-    }
-
     /// Some staffable ring, not necessarily smallest: from a branch, forbid the node of
     /// each failing set nearest the incident (the suspect's earliest), so the ring moves
     /// out to where units have more time, until the cut is staffed.
-    private func dive(allowed: [[Option]], forbidden: [Int], failing: [Int]) -> Ring? {
-        var forbidden = forbidden, failing = failing
-        for _ in 0..<nodes.count {
-            forbidden.append(failing.min { (suspect[$0], $0) < (suspect[$1], $1) }!)
-            guard let cut = boundedCut(allowed: allowed, forbidden: forbidden) else { return nil }
+    private func dive(_ flow: VertexCutNetwork.Flow, allowed: [[Option]], failing: [Int], usable: Int) -> Ring? {
+        var flow = flow, failing = failing
+        for _ in 0..<Self.diveSteps {
+            network.forbid(failing.min { (chainSuspect[$0], $0) < (chainSuspect[$1], $1) }!, in: &flow)
+            guard case .cut(let cut) = network.minimumCut(&flow), cut.count <= usable else { return nil }
             switch Self.staff(cut, allowed: allowed) {
             case .staffed(let points): return Ring(points: points)
             case .short(let next): failing = next
@@ -343,9 +359,12 @@ struct Field {
         return nil
     }
 
+    /// Points a dive may move before it gives up.
+    static let diveSteps = 1_000
+
     enum Staffing {
         case staffed([(node: Int, unit: Int, time: Double)])
-        /// Nodes that together have fewer units able to reach them than there are nodes.
+        /// Chains that together have fewer units able to reach them than there are chains.
         case short([Int])
     }
 
@@ -380,8 +399,8 @@ struct Field {
         }
         var points: [(node: Int, unit: Int, time: Double)] = []
         for (unit, index) in holder {
-            let time = choices[index].first { $0.unit == unit }!.time
-            points.append((cut[index], unit, time))
+            let option = choices[index].first { $0.unit == unit }!
+            points.append((option.node, unit, option.time))
         }
         return .staffed(points.sorted { $0.node < $1.node })
     }
@@ -397,7 +416,7 @@ struct Field {
         let cuttable = options.map { !$0.isEmpty }
         if isEscape[incident] {
             answer.reason = "the incident is at a county exit"
-        } else if network.minimumCut(from: incident, cuttable: cuttable) == .inseparable {
+        } else if network.minimumCut(from: chains.chain[incident], cuttable: chains.any(cuttable)) == .inseparable {
             answer.uncovered = openEscapes(cuttable: cuttable)
             answer.reason = "\(answer.uncovered.count) escape road(s) can be reached by the suspect before any unit can hold a node on them"
         } else {
@@ -405,14 +424,18 @@ struct Field {
         }
         // Police anywhere: the smallest ring at all, with the time each point must be held by.
         let anywhere = suspect.indices.map { $0 != incident && suspect[$0] > headStart + problem.margin }
-        if case .cut(let cut) = network.minimumCut(from: incident, cuttable: anywhere) {
-            answer.needed = cut.map { Containment.Point(node: nodes[$0], unit: "", suspect: suspect[$0] - headStart, police: suspect[$0] - headStart - problem.margin) }
+        if case .cut(let cut) = network.minimumCut(from: chains.chain[incident], cuttable: chains.any(anywhere)) {
+            // On each chain, the node with the most time to get there.
+            answer.needed = cut.map { chain in
+                let node = chains.members[chain].filter { anywhere[$0] }.max { suspect[$0] < suspect[$1] }!
+                return Containment.Point(node: nodes[node], unit: "", suspect: suspect[node] - headStart, police: suspect[node] - headStart - problem.margin)
+            }
         }
-        // The largest head start that would have left a ring (bisection; feasibility only
-        // grows as the head start shrinks).
+        // The largest head start that would have left a ring, to the second or metre
+        // (bisection; feasibility only grows as the head start shrinks).
         if smallestRing(options: self.options(headStart: 0), within: .infinity).ring != nil {
             var low = 0.0, high = headStart
-            for _ in 0..<12 where high - low > max(1e-3, headStart * 1e-3) {
+            for _ in 0..<12 where high - low > 1 {
                 let middle = (low + high) / 2
                 if smallestRing(options: self.options(headStart: middle), within: .infinity).ring != nil { low = middle } else { high = middle }
             }
@@ -442,5 +465,70 @@ struct Field {
             }
         }
         return open.sorted()
+    }
+}
+
+/// A field's roads between junctions. Interior nodes of a road (exactly two neighbours,
+/// neither the incident nor an escape node) lie on every path that uses the road, so
+/// cutting any one of them cuts the same paths: the road is one cut point, its chain, and
+/// a unit may hold it at whichever of its nodes suits the unit best. Cutting by chain is
+/// exact, and a graph drawn with a node every few metres cuts as fast as its junctions.
+struct Chains {
+    /// Chain of each local node, and the nodes of each chain.
+    let chain: [Int]
+    let members: [[Int]]
+    /// Arcs between chains (each road arc whose ends lie on different chains, once).
+    let arcs: [(Int, Int)]
+    var count: Int { members.count }
+
+    init(nodeCount: Int, arcs nodeArcs: [(Int, Int)], fixed: [Bool]) {
+        var neighbours = [Set<Int>](repeating: [], count: nodeCount)
+        for (tail, head) in nodeArcs where tail != head {
+            neighbours[tail].insert(head)
+            neighbours[head].insert(tail)
+        }
+        let interior = (0..<nodeCount).map { !fixed[$0] && neighbours[$0].count == 2 }
+        var parent = Array(0..<nodeCount)
+        func root(_ node: Int) -> Int {
+            var node = node
+            while parent[node] != node {
+                parent[node] = parent[parent[node]]
+                node = parent[node]
+            }
+            return node
+        }
+        for (tail, head) in nodeArcs where interior[tail] && interior[head] { parent[root(tail)] = root(head) }
+        var index = [Int](repeating: -1, count: nodeCount), chain = [Int](repeating: 0, count: nodeCount), members: [[Int]] = []
+        for node in 0..<nodeCount {
+            let top = root(node)
+            if index[top] < 0 {
+                index[top] = members.count
+                members.append([])
+            }
+            chain[node] = index[top]
+            members[index[top]].append(node)
+        }
+        var seen: Set<[Int]> = [], arcs: [(Int, Int)] = []
+        for (tail, head) in nodeArcs where chain[tail] != chain[head] && seen.insert([chain[tail], chain[head]]).inserted {
+            arcs.append((chain[tail], chain[head]))
+        }
+        self.chain = chain
+        self.members = members
+        self.arcs = arcs
+    }
+
+    /// Whether any node of each chain has the property.
+    func any(_ nodes: [Bool]) -> [Bool] { members.map { $0.contains { nodes[$0] } } }
+
+    /// Each chain's options: every unit that can hold one of its nodes, at its quickest.
+    func merge(_ options: [[Field.Option]]) -> [[Field.Option]] {
+        members.map { members in
+            guard members.count > 1 else { return options[members[0]] }
+            var best: [Int: Field.Option] = [:]
+            for node in members {
+                for option in options[node] where option.time < best[option.unit]?.time ?? .infinity { best[option.unit] = option }
+            }
+            return best.values.sorted { ($0.time, $0.unit) < ($1.time, $1.unit) }
+        }
     }
 }

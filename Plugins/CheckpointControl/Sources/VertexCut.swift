@@ -45,18 +45,44 @@ struct VertexCutNetwork {
         case inseparable
     }
 
+    /// A flow from one source, kept so a branch that forbids one more node continues from
+    /// its parent's flow (still valid: a capacity only grows) instead of starting over.
+    struct Flow {
+        fileprivate var residual: [Int32]
+        fileprivate let source: Int
+        fileprivate var cuttable: [Bool]
+        fileprivate(set) var value = 0
+    }
+
+    /// No flow yet, with only `cuttable` nodes cuttable (the source never is).
+    func flow(from source: Int, cuttable: [Bool]) -> Flow {
+        var residual = self.residual
+        var cuttable = cuttable
+        cuttable[source] = false
+        // The split arcs were added first, each with its reverse: node v's is arc 2v.
+        for node in 0..<nodeCount where cuttable[node] { residual[2 * node] = 1 }
+        return Flow(residual: residual, source: source, cuttable: cuttable)
+    }
+
+    /// Makes `node` uncuttable in `flow`, keeping the flow already through it.
+    func forbid(_ node: Int, in flow: inout Flow) {
+        guard flow.cuttable[node] else { return }
+        flow.cuttable[node] = false
+        flow.residual[2 * node] += Self.unbounded - 1
+    }
+
     /// The minimum cut when only `cuttable` nodes may be cut (the source never is).
     func minimumCut(from source: Int, cuttable: [Bool]) -> Outcome {
-        var network = self
-        for node in 0..<nodeCount where cuttable[node] && node != source {
-            // The split arcs were added first, each with its reverse: node v's is arc 2v.
-            network.residual[2 * node] = 1
-        }
-        let start = 2 * source + 1
+        var flow = flow(from: source, cuttable: cuttable)
+        return minimumCut(&flow)
+    }
+
+    /// Augments `flow` to a maximum one and reads the minimum cut from it.
+    func minimumCut(_ flow: inout Flow) -> Outcome {
+        let start = 2 * flow.source + 1
         var parentArc = [Int32](repeating: -1, count: 2 * nodeCount + 1)
         var queue: [Int32] = []
         queue.reserveCapacity(2 * nodeCount + 1)
-        var flow = 0
         while true {
             for index in parentArc.indices { parentArc[index] = -1 }
             parentArc[start] = -2
@@ -66,15 +92,15 @@ struct VertexCutNetwork {
             search: while cursor < queue.count {
                 let vertex = Int(queue[cursor])
                 cursor += 1
-                var arc = network.first[vertex]
+                var arc = first[vertex]
                 while arc >= 0 {
-                    let to = Int(network.head[Int(arc)])
-                    if network.residual[Int(arc)] > 0 && parentArc[to] == -1 {
+                    let to = Int(head[Int(arc)])
+                    if flow.residual[Int(arc)] > 0 && parentArc[to] == -1 {
                         parentArc[to] = arc
                         if to == sink { break search }
                         queue.append(Int32(to))
                     }
-                    arc = network.next[Int(arc)]
+                    arc = next[Int(arc)]
                 }
             }
             guard parentArc[sink] != -1 else { break }
@@ -82,8 +108,8 @@ struct VertexCutNetwork {
             var vertex = sink
             while vertex != start {
                 let arc = Int(parentArc[vertex])
-                bottleneck = min(bottleneck, network.residual[arc])
-                vertex = Int(network.head[arc ^ 1])
+                bottleneck = min(bottleneck, flow.residual[arc])
+                vertex = Int(head[arc ^ 1])
             }
             // Unbounded arcs lose at most one unit per earlier augmentation (fewer than the
             // nodes), so a path of them alone still has a bottleneck above half of it.
@@ -91,15 +117,15 @@ struct VertexCutNetwork {
             vertex = sink
             while vertex != start {
                 let arc = Int(parentArc[vertex])
-                network.residual[arc] -= bottleneck
-                network.residual[arc ^ 1] += bottleneck
-                vertex = Int(network.head[arc ^ 1])
+                flow.residual[arc] -= bottleneck
+                flow.residual[arc ^ 1] += bottleneck
+                vertex = Int(head[arc ^ 1])
             }
-            flow += Int(bottleneck)
+            flow.value += Int(bottleneck)
         }
         // parentArc now marks what the residual graph reaches from the source.
-        let cut = (0..<nodeCount).filter { cuttable[$0] && $0 != source && parentArc[2 * $0] != -1 && parentArc[2 * $0 + 1] == -1 }
-        assert(cut.count == flow, "a minimum cut has as many nodes as the flow")
+        let cut = (0..<nodeCount).filter { flow.cuttable[$0] && parentArc[2 * $0] != -1 && parentArc[2 * $0 + 1] == -1 }
+        assert(cut.count == flow.value, "a minimum cut has as many nodes as the flow")
         return .cut(cut)
     }
 }

@@ -48,13 +48,6 @@ public enum SituationBenchmark {
         }
     }
 
-    static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
-        let started = ContinuousClock.now
-        try body()
-        let elapsed = ContinuousClock.now - started
-        return Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) * 1e-15
-    }
-
     /// A rows × columns lattice with queen neighbours (libpysal's lat2W(rook=False) order:
     /// cell = row * columns + column), and counts with a few hot blobs.
     static func lattice(cells: Int) -> (rows: Int, columns: Int, values: [Double], weights: SpatialWeights) {
@@ -87,8 +80,8 @@ public enum SituationBenchmark {
         let (rows, columns, values, weights) = lattice(cells: options.cells)
         var results: [(String, String, Double)] = [("gi-star.cells", "count", Double(values.count))]
         var scores: [SpatialStatistics.Local] = []
-        results.append(("gi-star.z-only", "ms", milliseconds { scores = SpatialStatistics.giStar(values, weights: weights) }))
-        results.append(("gi-star.\(options.permutations)-permutations", "ms", milliseconds {
+        results.append(("gi-star.z-only", "ms", BenchReport.milliseconds { scores = SpatialStatistics.giStar(values, weights: weights) }))
+        results.append(("gi-star.\(options.permutations)-permutations", "ms", BenchReport.milliseconds {
             scores = SpatialStatistics.giStar(values, weights: weights, permutations: options.permutations, seed: 1)
         }))
         let p = scores.map { $0.pSimulated ?? 1 }
@@ -121,18 +114,18 @@ public enum SituationBenchmark {
         }
         var results: [(String, String, Double)] = [("aggregate.incidents", "count", Double(records.count))]
         var history = HistoryColumns()
-        results.append(("aggregate.columns", "ms", milliseconds { history = HistoryColumns(records) }))
+        results.append(("aggregate.columns", "ms", BenchReport.milliseconds { history = HistoryColumns(records) }))
         let yearFrom = end - 365 * ChinaTime.day
         var rows = 0
-        results.append(("aggregate.breakdown.station-hour-type.year", "ms", milliseconds {
+        results.append(("aggregate.breakdown.station-hour-type.year", "ms", BenchReport.milliseconds {
             rows = Breakdown.compute(history, from: yearFrom, to: end, by: [.station, .hour, .type]).rows.count
         }))
         results.append(("aggregate.breakdown.rows", "count", Double(rows)))
-        results.append(("aggregate.breakdown.grid-weekday.week", "ms", milliseconds {
+        results.append(("aggregate.breakdown.grid-weekday.week", "ms", BenchReport.milliseconds {
             _ = Breakdown.compute(history, from: end - 7 * ChinaTime.day, to: end, by: [.grid, .weekday])
         }))
         let gridIDs = history.distinct(\.grid)
-        results.append(("aggregate.colours.day", "ms", milliseconds {
+        results.append(("aggregate.colours.day", "ms", BenchReport.milliseconds {
             _ = DailyColours.compute(history, day: ChinaTime.dayNumber(end) - 1, stations: stations, grids: gridIDs)
         }))
 
@@ -141,9 +134,9 @@ public enum SituationBenchmark {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try HistoryStore(path: "\(directory)/situation.sqlite")
-        results.append(("store.insert", "ms", try milliseconds { try store.upsert(records) }))
+        results.append(("store.insert", "ms", try BenchReport.milliseconds { try store.upsert(records) }))
         // What the bus consumer does: one incident at a time into the full history.
-        let single = try milliseconds {
+        let single = try BenchReport.milliseconds {
             for index in 0..<1_000 {
                 var record = records[index]
                 record.id = "S\(index)"
@@ -152,7 +145,7 @@ public enum SituationBenchmark {
         }
         results.append(("store.upsert-one-into-full", "µs", single))
         var loaded = HistoryColumns()
-        results.append(("store.load-year+breakdown", "ms", try milliseconds {
+        results.append(("store.load-year+breakdown", "ms", try BenchReport.milliseconds {
             loaded = try store.columns(from: yearFrom - Breakdown.year, to: end)
             _ = Breakdown.compute(loaded, from: yearFrom, to: end, by: [.station, .hour, .type])
         }))

@@ -1,0 +1,179 @@
+import Foundation
+import XunfangGeo
+import XunfangPluginKit
+
+/// `xunfang bench checkpoint` (run by this plugin's executable): containment rings on a
+/// county-size road graph, the demo county's roads drawn as OSM draws them (a shape node
+/// every few tens of metres, so at least 50,000 nodes and the same junctions), with 30
+/// patrol cars. Prints the whole ring's latency (field, unit reaches, cut, branch and
+/// bound, bisection) and the minimum vertex cut alone; `--export-dir` writes each
+/// incident's cut problem for `Benchmarks/run-checkpoint`, which times networkx on the
+/// very same problems. Not a test.
+public enum CheckpointBenchmark {
+    struct Options {
+        var incidents = 100
+        var units = 30
+        var headStart = 60.0
+        var boundary = 240.0
+        var margin = 10.0
+        var shapeEvery = 20.0
+        var exportDirectory: String?
+        var json = false
+    }
+
+    public static func run(_ arguments: [String]) -> Int32 {
+        var options = Options()
+        var index = 0
+        func fail(_ message: String) -> Int32 {
+            FileHandle.standardError.write(Data("xunfang bench checkpoint: \(message)\n".utf8))
+            return 2
+        }
+        while index < arguments.count {
+            let name = arguments[index]
+            let value = index + 1 < arguments.count ? arguments[index + 1] : ""
+            index += 2
+            switch name {
+            case "--incidents": options.incidents = Int(value) ?? -1
+            case "--units": options.units = Int(value) ?? -1
+            case "--head-start": options.headStart = Double(value) ?? -1
+            case "--boundary": options.boundary = Double(value) ?? -1
+            case "--margin": options.margin = Double(value) ?? -1
+            case "--shape-every": options.shapeEvery = Double(value) ?? -1
+            case "--export-dir": options.exportDirectory = value
+            case "--json": options.json = true; index -= 1
+            default: return fail("unknown option \(name) (--incidents N --units N --head-start S --boundary S --margin S --shape-every M --export-dir D --json)")
+            }
+        }
+        guard options.incidents >= 1, options.units >= 1, options.headStart >= 0, options.boundary > options.headStart, options.margin >= 0,
+              options.shapeEvery >= 5 else {
+            return fail("--incidents ≥ 1, --units ≥ 1, --head-start ≥ 0, --boundary > head start, --margin ≥ 0, --shape-every ≥ 5")
+        }
+        do {
+            let results = try rings(options)
+            BenchReport.print(bench: "checkpoint",
+                              title: "xunfang bench checkpoint (\(options.incidents) incidents, \(options.units) cars, head start \(Int(options.headStart)) s, boundary \(Int(options.boundary)) s, margin \(Int(options.margin)) s)",
+                              parameters: ["incidents": Double(options.incidents), "units": Double(options.units), "head_start": options.headStart,
+                                           "boundary": options.boundary, "margin": options.margin],
+                              results: results, jsonOnly: options.json)
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("xunfang bench checkpoint: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    static func rings(_ options: Options) throws -> [(String, String, Double)] {
+        let parameters = SyntheticRoads.Parameters.demoCounty
+        let graph = try withShapeNodes(SyntheticRoads.county(parameters), every: options.shapeEvery)
+        let projection = LocalProjection(origin: parameters.origin)
+        let planar = graph.coordinates.map(projection.project)
+        func nodes(within half: Double) -> [Int] { planar.indices.filter { abs(planar[$0].x) < half && abs(planar[$0].y) < half } }
+        // Incidents in the town. Three shifts of patrol cars: "core", every car inside the
+        // town; "town", in the town or within 2 km of it; "county", one in three anywhere in
+        // the county as on a day shift. The suspect left a minute ago by car; the ring must
+        // hold what it can reach in the next three minutes (the seal target).
+        let town = nodes(within: parameters.coreSideMetres / 2), fringe = nodes(within: parameters.coreSideMetres / 2 + 2_000)
+        var random = SyntheticRoads.Generator(state: 14)
+        let incidents = (0..<options.incidents).map { _ in town[Int(random.next() % UInt64(town.count))] }
+        if let directory = options.exportDirectory { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var results: [(String, String, Double)] = [("graph.nodes", "count", Double(graph.nodeCount)), ("graph.arcs", "count", Double(graph.arcCount))]
+        for shift in ["core", "town", "county"] {
+            let units = (0..<options.units).map { index in
+                let pool = shift == "county" && index % 3 == 2 ? Array(graph.nodeIDs.indices) : shift == "core" ? town : fringe
+                return Containment.Unit(id: "car-\(index + 1)", node: pool[Int(random.next() % UInt64(pool.count))])
+            }
+            results += try rings(graph, incidents: incidents, units: units, options: options, name: shift)
+        }
+        return results
+    }
+
+    static func rings(_ graph: RoadGraph, incidents: [Int], units: [Containment.Unit], options: Options, name: String) throws -> [(String, String, Double)] {
+        let weights = graph.weights(.time(.car))
+
+        var ring: [Double] = [], cut: [Double] = [], plainCut: [Double] = []
+        var feasible = 0, proved = 0, points = 0, fieldNodes = 0, fieldChains = 0
+        for (number, incident) in incidents.enumerated() {
+            let problem = Containment.Problem(graph: graph, suspectWeights: weights, policeWeights: [weights], incident: incident,
+                                              headStart: options.headStart, boundary: options.boundary, margin: options.margin, units: units)
+            var answer: Containment.Answer?
+            ring.append(BenchReport.milliseconds { answer = try? Containment.solve(problem) })
+            guard let answer else { continue }
+            feasible += answer.feasible ? 1 : 0
+            proved += answer.proved ? 1 : 0
+            points += answer.ring.count
+            // The cut alone, as networkx is timed: the cut over the nodes a unit can hold,
+            // and the plain cut where any node may be cut.
+            let field = try Field(problem)
+            fieldNodes += field.nodes.count
+            fieldChains += field.chains.count
+            let source = field.chains.chain[field.incident]
+            let cuttable = field.chains.any(field.options(headStart: options.headStart).map { !$0.isEmpty })
+            let anyChain = (0..<field.chains.count).map { $0 != source }
+            var outcome = VertexCutNetwork.Outcome.inseparable, plain = VertexCutNetwork.Outcome.inseparable
+            cut.append(BenchReport.milliseconds { outcome = field.network.minimumCut(from: source, cuttable: cuttable) })
+            plainCut.append(BenchReport.milliseconds { plain = field.network.minimumCut(from: source, cuttable: anyChain) })
+            if let directory = options.exportDirectory {
+                try export(field, cuttable: cuttable, sizes: (outcome.size, plain.size), to: "\(directory)/\(name)-\(number).txt")
+            }
+        }
+        let solved = Double(max(ring.count, 1))
+        return [("field.nodes.mean", "count", Double(fieldNodes) / solved), ("field.chains.mean", "count", Double(fieldChains) / solved),
+                ("ring.p50", "ms", BenchReport.percentile(ring, 0.5)), ("ring.p99", "ms", BenchReport.percentile(ring, 0.99)), ("ring.max", "ms", ring.max() ?? 0),
+                ("ring.feasible", "count", Double(feasible)), ("ring.proved", "count", Double(proved)),
+                ("ring.points.mean", "count", Double(points) / Double(max(feasible, 1))),
+                ("cut.held.p50", "ms", BenchReport.percentile(cut, 0.5)), ("cut.held.p99", "ms", BenchReport.percentile(cut, 0.99)),
+                ("cut.any.p50", "ms", BenchReport.percentile(plainCut, 0.5)), ("cut.any.p99", "ms", BenchReport.percentile(plainCut, 0.99))]
+            .map { ("\(name).\($0.0)", $0.1, $0.2) }
+    }
+
+    /// One cut problem as text, by chain (what the search cuts): `chains source`, the
+    /// sinks, the cuttable chains, the cut sizes we found (-1: inseparable; cuttable
+    /// chains, then any chain), then one `tail head` line per arc.
+    static func export(_ field: Field, cuttable: [Bool], sizes: (Int, Int), to path: String) throws {
+        let chains = field.chains
+        var text = "\(chains.count) \(chains.chain[field.incident])\n"
+        text += Set(field.isEscape.indices.filter { field.isEscape[$0] }.map { chains.chain[$0] }).sorted().map(String.init).joined(separator: " ") + "\n"
+        text += cuttable.indices.filter { cuttable[$0] }.map(String.init).joined(separator: " ") + "\n"
+        text += "\(sizes.0) \(sizes.1)\n"
+        text += chains.arcs.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// The graph with a node every `metres` or so along each road, as OSM draws roads:
+    /// the same junctions and travel times, many more nodes. Both directions of a road
+    /// share its shape nodes.
+    static func withShapeNodes(_ graph: RoadGraph, every metres: Double) throws(GeoError) -> RoadGraph {
+        var builder = RoadGraphBuilder()
+        for node in 0..<graph.nodeCount { builder.addNode(osmID: graph.nodeIDs[node], at: graph.coordinates[node]) }
+        var nextID = (graph.nodeIDs.max() ?? 0) + 1
+        var shapes: [[Int32]: [Int32]] = [:]  // (low, high) → shape nodes from low to high
+        for tail in 0..<graph.nodeCount {
+            for arc in graph.arcs(from: tail) {
+                let head = Int(graph.arcHead[arc])
+                let key = [Int32(min(tail, head)), Int32(max(tail, head))]
+                if shapes[key] == nil {
+                    let (low, high) = (graph.coordinates[Int(key[0])], graph.coordinates[Int(key[1])])
+                    let pieces = max(1, Int((graph.arcLength[arc] / metres).rounded()))
+                    shapes[key] = (1..<pieces).map { step in
+                        let share = Double(step) / Double(pieces)
+                        defer { nextID += 1 }
+                        return builder.addNode(osmID: nextID, at: GeoPoint(longitude: low.longitude + (high.longitude - low.longitude) * share,
+                                                                         latitude: low.latitude + (high.latitude - low.latitude) * share))
+                    }
+                }
+                let inner = tail < head ? shapes[key]! : shapes[key]!.reversed()
+                let path = [Int32(tail)] + inner + [Int32(head)]
+                for (from, to) in zip(path, path.dropFirst()) { builder.addArc(from: from, to: to, class: graph.arcClass[arc], name: graph.name(ofArc: arc)) }
+            }
+        }
+        return try builder.build()
+    }
+}
+
+extension VertexCutNetwork.Outcome {
+    /// The cut's size, -1 when inseparable.
+    var size: Int {
+        if case .cut(let nodes) = self { return nodes.count }
+        return -1
+    }
+}
