@@ -38,6 +38,7 @@ let package = Package(
         .library(name: "GridModelContract", targets: ["GridModelContract"]),
         .library(name: "DispatchContract", targets: ["DispatchContract"]),
         .library(name: "SituationAnalysisContract", targets: ["SituationAnalysisContract"]),
+        .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
         .library(name: "TemplateContract", targets: ["TemplateContract"]),
         // Geography for plugins: datums, polygons, road graphs, searches (shared by design).
         .library(name: "XunfangGeo", targets: ["XunfangGeo"]),
@@ -167,6 +168,13 @@ let package = Package(
             path: "Modules/XunfangPluginKit",
             swiftSettings: hotPath
         ),
+        // A plugin's transactional outbox in its SQLite file (Dispatch, CheckpointControl).
+        .target(
+            name: "XunfangOutbox",
+            dependencies: ["XunfangPluginKit", logging, .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Modules/XunfangOutbox",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "XunfangPluginKitTests",
             dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", "TemplateContract", "GridModelContract", "DispatchContract", protobuf, metrics],
@@ -257,7 +265,7 @@ let package = Package(
         ),
         .target(
             name: "DispatchPlugin",
-            dependencies: ["XunfangPluginKit", "DispatchContract", "GridModelContract", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "DispatchContract", "GridModelContract", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Dispatch/Sources",
             swiftSettings: swiftSettings
         ),
@@ -301,7 +309,7 @@ let package = Package(
 
         .testTarget(
             name: "CheckpointControlTests",
-            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging],
+            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging],
             path: "Tests/CheckpointControlTests",
             swiftSettings: swiftSettings
         ),
@@ -322,7 +330,8 @@ let package = Package(
         ),
         .target(
             name: "CheckpointControlPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", "CheckpointControlContract", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangOutbox", "CheckpointControlContract", "GridModelContract", protobuf, logging,
+                           .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/CheckpointControl/Sources",
             swiftSettings: swiftSettings
         ),

@@ -29,7 +29,8 @@ struct RingServiceTests {
         for step in -5...5 { roads.node(Int64(100 + step), Double(step) * 100, 0) }
         for step in -5..<5 { roads.road(Int64(100 + step), Int64(101 + step)) }
         let graph = try roads.graph()
-        let plugin = CheckpointControlPlugin(roads: graph)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let plugin = try CheckpointControlPlugin(roads: graph, dataDirectory: directory, logger: quiet)
         let checkpoint = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: quiet)
         plugin.register(on: checkpoint)
         try await checkpoint.start()

@@ -109,6 +109,14 @@ struct StackTests {
         let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
         #expect(try eventually { try run(breakdown, in: directory).output.contains(#""key":["510000-01-01"]"#) })
         #expect(try run(breakdown, in: directory).output.contains(#""total":1"#))
+        // CheckpointControl as its own process seeds its registry from GridModel's sites:
+        // the demo county's 8 public-security checkpoints and 5 city exits, by name, open.
+        let checkpoints = ["ctl", "call", "/xunfang.checkpoint.v1.Checkpoint/List", "--data", "{}"]
+        #expect(try eventually { try run(checkpoints, in: directory).output.contains("出城卡口5") })
+        let registry = try run(checkpoints, in: directory).output
+        #expect(registry.components(separatedBy: "CHECKPOINT_KIND_PUBLIC_SECURITY").count - 1 == 8 && registry.contains("治安卡点8"))
+        #expect(registry.components(separatedBy: "CHECKPOINT_KIND_CITY_EXIT").count - 1 == 5)
+        #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
 
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)

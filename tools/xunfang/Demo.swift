@@ -44,9 +44,12 @@ enum DemoCounty {
           serve: ["/xunfang.situation.v1.Situation/*"]
           call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
       - name: checkpoint
+        # An empty registry takes GridModel's 8 checkpoints and 5 city exits.
+        env: { CHECKPOINT_SEED_FROM_GRID: "on" }
         acl:
           publish: ["checkpoint.>"]
           serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListSites"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

@@ -9,8 +9,8 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// CheckpointControl's contract: checkpoints, seal plans (关城门) and live containment
-/// rings. See Plugins/CheckpointControl/README.md. This version serves rings; the
-/// registry and seal plans follow.
+/// rings. See Plugins/CheckpointControl/README.md. This version serves the registry with
+/// its status machine and aggregated check reports, and rings; seal plans follow.
 
 import SwiftProtobuf
 
@@ -64,6 +64,120 @@ public nonisolated enum Xunfang_Checkpoint_V1_Metric: SwiftProtobuf.Enum, Swift.
     .unspecified,
     .time,
     .distance,
+  ]
+
+}
+
+public nonisolated enum Xunfang_Checkpoint_V1_CheckpointKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// 治安卡点
+  case publicSecurity // = 1
+
+  /// 出城卡口
+  case cityExit // = 2
+
+  /// 县界智能卡口
+  case borderSmart // = 3
+
+  /// 移动卡点 (a position held for a while)
+  case mobile // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .publicSecurity
+    case 2: self = .cityExit
+    case 3: self = .borderSmart
+    case 4: self = .mobile
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .publicSecurity: return 1
+    case .cityExit: return 2
+    case .borderSmart: return 3
+    case .mobile: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Checkpoint_V1_CheckpointKind] = [
+    .unspecified,
+    .publicSecurity,
+    .cityExit,
+    .borderSmart,
+    .mobile,
+  ]
+
+}
+
+/// open → alert → sealed → stand-down → open; any but sealed → unstaffed → open. Also
+/// open → sealed (a seal called without alert) and alert → stand-down (alert lifted).
+public nonisolated enum Xunfang_Checkpoint_V1_CheckpointStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// staffed, routine checks
+  case `open` // = 1
+
+  /// raised checks, ready to seal
+  case alert // = 2
+
+  /// every vehicle stopped
+  case sealed // = 3
+
+  /// a seal or alert lifted, returning to routine
+  case standDown // = 4
+  case unstaffed // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .open
+    case 2: self = .alert
+    case 3: self = .sealed
+    case 4: self = .standDown
+    case 5: self = .unstaffed
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .open: return 1
+    case .alert: return 2
+    case .sealed: return 3
+    case .standDown: return 4
+    case .unstaffed: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Checkpoint_V1_CheckpointStatus] = [
+    .unspecified,
+    .open,
+    .alert,
+    .sealed,
+    .standDown,
+    .unstaffed,
   ]
 
 }
@@ -213,12 +327,347 @@ public nonisolated struct Xunfang_Checkpoint_V1_RingResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Checkpoint_V1_CheckpointRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1 to 64 bytes: letters, digits, - and _
+  public var id: String = String()
+
+  /// 1 to 128 bytes
+  public var name: String = String()
+
+  public var kind: Xunfang_Checkpoint_V1_CheckpointKind = .unspecified
+
+  /// the road node it holds (OSM id); 0 in Register to use the position
+  public var node: Int64 = 0
+
+  /// WGS84
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  /// the roads through its node (answers only)
+  public var roads: [String] = []
+
+  /// 1 to 16
+  public var lanes: Int32 = 0
+
+  /// vehicles it can check an hour, 1 to 10,000
+  public var capacityPerHour: Int32 = 0
+
+  /// officers per shift, 0 to 100
+  public var staffDay: Int32 = 0
+
+  public var staffNight: Int32 = 0
+
+  /// answers only: change it with SetStatus
+  public var status: Xunfang_Checkpoint_V1_CheckpointStatus = .unspecified
+
+  /// unix ms
+  public var statusSince: Int64 = 0
+
+  /// who changed it last: caller / officer
+  public var statusBy: String = String()
+
+  /// from the latest report
+  public var staffOnPost: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Registers a checkpoint or updates its fields (never its status); new ones start open.
+public nonisolated struct Xunfang_Checkpoint_V1_RegisterRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord {
+    get {_checkpoint ?? Xunfang_Checkpoint_V1_CheckpointRecord()}
+    set {_checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {self._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {self._checkpoint = nil}
+
+  /// on whose behalf, up to 64 bytes
+  public var officer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord? = nil
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_RegisterResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord {
+    get {_checkpoint ?? Xunfang_Checkpoint_V1_CheckpointRecord()}
+    set {_checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {self._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {self._checkpoint = nil}
+
+  public var created: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord? = nil
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ListRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// unspecified: all
+  public var kind: Xunfang_Checkpoint_V1_CheckpointKind = .unspecified
+
+  /// unspecified: all
+  public var status: Xunfang_Checkpoint_V1_CheckpointStatus = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ListResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoints: [Xunfang_Checkpoint_V1_CheckpointRecord] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_GetRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_GetResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord {
+    get {_checkpoint ?? Xunfang_Checkpoint_V1_CheckpointRecord()}
+    set {_checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {self._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {self._checkpoint = nil}
+
+  /// newest first, at most 100
+  public var history: [Xunfang_Checkpoint_V1_StatusChange] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord? = nil
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SetStatusRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var status: Xunfang_Checkpoint_V1_CheckpointStatus = .unspecified
+
+  /// up to 64 bytes
+  public var officer: String = String()
+
+  /// up to 256 bytes
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Published on "checkpoint.status" for every change, and kept.
+public nonisolated struct Xunfang_Checkpoint_V1_StatusChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: String = String()
+
+  public var from: Xunfang_Checkpoint_V1_CheckpointStatus = .unspecified
+
+  public var to: Xunfang_Checkpoint_V1_CheckpointStatus = .unspecified
+
+  /// unix ms
+  public var at: Int64 = 0
+
+  /// caller / officer
+  public var by: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Aggregated counts for an interval, published on "checkpoint.report" and kept. Counts
+/// only: no plate, name or identity number is ever sent or stored.
+public nonisolated struct Xunfang_Checkpoint_V1_CheckReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: String = String()
+
+  /// unix ms; the interval is at most 24 h and not in the future
+  public var from: Int64 = 0
+
+  public var to: Int64 = 0
+
+  /// 0 to 100
+  public var staffOnPost: Int32 = 0
+
+  /// 0 to 100,000
+  public var vehiclesChecked: Int32 = 0
+
+  /// 0 to 100,000
+  public var personsChecked: Int32 = 0
+
+  /// 0 to the persons and vehicles checked
+  public var hits: Int32 = 0
+
+  /// answers and events: caller / officer
+  public var reportedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the same interval was reported before: the first is kept
+  public var duplicate: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The status board: every checkpoint with today's totals (China time).
+public nonisolated struct Xunfang_Checkpoint_V1_BoardRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_BoardRow: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord {
+    get {_storage._checkpoint ?? Xunfang_Checkpoint_V1_CheckpointRecord()}
+    set {_uniqueStorage()._checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {_storage._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {_uniqueStorage()._checkpoint = nil}
+
+  public var vehiclesToday: Int32 {
+    get {_storage._vehiclesToday}
+    set {_uniqueStorage()._vehiclesToday = newValue}
+  }
+
+  public var personsToday: Int32 {
+    get {_storage._personsToday}
+    set {_uniqueStorage()._personsToday = newValue}
+  }
+
+  public var hitsToday: Int32 {
+    get {_storage._hitsToday}
+    set {_uniqueStorage()._hitsToday = newValue}
+  }
+
+  /// unix ms, 0: none today
+  public var lastReportAt: Int64 {
+    get {_storage._lastReportAt}
+    set {_uniqueStorage()._lastReportAt = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_BoardResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rows: [Xunfang_Checkpoint_V1_BoardRow] = []
+
+  /// CheckpointStatus number → how many
+  public var byStatus: Dictionary<Int32,Int32> = [:]
+
+  /// China date, YYYY-MM-DD
+  public var day: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.checkpoint.v1"
 
 nonisolated extension Xunfang_Checkpoint_V1_Metric: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METRIC_UNSPECIFIED\0\u{1}METRIC_TIME\0\u{1}METRIC_DISTANCE\0")
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_CheckpointKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHECKPOINT_KIND_UNSPECIFIED\0\u{1}CHECKPOINT_KIND_PUBLIC_SECURITY\0\u{1}CHECKPOINT_KIND_CITY_EXIT\0\u{1}CHECKPOINT_KIND_BORDER_SMART\0\u{1}CHECKPOINT_KIND_MOBILE\0")
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_CheckpointStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHECKPOINT_STATUS_UNSPECIFIED\0\u{1}CHECKPOINT_STATUS_OPEN\0\u{1}CHECKPOINT_STATUS_ALERT\0\u{1}CHECKPOINT_STATUS_SEALED\0\u{1}CHECKPOINT_STATUS_STAND_DOWN\0\u{1}CHECKPOINT_STATUS_UNSTAFFED\0")
 }
 
 nonisolated extension Xunfang_Checkpoint_V1_RingUnit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -516,6 +965,670 @@ nonisolated extension Xunfang_Checkpoint_V1_RingResponse: SwiftProtobuf.Message,
     if lhs.hasFeasibleHeadStart_p != rhs.hasFeasibleHeadStart_p {return false}
     if lhs.feasibleHeadStart != rhs.feasibleHeadStart {return false}
     if lhs.needed != rhs.needed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_CheckpointRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{1}node\0\u{1}longitude\0\u{1}latitude\0\u{1}roads\0\u{1}lanes\0\u{3}capacity_per_hour\0\u{3}staff_day\0\u{3}staff_night\0\u{1}status\0\u{3}status_since\0\u{3}status_by\0\u{3}staff_on_post\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.node) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.roads) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.lanes) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.capacityPerHour) }()
+      case 10: try { try decoder.decodeSingularInt32Field(value: &self.staffDay) }()
+      case 11: try { try decoder.decodeSingularInt32Field(value: &self.staffNight) }()
+      case 12: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.statusSince) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.statusBy) }()
+      case 15: try { try decoder.decodeSingularInt32Field(value: &self.staffOnPost) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
+    }
+    if self.node != 0 {
+      try visitor.visitSingularInt64Field(value: self.node, fieldNumber: 4)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 5)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 6)
+    }
+    if !self.roads.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roads, fieldNumber: 7)
+    }
+    if self.lanes != 0 {
+      try visitor.visitSingularInt32Field(value: self.lanes, fieldNumber: 8)
+    }
+    if self.capacityPerHour != 0 {
+      try visitor.visitSingularInt32Field(value: self.capacityPerHour, fieldNumber: 9)
+    }
+    if self.staffDay != 0 {
+      try visitor.visitSingularInt32Field(value: self.staffDay, fieldNumber: 10)
+    }
+    if self.staffNight != 0 {
+      try visitor.visitSingularInt32Field(value: self.staffNight, fieldNumber: 11)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 12)
+    }
+    if self.statusSince != 0 {
+      try visitor.visitSingularInt64Field(value: self.statusSince, fieldNumber: 13)
+    }
+    if !self.statusBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.statusBy, fieldNumber: 14)
+    }
+    if self.staffOnPost != 0 {
+      try visitor.visitSingularInt32Field(value: self.staffOnPost, fieldNumber: 15)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_CheckpointRecord, rhs: Xunfang_Checkpoint_V1_CheckpointRecord) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.node != rhs.node {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.roads != rhs.roads {return false}
+    if lhs.lanes != rhs.lanes {return false}
+    if lhs.capacityPerHour != rhs.capacityPerHour {return false}
+    if lhs.staffDay != rhs.staffDay {return false}
+    if lhs.staffNight != rhs.staffNight {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.statusSince != rhs.statusSince {return false}
+    if lhs.statusBy != rhs.statusBy {return false}
+    if lhs.staffOnPost != rhs.staffOnPost {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_RegisterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}officer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._checkpoint {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_RegisterRequest, rhs: Xunfang_Checkpoint_V1_RegisterRequest) -> Bool {
+    if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_RegisterResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}created\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.created) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._checkpoint {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.created != false {
+      try visitor.visitSingularBoolField(value: self.created, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_RegisterResponse, rhs: Xunfang_Checkpoint_V1_RegisterResponse) -> Bool {
+    if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.created != rhs.created {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}status\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ListRequest, rhs: Xunfang_Checkpoint_V1_ListRequest) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ListResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoints\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.checkpoints) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.checkpoints.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.checkpoints, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ListResponse, rhs: Xunfang_Checkpoint_V1_ListResponse) -> Bool {
+    if lhs.checkpoints != rhs.checkpoints {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_GetRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_GetRequest, rhs: Xunfang_Checkpoint_V1_GetRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_GetResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}history\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.history) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._checkpoint {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.history.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.history, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_GetResponse, rhs: Xunfang_Checkpoint_V1_GetResponse) -> Bool {
+    if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.history != rhs.history {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SetStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetStatusRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}officer\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 2)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SetStatusRequest, rhs: Xunfang_Checkpoint_V1_SetStatusRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_StatusChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StatusChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}from\0\u{1}to\0\u{1}at\0\u{1}by\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.from) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.to) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.by) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.checkpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 1)
+    }
+    if self.from != .unspecified {
+      try visitor.visitSingularEnumField(value: self.from, fieldNumber: 2)
+    }
+    if self.to != .unspecified {
+      try visitor.visitSingularEnumField(value: self.to, fieldNumber: 3)
+    }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 4)
+    }
+    if !self.by.isEmpty {
+      try visitor.visitSingularStringField(value: self.by, fieldNumber: 5)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_StatusChange, rhs: Xunfang_Checkpoint_V1_StatusChange) -> Bool {
+    if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.at != rhs.at {return false}
+    if lhs.by != rhs.by {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_CheckReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}from\0\u{1}to\0\u{3}staff_on_post\0\u{3}vehicles_checked\0\u{3}persons_checked\0\u{1}hits\0\u{3}reported_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.to) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.staffOnPost) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.vehiclesChecked) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.personsChecked) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.hits) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.reportedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.checkpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 1)
+    }
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 2)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularInt64Field(value: self.to, fieldNumber: 3)
+    }
+    if self.staffOnPost != 0 {
+      try visitor.visitSingularInt32Field(value: self.staffOnPost, fieldNumber: 4)
+    }
+    if self.vehiclesChecked != 0 {
+      try visitor.visitSingularInt32Field(value: self.vehiclesChecked, fieldNumber: 5)
+    }
+    if self.personsChecked != 0 {
+      try visitor.visitSingularInt32Field(value: self.personsChecked, fieldNumber: 6)
+    }
+    if self.hits != 0 {
+      try visitor.visitSingularInt32Field(value: self.hits, fieldNumber: 7)
+    }
+    if !self.reportedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.reportedBy, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_CheckReport, rhs: Xunfang_Checkpoint_V1_CheckReport) -> Bool {
+    if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.staffOnPost != rhs.staffOnPost {return false}
+    if lhs.vehiclesChecked != rhs.vehiclesChecked {return false}
+    if lhs.personsChecked != rhs.personsChecked {return false}
+    if lhs.hits != rhs.hits {return false}
+    if lhs.reportedBy != rhs.reportedBy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}duplicate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.duplicate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.duplicate != false {
+      try visitor.visitSingularBoolField(value: self.duplicate, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ReportResponse, rhs: Xunfang_Checkpoint_V1_ReportResponse) -> Bool {
+    if lhs.duplicate != rhs.duplicate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_BoardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BoardRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_BoardRequest, rhs: Xunfang_Checkpoint_V1_BoardRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_BoardRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BoardRow"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{3}vehicles_today\0\u{3}persons_today\0\u{3}hits_today\0\u{3}last_report_at\0")
+
+  fileprivate class _StorageClass {
+    var _checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord? = nil
+    var _vehiclesToday: Int32 = 0
+    var _personsToday: Int32 = 0
+    var _hitsToday: Int32 = 0
+    var _lastReportAt: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _checkpoint = source._checkpoint
+      _vehiclesToday = source._vehiclesToday
+      _personsToday = source._personsToday
+      _hitsToday = source._hitsToday
+      _lastReportAt = source._lastReportAt
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._checkpoint) }()
+        case 2: try { try decoder.decodeSingularInt32Field(value: &_storage._vehiclesToday) }()
+        case 3: try { try decoder.decodeSingularInt32Field(value: &_storage._personsToday) }()
+        case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._hitsToday) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._lastReportAt) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._checkpoint {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if _storage._vehiclesToday != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._vehiclesToday, fieldNumber: 2)
+      }
+      if _storage._personsToday != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._personsToday, fieldNumber: 3)
+      }
+      if _storage._hitsToday != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._hitsToday, fieldNumber: 4)
+      }
+      if _storage._lastReportAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._lastReportAt, fieldNumber: 5)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_BoardRow, rhs: Xunfang_Checkpoint_V1_BoardRow) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._checkpoint != rhs_storage._checkpoint {return false}
+        if _storage._vehiclesToday != rhs_storage._vehiclesToday {return false}
+        if _storage._personsToday != rhs_storage._personsToday {return false}
+        if _storage._hitsToday != rhs_storage._hitsToday {return false}
+        if _storage._lastReportAt != rhs_storage._lastReportAt {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_BoardResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BoardResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{3}by_status\0\u{1}day\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufInt32,SwiftProtobuf.ProtobufInt32>.self, value: &self.byStatus) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rows.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 1)
+    }
+    if !self.byStatus.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufInt32,SwiftProtobuf.ProtobufInt32>.self, value: self.byStatus, fieldNumber: 2)
+    }
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_BoardResponse, rhs: Xunfang_Checkpoint_V1_BoardResponse) -> Bool {
+    if lhs.rows != rhs.rows {return false}
+    if lhs.byStatus != rhs.byStatus {return false}
+    if lhs.day != rhs.day {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -2,15 +2,20 @@ public import XunfangPluginKit
 public import Foundation
 public import XunfangGeo
 import CheckpointControlContract
+import GridModelContract
+public import Logging
+import XunfangOutbox
 
 /// CheckpointControl: checkpoints, seal plans (关城门) and live containment rings. This
-/// version serves interception rings on the county's road graph; see
-/// Plugins/CheckpointControl/README.md.
+/// version serves the registry (status machine, aggregated reports, board) and
+/// interception rings on the county's road graph; see Plugins/CheckpointControl/README.md.
 public struct CheckpointControlPlugin: Plugin {
     static let service = "/xunfang.checkpoint.v1.Checkpoint/"
     public static let ringMethod = service + "Ring"
+    static let methods = ["Ring", "Register", "List", "Get", "SetStatus", "Report", "Board"].map { service + $0 }
+    static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
 
-    public static let manifest = PluginManifest(name: "checkpoint", version: "0.1.0", serves: [ringMethod])
+    public static let manifest = PluginManifest(name: "checkpoint", version: "0.2.0", serves: methods)
 
     public static var descriptorSet: Data { CheckpointControlDescriptors.fileDescriptorSet }
 
@@ -20,9 +25,14 @@ public struct CheckpointControlPlugin: Plugin {
     }
 
     let rings: RingService
+    let registry: Registry
+    let seedFromGrid: Bool
+    let logger: Logger
 
     /// Settings: `CHECKPOINT_ROADS` (a graph from `xunfang geo import-osm`; default the
-    /// demo county's roads) and `CHECKPOINT_SPEEDS` (as GridModel's `GRID_MODEL_SPEEDS`).
+    /// demo county's roads), `CHECKPOINT_SPEEDS` (as GridModel's `GRID_MODEL_SPEEDS`) and
+    /// `CHECKPOINT_SEED_FROM_GRID` (`on`: an empty registry takes GridModel's checkpoint
+    /// and city-exit sites).
     public init(context: PluginContext) throws {
         let roads: RoadGraph
         if let path = context.settings["CHECKPOINT_ROADS"], !path.isEmpty {
@@ -30,25 +40,84 @@ public struct CheckpointControlPlugin: Plugin {
         } else {
             roads = SyntheticRoads.county(.demoCounty)
         }
-        rings = RingService(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"))
+        let seed = context.settings["CHECKPOINT_SEED_FROM_GRID"] ?? "off"
+        guard seed == "on" || seed == "off" else { throw SettingError("CHECKPOINT_SEED_FROM_GRID is \"\(seed)\"; use on or off") }
+        try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
+                      dataDirectory: context.dataDirectory, seedFromGrid: seed == "on", logger: context.logger)
     }
 
-    /// For tests: a graph and speeds of their own.
-    public init(roads: RoadGraph, speeds: SpeedTable = .default) {
+    /// For tests: a graph, speeds, a directory and a clock of their own.
+    public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false, logger: Logger,
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         rings = RingService(roads: roads, speeds: speeds)
+        registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now)
+        self.seedFromGrid = seedFromGrid
+        self.logger = logger
     }
 
     public func register(on bus: BusClient) {
-        let rings = self.rings
+        let rings = self.rings, registry = self.registry
         // A ring runs several road searches and max-flows: off the connection's threads.
         bus.serve(Self.ringMethod) { (request: Xunfang_Checkpoint_V1_RingRequest, _) in
             try await onOwnThread { try rings.ring(request) }
         }
+        bus.serve(Self.service + "Register") { (request: Xunfang_Checkpoint_V1_RegisterRequest, call) in try registry.register(request, caller: call.caller) }
+        bus.serve(Self.service + "List") { (request: Xunfang_Checkpoint_V1_ListRequest, _) in try registry.list(request) }
+        bus.serve(Self.service + "Get") { (request: Xunfang_Checkpoint_V1_GetRequest, _) in try registry.get(request) }
+        bus.serve(Self.service + "SetStatus") { (request: Xunfang_Checkpoint_V1_SetStatusRequest, call) in try registry.setStatus(request, caller: call.caller) }
+        bus.serve(Self.service + "Report") { (request: Xunfang_Checkpoint_V1_CheckReport, call) in try registry.report(request, caller: call.caller) }
+        bus.serve(Self.service + "Board") { (_: Xunfang_Checkpoint_V1_BoardRequest, _) in try registry.board() }
     }
 
-    /// Rings are answered as they are asked for; nothing runs between calls yet.
+    /// Publishes the outbox until shutdown; first, when asked, seeds an empty registry
+    /// from GridModel's sites.
     public func run(on bus: BusClient) async throws {
-        while !Task.isCancelled { try await Task.sleep(for: .seconds(3_600)) }
+        if seedFromGrid { await seed(from: bus) }
+        await Outbox.drain(registry.store.queue, bus: { bus }, wake: registry.wake.stream, logger: logger)
+    }
+
+    /// The demo county's 8 public-security checkpoints and 5 city exits, from GridModel
+    /// (which may start after this plugin: asked again until it answers).
+    func seed(from bus: BusClient) async {
+        guard (try? registry.store.checkpoints().isEmpty) == true else { return }
+        var pause = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                var sites: [Xunfang_GridModel_V1_Site] = []
+                for kind in [Xunfang_GridModel_V1_SiteKind.checkpoint, .cityExit] {
+                    sites += try await bus.call(Self.listSites, Xunfang_GridModel_V1_ListSitesRequest.with { $0.kind = kind },
+                                                as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
+                }
+                for site in sites { _ = try registry.register(Self.demoCheckpoint(site), caller: "checkpoint") }
+                logger.info("registry seeded from GridModel's sites", metadata: ["xunfang.count": "\(sites.count)"])
+                return
+            } catch {
+                logger.info("waiting for GridModel's sites to seed the registry", metadata: ["xunfang.error": "\(error)"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// A site as a checkpoint with the demo county's staffing: a public-security
+    /// checkpoint two lanes checked by hand (about 40 vehicles a lane an hour), 4 officers
+    /// by day and 3 by night; a city exit four lanes with plate cameras (about 100), 6 and 4.
+    static func demoCheckpoint(_ site: Xunfang_GridModel_V1_Site) -> Xunfang_Checkpoint_V1_RegisterRequest {
+        let exit = site.kind == .cityExit
+        return .with {
+            $0.checkpoint = .with {
+                $0.id = site.id
+                $0.name = site.name
+                $0.kind = exit ? .cityExit : .publicSecurity
+                $0.longitude = site.position.longitude
+                $0.latitude = site.position.latitude
+                $0.lanes = exit ? 4 : 2
+                $0.capacityPerHour = exit ? 400 : 80
+                $0.staffDay = exit ? 6 : 4
+                $0.staffNight = exit ? 4 : 3
+            }
+            $0.officer = "seeded from GridModel"
+        }
     }
 }
 
@@ -133,6 +202,13 @@ struct RingService: Sendable {
         return nearest.index
     }
 
+    /// The named roads through a node, each once.
+    func roadNames(at node: Int) -> [String] {
+        var names: [String] = []
+        for arc in roads.arcs(from: node) where !roads.name(ofArc: arc).isEmpty && !names.contains(roads.name(ofArc: arc)) { names.append(roads.name(ofArc: arc)) }
+        return names
+    }
+
     func response(_ answer: Containment.Answer) -> Xunfang_Checkpoint_V1_RingResponse {
         func point(_ point: Containment.Point) -> Xunfang_Checkpoint_V1_RingPoint {
             Xunfang_Checkpoint_V1_RingPoint.with {
@@ -142,7 +218,7 @@ struct RingService: Sendable {
                 $0.police = point.police
                 $0.longitude = roads.coordinates[point.node].longitude
                 $0.latitude = roads.coordinates[point.node].latitude
-                $0.roadName = roads.arcs(from: point.node).lazy.map(roads.name(ofArc:)).first { !$0.isEmpty } ?? ""
+                $0.roadName = roadNames(at: point.node).first ?? ""
             }
         }
         return Xunfang_Checkpoint_V1_RingResponse.with {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SwiftProtobuf
 import XunfangGeo
+import XunfangOutbox
 import XunfangPluginKit
 import GridModelContract
 import DispatchContract
@@ -662,37 +663,9 @@ final class Desk: @unchecked Sendable {
         return response
     }
 
-    /// Publishes the outbox in order with confirmed publishes; what the bus acknowledged is
-    /// deleted. A failure (bus away) is retried after a pause, nothing is skipped.
+    /// Publishes the outbox (see `Outbox.drain`).
     private func drainOutbox() async {
-        var iterator = wake.stream.makeAsyncIterator()
-        while !Task.isCancelled {
-            guard let bus = currentBus else { return }
-            do {
-                let batch = try store.pendingOutbox(limit: 256)
-                if batch.isEmpty {
-                    _ = await iterator.next()
-                    continue
-                }
-                var done: [Int64] = []
-                for message in batch {
-                    do {
-                        try await bus.publishConfirmed(message.topic, payload: message.payload, messageID: message.messageID)
-                    } catch let error as BusClientError where error.code == .invalidArgument || error.code == .permissionDenied {
-                        // Refused for good (a bad topic or a missing ACL): set aside, kept, and reported,
-                        // so one bad message does not hold up every later one.
-                        logger.critical("the bus refused an outbox message; kept in outbox_refused", metadata: [
-                            "xunfang.topic": "\(message.topic)", "xunfang.error": "\(error)"])
-                        try store.setAside(message, reason: error.description)
-                    }
-                    done.append(message.seq)
-                }
-                try store.deleteOutbox(done)
-            } catch {
-                logger.warning("outbox publish failed; retrying", metadata: ["xunfang.error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(500))
-            }
-        }
+        await Outbox.drain(store.outboxDatabase, bus: { [self] in currentBus }, wake: wake.stream, logger: logger)
     }
 
     /// Where a grid or site named by id is, from GridModel; only GridModel knows the ids.

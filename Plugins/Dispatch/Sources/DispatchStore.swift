@@ -1,6 +1,7 @@
 public import Foundation
 public import XunfangPluginKit
-import GRDB
+public import GRDB
+import XunfangOutbox
 
 /// Dispatch's own SQLite file: incidents, units, and an outbox of messages to publish.
 ///
@@ -34,10 +35,8 @@ public final class DispatchStore: Sendable {
                 CREATE TABLE incident (id TEXT PRIMARY KEY NOT NULL, status INTEGER NOT NULL, received INTEGER NOT NULL, record BLOB NOT NULL);
                 CREATE INDEX incident_open ON incident(status, received);
                 CREATE TABLE unit (call_sign TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
-                CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, message_id TEXT NOT NULL);
-                CREATE TABLE outbox_refused (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, message_id TEXT NOT NULL,
-                                             reason TEXT NOT NULL);
                 """)
+            try Outbox.createTables(db)
         }
         // 0.2: the report moves out of the incident record into a sealed row; reads are audited.
         migrator.registerMigration("v2-personal") { db in
@@ -61,13 +60,6 @@ public final class DispatchStore: Sendable {
             }
         }
         try migrator.migrate(queue)
-    }
-
-    public struct OutboxMessage: Sendable, Hashable {
-        public var seq: Int64
-        public var topic: String
-        public var payload: Data
-        public var messageID: String
     }
 
     public func load() throws -> (incidents: [Incident], units: [Unit]) {
@@ -98,35 +90,12 @@ public final class DispatchStore: Sendable {
             for unit in units {
                 try db.execute(sql: "INSERT OR REPLACE INTO unit (call_sign, record) VALUES (?, ?)", arguments: [unit.callSign, try encoder.encode(unit)])
             }
-            for message in outbox {
-                try db.execute(sql: "INSERT INTO outbox (topic, payload, message_id) VALUES (?, ?, ?)",
-                               arguments: [message.topic, message.payload, message.messageID])
-            }
+            try Outbox.append(db, outbox)
         }
     }
 
-    public func pendingOutbox(limit: Int) throws -> [OutboxMessage] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, topic, payload, message_id FROM outbox ORDER BY seq LIMIT ?", arguments: [limit]).map {
-                OutboxMessage(seq: $0["seq"], topic: $0["topic"], payload: $0["payload"], messageID: $0["message_id"])
-            }
-        }
-    }
-
-    public func setAside(_ message: OutboxMessage, reason: String) throws {
-        try queue.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO outbox_refused (seq, topic, payload, message_id, reason) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [message.seq, message.topic, message.payload, message.messageID, reason])
-        }
-    }
-
-    public func deleteOutbox(_ seqs: [Int64]) throws {
-        guard !seqs.isEmpty else { return }
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE seq IN (\(seqs.map { _ in "?" }.joined(separator: ",")))",
-                           arguments: StatementArguments(seqs))
-        }
-    }
+    /// The outbox, for `Outbox.drain`.
+    public var outboxDatabase: any DatabaseWriter { queue }
 
     // MARK: - Personal data and its audit trail
 

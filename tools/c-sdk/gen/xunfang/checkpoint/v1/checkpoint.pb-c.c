@@ -232,6 +232,642 @@ void   xunfang__checkpoint__v1__ring_response__free_unpacked
   assert(message->base.descriptor == &xunfang__checkpoint__v1__ring_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__checkpoint__v1__checkpoint_record__init
+                     (Xunfang__Checkpoint__V1__CheckpointRecord         *message)
+{
+  static const Xunfang__Checkpoint__V1__CheckpointRecord init_value = XUNFANG__CHECKPOINT__V1__CHECKPOINT_RECORD__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__checkpoint_record__get_packed_size
+                     (const Xunfang__Checkpoint__V1__CheckpointRecord *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__checkpoint_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__checkpoint_record__pack
+                     (const Xunfang__Checkpoint__V1__CheckpointRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__checkpoint_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__checkpoint_record__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__CheckpointRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__checkpoint_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__CheckpointRecord *
+       xunfang__checkpoint__v1__checkpoint_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__CheckpointRecord *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__checkpoint_record__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__checkpoint_record__free_unpacked
+                     (Xunfang__Checkpoint__V1__CheckpointRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__checkpoint_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__register_request__init
+                     (Xunfang__Checkpoint__V1__RegisterRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__RegisterRequest init_value = XUNFANG__CHECKPOINT__V1__REGISTER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__register_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__RegisterRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__register_request__pack
+                     (const Xunfang__Checkpoint__V1__RegisterRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__register_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__RegisterRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__RegisterRequest *
+       xunfang__checkpoint__v1__register_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__RegisterRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__register_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__register_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__RegisterRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__register_response__init
+                     (Xunfang__Checkpoint__V1__RegisterResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__RegisterResponse init_value = XUNFANG__CHECKPOINT__V1__REGISTER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__register_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__RegisterResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__register_response__pack
+                     (const Xunfang__Checkpoint__V1__RegisterResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__register_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__RegisterResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__RegisterResponse *
+       xunfang__checkpoint__v1__register_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__RegisterResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__register_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__register_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__RegisterResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__list_request__init
+                     (Xunfang__Checkpoint__V1__ListRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ListRequest init_value = XUNFANG__CHECKPOINT__V1__LIST_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__list_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__list_request__pack
+                     (const Xunfang__Checkpoint__V1__ListRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__list_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ListRequest *
+       xunfang__checkpoint__v1__list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ListRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__list_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__list_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__list_response__init
+                     (Xunfang__Checkpoint__V1__ListResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__ListResponse init_value = XUNFANG__CHECKPOINT__V1__LIST_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__list_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__list_response__pack
+                     (const Xunfang__Checkpoint__V1__ListResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__list_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ListResponse *
+       xunfang__checkpoint__v1__list_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ListResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__list_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__list_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__get_request__init
+                     (Xunfang__Checkpoint__V1__GetRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__GetRequest init_value = XUNFANG__CHECKPOINT__V1__GET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__get_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__GetRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__get_request__pack
+                     (const Xunfang__Checkpoint__V1__GetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__get_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__GetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__GetRequest *
+       xunfang__checkpoint__v1__get_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__GetRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__get_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__get_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__GetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__get_response__init
+                     (Xunfang__Checkpoint__V1__GetResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__GetResponse init_value = XUNFANG__CHECKPOINT__V1__GET_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__get_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__GetResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__get_response__pack
+                     (const Xunfang__Checkpoint__V1__GetResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__get_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__GetResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__GetResponse *
+       xunfang__checkpoint__v1__get_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__GetResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__get_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__get_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__GetResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__get_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__set_status_request__init
+                     (Xunfang__Checkpoint__V1__SetStatusRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__SetStatusRequest init_value = XUNFANG__CHECKPOINT__V1__SET_STATUS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__set_status_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SetStatusRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__set_status_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__set_status_request__pack
+                     (const Xunfang__Checkpoint__V1__SetStatusRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__set_status_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__set_status_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SetStatusRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__set_status_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SetStatusRequest *
+       xunfang__checkpoint__v1__set_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SetStatusRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__set_status_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__set_status_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__SetStatusRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__set_status_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__status_change__init
+                     (Xunfang__Checkpoint__V1__StatusChange         *message)
+{
+  static const Xunfang__Checkpoint__V1__StatusChange init_value = XUNFANG__CHECKPOINT__V1__STATUS_CHANGE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__status_change__get_packed_size
+                     (const Xunfang__Checkpoint__V1__StatusChange *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__status_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__status_change__pack
+                     (const Xunfang__Checkpoint__V1__StatusChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__status_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__status_change__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__StatusChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__status_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__StatusChange *
+       xunfang__checkpoint__v1__status_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__StatusChange *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__status_change__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__status_change__free_unpacked
+                     (Xunfang__Checkpoint__V1__StatusChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__status_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__check_report__init
+                     (Xunfang__Checkpoint__V1__CheckReport         *message)
+{
+  static const Xunfang__Checkpoint__V1__CheckReport init_value = XUNFANG__CHECKPOINT__V1__CHECK_REPORT__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__check_report__get_packed_size
+                     (const Xunfang__Checkpoint__V1__CheckReport *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__check_report__pack
+                     (const Xunfang__Checkpoint__V1__CheckReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__check_report__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__CheckReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__CheckReport *
+       xunfang__checkpoint__v1__check_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__CheckReport *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__check_report__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__check_report__free_unpacked
+                     (Xunfang__Checkpoint__V1__CheckReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__report_response__init
+                     (Xunfang__Checkpoint__V1__ReportResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__ReportResponse init_value = XUNFANG__CHECKPOINT__V1__REPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__report_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReportResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__report_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__report_response__pack
+                     (const Xunfang__Checkpoint__V1__ReportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__report_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__report_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__report_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ReportResponse *
+       xunfang__checkpoint__v1__report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ReportResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__report_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__report_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__report_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__board_request__init
+                     (Xunfang__Checkpoint__V1__BoardRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__BoardRequest init_value = XUNFANG__CHECKPOINT__V1__BOARD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__board_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__BoardRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__board_request__pack
+                     (const Xunfang__Checkpoint__V1__BoardRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__board_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__BoardRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__BoardRequest *
+       xunfang__checkpoint__v1__board_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__BoardRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__board_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__board_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__BoardRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__board_row__init
+                     (Xunfang__Checkpoint__V1__BoardRow         *message)
+{
+  static const Xunfang__Checkpoint__V1__BoardRow init_value = XUNFANG__CHECKPOINT__V1__BOARD_ROW__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__board_row__get_packed_size
+                     (const Xunfang__Checkpoint__V1__BoardRow *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_row__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__board_row__pack
+                     (const Xunfang__Checkpoint__V1__BoardRow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_row__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__board_row__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__BoardRow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_row__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__BoardRow *
+       xunfang__checkpoint__v1__board_row__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__BoardRow *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__board_row__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__board_row__free_unpacked
+                     (Xunfang__Checkpoint__V1__BoardRow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_row__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__board_response__by_status_entry__init
+                     (Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry         *message)
+{
+  static const Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry init_value = XUNFANG__CHECKPOINT__V1__BOARD_RESPONSE__BY_STATUS_ENTRY__INIT;
+  *message = init_value;
+}
+void   xunfang__checkpoint__v1__board_response__init
+                     (Xunfang__Checkpoint__V1__BoardResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__BoardResponse init_value = XUNFANG__CHECKPOINT__V1__BOARD_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__board_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__BoardResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__board_response__pack
+                     (const Xunfang__Checkpoint__V1__BoardResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__board_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__BoardResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__BoardResponse *
+       xunfang__checkpoint__v1__board_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__BoardResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__board_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__board_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__BoardResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__board_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__ring_unit__field_descriptors[6] =
 {
   {
@@ -812,6 +1448,1076 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_response__descrip
   (ProtobufCMessageInit) xunfang__checkpoint__v1__ring_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__checkpoint_record__field_descriptors[15] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, kind),
+    &xunfang__checkpoint__v1__checkpoint_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "roads",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, n_roads),
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, roads),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lanes",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, lanes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "capacity_per_hour",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, capacity_per_hour),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "staff_day",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, staff_day),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "staff_night",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, staff_night),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, status),
+    &xunfang__checkpoint__v1__checkpoint_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_since",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, status_since),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_by",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, status_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "staff_on_post",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckpointRecord, staff_on_post),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__checkpoint_record__field_indices_by_name[] = {
+  8,   /* field[8] = capacity_per_hour */
+  0,   /* field[0] = id */
+  2,   /* field[2] = kind */
+  7,   /* field[7] = lanes */
+  5,   /* field[5] = latitude */
+  4,   /* field[4] = longitude */
+  1,   /* field[1] = name */
+  3,   /* field[3] = node */
+  6,   /* field[6] = roads */
+  9,   /* field[9] = staff_day */
+  10,   /* field[10] = staff_night */
+  14,   /* field[14] = staff_on_post */
+  11,   /* field[11] = status */
+  13,   /* field[13] = status_by */
+  12,   /* field[12] = status_since */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__checkpoint_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 15 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__checkpoint_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.CheckpointRecord",
+  "CheckpointRecord",
+  "Xunfang__Checkpoint__V1__CheckpointRecord",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__CheckpointRecord),
+  15,
+  xunfang__checkpoint__v1__checkpoint_record__field_descriptors,
+  xunfang__checkpoint__v1__checkpoint_record__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__checkpoint_record__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__checkpoint_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_request__field_descriptors[2] =
+{
+  {
+    "checkpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__RegisterRequest, checkpoint),
+    &xunfang__checkpoint__v1__checkpoint_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__RegisterRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__register_request__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoint */
+  1,   /* field[1] = officer */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__register_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.RegisterRequest",
+  "RegisterRequest",
+  "Xunfang__Checkpoint__V1__RegisterRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__RegisterRequest),
+  2,
+  xunfang__checkpoint__v1__register_request__field_descriptors,
+  xunfang__checkpoint__v1__register_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__register_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__register_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_response__field_descriptors[2] =
+{
+  {
+    "checkpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__RegisterResponse, checkpoint),
+    &xunfang__checkpoint__v1__checkpoint_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__RegisterResponse, created),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__register_response__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoint */
+  1,   /* field[1] = created */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__register_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.RegisterResponse",
+  "RegisterResponse",
+  "Xunfang__Checkpoint__V1__RegisterResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__RegisterResponse),
+  2,
+  xunfang__checkpoint__v1__register_response__field_descriptors,
+  xunfang__checkpoint__v1__register_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__register_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__register_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__list_request__field_descriptors[2] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ListRequest, kind),
+    &xunfang__checkpoint__v1__checkpoint_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ListRequest, status),
+    &xunfang__checkpoint__v1__checkpoint_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__list_request__field_indices_by_name[] = {
+  0,   /* field[0] = kind */
+  1,   /* field[1] = status */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__list_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ListRequest",
+  "ListRequest",
+  "Xunfang__Checkpoint__V1__ListRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ListRequest),
+  2,
+  xunfang__checkpoint__v1__list_request__field_descriptors,
+  xunfang__checkpoint__v1__list_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__list_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__list_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__list_response__field_descriptors[1] =
+{
+  {
+    "checkpoints",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__ListResponse, n_checkpoints),
+    offsetof(Xunfang__Checkpoint__V1__ListResponse, checkpoints),
+    &xunfang__checkpoint__v1__checkpoint_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__list_response__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoints */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__list_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ListResponse",
+  "ListResponse",
+  "Xunfang__Checkpoint__V1__ListResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ListResponse),
+  1,
+  xunfang__checkpoint__v1__list_response__field_descriptors,
+  xunfang__checkpoint__v1__list_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__list_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__list_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__get_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__GetRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__get_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__get_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__get_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.GetRequest",
+  "GetRequest",
+  "Xunfang__Checkpoint__V1__GetRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__GetRequest),
+  1,
+  xunfang__checkpoint__v1__get_request__field_descriptors,
+  xunfang__checkpoint__v1__get_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__get_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__get_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__get_response__field_descriptors[2] =
+{
+  {
+    "checkpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__GetResponse, checkpoint),
+    &xunfang__checkpoint__v1__checkpoint_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__GetResponse, n_history),
+    offsetof(Xunfang__Checkpoint__V1__GetResponse, history),
+    &xunfang__checkpoint__v1__status_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__get_response__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoint */
+  1,   /* field[1] = history */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__get_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__get_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.GetResponse",
+  "GetResponse",
+  "Xunfang__Checkpoint__V1__GetResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__GetResponse),
+  2,
+  xunfang__checkpoint__v1__get_response__field_descriptors,
+  xunfang__checkpoint__v1__get_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__get_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__get_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__set_status_request__field_descriptors[4] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SetStatusRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SetStatusRequest, status),
+    &xunfang__checkpoint__v1__checkpoint_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SetStatusRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SetStatusRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__set_status_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  2,   /* field[2] = officer */
+  3,   /* field[3] = reason */
+  1,   /* field[1] = status */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__set_status_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__set_status_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SetStatusRequest",
+  "SetStatusRequest",
+  "Xunfang__Checkpoint__V1__SetStatusRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SetStatusRequest),
+  4,
+  xunfang__checkpoint__v1__set_status_request__field_descriptors,
+  xunfang__checkpoint__v1__set_status_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__set_status_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__set_status_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__status_change__field_descriptors[6] =
+{
+  {
+    "checkpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StatusChange, checkpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StatusChange, from),
+    &xunfang__checkpoint__v1__checkpoint_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StatusChange, to),
+    &xunfang__checkpoint__v1__checkpoint_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StatusChange, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StatusChange, by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StatusChange, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__status_change__field_indices_by_name[] = {
+  3,   /* field[3] = at */
+  4,   /* field[4] = by */
+  0,   /* field[0] = checkpoint */
+  1,   /* field[1] = from */
+  5,   /* field[5] = reason */
+  2,   /* field[2] = to */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__status_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__status_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.StatusChange",
+  "StatusChange",
+  "Xunfang__Checkpoint__V1__StatusChange",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__StatusChange),
+  6,
+  xunfang__checkpoint__v1__status_change__field_descriptors,
+  xunfang__checkpoint__v1__status_change__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__status_change__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__status_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__check_report__field_descriptors[8] =
+{
+  {
+    "checkpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, checkpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "staff_on_post",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, staff_on_post),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "vehicles_checked",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, vehicles_checked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "persons_checked",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, persons_checked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hits",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reported_by",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckReport, reported_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__check_report__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoint */
+  1,   /* field[1] = from */
+  6,   /* field[6] = hits */
+  5,   /* field[5] = persons_checked */
+  7,   /* field[7] = reported_by */
+  3,   /* field[3] = staff_on_post */
+  2,   /* field[2] = to */
+  4,   /* field[4] = vehicles_checked */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__check_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__check_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.CheckReport",
+  "CheckReport",
+  "Xunfang__Checkpoint__V1__CheckReport",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__CheckReport),
+  8,
+  xunfang__checkpoint__v1__check_report__field_descriptors,
+  xunfang__checkpoint__v1__check_report__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__check_report__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__check_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__report_response__field_descriptors[1] =
+{
+  {
+    "duplicate",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReportResponse, duplicate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__report_response__field_indices_by_name[] = {
+  0,   /* field[0] = duplicate */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__report_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__report_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ReportResponse",
+  "ReportResponse",
+  "Xunfang__Checkpoint__V1__ReportResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ReportResponse),
+  1,
+  xunfang__checkpoint__v1__report_response__field_descriptors,
+  xunfang__checkpoint__v1__report_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__report_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__report_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define xunfang__checkpoint__v1__board_request__field_descriptors NULL
+#define xunfang__checkpoint__v1__board_request__field_indices_by_name NULL
+#define xunfang__checkpoint__v1__board_request__number_ranges NULL
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.BoardRequest",
+  "BoardRequest",
+  "Xunfang__Checkpoint__V1__BoardRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__BoardRequest),
+  0,
+  xunfang__checkpoint__v1__board_request__field_descriptors,
+  xunfang__checkpoint__v1__board_request__field_indices_by_name,
+  0,  xunfang__checkpoint__v1__board_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__board_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__board_row__field_descriptors[5] =
+{
+  {
+    "checkpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardRow, checkpoint),
+    &xunfang__checkpoint__v1__checkpoint_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "vehicles_today",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardRow, vehicles_today),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "persons_today",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardRow, persons_today),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hits_today",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardRow, hits_today),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_report_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardRow, last_report_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__board_row__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoint */
+  3,   /* field[3] = hits_today */
+  4,   /* field[4] = last_report_at */
+  2,   /* field[2] = persons_today */
+  1,   /* field[1] = vehicles_today */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__board_row__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_row__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.BoardRow",
+  "BoardRow",
+  "Xunfang__Checkpoint__V1__BoardRow",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__BoardRow),
+  5,
+  xunfang__checkpoint__v1__board_row__field_descriptors,
+  xunfang__checkpoint__v1__board_row__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__board_row__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__board_row__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__board_response__by_status_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__board_response__by_status_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__board_response__by_status_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__by_status_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.BoardResponse.ByStatusEntry",
+  "ByStatusEntry",
+  "Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry),
+  2,
+  xunfang__checkpoint__v1__board_response__by_status_entry__field_descriptors,
+  xunfang__checkpoint__v1__board_response__by_status_entry__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__board_response__by_status_entry__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__board_response__by_status_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__board_response__field_descriptors[3] =
+{
+  {
+    "rows",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse, n_rows),
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse, rows),
+    &xunfang__checkpoint__v1__board_row__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_status",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse, n_by_status),
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse, by_status),
+    &xunfang__checkpoint__v1__board_response__by_status_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "day",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__BoardResponse, day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__board_response__field_indices_by_name[] = {
+  1,   /* field[1] = by_status */
+  2,   /* field[2] = day */
+  0,   /* field[0] = rows */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__board_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.BoardResponse",
+  "BoardResponse",
+  "Xunfang__Checkpoint__V1__BoardResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__BoardResponse),
+  3,
+  xunfang__checkpoint__v1__board_response__field_descriptors,
+  xunfang__checkpoint__v1__board_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__board_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__board_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__checkpoint__v1__metric__enum_values_by_number[3] =
 {
   { "METRIC_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__METRIC__METRIC_UNSPECIFIED", 0 },
@@ -842,12 +2548,94 @@ const ProtobufCEnumDescriptor xunfang__checkpoint__v1__metric__descriptor =
   xunfang__checkpoint__v1__metric__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[1] =
+static const ProtobufCEnumValue xunfang__checkpoint__v1__checkpoint_kind__enum_values_by_number[5] =
+{
+  { "CHECKPOINT_KIND_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_UNSPECIFIED", 0 },
+  { "CHECKPOINT_KIND_PUBLIC_SECURITY", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_PUBLIC_SECURITY", 1 },
+  { "CHECKPOINT_KIND_CITY_EXIT", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_CITY_EXIT", 2 },
+  { "CHECKPOINT_KIND_BORDER_SMART", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_BORDER_SMART", 3 },
+  { "CHECKPOINT_KIND_MOBILE", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_MOBILE", 4 },
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__checkpoint_kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex xunfang__checkpoint__v1__checkpoint_kind__enum_values_by_name[5] =
+{
+  { "CHECKPOINT_KIND_BORDER_SMART", 3 },
+  { "CHECKPOINT_KIND_CITY_EXIT", 2 },
+  { "CHECKPOINT_KIND_MOBILE", 4 },
+  { "CHECKPOINT_KIND_PUBLIC_SECURITY", 1 },
+  { "CHECKPOINT_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__checkpoint__v1__checkpoint_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.CheckpointKind",
+  "CheckpointKind",
+  "Xunfang__Checkpoint__V1__CheckpointKind",
+  "xunfang.checkpoint.v1",
+  5,
+  xunfang__checkpoint__v1__checkpoint_kind__enum_values_by_number,
+  5,
+  xunfang__checkpoint__v1__checkpoint_kind__enum_values_by_name,
+  1,
+  xunfang__checkpoint__v1__checkpoint_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__checkpoint__v1__checkpoint_status__enum_values_by_number[6] =
+{
+  { "CHECKPOINT_STATUS_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED", 0 },
+  { "CHECKPOINT_STATUS_OPEN", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_OPEN", 1 },
+  { "CHECKPOINT_STATUS_ALERT", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_ALERT", 2 },
+  { "CHECKPOINT_STATUS_SEALED", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_SEALED", 3 },
+  { "CHECKPOINT_STATUS_STAND_DOWN", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_STAND_DOWN", 4 },
+  { "CHECKPOINT_STATUS_UNSTAFFED", "XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSTAFFED", 5 },
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__checkpoint_status__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex xunfang__checkpoint__v1__checkpoint_status__enum_values_by_name[6] =
+{
+  { "CHECKPOINT_STATUS_ALERT", 2 },
+  { "CHECKPOINT_STATUS_OPEN", 1 },
+  { "CHECKPOINT_STATUS_SEALED", 3 },
+  { "CHECKPOINT_STATUS_STAND_DOWN", 4 },
+  { "CHECKPOINT_STATUS_UNSPECIFIED", 0 },
+  { "CHECKPOINT_STATUS_UNSTAFFED", 5 },
+};
+const ProtobufCEnumDescriptor xunfang__checkpoint__v1__checkpoint_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.CheckpointStatus",
+  "CheckpointStatus",
+  "Xunfang__Checkpoint__V1__CheckpointStatus",
+  "xunfang.checkpoint.v1",
+  6,
+  xunfang__checkpoint__v1__checkpoint_status__enum_values_by_number,
+  6,
+  xunfang__checkpoint__v1__checkpoint_status__enum_values_by_name,
+  1,
+  xunfang__checkpoint__v1__checkpoint_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[7] =
 {
   { "Ring", &xunfang__checkpoint__v1__ring_request__descriptor, &xunfang__checkpoint__v1__ring_response__descriptor },
+  { "Register", &xunfang__checkpoint__v1__register_request__descriptor, &xunfang__checkpoint__v1__register_response__descriptor },
+  { "List", &xunfang__checkpoint__v1__list_request__descriptor, &xunfang__checkpoint__v1__list_response__descriptor },
+  { "Get", &xunfang__checkpoint__v1__get_request__descriptor, &xunfang__checkpoint__v1__get_response__descriptor },
+  { "SetStatus", &xunfang__checkpoint__v1__set_status_request__descriptor, &xunfang__checkpoint__v1__status_change__descriptor },
+  { "Report", &xunfang__checkpoint__v1__check_report__descriptor, &xunfang__checkpoint__v1__report_response__descriptor },
+  { "Board", &xunfang__checkpoint__v1__board_request__descriptor, &xunfang__checkpoint__v1__board_response__descriptor },
 };
 const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
-  0         /* Ring */
+  6,        /* Board */
+  3,        /* Get */
+  2,        /* List */
+  1,        /* Register */
+  5,        /* Report */
+  0,        /* Ring */
+  4         /* SetStatus */
 };
 const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor =
 {
@@ -856,7 +2644,7 @@ const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor
   "Checkpoint",
   "Xunfang__Checkpoint__V1__Checkpoint",
   "xunfang.checkpoint.v1",
-  1,
+  7,
   xunfang__checkpoint__v1__checkpoint__method_descriptors,
   xunfang__checkpoint__v1__checkpoint__method_indices_by_name
 };
@@ -867,6 +2655,54 @@ void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__register(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__RegisterRequest *input,
+                                                   Xunfang__Checkpoint__V1__RegisterResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__list(ProtobufCService *service,
+                                               const Xunfang__Checkpoint__V1__ListRequest *input,
+                                               Xunfang__Checkpoint__V1__ListResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__get(ProtobufCService *service,
+                                              const Xunfang__Checkpoint__V1__GetRequest *input,
+                                              Xunfang__Checkpoint__V1__GetResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__set_status(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SetStatusRequest *input,
+                                                     Xunfang__Checkpoint__V1__StatusChange_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__report(ProtobufCService *service,
+                                                 const Xunfang__Checkpoint__V1__CheckReport *input,
+                                                 Xunfang__Checkpoint__V1__ReportResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__board(ProtobufCService *service,
+                                                const Xunfang__Checkpoint__V1__BoardRequest *input,
+                                                Xunfang__Checkpoint__V1__BoardResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
                                                 Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy destroy)

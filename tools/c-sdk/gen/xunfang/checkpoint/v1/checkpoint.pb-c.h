@@ -20,6 +20,21 @@ typedef struct Xunfang__Checkpoint__V1__RingRequest Xunfang__Checkpoint__V1__Rin
 typedef struct Xunfang__Checkpoint__V1__RingPoint Xunfang__Checkpoint__V1__RingPoint;
 typedef struct Xunfang__Checkpoint__V1__EscapeArc Xunfang__Checkpoint__V1__EscapeArc;
 typedef struct Xunfang__Checkpoint__V1__RingResponse Xunfang__Checkpoint__V1__RingResponse;
+typedef struct Xunfang__Checkpoint__V1__CheckpointRecord Xunfang__Checkpoint__V1__CheckpointRecord;
+typedef struct Xunfang__Checkpoint__V1__RegisterRequest Xunfang__Checkpoint__V1__RegisterRequest;
+typedef struct Xunfang__Checkpoint__V1__RegisterResponse Xunfang__Checkpoint__V1__RegisterResponse;
+typedef struct Xunfang__Checkpoint__V1__ListRequest Xunfang__Checkpoint__V1__ListRequest;
+typedef struct Xunfang__Checkpoint__V1__ListResponse Xunfang__Checkpoint__V1__ListResponse;
+typedef struct Xunfang__Checkpoint__V1__GetRequest Xunfang__Checkpoint__V1__GetRequest;
+typedef struct Xunfang__Checkpoint__V1__GetResponse Xunfang__Checkpoint__V1__GetResponse;
+typedef struct Xunfang__Checkpoint__V1__SetStatusRequest Xunfang__Checkpoint__V1__SetStatusRequest;
+typedef struct Xunfang__Checkpoint__V1__StatusChange Xunfang__Checkpoint__V1__StatusChange;
+typedef struct Xunfang__Checkpoint__V1__CheckReport Xunfang__Checkpoint__V1__CheckReport;
+typedef struct Xunfang__Checkpoint__V1__ReportResponse Xunfang__Checkpoint__V1__ReportResponse;
+typedef struct Xunfang__Checkpoint__V1__BoardRequest Xunfang__Checkpoint__V1__BoardRequest;
+typedef struct Xunfang__Checkpoint__V1__BoardRow Xunfang__Checkpoint__V1__BoardRow;
+typedef struct Xunfang__Checkpoint__V1__BoardResponse Xunfang__Checkpoint__V1__BoardResponse;
+typedef struct Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry;
 
 
 /* --- enums --- */
@@ -39,6 +54,51 @@ typedef enum _Xunfang__Checkpoint__V1__Metric {
   XUNFANG__CHECKPOINT__V1__METRIC__METRIC_DISTANCE = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__METRIC)
 } Xunfang__Checkpoint__V1__Metric;
+typedef enum _Xunfang__Checkpoint__V1__CheckpointKind {
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_UNSPECIFIED = 0,
+  /*
+   * 治安卡点
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_PUBLIC_SECURITY = 1,
+  /*
+   * 出城卡口
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_CITY_EXIT = 2,
+  /*
+   * 县界智能卡口
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_BORDER_SMART = 3,
+  /*
+   * 移动卡点 (a position held for a while)
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_MOBILE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND)
+} Xunfang__Checkpoint__V1__CheckpointKind;
+/*
+ * open → alert → sealed → stand-down → open; any but sealed → unstaffed → open. Also
+ * open → sealed (a seal called without alert) and alert → stand-down (alert lifted).
+ */
+typedef enum _Xunfang__Checkpoint__V1__CheckpointStatus {
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED = 0,
+  /*
+   * staffed, routine checks
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_OPEN = 1,
+  /*
+   * raised checks, ready to seal
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_ALERT = 2,
+  /*
+   * every vehicle stopped
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_SEALED = 3,
+  /*
+   * a seal or alert lifted, returning to routine
+   */
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_STAND_DOWN = 4,
+  XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSTAFFED = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS)
+} Xunfang__Checkpoint__V1__CheckpointStatus;
 
 /* --- messages --- */
 
@@ -200,6 +260,303 @@ struct  Xunfang__Checkpoint__V1__RingResponse
     , 0, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
 
 
+struct  Xunfang__Checkpoint__V1__CheckpointRecord
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 64 bytes: letters, digits, - and _
+   */
+  char *id;
+  /*
+   * 1 to 128 bytes
+   */
+  char *name;
+  Xunfang__Checkpoint__V1__CheckpointKind kind;
+  /*
+   * the road node it holds (OSM id); 0 in Register to use the position
+   */
+  int64_t node;
+  /*
+   * WGS84
+   */
+  double longitude;
+  double latitude;
+  /*
+   * the roads through its node (answers only)
+   */
+  size_t n_roads;
+  char **roads;
+  /*
+   * 1 to 16
+   */
+  int32_t lanes;
+  /*
+   * vehicles it can check an hour, 1 to 10,000
+   */
+  int32_t capacity_per_hour;
+  /*
+   * officers per shift, 0 to 100
+   */
+  int32_t staff_day;
+  int32_t staff_night;
+  /*
+   * answers only: change it with SetStatus
+   */
+  Xunfang__Checkpoint__V1__CheckpointStatus status;
+  /*
+   * unix ms
+   */
+  int64_t status_since;
+  /*
+   * who changed it last: caller / officer
+   */
+  char *status_by;
+  /*
+   * from the latest report
+   */
+  int32_t staff_on_post;
+};
+#define XUNFANG__CHECKPOINT__V1__CHECKPOINT_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__checkpoint_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_UNSPECIFIED, 0, 0, 0, 0,NULL, 0, 0, 0, 0, XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * Registers a checkpoint or updates its fields (never its status); new ones start open.
+ */
+struct  Xunfang__Checkpoint__V1__RegisterRequest
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__CheckpointRecord *checkpoint;
+  /*
+   * on whose behalf, up to 64 bytes
+   */
+  char *officer;
+};
+#define XUNFANG__CHECKPOINT__V1__REGISTER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__register_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__RegisterResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__CheckpointRecord *checkpoint;
+  protobuf_c_boolean created;
+};
+#define XUNFANG__CHECKPOINT__V1__REGISTER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__register_response__descriptor) \
+    , NULL, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__ListRequest
+{
+  ProtobufCMessage base;
+  /*
+   * unspecified: all
+   */
+  Xunfang__Checkpoint__V1__CheckpointKind kind;
+  /*
+   * unspecified: all
+   */
+  Xunfang__Checkpoint__V1__CheckpointStatus status;
+};
+#define XUNFANG__CHECKPOINT__V1__LIST_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__list_request__descriptor) \
+    , XUNFANG__CHECKPOINT__V1__CHECKPOINT_KIND__CHECKPOINT_KIND_UNSPECIFIED, XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED }
+
+
+struct  Xunfang__Checkpoint__V1__ListResponse
+{
+  ProtobufCMessage base;
+  size_t n_checkpoints;
+  Xunfang__Checkpoint__V1__CheckpointRecord **checkpoints;
+};
+#define XUNFANG__CHECKPOINT__V1__LIST_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__list_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Xunfang__Checkpoint__V1__GetRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define XUNFANG__CHECKPOINT__V1__GET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__get_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__GetResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__CheckpointRecord *checkpoint;
+  /*
+   * newest first, at most 100
+   */
+  size_t n_history;
+  Xunfang__Checkpoint__V1__StatusChange **history;
+};
+#define XUNFANG__CHECKPOINT__V1__GET_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__get_response__descriptor) \
+    , NULL, 0,NULL }
+
+
+struct  Xunfang__Checkpoint__V1__SetStatusRequest
+{
+  ProtobufCMessage base;
+  char *id;
+  Xunfang__Checkpoint__V1__CheckpointStatus status;
+  /*
+   * up to 64 bytes
+   */
+  char *officer;
+  /*
+   * up to 256 bytes
+   */
+  char *reason;
+};
+#define XUNFANG__CHECKPOINT__V1__SET_STATUS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__set_status_request__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Published on "checkpoint.status" for every change, and kept.
+ */
+struct  Xunfang__Checkpoint__V1__StatusChange
+{
+  ProtobufCMessage base;
+  char *checkpoint;
+  Xunfang__Checkpoint__V1__CheckpointStatus from;
+  Xunfang__Checkpoint__V1__CheckpointStatus to;
+  /*
+   * unix ms
+   */
+  int64_t at;
+  /*
+   * caller / officer
+   */
+  char *by;
+  char *reason;
+};
+#define XUNFANG__CHECKPOINT__V1__STATUS_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__status_change__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED, XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Aggregated counts for an interval, published on "checkpoint.report" and kept. Counts
+ * only: no plate, name or identity number is ever sent or stored.
+ */
+struct  Xunfang__Checkpoint__V1__CheckReport
+{
+  ProtobufCMessage base;
+  char *checkpoint;
+  /*
+   * unix ms; the interval is at most 24 h and not in the future
+   */
+  int64_t from;
+  int64_t to;
+  /*
+   * 0 to 100
+   */
+  int32_t staff_on_post;
+  /*
+   * 0 to 100,000
+   */
+  int32_t vehicles_checked;
+  /*
+   * 0 to 100,000
+   */
+  int32_t persons_checked;
+  /*
+   * 0 to the persons and vehicles checked
+   */
+  int32_t hits;
+  /*
+   * answers and events: caller / officer
+   */
+  char *reported_by;
+};
+#define XUNFANG__CHECKPOINT__V1__CHECK_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__check_report__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__ReportResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the same interval was reported before: the first is kept
+   */
+  protobuf_c_boolean duplicate;
+};
+#define XUNFANG__CHECKPOINT__V1__REPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__report_response__descriptor) \
+    , 0 }
+
+
+/*
+ * The status board: every checkpoint with today's totals (China time).
+ */
+struct  Xunfang__Checkpoint__V1__BoardRequest
+{
+  ProtobufCMessage base;
+};
+#define XUNFANG__CHECKPOINT__V1__BOARD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__board_request__descriptor) \
+     }
+
+
+struct  Xunfang__Checkpoint__V1__BoardRow
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__CheckpointRecord *checkpoint;
+  int32_t vehicles_today;
+  int32_t persons_today;
+  int32_t hits_today;
+  /*
+   * unix ms, 0: none today
+   */
+  int64_t last_report_at;
+};
+#define XUNFANG__CHECKPOINT__V1__BOARD_ROW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__board_row__descriptor) \
+    , NULL, 0, 0, 0, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry
+{
+  ProtobufCMessage base;
+  int32_t key;
+  int32_t value;
+};
+#define XUNFANG__CHECKPOINT__V1__BOARD_RESPONSE__BY_STATUS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__board_response__by_status_entry__descriptor) \
+    , 0, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__BoardResponse
+{
+  ProtobufCMessage base;
+  size_t n_rows;
+  Xunfang__Checkpoint__V1__BoardRow **rows;
+  /*
+   * CheckpointStatus number → how many
+   */
+  size_t n_by_status;
+  Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry **by_status;
+  /*
+   * China date, YYYY-MM-DD
+   */
+  char *day;
+};
+#define XUNFANG__CHECKPOINT__V1__BOARD_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__board_response__descriptor) \
+    , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
 /* Xunfang__Checkpoint__V1__RingUnit methods */
 void   xunfang__checkpoint__v1__ring_unit__init
                      (Xunfang__Checkpoint__V1__RingUnit         *message);
@@ -295,6 +652,275 @@ Xunfang__Checkpoint__V1__RingResponse *
 void   xunfang__checkpoint__v1__ring_response__free_unpacked
                      (Xunfang__Checkpoint__V1__RingResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__CheckpointRecord methods */
+void   xunfang__checkpoint__v1__checkpoint_record__init
+                     (Xunfang__Checkpoint__V1__CheckpointRecord         *message);
+size_t xunfang__checkpoint__v1__checkpoint_record__get_packed_size
+                     (const Xunfang__Checkpoint__V1__CheckpointRecord   *message);
+size_t xunfang__checkpoint__v1__checkpoint_record__pack
+                     (const Xunfang__Checkpoint__V1__CheckpointRecord   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__checkpoint_record__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__CheckpointRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__CheckpointRecord *
+       xunfang__checkpoint__v1__checkpoint_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__checkpoint_record__free_unpacked
+                     (Xunfang__Checkpoint__V1__CheckpointRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__RegisterRequest methods */
+void   xunfang__checkpoint__v1__register_request__init
+                     (Xunfang__Checkpoint__V1__RegisterRequest         *message);
+size_t xunfang__checkpoint__v1__register_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__RegisterRequest   *message);
+size_t xunfang__checkpoint__v1__register_request__pack
+                     (const Xunfang__Checkpoint__V1__RegisterRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__register_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__RegisterRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__RegisterRequest *
+       xunfang__checkpoint__v1__register_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__register_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__RegisterRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__RegisterResponse methods */
+void   xunfang__checkpoint__v1__register_response__init
+                     (Xunfang__Checkpoint__V1__RegisterResponse         *message);
+size_t xunfang__checkpoint__v1__register_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__RegisterResponse   *message);
+size_t xunfang__checkpoint__v1__register_response__pack
+                     (const Xunfang__Checkpoint__V1__RegisterResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__register_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__RegisterResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__RegisterResponse *
+       xunfang__checkpoint__v1__register_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__register_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__RegisterResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ListRequest methods */
+void   xunfang__checkpoint__v1__list_request__init
+                     (Xunfang__Checkpoint__V1__ListRequest         *message);
+size_t xunfang__checkpoint__v1__list_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListRequest   *message);
+size_t xunfang__checkpoint__v1__list_request__pack
+                     (const Xunfang__Checkpoint__V1__ListRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__list_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ListRequest *
+       xunfang__checkpoint__v1__list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__list_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ListResponse methods */
+void   xunfang__checkpoint__v1__list_response__init
+                     (Xunfang__Checkpoint__V1__ListResponse         *message);
+size_t xunfang__checkpoint__v1__list_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListResponse   *message);
+size_t xunfang__checkpoint__v1__list_response__pack
+                     (const Xunfang__Checkpoint__V1__ListResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__list_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ListResponse *
+       xunfang__checkpoint__v1__list_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__list_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__GetRequest methods */
+void   xunfang__checkpoint__v1__get_request__init
+                     (Xunfang__Checkpoint__V1__GetRequest         *message);
+size_t xunfang__checkpoint__v1__get_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__GetRequest   *message);
+size_t xunfang__checkpoint__v1__get_request__pack
+                     (const Xunfang__Checkpoint__V1__GetRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__get_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__GetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__GetRequest *
+       xunfang__checkpoint__v1__get_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__get_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__GetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__GetResponse methods */
+void   xunfang__checkpoint__v1__get_response__init
+                     (Xunfang__Checkpoint__V1__GetResponse         *message);
+size_t xunfang__checkpoint__v1__get_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__GetResponse   *message);
+size_t xunfang__checkpoint__v1__get_response__pack
+                     (const Xunfang__Checkpoint__V1__GetResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__get_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__GetResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__GetResponse *
+       xunfang__checkpoint__v1__get_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__get_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__GetResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SetStatusRequest methods */
+void   xunfang__checkpoint__v1__set_status_request__init
+                     (Xunfang__Checkpoint__V1__SetStatusRequest         *message);
+size_t xunfang__checkpoint__v1__set_status_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SetStatusRequest   *message);
+size_t xunfang__checkpoint__v1__set_status_request__pack
+                     (const Xunfang__Checkpoint__V1__SetStatusRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__set_status_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SetStatusRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SetStatusRequest *
+       xunfang__checkpoint__v1__set_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__set_status_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__SetStatusRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__StatusChange methods */
+void   xunfang__checkpoint__v1__status_change__init
+                     (Xunfang__Checkpoint__V1__StatusChange         *message);
+size_t xunfang__checkpoint__v1__status_change__get_packed_size
+                     (const Xunfang__Checkpoint__V1__StatusChange   *message);
+size_t xunfang__checkpoint__v1__status_change__pack
+                     (const Xunfang__Checkpoint__V1__StatusChange   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__status_change__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__StatusChange   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__StatusChange *
+       xunfang__checkpoint__v1__status_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__status_change__free_unpacked
+                     (Xunfang__Checkpoint__V1__StatusChange *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__CheckReport methods */
+void   xunfang__checkpoint__v1__check_report__init
+                     (Xunfang__Checkpoint__V1__CheckReport         *message);
+size_t xunfang__checkpoint__v1__check_report__get_packed_size
+                     (const Xunfang__Checkpoint__V1__CheckReport   *message);
+size_t xunfang__checkpoint__v1__check_report__pack
+                     (const Xunfang__Checkpoint__V1__CheckReport   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__check_report__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__CheckReport   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__CheckReport *
+       xunfang__checkpoint__v1__check_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__check_report__free_unpacked
+                     (Xunfang__Checkpoint__V1__CheckReport *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ReportResponse methods */
+void   xunfang__checkpoint__v1__report_response__init
+                     (Xunfang__Checkpoint__V1__ReportResponse         *message);
+size_t xunfang__checkpoint__v1__report_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReportResponse   *message);
+size_t xunfang__checkpoint__v1__report_response__pack
+                     (const Xunfang__Checkpoint__V1__ReportResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__report_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ReportResponse *
+       xunfang__checkpoint__v1__report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__report_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReportResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__BoardRequest methods */
+void   xunfang__checkpoint__v1__board_request__init
+                     (Xunfang__Checkpoint__V1__BoardRequest         *message);
+size_t xunfang__checkpoint__v1__board_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__BoardRequest   *message);
+size_t xunfang__checkpoint__v1__board_request__pack
+                     (const Xunfang__Checkpoint__V1__BoardRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__board_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__BoardRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__BoardRequest *
+       xunfang__checkpoint__v1__board_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__board_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__BoardRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__BoardRow methods */
+void   xunfang__checkpoint__v1__board_row__init
+                     (Xunfang__Checkpoint__V1__BoardRow         *message);
+size_t xunfang__checkpoint__v1__board_row__get_packed_size
+                     (const Xunfang__Checkpoint__V1__BoardRow   *message);
+size_t xunfang__checkpoint__v1__board_row__pack
+                     (const Xunfang__Checkpoint__V1__BoardRow   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__board_row__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__BoardRow   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__BoardRow *
+       xunfang__checkpoint__v1__board_row__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__board_row__free_unpacked
+                     (Xunfang__Checkpoint__V1__BoardRow *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry methods */
+void   xunfang__checkpoint__v1__board_response__by_status_entry__init
+                     (Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry         *message);
+/* Xunfang__Checkpoint__V1__BoardResponse methods */
+void   xunfang__checkpoint__v1__board_response__init
+                     (Xunfang__Checkpoint__V1__BoardResponse         *message);
+size_t xunfang__checkpoint__v1__board_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__BoardResponse   *message);
+size_t xunfang__checkpoint__v1__board_response__pack
+                     (const Xunfang__Checkpoint__V1__BoardResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__board_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__BoardResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__BoardResponse *
+       xunfang__checkpoint__v1__board_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__board_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__BoardResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Checkpoint__V1__RingUnit_Closure)
@@ -312,6 +938,51 @@ typedef void (*Xunfang__Checkpoint__V1__EscapeArc_Closure)
 typedef void (*Xunfang__Checkpoint__V1__RingResponse_Closure)
                  (const Xunfang__Checkpoint__V1__RingResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__CheckpointRecord_Closure)
+                 (const Xunfang__Checkpoint__V1__CheckpointRecord *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__RegisterRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__RegisterRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__RegisterResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__RegisterResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ListRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ListRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ListResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__ListResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__GetRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__GetRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__GetResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__GetResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SetStatusRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__SetStatusRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__StatusChange_Closure)
+                 (const Xunfang__Checkpoint__V1__StatusChange *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__CheckReport_Closure)
+                 (const Xunfang__Checkpoint__V1__CheckReport *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ReportResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__ReportResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__BoardRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__BoardRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__BoardRow_Closure)
+                 (const Xunfang__Checkpoint__V1__BoardRow *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry_Closure)
+                 (const Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__BoardResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__BoardResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -323,6 +994,30 @@ struct Xunfang__Checkpoint__V1__Checkpoint_Service
                const Xunfang__Checkpoint__V1__RingRequest *input,
                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
                void *closure_data);
+  void (*register)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                   const Xunfang__Checkpoint__V1__RegisterRequest *input,
+                   Xunfang__Checkpoint__V1__RegisterResponse_Closure closure,
+                   void *closure_data);
+  void (*list)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+               const Xunfang__Checkpoint__V1__ListRequest *input,
+               Xunfang__Checkpoint__V1__ListResponse_Closure closure,
+               void *closure_data);
+  void (*get)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+              const Xunfang__Checkpoint__V1__GetRequest *input,
+              Xunfang__Checkpoint__V1__GetResponse_Closure closure,
+              void *closure_data);
+  void (*set_status)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                     const Xunfang__Checkpoint__V1__SetStatusRequest *input,
+                     Xunfang__Checkpoint__V1__StatusChange_Closure closure,
+                     void *closure_data);
+  void (*report)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                 const Xunfang__Checkpoint__V1__CheckReport *input,
+                 Xunfang__Checkpoint__V1__ReportResponse_Closure closure,
+                 void *closure_data);
+  void (*board)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                const Xunfang__Checkpoint__V1__BoardRequest *input,
+                Xunfang__Checkpoint__V1__BoardResponse_Closure closure,
+                void *closure_data);
 };
 typedef void (*Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy)(Xunfang__Checkpoint__V1__Checkpoint_Service *);
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
@@ -331,20 +1026,67 @@ void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpo
     { &xunfang__checkpoint__v1__checkpoint__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define XUNFANG__CHECKPOINT__V1__CHECKPOINT__INIT(function_prefix__) \
     { XUNFANG__CHECKPOINT__V1__CHECKPOINT__BASE_INIT,\
-      function_prefix__ ## ring  }
+      function_prefix__ ## ring,\
+      function_prefix__ ## register,\
+      function_prefix__ ## list,\
+      function_prefix__ ## get,\
+      function_prefix__ ## set_status,\
+      function_prefix__ ## report,\
+      function_prefix__ ## board  }
 void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__RingRequest *input,
                                                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
                                                void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__register(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__RegisterRequest *input,
+                                                   Xunfang__Checkpoint__V1__RegisterResponse_Closure closure,
+                                                   void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__list(ProtobufCService *service,
+                                               const Xunfang__Checkpoint__V1__ListRequest *input,
+                                               Xunfang__Checkpoint__V1__ListResponse_Closure closure,
+                                               void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__get(ProtobufCService *service,
+                                              const Xunfang__Checkpoint__V1__GetRequest *input,
+                                              Xunfang__Checkpoint__V1__GetResponse_Closure closure,
+                                              void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__set_status(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SetStatusRequest *input,
+                                                     Xunfang__Checkpoint__V1__StatusChange_Closure closure,
+                                                     void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__report(ProtobufCService *service,
+                                                 const Xunfang__Checkpoint__V1__CheckReport *input,
+                                                 Xunfang__Checkpoint__V1__ReportResponse_Closure closure,
+                                                 void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__board(ProtobufCService *service,
+                                                const Xunfang__Checkpoint__V1__BoardRequest *input,
+                                                Xunfang__Checkpoint__V1__BoardResponse_Closure closure,
+                                                void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__metric__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__checkpoint_kind__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__checkpoint_status__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_unit__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_point__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__escape_arc__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__checkpoint_record__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__get_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__get_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__set_status_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__status_change__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__check_report__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__report_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_row__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__by_status_entry__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor;
 
 PROTOBUF_C__END_DECLS
