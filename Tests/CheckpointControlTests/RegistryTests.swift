@@ -83,8 +83,8 @@ final class ManualClock: Sendable {
 let checkpointService = "/xunfang.checkpoint.v1.Checkpoint/"
 
 func register(_ desk: BusClient, _ id: String, node: Int64 = 0, at position: GeoPoint? = nil, kind: Xunfang_Checkpoint_V1_CheckpointKind = .publicSecurity,
-              lanes: Int32 = 2) async throws -> Xunfang_Checkpoint_V1_RegisterResponse {
-    let request = Xunfang_Checkpoint_V1_RegisterRequest.with {
+              lanes: Int32 = 2) async throws -> Xunfang_Checkpoint_V1_PutResponse {
+    let request = Xunfang_Checkpoint_V1_PutRequest.with {
         $0.checkpoint = .with {
             $0.id = id
             $0.name = "卡点 \(id)"
@@ -99,7 +99,7 @@ func register(_ desk: BusClient, _ id: String, node: Int64 = 0, at position: Geo
         }
         $0.officer = "李明"
     }
-    return try await desk.call(checkpointService + "Register", request, as: Xunfang_Checkpoint_V1_RegisterResponse.self)
+    return try await desk.call(checkpointService + "Put", request, as: Xunfang_Checkpoint_V1_PutResponse.self)
 }
 
 func setStatus(_ desk: BusClient, _ id: String, _ status: Xunfang_Checkpoint_V1_CheckpointStatus, reason: String = "") async throws -> Xunfang_Checkpoint_V1_StatusChange {

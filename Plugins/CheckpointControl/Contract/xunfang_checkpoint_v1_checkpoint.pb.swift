@@ -340,7 +340,7 @@ public nonisolated struct Xunfang_Checkpoint_V1_CheckpointRecord: Sendable {
 
   public var kind: Xunfang_Checkpoint_V1_CheckpointKind = .unspecified
 
-  /// the road node it holds (OSM id); 0 in Register to use the position
+  /// the road node it holds (OSM id); 0 in Put to use the position
   public var node: Int64 = 0
 
   /// WGS84
@@ -379,8 +379,8 @@ public nonisolated struct Xunfang_Checkpoint_V1_CheckpointRecord: Sendable {
   public init() {}
 }
 
-/// Registers a checkpoint or updates its fields (never its status); new ones start open.
-public nonisolated struct Xunfang_Checkpoint_V1_RegisterRequest: Sendable {
+/// Puts a new checkpoint in the registry or updates its fields (never its status); new ones start open.
+public nonisolated struct Xunfang_Checkpoint_V1_PutRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -404,7 +404,7 @@ public nonisolated struct Xunfang_Checkpoint_V1_RegisterRequest: Sendable {
   fileprivate var _checkpoint: Xunfang_Checkpoint_V1_CheckpointRecord? = nil
 }
 
-public nonisolated struct Xunfang_Checkpoint_V1_RegisterResponse: Sendable {
+public nonisolated struct Xunfang_Checkpoint_V1_PutResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1070,8 +1070,8 @@ nonisolated extension Xunfang_Checkpoint_V1_CheckpointRecord: SwiftProtobuf.Mess
   }
 }
 
-nonisolated extension Xunfang_Checkpoint_V1_RegisterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".RegisterRequest"
+nonisolated extension Xunfang_Checkpoint_V1_PutRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PutRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}officer\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
@@ -1101,7 +1101,7 @@ nonisolated extension Xunfang_Checkpoint_V1_RegisterRequest: SwiftProtobuf.Messa
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Xunfang_Checkpoint_V1_RegisterRequest, rhs: Xunfang_Checkpoint_V1_RegisterRequest) -> Bool {
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PutRequest, rhs: Xunfang_Checkpoint_V1_PutRequest) -> Bool {
     if lhs._checkpoint != rhs._checkpoint {return false}
     if lhs.officer != rhs.officer {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1109,8 +1109,8 @@ nonisolated extension Xunfang_Checkpoint_V1_RegisterRequest: SwiftProtobuf.Messa
   }
 }
 
-nonisolated extension Xunfang_Checkpoint_V1_RegisterResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".RegisterResponse"
+nonisolated extension Xunfang_Checkpoint_V1_PutResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PutResponse"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}created\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
@@ -1140,7 +1140,7 @@ nonisolated extension Xunfang_Checkpoint_V1_RegisterResponse: SwiftProtobuf.Mess
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Xunfang_Checkpoint_V1_RegisterResponse, rhs: Xunfang_Checkpoint_V1_RegisterResponse) -> Bool {
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PutResponse, rhs: Xunfang_Checkpoint_V1_PutResponse) -> Bool {
     if lhs._checkpoint != rhs._checkpoint {return false}
     if lhs.created != rhs.created {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

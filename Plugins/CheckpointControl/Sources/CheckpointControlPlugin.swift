@@ -12,7 +12,7 @@ import XunfangOutbox
 public struct CheckpointControlPlugin: Plugin {
     static let service = "/xunfang.checkpoint.v1.Checkpoint/"
     public static let ringMethod = service + "Ring"
-    static let methods = ["Ring", "Register", "List", "Get", "SetStatus", "Report", "Board"].map { service + $0 }
+    static let methods = ["Ring", "Put", "List", "Get", "SetStatus", "Report", "Board"].map { service + $0 }
     static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
 
     public static let manifest = PluginManifest(name: "checkpoint", version: "0.2.0", serves: methods)
@@ -61,7 +61,7 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.ringMethod) { (request: Xunfang_Checkpoint_V1_RingRequest, _) in
             try await onOwnThread { try rings.ring(request) }
         }
-        bus.serve(Self.service + "Register") { (request: Xunfang_Checkpoint_V1_RegisterRequest, call) in try registry.register(request, caller: call.caller) }
+        bus.serve(Self.service + "Put") { (request: Xunfang_Checkpoint_V1_PutRequest, call) in try registry.register(request, caller: call.caller) }
         bus.serve(Self.service + "List") { (request: Xunfang_Checkpoint_V1_ListRequest, _) in try registry.list(request) }
         bus.serve(Self.service + "Get") { (request: Xunfang_Checkpoint_V1_GetRequest, _) in try registry.get(request) }
         bus.serve(Self.service + "SetStatus") { (request: Xunfang_Checkpoint_V1_SetStatusRequest, call) in try registry.setStatus(request, caller: call.caller) }
@@ -102,7 +102,7 @@ public struct CheckpointControlPlugin: Plugin {
     /// A site as a checkpoint with the demo county's staffing: a public-security
     /// checkpoint two lanes checked by hand (about 40 vehicles a lane an hour), 4 officers
     /// by day and 3 by night; a city exit four lanes with plate cameras (about 100), 6 and 4.
-    static func demoCheckpoint(_ site: Xunfang_GridModel_V1_Site) -> Xunfang_Checkpoint_V1_RegisterRequest {
+    static func demoCheckpoint(_ site: Xunfang_GridModel_V1_Site) -> Xunfang_Checkpoint_V1_PutRequest {
         let exit = site.kind == .cityExit
         return .with {
             $0.checkpoint = .with {

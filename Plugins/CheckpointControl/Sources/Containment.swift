@@ -468,11 +468,14 @@ struct Field {
     }
 }
 
-/// A field's roads between junctions. Interior nodes of a road (exactly two neighbours,
-/// neither the incident nor an escape node) lie on every path that uses the road, so
-/// cutting any one of them cuts the same paths: the road is one cut point, its chain, and
-/// a unit may hold it at whichever of its nodes suits the unit best. Cutting by chain is
-/// exact, and a graph drawn with a node every few metres cuts as fast as its junctions.
+/// A field's roads between junctions. An interior node of a road (two neighbours, neither
+/// the incident nor an escape node, and either a two-way road through it or a one-way
+/// road in one side and out the other) lies on every path that uses the road, so cutting
+/// any one of a run of them cuts the same paths: the run is one cut point, its chain, and
+/// a unit may hold it at whichever of its nodes suits the unit best. Runs never mix
+/// two-way and one-way nodes, so a chain is passable exactly where its road is. Cutting
+/// by chain is exact, and a graph drawn with a node every few metres cuts as fast as its
+/// junctions.
 struct Chains {
     /// Chain of each local node, and the nodes of each chain.
     let chain: [Int]
@@ -481,13 +484,20 @@ struct Chains {
     let arcs: [(Int, Int)]
     var count: Int { members.count }
 
+    private enum Through { case none, twoWay, oneWay }
+
     init(nodeCount: Int, arcs nodeArcs: [(Int, Int)], fixed: [Bool]) {
-        var neighbours = [Set<Int>](repeating: [], count: nodeCount)
+        var outgoing = [Set<Int>](repeating: [], count: nodeCount), incoming = [Set<Int>](repeating: [], count: nodeCount)
         for (tail, head) in nodeArcs where tail != head {
-            neighbours[tail].insert(head)
-            neighbours[head].insert(tail)
+            outgoing[tail].insert(head)
+            incoming[head].insert(tail)
         }
-        let interior = (0..<nodeCount).map { !fixed[$0] && neighbours[$0].count == 2 }
+        let through: [Through] = (0..<nodeCount).map { node in
+            guard !fixed[node], outgoing[node].union(incoming[node]).count == 2 else { return .none }
+            if outgoing[node].count == 2 && incoming[node] == outgoing[node] { return .twoWay }
+            if outgoing[node].count == 1 && incoming[node].count == 1 && outgoing[node] != incoming[node] { return .oneWay }
+            return .none
+        }
         var parent = Array(0..<nodeCount)
         func root(_ node: Int) -> Int {
             var node = node
@@ -497,7 +507,7 @@ struct Chains {
             }
             return node
         }
-        for (tail, head) in nodeArcs where interior[tail] && interior[head] { parent[root(tail)] = root(head) }
+        for (tail, head) in nodeArcs where through[tail] != .none && through[tail] == through[head] { parent[root(tail)] = root(head) }
         var index = [Int](repeating: -1, count: nodeCount), chain = [Int](repeating: 0, count: nodeCount), members: [[Int]] = []
         for node in 0..<nodeCount {
             let top = root(node)

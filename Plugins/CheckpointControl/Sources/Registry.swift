@@ -55,7 +55,7 @@ final class Registry: Sendable {
         self.now = now
     }
 
-    func register(_ request: Xunfang_Checkpoint_V1_RegisterRequest, caller: String) throws -> Xunfang_Checkpoint_V1_RegisterResponse {
+    func register(_ request: Xunfang_Checkpoint_V1_PutRequest, caller: String) throws -> Xunfang_Checkpoint_V1_PutResponse {
         var record = request.checkpoint
         try Self.check(record)
         try Self.checkOfficer(request.officer)

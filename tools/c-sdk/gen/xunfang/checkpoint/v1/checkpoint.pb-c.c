@@ -277,94 +277,94 @@ void   xunfang__checkpoint__v1__checkpoint_record__free_unpacked
   assert(message->base.descriptor == &xunfang__checkpoint__v1__checkpoint_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   xunfang__checkpoint__v1__register_request__init
-                     (Xunfang__Checkpoint__V1__RegisterRequest         *message)
+void   xunfang__checkpoint__v1__put_request__init
+                     (Xunfang__Checkpoint__V1__PutRequest         *message)
 {
-  static const Xunfang__Checkpoint__V1__RegisterRequest init_value = XUNFANG__CHECKPOINT__V1__REGISTER_REQUEST__INIT;
+  static const Xunfang__Checkpoint__V1__PutRequest init_value = XUNFANG__CHECKPOINT__V1__PUT_REQUEST__INIT;
   *message = init_value;
 }
-size_t xunfang__checkpoint__v1__register_request__get_packed_size
-                     (const Xunfang__Checkpoint__V1__RegisterRequest *message)
+size_t xunfang__checkpoint__v1__put_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutRequest *message)
 {
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_request__descriptor);
   return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
 }
-size_t xunfang__checkpoint__v1__register_request__pack
-                     (const Xunfang__Checkpoint__V1__RegisterRequest *message,
+size_t xunfang__checkpoint__v1__put_request__pack
+                     (const Xunfang__Checkpoint__V1__PutRequest *message,
                       uint8_t       *out)
 {
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_request__descriptor);
   return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
 }
-size_t xunfang__checkpoint__v1__register_request__pack_to_buffer
-                     (const Xunfang__Checkpoint__V1__RegisterRequest *message,
+size_t xunfang__checkpoint__v1__put_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutRequest *message,
                       ProtobufCBuffer *buffer)
 {
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_request__descriptor);
   return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
 }
-Xunfang__Checkpoint__V1__RegisterRequest *
-       xunfang__checkpoint__v1__register_request__unpack
+Xunfang__Checkpoint__V1__PutRequest *
+       xunfang__checkpoint__v1__put_request__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data)
 {
-  return (Xunfang__Checkpoint__V1__RegisterRequest *)
-     protobuf_c_message_unpack (&xunfang__checkpoint__v1__register_request__descriptor,
+  return (Xunfang__Checkpoint__V1__PutRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__put_request__descriptor,
                                 allocator, len, data);
 }
-void   xunfang__checkpoint__v1__register_request__free_unpacked
-                     (Xunfang__Checkpoint__V1__RegisterRequest *message,
+void   xunfang__checkpoint__v1__put_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutRequest *message,
                       ProtobufCAllocator *allocator)
 {
   if(!message)
     return;
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_request__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   xunfang__checkpoint__v1__register_response__init
-                     (Xunfang__Checkpoint__V1__RegisterResponse         *message)
+void   xunfang__checkpoint__v1__put_response__init
+                     (Xunfang__Checkpoint__V1__PutResponse         *message)
 {
-  static const Xunfang__Checkpoint__V1__RegisterResponse init_value = XUNFANG__CHECKPOINT__V1__REGISTER_RESPONSE__INIT;
+  static const Xunfang__Checkpoint__V1__PutResponse init_value = XUNFANG__CHECKPOINT__V1__PUT_RESPONSE__INIT;
   *message = init_value;
 }
-size_t xunfang__checkpoint__v1__register_response__get_packed_size
-                     (const Xunfang__Checkpoint__V1__RegisterResponse *message)
+size_t xunfang__checkpoint__v1__put_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutResponse *message)
 {
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_response__descriptor);
   return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
 }
-size_t xunfang__checkpoint__v1__register_response__pack
-                     (const Xunfang__Checkpoint__V1__RegisterResponse *message,
+size_t xunfang__checkpoint__v1__put_response__pack
+                     (const Xunfang__Checkpoint__V1__PutResponse *message,
                       uint8_t       *out)
 {
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_response__descriptor);
   return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
 }
-size_t xunfang__checkpoint__v1__register_response__pack_to_buffer
-                     (const Xunfang__Checkpoint__V1__RegisterResponse *message,
+size_t xunfang__checkpoint__v1__put_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutResponse *message,
                       ProtobufCBuffer *buffer)
 {
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_response__descriptor);
   return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
 }
-Xunfang__Checkpoint__V1__RegisterResponse *
-       xunfang__checkpoint__v1__register_response__unpack
+Xunfang__Checkpoint__V1__PutResponse *
+       xunfang__checkpoint__v1__put_response__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data)
 {
-  return (Xunfang__Checkpoint__V1__RegisterResponse *)
-     protobuf_c_message_unpack (&xunfang__checkpoint__v1__register_response__descriptor,
+  return (Xunfang__Checkpoint__V1__PutResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__put_response__descriptor,
                                 allocator, len, data);
 }
-void   xunfang__checkpoint__v1__register_response__free_unpacked
-                     (Xunfang__Checkpoint__V1__RegisterResponse *message,
+void   xunfang__checkpoint__v1__put_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutResponse *message,
                       ProtobufCAllocator *allocator)
 {
   if(!message)
     return;
-  assert(message->base.descriptor == &xunfang__checkpoint__v1__register_response__descriptor);
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   xunfang__checkpoint__v1__list_request__init
@@ -1668,7 +1668,7 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__checkpoint_record__des
   (ProtobufCMessageInit) xunfang__checkpoint__v1__checkpoint_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__put_request__field_descriptors[2] =
 {
   {
     "checkpoint",
@@ -1676,7 +1676,7 @@ static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_request_
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Xunfang__Checkpoint__V1__RegisterRequest, checkpoint),
+    offsetof(Xunfang__Checkpoint__V1__PutRequest, checkpoint),
     &xunfang__checkpoint__v1__checkpoint_record__descriptor,
     NULL,
     0,             /* flags */
@@ -1688,38 +1688,38 @@ static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_request_
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Xunfang__Checkpoint__V1__RegisterRequest, officer),
+    offsetof(Xunfang__Checkpoint__V1__PutRequest, officer),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
-static const unsigned xunfang__checkpoint__v1__register_request__field_indices_by_name[] = {
+static const unsigned xunfang__checkpoint__v1__put_request__field_indices_by_name[] = {
   0,   /* field[0] = checkpoint */
   1,   /* field[1] = officer */
 };
-static const ProtobufCIntRange xunfang__checkpoint__v1__register_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange xunfang__checkpoint__v1__put_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
   { 0, 2 }
 };
-const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_request__descriptor =
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_request__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "xunfang.checkpoint.v1.RegisterRequest",
-  "RegisterRequest",
-  "Xunfang__Checkpoint__V1__RegisterRequest",
+  "xunfang.checkpoint.v1.PutRequest",
+  "PutRequest",
+  "Xunfang__Checkpoint__V1__PutRequest",
   "xunfang.checkpoint.v1",
-  sizeof(Xunfang__Checkpoint__V1__RegisterRequest),
+  sizeof(Xunfang__Checkpoint__V1__PutRequest),
   2,
-  xunfang__checkpoint__v1__register_request__field_descriptors,
-  xunfang__checkpoint__v1__register_request__field_indices_by_name,
-  1,  xunfang__checkpoint__v1__register_request__number_ranges,
-  (ProtobufCMessageInit) xunfang__checkpoint__v1__register_request__init,
+  xunfang__checkpoint__v1__put_request__field_descriptors,
+  xunfang__checkpoint__v1__put_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__put_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__put_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__put_response__field_descriptors[2] =
 {
   {
     "checkpoint",
@@ -1727,7 +1727,7 @@ static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_response
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Xunfang__Checkpoint__V1__RegisterResponse, checkpoint),
+    offsetof(Xunfang__Checkpoint__V1__PutResponse, checkpoint),
     &xunfang__checkpoint__v1__checkpoint_record__descriptor,
     NULL,
     0,             /* flags */
@@ -1739,35 +1739,35 @@ static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__register_response
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_BOOL,
     0,   /* quantifier_offset */
-    offsetof(Xunfang__Checkpoint__V1__RegisterResponse, created),
+    offsetof(Xunfang__Checkpoint__V1__PutResponse, created),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
-static const unsigned xunfang__checkpoint__v1__register_response__field_indices_by_name[] = {
+static const unsigned xunfang__checkpoint__v1__put_response__field_indices_by_name[] = {
   0,   /* field[0] = checkpoint */
   1,   /* field[1] = created */
 };
-static const ProtobufCIntRange xunfang__checkpoint__v1__register_response__number_ranges[1 + 1] =
+static const ProtobufCIntRange xunfang__checkpoint__v1__put_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
   { 0, 2 }
 };
-const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_response__descriptor =
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_response__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "xunfang.checkpoint.v1.RegisterResponse",
-  "RegisterResponse",
-  "Xunfang__Checkpoint__V1__RegisterResponse",
+  "xunfang.checkpoint.v1.PutResponse",
+  "PutResponse",
+  "Xunfang__Checkpoint__V1__PutResponse",
   "xunfang.checkpoint.v1",
-  sizeof(Xunfang__Checkpoint__V1__RegisterResponse),
+  sizeof(Xunfang__Checkpoint__V1__PutResponse),
   2,
-  xunfang__checkpoint__v1__register_response__field_descriptors,
-  xunfang__checkpoint__v1__register_response__field_indices_by_name,
-  1,  xunfang__checkpoint__v1__register_response__number_ranges,
-  (ProtobufCMessageInit) xunfang__checkpoint__v1__register_response__init,
+  xunfang__checkpoint__v1__put_response__field_descriptors,
+  xunfang__checkpoint__v1__put_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__put_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__put_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__list_request__field_descriptors[2] =
@@ -2621,7 +2621,7 @@ const ProtobufCEnumDescriptor xunfang__checkpoint__v1__checkpoint_status__descri
 static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[7] =
 {
   { "Ring", &xunfang__checkpoint__v1__ring_request__descriptor, &xunfang__checkpoint__v1__ring_response__descriptor },
-  { "Register", &xunfang__checkpoint__v1__register_request__descriptor, &xunfang__checkpoint__v1__register_response__descriptor },
+  { "Put", &xunfang__checkpoint__v1__put_request__descriptor, &xunfang__checkpoint__v1__put_response__descriptor },
   { "List", &xunfang__checkpoint__v1__list_request__descriptor, &xunfang__checkpoint__v1__list_response__descriptor },
   { "Get", &xunfang__checkpoint__v1__get_request__descriptor, &xunfang__checkpoint__v1__get_response__descriptor },
   { "SetStatus", &xunfang__checkpoint__v1__set_status_request__descriptor, &xunfang__checkpoint__v1__status_change__descriptor },
@@ -2632,7 +2632,7 @@ const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   6,        /* Board */
   3,        /* Get */
   2,        /* List */
-  1,        /* Register */
+  1,        /* Put */
   5,        /* Report */
   0,        /* Ring */
   4         /* SetStatus */
@@ -2656,10 +2656,10 @@ void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
-void xunfang__checkpoint__v1__checkpoint__register(ProtobufCService *service,
-                                                   const Xunfang__Checkpoint__V1__RegisterRequest *input,
-                                                   Xunfang__Checkpoint__V1__RegisterResponse_Closure closure,
-                                                   void *closure_data)
+void xunfang__checkpoint__v1__checkpoint__put(ProtobufCService *service,
+                                              const Xunfang__Checkpoint__V1__PutRequest *input,
+                                              Xunfang__Checkpoint__V1__PutResponse_Closure closure,
+                                              void *closure_data)
 {
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);

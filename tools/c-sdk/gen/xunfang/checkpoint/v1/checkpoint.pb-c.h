@@ -21,8 +21,8 @@ typedef struct Xunfang__Checkpoint__V1__RingPoint Xunfang__Checkpoint__V1__RingP
 typedef struct Xunfang__Checkpoint__V1__EscapeArc Xunfang__Checkpoint__V1__EscapeArc;
 typedef struct Xunfang__Checkpoint__V1__RingResponse Xunfang__Checkpoint__V1__RingResponse;
 typedef struct Xunfang__Checkpoint__V1__CheckpointRecord Xunfang__Checkpoint__V1__CheckpointRecord;
-typedef struct Xunfang__Checkpoint__V1__RegisterRequest Xunfang__Checkpoint__V1__RegisterRequest;
-typedef struct Xunfang__Checkpoint__V1__RegisterResponse Xunfang__Checkpoint__V1__RegisterResponse;
+typedef struct Xunfang__Checkpoint__V1__PutRequest Xunfang__Checkpoint__V1__PutRequest;
+typedef struct Xunfang__Checkpoint__V1__PutResponse Xunfang__Checkpoint__V1__PutResponse;
 typedef struct Xunfang__Checkpoint__V1__ListRequest Xunfang__Checkpoint__V1__ListRequest;
 typedef struct Xunfang__Checkpoint__V1__ListResponse Xunfang__Checkpoint__V1__ListResponse;
 typedef struct Xunfang__Checkpoint__V1__GetRequest Xunfang__Checkpoint__V1__GetRequest;
@@ -273,7 +273,7 @@ struct  Xunfang__Checkpoint__V1__CheckpointRecord
   char *name;
   Xunfang__Checkpoint__V1__CheckpointKind kind;
   /*
-   * the road node it holds (OSM id); 0 in Register to use the position
+   * the road node it holds (OSM id); 0 in Put to use the position
    */
   int64_t node;
   /*
@@ -322,9 +322,9 @@ struct  Xunfang__Checkpoint__V1__CheckpointRecord
 
 
 /*
- * Registers a checkpoint or updates its fields (never its status); new ones start open.
+ * Puts a new checkpoint in the registry or updates its fields (never its status); new ones start open.
  */
-struct  Xunfang__Checkpoint__V1__RegisterRequest
+struct  Xunfang__Checkpoint__V1__PutRequest
 {
   ProtobufCMessage base;
   Xunfang__Checkpoint__V1__CheckpointRecord *checkpoint;
@@ -333,19 +333,19 @@ struct  Xunfang__Checkpoint__V1__RegisterRequest
    */
   char *officer;
 };
-#define XUNFANG__CHECKPOINT__V1__REGISTER_REQUEST__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__register_request__descriptor) \
+#define XUNFANG__CHECKPOINT__V1__PUT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__put_request__descriptor) \
     , NULL, (char *)protobuf_c_empty_string }
 
 
-struct  Xunfang__Checkpoint__V1__RegisterResponse
+struct  Xunfang__Checkpoint__V1__PutResponse
 {
   ProtobufCMessage base;
   Xunfang__Checkpoint__V1__CheckpointRecord *checkpoint;
   protobuf_c_boolean created;
 };
-#define XUNFANG__CHECKPOINT__V1__REGISTER_RESPONSE__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__register_response__descriptor) \
+#define XUNFANG__CHECKPOINT__V1__PUT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__put_response__descriptor) \
     , NULL, 0 }
 
 
@@ -671,43 +671,43 @@ Xunfang__Checkpoint__V1__CheckpointRecord *
 void   xunfang__checkpoint__v1__checkpoint_record__free_unpacked
                      (Xunfang__Checkpoint__V1__CheckpointRecord *message,
                       ProtobufCAllocator *allocator);
-/* Xunfang__Checkpoint__V1__RegisterRequest methods */
-void   xunfang__checkpoint__v1__register_request__init
-                     (Xunfang__Checkpoint__V1__RegisterRequest         *message);
-size_t xunfang__checkpoint__v1__register_request__get_packed_size
-                     (const Xunfang__Checkpoint__V1__RegisterRequest   *message);
-size_t xunfang__checkpoint__v1__register_request__pack
-                     (const Xunfang__Checkpoint__V1__RegisterRequest   *message,
+/* Xunfang__Checkpoint__V1__PutRequest methods */
+void   xunfang__checkpoint__v1__put_request__init
+                     (Xunfang__Checkpoint__V1__PutRequest         *message);
+size_t xunfang__checkpoint__v1__put_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutRequest   *message);
+size_t xunfang__checkpoint__v1__put_request__pack
+                     (const Xunfang__Checkpoint__V1__PutRequest   *message,
                       uint8_t             *out);
-size_t xunfang__checkpoint__v1__register_request__pack_to_buffer
-                     (const Xunfang__Checkpoint__V1__RegisterRequest   *message,
+size_t xunfang__checkpoint__v1__put_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutRequest   *message,
                       ProtobufCBuffer     *buffer);
-Xunfang__Checkpoint__V1__RegisterRequest *
-       xunfang__checkpoint__v1__register_request__unpack
+Xunfang__Checkpoint__V1__PutRequest *
+       xunfang__checkpoint__v1__put_request__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data);
-void   xunfang__checkpoint__v1__register_request__free_unpacked
-                     (Xunfang__Checkpoint__V1__RegisterRequest *message,
+void   xunfang__checkpoint__v1__put_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutRequest *message,
                       ProtobufCAllocator *allocator);
-/* Xunfang__Checkpoint__V1__RegisterResponse methods */
-void   xunfang__checkpoint__v1__register_response__init
-                     (Xunfang__Checkpoint__V1__RegisterResponse         *message);
-size_t xunfang__checkpoint__v1__register_response__get_packed_size
-                     (const Xunfang__Checkpoint__V1__RegisterResponse   *message);
-size_t xunfang__checkpoint__v1__register_response__pack
-                     (const Xunfang__Checkpoint__V1__RegisterResponse   *message,
+/* Xunfang__Checkpoint__V1__PutResponse methods */
+void   xunfang__checkpoint__v1__put_response__init
+                     (Xunfang__Checkpoint__V1__PutResponse         *message);
+size_t xunfang__checkpoint__v1__put_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutResponse   *message);
+size_t xunfang__checkpoint__v1__put_response__pack
+                     (const Xunfang__Checkpoint__V1__PutResponse   *message,
                       uint8_t             *out);
-size_t xunfang__checkpoint__v1__register_response__pack_to_buffer
-                     (const Xunfang__Checkpoint__V1__RegisterResponse   *message,
+size_t xunfang__checkpoint__v1__put_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutResponse   *message,
                       ProtobufCBuffer     *buffer);
-Xunfang__Checkpoint__V1__RegisterResponse *
-       xunfang__checkpoint__v1__register_response__unpack
+Xunfang__Checkpoint__V1__PutResponse *
+       xunfang__checkpoint__v1__put_response__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data);
-void   xunfang__checkpoint__v1__register_response__free_unpacked
-                     (Xunfang__Checkpoint__V1__RegisterResponse *message,
+void   xunfang__checkpoint__v1__put_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutResponse *message,
                       ProtobufCAllocator *allocator);
 /* Xunfang__Checkpoint__V1__ListRequest methods */
 void   xunfang__checkpoint__v1__list_request__init
@@ -941,11 +941,11 @@ typedef void (*Xunfang__Checkpoint__V1__RingResponse_Closure)
 typedef void (*Xunfang__Checkpoint__V1__CheckpointRecord_Closure)
                  (const Xunfang__Checkpoint__V1__CheckpointRecord *message,
                   void *closure_data);
-typedef void (*Xunfang__Checkpoint__V1__RegisterRequest_Closure)
-                 (const Xunfang__Checkpoint__V1__RegisterRequest *message,
+typedef void (*Xunfang__Checkpoint__V1__PutRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__PutRequest *message,
                   void *closure_data);
-typedef void (*Xunfang__Checkpoint__V1__RegisterResponse_Closure)
-                 (const Xunfang__Checkpoint__V1__RegisterResponse *message,
+typedef void (*Xunfang__Checkpoint__V1__PutResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__PutResponse *message,
                   void *closure_data);
 typedef void (*Xunfang__Checkpoint__V1__ListRequest_Closure)
                  (const Xunfang__Checkpoint__V1__ListRequest *message,
@@ -994,10 +994,10 @@ struct Xunfang__Checkpoint__V1__Checkpoint_Service
                const Xunfang__Checkpoint__V1__RingRequest *input,
                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
                void *closure_data);
-  void (*register)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
-                   const Xunfang__Checkpoint__V1__RegisterRequest *input,
-                   Xunfang__Checkpoint__V1__RegisterResponse_Closure closure,
-                   void *closure_data);
+  void (*put)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+              const Xunfang__Checkpoint__V1__PutRequest *input,
+              Xunfang__Checkpoint__V1__PutResponse_Closure closure,
+              void *closure_data);
   void (*list)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
                const Xunfang__Checkpoint__V1__ListRequest *input,
                Xunfang__Checkpoint__V1__ListResponse_Closure closure,
@@ -1027,7 +1027,7 @@ void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpo
 #define XUNFANG__CHECKPOINT__V1__CHECKPOINT__INIT(function_prefix__) \
     { XUNFANG__CHECKPOINT__V1__CHECKPOINT__BASE_INIT,\
       function_prefix__ ## ring,\
-      function_prefix__ ## register,\
+      function_prefix__ ## put,\
       function_prefix__ ## list,\
       function_prefix__ ## get,\
       function_prefix__ ## set_status,\
@@ -1037,10 +1037,10 @@ void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__RingRequest *input,
                                                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
                                                void *closure_data);
-void xunfang__checkpoint__v1__checkpoint__register(ProtobufCService *service,
-                                                   const Xunfang__Checkpoint__V1__RegisterRequest *input,
-                                                   Xunfang__Checkpoint__V1__RegisterResponse_Closure closure,
-                                                   void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__put(ProtobufCService *service,
+                                              const Xunfang__Checkpoint__V1__PutRequest *input,
+                                              Xunfang__Checkpoint__V1__PutResponse_Closure closure,
+                                              void *closure_data);
 void xunfang__checkpoint__v1__checkpoint__list(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__ListRequest *input,
                                                Xunfang__Checkpoint__V1__ListResponse_Closure closure,
@@ -1073,8 +1073,8 @@ extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_point__des
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__escape_arc__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__checkpoint_record__descriptor;
-extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_request__descriptor;
-extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__register_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__get_request__descriptor;
