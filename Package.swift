@@ -38,7 +38,6 @@ let package = Package(
         .library(name: "GridModelContract", targets: ["GridModelContract"]),
         .library(name: "DispatchContract", targets: ["DispatchContract"]),
         .library(name: "SituationAnalysisContract", targets: ["SituationAnalysisContract"]),
-        .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
         .library(name: "TemplateContract", targets: ["TemplateContract"]),
         // Geography for plugins: datums, polygons, road graphs, searches (shared by design).
         .library(name: "XunfangGeo", targets: ["XunfangGeo"]),
