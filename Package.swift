@@ -167,7 +167,8 @@ let package = Package(
             path: "Modules/XunfangPluginKit",
             swiftSettings: hotPath
         ),
-        // A plugin's transactional outbox in its SQLite file (Dispatch, CheckpointControl).
+        // A plugin's SQLite file opened one way, and its transactional outbox (Dispatch,
+        // SituationAnalysis, CheckpointControl).
         .target(
             name: "XunfangOutbox",
             dependencies: ["XunfangPluginKit", logging, .product(name: "GRDB", package: "GRDB.swift")],
@@ -294,7 +295,7 @@ let package = Package(
         ),
         .target(
             name: "SituationAnalysisPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", "SituationAnalysisContract", "GridModelContract", "DispatchContract", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangOutbox", "SituationAnalysisContract", "GridModelContract", "DispatchContract", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
             path: "Plugins/SituationAnalysis/Sources",
             swiftSettings: swiftSettings

@@ -3,6 +3,24 @@ public import GRDB
 public import Logging
 public import XunfangPluginKit
 
+/// A plugin's own SQLite file, opened one way: WAL with synchronous=NORMAL (a process
+/// crash loses nothing committed; a power cut may lose the last transactions) and a 5 s
+/// busy timeout (a command and the running plugin may share the file). `prepare` adds
+/// the plugin's own pragmas for every connection.
+public enum PluginDatabase {
+    public static func open(path: String, prepare: (@Sendable (Database) throws -> Void)? = nil) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try prepare?(db)
+        }
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+        return queue
+    }
+}
+
 /// A plugin's transactional outbox in its own SQLite file: a change and the messages that
 /// announce it are written in one transaction, and `drain` publishes them in order with
 /// confirmed publishes, deleting what the bus acknowledged. So nothing is stored without

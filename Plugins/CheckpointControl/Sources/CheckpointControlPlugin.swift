@@ -61,7 +61,7 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.ringMethod) { (request: Xunfang_Checkpoint_V1_RingRequest, _) in
             try await onOwnThread { try rings.ring(request) }
         }
-        bus.serve(Self.service + "Put") { (request: Xunfang_Checkpoint_V1_PutRequest, call) in try registry.register(request, caller: call.caller) }
+        bus.serve(Self.service + "Put") { (request: Xunfang_Checkpoint_V1_PutRequest, call) in try registry.put(request, caller: call.caller) }
         bus.serve(Self.service + "List") { (request: Xunfang_Checkpoint_V1_ListRequest, _) in try registry.list(request) }
         bus.serve(Self.service + "Get") { (request: Xunfang_Checkpoint_V1_GetRequest, _) in try registry.get(request) }
         bus.serve(Self.service + "SetStatus") { (request: Xunfang_Checkpoint_V1_SetStatusRequest, call) in try registry.setStatus(request, caller: call.caller) }
@@ -79,7 +79,7 @@ public struct CheckpointControlPlugin: Plugin {
     /// The demo county's 8 public-security checkpoints and 5 city exits, from GridModel
     /// (which may start after this plugin: asked again until it answers).
     func seed(from bus: BusClient) async {
-        guard (try? registry.store.checkpoints().isEmpty) == true else { return }
+        guard (try? registry.store.isEmpty) == true else { return }
         var pause = Duration.milliseconds(200)
         while !Task.isCancelled {
             do {
@@ -88,7 +88,7 @@ public struct CheckpointControlPlugin: Plugin {
                     sites += try await bus.call(Self.listSites, Xunfang_GridModel_V1_ListSitesRequest.with { $0.kind = kind },
                                                 as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
                 }
-                for site in sites { _ = try registry.register(Self.demoCheckpoint(site), caller: "checkpoint") }
+                for site in sites { _ = try registry.put(Self.demoCheckpoint(site), caller: "checkpoint") }
                 logger.info("registry seeded from GridModel's sites", metadata: ["xunfang.count": "\(sites.count)"])
                 return
             } catch {

@@ -11,11 +11,7 @@ final class CheckpointStore: Sendable {
     let queue: DatabaseQueue
 
     init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+        queue = try PluginDatabase.open(path: path)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -35,6 +31,16 @@ final class CheckpointStore: Sendable {
         try queue.read { db in
             try Data.fetchAll(db, sql: "SELECT record FROM checkpoint ORDER BY id").map { try Xunfang_Checkpoint_V1_CheckpointRecord(serializedBytes: $0) }
         }
+    }
+
+    func checkpoint(_ id: String) throws -> Xunfang_Checkpoint_V1_CheckpointRecord? {
+        try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM checkpoint WHERE id = ?", arguments: [id]).map { try Xunfang_Checkpoint_V1_CheckpointRecord(serializedBytes: $0) }
+        }
+    }
+
+    var isEmpty: Bool {
+        get throws { try queue.read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM checkpoint LIMIT 1") == nil } }
     }
 
     func history(of id: String, limit: Int) throws -> [Xunfang_Checkpoint_V1_StatusChange] {

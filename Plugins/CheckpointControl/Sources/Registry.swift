@@ -55,7 +55,7 @@ final class Registry: Sendable {
         self.now = now
     }
 
-    func register(_ request: Xunfang_Checkpoint_V1_PutRequest, caller: String) throws -> Xunfang_Checkpoint_V1_PutResponse {
+    func put(_ request: Xunfang_Checkpoint_V1_PutRequest, caller: String) throws -> Xunfang_Checkpoint_V1_PutResponse {
         var record = request.checkpoint
         try Self.check(record)
         try Self.checkOfficer(request.officer)
@@ -65,7 +65,7 @@ final class Registry: Sendable {
         record.latitude = roads.roads.coordinates[node].latitude
         record.roads = roads.roadNames(at: node)
         return try lock.withLock { _ in
-            let known = try store.checkpoints().first { $0.id == record.id }
+            let known = try store.checkpoint(record.id)
             if let known {
                 record.status = known.status
                 record.statusSince = known.statusSince
@@ -175,7 +175,7 @@ final class Registry: Sendable {
     }
 
     private func find(_ id: String) throws -> CheckpointRecord {
-        guard let record = try store.checkpoints().first(where: { $0.id == id }) else {
+        guard let record = try store.checkpoint(id) else {
             throw BusClientError(.notFound, "no checkpoint \(id.prefix(64))")
         }
         return record

@@ -21,14 +21,7 @@ public final class DispatchStore: Sendable {
 
     public init(path: String, keys: SealingKeys) throws {
         self.keys = keys
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-        }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+        queue = try PluginDatabase.open(path: path) { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """

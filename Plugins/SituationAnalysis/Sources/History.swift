@@ -1,6 +1,7 @@
 public import Foundation
 import GRDB
 import GRDBSQLite
+import XunfangOutbox
 
 /// What the history keeps of one incident. No caller and no report: personal data stays
 /// with Dispatch, and this plugin needs only where, when and what.
@@ -44,11 +45,7 @@ public final class HistoryStore: Sendable {
     private let queue: DatabaseQueue
 
     public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)  // the import command and the running plugin may share the file
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+        queue = try PluginDatabase.open(path: path)  // the import command and the running plugin may share the file
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
