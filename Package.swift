@@ -330,7 +330,8 @@ let package = Package(
         ),
         .target(
             name: "CheckpointControlPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangOutbox", "CheckpointControlContract", "GridModelContract", protobuf, logging,
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "XunfangOutbox", "CheckpointControlContract", "GridModelContract", "DispatchContract",
+                           protobuf, logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/CheckpointControl/Sources",
             swiftSettings: swiftSettings

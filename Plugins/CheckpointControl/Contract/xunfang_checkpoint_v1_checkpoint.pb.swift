@@ -10,8 +10,14 @@
 
 /// CheckpointControl's contract: checkpoints, seal plans (关城门) and live containment
 /// rings. See Plugins/CheckpointControl/README.md. This version serves the registry with
-/// its status machine and aggregated check reports, and rings; seal plans follow.
+/// its status machine and aggregated check reports, seal plans with their activation,
+/// acknowledgements, board and after-action report, and rings.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -178,6 +184,148 @@ public nonisolated enum Xunfang_Checkpoint_V1_CheckpointStatus: SwiftProtobuf.En
     .sealed,
     .standDown,
     .unstaffed,
+  ]
+
+}
+
+public nonisolated enum Xunfang_Checkpoint_V1_PlanScope: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// the whole town or city (关城门)
+  case city // = 1
+
+  /// a station's district
+  case district // = 2
+
+  /// around a zone (a venue, an incident area)
+  case zone // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .city
+    case 2: self = .district
+    case 3: self = .zone
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .city: return 1
+    case .district: return 2
+    case .zone: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Checkpoint_V1_PlanScope] = [
+    .unspecified,
+    .city,
+    .district,
+    .zone,
+  ]
+
+}
+
+public nonisolated enum Xunfang_Checkpoint_V1_SealState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// orders out, positions coming in
+  case sealing // = 1
+
+  /// every position in position
+  case sealed // = 2
+
+  /// ended
+  case stoodDown // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .sealing
+    case 2: self = .sealed
+    case 3: self = .stoodDown
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .sealing: return 1
+    case .sealed: return 2
+    case .stoodDown: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Checkpoint_V1_SealState] = [
+    .unspecified,
+    .sealing,
+    .sealed,
+    .stoodDown,
+  ]
+
+}
+
+public nonisolated enum Xunfang_Checkpoint_V1_PositionState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// waiting for "in position"
+  case ordered // = 1
+  case inPosition // = 2
+
+  /// no one in position and no unit left to send: the duty officer acts
+  case escalated // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .ordered
+    case 2: self = .inPosition
+    case 3: self = .escalated
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .ordered: return 1
+    case .inPosition: return 2
+    case .escalated: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Checkpoint_V1_PositionState] = [
+    .unspecified,
+    .ordered,
+    .inPosition,
+    .escalated,
   ]
 
 }
@@ -654,6 +802,654 @@ public nonisolated struct Xunfang_Checkpoint_V1_BoardResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Checkpoint_V1_LonLat: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// WGS84
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One point of a ring: a registry checkpoint, or a post a unit takes at activation.
+public nonisolated struct Xunfang_Checkpoint_V1_PlanPosition: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1 to 64 bytes: letters, digits, - and _; unique in the plan
+  public var id: String = String()
+
+  /// a registry checkpoint's id; "" for a unit post
+  public var checkpoint: String = String()
+
+  /// the road node held (OSM id); a unit post gives it or a position; answers fill it
+  public var node: Int64 = 0
+
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  /// up to 128 bytes; "" takes the checkpoint's name or the roads through the node
+  public var name: String = String()
+
+  /// a unit post's preferred call sign, "" for the best placed unit
+  public var unit: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A predefined ring: every directed road path from a node inside `boundary` to a node
+/// more than `reach_metres` outside it passes through one of the positions (checked when
+/// put, refused otherwise). Positions may stand inside or up to that far outside.
+public nonisolated struct Xunfang_Checkpoint_V1_SealPlan: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1 to 64 bytes: letters, digits, - and _
+  public var id: String = String()
+
+  /// 1 to 128 bytes
+  public var name: String = String()
+
+  public var scope: Xunfang_Checkpoint_V1_PlanScope = .unspecified
+
+  /// the sealed area: one outer ring, 3 to 2,000 vertices (not repeated at the end)
+  public var boundary: [Xunfang_Checkpoint_V1_LonLat] = []
+
+  /// 1 to 200
+  public var positions: [Xunfang_Checkpoint_V1_PlanPosition] = []
+
+  /// every position held within this of activation; 0: 180 (the 3-minute target)
+  public var targetSeconds: Int32 = 0
+
+  /// answers only: unix ms
+  public var updatedAt: Int64 = 0
+
+  /// answers only
+  public var updatedBy: String = String()
+
+  /// 0: 1,500; at most 20,000
+  public var reachMetres: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_PutPlanRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plan: Xunfang_Checkpoint_V1_SealPlan {
+    get {_plan ?? Xunfang_Checkpoint_V1_SealPlan()}
+    set {_plan = newValue}
+  }
+  /// Returns true if `plan` has been explicitly set.
+  public var hasPlan: Bool {self._plan != nil}
+  /// Clears the value of `plan`. Subsequent reads from it will return its default value.
+  public mutating func clearPlan() {self._plan = nil}
+
+  /// up to 64 bytes
+  public var officer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _plan: Xunfang_Checkpoint_V1_SealPlan? = nil
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_PutPlanResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plan: Xunfang_Checkpoint_V1_SealPlan {
+    get {_plan ?? Xunfang_Checkpoint_V1_SealPlan()}
+    set {_plan = newValue}
+  }
+  /// Returns true if `plan` has been explicitly set.
+  public var hasPlan: Bool {self._plan != nil}
+  /// Clears the value of `plan`. Subsequent reads from it will return its default value.
+  public mutating func clearPlan() {self._plan = nil}
+
+  public var created: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _plan: Xunfang_Checkpoint_V1_SealPlan? = nil
+}
+
+/// A plan as GeoJSON (RFC 7946): a FeatureCollection with one Polygon feature (the
+/// boundary; properties id, name, scope city|district|zone, target_seconds) and one Point
+/// feature per position (properties id, checkpoint or unit, name). At most 1 MiB.
+public nonisolated struct Xunfang_Checkpoint_V1_ImportPlanRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var geojson: Data = Data()
+
+  public var officer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_PlanRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ExportPlanResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var geojson: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ListPlansRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ListPlansResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plans: [Xunfang_Checkpoint_V1_SealPlan] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Why a plan is not a ring: each road that still leads out, and a path along it.
+public nonisolated struct Xunfang_Checkpoint_V1_PlanGap: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// where the path leaves the boundary
+  public var arc: Xunfang_Checkpoint_V1_EscapeArc {
+    get {_arc ?? Xunfang_Checkpoint_V1_EscapeArc()}
+    set {_arc = newValue}
+  }
+  /// Returns true if `arc` has been explicitly set.
+  public var hasArc: Bool {self._arc != nil}
+  /// Clears the value of `arc`. Subsequent reads from it will return its default value.
+  public mutating func clearArc() {self._arc = nil}
+
+  /// where the path starts
+  public var insideNode: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _arc: Xunfang_Checkpoint_V1_EscapeArc? = nil
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_CheckPlanResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// every path out passes a position
+  public var sealed: Bool = false
+
+  /// at most 50, one per road leaving the boundary
+  public var gaps: [Xunfang_Checkpoint_V1_PlanGap] = []
+
+  public var insideNodes: Int32 = 0
+
+  /// positions no path out passes without another position first
+  public var redundant: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Activates a plan: an order to each checkpoint and unit on its durable topic
+/// "checkpoint.order.<checkpoint id or call sign>". Units: those given here, else
+/// Dispatch's available units with positions. At most 500 units.
+public nonisolated struct Xunfang_Checkpoint_V1_ActivateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plan: String = String()
+
+  /// a drill: flagged everywhere, the registry's statuses untouched
+  public var drill: Bool = false
+
+  /// up to 64 bytes
+  public var officer: String = String()
+
+  /// up to 256 bytes
+  public var reason: String = String()
+
+  public var units: [Xunfang_Checkpoint_V1_RingUnit] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealPosition: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var name: String = String()
+
+  /// "" for a unit post
+  public var checkpoint: String = String()
+
+  public var node: Int64 = 0
+
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  /// who is ordered now: the checkpoint's id or a unit's call sign
+  public var responder: String = String()
+
+  /// responders ordered before, in order, who were not in position by their deadline
+  public var passedOver: [String] = []
+
+  /// unix ms, of the current order
+  public var orderedAt: Int64 = 0
+
+  /// unix ms
+  public var deadline: Int64 = 0
+
+  /// the responder's road time to the node by car when ordered (0: already there)
+  public var etaSeconds: Double = 0
+
+  public var state: Xunfang_Checkpoint_V1_PositionState = .unspecified
+
+  /// unix ms, 0 until acknowledged
+  public var inPositionAt: Int64 = 0
+
+  /// the responder that acknowledged
+  public var acknowledgedBy: String = String()
+
+  /// from activation to in position
+  public var secondsToSeal: Double = 0
+
+  /// in position after the target
+  public var late: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// unix ms
+  public var at: Int64 = 0
+
+  /// activated, ordered, in-position, passed-on, escalated, sealed, stood-down
+  public var kind: String = String()
+
+  public var position: String = String()
+
+  public var responder: String = String()
+
+  public var detail: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A plan's activation: the live board, kept and published on "checkpoint.seal" at every change.
+public nonisolated struct Xunfang_Checkpoint_V1_SealActivation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var plan: String = String()
+
+  public var planName: String = String()
+
+  public var drill: Bool = false
+
+  /// unix ms
+  public var activatedAt: Int64 = 0
+
+  public var activatedBy: String = String()
+
+  public var reason: String = String()
+
+  public var targetSeconds: Int32 = 0
+
+  public var state: Xunfang_Checkpoint_V1_SealState = .unspecified
+
+  public var positions: [Xunfang_Checkpoint_V1_SealPosition] = []
+
+  public var timeline: [Xunfang_Checkpoint_V1_SealEvent] = []
+
+  /// unix ms: when the last position came in, 0 until then
+  public var sealedAt: Int64 = 0
+
+  public var endedAt: Int64 = 0
+
+  public var endedBy: String = String()
+
+  /// how many positions are held
+  public var inPosition: Int32 = 0
+
+  /// the units that could be sent, as at activation
+  public var units: [Xunfang_Checkpoint_V1_RingUnit] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Published on the responder's durable topic "checkpoint.order.<id or call sign>".
+public nonisolated struct Xunfang_Checkpoint_V1_SealOrder: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var activation: String {
+    get {_storage._activation}
+    set {_uniqueStorage()._activation = newValue}
+  }
+
+  public var planName: String {
+    get {_storage._planName}
+    set {_uniqueStorage()._planName = newValue}
+  }
+
+  public var drill: Bool {
+    get {_storage._drill}
+    set {_uniqueStorage()._drill = newValue}
+  }
+
+  public var position: Xunfang_Checkpoint_V1_SealPosition {
+    get {_storage._position ?? Xunfang_Checkpoint_V1_SealPosition()}
+    set {_uniqueStorage()._position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {_storage._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {_uniqueStorage()._position = nil}
+
+  /// the seal is over: leave the position
+  public var standDown: Bool {
+    get {_storage._standDown}
+    set {_uniqueStorage()._standDown = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Published (durable) on "checkpoint.escalation" when a position has no one in position
+/// and no unit is left to send.
+public nonisolated struct Xunfang_Checkpoint_V1_SealEscalation: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var activation: String {
+    get {_storage._activation}
+    set {_uniqueStorage()._activation = newValue}
+  }
+
+  public var planName: String {
+    get {_storage._planName}
+    set {_uniqueStorage()._planName = newValue}
+  }
+
+  public var drill: Bool {
+    get {_storage._drill}
+    set {_uniqueStorage()._drill = newValue}
+  }
+
+  public var position: Xunfang_Checkpoint_V1_SealPosition {
+    get {_storage._position ?? Xunfang_Checkpoint_V1_SealPosition()}
+    set {_uniqueStorage()._position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {_storage._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {_uniqueStorage()._position = nil}
+
+  public var reason: String {
+    get {_storage._reason}
+    set {_uniqueStorage()._reason = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_AcknowledgeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var activation: String = String()
+
+  public var position: String = String()
+
+  /// a checkpoint id or call sign ordered to the position
+  public var responder: String = String()
+
+  public var officer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_AcknowledgeResponse: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var position: Xunfang_Checkpoint_V1_SealPosition {
+    get {_storage._position ?? Xunfang_Checkpoint_V1_SealPosition()}
+    set {_uniqueStorage()._position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {_storage._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {_uniqueStorage()._position = nil}
+
+  /// the position was already held: the first acknowledgement stands
+  public var duplicate: Bool {
+    get {_storage._duplicate}
+    set {_uniqueStorage()._duplicate = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealBoardRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "": the newest
+  public var activation: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_StandDownRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var activation: String = String()
+
+  public var officer: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_AfterActionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var activation: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_PositionReview: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var position: String = String()
+
+  public var name: String = String()
+
+  /// who came, "" when no one did
+  public var responder: String = String()
+
+  /// 0 when missed
+  public var secondsToSeal: Double = 0
+
+  public var late: Bool = false
+
+  /// never in position
+  public var missed: Bool = false
+
+  public var passOns: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The after-action report of an ended (or running) activation, as data and as one HTML page.
+public nonisolated struct Xunfang_Checkpoint_V1_AfterActionReport: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var activation: Xunfang_Checkpoint_V1_SealActivation {
+    get {_storage._activation ?? Xunfang_Checkpoint_V1_SealActivation()}
+    set {_uniqueStorage()._activation = newValue}
+  }
+  /// Returns true if `activation` has been explicitly set.
+  public var hasActivation: Bool {_storage._activation != nil}
+  /// Clears the value of `activation`. Subsequent reads from it will return its default value.
+  public mutating func clearActivation() {_uniqueStorage()._activation = nil}
+
+  /// slowest first, misses first of all
+  public var positions: [Xunfang_Checkpoint_V1_PositionReview] {
+    get {_storage._positions}
+    set {_uniqueStorage()._positions = newValue}
+  }
+
+  /// activation to the last position in; 0 when never sealed
+  public var secondsToSeal: Double {
+    get {_storage._secondsToSeal}
+    set {_uniqueStorage()._secondsToSeal = newValue}
+  }
+
+  public var withinTarget: Bool {
+    get {_storage._withinTarget}
+    set {_uniqueStorage()._withinTarget = newValue}
+  }
+
+  public var missed: Int32 {
+    get {_storage._missed}
+    set {_uniqueStorage()._missed = newValue}
+  }
+
+  public var late: Int32 {
+    get {_storage._late}
+    set {_uniqueStorage()._late = newValue}
+  }
+
+  /// the slowest link
+  public var slowestPosition: String {
+    get {_storage._slowestPosition}
+    set {_uniqueStorage()._slowestPosition = newValue}
+  }
+
+  public var html: String {
+    get {_storage._html}
+    set {_uniqueStorage()._html = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.checkpoint.v1"
@@ -668,6 +1464,18 @@ nonisolated extension Xunfang_Checkpoint_V1_CheckpointKind: SwiftProtobuf._Proto
 
 nonisolated extension Xunfang_Checkpoint_V1_CheckpointStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHECKPOINT_STATUS_UNSPECIFIED\0\u{1}CHECKPOINT_STATUS_OPEN\0\u{1}CHECKPOINT_STATUS_ALERT\0\u{1}CHECKPOINT_STATUS_SEALED\0\u{1}CHECKPOINT_STATUS_STAND_DOWN\0\u{1}CHECKPOINT_STATUS_UNSTAFFED\0")
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PlanScope: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PLAN_SCOPE_UNSPECIFIED\0\u{1}PLAN_SCOPE_CITY\0\u{1}PLAN_SCOPE_DISTRICT\0\u{1}PLAN_SCOPE_ZONE\0")
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SEAL_STATE_UNSPECIFIED\0\u{1}SEAL_STATE_SEALING\0\u{1}SEAL_STATE_SEALED\0\u{1}SEAL_STATE_STOOD_DOWN\0")
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PositionState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POSITION_STATE_UNSPECIFIED\0\u{1}POSITION_STATE_ORDERED\0\u{1}POSITION_STATE_IN_POSITION\0\u{1}POSITION_STATE_ESCALATED\0")
 }
 
 nonisolated extension Xunfang_Checkpoint_V1_RingUnit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1629,6 +2437,1384 @@ nonisolated extension Xunfang_Checkpoint_V1_BoardResponse: SwiftProtobuf.Message
     if lhs.rows != rhs.rows {return false}
     if lhs.byStatus != rhs.byStatus {return false}
     if lhs.day != rhs.day {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_LonLat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LonLat"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}longitude\0\u{1}latitude\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 1)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_LonLat, rhs: Xunfang_Checkpoint_V1_LonLat) -> Bool {
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PlanPosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanPosition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}checkpoint\0\u{1}node\0\u{1}longitude\0\u{1}latitude\0\u{1}name\0\u{1}unit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.node) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.unit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.checkpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 2)
+    }
+    if self.node != 0 {
+      try visitor.visitSingularInt64Field(value: self.node, fieldNumber: 3)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 4)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 5)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 6)
+    }
+    if !self.unit.isEmpty {
+      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PlanPosition, rhs: Xunfang_Checkpoint_V1_PlanPosition) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.node != rhs.node {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unit != rhs.unit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealPlan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealPlan"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}scope\0\u{1}boundary\0\u{1}positions\0\u{3}target_seconds\0\u{3}updated_at\0\u{3}updated_by\0\u{3}reach_metres\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.scope) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.boundary) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.positions) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.targetSeconds) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.updatedAt) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.updatedBy) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.reachMetres) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.scope != .unspecified {
+      try visitor.visitSingularEnumField(value: self.scope, fieldNumber: 3)
+    }
+    if !self.boundary.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.boundary, fieldNumber: 4)
+    }
+    if !self.positions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.positions, fieldNumber: 5)
+    }
+    if self.targetSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.targetSeconds, fieldNumber: 6)
+    }
+    if self.updatedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedAt, fieldNumber: 7)
+    }
+    if !self.updatedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.updatedBy, fieldNumber: 8)
+    }
+    if self.reachMetres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.reachMetres, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealPlan, rhs: Xunfang_Checkpoint_V1_SealPlan) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.scope != rhs.scope {return false}
+    if lhs.boundary != rhs.boundary {return false}
+    if lhs.positions != rhs.positions {return false}
+    if lhs.targetSeconds != rhs.targetSeconds {return false}
+    if lhs.updatedAt != rhs.updatedAt {return false}
+    if lhs.updatedBy != rhs.updatedBy {return false}
+    if lhs.reachMetres != rhs.reachMetres {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PutPlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PutPlanRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0\u{1}officer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PutPlanRequest, rhs: Xunfang_Checkpoint_V1_PutPlanRequest) -> Bool {
+    if lhs._plan != rhs._plan {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PutPlanResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PutPlanResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0\u{1}created\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.created) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.created != false {
+      try visitor.visitSingularBoolField(value: self.created, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PutPlanResponse, rhs: Xunfang_Checkpoint_V1_PutPlanResponse) -> Bool {
+    if lhs._plan != rhs._plan {return false}
+    if lhs.created != rhs.created {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ImportPlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportPlanRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}geojson\0\u{1}officer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.geojson) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.geojson.isEmpty {
+      try visitor.visitSingularBytesField(value: self.geojson, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ImportPlanRequest, rhs: Xunfang_Checkpoint_V1_ImportPlanRequest) -> Bool {
+    if lhs.geojson != rhs.geojson {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PlanRequest, rhs: Xunfang_Checkpoint_V1_PlanRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ExportPlanResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportPlanResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}geojson\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.geojson) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.geojson.isEmpty {
+      try visitor.visitSingularBytesField(value: self.geojson, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ExportPlanResponse, rhs: Xunfang_Checkpoint_V1_ExportPlanResponse) -> Bool {
+    if lhs.geojson != rhs.geojson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ListPlansRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListPlansRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ListPlansRequest, rhs: Xunfang_Checkpoint_V1_ListPlansRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ListPlansResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListPlansResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plans\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.plans) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.plans.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.plans, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ListPlansResponse, rhs: Xunfang_Checkpoint_V1_ListPlansResponse) -> Bool {
+    if lhs.plans != rhs.plans {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PlanGap: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanGap"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}arc\0\u{3}inside_node\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._arc) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.insideNode) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._arc {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.insideNode != 0 {
+      try visitor.visitSingularInt64Field(value: self.insideNode, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PlanGap, rhs: Xunfang_Checkpoint_V1_PlanGap) -> Bool {
+    if lhs._arc != rhs._arc {return false}
+    if lhs.insideNode != rhs.insideNode {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_CheckPlanResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckPlanResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sealed\0\u{1}gaps\0\u{3}inside_nodes\0\u{1}redundant\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.sealed) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.gaps) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.insideNodes) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.redundant) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.sealed != false {
+      try visitor.visitSingularBoolField(value: self.sealed, fieldNumber: 1)
+    }
+    if !self.gaps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.gaps, fieldNumber: 2)
+    }
+    if self.insideNodes != 0 {
+      try visitor.visitSingularInt32Field(value: self.insideNodes, fieldNumber: 3)
+    }
+    if !self.redundant.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.redundant, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_CheckPlanResponse, rhs: Xunfang_Checkpoint_V1_CheckPlanResponse) -> Bool {
+    if lhs.sealed != rhs.sealed {return false}
+    if lhs.gaps != rhs.gaps {return false}
+    if lhs.insideNodes != rhs.insideNodes {return false}
+    if lhs.redundant != rhs.redundant {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ActivateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ActivateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0\u{1}drill\0\u{1}officer\0\u{1}reason\0\u{1}units\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.plan) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.drill) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.plan.isEmpty {
+      try visitor.visitSingularStringField(value: self.plan, fieldNumber: 1)
+    }
+    if self.drill != false {
+      try visitor.visitSingularBoolField(value: self.drill, fieldNumber: 2)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    if !self.units.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.units, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ActivateRequest, rhs: Xunfang_Checkpoint_V1_ActivateRequest) -> Bool {
+    if lhs.plan != rhs.plan {return false}
+    if lhs.drill != rhs.drill {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealPosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealPosition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}checkpoint\0\u{1}node\0\u{1}longitude\0\u{1}latitude\0\u{1}responder\0\u{3}passed_over\0\u{3}ordered_at\0\u{1}deadline\0\u{3}eta_seconds\0\u{1}state\0\u{3}in_position_at\0\u{3}acknowledged_by\0\u{3}seconds_to_seal\0\u{1}late\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.node) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.responder) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.passedOver) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.orderedAt) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.deadline) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.etaSeconds) }()
+      case 12: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.inPositionAt) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.acknowledgedBy) }()
+      case 15: try { try decoder.decodeSingularDoubleField(value: &self.secondsToSeal) }()
+      case 16: try { try decoder.decodeSingularBoolField(value: &self.late) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.checkpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 3)
+    }
+    if self.node != 0 {
+      try visitor.visitSingularInt64Field(value: self.node, fieldNumber: 4)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 5)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 6)
+    }
+    if !self.responder.isEmpty {
+      try visitor.visitSingularStringField(value: self.responder, fieldNumber: 7)
+    }
+    if !self.passedOver.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.passedOver, fieldNumber: 8)
+    }
+    if self.orderedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.orderedAt, fieldNumber: 9)
+    }
+    if self.deadline != 0 {
+      try visitor.visitSingularInt64Field(value: self.deadline, fieldNumber: 10)
+    }
+    if self.etaSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.etaSeconds, fieldNumber: 11)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 12)
+    }
+    if self.inPositionAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.inPositionAt, fieldNumber: 13)
+    }
+    if !self.acknowledgedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.acknowledgedBy, fieldNumber: 14)
+    }
+    if self.secondsToSeal.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.secondsToSeal, fieldNumber: 15)
+    }
+    if self.late != false {
+      try visitor.visitSingularBoolField(value: self.late, fieldNumber: 16)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealPosition, rhs: Xunfang_Checkpoint_V1_SealPosition) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.node != rhs.node {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.responder != rhs.responder {return false}
+    if lhs.passedOver != rhs.passedOver {return false}
+    if lhs.orderedAt != rhs.orderedAt {return false}
+    if lhs.deadline != rhs.deadline {return false}
+    if lhs.etaSeconds != rhs.etaSeconds {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.inPositionAt != rhs.inPositionAt {return false}
+    if lhs.acknowledgedBy != rhs.acknowledgedBy {return false}
+    if lhs.secondsToSeal != rhs.secondsToSeal {return false}
+    if lhs.late != rhs.late {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}kind\0\u{1}position\0\u{1}responder\0\u{1}detail\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.position) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.responder) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 1)
+    }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.position.isEmpty {
+      try visitor.visitSingularStringField(value: self.position, fieldNumber: 3)
+    }
+    if !self.responder.isEmpty {
+      try visitor.visitSingularStringField(value: self.responder, fieldNumber: 4)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealEvent, rhs: Xunfang_Checkpoint_V1_SealEvent) -> Bool {
+    if lhs.at != rhs.at {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.position != rhs.position {return false}
+    if lhs.responder != rhs.responder {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealActivation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealActivation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}plan\0\u{3}plan_name\0\u{1}drill\0\u{3}activated_at\0\u{3}activated_by\0\u{1}reason\0\u{3}target_seconds\0\u{1}state\0\u{1}positions\0\u{1}timeline\0\u{3}sealed_at\0\u{3}ended_at\0\u{3}ended_by\0\u{3}in_position\0\u{1}units\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.plan) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.planName) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.drill) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.activatedAt) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.activatedBy) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.targetSeconds) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.positions) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.timeline) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.sealedAt) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.endedAt) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.endedBy) }()
+      case 15: try { try decoder.decodeSingularInt32Field(value: &self.inPosition) }()
+      case 16: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.plan.isEmpty {
+      try visitor.visitSingularStringField(value: self.plan, fieldNumber: 2)
+    }
+    if !self.planName.isEmpty {
+      try visitor.visitSingularStringField(value: self.planName, fieldNumber: 3)
+    }
+    if self.drill != false {
+      try visitor.visitSingularBoolField(value: self.drill, fieldNumber: 4)
+    }
+    if self.activatedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.activatedAt, fieldNumber: 5)
+    }
+    if !self.activatedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.activatedBy, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
+    }
+    if self.targetSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.targetSeconds, fieldNumber: 8)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 9)
+    }
+    if !self.positions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.positions, fieldNumber: 10)
+    }
+    if !self.timeline.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.timeline, fieldNumber: 11)
+    }
+    if self.sealedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.sealedAt, fieldNumber: 12)
+    }
+    if self.endedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.endedAt, fieldNumber: 13)
+    }
+    if !self.endedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.endedBy, fieldNumber: 14)
+    }
+    if self.inPosition != 0 {
+      try visitor.visitSingularInt32Field(value: self.inPosition, fieldNumber: 15)
+    }
+    if !self.units.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.units, fieldNumber: 16)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealActivation, rhs: Xunfang_Checkpoint_V1_SealActivation) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.plan != rhs.plan {return false}
+    if lhs.planName != rhs.planName {return false}
+    if lhs.drill != rhs.drill {return false}
+    if lhs.activatedAt != rhs.activatedAt {return false}
+    if lhs.activatedBy != rhs.activatedBy {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.targetSeconds != rhs.targetSeconds {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.positions != rhs.positions {return false}
+    if lhs.timeline != rhs.timeline {return false}
+    if lhs.sealedAt != rhs.sealedAt {return false}
+    if lhs.endedAt != rhs.endedAt {return false}
+    if lhs.endedBy != rhs.endedBy {return false}
+    if lhs.inPosition != rhs.inPosition {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealOrder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealOrder"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{3}plan_name\0\u{1}drill\0\u{1}position\0\u{3}stand_down\0")
+
+  fileprivate class _StorageClass {
+    var _activation: String = String()
+    var _planName: String = String()
+    var _drill: Bool = false
+    var _position: Xunfang_Checkpoint_V1_SealPosition? = nil
+    var _standDown: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _activation = source._activation
+      _planName = source._planName
+      _drill = source._drill
+      _position = source._position
+      _standDown = source._standDown
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._activation) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._planName) }()
+        case 3: try { try decoder.decodeSingularBoolField(value: &_storage._drill) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._position) }()
+        case 5: try { try decoder.decodeSingularBoolField(value: &_storage._standDown) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._activation.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._activation, fieldNumber: 1)
+      }
+      if !_storage._planName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._planName, fieldNumber: 2)
+      }
+      if _storage._drill != false {
+        try visitor.visitSingularBoolField(value: _storage._drill, fieldNumber: 3)
+      }
+      try { if let v = _storage._position {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._standDown != false {
+        try visitor.visitSingularBoolField(value: _storage._standDown, fieldNumber: 5)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealOrder, rhs: Xunfang_Checkpoint_V1_SealOrder) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._activation != rhs_storage._activation {return false}
+        if _storage._planName != rhs_storage._planName {return false}
+        if _storage._drill != rhs_storage._drill {return false}
+        if _storage._position != rhs_storage._position {return false}
+        if _storage._standDown != rhs_storage._standDown {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealEscalation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealEscalation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{3}plan_name\0\u{1}drill\0\u{1}position\0\u{1}reason\0")
+
+  fileprivate class _StorageClass {
+    var _activation: String = String()
+    var _planName: String = String()
+    var _drill: Bool = false
+    var _position: Xunfang_Checkpoint_V1_SealPosition? = nil
+    var _reason: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _activation = source._activation
+      _planName = source._planName
+      _drill = source._drill
+      _position = source._position
+      _reason = source._reason
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._activation) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._planName) }()
+        case 3: try { try decoder.decodeSingularBoolField(value: &_storage._drill) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._position) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._activation.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._activation, fieldNumber: 1)
+      }
+      if !_storage._planName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._planName, fieldNumber: 2)
+      }
+      if _storage._drill != false {
+        try visitor.visitSingularBoolField(value: _storage._drill, fieldNumber: 3)
+      }
+      try { if let v = _storage._position {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._reason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 5)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealEscalation, rhs: Xunfang_Checkpoint_V1_SealEscalation) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._activation != rhs_storage._activation {return false}
+        if _storage._planName != rhs_storage._planName {return false}
+        if _storage._drill != rhs_storage._drill {return false}
+        if _storage._position != rhs_storage._position {return false}
+        if _storage._reason != rhs_storage._reason {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_AcknowledgeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcknowledgeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{1}position\0\u{1}responder\0\u{1}officer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.activation) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.position) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.responder) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.activation.isEmpty {
+      try visitor.visitSingularStringField(value: self.activation, fieldNumber: 1)
+    }
+    if !self.position.isEmpty {
+      try visitor.visitSingularStringField(value: self.position, fieldNumber: 2)
+    }
+    if !self.responder.isEmpty {
+      try visitor.visitSingularStringField(value: self.responder, fieldNumber: 3)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_AcknowledgeRequest, rhs: Xunfang_Checkpoint_V1_AcknowledgeRequest) -> Bool {
+    if lhs.activation != rhs.activation {return false}
+    if lhs.position != rhs.position {return false}
+    if lhs.responder != rhs.responder {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_AcknowledgeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcknowledgeResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0\u{1}duplicate\0")
+
+  fileprivate class _StorageClass {
+    var _position: Xunfang_Checkpoint_V1_SealPosition? = nil
+    var _duplicate: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _position = source._position
+      _duplicate = source._duplicate
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._position) }()
+        case 2: try { try decoder.decodeSingularBoolField(value: &_storage._duplicate) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._position {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if _storage._duplicate != false {
+        try visitor.visitSingularBoolField(value: _storage._duplicate, fieldNumber: 2)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_AcknowledgeResponse, rhs: Xunfang_Checkpoint_V1_AcknowledgeResponse) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._position != rhs_storage._position {return false}
+        if _storage._duplicate != rhs_storage._duplicate {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealBoardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealBoardRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.activation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.activation.isEmpty {
+      try visitor.visitSingularStringField(value: self.activation, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealBoardRequest, rhs: Xunfang_Checkpoint_V1_SealBoardRequest) -> Bool {
+    if lhs.activation != rhs.activation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_StandDownRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StandDownRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{1}officer\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.activation) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.activation.isEmpty {
+      try visitor.visitSingularStringField(value: self.activation, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_StandDownRequest, rhs: Xunfang_Checkpoint_V1_StandDownRequest) -> Bool {
+    if lhs.activation != rhs.activation {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_AfterActionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AfterActionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.activation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.activation.isEmpty {
+      try visitor.visitSingularStringField(value: self.activation, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_AfterActionRequest, rhs: Xunfang_Checkpoint_V1_AfterActionRequest) -> Bool {
+    if lhs.activation != rhs.activation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_PositionReview: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PositionReview"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0\u{1}name\0\u{1}responder\0\u{3}seconds_to_seal\0\u{1}late\0\u{1}missed\0\u{3}pass_ons\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.position) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.responder) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.secondsToSeal) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.late) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.missed) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.passOns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.position.isEmpty {
+      try visitor.visitSingularStringField(value: self.position, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.responder.isEmpty {
+      try visitor.visitSingularStringField(value: self.responder, fieldNumber: 3)
+    }
+    if self.secondsToSeal.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.secondsToSeal, fieldNumber: 4)
+    }
+    if self.late != false {
+      try visitor.visitSingularBoolField(value: self.late, fieldNumber: 5)
+    }
+    if self.missed != false {
+      try visitor.visitSingularBoolField(value: self.missed, fieldNumber: 6)
+    }
+    if self.passOns != 0 {
+      try visitor.visitSingularInt32Field(value: self.passOns, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_PositionReview, rhs: Xunfang_Checkpoint_V1_PositionReview) -> Bool {
+    if lhs.position != rhs.position {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.responder != rhs.responder {return false}
+    if lhs.secondsToSeal != rhs.secondsToSeal {return false}
+    if lhs.late != rhs.late {return false}
+    if lhs.missed != rhs.missed {return false}
+    if lhs.passOns != rhs.passOns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_AfterActionReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AfterActionReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{1}positions\0\u{3}seconds_to_seal\0\u{3}within_target\0\u{1}missed\0\u{1}late\0\u{3}slowest_position\0\u{1}html\0")
+
+  fileprivate class _StorageClass {
+    var _activation: Xunfang_Checkpoint_V1_SealActivation? = nil
+    var _positions: [Xunfang_Checkpoint_V1_PositionReview] = []
+    var _secondsToSeal: Double = 0
+    var _withinTarget: Bool = false
+    var _missed: Int32 = 0
+    var _late: Int32 = 0
+    var _slowestPosition: String = String()
+    var _html: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _activation = source._activation
+      _positions = source._positions
+      _secondsToSeal = source._secondsToSeal
+      _withinTarget = source._withinTarget
+      _missed = source._missed
+      _late = source._late
+      _slowestPosition = source._slowestPosition
+      _html = source._html
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._activation) }()
+        case 2: try { try decoder.decodeRepeatedMessageField(value: &_storage._positions) }()
+        case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._secondsToSeal) }()
+        case 4: try { try decoder.decodeSingularBoolField(value: &_storage._withinTarget) }()
+        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._missed) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._late) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._slowestPosition) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._html) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._activation {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._positions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._positions, fieldNumber: 2)
+      }
+      if _storage._secondsToSeal.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._secondsToSeal, fieldNumber: 3)
+      }
+      if _storage._withinTarget != false {
+        try visitor.visitSingularBoolField(value: _storage._withinTarget, fieldNumber: 4)
+      }
+      if _storage._missed != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._missed, fieldNumber: 5)
+      }
+      if _storage._late != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._late, fieldNumber: 6)
+      }
+      if !_storage._slowestPosition.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._slowestPosition, fieldNumber: 7)
+      }
+      if !_storage._html.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._html, fieldNumber: 8)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_AfterActionReport, rhs: Xunfang_Checkpoint_V1_AfterActionReport) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._activation != rhs_storage._activation {return false}
+        if _storage._positions != rhs_storage._positions {return false}
+        if _storage._secondsToSeal != rhs_storage._secondsToSeal {return false}
+        if _storage._withinTarget != rhs_storage._withinTarget {return false}
+        if _storage._missed != rhs_storage._missed {return false}
+        if _storage._late != rhs_storage._late {return false}
+        if _storage._slowestPosition != rhs_storage._slowestPosition {return false}
+        if _storage._html != rhs_storage._html {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

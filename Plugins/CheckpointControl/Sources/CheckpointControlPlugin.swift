@@ -3,6 +3,7 @@ public import Foundation
 public import XunfangGeo
 import CheckpointControlContract
 import GridModelContract
+import DispatchContract
 public import Logging
 import XunfangOutbox
 
@@ -12,10 +13,16 @@ import XunfangOutbox
 public struct CheckpointControlPlugin: Plugin {
     static let service = "/xunfang.checkpoint.v1.Checkpoint/"
     public static let ringMethod = service + "Ring"
-    static let methods = ["Ring", "Put", "List", "Get", "SetStatus", "Report", "Board"].map { service + $0 }
+    static let methods = ["Ring", "Put", "List", "Get", "SetStatus", "Report", "Board", "PutPlan", "ImportPlan", "ExportPlan", "GetPlan",
+                          "ListPlans", "CheckPlan", "DraftPlan", "Activate", "Acknowledge", "SealBoard", "StandDown", "AfterAction"].map { service + $0 }
     static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
+    static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
 
-    public static let manifest = PluginManifest(name: "checkpoint", version: "0.2.0", serves: methods)
+    public static let manifest = PluginManifest(
+        name: "checkpoint", version: "0.3.0", publishes: ["checkpoint.>"], serves: methods, calls: [listSites, listUnits],
+        topicTypes: ["checkpoint.status": "xunfang.checkpoint.v1.StatusChange", "checkpoint.report": "xunfang.checkpoint.v1.CheckReport",
+                     "checkpoint.order.*": "xunfang.checkpoint.v1.SealOrder", "checkpoint.escalation": "xunfang.checkpoint.v1.SealEscalation",
+                     "checkpoint.seal": "xunfang.checkpoint.v1.SealActivation"])
 
     public static var descriptorSet: Data { CheckpointControlDescriptors.fileDescriptorSet }
 
@@ -26,6 +33,7 @@ public struct CheckpointControlPlugin: Plugin {
 
     let rings: RingService
     let registry: Registry
+    let seals: SealDesk
     let seedFromGrid: Bool
     let logger: Logger
 
@@ -51,6 +59,7 @@ public struct CheckpointControlPlugin: Plugin {
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         rings = RingService(roads: roads, speeds: speeds)
         registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now)
+        seals = SealDesk(registry: registry)
         self.seedFromGrid = seedFromGrid
         self.logger = logger
     }
@@ -67,13 +76,76 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.service + "SetStatus") { (request: Xunfang_Checkpoint_V1_SetStatusRequest, call) in try registry.setStatus(request, caller: call.caller) }
         bus.serve(Self.service + "Report") { (request: Xunfang_Checkpoint_V1_CheckReport, call) in try registry.report(request, caller: call.caller) }
         bus.serve(Self.service + "Board") { (_: Xunfang_Checkpoint_V1_BoardRequest, _) in try registry.board() }
+        registerSeals(on: bus)
+    }
+
+    private func registerSeals(on bus: BusClient) {
+        let seals = self.seals, logger = self.logger
+        bus.serve(Self.service + "PutPlan") { (request: Xunfang_Checkpoint_V1_PutPlanRequest, call) in
+            try await onOwnThread { try seals.putPlan(request, caller: call.caller) }
+        }
+        bus.serve(Self.service + "ImportPlan") { (request: Xunfang_Checkpoint_V1_ImportPlanRequest, call) in
+            try await onOwnThread { try seals.importPlan(request, caller: call.caller) }
+        }
+        bus.serve(Self.service + "ExportPlan") { (request: Xunfang_Checkpoint_V1_PlanRequest, _) in try seals.exportPlan(request) }
+        bus.serve(Self.service + "GetPlan") { (request: Xunfang_Checkpoint_V1_PlanRequest, _) in try seals.plan(request.id) }
+        bus.serve(Self.service + "ListPlans") { (_: Xunfang_Checkpoint_V1_ListPlansRequest, _) in try seals.listPlans() }
+        bus.serve(Self.service + "CheckPlan") { (request: Xunfang_Checkpoint_V1_SealPlan, _) in try await onOwnThread { try seals.checkPlan(request) } }
+        bus.serve(Self.service + "DraftPlan") { (request: Xunfang_Checkpoint_V1_SealPlan, _) in try await onOwnThread { try seals.draftPlan(request) } }
+        bus.serve(Self.service + "Activate") { (request: Xunfang_Checkpoint_V1_ActivateRequest, call) in
+            var request = request
+            if request.units.isEmpty { request.units = await Self.availableUnits(bus, logger: logger) }
+            return try await seals.activate(request, caller: call.caller)
+        }
+        bus.serve(Self.service + "Acknowledge") { (request: Xunfang_Checkpoint_V1_AcknowledgeRequest, call) in try seals.acknowledge(request, caller: call.caller) }
+        bus.serve(Self.service + "SealBoard") { (request: Xunfang_Checkpoint_V1_SealBoardRequest, _) in try seals.board(request) }
+        bus.serve(Self.service + "StandDown") { (request: Xunfang_Checkpoint_V1_StandDownRequest, call) in try seals.standDown(request, caller: call.caller) }
+        bus.serve(Self.service + "AfterAction") { (request: Xunfang_Checkpoint_V1_AfterActionRequest, _) in try seals.afterAction(request) }
+    }
+
+    /// Dispatch's available units with a known position, by kind's mode; none when Dispatch
+    /// does not answer (the seal goes ahead: checkpoints are ordered, unit posts escalate).
+    static func availableUnits(_ bus: BusClient, logger: Logger) async -> [Xunfang_Checkpoint_V1_RingUnit] {
+        do {
+            let units = try await bus.call(listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self,
+                                           timeout: .seconds(3)).units
+            let modes: [Xunfang_Dispatch_V1_UnitKind: String] = [.car: "car", .motorcycle: "motorcycle", .eBike: "e-bike", .foot: "foot", .specialPolice: "car"]
+            return units.compactMap { unit in
+                guard unit.status == .available, unit.hasPosition, let mode = modes[unit.kind] else { return nil }
+                return .with {
+                    $0.id = unit.callSign
+                    $0.longitude = unit.position.longitude
+                    $0.latitude = unit.position.latitude
+                    $0.mode = mode
+                }
+            }
+        } catch {
+            logger.warning("Dispatch's units are unavailable; the seal goes ahead with checkpoints only", metadata: ["xunfang.error": "\(error)"])
+            return []
+        }
     }
 
     /// Publishes the outbox until shutdown; first, when asked, seeds an empty registry
     /// from GridModel's sites.
     public func run(on bus: BusClient) async throws {
         if seedFromGrid { await seed(from: bus) }
-        await Outbox.drain(registry.store.queue, bus: { bus }, wake: registry.wake.stream, logger: logger)
+        let registry = self.registry, seals = self.seals, logger = self.logger
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await Outbox.drain(registry.store.queue, bus: { bus }, wake: registry.wake.stream, logger: logger) }
+            group.addTask {
+                // Seal deadlines are checked every 250 ms: a position passes on within a quarter second of its deadline.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    do {
+                        try seals.tick()
+                    } catch {
+                        logger.error("seal deadlines could not be checked", metadata: ["xunfang.error": "\(error)"])
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// The demo county's 8 public-security checkpoints and 5 city exits, from GridModel
@@ -209,6 +281,14 @@ struct RingService: Sendable {
         return names
     }
 
+    func escapeArc(_ arc: Int) -> Xunfang_Checkpoint_V1_EscapeArc {
+        .with {
+            $0.fromNode = roads.nodeIDs[roads.tail(ofArc: arc)]
+            $0.toNode = roads.nodeIDs[Int(roads.arcHead[arc])]
+            $0.roadName = roads.name(ofArc: arc)
+        }
+    }
+
     func response(_ answer: Containment.Answer) -> Xunfang_Checkpoint_V1_RingResponse {
         func point(_ point: Containment.Point) -> Xunfang_Checkpoint_V1_RingPoint {
             Xunfang_Checkpoint_V1_RingPoint.with {
@@ -224,13 +304,7 @@ struct RingService: Sendable {
         return Xunfang_Checkpoint_V1_RingResponse.with {
             $0.feasible = answer.feasible
             $0.ring = answer.ring.map(point)
-            $0.uncovered = answer.uncovered.map { arc in
-                Xunfang_Checkpoint_V1_EscapeArc.with {
-                    $0.fromNode = roads.nodeIDs[roads.tail(ofArc: arc)]
-                    $0.toNode = roads.nodeIDs[Int(roads.arcHead[arc])]
-                    $0.roadName = roads.name(ofArc: arc)
-                }
-            }
+            $0.uncovered = answer.uncovered.map(escapeArc)
             $0.proved = answer.proved
             $0.latestPolice = answer.latestPolice
             $0.reason = answer.reason

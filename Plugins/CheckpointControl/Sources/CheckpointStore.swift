@@ -1,10 +1,11 @@
-public import Foundation
+import Foundation
 import GRDB
 import XunfangOutbox
 import CheckpointControlContract
 
 /// CheckpointControl's own SQLite file: the registry, every status change with who and
-/// when, the aggregated check reports, and the outbox that announces changes. A change
+/// when, the aggregated check reports, seal plans and their activations (each the live
+/// board, rewritten whole at every change), and the outbox that announces changes. A change
 /// and its announcement are one transaction (see `Outbox`). WAL, synchronous=NORMAL: a
 /// process crash loses nothing committed.
 final class CheckpointStore: Sendable {
@@ -23,6 +24,14 @@ final class CheckpointStore: Sendable {
                 CREATE INDEX report_to ON report("to");
                 """)
             try Outbox.createTables(db)
+        }
+        migrator.registerMigration("v2: seal plans") { db in
+            try db.execute(sql: """
+                CREATE TABLE plan (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE activation (id TEXT PRIMARY KEY NOT NULL, plan TEXT NOT NULL, activated_at INTEGER NOT NULL,
+                                         ended INTEGER NOT NULL, record BLOB NOT NULL);
+                CREATE INDEX activation_running ON activation(ended, id);
+                """)
         }
         try migrator.migrate(queue)
     }
@@ -58,27 +67,74 @@ final class CheckpointStore: Sendable {
         }
     }
 
-    /// Writes checkpoints, status changes and a report with their announcements in one
-    /// transaction. Returns false (and writes nothing) when the report's interval was
-    /// already reported.
+    func plan(_ id: String) throws -> Xunfang_Checkpoint_V1_SealPlan? {
+        try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM plan WHERE id = ?", arguments: [id]).map { try Xunfang_Checkpoint_V1_SealPlan(serializedBytes: $0) }
+        }
+    }
+
+    func plans() throws -> [Xunfang_Checkpoint_V1_SealPlan] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM plan ORDER BY id").map { try Xunfang_Checkpoint_V1_SealPlan(serializedBytes: $0) }
+        }
+    }
+
+    /// An activation by id, or the newest when `id` is empty.
+    func activation(_ id: String) throws -> Xunfang_Checkpoint_V1_SealActivation? {
+        try queue.read { db in
+            let sql = id.isEmpty ? "SELECT record FROM activation ORDER BY activated_at DESC, id DESC LIMIT 1" : "SELECT record FROM activation WHERE id = ?"
+            return try Data.fetchOne(db, sql: sql, arguments: id.isEmpty ? [] : [id]).map { try Xunfang_Checkpoint_V1_SealActivation(serializedBytes: $0) }
+        }
+    }
+
+    /// Activations not stood down.
+    func runningActivations() throws -> [Xunfang_Checkpoint_V1_SealActivation] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM activation WHERE ended = 0 ORDER BY id").map { try Xunfang_Checkpoint_V1_SealActivation(serializedBytes: $0) }
+        }
+    }
+
+    func activationCount(plan: String) throws -> Int {
+        try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM activation WHERE plan = ?", arguments: [plan]) ?? 0 }
+    }
+
+    /// Everything one change writes, with the messages that announce it.
+    struct Changes {
+        var checkpoints: [Xunfang_Checkpoint_V1_CheckpointRecord] = []
+        var statusChanges: [Xunfang_Checkpoint_V1_StatusChange] = []
+        var report: Xunfang_Checkpoint_V1_CheckReport?
+        var plans: [Xunfang_Checkpoint_V1_SealPlan] = []
+        var activations: [Xunfang_Checkpoint_V1_SealActivation] = []
+        var outbox: [(topic: String, payload: Data, messageID: String)] = []
+    }
+
+    /// Writes a change with its announcements in one transaction. Returns false (and
+    /// writes nothing) when the report's interval was already reported.
     @discardableResult
-    func save(checkpoints: [Xunfang_Checkpoint_V1_CheckpointRecord], changes: [Xunfang_Checkpoint_V1_StatusChange] = [],
-              report: Xunfang_Checkpoint_V1_CheckReport? = nil, outbox: [(topic: String, payload: Data, messageID: String)]) throws -> Bool {
+    func save(_ changes: Changes) throws -> Bool {
         try queue.write { db in
-            if let report {
+            if let report = changes.report {
                 let known = try Int.fetchOne(db, sql: #"SELECT 1 FROM report WHERE checkpoint = ? AND "from" = ? AND "to" = ?"#,
                                              arguments: [report.checkpoint, report.from, report.to])
                 guard known == nil else { return false }
                 try db.execute(sql: #"INSERT INTO report (checkpoint, "from", "to", record) VALUES (?, ?, ?, ?)"#,
                                arguments: [report.checkpoint, report.from, report.to, try report.serializedData()])
             }
-            for checkpoint in checkpoints {
+            for checkpoint in changes.checkpoints {
                 try db.execute(sql: "INSERT OR REPLACE INTO checkpoint (id, record) VALUES (?, ?)", arguments: [checkpoint.id, try checkpoint.serializedData()])
             }
-            for change in changes {
+            for change in changes.statusChanges {
                 try db.execute(sql: "INSERT INTO status_change (checkpoint, record) VALUES (?, ?)", arguments: [change.checkpoint, try change.serializedData()])
             }
-            try Outbox.append(db, outbox)
+            for plan in changes.plans {
+                try db.execute(sql: "INSERT OR REPLACE INTO plan (id, record) VALUES (?, ?)", arguments: [plan.id, try plan.serializedData()])
+            }
+            for activation in changes.activations {
+                try db.execute(sql: "INSERT OR REPLACE INTO activation (id, plan, activated_at, ended, record) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [activation.id, activation.plan, activation.activatedAt, activation.state == .stoodDown ? 1 : 0,
+                                           try activation.serializedData()])
+            }
+            try Outbox.append(db, changes.outbox)
             return true
         }
     }

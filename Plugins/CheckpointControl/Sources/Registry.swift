@@ -77,7 +77,7 @@ final class Registry: Sendable {
                 record.statusBy = Self.who(caller, request.officer)
                 record.staffOnPost = 0
             }
-            try store.save(checkpoints: [record], outbox: [])
+            try store.save(.init(checkpoints: [record]))
             return .with {
                 $0.checkpoint = record
                 $0.created = known == nil
@@ -107,27 +107,46 @@ final class Registry: Sendable {
         try Self.checkOfficer(request.officer)
         guard request.reason.utf8.count <= 256 else { throw BusClientError(.invalidArgument, "reason is longer than 256 bytes") }
         guard StatusMachine.next[request.status] != nil else { throw BusClientError(.invalidArgument, "status must be one of open, alert, sealed, stand-down, unstaffed") }
-        let change = try lock.withLock { _ in
+        return try transact { changes in
             var record = try find(request.id)
             if let refusal = StatusMachine.refusal(from: record.status, to: request.status) {
                 throw BusClientError(.failedPrecondition, "checkpoint \(record.id): \(refusal)")
             }
-            let change = Xunfang_Checkpoint_V1_StatusChange.with {
-                $0.checkpoint = record.id
-                $0.from = record.status
-                $0.to = request.status
-                $0.at = now()
-                $0.by = Self.who(caller, request.officer)
-                $0.reason = request.reason
-            }
-            record.status = change.to
-            record.statusSince = change.at
-            record.statusBy = change.by
-            try store.save(checkpoints: [record], changes: [change],
-                           outbox: [("checkpoint.status", try change.serializedData(), "status-\(record.id)-\(change.at)-\(change.to.rawValue)")])
-            return change
+            return try change(&record, to: request.status, by: Self.who(caller, request.officer), reason: request.reason, into: &changes)
+        }
+    }
+
+    /// Runs `body` under the registry's lock and writes what it collected (with its
+    /// announcements) in one transaction; the seal desk changes plans, activations and
+    /// statuses together this way.
+    func transact<T>(_ body: (inout CheckpointStore.Changes) throws -> T) throws -> T {
+        let result = try lock.withLock { _ in
+            var changes = CheckpointStore.Changes()
+            let result = try body(&changes)
+            try store.save(changes)
+            return result
         }
         wake.continuation.yield()
+        return result
+    }
+
+    /// A status change the machine allows, kept with who and when, and announced.
+    func change(_ record: inout CheckpointRecord, to status: CheckpointStatus, by who: String, reason: String,
+                into changes: inout CheckpointStore.Changes) throws -> Xunfang_Checkpoint_V1_StatusChange {
+        let change = Xunfang_Checkpoint_V1_StatusChange.with {
+            $0.checkpoint = record.id
+            $0.from = record.status
+            $0.to = status
+            $0.at = now()
+            $0.by = who
+            $0.reason = reason
+        }
+        record.status = status
+        record.statusSince = change.at
+        record.statusBy = who
+        changes.checkpoints.append(record)
+        changes.statusChanges.append(change)
+        changes.outbox.append(("checkpoint.status", try change.serializedData(), "status-\(record.id)-\(change.at)-\(status.rawValue)"))
         return change
     }
 
@@ -138,8 +157,8 @@ final class Registry: Sendable {
         let stored = try lock.withLock { _ in
             var record = try find(report.checkpoint)
             record.staffOnPost = report.staffOnPost
-            return try store.save(checkpoints: [record], report: report,
-                                  outbox: [("checkpoint.report", try report.serializedData(), "report-\(report.checkpoint)-\(report.from)-\(report.to)")])
+            return try store.save(.init(checkpoints: [record], report: report,
+                                        outbox: [("checkpoint.report", try report.serializedData(), "report-\(report.checkpoint)-\(report.from)-\(report.to)")]))
         }
         if stored { wake.continuation.yield() }
         return .with { $0.duplicate = !stored }
@@ -174,7 +193,7 @@ final class Registry: Sendable {
         }
     }
 
-    private func find(_ id: String) throws -> CheckpointRecord {
+    func find(_ id: String) throws -> CheckpointRecord {
         guard let record = try store.checkpoint(id) else {
             throw BusClientError(.notFound, "no checkpoint \(id.prefix(64))")
         }

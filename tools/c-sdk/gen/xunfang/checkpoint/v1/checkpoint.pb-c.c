@@ -868,6 +868,1131 @@ void   xunfang__checkpoint__v1__board_response__free_unpacked
   assert(message->base.descriptor == &xunfang__checkpoint__v1__board_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__checkpoint__v1__lon_lat__init
+                     (Xunfang__Checkpoint__V1__LonLat         *message)
+{
+  static const Xunfang__Checkpoint__V1__LonLat init_value = XUNFANG__CHECKPOINT__V1__LON_LAT__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__lon_lat__get_packed_size
+                     (const Xunfang__Checkpoint__V1__LonLat *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__lon_lat__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__lon_lat__pack
+                     (const Xunfang__Checkpoint__V1__LonLat *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__lon_lat__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__lon_lat__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__LonLat *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__lon_lat__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__LonLat *
+       xunfang__checkpoint__v1__lon_lat__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__LonLat *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__lon_lat__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__lon_lat__free_unpacked
+                     (Xunfang__Checkpoint__V1__LonLat *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__lon_lat__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__plan_position__init
+                     (Xunfang__Checkpoint__V1__PlanPosition         *message)
+{
+  static const Xunfang__Checkpoint__V1__PlanPosition init_value = XUNFANG__CHECKPOINT__V1__PLAN_POSITION__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__plan_position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PlanPosition *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_position__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__plan_position__pack
+                     (const Xunfang__Checkpoint__V1__PlanPosition *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_position__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__plan_position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PlanPosition *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_position__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__PlanPosition *
+       xunfang__checkpoint__v1__plan_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__PlanPosition *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__plan_position__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__plan_position__free_unpacked
+                     (Xunfang__Checkpoint__V1__PlanPosition *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_position__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_plan__init
+                     (Xunfang__Checkpoint__V1__SealPlan         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealPlan init_value = XUNFANG__CHECKPOINT__V1__SEAL_PLAN__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_plan__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealPlan *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_plan__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_plan__pack
+                     (const Xunfang__Checkpoint__V1__SealPlan *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_plan__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_plan__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealPlan *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_plan__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealPlan *
+       xunfang__checkpoint__v1__seal_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealPlan *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_plan__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_plan__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealPlan *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_plan__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__put_plan_request__init
+                     (Xunfang__Checkpoint__V1__PutPlanRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__PutPlanRequest init_value = XUNFANG__CHECKPOINT__V1__PUT_PLAN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__put_plan_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutPlanRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__put_plan_request__pack
+                     (const Xunfang__Checkpoint__V1__PutPlanRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__put_plan_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutPlanRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__PutPlanRequest *
+       xunfang__checkpoint__v1__put_plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__PutPlanRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__put_plan_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__put_plan_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutPlanRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__put_plan_response__init
+                     (Xunfang__Checkpoint__V1__PutPlanResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__PutPlanResponse init_value = XUNFANG__CHECKPOINT__V1__PUT_PLAN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__put_plan_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutPlanResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__put_plan_response__pack
+                     (const Xunfang__Checkpoint__V1__PutPlanResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__put_plan_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutPlanResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__PutPlanResponse *
+       xunfang__checkpoint__v1__put_plan_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__PutPlanResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__put_plan_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__put_plan_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutPlanResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__put_plan_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__import_plan_request__init
+                     (Xunfang__Checkpoint__V1__ImportPlanRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ImportPlanRequest init_value = XUNFANG__CHECKPOINT__V1__IMPORT_PLAN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__import_plan_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ImportPlanRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__import_plan_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__import_plan_request__pack
+                     (const Xunfang__Checkpoint__V1__ImportPlanRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__import_plan_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__import_plan_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ImportPlanRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__import_plan_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ImportPlanRequest *
+       xunfang__checkpoint__v1__import_plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ImportPlanRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__import_plan_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__import_plan_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ImportPlanRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__import_plan_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__plan_request__init
+                     (Xunfang__Checkpoint__V1__PlanRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__PlanRequest init_value = XUNFANG__CHECKPOINT__V1__PLAN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__plan_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PlanRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__plan_request__pack
+                     (const Xunfang__Checkpoint__V1__PlanRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__plan_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PlanRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__PlanRequest *
+       xunfang__checkpoint__v1__plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__PlanRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__plan_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__plan_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__PlanRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__export_plan_response__init
+                     (Xunfang__Checkpoint__V1__ExportPlanResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__ExportPlanResponse init_value = XUNFANG__CHECKPOINT__V1__EXPORT_PLAN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__export_plan_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ExportPlanResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__export_plan_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__export_plan_response__pack
+                     (const Xunfang__Checkpoint__V1__ExportPlanResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__export_plan_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__export_plan_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ExportPlanResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__export_plan_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ExportPlanResponse *
+       xunfang__checkpoint__v1__export_plan_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ExportPlanResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__export_plan_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__export_plan_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ExportPlanResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__export_plan_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__list_plans_request__init
+                     (Xunfang__Checkpoint__V1__ListPlansRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ListPlansRequest init_value = XUNFANG__CHECKPOINT__V1__LIST_PLANS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__list_plans_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListPlansRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__list_plans_request__pack
+                     (const Xunfang__Checkpoint__V1__ListPlansRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__list_plans_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListPlansRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ListPlansRequest *
+       xunfang__checkpoint__v1__list_plans_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ListPlansRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__list_plans_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__list_plans_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListPlansRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__list_plans_response__init
+                     (Xunfang__Checkpoint__V1__ListPlansResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__ListPlansResponse init_value = XUNFANG__CHECKPOINT__V1__LIST_PLANS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__list_plans_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListPlansResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__list_plans_response__pack
+                     (const Xunfang__Checkpoint__V1__ListPlansResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__list_plans_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListPlansResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ListPlansResponse *
+       xunfang__checkpoint__v1__list_plans_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ListPlansResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__list_plans_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__list_plans_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListPlansResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__list_plans_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__plan_gap__init
+                     (Xunfang__Checkpoint__V1__PlanGap         *message)
+{
+  static const Xunfang__Checkpoint__V1__PlanGap init_value = XUNFANG__CHECKPOINT__V1__PLAN_GAP__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__plan_gap__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PlanGap *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_gap__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__plan_gap__pack
+                     (const Xunfang__Checkpoint__V1__PlanGap *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_gap__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__plan_gap__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PlanGap *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_gap__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__PlanGap *
+       xunfang__checkpoint__v1__plan_gap__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__PlanGap *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__plan_gap__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__plan_gap__free_unpacked
+                     (Xunfang__Checkpoint__V1__PlanGap *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__plan_gap__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__check_plan_response__init
+                     (Xunfang__Checkpoint__V1__CheckPlanResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__CheckPlanResponse init_value = XUNFANG__CHECKPOINT__V1__CHECK_PLAN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__check_plan_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__CheckPlanResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_plan_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__check_plan_response__pack
+                     (const Xunfang__Checkpoint__V1__CheckPlanResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_plan_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__check_plan_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__CheckPlanResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_plan_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__CheckPlanResponse *
+       xunfang__checkpoint__v1__check_plan_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__CheckPlanResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__check_plan_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__check_plan_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__CheckPlanResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__check_plan_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__activate_request__init
+                     (Xunfang__Checkpoint__V1__ActivateRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ActivateRequest init_value = XUNFANG__CHECKPOINT__V1__ACTIVATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__activate_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ActivateRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__activate_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__activate_request__pack
+                     (const Xunfang__Checkpoint__V1__ActivateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__activate_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__activate_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ActivateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__activate_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ActivateRequest *
+       xunfang__checkpoint__v1__activate_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ActivateRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__activate_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__activate_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ActivateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__activate_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_position__init
+                     (Xunfang__Checkpoint__V1__SealPosition         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealPosition init_value = XUNFANG__CHECKPOINT__V1__SEAL_POSITION__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealPosition *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_position__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_position__pack
+                     (const Xunfang__Checkpoint__V1__SealPosition *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_position__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealPosition *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_position__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealPosition *
+       xunfang__checkpoint__v1__seal_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealPosition *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_position__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_position__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealPosition *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_position__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_event__init
+                     (Xunfang__Checkpoint__V1__SealEvent         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealEvent init_value = XUNFANG__CHECKPOINT__V1__SEAL_EVENT__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_event__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealEvent *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_event__pack
+                     (const Xunfang__Checkpoint__V1__SealEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_event__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealEvent *
+       xunfang__checkpoint__v1__seal_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealEvent *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_event__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_event__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_activation__init
+                     (Xunfang__Checkpoint__V1__SealActivation         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealActivation init_value = XUNFANG__CHECKPOINT__V1__SEAL_ACTIVATION__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_activation__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealActivation *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_activation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_activation__pack
+                     (const Xunfang__Checkpoint__V1__SealActivation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_activation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_activation__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealActivation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_activation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealActivation *
+       xunfang__checkpoint__v1__seal_activation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealActivation *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_activation__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_activation__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealActivation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_activation__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_order__init
+                     (Xunfang__Checkpoint__V1__SealOrder         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealOrder init_value = XUNFANG__CHECKPOINT__V1__SEAL_ORDER__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_order__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealOrder *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_order__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_order__pack
+                     (const Xunfang__Checkpoint__V1__SealOrder *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_order__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_order__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealOrder *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_order__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealOrder *
+       xunfang__checkpoint__v1__seal_order__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealOrder *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_order__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_order__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealOrder *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_order__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_escalation__init
+                     (Xunfang__Checkpoint__V1__SealEscalation         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealEscalation init_value = XUNFANG__CHECKPOINT__V1__SEAL_ESCALATION__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_escalation__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealEscalation *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_escalation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_escalation__pack
+                     (const Xunfang__Checkpoint__V1__SealEscalation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_escalation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_escalation__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealEscalation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_escalation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealEscalation *
+       xunfang__checkpoint__v1__seal_escalation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealEscalation *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_escalation__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_escalation__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealEscalation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_escalation__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__acknowledge_request__init
+                     (Xunfang__Checkpoint__V1__AcknowledgeRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__AcknowledgeRequest init_value = XUNFANG__CHECKPOINT__V1__ACKNOWLEDGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__acknowledge_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AcknowledgeRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__acknowledge_request__pack
+                     (const Xunfang__Checkpoint__V1__AcknowledgeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__acknowledge_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AcknowledgeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__AcknowledgeRequest *
+       xunfang__checkpoint__v1__acknowledge_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__AcknowledgeRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__acknowledge_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__acknowledge_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__AcknowledgeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__acknowledge_response__init
+                     (Xunfang__Checkpoint__V1__AcknowledgeResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__AcknowledgeResponse init_value = XUNFANG__CHECKPOINT__V1__ACKNOWLEDGE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__acknowledge_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AcknowledgeResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__acknowledge_response__pack
+                     (const Xunfang__Checkpoint__V1__AcknowledgeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__acknowledge_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AcknowledgeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__AcknowledgeResponse *
+       xunfang__checkpoint__v1__acknowledge_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__AcknowledgeResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__acknowledge_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__acknowledge_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__AcknowledgeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__acknowledge_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_board_request__init
+                     (Xunfang__Checkpoint__V1__SealBoardRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealBoardRequest init_value = XUNFANG__CHECKPOINT__V1__SEAL_BOARD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_board_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealBoardRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_board_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_board_request__pack
+                     (const Xunfang__Checkpoint__V1__SealBoardRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_board_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_board_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealBoardRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_board_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealBoardRequest *
+       xunfang__checkpoint__v1__seal_board_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealBoardRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_board_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_board_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealBoardRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_board_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__stand_down_request__init
+                     (Xunfang__Checkpoint__V1__StandDownRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__StandDownRequest init_value = XUNFANG__CHECKPOINT__V1__STAND_DOWN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__stand_down_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__StandDownRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__stand_down_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__stand_down_request__pack
+                     (const Xunfang__Checkpoint__V1__StandDownRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__stand_down_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__stand_down_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__StandDownRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__stand_down_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__StandDownRequest *
+       xunfang__checkpoint__v1__stand_down_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__StandDownRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__stand_down_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__stand_down_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__StandDownRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__stand_down_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__after_action_request__init
+                     (Xunfang__Checkpoint__V1__AfterActionRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__AfterActionRequest init_value = XUNFANG__CHECKPOINT__V1__AFTER_ACTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__after_action_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AfterActionRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__after_action_request__pack
+                     (const Xunfang__Checkpoint__V1__AfterActionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__after_action_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AfterActionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__AfterActionRequest *
+       xunfang__checkpoint__v1__after_action_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__AfterActionRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__after_action_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__after_action_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__AfterActionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__position_review__init
+                     (Xunfang__Checkpoint__V1__PositionReview         *message)
+{
+  static const Xunfang__Checkpoint__V1__PositionReview init_value = XUNFANG__CHECKPOINT__V1__POSITION_REVIEW__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__position_review__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PositionReview *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position_review__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__position_review__pack
+                     (const Xunfang__Checkpoint__V1__PositionReview *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position_review__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__position_review__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PositionReview *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position_review__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__PositionReview *
+       xunfang__checkpoint__v1__position_review__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__PositionReview *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__position_review__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__position_review__free_unpacked
+                     (Xunfang__Checkpoint__V1__PositionReview *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position_review__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__after_action_report__init
+                     (Xunfang__Checkpoint__V1__AfterActionReport         *message)
+{
+  static const Xunfang__Checkpoint__V1__AfterActionReport init_value = XUNFANG__CHECKPOINT__V1__AFTER_ACTION_REPORT__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__after_action_report__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AfterActionReport *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__after_action_report__pack
+                     (const Xunfang__Checkpoint__V1__AfterActionReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__after_action_report__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AfterActionReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__AfterActionReport *
+       xunfang__checkpoint__v1__after_action_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__AfterActionReport *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__after_action_report__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__after_action_report__free_unpacked
+                     (Xunfang__Checkpoint__V1__AfterActionReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__ring_unit__field_descriptors[6] =
 {
   {
@@ -2518,6 +3643,2067 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__descri
   (ProtobufCMessageInit) xunfang__checkpoint__v1__board_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__lon_lat__field_descriptors[2] =
+{
+  {
+    "longitude",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LonLat, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LonLat, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__lon_lat__field_indices_by_name[] = {
+  1,   /* field[1] = latitude */
+  0,   /* field[0] = longitude */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__lon_lat__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__lon_lat__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.LonLat",
+  "LonLat",
+  "Xunfang__Checkpoint__V1__LonLat",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__LonLat),
+  2,
+  xunfang__checkpoint__v1__lon_lat__field_descriptors,
+  xunfang__checkpoint__v1__lon_lat__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__lon_lat__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__lon_lat__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__plan_position__field_descriptors[7] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checkpoint",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, checkpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanPosition, unit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__plan_position__field_indices_by_name[] = {
+  1,   /* field[1] = checkpoint */
+  0,   /* field[0] = id */
+  4,   /* field[4] = latitude */
+  3,   /* field[3] = longitude */
+  5,   /* field[5] = name */
+  2,   /* field[2] = node */
+  6,   /* field[6] = unit */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__plan_position__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__plan_position__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PlanPosition",
+  "PlanPosition",
+  "Xunfang__Checkpoint__V1__PlanPosition",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__PlanPosition),
+  7,
+  xunfang__checkpoint__v1__plan_position__field_descriptors,
+  xunfang__checkpoint__v1__plan_position__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__plan_position__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__plan_position__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_plan__field_descriptors[9] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scope",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, scope),
+    &xunfang__checkpoint__v1__plan_scope__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "boundary",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, n_boundary),
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, boundary),
+    &xunfang__checkpoint__v1__lon_lat__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, n_positions),
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, positions),
+    &xunfang__checkpoint__v1__plan_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_at",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, updated_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_by",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, updated_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reach_metres",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPlan, reach_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_plan__field_indices_by_name[] = {
+  3,   /* field[3] = boundary */
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+  4,   /* field[4] = positions */
+  8,   /* field[8] = reach_metres */
+  2,   /* field[2] = scope */
+  5,   /* field[5] = target_seconds */
+  6,   /* field[6] = updated_at */
+  7,   /* field[7] = updated_by */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_plan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_plan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealPlan",
+  "SealPlan",
+  "Xunfang__Checkpoint__V1__SealPlan",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealPlan),
+  9,
+  xunfang__checkpoint__v1__seal_plan__field_descriptors,
+  xunfang__checkpoint__v1__seal_plan__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_plan__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_plan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__put_plan_request__field_descriptors[2] =
+{
+  {
+    "plan",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PutPlanRequest, plan),
+    &xunfang__checkpoint__v1__seal_plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PutPlanRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__put_plan_request__field_indices_by_name[] = {
+  1,   /* field[1] = officer */
+  0,   /* field[0] = plan */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__put_plan_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_plan_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PutPlanRequest",
+  "PutPlanRequest",
+  "Xunfang__Checkpoint__V1__PutPlanRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__PutPlanRequest),
+  2,
+  xunfang__checkpoint__v1__put_plan_request__field_descriptors,
+  xunfang__checkpoint__v1__put_plan_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__put_plan_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__put_plan_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__put_plan_response__field_descriptors[2] =
+{
+  {
+    "plan",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PutPlanResponse, plan),
+    &xunfang__checkpoint__v1__seal_plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PutPlanResponse, created),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__put_plan_response__field_indices_by_name[] = {
+  1,   /* field[1] = created */
+  0,   /* field[0] = plan */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__put_plan_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_plan_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PutPlanResponse",
+  "PutPlanResponse",
+  "Xunfang__Checkpoint__V1__PutPlanResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__PutPlanResponse),
+  2,
+  xunfang__checkpoint__v1__put_plan_response__field_descriptors,
+  xunfang__checkpoint__v1__put_plan_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__put_plan_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__put_plan_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__import_plan_request__field_descriptors[2] =
+{
+  {
+    "geojson",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ImportPlanRequest, geojson),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ImportPlanRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__import_plan_request__field_indices_by_name[] = {
+  0,   /* field[0] = geojson */
+  1,   /* field[1] = officer */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__import_plan_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__import_plan_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ImportPlanRequest",
+  "ImportPlanRequest",
+  "Xunfang__Checkpoint__V1__ImportPlanRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ImportPlanRequest),
+  2,
+  xunfang__checkpoint__v1__import_plan_request__field_descriptors,
+  xunfang__checkpoint__v1__import_plan_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__import_plan_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__import_plan_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__plan_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__plan_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__plan_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__plan_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PlanRequest",
+  "PlanRequest",
+  "Xunfang__Checkpoint__V1__PlanRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__PlanRequest),
+  1,
+  xunfang__checkpoint__v1__plan_request__field_descriptors,
+  xunfang__checkpoint__v1__plan_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__plan_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__plan_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__export_plan_response__field_descriptors[1] =
+{
+  {
+    "geojson",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ExportPlanResponse, geojson),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__export_plan_response__field_indices_by_name[] = {
+  0,   /* field[0] = geojson */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__export_plan_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__export_plan_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ExportPlanResponse",
+  "ExportPlanResponse",
+  "Xunfang__Checkpoint__V1__ExportPlanResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ExportPlanResponse),
+  1,
+  xunfang__checkpoint__v1__export_plan_response__field_descriptors,
+  xunfang__checkpoint__v1__export_plan_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__export_plan_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__export_plan_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define xunfang__checkpoint__v1__list_plans_request__field_descriptors NULL
+#define xunfang__checkpoint__v1__list_plans_request__field_indices_by_name NULL
+#define xunfang__checkpoint__v1__list_plans_request__number_ranges NULL
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_plans_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ListPlansRequest",
+  "ListPlansRequest",
+  "Xunfang__Checkpoint__V1__ListPlansRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ListPlansRequest),
+  0,
+  xunfang__checkpoint__v1__list_plans_request__field_descriptors,
+  xunfang__checkpoint__v1__list_plans_request__field_indices_by_name,
+  0,  xunfang__checkpoint__v1__list_plans_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__list_plans_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__list_plans_response__field_descriptors[1] =
+{
+  {
+    "plans",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__ListPlansResponse, n_plans),
+    offsetof(Xunfang__Checkpoint__V1__ListPlansResponse, plans),
+    &xunfang__checkpoint__v1__seal_plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__list_plans_response__field_indices_by_name[] = {
+  0,   /* field[0] = plans */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__list_plans_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_plans_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ListPlansResponse",
+  "ListPlansResponse",
+  "Xunfang__Checkpoint__V1__ListPlansResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ListPlansResponse),
+  1,
+  xunfang__checkpoint__v1__list_plans_response__field_descriptors,
+  xunfang__checkpoint__v1__list_plans_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__list_plans_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__list_plans_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__plan_gap__field_descriptors[2] =
+{
+  {
+    "arc",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanGap, arc),
+    &xunfang__checkpoint__v1__escape_arc__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inside_node",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PlanGap, inside_node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__plan_gap__field_indices_by_name[] = {
+  0,   /* field[0] = arc */
+  1,   /* field[1] = inside_node */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__plan_gap__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__plan_gap__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PlanGap",
+  "PlanGap",
+  "Xunfang__Checkpoint__V1__PlanGap",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__PlanGap),
+  2,
+  xunfang__checkpoint__v1__plan_gap__field_descriptors,
+  xunfang__checkpoint__v1__plan_gap__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__plan_gap__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__plan_gap__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__check_plan_response__field_descriptors[4] =
+{
+  {
+    "sealed",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckPlanResponse, sealed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gaps",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__CheckPlanResponse, n_gaps),
+    offsetof(Xunfang__Checkpoint__V1__CheckPlanResponse, gaps),
+    &xunfang__checkpoint__v1__plan_gap__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inside_nodes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__CheckPlanResponse, inside_nodes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redundant",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Checkpoint__V1__CheckPlanResponse, n_redundant),
+    offsetof(Xunfang__Checkpoint__V1__CheckPlanResponse, redundant),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__check_plan_response__field_indices_by_name[] = {
+  1,   /* field[1] = gaps */
+  2,   /* field[2] = inside_nodes */
+  3,   /* field[3] = redundant */
+  0,   /* field[0] = sealed */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__check_plan_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__check_plan_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.CheckPlanResponse",
+  "CheckPlanResponse",
+  "Xunfang__Checkpoint__V1__CheckPlanResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__CheckPlanResponse),
+  4,
+  xunfang__checkpoint__v1__check_plan_response__field_descriptors,
+  xunfang__checkpoint__v1__check_plan_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__check_plan_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__check_plan_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__activate_request__field_descriptors[5] =
+{
+  {
+    "plan",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ActivateRequest, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drill",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ActivateRequest, drill),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ActivateRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ActivateRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__ActivateRequest, n_units),
+    offsetof(Xunfang__Checkpoint__V1__ActivateRequest, units),
+    &xunfang__checkpoint__v1__ring_unit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__activate_request__field_indices_by_name[] = {
+  1,   /* field[1] = drill */
+  2,   /* field[2] = officer */
+  0,   /* field[0] = plan */
+  3,   /* field[3] = reason */
+  4,   /* field[4] = units */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__activate_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__activate_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ActivateRequest",
+  "ActivateRequest",
+  "Xunfang__Checkpoint__V1__ActivateRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ActivateRequest),
+  5,
+  xunfang__checkpoint__v1__activate_request__field_descriptors,
+  xunfang__checkpoint__v1__activate_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__activate_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__activate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_position__field_descriptors[16] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checkpoint",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, checkpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responder",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, responder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "passed_over",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, n_passed_over),
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, passed_over),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ordered_at",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, ordered_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deadline",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, deadline),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eta_seconds",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, eta_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, state),
+    &xunfang__checkpoint__v1__position_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_position_at",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, in_position_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acknowledged_by",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, acknowledged_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds_to_seal",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, seconds_to_seal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "late",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealPosition, late),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_position__field_indices_by_name[] = {
+  13,   /* field[13] = acknowledged_by */
+  2,   /* field[2] = checkpoint */
+  9,   /* field[9] = deadline */
+  10,   /* field[10] = eta_seconds */
+  0,   /* field[0] = id */
+  12,   /* field[12] = in_position_at */
+  15,   /* field[15] = late */
+  5,   /* field[5] = latitude */
+  4,   /* field[4] = longitude */
+  1,   /* field[1] = name */
+  3,   /* field[3] = node */
+  8,   /* field[8] = ordered_at */
+  7,   /* field[7] = passed_over */
+  6,   /* field[6] = responder */
+  14,   /* field[14] = seconds_to_seal */
+  11,   /* field[11] = state */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_position__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 16 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_position__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealPosition",
+  "SealPosition",
+  "Xunfang__Checkpoint__V1__SealPosition",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealPosition),
+  16,
+  xunfang__checkpoint__v1__seal_position__field_descriptors,
+  xunfang__checkpoint__v1__seal_position__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_position__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_position__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_event__field_descriptors[5] =
+{
+  {
+    "at",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEvent, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEvent, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEvent, position),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responder",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEvent, responder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "detail",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEvent, detail),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_event__field_indices_by_name[] = {
+  0,   /* field[0] = at */
+  4,   /* field[4] = detail */
+  1,   /* field[1] = kind */
+  2,   /* field[2] = position */
+  3,   /* field[3] = responder */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealEvent",
+  "SealEvent",
+  "Xunfang__Checkpoint__V1__SealEvent",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealEvent),
+  5,
+  xunfang__checkpoint__v1__seal_event__field_descriptors,
+  xunfang__checkpoint__v1__seal_event__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_event__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_activation__field_descriptors[16] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, plan_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drill",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, drill),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "activated_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, activated_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "activated_by",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, activated_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_seconds",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, state),
+    &xunfang__checkpoint__v1__seal_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, n_positions),
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, positions),
+    &xunfang__checkpoint__v1__seal_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeline",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, n_timeline),
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, timeline),
+    &xunfang__checkpoint__v1__seal_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sealed_at",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, sealed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_at",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, ended_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_by",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, ended_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_position",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, in_position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, n_units),
+    offsetof(Xunfang__Checkpoint__V1__SealActivation, units),
+    &xunfang__checkpoint__v1__ring_unit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_activation__field_indices_by_name[] = {
+  4,   /* field[4] = activated_at */
+  5,   /* field[5] = activated_by */
+  3,   /* field[3] = drill */
+  12,   /* field[12] = ended_at */
+  13,   /* field[13] = ended_by */
+  0,   /* field[0] = id */
+  14,   /* field[14] = in_position */
+  1,   /* field[1] = plan */
+  2,   /* field[2] = plan_name */
+  9,   /* field[9] = positions */
+  6,   /* field[6] = reason */
+  11,   /* field[11] = sealed_at */
+  8,   /* field[8] = state */
+  7,   /* field[7] = target_seconds */
+  10,   /* field[10] = timeline */
+  15,   /* field[15] = units */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_activation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 16 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_activation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealActivation",
+  "SealActivation",
+  "Xunfang__Checkpoint__V1__SealActivation",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealActivation),
+  16,
+  xunfang__checkpoint__v1__seal_activation__field_descriptors,
+  xunfang__checkpoint__v1__seal_activation__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_activation__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_activation__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_order__field_descriptors[5] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealOrder, activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealOrder, plan_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drill",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealOrder, drill),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealOrder, position),
+    &xunfang__checkpoint__v1__seal_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stand_down",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealOrder, stand_down),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_order__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+  2,   /* field[2] = drill */
+  1,   /* field[1] = plan_name */
+  3,   /* field[3] = position */
+  4,   /* field[4] = stand_down */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_order__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_order__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealOrder",
+  "SealOrder",
+  "Xunfang__Checkpoint__V1__SealOrder",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealOrder),
+  5,
+  xunfang__checkpoint__v1__seal_order__field_descriptors,
+  xunfang__checkpoint__v1__seal_order__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_order__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_order__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_escalation__field_descriptors[5] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEscalation, activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEscalation, plan_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drill",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEscalation, drill),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEscalation, position),
+    &xunfang__checkpoint__v1__seal_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealEscalation, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_escalation__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+  2,   /* field[2] = drill */
+  1,   /* field[1] = plan_name */
+  3,   /* field[3] = position */
+  4,   /* field[4] = reason */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_escalation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_escalation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealEscalation",
+  "SealEscalation",
+  "Xunfang__Checkpoint__V1__SealEscalation",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealEscalation),
+  5,
+  xunfang__checkpoint__v1__seal_escalation__field_descriptors,
+  xunfang__checkpoint__v1__seal_escalation__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_escalation__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_escalation__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__acknowledge_request__field_descriptors[4] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeRequest, activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeRequest, position),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responder",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeRequest, responder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__acknowledge_request__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+  3,   /* field[3] = officer */
+  1,   /* field[1] = position */
+  2,   /* field[2] = responder */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__acknowledge_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__acknowledge_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.AcknowledgeRequest",
+  "AcknowledgeRequest",
+  "Xunfang__Checkpoint__V1__AcknowledgeRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__AcknowledgeRequest),
+  4,
+  xunfang__checkpoint__v1__acknowledge_request__field_descriptors,
+  xunfang__checkpoint__v1__acknowledge_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__acknowledge_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__acknowledge_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__acknowledge_response__field_descriptors[2] =
+{
+  {
+    "position",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeResponse, position),
+    &xunfang__checkpoint__v1__seal_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "duplicate",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeResponse, duplicate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__acknowledge_response__field_indices_by_name[] = {
+  1,   /* field[1] = duplicate */
+  0,   /* field[0] = position */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__acknowledge_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__acknowledge_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.AcknowledgeResponse",
+  "AcknowledgeResponse",
+  "Xunfang__Checkpoint__V1__AcknowledgeResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__AcknowledgeResponse),
+  2,
+  xunfang__checkpoint__v1__acknowledge_response__field_descriptors,
+  xunfang__checkpoint__v1__acknowledge_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__acknowledge_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__acknowledge_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_board_request__field_descriptors[1] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealBoardRequest, activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_board_request__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_board_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_board_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealBoardRequest",
+  "SealBoardRequest",
+  "Xunfang__Checkpoint__V1__SealBoardRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealBoardRequest),
+  1,
+  xunfang__checkpoint__v1__seal_board_request__field_descriptors,
+  xunfang__checkpoint__v1__seal_board_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_board_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_board_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__stand_down_request__field_descriptors[3] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StandDownRequest, activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StandDownRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__StandDownRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__stand_down_request__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+  1,   /* field[1] = officer */
+  2,   /* field[2] = reason */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__stand_down_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__stand_down_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.StandDownRequest",
+  "StandDownRequest",
+  "Xunfang__Checkpoint__V1__StandDownRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__StandDownRequest),
+  3,
+  xunfang__checkpoint__v1__stand_down_request__field_descriptors,
+  xunfang__checkpoint__v1__stand_down_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__stand_down_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__stand_down_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__after_action_request__field_descriptors[1] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionRequest, activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__after_action_request__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__after_action_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.AfterActionRequest",
+  "AfterActionRequest",
+  "Xunfang__Checkpoint__V1__AfterActionRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__AfterActionRequest),
+  1,
+  xunfang__checkpoint__v1__after_action_request__field_descriptors,
+  xunfang__checkpoint__v1__after_action_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__after_action_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__after_action_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__position_review__field_descriptors[7] =
+{
+  {
+    "position",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, position),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responder",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, responder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds_to_seal",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, seconds_to_seal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "late",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, late),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missed",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, missed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pass_ons",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__PositionReview, pass_ons),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__position_review__field_indices_by_name[] = {
+  4,   /* field[4] = late */
+  5,   /* field[5] = missed */
+  1,   /* field[1] = name */
+  6,   /* field[6] = pass_ons */
+  0,   /* field[0] = position */
+  2,   /* field[2] = responder */
+  3,   /* field[3] = seconds_to_seal */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__position_review__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__position_review__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PositionReview",
+  "PositionReview",
+  "Xunfang__Checkpoint__V1__PositionReview",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__PositionReview),
+  7,
+  xunfang__checkpoint__v1__position_review__field_descriptors,
+  xunfang__checkpoint__v1__position_review__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__position_review__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__position_review__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__after_action_report__field_descriptors[8] =
+{
+  {
+    "activation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, activation),
+    &xunfang__checkpoint__v1__seal_activation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, n_positions),
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, positions),
+    &xunfang__checkpoint__v1__position_review__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds_to_seal",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, seconds_to_seal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "within_target",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, within_target),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missed",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, missed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "late",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, late),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slowest_position",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, slowest_position),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "html",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AfterActionReport, html),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__after_action_report__field_indices_by_name[] = {
+  0,   /* field[0] = activation */
+  7,   /* field[7] = html */
+  5,   /* field[5] = late */
+  4,   /* field[4] = missed */
+  1,   /* field[1] = positions */
+  2,   /* field[2] = seconds_to_seal */
+  6,   /* field[6] = slowest_position */
+  3,   /* field[3] = within_target */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__after_action_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.AfterActionReport",
+  "AfterActionReport",
+  "Xunfang__Checkpoint__V1__AfterActionReport",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__AfterActionReport),
+  8,
+  xunfang__checkpoint__v1__after_action_report__field_descriptors,
+  xunfang__checkpoint__v1__after_action_report__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__after_action_report__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__after_action_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__checkpoint__v1__metric__enum_values_by_number[3] =
 {
   { "METRIC_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__METRIC__METRIC_UNSPECIFIED", 0 },
@@ -2618,7 +5804,103 @@ const ProtobufCEnumDescriptor xunfang__checkpoint__v1__checkpoint_status__descri
   xunfang__checkpoint__v1__checkpoint_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[7] =
+static const ProtobufCEnumValue xunfang__checkpoint__v1__plan_scope__enum_values_by_number[4] =
+{
+  { "PLAN_SCOPE_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_UNSPECIFIED", 0 },
+  { "PLAN_SCOPE_CITY", "XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_CITY", 1 },
+  { "PLAN_SCOPE_DISTRICT", "XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_DISTRICT", 2 },
+  { "PLAN_SCOPE_ZONE", "XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_ZONE", 3 },
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__plan_scope__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex xunfang__checkpoint__v1__plan_scope__enum_values_by_name[4] =
+{
+  { "PLAN_SCOPE_CITY", 1 },
+  { "PLAN_SCOPE_DISTRICT", 2 },
+  { "PLAN_SCOPE_UNSPECIFIED", 0 },
+  { "PLAN_SCOPE_ZONE", 3 },
+};
+const ProtobufCEnumDescriptor xunfang__checkpoint__v1__plan_scope__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PlanScope",
+  "PlanScope",
+  "Xunfang__Checkpoint__V1__PlanScope",
+  "xunfang.checkpoint.v1",
+  4,
+  xunfang__checkpoint__v1__plan_scope__enum_values_by_number,
+  4,
+  xunfang__checkpoint__v1__plan_scope__enum_values_by_name,
+  1,
+  xunfang__checkpoint__v1__plan_scope__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__checkpoint__v1__seal_state__enum_values_by_number[4] =
+{
+  { "SEAL_STATE_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_UNSPECIFIED", 0 },
+  { "SEAL_STATE_SEALING", "XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_SEALING", 1 },
+  { "SEAL_STATE_SEALED", "XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_SEALED", 2 },
+  { "SEAL_STATE_STOOD_DOWN", "XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_STOOD_DOWN", 3 },
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_state__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex xunfang__checkpoint__v1__seal_state__enum_values_by_name[4] =
+{
+  { "SEAL_STATE_SEALED", 2 },
+  { "SEAL_STATE_SEALING", 1 },
+  { "SEAL_STATE_STOOD_DOWN", 3 },
+  { "SEAL_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__checkpoint__v1__seal_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealState",
+  "SealState",
+  "Xunfang__Checkpoint__V1__SealState",
+  "xunfang.checkpoint.v1",
+  4,
+  xunfang__checkpoint__v1__seal_state__enum_values_by_number,
+  4,
+  xunfang__checkpoint__v1__seal_state__enum_values_by_name,
+  1,
+  xunfang__checkpoint__v1__seal_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__checkpoint__v1__position_state__enum_values_by_number[4] =
+{
+  { "POSITION_STATE_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_UNSPECIFIED", 0 },
+  { "POSITION_STATE_ORDERED", "XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_ORDERED", 1 },
+  { "POSITION_STATE_IN_POSITION", "XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_IN_POSITION", 2 },
+  { "POSITION_STATE_ESCALATED", "XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_ESCALATED", 3 },
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__position_state__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex xunfang__checkpoint__v1__position_state__enum_values_by_name[4] =
+{
+  { "POSITION_STATE_ESCALATED", 3 },
+  { "POSITION_STATE_IN_POSITION", 2 },
+  { "POSITION_STATE_ORDERED", 1 },
+  { "POSITION_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__checkpoint__v1__position_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.PositionState",
+  "PositionState",
+  "Xunfang__Checkpoint__V1__PositionState",
+  "xunfang.checkpoint.v1",
+  4,
+  xunfang__checkpoint__v1__position_state__enum_values_by_number,
+  4,
+  xunfang__checkpoint__v1__position_state__enum_values_by_name,
+  1,
+  xunfang__checkpoint__v1__position_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[19] =
 {
   { "Ring", &xunfang__checkpoint__v1__ring_request__descriptor, &xunfang__checkpoint__v1__ring_response__descriptor },
   { "Put", &xunfang__checkpoint__v1__put_request__descriptor, &xunfang__checkpoint__v1__put_response__descriptor },
@@ -2627,15 +5909,39 @@ static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__meth
   { "SetStatus", &xunfang__checkpoint__v1__set_status_request__descriptor, &xunfang__checkpoint__v1__status_change__descriptor },
   { "Report", &xunfang__checkpoint__v1__check_report__descriptor, &xunfang__checkpoint__v1__report_response__descriptor },
   { "Board", &xunfang__checkpoint__v1__board_request__descriptor, &xunfang__checkpoint__v1__board_response__descriptor },
+  { "PutPlan", &xunfang__checkpoint__v1__put_plan_request__descriptor, &xunfang__checkpoint__v1__put_plan_response__descriptor },
+  { "ImportPlan", &xunfang__checkpoint__v1__import_plan_request__descriptor, &xunfang__checkpoint__v1__put_plan_response__descriptor },
+  { "ExportPlan", &xunfang__checkpoint__v1__plan_request__descriptor, &xunfang__checkpoint__v1__export_plan_response__descriptor },
+  { "GetPlan", &xunfang__checkpoint__v1__plan_request__descriptor, &xunfang__checkpoint__v1__seal_plan__descriptor },
+  { "ListPlans", &xunfang__checkpoint__v1__list_plans_request__descriptor, &xunfang__checkpoint__v1__list_plans_response__descriptor },
+  { "CheckPlan", &xunfang__checkpoint__v1__seal_plan__descriptor, &xunfang__checkpoint__v1__check_plan_response__descriptor },
+  { "DraftPlan", &xunfang__checkpoint__v1__seal_plan__descriptor, &xunfang__checkpoint__v1__seal_plan__descriptor },
+  { "Activate", &xunfang__checkpoint__v1__activate_request__descriptor, &xunfang__checkpoint__v1__seal_activation__descriptor },
+  { "Acknowledge", &xunfang__checkpoint__v1__acknowledge_request__descriptor, &xunfang__checkpoint__v1__acknowledge_response__descriptor },
+  { "SealBoard", &xunfang__checkpoint__v1__seal_board_request__descriptor, &xunfang__checkpoint__v1__seal_activation__descriptor },
+  { "StandDown", &xunfang__checkpoint__v1__stand_down_request__descriptor, &xunfang__checkpoint__v1__seal_activation__descriptor },
+  { "AfterAction", &xunfang__checkpoint__v1__after_action_request__descriptor, &xunfang__checkpoint__v1__after_action_report__descriptor },
 };
 const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
+  15,        /* Acknowledge */
+  14,        /* Activate */
+  18,        /* AfterAction */
   6,        /* Board */
+  12,        /* CheckPlan */
+  13,        /* DraftPlan */
+  9,        /* ExportPlan */
   3,        /* Get */
+  10,        /* GetPlan */
+  8,        /* ImportPlan */
   2,        /* List */
+  11,        /* ListPlans */
   1,        /* Put */
+  7,        /* PutPlan */
   5,        /* Report */
   0,        /* Ring */
-  4         /* SetStatus */
+  16,        /* SealBoard */
+  4,        /* SetStatus */
+  17         /* StandDown */
 };
 const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor =
 {
@@ -2644,7 +5950,7 @@ const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor
   "Checkpoint",
   "Xunfang__Checkpoint__V1__Checkpoint",
   "xunfang.checkpoint.v1",
-  7,
+  19,
   xunfang__checkpoint__v1__checkpoint__method_descriptors,
   xunfang__checkpoint__v1__checkpoint__method_indices_by_name
 };
@@ -2703,6 +6009,102 @@ void xunfang__checkpoint__v1__checkpoint__board(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__put_plan(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__PutPlanRequest *input,
+                                                   Xunfang__Checkpoint__V1__PutPlanResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__import_plan(ProtobufCService *service,
+                                                      const Xunfang__Checkpoint__V1__ImportPlanRequest *input,
+                                                      Xunfang__Checkpoint__V1__PutPlanResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__export_plan(ProtobufCService *service,
+                                                      const Xunfang__Checkpoint__V1__PlanRequest *input,
+                                                      Xunfang__Checkpoint__V1__ExportPlanResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__get_plan(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__PlanRequest *input,
+                                                   Xunfang__Checkpoint__V1__SealPlan_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__list_plans(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__ListPlansRequest *input,
+                                                     Xunfang__Checkpoint__V1__ListPlansResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__check_plan(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SealPlan *input,
+                                                     Xunfang__Checkpoint__V1__CheckPlanResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__draft_plan(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SealPlan *input,
+                                                     Xunfang__Checkpoint__V1__SealPlan_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__activate(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__ActivateRequest *input,
+                                                   Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__acknowledge(ProtobufCService *service,
+                                                      const Xunfang__Checkpoint__V1__AcknowledgeRequest *input,
+                                                      Xunfang__Checkpoint__V1__AcknowledgeResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__seal_board(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SealBoardRequest *input,
+                                                     Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__stand_down(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__StandDownRequest *input,
+                                                     Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__after_action(ProtobufCService *service,
+                                                       const Xunfang__Checkpoint__V1__AfterActionRequest *input,
+                                                       Xunfang__Checkpoint__V1__AfterActionReport_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
                                                 Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy destroy)

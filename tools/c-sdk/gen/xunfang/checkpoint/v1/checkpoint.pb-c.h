@@ -35,6 +35,31 @@ typedef struct Xunfang__Checkpoint__V1__BoardRequest Xunfang__Checkpoint__V1__Bo
 typedef struct Xunfang__Checkpoint__V1__BoardRow Xunfang__Checkpoint__V1__BoardRow;
 typedef struct Xunfang__Checkpoint__V1__BoardResponse Xunfang__Checkpoint__V1__BoardResponse;
 typedef struct Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry;
+typedef struct Xunfang__Checkpoint__V1__LonLat Xunfang__Checkpoint__V1__LonLat;
+typedef struct Xunfang__Checkpoint__V1__PlanPosition Xunfang__Checkpoint__V1__PlanPosition;
+typedef struct Xunfang__Checkpoint__V1__SealPlan Xunfang__Checkpoint__V1__SealPlan;
+typedef struct Xunfang__Checkpoint__V1__PutPlanRequest Xunfang__Checkpoint__V1__PutPlanRequest;
+typedef struct Xunfang__Checkpoint__V1__PutPlanResponse Xunfang__Checkpoint__V1__PutPlanResponse;
+typedef struct Xunfang__Checkpoint__V1__ImportPlanRequest Xunfang__Checkpoint__V1__ImportPlanRequest;
+typedef struct Xunfang__Checkpoint__V1__PlanRequest Xunfang__Checkpoint__V1__PlanRequest;
+typedef struct Xunfang__Checkpoint__V1__ExportPlanResponse Xunfang__Checkpoint__V1__ExportPlanResponse;
+typedef struct Xunfang__Checkpoint__V1__ListPlansRequest Xunfang__Checkpoint__V1__ListPlansRequest;
+typedef struct Xunfang__Checkpoint__V1__ListPlansResponse Xunfang__Checkpoint__V1__ListPlansResponse;
+typedef struct Xunfang__Checkpoint__V1__PlanGap Xunfang__Checkpoint__V1__PlanGap;
+typedef struct Xunfang__Checkpoint__V1__CheckPlanResponse Xunfang__Checkpoint__V1__CheckPlanResponse;
+typedef struct Xunfang__Checkpoint__V1__ActivateRequest Xunfang__Checkpoint__V1__ActivateRequest;
+typedef struct Xunfang__Checkpoint__V1__SealPosition Xunfang__Checkpoint__V1__SealPosition;
+typedef struct Xunfang__Checkpoint__V1__SealEvent Xunfang__Checkpoint__V1__SealEvent;
+typedef struct Xunfang__Checkpoint__V1__SealActivation Xunfang__Checkpoint__V1__SealActivation;
+typedef struct Xunfang__Checkpoint__V1__SealOrder Xunfang__Checkpoint__V1__SealOrder;
+typedef struct Xunfang__Checkpoint__V1__SealEscalation Xunfang__Checkpoint__V1__SealEscalation;
+typedef struct Xunfang__Checkpoint__V1__AcknowledgeRequest Xunfang__Checkpoint__V1__AcknowledgeRequest;
+typedef struct Xunfang__Checkpoint__V1__AcknowledgeResponse Xunfang__Checkpoint__V1__AcknowledgeResponse;
+typedef struct Xunfang__Checkpoint__V1__SealBoardRequest Xunfang__Checkpoint__V1__SealBoardRequest;
+typedef struct Xunfang__Checkpoint__V1__StandDownRequest Xunfang__Checkpoint__V1__StandDownRequest;
+typedef struct Xunfang__Checkpoint__V1__AfterActionRequest Xunfang__Checkpoint__V1__AfterActionRequest;
+typedef struct Xunfang__Checkpoint__V1__PositionReview Xunfang__Checkpoint__V1__PositionReview;
+typedef struct Xunfang__Checkpoint__V1__AfterActionReport Xunfang__Checkpoint__V1__AfterActionReport;
 
 
 /* --- enums --- */
@@ -99,6 +124,51 @@ typedef enum _Xunfang__Checkpoint__V1__CheckpointStatus {
   XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS__CHECKPOINT_STATUS_UNSTAFFED = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__CHECKPOINT_STATUS)
 } Xunfang__Checkpoint__V1__CheckpointStatus;
+typedef enum _Xunfang__Checkpoint__V1__PlanScope {
+  XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_UNSPECIFIED = 0,
+  /*
+   * the whole town or city (关城门)
+   */
+  XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_CITY = 1,
+  /*
+   * a station's district
+   */
+  XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_DISTRICT = 2,
+  /*
+   * around a zone (a venue, an incident area)
+   */
+  XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_ZONE = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__PLAN_SCOPE)
+} Xunfang__Checkpoint__V1__PlanScope;
+typedef enum _Xunfang__Checkpoint__V1__SealState {
+  XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_UNSPECIFIED = 0,
+  /*
+   * orders out, positions coming in
+   */
+  XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_SEALING = 1,
+  /*
+   * every position in position
+   */
+  XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_SEALED = 2,
+  /*
+   * ended
+   */
+  XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_STOOD_DOWN = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__SEAL_STATE)
+} Xunfang__Checkpoint__V1__SealState;
+typedef enum _Xunfang__Checkpoint__V1__PositionState {
+  XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_UNSPECIFIED = 0,
+  /*
+   * waiting for "in position"
+   */
+  XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_ORDERED = 1,
+  XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_IN_POSITION = 2,
+  /*
+   * no one in position and no unit left to send: the duty officer acts
+   */
+  XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_ESCALATED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__CHECKPOINT__V1__POSITION_STATE)
+} Xunfang__Checkpoint__V1__PositionState;
 
 /* --- messages --- */
 
@@ -557,6 +627,534 @@ struct  Xunfang__Checkpoint__V1__BoardResponse
     , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
+struct  Xunfang__Checkpoint__V1__LonLat
+{
+  ProtobufCMessage base;
+  /*
+   * WGS84
+   */
+  double longitude;
+  double latitude;
+};
+#define XUNFANG__CHECKPOINT__V1__LON_LAT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__lon_lat__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * One point of a ring: a registry checkpoint, or a post a unit takes at activation.
+ */
+struct  Xunfang__Checkpoint__V1__PlanPosition
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 64 bytes: letters, digits, - and _; unique in the plan
+   */
+  char *id;
+  /*
+   * a registry checkpoint's id; "" for a unit post
+   */
+  char *checkpoint;
+  /*
+   * the road node held (OSM id); a unit post gives it or a position; answers fill it
+   */
+  int64_t node;
+  double longitude;
+  double latitude;
+  /*
+   * up to 128 bytes; "" takes the checkpoint's name or the roads through the node
+   */
+  char *name;
+  /*
+   * a unit post's preferred call sign, "" for the best placed unit
+   */
+  char *unit;
+};
+#define XUNFANG__CHECKPOINT__V1__PLAN_POSITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__plan_position__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A predefined ring: every directed road path from a node inside `boundary` to a node
+ * more than `reach_metres` outside it passes through one of the positions (checked when
+ * put, refused otherwise). Positions may stand inside or up to that far outside.
+ */
+struct  Xunfang__Checkpoint__V1__SealPlan
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 64 bytes: letters, digits, - and _
+   */
+  char *id;
+  /*
+   * 1 to 128 bytes
+   */
+  char *name;
+  Xunfang__Checkpoint__V1__PlanScope scope;
+  /*
+   * the sealed area: one outer ring, 3 to 2,000 vertices (not repeated at the end)
+   */
+  size_t n_boundary;
+  Xunfang__Checkpoint__V1__LonLat **boundary;
+  /*
+   * 1 to 200
+   */
+  size_t n_positions;
+  Xunfang__Checkpoint__V1__PlanPosition **positions;
+  /*
+   * every position held within this of activation; 0: 180 (the 3-minute target)
+   */
+  int32_t target_seconds;
+  /*
+   * answers only: unix ms
+   */
+  int64_t updated_at;
+  /*
+   * answers only
+   */
+  char *updated_by;
+  /*
+   * 0: 1,500; at most 20,000
+   */
+  double reach_metres;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_PLAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_plan__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__CHECKPOINT__V1__PLAN_SCOPE__PLAN_SCOPE_UNSPECIFIED, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__PutPlanRequest
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__SealPlan *plan;
+  /*
+   * up to 64 bytes
+   */
+  char *officer;
+};
+#define XUNFANG__CHECKPOINT__V1__PUT_PLAN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__put_plan_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__PutPlanResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__SealPlan *plan;
+  protobuf_c_boolean created;
+};
+#define XUNFANG__CHECKPOINT__V1__PUT_PLAN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__put_plan_response__descriptor) \
+    , NULL, 0 }
+
+
+/*
+ * A plan as GeoJSON (RFC 7946): a FeatureCollection with one Polygon feature (the
+ * boundary; properties id, name, scope city|district|zone, target_seconds) and one Point
+ * feature per position (properties id, checkpoint or unit, name). At most 1 MiB.
+ */
+struct  Xunfang__Checkpoint__V1__ImportPlanRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData geojson;
+  char *officer;
+};
+#define XUNFANG__CHECKPOINT__V1__IMPORT_PLAN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__import_plan_request__descriptor) \
+    , {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__PlanRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define XUNFANG__CHECKPOINT__V1__PLAN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__plan_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__ExportPlanResponse
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData geojson;
+};
+#define XUNFANG__CHECKPOINT__V1__EXPORT_PLAN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__export_plan_response__descriptor) \
+    , {0,NULL} }
+
+
+struct  Xunfang__Checkpoint__V1__ListPlansRequest
+{
+  ProtobufCMessage base;
+};
+#define XUNFANG__CHECKPOINT__V1__LIST_PLANS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__list_plans_request__descriptor) \
+     }
+
+
+struct  Xunfang__Checkpoint__V1__ListPlansResponse
+{
+  ProtobufCMessage base;
+  size_t n_plans;
+  Xunfang__Checkpoint__V1__SealPlan **plans;
+};
+#define XUNFANG__CHECKPOINT__V1__LIST_PLANS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__list_plans_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Why a plan is not a ring: each road that still leads out, and a path along it.
+ */
+struct  Xunfang__Checkpoint__V1__PlanGap
+{
+  ProtobufCMessage base;
+  /*
+   * where the path leaves the boundary
+   */
+  Xunfang__Checkpoint__V1__EscapeArc *arc;
+  /*
+   * where the path starts
+   */
+  int64_t inside_node;
+};
+#define XUNFANG__CHECKPOINT__V1__PLAN_GAP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__plan_gap__descriptor) \
+    , NULL, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__CheckPlanResponse
+{
+  ProtobufCMessage base;
+  /*
+   * every path out passes a position
+   */
+  protobuf_c_boolean sealed;
+  /*
+   * at most 50, one per road leaving the boundary
+   */
+  size_t n_gaps;
+  Xunfang__Checkpoint__V1__PlanGap **gaps;
+  int32_t inside_nodes;
+  /*
+   * positions no path out passes without another position first
+   */
+  size_t n_redundant;
+  char **redundant;
+};
+#define XUNFANG__CHECKPOINT__V1__CHECK_PLAN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__check_plan_response__descriptor) \
+    , 0, 0,NULL, 0, 0,NULL }
+
+
+/*
+ * Activates a plan: an order to each checkpoint and unit on its durable topic
+ * "checkpoint.order.<checkpoint id or call sign>". Units: those given here, else
+ * Dispatch's available units with positions. At most 500 units.
+ */
+struct  Xunfang__Checkpoint__V1__ActivateRequest
+{
+  ProtobufCMessage base;
+  char *plan;
+  /*
+   * a drill: flagged everywhere, the registry's statuses untouched
+   */
+  protobuf_c_boolean drill;
+  /*
+   * up to 64 bytes
+   */
+  char *officer;
+  /*
+   * up to 256 bytes
+   */
+  char *reason;
+  size_t n_units;
+  Xunfang__Checkpoint__V1__RingUnit **units;
+};
+#define XUNFANG__CHECKPOINT__V1__ACTIVATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__activate_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Xunfang__Checkpoint__V1__SealPosition
+{
+  ProtobufCMessage base;
+  char *id;
+  char *name;
+  /*
+   * "" for a unit post
+   */
+  char *checkpoint;
+  int64_t node;
+  double longitude;
+  double latitude;
+  /*
+   * who is ordered now: the checkpoint's id or a unit's call sign
+   */
+  char *responder;
+  /*
+   * responders ordered before, in order, who were not in position by their deadline
+   */
+  size_t n_passed_over;
+  char **passed_over;
+  /*
+   * unix ms, of the current order
+   */
+  int64_t ordered_at;
+  /*
+   * unix ms
+   */
+  int64_t deadline;
+  /*
+   * the responder's road time to the node by car when ordered (0: already there)
+   */
+  double eta_seconds;
+  Xunfang__Checkpoint__V1__PositionState state;
+  /*
+   * unix ms, 0 until acknowledged
+   */
+  int64_t in_position_at;
+  /*
+   * the responder that acknowledged
+   */
+  char *acknowledged_by;
+  /*
+   * from activation to in position
+   */
+  double seconds_to_seal;
+  /*
+   * in position after the target
+   */
+  protobuf_c_boolean late;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_POSITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_position__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, XUNFANG__CHECKPOINT__V1__POSITION_STATE__POSITION_STATE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__SealEvent
+{
+  ProtobufCMessage base;
+  /*
+   * unix ms
+   */
+  int64_t at;
+  /*
+   * activated, ordered, in-position, passed-on, escalated, sealed, stood-down
+   */
+  char *kind;
+  char *position;
+  char *responder;
+  char *detail;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_event__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A plan's activation: the live board, kept and published on "checkpoint.seal" at every change.
+ */
+struct  Xunfang__Checkpoint__V1__SealActivation
+{
+  ProtobufCMessage base;
+  char *id;
+  char *plan;
+  char *plan_name;
+  protobuf_c_boolean drill;
+  /*
+   * unix ms
+   */
+  int64_t activated_at;
+  char *activated_by;
+  char *reason;
+  int32_t target_seconds;
+  Xunfang__Checkpoint__V1__SealState state;
+  size_t n_positions;
+  Xunfang__Checkpoint__V1__SealPosition **positions;
+  size_t n_timeline;
+  Xunfang__Checkpoint__V1__SealEvent **timeline;
+  /*
+   * unix ms: when the last position came in, 0 until then
+   */
+  int64_t sealed_at;
+  int64_t ended_at;
+  char *ended_by;
+  /*
+   * how many positions are held
+   */
+  int32_t in_position;
+  /*
+   * the units that could be sent, as at activation
+   */
+  size_t n_units;
+  Xunfang__Checkpoint__V1__RingUnit **units;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_ACTIVATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_activation__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, XUNFANG__CHECKPOINT__V1__SEAL_STATE__SEAL_STATE_UNSPECIFIED, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+/*
+ * Published on the responder's durable topic "checkpoint.order.<id or call sign>".
+ */
+struct  Xunfang__Checkpoint__V1__SealOrder
+{
+  ProtobufCMessage base;
+  char *activation;
+  char *plan_name;
+  protobuf_c_boolean drill;
+  Xunfang__Checkpoint__V1__SealPosition *position;
+  /*
+   * the seal is over: leave the position
+   */
+  protobuf_c_boolean stand_down;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_ORDER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_order__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0 }
+
+
+/*
+ * Published (durable) on "checkpoint.escalation" when a position has no one in position
+ * and no unit is left to send.
+ */
+struct  Xunfang__Checkpoint__V1__SealEscalation
+{
+  ProtobufCMessage base;
+  char *activation;
+  char *plan_name;
+  protobuf_c_boolean drill;
+  Xunfang__Checkpoint__V1__SealPosition *position;
+  char *reason;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_ESCALATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_escalation__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__AcknowledgeRequest
+{
+  ProtobufCMessage base;
+  char *activation;
+  char *position;
+  /*
+   * a checkpoint id or call sign ordered to the position
+   */
+  char *responder;
+  char *officer;
+};
+#define XUNFANG__CHECKPOINT__V1__ACKNOWLEDGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__acknowledge_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__AcknowledgeResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__SealPosition *position;
+  /*
+   * the position was already held: the first acknowledgement stands
+   */
+  protobuf_c_boolean duplicate;
+};
+#define XUNFANG__CHECKPOINT__V1__ACKNOWLEDGE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__acknowledge_response__descriptor) \
+    , NULL, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__SealBoardRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "": the newest
+   */
+  char *activation;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_BOARD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_board_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__StandDownRequest
+{
+  ProtobufCMessage base;
+  char *activation;
+  char *officer;
+  char *reason;
+};
+#define XUNFANG__CHECKPOINT__V1__STAND_DOWN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__stand_down_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__AfterActionRequest
+{
+  ProtobufCMessage base;
+  char *activation;
+};
+#define XUNFANG__CHECKPOINT__V1__AFTER_ACTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__after_action_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__PositionReview
+{
+  ProtobufCMessage base;
+  char *position;
+  char *name;
+  /*
+   * who came, "" when no one did
+   */
+  char *responder;
+  /*
+   * 0 when missed
+   */
+  double seconds_to_seal;
+  protobuf_c_boolean late;
+  /*
+   * never in position
+   */
+  protobuf_c_boolean missed;
+  int32_t pass_ons;
+};
+#define XUNFANG__CHECKPOINT__V1__POSITION_REVIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__position_review__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+/*
+ * The after-action report of an ended (or running) activation, as data and as one HTML page.
+ */
+struct  Xunfang__Checkpoint__V1__AfterActionReport
+{
+  ProtobufCMessage base;
+  Xunfang__Checkpoint__V1__SealActivation *activation;
+  /*
+   * slowest first, misses first of all
+   */
+  size_t n_positions;
+  Xunfang__Checkpoint__V1__PositionReview **positions;
+  /*
+   * activation to the last position in; 0 when never sealed
+   */
+  double seconds_to_seal;
+  protobuf_c_boolean within_target;
+  int32_t missed;
+  int32_t late;
+  /*
+   * the slowest link
+   */
+  char *slowest_position;
+  char *html;
+};
+#define XUNFANG__CHECKPOINT__V1__AFTER_ACTION_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__after_action_report__descriptor) \
+    , NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /* Xunfang__Checkpoint__V1__RingUnit methods */
 void   xunfang__checkpoint__v1__ring_unit__init
                      (Xunfang__Checkpoint__V1__RingUnit         *message);
@@ -921,6 +1519,481 @@ Xunfang__Checkpoint__V1__BoardResponse *
 void   xunfang__checkpoint__v1__board_response__free_unpacked
                      (Xunfang__Checkpoint__V1__BoardResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__LonLat methods */
+void   xunfang__checkpoint__v1__lon_lat__init
+                     (Xunfang__Checkpoint__V1__LonLat         *message);
+size_t xunfang__checkpoint__v1__lon_lat__get_packed_size
+                     (const Xunfang__Checkpoint__V1__LonLat   *message);
+size_t xunfang__checkpoint__v1__lon_lat__pack
+                     (const Xunfang__Checkpoint__V1__LonLat   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__lon_lat__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__LonLat   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__LonLat *
+       xunfang__checkpoint__v1__lon_lat__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__lon_lat__free_unpacked
+                     (Xunfang__Checkpoint__V1__LonLat *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__PlanPosition methods */
+void   xunfang__checkpoint__v1__plan_position__init
+                     (Xunfang__Checkpoint__V1__PlanPosition         *message);
+size_t xunfang__checkpoint__v1__plan_position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PlanPosition   *message);
+size_t xunfang__checkpoint__v1__plan_position__pack
+                     (const Xunfang__Checkpoint__V1__PlanPosition   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__plan_position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PlanPosition   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__PlanPosition *
+       xunfang__checkpoint__v1__plan_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__plan_position__free_unpacked
+                     (Xunfang__Checkpoint__V1__PlanPosition *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealPlan methods */
+void   xunfang__checkpoint__v1__seal_plan__init
+                     (Xunfang__Checkpoint__V1__SealPlan         *message);
+size_t xunfang__checkpoint__v1__seal_plan__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealPlan   *message);
+size_t xunfang__checkpoint__v1__seal_plan__pack
+                     (const Xunfang__Checkpoint__V1__SealPlan   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_plan__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealPlan   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealPlan *
+       xunfang__checkpoint__v1__seal_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_plan__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealPlan *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__PutPlanRequest methods */
+void   xunfang__checkpoint__v1__put_plan_request__init
+                     (Xunfang__Checkpoint__V1__PutPlanRequest         *message);
+size_t xunfang__checkpoint__v1__put_plan_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutPlanRequest   *message);
+size_t xunfang__checkpoint__v1__put_plan_request__pack
+                     (const Xunfang__Checkpoint__V1__PutPlanRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__put_plan_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutPlanRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__PutPlanRequest *
+       xunfang__checkpoint__v1__put_plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__put_plan_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutPlanRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__PutPlanResponse methods */
+void   xunfang__checkpoint__v1__put_plan_response__init
+                     (Xunfang__Checkpoint__V1__PutPlanResponse         *message);
+size_t xunfang__checkpoint__v1__put_plan_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PutPlanResponse   *message);
+size_t xunfang__checkpoint__v1__put_plan_response__pack
+                     (const Xunfang__Checkpoint__V1__PutPlanResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__put_plan_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PutPlanResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__PutPlanResponse *
+       xunfang__checkpoint__v1__put_plan_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__put_plan_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__PutPlanResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ImportPlanRequest methods */
+void   xunfang__checkpoint__v1__import_plan_request__init
+                     (Xunfang__Checkpoint__V1__ImportPlanRequest         *message);
+size_t xunfang__checkpoint__v1__import_plan_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ImportPlanRequest   *message);
+size_t xunfang__checkpoint__v1__import_plan_request__pack
+                     (const Xunfang__Checkpoint__V1__ImportPlanRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__import_plan_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ImportPlanRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ImportPlanRequest *
+       xunfang__checkpoint__v1__import_plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__import_plan_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ImportPlanRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__PlanRequest methods */
+void   xunfang__checkpoint__v1__plan_request__init
+                     (Xunfang__Checkpoint__V1__PlanRequest         *message);
+size_t xunfang__checkpoint__v1__plan_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PlanRequest   *message);
+size_t xunfang__checkpoint__v1__plan_request__pack
+                     (const Xunfang__Checkpoint__V1__PlanRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__plan_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PlanRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__PlanRequest *
+       xunfang__checkpoint__v1__plan_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__plan_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__PlanRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ExportPlanResponse methods */
+void   xunfang__checkpoint__v1__export_plan_response__init
+                     (Xunfang__Checkpoint__V1__ExportPlanResponse         *message);
+size_t xunfang__checkpoint__v1__export_plan_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ExportPlanResponse   *message);
+size_t xunfang__checkpoint__v1__export_plan_response__pack
+                     (const Xunfang__Checkpoint__V1__ExportPlanResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__export_plan_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ExportPlanResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ExportPlanResponse *
+       xunfang__checkpoint__v1__export_plan_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__export_plan_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ExportPlanResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ListPlansRequest methods */
+void   xunfang__checkpoint__v1__list_plans_request__init
+                     (Xunfang__Checkpoint__V1__ListPlansRequest         *message);
+size_t xunfang__checkpoint__v1__list_plans_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListPlansRequest   *message);
+size_t xunfang__checkpoint__v1__list_plans_request__pack
+                     (const Xunfang__Checkpoint__V1__ListPlansRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__list_plans_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListPlansRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ListPlansRequest *
+       xunfang__checkpoint__v1__list_plans_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__list_plans_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListPlansRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ListPlansResponse methods */
+void   xunfang__checkpoint__v1__list_plans_response__init
+                     (Xunfang__Checkpoint__V1__ListPlansResponse         *message);
+size_t xunfang__checkpoint__v1__list_plans_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ListPlansResponse   *message);
+size_t xunfang__checkpoint__v1__list_plans_response__pack
+                     (const Xunfang__Checkpoint__V1__ListPlansResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__list_plans_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ListPlansResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ListPlansResponse *
+       xunfang__checkpoint__v1__list_plans_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__list_plans_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ListPlansResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__PlanGap methods */
+void   xunfang__checkpoint__v1__plan_gap__init
+                     (Xunfang__Checkpoint__V1__PlanGap         *message);
+size_t xunfang__checkpoint__v1__plan_gap__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PlanGap   *message);
+size_t xunfang__checkpoint__v1__plan_gap__pack
+                     (const Xunfang__Checkpoint__V1__PlanGap   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__plan_gap__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PlanGap   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__PlanGap *
+       xunfang__checkpoint__v1__plan_gap__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__plan_gap__free_unpacked
+                     (Xunfang__Checkpoint__V1__PlanGap *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__CheckPlanResponse methods */
+void   xunfang__checkpoint__v1__check_plan_response__init
+                     (Xunfang__Checkpoint__V1__CheckPlanResponse         *message);
+size_t xunfang__checkpoint__v1__check_plan_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__CheckPlanResponse   *message);
+size_t xunfang__checkpoint__v1__check_plan_response__pack
+                     (const Xunfang__Checkpoint__V1__CheckPlanResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__check_plan_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__CheckPlanResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__CheckPlanResponse *
+       xunfang__checkpoint__v1__check_plan_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__check_plan_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__CheckPlanResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ActivateRequest methods */
+void   xunfang__checkpoint__v1__activate_request__init
+                     (Xunfang__Checkpoint__V1__ActivateRequest         *message);
+size_t xunfang__checkpoint__v1__activate_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ActivateRequest   *message);
+size_t xunfang__checkpoint__v1__activate_request__pack
+                     (const Xunfang__Checkpoint__V1__ActivateRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__activate_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ActivateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ActivateRequest *
+       xunfang__checkpoint__v1__activate_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__activate_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ActivateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealPosition methods */
+void   xunfang__checkpoint__v1__seal_position__init
+                     (Xunfang__Checkpoint__V1__SealPosition         *message);
+size_t xunfang__checkpoint__v1__seal_position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealPosition   *message);
+size_t xunfang__checkpoint__v1__seal_position__pack
+                     (const Xunfang__Checkpoint__V1__SealPosition   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealPosition   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealPosition *
+       xunfang__checkpoint__v1__seal_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_position__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealPosition *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealEvent methods */
+void   xunfang__checkpoint__v1__seal_event__init
+                     (Xunfang__Checkpoint__V1__SealEvent         *message);
+size_t xunfang__checkpoint__v1__seal_event__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealEvent   *message);
+size_t xunfang__checkpoint__v1__seal_event__pack
+                     (const Xunfang__Checkpoint__V1__SealEvent   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_event__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealEvent *
+       xunfang__checkpoint__v1__seal_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_event__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealActivation methods */
+void   xunfang__checkpoint__v1__seal_activation__init
+                     (Xunfang__Checkpoint__V1__SealActivation         *message);
+size_t xunfang__checkpoint__v1__seal_activation__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealActivation   *message);
+size_t xunfang__checkpoint__v1__seal_activation__pack
+                     (const Xunfang__Checkpoint__V1__SealActivation   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_activation__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealActivation   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealActivation *
+       xunfang__checkpoint__v1__seal_activation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_activation__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealActivation *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealOrder methods */
+void   xunfang__checkpoint__v1__seal_order__init
+                     (Xunfang__Checkpoint__V1__SealOrder         *message);
+size_t xunfang__checkpoint__v1__seal_order__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealOrder   *message);
+size_t xunfang__checkpoint__v1__seal_order__pack
+                     (const Xunfang__Checkpoint__V1__SealOrder   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_order__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealOrder   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealOrder *
+       xunfang__checkpoint__v1__seal_order__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_order__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealOrder *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealEscalation methods */
+void   xunfang__checkpoint__v1__seal_escalation__init
+                     (Xunfang__Checkpoint__V1__SealEscalation         *message);
+size_t xunfang__checkpoint__v1__seal_escalation__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealEscalation   *message);
+size_t xunfang__checkpoint__v1__seal_escalation__pack
+                     (const Xunfang__Checkpoint__V1__SealEscalation   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_escalation__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealEscalation   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealEscalation *
+       xunfang__checkpoint__v1__seal_escalation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_escalation__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealEscalation *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__AcknowledgeRequest methods */
+void   xunfang__checkpoint__v1__acknowledge_request__init
+                     (Xunfang__Checkpoint__V1__AcknowledgeRequest         *message);
+size_t xunfang__checkpoint__v1__acknowledge_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AcknowledgeRequest   *message);
+size_t xunfang__checkpoint__v1__acknowledge_request__pack
+                     (const Xunfang__Checkpoint__V1__AcknowledgeRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__acknowledge_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AcknowledgeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__AcknowledgeRequest *
+       xunfang__checkpoint__v1__acknowledge_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__acknowledge_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__AcknowledgeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__AcknowledgeResponse methods */
+void   xunfang__checkpoint__v1__acknowledge_response__init
+                     (Xunfang__Checkpoint__V1__AcknowledgeResponse         *message);
+size_t xunfang__checkpoint__v1__acknowledge_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AcknowledgeResponse   *message);
+size_t xunfang__checkpoint__v1__acknowledge_response__pack
+                     (const Xunfang__Checkpoint__V1__AcknowledgeResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__acknowledge_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AcknowledgeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__AcknowledgeResponse *
+       xunfang__checkpoint__v1__acknowledge_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__acknowledge_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__AcknowledgeResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealBoardRequest methods */
+void   xunfang__checkpoint__v1__seal_board_request__init
+                     (Xunfang__Checkpoint__V1__SealBoardRequest         *message);
+size_t xunfang__checkpoint__v1__seal_board_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealBoardRequest   *message);
+size_t xunfang__checkpoint__v1__seal_board_request__pack
+                     (const Xunfang__Checkpoint__V1__SealBoardRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_board_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealBoardRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealBoardRequest *
+       xunfang__checkpoint__v1__seal_board_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_board_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealBoardRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__StandDownRequest methods */
+void   xunfang__checkpoint__v1__stand_down_request__init
+                     (Xunfang__Checkpoint__V1__StandDownRequest         *message);
+size_t xunfang__checkpoint__v1__stand_down_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__StandDownRequest   *message);
+size_t xunfang__checkpoint__v1__stand_down_request__pack
+                     (const Xunfang__Checkpoint__V1__StandDownRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__stand_down_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__StandDownRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__StandDownRequest *
+       xunfang__checkpoint__v1__stand_down_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__stand_down_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__StandDownRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__AfterActionRequest methods */
+void   xunfang__checkpoint__v1__after_action_request__init
+                     (Xunfang__Checkpoint__V1__AfterActionRequest         *message);
+size_t xunfang__checkpoint__v1__after_action_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AfterActionRequest   *message);
+size_t xunfang__checkpoint__v1__after_action_request__pack
+                     (const Xunfang__Checkpoint__V1__AfterActionRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__after_action_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AfterActionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__AfterActionRequest *
+       xunfang__checkpoint__v1__after_action_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__after_action_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__AfterActionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__PositionReview methods */
+void   xunfang__checkpoint__v1__position_review__init
+                     (Xunfang__Checkpoint__V1__PositionReview         *message);
+size_t xunfang__checkpoint__v1__position_review__get_packed_size
+                     (const Xunfang__Checkpoint__V1__PositionReview   *message);
+size_t xunfang__checkpoint__v1__position_review__pack
+                     (const Xunfang__Checkpoint__V1__PositionReview   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__position_review__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__PositionReview   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__PositionReview *
+       xunfang__checkpoint__v1__position_review__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__position_review__free_unpacked
+                     (Xunfang__Checkpoint__V1__PositionReview *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__AfterActionReport methods */
+void   xunfang__checkpoint__v1__after_action_report__init
+                     (Xunfang__Checkpoint__V1__AfterActionReport         *message);
+size_t xunfang__checkpoint__v1__after_action_report__get_packed_size
+                     (const Xunfang__Checkpoint__V1__AfterActionReport   *message);
+size_t xunfang__checkpoint__v1__after_action_report__pack
+                     (const Xunfang__Checkpoint__V1__AfterActionReport   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__after_action_report__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__AfterActionReport   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__AfterActionReport *
+       xunfang__checkpoint__v1__after_action_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__after_action_report__free_unpacked
+                     (Xunfang__Checkpoint__V1__AfterActionReport *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Checkpoint__V1__RingUnit_Closure)
@@ -983,6 +2056,81 @@ typedef void (*Xunfang__Checkpoint__V1__BoardResponse__ByStatusEntry_Closure)
 typedef void (*Xunfang__Checkpoint__V1__BoardResponse_Closure)
                  (const Xunfang__Checkpoint__V1__BoardResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__LonLat_Closure)
+                 (const Xunfang__Checkpoint__V1__LonLat *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__PlanPosition_Closure)
+                 (const Xunfang__Checkpoint__V1__PlanPosition *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealPlan_Closure)
+                 (const Xunfang__Checkpoint__V1__SealPlan *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__PutPlanRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__PutPlanRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__PutPlanResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__PutPlanResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ImportPlanRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ImportPlanRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__PlanRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__PlanRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ExportPlanResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__ExportPlanResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ListPlansRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ListPlansRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ListPlansResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__ListPlansResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__PlanGap_Closure)
+                 (const Xunfang__Checkpoint__V1__PlanGap *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__CheckPlanResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__CheckPlanResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ActivateRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ActivateRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealPosition_Closure)
+                 (const Xunfang__Checkpoint__V1__SealPosition *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealEvent_Closure)
+                 (const Xunfang__Checkpoint__V1__SealEvent *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealActivation_Closure)
+                 (const Xunfang__Checkpoint__V1__SealActivation *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealOrder_Closure)
+                 (const Xunfang__Checkpoint__V1__SealOrder *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealEscalation_Closure)
+                 (const Xunfang__Checkpoint__V1__SealEscalation *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__AcknowledgeRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__AcknowledgeRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__AcknowledgeResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__AcknowledgeResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealBoardRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__SealBoardRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__StandDownRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__StandDownRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__AfterActionRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__AfterActionRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__PositionReview_Closure)
+                 (const Xunfang__Checkpoint__V1__PositionReview *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__AfterActionReport_Closure)
+                 (const Xunfang__Checkpoint__V1__AfterActionReport *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1018,6 +2166,54 @@ struct Xunfang__Checkpoint__V1__Checkpoint_Service
                 const Xunfang__Checkpoint__V1__BoardRequest *input,
                 Xunfang__Checkpoint__V1__BoardResponse_Closure closure,
                 void *closure_data);
+  void (*put_plan)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                   const Xunfang__Checkpoint__V1__PutPlanRequest *input,
+                   Xunfang__Checkpoint__V1__PutPlanResponse_Closure closure,
+                   void *closure_data);
+  void (*import_plan)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                      const Xunfang__Checkpoint__V1__ImportPlanRequest *input,
+                      Xunfang__Checkpoint__V1__PutPlanResponse_Closure closure,
+                      void *closure_data);
+  void (*export_plan)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                      const Xunfang__Checkpoint__V1__PlanRequest *input,
+                      Xunfang__Checkpoint__V1__ExportPlanResponse_Closure closure,
+                      void *closure_data);
+  void (*get_plan)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                   const Xunfang__Checkpoint__V1__PlanRequest *input,
+                   Xunfang__Checkpoint__V1__SealPlan_Closure closure,
+                   void *closure_data);
+  void (*list_plans)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                     const Xunfang__Checkpoint__V1__ListPlansRequest *input,
+                     Xunfang__Checkpoint__V1__ListPlansResponse_Closure closure,
+                     void *closure_data);
+  void (*check_plan)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                     const Xunfang__Checkpoint__V1__SealPlan *input,
+                     Xunfang__Checkpoint__V1__CheckPlanResponse_Closure closure,
+                     void *closure_data);
+  void (*draft_plan)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                     const Xunfang__Checkpoint__V1__SealPlan *input,
+                     Xunfang__Checkpoint__V1__SealPlan_Closure closure,
+                     void *closure_data);
+  void (*activate)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                   const Xunfang__Checkpoint__V1__ActivateRequest *input,
+                   Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                   void *closure_data);
+  void (*acknowledge)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                      const Xunfang__Checkpoint__V1__AcknowledgeRequest *input,
+                      Xunfang__Checkpoint__V1__AcknowledgeResponse_Closure closure,
+                      void *closure_data);
+  void (*seal_board)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                     const Xunfang__Checkpoint__V1__SealBoardRequest *input,
+                     Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                     void *closure_data);
+  void (*stand_down)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                     const Xunfang__Checkpoint__V1__StandDownRequest *input,
+                     Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                     void *closure_data);
+  void (*after_action)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                       const Xunfang__Checkpoint__V1__AfterActionRequest *input,
+                       Xunfang__Checkpoint__V1__AfterActionReport_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy)(Xunfang__Checkpoint__V1__Checkpoint_Service *);
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
@@ -1032,7 +2228,19 @@ void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpo
       function_prefix__ ## get,\
       function_prefix__ ## set_status,\
       function_prefix__ ## report,\
-      function_prefix__ ## board  }
+      function_prefix__ ## board,\
+      function_prefix__ ## put_plan,\
+      function_prefix__ ## import_plan,\
+      function_prefix__ ## export_plan,\
+      function_prefix__ ## get_plan,\
+      function_prefix__ ## list_plans,\
+      function_prefix__ ## check_plan,\
+      function_prefix__ ## draft_plan,\
+      function_prefix__ ## activate,\
+      function_prefix__ ## acknowledge,\
+      function_prefix__ ## seal_board,\
+      function_prefix__ ## stand_down,\
+      function_prefix__ ## after_action  }
 void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__RingRequest *input,
                                                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
@@ -1061,12 +2269,63 @@ void xunfang__checkpoint__v1__checkpoint__board(ProtobufCService *service,
                                                 const Xunfang__Checkpoint__V1__BoardRequest *input,
                                                 Xunfang__Checkpoint__V1__BoardResponse_Closure closure,
                                                 void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__put_plan(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__PutPlanRequest *input,
+                                                   Xunfang__Checkpoint__V1__PutPlanResponse_Closure closure,
+                                                   void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__import_plan(ProtobufCService *service,
+                                                      const Xunfang__Checkpoint__V1__ImportPlanRequest *input,
+                                                      Xunfang__Checkpoint__V1__PutPlanResponse_Closure closure,
+                                                      void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__export_plan(ProtobufCService *service,
+                                                      const Xunfang__Checkpoint__V1__PlanRequest *input,
+                                                      Xunfang__Checkpoint__V1__ExportPlanResponse_Closure closure,
+                                                      void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__get_plan(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__PlanRequest *input,
+                                                   Xunfang__Checkpoint__V1__SealPlan_Closure closure,
+                                                   void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__list_plans(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__ListPlansRequest *input,
+                                                     Xunfang__Checkpoint__V1__ListPlansResponse_Closure closure,
+                                                     void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__check_plan(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SealPlan *input,
+                                                     Xunfang__Checkpoint__V1__CheckPlanResponse_Closure closure,
+                                                     void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__draft_plan(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SealPlan *input,
+                                                     Xunfang__Checkpoint__V1__SealPlan_Closure closure,
+                                                     void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__activate(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__ActivateRequest *input,
+                                                   Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                                                   void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__acknowledge(ProtobufCService *service,
+                                                      const Xunfang__Checkpoint__V1__AcknowledgeRequest *input,
+                                                      Xunfang__Checkpoint__V1__AcknowledgeResponse_Closure closure,
+                                                      void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__seal_board(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__SealBoardRequest *input,
+                                                     Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                                                     void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__stand_down(ProtobufCService *service,
+                                                     const Xunfang__Checkpoint__V1__StandDownRequest *input,
+                                                     Xunfang__Checkpoint__V1__SealActivation_Closure closure,
+                                                     void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__after_action(ProtobufCService *service,
+                                                       const Xunfang__Checkpoint__V1__AfterActionRequest *input,
+                                                       Xunfang__Checkpoint__V1__AfterActionReport_Closure closure,
+                                                       void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__metric__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__checkpoint_kind__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__checkpoint_status__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__plan_scope__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__seal_state__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__checkpoint__v1__position_state__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_unit__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__ring_point__descriptor;
@@ -1087,6 +2346,31 @@ extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_request__
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_row__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__board_response__by_status_entry__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__lon_lat__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__plan_position__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_plan__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_plan_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__put_plan_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__import_plan_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__plan_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__export_plan_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_plans_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__list_plans_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__plan_gap__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__check_plan_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__activate_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_position__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_event__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_activation__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_order__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_escalation__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__acknowledge_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__acknowledge_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_board_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__stand_down_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__position_review__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_report__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor;
 
 PROTOBUF_C__END_DECLS

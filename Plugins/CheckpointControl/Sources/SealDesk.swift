@@ -1,0 +1,247 @@
+import Foundation
+import XunfangGeo
+import XunfangPluginKit
+import CheckpointControlContract
+
+/// Seal plans and their activations over the store: plans put, imported, exported,
+/// checked and drafted; an activation's orders, acknowledgements, deadlines, escalations
+/// and stand-down, each change written with its announcements in one transaction
+/// (`Registry.transact`), so a restart finds the board as it was.
+final class SealDesk: Sendable {
+    let registry: Registry
+    let book: PlanBook
+    let settings: SealRun.Settings
+    private let carWeights: [Double]
+    static let maxUnits = 500
+
+    init(registry: Registry, settings: SealRun.Settings = SealRun.Settings()) {
+        self.registry = registry
+        book = PlanBook(rings: registry.roads)
+        self.settings = settings
+        carWeights = registry.roads.roads.weights(.time(.car), speeds: registry.roads.speeds)
+    }
+
+    var store: CheckpointStore { registry.store }
+    var now: Int64 { registry.now() }
+
+    // MARK: Plans
+
+    func putPlan(_ request: Xunfang_Checkpoint_V1_PutPlanRequest, caller: String) throws -> Xunfang_Checkpoint_V1_PutPlanResponse {
+        try Registry.checkOfficer(request.officer)
+        let resolved = try book.resolve(request.plan, checkpoint: store.checkpoint)
+        try book.requireSealed(resolved)
+        var plan = resolved.plan
+        plan.updatedAt = now
+        plan.updatedBy = Registry.who(caller, request.officer)
+        let created = try registry.transact { changes in
+            let known = try store.plan(plan.id) != nil
+            changes.plans = [plan]
+            return !known
+        }
+        return .with {
+            $0.plan = plan
+            $0.created = created
+        }
+    }
+
+    func importPlan(_ request: Xunfang_Checkpoint_V1_ImportPlanRequest, caller: String) throws -> Xunfang_Checkpoint_V1_PutPlanResponse {
+        let plan = try PlanBook.plan(geoJSON: request.geojson)
+        return try putPlan(.with {
+            $0.plan = plan
+            $0.officer = request.officer
+        }, caller: caller)
+    }
+
+    func plan(_ id: String) throws -> SealPlan {
+        guard let plan = try store.plan(id) else { throw BusClientError(.notFound, "no seal plan \(id.prefix(64))") }
+        return plan
+    }
+
+    func exportPlan(_ request: Xunfang_Checkpoint_V1_PlanRequest) throws -> Xunfang_Checkpoint_V1_ExportPlanResponse {
+        let plan = try plan(request.id)
+        return .with { $0.geojson = PlanBook.geoJSON(plan) }
+    }
+
+    func listPlans() throws -> Xunfang_Checkpoint_V1_ListPlansResponse {
+        .with { $0.plans = (try? store.plans()) ?? [] }
+    }
+
+    func checkPlan(_ plan: SealPlan) throws -> Xunfang_Checkpoint_V1_CheckPlanResponse {
+        book.report(try book.resolve(plan, checkpoint: store.checkpoint))
+    }
+
+    func draftPlan(_ plan: SealPlan) throws -> SealPlan {
+        try book.draft(plan, registry: try store.checkpoints())
+    }
+
+    // MARK: Activation
+
+    /// Activates a plan with the request's units (the plugin fills in Dispatch's available ones when it names none).
+    func activate(_ request: Xunfang_Checkpoint_V1_ActivateRequest, caller: String) async throws -> SealActivation {
+        try Registry.checkOfficer(request.officer)
+        guard request.reason.utf8.count <= 256 else { throw BusClientError(.invalidArgument, "reason is longer than 256 bytes") }
+        guard request.units.count <= Self.maxUnits else { throw BusClientError(.invalidArgument, "more than \(Self.maxUnits) units") }
+        let plan = try plan(request.plan)
+        var units = request.units
+        var unitNodes: [Int] = []
+        for (index, unit) in units.enumerated() {
+            guard (1...64).contains(unit.id.utf8.count) else { throw BusClientError(.invalidArgument, "units[\(index)]: id must be 1 to 64 bytes") }
+            let node = try registry.roads.node(unit.node, unit.longitude, unit.latitude, what: "units[\(index)] (\(unit.id))")
+            units[index].node = registry.roads.roads.nodeIDs[node]
+            unitNodes.append(node)
+        }
+        guard Set(units.map(\.id)).count == units.count else { throw BusClientError(.invalidArgument, "a unit appears twice") }
+        // Road times from every unit to every position: one backward search a position, off the connection's threads.
+        let positionNodes = try plan.positions.map { try registry.roads.node($0.node, 0, 0, what: "plan \(plan.id) position \($0.id)") }
+        let unitNodesFound = unitNodes
+        let eta = try await onOwnThread { [carWeights, registry] in
+            positionNodes.map { Self.roadTimes(to: $0, from: unitNodesFound, graph: registry.roads.roads, weights: carWeights) }
+        }
+        let who = Registry.who(caller, request.officer)
+        return try registry.transact { changes in
+            if let running = try store.runningActivations().first(where: { $0.plan == plan.id }) {
+                throw BusClientError(.failedPrecondition, "plan \(plan.id) is already active (activation \(running.id)); stand it down first")
+            }
+            let start = now
+            let base = SealActivation.with {
+                $0.id = "\(plan.id)-\((try? store.activationCount(plan: plan.id)).map { $0 + 1 } ?? 1)"
+                $0.plan = plan.id
+                $0.planName = plan.name
+                $0.drill = request.drill
+                $0.activatedAt = start
+                $0.activatedBy = who
+                $0.reason = request.reason
+                $0.targetSeconds = plan.targetSeconds
+                $0.units = units
+            }
+            var needs: [SealRun.Need] = []
+            for position in plan.positions {
+                let record = position.checkpoint.isEmpty ? nil : try store.checkpoint(position.checkpoint)
+                needs.append(SealRun.Need(
+                    position: .with {
+                        $0.id = position.id
+                        $0.name = position.name
+                        $0.checkpoint = position.checkpoint
+                        $0.node = position.node
+                        $0.longitude = position.longitude
+                        $0.latitude = position.latitude
+                    },
+                    checkpointReady: record.map { $0.status != .unstaffed } ?? false,
+                    preferredUnit: position.unit.isEmpty ? nil : position.unit))
+            }
+            let (run, effects) = SealRun.activate(base, needs: needs, eta: eta, settings: settings)
+            try apply(run.activation, effects, by: who, into: &changes)
+            return run.activation
+        }
+    }
+
+    func acknowledge(_ request: Xunfang_Checkpoint_V1_AcknowledgeRequest, caller: String) throws -> Xunfang_Checkpoint_V1_AcknowledgeResponse {
+        try Registry.checkOfficer(request.officer)
+        return try registry.transact { changes in
+            var run = SealRun(try activation(request.activation, requireID: true), settings: settings)
+            let answer: (position: SealPosition, duplicate: Bool, effects: [SealEffect])
+            do throws(SealRun.Refusal) {
+                answer = try run.acknowledge(position: request.position, by: request.responder, at: now)
+            } catch {
+                throw Self.busError(error, activation: run.activation.id)
+            }
+            if !answer.duplicate { try apply(run.activation, answer.effects, by: Registry.who(caller, request.officer), into: &changes) }
+            return .with {
+                $0.position = answer.position
+                $0.duplicate = answer.duplicate
+            }
+        }
+    }
+
+    func board(_ request: Xunfang_Checkpoint_V1_SealBoardRequest) throws -> SealActivation {
+        try activation(request.activation, requireID: false)
+    }
+
+    func standDown(_ request: Xunfang_Checkpoint_V1_StandDownRequest, caller: String) throws -> SealActivation {
+        try Registry.checkOfficer(request.officer)
+        guard request.reason.utf8.count <= 256 else { throw BusClientError(.invalidArgument, "reason is longer than 256 bytes") }
+        let who = Registry.who(caller, request.officer)
+        return try registry.transact { changes in
+            var run = SealRun(try activation(request.activation, requireID: true), settings: settings)
+            let effects: [SealEffect]
+            do throws(SealRun.Refusal) {
+                effects = try run.standDown(at: now, by: who, reason: request.reason)
+            } catch {
+                throw Self.busError(error, activation: run.activation.id)
+            }
+            try apply(run.activation, effects, by: who, into: &changes)
+            return run.activation
+        }
+    }
+
+    func afterAction(_ request: Xunfang_Checkpoint_V1_AfterActionRequest) throws -> Xunfang_Checkpoint_V1_AfterActionReport {
+        AfterAction.report(try activation(request.activation, requireID: false))
+    }
+
+    /// Passes on or escalates every position whose deadline has come.
+    func tick() throws {
+        let due = try store.runningActivations().filter { SealRun($0).nextDeadline.map { $0 <= now } ?? false }
+        guard !due.isEmpty else { return }
+        try registry.transact { changes in
+            for stored in due {
+                // Read again under the lock: an acknowledgement may have come in since.
+                guard let current = try store.activation(stored.id) else { continue }
+                var run = SealRun(current, settings: settings)
+                let unitNodes = run.activation.units.map { registry.roads.roads.node(osmID: $0.node) ?? 0 }
+                let effects = run.tick(at: now) { position in
+                    Self.roadTimes(to: registry.roads.roads.node(osmID: position.node) ?? 0, from: unitNodes, graph: registry.roads.roads, weights: carWeights)
+                }
+                if !effects.isEmpty { try apply(run.activation, effects, by: "checkpoint", into: &changes) }
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func activation(_ id: String, requireID: Bool) throws -> SealActivation {
+        guard !(requireID && id.isEmpty) else { throw BusClientError(.invalidArgument, "activation is empty") }
+        guard let activation = try store.activation(id) else {
+            throw BusClientError(.notFound, id.isEmpty ? "no plan has been activated" : "no activation \(id.prefix(64))")
+        }
+        return activation
+    }
+
+    /// The activation and its effects as rows and outbox messages: orders and escalations
+    /// on durable topics, the board on "checkpoint.seal", registry statuses the machine allows.
+    private func apply(_ activation: SealActivation, _ effects: [SealEffect], by who: String, into changes: inout CheckpointStore.Changes) throws {
+        let stamp = "\(activation.id)-\(activation.timeline.count)"
+        for (index, effect) in effects.enumerated() {
+            switch effect {
+            case .order(let responder, let order):
+                changes.outbox.append(("checkpoint.order.\(Self.topicToken(responder))", try order.serializedData(), "\(stamp)-\(index)"))
+            case .escalation(let escalation):
+                changes.outbox.append(("checkpoint.escalation", try escalation.serializedData(), "\(stamp)-\(index)"))
+            case .status(let id, let status, let reason):
+                guard var record = try store.checkpoint(id), StatusMachine.refusal(from: record.status, to: status) == nil else { continue }
+                _ = try registry.change(&record, to: status, by: who, reason: reason, into: &changes)
+            }
+        }
+        changes.activations.append(activation)
+        changes.outbox.append(("checkpoint.seal", try activation.serializedData(), "\(stamp)-board"))
+    }
+
+    static func topicToken(_ text: String) -> String {
+        String(text.map { $0 == "." || $0 == "*" || $0 == ">" || $0 == " " ? "_" : $0 })
+    }
+
+    /// Each unit's road seconds by car to `target` (infinity where it cannot get there within an hour).
+    static func roadTimes(to target: Int, from units: [Int], graph: RoadGraph, weights: [Double]) -> [Double] {
+        let search = ShortestPathSearch(graph: graph, weights: weights, direction: .backward, recordsPaths: false)
+        search.run(from: [(target, 0)], limit: 3_600)
+        return units.map { search.cost($0) }
+    }
+
+    static func busError(_ refusal: SealRun.Refusal, activation: String) -> BusClientError {
+        switch refusal {
+        case .ended: BusClientError(.failedPrecondition, "activation \(activation) has been stood down")
+        case .unknownPosition(let id): BusClientError(.notFound, "activation \(activation) has no position \(id.prefix(64))")
+        case .notOrdered(let position, let responder, let ordered):
+            BusClientError(.permissionDenied, "\(responder.prefix(64)) was not ordered to position \(position) (ordered: \(ordered.filter { !$0.isEmpty }.joined(separator: ", ")))")
+        }
+    }
+}
