@@ -309,7 +309,8 @@ let package = Package(
 
         .testTarget(
             name: "CheckpointControlTests",
-            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging],
+            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+                           logging, protobuf],
             path: "Tests/CheckpointControlTests",
             swiftSettings: swiftSettings
         ),

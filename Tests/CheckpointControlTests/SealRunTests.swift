@@ -64,6 +64,19 @@ struct PlanRingTests {
         #expect(withCheckpoint.posts.count == 3)
         #expect(check.gaps(ring: Set(withCheckpoint.posts + withCheckpoint.fixed)).isEmpty)
     }
+
+    @Test("the demo county's town plan is a ring of the junctions where the town's streets meet the county's roads")
+    func demoTown() throws {
+        let graph = SyntheticRoads.county(.demoCounty)
+        let book = PlanBook(rings: RingService(roads: graph, speeds: .default))
+        let plan = try book.draft(CheckpointControlPlugin.demoTownPlan, registry: [])
+        let resolved = try book.resolve(plan) { _ in nil }
+        #expect(book.report(resolved).sealed)
+        // Each post cuts a road out: leaving any one out opens a gap.
+        #expect(resolved.check.redundant(ring: resolved.nodes).isEmpty)
+        #expect((8...40).contains(plan.positions.count), "\(plan.positions.count) posts")
+        print("demo town plan: \(plan.positions.count) posts, \(resolved.check.area.insideCount) nodes inside")
+    }
 }
 
 @Suite("Seal activations as a state machine")

@@ -117,6 +117,7 @@ struct StackTests {
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_PUBLIC_SECURITY").count - 1 == 8 && registry.contains("治安卡点8"))
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_CITY_EXIT").count - 1 == 5)
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
+        try sealDrillSurvivesKill(up, in: directory)
 
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)
@@ -171,3 +172,53 @@ struct StackTests {
         #expect(message.contains("bus.ping_intervl_ms"))
     }
 }
+
+extension StackTests {
+    /// The demo's seal plan TOWN as a drill, with Dispatch's units (at their station houses
+    /// until their terminals report): half the positions acknowledge, the checkpoint plugin
+    /// is killed with SIGKILL, and the restarted one has the board and every acknowledgement.
+    func sealDrillSurvivesKill(_ up: Process, in directory: String) throws {
+        let service = "/xunfang.checkpoint.v1.Checkpoint/"
+        func call(_ method: String, _ data: String) throws -> (status: Int32, json: [String: Any]) {
+            let result = try run(["ctl", "call", service + method, "--data", data], in: directory)
+            let object = (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [String: Any]
+            return (result.status, object ?? [:])
+        }
+        func positions(_ board: [String: Any]) -> [[String: Any]] { board["positions"] as? [[String: Any]] ?? [] }
+        #expect(try eventually { try run(["ctl", "call", service + "ListPlans", "--data", "{}"], in: directory).output.contains("关城门·城区") })
+        let activated = try call("Activate", #"{"plan":"TOWN","drill":true,"officer":"王芳","reason":"演练"}"#)
+        #expect(activated.status == 0)
+        let ordered = positions(activated.json)
+        #expect(ordered.count >= 8 && ordered.allSatisfy { ($0["state"] as? String) == "POSITION_STATE_ORDERED" && !(($0["responder"] as? String) ?? "").isEmpty },
+                "every post has a unit: \(activated.json)")
+        let id = try #require(activated.json["id"] as? String)
+        let held = Array(ordered.prefix(ordered.count / 2))
+        for position in held {
+            let ack = try call("Acknowledge", #"{"activation":"\#(id)","position":"\#(position["id"]!)","responder":"\#(position["responder"]!)"}"#)
+            #expect(ack.status == 0)
+        }
+        let first = try #require(try pluginChild("xunfang-plugin-checkpoint", of: up.processIdentifier))
+        #expect(kill(first, SIGKILL) == 0)
+        #expect(try eventually(within: 60) { try pluginChild("xunfang-plugin-checkpoint", of: up.processIdentifier).map { $0 != first } ?? false })
+        #expect(try eventually(within: 60) { try call("SealBoard", "{}").status == 0 })
+        let board = try call("SealBoard", "{}").json
+        let heldIDs = Set(held.map { $0["id"] as! String })
+        #expect(positions(board).count == ordered.count)
+        for position in positions(board) {
+            let isHeld = heldIDs.contains(position["id"] as! String)
+            #expect((position["state"] as? String == "POSITION_STATE_IN_POSITION") == isHeld, "\(position)")
+        }
+        #expect(board["inPosition"] as? Int == held.count)
+        for position in ordered.dropFirst(held.count) {
+            #expect(try call("Acknowledge", #"{"activation":"\#(id)","position":"\#(position["id"]!)","responder":"\#(position["responder"]!)"}"#).status == 0)
+        }
+        let sealed = try call("SealBoard", #"{"activation":"\#(id)"}"#).json
+        #expect(sealed["state"] as? String == "SEAL_STATE_SEALED")
+        let report = try call("AfterAction", #"{"activation":"\#(id)"}"#).json
+        #expect((report["html"] as? String)?.contains("关城门·城区") == true && (report["missed"] as? Int ?? 0) == 0 && report["withinTarget"] as? Bool == true)
+        // A drill leaves the registry's statuses alone.
+        let registry = try run(["ctl", "call", service + "List", "--data", "{}"], in: directory).output
+        #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
+    }
+}
+

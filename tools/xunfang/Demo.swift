@@ -8,7 +8,8 @@ enum DemoCounty {
     bus:
       socket: bus.sock
       # tcp: 127.0.0.1:7420
-      durable_topics: ["incident.>", "dispatch.order.>", "dispatch.escalation", "situation.warning", "community.alert.>"]
+      durable_topics: ["incident.>", "dispatch.order.>", "dispatch.escalation", "situation.warning", "community.alert.>",
+                       "checkpoint.order.>", "checkpoint.escalation"]
       ping_interval_ms: 5000
       metrics: 127.0.0.1:9464   # Prometheus text at /metrics
       # How long the durable log keeps messages (first match wins; others: 30 days).
@@ -19,6 +20,8 @@ enum DemoCounty {
         - { topics: "dispatch.escalation", max_age_days: 30 }
         - { topics: "situation.warning", max_age_days: 30 }
         - { topics: "community.alert.>", max_age_days: 7 }
+        - { topics: "checkpoint.order.>", max_age_days: 30 }
+        - { topics: "checkpoint.escalation", max_age_days: 30 }
     plugins:
       - name: template
         acl:
@@ -44,12 +47,13 @@ enum DemoCounty {
           serve: ["/xunfang.situation.v1.Situation/*"]
           call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
       - name: checkpoint
-        # An empty registry takes GridModel's 8 checkpoints and 5 city exits.
+        # An empty registry takes GridModel's 8 checkpoints and 5 city exits, and the town's
+        # seal plan TOWN (关城门·城区) is drafted on the roads.
         env: { CHECKPOINT_SEED_FROM_GRID: "on" }
         acl:
           publish: ["checkpoint.>"]
           serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/ListSites"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

@@ -1099,7 +1099,7 @@ public nonisolated struct Xunfang_Checkpoint_V1_SealPosition: Sendable {
   /// unix ms
   public var deadline: Int64 = 0
 
-  /// the responder's road time to the node by car when ordered (0: already there)
+  /// the responder's road time to the node in its mode when ordered (0: already there)
   public var etaSeconds: Double = 0
 
   public var state: Xunfang_Checkpoint_V1_PositionState = .unspecified

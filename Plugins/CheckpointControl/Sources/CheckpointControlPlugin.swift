@@ -103,19 +103,25 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.service + "AfterAction") { (request: Xunfang_Checkpoint_V1_AfterActionRequest, _) in try seals.afterAction(request) }
     }
 
-    /// Dispatch's available units with a known position, by kind's mode; none when Dispatch
-    /// does not answer (the seal goes ahead: checkpoints are ordered, unit posts escalate).
+    /// Dispatch's available units, each where its terminal last reported it or, with no
+    /// report yet, at its station house (GridModel's site "<station>-H"), by kind's mode.
+    /// None when Dispatch does not answer: the seal goes ahead, checkpoints are ordered
+    /// and unit posts go to the duty officer.
     static func availableUnits(_ bus: BusClient, logger: Logger) async -> [Xunfang_Checkpoint_V1_RingUnit] {
         do {
             let units = try await bus.call(listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self,
                                            timeout: .seconds(3)).units
+            let houses = try? await bus.call(listSites, Xunfang_GridModel_V1_ListSitesRequest.with { $0.kind = .stationHouse },
+                                             as: Xunfang_GridModel_V1_ListSitesResponse.self, timeout: .seconds(3)).sites
+            let stationHouse = Dictionary((houses ?? []).map { ($0.id, $0.position) }, uniquingKeysWith: { first, _ in first })
             let modes: [Xunfang_Dispatch_V1_UnitKind: String] = [.car: "car", .motorcycle: "motorcycle", .eBike: "e-bike", .foot: "foot", .specialPolice: "car"]
             return units.compactMap { unit in
-                guard unit.status == .available, unit.hasPosition, let mode = modes[unit.kind] else { return nil }
+                guard unit.status == .available, let mode = modes[unit.kind],
+                      let position = unit.hasPosition ? unit.position : stationHouse[unit.homeStation + "-H"] else { return nil }
                 return .with {
                     $0.id = unit.callSign
-                    $0.longitude = unit.position.longitude
-                    $0.latitude = unit.position.latitude
+                    $0.longitude = position.longitude
+                    $0.latitude = position.latitude
                     $0.mode = mode
                 }
             }
@@ -162,11 +168,40 @@ public struct CheckpointControlPlugin: Plugin {
                 }
                 for site in sites { _ = try registry.put(Self.demoCheckpoint(site), caller: "checkpoint") }
                 logger.info("registry seeded from GridModel's sites", metadata: ["xunfang.count": "\(sites.count)"])
+                seedTownPlan()
                 return
             } catch {
                 logger.info("waiting for GridModel's sites to seed the registry", metadata: ["xunfang.error": "\(error)"])
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// The demo county's "close the town gates" plan: the town (its 4.2 km core and 100 m
+    /// more) sealed within 1.5 km of its edge, drafted on the roads: the registry's
+    /// checkpoints where they cut a road out, unit posts for the rest.
+    func seedTownPlan() {
+        guard (try? registry.store.plans().isEmpty) == true else { return }
+        do {
+            let plan = try seals.draftPlan(Self.demoTownPlan)
+            _ = try seals.putPlan(.with { $0.plan = plan; $0.officer = "demo county" }, caller: "checkpoint")
+            logger.info("seal plan TOWN drafted", metadata: ["xunfang.positions": "\(plan.positions.count)"])
+        } catch {
+            logger.warning("the demo town's seal plan could not be drafted on these roads", metadata: ["xunfang.error": "\(error)"])
+        }
+    }
+
+    static var demoTownPlan: Xunfang_Checkpoint_V1_SealPlan {
+        let parameters = SyntheticRoads.Parameters.demoCounty
+        let projection = LocalProjection(origin: parameters.origin), half = parameters.coreSideMetres / 2 + 100
+        return .with {
+            $0.id = "TOWN"
+            $0.name = "关城门·城区"
+            $0.scope = .city
+            $0.boundary = [(-half, -half), (half, -half), (half, half), (-half, half)].map { corner in
+                let point = projection.unproject(PlanarPoint(x: corner.0, y: corner.1))
+                return .with { $0.longitude = point.longitude; $0.latitude = point.latitude }
             }
         }
     }

@@ -11,14 +11,15 @@ final class SealDesk: Sendable {
     let registry: Registry
     let book: PlanBook
     let settings: SealRun.Settings
-    private let carWeights: [Double]
+    /// Arc seconds for each mode, for units' road times.
+    private let weights: [TravelMode: [Double]]
     static let maxUnits = 500
 
     init(registry: Registry, settings: SealRun.Settings = SealRun.Settings()) {
         self.registry = registry
         book = PlanBook(rings: registry.roads)
         self.settings = settings
-        carWeights = registry.roads.roads.weights(.time(.car), speeds: registry.roads.speeds)
+        weights = Dictionary(uniqueKeysWithValues: TravelMode.allCases.map { ($0, registry.roads.roads.weights(.time($0), speeds: registry.roads.speeds)) })
     }
 
     var store: CheckpointStore { registry.store }
@@ -83,20 +84,20 @@ final class SealDesk: Sendable {
         guard request.units.count <= Self.maxUnits else { throw BusClientError(.invalidArgument, "more than \(Self.maxUnits) units") }
         let plan = try plan(request.plan)
         var units = request.units
-        var unitNodes: [Int] = []
+        var travellers: [Traveller] = []
         for (index, unit) in units.enumerated() {
             guard (1...64).contains(unit.id.utf8.count) else { throw BusClientError(.invalidArgument, "units[\(index)]: id must be 1 to 64 bytes") }
             let node = try registry.roads.node(unit.node, unit.longitude, unit.latitude, what: "units[\(index)] (\(unit.id))")
+            let mode = try registry.roads.mode(unit.mode, what: "units[\(index)] (\(unit.id)) mode")
             units[index].node = registry.roads.roads.nodeIDs[node]
-            unitNodes.append(node)
+            units[index].mode = mode.rawValue
+            travellers.append(Traveller(node: node, mode: mode))
         }
         guard Set(units.map(\.id)).count == units.count else { throw BusClientError(.invalidArgument, "a unit appears twice") }
         // Road times from every unit to every position: one backward search a position, off the connection's threads.
         let positionNodes = try plan.positions.map { try registry.roads.node($0.node, 0, 0, what: "plan \(plan.id) position \($0.id)") }
-        let unitNodesFound = unitNodes
-        let eta = try await onOwnThread { [carWeights, registry] in
-            positionNodes.map { Self.roadTimes(to: $0, from: unitNodesFound, graph: registry.roads.roads, weights: carWeights) }
-        }
+        let found = travellers
+        let eta = try await onOwnThread { [self] in positionNodes.map { roadTimes(to: $0, from: found) } }
         let who = Registry.who(caller, request.officer)
         return try registry.transact { changes in
             if let running = try store.runningActivations().first(where: { $0.plan == plan.id }) {
@@ -187,9 +188,11 @@ final class SealDesk: Sendable {
                 // Read again under the lock: an acknowledgement may have come in since.
                 guard let current = try store.activation(stored.id) else { continue }
                 var run = SealRun(current, settings: settings)
-                let unitNodes = run.activation.units.map { registry.roads.roads.node(osmID: $0.node) ?? 0 }
+                let travellers = run.activation.units.map {
+                    Traveller(node: registry.roads.roads.node(osmID: $0.node) ?? 0, mode: TravelMode(rawValue: $0.mode) ?? .car)
+                }
                 let effects = run.tick(at: now) { position in
-                    Self.roadTimes(to: registry.roads.roads.node(osmID: position.node) ?? 0, from: unitNodes, graph: registry.roads.roads, weights: carWeights)
+                    roadTimes(to: registry.roads.roads.node(osmID: position.node) ?? 0, from: travellers)
                 }
                 if !effects.isEmpty { try apply(run.activation, effects, by: "checkpoint", into: &changes) }
             }
@@ -229,11 +232,20 @@ final class SealDesk: Sendable {
         String(text.map { $0 == "." || $0 == "*" || $0 == ">" || $0 == " " ? "_" : $0 })
     }
 
-    /// Each unit's road seconds by car to `target` (infinity where it cannot get there within an hour).
-    static func roadTimes(to target: Int, from units: [Int], graph: RoadGraph, weights: [Double]) -> [Double] {
-        let search = ShortestPathSearch(graph: graph, weights: weights, direction: .backward, recordsPaths: false)
-        search.run(from: [(target, 0)], limit: 3_600)
-        return units.map { search.cost($0) }
+    struct Traveller {
+        var node: Int
+        var mode: TravelMode
+    }
+
+    /// Each unit's road seconds in its mode to `target` (infinity where it cannot get there within an hour).
+    func roadTimes(to target: Int, from units: [Traveller]) -> [Double] {
+        var times = [Double](repeating: .infinity, count: units.count)
+        for mode in Set(units.map(\.mode)) {
+            let search = ShortestPathSearch(graph: registry.roads.roads, weights: weights[mode]!, direction: .backward, recordsPaths: false)
+            search.run(from: [(target, 0)], limit: 3_600)
+            for (index, unit) in units.enumerated() where unit.mode == mode { times[index] = search.cost(unit.node) }
+        }
+        return times
     }
 
     static func busError(_ refusal: SealRun.Refusal, activation: String) -> BusClientError {

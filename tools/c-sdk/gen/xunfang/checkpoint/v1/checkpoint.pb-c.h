@@ -908,7 +908,7 @@ struct  Xunfang__Checkpoint__V1__SealPosition
    */
   int64_t deadline;
   /*
-   * the responder's road time to the node by car when ordered (0: already there)
+   * the responder's road time to the node in its mode when ordered (0: already there)
    */
   double eta_seconds;
   Xunfang__Checkpoint__V1__PositionState state;

@@ -1,0 +1,167 @@
+import CheckpointControlContract
+import CheckpointControlPlugin
+import Foundation
+import SwiftProtobuf
+import Testing
+import XunfangGeo
+import XunfangPluginKit
+
+/// The crossroads town of `RegistryStack`, sealed 250 m around the crossing: checkpoints
+/// on the east and west arms, unit posts on the north and south ones.
+func townPlan(_ positions: [Xunfang_Checkpoint_V1_PlanPosition]) -> Xunfang_Checkpoint_V1_SealPlan {
+    .with {
+        $0.id = "TOWN"
+        $0.name = "关城门·城区"
+        $0.scope = .city
+        $0.reachMetres = 100
+        $0.boundary = square(250).map { point in .with { $0.longitude = point.longitude; $0.latitude = point.latitude } }
+        $0.positions = positions
+    }
+}
+
+func position(_ id: String, checkpoint: String = "", node: Int64 = 0) -> Xunfang_Checkpoint_V1_PlanPosition {
+    .with {
+        $0.id = id
+        $0.checkpoint = checkpoint
+        $0.node = node
+    }
+}
+
+func call<Response: SwiftProtobuf.Message>(_ desk: BusClient, _ method: String, _ request: some SwiftProtobuf.Message, as: Response.Type) async throws -> Response {
+    try await desk.call(checkpointService + method, request, as: Response.self)
+}
+
+@Suite("Seal plans over the bus", .serialized)
+struct SealBusTests {
+    @Test("a plan with a gap is refused naming the road; a sealed one is kept, drafted alike, and survives a GeoJSON round trip")
+    func plans() async throws {
+        let stack = try await RegistryStack.start()
+        let plugin = try await stack.plugin()
+        let desk = try await stack.desk()
+        _ = try await register(desk, "CP-east", node: 103)
+        _ = try await register(desk, "CP-west", node: 97)
+
+        let gap = townPlan([position("E", checkpoint: "CP-east"), position("W", checkpoint: "CP-west"), position("N", node: 203)])
+        await #expect {
+            try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = gap }, as: Xunfang_Checkpoint_V1_PutPlanResponse.self)
+        } throws: { ($0 as? BusClientError)?.code == .invalidArgument && "\($0)".contains("leaves a road out of the ring: 路197-198 (node 198 → 197)") }
+        let check = try await call(desk, "CheckPlan", gap, as: Xunfang_Checkpoint_V1_CheckPlanResponse.self)
+        #expect(!check.sealed && check.gaps.map(\.arc.roadName) == ["路197-198"] && check.insideNodes == 9)
+
+        // The south post by position, 20 m off the road: joined to node 197 and named by its roads.
+        let south = LocalProjection(origin: Roads.origin).unproject(PlanarPoint(x: 20, y: -300))
+        var sealed = gap
+        sealed.positions.append(.with { $0.id = "S"; $0.longitude = south.longitude; $0.latitude = south.latitude })
+        let put = try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = sealed; $0.officer = "王芳" },
+                                 as: Xunfang_Checkpoint_V1_PutPlanResponse.self)
+        #expect(put.created && put.plan.targetSeconds == 180 && put.plan.updatedBy == "desk / 王芳")
+        #expect(put.plan.positions.map(\.node) == [103, 97, 203, 197])
+        #expect(put.plan.positions[0].name == "卡点 CP-east" && put.plan.positions[3].name == "路196-197 × 路197-198")
+
+        let draft = try await call(desk, "DraftPlan", townPlan([]), as: Xunfang_Checkpoint_V1_SealPlan.self)
+        #expect(draft.positions.filter { !$0.checkpoint.isEmpty }.map(\.checkpoint).sorted() == ["CP-east", "CP-west"])
+        #expect(draft.positions.count == 4)
+        #expect(try await call(desk, "CheckPlan", draft, as: Xunfang_Checkpoint_V1_CheckPlanResponse.self).sealed)
+
+        let exported = try await call(desk, "ExportPlan", Xunfang_Checkpoint_V1_PlanRequest.with { $0.id = "TOWN" }, as: Xunfang_Checkpoint_V1_ExportPlanResponse.self)
+        let imported = try await call(desk, "ImportPlan", Xunfang_Checkpoint_V1_ImportPlanRequest.with { $0.geojson = exported.geojson },
+                                      as: Xunfang_Checkpoint_V1_PutPlanResponse.self)
+        #expect(!imported.created && imported.plan.positions.map(\.id) == ["E", "W", "N", "S"] && imported.plan.positions.map(\.node) == [103, 97, 203, 197])
+        #expect(imported.plan.boundary.count == 4 && imported.plan.reachMetres == 100)
+
+        // Bad input: each a clear error naming the problem.
+        await #expect { try await call(desk, "ImportPlan", Xunfang_Checkpoint_V1_ImportPlanRequest.with { $0.geojson = Data("{\"type\":1}".utf8) },
+                                       as: Xunfang_Checkpoint_V1_PutPlanResponse.self) } throws: { ($0 as? BusClientError)?.code == .invalidArgument }
+        await #expect { try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = townPlan([position("X", checkpoint: "CP-none")]) },
+                                       as: Xunfang_Checkpoint_V1_PutPlanResponse.self) } throws: { "\($0)".contains("position X: no checkpoint CP-none") }
+        await #expect { try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = townPlan([position("X", node: 999)]) },
+                                       as: Xunfang_Checkpoint_V1_PutPlanResponse.self) } throws: { ($0 as? BusClientError)?.code == .notFound && "\($0)".contains("node 999") }
+        await #expect { try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = townPlan([position("X", node: 97), position("Y", node: 97)]) },
+                                       as: Xunfang_Checkpoint_V1_PutPlanResponse.self) } throws: { "\($0)".contains("hold the same road node 97") }
+        await plugin.close()
+        await desk.close()
+    }
+
+    @Test("activation orders every position, acknowledgements seal it, a late one escalates, and the board outlives a restart")
+    func activation() async throws {
+        let stack = try await RegistryStack.start()
+        var plugin = try await stack.plugin()
+        let desk = try await stack.desk()
+        _ = try await register(desk, "CP-east", node: 103)
+        _ = try await register(desk, "CP-west", node: 97)
+        let plan = townPlan([position("E", checkpoint: "CP-east"), position("W", checkpoint: "CP-west"), position("N", node: 203), position("S", node: 197)])
+        _ = try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = plan }, as: Xunfang_Checkpoint_V1_PutPlanResponse.self)
+        let orders = try await desk.subscribe("checkpoint.order.>")
+        let escalations = try await desk.subscribe("checkpoint.escalation")
+
+        let activate = Xunfang_Checkpoint_V1_ActivateRequest.with {
+            $0.plan = "TOWN"
+            $0.officer = "王芳"
+            $0.reason = "抢劫案 嫌疑人驾车逃离"
+            $0.units = [("U-north", Int64(204)), ("U-south", 196)].map { unit in .with { $0.id = unit.0; $0.node = unit.1 } }
+        }
+        let board = try await call(desk, "Activate", activate, as: Xunfang_Checkpoint_V1_SealActivation.self)
+        #expect(board.id == "TOWN-1" && board.state == .sealing && !board.drill)
+        #expect(board.positions.map(\.responder) == ["CP-east", "CP-west", "U-north", "U-south"])
+        await #expect { try await call(desk, "Activate", activate, as: Xunfang_Checkpoint_V1_SealActivation.self) } throws: {
+            ($0 as? BusClientError)?.code == .failedPrecondition && "\($0)".contains("already active (activation TOWN-1)")
+        }
+        var ordered: Set<String> = []
+        var iterator = orders.makeAsyncIterator()
+        while ordered.count < 4, let delivery = await iterator.next() {
+            ordered.insert(delivery.topic)
+            #expect(try delivery.decode(Xunfang_Checkpoint_V1_SealOrder.self).activation == "TOWN-1")
+        }
+        #expect(ordered == ["checkpoint.order.CP-east", "checkpoint.order.CP-west", "checkpoint.order.U-north", "checkpoint.order.U-south"])
+        #expect(try await checkpoint(desk, "CP-east").status == .alert)
+
+        func acknowledge(_ position: String, by responder: String) async throws -> Xunfang_Checkpoint_V1_AcknowledgeResponse {
+            try await call(desk, "Acknowledge", Xunfang_Checkpoint_V1_AcknowledgeRequest.with {
+                $0.activation = "TOWN-1"
+                $0.position = position
+                $0.responder = responder
+            }, as: Xunfang_Checkpoint_V1_AcknowledgeResponse.self)
+        }
+        stack.clock.advance(45_000)
+        #expect(try await acknowledge("E", by: "CP-east").position.secondsToSeal == 45)
+        #expect(try await checkpoint(desk, "CP-east").status == .sealed)
+        await #expect { try await acknowledge("N", by: "U-south") } throws: { ($0 as? BusClientError)?.code == .permissionDenied }
+        _ = try await acknowledge("N", by: "U-north")
+
+        // A restart finds the board as it was.
+        await plugin.close()
+        plugin = try await stack.plugin()
+        let again = try await call(desk, "SealBoard", Xunfang_Checkpoint_V1_SealBoardRequest(), as: Xunfang_Checkpoint_V1_SealActivation.self)
+        #expect(again.positions.map(\.state) == [.inPosition, .ordered, .inPosition, .ordered] && again.inPosition == 2)
+        #expect(try await acknowledge("E", by: "CP-east").duplicate)
+
+        // Past the 3-minute target: CP-west and U-south are passed on; no unit is free, so both go to the duty officer.
+        stack.clock.advance(200_000)
+        var escalated: Set<String> = []
+        var escalationIterator = escalations.makeAsyncIterator()
+        while escalated.count < 2, let delivery = await escalationIterator.next() {
+            escalated.insert(try delivery.decode(Xunfang_Checkpoint_V1_SealEscalation.self).position.id)
+        }
+        #expect(escalated == ["W", "S"])
+        _ = try await acknowledge("S", by: "U-south")
+
+        let ended = try await call(desk, "StandDown", Xunfang_Checkpoint_V1_StandDownRequest.with { $0.activation = "TOWN-1"; $0.reason = "嫌疑人已抓获" },
+                                   as: Xunfang_Checkpoint_V1_SealActivation.self)
+        #expect(ended.state == .stoodDown)
+        #expect(try await checkpoint(desk, "CP-east").status == .standDown)
+        let report = try await call(desk, "AfterAction", Xunfang_Checkpoint_V1_AfterActionRequest.with { $0.activation = "TOWN-1" },
+                                    as: Xunfang_Checkpoint_V1_AfterActionReport.self)
+        #expect(report.missed == 1 && report.slowestPosition == "W" && report.late == 1)
+        #expect(report.html.contains("关城门·城区") && report.html.contains("Not sealed"))
+        await #expect { try await acknowledge("W", by: "CP-west") } throws: { ($0 as? BusClientError)?.code == .failedPrecondition }
+        await #expect {
+            try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "NONE" }, as: Xunfang_Checkpoint_V1_SealActivation.self)
+        } throws: { ($0 as? BusClientError)?.code == .notFound }
+        await plugin.close()
+        await desk.close()
+    }
+
+    func checkpoint(_ desk: BusClient, _ id: String) async throws -> Xunfang_Checkpoint_V1_CheckpointRecord {
+        try await call(desk, "Get", Xunfang_Checkpoint_V1_GetRequest.with { $0.id = id }, as: Xunfang_Checkpoint_V1_GetResponse.self).checkpoint
+    }
+}
