@@ -265,7 +265,8 @@ let package = Package(
         ),
         .target(
             name: "DispatchPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "DispatchContract", "GridModelContract", "XunfangGeo", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "DispatchContract", "GridModelContract", "CheckpointControlContract", "XunfangGeo", protobuf, logging,
+                           .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Dispatch/Sources",
             swiftSettings: swiftSettings
         ),

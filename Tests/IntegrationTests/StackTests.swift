@@ -219,6 +219,14 @@ extension StackTests {
         // A drill leaves the registry's statuses alone.
         let registry = try run(["ctl", "call", service + "List", "--data", "{}"], in: directory).output
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
+
+        // Dispatch's one call for a major incident also closes the gates.
+        #expect(try call("StandDown", #"{"activation":"\#(id)"}"#).status == 0)
+        _ = try run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.282", "--lat", "30.977", "--external-id", "t-2"], in: directory)
+        let major = try run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/MajorIncident", "--data",
+                             #"{"incidentId":"INC-000002","units":2,"sealPlan":"TOWN","sealDrill":true}"#], in: directory)
+        #expect(major.status == 0 && major.output.contains(#""sealActivation":"TOWN-2""#), "\(major.output)")
+        #expect(try call("SealBoard", "{}").json["drill"] as? Bool == true)
     }
 }
 

@@ -37,7 +37,7 @@ enum DemoCounty {
           publish: ["incident.>", "dispatch.>", "unit.status"]
           subscribe: ["unit.position"]
           serve: ["/xunfang.dispatch.v1.Dispatch/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/*", "/xunfang.checkpoint.v1.Checkpoint/Activate"]
       - name: situation
         # tools/up imports 400 days of the demo county's incidents into an empty history;
         # env: { SITUATION_DEMO_HISTORY_DAYS: "400" } does the same from the plugin.

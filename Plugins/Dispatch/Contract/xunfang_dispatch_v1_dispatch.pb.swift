@@ -1082,6 +1082,12 @@ public nonisolated struct Xunfang_Dispatch_V1_MajorIncidentRequest: Sendable {
   /// 0 = 6
   public var units: UInt32 = 0
 
+  /// also activate this CheckpointControl seal plan (关城门), after the units are ordered
+  public var sealPlan: String = String()
+
+  /// the seal as a drill
+  public var sealDrill: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1095,6 +1101,9 @@ public nonisolated struct Xunfang_Dispatch_V1_MajorIncidentResponse: Sendable {
   public var orders: [Xunfang_Dispatch_V1_AssignResponse] = []
 
   public var note: String = String()
+
+  /// the seal's activation id; "" when none was asked or it failed (see note)
+  public var sealActivation: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2765,7 +2774,7 @@ nonisolated extension Xunfang_Dispatch_V1_KpisResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MajorIncidentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}units\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}units\0\u{3}seal_plan\0\u{3}seal_drill\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2775,6 +2784,8 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.units) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sealPlan) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.sealDrill) }()
       default: break
       }
     }
@@ -2787,12 +2798,20 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
     if self.units != 0 {
       try visitor.visitSingularUInt32Field(value: self.units, fieldNumber: 2)
     }
+    if !self.sealPlan.isEmpty {
+      try visitor.visitSingularStringField(value: self.sealPlan, fieldNumber: 3)
+    }
+    if self.sealDrill != false {
+      try visitor.visitSingularBoolField(value: self.sealDrill, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Dispatch_V1_MajorIncidentRequest, rhs: Xunfang_Dispatch_V1_MajorIncidentRequest) -> Bool {
     if lhs.incidentID != rhs.incidentID {return false}
     if lhs.units != rhs.units {return false}
+    if lhs.sealPlan != rhs.sealPlan {return false}
+    if lhs.sealDrill != rhs.sealDrill {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2800,7 +2819,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
 
 nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MajorIncidentResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}orders\0\u{1}note\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}orders\0\u{1}note\0\u{3}seal_activation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2810,6 +2829,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.M
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.orders) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sealActivation) }()
       default: break
       }
     }
@@ -2822,12 +2842,16 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.M
     if !self.note.isEmpty {
       try visitor.visitSingularStringField(value: self.note, fieldNumber: 2)
     }
+    if !self.sealActivation.isEmpty {
+      try visitor.visitSingularStringField(value: self.sealActivation, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Dispatch_V1_MajorIncidentResponse, rhs: Xunfang_Dispatch_V1_MajorIncidentResponse) -> Bool {
     if lhs.orders != rhs.orders {return false}
     if lhs.note != rhs.note {return false}
+    if lhs.sealActivation != rhs.sealActivation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -6,6 +6,7 @@ import XunfangOutbox
 import XunfangPluginKit
 import GridModelContract
 import DispatchContract
+import CheckpointControlContract
 
 /// The plugin's working half: turns requests into `Dispatcher` calls under one lock,
 /// asks GridModel for places and travel times (outside the lock), stores every change
@@ -255,7 +256,27 @@ final class Desk: @unchecked Sendable {
         let zones = Set(chosen.map(\.zone)).count
         response.note = "\(response.orders.count) of \(count) units ordered across \(zones) zone(s)"
             + (result.straightLine ? "; straight-line estimates" : "") + (refused.isEmpty ? "" : "; refused: " + refused.joined(separator: "; "))
+        if !request.sealPlan.isEmpty { await seal(request, snapshot.incident, into: &response) }
         return response
+    }
+
+    /// The "close the city gates" seal with the major incident: CheckpointControl's
+    /// Activate, after the incident's units are ordered so it sends only units left free.
+    /// A seal that fails is reported in the note; the units' orders stand.
+    private func seal(_ request: Xunfang_Dispatch_V1_MajorIncidentRequest, _ incident: Incident, into response: inout Xunfang_Dispatch_V1_MajorIncidentResponse) async {
+        do {
+            guard let bus = currentBus else { throw BusClientError(.unavailable, "not connected") }
+            let activation = try await bus.call(DispatchPlugin.activateSeal, Xunfang_Checkpoint_V1_ActivateRequest.with {
+                $0.plan = request.sealPlan
+                $0.drill = request.sealDrill
+                $0.officer = "dispatch"
+                $0.reason = "major incident \(incident.id) \(incident.type.name)"
+            }, as: Xunfang_Checkpoint_V1_SealActivation.self, timeout: .seconds(15))
+            response.sealActivation = activation.id
+            response.note += "; seal \(activation.id) activated: \(activation.positions.count) positions ordered"
+        } catch {
+            response.note += "; seal plan \(request.sealPlan.prefix(64)) not activated: \(error)"
+        }
     }
 
     /// Move-up suggestions after `incidentID` took units away, from GridModel's Coverage

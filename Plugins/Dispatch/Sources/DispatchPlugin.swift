@@ -9,6 +9,7 @@ import DispatchContract
 public struct DispatchPlugin: Plugin {
     static let service = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
+    static let activateSeal = "/xunfang.checkpoint.v1.Checkpoint/Activate"
     public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits",
                                  "Kpis", "ExportEido", "MoveUp", "AcceptMoveUp", "MajorIncident",
                                  "ReadPersonal", "Audit", "RotateKey"]
@@ -17,7 +18,7 @@ public struct DispatchPlugin: Plugin {
     public static let manifest = PluginManifest(
         name: "dispatch", version: "0.1.0",
         publishes: ["incident.>", "dispatch.>", "unit.status"], subscribes: ["unit.position"], serves: methods,
-        calls: ["Locate", "FourZones", "Eta", "Coverage", "PlacePosts"].map { gridModel + $0 },
+        calls: ["Locate", "FourZones", "Eta", "Coverage", "PlacePosts"].map { gridModel + $0 } + [activateSeal],
         topicTypes: ["incident.>": "xunfang.dispatch.v1.Incident", "unit.status": "xunfang.dispatch.v1.Unit",
                      "dispatch.order.*": "xunfang.dispatch.v1.Order", "dispatch.alert.neighbours": "xunfang.dispatch.v1.NeighboursAlert",
                      "dispatch.escalation": "xunfang.dispatch.v1.Escalation",

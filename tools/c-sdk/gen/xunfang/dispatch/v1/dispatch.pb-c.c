@@ -4054,7 +4054,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descripto
   (ProtobufCMessageInit) xunfang__dispatch__v1__kpis_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_request__field_descriptors[4] =
 {
   {
     "incident_id",
@@ -4080,15 +4080,41 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "seal_plan",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentRequest, seal_plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seal_drill",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentRequest, seal_drill),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__major_incident_request__field_indices_by_name[] = {
   0,   /* field[0] = incident_id */
+  3,   /* field[3] = seal_drill */
+  2,   /* field[2] = seal_plan */
   1,   /* field[1] = units */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__major_incident_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_request__descriptor =
 {
@@ -4098,14 +4124,14 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_request__
   "Xunfang__Dispatch__V1__MajorIncidentRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__MajorIncidentRequest),
-  2,
+  4,
   xunfang__dispatch__v1__major_incident_request__field_descriptors,
   xunfang__dispatch__v1__major_incident_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__major_incident_request__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__major_incident_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_response__field_descriptors[3] =
 {
   {
     "orders",
@@ -4131,15 +4157,28 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "seal_activation",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentResponse, seal_activation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__major_incident_response__field_indices_by_name[] = {
   1,   /* field[1] = note */
   0,   /* field[0] = orders */
+  2,   /* field[2] = seal_activation */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__major_incident_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_response__descriptor =
 {
@@ -4149,7 +4188,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_response_
   "Xunfang__Dispatch__V1__MajorIncidentResponse",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__MajorIncidentResponse),
-  2,
+  3,
   xunfang__dispatch__v1__major_incident_response__field_descriptors,
   xunfang__dispatch__v1__major_incident_response__field_indices_by_name,
   1,  xunfang__dispatch__v1__major_incident_response__number_ranges,

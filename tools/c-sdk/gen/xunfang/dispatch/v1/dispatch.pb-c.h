@@ -686,10 +686,18 @@ struct  Xunfang__Dispatch__V1__MajorIncidentRequest
    * 0 = 6
    */
   uint32_t units;
+  /*
+   * also activate this CheckpointControl seal plan (关城门), after the units are ordered
+   */
+  char *seal_plan;
+  /*
+   * the seal as a drill
+   */
+  protobuf_c_boolean seal_drill;
 };
 #define XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__major_incident_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Xunfang__Dispatch__V1__MajorIncidentResponse
@@ -698,10 +706,14 @@ struct  Xunfang__Dispatch__V1__MajorIncidentResponse
   size_t n_orders;
   Xunfang__Dispatch__V1__AssignResponse **orders;
   char *note;
+  /*
+   * the seal's activation id; "" when none was asked or it failed (see note)
+   */
+  char *seal_activation;
 };
 #define XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__major_incident_response__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__MoveUpRequest
