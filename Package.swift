@@ -310,7 +310,7 @@ let package = Package(
 
         .testTarget(
             name: "CheckpointControlTests",
-            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CheckpointControlPlugin", "CheckpointControlContract", "GridModelContract", "DispatchContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            logging, protobuf],
             path: "Tests/CheckpointControlTests",
             swiftSettings: swiftSettings

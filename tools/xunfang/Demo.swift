@@ -52,6 +52,7 @@ enum DemoCounty {
         env: { CHECKPOINT_SEED_FROM_GRID: "on" }
         acl:
           publish: ["checkpoint.>"]
+          subscribe: ["unit.position"]
           serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
           call: ["/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
     clients:

@@ -1450,6 +1450,126 @@ public nonisolated struct Xunfang_Checkpoint_V1_AfterActionReport: @unchecked Se
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// Starts a live containment: the ring is recomputed as time passes (the suspect's head
+/// start grows) and units move (Dispatch's "unit.position"), and published on
+/// "checkpoint.containment" at every recomputation (CHECKPOINT_CONTAINMENT_SECONDS, default 5).
+public nonisolated struct Xunfang_Checkpoint_V1_ContainRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the incident, boundary, margin, suspect mode and exits; time metric only;
+  public var ring: Xunfang_Checkpoint_V1_RingRequest {
+    get {_ring ?? Xunfang_Checkpoint_V1_RingRequest()}
+    set {_ring = newValue}
+  }
+  /// Returns true if `ring` has been explicitly set.
+  public var hasRing: Bool {self._ring != nil}
+  /// Clears the value of `ring`. Subsequent reads from it will return its default value.
+  public mutating func clearRing() {self._ring = nil}
+
+  /// units: none (live positions and staffed checkpoints are used)
+  public var suspectLeftAt: Int64 = 0
+
+  /// up to 64 bytes
+  public var officer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ring: Xunfang_Checkpoint_V1_RingRequest? = nil
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ContainmentRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "": the newest
+  public var id: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_LiveContainment: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var active: Bool {
+    get {_storage._active}
+    set {_uniqueStorage()._active = newValue}
+  }
+
+  /// unix ms
+  public var startedAt: Int64 {
+    get {_storage._startedAt}
+    set {_uniqueStorage()._startedAt = newValue}
+  }
+
+  public var startedBy: String {
+    get {_storage._startedBy}
+    set {_uniqueStorage()._startedBy = newValue}
+  }
+
+  public var suspectLeftAt: Int64 {
+    get {_storage._suspectLeftAt}
+    set {_uniqueStorage()._suspectLeftAt = newValue}
+  }
+
+  /// when `ring` was computed
+  public var computedAt: Int64 {
+    get {_storage._computedAt}
+    set {_uniqueStorage()._computedAt = newValue}
+  }
+
+  /// head start at computed_at
+  public var ring: Xunfang_Checkpoint_V1_RingResponse {
+    get {_storage._ring ?? Xunfang_Checkpoint_V1_RingResponse()}
+    set {_uniqueStorage()._ring = newValue}
+  }
+  /// Returns true if `ring` has been explicitly set.
+  public var hasRing: Bool {_storage._ring != nil}
+  /// Clears the value of `ring`. Subsequent reads from it will return its default value.
+  public mutating func clearRing() {_uniqueStorage()._ring = nil}
+
+  /// live units and staffed checkpoints the ring could use
+  public var units: Int32 {
+    get {_storage._units}
+    set {_uniqueStorage()._units = newValue}
+  }
+
+  /// why it stopped (stood down, the suspect may be beyond the boundary)
+  public var endedReason: String {
+    get {_storage._endedReason}
+    set {_uniqueStorage()._endedReason = newValue}
+  }
+
+  /// as started
+  public var request: Xunfang_Checkpoint_V1_RingRequest {
+    get {_storage._request ?? Xunfang_Checkpoint_V1_RingRequest()}
+    set {_uniqueStorage()._request = newValue}
+  }
+  /// Returns true if `request` has been explicitly set.
+  public var hasRequest: Bool {_storage._request != nil}
+  /// Clears the value of `request`. Subsequent reads from it will return its default value.
+  public mutating func clearRequest() {_uniqueStorage()._request = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.checkpoint.v1"
@@ -3811,6 +3931,213 @@ nonisolated extension Xunfang_Checkpoint_V1_AfterActionReport: SwiftProtobuf.Mes
         if _storage._late != rhs_storage._late {return false}
         if _storage._slowestPosition != rhs_storage._slowestPosition {return false}
         if _storage._html != rhs_storage._html {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ContainRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContainRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ring\0\u{3}suspect_left_at\0\u{1}officer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._ring) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.suspectLeftAt) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._ring {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.suspectLeftAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.suspectLeftAt, fieldNumber: 2)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ContainRequest, rhs: Xunfang_Checkpoint_V1_ContainRequest) -> Bool {
+    if lhs._ring != rhs._ring {return false}
+    if lhs.suspectLeftAt != rhs.suspectLeftAt {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ContainmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContainmentRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ContainmentRequest, rhs: Xunfang_Checkpoint_V1_ContainmentRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_LiveContainment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LiveContainment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}active\0\u{3}started_at\0\u{3}started_by\0\u{3}suspect_left_at\0\u{3}computed_at\0\u{1}ring\0\u{1}units\0\u{3}ended_reason\0\u{1}request\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _active: Bool = false
+    var _startedAt: Int64 = 0
+    var _startedBy: String = String()
+    var _suspectLeftAt: Int64 = 0
+    var _computedAt: Int64 = 0
+    var _ring: Xunfang_Checkpoint_V1_RingResponse? = nil
+    var _units: Int32 = 0
+    var _endedReason: String = String()
+    var _request: Xunfang_Checkpoint_V1_RingRequest? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _active = source._active
+      _startedAt = source._startedAt
+      _startedBy = source._startedBy
+      _suspectLeftAt = source._suspectLeftAt
+      _computedAt = source._computedAt
+      _ring = source._ring
+      _units = source._units
+      _endedReason = source._endedReason
+      _request = source._request
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularBoolField(value: &_storage._active) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._startedAt) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._startedBy) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._suspectLeftAt) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._computedAt) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._ring) }()
+        case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._units) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._endedReason) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._request) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if _storage._active != false {
+        try visitor.visitSingularBoolField(value: _storage._active, fieldNumber: 2)
+      }
+      if _storage._startedAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedAt, fieldNumber: 3)
+      }
+      if !_storage._startedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._startedBy, fieldNumber: 4)
+      }
+      if _storage._suspectLeftAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._suspectLeftAt, fieldNumber: 5)
+      }
+      if _storage._computedAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._computedAt, fieldNumber: 6)
+      }
+      try { if let v = _storage._ring {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if _storage._units != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._units, fieldNumber: 8)
+      }
+      if !_storage._endedReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endedReason, fieldNumber: 9)
+      }
+      try { if let v = _storage._request {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_LiveContainment, rhs: Xunfang_Checkpoint_V1_LiveContainment) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._active != rhs_storage._active {return false}
+        if _storage._startedAt != rhs_storage._startedAt {return false}
+        if _storage._startedBy != rhs_storage._startedBy {return false}
+        if _storage._suspectLeftAt != rhs_storage._suspectLeftAt {return false}
+        if _storage._computedAt != rhs_storage._computedAt {return false}
+        if _storage._ring != rhs_storage._ring {return false}
+        if _storage._units != rhs_storage._units {return false}
+        if _storage._endedReason != rhs_storage._endedReason {return false}
+        if _storage._request != rhs_storage._request {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -14,15 +14,17 @@ public struct CheckpointControlPlugin: Plugin {
     static let service = "/xunfang.checkpoint.v1.Checkpoint/"
     public static let ringMethod = service + "Ring"
     static let methods = ["Ring", "Put", "List", "Get", "SetStatus", "Report", "Board", "PutPlan", "ImportPlan", "ExportPlan", "GetPlan",
-                          "ListPlans", "CheckPlan", "DraftPlan", "Activate", "Acknowledge", "SealBoard", "StandDown", "AfterAction"].map { service + $0 }
+                          "ListPlans", "CheckPlan", "DraftPlan", "Activate", "Acknowledge", "SealBoard", "StandDown", "AfterAction",
+                          "Contain", "GetContainment", "StopContainment"].map { service + $0 }
     static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
     static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
 
     public static let manifest = PluginManifest(
-        name: "checkpoint", version: "0.3.0", publishes: ["checkpoint.>"], serves: methods, calls: [listSites, listUnits],
+        name: "checkpoint", version: "0.3.0", publishes: ["checkpoint.>"], subscribes: ["unit.position"], serves: methods, calls: [listSites, listUnits],
         topicTypes: ["checkpoint.status": "xunfang.checkpoint.v1.StatusChange", "checkpoint.report": "xunfang.checkpoint.v1.CheckReport",
                      "checkpoint.order.*": "xunfang.checkpoint.v1.SealOrder", "checkpoint.escalation": "xunfang.checkpoint.v1.SealEscalation",
-                     "checkpoint.seal": "xunfang.checkpoint.v1.SealActivation"])
+                     "checkpoint.seal": "xunfang.checkpoint.v1.SealActivation", "checkpoint.containment": "xunfang.checkpoint.v1.LiveContainment",
+                     "unit.position": "xunfang.dispatch.v1.UnitPosition"])
 
     public static var descriptorSet: Data { CheckpointControlDescriptors.fileDescriptorSet }
 
@@ -34,6 +36,9 @@ public struct CheckpointControlPlugin: Plugin {
     let rings: RingService
     let registry: Registry
     let seals: SealDesk
+    let containments: LiveContainments
+    /// How often live containments are recomputed and published.
+    let containmentInterval: Duration
     let seedFromGrid: Bool
     let logger: Logger
 
@@ -50,16 +55,23 @@ public struct CheckpointControlPlugin: Plugin {
         }
         let seed = context.settings["CHECKPOINT_SEED_FROM_GRID"] ?? "off"
         guard seed == "on" || seed == "off" else { throw SettingError("CHECKPOINT_SEED_FROM_GRID is \"\(seed)\"; use on or off") }
+        let interval = context.settings["CHECKPOINT_CONTAINMENT_SECONDS"] ?? "5"
+        guard let seconds = Int(interval), (1...10).contains(seconds) else {
+            throw SettingError("CHECKPOINT_CONTAINMENT_SECONDS is \"\(interval)\"; use 1 to 10")
+        }
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
-                      dataDirectory: context.dataDirectory, seedFromGrid: seed == "on", logger: context.logger)
+                      dataDirectory: context.dataDirectory, seedFromGrid: seed == "on", containmentInterval: .seconds(seconds), logger: context.logger)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.
-    public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false, logger: Logger,
+    public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false,
+                containmentInterval: Duration = .seconds(5), logger: Logger,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         rings = RingService(roads: roads, speeds: speeds)
         registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now)
         seals = SealDesk(registry: registry)
+        containments = LiveContainments(registry: registry)
+        self.containmentInterval = containmentInterval
         self.seedFromGrid = seedFromGrid
         self.logger = logger
     }
@@ -101,6 +113,14 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.service + "SealBoard") { (request: Xunfang_Checkpoint_V1_SealBoardRequest, _) in try seals.board(request) }
         bus.serve(Self.service + "StandDown") { (request: Xunfang_Checkpoint_V1_StandDownRequest, call) in try seals.standDown(request, caller: call.caller) }
         bus.serve(Self.service + "AfterAction") { (request: Xunfang_Checkpoint_V1_AfterActionRequest, _) in try seals.afterAction(request) }
+        let containments = self.containments
+        bus.serve(Self.service + "Contain") { (request: Xunfang_Checkpoint_V1_ContainRequest, call) in
+            try await onOwnThread { try containments.contain(request, caller: call.caller) }
+        }
+        bus.serve(Self.service + "GetContainment") { (request: Xunfang_Checkpoint_V1_ContainmentRequest, _) in try containments.get(request.id) }
+        bus.serve(Self.service + "StopContainment") { (request: Xunfang_Checkpoint_V1_ContainmentRequest, call) in
+            try containments.stop(request.id, caller: call.caller)
+        }
     }
 
     /// Dispatch's available units, each where its terminal last reported it or, with no
@@ -138,6 +158,28 @@ public struct CheckpointControlPlugin: Plugin {
         let registry = self.registry, seals = self.seals, logger = self.logger
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await Outbox.drain(registry.store.queue, bus: { bus }, wake: registry.wake.stream, logger: logger) }
+            let containments = self.containments, interval = self.containmentInterval
+            group.addTask {
+                do {
+                    try await bus.consume("unit.position", as: Xunfang_Dispatch_V1_UnitPosition.self) { position, _ in containments.position(position) }
+                } catch {
+                    // Without positions, containments use the staffed checkpoints alone; the rest of the plugin runs on.
+                    logger.warning("unit.position is not available; live containments use checkpoints only", metadata: ["xunfang.error": "\(error)"])
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    do {
+                        for containment in try await onOwnThread({ try containments.recompute() }) {
+                            try await bus.publish("checkpoint.containment", containment)
+                        }
+                    } catch {
+                        logger.warning("live containments could not be recomputed", metadata: ["xunfang.error": "\(error)"])
+                    }
+                }
+            }
             group.addTask {
                 // Seal deadlines are checked every 250 ms: a position passes on within a quarter second of its deadline.
                 while !Task.isCancelled {

@@ -33,6 +33,9 @@ final class CheckpointStore: Sendable {
                 CREATE INDEX activation_running ON activation(ended, id);
                 """)
         }
+        migrator.registerMigration("v3: live containment") { db in
+            try db.execute(sql: "CREATE TABLE containment (id TEXT PRIMARY KEY NOT NULL, active INTEGER NOT NULL, started_at INTEGER NOT NULL, record BLOB NOT NULL)")
+        }
         try migrator.migrate(queue)
     }
 
@@ -98,6 +101,24 @@ final class CheckpointStore: Sendable {
         try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM activation WHERE plan = ?", arguments: [plan]) ?? 0 }
     }
 
+    /// A containment by id, or the newest when `id` is empty.
+    func containment(_ id: String) throws -> Xunfang_Checkpoint_V1_LiveContainment? {
+        try queue.read { db in
+            let sql = id.isEmpty ? "SELECT record FROM containment ORDER BY started_at DESC, rowid DESC LIMIT 1" : "SELECT record FROM containment WHERE id = ?"
+            return try Data.fetchOne(db, sql: sql, arguments: id.isEmpty ? [] : [id]).map { try Xunfang_Checkpoint_V1_LiveContainment(serializedBytes: $0) }
+        }
+    }
+
+    func runningContainments() throws -> [Xunfang_Checkpoint_V1_LiveContainment] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM containment WHERE active = 1 ORDER BY id").map { try Xunfang_Checkpoint_V1_LiveContainment(serializedBytes: $0) }
+        }
+    }
+
+    func containmentCount() throws -> Int {
+        try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM containment") ?? 0 }
+    }
+
     /// Everything one change writes, with the messages that announce it.
     struct Changes {
         var checkpoints: [Xunfang_Checkpoint_V1_CheckpointRecord] = []
@@ -105,6 +126,7 @@ final class CheckpointStore: Sendable {
         var report: Xunfang_Checkpoint_V1_CheckReport?
         var plans: [Xunfang_Checkpoint_V1_SealPlan] = []
         var activations: [Xunfang_Checkpoint_V1_SealActivation] = []
+        var containments: [Xunfang_Checkpoint_V1_LiveContainment] = []
         var outbox: [(topic: String, payload: Data, messageID: String)] = []
     }
 
@@ -133,6 +155,10 @@ final class CheckpointStore: Sendable {
                 try db.execute(sql: "INSERT OR REPLACE INTO activation (id, plan, activated_at, ended, record) VALUES (?, ?, ?, ?, ?)",
                                arguments: [activation.id, activation.plan, activation.activatedAt, activation.state == .stoodDown ? 1 : 0,
                                            try activation.serializedData()])
+            }
+            for containment in changes.containments {
+                try db.execute(sql: "INSERT OR REPLACE INTO containment (id, active, started_at, record) VALUES (?, ?, ?, ?)",
+                               arguments: [containment.id, containment.active ? 1 : 0, containment.startedAt, try containment.serializedData()])
             }
             try Outbox.append(db, changes.outbox)
             return true

@@ -1993,6 +1993,141 @@ void   xunfang__checkpoint__v1__after_action_report__free_unpacked
   assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_report__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__checkpoint__v1__contain_request__init
+                     (Xunfang__Checkpoint__V1__ContainRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ContainRequest init_value = XUNFANG__CHECKPOINT__V1__CONTAIN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__contain_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ContainRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__contain_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__contain_request__pack
+                     (const Xunfang__Checkpoint__V1__ContainRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__contain_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__contain_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ContainRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__contain_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ContainRequest *
+       xunfang__checkpoint__v1__contain_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ContainRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__contain_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__contain_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ContainRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__contain_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__containment_request__init
+                     (Xunfang__Checkpoint__V1__ContainmentRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ContainmentRequest init_value = XUNFANG__CHECKPOINT__V1__CONTAINMENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__containment_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ContainmentRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__containment_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__containment_request__pack
+                     (const Xunfang__Checkpoint__V1__ContainmentRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__containment_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__containment_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ContainmentRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__containment_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ContainmentRequest *
+       xunfang__checkpoint__v1__containment_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ContainmentRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__containment_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__containment_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ContainmentRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__containment_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__live_containment__init
+                     (Xunfang__Checkpoint__V1__LiveContainment         *message)
+{
+  static const Xunfang__Checkpoint__V1__LiveContainment init_value = XUNFANG__CHECKPOINT__V1__LIVE_CONTAINMENT__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__live_containment__get_packed_size
+                     (const Xunfang__Checkpoint__V1__LiveContainment *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__live_containment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__live_containment__pack
+                     (const Xunfang__Checkpoint__V1__LiveContainment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__live_containment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__live_containment__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__LiveContainment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__live_containment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__LiveContainment *
+       xunfang__checkpoint__v1__live_containment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__LiveContainment *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__live_containment__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__live_containment__free_unpacked
+                     (Xunfang__Checkpoint__V1__LiveContainment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__live_containment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__ring_unit__field_descriptors[6] =
 {
   {
@@ -5704,6 +5839,263 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_report__d
   (ProtobufCMessageInit) xunfang__checkpoint__v1__after_action_report__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__contain_request__field_descriptors[3] =
+{
+  {
+    "ring",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ContainRequest, ring),
+    &xunfang__checkpoint__v1__ring_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "suspect_left_at",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ContainRequest, suspect_left_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ContainRequest, officer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__contain_request__field_indices_by_name[] = {
+  2,   /* field[2] = officer */
+  0,   /* field[0] = ring */
+  1,   /* field[1] = suspect_left_at */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__contain_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__contain_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ContainRequest",
+  "ContainRequest",
+  "Xunfang__Checkpoint__V1__ContainRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ContainRequest),
+  3,
+  xunfang__checkpoint__v1__contain_request__field_descriptors,
+  xunfang__checkpoint__v1__contain_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__contain_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__contain_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__containment_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ContainmentRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__containment_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__containment_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__containment_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ContainmentRequest",
+  "ContainmentRequest",
+  "Xunfang__Checkpoint__V1__ContainmentRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ContainmentRequest),
+  1,
+  xunfang__checkpoint__v1__containment_request__field_descriptors,
+  xunfang__checkpoint__v1__containment_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__containment_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__containment_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__live_containment__field_descriptors[10] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, active),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, started_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_by",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, started_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "suspect_left_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, suspect_left_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "computed_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, computed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ring",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, ring),
+    &xunfang__checkpoint__v1__ring_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_reason",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, ended_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__LiveContainment, request),
+    &xunfang__checkpoint__v1__ring_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__live_containment__field_indices_by_name[] = {
+  1,   /* field[1] = active */
+  5,   /* field[5] = computed_at */
+  8,   /* field[8] = ended_reason */
+  0,   /* field[0] = id */
+  9,   /* field[9] = request */
+  6,   /* field[6] = ring */
+  2,   /* field[2] = started_at */
+  3,   /* field[3] = started_by */
+  4,   /* field[4] = suspect_left_at */
+  7,   /* field[7] = units */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__live_containment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__live_containment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.LiveContainment",
+  "LiveContainment",
+  "Xunfang__Checkpoint__V1__LiveContainment",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__LiveContainment),
+  10,
+  xunfang__checkpoint__v1__live_containment__field_descriptors,
+  xunfang__checkpoint__v1__live_containment__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__live_containment__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__live_containment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__checkpoint__v1__metric__enum_values_by_number[3] =
 {
   { "METRIC_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__METRIC__METRIC_UNSPECIFIED", 0 },
@@ -5900,7 +6292,7 @@ const ProtobufCEnumDescriptor xunfang__checkpoint__v1__position_state__descripto
   xunfang__checkpoint__v1__position_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[19] =
+static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[22] =
 {
   { "Ring", &xunfang__checkpoint__v1__ring_request__descriptor, &xunfang__checkpoint__v1__ring_response__descriptor },
   { "Put", &xunfang__checkpoint__v1__put_request__descriptor, &xunfang__checkpoint__v1__put_response__descriptor },
@@ -5921,6 +6313,9 @@ static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__meth
   { "SealBoard", &xunfang__checkpoint__v1__seal_board_request__descriptor, &xunfang__checkpoint__v1__seal_activation__descriptor },
   { "StandDown", &xunfang__checkpoint__v1__stand_down_request__descriptor, &xunfang__checkpoint__v1__seal_activation__descriptor },
   { "AfterAction", &xunfang__checkpoint__v1__after_action_request__descriptor, &xunfang__checkpoint__v1__after_action_report__descriptor },
+  { "Contain", &xunfang__checkpoint__v1__contain_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
+  { "GetContainment", &xunfang__checkpoint__v1__containment_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
+  { "StopContainment", &xunfang__checkpoint__v1__containment_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
 };
 const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   15,        /* Acknowledge */
@@ -5928,9 +6323,11 @@ const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   18,        /* AfterAction */
   6,        /* Board */
   12,        /* CheckPlan */
+  19,        /* Contain */
   13,        /* DraftPlan */
   9,        /* ExportPlan */
   3,        /* Get */
+  20,        /* GetContainment */
   10,        /* GetPlan */
   8,        /* ImportPlan */
   2,        /* List */
@@ -5941,7 +6338,8 @@ const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   0,        /* Ring */
   16,        /* SealBoard */
   4,        /* SetStatus */
-  17         /* StandDown */
+  17,        /* StandDown */
+  21         /* StopContainment */
 };
 const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor =
 {
@@ -5950,7 +6348,7 @@ const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor
   "Checkpoint",
   "Xunfang__Checkpoint__V1__Checkpoint",
   "xunfang.checkpoint.v1",
-  19,
+  22,
   xunfang__checkpoint__v1__checkpoint__method_descriptors,
   xunfang__checkpoint__v1__checkpoint__method_indices_by_name
 };
@@ -6105,6 +6503,30 @@ void xunfang__checkpoint__v1__checkpoint__after_action(ProtobufCService *service
 {
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__contain(ProtobufCService *service,
+                                                  const Xunfang__Checkpoint__V1__ContainRequest *input,
+                                                  Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__get_containment(ProtobufCService *service,
+                                                          const Xunfang__Checkpoint__V1__ContainmentRequest *input,
+                                                          Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__stop_containment(ProtobufCService *service,
+                                                           const Xunfang__Checkpoint__V1__ContainmentRequest *input,
+                                                           Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
                                                 Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy destroy)

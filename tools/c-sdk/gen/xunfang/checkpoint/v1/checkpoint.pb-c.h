@@ -60,6 +60,9 @@ typedef struct Xunfang__Checkpoint__V1__StandDownRequest Xunfang__Checkpoint__V1
 typedef struct Xunfang__Checkpoint__V1__AfterActionRequest Xunfang__Checkpoint__V1__AfterActionRequest;
 typedef struct Xunfang__Checkpoint__V1__PositionReview Xunfang__Checkpoint__V1__PositionReview;
 typedef struct Xunfang__Checkpoint__V1__AfterActionReport Xunfang__Checkpoint__V1__AfterActionReport;
+typedef struct Xunfang__Checkpoint__V1__ContainRequest Xunfang__Checkpoint__V1__ContainRequest;
+typedef struct Xunfang__Checkpoint__V1__ContainmentRequest Xunfang__Checkpoint__V1__ContainmentRequest;
+typedef struct Xunfang__Checkpoint__V1__LiveContainment Xunfang__Checkpoint__V1__LiveContainment;
 
 
 /* --- enums --- */
@@ -1155,6 +1158,85 @@ struct  Xunfang__Checkpoint__V1__AfterActionReport
     , NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Starts a live containment: the ring is recomputed as time passes (the suspect's head
+ * start grows) and units move (Dispatch's "unit.position"), and published on
+ * "checkpoint.containment" at every recomputation (CHECKPOINT_CONTAINMENT_SECONDS, default 5).
+ */
+struct  Xunfang__Checkpoint__V1__ContainRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the incident, boundary, margin, suspect mode and exits; time metric only;
+   */
+  Xunfang__Checkpoint__V1__RingRequest *ring;
+  /*
+   * units: none (live positions and staffed checkpoints are used)
+   */
+  /*
+   * unix ms when the suspect left the incident; 0: now minus ring.head_start
+   */
+  int64_t suspect_left_at;
+  /*
+   * up to 64 bytes
+   */
+  char *officer;
+};
+#define XUNFANG__CHECKPOINT__V1__CONTAIN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__contain_request__descriptor) \
+    , NULL, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__ContainmentRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "": the newest
+   */
+  char *id;
+};
+#define XUNFANG__CHECKPOINT__V1__CONTAINMENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__containment_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__LiveContainment
+{
+  ProtobufCMessage base;
+  char *id;
+  protobuf_c_boolean active;
+  /*
+   * unix ms
+   */
+  int64_t started_at;
+  char *started_by;
+  int64_t suspect_left_at;
+  /*
+   * when `ring` was computed
+   */
+  int64_t computed_at;
+  /*
+   * head start at computed_at
+   */
+  Xunfang__Checkpoint__V1__RingResponse *ring;
+  /*
+   * live units and staffed checkpoints the ring could use
+   */
+  int32_t units;
+  /*
+   * why it stopped (stood down, the suspect may be beyond the boundary)
+   */
+  char *ended_reason;
+  /*
+   * as started
+   */
+  Xunfang__Checkpoint__V1__RingRequest *request;
+};
+#define XUNFANG__CHECKPOINT__V1__LIVE_CONTAINMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__live_containment__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, NULL }
+
+
 /* Xunfang__Checkpoint__V1__RingUnit methods */
 void   xunfang__checkpoint__v1__ring_unit__init
                      (Xunfang__Checkpoint__V1__RingUnit         *message);
@@ -1994,6 +2076,63 @@ Xunfang__Checkpoint__V1__AfterActionReport *
 void   xunfang__checkpoint__v1__after_action_report__free_unpacked
                      (Xunfang__Checkpoint__V1__AfterActionReport *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ContainRequest methods */
+void   xunfang__checkpoint__v1__contain_request__init
+                     (Xunfang__Checkpoint__V1__ContainRequest         *message);
+size_t xunfang__checkpoint__v1__contain_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ContainRequest   *message);
+size_t xunfang__checkpoint__v1__contain_request__pack
+                     (const Xunfang__Checkpoint__V1__ContainRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__contain_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ContainRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ContainRequest *
+       xunfang__checkpoint__v1__contain_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__contain_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ContainRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ContainmentRequest methods */
+void   xunfang__checkpoint__v1__containment_request__init
+                     (Xunfang__Checkpoint__V1__ContainmentRequest         *message);
+size_t xunfang__checkpoint__v1__containment_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ContainmentRequest   *message);
+size_t xunfang__checkpoint__v1__containment_request__pack
+                     (const Xunfang__Checkpoint__V1__ContainmentRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__containment_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ContainmentRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ContainmentRequest *
+       xunfang__checkpoint__v1__containment_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__containment_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ContainmentRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__LiveContainment methods */
+void   xunfang__checkpoint__v1__live_containment__init
+                     (Xunfang__Checkpoint__V1__LiveContainment         *message);
+size_t xunfang__checkpoint__v1__live_containment__get_packed_size
+                     (const Xunfang__Checkpoint__V1__LiveContainment   *message);
+size_t xunfang__checkpoint__v1__live_containment__pack
+                     (const Xunfang__Checkpoint__V1__LiveContainment   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__live_containment__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__LiveContainment   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__LiveContainment *
+       xunfang__checkpoint__v1__live_containment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__live_containment__free_unpacked
+                     (Xunfang__Checkpoint__V1__LiveContainment *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Checkpoint__V1__RingUnit_Closure)
@@ -2131,6 +2270,15 @@ typedef void (*Xunfang__Checkpoint__V1__PositionReview_Closure)
 typedef void (*Xunfang__Checkpoint__V1__AfterActionReport_Closure)
                  (const Xunfang__Checkpoint__V1__AfterActionReport *message,
                   void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ContainRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ContainRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ContainmentRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ContainmentRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__LiveContainment_Closure)
+                 (const Xunfang__Checkpoint__V1__LiveContainment *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2214,6 +2362,18 @@ struct Xunfang__Checkpoint__V1__Checkpoint_Service
                        const Xunfang__Checkpoint__V1__AfterActionRequest *input,
                        Xunfang__Checkpoint__V1__AfterActionReport_Closure closure,
                        void *closure_data);
+  void (*contain)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                  const Xunfang__Checkpoint__V1__ContainRequest *input,
+                  Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                  void *closure_data);
+  void (*get_containment)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                          const Xunfang__Checkpoint__V1__ContainmentRequest *input,
+                          Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                          void *closure_data);
+  void (*stop_containment)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                           const Xunfang__Checkpoint__V1__ContainmentRequest *input,
+                           Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                           void *closure_data);
 };
 typedef void (*Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy)(Xunfang__Checkpoint__V1__Checkpoint_Service *);
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
@@ -2240,7 +2400,10 @@ void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpo
       function_prefix__ ## acknowledge,\
       function_prefix__ ## seal_board,\
       function_prefix__ ## stand_down,\
-      function_prefix__ ## after_action  }
+      function_prefix__ ## after_action,\
+      function_prefix__ ## contain,\
+      function_prefix__ ## get_containment,\
+      function_prefix__ ## stop_containment  }
 void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__RingRequest *input,
                                                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
@@ -2317,6 +2480,18 @@ void xunfang__checkpoint__v1__checkpoint__after_action(ProtobufCService *service
                                                        const Xunfang__Checkpoint__V1__AfterActionRequest *input,
                                                        Xunfang__Checkpoint__V1__AfterActionReport_Closure closure,
                                                        void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__contain(ProtobufCService *service,
+                                                  const Xunfang__Checkpoint__V1__ContainRequest *input,
+                                                  Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                                                  void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__get_containment(ProtobufCService *service,
+                                                          const Xunfang__Checkpoint__V1__ContainmentRequest *input,
+                                                          Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                                                          void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__stop_containment(ProtobufCService *service,
+                                                           const Xunfang__Checkpoint__V1__ContainmentRequest *input,
+                                                           Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
+                                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2371,6 +2546,9 @@ extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__stand_down_requ
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__position_review__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_report__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__contain_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__containment_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__live_containment__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor;
 
 PROTOBUF_C__END_DECLS
