@@ -202,15 +202,20 @@ final class Registry: Sendable {
 
     static func who(_ caller: String, _ officer: String) -> String { officer.isEmpty ? caller : "\(caller) / \(officer)" }
 
+    /// Ids of checkpoints, plans and positions: they go into topics and file names.
+    static func checkID(_ id: String, what: String) throws {
+        let characters = id.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+        guard (1...64).contains(id.utf8.count), characters else {
+            throw BusClientError(.invalidArgument, "\(what) \"\(id.prefix(64))\" must be 1 to 64 bytes of letters, digits, - and _")
+        }
+    }
+
     static func checkOfficer(_ officer: String) throws {
         guard officer.utf8.count <= 64 else { throw BusClientError(.invalidArgument, "officer is longer than 64 bytes") }
     }
 
     static func check(_ record: CheckpointRecord) throws {
-        let idCharacters = record.id.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
-        guard (1...64).contains(record.id.utf8.count), idCharacters else {
-            throw BusClientError(.invalidArgument, "id must be 1 to 64 bytes of letters, digits, - and _")
-        }
+        try checkID(record.id, what: "checkpoint id")
         guard (1...128).contains(record.name.utf8.count) else { throw BusClientError(.invalidArgument, "checkpoint \(record.id): name must be 1 to 128 bytes") }
         switch record.kind {
         case .publicSecurity, .cityExit, .borderSmart, .mobile: break

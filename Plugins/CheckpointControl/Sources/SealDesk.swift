@@ -216,7 +216,7 @@ final class SealDesk: Sendable {
         for (index, effect) in effects.enumerated() {
             switch effect {
             case .order(let responder, let order):
-                changes.outbox.append(("checkpoint.order.\(Self.topicToken(responder))", try order.serializedData(), "\(stamp)-\(index)"))
+                changes.outbox.append(("checkpoint.order.\(Topic.token(responder))", try order.serializedData(), "\(stamp)-\(index)"))
             case .escalation(let escalation):
                 changes.outbox.append(("checkpoint.escalation", try escalation.serializedData(), "\(stamp)-\(index)"))
             case .status(let id, let status, let reason):
@@ -226,10 +226,6 @@ final class SealDesk: Sendable {
         }
         changes.activations.append(activation)
         changes.outbox.append(("checkpoint.seal", try activation.serializedData(), "\(stamp)-board"))
-    }
-
-    static func topicToken(_ text: String) -> String {
-        String(text.map { $0 == "." || $0 == "*" || $0 == ">" || $0 == " " ? "_" : $0 })
     }
 
     struct Traveller {

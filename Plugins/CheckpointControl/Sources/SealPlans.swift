@@ -132,7 +132,7 @@ struct PlanBook: Sendable {
     }
 
     static func checkFields(_ plan: SealPlan) throws {
-        try checkID(plan.id, what: "plan id")
+        try Registry.checkID(plan.id, what: "plan id")
         let name = "plan \(plan.id)"
         guard (1...128).contains(plan.name.utf8.count) else { throw BusClientError(.invalidArgument, "\(name): name must be 1 to 128 bytes") }
         switch plan.scope {
@@ -152,7 +152,7 @@ struct PlanBook: Sendable {
         }
         var seen = Set<String>()
         for position in plan.positions {
-            try checkID(position.id, what: "\(name) position id")
+            try Registry.checkID(position.id, what: "\(name) position id")
             guard seen.insert(position.id).inserted else { throw BusClientError(.invalidArgument, "\(name): position \(position.id) appears twice") }
             guard position.name.utf8.count <= 128, position.unit.utf8.count <= 64 else {
                 throw BusClientError(.invalidArgument, "\(name) position \(position.id): name is at most 128 bytes, unit 64")
@@ -160,13 +160,6 @@ struct PlanBook: Sendable {
             guard position.checkpoint.isEmpty || position.unit.isEmpty else {
                 throw BusClientError(.invalidArgument, "\(name) position \(position.id): a checkpoint position names no unit")
             }
-        }
-    }
-
-    static func checkID(_ id: String, what: String) throws {
-        let characters = id.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
-        guard (1...64).contains(id.utf8.count), characters else {
-            throw BusClientError(.invalidArgument, "\(what) \"\(id.prefix(64))\" must be 1 to 64 bytes of letters, digits, - and _")
         }
     }
 

@@ -637,7 +637,7 @@ final class Desk: @unchecked Sendable {
                     order.callSign = callSign
                     order.ackDeadline = deadline
                     if let incident = dispatcher.incidents[incidentID] { order.incident = Wire.incident(incident) }
-                    outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), messageID))
+                    outbox.append(("dispatch.order.\(Topic.token(callSign))", try order.serializedData(), messageID))
                 case .neighboursAware(let incidentID, let neighbourhood, let callSigns):
                     guard let incident = dispatcher.incidents[incidentID] else { continue }
                     let alert = Wire.neighboursAlert(incident, neighbourhood, callSigns: callSigns)
@@ -647,7 +647,7 @@ final class Desk: @unchecked Sendable {
                         order.incidentID = incidentID
                         order.callSign = callSign
                         order.alert = alert
-                        outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), "\(messageID)-\(number)"))
+                        outbox.append(("dispatch.order.\(Topic.token(callSign))", try order.serializedData(), "\(messageID)-\(number)"))
                     }
                 case .escalated(let incidentID, let reason):
                     guard let incident = dispatcher.incidents[incidentID] else { continue }
@@ -661,7 +661,7 @@ final class Desk: @unchecked Sendable {
                     order.callSign = callSign
                     order.relocateTo = Wire.position(point)
                     order.moveUpPlan = plan
-                    outbox.append(("dispatch.order.\(Wire.topicToken(callSign))", try order.serializedData(), messageID))
+                    outbox.append(("dispatch.order.\(Topic.token(callSign))", try order.serializedData(), messageID))
                 }
             }
             do {

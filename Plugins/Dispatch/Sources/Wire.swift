@@ -12,11 +12,6 @@ enum Wire {
 
     static func mode(_ mode: TravelMode) -> Xunfang_GridModel_V1_TravelMode { mode.wire }
 
-    /// Call signs become one topic token (dots and wildcards would split or match).
-    static func topicToken(_ text: String) -> String {
-        String(text.map { $0 == "." || $0 == "*" || $0 == ">" || $0 == " " ? "_" : $0 })
-    }
-
     static func incident(_ incident: Incident) -> Xunfang_Dispatch_V1_Incident {
         var message = Xunfang_Dispatch_V1_Incident()
         message.id = incident.id
