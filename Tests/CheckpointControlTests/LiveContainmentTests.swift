@@ -9,15 +9,6 @@ import XunfangPluginKit
 struct LiveContainmentTests {
     /// Units reported 200 m out on each arm of the crossroads; the suspect left the crossing just now.
     func start(_ stack: RegistryStack, _ desk: BusClient) async throws -> Xunfang_Checkpoint_V1_LiveContainment {
-        let projection = LocalProjection(origin: Roads.origin)
-        for (callSign, x, y) in [("U1", 200.0, 0.0), ("U2", -200.0, 0.0), ("U3", 0.0, 200.0), ("U4", 0.0, -200.0)] {
-            let point = projection.unproject(PlanarPoint(x: x, y: y))
-            try await desk.publish("unit.position", Xunfang_Dispatch_V1_UnitPosition.with {
-                $0.callSign = callSign
-                $0.position = .with { $0.longitude = point.longitude; $0.latitude = point.latitude }
-                $0.at = stack.now
-            })
-        }
         let request = Xunfang_Checkpoint_V1_ContainRequest.with {
             $0.ring = .with {
                 $0.incidentNode = 100
@@ -27,8 +18,17 @@ struct LiveContainmentTests {
             $0.suspectLeftAt = stack.now
             $0.officer = "王芳"
         }
-        // Positions arrive asynchronously: ask until the ring uses all four units.
+        // Terminals report again and again; the plugin hears them once its subscription is up.
+        let projection = LocalProjection(origin: Roads.origin)
         for _ in 0..<600 {
+            for (callSign, x, y) in [("U1", 200.0, 0.0), ("U2", -200.0, 0.0), ("U3", 0.0, 200.0), ("U4", 0.0, -200.0)] {
+                let point = projection.unproject(PlanarPoint(x: x, y: y))
+                try await desk.publish("unit.position", Xunfang_Dispatch_V1_UnitPosition.with {
+                    $0.callSign = callSign
+                    $0.position = .with { $0.longitude = point.longitude; $0.latitude = point.latitude }
+                    $0.at = stack.now
+                })
+            }
             let answer = try await call(desk, "Contain", request, as: Xunfang_Checkpoint_V1_LiveContainment.self)
             if answer.units == 4 { return answer }
             _ = try await call(desk, "StopContainment", Xunfang_Checkpoint_V1_ContainmentRequest.with { $0.id = answer.id },

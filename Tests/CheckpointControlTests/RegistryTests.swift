@@ -28,18 +28,8 @@ struct RegistryStack {
         config.bus.pingIntervalMilliseconds = 600_000
         let server = BusServer(config: config, credentials: ["checkpoint": secret, "desk": secret], logger: quiet)
         _ = try await server.start()
-        // A crossroads: an east–west street (nodes 95...105) and a north–south one (200s) through node 100.
-        var roads = Roads()
-        for step in -5...5 {
-            roads.node(Int64(100 + step), Double(step) * 100, 0)
-            if step != 0 { roads.node(Int64(200 + step), 0, Double(step) * 100) }
-        }
-        for step in -5..<5 {
-            roads.road(Int64(100 + step), Int64(101 + step))
-            roads.road(step == 0 ? 100 : Int64(200 + step), step == -1 ? 100 : Int64(201 + step))
-        }
         return RegistryStack(server: server, transport: InProcessBus(broker: server.broker!, eventLoop: server.eventLoop), directory: directory,
-                             graph: try roads.graph(), clock: ManualClock(ChinaTime.parse("2026-12-01 10:00:00")!))
+                             graph: try crossroads(), clock: ManualClock(ChinaTime.parse("2026-12-01 10:00:00")!))
     }
 
     /// The plugin connected and running; `close` stops it as its runner would.
@@ -161,7 +151,7 @@ struct RegistryTests {
         await #expect { try await setStatus(desk, "CP-none", .alert) } throws: { ($0 as? BusClientError)?.code == .notFound && "\($0)".contains("CP-none") }
         await #expect { try await register(desk, "CP-bad", node: 103, lanes: 0) } throws: { "\($0)".contains("lanes") }
         await #expect { try await register(desk, "CP-far", node: 999) } throws: { ($0 as? BusClientError)?.code == .notFound && "\($0)".contains("999") }
-        await #expect { try await register(desk, "CP bad id", node: 103) } throws: { "\($0)".contains("id must be") }
+        await #expect { try await register(desk, "CP bad id", node: 103) } throws: { "\($0)".contains("checkpoint id \"CP bad id\" must be 1 to 64 bytes") }
         await desk.close()
         await plugin.close()
         await stack.server.stop()
