@@ -56,8 +56,10 @@ struct SealRun {
         run.event("activated", at: start, detail: base.drill ? "drill" : base.reason)
         var effects: [SealEffect] = []
         let unitNeeds = needs.indices.filter { !needs[$0].checkpointReady }
-        let assignment = Self.assign(unitNeeds.map { need in eta[need] }, preferred: unitNeeds.map { needs[$0].preferredUnit },
-                                     units: base.units.map(\.id))
+        let assigned = Self.assign(unitNeeds.map { need in eta[need] }, preferred: unitNeeds.map { needs[$0].preferredUnit },
+                                   units: base.units.map(\.id))
+        // Need index → the unit it was given.
+        let assignment = Dictionary(uniqueKeysWithValues: zip(unitNeeds, assigned)).compactMapValues { $0 }
         for (index, need) in needs.enumerated() {
             var position = need.position
             if need.checkpointReady {
@@ -65,7 +67,7 @@ struct SealRun {
                 if !base.drill { effects.append(.status(checkpoint: position.checkpoint, to: .alert, reason: "seal \(base.id)")) }
             } else {
                 if !position.checkpoint.isEmpty { position.passedOver.append(position.checkpoint) }
-                if let slot = unitNeeds.firstIndex(of: index), let unit = assignment[slot] {
+                if let unit = assignment[index] {
                     let seconds = eta[index][unit]
                     run.order(&position, to: base.units[unit].id, at: start, eta: seconds, deadline: run.unitDeadline(eta: seconds, from: start), effects: &effects)
                 } else {

@@ -64,7 +64,7 @@ final class SealDesk: Sendable {
     }
 
     func listPlans() throws -> Xunfang_Checkpoint_V1_ListPlansResponse {
-        .with { $0.plans = (try? store.plans()) ?? [] }
+        try .with { $0.plans = try store.plans() }
     }
 
     func checkPlan(_ plan: SealPlan) throws -> Xunfang_Checkpoint_V1_CheckPlanResponse {
@@ -104,8 +104,10 @@ final class SealDesk: Sendable {
                 throw BusClientError(.failedPrecondition, "plan \(plan.id) is already active (activation \(running.id)); stand it down first")
             }
             let start = now
+            // Numbered per plan; a failed count must not reuse an id (the row would be replaced).
+            let number = try store.activationCount(plan: plan.id) + 1
             let base = SealActivation.with {
-                $0.id = "\(plan.id)-\((try? store.activationCount(plan: plan.id)).map { $0 + 1 } ?? 1)"
+                $0.id = "\(plan.id)-\(number)"
                 $0.plan = plan.id
                 $0.planName = plan.name
                 $0.drill = request.drill

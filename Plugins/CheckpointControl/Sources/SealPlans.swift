@@ -105,7 +105,6 @@ struct PlanBook: Sendable {
     /// The smallest ring for the plan's area: needed checkpoints of `registry` and unit posts.
     func draft(_ input: SealPlan, registry: [CheckpointRecord]) throws -> SealPlan {
         var plan = input
-        plan.positions = []
         // A placeholder position lets the fields be checked; the ring is drafted below.
         plan.positions = [.with { $0.id = "draft"; $0.node = rings.roads.nodeIDs.first ?? 0 }]
         var resolved = try resolve(plan) { _ in nil }
