@@ -268,9 +268,11 @@ final class FileDurableLog: DurableLog {
         var doomed: [Int] = []
         for number in oldest..<segment {
             // A prefix only, and never a segment with records still waiting to be written.
-            guard (liveMessages[number] ?? 0) <= 0, !pending.chunks.contains(where: { $0.segment == number }) else { break }
-            guard inFlight?.chunks.contains(where: { $0.segment == number }) != true else {
-                // Its write may yet fail and be cut back; try again once it is synced.
+            guard (liveMessages[number] ?? 0) <= 0 else { break }
+            guard !pending.chunks.contains(where: { $0.segment == number }), inFlight?.chunks.contains(where: { $0.segment == number }) != true else {
+                // Not all written yet (and a write may fail and be cut back): try again once
+                // synced. Without this a forget that came while the segment's last records
+                // were still queued left the segment on disk until the next rotation.
                 deletionDeferred = true
                 break
             }
