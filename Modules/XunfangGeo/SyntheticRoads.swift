@@ -178,3 +178,35 @@ public enum SyntheticRoads {
         }
     }
 }
+
+extension SyntheticRoads.Parameters {
+    /// The county's patrol grids in metres from the centre: the core as 5 × 5 cells, then
+    /// 8 fringe cells around it filling the centre 2 × 2 rural cells, then the rural cells
+    /// (a tenth of the side) row by row from the south-west. The demo county's 129 grids;
+    /// GridModel names them and the CheckpointControl benchmark rings them.
+    public var gridBoxes: [BoundingBox] {
+        let half = sideMetres / 2, coreHalf = coreSideMetres / 2
+        let ruralCell = sideMetres / 10, blockHalf = ruralCell
+        let coreCell = coreSideMetres / 5
+        var boxes: [BoundingBox] = []
+        for row in 0..<5 {
+            for column in 0..<5 {
+                let minX = -coreHalf + Double(column) * coreCell, minY = -coreHalf + Double(row) * coreCell
+                boxes.append(BoundingBox(minX: minX, minY: minY, maxX: minX + coreCell, maxY: minY + coreCell))
+            }
+        }
+        boxes += [
+            BoundingBox(minX: -blockHalf, minY: coreHalf, maxX: 0, maxY: blockHalf), BoundingBox(minX: 0, minY: coreHalf, maxX: blockHalf, maxY: blockHalf),
+            BoundingBox(minX: -blockHalf, minY: -blockHalf, maxX: 0, maxY: -coreHalf), BoundingBox(minX: 0, minY: -blockHalf, maxX: blockHalf, maxY: -coreHalf),
+            BoundingBox(minX: -blockHalf, minY: -coreHalf, maxX: -coreHalf, maxY: 0), BoundingBox(minX: -blockHalf, minY: 0, maxX: -coreHalf, maxY: coreHalf),
+            BoundingBox(minX: coreHalf, minY: -coreHalf, maxX: blockHalf, maxY: 0), BoundingBox(minX: coreHalf, minY: 0, maxX: blockHalf, maxY: coreHalf),
+        ]
+        for row in 0..<10 {
+            for column in 0..<10 where !((4...5).contains(row) && (4...5).contains(column)) {
+                let minX = -half + Double(column) * ruralCell, minY = -half + Double(row) * ruralCell
+                boxes.append(BoundingBox(minX: minX, minY: minY, maxX: minX + ruralCell, maxY: minY + ruralCell))
+            }
+        }
+        return boxes
+    }
+}

@@ -202,6 +202,26 @@ struct CountyQueryTests {
         #expect(onFoot.reachableNodes < large.reachableNodes)
     }
 
+    @Test("an isochrone's reachable network has every arc entered in time with its times, and its area claims less than the hull and holds every reached node")
+    func reachableNetwork() throws {
+        let origin = at(0, 0)
+        let reach = try #require(demo.isochrone(from: origin, seconds: 180, mode: .car))
+        let roads = demo.roads
+        #expect(!reach.network.isEmpty && !reach.networkTruncated)
+        #expect(reach.network.allSatisfy { $0.enter < 180 && $0.share > 0 && $0.share <= 1 && ($0.share < 1) == ($0.leave > 180) })
+        // Partial arcs in part, as road_metres counts them.
+        let metres = reach.network.reduce(0) { $0 + $1.share * roads.arcLength[$1.arc] }
+        #expect(abs(metres - reach.roadMetres) < 1e-6 * reach.roadMetres)
+        #expect(zip(reach.network, reach.network.dropFirst()).allSatisfy { $0.enter <= $1.enter })
+        let area = try reach.area.map { rings in Polygon(outer: try Ring(rings[0].map(projection.project)), holes: try rings.dropFirst().map { try Ring($0.map(projection.project)) }) }
+        let hull = try Polygon(outer: Ring(reach.hull.map(projection.project)))
+        #expect(reach.areaSquareMetres < hull.area && abs(area.reduce(0) { $0 + $1.area } - reach.areaSquareMetres) < 1)
+        for arc in reach.network.map(\.arc) {
+            let tail = projection.project(roads.coordinates[roads.tail(ofArc: arc)])
+            #expect(area.contains { $0.contains(tail) }, "arc \(arc)'s start is outside the area")
+        }
+    }
+
     @Test("coverage grows with the threshold and reaches every patrol point that has a unit on it")
     func coverage() throws {
         let points = demo.sites.filter { $0.kind == .patrolPoint }

@@ -747,6 +747,9 @@ public nonisolated struct Xunfang_GridModel_V1_IsochroneRequest: Sendable {
 
   public var mode: Xunfang_GridModel_V1_TravelMode = .car
 
+  /// also every arc reached, with its times (at most 50,000 arcs)
+  public var withNetwork: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -764,8 +767,71 @@ public nonisolated struct Xunfang_GridModel_V1_IsochroneResponse: Sendable {
   /// road length reachable, partial roads counted in part
   public var roadMetres: Double = 0
 
-  /// convex hull of what is reached, counter-clockwise
+  /// convex hull of what is reached, counter-clockwise: claims the land between roads too; see area
   public var polygon: [Xunfang_GridModel_V1_Position] = []
+
+  /// what is reached and no more: within area_cell_metres × 2√2 of a reached road
+  public var area: [Xunfang_GridModel_V1_IsochroneArea] = []
+
+  public var areaCellMetres: Double = 0
+
+  public var areaSquareMetres: Double = 0
+
+  /// with_network: every arc entered within the time, in the direction travelled
+  public var network: [Xunfang_GridModel_V1_ReachedArc] = []
+
+  /// more than 50,000 arcs: the first 50,000 by entry time
+  public var networkTruncated: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_GridModel_V1_IsochroneArea: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// counter-clockwise
+  public var outer: Xunfang_GridModel_V1_Ring {
+    get {_outer ?? Xunfang_GridModel_V1_Ring()}
+    set {_outer = newValue}
+  }
+  /// Returns true if `outer` has been explicitly set.
+  public var hasOuter: Bool {self._outer != nil}
+  /// Clears the value of `outer`. Subsequent reads from it will return its default value.
+  public mutating func clearOuter() {self._outer = nil}
+
+  /// clockwise
+  public var holes: [Xunfang_GridModel_V1_Ring] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _outer: Xunfang_GridModel_V1_Ring? = nil
+}
+
+public nonisolated struct Xunfang_GridModel_V1_ReachedArc: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// OSM node ids
+  public var fromNode: Int64 = 0
+
+  public var toNode: Int64 = 0
+
+  public var enterSeconds: Double = 0
+
+  /// when the far end is reached; beyond the time when only part is
+  public var leaveSeconds: Double = 0
+
+  /// of the arc reached within the time, (0, 1]
+  public var share: Double = 0
+
+  public var roadName: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1720,7 +1786,7 @@ nonisolated extension Xunfang_GridModel_V1_EtaResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_GridModel_V1_IsochroneRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IsochroneRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}minutes\0\u{1}mode\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}minutes\0\u{1}mode\0\u{3}with_network\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1731,6 +1797,7 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneRequest: SwiftProtobuf.Messa
       case 1: try { try decoder.decodeSingularMessageField(value: &self._origin) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.minutes) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.withNetwork) }()
       default: break
       }
     }
@@ -1750,6 +1817,9 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneRequest: SwiftProtobuf.Messa
     if self.mode != .car {
       try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 3)
     }
+    if self.withNetwork != false {
+      try visitor.visitSingularBoolField(value: self.withNetwork, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1757,6 +1827,7 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneRequest: SwiftProtobuf.Messa
     if lhs._origin != rhs._origin {return false}
     if lhs.minutes != rhs.minutes {return false}
     if lhs.mode != rhs.mode {return false}
+    if lhs.withNetwork != rhs.withNetwork {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1764,7 +1835,7 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneRequest: SwiftProtobuf.Messa
 
 nonisolated extension Xunfang_GridModel_V1_IsochroneResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IsochroneResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reachable_nodes\0\u{3}road_metres\0\u{1}polygon\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reachable_nodes\0\u{3}road_metres\0\u{1}polygon\0\u{1}area\0\u{3}area_cell_metres\0\u{3}area_square_metres\0\u{1}network\0\u{3}network_truncated\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1775,6 +1846,11 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneResponse: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.reachableNodes) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.roadMetres) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.polygon) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.area) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.areaCellMetres) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.areaSquareMetres) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.network) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.networkTruncated) }()
       default: break
       }
     }
@@ -1790,6 +1866,21 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneResponse: SwiftProtobuf.Mess
     if !self.polygon.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.polygon, fieldNumber: 3)
     }
+    if !self.area.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.area, fieldNumber: 4)
+    }
+    if self.areaCellMetres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.areaCellMetres, fieldNumber: 5)
+    }
+    if self.areaSquareMetres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.areaSquareMetres, fieldNumber: 6)
+    }
+    if !self.network.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.network, fieldNumber: 7)
+    }
+    if self.networkTruncated != false {
+      try visitor.visitSingularBoolField(value: self.networkTruncated, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1797,6 +1888,105 @@ nonisolated extension Xunfang_GridModel_V1_IsochroneResponse: SwiftProtobuf.Mess
     if lhs.reachableNodes != rhs.reachableNodes {return false}
     if lhs.roadMetres != rhs.roadMetres {return false}
     if lhs.polygon != rhs.polygon {return false}
+    if lhs.area != rhs.area {return false}
+    if lhs.areaCellMetres != rhs.areaCellMetres {return false}
+    if lhs.areaSquareMetres != rhs.areaSquareMetres {return false}
+    if lhs.network != rhs.network {return false}
+    if lhs.networkTruncated != rhs.networkTruncated {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_IsochroneArea: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IsochroneArea"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outer\0\u{1}holes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._outer) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.holes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._outer {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.holes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.holes, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_IsochroneArea, rhs: Xunfang_GridModel_V1_IsochroneArea) -> Bool {
+    if lhs._outer != rhs._outer {return false}
+    if lhs.holes != rhs.holes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_ReachedArc: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReachedArc"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_node\0\u{3}to_node\0\u{3}enter_seconds\0\u{3}leave_seconds\0\u{1}share\0\u{3}road_name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.fromNode) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.toNode) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.enterSeconds) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.leaveSeconds) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.roadName) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.fromNode != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromNode, fieldNumber: 1)
+    }
+    if self.toNode != 0 {
+      try visitor.visitSingularInt64Field(value: self.toNode, fieldNumber: 2)
+    }
+    if self.enterSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.enterSeconds, fieldNumber: 3)
+    }
+    if self.leaveSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.leaveSeconds, fieldNumber: 4)
+    }
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 5)
+    }
+    if !self.roadName.isEmpty {
+      try visitor.visitSingularStringField(value: self.roadName, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_ReachedArc, rhs: Xunfang_GridModel_V1_ReachedArc) -> Bool {
+    if lhs.fromNode != rhs.fromNode {return false}
+    if lhs.toNode != rhs.toNode {return false}
+    if lhs.enterSeconds != rhs.enterSeconds {return false}
+    if lhs.leaveSeconds != rhs.leaveSeconds {return false}
+    if lhs.share != rhs.share {return false}
+    if lhs.roadName != rhs.roadName {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -141,7 +141,34 @@ enum Answers {
         response.reachableNodes = UInt32(result.reachableNodes)
         response.roadMetres = result.roadMetres
         response.polygon = result.hull.map(position)
+        response.area = result.area.map { rings in
+            .with {
+                $0.outer = ring(rings[0])
+                $0.holes = rings.dropFirst().map(ring)
+            }
+        }
+        response.areaCellMetres = result.areaCellMetres
+        response.areaSquareMetres = result.areaSquareMetres
+        if request.withNetwork {
+            let roads = model.roads
+            response.network = result.network.map { reached in
+                .with {
+                    $0.fromNode = roads.nodeIDs[roads.tail(ofArc: reached.arc)]
+                    $0.toNode = roads.nodeIDs[Int(roads.arcHead[reached.arc])]
+                    $0.enterSeconds = reached.enter
+                    $0.leaveSeconds = reached.leave
+                    $0.share = reached.share
+                    $0.roadName = roads.name(ofArc: reached.arc)
+                }
+            }
+            response.networkTruncated = result.networkTruncated
+        }
         return response
+    }
+
+    /// A closed ring of positions (the last point is the first).
+    static func ring(_ points: [GeoPoint]) -> Xunfang_GridModel_V1_Ring {
+        .with { $0.points = (points + points.prefix(1)).map(position) }
     }
 
     static func thresholds(_ values: [Double]) throws -> [Double] {

@@ -327,7 +327,24 @@ public final class CountyModel: Sendable {
         public var reachableNodes: Int
         public var roadMetres: Double
         public var hull: [GeoPoint]
+        /// What is reached and no more (`ReachArea`), in WGS84: outer ring first, then holes.
+        public var area: [[[GeoPoint]]]
+        public var areaCellMetres: Double
+        public var areaSquareMetres: Double
+        /// Every arc entered within the time, by entry time, at most `maxNetworkArcs`.
+        public var network: [ReachedArc]
+        public var networkTruncated: Bool
     }
+
+    public struct ReachedArc: Sendable, Hashable {
+        public var arc: Int
+        public var enter: Double
+        public var leave: Double
+        /// Of the arc reached within the time, (0, 1].
+        public var share: Double
+    }
+
+    public static let maxNetworkArcs = 50_000
 
     public func isochrone(from origin: GeoPoint, seconds: Double, mode: TravelMode) -> Isochrone? {
         guard let start = snap(origin, mode: mode) else { return nil }
@@ -336,7 +353,28 @@ public final class CountyModel: Sendable {
             let reached = search.reached
             let metres = roads.coveredMetres(after: search, weights: weights, thresholds: [seconds])[0]
             let hull = convexHull(reached.map { roadPoints[$0] }).map(projection.unproject)
-            return Isochrone(reachableNodes: reached.count, roadMetres: metres, hull: hull)
+            var network: [ReachedArc] = []
+            for tail in reached {
+                let entered = search.cost(tail)
+                for arc in roads.arcs(from: tail) where weights[arc].isFinite && entered < seconds {
+                    let leave = entered + weights[arc]
+                    network.append(ReachedArc(arc: arc, enter: entered, leave: leave, share: weights[arc] > 0 ? min(1, (seconds - entered) / weights[arc]) : 1))
+                }
+            }
+            network.sort { ($0.enter, $0.arc) < ($1.enter, $1.arc) }
+            // The area around what is reached: a cell of 50 m, coarser for a reach wider than 50 km.
+            let segments = network.map { reachedArc -> (PlanarPoint, PlanarPoint) in
+                let from = roadPoints[roads.tail(ofArc: reachedArc.arc)], to = roadPoints[Int(roads.arcHead[reachedArc.arc])]
+                return (from, PlanarPoint(x: from.x + (to.x - from.x) * reachedArc.share, y: from.y + (to.y - from.y) * reachedArc.share))
+            }
+            let box = BoundingBox(covering: segments.flatMap { [$0.0, $0.1] })
+            let extent = segments.isEmpty ? 0 : max(box.maxX - box.minX, box.maxY - box.minY)
+            let cell = max(50, extent / 1_000)
+            let polygons = ReachArea.polygons(around: segments.isEmpty ? [(roadPoints[start.node], roadPoints[start.node])] : segments, cell: cell)
+            return Isochrone(reachableNodes: reached.count, roadMetres: metres, hull: hull,
+                             area: polygons.map { polygon in ([polygon.outer] + polygon.holes).map { $0.points.map(projection.unproject) } },
+                             areaCellMetres: cell, areaSquareMetres: polygons.reduce(0) { $0 + $1.area },
+                             network: Array(network.prefix(Self.maxNetworkArcs)), networkTruncated: network.count > Self.maxNetworkArcs)
         }
     }
 }

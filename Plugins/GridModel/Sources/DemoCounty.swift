@@ -27,8 +27,7 @@ public enum DemoCounty {
         let projection = LocalProjection(origin: parameters.origin)
         let half = parameters.sideMetres / 2
         let coreHalf = parameters.coreSideMetres / 2
-        let ruralCell = parameters.sideMetres / 10
-        let blockHalf = ruralCell  // the centre 2 × 2 rural cells hold the core and its fringe
+        let blockHalf = parameters.sideMetres / 10  // the centre 2 × 2 rural cells hold the core and its fringe
 
         var areas = [AreaRecord(id: code, name: "示范县公安局", level: .cityBureau, parentID: nil)]
         let urbanBranch = "\(code)-01"
@@ -55,26 +54,12 @@ public enum DemoCounty {
             let quadrant = y >= 0 ? (x >= 0 ? 0 : 1) : (x < 0 ? 2 : 3)
             return "\(urbanBranch)-\(String(format: "%02d", quadrant + 1))"
         }
-        let coreCell = parameters.coreSideMetres / 5
-        for row in 0..<5 {
-            for column in 0..<5 {
-                let minX = -coreHalf + Double(column) * coreCell, minY = -coreHalf + Double(row) * coreCell
-                let box = BoundingBox(minX: minX, minY: minY, maxX: minX + coreCell, maxY: minY + coreCell)
-                rectangles.append((box, .core, urbanStation(box.centre.x, box.centre.y)))
-            }
-        }
-        let fringe = [
-            BoundingBox(minX: -blockHalf, minY: coreHalf, maxX: 0, maxY: blockHalf), BoundingBox(minX: 0, minY: coreHalf, maxX: blockHalf, maxY: blockHalf),
-            BoundingBox(minX: -blockHalf, minY: -blockHalf, maxX: 0, maxY: -coreHalf), BoundingBox(minX: 0, minY: -blockHalf, maxX: blockHalf, maxY: -coreHalf),
-            BoundingBox(minX: -blockHalf, minY: -coreHalf, maxX: -coreHalf, maxY: 0), BoundingBox(minX: -blockHalf, minY: 0, maxX: -coreHalf, maxY: coreHalf),
-            BoundingBox(minX: coreHalf, minY: -coreHalf, maxX: blockHalf, maxY: 0), BoundingBox(minX: coreHalf, minY: 0, maxX: blockHalf, maxY: coreHalf),
-        ]
-        for box in fringe { rectangles.append((box, .urban, urbanStation(box.centre.x, box.centre.y))) }
-        for row in 0..<10 {
-            for column in 0..<10 where !((4...5).contains(row) && (4...5).contains(column)) {
-                let minX = -half + Double(column) * ruralCell, minY = -half + Double(row) * ruralCell
-                let box = BoundingBox(minX: minX, minY: minY, maxX: minX + ruralCell, maxY: minY + ruralCell)
-                let centre = box.centre
+        for (index, box) in parameters.gridBoxes.enumerated() {
+            let centre = box.centre
+            switch index {
+            case 0..<25: rectangles.append((box, .core, urbanStation(centre.x, centre.y)))
+            case 25..<33: rectangles.append((box, .urban, urbanStation(centre.x, centre.y)))
+            default:
                 var angle = atan2(centre.y, centre.x)
                 if angle < 0 { angle += 2 * .pi }
                 let sector = min(7, Int(angle / (.pi / 4)))

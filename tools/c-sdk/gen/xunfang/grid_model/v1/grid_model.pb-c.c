@@ -637,6 +637,96 @@ void   xunfang__grid_model__v1__isochrone_response__free_unpacked
   assert(message->base.descriptor == &xunfang__grid_model__v1__isochrone_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__grid_model__v1__isochrone_area__init
+                     (Xunfang__GridModel__V1__IsochroneArea         *message)
+{
+  static const Xunfang__GridModel__V1__IsochroneArea init_value = XUNFANG__GRID_MODEL__V1__ISOCHRONE_AREA__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__isochrone_area__get_packed_size
+                     (const Xunfang__GridModel__V1__IsochroneArea *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__isochrone_area__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__isochrone_area__pack
+                     (const Xunfang__GridModel__V1__IsochroneArea *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__isochrone_area__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__isochrone_area__pack_to_buffer
+                     (const Xunfang__GridModel__V1__IsochroneArea *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__isochrone_area__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__IsochroneArea *
+       xunfang__grid_model__v1__isochrone_area__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__IsochroneArea *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__isochrone_area__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__isochrone_area__free_unpacked
+                     (Xunfang__GridModel__V1__IsochroneArea *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__isochrone_area__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__grid_model__v1__reached_arc__init
+                     (Xunfang__GridModel__V1__ReachedArc         *message)
+{
+  static const Xunfang__GridModel__V1__ReachedArc init_value = XUNFANG__GRID_MODEL__V1__REACHED_ARC__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__reached_arc__get_packed_size
+                     (const Xunfang__GridModel__V1__ReachedArc *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__reached_arc__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__reached_arc__pack
+                     (const Xunfang__GridModel__V1__ReachedArc *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__reached_arc__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__reached_arc__pack_to_buffer
+                     (const Xunfang__GridModel__V1__ReachedArc *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__reached_arc__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__ReachedArc *
+       xunfang__grid_model__v1__reached_arc__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__ReachedArc *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__reached_arc__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__reached_arc__free_unpacked
+                     (Xunfang__GridModel__V1__ReachedArc *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__reached_arc__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__grid_model__v1__coverage_request__init
                      (Xunfang__GridModel__V1__CoverageRequest         *message)
 {
@@ -2282,7 +2372,7 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__eta_response__descript
   (ProtobufCMessageInit) xunfang__grid_model__v1__eta_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_request__field_descriptors[4] =
 {
   {
     "origin",
@@ -2320,16 +2410,29 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_request
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "with_network",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__IsochroneRequest, with_network),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__isochrone_request__field_indices_by_name[] = {
   1,   /* field[1] = minutes */
   2,   /* field[2] = mode */
   0,   /* field[0] = origin */
+  3,   /* field[3] = with_network */
 };
 static const ProtobufCIntRange xunfang__grid_model__v1__isochrone_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_request__descriptor =
 {
@@ -2339,14 +2442,14 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_request__des
   "Xunfang__GridModel__V1__IsochroneRequest",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__IsochroneRequest),
-  3,
+  4,
   xunfang__grid_model__v1__isochrone_request__field_descriptors,
   xunfang__grid_model__v1__isochrone_request__field_indices_by_name,
   1,  xunfang__grid_model__v1__isochrone_request__number_ranges,
   (ProtobufCMessageInit) xunfang__grid_model__v1__isochrone_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_response__field_descriptors[8] =
 {
   {
     "reachable_nodes",
@@ -2384,8 +2487,73 @@ static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_respons
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "area",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, n_area),
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, area),
+    &xunfang__grid_model__v1__isochrone_area__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "area_cell_metres",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, area_cell_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "area_square_metres",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, area_square_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "network",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, n_network),
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, network),
+    &xunfang__grid_model__v1__reached_arc__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "network_truncated",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__IsochroneResponse, network_truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__grid_model__v1__isochrone_response__field_indices_by_name[] = {
+  3,   /* field[3] = area */
+  4,   /* field[4] = area_cell_metres */
+  5,   /* field[5] = area_square_metres */
+  6,   /* field[6] = network */
+  7,   /* field[7] = network_truncated */
   2,   /* field[2] = polygon */
   0,   /* field[0] = reachable_nodes */
   1,   /* field[1] = road_metres */
@@ -2393,7 +2561,7 @@ static const unsigned xunfang__grid_model__v1__isochrone_response__field_indices
 static const ProtobufCIntRange xunfang__grid_model__v1__isochrone_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_response__descriptor =
 {
@@ -2403,11 +2571,165 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_response__de
   "Xunfang__GridModel__V1__IsochroneResponse",
   "xunfang.grid_model.v1",
   sizeof(Xunfang__GridModel__V1__IsochroneResponse),
-  3,
+  8,
   xunfang__grid_model__v1__isochrone_response__field_descriptors,
   xunfang__grid_model__v1__isochrone_response__field_indices_by_name,
   1,  xunfang__grid_model__v1__isochrone_response__number_ranges,
   (ProtobufCMessageInit) xunfang__grid_model__v1__isochrone_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__isochrone_area__field_descriptors[2] =
+{
+  {
+    "outer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__IsochroneArea, outer),
+    &xunfang__grid_model__v1__ring__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "holes",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__GridModel__V1__IsochroneArea, n_holes),
+    offsetof(Xunfang__GridModel__V1__IsochroneArea, holes),
+    &xunfang__grid_model__v1__ring__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__grid_model__v1__isochrone_area__field_indices_by_name[] = {
+  1,   /* field[1] = holes */
+  0,   /* field[0] = outer */
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__isochrone_area__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_area__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.IsochroneArea",
+  "IsochroneArea",
+  "Xunfang__GridModel__V1__IsochroneArea",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__IsochroneArea),
+  2,
+  xunfang__grid_model__v1__isochrone_area__field_descriptors,
+  xunfang__grid_model__v1__isochrone_area__field_indices_by_name,
+  1,  xunfang__grid_model__v1__isochrone_area__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__isochrone_area__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__reached_arc__field_descriptors[6] =
+{
+  {
+    "from_node",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ReachedArc, from_node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_node",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ReachedArc, to_node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enter_seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ReachedArc, enter_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leave_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ReachedArc, leave_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "share",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ReachedArc, share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "road_name",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__ReachedArc, road_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__grid_model__v1__reached_arc__field_indices_by_name[] = {
+  2,   /* field[2] = enter_seconds */
+  0,   /* field[0] = from_node */
+  3,   /* field[3] = leave_seconds */
+  5,   /* field[5] = road_name */
+  4,   /* field[4] = share */
+  1,   /* field[1] = to_node */
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__reached_arc__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__reached_arc__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.ReachedArc",
+  "ReachedArc",
+  "Xunfang__GridModel__V1__ReachedArc",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__ReachedArc),
+  6,
+  xunfang__grid_model__v1__reached_arc__field_descriptors,
+  xunfang__grid_model__v1__reached_arc__field_indices_by_name,
+  1,  xunfang__grid_model__v1__reached_arc__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__reached_arc__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__grid_model__v1__coverage_request__field_descriptors[2] =

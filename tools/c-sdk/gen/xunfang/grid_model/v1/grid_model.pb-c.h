@@ -29,6 +29,8 @@ typedef struct Xunfang__GridModel__V1__UnitEta Xunfang__GridModel__V1__UnitEta;
 typedef struct Xunfang__GridModel__V1__EtaResponse Xunfang__GridModel__V1__EtaResponse;
 typedef struct Xunfang__GridModel__V1__IsochroneRequest Xunfang__GridModel__V1__IsochroneRequest;
 typedef struct Xunfang__GridModel__V1__IsochroneResponse Xunfang__GridModel__V1__IsochroneResponse;
+typedef struct Xunfang__GridModel__V1__IsochroneArea Xunfang__GridModel__V1__IsochroneArea;
+typedef struct Xunfang__GridModel__V1__ReachedArc Xunfang__GridModel__V1__ReachedArc;
 typedef struct Xunfang__GridModel__V1__CoverageRequest Xunfang__GridModel__V1__CoverageRequest;
 typedef struct Xunfang__GridModel__V1__CoverageShare Xunfang__GridModel__V1__CoverageShare;
 typedef struct Xunfang__GridModel__V1__GridCoverage Xunfang__GridModel__V1__GridCoverage;
@@ -397,10 +399,14 @@ struct  Xunfang__GridModel__V1__IsochroneRequest
    */
   double minutes;
   Xunfang__GridModel__V1__TravelMode mode;
+  /*
+   * also every arc reached, with its times (at most 50,000 arcs)
+   */
+  protobuf_c_boolean with_network;
 };
 #define XUNFANG__GRID_MODEL__V1__ISOCHRONE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__isochrone_request__descriptor) \
-    , NULL, 0, XUNFANG__GRID_MODEL__V1__TRAVEL_MODE__TRAVEL_MODE_CAR }
+    , NULL, 0, XUNFANG__GRID_MODEL__V1__TRAVEL_MODE__TRAVEL_MODE_CAR, 0 }
 
 
 struct  Xunfang__GridModel__V1__IsochroneResponse
@@ -412,14 +418,72 @@ struct  Xunfang__GridModel__V1__IsochroneResponse
    */
   double road_metres;
   /*
-   * convex hull of what is reached, counter-clockwise
+   * convex hull of what is reached, counter-clockwise: claims the land between roads too; see area
    */
   size_t n_polygon;
   Xunfang__GridModel__V1__Position **polygon;
+  /*
+   * what is reached and no more: within area_cell_metres × 2√2 of a reached road
+   */
+  size_t n_area;
+  Xunfang__GridModel__V1__IsochroneArea **area;
+  double area_cell_metres;
+  double area_square_metres;
+  /*
+   * with_network: every arc entered within the time, in the direction travelled
+   */
+  size_t n_network;
+  Xunfang__GridModel__V1__ReachedArc **network;
+  /*
+   * more than 50,000 arcs: the first 50,000 by entry time
+   */
+  protobuf_c_boolean network_truncated;
 };
 #define XUNFANG__GRID_MODEL__V1__ISOCHRONE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__isochrone_response__descriptor) \
-    , 0, 0, 0,NULL }
+    , 0, 0, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0 }
+
+
+struct  Xunfang__GridModel__V1__IsochroneArea
+{
+  ProtobufCMessage base;
+  /*
+   * counter-clockwise
+   */
+  Xunfang__GridModel__V1__Ring *outer;
+  /*
+   * clockwise
+   */
+  size_t n_holes;
+  Xunfang__GridModel__V1__Ring **holes;
+};
+#define XUNFANG__GRID_MODEL__V1__ISOCHRONE_AREA__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__isochrone_area__descriptor) \
+    , NULL, 0,NULL }
+
+
+struct  Xunfang__GridModel__V1__ReachedArc
+{
+  ProtobufCMessage base;
+  /*
+   * OSM node ids
+   */
+  int64_t from_node;
+  int64_t to_node;
+  double enter_seconds;
+  /*
+   * when the far end is reached; beyond the time when only part is
+   */
+  double leave_seconds;
+  /*
+   * of the arc reached within the time, (0, 1]
+   */
+  double share;
+  char *road_name;
+};
+#define XUNFANG__GRID_MODEL__V1__REACHED_ARC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__reached_arc__descriptor) \
+    , 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__GridModel__V1__CoverageRequest
@@ -930,6 +994,44 @@ Xunfang__GridModel__V1__IsochroneResponse *
 void   xunfang__grid_model__v1__isochrone_response__free_unpacked
                      (Xunfang__GridModel__V1__IsochroneResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__IsochroneArea methods */
+void   xunfang__grid_model__v1__isochrone_area__init
+                     (Xunfang__GridModel__V1__IsochroneArea         *message);
+size_t xunfang__grid_model__v1__isochrone_area__get_packed_size
+                     (const Xunfang__GridModel__V1__IsochroneArea   *message);
+size_t xunfang__grid_model__v1__isochrone_area__pack
+                     (const Xunfang__GridModel__V1__IsochroneArea   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__isochrone_area__pack_to_buffer
+                     (const Xunfang__GridModel__V1__IsochroneArea   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__IsochroneArea *
+       xunfang__grid_model__v1__isochrone_area__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__isochrone_area__free_unpacked
+                     (Xunfang__GridModel__V1__IsochroneArea *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__ReachedArc methods */
+void   xunfang__grid_model__v1__reached_arc__init
+                     (Xunfang__GridModel__V1__ReachedArc         *message);
+size_t xunfang__grid_model__v1__reached_arc__get_packed_size
+                     (const Xunfang__GridModel__V1__ReachedArc   *message);
+size_t xunfang__grid_model__v1__reached_arc__pack
+                     (const Xunfang__GridModel__V1__ReachedArc   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__reached_arc__pack_to_buffer
+                     (const Xunfang__GridModel__V1__ReachedArc   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__ReachedArc *
+       xunfang__grid_model__v1__reached_arc__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__reached_arc__free_unpacked
+                     (Xunfang__GridModel__V1__ReachedArc *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__GridModel__V1__CoverageRequest methods */
 void   xunfang__grid_model__v1__coverage_request__init
                      (Xunfang__GridModel__V1__CoverageRequest         *message);
@@ -1240,6 +1342,12 @@ typedef void (*Xunfang__GridModel__V1__IsochroneRequest_Closure)
 typedef void (*Xunfang__GridModel__V1__IsochroneResponse_Closure)
                  (const Xunfang__GridModel__V1__IsochroneResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__GridModel__V1__IsochroneArea_Closure)
+                 (const Xunfang__GridModel__V1__IsochroneArea *message,
+                  void *closure_data);
+typedef void (*Xunfang__GridModel__V1__ReachedArc_Closure)
+                 (const Xunfang__GridModel__V1__ReachedArc *message,
+                  void *closure_data);
 typedef void (*Xunfang__GridModel__V1__CoverageRequest_Closure)
                  (const Xunfang__GridModel__V1__CoverageRequest *message,
                   void *closure_data);
@@ -1401,6 +1509,8 @@ extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__unit_eta__descr
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__eta_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__isochrone_area__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__reached_arc__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__coverage_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__coverage_share__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__grid_coverage__descriptor;
