@@ -8,6 +8,9 @@ exported (`--export-dir DIR`, one file per incident and shift, by road chain):
 - any: networkx `minimum_node_cut` from the incident to a super-sink joined from every
   escape chain, any chain cuttable.
 
+Files `map-N.txt` are the seal feasibility map's grids (the source joined to the grid's
+inside nodes), timed the same way.
+
 Each cut size must equal ours before anything is timed. Prints JSON with our figure names.
 """
 import glob
@@ -85,6 +88,7 @@ def main(directory):
     for key, values in times.items():
         results[f"{key}.p50 [ms]"] = round(percentile(values, 0.5), 3)
         results[f"{key}.p99 [ms]"] = round(percentile(values, 0.99), 3)
+        results[f"{key}.total [ms]"] = round(sum(values), 3)
     print(json.dumps({"baseline": f"networkx {nx.__version__}", "results": results}, sort_keys=True))
     return 1 if mismatches else 0
 

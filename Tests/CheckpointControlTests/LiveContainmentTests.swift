@@ -44,9 +44,24 @@ struct LiveContainmentTests {
         var plugin = try await stack.plugin()
         let desk = try await stack.desk()
         let updates = try await desk.subscribe("checkpoint.containment")
+        let orders = try await desk.subscribe("checkpoint.order.>")
         let first = try await start(stack, desk)
         #expect(first.active && first.ring.feasible && first.startedBy == "desk / 王芳")
         #expect(Set(first.ring.ring.map(\.unit)) == ["U1", "U2", "U3", "U4"])
+        // Each unit of the ring is ordered to its point (earlier tries were stood down).
+        var orderIterator = orders.makeAsyncIterator()
+        func collect(standDown: Bool) async throws -> [String: Xunfang_Checkpoint_V1_SealOrder] {
+            var found: [String: Xunfang_Checkpoint_V1_SealOrder] = [:]
+            while found.count < 4, let delivery = await orderIterator.next() {
+                let order = try delivery.decode(Xunfang_Checkpoint_V1_SealOrder.self)
+                if order.activation == first.id && order.standDown == standDown { found[order.position.responder] = order }
+            }
+            return found
+        }
+        let ordered = try await collect(standDown: false)
+        for point in first.ring.ring {
+            #expect(ordered[point.unit]?.position.node == point.node && ordered[point.unit]?.position.etaSeconds == point.police)
+        }
 
         // A restart carries on with the running containment.
         await plugin.close()
@@ -61,6 +76,8 @@ struct LiveContainmentTests {
             if last.id == first.id && !last.active { break }
         }
         #expect(last.endedReason.contains("beyond the boundary"))
+        // The chase is over: every unit of the ring stands down.
+        #expect(Set(try await collect(standDown: true).keys) == ["U1", "U2", "U3", "U4"])
         let stored = try await call(desk, "GetContainment", Xunfang_Checkpoint_V1_ContainmentRequest.with { $0.id = first.id },
                                     as: Xunfang_Checkpoint_V1_LiveContainment.self)
         #expect(!stored.active)

@@ -54,7 +54,7 @@ enum DemoCounty {
           publish: ["checkpoint.>"]
           subscribe: ["unit.position"]
           serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

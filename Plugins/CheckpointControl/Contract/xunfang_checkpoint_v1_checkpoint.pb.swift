@@ -1196,6 +1196,7 @@ public nonisolated struct Xunfang_Checkpoint_V1_SealOrder: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// or the live containment (CT-…) whose ring orders the unit
   public var activation: String {
     get {_storage._activation}
     set {_uniqueStorage()._activation = newValue}
@@ -1568,6 +1569,155 @@ public nonisolated struct Xunfang_Checkpoint_V1_LiveContainment: @unchecked Send
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Served at /xunfang.checkpoint.v1.Checkpoint/SealMap: for every grid, whether a ring
+/// around it (cutting every road from inside it to beyond reach_metres of it) can be held
+/// within target_seconds by distinct units from where they are now, and by whom.
+public nonisolated struct Xunfang_Checkpoint_V1_SealMapRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// default 180 (the 3-minute seal); 30 to 900
+  public var targetSeconds: Double = 0
+
+  /// default 1500 (as a seal plan's reach); 100 to 5000
+  public var reachMetres: Double = 0
+
+  /// none: the live positions and staffed checkpoints (as Contain)
+  public var units: [Xunfang_Checkpoint_V1_RingUnit] = []
+
+  /// none: GridModel's grids (ListAreas); at most 1000
+  public var grids: [Xunfang_Checkpoint_V1_SealMapGrid] = []
+
+  /// also the map as a GeoJSON FeatureCollection
+  public var withGeojson: Bool = false
+
+  /// also the map as one self-contained HTML page
+  public var withHtml: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealMapGrid: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1 to 64 bytes
+  public var id: String = String()
+
+  public var name: String = String()
+
+  /// WGS84 outer ring, 3 to 1000 points
+  public var outline: [Xunfang_Checkpoint_V1_Position] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_Position: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealMapPoint: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// OSM node id
+  public var node: Int64 = 0
+
+  public var unit: String = String()
+
+  /// the unit's time to get there
+  public var seconds: Double = 0
+
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  public var roadName: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealMapCell: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var gridID: String = String()
+
+  public var gridName: String = String()
+
+  public var feasible: Bool = false
+
+  /// false only when the search budget ran out
+  public var proved: Bool = false
+
+  public var ring: [Xunfang_Checkpoint_V1_SealMapPoint] = []
+
+  public var insideNodes: UInt32 = 0
+
+  /// the fewest points any ring around the grid needs
+  public var pointsNeeded: UInt32 = 0
+
+  /// the last unit's time to its point
+  public var latestSeconds: Double = 0
+
+  /// why not, or why no ring is needed
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealMapResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cells: [Xunfang_Checkpoint_V1_SealMapCell] = []
+
+  public var feasibleGrids: UInt32 = 0
+
+  /// units and staffed checkpoints considered
+  public var units: UInt32 = 0
+
+  public var targetSeconds: Double = 0
+
+  /// unix ms
+  public var computedAt: Int64 = 0
+
+  public var computeMs: Double = 0
+
+  /// with_geojson: grids as Polygons, ring points as Points
+  public var geojson: String = String()
+
+  /// with_html
+  public var html: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -4142,6 +4292,326 @@ nonisolated extension Xunfang_Checkpoint_V1_LiveContainment: SwiftProtobuf.Messa
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealMapRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMapRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}target_seconds\0\u{3}reach_metres\0\u{1}units\0\u{1}grids\0\u{3}with_geojson\0\u{3}with_html\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.targetSeconds) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.reachMetres) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.grids) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.withGeojson) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.withHtml) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.targetSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.targetSeconds, fieldNumber: 1)
+    }
+    if self.reachMetres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.reachMetres, fieldNumber: 2)
+    }
+    if !self.units.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.units, fieldNumber: 3)
+    }
+    if !self.grids.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.grids, fieldNumber: 4)
+    }
+    if self.withGeojson != false {
+      try visitor.visitSingularBoolField(value: self.withGeojson, fieldNumber: 5)
+    }
+    if self.withHtml != false {
+      try visitor.visitSingularBoolField(value: self.withHtml, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealMapRequest, rhs: Xunfang_Checkpoint_V1_SealMapRequest) -> Bool {
+    if lhs.targetSeconds != rhs.targetSeconds {return false}
+    if lhs.reachMetres != rhs.reachMetres {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.grids != rhs.grids {return false}
+    if lhs.withGeojson != rhs.withGeojson {return false}
+    if lhs.withHtml != rhs.withHtml {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealMapGrid: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMapGrid"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}outline\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.outline) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.outline.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.outline, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealMapGrid, rhs: Xunfang_Checkpoint_V1_SealMapGrid) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.outline != rhs.outline {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_Position: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Position"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}longitude\0\u{1}latitude\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 1)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_Position, rhs: Xunfang_Checkpoint_V1_Position) -> Bool {
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealMapPoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMapPoint"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}unit\0\u{1}seconds\0\u{1}longitude\0\u{1}latitude\0\u{3}road_name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.unit) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.roadName) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.node != 0 {
+      try visitor.visitSingularInt64Field(value: self.node, fieldNumber: 1)
+    }
+    if !self.unit.isEmpty {
+      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 2)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 3)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 4)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 5)
+    }
+    if !self.roadName.isEmpty {
+      try visitor.visitSingularStringField(value: self.roadName, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealMapPoint, rhs: Xunfang_Checkpoint_V1_SealMapPoint) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.unit != rhs.unit {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.roadName != rhs.roadName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealMapCell: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMapCell"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}grid_id\0\u{3}grid_name\0\u{1}feasible\0\u{1}proved\0\u{1}ring\0\u{3}inside_nodes\0\u{3}points_needed\0\u{3}latest_seconds\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.gridName) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.feasible) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.proved) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.ring) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.insideNodes) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.pointsNeeded) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.latestSeconds) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 1)
+    }
+    if !self.gridName.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridName, fieldNumber: 2)
+    }
+    if self.feasible != false {
+      try visitor.visitSingularBoolField(value: self.feasible, fieldNumber: 3)
+    }
+    if self.proved != false {
+      try visitor.visitSingularBoolField(value: self.proved, fieldNumber: 4)
+    }
+    if !self.ring.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.ring, fieldNumber: 5)
+    }
+    if self.insideNodes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.insideNodes, fieldNumber: 6)
+    }
+    if self.pointsNeeded != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pointsNeeded, fieldNumber: 7)
+    }
+    if self.latestSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latestSeconds, fieldNumber: 8)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealMapCell, rhs: Xunfang_Checkpoint_V1_SealMapCell) -> Bool {
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.gridName != rhs.gridName {return false}
+    if lhs.feasible != rhs.feasible {return false}
+    if lhs.proved != rhs.proved {return false}
+    if lhs.ring != rhs.ring {return false}
+    if lhs.insideNodes != rhs.insideNodes {return false}
+    if lhs.pointsNeeded != rhs.pointsNeeded {return false}
+    if lhs.latestSeconds != rhs.latestSeconds {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealMapResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMapResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cells\0\u{3}feasible_grids\0\u{1}units\0\u{3}target_seconds\0\u{3}computed_at\0\u{3}compute_ms\0\u{1}geojson\0\u{1}html\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.cells) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.feasibleGrids) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.units) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.targetSeconds) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.computedAt) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.computeMs) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.geojson) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.html) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cells.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.cells, fieldNumber: 1)
+    }
+    if self.feasibleGrids != 0 {
+      try visitor.visitSingularUInt32Field(value: self.feasibleGrids, fieldNumber: 2)
+    }
+    if self.units != 0 {
+      try visitor.visitSingularUInt32Field(value: self.units, fieldNumber: 3)
+    }
+    if self.targetSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.targetSeconds, fieldNumber: 4)
+    }
+    if self.computedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.computedAt, fieldNumber: 5)
+    }
+    if self.computeMs.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.computeMs, fieldNumber: 6)
+    }
+    if !self.geojson.isEmpty {
+      try visitor.visitSingularStringField(value: self.geojson, fieldNumber: 7)
+    }
+    if !self.html.isEmpty {
+      try visitor.visitSingularStringField(value: self.html, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealMapResponse, rhs: Xunfang_Checkpoint_V1_SealMapResponse) -> Bool {
+    if lhs.cells != rhs.cells {return false}
+    if lhs.feasibleGrids != rhs.feasibleGrids {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.targetSeconds != rhs.targetSeconds {return false}
+    if lhs.computedAt != rhs.computedAt {return false}
+    if lhs.computeMs != rhs.computeMs {return false}
+    if lhs.geojson != rhs.geojson {return false}
+    if lhs.html != rhs.html {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -6,9 +6,10 @@ import XunfangPluginKit
 /// county-size road graph, the demo county's roads drawn as OSM draws them (a shape node
 /// every few tens of metres, so at least 50,000 nodes and the same junctions), with 30
 /// patrol cars. Prints the whole ring's latency (field, unit reaches, cut, branch and
-/// bound, bisection) and the minimum vertex cut alone; `--export-dir` writes each
-/// incident's cut problem for `Benchmarks/run-checkpoint`, which times networkx on the
-/// very same problems. Not a test.
+/// bound, bisection) and the minimum vertex cut alone, then the 3-minute seal
+/// feasibility map of all 129 grids (total and per grid); `--export-dir` writes each
+/// incident's and grid's cut problem for `Benchmarks/run-checkpoint`, which times
+/// networkx on the very same problems. Not a test.
 public enum CheckpointBenchmark {
     struct Options {
         var incidents = 100
@@ -77,14 +78,50 @@ public enum CheckpointBenchmark {
         let incidents = (0..<options.incidents).map { _ in town[Int(random.next() % UInt64(town.count))] }
         if let directory = options.exportDirectory { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         var results: [(String, String, Double)] = [("graph.nodes", "count", Double(graph.nodeCount)), ("graph.arcs", "count", Double(graph.arcCount))]
+        var units: [Containment.Unit] = []
         for shift in ["core", "town", "county"] {
-            let units = (0..<options.units).map { index in
+            units = (0..<options.units).map { index in
                 let pool = shift == "county" && index % 3 == 2 ? Array(graph.nodeIDs.indices) : shift == "core" ? town : fringe
                 return Containment.Unit(id: "car-\(index + 1)", node: pool[Int(random.next() % UInt64(pool.count))])
             }
             results += try rings(graph, incidents: incidents, units: units, options: options, name: shift)
         }
-        return results
+        // The 3-minute seal map of every grid, from the county shift's cars.
+        let grids = parameters.gridBoxes.enumerated().map { index, box in
+            SealFeasibility.Grid(id: "grid-\(index + 1)", name: "网格\(index + 1)",
+                                 outline: [PlanarPoint(x: box.minX, y: box.minY), PlanarPoint(x: box.maxX, y: box.minY),
+                                           PlanarPoint(x: box.maxX, y: box.maxY), PlanarPoint(x: box.minX, y: box.maxY)].map(projection.unproject))
+        }
+        return results + (try feasibilityMap(graph, grids: grids, units: units, options: options))
+    }
+
+    /// The whole map's time (unit searches included), each grid's, and each grid's cut
+    /// alone as networkx is timed on it.
+    static func feasibilityMap(_ graph: RoadGraph, grids: [SealFeasibility.Grid], units: [Containment.Unit], options: Options) throws -> [(String, String, Double)] {
+        var cells: [SealFeasibility.Cell] = [], perGrid: [Double] = [], cuts: [Double] = []
+        var built: SealFeasibility?
+        let total = try BenchReport.milliseconds {
+            let map = SealFeasibility(graph: graph, weights: [graph.weights(.time(.car))], units: units)
+            for grid in grids { perGrid.append(try BenchReport.milliseconds { cells.append(try map.cell(grid)) }) }
+            built = map
+        }
+        guard let map = built else { return [] }
+        for (number, grid) in grids.enumerated() {
+            let problem = try map.problem(grid)
+            let chains = problem.cut.chains, source = chains.chain[0]
+            let cuttable = chains.any(problem.options.map { !$0.isEmpty }), anyChain = chains.any(problem.escape.map { !$0 })
+            var outcome = VertexCutNetwork.Outcome.inseparable, plain = VertexCutNetwork.Outcome.inseparable
+            cuts.append(BenchReport.milliseconds { outcome = problem.cut.network.minimumCut(from: source, cuttable: cuttable) })
+            plain = problem.cut.network.minimumCut(from: source, cuttable: anyChain)
+            if let directory = options.exportDirectory {
+                try export(problem.cut, escape: problem.escape, cuttable: cuttable, sizes: (outcome.size, plain.size), to: "\(directory)/map-\(number).txt")
+            }
+        }
+        return [("map.grids", "count", Double(grids.count)), ("map.total", "ms", total),
+                ("map.grid.p50", "ms", BenchReport.percentile(perGrid, 0.5)), ("map.grid.p99", "ms", BenchReport.percentile(perGrid, 0.99)),
+                ("map.feasible", "count", Double(cells.filter(\.feasible).count)), ("map.proved", "count", Double(cells.filter(\.proved).count)),
+                ("map.cut.held.p50", "ms", BenchReport.percentile(cuts, 0.5)), ("map.cut.held.p99", "ms", BenchReport.percentile(cuts, 0.99)),
+                ("map.cut.held.total", "ms", cuts.reduce(0, +))]
     }
 
     static func rings(_ graph: RoadGraph, incidents: [Int], units: [Containment.Unit], options: Options, name: String) throws -> [(String, String, Double)] {
@@ -113,7 +150,7 @@ public enum CheckpointBenchmark {
             cut.append(BenchReport.milliseconds { outcome = field.network.minimumCut(from: source, cuttable: cuttable) })
             plainCut.append(BenchReport.milliseconds { plain = field.network.minimumCut(from: source, cuttable: anyChain) })
             if let directory = options.exportDirectory {
-                try export(field, cuttable: cuttable, sizes: (outcome.size, plain.size), to: "\(directory)/\(name)-\(number).txt")
+                try export(field.cut, escape: field.isEscape, cuttable: cuttable, sizes: (outcome.size, plain.size), to: "\(directory)/\(name)-\(number).txt")
             }
         }
         let solved = Double(max(ring.count, 1))
@@ -129,10 +166,10 @@ public enum CheckpointBenchmark {
     /// One cut problem as text, by chain (what the search cuts): `chains source`, the
     /// sinks, the cuttable chains, the cut sizes we found (-1: inseparable; cuttable
     /// chains, then any chain), then one `tail head` line per arc.
-    static func export(_ field: Field, cuttable: [Bool], sizes: (Int, Int), to path: String) throws {
-        let chains = field.chains
-        var text = "\(chains.count) \(chains.chain[field.incident])\n"
-        text += Set(field.isEscape.indices.filter { field.isEscape[$0] }.map { chains.chain[$0] }).sorted().map(String.init).joined(separator: " ") + "\n"
+    static func export(_ cut: StaffedCut, escape: [Bool], cuttable: [Bool], sizes: (Int, Int), to path: String) throws {
+        let chains = cut.chains
+        var text = "\(chains.count) \(chains.chain[cut.source])\n"
+        text += Set(escape.indices.filter { escape[$0] }.map { chains.chain[$0] }).sorted().map(String.init).joined(separator: " ") + "\n"
         text += cuttable.indices.filter { cuttable[$0] }.map(String.init).joined(separator: " ") + "\n"
         text += "\(sizes.0) \(sizes.1)\n"
         text += chains.arcs.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n"

@@ -15,12 +15,13 @@ public struct CheckpointControlPlugin: Plugin {
     public static let ringMethod = service + "Ring"
     static let methods = ["Ring", "Put", "List", "Get", "SetStatus", "Report", "Board", "PutPlan", "ImportPlan", "ExportPlan", "GetPlan",
                           "ListPlans", "CheckPlan", "DraftPlan", "Activate", "Acknowledge", "SealBoard", "StandDown", "AfterAction",
-                          "Contain", "GetContainment", "StopContainment"].map { service + $0 }
+                          "Contain", "GetContainment", "StopContainment", "SealMap"].map { service + $0 }
     static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
+    static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
     static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
 
     /// Only what the plugin cannot do without is declared (the bus refuses a plugin whose
-    /// declarations its ACL does not allow): GridModel's sites, Dispatch's units and
+    /// declarations its ACL does not allow): GridModel's sites and grids, Dispatch's units and
     /// "unit.position" are used when the county's ACL grants them, and missed gracefully when not.
     public static let manifest = PluginManifest(
         name: "checkpoint", version: "0.3.0", publishes: ["checkpoint.>"], serves: methods,
@@ -33,7 +34,8 @@ public struct CheckpointControlPlugin: Plugin {
 
     public static var commands: [PluginCommand] {
         [PluginCommand("ring", "the interception ring on a road graph file (no bus)") { RingCommand.run($0) },
-         PluginCommand("bench", "ring latency on a county-size graph (xunfang bench checkpoint)") { CheckpointBenchmark.run($0) }]
+         PluginCommand("seal-map", "the 3-minute seal feasibility map of every grid, as JSON, GeoJSON and HTML (over the bus)") { await SealMapCommand.run($0) },
+         PluginCommand("bench", "ring latency and the seal map on a county-size graph (xunfang bench checkpoint)") { CheckpointBenchmark.run($0) }]
     }
 
     let rings: RingService
@@ -123,6 +125,33 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.service + "GetContainment") { (request: Xunfang_Checkpoint_V1_ContainmentRequest, _) in try containments.get(request.id) }
         bus.serve(Self.service + "StopContainment") { (request: Xunfang_Checkpoint_V1_ContainmentRequest, call) in
             try containments.stop(request.id, caller: call.caller)
+        }
+        let maps = SealMapService(rings: rings, containments: containments)
+        bus.serve(Self.service + "SealMap") { (request: Xunfang_Checkpoint_V1_SealMapRequest, _) in
+            let grids = request.grids.isEmpty ? await Self.gridModelGrids(bus, logger: logger) : []
+            return try await onOwnThread { try maps.map(request, gridModelGrids: grids) }
+        }
+    }
+
+    /// GridModel's grids with their outlines; none (logged) when GridModel does not answer
+    /// or the county's ACL does not grant the call.
+    static func gridModelGrids(_ bus: BusClient, logger: Logger) async -> [Xunfang_Checkpoint_V1_SealMapGrid] {
+        do {
+            let areas = try await bus.call(listAreas, Xunfang_GridModel_V1_ListAreasRequest.with {
+                $0.kind = .grid
+                $0.withOutlines = true
+            }, as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(5)).areas
+            return areas.compactMap { area in
+                guard let outline = area.outline.first else { return nil }
+                return .with {
+                    $0.id = area.id
+                    $0.name = area.name
+                    $0.outline = outline.points.map { point in .with { $0.longitude = point.longitude; $0.latitude = point.latitude } }
+                }
+            }
+        } catch {
+            logger.warning("no grids from GridModel for the seal map", metadata: ["error": "\(error)"])
+            return []
         }
     }
 
@@ -275,6 +304,26 @@ public struct CheckpointControlPlugin: Plugin {
 
 /// Ring requests in, `Containment` answers out: ids and positions turned into graph
 /// nodes, limits checked, and errors as the wire's status codes.
+/// One weight table per distinct metric, shared by the suspect and every unit using it.
+struct WeightSets {
+    let roads: RoadGraph
+    let speeds: SpeedTable
+    private(set) var sets: [[Double]] = []
+    private var known: [Metric: Int] = [:]
+
+    init(roads: RoadGraph, speeds: SpeedTable) {
+        self.roads = roads
+        self.speeds = speeds
+    }
+
+    mutating func index(of metric: Metric) -> Int {
+        if let index = known[metric] { return index }
+        sets.append(roads.weights(metric, speeds: speeds))
+        known[metric] = sets.count - 1
+        return sets.count - 1
+    }
+}
+
 struct RingService: Sendable {
     let roads: RoadGraph
     let speeds: SpeedTable
@@ -292,7 +341,6 @@ struct RingService: Sendable {
     }
 
     func ring(_ request: Xunfang_Checkpoint_V1_RingRequest) throws -> Xunfang_Checkpoint_V1_RingResponse {
-        guard request.units.count <= Self.maxUnits else { throw BusClientError(.invalidArgument, "more than \(Self.maxUnits) units") }
         guard request.exits.count <= Self.maxExits else { throw BusClientError(.invalidArgument, "more than \(Self.maxExits) exits") }
         let metric: Metric
         switch request.metric {
@@ -300,27 +348,13 @@ struct RingService: Sendable {
         case .time, .unspecified: metric = .time(try mode(request.suspectMode, what: "suspect_mode"))
         case .UNRECOGNIZED(let value): throw BusClientError(.invalidArgument, "metric \(value) is not a Metric")
         }
-        // One weight table per distinct metric, shared by the suspect and every unit using it.
-        var weightSets: [[Double]] = [], setIndex: [Metric: Int] = [:]
-        func weightSet(_ unitMetric: Metric) -> Int {
-            if let known = setIndex[unitMetric] { return known }
-            weightSets.append(roads.weights(unitMetric, speeds: speeds))
-            setIndex[unitMetric] = weightSets.count - 1
-            return weightSets.count - 1
-        }
-        var units: [Containment.Unit] = []
-        for (index, unit) in request.units.enumerated() {
-            guard (1...64).contains(unit.id.utf8.count) else { throw BusClientError(.invalidArgument, "units[\(index)]: id must be 1 to 64 bytes") }
-            let unitMode = try mode(unit.mode, what: "units[\(index)] (\(unit.id)) mode")
-            let node = try self.node(unit.node, unit.longitude, unit.latitude, what: "units[\(index)] (\(unit.id))")
-            let unitMetric: Metric = if case .time = metric { .time(unitMode) } else { .distance }
-            units.append(Containment.Unit(id: unit.id, node: node, weightSet: weightSet(unitMetric), fixed: unit.fixed))
-        }
-        let suspectSet = weightSet(metric)
-        let suspectWeights = weightSets[suspectSet]
+        var weightSets = WeightSets(roads: roads, speeds: speeds)
+        let units = try self.units(request.units, metric: metric, weightSets: &weightSets)
+        let suspectSet = weightSets.index(of: metric)
+        let suspectWeights = weightSets.sets[suspectSet]
         let exits = try request.exits.enumerated().map { index, id in try self.node(id, 0, 0, what: "exits[\(index)]") }
         let problem = Containment.Problem(
-            graph: roads, suspectWeights: suspectWeights, policeWeights: weightSets,
+            graph: roads, suspectWeights: suspectWeights, policeWeights: weightSets.sets,
             incident: try node(request.incidentNode, request.incidentLongitude, request.incidentLatitude, what: "incident"),
             headStart: request.headStart, boundary: request.boundary, margin: request.margin, units: units, exits: exits)
         let answer: Containment.Answer
@@ -330,6 +364,22 @@ struct RingService: Sendable {
             throw BusClientError(error.code == .notFound ? .notFound : .invalidArgument, error.message)
         }
         return response(answer)
+    }
+
+    /// The request's units on the graph, each with the weight set of its mode (or of
+    /// distance), checked by name.
+    func units(_ list: [Xunfang_Checkpoint_V1_RingUnit], metric: Metric, weightSets: inout WeightSets) throws -> [Containment.Unit] {
+        guard list.count <= Self.maxUnits else { throw BusClientError(.invalidArgument, "more than \(Self.maxUnits) units") }
+        var units: [Containment.Unit] = [], seen: Set<String> = []
+        for (index, unit) in list.enumerated() {
+            guard (1...64).contains(unit.id.utf8.count) else { throw BusClientError(.invalidArgument, "units[\(index)]: id must be 1 to 64 bytes") }
+            guard seen.insert(unit.id).inserted else { throw BusClientError(.invalidArgument, "units[\(index)]: unit \(unit.id) appears twice") }
+            let unitMode = try mode(unit.mode, what: "units[\(index)] (\(unit.id)) mode")
+            let node = try self.node(unit.node, unit.longitude, unit.latitude, what: "units[\(index)] (\(unit.id))")
+            let unitMetric: Metric = if case .time = metric { .time(unitMode) } else { .distance }
+            units.append(Containment.Unit(id: unit.id, node: node, weightSet: weightSets.index(of: unitMetric), fixed: unit.fixed))
+        }
+        return units
     }
 
     func mode(_ name: String, what: String) throws -> TravelMode {

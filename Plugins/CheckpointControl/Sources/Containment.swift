@@ -20,11 +20,10 @@ public struct ContainmentError: Error, Hashable, Sendable, CustomStringConvertib
 /// county's exits. All quantities are in the weights' unit (seconds, or metres when
 /// everyone moves at one speed).
 ///
-/// Exact: the fewest points come from a minimum vertex cut (`VertexCutNetwork`); when a
-/// minimum cut cannot be staffed by distinct units (Hall's condition fails for some of its
-/// points), a best-first branch and bound forbids each point of the failing set in turn,
-/// the cut size bounding every branch. Among the smallest rings the latest police arrival
-/// is minimised by bisecting on the arrivals allowed. Pure: no I/O.
+/// Exact: the fewest points, then among them the earliest latest police arrival, by
+/// `StaffedCut` (minimum vertex cuts, branch and bound where a cut cannot be staffed by
+/// distinct units). A budget of flows bounds the time; an answer it cut short says so
+/// (`proved`). Pure: no I/O.
 public enum Containment {
     public struct Unit: Sendable, Hashable {
         public var id: String
@@ -52,7 +51,10 @@ public enum Containment {
         public var margin: Double
         public var units: [Unit]
         public var exits: [Int]
-        /// Branch-and-bound nodes explored before the best ring found is given as not proved.
+        /// Maximum flows (one per branch-and-bound node) the search for the smallest ring
+        /// may compute before the best ring found is given as not proved; each refining
+        /// search (the earliest latest arrival, the largest feasible head start) gets a
+        /// tenth of it. Bounds the time an answer takes.
         public var searchBudget: Int
 
         public init(graph: RoadGraph, suspectWeights: [Double], policeWeights: [[Double]], incident: Int, headStart: Double, boundary: Double,
@@ -86,10 +88,12 @@ public enum Containment {
         /// Escape arcs (graph arc indices) that no possible ring point cuts.
         public var uncovered: [Int]
         /// Whether the ring is proved smallest with the earliest latest arrival, or no ring
-        /// proved to exist (false only when the search ran out of budget).
+        /// proved to exist with the largest head start that would leave one (false only
+        /// when a search ran out of budget: the ring may be larger or later than need be,
+        /// or the head start understated).
         public var proved: Bool
         /// When infeasible: the largest head start at which a ring could be held (nil if
-        /// none, even with no head start).
+        /// none, even with no head start, or if that could not be settled).
         public var feasibleHeadStart: Double?
         /// When infeasible: the points of the smallest ring any units could hold, with
         /// the time by which each must be held.
@@ -109,31 +113,18 @@ public enum Containment {
                           reason: "no road from the incident leads beyond the boundary or to an exit")
         }
         let options = field.options(headStart: problem.headStart)
-        let search = field.smallestRing(options: options, within: .infinity)
+        let search = field.cut.smallest(options: options, flowLimit: problem.searchBudget)
         guard let smallest = search.ring else {
             var answer = field.infeasible(options: options)
             if !search.proved {
                 answer.proved = false
-                answer.reason = "no ring was found before the search budget of \(problem.searchBudget) branches ran out; one may still exist"
+                answer.reason = "no ring was found before the search budget of \(problem.searchBudget) flows ran out; one may still exist"
             }
             return answer
         }
         // The smallest size is known; now the earliest latest arrival that still allows it.
-        let times = Array(Set(options.joined().map(\.time))).sorted()
-        var low = 0, high = times.count - 1
-        var best = smallest
-        var proved = search.proved
-        while low < high {
-            let middle = (low + high) / 2
-            let within = field.smallestRing(options: options, within: times[middle])
-            proved = proved && within.proved
-            if let ring = within.ring, ring.points.count <= best.points.count {
-                best = ring
-                high = middle
-            } else {
-                low = middle + 1
-            }
-        }
+        let earliest = field.cut.earliest(options: options, as: smallest, flowLimit: field.refiningBudget)
+        let best = earliest.ring ?? smallest, proved = search.proved && earliest.proved
         return Answer(feasible: true, ring: best.points.map { field.point($0.node, unit: problem.units[$0.unit].id, police: $0.time) },
                       uncovered: [], proved: proved, feasibleHeadStart: nil, needed: [], reason: "")
     }
@@ -170,18 +161,7 @@ public enum Containment {
 /// first node beyond it on every road (the escape set, with the exits inside), the
 /// suspect's earliest time at each and every unit's.
 struct Field {
-    struct Option: Hashable {
-        var unit: Int
-        var time: Double
-        /// The local node the unit would hold (for a chain, its best node on it).
-        var node: Int
-    }
-
-    struct Ring {
-        /// Local node and the unit (index into the problem's units) holding it.
-        var points: [(node: Int, unit: Int, time: Double)]
-    }
-
+    typealias Option = StaffedCut.Option
     let problem: Containment.Problem
     /// Local node → graph node, and back (-1: outside the field).
     let nodes: [Int]
@@ -194,13 +174,12 @@ struct Field {
     let graphArcs: [Int]
     /// Each unit's (index, time) at each local node it reaches before the suspect could
     /// with no head start at all; `options(headStart:)` narrows them.
-    let reach: [[Field.Option]]
-    /// Chains of road between junctions, one cut point each: the network is cut by chain.
-    let chains: Chains
-    /// The suspect's earliest time on each chain.
-    let chainSuspect: [Double]
-    let network: VertexCutNetwork
+    let reach: [[StaffedCut.Option]]
+    /// The ring's search, moving out from the incident by the suspect's earliest time.
+    let cut: StaffedCut
     let incident: Int
+    var chains: Chains { cut.chains }
+    var network: VertexCutNetwork { cut.network }
 
     init(_ problem: Containment.Problem) throws(ContainmentError) {
         self.problem = problem
@@ -249,11 +228,8 @@ struct Field {
         self.arcs = arcs
         self.graphArcs = graphArcs
         let incident = Int(local[problem.incident])
-        let chains = Chains(nodeCount: nodes.count, arcs: arcs, fixed: isEscape.indices.map { isEscape[$0] || $0 == incident })
         self.incident = incident
-        self.chains = chains
-        chainSuspect = chains.members.map { members in members.map { suspect[$0] }.min()! }
-        network = VertexCutNetwork(nodeCount: chains.count, arcs: chains.arcs, sinks: isEscape.indices.filter { isEscape[$0] }.map { chains.chain[$0] })
+        cut = StaffedCut(nodeCount: nodes.count, arcs: arcs, escape: isEscape, source: incident, unitCount: problem.units.count, order: suspect)
         reach = Self.unitReach(problem, nodes: nodes, local: local, suspect: suspect)
     }
 
@@ -290,120 +266,8 @@ struct Field {
         }
     }
 
-    struct RingSearch {
-        /// The smallest ring found, nil when there is none (or none was found in budget).
-        var ring: Ring?
-        /// Whether `ring` is proved smallest, or no ring proved to exist.
-        var proved: Bool
-    }
-
-    /// The smallest ring whose every point a distinct unit reaches within `limit`. When
-    /// the budget runs out, the best branch left is followed greedily to some ring. The
-    /// search cuts chains; each point is its unit's best node on the chain.
-    func smallestRing(options: [[Option]], within limit: Double) -> RingSearch {
-        let allowed = chains.merge(options.map { $0.filter { $0.time <= limit } })
-        let root = network.flow(from: chains.chain[incident], cuttable: allowed.map { !$0.isEmpty })
-        // Units that can hold some node at all: no ring has more points than these.
-        let usable = Set(allowed.joined().map(\.unit)).count
-        var queue: [(size: Int, forbidden: [Int], cut: [Int])] = []
-        var seen: Set<[Int]> = []
-        // A branch's cut, continuing from its parent's flow; none when some escape path
-        // avoids every node left, or the cut has more points than there are units that
-        // can hold any (each point needs its own).
-        func push(_ forbidden: [Int], from parent: VertexCutNetwork.Flow) {
-            guard seen.insert(forbidden).inserted else { return }
-            var flow = parent
-            for node in forbidden { network.forbid(node, in: &flow) }
-            guard case .cut(let cut) = network.minimumCut(&flow), cut.count <= usable else { return }
-            queue.append((cut.count, forbidden, cut))
-        }
-        push([], from: root)
-        var explored = 0
-        while !queue.isEmpty {
-            // Best first: the smallest cut in the queue is a bound on every ring left.
-            let best = queue.indices.min { queue[$0].size < queue[$1].size }!
-            let (_, forbidden, cut) = queue.remove(at: best)
-            explored += 1
-            switch Self.staff(cut, allowed: allowed) {
-            case .staffed(let points):
-                return RingSearch(ring: Ring(points: points), proved: true)
-            case .short(let failing):
-                // The branch's own maximum flow again (kept for none: too many to hold),
-                // from which each child continues.
-                var flow = root
-                for node in forbidden { network.forbid(node, in: &flow) }
-                _ = network.minimumCut(&flow)
-                guard explored < problem.searchBudget else {
-                    return RingSearch(ring: dive(flow, allowed: allowed, failing: failing, usable: usable), proved: false)
-                }
-                // Any staffable ring leaves out at least one node of a set with too few units.
-                for node in failing { push((forbidden + [node]).sorted(), from: flow) }
-            }
-        }
-        return RingSearch(ring: nil, proved: true)
-    }
-
-    /// Some staffable ring, not necessarily smallest: from a branch, forbid the node of
-    /// each failing set nearest the incident (the suspect's earliest), so the ring moves
-    /// out to where units have more time, until the cut is staffed.
-    private func dive(_ flow: VertexCutNetwork.Flow, allowed: [[Option]], failing: [Int], usable: Int) -> Ring? {
-        var flow = flow, failing = failing
-        for _ in 0..<Self.diveSteps {
-            network.forbid(failing.min { (chainSuspect[$0], $0) < (chainSuspect[$1], $1) }!, in: &flow)
-            guard case .cut(let cut) = network.minimumCut(&flow), cut.count <= usable else { return nil }
-            switch Self.staff(cut, allowed: allowed) {
-            case .staffed(let points): return Ring(points: points)
-            case .short(let next): failing = next
-            }
-        }
-        return nil
-    }
-
-    /// Points a dive may move before it gives up.
-    static let diveSteps = 1_000
-
-    enum Staffing {
-        case staffed([(node: Int, unit: Int, time: Double)])
-        /// Chains that together have fewer units able to reach them than there are chains.
-        case short([Int])
-    }
-
-    /// A distinct unit for every node (Kuhn's augmenting paths), each node taking its
-    /// quickest unit where the matching allows; or a set violating Hall's condition.
-    static func staff(_ cut: [Int], allowed: [[Option]]) -> Staffing {
-        let choices = cut.map { allowed[$0].sorted { $0.time < $1.time } }
-        var holder: [Int: Int] = [:]  // unit → index in cut
-        func augment(_ index: Int, _ visited: inout Set<Int>) -> Bool {
-            for option in choices[index] where visited.insert(option.unit).inserted {
-                if let other = holder[option.unit] {
-                    guard augment(other, &visited) else { continue }
-                }
-                holder[option.unit] = index
-                return true
-            }
-            return false
-        }
-        for index in cut.indices {
-            var visited: Set<Int> = []
-            if !augment(index, &visited) {
-                // Alternating search from the unplaced node: every node it meets competes
-                // for the units it meets, which are one fewer.
-                var nodes: Set<Int> = [index], frontier = [index], units: Set<Int> = []
-                while let next = frontier.popLast() {
-                    for option in choices[next] where units.insert(option.unit).inserted {
-                        if let other = holder[option.unit], nodes.insert(other).inserted { frontier.append(other) }
-                    }
-                }
-                return .short(nodes.map { cut[$0] }.sorted())
-            }
-        }
-        var points: [(node: Int, unit: Int, time: Double)] = []
-        for (unit, index) in holder {
-            let option = choices[index].first { $0.unit == unit }!
-            points.append((option.node, unit, option.time))
-        }
-        return .staffed(points.sorted { $0.node < $1.node })
-    }
+    /// Flows each refining search may compute.
+    var refiningBudget: Int { StaffedCut.refiningBudget(problem.searchBudget) }
 
     func point(_ node: Int, unit: String, police: Double) -> Containment.Point {
         Containment.Point(node: nodes[node], unit: unit, suspect: suspect[node] - problem.headStart, police: police)
@@ -433,11 +297,16 @@ struct Field {
         }
         // The largest head start that would have left a ring, to the second or metre
         // (bisection; feasibility only grows as the head start shrinks).
-        if smallestRing(options: self.options(headStart: 0), within: .infinity).ring != nil {
+        // Whether any head start leaves a ring is worth half a search; each step after a tenth.
+        let atZero = cut.any(options: self.options(headStart: 0), flowLimit: max(1, problem.searchBudget / 2))
+        answer.proved = atZero.ring != nil || atZero.proved
+        if atZero.ring != nil {
             var low = 0.0, high = headStart
             for _ in 0..<12 where high - low > 1 {
                 let middle = (low + high) / 2
-                if smallestRing(options: self.options(headStart: middle), within: .infinity).ring != nil { low = middle } else { high = middle }
+                let search = cut.any(options: self.options(headStart: middle), flowLimit: refiningBudget)
+                answer.proved = answer.proved && (search.ring != nil || search.proved)
+                if search.ring != nil { low = middle } else { high = middle }
             }
             answer.feasibleHeadStart = low
         }
@@ -465,6 +334,39 @@ struct Field {
             }
         }
         return open.sorted()
+    }
+}
+
+/// A set of units for each chain, as bits, so a path's units are a few word-wide ORs.
+struct UnitSets {
+    let unitCount: Int
+    private let words: Int
+    private var bits: [UInt64]
+
+    init(_ sets: [[Int]], unitCount: Int) {
+        self.unitCount = unitCount
+        words = (unitCount + 63) / 64
+        bits = [UInt64](repeating: 0, count: sets.count * words)
+        for (set, units) in sets.enumerated() {
+            for unit in units { bits[set * words + unit / 64] |= 1 << UInt64(unit % 64) }
+        }
+    }
+
+    /// The units in any of the given sets.
+    func members(ofUnionOf sets: [Int]) -> [Int] {
+        var union = [UInt64](repeating: 0, count: words)
+        for set in sets {
+            for word in 0..<words { union[word] |= bits[set * words + word] }
+        }
+        var units: [Int] = []
+        for (word, value) in union.enumerated() {
+            var value = value
+            while value != 0 {
+                units.append(word * 64 + value.trailingZeroBitCount)
+                value &= value - 1
+            }
+        }
+        return units
     }
 }
 
@@ -531,10 +433,10 @@ struct Chains {
     func any(_ nodes: [Bool]) -> [Bool] { members.map { $0.contains { nodes[$0] } } }
 
     /// Each chain's options: every unit that can hold one of its nodes, at its quickest.
-    func merge(_ options: [[Field.Option]]) -> [[Field.Option]] {
+    func merge(_ options: [[StaffedCut.Option]]) -> [[StaffedCut.Option]] {
         members.map { members in
             guard members.count > 1 else { return options[members[0]] }
-            var best: [Int: Field.Option] = [:]
+            var best: [Int: StaffedCut.Option] = [:]
             for node in members {
                 for option in options[node] where option.time < best[option.unit]?.time ?? .infinity { best[option.unit] = option }
             }

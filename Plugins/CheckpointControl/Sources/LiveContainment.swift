@@ -53,6 +53,7 @@ final class LiveContainments: Sendable {
         return try registry.transact { changes in
             containment.id = "CT-\(try registry.store.containmentCount() + 1)"
             changes.containments.append(containment)
+            try Self.order(from: [], containment, into: &changes)
             return containment
         }
     }
@@ -68,9 +69,11 @@ final class LiveContainments: Sendable {
         try registry.transact { changes in
             var containment = try get(id)
             guard containment.active else { throw BusClientError(.failedPrecondition, "containment \(containment.id) has already stopped") }
+            let held = containment.ring.ring
             containment.active = false
             containment.endedReason = "stopped by \(caller)"
             changes.containments.append(containment)
+            try Self.order(from: held, containment, into: &changes)
             return containment
         }
     }
@@ -81,21 +84,60 @@ final class LiveContainments: Sendable {
         let running = try registry.store.runningContainments()
         guard !running.isEmpty else { return [] }
         let time = now
-        var updated: [LiveContainment] = []
+        var updated: [(before: [Xunfang_Checkpoint_V1_RingPoint], after: LiveContainment)] = []
         for var containment in running {
+            let before = containment.ring.ring
             do {
                 try compute(&containment, at: time)
             } catch {
                 containment.active = false
                 containment.endedReason = "\(error)"
             }
-            updated.append(containment)
+            updated.append((before, containment))
         }
         return try registry.transact { changes in
             // A stop that came in meanwhile stands.
             let stillRunning = Set(try registry.store.runningContainments().map(\.id))
-            changes.containments = updated.filter { stillRunning.contains($0.id) }
+            for (before, containment) in updated where stillRunning.contains(containment.id) {
+                changes.containments.append(containment)
+                try Self.order(from: before, containment, into: &changes)
+            }
             return changes.containments
+        }
+    }
+
+    /// Orders on the durable "checkpoint.order.<unit>" for what changed in a ring: a unit
+    /// with a new point is ordered there (a staffed checkpoint: to seal its own); a unit
+    /// no longer in the ring, or every unit once the containment has stopped, stands down.
+    static func order(from before: [Xunfang_Checkpoint_V1_RingPoint], _ containment: LiveContainment,
+                      into changes: inout CheckpointStore.Changes) throws {
+        let after = containment.active ? containment.ring.ring : []
+        let held = Dictionary(before.map { ($0.unit, $0.node) }, uniquingKeysWith: { first, _ in first })
+        let kept = Set(after.map(\.unit))
+        var orders: [(String, Xunfang_Checkpoint_V1_SealOrder)] = []
+        func order(_ point: Xunfang_Checkpoint_V1_RingPoint, standDown: Bool) -> Xunfang_Checkpoint_V1_SealOrder {
+            .with {
+                $0.activation = containment.id
+                $0.planName = "围堵 \(containment.id)"
+                $0.standDown = standDown
+                $0.position = .with {
+                    $0.id = "\(containment.id)-\(point.node)"
+                    $0.name = point.roadName.isEmpty ? "node \(point.node)" : point.roadName
+                    $0.node = point.node
+                    $0.longitude = point.longitude
+                    $0.latitude = point.latitude
+                    $0.responder = point.unit
+                    $0.orderedAt = containment.computedAt
+                    $0.deadline = containment.computedAt + Int64(point.police * 1_000)
+                    $0.etaSeconds = point.police
+                }
+            }
+        }
+        for point in after where held[point.unit] != point.node { orders.append((point.unit, order(point, standDown: false))) }
+        for point in before where !kept.contains(point.unit) { orders.append((point.unit, order(point, standDown: true))) }
+        let stamp = "\(containment.id)-\(containment.computedAt)-\(containment.active ? "ring" : "end")"
+        for (index, (unit, order)) in orders.enumerated() {
+            changes.outbox.append(("checkpoint.order.\(Topic.token(unit))", try order.serializedData(), "\(stamp)-\(index)"))
         }
     }
 
@@ -112,7 +154,7 @@ final class LiveContainments: Sendable {
     }
 
     /// Fresh unit positions, and the staffed checkpoints as fixed units at their node.
-    private func liveUnits(at time: Int64) throws -> [Xunfang_Checkpoint_V1_RingUnit] {
+    func liveUnits(at time: Int64) throws -> [Xunfang_Checkpoint_V1_RingUnit] {
         let fresh = positions.withLock { known in known.filter { time - $0.value.at <= Self.positionLifetime } }
         var units: [Xunfang_Checkpoint_V1_RingUnit] = fresh.sorted { $0.value.at > $1.value.at }.map { callSign, report in
             .with {

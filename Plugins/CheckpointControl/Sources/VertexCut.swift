@@ -77,6 +77,53 @@ struct VertexCutNetwork {
         return minimumCut(&flow)
     }
 
+    /// A maximum flow taken apart into its `value` paths from the source to the sinks,
+    /// each given by the cuttable nodes on it. A cuttable node carries one unit of flow, so
+    /// none is on two paths; a cycle met on the way is cancelled, not followed.
+    func pathNodes(_ flow: Flow) -> [[Int]] {
+        // Flow on a forward arc (even index) is its reverse's residual, which starts at 0.
+        var left = [Int32](repeating: 0, count: head.count)
+        for arc in stride(from: 0, to: head.count, by: 2) { left[arc] = flow.residual[arc + 1] }
+        let start = 2 * flow.source + 1
+        var onWalk = [Int32](repeating: -1, count: 2 * nodeCount + 1)
+        var paths: [[Int]] = []
+        var walk: [Int] = [], arcs: [Int] = []
+        for _ in 0..<flow.value {
+            walk.removeAll(keepingCapacity: true)
+            arcs.removeAll(keepingCapacity: true)
+            walk.append(start)
+            onWalk[start] = 0
+            while walk.last! != sink {
+                var arc = Int(first[walk.last!])
+                while arc >= 0 && (arc & 1 == 1 || left[arc] == 0) { arc = Int(next[arc]) }
+                guard arc >= 0 else { break }  // unreachable for a valid flow
+                let to = Int(head[arc])
+                if onWalk[to] >= 0 {
+                    // A cycle: cancel it and carry on from where it began.
+                    let back = Int(onWalk[to])
+                    left[arc] -= 1
+                    for cycleArc in arcs[back...] { left[cycleArc] -= 1 }
+                    for vertex in walk[(back + 1)...] { onWalk[vertex] = -1 }
+                    walk.removeSubrange((back + 1)...)
+                    arcs.removeSubrange(back...)
+                } else {
+                    onWalk[to] = Int32(walk.count)
+                    walk.append(to)
+                    arcs.append(arc)
+                }
+            }
+            for vertex in walk { onWalk[vertex] = -1 }
+            var cuttable: [Int] = []
+            for arc in arcs {
+                left[arc] -= 1
+                // Split arcs come first: node v's is arc 2v.
+                if arc < 2 * nodeCount && flow.cuttable[arc / 2] { cuttable.append(arc / 2) }
+            }
+            paths.append(cuttable)
+        }
+        return paths
+    }
+
     /// Augments `flow` to a maximum one and reads the minimum cut from it.
     func minimumCut(_ flow: inout Flow) -> Outcome {
         let start = 2 * flow.source + 1

@@ -2128,6 +2128,276 @@ void   xunfang__checkpoint__v1__live_containment__free_unpacked
   assert(message->base.descriptor == &xunfang__checkpoint__v1__live_containment__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__checkpoint__v1__seal_map_request__init
+                     (Xunfang__Checkpoint__V1__SealMapRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealMapRequest init_value = XUNFANG__CHECKPOINT__V1__SEAL_MAP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_map_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_map_request__pack
+                     (const Xunfang__Checkpoint__V1__SealMapRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_map_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealMapRequest *
+       xunfang__checkpoint__v1__seal_map_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealMapRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_map_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_map_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_map_grid__init
+                     (Xunfang__Checkpoint__V1__SealMapGrid         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealMapGrid init_value = XUNFANG__CHECKPOINT__V1__SEAL_MAP_GRID__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_map_grid__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapGrid *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_grid__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_map_grid__pack
+                     (const Xunfang__Checkpoint__V1__SealMapGrid *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_grid__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_map_grid__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapGrid *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_grid__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealMapGrid *
+       xunfang__checkpoint__v1__seal_map_grid__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealMapGrid *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_map_grid__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_map_grid__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapGrid *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_grid__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__position__init
+                     (Xunfang__Checkpoint__V1__Position         *message)
+{
+  static const Xunfang__Checkpoint__V1__Position init_value = XUNFANG__CHECKPOINT__V1__POSITION__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__Position *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__position__pack
+                     (const Xunfang__Checkpoint__V1__Position *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__Position *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__Position *
+       xunfang__checkpoint__v1__position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__Position *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__position__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__position__free_unpacked
+                     (Xunfang__Checkpoint__V1__Position *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__position__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_map_point__init
+                     (Xunfang__Checkpoint__V1__SealMapPoint         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealMapPoint init_value = XUNFANG__CHECKPOINT__V1__SEAL_MAP_POINT__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_map_point__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapPoint *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_point__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_map_point__pack
+                     (const Xunfang__Checkpoint__V1__SealMapPoint *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_point__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_map_point__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapPoint *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_point__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealMapPoint *
+       xunfang__checkpoint__v1__seal_map_point__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealMapPoint *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_map_point__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_map_point__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapPoint *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_point__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_map_cell__init
+                     (Xunfang__Checkpoint__V1__SealMapCell         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealMapCell init_value = XUNFANG__CHECKPOINT__V1__SEAL_MAP_CELL__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_map_cell__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapCell *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_cell__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_map_cell__pack
+                     (const Xunfang__Checkpoint__V1__SealMapCell *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_cell__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_map_cell__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapCell *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_cell__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealMapCell *
+       xunfang__checkpoint__v1__seal_map_cell__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealMapCell *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_map_cell__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_map_cell__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapCell *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_cell__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_map_response__init
+                     (Xunfang__Checkpoint__V1__SealMapResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealMapResponse init_value = XUNFANG__CHECKPOINT__V1__SEAL_MAP_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_map_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_map_response__pack
+                     (const Xunfang__Checkpoint__V1__SealMapResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_map_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealMapResponse *
+       xunfang__checkpoint__v1__seal_map_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealMapResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_map_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_map_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_map_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__ring_unit__field_descriptors[6] =
 {
   {
@@ -6096,6 +6366,598 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__live_containment__desc
   (ProtobufCMessageInit) xunfang__checkpoint__v1__live_containment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_map_request__field_descriptors[6] =
+{
+  {
+    "target_seconds",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reach_metres",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, reach_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, n_units),
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, units),
+    &xunfang__checkpoint__v1__ring_unit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, n_grids),
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, grids),
+    &xunfang__checkpoint__v1__seal_map_grid__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "with_geojson",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, with_geojson),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "with_html",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapRequest, with_html),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_map_request__field_indices_by_name[] = {
+  3,   /* field[3] = grids */
+  1,   /* field[1] = reach_metres */
+  0,   /* field[0] = target_seconds */
+  2,   /* field[2] = units */
+  4,   /* field[4] = with_geojson */
+  5,   /* field[5] = with_html */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_map_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealMapRequest",
+  "SealMapRequest",
+  "Xunfang__Checkpoint__V1__SealMapRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealMapRequest),
+  6,
+  xunfang__checkpoint__v1__seal_map_request__field_descriptors,
+  xunfang__checkpoint__v1__seal_map_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_map_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_map_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_map_grid__field_descriptors[3] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapGrid, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapGrid, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outline",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealMapGrid, n_outline),
+    offsetof(Xunfang__Checkpoint__V1__SealMapGrid, outline),
+    &xunfang__checkpoint__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_map_grid__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+  2,   /* field[2] = outline */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_map_grid__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_grid__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealMapGrid",
+  "SealMapGrid",
+  "Xunfang__Checkpoint__V1__SealMapGrid",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealMapGrid),
+  3,
+  xunfang__checkpoint__v1__seal_map_grid__field_descriptors,
+  xunfang__checkpoint__v1__seal_map_grid__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_map_grid__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_map_grid__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__position__field_descriptors[2] =
+{
+  {
+    "longitude",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__Position, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__Position, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__position__field_indices_by_name[] = {
+  1,   /* field[1] = latitude */
+  0,   /* field[0] = longitude */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__position__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__position__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.Position",
+  "Position",
+  "Xunfang__Checkpoint__V1__Position",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__Position),
+  2,
+  xunfang__checkpoint__v1__position__field_descriptors,
+  xunfang__checkpoint__v1__position__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__position__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__position__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_map_point__field_descriptors[6] =
+{
+  {
+    "node",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapPoint, node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapPoint, unit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapPoint, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapPoint, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapPoint, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "road_name",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapPoint, road_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_map_point__field_indices_by_name[] = {
+  4,   /* field[4] = latitude */
+  3,   /* field[3] = longitude */
+  0,   /* field[0] = node */
+  5,   /* field[5] = road_name */
+  2,   /* field[2] = seconds */
+  1,   /* field[1] = unit */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_map_point__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_point__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealMapPoint",
+  "SealMapPoint",
+  "Xunfang__Checkpoint__V1__SealMapPoint",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealMapPoint),
+  6,
+  xunfang__checkpoint__v1__seal_map_point__field_descriptors,
+  xunfang__checkpoint__v1__seal_map_point__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_map_point__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_map_point__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_map_cell__field_descriptors[9] =
+{
+  {
+    "grid_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, grid_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feasible",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, feasible),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "proved",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, proved),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ring",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, n_ring),
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, ring),
+    &xunfang__checkpoint__v1__seal_map_point__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inside_nodes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, inside_nodes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points_needed",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, points_needed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_seconds",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, latest_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapCell, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_map_cell__field_indices_by_name[] = {
+  2,   /* field[2] = feasible */
+  0,   /* field[0] = grid_id */
+  1,   /* field[1] = grid_name */
+  5,   /* field[5] = inside_nodes */
+  7,   /* field[7] = latest_seconds */
+  6,   /* field[6] = points_needed */
+  3,   /* field[3] = proved */
+  8,   /* field[8] = reason */
+  4,   /* field[4] = ring */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_map_cell__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_cell__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealMapCell",
+  "SealMapCell",
+  "Xunfang__Checkpoint__V1__SealMapCell",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealMapCell),
+  9,
+  xunfang__checkpoint__v1__seal_map_cell__field_descriptors,
+  xunfang__checkpoint__v1__seal_map_cell__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_map_cell__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_map_cell__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_map_response__field_descriptors[8] =
+{
+  {
+    "cells",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, n_cells),
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, cells),
+    &xunfang__checkpoint__v1__seal_map_cell__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feasible_grids",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, feasible_grids),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "computed_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, computed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "compute_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, compute_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "geojson",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, geojson),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "html",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealMapResponse, html),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_map_response__field_indices_by_name[] = {
+  0,   /* field[0] = cells */
+  5,   /* field[5] = compute_ms */
+  4,   /* field[4] = computed_at */
+  1,   /* field[1] = feasible_grids */
+  6,   /* field[6] = geojson */
+  7,   /* field[7] = html */
+  3,   /* field[3] = target_seconds */
+  2,   /* field[2] = units */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_map_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealMapResponse",
+  "SealMapResponse",
+  "Xunfang__Checkpoint__V1__SealMapResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealMapResponse),
+  8,
+  xunfang__checkpoint__v1__seal_map_response__field_descriptors,
+  xunfang__checkpoint__v1__seal_map_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_map_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_map_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__checkpoint__v1__metric__enum_values_by_number[3] =
 {
   { "METRIC_UNSPECIFIED", "XUNFANG__CHECKPOINT__V1__METRIC__METRIC_UNSPECIFIED", 0 },
@@ -6292,7 +7154,7 @@ const ProtobufCEnumDescriptor xunfang__checkpoint__v1__position_state__descripto
   xunfang__checkpoint__v1__position_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[22] =
+static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[23] =
 {
   { "Ring", &xunfang__checkpoint__v1__ring_request__descriptor, &xunfang__checkpoint__v1__ring_response__descriptor },
   { "Put", &xunfang__checkpoint__v1__put_request__descriptor, &xunfang__checkpoint__v1__put_response__descriptor },
@@ -6316,6 +7178,7 @@ static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__meth
   { "Contain", &xunfang__checkpoint__v1__contain_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
   { "GetContainment", &xunfang__checkpoint__v1__containment_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
   { "StopContainment", &xunfang__checkpoint__v1__containment_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
+  { "SealMap", &xunfang__checkpoint__v1__seal_map_request__descriptor, &xunfang__checkpoint__v1__seal_map_response__descriptor },
 };
 const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   15,        /* Acknowledge */
@@ -6337,6 +7200,7 @@ const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   5,        /* Report */
   0,        /* Ring */
   16,        /* SealBoard */
+  22,        /* SealMap */
   4,        /* SetStatus */
   17,        /* StandDown */
   21         /* StopContainment */
@@ -6348,7 +7212,7 @@ const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor
   "Checkpoint",
   "Xunfang__Checkpoint__V1__Checkpoint",
   "xunfang.checkpoint.v1",
-  22,
+  23,
   xunfang__checkpoint__v1__checkpoint__method_descriptors,
   xunfang__checkpoint__v1__checkpoint__method_indices_by_name
 };
@@ -6527,6 +7391,14 @@ void xunfang__checkpoint__v1__checkpoint__stop_containment(ProtobufCService *ser
 {
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__seal_map(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__SealMapRequest *input,
+                                                   Xunfang__Checkpoint__V1__SealMapResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
                                                 Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy destroy)

@@ -63,6 +63,12 @@ typedef struct Xunfang__Checkpoint__V1__AfterActionReport Xunfang__Checkpoint__V
 typedef struct Xunfang__Checkpoint__V1__ContainRequest Xunfang__Checkpoint__V1__ContainRequest;
 typedef struct Xunfang__Checkpoint__V1__ContainmentRequest Xunfang__Checkpoint__V1__ContainmentRequest;
 typedef struct Xunfang__Checkpoint__V1__LiveContainment Xunfang__Checkpoint__V1__LiveContainment;
+typedef struct Xunfang__Checkpoint__V1__SealMapRequest Xunfang__Checkpoint__V1__SealMapRequest;
+typedef struct Xunfang__Checkpoint__V1__SealMapGrid Xunfang__Checkpoint__V1__SealMapGrid;
+typedef struct Xunfang__Checkpoint__V1__Position Xunfang__Checkpoint__V1__Position;
+typedef struct Xunfang__Checkpoint__V1__SealMapPoint Xunfang__Checkpoint__V1__SealMapPoint;
+typedef struct Xunfang__Checkpoint__V1__SealMapCell Xunfang__Checkpoint__V1__SealMapCell;
+typedef struct Xunfang__Checkpoint__V1__SealMapResponse Xunfang__Checkpoint__V1__SealMapResponse;
 
 
 /* --- enums --- */
@@ -1006,6 +1012,9 @@ struct  Xunfang__Checkpoint__V1__SealActivation
 struct  Xunfang__Checkpoint__V1__SealOrder
 {
   ProtobufCMessage base;
+  /*
+   * or the live containment (CT-…) whose ring orders the unit
+   */
   char *activation;
   char *plan_name;
   protobuf_c_boolean drill;
@@ -1235,6 +1244,158 @@ struct  Xunfang__Checkpoint__V1__LiveContainment
 #define XUNFANG__CHECKPOINT__V1__LIVE_CONTAINMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__live_containment__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * Served at /xunfang.checkpoint.v1.Checkpoint/SealMap: for every grid, whether a ring
+ * around it (cutting every road from inside it to beyond reach_metres of it) can be held
+ * within target_seconds by distinct units from where they are now, and by whom.
+ */
+struct  Xunfang__Checkpoint__V1__SealMapRequest
+{
+  ProtobufCMessage base;
+  /*
+   * default 180 (the 3-minute seal); 30 to 900
+   */
+  double target_seconds;
+  /*
+   * default 1500 (as a seal plan's reach); 100 to 5000
+   */
+  double reach_metres;
+  /*
+   * none: the live positions and staffed checkpoints (as Contain)
+   */
+  size_t n_units;
+  Xunfang__Checkpoint__V1__RingUnit **units;
+  /*
+   * none: GridModel's grids (ListAreas); at most 1000
+   */
+  size_t n_grids;
+  Xunfang__Checkpoint__V1__SealMapGrid **grids;
+  /*
+   * also the map as a GeoJSON FeatureCollection
+   */
+  protobuf_c_boolean with_geojson;
+  /*
+   * also the map as one self-contained HTML page
+   */
+  protobuf_c_boolean with_html;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_MAP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_map_request__descriptor) \
+    , 0, 0, 0,NULL, 0,NULL, 0, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__SealMapGrid
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 64 bytes
+   */
+  char *id;
+  char *name;
+  /*
+   * WGS84 outer ring, 3 to 1000 points
+   */
+  size_t n_outline;
+  Xunfang__Checkpoint__V1__Position **outline;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_MAP_GRID__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_map_grid__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Xunfang__Checkpoint__V1__Position
+{
+  ProtobufCMessage base;
+  double longitude;
+  double latitude;
+};
+#define XUNFANG__CHECKPOINT__V1__POSITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__position__descriptor) \
+    , 0, 0 }
+
+
+struct  Xunfang__Checkpoint__V1__SealMapPoint
+{
+  ProtobufCMessage base;
+  /*
+   * OSM node id
+   */
+  int64_t node;
+  char *unit;
+  /*
+   * the unit's time to get there
+   */
+  double seconds;
+  double longitude;
+  double latitude;
+  char *road_name;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_MAP_POINT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_map_point__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__SealMapCell
+{
+  ProtobufCMessage base;
+  char *grid_id;
+  char *grid_name;
+  protobuf_c_boolean feasible;
+  /*
+   * false only when the search budget ran out
+   */
+  protobuf_c_boolean proved;
+  size_t n_ring;
+  Xunfang__Checkpoint__V1__SealMapPoint **ring;
+  uint32_t inside_nodes;
+  /*
+   * the fewest points any ring around the grid needs
+   */
+  uint32_t points_needed;
+  /*
+   * the last unit's time to its point
+   */
+  double latest_seconds;
+  /*
+   * why not, or why no ring is needed
+   */
+  char *reason;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_MAP_CELL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_map_cell__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__SealMapResponse
+{
+  ProtobufCMessage base;
+  size_t n_cells;
+  Xunfang__Checkpoint__V1__SealMapCell **cells;
+  uint32_t feasible_grids;
+  /*
+   * units and staffed checkpoints considered
+   */
+  uint32_t units;
+  double target_seconds;
+  /*
+   * unix ms
+   */
+  int64_t computed_at;
+  double compute_ms;
+  /*
+   * with_geojson: grids as Polygons, ring points as Points
+   */
+  char *geojson;
+  /*
+   * with_html
+   */
+  char *html;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_MAP_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_map_response__descriptor) \
+    , 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* Xunfang__Checkpoint__V1__RingUnit methods */
@@ -2133,6 +2294,120 @@ Xunfang__Checkpoint__V1__LiveContainment *
 void   xunfang__checkpoint__v1__live_containment__free_unpacked
                      (Xunfang__Checkpoint__V1__LiveContainment *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealMapRequest methods */
+void   xunfang__checkpoint__v1__seal_map_request__init
+                     (Xunfang__Checkpoint__V1__SealMapRequest         *message);
+size_t xunfang__checkpoint__v1__seal_map_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapRequest   *message);
+size_t xunfang__checkpoint__v1__seal_map_request__pack
+                     (const Xunfang__Checkpoint__V1__SealMapRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_map_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealMapRequest *
+       xunfang__checkpoint__v1__seal_map_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_map_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealMapGrid methods */
+void   xunfang__checkpoint__v1__seal_map_grid__init
+                     (Xunfang__Checkpoint__V1__SealMapGrid         *message);
+size_t xunfang__checkpoint__v1__seal_map_grid__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapGrid   *message);
+size_t xunfang__checkpoint__v1__seal_map_grid__pack
+                     (const Xunfang__Checkpoint__V1__SealMapGrid   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_map_grid__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapGrid   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealMapGrid *
+       xunfang__checkpoint__v1__seal_map_grid__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_map_grid__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapGrid *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__Position methods */
+void   xunfang__checkpoint__v1__position__init
+                     (Xunfang__Checkpoint__V1__Position         *message);
+size_t xunfang__checkpoint__v1__position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__Position   *message);
+size_t xunfang__checkpoint__v1__position__pack
+                     (const Xunfang__Checkpoint__V1__Position   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__Position   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__Position *
+       xunfang__checkpoint__v1__position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__position__free_unpacked
+                     (Xunfang__Checkpoint__V1__Position *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealMapPoint methods */
+void   xunfang__checkpoint__v1__seal_map_point__init
+                     (Xunfang__Checkpoint__V1__SealMapPoint         *message);
+size_t xunfang__checkpoint__v1__seal_map_point__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapPoint   *message);
+size_t xunfang__checkpoint__v1__seal_map_point__pack
+                     (const Xunfang__Checkpoint__V1__SealMapPoint   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_map_point__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapPoint   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealMapPoint *
+       xunfang__checkpoint__v1__seal_map_point__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_map_point__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapPoint *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealMapCell methods */
+void   xunfang__checkpoint__v1__seal_map_cell__init
+                     (Xunfang__Checkpoint__V1__SealMapCell         *message);
+size_t xunfang__checkpoint__v1__seal_map_cell__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapCell   *message);
+size_t xunfang__checkpoint__v1__seal_map_cell__pack
+                     (const Xunfang__Checkpoint__V1__SealMapCell   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_map_cell__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapCell   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealMapCell *
+       xunfang__checkpoint__v1__seal_map_cell__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_map_cell__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapCell *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealMapResponse methods */
+void   xunfang__checkpoint__v1__seal_map_response__init
+                     (Xunfang__Checkpoint__V1__SealMapResponse         *message);
+size_t xunfang__checkpoint__v1__seal_map_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealMapResponse   *message);
+size_t xunfang__checkpoint__v1__seal_map_response__pack
+                     (const Xunfang__Checkpoint__V1__SealMapResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_map_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealMapResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealMapResponse *
+       xunfang__checkpoint__v1__seal_map_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_map_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealMapResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Checkpoint__V1__RingUnit_Closure)
@@ -2279,6 +2554,24 @@ typedef void (*Xunfang__Checkpoint__V1__ContainmentRequest_Closure)
 typedef void (*Xunfang__Checkpoint__V1__LiveContainment_Closure)
                  (const Xunfang__Checkpoint__V1__LiveContainment *message,
                   void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealMapRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__SealMapRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealMapGrid_Closure)
+                 (const Xunfang__Checkpoint__V1__SealMapGrid *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__Position_Closure)
+                 (const Xunfang__Checkpoint__V1__Position *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealMapPoint_Closure)
+                 (const Xunfang__Checkpoint__V1__SealMapPoint *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealMapCell_Closure)
+                 (const Xunfang__Checkpoint__V1__SealMapCell *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealMapResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__SealMapResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2374,6 +2667,10 @@ struct Xunfang__Checkpoint__V1__Checkpoint_Service
                            const Xunfang__Checkpoint__V1__ContainmentRequest *input,
                            Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
                            void *closure_data);
+  void (*seal_map)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                   const Xunfang__Checkpoint__V1__SealMapRequest *input,
+                   Xunfang__Checkpoint__V1__SealMapResponse_Closure closure,
+                   void *closure_data);
 };
 typedef void (*Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy)(Xunfang__Checkpoint__V1__Checkpoint_Service *);
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
@@ -2403,7 +2700,8 @@ void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpo
       function_prefix__ ## after_action,\
       function_prefix__ ## contain,\
       function_prefix__ ## get_containment,\
-      function_prefix__ ## stop_containment  }
+      function_prefix__ ## stop_containment,\
+      function_prefix__ ## seal_map  }
 void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__RingRequest *input,
                                                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
@@ -2492,6 +2790,10 @@ void xunfang__checkpoint__v1__checkpoint__stop_containment(ProtobufCService *ser
                                                            const Xunfang__Checkpoint__V1__ContainmentRequest *input,
                                                            Xunfang__Checkpoint__V1__LiveContainment_Closure closure,
                                                            void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__seal_map(ProtobufCService *service,
+                                                   const Xunfang__Checkpoint__V1__SealMapRequest *input,
+                                                   Xunfang__Checkpoint__V1__SealMapResponse_Closure closure,
+                                                   void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2549,6 +2851,12 @@ extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_re
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__contain_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__containment_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__live_containment__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_grid__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__position__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_point__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_cell__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_map_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -1,6 +1,6 @@
 /// `--name value` pairs of a command line, each name one of `allowed`; nil for anything
 /// else (an unknown name, a name without its value), so the command prints its usage.
-func commandOptions(_ arguments: [String], allowed: Set<String>) -> [String: String]? {
+public func commandOptions(_ arguments: [String], allowed: Set<String>) -> [String: String]? {
     var options: [String: String] = [:]
     var index = 0
     while index < arguments.count {

@@ -1,0 +1,235 @@
+/// The smallest set of road nodes cutting every directed path from a source to a set of
+/// escape nodes, each held by a distinct unit able to reach it (a unit's options per
+/// node). Shared by the interception ring (`Field`) and the seal feasibility map.
+///
+/// Exact: the fewest points come from a minimum vertex cut (`VertexCutNetwork`) over
+/// chains of road (`Chains`); when a minimum cut cannot be staffed by distinct units
+/// (Hall's condition fails for some of its points), a best-first branch and bound forbids
+/// each point of the failing set in turn, the cut size bounding every branch, and drops a
+/// branch whose maximum flow's disjoint escape paths cannot each have a unit of their own.
+/// A budget of flows bounds the time; a search it cut short says so. Pure: no I/O.
+struct StaffedCut {
+    struct Option: Hashable {
+        var unit: Int
+        var time: Double
+        /// The local node the unit would hold (for a chain, its best node on it).
+        var node: Int
+    }
+
+    struct Ring {
+        /// Local node and the unit (index into the problem's units) holding it.
+        var points: [(node: Int, unit: Int, time: Double)]
+    }
+
+    struct Search {
+        /// The smallest ring found, nil when there is none (or none was found in budget).
+        var ring: Ring?
+        /// Whether `ring` is proved smallest, or no ring proved to exist.
+        var proved: Bool
+    }
+
+    /// Flows for a search that refines an answer already found (the earliest latest
+    /// arrival, a head start): a tenth of the main search's.
+    static func refiningBudget(_ budget: Int) -> Int { max(1, budget / 10) }
+
+    /// Chains of road between junctions, one cut point each: the network is cut by chain.
+    let chains: Chains
+    let network: VertexCutNetwork
+    /// The source's local node.
+    let source: Int
+    let unitCount: Int
+    /// Each chain's nearness to the source (the least of its nodes' `order`).
+    let chainOrder: [Double]
+
+    /// - Parameters:
+    ///   - nodeCount: local nodes 0..<nodeCount; `arcs` between them.
+    ///   - escape: nodes from which escape is complete.
+    ///   - order: each node's nearness to the source (the suspect's earliest time, or its
+    ///     distance): a dive moves the ring away from the source.
+    init(nodeCount: Int, arcs: [(Int, Int)], escape: [Bool], source: Int, unitCount: Int, order: [Double]) {
+        let chains = Chains(nodeCount: nodeCount, arcs: arcs, fixed: escape.indices.map { escape[$0] || $0 == source })
+        self.chains = chains
+        network = VertexCutNetwork(nodeCount: chains.count, arcs: chains.arcs, sinks: escape.indices.filter { escape[$0] }.map { chains.chain[$0] })
+        self.source = source
+        self.unitCount = unitCount
+        chainOrder = chains.members.map { members in members.map { order[$0] }.min()! }
+    }
+
+    /// The smallest ring whose every point a distinct unit reaches within `limit`: best
+    /// first over branches that each forbid some chains, a branch's maximum flow computed
+    /// only when it is the most promising left (its parent's cut size bounds it until
+    /// then) and continuing from its parent's flow. A branch is dropped when the disjoint
+    /// escape paths of its flow cannot each get a distinct unit: every ring below it cuts
+    /// each of those paths at a different point. When the budget of flows runs out, the
+    /// best branch left is followed greedily to some ring.
+    func smallest(options: [[Option]], within limit: Double = .infinity, atMost: Int = .max, flowLimit: Int) -> Search {
+        let allowed = chains.merge(options.map { $0.filter { $0.time <= limit } })
+        let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
+        struct Branch {
+            /// No ring below this branch has fewer points.
+            var bound: Int
+            var forbidden: [Int]
+            var flow: VertexCutNetwork.Flow
+            /// The minimum cut once the branch's flow is maximal.
+            var cut: [Int]?
+        }
+        var queue = [Branch(bound: 0, forbidden: [], flow: network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty }), cut: nil)]
+        var seen: Set<[Int]> = [[]]
+        var flows = 0
+        while !queue.isEmpty {
+            // Ties go to a branch already evaluated: it may be a ring.
+            let best = queue.indices.min { (queue[$0].bound, queue[$0].cut == nil ? 1 : 0) < (queue[$1].bound, queue[$1].cut == nil ? 1 : 0) }!
+            var branch = queue.remove(at: best)
+            guard let cut = branch.cut else {
+                flows += 1
+                guard case .cut(let cut) = network.minimumCut(&branch.flow), cut.count <= atMost,
+                      Self.distinctUnitsPossible(network.pathNodes(branch.flow), units: pathUnits) else { continue }
+                branch.bound = cut.count
+                branch.cut = cut
+                queue.append(branch)
+                continue
+            }
+            switch Self.staff(cut, allowed: allowed) {
+            case .staffed(let points):
+                return Search(ring: Ring(points: points), proved: true)
+            case .short(let failing):
+                guard flows < flowLimit else {
+                    return Search(ring: dive(branch.flow, allowed: allowed, failing: failing, pathUnits: pathUnits, atMost: atMost, steps: flowLimit),
+                                      proved: false)
+                }
+                // Any staffable ring leaves out at least one node of a set with too few units.
+                for node in failing {
+                    let forbidden = (branch.forbidden + [node]).sorted()
+                    guard seen.insert(forbidden).inserted else { continue }
+                    var flow = branch.flow
+                    network.forbid(node, in: &flow)
+                    queue.append(Branch(bound: cut.count, forbidden: forbidden, flow: flow, cut: nil))
+                }
+            }
+        }
+        return Search(ring: nil, proved: true)
+    }
+
+    /// Among the rings as small as `ring`, one whose latest unit arrives earliest: a
+    /// bisection on the arrival times allowed, below `ring`'s own latest; each step a search
+    /// of `flowLimit` flows (one cut short leaves the answer later than need be, unproved).
+    func earliest(options: [[Option]], as ring: Ring, flowLimit: Int) -> Search {
+        let times = Array(Set(options.joined().map(\.time))).sorted()
+        let latest = ring.points.map(\.time).max() ?? 0
+        var low = 0, high = times.firstIndex { $0 >= latest } ?? times.count - 1
+        var best = ring, proved = true
+        while low < high {
+            let middle = (low + high) / 2
+            let within = smallest(options: options, within: times[middle], atMost: best.points.count, flowLimit: flowLimit)
+            proved = proved && within.proved
+            if let found = within.ring {
+                best = found
+                high = middle
+            } else {
+                low = middle + 1
+            }
+        }
+        return Search(ring: best, proved: proved)
+    }
+
+    /// Some staffable ring, when only whether one exists matters: a greedy dive from the
+    /// minimum cut usually finds one at once; only when it does not is the search for the
+    /// smallest run to prove there is none.
+    func any(options: [[Option]], flowLimit: Int) -> Search {
+        let allowed = chains.merge(options)
+        let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
+        var flow = network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty })
+        guard case .cut(let cut) = network.minimumCut(&flow), Self.distinctUnitsPossible(network.pathNodes(flow), units: pathUnits) else {
+            return Search(ring: nil, proved: true)
+        }
+        switch Self.staff(cut, allowed: allowed) {
+        case .staffed(let points): return Search(ring: Ring(points: points), proved: true)
+        case .short(let failing):
+            if let ring = dive(flow, allowed: allowed, failing: failing, pathUnits: pathUnits, steps: flowLimit) { return Search(ring: ring, proved: true) }
+            return smallest(options: options, flowLimit: flowLimit)
+        }
+    }
+
+    /// Whether the escape paths (each given by the cuttable chains on it, no chain on two)
+    /// can each have its own unit, one able to hold some chain on it (Kuhn's matching).
+    static func distinctUnitsPossible(_ paths: [[Int]], units: UnitSets) -> Bool {
+        let choices = paths.map { units.members(ofUnionOf: $0) }
+        var holder = [Int](repeating: -1, count: units.unitCount)  // unit → path
+        var visited = [Bool](repeating: false, count: units.unitCount)
+        func augment(_ path: Int) -> Bool {
+            for unit in choices[path] where !visited[unit] {
+                visited[unit] = true
+                if holder[unit] >= 0, !augment(holder[unit]) { continue }
+                holder[unit] = path
+                return true
+            }
+            return false
+        }
+        for path in paths.indices {
+            for unit in visited.indices { visited[unit] = false }
+            guard augment(path) else { return false }
+        }
+        return true
+    }
+
+    /// Some staffable ring, not necessarily smallest: from a branch, forbid the node of
+    /// each failing set nearest the source (lowest in `chainOrder`), so the ring moves
+    /// out to where units have more time, until the cut is staffed.
+    private func dive(_ flow: VertexCutNetwork.Flow, allowed: [[Option]], failing: [Int], pathUnits: UnitSets, atMost: Int = .max, steps: Int) -> Ring? {
+        var flow = flow, failing = failing
+        for _ in 0..<steps {
+            network.forbid(failing.min { (chainOrder[$0], $0) < (chainOrder[$1], $1) }!, in: &flow)
+            guard case .cut(let cut) = network.minimumCut(&flow), cut.count <= atMost,
+                  Self.distinctUnitsPossible(network.pathNodes(flow), units: pathUnits) else { return nil }
+            switch Self.staff(cut, allowed: allowed) {
+            case .staffed(let points): return Ring(points: points)
+            case .short(let next): failing = next
+            }
+        }
+        return nil
+    }
+
+    enum Staffing {
+        case staffed([(node: Int, unit: Int, time: Double)])
+        /// Chains that together have fewer units able to reach them than there are chains.
+        case short([Int])
+    }
+
+    /// A distinct unit for every node (Kuhn's augmenting paths), each node taking its
+    /// quickest unit where the matching allows; or a set violating Hall's condition.
+    static func staff(_ cut: [Int], allowed: [[Option]]) -> Staffing {
+        let choices = cut.map { allowed[$0].sorted { $0.time < $1.time } }
+        var holder: [Int: Int] = [:]  // unit → index in cut
+        func augment(_ index: Int, _ visited: inout Set<Int>) -> Bool {
+            for option in choices[index] where visited.insert(option.unit).inserted {
+                if let other = holder[option.unit] {
+                    guard augment(other, &visited) else { continue }
+                }
+                holder[option.unit] = index
+                return true
+            }
+            return false
+        }
+        for index in cut.indices {
+            var visited: Set<Int> = []
+            if !augment(index, &visited) {
+                // Alternating search from the unplaced node: every node it meets competes
+                // for the units it meets, which are one fewer.
+                var nodes: Set<Int> = [index], frontier = [index], units: Set<Int> = []
+                while let next = frontier.popLast() {
+                    for option in choices[next] where units.insert(option.unit).inserted {
+                        if let other = holder[option.unit], nodes.insert(other).inserted { frontier.append(other) }
+                    }
+                }
+                return .short(nodes.map { cut[$0] }.sorted())
+            }
+        }
+        var points: [(node: Int, unit: Int, time: Double)] = []
+        for (unit, index) in holder {
+            let option = choices[index].first { $0.unit == unit }!
+            points.append((option.node, unit, option.time))
+        }
+        return .staffed(points.sorted { $0.node < $1.node })
+    }
+
+}
