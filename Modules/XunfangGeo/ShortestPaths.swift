@@ -71,8 +71,11 @@ public final class ShortestPathSearch {
     }
 
     /// Runs from `sources` (node, starting cost). Stops at `limit` (nodes beyond it stay
-    /// unreached), or as soon as every node in `targets` is settled.
-    public func run(from sources: [(node: Int, cost: Double)], limit: Double = .infinity, targets: [Int]? = nil) {
+    /// unreached), or as soon as every node in `targets` is settled. A node settled later
+    /// than its `expandWithin` is reached but not gone through: for a caller who knows
+    /// nothing beyond it can be of use (one entry per node).
+    public func run(from sources: [(node: Int, cost: Double)], limit: Double = .infinity, targets: [Int]? = nil, expandWithin: [Double]? = nil) {
+        precondition(expandWithin == nil || expandWithin!.count == nodeCount, "one expansion limit per node")
         reset()
         var remaining = 0
         var isTarget: [Bool] = []
@@ -100,7 +103,7 @@ public final class ShortestPathSearch {
             parent.withUnsafeMutableBufferPointer { parent in
                 carried.withUnsafeMutableBufferPointer { carried in
                     Self.loop(sources: sources, limit: limit, stopAfter: targets == nil ? nil : remaining, isTarget: &isTarget,
-                              start: start, head: head, cost: cost, alongside: alongside,
+                              expandWithin: expandWithin ?? [], start: start, head: head, cost: cost, alongside: alongside,
                               distance: distance, parent: records ? parent : nil, carried: carries ? carried : nil,
                               heap: &heap, touched: &touched)
                 }
@@ -109,7 +112,7 @@ public final class ShortestPathSearch {
     }
 
     private static func loop(sources: [(node: Int, cost: Double)], limit: Double, stopAfter: Int?, isTarget: inout [Bool],
-                             start: [Int32], head: [Int32], cost: [Double], alongside: [Double],
+                             expandWithin: [Double], start: [Int32], head: [Int32], cost: [Double], alongside: [Double],
                              distance: UnsafeMutableBufferPointer<Double>, parent: UnsafeMutableBufferPointer<Int32>?,
                              carried: UnsafeMutableBufferPointer<Double>?, heap: inout MinHeap, touched: inout [Int32]) {
         var remaining = stopAfter ?? 0
@@ -120,28 +123,32 @@ public final class ShortestPathSearch {
             carried?[source.node] = 0
             heap.push(source.cost, Int32(source.node))
         }
+        let limitsExpansion = !expandWithin.isEmpty
         start.withUnsafeBufferPointer { start in
             head.withUnsafeBufferPointer { head in
                 cost.withUnsafeBufferPointer { cost in
                     alongside.withUnsafeBufferPointer { alongside in
-                        while let (d, node) = heap.pop() {
-                            let v = Int(node)
-                            if d > distance[v] { continue }  // a stale entry: v was settled cheaper
-                            if stopAfter != nil && isTarget[v] {
-                                isTarget[v] = false
-                                remaining -= 1
-                                if remaining == 0 { break }
-                            }
-                            for arc in Int(start[v])..<Int(start[v + 1]) {
-                                let next = d + cost[arc]
-                                guard next <= limit else { continue }
-                                let w = Int(head[arc])
-                                if next < distance[w] {
-                                    if distance[w] == .infinity { touched.append(Int32(w)) }
-                                    distance[w] = next
-                                    parent?[w] = Int32(arc)
-                                    if let carried { carried[w] = carried[v] + alongside[arc] }
-                                    heap.push(next, Int32(w))
+                        expandWithin.withUnsafeBufferPointer { expandWithin in
+                            while let (d, node) = heap.pop() {
+                                let v = Int(node)
+                                if d > distance[v] { continue }  // a stale entry: v was settled cheaper
+                                if stopAfter != nil && isTarget[v] {
+                                    isTarget[v] = false
+                                    remaining -= 1
+                                    if remaining == 0 { break }
+                                }
+                                if limitsExpansion && d > expandWithin[v] { continue }
+                                for arc in Int(start[v])..<Int(start[v + 1]) {
+                                    let next = d + cost[arc]
+                                    guard next <= limit else { continue }
+                                    let w = Int(head[arc])
+                                    if next < distance[w] {
+                                        if distance[w] == .infinity { touched.append(Int32(w)) }
+                                        distance[w] = next
+                                        parent?[w] = Int32(arc)
+                                        if let carried { carried[w] = carried[v] + alongside[arc] }
+                                        heap.push(next, Int32(w))
+                                    }
                                 }
                             }
                         }

@@ -23,7 +23,8 @@ func randomGraph(nodes: Int, arcs: Int, seed: UInt64) throws -> RoadGraph {
 }
 
 /// The textbook O(V²) Dijkstra, written to be obviously right rather than fast.
-func referenceDistances(_ graph: RoadGraph, weights: [Double], from source: Int, reverse: Bool = false) -> [Double] {
+func referenceDistances(_ graph: RoadGraph, weights: [Double], from source: Int, reverse: Bool = false,
+                        expands: (_ node: Int, _ distance: Double) -> Bool = { _, _ in true }) -> [Double] {
     var distance = [Double](repeating: .infinity, count: graph.nodeCount)
     var done = [Bool](repeating: false, count: graph.nodeCount)
     distance[source] = 0
@@ -40,6 +41,7 @@ func referenceDistances(_ graph: RoadGraph, weights: [Double], from source: Int,
         for v in 0..<graph.nodeCount where !done[v] && distance[v] < .infinity && (best < 0 || distance[v] < distance[best]) { best = v }
         if best < 0 { break }
         done[best] = true
+        guard expands(best, distance[best]) else { continue }
         if reverse {
             for arc in arcsInto[best] { distance[tails[arc]] = min(distance[tails[arc]], distance[best] + weights[arc]) }
         } else {
@@ -128,6 +130,23 @@ struct ShortestPathTests {
         let targets = Array(reachable.prefix(3))
         search.run(from: [(3, 0)], targets: targets)
         for target in targets { #expect(close(search.cost(target), full[target])) }
+    }
+
+    @Test("a node settled beyond its expansion limit is reached but not gone through", arguments: 0..<10)
+    func expansionLimits(seed: UInt64) throws {
+        let graph = try randomGraph(nodes: 150, arcs: 600, seed: 100 + seed)
+        let weights = graph.weights(.distance)
+        // From a node that reaches most of the graph.
+        let source = (0..<graph.nodeCount).first { referenceDistances(graph, weights: weights, from: $0).filter { $0 < .infinity }.count > 100 }!
+        let free = referenceDistances(graph, weights: weights, from: source)
+        var random = SplitMix64(state: seed)
+        // Each node's limit: about half beyond its distance (gone through), half before it.
+        let expandWithin = free.map { $0 * (Double.random(in: 0..<1, using: &random) < 0.5 ? 2 : 0.5) }
+        let expected = referenceDistances(graph, weights: weights, from: source) { node, distance in distance <= expandWithin[node] }
+        let search = ShortestPathSearch(graph: graph, weights: weights)
+        search.run(from: [(source, 0)], expandWithin: expandWithin)
+        for v in 0..<graph.nodeCount { #expect(search.cost(v) == expected[v], "node \(v)") }
+        #expect(expected.filter { $0 < .infinity }.count < free.filter { $0 < .infinity }.count, "the limits cut something off")
     }
 
     @Test("multi-source: each node gets the cost from its nearest source, offsets included")
