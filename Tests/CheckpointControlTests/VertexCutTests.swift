@@ -33,3 +33,25 @@ struct VertexCutTests {
         #expect(checked > 100, "enough separable rounds to mean something: \(checked)")
     }
 }
+
+@Suite("The branch and bound's queue")
+struct BranchQueueTests {
+    @Test("pops the lowest bound first, an evaluated branch before one not yet, then the oldest; empty at the end")
+    func order() {
+        var queue = BranchQueue<String>()
+        queue.push("3-new", bound: 3, evaluated: false)
+        queue.push("2-new-a", bound: 2, evaluated: false)
+        queue.push("2-done", bound: 2, evaluated: true)
+        queue.push("2-new-b", bound: 2, evaluated: false)
+        #expect(queue.pop() == "2-done")
+        #expect(queue.pop() == "2-new-a")
+        // A lower bound pushed after pops still comes first.
+        queue.push("1-new", bound: 1, evaluated: false)
+        queue.push("0-done", bound: 0, evaluated: true)
+        #expect(queue.pop() == "0-done")
+        #expect(queue.pop() == "1-new")
+        #expect(queue.pop() == "2-new-b")
+        #expect(queue.pop() == "3-new")
+        #expect(queue.pop() == nil)
+    }
+}

@@ -52,9 +52,9 @@ public enum Containment {
         public var units: [Unit]
         public var exits: [Int]
         /// Maximum flows (one per branch-and-bound node) the search for the smallest ring
-        /// may compute before the best ring found is given as not proved; each refining
-        /// search (the earliest latest arrival, the largest feasible head start) gets a
-        /// tenth of it. Bounds the time an answer takes.
+        /// may compute before the best ring found is given as not proved; each refinement
+        /// (the earliest latest arrival, the largest feasible head start) gets half of it
+        /// in all. Bounds the time an answer takes.
         public var searchBudget: Int
 
         public init(graph: RoadGraph, suspectWeights: [Double], policeWeights: [[Double]], incident: Int, headStart: Double, boundary: Double,
@@ -239,6 +239,13 @@ struct Field {
         let limit = (suspect.max() ?? 0) - problem.margin
         guard limit >= 0 else { return reach }
         var searches: [Int: ShortestPathSearch] = [:]
+        // A unit the suspect beats to a node loses every node beyond it too when the unit
+        // is nowhere faster than the suspect (the suspect can follow the unit's own road),
+        // so its search need not go on through it: most of a search, as a unit behind the
+        // suspect is behind it everywhere after.
+        var lost = [Double](repeating: .infinity, count: problem.graph.nodeCount)
+        for (position, node) in nodes.enumerated() { lost[node] = suspect[position] - problem.margin }
+        let neverFaster = problem.policeWeights.map { police in zip(police, problem.suspectWeights).allSatisfy { $0 >= $1 } }
         for (index, unit) in problem.units.enumerated() {
             if unit.fixed {
                 if local[unit.node] >= 0 { reach[Int(local[unit.node])].append(Option(unit: index, time: 0, node: Int(local[unit.node]))) }
@@ -246,7 +253,7 @@ struct Field {
             }
             let search = searches[unit.weightSet] ?? ShortestPathSearch(graph: problem.graph, weights: problem.policeWeights[unit.weightSet], recordsPaths: false)
             searches[unit.weightSet] = search
-            search.run(from: [(unit.node, 0)], limit: limit)
+            search.run(from: [(unit.node, 0)], limit: limit, expandWithin: neverFaster[unit.weightSet] ? lost : nil)
             for node in search.reached {
                 let position = local[node]
                 guard position >= 0 else { continue }
@@ -296,21 +303,36 @@ struct Field {
             }
         }
         // The largest head start that would have left a ring, to the second or metre
-        // (bisection; feasibility only grows as the head start shrinks).
-        // Whether any head start leaves a ring is worth half a search; each step after a tenth.
-        let atZero = cut.any(options: self.options(headStart: 0), flowLimit: max(1, problem.searchBudget / 2))
+        // (bisection; feasibility only grows as the head start shrinks), with the
+        // refining flows in all: whether any head start leaves a ring, then each step at
+        // most a fifth of them.
+        var flowsLeft = refiningBudget
+        let atZero = cut.any(options: self.options(headStart: 0), flowLimit: flowsLeft)
+        flowsLeft -= atZero.flows
         answer.proved = atZero.ring != nil || atZero.proved
-        if atZero.ring != nil {
-            var low = 0.0, high = headStart
+        if let ring = atZero.ring {
+            // A ring found holds up to its own slack, often well past where it was found.
+            var low = min(slack(ring), headStart), high = headStart
             for _ in 0..<12 where high - low > 1 {
+                guard flowsLeft > 0 else {
+                    answer.proved = false
+                    break
+                }
                 let middle = (low + high) / 2
-                let search = cut.any(options: self.options(headStart: middle), flowLimit: refiningBudget)
+                let search = cut.any(options: self.options(headStart: middle), flowLimit: min(max(1, refiningBudget / 5), flowsLeft))
+                flowsLeft -= search.flows
                 answer.proved = answer.proved && (search.ring != nil || search.proved)
-                if search.ring != nil { low = middle } else { high = middle }
+                if let ring = search.ring { low = min(max(middle, slack(ring)), high) } else { high = middle }
             }
             answer.feasibleHeadStart = low
         }
         return answer
+    }
+
+    /// The largest head start at which `ring` still holds: every unit there the margin
+    /// before the suspect could be.
+    func slack(_ ring: StaffedCut.Ring) -> Double {
+        ring.points.map { suspect[$0.node] - problem.margin - $0.time }.min() ?? 0
     }
 
     /// Arcs into the escape set from nodes the suspect reaches without meeting a node
@@ -389,15 +411,13 @@ struct Chains {
     private enum Through { case none, twoWay, oneWay }
 
     init(nodeCount: Int, arcs nodeArcs: [(Int, Int)], fixed: [Bool]) {
-        var outgoing = [Set<Int>](repeating: [], count: nodeCount), incoming = [Set<Int>](repeating: [], count: nodeCount)
-        for (tail, head) in nodeArcs where tail != head {
-            outgoing[tail].insert(head)
-            incoming[head].insert(tail)
-        }
+        let outgoing = Self.neighbours(nodeCount: nodeCount, nodeArcs.lazy.filter { $0.0 != $0.1 }.map { ($0.0, $0.1) })
+        let incoming = Self.neighbours(nodeCount: nodeCount, nodeArcs.lazy.filter { $0.0 != $0.1 }.map { ($0.1, $0.0) })
         let through: [Through] = (0..<nodeCount).map { node in
-            guard !fixed[node], outgoing[node].union(incoming[node]).count == 2 else { return .none }
-            if outgoing[node].count == 2 && incoming[node] == outgoing[node] { return .twoWay }
-            if outgoing[node].count == 1 && incoming[node].count == 1 && outgoing[node] != incoming[node] { return .oneWay }
+            let out = outgoing[node], into = incoming[node]
+            guard !fixed[node], Self.unionCount(out, into) == 2 else { return .none }
+            if out.count == 2 && into == out { return .twoWay }
+            if out.count == 1 && into.count == 1 && out != into { return .oneWay }
             return .none
         }
         var parent = Array(0..<nodeCount)
@@ -420,8 +440,8 @@ struct Chains {
             chain[node] = index[top]
             members[index[top]].append(node)
         }
-        var seen: Set<[Int]> = [], arcs: [(Int, Int)] = []
-        for (tail, head) in nodeArcs where chain[tail] != chain[head] && seen.insert([chain[tail], chain[head]]).inserted {
+        var seen: Set<Int> = [], arcs: [(Int, Int)] = []
+        for (tail, head) in nodeArcs where chain[tail] != chain[head] && seen.insert(chain[tail] * members.count + chain[head]).inserted {
             arcs.append((chain[tail], chain[head]))
         }
         self.chain = chain
@@ -432,15 +452,66 @@ struct Chains {
     /// Whether any node of each chain has the property.
     func any(_ nodes: [Bool]) -> [Bool] { members.map { $0.contains { nodes[$0] } } }
 
+    /// Each node's distinct neighbours along `pairs` (node, neighbour), ascending: a
+    /// junction has a handful, so sorted arrays, not sets.
+    private static func neighbours(nodeCount: Int, _ pairs: some Sequence<(Int, Int)>) -> [ArraySlice<Int>] {
+        var start = [Int](repeating: 0, count: nodeCount + 1)
+        for (node, _) in pairs { start[node + 1] += 1 }
+        for node in 0..<nodeCount { start[node + 1] += start[node] }
+        var filled = start, list = [Int](repeating: 0, count: start[nodeCount])
+        for (node, neighbour) in pairs {
+            list[filled[node]] = neighbour
+            filled[node] += 1
+        }
+        // Sorted and deduplicated in place, each node's run of one shared array.
+        var unique = [Int](), bounds = [0]
+        unique.reserveCapacity(list.count)
+        for node in 0..<nodeCount {
+            list[start[node]..<start[node + 1]].sort()
+            let first = unique.count
+            for neighbour in list[start[node]..<start[node + 1]] where unique.count == first || unique.last != neighbour { unique.append(neighbour) }
+            bounds.append(unique.count)
+        }
+        return (0..<nodeCount).map { unique[bounds[$0]..<bounds[$0 + 1]] }
+    }
+
+    /// How many distinct values two ascending lists hold together.
+    private static func unionCount(_ a: ArraySlice<Int>, _ b: ArraySlice<Int>) -> Int {
+        var i = a.startIndex, j = b.startIndex, count = 0
+        while i < a.endIndex || j < b.endIndex {
+            count += 1
+            if j == b.endIndex || (i < a.endIndex && a[i] < b[j]) {
+                i += 1
+            } else if i == a.endIndex || b[j] < a[i] {
+                j += 1
+            } else {
+                i += 1
+                j += 1
+            }
+        }
+        return count
+    }
+
     /// Each chain's options: every unit that can hold one of its nodes, at its quickest.
     func merge(_ options: [[StaffedCut.Option]]) -> [[StaffedCut.Option]] {
-        members.map { members in
+        let units = (options.lazy.flatMap { $0.map(\.unit) }.max() ?? -1) + 1
+        var best = [Int](repeating: -1, count: units)  // unit → index into `merged`
+        return members.map { members in
             guard members.count > 1 else { return options[members[0]] }
-            var best: [Int: StaffedCut.Option] = [:]
+            var merged: [StaffedCut.Option] = []
             for node in members {
-                for option in options[node] where option.time < best[option.unit]?.time ?? .infinity { best[option.unit] = option }
+                for option in options[node] {
+                    let index = best[option.unit]
+                    if index < 0 {
+                        best[option.unit] = merged.count
+                        merged.append(option)
+                    } else if option.time < merged[index].time {
+                        merged[index] = option
+                    }
+                }
             }
-            return best.values.sorted { ($0.time, $0.unit) < ($1.time, $1.unit) }
+            for option in merged { best[option.unit] = -1 }
+            return merged.sorted { ($0.time, $0.unit) < ($1.time, $1.unit) }
         }
     }
 }

@@ -26,11 +26,13 @@ struct StaffedCut {
         var ring: Ring?
         /// Whether `ring` is proved smallest, or no ring proved to exist.
         var proved: Bool
+        /// Maximum flows computed, dives included.
+        var flows = 0
     }
 
     /// Flows for a search that refines an answer already found (the earliest latest
-    /// arrival, a head start): a tenth of the main search's.
-    static func refiningBudget(_ budget: Int) -> Int { max(1, budget / 10) }
+    /// arrival, a head start) in all: half the main search's.
+    static func refiningBudget(_ budget: Int) -> Int { max(1, budget / 2) }
 
     /// Chains of road between junctions, one cut point each: the network is cut by chain.
     let chains: Chains
@@ -66,70 +68,79 @@ struct StaffedCut {
         let allowed = chains.merge(options.map { $0.filter { $0.time <= limit } })
         let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
         struct Branch {
-            /// No ring below this branch has fewer points.
-            var bound: Int
             var forbidden: [Int]
+            /// The parent's flow, shared until the branch is evaluated: most branches
+            /// never are, and a copy each would cost more than their flows.
             var flow: VertexCutNetwork.Flow
+            /// The chain this branch forbids beyond its parent's, not yet applied to `flow`.
+            var forbids: Int?
             /// The minimum cut once the branch's flow is maximal.
             var cut: [Int]?
         }
-        var queue = [Branch(bound: 0, forbidden: [], flow: network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty }), cut: nil)]
+        var queue = BranchQueue<Branch>()
+        queue.push(Branch(forbidden: [], flow: network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty }), forbids: nil, cut: nil),
+                   bound: 0, evaluated: false)
         var seen: Set<[Int]> = [[]]
         var flows = 0
-        while !queue.isEmpty {
-            // Ties go to a branch already evaluated: it may be a ring.
-            let best = queue.indices.min { (queue[$0].bound, queue[$0].cut == nil ? 1 : 0) < (queue[$1].bound, queue[$1].cut == nil ? 1 : 0) }!
-            var branch = queue.remove(at: best)
+        var scratch = network.scratch()
+        while var branch = queue.pop() {
             guard let cut = branch.cut else {
                 flows += 1
-                guard case .cut(let cut) = network.minimumCut(&branch.flow), cut.count <= atMost,
-                      Self.distinctUnitsPossible(network.pathNodes(branch.flow), units: pathUnits) else { continue }
-                branch.bound = cut.count
+                if let node = branch.forbids { network.forbid(node, in: &branch.flow) }
+                branch.forbids = nil
+                guard case .cut(let cut) = network.minimumCut(&branch.flow, scratch: &scratch), cut.count <= atMost,
+                      Self.distinctUnitsPossible(network.pathNodes(branch.flow, scratch: &scratch), units: pathUnits) else { continue }
                 branch.cut = cut
-                queue.append(branch)
+                queue.push(branch, bound: cut.count, evaluated: true)
                 continue
             }
             switch Self.staff(cut, allowed: allowed) {
             case .staffed(let points):
-                return Search(ring: Ring(points: points), proved: true)
+                return Search(ring: Ring(points: points), proved: true, flows: flows)
             case .short(let failing):
                 guard flows < flowLimit else {
-                    return Search(ring: dive(branch.flow, allowed: allowed, failing: failing, pathUnits: pathUnits, atMost: atMost, steps: flowLimit),
-                                      proved: false)
+                    let dived = dive(branch.flow, allowed: allowed, failing: failing, pathUnits: pathUnits, atMost: atMost, steps: flowLimit, scratch: &scratch)
+                    return Search(ring: dived.ring, proved: false, flows: flows + dived.flows)
                 }
                 // Any staffable ring leaves out at least one node of a set with too few units.
                 for node in failing {
                     let forbidden = (branch.forbidden + [node]).sorted()
                     guard seen.insert(forbidden).inserted else { continue }
-                    var flow = branch.flow
-                    network.forbid(node, in: &flow)
-                    queue.append(Branch(bound: cut.count, forbidden: forbidden, flow: flow, cut: nil))
+                    queue.push(Branch(forbidden: forbidden, flow: branch.flow, forbids: node, cut: nil), bound: cut.count, evaluated: false)
                 }
             }
         }
-        return Search(ring: nil, proved: true)
+        return Search(ring: nil, proved: true, flows: flows)
     }
 
     /// Among the rings as small as `ring`, one whose latest unit arrives earliest: a
-    /// bisection on the arrival times allowed, below `ring`'s own latest; each step a search
-    /// of `flowLimit` flows (one cut short leaves the answer later than need be, unproved).
+    /// bisection on the arrival times allowed, below `ring`'s own latest, `flowLimit` flows
+    /// in all and a fifth of them at most for each step (one cut short, or the flows
+    /// spent, leave the answer later than need be, unproved).
     func earliest(options: [[Option]], as ring: Ring, flowLimit: Int) -> Search {
         let times = Array(Set(options.joined().map(\.time))).sorted()
-        let latest = ring.points.map(\.time).max() ?? 0
-        var low = 0, high = times.firstIndex { $0 >= latest } ?? times.count - 1
-        var best = ring, proved = true
+        func index(below latest: Double) -> Int { times.firstIndex { $0 >= latest } ?? times.count - 1 }
+        var low = 0, high = index(below: ring.points.map(\.time).max() ?? 0)
+        var best = ring, proved = true, flows = 0
         while low < high {
+            guard flows < flowLimit else {
+                proved = false
+                break
+            }
             let middle = (low + high) / 2
-            let within = smallest(options: options, within: times[middle], atMost: best.points.count, flowLimit: flowLimit)
+            let within = smallest(options: options, within: times[middle], atMost: best.points.count,
+                                  flowLimit: min(max(1, flowLimit / 5), flowLimit - flows))
+            flows += within.flows
             proved = proved && within.proved
             if let found = within.ring {
                 best = found
-                high = middle
+                // The ring found may arrive earlier than it was allowed to.
+                high = min(middle, index(below: found.points.map(\.time).max() ?? 0))
             } else {
                 low = middle + 1
             }
         }
-        return Search(ring: best, proved: proved)
+        return Search(ring: best, proved: proved, flows: flows)
     }
 
     /// Some staffable ring, when only whether one exists matters: a greedy dive from the
@@ -139,14 +150,20 @@ struct StaffedCut {
         let allowed = chains.merge(options)
         let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
         var flow = network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty })
-        guard case .cut(let cut) = network.minimumCut(&flow), Self.distinctUnitsPossible(network.pathNodes(flow), units: pathUnits) else {
-            return Search(ring: nil, proved: true)
+        var scratch = network.scratch()
+        guard case .cut(let cut) = network.minimumCut(&flow, scratch: &scratch),
+              Self.distinctUnitsPossible(network.pathNodes(flow, scratch: &scratch), units: pathUnits) else {
+            return Search(ring: nil, proved: true, flows: 1)
         }
         switch Self.staff(cut, allowed: allowed) {
-        case .staffed(let points): return Search(ring: Ring(points: points), proved: true)
+        case .staffed(let points): return Search(ring: Ring(points: points), proved: true, flows: 1)
         case .short(let failing):
-            if let ring = dive(flow, allowed: allowed, failing: failing, pathUnits: pathUnits, steps: flowLimit) { return Search(ring: ring, proved: true) }
-            return smallest(options: options, flowLimit: flowLimit)
+            let dived = dive(flow, allowed: allowed, failing: failing, pathUnits: pathUnits, steps: flowLimit, scratch: &scratch)
+            let used = 1 + dived.flows
+            if let ring = dived.ring { return Search(ring: ring, proved: true, flows: used) }
+            var search = smallest(options: options, flowLimit: max(1, flowLimit - used))
+            search.flows += used
+            return search
         }
     }
 
@@ -175,18 +192,19 @@ struct StaffedCut {
     /// Some staffable ring, not necessarily smallest: from a branch, forbid the node of
     /// each failing set nearest the source (lowest in `chainOrder`), so the ring moves
     /// out to where units have more time, until the cut is staffed.
-    private func dive(_ flow: VertexCutNetwork.Flow, allowed: [[Option]], failing: [Int], pathUnits: UnitSets, atMost: Int = .max, steps: Int) -> Ring? {
+    private func dive(_ flow: VertexCutNetwork.Flow, allowed: [[Option]], failing: [Int], pathUnits: UnitSets, atMost: Int = .max, steps: Int,
+                      scratch: inout VertexCutNetwork.Scratch) -> (ring: Ring?, flows: Int) {
         var flow = flow, failing = failing
-        for _ in 0..<steps {
+        for step in 1...max(1, steps) {
             network.forbid(failing.min { (chainOrder[$0], $0) < (chainOrder[$1], $1) }!, in: &flow)
-            guard case .cut(let cut) = network.minimumCut(&flow), cut.count <= atMost,
-                  Self.distinctUnitsPossible(network.pathNodes(flow), units: pathUnits) else { return nil }
+            guard case .cut(let cut) = network.minimumCut(&flow, scratch: &scratch), cut.count <= atMost,
+                  Self.distinctUnitsPossible(network.pathNodes(flow, scratch: &scratch), units: pathUnits) else { return (nil, step) }
             switch Self.staff(cut, allowed: allowed) {
-            case .staffed(let points): return Ring(points: points)
+            case .staffed(let points): return (Ring(points: points), step)
             case .short(let next): failing = next
             }
         }
-        return nil
+        return (nil, max(1, steps))
     }
 
     enum Staffing {
@@ -232,4 +250,39 @@ struct StaffedCut {
         return .staffed(points.sorted { $0.node < $1.node })
     }
 
+}
+
+/// Branch-and-bound nodes best first: the lowest bound, then one already evaluated
+/// (it may be a ring) before one not yet, then the oldest. Bounds are cut sizes, small
+/// integers, so a list for each; a scan of one list per pop, not of every branch.
+struct BranchQueue<Element> {
+    /// At 2 × bound for evaluated branches, 2 × bound + 1 for the rest; a popped
+    /// branch's slot is emptied so its flow is freed.
+    private var lists: [[Element?]] = []
+    private var heads: [Int] = []
+    private var lowest = 0
+
+    mutating func push(_ element: Element, bound: Int, evaluated: Bool) {
+        let list = 2 * bound + (evaluated ? 0 : 1)
+        while lists.count <= list {
+            lists.append([])
+            heads.append(0)
+        }
+        lists[list].append(element)
+        lowest = min(lowest, list)
+    }
+
+    mutating func pop() -> Element? {
+        while lowest < lists.count {
+            let head = heads[lowest]
+            if head < lists[lowest].count {
+                heads[lowest] = head + 1
+                let element = lists[lowest][head]
+                lists[lowest][head] = nil
+                return element
+            }
+            lowest += 1
+        }
+        return nil
+    }
 }

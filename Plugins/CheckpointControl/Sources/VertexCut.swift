@@ -77,15 +77,44 @@ struct VertexCutNetwork {
         return minimumCut(&flow)
     }
 
+    /// Buffers a search reuses from flow to flow (a branch and bound computes hundreds),
+    /// sized for one network.
+    struct Scratch {
+        fileprivate var parentArc: [Int32]
+        /// `parentArc[v]` holds for this search only where `stamp[v] == round`.
+        fileprivate var stamp: [UInt32]
+        fileprivate var round: UInt32 = 0
+        fileprivate var queue: [Int32] = []
+        fileprivate var left: [Int32]
+        fileprivate var onWalk: [Int32]
+    }
+
+    func scratch() -> Scratch {
+        let vertices = 2 * nodeCount + 1
+        return Scratch(parentArc: [Int32](repeating: -1, count: vertices), stamp: [UInt32](repeating: 0, count: vertices),
+                       left: [Int32](repeating: 0, count: head.count), onWalk: [Int32](repeating: -1, count: vertices))
+    }
+
+    func pathNodes(_ flow: Flow) -> [[Int]] {
+        var scratch = scratch()
+        return pathNodes(flow, scratch: &scratch)
+    }
+
     /// A maximum flow taken apart into its `value` paths from the source to the sinks,
     /// each given by the cuttable nodes on it. A cuttable node carries one unit of flow, so
     /// none is on two paths; a cycle met on the way is cancelled, not followed.
-    func pathNodes(_ flow: Flow) -> [[Int]] {
+    func pathNodes(_ flow: Flow, scratch: inout Scratch) -> [[Int]] {
+        // Taken out of the scratch for the loop, so each access is a plain array's.
+        var left = scratch.left, onWalk = scratch.onWalk
+        scratch.left = []
+        scratch.onWalk = []
+        defer {
+            scratch.left = left
+            scratch.onWalk = onWalk
+        }
         // Flow on a forward arc (even index) is its reverse's residual, which starts at 0.
-        var left = [Int32](repeating: 0, count: head.count)
         for arc in stride(from: 0, to: head.count, by: 2) { left[arc] = flow.residual[arc + 1] }
         let start = 2 * flow.source + 1
-        var onWalk = [Int32](repeating: -1, count: 2 * nodeCount + 1)
         var paths: [[Int]] = []
         var walk: [Int] = [], arcs: [Int] = []
         for _ in 0..<flow.value {
@@ -93,22 +122,23 @@ struct VertexCutNetwork {
             arcs.removeAll(keepingCapacity: true)
             walk.append(start)
             onWalk[start] = 0
-            while walk.last! != sink {
-                var arc = Int(first[walk.last!])
+            var at = start
+            while at != sink {
+                var arc = Int(first[at])
                 while arc >= 0 && (arc & 1 == 1 || left[arc] == 0) { arc = Int(next[arc]) }
                 guard arc >= 0 else { break }  // unreachable for a valid flow
-                let to = Int(head[arc])
-                if onWalk[to] >= 0 {
+                at = Int(head[arc])
+                if onWalk[at] >= 0 {
                     // A cycle: cancel it and carry on from where it began.
-                    let back = Int(onWalk[to])
+                    let back = Int(onWalk[at])
                     left[arc] -= 1
                     for cycleArc in arcs[back...] { left[cycleArc] -= 1 }
                     for vertex in walk[(back + 1)...] { onWalk[vertex] = -1 }
                     walk.removeSubrange((back + 1)...)
                     arcs.removeSubrange(back...)
                 } else {
-                    onWalk[to] = Int32(walk.count)
-                    walk.append(to)
+                    onWalk[at] = Int32(walk.count)
+                    walk.append(at)
                     arcs.append(arc)
                 }
             }
@@ -124,37 +154,50 @@ struct VertexCutNetwork {
         return paths
     }
 
-    /// Augments `flow` to a maximum one and reads the minimum cut from it.
     func minimumCut(_ flow: inout Flow) -> Outcome {
+        var scratch = scratch()
+        return minimumCut(&flow, scratch: &scratch)
+    }
+
+    /// Augments `flow` to a maximum one and reads the minimum cut from it.
+    func minimumCut(_ flow: inout Flow, scratch: inout Scratch) -> Outcome {
         let start = 2 * flow.source + 1
-        var parentArc = [Int32](repeating: -1, count: 2 * nodeCount + 1)
-        var queue: [Int32] = []
-        queue.reserveCapacity(2 * nodeCount + 1)
         while true {
-            for index in parentArc.indices { parentArc[index] = -1 }
-            parentArc[start] = -2
-            queue.removeAll(keepingCapacity: true)
-            queue.append(Int32(start))
-            var cursor = 0
-            search: while cursor < queue.count {
-                let vertex = Int(queue[cursor])
+            // A new round instead of clearing every vertex's parent.
+            scratch.round &+= 1
+            if scratch.round == 0 {
+                for index in scratch.stamp.indices { scratch.stamp[index] = 0 }
+                scratch.round = 1
+            }
+            let round = scratch.round
+            scratch.parentArc[start] = -2
+            scratch.stamp[start] = round
+            scratch.queue.removeAll(keepingCapacity: true)
+            scratch.queue.append(Int32(start))
+            var cursor = 0, reachedSink = false
+            search: while cursor < scratch.queue.count {
+                let vertex = Int(scratch.queue[cursor])
                 cursor += 1
                 var arc = first[vertex]
                 while arc >= 0 {
                     let to = Int(head[Int(arc)])
-                    if flow.residual[Int(arc)] > 0 && parentArc[to] == -1 {
-                        parentArc[to] = arc
-                        if to == sink { break search }
-                        queue.append(Int32(to))
+                    if flow.residual[Int(arc)] > 0 && scratch.stamp[to] != round {
+                        scratch.stamp[to] = round
+                        scratch.parentArc[to] = arc
+                        if to == sink {
+                            reachedSink = true
+                            break search
+                        }
+                        scratch.queue.append(Int32(to))
                     }
                     arc = next[Int(arc)]
                 }
             }
-            guard parentArc[sink] != -1 else { break }
+            guard reachedSink else { break }
             var bottleneck = Self.unbounded
             var vertex = sink
             while vertex != start {
-                let arc = Int(parentArc[vertex])
+                let arc = Int(scratch.parentArc[vertex])
                 bottleneck = min(bottleneck, flow.residual[arc])
                 vertex = Int(head[arc ^ 1])
             }
@@ -163,15 +206,16 @@ struct VertexCutNetwork {
             if bottleneck > Self.unbounded / 2 { return .inseparable }
             vertex = sink
             while vertex != start {
-                let arc = Int(parentArc[vertex])
+                let arc = Int(scratch.parentArc[vertex])
                 flow.residual[arc] -= bottleneck
                 flow.residual[arc ^ 1] += bottleneck
                 vertex = Int(head[arc ^ 1])
             }
             flow.value += Int(bottleneck)
         }
-        // parentArc now marks what the residual graph reaches from the source.
-        let cut = (0..<nodeCount).filter { flow.cuttable[$0] && parentArc[2 * $0] != -1 && parentArc[2 * $0 + 1] == -1 }
+        // The last round's stamps mark what the residual graph reaches from the source.
+        let round = scratch.round
+        let cut = (0..<nodeCount).filter { flow.cuttable[$0] && scratch.stamp[2 * $0] == round && scratch.stamp[2 * $0 + 1] != round }
         assert(cut.count == flow.value, "a minimum cut has as many nodes as the flow")
         return .cut(cut)
     }
