@@ -12,7 +12,7 @@ import XunfangPluginKit
 /// networkx on the very same problems. Not a test.
 public enum CheckpointBenchmark {
     struct Options {
-        var incidents = 100
+        var incidents = 300
         var units = 30
         var headStart = 60.0
         var boundary = 240.0

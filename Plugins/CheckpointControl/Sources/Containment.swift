@@ -173,7 +173,7 @@ struct Field {
     let arcs: [(Int, Int)]
     let graphArcs: [Int]
     /// Each unit's (index, time) at each local node it reaches before the suspect could
-    /// with no head start at all; `options(headStart:)` narrows them.
+    /// with no head start at all, quickest first; `options(headStart:)` narrows them.
     let reach: [[StaffedCut.Option]]
     /// The ring's search, moving out from the incident by the suspect's earliest time.
     let cut: StaffedCut
@@ -261,15 +261,17 @@ struct Field {
                 if time + problem.margin <= suspect[Int(position)] { reach[Int(position)].append(Option(unit: index, time: time, node: Int(position))) }
             }
         }
+        for node in reach.indices { reach[node].sort { ($0.time, $0.unit) < ($1.time, $1.unit) } }
         return reach
     }
 
     /// Who can hold each node with this head start: the suspect not yet past it, and the
     /// unit there at least the margin before the suspect could be.
-    func options(headStart: Double) -> [[Option]] {
+    /// Each is a prefix of the node's `reach`, quickest first: no copies.
+    func options(headStart: Double) -> [ArraySlice<Option>] {
         reach.indices.map { node in
             guard node != incident, suspect[node] > headStart else { return [] }
-            return reach[node].filter { $0.time + problem.margin <= suspect[node] - headStart }
+            return reach[node].prefix { $0.time + problem.margin <= suspect[node] - headStart }
         }
     }
 
@@ -281,7 +283,7 @@ struct Field {
     }
 
     /// Why no ring can be held, what is open, and what would close it.
-    func infeasible(options: [[Option]]) -> Containment.Answer {
+    func infeasible(options: [ArraySlice<Option>]) -> Containment.Answer {
         let headStart = problem.headStart
         var answer = Containment.Answer(feasible: false, ring: [], uncovered: [], proved: true, feasibleHeadStart: nil, needed: [], reason: "")
         let cuttable = options.map { !$0.isEmpty }
@@ -492,15 +494,15 @@ struct Chains {
         return count
     }
 
-    /// Each chain's options: every unit that can hold one of its nodes, at its quickest.
-    func merge(_ options: [[StaffedCut.Option]]) -> [[StaffedCut.Option]] {
+    /// Each chain's options: every unit that can hold one of its nodes within `limit`, at
+    /// its quickest, quickest first.
+    func merge(_ options: [ArraySlice<StaffedCut.Option>], within limit: Double) -> [[StaffedCut.Option]] {
         let units = (options.lazy.flatMap { $0.map(\.unit) }.max() ?? -1) + 1
         var best = [Int](repeating: -1, count: units)  // unit → index into `merged`
         return members.map { members in
-            guard members.count > 1 else { return options[members[0]] }
             var merged: [StaffedCut.Option] = []
             for node in members {
-                for option in options[node] {
+                for option in options[node] where option.time <= limit {
                     let index = best[option.unit]
                     if index < 0 {
                         best[option.unit] = merged.count

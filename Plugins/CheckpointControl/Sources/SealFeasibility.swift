@@ -40,7 +40,7 @@ struct SealFeasibility {
         var cut: StaffedCut
         /// Local node → graph node (local 0, the source, is none: -1).
         var nodes: [Int]
-        var options: [[StaffedCut.Option]]
+        var options: [ArraySlice<StaffedCut.Option>]
         var escape: [Bool]
         var insideNodes: Int
     }
@@ -154,6 +154,6 @@ struct SealFeasibility {
             }
         }
         let cut = StaffedCut(nodeCount: nodes.count, arcs: arcs, escape: escape, source: 0, unitCount: units.count, order: order)
-        return Problem(cut: cut, nodes: nodes, options: options, escape: escape, insideNodes: insideNodes)
+        return Problem(cut: cut, nodes: nodes, options: options.map { $0[...] }, escape: escape, insideNodes: insideNodes)
     }
 }

@@ -64,8 +64,8 @@ struct StaffedCut {
     /// escape paths of its flow cannot each get a distinct unit: every ring below it cuts
     /// each of those paths at a different point. When the budget of flows runs out, the
     /// best branch left is followed greedily to some ring.
-    func smallest(options: [[Option]], within limit: Double = .infinity, atMost: Int = .max, flowLimit: Int) -> Search {
-        let allowed = chains.merge(options.map { $0.filter { $0.time <= limit } })
+    func smallest(options: [ArraySlice<Option>], within limit: Double = .infinity, atMost: Int = .max, flowLimit: Int) -> Search {
+        let allowed = chains.merge(options, within: limit)
         let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
         struct Branch {
             var forbidden: [Int]
@@ -117,7 +117,7 @@ struct StaffedCut {
     /// bisection on the arrival times allowed, below `ring`'s own latest, `flowLimit` flows
     /// in all and a fifth of them at most for each step (one cut short, or the flows
     /// spent, leave the answer later than need be, unproved).
-    func earliest(options: [[Option]], as ring: Ring, flowLimit: Int) -> Search {
+    func earliest(options: [ArraySlice<Option>], as ring: Ring, flowLimit: Int) -> Search {
         let times = Array(Set(options.joined().map(\.time))).sorted()
         func index(below latest: Double) -> Int { times.firstIndex { $0 >= latest } ?? times.count - 1 }
         var low = 0, high = index(below: ring.points.map(\.time).max() ?? 0)
@@ -146,8 +146,8 @@ struct StaffedCut {
     /// Some staffable ring, when only whether one exists matters: a greedy dive from the
     /// minimum cut usually finds one at once; only when it does not is the search for the
     /// smallest run to prove there is none.
-    func any(options: [[Option]], flowLimit: Int) -> Search {
-        let allowed = chains.merge(options)
+    func any(options: [ArraySlice<Option>], flowLimit: Int) -> Search {
+        let allowed = chains.merge(options, within: .infinity)
         let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
         var flow = network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty })
         var scratch = network.scratch()
@@ -215,35 +215,37 @@ struct StaffedCut {
 
     /// A distinct unit for every node (Kuhn's augmenting paths), each node taking its
     /// quickest unit where the matching allows; or a set violating Hall's condition.
+    /// `allowed` lists each chain's options quickest first.
     static func staff(_ cut: [Int], allowed: [[Option]]) -> Staffing {
-        let choices = cut.map { allowed[$0].sorted { $0.time < $1.time } }
-        var holder: [Int: Int] = [:]  // unit → index in cut
-        func augment(_ index: Int, _ visited: inout Set<Int>) -> Bool {
-            for option in choices[index] where visited.insert(option.unit).inserted {
-                if let other = holder[option.unit] {
-                    guard augment(other, &visited) else { continue }
+        let choices = cut.map { allowed[$0] }
+        let units = (choices.lazy.flatMap { $0.map(\.unit) }.max() ?? -1) + 1
+        var holder = [Int](repeating: -1, count: units)  // unit → index in cut
+        var visited = [Int](repeating: -1, count: units)  // unit → the round that visited it
+        func augment(_ index: Int, round: Int) -> Bool {
+            for option in choices[index] where visited[option.unit] != round {
+                visited[option.unit] = round
+                if holder[option.unit] >= 0 {
+                    guard augment(holder[option.unit], round: round) else { continue }
                 }
                 holder[option.unit] = index
                 return true
             }
             return false
         }
-        for index in cut.indices {
-            var visited: Set<Int> = []
-            if !augment(index, &visited) {
-                // Alternating search from the unplaced node: every node it meets competes
-                // for the units it meets, which are one fewer.
-                var nodes: Set<Int> = [index], frontier = [index], units: Set<Int> = []
-                while let next = frontier.popLast() {
-                    for option in choices[next] where units.insert(option.unit).inserted {
-                        if let other = holder[option.unit], nodes.insert(other).inserted { frontier.append(other) }
-                    }
+        for index in cut.indices where !augment(index, round: index) {
+            // Alternating search from the unplaced node: every node it meets competes
+            // for the units it meets, which are one fewer.
+            var nodes: Set<Int> = [index], frontier = [index], met = [Bool](repeating: false, count: units)
+            while let next = frontier.popLast() {
+                for option in choices[next] where !met[option.unit] {
+                    met[option.unit] = true
+                    if holder[option.unit] >= 0, nodes.insert(holder[option.unit]).inserted { frontier.append(holder[option.unit]) }
                 }
-                return .short(nodes.map { cut[$0] }.sorted())
             }
+            return .short(nodes.map { cut[$0] }.sorted())
         }
         var points: [(node: Int, unit: Int, time: Double)] = []
-        for (unit, index) in holder {
+        for (unit, index) in holder.enumerated() where index >= 0 {
             let option = choices[index].first { $0.unit == unit }!
             points.append((option.node, unit, option.time))
         }
