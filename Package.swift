@@ -29,6 +29,8 @@ let package = Package(
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
         .executable(name: "xunfang-plugin-checkpoint", targets: ["CheckpointControlPluginMain"]),
         .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
+        .executable(name: "xunfang-plugin-community", targets: ["CommunityPolicingPluginMain"]),
+        .library(name: "CommunityPolicingContract", targets: ["CommunityPolicingContract"]),
         .executable(name: "xunfang-plugin-situation", targets: ["SituationAnalysisPluginMain"]),
         .executable(name: "xunfang-plugin-dispatch", targets: ["DispatchPluginMain"]),
         .executable(name: "xunfang-plugin-grid-model", targets: ["GridModelPluginMain"]),
@@ -342,6 +344,33 @@ let package = Package(
             name: "CheckpointControlPluginMain",
             dependencies: ["CheckpointControlPlugin"],
             path: "Plugins/CheckpointControl/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "CommunityPolicingContract",
+            dependencies: [protobuf],
+            path: "Plugins/CommunityPolicing/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
+            name: "CommunityPolicingPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "CommunityPolicingContract", protobuf, logging,
+                           .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Plugins/CommunityPolicing/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CommunityPolicingPluginMain",
+            dependencies: ["CommunityPolicingPlugin"],
+            path: "Plugins/CommunityPolicing/Main",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CommunityPolicingTests",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+                           protobuf, logging],
+            path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings
         ),
 

@@ -55,6 +55,12 @@ enum DemoCounty {
           subscribe: ["unit.position"]
           serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
           call: ["/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
+      - name: community
+        # Members' names and phones are sealed at rest (data/community.key, 0600); only a
+        # client granted /xunfang.community.v1.Community/ReadContact reads them, audited.
+        acl:
+          publish: ["community.>"]
+          serve: ["/xunfang.community.v1.Community/*"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

@@ -1,0 +1,4 @@
+import CommunityPolicingPlugin
+import XunfangPluginKit
+
+await PluginMain.run(CommunityPlugin.self)

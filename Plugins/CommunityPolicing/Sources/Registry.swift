@@ -1,0 +1,119 @@
+import Foundation
+import XunfangPluginKit
+import CommunityPolicingContract
+
+/// Teams and members, their ledgers, and the one way to their personal fields: a read
+/// with a purpose, audited with the caller before it is answered. Everything else refers to
+/// members by id.
+struct Registry: Sendable {
+    let store: CommunityStore
+    let keys: SealingKeys
+    let now: @Sendable () -> Int64
+
+    func importLedger(_ request: Xunfang_Community_V1_ImportLedgerRequest, caller: String) throws -> Xunfang_Community_V1_ImportLedgerResponse {
+        var response = Xunfang_Community_V1_ImportLedgerResponse()
+        switch request.kind {
+        case .teams:
+            switch Ledger.teams(csv: request.csv) {
+            case .failure(let rejection): response.errors = rejection.errors
+            case .success(let teams):
+                try store.put(teams: teams, audit: entry(caller, action: "import-teams", purpose: "\(teams.count) teams"))
+                response.imported = UInt32(teams.count)
+            }
+        case .members:
+            switch Ledger.members(csv: request.csv, teams: try store.teamIDs()) {
+            case .failure(let rejection): response.errors = rejection.errors
+            case .success(let rows):
+                let sealed = try rows.map { row -> (member: Xunfang_Community_V1_Member, personal: Data?) in
+                    (member: row.member, personal: try row.member.contactKept ? seal(row) : nil)
+                }
+                try store.put(members: sealed, audit: entry(caller, action: "import-members", purpose: "\(rows.count) members"))
+                response.imported = UInt32(rows.count)
+            }
+        default:
+            throw BusClientError(.invalidArgument, "kind must be LEDGER_KIND_TEAMS or LEDGER_KIND_MEMBERS")
+        }
+        return response
+    }
+
+    func exportLedger(_ request: Xunfang_Community_V1_ExportLedgerRequest) throws -> Xunfang_Community_V1_ExportLedgerResponse {
+        var response = Xunfang_Community_V1_ExportLedgerResponse()
+        switch request.kind {
+        case .teams: response.csv = Ledger.csv(try store.teams())
+        case .members: response.csv = Ledger.csv(try store.members(team: nil, limit: Ledger.maxMembers))
+        default: throw BusClientError(.invalidArgument, "kind must be LEDGER_KIND_TEAMS or LEDGER_KIND_MEMBERS")
+        }
+        return response
+    }
+
+    func teams(_ request: Xunfang_Community_V1_ListTeamsRequest) throws -> Xunfang_Community_V1_ListTeamsResponse {
+        var response = Xunfang_Community_V1_ListTeamsResponse()
+        response.teams = try store.teams(station: request.stationID.isEmpty ? nil : request.stationID)
+        return response
+    }
+
+    func members(_ request: Xunfang_Community_V1_ListMembersRequest) throws -> Xunfang_Community_V1_ListMembersResponse {
+        guard request.limit <= Ledger.maxMembers else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above \(Ledger.maxMembers)") }
+        var response = Xunfang_Community_V1_ListMembersResponse()
+        response.members = try store.members(team: request.teamID.isEmpty ? nil : request.teamID, limit: request.limit == 0 ? 1_000 : Int(request.limit))
+        return response
+    }
+
+    func readContact(_ request: Xunfang_Community_V1_ReadContactRequest, caller: String) throws -> Xunfang_Community_V1_Contact {
+        let purpose = request.purpose.trimmingCharacters(in: .whitespaces)
+        guard (4...200).contains(purpose.count) else { throw BusClientError(.invalidArgument, "purpose is required (4 to 200 characters): it is audited") }
+        guard request.onBehalfOf.count <= 64 else { throw BusClientError(.invalidArgument, "on_behalf_of is longer than 64 characters") }
+        var audit = entry(caller, action: "read-contact", purpose: purpose)
+        audit.memberID = request.memberID
+        audit.onBehalfOf = request.onBehalfOf
+        let (found, sealed) = try store.personal(of: request.memberID, audit: audit)
+        guard found else { throw BusClientError(.notFound, "member \(request.memberID) does not exist") }
+        var contact = Xunfang_Community_V1_Contact()
+        contact.memberID = request.memberID
+        if let sealed {
+            let personal = try Xunfang_Community_V1_Contact(serializedBytes: try keys.open(sealed, boundTo: request.memberID))
+            contact.name = personal.name
+            contact.phone = personal.phone
+        }
+        return contact
+    }
+
+    func audit(_ request: Xunfang_Community_V1_AuditRequest) throws -> Xunfang_Community_V1_AuditResponse {
+        guard request.limit <= 10_000 else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above 10,000") }
+        var response = Xunfang_Community_V1_AuditResponse()
+        response.entries = try store.audit(member: request.memberID.isEmpty ? nil : request.memberID, since: request.since,
+                                           limit: request.limit == 0 ? 100 : Int(request.limit))
+        return response
+    }
+
+    /// A new key seals every member's personal fields again; the old keys are retired.
+    func rotateKey(caller: String) throws -> Xunfang_Community_V1_RotateKeyResponse {
+        let id = try keys.rotate()
+        let resealed = try store.sealedPersonal().map { record -> (member: String, sealed: Data) in
+            let plain = try keys.open(record.sealed, boundTo: record.member)
+            return (member: record.member, sealed: try keys.seal(plain, boundTo: record.member))
+        }
+        try store.reseal(resealed, audit: entry(caller, action: "rotate-key", purpose: "key \(id), \(resealed.count) members resealed"))
+        var response = Xunfang_Community_V1_RotateKeyResponse()
+        response.keyID = id
+        response.resealed = UInt32(resealed.count)
+        response.retired = UInt32(try keys.retireOldKeys())
+        return response
+    }
+
+    private func seal(_ row: Ledger.MemberRow) throws -> Data {
+        var personal = Xunfang_Community_V1_Contact()
+        personal.name = row.name
+        personal.phone = row.phone
+        return try keys.seal(try personal.serializedBytes(), boundTo: row.member.id)
+    }
+
+    private func entry(_ caller: String, action: String, purpose: String) -> Xunfang_Community_V1_AuditEntry {
+        var entry = Xunfang_Community_V1_AuditEntry()
+        entry.at = now()
+        entry.who = caller
+        entry.action = action
+        entry.purpose = purpose
+        return entry
+    }
+}
