@@ -63,20 +63,23 @@ struct BackupTests {
 
         // Without keys: the key is named, not copied, and a restore over the server's data takes it from there.
         let keyless = first + "/backup-without-keys"
-        let key = "dispatch/sealing.key"
-        let sealingKey = try Data(contentsOf: URL(fileURLWithPath: second + "/data/" + key))
-        #expect(try run(["backup", keyless, "--without-keys"], in: second).output.contains("left out: \(key)"))
+        // Every plugin that seals personal data has a key file: Dispatch and CommunityPolicing.
+        let keys = ["community/community.key", "dispatch/sealing.key"]
+        let sealingKeys = try keys.map { try Data(contentsOf: URL(fileURLWithPath: second + "/data/" + $0)) }
+        #expect(try run(["backup", keyless, "--without-keys"], in: second).output.contains("left out: \(keys.joined(separator: ", "))"))
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: keyless + "/MANIFEST.json"))) as? [String: Any]
-        #expect(manifest?["leftOut"] as? [String] == [key])
-        #expect(!FileManager.default.fileExists(atPath: keyless + "/" + key))
+        #expect(manifest?["leftOut"] as? [String] == keys)
+        #expect(keys.allSatisfy { !FileManager.default.fileExists(atPath: keyless + "/" + $0) })
         #expect(try run(["restore", keyless, "--replace"], in: second).status == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: second + "/data/" + key)) == sealingKey)
+        #expect(try keys.map { try Data(contentsOf: URL(fileURLWithPath: second + "/data/" + $0)) } == sealingKeys)
         let keptBoth = try FileManager.default.contentsOfDirectory(atPath: second).filter { $0.hasPrefix("data.before-restore-") }
         #expect(keptBoth.count == 2, "two restores in one second keep both replaced directories: \(keptBoth)")
         let third = first + "-keyless"
         try FileManager.default.createDirectory(atPath: third, withIntermediateDirectories: true)
         let elsewhere = try run(["restore", keyless], in: third)
-        #expect(elsewhere.status == 0 && elsewhere.output.contains("warning: \(key) was left out"), "\(elsewhere.output)")
-        #expect(!FileManager.default.fileExists(atPath: third + "/data/" + key))
+        for key in keys {
+            #expect(elsewhere.status == 0 && elsewhere.output.contains("warning: \(key) was left out"), "\(elsewhere.output)")
+            #expect(!FileManager.default.fileExists(atPath: third + "/data/" + key))
+        }
     }
 }
