@@ -12,6 +12,8 @@ import XunfangPluginKit
 struct RingServiceTests {
     static let secret = "checkpoint-test-secret-0123456789"
 
+    // Calls wait up to 120 s: the test is about answers, and a busy CI machine may stall
+    // the process for longer than the default 10 s deadline.
     @Test("a ring by positions and per-unit modes; unknown nodes and a bad boundary refused by name")
     func ring() async throws {
         let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -47,19 +49,19 @@ struct RingServiceTests {
         request.headStart = 10
         request.boundary = 40
         request.units = [unit("east", x: 400, mode: "car"), unit("west", x: -300, mode: "foot")]
-        let answer = try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self)
+        let answer = try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self, timeout: .seconds(120))
         #expect(answer.feasible && answer.ring.count == 2, "\(answer)")   // the walker holds the node it stands at
         let east = try #require(answer.ring.first { $0.unit == "east" }), west = try #require(answer.ring.first { $0.unit == "west" })
         #expect(east.node > 100 && west.node < 100 && east.police + 0 <= east.suspect && west.police <= west.suspect)
         #expect(west.roadName.hasPrefix("路"))
 
         request.units[1].node = 999
-        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self) } throws: {
+        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self, timeout: .seconds(120)) } throws: {
             ($0 as? BusClientError)?.code == .notFound && "\($0)".contains("999")
         }
         request.units[1].node = 0
         request.boundary = 5
-        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self) } throws: {
+        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self, timeout: .seconds(120)) } throws: {
             ($0 as? BusClientError)?.code == .invalidArgument && "\($0)".contains("boundary")
         }
         await desk.close()
