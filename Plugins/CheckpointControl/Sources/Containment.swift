@@ -321,7 +321,7 @@ struct Field {
                     break
                 }
                 let middle = (low + high) / 2
-                let search = cut.any(options: self.options(headStart: middle), flowLimit: min(max(1, refiningBudget / 5), flowsLeft))
+                let search = cut.any(options: self.options(headStart: middle), flowLimit: StaffedCut.stepBudget(of: refiningBudget, left: flowsLeft))
                 flowsLeft -= search.flows
                 answer.proved = answer.proved && (search.ring != nil || search.proved)
                 if let ring = search.ring { low = min(max(middle, slack(ring)), high) } else { high = middle }
@@ -496,9 +496,8 @@ struct Chains {
 
     /// Each chain's options: every unit that can hold one of its nodes within `limit`, at
     /// its quickest, quickest first.
-    func merge(_ options: [ArraySlice<StaffedCut.Option>], within limit: Double) -> [[StaffedCut.Option]] {
-        let units = (options.lazy.flatMap { $0.map(\.unit) }.max() ?? -1) + 1
-        var best = [Int](repeating: -1, count: units)  // unit → index into `merged`
+    func merge(_ options: [ArraySlice<StaffedCut.Option>], within limit: Double, unitCount: Int) -> [[StaffedCut.Option]] {
+        var best = [Int](repeating: -1, count: unitCount)  // unit → index into `merged`
         return members.map { members in
             var merged: [StaffedCut.Option] = []
             for node in members {

@@ -34,6 +34,10 @@ struct StaffedCut {
     /// arrival, a head start) in all: half the main search's.
     static func refiningBudget(_ budget: Int) -> Int { max(1, budget / 2) }
 
+    /// Flows one bisection step of a refinement may use: a fifth of the refinement's, and
+    /// never more than it has left.
+    static func stepBudget(of refining: Int, left: Int) -> Int { min(max(1, refining / 5), left) }
+
     /// Chains of road between junctions, one cut point each: the network is cut by chain.
     let chains: Chains
     let network: VertexCutNetwork
@@ -65,7 +69,7 @@ struct StaffedCut {
     /// each of those paths at a different point. When the budget of flows runs out, the
     /// best branch left is followed greedily to some ring.
     func smallest(options: [ArraySlice<Option>], within limit: Double = .infinity, atMost: Int = .max, flowLimit: Int) -> Search {
-        let allowed = chains.merge(options, within: limit)
+        let allowed = chains.merge(options, within: limit, unitCount: unitCount)
         let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
         struct Branch {
             var forbidden: [Int]
@@ -94,7 +98,7 @@ struct StaffedCut {
                 queue.push(branch, bound: cut.count, evaluated: true)
                 continue
             }
-            switch Self.staff(cut, allowed: allowed) {
+            switch Self.staff(cut, allowed: allowed, unitCount: unitCount) {
             case .staffed(let points):
                 return Search(ring: Ring(points: points), proved: true, flows: flows)
             case .short(let failing):
@@ -129,7 +133,7 @@ struct StaffedCut {
             }
             let middle = (low + high) / 2
             let within = smallest(options: options, within: times[middle], atMost: best.points.count,
-                                  flowLimit: min(max(1, flowLimit / 5), flowLimit - flows))
+                                  flowLimit: Self.stepBudget(of: flowLimit, left: flowLimit - flows))
             flows += within.flows
             proved = proved && within.proved
             if let found = within.ring {
@@ -147,7 +151,7 @@ struct StaffedCut {
     /// minimum cut usually finds one at once; only when it does not is the search for the
     /// smallest run to prove there is none.
     func any(options: [ArraySlice<Option>], flowLimit: Int) -> Search {
-        let allowed = chains.merge(options, within: .infinity)
+        let allowed = chains.merge(options, within: .infinity, unitCount: unitCount)
         let pathUnits = UnitSets(allowed.map { $0.map(\.unit) }, unitCount: unitCount)
         var flow = network.flow(from: chains.chain[source], cuttable: allowed.map { !$0.isEmpty })
         var scratch = network.scratch()
@@ -155,7 +159,7 @@ struct StaffedCut {
               Self.distinctUnitsPossible(network.pathNodes(flow, scratch: &scratch), units: pathUnits) else {
             return Search(ring: nil, proved: true, flows: 1)
         }
-        switch Self.staff(cut, allowed: allowed) {
+        switch Self.staff(cut, allowed: allowed, unitCount: unitCount) {
         case .staffed(let points): return Search(ring: Ring(points: points), proved: true, flows: 1)
         case .short(let failing):
             let dived = dive(flow, allowed: allowed, failing: failing, pathUnits: pathUnits, steps: flowLimit, scratch: &scratch)
@@ -199,7 +203,7 @@ struct StaffedCut {
             network.forbid(failing.min { (chainOrder[$0], $0) < (chainOrder[$1], $1) }!, in: &flow)
             guard case .cut(let cut) = network.minimumCut(&flow, scratch: &scratch), cut.count <= atMost,
                   Self.distinctUnitsPossible(network.pathNodes(flow, scratch: &scratch), units: pathUnits) else { return (nil, step) }
-            switch Self.staff(cut, allowed: allowed) {
+            switch Self.staff(cut, allowed: allowed, unitCount: unitCount) {
             case .staffed(let points): return (Ring(points: points), step)
             case .short(let next): failing = next
             }
@@ -216,9 +220,8 @@ struct StaffedCut {
     /// A distinct unit for every node (Kuhn's augmenting paths), each node taking its
     /// quickest unit where the matching allows; or a set violating Hall's condition.
     /// `allowed` lists each chain's options quickest first.
-    static func staff(_ cut: [Int], allowed: [[Option]]) -> Staffing {
+    static func staff(_ cut: [Int], allowed: [[Option]], unitCount units: Int) -> Staffing {
         let choices = cut.map { allowed[$0] }
-        let units = (choices.lazy.flatMap { $0.map(\.unit) }.max() ?? -1) + 1
         var holder = [Int](repeating: -1, count: units)  // unit → index in cut
         var visited = [Int](repeating: -1, count: units)  // unit → the round that visited it
         func augment(_ index: Int, round: Int) -> Bool {
