@@ -187,12 +187,15 @@ public final class BusClient: FrameSink, Sendable {
     /// False for one-shot tools (`xunfang ctl`): a lost connection ends every subscription
     /// and calls the give-up hook with UNAVAILABLE instead of reconnecting.
     let reconnects: Bool
+    /// A call's deadline when the caller names none.
+    let callTimeout: Duration
 
     /// `maxFrameBytes` bounds what the bus sends this client: larger deliveries come
     /// compressed, or not at all (an error names them), never as a frame it would refuse.
     public init(transport: BusTransport, manifest: PluginManifest, instance: String? = nil, credential: String, logger: Logger,
-                maxFrameBytes: Int? = nil, reconnects: Bool = true) {
+                maxFrameBytes: Int? = nil, reconnects: Bool = true, callTimeout: Duration = .seconds(10)) {
         self.maxFrameBytes = maxFrameBytes
+        self.callTimeout = callTimeout
         self.reconnects = reconnects
         self.transport = transport
         self.manifest = manifest
@@ -685,9 +688,11 @@ public final class BusClient: FrameSink, Sendable {
     // MARK: - Call / serve
 
     /// Calls a service through the bus. Throws `BusClientError` with the status: UNAVAILABLE
-    /// when nobody serves it, DEADLINE_EXCEEDED after `timeout`, or the server's own error.
-    public func callRaw(_ method: String, payload: Data, metadata: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Data {
+    /// when nobody serves it, DEADLINE_EXCEEDED after `timeout` (nil: the client's
+    /// `callTimeout`), or the server's own error.
+    public func callRaw(_ method: String, payload: Data, metadata: [String: String] = [:], timeout: Duration? = nil) async throws -> Data {
         let link = try requireLink()
+        let timeout = timeout ?? callTimeout
         let timeoutMs = UInt64(max(1, timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         let response = try await withCheckedThrowingContinuation { continuation in
             let id = state.withLock { $0.register(continuation, in: \.calls) }
@@ -705,7 +710,7 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     public func call<Response: SwiftProtobuf.Message>(_ method: String, _ request: some SwiftProtobuf.Message, as type: Response.Type,
-                                                      metadata: [String: String] = [:], timeout: Duration = .seconds(10)) async throws -> Response {
+                                                      metadata: [String: String] = [:], timeout: Duration? = nil) async throws -> Response {
         let data = try await callRaw(method, payload: try request.serializedData(), metadata: metadata, timeout: timeout)
         do {
             return try Response(serializedBytes: data)

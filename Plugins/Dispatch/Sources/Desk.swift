@@ -32,6 +32,8 @@ final class Desk: @unchecked Sendable {
     /// Calls up to this far outside every grid are taken as a neighbouring county's
     /// incident; farther ones are refused (`DISPATCH_ACCEPT_OUTSIDE_METRES`).
     private let acceptOutsideMetres: Double
+    /// How long a call waits for GridModel (`Dispatcher.Settings.gridModelWaitMilliseconds`).
+    private let gridModelWait: Duration
     private var lastRetentionSweep: Int64 = 0
 
     /// - Parameter roster: the county's roster (`DISPATCH_ROSTER`), merged into the stored
@@ -40,6 +42,7 @@ final class Desk: @unchecked Sendable {
          autoMoveUp: Bool = true, roster: [Unit]? = nil, retentionDays: Int = 180, acceptOutsideMetres: Double = 0) throws {
         self.store = store
         self.acceptOutsideMetres = acceptOutsideMetres
+        gridModelWait = .milliseconds(settings.gridModelWaitMilliseconds)
         self.clock = clock
         self.logger = logger
         self.autoMoveUp = autoMoveUp
@@ -106,7 +109,7 @@ final class Desk: @unchecked Sendable {
     func recommend(_ request: Xunfang_Dispatch_V1_RecommendRequest) async throws -> Xunfang_Dispatch_V1_RecommendResponse {
         let (incident, units) = try snapshot(for: request.incidentID)
         let limit = request.limit == 0 ? 10 : Int(min(request.limit, 100))
-        let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: incident, units: units)
+        let result = await Recommender(bus: currentBus, wait: gridModelWait, logger: logger).recommend(incident: incident, units: units)
         try remember(ranking: result.list.prefix(Self.rankingKept).map(\.candidate.callSign), for: incident.id)
         let shown = Array(result.list.prefix(limit))
         let distance = Recommender.straightLine(units, to: incident.location)
@@ -239,7 +242,7 @@ final class Desk: @unchecked Sendable {
     func majorIncident(_ request: Xunfang_Dispatch_V1_MajorIncidentRequest) async throws -> Xunfang_Dispatch_V1_MajorIncidentResponse {
         let count = request.units == 0 ? 6 : Int(min(request.units, 200))
         let snapshot = try snapshot(for: request.incidentID)
-        let result = await Recommender(bus: currentBus, logger: logger).recommend(incident: snapshot.incident, units: snapshot.units)
+        let result = await Recommender(bus: currentBus, wait: gridModelWait, logger: logger).recommend(incident: snapshot.incident, units: snapshot.units)
         let chosen = Dispatcher.majorSelection(result.all, count: count)
         var response = Xunfang_Dispatch_V1_MajorIncidentResponse()
         var refused: [String] = []
@@ -697,7 +700,7 @@ final class Desk: @unchecked Sendable {
         request.placeID = placeID
         let answer: Xunfang_GridModel_V1_LocateResponse
         do {
-            answer = try await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self, timeout: .seconds(2))
+            answer = try await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self, timeout: gridModelWait)
         } catch let error as BusClientError where error.code == .unavailable || error.code == .deadlineExceeded {
             throw BusClientError(.failedPrecondition, "place ids are GridModel's and it is not answering; give coordinates instead")
         }
@@ -730,7 +733,7 @@ final class Desk: @unchecked Sendable {
         var request = Xunfang_GridModel_V1_LocateRequest()
         request.position = Wire.position(point)
         guard let zones = try? await bus.call(DispatchPlugin.gridModel + "FourZones", request, as: Xunfang_GridModel_V1_FourZonesResponse.self,
-                                              timeout: .seconds(2)), zones.location.found else { return nil }
+                                              timeout: gridModelWait), zones.location.found else { return nil }
         return Neighbourhood(station: StationRef(id: zones.location.station.id, name: zones.location.station.name),
                              adjacent: zones.adjacent.stations.map { StationRef(id: $0.id, name: $0.name) })
     }
@@ -741,7 +744,7 @@ final class Desk: @unchecked Sendable {
         var request = Xunfang_GridModel_V1_LocateRequest()
         request.position = Wire.position(point)
         guard let answer = try? await bus.call(DispatchPlugin.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self,
-                                               timeout: .seconds(2)) else { return Place() }
+                                               timeout: gridModelWait) else { return Place() }
         return Place(answer)
     }
 }

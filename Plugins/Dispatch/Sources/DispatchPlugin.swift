@@ -56,6 +56,8 @@ public struct DispatchPlugin: Plugin {
     ///   soon after it, is linked to it; 0 metres links nothing.
     /// - `DISPATCH_RETURN_MINUTES` (default 15, 0 to 240): a returning unit is available
     ///   again after this long unless it says so sooner; 0 waits for the unit.
+    /// - `DISPATCH_GRID_MODEL_WAIT_MS` (default 2000, 100 to 60000): how long a call waits
+    ///   for GridModel before it is taken unlocated and units are ranked by straight line.
     public init(context: PluginContext) throws {
         let keyFile = context.settings["DISPATCH_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/sealing.key"
         let keys: SealingKeys
@@ -101,6 +103,7 @@ public struct DispatchPlugin: Plugin {
         settings.duplicateWindowMilliseconds = Int64(try context.number("DISPATCH_DUPLICATE_MINUTES", in: 0...1_440, default: 15, unit: "minutes") * 60_000)
         let returnMinutes = try context.number("DISPATCH_RETURN_MINUTES", in: 0...240, default: 15, unit: "minutes")
         settings.returnMilliseconds = returnMinutes == 0 ? nil : Int64(returnMinutes * 60_000)
+        settings.gridModelWaitMilliseconds = Int64(try context.number("DISPATCH_GRID_MODEL_WAIT_MS", in: 100...60_000, default: 2_000, unit: "milliseconds"))
         return settings
     }
 

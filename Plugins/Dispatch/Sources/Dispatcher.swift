@@ -37,6 +37,9 @@ public final class Dispatcher {
         /// nil: only when it says so.
         public var returnMilliseconds: Int64? = 15 * 60_000
         public var types: [IncidentType] = IncidentType.defaults
+        /// How long Dispatch waits for GridModel (where a call is, road ETAs) before it goes
+        /// on without: the call taken unlocated, units ranked by straight line.
+        public var gridModelWaitMilliseconds: Int64 = 2_000
         public init() {}
     }
 

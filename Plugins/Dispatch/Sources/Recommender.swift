@@ -9,6 +9,8 @@ import GridModelContract
 /// estimates, and says so.
 struct Recommender {
     let bus: BusClient?
+    /// How long to wait for GridModel before ranking by straight line.
+    let wait: Duration
     let logger: Logger
 
     struct Result {
@@ -129,8 +131,8 @@ struct Recommender {
         }
         do {
             async let zones = bus.call(DispatchPlugin.gridModel + "FourZones", zonesRequest, as: Xunfang_GridModel_V1_FourZonesResponse.self,
-                                       timeout: .seconds(2))
-            async let etas = bus.call(DispatchPlugin.gridModel + "Eta", etaRequest, as: Xunfang_GridModel_V1_EtaResponse.self, timeout: .seconds(2))
+                                       timeout: wait)
+            async let etas = bus.call(DispatchPlugin.gridModel + "Eta", etaRequest, as: Xunfang_GridModel_V1_EtaResponse.self, timeout: wait)
             let (fourZones, answer) = try await (zones, etas)
             var zoneOf: [String: Zone] = [:]
             for (zone, list) in [(Zone.own, fourZones.own), (.adjacent, fourZones.adjacent), (.branch, fourZones.branchSupport), (.city, fourZones.citySupport)] {
