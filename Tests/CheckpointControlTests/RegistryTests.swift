@@ -47,14 +47,14 @@ struct RegistryStack {
         let clock = self.clock
         let plugin = try CheckpointControlPlugin(roads: graph, dataDirectory: directory, containmentInterval: .milliseconds(50), logger: Self.quiet,
                                                  now: { clock.now })
-        let client = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: Self.quiet)
+        let client = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         plugin.register(on: client)
         try await client.start()
         return Running(client: client, task: Task { try await plugin.run(on: client) })
     }
 
     func desk() async throws -> BusClient {
-        let desk = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: Self.secret, logger: Self.quiet)
+        let desk = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         try await desk.start()
         return desk
     }

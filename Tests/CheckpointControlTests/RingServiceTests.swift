@@ -33,10 +33,10 @@ struct RingServiceTests {
         let graph = try roads.graph()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let plugin = try CheckpointControlPlugin(roads: graph, dataDirectory: directory, logger: quiet)
-        let checkpoint = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: quiet)
+        let checkpoint = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: quiet, callTimeout: .seconds(120))
         plugin.register(on: checkpoint)
         try await checkpoint.start()
-        let desk = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: Self.secret, logger: quiet)
+        let desk = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: Self.secret, logger: quiet, callTimeout: .seconds(120))
         try await desk.start()
 
         let projection = LocalProjection(origin: Roads.origin)
@@ -49,19 +49,19 @@ struct RingServiceTests {
         request.headStart = 10
         request.boundary = 40
         request.units = [unit("east", x: 400, mode: "car"), unit("west", x: -300, mode: "foot")]
-        let answer = try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self, timeout: .seconds(120))
+        let answer = try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self)
         #expect(answer.feasible && answer.ring.count == 2, "\(answer)")   // the walker holds the node it stands at
         let east = try #require(answer.ring.first { $0.unit == "east" }), west = try #require(answer.ring.first { $0.unit == "west" })
         #expect(east.node > 100 && west.node < 100 && east.police + 0 <= east.suspect && west.police <= west.suspect)
         #expect(west.roadName.hasPrefix("路"))
 
         request.units[1].node = 999
-        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self, timeout: .seconds(120)) } throws: {
+        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self) } throws: {
             ($0 as? BusClientError)?.code == .notFound && "\($0)".contains("999")
         }
         request.units[1].node = 0
         request.boundary = 5
-        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self, timeout: .seconds(120)) } throws: {
+        await #expect { try await desk.call(CheckpointControlPlugin.ringMethod, request, as: Xunfang_Checkpoint_V1_RingResponse.self) } throws: {
             ($0 as? BusClientError)?.code == .invalidArgument && "\($0)".contains("boundary")
         }
         await desk.close()

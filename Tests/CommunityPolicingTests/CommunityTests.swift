@@ -33,14 +33,14 @@ struct CommunityStack {
 
     func plugin() async throws -> (client: BusClient, task: Task<Void, any Error>) {
         let plugin = try CommunityPlugin(dataDirectory: directory, keyFile: "\(directory)/community.key", now: { 1_764_554_400_000 })
-        let client = BusClient(transport: .inProcess(transport), manifest: CommunityPlugin.manifest, credential: Self.secret, logger: Self.quiet)
+        let client = BusClient(transport: .inProcess(transport), manifest: CommunityPlugin.manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         plugin.register(on: client)
         try await client.start()
         return (client, Task { try await plugin.run(on: client) })
     }
 
     func client(_ name: String) async throws -> BusClient {
-        let client = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: name, version: "1.0.0"), credential: Self.secret, logger: Self.quiet)
+        let client = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: name, version: "1.0.0"), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         try await client.start()
         return client
     }

@@ -48,16 +48,19 @@ struct Stack {
         _ = try await server.start()
         let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
         var clients: [BusClient] = []
+        var settings = settings
         if gridModel {
+            // These tests check GridModel's answers, not how fast a busy test machine gives them.
+            settings.gridModelWaitMilliseconds = 120_000
             let plugin = GridModelPlugin(model: demoCounty, logger: quiet)
-            let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+            let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet, callTimeout: .seconds(120))
             plugin.register(on: client)
             try await client.start()
             clients.append(client)
         }
         let plugin = try DispatchPlugin(store: openStore(directory), clock: clock, logger: quiet, settings: settings, autoMoveUp: autoMoveUp,
                                         retentionDays: retentionDays, acceptOutsideMetres: acceptOutsideMetres)
-        let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet)
+        let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet, callTimeout: .seconds(120))
         plugin.register(on: dispatch)
         try await dispatch.start()
         let running = Task { try await plugin.run(on: dispatch) }
@@ -65,7 +68,7 @@ struct Stack {
     }
 
     func desk() async throws -> BusClient {
-        let client = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet)
+        let client = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: secret, logger: quiet, callTimeout: .seconds(120))
         try await client.start()
         return client
     }

@@ -256,10 +256,10 @@ struct GridModelBusTests {
         config.bus.pingIntervalMilliseconds = 600_000
         let bus = InProcessBus(config: config, credentials: ["grid-model": secret, "dispatch": secret], logger: quiet)
         let plugin = GridModelPlugin(model: demo, logger: quiet)
-        let server = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+        let server = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet, callTimeout: .seconds(120))
         plugin.register(on: server)
         try await server.start()
-        let caller = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "dispatch", version: "1.0.0"), credential: secret, logger: quiet)
+        let caller = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "dispatch", version: "1.0.0"), credential: secret, logger: quiet, callTimeout: .seconds(120))
         try await caller.start()
         return (bus, server, caller)
     }

@@ -304,9 +304,9 @@ struct PluginOnBus {
                                                                 settings: settings.merging(["GRID_MODEL_HIERARCHIES": "none"]) { mine, _ in mine },
                                                                 logger: quiet))
         let bus = InProcessBus(config: config, credentials: ["grid-model": secret, name: secret], logger: quiet)
-        let peer = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: name, version: "1.0.0"), credential: secret, logger: quiet)
+        let peer = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: name, version: "1.0.0"), credential: secret, logger: quiet, callTimeout: .seconds(120))
         try await peer.start()
-        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet)
+        let client = BusClient(transport: .inProcess(bus), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet, callTimeout: .seconds(120))
         plugin.register(on: client)
         try await client.start()
         return PluginOnBus(directory: directory, plugin: plugin, bus: bus, client: client, peer: peer)

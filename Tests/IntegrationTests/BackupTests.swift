@@ -4,7 +4,7 @@ import Testing
 @Suite("Backup and restore of a running stack", .serialized)
 struct BackupTests {
     @Test("a backup taken while the stack runs restores into a stack that serves the same answers; a damaged backup restores nothing")
-    func backupRestore() throws {
+    func backupRestore() async throws {
         let first = NSTemporaryDirectory() + "xf-backup-\(UUID().uuidString.prefix(8))"
         let second = first + "-restored"
         try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: true)
@@ -19,16 +19,16 @@ struct BackupTests {
             }
             let create = ["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978",
                           "--report", "电动车被盗 backup-report", "--phone", "13800138000", "--external-id", "b-1"]
-            #expect(try eventually { try run(create, in: first).output.contains("INC-000001") })
+            #expect(try await eventually { try await run(create, in: first).output.contains("INC-000001") })
             // Situation keeps the incident from the durable topic: the consumer's position is in the log too.
             let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
-            #expect(try eventually { try run(breakdown, in: first).output.contains(#""total":1"#) })
-            let taken = try run(["backup", backup], in: first)
+            #expect(try await eventually { try await run(breakdown, in: first).output.contains(#""total":1"#) })
+            let taken = try await run(["backup", backup], in: first)
             #expect(taken.status == 0 && taken.output.contains("durable log to sequence"), "\(taken.output)")
-            listed = try run(["dispatch", "incident", "list"], in: first).output
+            listed = try await run(["dispatch", "incident", "list"], in: first).output
             // After the backup: not in it.
-            _ = try run(["dispatch", "incident", "create", "--type", "fight", "--lon", "104.29", "--lat", "30.97"], in: first)
-            #expect(try run(["restore", backup], in: first).status != 0, "a running stack is never restored over")
+            _ = try await run(["dispatch", "incident", "create", "--type", "fight", "--lon", "104.29", "--lat", "30.97"], in: first)
+            #expect(try await run(["restore", backup], in: first).status != 0, "a running stack is never restored over")
         }
 
         // A damaged backup: nothing is written.
@@ -36,28 +36,28 @@ struct BackupTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(backup)/bus-log/\(segment)"))
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: "\(backup)/bus-log/\(segment)"))
-        let refused = try run(["restore", backup], in: second)
+        let refused = try await run(["restore", backup], in: second)
         #expect(refused.status != 0 && !FileManager.default.fileExists(atPath: second + "/data"))
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: "\(backup)/bus-log/\(segment)"))
 
-        #expect(try run(["restore", backup], in: second).status == 0)
+        #expect(try await run(["restore", backup], in: second).status == 0)
         let up = try startXunfang(["up"], in: second)
         defer {
             up.terminate()
             up.waitUntilExit()
         }
         let list = ["dispatch", "incident", "list"]
-        #expect(try eventually { try run(list, in: second).output == listed }, "the restored stack lists what the first listed at the backup")
-        let personal = try run(["dispatch", "personal", "INC-000001", "--purpose", "restore check"], in: second).output
+        #expect(try await eventually { try await run(list, in: second).output == listed }, "the restored stack lists what the first listed at the backup")
+        let personal = try await run(["dispatch", "personal", "INC-000001", "--purpose", "restore check"], in: second).output
         #expect(personal.contains("backup-report") && personal.contains("13800138000"), "sealed data opens with the restored keys: \(personal)")
         let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
-        #expect(try eventually { try run(breakdown, in: second).output.contains(#""total":1"#) })
+        #expect(try await eventually { try await run(breakdown, in: second).output.contains(#""total":1"#) })
         // Restoring over data needs --replace, and keeps the data it replaces.
         up.terminate()
-        up.waitUntilExit()
-        #expect(try run(["restore", backup], in: second).status != 0)
-        #expect(try run(["restore", backup, "--replace"], in: second).status == 0)
+        try await exited(up)
+        #expect(try await run(["restore", backup], in: second).status != 0)
+        #expect(try await run(["restore", backup, "--replace"], in: second).status == 0)
         let kept = try FileManager.default.contentsOfDirectory(atPath: second).filter { $0.hasPrefix("data.before-restore-") }
         #expect(kept.count == 1)
 
@@ -66,17 +66,17 @@ struct BackupTests {
         // Every plugin that seals personal data has a key file: Dispatch and CommunityPolicing.
         let keys = ["community/community.key", "dispatch/sealing.key"]
         let sealingKeys = try keys.map { try Data(contentsOf: URL(fileURLWithPath: second + "/data/" + $0)) }
-        #expect(try run(["backup", keyless, "--without-keys"], in: second).output.contains("left out: \(keys.joined(separator: ", "))"))
+        #expect(try await run(["backup", keyless, "--without-keys"], in: second).output.contains("left out: \(keys.joined(separator: ", "))"))
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: keyless + "/MANIFEST.json"))) as? [String: Any]
         #expect(manifest?["leftOut"] as? [String] == keys)
         #expect(keys.allSatisfy { !FileManager.default.fileExists(atPath: keyless + "/" + $0) })
-        #expect(try run(["restore", keyless, "--replace"], in: second).status == 0)
+        #expect(try await run(["restore", keyless, "--replace"], in: second).status == 0)
         #expect(try keys.map { try Data(contentsOf: URL(fileURLWithPath: second + "/data/" + $0)) } == sealingKeys)
         let keptBoth = try FileManager.default.contentsOfDirectory(atPath: second).filter { $0.hasPrefix("data.before-restore-") }
         #expect(keptBoth.count == 2, "two restores in one second keep both replaced directories: \(keptBoth)")
         let third = first + "-keyless"
         try FileManager.default.createDirectory(atPath: third, withIntermediateDirectories: true)
-        let elsewhere = try run(["restore", keyless], in: third)
+        let elsewhere = try await run(["restore", keyless], in: third)
         for key in keys {
             #expect(elsewhere.status == 0 && elsewhere.output.contains("warning: \(key) was left out"), "\(elsewhere.output)")
             #expect(!FileManager.default.fileExists(atPath: third + "/data/" + key))

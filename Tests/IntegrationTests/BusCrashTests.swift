@@ -74,7 +74,7 @@ struct BusCrashTests {
             if acked.count == 300 { break }
         }
         kill(bus.processIdentifier, SIGKILL)
-        bus.waitUntilExit()
+        try await exited(bus)
         await publishing.value
         await consumer.close()
         await publisher.close()
@@ -143,7 +143,7 @@ extension BusCrashTests {
             while segments() > 1 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(segments() == 1)
             kill(bus.processIdentifier, SIGKILL)
-            bus.waitUntilExit()
+            try await exited(bus)
             await consumer.close()
             await publisher.close()
         }

@@ -41,13 +41,13 @@ struct DispatchCrashTests {
         }
         let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
                                 credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect(try await eventuallyAsync { (try? await harness.start()) != nil })
+        #expect(try await eventually { (try? await harness.start()) != nil })
         let announcements = try await harness.subscribe("incident.created", durable: "harness-created")
 
         var ids: [String] = []
         var kills = 0
         for index in 0..<1_000 {
-            if index == 300 || index == 650, let pid = try pluginChild("xunfang-plugin-dispatch", of: up.processIdentifier) {
+            if index == 300 || index == 650, let pid = try await pluginChild("xunfang-plugin-dispatch", of: up.processIdentifier) {
                 #expect(kill(pid, SIGKILL) == 0)
                 kills += 1
             }
@@ -89,38 +89,32 @@ struct DispatchCrashTests {
         }
         let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
                                 credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect(try await eventuallyAsync { (try? await harness.start()) != nil })
+        #expect(try await eventually { (try? await harness.start()) != nil })
 
         var acknowledged: [String] = []
         var orphans: [pid_t] = []
         for index in 0..<2_000 {
             if index == 700 {
-                orphans = try ["xunfang-plugin-dispatch", "xunfang-plugin-grid-model"].compactMap { try pluginChild($0, of: up.processIdentifier) }
+                orphans = []
+                for plugin in ["xunfang-plugin-dispatch", "xunfang-plugin-grid-model"] {
+                    if let pid = try await pluginChild(plugin, of: up.processIdentifier) { orphans.append(pid) }
+                }
                 #expect(orphans.count == 2)
                 #expect(kill(up.processIdentifier, SIGKILL) == 0)
-                up.waitUntilExit()
+                try await exited(up)
                 up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
             }
             acknowledged.append(try await acknowledgedIntake(harness, index: index, prefix: "harness"))
         }
         #expect(up.isRunning, "the second up kept running")
         // The first up's plugins saw their supervisor go and stopped.
-        #expect(try await eventuallyAsync { orphans.allSatisfy { kill($0, 0) != 0 } })
+        #expect(try await eventually { orphans.allSatisfy { kill($0, 0) != 0 } })
         #expect(Set(acknowledged).count == 2_000)
         var list = Xunfang_Dispatch_V1_ListIncidentsRequest()
         list.limit = 5_000
         let stored = try await harness.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", list, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
         #expect(Set(stored.incidents.map(\.id)).isSuperset(of: Set(acknowledged)), "every acknowledged incident is stored")
         await harness.close()
-    }
-
-    func eventuallyAsync(within seconds: Double = 30, _ condition: () async -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
     }
 }
 

@@ -9,10 +9,10 @@ struct GeoCLITests {
     }
 
     @Test("import-osm, od and isochrone work from files alone, and agree with each other")
-    func pipeline() throws {
+    func pipeline() async throws {
         let directory = NSTemporaryDirectory() + "xf-geo-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let imported = try run(["geo", "import-osm", fixture, "--out", "uk.graph", "--json"], in: directory)
+        let imported = try await run(["geo", "import-osm", fixture, "--out", "uk.graph", "--json"], in: directory)
         #expect(imported.status == 0)
         let report = try JSONSerialization.jsonObject(with: Data(imported.output.utf8)) as? [String: Any]
         #expect(report?["arcs"] as? Int == 223)
@@ -26,7 +26,7 @@ struct GeoCLITests {
             let node = (0..<n).first { arcStart($0 + 1) > arcStart($0) } ?? 0
             return raw.loadUnaligned(fromByteOffset: 24 + 8 * node, as: Int64.self)
         }
-        let iso = try run(["geo", "isochrone", "--graph", "uk.graph", "--node", "\(firstID)", "--metres", "0,100000"], in: directory)
+        let iso = try await run(["geo", "isochrone", "--graph", "uk.graph", "--node", "\(firstID)", "--metres", "0,100000"], in: directory)
         #expect(iso.status == 0)
         let counts = (try JSONSerialization.jsonObject(with: Data(iso.output.utf8)) as? [String: Any])?["nodes_within"] as? [Int]
         #expect(counts?.first == 1)
@@ -34,17 +34,17 @@ struct GeoCLITests {
 
         try "origin_node,dest_node\n\(firstID),\(firstID)\n\(firstID),999999999999\n".write(
             toFile: "\(directory)/pairs.csv", atomically: true, encoding: .utf8)
-        let unknown = try run(["geo", "od", "--graph", "uk.graph", "--pairs", "pairs.csv"], in: directory)
+        let unknown = try await run(["geo", "od", "--graph", "uk.graph", "--pairs", "pairs.csv"], in: directory)
         #expect(unknown.status != 0, "an unknown node id is an error naming the line")
 
         try "origin_node,dest_node\n\(firstID),\(firstID)\n".write(toFile: "\(directory)/pairs.csv", atomically: true, encoding: .utf8)
-        let od = try run(["geo", "od", "--graph", "uk.graph", "--pairs", "pairs.csv"], in: directory)
+        let od = try await run(["geo", "od", "--graph", "uk.graph", "--pairs", "pairs.csv"], in: directory)
         #expect(od.status == 0)
         #expect(od.output.split(separator: "\n") == ["origin_node,dest_node,distance_m,time_s", "\(firstID),\(firstID),0.000,0.000"])
     }
 
     @Test("place-posts picks the sites a hand count picks, keeps fixed posts, refuses lon/lat out of range")
-    func placePosts() throws {
+    func placePosts() async throws {
         let directory = NSTemporaryDirectory() + "xf-posts-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // s1 covers d1+d2 (8), s2 covers d3+d4 (5), s3 covers d5 (10), s4 nothing; radius 120 m.
@@ -52,18 +52,18 @@ struct GeoCLITests {
             .write(toFile: "\(directory)/demand.csv", atomically: true, encoding: .utf8)
         try "id,x,y\ns1,50,0\ns2,1050,0\ns3,5000,4990\ns4,3000,3000\n".write(toFile: "\(directory)/sites.csv", atomically: true, encoding: .utf8)
         let base = ["geo", "place-posts", "--demand", "demand.csv", "--sites", "sites.csv", "--radius", "120", "--k", "2", "--planar", "--json"]
-        let best = try run(base, in: directory)
+        let best = try await run(base, in: directory)
         let answer = try JSONSerialization.jsonObject(with: Data(best.output.utf8)) as? [String: Any]
         #expect(Set(answer?["sites"] as? [String] ?? []) == ["s1", "s3"])
         #expect(answer?["covered_weight"] as? Double == 18)
-        let withFixed = try run(base + ["--fixed", "s3"], in: directory)
+        let withFixed = try await run(base + ["--fixed", "s3"], in: directory)
         let fixedAnswer = try JSONSerialization.jsonObject(with: Data(withFixed.output.utf8)) as? [String: Any]
         #expect(Set(fixedAnswer?["sites"] as? [String] ?? []) == ["s1", "s2"])
         #expect(fixedAnswer?["covered_weight"] as? Double == 23)
-        let exact = try JSONSerialization.jsonObject(with: Data(try run(base + ["--exact"], in: directory).output.utf8)) as? [String: Any]
+        let exact = try JSONSerialization.jsonObject(with: Data(try await run(base + ["--exact"], in: directory).output.utf8)) as? [String: Any]
         #expect(exact?["covered_weight"] as? Double == 18 && exact?["optimal"] as? Bool == true && exact?["gap"] as? Double == 0)
-        #expect(try run(base + ["--exact", "--time-limit", "0"], in: directory).status != 0)
-        let degrees = try run(Array(base.dropLast(2)), in: directory)
+        #expect(try await run(base + ["--exact", "--time-limit", "0"], in: directory).status != 0)
+        let degrees = try await run(Array(base.dropLast(2)), in: directory)
         #expect(degrees.status != 0, "1000,0 is not a longitude,latitude")
     }
 }

@@ -86,14 +86,14 @@ struct MixedLanguageTests {
         while heard.count < 2, let answer = await answers.next() { heard.append(String(decoding: answer.payload, as: UTF8.self)) }
         #expect(heard == ["job-1", "job-2"])
         // Killed, jobs arrive while it is down; the restarted plugin's durable consumer gets exactly those.
-        let first = try #require(try pluginChild("xunfang-plugin-c-example", of: up.processIdentifier))
+        let first = try #require(try await pluginChild("xunfang-plugin-c-example", of: up.processIdentifier))
         #expect(kill(first, SIGKILL) == 0)
-        #expect(eventually { kill(first, 0) != 0 })
+        #expect(await eventually { kill(first, 0) != 0 })
         for job in ["job-3", "job-4"] { try await client.publishConfirmed("example.job", payload: Data(job.utf8)) }
         heard = []
         while heard.count < 2, let answer = await answers.next() { heard.append(String(decoding: answer.payload, as: UTF8.self)) }
         #expect(heard == ["job-3", "job-4"], "acked jobs are not done again; the ones published meanwhile are")
-        #expect(try pluginChild("xunfang-plugin-c-example", of: up.processIdentifier) != first)
+        #expect(try await pluginChild("xunfang-plugin-c-example", of: up.processIdentifier) != first)
         await client.close()
     }
 }

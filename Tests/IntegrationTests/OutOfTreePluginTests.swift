@@ -16,12 +16,12 @@ struct OutOfTreePluginTests {
     func thirdPartyPlugin() async throws {
         let directory = NSTemporaryDirectory() + "xf-oot-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let release = try taggedCopyOfThisRepository(in: "\(directory)/xunfang", tag: "1.0.0")
+        let release = try await taggedCopyOfThisRepository(in: "\(directory)/xunfang", tag: "1.0.0")
         let plugin = "\(directory)/acme-echo"
         try writeAcmePackage(at: plugin, dependingOn: release)
 
         let log = "\(directory)/build.log"
-        let built = try runTool(["swift", "build", "--package-path", plugin], log: log)
+        let built = try await runTool(["swift", "build", "--package-path", plugin], log: log)
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         try #require(built == 0, "swift build of the out-of-tree package failed:\n\(output.suffix(4_000))")
         let binary = "\(plugin)/.build/debug/acme-echo"
@@ -62,17 +62,17 @@ struct OutOfTreePluginTests {
 
         // Its executable is a full plugin: help without a credential, and its contract for ctl.
         let help = "\(directory)/help.txt"
-        #expect(try runTool([binary, "--help"], log: help) == 0)
+        #expect(try await runTool([binary, "--help"], log: help) == 0)
         #expect(try String(contentsOfFile: help, encoding: .utf8).contains("usage: xunfang acme-echo"))
     }
 
     /// The working tree's files (tracked and new, not ignored) committed into a fresh
     /// repository and tagged, so the test sees the code under test, committed or not.
-    func taggedCopyOfThisRepository(in destination: String, tag: String) throws -> String {
+    func taggedCopyOfThisRepository(in destination: String, tag: String) async throws -> String {
         let root = packageRoot()
         let list = "\(destination).files"
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
-        #expect(try runTool(["git", "-C", root, "ls-files", "-co", "--exclude-standard"], log: list) == 0)
+        #expect(try await runTool(["git", "-C", root, "ls-files", "-co", "--exclude-standard"], log: list) == 0)
         let files = try String(contentsOfFile: list, encoding: .utf8).split(separator: "\n").map(String.init)
         for file in files where FileManager.default.fileExists(atPath: "\(root)/\(file)") {
             let target = "\(destination)/\(file)"
@@ -81,7 +81,7 @@ struct OutOfTreePluginTests {
         }
         let git = ["git", "-C", destination, "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
         for step in [["init", "-q"], ["add", "-A"], ["commit", "-qm", "release"], ["tag", tag]] {
-            #expect(try runTool(git + step, log: "\(destination).git.log") == 0, "git \(step.joined(separator: " "))")
+            #expect(try await runTool(git + step, log: "\(destination).git.log") == 0, "git \(step.joined(separator: " "))")
         }
         return destination
     }
@@ -134,7 +134,7 @@ struct OutOfTreePluginTests {
     }
 
     /// Runs a tool with its output in `log`.
-    func runTool(_ arguments: [String], log: String) throws -> Int32 {
+    func runTool(_ arguments: [String], log: String) async throws -> Int32 {
         FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? output.close() }
@@ -143,8 +143,10 @@ struct OutOfTreePluginTests {
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return try await offThePool {
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
     }
 }

@@ -86,7 +86,7 @@ struct ReconnectTests {
         for index in 0..<900 {
             if index == 300 || index == 600 {
                 #expect(kill(bus.processIdentifier, SIGKILL) == 0)
-                bus.waitUntilExit()
+                try await exited(bus)
                 kills += 1
                 bus = try startXunfang(["bus", "--config", "county.yaml"], in: directory)
             }
@@ -106,7 +106,7 @@ struct ReconnectTests {
         #expect(located.found, "GridModel serves again")
         await client.close()
         bus.terminate()
-        bus.waitUntilExit()
+        try await exited(bus)
     }
 
     @Test("a bus that stops answering without closing (SIGSTOP) is noticed and reconnected to when it wakes")
@@ -179,7 +179,7 @@ struct ReconnectTests {
         #expect(try await eventuallyEchoes())
         for _ in 0..<2 {
             #expect(kill(bus.processIdentifier, SIGKILL) == 0)
-            bus.waitUntilExit()
+            try await exited(bus)
             bus = try startXunfang(["bus", "--config", "county.yaml"], in: directory)
             #expect(try await eventuallyEchoes(), "the C plugin serves again")
         }

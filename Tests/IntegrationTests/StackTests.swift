@@ -29,40 +29,49 @@ func startXunfang(_ arguments: [String], in directory: String, output file: Stri
     return process
 }
 
+/// Runs `body` on a thread of its own. A test waiting on a process must not hold one of
+/// the cooperative pool's threads (two on a 2-core CI machine): every in-process bus and
+/// plugin of the test run answers on them, and their calls have deadlines.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// Waits for `process` to end without holding a pool thread.
+func exited(_ process: Process) async throws {
+    try await offThePool { process.waitUntilExit() }
+}
+
 @discardableResult
-func run(_ arguments: [String], in directory: String, executable: String? = nil) throws -> (status: Int32, output: String) {
+func run(_ arguments: [String], in directory: String, executable: String? = nil) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable ?? "\(binDirectory())/xunfang")
     process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return try await offThePool {
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
 }
 
 /// The pid of the plugin `executable` spawned by `parent`, if it runs.
-func pluginChild(_ executable: String, of parent: pid_t) throws -> pid_t? {
-    let pgrep = Process()
-    pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-    pgrep.arguments = ["-P", "\(parent)", "-f", executable]
-    let pipe = Pipe()
-    pgrep.standardOutput = pipe
-    try pgrep.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    pgrep.waitUntilExit()
+func pluginChild(_ executable: String, of parent: pid_t) async throws -> pid_t? {
+    let output = try await run(["-P", "\(parent)", "-f", executable], in: "/", executable: "/usr/bin/pgrep").output
     return output.split(separator: "\n").first.flatMap { pid_t($0) }
 }
 
 /// Polls `condition` (a real process coming up is an external event with no callback).
-func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(50_000)
+func eventually(within seconds: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
     }
     return false
 }
@@ -70,7 +79,7 @@ func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) ret
 @Suite("Out of process: xunfang up with real plugin processes", .serialized)
 struct StackTests {
     @Test("up starts the bus and the template plugin; ctl calls it over the socket; a killed plugin is restarted")
-    func stack() throws {
+    func stack() async throws {
         let directory = NSTemporaryDirectory() + "xf-stack-\(UUID().uuidString.prefix(8))"
         // A data directory made beforehand by someone with umask 022: the bus tightens it.
         try FileManager.default.createDirectory(atPath: "\(directory)/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -80,44 +89,44 @@ struct StackTests {
             up.waitUntilExit()
         }
         let echo = ["ctl", "call", "/xunfang.template.v1.Template/Echo", "--data", #"{"text":"巡防"}"#]
-        #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+        #expect(try await eventually { try await run(echo, in: directory).output.contains("巡防") })
         // GridModel runs as its own process on the demo county: the county centre is core area.
         let locate = ["ctl", "call", "/xunfang.grid_model.v1.GridModel/Locate", "--data",
                       #"{"position":{"longitude":104.2817,"latitude":30.9769}}"#]
-        #expect(try eventually { try run(locate, in: directory).output.contains("PLACE_CLASS_CORE") })
+        #expect(try await eventually { try await run(locate, in: directory).output.contains("PLACE_CLASS_CORE") })
 
         // Dispatch as its own process, asking GridModel: a unit reports, an incident comes in, the unit is sent.
         let position = ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
                         #"{"callSign":"C001","position":{"longitude":104.285,"latitude":30.979}}"#]
         let units = ["dispatch", "units"]
-        #expect(try eventually {
-            _ = try run(position, in: directory)
-            return try run(units, in: directory).output.contains(#""positionAt":"20"#)
+        #expect(try await eventually {
+            _ = try await run(position, in: directory)
+            return try await run(units, in: directory).output.contains(#""positionAt":"20"#)
         })
-        let created = try run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
+        let created = try await run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
         #expect(created.output.contains(#""stationId":"510000-01-01""#) && created.output.contains(#""typeName":"盗窃""#))
-        let recommended = try run(["dispatch", "recommend", "INC-000001"], in: directory)
+        let recommended = try await run(["dispatch", "recommend", "INC-000001"], in: directory)
         #expect(recommended.output.contains(#""callSign":"C001""#) && recommended.output.contains(#""straightLineEstimates":false"#))
-        let assigned = try run(["dispatch", "assign", "INC-000001"], in: directory)
+        let assigned = try await run(["dispatch", "assign", "INC-000001"], in: directory)
         #expect(assigned.output.contains("UNIT_STATUS_ASSIGNED"))
-        let acknowledged = try run(["dispatch", "acknowledge", "INC-000001", "C001"], in: directory)
+        let acknowledged = try await run(["dispatch", "acknowledge", "INC-000001", "C001"], in: directory)
         #expect(acknowledged.output.contains("UNIT_STATUS_EN_ROUTE"))
-        let cleared = try run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
+        let cleared = try await run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
-        #expect(try run(["dispatch", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")
+        #expect(try await run(["dispatch", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")
         // SituationAnalysis as its own process keeps the incident from the durable topic, once.
         let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
-        #expect(try eventually { try run(breakdown, in: directory).output.contains(#""key":["510000-01-01"]"#) })
-        #expect(try run(breakdown, in: directory).output.contains(#""total":1"#))
+        #expect(try await eventually { try await run(breakdown, in: directory).output.contains(#""key":["510000-01-01"]"#) })
+        #expect(try await run(breakdown, in: directory).output.contains(#""total":1"#))
         // CheckpointControl as its own process seeds its registry from GridModel's sites:
         // the demo county's 8 public-security checkpoints and 5 city exits, by name, open.
         let checkpoints = ["ctl", "call", "/xunfang.checkpoint.v1.Checkpoint/List", "--data", "{}"]
-        #expect(try eventually { try run(checkpoints, in: directory).output.contains("出城卡口5") })
-        let registry = try run(checkpoints, in: directory).output
+        #expect(try await eventually { try await run(checkpoints, in: directory).output.contains("出城卡口5") })
+        let registry = try await run(checkpoints, in: directory).output
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_PUBLIC_SECURITY").count - 1 == 8 && registry.contains("治安卡点8"))
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_CITY_EXIT").count - 1 == 5)
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
-        try sealDrillSurvivesKill(up, in: directory)
+        try await sealDrillSurvivesKill(up, in: directory)
 
         var attributes = stat()
         #expect(stat("\(directory)/data/bus.sock", &attributes) == 0)
@@ -132,28 +141,28 @@ struct StackTests {
             #expect(info.st_mode & 0o777 == (isDirectory ? 0o700 : 0o600), "\(path) is \(String(info.st_mode & 0o777, radix: 8))")
         }
 
-        let missing = try run(["ctl", "call", "/xunfang.checkpoint_control.v1.CheckpointControl/Activate"], in: directory)
+        let missing = try await run(["ctl", "call", "/xunfang.checkpoint_control.v1.CheckpointControl/Activate"], in: directory)
         #expect(missing.status == 14)
         #expect(missing.output.contains("UNAVAILABLE"))
 
         // Kill the plugin process the hard way; the supervisor brings it back.
-        let pids = try run(["ctl", "stats"], in: directory)
+        let pids = try await run(["ctl", "stats"], in: directory)
         #expect(pids.output.contains("\"instance\":\"template\""))
         // Only this stack's plugin: other tests may run their own stacks meanwhile.
-        let first = try #require(try pluginChild("xunfang-plugin-template", of: up.processIdentifier), "the plugin runs as a child process of up")
+        let first = try #require(try await pluginChild("xunfang-plugin-template", of: up.processIdentifier), "the plugin runs as a child process of up")
         #expect(kill(first, SIGKILL) == 0)
-        #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
-        let second = try #require(try pluginChild("xunfang-plugin-template", of: up.processIdentifier))
+        #expect(try await eventually { try await run(echo, in: directory).output.contains("巡防") })
+        let second = try #require(try await pluginChild("xunfang-plugin-template", of: up.processIdentifier))
         #expect(second != first, "a new process answers")
 
         // Graceful stop: SIGTERM to up stops the plugin too.
         up.terminate()
-        up.waitUntilExit()
-        #expect(eventually(within: 10) { kill(second, 0) != 0 })
+        try await exited(up)
+        #expect(await eventually { kill(second, 0) != 0 })
     }
 
     @Test("a bad config is refused before anything starts, naming the key and line")
-    func badConfig() throws {
+    func badConfig() async throws {
         let directory = NSTemporaryDirectory() + "xf-bad-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "county: x\nbus:\n  ping_intervl_ms: 5\n".write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
@@ -164,9 +173,11 @@ struct StackTests {
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let message = try await offThePool {
+            try process.run()
+            defer { process.waitUntilExit() }
+            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
         #expect(process.terminationStatus != 0)
         #expect(message.contains("line 3"))
         #expect(message.contains("bus.ping_intervl_ms"))
@@ -177,16 +188,16 @@ extension StackTests {
     /// The demo's seal plan TOWN as a drill, with Dispatch's units (at their station houses
     /// until their terminals report): half the positions acknowledge, the checkpoint plugin
     /// is killed with SIGKILL, and the restarted one has the board and every acknowledgement.
-    func sealDrillSurvivesKill(_ up: Process, in directory: String) throws {
+    func sealDrillSurvivesKill(_ up: Process, in directory: String) async throws {
         let service = "/xunfang.checkpoint.v1.Checkpoint/"
-        func call(_ method: String, _ data: String) throws -> (status: Int32, json: [String: Any]) {
-            let result = try run(["ctl", "call", service + method, "--data", data], in: directory)
+        func call(_ method: String, _ data: String) async throws -> (status: Int32, json: [String: Any]) {
+            let result = try await run(["ctl", "call", service + method, "--data", data], in: directory)
             let object = (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [String: Any]
             return (result.status, object ?? [:])
         }
         func positions(_ board: [String: Any]) -> [[String: Any]] { board["positions"] as? [[String: Any]] ?? [] }
-        #expect(try eventually { try run(["ctl", "call", service + "ListPlans", "--data", "{}"], in: directory).output.contains("关城门·城区") })
-        let activated = try call("Activate", #"{"plan":"TOWN","drill":true,"officer":"王芳","reason":"演练"}"#)
+        #expect(try await eventually { try await run(["ctl", "call", service + "ListPlans", "--data", "{}"], in: directory).output.contains("关城门·城区") })
+        let activated = try await call("Activate", #"{"plan":"TOWN","drill":true,"officer":"王芳","reason":"演练"}"#)
         #expect(activated.status == 0)
         let ordered = positions(activated.json)
         #expect(ordered.count >= 8 && ordered.allSatisfy { ($0["state"] as? String) == "POSITION_STATE_ORDERED" && !(($0["responder"] as? String) ?? "").isEmpty },
@@ -194,14 +205,14 @@ extension StackTests {
         let id = try #require(activated.json["id"] as? String)
         let held = Array(ordered.prefix(ordered.count / 2))
         for position in held {
-            let ack = try call("Acknowledge", #"{"activation":"\#(id)","position":"\#(position["id"]!)","responder":"\#(position["responder"]!)"}"#)
+            let ack = try await call("Acknowledge", #"{"activation":"\#(id)","position":"\#(position["id"]!)","responder":"\#(position["responder"]!)"}"#)
             #expect(ack.status == 0)
         }
-        let first = try #require(try pluginChild("xunfang-plugin-checkpoint", of: up.processIdentifier))
+        let first = try #require(try await pluginChild("xunfang-plugin-checkpoint", of: up.processIdentifier))
         #expect(kill(first, SIGKILL) == 0)
-        #expect(try eventually(within: 60) { try pluginChild("xunfang-plugin-checkpoint", of: up.processIdentifier).map { $0 != first } ?? false })
-        #expect(try eventually(within: 60) { try call("SealBoard", "{}").status == 0 })
-        let board = try call("SealBoard", "{}").json
+        #expect(try await eventually(within: 60) { try await pluginChild("xunfang-plugin-checkpoint", of: up.processIdentifier).map { $0 != first } ?? false })
+        #expect(try await eventually(within: 60) { try await call("SealBoard", "{}").status == 0 })
+        let board = try await call("SealBoard", "{}").json
         let heldIDs = Set(held.map { $0["id"] as! String })
         #expect(positions(board).count == ordered.count)
         for position in positions(board) {
@@ -210,23 +221,23 @@ extension StackTests {
         }
         #expect(board["inPosition"] as? Int == held.count)
         for position in ordered.dropFirst(held.count) {
-            #expect(try call("Acknowledge", #"{"activation":"\#(id)","position":"\#(position["id"]!)","responder":"\#(position["responder"]!)"}"#).status == 0)
+            #expect(try await call("Acknowledge", #"{"activation":"\#(id)","position":"\#(position["id"]!)","responder":"\#(position["responder"]!)"}"#).status == 0)
         }
-        let sealed = try call("SealBoard", #"{"activation":"\#(id)"}"#).json
+        let sealed = try await call("SealBoard", #"{"activation":"\#(id)"}"#).json
         #expect(sealed["state"] as? String == "SEAL_STATE_SEALED")
-        let report = try call("AfterAction", #"{"activation":"\#(id)"}"#).json
+        let report = try await call("AfterAction", #"{"activation":"\#(id)"}"#).json
         #expect((report["html"] as? String)?.contains("关城门·城区") == true && (report["missed"] as? Int ?? 0) == 0 && report["withinTarget"] as? Bool == true)
         // A drill leaves the registry's statuses alone.
-        let registry = try run(["ctl", "call", service + "List", "--data", "{}"], in: directory).output
+        let registry = try await run(["ctl", "call", service + "List", "--data", "{}"], in: directory).output
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
 
         // Dispatch's one call for a major incident also closes the gates.
-        #expect(try call("StandDown", #"{"activation":"\#(id)"}"#).status == 0)
-        _ = try run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.282", "--lat", "30.977", "--external-id", "t-2"], in: directory)
-        let major = try run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/MajorIncident", "--data",
+        #expect(try await call("StandDown", #"{"activation":"\#(id)"}"#).status == 0)
+        _ = try await run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.282", "--lat", "30.977", "--external-id", "t-2"], in: directory)
+        let major = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/MajorIncident", "--data",
                              #"{"incidentId":"INC-000002","units":2,"sealPlan":"TOWN","sealDrill":true}"#], in: directory)
         #expect(major.status == 0 && major.output.contains(#""sealActivation":"TOWN-2""#), "\(major.output)")
-        #expect(try call("SealBoard", "{}").json["drill"] as? Bool == true)
+        #expect(try await call("SealBoard", "{}").json["drill"] as? Bool == true)
     }
 }
 

@@ -5,7 +5,7 @@ import XunfangConfig
 @Suite("The county-IT tools: ctl subscribe, plugin list, plugin new", .serialized)
 struct ToolTests {
     @Test("ctl subscribe prints decoded JSON by the publisher's contract, and exits 14 when the bus goes away")
-    func subscribe() throws {
+    func subscribe() async throws {
         let directory = NSTemporaryDirectory() + "xf-tools-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let up = try startXunfang(["up"], in: directory)
@@ -14,28 +14,28 @@ struct ToolTests {
             up.waitUntilExit()
         }
         let echo = ["ctl", "call", "/xunfang.template.v1.Template/Echo", "--data", #"{"text":"巡防"}"#]
-        #expect(try eventually { try run(echo, in: directory).output.contains("巡防") })
+        #expect(try await eventually { try await run(echo, in: directory).output.contains("巡防") })
         let printed = directory + "/subscribe.out"
         let subscriber = try startXunfang(["ctl", "subscribe", "template.>"], in: directory, output: printed)
         defer { if subscriber.isRunning { kill(subscriber.processIdentifier, SIGKILL) } }
         // The subscription starts on its own: publish until it prints (an observed event, not a guess).
         let publish = ["ctl", "publish", "template.note", "--data", #"{"text":"查岗"}"#]
-        #expect(try eventually {
-            _ = try run(publish, in: directory)
+        #expect(try await eventually {
+            _ = try await run(publish, in: directory)
             return ((try? String(contentsOfFile: printed, encoding: .utf8)) ?? "").contains(#""text":"查岗""#)
         })
         let line = try #require(String(contentsOfFile: printed, encoding: .utf8).split(separator: "\n").first)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(json["topic"] as? String == "template.note" && (json["publisher"] as? String)?.hasPrefix("ctl") == true)
         up.terminate()
-        up.waitUntilExit()
-        #expect(eventually { !subscriber.isRunning }, "ctl subscribe ends when the bus goes away")
+        try await exited(up)
+        #expect(await eventually { !subscriber.isRunning }, "ctl subscribe ends when the bus goes away")
         if !subscriber.isRunning { #expect(subscriber.terminationStatus == 14, "UNAVAILABLE") }
     }
 
     @Test("plugin list prints every installed plugin's manifest with its topics' types")
-    func pluginList() throws {
-        let listed = try run(["plugin", "list"], in: NSTemporaryDirectory())
+    func pluginList() async throws {
+        let listed = try await run(["plugin", "list"], in: NSTemporaryDirectory())
         #expect(listed.status == 0)
         let plugins = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
         let names = Set(plugins.compactMap { $0["name"] as? String })
@@ -46,12 +46,12 @@ struct ToolTests {
     }
 
     @Test("plugin new adds a plugin with its own contract product beside the template; bad or taken names are refused")
-    func pluginNew() throws {
+    func pluginNew() async throws {
         let root = NSTemporaryDirectory() + "xf-new-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root + "/Plugins", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: packageRoot() + "/Package.swift", toPath: root + "/Package.swift")
         try FileManager.default.copyItem(atPath: packageRoot() + "/Plugins/_Template", toPath: root + "/Plugins/_Template")
-        let created = try run(["plugin", "new", "acme-patrol", "--package-path", root, "--skip-generate"], in: root)
+        let created = try await run(["plugin", "new", "acme-patrol", "--package-path", root, "--skip-generate"], in: root)
         #expect(created.status == 0, "\(created.output)")
         let manifest = try String(contentsOfFile: root + "/Package.swift", encoding: .utf8)
         for line in [#".executable(name: "xunfang-plugin-acme-patrol", targets: ["AcmePatrolPluginMain"])"#,
@@ -65,9 +65,9 @@ struct ToolTests {
         #expect(source.contains("AcmePatrolPlugin") && source.contains("import AcmePatrolContract") && source.contains("\"acme-patrol\""))
         #expect(!source.contains("Template"), "no template name is left behind")
 
-        #expect(try run(["plugin", "new", "acme-patrol", "--package-path", root, "--skip-generate"], in: root).status != 0, "taken")
+        #expect(try await run(["plugin", "new", "acme-patrol", "--package-path", root, "--skip-generate"], in: root).status != 0, "taken")
         for bad in ["Acme", "acme_patrol", "template", ""] {
-            #expect(try run(["plugin", "new", bad, "--package-path", root, "--skip-generate"], in: root).status != 0, "\(bad)")
+            #expect(try await run(["plugin", "new", bad, "--package-path", root, "--skip-generate"], in: root).status != 0, "\(bad)")
         }
         #expect(try String(contentsOfFile: root + "/Package.swift", encoding: .utf8) == manifest, "a refusal changes nothing")
     }
@@ -76,17 +76,17 @@ struct ToolTests {
 @Suite("xunfang build packages a county's dist/", .serialized)
 struct BuildPackagingTests {
     @Test("dist/ holds the chosen binaries, their manifests and descriptor sets, a county.yaml the stack accepts, a systemd unit and checksums")
-    func packaging() throws {
+    func packaging() async throws {
         let directory = NSTemporaryDirectory() + "xf-dist-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let dist = directory + "/dist"
-        let built = try run(["build", "--plugins", "grid-model,dispatch", "--out", dist, "--package-path", packageRoot(),
+        let built = try await run(["build", "--plugins", "grid-model,dispatch", "--out", dist, "--package-path", packageRoot(),
                              "--prebuilt", binDirectory(), "--user", "police", "--state-directory", "/srv/xunfang"], in: directory)
         #expect(built.status == 0, "\(built.output)")
         let binaries = try FileManager.default.contentsOfDirectory(atPath: dist + "/bin").sorted()
         #expect(binaries == ["xunfang", "xunfang-plugin-dispatch", "xunfang-plugin-grid-model"])
         for binary in binaries {
-            let sections = try run(["--section-headers", "--wide", dist + "/bin/" + binary], in: directory, executable: "/usr/bin/readelf").output
+            let sections = try await run(["--section-headers", "--wide", dist + "/bin/" + binary], in: directory, executable: "/usr/bin/readelf").output
             #expect(sections.contains(".symtab") && !sections.contains(".debug_info"), "\(binary): debug info stripped, symbols kept")
         }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dist + "/manifests/dispatch.json"))) as? [String: Any]
@@ -107,9 +107,9 @@ struct BuildPackagingTests {
         sums.arguments = ["--check", "--quiet", "SHA256SUMS"]
         sums.currentDirectoryURL = URL(fileURLWithPath: dist)
         try sums.run()
-        sums.waitUntilExit()
+        try await exited(sums)
         #expect(sums.terminationStatus == 0)
-        #expect(try run(["build", "--plugins", "nosuch", "--out", dist, "--package-path", packageRoot(), "--prebuilt", binDirectory()],
+        #expect(try await run(["build", "--plugins", "nosuch", "--out", dist, "--package-path", packageRoot(), "--prebuilt", binDirectory()],
                         in: directory).status != 0)
     }
 }

@@ -60,7 +60,7 @@ struct SituationBusTests {
             default: PluginManifest(name: name, version: "1.0.0")
             }
             let client = BusClient(transport: .inProcess(bus), manifest: manifest,
-                                   credential: Self.secret, logger: quiet)
+                                   credential: Self.secret, logger: quiet, callTimeout: .seconds(120))
             return client
         })
     }

@@ -57,7 +57,7 @@ struct Harness {
 
     func client(_ name: String = "tester", instance: String? = nil, manifest: PluginManifest? = nil) async throws -> BusClient {
         let client = BusClient(transport: transport, manifest: manifest ?? PluginManifest(name: name, version: "1.0.0"),
-                               instance: instance, credential: secret, logger: quiet)
+                               instance: instance, credential: secret, logger: quiet, callTimeout: .seconds(120))
         try await client.start()
         return client
     }
