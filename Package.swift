@@ -349,13 +349,13 @@ let package = Package(
 
         .target(
             name: "CommunityPolicingContract",
-            dependencies: [protobuf],
+            dependencies: ["SituationAnalysisContract", protobuf],
             path: "Plugins/CommunityPolicing/Contract",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .target(
             name: "CommunityPolicingPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "CommunityPolicingContract", protobuf, logging,
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelContract", protobuf, logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/CommunityPolicing/Sources",
             swiftSettings: swiftSettings
@@ -368,7 +368,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CommunityPolicingTests",
-            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings

@@ -45,10 +45,8 @@ public enum Outbox {
 
     /// Queues messages inside the caller's transaction.
     public static func append(_ db: Database, _ messages: [(topic: String, payload: Data, messageID: String)]) throws {
-        for message in messages {
-            try db.execute(sql: "INSERT INTO outbox (topic, payload, message_id) VALUES (?, ?, ?)",
-                           arguments: [message.topic, message.payload, message.messageID])
-        }
+        let insert = try db.cachedStatement(sql: "INSERT INTO outbox (topic, payload, message_id) VALUES (?, ?, ?)")
+        for message in messages { try insert.execute(arguments: [message.topic, message.payload, message.messageID]) }
     }
 
     public static func pending(_ database: any DatabaseWriter, limit: Int) throws -> [Message] {

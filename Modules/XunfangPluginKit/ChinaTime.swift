@@ -9,10 +9,18 @@ public enum ChinaTime {
 
     /// `2026-12-01 18:45:07 +08:00` for Unix milliseconds.
     public static func format(milliseconds: Int64) -> String {
-        let local = milliseconds + offset
-        let seconds = (local - dayNumber(milliseconds) * day) / 1_000
-        return label(ofDay: dayNumber(milliseconds))
-            + String(format: " %02d:%02d:%02d +08:00", Int(seconds / 3_600), Int(seconds / 60 % 60), Int(seconds % 60))
+        label(ofDay: dayNumber(milliseconds)) + " " + clock(milliseconds) + " +08:00"
+    }
+
+    /// `2026-12-01T18:45:07+08:00`: ISO 8601 as CAP and XML Schema's dateTime take it.
+    public static func iso8601(milliseconds: Int64) -> String {
+        label(ofDay: dayNumber(milliseconds)) + "T" + clock(milliseconds) + "+08:00"
+    }
+
+    /// `18:45:07`, China time.
+    static func clock(_ milliseconds: Int64) -> String {
+        let seconds = (milliseconds + offset - dayNumber(milliseconds) * day) / 1_000
+        return padded(seconds / 3_600, 2) + ":" + padded(seconds / 60 % 60, 2) + ":" + padded(seconds % 60, 2)
     }
 
     /// Unix milliseconds of `yyyy-mm-dd hh:mm[:ss]`, China time; a trailing `+08:00` is
@@ -53,21 +61,46 @@ public enum ChinaTime {
     public static func start(ofDay number: Int64) -> Int64 { number * day - offset }
 
     /// "yyyy-mm-dd" of a day number, and back.
+    /// (Gregorian arithmetic, no Calendar: a CAP document or a CSV row formats several
+    /// times each, tens of thousands at once.)
     public static func label(ofDay number: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(start(ofDay: number) + offset) / 1_000)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+        let (year, month, day) = civil(number)
+        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
     }
 
     public static func dayNumber(label: String) -> Int64? {
-        let parts = label.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
-        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
-              calendar.component(.day, from: date) == parts[2] else { return nil }
-        return Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        let parts = label.split(separator: "-", omittingEmptySubsequences: false).map { Int64($0) }
+        guard parts.count == 3, let year = parts[0], let month = parts[1], let day = parts[2], (1...9999).contains(year),
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let number = dayNumber(year: year, month: month, day: day)
+        return civil(number) == (year, month, day) ? number : nil
+    }
+
+    /// Days since 1970-01-01 of a Gregorian date (eras of 400 years, March-based years).
+    static func dayNumber(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let shifted = month <= 2 ? year - 1 : year
+        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
+        let yearOfEra = shifted - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The Gregorian date of a day number.
+    static func civil(_ number: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = number + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    static func padded(_ value: some BinaryInteger, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 }

@@ -143,3 +143,21 @@ struct MessageBoundsTests {
         #expect(throws: BusClientError.self) { try MessageBounds(maxFieldBytes: 10_000).check(request) }
     }
 }
+
+@Suite("China time")
+struct ChinaTimeTests {
+    @Test("day labels agree with Foundation's Gregorian calendar from 1900 to 2200, leap days included, and read back")
+    func labels() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        var mismatches: [Int64] = []
+        for number in stride(from: Int64(-25_567), through: 84_000, by: 11) + [11_016, 11_017, 47_540, 47_541, -1, 0] {
+            let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(number) * 86_400))
+            let expected = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            if ChinaTime.label(ofDay: number) != expected || ChinaTime.dayNumber(label: expected) != number { mismatches.append(number) }
+        }
+        #expect(mismatches.isEmpty)
+        #expect(ChinaTime.label(ofDay: 11_016) == "2000-02-29" && ChinaTime.dayNumber(label: "2100-02-29") == nil && ChinaTime.dayNumber(label: "2025-13-01") == nil)
+        #expect(ChinaTime.format(milliseconds: 1_764_585_900_000) == "2025-12-01 18:45:00 +08:00")
+    }
+}

@@ -58,9 +58,12 @@ enum DemoCounty {
       - name: community
         # Members' names and phones are sealed at rest (data/community.key, 0600); only a
         # client granted /xunfang.community.v1.Community/ReadContact reads them, audited.
+        # Situation's warnings become targeted alerts: CAP 1.2 files in data/community/alerts.
         acl:
           publish: ["community.>"]
+          subscribe: ["situation.warning"]
           serve: ["/xunfang.community.v1.Community/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListAreas"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

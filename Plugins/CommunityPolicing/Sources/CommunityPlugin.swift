@@ -1,44 +1,98 @@
 public import XunfangPluginKit
 public import Foundation
+public import Logging
+import XunfangOutbox
+import XunfangGeo
+import Synchronization
 import CommunityPolicingContract
+import SituationAnalysisContract
+import GridModelContract
 
 /// CommunityPolicing (群防群治): volunteer teams and information officers, their base
-/// ledgers, and their contact details as personal data. See
+/// ledgers, their contact details as personal data, and targeted alerts. See
 /// Plugins/CommunityPolicing/README.md.
 public struct CommunityPlugin: Plugin {
     static let service = "/xunfang.community.v1.Community/"
-    static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey"].map { service + $0 }
+    static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey",
+                          "SetMemberStatus", "IssueAlerts", "ListAlerts"].map { service + $0 }
+    static let warningTopic = "situation.warning"
+    static let alertTopic = "community.alert.>"
+    static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
+    /// The durable consumer that takes Situation's warnings, so none is missed while down.
+    static let warningConsumer = "community-alerts"
 
-    public static let manifest = PluginManifest(name: "community", version: "0.1.0", publishes: [], serves: methods)
+    public static let manifest = PluginManifest(
+        name: "community", version: "0.2.0", publishes: [alertTopic], subscribes: [warningTopic], serves: methods, calls: [listAreas],
+        topicTypes: [alertTopic: "xunfang.community.v1.Alert"])
 
     public static var descriptorSet: Data { CommunityPolicingDescriptors.fileDescriptorSet }
 
-    let registry: Registry
-
-    /// Settings: `COMMUNITY_KEY_FILE` (default `<data>/community.key`, created 0600): the
-    /// keys that seal members' names and phones at rest; rotate with `RotateKey`.
-    public init(context: PluginContext) throws {
-        let keyFile = context.settings["COMMUNITY_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/community.key"
-        try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile)
+    public static var commands: [PluginCommand] {
+        [PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
     }
 
-    /// For tests: a directory, a key file and a clock of their own.
-    public init(dataDirectory: String, keyFile: String, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
+    let registry: Registry
+    let alerting: Alerting
+    let notifier: any AlertNotifier
+    let logger: Logger
+    private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let deliveries = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// Hot grids' outlines from GridModel, by grid id, for the CAP areas.
+    private let outlines = Outlines()
+
+    final class Outlines: Sendable {
+        let byGrid = Mutex<[String: Cap.Area]>([:])
+    }
+
+    /// Settings:
+    /// - `COMMUNITY_KEY_FILE` (default `<data>/community.key`, created 0600): the keys that
+    ///   seal members' names and phones at rest; rotate with `RotateKey`.
+    /// - `COMMUNITY_OUTBOX_DIR` (default `<data>/alerts`): where the CAP documents of due
+    ///   alerts are written, `<alert id>.xml`, for the county's sender to pick up.
+    /// - `COMMUNITY_ALERTS_PER_DAY` (default 3, 1 to 50): at most this many alerts a member
+    ///   in any 24 hours.
+    /// - `COMMUNITY_QUIET_HOURS` (default `22:00-07:00`, or `off`): alerts wait for their
+    ///   end unless the member is working then.
+    public init(context: PluginContext) throws {
+        let keyFile = context.settings["COMMUNITY_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/community.key"
+        var policy = AlertPolicy()
+        policy.perDay = Int(try context.number("COMMUNITY_ALERTS_PER_DAY", in: 1...50, default: 3, unit: "alerts"))
+        if let quiet = context.settings["COMMUNITY_QUIET_HOURS"], !quiet.isEmpty { policy.quietHours = try AlertPolicy.quietHours(quiet) }
+        let outbox = context.settings["COMMUNITY_OUTBOX_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/alerts"
+        try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile, policy: policy, notifier: try OutboxDirectoryNotifier(directory: outbox),
+                      logger: context.logger)
+    }
+
+    /// For tests: a directory, key file, policy, notifier and clock of their own.
+    public init(dataDirectory: String, keyFile: String, notifier: (any AlertNotifier)? = nil, logger: Logger = Logger(label: "community"),
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
+        try self.init(dataDirectory: dataDirectory, keyFile: keyFile, policy: AlertPolicy(),
+                      notifier: try notifier ?? OutboxDirectoryNotifier(directory: "\(dataDirectory)/alerts"), logger: logger, now: now)
+    }
+
+    init(dataDirectory: String, keyFile: String, policy: AlertPolicy, notifier: any AlertNotifier, logger: Logger,
+         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         let keys: SealingKeys
         do {
             keys = try SealingKeys(path: keyFile)
         } catch {
             throw SettingError("COMMUNITY_KEY_FILE: \(error)")
         }
-        registry = Registry(store: try CommunityStore(path: "\(dataDirectory)/community.sqlite"), keys: keys, now: now)
+        let store = try CommunityStore(path: "\(dataDirectory)/community.sqlite")
+        registry = Registry(store: store, keys: keys, now: now)
+        alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: now)
+        self.notifier = notifier
+        self.logger = logger
     }
 
     public func register(on bus: BusClient) {
-        let registry = self.registry
+        let registry = self.registry, alerting = self.alerting
         // A ledger may be megabytes of CSV: its own bound, parsed off the connection's threads.
         bus.serve(Self.service + "ImportLedger", bounds: MessageBounds(maxFieldBytes: Ledger.maxCSVBytes)) {
             (request: Xunfang_Community_V1_ImportLedgerRequest, call) in
-            try await onOwnThread { try registry.importLedger(request, caller: call.caller) }
+            let response = try await onOwnThread { try registry.importLedger(request, caller: call.caller) }
+            if response.imported > 0 { alerting.ledgerChanged() }
+            return response
         }
         bus.serve(Self.service + "ExportLedger") { (request: Xunfang_Community_V1_ExportLedgerRequest, _) in
             try await onOwnThread { try registry.exportLedger(request) }
@@ -54,10 +108,113 @@ public struct CommunityPlugin: Plugin {
         bus.serve(Self.service + "RotateKey") { (_: Xunfang_Community_V1_RotateKeyRequest, call) in
             try await onOwnThread { try registry.rotateKey(caller: call.caller) }
         }
+        bus.serve(Self.service + "SetMemberStatus") { (request: Xunfang_Community_V1_MemberStatus, _) in
+            guard try alerting.store.setStatus(request) else { throw BusClientError(.notFound, "member \(request.memberID) does not exist") }
+            var response = Xunfang_Community_V1_MemberStatusResponse()
+            response.status = request
+            return response
+        }
+        bus.serve(Self.service + "IssueAlerts") { [self] (request: Xunfang_Community_V1_IssueAlertsRequest, _) in
+            try await issue(request.warning, bus: bus)
+        }
+        bus.serve(Self.service + "ListAlerts") { (request: Xunfang_Community_V1_ListAlertsRequest, _) in
+            guard request.limit <= 10_000 else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above 10,000") }
+            var response = Xunfang_Community_V1_ListAlertsResponse()
+            response.alerts = try alerting.store.alerts(member: request.memberID.isEmpty ? nil : request.memberID, since: request.since,
+                                                        limit: request.limit == 0 ? 100 : Int(request.limit))
+            return response
+        }
     }
 
-    /// Serves until shut down: nothing to watch yet.
+    /// Issues a warning's alerts off the connection's threads, then wakes the publisher
+    /// and the notifier.
+    func issue(_ warning: Xunfang_Situation_V1_Warning, bus: BusClient) async throws -> Xunfang_Community_V1_IssueAlertsResponse {
+        let areas = await self.areas(warning, bus: bus)
+        let alerting = self.alerting
+        let response = try await onOwnThread { try alerting.issue(warning, areas: areas) }
+        if !response.alreadyHandled && !response.alerts.isEmpty {
+            wake.continuation.yield()
+            deliveries.continuation.yield()
+        }
+        return response
+    }
+
+    /// The warning's hot grids as CAP areas: outlines from GridModel (asked again when one
+    /// is missing), a grid's name alone when GridModel does not answer.
+    func areas(_ warning: Xunfang_Situation_V1_Warning, bus: BusClient) async -> [Cap.Area] {
+        if warning.hotGrids.contains(where: { id in outlines.byGrid.withLock { $0[id] == nil } }) {
+            var request = Xunfang_GridModel_V1_ListAreasRequest()
+            request.kind = .grid
+            request.withOutlines = true
+            if let answer = try? await bus.call(Self.listAreas, request, as: Xunfang_GridModel_V1_ListAreasResponse.self, timeout: .seconds(5)) {
+                let known = answer.areas.map { area in
+                    (area.id, Cap.Area(description: area.name, outline: area.outline.first?.points.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) } ?? []))
+                }
+                outlines.byGrid.withLock { $0 = Dictionary(known, uniquingKeysWith: { first, _ in first }) }
+            }
+        }
+        let names = Dictionary(zip(warning.hotGrids, warning.hotGridNames), uniquingKeysWith: { first, _ in first })
+        let known = outlines.byGrid.withLock { $0 }
+        let areas = warning.hotGrids.map { id in known[id] ?? Cap.Area(description: names[id].flatMap { $0.isEmpty ? nil : $0 } ?? id, outline: []) }
+        let station = warning.stationName.isEmpty ? warning.stationID : warning.stationName
+        return areas.isEmpty ? [Cap.Area(description: "\(station)辖区", outline: [])] : areas
+    }
+
+    /// Takes every warning (durably: none is lost while the plugin is down), publishes the
+    /// alerts' messages and hands due alerts to the notifier, until shut down.
     public func run(on bus: BusClient) async throws {
-        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await Outbox.drain(alerting.store.queue, bus: { bus }, wake: wake.stream, logger: logger)
+            }
+            group.addTask { [self] in await deliver() }
+            group.addTask { [self] in
+                // Alerts held past quiet hours fall due with no event to say so.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(15))
+                    deliveries.continuation.yield()
+                }
+            }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    do {
+                        try await bus.consume(Self.warningTopic, as: Xunfang_Situation_V1_Warning.self, durable: Self.warningConsumer) { warning, _ in
+                            do {
+                                let response = try await issue(warning, bus: bus)
+                                logger.info("warning handled", metadata: ["xunfang.source": "\(Alerting.source(of: warning))",
+                                                                          "xunfang.alerts": "\(response.alerts.count)", "xunfang.note": "\(response.note)"])
+                            } catch let error as BusClientError where error.code == .invalidArgument {
+                                logger.error("a warning that cannot be alerted on; acknowledged", metadata: ["xunfang.error": "\(error)"])
+                            }
+                        }
+                    } catch {
+                        logger.warning("the warning subscription ended; subscribing again", metadata: ["xunfang.error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Hands due alerts to the notifier in batches; a batch counts as delivered only after the
+    /// notifier took all of it, so a crash between the two hands it over again.
+    func deliver() async {
+        var iterator = deliveries.stream.makeAsyncIterator()
+        while !Task.isCancelled {
+            do {
+                let batch = try alerting.store.undelivered(dueBy: alerting.now(), limit: 1_000)
+                if batch.isEmpty {
+                    _ = await iterator.next()
+                    continue
+                }
+                try await notifier.deliver(batch.map { DeliverableAlert(alert: $0.alert, cap: $0.cap) })
+                try alerting.store.markDelivered(batch.map(\.alert.id), at: alerting.now())
+            } catch {
+                logger.warning("alert delivery failed; retrying", metadata: ["xunfang.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 }

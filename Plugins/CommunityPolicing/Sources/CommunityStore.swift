@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import XunfangOutbox
+import XunfangPluginKit
 import CommunityPolicingContract
 
 /// CommunityPolicing's own SQLite file: teams, members (their name and phone sealed in a
@@ -23,7 +24,123 @@ final class CommunityStore: Sendable {
                 """)
             try Outbox.createTables(db)
         }
+        migrator.registerMigration("v2 alerts") { db in
+            try db.execute(sql: """
+                CREATE TABLE member_status (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE alert (seq INTEGER PRIMARY KEY, member TEXT NOT NULL, source TEXT NOT NULL, created INTEGER NOT NULL,
+                                    send_at INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL,
+                                    record BLOB NOT NULL, cap TEXT NOT NULL);
+                CREATE INDEX alert_member ON alert(member, created);
+                CREATE INDEX alert_undelivered ON alert(delivered, send_at);
+                CREATE INDEX alert_source ON alert(source, seq);
+                CREATE INDEX alert_recent ON alert(created);
+                CREATE TABLE warning_handled (source TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, alerts INTEGER NOT NULL);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    // MARK: - Member status and alerts
+
+    func setStatus(_ status: Xunfang_Community_V1_MemberStatus) throws -> Bool {
+        try queue.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM member WHERE id = ?", arguments: [status.memberID]) != nil else { return false }
+            try db.execute(sql: "INSERT OR REPLACE INTO member_status (id, record) VALUES (?, ?)", arguments: [status.memberID, try status.serializedBytes() as Data])
+            return true
+        }
+    }
+
+    /// What an issue decides from, read inside its transaction.
+    struct AlertState {
+        var statuses: [String: Xunfang_Community_V1_MemberStatus]
+        /// Each member's alerts created since `since` or still open.
+        var recent: [String: [AlertPolicy.Recent]]
+    }
+
+    /// Issues the alerts `draft` makes from the members' state, once per `source`: in one
+    /// transaction with their CAP documents, the `community.alert.<station>` messages and
+    /// the source marked handled. Nil when the source was handled before. `draft` gets the
+    /// state and the first free alert number; it numbers its alerts from there.
+    func issue(source: String, now: Int64, members: [String],
+               draft: (AlertState, Int64) throws -> [(alert: Xunfang_Community_V1_Alert, cap: String)]) throws -> [Xunfang_Community_V1_Alert]? {
+        try queue.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM warning_handled WHERE source = ?", arguments: [source]) == nil else { return nil }
+            let wanted = Set(members)
+            var state = AlertState(statuses: [:], recent: [:])
+            for row in try Row.fetchAll(db, sql: "SELECT id, record FROM member_status") where wanted.contains(row["id"]) {
+                state.statuses[row["id"]] = try Xunfang_Community_V1_MemberStatus(serializedBytes: row["record"] as Data)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT member, created, expires FROM alert WHERE created > ? OR expires > ?",
+                                        arguments: [now - ChinaTime.day, now]) where wanted.contains(row["member"]) {
+                state.recent[row["member"], default: []].append(AlertPolicy.Recent(created: row["created"], expires: row["expires"]))
+            }
+            let first = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM alert") ?? 0) + 1
+            let drafted = try draft(state, first)
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO alert (seq, member, source, created, send_at, expires, record, cap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (alert, cap) in drafted {
+                try insert.execute(arguments: [Self.seq(alert.id), alert.memberID, source, alert.createdAt, alert.sendAt, alert.expires,
+                                               try alert.serializedBytes() as Data, cap])
+            }
+            try Outbox.append(db, try drafted.map { (topic: "community.alert.\($0.alert.stationID)", payload: try $0.alert.serializedBytes(), messageID: $0.alert.id) })
+            try db.execute(sql: "INSERT INTO warning_handled (source, at, alerts) VALUES (?, ?, ?)", arguments: [source, now, drafted.count])
+            return drafted.map(\.alert)
+        }
+    }
+
+    /// "CA-12" → 12.
+    static func seq(_ id: String) -> Int64 { Int64(id.dropFirst(3)) ?? -1 }
+
+    /// Alerts due by `now` the notifier has not taken, oldest first.
+    func undelivered(dueBy now: Int64, limit: Int) throws -> [(alert: Xunfang_Community_V1_Alert, cap: String)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT record, cap FROM alert WHERE delivered = 0 AND send_at <= ? ORDER BY seq LIMIT ?", arguments: [now, limit])
+                .map { (alert: try Xunfang_Community_V1_Alert(serializedBytes: $0["record"] as Data), cap: $0["cap"]) }
+        }
+    }
+
+    /// When the next undelivered alert falls due (nil: none is waiting).
+    func nextDue() throws -> Int64? {
+        try queue.read { db in try Int64.fetchOne(db, sql: "SELECT MIN(send_at) FROM alert WHERE delivered = 0") }
+    }
+
+    /// The record keeps the alert as issued; when it was delivered is the column's.
+    func markDelivered(_ ids: [String], at time: Int64) throws {
+        try queue.write { db in
+            let update = try db.cachedStatement(sql: "UPDATE alert SET delivered = ? WHERE seq = ?")
+            for id in ids { try update.execute(arguments: [time, Self.seq(id)]) }
+        }
+    }
+
+    private static func alert(_ row: Row) throws -> Xunfang_Community_V1_Alert {
+        var alert = try Xunfang_Community_V1_Alert(serializedBytes: row["record"] as Data)
+        alert.deliveredAt = row["delivered"]
+        return alert
+    }
+
+    func alerts(member: String?, since: Int64, limit: Int) throws -> [Xunfang_Community_V1_Alert] {
+        try queue.read { db in
+            let rows = if let member {
+                try Row.fetchAll(db, sql: "SELECT record, delivered FROM alert WHERE member = ? AND created >= ? ORDER BY seq DESC LIMIT ?",
+                                 arguments: [member, since, limit])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT record, delivered FROM alert WHERE created >= ? ORDER BY seq DESC LIMIT ?", arguments: [since, limit])
+            }
+            return try rows.map(Self.alert)
+        }
+    }
+
+    /// The alerts an earlier issue of `source` made.
+    func alerts(source: String) throws -> [Xunfang_Community_V1_Alert] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT record, delivered FROM alert WHERE source = ? ORDER BY seq", arguments: [source]).map(Self.alert)
+        }
+    }
+
+    /// Every member, for the alert matcher.
+    func allMembers() throws -> [Xunfang_Community_V1_Member] {
+        try queue.read { db in try Data.fetchAll(db, sql: "SELECT record FROM member ORDER BY id").map { try Xunfang_Community_V1_Member(serializedBytes: $0) } }
     }
 
     /// Adds or replaces the teams, with an audit entry, in one transaction.

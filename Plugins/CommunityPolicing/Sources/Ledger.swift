@@ -6,18 +6,20 @@ import CommunityPolicingContract
 ///     id,name,kind,level,station_id,grid_id
 ///     T-0101,城东北红袖标队,red-armband,township,510000-01-01,
 ///
-///     id,team_id,role,road_segments,hours,skills,reliability,name,phone
-///     M-000001,T-0101,patroller,1001-1002;1002-1003,1-5@07:00-11:00;6@19:00-22:00,first-aid,0.8,张三,13800000000
+///     id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone
+///     M-000001,T-0101,patroller,1001-1002;1002-1003,1-5@07:00-11:00;6@19:00-22:00,theft;burglary,first-aid,0.8,张三,13800000000
 ///
 /// Lists inside a field are separated by `;`. Hours are China time: a day 1 (Monday) to 7
-/// or a range of days (`1-5`, a slot each day), then `@HH:MM-HH:MM`.
+/// or a range of days (`1-5`, a slot each day), then `@HH:MM-HH:MM`. Case types are the
+/// ones a member watches for (Dispatch's codes); none means every type. A UTF-8 byte-order
+/// mark (spreadsheets write one) is skipped.
 /// Parsing is pure and names every bad line; nothing is kept from a ledger with one.
 enum Ledger {
     static let maxCSVBytes = 3 * 1_024 * 1_024
     static let maxTeams = 10_000
     static let maxMembers = 100_000
     static let teamHeader = "id,name,kind,level,station_id,grid_id"
-    static let memberHeader = "id,team_id,role,road_segments,hours,skills,reliability,name,phone"
+    static let memberHeader = "id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone"
 
     static let kinds: [String: Xunfang_Community_V1_TeamKind] = [
         "red-armband": .redArmband, "volunteer-police": .volunteerPolice, "joint-defence": .jointDefence,
@@ -60,7 +62,7 @@ enum Ledger {
     /// Members of `teams` (the ones known, this ledger may not add any).
     static func members(csv: String, teams: Set<String>) -> Result<[MemberRow], Rejection> {
         var members: [MemberRow] = [], seen: Set<String> = []
-        let errors = rows(csv, header: memberHeader, fields: 9, limit: maxMembers) { fields in
+        let errors = rows(csv, header: memberHeader, fields: 10, limit: maxMembers) { fields in
             var member = Xunfang_Community_V1_Member()
             member.id = try identifier(fields[0], "id")
             guard seen.insert(member.id).inserted else { throw LineFault("member \(member.id) appears twice") }
@@ -71,21 +73,22 @@ enum Ledger {
             member.hours = try list(fields[4], "hours", most: 28).flatMap(slots)
             guard member.hours.count <= 28 else { throw LineFault("hours make \(member.hours.count) daily slots; at most 28") }
             member.weeklyHours = weeklyHours(member.hours)
-            member.skills = try list(fields[5], "skills", most: 20)
+            member.caseTypes = try list(fields[5], "case_types", most: 20).map { try identifier($0, "case type") }
+            member.skills = try list(fields[6], "skills", most: 20)
             guard member.skills.allSatisfy({ $0.count <= 32 }) else { throw LineFault("a skill is longer than 32 characters") }
-            if fields[6].isEmpty {
+            if fields[7].isEmpty {
                 member.reliability = 0.5
             } else {
-                guard let value = Double(fields[6]), (0...1).contains(value) else { throw LineFault("reliability \"\(fields[6])\" must be 0 to 1") }
+                guard let value = Double(fields[7]), (0...1).contains(value) else { throw LineFault("reliability \"\(fields[7])\" must be 0 to 1") }
                 member.reliability = value
             }
-            guard fields[7].count <= 64 else { throw LineFault("name is longer than 64 characters") }
-            let phone = fields[8]
+            guard fields[8].count <= 64 else { throw LineFault("name is longer than 64 characters") }
+            let phone = fields[9]
             guard phone.isEmpty || ((5...20).contains(phone.count) && phone.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+" || $0 == "-") })) else {
                 throw LineFault("phone \"\(phone)\" must be 5 to 20 digits, + or -")
             }
-            member.contactKept = !fields[7].isEmpty || !phone.isEmpty
-            members.append(MemberRow(member: member, name: fields[7], phone: phone))
+            member.contactKept = !fields[8].isEmpty || !phone.isEmpty
+            members.append(MemberRow(member: member, name: fields[8], phone: phone))
         }
         return errors.isEmpty ? .success(members) : .failure(Rejection(errors: errors))
     }
@@ -103,7 +106,7 @@ enum Ledger {
         return ([memberHeader] + members.map { member in
             let hours = member.hours.map(text).joined(separator: ";")
             return [member.id, member.teamID, roleNames[member.role] ?? "", member.roadSegments.joined(separator: ";"), hours,
-                    member.skills.joined(separator: ";"), "\(member.reliability)", "", ""].joined(separator: ",")
+                    member.caseTypes.joined(separator: ";"), member.skills.joined(separator: ";"), "\(member.reliability)", "", ""].joined(separator: ",")
         }).joined(separator: "\n") + "\n"
     }
 
@@ -132,7 +135,8 @@ enum Ledger {
             fail(0, "the ledger is \(csv.utf8.count) bytes; at most \(maxCSVBytes) a call (split it: rows are added or replaced by id)")
             return errors
         }
-        let lines = csv.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        let body = csv.hasPrefix("\u{FEFF}") ? csv.dropFirst() : Substring(csv)
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         guard lines.first.map({ $0.trimmingCharacters(in: .whitespaces) }) == header else {
             fail(1, "the header must be \(header)")
             return errors

@@ -862,6 +862,411 @@ void   xunfang__community__v1__rotate_key_response__free_unpacked
   assert(message->base.descriptor == &xunfang__community__v1__rotate_key_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__community__v1__member_status__init
+                     (Xunfang__Community__V1__MemberStatus         *message)
+{
+  static const Xunfang__Community__V1__MemberStatus init_value = XUNFANG__COMMUNITY__V1__MEMBER_STATUS__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__member_status__get_packed_size
+                     (const Xunfang__Community__V1__MemberStatus *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__member_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__member_status__pack
+                     (const Xunfang__Community__V1__MemberStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__member_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__member_status__pack_to_buffer
+                     (const Xunfang__Community__V1__MemberStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__member_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__MemberStatus *
+       xunfang__community__v1__member_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__MemberStatus *)
+     protobuf_c_message_unpack (&xunfang__community__v1__member_status__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__member_status__free_unpacked
+                     (Xunfang__Community__V1__MemberStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__member_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__member_status_response__init
+                     (Xunfang__Community__V1__MemberStatusResponse         *message)
+{
+  static const Xunfang__Community__V1__MemberStatusResponse init_value = XUNFANG__COMMUNITY__V1__MEMBER_STATUS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__member_status_response__get_packed_size
+                     (const Xunfang__Community__V1__MemberStatusResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__member_status_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__member_status_response__pack
+                     (const Xunfang__Community__V1__MemberStatusResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__member_status_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__member_status_response__pack_to_buffer
+                     (const Xunfang__Community__V1__MemberStatusResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__member_status_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__MemberStatusResponse *
+       xunfang__community__v1__member_status_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__MemberStatusResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__member_status_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__member_status_response__free_unpacked
+                     (Xunfang__Community__V1__MemberStatusResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__member_status_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__hot_window__init
+                     (Xunfang__Community__V1__HotWindow         *message)
+{
+  static const Xunfang__Community__V1__HotWindow init_value = XUNFANG__COMMUNITY__V1__HOT_WINDOW__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__hot_window__get_packed_size
+                     (const Xunfang__Community__V1__HotWindow *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__hot_window__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__hot_window__pack
+                     (const Xunfang__Community__V1__HotWindow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__hot_window__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__hot_window__pack_to_buffer
+                     (const Xunfang__Community__V1__HotWindow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__hot_window__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__HotWindow *
+       xunfang__community__v1__hot_window__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__HotWindow *)
+     protobuf_c_message_unpack (&xunfang__community__v1__hot_window__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__hot_window__free_unpacked
+                     (Xunfang__Community__V1__HotWindow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__hot_window__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__alert__init
+                     (Xunfang__Community__V1__Alert         *message)
+{
+  static const Xunfang__Community__V1__Alert init_value = XUNFANG__COMMUNITY__V1__ALERT__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__alert__get_packed_size
+                     (const Xunfang__Community__V1__Alert *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__alert__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__alert__pack
+                     (const Xunfang__Community__V1__Alert *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__alert__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__alert__pack_to_buffer
+                     (const Xunfang__Community__V1__Alert *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__alert__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__Alert *
+       xunfang__community__v1__alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__Alert *)
+     protobuf_c_message_unpack (&xunfang__community__v1__alert__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__alert__free_unpacked
+                     (Xunfang__Community__V1__Alert *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__alert__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__skipped__init
+                     (Xunfang__Community__V1__Skipped         *message)
+{
+  static const Xunfang__Community__V1__Skipped init_value = XUNFANG__COMMUNITY__V1__SKIPPED__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__skipped__get_packed_size
+                     (const Xunfang__Community__V1__Skipped *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__skipped__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__skipped__pack
+                     (const Xunfang__Community__V1__Skipped *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__skipped__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__skipped__pack_to_buffer
+                     (const Xunfang__Community__V1__Skipped *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__skipped__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__Skipped *
+       xunfang__community__v1__skipped__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__Skipped *)
+     protobuf_c_message_unpack (&xunfang__community__v1__skipped__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__skipped__free_unpacked
+                     (Xunfang__Community__V1__Skipped *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__skipped__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__issue_alerts_request__init
+                     (Xunfang__Community__V1__IssueAlertsRequest         *message)
+{
+  static const Xunfang__Community__V1__IssueAlertsRequest init_value = XUNFANG__COMMUNITY__V1__ISSUE_ALERTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__issue_alerts_request__get_packed_size
+                     (const Xunfang__Community__V1__IssueAlertsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__issue_alerts_request__pack
+                     (const Xunfang__Community__V1__IssueAlertsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__issue_alerts_request__pack_to_buffer
+                     (const Xunfang__Community__V1__IssueAlertsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__IssueAlertsRequest *
+       xunfang__community__v1__issue_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__IssueAlertsRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__issue_alerts_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__issue_alerts_request__free_unpacked
+                     (Xunfang__Community__V1__IssueAlertsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__issue_alerts_response__init
+                     (Xunfang__Community__V1__IssueAlertsResponse         *message)
+{
+  static const Xunfang__Community__V1__IssueAlertsResponse init_value = XUNFANG__COMMUNITY__V1__ISSUE_ALERTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__issue_alerts_response__get_packed_size
+                     (const Xunfang__Community__V1__IssueAlertsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__issue_alerts_response__pack
+                     (const Xunfang__Community__V1__IssueAlertsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__issue_alerts_response__pack_to_buffer
+                     (const Xunfang__Community__V1__IssueAlertsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__IssueAlertsResponse *
+       xunfang__community__v1__issue_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__IssueAlertsResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__issue_alerts_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__issue_alerts_response__free_unpacked
+                     (Xunfang__Community__V1__IssueAlertsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__issue_alerts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_alerts_request__init
+                     (Xunfang__Community__V1__ListAlertsRequest         *message)
+{
+  static const Xunfang__Community__V1__ListAlertsRequest init_value = XUNFANG__COMMUNITY__V1__LIST_ALERTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_alerts_request__get_packed_size
+                     (const Xunfang__Community__V1__ListAlertsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_alerts_request__pack
+                     (const Xunfang__Community__V1__ListAlertsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_alerts_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListAlertsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListAlertsRequest *
+       xunfang__community__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListAlertsRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_alerts_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_alerts_request__free_unpacked
+                     (Xunfang__Community__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_alerts_response__init
+                     (Xunfang__Community__V1__ListAlertsResponse         *message)
+{
+  static const Xunfang__Community__V1__ListAlertsResponse init_value = XUNFANG__COMMUNITY__V1__LIST_ALERTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_alerts_response__get_packed_size
+                     (const Xunfang__Community__V1__ListAlertsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_alerts_response__pack
+                     (const Xunfang__Community__V1__ListAlertsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_alerts_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListAlertsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListAlertsResponse *
+       xunfang__community__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListAlertsResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_alerts_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_alerts_response__free_unpacked
+                     (Xunfang__Community__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_alerts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__community__v1__team__field_descriptors[7] =
 {
   {
@@ -1042,7 +1447,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__weekly_slot__descriptor
   (ProtobufCMessageInit) xunfang__community__v1__weekly_slot__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__member__field_descriptors[9] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__member__field_descriptors[10] =
 {
   {
     "id",
@@ -1152,8 +1557,21 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__member__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "case_types",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Community__V1__Member, n_case_types),
+    offsetof(Xunfang__Community__V1__Member, case_types),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__community__v1__member__field_indices_by_name[] = {
+  9,   /* field[9] = case_types */
   8,   /* field[8] = contact_kept */
   4,   /* field[4] = hours */
   0,   /* field[0] = id */
@@ -1167,7 +1585,7 @@ static const unsigned xunfang__community__v1__member__field_indices_by_name[] = 
 static const ProtobufCIntRange xunfang__community__v1__member__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__member__descriptor =
 {
@@ -1177,7 +1595,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__member__descriptor =
   "Xunfang__Community__V1__Member",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__Member),
-  9,
+  10,
   xunfang__community__v1__member__field_descriptors,
   xunfang__community__v1__member__field_indices_by_name,
   1,  xunfang__community__v1__member__number_ranges,
@@ -1993,6 +2411,699 @@ const ProtobufCMessageDescriptor xunfang__community__v1__rotate_key_response__de
   (ProtobufCMessageInit) xunfang__community__v1__rotate_key_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__community__v1__member_status__field_descriptors[3] =
+{
+  {
+    "member_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__MemberStatus, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alerts_opted_out",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__MemberStatus, alerts_opted_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "off_duty_until",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__MemberStatus, off_duty_until),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__member_status__field_indices_by_name[] = {
+  1,   /* field[1] = alerts_opted_out */
+  0,   /* field[0] = member_id */
+  2,   /* field[2] = off_duty_until */
+};
+static const ProtobufCIntRange xunfang__community__v1__member_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__member_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.MemberStatus",
+  "MemberStatus",
+  "Xunfang__Community__V1__MemberStatus",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__MemberStatus),
+  3,
+  xunfang__community__v1__member_status__field_descriptors,
+  xunfang__community__v1__member_status__field_indices_by_name,
+  1,  xunfang__community__v1__member_status__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__member_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__member_status_response__field_descriptors[1] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__MemberStatusResponse, status),
+    &xunfang__community__v1__member_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__member_status_response__field_indices_by_name[] = {
+  0,   /* field[0] = status */
+};
+static const ProtobufCIntRange xunfang__community__v1__member_status_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__member_status_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.MemberStatusResponse",
+  "MemberStatusResponse",
+  "Xunfang__Community__V1__MemberStatusResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__MemberStatusResponse),
+  1,
+  xunfang__community__v1__member_status_response__field_descriptors,
+  xunfang__community__v1__member_status_response__field_indices_by_name,
+  1,  xunfang__community__v1__member_status_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__member_status_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__hot_window__field_descriptors[3] =
+{
+  {
+    "segment",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__HotWindow, segment),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__HotWindow, start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__HotWindow, end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__hot_window__field_indices_by_name[] = {
+  2,   /* field[2] = end */
+  0,   /* field[0] = segment */
+  1,   /* field[1] = start */
+};
+static const ProtobufCIntRange xunfang__community__v1__hot_window__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__hot_window__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.HotWindow",
+  "HotWindow",
+  "Xunfang__Community__V1__HotWindow",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__HotWindow),
+  3,
+  xunfang__community__v1__hot_window__field_descriptors,
+  xunfang__community__v1__hot_window__field_indices_by_name,
+  1,  xunfang__community__v1__hot_window__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__hot_window__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__alert__field_descriptors[12] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, created_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "send_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, send_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_at",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, delivered_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "windows",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__Alert, n_windows),
+    offsetof(Xunfang__Community__V1__Alert, windows),
+    &xunfang__community__v1__hot_window__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "case_types",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Community__V1__Alert, n_case_types),
+    offsetof(Xunfang__Community__V1__Alert, case_types),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "case_type_names",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Community__V1__Alert, n_case_type_names),
+    offsetof(Xunfang__Community__V1__Alert, case_type_names),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "headline",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, headline),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Alert, expires),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__alert__field_indices_by_name[] = {
+  9,   /* field[9] = case_type_names */
+  8,   /* field[8] = case_types */
+  4,   /* field[4] = created_at */
+  6,   /* field[6] = delivered_at */
+  11,   /* field[11] = expires */
+  10,   /* field[10] = headline */
+  0,   /* field[0] = id */
+  1,   /* field[1] = member_id */
+  5,   /* field[5] = send_at */
+  3,   /* field[3] = source */
+  2,   /* field[2] = station_id */
+  7,   /* field[7] = windows */
+};
+static const ProtobufCIntRange xunfang__community__v1__alert__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__alert__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.Alert",
+  "Alert",
+  "Xunfang__Community__V1__Alert",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__Alert),
+  12,
+  xunfang__community__v1__alert__field_descriptors,
+  xunfang__community__v1__alert__field_indices_by_name,
+  1,  xunfang__community__v1__alert__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__alert__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__skipped__field_descriptors[6] =
+{
+  {
+    "opted_out",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Skipped, opted_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "off_duty",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Skipped, off_duty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "committed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Skipped, committed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rate_limited",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Skipped, rate_limited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "other_types",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Skipped, other_types),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quiet_hours",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Skipped, quiet_hours),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__skipped__field_indices_by_name[] = {
+  2,   /* field[2] = committed */
+  1,   /* field[1] = off_duty */
+  0,   /* field[0] = opted_out */
+  4,   /* field[4] = other_types */
+  5,   /* field[5] = quiet_hours */
+  3,   /* field[3] = rate_limited */
+};
+static const ProtobufCIntRange xunfang__community__v1__skipped__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__skipped__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.Skipped",
+  "Skipped",
+  "Xunfang__Community__V1__Skipped",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__Skipped),
+  6,
+  xunfang__community__v1__skipped__field_descriptors,
+  xunfang__community__v1__skipped__field_indices_by_name,
+  1,  xunfang__community__v1__skipped__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__skipped__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__issue_alerts_request__field_descriptors[1] =
+{
+  {
+    "warning",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__IssueAlertsRequest, warning),
+    &xunfang__situation__v1__warning__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__issue_alerts_request__field_indices_by_name[] = {
+  0,   /* field[0] = warning */
+};
+static const ProtobufCIntRange xunfang__community__v1__issue_alerts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__issue_alerts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.IssueAlertsRequest",
+  "IssueAlertsRequest",
+  "Xunfang__Community__V1__IssueAlertsRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__IssueAlertsRequest),
+  1,
+  xunfang__community__v1__issue_alerts_request__field_descriptors,
+  xunfang__community__v1__issue_alerts_request__field_indices_by_name,
+  1,  xunfang__community__v1__issue_alerts_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__issue_alerts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__issue_alerts_response__field_descriptors[6] =
+{
+  {
+    "alerts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, n_alerts),
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, alerts),
+    &xunfang__community__v1__alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_segments",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, on_segments),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_hours",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, in_hours),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "skipped",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, skipped),
+    &xunfang__community__v1__skipped__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "already_handled",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, already_handled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__IssueAlertsResponse, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__issue_alerts_response__field_indices_by_name[] = {
+  0,   /* field[0] = alerts */
+  4,   /* field[4] = already_handled */
+  2,   /* field[2] = in_hours */
+  5,   /* field[5] = note */
+  1,   /* field[1] = on_segments */
+  3,   /* field[3] = skipped */
+};
+static const ProtobufCIntRange xunfang__community__v1__issue_alerts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__issue_alerts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.IssueAlertsResponse",
+  "IssueAlertsResponse",
+  "Xunfang__Community__V1__IssueAlertsResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__IssueAlertsResponse),
+  6,
+  xunfang__community__v1__issue_alerts_response__field_descriptors,
+  xunfang__community__v1__issue_alerts_response__field_indices_by_name,
+  1,  xunfang__community__v1__issue_alerts_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__issue_alerts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_alerts_request__field_descriptors[3] =
+{
+  {
+    "member_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListAlertsRequest, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListAlertsRequest, since),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListAlertsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_alerts_request__field_indices_by_name[] = {
+  2,   /* field[2] = limit */
+  0,   /* field[0] = member_id */
+  1,   /* field[1] = since */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_alerts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_alerts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListAlertsRequest",
+  "ListAlertsRequest",
+  "Xunfang__Community__V1__ListAlertsRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListAlertsRequest),
+  3,
+  xunfang__community__v1__list_alerts_request__field_descriptors,
+  xunfang__community__v1__list_alerts_request__field_indices_by_name,
+  1,  xunfang__community__v1__list_alerts_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_alerts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_alerts_response__field_descriptors[1] =
+{
+  {
+    "alerts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ListAlertsResponse, n_alerts),
+    offsetof(Xunfang__Community__V1__ListAlertsResponse, alerts),
+    &xunfang__community__v1__alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_alerts_response__field_indices_by_name[] = {
+  0,   /* field[0] = alerts */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_alerts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_alerts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListAlertsResponse",
+  "ListAlertsResponse",
+  "Xunfang__Community__V1__ListAlertsResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListAlertsResponse),
+  1,
+  xunfang__community__v1__list_alerts_response__field_descriptors,
+  xunfang__community__v1__list_alerts_response__field_indices_by_name,
+  1,  xunfang__community__v1__list_alerts_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_alerts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__community__v1__team_kind__enum_values_by_number[7] =
 {
   { "TEAM_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__TEAM_KIND__TEAM_KIND_UNSPECIFIED", 0 },
@@ -2125,7 +3236,7 @@ const ProtobufCEnumDescriptor xunfang__community__v1__ledger_kind__descriptor =
   xunfang__community__v1__ledger_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[7] =
+static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[10] =
 {
   { "ImportLedger", &xunfang__community__v1__import_ledger_request__descriptor, &xunfang__community__v1__import_ledger_response__descriptor },
   { "ExportLedger", &xunfang__community__v1__export_ledger_request__descriptor, &xunfang__community__v1__export_ledger_response__descriptor },
@@ -2134,15 +3245,21 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
   { "ReadContact", &xunfang__community__v1__read_contact_request__descriptor, &xunfang__community__v1__contact__descriptor },
   { "Audit", &xunfang__community__v1__audit_request__descriptor, &xunfang__community__v1__audit_response__descriptor },
   { "RotateKey", &xunfang__community__v1__rotate_key_request__descriptor, &xunfang__community__v1__rotate_key_response__descriptor },
+  { "SetMemberStatus", &xunfang__community__v1__member_status__descriptor, &xunfang__community__v1__member_status_response__descriptor },
+  { "IssueAlerts", &xunfang__community__v1__issue_alerts_request__descriptor, &xunfang__community__v1__issue_alerts_response__descriptor },
+  { "ListAlerts", &xunfang__community__v1__list_alerts_request__descriptor, &xunfang__community__v1__list_alerts_response__descriptor },
 };
 const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
   5,        /* Audit */
   1,        /* ExportLedger */
   0,        /* ImportLedger */
+  8,        /* IssueAlerts */
+  9,        /* ListAlerts */
   3,        /* ListMembers */
   2,        /* ListTeams */
   4,        /* ReadContact */
-  6         /* RotateKey */
+  6,        /* RotateKey */
+  7         /* SetMemberStatus */
 };
 const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
 {
@@ -2151,7 +3268,7 @@ const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
   "Community",
   "Xunfang__Community__V1__Community",
   "xunfang.community.v1",
-  7,
+  10,
   xunfang__community__v1__community__method_descriptors,
   xunfang__community__v1__community__method_indices_by_name
 };
@@ -2210,6 +3327,30 @@ void xunfang__community__v1__community__rotate_key(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__set_member_status(ProtobufCService *service,
+                                                          const Xunfang__Community__V1__MemberStatus *input,
+                                                          Xunfang__Community__V1__MemberStatusResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__issue_alerts(ProtobufCService *service,
+                                                     const Xunfang__Community__V1__IssueAlertsRequest *input,
+                                                     Xunfang__Community__V1__IssueAlertsResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__list_alerts(ProtobufCService *service,
+                                                    const Xunfang__Community__V1__ListAlertsRequest *input,
+                                                    Xunfang__Community__V1__ListAlertsResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
                                               Xunfang__Community__V1__Community_ServiceDestroy destroy)

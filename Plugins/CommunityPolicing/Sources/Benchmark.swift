@@ -1,0 +1,187 @@
+import Foundation
+import Synchronization
+import XunfangPluginKit
+import CommunityPolicingContract
+import SituationAnalysisContract
+
+/// `xunfang bench community` (run by this plugin's executable): targeted alerts at a large
+/// county's scale. Matching: 100,000 members on a road lattice against warnings of 500 hot
+/// segment × hour pairs, the indexed matcher and policy beside the plain scan of every
+/// member (the baseline), which must agree. Fan-out: one warning that concerns 10,000
+/// members, issued into a real SQLite store (alerts, CAP documents, bus messages) and
+/// delivered through the outbox directory. Not a test.
+enum CommunityBenchmark {
+    struct Options {
+        var members = 100_000
+        var warnings = 200
+        var segments = 50
+        var hours = 10
+        var fanOut = 10_000
+        var json = false
+    }
+
+    static func run(_ arguments: [String]) -> Int32 {
+        var options = Options()
+        var index = 0
+        func fail(_ message: String) -> Int32 {
+            FileHandle.standardError.write(Data("xunfang bench community: \(message)\n".utf8))
+            return 2
+        }
+        while index < arguments.count {
+            let name = arguments[index], value = index + 1 < arguments.count ? Int(arguments[index + 1]) ?? -1 : -1
+            index += 2
+            switch name {
+            case "--members": options.members = value
+            case "--warnings": options.warnings = value
+            case "--segments": options.segments = value
+            case "--hours": options.hours = value
+            case "--fan-out": options.fanOut = value
+            case "--json": options.json = true; index -= 1
+            default: return fail("unknown option \(name) (--members N --warnings N --segments N --hours N --fan-out N --json)")
+            }
+        }
+        guard options.members >= 1, options.warnings >= 1, (1...500).contains(options.segments), (1...24).contains(options.hours), options.fanOut >= 1 else {
+            return fail("--members ≥ 1, --warnings ≥ 1, --segments 1 to 500, --hours 1 to 24, --fan-out ≥ 1")
+        }
+        do {
+            var results = try matching(options)
+            results += try fanOut(options.fanOut)
+            BenchReport.print(bench: "community",
+                              title: "xunfang bench community (\(options.members) members, \(options.warnings) warnings of \(options.segments) segments × \(options.hours) hours, fan-out \(options.fanOut))",
+                              parameters: ["members": Double(options.members), "warnings": Double(options.warnings),
+                                           "pairs": Double(options.segments * options.hours), "fan_out": Double(options.fanOut)],
+                              results: results, jsonOnly: options.json)
+            return 0
+        } catch {
+            return fail("\(error)")
+        }
+    }
+
+    /// A 300 × 300 lattice of road nodes; each member works 1 to 4 segments around a home
+    /// node and 1 to 3 daily slots.
+    static let side = 300
+
+    static func members(_ count: Int, random: inout some RandomNumberGenerator) -> [Xunfang_Community_V1_Member] {
+        (0..<count).map { number in
+            var member = Xunfang_Community_V1_Member()
+            member.id = String(format: "M-%06d", number)
+            var node = Int.random(in: 0..<(side * side - side - 1), using: &random)
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let next = node + (Bool.random(using: &random) ? 1 : side)
+                member.roadSegments.append("\(node)-\(next)")
+                node = next < side * side - side - 1 ? next : node
+            }
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                var slot = Xunfang_Community_V1_WeeklySlot()
+                slot.day = UInt32.random(in: 1...7, using: &random)
+                slot.startMinute = UInt32.random(in: 0...20, using: &random) * 60
+                slot.endMinute = slot.startMinute + UInt32.random(in: 2...4, using: &random) * 60
+                member.hours.append(slot)
+            }
+            return member
+        }
+    }
+
+    static func matching(_ options: Options) throws -> [(String, String, Double)] {
+        var random = SystemRandomNumberGenerator()
+        let members = members(options.members, random: &random)
+        var matcher: AlertMatcher?
+        let build = BenchReport.milliseconds { matcher = AlertMatcher(members: members) }
+        let policy = AlertPolicy()
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        var times: [Double] = [], scans: [Double] = [], matched = 0, mismatches = 0
+        for round in 0..<options.warnings {
+            let segments = (0..<options.segments).map { _ -> String in
+                let node = Int.random(in: 0..<(side * side - side - 1), using: &random)
+                return "\(node)-\(node + (Bool.random(using: &random) ? 1 : side))"
+            }
+            let hours = Array((0..<24).shuffled(using: &random).prefix(options.hours)).map(UInt32.init)
+            let windows = HotWindow.coming(segments: segments, hours: hours, now: now)
+            var found = AlertMatcher.Matches()
+            times.append(BenchReport.milliseconds {
+                found = matcher!.match(windows)
+                for (index, chosen) in found.windows {
+                    _ = policy.decide(member: members[index], status: nil, recent: [], windows: windows, matched: chosen, warningTypes: [], now: now)
+                }
+            })
+            matched += found.windows.count
+            if round < 3 {
+                var reference: [Int: [Int]] = [:]
+                scans.append(BenchReport.milliseconds { reference = AlertMatcher.scan(members, windows) })
+                if reference != found.windows { mismatches += 1 }
+            }
+        }
+        return [("index build", "ms", build),
+                ("match + policy p50", "ms", BenchReport.percentile(times, 0.5)),
+                ("match + policy p99", "ms", BenchReport.percentile(times, 0.99)),
+                ("baseline scan (3 warnings) p50", "ms", BenchReport.percentile(scans, 0.5)),
+                ("members alerted per warning", "members", Double(matched) / Double(options.warnings)),
+                ("scan mismatches", "warnings", Double(mismatches))]
+    }
+
+    /// One warning concerning `count` members, issued and delivered for real.
+    static func fanOut(_ count: Int) throws -> [(String, String, Double)] {
+        let directory = NSTemporaryDirectory() + "xunfang-bench-community-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try CommunityStore(path: "\(directory)/community.sqlite")
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        let hour = ChinaTime.hour(now)
+        var team = Xunfang_Community_V1_Team()
+        team.id = "T-1"
+        team.stationID = "510000-01-01"
+        try store.put(teams: [team], audit: Xunfang_Community_V1_AuditEntry())
+        let members = (0..<count).map { number -> (member: Xunfang_Community_V1_Member, personal: Data?) in
+            var member = Xunfang_Community_V1_Member()
+            member.id = String(format: "M-%06d", number)
+            member.teamID = "T-1"
+            member.roadSegments = ["1001-1002"]
+            member.hours = (1...7).map { day in
+                var slot = Xunfang_Community_V1_WeeklySlot()
+                slot.day = UInt32(day)
+                slot.startMinute = 0
+                slot.endMinute = 1_440
+                return slot
+            }
+            return (member, nil)
+        }
+        try store.put(members: members, audit: Xunfang_Community_V1_AuditEntry())
+        var policy = AlertPolicy()
+        policy.quietHours = nil
+        let alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: { now })
+        var warning = Xunfang_Situation_V1_Warning()
+        warning.stationID = "510000-01-01"
+        warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
+        warning.roadSegments = ["1001-1002"]
+        warning.hotHours = [UInt32(hour)]
+        var issued = 0
+        let issue = try BenchReport.milliseconds { issued = try alerting.issue(warning, areas: [Cap.Area(description: "bench", outline: [])]).alerts.count }
+        let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
+        let deliver = try BenchReport.milliseconds {
+            while true {
+                let batch = try store.undelivered(dueBy: now, limit: 1_000)
+                if batch.isEmpty { break }
+                try runBlocking { try await notifier.deliver(batch.map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }) }
+                try store.markDelivered(batch.map(\.alert.id), at: now)
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/alerts").filter { $0.hasSuffix(".xml") }.count
+        return [("fan-out: alerts issued", "alerts", Double(issued)),
+                ("fan-out: issue (store, CAP, messages)", "ms", issue),
+                ("fan-out: deliver to outbox dir", "ms", deliver),
+                ("fan-out: total", "ms", issue + deliver),
+                ("fan-out: files written", "files", Double(files))]
+    }
+
+    /// Runs async work from this synchronous command.
+    static func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+        let done = DispatchSemaphore(value: 0)
+        let failure = Mutex<(any Error)?>(nil)
+        Task {
+            do { try await body() } catch { failure.withLock { $0 = error } }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+}

@@ -1,0 +1,63 @@
+public import Foundation
+import Glibc
+public import CommunityPolicingContract
+
+/// An issued alert and its CAP 1.2 document, as a notifier gets it.
+public struct DeliverableAlert: Sendable {
+    public let alert: Xunfang_Community_V1_Alert
+    public let cap: String
+}
+
+/// Takes due alerts to the members: an outbox directory, an SMS gateway. After a crash it
+/// may be handed alerts it already took; it must then not deliver them twice (the alert id
+/// is the key). Throwing leaves the whole batch to be handed again.
+public protocol AlertNotifier: Sendable {
+    func deliver(_ batch: [DeliverableAlert]) async throws
+}
+
+/// The default notifier: each alert's CAP document as `<id>.xml` in a directory that a
+/// county's own sender (SMS, app push, radio) picks up. Written to a temporary name and
+/// renamed, so a reader never sees half a document and a repeat replaces it by the same
+/// bytes; the file system is synced once a batch, before the batch counts as delivered.
+public struct OutboxDirectoryNotifier: AlertNotifier {
+    public let directory: String
+
+    public init(directory: String) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+    }
+
+    public func deliver(_ batch: [DeliverableAlert]) async throws {
+        for item in batch {
+            let final = "\(directory)/\(item.alert.id).xml", temporary = "\(directory)/.\(item.alert.id).xml.part"
+            try write(item.cap, to: temporary)
+            guard rename(temporary, final) == 0 else { throw NotifierError("cannot rename \(temporary): \(String(cString: strerror(errno)))") }
+        }
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else { throw NotifierError("cannot open \(directory): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard syncfs(descriptor) == 0 else { throw NotifierError("cannot sync \(directory): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Linux's syncfs(2), which Glibc's Swift overlay does not declare: one flush of the file
+/// system for a whole batch instead of an fsync a file.
+@_silgen_name("syncfs") private func syncfs(_ descriptor: Int32) -> Int32
+
+private func write(_ text: String, to path: String) throws {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+    guard descriptor >= 0 else { throw NotifierError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    defer { close(descriptor) }
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { throw NotifierError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        bytes = bytes.dropFirst(written)
+    }
+}
+
+public struct NotifierError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
