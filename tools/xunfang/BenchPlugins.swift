@@ -47,3 +47,13 @@ struct CheckpointBench: PluginBench {
     @Argument(parsing: .captureForPassthrough, help: "Passed on: --incidents N --units N --head-start S --boundary S --margin S --shape-every M --export-dir DIR --json")
     var options: [String] = []
 }
+
+/// `xunfang bench community`: targeted-alert matching for 100,000 members against 500 hot
+/// segment × hour pairs beside scanning every member, and one warning's fan-out to 10,000
+/// members through the store and the outbox directory.
+struct CommunityBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "community", abstract: "Alert matching and fan-out speed.")
+    static let plugin = "community"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --members N --warnings N --segments N --hours N --fan-out N --json")
+    var options: [String] = []
+}
