@@ -368,7 +368,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CommunityPolicingTests",
-            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings

@@ -4,6 +4,7 @@ import Foundation
 import SituationAnalysisContract
 import Testing
 import XunfangGeo
+import GridModelPlugin
 import XunfangPluginKit
 
 /// Monday 2025-12-01 10:00 China time.
@@ -241,6 +242,50 @@ struct AlertBusTests {
         #expect(all.alerts.count == 1)
         plugin.task.cancel()
         await plugin.client.close()
+        await desk.close()
+        await stack.server.stop()
+    }
+}
+
+@Suite("The demo county's community ledger")
+struct DemoLedgerTests {
+    @Test("an empty store takes teams at the documents' sizes on GridModel's areas, members on its roads, and a warning there alerts them")
+    func seeded() async throws {
+        let stack = try await CommunityStack.start()
+        let gridModel = BusClient(transport: .inProcess(stack.transport), manifest: GridModelPlugin.manifest, credential: CommunityStack.secret,
+                                  logger: CommunityStack.quiet, callTimeout: .seconds(120))
+        GridModelPlugin(model: try DemoCounty.build(), logger: CommunityStack.quiet).register(on: gridModel)
+        try await gridModel.start()
+        let plugin = try await stack.plugin(demoLedger: true)
+        let desk = try await stack.client("desk")
+        let service = CommunityStack.service
+        // Teams go in first, then all members in one transaction: wait for the members.
+        var list = Xunfang_Community_V1_ListMembersRequest()
+        list.limit = 100_000
+        var members: [Xunfang_Community_V1_Member] = []
+        for _ in 0..<4_800 where members.isEmpty {
+            members = try await desk.call(service + "ListMembers", list, as: Xunfang_Community_V1_ListMembersResponse.self).members
+            if members.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        let teams = try await desk.call(service + "ListTeams", Xunfang_Community_V1_ListTeamsRequest(), as: Xunfang_Community_V1_ListTeamsResponse.self).teams
+        let township = teams.filter { $0.level == .township }, village = teams.filter { $0.level == .village }
+        #expect(township.count == 24 && Set(township.map(\.stationID)).count == 12, "two teams a station")
+        #expect(village.count == 129 && Set(village.map(\.gridID)).count == 129, "one team a grid")
+        #expect(township.allSatisfy { $0.members >= 15 } && village.allSatisfy { $0.members >= 5 })
+        #expect(members.count == teams.reduce(0) { $0 + Int($1.members) } && members.allSatisfy(\.contactKept))
+        #expect(members.filter(\.roadSegments.isEmpty).map { "\($0.teamID)" } == [], "every member works some road")
+        // A warning on a village team's road in its evening hours reaches that team's members.
+        let villager = try #require(members.first { $0.teamID == village[0].id })
+        var issue = Xunfang_Community_V1_IssueAlertsRequest()
+        issue.warning.stationID = village[0].stationID
+        issue.warning.day = "2025-11-30"
+        issue.warning.hotHours = [20]
+        issue.warning.roadSegments = [villager.roadSegments[0]]
+        let issued = try await desk.call(service + "IssueAlerts", issue, as: Xunfang_Community_V1_IssueAlertsResponse.self)
+        #expect(issued.alerts.contains { $0.memberID == villager.id } && issued.alerts.allSatisfy { $0.windows[0].start == mondayTen + 10 * hour })
+        plugin.task.cancel()
+        await plugin.client.close()
+        await gridModel.close()
         await desk.close()
         await stack.server.stop()
     }

@@ -24,16 +24,19 @@ struct CommunityStack {
             PrincipalConfig(name: "community", credential: secret, acl: .unrestricted),
             PrincipalConfig(name: "desk", credential: secret, acl: .unrestricted),
             PrincipalConfig(name: "viewer", credential: secret, acl: viewer),
+            PrincipalConfig(name: "grid-model", credential: secret, acl: .unrestricted),
         ])
         config.bus.pingIntervalMilliseconds = 600_000
         config.bus.durableTopics = [try TopicPattern("situation.warning"), try TopicPattern("community.alert.>")]
-        let server = BusServer(config: config, credentials: ["community": secret, "desk": secret, "viewer": secret], logger: quiet)
+        let server = BusServer(config: config, credentials: ["community": secret, "desk": secret, "viewer": secret, "grid-model": secret], logger: quiet)
         _ = try await server.start()
         return CommunityStack(server: server, transport: InProcessBus(broker: server.broker!, eventLoop: server.eventLoop), directory: directory)
     }
 
-    func plugin() async throws -> (client: BusClient, task: Task<Void, any Error>) {
-        let plugin = try CommunityPlugin(dataDirectory: directory, keyFile: "\(directory)/community.key", now: { 1_764_554_400_000 })
+    func plugin(demoLedger: Bool = false) async throws -> (client: BusClient, task: Task<Void, any Error>) {
+        let plugin = try CommunityPlugin(dataDirectory: directory, keyFile: "\(directory)/community.key", policy: AlertPolicy(),
+                                         notifier: try OutboxDirectoryNotifier(directory: "\(directory)/alerts"), logger: Self.quiet,
+                                         demoLedger: demoLedger, now: { 1_764_554_400_000 })
         let client = BusClient(transport: .inProcess(transport), manifest: CommunityPlugin.manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         plugin.register(on: client)
         try await client.start()

@@ -18,11 +18,12 @@ public struct CommunityPlugin: Plugin {
     static let warningTopic = "situation.warning"
     static let alertTopic = "community.alert.>"
     static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
+    static let locate = "/xunfang.grid_model.v1.GridModel/Locate"
     /// The durable consumer that takes Situation's warnings, so none is missed while down.
     static let warningConsumer = "community-alerts"
 
     public static let manifest = PluginManifest(
-        name: "community", version: "0.2.0", publishes: [alertTopic], subscribes: [warningTopic], serves: methods, calls: [listAreas],
+        name: "community", version: "0.2.0", publishes: [alertTopic], subscribes: [warningTopic], serves: methods, calls: [listAreas, locate],
         topicTypes: [alertTopic: "xunfang.community.v1.Alert"])
 
     public static var descriptorSet: Data { CommunityPolicingDescriptors.fileDescriptorSet }
@@ -35,6 +36,8 @@ public struct CommunityPlugin: Plugin {
     let alerting: Alerting
     let notifier: any AlertNotifier
     let logger: Logger
+    /// Seed an empty store with the demo county's teams (`COMMUNITY_DEMO_LEDGER`).
+    let demoLedger: Bool
     private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     private let deliveries = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     /// Hot grids' outlines from GridModel, by grid id, for the CAP areas.
@@ -53,14 +56,18 @@ public struct CommunityPlugin: Plugin {
     ///   in any 24 hours.
     /// - `COMMUNITY_QUIET_HOURS` (default `22:00-07:00`, or `off`): alerts wait for their
     ///   end unless the member is working then.
+    /// - `COMMUNITY_DEMO_LEDGER` (`on` or `off`, default off): an empty store takes the demo
+    ///   county's teams and members, built on GridModel's areas and roads.
     public init(context: PluginContext) throws {
         let keyFile = context.settings["COMMUNITY_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/community.key"
         var policy = AlertPolicy()
         policy.perDay = Int(try context.number("COMMUNITY_ALERTS_PER_DAY", in: 1...50, default: 3, unit: "alerts"))
         if let quiet = context.settings["COMMUNITY_QUIET_HOURS"], !quiet.isEmpty { policy.quietHours = try AlertPolicy.quietHours(quiet) }
         let outbox = context.settings["COMMUNITY_OUTBOX_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/alerts"
+        let demo = context.settings["COMMUNITY_DEMO_LEDGER"] ?? "off"
+        guard demo == "on" || demo == "off" || demo.isEmpty else { throw SettingError("COMMUNITY_DEMO_LEDGER is \"\(demo)\"; use on or off") }
         try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile, policy: policy, notifier: try OutboxDirectoryNotifier(directory: outbox),
-                      logger: context.logger)
+                      logger: context.logger, demoLedger: demo == "on")
     }
 
     /// For tests: a directory, key file, policy, notifier and clock of their own.
@@ -70,8 +77,9 @@ public struct CommunityPlugin: Plugin {
                       notifier: try notifier ?? OutboxDirectoryNotifier(directory: "\(dataDirectory)/alerts"), logger: logger, now: now)
     }
 
-    init(dataDirectory: String, keyFile: String, policy: AlertPolicy, notifier: any AlertNotifier, logger: Logger,
+    init(dataDirectory: String, keyFile: String, policy: AlertPolicy, notifier: any AlertNotifier, logger: Logger, demoLedger: Bool = false,
          now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
+        self.demoLedger = demoLedger
         let keys: SealingKeys
         do {
             keys = try SealingKeys(path: keyFile)
@@ -163,6 +171,7 @@ public struct CommunityPlugin: Plugin {
     /// Takes every warning (durably: none is lost while the plugin is down), publishes the
     /// alerts' messages and hands due alerts to the notifier, until shut down.
     public func run(on bus: BusClient) async throws {
+        if demoLedger { await seedDemoLedger(bus) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 await Outbox.drain(alerting.store.queue, bus: { bus }, wake: wake.stream, logger: logger)
@@ -214,6 +223,52 @@ public struct CommunityPlugin: Plugin {
             } catch {
                 logger.warning("alert delivery failed; retrying", metadata: ["xunfang.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Fills an empty store with the demo county's teams, once GridModel answers.
+    func seedDemoLedger(_ bus: BusClient) async {
+        guard (try? registry.store.teamIDs().isEmpty) == true else { return }
+        var pause = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                var request = Xunfang_GridModel_V1_ListAreasRequest()
+                request.withOutlines = true
+                let areas = try await bus.call(Self.listAreas, request, as: Xunfang_GridModel_V1_ListAreasResponse.self).areas
+                let demo = DemoLedger(stations: areas.filter { $0.kind == .station }.map { DemoLedger.Station(id: $0.id, name: $0.name) },
+                                      grids: areas.filter { $0.kind == .grid }.map { area in
+                                          DemoLedger.Grid(id: area.id, name: area.name, stationID: area.parentID,
+                                                          outline: area.outline.first?.points.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) } ?? [])
+                                      })
+                let ledger = await demo.csv(seed: 15) { point in
+                    var locate = Xunfang_GridModel_V1_LocateRequest()
+                    locate.position.longitude = point.longitude
+                    locate.position.latitude = point.latitude
+                    let answer = try? await bus.call(Self.locate, locate, as: Xunfang_GridModel_V1_LocateResponse.self)
+                    return answer.flatMap { $0.roadSegmentMetres < 500 && !$0.roadSegmentID.isEmpty ? $0.roadSegmentID : nil }
+                }
+                let registry = self.registry
+                let imported = try await onOwnThread { () -> (UInt32, UInt32) in
+                    var request = Xunfang_Community_V1_ImportLedgerRequest()
+                    request.kind = .teams
+                    request.csv = ledger.teams
+                    let teams = try registry.importLedger(request, caller: "community (demo ledger)")
+                    request.kind = .members
+                    request.csv = ledger.members
+                    let members = try registry.importLedger(request, caller: "community (demo ledger)")
+                    guard teams.errors.isEmpty, members.errors.isEmpty else {
+                        throw BusClientError(.internal, "the demo ledger is refused: \((teams.errors + members.errors).prefix(3).map(\.message))")
+                    }
+                    return (teams.imported, members.imported)
+                }
+                alerting.ledgerChanged()
+                logger.info("demo ledger seeded from GridModel's areas", metadata: ["xunfang.teams": "\(imported.0)", "xunfang.members": "\(imported.1)"])
+                return
+            } catch {
+                logger.info("waiting for GridModel to seed the demo ledger", metadata: ["xunfang.error": "\(error)"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
             }
         }
     }
