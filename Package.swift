@@ -379,7 +379,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
-                           protobuf, logging],
+                           "CommunityPolicingContract", "SituationAnalysisContract", protobuf, logging],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,101 @@
+import CommunityPolicingContract
+import Foundation
+import Logging
+import SituationAnalysisContract
+import Testing
+import XunfangPluginKit
+
+@Suite("Out of process: CommunityPolicing killed while alerts go out", .serialized)
+struct CommunityCrashTests {
+    static let secret = "harness-secret-0123456789abcdef"
+    static let service = "/xunfang.community.v1.Community/"
+
+    let county = """
+    county: Crash County
+    data_dir: data
+    bus:
+      socket: bus.sock
+      durable_topics: ["situation.warning", "community.alert.>"]
+    plugins:
+      - name: community
+        env: { COMMUNITY_QUIET_HOURS: "off" }
+        acl:
+          publish: ["community.>"]
+          subscribe: ["situation.warning"]
+          serve: ["/xunfang.community.v1.Community/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate"]
+    clients:
+      - name: harness
+        credential: \(secret)
+        acl: { publish: ["situation.warning"], subscribe: ["community.alert.>"], call: ["*"] }
+    """
+
+    @Test("a warning for 10,000 members, the plugin killed -9 as their CAP files go out: after its restart each alert is written once, recorded delivered, and announced")
+    func killDuringFanOut() async throws {
+        let directory = NSTemporaryDirectory() + "xf-community-crash-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
+                                credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                callTimeout: .seconds(120))
+        #expect(try await eventually { (try? await harness.start()) != nil })
+        let count = 10_000
+        let members = (0..<count).map { String(format: "M-%05d,T-1,patroller,1001-1002,1-7@00:00-24:00,,,,,", $0) }
+        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n"),
+                            (.members, "id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))] {
+            var request = Xunfang_Community_V1_ImportLedgerRequest()
+            request.kind = kind
+            request.csv = csv
+            let imported = try await eventually {
+                (try? await harness.call(Self.service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self))?.errors.isEmpty == true
+            }
+            #expect(imported)
+        }
+        let announced = try await harness.subscribe("community.alert.>", durable: "harness-alerts")
+
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        var warning = Xunfang_Situation_V1_Warning()
+        warning.stationID = "510000-01-01"
+        warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
+        warning.hotHours = [UInt32(ChinaTime.hour(now))]
+        warning.roadSegments = ["1001-1002"]
+        try await harness.publishConfirmed("situation.warning", warning)
+
+        // Kill the plugin as soon as the first CAP file appears, while the rest are written.
+        let outbox = "\(directory)/data/community/alerts"
+        func files() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []) }
+        #expect(await eventually(within: 120) { files().contains { $0.hasSuffix(".xml") } })
+        let plugin = try #require(try await pluginChild("xunfang-plugin-community", of: up.processIdentifier))
+        #expect(kill(plugin, SIGKILL) == 0)
+        let writtenAtKill = files().filter { $0.hasSuffix(".xml") }.count
+
+        // After the restart every alert is recorded delivered, each file once and whole.
+        var list = Xunfang_Community_V1_ListAlertsRequest()
+        list.limit = 10_000
+        var alerts: [Xunfang_Community_V1_Alert] = []
+        #expect(try await eventually(within: 180) {
+            alerts = (try? await harness.call(Self.service + "ListAlerts", list, as: Xunfang_Community_V1_ListAlertsResponse.self))?.alerts ?? []
+            return alerts.count == count && alerts.allSatisfy { $0.deliveredAt > 0 }
+        }, "written at the kill: \(writtenAtKill)")
+        let written = files()
+        #expect(Set(alerts.map { "\($0.id).xml" }) == Set(written), "one file an alert, no other file left behind")
+        let sample = try String(contentsOfFile: "\(outbox)/\(alerts[0].id).xml", encoding: .utf8)
+        #expect(sample.contains("<identifier>xunfang.community.\(alerts[0].id)</identifier>") && sample.hasSuffix("</alert>\n"))
+        #expect(Set(alerts.map(\.memberID)).count == count, "one alert a member")
+
+        // Every alert is announced (at least once; a repeat carries the same message id).
+        var seen = Set<String>()
+        var iterator = announced.makeAsyncIterator()
+        while seen.count < count, let delivery = await iterator.next() {
+            seen.insert(try delivery.decode(Xunfang_Community_V1_Alert.self).id)
+            delivery.ack()
+        }
+        #expect(seen == Set(alerts.map(\.id)))
+        await harness.close()
+    }
+}
