@@ -193,3 +193,19 @@ struct CommunityBusTests {
         await stack.server.stop()
     }
 }
+
+@Suite("Community ledger files")
+struct LedgerFileTests {
+    @Test("a large ledger is checked whole and cut at line ends into parts under the limit, each with the header, every row once")
+    func parts() throws {
+        let rows = (0..<5_000).map { "M-\($0),T-01,patroller,1001-1002,1-5@07:00-11:00,,,0.5,," }
+        let csv = "\u{FEFF}" + Ledger.memberHeader + "\n" + rows.joined(separator: "\n") + "\n"
+        #expect(Ledger.check(members: csv, teams: ["T-01"]).isEmpty)
+        let parts = Ledger.parts(csv, maxBytes: 50_000)
+        #expect(parts.count > 1 && parts.allSatisfy { $0.utf8.count <= 50_000 && $0.hasPrefix(Ledger.memberHeader + "\n") })
+        let back = try parts.flatMap { try Ledger.members(csv: $0, teams: ["T-01"]).get().map(\.member.id) }
+        #expect(back == (0..<5_000).map { "M-\($0)" })
+        let bad = csv.replacingOccurrences(of: "M-4999,T-01", with: "M-4999,T-09")
+        #expect(Ledger.check(members: bad, teams: ["T-01"]).map(\.line) == [5_001])
+    }
+}

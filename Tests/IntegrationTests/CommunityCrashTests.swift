@@ -25,6 +25,8 @@ struct CommunityCrashTests {
           serve: ["/xunfang.community.v1.Community/*"]
           call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate"]
     clients:
+      - name: ctl
+        acl: { call: ["/xunfang.community.v1.Community/*"] }
       - name: harness
         credential: \(secret)
         acl: { publish: ["situation.warning"], subscribe: ["community.alert.>"], call: ["*"] }
@@ -44,18 +46,18 @@ struct CommunityCrashTests {
                                 credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }),
                                 callTimeout: .seconds(120))
         #expect(try await eventually { (try? await harness.start()) != nil })
+        // 40,000 members (a ledger over one call's 3 MiB, so the command sends it in parts),
+        // 10,000 of them on the road segment the warning names.
         let count = 10_000
-        let members = (0..<count).map { String(format: "M-%05d,T-1,patroller,1001-1002,1-7@00:00-24:00,,,,,", $0) }
-        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n"),
-                            (.members, "id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))] {
-            var request = Xunfang_Community_V1_ImportLedgerRequest()
-            request.kind = kind
-            request.csv = csv
-            let imported = try await eventually {
-                (try? await harness.call(Self.service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self))?.errors.isEmpty == true
-            }
-            #expect(imported)
-        }
+        let members = (0..<(4 * count)).map { String(format: "M-%05d,T-1,patroller,%@,1-7@00:00-24:00,theft;burglary,first-aid,0.8,,", $0, $0 < count ? "1001-1002" : "2001-2002") }
+        try "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n".write(toFile: "\(directory)/teams.csv", atomically: true, encoding: .utf8)
+        try ("id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))
+            .write(toFile: "\(directory)/members.csv", atomically: true, encoding: .utf8)
+        #expect(try await eventually { try await run(["community", "import", "--kind", "teams", "--file", "teams.csv"], in: directory).status == 0 })
+        let imported = try await run(["community", "import", "--kind", "members", "--file", "members.csv"], in: directory)
+        #expect(imported.status == 0 && imported.output.contains("imported 40000 members"))
+        #expect(try await run(["community", "audit"], in: directory).output.split(separator: "\n").filter { $0.contains("import-members") }.count == 2,
+                "two parts, each audited")
         let announced = try await harness.subscribe("community.alert.>", durable: "harness-alerts")
 
         let now = Int64(Date().timeIntervalSince1970 * 1_000)

@@ -29,7 +29,10 @@ public struct CommunityPlugin: Plugin {
     public static var descriptorSet: Data { CommunityPolicingDescriptors.fileDescriptorSet }
 
     public static var commands: [PluginCommand] {
-        [PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
+        [PluginCommand("import", "import a teams or members ledger (CSV, any size) over the bus") { await LedgerCommands.importLedger($0) },
+         PluginCommand("export", "export a ledger as CSV, without names and phones") { await LedgerCommands.exportLedger($0) },
+         PluginCommand("audit", "print who read which member's contact, when and why") { await LedgerCommands.audit($0) },
+         PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
     }
 
     let registry: Registry

@@ -42,9 +42,9 @@ enum Ledger {
         let errors: [LineError]
     }
 
-    static func teams(csv: String) -> Result<[Xunfang_Community_V1_Team], Rejection> {
+    static func teams(csv: String, maxBytes: Int = maxCSVBytes) -> Result<[Xunfang_Community_V1_Team], Rejection> {
         var teams: [Xunfang_Community_V1_Team] = [], seen: Set<String> = []
-        let errors = rows(csv, header: teamHeader, fields: 6, limit: maxTeams) { fields in
+        let errors = rows(csv, header: teamHeader, fields: 6, limit: maxTeams, maxBytes: maxBytes) { fields in
             var team = Xunfang_Community_V1_Team()
             team.id = try identifier(fields[0], "id")
             guard seen.insert(team.id).inserted else { throw LineFault("team \(team.id) appears twice") }
@@ -60,9 +60,9 @@ enum Ledger {
     }
 
     /// Members of `teams` (the ones known, this ledger may not add any).
-    static func members(csv: String, teams: Set<String>) -> Result<[MemberRow], Rejection> {
+    static func members(csv: String, teams: Set<String>, maxBytes: Int = maxCSVBytes) -> Result<[MemberRow], Rejection> {
         var members: [MemberRow] = [], seen: Set<String> = []
-        let errors = rows(csv, header: memberHeader, fields: 10, limit: maxMembers) { fields in
+        let errors = rows(csv, header: memberHeader, fields: 10, limit: maxMembers, maxBytes: maxBytes) { fields in
             var member = Xunfang_Community_V1_Member()
             member.id = try identifier(fields[0], "id")
             guard seen.insert(member.id).inserted else { throw LineFault("member \(member.id) appears twice") }
@@ -110,6 +110,35 @@ enum Ledger {
         }).joined(separator: "\n") + "\n"
     }
 
+    /// Every bad line of a whole ledger file, however large (none: it imports).
+    static func check(teams csv: String) -> [LineError] {
+        if case .failure(let rejection) = teams(csv: csv, maxBytes: .max) { return rejection.errors }
+        return []
+    }
+
+    static func check(members csv: String, teams known: Set<String>) -> [LineError] {
+        if case .failure(let rejection) = members(csv: csv, teams: known, maxBytes: .max) { return rejection.errors }
+        return []
+    }
+
+    /// A ledger cut at line ends into parts of at most `maxBytes`, each with the header.
+    static func parts(_ csv: String, maxBytes: Int) -> [String] {
+        let body = csv.hasPrefix("\u{FEFF}") ? csv.dropFirst() : Substring(csv)
+        var lines = body.split(separator: "\n", omittingEmptySubsequences: true)
+        guard !lines.isEmpty else { return [] }
+        let header = String(lines.removeFirst()) + "\n"
+        var parts: [String] = [], current = header
+        for line in lines {
+            if current.utf8.count + line.utf8.count + 1 > maxBytes && current != header {
+                parts.append(current)
+                current = header
+            }
+            current += line + "\n"
+        }
+        if current != header { parts.append(current) }
+        return parts
+    }
+
     static func weeklyHours(_ slots: [Xunfang_Community_V1_WeeklySlot]) -> Double {
         slots.reduce(0) { $0 + Double($1.endMinute - $1.startMinute) / 60 }
     }
@@ -123,7 +152,7 @@ enum Ledger {
 
     /// Runs `row` on every line after the header, collecting each line's fault (at most
     /// 100 named, then a count).
-    private static func rows(_ csv: String, header: String, fields count: Int, limit: Int, _ row: ([String]) throws -> Void) -> [LineError] {
+    private static func rows(_ csv: String, header: String, fields count: Int, limit: Int, maxBytes: Int, _ row: ([String]) throws -> Void) -> [LineError] {
         var errors: [LineError] = []
         func fail(_ line: Int, _ message: String) {
             var error = LineError()
@@ -131,8 +160,8 @@ enum Ledger {
             error.message = message
             errors.append(error)
         }
-        guard csv.utf8.count <= maxCSVBytes else {
-            fail(0, "the ledger is \(csv.utf8.count) bytes; at most \(maxCSVBytes) a call (split it: rows are added or replaced by id)")
+        guard csv.utf8.count <= maxBytes else {
+            fail(0, "the ledger is \(csv.utf8.count) bytes; at most \(maxBytes) a call (split it: rows are added or replaced by id)")
             return errors
         }
         let body = csv.hasPrefix("\u{FEFF}") ? csv.dropFirst() : Substring(csv)

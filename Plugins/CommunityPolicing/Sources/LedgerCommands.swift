@@ -1,0 +1,122 @@
+import Foundation
+import XunfangPluginKit
+import CommunityPolicingContract
+
+/// `xunfang community import|export|audit`: the ledgers and the audit log from a shell, over
+/// the bus as the ctl client (its ACL decides, as for any caller).
+enum LedgerCommands {
+    static let usage = """
+    usage: xunfang community import --kind teams|members --file FILE.csv [--data-dir DIR] [--bus ENDPOINT]
+           xunfang community export --kind teams|members [--out FILE.csv] [--data-dir DIR] [--bus ENDPOINT]
+           xunfang community audit [--member ID] [--since yyyy-mm-dd] [--limit N] [--data-dir DIR] [--bus ENDPOINT]
+    A ledger of any size is checked whole first: one bad line and nothing is imported. Larger
+    than one call takes (3 MiB), it then goes in parts at line ends, rows added or replaced by id.
+    """
+    static let maxFileBytes = 64 * 1_024 * 1_024
+
+    static func connection(_ options: [String: String]) -> ToolConnection {
+        ToolConnection(dataDirectory: options["--data-dir"] ?? ProcessInfo.processInfo.environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
+    }
+
+    static func kind(_ text: String?) -> Xunfang_Community_V1_LedgerKind? {
+        switch text {
+        case "teams": .teams
+        case "members": .members
+        default: nil
+        }
+    }
+
+    static func importLedger(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--kind", "--file", "--data-dir", "--bus"]),
+              let kind = kind(options["--kind"]), let path = options["--file"] else { return fail("import", usage) }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? Int,
+              let data = FileManager.default.contents(atPath: path) else { return fail("import", "cannot read \(path)") }
+        guard size <= maxFileBytes else { return fail("import", "\(path) is \(size) bytes; at most \(maxFileBytes)") }
+        let text = String(decoding: data, as: UTF8.self)
+        let connection = connection(options)
+        do {
+            // Checked whole here, so a bad line late in a large file keeps the early parts out too.
+            let errors: [Xunfang_Community_V1_LineError]
+            switch kind {
+            case .members:
+                let teams = try await connection.callOnce(CommunityPlugin.service + "ListTeams", Xunfang_Community_V1_ListTeamsRequest(),
+                                                          as: Xunfang_Community_V1_ListTeamsResponse.self).teams
+                errors = Ledger.check(members: text, teams: Set(teams.map(\.id)))
+            default:
+                errors = Ledger.check(teams: text)
+            }
+            guard errors.isEmpty else {
+                for error in errors { FileHandle.standardError.write(Data("\(path):\(error.line): \(error.message)\n".utf8)) }
+                return fail("import", "nothing imported: \(errors.count) line(s) refused")
+            }
+            var imported = 0
+            for part in Ledger.parts(text, maxBytes: Ledger.maxCSVBytes) {
+                var request = Xunfang_Community_V1_ImportLedgerRequest()
+                request.kind = kind
+                request.csv = part
+                let answer = try await connection.callOnce(CommunityPlugin.service + "ImportLedger", request,
+                                                           as: Xunfang_Community_V1_ImportLedgerResponse.self, timeout: .seconds(120))
+                guard answer.errors.isEmpty else {
+                    return fail("import", "refused after \(imported) rows: \(answer.errors.prefix(3).map { "line \($0.line): \($0.message)" })")
+                }
+                imported += Int(answer.imported)
+            }
+            print("imported \(imported) \(options["--kind"]!) from \(path)")
+            return 0
+        } catch {
+            return fail("import", "\(error)")
+        }
+    }
+
+    static func exportLedger(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--kind", "--out", "--data-dir", "--bus"]), let kind = kind(options["--kind"]) else {
+            return fail("export", usage)
+        }
+        var request = Xunfang_Community_V1_ExportLedgerRequest()
+        request.kind = kind
+        do {
+            let csv = try await connection(options).callOnce(CommunityPlugin.service + "ExportLedger", request,
+                                                             as: Xunfang_Community_V1_ExportLedgerResponse.self, timeout: .seconds(60)).csv
+            guard let path = options["--out"] else {
+                FileHandle.standardOutput.write(Data(csv.utf8))
+                return 0
+            }
+            try csv.write(toFile: path, atomically: true, encoding: .utf8)
+            print("wrote \(csv.split(separator: "\n").count - 1) \(options["--kind"]!) to \(path)")
+            return 0
+        } catch {
+            return fail("export", "\(error)")
+        }
+    }
+
+    static func audit(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--member", "--since", "--limit", "--data-dir", "--bus"]) else { return fail("audit", usage) }
+        var request = Xunfang_Community_V1_AuditRequest()
+        request.memberID = options["--member"] ?? ""
+        if let since = options["--since"] {
+            guard let day = ChinaTime.dayNumber(label: since) else { return fail("audit", "--since \(since) is not yyyy-mm-dd") }
+            request.since = ChinaTime.start(ofDay: day)
+        }
+        if let limit = options["--limit"] {
+            guard let value = UInt32(limit), (1...10_000).contains(value) else { return fail("audit", "--limit must be 1 to 10000") }
+            request.limit = value
+        }
+        do {
+            let entries = try await connection(options).callOnce(CommunityPlugin.service + "Audit", request, as: Xunfang_Community_V1_AuditResponse.self).entries
+            for entry in entries {
+                let who = entry.onBehalfOf.isEmpty ? entry.who : "\(entry.who) for \(entry.onBehalfOf)"
+                print([ChinaTime.format(milliseconds: entry.at), who, entry.action, entry.memberID.isEmpty ? "-" : entry.memberID, entry.purpose]
+                    .joined(separator: "  "))
+            }
+            if entries.isEmpty { print("no audit entries") }
+            return 0
+        } catch {
+            return fail("audit", "\(error)")
+        }
+    }
+
+    static func fail(_ command: String, _ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("xunfang community \(command): \(message)\n".utf8))
+        return 1
+    }
+}
