@@ -19,12 +19,14 @@ public protocol AlertNotifier: Sendable {
 /// county's own sender (SMS, app push, radio) picks up. Written to a temporary name and
 /// renamed, so a reader never sees half a document and a repeat replaces it by the same
 /// bytes; the file system is synced once a batch, before the batch counts as delivered.
+/// Like everything the stack writes, the directory is 0700 and the files 0600: the sender
+/// runs as the stack's own user.
 public struct OutboxDirectoryNotifier: AlertNotifier {
     public let directory: String
 
     public init(directory: String) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
     public func deliver(_ batch: [DeliverableAlert]) async throws {
@@ -45,7 +47,7 @@ public struct OutboxDirectoryNotifier: AlertNotifier {
 @_silgen_name("syncfs") private func syncfs(_ descriptor: Int32) -> Int32
 
 private func write(_ text: String, to path: String) throws {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard descriptor >= 0 else { throw NotifierError("cannot write \(path): \(String(cString: strerror(errno)))") }
     defer { close(descriptor) }
     var bytes = Array(text.utf8)[...]
