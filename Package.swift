@@ -356,7 +356,7 @@ let package = Package(
         .target(
             name: "CommunityPolicingPlugin",
             dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelContract", protobuf, logging,
-                           .product(name: "GRDB", package: "GRDB.swift")],
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/CommunityPolicing/Sources",
             swiftSettings: swiftSettings
         ),
@@ -369,7 +369,7 @@ let package = Package(
         .testTarget(
             name: "CommunityPolicingTests",
             dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
-                           protobuf, logging],
+                           protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import XunfangPluginKit
@@ -17,6 +18,7 @@ enum CommunityBenchmark {
         var segments = 50
         var hours = 10
         var fanOut = 10_000
+        var records = 100_000
         var json = false
     }
 
@@ -36,16 +38,18 @@ enum CommunityBenchmark {
             case "--segments": options.segments = value
             case "--hours": options.hours = value
             case "--fan-out": options.fanOut = value
+            case "--records": options.records = value
             case "--json": options.json = true; index -= 1
-            default: return fail("unknown option \(name) (--members N --warnings N --segments N --hours N --fan-out N --json)")
+            default: return fail("unknown option \(name) (--members N --warnings N --segments N --hours N --fan-out N --records N --json)")
             }
         }
-        guard options.members >= 1, options.warnings >= 1, (1...500).contains(options.segments), (1...24).contains(options.hours), options.fanOut >= 1 else {
-            return fail("--members ≥ 1, --warnings ≥ 1, --segments 1 to 500, --hours 1 to 24, --fan-out ≥ 1")
+        guard options.members >= 1, options.warnings >= 1, (1...500).contains(options.segments), (1...24).contains(options.hours), options.fanOut >= 1, options.records >= 1 else {
+            return fail("--members ≥ 1, --warnings ≥ 1, --segments 1 to 500, --hours 1 to 24, --fan-out ≥ 1, --records ≥ 1")
         }
         do {
             var results = try matching(options)
             results += try fanOut(options.fanOut)
+            results += try records(options.records)
             BenchReport.print(bench: "community",
                               title: "xunfang bench community (\(options.members) members, \(options.warnings) warnings of \(options.segments) segments × \(options.hours) hours, fan-out \(options.fanOut))",
                               parameters: ["members": Double(options.members), "warnings": Double(options.warnings),
@@ -171,6 +175,30 @@ enum CommunityBenchmark {
                 ("fan-out: deliver to outbox dir", "ms", deliver),
                 ("fan-out: total", "ms", issue + deliver),
                 ("fan-out: files written", "files", Double(files))]
+    }
+
+    /// A team's record book of `count` co-signed, chained entries, verified whole.
+    static func records(_ count: Int) throws -> [(String, String, Double)] {
+        let signers = (0..<20).map { _ in Curve25519.Signing.PrivateKey() }
+        let keys = Dictionary(uniqueKeysWithValues: signers.enumerated().map { ("S-\($0.offset)", $0.element.publicKey) })
+        var book: [RecordEntry] = []
+        book.reserveCapacity(count)
+        let sign = try BenchReport.milliseconds {
+            for index in 0..<count {
+                book.append(try RecordChain.append(after: book.last, team: "T-1", at: 1_764_554_400_000 + Int64(index) * 60_000, kind: "patrol",
+                                                   text: "巡逻第\(index)次，路段1001-1002，无异常", member: ("S-\(index % 10)", signers[index % 10]),
+                                                   officer: ("S-\(10 + index % 10)", signers[10 + index % 10])))
+            }
+        }
+        var fault: RecordChain.Fault?
+        let verify = BenchReport.milliseconds { fault = RecordChain.verify(book, keys: keys) }
+        var tampered = book
+        tampered[count / 2].text += "。"
+        var found: RecordChain.Fault?
+        let verifyTampered = BenchReport.milliseconds { found = RecordChain.verify(tampered, keys: keys) }
+        return [("records: sign and chain", "ms", sign), ("records: verify whole book", "ms", verify),
+                ("records: verify, one changed", "ms", verifyTampered),
+                ("records: faults (intact / changed)", "entries", Double((fault == nil ? 0 : 1) + (found?.index == count / 2 ? 10 : 0)))]
     }
 
     /// Runs async work from this synchronous command.

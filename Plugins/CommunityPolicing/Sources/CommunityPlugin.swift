@@ -32,6 +32,7 @@ public struct CommunityPlugin: Plugin {
         [PluginCommand("import", "import a teams or members ledger (CSV, any size) over the bus") { await LedgerCommands.importLedger($0) },
          PluginCommand("export", "export a ledger as CSV, without names and phones") { await LedgerCommands.exportLedger($0) },
          PluginCommand("audit", "print who read which member's contact, when and why") { await LedgerCommands.audit($0) },
+         PluginCommand("verify", "check a co-signed record book: signatures and chain, naming the first bad entry") { VerifyCommand.run($0) },
          PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
     }
 
