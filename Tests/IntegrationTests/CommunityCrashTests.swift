@@ -1,6 +1,5 @@
 import CommunityPolicingContract
 import Foundation
-import Logging
 import SituationAnalysisContract
 import Testing
 import XunfangPluginKit
@@ -34,18 +33,13 @@ struct CommunityCrashTests {
 
     @Test("a warning for 10,000 members, the plugin killed -9 as their CAP files go out: after its restart each alert is written once, recorded delivered, and announced")
     func killDuringFanOut() async throws {
-        let directory = NSTemporaryDirectory() + "xf-community-crash-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let directory = try countyDirectory("xf-community-crash", county: county)
         let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
         defer {
             if up.isRunning { up.terminate() }
             up.waitUntilExit()
         }
-        let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
-                                credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                callTimeout: .seconds(120))
-        #expect(try await eventually { (try? await harness.start()) != nil })
+        let harness = try #require(await harnessClient(in: directory, secret: Self.secret))
         // 40,000 members (a ledger over one call's 3 MiB, so the command sends it in parts),
         // 10,000 of them on the road segment the warning names.
         let count = 10_000

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Testing
 import XunfangPluginKit
 import DispatchContract
@@ -31,17 +30,13 @@ struct DispatchCrashTests {
 
     @Test("1,000 incidents while Dispatch is killed twice: each stored once and announced, redeliveries de-duplicated")
     func killDispatchTwice() async throws {
-        let directory = NSTemporaryDirectory() + "xf-crash-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let directory = try countyDirectory("xf-crash", county: county)
         let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
         defer {
             if up.isRunning { up.terminate() }
             up.waitUntilExit()
         }
-        let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
-                                credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect(try await eventually { (try? await harness.start()) != nil })
+        let harness = try #require(await harnessClient(in: directory, secret: Self.secret))
         let announcements = try await harness.subscribe("incident.created", durable: "harness-created")
 
         var ids: [String] = []
@@ -79,17 +74,13 @@ struct DispatchCrashTests {
 
     @Test("kill -9 of up during 2,000 intakes: its plugins stop, up starts again at once and serves, no acknowledged incident lost")
     func killUp() async throws {
-        let directory = NSTemporaryDirectory() + "xf-crash-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let directory = try countyDirectory("xf-crash", county: county)
         var up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
         defer {
             if up.isRunning { up.terminate() }
             up.waitUntilExit()
         }
-        let harness = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
-                                credential: Self.secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect(try await eventually { (try? await harness.start()) != nil })
+        let harness = try #require(await harnessClient(in: directory, secret: Self.secret))
 
         var acknowledged: [String] = []
         var orphans: [pid_t] = []

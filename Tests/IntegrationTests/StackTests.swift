@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import XunfangPluginKit
 import Testing
 
 /// The built executables, beside the test bundle in the build folder.
@@ -64,6 +66,22 @@ func run(_ arguments: [String], in directory: String, executable: String? = nil)
 func pluginChild(_ executable: String, of parent: pid_t) async throws -> pid_t? {
     let output = try await run(["-P", "\(parent)", "-f", executable], in: "/", executable: "/usr/bin/pgrep").output
     return output.split(separator: "\n").first.flatMap { pid_t($0) }
+}
+
+/// A fresh directory with `county` as its county.yaml.
+func countyDirectory(_ prefix: String, county: String) throws -> String {
+    let directory = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try county.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+    return directory
+}
+
+/// An out-of-process test's own client, joined to the bus of the stack in `directory` once
+/// it is up (nil: it never came up).
+func harnessClient(in directory: String, secret: String) async -> BusClient? {
+    let client = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
+                           credential: secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }), callTimeout: .seconds(120))
+    return await eventually { (try? await client.start()) != nil } ? client : nil
 }
 
 /// Polls `condition` (a real process coming up is an external event with no callback).
