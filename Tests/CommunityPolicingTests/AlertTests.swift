@@ -261,7 +261,7 @@ struct DemoLedgerTests {
         let service = CommunityStack.service
         // Teams go in first, then all members in one transaction: wait for the members.
         var list = Xunfang_Community_V1_ListMembersRequest()
-        list.limit = 100_000
+        list.limit = 20_000
         var members: [Xunfang_Community_V1_Member] = []
         for _ in 0..<4_800 where members.isEmpty {
             members = try await desk.call(service + "ListMembers", list, as: Xunfang_Community_V1_ListMembersResponse.self).members

@@ -150,6 +150,22 @@ struct CommunityBusTests {
         #expect(teams.map(\.id) == ["T-01"] && teams[0].members == 2)
         let members = try await viewer.call(service + "ListMembers", Xunfang_Community_V1_ListMembersRequest(), as: Xunfang_Community_V1_ListMembersResponse.self)
         #expect(members.members.map(\.id) == ["M-1", "M-2", "M-3"])
+        // A page at a time, by id; a page larger than a frame holds is refused.
+        var page = Xunfang_Community_V1_ListMembersRequest()
+        page.limit = 2
+        let first = try await viewer.call(service + "ListMembers", page, as: Xunfang_Community_V1_ListMembersResponse.self)
+        page.afterID = first.nextAfterID
+        let second = try await viewer.call(service + "ListMembers", page, as: Xunfang_Community_V1_ListMembersResponse.self)
+        #expect(first.members.map(\.id) == ["M-1", "M-2"] && first.nextAfterID == "M-2" && second.members.map(\.id) == ["M-3"] && second.nextAfterID.isEmpty)
+        page.limit = 20_001
+        await #expect { _ = try await viewer.call(service + "ListMembers", page, as: Xunfang_Community_V1_ListMembersResponse.self) } throws: {
+            ($0 as? BusClientError)?.code == .invalidArgument
+        }
+        var exportPage = Xunfang_Community_V1_ExportLedgerRequest()
+        exportPage.kind = .members
+        exportPage.limit = 2
+        let part = try await viewer.call(service + "ExportLedger", exportPage, as: Xunfang_Community_V1_ExportLedgerResponse.self)
+        #expect(part.csv.hasPrefix(Ledger.memberHeader) && part.csv.split(separator: "\n").count == 3 && part.nextAfterID == "M-2")
         // Nothing a viewer can list carries a name or a phone, and neither does the file.
         var export = Xunfang_Community_V1_ExportLedgerRequest()
         export.kind = .members

@@ -52,6 +52,10 @@ struct CommunityCrashTests {
         #expect(imported.status == 0 && imported.output.contains("imported 40000 members"))
         #expect(try await run(["community", "audit"], in: directory).output.split(separator: "\n").filter { $0.contains("import-members") }.count == 2,
                 "two parts, each audited")
+        let exported = try await run(["community", "export", "--kind", "members", "--out", "exported.csv"], in: directory)
+        let exportedLines = try String(contentsOfFile: "\(directory)/exported.csv", encoding: .utf8).split(separator: "\n")
+        #expect(exported.status == 0 && exportedLines.count == 4 * count + 1 && exportedLines.filter { $0.hasPrefix("id,") }.count == 1,
+                "two pages of 20,000, one header")
         let announced = try await harness.subscribe("community.alert.>", durable: "harness-alerts")
 
         let now = Int64(Date().timeIntervalSince1970 * 1_000)

@@ -347,13 +347,20 @@ public nonisolated struct Xunfang_Community_V1_ImportLedgerResponse: Sendable {
   public init() {}
 }
 
-/// The ledger as CSV, in the import format; members without their name and phone.
+/// The ledger as CSV, in the import format; members without their name and phone. A page
+/// at a time, by id: a county's whole ledger is larger than a frame.
 public nonisolated struct Xunfang_Community_V1_ExportLedgerRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var kind: Xunfang_Community_V1_LedgerKind = .unspecified
+
+  /// "" from the first row
+  public var afterID: String = String()
+
+  /// rows; 0 = 20,000, at most 20,000
+  public var limit: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -365,7 +372,11 @@ public nonisolated struct Xunfang_Community_V1_ExportLedgerResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// with the header line, every page
   public var csv: String = String()
+
+  /// "" when this page is the last
+  public var nextAfterID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -405,8 +416,11 @@ public nonisolated struct Xunfang_Community_V1_ListMembersRequest: Sendable {
   /// "" for every team
   public var teamID: String = String()
 
-  /// 0 = 1,000; at most 100,000
+  /// 0 = 1,000; at most 20,000 (a page; see after_id)
   public var limit: UInt32 = 0
+
+  /// members after this id ("" from the first)
+  public var afterID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -419,6 +433,9 @@ public nonisolated struct Xunfang_Community_V1_ListMembersResponse: Sendable {
   // methods supported on all messages.
 
   public var members: [Xunfang_Community_V1_Member] = []
+
+  /// "" when there are no more
+  public var nextAfterID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1059,7 +1076,7 @@ nonisolated extension Xunfang_Community_V1_ImportLedgerResponse: SwiftProtobuf.M
 
 nonisolated extension Xunfang_Community_V1_ExportLedgerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportLedgerRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}after_id\0\u{1}limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1068,6 +1085,8 @@ nonisolated extension Xunfang_Community_V1_ExportLedgerRequest: SwiftProtobuf.Me
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.afterID) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       default: break
       }
     }
@@ -1077,11 +1096,19 @@ nonisolated extension Xunfang_Community_V1_ExportLedgerRequest: SwiftProtobuf.Me
     if self.kind != .unspecified {
       try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
     }
+    if !self.afterID.isEmpty {
+      try visitor.visitSingularStringField(value: self.afterID, fieldNumber: 2)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Community_V1_ExportLedgerRequest, rhs: Xunfang_Community_V1_ExportLedgerRequest) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.afterID != rhs.afterID {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1089,7 +1116,7 @@ nonisolated extension Xunfang_Community_V1_ExportLedgerRequest: SwiftProtobuf.Me
 
 nonisolated extension Xunfang_Community_V1_ExportLedgerResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportLedgerResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{3}next_after_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1098,6 +1125,7 @@ nonisolated extension Xunfang_Community_V1_ExportLedgerResponse: SwiftProtobuf.M
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.csv) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextAfterID) }()
       default: break
       }
     }
@@ -1107,11 +1135,15 @@ nonisolated extension Xunfang_Community_V1_ExportLedgerResponse: SwiftProtobuf.M
     if !self.csv.isEmpty {
       try visitor.visitSingularStringField(value: self.csv, fieldNumber: 1)
     }
+    if !self.nextAfterID.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextAfterID, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Community_V1_ExportLedgerResponse, rhs: Xunfang_Community_V1_ExportLedgerResponse) -> Bool {
     if lhs.csv != rhs.csv {return false}
+    if lhs.nextAfterID != rhs.nextAfterID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1179,7 +1211,7 @@ nonisolated extension Xunfang_Community_V1_ListTeamsResponse: SwiftProtobuf.Mess
 
 nonisolated extension Xunfang_Community_V1_ListMembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListMembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}team_id\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}team_id\0\u{1}limit\0\u{3}after_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1189,6 +1221,7 @@ nonisolated extension Xunfang_Community_V1_ListMembersRequest: SwiftProtobuf.Mes
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.teamID) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.afterID) }()
       default: break
       }
     }
@@ -1201,12 +1234,16 @@ nonisolated extension Xunfang_Community_V1_ListMembersRequest: SwiftProtobuf.Mes
     if self.limit != 0 {
       try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if !self.afterID.isEmpty {
+      try visitor.visitSingularStringField(value: self.afterID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Community_V1_ListMembersRequest, rhs: Xunfang_Community_V1_ListMembersRequest) -> Bool {
     if lhs.teamID != rhs.teamID {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.afterID != rhs.afterID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1214,7 +1251,7 @@ nonisolated extension Xunfang_Community_V1_ListMembersRequest: SwiftProtobuf.Mes
 
 nonisolated extension Xunfang_Community_V1_ListMembersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListMembersResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}members\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}members\0\u{3}next_after_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1223,6 +1260,7 @@ nonisolated extension Xunfang_Community_V1_ListMembersResponse: SwiftProtobuf.Me
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextAfterID) }()
       default: break
       }
     }
@@ -1232,11 +1270,15 @@ nonisolated extension Xunfang_Community_V1_ListMembersResponse: SwiftProtobuf.Me
     if !self.members.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.members, fieldNumber: 1)
     }
+    if !self.nextAfterID.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextAfterID, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Community_V1_ListMembersResponse, rhs: Xunfang_Community_V1_ListMembersResponse) -> Bool {
     if lhs.members != rhs.members {return false}
+    if lhs.nextAfterID != rhs.nextAfterID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -187,12 +187,13 @@ final class CommunityStore: Sendable {
         try queue.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM team")) }
     }
 
-    func members(team: String?, limit: Int) throws -> [Xunfang_Community_V1_Member] {
+    /// Members by id after `after` ("" from the first), at most `limit`.
+    func members(team: String?, after: String = "", limit: Int) throws -> [Xunfang_Community_V1_Member] {
         try queue.read { db in
             let rows = if let team {
-                try Data.fetchAll(db, sql: "SELECT record FROM member WHERE team = ? ORDER BY id LIMIT ?", arguments: [team, limit])
+                try Data.fetchAll(db, sql: "SELECT record FROM member WHERE team = ? AND id > ? ORDER BY id LIMIT ?", arguments: [team, after, limit])
             } else {
-                try Data.fetchAll(db, sql: "SELECT record FROM member ORDER BY id LIMIT ?", arguments: [limit])
+                try Data.fetchAll(db, sql: "SELECT record FROM member WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
             }
             return try rows.map { try Xunfang_Community_V1_Member(serializedBytes: $0) }
         }

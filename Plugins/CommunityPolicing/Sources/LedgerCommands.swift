@@ -75,8 +75,15 @@ enum LedgerCommands {
         var request = Xunfang_Community_V1_ExportLedgerRequest()
         request.kind = kind
         do {
-            let csv = try await connection(options).callOnce(CommunityPlugin.service + "ExportLedger", request,
-                                                             as: Xunfang_Community_V1_ExportLedgerResponse.self, timeout: .seconds(60)).csv
+            let client = try await connection(options).connect()
+            var csv = ""
+            repeat {
+                let page = try await client.call(CommunityPlugin.service + "ExportLedger", request, as: Xunfang_Community_V1_ExportLedgerResponse.self,
+                                                 timeout: .seconds(60))
+                csv += csv.isEmpty ? page.csv : String(page.csv.drop { $0 != "\n" }.dropFirst())
+                request.afterID = page.nextAfterID
+            } while !request.afterID.isEmpty
+            await client.close()
             guard let path = options["--out"] else {
                 FileHandle.standardOutput.write(Data(csv.utf8))
                 return 0

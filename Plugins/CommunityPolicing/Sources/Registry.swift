@@ -36,14 +36,31 @@ struct Registry: Sendable {
         return response
     }
 
+    /// Rows a page: 20,000 members of CSV or protobuf stay well inside a 4 MiB frame.
+    static let pageRows = 20_000
+
     func exportLedger(_ request: Xunfang_Community_V1_ExportLedgerRequest) throws -> Xunfang_Community_V1_ExportLedgerResponse {
+        let limit = try Self.pageLimit(request.limit, default: Self.pageRows)
         var response = Xunfang_Community_V1_ExportLedgerResponse()
+        let ids: [String]
         switch request.kind {
-        case .teams: response.csv = Ledger.csv(try store.teams())
-        case .members: response.csv = Ledger.csv(try store.members(team: nil, limit: Ledger.maxMembers))
+        case .teams:
+            let teams = Array(try store.teams().filter { $0.id > request.afterID }.prefix(limit))
+            response.csv = Ledger.csv(teams)
+            ids = teams.map(\.id)
+        case .members:
+            let members = try store.members(team: nil, after: request.afterID, limit: limit)
+            response.csv = Ledger.csv(members)
+            ids = members.map(\.id)
         default: throw BusClientError(.invalidArgument, "kind must be LEDGER_KIND_TEAMS or LEDGER_KIND_MEMBERS")
         }
+        response.nextAfterID = ids.count == limit ? ids.last ?? "" : ""
         return response
+    }
+
+    static func pageLimit(_ limit: UInt32, default fallback: Int) throws -> Int {
+        guard limit <= pageRows else { throw BusClientError(.invalidArgument, "limit \(limit) is above \(pageRows) a page; page on with after_id") }
+        return limit == 0 ? fallback : Int(limit)
     }
 
     func teams(_ request: Xunfang_Community_V1_ListTeamsRequest) throws -> Xunfang_Community_V1_ListTeamsResponse {
@@ -53,9 +70,10 @@ struct Registry: Sendable {
     }
 
     func members(_ request: Xunfang_Community_V1_ListMembersRequest) throws -> Xunfang_Community_V1_ListMembersResponse {
-        guard request.limit <= Ledger.maxMembers else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above \(Ledger.maxMembers)") }
+        let limit = try Self.pageLimit(request.limit, default: 1_000)
         var response = Xunfang_Community_V1_ListMembersResponse()
-        response.members = try store.members(team: request.teamID.isEmpty ? nil : request.teamID, limit: request.limit == 0 ? 1_000 : Int(request.limit))
+        response.members = try store.members(team: request.teamID.isEmpty ? nil : request.teamID, after: request.afterID, limit: limit)
+        response.nextAfterID = response.members.count == limit ? response.members.last?.id ?? "" : ""
         return response
     }
 

@@ -1755,7 +1755,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__import_ledger_response_
   (ProtobufCMessageInit) xunfang__community__v1__import_ledger_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__export_ledger_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__export_ledger_request__field_descriptors[3] =
 {
   {
     "kind",
@@ -1769,14 +1769,40 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__export_ledger_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "after_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ExportLedgerRequest, after_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ExportLedgerRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__community__v1__export_ledger_request__field_indices_by_name[] = {
+  1,   /* field[1] = after_id */
   0,   /* field[0] = kind */
+  2,   /* field[2] = limit */
 };
 static const ProtobufCIntRange xunfang__community__v1__export_ledger_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__export_ledger_request__descriptor =
 {
@@ -1786,14 +1812,14 @@ const ProtobufCMessageDescriptor xunfang__community__v1__export_ledger_request__
   "Xunfang__Community__V1__ExportLedgerRequest",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__ExportLedgerRequest),
-  1,
+  3,
   xunfang__community__v1__export_ledger_request__field_descriptors,
   xunfang__community__v1__export_ledger_request__field_indices_by_name,
   1,  xunfang__community__v1__export_ledger_request__number_ranges,
   (ProtobufCMessageInit) xunfang__community__v1__export_ledger_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__export_ledger_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__export_ledger_response__field_descriptors[2] =
 {
   {
     "csv",
@@ -1807,14 +1833,27 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__export_ledger_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "next_after_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ExportLedgerResponse, next_after_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__community__v1__export_ledger_response__field_indices_by_name[] = {
   0,   /* field[0] = csv */
+  1,   /* field[1] = next_after_id */
 };
 static const ProtobufCIntRange xunfang__community__v1__export_ledger_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__export_ledger_response__descriptor =
 {
@@ -1824,7 +1863,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__export_ledger_response_
   "Xunfang__Community__V1__ExportLedgerResponse",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__ExportLedgerResponse),
-  1,
+  2,
   xunfang__community__v1__export_ledger_response__field_descriptors,
   xunfang__community__v1__export_ledger_response__field_indices_by_name,
   1,  xunfang__community__v1__export_ledger_response__number_ranges,
@@ -1907,7 +1946,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_teams_response__de
   (ProtobufCMessageInit) xunfang__community__v1__list_teams_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__list_members_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_members_request__field_descriptors[3] =
 {
   {
     "team_id",
@@ -1933,15 +1972,28 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__list_members_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "after_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListMembersRequest, after_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__community__v1__list_members_request__field_indices_by_name[] = {
+  2,   /* field[2] = after_id */
   1,   /* field[1] = limit */
   0,   /* field[0] = team_id */
 };
 static const ProtobufCIntRange xunfang__community__v1__list_members_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__list_members_request__descriptor =
 {
@@ -1951,14 +2003,14 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_members_request__d
   "Xunfang__Community__V1__ListMembersRequest",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__ListMembersRequest),
-  2,
+  3,
   xunfang__community__v1__list_members_request__field_descriptors,
   xunfang__community__v1__list_members_request__field_indices_by_name,
   1,  xunfang__community__v1__list_members_request__number_ranges,
   (ProtobufCMessageInit) xunfang__community__v1__list_members_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__list_members_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_members_response__field_descriptors[2] =
 {
   {
     "members",
@@ -1972,14 +2024,27 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__list_members_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "next_after_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListMembersResponse, next_after_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__community__v1__list_members_response__field_indices_by_name[] = {
   0,   /* field[0] = members */
+  1,   /* field[1] = next_after_id */
 };
 static const ProtobufCIntRange xunfang__community__v1__list_members_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__list_members_response__descriptor =
 {
@@ -1989,7 +2054,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_members_response__
   "Xunfang__Community__V1__ListMembersResponse",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__ListMembersResponse),
-  1,
+  2,
   xunfang__community__v1__list_members_response__field_descriptors,
   xunfang__community__v1__list_members_response__field_indices_by_name,
   1,  xunfang__community__v1__list_members_response__number_ranges,

@@ -237,26 +237,42 @@ struct  Xunfang__Community__V1__ImportLedgerResponse
 
 
 /*
- * The ledger as CSV, in the import format; members without their name and phone.
+ * The ledger as CSV, in the import format; members without their name and phone. A page
+ * at a time, by id: a county's whole ledger is larger than a frame.
  */
 struct  Xunfang__Community__V1__ExportLedgerRequest
 {
   ProtobufCMessage base;
   Xunfang__Community__V1__LedgerKind kind;
+  /*
+   * "" from the first row
+   */
+  char *after_id;
+  /*
+   * rows; 0 = 20,000, at most 20,000
+   */
+  uint32_t limit;
 };
 #define XUNFANG__COMMUNITY__V1__EXPORT_LEDGER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__export_ledger_request__descriptor) \
-    , XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_UNSPECIFIED }
+    , XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Xunfang__Community__V1__ExportLedgerResponse
 {
   ProtobufCMessage base;
+  /*
+   * with the header line, every page
+   */
   char *csv;
+  /*
+   * "" when this page is the last
+   */
+  char *next_after_id;
 };
 #define XUNFANG__COMMUNITY__V1__EXPORT_LEDGER_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__export_ledger_response__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Community__V1__ListTeamsRequest
@@ -291,13 +307,17 @@ struct  Xunfang__Community__V1__ListMembersRequest
    */
   char *team_id;
   /*
-   * 0 = 1,000; at most 100,000
+   * 0 = 1,000; at most 20,000 (a page; see after_id)
    */
   uint32_t limit;
+  /*
+   * members after this id ("" from the first)
+   */
+  char *after_id;
 };
 #define XUNFANG__COMMUNITY__V1__LIST_MEMBERS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_members_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Community__V1__ListMembersResponse
@@ -305,10 +325,14 @@ struct  Xunfang__Community__V1__ListMembersResponse
   ProtobufCMessage base;
   size_t n_members;
   Xunfang__Community__V1__Member **members;
+  /*
+   * "" when there are no more
+   */
+  char *next_after_id;
 };
 #define XUNFANG__COMMUNITY__V1__LIST_MEMBERS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_members_response__descriptor) \
-    , 0,NULL }
+    , 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /*
