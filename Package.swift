@@ -368,7 +368,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CommunityPolicingTests",
-            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings

@@ -2,6 +2,9 @@
 import Crypto
 import Foundation
 import Testing
+import CommunityPolicingContract
+import XunfangPluginKit
+import XunfangWire
 
 @Suite("Co-signed record books")
 struct RecordChainTests {
@@ -99,5 +102,76 @@ struct RecordChainTests {
         #expect(RecordChain.verify(entries, keys: keys)?.index == 150)
         try Data("{\"entries\": 3}".utf8).write(to: URL(fileURLWithPath: "\(directory)/book.json"))
         #expect(VerifyCommand.run(["--file", "\(directory)/book.json"]) == 1)
+    }
+}
+
+@Suite("Record books over the bus")
+struct RecordBookBusTests {
+    @Test("entries go in only co-signed by registered keys, next in number and linked; a book read back verifies whole")
+    func append() async throws {
+        let stack = try await CommunityStack.start()
+        let plugin = try await stack.plugin()
+        let desk = try await stack.client("desk")
+        let service = CommunityStack.service
+        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, teamsCSV), (.members, membersCSV)] {
+            var request = Xunfang_Community_V1_ImportLedgerRequest()
+            request.kind = kind
+            request.csv = csv
+            _ = try await desk.call(service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self)
+        }
+        let volunteer = Curve25519.Signing.PrivateKey(), officer = Curve25519.Signing.PrivateKey()
+        func register(_ id: String, _ role: Xunfang_Community_V1_SignerRole, _ key: Curve25519.Signing.PrivateKey) async throws {
+            var signer = Xunfang_Community_V1_Signer()
+            signer.id = id
+            signer.role = role
+            signer.publicKey = key.publicKey.rawRepresentation
+            _ = try await desk.call(service + "RegisterSigner", signer, as: Xunfang_Community_V1_SignerResponse.self)
+        }
+        try await register("M-1", .volunteer, volunteer)
+        try await register("P-7", .officer, officer)
+        await #expect { try await register("M-404", .volunteer, volunteer) } throws: { ($0 as? BusClientError)?.code == .notFound }
+        func code(_ entry: RecordEntry) async -> StatusCode? {
+            do {
+                _ = try await desk.call(service + "AppendRecord", entry.record, as: Xunfang_Community_V1_AppendRecordResponse.self)
+                return nil
+            } catch let error as BusClientError {
+                return error.code
+            } catch {
+                return .unknown
+            }
+        }
+        var book: [RecordEntry] = []
+        for index in 0..<3 {
+            let entry = try RecordChain.append(after: book.last, team: "T-01", at: mondayTen + Int64(index) * hour, kind: "patrol",
+                                               text: "第\(index + 1)次巡逻", member: ("M-1", volunteer), officer: ("P-7", officer))
+            #expect(await code(entry) == nil)
+            book.append(entry)
+        }
+        #expect(await code(book[2]) == .failedPrecondition, "the same entry twice")
+        var changed = try RecordChain.append(after: book.last, team: "T-01", at: mondayTen, kind: "patrol", text: "原文", member: ("M-1", volunteer),
+                                             officer: ("P-7", officer))
+        changed.text = "改文"
+        #expect(await code(changed) == .invalidArgument, "a signature over other text")
+        let skipped = try RecordChain.append(after: book.first, team: "T-01", at: mondayTen, kind: "patrol", text: "跳号", member: ("M-1", volunteer),
+                                             officer: ("P-7", officer))
+        #expect(await code(skipped) == .failedPrecondition, "linked to an old entry")
+        let stranger = try RecordChain.append(after: book.last, team: "T-01", at: mondayTen, kind: "patrol", text: "无名", member: ("M-1", volunteer),
+                                              officer: ("P-9", officer))
+        #expect(await code(stranger) == .failedPrecondition, "an officer with no registered key")
+        let elsewhere = try RecordChain.append(after: book.last, team: "T-02", at: mondayTen, kind: "patrol", text: "他队", member: ("M-1", volunteer),
+                                               officer: ("P-7", officer))
+        #expect(await code(elsewhere) == .invalidArgument, "a volunteer of another team")
+
+        var list = Xunfang_Community_V1_ListRecordsRequest()
+        list.teamID = "T-01"
+        let stored = try await desk.call(service + "ListRecords", list, as: Xunfang_Community_V1_ListRecordsResponse.self)
+        let entries = stored.records.map(RecordEntry.init)
+        #expect(entries == book && stored.lastHash == RecordChain.hash(book[2]))
+        let keys = try RecordBook.keys(Dictionary(uniqueKeysWithValues: stored.signers.map { ($0.id, $0.publicKey.base64EncodedString()) }))
+        #expect(RecordChain.verify(entries, keys: keys) == nil)
+        plugin.task.cancel()
+        await plugin.client.close()
+        await desk.close()
+        await stack.server.stop()
     }
 }

@@ -14,7 +14,7 @@ import GridModelContract
 public struct CommunityPlugin: Plugin {
     static let service = "/xunfang.community.v1.Community/"
     static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey",
-                          "SetMemberStatus", "IssueAlerts", "ListAlerts"].map { service + $0 }
+                          "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "ListRecords"].map { service + $0 }
     static let warningTopic = "situation.warning"
     static let alertTopic = "community.alert.>"
     static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
@@ -32,12 +32,14 @@ public struct CommunityPlugin: Plugin {
         [PluginCommand("import", "import a teams or members ledger (CSV, any size) over the bus") { await LedgerCommands.importLedger($0) },
          PluginCommand("export", "export a ledger as CSV, without names and phones") { await LedgerCommands.exportLedger($0) },
          PluginCommand("audit", "print who read which member's contact, when and why") { await LedgerCommands.audit($0) },
+         PluginCommand("records", "write a team's record book and its signers' keys for verify") { await LedgerCommands.records($0) },
          PluginCommand("verify", "check a co-signed record book: signatures and chain, naming the first bad entry") { VerifyCommand.run($0) },
          PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
     }
 
     let registry: Registry
     let alerting: Alerting
+    let books: RecordBooks
     let notifier: any AlertNotifier
     let logger: Logger
     /// Seed an empty store with the demo county's teams (`COMMUNITY_DEMO_LEDGER`).
@@ -92,13 +94,14 @@ public struct CommunityPlugin: Plugin {
         }
         let store = try CommunityStore(path: "\(dataDirectory)/community.sqlite")
         registry = Registry(store: store, keys: keys, now: now)
+        books = RecordBooks(store: store)
         alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: now)
         self.notifier = notifier
         self.logger = logger
     }
 
     public func register(on bus: BusClient) {
-        let registry = self.registry, alerting = self.alerting
+        let registry = self.registry, alerting = self.alerting, books = self.books
         // A ledger may be megabytes of CSV: its own bound, parsed off the connection's threads.
         bus.serve(Self.service + "ImportLedger", bounds: MessageBounds(maxFieldBytes: Ledger.maxCSVBytes)) {
             (request: Xunfang_Community_V1_ImportLedgerRequest, call) in
@@ -128,6 +131,11 @@ public struct CommunityPlugin: Plugin {
         }
         bus.serve(Self.service + "IssueAlerts") { [self] (request: Xunfang_Community_V1_IssueAlertsRequest, _) in
             try await issue(request.warning, bus: bus)
+        }
+        bus.serve(Self.service + "RegisterSigner") { (request: Xunfang_Community_V1_Signer, _) in try books.register(request) }
+        bus.serve(Self.service + "AppendRecord") { (request: Xunfang_Community_V1_Record, _) in try books.append(request) }
+        bus.serve(Self.service + "ListRecords") { (request: Xunfang_Community_V1_ListRecordsRequest, _) in
+            try await onOwnThread { try books.list(request) }
         }
         bus.serve(Self.service + "ListAlerts") { (request: Xunfang_Community_V1_ListAlertsRequest, _) in
             guard request.limit <= 10_000 else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above 10,000") }

@@ -37,7 +37,54 @@ final class CommunityStore: Sendable {
                 CREATE TABLE warning_handled (source TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, alerts INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v3 record books") { db in
+            try db.execute(sql: """
+                CREATE TABLE signer (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE record (team TEXT NOT NULL, seq INTEGER NOT NULL, record BLOB NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (team, seq));
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    // MARK: - Record books
+
+    func put(signer: Xunfang_Community_V1_Signer) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO signer (id, record) VALUES (?, ?)", arguments: [signer.id, try signer.serializedBytes() as Data])
+        }
+    }
+
+    func signers(_ ids: Set<String>) throws -> [Xunfang_Community_V1_Signer] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM signer ORDER BY id").map { try Xunfang_Community_V1_Signer(serializedBytes: $0) }
+                .filter { ids.contains($0.id) }
+        }
+    }
+
+    func member(_ id: String) throws -> Xunfang_Community_V1_Member? {
+        try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM member WHERE id = ?", arguments: [id]).map { try Xunfang_Community_V1_Member(serializedBytes: $0) }
+        }
+    }
+
+    /// Appends `record` if `check` (given the team's newest entry and its hash) passes, in
+    /// one transaction: two appends at once cannot both follow the same entry.
+    func append(_ record: Xunfang_Community_V1_Record, hash: String, check: ((record: Xunfang_Community_V1_Record, hash: String)?) throws -> Void) throws {
+        try queue.write { db in
+            let last = try Row.fetchOne(db, sql: "SELECT record, hash FROM record WHERE team = ? ORDER BY seq DESC LIMIT 1", arguments: [record.teamID])
+            try check(try last.map { (record: try Xunfang_Community_V1_Record(serializedBytes: $0["record"] as Data), hash: $0["hash"]) })
+            try db.execute(sql: "INSERT INTO record (team, seq, record, hash) VALUES (?, ?, ?, ?)",
+                           arguments: [record.teamID, record.seq, try record.serializedBytes() as Data, hash])
+        }
+    }
+
+    func records(team: String, afterSeq: Int64, limit: Int) throws -> (records: [Xunfang_Community_V1_Record], lastHash: String) {
+        try queue.read { db in
+            let records = try Data.fetchAll(db, sql: "SELECT record FROM record WHERE team = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [team, afterSeq, limit])
+                .map { try Xunfang_Community_V1_Record(serializedBytes: $0) }
+            let last = try String.fetchOne(db, sql: "SELECT hash FROM record WHERE team = ? ORDER BY seq DESC LIMIT 1", arguments: [team]) ?? ""
+            return (records, last)
+        }
     }
 
     // MARK: - Member status and alerts

@@ -122,6 +122,38 @@ enum LedgerCommands {
         }
     }
 
+    /// `records --team T --out BOOK.json [--keys-out KEYS.json]`: a team's whole record book
+    /// as `verify` reads it, page by page, and the signers' registered keys.
+    static func records(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--team", "--out", "--keys-out", "--data-dir", "--bus"]),
+              let team = options["--team"], let path = options["--out"] else {
+            return fail("records", "usage: xunfang community records --team ID --out BOOK.json [--keys-out KEYS.json]")
+        }
+        do {
+            let client = try await connection(options).connect()
+            var request = Xunfang_Community_V1_ListRecordsRequest()
+            request.teamID = team
+            var book = RecordBook(signers: [:], entries: [])
+            while true {
+                let page = try await client.call(CommunityPlugin.service + "ListRecords", request, as: Xunfang_Community_V1_ListRecordsResponse.self,
+                                                 timeout: .seconds(60))
+                book.entries += page.records.map(RecordEntry.init)
+                for signer in page.signers { book.signers[signer.id] = signer.publicKey.base64EncodedString() }
+                guard let last = page.records.last else { break }
+                request.afterSeq = last.seq
+            }
+            await client.close()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try encoder.encode(book).write(to: URL(fileURLWithPath: path), options: .atomic)
+            if let keys = options["--keys-out"] { try encoder.encode(book.signers).write(to: URL(fileURLWithPath: keys), options: .atomic) }
+            print("wrote \(book.entries.count) entries of \(team) to \(path)")
+            return 0
+        } catch {
+            return fail("records", "\(error)")
+        }
+    }
+
     static func fail(_ command: String, _ message: String) -> Int32 {
         FileHandle.standardError.write(Data("xunfang community \(command): \(message)\n".utf8))
         return 1

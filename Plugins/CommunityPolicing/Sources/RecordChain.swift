@@ -114,7 +114,7 @@ enum RecordChain {
         return firstBadSignature.withLock { $0 }
     }
 
-    private static func signatureFault(_ entry: RecordEntry, index: Int, keys: [String: Curve25519.Signing.PublicKey]) -> Fault? {
+    static func signatureFault(_ entry: RecordEntry, index: Int, keys: [String: Curve25519.Signing.PublicKey]) -> Fault? {
         let body = body(entry)
         for (side, signer, signature) in [("volunteer", entry.member, entry.memberSignature), ("officer", entry.officer, entry.officerSignature)] {
             guard let key = keys[signer] else { return Fault(index: index, seq: entry.seq, reason: "the \(side) \(signer) has no registered key") }

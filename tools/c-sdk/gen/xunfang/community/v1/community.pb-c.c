@@ -1267,6 +1267,276 @@ void   xunfang__community__v1__list_alerts_response__free_unpacked
   assert(message->base.descriptor == &xunfang__community__v1__list_alerts_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__community__v1__signer__init
+                     (Xunfang__Community__V1__Signer         *message)
+{
+  static const Xunfang__Community__V1__Signer init_value = XUNFANG__COMMUNITY__V1__SIGNER__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__signer__get_packed_size
+                     (const Xunfang__Community__V1__Signer *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__signer__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__signer__pack
+                     (const Xunfang__Community__V1__Signer *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__signer__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__signer__pack_to_buffer
+                     (const Xunfang__Community__V1__Signer *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__signer__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__Signer *
+       xunfang__community__v1__signer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__Signer *)
+     protobuf_c_message_unpack (&xunfang__community__v1__signer__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__signer__free_unpacked
+                     (Xunfang__Community__V1__Signer *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__signer__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__signer_response__init
+                     (Xunfang__Community__V1__SignerResponse         *message)
+{
+  static const Xunfang__Community__V1__SignerResponse init_value = XUNFANG__COMMUNITY__V1__SIGNER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__signer_response__get_packed_size
+                     (const Xunfang__Community__V1__SignerResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__signer_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__signer_response__pack
+                     (const Xunfang__Community__V1__SignerResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__signer_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__signer_response__pack_to_buffer
+                     (const Xunfang__Community__V1__SignerResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__signer_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__SignerResponse *
+       xunfang__community__v1__signer_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__SignerResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__signer_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__signer_response__free_unpacked
+                     (Xunfang__Community__V1__SignerResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__signer_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__record__init
+                     (Xunfang__Community__V1__Record         *message)
+{
+  static const Xunfang__Community__V1__Record init_value = XUNFANG__COMMUNITY__V1__RECORD__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__record__get_packed_size
+                     (const Xunfang__Community__V1__Record *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__record__pack
+                     (const Xunfang__Community__V1__Record *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__record__pack_to_buffer
+                     (const Xunfang__Community__V1__Record *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__Record *
+       xunfang__community__v1__record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__Record *)
+     protobuf_c_message_unpack (&xunfang__community__v1__record__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__record__free_unpacked
+                     (Xunfang__Community__V1__Record *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__append_record_response__init
+                     (Xunfang__Community__V1__AppendRecordResponse         *message)
+{
+  static const Xunfang__Community__V1__AppendRecordResponse init_value = XUNFANG__COMMUNITY__V1__APPEND_RECORD_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__append_record_response__get_packed_size
+                     (const Xunfang__Community__V1__AppendRecordResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__append_record_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__append_record_response__pack
+                     (const Xunfang__Community__V1__AppendRecordResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__append_record_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__append_record_response__pack_to_buffer
+                     (const Xunfang__Community__V1__AppendRecordResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__append_record_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__AppendRecordResponse *
+       xunfang__community__v1__append_record_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__AppendRecordResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__append_record_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__append_record_response__free_unpacked
+                     (Xunfang__Community__V1__AppendRecordResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__append_record_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_records_request__init
+                     (Xunfang__Community__V1__ListRecordsRequest         *message)
+{
+  static const Xunfang__Community__V1__ListRecordsRequest init_value = XUNFANG__COMMUNITY__V1__LIST_RECORDS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_records_request__get_packed_size
+                     (const Xunfang__Community__V1__ListRecordsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_records_request__pack
+                     (const Xunfang__Community__V1__ListRecordsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_records_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListRecordsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListRecordsRequest *
+       xunfang__community__v1__list_records_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListRecordsRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_records_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_records_request__free_unpacked
+                     (Xunfang__Community__V1__ListRecordsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_records_response__init
+                     (Xunfang__Community__V1__ListRecordsResponse         *message)
+{
+  static const Xunfang__Community__V1__ListRecordsResponse init_value = XUNFANG__COMMUNITY__V1__LIST_RECORDS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_records_response__get_packed_size
+                     (const Xunfang__Community__V1__ListRecordsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_records_response__pack
+                     (const Xunfang__Community__V1__ListRecordsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_records_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListRecordsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListRecordsResponse *
+       xunfang__community__v1__list_records_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListRecordsResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_records_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_records_response__free_unpacked
+                     (Xunfang__Community__V1__ListRecordsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_records_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__community__v1__team__field_descriptors[7] =
 {
   {
@@ -3169,6 +3439,442 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_alerts_response__d
   (ProtobufCMessageInit) xunfang__community__v1__list_alerts_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__community__v1__signer__field_descriptors[3] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Signer, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "role",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Signer, role),
+    &xunfang__community__v1__signer_role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "public_key",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Signer, public_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__signer__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  2,   /* field[2] = public_key */
+  1,   /* field[1] = role */
+};
+static const ProtobufCIntRange xunfang__community__v1__signer__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__signer__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.Signer",
+  "Signer",
+  "Xunfang__Community__V1__Signer",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__Signer),
+  3,
+  xunfang__community__v1__signer__field_descriptors,
+  xunfang__community__v1__signer__field_indices_by_name,
+  1,  xunfang__community__v1__signer__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__signer__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__signer_response__field_descriptors[1] =
+{
+  {
+    "signer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SignerResponse, signer),
+    &xunfang__community__v1__signer__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__signer_response__field_indices_by_name[] = {
+  0,   /* field[0] = signer */
+};
+static const ProtobufCIntRange xunfang__community__v1__signer_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__signer_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.SignerResponse",
+  "SignerResponse",
+  "Xunfang__Community__V1__SignerResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__SignerResponse),
+  1,
+  xunfang__community__v1__signer_response__field_descriptors,
+  xunfang__community__v1__signer_response__field_indices_by_name,
+  1,  xunfang__community__v1__signer_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__signer_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__record__field_descriptors[10] =
+{
+  {
+    "team_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, team_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seq",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, officer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "previous",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, previous),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_signature",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, member_signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer_signature",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Record, officer_signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__record__field_indices_by_name[] = {
+  2,   /* field[2] = at */
+  3,   /* field[3] = kind */
+  5,   /* field[5] = member_id */
+  8,   /* field[8] = member_signature */
+  6,   /* field[6] = officer_id */
+  9,   /* field[9] = officer_signature */
+  7,   /* field[7] = previous */
+  1,   /* field[1] = seq */
+  0,   /* field[0] = team_id */
+  4,   /* field[4] = text */
+};
+static const ProtobufCIntRange xunfang__community__v1__record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.Record",
+  "Record",
+  "Xunfang__Community__V1__Record",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__Record),
+  10,
+  xunfang__community__v1__record__field_descriptors,
+  xunfang__community__v1__record__field_indices_by_name,
+  1,  xunfang__community__v1__record__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__append_record_response__field_descriptors[2] =
+{
+  {
+    "seq",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__AppendRecordResponse, seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hash",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__AppendRecordResponse, hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__append_record_response__field_indices_by_name[] = {
+  1,   /* field[1] = hash */
+  0,   /* field[0] = seq */
+};
+static const ProtobufCIntRange xunfang__community__v1__append_record_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__append_record_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.AppendRecordResponse",
+  "AppendRecordResponse",
+  "Xunfang__Community__V1__AppendRecordResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__AppendRecordResponse),
+  2,
+  xunfang__community__v1__append_record_response__field_descriptors,
+  xunfang__community__v1__append_record_response__field_indices_by_name,
+  1,  xunfang__community__v1__append_record_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__append_record_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_records_request__field_descriptors[3] =
+{
+  {
+    "team_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListRecordsRequest, team_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_seq",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListRecordsRequest, after_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListRecordsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_records_request__field_indices_by_name[] = {
+  1,   /* field[1] = after_seq */
+  2,   /* field[2] = limit */
+  0,   /* field[0] = team_id */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_records_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_records_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListRecordsRequest",
+  "ListRecordsRequest",
+  "Xunfang__Community__V1__ListRecordsRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListRecordsRequest),
+  3,
+  xunfang__community__v1__list_records_request__field_descriptors,
+  xunfang__community__v1__list_records_request__field_indices_by_name,
+  1,  xunfang__community__v1__list_records_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_records_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_records_response__field_descriptors[3] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, n_records),
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, records),
+    &xunfang__community__v1__record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signers",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, n_signers),
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, signers),
+    &xunfang__community__v1__signer__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_hash",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, last_hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_records_response__field_indices_by_name[] = {
+  2,   /* field[2] = last_hash */
+  0,   /* field[0] = records */
+  1,   /* field[1] = signers */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_records_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListRecordsResponse",
+  "ListRecordsResponse",
+  "Xunfang__Community__V1__ListRecordsResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListRecordsResponse),
+  3,
+  xunfang__community__v1__list_records_response__field_descriptors,
+  xunfang__community__v1__list_records_response__field_indices_by_name,
+  1,  xunfang__community__v1__list_records_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_records_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__community__v1__team_kind__enum_values_by_number[7] =
 {
   { "TEAM_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__TEAM_KIND__TEAM_KIND_UNSPECIFIED", 0 },
@@ -3301,7 +4007,37 @@ const ProtobufCEnumDescriptor xunfang__community__v1__ledger_kind__descriptor =
   xunfang__community__v1__ledger_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[10] =
+static const ProtobufCEnumValue xunfang__community__v1__signer_role__enum_values_by_number[3] =
+{
+  { "SIGNER_ROLE_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_UNSPECIFIED", 0 },
+  { "SIGNER_ROLE_VOLUNTEER", "XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_VOLUNTEER", 1 },
+  { "SIGNER_ROLE_OFFICER", "XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_OFFICER", 2 },
+};
+static const ProtobufCIntRange xunfang__community__v1__signer_role__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex xunfang__community__v1__signer_role__enum_values_by_name[3] =
+{
+  { "SIGNER_ROLE_OFFICER", 2 },
+  { "SIGNER_ROLE_UNSPECIFIED", 0 },
+  { "SIGNER_ROLE_VOLUNTEER", 1 },
+};
+const ProtobufCEnumDescriptor xunfang__community__v1__signer_role__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.SignerRole",
+  "SignerRole",
+  "Xunfang__Community__V1__SignerRole",
+  "xunfang.community.v1",
+  3,
+  xunfang__community__v1__signer_role__enum_values_by_number,
+  3,
+  xunfang__community__v1__signer_role__enum_values_by_name,
+  1,
+  xunfang__community__v1__signer_role__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[13] =
 {
   { "ImportLedger", &xunfang__community__v1__import_ledger_request__descriptor, &xunfang__community__v1__import_ledger_response__descriptor },
   { "ExportLedger", &xunfang__community__v1__export_ledger_request__descriptor, &xunfang__community__v1__export_ledger_response__descriptor },
@@ -3313,16 +4049,22 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
   { "SetMemberStatus", &xunfang__community__v1__member_status__descriptor, &xunfang__community__v1__member_status_response__descriptor },
   { "IssueAlerts", &xunfang__community__v1__issue_alerts_request__descriptor, &xunfang__community__v1__issue_alerts_response__descriptor },
   { "ListAlerts", &xunfang__community__v1__list_alerts_request__descriptor, &xunfang__community__v1__list_alerts_response__descriptor },
+  { "RegisterSigner", &xunfang__community__v1__signer__descriptor, &xunfang__community__v1__signer_response__descriptor },
+  { "AppendRecord", &xunfang__community__v1__record__descriptor, &xunfang__community__v1__append_record_response__descriptor },
+  { "ListRecords", &xunfang__community__v1__list_records_request__descriptor, &xunfang__community__v1__list_records_response__descriptor },
 };
 const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
+  11,        /* AppendRecord */
   5,        /* Audit */
   1,        /* ExportLedger */
   0,        /* ImportLedger */
   8,        /* IssueAlerts */
   9,        /* ListAlerts */
   3,        /* ListMembers */
+  12,        /* ListRecords */
   2,        /* ListTeams */
   4,        /* ReadContact */
+  10,        /* RegisterSigner */
   6,        /* RotateKey */
   7         /* SetMemberStatus */
 };
@@ -3333,7 +4075,7 @@ const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
   "Community",
   "Xunfang__Community__V1__Community",
   "xunfang.community.v1",
-  10,
+  13,
   xunfang__community__v1__community__method_descriptors,
   xunfang__community__v1__community__method_indices_by_name
 };
@@ -3416,6 +4158,30 @@ void xunfang__community__v1__community__list_alerts(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__register_signer(ProtobufCService *service,
+                                                        const Xunfang__Community__V1__Signer *input,
+                                                        Xunfang__Community__V1__SignerResponse_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__append_record(ProtobufCService *service,
+                                                      const Xunfang__Community__V1__Record *input,
+                                                      Xunfang__Community__V1__AppendRecordResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__list_records(ProtobufCService *service,
+                                                     const Xunfang__Community__V1__ListRecordsRequest *input,
+                                                     Xunfang__Community__V1__ListRecordsResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
                                               Xunfang__Community__V1__Community_ServiceDestroy destroy)

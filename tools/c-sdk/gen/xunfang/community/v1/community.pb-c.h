@@ -44,6 +44,12 @@ typedef struct Xunfang__Community__V1__IssueAlertsRequest Xunfang__Community__V1
 typedef struct Xunfang__Community__V1__IssueAlertsResponse Xunfang__Community__V1__IssueAlertsResponse;
 typedef struct Xunfang__Community__V1__ListAlertsRequest Xunfang__Community__V1__ListAlertsRequest;
 typedef struct Xunfang__Community__V1__ListAlertsResponse Xunfang__Community__V1__ListAlertsResponse;
+typedef struct Xunfang__Community__V1__Signer Xunfang__Community__V1__Signer;
+typedef struct Xunfang__Community__V1__SignerResponse Xunfang__Community__V1__SignerResponse;
+typedef struct Xunfang__Community__V1__Record Xunfang__Community__V1__Record;
+typedef struct Xunfang__Community__V1__AppendRecordResponse Xunfang__Community__V1__AppendRecordResponse;
+typedef struct Xunfang__Community__V1__ListRecordsRequest Xunfang__Community__V1__ListRecordsRequest;
+typedef struct Xunfang__Community__V1__ListRecordsResponse Xunfang__Community__V1__ListRecordsResponse;
 
 
 /* --- enums --- */
@@ -105,6 +111,18 @@ typedef enum _Xunfang__Community__V1__LedgerKind {
   XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_MEMBERS = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__LEDGER_KIND)
 } Xunfang__Community__V1__LedgerKind;
+typedef enum _Xunfang__Community__V1__SignerRole {
+  XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_UNSPECIFIED = 0,
+  /*
+   * a member of the ledger
+   */
+  XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_VOLUNTEER = 1,
+  /*
+   * a police officer
+   */
+  XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_OFFICER = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__SIGNER_ROLE)
+} Xunfang__Community__V1__SignerRole;
 
 /* --- messages --- */
 
@@ -635,6 +653,133 @@ struct  Xunfang__Community__V1__ListAlertsResponse
 #define XUNFANG__COMMUNITY__V1__LIST_ALERTS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_alerts_response__descriptor) \
     , 0,NULL }
+
+
+/*
+ * A signer's Ed25519 public key; the private key stays on their device.
+ */
+struct  Xunfang__Community__V1__Signer
+{
+  ProtobufCMessage base;
+  /*
+   * the member id, or the officer's id
+   */
+  char *id;
+  Xunfang__Community__V1__SignerRole role;
+  /*
+   * raw, 32 bytes
+   */
+  ProtobufCBinaryData public_key;
+};
+#define XUNFANG__COMMUNITY__V1__SIGNER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__signer__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_UNSPECIFIED, {0,NULL} }
+
+
+struct  Xunfang__Community__V1__SignerResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Community__V1__Signer *signer;
+};
+#define XUNFANG__COMMUNITY__V1__SIGNER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__signer_response__descriptor) \
+    , NULL }
+
+
+/*
+ * One entry of a team's patrol or inspection record book, signed by both sides over the
+ * canonical encoding (Plugins/CommunityPolicing/README.md) and linked to the entry before.
+ */
+struct  Xunfang__Community__V1__Record
+{
+  ProtobufCMessage base;
+  char *team_id;
+  /*
+   * 1 for a team's first entry
+   */
+  int64_t seq;
+  /*
+   * unix ms
+   */
+  int64_t at;
+  /*
+   * "patrol" or "inspection"
+   */
+  char *kind;
+  /*
+   * at most 2,000 characters
+   */
+  char *text;
+  /*
+   * the volunteer who signs
+   */
+  char *member_id;
+  /*
+   * the officer who signs
+   */
+  char *officer_id;
+  /*
+   * hex SHA-256 of the entry before; 64 zeros for the first
+   */
+  char *previous;
+  ProtobufCBinaryData member_signature;
+  ProtobufCBinaryData officer_signature;
+};
+#define XUNFANG__COMMUNITY__V1__RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__record__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL} }
+
+
+struct  Xunfang__Community__V1__AppendRecordResponse
+{
+  ProtobufCMessage base;
+  int64_t seq;
+  /*
+   * what the next entry must carry as previous
+   */
+  char *hash;
+};
+#define XUNFANG__COMMUNITY__V1__APPEND_RECORD_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__append_record_response__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__ListRecordsRequest
+{
+  ProtobufCMessage base;
+  char *team_id;
+  /*
+   * 0 from the first
+   */
+  int64_t after_seq;
+  /*
+   * 0 = 20,000, at most 20,000
+   */
+  uint32_t limit;
+};
+#define XUNFANG__COMMUNITY__V1__LIST_RECORDS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_records_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Community__V1__ListRecordsResponse
+{
+  ProtobufCMessage base;
+  size_t n_records;
+  Xunfang__Community__V1__Record **records;
+  /*
+   * the keys of every signer in this page
+   */
+  size_t n_signers;
+  Xunfang__Community__V1__Signer **signers;
+  /*
+   * the team's newest entry's hash ("" for an empty book)
+   */
+  char *last_hash;
+};
+#define XUNFANG__COMMUNITY__V1__LIST_RECORDS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_records_response__descriptor) \
+    , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /* Xunfang__Community__V1__Team methods */
@@ -1169,6 +1314,120 @@ Xunfang__Community__V1__ListAlertsResponse *
 void   xunfang__community__v1__list_alerts_response__free_unpacked
                      (Xunfang__Community__V1__ListAlertsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__Signer methods */
+void   xunfang__community__v1__signer__init
+                     (Xunfang__Community__V1__Signer         *message);
+size_t xunfang__community__v1__signer__get_packed_size
+                     (const Xunfang__Community__V1__Signer   *message);
+size_t xunfang__community__v1__signer__pack
+                     (const Xunfang__Community__V1__Signer   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__signer__pack_to_buffer
+                     (const Xunfang__Community__V1__Signer   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__Signer *
+       xunfang__community__v1__signer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__signer__free_unpacked
+                     (Xunfang__Community__V1__Signer *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__SignerResponse methods */
+void   xunfang__community__v1__signer_response__init
+                     (Xunfang__Community__V1__SignerResponse         *message);
+size_t xunfang__community__v1__signer_response__get_packed_size
+                     (const Xunfang__Community__V1__SignerResponse   *message);
+size_t xunfang__community__v1__signer_response__pack
+                     (const Xunfang__Community__V1__SignerResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__signer_response__pack_to_buffer
+                     (const Xunfang__Community__V1__SignerResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__SignerResponse *
+       xunfang__community__v1__signer_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__signer_response__free_unpacked
+                     (Xunfang__Community__V1__SignerResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__Record methods */
+void   xunfang__community__v1__record__init
+                     (Xunfang__Community__V1__Record         *message);
+size_t xunfang__community__v1__record__get_packed_size
+                     (const Xunfang__Community__V1__Record   *message);
+size_t xunfang__community__v1__record__pack
+                     (const Xunfang__Community__V1__Record   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__record__pack_to_buffer
+                     (const Xunfang__Community__V1__Record   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__Record *
+       xunfang__community__v1__record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__record__free_unpacked
+                     (Xunfang__Community__V1__Record *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__AppendRecordResponse methods */
+void   xunfang__community__v1__append_record_response__init
+                     (Xunfang__Community__V1__AppendRecordResponse         *message);
+size_t xunfang__community__v1__append_record_response__get_packed_size
+                     (const Xunfang__Community__V1__AppendRecordResponse   *message);
+size_t xunfang__community__v1__append_record_response__pack
+                     (const Xunfang__Community__V1__AppendRecordResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__append_record_response__pack_to_buffer
+                     (const Xunfang__Community__V1__AppendRecordResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__AppendRecordResponse *
+       xunfang__community__v1__append_record_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__append_record_response__free_unpacked
+                     (Xunfang__Community__V1__AppendRecordResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ListRecordsRequest methods */
+void   xunfang__community__v1__list_records_request__init
+                     (Xunfang__Community__V1__ListRecordsRequest         *message);
+size_t xunfang__community__v1__list_records_request__get_packed_size
+                     (const Xunfang__Community__V1__ListRecordsRequest   *message);
+size_t xunfang__community__v1__list_records_request__pack
+                     (const Xunfang__Community__V1__ListRecordsRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__list_records_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListRecordsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ListRecordsRequest *
+       xunfang__community__v1__list_records_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__list_records_request__free_unpacked
+                     (Xunfang__Community__V1__ListRecordsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ListRecordsResponse methods */
+void   xunfang__community__v1__list_records_response__init
+                     (Xunfang__Community__V1__ListRecordsResponse         *message);
+size_t xunfang__community__v1__list_records_response__get_packed_size
+                     (const Xunfang__Community__V1__ListRecordsResponse   *message);
+size_t xunfang__community__v1__list_records_response__pack
+                     (const Xunfang__Community__V1__ListRecordsResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__list_records_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListRecordsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ListRecordsResponse *
+       xunfang__community__v1__list_records_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__list_records_response__free_unpacked
+                     (Xunfang__Community__V1__ListRecordsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Community__V1__Team_Closure)
@@ -1255,6 +1514,24 @@ typedef void (*Xunfang__Community__V1__ListAlertsRequest_Closure)
 typedef void (*Xunfang__Community__V1__ListAlertsResponse_Closure)
                  (const Xunfang__Community__V1__ListAlertsResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Community__V1__Signer_Closure)
+                 (const Xunfang__Community__V1__Signer *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__SignerResponse_Closure)
+                 (const Xunfang__Community__V1__SignerResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__Record_Closure)
+                 (const Xunfang__Community__V1__Record *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__AppendRecordResponse_Closure)
+                 (const Xunfang__Community__V1__AppendRecordResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ListRecordsRequest_Closure)
+                 (const Xunfang__Community__V1__ListRecordsRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ListRecordsResponse_Closure)
+                 (const Xunfang__Community__V1__ListRecordsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1302,6 +1579,18 @@ struct Xunfang__Community__V1__Community_Service
                       const Xunfang__Community__V1__ListAlertsRequest *input,
                       Xunfang__Community__V1__ListAlertsResponse_Closure closure,
                       void *closure_data);
+  void (*register_signer)(Xunfang__Community__V1__Community_Service *service,
+                          const Xunfang__Community__V1__Signer *input,
+                          Xunfang__Community__V1__SignerResponse_Closure closure,
+                          void *closure_data);
+  void (*append_record)(Xunfang__Community__V1__Community_Service *service,
+                        const Xunfang__Community__V1__Record *input,
+                        Xunfang__Community__V1__AppendRecordResponse_Closure closure,
+                        void *closure_data);
+  void (*list_records)(Xunfang__Community__V1__Community_Service *service,
+                       const Xunfang__Community__V1__ListRecordsRequest *input,
+                       Xunfang__Community__V1__ListRecordsResponse_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Xunfang__Community__V1__Community_ServiceDestroy)(Xunfang__Community__V1__Community_Service *);
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
@@ -1319,7 +1608,10 @@ void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_
       function_prefix__ ## rotate_key,\
       function_prefix__ ## set_member_status,\
       function_prefix__ ## issue_alerts,\
-      function_prefix__ ## list_alerts  }
+      function_prefix__ ## list_alerts,\
+      function_prefix__ ## register_signer,\
+      function_prefix__ ## append_record,\
+      function_prefix__ ## list_records  }
 void xunfang__community__v1__community__import_ledger(ProtobufCService *service,
                                                       const Xunfang__Community__V1__ImportLedgerRequest *input,
                                                       Xunfang__Community__V1__ImportLedgerResponse_Closure closure,
@@ -1360,6 +1652,18 @@ void xunfang__community__v1__community__list_alerts(ProtobufCService *service,
                                                     const Xunfang__Community__V1__ListAlertsRequest *input,
                                                     Xunfang__Community__V1__ListAlertsResponse_Closure closure,
                                                     void *closure_data);
+void xunfang__community__v1__community__register_signer(ProtobufCService *service,
+                                                        const Xunfang__Community__V1__Signer *input,
+                                                        Xunfang__Community__V1__SignerResponse_Closure closure,
+                                                        void *closure_data);
+void xunfang__community__v1__community__append_record(ProtobufCService *service,
+                                                      const Xunfang__Community__V1__Record *input,
+                                                      Xunfang__Community__V1__AppendRecordResponse_Closure closure,
+                                                      void *closure_data);
+void xunfang__community__v1__community__list_records(ProtobufCService *service,
+                                                     const Xunfang__Community__V1__ListRecordsRequest *input,
+                                                     Xunfang__Community__V1__ListRecordsResponse_Closure closure,
+                                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1367,6 +1671,7 @@ extern const ProtobufCEnumDescriptor    xunfang__community__v1__team_kind__descr
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__team_level__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__member_role__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__ledger_kind__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__community__v1__signer_role__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__team__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__weekly_slot__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__member__descriptor;
@@ -1395,6 +1700,12 @@ extern const ProtobufCMessageDescriptor xunfang__community__v1__issue_alerts_req
 extern const ProtobufCMessageDescriptor xunfang__community__v1__issue_alerts_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__list_alerts_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__list_alerts_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__signer__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__signer_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__record__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__append_record_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__list_records_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor;
 
 PROTOBUF_C__END_DECLS
