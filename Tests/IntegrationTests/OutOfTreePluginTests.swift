@@ -143,7 +143,7 @@ struct OutOfTreePluginTests {
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = output
-        return try await offThePool {
+        return try await onOwnThread {
             try process.run()
             process.waitUntilExit()
             return process.terminationStatus

@@ -31,18 +31,9 @@ func startXunfang(_ arguments: [String], in directory: String, output file: Stri
     return process
 }
 
-/// Runs `body` on a thread of its own. A test waiting on a process must not hold one of
-/// the cooperative pool's threads (two on a 2-core CI machine): every in-process bus and
-/// plugin of the test run answers on them, and their calls have deadlines.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// Waits for `process` to end without holding a pool thread.
 func exited(_ process: Process) async throws {
-    try await offThePool { process.waitUntilExit() }
+    try await onOwnThread { process.waitUntilExit() }
 }
 
 @discardableResult
@@ -51,7 +42,7 @@ func run(_ arguments: [String], in directory: String, executable: String? = nil)
     process.executableURL = URL(fileURLWithPath: executable ?? "\(binDirectory())/xunfang")
     process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    return try await offThePool {
+    return try await onOwnThread {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -191,7 +182,7 @@ struct StackTests {
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
-        let message = try await offThePool {
+        let message = try await onOwnThread {
             try process.run()
             defer { process.waitUntilExit() }
             return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
