@@ -2,7 +2,7 @@ import XunfangPluginKit
 import CommunityPolicingContract
 
 /// One hour of the coming day in which a road segment is hot, China time.
-struct HotWindow: Equatable, Sendable {
+struct HotWindow: Sendable {
     /// The segment's end nodes, smaller first ("<a>-<b>").
     let segment: String
     let nodes: (Int64, Int64)
@@ -12,8 +12,6 @@ struct HotWindow: Equatable, Sendable {
     /// Day 1 (Monday) to 7 and hour 0 to 23 of `start`.
     let weekday: Int
     let hour: Int
-
-    static func == (left: HotWindow, right: HotWindow) -> Bool { left.segment == right.segment && left.start == right.start }
 
     /// "a-b" with a < b, as the ledger and Situation's warnings name GridModel's segments.
     static func nodes(of segment: String) -> (Int64, Int64)? {

@@ -14,8 +14,8 @@ final class Alerting: Sendable {
     /// The CAP sender: `xunfang.community.<county>`.
     let sender: String
     let now: @Sendable () -> Int64
-    /// The matcher over the current ledger; nil after an import until the next issue.
-    private let matcher = Mutex<AlertMatcher?>(nil)
+    /// The matcher over the ledger as of `generation`; nil after an import until the next issue.
+    private let matcher = Mutex<(generation: Int, built: AlertMatcher?)>((0, nil))
 
     init(store: CommunityStore, policy: AlertPolicy, sender: String, now: @escaping @Sendable () -> Int64) {
         self.store = store
@@ -26,7 +26,7 @@ final class Alerting: Sendable {
 
     /// The ledger changed: the next issue builds its matcher afresh.
     func ledgerChanged() {
-        matcher.withLock { $0 = nil }
+        matcher.withLock { $0 = ($0.generation + 1, nil) }
     }
 
     static func source(of warning: Xunfang_Situation_V1_Warning) -> String { "warning \(warning.stationID) \(warning.day)" }
@@ -69,11 +69,28 @@ final class Alerting: Sendable {
         return response
     }
 
+    /// A matcher built from a ledger an import replaced meanwhile is used once, not kept.
     private func currentMatcher() throws -> AlertMatcher {
-        if let built = matcher.withLock({ $0 }) { return built }
+        let (generation, cached) = matcher.withLock { $0 }
+        if let cached { return cached }
         let built = AlertMatcher(members: try store.allMembers())
-        matcher.withLock { $0 = built }
+        matcher.withLock { if $0.generation == generation { $0.built = built } }
         return built
+    }
+
+    func setStatus(_ status: Xunfang_Community_V1_MemberStatus) throws -> Xunfang_Community_V1_MemberStatusResponse {
+        guard try store.setStatus(status) else { throw BusClientError(.notFound, "member \(status.memberID) does not exist") }
+        var response = Xunfang_Community_V1_MemberStatusResponse()
+        response.status = status
+        return response
+    }
+
+    func list(_ request: Xunfang_Community_V1_ListAlertsRequest) throws -> Xunfang_Community_V1_ListAlertsResponse {
+        guard request.limit <= 10_000 else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above 10,000") }
+        var response = Xunfang_Community_V1_ListAlertsResponse()
+        response.alerts = try store.alerts(member: request.memberID.isEmpty ? nil : request.memberID, since: request.since,
+                                           limit: request.limit == 0 ? 100 : Int(request.limit))
+        return response
     }
 
     private func draft(id: String, member: Xunfang_Community_V1_Member, warning: Xunfang_Situation_V1_Warning, source: String,

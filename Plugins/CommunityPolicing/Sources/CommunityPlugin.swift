@@ -123,12 +123,7 @@ public struct CommunityPlugin: Plugin {
         bus.serve(Self.service + "RotateKey") { (_: Xunfang_Community_V1_RotateKeyRequest, call) in
             try await onOwnThread { try registry.rotateKey(caller: call.caller) }
         }
-        bus.serve(Self.service + "SetMemberStatus") { (request: Xunfang_Community_V1_MemberStatus, _) in
-            guard try alerting.store.setStatus(request) else { throw BusClientError(.notFound, "member \(request.memberID) does not exist") }
-            var response = Xunfang_Community_V1_MemberStatusResponse()
-            response.status = request
-            return response
-        }
+        bus.serve(Self.service + "SetMemberStatus") { (request: Xunfang_Community_V1_MemberStatus, _) in try alerting.setStatus(request) }
         bus.serve(Self.service + "IssueAlerts") { [self] (request: Xunfang_Community_V1_IssueAlertsRequest, _) in
             try await issue(request.warning, bus: bus)
         }
@@ -137,13 +132,7 @@ public struct CommunityPlugin: Plugin {
         bus.serve(Self.service + "ListRecords") { (request: Xunfang_Community_V1_ListRecordsRequest, _) in
             try await onOwnThread { try books.list(request) }
         }
-        bus.serve(Self.service + "ListAlerts") { (request: Xunfang_Community_V1_ListAlertsRequest, _) in
-            guard request.limit <= 10_000 else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above 10,000") }
-            var response = Xunfang_Community_V1_ListAlertsResponse()
-            response.alerts = try alerting.store.alerts(member: request.memberID.isEmpty ? nil : request.memberID, since: request.since,
-                                                        limit: request.limit == 0 ? 100 : Int(request.limit))
-            return response
-        }
+        bus.serve(Self.service + "ListAlerts") { (request: Xunfang_Community_V1_ListAlertsRequest, _) in try alerting.list(request) }
     }
 
     /// Issues a warning's alerts off the connection's threads, then wakes the publisher

@@ -123,8 +123,7 @@ enum Ledger {
 
     /// A ledger cut at line ends into parts of at most `maxBytes`, each with the header.
     static func parts(_ csv: String, maxBytes: Int) -> [String] {
-        let body = csv.hasPrefix("\u{FEFF}") ? csv.dropFirst() : Substring(csv)
-        var lines = body.split(separator: "\n", omittingEmptySubsequences: true)
+        var lines = withoutMark(csv).split(separator: "\n", omittingEmptySubsequences: true)
         guard !lines.isEmpty else { return [] }
         let header = String(lines.removeFirst()) + "\n"
         var parts: [String] = [], current = header
@@ -137,6 +136,11 @@ enum Ledger {
         }
         if current != header { parts.append(current) }
         return parts
+    }
+
+    /// The ledger without the UTF-8 byte-order mark spreadsheets put before the header.
+    static func withoutMark(_ csv: String) -> Substring {
+        csv.hasPrefix("\u{FEFF}") ? csv.dropFirst() : Substring(csv)
     }
 
     static func weeklyHours(_ slots: [Xunfang_Community_V1_WeeklySlot]) -> Double {
@@ -164,8 +168,7 @@ enum Ledger {
             fail(0, "the ledger is \(csv.utf8.count) bytes; at most \(maxBytes) a call (split it: rows are added or replaced by id)")
             return errors
         }
-        let body = csv.hasPrefix("\u{FEFF}") ? csv.dropFirst() : Substring(csv)
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        let lines = withoutMark(csv).split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         guard lines.first.map({ $0.trimmingCharacters(in: .whitespaces) }) == header else {
             fail(1, "the header must be \(header)")
             return errors
