@@ -284,34 +284,58 @@ public struct PostPlacement: Sendable {
 
 extension PostPlacement.Reduced {
     /// Interchange: swap a chosen site for an unchosen one while that raises the covered
-    /// weight, with coverage counts so each trial costs the two sites' sets.
-    func interchange(_ start: [Int]) -> [Int] {
+    /// weight, taking the best swap each round. A swap's value is the entering site's gain
+    /// (weight nobody covers yet), less the leaving site's loss (weight only it covers),
+    /// plus the part of that loss the entering site covers too; the last term comes from
+    /// the sites covering each group, so a round costs the chosen sites' sets and their
+    /// groups' covering sites instead of a trial of every pair.
+    public func interchange(_ start: [Int]) -> [Int] {
         let groups = groupWeights
+        let coverers = siteCoverers
         var chosen = start
         var counts = [Int32](repeating: 0, count: groups.count)
         for site in chosen { for group in siteGroups[site] { counts[Int(group)] += 1 } }
         var inSolution = [Bool](repeating: false, count: siteGroups.count)
         for site in chosen { inSolution[site] = true }
-        var improved = true
-        while improved {
-            improved = false
-            outer: for (position, leaving) in chosen.enumerated() {
-                // Weight only `leaving` covers is lost when it goes.
-                for group in siteGroups[leaving] { counts[Int(group)] -= 1 }
-                let loss = siteGroups[leaving].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? groups[Int($1)] : 0) }
-                for entering in siteGroups.indices where !inSolution[entering] {
-                    let gain = siteGroups[entering].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? groups[Int($1)] : 0) }
-                    if gain > loss + 1e-9 {
-                        chosen[position] = entering
-                        (inSolution[leaving], inSolution[entering]) = (false, true)
-                        for group in siteGroups[entering] { counts[Int(group)] += 1 }
-                        improved = true
-                        break outer
+        var gain = [Double](repeating: 0, count: siteGroups.count)
+        var kept = [Double](repeating: 0, count: siteGroups.count)
+        var touched: [Int32] = []
+        // Each swap raises the covered weight, so the rounds end; the cap guards rounding.
+        for _ in 0..<(4 * siteGroups.count + 16) {
+            for site in siteGroups.indices where !inSolution[site] {
+                gain[site] = siteGroups[site].reduce(0.0) { $0 + (counts[Int($1)] == 0 ? groups[Int($1)] : 0) }
+            }
+            var best: (position: Int, entering: Int, value: Double)?
+            for (position, leaving) in chosen.enumerated() {
+                var loss = 0.0
+                for group in siteGroups[leaving] where counts[Int(group)] == 1 {
+                    loss += groups[Int(group)]
+                    for site in coverers[Int(group)] where !inSolution[Int(site)] {
+                        if kept[Int(site)] == 0 { touched.append(site) }
+                        kept[Int(site)] += groups[Int(group)]
                     }
                 }
-                for group in siteGroups[leaving] { counts[Int(group)] += 1 }
+                for entering in siteGroups.indices where !inSolution[entering] {
+                    let value = gain[entering] + kept[entering] - loss
+                    if value > (best?.value ?? 1e-9) { best = (position, entering, value) }
+                }
+                for site in touched { kept[Int(site)] = 0 }
+                touched.removeAll(keepingCapacity: true)
             }
+            guard let best else { break }
+            let leaving = chosen[best.position]
+            for group in siteGroups[leaving] { counts[Int(group)] -= 1 }
+            for group in siteGroups[best.entering] { counts[Int(group)] += 1 }
+            chosen[best.position] = best.entering
+            (inSolution[leaving], inSolution[best.entering]) = (false, true)
         }
         return chosen
+    }
+
+    /// For each group, the sites that cover it.
+    var siteCoverers: [[Int32]] {
+        var coverers = [[Int32]](repeating: [], count: groupWeights.count)
+        for (site, covered) in siteGroups.enumerated() { for group in covered { coverers[Int(group)].append(Int32(site)) } }
+        return coverers
     }
 }

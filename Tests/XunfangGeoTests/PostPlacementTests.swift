@@ -57,6 +57,26 @@ struct PostPlacementTests {
         }
     }
 
+    @Test("interchange ends where no single swap raises the covered weight, never below its start", arguments: 0..<12)
+    func interchangeIsLocallyOptimal(seed: Int) throws {
+        let (weights, covers, fixed) = instance(seed: UInt64(200 + seed))
+        let reduced = try PostPlacement(weights: weights, covers: covers, fixedCovers: fixed).reduced
+        var random = SplitMix64(state: UInt64(seed))
+        for k in [2, 4, 6] {
+            let start = Array(Array(covers.indices).shuffled(using: &random).prefix(k))
+            let ended = reduced.interchange(start)
+            #expect(Set(ended).count == k)
+            #expect(reduced.coveredWeight(ended) >= reduced.coveredWeight(start))
+            for position in ended.indices {
+                for entering in covers.indices where !ended.contains(entering) {
+                    var swapped = ended
+                    swapped[position] = entering
+                    #expect(reduced.coveredWeight(swapped) <= reduced.coveredWeight(ended) + 1e-9, "seed \(seed) k \(k): swapping in \(entering) helps")
+                }
+            }
+        }
+    }
+
     @Test("bad input is refused")
     func refuses() {
         #expect(throws: GeoError.self) { try PostPlacement(weights: [1, -1], covers: []) }
