@@ -315,9 +315,9 @@ final class Desk: @unchecked Sendable {
         let plan = try await MoveUpPlanner().plan(
             baseline: before, idle: idlePositions.map { (callSign: $0.0, position: $0.1) }, vacated: sent.map { $0.position! },
             coverage: { points in try await coverage(Array(zip(names, points))) },
-            bestSite: { points in
+            bestSites: { points, k in
                 var request = Xunfang_GridModel_V1_PlacePostsRequest()
-                request.k = 1
+                request.k = UInt32(k)
                 request.thresholdSeconds = threshold
                 request.fixed = points.map { point in
                     var site = Xunfang_GridModel_V1_Site()
@@ -326,7 +326,7 @@ final class Desk: @unchecked Sendable {
                 }
                 let answer = try await bus.call(DispatchPlugin.gridModel + "PlacePosts", request, as: Xunfang_GridModel_V1_PlacePostsResponse.self,
                                                 timeout: .seconds(10))
-                return answer.positions.first.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) }
+                return answer.positions.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) }
             })
         var response = Xunfang_Dispatch_V1_MoveUpResponse()
         response.incidentID = request.incidentID

@@ -4,8 +4,9 @@ public import XunfangGeo
 /// units that bring coverage back to what it was, for both figures the documents name:
 /// the core area's roads and the must-patrol points within the response time.
 ///
-/// Greedy and cheap in calls to GridModel: each round considers the spots the dispatched
-/// units left and the one site that adds most coverage (PlacePosts with k = 1), tries
+/// Each round considers the spots the dispatched units left and the sites that together
+/// add most coverage for the moves still allowed (PlacePosts with k = the moves left, so
+/// two gaps are filled as a pair, not by the one site that best splits them), tries
 /// moving each of the `tryNearest` idle units nearest each spot, and keeps the move that
 /// leaves the smallest shortfall. It stops when coverage is restored, when no move
 /// helps, or after `maxMoves`.
@@ -58,10 +59,11 @@ public struct MoveUpPlanner: Sendable {
     ///   - idle: the units still idle, where they stand.
     ///   - vacated: where the dispatched units stood.
     ///   - coverage: coverage with units at these positions.
-    ///   - bestSite: the site that adds most coverage to units standing at these positions.
+    ///   - bestSites: the sites, as many as asked, that together add most coverage to units
+    ///     standing at these positions.
     public func plan(baseline: Coverage, idle: [(callSign: String, position: GeoPoint)], vacated: [GeoPoint] = [],
                      coverage: ([GeoPoint]) async throws -> Coverage,
-                     bestSite: ([GeoPoint]) async throws -> GeoPoint?) async throws -> Plan {
+                     bestSites: ([GeoPoint], Int) async throws -> [GeoPoint]) async throws -> Plan {
         var positions = idle
         let start = try await coverage(positions.map(\.position))
         var current = start
@@ -70,7 +72,7 @@ public struct MoveUpPlanner: Sendable {
         var open = vacated
         while shortfall(current, of: baseline) > 0, moves.count < maxMoves {
             var spots = open
-            if let site = try await bestSite(positions.map(\.position)) { spots.append(site) }
+            for site in try await bestSites(positions.map(\.position), maxMoves - moves.count) where !spots.contains(site) { spots.append(site) }
             var best: (index: Int, spot: GeoPoint, value: Coverage)?
             var bestShortfall = shortfall(current, of: baseline)
             for spot in spots {
