@@ -355,7 +355,7 @@ let package = Package(
         ),
         .target(
             name: "CommunityPolicingPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelContract", protobuf, logging,
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelContract", "DispatchContract", protobuf, logging,
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/CommunityPolicing/Sources",
             swiftSettings: swiftSettings
@@ -368,7 +368,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CommunityPolicingTests",
-            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings

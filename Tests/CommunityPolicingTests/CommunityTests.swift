@@ -25,10 +25,11 @@ struct CommunityStack {
             PrincipalConfig(name: "desk", credential: secret, acl: .unrestricted),
             PrincipalConfig(name: "viewer", credential: secret, acl: viewer),
             PrincipalConfig(name: "grid-model", credential: secret, acl: .unrestricted),
+            PrincipalConfig(name: "dispatch", credential: secret, acl: .unrestricted),
         ])
         config.bus.pingIntervalMilliseconds = 600_000
         config.bus.durableTopics = [try TopicPattern("situation.warning"), try TopicPattern("community.alert.>")]
-        let server = BusServer(config: config, credentials: ["community": secret, "desk": secret, "viewer": secret, "grid-model": secret], logger: quiet)
+        let server = BusServer(config: config, credentials: ["community": secret, "desk": secret, "viewer": secret, "grid-model": secret, "dispatch": secret], logger: quiet)
         _ = try await server.start()
         return CommunityStack(server: server, transport: InProcessBus(broker: server.broker!, eventLoop: server.eventLoop), directory: directory)
     }
@@ -43,8 +44,8 @@ struct CommunityStack {
         return (client, Task { try await plugin.run(on: client) })
     }
 
-    func client(_ name: String) async throws -> BusClient {
-        let client = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: name, version: "1.0.0"), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
+    func client(_ name: String, serves: [String] = []) async throws -> BusClient {
+        let client = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: name, version: "1.0.0", serves: serves), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         try await client.start()
         return client
     }

@@ -60,12 +60,13 @@ enum DemoCounty {
         # client granted /xunfang.community.v1.Community/ReadContact reads them, audited.
         # Situation's warnings become targeted alerts: CAP 1.2 files in data/community/alerts.
         # An empty store takes the demo county's 12 station and 129 village teams.
+        # Verified tips are forwarded to Dispatch's Intake as incidents (source: tip).
         env: { COMMUNITY_DEMO_LEDGER: "on" }
         acl:
           publish: ["community.>"]
           subscribe: ["situation.warning"]
           serve: ["/xunfang.community.v1.Community/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.dispatch.v1.Dispatch/Intake"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

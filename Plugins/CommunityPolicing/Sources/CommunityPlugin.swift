@@ -7,6 +7,7 @@ import Synchronization
 import CommunityPolicingContract
 import SituationAnalysisContract
 import GridModelContract
+import DispatchContract
 
 /// CommunityPolicing (群防群治): volunteer teams and information officers, their base
 /// ledgers, their contact details as personal data, and targeted alerts. See
@@ -14,11 +15,14 @@ import GridModelContract
 public struct CommunityPlugin: Plugin {
     static let service = "/xunfang.community.v1.Community/"
     static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey",
-                          "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "ListRecords"].map { service + $0 }
+                          "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "ListRecords",
+                          "SubmitTip", "UpdateTip", "GetTip", "ListTips", "PublicTips"].map { service + $0 }
     static let warningTopic = "situation.warning"
     static let alertTopic = "community.alert.>"
     static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
     static let locate = "/xunfang.grid_model.v1.GridModel/Locate"
+    /// Where verified tips are forwarded; optional (only forwarding needs it), so not in the manifest.
+    static let intake = "/xunfang.dispatch.v1.Dispatch/Intake"
     /// The durable consumer that takes Situation's warnings, so none is missed while down.
     static let warningConsumer = "community-alerts"
 
@@ -40,6 +44,7 @@ public struct CommunityPlugin: Plugin {
     let registry: Registry
     let alerting: Alerting
     let books: RecordBooks
+    var tips: Tips
     let notifier: any AlertNotifier
     let logger: Logger
     /// Seed an empty store with the demo county's teams (`COMMUNITY_DEMO_LEDGER`).
@@ -64,6 +69,10 @@ public struct CommunityPlugin: Plugin {
     ///   end unless the member is working then.
     /// - `COMMUNITY_DEMO_LEDGER` (`on` or `off`, default off): an empty store takes the demo
     ///   county's teams and members, built on GridModel's areas and roads.
+    /// - `COMMUNITY_TRUSTED_RELIABILITY` (default 0.9, 0.5 to 1): a member at least this
+    ///   reliable is a trusted reporter, whose tips are verified on arrival.
+    /// - `COMMUNITY_TIP_BLUR_METRES` (default 500, 100 to 5,000): the public view of tips
+    ///   shows the centre of a cell this size instead of the place.
     public init(context: PluginContext) throws {
         let keyFile = context.settings["COMMUNITY_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/community.key"
         var policy = AlertPolicy()
@@ -74,6 +83,8 @@ public struct CommunityPlugin: Plugin {
         guard demo == "on" || demo == "off" || demo.isEmpty else { throw SettingError("COMMUNITY_DEMO_LEDGER is \"\(demo)\"; use on or off") }
         try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile, policy: policy, notifier: try OutboxDirectoryNotifier(directory: outbox),
                       logger: context.logger, demoLedger: demo == "on")
+        tips.trustedReliability = try context.number("COMMUNITY_TRUSTED_RELIABILITY", in: 0.5...1, default: 0.9, unit: "")
+        tips.blurMetres = try context.number("COMMUNITY_TIP_BLUR_METRES", in: 100...5_000, default: 500, unit: "metres")
     }
 
     /// For tests: a directory, key file, policy, notifier and clock of their own.
@@ -95,6 +106,7 @@ public struct CommunityPlugin: Plugin {
         let store = try CommunityStore(path: "\(dataDirectory)/community.sqlite")
         registry = Registry(store: store, keys: keys, now: now)
         books = RecordBooks(store: store)
+        tips = Tips(store: store, now: now)
         alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: now)
         self.notifier = notifier
         self.logger = logger
@@ -133,6 +145,27 @@ public struct CommunityPlugin: Plugin {
             try await onOwnThread { try books.list(request) }
         }
         bus.serve(Self.service + "ListAlerts") { (request: Xunfang_Community_V1_ListAlertsRequest, _) in try alerting.list(request) }
+        let tips = self.tips
+        bus.serve(Self.service + "SubmitTip") { (request: Xunfang_Community_V1_SubmitTipRequest, _) in try tips.submit(request) }
+        bus.serve(Self.service + "UpdateTip") { (request: Xunfang_Community_V1_UpdateTipRequest, _) in
+            try await tips.update(request) { tip, typeCode in try await Self.forward(tip, typeCode: typeCode, bus: bus) }
+        }
+        bus.serve(Self.service + "GetTip") { (request: Xunfang_Community_V1_GetTipRequest, _) in try tips.get(request) }
+        bus.serve(Self.service + "ListTips") { (request: Xunfang_Community_V1_ListTipsRequest, _) in try tips.list(request) }
+        bus.serve(Self.service + "PublicTips") { (request: Xunfang_Community_V1_PublicTipsRequest, _) in try tips.publicView(request) }
+    }
+
+    /// A verified tip as a Dispatch incident (source tip, external id the tip's id, so a
+    /// retry gets the same incident); answers the incident's id.
+    static func forward(_ tip: Xunfang_Community_V1_Tip, typeCode: String, bus: BusClient) async throws -> String {
+        var intake = Xunfang_Dispatch_V1_IntakeRequest()
+        intake.typeCode = typeCode
+        intake.source = .tip
+        intake.location.longitude = tip.longitude
+        intake.location.latitude = tip.latitude
+        intake.report = "群众线索 \(tip.id): \(tip.text)"
+        intake.externalID = tip.id
+        return try await bus.call(Self.intake, intake, as: Xunfang_Dispatch_V1_IntakeResponse.self).incident.id
     }
 
     /// Issues a warning's alerts off the connection's threads, then wakes the publisher

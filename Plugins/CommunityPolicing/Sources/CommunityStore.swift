@@ -43,7 +43,62 @@ final class CommunityStore: Sendable {
                 CREATE TABLE record (team TEXT NOT NULL, seq INTEGER NOT NULL, record BLOB NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (team, seq));
                 """)
         }
+        migrator.registerMigration("v4 tips") { db in
+            try db.execute(sql: """
+                CREATE TABLE tip (seq INTEGER PRIMARY KEY, member TEXT NOT NULL, status INTEGER NOT NULL, record BLOB NOT NULL);
+                CREATE INDEX tip_member ON tip (member, seq);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    // MARK: - Tips
+
+    /// Stores a new tip, numbering it; returns it with its id.
+    func insert(tip: Xunfang_Community_V1_Tip) throws -> Xunfang_Community_V1_Tip {
+        try queue.write { db in
+            let seq = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM tip") ?? 0) + 1
+            var tip = tip
+            tip.id = String(format: "TIP-%06lld", seq)
+            try db.execute(sql: "INSERT INTO tip (seq, member, status, record) VALUES (?, ?, ?, ?)",
+                           arguments: [seq, tip.memberID, tip.status.rawValue, try tip.serializedBytes() as Data])
+            return tip
+        }
+    }
+
+    func tip(_ id: String) throws -> Xunfang_Community_V1_Tip? {
+        guard let seq = Self.tipSeq(id) else { return nil }
+        return try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM tip WHERE seq = ?", arguments: [seq]).map { try Xunfang_Community_V1_Tip(serializedBytes: $0) }
+        }
+    }
+
+    /// Rewrites a tip with what `change` makes of the stored one, in one transaction.
+    func update(tip id: String, _ change: (Xunfang_Community_V1_Tip) throws -> Xunfang_Community_V1_Tip) throws -> Xunfang_Community_V1_Tip? {
+        guard let seq = Self.tipSeq(id) else { return nil }
+        return try queue.write { db in
+            guard let data = try Data.fetchOne(db, sql: "SELECT record FROM tip WHERE seq = ?", arguments: [seq]) else { return nil }
+            let tip = try change(try Xunfang_Community_V1_Tip(serializedBytes: data))
+            try db.execute(sql: "UPDATE tip SET status = ?, record = ? WHERE seq = ?", arguments: [tip.status.rawValue, try tip.serializedBytes() as Data, seq])
+            return tip
+        }
+    }
+
+    /// Newest first, by member and status when given.
+    func tips(member: String?, status: Xunfang_Community_V1_TipStatus?, limit: Int) throws -> [Xunfang_Community_V1_Tip] {
+        try queue.read { db in
+            var conditions: [String] = [], arguments: StatementArguments = []
+            if let member { conditions.append("member = ?"); arguments += [member] }
+            if let status { conditions.append("status = ?"); arguments += [status.rawValue] }
+            arguments += [limit]
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try Data.fetchAll(db, sql: "SELECT record FROM tip \(filter) ORDER BY seq DESC LIMIT ?", arguments: arguments)
+                .map { try Xunfang_Community_V1_Tip(serializedBytes: $0) }
+        }
+    }
+
+    static func tipSeq(_ id: String) -> Int64? {
+        id.hasPrefix("TIP-") ? Int64(id.dropFirst(4)) : nil
     }
 
     // MARK: - Record books

@@ -1537,6 +1537,501 @@ void   xunfang__community__v1__list_records_response__free_unpacked
   assert(message->base.descriptor == &xunfang__community__v1__list_records_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__community__v1__tip_change__init
+                     (Xunfang__Community__V1__TipChange         *message)
+{
+  static const Xunfang__Community__V1__TipChange init_value = XUNFANG__COMMUNITY__V1__TIP_CHANGE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__tip_change__get_packed_size
+                     (const Xunfang__Community__V1__TipChange *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__tip_change__pack
+                     (const Xunfang__Community__V1__TipChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__tip_change__pack_to_buffer
+                     (const Xunfang__Community__V1__TipChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__TipChange *
+       xunfang__community__v1__tip_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__TipChange *)
+     protobuf_c_message_unpack (&xunfang__community__v1__tip_change__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__tip_change__free_unpacked
+                     (Xunfang__Community__V1__TipChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__tip_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__tip__init
+                     (Xunfang__Community__V1__Tip         *message)
+{
+  static const Xunfang__Community__V1__Tip init_value = XUNFANG__COMMUNITY__V1__TIP__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__tip__get_packed_size
+                     (const Xunfang__Community__V1__Tip *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__tip__pack
+                     (const Xunfang__Community__V1__Tip *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__tip__pack_to_buffer
+                     (const Xunfang__Community__V1__Tip *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__Tip *
+       xunfang__community__v1__tip__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__Tip *)
+     protobuf_c_message_unpack (&xunfang__community__v1__tip__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__tip__free_unpacked
+                     (Xunfang__Community__V1__Tip *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__tip__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__submit_tip_request__init
+                     (Xunfang__Community__V1__SubmitTipRequest         *message)
+{
+  static const Xunfang__Community__V1__SubmitTipRequest init_value = XUNFANG__COMMUNITY__V1__SUBMIT_TIP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__submit_tip_request__get_packed_size
+                     (const Xunfang__Community__V1__SubmitTipRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__submit_tip_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__submit_tip_request__pack
+                     (const Xunfang__Community__V1__SubmitTipRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__submit_tip_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__submit_tip_request__pack_to_buffer
+                     (const Xunfang__Community__V1__SubmitTipRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__submit_tip_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__SubmitTipRequest *
+       xunfang__community__v1__submit_tip_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__SubmitTipRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__submit_tip_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__submit_tip_request__free_unpacked
+                     (Xunfang__Community__V1__SubmitTipRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__submit_tip_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__tip_response__init
+                     (Xunfang__Community__V1__TipResponse         *message)
+{
+  static const Xunfang__Community__V1__TipResponse init_value = XUNFANG__COMMUNITY__V1__TIP_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__tip_response__get_packed_size
+                     (const Xunfang__Community__V1__TipResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__tip_response__pack
+                     (const Xunfang__Community__V1__TipResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__tip_response__pack_to_buffer
+                     (const Xunfang__Community__V1__TipResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__tip_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__TipResponse *
+       xunfang__community__v1__tip_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__TipResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__tip_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__tip_response__free_unpacked
+                     (Xunfang__Community__V1__TipResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__tip_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__update_tip_request__init
+                     (Xunfang__Community__V1__UpdateTipRequest         *message)
+{
+  static const Xunfang__Community__V1__UpdateTipRequest init_value = XUNFANG__COMMUNITY__V1__UPDATE_TIP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__update_tip_request__get_packed_size
+                     (const Xunfang__Community__V1__UpdateTipRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__update_tip_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__update_tip_request__pack
+                     (const Xunfang__Community__V1__UpdateTipRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__update_tip_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__update_tip_request__pack_to_buffer
+                     (const Xunfang__Community__V1__UpdateTipRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__update_tip_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__UpdateTipRequest *
+       xunfang__community__v1__update_tip_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__UpdateTipRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__update_tip_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__update_tip_request__free_unpacked
+                     (Xunfang__Community__V1__UpdateTipRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__update_tip_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__get_tip_request__init
+                     (Xunfang__Community__V1__GetTipRequest         *message)
+{
+  static const Xunfang__Community__V1__GetTipRequest init_value = XUNFANG__COMMUNITY__V1__GET_TIP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__get_tip_request__get_packed_size
+                     (const Xunfang__Community__V1__GetTipRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__get_tip_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__get_tip_request__pack
+                     (const Xunfang__Community__V1__GetTipRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__get_tip_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__get_tip_request__pack_to_buffer
+                     (const Xunfang__Community__V1__GetTipRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__get_tip_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__GetTipRequest *
+       xunfang__community__v1__get_tip_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__GetTipRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__get_tip_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__get_tip_request__free_unpacked
+                     (Xunfang__Community__V1__GetTipRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__get_tip_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_tips_request__init
+                     (Xunfang__Community__V1__ListTipsRequest         *message)
+{
+  static const Xunfang__Community__V1__ListTipsRequest init_value = XUNFANG__COMMUNITY__V1__LIST_TIPS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_tips_request__get_packed_size
+                     (const Xunfang__Community__V1__ListTipsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_tips_request__pack
+                     (const Xunfang__Community__V1__ListTipsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_tips_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListTipsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListTipsRequest *
+       xunfang__community__v1__list_tips_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListTipsRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_tips_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_tips_request__free_unpacked
+                     (Xunfang__Community__V1__ListTipsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_tips_response__init
+                     (Xunfang__Community__V1__ListTipsResponse         *message)
+{
+  static const Xunfang__Community__V1__ListTipsResponse init_value = XUNFANG__COMMUNITY__V1__LIST_TIPS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_tips_response__get_packed_size
+                     (const Xunfang__Community__V1__ListTipsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_tips_response__pack
+                     (const Xunfang__Community__V1__ListTipsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_tips_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListTipsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListTipsResponse *
+       xunfang__community__v1__list_tips_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListTipsResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_tips_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_tips_response__free_unpacked
+                     (Xunfang__Community__V1__ListTipsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_tips_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__public_tip__init
+                     (Xunfang__Community__V1__PublicTip         *message)
+{
+  static const Xunfang__Community__V1__PublicTip init_value = XUNFANG__COMMUNITY__V1__PUBLIC_TIP__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__public_tip__get_packed_size
+                     (const Xunfang__Community__V1__PublicTip *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tip__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__public_tip__pack
+                     (const Xunfang__Community__V1__PublicTip *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tip__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__public_tip__pack_to_buffer
+                     (const Xunfang__Community__V1__PublicTip *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tip__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__PublicTip *
+       xunfang__community__v1__public_tip__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__PublicTip *)
+     protobuf_c_message_unpack (&xunfang__community__v1__public_tip__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__public_tip__free_unpacked
+                     (Xunfang__Community__V1__PublicTip *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__public_tip__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__public_tips_request__init
+                     (Xunfang__Community__V1__PublicTipsRequest         *message)
+{
+  static const Xunfang__Community__V1__PublicTipsRequest init_value = XUNFANG__COMMUNITY__V1__PUBLIC_TIPS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__public_tips_request__get_packed_size
+                     (const Xunfang__Community__V1__PublicTipsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__public_tips_request__pack
+                     (const Xunfang__Community__V1__PublicTipsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__public_tips_request__pack_to_buffer
+                     (const Xunfang__Community__V1__PublicTipsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__PublicTipsRequest *
+       xunfang__community__v1__public_tips_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__PublicTipsRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__public_tips_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__public_tips_request__free_unpacked
+                     (Xunfang__Community__V1__PublicTipsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__public_tips_response__init
+                     (Xunfang__Community__V1__PublicTipsResponse         *message)
+{
+  static const Xunfang__Community__V1__PublicTipsResponse init_value = XUNFANG__COMMUNITY__V1__PUBLIC_TIPS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__public_tips_response__get_packed_size
+                     (const Xunfang__Community__V1__PublicTipsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__public_tips_response__pack
+                     (const Xunfang__Community__V1__PublicTipsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__public_tips_response__pack_to_buffer
+                     (const Xunfang__Community__V1__PublicTipsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__PublicTipsResponse *
+       xunfang__community__v1__public_tips_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__PublicTipsResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__public_tips_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__public_tips_response__free_unpacked
+                     (Xunfang__Community__V1__PublicTipsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__public_tips_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__community__v1__team__field_descriptors[7] =
 {
   {
@@ -3875,6 +4370,827 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__
   (ProtobufCMessageInit) xunfang__community__v1__list_records_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__community__v1__tip_change__field_descriptors[4] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__TipChange, status),
+    &xunfang__community__v1__tip_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__TipChange, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__TipChange, by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "why",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__TipChange, why),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__tip_change__field_indices_by_name[] = {
+  1,   /* field[1] = at */
+  2,   /* field[2] = by */
+  0,   /* field[0] = status */
+  3,   /* field[3] = why */
+};
+static const ProtobufCIntRange xunfang__community__v1__tip_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__tip_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.TipChange",
+  "TipChange",
+  "Xunfang__Community__V1__TipChange",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__TipChange),
+  4,
+  xunfang__community__v1__tip_change__field_descriptors,
+  xunfang__community__v1__tip_change__field_indices_by_name,
+  1,  xunfang__community__v1__tip_change__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__tip_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__tip__field_descriptors[11] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "observed_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, observed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "photo_ref",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, photo_ref),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, status),
+    &xunfang__community__v1__tip_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__Tip, n_history),
+    offsetof(Xunfang__Community__V1__Tip, history),
+    &xunfang__community__v1__tip_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incident_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Tip, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__tip__field_indices_by_name[] = {
+  9,   /* field[9] = history */
+  0,   /* field[0] = id */
+  10,   /* field[10] = incident_id */
+  4,   /* field[4] = latitude */
+  3,   /* field[3] = longitude */
+  1,   /* field[1] = member_id */
+  5,   /* field[5] = observed_at */
+  6,   /* field[6] = photo_ref */
+  8,   /* field[8] = status */
+  2,   /* field[2] = text */
+  7,   /* field[7] = type_code */
+};
+static const ProtobufCIntRange xunfang__community__v1__tip__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__tip__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.Tip",
+  "Tip",
+  "Xunfang__Community__V1__Tip",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__Tip),
+  11,
+  xunfang__community__v1__tip__field_descriptors,
+  xunfang__community__v1__tip__field_indices_by_name,
+  1,  xunfang__community__v1__tip__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__tip__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__submit_tip_request__field_descriptors[7] =
+{
+  {
+    "member_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "observed_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, observed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "photo_ref",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, photo_ref),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SubmitTipRequest, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__submit_tip_request__field_indices_by_name[] = {
+  3,   /* field[3] = latitude */
+  2,   /* field[2] = longitude */
+  0,   /* field[0] = member_id */
+  4,   /* field[4] = observed_at */
+  5,   /* field[5] = photo_ref */
+  1,   /* field[1] = text */
+  6,   /* field[6] = type_code */
+};
+static const ProtobufCIntRange xunfang__community__v1__submit_tip_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__submit_tip_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.SubmitTipRequest",
+  "SubmitTipRequest",
+  "Xunfang__Community__V1__SubmitTipRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__SubmitTipRequest),
+  7,
+  xunfang__community__v1__submit_tip_request__field_descriptors,
+  xunfang__community__v1__submit_tip_request__field_indices_by_name,
+  1,  xunfang__community__v1__submit_tip_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__submit_tip_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__tip_response__field_descriptors[1] =
+{
+  {
+    "tip",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__TipResponse, tip),
+    &xunfang__community__v1__tip__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__tip_response__field_indices_by_name[] = {
+  0,   /* field[0] = tip */
+};
+static const ProtobufCIntRange xunfang__community__v1__tip_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__tip_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.TipResponse",
+  "TipResponse",
+  "Xunfang__Community__V1__TipResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__TipResponse),
+  1,
+  xunfang__community__v1__tip_response__field_descriptors,
+  xunfang__community__v1__tip_response__field_indices_by_name,
+  1,  xunfang__community__v1__tip_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__tip_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__update_tip_request__field_descriptors[5] =
+{
+  {
+    "tip_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__UpdateTipRequest, tip_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__UpdateTipRequest, status),
+    &xunfang__community__v1__tip_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__UpdateTipRequest, by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "why",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__UpdateTipRequest, why),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__UpdateTipRequest, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__update_tip_request__field_indices_by_name[] = {
+  2,   /* field[2] = by */
+  1,   /* field[1] = status */
+  0,   /* field[0] = tip_id */
+  4,   /* field[4] = type_code */
+  3,   /* field[3] = why */
+};
+static const ProtobufCIntRange xunfang__community__v1__update_tip_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__update_tip_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.UpdateTipRequest",
+  "UpdateTipRequest",
+  "Xunfang__Community__V1__UpdateTipRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__UpdateTipRequest),
+  5,
+  xunfang__community__v1__update_tip_request__field_descriptors,
+  xunfang__community__v1__update_tip_request__field_indices_by_name,
+  1,  xunfang__community__v1__update_tip_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__update_tip_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__get_tip_request__field_descriptors[1] =
+{
+  {
+    "tip_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__GetTipRequest, tip_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__get_tip_request__field_indices_by_name[] = {
+  0,   /* field[0] = tip_id */
+};
+static const ProtobufCIntRange xunfang__community__v1__get_tip_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__get_tip_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.GetTipRequest",
+  "GetTipRequest",
+  "Xunfang__Community__V1__GetTipRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__GetTipRequest),
+  1,
+  xunfang__community__v1__get_tip_request__field_descriptors,
+  xunfang__community__v1__get_tip_request__field_indices_by_name,
+  1,  xunfang__community__v1__get_tip_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__get_tip_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_tips_request__field_descriptors[3] =
+{
+  {
+    "member_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListTipsRequest, member_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListTipsRequest, status),
+    &xunfang__community__v1__tip_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListTipsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_tips_request__field_indices_by_name[] = {
+  2,   /* field[2] = limit */
+  0,   /* field[0] = member_id */
+  1,   /* field[1] = status */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_tips_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_tips_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListTipsRequest",
+  "ListTipsRequest",
+  "Xunfang__Community__V1__ListTipsRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListTipsRequest),
+  3,
+  xunfang__community__v1__list_tips_request__field_descriptors,
+  xunfang__community__v1__list_tips_request__field_indices_by_name,
+  1,  xunfang__community__v1__list_tips_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_tips_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_tips_response__field_descriptors[1] =
+{
+  {
+    "tips",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ListTipsResponse, n_tips),
+    offsetof(Xunfang__Community__V1__ListTipsResponse, tips),
+    &xunfang__community__v1__tip__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_tips_response__field_indices_by_name[] = {
+  0,   /* field[0] = tips */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_tips_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_tips_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListTipsResponse",
+  "ListTipsResponse",
+  "Xunfang__Community__V1__ListTipsResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListTipsResponse),
+  1,
+  xunfang__community__v1__list_tips_response__field_descriptors,
+  xunfang__community__v1__list_tips_response__field_indices_by_name,
+  1,  xunfang__community__v1__list_tips_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_tips_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__public_tip__field_descriptors[6] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTip, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTip, status),
+    &xunfang__community__v1__tip_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "observed_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTip, observed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTip, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTip, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTip, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__public_tip__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  4,   /* field[4] = latitude */
+  3,   /* field[3] = longitude */
+  2,   /* field[2] = observed_at */
+  1,   /* field[1] = status */
+  5,   /* field[5] = type_code */
+};
+static const ProtobufCIntRange xunfang__community__v1__public_tip__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__public_tip__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.PublicTip",
+  "PublicTip",
+  "Xunfang__Community__V1__PublicTip",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__PublicTip),
+  6,
+  xunfang__community__v1__public_tip__field_descriptors,
+  xunfang__community__v1__public_tip__field_indices_by_name,
+  1,  xunfang__community__v1__public_tip__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__public_tip__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__public_tips_request__field_descriptors[1] =
+{
+  {
+    "limit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTipsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__public_tips_request__field_indices_by_name[] = {
+  0,   /* field[0] = limit */
+};
+static const ProtobufCIntRange xunfang__community__v1__public_tips_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.PublicTipsRequest",
+  "PublicTipsRequest",
+  "Xunfang__Community__V1__PublicTipsRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__PublicTipsRequest),
+  1,
+  xunfang__community__v1__public_tips_request__field_descriptors,
+  xunfang__community__v1__public_tips_request__field_indices_by_name,
+  1,  xunfang__community__v1__public_tips_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__public_tips_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__public_tips_response__field_descriptors[2] =
+{
+  {
+    "tips",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__PublicTipsResponse, n_tips),
+    offsetof(Xunfang__Community__V1__PublicTipsResponse, tips),
+    &xunfang__community__v1__public_tip__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "precision_metres",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PublicTipsResponse, precision_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__public_tips_response__field_indices_by_name[] = {
+  1,   /* field[1] = precision_metres */
+  0,   /* field[0] = tips */
+};
+static const ProtobufCIntRange xunfang__community__v1__public_tips_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.PublicTipsResponse",
+  "PublicTipsResponse",
+  "Xunfang__Community__V1__PublicTipsResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__PublicTipsResponse),
+  2,
+  xunfang__community__v1__public_tips_response__field_descriptors,
+  xunfang__community__v1__public_tips_response__field_indices_by_name,
+  1,  xunfang__community__v1__public_tips_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__public_tips_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__community__v1__team_kind__enum_values_by_number[7] =
 {
   { "TEAM_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__TEAM_KIND__TEAM_KIND_UNSPECIFIED", 0 },
@@ -4037,7 +5353,43 @@ const ProtobufCEnumDescriptor xunfang__community__v1__signer_role__descriptor =
   xunfang__community__v1__signer_role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[13] =
+static const ProtobufCEnumValue xunfang__community__v1__tip_status__enum_values_by_number[6] =
+{
+  { "TIP_STATUS_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED", 0 },
+  { "TIP_STATUS_SUBMITTED", "XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_SUBMITTED", 1 },
+  { "TIP_STATUS_VERIFYING", "XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_VERIFYING", 2 },
+  { "TIP_STATUS_VERIFIED", "XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_VERIFIED", 3 },
+  { "TIP_STATUS_FORWARDED", "XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_FORWARDED", 4 },
+  { "TIP_STATUS_DISMISSED", "XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_DISMISSED", 5 },
+};
+static const ProtobufCIntRange xunfang__community__v1__tip_status__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex xunfang__community__v1__tip_status__enum_values_by_name[6] =
+{
+  { "TIP_STATUS_DISMISSED", 5 },
+  { "TIP_STATUS_FORWARDED", 4 },
+  { "TIP_STATUS_SUBMITTED", 1 },
+  { "TIP_STATUS_UNSPECIFIED", 0 },
+  { "TIP_STATUS_VERIFIED", 3 },
+  { "TIP_STATUS_VERIFYING", 2 },
+};
+const ProtobufCEnumDescriptor xunfang__community__v1__tip_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.TipStatus",
+  "TipStatus",
+  "Xunfang__Community__V1__TipStatus",
+  "xunfang.community.v1",
+  6,
+  xunfang__community__v1__tip_status__enum_values_by_number,
+  6,
+  xunfang__community__v1__tip_status__enum_values_by_name,
+  1,
+  xunfang__community__v1__tip_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[18] =
 {
   { "ImportLedger", &xunfang__community__v1__import_ledger_request__descriptor, &xunfang__community__v1__import_ledger_response__descriptor },
   { "ExportLedger", &xunfang__community__v1__export_ledger_request__descriptor, &xunfang__community__v1__export_ledger_response__descriptor },
@@ -4052,21 +5404,31 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
   { "RegisterSigner", &xunfang__community__v1__signer__descriptor, &xunfang__community__v1__signer_response__descriptor },
   { "AppendRecord", &xunfang__community__v1__record__descriptor, &xunfang__community__v1__append_record_response__descriptor },
   { "ListRecords", &xunfang__community__v1__list_records_request__descriptor, &xunfang__community__v1__list_records_response__descriptor },
+  { "SubmitTip", &xunfang__community__v1__submit_tip_request__descriptor, &xunfang__community__v1__tip_response__descriptor },
+  { "UpdateTip", &xunfang__community__v1__update_tip_request__descriptor, &xunfang__community__v1__tip_response__descriptor },
+  { "GetTip", &xunfang__community__v1__get_tip_request__descriptor, &xunfang__community__v1__tip_response__descriptor },
+  { "ListTips", &xunfang__community__v1__list_tips_request__descriptor, &xunfang__community__v1__list_tips_response__descriptor },
+  { "PublicTips", &xunfang__community__v1__public_tips_request__descriptor, &xunfang__community__v1__public_tips_response__descriptor },
 };
 const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
   11,        /* AppendRecord */
   5,        /* Audit */
   1,        /* ExportLedger */
+  15,        /* GetTip */
   0,        /* ImportLedger */
   8,        /* IssueAlerts */
   9,        /* ListAlerts */
   3,        /* ListMembers */
   12,        /* ListRecords */
   2,        /* ListTeams */
+  16,        /* ListTips */
+  17,        /* PublicTips */
   4,        /* ReadContact */
   10,        /* RegisterSigner */
   6,        /* RotateKey */
-  7         /* SetMemberStatus */
+  7,        /* SetMemberStatus */
+  13,        /* SubmitTip */
+  14         /* UpdateTip */
 };
 const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
 {
@@ -4075,7 +5437,7 @@ const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
   "Community",
   "Xunfang__Community__V1__Community",
   "xunfang.community.v1",
-  13,
+  18,
   xunfang__community__v1__community__method_descriptors,
   xunfang__community__v1__community__method_indices_by_name
 };
@@ -4182,6 +5544,46 @@ void xunfang__community__v1__community__list_records(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
   service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__submit_tip(ProtobufCService *service,
+                                                   const Xunfang__Community__V1__SubmitTipRequest *input,
+                                                   Xunfang__Community__V1__TipResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__update_tip(ProtobufCService *service,
+                                                   const Xunfang__Community__V1__UpdateTipRequest *input,
+                                                   Xunfang__Community__V1__TipResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__get_tip(ProtobufCService *service,
+                                                const Xunfang__Community__V1__GetTipRequest *input,
+                                                Xunfang__Community__V1__TipResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__list_tips(ProtobufCService *service,
+                                                  const Xunfang__Community__V1__ListTipsRequest *input,
+                                                  Xunfang__Community__V1__ListTipsResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__public_tips(ProtobufCService *service,
+                                                    const Xunfang__Community__V1__PublicTipsRequest *input,
+                                                    Xunfang__Community__V1__PublicTipsResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
                                               Xunfang__Community__V1__Community_ServiceDestroy destroy)

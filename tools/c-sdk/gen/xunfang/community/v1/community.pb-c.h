@@ -50,6 +50,17 @@ typedef struct Xunfang__Community__V1__Record Xunfang__Community__V1__Record;
 typedef struct Xunfang__Community__V1__AppendRecordResponse Xunfang__Community__V1__AppendRecordResponse;
 typedef struct Xunfang__Community__V1__ListRecordsRequest Xunfang__Community__V1__ListRecordsRequest;
 typedef struct Xunfang__Community__V1__ListRecordsResponse Xunfang__Community__V1__ListRecordsResponse;
+typedef struct Xunfang__Community__V1__TipChange Xunfang__Community__V1__TipChange;
+typedef struct Xunfang__Community__V1__Tip Xunfang__Community__V1__Tip;
+typedef struct Xunfang__Community__V1__SubmitTipRequest Xunfang__Community__V1__SubmitTipRequest;
+typedef struct Xunfang__Community__V1__TipResponse Xunfang__Community__V1__TipResponse;
+typedef struct Xunfang__Community__V1__UpdateTipRequest Xunfang__Community__V1__UpdateTipRequest;
+typedef struct Xunfang__Community__V1__GetTipRequest Xunfang__Community__V1__GetTipRequest;
+typedef struct Xunfang__Community__V1__ListTipsRequest Xunfang__Community__V1__ListTipsRequest;
+typedef struct Xunfang__Community__V1__ListTipsResponse Xunfang__Community__V1__ListTipsResponse;
+typedef struct Xunfang__Community__V1__PublicTip Xunfang__Community__V1__PublicTip;
+typedef struct Xunfang__Community__V1__PublicTipsRequest Xunfang__Community__V1__PublicTipsRequest;
+typedef struct Xunfang__Community__V1__PublicTipsResponse Xunfang__Community__V1__PublicTipsResponse;
 
 
 /* --- enums --- */
@@ -123,6 +134,15 @@ typedef enum _Xunfang__Community__V1__SignerRole {
   XUNFANG__COMMUNITY__V1__SIGNER_ROLE__SIGNER_ROLE_OFFICER = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__SIGNER_ROLE)
 } Xunfang__Community__V1__SignerRole;
+typedef enum _Xunfang__Community__V1__TipStatus {
+  XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED = 0,
+  XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_SUBMITTED = 1,
+  XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_VERIFYING = 2,
+  XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_VERIFIED = 3,
+  XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_FORWARDED = 4,
+  XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_DISMISSED = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__TIP_STATUS)
+} Xunfang__Community__V1__TipStatus;
 
 /* --- messages --- */
 
@@ -782,6 +802,216 @@ struct  Xunfang__Community__V1__ListRecordsResponse
     , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
+struct  Xunfang__Community__V1__TipChange
+{
+  ProtobufCMessage base;
+  Xunfang__Community__V1__TipStatus status;
+  /*
+   * unix ms
+   */
+  int64_t at;
+  /*
+   * the officer, or "community" for an automatic step
+   */
+  char *by;
+  char *why;
+};
+#define XUNFANG__COMMUNITY__V1__TIP_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__tip_change__descriptor) \
+    , XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__Tip
+{
+  ProtobufCMessage base;
+  /*
+   * "TIP-000001"
+   */
+  char *id;
+  char *member_id;
+  /*
+   * 1 to 2,000 characters
+   */
+  char *text;
+  /*
+   * WGS84
+   */
+  double longitude;
+  double latitude;
+  /*
+   * unix ms; when it was seen
+   */
+  int64_t observed_at;
+  /*
+   * a reference to a photo kept elsewhere, at most 256 bytes
+   */
+  char *photo_ref;
+  /*
+   * Dispatch's case type, when known
+   */
+  char *type_code;
+  Xunfang__Community__V1__TipStatus status;
+  /*
+   * oldest first
+   */
+  size_t n_history;
+  Xunfang__Community__V1__TipChange **history;
+  /*
+   * Dispatch's incident once forwarded
+   */
+  char *incident_id;
+};
+#define XUNFANG__COMMUNITY__V1__TIP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__tip__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__SubmitTipRequest
+{
+  ProtobufCMessage base;
+  char *member_id;
+  char *text;
+  double longitude;
+  double latitude;
+  /*
+   * 0: now
+   */
+  int64_t observed_at;
+  char *photo_ref;
+  char *type_code;
+};
+#define XUNFANG__COMMUNITY__V1__SUBMIT_TIP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__submit_tip_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__TipResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Community__V1__Tip *tip;
+};
+#define XUNFANG__COMMUNITY__V1__TIP_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__tip_response__descriptor) \
+    , NULL }
+
+
+struct  Xunfang__Community__V1__UpdateTipRequest
+{
+  ProtobufCMessage base;
+  char *tip_id;
+  /*
+   * the state to move to
+   */
+  Xunfang__Community__V1__TipStatus status;
+  /*
+   * who decides (required)
+   */
+  char *by;
+  /*
+   * why (required)
+   */
+  char *why;
+  /*
+   * forwarding: the case type, when the tip has none
+   */
+  char *type_code;
+};
+#define XUNFANG__COMMUNITY__V1__UPDATE_TIP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__update_tip_request__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__GetTipRequest
+{
+  ProtobufCMessage base;
+  char *tip_id;
+};
+#define XUNFANG__COMMUNITY__V1__GET_TIP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__get_tip_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__ListTipsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "": every member's
+   */
+  char *member_id;
+  /*
+   * unspecified: any
+   */
+  Xunfang__Community__V1__TipStatus status;
+  /*
+   * newest first; default and maximum 500
+   */
+  uint32_t limit;
+};
+#define XUNFANG__COMMUNITY__V1__LIST_TIPS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_tips_request__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED, 0 }
+
+
+struct  Xunfang__Community__V1__ListTipsResponse
+{
+  ProtobufCMessage base;
+  size_t n_tips;
+  Xunfang__Community__V1__Tip **tips;
+};
+#define XUNFANG__COMMUNITY__V1__LIST_TIPS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_tips_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * What the public may see: no text, no reporter, the place blurred.
+ */
+struct  Xunfang__Community__V1__PublicTip
+{
+  ProtobufCMessage base;
+  char *id;
+  Xunfang__Community__V1__TipStatus status;
+  int64_t observed_at;
+  /*
+   * the centre of the blur cell
+   */
+  double longitude;
+  double latitude;
+  char *type_code;
+};
+#define XUNFANG__COMMUNITY__V1__PUBLIC_TIP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__public_tip__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_UNSPECIFIED, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__PublicTipsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * newest first; default and maximum 500
+   */
+  uint32_t limit;
+};
+#define XUNFANG__COMMUNITY__V1__PUBLIC_TIPS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__public_tips_request__descriptor) \
+    , 0 }
+
+
+struct  Xunfang__Community__V1__PublicTipsResponse
+{
+  ProtobufCMessage base;
+  size_t n_tips;
+  Xunfang__Community__V1__PublicTip **tips;
+  /*
+   * the blur cell's side
+   */
+  uint32_t precision_metres;
+};
+#define XUNFANG__COMMUNITY__V1__PUBLIC_TIPS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__public_tips_response__descriptor) \
+    , 0,NULL, 0 }
+
+
 /* Xunfang__Community__V1__Team methods */
 void   xunfang__community__v1__team__init
                      (Xunfang__Community__V1__Team         *message);
@@ -1428,6 +1658,215 @@ Xunfang__Community__V1__ListRecordsResponse *
 void   xunfang__community__v1__list_records_response__free_unpacked
                      (Xunfang__Community__V1__ListRecordsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__TipChange methods */
+void   xunfang__community__v1__tip_change__init
+                     (Xunfang__Community__V1__TipChange         *message);
+size_t xunfang__community__v1__tip_change__get_packed_size
+                     (const Xunfang__Community__V1__TipChange   *message);
+size_t xunfang__community__v1__tip_change__pack
+                     (const Xunfang__Community__V1__TipChange   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__tip_change__pack_to_buffer
+                     (const Xunfang__Community__V1__TipChange   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__TipChange *
+       xunfang__community__v1__tip_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__tip_change__free_unpacked
+                     (Xunfang__Community__V1__TipChange *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__Tip methods */
+void   xunfang__community__v1__tip__init
+                     (Xunfang__Community__V1__Tip         *message);
+size_t xunfang__community__v1__tip__get_packed_size
+                     (const Xunfang__Community__V1__Tip   *message);
+size_t xunfang__community__v1__tip__pack
+                     (const Xunfang__Community__V1__Tip   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__tip__pack_to_buffer
+                     (const Xunfang__Community__V1__Tip   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__Tip *
+       xunfang__community__v1__tip__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__tip__free_unpacked
+                     (Xunfang__Community__V1__Tip *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__SubmitTipRequest methods */
+void   xunfang__community__v1__submit_tip_request__init
+                     (Xunfang__Community__V1__SubmitTipRequest         *message);
+size_t xunfang__community__v1__submit_tip_request__get_packed_size
+                     (const Xunfang__Community__V1__SubmitTipRequest   *message);
+size_t xunfang__community__v1__submit_tip_request__pack
+                     (const Xunfang__Community__V1__SubmitTipRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__submit_tip_request__pack_to_buffer
+                     (const Xunfang__Community__V1__SubmitTipRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__SubmitTipRequest *
+       xunfang__community__v1__submit_tip_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__submit_tip_request__free_unpacked
+                     (Xunfang__Community__V1__SubmitTipRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__TipResponse methods */
+void   xunfang__community__v1__tip_response__init
+                     (Xunfang__Community__V1__TipResponse         *message);
+size_t xunfang__community__v1__tip_response__get_packed_size
+                     (const Xunfang__Community__V1__TipResponse   *message);
+size_t xunfang__community__v1__tip_response__pack
+                     (const Xunfang__Community__V1__TipResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__tip_response__pack_to_buffer
+                     (const Xunfang__Community__V1__TipResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__TipResponse *
+       xunfang__community__v1__tip_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__tip_response__free_unpacked
+                     (Xunfang__Community__V1__TipResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__UpdateTipRequest methods */
+void   xunfang__community__v1__update_tip_request__init
+                     (Xunfang__Community__V1__UpdateTipRequest         *message);
+size_t xunfang__community__v1__update_tip_request__get_packed_size
+                     (const Xunfang__Community__V1__UpdateTipRequest   *message);
+size_t xunfang__community__v1__update_tip_request__pack
+                     (const Xunfang__Community__V1__UpdateTipRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__update_tip_request__pack_to_buffer
+                     (const Xunfang__Community__V1__UpdateTipRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__UpdateTipRequest *
+       xunfang__community__v1__update_tip_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__update_tip_request__free_unpacked
+                     (Xunfang__Community__V1__UpdateTipRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__GetTipRequest methods */
+void   xunfang__community__v1__get_tip_request__init
+                     (Xunfang__Community__V1__GetTipRequest         *message);
+size_t xunfang__community__v1__get_tip_request__get_packed_size
+                     (const Xunfang__Community__V1__GetTipRequest   *message);
+size_t xunfang__community__v1__get_tip_request__pack
+                     (const Xunfang__Community__V1__GetTipRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__get_tip_request__pack_to_buffer
+                     (const Xunfang__Community__V1__GetTipRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__GetTipRequest *
+       xunfang__community__v1__get_tip_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__get_tip_request__free_unpacked
+                     (Xunfang__Community__V1__GetTipRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ListTipsRequest methods */
+void   xunfang__community__v1__list_tips_request__init
+                     (Xunfang__Community__V1__ListTipsRequest         *message);
+size_t xunfang__community__v1__list_tips_request__get_packed_size
+                     (const Xunfang__Community__V1__ListTipsRequest   *message);
+size_t xunfang__community__v1__list_tips_request__pack
+                     (const Xunfang__Community__V1__ListTipsRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__list_tips_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListTipsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ListTipsRequest *
+       xunfang__community__v1__list_tips_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__list_tips_request__free_unpacked
+                     (Xunfang__Community__V1__ListTipsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ListTipsResponse methods */
+void   xunfang__community__v1__list_tips_response__init
+                     (Xunfang__Community__V1__ListTipsResponse         *message);
+size_t xunfang__community__v1__list_tips_response__get_packed_size
+                     (const Xunfang__Community__V1__ListTipsResponse   *message);
+size_t xunfang__community__v1__list_tips_response__pack
+                     (const Xunfang__Community__V1__ListTipsResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__list_tips_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListTipsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ListTipsResponse *
+       xunfang__community__v1__list_tips_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__list_tips_response__free_unpacked
+                     (Xunfang__Community__V1__ListTipsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__PublicTip methods */
+void   xunfang__community__v1__public_tip__init
+                     (Xunfang__Community__V1__PublicTip         *message);
+size_t xunfang__community__v1__public_tip__get_packed_size
+                     (const Xunfang__Community__V1__PublicTip   *message);
+size_t xunfang__community__v1__public_tip__pack
+                     (const Xunfang__Community__V1__PublicTip   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__public_tip__pack_to_buffer
+                     (const Xunfang__Community__V1__PublicTip   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__PublicTip *
+       xunfang__community__v1__public_tip__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__public_tip__free_unpacked
+                     (Xunfang__Community__V1__PublicTip *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__PublicTipsRequest methods */
+void   xunfang__community__v1__public_tips_request__init
+                     (Xunfang__Community__V1__PublicTipsRequest         *message);
+size_t xunfang__community__v1__public_tips_request__get_packed_size
+                     (const Xunfang__Community__V1__PublicTipsRequest   *message);
+size_t xunfang__community__v1__public_tips_request__pack
+                     (const Xunfang__Community__V1__PublicTipsRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__public_tips_request__pack_to_buffer
+                     (const Xunfang__Community__V1__PublicTipsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__PublicTipsRequest *
+       xunfang__community__v1__public_tips_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__public_tips_request__free_unpacked
+                     (Xunfang__Community__V1__PublicTipsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__PublicTipsResponse methods */
+void   xunfang__community__v1__public_tips_response__init
+                     (Xunfang__Community__V1__PublicTipsResponse         *message);
+size_t xunfang__community__v1__public_tips_response__get_packed_size
+                     (const Xunfang__Community__V1__PublicTipsResponse   *message);
+size_t xunfang__community__v1__public_tips_response__pack
+                     (const Xunfang__Community__V1__PublicTipsResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__public_tips_response__pack_to_buffer
+                     (const Xunfang__Community__V1__PublicTipsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__PublicTipsResponse *
+       xunfang__community__v1__public_tips_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__public_tips_response__free_unpacked
+                     (Xunfang__Community__V1__PublicTipsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Community__V1__Team_Closure)
@@ -1532,6 +1971,39 @@ typedef void (*Xunfang__Community__V1__ListRecordsRequest_Closure)
 typedef void (*Xunfang__Community__V1__ListRecordsResponse_Closure)
                  (const Xunfang__Community__V1__ListRecordsResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Community__V1__TipChange_Closure)
+                 (const Xunfang__Community__V1__TipChange *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__Tip_Closure)
+                 (const Xunfang__Community__V1__Tip *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__SubmitTipRequest_Closure)
+                 (const Xunfang__Community__V1__SubmitTipRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__TipResponse_Closure)
+                 (const Xunfang__Community__V1__TipResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__UpdateTipRequest_Closure)
+                 (const Xunfang__Community__V1__UpdateTipRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__GetTipRequest_Closure)
+                 (const Xunfang__Community__V1__GetTipRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ListTipsRequest_Closure)
+                 (const Xunfang__Community__V1__ListTipsRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ListTipsResponse_Closure)
+                 (const Xunfang__Community__V1__ListTipsResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__PublicTip_Closure)
+                 (const Xunfang__Community__V1__PublicTip *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__PublicTipsRequest_Closure)
+                 (const Xunfang__Community__V1__PublicTipsRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__PublicTipsResponse_Closure)
+                 (const Xunfang__Community__V1__PublicTipsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1591,6 +2063,26 @@ struct Xunfang__Community__V1__Community_Service
                        const Xunfang__Community__V1__ListRecordsRequest *input,
                        Xunfang__Community__V1__ListRecordsResponse_Closure closure,
                        void *closure_data);
+  void (*submit_tip)(Xunfang__Community__V1__Community_Service *service,
+                     const Xunfang__Community__V1__SubmitTipRequest *input,
+                     Xunfang__Community__V1__TipResponse_Closure closure,
+                     void *closure_data);
+  void (*update_tip)(Xunfang__Community__V1__Community_Service *service,
+                     const Xunfang__Community__V1__UpdateTipRequest *input,
+                     Xunfang__Community__V1__TipResponse_Closure closure,
+                     void *closure_data);
+  void (*get_tip)(Xunfang__Community__V1__Community_Service *service,
+                  const Xunfang__Community__V1__GetTipRequest *input,
+                  Xunfang__Community__V1__TipResponse_Closure closure,
+                  void *closure_data);
+  void (*list_tips)(Xunfang__Community__V1__Community_Service *service,
+                    const Xunfang__Community__V1__ListTipsRequest *input,
+                    Xunfang__Community__V1__ListTipsResponse_Closure closure,
+                    void *closure_data);
+  void (*public_tips)(Xunfang__Community__V1__Community_Service *service,
+                      const Xunfang__Community__V1__PublicTipsRequest *input,
+                      Xunfang__Community__V1__PublicTipsResponse_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Xunfang__Community__V1__Community_ServiceDestroy)(Xunfang__Community__V1__Community_Service *);
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
@@ -1611,7 +2103,12 @@ void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_
       function_prefix__ ## list_alerts,\
       function_prefix__ ## register_signer,\
       function_prefix__ ## append_record,\
-      function_prefix__ ## list_records  }
+      function_prefix__ ## list_records,\
+      function_prefix__ ## submit_tip,\
+      function_prefix__ ## update_tip,\
+      function_prefix__ ## get_tip,\
+      function_prefix__ ## list_tips,\
+      function_prefix__ ## public_tips  }
 void xunfang__community__v1__community__import_ledger(ProtobufCService *service,
                                                       const Xunfang__Community__V1__ImportLedgerRequest *input,
                                                       Xunfang__Community__V1__ImportLedgerResponse_Closure closure,
@@ -1664,6 +2161,26 @@ void xunfang__community__v1__community__list_records(ProtobufCService *service,
                                                      const Xunfang__Community__V1__ListRecordsRequest *input,
                                                      Xunfang__Community__V1__ListRecordsResponse_Closure closure,
                                                      void *closure_data);
+void xunfang__community__v1__community__submit_tip(ProtobufCService *service,
+                                                   const Xunfang__Community__V1__SubmitTipRequest *input,
+                                                   Xunfang__Community__V1__TipResponse_Closure closure,
+                                                   void *closure_data);
+void xunfang__community__v1__community__update_tip(ProtobufCService *service,
+                                                   const Xunfang__Community__V1__UpdateTipRequest *input,
+                                                   Xunfang__Community__V1__TipResponse_Closure closure,
+                                                   void *closure_data);
+void xunfang__community__v1__community__get_tip(ProtobufCService *service,
+                                                const Xunfang__Community__V1__GetTipRequest *input,
+                                                Xunfang__Community__V1__TipResponse_Closure closure,
+                                                void *closure_data);
+void xunfang__community__v1__community__list_tips(ProtobufCService *service,
+                                                  const Xunfang__Community__V1__ListTipsRequest *input,
+                                                  Xunfang__Community__V1__ListTipsResponse_Closure closure,
+                                                  void *closure_data);
+void xunfang__community__v1__community__public_tips(ProtobufCService *service,
+                                                    const Xunfang__Community__V1__PublicTipsRequest *input,
+                                                    Xunfang__Community__V1__PublicTipsResponse_Closure closure,
+                                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1672,6 +2189,7 @@ extern const ProtobufCEnumDescriptor    xunfang__community__v1__team_level__desc
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__member_role__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__ledger_kind__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__signer_role__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__community__v1__tip_status__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__team__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__weekly_slot__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__member__descriptor;
@@ -1706,6 +2224,17 @@ extern const ProtobufCMessageDescriptor xunfang__community__v1__record__descript
 extern const ProtobufCMessageDescriptor xunfang__community__v1__append_record_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__list_records_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__tip_change__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__tip__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__submit_tip_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__tip_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__update_tip_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__get_tip_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__list_tips_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__list_tips_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__public_tip__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor;
 
 PROTOBUF_C__END_DECLS
