@@ -127,6 +127,7 @@ struct StackTests {
         let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
         #expect(try await eventually { try await run(breakdown, in: directory).output.contains(#""key":["510000-01-01"]"#) })
         #expect(try await run(breakdown, in: directory).output.contains(#""total":1"#))
+        try await tipReachesDispatch(in: directory)
         // CheckpointControl as its own process seeds its registry from GridModel's sites:
         // the demo county's 8 public-security checkpoints and 5 city exits, by name, open.
         let checkpoints = ["ctl", "call", "/xunfang.checkpoint.v1.Checkpoint/List", "--data", "{}"]
@@ -197,6 +198,32 @@ extension StackTests {
     /// The demo's seal plan TOWN as a drill, with Dispatch's units (at their station houses
     /// until their terminals report): half the positions acknowledge, the checkpoint plugin
     /// is killed with SIGKILL, and the restarted one has the board and every acknowledgement.
+    /// A member's tip through CommunityPolicing's states into Dispatch, both plugins their
+    /// own processes: the incident comes from the tip, and the tip keeps the incident.
+    func tipReachesDispatch(in directory: String) async throws {
+        let service = "/xunfang.community.v1.Community/"
+        func call(_ method: String, _ data: String) async throws -> (status: Int32, output: String) {
+            try await run(["ctl", "call", service + method, "--data", data], in: directory)
+        }
+        let submit = #"{"memberId":"M-000001","text":"两名男子在撬电动车锁","longitude":104.284,"latitude":30.978}"#
+        // The demo ledger is seeded once GridModel answers.
+        #expect(try await eventually { try await call("SubmitTip", submit).status == 0 })
+        let submitted = try await call("ListTips", #"{"memberId":"M-000001"}"#).output
+        let id = try #require(submitted.firstMatch(of: /"id":"(TIP-\d+)"/)?.1).description
+        if submitted.contains("TIP_STATUS_SUBMITTED") {
+            for status in ["TIP_STATUS_VERIFYING", "TIP_STATUS_VERIFIED"] {
+                #expect(try await call("UpdateTip", #"{"tipId":"\#(id)","status":"\#(status)","by":"王芳","why":"联系报告人核实"}"#).status == 0)
+            }
+        }
+        let forwarded = try await call("UpdateTip", #"{"tipId":"\#(id)","status":"TIP_STATUS_FORWARDED","by":"王芳","why":"转110","typeCode":"theft"}"#)
+        #expect(forwarded.output.contains("TIP_STATUS_FORWARDED") && forwarded.output.contains(#""incidentId":"INC-"#), "\(forwarded.output)")
+        let incident = try #require(forwarded.output.firstMatch(of: /"incidentId":"(INC-\d+)"/)?.1).description
+        // The report is personal data Dispatch does not list; the source and the id link them.
+        let incidents = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/ListIncidents", "--data", "{}"], in: directory).output
+        let record = incidents.components(separatedBy: #"{"escalatedAt""#).first { $0.contains(#""id":"\#(incident)""#) }
+        #expect(record?.contains(#""source":"INCIDENT_SOURCE_TIP""#) == true && record?.contains(#""typeCode":"theft""#) == true, "\(incidents)")
+    }
+
     func sealDrillSurvivesKill(_ up: Process, in directory: String) async throws {
         let service = "/xunfang.checkpoint.v1.Checkpoint/"
         func call(_ method: String, _ data: String) async throws -> (status: Int32, json: [String: Any]) {
