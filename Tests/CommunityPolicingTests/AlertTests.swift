@@ -186,12 +186,7 @@ struct AlertBusTests {
         let plugin = try await stack.plugin()
         let desk = try await stack.client("desk")
         let service = CommunityStack.service
-        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, teamsCSV), (.members, membersCSV)] {
-            var request = Xunfang_Community_V1_ImportLedgerRequest()
-            request.kind = kind
-            request.csv = csv
-            #expect(try await desk.call(service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self).errors.isEmpty)
-        }
+        try await stack.importLedgers(by: desk)
         let announced = try await desk.subscribe("community.alert.>")
         // M-1 works 1002-1003 on weekdays 07-11; M-2 the same segment on Sundays only.
         try await desk.publishConfirmed("situation.warning", warning(day: "2025-11-30", segments: ["1002-1003"]))

@@ -44,6 +44,17 @@ struct CommunityStack {
         return (client, Task { try await plugin.run(on: client) })
     }
 
+    /// The test teams and members, imported by `client`; both must import whole.
+    func importLedgers(by client: BusClient) async throws {
+        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, teamsCSV), (.members, membersCSV)] {
+            var request = Xunfang_Community_V1_ImportLedgerRequest()
+            request.kind = kind
+            request.csv = csv
+            let response = try await client.call(Self.service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self)
+            #expect(response.errors.isEmpty && response.imported > 0)
+        }
+    }
+
     func client(_ name: String, serves: [String] = []) async throws -> BusClient {
         let client = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: name, version: "1.0.0", serves: serves), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         try await client.start()

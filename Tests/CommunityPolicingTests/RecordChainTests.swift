@@ -113,12 +113,7 @@ struct RecordBookBusTests {
         let plugin = try await stack.plugin()
         let desk = try await stack.client("desk")
         let service = CommunityStack.service
-        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, teamsCSV), (.members, membersCSV)] {
-            var request = Xunfang_Community_V1_ImportLedgerRequest()
-            request.kind = kind
-            request.csv = csv
-            _ = try await desk.call(service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self)
-        }
+        try await stack.importLedgers(by: desk)
         let volunteer = Curve25519.Signing.PrivateKey(), officer = Curve25519.Signing.PrivateKey()
         func register(_ id: String, _ role: Xunfang_Community_V1_SignerRole, _ key: Curve25519.Signing.PrivateKey) async throws {
             var signer = Xunfang_Community_V1_Signer()

@@ -72,12 +72,7 @@ struct TipTests {
         let plugin = try await stack.plugin()
         let desk = try await stack.client("desk")
         let service = CommunityStack.service
-        for (kind, csv) in [(Xunfang_Community_V1_LedgerKind.teams, teamsCSV), (.members, membersCSV)] {
-            var request = Xunfang_Community_V1_ImportLedgerRequest()
-            request.kind = kind
-            request.csv = csv
-            _ = try await desk.call(service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self)
-        }
+        try await stack.importLedgers(by: desk)
         func submit(_ member: String, text: String = "两名男子在撬电动车锁", longitude: Double = 104.2871) async throws -> Xunfang_Community_V1_Tip {
             var request = Xunfang_Community_V1_SubmitTipRequest()
             request.memberID = member

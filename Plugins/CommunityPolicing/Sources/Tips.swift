@@ -56,7 +56,7 @@ struct Tips: Sendable {
             throw BusClientError(.invalidArgument, "longitude and latitude must be a WGS84 position")
         }
         let time = now()
-        guard request.observedAt <= time + 5 * 60_000 else { throw BusClientError(.invalidArgument, "observed_at is in the future") }
+        guard request.observedAt >= 0, request.observedAt <= time + 5 * 60_000 else { throw BusClientError(.invalidArgument, "observed_at must be unix milliseconds, not in the future") }
         guard let member = try store.member(request.memberID) else { throw BusClientError(.notFound, "member \(request.memberID) is not in the ledger") }
         var tip = Xunfang_Community_V1_Tip()
         tip.memberID = member.id
