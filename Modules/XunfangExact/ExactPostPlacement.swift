@@ -198,17 +198,12 @@ public enum ExactPostPlacement {
         var row: [Int32]
 
         init(_ reduced: PostPlacement.Reduced) {
-            var coverers = [Int32](repeating: 0, count: reduced.groupWeights.count)
-            var only = [Int32](repeating: -1, count: reduced.groupWeights.count)
-            for (site, covered) in reduced.siteGroups.enumerated() {
-                for group in covered { coverers[Int(group)] += 1; only[Int(group)] = Int32(site) }
-            }
             own = [Double](repeating: 0, count: reduced.siteGroups.count)
             row = [Int32](repeating: -1, count: reduced.groupWeights.count)
-            for group in reduced.groupWeights.indices {
-                if coverers[group] == 1 {
-                    own[Int(only[group])] += reduced.groupWeights[group]
-                } else if coverers[group] > 1 {
+            for (group, coverers) in reduced.siteCoverers.enumerated() {
+                if coverers.count == 1 {
+                    own[Int(coverers[0])] += reduced.groupWeights[group]
+                } else if coverers.count > 1 {
                     row[group] = Int32(shared.count)
                     shared.append(group)
                 }

@@ -54,12 +54,17 @@ public struct PostPlacement: Sendable {
         public let fixedWeight: Double
         /// Every weight is a whole number, so is the optimum: a bound can be rounded down.
         public let integral: Bool
+        /// For each group, the sites that cover it, ascending.
+        public let siteCoverers: [[Int32]]
 
         public init(groupWeights: [Double], siteGroups: [[Int32]], fixedWeight: Double, integral: Bool) {
             self.groupWeights = groupWeights
             self.siteGroups = siteGroups
             self.fixedWeight = fixedWeight
             self.integral = integral
+            var coverers = [[Int32]](repeating: [], count: groupWeights.count)
+            for (site, covered) in siteGroups.enumerated() { for group in covered { coverers[Int(group)].append(Int32(site)) } }
+            siteCoverers = coverers
         }
 
         /// Weight covered by the fixed posts plus `sites`.
@@ -291,7 +296,6 @@ extension PostPlacement.Reduced {
     /// groups' covering sites instead of a trial of every pair.
     public func interchange(_ start: [Int]) -> [Int] {
         let groups = groupWeights
-        let coverers = siteCoverers
         var chosen = start
         var counts = [Int32](repeating: 0, count: groups.count)
         for site in chosen { for group in siteGroups[site] { counts[Int(group)] += 1 } }
@@ -310,7 +314,7 @@ extension PostPlacement.Reduced {
                 var loss = 0.0
                 for group in siteGroups[leaving] where counts[Int(group)] == 1 {
                     loss += groups[Int(group)]
-                    for site in coverers[Int(group)] where !inSolution[Int(site)] {
+                    for site in siteCoverers[Int(group)] where !inSolution[Int(site)] {
                         if kept[Int(site)] == 0 { touched.append(site) }
                         kept[Int(site)] += groups[Int(group)]
                     }
@@ -330,12 +334,5 @@ extension PostPlacement.Reduced {
             (inSolution[leaving], inSolution[best.entering]) = (false, true)
         }
         return chosen
-    }
-
-    /// For each group, the sites that cover it.
-    var siteCoverers: [[Int32]] {
-        var coverers = [[Int32]](repeating: [], count: groupWeights.count)
-        for (site, covered) in siteGroups.enumerated() { for group in covered { coverers[Int(group)].append(Int32(site)) } }
-        return coverers
     }
 }
