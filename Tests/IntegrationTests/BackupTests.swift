@@ -23,8 +23,13 @@ struct BackupTests {
             // Situation keeps the incident from the durable topic: the consumer's position is in the log too.
             let breakdown = ["ctl", "call", "/xunfang.situation.v1.Situation/Breakdown", "--data", #"{"by":["DIMENSION_STATION"]}"#]
             #expect(try await eventually { try await run(breakdown, in: first).output.contains(#""total":1"#) })
+            // A document half-written when the backup lists it (renamed into place a moment later) is not copied.
+            let partial = "\(first)/data/community/alerts/.A-999999.xml.part"
+            #expect(FileManager.default.createFile(atPath: partial, contents: Data("<alert".utf8), attributes: [.posixPermissions: 0o600]))
             let taken = try await run(["backup", backup], in: first)
             #expect(taken.status == 0 && taken.output.contains("durable log to sequence"), "\(taken.output)")
+            #expect(!FileManager.default.fileExists(atPath: "\(backup)/community/alerts/.A-999999.xml.part"))
+            try FileManager.default.removeItem(atPath: partial)
             listed = try await run(["dispatch", "incident", "list"], in: first).output
             // After the backup: not in it.
             _ = try await run(["dispatch", "incident", "create", "--type", "fight", "--lon", "104.29", "--lat", "30.97"], in: first)

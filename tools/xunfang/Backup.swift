@@ -59,9 +59,12 @@ struct BackupCommand: ParsableCommand {
                 leftOut.append(relative)
             } else if relative.hasSuffix(".sqlite") {
                 try onlineBackup("\(source)/\(relative)", to: target)
-            } else {
-                try copy("\(source)/\(relative)", to: target)
+            } else if let data = FileManager.default.contents(atPath: "\(source)/\(relative)") {
+                try write(data, to: target)
+            } else if FileManager.default.fileExists(atPath: "\(source)/\(relative)") {
+                throw ValidationError("cannot read \(source)/\(relative)")
             }
+            // Else the running stack removed it after it was listed (a file renamed into place): skipped.
         }
         let sequence = try copyLog(from: "\(source)/bus-log", to: "\(destination)/bus-log")
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
@@ -81,10 +84,11 @@ struct BackupCommand: ParsableCommand {
 
     /// Regular files of the data directory, relative, without the durable log (copied on
     /// its own), SQLite's side files (the online backup reads through them), files being
-    /// replaced and sockets. A file the running stack removes while it is listed is skipped.
+    /// written or replaced (`.new`, `.part`) and sockets. A file the running stack removes
+    /// while it is listed or copied is skipped.
     func dataFiles(in directory: String) throws -> [String] {
         let names = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? []
-        let sideFiles = ["-wal", "-shm", "-journal", ".new"]
+        let sideFiles = ["-wal", "-shm", "-journal", ".new", ".part"]
         return names.filter { name in
             guard !name.hasPrefix("bus-log"), !sideFiles.contains(where: name.hasSuffix) else { return false }
             return (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"))?[.type] as? FileAttributeType == .typeRegular
