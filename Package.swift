@@ -356,6 +356,7 @@ let package = Package(
         .target(
             name: "CommunityPolicingPlugin",
             dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "CommunityPolicingContract", "SituationAnalysisContract", "GridModelContract", "DispatchContract", protobuf, logging,
+                           nioCore, nioPosix, .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/CommunityPolicing/Sources",
             swiftSettings: swiftSettings

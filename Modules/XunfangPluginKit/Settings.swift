@@ -24,3 +24,19 @@ extension PluginContext {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }
+
+extension PluginContext {
+    /// A secret read from the file a setting names (a token, a password): refused when others
+    /// may read the file, trimmed; nil when the setting is unset or empty.
+    public func secret(fromFileIn key: String) throws(SettingError) -> String? {
+        guard let path = settings[key], !path.isEmpty else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SettingError("\(key): cannot read \(path)") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw SettingError("\(key): \(path) may be read by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+        }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty, !secret.contains(where: \.isNewline) else { throw SettingError("\(key): \(path) must hold one line") }
+        return secret
+    }
+}

@@ -164,6 +164,21 @@ struct CapTests {
         let broken = document.replacingOccurrences(of: "<sender>xunfang.community</sender>\n", with: "")
         #expect(try Self.schemaErrors(broken) != nil)
     }
+
+    @Test("a text says the headline and the windows in China time within 200 characters; a gateway address must be http://host[:port]/path")
+    func smsText() throws {
+        let text = SmsGatewayNotifier.text(alert())
+        #expect(text == "【巡防】城关派出所辖区11:00起盗窃高发，请留意所列路段。11:00-12:00 100-101。发现可疑情况请立即报告，不要自行处置。")
+        var long = alert()
+        long.headline = String(repeating: "长", count: 300)
+        #expect(SmsGatewayNotifier.text(long).count == 200 && SmsGatewayNotifier.text(long).hasSuffix("…"))
+        #expect(try SmsGatewayEndpoint("http://10.1.2.3:8080/sms/send") == SmsGatewayEndpoint("http://10.1.2.3:8080/sms/send"))
+        let endpoint = try SmsGatewayEndpoint("http://gateway.county/send")
+        #expect(endpoint.host == "gateway.county" && endpoint.port == 80 && endpoint.path == "/send")
+        for bad in ["https://gateway/send", "gateway:80", "http://:80/send", "http://host:99999/"] {
+            #expect(throws: SettingError.self, "\(bad)") { try SmsGatewayEndpoint(bad) }
+        }
+    }
 }
 
 @Suite("Targeted alerts over the bus")

@@ -98,4 +98,93 @@ struct CommunityCrashTests {
         #expect(seen == Set(alerts.map(\.id)))
         await harness.close()
     }
+
+    @Test("alerts as texts through a real SMS gateway process that refuses some requests, the plugin killed -9 mid-batch: each text is sent once, to the member's phone, every phone read audited")
+    func smsExactlyOnce() async throws {
+        let directory = try countyDirectory("xf-community-sms", county: "")
+        try "gateway-token-0123456789\n".write(toFile: "\(directory)/sms.token", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: "\(directory)/sms.token")
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang-plugin-community")
+        gateway.arguments = ["sms-gateway", "--log", "\(directory)/sms.log", "--token-file", "\(directory)/sms.token", "--fail-every", "97"]
+        FileManager.default.createFile(atPath: "\(directory)/gateway.out", contents: nil)
+        gateway.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/gateway.out"))
+        try gateway.run()
+        defer {
+            gateway.terminate()
+            gateway.waitUntilExit()
+        }
+        var port = ""
+        #expect(await eventually {
+            let line = (try? String(contentsOfFile: "\(directory)/gateway.out", encoding: .utf8)) ?? ""
+            port = line.split(separator: ":").dropFirst().first?.split(separator: ",").first.map(String.init) ?? ""
+            return Int(port) != nil
+        })
+        let sms = #"COMMUNITY_SMS_GATEWAY: "http://127.0.0.1:\#(port)/send", COMMUNITY_SMS_TOKEN_FILE: "\#(directory)/sms.token""#
+        try county.replacingOccurrences(of: #"COMMUNITY_QUIET_HOURS: "off""#, with: #"COMMUNITY_QUIET_HOURS: "off", "# + sms)
+            .write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
+        let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let harness = try #require(await harnessClient(in: directory, secret: Self.secret))
+        // 3,000 members with phones on the hot segment, 100 without one.
+        let count = 3_000
+        func phone(_ index: Int) -> String { String(format: "139%08d", index) }
+        let members = (0..<(count + 100)).map { index in
+            String(format: "M-%05d,T-1,patroller,1001-1002,1-7@00:00-24:00,theft,,0.8,队员%d,%@", index, index, index < count ? phone(index) : "")
+        }
+        try "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n".write(toFile: "\(directory)/teams.csv", atomically: true, encoding: .utf8)
+        try ("id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))
+            .write(toFile: "\(directory)/members.csv", atomically: true, encoding: .utf8)
+        #expect(try await eventually { try await run(["community", "import", "--kind", "teams", "--file", "teams.csv"], in: directory).status == 0 })
+        #expect(try await run(["community", "import", "--kind", "members", "--file", "members.csv"], in: directory).status == 0)
+
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        var warning = Xunfang_Situation_V1_Warning()
+        warning.stationID = "510000-01-01"
+        warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
+        warning.hotHours = [UInt32(ChinaTime.hour(now))]
+        warning.roadSegments = ["1001-1002"]
+        try await harness.publishConfirmed("situation.warning", warning)
+
+        // Kill the plugin once the gateway has taken the first texts, while the rest go out.
+        func logged() -> [SmsLogLine] {
+            ((try? String(contentsOfFile: "\(directory)/sms.log", encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONDecoder().decode(SmsLogLine.self, from: Data($0.utf8)) }
+        }
+        #expect(await eventually(within: 120) { !logged().isEmpty })
+        let plugin = try #require(try await pluginChild("xunfang-plugin-community", of: up.processIdentifier))
+        #expect(kill(plugin, SIGKILL) == 0)
+        let sentAtKill = logged().count
+
+        var list = Xunfang_Community_V1_ListAlertsRequest()
+        list.limit = 10_000
+        var alerts: [Xunfang_Community_V1_Alert] = []
+        #expect(try await eventually(within: 180) {
+            alerts = (try? await harness.call(Self.service + "ListAlerts", list, as: Xunfang_Community_V1_ListAlertsResponse.self))?.alerts ?? []
+            return alerts.count == count + 100 && alerts.allSatisfy { $0.deliveredAt > 0 }
+        }, "sent at the kill: \(sentAtKill)")
+        let lines = logged()
+        let sent = lines.filter { $0.outcome == "sent" }
+        let withPhone = alerts.filter { Int($0.memberID.dropFirst(2))! < count }
+        #expect(sent.count == count && Set(sent.map(\.id)) == Set(withPhone.map(\.id)), "each text sent once; repeats logged: \(lines.count - sent.count)")
+        let memberOf = Dictionary(uniqueKeysWithValues: alerts.map { ($0.id, $0.memberID) })
+        #expect(sent.allSatisfy { $0.to == phone(Int(memberOf[$0.id]!.dropFirst(2))!) && $0.text.hasPrefix("【巡防】") })
+
+        var audit = Xunfang_Community_V1_AuditRequest()
+        audit.limit = 10_000
+        let reads = try await harness.call(Self.service + "Audit", audit, as: Xunfang_Community_V1_AuditResponse.self).entries
+            .filter { $0.action == "read-contact" && $0.who == "community (SMS gateway)" }
+        #expect(Set(reads.map(\.purpose)).isSuperset(of: sent.map { "SMS alert \($0.id)" }), "every phone read audited, with the alert it was for")
+        await harness.close()
+    }
+
+    struct SmsLogLine: Decodable {
+        var id: String
+        var to: String
+        var text: String
+        var outcome: String
+    }
 }

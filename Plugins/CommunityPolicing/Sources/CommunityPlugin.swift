@@ -38,6 +38,7 @@ public struct CommunityPlugin: Plugin {
          PluginCommand("audit", "print who read which member's contact, when and why") { await LedgerCommands.audit($0) },
          PluginCommand("records", "write a team's record book and its signers' keys for verify") { await LedgerCommands.records($0) },
          PluginCommand("verify", "check a co-signed record book: signatures and chain, naming the first bad entry") { VerifyCommand.run($0) },
+         PluginCommand("sms-gateway", "a stand-in SMS gateway for trials: logs each text once, by its idempotency key") { await SmsGatewaySimulator.run($0) },
          PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
     }
 
@@ -71,6 +72,8 @@ public struct CommunityPlugin: Plugin {
     ///   county's teams and members, built on GridModel's areas and roads.
     /// - `COMMUNITY_TRUSTED_RELIABILITY` (default 0.9, 0.5 to 1): a member at least this
     ///   reliable is a trusted reporter, whose tips are verified on arrival.
+    /// - `COMMUNITY_SMS_GATEWAY` (`http://host:port/path`, default none): alerts also go out
+    ///   as texts through this gateway; `COMMUNITY_SMS_TOKEN_FILE` (0600) holds its bearer token.
     /// - `COMMUNITY_TIP_BLUR_METRES` (default 500, 100 to 5,000): the public view of tips
     ///   shows the centre of a cell this size instead of the place.
     public init(context: PluginContext) throws {
@@ -81,20 +84,35 @@ public struct CommunityPlugin: Plugin {
         let outbox = context.settings["COMMUNITY_OUTBOX_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/alerts"
         let demo = context.settings["COMMUNITY_DEMO_LEDGER"] ?? "off"
         guard demo == "on" || demo == "off" || demo.isEmpty else { throw SettingError("COMMUNITY_DEMO_LEDGER is \"\(demo)\"; use on or off") }
+        var sms: SmsGatewaySetting?
+        if let gateway = context.settings["COMMUNITY_SMS_GATEWAY"], !gateway.isEmpty {
+            sms = SmsGatewaySetting(endpoint: try SmsGatewayEndpoint(gateway), token: try context.secret(fromFileIn: "COMMUNITY_SMS_TOKEN_FILE"))
+        }
         try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile, policy: policy, notifier: try OutboxDirectoryNotifier(directory: outbox),
-                      logger: context.logger, demoLedger: demo == "on")
+                      sms: sms, logger: context.logger, demoLedger: demo == "on")
         tips.trustedReliability = try context.number("COMMUNITY_TRUSTED_RELIABILITY", in: 0.5...1, default: 0.9, unit: "")
         tips.blurMetres = try context.number("COMMUNITY_TIP_BLUR_METRES", in: 100...5_000, default: 500, unit: "metres")
     }
 
-    /// For tests: a directory, key file, policy, notifier and clock of their own.
-    public init(dataDirectory: String, keyFile: String, notifier: (any AlertNotifier)? = nil, logger: Logger = Logger(label: "community"),
+    /// For tests: a directory, key file, policy, notifier, SMS gateway and clock of their own.
+    public init(dataDirectory: String, keyFile: String, notifier: (any AlertNotifier)? = nil, sms: SmsGatewaySetting? = nil, logger: Logger = Logger(label: "community"),
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         try self.init(dataDirectory: dataDirectory, keyFile: keyFile, policy: AlertPolicy(),
-                      notifier: try notifier ?? OutboxDirectoryNotifier(directory: "\(dataDirectory)/alerts"), logger: logger, now: now)
+                      notifier: try notifier ?? OutboxDirectoryNotifier(directory: "\(dataDirectory)/alerts"), sms: sms, logger: logger, now: now)
     }
 
-    init(dataDirectory: String, keyFile: String, policy: AlertPolicy, notifier: any AlertNotifier, logger: Logger, demoLedger: Bool = false,
+    /// Texts go out through this gateway too (`COMMUNITY_SMS_GATEWAY`, `COMMUNITY_SMS_TOKEN_FILE`).
+    public struct SmsGatewaySetting: Sendable {
+        public let endpoint: SmsGatewayEndpoint
+        public let token: String?
+
+        public init(endpoint: SmsGatewayEndpoint, token: String?) {
+            self.endpoint = endpoint
+            self.token = token
+        }
+    }
+
+    init(dataDirectory: String, keyFile: String, policy: AlertPolicy, notifier: any AlertNotifier, sms: SmsGatewaySetting? = nil, logger: Logger, demoLedger: Bool = false,
          now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         self.demoLedger = demoLedger
         let keys: SealingKeys
@@ -108,7 +126,14 @@ public struct CommunityPlugin: Plugin {
         books = RecordBooks(store: store)
         tips = Tips(store: store, now: now)
         alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: now)
-        self.notifier = notifier
+        if let sms {
+            let registry = self.registry
+            self.notifier = NotifierChain(notifiers: [notifier, SmsGatewayNotifier(endpoint: sms.endpoint, token: sms.token) { alerts in
+                try registry.phones(for: alerts, caller: "community (SMS gateway)")
+            }])
+        } else {
+            self.notifier = notifier
+        }
         self.logger = logger
     }
 

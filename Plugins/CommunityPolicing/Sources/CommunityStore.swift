@@ -311,6 +311,19 @@ final class CommunityStore: Sendable {
         }
     }
 
+    /// Several members' sealed personal fields, each read audited, all in one transaction
+    /// (a batch of texts to send). Members without personal fields are left out.
+    func personal(audits: [Xunfang_Community_V1_AuditEntry]) throws -> [(member: String, sealed: Data)] {
+        try queue.write { db in
+            let select = try db.cachedStatement(sql: "SELECT personal FROM member WHERE id = ?")
+            return try audits.compactMap { audit in
+                guard let sealed = try Data.fetchOne(select, arguments: [audit.memberID]) else { return nil }
+                try Self.append(audit, db)
+                return (member: audit.memberID, sealed: sealed)
+            }
+        }
+    }
+
     /// Every member's sealed fields, for a key rotation.
     func sealedPersonal() throws -> [(member: String, sealed: Data)] {
         try queue.read { db in

@@ -96,6 +96,22 @@ struct Registry: Sendable {
         return contact
     }
 
+    /// The phones a batch of alerts goes to, by member: each read audited as the notifier's,
+    /// with the alert it is for as the purpose.
+    func phones(for alerts: [Xunfang_Community_V1_Alert], caller: String) throws -> [String: String] {
+        let audits = alerts.map { alert in
+            var audit = entry(caller, action: "read-contact", purpose: "SMS alert \(alert.id)")
+            audit.memberID = alert.memberID
+            return audit
+        }
+        var phones: [String: String] = [:]
+        for (member, sealed) in try store.personal(audits: audits) {
+            let phone = try Xunfang_Community_V1_Contact(serializedBytes: try keys.open(sealed, boundTo: member)).phone
+            if !phone.isEmpty { phones[member] = phone }
+        }
+        return phones
+    }
+
     func audit(_ request: Xunfang_Community_V1_AuditRequest) throws -> Xunfang_Community_V1_AuditResponse {
         guard request.limit <= 10_000 else { throw BusClientError(.invalidArgument, "limit \(request.limit) is above 10,000") }
         var response = Xunfang_Community_V1_AuditResponse()
