@@ -369,7 +369,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CommunityPolicingTests",
-            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangOutbox", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings

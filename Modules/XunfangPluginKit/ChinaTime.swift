@@ -77,7 +77,7 @@ public enum ChinaTime {
     }
 
     /// Days since 1970-01-01 of a Gregorian date (eras of 400 years, March-based years).
-    static func dayNumber(year: Int64, month: Int64, day: Int64) -> Int64 {
+    public static func dayNumber(year: Int64, month: Int64, day: Int64) -> Int64 {
         let shifted = month <= 2 ? year - 1 : year
         let era = (shifted >= 0 ? shifted : shifted - 399) / 400
         let yearOfEra = shifted - era * 400
@@ -87,7 +87,7 @@ public enum ChinaTime {
     }
 
     /// The Gregorian date of a day number.
-    static func civil(_ number: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    public static func civil(_ number: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let shifted = number + 719_468
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
         let dayOfEra = shifted - era * 146_097

@@ -284,6 +284,23 @@ struct DemoLedgerTests {
         #expect(township.allSatisfy { $0.members >= 15 } && village.allSatisfy { $0.members >= 5 })
         #expect(members.count == teams.reduce(0) { $0 + Int($1.members) } && members.allSatisfy(\.contactKept))
         #expect(members.filter(\.roadSegments.isEmpty).map { "\($0.teamID)" } == [], "every member works some road")
+        // The demo's duty records give last week's compliance: a room missed a night, every
+        // fourth chief skipped the month, some village officers fell short of 20 hours.
+        var compliance = Xunfang_Community_V1_ComplianceRequest()
+        compliance.period = .week
+        let report = try await desk.call(service + "Compliance", compliance, as: Xunfang_Community_V1_ComplianceReport.self)
+        let short = Dictionary(grouping: report.items.filter { $0.status == .short }, by: \.kind)
+        #expect(report.label == "2025-W48" && report.closed && report.items.count == 12 + 24 + 129)
+        #expect(short[.policeRoom]?.map(\.postID) == ["R-011"] && short[.policeRoom]?.first?.note == "无人值守1段：2025-11-27 00:00至08:00")
+        #expect(short[.stationChief]?.count == 3)
+        #expect((1...40).contains(short[.villagePolice]?.count ?? 0) && report.exceptions == UInt32(report.items.filter { $0.status == .short }.count))
+        compliance.stationID = report.items[0].stationID
+        compliance.day = "2025-11-30"
+        let station = try await desk.call(service + "Compliance", compliance, as: Xunfang_Community_V1_ComplianceReport.self)
+        #expect(station.label == "2025-W48" && !station.items.isEmpty && station.items.allSatisfy { $0.stationID == compliance.stationID })
+        compliance.period = .unspecified
+        await #expect(throws: BusClientError.self) { try await desk.call(service + "Compliance", compliance, as: Xunfang_Community_V1_ComplianceReport.self) }
+
         // A warning on a village team's road in its evening hours reaches that team's members.
         let villager = try #require(members.first { $0.teamID == village[0].id })
         var issue = Xunfang_Community_V1_IssueAlertsRequest()

@@ -9,7 +9,7 @@ enum DemoCounty {
       socket: bus.sock
       # tcp: 127.0.0.1:7420
       durable_topics: ["incident.>", "dispatch.order.>", "dispatch.escalation", "situation.warning", "community.alert.>",
-                       "checkpoint.order.>", "checkpoint.escalation"]
+                       "community.compliance.>", "checkpoint.order.>", "checkpoint.escalation"]
       ping_interval_ms: 5000
       metrics: 127.0.0.1:9464   # Prometheus text at /metrics
       # How long the durable log keeps messages (first match wins; others: 30 days).
@@ -20,6 +20,7 @@ enum DemoCounty {
         - { topics: "dispatch.escalation", max_age_days: 30 }
         - { topics: "situation.warning", max_age_days: 30 }
         - { topics: "community.alert.>", max_age_days: 7 }
+        - { topics: "community.compliance.>", max_age_days: 90 }
         - { topics: "checkpoint.order.>", max_age_days: 30 }
         - { topics: "checkpoint.escalation", max_age_days: 30 }
     plugins:
@@ -61,6 +62,8 @@ enum DemoCounty {
         # Situation's warnings become targeted alerts: CAP 1.2 files in data/community/alerts.
         # An empty store takes the demo county's 12 station and 129 village teams.
         # Verified tips are forwarded to Dispatch's Intake as incidents (source: tip).
+        # Duty rules (village officers 20 h a week, chiefs a day a month in a police room,
+        # rooms day and night) on three weeks of demo duty records: xunfang community compliance.
         env: { COMMUNITY_DEMO_LEDGER: "on" }
         acl:
           publish: ["community.>"]

@@ -192,6 +192,12 @@ public nonisolated enum Xunfang_Community_V1_LedgerKind: SwiftProtobuf.Enum, Swi
 
   /// id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone
   case members // = 2
+
+  /// id,kind,name,station_id,grid_id,officer_id
+  case dutyPosts // = 3
+
+  /// officer_id,place_id,start,end (China time, YYYY-MM-DD HH:MM)
+  case dutyRecords // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -203,6 +209,8 @@ public nonisolated enum Xunfang_Community_V1_LedgerKind: SwiftProtobuf.Enum, Swi
     case 0: self = .unspecified
     case 1: self = .teams
     case 2: self = .members
+    case 3: self = .dutyPosts
+    case 4: self = .dutyRecords
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -212,6 +220,8 @@ public nonisolated enum Xunfang_Community_V1_LedgerKind: SwiftProtobuf.Enum, Swi
     case .unspecified: return 0
     case .teams: return 1
     case .members: return 2
+    case .dutyPosts: return 3
+    case .dutyRecords: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -221,6 +231,8 @@ public nonisolated enum Xunfang_Community_V1_LedgerKind: SwiftProtobuf.Enum, Swi
     .unspecified,
     .teams,
     .members,
+    .dutyPosts,
+    .dutyRecords,
   ]
 
 }
@@ -313,6 +325,145 @@ public nonisolated enum Xunfang_Community_V1_TipStatus: SwiftProtobuf.Enum, Swif
     .verified,
     .forwarded,
     .dismissed,
+  ]
+
+}
+
+/// What the duty rules watch (domain.md §5): a village or community officer (at least 20 h
+/// a week in their grid), a station chief (one day a month in one of the station's police
+/// rooms), a police room (staffed day and night).
+public nonisolated enum Xunfang_Community_V1_DutyPostKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// CSV: village-police
+  case villagePolice // = 1
+
+  /// CSV: station-chief
+  case stationChief // = 2
+
+  /// CSV: police-room
+  case policeRoom // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .villagePolice
+    case 2: self = .stationChief
+    case 3: self = .policeRoom
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .villagePolice: return 1
+    case .stationChief: return 2
+    case .policeRoom: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Community_V1_DutyPostKind] = [
+    .unspecified,
+    .villagePolice,
+    .stationChief,
+    .policeRoom,
+  ]
+
+}
+
+public nonisolated enum Xunfang_Community_V1_CompliancePeriod: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Monday to Sunday, China time
+  case week // = 1
+
+  /// a month's 1st-10th, 11th-20th, 21st-last (上中下旬)
+  case tenDays // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .week
+    case 2: self = .tenDays
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .week: return 1
+    case .tenDays: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Community_V1_CompliancePeriod] = [
+    .unspecified,
+    .week,
+    .tenDays,
+  ]
+
+}
+
+public nonisolated enum Xunfang_Community_V1_ComplianceStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case met // = 1
+
+  /// an exception: the period is over and the rule not met
+  case short // = 2
+
+  /// not met yet, and the period (a chief's month) not over
+  case pending // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .met
+    case 2: self = .short
+    case 3: self = .pending
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .met: return 1
+    case .short: return 2
+    case .pending: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Community_V1_ComplianceStatus] = [
+    .unspecified,
+    .met,
+    .short,
+    .pending,
   ]
 
 }
@@ -1226,6 +1377,154 @@ public nonisolated struct Xunfang_Community_V1_PublicTipsResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Community_V1_DutyPost: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a police room's id is the place_id of its duty records
+  public var id: String = String()
+
+  public var kind: Xunfang_Community_V1_DutyPostKind = .unspecified
+
+  /// the officer's or the room's name
+  public var name: String = String()
+
+  public var stationID: String = String()
+
+  /// the officer's village, the room's grid ("" for a chief)
+  public var gridID: String = String()
+
+  /// "" for a room
+  public var officerID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An officer on duty at a place (a grid for village work, a police room's id) for a time.
+public nonisolated struct Xunfang_Community_V1_DutyRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var officerID: String = String()
+
+  public var placeID: String = String()
+
+  /// Unix ms
+  public var start: Int64 = 0
+
+  public var end: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_ComplianceItem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var postID: String = String()
+
+  public var kind: Xunfang_Community_V1_DutyPostKind = .unspecified
+
+  public var name: String = String()
+
+  public var stationID: String = String()
+
+  public var gridID: String = String()
+
+  /// hours (village, room) or days (chief)
+  public var required: Double = 0
+
+  public var achieved: Double = 0
+
+  /// "h" or "days"
+  public var unit: String = String()
+
+  public var status: Xunfang_Community_V1_ComplianceStatus = .unspecified
+
+  /// what fell short, in words: the room's uncovered spans
+  public var note: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_ComplianceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var period: Xunfang_Community_V1_CompliancePeriod = .unspecified
+
+  /// YYYY-MM-DD, China time, any day of the period; "" = the last one over
+  public var day: String = String()
+
+  /// "" = every station
+  public var stationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_ComplianceReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var period: Xunfang_Community_V1_CompliancePeriod = .unspecified
+
+  /// "2026-W48", "2026-11 上旬"
+  public var label: String = String()
+
+  public var from: Int64 = 0
+
+  public var to: Int64 = 0
+
+  /// the period is over
+  public var closed: Bool = false
+
+  public var items: [Xunfang_Community_V1_ComplianceItem] = []
+
+  /// items SHORT
+  public var exceptions: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Published on "community.compliance.<station>" once a period is over, one a post short.
+public nonisolated struct Xunfang_Community_V1_ComplianceException: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var label: String = String()
+
+  public var item: Xunfang_Community_V1_ComplianceItem {
+    get {_item ?? Xunfang_Community_V1_ComplianceItem()}
+    set {_item = newValue}
+  }
+  /// Returns true if `item` has been explicitly set.
+  public var hasItem: Bool {self._item != nil}
+  /// Clears the value of `item`. Subsequent reads from it will return its default value.
+  public mutating func clearItem() {self._item = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _item: Xunfang_Community_V1_ComplianceItem? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.community.v1"
@@ -1243,7 +1542,7 @@ nonisolated extension Xunfang_Community_V1_MemberRole: SwiftProtobuf._ProtoNameP
 }
 
 nonisolated extension Xunfang_Community_V1_LedgerKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LEDGER_KIND_UNSPECIFIED\0\u{1}LEDGER_KIND_TEAMS\0\u{1}LEDGER_KIND_MEMBERS\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LEDGER_KIND_UNSPECIFIED\0\u{1}LEDGER_KIND_TEAMS\0\u{1}LEDGER_KIND_MEMBERS\0\u{1}LEDGER_KIND_DUTY_POSTS\0\u{1}LEDGER_KIND_DUTY_RECORDS\0")
 }
 
 nonisolated extension Xunfang_Community_V1_SignerRole: SwiftProtobuf._ProtoNameProviding {
@@ -1252,6 +1551,18 @@ nonisolated extension Xunfang_Community_V1_SignerRole: SwiftProtobuf._ProtoNameP
 
 nonisolated extension Xunfang_Community_V1_TipStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TIP_STATUS_UNSPECIFIED\0\u{1}TIP_STATUS_SUBMITTED\0\u{1}TIP_STATUS_VERIFYING\0\u{1}TIP_STATUS_VERIFIED\0\u{1}TIP_STATUS_FORWARDED\0\u{1}TIP_STATUS_DISMISSED\0")
+}
+
+nonisolated extension Xunfang_Community_V1_DutyPostKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DUTY_POST_KIND_UNSPECIFIED\0\u{1}DUTY_POST_KIND_VILLAGE_POLICE\0\u{1}DUTY_POST_KIND_STATION_CHIEF\0\u{1}DUTY_POST_KIND_POLICE_ROOM\0")
+}
+
+nonisolated extension Xunfang_Community_V1_CompliancePeriod: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0COMPLIANCE_PERIOD_UNSPECIFIED\0\u{1}COMPLIANCE_PERIOD_WEEK\0\u{1}COMPLIANCE_PERIOD_TEN_DAYS\0")
+}
+
+nonisolated extension Xunfang_Community_V1_ComplianceStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0COMPLIANCE_STATUS_UNSPECIFIED\0\u{1}COMPLIANCE_STATUS_MET\0\u{1}COMPLIANCE_STATUS_SHORT\0\u{1}COMPLIANCE_STATUS_PENDING\0")
 }
 
 nonisolated extension Xunfang_Community_V1_Team: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -3173,6 +3484,320 @@ nonisolated extension Xunfang_Community_V1_PublicTipsResponse: SwiftProtobuf.Mes
   public static func ==(lhs: Xunfang_Community_V1_PublicTipsResponse, rhs: Xunfang_Community_V1_PublicTipsResponse) -> Bool {
     if lhs.tips != rhs.tips {return false}
     if lhs.precisionMetres != rhs.precisionMetres {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_DutyPost: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DutyPost"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{1}name\0\u{3}station_id\0\u{3}grid_id\0\u{3}officer_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.officerID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 5)
+    }
+    if !self.officerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.officerID, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_DutyPost, rhs: Xunfang_Community_V1_DutyPost) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.officerID != rhs.officerID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_DutyRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DutyRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}officer_id\0\u{3}place_id\0\u{1}start\0\u{1}end\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.officerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.placeID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.start) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.end) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.officerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.officerID, fieldNumber: 1)
+    }
+    if !self.placeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.placeID, fieldNumber: 2)
+    }
+    if self.start != 0 {
+      try visitor.visitSingularInt64Field(value: self.start, fieldNumber: 3)
+    }
+    if self.end != 0 {
+      try visitor.visitSingularInt64Field(value: self.end, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_DutyRecord, rhs: Xunfang_Community_V1_DutyRecord) -> Bool {
+    if lhs.officerID != rhs.officerID {return false}
+    if lhs.placeID != rhs.placeID {return false}
+    if lhs.start != rhs.start {return false}
+    if lhs.end != rhs.end {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_ComplianceItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceItem"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}post_id\0\u{1}kind\0\u{1}name\0\u{3}station_id\0\u{3}grid_id\0\u{1}required\0\u{1}achieved\0\u{1}unit\0\u{1}status\0\u{1}note\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.postID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.required) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.achieved) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.unit) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.postID.isEmpty {
+      try visitor.visitSingularStringField(value: self.postID, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 5)
+    }
+    if self.required.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.required, fieldNumber: 6)
+    }
+    if self.achieved.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.achieved, fieldNumber: 7)
+    }
+    if !self.unit.isEmpty {
+      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 8)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 9)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_ComplianceItem, rhs: Xunfang_Community_V1_ComplianceItem) -> Bool {
+    if lhs.postID != rhs.postID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.required != rhs.required {return false}
+    if lhs.achieved != rhs.achieved {return false}
+    if lhs.unit != rhs.unit {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.note != rhs.note {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_ComplianceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0\u{1}day\0\u{3}station_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.period) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.period != .unspecified {
+      try visitor.visitSingularEnumField(value: self.period, fieldNumber: 1)
+    }
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 2)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_ComplianceRequest, rhs: Xunfang_Community_V1_ComplianceRequest) -> Bool {
+    if lhs.period != rhs.period {return false}
+    if lhs.day != rhs.day {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_ComplianceReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0\u{1}label\0\u{1}from\0\u{1}to\0\u{1}closed\0\u{1}items\0\u{1}exceptions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.period) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.to) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.closed) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.exceptions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.period != .unspecified {
+      try visitor.visitSingularEnumField(value: self.period, fieldNumber: 1)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 2)
+    }
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 3)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularInt64Field(value: self.to, fieldNumber: 4)
+    }
+    if self.closed != false {
+      try visitor.visitSingularBoolField(value: self.closed, fieldNumber: 5)
+    }
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 6)
+    }
+    if self.exceptions != 0 {
+      try visitor.visitSingularUInt32Field(value: self.exceptions, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_ComplianceReport, rhs: Xunfang_Community_V1_ComplianceReport) -> Bool {
+    if lhs.period != rhs.period {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.closed != rhs.closed {return false}
+    if lhs.items != rhs.items {return false}
+    if lhs.exceptions != rhs.exceptions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_ComplianceException: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceException"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}label\0\u{1}item\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._item) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 1)
+    }
+    try { if let v = self._item {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_ComplianceException, rhs: Xunfang_Community_V1_ComplianceException) -> Bool {
+    if lhs.label != rhs.label {return false}
+    if lhs._item != rhs._item {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -16,9 +16,10 @@ public struct CommunityPlugin: Plugin {
     static let service = "/xunfang.community.v1.Community/"
     static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey",
                           "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "ListRecords",
-                          "SubmitTip", "UpdateTip", "GetTip", "ListTips", "PublicTips"].map { service + $0 }
+                          "SubmitTip", "UpdateTip", "GetTip", "ListTips", "PublicTips", "Compliance"].map { service + $0 }
     static let warningTopic = "situation.warning"
     static let alertTopic = "community.alert.>"
+    static let complianceTopic = "community.compliance.>"
     static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
     static let locate = "/xunfang.grid_model.v1.GridModel/Locate"
     /// Where verified tips are forwarded; optional (only forwarding needs it), so not in the manifest.
@@ -27,8 +28,8 @@ public struct CommunityPlugin: Plugin {
     static let warningConsumer = "community-alerts"
 
     public static let manifest = PluginManifest(
-        name: "community", version: "0.2.0", publishes: [alertTopic], subscribes: [warningTopic], serves: methods, calls: [listAreas, locate],
-        topicTypes: [alertTopic: "xunfang.community.v1.Alert"])
+        name: "community", version: "0.2.0", publishes: [alertTopic, complianceTopic], subscribes: [warningTopic], serves: methods, calls: [listAreas, locate],
+        topicTypes: [alertTopic: "xunfang.community.v1.Alert", complianceTopic: "xunfang.community.v1.ComplianceException"])
 
     public static var descriptorSet: Data { CommunityPolicingDescriptors.fileDescriptorSet }
 
@@ -38,6 +39,7 @@ public struct CommunityPlugin: Plugin {
          PluginCommand("audit", "print who read which member's contact, when and why") { await LedgerCommands.audit($0) },
          PluginCommand("records", "write a team's record book and its signers' keys for verify") { await LedgerCommands.records($0) },
          PluginCommand("verify", "check a co-signed record book: signatures and chain, naming the first bad entry") { VerifyCommand.run($0) },
+         PluginCommand("compliance", "the duty rules' weekly or ten-day report: text, JSON or HTML") { await DutyCommands.compliance($0) },
          PluginCommand("sms-gateway", "a stand-in SMS gateway for trials: logs each text once, by its idempotency key") { await SmsGatewaySimulator.run($0) },
          PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
     }
@@ -45,6 +47,7 @@ public struct CommunityPlugin: Plugin {
     let registry: Registry
     let alerting: Alerting
     let books: RecordBooks
+    var duty: Duty
     var tips: Tips
     let notifier: any AlertNotifier
     let logger: Logger
@@ -74,6 +77,8 @@ public struct CommunityPlugin: Plugin {
     ///   reliable is a trusted reporter, whose tips are verified on arrival.
     /// - `COMMUNITY_SMS_GATEWAY` (`http://host:port/path`, default none): alerts also go out
     ///   as texts through this gateway; `COMMUNITY_SMS_TOKEN_FILE` (0600) holds its bearer token.
+    /// - `COMMUNITY_DUTY_GRACE_HOURS` (default 24, 0 to 168): a week's or ten days' duty
+    ///   exceptions are published this long after it ends, once late records are in.
     /// - `COMMUNITY_TIP_BLUR_METRES` (default 500, 100 to 5,000): the public view of tips
     ///   shows the centre of a cell this size instead of the place.
     public init(context: PluginContext) throws {
@@ -92,6 +97,7 @@ public struct CommunityPlugin: Plugin {
                       sms: sms, logger: context.logger, demoLedger: demo == "on")
         tips.trustedReliability = try context.number("COMMUNITY_TRUSTED_RELIABILITY", in: 0.5...1, default: 0.9, unit: "")
         tips.blurMetres = try context.number("COMMUNITY_TIP_BLUR_METRES", in: 100...5_000, default: 500, unit: "metres")
+        duty.grace = Int64(try context.number("COMMUNITY_DUTY_GRACE_HOURS", in: 0...168, default: 24, unit: "hours") * 3_600_000)
     }
 
     /// For tests: a directory, key file, policy, notifier, SMS gateway and clock of their own.
@@ -124,6 +130,7 @@ public struct CommunityPlugin: Plugin {
         let store = try CommunityStore(path: "\(dataDirectory)/community.sqlite")
         registry = Registry(store: store, keys: keys, now: now)
         books = RecordBooks(store: store)
+        duty = Duty(store: store, now: now)
         tips = Tips(store: store, now: now)
         alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: now)
         if let sms {
@@ -178,6 +185,10 @@ public struct CommunityPlugin: Plugin {
         bus.serve(Self.service + "GetTip") { (request: Xunfang_Community_V1_GetTipRequest, _) in try tips.get(request) }
         bus.serve(Self.service + "ListTips") { (request: Xunfang_Community_V1_ListTipsRequest, _) in try tips.list(request) }
         bus.serve(Self.service + "PublicTips") { (request: Xunfang_Community_V1_PublicTipsRequest, _) in try tips.publicView(request) }
+        let duty = self.duty
+        bus.serve(Self.service + "Compliance") { (request: Xunfang_Community_V1_ComplianceRequest, _) in
+            try await onOwnThread { try duty.compliance(request) }
+        }
     }
 
     /// A verified tip as a Dispatch incident (source tip, external id the tip's id, so a
@@ -236,6 +247,22 @@ public struct CommunityPlugin: Plugin {
                 await Outbox.drain(alerting.store.queue, bus: { bus }, wake: wake.stream, logger: logger)
             }
             group.addTask { [self] in await deliver() }
+            group.addTask { [self] in
+                // A week or ten days ends with no event to say so: look each minute.
+                while !Task.isCancelled {
+                    do {
+                        let duty = self.duty
+                        let published = try await onOwnThread { try duty.publishClosedPeriods() }
+                        if !published.isEmpty {
+                            logger.info("duty compliance published", metadata: ["xunfang.periods": "\(published)"])
+                            wake.continuation.yield()
+                        }
+                    } catch {
+                        logger.warning("duty compliance not published; trying again", metadata: ["xunfang.error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: .seconds(60))
+                }
+            }
             group.addTask { [self] in
                 // Alerts held past quiet hours fall due with no event to say so.
                 while !Task.isCancelled {
@@ -307,22 +334,23 @@ public struct CommunityPlugin: Plugin {
                     let answer = try? await bus.call(Self.locate, locate, as: Xunfang_GridModel_V1_LocateResponse.self)
                     return answer.flatMap { $0.roadSegmentMetres < 500 && !$0.roadSegmentID.isEmpty ? $0.roadSegmentID : nil }
                 }
+                let duty = demo.duty(now: alerting.now(), seed: 16)
                 let registry = self.registry
-                let imported = try await onOwnThread { () -> (UInt32, UInt32) in
-                    var request = Xunfang_Community_V1_ImportLedgerRequest()
-                    request.kind = .teams
-                    request.csv = ledger.teams
-                    let teams = try registry.importLedger(request, caller: "community (demo ledger)")
-                    request.kind = .members
-                    request.csv = ledger.members
-                    let members = try registry.importLedger(request, caller: "community (demo ledger)")
-                    guard teams.errors.isEmpty, members.errors.isEmpty else {
-                        throw BusClientError(.internal, "the demo ledger is refused: \((teams.errors + members.errors).prefix(3).map(\.message))")
-                    }
-                    return (teams.imported, members.imported)
+                let imported = try await onOwnThread { () -> [UInt32] in
+                    // Members last: a store with members has the whole demo ledger.
+                    try [(Xunfang_Community_V1_LedgerKind.dutyPosts, duty.posts), (.dutyRecords, duty.records), (.teams, ledger.teams), (.members, ledger.members)]
+                        .map { kind, csv in
+                            var request = Xunfang_Community_V1_ImportLedgerRequest()
+                            request.kind = kind
+                            request.csv = csv
+                            let answer = try registry.importLedger(request, caller: "community (demo ledger)")
+                            guard answer.errors.isEmpty else { throw BusClientError(.internal, "the demo \(kind) ledger is refused: \(answer.errors.prefix(3).map(\.message))") }
+                            return answer.imported
+                        }
                 }
                 alerting.ledgerChanged()
-                logger.info("demo ledger seeded from GridModel's areas", metadata: ["xunfang.teams": "\(imported.0)", "xunfang.members": "\(imported.1)"])
+                logger.info("demo ledger seeded from GridModel's areas", metadata: ["xunfang.duty_posts": "\(imported[0])", "xunfang.duty_records": "\(imported[1])",
+                                                                                   "xunfang.teams": "\(imported[2])", "xunfang.members": "\(imported[3])"])
                 return
             } catch {
                 logger.info("waiting for GridModel to seed the demo ledger", metadata: ["xunfang.error": "\(error)"])

@@ -49,7 +49,76 @@ final class CommunityStore: Sendable {
                 CREATE INDEX tip_member ON tip (member, seq);
                 """)
         }
+        migrator.registerMigration("v5 duty") { db in
+            try db.execute(sql: """
+                CREATE TABLE duty_post (id TEXT PRIMARY KEY NOT NULL, station TEXT NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE duty_record (officer TEXT NOT NULL, place TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+                                          PRIMARY KEY (officer, place, start));
+                CREATE INDEX duty_record_end ON duty_record(end);
+                CREATE TABLE compliance_published (label TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, exceptions INTEGER NOT NULL);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    // MARK: - Duty
+
+    func put(posts: [Xunfang_Community_V1_DutyPost], audit: Xunfang_Community_V1_AuditEntry) throws {
+        try queue.write { db in
+            for post in posts {
+                try db.execute(sql: "INSERT OR REPLACE INTO duty_post (id, station, record) VALUES (?, ?, ?)",
+                               arguments: [post.id, post.stationID, try post.serializedBytes() as Data])
+            }
+            try Self.append(audit, db)
+        }
+    }
+
+    /// Records are keyed by officer, place and start: importing a roster again replaces them.
+    func put(dutyRecords records: [Xunfang_Community_V1_DutyRecord], audit: Xunfang_Community_V1_AuditEntry) throws {
+        try queue.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO duty_record (officer, place, start, end) VALUES (?, ?, ?, ?)")
+            for record in records { try insert.execute(arguments: [record.officerID, record.placeID, record.start, record.end]) }
+            try Self.append(audit, db)
+        }
+    }
+
+    func dutyPosts(station: String? = nil) throws -> [Xunfang_Community_V1_DutyPost] {
+        try queue.read { db in
+            let rows = if let station {
+                try Data.fetchAll(db, sql: "SELECT record FROM duty_post WHERE station = ? ORDER BY id", arguments: [station])
+            } else {
+                try Data.fetchAll(db, sql: "SELECT record FROM duty_post ORDER BY id")
+            }
+            return try rows.map { try Xunfang_Community_V1_DutyPost(serializedBytes: $0) }
+        }
+    }
+
+    /// Duty records overlapping `from..<to`.
+    func dutyRecords(from: Int64, to: Int64) throws -> [Xunfang_Community_V1_DutyRecord] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT officer, place, start, end FROM duty_record WHERE end > ? AND start < ?", arguments: [from, to]).map { row in
+                var record = Xunfang_Community_V1_DutyRecord()
+                record.officerID = row["officer"]
+                record.placeID = row["place"]
+                record.start = row["start"]
+                record.end = row["end"]
+                return record
+            }
+        }
+    }
+
+    /// A closed period's exceptions, once: the messages go out through the outbox, written
+    /// with the mark that they were. False when the period was published before.
+    func publishCompliance(label: String, at time: Int64, exceptions: [Xunfang_Community_V1_ComplianceException]) throws -> Bool {
+        try queue.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM compliance_published WHERE label = ?", arguments: [label]) == nil else { return false }
+            try db.execute(sql: "INSERT INTO compliance_published (label, at, exceptions) VALUES (?, ?, ?)", arguments: [label, time, exceptions.count])
+            try Outbox.append(db, try exceptions.map { exception in
+                (topic: "community.compliance.\(exception.item.stationID)", payload: try exception.serializedBytes(),
+                 messageID: "compliance \(label) \(exception.item.postID)")
+            })
+            return true
+        }
     }
 
     // MARK: - Tips

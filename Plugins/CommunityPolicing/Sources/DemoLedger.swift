@@ -73,6 +73,56 @@ struct DemoLedger {
         return (teams.joined(separator: "\n") + "\n", members.joined(separator: "\n") + "\n")
     }
 
+    /// The duty ledgers: each station's chief and a police room in each of its first two
+    /// grids, staffed in three shifts (one night shift missed four days ago); each grid's
+    /// village or community officer, 4 to 6 hours on most days (every eighth officer on
+    /// three days in seven, short of 20 hours). Records cover the three weeks before `now`.
+    func duty(now: Int64, seed: UInt64) -> (posts: String, records: String) {
+        var random = SyntheticRoads.Generator(state: seed)
+        var posts = [Ledger.dutyPostHeader], records = [Ledger.dutyRecordHeader]
+        func name() -> String {
+            Self.surnames[Int(random.next() % UInt64(Self.surnames.count))] + Self.givenNames[Int(random.next() % UInt64(Self.givenNames.count))]
+        }
+        func record(_ officer: String, _ place: String, _ start: Int64, hours: Double) {
+            records.append("\(officer),\(place),\(ChinaTime.format(milliseconds: start).prefix(16)),\(ChinaTime.format(milliseconds: start + Int64(hours * 3_600_000)).prefix(16))")
+        }
+        let today = ChinaTime.dayNumber(now), first = today - 21
+        let gridsByStation = Dictionary(grouping: grids, by: \.stationID)
+        var officer = 0
+        for (stationIndex, station) in stations.enumerated() {
+            let own = gridsByStation[station.id] ?? []
+            guard !own.isEmpty else { continue }
+            officer += 1
+            let chief = String(format: "PO-%04d", officer)
+            posts.append(String(format: "C-%02d,station-chief,%@,%@,,%@", stationIndex + 1, name(), station.id, chief))
+            for (roomIndex, grid) in own.prefix(2).enumerated() {
+                let room = String(format: "R-%02d%d", stationIndex + 1, roomIndex + 1)
+                posts.append("\(room),police-room,\(grid.name)警务室,\(station.id),\(grid.id),")
+                for day in first..<today {
+                    for shift in 0..<3 where !(stationIndex == 0 && roomIndex == 0 && day == today - 4 && shift == 0) {
+                        record(String(format: "PO-%04d", 9_000 + stationIndex * 10 + roomIndex * 3 + shift), room, ChinaTime.start(ofDay: day) + Int64(shift) * 8 * 3_600_000, hours: 8)
+                    }
+                }
+                // Most chiefs do their day in the station's first room on each month's 2nd
+                // (or the records' first day); every fourth station's chief does not.
+                if roomIndex == 0 && stationIndex % 4 != 3 {
+                    for day in first..<today where day == first || ChinaTime.civil(day).day == 2 {
+                        record(chief, room, ChinaTime.start(ofDay: day) + 9 * 3_600_000, hours: 8)
+                    }
+                }
+            }
+            for grid in own {
+                officer += 1
+                let id = String(format: "PO-%04d", officer)
+                posts.append(String(format: "V-%04d,village-police,%@,%@,%@,%@", officer, name(), station.id, grid.id, id))
+                for day in first..<today where random.next() % 7 < (officer % 8 == 0 ? 3 : 6) {
+                    record(id, grid.id, ChinaTime.start(ofDay: day) + Int64(8 + random.next() % 3) * 3_600_000, hours: 4 + Double(random.next() % 5) / 2)
+                }
+            }
+        }
+        return (posts.joined(separator: "\n") + "\n", records.joined(separator: "\n") + "\n")
+    }
+
     /// Points inside `grid`'s outline (its middle when it has none to speak of).
     func points(in grid: Grid, count: Int, random: inout SyntheticRoads.Generator) -> [GeoPoint] {
         guard grid.outline.count >= 3 else { return [] }

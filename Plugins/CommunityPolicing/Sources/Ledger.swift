@@ -156,7 +156,7 @@ enum Ledger {
 
     /// Runs `row` on every line after the header, collecting each line's fault (at most
     /// 100 named, then a count).
-    private static func rows(_ csv: String, header: String, fields count: Int, limit: Int, maxBytes: Int, _ row: ([String]) throws -> Void) -> [LineError] {
+    static func rows(_ csv: String, header: String, fields count: Int, limit: Int, maxBytes: Int, _ row: ([String]) throws -> Void) -> [LineError] {
         var errors: [LineError] = []
         func fail(_ line: Int, _ message: String) {
             var error = LineError()
@@ -195,14 +195,14 @@ enum Ledger {
         return errors
     }
 
-    private static func identifier(_ text: String, _ field: String) throws -> String {
+    static func identifier(_ text: String, _ field: String) throws -> String {
         guard (1...64).contains(text.count), text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
             throw LineFault("\(field) \"\(text)\" must be 1 to 64 letters, digits, - or _")
         }
         return text
     }
 
-    private static func named<Value>(_ text: String, in table: [String: Value], _ field: String) throws -> Value {
+    static func named<Value>(_ text: String, in table: [String: Value], _ field: String) throws -> Value {
         guard let value = table[text] else { throw LineFault("\(field) \"\(text)\" is not one of \(table.keys.sorted().joined(separator: ", "))") }
         return value
     }

@@ -6,7 +6,7 @@ import CommunityPolicingContract
 /// the bus as the ctl client (its ACL decides, as for any caller).
 enum LedgerCommands {
     static let usage = """
-    usage: xunfang community import --kind teams|members --file FILE.csv [--data-dir DIR] [--bus ENDPOINT]
+    usage: xunfang community import --kind teams|members|duty-posts|duty-records --file FILE.csv [--data-dir DIR] [--bus ENDPOINT]
            xunfang community export --kind teams|members [--out FILE.csv] [--data-dir DIR] [--bus ENDPOINT]
            xunfang community audit [--member ID] [--since yyyy-mm-dd] [--limit N] [--data-dir DIR] [--bus ENDPOINT]
     A ledger of any size is checked whole first: one bad line and nothing is imported. Larger
@@ -22,6 +22,8 @@ enum LedgerCommands {
         switch text {
         case "teams": .teams
         case "members": .members
+        case "duty-posts": .dutyPosts
+        case "duty-records": .dutyRecords
         default: nil
         }
     }
@@ -42,6 +44,14 @@ enum LedgerCommands {
                 let teams = try await connection.callOnce(CommunityPlugin.service + "ListTeams", Xunfang_Community_V1_ListTeamsRequest(),
                                                           as: Xunfang_Community_V1_ListTeamsResponse.self).teams
                 errors = Ledger.check(members: text, teams: Set(teams.map(\.id)))
+            case .dutyPosts:
+                errors = Ledger.rejected(Ledger.dutyPosts(csv: text, maxBytes: maxFileBytes))
+            case .dutyRecords:
+                var request = Xunfang_Community_V1_ComplianceRequest()
+                request.period = .week
+                let posts = try await connection.callOnce(CommunityPlugin.service + "Compliance", request, as: Xunfang_Community_V1_ComplianceReport.self).items
+                let places = Set(posts.map { $0.kind == .policeRoom ? $0.postID : $0.gridID }.filter { !$0.isEmpty })
+                errors = Ledger.rejected(Ledger.dutyRecords(csv: text, places: places, maxBytes: maxFileBytes))
             default:
                 errors = Ledger.check(teams: text)
             }

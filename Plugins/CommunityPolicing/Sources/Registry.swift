@@ -30,8 +30,22 @@ struct Registry: Sendable {
                 try store.put(members: sealed, audit: entry(caller, action: "import-members", purpose: "\(rows.count) members"))
                 response.imported = UInt32(rows.count)
             }
+        case .dutyPosts:
+            switch Ledger.dutyPosts(csv: request.csv) {
+            case .failure(let rejection): response.errors = rejection.errors
+            case .success(let posts):
+                try store.put(posts: posts, audit: entry(caller, action: "import-duty-posts", purpose: "\(posts.count) duty posts"))
+                response.imported = UInt32(posts.count)
+            }
+        case .dutyRecords:
+            switch Ledger.dutyRecords(csv: request.csv, places: DutyRules.places(try store.dutyPosts())) {
+            case .failure(let rejection): response.errors = rejection.errors
+            case .success(let records):
+                try store.put(dutyRecords: records, audit: entry(caller, action: "import-duty-records", purpose: "\(records.count) duty records"))
+                response.imported = UInt32(records.count)
+            }
         default:
-            throw BusClientError(.invalidArgument, "kind must be LEDGER_KIND_TEAMS or LEDGER_KIND_MEMBERS")
+            throw BusClientError(.invalidArgument, "kind must be LEDGER_KIND_TEAMS, _MEMBERS, _DUTY_POSTS or _DUTY_RECORDS")
         }
         return response
     }

@@ -2032,6 +2032,276 @@ void   xunfang__community__v1__public_tips_response__free_unpacked
   assert(message->base.descriptor == &xunfang__community__v1__public_tips_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__community__v1__duty_post__init
+                     (Xunfang__Community__V1__DutyPost         *message)
+{
+  static const Xunfang__Community__V1__DutyPost init_value = XUNFANG__COMMUNITY__V1__DUTY_POST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__duty_post__get_packed_size
+                     (const Xunfang__Community__V1__DutyPost *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__duty_post__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__duty_post__pack
+                     (const Xunfang__Community__V1__DutyPost *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__duty_post__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__duty_post__pack_to_buffer
+                     (const Xunfang__Community__V1__DutyPost *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__duty_post__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__DutyPost *
+       xunfang__community__v1__duty_post__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__DutyPost *)
+     protobuf_c_message_unpack (&xunfang__community__v1__duty_post__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__duty_post__free_unpacked
+                     (Xunfang__Community__V1__DutyPost *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__duty_post__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__duty_record__init
+                     (Xunfang__Community__V1__DutyRecord         *message)
+{
+  static const Xunfang__Community__V1__DutyRecord init_value = XUNFANG__COMMUNITY__V1__DUTY_RECORD__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__duty_record__get_packed_size
+                     (const Xunfang__Community__V1__DutyRecord *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__duty_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__duty_record__pack
+                     (const Xunfang__Community__V1__DutyRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__duty_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__duty_record__pack_to_buffer
+                     (const Xunfang__Community__V1__DutyRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__duty_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__DutyRecord *
+       xunfang__community__v1__duty_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__DutyRecord *)
+     protobuf_c_message_unpack (&xunfang__community__v1__duty_record__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__duty_record__free_unpacked
+                     (Xunfang__Community__V1__DutyRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__duty_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__compliance_item__init
+                     (Xunfang__Community__V1__ComplianceItem         *message)
+{
+  static const Xunfang__Community__V1__ComplianceItem init_value = XUNFANG__COMMUNITY__V1__COMPLIANCE_ITEM__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__compliance_item__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceItem *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_item__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__compliance_item__pack
+                     (const Xunfang__Community__V1__ComplianceItem *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_item__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__compliance_item__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceItem *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_item__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ComplianceItem *
+       xunfang__community__v1__compliance_item__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ComplianceItem *)
+     protobuf_c_message_unpack (&xunfang__community__v1__compliance_item__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__compliance_item__free_unpacked
+                     (Xunfang__Community__V1__ComplianceItem *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_item__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__compliance_request__init
+                     (Xunfang__Community__V1__ComplianceRequest         *message)
+{
+  static const Xunfang__Community__V1__ComplianceRequest init_value = XUNFANG__COMMUNITY__V1__COMPLIANCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__compliance_request__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__compliance_request__pack
+                     (const Xunfang__Community__V1__ComplianceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__compliance_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ComplianceRequest *
+       xunfang__community__v1__compliance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ComplianceRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__compliance_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__compliance_request__free_unpacked
+                     (Xunfang__Community__V1__ComplianceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__compliance_report__init
+                     (Xunfang__Community__V1__ComplianceReport         *message)
+{
+  static const Xunfang__Community__V1__ComplianceReport init_value = XUNFANG__COMMUNITY__V1__COMPLIANCE_REPORT__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__compliance_report__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceReport *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__compliance_report__pack
+                     (const Xunfang__Community__V1__ComplianceReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__compliance_report__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ComplianceReport *
+       xunfang__community__v1__compliance_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ComplianceReport *)
+     protobuf_c_message_unpack (&xunfang__community__v1__compliance_report__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__compliance_report__free_unpacked
+                     (Xunfang__Community__V1__ComplianceReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__compliance_exception__init
+                     (Xunfang__Community__V1__ComplianceException         *message)
+{
+  static const Xunfang__Community__V1__ComplianceException init_value = XUNFANG__COMMUNITY__V1__COMPLIANCE_EXCEPTION__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__compliance_exception__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceException *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_exception__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__compliance_exception__pack
+                     (const Xunfang__Community__V1__ComplianceException *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_exception__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__compliance_exception__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceException *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_exception__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ComplianceException *
+       xunfang__community__v1__compliance_exception__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ComplianceException *)
+     protobuf_c_message_unpack (&xunfang__community__v1__compliance_exception__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__compliance_exception__free_unpacked
+                     (Xunfang__Community__V1__ComplianceException *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__compliance_exception__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__community__v1__team__field_descriptors[7] =
 {
   {
@@ -5191,6 +5461,572 @@ const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_response__d
   (ProtobufCMessageInit) xunfang__community__v1__public_tips_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__community__v1__duty_post__field_descriptors[6] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyPost, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyPost, kind),
+    &xunfang__community__v1__duty_post_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyPost, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyPost, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyPost, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "officer_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyPost, officer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__duty_post__field_indices_by_name[] = {
+  4,   /* field[4] = grid_id */
+  0,   /* field[0] = id */
+  1,   /* field[1] = kind */
+  2,   /* field[2] = name */
+  5,   /* field[5] = officer_id */
+  3,   /* field[3] = station_id */
+};
+static const ProtobufCIntRange xunfang__community__v1__duty_post__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__duty_post__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.DutyPost",
+  "DutyPost",
+  "Xunfang__Community__V1__DutyPost",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__DutyPost),
+  6,
+  xunfang__community__v1__duty_post__field_descriptors,
+  xunfang__community__v1__duty_post__field_indices_by_name,
+  1,  xunfang__community__v1__duty_post__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__duty_post__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__duty_record__field_descriptors[4] =
+{
+  {
+    "officer_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyRecord, officer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "place_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyRecord, place_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyRecord, start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__DutyRecord, end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__duty_record__field_indices_by_name[] = {
+  3,   /* field[3] = end */
+  0,   /* field[0] = officer_id */
+  1,   /* field[1] = place_id */
+  2,   /* field[2] = start */
+};
+static const ProtobufCIntRange xunfang__community__v1__duty_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__duty_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.DutyRecord",
+  "DutyRecord",
+  "Xunfang__Community__V1__DutyRecord",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__DutyRecord),
+  4,
+  xunfang__community__v1__duty_record__field_descriptors,
+  xunfang__community__v1__duty_record__field_indices_by_name,
+  1,  xunfang__community__v1__duty_record__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__duty_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__compliance_item__field_descriptors[10] =
+{
+  {
+    "post_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, post_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, kind),
+    &xunfang__community__v1__duty_post_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "required",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, required),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "achieved",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, achieved),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, unit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, status),
+    &xunfang__community__v1__compliance_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceItem, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__compliance_item__field_indices_by_name[] = {
+  6,   /* field[6] = achieved */
+  4,   /* field[4] = grid_id */
+  1,   /* field[1] = kind */
+  2,   /* field[2] = name */
+  9,   /* field[9] = note */
+  0,   /* field[0] = post_id */
+  5,   /* field[5] = required */
+  3,   /* field[3] = station_id */
+  8,   /* field[8] = status */
+  7,   /* field[7] = unit */
+};
+static const ProtobufCIntRange xunfang__community__v1__compliance_item__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__compliance_item__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ComplianceItem",
+  "ComplianceItem",
+  "Xunfang__Community__V1__ComplianceItem",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ComplianceItem),
+  10,
+  xunfang__community__v1__compliance_item__field_descriptors,
+  xunfang__community__v1__compliance_item__field_indices_by_name,
+  1,  xunfang__community__v1__compliance_item__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__compliance_item__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__compliance_request__field_descriptors[3] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceRequest, period),
+    &xunfang__community__v1__compliance_period__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "day",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceRequest, day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__compliance_request__field_indices_by_name[] = {
+  1,   /* field[1] = day */
+  0,   /* field[0] = period */
+  2,   /* field[2] = station_id */
+};
+static const ProtobufCIntRange xunfang__community__v1__compliance_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__compliance_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ComplianceRequest",
+  "ComplianceRequest",
+  "Xunfang__Community__V1__ComplianceRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ComplianceRequest),
+  3,
+  xunfang__community__v1__compliance_request__field_descriptors,
+  xunfang__community__v1__compliance_request__field_indices_by_name,
+  1,  xunfang__community__v1__compliance_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__compliance_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__compliance_report__field_descriptors[7] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceReport, period),
+    &xunfang__community__v1__compliance_period__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "label",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceReport, label),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceReport, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceReport, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceReport, closed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ComplianceReport, n_items),
+    offsetof(Xunfang__Community__V1__ComplianceReport, items),
+    &xunfang__community__v1__compliance_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exceptions",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceReport, exceptions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__compliance_report__field_indices_by_name[] = {
+  4,   /* field[4] = closed */
+  6,   /* field[6] = exceptions */
+  2,   /* field[2] = from */
+  5,   /* field[5] = items */
+  1,   /* field[1] = label */
+  0,   /* field[0] = period */
+  3,   /* field[3] = to */
+};
+static const ProtobufCIntRange xunfang__community__v1__compliance_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__compliance_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ComplianceReport",
+  "ComplianceReport",
+  "Xunfang__Community__V1__ComplianceReport",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ComplianceReport),
+  7,
+  xunfang__community__v1__compliance_report__field_descriptors,
+  xunfang__community__v1__compliance_report__field_indices_by_name,
+  1,  xunfang__community__v1__compliance_report__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__compliance_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__compliance_exception__field_descriptors[2] =
+{
+  {
+    "label",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceException, label),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "item",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ComplianceException, item),
+    &xunfang__community__v1__compliance_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__compliance_exception__field_indices_by_name[] = {
+  1,   /* field[1] = item */
+  0,   /* field[0] = label */
+};
+static const ProtobufCIntRange xunfang__community__v1__compliance_exception__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__compliance_exception__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ComplianceException",
+  "ComplianceException",
+  "Xunfang__Community__V1__ComplianceException",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ComplianceException),
+  2,
+  xunfang__community__v1__compliance_exception__field_descriptors,
+  xunfang__community__v1__compliance_exception__field_indices_by_name,
+  1,  xunfang__community__v1__compliance_exception__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__compliance_exception__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__community__v1__team_kind__enum_values_by_number[7] =
 {
   { "TEAM_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__TEAM_KIND__TEAM_KIND_UNSPECIFIED", 0 },
@@ -5293,17 +6129,21 @@ const ProtobufCEnumDescriptor xunfang__community__v1__member_role__descriptor =
   xunfang__community__v1__member_role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue xunfang__community__v1__ledger_kind__enum_values_by_number[3] =
+static const ProtobufCEnumValue xunfang__community__v1__ledger_kind__enum_values_by_number[5] =
 {
   { "LEDGER_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_UNSPECIFIED", 0 },
   { "LEDGER_KIND_TEAMS", "XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_TEAMS", 1 },
   { "LEDGER_KIND_MEMBERS", "XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_MEMBERS", 2 },
+  { "LEDGER_KIND_DUTY_POSTS", "XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_DUTY_POSTS", 3 },
+  { "LEDGER_KIND_DUTY_RECORDS", "XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_DUTY_RECORDS", 4 },
 };
 static const ProtobufCIntRange xunfang__community__v1__ledger_kind__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex xunfang__community__v1__ledger_kind__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex xunfang__community__v1__ledger_kind__enum_values_by_name[5] =
 {
+  { "LEDGER_KIND_DUTY_POSTS", 3 },
+  { "LEDGER_KIND_DUTY_RECORDS", 4 },
   { "LEDGER_KIND_MEMBERS", 2 },
   { "LEDGER_KIND_TEAMS", 1 },
   { "LEDGER_KIND_UNSPECIFIED", 0 },
@@ -5315,9 +6155,9 @@ const ProtobufCEnumDescriptor xunfang__community__v1__ledger_kind__descriptor =
   "LedgerKind",
   "Xunfang__Community__V1__LedgerKind",
   "xunfang.community.v1",
-  3,
+  5,
   xunfang__community__v1__ledger_kind__enum_values_by_number,
-  3,
+  5,
   xunfang__community__v1__ledger_kind__enum_values_by_name,
   1,
   xunfang__community__v1__ledger_kind__value_ranges,
@@ -5389,7 +6229,101 @@ const ProtobufCEnumDescriptor xunfang__community__v1__tip_status__descriptor =
   xunfang__community__v1__tip_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[18] =
+static const ProtobufCEnumValue xunfang__community__v1__duty_post_kind__enum_values_by_number[4] =
+{
+  { "DUTY_POST_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_UNSPECIFIED", 0 },
+  { "DUTY_POST_KIND_VILLAGE_POLICE", "XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_VILLAGE_POLICE", 1 },
+  { "DUTY_POST_KIND_STATION_CHIEF", "XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_STATION_CHIEF", 2 },
+  { "DUTY_POST_KIND_POLICE_ROOM", "XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_POLICE_ROOM", 3 },
+};
+static const ProtobufCIntRange xunfang__community__v1__duty_post_kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex xunfang__community__v1__duty_post_kind__enum_values_by_name[4] =
+{
+  { "DUTY_POST_KIND_POLICE_ROOM", 3 },
+  { "DUTY_POST_KIND_STATION_CHIEF", 2 },
+  { "DUTY_POST_KIND_UNSPECIFIED", 0 },
+  { "DUTY_POST_KIND_VILLAGE_POLICE", 1 },
+};
+const ProtobufCEnumDescriptor xunfang__community__v1__duty_post_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.DutyPostKind",
+  "DutyPostKind",
+  "Xunfang__Community__V1__DutyPostKind",
+  "xunfang.community.v1",
+  4,
+  xunfang__community__v1__duty_post_kind__enum_values_by_number,
+  4,
+  xunfang__community__v1__duty_post_kind__enum_values_by_name,
+  1,
+  xunfang__community__v1__duty_post_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__community__v1__compliance_period__enum_values_by_number[3] =
+{
+  { "COMPLIANCE_PERIOD_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_UNSPECIFIED", 0 },
+  { "COMPLIANCE_PERIOD_WEEK", "XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_WEEK", 1 },
+  { "COMPLIANCE_PERIOD_TEN_DAYS", "XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_TEN_DAYS", 2 },
+};
+static const ProtobufCIntRange xunfang__community__v1__compliance_period__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex xunfang__community__v1__compliance_period__enum_values_by_name[3] =
+{
+  { "COMPLIANCE_PERIOD_TEN_DAYS", 2 },
+  { "COMPLIANCE_PERIOD_UNSPECIFIED", 0 },
+  { "COMPLIANCE_PERIOD_WEEK", 1 },
+};
+const ProtobufCEnumDescriptor xunfang__community__v1__compliance_period__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.CompliancePeriod",
+  "CompliancePeriod",
+  "Xunfang__Community__V1__CompliancePeriod",
+  "xunfang.community.v1",
+  3,
+  xunfang__community__v1__compliance_period__enum_values_by_number,
+  3,
+  xunfang__community__v1__compliance_period__enum_values_by_name,
+  1,
+  xunfang__community__v1__compliance_period__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue xunfang__community__v1__compliance_status__enum_values_by_number[4] =
+{
+  { "COMPLIANCE_STATUS_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_UNSPECIFIED", 0 },
+  { "COMPLIANCE_STATUS_MET", "XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_MET", 1 },
+  { "COMPLIANCE_STATUS_SHORT", "XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_SHORT", 2 },
+  { "COMPLIANCE_STATUS_PENDING", "XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_PENDING", 3 },
+};
+static const ProtobufCIntRange xunfang__community__v1__compliance_status__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex xunfang__community__v1__compliance_status__enum_values_by_name[4] =
+{
+  { "COMPLIANCE_STATUS_MET", 1 },
+  { "COMPLIANCE_STATUS_PENDING", 3 },
+  { "COMPLIANCE_STATUS_SHORT", 2 },
+  { "COMPLIANCE_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__community__v1__compliance_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ComplianceStatus",
+  "ComplianceStatus",
+  "Xunfang__Community__V1__ComplianceStatus",
+  "xunfang.community.v1",
+  4,
+  xunfang__community__v1__compliance_status__enum_values_by_number,
+  4,
+  xunfang__community__v1__compliance_status__enum_values_by_name,
+  1,
+  xunfang__community__v1__compliance_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[19] =
 {
   { "ImportLedger", &xunfang__community__v1__import_ledger_request__descriptor, &xunfang__community__v1__import_ledger_response__descriptor },
   { "ExportLedger", &xunfang__community__v1__export_ledger_request__descriptor, &xunfang__community__v1__export_ledger_response__descriptor },
@@ -5409,10 +6343,12 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
   { "GetTip", &xunfang__community__v1__get_tip_request__descriptor, &xunfang__community__v1__tip_response__descriptor },
   { "ListTips", &xunfang__community__v1__list_tips_request__descriptor, &xunfang__community__v1__list_tips_response__descriptor },
   { "PublicTips", &xunfang__community__v1__public_tips_request__descriptor, &xunfang__community__v1__public_tips_response__descriptor },
+  { "Compliance", &xunfang__community__v1__compliance_request__descriptor, &xunfang__community__v1__compliance_report__descriptor },
 };
 const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
   11,        /* AppendRecord */
   5,        /* Audit */
+  18,        /* Compliance */
   1,        /* ExportLedger */
   15,        /* GetTip */
   0,        /* ImportLedger */
@@ -5437,7 +6373,7 @@ const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
   "Community",
   "Xunfang__Community__V1__Community",
   "xunfang.community.v1",
-  18,
+  19,
   xunfang__community__v1__community__method_descriptors,
   xunfang__community__v1__community__method_indices_by_name
 };
@@ -5584,6 +6520,14 @@ void xunfang__community__v1__community__public_tips(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
   service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__compliance(ProtobufCService *service,
+                                                   const Xunfang__Community__V1__ComplianceRequest *input,
+                                                   Xunfang__Community__V1__ComplianceReport_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
                                               Xunfang__Community__V1__Community_ServiceDestroy destroy)

@@ -61,6 +61,12 @@ typedef struct Xunfang__Community__V1__ListTipsResponse Xunfang__Community__V1__
 typedef struct Xunfang__Community__V1__PublicTip Xunfang__Community__V1__PublicTip;
 typedef struct Xunfang__Community__V1__PublicTipsRequest Xunfang__Community__V1__PublicTipsRequest;
 typedef struct Xunfang__Community__V1__PublicTipsResponse Xunfang__Community__V1__PublicTipsResponse;
+typedef struct Xunfang__Community__V1__DutyPost Xunfang__Community__V1__DutyPost;
+typedef struct Xunfang__Community__V1__DutyRecord Xunfang__Community__V1__DutyRecord;
+typedef struct Xunfang__Community__V1__ComplianceItem Xunfang__Community__V1__ComplianceItem;
+typedef struct Xunfang__Community__V1__ComplianceRequest Xunfang__Community__V1__ComplianceRequest;
+typedef struct Xunfang__Community__V1__ComplianceReport Xunfang__Community__V1__ComplianceReport;
+typedef struct Xunfang__Community__V1__ComplianceException Xunfang__Community__V1__ComplianceException;
 
 
 /* --- enums --- */
@@ -119,7 +125,15 @@ typedef enum _Xunfang__Community__V1__LedgerKind {
   /*
    * id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone
    */
-  XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_MEMBERS = 2
+  XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_MEMBERS = 2,
+  /*
+   * id,kind,name,station_id,grid_id,officer_id
+   */
+  XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_DUTY_POSTS = 3,
+  /*
+   * officer_id,place_id,start,end (China time, YYYY-MM-DD HH:MM)
+   */
+  XUNFANG__COMMUNITY__V1__LEDGER_KIND__LEDGER_KIND_DUTY_RECORDS = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__LEDGER_KIND)
 } Xunfang__Community__V1__LedgerKind;
 typedef enum _Xunfang__Community__V1__SignerRole {
@@ -143,6 +157,52 @@ typedef enum _Xunfang__Community__V1__TipStatus {
   XUNFANG__COMMUNITY__V1__TIP_STATUS__TIP_STATUS_DISMISSED = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__TIP_STATUS)
 } Xunfang__Community__V1__TipStatus;
+/*
+ * What the duty rules watch (domain.md §5): a village or community officer (at least 20 h
+ * a week in their grid), a station chief (one day a month in one of the station's police
+ * rooms), a police room (staffed day and night).
+ */
+typedef enum _Xunfang__Community__V1__DutyPostKind {
+  XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_UNSPECIFIED = 0,
+  /*
+   * CSV: village-police
+   */
+  XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_VILLAGE_POLICE = 1,
+  /*
+   * CSV: station-chief
+   */
+  XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_STATION_CHIEF = 2,
+  /*
+   * CSV: police-room
+   */
+  XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_POLICE_ROOM = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__DUTY_POST_KIND)
+} Xunfang__Community__V1__DutyPostKind;
+typedef enum _Xunfang__Community__V1__CompliancePeriod {
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_UNSPECIFIED = 0,
+  /*
+   * Monday to Sunday, China time
+   */
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_WEEK = 1,
+  /*
+   * a month's 1st-10th, 11th-20th, 21st-last (上中下旬)
+   */
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_TEN_DAYS = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD)
+} Xunfang__Community__V1__CompliancePeriod;
+typedef enum _Xunfang__Community__V1__ComplianceStatus {
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_UNSPECIFIED = 0,
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_MET = 1,
+  /*
+   * an exception: the period is over and the rule not met
+   */
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_SHORT = 2,
+  /*
+   * not met yet, and the period (a chief's month) not over
+   */
+  XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_PENDING = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS)
+} Xunfang__Community__V1__ComplianceStatus;
 
 /* --- messages --- */
 
@@ -1012,6 +1072,138 @@ struct  Xunfang__Community__V1__PublicTipsResponse
     , 0,NULL, 0 }
 
 
+struct  Xunfang__Community__V1__DutyPost
+{
+  ProtobufCMessage base;
+  /*
+   * a police room's id is the place_id of its duty records
+   */
+  char *id;
+  Xunfang__Community__V1__DutyPostKind kind;
+  /*
+   * the officer's or the room's name
+   */
+  char *name;
+  char *station_id;
+  /*
+   * the officer's village, the room's grid ("" for a chief)
+   */
+  char *grid_id;
+  /*
+   * "" for a room
+   */
+  char *officer_id;
+};
+#define XUNFANG__COMMUNITY__V1__DUTY_POST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__duty_post__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * An officer on duty at a place (a grid for village work, a police room's id) for a time.
+ */
+struct  Xunfang__Community__V1__DutyRecord
+{
+  ProtobufCMessage base;
+  char *officer_id;
+  char *place_id;
+  /*
+   * Unix ms
+   */
+  int64_t start;
+  int64_t end;
+};
+#define XUNFANG__COMMUNITY__V1__DUTY_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__duty_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Community__V1__ComplianceItem
+{
+  ProtobufCMessage base;
+  char *post_id;
+  Xunfang__Community__V1__DutyPostKind kind;
+  char *name;
+  char *station_id;
+  char *grid_id;
+  /*
+   * hours (village, room) or days (chief)
+   */
+  double required;
+  double achieved;
+  /*
+   * "h" or "days"
+   */
+  char *unit;
+  Xunfang__Community__V1__ComplianceStatus status;
+  /*
+   * what fell short, in words: the room's uncovered spans
+   */
+  char *note;
+};
+#define XUNFANG__COMMUNITY__V1__COMPLIANCE_ITEM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__compliance_item__descriptor) \
+    , (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__DUTY_POST_KIND__DUTY_POST_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, XUNFANG__COMMUNITY__V1__COMPLIANCE_STATUS__COMPLIANCE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__ComplianceRequest
+{
+  ProtobufCMessage base;
+  Xunfang__Community__V1__CompliancePeriod period;
+  /*
+   * YYYY-MM-DD, China time, any day of the period; "" = the last one over
+   */
+  char *day;
+  /*
+   * "" = every station
+   */
+  char *station_id;
+};
+#define XUNFANG__COMMUNITY__V1__COMPLIANCE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__compliance_request__descriptor) \
+    , XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__ComplianceReport
+{
+  ProtobufCMessage base;
+  Xunfang__Community__V1__CompliancePeriod period;
+  /*
+   * "2026-W48", "2026-11 上旬"
+   */
+  char *label;
+  int64_t from;
+  int64_t to;
+  /*
+   * the period is over
+   */
+  protobuf_c_boolean closed;
+  size_t n_items;
+  Xunfang__Community__V1__ComplianceItem **items;
+  /*
+   * items SHORT
+   */
+  uint32_t exceptions;
+};
+#define XUNFANG__COMMUNITY__V1__COMPLIANCE_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__compliance_report__descriptor) \
+    , XUNFANG__COMMUNITY__V1__COMPLIANCE_PERIOD__COMPLIANCE_PERIOD_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0 }
+
+
+/*
+ * Published on "community.compliance.<station>" once a period is over, one a post short.
+ */
+struct  Xunfang__Community__V1__ComplianceException
+{
+  ProtobufCMessage base;
+  char *label;
+  Xunfang__Community__V1__ComplianceItem *item;
+};
+#define XUNFANG__COMMUNITY__V1__COMPLIANCE_EXCEPTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__compliance_exception__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
 /* Xunfang__Community__V1__Team methods */
 void   xunfang__community__v1__team__init
                      (Xunfang__Community__V1__Team         *message);
@@ -1867,6 +2059,120 @@ Xunfang__Community__V1__PublicTipsResponse *
 void   xunfang__community__v1__public_tips_response__free_unpacked
                      (Xunfang__Community__V1__PublicTipsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__DutyPost methods */
+void   xunfang__community__v1__duty_post__init
+                     (Xunfang__Community__V1__DutyPost         *message);
+size_t xunfang__community__v1__duty_post__get_packed_size
+                     (const Xunfang__Community__V1__DutyPost   *message);
+size_t xunfang__community__v1__duty_post__pack
+                     (const Xunfang__Community__V1__DutyPost   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__duty_post__pack_to_buffer
+                     (const Xunfang__Community__V1__DutyPost   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__DutyPost *
+       xunfang__community__v1__duty_post__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__duty_post__free_unpacked
+                     (Xunfang__Community__V1__DutyPost *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__DutyRecord methods */
+void   xunfang__community__v1__duty_record__init
+                     (Xunfang__Community__V1__DutyRecord         *message);
+size_t xunfang__community__v1__duty_record__get_packed_size
+                     (const Xunfang__Community__V1__DutyRecord   *message);
+size_t xunfang__community__v1__duty_record__pack
+                     (const Xunfang__Community__V1__DutyRecord   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__duty_record__pack_to_buffer
+                     (const Xunfang__Community__V1__DutyRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__DutyRecord *
+       xunfang__community__v1__duty_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__duty_record__free_unpacked
+                     (Xunfang__Community__V1__DutyRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ComplianceItem methods */
+void   xunfang__community__v1__compliance_item__init
+                     (Xunfang__Community__V1__ComplianceItem         *message);
+size_t xunfang__community__v1__compliance_item__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceItem   *message);
+size_t xunfang__community__v1__compliance_item__pack
+                     (const Xunfang__Community__V1__ComplianceItem   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__compliance_item__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceItem   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ComplianceItem *
+       xunfang__community__v1__compliance_item__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__compliance_item__free_unpacked
+                     (Xunfang__Community__V1__ComplianceItem *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ComplianceRequest methods */
+void   xunfang__community__v1__compliance_request__init
+                     (Xunfang__Community__V1__ComplianceRequest         *message);
+size_t xunfang__community__v1__compliance_request__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceRequest   *message);
+size_t xunfang__community__v1__compliance_request__pack
+                     (const Xunfang__Community__V1__ComplianceRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__compliance_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ComplianceRequest *
+       xunfang__community__v1__compliance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__compliance_request__free_unpacked
+                     (Xunfang__Community__V1__ComplianceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ComplianceReport methods */
+void   xunfang__community__v1__compliance_report__init
+                     (Xunfang__Community__V1__ComplianceReport         *message);
+size_t xunfang__community__v1__compliance_report__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceReport   *message);
+size_t xunfang__community__v1__compliance_report__pack
+                     (const Xunfang__Community__V1__ComplianceReport   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__compliance_report__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceReport   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ComplianceReport *
+       xunfang__community__v1__compliance_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__compliance_report__free_unpacked
+                     (Xunfang__Community__V1__ComplianceReport *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ComplianceException methods */
+void   xunfang__community__v1__compliance_exception__init
+                     (Xunfang__Community__V1__ComplianceException         *message);
+size_t xunfang__community__v1__compliance_exception__get_packed_size
+                     (const Xunfang__Community__V1__ComplianceException   *message);
+size_t xunfang__community__v1__compliance_exception__pack
+                     (const Xunfang__Community__V1__ComplianceException   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__compliance_exception__pack_to_buffer
+                     (const Xunfang__Community__V1__ComplianceException   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ComplianceException *
+       xunfang__community__v1__compliance_exception__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__compliance_exception__free_unpacked
+                     (Xunfang__Community__V1__ComplianceException *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Community__V1__Team_Closure)
@@ -2004,6 +2310,24 @@ typedef void (*Xunfang__Community__V1__PublicTipsRequest_Closure)
 typedef void (*Xunfang__Community__V1__PublicTipsResponse_Closure)
                  (const Xunfang__Community__V1__PublicTipsResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Community__V1__DutyPost_Closure)
+                 (const Xunfang__Community__V1__DutyPost *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__DutyRecord_Closure)
+                 (const Xunfang__Community__V1__DutyRecord *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ComplianceItem_Closure)
+                 (const Xunfang__Community__V1__ComplianceItem *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ComplianceRequest_Closure)
+                 (const Xunfang__Community__V1__ComplianceRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ComplianceReport_Closure)
+                 (const Xunfang__Community__V1__ComplianceReport *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ComplianceException_Closure)
+                 (const Xunfang__Community__V1__ComplianceException *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2083,6 +2407,10 @@ struct Xunfang__Community__V1__Community_Service
                       const Xunfang__Community__V1__PublicTipsRequest *input,
                       Xunfang__Community__V1__PublicTipsResponse_Closure closure,
                       void *closure_data);
+  void (*compliance)(Xunfang__Community__V1__Community_Service *service,
+                     const Xunfang__Community__V1__ComplianceRequest *input,
+                     Xunfang__Community__V1__ComplianceReport_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Xunfang__Community__V1__Community_ServiceDestroy)(Xunfang__Community__V1__Community_Service *);
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
@@ -2108,7 +2436,8 @@ void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_
       function_prefix__ ## update_tip,\
       function_prefix__ ## get_tip,\
       function_prefix__ ## list_tips,\
-      function_prefix__ ## public_tips  }
+      function_prefix__ ## public_tips,\
+      function_prefix__ ## compliance  }
 void xunfang__community__v1__community__import_ledger(ProtobufCService *service,
                                                       const Xunfang__Community__V1__ImportLedgerRequest *input,
                                                       Xunfang__Community__V1__ImportLedgerResponse_Closure closure,
@@ -2181,6 +2510,10 @@ void xunfang__community__v1__community__public_tips(ProtobufCService *service,
                                                     const Xunfang__Community__V1__PublicTipsRequest *input,
                                                     Xunfang__Community__V1__PublicTipsResponse_Closure closure,
                                                     void *closure_data);
+void xunfang__community__v1__community__compliance(ProtobufCService *service,
+                                                   const Xunfang__Community__V1__ComplianceRequest *input,
+                                                   Xunfang__Community__V1__ComplianceReport_Closure closure,
+                                                   void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2190,6 +2523,9 @@ extern const ProtobufCEnumDescriptor    xunfang__community__v1__member_role__des
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__ledger_kind__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__signer_role__descriptor;
 extern const ProtobufCEnumDescriptor    xunfang__community__v1__tip_status__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__community__v1__duty_post_kind__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__community__v1__compliance_period__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__community__v1__compliance_status__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__team__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__weekly_slot__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__member__descriptor;
@@ -2235,6 +2571,12 @@ extern const ProtobufCMessageDescriptor xunfang__community__v1__list_tips_respon
 extern const ProtobufCMessageDescriptor xunfang__community__v1__public_tip__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__public_tips_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__duty_post__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__duty_record__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_item__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_report__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_exception__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor;
 
 PROTOBUF_C__END_DECLS
