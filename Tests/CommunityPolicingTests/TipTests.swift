@@ -143,6 +143,13 @@ struct TipTests {
         all.limit = 501
         await #expect(throws: BusClientError.self) { try await desk.call(service + "ListTips", all, as: Xunfang_Community_V1_ListTipsResponse.self) }
 
+        // Every read of whole tips is audited: who, whose tip, which.
+        var audit = Xunfang_Community_V1_AuditRequest()
+        audit.limit = 100
+        let entries = try await desk.call(service + "Audit", audit, as: Xunfang_Community_V1_AuditResponse.self).entries
+        #expect(entries.filter { $0.action == "read-tip" }.map { "\($0.who) \($0.memberID) \($0.purpose)" } == ["desk M-2 \(tip.id)"])
+        #expect(entries.filter { $0.action == "list-tips" }.map { "\($0.memberID) \($0.purpose)" } == [" 3 tips", "M-2 1 tips"], "newest first; a refused listing read nothing")
+
         plugin.task.cancel()
         await plugin.client.close()
         await dispatch.close()

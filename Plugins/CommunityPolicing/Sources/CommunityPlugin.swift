@@ -182,8 +182,8 @@ public struct CommunityPlugin: Plugin {
         bus.serve(Self.service + "UpdateTip") { (request: Xunfang_Community_V1_UpdateTipRequest, _) in
             try await tips.update(request) { tip, typeCode in try await Self.forward(tip, typeCode: typeCode, bus: bus) }
         }
-        bus.serve(Self.service + "GetTip") { (request: Xunfang_Community_V1_GetTipRequest, _) in try tips.get(request) }
-        bus.serve(Self.service + "ListTips") { (request: Xunfang_Community_V1_ListTipsRequest, _) in try tips.list(request) }
+        bus.serve(Self.service + "GetTip") { (request: Xunfang_Community_V1_GetTipRequest, call) in try tips.get(request, caller: call.caller) }
+        bus.serve(Self.service + "ListTips") { (request: Xunfang_Community_V1_ListTipsRequest, call) in try tips.list(request, caller: call.caller) }
         bus.serve(Self.service + "PublicTips") { (request: Xunfang_Community_V1_PublicTipsRequest, _) in try tips.publicView(request) }
         let duty = self.duty
         bus.serve(Self.service + "Compliance") { (request: Xunfang_Community_V1_ComplianceRequest, _) in

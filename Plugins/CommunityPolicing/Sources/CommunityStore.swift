@@ -407,6 +407,11 @@ final class CommunityStore: Sendable {
         }
     }
 
+    /// Writes one audit entry on its own (a read answered only once it is written).
+    func append(audit entry: Xunfang_Community_V1_AuditEntry) throws {
+        try queue.write { db in try Self.append(entry, db) }
+    }
+
     func audit(member: String?, since: Int64, limit: Int) throws -> [Xunfang_Community_V1_AuditEntry] {
         try queue.read { db in
             let rows = if let member {

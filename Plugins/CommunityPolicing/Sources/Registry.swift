@@ -157,11 +157,17 @@ struct Registry: Sendable {
     }
 
     private func entry(_ caller: String, action: String, purpose: String) -> Xunfang_Community_V1_AuditEntry {
-        var entry = Xunfang_Community_V1_AuditEntry()
-        entry.at = now()
-        entry.who = caller
-        entry.action = action
-        entry.purpose = purpose
-        return entry
+        Xunfang_Community_V1_AuditEntry(at: now(), who: caller, action: action, purpose: purpose)
+    }
+}
+
+extension Xunfang_Community_V1_AuditEntry {
+    init(at time: Int64, who caller: String, action: String, member: String = "", purpose: String) {
+        self.init()
+        at = time
+        who = caller
+        self.action = action
+        memberID = member
+        self.purpose = purpose
     }
 }

@@ -110,19 +110,25 @@ struct Tips: Sendable {
         return response
     }
 
-    func get(_ request: Xunfang_Community_V1_GetTipRequest) throws -> Xunfang_Community_V1_TipResponse {
+    /// A tip whole (who reported it, the exact place): audited before it is answered.
+    func get(_ request: Xunfang_Community_V1_GetTipRequest, caller: String) throws -> Xunfang_Community_V1_TipResponse {
         guard let tip = try store.tip(request.tipID) else { throw BusClientError(.notFound, "no tip \(request.tipID)") }
+        try store.append(audit: .init(at: now(), who: caller, action: "read-tip", member: tip.memberID, purpose: tip.id))
         var response = Xunfang_Community_V1_TipResponse()
         response.tip = tip
         return response
     }
 
-    func list(_ request: Xunfang_Community_V1_ListTipsRequest) throws -> Xunfang_Community_V1_ListTipsResponse {
+    /// Tips whole, like `get`: the listing is audited with what it asked for.
+    func list(_ request: Xunfang_Community_V1_ListTipsRequest, caller: String) throws -> Xunfang_Community_V1_ListTipsResponse {
         var response = Xunfang_Community_V1_ListTipsResponse()
         response.tips = try store.tips(member: request.memberID.isEmpty ? nil : request.memberID,
                                        status: request.status == .unspecified ? nil : request.status, limit: try Self.limit(request.limit))
+        let asked = request.status == .unspecified ? "" : " \(request.status)"
+        try store.append(audit: .init(at: now(), who: caller, action: "list-tips", member: request.memberID, purpose: "\(response.tips.count) tips\(asked)"))
         return response
     }
+
 
     func publicView(_ request: Xunfang_Community_V1_PublicTipsRequest) throws -> Xunfang_Community_V1_PublicTipsResponse {
         var response = Xunfang_Community_V1_PublicTipsResponse()
