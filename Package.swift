@@ -267,7 +267,7 @@ let package = Package(
         ),
         .target(
             name: "DispatchPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "DispatchContract", "GridModelContract", "CheckpointControlContract", "XunfangGeo", protobuf, logging,
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "DispatchContract", "GridModelContract", "CheckpointControlContract", "CommunityPolicingContract", "XunfangGeo", protobuf, logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Dispatch/Sources",
             swiftSettings: swiftSettings
@@ -369,7 +369,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CommunityPolicingTests",
-            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangOutbox", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
+            dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangOutbox", "GridModelContract", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings

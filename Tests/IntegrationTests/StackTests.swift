@@ -267,12 +267,13 @@ extension StackTests {
         let registry = try await run(["ctl", "call", service + "List", "--data", "{}"], in: directory).output
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
 
-        // Dispatch's one call for a major incident also closes the gates.
+        // Dispatch's one call for a major incident also closes the gates and asks the
+        // community's members around it to watch and report.
         #expect(try await call("StandDown", #"{"activation":"\#(id)"}"#).status == 0)
         _ = try await run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.282", "--lat", "30.977", "--external-id", "t-2"], in: directory)
         let major = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/MajorIncident", "--data",
-                             #"{"incidentId":"INC-000002","units":2,"sealPlan":"TOWN","sealDrill":true}"#], in: directory)
-        #expect(major.status == 0 && major.output.contains(#""sealActivation":"TOWN-2""#), "\(major.output)")
+                             #"{"incidentId":"INC-000002","units":2,"sealPlan":"TOWN","sealDrill":true,"watchHours":6}"#], in: directory)
+        #expect(major.status == 0 && major.output.contains(#""sealActivation":"TOWN-2""#) && major.output.contains(#""watchId":"W-1""#), "\(major.output)")
         #expect(try await call("SealBoard", "{}").json["drill"] as? Bool == true)
     }
 }

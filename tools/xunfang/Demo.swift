@@ -38,7 +38,7 @@ enum DemoCounty {
           publish: ["incident.>", "dispatch.>", "unit.status"]
           subscribe: ["unit.position"]
           serve: ["/xunfang.dispatch.v1.Dispatch/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/*", "/xunfang.checkpoint.v1.Checkpoint/Activate"]
+          call: ["/xunfang.grid_model.v1.GridModel/*", "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.community.v1.Community/RequestWatch"]
       - name: situation
         # tools/up imports 400 days of the demo county's incidents into an empty history;
         # env: { SITUATION_DEMO_HISTORY_DAYS: "400" } does the same from the plugin.
@@ -62,6 +62,8 @@ enum DemoCounty {
         # Situation's warnings become targeted alerts: CAP 1.2 files in data/community/alerts.
         # An empty store takes the demo county's 12 station and 129 village teams.
         # Verified tips are forwarded to Dispatch's Intake as incidents (source: tip).
+        # Dispatch's MajorIncident with watch_hours opens a watch and report (协查) on the
+        # roads within 5 minutes' drive (GridModel's isochrone).
         # Duty rules (village officers 20 h a week, chiefs a day a month in a police room,
         # rooms day and night) on three weeks of demo duty records: xunfang community compliance.
         env: { COMMUNITY_DEMO_LEDGER: "on" }
@@ -69,7 +71,8 @@ enum DemoCounty {
           publish: ["community.>"]
           subscribe: ["situation.warning"]
           serve: ["/xunfang.community.v1.Community/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.dispatch.v1.Dispatch/Intake"]
+          call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/Isochrone",
+                 "/xunfang.dispatch.v1.Dispatch/Intake"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

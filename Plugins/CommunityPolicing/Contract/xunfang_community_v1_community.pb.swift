@@ -1525,6 +1525,225 @@ public nonisolated struct Xunfang_Community_V1_ComplianceException: Sendable {
   fileprivate var _item: Xunfang_Community_V1_ComplianceItem? = nil
 }
 
+/// Watch and report (协查): for a major case, the members who work the roads within a few
+/// minutes' drive of it in the coming hours are asked to look out and report. Bounded: at
+/// most 12 hours and 10 minutes' drive; it closes itself when the time is up, or earlier.
+public nonisolated struct Xunfang_Community_V1_WatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// one watch an incident: asking again returns it
+  public var incidentID: String = String()
+
+  /// Dispatch's code ("robbery")
+  public var typeCode: String = String()
+
+  /// "抢劫"
+  public var typeName: String = String()
+
+  public var stationID: String = String()
+
+  public var stationName: String = String()
+
+  /// WGS84, where it happened
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  /// what to look for (suspects, vehicle), at most 500 characters
+  public var description_p: String = String()
+
+  /// 1 to 12; 0 = 12
+  public var hours: UInt32 = 0
+
+  /// the area: roads within this many minutes' drive, 1 to 10; 0 = 5
+  public var minutes: UInt32 = 0
+
+  public var requestedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_Watch: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "W-<n>"
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var incidentID: String {
+    get {_storage._incidentID}
+    set {_uniqueStorage()._incidentID = newValue}
+  }
+
+  public var typeCode: String {
+    get {_storage._typeCode}
+    set {_uniqueStorage()._typeCode = newValue}
+  }
+
+  public var typeName: String {
+    get {_storage._typeName}
+    set {_uniqueStorage()._typeName = newValue}
+  }
+
+  public var stationID: String {
+    get {_storage._stationID}
+    set {_uniqueStorage()._stationID = newValue}
+  }
+
+  public var longitude: Double {
+    get {_storage._longitude}
+    set {_uniqueStorage()._longitude = newValue}
+  }
+
+  public var latitude: Double {
+    get {_storage._latitude}
+    set {_uniqueStorage()._latitude = newValue}
+  }
+
+  public var description_p: String {
+    get {_storage._description_p}
+    set {_uniqueStorage()._description_p = newValue}
+  }
+
+  public var createdAt: Int64 {
+    get {_storage._createdAt}
+    set {_uniqueStorage()._createdAt = newValue}
+  }
+
+  public var expires: Int64 {
+    get {_storage._expires}
+    set {_uniqueStorage()._expires = newValue}
+  }
+
+  /// when closed early, 0 otherwise
+  public var closedAt: Int64 {
+    get {_storage._closedAt}
+    set {_uniqueStorage()._closedAt = newValue}
+  }
+
+  public var closedBy: String {
+    get {_storage._closedBy}
+    set {_uniqueStorage()._closedBy = newValue}
+  }
+
+  public var closedWhy: String {
+    get {_storage._closedWhy}
+    set {_uniqueStorage()._closedWhy = newValue}
+  }
+
+  /// segments within the drive
+  public var roadSegments: UInt32 {
+    get {_storage._roadSegments}
+    set {_uniqueStorage()._roadSegments = newValue}
+  }
+
+  public var alerts: UInt32 {
+    get {_storage._alerts}
+    set {_uniqueStorage()._alerts = newValue}
+  }
+
+  /// in answers: neither expired nor closed
+  public var `open`: Bool {
+    get {_storage._open}
+    set {_uniqueStorage()._open = newValue}
+  }
+
+  public var requestedBy: String {
+    get {_storage._requestedBy}
+    set {_uniqueStorage()._requestedBy = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Xunfang_Community_V1_WatchResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var watch: Xunfang_Community_V1_Watch {
+    get {_watch ?? Xunfang_Community_V1_Watch()}
+    set {_watch = newValue}
+  }
+  /// Returns true if `watch` has been explicitly set.
+  public var hasWatch: Bool {self._watch != nil}
+  /// Clears the value of `watch`. Subsequent reads from it will return its default value.
+  public mutating func clearWatch() {self._watch = nil}
+
+  public var alerts: Xunfang_Community_V1_IssueAlertsResponse {
+    get {_alerts ?? Xunfang_Community_V1_IssueAlertsResponse()}
+    set {_alerts = newValue}
+  }
+  /// Returns true if `alerts` has been explicitly set.
+  public var hasAlerts: Bool {self._alerts != nil}
+  /// Clears the value of `alerts`. Subsequent reads from it will return its default value.
+  public mutating func clearAlerts() {self._alerts = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _watch: Xunfang_Community_V1_Watch? = nil
+  fileprivate var _alerts: Xunfang_Community_V1_IssueAlertsResponse? = nil
+}
+
+public nonisolated struct Xunfang_Community_V1_CloseWatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var watchID: String = String()
+
+  /// 1 to 64 characters
+  public var by: String = String()
+
+  /// 1 to 500 characters
+  public var why: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_ListWatchesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var openOnly: Bool = false
+
+  /// 0 = 100, at most 1,000
+  public var limit: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_ListWatchesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var watches: [Xunfang_Community_V1_Watch] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.community.v1"
@@ -3798,6 +4017,408 @@ nonisolated extension Xunfang_Community_V1_ComplianceException: SwiftProtobuf.Me
   public static func ==(lhs: Xunfang_Community_V1_ComplianceException, rhs: Xunfang_Community_V1_ComplianceException) -> Bool {
     if lhs.label != rhs.label {return false}
     if lhs._item != rhs._item {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_WatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}type_code\0\u{3}type_name\0\u{3}station_id\0\u{3}station_name\0\u{1}longitude\0\u{1}latitude\0\u{1}description\0\u{1}hours\0\u{1}minutes\0\u{3}requested_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.typeCode) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.typeName) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.stationName) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.hours) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.minutes) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.requestedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    if !self.typeCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeCode, fieldNumber: 2)
+    }
+    if !self.typeName.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeName, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
+    if !self.stationName.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationName, fieldNumber: 5)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 6)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 7)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 8)
+    }
+    if self.hours != 0 {
+      try visitor.visitSingularUInt32Field(value: self.hours, fieldNumber: 9)
+    }
+    if self.minutes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.minutes, fieldNumber: 10)
+    }
+    if !self.requestedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestedBy, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_WatchRequest, rhs: Xunfang_Community_V1_WatchRequest) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.typeCode != rhs.typeCode {return false}
+    if lhs.typeName != rhs.typeName {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.stationName != rhs.stationName {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.hours != rhs.hours {return false}
+    if lhs.minutes != rhs.minutes {return false}
+    if lhs.requestedBy != rhs.requestedBy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_Watch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Watch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}incident_id\0\u{3}type_code\0\u{3}type_name\0\u{3}station_id\0\u{1}longitude\0\u{1}latitude\0\u{1}description\0\u{3}created_at\0\u{1}expires\0\u{3}closed_at\0\u{3}closed_by\0\u{3}closed_why\0\u{3}road_segments\0\u{1}alerts\0\u{1}open\0\u{3}requested_by\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _incidentID: String = String()
+    var _typeCode: String = String()
+    var _typeName: String = String()
+    var _stationID: String = String()
+    var _longitude: Double = 0
+    var _latitude: Double = 0
+    var _description_p: String = String()
+    var _createdAt: Int64 = 0
+    var _expires: Int64 = 0
+    var _closedAt: Int64 = 0
+    var _closedBy: String = String()
+    var _closedWhy: String = String()
+    var _roadSegments: UInt32 = 0
+    var _alerts: UInt32 = 0
+    var _open: Bool = false
+    var _requestedBy: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _incidentID = source._incidentID
+      _typeCode = source._typeCode
+      _typeName = source._typeName
+      _stationID = source._stationID
+      _longitude = source._longitude
+      _latitude = source._latitude
+      _description_p = source._description_p
+      _createdAt = source._createdAt
+      _expires = source._expires
+      _closedAt = source._closedAt
+      _closedBy = source._closedBy
+      _closedWhy = source._closedWhy
+      _roadSegments = source._roadSegments
+      _alerts = source._alerts
+      _open = source._open
+      _requestedBy = source._requestedBy
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._incidentID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._typeCode) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._typeName) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._stationID) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._longitude) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._latitude) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._description_p) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAt) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._expires) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._closedAt) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._closedBy) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._closedWhy) }()
+        case 14: try { try decoder.decodeSingularUInt32Field(value: &_storage._roadSegments) }()
+        case 15: try { try decoder.decodeSingularUInt32Field(value: &_storage._alerts) }()
+        case 16: try { try decoder.decodeSingularBoolField(value: &_storage._open) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._requestedBy) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._incidentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._incidentID, fieldNumber: 2)
+      }
+      if !_storage._typeCode.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._typeCode, fieldNumber: 3)
+      }
+      if !_storage._typeName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._typeName, fieldNumber: 4)
+      }
+      if !_storage._stationID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stationID, fieldNumber: 5)
+      }
+      if _storage._longitude.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._longitude, fieldNumber: 6)
+      }
+      if _storage._latitude.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._latitude, fieldNumber: 7)
+      }
+      if !_storage._description_p.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._description_p, fieldNumber: 8)
+      }
+      if _storage._createdAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdAt, fieldNumber: 9)
+      }
+      if _storage._expires != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._expires, fieldNumber: 10)
+      }
+      if _storage._closedAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._closedAt, fieldNumber: 11)
+      }
+      if !_storage._closedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._closedBy, fieldNumber: 12)
+      }
+      if !_storage._closedWhy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._closedWhy, fieldNumber: 13)
+      }
+      if _storage._roadSegments != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._roadSegments, fieldNumber: 14)
+      }
+      if _storage._alerts != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._alerts, fieldNumber: 15)
+      }
+      if _storage._open != false {
+        try visitor.visitSingularBoolField(value: _storage._open, fieldNumber: 16)
+      }
+      if !_storage._requestedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestedBy, fieldNumber: 17)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_Watch, rhs: Xunfang_Community_V1_Watch) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._incidentID != rhs_storage._incidentID {return false}
+        if _storage._typeCode != rhs_storage._typeCode {return false}
+        if _storage._typeName != rhs_storage._typeName {return false}
+        if _storage._stationID != rhs_storage._stationID {return false}
+        if _storage._longitude != rhs_storage._longitude {return false}
+        if _storage._latitude != rhs_storage._latitude {return false}
+        if _storage._description_p != rhs_storage._description_p {return false}
+        if _storage._createdAt != rhs_storage._createdAt {return false}
+        if _storage._expires != rhs_storage._expires {return false}
+        if _storage._closedAt != rhs_storage._closedAt {return false}
+        if _storage._closedBy != rhs_storage._closedBy {return false}
+        if _storage._closedWhy != rhs_storage._closedWhy {return false}
+        if _storage._roadSegments != rhs_storage._roadSegments {return false}
+        if _storage._alerts != rhs_storage._alerts {return false}
+        if _storage._open != rhs_storage._open {return false}
+        if _storage._requestedBy != rhs_storage._requestedBy {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_WatchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}watch\0\u{1}alerts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._watch) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._alerts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._watch {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._alerts {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_WatchResponse, rhs: Xunfang_Community_V1_WatchResponse) -> Bool {
+    if lhs._watch != rhs._watch {return false}
+    if lhs._alerts != rhs._alerts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_CloseWatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CloseWatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}watch_id\0\u{1}by\0\u{1}why\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.watchID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.by) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.why) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.watchID.isEmpty {
+      try visitor.visitSingularStringField(value: self.watchID, fieldNumber: 1)
+    }
+    if !self.by.isEmpty {
+      try visitor.visitSingularStringField(value: self.by, fieldNumber: 2)
+    }
+    if !self.why.isEmpty {
+      try visitor.visitSingularStringField(value: self.why, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_CloseWatchRequest, rhs: Xunfang_Community_V1_CloseWatchRequest) -> Bool {
+    if lhs.watchID != rhs.watchID {return false}
+    if lhs.by != rhs.by {return false}
+    if lhs.why != rhs.why {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_ListWatchesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListWatchesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}open_only\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.openOnly) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.openOnly != false {
+      try visitor.visitSingularBoolField(value: self.openOnly, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_ListWatchesRequest, rhs: Xunfang_Community_V1_ListWatchesRequest) -> Bool {
+    if lhs.openOnly != rhs.openOnly {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_ListWatchesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListWatchesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}watches\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.watches) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.watches.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.watches, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_ListWatchesResponse, rhs: Xunfang_Community_V1_ListWatchesResponse) -> Bool {
+    if lhs.watches != rhs.watches {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -34,8 +34,14 @@ final class Alerting: Sendable {
     /// - Parameter areas: the hot grids' outlines for the CAP `<area>`s, as far as known.
     func issue(_ warning: Xunfang_Situation_V1_Warning, areas: [Cap.Area]) throws -> Xunfang_Community_V1_IssueAlertsResponse {
         try Self.check(warning)
+        return try issue(warning, source: Self.source(of: warning), areas: areas)
+    }
+
+    /// The alerts of `warning` (checked by the caller, within its own bounds), once for
+    /// `source`; `headline` (nil: the warning's own) and `style` say how they read.
+    func issue(_ warning: Xunfang_Situation_V1_Warning, source: String, areas: [Cap.Area], style: Cap.Style = .warning,
+               headline: String? = nil) throws -> Xunfang_Community_V1_IssueAlertsResponse {
         let time = now()
-        let source = Self.source(of: warning)
         let windows = HotWindow.coming(segments: warning.roadSegments, hours: warning.hotHours, now: time)
         let matcher = try currentMatcher()
         let matches = matcher.match(windows)
@@ -52,9 +58,10 @@ final class Alerting: Sendable {
                 switch outcome {
                 case .skip(let reason): response.skipped.count(reason)
                 case let .send(at, chosen, types):
-                    let alert = draft(id: "CA-\(first + Int64(drafted.count))", member: member, warning: warning, source: source,
+                    var alert = draft(id: "CA-\(first + Int64(drafted.count))", member: member, warning: warning, source: source,
                                       windows: chosen.map { windows[$0] }, types: types, sendAt: at, createdAt: time)
-                    drafted.append((alert, Cap.document(alert, sender: sender, areas: areas)))
+                    if let headline { alert.headline = headline }
+                    drafted.append((alert, Cap.document(alert, sender: sender, areas: areas, style: style)))
                 }
             }
             return drafted

@@ -16,7 +16,19 @@ enum Cap {
     }
 
     /// - Parameter sender: the county's sender id; CAP forbids spaces, commas and `<&` in it.
-    static func document(_ alert: Xunfang_Community_V1_Alert, sender: String, areas: [Area]) -> String {
+    /// How an alert reads: a warning's hot hours, or a watch-and-report request's urgency.
+    struct Style: Sendable {
+        var event = "治安预警"
+        var urgency = "Expected"
+        var severity = "Moderate"
+        var certainty = "Likely"
+        /// Before the hot windows and types in `<description>`.
+        var lead = ""
+        var instruction = "请在所列时段加强所列路段巡查，发现可疑情况立即报告，不要自行处置。"
+        static let warning = Style()
+    }
+
+    static func document(_ alert: Xunfang_Community_V1_Alert, sender: String, areas: [Area], style: Style = .warning) -> String {
         let windows = alert.windows.map { "\(clock($0.start))-\(clock($0.end)) \($0.segment)" }
         let effective = alert.windows.map(\.start).min() ?? alert.sendAt
         var lines = [
@@ -33,18 +45,18 @@ enum Cap {
             "<info>",
             element("language", "zh-CN"),
             element("category", "Security"),
-            element("event", "治安预警"),
+            element("event", style.event),
             element("responseType", "Monitor"),
-            element("urgency", "Expected"),
-            element("severity", "Moderate"),
-            element("certainty", "Likely"),
+            element("urgency", style.urgency),
+            element("severity", style.severity),
+            element("certainty", style.certainty),
             element("effective", time(effective)),
             element("expires", time(alert.expires)),
             element("senderName", "\(alert.stationID) 群防群治"),
             element("headline", alert.headline),
-            element("description", "高发时段与路段：" + windows.joined(separator: "；")
+            element("description", style.lead + "高发时段与路段：" + windows.joined(separator: "；")
                     + (alert.caseTypeNames.isEmpty ? "" : "。高发警情：" + alert.caseTypeNames.joined(separator: "、"))),
-            element("instruction", "请在所列时段加强所列路段巡查，发现可疑情况立即报告，不要自行处置。"),
+            element("instruction", style.instruction),
         ]
         for area in areas {
             lines.append("<area>")

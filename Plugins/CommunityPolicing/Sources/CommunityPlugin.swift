@@ -16,12 +16,15 @@ public struct CommunityPlugin: Plugin {
     static let service = "/xunfang.community.v1.Community/"
     static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey",
                           "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "ListRecords",
-                          "SubmitTip", "UpdateTip", "GetTip", "ListTips", "PublicTips", "Compliance"].map { service + $0 }
+                          "SubmitTip", "UpdateTip", "GetTip", "ListTips", "PublicTips", "Compliance", "RequestWatch", "CloseWatch",
+                          "ListWatches"].map { service + $0 }
     static let warningTopic = "situation.warning"
     static let alertTopic = "community.alert.>"
     static let complianceTopic = "community.compliance.>"
     static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
     static let locate = "/xunfang.grid_model.v1.GridModel/Locate"
+    /// The roads a watch covers; optional (only watches need it), so not in the manifest.
+    static let isochrone = "/xunfang.grid_model.v1.GridModel/Isochrone"
     /// Where verified tips are forwarded; optional (only forwarding needs it), so not in the manifest.
     static let intake = "/xunfang.dispatch.v1.Dispatch/Intake"
     /// The durable consumer that takes Situation's warnings, so none is missed while down.
@@ -48,6 +51,7 @@ public struct CommunityPlugin: Plugin {
     let alerting: Alerting
     let books: RecordBooks
     var duty: Duty
+    let watches: Watches
     var tips: Tips
     let notifier: any AlertNotifier
     let logger: Logger
@@ -133,6 +137,7 @@ public struct CommunityPlugin: Plugin {
         duty = Duty(store: store, now: now)
         tips = Tips(store: store, now: now)
         alerting = Alerting(store: store, policy: policy, sender: "xunfang.community", now: now)
+        watches = Watches(store: store, alerting: alerting)
         if let sms {
             let registry = self.registry
             self.notifier = NotifierChain(notifiers: [notifier, SmsGatewayNotifier(endpoint: sms.endpoint, token: sms.token) { alerts in
@@ -185,6 +190,10 @@ public struct CommunityPlugin: Plugin {
         bus.serve(Self.service + "GetTip") { (request: Xunfang_Community_V1_GetTipRequest, call) in try tips.get(request, caller: call.caller) }
         bus.serve(Self.service + "ListTips") { (request: Xunfang_Community_V1_ListTipsRequest, call) in try tips.list(request, caller: call.caller) }
         bus.serve(Self.service + "PublicTips") { (request: Xunfang_Community_V1_PublicTipsRequest, _) in try tips.publicView(request) }
+        let watches = self.watches
+        bus.serve(Self.service + "RequestWatch") { [self] (request: Xunfang_Community_V1_WatchRequest, _) in try await requestWatch(request, bus: bus) }
+        bus.serve(Self.service + "CloseWatch") { (request: Xunfang_Community_V1_CloseWatchRequest, _) in try watches.close(request) }
+        bus.serve(Self.service + "ListWatches") { (request: Xunfang_Community_V1_ListWatchesRequest, _) in try watches.list(request) }
         let duty = self.duty
         bus.serve(Self.service + "Compliance") { (request: Xunfang_Community_V1_ComplianceRequest, _) in
             try await onOwnThread { try duty.compliance(request) }
@@ -202,6 +211,37 @@ public struct CommunityPlugin: Plugin {
         intake.report = "群众线索 \(tip.id): \(tip.text)"
         intake.externalID = tip.id
         return try await bus.call(Self.intake, intake, as: Xunfang_Dispatch_V1_IntakeResponse.self).incident.id
+    }
+
+    /// Opens a watch on the roads within its drive of the incident (GridModel's isochrone),
+    /// off the connection's threads, then wakes the publisher and the notifier. An incident
+    /// with a watch gets it back without asking GridModel again.
+    func requestWatch(_ request: Xunfang_Community_V1_WatchRequest, bus: BusClient) async throws -> Xunfang_Community_V1_WatchResponse {
+        let (hours, minutes) = try Watches.check(request)
+        var segments: [String] = [], area: [GeoPoint] = []
+        if try watches.store.watch(incident: request.incidentID) == nil {
+            var reach = Xunfang_GridModel_V1_IsochroneRequest()
+            reach.origin.longitude = request.longitude
+            reach.origin.latitude = request.latitude
+            reach.minutes = Double(minutes)
+            reach.mode = .car
+            reach.withNetwork = true
+            let answer: Xunfang_GridModel_V1_IsochroneResponse
+            do {
+                answer = try await bus.call(Self.isochrone, reach, as: Xunfang_GridModel_V1_IsochroneResponse.self, timeout: .seconds(15))
+            } catch {
+                throw BusClientError(.unavailable, "GridModel did not say which roads are within \(minutes) minutes (\(error)); no watch opened")
+            }
+            segments = Watches.segments(answer.network.map { (from: $0.fromNode, to: $0.toNode) })
+            area = answer.polygon.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) }
+        }
+        let watches = self.watches
+        let response = try await onOwnThread { [segments, area] in try watches.open(request, hours: hours, minutes: minutes, segments: segments, area: area) }
+        if !response.alerts.alreadyHandled && !response.alerts.alerts.isEmpty {
+            wake.continuation.yield()
+            deliveries.continuation.yield()
+        }
+        return response
     }
 
     /// Issues a warning's alerts off the connection's threads, then wakes the publisher

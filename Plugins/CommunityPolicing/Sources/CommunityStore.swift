@@ -58,7 +58,52 @@ final class CommunityStore: Sendable {
                 CREATE TABLE compliance_published (label TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, exceptions INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v6 watches") { db in
+            try db.execute(sql: "CREATE TABLE watch (seq INTEGER PRIMARY KEY, incident TEXT NOT NULL UNIQUE, record BLOB NOT NULL)")
+        }
         try migrator.migrate(queue)
+    }
+
+    // MARK: - Watches
+
+    /// Keeps a new watch, numbering it, unless the incident has one: that one is answered.
+    func insert(watch: Xunfang_Community_V1_Watch) throws -> Xunfang_Community_V1_Watch {
+        try queue.write { db in
+            if let kept = try Data.fetchOne(db, sql: "SELECT record FROM watch WHERE incident = ?", arguments: [watch.incidentID]) {
+                return try Xunfang_Community_V1_Watch(serializedBytes: kept)
+            }
+            var numbered = watch
+            numbered.id = "W-\((try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM watch") ?? 0) + 1)"
+            try db.execute(sql: "INSERT INTO watch (seq, incident, record) VALUES (?, ?, ?)",
+                           arguments: [Int64(numbered.id.dropFirst(2)), numbered.incidentID, try numbered.serializedBytes() as Data])
+            return numbered
+        }
+    }
+
+    func watch(incident: String) throws -> Xunfang_Community_V1_Watch? {
+        try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM watch WHERE incident = ?", arguments: [incident]).map { try Xunfang_Community_V1_Watch(serializedBytes: $0) }
+        }
+    }
+
+    /// Closes a watch early and ends its alerts' windows now, so its members count as free
+    /// again; in one transaction. Nil when there is no such watch.
+    func close(watch id: String, at time: Int64, change: (inout Xunfang_Community_V1_Watch) throws -> Void) throws -> Xunfang_Community_V1_Watch? {
+        try queue.write { db in
+            guard let seq = Int64(id.dropFirst(2)), id.hasPrefix("W-"),
+                  let kept = try Data.fetchOne(db, sql: "SELECT record FROM watch WHERE seq = ?", arguments: [seq]) else { return nil }
+            var watch = try Xunfang_Community_V1_Watch(serializedBytes: kept)
+            try change(&watch)
+            try db.execute(sql: "UPDATE watch SET record = ? WHERE seq = ?", arguments: [try watch.serializedBytes() as Data, seq])
+            try db.execute(sql: "UPDATE alert SET expires = ? WHERE source = ? AND expires > ?", arguments: [time, "watch \(watch.incidentID)", time])
+            return watch
+        }
+    }
+
+    func watches(limit: Int) throws -> [Xunfang_Community_V1_Watch] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM watch ORDER BY seq DESC LIMIT ?", arguments: [limit]).map { try Xunfang_Community_V1_Watch(serializedBytes: $0) }
+        }
     }
 
     // MARK: - Duty

@@ -1088,6 +1088,9 @@ public nonisolated struct Xunfang_Dispatch_V1_MajorIncidentRequest: Sendable {
   /// the seal as a drill
   public var sealDrill: Bool = false
 
+  /// also ask CommunityPolicing's members nearby to watch and report for this long (1 to 12; 0: no)
+  public var watchHours: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1104,6 +1107,9 @@ public nonisolated struct Xunfang_Dispatch_V1_MajorIncidentResponse: Sendable {
 
   /// the seal's activation id; "" when none was asked or it failed (see note)
   public var sealActivation: String = String()
+
+  /// CommunityPolicing's watch; "" when none was asked or it failed (see note)
+  public var watchID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2774,7 +2780,7 @@ nonisolated extension Xunfang_Dispatch_V1_KpisResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MajorIncidentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}units\0\u{3}seal_plan\0\u{3}seal_drill\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}units\0\u{3}seal_plan\0\u{3}seal_drill\0\u{3}watch_hours\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2786,6 +2792,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.units) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.sealPlan) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.sealDrill) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.watchHours) }()
       default: break
       }
     }
@@ -2804,6 +2811,9 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
     if self.sealDrill != false {
       try visitor.visitSingularBoolField(value: self.sealDrill, fieldNumber: 4)
     }
+    if self.watchHours != 0 {
+      try visitor.visitSingularUInt32Field(value: self.watchHours, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2812,6 +2822,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
     if lhs.units != rhs.units {return false}
     if lhs.sealPlan != rhs.sealPlan {return false}
     if lhs.sealDrill != rhs.sealDrill {return false}
+    if lhs.watchHours != rhs.watchHours {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2819,7 +2830,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentRequest: SwiftProtobuf.Me
 
 nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MajorIncidentResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}orders\0\u{1}note\0\u{3}seal_activation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}orders\0\u{1}note\0\u{3}seal_activation\0\u{3}watch_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2830,6 +2841,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.M
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.orders) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.note) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.sealActivation) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.watchID) }()
       default: break
       }
     }
@@ -2845,6 +2857,9 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.M
     if !self.sealActivation.isEmpty {
       try visitor.visitSingularStringField(value: self.sealActivation, fieldNumber: 3)
     }
+    if !self.watchID.isEmpty {
+      try visitor.visitSingularStringField(value: self.watchID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2852,6 +2867,7 @@ nonisolated extension Xunfang_Dispatch_V1_MajorIncidentResponse: SwiftProtobuf.M
     if lhs.orders != rhs.orders {return false}
     if lhs.note != rhs.note {return false}
     if lhs.sealActivation != rhs.sealActivation {return false}
+    if lhs.watchID != rhs.watchID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,6 +7,7 @@ import XunfangPluginKit
 import GridModelContract
 import DispatchContract
 import CheckpointControlContract
+import CommunityPolicingContract
 
 /// The plugin's working half: turns requests into `Dispatcher` calls under one lock,
 /// asks GridModel for places and travel times (outside the lock), stores every change
@@ -260,7 +261,34 @@ final class Desk: @unchecked Sendable {
         response.note = "\(response.orders.count) of \(count) units ordered across \(zones) zone(s)"
             + (result.straightLine ? "; straight-line estimates" : "") + (refused.isEmpty ? "" : "; refused: " + refused.joined(separator: "; "))
         if !request.sealPlan.isEmpty { await seal(request, snapshot.incident, into: &response) }
+        if request.watchHours > 0 { await watch(request, snapshot.incident, into: &response) }
         return response
+    }
+
+    /// Watch and report with the major incident: CommunityPolicing alerts the volunteers
+    /// and information officers on the roads around it for `watch_hours`. A watch that
+    /// fails is reported in the note; the units' orders stand.
+    private func watch(_ request: Xunfang_Dispatch_V1_MajorIncidentRequest, _ incident: Incident, into response: inout Xunfang_Dispatch_V1_MajorIncidentResponse) async {
+        do {
+            guard let bus = currentBus else { throw BusClientError(.unavailable, "not connected") }
+            guard request.watchHours <= 12 else { throw BusClientError(.invalidArgument, "watch_hours \(request.watchHours) is above 12") }
+            let watch = try await bus.call(DispatchPlugin.requestWatch, Xunfang_Community_V1_WatchRequest.with {
+                $0.incidentID = incident.id
+                $0.typeCode = incident.type.code
+                $0.typeName = incident.type.name
+                $0.stationID = incident.stationID ?? ""
+                $0.longitude = incident.location.longitude
+                $0.latitude = incident.location.latitude
+                $0.description_p = String(incident.report.prefix(500))
+                $0.hours = request.watchHours
+                $0.requestedBy = "dispatch"
+            }, as: Xunfang_Community_V1_WatchResponse.self, timeout: .seconds(30))
+            response.watchID = watch.watch.id
+            response.note += "; watch \(watch.watch.id): \(watch.alerts.alerts.count) members alerted on \(watch.watch.roadSegments) road segments"
+                + (watch.alerts.note.isEmpty ? "" : " (\(watch.alerts.note))")
+        } catch {
+            response.note += "; watch and report not requested: \(error)"
+        }
     }
 
     /// The "close the city gates" seal with the major incident: CheckpointControl's

@@ -10,6 +10,8 @@ public struct DispatchPlugin: Plugin {
     static let service = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     static let activateSeal = "/xunfang.checkpoint.v1.Checkpoint/Activate"
+    /// CommunityPolicing's watch and report, asked with a major incident; optional, so not in the manifest.
+    static let requestWatch = "/xunfang.community.v1.Community/RequestWatch"
     public static let methods = ["Intake", "Recommend", "Assign", "Acknowledge", "UpdateUnit", "Clear", "ListIncidents", "ListUnits",
                                  "Kpis", "ExportEido", "MoveUp", "AcceptMoveUp", "MajorIncident",
                                  "ReadPersonal", "Audit", "RotateKey"]

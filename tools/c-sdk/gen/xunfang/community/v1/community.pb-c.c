@@ -2302,6 +2302,276 @@ void   xunfang__community__v1__compliance_exception__free_unpacked
   assert(message->base.descriptor == &xunfang__community__v1__compliance_exception__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__community__v1__watch_request__init
+                     (Xunfang__Community__V1__WatchRequest         *message)
+{
+  static const Xunfang__Community__V1__WatchRequest init_value = XUNFANG__COMMUNITY__V1__WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__watch_request__get_packed_size
+                     (const Xunfang__Community__V1__WatchRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__watch_request__pack
+                     (const Xunfang__Community__V1__WatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__watch_request__pack_to_buffer
+                     (const Xunfang__Community__V1__WatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__WatchRequest *
+       xunfang__community__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__WatchRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__watch_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__watch_request__free_unpacked
+                     (Xunfang__Community__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__watch__init
+                     (Xunfang__Community__V1__Watch         *message)
+{
+  static const Xunfang__Community__V1__Watch init_value = XUNFANG__COMMUNITY__V1__WATCH__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__watch__get_packed_size
+                     (const Xunfang__Community__V1__Watch *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__watch__pack
+                     (const Xunfang__Community__V1__Watch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__watch__pack_to_buffer
+                     (const Xunfang__Community__V1__Watch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__Watch *
+       xunfang__community__v1__watch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__Watch *)
+     protobuf_c_message_unpack (&xunfang__community__v1__watch__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__watch__free_unpacked
+                     (Xunfang__Community__V1__Watch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__watch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__watch_response__init
+                     (Xunfang__Community__V1__WatchResponse         *message)
+{
+  static const Xunfang__Community__V1__WatchResponse init_value = XUNFANG__COMMUNITY__V1__WATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__watch_response__get_packed_size
+                     (const Xunfang__Community__V1__WatchResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__watch_response__pack
+                     (const Xunfang__Community__V1__WatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__watch_response__pack_to_buffer
+                     (const Xunfang__Community__V1__WatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__watch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__WatchResponse *
+       xunfang__community__v1__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__WatchResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__watch_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__watch_response__free_unpacked
+                     (Xunfang__Community__V1__WatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__watch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__close_watch_request__init
+                     (Xunfang__Community__V1__CloseWatchRequest         *message)
+{
+  static const Xunfang__Community__V1__CloseWatchRequest init_value = XUNFANG__COMMUNITY__V1__CLOSE_WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__close_watch_request__get_packed_size
+                     (const Xunfang__Community__V1__CloseWatchRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__close_watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__close_watch_request__pack
+                     (const Xunfang__Community__V1__CloseWatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__close_watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__close_watch_request__pack_to_buffer
+                     (const Xunfang__Community__V1__CloseWatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__close_watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__CloseWatchRequest *
+       xunfang__community__v1__close_watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__CloseWatchRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__close_watch_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__close_watch_request__free_unpacked
+                     (Xunfang__Community__V1__CloseWatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__close_watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_watches_request__init
+                     (Xunfang__Community__V1__ListWatchesRequest         *message)
+{
+  static const Xunfang__Community__V1__ListWatchesRequest init_value = XUNFANG__COMMUNITY__V1__LIST_WATCHES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_watches_request__get_packed_size
+                     (const Xunfang__Community__V1__ListWatchesRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_watches_request__pack
+                     (const Xunfang__Community__V1__ListWatchesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_watches_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListWatchesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListWatchesRequest *
+       xunfang__community__v1__list_watches_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListWatchesRequest *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_watches_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_watches_request__free_unpacked
+                     (Xunfang__Community__V1__ListWatchesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__list_watches_response__init
+                     (Xunfang__Community__V1__ListWatchesResponse         *message)
+{
+  static const Xunfang__Community__V1__ListWatchesResponse init_value = XUNFANG__COMMUNITY__V1__LIST_WATCHES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__list_watches_response__get_packed_size
+                     (const Xunfang__Community__V1__ListWatchesResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__list_watches_response__pack
+                     (const Xunfang__Community__V1__ListWatchesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__list_watches_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListWatchesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__ListWatchesResponse *
+       xunfang__community__v1__list_watches_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__ListWatchesResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__list_watches_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__list_watches_response__free_unpacked
+                     (Xunfang__Community__V1__ListWatchesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__list_watches_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__community__v1__team__field_descriptors[7] =
 {
   {
@@ -6027,6 +6297,624 @@ const ProtobufCMessageDescriptor xunfang__community__v1__compliance_exception__d
   (ProtobufCMessageInit) xunfang__community__v1__compliance_exception__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__community__v1__watch_request__field_descriptors[11] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, type_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, station_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hours",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, hours),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requested_by",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchRequest, requested_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__watch_request__field_indices_by_name[] = {
+  7,   /* field[7] = description */
+  8,   /* field[8] = hours */
+  0,   /* field[0] = incident_id */
+  6,   /* field[6] = latitude */
+  5,   /* field[5] = longitude */
+  9,   /* field[9] = minutes */
+  10,   /* field[10] = requested_by */
+  3,   /* field[3] = station_id */
+  4,   /* field[4] = station_name */
+  1,   /* field[1] = type_code */
+  2,   /* field[2] = type_name */
+};
+static const ProtobufCIntRange xunfang__community__v1__watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.WatchRequest",
+  "WatchRequest",
+  "Xunfang__Community__V1__WatchRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__WatchRequest),
+  11,
+  xunfang__community__v1__watch_request__field_descriptors,
+  xunfang__community__v1__watch_request__field_indices_by_name,
+  1,  xunfang__community__v1__watch_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__watch__field_descriptors[17] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incident_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_name",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, type_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, created_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, expires),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed_at",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, closed_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed_by",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, closed_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed_why",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, closed_why),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "road_segments",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, road_segments),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alerts",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, alerts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, open),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requested_by",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__Watch, requested_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__watch__field_indices_by_name[] = {
+  14,   /* field[14] = alerts */
+  10,   /* field[10] = closed_at */
+  11,   /* field[11] = closed_by */
+  12,   /* field[12] = closed_why */
+  8,   /* field[8] = created_at */
+  7,   /* field[7] = description */
+  9,   /* field[9] = expires */
+  0,   /* field[0] = id */
+  1,   /* field[1] = incident_id */
+  6,   /* field[6] = latitude */
+  5,   /* field[5] = longitude */
+  15,   /* field[15] = open */
+  16,   /* field[16] = requested_by */
+  13,   /* field[13] = road_segments */
+  4,   /* field[4] = station_id */
+  2,   /* field[2] = type_code */
+  3,   /* field[3] = type_name */
+};
+static const ProtobufCIntRange xunfang__community__v1__watch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 17 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__watch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.Watch",
+  "Watch",
+  "Xunfang__Community__V1__Watch",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__Watch),
+  17,
+  xunfang__community__v1__watch__field_descriptors,
+  xunfang__community__v1__watch__field_indices_by_name,
+  1,  xunfang__community__v1__watch__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__watch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__watch_response__field_descriptors[2] =
+{
+  {
+    "watch",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchResponse, watch),
+    &xunfang__community__v1__watch__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alerts",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__WatchResponse, alerts),
+    &xunfang__community__v1__issue_alerts_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__watch_response__field_indices_by_name[] = {
+  1,   /* field[1] = alerts */
+  0,   /* field[0] = watch */
+};
+static const ProtobufCIntRange xunfang__community__v1__watch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__watch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.WatchResponse",
+  "WatchResponse",
+  "Xunfang__Community__V1__WatchResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__WatchResponse),
+  2,
+  xunfang__community__v1__watch_response__field_descriptors,
+  xunfang__community__v1__watch_response__field_indices_by_name,
+  1,  xunfang__community__v1__watch_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__watch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__close_watch_request__field_descriptors[3] =
+{
+  {
+    "watch_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__CloseWatchRequest, watch_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__CloseWatchRequest, by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "why",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__CloseWatchRequest, why),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__close_watch_request__field_indices_by_name[] = {
+  1,   /* field[1] = by */
+  0,   /* field[0] = watch_id */
+  2,   /* field[2] = why */
+};
+static const ProtobufCIntRange xunfang__community__v1__close_watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__close_watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.CloseWatchRequest",
+  "CloseWatchRequest",
+  "Xunfang__Community__V1__CloseWatchRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__CloseWatchRequest),
+  3,
+  xunfang__community__v1__close_watch_request__field_descriptors,
+  xunfang__community__v1__close_watch_request__field_indices_by_name,
+  1,  xunfang__community__v1__close_watch_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__close_watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_watches_request__field_descriptors[2] =
+{
+  {
+    "open_only",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListWatchesRequest, open_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__ListWatchesRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_watches_request__field_indices_by_name[] = {
+  1,   /* field[1] = limit */
+  0,   /* field[0] = open_only */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_watches_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_watches_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListWatchesRequest",
+  "ListWatchesRequest",
+  "Xunfang__Community__V1__ListWatchesRequest",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListWatchesRequest),
+  2,
+  xunfang__community__v1__list_watches_request__field_descriptors,
+  xunfang__community__v1__list_watches_request__field_indices_by_name,
+  1,  xunfang__community__v1__list_watches_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_watches_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_watches_response__field_descriptors[1] =
+{
+  {
+    "watches",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ListWatchesResponse, n_watches),
+    offsetof(Xunfang__Community__V1__ListWatchesResponse, watches),
+    &xunfang__community__v1__watch__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__list_watches_response__field_indices_by_name[] = {
+  0,   /* field[0] = watches */
+};
+static const ProtobufCIntRange xunfang__community__v1__list_watches_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__list_watches_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.ListWatchesResponse",
+  "ListWatchesResponse",
+  "Xunfang__Community__V1__ListWatchesResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__ListWatchesResponse),
+  1,
+  xunfang__community__v1__list_watches_response__field_descriptors,
+  xunfang__community__v1__list_watches_response__field_indices_by_name,
+  1,  xunfang__community__v1__list_watches_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__list_watches_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__community__v1__team_kind__enum_values_by_number[7] =
 {
   { "TEAM_KIND_UNSPECIFIED", "XUNFANG__COMMUNITY__V1__TEAM_KIND__TEAM_KIND_UNSPECIFIED", 0 },
@@ -6323,7 +7211,7 @@ const ProtobufCEnumDescriptor xunfang__community__v1__compliance_status__descrip
   xunfang__community__v1__compliance_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[19] =
+static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[22] =
 {
   { "ImportLedger", &xunfang__community__v1__import_ledger_request__descriptor, &xunfang__community__v1__import_ledger_response__descriptor },
   { "ExportLedger", &xunfang__community__v1__export_ledger_request__descriptor, &xunfang__community__v1__export_ledger_response__descriptor },
@@ -6344,10 +7232,14 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
   { "ListTips", &xunfang__community__v1__list_tips_request__descriptor, &xunfang__community__v1__list_tips_response__descriptor },
   { "PublicTips", &xunfang__community__v1__public_tips_request__descriptor, &xunfang__community__v1__public_tips_response__descriptor },
   { "Compliance", &xunfang__community__v1__compliance_request__descriptor, &xunfang__community__v1__compliance_report__descriptor },
+  { "RequestWatch", &xunfang__community__v1__watch_request__descriptor, &xunfang__community__v1__watch_response__descriptor },
+  { "CloseWatch", &xunfang__community__v1__close_watch_request__descriptor, &xunfang__community__v1__watch__descriptor },
+  { "ListWatches", &xunfang__community__v1__list_watches_request__descriptor, &xunfang__community__v1__list_watches_response__descriptor },
 };
 const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
   11,        /* AppendRecord */
   5,        /* Audit */
+  20,        /* CloseWatch */
   18,        /* Compliance */
   1,        /* ExportLedger */
   15,        /* GetTip */
@@ -6358,9 +7250,11 @@ const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
   12,        /* ListRecords */
   2,        /* ListTeams */
   16,        /* ListTips */
+  21,        /* ListWatches */
   17,        /* PublicTips */
   4,        /* ReadContact */
   10,        /* RegisterSigner */
+  19,        /* RequestWatch */
   6,        /* RotateKey */
   7,        /* SetMemberStatus */
   13,        /* SubmitTip */
@@ -6373,7 +7267,7 @@ const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
   "Community",
   "Xunfang__Community__V1__Community",
   "xunfang.community.v1",
-  19,
+  22,
   xunfang__community__v1__community__method_descriptors,
   xunfang__community__v1__community__method_indices_by_name
 };
@@ -6528,6 +7422,30 @@ void xunfang__community__v1__community__compliance(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
   service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__request_watch(ProtobufCService *service,
+                                                      const Xunfang__Community__V1__WatchRequest *input,
+                                                      Xunfang__Community__V1__WatchResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__close_watch(ProtobufCService *service,
+                                                    const Xunfang__Community__V1__CloseWatchRequest *input,
+                                                    Xunfang__Community__V1__Watch_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__community__v1__community__list_watches(ProtobufCService *service,
+                                                     const Xunfang__Community__V1__ListWatchesRequest *input,
+                                                     Xunfang__Community__V1__ListWatchesResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
                                               Xunfang__Community__V1__Community_ServiceDestroy destroy)

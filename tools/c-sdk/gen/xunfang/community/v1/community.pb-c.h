@@ -67,6 +67,12 @@ typedef struct Xunfang__Community__V1__ComplianceItem Xunfang__Community__V1__Co
 typedef struct Xunfang__Community__V1__ComplianceRequest Xunfang__Community__V1__ComplianceRequest;
 typedef struct Xunfang__Community__V1__ComplianceReport Xunfang__Community__V1__ComplianceReport;
 typedef struct Xunfang__Community__V1__ComplianceException Xunfang__Community__V1__ComplianceException;
+typedef struct Xunfang__Community__V1__WatchRequest Xunfang__Community__V1__WatchRequest;
+typedef struct Xunfang__Community__V1__Watch Xunfang__Community__V1__Watch;
+typedef struct Xunfang__Community__V1__WatchResponse Xunfang__Community__V1__WatchResponse;
+typedef struct Xunfang__Community__V1__CloseWatchRequest Xunfang__Community__V1__CloseWatchRequest;
+typedef struct Xunfang__Community__V1__ListWatchesRequest Xunfang__Community__V1__ListWatchesRequest;
+typedef struct Xunfang__Community__V1__ListWatchesResponse Xunfang__Community__V1__ListWatchesResponse;
 
 
 /* --- enums --- */
@@ -1204,6 +1210,144 @@ struct  Xunfang__Community__V1__ComplianceException
     , (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * Watch and report (协查): for a major case, the members who work the roads within a few
+ * minutes' drive of it in the coming hours are asked to look out and report. Bounded: at
+ * most 12 hours and 10 minutes' drive; it closes itself when the time is up, or earlier.
+ */
+struct  Xunfang__Community__V1__WatchRequest
+{
+  ProtobufCMessage base;
+  /*
+   * one watch an incident: asking again returns it
+   */
+  char *incident_id;
+  /*
+   * Dispatch's code ("robbery")
+   */
+  char *type_code;
+  /*
+   * "抢劫"
+   */
+  char *type_name;
+  char *station_id;
+  char *station_name;
+  /*
+   * WGS84, where it happened
+   */
+  double longitude;
+  double latitude;
+  /*
+   * what to look for (suspects, vehicle), at most 500 characters
+   */
+  char *description;
+  /*
+   * 1 to 12; 0 = 12
+   */
+  uint32_t hours;
+  /*
+   * the area: roads within this many minutes' drive, 1 to 10; 0 = 5
+   */
+  uint32_t minutes;
+  char *requested_by;
+};
+#define XUNFANG__COMMUNITY__V1__WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__watch_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__Watch
+{
+  ProtobufCMessage base;
+  /*
+   * "W-<n>"
+   */
+  char *id;
+  char *incident_id;
+  char *type_code;
+  char *type_name;
+  char *station_id;
+  double longitude;
+  double latitude;
+  char *description;
+  int64_t created_at;
+  int64_t expires;
+  /*
+   * when closed early, 0 otherwise
+   */
+  int64_t closed_at;
+  char *closed_by;
+  char *closed_why;
+  /*
+   * segments within the drive
+   */
+  uint32_t road_segments;
+  uint32_t alerts;
+  /*
+   * in answers: neither expired nor closed
+   */
+  protobuf_c_boolean open;
+  char *requested_by;
+};
+#define XUNFANG__COMMUNITY__V1__WATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__watch__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__WatchResponse
+{
+  ProtobufCMessage base;
+  Xunfang__Community__V1__Watch *watch;
+  Xunfang__Community__V1__IssueAlertsResponse *alerts;
+};
+#define XUNFANG__COMMUNITY__V1__WATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__watch_response__descriptor) \
+    , NULL, NULL }
+
+
+struct  Xunfang__Community__V1__CloseWatchRequest
+{
+  ProtobufCMessage base;
+  char *watch_id;
+  /*
+   * 1 to 64 characters
+   */
+  char *by;
+  /*
+   * 1 to 500 characters
+   */
+  char *why;
+};
+#define XUNFANG__COMMUNITY__V1__CLOSE_WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__close_watch_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__ListWatchesRequest
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean open_only;
+  /*
+   * 0 = 100, at most 1,000
+   */
+  uint32_t limit;
+};
+#define XUNFANG__COMMUNITY__V1__LIST_WATCHES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_watches_request__descriptor) \
+    , 0, 0 }
+
+
+struct  Xunfang__Community__V1__ListWatchesResponse
+{
+  ProtobufCMessage base;
+  size_t n_watches;
+  Xunfang__Community__V1__Watch **watches;
+};
+#define XUNFANG__COMMUNITY__V1__LIST_WATCHES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_watches_response__descriptor) \
+    , 0,NULL }
+
+
 /* Xunfang__Community__V1__Team methods */
 void   xunfang__community__v1__team__init
                      (Xunfang__Community__V1__Team         *message);
@@ -2173,6 +2317,120 @@ Xunfang__Community__V1__ComplianceException *
 void   xunfang__community__v1__compliance_exception__free_unpacked
                      (Xunfang__Community__V1__ComplianceException *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__WatchRequest methods */
+void   xunfang__community__v1__watch_request__init
+                     (Xunfang__Community__V1__WatchRequest         *message);
+size_t xunfang__community__v1__watch_request__get_packed_size
+                     (const Xunfang__Community__V1__WatchRequest   *message);
+size_t xunfang__community__v1__watch_request__pack
+                     (const Xunfang__Community__V1__WatchRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__watch_request__pack_to_buffer
+                     (const Xunfang__Community__V1__WatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__WatchRequest *
+       xunfang__community__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__watch_request__free_unpacked
+                     (Xunfang__Community__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__Watch methods */
+void   xunfang__community__v1__watch__init
+                     (Xunfang__Community__V1__Watch         *message);
+size_t xunfang__community__v1__watch__get_packed_size
+                     (const Xunfang__Community__V1__Watch   *message);
+size_t xunfang__community__v1__watch__pack
+                     (const Xunfang__Community__V1__Watch   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__watch__pack_to_buffer
+                     (const Xunfang__Community__V1__Watch   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__Watch *
+       xunfang__community__v1__watch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__watch__free_unpacked
+                     (Xunfang__Community__V1__Watch *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__WatchResponse methods */
+void   xunfang__community__v1__watch_response__init
+                     (Xunfang__Community__V1__WatchResponse         *message);
+size_t xunfang__community__v1__watch_response__get_packed_size
+                     (const Xunfang__Community__V1__WatchResponse   *message);
+size_t xunfang__community__v1__watch_response__pack
+                     (const Xunfang__Community__V1__WatchResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__watch_response__pack_to_buffer
+                     (const Xunfang__Community__V1__WatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__WatchResponse *
+       xunfang__community__v1__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__watch_response__free_unpacked
+                     (Xunfang__Community__V1__WatchResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__CloseWatchRequest methods */
+void   xunfang__community__v1__close_watch_request__init
+                     (Xunfang__Community__V1__CloseWatchRequest         *message);
+size_t xunfang__community__v1__close_watch_request__get_packed_size
+                     (const Xunfang__Community__V1__CloseWatchRequest   *message);
+size_t xunfang__community__v1__close_watch_request__pack
+                     (const Xunfang__Community__V1__CloseWatchRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__close_watch_request__pack_to_buffer
+                     (const Xunfang__Community__V1__CloseWatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__CloseWatchRequest *
+       xunfang__community__v1__close_watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__close_watch_request__free_unpacked
+                     (Xunfang__Community__V1__CloseWatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ListWatchesRequest methods */
+void   xunfang__community__v1__list_watches_request__init
+                     (Xunfang__Community__V1__ListWatchesRequest         *message);
+size_t xunfang__community__v1__list_watches_request__get_packed_size
+                     (const Xunfang__Community__V1__ListWatchesRequest   *message);
+size_t xunfang__community__v1__list_watches_request__pack
+                     (const Xunfang__Community__V1__ListWatchesRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__list_watches_request__pack_to_buffer
+                     (const Xunfang__Community__V1__ListWatchesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ListWatchesRequest *
+       xunfang__community__v1__list_watches_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__list_watches_request__free_unpacked
+                     (Xunfang__Community__V1__ListWatchesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__ListWatchesResponse methods */
+void   xunfang__community__v1__list_watches_response__init
+                     (Xunfang__Community__V1__ListWatchesResponse         *message);
+size_t xunfang__community__v1__list_watches_response__get_packed_size
+                     (const Xunfang__Community__V1__ListWatchesResponse   *message);
+size_t xunfang__community__v1__list_watches_response__pack
+                     (const Xunfang__Community__V1__ListWatchesResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__list_watches_response__pack_to_buffer
+                     (const Xunfang__Community__V1__ListWatchesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__ListWatchesResponse *
+       xunfang__community__v1__list_watches_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__list_watches_response__free_unpacked
+                     (Xunfang__Community__V1__ListWatchesResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Community__V1__Team_Closure)
@@ -2328,6 +2586,24 @@ typedef void (*Xunfang__Community__V1__ComplianceReport_Closure)
 typedef void (*Xunfang__Community__V1__ComplianceException_Closure)
                  (const Xunfang__Community__V1__ComplianceException *message,
                   void *closure_data);
+typedef void (*Xunfang__Community__V1__WatchRequest_Closure)
+                 (const Xunfang__Community__V1__WatchRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__Watch_Closure)
+                 (const Xunfang__Community__V1__Watch *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__WatchResponse_Closure)
+                 (const Xunfang__Community__V1__WatchResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__CloseWatchRequest_Closure)
+                 (const Xunfang__Community__V1__CloseWatchRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ListWatchesRequest_Closure)
+                 (const Xunfang__Community__V1__ListWatchesRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__ListWatchesResponse_Closure)
+                 (const Xunfang__Community__V1__ListWatchesResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2411,6 +2687,18 @@ struct Xunfang__Community__V1__Community_Service
                      const Xunfang__Community__V1__ComplianceRequest *input,
                      Xunfang__Community__V1__ComplianceReport_Closure closure,
                      void *closure_data);
+  void (*request_watch)(Xunfang__Community__V1__Community_Service *service,
+                        const Xunfang__Community__V1__WatchRequest *input,
+                        Xunfang__Community__V1__WatchResponse_Closure closure,
+                        void *closure_data);
+  void (*close_watch)(Xunfang__Community__V1__Community_Service *service,
+                      const Xunfang__Community__V1__CloseWatchRequest *input,
+                      Xunfang__Community__V1__Watch_Closure closure,
+                      void *closure_data);
+  void (*list_watches)(Xunfang__Community__V1__Community_Service *service,
+                       const Xunfang__Community__V1__ListWatchesRequest *input,
+                       Xunfang__Community__V1__ListWatchesResponse_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Xunfang__Community__V1__Community_ServiceDestroy)(Xunfang__Community__V1__Community_Service *);
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
@@ -2437,7 +2725,10 @@ void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_
       function_prefix__ ## get_tip,\
       function_prefix__ ## list_tips,\
       function_prefix__ ## public_tips,\
-      function_prefix__ ## compliance  }
+      function_prefix__ ## compliance,\
+      function_prefix__ ## request_watch,\
+      function_prefix__ ## close_watch,\
+      function_prefix__ ## list_watches  }
 void xunfang__community__v1__community__import_ledger(ProtobufCService *service,
                                                       const Xunfang__Community__V1__ImportLedgerRequest *input,
                                                       Xunfang__Community__V1__ImportLedgerResponse_Closure closure,
@@ -2514,6 +2805,18 @@ void xunfang__community__v1__community__compliance(ProtobufCService *service,
                                                    const Xunfang__Community__V1__ComplianceRequest *input,
                                                    Xunfang__Community__V1__ComplianceReport_Closure closure,
                                                    void *closure_data);
+void xunfang__community__v1__community__request_watch(ProtobufCService *service,
+                                                      const Xunfang__Community__V1__WatchRequest *input,
+                                                      Xunfang__Community__V1__WatchResponse_Closure closure,
+                                                      void *closure_data);
+void xunfang__community__v1__community__close_watch(ProtobufCService *service,
+                                                    const Xunfang__Community__V1__CloseWatchRequest *input,
+                                                    Xunfang__Community__V1__Watch_Closure closure,
+                                                    void *closure_data);
+void xunfang__community__v1__community__list_watches(ProtobufCService *service,
+                                                     const Xunfang__Community__V1__ListWatchesRequest *input,
+                                                     Xunfang__Community__V1__ListWatchesResponse_Closure closure,
+                                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2577,6 +2880,12 @@ extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_item_
 extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_report__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__compliance_exception__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__watch__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__watch_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__close_watch_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__list_watches_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__list_watches_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -4054,7 +4054,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__kpis_response__descripto
   (ProtobufCMessageInit) xunfang__dispatch__v1__kpis_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_request__field_descriptors[5] =
 {
   {
     "incident_id",
@@ -4104,17 +4104,30 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "watch_hours",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentRequest, watch_hours),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__major_incident_request__field_indices_by_name[] = {
   0,   /* field[0] = incident_id */
   3,   /* field[3] = seal_drill */
   2,   /* field[2] = seal_plan */
   1,   /* field[1] = units */
+  4,   /* field[4] = watch_hours */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__major_incident_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_request__descriptor =
 {
@@ -4124,14 +4137,14 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_request__
   "Xunfang__Dispatch__V1__MajorIncidentRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__MajorIncidentRequest),
-  4,
+  5,
   xunfang__dispatch__v1__major_incident_request__field_descriptors,
   xunfang__dispatch__v1__major_incident_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__major_incident_request__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__major_incident_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_response__field_descriptors[4] =
 {
   {
     "orders",
@@ -4169,16 +4182,29 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__major_incident_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "watch_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__MajorIncidentResponse, watch_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__major_incident_response__field_indices_by_name[] = {
   1,   /* field[1] = note */
   0,   /* field[0] = orders */
   2,   /* field[2] = seal_activation */
+  3,   /* field[3] = watch_id */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__major_incident_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_response__descriptor =
 {
@@ -4188,7 +4214,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__major_incident_response_
   "Xunfang__Dispatch__V1__MajorIncidentResponse",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__MajorIncidentResponse),
-  3,
+  4,
   xunfang__dispatch__v1__major_incident_response__field_descriptors,
   xunfang__dispatch__v1__major_incident_response__field_indices_by_name,
   1,  xunfang__dispatch__v1__major_incident_response__number_ranges,

@@ -694,10 +694,14 @@ struct  Xunfang__Dispatch__V1__MajorIncidentRequest
    * the seal as a drill
    */
   protobuf_c_boolean seal_drill;
+  /*
+   * also ask CommunityPolicing's members nearby to watch and report for this long (1 to 12; 0: no)
+   */
+  uint32_t watch_hours;
 };
 #define XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__major_incident_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Xunfang__Dispatch__V1__MajorIncidentResponse
@@ -710,10 +714,14 @@ struct  Xunfang__Dispatch__V1__MajorIncidentResponse
    * the seal's activation id; "" when none was asked or it failed (see note)
    */
   char *seal_activation;
+  /*
+   * CommunityPolicing's watch; "" when none was asked or it failed (see note)
+   */
+  char *watch_id;
 };
 #define XUNFANG__DISPATCH__V1__MAJOR_INCIDENT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__major_incident_response__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__MoveUpRequest
