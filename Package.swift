@@ -27,6 +27,8 @@ let package = Package(
     products: [
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .executable(name: "xunfang-plugin-patrol", targets: ["PatrolPluginMain"]),
+        .library(name: "PatrolContract", targets: ["PatrolContract"]),
         .executable(name: "xunfang-plugin-checkpoint", targets: ["CheckpointControlPluginMain"]),
         .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
         .executable(name: "xunfang-plugin-community", targets: ["CommunityPolicingPluginMain"]),
@@ -372,6 +374,31 @@ let package = Package(
             dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangOutbox", "GridModelContract", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
                            protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CommunityPolicingTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "PatrolContract",
+            dependencies: [protobuf],
+            path: "Plugins/Patrol/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
+            name: "PatrolPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "PatrolContract", "DispatchContract", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Plugins/Patrol/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PatrolPluginMain",
+            dependencies: ["PatrolPlugin"],
+            path: "Plugins/Patrol/Main",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PatrolTests",
+            dependencies: ["PatrolPlugin", "PatrolContract", "XunfangPluginKit", protobuf],
+            path: "Tests/PatrolTests",
             swiftSettings: swiftSettings
         ),
 

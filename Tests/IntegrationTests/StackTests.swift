@@ -136,6 +136,14 @@ struct StackTests {
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_PUBLIC_SECURITY").count - 1 == 8 && registry.contains("治安卡点8"))
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_CITY_EXIT").count - 1 == 5)
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
+        // Patrol as its own process puts Dispatch's units into four teams: about a quarter on shift.
+        var onDuty = 0
+        #expect(try await eventually {
+            let answer = try await run(["patrol", "on-duty"], in: directory).output
+            onDuty = answer.components(separatedBy: "+08:00: ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+            return onDuty > 0
+        })
+        #expect((44...52).contains(onDuty), "192 units in four teams, one team on shift: \(onDuty)")
         try await sealDrillSurvivesKill(up, in: directory)
 
         var attributes = stat()

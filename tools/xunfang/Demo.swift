@@ -73,6 +73,14 @@ enum DemoCounty {
           serve: ["/xunfang.community.v1.Community/*"]
           call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/Isochrone",
                  "/xunfang.dispatch.v1.Dispatch/Intake"]
+      - name: patrol
+        # Duty rosters: four teams in three rotations (四班三运转); an empty roster takes
+        # Dispatch's units, each station's in turn into the teams. xunfang patrol on-duty
+        # says who is on shift now, xunfang patrol roster the calendar.
+        env: { PATROL_DEMO_TEAMS: "on" }
+        acl:
+          serve: ["/xunfang.patrol.v1.Patrol/*"]
+          call: ["/xunfang.dispatch.v1.Dispatch/ListUnits"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

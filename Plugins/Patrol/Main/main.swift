@@ -1,0 +1,4 @@
+import PatrolPlugin
+import XunfangPluginKit
+
+await PluginMain.run(PatrolPlugin.self)

@@ -1,0 +1,66 @@
+import Foundation
+import GRDB
+import XunfangOutbox
+import PatrolContract
+
+/// The roster's facts in one SQLite file: each unit's team, leave and swaps. WAL,
+/// synchronous=NORMAL: a process crash loses nothing committed.
+final class PatrolStore: Sendable {
+    let queue: DatabaseQueue
+
+    init(path: String) throws {
+        queue = try PluginDatabase.open(path: path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 roster") { db in
+            try db.execute(sql: """
+                CREATE TABLE member (call_sign TEXT PRIMARY KEY NOT NULL, team TEXT NOT NULL);
+                CREATE TABLE leave (seq INTEGER PRIMARY KEY, call_sign TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, reason TEXT NOT NULL);
+                CREATE INDEX leave_end ON leave(end);
+                CREATE TABLE swap (absent TEXT NOT NULL, shift_start INTEGER NOT NULL, stand_in TEXT NOT NULL, reason TEXT NOT NULL,
+                                   PRIMARY KEY (absent, shift_start));
+                """)
+        }
+        try migrator.migrate(queue)
+    }
+
+    /// Adds or replaces units' teams, all in one transaction.
+    func put(teams: [(callSign: String, team: String)]) throws {
+        try queue.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO member (call_sign, team) VALUES (?, ?)")
+            for (callSign, team) in teams { try insert.execute(arguments: [callSign, team]) }
+        }
+    }
+
+    func teams() throws -> [String: String] {
+        try queue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT call_sign, team FROM member").map { ($0["call_sign"], $0["team"]) })
+        }
+    }
+
+    func add(leave: Xunfang_Patrol_V1_Leave) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO leave (call_sign, start, end, reason) VALUES (?, ?, ?, ?)",
+                           arguments: [leave.callSign, leave.from, leave.to, leave.reason])
+        }
+    }
+
+    /// A later swap of the same unit's same shift replaces the earlier.
+    func add(swap: Xunfang_Patrol_V1_Swap) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO swap (absent, shift_start, stand_in, reason) VALUES (?, ?, ?, ?)",
+                           arguments: [swap.absent, swap.shiftStart, swap.standIn, swap.reason])
+        }
+    }
+
+    /// Leave and swaps that may bear on `time` (a shift is at most a day long).
+    func changes(around time: Int64) throws -> (leave: [Roster.Leave], swaps: [Roster.Swap]) {
+        try queue.read { db in
+            let leave = try Row.fetchAll(db, sql: "SELECT call_sign, start, end FROM leave WHERE start <= ? AND end > ?", arguments: [time, time])
+                .map { Roster.Leave(callSign: $0["call_sign"], from: $0["start"], to: $0["end"]) }
+            let swaps = try Row.fetchAll(db, sql: "SELECT absent, shift_start, stand_in FROM swap WHERE shift_start BETWEEN ? AND ?",
+                                         arguments: [time - 2 * 86_400_000, time])
+                .map { Roster.Swap(absent: $0["absent"], standIn: $0["stand_in"], shiftStart: $0["shift_start"]) }
+            return (leave, swaps)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import XunfangPluginKit
+import PatrolContract
+
+/// `xunfang patrol on-duty|roster`: the roster from a shell, over the bus as the ctl client.
+enum RosterCommands {
+    static func connection(_ options: [String: String]) -> ToolConnection {
+        ToolConnection(dataDirectory: options["--data-dir"] ?? ProcessInfo.processInfo.environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
+    }
+
+    static func onDuty(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--at", "--data-dir", "--bus"]) else {
+            return fail("on-duty", "usage: xunfang patrol on-duty [--at \"YYYY-MM-DD HH:MM\"] [--data-dir DIR] [--bus ENDPOINT]")
+        }
+        var request = Xunfang_Patrol_V1_OnDutyRequest()
+        if let at = options["--at"] {
+            guard let time = ChinaTime.parse(at) else { return fail("on-duty", "--at \(at) is not YYYY-MM-DD HH:MM (China time)") }
+            request.at = time
+        }
+        do {
+            let answer = try await connection(options).callOnce(PatrolPlugin.service + "OnDuty", request, as: Xunfang_Patrol_V1_OnDutyResponse.self)
+            print("\(ChinaTime.format(milliseconds: answer.at)): \(answer.onDuty.count) units on duty (\(answer.teamsOnShift.joined(separator: "、"))), \(answer.offDuty) off")
+            for (shift, units) in Dictionary(grouping: answer.onDuty, by: { "\($0.team) \($0.shift) \(ChinaTime.format(milliseconds: $0.shiftStart).prefix(16))-\(ChinaTime.format(milliseconds: $0.shiftEnd).dropFirst(11).prefix(5))" })
+                .sorted(by: { $0.key < $1.key }) {
+                print("\(shift): " + units.map { $0.note.isEmpty ? $0.callSign : "\($0.callSign)(\($0.note))" }.joined(separator: " "))
+            }
+            if answer.onDuty.isEmpty && answer.offDuty == 0 { print("no units have a team: import them with ImportTeams (call_sign,team)") }
+            return 0
+        } catch {
+            return fail("on-duty", "\(error)")
+        }
+    }
+
+    static func roster(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--from", "--days", "--data-dir", "--bus"]) else {
+            return fail("roster", "usage: xunfang patrol roster [--from YYYY-MM-DD] [--days N] [--data-dir DIR] [--bus ENDPOINT]")
+        }
+        var request = Xunfang_Patrol_V1_RosterRequest()
+        request.from = options["--from"] ?? ""
+        if let days = options["--days"] {
+            guard let value = UInt32(days), (1...62).contains(value) else { return fail("roster", "--days must be 1 to 62") }
+            request.days = value
+        }
+        do {
+            let answer = try await connection(options).callOnce(PatrolPlugin.service + "Roster", request, as: Xunfang_Patrol_V1_RosterResponse.self)
+            let shifts = answer.pattern.shifts
+            print((["日期"] + shifts.map { "\($0.name)(\(clock($0.startMinute))起\($0.minutes / 60)小时)" } + ["休息"]).joined(separator: "  "))
+            for day in answer.days {
+                print(([day.day + " " + ChinaTime.weekdayName(ChinaTime.weekday(ChinaTime.start(ofDay: ChinaTime.dayNumber(label: day.day)!)))] + day.shifts + [day.off])
+                    .joined(separator: "  "))
+            }
+            return 0
+        } catch {
+            return fail("roster", "\(error)")
+        }
+    }
+
+    static func clock(_ minute: UInt32) -> String { String(format: "%02d:%02d", minute / 60, minute % 60) }
+
+    static func fail(_ command: String, _ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("xunfang patrol \(command): \(message)\n".utf8))
+        return 1
+    }
+}
