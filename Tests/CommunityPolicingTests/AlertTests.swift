@@ -261,22 +261,8 @@ struct AlertBusTests {
 struct DemoLedgerTests {
     @Test("an empty store takes teams at the documents' sizes on GridModel's areas, members on its roads, and a warning there alerts them")
     func seeded() async throws {
-        let stack = try await CommunityStack.start()
-        let gridModel = BusClient(transport: .inProcess(stack.transport), manifest: GridModelPlugin.manifest, credential: CommunityStack.secret,
-                                  logger: CommunityStack.quiet, callTimeout: .seconds(120))
-        GridModelPlugin(model: try DemoCounty.build(), logger: CommunityStack.quiet).register(on: gridModel)
-        try await gridModel.start()
-        let plugin = try await stack.plugin(demoLedger: true)
-        let desk = try await stack.client("desk")
+        let (stack, gridModel, plugin, desk, members) = try await CommunityStack.demo()
         let service = CommunityStack.service
-        // Teams go in first, then all members in one transaction: wait for the members.
-        var list = Xunfang_Community_V1_ListMembersRequest()
-        list.limit = 20_000
-        var members: [Xunfang_Community_V1_Member] = []
-        for _ in 0..<4_800 where members.isEmpty {
-            members = try await desk.call(service + "ListMembers", list, as: Xunfang_Community_V1_ListMembersResponse.self).members
-            if members.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
-        }
         let teams = try await desk.call(service + "ListTeams", Xunfang_Community_V1_ListTeamsRequest(), as: Xunfang_Community_V1_ListTeamsResponse.self).teams
         let township = teams.filter { $0.level == .township }, village = teams.filter { $0.level == .village }
         #expect(township.count == 24 && Set(township.map(\.stationID)).count == 12, "two teams a station")

@@ -1,6 +1,7 @@
 @testable import CommunityPolicingPlugin
 import CommunityPolicingContract
 import Foundation
+import GridModelPlugin
 import Logging
 import Testing
 import XunfangBusServer
@@ -53,6 +54,26 @@ struct CommunityStack {
             let response = try await client.call(Self.service + "ImportLedger", request, as: Xunfang_Community_V1_ImportLedgerResponse.self)
             #expect(response.errors.isEmpty && response.imported > 0)
         }
+    }
+
+    /// The plugin seeding the demo county's ledger from a real GridModel on the bus, and a
+    /// desk client; answers once the members are in (they go in last).
+    static func demo() async throws -> (stack: CommunityStack, gridModel: BusClient, plugin: (client: BusClient, task: Task<Void, any Error>),
+                                        desk: BusClient, members: [Xunfang_Community_V1_Member]) {
+        let stack = try await start()
+        let gridModel = BusClient(transport: .inProcess(stack.transport), manifest: GridModelPlugin.manifest, credential: secret, logger: quiet, callTimeout: .seconds(120))
+        GridModelPlugin(model: try DemoCounty.build(), logger: quiet).register(on: gridModel)
+        try await gridModel.start()
+        let plugin = try await stack.plugin(demoLedger: true)
+        let desk = try await stack.client("desk")
+        var list = Xunfang_Community_V1_ListMembersRequest()
+        list.limit = 20_000
+        var members: [Xunfang_Community_V1_Member] = []
+        for _ in 0..<4_800 where members.isEmpty {
+            members = try await desk.call(service + "ListMembers", list, as: Xunfang_Community_V1_ListMembersResponse.self).members
+            if members.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        return (stack, gridModel, plugin, desk, members)
     }
 
     func client(_ name: String, serves: [String] = []) async throws -> BusClient {

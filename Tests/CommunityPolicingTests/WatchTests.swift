@@ -10,21 +10,8 @@ import XunfangPluginKit
 struct WatchTests {
     @Test("a robbery's watch alerts the members on roads within its drive in the coming hours, urgently, once; it closes early or by itself and frees them")
     func watch() async throws {
-        let stack = try await CommunityStack.start()
-        let gridModel = BusClient(transport: .inProcess(stack.transport), manifest: GridModelPlugin.manifest, credential: CommunityStack.secret,
-                                  logger: CommunityStack.quiet, callTimeout: .seconds(120))
-        GridModelPlugin(model: try DemoCounty.build(), logger: CommunityStack.quiet).register(on: gridModel)
-        try await gridModel.start()
-        let plugin = try await stack.plugin(demoLedger: true)
-        let desk = try await stack.client("desk")
+        let (stack, gridModel, plugin, desk, members) = try await CommunityStack.demo()
         let service = CommunityStack.service
-        var list = Xunfang_Community_V1_ListMembersRequest()
-        list.limit = 20_000
-        var members: [Xunfang_Community_V1_Member] = []
-        for _ in 0..<4_800 where members.isEmpty {
-            members = try await desk.call(service + "ListMembers", list, as: Xunfang_Community_V1_ListMembersResponse.self).members
-            if members.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
-        }
         // The robbery happens in the middle of the first grid; the village team there patrols 18:00-22:00.
         var areas = Xunfang_GridModel_V1_ListAreasRequest()
         areas.kind = .grid

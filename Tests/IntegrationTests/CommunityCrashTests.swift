@@ -44,11 +44,7 @@ struct CommunityCrashTests {
         // 10,000 of them on the road segment the warning names.
         let count = 10_000
         let members = (0..<(4 * count)).map { String(format: "M-%05d,T-1,patroller,%@,1-7@00:00-24:00,theft;burglary,first-aid,0.8,,", $0, $0 < count ? "1001-1002" : "2001-2002") }
-        try "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n".write(toFile: "\(directory)/teams.csv", atomically: true, encoding: .utf8)
-        try ("id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))
-            .write(toFile: "\(directory)/members.csv", atomically: true, encoding: .utf8)
-        #expect(try await eventually { try await run(["community", "import", "--kind", "teams", "--file", "teams.csv"], in: directory).status == 0 })
-        let imported = try await run(["community", "import", "--kind", "members", "--file", "members.csv"], in: directory)
+        let imported = try await importLedger(members, in: directory)
         #expect(imported.status == 0 && imported.output.contains("imported 40000 members"))
         #expect(try await run(["community", "audit"], in: directory).output.split(separator: "\n").filter { $0.contains("import-members") }.count == 2,
                 "two parts, each audited")
@@ -58,13 +54,7 @@ struct CommunityCrashTests {
                 "two pages of 20,000, one header")
         let announced = try await harness.subscribe("community.alert.>", durable: "harness-alerts")
 
-        let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        var warning = Xunfang_Situation_V1_Warning()
-        warning.stationID = "510000-01-01"
-        warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
-        warning.hotHours = [UInt32(ChinaTime.hour(now))]
-        warning.roadSegments = ["1001-1002"]
-        try await harness.publishConfirmed("situation.warning", warning)
+        try await warnNow(harness)
 
         // Kill the plugin as soon as the first CAP file appears, while the rest are written.
         let outbox = "\(directory)/data/community/alerts"
@@ -135,19 +125,9 @@ struct CommunityCrashTests {
         let members = (0..<(count + 100)).map { index in
             String(format: "M-%05d,T-1,patroller,1001-1002,1-7@00:00-24:00,theft,,0.8,队员%d,%@", index, index, index < count ? phone(index) : "")
         }
-        try "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n".write(toFile: "\(directory)/teams.csv", atomically: true, encoding: .utf8)
-        try ("id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))
-            .write(toFile: "\(directory)/members.csv", atomically: true, encoding: .utf8)
-        #expect(try await eventually { try await run(["community", "import", "--kind", "teams", "--file", "teams.csv"], in: directory).status == 0 })
-        #expect(try await run(["community", "import", "--kind", "members", "--file", "members.csv"], in: directory).status == 0)
+        #expect(try await importLedger(members, in: directory).status == 0)
 
-        let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        var warning = Xunfang_Situation_V1_Warning()
-        warning.stationID = "510000-01-01"
-        warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
-        warning.hotHours = [UInt32(ChinaTime.hour(now))]
-        warning.roadSegments = ["1001-1002"]
-        try await harness.publishConfirmed("situation.warning", warning)
+        try await warnNow(harness)
 
         // Kill the plugin once the gateway has taken the first texts, while the rest go out.
         func logged() -> [SmsLogLine] {
@@ -179,6 +159,26 @@ struct CommunityCrashTests {
             .filter { $0.action == "read-contact" && $0.who == "community (SMS gateway)" }
         #expect(Set(reads.map(\.purpose)).isSuperset(of: sent.map { "SMS alert \($0.id)" }), "every phone read audited, with the alert it was for")
         await harness.close()
+    }
+
+    /// Writes the test's one team and `members` as ledger files and imports both with the CLI.
+    func importLedger(_ members: [String], in directory: String) async throws -> (status: Int32, output: String) {
+        try "id,name,kind,level,station_id,grid_id\nT-1,城关红袖标,red-armband,township,510000-01-01,\n".write(toFile: "\(directory)/teams.csv", atomically: true, encoding: .utf8)
+        try ("id,team_id,role,road_segments,hours,case_types,skills,reliability,name,phone\n" + members.joined(separator: "\n"))
+            .write(toFile: "\(directory)/members.csv", atomically: true, encoding: .utf8)
+        #expect(try await eventually { try await run(["community", "import", "--kind", "teams", "--file", "teams.csv"], in: directory).status == 0 })
+        return try await run(["community", "import", "--kind", "members", "--file", "members.csv"], in: directory)
+    }
+
+    /// A warning for segment 1001-1002 in the hour under way, published by the harness.
+    func warnNow(_ harness: BusClient) async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        var warning = Xunfang_Situation_V1_Warning()
+        warning.stationID = "510000-01-01"
+        warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
+        warning.hotHours = [UInt32(ChinaTime.hour(now))]
+        warning.roadSegments = ["1001-1002"]
+        try await harness.publishConfirmed("situation.warning", warning)
     }
 
     struct SmsLogLine: Decodable {
