@@ -20,6 +20,12 @@ public struct ToolConnection: Sendable {
         self.credentialFile = credentialFile
     }
 
+    /// A plugin command's connection from its `--data-dir` and `--bus` options, the data
+    /// directory defaulting to `XUNFANG_DATA_DIR`, then `data`.
+    public init(options: [String: String], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.init(dataDirectory: options["--data-dir"] ?? environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
+    }
+
     public func credential() throws(BusClientError) -> String {
         let path = credentialFile ?? "\(dataDirectory)/credentials/\(name)"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

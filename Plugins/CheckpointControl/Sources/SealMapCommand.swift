@@ -27,7 +27,7 @@ public enum SealMapCommand {
             if name == "--target" { request.targetSeconds = number } else { request.reachMetres = number }
         }
         let out = options["--out"] ?? "."
-        let connection = ToolConnection(dataDirectory: options["--data-dir"] ?? environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
+        let connection = ToolConnection(options: options, environment: environment)
         do {
             let map = try await connection.callOnce(CheckpointControlPlugin.service + "SealMap", request, as: SealMapResponse.self, timeout: .seconds(60))
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -25,7 +25,7 @@ enum DutyCommands {
         request.day = options["--day"] ?? ""
         request.stationID = options["--station"] ?? ""
         do {
-            let client = try await LedgerCommands.connection(options).connect()
+            let client = try await ToolConnection(options: options).connect()
             let report = try await client.call(CommunityPlugin.service + "Compliance", request, as: Xunfang_Community_V1_ComplianceReport.self)
             // Stations and grids by name where GridModel answers, by id where it does not.
             let areas = (try? await client.call(CommunityPlugin.listAreas, Xunfang_GridModel_V1_ListAreasRequest(), as: Xunfang_GridModel_V1_ListAreasResponse.self))?.areas ?? []

@@ -14,10 +14,6 @@ enum LedgerCommands {
     """
     static let maxFileBytes = 64 * 1_024 * 1_024
 
-    static func connection(_ options: [String: String]) -> ToolConnection {
-        ToolConnection(dataDirectory: options["--data-dir"] ?? ProcessInfo.processInfo.environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
-    }
-
     static func kind(_ text: String?) -> Xunfang_Community_V1_LedgerKind? {
         switch text {
         case "teams": .teams
@@ -35,7 +31,7 @@ enum LedgerCommands {
               let data = FileManager.default.contents(atPath: path) else { return fail("import", "cannot read \(path)") }
         guard size <= maxFileBytes else { return fail("import", "\(path) is \(size) bytes; at most \(maxFileBytes)") }
         let text = String(decoding: data, as: UTF8.self)
-        let connection = connection(options)
+        let connection = ToolConnection(options: options)
         do {
             // Checked whole here, so a bad line late in a large file keeps the early parts out too.
             let errors: [Xunfang_Community_V1_LineError]
@@ -50,7 +46,9 @@ enum LedgerCommands {
                 var request = Xunfang_Community_V1_ComplianceRequest()
                 request.period = .week
                 let posts = try await connection.callOnce(CommunityPlugin.service + "Compliance", request, as: Xunfang_Community_V1_ComplianceReport.self).items
-                let places = Set(posts.map { $0.kind == .policeRoom ? $0.postID : $0.gridID }.filter { !$0.isEmpty })
+                let places = DutyRules.places(posts.map { item in
+                    Xunfang_Community_V1_DutyPost.with { $0.id = item.postID; $0.kind = item.kind; $0.gridID = item.gridID }
+                })
                 errors = Ledger.rejected(Ledger.dutyRecords(csv: text, places: places, maxBytes: maxFileBytes))
             default:
                 errors = Ledger.check(teams: text)
@@ -85,7 +83,7 @@ enum LedgerCommands {
         var request = Xunfang_Community_V1_ExportLedgerRequest()
         request.kind = kind
         do {
-            let client = try await connection(options).connect()
+            let client = try await ToolConnection(options: options).connect()
             var csv = ""
             repeat {
                 let page = try await client.call(CommunityPlugin.service + "ExportLedger", request, as: Xunfang_Community_V1_ExportLedgerResponse.self,
@@ -119,7 +117,7 @@ enum LedgerCommands {
             request.limit = value
         }
         do {
-            let entries = try await connection(options).callOnce(CommunityPlugin.service + "Audit", request, as: Xunfang_Community_V1_AuditResponse.self).entries
+            let entries = try await ToolConnection(options: options).callOnce(CommunityPlugin.service + "Audit", request, as: Xunfang_Community_V1_AuditResponse.self).entries
             for entry in entries {
                 let who = entry.onBehalfOf.isEmpty ? entry.who : "\(entry.who) for \(entry.onBehalfOf)"
                 print([ChinaTime.format(milliseconds: entry.at), who, entry.action, entry.memberID.isEmpty ? "-" : entry.memberID, entry.purpose]
@@ -140,7 +138,7 @@ enum LedgerCommands {
             return fail("records", "usage: xunfang community records --team ID --out BOOK.json [--keys-out KEYS.json]")
         }
         do {
-            let client = try await connection(options).connect()
+            let client = try await ToolConnection(options: options).connect()
             var request = Xunfang_Community_V1_ListRecordsRequest()
             request.teamID = team
             var book = RecordBook(signers: [:], entries: [])

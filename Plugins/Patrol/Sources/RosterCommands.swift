@@ -4,10 +4,6 @@ import PatrolContract
 
 /// `xunfang patrol on-duty|roster`: the roster from a shell, over the bus as the ctl client.
 enum RosterCommands {
-    static func connection(_ options: [String: String]) -> ToolConnection {
-        ToolConnection(dataDirectory: options["--data-dir"] ?? ProcessInfo.processInfo.environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
-    }
-
     static func onDuty(_ arguments: [String]) async -> Int32 {
         guard let options = commandOptions(arguments, allowed: ["--at", "--data-dir", "--bus"]) else {
             return fail("on-duty", "usage: xunfang patrol on-duty [--at \"YYYY-MM-DD HH:MM\"] [--data-dir DIR] [--bus ENDPOINT]")
@@ -18,7 +14,7 @@ enum RosterCommands {
             request.at = time
         }
         do {
-            let answer = try await connection(options).callOnce(PatrolPlugin.service + "OnDuty", request, as: Xunfang_Patrol_V1_OnDutyResponse.self)
+            let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "OnDuty", request, as: Xunfang_Patrol_V1_OnDutyResponse.self)
             print("\(ChinaTime.format(milliseconds: answer.at)): \(answer.onDuty.count) units on duty (\(answer.teamsOnShift.joined(separator: "、"))), \(answer.offDuty) off")
             for (shift, units) in Dictionary(grouping: answer.onDuty, by: { "\($0.team) \($0.shift) \(ChinaTime.format(milliseconds: $0.shiftStart).prefix(16))-\(ChinaTime.format(milliseconds: $0.shiftEnd).dropFirst(11).prefix(5))" })
                 .sorted(by: { $0.key < $1.key }) {
@@ -42,7 +38,7 @@ enum RosterCommands {
             request.days = value
         }
         do {
-            let answer = try await connection(options).callOnce(PatrolPlugin.service + "Roster", request, as: Xunfang_Patrol_V1_RosterResponse.self)
+            let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "Roster", request, as: Xunfang_Patrol_V1_RosterResponse.self)
             let shifts = answer.pattern.shifts
             print((["日期"] + shifts.map { "\($0.name)(\(clock($0.startMinute))起\($0.minutes / 60)小时)" } + ["休息"]).joined(separator: "  "))
             for day in answer.days {

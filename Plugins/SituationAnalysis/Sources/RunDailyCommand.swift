@@ -19,7 +19,7 @@ public enum RunDailyCommand {
             guard ChinaTime.dayNumber(label: date) != nil else { return fail("--date \(date) is not yyyy-mm-dd") }
             request.day = date
         }
-        let connection = ToolConnection(dataDirectory: options["--data-dir"] ?? environment["XUNFANG_DATA_DIR"] ?? "data", bus: options["--bus"])
+        let connection = ToolConnection(options: options, environment: environment)
         do {
             let answer = try await connection.callOnce(SituationAnalysisPlugin.service + "RunDaily", request, as: Xunfang_Situation_V1_RunDailyResponse.self,
                                                        timeout: .seconds(60))
