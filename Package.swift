@@ -407,7 +407,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
-                           "CommunityPolicingContract", "SituationAnalysisContract", protobuf, logging],
+                           "CommunityPolicingContract", "SituationAnalysisContract", protobuf, logging,
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

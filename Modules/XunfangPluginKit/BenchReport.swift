@@ -11,8 +11,9 @@ public enum BenchReport {
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
         if !jsonOnly {
             Swift.print(title)
+            let width = max(34, results.map(\.0.count).max() ?? 0)
             for (name, unit, value) in results {
-                Swift.print(name.padding(toLength: 34, withPad: " ", startingAt: 0), String(format: "%14.3f", value), unit)
+                Swift.print(name.padding(toLength: width, withPad: " ", startingAt: 0), String(format: "%14.3f", value), unit)
             }
         }
         Swift.print(String(decoding: data, as: UTF8.self))

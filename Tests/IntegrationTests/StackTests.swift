@@ -36,8 +36,10 @@ func exited(_ process: Process) async throws {
     try await onOwnThread { process.waitUntilExit() }
 }
 
+/// Runs a command to its end: its status and standard output (with its standard error too
+/// when `withErrors`).
 @discardableResult
-func run(_ arguments: [String], in directory: String, executable: String? = nil) async throws -> (status: Int32, output: String) {
+func run(_ arguments: [String], in directory: String, executable: String? = nil, withErrors: Bool = false) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable ?? "\(binDirectory())/xunfang")
     process.arguments = arguments
@@ -45,7 +47,7 @@ func run(_ arguments: [String], in directory: String, executable: String? = nil)
     return try await onOwnThread {
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        process.standardError = withErrors ? pipe : FileHandle.nullDevice
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

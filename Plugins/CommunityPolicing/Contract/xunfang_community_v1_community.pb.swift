@@ -1062,8 +1062,9 @@ public nonisolated struct Xunfang_Community_V1_SignerResponse: Sendable {
   fileprivate var _signer: Xunfang_Community_V1_Signer? = nil
 }
 
-/// One entry of a team's patrol or inspection record book, signed by both sides over the
-/// canonical encoding (Plugins/CommunityPolicing/README.md) and linked to the entry before.
+/// One entry of a team's patrol or inspection record book, linked to the entry before. Entries
+/// are signed a page at a time (RecordPage), the way a paper book is signed at the end of a
+/// round; the canonical encoding is in Plugins/CommunityPolicing/README.md.
 public nonisolated struct Xunfang_Community_V1_Record: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1083,18 +1084,14 @@ public nonisolated struct Xunfang_Community_V1_Record: Sendable {
   /// at most 2,000 characters
   public var text: String = String()
 
-  /// the volunteer who signs
+  /// the volunteer who signs its page
   public var memberID: String = String()
 
-  /// the officer who signs
+  /// the officer who signs its page
   public var officerID: String = String()
 
   /// hex SHA-256 of the entry before; 64 zeros for the first
   public var previous: String = String()
-
-  public var memberSignature: Data = Data()
-
-  public var officerSignature: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1110,6 +1107,62 @@ public nonisolated struct Xunfang_Community_V1_AppendRecordResponse: Sendable {
 
   /// what the next entry must carry as previous
   public var hash: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_PageSignature: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var signerID: String = String()
+
+  /// Ed25519 over the page's canonical encoding
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A signed page: the entries first_seq..last_seq (the ones after the page before), their
+/// hashes as the signers saw them, and a signature from every volunteer and officer the
+/// entries name.
+public nonisolated struct Xunfang_Community_V1_RecordPage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var teamID: String = String()
+
+  /// 1 for a team's first page
+  public var number: Int64 = 0
+
+  public var firstSeq: Int64 = 0
+
+  public var lastSeq: Int64 = 0
+
+  /// SHA-256 of each entry, 32 bytes, in order
+  public var entryHashes: [Data] = []
+
+  public var signatures: [Xunfang_Community_V1_PageSignature] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Community_V1_SignPageResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var number: Int64 = 0
+
+  public var lastSeq: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1146,6 +1199,9 @@ public nonisolated struct Xunfang_Community_V1_ListRecordsResponse: Sendable {
 
   /// the team's newest entry's hash ("" for an empty book)
   public var lastHash: String = String()
+
+  /// the signed pages that end among these records
+  public var pages: [Xunfang_Community_V1_RecordPage] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3031,7 +3087,7 @@ nonisolated extension Xunfang_Community_V1_SignerResponse: SwiftProtobuf.Message
 
 nonisolated extension Xunfang_Community_V1_Record: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Record"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}team_id\0\u{1}seq\0\u{1}at\0\u{1}kind\0\u{1}text\0\u{3}member_id\0\u{3}officer_id\0\u{1}previous\0\u{3}member_signature\0\u{3}officer_signature\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}team_id\0\u{1}seq\0\u{1}at\0\u{1}kind\0\u{1}text\0\u{3}member_id\0\u{3}officer_id\0\u{1}previous\0\u{c}\u{9}\u{1}\u{c}\u{a}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3047,8 +3103,6 @@ nonisolated extension Xunfang_Community_V1_Record: SwiftProtobuf.Message, SwiftP
       case 6: try { try decoder.decodeSingularStringField(value: &self.memberID) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.officerID) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.previous) }()
-      case 9: try { try decoder.decodeSingularBytesField(value: &self.memberSignature) }()
-      case 10: try { try decoder.decodeSingularBytesField(value: &self.officerSignature) }()
       default: break
       }
     }
@@ -3079,12 +3133,6 @@ nonisolated extension Xunfang_Community_V1_Record: SwiftProtobuf.Message, SwiftP
     if !self.previous.isEmpty {
       try visitor.visitSingularStringField(value: self.previous, fieldNumber: 8)
     }
-    if !self.memberSignature.isEmpty {
-      try visitor.visitSingularBytesField(value: self.memberSignature, fieldNumber: 9)
-    }
-    if !self.officerSignature.isEmpty {
-      try visitor.visitSingularBytesField(value: self.officerSignature, fieldNumber: 10)
-    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3097,8 +3145,6 @@ nonisolated extension Xunfang_Community_V1_Record: SwiftProtobuf.Message, SwiftP
     if lhs.memberID != rhs.memberID {return false}
     if lhs.officerID != rhs.officerID {return false}
     if lhs.previous != rhs.previous {return false}
-    if lhs.memberSignature != rhs.memberSignature {return false}
-    if lhs.officerSignature != rhs.officerSignature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3134,6 +3180,131 @@ nonisolated extension Xunfang_Community_V1_AppendRecordResponse: SwiftProtobuf.M
   public static func ==(lhs: Xunfang_Community_V1_AppendRecordResponse, rhs: Xunfang_Community_V1_AppendRecordResponse) -> Bool {
     if lhs.seq != rhs.seq {return false}
     if lhs.hash != rhs.hash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_PageSignature: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PageSignature"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}signer_id\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.signerID) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.signerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.signerID, fieldNumber: 1)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_PageSignature, rhs: Xunfang_Community_V1_PageSignature) -> Bool {
+    if lhs.signerID != rhs.signerID {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_RecordPage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordPage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}team_id\0\u{1}number\0\u{3}first_seq\0\u{3}last_seq\0\u{3}entry_hashes\0\u{1}signatures\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.teamID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.number) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.firstSeq) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.lastSeq) }()
+      case 5: try { try decoder.decodeRepeatedBytesField(value: &self.entryHashes) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.signatures) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.teamID.isEmpty {
+      try visitor.visitSingularStringField(value: self.teamID, fieldNumber: 1)
+    }
+    if self.number != 0 {
+      try visitor.visitSingularInt64Field(value: self.number, fieldNumber: 2)
+    }
+    if self.firstSeq != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstSeq, fieldNumber: 3)
+    }
+    if self.lastSeq != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastSeq, fieldNumber: 4)
+    }
+    if !self.entryHashes.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.entryHashes, fieldNumber: 5)
+    }
+    if !self.signatures.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.signatures, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_RecordPage, rhs: Xunfang_Community_V1_RecordPage) -> Bool {
+    if lhs.teamID != rhs.teamID {return false}
+    if lhs.number != rhs.number {return false}
+    if lhs.firstSeq != rhs.firstSeq {return false}
+    if lhs.lastSeq != rhs.lastSeq {return false}
+    if lhs.entryHashes != rhs.entryHashes {return false}
+    if lhs.signatures != rhs.signatures {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Community_V1_SignPageResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignPageResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}number\0\u{3}last_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.number) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.lastSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.number != 0 {
+      try visitor.visitSingularInt64Field(value: self.number, fieldNumber: 1)
+    }
+    if self.lastSeq != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastSeq, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Community_V1_SignPageResponse, rhs: Xunfang_Community_V1_SignPageResponse) -> Bool {
+    if lhs.number != rhs.number {return false}
+    if lhs.lastSeq != rhs.lastSeq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3181,7 +3352,7 @@ nonisolated extension Xunfang_Community_V1_ListRecordsRequest: SwiftProtobuf.Mes
 
 nonisolated extension Xunfang_Community_V1_ListRecordsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListRecordsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}signers\0\u{3}last_hash\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}signers\0\u{3}last_hash\0\u{1}pages\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3192,6 +3363,7 @@ nonisolated extension Xunfang_Community_V1_ListRecordsResponse: SwiftProtobuf.Me
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.signers) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.lastHash) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.pages) }()
       default: break
       }
     }
@@ -3207,6 +3379,9 @@ nonisolated extension Xunfang_Community_V1_ListRecordsResponse: SwiftProtobuf.Me
     if !self.lastHash.isEmpty {
       try visitor.visitSingularStringField(value: self.lastHash, fieldNumber: 3)
     }
+    if !self.pages.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pages, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3214,6 +3389,7 @@ nonisolated extension Xunfang_Community_V1_ListRecordsResponse: SwiftProtobuf.Me
     if lhs.records != rhs.records {return false}
     if lhs.signers != rhs.signers {return false}
     if lhs.lastHash != rhs.lastHash {return false}
+    if lhs.pages != rhs.pages {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

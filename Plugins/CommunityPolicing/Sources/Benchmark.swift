@@ -46,10 +46,13 @@ enum CommunityBenchmark {
         guard options.members >= 1, options.warnings >= 1, (1...500).contains(options.segments), (1...24).contains(options.hours), options.fanOut >= 1, options.records >= 1 else {
             return fail("--members ≥ 1, --warnings ≥ 1, --segments 1 to 500, --hours 1 to 24, --fan-out ≥ 1, --records ≥ 1")
         }
+        let directory = NSTemporaryDirectory() + "xunfang-bench-community-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var results = try matching(options)
-            results += try fanOut(options.fanOut)
-            results += try records(options.records)
+            results += try fanOut(options.fanOut, in: directory)
+            results += try records(options.records, in: directory)
             BenchReport.print(bench: "community",
                               title: "xunfang bench community (\(options.members) members, \(options.warnings) warnings of \(options.segments) segments × \(options.hours) hours, fan-out \(options.fanOut))",
                               parameters: ["members": Double(options.members), "warnings": Double(options.warnings),
@@ -124,10 +127,7 @@ enum CommunityBenchmark {
     }
 
     /// One warning concerning `count` members, issued and delivered for real.
-    static func fanOut(_ count: Int) throws -> [(String, String, Double)] {
-        let directory = NSTemporaryDirectory() + "xunfang-bench-community-\(getpid())"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+    static func fanOut(_ count: Int, in directory: String) throws -> [(String, String, Double)] {
         let store = try CommunityStore(path: "\(directory)/community.sqlite")
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         let hour = ChinaTime.hour(now)
@@ -177,36 +177,53 @@ enum CommunityBenchmark {
                 ("fan-out: files written", "files", Double(files))]
     }
 
-    /// A team's record book of `count` co-signed, chained entries, verified whole.
-    static func records(_ count: Int) throws -> [(String, String, Double)] {
+    /// A team's record book of `count` chained entries on signed pages of 40 (a round's
+    /// records: two volunteers and an officer sign each), verified whole in memory and as
+    /// `xunfang community verify` reads it from a file.
+    static func records(_ count: Int, in directory: String) throws -> [(String, String, Double)] {
         let signers = (0..<20).map { _ in Curve25519.Signing.PrivateKey() }
-        let keys = Dictionary(uniqueKeysWithValues: signers.enumerated().map { ("S-\($0.offset)", $0.element.publicKey) })
-        var book: [RecordEntry] = []
-        book.reserveCapacity(count)
+        let ids = signers.indices.map { "S-\($0)" }
+        let keys = Dictionary(uniqueKeysWithValues: zip(ids, signers.map(\.publicKey)))
+        let privateKeys = Dictionary(uniqueKeysWithValues: zip(ids, signers))
+        var book = RecordBook(signers: keys.mapValues { $0.rawRepresentation.base64EncodedString() }, entries: [], pages: [])
+        book.entries.reserveCapacity(count)
+        let perPage = 40
         let sign = try BenchReport.milliseconds {
             for index in 0..<count {
-                book.append(try RecordChain.append(after: book.last, team: "T-1", at: 1_764_554_400_000 + Int64(index) * 60_000, kind: "patrol",
-                                                   text: "巡逻第\(index)次，路段1001-1002，无异常", member: ("S-\(index % 10)", signers[index % 10]),
-                                                   officer: ("S-\(10 + index % 10)", signers[10 + index % 10])))
+                let round = index / perPage
+                book.entries.append(RecordChain.append(after: book.entries.last, team: "T-1", at: 1_764_554_400_000 + Int64(index) * 60_000, kind: "patrol",
+                                                       text: "巡逻第\(index)次，路段1001-1002，无异常", member: ids[(round + index % 2) % 10],
+                                                       officer: ids[10 + round % 10]))
+                if (index + 1) % perPage == 0 || index + 1 == count {
+                    book.pages.append(try RecordChain.sign(book.entries[(round * perPage)...], number: Int64(round + 1), keys: privateKeys))
+                }
             }
         }
         var fault: RecordChain.Fault?
-        let verify = BenchReport.milliseconds { fault = RecordChain.verify(book, keys: keys) }
-        // The floor: every entry carries two signatures and each needs one Ed25519 check,
-        // so a book costs 2 × entries × one check, shared among the cores.
-        let sample = RecordChain.body(book[0]), signature = Data(base64Encoded: book[0].memberSignature)!, key = keys[book[0].member]!
+        let verify = BenchReport.milliseconds { fault = RecordChain.verify(book.entries, pages: book.pages, keys: keys) }
+        var tampered = book.entries
+        tampered[count / 2].text += "。"
+        var found: RecordChain.Fault?
+        let verifyTampered = BenchReport.milliseconds { found = RecordChain.verify(tampered, pages: book.pages, keys: keys) }
+        let path = "\(directory)/book.json"
+        try JSONEncoder().encode(book).write(to: URL(fileURLWithPath: path))
+        var verdict: Result<String, VerifyCommand.Problem>?
+        let command = BenchReport.milliseconds { verdict = VerifyCommand.check(path, keys: nil) }
+        // The baseline: the same book with both signatures on every entry (v1 books) needs
+        // two Ed25519 checks an entry, shared among the cores at best.
+        let sample = RecordChain.body(book.pages[0]), signature = Data(base64Encoded: book.pages[0].signatures.values.first!)!
+        let key = keys[book.pages[0].signatures.keys.first!]!
         let checks = 2_000
         let oneCheck = BenchReport.milliseconds { for _ in 0..<checks { precondition(key.isValidSignature(signature, for: sample)) } } / Double(checks)
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-        var tampered = book
-        tampered[count / 2].text += "。"
-        var found: RecordChain.Fault?
-        let verifyTampered = BenchReport.milliseconds { found = RecordChain.verify(tampered, keys: keys) }
-        return [("records: sign and chain", "ms", sign), ("records: verify whole book", "ms", verify),
+        let bad = (fault == nil ? 0 : 1) + (found?.index == count / 2 ? 0 : 10) + ((try? verdict?.get()) == nil ? 100 : 0)
+        return [("records: write and sign", "ms", sign), ("records: signed pages", "pages", Double(book.pages.count)),
+                ("records: verify whole book", "ms", verify),
                 ("records: verify, one changed", "ms", verifyTampered),
+                ("records: verify command (JSON file)", "ms", command),
                 ("records: one signature check", "µs", oneCheck * 1_000),
-                ("records: floor, all cores", "ms", 2 * Double(count) * oneCheck / cores),
-                ("records: faults (intact / changed)", "entries", Double((fault == nil ? 0 : 1) + (found?.index == count / 2 ? 10 : 0)))]
+                ("records: baseline, signed per entry (floor, all cores)", "ms", 2 * Double(count) * oneCheck / cores),
+                ("records: wrong verdicts (must be 0)", "count", Double(bad))]
     }
 
     /// Runs async work from this synchronous command.

@@ -15,7 +15,7 @@ import DispatchContract
 public struct CommunityPlugin: Plugin {
     static let service = "/xunfang.community.v1.Community/"
     static let methods = ["ImportLedger", "ExportLedger", "ListTeams", "ListMembers", "ReadContact", "Audit", "RotateKey",
-                          "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "ListRecords",
+                          "SetMemberStatus", "IssueAlerts", "ListAlerts", "RegisterSigner", "AppendRecord", "SignPage", "ListRecords",
                           "SubmitTip", "UpdateTip", "GetTip", "ListTips", "PublicTips", "Compliance", "RequestWatch", "CloseWatch",
                           "ListWatches"].map { service + $0 }
     static let warningTopic = "situation.warning"
@@ -41,7 +41,7 @@ public struct CommunityPlugin: Plugin {
          PluginCommand("export", "export a ledger as CSV, without names and phones") { await LedgerCommands.exportLedger($0) },
          PluginCommand("audit", "print who read which member's contact, when and why") { await LedgerCommands.audit($0) },
          PluginCommand("records", "write a team's record book and its signers' keys for verify") { await LedgerCommands.records($0) },
-         PluginCommand("verify", "check a co-signed record book: signatures and chain, naming the first bad entry") { VerifyCommand.run($0) },
+         PluginCommand("verify", "check a record book: the chain and its signed pages, naming the first bad entry") { VerifyCommand.run($0) },
          PluginCommand("compliance", "the duty rules' weekly or ten-day report: text, JSON or HTML") { await DutyCommands.compliance($0) },
          PluginCommand("sms-gateway", "a stand-in SMS gateway for trials: logs each text once, by its idempotency key") { await SmsGatewaySimulator.run($0) },
          PluginCommand("bench", "alert matching and fan-out speed (xunfang bench community)") { CommunityBenchmark.run($0) }]
@@ -178,6 +178,9 @@ public struct CommunityPlugin: Plugin {
         }
         bus.serve(Self.service + "RegisterSigner") { (request: Xunfang_Community_V1_Signer, _) in try books.register(request) }
         bus.serve(Self.service + "AppendRecord") { (request: Xunfang_Community_V1_Record, _) in try books.append(request) }
+        bus.serve(Self.service + "SignPage") { (request: Xunfang_Community_V1_RecordPage, _) in
+            try await onOwnThread { try books.sign(request) }
+        }
         bus.serve(Self.service + "ListRecords") { (request: Xunfang_Community_V1_ListRecordsRequest, _) in
             try await onOwnThread { try books.list(request) }
         }

@@ -61,6 +61,13 @@ final class CommunityStore: Sendable {
         migrator.registerMigration("v6 watches") { db in
             try db.execute(sql: "CREATE TABLE watch (seq INTEGER PRIMARY KEY, incident TEXT NOT NULL UNIQUE, record BLOB NOT NULL)")
         }
+        migrator.registerMigration("v7 signed pages") { db in
+            try db.execute(sql: """
+                CREATE TABLE record_page (team TEXT NOT NULL, number INTEGER NOT NULL, last_seq INTEGER NOT NULL, record BLOB NOT NULL,
+                                          PRIMARY KEY (team, number));
+                CREATE INDEX record_page_last ON record_page (team, last_seq);
+                """)
+        }
         try migrator.migrate(queue)
     }
 
@@ -217,16 +224,22 @@ final class CommunityStore: Sendable {
 
     // MARK: - Record books
 
-    func put(signer: Xunfang_Community_V1_Signer) throws {
+    /// Keeps a signer's key; false (nothing changed) when the signer has another key already.
+    func put(signer: Xunfang_Community_V1_Signer) throws -> Bool {
         try queue.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signer (id, record) VALUES (?, ?)", arguments: [signer.id, try signer.serializedBytes() as Data])
+            if let kept = try Data.fetchOne(db, sql: "SELECT record FROM signer WHERE id = ?", arguments: [signer.id]) {
+                return try Xunfang_Community_V1_Signer(serializedBytes: kept) == signer
+            }
+            try db.execute(sql: "INSERT INTO signer (id, record) VALUES (?, ?)", arguments: [signer.id, try signer.serializedBytes() as Data])
+            return true
         }
     }
 
     func signers(_ ids: Set<String>) throws -> [Xunfang_Community_V1_Signer] {
-        try queue.read { db in
-            try Data.fetchAll(db, sql: "SELECT record FROM signer ORDER BY id").map { try Xunfang_Community_V1_Signer(serializedBytes: $0) }
-                .filter { ids.contains($0.id) }
+        guard !ids.isEmpty else { return [] }
+        return try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM signer WHERE id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ","))) ORDER BY id",
+                              arguments: StatementArguments(ids.sorted())).map { try Xunfang_Community_V1_Signer(serializedBytes: $0) }
         }
     }
 
@@ -247,12 +260,40 @@ final class CommunityStore: Sendable {
         }
     }
 
-    func records(team: String, afterSeq: Int64, limit: Int) throws -> (records: [Xunfang_Community_V1_Record], lastHash: String) {
+    /// Up to `limit` entries after `afterSeq`, the pages that end among them, and the hash of
+    /// the team's newest entry.
+    func records(team: String, afterSeq: Int64, limit: Int) throws -> (records: [Xunfang_Community_V1_Record], pages: [Xunfang_Community_V1_RecordPage], lastHash: String) {
         try queue.read { db in
             let records = try Data.fetchAll(db, sql: "SELECT record FROM record WHERE team = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [team, afterSeq, limit])
                 .map { try Xunfang_Community_V1_Record(serializedBytes: $0) }
+            let pages = try Data.fetchAll(db, sql: "SELECT record FROM record_page WHERE team = ? AND last_seq > ? AND last_seq <= ? ORDER BY number",
+                                          arguments: [team, afterSeq, records.last?.seq ?? afterSeq])
+                .map { try Xunfang_Community_V1_RecordPage(serializedBytes: $0) }
             let last = try String.fetchOne(db, sql: "SELECT hash FROM record WHERE team = ? ORDER BY seq DESC LIMIT 1", arguments: [team]) ?? ""
-            return (records, last)
+            return (records, pages, last)
+        }
+    }
+
+    /// The team's newest signed page, and the entries `from...to` with their hashes.
+    func unsignedRecords(team: String, from: Int64, to: Int64) throws -> (lastPage: Xunfang_Community_V1_RecordPage?, entries: [(record: Xunfang_Community_V1_Record, hash: String)]) {
+        try queue.read { db in
+            let lastPage = try Data.fetchOne(db, sql: "SELECT record FROM record_page WHERE team = ? ORDER BY number DESC LIMIT 1", arguments: [team])
+                .map { try Xunfang_Community_V1_RecordPage(serializedBytes: $0) }
+            let entries = try Row.fetchAll(db, sql: "SELECT record, hash FROM record WHERE team = ? AND seq BETWEEN ? AND ? ORDER BY seq", arguments: [team, from, to])
+                .map { (record: try Xunfang_Community_V1_Record(serializedBytes: $0["record"] as Data), hash: $0["hash"] as String) }
+            return (lastPage, entries)
+        }
+    }
+
+    /// Keeps a signed page unless another was signed since `after` (the number of the page
+    /// before it, 0 for the first): false then, and nothing is written.
+    func put(page: Xunfang_Community_V1_RecordPage, after: Int64) throws -> Bool {
+        try queue.write { db in
+            let last = try Int64.fetchOne(db, sql: "SELECT MAX(number) FROM record_page WHERE team = ?", arguments: [page.teamID]) ?? 0
+            guard last == after else { return false }
+            try db.execute(sql: "INSERT INTO record_page (team, number, last_seq, record) VALUES (?, ?, ?, ?)",
+                           arguments: [page.teamID, page.number, page.lastSeq, try page.serializedBytes() as Data])
+            return true
         }
     }
 

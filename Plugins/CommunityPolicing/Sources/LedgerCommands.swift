@@ -131,7 +131,8 @@ enum LedgerCommands {
     }
 
     /// `records --team T --out BOOK.json [--keys-out KEYS.json]`: a team's whole record book
-    /// as `verify` reads it, page by page, and the signers' registered keys.
+    /// as `verify` reads it (entries and signed pages, read in parts), and the signers'
+    /// registered keys.
     static func records(_ arguments: [String]) async -> Int32 {
         guard let options = commandOptions(arguments, allowed: ["--team", "--out", "--keys-out", "--data-dir", "--bus"]),
               let team = options["--team"], let path = options["--out"] else {
@@ -141,11 +142,12 @@ enum LedgerCommands {
             let client = try await ToolConnection(options: options).connect()
             var request = Xunfang_Community_V1_ListRecordsRequest()
             request.teamID = team
-            var book = RecordBook(signers: [:], entries: [])
+            var book = RecordBook(signers: [:], entries: [], pages: [])
             while true {
                 let page = try await client.call(CommunityPlugin.service + "ListRecords", request, as: Xunfang_Community_V1_ListRecordsResponse.self,
                                                  timeout: .seconds(60))
                 book.entries += page.records.map(RecordEntry.init)
+                book.pages += page.pages.map(RecordPage.init)
                 for signer in page.signers { book.signers[signer.id] = signer.publicKey.base64EncodedString() }
                 guard let last = page.records.last else { break }
                 request.afterSeq = last.seq
@@ -155,7 +157,7 @@ enum LedgerCommands {
             encoder.outputFormatting = [.sortedKeys]
             try encoder.encode(book).write(to: URL(fileURLWithPath: path), options: .atomic)
             if let keys = options["--keys-out"] { try encoder.encode(book.signers).write(to: URL(fileURLWithPath: keys), options: .atomic) }
-            print("wrote \(book.entries.count) entries of \(team) to \(path)")
+            print("wrote \(book.entries.count) entries of \(team) on \(book.pages.count) signed pages to \(path)")
             return 0
         } catch {
             return fail("records", "\(error)")

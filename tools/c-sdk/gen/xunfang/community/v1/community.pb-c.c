@@ -1447,6 +1447,141 @@ void   xunfang__community__v1__append_record_response__free_unpacked
   assert(message->base.descriptor == &xunfang__community__v1__append_record_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__community__v1__page_signature__init
+                     (Xunfang__Community__V1__PageSignature         *message)
+{
+  static const Xunfang__Community__V1__PageSignature init_value = XUNFANG__COMMUNITY__V1__PAGE_SIGNATURE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__page_signature__get_packed_size
+                     (const Xunfang__Community__V1__PageSignature *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__page_signature__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__page_signature__pack
+                     (const Xunfang__Community__V1__PageSignature *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__page_signature__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__page_signature__pack_to_buffer
+                     (const Xunfang__Community__V1__PageSignature *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__page_signature__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__PageSignature *
+       xunfang__community__v1__page_signature__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__PageSignature *)
+     protobuf_c_message_unpack (&xunfang__community__v1__page_signature__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__page_signature__free_unpacked
+                     (Xunfang__Community__V1__PageSignature *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__page_signature__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__record_page__init
+                     (Xunfang__Community__V1__RecordPage         *message)
+{
+  static const Xunfang__Community__V1__RecordPage init_value = XUNFANG__COMMUNITY__V1__RECORD_PAGE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__record_page__get_packed_size
+                     (const Xunfang__Community__V1__RecordPage *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__record_page__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__record_page__pack
+                     (const Xunfang__Community__V1__RecordPage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__record_page__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__record_page__pack_to_buffer
+                     (const Xunfang__Community__V1__RecordPage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__record_page__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__RecordPage *
+       xunfang__community__v1__record_page__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__RecordPage *)
+     protobuf_c_message_unpack (&xunfang__community__v1__record_page__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__record_page__free_unpacked
+                     (Xunfang__Community__V1__RecordPage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__record_page__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__community__v1__sign_page_response__init
+                     (Xunfang__Community__V1__SignPageResponse         *message)
+{
+  static const Xunfang__Community__V1__SignPageResponse init_value = XUNFANG__COMMUNITY__V1__SIGN_PAGE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__community__v1__sign_page_response__get_packed_size
+                     (const Xunfang__Community__V1__SignPageResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__sign_page_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__community__v1__sign_page_response__pack
+                     (const Xunfang__Community__V1__SignPageResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__sign_page_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__community__v1__sign_page_response__pack_to_buffer
+                     (const Xunfang__Community__V1__SignPageResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__community__v1__sign_page_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Community__V1__SignPageResponse *
+       xunfang__community__v1__sign_page_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Community__V1__SignPageResponse *)
+     protobuf_c_message_unpack (&xunfang__community__v1__sign_page_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__community__v1__sign_page_response__free_unpacked
+                     (Xunfang__Community__V1__SignPageResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__community__v1__sign_page_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__community__v1__list_records_request__init
                      (Xunfang__Community__V1__ListRecordsRequest         *message)
 {
@@ -4576,7 +4711,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__signer_response__descri
   (ProtobufCMessageInit) xunfang__community__v1__signer_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__record__field_descriptors[10] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__record__field_descriptors[8] =
 {
   {
     "team_id",
@@ -4674,38 +4809,12 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__record__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "member_signature",
-    9,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BYTES,
-    0,   /* quantifier_offset */
-    offsetof(Xunfang__Community__V1__Record, member_signature),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "officer_signature",
-    10,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BYTES,
-    0,   /* quantifier_offset */
-    offsetof(Xunfang__Community__V1__Record, officer_signature),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned xunfang__community__v1__record__field_indices_by_name[] = {
   2,   /* field[2] = at */
   3,   /* field[3] = kind */
   5,   /* field[5] = member_id */
-  8,   /* field[8] = member_signature */
   6,   /* field[6] = officer_id */
-  9,   /* field[9] = officer_signature */
   7,   /* field[7] = previous */
   1,   /* field[1] = seq */
   0,   /* field[0] = team_id */
@@ -4714,7 +4823,7 @@ static const unsigned xunfang__community__v1__record__field_indices_by_name[] = 
 static const ProtobufCIntRange xunfang__community__v1__record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__record__descriptor =
 {
@@ -4724,7 +4833,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__record__descriptor =
   "Xunfang__Community__V1__Record",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__Record),
-  10,
+  8,
   xunfang__community__v1__record__field_descriptors,
   xunfang__community__v1__record__field_indices_by_name,
   1,  xunfang__community__v1__record__number_ranges,
@@ -4780,6 +4889,211 @@ const ProtobufCMessageDescriptor xunfang__community__v1__append_record_response_
   xunfang__community__v1__append_record_response__field_indices_by_name,
   1,  xunfang__community__v1__append_record_response__number_ranges,
   (ProtobufCMessageInit) xunfang__community__v1__append_record_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__page_signature__field_descriptors[2] =
+{
+  {
+    "signer_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PageSignature, signer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__PageSignature, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__page_signature__field_indices_by_name[] = {
+  1,   /* field[1] = signature */
+  0,   /* field[0] = signer_id */
+};
+static const ProtobufCIntRange xunfang__community__v1__page_signature__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__page_signature__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.PageSignature",
+  "PageSignature",
+  "Xunfang__Community__V1__PageSignature",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__PageSignature),
+  2,
+  xunfang__community__v1__page_signature__field_descriptors,
+  xunfang__community__v1__page_signature__field_indices_by_name,
+  1,  xunfang__community__v1__page_signature__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__page_signature__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__record_page__field_descriptors[6] =
+{
+  {
+    "team_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__RecordPage, team_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "number",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__RecordPage, number),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_seq",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__RecordPage, first_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_seq",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__RecordPage, last_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "entry_hashes",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Xunfang__Community__V1__RecordPage, n_entry_hashes),
+    offsetof(Xunfang__Community__V1__RecordPage, entry_hashes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signatures",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__RecordPage, n_signatures),
+    offsetof(Xunfang__Community__V1__RecordPage, signatures),
+    &xunfang__community__v1__page_signature__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__record_page__field_indices_by_name[] = {
+  4,   /* field[4] = entry_hashes */
+  2,   /* field[2] = first_seq */
+  3,   /* field[3] = last_seq */
+  1,   /* field[1] = number */
+  5,   /* field[5] = signatures */
+  0,   /* field[0] = team_id */
+};
+static const ProtobufCIntRange xunfang__community__v1__record_page__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__record_page__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.RecordPage",
+  "RecordPage",
+  "Xunfang__Community__V1__RecordPage",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__RecordPage),
+  6,
+  xunfang__community__v1__record_page__field_descriptors,
+  xunfang__community__v1__record_page__field_indices_by_name,
+  1,  xunfang__community__v1__record_page__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__record_page__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__community__v1__sign_page_response__field_descriptors[2] =
+{
+  {
+    "number",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SignPageResponse, number),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_seq",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Community__V1__SignPageResponse, last_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__community__v1__sign_page_response__field_indices_by_name[] = {
+  1,   /* field[1] = last_seq */
+  0,   /* field[0] = number */
+};
+static const ProtobufCIntRange xunfang__community__v1__sign_page_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__community__v1__sign_page_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.community.v1.SignPageResponse",
+  "SignPageResponse",
+  "Xunfang__Community__V1__SignPageResponse",
+  "xunfang.community.v1",
+  sizeof(Xunfang__Community__V1__SignPageResponse),
+  2,
+  xunfang__community__v1__sign_page_response__field_descriptors,
+  xunfang__community__v1__sign_page_response__field_indices_by_name,
+  1,  xunfang__community__v1__sign_page_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__community__v1__sign_page_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__community__v1__list_records_request__field_descriptors[3] =
@@ -4846,7 +5160,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_records_request__d
   (ProtobufCMessageInit) xunfang__community__v1__list_records_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__community__v1__list_records_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__community__v1__list_records_response__field_descriptors[4] =
 {
   {
     "records",
@@ -4884,16 +5198,29 @@ static const ProtobufCFieldDescriptor xunfang__community__v1__list_records_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pages",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, n_pages),
+    offsetof(Xunfang__Community__V1__ListRecordsResponse, pages),
+    &xunfang__community__v1__record_page__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__community__v1__list_records_response__field_indices_by_name[] = {
   2,   /* field[2] = last_hash */
+  3,   /* field[3] = pages */
   0,   /* field[0] = records */
   1,   /* field[1] = signers */
 };
 static const ProtobufCIntRange xunfang__community__v1__list_records_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__descriptor =
 {
@@ -4903,7 +5230,7 @@ const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__
   "Xunfang__Community__V1__ListRecordsResponse",
   "xunfang.community.v1",
   sizeof(Xunfang__Community__V1__ListRecordsResponse),
-  3,
+  4,
   xunfang__community__v1__list_records_response__field_descriptors,
   xunfang__community__v1__list_records_response__field_indices_by_name,
   1,  xunfang__community__v1__list_records_response__number_ranges,
@@ -7211,7 +7538,7 @@ const ProtobufCEnumDescriptor xunfang__community__v1__compliance_status__descrip
   xunfang__community__v1__compliance_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[22] =
+static const ProtobufCMethodDescriptor xunfang__community__v1__community__method_descriptors[23] =
 {
   { "ImportLedger", &xunfang__community__v1__import_ledger_request__descriptor, &xunfang__community__v1__import_ledger_response__descriptor },
   { "ExportLedger", &xunfang__community__v1__export_ledger_request__descriptor, &xunfang__community__v1__export_ledger_response__descriptor },
@@ -7225,6 +7552,7 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
   { "ListAlerts", &xunfang__community__v1__list_alerts_request__descriptor, &xunfang__community__v1__list_alerts_response__descriptor },
   { "RegisterSigner", &xunfang__community__v1__signer__descriptor, &xunfang__community__v1__signer_response__descriptor },
   { "AppendRecord", &xunfang__community__v1__record__descriptor, &xunfang__community__v1__append_record_response__descriptor },
+  { "SignPage", &xunfang__community__v1__record_page__descriptor, &xunfang__community__v1__sign_page_response__descriptor },
   { "ListRecords", &xunfang__community__v1__list_records_request__descriptor, &xunfang__community__v1__list_records_response__descriptor },
   { "SubmitTip", &xunfang__community__v1__submit_tip_request__descriptor, &xunfang__community__v1__tip_response__descriptor },
   { "UpdateTip", &xunfang__community__v1__update_tip_request__descriptor, &xunfang__community__v1__tip_response__descriptor },
@@ -7239,26 +7567,27 @@ static const ProtobufCMethodDescriptor xunfang__community__v1__community__method
 const unsigned xunfang__community__v1__community__method_indices_by_name[] = {
   11,        /* AppendRecord */
   5,        /* Audit */
-  20,        /* CloseWatch */
-  18,        /* Compliance */
+  21,        /* CloseWatch */
+  19,        /* Compliance */
   1,        /* ExportLedger */
-  15,        /* GetTip */
+  16,        /* GetTip */
   0,        /* ImportLedger */
   8,        /* IssueAlerts */
   9,        /* ListAlerts */
   3,        /* ListMembers */
-  12,        /* ListRecords */
+  13,        /* ListRecords */
   2,        /* ListTeams */
-  16,        /* ListTips */
-  21,        /* ListWatches */
-  17,        /* PublicTips */
+  17,        /* ListTips */
+  22,        /* ListWatches */
+  18,        /* PublicTips */
   4,        /* ReadContact */
   10,        /* RegisterSigner */
-  19,        /* RequestWatch */
+  20,        /* RequestWatch */
   6,        /* RotateKey */
   7,        /* SetMemberStatus */
-  13,        /* SubmitTip */
-  14         /* UpdateTip */
+  12,        /* SignPage */
+  14,        /* SubmitTip */
+  15         /* UpdateTip */
 };
 const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
 {
@@ -7267,7 +7596,7 @@ const ProtobufCServiceDescriptor xunfang__community__v1__community__descriptor =
   "Community",
   "Xunfang__Community__V1__Community",
   "xunfang.community.v1",
-  22,
+  23,
   xunfang__community__v1__community__method_descriptors,
   xunfang__community__v1__community__method_indices_by_name
 };
@@ -7367,13 +7696,21 @@ void xunfang__community__v1__community__append_record(ProtobufCService *service,
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void xunfang__community__v1__community__sign_page(ProtobufCService *service,
+                                                  const Xunfang__Community__V1__RecordPage *input,
+                                                  Xunfang__Community__V1__SignPageResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &xunfang__community__v1__community__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void xunfang__community__v1__community__list_records(ProtobufCService *service,
                                                      const Xunfang__Community__V1__ListRecordsRequest *input,
                                                      Xunfang__Community__V1__ListRecordsResponse_Closure closure,
                                                      void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__submit_tip(ProtobufCService *service,
                                                    const Xunfang__Community__V1__SubmitTipRequest *input,
@@ -7381,7 +7718,7 @@ void xunfang__community__v1__community__submit_tip(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__update_tip(ProtobufCService *service,
                                                    const Xunfang__Community__V1__UpdateTipRequest *input,
@@ -7389,7 +7726,7 @@ void xunfang__community__v1__community__update_tip(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__get_tip(ProtobufCService *service,
                                                 const Xunfang__Community__V1__GetTipRequest *input,
@@ -7397,7 +7734,7 @@ void xunfang__community__v1__community__get_tip(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__list_tips(ProtobufCService *service,
                                                   const Xunfang__Community__V1__ListTipsRequest *input,
@@ -7405,7 +7742,7 @@ void xunfang__community__v1__community__list_tips(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__public_tips(ProtobufCService *service,
                                                     const Xunfang__Community__V1__PublicTipsRequest *input,
@@ -7413,7 +7750,7 @@ void xunfang__community__v1__community__public_tips(ProtobufCService *service,
                                                     void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__compliance(ProtobufCService *service,
                                                    const Xunfang__Community__V1__ComplianceRequest *input,
@@ -7421,7 +7758,7 @@ void xunfang__community__v1__community__compliance(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__request_watch(ProtobufCService *service,
                                                       const Xunfang__Community__V1__WatchRequest *input,
@@ -7429,7 +7766,7 @@ void xunfang__community__v1__community__request_watch(ProtobufCService *service,
                                                       void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__close_watch(ProtobufCService *service,
                                                     const Xunfang__Community__V1__CloseWatchRequest *input,
@@ -7437,7 +7774,7 @@ void xunfang__community__v1__community__close_watch(ProtobufCService *service,
                                                     void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__list_watches(ProtobufCService *service,
                                                      const Xunfang__Community__V1__ListWatchesRequest *input,
@@ -7445,7 +7782,7 @@ void xunfang__community__v1__community__list_watches(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &xunfang__community__v1__community__descriptor);
-  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_Service *service,
                                               Xunfang__Community__V1__Community_ServiceDestroy destroy)

@@ -48,6 +48,9 @@ typedef struct Xunfang__Community__V1__Signer Xunfang__Community__V1__Signer;
 typedef struct Xunfang__Community__V1__SignerResponse Xunfang__Community__V1__SignerResponse;
 typedef struct Xunfang__Community__V1__Record Xunfang__Community__V1__Record;
 typedef struct Xunfang__Community__V1__AppendRecordResponse Xunfang__Community__V1__AppendRecordResponse;
+typedef struct Xunfang__Community__V1__PageSignature Xunfang__Community__V1__PageSignature;
+typedef struct Xunfang__Community__V1__RecordPage Xunfang__Community__V1__RecordPage;
+typedef struct Xunfang__Community__V1__SignPageResponse Xunfang__Community__V1__SignPageResponse;
 typedef struct Xunfang__Community__V1__ListRecordsRequest Xunfang__Community__V1__ListRecordsRequest;
 typedef struct Xunfang__Community__V1__ListRecordsResponse Xunfang__Community__V1__ListRecordsResponse;
 typedef struct Xunfang__Community__V1__TipChange Xunfang__Community__V1__TipChange;
@@ -773,8 +776,9 @@ struct  Xunfang__Community__V1__SignerResponse
 
 
 /*
- * One entry of a team's patrol or inspection record book, signed by both sides over the
- * canonical encoding (Plugins/CommunityPolicing/README.md) and linked to the entry before.
+ * One entry of a team's patrol or inspection record book, linked to the entry before. Entries
+ * are signed a page at a time (RecordPage), the way a paper book is signed at the end of a
+ * round; the canonical encoding is in Plugins/CommunityPolicing/README.md.
  */
 struct  Xunfang__Community__V1__Record
 {
@@ -797,23 +801,21 @@ struct  Xunfang__Community__V1__Record
    */
   char *text;
   /*
-   * the volunteer who signs
+   * the volunteer who signs its page
    */
   char *member_id;
   /*
-   * the officer who signs
+   * the officer who signs its page
    */
   char *officer_id;
   /*
    * hex SHA-256 of the entry before; 64 zeros for the first
    */
   char *previous;
-  ProtobufCBinaryData member_signature;
-  ProtobufCBinaryData officer_signature;
 };
 #define XUNFANG__COMMUNITY__V1__RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__record__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL} }
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Community__V1__AppendRecordResponse
@@ -828,6 +830,59 @@ struct  Xunfang__Community__V1__AppendRecordResponse
 #define XUNFANG__COMMUNITY__V1__APPEND_RECORD_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__append_record_response__descriptor) \
     , 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Community__V1__PageSignature
+{
+  ProtobufCMessage base;
+  char *signer_id;
+  /*
+   * Ed25519 over the page's canonical encoding
+   */
+  ProtobufCBinaryData signature;
+};
+#define XUNFANG__COMMUNITY__V1__PAGE_SIGNATURE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__page_signature__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * A signed page: the entries first_seq..last_seq (the ones after the page before), their
+ * hashes as the signers saw them, and a signature from every volunteer and officer the
+ * entries name.
+ */
+struct  Xunfang__Community__V1__RecordPage
+{
+  ProtobufCMessage base;
+  char *team_id;
+  /*
+   * 1 for a team's first page
+   */
+  int64_t number;
+  int64_t first_seq;
+  int64_t last_seq;
+  /*
+   * SHA-256 of each entry, 32 bytes, in order
+   */
+  size_t n_entry_hashes;
+  ProtobufCBinaryData *entry_hashes;
+  size_t n_signatures;
+  Xunfang__Community__V1__PageSignature **signatures;
+};
+#define XUNFANG__COMMUNITY__V1__RECORD_PAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__record_page__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL }
+
+
+struct  Xunfang__Community__V1__SignPageResponse
+{
+  ProtobufCMessage base;
+  int64_t number;
+  int64_t last_seq;
+};
+#define XUNFANG__COMMUNITY__V1__SIGN_PAGE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__sign_page_response__descriptor) \
+    , 0, 0 }
 
 
 struct  Xunfang__Community__V1__ListRecordsRequest
@@ -862,10 +917,15 @@ struct  Xunfang__Community__V1__ListRecordsResponse
    * the team's newest entry's hash ("" for an empty book)
    */
   char *last_hash;
+  /*
+   * the signed pages that end among these records
+   */
+  size_t n_pages;
+  Xunfang__Community__V1__RecordPage **pages;
 };
 #define XUNFANG__COMMUNITY__V1__LIST_RECORDS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__community__v1__list_records_response__descriptor) \
-    , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Xunfang__Community__V1__TipChange
@@ -1956,6 +2016,63 @@ Xunfang__Community__V1__AppendRecordResponse *
 void   xunfang__community__v1__append_record_response__free_unpacked
                      (Xunfang__Community__V1__AppendRecordResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__PageSignature methods */
+void   xunfang__community__v1__page_signature__init
+                     (Xunfang__Community__V1__PageSignature         *message);
+size_t xunfang__community__v1__page_signature__get_packed_size
+                     (const Xunfang__Community__V1__PageSignature   *message);
+size_t xunfang__community__v1__page_signature__pack
+                     (const Xunfang__Community__V1__PageSignature   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__page_signature__pack_to_buffer
+                     (const Xunfang__Community__V1__PageSignature   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__PageSignature *
+       xunfang__community__v1__page_signature__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__page_signature__free_unpacked
+                     (Xunfang__Community__V1__PageSignature *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__RecordPage methods */
+void   xunfang__community__v1__record_page__init
+                     (Xunfang__Community__V1__RecordPage         *message);
+size_t xunfang__community__v1__record_page__get_packed_size
+                     (const Xunfang__Community__V1__RecordPage   *message);
+size_t xunfang__community__v1__record_page__pack
+                     (const Xunfang__Community__V1__RecordPage   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__record_page__pack_to_buffer
+                     (const Xunfang__Community__V1__RecordPage   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__RecordPage *
+       xunfang__community__v1__record_page__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__record_page__free_unpacked
+                     (Xunfang__Community__V1__RecordPage *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Community__V1__SignPageResponse methods */
+void   xunfang__community__v1__sign_page_response__init
+                     (Xunfang__Community__V1__SignPageResponse         *message);
+size_t xunfang__community__v1__sign_page_response__get_packed_size
+                     (const Xunfang__Community__V1__SignPageResponse   *message);
+size_t xunfang__community__v1__sign_page_response__pack
+                     (const Xunfang__Community__V1__SignPageResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__community__v1__sign_page_response__pack_to_buffer
+                     (const Xunfang__Community__V1__SignPageResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Community__V1__SignPageResponse *
+       xunfang__community__v1__sign_page_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__community__v1__sign_page_response__free_unpacked
+                     (Xunfang__Community__V1__SignPageResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Community__V1__ListRecordsRequest methods */
 void   xunfang__community__v1__list_records_request__init
                      (Xunfang__Community__V1__ListRecordsRequest         *message);
@@ -2529,6 +2646,15 @@ typedef void (*Xunfang__Community__V1__Record_Closure)
 typedef void (*Xunfang__Community__V1__AppendRecordResponse_Closure)
                  (const Xunfang__Community__V1__AppendRecordResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Community__V1__PageSignature_Closure)
+                 (const Xunfang__Community__V1__PageSignature *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__RecordPage_Closure)
+                 (const Xunfang__Community__V1__RecordPage *message,
+                  void *closure_data);
+typedef void (*Xunfang__Community__V1__SignPageResponse_Closure)
+                 (const Xunfang__Community__V1__SignPageResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__Community__V1__ListRecordsRequest_Closure)
                  (const Xunfang__Community__V1__ListRecordsRequest *message,
                   void *closure_data);
@@ -2659,6 +2785,10 @@ struct Xunfang__Community__V1__Community_Service
                         const Xunfang__Community__V1__Record *input,
                         Xunfang__Community__V1__AppendRecordResponse_Closure closure,
                         void *closure_data);
+  void (*sign_page)(Xunfang__Community__V1__Community_Service *service,
+                    const Xunfang__Community__V1__RecordPage *input,
+                    Xunfang__Community__V1__SignPageResponse_Closure closure,
+                    void *closure_data);
   void (*list_records)(Xunfang__Community__V1__Community_Service *service,
                        const Xunfang__Community__V1__ListRecordsRequest *input,
                        Xunfang__Community__V1__ListRecordsResponse_Closure closure,
@@ -2719,6 +2849,7 @@ void xunfang__community__v1__community__init (Xunfang__Community__V1__Community_
       function_prefix__ ## list_alerts,\
       function_prefix__ ## register_signer,\
       function_prefix__ ## append_record,\
+      function_prefix__ ## sign_page,\
       function_prefix__ ## list_records,\
       function_prefix__ ## submit_tip,\
       function_prefix__ ## update_tip,\
@@ -2777,6 +2908,10 @@ void xunfang__community__v1__community__append_record(ProtobufCService *service,
                                                       const Xunfang__Community__V1__Record *input,
                                                       Xunfang__Community__V1__AppendRecordResponse_Closure closure,
                                                       void *closure_data);
+void xunfang__community__v1__community__sign_page(ProtobufCService *service,
+                                                  const Xunfang__Community__V1__RecordPage *input,
+                                                  Xunfang__Community__V1__SignPageResponse_Closure closure,
+                                                  void *closure_data);
 void xunfang__community__v1__community__list_records(ProtobufCService *service,
                                                      const Xunfang__Community__V1__ListRecordsRequest *input,
                                                      Xunfang__Community__V1__ListRecordsResponse_Closure closure,
@@ -2861,6 +2996,9 @@ extern const ProtobufCMessageDescriptor xunfang__community__v1__signer__descript
 extern const ProtobufCMessageDescriptor xunfang__community__v1__signer_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__record__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__append_record_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__page_signature__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__record_page__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__community__v1__sign_page_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__list_records_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__list_records_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__community__v1__tip_change__descriptor;
