@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Glibc
 import Synchronization
 import XunfangPluginKit
 import CommunityPolicingContract
@@ -161,19 +162,41 @@ enum CommunityBenchmark {
         var issued = 0
         let issue = try BenchReport.milliseconds { issued = try alerting.issue(warning, areas: [Cap.Area(description: "bench", outline: [])]).alerts.count }
         let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
-        let deliver = try BenchReport.milliseconds {
-            while true {
-                let batch = try store.undelivered(dueBy: now, limit: 1_000)
-                if batch.isEmpty { break }
-                try runBlocking { try await notifier.deliver(batch.map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }) }
-                try store.markDelivered(batch.map(\.alert.id), at: now)
+        // The floor beside it, batch by batch and taking turns at going first, so both meet
+        // the file system in the same state: the same documents written plainly (open, write,
+        // close; no rename, no sync, no store).
+        let plain = "\(directory)/plain"
+        try FileManager.default.createDirectory(atPath: plain, withIntermediateDirectories: true)
+        var deliver = 0.0, floor = 0.0, turn = 0
+        while true {
+            var batch: [DeliverableAlert] = []
+            let read = try BenchReport.milliseconds { batch = try store.undelivered(dueBy: now, limit: 1_000).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) } }
+            if batch.isEmpty { break }
+            let items = batch
+            func writePlainly() {
+                floor += BenchReport.milliseconds {
+                    for item in items {
+                        let descriptor = open("\(plain)/\(item.alert.id).xml", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                        let bytes = Array(item.cap.utf8)
+                        precondition(descriptor >= 0 && Glibc.write(descriptor, bytes, bytes.count) == bytes.count)
+                        close(descriptor)
+                    }
+                }
             }
+            if turn % 2 == 0 { writePlainly() }
+            deliver += try read + BenchReport.milliseconds {
+                try runBlocking { try await notifier.deliver(items) }
+                try store.markDelivered(items.map(\.alert.id), at: now)
+            }
+            if turn % 2 == 1 { writePlainly() }
+            turn += 1
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/alerts").filter { $0.hasSuffix(".xml") }.count
         return [("fan-out: alerts issued", "alerts", Double(issued)),
                 ("fan-out: issue (store, CAP, messages)", "ms", issue),
-                ("fan-out: deliver to outbox dir", "ms", deliver),
+                ("fan-out: deliver to outbox dir (read, write, rename, sync, mark)", "ms", deliver),
                 ("fan-out: total", "ms", issue + deliver),
+                ("fan-out: baseline, the same files written plainly", "ms", floor),
                 ("fan-out: files written", "files", Double(files))]
     }
 
