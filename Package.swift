@@ -397,7 +397,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PatrolTests",
-            dependencies: ["PatrolPlugin", "PatrolContract", "XunfangPluginKit", protobuf],
+            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "XunfangPluginKit", protobuf],
             path: "Tests/PatrolTests",
             swiftSettings: swiftSettings
         ),

@@ -106,21 +106,39 @@ struct StackTests {
                       #"{"position":{"longitude":104.2817,"latitude":30.9769}}"#]
         #expect(try await eventually { try await run(locate, in: directory).output.contains("PLACE_CLASS_CORE") })
 
-        // Dispatch as its own process, asking GridModel: a unit reports, an incident comes in, the unit is sent.
-        let position = ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
-                        #"{"callSign":"C001","position":{"longitude":104.285,"latitude":30.979}}"#]
-        let units = ["dispatch", "units"]
+        // Patrol as its own process puts Dispatch's units into four teams, about a quarter on
+        // shift, and Dispatch's availability follows: the others go off duty.
+        var onDuty: [String] = []
         #expect(try await eventually {
-            _ = try await run(position, in: directory)
-            return try await run(units, in: directory).output.contains(#""positionAt":"20"#)
+            // Read again each time: a shift may change while the test runs.
+            let roster = try await run(["patrol", "on-duty"], in: directory).output.split(separator: "\n")
+            onDuty = roster.dropFirst().flatMap { $0.split(separator: ": ").last?.split(separator: " ").map(String.init) ?? [] }
+            let units = try await run(["dispatch", "units"], in: directory).output
+            return !onDuty.isEmpty && units.components(separatedBy: "UNIT_STATUS_AVAILABLE").count - 1 == onDuty.count
+        }, "Dispatch's units on shift are available, the others off duty: \(onDuty.count) on shift")
+        #expect((44...52).contains(onDuty.count), "192 units in four teams, one team on shift")
+        let working = try #require(onDuty.sorted().first), resting = try #require(["C001", "C002", "C003"].first { !onDuty.contains($0) })
+
+        // Dispatch as its own process, asking GridModel: two units report, the off-duty one
+        // nearer; an incident comes in and the on-duty unit is sent.
+        func report(_ callSign: String, _ longitude: Double, _ latitude: Double) -> [String] {
+            ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
+             #"{"callSign":"\#(callSign)","position":{"longitude":\#(longitude),"latitude":\#(latitude)}}"#]
+        }
+        #expect(try await eventually {
+            _ = try await run(report(working, 104.285, 30.979), in: directory)
+            _ = try await run(report(resting, 104.2841, 30.9781), in: directory)
+            return try await run(["dispatch", "units"], in: directory).output.components(separatedBy: #""positionAt":"20"#).count - 1 == 2
         })
         let created = try await run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
         #expect(created.output.contains(#""stationId":"510000-01-01""#) && created.output.contains(#""typeName":"盗窃""#))
         let recommended = try await run(["dispatch", "recommend", "INC-000001"], in: directory)
-        #expect(recommended.output.contains(#""callSign":"C001""#) && recommended.output.contains(#""straightLineEstimates":false"#))
+        #expect(recommended.output.contains(#""callSign":"\#(working)""#) && recommended.output.contains(#""straightLineEstimates":false"#))
+        let passedOver = (try JSONSerialization.jsonObject(with: Data(recommended.output.utf8)) as? [String: Any])?["passedOver"] as? [[String: Any]] ?? []
+        #expect(passedOver.contains { $0["callSign"] as? String == resting && $0["reason"] as? String == "SKIP_REASON_OFF_DUTY" }, "\(recommended.output)")
         let assigned = try await run(["dispatch", "assign", "INC-000001"], in: directory)
         #expect(assigned.output.contains("UNIT_STATUS_ASSIGNED"))
-        let acknowledged = try await run(["dispatch", "acknowledge", "INC-000001", "C001"], in: directory)
+        let acknowledged = try await run(["dispatch", "acknowledge", "INC-000001", working], in: directory)
         #expect(acknowledged.output.contains("UNIT_STATUS_EN_ROUTE"))
         let cleared = try await run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
@@ -138,14 +156,6 @@ struct StackTests {
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_PUBLIC_SECURITY").count - 1 == 8 && registry.contains("治安卡点8"))
         #expect(registry.components(separatedBy: "CHECKPOINT_KIND_CITY_EXIT").count - 1 == 5)
         #expect(registry.components(separatedBy: "CHECKPOINT_STATUS_OPEN").count - 1 == 13)
-        // Patrol as its own process puts Dispatch's units into four teams: about a quarter on shift.
-        var onDuty = 0
-        #expect(try await eventually {
-            let answer = try await run(["patrol", "on-duty"], in: directory).output
-            onDuty = answer.components(separatedBy: "+08:00: ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
-            return onDuty > 0
-        })
-        #expect((44...52).contains(onDuty), "192 units in four teams, one team on shift: \(onDuty)")
         try await sealDrillSurvivesKill(up, in: directory)
 
         var attributes = stat()

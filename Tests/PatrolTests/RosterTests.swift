@@ -1,4 +1,5 @@
 @testable import PatrolPlugin
+import DispatchContract
 import Foundation
 import PatrolContract
 import Testing
@@ -98,5 +99,25 @@ struct RosterTests {
         #expect(days.map { $0.shifts + [$0.off] } == [["一班", "四班", "三班", "二班"], ["一班", "四班", "三班", "二班"]])
         calendar.days = 63
         #expect(throws: BusClientError.self) { try duty.roster(calendar) }
+    }
+}
+
+@Suite("Dispatch's availability follows the roster")
+struct DutySyncTests {
+    func unit(_ callSign: String, _ status: Xunfang_Dispatch_V1_UnitStatus) -> Xunfang_Dispatch_V1_Unit {
+        var unit = Xunfang_Dispatch_V1_Unit()
+        unit.callSign = callSign
+        unit.status = status
+        return unit
+    }
+
+    @Test("on shift and off duty comes on; off shift and free goes off; busy units finish first; units with no team are left alone")
+    func changes() {
+        let units = [unit("A1", .offDuty), unit("A2", .available), unit("A3", .enRoute),
+                     unit("B1", .available), unit("B2", .returning), unit("B3", .outOfService), unit("B4", .onScene), unit("B5", .assigned), unit("B6", .offDuty),
+                     unit("X1", .available), unit("X2", .offDuty)]
+        let changes = DutySync.changes(units: units, onDuty: ["A1", "A2", "A3"], rostered: ["A1", "A2", "A3", "B1", "B2", "B3", "B4", "B5", "B6"])
+        #expect(changes.map { "\($0.callSign) \($0.status)" } == ["A1 available", "B1 offDuty", "B2 offDuty", "B3 offDuty"])
+        #expect(DutySync.changes(units: units, onDuty: [], rostered: []).isEmpty, "no roster: Dispatch's own business")
     }
 }

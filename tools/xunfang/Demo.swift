@@ -76,11 +76,12 @@ enum DemoCounty {
       - name: patrol
         # Duty rosters: four teams in three rotations (四班三运转); an empty roster takes
         # Dispatch's units, each station's in turn into the teams. xunfang patrol on-duty
-        # says who is on shift now, xunfang patrol roster the calendar.
+        # says who is on shift now, xunfang patrol roster the calendar. Dispatch's units go
+        # on and off duty with their shifts (PATROL_DRIVES_DISPATCH).
         env: { PATROL_DEMO_TEAMS: "on" }
         acl:
           serve: ["/xunfang.patrol.v1.Patrol/*"]
-          call: ["/xunfang.dispatch.v1.Dispatch/ListUnits"]
+          call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

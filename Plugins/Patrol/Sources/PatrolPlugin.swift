@@ -1,5 +1,6 @@
 public import XunfangPluginKit
 public import Foundation
+import Logging
 import DispatchContract
 import PatrolContract
 
@@ -10,8 +11,13 @@ public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
     static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster"].map { service + $0 }
 
-    /// Dispatch's units, for the demo county's teams; optional, so not in the manifest.
+    /// Dispatch's units, for the demo county's teams and for keeping their availability on
+    /// the roster; optional (a county may run Patrol without Dispatch), so not in the manifest.
     static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
+    static let updateUnit = "/xunfang.dispatch.v1.Dispatch/UpdateUnit"
+    /// The longest wait between two passes over Dispatch's units (leave and swaps start at
+    /// any minute; shift changes are waited for exactly).
+    static let dutyPass = Duration.seconds(30)
 
     public static let manifest = PluginManifest(name: "patrol", version: "0.1.0", serves: methods)
 
@@ -26,20 +32,35 @@ public struct PatrolPlugin: Plugin {
     /// `PATROL_DEMO_TEAMS` on: an empty roster takes Dispatch's units, each station's in turn
     /// into the four teams.
     var demoTeams = false
+    /// `PATROL_DRIVES_DISPATCH` on: Dispatch's rostered units go on and off duty with it.
+    var drivesDispatch = true
+    var logger = Logger(label: "patrol")
 
     /// Settings:
     /// - `PATROL_DEMO_TEAMS` (`on` or `off`, default off): an empty roster takes Dispatch's
     ///   units into the four teams, each station's in turn.
+    /// - `PATROL_DRIVES_DISPATCH` (`on` or `off`, default on): Dispatch's units that have a
+    ///   team are put on duty when their shift starts and off duty when it ends, so an
+    ///   off-duty unit is never recommended.
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
-        let demo = context.settings["PATROL_DEMO_TEAMS"] ?? "off"
-        guard ["on", "off", ""].contains(demo) else { throw SettingError("PATROL_DEMO_TEAMS is \"\(demo)\"; use on or off") }
-        demoTeams = demo == "on"
+        demoTeams = try Self.onOff(context.settings, "PATROL_DEMO_TEAMS", default: false)
+        drivesDispatch = try Self.onOff(context.settings, "PATROL_DRIVES_DISPATCH", default: true)
+        logger = context.logger
     }
 
     /// For tests: a directory and clock of their own.
     public init(dataDirectory: String, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         duty = Duty(store: try PatrolStore(path: "\(dataDirectory)/patrol.sqlite"), rotation: .fourTeamsThreeRotations, now: now)
+    }
+
+    static func onOff(_ settings: [String: String], _ name: String, default fallback: Bool) throws -> Bool {
+        switch settings[name] ?? "" {
+        case "": return fallback
+        case "on": return true
+        case "off": return false
+        case let other: throw SettingError("\(name) is \"\(other)\"; use on or off")
+        }
     }
 
     public func register(on bus: BusClient) {
@@ -55,7 +76,41 @@ public struct PatrolPlugin: Plugin {
 
     public func run(on bus: BusClient) async throws {
         if demoTeams { await seedDemoTeams(bus) }
-        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
+        while !Task.isCancelled {
+            var wait = drivesDispatch ? Self.dutyPass : .seconds(3_600)
+            if drivesDispatch {
+                do {
+                    wait = min(wait, try await keepDispatchOnRoster(bus))
+                } catch {
+                    logger.debug("Dispatch's units not brought onto the roster this pass", metadata: ["xunfang.error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: wait)
+        }
+    }
+
+    /// One pass: Dispatch's rostered units put on or off duty as the roster says now.
+    /// Returns how long until the next shift change.
+    func keepDispatchOnRoster(_ bus: BusClient) async throws -> Duration {
+        let rostered = Set(try duty.store.teams().keys)
+        let roster = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest())
+        let untilChange = Duration.milliseconds(max(1_000, (roster.onDuty.map(\.shiftEnd).min() ?? roster.at) - roster.at + 1_000))
+        guard !rostered.isEmpty else { return untilChange }
+        let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+        var came = 0, went = 0
+        for change in DutySync.changes(units: units, onDuty: Set(roster.onDuty.map(\.callSign)), rostered: rostered) {
+            var request = Xunfang_Dispatch_V1_UpdateUnitRequest()
+            request.callSign = change.callSign
+            request.status = change.status
+            // A unit ordered meanwhile refuses going off duty; the next pass tries again.
+            guard (try? await bus.call(Self.updateUnit, request, as: Xunfang_Dispatch_V1_Unit.self)) != nil else { continue }
+            if change.status == .available { came += 1 } else { went += 1 }
+        }
+        if came + went > 0 {
+            logger.info("units brought onto the roster", metadata: ["xunfang.on_duty": "\(came) came on", "xunfang.off_duty": "\(went) went off",
+                                                                    "xunfang.teams": "\(roster.teamsOnShift.joined(separator: ","))"])
+        }
+        return untilChange
     }
 
     /// Fills an empty roster from Dispatch's units once Dispatch answers: each station's
