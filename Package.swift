@@ -379,7 +379,7 @@ let package = Package(
 
         .target(
             name: "PatrolContract",
-            dependencies: [protobuf],
+            dependencies: ["GridModelContract", protobuf],
             path: "Plugins/Patrol/Contract",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
@@ -397,7 +397,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PatrolTests",
-            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "XunfangPluginKit", protobuf],
+            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "XunfangPluginKit", "XunfangBusServer",
+                           "XunfangConfig", "XunfangWire", protobuf, logging],
             path: "Tests/PatrolTests",
             swiftSettings: swiftSettings
         ),

@@ -77,11 +77,16 @@ enum DemoCounty {
         # Duty rosters: four teams in three rotations (四班三运转); an empty roster takes
         # Dispatch's units, each station's in turn into the teams. xunfang patrol on-duty
         # says who is on shift now, xunfang patrol roster the calendar. Dispatch's units go
-        # on and off duty with their shifts (PATROL_DRIVES_DISPATCH).
+        # on and off duty with their shifts (PATROL_DRIVES_DISPATCH). Officers' terminals
+        # report through a gateway (Patrol's Report and Act): positions go out on
+        # unit.position, actions become Dispatch's calls; xunfang patrol terminals shows them,
+        # and an on-duty unit quiet for 5 minutes is announced on patrol.exception.
         env: { PATROL_DEMO_TEAMS: "on" }
         acl:
+          publish: ["unit.position", "patrol.>"]
           serve: ["/xunfang.patrol.v1.Patrol/*"]
-          call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit"]
+          call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
+                 "/xunfang.dispatch.v1.Dispatch/Clear"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

@@ -9,26 +9,35 @@ import PatrolContract
 /// map-matched positions and compliance follow (issue 16). See Plugins/Patrol/README.md.
 public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
-    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster"].map { service + $0 }
+    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals"].map { service + $0 }
+    static let positionTopic = "unit.position"
+    static let exceptionTopic = "patrol.exception"
 
     /// Dispatch's units, for the demo county's teams and for keeping their availability on
     /// the roster; optional (a county may run Patrol without Dispatch), so not in the manifest.
     static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
     static let updateUnit = "/xunfang.dispatch.v1.Dispatch/UpdateUnit"
+    /// What officers press on their terminals, passed on; optional like the two above.
+    static let acknowledge = "/xunfang.dispatch.v1.Dispatch/Acknowledge"
+    static let clear = "/xunfang.dispatch.v1.Dispatch/Clear"
     /// The longest wait between two passes over Dispatch's units (leave and swaps start at
     /// any minute; shift changes are waited for exactly).
     static let dutyPass = Duration.seconds(30)
 
-    public static let manifest = PluginManifest(name: "patrol", version: "0.1.0", serves: methods)
+    public static let manifest = PluginManifest(
+        name: "patrol", version: "0.2.0", publishes: [positionTopic, exceptionTopic], serves: methods,
+        topicTypes: [positionTopic: "xunfang.dispatch.v1.UnitPosition", exceptionTopic: "xunfang.patrol.v1.PatrolException"])
 
     public static var descriptorSet: Data { PatrolDescriptors.fileDescriptorSet }
 
     public static var commands: [PluginCommand] {
         [PluginCommand("on-duty", "who is on shift now or at a time, by team and shift") { await RosterCommands.onDuty($0) },
+         PluginCommand("terminals", "on-duty units' terminals: newest position, silent ones flagged") { await RosterCommands.terminals($0) },
          PluginCommand("roster", "the rotation's calendar: each shift's team, day by day") { await RosterCommands.roster($0) }]
     }
 
     let duty: Duty
+    var terminals: Terminals
     /// `PATROL_DEMO_TEAMS` on: an empty roster takes Dispatch's units, each station's in turn
     /// into the four teams.
     var demoTeams = false
@@ -42,16 +51,24 @@ public struct PatrolPlugin: Plugin {
     /// - `PATROL_DRIVES_DISPATCH` (`on` or `off`, default on): Dispatch's units that have a
     ///   team are put on duty when their shift starts and off duty when it ends, so an
     ///   off-duty unit is never recommended.
+    /// - `PATROL_SILENT_SECONDS` (60 to 3600, default 300): an on-duty unit whose terminal
+    ///   sends no fix this long is flagged silent (`patrol.exception`).
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
         demoTeams = try Self.onOff(context.settings, "PATROL_DEMO_TEAMS", default: false)
         drivesDispatch = try Self.onOff(context.settings, "PATROL_DRIVES_DISPATCH", default: true)
+        if let text = context.settings["PATROL_SILENT_SECONDS"], !text.isEmpty {
+            guard let seconds = Int64(text), (60...3_600).contains(seconds) else { throw SettingError("PATROL_SILENT_SECONDS is \"\(text)\"; use 60 to 3600") }
+            terminals.silentAfter = seconds * 1_000
+        }
         logger = context.logger
     }
 
     /// For tests: a directory and clock of their own.
     public init(dataDirectory: String, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
-        duty = Duty(store: try PatrolStore(path: "\(dataDirectory)/patrol.sqlite"), rotation: .fourTeamsThreeRotations, now: now)
+        let store = try PatrolStore(path: "\(dataDirectory)/patrol.sqlite")
+        duty = Duty(store: store, rotation: .fourTeamsThreeRotations, now: now)
+        terminals = Terminals(store: store, now: now)
     }
 
     static func onOff(_ settings: [String: String], _ name: String, default fallback: Bool) throws -> Bool {
@@ -72,12 +89,54 @@ public struct PatrolPlugin: Plugin {
         bus.serve(Self.service + "RecordSwap") { (request: Xunfang_Patrol_V1_Swap, _) in try duty.record(request) }
         bus.serve(Self.service + "OnDuty") { (request: Xunfang_Patrol_V1_OnDutyRequest, _) in try duty.onDuty(request) }
         bus.serve(Self.service + "Roster") { (request: Xunfang_Patrol_V1_RosterRequest, _) in try duty.roster(request) }
+        let terminals = self.terminals
+        bus.serve(Self.service + "Report") { (request: Xunfang_Patrol_V1_ReportRequest, _) in
+            let (response, accepted) = try await onOwnThread { try terminals.report(request) }
+            for ping in accepted {
+                var position = Xunfang_Dispatch_V1_UnitPosition()
+                position.callSign = ping.callSign
+                position.position = ping.position
+                position.at = ping.at
+                try await bus.publish(Self.positionTopic, position)
+            }
+            return response
+        }
+        bus.serve(Self.service + "Act") { (request: Xunfang_Patrol_V1_ActRequest, _) in try await Self.act(request, bus: bus) }
+        bus.serve(Self.service + "Terminals") { (request: Xunfang_Patrol_V1_TerminalsRequest, _) in
+            try terminals.list(request, onDuty: try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty)
+        }
+    }
+
+    /// An officer's action as Dispatch's own call; the unit's status after it.
+    static func act(_ request: Xunfang_Patrol_V1_ActRequest, bus: BusClient) async throws -> Xunfang_Patrol_V1_ActResponse {
+        var response = Xunfang_Patrol_V1_ActResponse()
+        switch try Terminals.dispatchCall(for: request) {
+        case .acknowledge(let acknowledge):
+            let answer = try await bus.call(Self.acknowledge, acknowledge, as: Xunfang_Dispatch_V1_AssignResponse.self)
+            response.unitStatus = answer.unit.status.label
+            response.note = "\(request.callSign) en route to \(acknowledge.incidentID)"
+        case .updateUnit(let update):
+            let unit = try await bus.call(Self.updateUnit, update, as: Xunfang_Dispatch_V1_Unit.self)
+            response.unitStatus = unit.status.label
+            response.note = unit.incidentID.isEmpty ? "\(unit.callSign) \(unit.status.label)" : "\(unit.callSign) \(unit.status.label) at \(unit.incidentID)"
+        case .clear(let clear, let callSign):
+            let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+            guard let unit = units.first(where: { $0.callSign == callSign }) else { throw BusClientError(.notFound, "Dispatch has no unit \(callSign)") }
+            guard unit.incidentID == clear.incidentID else {
+                throw BusClientError(.failedPrecondition, "\(callSign) is not on \(clear.incidentID)" + (unit.incidentID.isEmpty ? "" : " (it is on \(unit.incidentID))"))
+            }
+            let incident = try await bus.call(Self.clear, clear, as: Xunfang_Dispatch_V1_Incident.self)
+            response.unitStatus = Xunfang_Dispatch_V1_UnitStatus.returning.label
+            response.note = "\(incident.id) cleared; \(callSign) returning"
+        }
+        return response
     }
 
     public func run(on bus: BusClient) async throws {
         if demoTeams { await seedDemoTeams(bus) }
         while !Task.isCancelled {
-            var wait = drivesDispatch ? Self.dutyPass : .seconds(3_600)
+            var wait = Self.dutyPass
+            await flagSilentTerminals(bus)
             if drivesDispatch {
                 do {
                     wait = min(wait, try await keepDispatchOnRoster(bus))
@@ -86,6 +145,18 @@ public struct PatrolPlugin: Plugin {
                 }
             }
             try? await Task.sleep(for: wait)
+        }
+    }
+
+    /// On-duty units whose terminals went quiet, each silence announced once.
+    func flagSilentTerminals(_ bus: BusClient) async {
+        do {
+            let onDuty = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty
+            for exception in try terminals.newlySilent(onDuty) {
+                _ = try await bus.publishConfirmed(Self.exceptionTopic, exception)
+            }
+        } catch {
+            logger.warning("silent terminals not flagged this pass", metadata: ["xunfang.error": "\(error)"])
         }
     }
 

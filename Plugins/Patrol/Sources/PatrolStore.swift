@@ -20,7 +20,52 @@ final class PatrolStore: Sendable {
                                    PRIMARY KEY (absent, shift_start));
                 """)
         }
+        migrator.registerMigration("v2 terminals") { db in
+            // Each unit's newest fix, and the fix it had when it was last flagged silent.
+            try db.execute(sql: """
+                CREATE TABLE terminal (call_sign TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, longitude REAL NOT NULL, latitude REAL NOT NULL,
+                                       flagged_silent INTEGER);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    struct Fix: Equatable, Sendable {
+        var at: Int64
+        var longitude: Double
+        var latitude: Double
+    }
+
+    /// Every unit's newest fix, and the `at` of the fix it had when flagged silent (-1: never
+    /// flagged, 0: flagged with no fix).
+    func terminals() throws -> [String: (fix: Fix, flaggedSilent: Int64)] {
+        try queue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM terminal").map { row in
+                (row["call_sign"] as String, (Fix(at: row["at"], longitude: row["longitude"], latitude: row["latitude"]), (row["flagged_silent"] as Int64?) ?? -1))
+            })
+        }
+    }
+
+    /// Keeps each unit's newest fix (an older one never replaces a newer).
+    func put(fixes: [String: Fix]) throws {
+        try queue.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO terminal (call_sign, at, longitude, latitude) VALUES (?, ?, ?, ?)
+                ON CONFLICT (call_sign) DO UPDATE SET at = excluded.at, longitude = excluded.longitude, latitude = excluded.latitude WHERE excluded.at > terminal.at
+                """)
+            for (callSign, fix) in fixes { try upsert.execute(arguments: [callSign, fix.at, fix.longitude, fix.latitude]) }
+        }
+    }
+
+    /// Marks units flagged silent with the fix they had then (0: none).
+    func flagSilent(_ units: [String: Int64]) throws {
+        try queue.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO terminal (call_sign, at, longitude, latitude, flagged_silent) VALUES (?, 0, 0, 0, ?)
+                ON CONFLICT (call_sign) DO UPDATE SET flagged_silent = excluded.flagged_silent
+                """)
+            for (callSign, lastSeen) in units { try upsert.execute(arguments: [callSign, lastSeen]) }
+        }
     }
 
     /// Adds or replaces units' teams, all in one transaction.

@@ -51,6 +51,29 @@ enum RosterCommands {
         }
     }
 
+    /// `terminals [--silent]`: each on-duty unit's newest fix and how long ago, silent ones marked.
+    static func terminals(_ arguments: [String]) async -> Int32 {
+        let flags = Set(arguments.filter { $0 == "--silent" })
+        guard let options = commandOptions(arguments.filter { !flags.contains($0) }, allowed: ["--data-dir", "--bus"]) else {
+            return fail("terminals", "usage: xunfang patrol terminals [--silent] [--data-dir DIR] [--bus ENDPOINT]")
+        }
+        var request = Xunfang_Patrol_V1_TerminalsRequest()
+        request.silentOnly = !flags.isEmpty
+        do {
+            let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "Terminals", request, as: Xunfang_Patrol_V1_TerminalsResponse.self)
+            print("\(ChinaTime.format(milliseconds: answer.at)): \(answer.terminals.filter(\.onDuty).count) units on duty, \(answer.silent) silent")
+            for terminal in answer.terminals {
+                let seen = terminal.lastSeen == 0 ? "no position yet"
+                    : String(format: "%.5f,%.5f  %@ (%ds ago)", terminal.position.longitude, terminal.position.latitude,
+                             ChinaTime.format(milliseconds: terminal.lastSeen).dropFirst(11).prefix(8).description, Int((answer.at - terminal.lastSeen) / 1_000))
+                print("\(terminal.callSign)  \(terminal.team.isEmpty ? "-" : terminal.team)  \(terminal.onDuty ? "on duty" : "off duty")  \(seen)\(terminal.silent ? "  SILENT" : "")")
+            }
+            return 0
+        } catch {
+            return fail("terminals", "\(error)")
+        }
+    }
+
     static func clock(_ minute: UInt32) -> String { String(format: "%02d:%02d", minute / 60, minute % 60) }
 
     static func fail(_ command: String, _ message: String) -> Int32 {

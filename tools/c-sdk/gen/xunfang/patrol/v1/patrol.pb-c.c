@@ -682,6 +682,456 @@ void   xunfang__patrol__v1__roster_response__free_unpacked
   assert(message->base.descriptor == &xunfang__patrol__v1__roster_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__patrol__v1__ping__init
+                     (Xunfang__Patrol__V1__Ping         *message)
+{
+  static const Xunfang__Patrol__V1__Ping init_value = XUNFANG__PATROL__V1__PING__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__ping__get_packed_size
+                     (const Xunfang__Patrol__V1__Ping *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__ping__pack
+                     (const Xunfang__Patrol__V1__Ping *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__ping__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Ping *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__Ping *
+       xunfang__patrol__v1__ping__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__Ping *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__ping__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__ping__free_unpacked
+                     (Xunfang__Patrol__V1__Ping *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__report_request__init
+                     (Xunfang__Patrol__V1__ReportRequest         *message)
+{
+  static const Xunfang__Patrol__V1__ReportRequest init_value = XUNFANG__PATROL__V1__REPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__report_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ReportRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__report_request__pack
+                     (const Xunfang__Patrol__V1__ReportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__report_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ReportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ReportRequest *
+       xunfang__patrol__v1__report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ReportRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__report_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__report_request__free_unpacked
+                     (Xunfang__Patrol__V1__ReportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__ping_refusal__init
+                     (Xunfang__Patrol__V1__PingRefusal         *message)
+{
+  static const Xunfang__Patrol__V1__PingRefusal init_value = XUNFANG__PATROL__V1__PING_REFUSAL__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__ping_refusal__get_packed_size
+                     (const Xunfang__Patrol__V1__PingRefusal *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping_refusal__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__ping_refusal__pack
+                     (const Xunfang__Patrol__V1__PingRefusal *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping_refusal__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__ping_refusal__pack_to_buffer
+                     (const Xunfang__Patrol__V1__PingRefusal *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping_refusal__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__PingRefusal *
+       xunfang__patrol__v1__ping_refusal__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__PingRefusal *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__ping_refusal__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__ping_refusal__free_unpacked
+                     (Xunfang__Patrol__V1__PingRefusal *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__ping_refusal__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__report_response__init
+                     (Xunfang__Patrol__V1__ReportResponse         *message)
+{
+  static const Xunfang__Patrol__V1__ReportResponse init_value = XUNFANG__PATROL__V1__REPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__report_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ReportResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__report_response__pack
+                     (const Xunfang__Patrol__V1__ReportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__report_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ReportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ReportResponse *
+       xunfang__patrol__v1__report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ReportResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__report_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__report_response__free_unpacked
+                     (Xunfang__Patrol__V1__ReportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__report_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__act_request__init
+                     (Xunfang__Patrol__V1__ActRequest         *message)
+{
+  static const Xunfang__Patrol__V1__ActRequest init_value = XUNFANG__PATROL__V1__ACT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__act_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ActRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__act_request__pack
+                     (const Xunfang__Patrol__V1__ActRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__act_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ActRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ActRequest *
+       xunfang__patrol__v1__act_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ActRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__act_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__act_request__free_unpacked
+                     (Xunfang__Patrol__V1__ActRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__act_response__init
+                     (Xunfang__Patrol__V1__ActResponse         *message)
+{
+  static const Xunfang__Patrol__V1__ActResponse init_value = XUNFANG__PATROL__V1__ACT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__act_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ActResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__act_response__pack
+                     (const Xunfang__Patrol__V1__ActResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__act_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ActResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ActResponse *
+       xunfang__patrol__v1__act_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ActResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__act_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__act_response__free_unpacked
+                     (Xunfang__Patrol__V1__ActResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__act_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__terminals_request__init
+                     (Xunfang__Patrol__V1__TerminalsRequest         *message)
+{
+  static const Xunfang__Patrol__V1__TerminalsRequest init_value = XUNFANG__PATROL__V1__TERMINALS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__terminals_request__get_packed_size
+                     (const Xunfang__Patrol__V1__TerminalsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__terminals_request__pack
+                     (const Xunfang__Patrol__V1__TerminalsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__terminals_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__TerminalsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__TerminalsRequest *
+       xunfang__patrol__v1__terminals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__TerminalsRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__terminals_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__terminals_request__free_unpacked
+                     (Xunfang__Patrol__V1__TerminalsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__terminal__init
+                     (Xunfang__Patrol__V1__Terminal         *message)
+{
+  static const Xunfang__Patrol__V1__Terminal init_value = XUNFANG__PATROL__V1__TERMINAL__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__terminal__get_packed_size
+                     (const Xunfang__Patrol__V1__Terminal *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminal__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__terminal__pack
+                     (const Xunfang__Patrol__V1__Terminal *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminal__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__terminal__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Terminal *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminal__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__Terminal *
+       xunfang__patrol__v1__terminal__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__Terminal *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__terminal__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__terminal__free_unpacked
+                     (Xunfang__Patrol__V1__Terminal *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminal__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__terminals_response__init
+                     (Xunfang__Patrol__V1__TerminalsResponse         *message)
+{
+  static const Xunfang__Patrol__V1__TerminalsResponse init_value = XUNFANG__PATROL__V1__TERMINALS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__terminals_response__get_packed_size
+                     (const Xunfang__Patrol__V1__TerminalsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__terminals_response__pack
+                     (const Xunfang__Patrol__V1__TerminalsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__terminals_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__TerminalsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__TerminalsResponse *
+       xunfang__patrol__v1__terminals_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__TerminalsResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__terminals_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__terminals_response__free_unpacked
+                     (Xunfang__Patrol__V1__TerminalsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__terminals_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__patrol_exception__init
+                     (Xunfang__Patrol__V1__PatrolException         *message)
+{
+  static const Xunfang__Patrol__V1__PatrolException init_value = XUNFANG__PATROL__V1__PATROL_EXCEPTION__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__patrol_exception__get_packed_size
+                     (const Xunfang__Patrol__V1__PatrolException *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__patrol_exception__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__patrol_exception__pack
+                     (const Xunfang__Patrol__V1__PatrolException *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__patrol_exception__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__patrol_exception__pack_to_buffer
+                     (const Xunfang__Patrol__V1__PatrolException *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__patrol_exception__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__PatrolException *
+       xunfang__patrol__v1__patrol_exception__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__PatrolException *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__patrol_exception__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__patrol_exception__free_unpacked
+                     (Xunfang__Patrol__V1__PatrolException *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__patrol_exception__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__patrol__v1__shift__field_descriptors[3] =
 {
   {
@@ -1603,20 +2053,715 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__roster_response__descripto
   (ProtobufCMessageInit) xunfang__patrol__v1__roster_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[5] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__ping__field_descriptors[4] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Ping, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Ping, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Ping, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "accuracy_metres",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Ping, accuracy_metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__ping__field_indices_by_name[] = {
+  3,   /* field[3] = accuracy_metres */
+  2,   /* field[2] = at */
+  0,   /* field[0] = call_sign */
+  1,   /* field[1] = position */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__ping__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__ping__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.Ping",
+  "Ping",
+  "Xunfang__Patrol__V1__Ping",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__Ping),
+  4,
+  xunfang__patrol__v1__ping__field_descriptors,
+  xunfang__patrol__v1__ping__field_indices_by_name,
+  1,  xunfang__patrol__v1__ping__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__ping__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__report_request__field_descriptors[1] =
+{
+  {
+    "pings",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ReportRequest, n_pings),
+    offsetof(Xunfang__Patrol__V1__ReportRequest, pings),
+    &xunfang__patrol__v1__ping__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__report_request__field_indices_by_name[] = {
+  0,   /* field[0] = pings */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__report_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__report_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ReportRequest",
+  "ReportRequest",
+  "Xunfang__Patrol__V1__ReportRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ReportRequest),
+  1,
+  xunfang__patrol__v1__report_request__field_descriptors,
+  xunfang__patrol__v1__report_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__report_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__report_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__ping_refusal__field_descriptors[3] =
+{
+  {
+    "index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PingRefusal, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "call_sign",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PingRefusal, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PingRefusal, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__ping_refusal__field_indices_by_name[] = {
+  1,   /* field[1] = call_sign */
+  0,   /* field[0] = index */
+  2,   /* field[2] = reason */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__ping_refusal__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__ping_refusal__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.PingRefusal",
+  "PingRefusal",
+  "Xunfang__Patrol__V1__PingRefusal",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__PingRefusal),
+  3,
+  xunfang__patrol__v1__ping_refusal__field_descriptors,
+  xunfang__patrol__v1__ping_refusal__field_indices_by_name,
+  1,  xunfang__patrol__v1__ping_refusal__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__ping_refusal__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__report_response__field_descriptors[3] =
+{
+  {
+    "accepted",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ReportResponse, accepted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refused",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ReportResponse, n_refused),
+    offsetof(Xunfang__Patrol__V1__ReportResponse, refused),
+    &xunfang__patrol__v1__ping_refusal__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refused_count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ReportResponse, refused_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__report_response__field_indices_by_name[] = {
+  0,   /* field[0] = accepted */
+  1,   /* field[1] = refused */
+  2,   /* field[2] = refused_count */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__report_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__report_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ReportResponse",
+  "ReportResponse",
+  "Xunfang__Patrol__V1__ReportResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ReportResponse),
+  3,
+  xunfang__patrol__v1__report_response__field_descriptors,
+  xunfang__patrol__v1__report_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__report_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__report_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_descriptors[3] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActRequest, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "action",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActRequest, action),
+    &xunfang__patrol__v1__terminal_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incident_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActRequest, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__act_request__field_indices_by_name[] = {
+  1,   /* field[1] = action */
+  0,   /* field[0] = call_sign */
+  2,   /* field[2] = incident_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__act_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__act_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ActRequest",
+  "ActRequest",
+  "Xunfang__Patrol__V1__ActRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ActRequest),
+  3,
+  xunfang__patrol__v1__act_request__field_descriptors,
+  xunfang__patrol__v1__act_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__act_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__act_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_response__field_descriptors[2] =
+{
+  {
+    "unit_status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActResponse, unit_status),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActResponse, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__act_response__field_indices_by_name[] = {
+  1,   /* field[1] = note */
+  0,   /* field[0] = unit_status */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__act_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__act_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ActResponse",
+  "ActResponse",
+  "Xunfang__Patrol__V1__ActResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ActResponse),
+  2,
+  xunfang__patrol__v1__act_response__field_descriptors,
+  xunfang__patrol__v1__act_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__act_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__act_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__terminals_request__field_descriptors[1] =
+{
+  {
+    "silent_only",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__TerminalsRequest, silent_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__terminals_request__field_indices_by_name[] = {
+  0,   /* field[0] = silent_only */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__terminals_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__terminals_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.TerminalsRequest",
+  "TerminalsRequest",
+  "Xunfang__Patrol__V1__TerminalsRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__TerminalsRequest),
+  1,
+  xunfang__patrol__v1__terminals_request__field_descriptors,
+  xunfang__patrol__v1__terminals_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__terminals_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__terminals_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__terminal__field_descriptors[6] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Terminal, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "team",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Terminal, team),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_duty",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Terminal, on_duty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Terminal, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_seen",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Terminal, last_seen),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "silent",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Terminal, silent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__terminal__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  4,   /* field[4] = last_seen */
+  2,   /* field[2] = on_duty */
+  3,   /* field[3] = position */
+  5,   /* field[5] = silent */
+  1,   /* field[1] = team */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__terminal__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__terminal__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.Terminal",
+  "Terminal",
+  "Xunfang__Patrol__V1__Terminal",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__Terminal),
+  6,
+  xunfang__patrol__v1__terminal__field_descriptors,
+  xunfang__patrol__v1__terminal__field_indices_by_name,
+  1,  xunfang__patrol__v1__terminal__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__terminal__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__terminals_response__field_descriptors[3] =
+{
+  {
+    "at",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__TerminalsResponse, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminals",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__TerminalsResponse, n_terminals),
+    offsetof(Xunfang__Patrol__V1__TerminalsResponse, terminals),
+    &xunfang__patrol__v1__terminal__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "silent",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__TerminalsResponse, silent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__terminals_response__field_indices_by_name[] = {
+  0,   /* field[0] = at */
+  2,   /* field[2] = silent */
+  1,   /* field[1] = terminals */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__terminals_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__terminals_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.TerminalsResponse",
+  "TerminalsResponse",
+  "Xunfang__Patrol__V1__TerminalsResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__TerminalsResponse),
+  3,
+  xunfang__patrol__v1__terminals_response__field_descriptors,
+  xunfang__patrol__v1__terminals_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__terminals_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__terminals_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__patrol_exception__field_descriptors[5] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PatrolException, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "call_sign",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PatrolException, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PatrolException, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_seen",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PatrolException, last_seen),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PatrolException, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__patrol_exception__field_indices_by_name[] = {
+  2,   /* field[2] = at */
+  1,   /* field[1] = call_sign */
+  0,   /* field[0] = kind */
+  3,   /* field[3] = last_seen */
+  4,   /* field[4] = note */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__patrol_exception__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__patrol_exception__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.PatrolException",
+  "PatrolException",
+  "Xunfang__Patrol__V1__PatrolException",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__PatrolException),
+  5,
+  xunfang__patrol__v1__patrol_exception__field_descriptors,
+  xunfang__patrol__v1__patrol_exception__field_indices_by_name,
+  1,  xunfang__patrol__v1__patrol_exception__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__patrol_exception__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[6] =
+{
+  { "TERMINAL_ACTION_UNSPECIFIED", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED", 0 },
+  { "TERMINAL_ACTION_ACKNOWLEDGE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_ACKNOWLEDGE", 1 },
+  { "TERMINAL_ACTION_ARRIVE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_ARRIVE", 2 },
+  { "TERMINAL_ACTION_CLEAR", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_CLEAR", 3 },
+  { "TERMINAL_ACTION_BACK_IN_SERVICE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_BACK_IN_SERVICE", 4 },
+  { "TERMINAL_ACTION_OUT_OF_SERVICE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_OUT_OF_SERVICE", 5 },
+};
+static const ProtobufCIntRange xunfang__patrol__v1__terminal_action__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex xunfang__patrol__v1__terminal_action__enum_values_by_name[6] =
+{
+  { "TERMINAL_ACTION_ACKNOWLEDGE", 1 },
+  { "TERMINAL_ACTION_ARRIVE", 2 },
+  { "TERMINAL_ACTION_BACK_IN_SERVICE", 4 },
+  { "TERMINAL_ACTION_CLEAR", 3 },
+  { "TERMINAL_ACTION_OUT_OF_SERVICE", 5 },
+  { "TERMINAL_ACTION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__patrol__v1__terminal_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.TerminalAction",
+  "TerminalAction",
+  "Xunfang__Patrol__V1__TerminalAction",
+  "xunfang.patrol.v1",
+  6,
+  xunfang__patrol__v1__terminal_action__enum_values_by_number,
+  6,
+  xunfang__patrol__v1__terminal_action__enum_values_by_name,
+  1,
+  xunfang__patrol__v1__terminal_action__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[8] =
 {
   { "ImportTeams", &xunfang__patrol__v1__import_teams_request__descriptor, &xunfang__patrol__v1__import_teams_response__descriptor },
   { "RecordLeave", &xunfang__patrol__v1__leave__descriptor, &xunfang__patrol__v1__record_response__descriptor },
   { "RecordSwap", &xunfang__patrol__v1__swap__descriptor, &xunfang__patrol__v1__record_response__descriptor },
   { "OnDuty", &xunfang__patrol__v1__on_duty_request__descriptor, &xunfang__patrol__v1__on_duty_response__descriptor },
   { "Roster", &xunfang__patrol__v1__roster_request__descriptor, &xunfang__patrol__v1__roster_response__descriptor },
+  { "Report", &xunfang__patrol__v1__report_request__descriptor, &xunfang__patrol__v1__report_response__descriptor },
+  { "Act", &xunfang__patrol__v1__act_request__descriptor, &xunfang__patrol__v1__act_response__descriptor },
+  { "Terminals", &xunfang__patrol__v1__terminals_request__descriptor, &xunfang__patrol__v1__terminals_response__descriptor },
 };
 const unsigned xunfang__patrol__v1__patrol__method_indices_by_name[] = {
+  6,        /* Act */
   0,        /* ImportTeams */
   3,        /* OnDuty */
   1,        /* RecordLeave */
   2,        /* RecordSwap */
-  4         /* Roster */
+  5,        /* Report */
+  4,        /* Roster */
+  7         /* Terminals */
 };
 const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
 {
@@ -1625,7 +2770,7 @@ const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
   "Patrol",
   "Xunfang__Patrol__V1__Patrol",
   "xunfang.patrol.v1",
-  5,
+  8,
   xunfang__patrol__v1__patrol__method_descriptors,
   xunfang__patrol__v1__patrol__method_indices_by_name
 };
@@ -1668,6 +2813,30 @@ void xunfang__patrol__v1__patrol__roster(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__report(ProtobufCService *service,
+                                         const Xunfang__Patrol__V1__ReportRequest *input,
+                                         Xunfang__Patrol__V1__ReportResponse_Closure closure,
+                                         void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__act(ProtobufCService *service,
+                                      const Xunfang__Patrol__V1__ActRequest *input,
+                                      Xunfang__Patrol__V1__ActResponse_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__terminals(ProtobufCService *service,
+                                            const Xunfang__Patrol__V1__TerminalsRequest *input,
+                                            Xunfang__Patrol__V1__TerminalsResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
                                         Xunfang__Patrol__V1__Patrol_ServiceDestroy destroy)
