@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
         .executable(name: "xunfang-plugin-patrol", targets: ["PatrolPluginMain"]),
+        .executable(name: "xunfang-plugin-terminal", targets: ["TerminalPluginMain"]),
         .library(name: "PatrolContract", targets: ["PatrolContract"]),
         .executable(name: "xunfang-plugin-checkpoint", targets: ["CheckpointControlPluginMain"]),
         .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
@@ -400,6 +401,25 @@ let package = Package(
             dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "XunfangPluginKit", "XunfangBusServer",
                            "XunfangConfig", "XunfangWire", protobuf, logging],
             path: "Tests/PatrolTests",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "TerminalPlugin",
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "PatrolContract", "DispatchContract", "GridModelContract", protobuf, logging],
+            path: "Plugins/Terminal/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TerminalPluginMain",
+            dependencies: ["TerminalPlugin"],
+            path: "Plugins/Terminal/Main",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TerminalTests",
+            dependencies: ["TerminalPlugin", "XunfangGeo", "XunfangPluginKit"],
+            path: "Tests/TerminalTests",
             swiftSettings: swiftSettings
         ),
 

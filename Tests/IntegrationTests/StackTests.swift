@@ -117,29 +117,35 @@ struct StackTests {
             return !onDuty.isEmpty && units.components(separatedBy: "UNIT_STATUS_AVAILABLE").count - 1 == onDuty.count
         }, "Dispatch's units on shift are available, the others off duty: \(onDuty.count) on shift")
         #expect((44...52).contains(onDuty.count), "192 units in four teams, one team on shift")
-        let working = try #require(onDuty.sorted().first), resting = try #require(["C001", "C002", "C003"].first { !onDuty.contains($0) })
+        let resting = try #require(["C001", "C002", "C003"].first { !onDuty.contains($0) })
 
-        // Dispatch as its own process, asking GridModel: two units report, the off-duty one
-        // nearer; an incident comes in and the on-duty unit is sent.
-        func report(_ callSign: String, _ longitude: Double, _ latitude: Double) -> [String] {
-            ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
-             #"{"callSign":"\#(callSign)","position":{"longitude":\#(longitude),"latitude":\#(latitude)}}"#]
-        }
+        // The simulated terminals (xunfang-plugin-terminal) report every on-duty unit's
+        // position through Patrol; an off-duty unit reports right at the scene.
+        #expect(try await eventually(within: 60) {
+            try await run(["dispatch", "units"], in: directory).output.components(separatedBy: #""positionAt":"20"#).count - 1 >= onDuty.count
+        }, "every on-duty unit has a position from its terminal")
         #expect(try await eventually {
-            _ = try await run(report(working, 104.285, 30.979), in: directory)
-            _ = try await run(report(resting, 104.2841, 30.9781), in: directory)
-            return try await run(["dispatch", "units"], in: directory).output.components(separatedBy: #""positionAt":"20"#).count - 1 == 2
+            _ = try await run(["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
+                               #"{"callSign":"\#(resting)","position":{"longitude":104.2841,"latitude":30.9781}}"#], in: directory)
+            return try await run(["dispatch", "units"], in: directory).output.components(separatedBy: #""positionAt":"20"#).count - 1 > onDuty.count
         })
         let created = try await run(["dispatch", "incident", "create", "--type", "theft", "--lon", "104.284", "--lat", "30.978", "--external-id", "t-1"], in: directory)
         #expect(created.output.contains(#""stationId":"510000-01-01""#) && created.output.contains(#""typeName":"盗窃""#))
         let recommended = try await run(["dispatch", "recommend", "INC-000001"], in: directory)
-        #expect(recommended.output.contains(#""callSign":"\#(working)""#) && recommended.output.contains(#""straightLineEstimates":false"#))
-        let passedOver = (try JSONSerialization.jsonObject(with: Data(recommended.output.utf8)) as? [String: Any])?["passedOver"] as? [[String: Any]] ?? []
+        let ranking = try JSONSerialization.jsonObject(with: Data(recommended.output.utf8)) as? [String: Any] ?? [:]
+        let ranked = (ranking["units"] as? [[String: Any]] ?? []).compactMap { $0["callSign"] as? String }
+        #expect(!ranked.isEmpty && ranked.allSatisfy(onDuty.contains) && recommended.output.contains(#""straightLineEstimates":false"#), "only on-duty units: \(ranked)")
+        let passedOver = ranking["passedOver"] as? [[String: Any]] ?? []
         #expect(passedOver.contains { $0["callSign"] as? String == resting && $0["reason"] as? String == "SKIP_REASON_OFF_DUTY" }, "\(recommended.output)")
         let assigned = try await run(["dispatch", "assign", "INC-000001"], in: directory)
         #expect(assigned.output.contains("UNIT_STATUS_ASSIGNED"))
-        let acknowledged = try await run(["dispatch", "acknowledge", "INC-000001", working], in: directory)
-        #expect(acknowledged.output.contains("UNIT_STATUS_EN_ROUTE"))
+        let working = try #require(ranked.first)
+        // The unit's terminal acknowledges the order: en route.
+        #expect(try await eventually(within: 60) {
+            let units = try JSONSerialization.jsonObject(with: Data(try await run(["dispatch", "units"], in: directory).output.utf8)) as? [String: Any]
+            let unit = (units?["units"] as? [[String: Any]])?.first { $0["callSign"] as? String == working }
+            return unit?["status"] as? String == "UNIT_STATUS_EN_ROUTE"
+        }, "\(working) acknowledged from its terminal")
         let cleared = try await run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
         #expect(try await run(["dispatch", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")

@@ -87,6 +87,16 @@ enum DemoCounty {
           serve: ["/xunfang.patrol.v1.Patrol/*"]
           call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
                  "/xunfang.dispatch.v1.Dispatch/Clear"]
+      - name: terminal
+        # The demo county has no real terminals: this simulates them. Every on-duty unit
+        # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS
+        # error 8 m); it acknowledges Dispatch's orders, drives to the scene, works the
+        # incident, clears it and goes back in service. xunfang terminal simulate runs the
+        # same against any stack.
+        acl:
+          subscribe: ["dispatch.order.>"]
+          call: ["/xunfang.patrol.v1.Patrol/Report", "/xunfang.patrol.v1.Patrol/Act", "/xunfang.patrol.v1.Patrol/OnDuty",
+                 "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

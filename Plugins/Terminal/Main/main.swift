@@ -1,0 +1,4 @@
+import TerminalPlugin
+import XunfangPluginKit
+
+await PluginMain.run(TerminalPlugin.self)

@@ -1,0 +1,110 @@
+import XunfangGeo
+
+/// A unit moving on the road graph by car: along a planned path when it has one (to a
+/// scene, back to its beat), else patrolling its beat, at each junction taking a road at
+/// random but never straight back (unless the road ends), and heading home again once it
+/// strays beyond its beat.
+struct Drive: Sendable {
+    /// The arc being driven and how far along it, metres.
+    private(set) var arc: Int
+    private(set) var offset: Double = 0
+    /// Arcs still to drive after the current one, while heading somewhere.
+    private(set) var path: [Int] = []
+    /// Heading somewhere: the current arc's end, then `path`; false: patrolling.
+    private(set) var isOnPath = false
+    /// The beat: its centre (the unit's station) and radius, planar metres.
+    let home: PlanarPoint
+    let beat: Double
+
+    init(arc: Int, home: PlanarPoint, beat: Double) {
+        self.arc = arc
+        self.home = home
+        self.beat = beat
+    }
+
+    /// Where it is now.
+    func position(on map: RoadMap) -> PlanarPoint {
+        let from = map.points[map.graph.tail(ofArc: arc)], to = map.points[Int(map.graph.arcHead[arc])]
+        let share = map.graph.arcLength[arc] > 0 ? min(1, offset / map.graph.arcLength[arc]) : 1
+        return PlanarPoint(x: from.x + (to.x - from.x) * share, y: from.y + (to.y - from.y) * share)
+    }
+
+    /// Drives the rest of the current arc, then `arcs` (each starting where the one before
+    /// ends; none: the current arc's end is the place); nil: back to patrolling.
+    mutating func follow(_ arcs: [Int]?) {
+        path = arcs ?? []
+        isOnPath = arcs != nil
+    }
+
+    /// Moves on for `seconds` at `share` of each road's car speed. True when the planned path
+    /// has just been driven to its end.
+    mutating func advance(_ seconds: Double, share: Double, on map: RoadMap, random: inout SyntheticRoads.Generator) -> Bool {
+        var left = seconds
+        while left > 0 {
+            let speed = max(1, map.speeds.metresPerSecond(.car, map.graph.arcClass[arc]) * share)
+            let remaining = map.graph.arcLength[arc] - offset
+            if remaining > speed * left {
+                offset += speed * left
+                return false
+            }
+            left -= remaining / speed
+            if isOnPath && path.isEmpty {
+                offset = map.graph.arcLength[arc]
+                isOnPath = false
+                return true
+            }
+            arc = path.isEmpty ? nextOnBeat(map, random: &random) : path.removeFirst()
+            offset = 0
+        }
+        return false
+    }
+
+    /// The road to take at the end of this one while patrolling.
+    private func nextOnBeat(_ map: RoadMap, random: inout SyntheticRoads.Generator) -> Int {
+        let junction = Int(map.graph.arcHead[arc]), cameFrom = map.graph.tail(ofArc: arc)
+        let open = map.graph.arcs(from: junction).filter { map.speeds.metresPerSecond(.car, map.graph.arcClass[$0]) > 0 }
+        let onward = open.filter { Int(map.graph.arcHead[$0]) != cameFrom }
+        let choices = onward.isEmpty ? open : onward
+        guard !choices.isEmpty else { return arc }
+        if map.points[junction].distance(to: home) > beat {
+            return choices.min { map.points[Int(map.graph.arcHead[$0])].distance(to: home) < map.points[Int(map.graph.arcHead[$1])].distance(to: home) }!
+        }
+        return choices[Int(random.next() % UInt64(choices.count))]
+    }
+}
+
+/// The road graph as the simulator uses it: projected node positions, a nearest-node index
+/// and the car speeds.
+struct RoadMap: Sendable {
+    let graph: RoadGraph
+    let projection: LocalProjection
+    let points: [PlanarPoint]
+    let nearest: PointIndex
+    let speeds: SpeedTable
+
+    init(graph: RoadGraph, speeds: SpeedTable = .default) {
+        self.graph = graph
+        projection = LocalProjection(origin: GeoPoint.middle(of: graph.coordinates) ?? GeoPoint(longitude: 0, latitude: 0))
+        points = graph.coordinates.map(projection.project)
+        nearest = PointIndex(points: points)
+        self.speeds = speeds
+    }
+
+    /// The first car-open arc leaving the node nearest `point`.
+    func arc(near point: GeoPoint) -> Int? {
+        guard let node = nearest.nearest(to: projection.project(point))?.index else { return nil }
+        return graph.arcs(from: node).first { speeds.metresPerSecond(.car, graph.arcClass[$0]) > 0 }
+    }
+
+    /// The fastest arcs by car from the end of `arc` to the node nearest `point` (empty when
+    /// already there; nil when no road leads there).
+    func route(after arc: Int, to point: GeoPoint) -> [Int]? {
+        guard let target = nearest.nearest(to: projection.project(point))?.index else { return nil }
+        let start = Int(graph.arcHead[arc])
+        guard start != target else { return [] }
+        guard let route = graph.route(from: start, to: target, metric: .time(.car), speeds: speeds) else { return nil }
+        return zip(route.nodes, route.nodes.dropFirst()).compactMap { from, to in
+            graph.arcs(from: from).filter { Int(graph.arcHead[$0]) == to }.min { graph.arcLength[$0] < graph.arcLength[$1] }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import Synchronization
+import XunfangGeo
+import XunfangPluginKit
+import DispatchContract
+import GridModelContract
+import PatrolContract
+
+/// The simulation on a bus: who is on duty (Patrol), where their stations are (Dispatch's
+/// units, GridModel's station houses), orders from Dispatch's durable order topics, fixes
+/// and actions through Patrol's terminal gateway, the way a county's mobile back end does.
+struct Simulator: Sendable {
+    static let orders = "dispatch.order.>"
+    /// The durable consumer of the orders: after a restart, the orders it missed.
+    static let consumer = "terminal-simulator"
+    static let report = "/xunfang.patrol.v1.Patrol/Report"
+    static let act = "/xunfang.patrol.v1.Patrol/Act"
+    static let onDuty = "/xunfang.patrol.v1.Patrol/OnDuty"
+    static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
+    static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
+    static let calls = [report, act, onDuty, listUnits, listSites]
+    /// How often the roster and the stations are read again.
+    static let rosterEvery: Int64 = 60_000
+
+    let map: RoadMap
+    let settings: Simulation.Settings
+    let interval: Duration
+    let logger: Logger
+
+    /// From the `TERMINAL_*` settings (see TerminalPlugin).
+    init(settings values: [String: String], logger: Logger) throws {
+        func number(_ name: String, _ range: ClosedRange<Double>, _ fallback: Double) throws -> Double {
+            guard let text = values[name], !text.isEmpty else { return fallback }
+            guard let value = Double(text), range.contains(value) else { throw SettingError("\(name) is \"\(text)\"; use \(range.lowerBound) to \(range.upperBound)") }
+            return value
+        }
+        var settings = Simulation.Settings()
+        settings.noiseMetres = try number("TERMINAL_NOISE_METRES", 0...100, 8)
+        settings.seed = UInt64(try number("TERMINAL_SEED", 0...Double(UInt32.max), 1))
+        let roads = values["TERMINAL_ROADS"] ?? ""
+        let graph: RoadGraph
+        do {
+            graph = roads.isEmpty ? SyntheticRoads.county(.demoCounty) : try GraphFile.read(from: roads)
+        } catch {
+            throw SettingError("TERMINAL_ROADS: \(error)")
+        }
+        self.init(map: RoadMap(graph: graph), settings: settings, interval: .seconds(try number("TERMINAL_INTERVAL_SECONDS", 1...60, 5)), logger: logger)
+    }
+
+    init(map: RoadMap, settings: Simulation.Settings, interval: Duration, logger: Logger) {
+        self.map = map
+        self.settings = settings
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// The simulation shared by the order taker and the driver.
+    final class Shared: Sendable {
+        let state: Mutex<Simulation>
+        init(_ simulation: Simulation) { state = Mutex(simulation) }
+        func withLock<Result: Sendable>(_ body: (inout Simulation) -> Result) -> Result { state.withLock { body(&$0) } }
+    }
+
+    func run(on bus: BusClient) async throws {
+        let simulation = Shared(Simulation(map: map, settings: settings))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await takeOrders(bus, simulation) }
+            group.addTask { try await drive(bus, simulation) }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
+
+    /// Orders into the simulation; an order whose deadline passed while this was down, and
+    /// an alert for information only, are taken and let be.
+    func takeOrders(_ bus: BusClient, _ simulation: Shared) async throws {
+        try await bus.consume(Self.orders, as: Xunfang_Dispatch_V1_Order.self, durable: Self.consumer) { order, _ in
+            let now = Self.now()
+            if !order.incidentID.isEmpty, order.ackDeadline == 0 || order.ackDeadline > now {
+                let scene = GeoPoint(longitude: order.incident.location.longitude, latitude: order.incident.location.latitude)
+                _ = simulation.withLock {
+                    $0.order(order.callSign, incident: order.incidentID, scene: scene, priority: Int(order.incident.priority), deadline: order.ackDeadline, now: now)
+                }
+            } else if order.incidentID.isEmpty, order.hasRelocateTo {
+                simulation.withLock { $0.relocate(order.callSign, to: GeoPoint(longitude: order.relocateTo.longitude, latitude: order.relocateTo.latitude)) }
+            }
+        }
+    }
+
+    /// Every `interval`: the roster kept, every unit moved, fixes reported, actions pressed.
+    func drive(_ bus: BusClient, _ simulation: Shared) async throws {
+        var homes: [String: GeoPoint] = [:], readAt: Int64 = 0, last = Self.now()
+        while !Task.isCancelled {
+            let now = Self.now()
+            if now - readAt >= Self.rosterEvery {
+                do {
+                    homes = try await onDutyHomes(bus)
+                    // An empty roster (Patrol not yet seeded) is read again at the next tick.
+                    if !homes.isEmpty { readAt = now }
+                } catch {
+                    logger.debug("roster not read this time", metadata: ["xunfang.error": "\(error)"])
+                }
+            }
+            let (pings, actions) = simulation.withLock { simulation in
+                simulation.keep(onDuty: homes)
+                return simulation.tick(now: now, seconds: Double(now - last) / 1_000)
+            }
+            last = now
+            await report(pings, bus)
+            for (callSign, action) in actions where !(await press(action, for: callSign, bus)) {
+                simulation.withLock { $0.abandon(callSign, refused: action) }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// On-duty units and their stations' places (the county's middle when unknown).
+    func onDutyHomes(_ bus: BusClient) async throws -> [String: GeoPoint] {
+        let onDuty = try await bus.call(Self.onDuty, Xunfang_Patrol_V1_OnDutyRequest(), as: Xunfang_Patrol_V1_OnDutyResponse.self).onDuty
+        let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+        var sites = Xunfang_GridModel_V1_ListSitesRequest()
+        sites.kind = .stationHouse
+        let houses = try await bus.call(Self.listSites, sites, as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
+        let stationPlace = Dictionary(houses.map { ($0.stationID, GeoPoint(longitude: $0.position.longitude, latitude: $0.position.latitude)) }, uniquingKeysWith: { first, _ in first })
+        let homeStation = Dictionary(units.map { ($0.callSign, $0.homeStation) }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(onDuty.map { duty in
+            (duty.callSign, homeStation[duty.callSign].flatMap { stationPlace[$0] } ?? map.projection.origin)
+        }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func report(_ pings: [Simulation.Ping], _ bus: BusClient) async {
+        for start in stride(from: 0, to: pings.count, by: 5_000) {
+            var request = Xunfang_Patrol_V1_ReportRequest()
+            request.pings = pings[start..<min(start + 5_000, pings.count)].map { ping in
+                var message = Xunfang_Patrol_V1_Ping()
+                message.callSign = ping.callSign
+                message.position.longitude = ping.position.longitude
+                message.position.latitude = ping.position.latitude
+                message.at = ping.at
+                message.accuracyMetres = Float(settings.noiseMetres)
+                return message
+            }
+            do {
+                let answer = try await bus.call(Self.report, request, as: Xunfang_Patrol_V1_ReportResponse.self)
+                if answer.refusedCount > 0 {
+                    logger.debug("fixes refused", metadata: ["xunfang.refused": "\(answer.refusedCount)", "xunfang.first": "\(answer.refused.first?.reason ?? "")"])
+                }
+            } catch {
+                logger.debug("fixes not reported", metadata: ["xunfang.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Presses `action` on the unit's terminal; false when Dispatch refused it.
+    func press(_ action: Simulation.Action, for callSign: String, _ bus: BusClient) async -> Bool {
+        var request = Xunfang_Patrol_V1_ActRequest()
+        request.callSign = callSign
+        switch action {
+        case .acknowledge(let incident): (request.action, request.incidentID) = (.acknowledge, incident)
+        case .arrive: request.action = .arrive
+        case .clear(let incident): (request.action, request.incidentID) = (.clear, incident)
+        case .backInService: request.action = .backInService
+        }
+        do {
+            let answer = try await bus.call(Self.act, request, as: Xunfang_Patrol_V1_ActResponse.self)
+            logger.info("terminal", metadata: ["xunfang.unit": "\(callSign)", "xunfang.action": "\(request.action)", "xunfang.note": "\(answer.note)"])
+            return true
+        } catch {
+            logger.info("terminal action refused", metadata: ["xunfang.unit": "\(callSign)", "xunfang.action": "\(request.action)", "xunfang.error": "\(error)"])
+            return false
+        }
+    }
+}
+
+/// `xunfang terminal simulate`: the same simulation from a shell, against a running stack,
+/// as the ctl client, until interrupted.
+enum SimulateCommand {
+    static let usage = "usage: xunfang terminal simulate [--interval SECONDS] [--noise METRES] [--roads GRAPH] [--seed N] [--data-dir DIR] [--bus ENDPOINT]"
+
+    static func run(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--interval", "--noise", "--roads", "--seed", "--data-dir", "--bus"]) else { return fail(usage) }
+        let names = ["--interval": "TERMINAL_INTERVAL_SECONDS", "--noise": "TERMINAL_NOISE_METRES", "--roads": "TERMINAL_ROADS", "--seed": "TERMINAL_SEED"]
+        var logger = Logger(label: "terminal")
+        logger.logLevel = .info
+        do {
+            let simulator = try Simulator(settings: Dictionary(uniqueKeysWithValues: options.compactMap { key, value in names[key].map { ($0, value) } }), logger: logger)
+            let bus = try await ToolConnection(options: options).connect()
+            print("simulating the on-duty units' terminals every \(simulator.interval); Ctrl-C to stop")
+            try await simulator.run(on: bus)
+            return 0
+        } catch {
+            return fail("\(error)")
+        }
+    }
+
+    static func fail(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("xunfang terminal simulate: \(message)\n".utf8))
+        return 1
+    }
+}

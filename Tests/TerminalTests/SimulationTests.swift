@@ -1,0 +1,86 @@
+@testable import TerminalPlugin
+import Foundation
+import Testing
+import XunfangGeo
+
+let demoMap = RoadMap(graph: SyntheticRoads.county(.demoCounty))
+let centre = SyntheticRoads.Parameters.demoCounty.origin
+let start: Int64 = 1_796_180_400_000
+
+/// A short shift's worth of ticks of `seconds`, from `start`.
+func run(_ simulation: inout Simulation, ticks: Int, seconds: Double = 5, from: Int64 = start) -> [(pings: [Simulation.Ping], actions: [(callSign: String, action: Simulation.Action)])] {
+    (1...ticks).map { simulation.tick(now: from + Int64(Double($0) * seconds * 1_000), seconds: seconds) }
+}
+
+@Suite("Terminal simulation")
+struct SimulationTests {
+    var quick: Simulation.Settings {
+        var settings = Simulation.Settings()
+        settings.noiseMetres = 0
+        settings.serviceSeconds = [60...60, 60...60, 60...60]
+        settings.backSeconds = 10...10
+        return settings
+    }
+
+    @Test("a unit on duty patrols its beat on the roads at a patrol car's pace, never jumping")
+    func patrols() {
+        var simulation = Simulation(map: demoMap, settings: quick)
+        simulation.keep(onDuty: ["C001": centre])
+        let steps = run(&simulation, ticks: 720)
+        let track = steps.map { $0.pings[0].position }
+        let home = demoMap.projection.project(centre)
+        #expect(track.allSatisfy { demoMap.projection.project($0).distance(to: home) < 2_000 + 1_000 }, "within its beat (2 km) and a road beyond")
+        let hops = zip(track, track.dropFirst()).map { Haversine.metres($0, $1) }
+        #expect(hops.allSatisfy { $0 <= 50 / 3.6 * 0.6 * 5 + 1 }, "5 s at most at 60% of 50 km/h: \(hops.max() ?? 0)")
+        #expect(hops.reduce(0, +) > 5_000, "an hour of patrol covers ground: \(hops.reduce(0, +)) m")
+        #expect(steps.allSatisfy { $0.actions.isEmpty })
+    }
+
+    @Test("an order: acknowledged within the deadline, driven to by road, arrived, worked, cleared, back in service")
+    func order() {
+        var simulation = Simulation(map: demoMap, settings: quick)
+        simulation.keep(onDuty: ["C001": centre])
+        let scene = demoMap.projection.unproject(PlanarPoint(x: 1_500, y: -900))
+        let taken = simulation.order("C001", incident: "INC-000007", scene: scene, priority: 2, deadline: start + 30_000, now: start)
+        let stranger = simulation.order("C002", incident: "INC-000007", scene: scene, priority: 2, now: start)
+        let busy = simulation.order("C001", incident: "INC-000008", scene: scene, priority: 2, now: start)
+        #expect(taken && !stranger && !busy, "C002 is not simulated here; C001 is busy")
+        var timeline: [(at: Int64, action: Simulation.Action, where: GeoPoint)] = []
+        for (index, step) in run(&simulation, ticks: 200, seconds: 2).enumerated() {
+            for (_, action) in step.actions { timeline.append((start + Int64(index + 1) * 2_000, action, step.pings[0].position)) }
+        }
+        #expect(timeline.map(\.action) == [.acknowledge("INC-000007"), .arrive, .clear("INC-000007"), .backInService])
+        guard timeline.count == 4 else { return }
+        #expect((start + 8_000...start + 28_000).contains(timeline[0].at), "acknowledged 8 to 25 s after, before the deadline")
+        let nearest = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(scene))!.index]
+        #expect(demoMap.projection.project(timeline[1].where).distance(to: nearest) < 1, "arrived at the junction nearest the scene")
+        let drive = Double(timeline[1].at - timeline[0].at) / 1_000
+        #expect(drive > 1_750 / (50 / 3.6) && drive < 600, "driven by road at road speeds: \(drive) s")
+        #expect(timeline[2].at - timeline[1].at == 60_000 && timeline[3].at - timeline[2].at == 10_000)
+    }
+
+    @Test("a unit going off duty finishes its incident first; the same seed drives the same way; the GPS error is as set")
+    func rosterSeedNoise() {
+        var simulation = Simulation(map: demoMap, settings: quick)
+        simulation.keep(onDuty: ["C001": centre, "C002": centre])
+        _ = simulation.order("C001", incident: "INC-1", scene: demoMap.projection.unproject(PlanarPoint(x: 400, y: 400)), priority: 1, now: start)
+        simulation.keep(onDuty: [:])
+        #expect(simulation.units.keys.sorted() == ["C001"], "C002 went off; C001 works its order")
+        _ = run(&simulation, ticks: 200, seconds: 2)
+        simulation.keep(onDuty: [:])
+        #expect(simulation.units.isEmpty, "off once back in service")
+
+        var noisy = quick, exact = quick
+        noisy.noiseMetres = 8
+        var first = Simulation(map: demoMap, settings: noisy), again = Simulation(map: demoMap, settings: noisy), truth = Simulation(map: demoMap, settings: exact)
+        first.keep(onDuty: ["C001": centre])
+        again.keep(onDuty: ["C001": centre])
+        truth.keep(onDuty: ["C001": centre])
+        let a = run(&first, ticks: 600).map { $0.pings[0].position }, b = run(&again, ticks: 600).map { $0.pings[0].position }
+        let t = run(&truth, ticks: 600).map { $0.pings[0].position }
+        #expect(a == b)
+        let squares = zip(a, t).map { pow(Haversine.metres($0, $1), 2) }
+        let rms = (squares.reduce(0, +) / Double(squares.count)).squareRoot()
+        #expect(abs(rms - 8 * 2.0.squareRoot()) < 2.5, "radial RMS of 8 m per coordinate is 11.3 m: \(rms)")
+    }
+}
