@@ -386,7 +386,8 @@ let package = Package(
         ),
         .target(
             name: "PatrolPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "PatrolContract", "DispatchContract", protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "PatrolContract", "DispatchContract", "GridModelContract", "SituationAnalysisContract",
+                           protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Patrol/Sources",
             swiftSettings: swiftSettings
         ),
@@ -398,7 +399,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PatrolTests",
-            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "XunfangPluginKit", "XunfangBusServer",
+            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "SituationAnalysisContract", "XunfangPluginKit", "XunfangBusServer",
                            "XunfangConfig", "XunfangWire", protobuf, logging],
             path: "Tests/PatrolTests",
             swiftSettings: swiftSettings

@@ -146,6 +146,13 @@ struct StackTests {
             let unit = (units?["units"] as? [[String: Any]])?.first { $0["callSign"] as? String == working }
             return unit?["status"] as? String == "UNIT_STATUS_EN_ROUTE"
         }, "\(working) acknowledged from its terminal")
+        // Patrol turns Situation's plan for the shift into the on-duty units' assignments.
+        var planned = ""
+        #expect(try await eventually(within: 60) {
+            planned = try await run(["patrol", "assignments"], in: directory).output
+            return planned.contains("Situation's plan for the shift") && planned.split(separator: "\n").count == onDuty.count + 1
+        }, "\(planned)")
+        #expect(planned.contains(" r1  grids "), "units on patrol have grids: \(planned)")
         let cleared = try await run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
         #expect(try await run(["dispatch", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")

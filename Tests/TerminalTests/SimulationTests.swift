@@ -84,3 +84,29 @@ struct SimulationTests {
         #expect(abs(rms - 8 * 2.0.squareRoot()) < 2.5, "radial RMS of 8 m per coordinate is 11.3 m: \(rms)")
     }
 }
+
+@Suite("Terminal simulation: assignments")
+struct AssignmentDriveTests {
+    @Test("with an assignment a unit visits its must-patrol points and drives its line in turn, and makes its dosage stop from start to end")
+    func followsAssignment() {
+        var settings = Simulation.Settings()
+        settings.noiseMetres = 0
+        var simulation = Simulation(map: demoMap, settings: settings)
+        func at(_ x: Double, _ y: Double) -> GeoPoint { demoMap.projection.unproject(PlanarPoint(x: x, y: y)) }
+        let points = [at(600, 400), at(-500, 700)], line = [at(-800, -300), at(-800, -900), at(-200, -900)]
+        let stop = Simulation.Beat.Stop(position: at(300, -600), start: start + 3_600_000, end: start + 3_600_000 + 12 * 60_000)
+        simulation.keep(onDuty: ["C001": centre])
+        simulation.assign("C001", Simulation.Beat(targets: points.map { [$0] } + [line], stops: [stop]))
+        let track = run(&simulation, ticks: 1_440).map { (at: $0.pings[0].at, where: $0.pings[0].position) }
+        func passes(_ point: GeoPoint) -> Bool {
+            let node = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(point))!.index]
+            return track.contains { demoMap.projection.project($0.where).distance(to: node) < 25 }
+        }
+        #expect(points.allSatisfy(passes) && line.allSatisfy(passes), "every point visited, the line driven end to end")
+        let stopNode = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(stop.position))!.index]
+        let during = track.filter { $0.at >= stop.start + 6 * 60_000 && $0.at < stop.end }
+        #expect(!during.isEmpty && during.allSatisfy { demoMap.projection.project($0.where).distance(to: stopNode) < 1 }, "at the hot cell until the stop ends")
+        let after = track.filter { $0.at > stop.end + 5 * 60_000 }
+        #expect(after.contains { demoMap.projection.project($0.where).distance(to: stopNode) > 100 }, "and on its way after")
+    }
+}

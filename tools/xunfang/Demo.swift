@@ -8,8 +8,8 @@ enum DemoCounty {
     bus:
       socket: bus.sock
       # tcp: 127.0.0.1:7420
-      durable_topics: ["incident.>", "dispatch.order.>", "dispatch.escalation", "situation.warning", "community.alert.>",
-                       "community.compliance.>", "checkpoint.order.>", "checkpoint.escalation"]
+      durable_topics: ["incident.>", "dispatch.order.>", "dispatch.escalation", "situation.warning", "situation.deployment", "community.alert.>",
+                       "community.compliance.>", "checkpoint.order.>", "checkpoint.escalation", "patrol.assignment.>", "patrol.exception"]
       ping_interval_ms: 5000
       metrics: 127.0.0.1:9464   # Prometheus text at /metrics
       # How long the durable log keeps messages (first match wins; others: 30 days).
@@ -23,6 +23,9 @@ enum DemoCounty {
         - { topics: "community.compliance.>", max_age_days: 90 }
         - { topics: "checkpoint.order.>", max_age_days: 30 }
         - { topics: "checkpoint.escalation", max_age_days: 30 }
+        - { topics: "situation.deployment", max_age_days: 7 }
+        - { topics: "patrol.assignment.>", max_age_days: 7 }
+        - { topics: "patrol.exception", max_age_days: 30 }
     plugins:
       - name: template
         acl:
@@ -80,13 +83,16 @@ enum DemoCounty {
         # on and off duty with their shifts (PATROL_DRIVES_DISPATCH). Officers' terminals
         # report through a gateway (Patrol's Report and Act): positions go out on
         # unit.position, actions become Dispatch's calls; xunfang patrol terminals shows them,
-        # and an on-duty unit quiet for 5 minutes is announced on patrol.exception.
+        # and an on-duty unit quiet for 5 minutes is announced on patrol.exception. At each
+        # shift start Situation's plan becomes the units' assignments (grids, must-patrol
+        # points and lines, dosage stops) on patrol.assignment.<unit>: xunfang patrol assignments.
         env: { PATROL_DEMO_TEAMS: "on" }
         acl:
           publish: ["unit.position", "patrol.>"]
+          subscribe: ["situation.deployment"]
           serve: ["/xunfang.patrol.v1.Patrol/*"]
           call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
-                 "/xunfang.dispatch.v1.Dispatch/Clear"]
+                 "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS
@@ -94,7 +100,7 @@ enum DemoCounty {
         # incident, clears it and goes back in service. xunfang terminal simulate runs the
         # same against any stack.
         acl:
-          subscribe: ["dispatch.order.>"]
+          subscribe: ["dispatch.order.>", "patrol.assignment.>"]
           call: ["/xunfang.patrol.v1.Patrol/Report", "/xunfang.patrol.v1.Patrol/Act", "/xunfang.patrol.v1.Patrol/OnDuty",
                  "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites"]
     clients:

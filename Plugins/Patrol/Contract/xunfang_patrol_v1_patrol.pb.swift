@@ -550,6 +550,133 @@ public nonisolated struct Xunfang_Patrol_V1_PatrolException: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Patrol_V1_MustPatrol: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var siteID: String = String()
+
+  public var name: String = String()
+
+  /// a point; a line's middle
+  public var position: GridModelContract.Xunfang_GridModel_V1_Position {
+    get {_position ?? GridModelContract.Xunfang_GridModel_V1_Position()}
+    set {_position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {self._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {self._position = nil}
+
+  /// a line: its route in travel order
+  public var path: [GridModelContract.Xunfang_GridModel_V1_Position] = []
+
+  public var gridID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _position: GridModelContract.Xunfang_GridModel_V1_Position? = nil
+}
+
+public nonisolated struct Xunfang_Patrol_V1_DosageStop: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cellID: String = String()
+
+  /// the hot cell's centre
+  public var position: GridModelContract.Xunfang_GridModel_V1_Position {
+    get {_position ?? GridModelContract.Xunfang_GridModel_V1_Position()}
+    set {_position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {self._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {self._position = nil}
+
+  public var start: Int64 = 0
+
+  public var minutes: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _position: GridModelContract.Xunfang_GridModel_V1_Position? = nil
+}
+
+/// Published on the unit's durable topic "patrol.assignment.<call sign>".
+public nonisolated struct Xunfang_Patrol_V1_Assignment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  public var stationID: String = String()
+
+  public var shiftStart: Int64 = 0
+
+  public var shiftEnd: Int64 = 0
+
+  /// 1 for the shift's first; +1 for each change
+  public var revision: UInt32 = 0
+
+  /// false: kept at the station
+  public var onPatrol: Bool = false
+
+  /// riskiest first
+  public var gridIds: [String] = []
+
+  public var points: [Xunfang_Patrol_V1_MustPatrol] = []
+
+  public var lines: [Xunfang_Patrol_V1_MustPatrol] = []
+
+  /// in time order
+  public var stops: [Xunfang_Patrol_V1_DosageStop] = []
+
+  /// why this revision: "shift plan", "takes over C013's grids (leave)"
+  public var note: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_AssignmentsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "" = every on-duty unit's
+  public var callSign: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_AssignmentsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shiftStart: Int64 = 0
+
+  public var assignments: [Xunfang_Patrol_V1_Assignment] = []
+
+  /// where the plan came from, or why there is none yet
+  public var planNote: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.patrol.v1"
@@ -1555,6 +1682,259 @@ nonisolated extension Xunfang_Patrol_V1_PatrolException: SwiftProtobuf.Message, 
     if lhs.at != rhs.at {return false}
     if lhs.lastSeen != rhs.lastSeen {return false}
     if lhs.note != rhs.note {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_MustPatrol: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MustPatrol"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_id\0\u{1}name\0\u{1}position\0\u{1}path\0\u{3}grid_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siteID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._position) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.path) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.siteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.siteID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._position {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.path.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.path, fieldNumber: 4)
+    }
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_MustPatrol, rhs: Xunfang_Patrol_V1_MustPatrol) -> Bool {
+    if lhs.siteID != rhs.siteID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._position != rhs._position {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_DosageStop: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DosageStop"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}cell_id\0\u{1}position\0\u{1}start\0\u{1}minutes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cellID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._position) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.start) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.minutes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.cellID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cellID, fieldNumber: 1)
+    }
+    try { if let v = self._position {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.start != 0 {
+      try visitor.visitSingularInt64Field(value: self.start, fieldNumber: 3)
+    }
+    if self.minutes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.minutes, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_DosageStop, rhs: Xunfang_Patrol_V1_DosageStop) -> Bool {
+    if lhs.cellID != rhs.cellID {return false}
+    if lhs._position != rhs._position {return false}
+    if lhs.start != rhs.start {return false}
+    if lhs.minutes != rhs.minutes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_Assignment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Assignment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{1}revision\0\u{3}on_patrol\0\u{3}grid_ids\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}note\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.shiftEnd) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.revision) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.onPatrol) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.gridIds) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.lines) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.stops) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 2)
+    }
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 3)
+    }
+    if self.shiftEnd != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftEnd, fieldNumber: 4)
+    }
+    if self.revision != 0 {
+      try visitor.visitSingularUInt32Field(value: self.revision, fieldNumber: 5)
+    }
+    if self.onPatrol != false {
+      try visitor.visitSingularBoolField(value: self.onPatrol, fieldNumber: 6)
+    }
+    if !self.gridIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.gridIds, fieldNumber: 7)
+    }
+    if !self.points.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 8)
+    }
+    if !self.lines.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lines, fieldNumber: 9)
+    }
+    if !self.stops.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stops, fieldNumber: 10)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_Assignment, rhs: Xunfang_Patrol_V1_Assignment) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.shiftEnd != rhs.shiftEnd {return false}
+    if lhs.revision != rhs.revision {return false}
+    if lhs.onPatrol != rhs.onPatrol {return false}
+    if lhs.gridIds != rhs.gridIds {return false}
+    if lhs.points != rhs.points {return false}
+    if lhs.lines != rhs.lines {return false}
+    if lhs.stops != rhs.stops {return false}
+    if lhs.note != rhs.note {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_AssignmentsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AssignmentsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_AssignmentsRequest, rhs: Xunfang_Patrol_V1_AssignmentsRequest) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_AssignmentsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AssignmentsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shift_start\0\u{1}assignments\0\u{3}plan_note\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.assignments) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.planNote) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 1)
+    }
+    if !self.assignments.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.assignments, fieldNumber: 2)
+    }
+    if !self.planNote.isEmpty {
+      try visitor.visitSingularStringField(value: self.planNote, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_AssignmentsResponse, rhs: Xunfang_Patrol_V1_AssignmentsResponse) -> Bool {
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.assignments != rhs.assignments {return false}
+    if lhs.planNote != rhs.planNote {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -9,7 +9,7 @@ import PatrolContract
 /// map-matched positions and compliance follow (issue 16). See Plugins/Patrol/README.md.
 public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
-    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals"].map { service + $0 }
+    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments"].map { service + $0 }
     static let positionTopic = "unit.position"
     static let exceptionTopic = "patrol.exception"
 
@@ -25,14 +25,16 @@ public struct PatrolPlugin: Plugin {
     static let dutyPass = Duration.seconds(30)
 
     public static let manifest = PluginManifest(
-        name: "patrol", version: "0.2.0", publishes: [positionTopic, exceptionTopic], serves: methods,
-        topicTypes: [positionTopic: "xunfang.dispatch.v1.UnitPosition", exceptionTopic: "xunfang.patrol.v1.PatrolException"])
+        name: "patrol", version: "0.2.0", publishes: [positionTopic, exceptionTopic, assignmentTopic], serves: methods,
+        topicTypes: [positionTopic: "xunfang.dispatch.v1.UnitPosition", exceptionTopic: "xunfang.patrol.v1.PatrolException",
+                     assignmentTopic: "xunfang.patrol.v1.Assignment"])
 
     public static var descriptorSet: Data { PatrolDescriptors.fileDescriptorSet }
 
     public static var commands: [PluginCommand] {
         [PluginCommand("on-duty", "who is on shift now or at a time, by team and shift") { await RosterCommands.onDuty($0) },
          PluginCommand("terminals", "on-duty units' terminals: newest position, silent ones flagged") { await RosterCommands.terminals($0) },
+         PluginCommand("assignments", "this shift's assignments: grids, must-patrol points and lines, dosage stops") { await RosterCommands.assignments($0) },
          PluginCommand("roster", "the rotation's calendar: each shift's team, day by day") { await RosterCommands.roster($0) }]
     }
 
@@ -43,6 +45,8 @@ public struct PatrolPlugin: Plugin {
     var demoTeams = false
     /// `PATROL_DRIVES_DISPATCH` on: Dispatch's rostered units go on and off duty with it.
     var drivesDispatch = true
+    /// `PATROL_ASSIGNMENTS` on: each shift's plan becomes the on-duty units' assignments.
+    var assignsUnits = true
     var logger = Logger(label: "patrol")
 
     /// Settings:
@@ -53,10 +57,13 @@ public struct PatrolPlugin: Plugin {
     ///   off-duty unit is never recommended.
     /// - `PATROL_SILENT_SECONDS` (60 to 3600, default 300): an on-duty unit whose terminal
     ///   sends no fix this long is flagged silent (`patrol.exception`).
+    /// - `PATROL_ASSIGNMENTS` (`on` or `off`, default on): at each shift start Situation's
+    ///   plan becomes the on-duty units' assignments (`patrol.assignment.<unit>`).
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
         demoTeams = try Self.onOff(context.settings, "PATROL_DEMO_TEAMS", default: false)
         drivesDispatch = try Self.onOff(context.settings, "PATROL_DRIVES_DISPATCH", default: true)
+        assignsUnits = try Self.onOff(context.settings, "PATROL_ASSIGNMENTS", default: true)
         if let text = context.settings["PATROL_SILENT_SECONDS"], !text.isEmpty {
             guard let seconds = Int64(text), (60...3_600).contains(seconds) else { throw SettingError("PATROL_SILENT_SECONDS is \"\(text)\"; use 60 to 3600") }
             terminals.silentAfter = seconds * 1_000
@@ -102,6 +109,7 @@ public struct PatrolPlugin: Plugin {
             return response
         }
         bus.serve(Self.service + "Act") { (request: Xunfang_Patrol_V1_ActRequest, _) in try await Self.act(request, bus: bus) }
+        bus.serve(Self.service + "Assignments") { [self] (request: Xunfang_Patrol_V1_AssignmentsRequest, _) in try assignments(request) }
         bus.serve(Self.service + "Terminals") { (request: Xunfang_Patrol_V1_TerminalsRequest, _) in
             try terminals.list(request, onDuty: try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty)
         }
@@ -134,6 +142,8 @@ public struct PatrolPlugin: Plugin {
 
     public func run(on bus: BusClient) async throws {
         if demoTeams { await seedDemoTeams(bus) }
+        let plans = assignsUnits ? Task { await takePlans(bus) } : nil
+        defer { plans?.cancel() }
         while !Task.isCancelled {
             var wait = Self.dutyPass
             await flagSilentTerminals(bus)
@@ -142,6 +152,13 @@ public struct PatrolPlugin: Plugin {
                     wait = min(wait, try await keepDispatchOnRoster(bus))
                 } catch {
                     logger.debug("Dispatch's units not brought onto the roster this pass", metadata: ["xunfang.error": "\(error)"])
+                }
+            }
+            if assignsUnits {
+                do {
+                    try await keepAssignments(bus)
+                } catch {
+                    logger.debug("assignments not made this pass", metadata: ["xunfang.error": "\(error)"])
                 }
             }
             try? await Task.sleep(for: wait)

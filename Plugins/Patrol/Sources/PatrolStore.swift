@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import XunfangOutbox
 import PatrolContract
+import SituationAnalysisContract
 
 /// The roster's facts in one SQLite file: each unit's team, leave and swaps. WAL,
 /// synchronous=NORMAL: a process crash loses nothing committed.
@@ -27,7 +28,45 @@ final class PatrolStore: Sendable {
                                        flagged_silent INTEGER);
                 """)
         }
+        migrator.registerMigration("v3 assignments") { db in
+            try db.execute(sql: """
+                CREATE TABLE plan (shift_start INTEGER PRIMARY KEY NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE assignment (call_sign TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    /// The shift's plan, from Situation (the newest made for that shift).
+    func plan(shiftStart: Int64) throws -> Xunfang_Situation_V1_DeploymentPlan? {
+        try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM plan WHERE shift_start = ?", arguments: [shiftStart])
+                .map { try Xunfang_Situation_V1_DeploymentPlan(serializedBytes: $0) }
+        }
+    }
+
+    /// Keeps a shift's plan in place of an older one; plans of shifts a week gone are dropped.
+    func put(plan: Xunfang_Situation_V1_DeploymentPlan) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO plan (shift_start, record) VALUES (?, ?)", arguments: [plan.shiftStart, try plan.serializedBytes() as Data])
+            try db.execute(sql: "DELETE FROM plan WHERE shift_start < ?", arguments: [plan.shiftStart - 7 * 86_400_000])
+        }
+    }
+
+    /// Each unit's newest assignment.
+    func assignments() throws -> [String: Xunfang_Patrol_V1_Assignment] {
+        try queue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT call_sign, record FROM assignment").map {
+                ($0["call_sign"] as String, try Xunfang_Patrol_V1_Assignment(serializedBytes: $0["record"] as Data))
+            })
+        }
+    }
+
+    func put(assignment: Xunfang_Patrol_V1_Assignment) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO assignment (call_sign, record) VALUES (?, ?)",
+                           arguments: [assignment.callSign, try assignment.serializedBytes() as Data])
+        }
     }
 
     struct Fix: Equatable, Sendable {

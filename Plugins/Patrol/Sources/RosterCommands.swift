@@ -74,6 +74,28 @@ enum RosterCommands {
         }
     }
 
+    /// `assignments [--unit C001]`: each on-duty unit's grids, must-patrol sites and stops.
+    static func assignments(_ arguments: [String]) async -> Int32 {
+        guard let options = commandOptions(arguments, allowed: ["--unit", "--data-dir", "--bus"]) else {
+            return fail("assignments", "usage: xunfang patrol assignments [--unit CALL_SIGN] [--data-dir DIR] [--bus ENDPOINT]")
+        }
+        var request = Xunfang_Patrol_V1_AssignmentsRequest()
+        request.callSign = options["--unit"] ?? ""
+        do {
+            let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "Assignments", request, as: Xunfang_Patrol_V1_AssignmentsResponse.self)
+            print("\(answer.planNote): \(answer.assignments.count) assignments, \(answer.assignments.filter(\.onPatrol).count) on patrol")
+            for assignment in answer.assignments {
+                let stops = assignment.stops.map { "\($0.cellID) \(ChinaTime.format(milliseconds: $0.start).dropFirst(11).prefix(5)) \($0.minutes)min" }
+                print("\(assignment.callSign) r\(assignment.revision)  " + (assignment.onPatrol
+                    ? "grids \(assignment.gridIds.joined(separator: ",")); \(assignment.points.count) points, \(assignment.lines.count) lines; stops: \(stops.joined(separator: ", "))"
+                    : "station duties") + "  (\(assignment.note))")
+            }
+            return 0
+        } catch {
+            return fail("assignments", "\(error)")
+        }
+    }
+
     static func clock(_ minute: UInt32) -> String { String(format: "%02d:%02d", minute / 60, minute % 60) }
 
     static func fail(_ command: String, _ message: String) -> Int32 {

@@ -33,6 +33,30 @@ struct Simulation: Sendable {
         case cleared(at: Int64)
         /// A move-up: driving to a post, then patrolling there.
         case relocating
+        /// A dosage stop: driving to the hot cell, then staying until `until`.
+        case toStop(until: Int64)
+        case atStop(until: Int64)
+    }
+
+    /// What a unit's assignment asks of its patrol: the must-patrol points (one position)
+    /// and lines (their route), visited in turn, and the timed dosage stops.
+    struct Beat: Sendable, Equatable {
+        struct Stop: Sendable, Equatable {
+            let position: GeoPoint
+            let start: Int64
+            let end: Int64
+        }
+        var targets: [[GeoPoint]]
+        var stops: [Stop]
+        /// The next target to visit.
+        var next = 0
+        /// Stops already made.
+        var made: Set<Int> = []
+
+        init(targets: [[GeoPoint]], stops: [Stop]) {
+            self.targets = targets.filter { !$0.isEmpty }
+            self.stops = stops.sorted { $0.start < $1.start }
+        }
     }
 
     struct Unit: Sendable {
@@ -53,6 +77,8 @@ struct Simulation: Sendable {
     let map: RoadMap
     let settings: Settings
     private(set) var units: [String: Unit] = [:]
+    /// Each unit's assignment, kept for a unit that comes on duty later too.
+    private(set) var beats: [String: Beat] = [:]
     private var random: SyntheticRoads.Generator
 
     init(map: RoadMap, settings: Settings = Settings()) {
@@ -65,7 +91,10 @@ struct Simulation: Sendable {
     /// off duty, once they are not working an incident.
     mutating func keep(onDuty homes: [String: GeoPoint]) {
         for callSign in units.keys where homes[callSign] == nil {
-            if case .patrolling = units[callSign]!.phase { units[callSign] = nil }
+            switch units[callSign]!.phase {
+            case .patrolling, .toStop, .atStop, .relocating: units[callSign] = nil
+            default: break
+            }
         }
         for (callSign, home) in homes.sorted(by: { $0.key < $1.key }) where units[callSign] == nil {
             guard let arc = map.arc(near: home) else { continue }
@@ -78,7 +107,7 @@ struct Simulation: Sendable {
     mutating func order(_ callSign: String, incident: String, scene: GeoPoint, priority: Int, deadline: Int64 = 0, now: Int64) -> Bool {
         guard var unit = units[callSign] else { return false }
         switch unit.phase {
-        case .patrolling, .cleared, .relocating: break
+        case .patrolling, .cleared, .relocating, .toStop, .atStop: break
         default: return false
         }
         var at = now + milliseconds(in: settings.acknowledgeSeconds)
@@ -86,6 +115,15 @@ struct Simulation: Sendable {
         unit.phase = .ordered(incident: incident, scene: scene, priority: priority, at: at)
         units[callSign] = unit
         return true
+    }
+
+    /// The unit's assignment from now on: its patrol turns to it at once.
+    mutating func assign(_ callSign: String, _ beat: Beat) {
+        guard beats[callSign] != beat else { return }
+        beats[callSign] = beat
+        guard var unit = units[callSign], case .patrolling = unit.phase else { return }
+        unit.drive.follow(nil)
+        units[callSign] = unit
     }
 
     /// A move-up: drive to `post` and patrol from there.
@@ -111,17 +149,30 @@ struct Simulation: Sendable {
         var pings: [Ping] = [], actions: [(String, Action)] = []
         for callSign in units.keys.sorted() {
             var unit = units[callSign]!
-            if let action = step(&unit, now: now, seconds: seconds) { actions.append((callSign, action)) }
+            if let action = step(&unit, callSign: callSign, now: now, seconds: seconds) { actions.append((callSign, action)) }
             units[callSign] = unit
             pings.append(Ping(callSign: callSign, position: noisy(unit.drive.position(on: map)), at: now))
         }
         return (pings, actions)
     }
 
-    private mutating func step(_ unit: inout Unit, now: Int64, seconds: Double) -> Action? {
+    private mutating func step(_ unit: inout Unit, callSign: String, now: Int64, seconds: Double) -> Action? {
         switch unit.phase {
         case .patrolling:
+            if let until = startStop(&unit, callSign: callSign, now: now) {
+                unit.phase = .toStop(until: until)
+            } else if !unit.drive.isOnPath {
+                headForNextTarget(&unit, callSign: callSign)
+            }
             _ = unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random)
+        case .toStop(let until):
+            if now >= until {
+                unit.phase = .patrolling
+            } else if unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random) {
+                unit.phase = .atStop(until: until)
+            }
+        case .atStop(let until):
+            if now >= until { unit.phase = .patrolling }
         case .relocating:
             if unit.drive.advance(seconds, share: 1, on: map, random: &random) { unit.phase = .patrolling }
         case .ordered(let incident, let scene, let priority, let at):
@@ -147,6 +198,31 @@ struct Simulation: Sendable {
             return .backInService
         }
         return nil
+    }
+
+    /// A dosage stop due now and not yet made: the unit heads there; returns when it ends.
+    private mutating func startStop(_ unit: inout Unit, callSign: String, now: Int64) -> Int64? {
+        guard var beat = beats[callSign],
+              let index = beat.stops.indices.first(where: { !beat.made.contains($0) && beat.stops[$0].start <= now && now < beat.stops[$0].end }) else { return nil }
+        beat.made.insert(index)
+        beats[callSign] = beat
+        unit.drive.follow(map.route(after: unit.drive.arc, to: beat.stops[index].position) ?? [])
+        return beat.stops[index].end
+    }
+
+    /// The next must-patrol point or line, in turn: a point is driven to, a line along.
+    private mutating func headForNextTarget(_ unit: inout Unit, callSign: String) {
+        guard var beat = beats[callSign], !beat.targets.isEmpty else { return }
+        let target = beat.targets[beat.next % beat.targets.count]
+        beat.next += 1
+        beats[callSign] = beat
+        var arcs: [Int] = [], at = unit.drive.arc
+        for point in target {
+            guard let leg = map.route(after: at, to: point) else { continue }
+            arcs += leg
+            at = leg.last ?? at
+        }
+        unit.drive.follow(arcs)
     }
 
     private mutating func milliseconds(in range: ClosedRange<Double>) -> Int64 {

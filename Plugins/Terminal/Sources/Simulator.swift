@@ -12,8 +12,10 @@ import PatrolContract
 /// and actions through Patrol's terminal gateway, the way a county's mobile back end does.
 struct Simulator: Sendable {
     static let orders = "dispatch.order.>"
-    /// The durable consumer of the orders: after a restart, the orders it missed.
-    static let consumer = "terminal-simulator"
+    static let assignments = "patrol.assignment.>"
+    /// The durable consumers of orders and assignments: after a restart, what it missed.
+    static let orderConsumer = "terminal-orders"
+    static let assignmentConsumer = "terminal-assignments"
     static let report = "/xunfang.patrol.v1.Patrol/Report"
     static let act = "/xunfang.patrol.v1.Patrol/Act"
     static let onDuty = "/xunfang.patrol.v1.Patrol/OnDuty"
@@ -66,6 +68,7 @@ struct Simulator: Sendable {
         let simulation = Shared(Simulation(map: map, settings: settings))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await takeOrders(bus, simulation) }
+            group.addTask { try await takeAssignments(bus, simulation) }
             group.addTask { try await drive(bus, simulation) }
             try await group.next()
             group.cancelAll()
@@ -77,7 +80,7 @@ struct Simulator: Sendable {
     /// Orders into the simulation; an order whose deadline passed while this was down, and
     /// an alert for information only, are taken and let be.
     func takeOrders(_ bus: BusClient, _ simulation: Shared) async throws {
-        try await bus.consume(Self.orders, as: Xunfang_Dispatch_V1_Order.self, durable: Self.consumer) { order, _ in
+        try await bus.consume(Self.orders, as: Xunfang_Dispatch_V1_Order.self, durable: Self.orderConsumer) { order, _ in
             let now = Self.now()
             if !order.incidentID.isEmpty, order.ackDeadline == 0 || order.ackDeadline > now {
                 let scene = GeoPoint(longitude: order.incident.location.longitude, latitude: order.incident.location.latitude)
@@ -87,6 +90,18 @@ struct Simulator: Sendable {
             } else if order.incidentID.isEmpty, order.hasRelocateTo {
                 simulation.withLock { $0.relocate(order.callSign, to: GeoPoint(longitude: order.relocateTo.longitude, latitude: order.relocateTo.latitude)) }
             }
+        }
+    }
+
+    /// Assignments into the simulation: each unit patrols its must-patrol points and lines
+    /// in turn and makes its dosage stops.
+    func takeAssignments(_ bus: BusClient, _ simulation: Shared) async throws {
+        try await bus.consume(Self.assignments, as: Xunfang_Patrol_V1_Assignment.self, durable: Self.assignmentConsumer) { assignment, _ in
+            guard assignment.shiftEnd > Self.now() else { return }
+            func point(_ position: Xunfang_GridModel_V1_Position) -> GeoPoint { GeoPoint(longitude: position.longitude, latitude: position.latitude) }
+            let targets = assignment.points.map { [point($0.position)] } + assignment.lines.map { $0.path.isEmpty ? [point($0.position)] : $0.path.map(point) }
+            let stops = assignment.stops.map { Simulation.Beat.Stop(position: point($0.position), start: $0.start, end: $0.start + Int64($0.minutes) * 60_000) }
+            simulation.withLock { $0.assign(assignment.callSign, Simulation.Beat(targets: targets, stops: stops)) }
         }
     }
 

@@ -1132,6 +1132,231 @@ void   xunfang__patrol__v1__patrol_exception__free_unpacked
   assert(message->base.descriptor == &xunfang__patrol__v1__patrol_exception__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__patrol__v1__must_patrol__init
+                     (Xunfang__Patrol__V1__MustPatrol         *message)
+{
+  static const Xunfang__Patrol__V1__MustPatrol init_value = XUNFANG__PATROL__V1__MUST_PATROL__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__must_patrol__get_packed_size
+                     (const Xunfang__Patrol__V1__MustPatrol *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__must_patrol__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__must_patrol__pack
+                     (const Xunfang__Patrol__V1__MustPatrol *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__must_patrol__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__must_patrol__pack_to_buffer
+                     (const Xunfang__Patrol__V1__MustPatrol *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__must_patrol__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__MustPatrol *
+       xunfang__patrol__v1__must_patrol__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__MustPatrol *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__must_patrol__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__must_patrol__free_unpacked
+                     (Xunfang__Patrol__V1__MustPatrol *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__must_patrol__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__dosage_stop__init
+                     (Xunfang__Patrol__V1__DosageStop         *message)
+{
+  static const Xunfang__Patrol__V1__DosageStop init_value = XUNFANG__PATROL__V1__DOSAGE_STOP__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__dosage_stop__get_packed_size
+                     (const Xunfang__Patrol__V1__DosageStop *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__dosage_stop__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__dosage_stop__pack
+                     (const Xunfang__Patrol__V1__DosageStop *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__dosage_stop__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__dosage_stop__pack_to_buffer
+                     (const Xunfang__Patrol__V1__DosageStop *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__dosage_stop__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__DosageStop *
+       xunfang__patrol__v1__dosage_stop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__DosageStop *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__dosage_stop__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__dosage_stop__free_unpacked
+                     (Xunfang__Patrol__V1__DosageStop *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__dosage_stop__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__assignment__init
+                     (Xunfang__Patrol__V1__Assignment         *message)
+{
+  static const Xunfang__Patrol__V1__Assignment init_value = XUNFANG__PATROL__V1__ASSIGNMENT__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__assignment__get_packed_size
+                     (const Xunfang__Patrol__V1__Assignment *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__assignment__pack
+                     (const Xunfang__Patrol__V1__Assignment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__assignment__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Assignment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__Assignment *
+       xunfang__patrol__v1__assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__Assignment *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__assignment__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__assignment__free_unpacked
+                     (Xunfang__Patrol__V1__Assignment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__assignments_request__init
+                     (Xunfang__Patrol__V1__AssignmentsRequest         *message)
+{
+  static const Xunfang__Patrol__V1__AssignmentsRequest init_value = XUNFANG__PATROL__V1__ASSIGNMENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__assignments_request__get_packed_size
+                     (const Xunfang__Patrol__V1__AssignmentsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__assignments_request__pack
+                     (const Xunfang__Patrol__V1__AssignmentsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__assignments_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__AssignmentsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__AssignmentsRequest *
+       xunfang__patrol__v1__assignments_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__AssignmentsRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__assignments_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__assignments_request__free_unpacked
+                     (Xunfang__Patrol__V1__AssignmentsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__assignments_response__init
+                     (Xunfang__Patrol__V1__AssignmentsResponse         *message)
+{
+  static const Xunfang__Patrol__V1__AssignmentsResponse init_value = XUNFANG__PATROL__V1__ASSIGNMENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__assignments_response__get_packed_size
+                     (const Xunfang__Patrol__V1__AssignmentsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__assignments_response__pack
+                     (const Xunfang__Patrol__V1__AssignmentsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__assignments_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__AssignmentsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__AssignmentsResponse *
+       xunfang__patrol__v1__assignments_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__AssignmentsResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__assignments_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__assignments_response__free_unpacked
+                     (Xunfang__Patrol__V1__AssignmentsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__assignments_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__patrol__v1__shift__field_descriptors[3] =
 {
   {
@@ -2706,6 +2931,443 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__patrol_exception__descript
   (ProtobufCMessageInit) xunfang__patrol__v1__patrol_exception__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__must_patrol__field_descriptors[5] =
+{
+  {
+    "site_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__MustPatrol, site_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__MustPatrol, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__MustPatrol, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__MustPatrol, n_path),
+    offsetof(Xunfang__Patrol__V1__MustPatrol, path),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__MustPatrol, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__must_patrol__field_indices_by_name[] = {
+  4,   /* field[4] = grid_id */
+  1,   /* field[1] = name */
+  3,   /* field[3] = path */
+  2,   /* field[2] = position */
+  0,   /* field[0] = site_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__must_patrol__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__must_patrol__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.MustPatrol",
+  "MustPatrol",
+  "Xunfang__Patrol__V1__MustPatrol",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__MustPatrol),
+  5,
+  xunfang__patrol__v1__must_patrol__field_descriptors,
+  xunfang__patrol__v1__must_patrol__field_indices_by_name,
+  1,  xunfang__patrol__v1__must_patrol__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__must_patrol__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__dosage_stop__field_descriptors[4] =
+{
+  {
+    "cell_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__DosageStop, cell_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__DosageStop, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__DosageStop, start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__DosageStop, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__dosage_stop__field_indices_by_name[] = {
+  0,   /* field[0] = cell_id */
+  3,   /* field[3] = minutes */
+  1,   /* field[1] = position */
+  2,   /* field[2] = start */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__dosage_stop__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__dosage_stop__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.DosageStop",
+  "DosageStop",
+  "Xunfang__Patrol__V1__DosageStop",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__DosageStop),
+  4,
+  xunfang__patrol__v1__dosage_stop__field_descriptors,
+  xunfang__patrol__v1__dosage_stop__field_indices_by_name,
+  1,  xunfang__patrol__v1__dosage_stop__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__dosage_stop__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignment__field_descriptors[11] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_start",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_end",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, shift_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revision",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_patrol",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, on_patrol),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_ids",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Patrol__V1__Assignment, n_grid_ids),
+    offsetof(Xunfang__Patrol__V1__Assignment, grid_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__Assignment, n_points),
+    offsetof(Xunfang__Patrol__V1__Assignment, points),
+    &xunfang__patrol__v1__must_patrol__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lines",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__Assignment, n_lines),
+    offsetof(Xunfang__Patrol__V1__Assignment, lines),
+    &xunfang__patrol__v1__must_patrol__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stops",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__Assignment, n_stops),
+    offsetof(Xunfang__Patrol__V1__Assignment, stops),
+    &xunfang__patrol__v1__dosage_stop__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__assignment__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  6,   /* field[6] = grid_ids */
+  8,   /* field[8] = lines */
+  10,   /* field[10] = note */
+  5,   /* field[5] = on_patrol */
+  7,   /* field[7] = points */
+  4,   /* field[4] = revision */
+  3,   /* field[3] = shift_end */
+  2,   /* field[2] = shift_start */
+  1,   /* field[1] = station_id */
+  9,   /* field[9] = stops */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__assignment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__assignment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.Assignment",
+  "Assignment",
+  "Xunfang__Patrol__V1__Assignment",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__Assignment),
+  11,
+  xunfang__patrol__v1__assignment__field_descriptors,
+  xunfang__patrol__v1__assignment__field_indices_by_name,
+  1,  xunfang__patrol__v1__assignment__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__assignment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignments_request__field_descriptors[1] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__AssignmentsRequest, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__assignments_request__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__assignments_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.AssignmentsRequest",
+  "AssignmentsRequest",
+  "Xunfang__Patrol__V1__AssignmentsRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__AssignmentsRequest),
+  1,
+  xunfang__patrol__v1__assignments_request__field_descriptors,
+  xunfang__patrol__v1__assignments_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__assignments_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__assignments_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignments_response__field_descriptors[3] =
+{
+  {
+    "shift_start",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__AssignmentsResponse, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "assignments",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__AssignmentsResponse, n_assignments),
+    offsetof(Xunfang__Patrol__V1__AssignmentsResponse, assignments),
+    &xunfang__patrol__v1__assignment__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_note",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__AssignmentsResponse, plan_note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__assignments_response__field_indices_by_name[] = {
+  1,   /* field[1] = assignments */
+  2,   /* field[2] = plan_note */
+  0,   /* field[0] = shift_start */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__assignments_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.AssignmentsResponse",
+  "AssignmentsResponse",
+  "Xunfang__Patrol__V1__AssignmentsResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__AssignmentsResponse),
+  3,
+  xunfang__patrol__v1__assignments_response__field_descriptors,
+  xunfang__patrol__v1__assignments_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__assignments_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__assignments_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[6] =
 {
   { "TERMINAL_ACTION_UNSPECIFIED", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED", 0 },
@@ -2742,7 +3404,7 @@ const ProtobufCEnumDescriptor xunfang__patrol__v1__terminal_action__descriptor =
   xunfang__patrol__v1__terminal_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[8] =
+static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[9] =
 {
   { "ImportTeams", &xunfang__patrol__v1__import_teams_request__descriptor, &xunfang__patrol__v1__import_teams_response__descriptor },
   { "RecordLeave", &xunfang__patrol__v1__leave__descriptor, &xunfang__patrol__v1__record_response__descriptor },
@@ -2752,9 +3414,11 @@ static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descr
   { "Report", &xunfang__patrol__v1__report_request__descriptor, &xunfang__patrol__v1__report_response__descriptor },
   { "Act", &xunfang__patrol__v1__act_request__descriptor, &xunfang__patrol__v1__act_response__descriptor },
   { "Terminals", &xunfang__patrol__v1__terminals_request__descriptor, &xunfang__patrol__v1__terminals_response__descriptor },
+  { "Assignments", &xunfang__patrol__v1__assignments_request__descriptor, &xunfang__patrol__v1__assignments_response__descriptor },
 };
 const unsigned xunfang__patrol__v1__patrol__method_indices_by_name[] = {
   6,        /* Act */
+  8,        /* Assignments */
   0,        /* ImportTeams */
   3,        /* OnDuty */
   1,        /* RecordLeave */
@@ -2770,7 +3434,7 @@ const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
   "Patrol",
   "Xunfang__Patrol__V1__Patrol",
   "xunfang.patrol.v1",
-  8,
+  9,
   xunfang__patrol__v1__patrol__method_descriptors,
   xunfang__patrol__v1__patrol__method_indices_by_name
 };
@@ -2837,6 +3501,14 @@ void xunfang__patrol__v1__patrol__terminals(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__assignments(ProtobufCService *service,
+                                              const Xunfang__Patrol__V1__AssignmentsRequest *input,
+                                              Xunfang__Patrol__V1__AssignmentsResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
                                         Xunfang__Patrol__V1__Patrol_ServiceDestroy destroy)

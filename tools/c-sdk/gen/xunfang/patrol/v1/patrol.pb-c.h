@@ -41,6 +41,11 @@ typedef struct Xunfang__Patrol__V1__TerminalsRequest Xunfang__Patrol__V1__Termin
 typedef struct Xunfang__Patrol__V1__Terminal Xunfang__Patrol__V1__Terminal;
 typedef struct Xunfang__Patrol__V1__TerminalsResponse Xunfang__Patrol__V1__TerminalsResponse;
 typedef struct Xunfang__Patrol__V1__PatrolException Xunfang__Patrol__V1__PatrolException;
+typedef struct Xunfang__Patrol__V1__MustPatrol Xunfang__Patrol__V1__MustPatrol;
+typedef struct Xunfang__Patrol__V1__DosageStop Xunfang__Patrol__V1__DosageStop;
+typedef struct Xunfang__Patrol__V1__Assignment Xunfang__Patrol__V1__Assignment;
+typedef struct Xunfang__Patrol__V1__AssignmentsRequest Xunfang__Patrol__V1__AssignmentsRequest;
+typedef struct Xunfang__Patrol__V1__AssignmentsResponse Xunfang__Patrol__V1__AssignmentsResponse;
 
 
 /* --- enums --- */
@@ -499,6 +504,114 @@ struct  Xunfang__Patrol__V1__PatrolException
 #define XUNFANG__PATROL__V1__PATROL_EXCEPTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__patrol_exception__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__MustPatrol
+{
+  ProtobufCMessage base;
+  char *site_id;
+  char *name;
+  /*
+   * a point; a line's middle
+   */
+  Xunfang__GridModel__V1__Position *position;
+  /*
+   * a line: its route in travel order
+   */
+  size_t n_path;
+  Xunfang__GridModel__V1__Position **path;
+  char *grid_id;
+};
+#define XUNFANG__PATROL__V1__MUST_PATROL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__must_patrol__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__DosageStop
+{
+  ProtobufCMessage base;
+  char *cell_id;
+  /*
+   * the hot cell's centre
+   */
+  Xunfang__GridModel__V1__Position *position;
+  int64_t start;
+  uint32_t minutes;
+};
+#define XUNFANG__PATROL__V1__DOSAGE_STOP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__dosage_stop__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0, 0 }
+
+
+/*
+ * Published on the unit's durable topic "patrol.assignment.<call sign>".
+ */
+struct  Xunfang__Patrol__V1__Assignment
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  char *station_id;
+  int64_t shift_start;
+  int64_t shift_end;
+  /*
+   * 1 for the shift's first; +1 for each change
+   */
+  uint32_t revision;
+  /*
+   * false: kept at the station
+   */
+  protobuf_c_boolean on_patrol;
+  /*
+   * riskiest first
+   */
+  size_t n_grid_ids;
+  char **grid_ids;
+  size_t n_points;
+  Xunfang__Patrol__V1__MustPatrol **points;
+  size_t n_lines;
+  Xunfang__Patrol__V1__MustPatrol **lines;
+  /*
+   * in time order
+   */
+  size_t n_stops;
+  Xunfang__Patrol__V1__DosageStop **stops;
+  /*
+   * why this revision: "shift plan", "takes over C013's grids (leave)"
+   */
+  char *note;
+};
+#define XUNFANG__PATROL__V1__ASSIGNMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__assignment__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__AssignmentsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "" = every on-duty unit's
+   */
+  char *call_sign;
+};
+#define XUNFANG__PATROL__V1__ASSIGNMENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__assignments_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__AssignmentsResponse
+{
+  ProtobufCMessage base;
+  int64_t shift_start;
+  size_t n_assignments;
+  Xunfang__Patrol__V1__Assignment **assignments;
+  /*
+   * where the plan came from, or why there is none yet
+   */
+  char *plan_note;
+};
+#define XUNFANG__PATROL__V1__ASSIGNMENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__assignments_response__descriptor) \
+    , 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /* Xunfang__Patrol__V1__Shift methods */
@@ -976,6 +1089,101 @@ Xunfang__Patrol__V1__PatrolException *
 void   xunfang__patrol__v1__patrol_exception__free_unpacked
                      (Xunfang__Patrol__V1__PatrolException *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__MustPatrol methods */
+void   xunfang__patrol__v1__must_patrol__init
+                     (Xunfang__Patrol__V1__MustPatrol         *message);
+size_t xunfang__patrol__v1__must_patrol__get_packed_size
+                     (const Xunfang__Patrol__V1__MustPatrol   *message);
+size_t xunfang__patrol__v1__must_patrol__pack
+                     (const Xunfang__Patrol__V1__MustPatrol   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__must_patrol__pack_to_buffer
+                     (const Xunfang__Patrol__V1__MustPatrol   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__MustPatrol *
+       xunfang__patrol__v1__must_patrol__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__must_patrol__free_unpacked
+                     (Xunfang__Patrol__V1__MustPatrol *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__DosageStop methods */
+void   xunfang__patrol__v1__dosage_stop__init
+                     (Xunfang__Patrol__V1__DosageStop         *message);
+size_t xunfang__patrol__v1__dosage_stop__get_packed_size
+                     (const Xunfang__Patrol__V1__DosageStop   *message);
+size_t xunfang__patrol__v1__dosage_stop__pack
+                     (const Xunfang__Patrol__V1__DosageStop   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__dosage_stop__pack_to_buffer
+                     (const Xunfang__Patrol__V1__DosageStop   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__DosageStop *
+       xunfang__patrol__v1__dosage_stop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__dosage_stop__free_unpacked
+                     (Xunfang__Patrol__V1__DosageStop *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__Assignment methods */
+void   xunfang__patrol__v1__assignment__init
+                     (Xunfang__Patrol__V1__Assignment         *message);
+size_t xunfang__patrol__v1__assignment__get_packed_size
+                     (const Xunfang__Patrol__V1__Assignment   *message);
+size_t xunfang__patrol__v1__assignment__pack
+                     (const Xunfang__Patrol__V1__Assignment   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__assignment__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Assignment   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__Assignment *
+       xunfang__patrol__v1__assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__assignment__free_unpacked
+                     (Xunfang__Patrol__V1__Assignment *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__AssignmentsRequest methods */
+void   xunfang__patrol__v1__assignments_request__init
+                     (Xunfang__Patrol__V1__AssignmentsRequest         *message);
+size_t xunfang__patrol__v1__assignments_request__get_packed_size
+                     (const Xunfang__Patrol__V1__AssignmentsRequest   *message);
+size_t xunfang__patrol__v1__assignments_request__pack
+                     (const Xunfang__Patrol__V1__AssignmentsRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__assignments_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__AssignmentsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__AssignmentsRequest *
+       xunfang__patrol__v1__assignments_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__assignments_request__free_unpacked
+                     (Xunfang__Patrol__V1__AssignmentsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__AssignmentsResponse methods */
+void   xunfang__patrol__v1__assignments_response__init
+                     (Xunfang__Patrol__V1__AssignmentsResponse         *message);
+size_t xunfang__patrol__v1__assignments_response__get_packed_size
+                     (const Xunfang__Patrol__V1__AssignmentsResponse   *message);
+size_t xunfang__patrol__v1__assignments_response__pack
+                     (const Xunfang__Patrol__V1__AssignmentsResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__assignments_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__AssignmentsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__AssignmentsResponse *
+       xunfang__patrol__v1__assignments_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__assignments_response__free_unpacked
+                     (Xunfang__Patrol__V1__AssignmentsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Patrol__V1__Shift_Closure)
@@ -1053,6 +1261,21 @@ typedef void (*Xunfang__Patrol__V1__TerminalsResponse_Closure)
 typedef void (*Xunfang__Patrol__V1__PatrolException_Closure)
                  (const Xunfang__Patrol__V1__PatrolException *message,
                   void *closure_data);
+typedef void (*Xunfang__Patrol__V1__MustPatrol_Closure)
+                 (const Xunfang__Patrol__V1__MustPatrol *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__DosageStop_Closure)
+                 (const Xunfang__Patrol__V1__DosageStop *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__Assignment_Closure)
+                 (const Xunfang__Patrol__V1__Assignment *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__AssignmentsRequest_Closure)
+                 (const Xunfang__Patrol__V1__AssignmentsRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__AssignmentsResponse_Closure)
+                 (const Xunfang__Patrol__V1__AssignmentsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1092,6 +1315,10 @@ struct Xunfang__Patrol__V1__Patrol_Service
                     const Xunfang__Patrol__V1__TerminalsRequest *input,
                     Xunfang__Patrol__V1__TerminalsResponse_Closure closure,
                     void *closure_data);
+  void (*assignments)(Xunfang__Patrol__V1__Patrol_Service *service,
+                      const Xunfang__Patrol__V1__AssignmentsRequest *input,
+                      Xunfang__Patrol__V1__AssignmentsResponse_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Xunfang__Patrol__V1__Patrol_ServiceDestroy)(Xunfang__Patrol__V1__Patrol_Service *);
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
@@ -1107,7 +1334,8 @@ void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *ser
       function_prefix__ ## roster,\
       function_prefix__ ## report,\
       function_prefix__ ## act,\
-      function_prefix__ ## terminals  }
+      function_prefix__ ## terminals,\
+      function_prefix__ ## assignments  }
 void xunfang__patrol__v1__patrol__import_teams(ProtobufCService *service,
                                                const Xunfang__Patrol__V1__ImportTeamsRequest *input,
                                                Xunfang__Patrol__V1__ImportTeamsResponse_Closure closure,
@@ -1140,6 +1368,10 @@ void xunfang__patrol__v1__patrol__terminals(ProtobufCService *service,
                                             const Xunfang__Patrol__V1__TerminalsRequest *input,
                                             Xunfang__Patrol__V1__TerminalsResponse_Closure closure,
                                             void *closure_data);
+void xunfang__patrol__v1__patrol__assignments(ProtobufCService *service,
+                                              const Xunfang__Patrol__V1__AssignmentsRequest *input,
+                                              Xunfang__Patrol__V1__AssignmentsResponse_Closure closure,
+                                              void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1169,6 +1401,11 @@ extern const ProtobufCMessageDescriptor xunfang__patrol__v1__terminals_request__
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__terminal__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__terminals_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__patrol_exception__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__must_patrol__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__dosage_stop__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignment__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor;
 
 PROTOBUF_C__END_DECLS
