@@ -386,7 +386,7 @@ let package = Package(
         ),
         .target(
             name: "PatrolPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "PatrolContract", "DispatchContract", "GridModelContract", "SituationAnalysisContract",
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "PatrolContract", "DispatchContract", "GridModelContract", "SituationAnalysisContract",
                            protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Patrol/Sources",
             swiftSettings: swiftSettings

@@ -153,6 +153,9 @@ struct StackTests {
             return planned.contains("Situation's plan for the shift") && planned.split(separator: "\n").count == onDuty.count + 1
         }, "\(planned)")
         #expect(planned.contains(" r1  grids "), "units on patrol have grids: \(planned)")
+        // Compliance so far, from the terminals' fixes against the assignments.
+        let judged = try await run(["patrol", "compliance"], in: directory)
+        #expect(judged.status == 0 && judged.output.contains("(so far, to ") && judged.output.split(separator: "\n").count == onDuty.count + 2, "\(judged.output)")
         let cleared = try await run(["dispatch", "clear", "INC-000001", "--close"], in: directory)
         #expect(cleared.output.contains("INCIDENT_STATUS_CLOSED"))
         #expect(try await run(["dispatch", "clear", "INC-000001"], in: directory).status == 9, "closing twice is FAILED_PRECONDITION")

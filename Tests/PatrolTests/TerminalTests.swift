@@ -58,21 +58,66 @@ struct TerminalBusTests {
     static let patrol = "/xunfang.patrol.v1.Patrol/"
     static let dispatch = "/xunfang.dispatch.v1.Dispatch/"
 
-    @Test("fixes reach Dispatch as positions; acknowledge, arrive, clear and back in service move the unit and its incident; a silent unit is announced once")
-    func terminals() async throws {
+    /// A real bus in process, in a fresh directory, every principal unrestricted.
+    static func bus() async throws -> (directory: String, server: BusServer, bus: InProcessBus) {
         let directory = NSTemporaryDirectory() + "xf-patrol-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["dispatch", "patrol", "gateway"].map {
-            PrincipalConfig(name: $0, credential: Self.secret, acl: .unrestricted)
-        })
+        let names = ["dispatch", "patrol", "gateway"]
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: names.map { PrincipalConfig(name: $0, credential: secret, acl: .unrestricted) })
         config.bus.pingIntervalMilliseconds = 600_000
         config.bus.durableTopics = [try TopicPattern("dispatch.order.>"), try TopicPattern("patrol.exception")]
-        let server = BusServer(config: config, credentials: ["dispatch": Self.secret, "patrol": Self.secret, "gateway": Self.secret], logger: Self.quiet)
+        let server = BusServer(config: config, credentials: Dictionary(uniqueKeysWithValues: names.map { ($0, secret) }), logger: quiet)
         _ = try await server.start()
-        let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
+        return (directory, server, InProcessBus(broker: server.broker!, eventLoop: server.eventLoop))
+    }
+
+    @Test("a closed shift is judged once against its assignment: kept, its shortfalls announced; the report then reads it back as closed")
+    func closing() async throws {
+        let (directory, server, bus) = try await Self.bus()
+        let now = china("2026-12-02 16:30")
+        var plugin = try PatrolPlugin(dataDirectory: directory, now: { now })
+        plugin.logger = Self.quiet
+        let client = BusClient(transport: .inProcess(bus), manifest: PatrolPlugin.manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
+        plugin.register(on: client)
+        try await client.start()
+        let desk = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "gateway", version: "1.0.0"), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
+        try await desk.start()
+        let exceptions = try await desk.subscribe("patrol.exception", durable: "desk")
+        var assignment = Xunfang_Patrol_V1_Assignment()
+        assignment.callSign = "C001"
+        assignment.shiftStart = china("2026-12-02 08:00")
+        assignment.shiftEnd = china("2026-12-02 16:00")
+        assignment.onPatrol = true
+        var point = Xunfang_Patrol_V1_MustPatrol()
+        point.siteID = "PP001"
+        point.name = "必巡点1"
+        point.position.longitude = 104.30
+        point.position.latitude = 30.99
+        assignment.points = [point]
+        try plugin.duty.store.put(assignment: assignment)
+        try plugin.duty.store.record(fixes: (0..<20).map { ("C001", PatrolStore.Fix(at: china("2026-12-02 09:00") + Int64($0) * 10_000, longitude: 104.28, latitude: 30.97)) })
+
+        try await plugin.closeShifts(client)
+        var iterator = exceptions.makeAsyncIterator()
+        let announced = try #require(await iterator.next())
+        let exception = try announced.decode(Xunfang_Patrol_V1_PatrolException.self)
+        announced.ack()
+        #expect(exception.kind == "shortfall" && exception.callSign == "C001" && exception.note.contains("point 必巡点1 (PP001) not visited"))
+        try await plugin.closeShifts(client)
+        #expect(try plugin.duty.store.unjudgedShifts().isEmpty, "judged once")
+        var request = Xunfang_Patrol_V1_ComplianceRequest()
+        request.shiftStart = assignment.shiftStart
+        let report = try await desk.call(Self.patrol + "Compliance", request, as: Xunfang_Patrol_V1_ComplianceResponse.self)
+        #expect(report.closed && report.units.count == 1 && report.pointsRequired == 1 && report.pointsVisited == 0 && report.units[0].fixes == 20)
+        for client in [desk, client] { await client.close() }
+        await server.stop()
+    }
+
+    @Test("fixes reach Dispatch as positions; acknowledge, arrive, clear and back in service move the unit and its incident; a silent unit is announced once")
+    func terminals() async throws {
+        let (directory, server, bus) = try await Self.bus()
         func client(_ manifest: PluginManifest) async throws -> BusClient {
-            let client = BusClient(transport: .inProcess(bus), manifest: manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
-            return client
+            BusClient(transport: .inProcess(bus), manifest: manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         }
         try FileManager.default.createDirectory(atPath: "\(directory)/dispatch", withIntermediateDirectories: true)
         let dispatchPlugin = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: "\(directory)/dispatch", settings: [:], logger: Self.quiet))

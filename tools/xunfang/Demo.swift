@@ -86,13 +86,17 @@ enum DemoCounty {
         # and an on-duty unit quiet for 5 minutes is announced on patrol.exception. At each
         # shift start Situation's plan becomes the units' assignments (grids, must-patrol
         # points and lines, dosage stops) on patrol.assignment.<unit>: xunfang patrol assignments.
+        # Compliance from the terminals' fixes (points visited, lines covered, dosage minutes,
+        # time per grid): xunfang patrol compliance; each closed shift's shortfalls go out
+        # on patrol.exception.
         env: { PATROL_DEMO_TEAMS: "on" }
         acl:
           publish: ["unit.position", "patrol.>"]
           subscribe: ["situation.deployment"]
           serve: ["/xunfang.patrol.v1.Patrol/*"]
           call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
-                 "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites"]
+                 "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites",
+                 "/xunfang.grid_model.v1.GridModel/ListAreas"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS

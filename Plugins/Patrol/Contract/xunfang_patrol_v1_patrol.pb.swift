@@ -677,6 +677,167 @@ public nonisolated struct Xunfang_Patrol_V1_AssignmentsResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Xunfang_Patrol_V1_PointVisit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var siteID: String = String()
+
+  public var name: String = String()
+
+  /// when the dwell began; 0 = not visited
+  public var visitedAt: Int64 = 0
+
+  /// the longest stay within the radius
+  public var dwellSeconds: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_LineCoverage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var siteID: String = String()
+
+  public var name: String = String()
+
+  /// of the line's length passed within the tolerance, 0..1
+  public var share: Double = 0
+
+  /// the line's length
+  public var metres: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_StopDelivery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cellID: String = String()
+
+  public var start: Int64 = 0
+
+  public var plannedMinutes: UInt32 = 0
+
+  /// within the stop radius of the cell's centre, from its start to its end
+  public var deliveredMinutes: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_GridPresence: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var gridID: String = String()
+
+  public var minutes: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_UnitCompliance: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var callSign: String = String()
+
+  public var stationID: String = String()
+
+  public var shiftStart: Int64 = 0
+
+  public var shiftEnd: Int64 = 0
+
+  public var onPatrol: Bool = false
+
+  public var points: [Xunfang_Patrol_V1_PointVisit] = []
+
+  public var lines: [Xunfang_Patrol_V1_LineCoverage] = []
+
+  public var stops: [Xunfang_Patrol_V1_StopDelivery] = []
+
+  /// most time first
+  public var presence: [Xunfang_Patrol_V1_GridPresence] = []
+
+  public var kilometres: Double = 0
+
+  public var fixes: UInt32 = 0
+
+  /// what was left undone, for the duty officer
+  public var shortfalls: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_ComplianceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0 = the shift under way (so far)
+  public var shiftStart: Int64 = 0
+
+  /// "" = every station
+  public var stationID: String = String()
+
+  /// "" = every unit
+  public var callSign: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_ComplianceResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shiftStart: Int64 = 0
+
+  public var shiftEnd: Int64 = 0
+
+  /// evaluated up to here
+  public var at: Int64 = 0
+
+  /// the shift is over: final
+  public var closed: Bool = false
+
+  public var units: [Xunfang_Patrol_V1_UnitCompliance] = []
+
+  public var pointsVisited: UInt32 = 0
+
+  public var pointsRequired: UInt32 = 0
+
+  /// over every line's length
+  public var lineShare: Double = 0
+
+  public var stopMinutesDelivered: Double = 0
+
+  public var stopMinutesPlanned: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.patrol.v1"
@@ -1935,6 +2096,376 @@ nonisolated extension Xunfang_Patrol_V1_AssignmentsResponse: SwiftProtobuf.Messa
     if lhs.shiftStart != rhs.shiftStart {return false}
     if lhs.assignments != rhs.assignments {return false}
     if lhs.planNote != rhs.planNote {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_PointVisit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PointVisit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_id\0\u{1}name\0\u{3}visited_at\0\u{3}dwell_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siteID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.visitedAt) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.dwellSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.siteID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.visitedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.visitedAt, fieldNumber: 3)
+    }
+    if self.dwellSeconds != 0 {
+      try visitor.visitSingularUInt32Field(value: self.dwellSeconds, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_PointVisit, rhs: Xunfang_Patrol_V1_PointVisit) -> Bool {
+    if lhs.siteID != rhs.siteID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.visitedAt != rhs.visitedAt {return false}
+    if lhs.dwellSeconds != rhs.dwellSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_LineCoverage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LineCoverage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_id\0\u{1}name\0\u{1}share\0\u{1}metres\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siteID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.metres) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.siteID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 3)
+    }
+    if self.metres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.metres, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_LineCoverage, rhs: Xunfang_Patrol_V1_LineCoverage) -> Bool {
+    if lhs.siteID != rhs.siteID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.share != rhs.share {return false}
+    if lhs.metres != rhs.metres {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_StopDelivery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StopDelivery"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}cell_id\0\u{1}start\0\u{3}planned_minutes\0\u{3}delivered_minutes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cellID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.start) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.plannedMinutes) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.deliveredMinutes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cellID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cellID, fieldNumber: 1)
+    }
+    if self.start != 0 {
+      try visitor.visitSingularInt64Field(value: self.start, fieldNumber: 2)
+    }
+    if self.plannedMinutes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.plannedMinutes, fieldNumber: 3)
+    }
+    if self.deliveredMinutes.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.deliveredMinutes, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_StopDelivery, rhs: Xunfang_Patrol_V1_StopDelivery) -> Bool {
+    if lhs.cellID != rhs.cellID {return false}
+    if lhs.start != rhs.start {return false}
+    if lhs.plannedMinutes != rhs.plannedMinutes {return false}
+    if lhs.deliveredMinutes != rhs.deliveredMinutes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_GridPresence: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GridPresence"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}grid_id\0\u{1}minutes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.minutes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 1)
+    }
+    if self.minutes.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minutes, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_GridPresence, rhs: Xunfang_Patrol_V1_GridPresence) -> Bool {
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.minutes != rhs.minutes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnitCompliance"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{3}on_patrol\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}presence\0\u{1}kilometres\0\u{1}fixes\0\u{1}shortfalls\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.shiftEnd) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.onPatrol) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.lines) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.stops) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.presence) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.kilometres) }()
+      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.fixes) }()
+      case 12: try { try decoder.decodeRepeatedStringField(value: &self.shortfalls) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 2)
+    }
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 3)
+    }
+    if self.shiftEnd != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftEnd, fieldNumber: 4)
+    }
+    if self.onPatrol != false {
+      try visitor.visitSingularBoolField(value: self.onPatrol, fieldNumber: 5)
+    }
+    if !self.points.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 6)
+    }
+    if !self.lines.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lines, fieldNumber: 7)
+    }
+    if !self.stops.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stops, fieldNumber: 8)
+    }
+    if !self.presence.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.presence, fieldNumber: 9)
+    }
+    if self.kilometres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.kilometres, fieldNumber: 10)
+    }
+    if self.fixes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.fixes, fieldNumber: 11)
+    }
+    if !self.shortfalls.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.shortfalls, fieldNumber: 12)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_UnitCompliance, rhs: Xunfang_Patrol_V1_UnitCompliance) -> Bool {
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.shiftEnd != rhs.shiftEnd {return false}
+    if lhs.onPatrol != rhs.onPatrol {return false}
+    if lhs.points != rhs.points {return false}
+    if lhs.lines != rhs.lines {return false}
+    if lhs.stops != rhs.stops {return false}
+    if lhs.presence != rhs.presence {return false}
+    if lhs.kilometres != rhs.kilometres {return false}
+    if lhs.fixes != rhs.fixes {return false}
+    if lhs.shortfalls != rhs.shortfalls {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_ComplianceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shift_start\0\u{3}station_id\0\u{3}call_sign\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 1)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 2)
+    }
+    if !self.callSign.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_ComplianceRequest, rhs: Xunfang_Patrol_V1_ComplianceRequest) -> Bool {
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.callSign != rhs.callSign {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_ComplianceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shift_start\0\u{3}shift_end\0\u{1}at\0\u{1}closed\0\u{1}units\0\u{3}points_visited\0\u{3}points_required\0\u{3}line_share\0\u{3}stop_minutes_delivered\0\u{3}stop_minutes_planned\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.shiftEnd) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.closed) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.units) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.pointsVisited) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.pointsRequired) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.lineShare) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.stopMinutesDelivered) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.stopMinutesPlanned) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shiftStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 1)
+    }
+    if self.shiftEnd != 0 {
+      try visitor.visitSingularInt64Field(value: self.shiftEnd, fieldNumber: 2)
+    }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 3)
+    }
+    if self.closed != false {
+      try visitor.visitSingularBoolField(value: self.closed, fieldNumber: 4)
+    }
+    if !self.units.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.units, fieldNumber: 5)
+    }
+    if self.pointsVisited != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pointsVisited, fieldNumber: 6)
+    }
+    if self.pointsRequired != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pointsRequired, fieldNumber: 7)
+    }
+    if self.lineShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.lineShare, fieldNumber: 8)
+    }
+    if self.stopMinutesDelivered.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stopMinutesDelivered, fieldNumber: 9)
+    }
+    if self.stopMinutesPlanned.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stopMinutesPlanned, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_ComplianceResponse, rhs: Xunfang_Patrol_V1_ComplianceResponse) -> Bool {
+    if lhs.shiftStart != rhs.shiftStart {return false}
+    if lhs.shiftEnd != rhs.shiftEnd {return false}
+    if lhs.at != rhs.at {return false}
+    if lhs.closed != rhs.closed {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.pointsVisited != rhs.pointsVisited {return false}
+    if lhs.pointsRequired != rhs.pointsRequired {return false}
+    if lhs.lineShare != rhs.lineShare {return false}
+    if lhs.stopMinutesDelivered != rhs.stopMinutesDelivered {return false}
+    if lhs.stopMinutesPlanned != rhs.stopMinutesPlanned {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -49,7 +49,7 @@ extension PatrolPlugin {
         let fresh = Assigner.assignments(Assigner.Input(plan: plan, onDuty: roster.onDuty, stations: stations, sites: sites))
         // Published before it is kept: after a crash between the two the same revision goes
         // out again, which a terminal takes as it is.
-        for assignment in Assigner.changes(fresh, kept: try duty.store.assignments()) {
+        for assignment in Assigner.changes(fresh, kept: try duty.store.assignments(shiftStart: shiftStart)) {
             _ = try await bus.publishConfirmed(Self.assignmentTopic(assignment.callSign), assignment)
             try duty.store.put(assignment: assignment)
         }
@@ -72,8 +72,8 @@ extension PatrolPlugin {
         var response = Xunfang_Patrol_V1_AssignmentsResponse()
         response.shiftStart = roster.onDuty.map(\.shiftStart).max() ?? 0
         let onDuty = Set(roster.onDuty.map(\.callSign))
-        response.assignments = try duty.store.assignments().values
-            .filter { $0.shiftStart == response.shiftStart && onDuty.contains($0.callSign) && (request.callSign.isEmpty || $0.callSign == request.callSign) }
+        response.assignments = try duty.store.assignments(shiftStart: response.shiftStart).values
+            .filter { onDuty.contains($0.callSign) && (request.callSign.isEmpty || $0.callSign == request.callSign) }
             .sorted { $0.callSign < $1.callSign }
         if try duty.store.plan(shiftStart: response.shiftStart) == nil {
             response.planNote = assignsUnits ? "no plan from Situation for this shift yet" : "PATROL_ASSIGNMENTS is off"

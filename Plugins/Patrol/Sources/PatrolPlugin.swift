@@ -9,7 +9,8 @@ import PatrolContract
 /// map-matched positions and compliance follow (issue 16). See Plugins/Patrol/README.md.
 public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
-    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments"].map { service + $0 }
+    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments", "Compliance"]
+        .map { service + $0 }
     static let positionTopic = "unit.position"
     static let exceptionTopic = "patrol.exception"
 
@@ -34,6 +35,7 @@ public struct PatrolPlugin: Plugin {
     public static var commands: [PluginCommand] {
         [PluginCommand("on-duty", "who is on shift now or at a time, by team and shift") { await RosterCommands.onDuty($0) },
          PluginCommand("terminals", "on-duty units' terminals: newest position, silent ones flagged") { await RosterCommands.terminals($0) },
+         PluginCommand("compliance", "a shift's patrol compliance: points, lines, dosage stops, time in each grid (text, JSON, HTML)") { await RosterCommands.compliance($0) },
          PluginCommand("assignments", "this shift's assignments: grids, must-patrol points and lines, dosage stops") { await RosterCommands.assignments($0) },
          PluginCommand("roster", "the rotation's calendar: each shift's team, day by day") { await RosterCommands.roster($0) }]
     }
@@ -47,6 +49,10 @@ public struct PatrolPlugin: Plugin {
     var drivesDispatch = true
     /// `PATROL_ASSIGNMENTS` on: each shift's plan becomes the on-duty units' assignments.
     var assignsUnits = true
+    /// `PATROL_VISIT_RADIUS_METRES`, `PATROL_VISIT_SECONDS`: what counts as a visit.
+    var complianceSettings = PatrolCompliance.Settings()
+    /// `PATROL_TRACK_DAYS`: how long fixes are kept.
+    var trackDays: Int64 = 3
     var logger = Logger(label: "patrol")
 
     /// Settings:
@@ -59,15 +65,19 @@ public struct PatrolPlugin: Plugin {
     ///   sends no fix this long is flagged silent (`patrol.exception`).
     /// - `PATROL_ASSIGNMENTS` (`on` or `off`, default on): at each shift start Situation's
     ///   plan becomes the on-duty units' assignments (`patrol.assignment.<unit>`).
+    /// - `PATROL_VISIT_RADIUS_METRES` (10 to 500, default 50) and `PATROL_VISIT_SECONDS`
+    ///   (0 to 1800, default 60): a must-patrol point is visited by staying that near that long.
+    /// - `PATROL_TRACK_DAYS` (1 to 90, default 3): how long the terminals' fixes are kept
+    ///   (each closed shift's results are kept apart from them).
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
         demoTeams = try Self.onOff(context.settings, "PATROL_DEMO_TEAMS", default: false)
         drivesDispatch = try Self.onOff(context.settings, "PATROL_DRIVES_DISPATCH", default: true)
         assignsUnits = try Self.onOff(context.settings, "PATROL_ASSIGNMENTS", default: true)
-        if let text = context.settings["PATROL_SILENT_SECONDS"], !text.isEmpty {
-            guard let seconds = Int64(text), (60...3_600).contains(seconds) else { throw SettingError("PATROL_SILENT_SECONDS is \"\(text)\"; use 60 to 3600") }
-            terminals.silentAfter = seconds * 1_000
-        }
+        complianceSettings.visitRadius = try Self.number(context.settings, "PATROL_VISIT_RADIUS_METRES", 10...500, default: 50)
+        complianceSettings.dwellSeconds = try Self.number(context.settings, "PATROL_VISIT_SECONDS", 0...1_800, default: 60)
+        trackDays = Int64(try Self.number(context.settings, "PATROL_TRACK_DAYS", 1...90, default: 3))
+        terminals.silentAfter = Int64(try Self.number(context.settings, "PATROL_SILENT_SECONDS", 60...3_600, default: 300)) * 1_000
         logger = context.logger
     }
 
@@ -76,6 +86,12 @@ public struct PatrolPlugin: Plugin {
         let store = try PatrolStore(path: "\(dataDirectory)/patrol.sqlite")
         duty = Duty(store: store, rotation: .fourTeamsThreeRotations, now: now)
         terminals = Terminals(store: store, now: now)
+    }
+
+    static func number(_ settings: [String: String], _ name: String, _ range: ClosedRange<Double>, default fallback: Double) throws -> Double {
+        guard let text = settings[name], !text.isEmpty else { return fallback }
+        guard let value = Double(text), range.contains(value) else { throw SettingError("\(name) is \"\(text)\"; use \(range.lowerBound) to \(range.upperBound)") }
+        return value
     }
 
     static func onOff(_ settings: [String: String], _ name: String, default fallback: Bool) throws -> Bool {
@@ -109,6 +125,7 @@ public struct PatrolPlugin: Plugin {
             return response
         }
         bus.serve(Self.service + "Act") { (request: Xunfang_Patrol_V1_ActRequest, _) in try await Self.act(request, bus: bus) }
+        bus.serve(Self.service + "Compliance") { [self] (request: Xunfang_Patrol_V1_ComplianceRequest, _) in try await compliance(request, bus: bus) }
         bus.serve(Self.service + "Assignments") { [self] (request: Xunfang_Patrol_V1_AssignmentsRequest, _) in try assignments(request) }
         bus.serve(Self.service + "Terminals") { (request: Xunfang_Patrol_V1_TerminalsRequest, _) in
             try terminals.list(request, onDuty: try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty)
@@ -160,6 +177,11 @@ public struct PatrolPlugin: Plugin {
                 } catch {
                     logger.debug("assignments not made this pass", metadata: ["xunfang.error": "\(error)"])
                 }
+            }
+            do {
+                try await closeShifts(bus)
+            } catch {
+                logger.warning("closed shifts not judged this pass", metadata: ["xunfang.error": "\(error)"])
             }
             try? await Task.sleep(for: wait)
         }

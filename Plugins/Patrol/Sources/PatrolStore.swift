@@ -34,6 +34,19 @@ final class PatrolStore: Sendable {
                 CREATE TABLE assignment (call_sign TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
                 """)
         }
+        migrator.registerMigration("v4 tracks and compliance") { db in
+            // Assignments by shift, so a closed shift is judged against its own; every fix,
+            // kept PATROL_TRACK_DAYS; each closed shift's results per unit.
+            try db.execute(sql: """
+                DROP TABLE assignment;
+                CREATE TABLE assignment (shift_start INTEGER NOT NULL, call_sign TEXT NOT NULL, record BLOB NOT NULL, PRIMARY KEY (shift_start, call_sign));
+                CREATE TABLE fix (call_sign TEXT NOT NULL, at INTEGER NOT NULL, longitude REAL NOT NULL, latitude REAL NOT NULL,
+                                  PRIMARY KEY (call_sign, at)) WITHOUT ROWID;
+                CREATE INDEX fix_at ON fix (at);
+                CREATE TABLE shift_compliance (shift_start INTEGER NOT NULL, call_sign TEXT NOT NULL, record BLOB NOT NULL,
+                                               PRIMARY KEY (shift_start, call_sign));
+                """)
+        }
         try migrator.migrate(queue)
     }
 
@@ -53,10 +66,10 @@ final class PatrolStore: Sendable {
         }
     }
 
-    /// Each unit's newest assignment.
-    func assignments() throws -> [String: Xunfang_Patrol_V1_Assignment] {
+    /// Each unit's newest assignment for the shift.
+    func assignments(shiftStart: Int64) throws -> [String: Xunfang_Patrol_V1_Assignment] {
         try queue.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT call_sign, record FROM assignment").map {
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT call_sign, record FROM assignment WHERE shift_start = ?", arguments: [shiftStart]).map {
                 ($0["call_sign"] as String, try Xunfang_Patrol_V1_Assignment(serializedBytes: $0["record"] as Data))
             })
         }
@@ -64,8 +77,48 @@ final class PatrolStore: Sendable {
 
     func put(assignment: Xunfang_Patrol_V1_Assignment) throws {
         try queue.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO assignment (call_sign, record) VALUES (?, ?)",
-                           arguments: [assignment.callSign, try assignment.serializedBytes() as Data])
+            try db.execute(sql: "INSERT OR REPLACE INTO assignment (shift_start, call_sign, record) VALUES (?, ?, ?)",
+                           arguments: [assignment.shiftStart, assignment.callSign, try assignment.serializedBytes() as Data])
+        }
+    }
+
+    /// A unit's fixes in `from..<to`, in time order.
+    func fixes(of callSign: String, from: Int64, to: Int64) throws -> [Fix] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT at, longitude, latitude FROM fix WHERE call_sign = ? AND at >= ? AND at < ? ORDER BY at",
+                             arguments: [callSign, from, to]).map { Fix(at: $0["at"], longitude: $0["longitude"], latitude: $0["latitude"]) }
+        }
+    }
+
+    /// Fixes before `before` go (the track's retention).
+    func pruneFixes(before: Int64) throws {
+        try queue.write { db in try db.execute(sql: "DELETE FROM fix WHERE at < ?", arguments: [before]) }
+    }
+
+    /// A closed shift's results, kept once.
+    func put(results: [Xunfang_Patrol_V1_UnitCompliance]) throws {
+        try queue.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO shift_compliance (shift_start, call_sign, record) VALUES (?, ?, ?)")
+            for result in results { try insert.execute(arguments: [result.shiftStart, result.callSign, try result.serializedBytes() as Data]) }
+        }
+    }
+
+    /// Shifts with assignments and no judged results yet, with their ends.
+    func unjudgedShifts() throws -> [(start: Int64, end: Int64)] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: """
+                SELECT record FROM assignment WHERE shift_start NOT IN (SELECT shift_start FROM shift_compliance) GROUP BY shift_start ORDER BY shift_start
+                """).map { data in
+                let assignment = try Xunfang_Patrol_V1_Assignment(serializedBytes: data)
+                return (assignment.shiftStart, assignment.shiftEnd)
+            }
+        }
+    }
+
+    func results(shiftStart: Int64) throws -> [Xunfang_Patrol_V1_UnitCompliance]? {
+        try queue.read { db in
+            let rows = try Data.fetchAll(db, sql: "SELECT record FROM shift_compliance WHERE shift_start = ? ORDER BY call_sign", arguments: [shiftStart])
+            return rows.isEmpty ? nil : try rows.map { try Xunfang_Patrol_V1_UnitCompliance(serializedBytes: $0) }
         }
     }
 
@@ -85,14 +138,20 @@ final class PatrolStore: Sendable {
         }
     }
 
-    /// Keeps each unit's newest fix (an older one never replaces a newer).
-    func put(fixes: [String: Fix]) throws {
+    /// Keeps every fix in the track and each unit's newest (an older one never replaces a newer).
+    func record(fixes: [(callSign: String, fix: Fix)]) throws {
         try queue.write { db in
+            let track = try db.cachedStatement(sql: "INSERT OR IGNORE INTO fix (call_sign, at, longitude, latitude) VALUES (?, ?, ?, ?)")
+            var newest: [String: Fix] = [:]
+            for (callSign, fix) in fixes {
+                try track.execute(arguments: [callSign, fix.at, fix.longitude, fix.latitude])
+                if fix.at > newest[callSign]?.at ?? .min { newest[callSign] = fix }
+            }
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO terminal (call_sign, at, longitude, latitude) VALUES (?, ?, ?, ?)
                 ON CONFLICT (call_sign) DO UPDATE SET at = excluded.at, longitude = excluded.longitude, latitude = excluded.latitude WHERE excluded.at > terminal.at
                 """)
-            for (callSign, fix) in fixes { try upsert.execute(arguments: [callSign, fix.at, fix.longitude, fix.latitude]) }
+            for (callSign, fix) in newest { try upsert.execute(arguments: [callSign, fix.at, fix.longitude, fix.latitude]) }
         }
     }
 

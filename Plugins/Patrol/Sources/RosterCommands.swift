@@ -96,6 +96,38 @@ enum RosterCommands {
         }
     }
 
+    /// `compliance [--shift "YYYY-MM-DD HH:MM"] [--station S] [--unit U] [--format text|json|html] [--out F]`.
+    static func compliance(_ arguments: [String]) async -> Int32 {
+        let usage = "usage: xunfang patrol compliance [--shift \"YYYY-MM-DD HH:MM\"] [--station ID] [--unit CALL_SIGN] [--format text|json|html] [--out FILE]"
+        guard let options = commandOptions(arguments, allowed: ["--shift", "--station", "--unit", "--format", "--out", "--data-dir", "--bus"]),
+              ["text", "json", "html"].contains(options["--format"] ?? "text") else { return fail("compliance", usage) }
+        var request = Xunfang_Patrol_V1_ComplianceRequest()
+        if let shift = options["--shift"] {
+            guard let start = ChinaTime.parse(shift) else { return fail("compliance", "--shift \(shift) is not YYYY-MM-DD HH:MM (China time)") }
+            request.shiftStart = start
+        }
+        request.stationID = options["--station"] ?? ""
+        request.callSign = options["--unit"] ?? ""
+        do {
+            let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "Compliance", request, as: Xunfang_Patrol_V1_ComplianceResponse.self)
+            let text: String
+            switch options["--format"] ?? "text" {
+            case "json": text = try answer.jsonString()
+            case "html": text = ComplianceText.html(answer)
+            default: text = ComplianceText.lines(answer).joined(separator: "\n")
+            }
+            if let path = options["--out"] {
+                try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                print("wrote \(path)")
+            } else {
+                print(text)
+            }
+            return 0
+        } catch {
+            return fail("compliance", "\(error)")
+        }
+    }
+
     static func clock(_ minute: UInt32) -> String { String(format: "%02d:%02d", minute / 60, minute % 60) }
 
     static func fail(_ command: String, _ message: String) -> Int32 {

@@ -55,9 +55,7 @@ struct Terminals: Sendable {
         let teams = Set(try store.teams().keys)
         let newest = try store.terminals().compactMapValues { $0.fix.at > 0 ? $0.fix.at : nil }
         let (accepted, refused) = Self.check(request.pings, teams: teams, newest: newest, now: now())
-        var fixes: [String: PatrolStore.Fix] = [:]
-        for ping in accepted { fixes[ping.callSign] = PatrolStore.Fix(at: ping.at, longitude: ping.position.longitude, latitude: ping.position.latitude) }
-        try store.put(fixes: fixes)
+        try store.record(fixes: accepted.map { ($0.callSign, PatrolStore.Fix(at: $0.at, longitude: $0.position.longitude, latitude: $0.position.latitude)) })
         var response = Xunfang_Patrol_V1_ReportResponse()
         response.accepted = UInt32(accepted.count)
         response.refusedCount = UInt32(refused.count)

@@ -1357,6 +1357,321 @@ void   xunfang__patrol__v1__assignments_response__free_unpacked
   assert(message->base.descriptor == &xunfang__patrol__v1__assignments_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__patrol__v1__point_visit__init
+                     (Xunfang__Patrol__V1__PointVisit         *message)
+{
+  static const Xunfang__Patrol__V1__PointVisit init_value = XUNFANG__PATROL__V1__POINT_VISIT__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__point_visit__get_packed_size
+                     (const Xunfang__Patrol__V1__PointVisit *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__point_visit__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__point_visit__pack
+                     (const Xunfang__Patrol__V1__PointVisit *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__point_visit__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__point_visit__pack_to_buffer
+                     (const Xunfang__Patrol__V1__PointVisit *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__point_visit__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__PointVisit *
+       xunfang__patrol__v1__point_visit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__PointVisit *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__point_visit__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__point_visit__free_unpacked
+                     (Xunfang__Patrol__V1__PointVisit *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__point_visit__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__line_coverage__init
+                     (Xunfang__Patrol__V1__LineCoverage         *message)
+{
+  static const Xunfang__Patrol__V1__LineCoverage init_value = XUNFANG__PATROL__V1__LINE_COVERAGE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__line_coverage__get_packed_size
+                     (const Xunfang__Patrol__V1__LineCoverage *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__line_coverage__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__line_coverage__pack
+                     (const Xunfang__Patrol__V1__LineCoverage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__line_coverage__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__line_coverage__pack_to_buffer
+                     (const Xunfang__Patrol__V1__LineCoverage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__line_coverage__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__LineCoverage *
+       xunfang__patrol__v1__line_coverage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__LineCoverage *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__line_coverage__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__line_coverage__free_unpacked
+                     (Xunfang__Patrol__V1__LineCoverage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__line_coverage__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__stop_delivery__init
+                     (Xunfang__Patrol__V1__StopDelivery         *message)
+{
+  static const Xunfang__Patrol__V1__StopDelivery init_value = XUNFANG__PATROL__V1__STOP_DELIVERY__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__stop_delivery__get_packed_size
+                     (const Xunfang__Patrol__V1__StopDelivery *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__stop_delivery__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__stop_delivery__pack
+                     (const Xunfang__Patrol__V1__StopDelivery *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__stop_delivery__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__stop_delivery__pack_to_buffer
+                     (const Xunfang__Patrol__V1__StopDelivery *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__stop_delivery__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__StopDelivery *
+       xunfang__patrol__v1__stop_delivery__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__StopDelivery *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__stop_delivery__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__stop_delivery__free_unpacked
+                     (Xunfang__Patrol__V1__StopDelivery *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__stop_delivery__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__grid_presence__init
+                     (Xunfang__Patrol__V1__GridPresence         *message)
+{
+  static const Xunfang__Patrol__V1__GridPresence init_value = XUNFANG__PATROL__V1__GRID_PRESENCE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__grid_presence__get_packed_size
+                     (const Xunfang__Patrol__V1__GridPresence *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_presence__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__grid_presence__pack
+                     (const Xunfang__Patrol__V1__GridPresence *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_presence__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__grid_presence__pack_to_buffer
+                     (const Xunfang__Patrol__V1__GridPresence *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_presence__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__GridPresence *
+       xunfang__patrol__v1__grid_presence__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__GridPresence *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__grid_presence__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__grid_presence__free_unpacked
+                     (Xunfang__Patrol__V1__GridPresence *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_presence__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__unit_compliance__init
+                     (Xunfang__Patrol__V1__UnitCompliance         *message)
+{
+  static const Xunfang__Patrol__V1__UnitCompliance init_value = XUNFANG__PATROL__V1__UNIT_COMPLIANCE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__unit_compliance__get_packed_size
+                     (const Xunfang__Patrol__V1__UnitCompliance *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__unit_compliance__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__unit_compliance__pack
+                     (const Xunfang__Patrol__V1__UnitCompliance *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__unit_compliance__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__unit_compliance__pack_to_buffer
+                     (const Xunfang__Patrol__V1__UnitCompliance *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__unit_compliance__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__UnitCompliance *
+       xunfang__patrol__v1__unit_compliance__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__UnitCompliance *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__unit_compliance__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__unit_compliance__free_unpacked
+                     (Xunfang__Patrol__V1__UnitCompliance *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__unit_compliance__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__compliance_request__init
+                     (Xunfang__Patrol__V1__ComplianceRequest         *message)
+{
+  static const Xunfang__Patrol__V1__ComplianceRequest init_value = XUNFANG__PATROL__V1__COMPLIANCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__compliance_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__compliance_request__pack
+                     (const Xunfang__Patrol__V1__ComplianceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__compliance_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ComplianceRequest *
+       xunfang__patrol__v1__compliance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ComplianceRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__compliance_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__compliance_request__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__compliance_response__init
+                     (Xunfang__Patrol__V1__ComplianceResponse         *message)
+{
+  static const Xunfang__Patrol__V1__ComplianceResponse init_value = XUNFANG__PATROL__V1__COMPLIANCE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__compliance_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__compliance_response__pack
+                     (const Xunfang__Patrol__V1__ComplianceResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__compliance_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ComplianceResponse *
+       xunfang__patrol__v1__compliance_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ComplianceResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__compliance_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__compliance_response__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__patrol__v1__shift__field_descriptors[3] =
 {
   {
@@ -3368,6 +3683,688 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_response__desc
   (ProtobufCMessageInit) xunfang__patrol__v1__assignments_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__point_visit__field_descriptors[4] =
+{
+  {
+    "site_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PointVisit, site_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PointVisit, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "visited_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PointVisit, visited_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dwell_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PointVisit, dwell_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__point_visit__field_indices_by_name[] = {
+  3,   /* field[3] = dwell_seconds */
+  1,   /* field[1] = name */
+  0,   /* field[0] = site_id */
+  2,   /* field[2] = visited_at */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__point_visit__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__point_visit__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.PointVisit",
+  "PointVisit",
+  "Xunfang__Patrol__V1__PointVisit",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__PointVisit),
+  4,
+  xunfang__patrol__v1__point_visit__field_descriptors,
+  xunfang__patrol__v1__point_visit__field_indices_by_name,
+  1,  xunfang__patrol__v1__point_visit__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__point_visit__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__line_coverage__field_descriptors[4] =
+{
+  {
+    "site_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__LineCoverage, site_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__LineCoverage, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "share",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__LineCoverage, share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metres",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__LineCoverage, metres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__line_coverage__field_indices_by_name[] = {
+  3,   /* field[3] = metres */
+  1,   /* field[1] = name */
+  2,   /* field[2] = share */
+  0,   /* field[0] = site_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__line_coverage__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__line_coverage__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.LineCoverage",
+  "LineCoverage",
+  "Xunfang__Patrol__V1__LineCoverage",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__LineCoverage),
+  4,
+  xunfang__patrol__v1__line_coverage__field_descriptors,
+  xunfang__patrol__v1__line_coverage__field_indices_by_name,
+  1,  xunfang__patrol__v1__line_coverage__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__line_coverage__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__stop_delivery__field_descriptors[4] =
+{
+  {
+    "cell_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StopDelivery, cell_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StopDelivery, start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_minutes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StopDelivery, planned_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_minutes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StopDelivery, delivered_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__stop_delivery__field_indices_by_name[] = {
+  0,   /* field[0] = cell_id */
+  3,   /* field[3] = delivered_minutes */
+  2,   /* field[2] = planned_minutes */
+  1,   /* field[1] = start */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__stop_delivery__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__stop_delivery__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.StopDelivery",
+  "StopDelivery",
+  "Xunfang__Patrol__V1__StopDelivery",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__StopDelivery),
+  4,
+  xunfang__patrol__v1__stop_delivery__field_descriptors,
+  xunfang__patrol__v1__stop_delivery__field_indices_by_name,
+  1,  xunfang__patrol__v1__stop_delivery__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__stop_delivery__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__grid_presence__field_descriptors[2] =
+{
+  {
+    "grid_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__GridPresence, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__GridPresence, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__grid_presence__field_indices_by_name[] = {
+  0,   /* field[0] = grid_id */
+  1,   /* field[1] = minutes */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__grid_presence__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_presence__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.GridPresence",
+  "GridPresence",
+  "Xunfang__Patrol__V1__GridPresence",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__GridPresence),
+  2,
+  xunfang__patrol__v1__grid_presence__field_descriptors,
+  xunfang__patrol__v1__grid_presence__field_indices_by_name,
+  1,  xunfang__patrol__v1__grid_presence__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__grid_presence__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__field_descriptors[12] =
+{
+  {
+    "call_sign",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_start",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_end",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, shift_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "on_patrol",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, on_patrol),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, n_points),
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, points),
+    &xunfang__patrol__v1__point_visit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lines",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, n_lines),
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, lines),
+    &xunfang__patrol__v1__line_coverage__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stops",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, n_stops),
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, stops),
+    &xunfang__patrol__v1__stop_delivery__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "presence",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, n_presence),
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, presence),
+    &xunfang__patrol__v1__grid_presence__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kilometres",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, kilometres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixes",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, fixes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shortfalls",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, n_shortfalls),
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, shortfalls),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__unit_compliance__field_indices_by_name[] = {
+  0,   /* field[0] = call_sign */
+  10,   /* field[10] = fixes */
+  9,   /* field[9] = kilometres */
+  6,   /* field[6] = lines */
+  4,   /* field[4] = on_patrol */
+  5,   /* field[5] = points */
+  8,   /* field[8] = presence */
+  3,   /* field[3] = shift_end */
+  2,   /* field[2] = shift_start */
+  11,   /* field[11] = shortfalls */
+  1,   /* field[1] = station_id */
+  7,   /* field[7] = stops */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__unit_compliance__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.UnitCompliance",
+  "UnitCompliance",
+  "Xunfang__Patrol__V1__UnitCompliance",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__UnitCompliance),
+  12,
+  xunfang__patrol__v1__unit_compliance__field_descriptors,
+  xunfang__patrol__v1__unit_compliance__field_indices_by_name,
+  1,  xunfang__patrol__v1__unit_compliance__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__unit_compliance__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__compliance_request__field_descriptors[3] =
+{
+  {
+    "shift_start",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceRequest, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "call_sign",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceRequest, call_sign),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__compliance_request__field_indices_by_name[] = {
+  2,   /* field[2] = call_sign */
+  0,   /* field[0] = shift_start */
+  1,   /* field[1] = station_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__compliance_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ComplianceRequest",
+  "ComplianceRequest",
+  "Xunfang__Patrol__V1__ComplianceRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ComplianceRequest),
+  3,
+  xunfang__patrol__v1__compliance_request__field_descriptors,
+  xunfang__patrol__v1__compliance_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__compliance_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__compliance_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__compliance_response__field_descriptors[10] =
+{
+  {
+    "shift_start",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, shift_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift_end",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, shift_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, closed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, n_units),
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, units),
+    &xunfang__patrol__v1__unit_compliance__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points_visited",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, points_visited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points_required",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, points_required),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "line_share",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, line_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stop_minutes_delivered",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, stop_minutes_delivered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stop_minutes_planned",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceResponse, stop_minutes_planned),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__compliance_response__field_indices_by_name[] = {
+  2,   /* field[2] = at */
+  3,   /* field[3] = closed */
+  7,   /* field[7] = line_share */
+  6,   /* field[6] = points_required */
+  5,   /* field[5] = points_visited */
+  1,   /* field[1] = shift_end */
+  0,   /* field[0] = shift_start */
+  8,   /* field[8] = stop_minutes_delivered */
+  9,   /* field[9] = stop_minutes_planned */
+  4,   /* field[4] = units */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__compliance_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ComplianceResponse",
+  "ComplianceResponse",
+  "Xunfang__Patrol__V1__ComplianceResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ComplianceResponse),
+  10,
+  xunfang__patrol__v1__compliance_response__field_descriptors,
+  xunfang__patrol__v1__compliance_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__compliance_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__compliance_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[6] =
 {
   { "TERMINAL_ACTION_UNSPECIFIED", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED", 0 },
@@ -3404,7 +4401,7 @@ const ProtobufCEnumDescriptor xunfang__patrol__v1__terminal_action__descriptor =
   xunfang__patrol__v1__terminal_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[9] =
+static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[10] =
 {
   { "ImportTeams", &xunfang__patrol__v1__import_teams_request__descriptor, &xunfang__patrol__v1__import_teams_response__descriptor },
   { "RecordLeave", &xunfang__patrol__v1__leave__descriptor, &xunfang__patrol__v1__record_response__descriptor },
@@ -3415,10 +4412,12 @@ static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descr
   { "Act", &xunfang__patrol__v1__act_request__descriptor, &xunfang__patrol__v1__act_response__descriptor },
   { "Terminals", &xunfang__patrol__v1__terminals_request__descriptor, &xunfang__patrol__v1__terminals_response__descriptor },
   { "Assignments", &xunfang__patrol__v1__assignments_request__descriptor, &xunfang__patrol__v1__assignments_response__descriptor },
+  { "Compliance", &xunfang__patrol__v1__compliance_request__descriptor, &xunfang__patrol__v1__compliance_response__descriptor },
 };
 const unsigned xunfang__patrol__v1__patrol__method_indices_by_name[] = {
   6,        /* Act */
   8,        /* Assignments */
+  9,        /* Compliance */
   0,        /* ImportTeams */
   3,        /* OnDuty */
   1,        /* RecordLeave */
@@ -3434,7 +4433,7 @@ const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
   "Patrol",
   "Xunfang__Patrol__V1__Patrol",
   "xunfang.patrol.v1",
-  9,
+  10,
   xunfang__patrol__v1__patrol__method_descriptors,
   xunfang__patrol__v1__patrol__method_indices_by_name
 };
@@ -3509,6 +4508,14 @@ void xunfang__patrol__v1__patrol__assignments(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__compliance(ProtobufCService *service,
+                                             const Xunfang__Patrol__V1__ComplianceRequest *input,
+                                             Xunfang__Patrol__V1__ComplianceResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
                                         Xunfang__Patrol__V1__Patrol_ServiceDestroy destroy)

@@ -46,6 +46,13 @@ typedef struct Xunfang__Patrol__V1__DosageStop Xunfang__Patrol__V1__DosageStop;
 typedef struct Xunfang__Patrol__V1__Assignment Xunfang__Patrol__V1__Assignment;
 typedef struct Xunfang__Patrol__V1__AssignmentsRequest Xunfang__Patrol__V1__AssignmentsRequest;
 typedef struct Xunfang__Patrol__V1__AssignmentsResponse Xunfang__Patrol__V1__AssignmentsResponse;
+typedef struct Xunfang__Patrol__V1__PointVisit Xunfang__Patrol__V1__PointVisit;
+typedef struct Xunfang__Patrol__V1__LineCoverage Xunfang__Patrol__V1__LineCoverage;
+typedef struct Xunfang__Patrol__V1__StopDelivery Xunfang__Patrol__V1__StopDelivery;
+typedef struct Xunfang__Patrol__V1__GridPresence Xunfang__Patrol__V1__GridPresence;
+typedef struct Xunfang__Patrol__V1__UnitCompliance Xunfang__Patrol__V1__UnitCompliance;
+typedef struct Xunfang__Patrol__V1__ComplianceRequest Xunfang__Patrol__V1__ComplianceRequest;
+typedef struct Xunfang__Patrol__V1__ComplianceResponse Xunfang__Patrol__V1__ComplianceResponse;
 
 
 /* --- enums --- */
@@ -612,6 +619,153 @@ struct  Xunfang__Patrol__V1__AssignmentsResponse
 #define XUNFANG__PATROL__V1__ASSIGNMENTS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__assignments_response__descriptor) \
     , 0, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__PointVisit
+{
+  ProtobufCMessage base;
+  char *site_id;
+  char *name;
+  /*
+   * when the dwell began; 0 = not visited
+   */
+  int64_t visited_at;
+  /*
+   * the longest stay within the radius
+   */
+  uint32_t dwell_seconds;
+};
+#define XUNFANG__PATROL__V1__POINT_VISIT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__point_visit__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Patrol__V1__LineCoverage
+{
+  ProtobufCMessage base;
+  char *site_id;
+  char *name;
+  /*
+   * of the line's length passed within the tolerance, 0..1
+   */
+  double share;
+  /*
+   * the line's length
+   */
+  double metres;
+};
+#define XUNFANG__PATROL__V1__LINE_COVERAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__line_coverage__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Xunfang__Patrol__V1__StopDelivery
+{
+  ProtobufCMessage base;
+  char *cell_id;
+  int64_t start;
+  uint32_t planned_minutes;
+  /*
+   * within the stop radius of the cell's centre, from its start to its end
+   */
+  double delivered_minutes;
+};
+#define XUNFANG__PATROL__V1__STOP_DELIVERY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__stop_delivery__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+struct  Xunfang__Patrol__V1__GridPresence
+{
+  ProtobufCMessage base;
+  char *grid_id;
+  double minutes;
+};
+#define XUNFANG__PATROL__V1__GRID_PRESENCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__grid_presence__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Patrol__V1__UnitCompliance
+{
+  ProtobufCMessage base;
+  char *call_sign;
+  char *station_id;
+  int64_t shift_start;
+  int64_t shift_end;
+  protobuf_c_boolean on_patrol;
+  size_t n_points;
+  Xunfang__Patrol__V1__PointVisit **points;
+  size_t n_lines;
+  Xunfang__Patrol__V1__LineCoverage **lines;
+  size_t n_stops;
+  Xunfang__Patrol__V1__StopDelivery **stops;
+  /*
+   * most time first
+   */
+  size_t n_presence;
+  Xunfang__Patrol__V1__GridPresence **presence;
+  double kilometres;
+  uint32_t fixes;
+  /*
+   * what was left undone, for the duty officer
+   */
+  size_t n_shortfalls;
+  char **shortfalls;
+};
+#define XUNFANG__PATROL__V1__UNIT_COMPLIANCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__unit_compliance__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0,NULL }
+
+
+struct  Xunfang__Patrol__V1__ComplianceRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0 = the shift under way (so far)
+   */
+  int64_t shift_start;
+  /*
+   * "" = every station
+   */
+  char *station_id;
+  /*
+   * "" = every unit
+   */
+  char *call_sign;
+};
+#define XUNFANG__PATROL__V1__COMPLIANCE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__compliance_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__ComplianceResponse
+{
+  ProtobufCMessage base;
+  int64_t shift_start;
+  int64_t shift_end;
+  /*
+   * evaluated up to here
+   */
+  int64_t at;
+  /*
+   * the shift is over: final
+   */
+  protobuf_c_boolean closed;
+  size_t n_units;
+  Xunfang__Patrol__V1__UnitCompliance **units;
+  uint32_t points_visited;
+  uint32_t points_required;
+  /*
+   * over every line's length
+   */
+  double line_share;
+  double stop_minutes_delivered;
+  double stop_minutes_planned;
+};
+#define XUNFANG__PATROL__V1__COMPLIANCE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__compliance_response__descriptor) \
+    , 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0 }
 
 
 /* Xunfang__Patrol__V1__Shift methods */
@@ -1184,6 +1338,139 @@ Xunfang__Patrol__V1__AssignmentsResponse *
 void   xunfang__patrol__v1__assignments_response__free_unpacked
                      (Xunfang__Patrol__V1__AssignmentsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__PointVisit methods */
+void   xunfang__patrol__v1__point_visit__init
+                     (Xunfang__Patrol__V1__PointVisit         *message);
+size_t xunfang__patrol__v1__point_visit__get_packed_size
+                     (const Xunfang__Patrol__V1__PointVisit   *message);
+size_t xunfang__patrol__v1__point_visit__pack
+                     (const Xunfang__Patrol__V1__PointVisit   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__point_visit__pack_to_buffer
+                     (const Xunfang__Patrol__V1__PointVisit   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__PointVisit *
+       xunfang__patrol__v1__point_visit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__point_visit__free_unpacked
+                     (Xunfang__Patrol__V1__PointVisit *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__LineCoverage methods */
+void   xunfang__patrol__v1__line_coverage__init
+                     (Xunfang__Patrol__V1__LineCoverage         *message);
+size_t xunfang__patrol__v1__line_coverage__get_packed_size
+                     (const Xunfang__Patrol__V1__LineCoverage   *message);
+size_t xunfang__patrol__v1__line_coverage__pack
+                     (const Xunfang__Patrol__V1__LineCoverage   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__line_coverage__pack_to_buffer
+                     (const Xunfang__Patrol__V1__LineCoverage   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__LineCoverage *
+       xunfang__patrol__v1__line_coverage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__line_coverage__free_unpacked
+                     (Xunfang__Patrol__V1__LineCoverage *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__StopDelivery methods */
+void   xunfang__patrol__v1__stop_delivery__init
+                     (Xunfang__Patrol__V1__StopDelivery         *message);
+size_t xunfang__patrol__v1__stop_delivery__get_packed_size
+                     (const Xunfang__Patrol__V1__StopDelivery   *message);
+size_t xunfang__patrol__v1__stop_delivery__pack
+                     (const Xunfang__Patrol__V1__StopDelivery   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__stop_delivery__pack_to_buffer
+                     (const Xunfang__Patrol__V1__StopDelivery   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__StopDelivery *
+       xunfang__patrol__v1__stop_delivery__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__stop_delivery__free_unpacked
+                     (Xunfang__Patrol__V1__StopDelivery *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__GridPresence methods */
+void   xunfang__patrol__v1__grid_presence__init
+                     (Xunfang__Patrol__V1__GridPresence         *message);
+size_t xunfang__patrol__v1__grid_presence__get_packed_size
+                     (const Xunfang__Patrol__V1__GridPresence   *message);
+size_t xunfang__patrol__v1__grid_presence__pack
+                     (const Xunfang__Patrol__V1__GridPresence   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__grid_presence__pack_to_buffer
+                     (const Xunfang__Patrol__V1__GridPresence   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__GridPresence *
+       xunfang__patrol__v1__grid_presence__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__grid_presence__free_unpacked
+                     (Xunfang__Patrol__V1__GridPresence *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__UnitCompliance methods */
+void   xunfang__patrol__v1__unit_compliance__init
+                     (Xunfang__Patrol__V1__UnitCompliance         *message);
+size_t xunfang__patrol__v1__unit_compliance__get_packed_size
+                     (const Xunfang__Patrol__V1__UnitCompliance   *message);
+size_t xunfang__patrol__v1__unit_compliance__pack
+                     (const Xunfang__Patrol__V1__UnitCompliance   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__unit_compliance__pack_to_buffer
+                     (const Xunfang__Patrol__V1__UnitCompliance   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__UnitCompliance *
+       xunfang__patrol__v1__unit_compliance__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__unit_compliance__free_unpacked
+                     (Xunfang__Patrol__V1__UnitCompliance *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__ComplianceRequest methods */
+void   xunfang__patrol__v1__compliance_request__init
+                     (Xunfang__Patrol__V1__ComplianceRequest         *message);
+size_t xunfang__patrol__v1__compliance_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceRequest   *message);
+size_t xunfang__patrol__v1__compliance_request__pack
+                     (const Xunfang__Patrol__V1__ComplianceRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__compliance_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__ComplianceRequest *
+       xunfang__patrol__v1__compliance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__compliance_request__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__ComplianceResponse methods */
+void   xunfang__patrol__v1__compliance_response__init
+                     (Xunfang__Patrol__V1__ComplianceResponse         *message);
+size_t xunfang__patrol__v1__compliance_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceResponse   *message);
+size_t xunfang__patrol__v1__compliance_response__pack
+                     (const Xunfang__Patrol__V1__ComplianceResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__compliance_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__ComplianceResponse *
+       xunfang__patrol__v1__compliance_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__compliance_response__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Patrol__V1__Shift_Closure)
@@ -1276,6 +1563,27 @@ typedef void (*Xunfang__Patrol__V1__AssignmentsRequest_Closure)
 typedef void (*Xunfang__Patrol__V1__AssignmentsResponse_Closure)
                  (const Xunfang__Patrol__V1__AssignmentsResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Patrol__V1__PointVisit_Closure)
+                 (const Xunfang__Patrol__V1__PointVisit *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__LineCoverage_Closure)
+                 (const Xunfang__Patrol__V1__LineCoverage *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__StopDelivery_Closure)
+                 (const Xunfang__Patrol__V1__StopDelivery *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__GridPresence_Closure)
+                 (const Xunfang__Patrol__V1__GridPresence *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__UnitCompliance_Closure)
+                 (const Xunfang__Patrol__V1__UnitCompliance *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__ComplianceRequest_Closure)
+                 (const Xunfang__Patrol__V1__ComplianceRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__ComplianceResponse_Closure)
+                 (const Xunfang__Patrol__V1__ComplianceResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1319,6 +1627,10 @@ struct Xunfang__Patrol__V1__Patrol_Service
                       const Xunfang__Patrol__V1__AssignmentsRequest *input,
                       Xunfang__Patrol__V1__AssignmentsResponse_Closure closure,
                       void *closure_data);
+  void (*compliance)(Xunfang__Patrol__V1__Patrol_Service *service,
+                     const Xunfang__Patrol__V1__ComplianceRequest *input,
+                     Xunfang__Patrol__V1__ComplianceResponse_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Xunfang__Patrol__V1__Patrol_ServiceDestroy)(Xunfang__Patrol__V1__Patrol_Service *);
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
@@ -1335,7 +1647,8 @@ void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *ser
       function_prefix__ ## report,\
       function_prefix__ ## act,\
       function_prefix__ ## terminals,\
-      function_prefix__ ## assignments  }
+      function_prefix__ ## assignments,\
+      function_prefix__ ## compliance  }
 void xunfang__patrol__v1__patrol__import_teams(ProtobufCService *service,
                                                const Xunfang__Patrol__V1__ImportTeamsRequest *input,
                                                Xunfang__Patrol__V1__ImportTeamsResponse_Closure closure,
@@ -1372,6 +1685,10 @@ void xunfang__patrol__v1__patrol__assignments(ProtobufCService *service,
                                               const Xunfang__Patrol__V1__AssignmentsRequest *input,
                                               Xunfang__Patrol__V1__AssignmentsResponse_Closure closure,
                                               void *closure_data);
+void xunfang__patrol__v1__patrol__compliance(ProtobufCService *service,
+                                             const Xunfang__Patrol__V1__ComplianceRequest *input,
+                                             Xunfang__Patrol__V1__ComplianceResponse_Closure closure,
+                                             void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1406,6 +1723,13 @@ extern const ProtobufCMessageDescriptor xunfang__patrol__v1__dosage_stop__descri
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignment__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__point_visit__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__line_coverage__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__stop_delivery__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_presence__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -1,0 +1,104 @@
+import Foundation
+import XunfangGeo
+import XunfangPluginKit
+import GridModelContract
+import PatrolContract
+
+/// Compliance on the bus: a shift's so far on request, each closed shift's judged once
+/// (kept, its shortfalls announced on `patrol.exception`), old fixes let go.
+extension PatrolPlugin {
+    static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
+    /// A closed shift is judged this long after its end: fixes come in late.
+    static let closingGrace: Int64 = 10 * 60_000
+
+    /// GridModel's grids, for the time in each; none (and presence left out) without GridModel.
+    func evaluator(_ bus: BusClient) async -> PatrolCompliance {
+        var request = Xunfang_GridModel_V1_ListAreasRequest()
+        request.kind = .grid
+        request.withOutlines = true
+        let areas = (try? await bus.call(Self.listAreas, request, as: Xunfang_GridModel_V1_ListAreasResponse.self).areas) ?? []
+        let corners = areas.flatMap { $0.outline.flatMap { $0.points.map { GeoPoint(longitude: $0.longitude, latitude: $0.latitude) } } }
+        let projection = LocalProjection(origin: GeoPoint.middle(of: corners) ?? GeoPoint(longitude: 104.2817, latitude: 30.9769))
+        let grids = areas.map { area in
+            PatrolCompliance.Grid(id: area.id, parts: area.outline.compactMap { ring in
+                (try? Ring(ring.points.map { projection.project(GeoPoint(longitude: $0.longitude, latitude: $0.latitude)) })).map { Polygon(outer: $0) }
+            })
+        }
+        var evaluator = PatrolCompliance(projection: projection, grids: grids)
+        evaluator.settings = complianceSettings
+        return evaluator
+    }
+
+    /// Every assigned unit of the shift judged up to `until`.
+    func judge(shiftStart: Int64, until: Int64, using evaluator: PatrolCompliance, filter: (Xunfang_Patrol_V1_Assignment) -> Bool = { _ in true }) throws -> [Xunfang_Patrol_V1_UnitCompliance] {
+        try duty.store.assignments(shiftStart: shiftStart).values.filter(filter).sorted { $0.callSign < $1.callSign }.map { assignment in
+            let fixes = try duty.store.fixes(of: assignment.callSign, from: shiftStart, to: min(until, assignment.shiftEnd)).map {
+                PatrolCompliance.Fix(at: $0.at, point: evaluator.projection.project(GeoPoint(longitude: $0.longitude, latitude: $0.latitude)))
+            }
+            return evaluator.evaluate(assignment, fixes: fixes, until: until)
+        }
+    }
+
+    func compliance(_ request: Xunfang_Patrol_V1_ComplianceRequest, bus: BusClient) async throws -> Xunfang_Patrol_V1_ComplianceResponse {
+        let now = duty.now()
+        let shiftStart: Int64
+        if request.shiftStart != 0 {
+            shiftStart = request.shiftStart
+        } else if let current = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty.map(\.shiftStart).max() {
+            shiftStart = current
+        } else {
+            throw BusClientError(.failedPrecondition, "no unit is on duty: name a shift_start")
+        }
+        let wanted: @Sendable (String, String) -> Bool = { callSign, station in
+            (request.callSign.isEmpty || callSign == request.callSign) && (request.stationID.isEmpty || station == request.stationID)
+        }
+        var response = Xunfang_Patrol_V1_ComplianceResponse()
+        response.shiftStart = shiftStart
+        if let kept = try duty.store.results(shiftStart: shiftStart) {
+            response.units = kept.filter { wanted($0.callSign, $0.stationID) }
+            response.closed = true
+            response.at = kept.first?.shiftEnd ?? now
+        } else {
+            guard try !duty.store.assignments(shiftStart: shiftStart).isEmpty else {
+                throw BusClientError(.notFound, "no assignments for the shift from \(ChinaTime.format(milliseconds: shiftStart))")
+            }
+            let evaluator = await evaluator(bus)
+            response.units = try await onOwnThread { try judge(shiftStart: shiftStart, until: now, using: evaluator) { wanted($0.callSign, $0.stationID) } }
+            response.at = now
+        }
+        response.shiftEnd = response.units.first?.shiftEnd ?? shiftStart + 8 * 3_600_000
+        Self.total(&response)
+        return response
+    }
+
+    static func total(_ response: inout Xunfang_Patrol_V1_ComplianceResponse) {
+        let points = response.units.flatMap(\.points), lines = response.units.flatMap(\.lines), stops = response.units.flatMap(\.stops)
+        response.pointsRequired = UInt32(points.count)
+        response.pointsVisited = UInt32(points.filter { $0.visitedAt > 0 }.count)
+        let metres = lines.reduce(0) { $0 + $1.metres }
+        response.lineShare = metres > 0 ? lines.reduce(0) { $0 + $1.share * $1.metres } / metres : 0
+        response.stopMinutesPlanned = Double(stops.reduce(0) { $0 + $1.plannedMinutes })
+        response.stopMinutesDelivered = stops.reduce(0) { $0 + min($1.deliveredMinutes, Double($1.plannedMinutes)) }
+    }
+
+    /// Shifts over (and their grace) not yet judged: judged, kept, shortfalls announced.
+    func closeShifts(_ bus: BusClient) async throws {
+        let now = duty.now()
+        for shift in try duty.store.unjudgedShifts() where shift.end + Self.closingGrace <= now {
+            let evaluator = await evaluator(bus)
+            let results = try await onOwnThread { try judge(shiftStart: shift.start, until: shift.end, using: evaluator) }
+            for result in results where !result.shortfalls.isEmpty && result.onPatrol {
+                var exception = Xunfang_Patrol_V1_PatrolException()
+                exception.kind = "shortfall"
+                exception.callSign = result.callSign
+                exception.at = now
+                exception.note = "\(result.callSign), shift from \(ChinaTime.format(milliseconds: shift.start)): " + result.shortfalls.joined(separator: "; ")
+                _ = try await bus.publishConfirmed(Self.exceptionTopic, exception)
+            }
+            try duty.store.put(results: results)
+            logger.info("shift judged", metadata: ["xunfang.shift": "\(ChinaTime.format(milliseconds: shift.start))", "xunfang.units": "\(results.count)",
+                                                   "xunfang.short": "\(results.filter { !$0.shortfalls.isEmpty }.count)"])
+        }
+        try duty.store.pruneFixes(before: now - trackDays * 86_400_000)
+    }
+}
