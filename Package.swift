@@ -399,7 +399,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PatrolTests",
-            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "SituationAnalysisContract", "XunfangPluginKit", "XunfangBusServer",
+            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "SituationAnalysisContract", "XunfangGeo", "XunfangPluginKit", "XunfangBusServer",
                            "XunfangConfig", "XunfangWire", protobuf, logging],
             path: "Tests/PatrolTests",
             swiftSettings: swiftSettings

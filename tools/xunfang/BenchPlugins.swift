@@ -57,3 +57,13 @@ struct CommunityBench: PluginBench {
     @Argument(parsing: .captureForPassthrough, help: "Passed on: --members N --warnings N --segments N --hours N --fan-out N --json")
     var options: [String] = []
 }
+
+/// `xunfang bench patrol`: map matching's F1 and points a second on simulated drives (1, 5
+/// and 15 s sampling, 5, 10 and 20 m error), and the terminal gateway's cost for 1,852
+/// terminals at one fix a second. `Benchmarks/run-patrol` runs Valhalla (Meili) beside it.
+struct PatrolBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "patrol", abstract: "Map matching accuracy and speed; the terminal gateway's cost.")
+    static let plugin = "patrol"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --drives N --osm PBF --export-dir DIR --json")
+    var options: [String] = []
+}

@@ -36,6 +36,8 @@ public struct PatrolPlugin: Plugin {
         [PluginCommand("on-duty", "who is on shift now or at a time, by team and shift") { await RosterCommands.onDuty($0) },
          PluginCommand("terminals", "on-duty units' terminals: newest position, silent ones flagged") { await RosterCommands.terminals($0) },
          PluginCommand("compliance", "a shift's patrol compliance: points, lines, dosage stops, time in each grid (text, JSON, HTML)") { await RosterCommands.compliance($0) },
+         PluginCommand("bench", "map matching accuracy and speed, the terminal gateway's cost (xunfang bench patrol)") { PatrolBenchmark.run($0) },
+         PluginCommand("match", "map-match a recorded track (t,lon,lat CSV) to a road graph, offline") { MatchCommand.run($0) },
          PluginCommand("assignments", "this shift's assignments: grids, must-patrol points and lines, dosage stops") { await RosterCommands.assignments($0) },
          PluginCommand("roster", "the rotation's calendar: each shift's team, day by day") { await RosterCommands.roster($0) }]
     }
