@@ -1,7 +1,7 @@
 import Foundation
 
 /// Drives with known truth for judging a map matcher: a car takes the fastest road route
-/// between two random junctions a few kilometres apart at 70 to 100% of each road's speed;
+/// between two random junctions 1.5 to 5 km apart (less in a small extract) at 70 to 100% of each road's speed;
 /// its GPS reports every `interval` seconds with a normal error of `noise` metres in each
 /// coordinate. Seeded, so every run judges the same drives.
 public enum SyntheticDrives {
@@ -16,13 +16,15 @@ public enum SyntheticDrives {
         func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
         let projection = LocalProjection(origin: GeoPoint.middle(of: graph.coordinates) ?? GeoPoint(longitude: 0, latitude: 0))
         let points = graph.coordinates.map(projection.project)
+        // 1.5 to 5 km apart, or a third of a small extract's width and more.
+        let extent = BoundingBox(covering: points), shortest = min(1_500, (extent.maxX - extent.minX) / 3)
         var drives: [Drive] = []
         var attempts = 0
-        while drives.count < count && attempts < count * 20 {
+        while drives.count < count && attempts < count * 100 {
             attempts += 1
             let from = Int(random.next() % UInt64(graph.nodeCount)), to = Int(random.next() % UInt64(graph.nodeCount))
             let metres = points[from].distance(to: points[to])
-            guard from != to, (1_500...5_000).contains(metres),
+            guard from != to, (shortest...5_000).contains(metres),
                   let route = graph.route(from: from, to: to, metric: .time(.car), speeds: speeds), route.nodes.count > 2 else { continue }
             let arcs = zip(route.nodes, route.nodes.dropFirst()).compactMap { a, b in
                 graph.arcs(from: a).filter { Int(graph.arcHead[$0]) == b }.min { graph.arcLength[$0] < graph.arcLength[$1] }
