@@ -19,6 +19,16 @@ extension PluginContext {
         return value
     }
 
+    /// An `on` / `off` setting, or `fallback` when it is unset or empty.
+    public func isOn(_ key: String, default fallback: Bool) throws(SettingError) -> Bool {
+        switch settings[key]?.trimmingCharacters(in: .whitespaces) ?? "" {
+        case "": return fallback
+        case "on": return true
+        case "off": return false
+        case let other: throw SettingError("\(key) is \"\(other)\"; use on or off")
+        }
+    }
+
     /// 30 rather than 30.0, 0.5 as it is.
     private static func plain(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)

@@ -58,14 +58,13 @@ public struct CheckpointControlPlugin: Plugin {
         } else {
             roads = SyntheticRoads.county(.demoCounty)
         }
-        let seed = context.settings["CHECKPOINT_SEED_FROM_GRID"] ?? "off"
-        guard seed == "on" || seed == "off" else { throw SettingError("CHECKPOINT_SEED_FROM_GRID is \"\(seed)\"; use on or off") }
+        let seedFromGrid = try context.isOn("CHECKPOINT_SEED_FROM_GRID", default: false)
         let interval = context.settings["CHECKPOINT_CONTAINMENT_SECONDS"] ?? "5"
         guard let seconds = Int(interval), (1...10).contains(seconds) else {
             throw SettingError("CHECKPOINT_CONTAINMENT_SECONDS is \"\(interval)\"; use 1 to 10")
         }
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
-                      dataDirectory: context.dataDirectory, seedFromGrid: seed == "on", containmentInterval: .seconds(seconds), logger: context.logger)
+                      dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds), logger: context.logger)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.

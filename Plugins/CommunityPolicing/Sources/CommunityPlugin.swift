@@ -91,14 +91,13 @@ public struct CommunityPlugin: Plugin {
         policy.perDay = Int(try context.number("COMMUNITY_ALERTS_PER_DAY", in: 1...50, default: 3, unit: "alerts"))
         if let quiet = context.settings["COMMUNITY_QUIET_HOURS"], !quiet.isEmpty { policy.quietHours = try AlertPolicy.quietHours(quiet) }
         let outbox = context.settings["COMMUNITY_OUTBOX_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(context.dataDirectory)/alerts"
-        let demo = context.settings["COMMUNITY_DEMO_LEDGER"] ?? "off"
-        guard demo == "on" || demo == "off" || demo.isEmpty else { throw SettingError("COMMUNITY_DEMO_LEDGER is \"\(demo)\"; use on or off") }
+        let demoLedger = try context.isOn("COMMUNITY_DEMO_LEDGER", default: false)
         var sms: SmsGatewaySetting?
         if let gateway = context.settings["COMMUNITY_SMS_GATEWAY"], !gateway.isEmpty {
             sms = SmsGatewaySetting(endpoint: try SmsGatewayEndpoint(gateway), token: try context.secret(fromFileIn: "COMMUNITY_SMS_TOKEN_FILE"))
         }
         try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile, policy: policy, notifier: try OutboxDirectoryNotifier(directory: outbox),
-                      sms: sms, logger: context.logger, demoLedger: demo == "on")
+                      sms: sms, logger: context.logger, demoLedger: demoLedger)
         tips.trustedReliability = try context.number("COMMUNITY_TRUSTED_RELIABILITY", in: 0.5...1, default: 0.9, unit: "")
         tips.blurMetres = try context.number("COMMUNITY_TIP_BLUR_METRES", in: 100...5_000, default: 500, unit: "metres")
         duty.grace = Int64(try context.number("COMMUNITY_DUTY_GRACE_HOURS", in: 0...168, default: 24, unit: "hours") * 3_600_000)

@@ -85,12 +85,7 @@ public struct DispatchPlugin: Plugin {
                 throw DispatchError(.invalidArgument, "DISPATCH_ROSTER \(path): \(error.message)")
             }
         }
-        let autoMoveUp: Bool
-        switch context.settings["DISPATCH_AUTO_MOVE_UP"] ?? "on" {
-        case "on", "": autoMoveUp = true
-        case "off": autoMoveUp = false
-        case let other: throw DispatchError(.invalidArgument, "DISPATCH_AUTO_MOVE_UP is \"\(other)\"; use on or off")
-        }
+        let autoMoveUp = try context.isOn("DISPATCH_AUTO_MOVE_UP", default: true)
         let outside = try context.number("DISPATCH_ACCEPT_OUTSIDE_METRES", in: 0...50_000, default: 0, unit: "metres")
         desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, settings: settings, autoMoveUp: autoMoveUp,
                         roster: roster, retentionDays: Int(retentionDays), acceptOutsideMetres: outside)

@@ -73,13 +73,13 @@ public struct PatrolPlugin: Plugin {
     ///   (each closed shift's results are kept apart from them).
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
-        demoTeams = try Self.onOff(context.settings, "PATROL_DEMO_TEAMS", default: false)
-        drivesDispatch = try Self.onOff(context.settings, "PATROL_DRIVES_DISPATCH", default: true)
-        assignsUnits = try Self.onOff(context.settings, "PATROL_ASSIGNMENTS", default: true)
-        complianceSettings.visitRadius = try Self.number(context.settings, "PATROL_VISIT_RADIUS_METRES", 10...500, default: 50)
-        complianceSettings.dwellSeconds = try Self.number(context.settings, "PATROL_VISIT_SECONDS", 0...1_800, default: 60)
-        trackDays = Int64(try Self.number(context.settings, "PATROL_TRACK_DAYS", 1...90, default: 3))
-        terminals.silentAfter = Int64(try Self.number(context.settings, "PATROL_SILENT_SECONDS", 60...3_600, default: 300)) * 1_000
+        demoTeams = try context.isOn("PATROL_DEMO_TEAMS", default: false)
+        drivesDispatch = try context.isOn("PATROL_DRIVES_DISPATCH", default: true)
+        assignsUnits = try context.isOn("PATROL_ASSIGNMENTS", default: true)
+        complianceSettings.visitRadius = try context.number("PATROL_VISIT_RADIUS_METRES", in: 10...500, default: 50, unit: "metres")
+        complianceSettings.dwellSeconds = try context.number("PATROL_VISIT_SECONDS", in: 0...1_800, default: 60, unit: "seconds")
+        trackDays = Int64(try context.number("PATROL_TRACK_DAYS", in: 1...90, default: 3, unit: "days"))
+        terminals.silentAfter = Int64(try context.number("PATROL_SILENT_SECONDS", in: 60...3_600, default: 300, unit: "seconds")) * 1_000
         logger = context.logger
     }
 
@@ -88,21 +88,6 @@ public struct PatrolPlugin: Plugin {
         let store = try PatrolStore(path: "\(dataDirectory)/patrol.sqlite")
         duty = Duty(store: store, rotation: .fourTeamsThreeRotations, now: now)
         terminals = Terminals(store: store, now: now)
-    }
-
-    static func number(_ settings: [String: String], _ name: String, _ range: ClosedRange<Double>, default fallback: Double) throws -> Double {
-        guard let text = settings[name], !text.isEmpty else { return fallback }
-        guard let value = Double(text), range.contains(value) else { throw SettingError("\(name) is \"\(text)\"; use \(range.lowerBound) to \(range.upperBound)") }
-        return value
-    }
-
-    static func onOff(_ settings: [String: String], _ name: String, default fallback: Bool) throws -> Bool {
-        switch settings[name] ?? "" {
-        case "": return fallback
-        case "on": return true
-        case "off": return false
-        case let other: throw SettingError("\(name) is \"\(other)\"; use on or off")
-        }
     }
 
     public func register(on bus: BusClient) {

@@ -31,23 +31,19 @@ struct Simulator: Sendable {
     let logger: Logger
 
     /// From the `TERMINAL_*` settings (see TerminalPlugin).
-    init(settings values: [String: String], logger: Logger) throws {
-        func number(_ name: String, _ range: ClosedRange<Double>, _ fallback: Double) throws -> Double {
-            guard let text = values[name], !text.isEmpty else { return fallback }
-            guard let value = Double(text), range.contains(value) else { throw SettingError("\(name) is \"\(text)\"; use \(range.lowerBound) to \(range.upperBound)") }
-            return value
-        }
+    init(context: PluginContext) throws {
         var settings = Simulation.Settings()
-        settings.noiseMetres = try number("TERMINAL_NOISE_METRES", 0...100, 8)
-        settings.seed = UInt64(try number("TERMINAL_SEED", 0...Double(UInt32.max), 1))
-        let roads = values["TERMINAL_ROADS"] ?? ""
+        settings.noiseMetres = try context.number("TERMINAL_NOISE_METRES", in: 0...100, default: 8, unit: "metres")
+        settings.seed = UInt64(try context.number("TERMINAL_SEED", in: 0...Double(UInt32.max), default: 1, unit: "a whole number"))
+        let roads = context.settings["TERMINAL_ROADS"] ?? ""
         let graph: RoadGraph
         do {
             graph = roads.isEmpty ? SyntheticRoads.county(.demoCounty) : try GraphFile.read(from: roads)
         } catch {
             throw SettingError("TERMINAL_ROADS: \(error)")
         }
-        self.init(map: RoadMap(graph: graph), settings: settings, interval: .seconds(try number("TERMINAL_INTERVAL_SECONDS", 1...60, 5)), logger: logger)
+        let interval = try context.number("TERMINAL_INTERVAL_SECONDS", in: 1...60, default: 5, unit: "seconds")
+        self.init(map: RoadMap(graph: graph), settings: settings, interval: .seconds(interval), logger: context.logger)
     }
 
     init(map: RoadMap, settings: Simulation.Settings, interval: Duration, logger: Logger) {
@@ -201,7 +197,8 @@ enum SimulateCommand {
         var logger = Logger(label: "terminal")
         logger.logLevel = .info
         do {
-            let simulator = try Simulator(settings: Dictionary(uniqueKeysWithValues: options.compactMap { key, value in names[key].map { ($0, value) } }), logger: logger)
+            let settings = Dictionary(uniqueKeysWithValues: options.compactMap { key, value in names[key].map { ($0, value) } })
+            let simulator = try Simulator(context: PluginContext(instance: "terminal", dataDirectory: "", settings: settings, logger: logger))
             let bus = try await ToolConnection(options: options).connect()
             print("simulating the on-duty units' terminals every \(simulator.interval); Ctrl-C to stop")
             try await simulator.run(on: bus)

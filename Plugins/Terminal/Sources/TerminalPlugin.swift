@@ -23,7 +23,7 @@ public struct TerminalPlugin: Plugin {
     ///   empty: the demo county's roads.
     /// - `TERMINAL_SEED`: the drive's seed (default 1).
     public init(context: PluginContext) throws {
-        simulator = try Simulator(settings: context.settings, logger: context.logger)
+        simulator = try Simulator(context: context)
     }
 
     public func run(on bus: BusClient) async throws {
