@@ -79,6 +79,16 @@ struct PatrolComplianceTests {
         #expect(result.fixes == 71)
         #expect(result.shortfalls == ["point 必巡点2 (P2) not visited", "point 必巡点3 (P3) not visited", "line 必巡线1 (L1) \(Int((share * 100).rounded()))% covered",
                                       "stop at c2_1 08:10: 5 of 10 minutes"])
+        var response = Xunfang_Patrol_V1_ComplianceResponse()
+        response.shiftStart = t0
+        response.shiftEnd = assignment.shiftEnd
+        response.closed = true
+        response.units = [result]
+        PatrolPlugin.total(&response)
+        #expect(response.pointsVisited == 1 && response.pointsRequired == 3 && response.stopMinutesPlanned == 10 && abs(response.stopMinutesDelivered - 5) < 0.01)
+        let lines = ComplianceText.lines(response, names: ["S1": "城东北派出所", "G2": "城区网格2"])
+        #expect(lines[0].contains("(closed): 1 units; points 1/3 visited (33%)") && lines[2].contains("C001  城东北派出所  patrol  1/3") && lines[2].contains("城区网格2 5 min"),
+                "\(lines)")
         let early = evaluator.evaluate(assignment, fixes: fixes, until: t0 + 900_000)
         #expect(early.shortfalls.isEmpty, "mid-shift nothing is due yet: the stop runs to 08:20")
     }

@@ -15,28 +15,29 @@ enum ComplianceText {
             + "; dosage \(Int(answer.stopMinutesDelivered.rounded()))/\(Int(answer.stopMinutesPlanned)) min"
     }
 
-    static func row(_ unit: Xunfang_Patrol_V1_UnitCompliance) -> [String] {
+    /// `names`: GridModel's area names by id (empty: ids are shown).
+    static func row(_ unit: Xunfang_Patrol_V1_UnitCompliance, names: [String: String]) -> [String] {
         let visited = unit.points.filter { $0.visitedAt > 0 }.count
         let metres = unit.lines.reduce(0) { $0 + $1.metres }, covered = unit.lines.reduce(0) { $0 + $1.share * $1.metres }
         let delivered = unit.stops.reduce(0) { $0 + $1.deliveredMinutes }, planned = unit.stops.reduce(0) { $0 + Double($1.plannedMinutes) }
-        let top = unit.presence.first.map { "\($0.gridID) \(Int($0.minutes.rounded())) min" } ?? "-"
-        return [unit.callSign, unit.stationID, unit.onPatrol ? "patrol" : "station", "\(visited)/\(unit.points.count)", percent(covered, of: metres),
+        let top = unit.presence.first.map { "\(names[$0.gridID] ?? $0.gridID) \(Int($0.minutes.rounded())) min" } ?? "-"
+        return [unit.callSign, names[unit.stationID] ?? unit.stationID, unit.onPatrol ? "patrol" : "station", "\(visited)/\(unit.points.count)", percent(covered, of: metres),
                 "\(Int(delivered.rounded()))/\(Int(planned))", String(format: "%.1f", unit.kilometres), top, unit.shortfalls.joined(separator: "; ")]
     }
 
     static let columns = ["unit", "station", "duty", "points", "lines", "dosage min", "km", "most time in", "left undone"]
 
-    static func lines(_ answer: Xunfang_Patrol_V1_ComplianceResponse) -> [String] {
-        [heading(answer), columns.joined(separator: "  ")] + answer.units.map { row($0).filter { !$0.isEmpty }.joined(separator: "  ") }
+    static func lines(_ answer: Xunfang_Patrol_V1_ComplianceResponse, names: [String: String] = [:]) -> [String] {
+        [heading(answer), columns.joined(separator: "  ")] + answer.units.map { row($0, names: names).filter { !$0.isEmpty }.joined(separator: "  ") }
     }
 
-    static func html(_ answer: Xunfang_Patrol_V1_ComplianceResponse) -> String {
+    static func html(_ answer: Xunfang_Patrol_V1_ComplianceResponse, names: [String: String] = [:]) -> String {
         func escape(_ text: String) -> String {
             text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         }
         let header = columns.map { "<th>\(escape($0))</th>" }.joined()
         let body = answer.units.map { unit in
-            "<tr\(unit.shortfalls.isEmpty ? "" : " class=\"short\"")>" + row(unit).map { "<td>\(escape($0))</td>" }.joined() + "</tr>"
+            "<tr\(unit.shortfalls.isEmpty ? "" : " class=\"short\"")>" + row(unit, names: names).map { "<td>\(escape($0))</td>" }.joined() + "</tr>"
         }.joined(separator: "\n")
         return """
         <!doctype html>

@@ -1,6 +1,7 @@
 import Foundation
 import XunfangPluginKit
 import PatrolContract
+import GridModelContract
 
 /// `xunfang patrol on-duty|roster`: the roster from a shell, over the bus as the ctl client.
 enum RosterCommands {
@@ -109,12 +110,17 @@ enum RosterCommands {
         request.stationID = options["--station"] ?? ""
         request.callSign = options["--unit"] ?? ""
         do {
-            let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "Compliance", request, as: Xunfang_Patrol_V1_ComplianceResponse.self)
+            let client = try await ToolConnection(options: options).connect()
+            let answer = try await client.call(PatrolPlugin.service + "Compliance", request, as: Xunfang_Patrol_V1_ComplianceResponse.self)
+            // Stations and grids by name where GridModel answers, by id where it does not.
+            let areas = (try? await client.call(PatrolPlugin.listAreas, Xunfang_GridModel_V1_ListAreasRequest(), as: Xunfang_GridModel_V1_ListAreasResponse.self))?.areas ?? []
+            await client.close()
+            let names = Dictionary(areas.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
             let text: String
             switch options["--format"] ?? "text" {
             case "json": text = try answer.jsonString()
-            case "html": text = ComplianceText.html(answer)
-            default: text = ComplianceText.lines(answer).joined(separator: "\n")
+            case "html": text = ComplianceText.html(answer, names: names)
+            default: text = ComplianceText.lines(answer, names: names).joined(separator: "\n")
             }
             if let path = options["--out"] {
                 try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
