@@ -20,10 +20,8 @@ extension PatrolPlugin {
     static func assignmentTopic(_ callSign: String) -> String { "patrol.assignment.\(callSign)" }
 
     /// One pass: the current shift's assignments made and each change published.
-    func keepAssignments(_ bus: BusClient) async throws {
-        let roster = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest())
+    func keepAssignments(_ roster: Xunfang_Patrol_V1_OnDutyResponse, units: [Xunfang_Dispatch_V1_Unit], _ bus: BusClient) async throws {
         guard let shiftStart = roster.onDuty.map(\.shiftStart).max() else { return }
-        let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
         let stations = Dictionary(units.map { ($0.callSign, $0.homeStation) }, uniquingKeysWith: { first, _ in first })
         let plan: Xunfang_Situation_V1_DeploymentPlan
         if let kept = try duty.store.plan(shiftStart: shiftStart) {

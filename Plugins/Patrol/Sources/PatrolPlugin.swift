@@ -5,8 +5,9 @@ import DispatchContract
 import PatrolContract
 
 /// Patrol (巡逻): who is on duty, by the county's rotation (the documents' four teams in
-/// three rotations by default), units' teams, leave and swaps. Assignments, terminals,
-/// map-matched positions and compliance follow (issue 16). See Plugins/Patrol/README.md.
+/// three rotations by default), with Dispatch's availability following it; each shift's
+/// assignments from Situation's plan; officers' terminals through a gateway; compliance from
+/// their fixes; map matching. See Plugins/Patrol/README.md.
 public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
     static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments", "Compliance"]
@@ -150,20 +151,18 @@ public struct PatrolPlugin: Plugin {
         defer { plans?.cancel() }
         while !Task.isCancelled {
             var wait = Self.dutyPass
-            await flagSilentTerminals(bus)
-            if drivesDispatch {
-                do {
-                    wait = min(wait, try await keepDispatchOnRoster(bus))
-                } catch {
-                    logger.debug("Dispatch's units not brought onto the roster this pass", metadata: ["xunfang.error": "\(error)"])
+            do {
+                // One reading of the roster and of Dispatch's units serves the whole pass.
+                let roster = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest())
+                wait = min(wait, Self.untilChange(roster))
+                await flagSilentTerminals(roster.onDuty, bus)
+                if drivesDispatch || assignsUnits {
+                    let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+                    if drivesDispatch { try await keepDispatchOnRoster(roster, units: units, bus) }
+                    if assignsUnits { try await keepAssignments(roster, units: units, bus) }
                 }
-            }
-            if assignsUnits {
-                do {
-                    try await keepAssignments(bus)
-                } catch {
-                    logger.debug("assignments not made this pass", metadata: ["xunfang.error": "\(error)"])
-                }
+            } catch {
+                logger.debug("the roster's pass stopped early; the next one tries again", metadata: ["xunfang.error": "\(error)"])
             }
             do {
                 try await closeShifts(bus)
@@ -174,10 +173,14 @@ public struct PatrolPlugin: Plugin {
         }
     }
 
+    /// How long until the next shift change (a second past it).
+    static func untilChange(_ roster: Xunfang_Patrol_V1_OnDutyResponse) -> Duration {
+        .milliseconds(max(1_000, (roster.onDuty.map(\.shiftEnd).min() ?? roster.at) - roster.at + 1_000))
+    }
+
     /// On-duty units whose terminals went quiet, each silence announced once.
-    func flagSilentTerminals(_ bus: BusClient) async {
+    func flagSilentTerminals(_ onDuty: [Xunfang_Patrol_V1_UnitDuty], _ bus: BusClient) async {
         do {
-            let onDuty = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty
             for exception in try terminals.newlySilent(onDuty) {
                 _ = try await bus.publishConfirmed(Self.exceptionTopic, exception)
             }
@@ -186,14 +189,9 @@ public struct PatrolPlugin: Plugin {
         }
     }
 
-    /// One pass: Dispatch's rostered units put on or off duty as the roster says now.
-    /// Returns how long until the next shift change.
-    func keepDispatchOnRoster(_ bus: BusClient) async throws -> Duration {
+    /// Dispatch's rostered units put on or off duty as the roster says now.
+    func keepDispatchOnRoster(_ roster: Xunfang_Patrol_V1_OnDutyResponse, units: [Xunfang_Dispatch_V1_Unit], _ bus: BusClient) async throws {
         let rostered = Set(try duty.store.teams().keys)
-        let roster = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest())
-        let untilChange = Duration.milliseconds(max(1_000, (roster.onDuty.map(\.shiftEnd).min() ?? roster.at) - roster.at + 1_000))
-        guard !rostered.isEmpty else { return untilChange }
-        let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
         var came = 0, went = 0
         for change in DutySync.changes(units: units, onDuty: Set(roster.onDuty.map(\.callSign)), rostered: rostered) {
             var request = Xunfang_Dispatch_V1_UpdateUnitRequest()
@@ -207,7 +205,6 @@ public struct PatrolPlugin: Plugin {
             logger.info("units brought onto the roster", metadata: ["xunfang.on_duty": "\(came) came on", "xunfang.off_duty": "\(went) went off",
                                                                     "xunfang.teams": "\(roster.teamsOnShift.joined(separator: ","))"])
         }
-        return untilChange
     }
 
     /// Fills an empty roster from Dispatch's units once Dispatch answers: each station's
