@@ -163,6 +163,9 @@ public final class BusClient: FrameSink, Sendable {
         /// The bus's answer to a Hello that came before anyone waited for it (the link
         /// sends the Hello as it connects, so the Welcome can beat the connect's return).
         var earlyHandshake: Result<Xunfang_Bus_V1_Welcome, BusClientError>?
+        /// The current connection attempt: what an older attempt's link reports (its
+        /// closing, a late Reject) must not settle a newer one.
+        var attempt: UInt64 = 0
         var nextID: UInt64 = 1
         var calls: [UInt64: CheckedContinuation<Xunfang_Bus_V1_Response, any Error>] = [:]
         var receipts: [UInt64: CheckedContinuation<Xunfang_Bus_V1_Receipt, any Error>] = [:]
@@ -269,7 +272,11 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     private func connectOnce() async throws -> Xunfang_Bus_V1_Welcome {
-        state.withLock { $0.earlyHandshake = nil }
+        let sink = state.withLock { state in
+            state.earlyHandshake = nil
+            state.attempt += 1
+            return AttemptSink(client: self, attempt: state.attempt)
+        }
         // The Hello goes out as the connection opens, on the link's own thread: a busy
         // process cannot leave the bus waiting for it past its handshake window.
         let hello = helloFrame()
@@ -277,12 +284,12 @@ public final class BusClient: FrameSink, Sendable {
         switch transport {
         case .socket(let endpoint):
             do {
-                link = try await SocketLink.connect(endpoint, group: group!, sink: self, greeting: hello, logger: logger)
+                link = try await SocketLink.connect(endpoint, group: group!, sink: sink, greeting: hello, logger: logger)
             } catch {
                 throw BusClientError(.unavailable, "cannot reach the bus at \(endpoint): \(error)")
             }
         case .inProcess(let bus):
-            link = try await bus.connect(sink: self, greeting: hello)
+            link = try await bus.connect(sink: sink, greeting: hello)
         }
         // A bus that takes the connection but never answers (frozen, or a stranger on the
         // port) is given up on, so the caller can try again.
@@ -351,6 +358,8 @@ public final class BusClient: FrameSink, Sendable {
     }
 
     // MARK: - FrameSink
+
+    var client: BusClient? { self }
 
     func received(_ frame: Frame) {
         switch frame.kind {
@@ -486,6 +495,21 @@ public final class BusClient: FrameSink, Sendable {
             guard state.subscriptions[id]?.buffer.isEmpty == false else { return }
             swap(&chunk, &state.subscriptions[id]!.buffer)
         }
+    }
+
+    /// What a link of `attempt` reports as closing; an older attempt's is let be.
+    func linkClosed(attempt: UInt64) {
+        guard state.withLock({ $0.attempt == attempt }) else { return }
+        linkClosed()
+    }
+
+    /// A frame of `attempt`: an older attempt's Welcome or Reject is let be.
+    func received(_ frame: Frame, attempt: UInt64) {
+        switch frame.kind {
+        case .welcome, .reject: guard state.withLock({ $0.attempt == attempt }) else { return }
+        default: break
+        }
+        received(frame)
     }
 
     func linkClosed() {
@@ -859,4 +883,26 @@ extension Delivery {
             publishedAt: Date(timeIntervalSince1970: Double(deliver.publishedAtUnixMs) / 1_000),
             subscriptionID: deliver.subscriptionID, client: deliver.sequence == 0 ? nil : client, body: .received(payload))
     }
+}
+
+/// One connection attempt's view of its client: frames and the closing of its link come
+/// marked with the attempt, so a link from an attempt that already failed (its Reject
+/// read, its close arriving late) cannot answer the next attempt's handshake.
+private final class AttemptSink: FrameSink {
+    let owner: BusClient
+    let attempt: UInt64
+
+    init(client: BusClient, attempt: UInt64) {
+        owner = client
+        self.attempt = attempt
+    }
+
+    var client: BusClient? { owner }
+    func received(_ frame: Frame) { owner.received(frame, attempt: attempt) }
+    func received(_ deliveries: [Delivery]) { owner.received(deliveries) }
+    func received(_ request: PlainRequest) { owner.received(request) }
+    func received(_ response: PlainResponse) { owner.received(response) }
+    func received(_ receipt: PlainReceipt) { owner.received(receipt) }
+    func receivedBurstEnded() { owner.receivedBurstEnded() }
+    func linkClosed() { owner.linkClosed(attempt: attempt) }
 }

@@ -35,6 +35,8 @@ protocol FrameSink: AnyObject, Sendable {
     /// The end of a burst of `received` calls: hand over what was gathered.
     func receivedBurstEnded()
     func linkClosed()
+    /// The client durable deliveries are acknowledged through.
+    var client: BusClient? { get }
 }
 
 extension FrameLink {

@@ -187,7 +187,7 @@ final class InProcessPeer: BrokerPeer, @unchecked Sendable {
 
     init(sink: any FrameSink, loop: any EventLoop) {
         self.sink = sink
-        self.client = sink as? BusClient
+        self.client = sink.client
         self.loop = loop
     }
 

@@ -322,7 +322,7 @@ final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
 
     init(sink: any FrameSink, greeting: ByteBuffer?, logger: Logger) {
         self.sink = sink
-        self.client = sink as? BusClient
+        self.client = sink.client
         self.greeting = greeting
         self.logger = logger
     }
