@@ -73,7 +73,7 @@ public struct MapMatcher: Sendable {
     /// What a U-turn onto the road just driven costs on top of its length.
     var uTurnMetres: Double { 2 * settings.radius }
 
-    struct Candidate {
+    struct Candidate: Sendable {
         let arc: Int
         /// Metres along the arc from its tail.
         let offset: Double
@@ -94,52 +94,84 @@ public struct MapMatcher: Sendable {
         return Array(found.sorted { $0.distance < $1.distance }.prefix(settings.maxCandidates))
     }
 
-    /// One step of the model: the fixes kept, their candidates, and each candidate's best
+    /// One step of the model: the fix kept, its candidates, and each candidate's best
     /// score and the candidate before it.
-    struct Step {
+    struct Step: Sendable {
         let fix: Int
+        let time: Double
         let point: PlanarPoint
         let candidates: [Candidate]
+        let emission: [Double]
         var score: [Double]
         var previous: [Int]
         /// Starts a new piece of the model (the first, or after a break).
         var starts: Bool
     }
 
+    /// Whether a fix is left out of the model: too near the one kept before (noise, not a drive).
+    func isStill(_ point: PlanarPoint, after last: Step?) -> Bool {
+        guard let last else { return false }
+        return point.distance(to: last.point) < 2 * settings.sigma
+    }
+
+    /// The fix as the model's next step after `last`, with the road metres from each of
+    /// `last`'s candidates to each of its own (nil: no road within the radius).
+    func step(fix index: Int, time: Double, point: PlanarPoint, after last: Step?, search: ShortestPathSearch) -> (step: Step, roads: [[Double]])? {
+        let candidates = candidates(near: point)
+        guard !candidates.isEmpty else { return nil }
+        let emission = candidates.map { -0.5 * ($0.distance / settings.sigma) * ($0.distance / settings.sigma) }
+        var step = Step(fix: index, time: time, point: point, candidates: candidates, emission: emission, score: emission,
+                        previous: Array(repeating: -1, count: candidates.count), starts: true)
+        guard let last else { return (step, []) }
+        let straight = last.point.distance(to: point)
+        let roads = last.candidates.indices.map { a in
+            last.score[a] > -.infinity ? roadDistances(from: last.candidates[a], to: candidates, straight: straight, search: search) : candidates.map { _ in .infinity }
+        }
+        forward(&step, after: last, roads: roads)
+        return (step, roads)
+    }
+
+    /// The step's scores from the step before and the road metres between their candidates;
+    /// a break (a new piece) when no road joins them.
+    func forward(_ step: inout Step, after last: Step, roads: [[Double]]) {
+        let straight = last.point.distance(to: step.point)
+        var best = Array(repeating: -Double.infinity, count: step.candidates.count), from = Array(repeating: -1, count: step.candidates.count)
+        for (a, row) in roads.enumerated() where last.score[a] > -.infinity {
+            for (b, road) in row.enumerated() where road < .infinity {
+                let score = last.score[a] - abs(road - straight) / settings.beta
+                if score > best[b] { (best[b], from[b]) = (score, a) }
+            }
+        }
+        if best.contains(where: { $0 > -.infinity }) {
+            step.score = zip(best, step.emission).map { $0 + $1 }
+            step.previous = from
+            step.starts = false
+        } else {
+            step.score = step.emission
+            step.previous = Array(repeating: -1, count: step.candidates.count)
+            step.starts = true
+        }
+    }
+
+    /// The search the model's road distances are measured with (one per thread at a time).
+    public func makeSearch() -> ShortestPathSearch {
+        ShortestPathSearch(graph: graph, weights: graph.arcLength.indices.map { open[$0] ? graph.arcLength[$0] : .infinity })
+    }
+
     public func match(_ fixes: [Fix]) -> Result {
-        let search = ShortestPathSearch(graph: graph, weights: graph.arcLength.indices.map { open[$0] ? graph.arcLength[$0] : .infinity })
+        let search = makeSearch()
         var steps: [Step] = [], unmatched: [Int] = [], breaks = 0
         for (index, fix) in fixes.enumerated() {
             let point = projection.project(fix.point)
-            if let last = steps.last, index != fixes.count - 1, point.distance(to: last.point) < 2 * settings.sigma { continue }
-            let candidates = candidates(near: point)
-            guard !candidates.isEmpty else {
+            if index != fixes.count - 1, isStill(point, after: steps.last) { continue }
+            guard let (step, _) = step(fix: index, time: fix.time, point: point, after: steps.last, search: search) else {
                 unmatched.append(index)
                 continue
             }
-            let emission = candidates.map { -0.5 * ($0.distance / settings.sigma) * ($0.distance / settings.sigma) }
-            var step = Step(fix: index, point: point, candidates: candidates, score: emission, previous: Array(repeating: -1, count: candidates.count), starts: true)
-            if let last = steps.last {
-                let straight = last.point.distance(to: point)
-                var best = Array(repeating: -Double.infinity, count: candidates.count), from = Array(repeating: -1, count: candidates.count)
-                for (a, before) in last.candidates.enumerated() where last.score[a] > -.infinity {
-                    let roads = roadDistances(from: before, to: candidates, straight: straight, search: search)
-                    for (b, road) in roads.enumerated() where road < .infinity {
-                        let score = last.score[a] - abs(road - straight) / settings.beta
-                        if score > best[b] { (best[b], from[b]) = (score, a) }
-                    }
-                }
-                if best.contains(where: { $0 > -.infinity }) {
-                    step.score = zip(best, emission).map { $0 + $1 }
-                    step.previous = from
-                    step.starts = false
-                } else {
-                    breaks += 1
-                }
-            }
+            if step.starts, !steps.isEmpty { breaks += 1 }
             steps.append(step)
         }
-        return Result(arcs: drive(steps, fixes: fixes, search: search), unmatched: unmatched, breaks: breaks)
+        return Result(arcs: drive(steps, search: search), unmatched: unmatched, breaks: breaks)
     }
 
     /// Road metres from `from` to each of `targets`: along the same arc, or out of its head
@@ -160,13 +192,11 @@ public struct MapMatcher: Sendable {
         }
     }
 
-    /// The best sequence back from each piece's end, and the arcs that join its choices.
-    func drive(_ steps: [Step], fixes: [Fix], search: ShortestPathSearch) -> [MatchedArc] {
-        guard !steps.isEmpty else { return [] }
+    /// The likeliest candidate of each step: from each piece's end back along the pointers.
+    func choices(_ steps: [Step]) -> [Int] {
         var chosen = Array(repeating: 0, count: steps.count)
         var index = steps.count - 1
         while index >= 0 {
-            // The end of a piece: its best candidate; then back along the pointers to its start.
             chosen[index] = steps[index].score.indices.max { steps[index].score[$0] < steps[index].score[$1] } ?? 0
             while !steps[index].starts {
                 chosen[index - 1] = steps[index].previous[chosen[index]]
@@ -174,31 +204,38 @@ public struct MapMatcher: Sendable {
             }
             index -= 1
         }
-        var arcs: [MatchedArc] = []
-        for (position, step) in steps.enumerated() {
-            let here = step.candidates[chosen[position]]
-            let time = fixes[step.fix].time
-            guard position > 0, !step.starts else {
-                // A piece's first arc counts unless the fix lies at its very end (the drive
-                // starts at the junction, not on the road that leads into it).
-                let ends = position + 1 == steps.count || steps[position + 1].starts
-                if ends || graph.arcLength[here.arc] - here.offset > backwardSlack { arcs.append(MatchedArc(arc: here.arc, entered: time)) }
-                continue
-            }
-            let before = steps[position - 1].candidates[chosen[position - 1]], then = fixes[steps[position - 1].fix].time
-            if here.arc == before.arc && here.offset >= before.offset - backwardSlack { continue }
-            let rest = graph.arcLength[before.arc] - before.offset
-            search.run(from: [(Int(graph.arcHead[before.arc]), rest)], targets: [graph.tail(ofArc: here.arc)])
-            let between = search.pathArcs(to: graph.tail(ofArc: here.arc)) ?? []
-            let total = max(search.cost(graph.tail(ofArc: here.arc)) + here.offset, 1)
-            var travelled = rest
-            // A piece's last arc counts unless the fix lies at its very start (the drive ends
-            // at the junction).
-            let ends = position + 1 == steps.count || steps[position + 1].starts
-            for arc in between + (ends && here.offset <= backwardSlack ? [] : [here.arc]) {
-                arcs.append(MatchedArc(arc: arc, entered: then + (time - then) * min(1, travelled / total)))
-                travelled += graph.arcLength[arc]
-            }
+        return chosen
+    }
+
+    /// The best sequence back from each piece's end, and the arcs that join its choices.
+    func drive(_ steps: [Step], search: ShortestPathSearch) -> [MatchedArc] {
+        let chosen = choices(steps)
+        return steps.indices.flatMap { position in
+            let step = steps[position], ends = position + 1 == steps.count || steps[position + 1].starts
+            let before = step.starts ? nil : (steps[position - 1].candidates[chosen[position - 1]], steps[position - 1].time)
+            return arcs(to: step.candidates[chosen[position]], at: step.time, from: before, ends: ends, search: search)
+        }
+    }
+
+    /// The arcs driven to reach `here` (a step's choice) from the choice before it; `before`
+    /// nil starts a piece. `ends`: `here` is the last of its piece.
+    func arcs(to here: Candidate, at time: Double, from before: (candidate: Candidate, time: Double)?, ends: Bool, search: ShortestPathSearch) -> [MatchedArc] {
+        guard let (before, then) = before else {
+            // A piece's first arc counts unless the fix lies at its very end (the drive
+            // starts at the junction, not on the road that leads into it).
+            return ends || graph.arcLength[here.arc] - here.offset > backwardSlack ? [MatchedArc(arc: here.arc, entered: time)] : []
+        }
+        if here.arc == before.arc && here.offset >= before.offset - backwardSlack { return [] }
+        let rest = graph.arcLength[before.arc] - before.offset
+        search.run(from: [(Int(graph.arcHead[before.arc]), rest)], targets: [graph.tail(ofArc: here.arc)])
+        let between = search.pathArcs(to: graph.tail(ofArc: here.arc)) ?? []
+        let total = max(search.cost(graph.tail(ofArc: here.arc)) + here.offset, 1)
+        var travelled = rest, arcs: [MatchedArc] = []
+        // A piece's last arc counts unless the fix lies at its very start (the drive ends
+        // at the junction).
+        for arc in between + (ends && here.offset <= backwardSlack ? [] : [here.arc]) {
+            arcs.append(MatchedArc(arc: arc, entered: then + (time - then) * min(1, travelled / total)))
+            travelled += graph.arcLength[arc]
         }
         return arcs
     }

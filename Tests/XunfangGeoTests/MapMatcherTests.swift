@@ -51,4 +51,50 @@ struct MapMatcherTests {
             #expect(drives.count == 12 && mean >= floor, "every \(interval) s, \(noise) m: F1 \(mean)")
         }
     }
+
+    static func handBuiltFixes() -> [MapMatcher.Fix] {
+        let projection = LocalProjection(origin: GeoPoint(longitude: 104.28, latitude: 30.97))
+        var fixes: [MapMatcher.Fix] = []
+        for step in 0...12 { fixes.append(MapMatcher.Fix(time: Double(step) * 5, point: projection.unproject(PlanarPoint(x: 10 + Double(step) * 50, y: 6)))) }
+        fixes.append(MapMatcher.Fix(time: 62, point: projection.unproject(PlanarPoint(x: 300, y: 700))))
+        for step in 1...6 { fixes.append(MapMatcher.Fix(time: 65 + Double(step) * 5, point: projection.unproject(PlanarPoint(x: 606, y: 10 + Double(step) * 50)))) }
+        return fixes
+    }
+
+    @Test("online, fix by fix: each answer is final and comes `lag` moving fixes late; all answers together are the offline match")
+    func onlineHandBuilt() {
+        let matcher = MapMatcher(graph: Self.lattice), search = matcher.makeSearch(), fixes = Self.handBuiltFixes()
+        for lag in [1, 3, 50] {
+            var online = OnlineMatch(lag: lag), arcs: [MapMatcher.MatchedArc] = []
+            for (index, fix) in fixes.enumerated() {
+                let settled = online.add(fix, matcher: matcher, search: search)
+                #expect(settled.allSatisfy { $0.entered <= fix.time }, "lag \(lag), fix \(index)")
+                arcs += settled
+                if lag == 50 { #expect(settled.isEmpty) }
+            }
+            #expect(lag == 50 || online.settledUpTo != nil)
+            arcs += online.finish(matcher: matcher, search: search)
+            #expect(arcs == matcher.match(fixes).arcs, "lag \(lag)")
+            #expect(online.unmatched == 1 && online.breaks == 0)
+        }
+    }
+
+    @Test("online with a lag of eight moving fixes matches simulated drives about as well as offline")
+    func onlineSimulated() {
+        let graph = SyntheticRoads.county(.demoCounty)
+        for (interval, noise) in [(1.0, 20.0), (5.0, 10.0)] {
+            var settings = MapMatcher.Settings()
+            settings.sigma = noise
+            let matcher = MapMatcher(graph: graph, settings: settings), search = matcher.makeSearch()
+            let drives = SyntheticDrives.make(on: graph, count: 12, interval: interval, noise: noise, seed: 11)
+            var offline = 0.0, online = 0.0
+            for drive in drives {
+                offline += SyntheticDrives.score(matched: matcher.match(drive.fixes).arcs.map(\.arc), truth: drive.truth, graph: graph).f1
+                var track = OnlineMatch(lag: 8)
+                let arcs = drive.fixes.flatMap { track.add($0, matcher: matcher, search: search) } + track.finish(matcher: matcher, search: search)
+                online += SyntheticDrives.score(matched: arcs.map(\.arc), truth: drive.truth, graph: graph).f1
+            }
+            #expect(online / 12 >= offline / 12 - 0.03, "every \(interval) s, \(noise) m: online F1 \(online / 12), offline \(offline / 12)")
+        }
+    }
 }

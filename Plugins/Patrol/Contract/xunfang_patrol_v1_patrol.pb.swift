@@ -774,12 +774,16 @@ public nonisolated struct Xunfang_Patrol_V1_UnitCompliance: Sendable {
   /// most time first
   public var presence: [Xunfang_Patrol_V1_GridPresence] = []
 
+  /// between the fixes, straight
   public var kilometres: Double = 0
 
   public var fixes: UInt32 = 0
 
   /// what was left undone, for the duty officer
   public var shortfalls: [String] = []
+
+  /// along the roads the track was matched to (0: not matched)
+  public var roadKilometres: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2273,7 +2277,7 @@ nonisolated extension Xunfang_Patrol_V1_GridPresence: SwiftProtobuf.Message, Swi
 
 nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UnitCompliance"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{3}on_patrol\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}presence\0\u{1}kilometres\0\u{1}fixes\0\u{1}shortfalls\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{3}on_patrol\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}presence\0\u{1}kilometres\0\u{1}fixes\0\u{1}shortfalls\0\u{3}road_kilometres\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2293,6 +2297,7 @@ nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, S
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.kilometres) }()
       case 11: try { try decoder.decodeSingularUInt32Field(value: &self.fixes) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.shortfalls) }()
+      case 13: try { try decoder.decodeSingularDoubleField(value: &self.roadKilometres) }()
       default: break
       }
     }
@@ -2335,6 +2340,9 @@ nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, S
     if !self.shortfalls.isEmpty {
       try visitor.visitRepeatedStringField(value: self.shortfalls, fieldNumber: 12)
     }
+    if self.roadKilometres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.roadKilometres, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2351,6 +2359,7 @@ nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, S
     if lhs.kilometres != rhs.kilometres {return false}
     if lhs.fixes != rhs.fixes {return false}
     if lhs.shortfalls != rhs.shortfalls {return false}
+    if lhs.roadKilometres != rhs.roadKilometres {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -66,7 +66,7 @@ enum PatrolBenchmark {
             }
             results.append(("matching, one core", "points/s", Double(points) / max(seconds, 1e-9)))
             results.append(("fixes matched", "points", Double(points)))
-            results += try gateway()
+            results += try gateway(graph)
             if let directory = options.exportDirectory {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 try JSONSerialization.data(withJSONObject: exported).write(to: URL(fileURLWithPath: "\(directory)/drives.json"))
@@ -79,35 +79,51 @@ enum PatrolBenchmark {
         }
     }
 
-    /// 1,852 terminals reporting once a second for a minute through the gateway's checks and
-    /// store (no bus): the share of one core it takes.
-    static func gateway() throws -> [(String, String, Double)] {
+    /// 1,852 terminals reporting once a second for a minute, each driving its own route on
+    /// `graph` with 10 m GPS error, through the gateway's checks and store (no bus), once
+    /// without and once with online map matching, a second of each in turn: the share of
+    /// one core each takes.
+    static func gateway(_ graph: RoadGraph) throws -> [(String, String, Double)] {
         let directory = NSTemporaryDirectory() + "xunfang-bench-patrol-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let start: Int64 = 1_796_180_400_000
-        let store = try PatrolStore(path: "\(directory)/patrol.sqlite")
+        let start: Int64 = 1_796_180_400_000, seconds = 60
+        let drives = SyntheticDrives.make(on: graph, count: 2_400, interval: 1, noise: 10, seed: 3).filter { $0.fixes.count >= seconds }
         let units = (1...1_852).map { String(format: "T%04d", $0) }
-        try store.put(teams: units.map { ($0, "一班") })
+        guard drives.count >= units.count else { throw BusClientError(.internal, "only \(drives.count) drives of a minute on this graph") }
+        let plain = try PatrolStore(path: "\(directory)/plain.sqlite"), matched = try PatrolStore(path: "\(directory)/matched.sqlite")
+        for store in [plain, matched] { try store.put(teams: units.map { ($0, "一班") }) }
         let clock = Clock(now: start)
-        let terminals = Terminals(store: store, now: { clock.now })
-        var busy = 0.0
-        for second in 0..<60 {
+        let matching = TrackMatching(graph: graph)
+        var busy = (plain: 0.0, matched: 0.0)
+        for second in 0..<seconds {
             clock.now = start + Int64(second) * 1_000
             var request = Xunfang_Patrol_V1_ReportRequest()
             request.pings = units.enumerated().map { index, callSign in
                 var ping = Xunfang_Patrol_V1_Ping()
                 ping.callSign = callSign
-                ping.position.longitude = 104.2 + Double(index % 50) * 0.003 + Double(second) * 0.00005
-                ping.position.latitude = 30.9 + Double(index / 50) * 0.003
+                ping.position.longitude = drives[index].fixes[second].point.longitude
+                ping.position.latitude = drives[index].fixes[second].point.latitude
                 ping.at = clock.now
                 return ping
             }
-            var accepted: UInt32 = 0
-            busy += try BenchReport.milliseconds { accepted = try terminals.report(request).response.accepted }
-            guard accepted == 1_852 else { throw BusClientError(.internal, "the gateway refused \(1_852 - Int(accepted)) of a second's fixes") }
+            var accepted = [0, 0]
+            busy.plain += try BenchReport.milliseconds { accepted[0] = try Terminals(store: plain, now: { clock.now }).report(request).accepted.count }
+            busy.matched += try BenchReport.milliseconds {
+                let pings = try Terminals(store: matched, now: { clock.now }).report(request).accepted
+                accepted[1] = pings.count
+                try matching.take(pings.map { ($0.callSign, PatrolStore.Fix(at: $0.at, longitude: $0.position.longitude, latitude: $0.position.latitude)) },
+                                  store: matched, now: clock.now)
+            }
+            guard accepted == [1_852, 1_852] else { throw BusClientError(.internal, "the gateway refused some of a second's fixes: \(accepted)") }
         }
-        return [("gateway: 1,852 fixes a second", "ms/s", busy / 60), ("gateway: share of one core", "%", busy / 60 / 10)]
+        let arcs = try units.reduce(0) { $0 + (try matched.driven(of: $1, from: start, to: start + 3_600_000).count) }
+        let perSecond = (plain: busy.plain / Double(seconds), matched: busy.matched / Double(seconds))
+        return [("gateway: 1,852 fixes a second", "ms/s", perSecond.plain), ("gateway: share of one core", "%", perSecond.plain / 10),
+                ("gateway + online matching: 1,852 fixes a second", "ms/s", perSecond.matched),
+                ("gateway + online matching: share of one core", "%", perSecond.matched / 10),
+                ("online matching alone: share of one core", "%", (perSecond.matched - perSecond.plain) / 10),
+                ("online matching: arcs settled in the minute", "arcs", Double(arcs))]
     }
 
     /// The bench's clock, moved on a second at a time.

@@ -32,10 +32,12 @@ extension PatrolPlugin {
     /// Every assigned unit of the shift judged up to `until`.
     func judge(shiftStart: Int64, until: Int64, using evaluator: PatrolCompliance, filter: (Xunfang_Patrol_V1_Assignment) -> Bool = { _ in true }) throws -> [Xunfang_Patrol_V1_UnitCompliance] {
         try duty.store.assignments(shiftStart: shiftStart).values.filter(filter).sorted { $0.callSign < $1.callSign }.map { assignment in
-            let fixes = try duty.store.fixes(of: assignment.callSign, from: shiftStart, to: min(until, assignment.shiftEnd)).map {
-                PatrolCompliance.Fix(at: $0.at, point: evaluator.projection.project(GeoPoint(longitude: $0.longitude, latitude: $0.latitude)))
+            let end = min(until, assignment.shiftEnd), project = evaluator.projection.project
+            let fixes = try duty.store.fixes(of: assignment.callSign, from: shiftStart, to: end).map {
+                PatrolCompliance.Fix(at: $0.at, point: project(GeoPoint(longitude: $0.longitude, latitude: $0.latitude)))
             }
-            return evaluator.evaluate(assignment, fixes: fixes, until: until)
+            let roads = try duty.store.driven(of: assignment.callSign, from: shiftStart, to: end).map { ((project($0.from), project($0.to)), metres: $0.metres) }
+            return evaluator.evaluate(assignment, fixes: fixes, roads: roads, until: until)
         }
     }
 

@@ -43,8 +43,13 @@ struct PatrolCompliance: Sendable {
         self.settings = settings
     }
 
-    /// The unit's compliance up to `until` (the shift's end once it is over).
-    func evaluate(_ assignment: Xunfang_Patrol_V1_Assignment, fixes: [Fix], until: Int64) -> Xunfang_Patrol_V1_UnitCompliance {
+    /// A stretch of road or track, planar.
+    typealias Segment = (from: PlanarPoint, to: PlanarPoint)
+
+    /// The unit's compliance up to `until` (the shift's end once it is over). Lines count as
+    /// driven along `roads`, the arcs its track was matched to, when there are any; along
+    /// the straight stretches between its fixes otherwise.
+    func evaluate(_ assignment: Xunfang_Patrol_V1_Assignment, fixes: [Fix], roads: [(Segment, metres: Double)] = [], until: Int64) -> Xunfang_Patrol_V1_UnitCompliance {
         var result = Xunfang_Patrol_V1_UnitCompliance()
         result.callSign = assignment.callSign
         result.stationID = assignment.stationID
@@ -55,7 +60,9 @@ struct PatrolCompliance: Sendable {
         let stretches = zip(fixes, fixes.dropFirst()).filter { Double($1.at - $0.at) / 1_000 <= settings.maxGapSeconds }
         result.kilometres = stretches.reduce(0) { $0 + $1.0.point.distance(to: $1.1.point) } / 1_000
         result.points = assignment.points.map { visit($0, fixes: fixes) }
-        result.lines = assignment.lines.map { coverage($0, stretches: stretches) }
+        result.roadKilometres = roads.reduce(0) { $0 + $1.metres } / 1_000
+        let driven = roads.isEmpty ? stretches.map { ($0.0.point, $0.1.point) } : roads.map(\.0)
+        result.lines = assignment.lines.map { coverage($0, along: driven) }
         result.stops = assignment.stops.map { delivery($0, stretches: stretches, until: until) }
         result.presence = presence(stretches)
         let ended = until >= assignment.shiftEnd
@@ -97,7 +104,7 @@ struct PatrolCompliance: Sendable {
     }
 
     /// The share of the line's length (in pieces of at most 25 m) passed within the tolerance.
-    func coverage(_ site: Xunfang_Patrol_V1_MustPatrol, stretches: [(Fix, Fix)]) -> Xunfang_Patrol_V1_LineCoverage {
+    func coverage(_ site: Xunfang_Patrol_V1_MustPatrol, along driven: [Segment]) -> Xunfang_Patrol_V1_LineCoverage {
         var coverage = Xunfang_Patrol_V1_LineCoverage()
         coverage.siteID = site.siteID
         coverage.name = site.name
@@ -113,8 +120,8 @@ struct PatrolCompliance: Sendable {
         coverage.metres = pieces.reduce(0) { $0 + $1.metres }
         guard coverage.metres > 0 else { return coverage }
         let box = BoundingBox(covering: path).expanded(by: settings.lineTolerance)
-        let near = stretches.filter { box.intersects(BoundingBox(covering: [$0.0.point, $0.1.point])) }
-        let passed = pieces.filter { piece in near.contains { piece.middle.distance(toSegment: $0.0.point, $0.1.point) <= settings.lineTolerance } }
+        let near = driven.filter { box.intersects(BoundingBox(covering: [$0.from, $0.to])) }
+        let passed = pieces.filter { piece in near.contains { piece.middle.distance(toSegment: $0.from, $0.to) <= settings.lineTolerance } }
         coverage.share = passed.reduce(0) { $0 + $1.metres } / coverage.metres
         return coverage
     }

@@ -1,5 +1,6 @@
 public import XunfangPluginKit
 public import Foundation
+import XunfangGeo
 import Logging
 import DispatchContract
 import PatrolContract
@@ -56,6 +57,8 @@ public struct PatrolPlugin: Plugin {
     var complianceSettings = PatrolCompliance.Settings()
     /// `PATROL_TRACK_DAYS`: how long fixes are kept.
     var trackDays: Int64 = 3
+    /// `PATROL_MATCH` on: tracks matched to `PATROL_ROADS` as the fixes come in.
+    var matching: TrackMatching?
     var logger = Logger(label: "patrol")
 
     /// Settings:
@@ -72,6 +75,10 @@ public struct PatrolPlugin: Plugin {
     ///   (0 to 1800, default 60): a must-patrol point is visited by staying that near that long.
     /// - `PATROL_TRACK_DAYS` (1 to 90, default 3): how long the terminals' fixes are kept
     ///   (each closed shift's results are kept apart from them).
+    /// - `PATROL_MATCH` (`on` or `off`, default on): each unit's track is matched to the roads
+    ///   as it comes in, and lines count as driven along the matched roads.
+    /// - `PATROL_ROADS` (a road graph file from `xunfang grid import-osm`; default the demo
+    ///   county's roads): the roads tracks are matched to.
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
         demoTeams = try context.isOn("PATROL_DEMO_TEAMS", default: false)
@@ -81,6 +88,14 @@ public struct PatrolPlugin: Plugin {
         complianceSettings.dwellSeconds = try context.number("PATROL_VISIT_SECONDS", in: 0...1_800, default: 60, unit: "seconds")
         trackDays = Int64(try context.number("PATROL_TRACK_DAYS", in: 1...90, default: 3, unit: "days"))
         terminals.silentAfter = Int64(try context.number("PATROL_SILENT_SECONDS", in: 60...3_600, default: 300, unit: "seconds")) * 1_000
+        if try context.isOn("PATROL_MATCH", default: true) {
+            let roads = context.settings["PATROL_ROADS"] ?? ""
+            do {
+                matching = TrackMatching(graph: roads.isEmpty ? SyntheticRoads.county(.demoCounty) : try GraphFile.read(from: roads))
+            } catch {
+                throw SettingError("PATROL_ROADS: \(error)")
+            }
+        }
         logger = context.logger
     }
 
@@ -100,9 +115,14 @@ public struct PatrolPlugin: Plugin {
         bus.serve(Self.service + "RecordSwap") { (request: Xunfang_Patrol_V1_Swap, _) in try duty.record(request) }
         bus.serve(Self.service + "OnDuty") { (request: Xunfang_Patrol_V1_OnDutyRequest, _) in try duty.onDuty(request) }
         bus.serve(Self.service + "Roster") { (request: Xunfang_Patrol_V1_RosterRequest, _) in try duty.roster(request) }
-        let terminals = self.terminals
+        let terminals = self.terminals, matching = self.matching
         bus.serve(Self.service + "Report") { (request: Xunfang_Patrol_V1_ReportRequest, _) in
-            let (response, accepted) = try await onOwnThread { try terminals.report(request) }
+            let (response, accepted) = try await onOwnThread {
+                let (response, accepted) = try terminals.report(request)
+                try matching?.take(accepted.map { ($0.callSign, PatrolStore.Fix(at: $0.at, longitude: $0.position.longitude, latitude: $0.position.latitude)) },
+                                   store: terminals.store, now: terminals.now())
+                return (response, accepted)
+            }
             for ping in accepted {
                 var position = Xunfang_Dispatch_V1_UnitPosition()
                 position.callSign = ping.callSign
@@ -165,6 +185,7 @@ public struct PatrolPlugin: Plugin {
                 logger.debug("the roster's pass stopped early; the next one tries again", metadata: ["xunfang.error": "\(error)"])
             }
             do {
+                if let matching { try await onOwnThread { [duty] in try matching.settleQuiet(store: duty.store, now: duty.now()) } }
                 try await closeShifts(bus)
             } catch {
                 logger.warning("closed shifts not judged this pass", metadata: ["xunfang.error": "\(error)"])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import XunfangGeo
 import XunfangOutbox
 import PatrolContract
 import SituationAnalysisContract
@@ -47,7 +48,79 @@ final class PatrolStore: Sendable {
                                                PRIMARY KEY (shift_start, call_sign));
                 """)
         }
+        migrator.registerMigration("v5 driven arcs") { db in
+            // The road arcs each unit's matched track settled on, and the time of the newest
+            // fix settled (the fixes after it are matched again after a restart).
+            try db.execute(sql: """
+                CREATE TABLE driven (seq INTEGER PRIMARY KEY, call_sign TEXT NOT NULL, entered INTEGER NOT NULL, from_node INTEGER NOT NULL,
+                                     to_node INTEGER NOT NULL, from_longitude REAL NOT NULL, from_latitude REAL NOT NULL,
+                                     to_longitude REAL NOT NULL, to_latitude REAL NOT NULL, metres REAL NOT NULL);
+                CREATE INDEX driven_unit ON driven (call_sign, entered);
+                CREATE INDEX driven_entered ON driven (entered);
+                CREATE TABLE match_progress (call_sign TEXT PRIMARY KEY NOT NULL, settled INTEGER NOT NULL);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    /// A road arc a unit's matched track drove.
+    struct DrivenArc: Equatable, Sendable {
+        var callSign: String
+        var entered: Int64
+        var fromNode: Int64
+        var toNode: Int64
+        var from: GeoPoint
+        var to: GeoPoint
+        var metres: Double
+    }
+
+    /// Keeps settled arcs and each unit's newest settled fix, together.
+    func record(driven arcs: [DrivenArc], progress: [String: Int64]) throws {
+        guard !arcs.isEmpty || !progress.isEmpty else { return }
+        try queue.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO driven (call_sign, entered, from_node, to_node, from_longitude, from_latitude, to_longitude, to_latitude, metres)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for arc in arcs {
+                try insert.execute(arguments: [arc.callSign, arc.entered, arc.fromNode, arc.toNode, arc.from.longitude, arc.from.latitude,
+                                               arc.to.longitude, arc.to.latitude, arc.metres])
+            }
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO match_progress (call_sign, settled) VALUES (?, ?)
+                ON CONFLICT (call_sign) DO UPDATE SET settled = max(settled, excluded.settled)
+                """)
+            for (callSign, settled) in progress { try upsert.execute(arguments: [callSign, settled]) }
+        }
+    }
+
+    /// The newest settled fix of each of these units that has one, and the last arc kept.
+    func matchProgress(of units: [String]) throws -> [String: (at: Int64, lastArc: [Int64]?)] {
+        guard !units.isEmpty else { return [:] }
+        return try queue.read { db in
+            let marks = "(\(units.map { _ in "?" }.joined(separator: ",")))"
+            let last = try Row.fetchAll(db, sql: """
+                SELECT call_sign, from_node, to_node FROM driven WHERE seq IN (SELECT max(seq) FROM driven WHERE call_sign IN \(marks) GROUP BY call_sign)
+                """, arguments: StatementArguments(units))
+            let arcs = Dictionary(uniqueKeysWithValues: last.map { ($0["call_sign"] as String, [$0["from_node"] as Int64, $0["to_node"] as Int64]) })
+            return Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT call_sign, settled FROM match_progress WHERE call_sign IN \(marks)",
+                                                                     arguments: StatementArguments(units)).map { row in
+                let callSign: String = row["call_sign"]
+                return (callSign, (row["settled"] as Int64, arcs[callSign]))
+            })
+        }
+    }
+
+    /// The arcs a unit drove, entered in `from..<to`, in order.
+    func driven(of callSign: String, from: Int64, to: Int64) throws -> [DrivenArc] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM driven WHERE call_sign = ? AND entered >= ? AND entered < ? ORDER BY entered, seq",
+                             arguments: [callSign, from, to]).map { row in
+                DrivenArc(callSign: row["call_sign"], entered: row["entered"], fromNode: row["from_node"], toNode: row["to_node"],
+                          from: GeoPoint(longitude: row["from_longitude"], latitude: row["from_latitude"]),
+                          to: GeoPoint(longitude: row["to_longitude"], latitude: row["to_latitude"]), metres: row["metres"])
+            }
+        }
     }
 
     /// The shift's plan, from Situation (the newest made for that shift).
@@ -90,9 +163,12 @@ final class PatrolStore: Sendable {
         }
     }
 
-    /// Fixes before `before` go (the track's retention).
+    /// Fixes and driven arcs before `before` go (the track's retention).
     func pruneFixes(before: Int64) throws {
-        try queue.write { db in try db.execute(sql: "DELETE FROM fix WHERE at < ?", arguments: [before]) }
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM fix WHERE at < ?", arguments: [before])
+            try db.execute(sql: "DELETE FROM driven WHERE entered < ?", arguments: [before])
+        }
     }
 
     /// A closed shift's results, kept once.

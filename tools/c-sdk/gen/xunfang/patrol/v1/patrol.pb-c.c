@@ -3965,7 +3965,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_presence__descriptor 
   (ProtobufCMessageInit) xunfang__patrol__v1__grid_presence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__field_descriptors[12] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__field_descriptors[13] =
 {
   {
     "call_sign",
@@ -4111,6 +4111,18 @@ static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "road_kilometres",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, road_kilometres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__patrol__v1__unit_compliance__field_indices_by_name[] = {
   0,   /* field[0] = call_sign */
@@ -4120,6 +4132,7 @@ static const unsigned xunfang__patrol__v1__unit_compliance__field_indices_by_nam
   4,   /* field[4] = on_patrol */
   5,   /* field[5] = points */
   8,   /* field[8] = presence */
+  12,   /* field[12] = road_kilometres */
   3,   /* field[3] = shift_end */
   2,   /* field[2] = shift_start */
   11,   /* field[11] = shortfalls */
@@ -4129,7 +4142,7 @@ static const unsigned xunfang__patrol__v1__unit_compliance__field_indices_by_nam
 static const ProtobufCIntRange xunfang__patrol__v1__unit_compliance__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descriptor =
 {
@@ -4139,7 +4152,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descripto
   "Xunfang__Patrol__V1__UnitCompliance",
   "xunfang.patrol.v1",
   sizeof(Xunfang__Patrol__V1__UnitCompliance),
-  12,
+  13,
   xunfang__patrol__v1__unit_compliance__field_descriptors,
   xunfang__patrol__v1__unit_compliance__field_indices_by_name,
   1,  xunfang__patrol__v1__unit_compliance__number_ranges,

@@ -705,6 +705,9 @@ struct  Xunfang__Patrol__V1__UnitCompliance
    */
   size_t n_presence;
   Xunfang__Patrol__V1__GridPresence **presence;
+  /*
+   * between the fixes, straight
+   */
   double kilometres;
   uint32_t fixes;
   /*
@@ -712,10 +715,14 @@ struct  Xunfang__Patrol__V1__UnitCompliance
    */
   size_t n_shortfalls;
   char **shortfalls;
+  /*
+   * along the roads the track was matched to (0: not matched)
+   */
+  double road_kilometres;
 };
 #define XUNFANG__PATROL__V1__UNIT_COMPLIANCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__unit_compliance__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0 }
 
 
 struct  Xunfang__Patrol__V1__ComplianceRequest
