@@ -57,6 +57,17 @@ public enum ChinaTime {
         "星期" + ["一", "二", "三", "四", "五", "六", "日"][(weekday - 1 + 7) % 7]
     }
 
+    /// The ten-day period (旬) holding day `number`: the 1st–10th (上旬), 11th–20th (中旬) or
+    /// 21st to the month's end (下旬, 8 to 11 days). Its first day, the day after its last,
+    /// and which of the three it is (0, 1, 2).
+    public static func tenDays(containing number: Int64) -> (first: Int64, next: Int64, part: Int) {
+        let (year, month, date) = civil(number)
+        let part = min((date - 1) / 10, 2)
+        let first = dayNumber(year: year, month: month, day: part * 10 + 1)
+        let next = part < 2 ? first + 10 : dayNumber(year: month == 12 ? year + 1 : year, month: month == 12 ? 1 : month + 1, day: 1)
+        return (first, next, Int(part))
+    }
+
     /// Midnight (China) starting day `number`.
     public static func start(ofDay number: Int64) -> Int64 { number * day - offset }
 

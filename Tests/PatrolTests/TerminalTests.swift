@@ -109,6 +109,17 @@ struct TerminalBusTests {
         request.shiftStart = assignment.shiftStart
         let report = try await desk.call(Self.patrol + "Compliance", request, as: Xunfang_Patrol_V1_ComplianceResponse.self)
         #expect(report.closed && report.units.count == 1 && report.pointsRequired == 1 && report.pointsVisited == 0 && report.units[0].fixes == 20)
+        // The day's report, asked for without a date at 16:30: the last whole day (1 December) has
+        // nothing; the 2nd named has the judged shift and its site with its place.
+        let yesterday = try await desk.call(Self.patrol + "ComplianceReport", Xunfang_Patrol_V1_ComplianceReportRequest(), as: Xunfang_Patrol_V1_ComplianceReportResponse.self)
+        #expect(yesterday.from == china("2026-12-01 00:00") && yesterday.to == china("2026-12-02 00:00") && yesterday.shifts == 0)
+        var dayRequest = Xunfang_Patrol_V1_ComplianceReportRequest()
+        dayRequest.at = china("2026-12-02 12:00")
+        let day = try await desk.call(Self.patrol + "ComplianceReport", dayRequest, as: Xunfang_Patrol_V1_ComplianceReportResponse.self)
+        #expect(day.shifts == 1 && day.total.unitShifts == 1 && day.total.pointsRequired == 1 && day.total.shortUnitShifts == 1)
+        #expect(day.sites.map(\.siteID) == ["PP001"] && day.sites[0].assigned == 1 && day.sites[0].done == 0 && day.sites[0].position.longitude == 104.30)
+        dayRequest.period = "week"
+        await #expect(throws: BusClientError.self) { try await desk.call(Self.patrol + "ComplianceReport", dayRequest, as: Xunfang_Patrol_V1_ComplianceReportResponse.self) }
         for client in [desk, client] { await client.close() }
         await server.stop()
     }

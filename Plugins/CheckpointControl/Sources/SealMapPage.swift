@@ -31,33 +31,23 @@ enum SealMapPage {
     /// Green grids can be sealed in time, red cannot, grey need no ring; each ring point a
     /// dot with its unit and time on hover; a table of the grids that cannot be sealed.
     static func html(_ map: SealMapResponse, grids: [SealFeasibility.Grid]) -> String {
-        let all = grids.flatMap(\.outline)
-        guard let first = all.first else { return "" }
-        let projection = LocalProjection(origin: first)
-        let planar = all.map(projection.project)
-        let minX = planar.map(\.x).min()!, maxX = planar.map(\.x).max()!, minY = planar.map(\.y).min()!, maxY = planar.map(\.y).max()!
-        let scale = 900 / max(maxX - minX, maxY - minY, 1)
-        func svg(_ point: GeoPoint) -> (x: String, y: String) {
-            let p = projection.project(point)
-            return (String(format: "%.1f", (p.x - minX) * scale + 10), String(format: "%.1f", (maxY - p.y) * scale + 10))
-        }
+        guard let frame = SVGFrame(covering: grids.flatMap(\.outline), width: 920) else { return "" }
         let outlines = Dictionary(grids.map { ($0.id, $0.outline) }, uniquingKeysWith: { first, _ in first })
         var shapes = "", dots = "", rows = ""
         for cell in map.cells {
             let colour = !cell.feasible ? "#e45756" : cell.ring.isEmpty ? "#bbbbbb" : "#54a24b"
             let title = "\(cell.gridName) \(cell.gridID): " + (cell.feasible ? "\(cell.ring.count) points, last in \(Int(cell.latestSeconds)) s" : cell.reason)
-            shapes += "<polygon points=\"\((outlines[cell.gridID] ?? []).map { "\(svg($0).x),\(svg($0).y)" }.joined(separator: " "))\" fill=\"\(colour)\" fill-opacity=\"0.45\" "
+            shapes += "<polygon points=\"\((outlines[cell.gridID] ?? []).map(frame.coordinates).joined(separator: " "))\" fill=\"\(colour)\" fill-opacity=\"0.45\" "
                 + "stroke=\"#333\" stroke-width=\"0.5\"><title>\(AfterAction.escape(title))</title></polygon>\n"
             for point in cell.ring {
-                let at = svg(GeoPoint(longitude: point.longitude, latitude: point.latitude))
-                dots += "<circle cx=\"\(at.x)\" cy=\"\(at.y)\" r=\"2.5\" fill=\"#1f4e79\"><title>\(AfterAction.escape("\(point.unit) → \(point.roadName.isEmpty ? "node \(point.node)" : point.roadName), \(Int(point.seconds)) s"))</title></circle>\n"
+                let at = GeoPoint(longitude: point.longitude, latitude: point.latitude)
+                dots += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\"", frame.x(at), frame.y(at)) + " r=\"2.5\" fill=\"#1f4e79\"><title>\(AfterAction.escape("\(point.unit) → \(point.roadName.isEmpty ? "node \(point.node)" : point.roadName), \(Int(point.seconds)) s"))</title></circle>\n"
             }
             if !cell.feasible {
                 rows += "<tr><td>\(AfterAction.escape(cell.gridID))</td><td>\(AfterAction.escape(cell.gridName))</td><td>\(cell.pointsNeeded)</td>"
                     + "<td>\(AfterAction.escape(cell.reason))</td></tr>\n"
             }
         }
-        let width = Int((maxX - minX) * scale) + 20, height = Int((maxY - minY) * scale) + 20
         let title = "关城门 \(Int(map.targetSeconds)) 秒封控可行性 · seal feasibility"
         return """
         <!DOCTYPE html>
@@ -68,7 +58,7 @@ enum SealMapPage {
         <p>\(map.feasibleGrids) of \(map.cells.count) grids can be sealed within \(Int(map.targetSeconds)) s by \(map.units) units and staffed \
         checkpoints, computed \(ChinaTime.format(milliseconds: map.computedAt)) (China time). Green: sealable; red: not; grey: no ring needed. \
         Hover a grid or a point for details.</p>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)">
+        \(frame.open(label: "grids by seal feasibility"))
         \(shapes)\(dots)</svg>
         <h2>Grids that cannot be sealed in time</h2>
         <table><tr><th>grid</th><th>name</th><th>points needed</th><th>why</th></tr>

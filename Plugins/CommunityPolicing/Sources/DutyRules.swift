@@ -24,11 +24,8 @@ enum DutyRules {
     static func period(_ kind: Xunfang_Community_V1_CompliancePeriod, containing time: Int64) -> Period {
         let day = ChinaTime.dayNumber(time)
         if kind == .tenDays {
-            let (year, month, date) = ChinaTime.civil(day)
-            let part = min((date - 1) / 10, 2)
-            let first = ChinaTime.dayNumber(year: year, month: month, day: part * 10 + 1)
-            let next = part < 2 ? first + 10 : ChinaTime.dayNumber(year: month == 12 ? year + 1 : year, month: month == 12 ? 1 : month + 1, day: 1)
-            return Period(kind: kind, label: ChinaTime.label(ofDay: first).prefix(7) + " " + ["上旬", "中旬", "下旬"][Int(part)],
+            let (first, next, part) = ChinaTime.tenDays(containing: day)
+            return Period(kind: kind, label: ChinaTime.label(ofDay: first).prefix(7) + " " + ["上旬", "中旬", "下旬"][part],
                           from: ChinaTime.start(ofDay: first), to: ChinaTime.start(ofDay: next))
         }
         let monday = day - Int64(ChinaTime.weekday(time) - 1)

@@ -842,6 +842,181 @@ public nonisolated struct Xunfang_Patrol_V1_ComplianceResponse: Sendable {
   public init() {}
 }
 
+/// Served at /xunfang.patrol.v1.Patrol/<method>.
+/// A day's or a ten-day period's (旬: the 1st–10th, 11th–20th, 21st–month's end) compliance,
+/// China time, from the shifts judged in it (a shift belongs where it starts).
+public nonisolated struct Xunfang_Patrol_V1_ComplianceReportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "day" (default) or "ten-day"
+  public var period: String = String()
+
+  /// a moment in the period; 0 = the last whole period before now
+  public var at: Int64 = 0
+
+  /// "" = every station
+  public var stationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_StationTotal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var stationID: String = String()
+
+  /// units on patrol × shifts
+  public var unitShifts: UInt32 = 0
+
+  public var pointsVisited: UInt32 = 0
+
+  public var pointsRequired: UInt32 = 0
+
+  /// over every line's length
+  public var lineShare: Double = 0
+
+  public var stopMinutesDelivered: Double = 0
+
+  public var stopMinutesPlanned: Double = 0
+
+  public var kilometres: Double = 0
+
+  /// unit-shifts with something left undone
+  public var shortUnitShifts: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_GridTotal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var gridID: String = String()
+
+  /// unit-minutes of presence (the visibility proxy)
+  public var minutes: Double = 0
+
+  /// distinct units seen in it
+  public var units: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A must-patrol site as assigned in the period, with how often it was done.
+public nonisolated struct Xunfang_Patrol_V1_SiteTotal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var siteID: String = String()
+
+  public var name: String = String()
+
+  public var position: GridModelContract.Xunfang_GridModel_V1_Position {
+    get {_position ?? GridModelContract.Xunfang_GridModel_V1_Position()}
+    set {_position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {self._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {self._position = nil}
+
+  /// a line's route; empty for a point
+  public var path: [GridModelContract.Xunfang_GridModel_V1_Position] = []
+
+  /// unit-shifts it was assigned in
+  public var assigned: UInt32 = 0
+
+  /// visited (a point) or covered to the line share (a line)
+  public var done: UInt32 = 0
+
+  /// a line: mean share covered
+  public var share: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _position: GridModelContract.Xunfang_GridModel_V1_Position? = nil
+}
+
+public nonisolated struct Xunfang_Patrol_V1_ComplianceReportResponse: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var period: String {
+    get {_storage._period}
+    set {_uniqueStorage()._period = newValue}
+  }
+
+  public var from: Int64 {
+    get {_storage._from}
+    set {_uniqueStorage()._from = newValue}
+  }
+
+  /// exclusive
+  public var to: Int64 {
+    get {_storage._to}
+    set {_uniqueStorage()._to = newValue}
+  }
+
+  /// judged shifts counted
+  public var shifts: UInt32 {
+    get {_storage._shifts}
+    set {_uniqueStorage()._shifts = newValue}
+  }
+
+  /// shifts in the period not yet judged (not counted)
+  public var unjudgedShifts: [Int64] {
+    get {_storage._unjudgedShifts}
+    set {_uniqueStorage()._unjudgedShifts = newValue}
+  }
+
+  /// station_id empty
+  public var total: Xunfang_Patrol_V1_StationTotal {
+    get {_storage._total ?? Xunfang_Patrol_V1_StationTotal()}
+    set {_uniqueStorage()._total = newValue}
+  }
+  /// Returns true if `total` has been explicitly set.
+  public var hasTotal: Bool {_storage._total != nil}
+  /// Clears the value of `total`. Subsequent reads from it will return its default value.
+  public mutating func clearTotal() {_uniqueStorage()._total = nil}
+
+  public var stations: [Xunfang_Patrol_V1_StationTotal] {
+    get {_storage._stations}
+    set {_uniqueStorage()._stations = newValue}
+  }
+
+  /// most minutes first
+  public var grids: [Xunfang_Patrol_V1_GridTotal] {
+    get {_storage._grids}
+    set {_uniqueStorage()._grids = newValue}
+  }
+
+  public var sites: [Xunfang_Patrol_V1_SiteTotal] {
+    get {_storage._sites}
+    set {_uniqueStorage()._sites = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.patrol.v1"
@@ -2475,6 +2650,346 @@ nonisolated extension Xunfang_Patrol_V1_ComplianceResponse: SwiftProtobuf.Messag
     if lhs.lineShare != rhs.lineShare {return false}
     if lhs.stopMinutesDelivered != rhs.stopMinutesDelivered {return false}
     if lhs.stopMinutesPlanned != rhs.stopMinutesPlanned {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_ComplianceReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceReportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0\u{1}at\0\u{3}station_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.period) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.period.isEmpty {
+      try visitor.visitSingularStringField(value: self.period, fieldNumber: 1)
+    }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 2)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_ComplianceReportRequest, rhs: Xunfang_Patrol_V1_ComplianceReportRequest) -> Bool {
+    if lhs.period != rhs.period {return false}
+    if lhs.at != rhs.at {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_StationTotal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StationTotal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}station_id\0\u{3}unit_shifts\0\u{3}points_visited\0\u{3}points_required\0\u{3}line_share\0\u{3}stop_minutes_delivered\0\u{3}stop_minutes_planned\0\u{1}kilometres\0\u{3}short_unit_shifts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.unitShifts) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.pointsVisited) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.pointsRequired) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.lineShare) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.stopMinutesDelivered) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.stopMinutesPlanned) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.kilometres) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.shortUnitShifts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 1)
+    }
+    if self.unitShifts != 0 {
+      try visitor.visitSingularUInt32Field(value: self.unitShifts, fieldNumber: 2)
+    }
+    if self.pointsVisited != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pointsVisited, fieldNumber: 3)
+    }
+    if self.pointsRequired != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pointsRequired, fieldNumber: 4)
+    }
+    if self.lineShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.lineShare, fieldNumber: 5)
+    }
+    if self.stopMinutesDelivered.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stopMinutesDelivered, fieldNumber: 6)
+    }
+    if self.stopMinutesPlanned.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stopMinutesPlanned, fieldNumber: 7)
+    }
+    if self.kilometres.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.kilometres, fieldNumber: 8)
+    }
+    if self.shortUnitShifts != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shortUnitShifts, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_StationTotal, rhs: Xunfang_Patrol_V1_StationTotal) -> Bool {
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.unitShifts != rhs.unitShifts {return false}
+    if lhs.pointsVisited != rhs.pointsVisited {return false}
+    if lhs.pointsRequired != rhs.pointsRequired {return false}
+    if lhs.lineShare != rhs.lineShare {return false}
+    if lhs.stopMinutesDelivered != rhs.stopMinutesDelivered {return false}
+    if lhs.stopMinutesPlanned != rhs.stopMinutesPlanned {return false}
+    if lhs.kilometres != rhs.kilometres {return false}
+    if lhs.shortUnitShifts != rhs.shortUnitShifts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_GridTotal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GridTotal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}grid_id\0\u{1}minutes\0\u{1}units\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.minutes) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.units) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 1)
+    }
+    if self.minutes.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minutes, fieldNumber: 2)
+    }
+    if self.units != 0 {
+      try visitor.visitSingularUInt32Field(value: self.units, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_GridTotal, rhs: Xunfang_Patrol_V1_GridTotal) -> Bool {
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.minutes != rhs.minutes {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_SiteTotal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SiteTotal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_id\0\u{1}name\0\u{1}position\0\u{1}path\0\u{1}assigned\0\u{1}done\0\u{1}share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siteID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._position) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.path) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.assigned) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.done) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.siteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.siteID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._position {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.path.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.path, fieldNumber: 4)
+    }
+    if self.assigned != 0 {
+      try visitor.visitSingularUInt32Field(value: self.assigned, fieldNumber: 5)
+    }
+    if self.done != 0 {
+      try visitor.visitSingularUInt32Field(value: self.done, fieldNumber: 6)
+    }
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_SiteTotal, rhs: Xunfang_Patrol_V1_SiteTotal) -> Bool {
+    if lhs.siteID != rhs.siteID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._position != rhs._position {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.assigned != rhs.assigned {return false}
+    if lhs.done != rhs.done {return false}
+    if lhs.share != rhs.share {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_ComplianceReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComplianceReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0\u{1}from\0\u{1}to\0\u{1}shifts\0\u{3}unjudged_shifts\0\u{1}total\0\u{1}stations\0\u{1}grids\0\u{1}sites\0")
+
+  fileprivate class _StorageClass {
+    var _period: String = String()
+    var _from: Int64 = 0
+    var _to: Int64 = 0
+    var _shifts: UInt32 = 0
+    var _unjudgedShifts: [Int64] = []
+    var _total: Xunfang_Patrol_V1_StationTotal? = nil
+    var _stations: [Xunfang_Patrol_V1_StationTotal] = []
+    var _grids: [Xunfang_Patrol_V1_GridTotal] = []
+    var _sites: [Xunfang_Patrol_V1_SiteTotal] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _period = source._period
+      _from = source._from
+      _to = source._to
+      _shifts = source._shifts
+      _unjudgedShifts = source._unjudgedShifts
+      _total = source._total
+      _stations = source._stations
+      _grids = source._grids
+      _sites = source._sites
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._period) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._from) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._to) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._shifts) }()
+        case 5: try { try decoder.decodeRepeatedInt64Field(value: &_storage._unjudgedShifts) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._total) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._stations) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._grids) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._sites) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._period.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._period, fieldNumber: 1)
+      }
+      if _storage._from != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._from, fieldNumber: 2)
+      }
+      if _storage._to != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._to, fieldNumber: 3)
+      }
+      if _storage._shifts != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._shifts, fieldNumber: 4)
+      }
+      if !_storage._unjudgedShifts.isEmpty {
+        try visitor.visitPackedInt64Field(value: _storage._unjudgedShifts, fieldNumber: 5)
+      }
+      try { if let v = _storage._total {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      if !_storage._stations.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._stations, fieldNumber: 7)
+      }
+      if !_storage._grids.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._grids, fieldNumber: 8)
+      }
+      if !_storage._sites.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._sites, fieldNumber: 9)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_ComplianceReportResponse, rhs: Xunfang_Patrol_V1_ComplianceReportResponse) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._period != rhs_storage._period {return false}
+        if _storage._from != rhs_storage._from {return false}
+        if _storage._to != rhs_storage._to {return false}
+        if _storage._shifts != rhs_storage._shifts {return false}
+        if _storage._unjudgedShifts != rhs_storage._unjudgedShifts {return false}
+        if _storage._total != rhs_storage._total {return false}
+        if _storage._stations != rhs_storage._stations {return false}
+        if _storage._grids != rhs_storage._grids {return false}
+        if _storage._sites != rhs_storage._sites {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

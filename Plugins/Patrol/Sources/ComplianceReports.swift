@@ -73,6 +73,22 @@ extension PatrolPlugin {
         return response
     }
 
+    /// A day's or ten-day period's totals from the shifts judged in it.
+    func complianceReport(_ request: Xunfang_Patrol_V1_ComplianceReportRequest) throws -> Xunfang_Patrol_V1_ComplianceReportResponse {
+        guard let period = PeriodReport.Period(rawValue: request.period.isEmpty ? "day" : request.period) else {
+            throw BusClientError(.invalidArgument, "period \"\(request.period)\": use day or ten-day")
+        }
+        let at = request.at != 0 ? request.at : PeriodReport.bounds(period, containing: duty.now()).from - 1
+        let (from, to) = PeriodReport.bounds(period, containing: at)
+        var (results, assignments) = try duty.store.judged(from: from, to: to)
+        if !request.stationID.isEmpty {
+            results = results.filter { $0.stationID == request.stationID }
+            assignments = assignments.filter { $0.stationID == request.stationID }
+        }
+        let unjudged = try duty.store.unjudgedShifts().map(\.start).filter { $0 >= from && $0 < to }
+        return PeriodReport.total(period, from: from, to: to, results: results, assignments: assignments, unjudged: unjudged, lineShare: complianceSettings.lineShare)
+    }
+
     static func total(_ response: inout Xunfang_Patrol_V1_ComplianceResponse) {
         let points = response.units.flatMap(\.points), lines = response.units.flatMap(\.lines), stops = response.units.flatMap(\.stops)
         response.pointsRequired = UInt32(points.count)

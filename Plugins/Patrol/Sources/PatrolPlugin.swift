@@ -11,7 +11,7 @@ import PatrolContract
 /// their fixes; map matching. See Plugins/Patrol/README.md.
 public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
-    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments", "Compliance"]
+    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments", "Compliance", "ComplianceReport"]
         .map { service + $0 }
     static let positionTopic = "unit.position"
     static let exceptionTopic = "patrol.exception"
@@ -38,6 +38,7 @@ public struct PatrolPlugin: Plugin {
         [PluginCommand("on-duty", "who is on shift now or at a time, by team and shift") { await RosterCommands.onDuty($0) },
          PluginCommand("terminals", "on-duty units' terminals: newest position, silent ones flagged") { await RosterCommands.terminals($0) },
          PluginCommand("compliance", "a shift's patrol compliance: points, lines, dosage stops, time in each grid (text, JSON, HTML)") { await RosterCommands.compliance($0) },
+         PluginCommand("report", "a day's or ten-day period's compliance by station, grid and must-patrol site (text, JSON, HTML with a map)") { await RosterCommands.report($0) },
          PluginCommand("bench", "map matching accuracy and speed, the terminal gateway's cost (xunfang bench patrol)") { PatrolBenchmark.run($0) },
          PluginCommand("match", "map-match a recorded track (t,lon,lat CSV) to a road graph, offline") { MatchCommand.run($0) },
          PluginCommand("assignments", "this shift's assignments: grids, must-patrol points and lines, dosage stops") { await RosterCommands.assignments($0) },
@@ -134,6 +135,9 @@ public struct PatrolPlugin: Plugin {
         }
         bus.serve(Self.service + "Act") { (request: Xunfang_Patrol_V1_ActRequest, _) in try await Self.act(request, bus: bus) }
         bus.serve(Self.service + "Compliance") { [self] (request: Xunfang_Patrol_V1_ComplianceRequest, _) in try await compliance(request, bus: bus) }
+        bus.serve(Self.service + "ComplianceReport") { [self] (request: Xunfang_Patrol_V1_ComplianceReportRequest, _) in
+            try await onOwnThread { try complianceReport(request) }
+        }
         bus.serve(Self.service + "Assignments") { [self] (request: Xunfang_Patrol_V1_AssignmentsRequest, _) in try assignments(request) }
         bus.serve(Self.service + "Terminals") { (request: Xunfang_Patrol_V1_TerminalsRequest, _) in
             try terminals.list(request, onDuty: try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty)

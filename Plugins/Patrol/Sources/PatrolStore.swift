@@ -191,6 +191,18 @@ final class PatrolStore: Sendable {
         }
     }
 
+    /// Judged results and assignments of the shifts starting in `from..<to`.
+    func judged(from: Int64, to: Int64) throws -> (results: [Xunfang_Patrol_V1_UnitCompliance], assignments: [Xunfang_Patrol_V1_Assignment]) {
+        try queue.read { db in
+            let range: StatementArguments = [from, to]
+            let results = try Data.fetchAll(db, sql: "SELECT record FROM shift_compliance WHERE shift_start >= ? AND shift_start < ? ORDER BY shift_start, call_sign",
+                                            arguments: range).map { try Xunfang_Patrol_V1_UnitCompliance(serializedBytes: $0) }
+            let assignments = try Data.fetchAll(db, sql: "SELECT record FROM assignment WHERE shift_start >= ? AND shift_start < ? ORDER BY shift_start, call_sign",
+                                                arguments: range).map { try Xunfang_Patrol_V1_Assignment(serializedBytes: $0) }
+            return (results, assignments)
+        }
+    }
+
     func results(shiftStart: Int64) throws -> [Xunfang_Patrol_V1_UnitCompliance]? {
         try queue.read { db in
             let rows = try Data.fetchAll(db, sql: "SELECT record FROM shift_compliance WHERE shift_start = ? ORDER BY call_sign", arguments: [shiftStart])

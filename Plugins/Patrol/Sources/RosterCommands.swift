@@ -122,15 +122,56 @@ enum RosterCommands {
             case "html": text = ComplianceText.html(answer, names: names)
             default: text = ComplianceText.lines(answer, names: names).joined(separator: "\n")
             }
-            if let path = options["--out"] {
-                try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                print("wrote \(path)")
-            } else {
-                print(text)
-            }
-            return 0
+            return write(text, to: options["--out"])
         } catch {
             return fail("compliance", "\(error)")
+        }
+    }
+
+    /// `report [--period day|ten-day] [--date YYYY-MM-DD] [--station ID] [--format text|json|html] [--out FILE]`.
+    static func report(_ arguments: [String]) async -> Int32 {
+        let usage = "usage: xunfang patrol report [--period day|ten-day] [--date YYYY-MM-DD] [--station ID] [--format text|json|html] [--out FILE]"
+        guard let options = commandOptions(arguments, allowed: ["--period", "--date", "--station", "--format", "--out", "--data-dir", "--bus"]),
+              ["text", "json", "html"].contains(options["--format"] ?? "text") else { return fail("report", usage) }
+        var request = Xunfang_Patrol_V1_ComplianceReportRequest()
+        request.period = options["--period"] ?? "day"
+        if let date = options["--date"] {
+            guard let day = ChinaTime.dayNumber(label: date) else { return fail("report", "--date \(date) is not YYYY-MM-DD") }
+            request.at = ChinaTime.start(ofDay: day)
+        }
+        request.stationID = options["--station"] ?? ""
+        do {
+            let client = try await ToolConnection(options: options).connect()
+            let answer = try await client.call(PatrolPlugin.service + "ComplianceReport", request, as: Xunfang_Patrol_V1_ComplianceReportResponse.self)
+            var areas = Xunfang_GridModel_V1_ListAreasRequest()
+            areas.withOutlines = options["--format"] == "html"
+            let known = (try? await client.call(PatrolPlugin.listAreas, areas, as: Xunfang_GridModel_V1_ListAreasResponse.self))?.areas ?? []
+            await client.close()
+            let names = Dictionary(known.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+            let text: String
+            switch options["--format"] ?? "text" {
+            case "json": text = try answer.jsonString()
+            case "html": text = PeriodReportPage.html(answer, names: names, outlines: known.filter { $0.kind == .grid })
+            default: text = PeriodReportPage.lines(answer, names: names).joined(separator: "\n")
+            }
+            return write(text, to: options["--out"])
+        } catch {
+            return fail("report", "\(error)")
+        }
+    }
+
+    /// The answer on standard output, or into a file (written whole).
+    static func write(_ text: String, to path: String?) -> Int32 {
+        guard let path else {
+            print(text)
+            return 0
+        }
+        do {
+            try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            print("wrote \(path)")
+            return 0
+        } catch {
+            return fail("report", "\(path): \(error.localizedDescription)")
         }
     }
 

@@ -88,16 +88,8 @@ public enum Report {
         switch kind {
         case .daily: return (day, day)
         case .tenDay:
-            let label = ChinaTime.label(ofDay: day)
-            let parts = label.split(separator: "-").map { Int($0)! }
-            let dayOfMonth = parts[2]
-            let firstDay = dayOfMonth <= 10 ? 1 : dayOfMonth <= 20 ? 11 : 21
-            let first = day - Int64(dayOfMonth - firstDay)
-            if firstDay < 21 { return (first, first + 9) }
-            // The last ten-day period runs to the month's end (8 to 11 days).
-            var last = first
-            while ChinaTime.label(ofDay: last + 1).hasPrefix(String(label.prefix(8))) { last += 1 }
-            return (first, last)
+            let period = ChinaTime.tenDays(containing: day)
+            return (period.first, period.next - 1)
         }
     }
 

@@ -1672,6 +1672,231 @@ void   xunfang__patrol__v1__compliance_response__free_unpacked
   assert(message->base.descriptor == &xunfang__patrol__v1__compliance_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__patrol__v1__compliance_report_request__init
+                     (Xunfang__Patrol__V1__ComplianceReportRequest         *message)
+{
+  static const Xunfang__Patrol__V1__ComplianceReportRequest init_value = XUNFANG__PATROL__V1__COMPLIANCE_REPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__compliance_report_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceReportRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__compliance_report_request__pack
+                     (const Xunfang__Patrol__V1__ComplianceReportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__compliance_report_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceReportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ComplianceReportRequest *
+       xunfang__patrol__v1__compliance_report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ComplianceReportRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__compliance_report_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__compliance_report_request__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceReportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__station_total__init
+                     (Xunfang__Patrol__V1__StationTotal         *message)
+{
+  static const Xunfang__Patrol__V1__StationTotal init_value = XUNFANG__PATROL__V1__STATION_TOTAL__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__station_total__get_packed_size
+                     (const Xunfang__Patrol__V1__StationTotal *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__station_total__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__station_total__pack
+                     (const Xunfang__Patrol__V1__StationTotal *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__station_total__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__station_total__pack_to_buffer
+                     (const Xunfang__Patrol__V1__StationTotal *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__station_total__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__StationTotal *
+       xunfang__patrol__v1__station_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__StationTotal *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__station_total__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__station_total__free_unpacked
+                     (Xunfang__Patrol__V1__StationTotal *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__station_total__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__grid_total__init
+                     (Xunfang__Patrol__V1__GridTotal         *message)
+{
+  static const Xunfang__Patrol__V1__GridTotal init_value = XUNFANG__PATROL__V1__GRID_TOTAL__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__grid_total__get_packed_size
+                     (const Xunfang__Patrol__V1__GridTotal *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_total__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__grid_total__pack
+                     (const Xunfang__Patrol__V1__GridTotal *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_total__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__grid_total__pack_to_buffer
+                     (const Xunfang__Patrol__V1__GridTotal *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_total__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__GridTotal *
+       xunfang__patrol__v1__grid_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__GridTotal *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__grid_total__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__grid_total__free_unpacked
+                     (Xunfang__Patrol__V1__GridTotal *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__grid_total__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__site_total__init
+                     (Xunfang__Patrol__V1__SiteTotal         *message)
+{
+  static const Xunfang__Patrol__V1__SiteTotal init_value = XUNFANG__PATROL__V1__SITE_TOTAL__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__site_total__get_packed_size
+                     (const Xunfang__Patrol__V1__SiteTotal *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__site_total__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__site_total__pack
+                     (const Xunfang__Patrol__V1__SiteTotal *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__site_total__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__site_total__pack_to_buffer
+                     (const Xunfang__Patrol__V1__SiteTotal *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__site_total__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__SiteTotal *
+       xunfang__patrol__v1__site_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__SiteTotal *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__site_total__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__site_total__free_unpacked
+                     (Xunfang__Patrol__V1__SiteTotal *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__site_total__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__compliance_report_response__init
+                     (Xunfang__Patrol__V1__ComplianceReportResponse         *message)
+{
+  static const Xunfang__Patrol__V1__ComplianceReportResponse init_value = XUNFANG__PATROL__V1__COMPLIANCE_REPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__compliance_report_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceReportResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__compliance_report_response__pack
+                     (const Xunfang__Patrol__V1__ComplianceReportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__compliance_report_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceReportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ComplianceReportResponse *
+       xunfang__patrol__v1__compliance_report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ComplianceReportResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__compliance_report_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__compliance_report_response__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceReportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__patrol__v1__shift__field_descriptors[3] =
 {
   {
@@ -4378,6 +4603,534 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_response__descr
   (ProtobufCMessageInit) xunfang__patrol__v1__compliance_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__compliance_report_request__field_descriptors[3] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportRequest, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__compliance_report_request__field_indices_by_name[] = {
+  1,   /* field[1] = at */
+  0,   /* field[0] = period */
+  2,   /* field[2] = station_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__compliance_report_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_report_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ComplianceReportRequest",
+  "ComplianceReportRequest",
+  "Xunfang__Patrol__V1__ComplianceReportRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ComplianceReportRequest),
+  3,
+  xunfang__patrol__v1__compliance_report_request__field_descriptors,
+  xunfang__patrol__v1__compliance_report_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__compliance_report_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__compliance_report_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__station_total__field_descriptors[9] =
+{
+  {
+    "station_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit_shifts",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, unit_shifts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points_visited",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, points_visited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points_required",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, points_required),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "line_share",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, line_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stop_minutes_delivered",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, stop_minutes_delivered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stop_minutes_planned",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, stop_minutes_planned),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kilometres",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, kilometres),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "short_unit_shifts",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__StationTotal, short_unit_shifts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__station_total__field_indices_by_name[] = {
+  7,   /* field[7] = kilometres */
+  4,   /* field[4] = line_share */
+  3,   /* field[3] = points_required */
+  2,   /* field[2] = points_visited */
+  8,   /* field[8] = short_unit_shifts */
+  0,   /* field[0] = station_id */
+  5,   /* field[5] = stop_minutes_delivered */
+  6,   /* field[6] = stop_minutes_planned */
+  1,   /* field[1] = unit_shifts */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__station_total__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__station_total__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.StationTotal",
+  "StationTotal",
+  "Xunfang__Patrol__V1__StationTotal",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__StationTotal),
+  9,
+  xunfang__patrol__v1__station_total__field_descriptors,
+  xunfang__patrol__v1__station_total__field_indices_by_name,
+  1,  xunfang__patrol__v1__station_total__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__station_total__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__grid_total__field_descriptors[3] =
+{
+  {
+    "grid_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__GridTotal, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__GridTotal, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__GridTotal, units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__grid_total__field_indices_by_name[] = {
+  0,   /* field[0] = grid_id */
+  1,   /* field[1] = minutes */
+  2,   /* field[2] = units */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__grid_total__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_total__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.GridTotal",
+  "GridTotal",
+  "Xunfang__Patrol__V1__GridTotal",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__GridTotal),
+  3,
+  xunfang__patrol__v1__grid_total__field_descriptors,
+  xunfang__patrol__v1__grid_total__field_indices_by_name,
+  1,  xunfang__patrol__v1__grid_total__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__grid_total__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__site_total__field_descriptors[7] =
+{
+  {
+    "site_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SiteTotal, site_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SiteTotal, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SiteTotal, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__SiteTotal, n_path),
+    offsetof(Xunfang__Patrol__V1__SiteTotal, path),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "assigned",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SiteTotal, assigned),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SiteTotal, done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "share",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SiteTotal, share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__site_total__field_indices_by_name[] = {
+  4,   /* field[4] = assigned */
+  5,   /* field[5] = done */
+  1,   /* field[1] = name */
+  3,   /* field[3] = path */
+  2,   /* field[2] = position */
+  6,   /* field[6] = share */
+  0,   /* field[0] = site_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__site_total__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__site_total__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.SiteTotal",
+  "SiteTotal",
+  "Xunfang__Patrol__V1__SiteTotal",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__SiteTotal),
+  7,
+  xunfang__patrol__v1__site_total__field_descriptors,
+  xunfang__patrol__v1__site_total__field_indices_by_name,
+  1,  xunfang__patrol__v1__site_total__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__site_total__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__compliance_report_response__field_descriptors[9] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shifts",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, shifts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unjudged_shifts",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, n_unjudged_shifts),
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, unjudged_shifts),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, total),
+    &xunfang__patrol__v1__station_total__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stations",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, n_stations),
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, stations),
+    &xunfang__patrol__v1__station_total__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grids",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, n_grids),
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, grids),
+    &xunfang__patrol__v1__grid_total__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sites",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, n_sites),
+    offsetof(Xunfang__Patrol__V1__ComplianceReportResponse, sites),
+    &xunfang__patrol__v1__site_total__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__compliance_report_response__field_indices_by_name[] = {
+  1,   /* field[1] = from */
+  7,   /* field[7] = grids */
+  0,   /* field[0] = period */
+  3,   /* field[3] = shifts */
+  8,   /* field[8] = sites */
+  6,   /* field[6] = stations */
+  2,   /* field[2] = to */
+  5,   /* field[5] = total */
+  4,   /* field[4] = unjudged_shifts */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__compliance_report_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_report_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ComplianceReportResponse",
+  "ComplianceReportResponse",
+  "Xunfang__Patrol__V1__ComplianceReportResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ComplianceReportResponse),
+  9,
+  xunfang__patrol__v1__compliance_report_response__field_descriptors,
+  xunfang__patrol__v1__compliance_report_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__compliance_report_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__compliance_report_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[6] =
 {
   { "TERMINAL_ACTION_UNSPECIFIED", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED", 0 },
@@ -4414,7 +5167,7 @@ const ProtobufCEnumDescriptor xunfang__patrol__v1__terminal_action__descriptor =
   xunfang__patrol__v1__terminal_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[10] =
+static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[11] =
 {
   { "ImportTeams", &xunfang__patrol__v1__import_teams_request__descriptor, &xunfang__patrol__v1__import_teams_response__descriptor },
   { "RecordLeave", &xunfang__patrol__v1__leave__descriptor, &xunfang__patrol__v1__record_response__descriptor },
@@ -4426,11 +5179,13 @@ static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descr
   { "Terminals", &xunfang__patrol__v1__terminals_request__descriptor, &xunfang__patrol__v1__terminals_response__descriptor },
   { "Assignments", &xunfang__patrol__v1__assignments_request__descriptor, &xunfang__patrol__v1__assignments_response__descriptor },
   { "Compliance", &xunfang__patrol__v1__compliance_request__descriptor, &xunfang__patrol__v1__compliance_response__descriptor },
+  { "ComplianceReport", &xunfang__patrol__v1__compliance_report_request__descriptor, &xunfang__patrol__v1__compliance_report_response__descriptor },
 };
 const unsigned xunfang__patrol__v1__patrol__method_indices_by_name[] = {
   6,        /* Act */
   8,        /* Assignments */
   9,        /* Compliance */
+  10,        /* ComplianceReport */
   0,        /* ImportTeams */
   3,        /* OnDuty */
   1,        /* RecordLeave */
@@ -4446,7 +5201,7 @@ const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
   "Patrol",
   "Xunfang__Patrol__V1__Patrol",
   "xunfang.patrol.v1",
-  10,
+  11,
   xunfang__patrol__v1__patrol__method_descriptors,
   xunfang__patrol__v1__patrol__method_indices_by_name
 };
@@ -4529,6 +5284,14 @@ void xunfang__patrol__v1__patrol__compliance(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__compliance_report(ProtobufCService *service,
+                                                    const Xunfang__Patrol__V1__ComplianceReportRequest *input,
+                                                    Xunfang__Patrol__V1__ComplianceReportResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
                                         Xunfang__Patrol__V1__Patrol_ServiceDestroy destroy)

@@ -53,6 +53,11 @@ typedef struct Xunfang__Patrol__V1__GridPresence Xunfang__Patrol__V1__GridPresen
 typedef struct Xunfang__Patrol__V1__UnitCompliance Xunfang__Patrol__V1__UnitCompliance;
 typedef struct Xunfang__Patrol__V1__ComplianceRequest Xunfang__Patrol__V1__ComplianceRequest;
 typedef struct Xunfang__Patrol__V1__ComplianceResponse Xunfang__Patrol__V1__ComplianceResponse;
+typedef struct Xunfang__Patrol__V1__ComplianceReportRequest Xunfang__Patrol__V1__ComplianceReportRequest;
+typedef struct Xunfang__Patrol__V1__StationTotal Xunfang__Patrol__V1__StationTotal;
+typedef struct Xunfang__Patrol__V1__GridTotal Xunfang__Patrol__V1__GridTotal;
+typedef struct Xunfang__Patrol__V1__SiteTotal Xunfang__Patrol__V1__SiteTotal;
+typedef struct Xunfang__Patrol__V1__ComplianceReportResponse Xunfang__Patrol__V1__ComplianceReportResponse;
 
 
 /* --- enums --- */
@@ -775,6 +780,146 @@ struct  Xunfang__Patrol__V1__ComplianceResponse
     , 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0 }
 
 
+/*
+ * Served at /xunfang.patrol.v1.Patrol/<method>.
+ * A day's or a ten-day period's (旬: the 1st–10th, 11th–20th, 21st–month's end) compliance,
+ * China time, from the shifts judged in it (a shift belongs where it starts).
+ */
+struct  Xunfang__Patrol__V1__ComplianceReportRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "day" (default) or "ten-day"
+   */
+  char *period;
+  /*
+   * a moment in the period; 0 = the last whole period before now
+   */
+  int64_t at;
+  /*
+   * "" = every station
+   */
+  char *station_id;
+};
+#define XUNFANG__PATROL__V1__COMPLIANCE_REPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__compliance_report_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__StationTotal
+{
+  ProtobufCMessage base;
+  char *station_id;
+  /*
+   * units on patrol × shifts
+   */
+  uint32_t unit_shifts;
+  uint32_t points_visited;
+  uint32_t points_required;
+  /*
+   * over every line's length
+   */
+  double line_share;
+  double stop_minutes_delivered;
+  double stop_minutes_planned;
+  double kilometres;
+  /*
+   * unit-shifts with something left undone
+   */
+  uint32_t short_unit_shifts;
+};
+#define XUNFANG__PATROL__V1__STATION_TOTAL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__station_total__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Xunfang__Patrol__V1__GridTotal
+{
+  ProtobufCMessage base;
+  char *grid_id;
+  /*
+   * unit-minutes of presence (the visibility proxy)
+   */
+  double minutes;
+  /*
+   * distinct units seen in it
+   */
+  uint32_t units;
+};
+#define XUNFANG__PATROL__V1__GRID_TOTAL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__grid_total__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * A must-patrol site as assigned in the period, with how often it was done.
+ */
+struct  Xunfang__Patrol__V1__SiteTotal
+{
+  ProtobufCMessage base;
+  char *site_id;
+  char *name;
+  Xunfang__GridModel__V1__Position *position;
+  /*
+   * a line's route; empty for a point
+   */
+  size_t n_path;
+  Xunfang__GridModel__V1__Position **path;
+  /*
+   * unit-shifts it was assigned in
+   */
+  uint32_t assigned;
+  /*
+   * visited (a point) or covered to the line share (a line)
+   */
+  uint32_t done;
+  /*
+   * a line: mean share covered
+   */
+  double share;
+};
+#define XUNFANG__PATROL__V1__SITE_TOTAL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__site_total__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, 0, 0 }
+
+
+struct  Xunfang__Patrol__V1__ComplianceReportResponse
+{
+  ProtobufCMessage base;
+  char *period;
+  int64_t from;
+  /*
+   * exclusive
+   */
+  int64_t to;
+  /*
+   * judged shifts counted
+   */
+  uint32_t shifts;
+  /*
+   * shifts in the period not yet judged (not counted)
+   */
+  size_t n_unjudged_shifts;
+  int64_t *unjudged_shifts;
+  /*
+   * station_id empty
+   */
+  Xunfang__Patrol__V1__StationTotal *total;
+  size_t n_stations;
+  Xunfang__Patrol__V1__StationTotal **stations;
+  /*
+   * most minutes first
+   */
+  size_t n_grids;
+  Xunfang__Patrol__V1__GridTotal **grids;
+  size_t n_sites;
+  Xunfang__Patrol__V1__SiteTotal **sites;
+};
+#define XUNFANG__PATROL__V1__COMPLIANCE_REPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__compliance_report_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
 /* Xunfang__Patrol__V1__Shift methods */
 void   xunfang__patrol__v1__shift__init
                      (Xunfang__Patrol__V1__Shift         *message);
@@ -1478,6 +1623,101 @@ Xunfang__Patrol__V1__ComplianceResponse *
 void   xunfang__patrol__v1__compliance_response__free_unpacked
                      (Xunfang__Patrol__V1__ComplianceResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__ComplianceReportRequest methods */
+void   xunfang__patrol__v1__compliance_report_request__init
+                     (Xunfang__Patrol__V1__ComplianceReportRequest         *message);
+size_t xunfang__patrol__v1__compliance_report_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceReportRequest   *message);
+size_t xunfang__patrol__v1__compliance_report_request__pack
+                     (const Xunfang__Patrol__V1__ComplianceReportRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__compliance_report_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceReportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__ComplianceReportRequest *
+       xunfang__patrol__v1__compliance_report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__compliance_report_request__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceReportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__StationTotal methods */
+void   xunfang__patrol__v1__station_total__init
+                     (Xunfang__Patrol__V1__StationTotal         *message);
+size_t xunfang__patrol__v1__station_total__get_packed_size
+                     (const Xunfang__Patrol__V1__StationTotal   *message);
+size_t xunfang__patrol__v1__station_total__pack
+                     (const Xunfang__Patrol__V1__StationTotal   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__station_total__pack_to_buffer
+                     (const Xunfang__Patrol__V1__StationTotal   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__StationTotal *
+       xunfang__patrol__v1__station_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__station_total__free_unpacked
+                     (Xunfang__Patrol__V1__StationTotal *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__GridTotal methods */
+void   xunfang__patrol__v1__grid_total__init
+                     (Xunfang__Patrol__V1__GridTotal         *message);
+size_t xunfang__patrol__v1__grid_total__get_packed_size
+                     (const Xunfang__Patrol__V1__GridTotal   *message);
+size_t xunfang__patrol__v1__grid_total__pack
+                     (const Xunfang__Patrol__V1__GridTotal   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__grid_total__pack_to_buffer
+                     (const Xunfang__Patrol__V1__GridTotal   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__GridTotal *
+       xunfang__patrol__v1__grid_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__grid_total__free_unpacked
+                     (Xunfang__Patrol__V1__GridTotal *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__SiteTotal methods */
+void   xunfang__patrol__v1__site_total__init
+                     (Xunfang__Patrol__V1__SiteTotal         *message);
+size_t xunfang__patrol__v1__site_total__get_packed_size
+                     (const Xunfang__Patrol__V1__SiteTotal   *message);
+size_t xunfang__patrol__v1__site_total__pack
+                     (const Xunfang__Patrol__V1__SiteTotal   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__site_total__pack_to_buffer
+                     (const Xunfang__Patrol__V1__SiteTotal   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__SiteTotal *
+       xunfang__patrol__v1__site_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__site_total__free_unpacked
+                     (Xunfang__Patrol__V1__SiteTotal *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__ComplianceReportResponse methods */
+void   xunfang__patrol__v1__compliance_report_response__init
+                     (Xunfang__Patrol__V1__ComplianceReportResponse         *message);
+size_t xunfang__patrol__v1__compliance_report_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ComplianceReportResponse   *message);
+size_t xunfang__patrol__v1__compliance_report_response__pack
+                     (const Xunfang__Patrol__V1__ComplianceReportResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__compliance_report_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ComplianceReportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__ComplianceReportResponse *
+       xunfang__patrol__v1__compliance_report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__compliance_report_response__free_unpacked
+                     (Xunfang__Patrol__V1__ComplianceReportResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Patrol__V1__Shift_Closure)
@@ -1591,6 +1831,21 @@ typedef void (*Xunfang__Patrol__V1__ComplianceRequest_Closure)
 typedef void (*Xunfang__Patrol__V1__ComplianceResponse_Closure)
                  (const Xunfang__Patrol__V1__ComplianceResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Patrol__V1__ComplianceReportRequest_Closure)
+                 (const Xunfang__Patrol__V1__ComplianceReportRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__StationTotal_Closure)
+                 (const Xunfang__Patrol__V1__StationTotal *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__GridTotal_Closure)
+                 (const Xunfang__Patrol__V1__GridTotal *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__SiteTotal_Closure)
+                 (const Xunfang__Patrol__V1__SiteTotal *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__ComplianceReportResponse_Closure)
+                 (const Xunfang__Patrol__V1__ComplianceReportResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1638,6 +1893,10 @@ struct Xunfang__Patrol__V1__Patrol_Service
                      const Xunfang__Patrol__V1__ComplianceRequest *input,
                      Xunfang__Patrol__V1__ComplianceResponse_Closure closure,
                      void *closure_data);
+  void (*compliance_report)(Xunfang__Patrol__V1__Patrol_Service *service,
+                            const Xunfang__Patrol__V1__ComplianceReportRequest *input,
+                            Xunfang__Patrol__V1__ComplianceReportResponse_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Xunfang__Patrol__V1__Patrol_ServiceDestroy)(Xunfang__Patrol__V1__Patrol_Service *);
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
@@ -1655,7 +1914,8 @@ void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *ser
       function_prefix__ ## act,\
       function_prefix__ ## terminals,\
       function_prefix__ ## assignments,\
-      function_prefix__ ## compliance  }
+      function_prefix__ ## compliance,\
+      function_prefix__ ## compliance_report  }
 void xunfang__patrol__v1__patrol__import_teams(ProtobufCService *service,
                                                const Xunfang__Patrol__V1__ImportTeamsRequest *input,
                                                Xunfang__Patrol__V1__ImportTeamsResponse_Closure closure,
@@ -1696,6 +1956,10 @@ void xunfang__patrol__v1__patrol__compliance(ProtobufCService *service,
                                              const Xunfang__Patrol__V1__ComplianceRequest *input,
                                              Xunfang__Patrol__V1__ComplianceResponse_Closure closure,
                                              void *closure_data);
+void xunfang__patrol__v1__patrol__compliance_report(ProtobufCService *service,
+                                                    const Xunfang__Patrol__V1__ComplianceReportRequest *input,
+                                                    Xunfang__Patrol__V1__ComplianceReportResponse_Closure closure,
+                                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1737,6 +2001,11 @@ extern const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_presence__desc
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_report_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__station_total__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_total__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__site_total__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_report_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor;
 
 PROTOBUF_C__END_DECLS
