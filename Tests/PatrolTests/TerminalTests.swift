@@ -124,6 +124,58 @@ struct TerminalBusTests {
         await server.stop()
     }
 
+    @Test("video patrol over the bus: a registry imported, a sighting on a camera becomes Dispatch's incident at the camera (source video), once however often it is retried")
+    func seenOnCamera() async throws {
+        let (directory, server, bus) = try await Self.bus()
+        func client(_ manifest: PluginManifest) async throws -> BusClient {
+            let client = BusClient(transport: .inProcess(bus), manifest: manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
+            return client
+        }
+        try FileManager.default.createDirectory(atPath: "\(directory)/dispatch", withIntermediateDirectories: true)
+        let dispatchPlugin = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: "\(directory)/dispatch", settings: [:], logger: Self.quiet))
+        let dispatchClient = try await client(DispatchPlugin.manifest)
+        dispatchPlugin.register(on: dispatchClient)
+        try await dispatchClient.start()
+        var patrolPlugin = try PatrolPlugin(dataDirectory: directory)
+        patrolPlugin.logger = Self.quiet
+        let patrolClient = try await client(PatrolPlugin.manifest)
+        patrolPlugin.register(on: patrolClient)
+        try await patrolClient.start()
+        let desk = try await client(PluginManifest(name: "gateway", version: "1.0.0"))
+        try await desk.start()
+
+        var registry = Xunfang_Patrol_V1_ImportCamerasRequest()
+        registry.csv = "id,name,longitude,latitude,grade,view\nK1,北门路口,104.284,30.978,key,north gate\nG1,东街,104.29,30.98,general,\n"
+        #expect(try await desk.call(Self.patrol + "ImportCameras", registry, as: Xunfang_Patrol_V1_ImportCamerasResponse.self).imported == 2)
+        registry.csv = "id,name,longitude,latitude,grade,view\nK9,x,104.28,30.97,key,\nK10,x,104.28,95,key,\n"
+        let refused = try await desk.call(Self.patrol + "ImportCameras", registry, as: Xunfang_Patrol_V1_ImportCamerasResponse.self)
+        #expect(refused.imported == 0 && refused.errors.map(\.line) == [3])
+        let listed = try await desk.call(Self.patrol + "Cameras", Xunfang_Patrol_V1_CamerasRequest(), as: Xunfang_Patrol_V1_CamerasResponse.self)
+        #expect(listed.cameras.map(\.id) == ["K1", "G1"] && listed.key == 1 && listed.general == 1, "K9 was not kept")
+
+        var seen = Xunfang_Patrol_V1_SeenOnCameraRequest()
+        seen.cameraID = "K1"
+        seen.typeCode = "fight"
+        seen.operator = "视频岗 王"
+        seen.note = "two men fighting at the gate"
+        seen.externalID = "desk-1"
+        let first = try await desk.call(Self.patrol + "SeenOnCamera", seen, as: Xunfang_Patrol_V1_SeenOnCameraResponse.self)
+        let again = try await desk.call(Self.patrol + "SeenOnCamera", seen, as: Xunfang_Patrol_V1_SeenOnCameraResponse.self)
+        #expect(!first.incidentID.isEmpty && again.incidentID == first.incidentID, "a retry is the same incident")
+        let incidents = try await desk.call(Self.dispatch + "ListIncidents", Xunfang_Dispatch_V1_ListIncidentsRequest(), as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).incidents
+        let incident = try #require(incidents.first { $0.id == first.incidentID })
+        #expect(incidents.count == 1 && incident.source == .video && incident.location.longitude == 104.284, "at the camera; its report is personal data, not listed")
+        #expect(try patrolPlugin.duty.store.sightings(of: "K1").map(\.incidentID) == [first.incidentID], "linked from the camera")
+
+        seen.cameraID = "NOPE"
+        await #expect(throws: BusClientError.self) { try await desk.call(Self.patrol + "SeenOnCamera", seen, as: Xunfang_Patrol_V1_SeenOnCameraResponse.self) }
+        seen.cameraID = "K1"
+        seen.typeCode = ""
+        await #expect(throws: BusClientError.self) { try await desk.call(Self.patrol + "SeenOnCamera", seen, as: Xunfang_Patrol_V1_SeenOnCameraResponse.self) }
+        for client in [desk, patrolClient, dispatchClient] { await client.close() }
+        await server.stop()
+    }
+
     @Test("fixes reach Dispatch as positions; acknowledge, arrive, clear and back in service move the unit and its incident; a silent unit is announced once")
     func terminals() async throws {
         let (directory, server, bus) = try await Self.bus()

@@ -89,13 +89,17 @@ enum DemoCounty {
         # Compliance from the terminals' fixes (points visited, lines covered, dosage minutes,
         # time per grid): xunfang patrol compliance; each closed shift's shortfalls go out
         # on patrol.exception.
-        env: { PATROL_DEMO_TEAMS: "on" }
+        # Video patrol: 1,800 demo cameras at junctions and along roads, graded key /
+        # attention / general and re-graded from each plan's hot cells (xunfang patrol cameras);
+        # the desk's schedule (xunfang patrol video-schedule); xunfang patrol seen-on-camera
+        # makes an incident at the camera through Dispatch's intake.
+        env: { PATROL_DEMO_TEAMS: "on", PATROL_DEMO_CAMERAS: "on" }
         acl:
           publish: ["unit.position", "patrol.>"]
           subscribe: ["situation.deployment"]
           serve: ["/xunfang.patrol.v1.Patrol/*"]
           call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
-                 "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites",
+                 "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites",
                  "/xunfang.grid_model.v1.GridModel/ListAreas"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit

@@ -35,6 +35,9 @@ public nonisolated enum Xunfang_Dispatch_V1_IncidentSource: SwiftProtobuf.Enum, 
   case onView // = 1
   case alarm // = 2
   case tip // = 3
+
+  /// a video patrol operator saw it on a camera
+  case video // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -47,6 +50,7 @@ public nonisolated enum Xunfang_Dispatch_V1_IncidentSource: SwiftProtobuf.Enum, 
     case 1: self = .onView
     case 2: self = .alarm
     case 3: self = .tip
+    case 4: self = .video
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -57,6 +61,7 @@ public nonisolated enum Xunfang_Dispatch_V1_IncidentSource: SwiftProtobuf.Enum, 
     case .onView: return 1
     case .alarm: return 2
     case .tip: return 3
+    case .video: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -67,6 +72,7 @@ public nonisolated enum Xunfang_Dispatch_V1_IncidentSource: SwiftProtobuf.Enum, 
     .onView,
     .alarm,
     .tip,
+    .video,
   ]
 
 }
@@ -1434,7 +1440,7 @@ public nonisolated struct Xunfang_Dispatch_V1_RotateKeyResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "xunfang.dispatch.v1"
 
 nonisolated extension Xunfang_Dispatch_V1_IncidentSource: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INCIDENT_SOURCE_CALL_110\0\u{1}INCIDENT_SOURCE_ON_VIEW\0\u{1}INCIDENT_SOURCE_ALARM\0\u{1}INCIDENT_SOURCE_TIP\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INCIDENT_SOURCE_CALL_110\0\u{1}INCIDENT_SOURCE_ON_VIEW\0\u{1}INCIDENT_SOURCE_ALARM\0\u{1}INCIDENT_SOURCE_TIP\0\u{1}INCIDENT_SOURCE_VIDEO\0")
 }
 
 nonisolated extension Xunfang_Dispatch_V1_IncidentStatus: SwiftProtobuf._ProtoNameProviding {

@@ -6,7 +6,7 @@ public protocol DispatchClock: Sendable {
     func now() -> Int64
 }
 
-public enum IncidentSource: Int, Sendable, Codable { case call110 = 0, onView, alarm, tip }
+public enum IncidentSource: Int, Sendable, Codable { case call110 = 0, onView, alarm, tip, video }
 
 public enum IncidentStatus: Int, Sendable, Codable, Comparable {
     case received = 0, accepted, dispatched, acknowledged, enRoute, onScene, cleared, closed, linked

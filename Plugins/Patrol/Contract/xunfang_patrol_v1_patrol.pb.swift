@@ -85,6 +85,54 @@ public nonisolated enum Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf.Enum, Sw
 
 }
 
+public nonisolated enum Xunfang_Patrol_V1_CameraGrade: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// 重点
+  case key // = 1
+
+  /// 关注
+  case attention // = 2
+
+  /// 一般
+  case general // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .key
+    case 2: self = .attention
+    case 3: self = .general
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .key: return 1
+    case .attention: return 2
+    case .general: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Xunfang_Patrol_V1_CameraGrade] = [
+    .unspecified,
+    .key,
+    .attention,
+    .general,
+  ]
+
+}
+
 /// A shift of the county's pattern, China time: the documents' four teams in three
 /// rotations (四班三运转) are a day, an evening and a night shift of 8 hours.
 public nonisolated struct Xunfang_Patrol_V1_Shift: Sendable {
@@ -1017,12 +1065,249 @@ public nonisolated struct Xunfang_Patrol_V1_ComplianceReportResponse: @unchecked
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+public nonisolated struct Xunfang_Patrol_V1_Camera: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var name: String = String()
+
+  public var position: GridModelContract.Xunfang_GridModel_V1_Position {
+    get {_position ?? GridModelContract.Xunfang_GridModel_V1_Position()}
+    set {_position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {self._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {self._position = nil}
+
+  /// from GridModel; "" outside every grid or without GridModel
+  public var gridID: String = String()
+
+  /// in force: the registered grade, raised by the analysis
+  public var grade: Xunfang_Patrol_V1_CameraGrade = .unspecified
+
+  public var registeredGrade: Xunfang_Patrol_V1_CameraGrade = .unspecified
+
+  /// what it looks at, as registered
+  public var view: String = String()
+
+  /// why it is at its grade now
+  public var gradeReason: String = String()
+
+  /// the grid's station
+  public var stationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _position: GridModelContract.Xunfang_GridModel_V1_Position? = nil
+}
+
+/// CSV (id,name,longitude,latitude,grade,view; grade key|attention|general or 重点|关注|一般)
+/// or a GeoJSON FeatureCollection of Points (properties id, name, grade, view). All or
+/// nothing: any bad line or feature and none is kept. Cameras with known ids are replaced.
+public nonisolated struct Xunfang_Patrol_V1_ImportCamerasRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var csv: String = String()
+
+  public var geojson: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_ImportCamerasResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var imported: UInt32 = 0
+
+  /// CSV line or GeoJSON feature number (from 1)
+  public var errors: [Xunfang_Patrol_V1_LineError] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_CamerasRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// UNSPECIFIED = every grade
+  public var grade: Xunfang_Patrol_V1_CameraGrade = .unspecified
+
+  public var gridID: String = String()
+
+  public var stationID: String = String()
+
+  /// 0 = 1000; at most 20000
+  public var limit: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_CamerasResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cameras: [Xunfang_Patrol_V1_Camera] = []
+
+  /// matching, before the limit
+  public var total: UInt32 = 0
+
+  /// the whole registry by grade in force
+  public var key: UInt32 = 0
+
+  public var attention: UInt32 = 0
+
+  public var general: UInt32 = 0
+
+  /// when the analysis last re-set the grades (0: never)
+  public var gradedAt: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_VideoScheduleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0 = now
+  public var from: Int64 = 0
+
+  /// 0 = 1; at most 24
+  public var hours: UInt32 = 0
+
+  /// UNSPECIFIED = every grade
+  public var grade: Xunfang_Patrol_V1_CameraGrade = .unspecified
+
+  public var stationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_VideoCheck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var at: Int64 = 0
+
+  public var cameraID: String = String()
+
+  public var cameraName: String = String()
+
+  public var grade: Xunfang_Patrol_V1_CameraGrade = .unspecified
+
+  public var gridID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_VideoScheduleResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: Int64 = 0
+
+  public var to: Int64 = 0
+
+  /// in time order
+  public var checks: [Xunfang_Patrol_V1_VideoCheck] = []
+
+  public var checksPerHour: Double = 0
+
+  /// key, attention, general
+  public var everyMinutes: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An operator saw something on a camera: an incident at the camera's place, linked to it.
+public nonisolated struct Xunfang_Patrol_V1_SeenOnCameraRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cameraID: String = String()
+
+  /// Dispatch's incident type
+  public var typeCode: String = String()
+
+  /// what was seen; at most 1000 bytes
+  public var note: String = String()
+
+  /// who saw it
+  public var `operator`: String = String()
+
+  /// for idempotent retries; "" = one made from camera and time
+  public var externalID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Patrol_V1_SeenOnCameraResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var incidentID: String = String()
+
+  /// joined an open incident
+  public var linked: Bool = false
+
+  public var camera: Xunfang_Patrol_V1_Camera {
+    get {_camera ?? Xunfang_Patrol_V1_Camera()}
+    set {_camera = newValue}
+  }
+  /// Returns true if `camera` has been explicitly set.
+  public var hasCamera: Bool {self._camera != nil}
+  /// Clears the value of `camera`. Subsequent reads from it will return its default value.
+  public mutating func clearCamera() {self._camera = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _camera: Xunfang_Patrol_V1_Camera? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "xunfang.patrol.v1"
 
 nonisolated extension Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TERMINAL_ACTION_UNSPECIFIED\0\u{1}TERMINAL_ACTION_ACKNOWLEDGE\0\u{1}TERMINAL_ACTION_ARRIVE\0\u{1}TERMINAL_ACTION_CLEAR\0\u{1}TERMINAL_ACTION_BACK_IN_SERVICE\0\u{1}TERMINAL_ACTION_OUT_OF_SERVICE\0")
+}
+
+nonisolated extension Xunfang_Patrol_V1_CameraGrade: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CAMERA_GRADE_UNSPECIFIED\0\u{1}CAMERA_GRADE_KEY\0\u{1}CAMERA_GRADE_ATTENTION\0\u{1}CAMERA_GRADE_GENERAL\0")
 }
 
 nonisolated extension Xunfang_Patrol_V1_Shift: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2990,6 +3275,489 @@ nonisolated extension Xunfang_Patrol_V1_ComplianceReportResponse: SwiftProtobuf.
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_Camera: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Camera"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}position\0\u{3}grid_id\0\u{1}grade\0\u{3}registered_grade\0\u{1}view\0\u{3}grade_reason\0\u{3}station_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._position) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.grade) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.registeredGrade) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.view) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.gradeReason) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._position {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 4)
+    }
+    if self.grade != .unspecified {
+      try visitor.visitSingularEnumField(value: self.grade, fieldNumber: 5)
+    }
+    if self.registeredGrade != .unspecified {
+      try visitor.visitSingularEnumField(value: self.registeredGrade, fieldNumber: 6)
+    }
+    if !self.view.isEmpty {
+      try visitor.visitSingularStringField(value: self.view, fieldNumber: 7)
+    }
+    if !self.gradeReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.gradeReason, fieldNumber: 8)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_Camera, rhs: Xunfang_Patrol_V1_Camera) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._position != rhs._position {return false}
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.grade != rhs.grade {return false}
+    if lhs.registeredGrade != rhs.registeredGrade {return false}
+    if lhs.view != rhs.view {return false}
+    if lhs.gradeReason != rhs.gradeReason {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_ImportCamerasRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportCamerasRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{1}geojson\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.csv) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.geojson) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.csv.isEmpty {
+      try visitor.visitSingularStringField(value: self.csv, fieldNumber: 1)
+    }
+    if !self.geojson.isEmpty {
+      try visitor.visitSingularStringField(value: self.geojson, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_ImportCamerasRequest, rhs: Xunfang_Patrol_V1_ImportCamerasRequest) -> Bool {
+    if lhs.csv != rhs.csv {return false}
+    if lhs.geojson != rhs.geojson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_ImportCamerasResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportCamerasResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}imported\0\u{1}errors\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.imported) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.errors) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.imported != 0 {
+      try visitor.visitSingularUInt32Field(value: self.imported, fieldNumber: 1)
+    }
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.errors, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_ImportCamerasResponse, rhs: Xunfang_Patrol_V1_ImportCamerasResponse) -> Bool {
+    if lhs.imported != rhs.imported {return false}
+    if lhs.errors != rhs.errors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_CamerasRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CamerasRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}grade\0\u{3}grid_id\0\u{3}station_id\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.grade) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.grade != .unspecified {
+      try visitor.visitSingularEnumField(value: self.grade, fieldNumber: 1)
+    }
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 2)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 3)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_CamerasRequest, rhs: Xunfang_Patrol_V1_CamerasRequest) -> Bool {
+    if lhs.grade != rhs.grade {return false}
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_CamerasResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CamerasResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cameras\0\u{1}total\0\u{1}key\0\u{1}attention\0\u{1}general\0\u{3}graded_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.cameras) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.total) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.key) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.attention) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.general) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.gradedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cameras.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.cameras, fieldNumber: 1)
+    }
+    if self.total != 0 {
+      try visitor.visitSingularUInt32Field(value: self.total, fieldNumber: 2)
+    }
+    if self.key != 0 {
+      try visitor.visitSingularUInt32Field(value: self.key, fieldNumber: 3)
+    }
+    if self.attention != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attention, fieldNumber: 4)
+    }
+    if self.general != 0 {
+      try visitor.visitSingularUInt32Field(value: self.general, fieldNumber: 5)
+    }
+    if self.gradedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.gradedAt, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_CamerasResponse, rhs: Xunfang_Patrol_V1_CamerasResponse) -> Bool {
+    if lhs.cameras != rhs.cameras {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.attention != rhs.attention {return false}
+    if lhs.general != rhs.general {return false}
+    if lhs.gradedAt != rhs.gradedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_VideoScheduleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VideoScheduleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}hours\0\u{1}grade\0\u{3}station_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.hours) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.grade) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 1)
+    }
+    if self.hours != 0 {
+      try visitor.visitSingularUInt32Field(value: self.hours, fieldNumber: 2)
+    }
+    if self.grade != .unspecified {
+      try visitor.visitSingularEnumField(value: self.grade, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_VideoScheduleRequest, rhs: Xunfang_Patrol_V1_VideoScheduleRequest) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.hours != rhs.hours {return false}
+    if lhs.grade != rhs.grade {return false}
+    if lhs.stationID != rhs.stationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_VideoCheck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VideoCheck"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{3}camera_id\0\u{3}camera_name\0\u{1}grade\0\u{3}grid_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.cameraID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.cameraName) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.grade) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.gridID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 1)
+    }
+    if !self.cameraID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cameraID, fieldNumber: 2)
+    }
+    if !self.cameraName.isEmpty {
+      try visitor.visitSingularStringField(value: self.cameraName, fieldNumber: 3)
+    }
+    if self.grade != .unspecified {
+      try visitor.visitSingularEnumField(value: self.grade, fieldNumber: 4)
+    }
+    if !self.gridID.isEmpty {
+      try visitor.visitSingularStringField(value: self.gridID, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_VideoCheck, rhs: Xunfang_Patrol_V1_VideoCheck) -> Bool {
+    if lhs.at != rhs.at {return false}
+    if lhs.cameraID != rhs.cameraID {return false}
+    if lhs.cameraName != rhs.cameraName {return false}
+    if lhs.grade != rhs.grade {return false}
+    if lhs.gridID != rhs.gridID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_VideoScheduleResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VideoScheduleResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}checks\0\u{3}checks_per_hour\0\u{3}every_minutes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.to) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.checks) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.checksPerHour) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.everyMinutes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.from != 0 {
+      try visitor.visitSingularInt64Field(value: self.from, fieldNumber: 1)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularInt64Field(value: self.to, fieldNumber: 2)
+    }
+    if !self.checks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.checks, fieldNumber: 3)
+    }
+    if self.checksPerHour.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.checksPerHour, fieldNumber: 4)
+    }
+    if !self.everyMinutes.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.everyMinutes, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_VideoScheduleResponse, rhs: Xunfang_Patrol_V1_VideoScheduleResponse) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.checks != rhs.checks {return false}
+    if lhs.checksPerHour != rhs.checksPerHour {return false}
+    if lhs.everyMinutes != rhs.everyMinutes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_SeenOnCameraRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SeenOnCameraRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}camera_id\0\u{3}type_code\0\u{1}note\0\u{1}operator\0\u{3}external_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cameraID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.typeCode) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.`operator`) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cameraID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cameraID, fieldNumber: 1)
+    }
+    if !self.typeCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeCode, fieldNumber: 2)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 3)
+    }
+    if !self.`operator`.isEmpty {
+      try visitor.visitSingularStringField(value: self.`operator`, fieldNumber: 4)
+    }
+    if !self.externalID.isEmpty {
+      try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_SeenOnCameraRequest, rhs: Xunfang_Patrol_V1_SeenOnCameraRequest) -> Bool {
+    if lhs.cameraID != rhs.cameraID {return false}
+    if lhs.typeCode != rhs.typeCode {return false}
+    if lhs.note != rhs.note {return false}
+    if lhs.`operator` != rhs.`operator` {return false}
+    if lhs.externalID != rhs.externalID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_SeenOnCameraResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SeenOnCameraResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{1}linked\0\u{1}camera\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.linked) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._camera) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.incidentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 1)
+    }
+    if self.linked != false {
+      try visitor.visitSingularBoolField(value: self.linked, fieldNumber: 2)
+    }
+    try { if let v = self._camera {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_SeenOnCameraResponse, rhs: Xunfang_Patrol_V1_SeenOnCameraResponse) -> Bool {
+    if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.linked != rhs.linked {return false}
+    if lhs._camera != rhs._camera {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

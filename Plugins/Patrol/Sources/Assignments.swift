@@ -37,6 +37,7 @@ extension PatrolPlugin {
             }
             plan = try await bus.call(Self.plan, request, as: Xunfang_Situation_V1_DeploymentPlan.self)
             try duty.store.put(plan: plan)
+            try await regradeCameras(plan)
         }
         var sites: [Xunfang_GridModel_V1_Site] = []
         for kind in [Xunfang_GridModel_V1_SiteKind.patrolPoint, .patrolLine] {
@@ -59,6 +60,7 @@ extension PatrolPlugin {
             try await bus.consume(Self.deploymentTopic, as: Xunfang_Situation_V1_DeploymentPlan.self, durable: Self.planConsumer) { plan, _ in
                 guard plan.shiftEnd > duty.now() else { return }
                 try duty.store.put(plan: plan)
+                try await regradeCameras(plan)
             }
         } catch {
             logger.info("situation.deployment not followed (no ACL grant?): assignments keep the shift's first plan", metadata: ["xunfang.error": "\(error)"])

@@ -22,7 +22,7 @@ extension PatrolPlugin {
         let grids = areas.map { area in
             PatrolCompliance.Grid(id: area.id, parts: area.outline.compactMap { ring in
                 (try? Ring(ring.points.map { projection.project(GeoPoint(longitude: $0.longitude, latitude: $0.latitude)) })).map { Polygon(outer: $0) }
-            })
+            }, station: area.parentID)
         }
         var evaluator = PatrolCompliance(projection: projection, grids: grids)
         evaluator.settings = complianceSettings

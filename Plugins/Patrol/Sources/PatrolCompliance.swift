@@ -29,6 +29,8 @@ struct PatrolCompliance: Sendable {
     struct Grid: Sendable {
         let id: String
         let parts: [Polygon]
+        /// The grid's station (its parent in GridModel).
+        var station = ""
     }
 
     let projection: LocalProjection
@@ -138,12 +140,16 @@ struct PatrolCompliance: Sendable {
         return delivery
     }
 
+    func grid(containing point: PlanarPoint) -> Grid? {
+        index.candidates(containing: point).first { grids[$0].parts.contains { $0.contains(point) } }.map { grids[$0] }
+    }
+
     /// Minutes in each grid: each stretch of track counted in the grid its start lies in.
     func presence(_ stretches: [(Fix, Fix)]) -> [Xunfang_Patrol_V1_GridPresence] {
         var minutes: [String: Double] = [:]
         for (from, to) in stretches {
-            guard let grid = index.candidates(containing: from.point).first(where: { grids[$0].parts.contains { $0.contains(from.point) } }) else { continue }
-            minutes[grids[grid].id, default: 0] += Double(to.at - from.at) / 60_000
+            guard let grid = grid(containing: from.point) else { continue }
+            minutes[grid.id, default: 0] += Double(to.at - from.at) / 60_000
         }
         return minutes.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { id, minutes in
             var presence = Xunfang_Patrol_V1_GridPresence()

@@ -11,7 +11,7 @@ import PatrolContract
 /// their fixes; map matching. See Plugins/Patrol/README.md.
 public struct PatrolPlugin: Plugin {
     static let service = "/xunfang.patrol.v1.Patrol/"
-    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments", "Compliance", "ComplianceReport"]
+    static let methods = ["ImportTeams", "RecordLeave", "RecordSwap", "OnDuty", "Roster", "Report", "Act", "Terminals", "Assignments", "Compliance", "ComplianceReport", "ImportCameras", "Cameras", "VideoSchedule", "SeenOnCamera"]
         .map { service + $0 }
     static let positionTopic = "unit.position"
     static let exceptionTopic = "patrol.exception"
@@ -39,6 +39,9 @@ public struct PatrolPlugin: Plugin {
          PluginCommand("terminals", "on-duty units' terminals: newest position, silent ones flagged") { await RosterCommands.terminals($0) },
          PluginCommand("compliance", "a shift's patrol compliance: points, lines, dosage stops, time in each grid (text, JSON, HTML)") { await RosterCommands.compliance($0) },
          PluginCommand("report", "a day's or ten-day period's compliance by station, grid and must-patrol site (text, JSON, HTML with a map)") { await RosterCommands.report($0) },
+         PluginCommand("cameras", "the video patrol desk's cameras by grade; --import a CSV or GeoJSON registry") { await VideoCommands.cameras($0) },
+         PluginCommand("video-schedule", "which cameras the video desk checks when, each grade at its frequency") { await VideoCommands.schedule($0) },
+         PluginCommand("seen-on-camera", "an incident at a camera's place, from what the video desk saw on it") { await VideoCommands.seen($0) },
          PluginCommand("bench", "map matching accuracy and speed, the terminal gateway's cost (xunfang bench patrol)") { PatrolBenchmark.run($0) },
          PluginCommand("match", "map-match a recorded track (t,lon,lat CSV) to a road graph, offline") { MatchCommand.run($0) },
          PluginCommand("assignments", "this shift's assignments: grids, must-patrol points and lines, dosage stops") { await RosterCommands.assignments($0) },
@@ -58,6 +61,10 @@ public struct PatrolPlugin: Plugin {
     var complianceSettings = PatrolCompliance.Settings()
     /// `PATROL_TRACK_DAYS`: how long fixes are kept.
     var trackDays: Int64 = 3
+    /// `PATROL_DEMO_CAMERAS` on: an empty camera registry takes the demo county's cameras.
+    var demoCameras = false
+    /// `PATROL_VIDEO_MINUTES`: how often the desk checks a camera of each grade.
+    var videoFrequencies = Cameras.Frequencies()
     /// `PATROL_MATCH` on: tracks matched to `PATROL_ROADS` as the fixes come in.
     var matching: TrackMatching?
     var logger = Logger(label: "patrol")
@@ -78,6 +85,10 @@ public struct PatrolPlugin: Plugin {
     ///   (each closed shift's results are kept apart from them).
     /// - `PATROL_MATCH` (`on` or `off`, default on): each unit's track is matched to the roads
     ///   as it comes in, and lines count as driven along the matched roads.
+    /// - `PATROL_DEMO_CAMERAS` (`on` or `off`, default off): an empty camera registry takes
+    ///   the demo county's cameras (at junctions and along roads of `PATROL_ROADS`).
+    /// - `PATROL_VIDEO_MINUTES` (three numbers, default `60,240,1440`): minutes between the
+    ///   video desk's checks of a key, an attention and a general camera.
     /// - `PATROL_ROADS` (a road graph file from `xunfang grid import-osm`; default the demo
     ///   county's roads): the roads tracks are matched to.
     public init(context: PluginContext) throws {
@@ -89,6 +100,8 @@ public struct PatrolPlugin: Plugin {
         complianceSettings.dwellSeconds = try context.number("PATROL_VISIT_SECONDS", in: 0...1_800, default: 60, unit: "seconds")
         trackDays = Int64(try context.number("PATROL_TRACK_DAYS", in: 1...90, default: 3, unit: "days"))
         terminals.silentAfter = Int64(try context.number("PATROL_SILENT_SECONDS", in: 60...3_600, default: 300, unit: "seconds")) * 1_000
+        demoCameras = try context.isOn("PATROL_DEMO_CAMERAS", default: false)
+        videoFrequencies = try Self.frequencies(context.settings["PATROL_VIDEO_MINUTES"] ?? "60,240,1440")
         if try context.isOn("PATROL_MATCH", default: true) {
             let roads = context.settings["PATROL_ROADS"] ?? ""
             do {
@@ -98,6 +111,15 @@ public struct PatrolPlugin: Plugin {
             }
         }
         logger = context.logger
+    }
+
+    static func frequencies(_ text: String) throws(SettingError) -> Cameras.Frequencies {
+        let minutes = text.split(separator: ",").map { Int64($0.trimmingCharacters(in: .whitespaces)) }
+        guard minutes.count == 3, let key = minutes[0], let attention = minutes[1], let general = minutes[2],
+              (5...10_080).contains(key), key <= attention, attention <= general, general <= 10_080 else {
+            throw SettingError("PATROL_VIDEO_MINUTES is \"\(text)\"; use three numbers of minutes from 5 to 10080, key ≤ attention ≤ general (60,240,1440)")
+        }
+        return Cameras.Frequencies(key: key, attention: attention, general: general)
     }
 
     /// For tests: a directory and clock of their own.
@@ -138,6 +160,12 @@ public struct PatrolPlugin: Plugin {
         bus.serve(Self.service + "ComplianceReport") { [self] (request: Xunfang_Patrol_V1_ComplianceReportRequest, _) in
             try await onOwnThread { try complianceReport(request) }
         }
+        bus.serve(Self.service + "ImportCameras", bounds: MessageBounds(maxFieldBytes: Cameras.maxImportBytes)) { [self] (request: Xunfang_Patrol_V1_ImportCamerasRequest, _) in
+            try await importCameras(request, bus: bus)
+        }
+        bus.serve(Self.service + "Cameras") { [self] (request: Xunfang_Patrol_V1_CamerasRequest, _) in try await onOwnThread { try cameras(request) } }
+        bus.serve(Self.service + "VideoSchedule") { [self] (request: Xunfang_Patrol_V1_VideoScheduleRequest, _) in try await onOwnThread { try videoSchedule(request) } }
+        bus.serve(Self.service + "SeenOnCamera") { [self] (request: Xunfang_Patrol_V1_SeenOnCameraRequest, _) in try await seenOnCamera(request, bus: bus) }
         bus.serve(Self.service + "Assignments") { [self] (request: Xunfang_Patrol_V1_AssignmentsRequest, _) in try assignments(request) }
         bus.serve(Self.service + "Terminals") { (request: Xunfang_Patrol_V1_TerminalsRequest, _) in
             try terminals.list(request, onDuty: try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty)
@@ -172,7 +200,11 @@ public struct PatrolPlugin: Plugin {
     public func run(on bus: BusClient) async throws {
         if demoTeams { await seedDemoTeams(bus) }
         let plans = assignsUnits ? Task { await takePlans(bus) } : nil
-        defer { plans?.cancel() }
+        let cameras = demoCameras ? Task { await seedDemoCameras(bus) } : nil
+        defer {
+            plans?.cancel()
+            cameras?.cancel()
+        }
         while !Task.isCancelled {
             var wait = Self.dutyPass
             do {

@@ -60,7 +60,83 @@ final class PatrolStore: Sendable {
                 CREATE TABLE match_progress (call_sign TEXT PRIMARY KEY NOT NULL, settled INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v6 cameras") { db in
+            // The video patrol desk's cameras (grades in force in the record), when the analysis
+            // last re-set them, and what operators saw on them, linked to Dispatch's incidents.
+            try db.execute(sql: """
+                CREATE TABLE camera (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE grading (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+                CREATE TABLE sighting (seq INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE, camera_id TEXT NOT NULL, at INTEGER NOT NULL,
+                                       operator TEXT NOT NULL, type_code TEXT NOT NULL, note TEXT NOT NULL, incident_id TEXT NOT NULL);
+                CREATE INDEX sighting_camera ON sighting (camera_id, at);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    /// Adds or replaces cameras, all in one transaction.
+    func put(cameras: [Xunfang_Patrol_V1_Camera]) throws {
+        try queue.write { db in
+            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO camera (id, record) VALUES (?, ?)")
+            for camera in cameras { try upsert.execute(arguments: [camera.id, try camera.serializedBytes() as Data]) }
+        }
+    }
+
+    /// Grades re-set by the analysis, and when.
+    func regraded(_ cameras: [Xunfang_Patrol_V1_Camera], at: Int64) throws {
+        try put(cameras: cameras)
+        try queue.write { db in try db.execute(sql: "INSERT OR REPLACE INTO grading (id, at) VALUES (1, ?)", arguments: [at]) }
+    }
+
+    func cameras() throws -> [Xunfang_Patrol_V1_Camera] {
+        try queue.read { db in try Data.fetchAll(db, sql: "SELECT record FROM camera ORDER BY id").map { try Xunfang_Patrol_V1_Camera(serializedBytes: $0) } }
+    }
+
+    func camera(_ id: String) throws -> Xunfang_Patrol_V1_Camera? {
+        try queue.read { db in try Data.fetchOne(db, sql: "SELECT record FROM camera WHERE id = ?", arguments: [id]).map { try Xunfang_Patrol_V1_Camera(serializedBytes: $0) } }
+    }
+
+    func gradedAt() throws -> Int64 {
+        try queue.read { db in try Int64.fetchOne(db, sql: "SELECT at FROM grading WHERE id = 1") ?? 0 }
+    }
+
+    /// The newest plan Situation made.
+    func latestPlan() throws -> Xunfang_Situation_V1_DeploymentPlan? {
+        try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM plan ORDER BY shift_start DESC LIMIT 1").map { try Xunfang_Situation_V1_DeploymentPlan(serializedBytes: $0) }
+        }
+    }
+
+    /// What an operator saw on a camera, with the incident it became.
+    struct Sighting: Equatable, Sendable {
+        var externalID: String
+        var cameraID: String
+        var at: Int64
+        var by: String
+        var typeCode: String
+        var note: String
+        var incidentID: String
+    }
+
+    /// Kept once per external id; the kept one when it was kept before (a retry).
+    func record(_ sighting: Sighting) throws -> Sighting {
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO sighting (external_id, camera_id, at, operator, type_code, note, incident_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [sighting.externalID, sighting.cameraID, sighting.at, sighting.by, sighting.typeCode, sighting.note, sighting.incidentID])
+            return Self.sighting(try Row.fetchOne(db, sql: "SELECT * FROM sighting WHERE external_id = ?", arguments: [sighting.externalID])!)
+        }
+    }
+
+    func sightings(of cameraID: String) throws -> [Sighting] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sighting WHERE camera_id = ? ORDER BY at", arguments: [cameraID]).map(Self.sighting)
+        }
+    }
+
+    static func sighting(_ row: Row) -> Sighting {
+        Sighting(externalID: row["external_id"], cameraID: row["camera_id"], at: row["at"], by: row["operator"], typeCode: row["type_code"],
+                 note: row["note"], incidentID: row["incident_id"])
     }
 
     /// A road arc a unit's matched track drove.

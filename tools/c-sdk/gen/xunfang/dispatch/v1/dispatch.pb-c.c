@@ -5278,22 +5278,24 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__rotate_key_response__des
   (ProtobufCMessageInit) xunfang__dispatch__v1__rotate_key_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue xunfang__dispatch__v1__incident_source__enum_values_by_number[4] =
+static const ProtobufCEnumValue xunfang__dispatch__v1__incident_source__enum_values_by_number[5] =
 {
   { "INCIDENT_SOURCE_CALL_110", "XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_CALL_110", 0 },
   { "INCIDENT_SOURCE_ON_VIEW", "XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_ON_VIEW", 1 },
   { "INCIDENT_SOURCE_ALARM", "XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_ALARM", 2 },
   { "INCIDENT_SOURCE_TIP", "XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_TIP", 3 },
+  { "INCIDENT_SOURCE_VIDEO", "XUNFANG__DISPATCH__V1__INCIDENT_SOURCE__INCIDENT_SOURCE_VIDEO", 4 },
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__incident_source__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex xunfang__dispatch__v1__incident_source__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex xunfang__dispatch__v1__incident_source__enum_values_by_name[5] =
 {
   { "INCIDENT_SOURCE_ALARM", 2 },
   { "INCIDENT_SOURCE_CALL_110", 0 },
   { "INCIDENT_SOURCE_ON_VIEW", 1 },
   { "INCIDENT_SOURCE_TIP", 3 },
+  { "INCIDENT_SOURCE_VIDEO", 4 },
 };
 const ProtobufCEnumDescriptor xunfang__dispatch__v1__incident_source__descriptor =
 {
@@ -5302,9 +5304,9 @@ const ProtobufCEnumDescriptor xunfang__dispatch__v1__incident_source__descriptor
   "IncidentSource",
   "Xunfang__Dispatch__V1__IncidentSource",
   "xunfang.dispatch.v1",
-  4,
+  5,
   xunfang__dispatch__v1__incident_source__enum_values_by_number,
-  4,
+  5,
   xunfang__dispatch__v1__incident_source__enum_values_by_name,
   1,
   xunfang__dispatch__v1__incident_source__value_ranges,

@@ -1897,6 +1897,456 @@ void   xunfang__patrol__v1__compliance_report_response__free_unpacked
   assert(message->base.descriptor == &xunfang__patrol__v1__compliance_report_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__patrol__v1__camera__init
+                     (Xunfang__Patrol__V1__Camera         *message)
+{
+  static const Xunfang__Patrol__V1__Camera init_value = XUNFANG__PATROL__V1__CAMERA__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__camera__get_packed_size
+                     (const Xunfang__Patrol__V1__Camera *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__camera__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__camera__pack
+                     (const Xunfang__Patrol__V1__Camera *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__camera__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__camera__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Camera *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__camera__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__Camera *
+       xunfang__patrol__v1__camera__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__Camera *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__camera__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__camera__free_unpacked
+                     (Xunfang__Patrol__V1__Camera *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__camera__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__import_cameras_request__init
+                     (Xunfang__Patrol__V1__ImportCamerasRequest         *message)
+{
+  static const Xunfang__Patrol__V1__ImportCamerasRequest init_value = XUNFANG__PATROL__V1__IMPORT_CAMERAS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__import_cameras_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ImportCamerasRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__import_cameras_request__pack
+                     (const Xunfang__Patrol__V1__ImportCamerasRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__import_cameras_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ImportCamerasRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ImportCamerasRequest *
+       xunfang__patrol__v1__import_cameras_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ImportCamerasRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__import_cameras_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__import_cameras_request__free_unpacked
+                     (Xunfang__Patrol__V1__ImportCamerasRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__import_cameras_response__init
+                     (Xunfang__Patrol__V1__ImportCamerasResponse         *message)
+{
+  static const Xunfang__Patrol__V1__ImportCamerasResponse init_value = XUNFANG__PATROL__V1__IMPORT_CAMERAS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__import_cameras_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ImportCamerasResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__import_cameras_response__pack
+                     (const Xunfang__Patrol__V1__ImportCamerasResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__import_cameras_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ImportCamerasResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__ImportCamerasResponse *
+       xunfang__patrol__v1__import_cameras_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__ImportCamerasResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__import_cameras_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__import_cameras_response__free_unpacked
+                     (Xunfang__Patrol__V1__ImportCamerasResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__import_cameras_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__cameras_request__init
+                     (Xunfang__Patrol__V1__CamerasRequest         *message)
+{
+  static const Xunfang__Patrol__V1__CamerasRequest init_value = XUNFANG__PATROL__V1__CAMERAS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__cameras_request__get_packed_size
+                     (const Xunfang__Patrol__V1__CamerasRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__cameras_request__pack
+                     (const Xunfang__Patrol__V1__CamerasRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__cameras_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__CamerasRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__CamerasRequest *
+       xunfang__patrol__v1__cameras_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__CamerasRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__cameras_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__cameras_request__free_unpacked
+                     (Xunfang__Patrol__V1__CamerasRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__cameras_response__init
+                     (Xunfang__Patrol__V1__CamerasResponse         *message)
+{
+  static const Xunfang__Patrol__V1__CamerasResponse init_value = XUNFANG__PATROL__V1__CAMERAS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__cameras_response__get_packed_size
+                     (const Xunfang__Patrol__V1__CamerasResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__cameras_response__pack
+                     (const Xunfang__Patrol__V1__CamerasResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__cameras_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__CamerasResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__CamerasResponse *
+       xunfang__patrol__v1__cameras_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__CamerasResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__cameras_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__cameras_response__free_unpacked
+                     (Xunfang__Patrol__V1__CamerasResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__cameras_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__video_schedule_request__init
+                     (Xunfang__Patrol__V1__VideoScheduleRequest         *message)
+{
+  static const Xunfang__Patrol__V1__VideoScheduleRequest init_value = XUNFANG__PATROL__V1__VIDEO_SCHEDULE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__video_schedule_request__get_packed_size
+                     (const Xunfang__Patrol__V1__VideoScheduleRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__video_schedule_request__pack
+                     (const Xunfang__Patrol__V1__VideoScheduleRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__video_schedule_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__VideoScheduleRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__VideoScheduleRequest *
+       xunfang__patrol__v1__video_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__VideoScheduleRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__video_schedule_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__video_schedule_request__free_unpacked
+                     (Xunfang__Patrol__V1__VideoScheduleRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__video_check__init
+                     (Xunfang__Patrol__V1__VideoCheck         *message)
+{
+  static const Xunfang__Patrol__V1__VideoCheck init_value = XUNFANG__PATROL__V1__VIDEO_CHECK__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__video_check__get_packed_size
+                     (const Xunfang__Patrol__V1__VideoCheck *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_check__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__video_check__pack
+                     (const Xunfang__Patrol__V1__VideoCheck *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_check__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__video_check__pack_to_buffer
+                     (const Xunfang__Patrol__V1__VideoCheck *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_check__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__VideoCheck *
+       xunfang__patrol__v1__video_check__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__VideoCheck *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__video_check__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__video_check__free_unpacked
+                     (Xunfang__Patrol__V1__VideoCheck *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_check__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__video_schedule_response__init
+                     (Xunfang__Patrol__V1__VideoScheduleResponse         *message)
+{
+  static const Xunfang__Patrol__V1__VideoScheduleResponse init_value = XUNFANG__PATROL__V1__VIDEO_SCHEDULE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__video_schedule_response__get_packed_size
+                     (const Xunfang__Patrol__V1__VideoScheduleResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__video_schedule_response__pack
+                     (const Xunfang__Patrol__V1__VideoScheduleResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__video_schedule_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__VideoScheduleResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__VideoScheduleResponse *
+       xunfang__patrol__v1__video_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__VideoScheduleResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__video_schedule_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__video_schedule_response__free_unpacked
+                     (Xunfang__Patrol__V1__VideoScheduleResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__video_schedule_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__seen_on_camera_request__init
+                     (Xunfang__Patrol__V1__SeenOnCameraRequest         *message)
+{
+  static const Xunfang__Patrol__V1__SeenOnCameraRequest init_value = XUNFANG__PATROL__V1__SEEN_ON_CAMERA_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__seen_on_camera_request__get_packed_size
+                     (const Xunfang__Patrol__V1__SeenOnCameraRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__seen_on_camera_request__pack
+                     (const Xunfang__Patrol__V1__SeenOnCameraRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__seen_on_camera_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__SeenOnCameraRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__SeenOnCameraRequest *
+       xunfang__patrol__v1__seen_on_camera_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__SeenOnCameraRequest *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__seen_on_camera_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__seen_on_camera_request__free_unpacked
+                     (Xunfang__Patrol__V1__SeenOnCameraRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__patrol__v1__seen_on_camera_response__init
+                     (Xunfang__Patrol__V1__SeenOnCameraResponse         *message)
+{
+  static const Xunfang__Patrol__V1__SeenOnCameraResponse init_value = XUNFANG__PATROL__V1__SEEN_ON_CAMERA_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__seen_on_camera_response__get_packed_size
+                     (const Xunfang__Patrol__V1__SeenOnCameraResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__seen_on_camera_response__pack
+                     (const Xunfang__Patrol__V1__SeenOnCameraResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__seen_on_camera_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__SeenOnCameraResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__SeenOnCameraResponse *
+       xunfang__patrol__v1__seen_on_camera_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__SeenOnCameraResponse *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__seen_on_camera_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__seen_on_camera_response__free_unpacked
+                     (Xunfang__Patrol__V1__SeenOnCameraResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__seen_on_camera_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor xunfang__patrol__v1__shift__field_descriptors[3] =
 {
   {
@@ -5131,6 +5581,841 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_report_response
   (ProtobufCMessageInit) xunfang__patrol__v1__compliance_report_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__camera__field_descriptors[9] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grade",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, grade),
+    &xunfang__patrol__v1__camera_grade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "registered_grade",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, registered_grade),
+    &xunfang__patrol__v1__camera_grade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "view",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, view),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grade_reason",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, grade_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Camera, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__camera__field_indices_by_name[] = {
+  4,   /* field[4] = grade */
+  7,   /* field[7] = grade_reason */
+  3,   /* field[3] = grid_id */
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+  2,   /* field[2] = position */
+  5,   /* field[5] = registered_grade */
+  8,   /* field[8] = station_id */
+  6,   /* field[6] = view */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__camera__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__camera__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.Camera",
+  "Camera",
+  "Xunfang__Patrol__V1__Camera",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__Camera),
+  9,
+  xunfang__patrol__v1__camera__field_descriptors,
+  xunfang__patrol__v1__camera__field_indices_by_name,
+  1,  xunfang__patrol__v1__camera__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__camera__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__import_cameras_request__field_descriptors[2] =
+{
+  {
+    "csv",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ImportCamerasRequest, csv),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "geojson",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ImportCamerasRequest, geojson),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__import_cameras_request__field_indices_by_name[] = {
+  0,   /* field[0] = csv */
+  1,   /* field[1] = geojson */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__import_cameras_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__import_cameras_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ImportCamerasRequest",
+  "ImportCamerasRequest",
+  "Xunfang__Patrol__V1__ImportCamerasRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ImportCamerasRequest),
+  2,
+  xunfang__patrol__v1__import_cameras_request__field_descriptors,
+  xunfang__patrol__v1__import_cameras_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__import_cameras_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__import_cameras_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__import_cameras_response__field_descriptors[2] =
+{
+  {
+    "imported",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ImportCamerasResponse, imported),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "errors",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__ImportCamerasResponse, n_errors),
+    offsetof(Xunfang__Patrol__V1__ImportCamerasResponse, errors),
+    &xunfang__patrol__v1__line_error__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__import_cameras_response__field_indices_by_name[] = {
+  1,   /* field[1] = errors */
+  0,   /* field[0] = imported */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__import_cameras_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__import_cameras_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.ImportCamerasResponse",
+  "ImportCamerasResponse",
+  "Xunfang__Patrol__V1__ImportCamerasResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__ImportCamerasResponse),
+  2,
+  xunfang__patrol__v1__import_cameras_response__field_descriptors,
+  xunfang__patrol__v1__import_cameras_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__import_cameras_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__import_cameras_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__cameras_request__field_descriptors[4] =
+{
+  {
+    "grade",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasRequest, grade),
+    &xunfang__patrol__v1__camera_grade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasRequest, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__cameras_request__field_indices_by_name[] = {
+  0,   /* field[0] = grade */
+  1,   /* field[1] = grid_id */
+  3,   /* field[3] = limit */
+  2,   /* field[2] = station_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__cameras_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__cameras_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.CamerasRequest",
+  "CamerasRequest",
+  "Xunfang__Patrol__V1__CamerasRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__CamerasRequest),
+  4,
+  xunfang__patrol__v1__cameras_request__field_descriptors,
+  xunfang__patrol__v1__cameras_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__cameras_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__cameras_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__cameras_response__field_descriptors[6] =
+{
+  {
+    "cameras",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, n_cameras),
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, cameras),
+    &xunfang__patrol__v1__camera__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attention",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, attention),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "general",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, general),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "graded_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__CamerasResponse, graded_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__cameras_response__field_indices_by_name[] = {
+  3,   /* field[3] = attention */
+  0,   /* field[0] = cameras */
+  4,   /* field[4] = general */
+  5,   /* field[5] = graded_at */
+  2,   /* field[2] = key */
+  1,   /* field[1] = total */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__cameras_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__cameras_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.CamerasResponse",
+  "CamerasResponse",
+  "Xunfang__Patrol__V1__CamerasResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__CamerasResponse),
+  6,
+  xunfang__patrol__v1__cameras_response__field_descriptors,
+  xunfang__patrol__v1__cameras_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__cameras_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__cameras_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__video_schedule_request__field_descriptors[4] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleRequest, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hours",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleRequest, hours),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grade",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleRequest, grade),
+    &xunfang__patrol__v1__camera_grade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__video_schedule_request__field_indices_by_name[] = {
+  0,   /* field[0] = from */
+  2,   /* field[2] = grade */
+  1,   /* field[1] = hours */
+  3,   /* field[3] = station_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__video_schedule_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__video_schedule_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.VideoScheduleRequest",
+  "VideoScheduleRequest",
+  "Xunfang__Patrol__V1__VideoScheduleRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__VideoScheduleRequest),
+  4,
+  xunfang__patrol__v1__video_schedule_request__field_descriptors,
+  xunfang__patrol__v1__video_schedule_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__video_schedule_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__video_schedule_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__video_check__field_descriptors[5] =
+{
+  {
+    "at",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoCheck, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "camera_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoCheck, camera_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "camera_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoCheck, camera_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grade",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoCheck, grade),
+    &xunfang__patrol__v1__camera_grade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoCheck, grid_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__video_check__field_indices_by_name[] = {
+  0,   /* field[0] = at */
+  1,   /* field[1] = camera_id */
+  2,   /* field[2] = camera_name */
+  3,   /* field[3] = grade */
+  4,   /* field[4] = grid_id */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__video_check__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__video_check__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.VideoCheck",
+  "VideoCheck",
+  "Xunfang__Patrol__V1__VideoCheck",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__VideoCheck),
+  5,
+  xunfang__patrol__v1__video_check__field_descriptors,
+  xunfang__patrol__v1__video_check__field_indices_by_name,
+  1,  xunfang__patrol__v1__video_check__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__video_check__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__video_schedule_response__field_descriptors[5] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checks",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, n_checks),
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, checks),
+    &xunfang__patrol__v1__video_check__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checks_per_hour",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, checks_per_hour),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "every_minutes",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, n_every_minutes),
+    offsetof(Xunfang__Patrol__V1__VideoScheduleResponse, every_minutes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__video_schedule_response__field_indices_by_name[] = {
+  2,   /* field[2] = checks */
+  3,   /* field[3] = checks_per_hour */
+  4,   /* field[4] = every_minutes */
+  0,   /* field[0] = from */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__video_schedule_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__video_schedule_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.VideoScheduleResponse",
+  "VideoScheduleResponse",
+  "Xunfang__Patrol__V1__VideoScheduleResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__VideoScheduleResponse),
+  5,
+  xunfang__patrol__v1__video_schedule_response__field_descriptors,
+  xunfang__patrol__v1__video_schedule_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__video_schedule_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__video_schedule_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__seen_on_camera_request__field_descriptors[5] =
+{
+  {
+    "camera_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraRequest, camera_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraRequest, type_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraRequest, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "operator",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraRequest, operator_),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "external_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraRequest, external_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__seen_on_camera_request__field_indices_by_name[] = {
+  0,   /* field[0] = camera_id */
+  4,   /* field[4] = external_id */
+  2,   /* field[2] = note */
+  3,   /* field[3] = operator */
+  1,   /* field[1] = type_code */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__seen_on_camera_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__seen_on_camera_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.SeenOnCameraRequest",
+  "SeenOnCameraRequest",
+  "Xunfang__Patrol__V1__SeenOnCameraRequest",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__SeenOnCameraRequest),
+  5,
+  xunfang__patrol__v1__seen_on_camera_request__field_descriptors,
+  xunfang__patrol__v1__seen_on_camera_request__field_indices_by_name,
+  1,  xunfang__patrol__v1__seen_on_camera_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__seen_on_camera_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__seen_on_camera_response__field_descriptors[3] =
+{
+  {
+    "incident_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraResponse, incident_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "linked",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraResponse, linked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "camera",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__SeenOnCameraResponse, camera),
+    &xunfang__patrol__v1__camera__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__seen_on_camera_response__field_indices_by_name[] = {
+  2,   /* field[2] = camera */
+  0,   /* field[0] = incident_id */
+  1,   /* field[1] = linked */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__seen_on_camera_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__seen_on_camera_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.SeenOnCameraResponse",
+  "SeenOnCameraResponse",
+  "Xunfang__Patrol__V1__SeenOnCameraResponse",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__SeenOnCameraResponse),
+  3,
+  xunfang__patrol__v1__seen_on_camera_response__field_descriptors,
+  xunfang__patrol__v1__seen_on_camera_response__field_indices_by_name,
+  1,  xunfang__patrol__v1__seen_on_camera_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__seen_on_camera_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[6] =
 {
   { "TERMINAL_ACTION_UNSPECIFIED", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED", 0 },
@@ -5167,7 +6452,39 @@ const ProtobufCEnumDescriptor xunfang__patrol__v1__terminal_action__descriptor =
   xunfang__patrol__v1__terminal_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[11] =
+static const ProtobufCEnumValue xunfang__patrol__v1__camera_grade__enum_values_by_number[4] =
+{
+  { "CAMERA_GRADE_UNSPECIFIED", "XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED", 0 },
+  { "CAMERA_GRADE_KEY", "XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_KEY", 1 },
+  { "CAMERA_GRADE_ATTENTION", "XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_ATTENTION", 2 },
+  { "CAMERA_GRADE_GENERAL", "XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_GENERAL", 3 },
+};
+static const ProtobufCIntRange xunfang__patrol__v1__camera_grade__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex xunfang__patrol__v1__camera_grade__enum_values_by_name[4] =
+{
+  { "CAMERA_GRADE_ATTENTION", 2 },
+  { "CAMERA_GRADE_GENERAL", 3 },
+  { "CAMERA_GRADE_KEY", 1 },
+  { "CAMERA_GRADE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor xunfang__patrol__v1__camera_grade__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.CameraGrade",
+  "CameraGrade",
+  "Xunfang__Patrol__V1__CameraGrade",
+  "xunfang.patrol.v1",
+  4,
+  xunfang__patrol__v1__camera_grade__enum_values_by_number,
+  4,
+  xunfang__patrol__v1__camera_grade__enum_values_by_name,
+  1,
+  xunfang__patrol__v1__camera_grade__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descriptors[15] =
 {
   { "ImportTeams", &xunfang__patrol__v1__import_teams_request__descriptor, &xunfang__patrol__v1__import_teams_response__descriptor },
   { "RecordLeave", &xunfang__patrol__v1__leave__descriptor, &xunfang__patrol__v1__record_response__descriptor },
@@ -5180,19 +6497,27 @@ static const ProtobufCMethodDescriptor xunfang__patrol__v1__patrol__method_descr
   { "Assignments", &xunfang__patrol__v1__assignments_request__descriptor, &xunfang__patrol__v1__assignments_response__descriptor },
   { "Compliance", &xunfang__patrol__v1__compliance_request__descriptor, &xunfang__patrol__v1__compliance_response__descriptor },
   { "ComplianceReport", &xunfang__patrol__v1__compliance_report_request__descriptor, &xunfang__patrol__v1__compliance_report_response__descriptor },
+  { "ImportCameras", &xunfang__patrol__v1__import_cameras_request__descriptor, &xunfang__patrol__v1__import_cameras_response__descriptor },
+  { "Cameras", &xunfang__patrol__v1__cameras_request__descriptor, &xunfang__patrol__v1__cameras_response__descriptor },
+  { "VideoSchedule", &xunfang__patrol__v1__video_schedule_request__descriptor, &xunfang__patrol__v1__video_schedule_response__descriptor },
+  { "SeenOnCamera", &xunfang__patrol__v1__seen_on_camera_request__descriptor, &xunfang__patrol__v1__seen_on_camera_response__descriptor },
 };
 const unsigned xunfang__patrol__v1__patrol__method_indices_by_name[] = {
   6,        /* Act */
   8,        /* Assignments */
+  12,        /* Cameras */
   9,        /* Compliance */
   10,        /* ComplianceReport */
+  11,        /* ImportCameras */
   0,        /* ImportTeams */
   3,        /* OnDuty */
   1,        /* RecordLeave */
   2,        /* RecordSwap */
   5,        /* Report */
   4,        /* Roster */
-  7         /* Terminals */
+  14,        /* SeenOnCamera */
+  7,        /* Terminals */
+  13         /* VideoSchedule */
 };
 const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
 {
@@ -5201,7 +6526,7 @@ const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor =
   "Patrol",
   "Xunfang__Patrol__V1__Patrol",
   "xunfang.patrol.v1",
-  11,
+  15,
   xunfang__patrol__v1__patrol__method_descriptors,
   xunfang__patrol__v1__patrol__method_indices_by_name
 };
@@ -5292,6 +6617,38 @@ void xunfang__patrol__v1__patrol__compliance_report(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
   service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__import_cameras(ProtobufCService *service,
+                                                 const Xunfang__Patrol__V1__ImportCamerasRequest *input,
+                                                 Xunfang__Patrol__V1__ImportCamerasResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__cameras(ProtobufCService *service,
+                                          const Xunfang__Patrol__V1__CamerasRequest *input,
+                                          Xunfang__Patrol__V1__CamerasResponse_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__video_schedule(ProtobufCService *service,
+                                                 const Xunfang__Patrol__V1__VideoScheduleRequest *input,
+                                                 Xunfang__Patrol__V1__VideoScheduleResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__patrol__v1__patrol__seen_on_camera(ProtobufCService *service,
+                                                 const Xunfang__Patrol__V1__SeenOnCameraRequest *input,
+                                                 Xunfang__Patrol__V1__SeenOnCameraResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &xunfang__patrol__v1__patrol__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
                                         Xunfang__Patrol__V1__Patrol_ServiceDestroy destroy)

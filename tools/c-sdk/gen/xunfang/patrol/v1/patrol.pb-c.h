@@ -58,6 +58,16 @@ typedef struct Xunfang__Patrol__V1__StationTotal Xunfang__Patrol__V1__StationTot
 typedef struct Xunfang__Patrol__V1__GridTotal Xunfang__Patrol__V1__GridTotal;
 typedef struct Xunfang__Patrol__V1__SiteTotal Xunfang__Patrol__V1__SiteTotal;
 typedef struct Xunfang__Patrol__V1__ComplianceReportResponse Xunfang__Patrol__V1__ComplianceReportResponse;
+typedef struct Xunfang__Patrol__V1__Camera Xunfang__Patrol__V1__Camera;
+typedef struct Xunfang__Patrol__V1__ImportCamerasRequest Xunfang__Patrol__V1__ImportCamerasRequest;
+typedef struct Xunfang__Patrol__V1__ImportCamerasResponse Xunfang__Patrol__V1__ImportCamerasResponse;
+typedef struct Xunfang__Patrol__V1__CamerasRequest Xunfang__Patrol__V1__CamerasRequest;
+typedef struct Xunfang__Patrol__V1__CamerasResponse Xunfang__Patrol__V1__CamerasResponse;
+typedef struct Xunfang__Patrol__V1__VideoScheduleRequest Xunfang__Patrol__V1__VideoScheduleRequest;
+typedef struct Xunfang__Patrol__V1__VideoCheck Xunfang__Patrol__V1__VideoCheck;
+typedef struct Xunfang__Patrol__V1__VideoScheduleResponse Xunfang__Patrol__V1__VideoScheduleResponse;
+typedef struct Xunfang__Patrol__V1__SeenOnCameraRequest Xunfang__Patrol__V1__SeenOnCameraRequest;
+typedef struct Xunfang__Patrol__V1__SeenOnCameraResponse Xunfang__Patrol__V1__SeenOnCameraResponse;
 
 
 /* --- enums --- */
@@ -86,6 +96,22 @@ typedef enum _Xunfang__Patrol__V1__TerminalAction {
   XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_OUT_OF_SERVICE = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__PATROL__V1__TERMINAL_ACTION)
 } Xunfang__Patrol__V1__TerminalAction;
+typedef enum _Xunfang__Patrol__V1__CameraGrade {
+  XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED = 0,
+  /*
+   * 重点
+   */
+  XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_KEY = 1,
+  /*
+   * 关注
+   */
+  XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_ATTENTION = 2,
+  /*
+   * 一般
+   */
+  XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_GENERAL = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__PATROL__V1__CAMERA_GRADE)
+} Xunfang__Patrol__V1__CameraGrade;
 
 /* --- messages --- */
 
@@ -920,6 +946,216 @@ struct  Xunfang__Patrol__V1__ComplianceReportResponse
     , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
+struct  Xunfang__Patrol__V1__Camera
+{
+  ProtobufCMessage base;
+  char *id;
+  char *name;
+  Xunfang__GridModel__V1__Position *position;
+  /*
+   * from GridModel; "" outside every grid or without GridModel
+   */
+  char *grid_id;
+  /*
+   * in force: the registered grade, raised by the analysis
+   */
+  Xunfang__Patrol__V1__CameraGrade grade;
+  Xunfang__Patrol__V1__CameraGrade registered_grade;
+  /*
+   * what it looks at, as registered
+   */
+  char *view;
+  /*
+   * why it is at its grade now
+   */
+  char *grade_reason;
+  /*
+   * the grid's station
+   */
+  char *station_id;
+};
+#define XUNFANG__PATROL__V1__CAMERA__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__camera__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED, XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * CSV (id,name,longitude,latitude,grade,view; grade key|attention|general or 重点|关注|一般)
+ * or a GeoJSON FeatureCollection of Points (properties id, name, grade, view). All or
+ * nothing: any bad line or feature and none is kept. Cameras with known ids are replaced.
+ */
+struct  Xunfang__Patrol__V1__ImportCamerasRequest
+{
+  ProtobufCMessage base;
+  char *csv;
+  char *geojson;
+};
+#define XUNFANG__PATROL__V1__IMPORT_CAMERAS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__import_cameras_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__ImportCamerasResponse
+{
+  ProtobufCMessage base;
+  uint32_t imported;
+  /*
+   * CSV line or GeoJSON feature number (from 1)
+   */
+  size_t n_errors;
+  Xunfang__Patrol__V1__LineError **errors;
+};
+#define XUNFANG__PATROL__V1__IMPORT_CAMERAS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__import_cameras_response__descriptor) \
+    , 0, 0,NULL }
+
+
+struct  Xunfang__Patrol__V1__CamerasRequest
+{
+  ProtobufCMessage base;
+  /*
+   * UNSPECIFIED = every grade
+   */
+  Xunfang__Patrol__V1__CameraGrade grade;
+  char *grid_id;
+  char *station_id;
+  /*
+   * 0 = 1000; at most 20000
+   */
+  uint32_t limit;
+};
+#define XUNFANG__PATROL__V1__CAMERAS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__cameras_request__descriptor) \
+    , XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Xunfang__Patrol__V1__CamerasResponse
+{
+  ProtobufCMessage base;
+  size_t n_cameras;
+  Xunfang__Patrol__V1__Camera **cameras;
+  /*
+   * matching, before the limit
+   */
+  uint32_t total;
+  /*
+   * the whole registry by grade in force
+   */
+  uint32_t key;
+  uint32_t attention;
+  uint32_t general;
+  /*
+   * when the analysis last re-set the grades (0: never)
+   */
+  int64_t graded_at;
+};
+#define XUNFANG__PATROL__V1__CAMERAS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__cameras_response__descriptor) \
+    , 0,NULL, 0, 0, 0, 0, 0 }
+
+
+struct  Xunfang__Patrol__V1__VideoScheduleRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0 = now
+   */
+  int64_t from;
+  /*
+   * 0 = 1; at most 24
+   */
+  uint32_t hours;
+  /*
+   * UNSPECIFIED = every grade
+   */
+  Xunfang__Patrol__V1__CameraGrade grade;
+  char *station_id;
+};
+#define XUNFANG__PATROL__V1__VIDEO_SCHEDULE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__video_schedule_request__descriptor) \
+    , 0, 0, XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__VideoCheck
+{
+  ProtobufCMessage base;
+  int64_t at;
+  char *camera_id;
+  char *camera_name;
+  Xunfang__Patrol__V1__CameraGrade grade;
+  char *grid_id;
+};
+#define XUNFANG__PATROL__V1__VIDEO_CHECK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__video_check__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, XUNFANG__PATROL__V1__CAMERA_GRADE__CAMERA_GRADE_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__VideoScheduleResponse
+{
+  ProtobufCMessage base;
+  int64_t from;
+  int64_t to;
+  /*
+   * in time order
+   */
+  size_t n_checks;
+  Xunfang__Patrol__V1__VideoCheck **checks;
+  double checks_per_hour;
+  /*
+   * key, attention, general
+   */
+  size_t n_every_minutes;
+  uint32_t *every_minutes;
+};
+#define XUNFANG__PATROL__V1__VIDEO_SCHEDULE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__video_schedule_response__descriptor) \
+    , 0, 0, 0,NULL, 0, 0,NULL }
+
+
+/*
+ * An operator saw something on a camera: an incident at the camera's place, linked to it.
+ */
+struct  Xunfang__Patrol__V1__SeenOnCameraRequest
+{
+  ProtobufCMessage base;
+  char *camera_id;
+  /*
+   * Dispatch's incident type
+   */
+  char *type_code;
+  /*
+   * what was seen; at most 1000 bytes
+   */
+  char *note;
+  /*
+   * who saw it
+   */
+  char *operator_;
+  /*
+   * for idempotent retries; "" = one made from camera and time
+   */
+  char *external_id;
+};
+#define XUNFANG__PATROL__V1__SEEN_ON_CAMERA_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__seen_on_camera_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Patrol__V1__SeenOnCameraResponse
+{
+  ProtobufCMessage base;
+  char *incident_id;
+  /*
+   * joined an open incident
+   */
+  protobuf_c_boolean linked;
+  Xunfang__Patrol__V1__Camera *camera;
+};
+#define XUNFANG__PATROL__V1__SEEN_ON_CAMERA_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__seen_on_camera_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, NULL }
+
+
 /* Xunfang__Patrol__V1__Shift methods */
 void   xunfang__patrol__v1__shift__init
                      (Xunfang__Patrol__V1__Shift         *message);
@@ -1718,6 +1954,196 @@ Xunfang__Patrol__V1__ComplianceReportResponse *
 void   xunfang__patrol__v1__compliance_report_response__free_unpacked
                      (Xunfang__Patrol__V1__ComplianceReportResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__Camera methods */
+void   xunfang__patrol__v1__camera__init
+                     (Xunfang__Patrol__V1__Camera         *message);
+size_t xunfang__patrol__v1__camera__get_packed_size
+                     (const Xunfang__Patrol__V1__Camera   *message);
+size_t xunfang__patrol__v1__camera__pack
+                     (const Xunfang__Patrol__V1__Camera   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__camera__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Camera   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__Camera *
+       xunfang__patrol__v1__camera__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__camera__free_unpacked
+                     (Xunfang__Patrol__V1__Camera *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__ImportCamerasRequest methods */
+void   xunfang__patrol__v1__import_cameras_request__init
+                     (Xunfang__Patrol__V1__ImportCamerasRequest         *message);
+size_t xunfang__patrol__v1__import_cameras_request__get_packed_size
+                     (const Xunfang__Patrol__V1__ImportCamerasRequest   *message);
+size_t xunfang__patrol__v1__import_cameras_request__pack
+                     (const Xunfang__Patrol__V1__ImportCamerasRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__import_cameras_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ImportCamerasRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__ImportCamerasRequest *
+       xunfang__patrol__v1__import_cameras_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__import_cameras_request__free_unpacked
+                     (Xunfang__Patrol__V1__ImportCamerasRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__ImportCamerasResponse methods */
+void   xunfang__patrol__v1__import_cameras_response__init
+                     (Xunfang__Patrol__V1__ImportCamerasResponse         *message);
+size_t xunfang__patrol__v1__import_cameras_response__get_packed_size
+                     (const Xunfang__Patrol__V1__ImportCamerasResponse   *message);
+size_t xunfang__patrol__v1__import_cameras_response__pack
+                     (const Xunfang__Patrol__V1__ImportCamerasResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__import_cameras_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__ImportCamerasResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__ImportCamerasResponse *
+       xunfang__patrol__v1__import_cameras_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__import_cameras_response__free_unpacked
+                     (Xunfang__Patrol__V1__ImportCamerasResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__CamerasRequest methods */
+void   xunfang__patrol__v1__cameras_request__init
+                     (Xunfang__Patrol__V1__CamerasRequest         *message);
+size_t xunfang__patrol__v1__cameras_request__get_packed_size
+                     (const Xunfang__Patrol__V1__CamerasRequest   *message);
+size_t xunfang__patrol__v1__cameras_request__pack
+                     (const Xunfang__Patrol__V1__CamerasRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__cameras_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__CamerasRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__CamerasRequest *
+       xunfang__patrol__v1__cameras_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__cameras_request__free_unpacked
+                     (Xunfang__Patrol__V1__CamerasRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__CamerasResponse methods */
+void   xunfang__patrol__v1__cameras_response__init
+                     (Xunfang__Patrol__V1__CamerasResponse         *message);
+size_t xunfang__patrol__v1__cameras_response__get_packed_size
+                     (const Xunfang__Patrol__V1__CamerasResponse   *message);
+size_t xunfang__patrol__v1__cameras_response__pack
+                     (const Xunfang__Patrol__V1__CamerasResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__cameras_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__CamerasResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__CamerasResponse *
+       xunfang__patrol__v1__cameras_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__cameras_response__free_unpacked
+                     (Xunfang__Patrol__V1__CamerasResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__VideoScheduleRequest methods */
+void   xunfang__patrol__v1__video_schedule_request__init
+                     (Xunfang__Patrol__V1__VideoScheduleRequest         *message);
+size_t xunfang__patrol__v1__video_schedule_request__get_packed_size
+                     (const Xunfang__Patrol__V1__VideoScheduleRequest   *message);
+size_t xunfang__patrol__v1__video_schedule_request__pack
+                     (const Xunfang__Patrol__V1__VideoScheduleRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__video_schedule_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__VideoScheduleRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__VideoScheduleRequest *
+       xunfang__patrol__v1__video_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__video_schedule_request__free_unpacked
+                     (Xunfang__Patrol__V1__VideoScheduleRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__VideoCheck methods */
+void   xunfang__patrol__v1__video_check__init
+                     (Xunfang__Patrol__V1__VideoCheck         *message);
+size_t xunfang__patrol__v1__video_check__get_packed_size
+                     (const Xunfang__Patrol__V1__VideoCheck   *message);
+size_t xunfang__patrol__v1__video_check__pack
+                     (const Xunfang__Patrol__V1__VideoCheck   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__video_check__pack_to_buffer
+                     (const Xunfang__Patrol__V1__VideoCheck   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__VideoCheck *
+       xunfang__patrol__v1__video_check__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__video_check__free_unpacked
+                     (Xunfang__Patrol__V1__VideoCheck *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__VideoScheduleResponse methods */
+void   xunfang__patrol__v1__video_schedule_response__init
+                     (Xunfang__Patrol__V1__VideoScheduleResponse         *message);
+size_t xunfang__patrol__v1__video_schedule_response__get_packed_size
+                     (const Xunfang__Patrol__V1__VideoScheduleResponse   *message);
+size_t xunfang__patrol__v1__video_schedule_response__pack
+                     (const Xunfang__Patrol__V1__VideoScheduleResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__video_schedule_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__VideoScheduleResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__VideoScheduleResponse *
+       xunfang__patrol__v1__video_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__video_schedule_response__free_unpacked
+                     (Xunfang__Patrol__V1__VideoScheduleResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__SeenOnCameraRequest methods */
+void   xunfang__patrol__v1__seen_on_camera_request__init
+                     (Xunfang__Patrol__V1__SeenOnCameraRequest         *message);
+size_t xunfang__patrol__v1__seen_on_camera_request__get_packed_size
+                     (const Xunfang__Patrol__V1__SeenOnCameraRequest   *message);
+size_t xunfang__patrol__v1__seen_on_camera_request__pack
+                     (const Xunfang__Patrol__V1__SeenOnCameraRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__seen_on_camera_request__pack_to_buffer
+                     (const Xunfang__Patrol__V1__SeenOnCameraRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__SeenOnCameraRequest *
+       xunfang__patrol__v1__seen_on_camera_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__seen_on_camera_request__free_unpacked
+                     (Xunfang__Patrol__V1__SeenOnCameraRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__SeenOnCameraResponse methods */
+void   xunfang__patrol__v1__seen_on_camera_response__init
+                     (Xunfang__Patrol__V1__SeenOnCameraResponse         *message);
+size_t xunfang__patrol__v1__seen_on_camera_response__get_packed_size
+                     (const Xunfang__Patrol__V1__SeenOnCameraResponse   *message);
+size_t xunfang__patrol__v1__seen_on_camera_response__pack
+                     (const Xunfang__Patrol__V1__SeenOnCameraResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__seen_on_camera_response__pack_to_buffer
+                     (const Xunfang__Patrol__V1__SeenOnCameraResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__SeenOnCameraResponse *
+       xunfang__patrol__v1__seen_on_camera_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__seen_on_camera_response__free_unpacked
+                     (Xunfang__Patrol__V1__SeenOnCameraResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Patrol__V1__Shift_Closure)
@@ -1846,6 +2272,36 @@ typedef void (*Xunfang__Patrol__V1__SiteTotal_Closure)
 typedef void (*Xunfang__Patrol__V1__ComplianceReportResponse_Closure)
                  (const Xunfang__Patrol__V1__ComplianceReportResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__Patrol__V1__Camera_Closure)
+                 (const Xunfang__Patrol__V1__Camera *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__ImportCamerasRequest_Closure)
+                 (const Xunfang__Patrol__V1__ImportCamerasRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__ImportCamerasResponse_Closure)
+                 (const Xunfang__Patrol__V1__ImportCamerasResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__CamerasRequest_Closure)
+                 (const Xunfang__Patrol__V1__CamerasRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__CamerasResponse_Closure)
+                 (const Xunfang__Patrol__V1__CamerasResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__VideoScheduleRequest_Closure)
+                 (const Xunfang__Patrol__V1__VideoScheduleRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__VideoCheck_Closure)
+                 (const Xunfang__Patrol__V1__VideoCheck *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__VideoScheduleResponse_Closure)
+                 (const Xunfang__Patrol__V1__VideoScheduleResponse *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__SeenOnCameraRequest_Closure)
+                 (const Xunfang__Patrol__V1__SeenOnCameraRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Patrol__V1__SeenOnCameraResponse_Closure)
+                 (const Xunfang__Patrol__V1__SeenOnCameraResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1897,6 +2353,22 @@ struct Xunfang__Patrol__V1__Patrol_Service
                             const Xunfang__Patrol__V1__ComplianceReportRequest *input,
                             Xunfang__Patrol__V1__ComplianceReportResponse_Closure closure,
                             void *closure_data);
+  void (*import_cameras)(Xunfang__Patrol__V1__Patrol_Service *service,
+                         const Xunfang__Patrol__V1__ImportCamerasRequest *input,
+                         Xunfang__Patrol__V1__ImportCamerasResponse_Closure closure,
+                         void *closure_data);
+  void (*cameras)(Xunfang__Patrol__V1__Patrol_Service *service,
+                  const Xunfang__Patrol__V1__CamerasRequest *input,
+                  Xunfang__Patrol__V1__CamerasResponse_Closure closure,
+                  void *closure_data);
+  void (*video_schedule)(Xunfang__Patrol__V1__Patrol_Service *service,
+                         const Xunfang__Patrol__V1__VideoScheduleRequest *input,
+                         Xunfang__Patrol__V1__VideoScheduleResponse_Closure closure,
+                         void *closure_data);
+  void (*seen_on_camera)(Xunfang__Patrol__V1__Patrol_Service *service,
+                         const Xunfang__Patrol__V1__SeenOnCameraRequest *input,
+                         Xunfang__Patrol__V1__SeenOnCameraResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Xunfang__Patrol__V1__Patrol_ServiceDestroy)(Xunfang__Patrol__V1__Patrol_Service *);
 void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *service,
@@ -1915,7 +2387,11 @@ void xunfang__patrol__v1__patrol__init (Xunfang__Patrol__V1__Patrol_Service *ser
       function_prefix__ ## terminals,\
       function_prefix__ ## assignments,\
       function_prefix__ ## compliance,\
-      function_prefix__ ## compliance_report  }
+      function_prefix__ ## compliance_report,\
+      function_prefix__ ## import_cameras,\
+      function_prefix__ ## cameras,\
+      function_prefix__ ## video_schedule,\
+      function_prefix__ ## seen_on_camera  }
 void xunfang__patrol__v1__patrol__import_teams(ProtobufCService *service,
                                                const Xunfang__Patrol__V1__ImportTeamsRequest *input,
                                                Xunfang__Patrol__V1__ImportTeamsResponse_Closure closure,
@@ -1960,10 +2436,27 @@ void xunfang__patrol__v1__patrol__compliance_report(ProtobufCService *service,
                                                     const Xunfang__Patrol__V1__ComplianceReportRequest *input,
                                                     Xunfang__Patrol__V1__ComplianceReportResponse_Closure closure,
                                                     void *closure_data);
+void xunfang__patrol__v1__patrol__import_cameras(ProtobufCService *service,
+                                                 const Xunfang__Patrol__V1__ImportCamerasRequest *input,
+                                                 Xunfang__Patrol__V1__ImportCamerasResponse_Closure closure,
+                                                 void *closure_data);
+void xunfang__patrol__v1__patrol__cameras(ProtobufCService *service,
+                                          const Xunfang__Patrol__V1__CamerasRequest *input,
+                                          Xunfang__Patrol__V1__CamerasResponse_Closure closure,
+                                          void *closure_data);
+void xunfang__patrol__v1__patrol__video_schedule(ProtobufCService *service,
+                                                 const Xunfang__Patrol__V1__VideoScheduleRequest *input,
+                                                 Xunfang__Patrol__V1__VideoScheduleResponse_Closure closure,
+                                                 void *closure_data);
+void xunfang__patrol__v1__patrol__seen_on_camera(ProtobufCService *service,
+                                                 const Xunfang__Patrol__V1__SeenOnCameraRequest *input,
+                                                 Xunfang__Patrol__V1__SeenOnCameraResponse_Closure closure,
+                                                 void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    xunfang__patrol__v1__terminal_action__descriptor;
+extern const ProtobufCEnumDescriptor    xunfang__patrol__v1__camera_grade__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__shift__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__pattern__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__member__descriptor;
@@ -2006,6 +2499,16 @@ extern const ProtobufCMessageDescriptor xunfang__patrol__v1__station_total__desc
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_total__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__site_total__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__compliance_report_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__camera__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__import_cameras_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__import_cameras_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__cameras_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__cameras_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__video_schedule_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__video_check__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__video_schedule_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__seen_on_camera_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__seen_on_camera_response__descriptor;
 extern const ProtobufCServiceDescriptor xunfang__patrol__v1__patrol__descriptor;
 
 PROTOBUF_C__END_DECLS
