@@ -59,6 +59,25 @@ struct SimulationTests {
         #expect(timeline[2].at - timeline[1].at == 60_000 && timeline[3].at - timeline[2].at == 10_000)
     }
 
+    @Test("an incident where the unit already is: it arrives on the tick after acknowledging, not after driving round the block; times scale for drills")
+    func orderWhereItIs() {
+        var settings = quick
+        settings.scaleTimes(by: 0.1)
+        #expect(settings.serviceSeconds == [6...6, 6...6, 6...6] && settings.backSeconds == 1...1 && settings.acknowledgeSeconds == 0.8...2.5)
+        var simulation = Simulation(map: demoMap, settings: settings)
+        simulation.keep(onDuty: ["C001": centre])
+        let here = run(&simulation, ticks: 30, seconds: 2).last!.pings[0].position
+        let taken = simulation.order("C001", incident: "INC-000009", scene: here, priority: 1, now: start + 60_000)
+        #expect(taken)
+        var timeline: [(at: Int64, action: Simulation.Action)] = []
+        for (index, step) in run(&simulation, ticks: 20, seconds: 1, from: start + 60_000).enumerated() {
+            for (_, action) in step.actions { timeline.append((start + 60_000 + Int64(index + 1) * 1_000, action)) }
+        }
+        #expect(timeline.map(\.action) == [.acknowledge("INC-000009"), .arrive, .clear("INC-000009"), .backInService], "\(timeline)")
+        guard timeline.count == 4 else { return }
+        #expect(timeline[1].at - timeline[0].at == 1_000, "arrived on the next tick")
+    }
+
     @Test("a unit going off duty finishes its incident first; the same seed drives the same way; the GPS error is as set")
     func rosterSeedNoise() {
         var simulation = Simulation(map: demoMap, settings: quick)

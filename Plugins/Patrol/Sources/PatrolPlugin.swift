@@ -89,7 +89,7 @@ public struct PatrolPlugin: Plugin {
     ///   the demo county's cameras (at junctions and along roads of `PATROL_ROADS`).
     /// - `PATROL_VIDEO_MINUTES` (three numbers, default `60,240,1440`): minutes between the
     ///   video desk's checks of a key, an attention and a general camera.
-    /// - `PATROL_ROADS` (a road graph file from `xunfang grid import-osm`; default the demo
+    /// - `PATROL_ROADS` (a road graph file from `xunfang geo import-osm`; default the demo
     ///   county's roads): the roads tracks are matched to.
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)

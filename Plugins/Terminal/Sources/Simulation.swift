@@ -7,6 +7,9 @@ import XunfangGeo
 /// priority, clears it and goes back in service. Pure and seeded: the same orders at the
 /// same instants give the same drive, so the harness and the tests can replay it.
 struct Simulation: Sendable {
+    /// An officer this near the scene is there.
+    static let arrivalMetres = 50.0
+
     struct Settings: Sendable {
         /// Share of each road's car speed while patrolling (cruising, looking); to a scene: all of it.
         var patrolShare = 0.6
@@ -21,13 +24,22 @@ struct Simulation: Sendable {
         /// Seconds from clearing to back in service.
         var backSeconds: ClosedRange<Double> = 30...120
         var seed: UInt64 = 1
+
+        /// The officers' times (acknowledging, on scene, back in service) times `factor`: a
+        /// drill or a test runs a shift's incidents in minutes instead of hours.
+        mutating func scaleTimes(by factor: Double) {
+            func scaled(_ range: ClosedRange<Double>) -> ClosedRange<Double> { range.lowerBound * factor...range.upperBound * factor }
+            acknowledgeSeconds = scaled(acknowledgeSeconds)
+            serviceSeconds = serviceSeconds.map(scaled)
+            backSeconds = scaled(backSeconds)
+        }
     }
 
     enum Phase: Sendable, Equatable {
         case patrolling
         /// Ordered; the officer acknowledges at `at` (Unix ms).
         case ordered(incident: String, scene: GeoPoint, priority: Int, at: Int64)
-        case toScene(incident: String, priority: Int)
+        case toScene(incident: String, scene: PlanarPoint, priority: Int)
         case onScene(incident: String, until: Int64)
         /// Cleared; back in service at `at`.
         case cleared(at: Int64)
@@ -180,10 +192,14 @@ struct Simulation: Sendable {
             guard now >= at else { return nil }
             // No road there: the officer reports arriving where the roads end nearest it.
             unit.drive.follow(map.route(after: unit.drive.arc, to: scene) ?? [])
-            unit.phase = .toScene(incident: incident, priority: priority)
+            unit.phase = .toScene(incident: incident, scene: map.projection.project(scene), priority: priority)
             return .acknowledge(incident)
-        case .toScene(let incident, let priority):
-            guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return nil }
+        case .toScene(let incident, let scene, let priority):
+            // There when the route's end is reached, or sooner when the scene is beside the road
+            // being driven (an incident where the unit already is).
+            let reached = unit.drive.advance(seconds, share: 1, on: map, random: &random)
+            guard reached || unit.drive.position(on: map).distance(to: scene) <= Self.arrivalMetres else { return nil }
+            unit.drive.follow(nil)
             let service = settings.serviceSeconds[min(max(priority, 1), settings.serviceSeconds.count) - 1]
             unit.phase = .onScene(incident: incident, until: now + milliseconds(in: service))
             return .arrive

@@ -35,6 +35,7 @@ struct Simulator: Sendable {
         var settings = Simulation.Settings()
         settings.noiseMetres = try context.number("TERMINAL_NOISE_METRES", in: 0...100, default: 8, unit: "metres")
         settings.seed = UInt64(try context.number("TERMINAL_SEED", in: 0...Double(UInt32.max), default: 1, unit: "a whole number"))
+        settings.scaleTimes(by: try context.number("TERMINAL_TIME_SCALE", in: 0.001...1, default: 1, unit: "a share of the officers' times"))
         let roads = context.settings["TERMINAL_ROADS"] ?? ""
         let graph: RoadGraph
         do {
@@ -189,11 +190,11 @@ struct Simulator: Sendable {
 /// `xunfang terminal simulate`: the same simulation from a shell, against a running stack,
 /// as the ctl client, until interrupted.
 enum SimulateCommand {
-    static let usage = "usage: xunfang terminal simulate [--interval SECONDS] [--noise METRES] [--roads GRAPH] [--seed N] [--data-dir DIR] [--bus ENDPOINT]"
+    static let usage = "usage: xunfang terminal simulate [--interval SECONDS] [--noise METRES] [--roads GRAPH] [--seed N] [--time-scale 0.001-1] [--data-dir DIR] [--bus ENDPOINT]"
 
     static func run(_ arguments: [String]) async -> Int32 {
         guard let options = commandOptions(arguments, allowed: ["--interval", "--noise", "--roads", "--seed", "--data-dir", "--bus"]) else { return fail(usage) }
-        let names = ["--interval": "TERMINAL_INTERVAL_SECONDS", "--noise": "TERMINAL_NOISE_METRES", "--roads": "TERMINAL_ROADS", "--seed": "TERMINAL_SEED"]
+        let names = ["--interval": "TERMINAL_INTERVAL_SECONDS", "--noise": "TERMINAL_NOISE_METRES", "--roads": "TERMINAL_ROADS", "--seed": "TERMINAL_SEED", "--time-scale": "TERMINAL_TIME_SCALE"]
         var logger = Logger(label: "terminal")
         logger.logLevel = .info
         do {

@@ -22,6 +22,8 @@ public struct TerminalPlugin: Plugin {
     /// - `TERMINAL_ROADS`: the county's road graph file (GridModel's `GRID_MODEL_ROADS`);
     ///   empty: the demo county's roads.
     /// - `TERMINAL_SEED`: the drive's seed (default 1).
+    /// - `TERMINAL_TIME_SCALE` (0.001 to 1, default 1): the officers' times (acknowledging,
+    ///   on scene, back in service) shortened by this factor, for drills and tests.
     public init(context: PluginContext) throws {
         simulator = try Simulator(context: context)
     }
