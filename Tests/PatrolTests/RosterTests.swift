@@ -121,3 +121,19 @@ struct DutySyncTests {
         #expect(DutySync.changes(units: units, onDuty: [], rostered: []).isEmpty, "no roster: Dispatch's own business")
     }
 }
+
+@Suite("A county's own rotation from PATROL_PATTERN")
+struct PatternSettingTests {
+    @Test("two teams on 12-hour shifts, day and night: who is on when; a bad pattern is refused naming what is wrong")
+    func pattern() throws {
+        let json = #"{"shifts":[{"name":"日","startMinute":480,"minutes":720},{"name":"夜","startMinute":1200,"minutes":720}],"teams":["甲","乙"],"cycle":["日","夜","休","休"],"offsetDays":2,"epoch":"2026-12-01"}"#
+        let rotation = try PatrolPlugin.rotation(json)
+        #expect(rotation.onShift(at: china("2026-12-01 10:00")).map(\.team) == ["甲"])
+        #expect(rotation.onShift(at: china("2026-12-01 21:00")).map(\.team).isEmpty, "甲 rests its first night; 乙 starts on the 3rd")
+        #expect(rotation.onShift(at: china("2026-12-02 23:00")).map { "\($0.team)\($0.shift)" } == ["甲夜"])
+        #expect(rotation.onShift(at: china("2026-12-03 09:00")).map { "\($0.team)\($0.shift)" } == ["乙日"], "the night ended at 08:00")
+        #expect(try PatrolPlugin.rotation("") == .fourTeamsThreeRotations)
+        #expect(throws: SettingError.self) { try PatrolPlugin.rotation(#"{"shifts":[{"name":"日","startMinute":480,"minutes":720}],"teams":["甲"],"cycle":["晚"],"epoch":"2026-12-01"}"#) }
+        #expect(throws: SettingError.self) { try PatrolPlugin.rotation("shifts: 日") }
+    }
+}

@@ -70,6 +70,8 @@ public struct PatrolPlugin: Plugin {
     var logger = Logger(label: "patrol")
 
     /// Settings:
+    /// - `PATROL_PATTERN` (a `Pattern` as protobuf JSON; default the documents' four teams in
+    ///   three rotations): the county's own shifts, teams and cycle.
     /// - `PATROL_DEMO_TEAMS` (`on` or `off`, default off): an empty roster takes Dispatch's
     ///   units into the four teams, each station's in turn.
     /// - `PATROL_DRIVES_DISPATCH` (`on` or `off`, default on): Dispatch's units that have a
@@ -92,7 +94,7 @@ public struct PatrolPlugin: Plugin {
     /// - `PATROL_ROADS` (a road graph file from `xunfang geo import-osm`; default the demo
     ///   county's roads): the roads tracks are matched to.
     public init(context: PluginContext) throws {
-        try self.init(dataDirectory: context.dataDirectory)
+        try self.init(dataDirectory: context.dataDirectory, rotation: try Self.rotation(context.settings["PATROL_PATTERN"] ?? ""))
         demoTeams = try context.isOn("PATROL_DEMO_TEAMS", default: false)
         drivesDispatch = try context.isOn("PATROL_DRIVES_DISPATCH", default: true)
         assignsUnits = try context.isOn("PATROL_ASSIGNMENTS", default: true)
@@ -122,10 +124,26 @@ public struct PatrolPlugin: Plugin {
         return Cameras.Frequencies(key: key, attention: attention, general: general)
     }
 
+    /// The county's rotation from `PATROL_PATTERN`; the documents' default when it is empty.
+    static func rotation(_ json: String) throws -> Rotation {
+        guard !json.isEmpty else { return .fourTeamsThreeRotations }
+        do {
+            return try Rotation(Xunfang_Patrol_V1_Pattern(jsonString: json))
+        } catch let error as BusClientError {
+            throw SettingError("PATROL_PATTERN: \(error.message)")
+        } catch {
+            throw SettingError("PATROL_PATTERN is not a Pattern in protobuf JSON ({\"shifts\":[{\"name\":\"白班\",\"startMinute\":480,\"minutes\":480}],\"teams\":[…],\"cycle\":[…],\"offsetDays\":2,\"epoch\":\"2026-01-01\"}): \(error)")
+        }
+    }
+
     /// For tests: a directory and clock of their own.
     public init(dataDirectory: String, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
+        try self.init(dataDirectory: dataDirectory, rotation: .fourTeamsThreeRotations, now: now)
+    }
+
+    init(dataDirectory: String, rotation: Rotation, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         let store = try PatrolStore(path: "\(dataDirectory)/patrol.sqlite")
-        duty = Duty(store: store, rotation: .fourTeamsThreeRotations, now: now)
+        duty = Duty(store: store, rotation: rotation, now: now)
         terminals = Terminals(store: store, now: now)
     }
 
