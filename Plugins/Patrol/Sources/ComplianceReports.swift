@@ -89,14 +89,14 @@ extension PatrolPlugin {
         return PeriodReport.total(period, from: from, to: to, results: results, assignments: assignments, unjudged: unjudged, lineShare: complianceSettings.lineShare)
     }
 
+    /// The shift's totals over its units, summed as a period's are.
     static func total(_ response: inout Xunfang_Patrol_V1_ComplianceResponse) {
-        let points = response.units.flatMap(\.points), lines = response.units.flatMap(\.lines), stops = response.units.flatMap(\.stops)
-        response.pointsRequired = UInt32(points.count)
-        response.pointsVisited = UInt32(points.filter { $0.visitedAt > 0 }.count)
-        let metres = lines.reduce(0) { $0 + $1.metres }
-        response.lineShare = metres > 0 ? lines.reduce(0) { $0 + $1.share * $1.metres } / metres : 0
-        response.stopMinutesPlanned = Double(stops.reduce(0) { $0 + $1.plannedMinutes })
-        response.stopMinutesDelivered = stops.reduce(0) { $0 + min($1.deliveredMinutes, Double($1.plannedMinutes)) }
+        let total = PeriodReport.stationTotal("", response.units)
+        response.pointsRequired = total.pointsRequired
+        response.pointsVisited = total.pointsVisited
+        response.lineShare = total.lineShare
+        response.stopMinutesPlanned = total.stopMinutesPlanned
+        response.stopMinutesDelivered = total.stopMinutesDelivered
     }
 
     /// Shifts over (and their grace) not yet judged: judged, kept, shortfalls announced.

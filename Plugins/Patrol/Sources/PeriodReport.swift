@@ -22,7 +22,8 @@ enum PeriodReport {
         }
     }
 
-    /// A unit-shift's line counts as done at this share, as in the shift's shortfalls.
+    /// The period's totals from its judged results; a line counts as done in a unit-shift
+    /// covered to `lineShare`, as in the shift's shortfalls.
     static func total(_ period: Period, from: Int64, to: Int64, results: [Xunfang_Patrol_V1_UnitCompliance], assignments: [Xunfang_Patrol_V1_Assignment],
                       unjudged: [Int64], lineShare: Double) -> Xunfang_Patrol_V1_ComplianceReportResponse {
         var report = Xunfang_Patrol_V1_ComplianceReportResponse()
@@ -32,14 +33,14 @@ enum PeriodReport {
         report.shifts = UInt32(Set(results.map(\.shiftStart)).count)
         report.unjudgedShifts = unjudged
         let patrolling = results.filter(\.onPatrol)
-        report.total = stationTotal("", patrolling, lineShare: lineShare)
-        report.stations = Dictionary(grouping: patrolling, by: \.stationID).sorted { $0.key < $1.key }.map { stationTotal($0.key, $0.value, lineShare: lineShare) }
+        report.total = stationTotal("", patrolling)
+        report.stations = Dictionary(grouping: patrolling, by: \.stationID).sorted { $0.key < $1.key }.map { stationTotal($0.key, $0.value) }
         report.grids = gridTotals(results)
         report.sites = siteTotals(patrolling, assignments: assignments, lineShare: lineShare)
         return report
     }
 
-    static func stationTotal(_ station: String, _ results: [Xunfang_Patrol_V1_UnitCompliance], lineShare: Double) -> Xunfang_Patrol_V1_StationTotal {
+    static func stationTotal(_ station: String, _ results: [Xunfang_Patrol_V1_UnitCompliance]) -> Xunfang_Patrol_V1_StationTotal {
         var total = Xunfang_Patrol_V1_StationTotal()
         total.stationID = station
         total.unitShifts = UInt32(results.count)
