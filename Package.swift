@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
         .executable(name: "xunfang-plugin-patrol", targets: ["PatrolPluginMain"]),
         .executable(name: "xunfang-plugin-terminal", targets: ["TerminalPluginMain"]),
+        .executable(name: "xunfang-plugin-console", targets: ["ConsolePluginMain"]),
         .library(name: "PatrolContract", targets: ["PatrolContract"]),
         .executable(name: "xunfang-plugin-checkpoint", targets: ["CheckpointControlPluginMain"]),
         .library(name: "CheckpointControlContract", targets: ["CheckpointControlContract"]),
@@ -67,6 +68,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
     ],
     targets: [
         // MARK: - Core
@@ -415,6 +418,28 @@ let package = Package(
             name: "TerminalPluginMain",
             dependencies: ["TerminalPlugin"],
             path: "Plugins/Terminal/Main",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConsolePlugin",
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "DispatchContract", "GridModelContract", "PatrolContract", protobuf, logging,
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "_CryptoExtras", package: "swift-crypto")],
+            path: "Plugins/Console/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ConsolePluginMain",
+            dependencies: ["ConsolePlugin"],
+            path: "Plugins/Console/Main",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: ["ConsolePlugin", "XunfangPluginKit", "DispatchContract", "DispatchPlugin", "GridModelContract", "XunfangBusServer", "XunfangConfig", logging,
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/ConsoleTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -101,6 +101,17 @@ enum DemoCounty {
           call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
                  "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites",
                  "/xunfang.grid_model.v1.GridModel/ListAreas"]
+      - name: console
+        # The duty officer's console in a browser: http://127.0.0.1:7480/ (loopback only).
+        # Officers duty (duty officer) and viewer, their passwords in
+        # data/console/officers-demo.txt; more with xunfang console officer --name N --role
+        # duty|chief|analyst|viewer < password-file. Who did what: xunfang console audit.
+        env: { CONSOLE_DEMO_OFFICERS: "on" }
+        acl:
+          subscribe: ["unit.position", "unit.status", "incident.>"]
+          call: ["/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.dispatch.v1.Dispatch/Recommend", "/xunfang.dispatch.v1.Dispatch/Assign",
+                 "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits",
+                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS

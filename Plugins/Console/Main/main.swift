@@ -1,0 +1,4 @@
+import ConsolePlugin
+import XunfangPluginKit
+
+await PluginMain.run(ConsolePlugin.self)

@@ -1,0 +1,179 @@
+import Foundation
+import XunfangGeo
+
+/// The console's two pages and its script. The script only draws what the plugins answer
+/// and sends what the officer does; Chinese labels first, English beside them, China time.
+enum ConsolePage {
+    /// Scripts and styles from the console itself only; nothing from outside.
+    static let policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'"
+
+    static func signIn(message: String) -> String {
+        """
+        <!doctype html>
+        <html lang="zh-CN"><head><meta charset="utf-8"><title>巡防指挥台 · 登录 Sign in</title>
+        <style>body{font-family:sans-serif;margin:4em auto;max-width:22em}label{display:block;margin:.6em 0}input{width:100%}p.error{color:#b71c1c}</style>
+        </head><body>
+        <h1>巡防指挥台 Xunfang console</h1>
+        \(message.isEmpty ? "" : "<p class=\"error\" id=\"error\">\(SVGFrame.escape(message))</p>")
+        <form method="post" action="/login" id="signin">
+        <label>用户名 Name <input name="name" id="name" autocomplete="username" required maxlength="64"></label>
+        <label>密码 Password <input name="password" id="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+        <button type="submit" id="submit">登录 Sign in</button>
+        </form></body></html>
+        """
+    }
+
+    static func console(officer: String, role: Role) -> String {
+        """
+        <!doctype html>
+        <html lang="zh-CN"><head><meta charset="utf-8"><title>巡防指挥台 Xunfang console</title>
+        <link rel="stylesheet" href="/leaflet/leaflet.css">
+        <style>
+        body{margin:0;font-family:sans-serif;font-size:13px;display:flex;flex-direction:column;height:100vh}
+        header{padding:.4em .8em;background:#0d2c54;color:#fff;display:flex;gap:1em;align-items:center}
+        header form{margin-left:auto}
+        main{flex:1;display:flex;min-height:0}
+        #map{flex:3;background:#eef1f4}
+        aside{flex:2;overflow:auto;padding:.5em;border-left:1px solid #ccc}
+        table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:2px 4px;text-align:left}
+        .status-UNIT_STATUS_AVAILABLE{color:#2e7d32}.status-UNIT_STATUS_OFF_DUTY{color:#999}
+        #recommendation li{margin:.2em 0}
+        </style>
+        </head><body data-acts="\(role.acts)">
+        <header><strong>巡防指挥台</strong><span id="officer">\(SVGFrame.escape(officer)) · \(SVGFrame.escape(role.label))</span>
+        <span id="clock"></span><span id="live">○ 未连接 offline</span>
+        <form method="post" action="/logout"><button>退出 Sign out</button></form></header>
+        <main><div id="map"></div>
+        <aside>
+        <p id="hint">\(role.acts ? "点击地图新建警情 Click the map to create an incident" : "只读 Read only")</p>
+        <div id="recommendation"></div>
+        <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th></tr></thead><tbody id="incidents"></tbody></table>
+        <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 position at</th></tr></thead><tbody id="units"></tbody></table>
+        </aside></main>
+        <script src="/leaflet/leaflet.js"></script><script src="/console.js"></script>
+        </body></html>
+        """
+    }
+
+    static let script = #"""
+    "use strict";
+    const acts = document.body.dataset.acts === "true";
+    const china = t => t ? new Date(Number(t)).toLocaleString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}) : "-";
+    const statusNames = {UNIT_STATUS_AVAILABLE: "空闲 available", UNIT_STATUS_ASSIGNED: "已派 assigned", UNIT_STATUS_EN_ROUTE: "在途 en route",
+      UNIT_STATUS_ON_SCENE: "到场 on scene", UNIT_STATUS_RETURNING: "返回 returning", UNIT_STATUS_OFF_DUTY: "下班 off duty",
+      UNIT_STATUS_OUT_OF_SERVICE: "停用 out of service"};
+    const colours = {UNIT_STATUS_AVAILABLE: "#2e7d32", UNIT_STATUS_OFF_DUTY: "#9e9e9e"};
+    const names = {};
+    const units = {};
+    const map = L.map("map", {preferCanvas: true, zoomControl: true});
+    const unitLayer = L.layerGroup().addTo(map);
+    const text = s => { const span = document.createElement("span"); span.textContent = s; return span.innerHTML; };
+    async function get(path) {
+      const answer = await fetch(path, {credentials: "same-origin"});
+      if (answer.status === 401) { location.reload(); throw new Error("signed out"); }
+      return answer.json();
+    }
+    async function post(path, body) {
+      const answer = await fetch(path, {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+      const json = await answer.json();
+      if (!answer.ok) throw new Error(json.error || answer.statusText);
+      return json;
+    }
+    async function drawCounty() {
+      const county = await get("/api/map");
+      const bounds = L.latLngBounds([]);
+      for (const area of county.areas.areas || []) {
+        names[area.id] = area.name;
+        for (const ring of area.outline || []) {
+          const points = (ring.points || []).map(p => [p.latitude, p.longitude]);
+          points.forEach(p => bounds.extend(p));
+          L.polygon(points, {color: "#5c6b7a", weight: 1, fillColor: "#90a4ae", fillOpacity: 0.12}).bindTooltip(area.name).addTo(map);
+        }
+      }
+      for (const site of county.stations.sites || []) {
+        L.circleMarker([site.position.latitude, site.position.longitude], {radius: 6, color: "#0d2c54", fillOpacity: 0.9})
+          .bindTooltip(names[site.stationId] || site.name).addTo(map);
+      }
+      if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.9769, 104.2817], 12);
+    }
+    // The contracts' JSON leaves out zero values: a unit without a status is off duty, an
+    // incident without one received.
+    function drawUnit(unit) {
+      const known = units[unit.callSign] || {status: "UNIT_STATUS_OFF_DUTY"};
+      Object.assign(known, unit);
+      units[unit.callSign] = known;
+      if (known.position && known.position.latitude) {
+        const at = [known.position.latitude, known.position.longitude];
+        const colour = colours[known.status] || "#c62828";
+        if (!known.marker) known.marker = L.circleMarker(at, {radius: 4, color: colour, fillOpacity: 1}).bindTooltip(known.callSign).addTo(unitLayer);
+        known.marker.setLatLng(at).setStyle({color: colour});
+      }
+    }
+    function unitRows() {
+      const rows = Object.values(units).sort((a, b) => a.callSign.localeCompare(b.callSign)).map(u =>
+        `<tr id="unit-${text(u.callSign)}"><td>${text(u.callSign)}</td><td>${text(names[u.homeStation] || u.homeStation || "")}</td>` +
+        `<td class="status-${text(u.status || "")}">${text(statusNames[u.status] || u.status || "")}</td><td>${text(china(u.positionAt))}</td></tr>`);
+      document.getElementById("units").innerHTML = rows.join("");
+      document.getElementById("unit-count").textContent = `(${Object.keys(units).length})`;
+    }
+    async function refreshUnits() {
+      const answer = await get("/api/units");
+      for (const unit of answer.units || []) drawUnit(Object.assign({status: "UNIT_STATUS_OFF_DUTY"}, unit));
+      unitRows();
+    }
+    async function refreshIncidents() {
+      const answer = await get("/api/incidents");
+      document.getElementById("incidents").innerHTML = (answer.incidents || []).map(i =>
+        `<tr id="incident-${text(i.id)}"><td>${text(i.id)}</td><td>${text(i.typeName || i.typeCode)}</td><td>${text((i.status || "INCIDENT_STATUS_RECEIVED").replace("INCIDENT_STATUS_", ""))}</td>` +
+        `<td>${text(names[i.stationId] || i.stationId || "")}</td><td>${text(china(i.times && i.times.received))}</td></tr>`).join("");
+    }
+    async function recommend(incident) {
+      const answer = await get(`/api/incidents/${encodeURIComponent(incident)}/recommend`);
+      const box = document.getElementById("recommendation");
+      const ranked = (answer.units || []).map(u =>
+        `<li>${text(u.callSign)} · ${Math.round(u.etaSeconds || 0)} s · ${Math.round(u.metres || 0)} m · ${text(u.explanation || "")} ` +
+        (acts ? `<button data-unit="${text(u.callSign)}" class="assign">派 Assign</button>` : "") + "</li>");
+      box.innerHTML = `<h2>推荐 Recommendation ${text(incident)}</h2><ol id="ranked">${ranked.join("")}</ol>` +
+        `<p id="explanation">${text(answer.note || "")}</p>`;
+      box.querySelectorAll("button.assign").forEach(button => button.addEventListener("click", async () => {
+        try {
+          const assigned = await post(`/api/incidents/${encodeURIComponent(incident)}/assign`, {unit: button.dataset.unit});
+          box.insertAdjacentHTML("beforeend", `<p id="assigned">已派 ${text(assigned.unit.callSign)} → ${text(incident)}</p>`);
+          drawUnit(assigned.unit); unitRows(); refreshIncidents();
+        } catch (error) { box.insertAdjacentHTML("beforeend", `<p class="error">${text(error.message)}</p>`); }
+      }));
+    }
+    map.on("click", async event => {
+      if (!acts) return;
+      const type = window.prompt("警情类型 Incident type (theft, fight, traffic…)", "theft");
+      if (!type) return;
+      try {
+        const created = await post("/api/incidents", {type, longitude: event.latlng.lng, latitude: event.latlng.lat});
+        await refreshIncidents();
+        await recommend(created.incident.id);
+      } catch (error) { document.getElementById("hint").textContent = error.message; }
+    });
+    function live() {
+      const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
+      socket.onopen = () => { document.getElementById("live").textContent = "● 实时 live"; };
+      socket.onclose = () => { document.getElementById("live").textContent = "○ 重连 reconnecting"; setTimeout(live, 2000); };
+      socket.onmessage = message => {
+        const event = JSON.parse(message.data);
+        if (event.kind === "position") drawUnit({callSign: event.callSign, position: {latitude: event.latitude, longitude: event.longitude}, positionAt: event.at});
+        if (event.kind === "unit") drawUnit(Object.assign({status: "UNIT_STATUS_OFF_DUTY"}, event.unit));
+        if (event.kind === "incident") refreshIncidents();
+        scheduleRows();
+      };
+    }
+    let rowsPending = false;
+    function scheduleRows() { if (!rowsPending) { rowsPending = true; setTimeout(() => { rowsPending = false; unitRows(); }, 500); } }
+    setInterval(() => { document.getElementById("clock").textContent = china(Date.now()); }, 1000);
+    (async () => {
+      await drawCounty();
+      await refreshUnits();
+      await refreshIncidents();
+      document.body.dataset.ready = "true";
+      live();
+    })();
+    """#
+}

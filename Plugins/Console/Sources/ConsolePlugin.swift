@@ -1,0 +1,132 @@
+public import XunfangPluginKit
+public import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import SwiftProtobuf
+import DispatchContract
+
+/// Console (指挥台): the duty officer's live county map in the browser, served by this plugin
+/// over HTTP on loopback: grids and stations from GridModel, units and incidents from
+/// Dispatch, live positions and statuses over a WebSocket, and the officer's actions (a new
+/// incident from the map, its recommendation, an assignment) passed to Dispatch. Officers
+/// sign in with roles; every action and refusal is audited. See Plugins/Console/README.md.
+public struct ConsolePlugin: Plugin {
+    static let feeds = ["unit.position", "unit.status", "incident.>"]
+
+    public static let manifest = PluginManifest(name: "console", version: "0.1.0", subscribes: feeds, calls: Desk.calls)
+
+    public static var commands: [PluginCommand] {
+        [PluginCommand("officer", "add or replace an officer who signs in to the console (password from standard input)") { OfficerCommands.add($0) },
+         PluginCommand("audit", "who signed in to the console and what they did, newest first") { OfficerCommands.audit($0) }]
+    }
+
+    let store: ConsoleStore
+    let dataDirectory: String
+    var host = "127.0.0.1"
+    var port = 7480
+    var sessionMinutes: Int64 = 480
+    var demoOfficers = false
+    var leaflet = "/usr/share/javascript/leaflet"
+    var logger = Logger(label: "console")
+
+    /// Settings:
+    /// - `CONSOLE_ADDRESS` (default `127.0.0.1:7480`): where the console listens; loopback
+    ///   only until TLS is configured.
+    /// - `CONSOLE_SESSION_MINUTES` (5 to 1440, default 480): a session ends after this long
+    ///   without a request.
+    /// - `CONSOLE_DEMO_OFFICERS` (`on` or `off`, default off): with no officers yet, a duty
+    ///   officer `duty` and a viewer `viewer` with new random passwords, written to
+    ///   `officers-demo.txt` (0600) in the plugin's data directory.
+    /// - `CONSOLE_LEAFLET` (default Debian's `/usr/share/javascript/leaflet`): Leaflet's files.
+    public init(context: PluginContext) throws {
+        try self.init(dataDirectory: context.dataDirectory)
+        (host, port) = try Self.address(context.settings["CONSOLE_ADDRESS"] ?? "127.0.0.1:7480")
+        sessionMinutes = Int64(try context.number("CONSOLE_SESSION_MINUTES", in: 5...1_440, default: 480, unit: "minutes"))
+        demoOfficers = try context.isOn("CONSOLE_DEMO_OFFICERS", default: false)
+        leaflet = context.settings["CONSOLE_LEAFLET"] ?? leaflet
+        logger = context.logger
+    }
+
+    init(dataDirectory: String) throws {
+        self.dataDirectory = dataDirectory
+        store = try ConsoleStore(path: "\(dataDirectory)/console.sqlite")
+    }
+
+    static func address(_ text: String) throws(SettingError) -> (host: String, port: Int) {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]), (1...65_535).contains(port) else {
+            throw SettingError("CONSOLE_ADDRESS is \"\(text)\"; use host:port, e.g. 127.0.0.1:7480")
+        }
+        guard ["127.0.0.1", "localhost", "::1"].contains(String(parts[0])) else {
+            throw SettingError("CONSOLE_ADDRESS \(text) is not on loopback: the console serves plain HTTP, which must not leave this machine")
+        }
+        return (String(parts[0]), port)
+    }
+
+    public func register(on bus: BusClient) {}
+
+    public func run(on bus: BusClient) async throws {
+        if demoOfficers { try seedDemoOfficers() }
+        let feed = LiveFeed()
+        let server = ConsoleServer(store: store, sessions: Sessions(idleMinutes: sessionMinutes), desk: Desk(bus: bus), feed: feed, leaflet: leaflet,
+                                   now: { Int64(Date().timeIntervalSince1970 * 1_000) }, logger: logger)
+        let app = Application(router: server.router(), server: .http1WebSocketUpgrade { head, _, _ in server.upgrade(head) },
+                              configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
+        logger.info("console listening", metadata: ["xunfang.url": "http://\(host):\(port)/"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            group.addTask { try await Self.follow(bus, into: feed) }
+            defer { feed.finish() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Positions, unit changes and incident changes from the bus, as the page's events.
+    static func follow(_ bus: BusClient, into feed: LiveFeed) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for pattern in feeds {
+                group.addTask {
+                    for await delivery in try await bus.subscribe(pattern, bufferLimit: 16_384) {
+                        if let event = event(delivery) { feed.send(event) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func event(_ delivery: Delivery) -> String? {
+        switch delivery.topic {
+        case "unit.position":
+            guard let position = try? delivery.decode(Xunfang_Dispatch_V1_UnitPosition.self) else { return nil }
+            return "{\"kind\":\"position\",\"callSign\":\(quoted(position.callSign)),\"longitude\":\(position.position.longitude),\"latitude\":\(position.position.latitude),\"at\":\(position.at)}"
+        case "unit.status":
+            guard let unit = try? delivery.decode(Xunfang_Dispatch_V1_Unit.self), let json = try? unit.jsonString(options: Desk.json) else { return nil }
+            return "{\"kind\":\"unit\",\"unit\":\(json)}"
+        default:
+            guard let incident = try? delivery.decode(Xunfang_Dispatch_V1_Incident.self), let json = try? incident.jsonString(options: Desk.json) else { return nil }
+            return "{\"kind\":\"incident\",\"incident\":\(json)}"
+        }
+    }
+
+    static func quoted(_ text: String) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8), as: UTF8.self).dropFirst().dropLast().description
+    }
+
+    /// The demo county's officers, once: their passwords are new and random, kept for the
+    /// newcomer in a file only its owner reads.
+    func seedDemoOfficers() throws {
+        guard try store.officerCount() == 0 else { return }
+        var lines: [String] = []
+        for (name, role) in [("duty", Role.duty), ("viewer", Role.viewer)] {
+            let password = (0..<12).map { _ in "abcdefghjkmnpqrstuvwxyz23456789".randomElement()! }.map(String.init).joined()
+            try store.put(officer: name, role: role, password: password)
+            lines.append("\(name) \(password) (\(role.label))")
+        }
+        let path = "\(dataDirectory)/officers-demo.txt"
+        FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        logger.info("demo officers made", metadata: ["xunfang.passwords": "\(path)"])
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import XunfangPluginKit
+
+/// The console over HTTP: sign-in, the page, Leaflet from Debian's libjs-leaflet, the
+/// boards' JSON from the plugins, actions passed to the plugins, and a WebSocket of live
+/// events. Every action and every refusal is audited.
+struct ConsoleServer: Sendable {
+    let store: ConsoleStore
+    let sessions: Sessions
+    let desk: Desk
+    let feed: LiveFeed
+    let leaflet: String
+    let now: @Sendable () -> Int64
+    let logger: Logger
+
+    static let maxBody = 64 * 1024
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { request, _ in page(request) }
+        router.get("/console.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: ConsolePage.script)))
+        }
+        router.post("/login") { request, context in try await signIn(request, context) }
+        router.post("/logout") { request, _ in signOut(request) }
+        router.get("/leaflet/**") { _, context in try leafletFile(context.parameters.getCatchAll().joined(separator: "/")) }
+        router.get("/api/map") { request, _ in try await read(request, "map") { try await desk.map() } }
+        router.get("/api/units") { request, _ in try await read(request, "units") { try await desk.units() } }
+        router.get("/api/incidents") { request, _ in try await read(request, "incidents") { try await desk.incidents() } }
+        router.get("/api/incidents/:id/recommend") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return try await read(request, "recommend \(id)") { try await desk.recommend(id) }
+        }
+        router.post("/api/incidents") { request, context in try await create(request, context) }
+        router.post("/api/incidents/:id/assign") { request, context in try await assign(request, context) }
+        return router
+    }
+
+    // MARK: - Sign-in
+
+    func session(_ request: Request) -> Sessions.Session? {
+        sessions.session(Sessions.token(fromCookie: request.headers[.cookie]), now: now())
+    }
+
+    func page(_ request: Request) -> Response {
+        guard let session = session(request) else { return html(ConsolePage.signIn(message: "")) }
+        return html(ConsolePage.console(officer: session.officer, role: session.role))
+    }
+
+    func signIn(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let form = Self.form(String(buffer: try await request.body.collect(upTo: Self.maxBody)))
+        let name = form["name"] ?? "", password = form["password"] ?? ""
+        guard (1...64).contains(name.count), (1...256).contains(password.count), let role = try store.signIn(name, password: password) else {
+            try audit(officer: name.isEmpty ? "-" : String(name.prefix(64)), role: "-", "sign in", target: "", outcome: "refused: wrong name or password")
+            return html(ConsolePage.signIn(message: "用户名或密码错误 Wrong name or password"), status: .unauthorized)
+        }
+        let token = sessions.open(officer: name, role: role, now: now())
+        try audit(officer: name, role: role.rawValue, "sign in", target: "", outcome: "ok")
+        var response = Response(status: .seeOther, headers: [.location: "/"])
+        response.headers[.setCookie] = "\(Sessions.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
+        return response
+    }
+
+    func signOut(_ request: Request) -> Response {
+        let token = Sessions.token(fromCookie: request.headers[.cookie])
+        if let session = sessions.session(token, now: now()) {
+            try? audit(officer: session.officer, role: session.role.rawValue, "sign out", target: "", outcome: "ok")
+        }
+        sessions.close(token)
+        var response = Response(status: .seeOther, headers: [.location: "/"])
+        response.headers[.setCookie] = "\(Sessions.cookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        return response
+    }
+
+    // MARK: - Boards and actions
+
+    /// A board for any signed-in officer; refused (and audited) without a live session.
+    func read(_ request: Request, _ what: String, _ answer: () async throws -> String) async throws -> Response {
+        guard session(request) != nil else { return try refuse(nil, "view \(what)", status: .unauthorized, "not signed in or the session has ended") }
+        return try await json { try await answer() }
+    }
+
+    /// An action for a duty officer or a station chief, audited with its outcome.
+    func act(_ request: Request, _ action: String, _ body: (Sessions.Session) async throws -> (target: String, json: String)) async throws -> Response {
+        guard let session = session(request) else { return try refuse(nil, action, status: .unauthorized, "not signed in or the session has ended") }
+        guard session.role.acts else { return try refuse(session, action, status: .forbidden, "\(session.role.label) may not act") }
+        do {
+            let (target, json) = try await body(session)
+            try audit(officer: session.officer, role: session.role.rawValue, action, target: target, outcome: "ok")
+            return Self.json(json)
+        } catch let error as BusClientError {
+            try audit(officer: session.officer, role: session.role.rawValue, action, target: "", outcome: "failed: \(error.message)")
+            return Self.json(Self.problem(error.message), status: error.code == .invalidArgument || error.code == .failedPrecondition || error.code == .notFound ? .badRequest : .serviceUnavailable)
+        }
+    }
+
+    func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxBody)
+        return try await act(request, "create incident") { _ in
+            guard let fields = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                  let type = fields["type"] as? String, (1...32).contains(type.count),
+                  let longitude = fields["longitude"] as? Double, let latitude = fields["latitude"] as? Double,
+                  abs(longitude) <= 180, abs(latitude) <= 90 else {
+                throw BusClientError(.invalidArgument, "an incident needs type (1 to 32 characters), longitude and latitude")
+            }
+            let answer = try await desk.create(type: type, longitude: longitude, latitude: latitude, externalID: "console-" + UUID().uuidString)
+            return (answer.incident.id, try answer.jsonString(options: Desk.json))
+        }
+    }
+
+    func assign(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let incident = context.parameters.get("id") ?? ""
+        let body = try await request.body.collect(upTo: Self.maxBody)
+        return try await act(request, "assign") { _ in
+            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+            let unit = fields["unit"] as? String ?? ""
+            guard unit.count <= 32 else { throw BusClientError(.invalidArgument, "a unit's call sign is at most 32 characters") }
+            let answer = try await desk.assign(incident, unit: unit)
+            return ("\(incident) → \(answer.unit.callSign)", try answer.jsonString(options: Desk.json))
+        }
+    }
+
+    // MARK: - Pieces
+
+    func refuse(_ session: Sessions.Session?, _ action: String, status: HTTPResponse.Status, _ why: String) throws -> Response {
+        try audit(officer: session?.officer ?? "-", role: session?.role.rawValue ?? "-", action, target: "", outcome: "refused: \(why)")
+        return Self.json(Self.problem(why), status: status)
+    }
+
+    func audit(officer: String, role: String, _ action: String, target: String, outcome: String) throws {
+        try store.audit(ConsoleStore.Entry(at: now(), officer: officer, role: role, action: action, target: target, outcome: outcome))
+    }
+
+    func json(_ answer: () async throws -> String) async throws -> Response {
+        do {
+            return Self.json(try await answer())
+        } catch let error as BusClientError {
+            return Self.json(Self.problem(error.message), status: .serviceUnavailable)
+        }
+    }
+
+    func leafletFile(_ path: String) throws -> Response {
+        let allowed = ["leaflet.js", "leaflet.css", "images/marker-icon.png", "images/marker-shadow.png", "images/layers.png"]
+        guard allowed.contains(path), let data = FileManager.default.contents(atPath: "\(leaflet)/\(path)") else { return Response(status: .notFound) }
+        let type = path.hasSuffix(".js") ? "text/javascript" : path.hasSuffix(".css") ? "text/css" : "image/png"
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: ConsolePage.policy],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func problem(_ message: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": message])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `application/x-www-form-urlencoded` fields.
+    static func form(_ body: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
+                $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        return fields
+    }
+
+    // MARK: - Live
+
+    /// Upgrades `/live` for a signed-in officer: every event of the feed, as text frames.
+    func upgrade(_ head: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        guard head.path == "/live", sessions.session(Sessions.token(fromCookie: head.headerFields[.cookie]), now: now()) != nil else { return .dontUpgrade }
+        return .upgrade([:]) { inbound, outbound, _ in
+            let (id, events) = feed.listen()
+            defer { feed.stop(id) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { for try await _ in inbound {} }
+                group.addTask { for await event in events { try await outbound.write(.text(event)) } }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import SwiftProtobuf
+import XunfangPluginKit
+import DispatchContract
+import GridModelContract
+
+/// What the console asks of the plugins, each through the plugin's own service on the bus:
+/// the console keeps no domain logic and no state of its own but sessions and its audit.
+/// Answers go to the page as the contracts' JSON.
+struct Desk: Sendable {
+    let bus: BusClient
+
+    static let dispatch = "/xunfang.dispatch.v1.Dispatch/"
+    static let gridModel = "/xunfang.grid_model.v1.GridModel/"
+    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits"].map { dispatch + $0 }
+        + ["ListAreas", "ListSites"].map { gridModel + $0 }
+
+    static let json: JSONEncodingOptions = {
+        var options = JSONEncodingOptions()
+        options.alwaysPrintInt64sAsNumbers = true
+        return options
+    }()
+
+    /// The county as the map draws it: areas (grids with outlines, stations, branches by
+    /// name) and station houses.
+    func map() async throws -> String {
+        var areas = Xunfang_GridModel_V1_ListAreasRequest()
+        areas.withOutlines = true
+        let listed = try await bus.call(Self.gridModel + "ListAreas", areas, as: Xunfang_GridModel_V1_ListAreasResponse.self)
+        var houses = Xunfang_GridModel_V1_ListSitesRequest()
+        houses.kind = .stationHouse
+        let sites = try await bus.call(Self.gridModel + "ListSites", houses, as: Xunfang_GridModel_V1_ListSitesResponse.self)
+        return "{\"areas\":\(try listed.jsonString(options: Self.json)),\"stations\":\(try sites.jsonString(options: Self.json))}"
+    }
+
+    func units() async throws -> String {
+        try await bus.call(Self.dispatch + "ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).jsonString(options: Self.json)
+    }
+
+    func incidents() async throws -> String {
+        var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        request.limit = 200
+        return try await bus.call(Self.dispatch + "ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).jsonString(options: Self.json)
+    }
+
+    /// A call the duty officer takes: an incident at a place on the map.
+    func create(type: String, longitude: Double, latitude: Double, externalID: String) async throws -> Xunfang_Dispatch_V1_IntakeResponse {
+        var request = Xunfang_Dispatch_V1_IntakeRequest()
+        request.typeCode = type
+        request.source = .call110
+        request.location.longitude = longitude
+        request.location.latitude = latitude
+        request.externalID = externalID
+        return try await bus.call(Self.dispatch + "Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+    }
+
+    func recommend(_ incident: String) async throws -> String {
+        var request = Xunfang_Dispatch_V1_RecommendRequest()
+        request.incidentID = incident
+        return try await bus.call(Self.dispatch + "Recommend", request, as: Xunfang_Dispatch_V1_RecommendResponse.self).jsonString(options: Self.json)
+    }
+
+    /// The best recommendation, or the unit the officer chose.
+    func assign(_ incident: String, unit: String) async throws -> Xunfang_Dispatch_V1_AssignResponse {
+        var request = Xunfang_Dispatch_V1_AssignRequest()
+        request.incidentID = incident
+        request.callSign = unit
+        return try await bus.call(Self.dispatch + "Assign", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
+    }
+}

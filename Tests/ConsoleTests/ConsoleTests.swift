@@ -1,0 +1,157 @@
+@testable import ConsolePlugin
+import DispatchContract
+import DispatchPlugin
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+import XunfangBusServer
+import XunfangConfig
+import XunfangPluginKit
+
+@Suite("The console over HTTP, with Dispatch on a real bus")
+struct ConsoleTests {
+    static let secret = "console-test-secret-0123456789"
+    static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A bus in process with Dispatch on it, and the console's server in a fresh directory,
+    /// officers `duty` (duty officer) and `guest` (viewer).
+    static func console() async throws -> (server: ConsoleServer, dispatch: BusClient, bus: BusServer, clients: [BusClient], run: Task<Void, any Error>) {
+        let directory = NSTemporaryDirectory() + "xf-console-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: "\(directory)/dispatch", withIntermediateDirectories: true)
+        let names = ["dispatch", "console"]
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: names.map { PrincipalConfig(name: $0, credential: secret, acl: .unrestricted) })
+        config.bus.pingIntervalMilliseconds = 600_000
+        let server = BusServer(config: config, credentials: Dictionary(uniqueKeysWithValues: names.map { ($0, secret) }), logger: quiet)
+        _ = try await server.start()
+        let bus = InProcessBus(broker: server.broker!, eventLoop: server.eventLoop)
+        let dispatchPlugin = try DispatchPlugin(context: PluginContext(instance: "dispatch", dataDirectory: "\(directory)/dispatch", settings: [:], logger: quiet))
+        let dispatch = BusClient(transport: .inProcess(bus), manifest: DispatchPlugin.manifest, credential: secret, logger: quiet, callTimeout: .seconds(120))
+        dispatchPlugin.register(on: dispatch)
+        try await dispatch.start()
+        let run = Task { try await dispatchPlugin.run(on: dispatch) }
+        let console = BusClient(transport: .inProcess(bus), manifest: PluginManifest(name: "console", version: "1.0.0"), credential: secret, logger: quiet, callTimeout: .seconds(120))
+        try await console.start()
+        let plugin = try ConsolePlugin(dataDirectory: directory)
+        try plugin.store.put(officer: "duty", role: .duty, password: "duty-password-1")
+        try plugin.store.put(officer: "guest", role: .viewer, password: "guest-password-1")
+        let consoleServer = ConsoleServer(store: plugin.store, sessions: Sessions(idleMinutes: 60), desk: Desk(bus: console), feed: LiveFeed(),
+                                          leaflet: "/usr/share/javascript/leaflet", now: { Int64(Date().timeIntervalSince1970 * 1_000) }, logger: quiet)
+        return (consoleServer, dispatch, server, [dispatch, console], run)
+    }
+
+    static func form(_ name: String, _ password: String) -> ByteBuffer { ByteBuffer(string: "name=\(name)&password=\(password)") }
+
+    /// Signs in and returns the session cookie.
+    static func signIn(_ client: some TestClientProtocol, _ name: String, _ password: String) async throws -> HTTPFields {
+        let response = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: form(name, password))
+        #expect(response.status == .seeOther)
+        let cookie = try #require(response.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+        return [.cookie: cookie]
+    }
+
+    @Test("sign-in: a wrong password or a forged session gets the sign-in page, audited; the right one the console, named and with its role")
+    func signIn() async throws {
+        let (server, _, bus, clients, run) = try await Self.console()
+        defer { run.cancel() }
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            let wrong = try await client.execute(uri: "/login", method: .post, body: Self.form("duty", "nope"))
+            #expect(wrong.status == .unauthorized && String(buffer: wrong.body).contains("Wrong name or password"))
+            let forged = try await client.execute(uri: "/", method: .get, headers: [.cookie: "xf_session=forged"])
+            #expect(String(buffer: forged.body).contains("id=\"signin\""))
+            let board = try await client.execute(uri: "/api/units", method: .get, headers: [.cookie: "xf_session=forged"])
+            #expect(board.status == .unauthorized)
+            let cookie = try await Self.signIn(client, "duty", "duty-password-1")
+            let page = try await client.execute(uri: "/", method: .get, headers: cookie)
+            #expect(String(buffer: page.body).contains("duty · 值班员 duty officer") && page.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            let out = try await client.execute(uri: "/logout", method: .post, headers: cookie)
+            #expect(out.status == .seeOther)
+            #expect(String(buffer: try await client.execute(uri: "/", method: .get, headers: cookie).body).contains("id=\"signin\""), "signed out")
+        }
+        let audit = try server.store.audit(limit: 10).reversed().map { "\($0.officer) \($0.action): \($0.outcome)" }
+        #expect(audit == ["duty sign in: refused: wrong name or password", "- view units: refused: not signed in or the session has ended",
+                          "duty sign in: ok", "duty sign out: ok"], "\(audit)")
+        for client in clients { await client.close() }
+        await bus.stop()
+    }
+
+    @Test("the duty officer creates an incident from the map, sees its recommendation and assigns; a viewer's try is refused and changes nothing; bad bodies are refused")
+    func actions() async throws {
+        let (server, dispatch, bus, clients, run) = try await Self.console()
+        defer { run.cancel() }
+        // C001 reports where it is; Dispatch takes it from unit.position.
+        var position = Xunfang_Dispatch_V1_UnitPosition()
+        position.callSign = "C001"
+        position.position.longitude = 104.285
+        position.position.latitude = 30.979
+        position.at = Int64(Date().timeIntervalSince1970 * 1_000)
+        var placed = false
+        for _ in 0..<400 where !placed {
+            try await clients[1].publish("unit.position", position)
+            let units = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+            placed = units.contains { $0.callSign == "C001" && $0.positionAt > 0 }
+            if !placed { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(placed)
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            let body = ByteBuffer(string: #"{"type":"theft","longitude":104.284,"latitude":30.978}"#)
+            var viewer = try await Self.signIn(client, "guest", "guest-password-1")
+            viewer[.contentType] = "application/json"
+            let refused = try await client.execute(uri: "/api/incidents", method: .post, headers: viewer, body: body)
+            #expect(refused.status == .forbidden)
+            let listed = String(buffer: try await client.execute(uri: "/api/incidents", method: .get, headers: viewer).body)
+            #expect(!listed.contains("INC-"), "nothing was created: \(listed)")
+
+            var duty = try await Self.signIn(client, "duty", "duty-password-1")
+            duty[.contentType] = "application/json"
+            let bad = try await client.execute(uri: "/api/incidents", method: .post, headers: duty, body: ByteBuffer(string: #"{"type":"theft","longitude":"east"}"#))
+            #expect(bad.status == .badRequest && String(buffer: bad.body).contains("longitude and latitude"))
+            let created = try await client.execute(uri: "/api/incidents", method: .post, headers: duty, body: body)
+            let incident = try #require(try JSONSerialization.jsonObject(with: Data(buffer: created.body)) as? [String: Any])["incident"] as? [String: Any]
+            let id = try #require(incident?["id"] as? String)
+            let ranked = try await client.execute(uri: "/api/incidents/\(id)/recommend", method: .get, headers: duty)
+            #expect(String(buffer: ranked.body).contains("\"callSign\":\"C001\""), "\(String(buffer: ranked.body))")
+            let assigned = try await client.execute(uri: "/api/incidents/\(id)/assign", method: .post, headers: duty, body: ByteBuffer(string: #"{"unit":"C001"}"#))
+            #expect(assigned.status == .ok && String(buffer: assigned.body).contains("UNIT_STATUS_ASSIGNED"))
+            let again = try await client.execute(uri: "/api/incidents/NO-SUCH/assign", method: .post, headers: duty, body: ByteBuffer(string: "{}"))
+            #expect(again.status == .badRequest, "\(String(buffer: again.body))")
+        }
+        let audit = try server.store.audit(limit: 20).reversed().map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
+        #expect(audit.contains("guest create incident : refused: 查看 viewer may not act"), "\(audit)")
+        #expect(audit.contains { $0.hasPrefix("duty create incident INC-") && $0.hasSuffix(": ok") } && audit.contains { $0.hasPrefix("duty assign INC-") && $0.contains("→ C001: ok") })
+        #expect(audit.contains { $0.hasPrefix("duty create incident : failed: an incident needs type") })
+        for client in clients { await client.close() }
+        await bus.stop()
+    }
+
+    @Test("a session ends after its idle time; Leaflet's files are served, nothing else under its path; the address must be on loopback")
+    func sessionsAndFiles() async throws {
+        let sessions = Sessions(idleMinutes: 5)
+        let token = sessions.open(officer: "duty", role: .duty, now: 0)
+        #expect(sessions.session(token, now: 4 * 60_000)?.officer == "duty")
+        #expect(sessions.session(token, now: 8 * 60_000)?.officer == "duty", "kept alive by the request at 4 minutes")
+        #expect(sessions.session(token, now: 14 * 60_000) == nil && sessions.session(token, now: 14 * 60_000 + 1) == nil, "gone after 5 idle minutes")
+        #expect(Sessions.token(fromCookie: "a=b; xf_session=abc; c=d") == "abc" && Sessions.token(fromCookie: "a=b") == nil)
+        #expect(throws: SettingError.self) { try ConsolePlugin.address("0.0.0.0:7480") }
+        #expect(try ConsolePlugin.address("127.0.0.1:7481") == ("127.0.0.1", 7481))
+
+        let (server, _, bus, clients, run) = try await Self.console()
+        defer { run.cancel() }
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            let traversal = try await client.execute(uri: "/leaflet/../../../etc/passwd", method: .get)
+            #expect(traversal.status == .notFound)
+            let script = try await client.execute(uri: "/console.js", method: .get)
+            #expect(String(buffer: script.body).contains("new WebSocket"))
+            if FileManager.default.fileExists(atPath: "/usr/share/javascript/leaflet/leaflet.js") {
+                let leaflet = try await client.execute(uri: "/leaflet/leaflet.js", method: .get)
+                #expect(leaflet.status == .ok && leaflet.headers[.contentType] == "text/javascript")
+            }
+        }
+        for client in clients { await client.close() }
+        await bus.stop()
+    }
+}
