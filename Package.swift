@@ -455,7 +455,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
                            "CommunityPolicingContract", "SituationAnalysisContract", protobuf, logging,
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             path: "Tests/IntegrationTests",
             swiftSettings: swiftSettings
         ),

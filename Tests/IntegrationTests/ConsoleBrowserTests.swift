@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// Out of process, in a real browser: the stack with the console as separate processes,
+/// headless Chromium signed in as the demo's officers.
+@Suite("Out of process: the console in headless Chromium", .serialized)
+struct ConsoleBrowserTests {
+    let port = Int.random(in: 20_000...40_000)
+
+    var county: String {
+        """
+        county: Console County
+        data_dir: data
+        bus:
+          socket: bus.sock
+          durable_topics: ["incident.>", "dispatch.order.>"]
+        plugins:
+          - name: grid-model
+            acl: { publish: ["grid.>"], serve: ["/xunfang.grid_model.v1.GridModel/*"] }
+          - name: dispatch
+            acl:
+              publish: ["incident.>", "dispatch.>", "unit.status"]
+              subscribe: ["unit.position"]
+              serve: ["/xunfang.dispatch.v1.Dispatch/*"]
+              call: ["/xunfang.grid_model.v1.GridModel/*"]
+          - name: console
+            env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
+            acl:
+              subscribe: ["unit.position", "unit.status", "incident.>"]
+              call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites"]
+        clients:
+          - name: ctl
+            acl: { publish: [">"], subscribe: [">"], call: ["*"] }
+        """
+    }
+
+    static func position(_ callSign: String, _ longitude: Double, _ latitude: Double) -> [String] {
+        ["ctl", "publish", "unit.position", "--type", "xunfang.dispatch.v1.UnitPosition", "--data",
+         #"{"callSign":"\#(callSign)","position":{"longitude":\#(longitude),"latitude":\#(latitude)}}"#]
+    }
+
+    @Test("sign in, the county drawn with its 192 units, an incident made by clicking the map, its recommendation, an assignment, a unit moving live; a viewer may only look; everything audited")
+    func console() async throws {
+        let directory = try countyDirectory("xf-console", county: county)
+        let up = try startXunfang(["up", "--config", "county.yaml"], in: directory)
+        defer {
+            if up.isRunning { up.terminate() }
+            up.waitUntilExit()
+        }
+        let officers = "\(directory)/data/console/officers-demo.txt"
+        #expect(try await eventually(within: 60) { FileManager.default.fileExists(atPath: officers) })
+        let passwords = Dictionary(uniqueKeysWithValues: try String(contentsOfFile: officers, encoding: .utf8).split(separator: "\n").map {
+            let fields = $0.split(separator: " ")
+            return (String(fields[0]), String(fields[1]))
+        })
+        // C004 reports where it is, so the recommendation has a unit with a position.
+        #expect(try await eventually {
+            _ = try await run(Self.position("C004", 104.2841, 30.9781), in: directory)
+            return try await run(["dispatch", "units"], in: directory).output.contains(#""positionAt":"20"#)
+        })
+        let url = "http://127.0.0.1:\(port)/"
+        #expect(try await eventually(within: 60) { (try? await run(["ctl", "stats"], in: directory).output.contains("\"instance\":\"console\"")) == true })
+
+        let browser = try await Browser.launch()
+        defer { browser.close() }
+        let duty = passwords["duty"] ?? "", viewer = passwords["viewer"] ?? ""
+        let port = port
+        try await browser.withPage { page in
+            func signIn(_ name: String, _ password: String) async throws {
+                try await page.navigate(url)
+                #expect(try await page.wait(for: "document.getElementById('signin')"))
+                _ = try await page.evaluate("document.getElementById('name').value = '\(name)'; document.getElementById('password').value = '\(password)'; document.getElementById('submit').click(); 1")
+            }
+            // A wrong password: the sign-in page again, saying so.
+            var ready = false
+            for _ in 0..<300 where !ready {
+                try await signIn("duty", "not-the-password")
+                ready = try await page.wait(for: "document.getElementById('error')", seconds: 5)
+            }
+            #expect(ready, "the console at \(port) answered")
+            #expect(try await page.evaluate("document.getElementById('error').textContent") as? String == "用户名或密码错误 Wrong name or password")
+
+            // The duty officer: the county, its units, live.
+            try await signIn("duty", duty)
+            #expect(try await page.wait(for: "document.body.dataset.ready === 'true'"), "the console loaded")
+            #expect(try await page.evaluate("document.getElementById('officer').textContent") as? String == "duty · 值班员 duty officer")
+            #expect(try await page.evaluate("document.querySelectorAll('#units tr').length") as? Int == 192)
+            #expect(try await page.evaluate("document.querySelectorAll('.leaflet-overlay-pane canvas, .leaflet-overlay-pane path').length") as? Int ?? 0 >= 1, "the grids are drawn")
+            #expect(try await page.wait(for: "document.getElementById('live').textContent.includes('实时 live')"), "the live feed is open")
+            let picture = try await page.screenshot()
+            #expect(picture.count > 20_000, "a drawn map, not a blank page: \(picture.count) bytes of PNG")
+
+            // An incident where the officer clicks; its recommendation; the assignment.
+            _ = try await page.evaluate("window.prompt = () => 'theft'; map.fire('click', {latlng: L.latLng(30.978, 104.284)}); 1")
+            #expect(try await page.wait(for: "document.querySelector('#ranked button.assign')"), "the recommendation is shown")
+            #expect(try await page.evaluate("document.querySelector('#ranked li').textContent.startsWith('C004')") as? Bool == true)
+            #expect(try await page.wait(for: "document.querySelector('#incidents tr')"), "the incident is on the board")
+            _ = try await page.evaluate("document.querySelector('#ranked button.assign').click(); 1")
+            #expect(try await page.wait(for: "document.getElementById('assigned')"))
+            #expect(try await page.wait(for: "document.querySelector('#unit-C004 td:nth-child(3)').textContent.includes('assigned')"), "C004's row says assigned")
+
+            // A unit moves: its marker follows from the bus, without a reload.
+            _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
+            #expect(try await page.wait(for: "units['C010'] && units['C010'].marker && Math.abs(units['C010'].marker.getLatLng().lat - 30.99) < 1e-9"), "C010's marker moved live")
+
+            // A viewer sees the county and may not act: refused, nothing made.
+            _ = try await page.evaluate("fetch('/logout', {method: 'POST'}).then(() => 1)")
+            try await page.navigate(url)
+            #expect(try await page.wait(for: "document.getElementById('signin')"))
+            _ = try await page.evaluate("document.getElementById('name').value = 'viewer'; document.getElementById('password').value = '\(viewer)'; document.getElementById('submit').click(); 1")
+            #expect(try await page.wait(for: "document.body.dataset.ready === 'true'"))
+            #expect(try await page.evaluate("document.getElementById('hint').textContent") as? String == "只读 Read only")
+            let status = try await page.evaluate("fetch('/api/incidents', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({type: 'theft', longitude: 104.28, latitude: 30.97})}).then(r => r.status)")
+            #expect(status as? Int == 403)
+        }
+        let incidents = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/ListIncidents", "--data", "{}"], in: directory).output
+        #expect(incidents.components(separatedBy: #""id":"INC-"#).count - 1 == 1, "one incident, the duty officer's: \(incidents)")
+        let audit = try await run(["console", "audit", "--limit", "50"], in: directory).output
+        for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok",
+                     "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act"] {
+            #expect(audit.contains(line), "\(line) in \(audit)")
+        }
+        up.terminate()
+        try await exited(up)
+    }
+}
