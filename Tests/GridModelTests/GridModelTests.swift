@@ -371,3 +371,4 @@ extension GridModelBusTests {
         await bus.shutdown()
     }
 }
+

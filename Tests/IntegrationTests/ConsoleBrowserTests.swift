@@ -27,7 +27,7 @@ struct ConsoleBrowserTests {
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
               subscribe: ["unit.position", "unit.status", "incident.>"]
-              call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites"]
+              call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads"]
         clients:
           - name: ctl
             acl: { publish: [">"], subscribe: [">"], call: ["*"] }
@@ -83,6 +83,8 @@ struct ConsoleBrowserTests {
             // The duty officer: the county, its units, live.
             try await signIn("duty", duty)
             #expect(try await page.wait(for: "document.body.dataset.ready === 'true'"), "the console loaded")
+            let roads = Int(try await page.evaluate("document.body.dataset.roads") as? String ?? "") ?? 0
+            #expect(roads > 1_000, "the county's roads are drawn: \(roads) pieces")
             #expect(try await page.evaluate("document.getElementById('officer').textContent") as? String == "duty · 值班员 duty officer")
             #expect(try await page.evaluate("document.querySelectorAll('#units tr').length") as? Int == 192)
             #expect(try await page.evaluate("document.querySelectorAll('.leaflet-overlay-pane canvas, .leaflet-overlay-pane path').length") as? Int ?? 0 >= 1, "the grids are drawn")

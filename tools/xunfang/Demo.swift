@@ -111,7 +111,7 @@ enum DemoCounty {
           subscribe: ["unit.position", "unit.status", "incident.>"]
           call: ["/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.dispatch.v1.Dispatch/Recommend", "/xunfang.dispatch.v1.Dispatch/Assign",
                  "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits",
-                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites"]
+                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS

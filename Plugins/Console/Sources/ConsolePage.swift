@@ -95,6 +95,22 @@ enum ConsolePage {
           .bindTooltip(names[site.stationId] || site.name).addTo(map);
       }
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.9769, 104.2817], 12);
+      await drawRoads();
+    }
+    // Roads as a few canvas layers by class (one layer per class, not one per road).
+    async function drawRoads() {
+      const roads = await get("/api/roads");
+      const c = roads.coordinates || [], classes = roads.classes || [];
+      const byClass = {};
+      for (let i = 0; i < classes.length; i++) {
+        const k = Math.min(classes[i] || 0, 6);
+        (byClass[k] = byClass[k] || []).push([[c[4 * i + 1] / 1e6, c[4 * i] / 1e6], [c[4 * i + 3] / 1e6, c[4 * i + 2] / 1e6]]);
+      }
+      const styles = [[3, "#e65100"], [3, "#ef6c00"], [2.5, "#f9a825"], [2, "#9e9d24"], [1.5, "#757575"], [1, "#9e9e9e"], [0.8, "#bdbdbd"]];
+      for (const k of Object.keys(byClass).sort((a, b) => b - a)) {
+        L.polyline(byClass[k], {weight: styles[k][0], color: styles[k][1], interactive: false}).addTo(map);
+      }
+      document.body.dataset.roads = String(classes.length);
     }
     // The contracts' JSON leaves out zero values: a unit without a status is off duty, an
     // incident without one received.

@@ -29,6 +29,7 @@ struct ConsoleServer: Sendable {
         router.post("/logout") { request, _ in signOut(request) }
         router.get("/leaflet/**") { _, context in try leafletFile(context.parameters.getCatchAll().joined(separator: "/")) }
         router.get("/api/map") { request, _ in try await read(request, "map") { try await desk.map() } }
+        router.get("/api/roads") { request, _ in try await read(request, "roads") { try await desk.roads() } }
         router.get("/api/units") { request, _ in try await read(request, "units") { try await desk.units() } }
         router.get("/api/incidents") { request, _ in try await read(request, "incidents") { try await desk.incidents() } }
         router.get("/api/incidents/:id/recommend") { request, context in

@@ -13,7 +13,7 @@ struct Desk: Sendable {
     static let dispatch = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits"].map { dispatch + $0 }
-        + ["ListAreas", "ListSites"].map { gridModel + $0 }
+        + ["ListAreas", "ListSites", "Roads"].map { gridModel + $0 }
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -31,6 +31,11 @@ struct Desk: Sendable {
         houses.kind = .stationHouse
         let sites = try await bus.call(Self.gridModel + "ListSites", houses, as: Xunfang_GridModel_V1_ListSitesResponse.self)
         return "{\"areas\":\(try listed.jsonString(options: Self.json)),\"stations\":\(try sites.jsonString(options: Self.json))}"
+    }
+
+    /// The roads, each piece once, in micro-degrees.
+    func roads() async throws -> String {
+        try await bus.call(Self.gridModel + "Roads", Xunfang_GridModel_V1_RoadsRequest(), as: Xunfang_GridModel_V1_RoadsResponse.self).jsonString(options: Self.json)
     }
 
     func units() async throws -> String {

@@ -1013,6 +1013,37 @@ public nonisolated struct Xunfang_GridModel_V1_ListAreasResponse: Sendable {
   public init() {}
 }
 
+/// The county's roads for drawing (the console's map): each road piece once (a two-way
+/// road's two arcs as one), as segments of WGS84 micro-degrees.
+public nonisolated struct Xunfang_GridModel_V1_RoadsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_GridModel_V1_RoadsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// per segment: lon, lat of one end, lon, lat of the other (micro-degrees)
+  public var coordinates: [Int32] = []
+
+  /// per segment: 0 motorway, 1 trunk, 2 primary, 3 secondary, 4 tertiary, 5 and up smaller roads
+  public var classes: [UInt32] = []
+
+  /// the graph's arcs (directed)
+  public var arcs: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Xunfang_GridModel_V1_ListSitesRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2371,6 +2402,65 @@ nonisolated extension Xunfang_GridModel_V1_ListAreasResponse: SwiftProtobuf.Mess
 
   public static func ==(lhs: Xunfang_GridModel_V1_ListAreasResponse, rhs: Xunfang_GridModel_V1_ListAreasResponse) -> Bool {
     if lhs.areas != rhs.areas {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_RoadsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RoadsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_RoadsRequest, rhs: Xunfang_GridModel_V1_RoadsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_GridModel_V1_RoadsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RoadsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}coordinates\0\u{1}classes\0\u{1}arcs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedSInt32Field(value: &self.coordinates) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.classes) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.arcs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.coordinates.isEmpty {
+      try visitor.visitPackedSInt32Field(value: self.coordinates, fieldNumber: 1)
+    }
+    if !self.classes.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.classes, fieldNumber: 2)
+    }
+    if self.arcs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.arcs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_GridModel_V1_RoadsResponse, rhs: Xunfang_GridModel_V1_RoadsResponse) -> Bool {
+    if lhs.coordinates != rhs.coordinates {return false}
+    if lhs.classes != rhs.classes {return false}
+    if lhs.arcs != rhs.arcs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

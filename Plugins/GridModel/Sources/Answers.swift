@@ -292,3 +292,22 @@ enum Answers {
         return response
     }
 }
+
+extension Answers {
+    /// Every road piece once: an arc whose reverse is also in the graph is drawn from its lower
+    /// node only. Classes by rank (links with their roads): 0 motorway … 4 tertiary, 5 and up smaller.
+    static func roads(_ graph: RoadGraph) -> Xunfang_GridModel_V1_RoadsResponse {
+        var response = Xunfang_GridModel_V1_RoadsResponse()
+        response.arcs = UInt32(graph.arcCount)
+        func micro(_ degrees: Double) -> Int32 { Int32((degrees * 1_000_000).rounded()) }
+        for arc in 0..<graph.arcCount {
+            let tail = graph.tail(ofArc: arc), head = Int(graph.arcHead[arc])
+            if tail > head, graph.arcs(from: head).contains(where: { Int(graph.arcHead[$0]) == tail }) { continue }
+            let from = graph.coordinates[tail], to = graph.coordinates[head]
+            response.coordinates += [micro(from.longitude), micro(from.latitude), micro(to.longitude), micro(to.latitude)]
+            let rank = graph.arcClass[arc].rawValue
+            response.classes.append(UInt32(rank < 10 ? rank / 2 : rank - 5))
+        }
+        return response
+    }
+}

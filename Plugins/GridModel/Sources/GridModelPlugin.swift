@@ -9,7 +9,7 @@ import GridModelContract
 /// takes to get there. See Plugins/GridModel/README.md for its topics, services and settings.
 public struct GridModelPlugin: Plugin {
     static let service = "/xunfang.grid_model.v1.GridModel/"
-    public static let methods = ["Locate", "FourZones", "Eta", "Isochrone", "Coverage", "PlacePosts", "ListAreas", "ListSites", "Edit"]
+    public static let methods = ["Locate", "FourZones", "Eta", "Isochrone", "Coverage", "PlacePosts", "ListAreas", "ListSites", "Roads", "Edit"]
         .map { service + $0 }
     public static let changedTopic = "grid.changed"
 
@@ -164,6 +164,9 @@ public struct GridModelPlugin: Plugin {
         }
         bus.serve(Self.service + "ListSites") { (request: Xunfang_GridModel_V1_ListSitesRequest, _) in
             Answers.listSites(model.current, request)
+        }
+        bus.serve(Self.service + "Roads") { (_: Xunfang_GridModel_V1_RoadsRequest, _) in
+            try await onOwnThread { Answers.roads(model.current.roads) }
         }
         guard let store else { return }
         let editor = CountyEditor(store: store, base: base, model: model)

@@ -1132,6 +1132,96 @@ void   xunfang__grid_model__v1__list_areas_response__free_unpacked
   assert(message->base.descriptor == &xunfang__grid_model__v1__list_areas_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__grid_model__v1__roads_request__init
+                     (Xunfang__GridModel__V1__RoadsRequest         *message)
+{
+  static const Xunfang__GridModel__V1__RoadsRequest init_value = XUNFANG__GRID_MODEL__V1__ROADS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__roads_request__get_packed_size
+                     (const Xunfang__GridModel__V1__RoadsRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__roads_request__pack
+                     (const Xunfang__GridModel__V1__RoadsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__roads_request__pack_to_buffer
+                     (const Xunfang__GridModel__V1__RoadsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__RoadsRequest *
+       xunfang__grid_model__v1__roads_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__RoadsRequest *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__roads_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__roads_request__free_unpacked
+                     (Xunfang__GridModel__V1__RoadsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__grid_model__v1__roads_response__init
+                     (Xunfang__GridModel__V1__RoadsResponse         *message)
+{
+  static const Xunfang__GridModel__V1__RoadsResponse init_value = XUNFANG__GRID_MODEL__V1__ROADS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__grid_model__v1__roads_response__get_packed_size
+                     (const Xunfang__GridModel__V1__RoadsResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__grid_model__v1__roads_response__pack
+                     (const Xunfang__GridModel__V1__RoadsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__grid_model__v1__roads_response__pack_to_buffer
+                     (const Xunfang__GridModel__V1__RoadsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__GridModel__V1__RoadsResponse *
+       xunfang__grid_model__v1__roads_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__GridModel__V1__RoadsResponse *)
+     protobuf_c_message_unpack (&xunfang__grid_model__v1__roads_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__grid_model__v1__roads_response__free_unpacked
+                     (Xunfang__GridModel__V1__RoadsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__grid_model__v1__roads_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__grid_model__v1__list_sites_request__init
                      (Xunfang__GridModel__V1__ListSitesRequest         *message)
 {
@@ -3360,6 +3450,88 @@ const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_response__d
   (ProtobufCMessageInit) xunfang__grid_model__v1__list_areas_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define xunfang__grid_model__v1__roads_request__field_descriptors NULL
+#define xunfang__grid_model__v1__roads_request__field_indices_by_name NULL
+#define xunfang__grid_model__v1__roads_request__number_ranges NULL
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__roads_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.RoadsRequest",
+  "RoadsRequest",
+  "Xunfang__GridModel__V1__RoadsRequest",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__RoadsRequest),
+  0,
+  xunfang__grid_model__v1__roads_request__field_descriptors,
+  xunfang__grid_model__v1__roads_request__field_indices_by_name,
+  0,  xunfang__grid_model__v1__roads_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__roads_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__grid_model__v1__roads_response__field_descriptors[3] =
+{
+  {
+    "coordinates",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_SINT32,
+    offsetof(Xunfang__GridModel__V1__RoadsResponse, n_coordinates),
+    offsetof(Xunfang__GridModel__V1__RoadsResponse, coordinates),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "classes",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Xunfang__GridModel__V1__RoadsResponse, n_classes),
+    offsetof(Xunfang__GridModel__V1__RoadsResponse, classes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "arcs",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__GridModel__V1__RoadsResponse, arcs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__grid_model__v1__roads_response__field_indices_by_name[] = {
+  2,   /* field[2] = arcs */
+  1,   /* field[1] = classes */
+  0,   /* field[0] = coordinates */
+};
+static const ProtobufCIntRange xunfang__grid_model__v1__roads_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor xunfang__grid_model__v1__roads_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.grid_model.v1.RoadsResponse",
+  "RoadsResponse",
+  "Xunfang__GridModel__V1__RoadsResponse",
+  "xunfang.grid_model.v1",
+  sizeof(Xunfang__GridModel__V1__RoadsResponse),
+  3,
+  xunfang__grid_model__v1__roads_response__field_descriptors,
+  xunfang__grid_model__v1__roads_response__field_indices_by_name,
+  1,  xunfang__grid_model__v1__roads_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__grid_model__v1__roads_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor xunfang__grid_model__v1__list_sites_request__field_descriptors[2] =
 {
   {
@@ -3856,7 +4028,7 @@ const ProtobufCEnumDescriptor xunfang__grid_model__v1__placement_effort__descrip
   xunfang__grid_model__v1__placement_effort__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__method_descriptors[9] =
+static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__method_descriptors[10] =
 {
   { "Locate", &xunfang__grid_model__v1__locate_request__descriptor, &xunfang__grid_model__v1__locate_response__descriptor },
   { "FourZones", &xunfang__grid_model__v1__locate_request__descriptor, &xunfang__grid_model__v1__four_zones_response__descriptor },
@@ -3866,18 +4038,20 @@ static const ProtobufCMethodDescriptor xunfang__grid_model__v1__grid_model__meth
   { "PlacePosts", &xunfang__grid_model__v1__place_posts_request__descriptor, &xunfang__grid_model__v1__place_posts_response__descriptor },
   { "ListAreas", &xunfang__grid_model__v1__list_areas_request__descriptor, &xunfang__grid_model__v1__list_areas_response__descriptor },
   { "ListSites", &xunfang__grid_model__v1__list_sites_request__descriptor, &xunfang__grid_model__v1__list_sites_response__descriptor },
+  { "Roads", &xunfang__grid_model__v1__roads_request__descriptor, &xunfang__grid_model__v1__roads_response__descriptor },
   { "Edit", &xunfang__grid_model__v1__edit_request__descriptor, &xunfang__grid_model__v1__edit_response__descriptor },
 };
 const unsigned xunfang__grid_model__v1__grid_model__method_indices_by_name[] = {
   4,        /* Coverage */
-  8,        /* Edit */
+  9,        /* Edit */
   2,        /* Eta */
   1,        /* FourZones */
   3,        /* Isochrone */
   6,        /* ListAreas */
   7,        /* ListSites */
   0,        /* Locate */
-  5         /* PlacePosts */
+  5,        /* PlacePosts */
+  8         /* Roads */
 };
 const ProtobufCServiceDescriptor xunfang__grid_model__v1__grid_model__descriptor =
 {
@@ -3886,7 +4060,7 @@ const ProtobufCServiceDescriptor xunfang__grid_model__v1__grid_model__descriptor
   "GridModel",
   "Xunfang__GridModel__V1__GridModel",
   "xunfang.grid_model.v1",
-  9,
+  10,
   xunfang__grid_model__v1__grid_model__method_descriptors,
   xunfang__grid_model__v1__grid_model__method_indices_by_name
 };
@@ -3954,13 +4128,21 @@ void xunfang__grid_model__v1__grid_model__list_sites(ProtobufCService *service,
   assert(service->descriptor == &xunfang__grid_model__v1__grid_model__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void xunfang__grid_model__v1__grid_model__roads(ProtobufCService *service,
+                                                const Xunfang__GridModel__V1__RoadsRequest *input,
+                                                Xunfang__GridModel__V1__RoadsResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &xunfang__grid_model__v1__grid_model__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void xunfang__grid_model__v1__grid_model__edit(ProtobufCService *service,
                                                const Xunfang__GridModel__V1__EditRequest *input,
                                                Xunfang__GridModel__V1__EditResponse_Closure closure,
                                                void *closure_data)
 {
   assert(service->descriptor == &xunfang__grid_model__v1__grid_model__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__grid_model__v1__grid_model__init (Xunfang__GridModel__V1__GridModel_Service *service,
                                                 Xunfang__GridModel__V1__GridModel_ServiceDestroy destroy)

@@ -40,6 +40,8 @@ typedef struct Xunfang__GridModel__V1__PlacePostsRequest Xunfang__GridModel__V1_
 typedef struct Xunfang__GridModel__V1__PlacePostsResponse Xunfang__GridModel__V1__PlacePostsResponse;
 typedef struct Xunfang__GridModel__V1__ListAreasRequest Xunfang__GridModel__V1__ListAreasRequest;
 typedef struct Xunfang__GridModel__V1__ListAreasResponse Xunfang__GridModel__V1__ListAreasResponse;
+typedef struct Xunfang__GridModel__V1__RoadsRequest Xunfang__GridModel__V1__RoadsRequest;
+typedef struct Xunfang__GridModel__V1__RoadsResponse Xunfang__GridModel__V1__RoadsResponse;
 typedef struct Xunfang__GridModel__V1__ListSitesRequest Xunfang__GridModel__V1__ListSitesRequest;
 typedef struct Xunfang__GridModel__V1__ListSitesResponse Xunfang__GridModel__V1__ListSitesResponse;
 typedef struct Xunfang__GridModel__V1__EditRequest Xunfang__GridModel__V1__EditRequest;
@@ -651,6 +653,42 @@ struct  Xunfang__GridModel__V1__ListAreasResponse
     , 0,NULL }
 
 
+/*
+ * The county's roads for drawing (the console's map): each road piece once (a two-way
+ * road's two arcs as one), as segments of WGS84 micro-degrees.
+ */
+struct  Xunfang__GridModel__V1__RoadsRequest
+{
+  ProtobufCMessage base;
+};
+#define XUNFANG__GRID_MODEL__V1__ROADS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__roads_request__descriptor) \
+     }
+
+
+struct  Xunfang__GridModel__V1__RoadsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * per segment: lon, lat of one end, lon, lat of the other (micro-degrees)
+   */
+  size_t n_coordinates;
+  int32_t *coordinates;
+  /*
+   * per segment: 0 motorway, 1 trunk, 2 primary, 3 secondary, 4 tertiary, 5 and up smaller roads
+   */
+  size_t n_classes;
+  uint32_t *classes;
+  /*
+   * the graph's arcs (directed)
+   */
+  uint32_t arcs;
+};
+#define XUNFANG__GRID_MODEL__V1__ROADS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__grid_model__v1__roads_response__descriptor) \
+    , 0,NULL, 0,NULL, 0 }
+
+
 struct  Xunfang__GridModel__V1__ListSitesRequest
 {
   ProtobufCMessage base;
@@ -1203,6 +1241,44 @@ Xunfang__GridModel__V1__ListAreasResponse *
 void   xunfang__grid_model__v1__list_areas_response__free_unpacked
                      (Xunfang__GridModel__V1__ListAreasResponse *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__RoadsRequest methods */
+void   xunfang__grid_model__v1__roads_request__init
+                     (Xunfang__GridModel__V1__RoadsRequest         *message);
+size_t xunfang__grid_model__v1__roads_request__get_packed_size
+                     (const Xunfang__GridModel__V1__RoadsRequest   *message);
+size_t xunfang__grid_model__v1__roads_request__pack
+                     (const Xunfang__GridModel__V1__RoadsRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__roads_request__pack_to_buffer
+                     (const Xunfang__GridModel__V1__RoadsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__RoadsRequest *
+       xunfang__grid_model__v1__roads_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__roads_request__free_unpacked
+                     (Xunfang__GridModel__V1__RoadsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__GridModel__V1__RoadsResponse methods */
+void   xunfang__grid_model__v1__roads_response__init
+                     (Xunfang__GridModel__V1__RoadsResponse         *message);
+size_t xunfang__grid_model__v1__roads_response__get_packed_size
+                     (const Xunfang__GridModel__V1__RoadsResponse   *message);
+size_t xunfang__grid_model__v1__roads_response__pack
+                     (const Xunfang__GridModel__V1__RoadsResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__grid_model__v1__roads_response__pack_to_buffer
+                     (const Xunfang__GridModel__V1__RoadsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__GridModel__V1__RoadsResponse *
+       xunfang__grid_model__v1__roads_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__grid_model__v1__roads_response__free_unpacked
+                     (Xunfang__GridModel__V1__RoadsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__GridModel__V1__ListSitesRequest methods */
 void   xunfang__grid_model__v1__list_sites_request__init
                      (Xunfang__GridModel__V1__ListSitesRequest         *message);
@@ -1375,6 +1451,12 @@ typedef void (*Xunfang__GridModel__V1__ListAreasRequest_Closure)
 typedef void (*Xunfang__GridModel__V1__ListAreasResponse_Closure)
                  (const Xunfang__GridModel__V1__ListAreasResponse *message,
                   void *closure_data);
+typedef void (*Xunfang__GridModel__V1__RoadsRequest_Closure)
+                 (const Xunfang__GridModel__V1__RoadsRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__GridModel__V1__RoadsResponse_Closure)
+                 (const Xunfang__GridModel__V1__RoadsResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__GridModel__V1__ListSitesRequest_Closure)
                  (const Xunfang__GridModel__V1__ListSitesRequest *message,
                   void *closure_data);
@@ -1429,6 +1511,10 @@ struct Xunfang__GridModel__V1__GridModel_Service
                      const Xunfang__GridModel__V1__ListSitesRequest *input,
                      Xunfang__GridModel__V1__ListSitesResponse_Closure closure,
                      void *closure_data);
+  void (*roads)(Xunfang__GridModel__V1__GridModel_Service *service,
+                const Xunfang__GridModel__V1__RoadsRequest *input,
+                Xunfang__GridModel__V1__RoadsResponse_Closure closure,
+                void *closure_data);
   void (*edit)(Xunfang__GridModel__V1__GridModel_Service *service,
                const Xunfang__GridModel__V1__EditRequest *input,
                Xunfang__GridModel__V1__EditResponse_Closure closure,
@@ -1449,6 +1535,7 @@ void xunfang__grid_model__v1__grid_model__init (Xunfang__GridModel__V1__GridMode
       function_prefix__ ## place_posts,\
       function_prefix__ ## list_areas,\
       function_prefix__ ## list_sites,\
+      function_prefix__ ## roads,\
       function_prefix__ ## edit  }
 void xunfang__grid_model__v1__grid_model__locate(ProtobufCService *service,
                                                  const Xunfang__GridModel__V1__LocateRequest *input,
@@ -1482,6 +1569,10 @@ void xunfang__grid_model__v1__grid_model__list_sites(ProtobufCService *service,
                                                      const Xunfang__GridModel__V1__ListSitesRequest *input,
                                                      Xunfang__GridModel__V1__ListSitesResponse_Closure closure,
                                                      void *closure_data);
+void xunfang__grid_model__v1__grid_model__roads(ProtobufCService *service,
+                                                const Xunfang__GridModel__V1__RoadsRequest *input,
+                                                Xunfang__GridModel__V1__RoadsResponse_Closure closure,
+                                                void *closure_data);
 void xunfang__grid_model__v1__grid_model__edit(ProtobufCService *service,
                                                const Xunfang__GridModel__V1__EditRequest *input,
                                                Xunfang__GridModel__V1__EditResponse_Closure closure,
@@ -1520,6 +1611,8 @@ extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_req
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__place_posts_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_areas_response__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__roads_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__roads_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_sites_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__list_sites_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__grid_model__v1__edit_request__descriptor;
