@@ -85,6 +85,8 @@ struct ConsoleBrowserTests {
             #expect(try await page.wait(for: "document.body.dataset.ready === 'true'"), "the console loaded")
             let roads = Int(try await page.evaluate("document.body.dataset.roads") as? String ?? "") ?? 0
             #expect(roads > 1_000, "the county's roads are drawn: \(roads) pieces")
+            let sites = Int(try await page.evaluate("document.body.dataset.sites") as? String ?? "") ?? 0
+            #expect(sites > 100, "stations, posts, checkpoints, must-patrol points and lines: \(sites) sites")
             #expect(try await page.evaluate("document.getElementById('officer').textContent") as? String == "duty · 值班员 duty officer")
             #expect(try await page.evaluate("document.querySelectorAll('#units tr').length") as? Int == 192)
             #expect(try await page.evaluate("document.querySelectorAll('.leaflet-overlay-pane canvas, .leaflet-overlay-pane path').length") as? Int ?? 0 >= 1, "the grids are drawn")
@@ -96,7 +98,7 @@ struct ConsoleBrowserTests {
             _ = try await page.evaluate("window.prompt = () => 'theft'; map.fire('click', {latlng: L.latLng(30.978, 104.284)}); 1")
             #expect(try await page.wait(for: "document.querySelector('#ranked button.assign')"), "the recommendation is shown")
             #expect(try await page.evaluate("document.querySelector('#ranked li').textContent.startsWith('C004')") as? Bool == true)
-            #expect(try await page.wait(for: "document.querySelector('#incidents tr')"), "the incident is on the board")
+            #expect(try await page.wait(for: "document.querySelector('#incidents tr') && incidentMarkers['INC-000001']"), "the incident is on the board and the map")
             _ = try await page.evaluate("document.querySelector('#ranked button.assign').click(); 1")
             #expect(try await page.wait(for: "document.getElementById('assigned')"))
             #expect(try await page.wait(for: "document.querySelector('#unit-C004 td:nth-child(3)').textContent.includes('assigned')"), "C004's row says assigned")

@@ -67,6 +67,8 @@ enum ConsolePage {
     const units = {};
     const map = L.map("map", {preferCanvas: true, zoomControl: true});
     const unitLayer = L.layerGroup().addTo(map);
+    const incidentLayer = L.layerGroup().addTo(map);
+    const incidentMarkers = {};
     const text = s => { const span = document.createElement("span"); span.textContent = s; return span.innerHTML; };
     async function get(path) {
       const answer = await fetch(path, {credentials: "same-origin"});
@@ -90,10 +92,31 @@ enum ConsolePage {
           L.polygon(points, {color: "#5c6b7a", weight: 1, fillColor: "#90a4ae", fillOpacity: 0.12}).bindTooltip(area.name).addTo(map);
         }
       }
-      for (const site of county.stations.sites || []) {
-        L.circleMarker([site.position.latitude, site.position.longitude], {radius: 6, color: "#0d2c54", fillOpacity: 0.9})
-          .bindTooltip(names[site.stationId] || site.name).addTo(map);
+      // Each kind of site a layer of its own, switched on and off in the corner.
+      const kinds = {
+        SITE_KIND_STATION_HOUSE: ["派出所 stations", {radius: 6, color: "#0d2c54", fillOpacity: 0.9}],
+        SITE_KIND_CHECKPOINT: ["卡点 checkpoints", {radius: 5, color: "#b71c1c", fillOpacity: 0.8}],
+        SITE_KIND_CITY_EXIT: ["出城卡口 city exits", {radius: 6, color: "#880e4f", fillOpacity: 0.8}],
+        SITE_KIND_FIXED_POST: ["固定岗 fixed posts", {radius: 3, color: "#1565c0", fillOpacity: 0.8}],
+        SITE_KIND_MOBILE_POST: ["流动岗 mobile posts", {radius: 3, color: "#42a5f5", fillOpacity: 0.8}],
+        SITE_KIND_SERVICE_STATION: ["警务站 service stations", {radius: 4, color: "#6a1b9a", fillOpacity: 0.8}],
+        SITE_KIND_POLICE_ROOM: ["警务室 police rooms", {radius: 3, color: "#8e24aa", fillOpacity: 0.8}],
+        SITE_KIND_PATROL_POINT: ["必巡点 must-patrol points", {radius: 3, color: "#ef6c00", fillOpacity: 0.9}],
+        SITE_KIND_PATROL_LINE: ["必巡线 must-patrol lines", {weight: 3, color: "#ef6c00", opacity: 0.8}]};
+      const layers = {};
+      for (const site of county.sites.sites || []) {
+        const [label, style] = kinds[site.kind] || ["其他 other", {radius: 3, color: "#555"}];
+        const layer = layers[label] = layers[label] || L.layerGroup().addTo(map);
+        const name = site.kind === "SITE_KIND_STATION_HOUSE" ? (names[site.stationId] || site.name) : site.name;
+        const shape = site.kind === "SITE_KIND_PATROL_LINE" && site.path
+          ? L.polyline(site.path.map(p => [p.latitude, p.longitude]), style)
+          : L.circleMarker([site.position.latitude, site.position.longitude], style);
+        shape.bindTooltip(name).addTo(layer);
       }
+      layers["警力 units"] = unitLayer;
+      layers["警情 incidents"] = incidentLayer;
+      L.control.layers(null, layers, {collapsed: true}).addTo(map);
+      document.body.dataset.sites = String((county.sites.sites || []).length);
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.9769, 104.2817], 12);
       await drawRoads();
     }
@@ -139,6 +162,14 @@ enum ConsolePage {
     }
     async function refreshIncidents() {
       const answer = await get("/api/incidents");
+      for (const i of answer.incidents || []) {
+        if (!i.location) continue;
+        const open = !["INCIDENT_STATUS_CLOSED", "INCIDENT_STATUS_CLEARED"].includes(i.status);
+        const marker = incidentMarkers[i.id] = incidentMarkers[i.id] ||
+          L.circleMarker([i.location.latitude, i.location.longitude], {radius: 8, weight: 3}).addTo(incidentLayer);
+        marker.setStyle({color: open ? "#d50000" : "#9e9e9e", fillOpacity: open ? 0.5 : 0.1})
+          .bindTooltip(`${i.id} ${i.typeName || i.typeCode} ${(i.status || "INCIDENT_STATUS_RECEIVED").replace("INCIDENT_STATUS_", "")}`);
+      }
       document.getElementById("incidents").innerHTML = (answer.incidents || []).map(i =>
         `<tr id="incident-${text(i.id)}"><td>${text(i.id)}</td><td>${text(i.typeName || i.typeCode)}</td><td>${text((i.status || "INCIDENT_STATUS_RECEIVED").replace("INCIDENT_STATUS_", ""))}</td>` +
         `<td>${text(names[i.stationId] || i.stationId || "")}</td><td>${text(china(i.times && i.times.received))}</td></tr>`).join("");

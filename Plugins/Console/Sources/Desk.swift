@@ -22,15 +22,14 @@ struct Desk: Sendable {
     }()
 
     /// The county as the map draws it: areas (grids with outlines, stations, branches by
-    /// name) and station houses.
+    /// name) and every site (station houses, posts, police rooms, checkpoints, must-patrol
+    /// points and lines).
     func map() async throws -> String {
         var areas = Xunfang_GridModel_V1_ListAreasRequest()
         areas.withOutlines = true
         let listed = try await bus.call(Self.gridModel + "ListAreas", areas, as: Xunfang_GridModel_V1_ListAreasResponse.self)
-        var houses = Xunfang_GridModel_V1_ListSitesRequest()
-        houses.kind = .stationHouse
-        let sites = try await bus.call(Self.gridModel + "ListSites", houses, as: Xunfang_GridModel_V1_ListSitesResponse.self)
-        return "{\"areas\":\(try listed.jsonString(options: Self.json)),\"stations\":\(try sites.jsonString(options: Self.json))}"
+        let sites = try await bus.call(Self.gridModel + "ListSites", Xunfang_GridModel_V1_ListSitesRequest(), as: Xunfang_GridModel_V1_ListSitesResponse.self)
+        return "{\"areas\":\(try listed.jsonString(options: Self.json)),\"sites\":\(try sites.jsonString(options: Self.json))}"
     }
 
     /// The roads, each piece once, in micro-degrees.
