@@ -8,30 +8,19 @@ struct ConsoleBrowserTests {
     let port = Int.random(in: 20_000...40_000)
 
     var county: String {
-        """
-        county: Console County
-        data_dir: data
-        bus:
-          socket: bus.sock
-          durable_topics: ["incident.>", "dispatch.order.>"]
-        plugins:
-          - name: grid-model
-            acl: { publish: ["grid.>"], serve: ["/xunfang.grid_model.v1.GridModel/*"] }
-          - name: dispatch
-            acl:
-              publish: ["incident.>", "dispatch.>", "unit.status"]
-              subscribe: ["unit.position"]
-              serve: ["/xunfang.dispatch.v1.Dispatch/*"]
-              call: ["/xunfang.grid_model.v1.GridModel/*"]
+        testCounty("Console County", durableTopics: ["incident.>", "dispatch.order.>"], plugins: """
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
               subscribe: ["unit.position", "unit.status", "incident.>"]
-              call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads"]
-        clients:
+              call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
+                     "/xunfang.grid_model.v1.GridModel/Roads"]
+
+        """, clients: """
           - name: ctl
             acl: { publish: [">"], subscribe: [">"], call: ["*"] }
-        """
+
+        """)
     }
 
     static func position(_ callSign: String, _ longitude: Double, _ latitude: Double) -> [String] {

@@ -7,26 +7,12 @@ import DispatchContract
 struct DispatchCrashTests {
     static let secret = "harness-secret-0123456789abcdef"
 
-    let county = """
-    county: Crash County
-    data_dir: data
-    bus:
-      socket: bus.sock
-      durable_topics: ["incident.>", "dispatch.order.>"]
-    plugins:
-      - name: grid-model
-        acl: { publish: ["grid.>"], serve: ["/xunfang.grid_model.v1.GridModel/*"] }
-      - name: dispatch
-        acl:
-          publish: ["incident.>", "dispatch.>", "unit.status"]
-          subscribe: ["unit.position"]
-          serve: ["/xunfang.dispatch.v1.Dispatch/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/*"]
-    clients:
+    let county = testCounty("Crash County", durableTopics: ["incident.>", "dispatch.order.>"], clients: """
       - name: harness
         credential: \(secret)
         acl: { subscribe: ["incident.>"], call: ["*"] }
-    """
+
+    """)
 
     @Test("1,000 incidents while Dispatch is killed twice: each stored once and announced, redeliveries de-duplicated")
     func killDispatchTwice() async throws {

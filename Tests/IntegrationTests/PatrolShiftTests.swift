@@ -9,21 +9,7 @@ import XunfangPluginKit
 struct PatrolShiftTests {
     static let secret = "harness-secret-0123456789abcdef"
 
-    let county = """
-    county: Shift County
-    data_dir: data
-    bus:
-      socket: bus.sock
-      durable_topics: ["incident.>", "dispatch.order.>", "patrol.exception", "patrol.assignment.>"]
-    plugins:
-      - name: grid-model
-        acl: { publish: ["grid.>"], serve: ["/xunfang.grid_model.v1.GridModel/*"] }
-      - name: dispatch
-        acl:
-          publish: ["incident.>", "dispatch.>", "unit.status"]
-          subscribe: ["unit.position"]
-          serve: ["/xunfang.dispatch.v1.Dispatch/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/*"]
+    let county = testCounty("Shift County", durableTopics: ["incident.>", "dispatch.order.>", "patrol.exception", "patrol.assignment.>"], plugins: """
       - name: patrol
         env: { PATROL_DEMO_TEAMS: "on", PATROL_DEMO_CAMERAS: "on", PATROL_ASSIGNMENTS: "off" }
         acl:
@@ -36,10 +22,12 @@ struct PatrolShiftTests {
           subscribe: ["dispatch.order.>", "patrol.assignment.>"]
           call: ["/xunfang.patrol.v1.Patrol/Report", "/xunfang.patrol.v1.Patrol/Act", "/xunfang.patrol.v1.Patrol/OnDuty",
                  "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites"]
-    clients:
+
+    """, clients: """
       - name: ctl
         acl: { publish: [">"], subscribe: [">"], call: ["*"] }
-    """
+
+    """)
 
     func json(_ arguments: [String], in directory: String) async throws -> [String: Any] {
         let output = try await run(arguments, in: directory).output

@@ -3,6 +3,29 @@ import Logging
 import XunfangPluginKit
 import Testing
 
+/// A county config for out-of-process tests: GridModel and Dispatch with the demo's grants,
+/// then `plugins` (more entries, YAML at the plugin list's indentation: "  - name: …") and
+/// `clients` (likewise).
+func testCounty(_ name: String, durableTopics: [String], plugins: String = "", clients: String) -> String {
+    """
+    county: \(name)
+    data_dir: data
+    bus:
+      socket: bus.sock
+      durable_topics: [\(durableTopics.map { "\"\($0)\"" }.joined(separator: ", "))]
+    plugins:
+      - name: grid-model
+        acl: { publish: ["grid.>"], serve: ["/xunfang.grid_model.v1.GridModel/*"] }
+      - name: dispatch
+        acl:
+          publish: ["incident.>", "dispatch.>", "unit.status"]
+          subscribe: ["unit.position"]
+          serve: ["/xunfang.dispatch.v1.Dispatch/*"]
+          call: ["/xunfang.grid_model.v1.GridModel/*"]
+
+    """ + plugins + "clients:\n" + clients
+}
+
 /// The built executables, beside the test bundle in the build folder.
 func binDirectory() -> String {
     var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

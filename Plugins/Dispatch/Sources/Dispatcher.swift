@@ -277,6 +277,9 @@ public final class Dispatcher {
     /// available, off duty or out of service from an incident withdraw the unit.
     public func updateUnit(_ callSign: String, to status: UnitStatus) throws(DispatchError) -> [DispatchEvent] {
         guard var unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
+        // A status the unit already has changes nothing: a terminal pressing "arrived" after
+        // AVL put the unit on scene, or pressing twice, is not refused.
+        if status == unit.status { return [] }
         if status == .enRoute, unit.status == .assigned, let incidentID = unit.incidentID, pending[callSign] != nil {
             return try acknowledge(incidentID, by: callSign)
         }
