@@ -89,6 +89,9 @@ struct PatrolComplianceTests {
         let lines = ComplianceText.lines(response, names: ["S1": "城东北派出所", "G2": "城区网格2"])
         #expect(lines[0].contains("(closed): 1 units; points 1/3 visited (33%)") && lines[2].contains("C001  城东北派出所  patrol  1/3") && lines[2].contains("城区网格2 5 min"),
                 "\(lines)")
+        let checked = evaluator.evaluate(assignment, fixes: fixes, checkIns: ["P2": t0 + 3_600_000], until: assignment.shiftEnd)
+        #expect(checked.points.map(\.visitedAt) == [t0, t0 + 3_600_000, 0] && checked.points[1].checkedInAt == t0 + 3_600_000, "a check-in is a visit")
+        #expect(!checked.shortfalls.contains("point 必巡点2 (P2) not visited"))
         let early = evaluator.evaluate(assignment, fixes: fixes, until: t0 + 900_000)
         #expect(early.shortfalls.isEmpty, "mid-shift nothing is due yet: the stop runs to 08:20")
     }

@@ -37,6 +37,32 @@ struct TerminalCheckTests {
         #expect(refused[5].reason.contains("out of time order") && refused[6].reason.contains("out of time order"))
     }
 
+    @Test("a check-in stands at a must-patrol point of the unit's assignment, from a fresh fix within the radius; otherwise it says why")
+    func checkIn() throws {
+        var point = Xunfang_Patrol_V1_MustPatrol()
+        point.siteID = "PP001"
+        point.name = "必巡点1"
+        point.position.longitude = 104.28
+        point.position.latitude = 30.97
+        var assignment = Xunfang_Patrol_V1_Assignment()
+        assignment.points = [point]
+        var request = Xunfang_Patrol_V1_ActRequest()
+        request.callSign = "C001"
+        request.action = .checkIn
+        request.siteID = "PP001"
+        let near = PatrolStore.Fix(at: now - 30_000, longitude: 104.2803, latitude: 30.9701), far = PatrolStore.Fix(at: now - 30_000, longitude: 104.29, latitude: 30.97)
+        #expect(try Terminals.checkIn(request, assignment: assignment, newest: near, radius: 50, now: now).siteID == "PP001")
+        func refusal(_ body: () throws -> Xunfang_Patrol_V1_MustPatrol) -> String {
+            do { _ = try body(); return "" } catch let error as BusClientError { return error.message } catch { return "\(error)" }
+        }
+        #expect(refusal { try Terminals.checkIn(request, assignment: assignment, newest: far, radius: 50, now: now) }.contains("is 953 m from 必巡点1 (PP001)"))
+        #expect(refusal { try Terminals.checkIn(request, assignment: assignment, newest: PatrolStore.Fix(at: now - 300_000, longitude: 104.28, latitude: 30.97), radius: 50, now: now) }
+            .contains("no position from the last two minutes"))
+        #expect(refusal { try Terminals.checkIn(request, assignment: nil, newest: near, radius: 50, now: now) }.contains("no assignment"))
+        request.siteID = "PP999"
+        #expect(refusal { try Terminals.checkIn(request, assignment: assignment, newest: near, radius: 50, now: now) }.contains("not a must-patrol point of C001's"))
+    }
+
     @Test("an on-duty unit is silent once nothing came for the setting's time since its last fix or its shift's start")
     func silence() {
         var duty = Xunfang_Patrol_V1_UnitDuty()

@@ -43,6 +43,9 @@ public nonisolated enum Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf.Enum, Sw
 
   /// 暂停执勤: breakdown, meal
   case outOfService // = 5
+
+  /// 签到: at a must-patrol point of the unit's assignment (site_id)
+  case checkIn // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -57,6 +60,7 @@ public nonisolated enum Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf.Enum, Sw
     case 3: self = .clear
     case 4: self = .backInService
     case 5: self = .outOfService
+    case 6: self = .checkIn
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -69,6 +73,7 @@ public nonisolated enum Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf.Enum, Sw
     case .clear: return 3
     case .backInService: return 4
     case .outOfService: return 5
+    case .checkIn: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -81,6 +86,7 @@ public nonisolated enum Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf.Enum, Sw
     .clear,
     .backInService,
     .outOfService,
+    .checkIn,
   ]
 
 }
@@ -492,6 +498,9 @@ public nonisolated struct Xunfang_Patrol_V1_ActRequest: Sendable {
   /// acknowledge and clear: the incident
   public var incidentID: String = String()
 
+  /// check in: the must-patrol point; the unit's newest fix must be at it
+  public var siteID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -739,6 +748,9 @@ public nonisolated struct Xunfang_Patrol_V1_PointVisit: Sendable {
 
   /// the longest stay within the radius
   public var dwellSeconds: UInt32 = 0
+
+  /// the first check-in at it from the unit's terminal; 0 = none (a check-in is a visit)
+  public var checkedInAt: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1303,7 +1315,7 @@ public nonisolated struct Xunfang_Patrol_V1_SeenOnCameraResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "xunfang.patrol.v1"
 
 nonisolated extension Xunfang_Patrol_V1_TerminalAction: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TERMINAL_ACTION_UNSPECIFIED\0\u{1}TERMINAL_ACTION_ACKNOWLEDGE\0\u{1}TERMINAL_ACTION_ARRIVE\0\u{1}TERMINAL_ACTION_CLEAR\0\u{1}TERMINAL_ACTION_BACK_IN_SERVICE\0\u{1}TERMINAL_ACTION_OUT_OF_SERVICE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TERMINAL_ACTION_UNSPECIFIED\0\u{1}TERMINAL_ACTION_ACKNOWLEDGE\0\u{1}TERMINAL_ACTION_ARRIVE\0\u{1}TERMINAL_ACTION_CLEAR\0\u{1}TERMINAL_ACTION_BACK_IN_SERVICE\0\u{1}TERMINAL_ACTION_OUT_OF_SERVICE\0\u{1}TERMINAL_ACTION_CHECK_IN\0")
 }
 
 nonisolated extension Xunfang_Patrol_V1_CameraGrade: SwiftProtobuf._ProtoNameProviding {
@@ -2060,7 +2072,7 @@ nonisolated extension Xunfang_Patrol_V1_ReportResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ActRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}action\0\u{3}incident_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}action\0\u{3}incident_id\0\u{3}site_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2071,6 +2083,7 @@ nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, Swift
       case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.action) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.siteID) }()
       default: break
       }
     }
@@ -2086,6 +2099,9 @@ nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, Swift
     if !self.incidentID.isEmpty {
       try visitor.visitSingularStringField(value: self.incidentID, fieldNumber: 3)
     }
+    if !self.siteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.siteID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2093,6 +2109,7 @@ nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, Swift
     if lhs.callSign != rhs.callSign {return false}
     if lhs.action != rhs.action {return false}
     if lhs.incidentID != rhs.incidentID {return false}
+    if lhs.siteID != rhs.siteID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2567,7 +2584,7 @@ nonisolated extension Xunfang_Patrol_V1_AssignmentsResponse: SwiftProtobuf.Messa
 
 nonisolated extension Xunfang_Patrol_V1_PointVisit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PointVisit"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_id\0\u{1}name\0\u{3}visited_at\0\u{3}dwell_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}site_id\0\u{1}name\0\u{3}visited_at\0\u{3}dwell_seconds\0\u{3}checked_in_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2579,6 +2596,7 @@ nonisolated extension Xunfang_Patrol_V1_PointVisit: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.visitedAt) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.dwellSeconds) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.checkedInAt) }()
       default: break
       }
     }
@@ -2597,6 +2615,9 @@ nonisolated extension Xunfang_Patrol_V1_PointVisit: SwiftProtobuf.Message, Swift
     if self.dwellSeconds != 0 {
       try visitor.visitSingularUInt32Field(value: self.dwellSeconds, fieldNumber: 4)
     }
+    if self.checkedInAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.checkedInAt, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2605,6 +2626,7 @@ nonisolated extension Xunfang_Patrol_V1_PointVisit: SwiftProtobuf.Message, Swift
     if lhs.name != rhs.name {return false}
     if lhs.visitedAt != rhs.visitedAt {return false}
     if lhs.dwellSeconds != rhs.dwellSeconds {return false}
+    if lhs.checkedInAt != rhs.checkedInAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -37,7 +37,8 @@ extension PatrolPlugin {
                 PatrolCompliance.Fix(at: $0.at, point: project(GeoPoint(longitude: $0.longitude, latitude: $0.latitude)))
             }
             let roads = try duty.store.driven(of: assignment.callSign, from: shiftStart, to: end).map { ((project($0.from), project($0.to)), metres: $0.metres) }
-            return evaluator.evaluate(assignment, fixes: fixes, roads: roads, until: until)
+            let checkIns = try duty.store.checkIns(of: assignment.callSign, from: shiftStart, to: end)
+            return evaluator.evaluate(assignment, fixes: fixes, roads: roads, checkIns: checkIns, until: until)
         }
     }
 

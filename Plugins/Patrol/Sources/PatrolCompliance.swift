@@ -51,7 +51,10 @@ struct PatrolCompliance: Sendable {
     /// The unit's compliance up to `until` (the shift's end once it is over). Lines count as
     /// driven along `roads`, the arcs its track was matched to, when there are any; along
     /// the straight stretches between its fixes otherwise.
-    func evaluate(_ assignment: Xunfang_Patrol_V1_Assignment, fixes: [Fix], roads: [(Segment, metres: Double)] = [], until: Int64) -> Xunfang_Patrol_V1_UnitCompliance {
+    /// A check-in at a point (`checkIns`: site → first time, each made where the unit's fix was
+    /// at the point) counts as a visit.
+    func evaluate(_ assignment: Xunfang_Patrol_V1_Assignment, fixes: [Fix], roads: [(Segment, metres: Double)] = [], checkIns: [String: Int64] = [:],
+                  until: Int64) -> Xunfang_Patrol_V1_UnitCompliance {
         var result = Xunfang_Patrol_V1_UnitCompliance()
         result.callSign = assignment.callSign
         result.stationID = assignment.stationID
@@ -61,7 +64,14 @@ struct PatrolCompliance: Sendable {
         result.fixes = UInt32(fixes.count)
         let stretches = zip(fixes, fixes.dropFirst()).filter { Double($1.at - $0.at) / 1_000 <= settings.maxGapSeconds }
         result.kilometres = stretches.reduce(0) { $0 + $1.0.point.distance(to: $1.1.point) } / 1_000
-        result.points = assignment.points.map { visit($0, fixes: fixes) }
+        result.points = assignment.points.map { site in
+            var visit = visit(site, fixes: fixes)
+            if let at = checkIns[site.siteID] {
+                visit.checkedInAt = at
+                visit.visitedAt = visit.visitedAt == 0 ? at : min(visit.visitedAt, at)
+            }
+            return visit
+        }
         result.roadKilometres = roads.reduce(0) { $0 + $1.metres } / 1_000
         let driven = roads.isEmpty ? stretches.map { ($0.0.point, $0.1.point) } : roads.map(\.0)
         result.lines = assignment.lines.map { coverage($0, along: driven) }

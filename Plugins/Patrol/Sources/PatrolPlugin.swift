@@ -173,7 +173,9 @@ public struct PatrolPlugin: Plugin {
             }
             return response
         }
-        bus.serve(Self.service + "Act") { (request: Xunfang_Patrol_V1_ActRequest, _) in try await Self.act(request, bus: bus) }
+        bus.serve(Self.service + "Act") { [self] (request: Xunfang_Patrol_V1_ActRequest, _) in
+            request.action == .checkIn ? try await onOwnThread { try checkIn(request) } : try await Self.act(request, bus: bus)
+        }
         bus.serve(Self.service + "Compliance") { [self] (request: Xunfang_Patrol_V1_ComplianceRequest, _) in try await compliance(request, bus: bus) }
         bus.serve(Self.service + "ComplianceReport") { [self] (request: Xunfang_Patrol_V1_ComplianceReportRequest, _) in
             try await onOwnThread { try complianceReport(request) }
@@ -188,6 +190,20 @@ public struct PatrolPlugin: Plugin {
         bus.serve(Self.service + "Terminals") { (request: Xunfang_Patrol_V1_TerminalsRequest, _) in
             try terminals.list(request, onDuty: try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty)
         }
+    }
+
+    /// A check-in at a must-patrol point, kept for compliance (no Dispatch call: the unit's
+    /// status does not change).
+    func checkIn(_ request: Xunfang_Patrol_V1_ActRequest) throws -> Xunfang_Patrol_V1_ActResponse {
+        let now = duty.now()
+        let shift = try duty.onDuty(Xunfang_Patrol_V1_OnDutyRequest()).onDuty.first { $0.callSign == request.callSign }
+        let assignment = try shift.flatMap { try duty.store.assignments(shiftStart: $0.shiftStart)[request.callSign] }
+        let site = try Terminals.checkIn(request, assignment: assignment, newest: try duty.store.terminals()[request.callSign]?.fix,
+                                         radius: complianceSettings.visitRadius, now: now)
+        try duty.store.checkIn(request.callSign, at: site.siteID, time: now)
+        var response = Xunfang_Patrol_V1_ActResponse()
+        response.note = "\(request.callSign) checked in at \(site.name) (\(site.siteID)) \(ChinaTime.format(milliseconds: now).dropFirst(11).prefix(5))"
+        return response
     }
 
     /// An officer's action as Dispatch's own call; the unit's status after it.

@@ -71,7 +71,28 @@ final class PatrolStore: Sendable {
                 CREATE INDEX sighting_camera ON sighting (camera_id, at);
                 """)
         }
+        migrator.registerMigration("v7 check-ins") { db in
+            // Officers' check-ins at must-patrol points, each where the unit's fix put it.
+            try db.execute(sql: """
+                CREATE TABLE check_in (call_sign TEXT NOT NULL, site_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (call_sign, at, site_id)) WITHOUT ROWID;
+                CREATE INDEX check_in_at ON check_in (at);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    func checkIn(_ callSign: String, at site: String, time: Int64) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO check_in (call_sign, site_id, at) VALUES (?, ?, ?)", arguments: [callSign, site, time])
+        }
+    }
+
+    /// A unit's first check-in at each site in `from..<to`.
+    func checkIns(of callSign: String, from: Int64, to: Int64) throws -> [String: Int64] {
+        try queue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT site_id, min(at) AS at FROM check_in WHERE call_sign = ? AND at >= ? AND at < ? GROUP BY site_id",
+                                                              arguments: [callSign, from, to]).map { ($0["site_id"], $0["at"]) })
+        }
     }
 
     /// Adds or replaces cameras, all in one transaction.
@@ -244,6 +265,7 @@ final class PatrolStore: Sendable {
         try queue.write { db in
             try db.execute(sql: "DELETE FROM fix WHERE at < ?", arguments: [before])
             try db.execute(sql: "DELETE FROM driven WHERE entered < ?", arguments: [before])
+            try db.execute(sql: "DELETE FROM check_in WHERE at < ?", arguments: [before])
         }
     }
 

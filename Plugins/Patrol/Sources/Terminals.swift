@@ -1,5 +1,6 @@
 import Foundation
 import XunfangPluginKit
+import XunfangGeo
 import GridModelContract
 import DispatchContract
 import PatrolContract
@@ -122,6 +123,25 @@ struct Terminals: Sendable {
         return response
     }
 
+    /// A check-in at a must-patrol point of the unit's assignment, made where its newest fix is:
+    /// within `radius` of the point and at most two minutes old. Why not, otherwise.
+    static func checkIn(_ request: Xunfang_Patrol_V1_ActRequest, assignment: Xunfang_Patrol_V1_Assignment?, newest: PatrolStore.Fix?,
+                        radius: Double, now: Int64) throws -> Xunfang_Patrol_V1_MustPatrol {
+        guard !request.siteID.isEmpty else { throw BusClientError(.invalidArgument, "site_id is required to check in") }
+        guard let assignment else { throw BusClientError(.failedPrecondition, "\(request.callSign) has no assignment this shift") }
+        guard let site = assignment.points.first(where: { $0.siteID == request.siteID }) else {
+            throw BusClientError(.failedPrecondition, "\(request.siteID) is not a must-patrol point of \(request.callSign)'s assignment")
+        }
+        guard let fix = newest, now - fix.at <= 120_000 else {
+            throw BusClientError(.failedPrecondition, "\(request.callSign) has no position from the last two minutes to check in with")
+        }
+        let metres = Haversine.metres(GeoPoint(longitude: fix.longitude, latitude: fix.latitude), GeoPoint(longitude: site.position.longitude, latitude: site.position.latitude))
+        guard metres <= radius else {
+            throw BusClientError(.failedPrecondition, "\(request.callSign) is \(Int(metres.rounded())) m from \(site.name) (\(site.siteID)); check in within \(Int(radius)) m")
+        }
+        return site
+    }
+
     /// The Dispatch call an officer's action stands for.
     static func dispatchCall(for request: Xunfang_Patrol_V1_ActRequest) throws -> DispatchCall {
         guard !request.callSign.isEmpty else { throw BusClientError(.invalidArgument, "call_sign is required") }
@@ -149,7 +169,7 @@ struct Terminals: Sendable {
             return .clear(clear, callSign: request.callSign)
         case .backInService: return status(.available)
         case .outOfService: return status(.outOfService)
-        default: throw BusClientError(.invalidArgument, "action must be one of ACKNOWLEDGE, ARRIVE, CLEAR, BACK_IN_SERVICE, OUT_OF_SERVICE")
+        default: throw BusClientError(.invalidArgument, "action must be one of ACKNOWLEDGE, ARRIVE, CLEAR, BACK_IN_SERVICE, OUT_OF_SERVICE, CHECK_IN")
         }
     }
 

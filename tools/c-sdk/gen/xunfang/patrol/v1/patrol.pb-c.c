@@ -3511,7 +3511,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__report_response__descripto
   (ProtobufCMessageInit) xunfang__patrol__v1__report_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_descriptors[4] =
 {
   {
     "call_sign",
@@ -3549,16 +3549,29 @@ static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "site_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActRequest, site_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__patrol__v1__act_request__field_indices_by_name[] = {
   1,   /* field[1] = action */
   0,   /* field[0] = call_sign */
   2,   /* field[2] = incident_id */
+  3,   /* field[3] = site_id */
 };
 static const ProtobufCIntRange xunfang__patrol__v1__act_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__patrol__v1__act_request__descriptor =
 {
@@ -3568,7 +3581,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__act_request__descriptor =
   "Xunfang__Patrol__V1__ActRequest",
   "xunfang.patrol.v1",
   sizeof(Xunfang__Patrol__V1__ActRequest),
-  3,
+  4,
   xunfang__patrol__v1__act_request__field_descriptors,
   xunfang__patrol__v1__act_request__field_indices_by_name,
   1,  xunfang__patrol__v1__act_request__number_ranges,
@@ -4358,7 +4371,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_response__desc
   (ProtobufCMessageInit) xunfang__patrol__v1__assignments_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__patrol__v1__point_visit__field_descriptors[4] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__point_visit__field_descriptors[5] =
 {
   {
     "site_id",
@@ -4408,8 +4421,21 @@ static const ProtobufCFieldDescriptor xunfang__patrol__v1__point_visit__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checked_in_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__PointVisit, checked_in_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__patrol__v1__point_visit__field_indices_by_name[] = {
+  4,   /* field[4] = checked_in_at */
   3,   /* field[3] = dwell_seconds */
   1,   /* field[1] = name */
   0,   /* field[0] = site_id */
@@ -4418,7 +4444,7 @@ static const unsigned xunfang__patrol__v1__point_visit__field_indices_by_name[] 
 static const ProtobufCIntRange xunfang__patrol__v1__point_visit__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor xunfang__patrol__v1__point_visit__descriptor =
 {
@@ -4428,7 +4454,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__point_visit__descriptor =
   "Xunfang__Patrol__V1__PointVisit",
   "xunfang.patrol.v1",
   sizeof(Xunfang__Patrol__V1__PointVisit),
-  4,
+  5,
   xunfang__patrol__v1__point_visit__field_descriptors,
   xunfang__patrol__v1__point_visit__field_indices_by_name,
   1,  xunfang__patrol__v1__point_visit__number_ranges,
@@ -6416,7 +6442,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__seen_on_camera_response__d
   (ProtobufCMessageInit) xunfang__patrol__v1__seen_on_camera_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[6] =
+static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_values_by_number[7] =
 {
   { "TERMINAL_ACTION_UNSPECIFIED", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED", 0 },
   { "TERMINAL_ACTION_ACKNOWLEDGE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_ACKNOWLEDGE", 1 },
@@ -6424,15 +6450,17 @@ static const ProtobufCEnumValue xunfang__patrol__v1__terminal_action__enum_value
   { "TERMINAL_ACTION_CLEAR", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_CLEAR", 3 },
   { "TERMINAL_ACTION_BACK_IN_SERVICE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_BACK_IN_SERVICE", 4 },
   { "TERMINAL_ACTION_OUT_OF_SERVICE", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_OUT_OF_SERVICE", 5 },
+  { "TERMINAL_ACTION_CHECK_IN", "XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_CHECK_IN", 6 },
 };
 static const ProtobufCIntRange xunfang__patrol__v1__terminal_action__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex xunfang__patrol__v1__terminal_action__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex xunfang__patrol__v1__terminal_action__enum_values_by_name[7] =
 {
   { "TERMINAL_ACTION_ACKNOWLEDGE", 1 },
   { "TERMINAL_ACTION_ARRIVE", 2 },
   { "TERMINAL_ACTION_BACK_IN_SERVICE", 4 },
+  { "TERMINAL_ACTION_CHECK_IN", 6 },
   { "TERMINAL_ACTION_CLEAR", 3 },
   { "TERMINAL_ACTION_OUT_OF_SERVICE", 5 },
   { "TERMINAL_ACTION_UNSPECIFIED", 0 },
@@ -6444,9 +6472,9 @@ const ProtobufCEnumDescriptor xunfang__patrol__v1__terminal_action__descriptor =
   "TerminalAction",
   "Xunfang__Patrol__V1__TerminalAction",
   "xunfang.patrol.v1",
-  6,
+  7,
   xunfang__patrol__v1__terminal_action__enum_values_by_number,
-  6,
+  7,
   xunfang__patrol__v1__terminal_action__enum_values_by_name,
   1,
   xunfang__patrol__v1__terminal_action__value_ranges,

@@ -93,7 +93,11 @@ typedef enum _Xunfang__Patrol__V1__TerminalAction {
   /*
    * 暂停执勤: breakdown, meal
    */
-  XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_OUT_OF_SERVICE = 5
+  XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_OUT_OF_SERVICE = 5,
+  /*
+   * 签到: at a must-patrol point of the unit's assignment (site_id)
+   */
+  XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_CHECK_IN = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__PATROL__V1__TERMINAL_ACTION)
 } Xunfang__Patrol__V1__TerminalAction;
 typedef enum _Xunfang__Patrol__V1__CameraGrade {
@@ -451,10 +455,14 @@ struct  Xunfang__Patrol__V1__ActRequest
    * acknowledge and clear: the incident
    */
   char *incident_id;
+  /*
+   * check in: the must-patrol point; the unit's newest fix must be at it
+   */
+  char *site_id;
 };
 #define XUNFANG__PATROL__V1__ACT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__act_request__descriptor) \
-    , (char *)protobuf_c_empty_string, XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Patrol__V1__ActResponse
@@ -665,10 +673,14 @@ struct  Xunfang__Patrol__V1__PointVisit
    * the longest stay within the radius
    */
   uint32_t dwell_seconds;
+  /*
+   * the first check-in at it from the unit's terminal; 0 = none (a check-in is a visit)
+   */
+  int64_t checked_in_at;
 };
 #define XUNFANG__PATROL__V1__POINT_VISIT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__point_visit__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Xunfang__Patrol__V1__LineCoverage
