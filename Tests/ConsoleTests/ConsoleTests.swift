@@ -37,7 +37,7 @@ struct ConsoleTests {
         try plugin.store.put(officer: "duty", role: .duty, password: "duty-password-1")
         try plugin.store.put(officer: "guest", role: .viewer, password: "guest-password-1")
         let consoleServer = ConsoleServer(store: plugin.store, sessions: Sessions(idleMinutes: 60), desk: Desk(bus: console), feed: LiveFeed(),
-                                          leaflet: "/usr/share/javascript/leaflet", now: { Int64(Date().timeIntervalSince1970 * 1_000) }, logger: quiet)
+                                          leaflet: "/usr/share/javascript/leaflet", now: { Int64(Date().timeIntervalSince1970 * 1_000) })
         return (consoleServer, dispatch, server, [dispatch, console], run)
     }
 

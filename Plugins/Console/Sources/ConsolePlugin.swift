@@ -70,7 +70,7 @@ public struct ConsolePlugin: Plugin {
         if demoOfficers { try seedDemoOfficers() }
         let feed = LiveFeed()
         let server = ConsoleServer(store: store, sessions: Sessions(idleMinutes: sessionMinutes), desk: Desk(bus: bus), feed: feed, leaflet: leaflet,
-                                   now: { Int64(Date().timeIntervalSince1970 * 1_000) }, logger: logger)
+                                   now: { Int64(Date().timeIntervalSince1970 * 1_000) })
         let app = Application(router: server.router(), server: .http1WebSocketUpgrade { head, _, _ in server.upgrade(head) },
                               configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
         logger.info("console listening", metadata: ["xunfang.url": "http://\(host):\(port)/"])

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import NIOCore
 import XunfangPluginKit
 
@@ -15,7 +14,6 @@ struct ConsoleServer: Sendable {
     let feed: LiveFeed
     let leaflet: String
     let now: @Sendable () -> Int64
-    let logger: Logger
 
     static let maxBody = 64 * 1024
 

@@ -23,8 +23,6 @@ final class LiveFeed: Sendable {
         for listener in listeners.withLock({ Array($0.values) }) { listener.yield(event) }
     }
 
-    var count: Int { listeners.withLock { $0.count } }
-
     func finish() {
         for listener in listeners.withLock({ listeners in defer { listeners.removeAll() }; return Array(listeners.values) }) { listener.finish() }
     }
