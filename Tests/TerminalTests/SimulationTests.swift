@@ -106,7 +106,7 @@ struct SimulationTests {
 
 @Suite("Terminal simulation: assignments")
 struct AssignmentDriveTests {
-    @Test("with an assignment a unit visits its must-patrol points and drives its line in turn, and makes its dosage stop from start to end")
+    @Test("with an assignment a unit visits its must-patrol points (checking in at each) and drives its line in turn, and makes its dosage stop from start to end")
     func followsAssignment() {
         var settings = Simulation.Settings()
         settings.noiseMetres = 0
@@ -115,8 +115,11 @@ struct AssignmentDriveTests {
         let points = [at(600, 400), at(-500, 700)], line = [at(-800, -300), at(-800, -900), at(-200, -900)]
         let stop = Simulation.Beat.Stop(position: at(300, -600), start: start + 3_600_000, end: start + 3_600_000 + 12 * 60_000)
         simulation.keep(onDuty: ["C001": centre])
-        simulation.assign("C001", Simulation.Beat(targets: points.map { [$0] } + [line], stops: [stop]))
-        let track = run(&simulation, ticks: 1_440).map { (at: $0.pings[0].at, where: $0.pings[0].position) }
+        simulation.assign("C001", Simulation.Beat(targets: points.map { [$0] } + [line], checkIns: ["P1", "P2", nil], stops: [stop]))
+        let steps = run(&simulation, ticks: 1_440)
+        let track = steps.map { (at: $0.pings[0].at, where: $0.pings[0].position) }
+        let checkIns = steps.flatMap { $0.actions.map(\.action) }
+        #expect(Array(checkIns.prefix(2)) == [.checkIn("P1"), .checkIn("P2")] && !checkIns.contains(.checkIn("")), "the officer checks in at each point on reaching it: \(checkIns.prefix(4))")
         func passes(_ point: GeoPoint) -> Bool {
             let node = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(point))!.index]
             return track.contains { demoMap.projection.project($0.where).distance(to: node) < 25 }

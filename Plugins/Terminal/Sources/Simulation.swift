@@ -59,14 +59,19 @@ struct Simulation: Sendable {
             let end: Int64
         }
         var targets: [[GeoPoint]]
+        /// Per target, the must-patrol point's site id the officer checks in at on reaching it
+        /// (nil for a line).
+        var checkIns: [String?]
         var stops: [Stop]
         /// The next target to visit.
         var next = 0
         /// Stops already made.
         var made: Set<Int> = []
 
-        init(targets: [[GeoPoint]], stops: [Stop]) {
-            self.targets = targets.filter { !$0.isEmpty }
+        init(targets: [[GeoPoint]], checkIns: [String?] = [], stops: [Stop]) {
+            let kept = targets.indices.filter { !targets[$0].isEmpty }
+            self.targets = kept.map { targets[$0] }
+            self.checkIns = kept.map { $0 < checkIns.count ? checkIns[$0] : nil }
             self.stops = stops.sorted { $0.start < $1.start }
         }
     }
@@ -74,10 +79,12 @@ struct Simulation: Sendable {
     struct Unit: Sendable {
         var drive: Drive
         var phase: Phase
+        /// The must-patrol point being driven to, checked in at on arrival.
+        var heading: String? = nil
     }
 
     enum Action: Sendable, Equatable {
-        case acknowledge(String), arrive, clear(String), backInService
+        case acknowledge(String), arrive, clear(String), backInService, checkIn(String)
     }
 
     struct Ping: Sendable, Equatable {
@@ -176,7 +183,10 @@ struct Simulation: Sendable {
             } else if !unit.drive.isOnPath {
                 headForNextTarget(&unit, callSign: callSign)
             }
-            _ = unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random)
+            if unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random), let site = unit.heading {
+                unit.heading = nil
+                return .checkIn(site)
+            }
         case .toStop(let until):
             if now >= until {
                 unit.phase = .patrolling
@@ -230,6 +240,7 @@ struct Simulation: Sendable {
     private mutating func headForNextTarget(_ unit: inout Unit, callSign: String) {
         guard var beat = beats[callSign], !beat.targets.isEmpty else { return }
         let target = beat.targets[beat.next % beat.targets.count]
+        unit.heading = beat.checkIns[beat.next % beat.targets.count]
         beat.next += 1
         beats[callSign] = beat
         var arcs: [Int] = [], at = unit.drive.arc

@@ -97,8 +97,9 @@ struct Simulator: Sendable {
             guard assignment.shiftEnd > Self.now() else { return }
             func point(_ position: Xunfang_GridModel_V1_Position) -> GeoPoint { GeoPoint(longitude: position.longitude, latitude: position.latitude) }
             let targets = assignment.points.map { [point($0.position)] } + assignment.lines.map { $0.path.isEmpty ? [point($0.position)] : $0.path.map(point) }
+            let checkIns = assignment.points.map { Optional($0.siteID) } + assignment.lines.map { _ in nil as String? }
             let stops = assignment.stops.map { Simulation.Beat.Stop(position: point($0.position), start: $0.start, end: $0.start + Int64($0.minutes) * 60_000) }
-            simulation.withLock { $0.assign(assignment.callSign, Simulation.Beat(targets: targets, stops: stops)) }
+            simulation.withLock { $0.assign(assignment.callSign, Simulation.Beat(targets: targets, checkIns: checkIns, stops: stops)) }
         }
     }
 
@@ -122,7 +123,9 @@ struct Simulator: Sendable {
             }
             last = now
             await report(pings, bus)
+            // A refused check-in (the fix too far from the point) leaves the patrol as it is.
             for (callSign, action) in actions where !(await press(action, for: callSign, bus)) {
+                if case .checkIn = action { continue }
                 simulation.withLock { $0.abandon(callSign, refused: action) }
             }
             try? await Task.sleep(for: interval)
@@ -175,6 +178,7 @@ struct Simulator: Sendable {
         case .arrive: request.action = .arrive
         case .clear(let incident): (request.action, request.incidentID) = (.clear, incident)
         case .backInService: request.action = .backInService
+        case .checkIn(let site): (request.action, request.siteID) = (.checkIn, site)
         }
         do {
             let answer = try await bus.call(Self.act, request, as: Xunfang_Patrol_V1_ActResponse.self)
