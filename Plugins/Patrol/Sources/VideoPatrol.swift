@@ -26,14 +26,13 @@ extension PatrolPlugin {
         guard errors.isEmpty else { return response }
         let known = Set(try duty.store.cameras().map(\.id))
         guard known.union(cameras.map(\.id)).count <= Cameras.maxCameras else { throw BusClientError(.resourceExhausted, "the registry would hold over \(Cameras.maxCameras) cameras") }
-        try await keep(cameras, bus: bus)
+        try await keep(cameras, placedBy: await evaluator(bus))
         response.imported = UInt32(cameras.count)
         return response
     }
 
-    /// Cameras placed in their grids and graded by the newest plan, then kept.
-    func keep(_ cameras: [Xunfang_Patrol_V1_Camera], bus: BusClient) async throws {
-        let evaluator = await evaluator(bus)
+    /// Cameras placed in the evaluator's grids and graded by the newest plan, then kept.
+    func keep(_ cameras: [Xunfang_Patrol_V1_Camera], placedBy evaluator: PatrolCompliance) async throws {
         let plan = try duty.store.latestPlan()
         try await onOwnThread { [duty] in
             let placed = cameras.map { camera in
@@ -153,9 +152,11 @@ extension PatrolPlugin {
         guard (try? duty.store.cameras().isEmpty) == true, let graph = matching?.matcher.graph else { return }
         var pause = Duration.milliseconds(200)
         while !Task.isCancelled {
-            if await !evaluator(bus).grids.isEmpty {
+            // GridModel's grids read once: they place the cameras too.
+            let evaluator = await evaluator(bus)
+            if !evaluator.grids.isEmpty {
                 do {
-                    try await keep(Self.demoCameras(on: graph), bus: bus)
+                    try await keep(Self.demoCameras(on: graph), placedBy: evaluator)
                     return
                 } catch {
                     logger.warning("demo cameras not kept; trying again", metadata: ["xunfang.error": "\(error)"])
