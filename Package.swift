@@ -431,7 +431,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConsolePluginMain",
-            dependencies: ["ConsolePlugin"],
+            dependencies: ["ConsolePlugin", "XunfangBrowser", "XunfangPluginKit", "XunfangGeo", "DispatchContract", "GridModelContract", logging],
             path: "Plugins/Console/Main",
             swiftSettings: swiftSettings
         ),
@@ -451,9 +451,16 @@ let package = Package(
 
         // MARK: - Integration
 
+        // Headless Chromium over the DevTools protocol, for the console's tests and benchmark.
+        .target(
+            name: "XunfangBrowser",
+            dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket"), logging, nioCore],
+            path: "Modules/XunfangBrowser",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
+            dependencies: ["XunfangBrowser", "XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
                            "CommunityPolicingContract", "SituationAnalysisContract", protobuf, logging,
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             path: "Tests/IntegrationTests",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangBrowser
 
 /// Out of process, in a real browser: the stack with the console as separate processes,
 /// headless Chromium signed in as the demo's officers.

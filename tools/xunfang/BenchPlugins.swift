@@ -61,6 +61,16 @@ struct CommunityBench: PluginBench {
 /// `xunfang bench patrol`: map matching's F1 and points a second on simulated drives (1, 5
 /// and 15 s sampling, 5, 10 and 20 m error), and the terminal gateway's cost for 1,852
 /// terminals at one fix a second. `Benchmarks/run-patrol` runs Valhalla (Meili) beside it.
+/// `xunfang bench console`: the county's first paint at OSM node density (about 60,000 road
+/// pieces) and a position's way from the bus to its marker with 1,852 units reporting every
+/// second, in headless Chromium, beside a bare page's paint and the bus's own delivery.
+struct ConsoleBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "console", abstract: "The console's first paint and live marker delay in headless Chromium.")
+    static let plugin = "console"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --units N --seconds N --loads N --shape-every M --json")
+    var options: [String] = []
+}
+
 struct PatrolBench: PluginBench {
     static let configuration = CommandConfiguration(commandName: "patrol", abstract: "Map matching accuracy and speed; the terminal gateway's cost.")
     static let plugin = "patrol"

@@ -65,7 +65,7 @@ public enum CheckpointBenchmark {
 
     static func rings(_ options: Options) throws -> [(String, String, Double)] {
         let parameters = SyntheticRoads.Parameters.demoCounty
-        let graph = try withShapeNodes(SyntheticRoads.county(parameters), every: options.shapeEvery)
+        let graph = try SyntheticRoads.county(parameters).withShapeNodes(every: options.shapeEvery)
         let projection = LocalProjection(origin: parameters.origin)
         let planar = graph.coordinates.map(projection.project)
         func nodes(within half: Double) -> [Int] { planar.indices.filter { abs(planar[$0].x) < half && abs(planar[$0].y) < half } }
@@ -174,36 +174,6 @@ public enum CheckpointBenchmark {
         text += "\(sizes.0) \(sizes.1)\n"
         text += chains.arcs.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-    }
-
-    /// The graph with a node every `metres` or so along each road, as OSM draws roads:
-    /// the same junctions and travel times, many more nodes. Both directions of a road
-    /// share its shape nodes.
-    static func withShapeNodes(_ graph: RoadGraph, every metres: Double) throws(GeoError) -> RoadGraph {
-        var builder = RoadGraphBuilder()
-        for node in 0..<graph.nodeCount { builder.addNode(osmID: graph.nodeIDs[node], at: graph.coordinates[node]) }
-        var nextID = (graph.nodeIDs.max() ?? 0) + 1
-        var shapes: [[Int32]: [Int32]] = [:]  // (low, high) → shape nodes from low to high
-        for tail in 0..<graph.nodeCount {
-            for arc in graph.arcs(from: tail) {
-                let head = Int(graph.arcHead[arc])
-                let key = [Int32(min(tail, head)), Int32(max(tail, head))]
-                if shapes[key] == nil {
-                    let (low, high) = (graph.coordinates[Int(key[0])], graph.coordinates[Int(key[1])])
-                    let pieces = max(1, Int((graph.arcLength[arc] / metres).rounded()))
-                    shapes[key] = (1..<pieces).map { step in
-                        let share = Double(step) / Double(pieces)
-                        defer { nextID += 1 }
-                        return builder.addNode(osmID: nextID, at: GeoPoint(longitude: low.longitude + (high.longitude - low.longitude) * share,
-                                                                         latitude: low.latitude + (high.latitude - low.latitude) * share))
-                    }
-                }
-                let inner = tail < head ? shapes[key]! : shapes[key]!.reversed()
-                let path = [Int32(tail)] + inner + [Int32(head)]
-                for (from, to) in zip(path, path.dropFirst()) { builder.addArc(from: from, to: to, class: graph.arcClass[arc], name: graph.name(ofArc: arc)) }
-            }
-        }
-        return try builder.build()
     }
 }
 

@@ -34,8 +34,8 @@ enum ConsolePage {
         header form{margin-left:auto}
         main{flex:1;display:flex;min-height:0}
         #map{flex:3;background:#eef1f4}
-        aside{flex:2;overflow:auto;padding:.5em;border-left:1px solid #ccc}
-        table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:2px 4px;text-align:left}
+        aside{flex:2;overflow:auto;padding:.5em;border-left:1px solid #ccc;contain:strict}
+        table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border-bottom:1px solid #ddd;padding:2px 4px;text-align:left;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
         .status-UNIT_STATUS_AVAILABLE{color:#2e7d32}.status-UNIT_STATUS_OFF_DUTY{color:#999}
         #recommendation li{margin:.2em 0}
         </style>
@@ -48,7 +48,7 @@ enum ConsolePage {
         <p id="hint">\(role.acts ? "点击地图新建警情 Click the map to create an incident" : "只读 Read only")</p>
         <div id="recommendation"></div>
         <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th></tr></thead><tbody id="incidents"></tbody></table>
-        <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 position at</th></tr></thead><tbody id="units"></tbody></table>
+        <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 heard at</th></tr></thead><tbody id="units"></tbody></table>
         </aside></main>
         <script src="/leaflet/leaflet.js"></script><script src="/console.js"></script>
         </body></html>
@@ -58,7 +58,9 @@ enum ConsolePage {
     static let script = #"""
     "use strict";
     const acts = document.body.dataset.acts === "true";
-    const china = t => t ? new Date(Number(t)).toLocaleString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}) : "-";
+    const chinaTime = new Intl.DateTimeFormat("zh-CN", {timeZone: "Asia/Shanghai", hour12: false, dateStyle: "short", timeStyle: "medium"});
+    const chinaMinute = new Intl.DateTimeFormat("zh-CN", {timeZone: "Asia/Shanghai", hour12: false, hour: "2-digit", minute: "2-digit"});
+    const china = t => t ? chinaTime.format(new Date(Number(t))) : "-";
     const statusNames = {UNIT_STATUS_AVAILABLE: "空闲 available", UNIT_STATUS_ASSIGNED: "已派 assigned", UNIT_STATUS_EN_ROUTE: "在途 en route",
       UNIT_STATUS_ON_SCENE: "到场 on scene", UNIT_STATUS_RETURNING: "返回 returning", UNIT_STATUS_OFF_DUTY: "下班 off duty",
       UNIT_STATUS_OUT_OF_SERVICE: "停用 out of service"};
@@ -66,8 +68,27 @@ enum ConsolePage {
     const names = {};
     const units = {};
     const map = L.map("map", {preferCanvas: true, zoomControl: true});
+    // Roads on a canvas of their own under everything, units and incidents on one above:
+    // a moving unit redraws its canvas only, never the county's tens of thousands of roads.
+    map.createPane("roads").style.zIndex = 350;
+    map.createPane("live").style.zIndex = 450;
+    const roadRenderer = L.canvas({pane: "roads"});
+    const liveRenderer = L.canvas({pane: "live"});
     const unitLayer = L.layerGroup().addTo(map);
     const incidentLayer = L.layerGroup().addTo(map);
+    // How long a position took from its terminal to its marker on screen (ms), the last
+    // 20,000: the console's benchmark reads it; nothing is sent anywhere.
+    const positionDelays = [];
+    let drawnPositions = [];
+    function noteDrawn(at) {
+      if (drawnPositions.push(at) > 1) return;
+      requestAnimationFrame(() => {
+        const now = Date.now();
+        for (const sent of drawnPositions) positionDelays.push(now - sent);
+        if (positionDelays.length > 20000) positionDelays.splice(0, positionDelays.length - 20000);
+        drawnPositions = [];
+      });
+    }
     const incidentMarkers = {};
     const text = s => { const span = document.createElement("span"); span.textContent = s; return span.innerHTML; };
     async function get(path) {
@@ -131,7 +152,7 @@ enum ConsolePage {
       }
       const styles = [[3, "#e65100"], [3, "#ef6c00"], [2.5, "#f9a825"], [2, "#9e9d24"], [1.5, "#757575"], [1, "#9e9e9e"], [0.8, "#bdbdbd"]];
       for (const k of Object.keys(byClass).sort((a, b) => b - a)) {
-        L.polyline(byClass[k], {weight: styles[k][0], color: styles[k][1], interactive: false}).addTo(map);
+        L.polyline(byClass[k], {weight: styles[k][0], color: styles[k][1], interactive: false, renderer: roadRenderer}).addTo(map);
       }
       document.body.dataset.roads = String(classes.length);
     }
@@ -141,24 +162,53 @@ enum ConsolePage {
       const known = units[unit.callSign] || {status: "UNIT_STATUS_OFF_DUTY"};
       Object.assign(known, unit);
       units[unit.callSign] = known;
+      unitChanged(unit.callSign);
       if (known.position && known.position.latitude) {
         const at = [known.position.latitude, known.position.longitude];
         const colour = colours[known.status] || "#c62828";
-        if (!known.marker) known.marker = L.circleMarker(at, {radius: 4, color: colour, fillOpacity: 1}).bindTooltip(known.callSign).addTo(unitLayer);
+        if (!known.marker) known.marker = L.circleMarker(at, {radius: 4, color: colour, fillOpacity: 1, renderer: liveRenderer}).bindTooltip(known.callSign).addTo(unitLayer);
         known.marker.setLatLng(at).setStyle({color: colour});
       }
     }
-    function unitRows() {
-      const rows = Object.values(units).sort((a, b) => a.callSign.localeCompare(b.callSign)).map(u =>
-        `<tr id="unit-${text(u.callSign)}"><td>${text(u.callSign)}</td><td>${text(names[u.homeStation] || u.homeStation || "")}</td>` +
-        `<td class="status-${text(u.status || "")}">${text(statusNames[u.status] || u.status || "")}</td><td>${text(china(u.positionAt))}</td></tr>`);
-      document.getElementById("units").innerHTML = rows.join("");
-      document.getElementById("unit-count").textContent = `(${Object.keys(units).length})`;
+    // The units board: a row per unit, made once; only what changed is written, at most
+    // once a second, so a county of units reporting every second does not hold up the map.
+    const changedUnits = new Set();
+    let rowsPending = false;
+    function unitChanged(callSign) {
+      changedUnits.add(callSign);
+      if (!rowsPending) { rowsPending = true; setTimeout(writeRows, 1000); }
+    }
+    function writeRows() {
+      rowsPending = false;
+      const body = document.getElementById("units");
+      let added = false;
+      for (const callSign of changedUnits) {
+        const u = units[callSign];
+        if (!u.row) {
+          u.row = document.createElement("tr");
+          u.row.id = "unit-" + callSign;
+          u.row.innerHTML = "<td></td><td></td><td></td><td></td>";
+          u.row.cells[0].textContent = callSign;
+          added = true;
+        }
+        const cells = u.row.cells, status = u.status || "";
+        const station = names[u.homeStation] || u.homeStation || "", said = statusNames[status] || status;
+        if (cells[1].textContent !== station) cells[1].textContent = station;
+        if (cells[2].textContent !== said) { cells[2].textContent = said; cells[2].className = "status-" + status; }
+        // Heard from to the minute: a row changes once a minute, not every second.
+        const minute = u.positionAt ? Math.floor(Number(u.positionAt) / 60000) : 0;
+        if (u.shownMinute !== minute) { u.shownMinute = minute; cells[3].textContent = minute ? chinaMinute.format(new Date(minute * 60000)) : "-"; }
+      }
+      changedUnits.clear();
+      if (added) {
+        for (const callSign of Object.keys(units).sort()) body.appendChild(units[callSign].row);
+        document.getElementById("unit-count").textContent = `(${Object.keys(units).length})`;
+      }
     }
     async function refreshUnits() {
       const answer = await get("/api/units");
       for (const unit of answer.units || []) drawUnit(Object.assign({status: "UNIT_STATUS_OFF_DUTY"}, unit));
-      unitRows();
+      writeRows();
     }
     async function refreshIncidents() {
       const answer = await get("/api/incidents");
@@ -166,7 +216,7 @@ enum ConsolePage {
         if (!i.location) continue;
         const open = !["INCIDENT_STATUS_CLOSED", "INCIDENT_STATUS_CLEARED"].includes(i.status);
         const marker = incidentMarkers[i.id] = incidentMarkers[i.id] ||
-          L.circleMarker([i.location.latitude, i.location.longitude], {radius: 8, weight: 3}).addTo(incidentLayer);
+          L.circleMarker([i.location.latitude, i.location.longitude], {radius: 8, weight: 3, renderer: liveRenderer}).addTo(incidentLayer);
         marker.setStyle({color: open ? "#d50000" : "#9e9e9e", fillOpacity: open ? 0.5 : 0.1})
           .bindTooltip(`${i.id} ${i.typeName || i.typeCode} ${(i.status || "INCIDENT_STATUS_RECEIVED").replace("INCIDENT_STATUS_", "")}`);
       }
@@ -186,7 +236,7 @@ enum ConsolePage {
         try {
           const assigned = await post(`/api/incidents/${encodeURIComponent(incident)}/assign`, {unit: button.dataset.unit});
           box.insertAdjacentHTML("beforeend", `<p id="assigned">已派 ${text(assigned.unit.callSign)} → ${text(incident)}</p>`);
-          drawUnit(assigned.unit); unitRows(); refreshIncidents();
+          drawUnit(assigned.unit); writeRows(); refreshIncidents();
         } catch (error) { box.insertAdjacentHTML("beforeend", `<p class="error">${text(error.message)}</p>`); }
       }));
     }
@@ -206,19 +256,22 @@ enum ConsolePage {
       socket.onclose = () => { document.getElementById("live").textContent = "○ 重连 reconnecting"; setTimeout(live, 2000); };
       socket.onmessage = message => {
         const event = JSON.parse(message.data);
-        if (event.kind === "position") drawUnit({callSign: event.callSign, position: {latitude: event.latitude, longitude: event.longitude}, positionAt: event.at});
+        if (event.kind === "position") {
+          drawUnit({callSign: event.callSign, position: {latitude: event.latitude, longitude: event.longitude}, positionAt: event.at});
+          if (event.at) noteDrawn(Number(event.at));
+        }
         if (event.kind === "unit") drawUnit(Object.assign({status: "UNIT_STATUS_OFF_DUTY"}, event.unit));
         if (event.kind === "incident") refreshIncidents();
-        scheduleRows();
       };
     }
-    let rowsPending = false;
-    function scheduleRows() { if (!rowsPending) { rowsPending = true; setTimeout(() => { rowsPending = false; unitRows(); }, 500); } }
     setInterval(() => { document.getElementById("clock").textContent = china(Date.now()); }, 1000);
     (async () => {
       await drawCounty();
+      // When the county is on screen: the frame after the one that drew it.
+      requestAnimationFrame(() => setTimeout(() => { document.body.dataset.painted = String(Math.round(performance.now())); }));
       await refreshUnits();
       await refreshIncidents();
+      document.body.dataset.readyAt = String(Math.round(performance.now()));
       document.body.dataset.ready = "true";
       live();
     })();

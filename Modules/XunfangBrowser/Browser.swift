@@ -1,17 +1,18 @@
-import Foundation
-import HummingbirdWSClient
+public import Foundation
+public import HummingbirdWSClient
 import Logging
 import NIOCore
 
 /// Headless Chromium from Debian, driven over the DevTools protocol (one WebSocket to the
-/// browser, a session on its page): the console's tests look at the page a duty officer sees.
-final class Browser: Sendable {
+/// browser, a session on its page): the console's tests and benchmark look at the page a
+/// duty officer sees.
+public final class Browser: Sendable {
     let process: Process
     let endpoint: String
     let profile: String
 
     /// Starts Chromium with an empty profile; its DevTools address from what it prints.
-    static func launch() async throws -> Browser {
+    public static func launch() async throws -> Browser {
         let profile = NSTemporaryDirectory() + "xf-chromium-\(UUID().uuidString.prefix(8))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
@@ -39,14 +40,14 @@ final class Browser: Sendable {
         self.profile = profile
     }
 
-    func close() {
+    public func close() {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: profile)
     }
 
     /// Runs `body` with the browser's page.
-    func withPage(_ body: @escaping @Sendable (inout Page) async throws -> Void) async throws {
+    public func withPage(_ body: @escaping @Sendable (inout Page) async throws -> Void) async throws {
         let logger = Logger(label: "browser", factory: { _ in SwiftLogNoOpLogHandler() })
         _ = try await WebSocketClient.connect(url: endpoint, configuration: .init(maxFrameSize: 1 << 26), logger: logger) { inbound, outbound, _ in
             var page = Page(messages: inbound.messages(maxSize: 1 << 26).makeAsyncIterator(), outbound: outbound)
@@ -60,19 +61,19 @@ final class Browser: Sendable {
     }
 }
 
-struct BrowserError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct BrowserError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A DevTools session on one page: commands answered in turn (events are passed over).
-struct Page {
+public struct Page {
     var messages: WebSocketInboundMessageStream.AsyncIterator
     let outbound: WebSocketOutboundWriter
     var session: String?
     var id = 0
 
-    mutating func call(_ method: String, _ params: [String: Any] = [:]) async throws -> [String: Any] {
+    public mutating func call(_ method: String, _ params: [String: Any] = [:]) async throws -> [String: Any] {
         id += 1
         var command: [String: Any] = ["id": id, "method": method, "params": params]
         if let session { command["sessionId"] = session }
@@ -87,18 +88,18 @@ struct Page {
     }
 
     /// A script's value (promises awaited).
-    mutating func evaluate(_ script: String) async throws -> Any? {
+    public mutating func evaluate(_ script: String) async throws -> Any? {
         let result = try await call("Runtime.evaluate", ["expression": script, "awaitPromise": true, "returnByValue": true])
         if let thrown = result["exceptionDetails"] { throw BrowserError("the script threw: \(thrown)") }
         return (result["result"] as? [String: Any])?["value"]
     }
 
-    mutating func navigate(_ url: String) async throws {
+    public mutating func navigate(_ url: String) async throws {
         _ = try await call("Page.navigate", ["url": url])
     }
 
     /// Waits (polling, no fixed deadline beyond `seconds`) until `condition` is true.
-    mutating func wait(for condition: String, seconds: Double = 60) async throws -> Bool {
+    public mutating func wait(for condition: String, seconds: Double = 60) async throws -> Bool {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             // A page still loading has no body yet: that is "not yet", not a failure.
@@ -108,7 +109,7 @@ struct Page {
         return false
     }
 
-    mutating func screenshot() async throws -> Data {
+    public mutating func screenshot() async throws -> Data {
         Data(base64Encoded: try await call("Page.captureScreenshot", ["format": "png"])["data"] as? String ?? "") ?? Data()
     }
 }
