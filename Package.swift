@@ -185,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangPluginKitTests",
-            dependencies: ["XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", "TemplateContract", "GridModelContract", "DispatchContract", protobuf, metrics],
+            dependencies: ["XunfangTestSupport", "XunfangPluginKit", "XunfangBusServer", "XunfangBus", "XunfangConfig", "XunfangProto", "TemplatePlugin", "TemplateContract", "GridModelContract", "DispatchContract", protobuf, metrics],
             path: "Tests/XunfangPluginKitTests",
             swiftSettings: swiftSettings
         ),
@@ -422,7 +422,7 @@ let package = Package(
         ),
         .target(
             name: "ConsolePlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "DispatchContract", "GridModelContract", "PatrolContract", protobuf, logging,
+            dependencies: [.product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"), nioSSL, "XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "DispatchContract", "GridModelContract", "PatrolContract", protobuf, logging,
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "_CryptoExtras", package: "swift-crypto")],
@@ -435,9 +435,11 @@ let package = Package(
             path: "Plugins/Console/Main",
             swiftSettings: swiftSettings
         ),
+        // What several test suites need (certificates), not shipped.
+        .target(name: "XunfangTestSupport", path: "Tests/Support", swiftSettings: swiftSettings),
         .testTarget(
             name: "ConsoleTests",
-            dependencies: ["ConsolePlugin", "XunfangPluginKit", "DispatchContract", "DispatchPlugin", "GridModelContract", "XunfangBusServer", "XunfangConfig", logging,
+            dependencies: ["XunfangTestSupport", .product(name: "HummingbirdTLS", package: "hummingbird"), "ConsolePlugin", "XunfangPluginKit", "DispatchContract", "DispatchPlugin", "GridModelContract", "XunfangBusServer", "XunfangConfig", logging,
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ConsoleTests",
             swiftSettings: swiftSettings

@@ -4,11 +4,14 @@ import DispatchPlugin
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import Testing
 import XunfangBusServer
 import XunfangConfig
 import XunfangPluginKit
+import XunfangTestSupport
 
 @Suite("The console over HTTP, with Dispatch on a real bus")
 struct ConsoleTests {
@@ -17,7 +20,7 @@ struct ConsoleTests {
 
     /// A bus in process with Dispatch on it, and the console's server in a fresh directory,
     /// officers `duty` (duty officer) and `guest` (viewer).
-    static func console() async throws -> (server: ConsoleServer, dispatch: BusClient, bus: BusServer, clients: [BusClient], run: Task<Void, any Error>) {
+    static func console(secure: Bool = false) async throws -> (server: ConsoleServer, dispatch: BusClient, bus: BusServer, clients: [BusClient], run: Task<Void, any Error>) {
         let directory = NSTemporaryDirectory() + "xf-console-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: "\(directory)/dispatch", withIntermediateDirectories: true)
         let names = ["dispatch", "console"]
@@ -37,7 +40,7 @@ struct ConsoleTests {
         try plugin.store.put(officer: "duty", role: .duty, password: "duty-password-1")
         try plugin.store.put(officer: "guest", role: .viewer, password: "guest-password-1")
         let consoleServer = ConsoleServer(store: plugin.store, sessions: Sessions(idleMinutes: 60), desk: Desk(bus: console), feed: LiveFeed(),
-                                          leaflet: "/usr/share/javascript/leaflet", now: { Int64(Date().timeIntervalSince1970 * 1_000) })
+                                          leaflet: "/usr/share/javascript/leaflet", secure: secure, now: { Int64(Date().timeIntervalSince1970 * 1_000) })
         return (consoleServer, dispatch, server, [dispatch, console], run)
     }
 
@@ -135,8 +138,8 @@ struct ConsoleTests {
         #expect(sessions.session(token, now: 8 * 60_000)?.officer == "duty", "kept alive by the request at 4 minutes")
         #expect(sessions.session(token, now: 14 * 60_000) == nil && sessions.session(token, now: 14 * 60_000 + 1) == nil, "gone after 5 idle minutes")
         #expect(Sessions.token(fromCookie: "a=b; xf_session=abc; c=d") == "abc" && Sessions.token(fromCookie: "a=b") == nil)
-        #expect(throws: SettingError.self) { try ConsolePlugin.address("0.0.0.0:7480") }
-        #expect(try ConsolePlugin.address("127.0.0.1:7481") == ("127.0.0.1", 7481))
+        #expect(throws: SettingError.self) { try ConsolePlugin.address("0.0.0.0:7480", encrypted: false) }
+        #expect(try ConsolePlugin.address("127.0.0.1:7481", encrypted: false) == ("127.0.0.1", 7481))
 
         let (server, _, bus, clients, run) = try await Self.console()
         defer { run.cancel() }
@@ -149,6 +152,48 @@ struct ConsoleTests {
             if FileManager.default.fileExists(atPath: "/usr/share/javascript/leaflet/leaflet.js") {
                 let leaflet = try await client.execute(uri: "/leaflet/leaflet.js", method: .get)
                 #expect(leaflet.status == .ok && leaflet.headers[.contentType] == "text/javascript")
+            }
+        }
+        for client in clients { await client.close() }
+        await bus.stop()
+    }
+
+    @Test("with a certificate: HTTPS only, Secure cookies; off loopback only with TLS; half a TLS setting or a bad file is refused, named")
+    func tls() async throws {
+        let directory = NSTemporaryDirectory() + "xf-console-tls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (certificate, key) = try TestCertificate.make(in: directory, name: "console")
+        #expect(try ConsolePlugin.address("0.0.0.0:443", encrypted: true) == ("0.0.0.0", 443))
+        #expect(try ConsolePlugin.address("[::]:8443", encrypted: true) == ("::", 8443))
+        #expect(throws: SettingError.self) { try ConsolePlugin.tls(certificate: certificate, key: nil) }
+        #expect(throws: SettingError.self) { try ConsolePlugin.tls(certificate: key, key: key) }
+        #expect(throws: SettingError.self) { try ConsolePlugin.tls(certificate: certificate, key: "\(directory)/missing.key") }
+        let configuration = try #require(try ConsolePlugin.tls(certificate: certificate, key: key))
+
+        let (server, _, bus, clients, run) = try await Self.console(secure: true)
+        defer { run.cancel() }
+        let port = AsyncStream<Int>.makeStream()
+        let app = Application(router: server.router(), server: try server.httpServer(tls: configuration),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in port.continuation.yield(channel.localAddress?.port ?? 0) }, logger: Self.quiet)
+        let serving = Task { try await app.run() }
+        defer { serving.cancel() }
+        var ports = port.stream.makeAsyncIterator()
+        let listening = try #require(await ports.next())
+        var trusting = TLSConfiguration.makeClientConfiguration()
+        trusting.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificate))
+        try await TestClient.withClient(host: "localhost", port: listening, configuration: .init(tlsConfiguration: trusting)) { client in
+            let page = try await client.get("/")
+            #expect(page.status == .ok && String(buffer: page.body ?? ByteBuffer()).contains("id=\"signin\""))
+            #expect(page.headers[.strictTransportSecurity] == "max-age=31536000")
+            let signedIn = try await client.post("/login", headers: [.contentType: "application/x-www-form-urlencoded"], body: Self.form("duty", "duty-password-1"))
+            #expect(signedIn.status == .seeOther)
+            #expect(signedIn.headers[.setCookie]?.hasSuffix("; Secure") == true, "\(signedIn.headers[.setCookie] ?? "no cookie")")
+        }
+        // Plain HTTP to the same port is not answered.
+        await #expect(throws: (any Error).self) {
+            try await TestClient.withClient(host: "localhost", port: listening, configuration: .init(timeout: .seconds(5))) { client in
+                _ = try await client.get("/")
             }
         }
         for client in clients { await client.close() }

@@ -9,6 +9,7 @@ import XunfangConfig
 import XunfangPluginKit
 import TemplateContract
 import XunfangWire
+import XunfangTestSupport
 
 let secret = "test-secret-0123456789"
 let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -497,26 +498,10 @@ struct MetricsEndpointTests {
 
 @Suite("TLS over TCP")
 struct TLSTests {
-    /// A self-signed certificate for localhost / 127.0.0.1, made with openssl for this test.
-    func makeCertificate(in directory: String) throws -> (certificate: String, key: String) {
-        let certificate = "\(directory)/bus.crt", key = "\(directory)/bus.key"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0, "openssl made the test certificate")
-        return (certificate, key)
-    }
-
     @Test("the TCP listener speaks TLS when configured; a client trusting the certificate joins, a plain one cannot")
     func tls() async throws {
         let directory = temporaryDirectory()
-        let (certificate, key) = try makeCertificate(in: directory)
+        let (certificate, key) = try TestCertificate.make(in: directory, name: "bus")
         var config = county(dataDirectory: directory)
         config.bus.tcpListen = "127.0.0.1:0"
         config.bus.tlsCertificate = certificate

@@ -3,6 +3,7 @@ public import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOSSL
 import SwiftProtobuf
 import DispatchContract
 
@@ -28,11 +29,14 @@ public struct ConsolePlugin: Plugin {
     var sessionMinutes: Int64 = 480
     var demoOfficers = false
     var leaflet = "/usr/share/javascript/leaflet"
+    var tls: TLSConfiguration?
     var logger = Logger(label: "console")
 
     /// Settings:
     /// - `CONSOLE_ADDRESS` (default `127.0.0.1:7480`): where the console listens; loopback
     ///   only until TLS is configured.
+    /// - `CONSOLE_TLS_CERTIFICATE`, `CONSOLE_TLS_PRIVATE_KEY` (PEM files, both or neither):
+    ///   HTTPS and WSS only, session cookies marked Secure, any address allowed.
     /// - `CONSOLE_SESSION_MINUTES` (5 to 1440, default 480): a session ends after this long
     ///   without a request.
     /// - `CONSOLE_DEMO_OFFICERS` (`on` or `off`, default off): with no officers yet, a duty
@@ -41,7 +45,8 @@ public struct ConsolePlugin: Plugin {
     /// - `CONSOLE_LEAFLET` (default Debian's `/usr/share/javascript/leaflet`): Leaflet's files.
     public init(context: PluginContext) throws {
         try self.init(dataDirectory: context.dataDirectory)
-        (host, port) = try Self.address(context.settings["CONSOLE_ADDRESS"] ?? "127.0.0.1:7480")
+        tls = try Self.tls(certificate: context.settings["CONSOLE_TLS_CERTIFICATE"], key: context.settings["CONSOLE_TLS_PRIVATE_KEY"])
+        (host, port) = try Self.address(context.settings["CONSOLE_ADDRESS"] ?? "127.0.0.1:7480", encrypted: tls != nil)
         sessionMinutes = Int64(try context.number("CONSOLE_SESSION_MINUTES", in: 5...1_440, default: 480, unit: "minutes"))
         demoOfficers = try context.isOn("CONSOLE_DEMO_OFFICERS", default: false)
         leaflet = context.settings["CONSOLE_LEAFLET"] ?? leaflet
@@ -53,15 +58,30 @@ public struct ConsolePlugin: Plugin {
         store = try ConsoleStore(path: "\(dataDirectory)/console.sqlite")
     }
 
-    static func address(_ text: String) throws(SettingError) -> (host: String, port: Int) {
-        let parts = text.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), (1...65_535).contains(port) else {
+    static func address(_ text: String, encrypted: Bool) throws(SettingError) -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port), colon > text.startIndex else {
             throw SettingError("CONSOLE_ADDRESS is \"\(text)\"; use host:port, e.g. 127.0.0.1:7480")
         }
-        guard ["127.0.0.1", "localhost", "::1"].contains(String(parts[0])) else {
-            throw SettingError("CONSOLE_ADDRESS \(text) is not on loopback: the console serves plain HTTP, which must not leave this machine")
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard encrypted || ["127.0.0.1", "localhost", "::1"].contains(host) else {
+            throw SettingError("CONSOLE_ADDRESS \(text) is not on loopback: without CONSOLE_TLS_CERTIFICATE and CONSOLE_TLS_PRIVATE_KEY the console serves plain HTTP, which must not leave this machine")
         }
-        return (String(parts[0]), port)
+        return (host, port)
+    }
+
+    /// The server's TLS from its PEM files; a missing or unreadable file is named.
+    static func tls(certificate: String?, key: String?) throws(SettingError) -> TLSConfiguration? {
+        switch (certificate.flatMap { $0.isEmpty ? nil : $0 }, key.flatMap { $0.isEmpty ? nil : $0 }) {
+        case (nil, nil): return nil
+        case (let certificate?, let key?):
+            let chain: [NIOSSLCertificate], privateKey: NIOSSLPrivateKey
+            do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch { throw SettingError("CONSOLE_TLS_CERTIFICATE \(certificate) is not a readable PEM certificate: \(error)") }
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch { throw SettingError("CONSOLE_TLS_PRIVATE_KEY \(key) is not a readable PEM private key: \(error)") }
+            guard !chain.isEmpty else { throw SettingError("CONSOLE_TLS_CERTIFICATE \(certificate) holds no certificate") }
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        default:
+            throw SettingError("set both CONSOLE_TLS_CERTIFICATE and CONSOLE_TLS_PRIVATE_KEY, or neither")
+        }
     }
 
     public func register(on bus: BusClient) {}
@@ -70,10 +90,10 @@ public struct ConsolePlugin: Plugin {
         if demoOfficers { try seedDemoOfficers() }
         let feed = LiveFeed()
         let server = ConsoleServer(store: store, sessions: Sessions(idleMinutes: sessionMinutes), desk: Desk(bus: bus), feed: feed, leaflet: leaflet,
-                                   now: { Int64(Date().timeIntervalSince1970 * 1_000) })
-        let app = Application(router: server.router(), server: .http1WebSocketUpgrade { head, _, _ in server.upgrade(head) },
+                                   secure: tls != nil, now: { Int64(Date().timeIntervalSince1970 * 1_000) })
+        let app = Application(router: server.router(), server: try server.httpServer(tls: tls),
                               configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
-        logger.info("console listening", metadata: ["xunfang.url": "http://\(host):\(port)/"])
+        logger.info("console listening", metadata: ["xunfang.url": "\(tls == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(port)/"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             group.addTask { try await Self.follow(bus, into: feed) }

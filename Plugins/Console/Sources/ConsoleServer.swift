@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import NIOCore
+import NIOSSL
 import XunfangPluginKit
 
 /// The console over HTTP: sign-in, the page, Leaflet from Debian's libjs-leaflet, the
@@ -13,9 +16,17 @@ struct ConsoleServer: Sendable {
     let desk: Desk
     let feed: LiveFeed
     let leaflet: String
+    /// Served over TLS: cookies are marked Secure and browsers told to keep to HTTPS.
+    let secure: Bool
     let now: @Sendable () -> Int64
 
     static let maxBody = 64 * 1024
+
+    /// HTTP/1.1 with the live WebSocket, inside TLS when configured.
+    func httpServer(tls: TLSConfiguration?) throws -> HTTPServerBuilder {
+        let plain = HTTPServerBuilder.http1WebSocketUpgrade { head, _, _ in upgrade(head) }
+        return try tls.map { try .tls(plain, tlsConfiguration: $0) } ?? plain
+    }
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -60,7 +71,7 @@ struct ConsoleServer: Sendable {
         let token = sessions.open(officer: name, role: role, now: now())
         try audit(officer: name, role: role.rawValue, "sign in", target: "", outcome: "ok")
         var response = Response(status: .seeOther, headers: [.location: "/"])
-        response.headers[.setCookie] = "\(Sessions.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
+        response.headers[.setCookie] = "\(Sessions.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : "")"
         return response
     }
 
@@ -71,7 +82,7 @@ struct ConsoleServer: Sendable {
         }
         sessions.close(token)
         var response = Response(status: .seeOther, headers: [.location: "/"])
-        response.headers[.setCookie] = "\(Sessions.cookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        response.headers[.setCookie] = "\(Sessions.cookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\(secure ? "; Secure" : "")"
         return response
     }
 
@@ -150,8 +161,9 @@ struct ConsoleServer: Sendable {
     }
 
     func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: ConsolePage.policy],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: ConsolePage.policy]
+        if secure { headers[.strictTransportSecurity] = "max-age=31536000" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
