@@ -9,13 +9,26 @@ struct ConsoleBrowserTests {
     let port = Int.random(in: 20_000...40_000)
 
     var county: String {
-        testCounty("Console County", durableTopics: ["incident.>", "dispatch.order.>"], plugins: """
+        testCounty("Console County", durableTopics: ["incident.>", "dispatch.order.>", "checkpoint.order.>"], plugins: """
+          - name: situation
+            acl:
+              publish: ["situation.>"]
+              subscribe: ["incident.>"]
+              serve: ["/xunfang.situation.v1.Situation/*"]
+              call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
+          - name: checkpoint
+            env: { CHECKPOINT_SEED_FROM_GRID: "on" }
+            acl:
+              publish: ["checkpoint.>"]
+              subscribe: ["unit.position"]
+              serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
+              call: ["/xunfang.grid_model.v1.GridModel/*", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.situation.v1.Situation/Colours", "/xunfang.checkpoint.v1.Checkpoint/*"]
 
         """, clients: """
           - name: ctl
@@ -93,6 +106,15 @@ struct ConsoleBrowserTests {
             #expect(try await page.wait(for: "document.getElementById('assigned')"))
             #expect(try await page.wait(for: "document.querySelector('#unit-C004 td:nth-child(3)').textContent.includes('assigned')"), "C004's row says assigned")
 
+            // Yesterday's four colours on every grid; the checkpoints' board; the town's seal
+            // plan drilled from the console, its board live.
+            #expect(try await page.wait(for: "Number(document.body.dataset.colouredGrids) >= 129"), "every grid has its colour")
+            #expect(try await page.wait(for: "document.querySelectorAll('#checkpoints tr').length === 13"), "8 checkpoints and 5 city exits on the board")
+            #expect(try await page.wait(for: "document.querySelector('#seal-plans button.activate[data-drill=true]')"), "the town's seal plan can be drilled")
+            _ = try await page.evaluate("window.prompt = () => 'monthly drill'; document.querySelector('#seal-plans button.activate[data-drill=true]').click(); 1")
+            #expect(try await page.wait(for: "document.getElementById('seal-count') && document.getElementById('seal').textContent.includes('演练 Drill')"), "the drill's board is shown")
+            #expect(try await page.evaluate("document.getElementById('seal').textContent.includes('duty: monthly drill')") as? Bool == true)
+
             // A unit moves: its marker follows from the bus, without a reload.
             _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
             #expect(try await page.wait(for: "units['C010'] && units['C010'].marker && Math.abs(units['C010'].marker.getLatLng().lat - 30.99) < 1e-9"), "C010's marker moved live")
@@ -106,12 +128,16 @@ struct ConsoleBrowserTests {
             #expect(try await page.evaluate("document.getElementById('hint').textContent") as? String == "只读 Read only")
             let status = try await page.evaluate("fetch('/api/incidents', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({type: 'theft', longitude: 104.28, latitude: 30.97})}).then(r => r.status)")
             #expect(status as? Int == 403)
+            let seal = try await page.evaluate("fetch('/api/seal-plans/TOWN/activate', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({drill: false, reason: 'x'})}).then(r => r.status)")
+            #expect(seal as? Int == 403, "a viewer cannot close the town gates")
+            #expect(try await page.evaluate("document.querySelectorAll('#seal-plans button').length") as? Int == 0, "nor is offered to")
         }
         let incidents = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/ListIncidents", "--data", "{}"], in: directory).output
         #expect(incidents.components(separatedBy: #""id":"INC-"#).count - 1 == 1, "one incident, the duty officer's: \(incidents)")
         let audit = try await run(["console", "audit", "--limit", "50"], in: directory).output
         for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok",
-                     "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act"] {
+                     "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act", "duty (duty)  activate seal plan  TOWN (drill) → ",
+                     "viewer (viewer)  activate seal plan    refused: 查看 viewer may not act"] {
             #expect(audit.contains(line), "\(line) in \(audit)")
         }
         up.terminate()

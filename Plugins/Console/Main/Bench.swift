@@ -233,9 +233,9 @@ enum ConsoleBenchmark {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.situation.v1.Situation/Colours", "/xunfang.checkpoint.v1.Checkpoint/*"]
         clients:
           - name: bench
             credential: \(secret)

@@ -37,6 +37,8 @@ enum ConsolePage {
         aside{flex:2;overflow:auto;padding:.5em;border-left:1px solid #ccc;contain:strict}
         table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border-bottom:1px solid #ddd;padding:2px 4px;text-align:left;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
         .status-UNIT_STATUS_AVAILABLE{color:#2e7d32}.status-UNIT_STATUS_OFF_DUTY{color:#999}
+        .late{color:#b71c1c;font-weight:bold}#seal{background:#fff3e0;padding:0 .4em}#seal:empty{display:none}
+        .legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .2em 0 .6em}
         #recommendation li{margin:.2em 0}
         </style>
         </head><body data-acts="\(role.acts)">
@@ -47,7 +49,11 @@ enum ConsolePage {
         <aside>
         <p id="hint">\(role.acts ? "点击地图新建警情 Click the map to create an incident" : "只读 Read only")</p>
         <div id="recommendation"></div>
-        <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th></tr></thead><tbody id="incidents"></tbody></table>
+        <div id="seal"></div>
+        <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th><th>已用 elapsed</th></tr></thead><tbody id="incidents"></tbody></table>
+        <h2>卡点 Checkpoints <span id="checkpoint-day"></span></h2><table><thead><tr><th>卡点 checkpoint</th><th>状态 status</th><th>今日车辆 vehicles today</th><th>最近报告 last report</th></tr></thead><tbody id="checkpoints"></tbody></table>
+        <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
+        <p id="colour-legend"></p>
         <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 heard at</th></tr></thead><tbody id="units"></tbody></table>
         </aside></main>
         <script src="/leaflet/leaflet.js"></script><script src="/console.js"></script>
@@ -66,6 +72,7 @@ enum ConsolePage {
       UNIT_STATUS_OUT_OF_SERVICE: "停用 out of service"};
     const colours = {UNIT_STATUS_AVAILABLE: "#2e7d32", UNIT_STATUS_OFF_DUTY: "#9e9e9e"};
     const names = {};
+    const gridShapes = {};
     const units = {};
     const map = L.map("map", {preferCanvas: true, zoomControl: true});
     // Roads on a canvas of their own under everything, units and incidents on one above:
@@ -107,10 +114,11 @@ enum ConsolePage {
       const bounds = L.latLngBounds([]);
       for (const area of county.areas.areas || []) {
         names[area.id] = area.name;
+        gridShapes[area.id] = [];
         for (const ring of area.outline || []) {
           const points = (ring.points || []).map(p => [p.latitude, p.longitude]);
           points.forEach(p => bounds.extend(p));
-          L.polygon(points, {color: "#5c6b7a", weight: 1, fillColor: "#90a4ae", fillOpacity: 0.12}).bindTooltip(area.name).addTo(map);
+          gridShapes[area.id].push(L.polygon(points, {color: "#5c6b7a", weight: 1, fillColor: "#90a4ae", fillOpacity: 0.12}).bindTooltip(area.name).addTo(map));
         }
       }
       // Each kind of site a layer of its own, switched on and off in the corner.
@@ -212,9 +220,10 @@ enum ConsolePage {
     }
     async function refreshIncidents() {
       const answer = await get("/api/incidents");
+      const isOpen = i => !["INCIDENT_STATUS_CLOSED", "INCIDENT_STATUS_CLEARED"].includes(i.status);
       for (const i of answer.incidents || []) {
         if (!i.location) continue;
-        const open = !["INCIDENT_STATUS_CLOSED", "INCIDENT_STATUS_CLEARED"].includes(i.status);
+        const open = isOpen(i);
         const marker = incidentMarkers[i.id] = incidentMarkers[i.id] ||
           L.circleMarker([i.location.latitude, i.location.longitude], {radius: 8, weight: 3, renderer: liveRenderer}).addTo(incidentLayer);
         marker.setStyle({color: open ? "#d50000" : "#9e9e9e", fillOpacity: open ? 0.5 : 0.1})
@@ -222,7 +231,9 @@ enum ConsolePage {
       }
       document.getElementById("incidents").innerHTML = (answer.incidents || []).map(i =>
         `<tr id="incident-${text(i.id)}"><td>${text(i.id)}</td><td>${text(i.typeName || i.typeCode)}</td><td>${text((i.status || "INCIDENT_STATUS_RECEIVED").replace("INCIDENT_STATUS_", ""))}</td>` +
-        `<td>${text(names[i.stationId] || i.stationId || "")}</td><td>${text(china(i.times && i.times.received))}</td></tr>`).join("");
+        `<td>${text(names[i.stationId] || i.stationId || "")}</td><td>${text(china(i.times && i.times.received))}</td>` +
+        `<td class="elapsed" data-since="${isOpen(i) && i.times ? Number(i.times.received || 0) : 0}"></td></tr>`).join("");
+      tickTimers();
     }
     async function recommend(incident) {
       const answer = await get(`/api/incidents/${encodeURIComponent(incident)}/recommend`);
@@ -262,15 +273,84 @@ enum ConsolePage {
         }
         if (event.kind === "unit") drawUnit(Object.assign({status: "UNIT_STATUS_OFF_DUTY"}, event.unit));
         if (event.kind === "incident") refreshIncidents();
+        if (event.kind === "checkpoint") refreshCheckpoints();
+        if (event.kind === "seal") { drawSeal(event.seal); refreshCheckpoints(); }
       };
     }
-    setInterval(() => { document.getElementById("clock").textContent = china(Date.now()); }, 1000);
+    // Open incidents count up from their call; a seal counts up against its target.
+    const minutesSeconds = ms => { const s = Math.max(0, Math.floor(ms / 1000)); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
+    function tickTimers() {
+      const now = Date.now();
+      document.querySelectorAll("#incidents td.elapsed").forEach(cell => {
+        const since = Number(cell.dataset.since);
+        cell.textContent = since ? minutesSeconds(now - since) : "";
+      });
+      const seal = document.getElementById("seal-clock");
+      if (seal && seal.dataset.since) {
+        const spent = now - Number(seal.dataset.since), target = Number(seal.dataset.target) * 1000;
+        seal.textContent = `${minutesSeconds(spent)} / ${minutesSeconds(target)}`;
+        seal.className = spent > target ? "late" : "";
+      }
+    }
+    setInterval(() => { document.getElementById("clock").textContent = china(Date.now()); tickTimers(); }, 1000);
+    // Four colours (yesterday's, from Situation): each grid filled with its own.
+    const colourStyles = {COLOUR_GREEN: ["#43a047", "绿 green"], COLOUR_YELLOW: ["#fdd835", "黄 yellow"], COLOUR_ORANGE: ["#fb8c00", "橙 orange"], COLOUR_RED: ["#e53935", "红 red"]};
+    async function paintColours() {
+      const legend = document.getElementById("colour-legend");
+      let answer;
+      try { answer = await get("/api/colours"); } catch (error) { legend.textContent = "四色预警：暂无 four colours: not available"; return; }
+      let painted = 0;
+      for (const grid of answer.grids || []) {
+        const colour = grid.colour || "COLOUR_GREEN";
+        for (const shape of gridShapes[grid.areaId] || []) {
+          shape.setStyle({fillColor: colourStyles[colour][0], fillOpacity: 0.3});
+          shape.setTooltipContent(`${grid.areaName || names[grid.areaId] || grid.areaId} · ${colourStyles[colour][1]} · ${grid.count || 0} 起 incidents`);
+          painted++;
+        }
+      }
+      document.body.dataset.colouredGrids = String(painted);
+      legend.className = "legend";
+      legend.innerHTML = `四色 ${text(answer.day || "")}` + Object.values(colourStyles).map(([fill, label]) => `<span style="background:${fill}"></span>${text(label)}`).join("");
+    }
+    const checkpointStatus = {CHECKPOINT_STATUS_OPEN: "开放 open", CHECKPOINT_STATUS_ALERT: "戒备 alert", CHECKPOINT_STATUS_SEALED: "封控 sealed",
+      CHECKPOINT_STATUS_STAND_DOWN: "解除 stand down", CHECKPOINT_STATUS_UNSTAFFED: "无人 unstaffed"};
+    async function refreshCheckpoints() {
+      let answer;
+      try { answer = await get("/api/checkpoints"); } catch (error) { return; }
+      document.getElementById("checkpoint-day").textContent = answer.board.day || "";
+      document.getElementById("checkpoints").innerHTML = (answer.board.rows || []).map(row =>
+        `<tr id="checkpoint-${text(row.checkpoint.id)}"><td>${text(row.checkpoint.name)}</td><td>${text(checkpointStatus[row.checkpoint.status] || row.checkpoint.status || "")}</td>` +
+        `<td>${row.vehiclesToday || 0}</td><td>${text(row.lastReportAt ? china(row.lastReportAt) : "-")}</td></tr>`).join("");
+      document.getElementById("seal-plans").innerHTML = (answer.plans.plans || []).map(plan =>
+        `<li>${text(plan.name)} · ${(plan.positions || []).length} 个位置 positions · ${Math.round((plan.targetSeconds || 180) / 60)} 分钟 min ` +
+        (acts ? `<button class="activate" data-plan="${text(plan.id)}" data-drill="false">启动 Activate</button> <button class="activate" data-plan="${text(plan.id)}" data-drill="true">演练 Drill</button>` : "") + "</li>").join("");
+      document.querySelectorAll("#seal-plans button.activate").forEach(button => button.addEventListener("click", async () => {
+        const drill = button.dataset.drill === "true";
+        const reason = window.prompt(drill ? "演练原因 Why this drill?" : "封控原因 Why seal? (e.g. 持刀抢劫 armed robbery)", drill ? "drill" : "");
+        if (!reason) return;
+        try { drawSeal(await post(`/api/seal-plans/${encodeURIComponent(button.dataset.plan)}/activate`, {drill, reason})); }
+        catch (error) { document.getElementById("seal").textContent = error.message; }
+      }));
+    }
+    // The seal under way: who is in position, against the target.
+    function drawSeal(seal) {
+      const positions = seal.positions || [];
+      const inPosition = positions.filter(p => p.inPositionAt).length;
+      const state = {SEAL_STATE_SEALING: "封控中 sealing", SEAL_STATE_SEALED: "已封控 sealed", SEAL_STATE_STOOD_DOWN: "已解除 stood down"}[seal.state] || "";
+      const done = seal.sealedAt || seal.endedAt;
+      document.getElementById("seal").innerHTML = `<h2>${seal.drill ? "演练 Drill · " : ""}${text(seal.planName || seal.plan)} <span id="seal-state">${text(state)}</span></h2>` +
+        `<p>就位 in position <strong id="seal-count">${inPosition} / ${positions.length}</strong> · ` +
+        (done ? `${minutesSeconds((seal.sealedAt || seal.endedAt) - seal.activatedAt)}` : `<span id="seal-clock" data-since="${Number(seal.activatedAt)}" data-target="${seal.targetSeconds || 180}"></span>`) +
+        ` · ${text(seal.activatedBy || "")}: ${text(seal.reason || "")}</p>`;
+      tickTimers();
+    }
     (async () => {
       await drawCounty();
       // When the county is on screen: the frame after the one that drew it.
       requestAnimationFrame(() => setTimeout(() => { document.body.dataset.painted = String(Math.round(performance.now())); }));
       await refreshUnits();
       await refreshIncidents();
+      await Promise.all([paintColours(), refreshCheckpoints()]);
       document.body.dataset.readyAt = String(Math.round(performance.now()));
       document.body.dataset.ready = "true";
       live();

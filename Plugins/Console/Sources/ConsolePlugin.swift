@@ -5,6 +5,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOSSL
 import SwiftProtobuf
+import CheckpointControlContract
 import DispatchContract
 
 /// Console (指挥台): the duty officer's live county map in the browser, served by this plugin
@@ -13,7 +14,7 @@ import DispatchContract
 /// incident from the map, its recommendation, an assignment) passed to Dispatch. Officers
 /// sign in with roles; every action and refusal is audited. See Plugins/Console/README.md.
 public struct ConsolePlugin: Plugin {
-    static let feeds = ["unit.position", "unit.status", "incident.>"]
+    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
 
     public static let manifest = PluginManifest(name: "console", version: "0.1.0", subscribes: feeds, calls: Desk.calls)
 
@@ -125,6 +126,11 @@ public struct ConsolePlugin: Plugin {
         case "unit.status":
             guard let unit = try? delivery.decode(Xunfang_Dispatch_V1_Unit.self), let json = try? unit.jsonString(options: Desk.json) else { return nil }
             return "{\"kind\":\"unit\",\"unit\":\(json)}"
+        case "checkpoint.status":
+            return "{\"kind\":\"checkpoint\"}"
+        case "checkpoint.seal":
+            guard let seal = try? delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self), let json = try? seal.jsonString(options: Desk.json) else { return nil }
+            return "{\"kind\":\"seal\",\"seal\":\(json)}"
         default:
             guard let incident = try? delivery.decode(Xunfang_Dispatch_V1_Incident.self), let json = try? incident.jsonString(options: Desk.json) else { return nil }
             return "{\"kind\":\"incident\",\"incident\":\(json)}"

@@ -45,6 +45,9 @@ struct ConsoleServer: Sendable {
             let id = context.parameters.get("id") ?? ""
             return try await read(request, "recommend \(id)") { try await desk.recommend(id) }
         }
+        router.get("/api/colours") { request, _ in try await read(request, "colours") { try await desk.colours() } }
+        router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { try await desk.checkpoints() } }
+        router.post("/api/seal-plans/:id/activate") { request, context in try await activate(request, context) }
         router.post("/api/incidents") { request, context in try await create(request, context) }
         router.post("/api/incidents/:id/assign") { request, context in try await assign(request, context) }
         return router
@@ -131,6 +134,21 @@ struct ConsoleServer: Sendable {
             guard unit.count <= 32 else { throw BusClientError(.invalidArgument, "a unit's call sign is at most 32 characters") }
             let answer = try await desk.assign(incident, unit: unit)
             return ("\(incident) → \(answer.unit.callSign)", try answer.jsonString(options: Desk.json))
+        }
+    }
+
+    /// 关城门: a seal plan activated, or drilled, with the officer's reason.
+    func activate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let plan = context.parameters.get("id") ?? ""
+        let body = try await request.body.collect(upTo: Self.maxBody)
+        return try await act(request, "activate seal plan") { session in
+            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+            let drill = fields["drill"] as? Bool ?? false, reason = fields["reason"] as? String ?? ""
+            guard (1...64).contains(plan.utf8.count), (1...256).contains(reason.utf8.count) else {
+                throw BusClientError(.invalidArgument, "a seal needs its plan and a reason (1 to 256 bytes)")
+            }
+            let activation = try await desk.activate(plan: plan, drill: drill, officer: session.officer, reason: reason)
+            return ("\(plan)\(drill ? " (drill)" : "") → \(activation.id)", try activation.jsonString(options: Desk.json))
         }
     }
 

@@ -1,8 +1,10 @@
 import Foundation
 import SwiftProtobuf
 import XunfangPluginKit
+import CheckpointControlContract
 import DispatchContract
 import GridModelContract
+import SituationAnalysisContract
 
 /// What the console asks of the plugins, each through the plugin's own service on the bus:
 /// the console keeps no domain logic and no state of its own but sessions and its audit.
@@ -12,8 +14,11 @@ struct Desk: Sendable {
 
     static let dispatch = "/xunfang.dispatch.v1.Dispatch/"
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
+    static let situation = "/xunfang.situation.v1.Situation/"
+    static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads"].map { gridModel + $0 }
+        + [situation + "Colours"] + ["Board", "ListPlans", "Activate"].map { checkpoint + $0 }
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -70,5 +75,28 @@ struct Desk: Sendable {
         request.incidentID = incident
         request.callSign = unit
         return try await bus.call(Self.dispatch + "Assign", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
+    }
+
+    /// Yesterday's four colours of every station and grid (Situation's daily run).
+    func colours() async throws -> String {
+        try await bus.call(Self.situation + "Colours", Xunfang_Situation_V1_ColoursRequest(), as: Xunfang_Situation_V1_ColoursResponse.self).jsonString(options: Self.json)
+    }
+
+    /// The checkpoints' board (status, today's counts) and the seal plans ready to activate.
+    func checkpoints() async throws -> String {
+        let board = try await bus.call(Self.checkpoint + "Board", Xunfang_Checkpoint_V1_BoardRequest(), as: Xunfang_Checkpoint_V1_BoardResponse.self)
+        let plans = try await bus.call(Self.checkpoint + "ListPlans", Xunfang_Checkpoint_V1_ListPlansRequest(), as: Xunfang_Checkpoint_V1_ListPlansResponse.self)
+        return "{\"board\":\(try board.jsonString(options: Self.json)),\"plans\":\(try plans.jsonString(options: Self.json))}"
+    }
+
+    /// A seal plan activated (or drilled) in the officer's name: CheckpointControl orders
+    /// every position and keeps the timer.
+    func activate(plan: String, drill: Bool, officer: String, reason: String) async throws -> Xunfang_Checkpoint_V1_SealActivation {
+        var request = Xunfang_Checkpoint_V1_ActivateRequest()
+        request.plan = plan
+        request.drill = drill
+        request.officer = officer
+        request.reason = reason
+        return try await bus.call(Self.checkpoint + "Activate", request, as: Xunfang_Checkpoint_V1_SealActivation.self)
     }
 }
