@@ -101,7 +101,9 @@ enum ConsolePage {
     async function get(path) {
       const answer = await fetch(path, {credentials: "same-origin"});
       if (answer.status === 401) { location.reload(); throw new Error("signed out"); }
-      return answer.json();
+      const json = await answer.json();
+      if (!answer.ok) throw new Error(json.error || answer.statusText);
+      return json;
     }
     async function post(path, body) {
       const answer = await fetch(path, {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
