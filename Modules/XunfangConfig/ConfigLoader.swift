@@ -132,7 +132,14 @@ public enum ConfigLoader {
         var environment: [String: String] = [:]
         if let envNode = entry["env"] {
             let reader = try MappingReader(envNode, path: entry.path + ".env")
-            for key in reader.keys { environment[key] = try reader.string(key) }
+            for key in reader.keys {
+                // The stack's own variables are set by xunfang up (and the simulated clock
+                // by xunfang harness alone): a county's config cannot set them.
+                guard !key.hasPrefix("XUNFANG_") else {
+                    throw ConfigError("\(key) is set by xunfang itself, not by a county's config", key: entry.path + ".env." + key, line: entry.line(of: "env"))
+                }
+                environment[key] = try reader.string(key)
+            }
         }
         let credential = try entry.string("credential")
         if let credential, credential.utf8.count < 16 {

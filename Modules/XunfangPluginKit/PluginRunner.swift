@@ -11,12 +11,16 @@ public struct PluginContext: Sendable {
     /// Settings from the county config's `env` for this plugin (and the process environment).
     public let settings: [String: String]
     public let logger: Logger
+    /// The machine's clock, or a harness run's simulated one: every timestamp and every wait
+    /// that means the county's time goes through it.
+    public let clock: PluginClock
 
-    public init(instance: String, dataDirectory: String, settings: [String: String], logger: Logger) {
+    public init(instance: String, dataDirectory: String, settings: [String: String], logger: Logger, clock: PluginClock = .real) {
         self.instance = instance
         self.dataDirectory = dataDirectory
         self.settings = settings
         self.logger = logger
+        self.clock = clock
     }
 }
 
@@ -107,7 +111,17 @@ public enum PluginMain {
         let dataDirectory = "\(environment["XUNFANG_DATA_DIR"] ?? "data")/\(manifest.name)"
         try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let endpoint = parseEndpoint(environment["XUNFANG_BUS"] ?? "data/bus.sock")
-        let context = PluginContext(instance: instance, dataDirectory: dataDirectory, settings: environment, logger: logger)
+        let clock: PluginClock
+        do {
+            clock = try PluginClock.from(environment: environment)
+        } catch {
+            logger.critical("\(error)")
+            exit(configurationErrorStatus)
+        }
+        if clock.isSimulated {
+            logger.warning("running on a harness's simulated clock, \(clock.factor) times as fast: not for a county's real work")
+        }
+        let context = PluginContext(instance: instance, dataDirectory: dataDirectory, settings: environment, logger: logger, clock: clock)
         do {
             let plugin = try P(context: context)
             let client = BusClient(transport: .socket(endpoint), manifest: manifest, instance: instance, credential: credential, logger: logger)

@@ -41,6 +41,7 @@ struct ConfigTests {
         ("plugins:\n  - name: a\n    acl:\n      publish: [\"a..b\"]\n", "plugins[0].acl.publish", 4),
         ("plugins:\n  - name: a\n    credential: short\n", "plugins[0].credential", 3),
         ("plugins:\n  - name: a\n  - name: a\n", "plugins[1].name", 3),
+        ("plugins:\n  - name: a\n    env: { XUNFANG_CLOCK: \"simulated:1:1:60\" }\n", "plugins[0].env.XUNFANG_CLOCK", 3),
     ])
     func errors(yaml: String, key: String, line: Int) {
         do {

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import XunfangBus
 import XunfangBusServer
 import XunfangConfig
+import XunfangPluginKit
 import XunfangSupervisor
 
 struct BusCommand: AsyncParsableCommand {
@@ -32,6 +33,7 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
     @Option(help: "Where the plugin executables are (default: beside xunfang).")
     var binDir: String?
+    @Option(help: .hidden) var simulatedClock: String?
 
     func run() async throws {
         let config = try options.load()
@@ -40,6 +42,13 @@ struct UpCommand: AsyncParsableCommand {
         let server = BusServer(config: config, credentials: credentials, logger: Logger(label: "xunfang.bus"))
         let addresses = try await server.start()
         let binDirectory = binDir ?? executableDirectory()
+        // Only `xunfang harness` runs a stack on simulated time; a clock left in the shell's
+        // environment is not passed on.
+        unsetenv(PluginClock.environmentKey)
+        if let simulatedClock {
+            let clock = try PluginClock.from(environment: [PluginClock.environmentKey: simulatedClock])
+            logger.warning("SIMULATED CLOCK: every plugin runs \(clock.factor) times as fast, for xunfang harness; not for a county's real work")
+        }
         var processes: [SupervisedProcess] = []
         for plugin in config.enabledPlugins {
             let path = plugin.executableName.contains("/") ? plugin.executableName : "\(binDirectory)/\(plugin.executableName)"
@@ -53,6 +62,7 @@ struct UpCommand: AsyncParsableCommand {
             environment["XUNFANG_CREDENTIAL"] = credentials[plugin.name]
             environment["XUNFANG_INSTANCE"] = plugin.name
             environment["XUNFANG_DATA_DIR"] = config.dataDirectory
+            if let simulatedClock { environment[PluginClock.environmentKey] = simulatedClock }
             processes.append(SupervisedProcess(name: plugin.name, executablePath: path, arguments: plugin.arguments, environment: environment))
         }
         logger.info("stack up", metadata: ["xunfang.county": "\(config.county)", "xunfang.socket": "\(addresses.socketPath)",

@@ -64,7 +64,8 @@ public struct CheckpointControlPlugin: Plugin {
             throw SettingError("CHECKPOINT_CONTAINMENT_SECONDS is \"\(interval)\"; use 1 to 10")
         }
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
-                      dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds), logger: context.logger)
+                      dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds), logger: context.logger,
+                      now: context.clock.now)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.

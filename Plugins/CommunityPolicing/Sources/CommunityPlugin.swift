@@ -97,7 +97,7 @@ public struct CommunityPlugin: Plugin {
             sms = SmsGatewaySetting(endpoint: try SmsGatewayEndpoint(gateway), token: try context.secret(fromFileIn: "COMMUNITY_SMS_TOKEN_FILE"))
         }
         try self.init(dataDirectory: context.dataDirectory, keyFile: keyFile, policy: policy, notifier: try OutboxDirectoryNotifier(directory: outbox),
-                      sms: sms, logger: context.logger, demoLedger: demoLedger)
+                      sms: sms, logger: context.logger, demoLedger: demoLedger, now: context.clock.now)
         tips.trustedReliability = try context.number("COMMUNITY_TRUSTED_RELIABILITY", in: 0.5...1, default: 0.9, unit: "")
         tips.blurMetres = try context.number("COMMUNITY_TIP_BLUR_METRES", in: 100...5_000, default: 500, unit: "metres")
         duty.grace = Int64(try context.number("COMMUNITY_DUTY_GRACE_HOURS", in: 0...168, default: 24, unit: "hours") * 3_600_000)

@@ -31,6 +31,7 @@ public struct ConsolePlugin: Plugin {
     var demoOfficers = false
     var leaflet = "/usr/share/javascript/leaflet"
     var tls: TLSConfiguration?
+    var clock = PluginClock.real
     var logger = Logger(label: "console")
 
     /// Settings:
@@ -52,6 +53,7 @@ public struct ConsolePlugin: Plugin {
         demoOfficers = try context.isOn("CONSOLE_DEMO_OFFICERS", default: false)
         leaflet = context.settings["CONSOLE_LEAFLET"] ?? leaflet
         logger = context.logger
+        clock = context.clock
     }
 
     init(dataDirectory: String) throws {
@@ -91,7 +93,7 @@ public struct ConsolePlugin: Plugin {
         if demoOfficers { try seedDemoOfficers() }
         let feed = LiveFeed()
         let server = ConsoleServer(store: store, sessions: Sessions(idleMinutes: sessionMinutes), desk: Desk(bus: bus), feed: feed, leaflet: leaflet,
-                                   secure: tls != nil, now: { Int64(Date().timeIntervalSince1970 * 1_000) })
+                                   secure: tls != nil, now: clock.now)
         let app = Application(router: server.router(), server: try server.httpServer(tls: tls),
                               configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
         logger.info("console listening", metadata: ["xunfang.url": "\(tls == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(port)/"])

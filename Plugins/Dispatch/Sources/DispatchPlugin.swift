@@ -87,7 +87,7 @@ public struct DispatchPlugin: Plugin {
         }
         let autoMoveUp = try context.isOn("DISPATCH_AUTO_MOVE_UP", default: true)
         let outside = try context.number("DISPATCH_ACCEPT_OUTSIDE_METRES", in: 0...50_000, default: 0, unit: "metres")
-        desk = try Desk(store: store, clock: SystemDispatchClock(), logger: context.logger, demoCars: cars, settings: settings, autoMoveUp: autoMoveUp,
+        desk = try Desk(store: store, clock: context.clock, logger: context.logger, demoCars: cars, settings: settings, autoMoveUp: autoMoveUp,
                         roster: roster, retentionDays: Int(retentionDays), acceptOutsideMetres: outside)
     }
 
@@ -155,6 +155,9 @@ public struct DispatchPlugin: Plugin {
         }
     }
 }
+
+/// A harness run's simulated clock drives ack deadlines, return times and KPIs alike.
+extension PluginClock: DispatchClock {}
 
 public struct SystemDispatchClock: DispatchClock {
     public init() {}

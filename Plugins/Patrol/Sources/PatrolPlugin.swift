@@ -68,6 +68,8 @@ public struct PatrolPlugin: Plugin {
     /// `PATROL_MATCH` on: tracks matched to `PATROL_ROADS` as the fixes come in.
     var matching: TrackMatching?
     var logger = Logger(label: "patrol")
+    /// The county's time: a harness run's simulated clock moves shifts and reports with it.
+    var clock = PluginClock.real
 
     /// Settings:
     /// - `PATROL_PATTERN` (a `Pattern` as protobuf JSON; default the documents' four teams in
@@ -94,7 +96,8 @@ public struct PatrolPlugin: Plugin {
     /// - `PATROL_ROADS` (a road graph file from `xunfang geo import-osm`; default the demo
     ///   county's roads): the roads tracks are matched to.
     public init(context: PluginContext) throws {
-        try self.init(dataDirectory: context.dataDirectory, rotation: try Self.rotation(context.settings["PATROL_PATTERN"] ?? ""))
+        try self.init(dataDirectory: context.dataDirectory, rotation: try Self.rotation(context.settings["PATROL_PATTERN"] ?? ""), now: context.clock.now)
+        clock = context.clock
         demoTeams = try context.isOn("PATROL_DEMO_TEAMS", default: false)
         drivesDispatch = try context.isOn("PATROL_DRIVES_DISPATCH", default: true)
         assignsUnits = try context.isOn("PATROL_ASSIGNMENTS", default: true)
@@ -260,7 +263,7 @@ public struct PatrolPlugin: Plugin {
             } catch {
                 logger.warning("closed shifts not judged this pass", metadata: ["xunfang.error": "\(error)"])
             }
-            try? await Task.sleep(for: wait)
+            try? await clock.sleep(for: wait)
         }
     }
 

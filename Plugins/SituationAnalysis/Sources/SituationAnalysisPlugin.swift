@@ -51,7 +51,7 @@ public struct SituationAnalysisPlugin: Plugin {
         guard days == days.rounded() else { throw SettingError("SITUATION_DEMO_HISTORY_DAYS is \(days); use whole days from 0 (none) to 3660") }
         demoHistoryDays = days > 0 ? Int64(days) : nil
         let store = try HistoryStore(path: "\(context.dataDirectory)/situation.sqlite")
-        analyst = Analyst(store: store, logger: context.logger, now: { Int64(Date().timeIntervalSince1970 * 1_000) },
+        analyst = Analyst(store: store, logger: context.logger, now: context.clock.now,
                           rule: try ColourRule(settings: context.settings))
         dailyCheck = .seconds(30)
     }

@@ -29,6 +29,8 @@ struct Simulator: Sendable {
     let settings: Simulation.Settings
     let interval: Duration
     let logger: Logger
+    /// The officers' time: a harness run's simulated clock moves them as fast as it runs.
+    var clock = PluginClock.real
 
     /// From the `TERMINAL_*` settings (see TerminalPlugin).
     init(context: PluginContext) throws {
@@ -45,6 +47,7 @@ struct Simulator: Sendable {
         }
         let interval = try context.number("TERMINAL_INTERVAL_SECONDS", in: 1...60, default: 5, unit: "seconds")
         self.init(map: RoadMap(graph: graph), settings: settings, interval: .seconds(interval), logger: context.logger)
+        clock = context.clock
     }
 
     init(map: RoadMap, settings: Simulation.Settings, interval: Duration, logger: Logger) {
@@ -72,13 +75,11 @@ struct Simulator: Sendable {
         }
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
-
     /// Orders into the simulation; an order whose deadline passed while this was down, and
     /// an alert for information only, are taken and let be.
     func takeOrders(_ bus: BusClient, _ simulation: Shared) async throws {
         try await bus.consume(Self.orders, as: Xunfang_Dispatch_V1_Order.self, durable: Self.orderConsumer) { order, _ in
-            let now = Self.now()
+            let now = clock.now()
             if !order.incidentID.isEmpty, order.ackDeadline == 0 || order.ackDeadline > now {
                 let scene = GeoPoint(longitude: order.incident.location.longitude, latitude: order.incident.location.latitude)
                 _ = simulation.withLock {
@@ -94,7 +95,7 @@ struct Simulator: Sendable {
     /// in turn and makes its dosage stops.
     func takeAssignments(_ bus: BusClient, _ simulation: Shared) async throws {
         try await bus.consume(Self.assignments, as: Xunfang_Patrol_V1_Assignment.self, durable: Self.assignmentConsumer) { assignment, _ in
-            guard assignment.shiftEnd > Self.now() else { return }
+            guard assignment.shiftEnd > clock.now() else { return }
             func point(_ position: Xunfang_GridModel_V1_Position) -> GeoPoint { GeoPoint(longitude: position.longitude, latitude: position.latitude) }
             let targets = assignment.points.map { [point($0.position)] } + assignment.lines.map { $0.path.isEmpty ? [point($0.position)] : $0.path.map(point) }
             let checkIns = assignment.points.map { Optional($0.siteID) } + assignment.lines.map { _ in nil as String? }
@@ -105,9 +106,9 @@ struct Simulator: Sendable {
 
     /// Every `interval`: the roster kept, every unit moved, fixes reported, actions pressed.
     func drive(_ bus: BusClient, _ simulation: Shared) async throws {
-        var homes: [String: GeoPoint] = [:], readAt: Int64 = 0, last = Self.now()
+        var homes: [String: GeoPoint] = [:], readAt: Int64 = 0, last = clock.now()
         while !Task.isCancelled {
-            let now = Self.now()
+            let now = clock.now()
             if now - readAt >= Self.rosterEvery {
                 do {
                     homes = try await onDutyHomes(bus)
@@ -128,7 +129,7 @@ struct Simulator: Sendable {
                 if case .checkIn = action { continue }
                 simulation.withLock { $0.abandon(callSign, refused: action) }
             }
-            try? await Task.sleep(for: interval)
+            try? await clock.sleep(for: interval)
         }
     }
 
