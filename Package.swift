@@ -208,7 +208,7 @@ let package = Package(
         .executableTarget(
             name: "XunfangCLI",
             dependencies: [
-                "XunfangGeo", "XunfangExact",
+                "XunfangGeo", "XunfangExact", "XunfangHarness", "DispatchContract", "SituationAnalysisContract",
                 "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
@@ -455,6 +455,19 @@ let package = Package(
         // MARK: - Integration
 
         // Headless Chromium over the DevTools protocol, for the console's tests and benchmark.
+        // The integration harness's logic: scenarios, calls, checks (the CLI runs it; no plugin links it).
+        .target(
+            name: "XunfangHarness",
+            dependencies: ["XunfangPluginKit", .product(name: "Yams", package: "Yams")],
+            path: "Modules/XunfangHarness",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangHarnessTests",
+            dependencies: ["XunfangHarness", "XunfangPluginKit"],
+            path: "Tests/XunfangHarnessTests",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "XunfangBrowser",
             dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket"), logging, nioCore],

@@ -9,7 +9,7 @@ struct Xunfang: AsyncParsableCommand {
         abstract: "Xunfang (巡防): county patrol command platform — bus, plugins, tools.",
         discussion: pluginCommandsHelp(),
         subcommands: [UpCommand.self, BusCommand.self, BuildCommand.self, PluginCommand.self, CtlCommand.self, BenchCommand.self, GeoCommand.self,
-                      BackupCommand.self, RestoreCommand.self])
+                      BackupCommand.self, RestoreCommand.self, HarnessCommand.self])
 
     /// The installed plugins' commands: `xunfang NAME ARGS...` runs `xunfang-plugin-NAME ARGS...`.
     static func pluginCommandsHelp() -> String {

@@ -1,0 +1,194 @@
+import Foundation
+
+/// What a run saw, gathered by the runner; the checks and the report are drawn from it alone.
+public struct RunFacts: Sendable, Codable {
+    public struct CallOutcome: Sendable, Codable {
+        public var call: Call
+        /// The incident Dispatch made of it ("" when it never took the call).
+        public var incident: String
+        public var linked: Bool
+        public var intakeAttempts: Int
+        /// The last refusal when no unit could be assigned.
+        public var assignError: String
+
+        public init(call: Call, incident: String = "", linked: Bool = false, intakeAttempts: Int = 0, assignError: String = "") {
+            self.call = call
+            self.incident = incident
+            self.linked = linked
+            self.intakeAttempts = intakeAttempts
+            self.assignError = assignError
+        }
+    }
+
+    /// An incident as Dispatch lists it at the end.
+    public struct Incident: Sendable, Codable {
+        public var id: String
+        public var linked: Bool
+        public var received: Int64
+        public var dispatched: Int64
+        public var onScene: Int64
+        public var note: String
+        public var escalated: Bool
+        public var station: String
+
+        public init(id: String, linked: Bool, received: Int64, dispatched: Int64, onScene: Int64, note: String, escalated: Bool, station: String) {
+            self.id = id
+            self.linked = linked
+            self.received = received
+            self.dispatched = dispatched
+            self.onScene = onScene
+            self.note = note
+            self.escalated = escalated
+            self.station = station
+        }
+    }
+
+    /// One process of the stack over the run.
+    public struct Process: Sendable, Codable {
+        public var name: String
+        public var kills: Int
+        public var restarts: Int
+        public var maxRssMegabytes: Double
+
+        public init(name: String, kills: Int = 0, restarts: Int = 0, maxRssMegabytes: Double = 0) {
+            self.name = name
+            self.kills = kills
+            self.restarts = restarts
+            self.maxRssMegabytes = maxRssMegabytes
+        }
+
+        public var unexpectedRestarts: Int { max(0, restarts - kills) }
+    }
+
+    /// A fault as it happened: when (simulated), what, and when the plugin was back.
+    public struct Fault: Sendable, Codable {
+        public var at: Int64
+        public var plugin: String
+        public var pid: Int32
+        /// Simulated ms when it was serving again; 0 when it never came back.
+        public var recoveredAt: Int64
+
+        public init(at: Int64, plugin: String, pid: Int32, recoveredAt: Int64 = 0) {
+            self.at = at
+            self.plugin = plugin
+            self.pid = pid
+            self.recoveredAt = recoveredAt
+        }
+    }
+
+    public var scenario: Scenario
+    public var seed: UInt64
+    public var calls: [CallOutcome]
+    public var incidents: [Incident]
+    /// Situation's count of incidents received in the calls' window (nil when it does not run).
+    public var situationTotal: Int?
+    public var processes: [Process]
+    public var faults: [Fault]
+    public var wallSeconds: Double
+    public var simulatedSeconds: Double
+
+    public init(scenario: Scenario, seed: UInt64, calls: [CallOutcome], incidents: [Incident], situationTotal: Int?, processes: [Process],
+                faults: [Fault], wallSeconds: Double, simulatedSeconds: Double) {
+        self.scenario = scenario
+        self.seed = seed
+        self.calls = calls
+        self.incidents = incidents
+        self.situationTotal = situationTotal
+        self.processes = processes
+        self.faults = faults
+        self.wallSeconds = wallSeconds
+        self.simulatedSeconds = simulatedSeconds
+    }
+}
+
+/// One assertion at the end of a run: passed or not, and what was seen.
+public struct Check: Sendable, Codable, Equatable {
+    public var name: String
+    public var passed: Bool
+    public var detail: String
+
+    public init(_ name: String, _ passed: Bool, _ detail: String) {
+        self.name = name
+        self.passed = passed
+        self.detail = detail
+    }
+}
+
+/// The checks a run is judged by.
+public enum Verdict {
+    public static func checks(_ facts: RunFacts) -> [Check] {
+        var checks = [storedOnce(facts), dispatchedOrExplained(facts)]
+        if let total = facts.situationTotal { checks.append(situationOnce(facts, total: total)) }
+        let shares = responseShares(facts)
+        for (minutes, expected) in [(1, facts.scenario.expect.within1Minute), (3, facts.scenario.expect.within3Minutes), (5, facts.scenario.expect.within5Minutes)] {
+            let share = shares[minutes] ?? 0
+            let detail = "\(percent(share)) of \(answered(facts).count) calls had a unit on scene within \(minutes) min"
+            checks.append(expected.map { Check("on scene within \(minutes) min", share >= $0, detail + " (at least \(percent($0)) expected)") }
+                          ?? Check("on scene within \(minutes) min", true, detail + " (not judged)"))
+        }
+        let recovered = facts.faults.filter { $0.recoveredAt > 0 }.count
+        checks.append(Check("every killed plugin came back", recovered == facts.faults.count,
+                            "\(recovered) of \(facts.faults.count) serving again" + facts.faults.map { fault in
+                                fault.recoveredAt > 0 ? "; \(fault.plugin) in \(seconds(fault.recoveredAt - fault.at)) simulated" : "; \(fault.plugin) never"
+                            }.joined()))
+        let unexpected = facts.processes.map(\.unexpectedRestarts).reduce(0, +)
+        checks.append(Check("no unexpected restarts", unexpected <= (facts.scenario.expect.unexpectedRestarts ?? 0),
+                            unexpected == 0 ? "none" : facts.processes.filter { $0.unexpectedRestarts > 0 }.map { "\($0.name) \($0.unexpectedRestarts)" }.joined(separator: ", ")))
+        if let limit = facts.scenario.expect.maxRssMegabytes {
+            let largest = facts.processes.max { $0.maxRssMegabytes < $1.maxRssMegabytes }
+            checks.append(Check("memory bounded", (largest?.maxRssMegabytes ?? 0) <= limit,
+                                "largest \(largest.map { "\($0.name) \(Int($0.maxRssMegabytes)) MB" } ?? "-") (at most \(Int(limit)) MB)"))
+        }
+        return checks
+    }
+
+    /// Every call became exactly one incident, and Dispatch holds nothing else.
+    static func storedOnce(_ facts: RunFacts) -> Check {
+        let taken = facts.calls.filter { !$0.incident.isEmpty }
+        var listed: [String: Int] = [:]
+        for incident in facts.incidents { listed[incident.id, default: 0] += 1 }
+        let missing = taken.filter { listed[$0.incident] == nil }.map(\.incident)
+        let twice = listed.filter { $0.value > 1 }.map(\.key)
+        let shared = Dictionary(grouping: taken, by: \.incident).filter { $0.value.count > 1 }.map(\.key)
+        let extra = Set(listed.keys).subtracting(taken.map(\.incident))
+        let untaken = facts.calls.count - taken.count
+        let passed = untaken == 0 && missing.isEmpty && twice.isEmpty && shared.isEmpty && extra.isEmpty
+        var detail = "\(facts.calls.count) calls, \(taken.count) taken, \(facts.incidents.count) incidents in Dispatch"
+        if untaken > 0 { detail += "; \(untaken) never taken" }
+        if !missing.isEmpty { detail += "; missing \(missing.prefix(5).joined(separator: ", "))" }
+        if !twice.isEmpty || !shared.isEmpty { detail += "; stored twice \((twice + shared).prefix(5).joined(separator: ", "))" }
+        if !extra.isEmpty { detail += "; not from a call \(extra.sorted().prefix(5).joined(separator: ", "))" }
+        return Check("every call stored exactly once in Dispatch", passed, detail)
+    }
+
+    /// Calls that are incidents of their own (not joined to another).
+    static func answered(_ facts: RunFacts) -> [RunFacts.Incident] { facts.incidents.filter { !$0.linked } }
+
+    static func dispatchedOrExplained(_ facts: RunFacts) -> Check {
+        let errors = Dictionary(facts.calls.map { ($0.incident, $0.assignError) }, uniquingKeysWith: { first, _ in first })
+        let own = answered(facts)
+        let dispatched = own.filter { $0.dispatched > 0 }.count
+        let silent = own.filter { $0.dispatched == 0 && $0.note.isEmpty && !$0.escalated && (errors[$0.id] ?? "").isEmpty }
+        return Check("every incident dispatched or explained", silent.isEmpty,
+                     "\(dispatched) of \(own.count) dispatched, \(own.count - dispatched - silent.count) explained" + (silent.isEmpty ? "" : "; silent \(silent.prefix(5).map(\.id).joined(separator: ", "))"))
+    }
+
+    static func situationOnce(_ facts: RunFacts, total: Int) -> Check {
+        let own = answered(facts).count
+        return Check("every incident recorded once by Situation", total == own, "Situation counts \(total), Dispatch has \(own) (linked calls aside)")
+    }
+
+    /// Share of calls (linked aside) with a unit on scene within 1, 3 and 5 minutes.
+    public static func responseShares(_ facts: RunFacts) -> [Int: Double] {
+        let own = answered(facts)
+        var shares: [Int: Double] = [:]
+        for minutes in [1, 3, 5] {
+            let within = own.filter { $0.onScene > 0 && $0.onScene - $0.received <= Int64(minutes) * 60_000 }.count
+            shares[minutes] = own.isEmpty ? 0 : Double(within) / Double(own.count)
+        }
+        return shares
+    }
+
+    static func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
+    static func seconds(_ milliseconds: Int64) -> String { "\(milliseconds / 1_000) s" }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import XunfangHarness
+import XunfangPluginKit
+
+@Suite("The harness's scenarios, calls and checks")
+struct HarnessTests {
+    static let minimal = """
+    name: t
+    start: "2026-11-06 20:00"
+    hours: 1
+    plugins: [grid-model, dispatch, terminal]
+    faults:
+      - { at_minutes: 5, kill: terminal }
+    expect: { within_5_minutes: 0.9 }
+    """
+
+    @Test("a scenario is read with its defaults; a misspelt key, a bad value or a fault on a plugin not started is refused by name")
+    func scenarios() throws {
+        let scenario = try Scenario.parse(yaml: Self.minimal)
+        #expect(scenario.factor == 60 && scenario.seed == 1 && scenario.callsScale == 1 && scenario.faults.first?.kill == "terminal")
+        #expect(scenario.startMilliseconds == ChinaTime.parse("2026-11-06 20:00") && scenario.endMilliseconds == scenario.startMilliseconds! + 3_600_000)
+        for (text, says) in [
+            (Self.minimal + "\nwarmup_minutes: 3", "warmup_minutes is not a scenario key"),
+            (Self.minimal.replacingOccurrences(of: "at_minutes", with: "at"), "faults[0].at is not a scenario key"),
+            (Self.minimal.replacingOccurrences(of: "hours: 1", with: "hours: 400"), "hours: 400.0 is not 0.1 to 168"),
+            (Self.minimal.replacingOccurrences(of: "2026-11-06 20:00", with: "next friday"), "start: \"next friday\" is not yyyy-mm-dd hh:mm"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: patrol"), "faults: patrol is killed but not in plugins"),
+            (Self.minimal.replacingOccurrences(of: "grid-model, ", with: ""), "plugins: grid-model is needed"),
+            (Self.minimal.replacingOccurrences(of: "terminal]", with: "termnal]"), "plugin \"termnal\" is not one of"),
+            (Self.minimal.replacingOccurrences(of: "0.9", with: "90"), "a share must be 0 to 1"),
+            (Self.minimal.replacingOccurrences(of: "hours: 1\n", with: ""), "hours is missing"),
+        ] {
+            #expect {
+                _ = try Scenario.parse(yaml: text)
+            } throws: { error in
+                (error as? HarnessError)?.description.contains(says) == true
+            }
+        }
+    }
+
+    @Test("the scenarios in scenarios/ all read")
+    func shipped() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scenarios").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 3, "\(files)")
+        for file in files { _ = try Scenario.load(path: "\(directory)/\(file)") }
+    }
+
+    static func history(_ count: Int, from: Int64, every: Int64) -> [Call] {
+        (0..<count).map { Call(id: "D-\($0)", at: from + Int64($0) * every, type: "theft", longitude: 104.28, latitude: 30.97) }
+    }
+
+    @Test("calls: the window only, in time order with the harness's ids; the scale adds whole histories and a seeded share of one more; a bad row is named by its line")
+    func calls() throws {
+        let start = ChinaTime.parse("2026-11-06 20:00")!
+        let first = Self.history(100, from: start - 3_600_000, every: 60_000), second = Self.history(100, from: start - 3_600_000 + 30_000, every: 60_000)
+        let one = Calls.select([first], from: start, to: start + 3_600_000, scale: 1, seed: 7)
+        #expect(one.count == 40 && one.allSatisfy { $0.at >= start && $0.at < start + 3_600_000 })
+        #expect(one.map(\.id) == (1...40).map { "H7-\($0)" })
+        let half = Calls.select([first, second], from: start, to: start + 3_600_000, scale: 1.5, seed: 7)
+        #expect(half.count > 50 && half.count < 75, "40 and about half of 40: \(half.count)")
+        #expect(half.map(\.at) == half.map(\.at).sorted())
+        #expect(Calls.select([first, second], from: start, to: start + 3_600_000, scale: 1.5, seed: 7) == half, "the same seed, the same calls")
+        #expect(Calls.draws(for: 1.5) == 2 && Calls.draws(for: 3) == 3)
+        #expect(Calls.days(from: start, to: start + 6 * 3_600_000) == ChinaTime.dayNumber(start)...ChinaTime.dayNumber(start) + 1)
+
+        let parsed = try Calls.parse(csv: "id,time,type,lon,lat,place_type\nDEMO-1,2026-11-06 20:01:02,fight,104.1,30.9,street\n")
+        #expect(parsed == [Call(id: "DEMO-1", at: start + 62_000, type: "fight", longitude: 104.1, latitude: 30.9)])
+        #expect {
+            _ = try Calls.parse(csv: "id,time,type,lon,lat\nA,2026-11-06 20:01:02,fight,104.1,30.9\nB,yesterday,fight,104.1,30.9\n")
+        } throws: { error in
+            (error as? HarnessError)?.description.hasPrefix("history line 3:") == true
+        }
+    }
+
+    @Test("the county: only the scenario's plugins with its settings over the demo's, the harness a client beside ctl")
+    func county() throws {
+        let demo = """
+        county: Demo
+        data_dir: data
+        bus: { socket: bus.sock, metrics: "127.0.0.1:9464" }
+        plugins:
+          - { name: grid-model, acl: { serve: ["*"] } }
+          - { name: dispatch, env: { DISPATCH_DEMO_CARS: "5" } }
+          - { name: terminal }
+          - { name: console }
+        clients:
+          - { name: ctl, acl: { call: ["*"] } }
+        """
+        let scenario = try Scenario.parse(yaml: Self.minimal + "\nenv:\n  dispatch: { DISPATCH_ACK_TIMEOUT_SECONDS: \"60\" }\n")
+        let yaml = try HarnessCounty.yaml(demo: demo, scenario: scenario, credential: "c0ffee-c0ffee-c0ffee-c0ffee")
+        #expect(yaml.contains("name: grid-model") && yaml.contains("name: terminal") && !yaml.contains("name: console"))
+        #expect(yaml.contains("DISPATCH_ACK_TIMEOUT_SECONDS: '60'") || yaml.contains("DISPATCH_ACK_TIMEOUT_SECONDS: \"60\""), "\(yaml)")
+        #expect(yaml.contains("DISPATCH_DEMO_CARS"), "the demo's own settings stay")
+        #expect(yaml.contains("name: harness") && yaml.contains("name: ctl") && !yaml.contains("9464"), "\(yaml)")
+    }
+
+    static func facts(_ scenario: Scenario) -> RunFacts {
+        let start = scenario.startMilliseconds!
+        let calls = (0..<4).map { RunFacts.CallOutcome(call: Call(id: "H1-\($0 + 1)", at: start + Int64($0) * 60_000, type: "theft", longitude: 104.2, latitude: 30.9),
+                                                       incident: "INC-00000\($0 + 1)", intakeAttempts: 1) }
+        let incidents = (0..<4).map { index in
+            RunFacts.Incident(id: "INC-00000\(index + 1)", linked: false, received: start + Int64(index) * 60_000, dispatched: start + Int64(index) * 60_000 + 5_000,
+                              onScene: start + Int64(index) * 60_000 + [90_000, 170_000, 250_000, 290_000][index], note: "", escalated: false, station: "S1")
+        }
+        return RunFacts(scenario: scenario, seed: 1, calls: calls, incidents: incidents, situationTotal: 4,
+                        processes: [RunFacts.Process(name: "terminal", kills: 1, restarts: 1, maxRssMegabytes: 40)],
+                        faults: [RunFacts.Fault(at: start + 300_000, plugin: "terminal", pid: 42, recoveredAt: start + 320_000)], wallSeconds: 60, simulatedSeconds: 3_600)
+    }
+
+    @Test("the checks: a clean run passes each; an incident stored twice, a call never taken, a silent incident, a late response, an extra restart or a plugin that never came back each fail their own check")
+    func checks() throws {
+        let scenario = try Scenario.parse(yaml: Self.minimal)
+        let clean = Self.facts(scenario)
+        let checks = Verdict.checks(clean)
+        #expect(checks.allSatisfy { $0.passed }, "\(checks.filter { !$0.passed })")
+        #expect(Verdict.responseShares(clean) == [1: 0, 3: 0.5, 5: 1])
+        func failing(_ change: (inout RunFacts) -> Void) -> [String] {
+            var facts = clean
+            change(&facts)
+            return Verdict.checks(facts).filter { !$0.passed }.map(\.name)
+        }
+        #expect(failing { $0.incidents.append($0.incidents[0]) }.contains("every call stored exactly once in Dispatch"))
+        #expect(failing { $0.calls[1].incident = "" }.contains("every call stored exactly once in Dispatch"))
+        #expect(failing { $0.incidents[2].dispatched = 0 } == ["every incident dispatched or explained"])
+        #expect(failing { $0.incidents[2].dispatched = 0; $0.incidents[2].note = "no unit with capability armed" }.isEmpty, "explained")
+        #expect(failing { $0.situationTotal = 3 } == ["every incident recorded once by Situation"])
+        #expect(failing { $0.incidents[3].onScene += 200_000 } == ["on scene within 5 min"])
+        #expect(failing { $0.processes[0].restarts = 2 } == ["no unexpected restarts"])
+        #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every killed plugin came back"])
+    }
+}

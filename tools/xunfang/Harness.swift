@@ -1,0 +1,372 @@
+import ArgumentParser
+import DispatchContract
+import Foundation
+import Logging
+import SituationAnalysisContract
+import Synchronization
+import XunfangHarness
+import XunfangPluginKit
+
+/// `xunfang harness`: the full stack as separate processes on the demo county, driven
+/// through a simulated day on one simulated clock, with faults, judged at the end.
+struct HarnessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harness", abstract: "Run a scenario against the whole stack on simulated time; judge and report it.",
+        subcommands: [HarnessRunCommand.self])
+}
+
+struct HarnessRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Start the stack on the scenario's simulated clock, make its calls, inject its faults, check and report (report.json in --out).")
+    @Argument(help: "The scenario, e.g. scenarios/ci-hour.yaml.") var scenario: String
+    @Option(help: "Seed for the calls (default the scenario's).") var seed: UInt64?
+    @Option(help: "Where the run's county, logs and report go (default harness-runs/NAME-SEED).") var out: String?
+    @Option(help: "Where the plugin executables are (default: beside xunfang).") var binDir: String?
+
+    func run() async throws {
+        let scenario = try Scenario.load(path: self.scenario)
+        let seed = seed ?? scenario.seed
+        let directory = out ?? "harness-runs/\(scenario.name)-\(seed)"
+        let runner = try HarnessRunner(scenario: scenario, seed: seed, directory: directory, binDirectory: binDir ?? executableDirectory())
+        let facts = try await runner.run()
+        let checks = Verdict.checks(facts)
+        try HarnessReport.write(facts: facts, checks: checks, to: "\(directory)/report.json")
+        print("xunfang harness \(scenario.name) (seed \(seed)): \(facts.calls.count) calls over \(scenario.hours) simulated hours in \(String(format: "%.0f", facts.wallSeconds)) s "
+              + "(\(String(format: "%.0f", facts.simulatedSeconds / max(facts.wallSeconds, 1))) simulated seconds a second)")
+        for check in checks { print("\(check.passed ? "✔" : "✘") \(check.name): \(check.detail)") }
+        print("report: \(directory)/report.json")
+        if checks.contains(where: { !$0.passed }) { throw ExitCode(1) }
+    }
+}
+
+/// The report file: the facts and the checks, as JSON.
+enum HarnessReport {
+    struct File: Codable {
+        var facts: RunFacts
+        var checks: [Check]
+        var passed: Bool
+    }
+
+    static func write(facts: RunFacts, checks: [Check], to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(File(facts: facts, checks: checks, passed: !checks.contains { !$0.passed })).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// One run: its processes, its clock, its calls and faults, and what it saw.
+struct HarnessRunner {
+    let scenario: Scenario
+    let seed: UInt64
+    let directory: String
+    let binDirectory: String
+    let credential: String
+    let quiet = Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(scenario: Scenario, seed: UInt64, directory: String, binDirectory: String) throws {
+        self.scenario = scenario
+        self.seed = seed
+        self.directory = directory
+        self.binDirectory = binDirectory
+        credential = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    var countyDirectory: String { "\(directory)/county" }
+
+    func run() async throws -> RunFacts {
+        let began = ContinuousClock.now
+        let calls = try makeCalls()
+        try FileManager.default.createDirectory(atPath: countyDirectory, withIntermediateDirectories: true)
+        try HarnessCounty.yaml(demo: DemoCounty.yaml, scenario: scenario, credential: credential)
+            .write(toFile: "\(countyDirectory)/county.yaml", atomically: true, encoding: .utf8)
+        // The clock reads the warm-up's start as the stack starts.
+        let clock = PluginClock(start: (scenario.startMilliseconds ?? 0) - Int64(scenario.warmUpMinutes * 60_000),
+                                origin: Int64(Date().timeIntervalSince1970 * 1_000), factor: scenario.factor)
+        let up = try startStack(clock: clock)
+        defer {
+            if up.isRunning {
+                up.terminate()
+                up.waitUntilExit()
+            }
+        }
+        let client = BusClient(transport: .socket(.unixSocket("\(countyDirectory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "0.1.0"),
+                               credential: credential, logger: quiet, callTimeout: .seconds(30))
+        try await PluginMain.connectWithRetry(client, logger: quiet)
+        let watch = ProcessWatch(parent: up.processIdentifier, plugins: scenario.plugins)
+        let watching = Task { await watch.run() }
+        defer { watching.cancel() }
+
+        let desk = CallDesk(client: client, clock: clock)
+        let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
+            group.addTask { await desk.take(calls) }
+            group.addTask { try await injectFaults(watch: watch, client: client, clock: clock); return [] }
+            var outcomes: [RunFacts.CallOutcome] = []
+            for try await part in group { outcomes += part }
+            return outcomes
+        }
+        try await clock.sleep(untilMilliseconds: scenario.endMilliseconds + Int64(scenario.drainMinutes * 60_000))
+        let incidents = try await listIncidents(client)
+        let situation = scenario.plugins.contains("situation") ? try? await situationTotal(client) : nil
+        watching.cancel()
+        await client.close()
+        up.terminate()
+        try await onOwnThread { up.waitUntilExit() }
+        let wall = (ContinuousClock.now - began).seconds
+        return RunFacts(scenario: scenario, seed: seed, calls: outcomes.sorted { $0.call.at < $1.call.at }, incidents: incidents, situationTotal: situation,
+                        processes: watch.processes(), faults: watch.faults(), wallSeconds: wall,
+                        simulatedSeconds: Double(clock.now() - clock.start) / 1_000)
+    }
+
+    /// The scenario's calls: the demo county's seeded history for its days, from Situation's
+    /// own generator (`xunfang situation demo-history`), one history per whole multiple of
+    /// the scale.
+    func makeCalls() throws -> [Call] {
+        guard let start = scenario.startMilliseconds else { return [] }
+        let days = Calls.days(from: start, to: scenario.endMilliseconds)
+        var draws: [[Call]] = []
+        for draw in 0..<Calls.draws(for: scenario.callsScale) {
+            let file = "\(directory)/history-\(draw).csv"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let status = try runTool("\(binDirectory)/xunfang-plugin-situation",
+                                     ["demo-history", "--days", "\(days.count)", "--end", ChinaTime.label(ofDay: days.upperBound), "--seed", "\(seed &+ UInt64(draw) &* 7_919)", "--out", file])
+            guard status == 0, let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw HarnessError("xunfang situation demo-history failed (status \(status)): is xunfang-plugin-situation built in \(binDirectory)?")
+            }
+            draws.append(try Calls.parse(csv: text))
+        }
+        return Calls.select(draws, from: start, to: scenario.endMilliseconds, scale: scenario.callsScale, seed: seed)
+    }
+
+    func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// `xunfang up` on the run's county with the simulated clock; its log in stack.log.
+    func startStack(clock: PluginClock) throws -> Process {
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: "\(binDirectory)/xunfang")
+        up.arguments = ["up", "--config", "county.yaml", "--bin-dir", binDirectory, "--simulated-clock", clock.encoded]
+        up.currentDirectoryURL = URL(fileURLWithPath: countyDirectory)
+        let log = "\(directory)/stack.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        up.standardOutput = handle
+        up.standardError = handle
+        try up.run()
+        return up
+    }
+
+    /// Each fault at its time: the plugin killed with SIGKILL, then watched until it serves again.
+    func injectFaults(watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+        guard let start = scenario.startMilliseconds else { return }
+        for fault in scenario.faults.sorted(by: { $0.atMinutes < $1.atMinutes }) {
+            try await clock.sleep(untilMilliseconds: start + Int64(fault.atMinutes * 60_000))
+            guard let pid = watch.kill(fault.kill, at: clock.now()) else { continue }
+            // Back when a new process of it has joined the bus again.
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(100))
+                if let now = try? await joined(fault.kill, client: client, other: pid, watch: watch, clock: clock) {
+                    watch.recovered(fault.kill, pid: pid, at: now, clock: clock)
+                    break
+                }
+            }
+        }
+    }
+
+    /// The plugin's new process is connected (the bus's own list of sessions).
+    func joined(_ plugin: String, client: BusClient, other pid: Int32, watch: ProcessWatch, clock: PluginClock) async throws -> Int64? {
+        guard let current = watch.pid(of: plugin), current != pid else { return nil }
+        let data = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8))
+        struct Stats: Decodable {
+            struct Session: Decodable { let instance: String }
+            let sessions: [Session]
+        }
+        let stats = try JSONDecoder().decode(Stats.self, from: data)
+        return stats.sessions.contains { $0.instance == plugin } ? clock.now() : nil
+    }
+
+    func listIncidents(_ client: BusClient) async throws -> [RunFacts.Incident] {
+        var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        request.limit = 10_000
+        let listed = try await client.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        return listed.incidents.map { incident in
+            RunFacts.Incident(id: incident.id, linked: incident.status == .linked, received: incident.times.received, dispatched: incident.times.dispatched,
+                              onScene: incident.times.onScene, note: incident.note, escalated: incident.escalatedAt > 0, station: incident.stationID)
+        }
+    }
+
+    func situationTotal(_ client: BusClient) async throws -> Int {
+        var request = Xunfang_Situation_V1_BreakdownRequest()
+        request.from = scenario.startMilliseconds ?? 0
+        request.to = scenario.endMilliseconds + 1
+        return Int(try await client.call("/xunfang.situation.v1.Situation/Breakdown", request, as: Xunfang_Situation_V1_BreakdownResponse.self).total)
+    }
+}
+
+/// The 110 desk of the simulated county: each call taken by Dispatch at its time (retried
+/// with the same id while Dispatch is down, so a retry never makes a second incident), and
+/// the best unit assigned; when no unit can be, asked again each simulated minute for half
+/// an hour, and the refusal kept as the explanation.
+struct CallDesk: Sendable {
+    let client: BusClient
+    let clock: PluginClock
+
+    func take(_ calls: [Call]) async -> [RunFacts.CallOutcome] {
+        await withTaskGroup(of: RunFacts.CallOutcome.self) { group in
+            for call in calls {
+                try? await clock.sleep(untilMilliseconds: call.at)
+                group.addTask { await handle(call) }
+            }
+            var outcomes: [RunFacts.CallOutcome] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+    }
+
+    func handle(_ call: Call) async -> RunFacts.CallOutcome {
+        var outcome = RunFacts.CallOutcome(call: call)
+        var request = Xunfang_Dispatch_V1_IntakeRequest()
+        request.typeCode = call.type
+        request.source = .call110
+        request.location.longitude = call.longitude
+        request.location.latitude = call.latitude
+        request.externalID = call.id
+        while outcome.incident.isEmpty, outcome.intakeAttempts < 600 {
+            outcome.intakeAttempts += 1
+            do {
+                let answer = try await client.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
+                outcome.incident = answer.incident.id
+                outcome.linked = answer.linked
+            } catch {
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        guard !outcome.incident.isEmpty, !outcome.linked else { return outcome }
+        var assign = Xunfang_Dispatch_V1_AssignRequest()
+        assign.incidentID = outcome.incident
+        for _ in 0..<30 {
+            do {
+                _ = try await client.call("/xunfang.dispatch.v1.Dispatch/Assign", assign, as: Xunfang_Dispatch_V1_AssignResponse.self)
+                outcome.assignError = ""
+                break
+            } catch let error as BusClientError {
+                outcome.assignError = error.message
+                // A lost answer may hide an assignment that was made: look before asking again.
+                if error.code == .unavailable || error.code == .deadlineExceeded, (try? await dispatched(outcome.incident)) == true { outcome.assignError = ""; break }
+                try? await clock.sleep(for: .seconds(60))
+            } catch {
+                outcome.assignError = "\(error)"
+                try? await clock.sleep(for: .seconds(60))
+            }
+        }
+        return outcome
+    }
+
+    func dispatched(_ incident: String) async throws -> Bool {
+        var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        request.limit = 10_000
+        let listed = try await client.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
+        return listed.incidents.first { $0.id == incident }.map { $0.times.dispatched > 0 } ?? false
+    }
+}
+
+/// The stack's processes, read from /proc every half second: each plugin's pid, its
+/// largest resident memory, restarts; and the kills the harness made.
+final class ProcessWatch: Sendable {
+    struct State {
+        var pids: [String: Int32] = [:]
+        var processes: [String: RunFacts.Process] = [:]
+        var faults: [RunFacts.Fault] = []
+    }
+
+    let parent: Int32
+    let plugins: [String]
+    private let state = Mutex(State())
+
+    init(parent: Int32, plugins: [String]) {
+        self.parent = parent
+        self.plugins = plugins
+        state.withLock { state in
+            for name in plugins + ["bus"] { state.processes[name] = RunFacts.Process(name: name) }
+        }
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            look()
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// One look at the bus's process and its children.
+    func look() {
+        let children = Self.children(of: parent)
+        let busMemory = Self.residentMegabytes(parent)
+        let memory = children.mapValues(Self.residentMegabytes)
+        state.withLock { state in
+            state.processes["bus"]?.maxRssMegabytes.formMax(busMemory)
+            for (name, pid) in children where plugins.contains(name) {
+                if let known = state.pids[name], known != pid { state.processes[name]?.restarts += 1 }
+                state.pids[name] = pid
+                state.processes[name]?.maxRssMegabytes.formMax(memory[name] ?? 0)
+            }
+        }
+    }
+
+    func pid(of plugin: String) -> Int32? {
+        look()
+        return state.withLock { $0.pids[plugin] }
+    }
+
+    /// SIGKILL to the plugin's process; its pid, or nil when it is not running.
+    func kill(_ plugin: String, at time: Int64) -> Int32? {
+        guard let pid = pid(of: plugin) else { return nil }
+        Foundation.kill(pid, SIGKILL)
+        state.withLock { state in
+            state.processes[plugin]?.kills += 1
+            state.faults.append(RunFacts.Fault(at: time, plugin: plugin, pid: pid))
+        }
+        return pid
+    }
+
+    func recovered(_ plugin: String, pid: Int32, at time: Int64, clock: PluginClock) {
+        state.withLock { state in
+            if let index = state.faults.lastIndex(where: { $0.plugin == plugin && $0.pid == pid }) { state.faults[index].recoveredAt = time }
+        }
+    }
+
+    func processes() -> [RunFacts.Process] { state.withLock { $0.processes.values.sorted { $0.name < $1.name } } }
+    func faults() -> [RunFacts.Fault] { state.withLock { $0.faults } }
+
+    /// The parent's children by plugin name (`xunfang-plugin-NAME`).
+    static func children(of parent: Int32) -> [String: Int32] {
+        var found: [String: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, Int32(fields[1]) == parent else { continue }
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0").first.map(String.init) ?? ""
+            let name = URL(fileURLWithPath: command).lastPathComponent
+            if name.hasPrefix("xunfang-plugin-") { found[String(name.dropFirst("xunfang-plugin-".count))] = pid }
+        }
+        return found
+    }
+
+    static func residentMegabytes(_ pid: Int32) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kilobytes / 1_024
+    }
+}
+
+extension Double {
+    mutating func formMax(_ other: Double) { self = Swift.max(self, other) }
+}
