@@ -37,7 +37,8 @@ public struct Scenario: Sendable, Codable, Equatable {
     public struct Fault: Sendable, Codable, Equatable {
         /// Simulated minutes after the first call.
         public var atMinutes: Double
-        /// `kill -9` of this plugin's process; the supervisor restarts it.
+        /// `kill -9` of this plugin's process (the supervisor restarts it), or of `bus`:
+        /// the bus and its supervisor, which the harness starts again on the same data.
         public var kill: String
 
         enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill }
@@ -127,14 +128,14 @@ public struct Scenario: Sendable, Codable, Equatable {
         guard (1...600).contains(factor) else { throw HarnessError("factor: \(factor) is not 1 to 600") }
         guard (0.1...5).contains(callsScale) else { throw HarnessError("calls_scale: \(callsScale) is not 0.1 to 5") }
         guard (0...120).contains(warmUpMinutes), (0...240).contains(drainMinutes) else { throw HarnessError("warm_up_minutes 0 to 120, drain_minutes 0 to 240") }
-        for plugin in plugins + Array(env.keys) + faults.map(\.kill) where !Self.knownPlugins.contains(plugin) {
+        for plugin in plugins + Array(env.keys) + faults.map(\.kill).filter({ $0 != "bus" }) where !Self.knownPlugins.contains(plugin) {
             throw HarnessError("plugin \"\(plugin)\" is not one of \(Self.knownPlugins.sorted().joined(separator: ", "))")
         }
         for required in ["grid-model", "dispatch"] where !plugins.contains(required) {
             throw HarnessError("plugins: \(required) is needed (the calls go to Dispatch, which places them with GridModel)")
         }
         for fault in faults {
-            guard plugins.contains(fault.kill) else { throw HarnessError("faults: \(fault.kill) is killed but not in plugins") }
+            guard plugins.contains(fault.kill) || fault.kill == "bus" else { throw HarnessError("faults: \(fault.kill) is killed but not in plugins") }
             guard fault.atMinutes >= 0, fault.atMinutes <= hours * 60 else { throw HarnessError("faults: at_minutes \(fault.atMinutes) is outside the \(hours) hours of calls") }
         }
         for share in [expect.within1Minute, expect.within3Minutes, expect.within5Minutes].compactMap({ $0 }) where !(0...1).contains(share) {

@@ -82,24 +82,19 @@ struct HarnessRunner {
         // The clock reads the warm-up's start as the stack starts.
         let clock = PluginClock(start: (scenario.startMilliseconds ?? 0) - Int64(scenario.warmUpMinutes * 60_000),
                                 origin: Int64(Date().timeIntervalSince1970 * 1_000), factor: scenario.factor)
-        let up = try startStack(clock: clock)
-        defer {
-            if up.isRunning {
-                up.terminate()
-                up.waitUntilExit()
-            }
-        }
+        let stack = try StackProcess { try startStack(clock: clock) }
+        defer { stack.stop() }
         let client = BusClient(transport: .socket(.unixSocket("\(countyDirectory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "0.1.0"),
                                credential: credential, logger: quiet, callTimeout: .seconds(30))
         try await PluginMain.connectWithRetry(client, logger: quiet)
-        let watch = ProcessWatch(parent: up.processIdentifier, plugins: scenario.plugins)
+        let watch = ProcessWatch(parent: stack.pid, plugins: scenario.plugins)
         let watching = Task { await watch.run() }
         defer { watching.cancel() }
 
         let desk = CallDesk(client: client, clock: clock)
         let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
             group.addTask { await desk.take(calls) }
-            group.addTask { try await injectFaults(watch: watch, client: client, clock: clock); return [] }
+            group.addTask { try await injectFaults(stack: stack, watch: watch, client: client, clock: clock); return [] }
             var outcomes: [RunFacts.CallOutcome] = []
             for try await part in group { outcomes += part }
             return outcomes
@@ -109,8 +104,7 @@ struct HarnessRunner {
         let situation = scenario.plugins.contains("situation") ? try? await situationTotal(client) : nil
         watching.cancel()
         await client.close()
-        up.terminate()
-        try await onOwnThread { up.waitUntilExit() }
+        try await onOwnThread { stack.stop() }
         let wall = (ContinuousClock.now - began).seconds
         return RunFacts(scenario: scenario, seed: seed, calls: outcomes.sorted { $0.call.at < $1.call.at }, incidents: incidents, situationTotal: situation,
                         processes: watch.processes(), faults: watch.faults(), wallSeconds: wall,
@@ -154,19 +148,26 @@ struct HarnessRunner {
         up.arguments = ["up", "--config", "county.yaml", "--bin-dir", binDirectory, "--simulated-clock", clock.encoded]
         up.currentDirectoryURL = URL(fileURLWithPath: countyDirectory)
         let log = "\(directory)/stack.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
         up.standardOutput = handle
         up.standardError = handle
         try up.run()
         return up
     }
 
-    /// Each fault at its time: the plugin killed with SIGKILL, then watched until it serves again.
-    func injectFaults(watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+    /// Each fault at its time: the plugin killed with SIGKILL, then watched until it serves
+    /// again; or the bus killed, started again on the same data, and watched until every
+    /// plugin has joined it.
+    func injectFaults(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
         guard let start = scenario.startMilliseconds else { return }
         for fault in scenario.faults.sorted(by: { $0.atMinutes < $1.atMinutes }) {
             try await clock.sleep(untilMilliseconds: start + Int64(fault.atMinutes * 60_000))
+            if fault.kill == "bus" {
+                try await crashBus(stack: stack, watch: watch, client: client, clock: clock)
+                continue
+            }
             guard let pid = watch.kill(fault.kill, at: clock.now()) else { continue }
             // Back when a new process of it has joined the bus again.
             while !Task.isCancelled {
@@ -179,16 +180,38 @@ struct HarnessRunner {
         }
     }
 
-    /// The plugin's new process is connected (the bus's own list of sessions).
-    func joined(_ plugin: String, client: BusClient, other pid: Int32, watch: ProcessWatch, clock: PluginClock) async throws -> Int64? {
-        guard let current = watch.pid(of: plugin), current != pid else { return nil }
-        let data = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8))
+    func crashBus(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+        let orphans = watch.pids()
+        let pid = stack.pid
+        watch.killedBus(pid: pid, at: clock.now())
+        try await onOwnThread { stack.kill() }
+        // Its plugins leave by themselves when their supervisor's pipe closes.
+        for _ in 0..<300 where orphans.contains(where: { FileManager.default.fileExists(atPath: "/proc/\($0)") }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        watch.reparent(try stack.restart())
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(200))
+            if let sessions = try? await sessions(client), Set(scenario.plugins).isSubset(of: sessions) {
+                watch.recovered("bus", pid: pid, at: clock.now(), clock: clock)
+                return
+            }
+        }
+    }
+
+    func sessions(_ client: BusClient) async throws -> Set<String> {
         struct Stats: Decodable {
             struct Session: Decodable { let instance: String }
             let sessions: [Session]
         }
-        let stats = try JSONDecoder().decode(Stats.self, from: data)
-        return stats.sessions.contains { $0.instance == plugin } ? clock.now() : nil
+        let data = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8))
+        return Set(try JSONDecoder().decode(Stats.self, from: data).sessions.map(\.instance))
+    }
+
+    /// The plugin's new process is connected (the bus's own list of sessions).
+    func joined(_ plugin: String, client: BusClient, other pid: Int32, watch: ProcessWatch, clock: PluginClock) async throws -> Int64? {
+        guard let current = watch.pid(of: plugin), current != pid else { return nil }
+        return try await sessions(client).contains(plugin) ? clock.now() : nil
     }
 
     func listIncidents(_ client: BusClient) async throws -> [RunFacts.Incident] {
@@ -280,18 +303,18 @@ struct CallDesk: Sendable {
 /// largest resident memory, restarts; and the kills the harness made.
 final class ProcessWatch: Sendable {
     struct State {
+        var parent: Int32
         var pids: [String: Int32] = [:]
         var processes: [String: RunFacts.Process] = [:]
         var faults: [RunFacts.Fault] = []
     }
 
-    let parent: Int32
     let plugins: [String]
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(parent: Int32, plugins: [String]) {
-        self.parent = parent
         self.plugins = plugins
+        state = Mutex(State(parent: parent))
         state.withLock { state in
             for name in plugins + ["bus"] { state.processes[name] = RunFacts.Process(name: name) }
         }
@@ -306,6 +329,7 @@ final class ProcessWatch: Sendable {
 
     /// One look at the bus's process and its children.
     func look() {
+        let parent = state.withLock { $0.parent }
         let children = Self.children(of: parent)
         let busMemory = Self.residentMegabytes(parent)
         let memory = children.mapValues(Self.residentMegabytes)
@@ -333,6 +357,26 @@ final class ProcessWatch: Sendable {
             state.faults.append(RunFacts.Fault(at: time, plugin: plugin, pid: pid))
         }
         return pid
+    }
+
+    func pids() -> [Int32] { state.withLock { Array($0.pids.values) + [$0.parent] } }
+
+    /// The bus killed: its fault, and its plugins' pids forgotten (their new ones are no restart).
+    func killedBus(pid: Int32, at time: Int64) {
+        state.withLock { state in
+            state.processes["bus"]?.kills += 1
+            state.faults.append(RunFacts.Fault(at: time, plugin: "bus", pid: pid))
+            state.pids = [:]
+        }
+    }
+
+    /// The bus started again as `pid`.
+    func reparent(_ pid: Int32) {
+        state.withLock { state in
+            state.parent = pid
+            state.processes["bus"]?.restarts += 1
+            state.pids = [:]
+        }
     }
 
     func recovered(_ plugin: String, pid: Int32, at time: Int64, clock: PluginClock) {
@@ -369,4 +413,38 @@ final class ProcessWatch: Sendable {
 
 extension Double {
     mutating func formMax(_ other: Double) { self = Swift.max(self, other) }
+}
+
+/// The stack's `xunfang up`: killed and started again for a bus fault, stopped at the end.
+final class StackProcess: Sendable {
+    private let process: Mutex<Process>
+    private let start: @Sendable () throws -> Process
+
+    init(start: @escaping @Sendable () throws -> Process) throws {
+        self.start = start
+        process = Mutex(try start())
+    }
+
+    var pid: Int32 { process.withLock { $0.processIdentifier } }
+
+    /// SIGKILL, then its exit reaped.
+    func kill() {
+        let current = process.withLock { $0 }
+        Foundation.kill(current.processIdentifier, SIGKILL)
+        current.waitUntilExit()
+    }
+
+    func restart() throws -> Int32 {
+        let next = try start()
+        process.withLock { $0 = next }
+        return next.processIdentifier
+    }
+
+    func stop() {
+        let current = process.withLock { $0 }
+        if current.isRunning {
+            current.terminate()
+            current.waitUntilExit()
+        }
+    }
 }
