@@ -458,7 +458,7 @@ let package = Package(
         // The integration harness's logic: scenarios, calls, checks (the CLI runs it; no plugin links it).
         .target(
             name: "XunfangHarness",
-            dependencies: ["XunfangPluginKit", .product(name: "Yams", package: "Yams")],
+            dependencies: ["XunfangPluginKit", "XunfangGeo", .product(name: "Yams", package: "Yams")],
             path: "Modules/XunfangHarness",
             swiftSettings: swiftSettings
         ),

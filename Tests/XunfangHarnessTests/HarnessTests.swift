@@ -130,4 +130,20 @@ struct HarnessTests {
         #expect(failing { $0.processes[0].restarts = 2 } == ["no unexpected restarts"])
         #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every killed plugin came back"])
     }
+
+    @Test("the HTML report: every check, the shifts and stations, the time-to-scene bars, the fault on the timeline, a dot per call; the same facts give the same page")
+    func page() throws {
+        let scenario = try Scenario.parse(yaml: Self.minimal)
+        var facts = Self.facts(scenario)
+        facts.incidents[3].onScene = 0
+        let checks = Verdict.checks(facts)
+        let page = HarnessPage.html(facts, checks)
+        #expect(page.contains("✘ failed") && page.contains("on scene within 5 min"))
+        for check in checks { #expect(page.contains(check.name.replacingOccurrences(of: "\"", with: "&quot;"))) }
+        #expect(page.contains("<td>全部 all</td><td>4</td><td>4</td><td>3</td><td>0%</td><td>50%</td><td>75%</td>"), "all calls: 4, 3 on scene, 2 within 3 min, 3 within 5")
+        #expect(page.contains("晚班 evening 16–24") && page.contains("派出所 S1"))
+        #expect(page.contains("✘ terminal"), "the kill on the timeline")
+        #expect(page.components(separatedBy: "<circle").count - 1 == 4)
+        #expect(HarnessPage.html(facts, checks) == page)
+    }
 }

@@ -17,7 +17,7 @@ struct HarnessCommand: AsyncParsableCommand {
 
 struct HarnessRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Start the stack on the scenario's simulated clock, make its calls, inject its faults, check and report (report.json in --out).")
+        commandName: "run", abstract: "Start the stack on the scenario's simulated clock, make its calls, inject its faults, check and report (report.json and report.html in --out).")
     @Argument(help: "The scenario, e.g. scenarios/ci-hour.yaml.") var scenario: String
     @Option(help: "Seed for the calls (default the scenario's).") var seed: UInt64?
     @Option(help: "Where the run's county, logs and report go (default harness-runs/NAME-SEED).") var out: String?
@@ -31,10 +31,11 @@ struct HarnessRunCommand: AsyncParsableCommand {
         let facts = try await runner.run()
         let checks = Verdict.checks(facts)
         try HarnessReport.write(facts: facts, checks: checks, to: "\(directory)/report.json")
+        try HarnessPage.html(facts, checks).write(toFile: "\(directory)/report.html", atomically: true, encoding: .utf8)
         print("xunfang harness \(scenario.name) (seed \(seed)): \(facts.calls.count) calls over \(scenario.hours) simulated hours in \(String(format: "%.0f", facts.wallSeconds)) s "
               + "(\(String(format: "%.0f", facts.simulatedSeconds / max(facts.wallSeconds, 1))) simulated seconds a second)")
         for check in checks { print("\(check.passed ? "✔" : "✘") \(check.name): \(check.detail)") }
-        print("report: \(directory)/report.json")
+        print("report: \(directory)/report.json, \(directory)/report.html")
         if checks.contains(where: { !$0.passed }) { throw ExitCode(1) }
     }
 }
