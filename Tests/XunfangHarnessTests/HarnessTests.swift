@@ -146,4 +146,31 @@ struct HarnessTests {
         #expect(page.components(separatedBy: "<circle").count - 1 == 4)
         #expect(HarnessPage.html(facts, checks) == page)
     }
+
+    @Test("comparing strategies: paired differences with Student's 95% interval; a clear difference is flagged, noise is not; the two must meet the same calls")
+    func comparison() throws {
+        #expect(Comparison.studentT975(degrees: 1) == 12.706 && Comparison.studentT975(degrees: 4) == 2.776)
+        let (mean, half) = Comparison.interval([1, 2, 3, 4, 5])
+        #expect(mean == 3 && abs(half - 2.776 * (2.5 / 5).squareRoot()) < 1e-9)
+        #expect(Comparison.interval([7]).halfWidth == .infinity)
+
+        let scenario = try Scenario.parse(yaml: Self.minimal)
+        func run(_ late: Int64) -> RunFacts {
+            var facts = Self.facts(scenario)
+            for index in facts.incidents.indices { facts.incidents[index].onScene += late }
+            return facts
+        }
+        // B gets there two minutes later on every seeded day: the 3-minute share falls.
+        let rows = Comparison.rows([(run(0), run(120_000)), (run(1_000), run(121_000)), (run(-1_000), run(119_000))])
+        let three = try #require(rows.first { $0.figure == "on scene within 3 min" })
+        #expect(three.a == 0.5 && three.b == 0 && three.differs)
+        let median = try #require(rows.first { $0.figure == "median minutes to scene" })
+        #expect(abs(median.difference - 2) < 1e-9 && median.differs)
+        let dispatched = try #require(rows.first { $0.figure == "dispatched share" })
+        #expect(dispatched.difference == 0 && !dispatched.differs)
+
+        var other = scenario
+        other.hours = 2
+        #expect(throws: HarnessError.self) { try Comparison.sameDay(scenario, other) }
+    }
 }

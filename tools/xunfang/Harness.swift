@@ -12,7 +12,48 @@ import XunfangPluginKit
 struct HarnessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harness", abstract: "Run a scenario against the whole stack on simulated time; judge and report it.",
-        subcommands: [HarnessRunCommand.self])
+        subcommands: [HarnessRunCommand.self, HarnessCompareCommand.self])
+}
+
+struct HarnessCompareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare", abstract: "Run two strategies on the same seeded days; each figure's difference (B − A) with its 95% interval over the seeds.")
+    @Argument(help: "Strategy A's scenario.") var a: String
+    @Argument(help: "Strategy B's scenario (same start, hours and calls_scale).") var b: String
+    @Option(help: "How many seeded days (2 to 30), from A's seed on.") var seeds: Int = 3
+    @Option(help: "Where the runs and compare.json go (default harness-runs/compare-A-B).") var out: String?
+    @Option(help: "Where the plugin executables are (default: beside xunfang).") var binDir: String?
+
+    func run() async throws {
+        let a = try Scenario.load(path: self.a), b = try Scenario.load(path: self.b)
+        try Comparison.sameDay(a, b)
+        guard (2...30).contains(seeds) else { throw ValidationError("--seeds must be 2 to 30") }
+        let directory = out ?? "harness-runs/compare-\(a.name)-\(b.name)"
+        var pairs: [(a: RunFacts, b: RunFacts)] = []
+        for seed in a.seed..<a.seed + UInt64(seeds) {
+            var pair: [RunFacts] = []
+            for scenario in [a, b] {
+                let run = "\(directory)/\(scenario.name)-\(seed)"
+                let facts = try await HarnessRunner(scenario: scenario, seed: seed, directory: run, binDirectory: binDir ?? executableDirectory()).run()
+                let checks = Verdict.checks(facts)
+                try HarnessReport.write(facts: facts, checks: checks, to: "\(run)/report.json")
+                try HarnessPage.html(facts, checks).write(toFile: "\(run)/report.html", atomically: true, encoding: .utf8)
+                print("\(scenario.name) seed \(seed): \(facts.calls.count) calls, \(checks.filter(\.passed).count) of \(checks.count) checks passed")
+                pair.append(facts)
+            }
+            pairs.append((pair[0], pair[1]))
+        }
+        let rows = Comparison.rows(pairs)
+        print("\nB − A over \(seeds) seeded days (95% interval); A = \(a.name), B = \(b.name)")
+        for row in rows {
+            print("\(row.figure.padding(toLength: 26, withPad: " ", startingAt: 0)) A \(String(format: "%7.3f", row.a))  B \(String(format: "%7.3f", row.b))  "
+                  + "B − A \(String(format: "%+7.3f", row.difference)) [\(String(format: "%+.3f", row.low)), \(String(format: "%+.3f", row.high))]\(row.differs ? "  differs" : "")")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(rows).write(to: URL(fileURLWithPath: "\(directory)/compare.json"))
+        print("compare: \(directory)/compare.json")
+    }
 }
 
 struct HarnessRunCommand: AsyncParsableCommand {
