@@ -44,7 +44,8 @@ public enum HarnessPage {
         for incident in facts.incidents where !incident.linked {
             let hour = ChinaTime.hour(incident.received)
             let shift = hour < 8 ? "夜班 night 00–08" : hour < 16 ? "白班 day 08–16" : "晚班 evening 16–24"
-            for key in ["全部 all", shift, "派出所 " + (incident.station.isEmpty ? "-" : incident.station)] {
+            let station = incident.station.isEmpty ? "-" : facts.names[incident.station] ?? incident.station
+            for key in ["全部 all", shift, "派出所 " + station] {
                 var row = rows[key] ?? Row()
                 row.calls += 1
                 if incident.dispatched > 0 { row.dispatched += 1 }
@@ -92,7 +93,7 @@ public enum HarnessPage {
         }.joined()
         let hours = stride(from: 0, through: Int(facts.scenario.hours), by: max(1, Int(facts.scenario.hours) / 12)).map { hour in
             let at = start + Int64(hour) * 3_600_000
-            return "<text x=\"\(x(at))\" y=\"125\" font-size=\"11\" text-anchor=\"middle\">\(ChinaTime.format(milliseconds: at).suffix(8).prefix(5))</text>"
+            return "<text x=\"\(x(at))\" y=\"125\" font-size=\"11\" text-anchor=\"middle\">\(String(format: "%02d:00", ChinaTime.hour(at)))</text>"
         }.joined()
         return "<svg width=\"\(Int(width))\" height=\"135\"><text x=\"2\" y=\"34\" font-size=\"11\">☎</text>\(calls)\(faults)\(hours)</svg>"
             + "<p>Blue: calls. Red: a process killed; green: until it served again.</p>"
@@ -100,7 +101,9 @@ public enum HarnessPage {
 
     static func map(_ facts: RunFacts) -> String {
         let points = facts.calls.map { GeoPoint(longitude: $0.call.longitude, latitude: $0.call.latitude) }
-        guard let frame = SVGFrame(covering: points, width: 600) else { return "<p>no calls</p>" }
+        let rings = facts.outlines.map { $0.compactMap { $0.count == 2 ? GeoPoint(longitude: $0[0], latitude: $0[1]) : nil } }
+        guard let frame = SVGFrame(covering: points + rings.joined(), width: 600) else { return "<p>no calls</p>" }
+        let grids = rings.isEmpty ? "" : "<path d=\"\(frame.path(rings, closed: true))\" fill=\"#eceff1\" stroke=\"#90a4ae\" stroke-width=\"0.6\"/>"
         let onScene = Dictionary(facts.incidents.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let dots = facts.calls.map { outcome -> String in
             let point = GeoPoint(longitude: outcome.call.longitude, latitude: outcome.call.latitude)
@@ -109,7 +112,7 @@ public enum HarnessPage {
             let colour = minutes <= 1 ? "#2e7d32" : minutes <= 3 ? "#9e9d24" : minutes <= 5 ? "#f9a825" : "#c62828"
             return "<circle cx=\"\(format(frame.x(point)))\" cy=\"\(format(frame.y(point)))\" r=\"4\" fill=\"\(colour)\"><title>\(escape(outcome.call.id)) \(escape(outcome.call.type))</title></circle>"
         }.joined()
-        return frame.open(label: "calls") + dots + "</svg><p>Each call, coloured by its time to scene: ≤ 1, ≤ 3, ≤ 5 minutes, later or never.</p>"
+        return frame.open(label: "calls") + grids + dots + "</svg><p>Each call, coloured by its time to scene: ≤ 1, ≤ 3, ≤ 5 minutes, later or never.</p>"
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -30,8 +30,10 @@ public struct RunFacts: Sendable, Codable {
         public var note: String
         public var escalated: Bool
         public var station: String
+        public var status: String
 
-        public init(id: String, linked: Bool, received: Int64, dispatched: Int64, onScene: Int64, note: String, escalated: Bool, station: String) {
+        public init(id: String, linked: Bool, received: Int64, dispatched: Int64, onScene: Int64, note: String, escalated: Bool, station: String, status: String = "") {
+            self.status = status
             self.id = id
             self.linked = linked
             self.received = received
@@ -82,6 +84,13 @@ public struct RunFacts: Sendable, Codable {
     public var incidents: [Incident]
     /// Situation's count of incidents received in the calls' window (nil when it does not run).
     public var situationTotal: Int?
+    /// Each incident's statuses as they reached the harness's durable subscriber on
+    /// `incident.>` (nil when it did not listen).
+    public var delivered: [String: [String]]?
+    /// Stations' and grids' names by id, and the grids' outlines ([longitude, latitude]
+    /// rings), from GridModel at the end, for the report.
+    public var names: [String: String] = [:]
+    public var outlines: [[[Double]]] = []
     public var processes: [Process]
     public var faults: [Fault]
     public var wallSeconds: Double
@@ -94,6 +103,7 @@ public struct RunFacts: Sendable, Codable {
         self.calls = calls
         self.incidents = incidents
         self.situationTotal = situationTotal
+        self.delivered = nil
         self.processes = processes
         self.faults = faults
         self.wallSeconds = wallSeconds
@@ -119,6 +129,7 @@ public enum Verdict {
     public static func checks(_ facts: RunFacts) -> [Check] {
         var checks = [storedOnce(facts), dispatchedOrExplained(facts)]
         if let total = facts.situationTotal { checks.append(situationOnce(facts, total: total)) }
+        if let delivered = facts.delivered { checks.append(nothingLost(facts, delivered: delivered)) }
         let shares = responseShares(facts)
         for (minutes, expected) in [(1, facts.scenario.expect.within1Minute), (3, facts.scenario.expect.within3Minutes), (5, facts.scenario.expect.within5Minutes)] {
             let share = shares[minutes] ?? 0
@@ -171,6 +182,16 @@ public enum Verdict {
         let silent = own.filter { $0.dispatched == 0 && $0.note.isEmpty && !$0.escalated && (errors[$0.id] ?? "").isEmpty }
         return Check("every incident dispatched or explained", silent.isEmpty,
                      "\(dispatched) of \(own.count) dispatched, \(own.count - dispatched - silent.count) explained" + (silent.isEmpty ? "" : "; silent \(silent.prefix(5).map(\.id).joined(separator: ", "))"))
+    }
+
+    /// Dispatch publishes every incident change durably: each incident it holds, in its
+    /// final status, reached a durable subscriber across every kill.
+    static func nothingLost(_ facts: RunFacts, delivered: [String: [String]]) -> Check {
+        let missing = facts.incidents.filter { !(delivered[$0.id] ?? []).contains($0.status) }
+        let changes = delivered.values.map(\.count).reduce(0, +)
+        return Check("no acknowledged message lost", missing.isEmpty,
+                     "\(changes) incident changes delivered to a durable subscriber; \(facts.incidents.count - missing.count) of \(facts.incidents.count) incidents seen in their final status"
+                        + (missing.isEmpty ? "" : "; not: " + missing.prefix(5).map { "\($0.id) \($0.status)" }.joined(separator: ", ")))
     }
 
     static func situationOnce(_ facts: RunFacts, total: Int) -> Check {

@@ -102,7 +102,8 @@ struct HarnessTests {
                                                        incident: "INC-00000\($0 + 1)", intakeAttempts: 1) }
         let incidents = (0..<4).map { index in
             RunFacts.Incident(id: "INC-00000\(index + 1)", linked: false, received: start + Int64(index) * 60_000, dispatched: start + Int64(index) * 60_000 + 5_000,
-                              onScene: start + Int64(index) * 60_000 + [90_000, 170_000, 250_000, 290_000][index], note: "", escalated: false, station: "S1")
+                              onScene: start + Int64(index) * 60_000 + [90_000, 170_000, 250_000, 290_000][index], note: "", escalated: false, station: "S1",
+                              status: "cleared")
         }
         return RunFacts(scenario: scenario, seed: 1, calls: calls, incidents: incidents, situationTotal: 4,
                         processes: [RunFacts.Process(name: "terminal", kills: 1, restarts: 1, maxRssMegabytes: 40)],
@@ -129,6 +130,8 @@ struct HarnessTests {
         #expect(failing { $0.incidents[3].onScene += 200_000 } == ["on scene within 5 min"])
         #expect(failing { $0.processes[0].restarts = 2 } == ["no unexpected restarts"])
         #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every killed plugin came back"])
+        #expect(failing { $0.delivered = Dictionary(uniqueKeysWithValues: $0.incidents.map { ($0.id, ["received", $0.status]) }) }.isEmpty)
+        #expect(failing { facts in facts.delivered = ["INC-000001": ["received"]] } == ["no acknowledged message lost"])
     }
 
     @Test("the HTML report: every check, the shifts and stations, the time-to-scene bars, the fault on the timeline, a dot per call; the same facts give the same page")
@@ -136,12 +139,16 @@ struct HarnessTests {
         let scenario = try Scenario.parse(yaml: Self.minimal)
         var facts = Self.facts(scenario)
         facts.incidents[3].onScene = 0
+        facts.names = ["S1": "城东派出所"]
+        facts.outlines = [[[104.19, 30.89], [104.21, 30.89], [104.21, 30.91], [104.19, 30.89]]]
         let checks = Verdict.checks(facts)
         let page = HarnessPage.html(facts, checks)
         #expect(page.contains("✘ failed") && page.contains("on scene within 5 min"))
         for check in checks { #expect(page.contains(check.name.replacingOccurrences(of: "\"", with: "&quot;"))) }
         #expect(page.contains("<td>全部 all</td><td>4</td><td>4</td><td>3</td><td>0%</td><td>50%</td><td>75%</td>"), "all calls: 4, 3 on scene, 2 within 3 min, 3 within 5")
-        #expect(page.contains("晚班 evening 16–24") && page.contains("派出所 S1"))
+        #expect(page.contains("晚班 evening 16–24") && page.contains("派出所 城东派出所"), "stations by name")
+        #expect(page.contains("<path d=\"M"), "the grids drawn under the calls")
+        #expect(page.contains(">20:00</text>"), "the timeline's hours in China time")
         #expect(page.contains("✘ terminal"), "the kill on the timeline")
         #expect(page.components(separatedBy: "<circle").count - 1 == 4)
         #expect(HarnessPage.html(facts, checks) == page)

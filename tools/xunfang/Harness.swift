@@ -1,6 +1,7 @@
 import ArgumentParser
 import DispatchContract
 import Foundation
+import GridModelContract
 import Logging
 import SituationAnalysisContract
 import Synchronization
@@ -133,6 +134,11 @@ struct HarnessRunner {
         let watching = Task { await watch.run() }
         defer { watching.cancel() }
 
+        // A durable subscriber of its own on Dispatch's incident changes, from before the
+        // first call: what it receives across the kills is checked against Dispatch at the end.
+        let delivered = IncidentLog()
+        let listening = Task { try await delivered.follow(client) }
+        defer { listening.cancel() }
         let desk = CallDesk(client: client, clock: clock)
         let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
             group.addTask { await desk.take(calls) }
@@ -144,13 +150,20 @@ struct HarnessRunner {
         try await clock.sleep(untilMilliseconds: scenario.endMilliseconds + Int64(scenario.drainMinutes * 60_000))
         let incidents = try await listIncidents(client)
         let situation = scenario.plugins.contains("situation") ? try? await situationTotal(client) : nil
+        await delivered.wait(for: incidents)
+        let areas = try? await client.call("/xunfang.grid_model.v1.GridModel/ListAreas", Xunfang_GridModel_V1_ListAreasRequest.with { $0.withOutlines = true },
+                                           as: Xunfang_GridModel_V1_ListAreasResponse.self).areas
         watching.cancel()
         await client.close()
         try await onOwnThread { stack.stop() }
         let wall = (ContinuousClock.now - began).seconds
-        return RunFacts(scenario: scenario, seed: seed, calls: outcomes.sorted { $0.call.at < $1.call.at }, incidents: incidents, situationTotal: situation,
-                        processes: watch.processes(), faults: watch.faults(), wallSeconds: wall,
-                        simulatedSeconds: Double(clock.now() - clock.start) / 1_000)
+        var facts = RunFacts(scenario: scenario, seed: seed, calls: outcomes.sorted { $0.call.at < $1.call.at }, incidents: incidents, situationTotal: situation,
+                             processes: watch.processes(), faults: watch.faults(), wallSeconds: wall,
+                             simulatedSeconds: Double(clock.now() - clock.start) / 1_000)
+        facts.delivered = delivered.statuses()
+        facts.names = Dictionary((areas ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        facts.outlines = (areas ?? []).filter { $0.kind == .grid }.flatMap(\.outline).map { $0.points.map { [$0.longitude, $0.latitude] } }
+        return facts
     }
 
     /// The scenario's calls: the demo county's seeded history for its days, from Situation's
@@ -262,7 +275,8 @@ struct HarnessRunner {
         let listed = try await client.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
         return listed.incidents.map { incident in
             RunFacts.Incident(id: incident.id, linked: incident.status == .linked, received: incident.times.received, dispatched: incident.times.dispatched,
-                              onScene: incident.times.onScene, note: incident.note, escalated: incident.escalatedAt > 0, station: incident.stationID)
+                              onScene: incident.times.onScene, note: incident.note, escalated: incident.escalatedAt > 0, station: incident.stationID,
+                              status: IncidentLog.name(incident.status))
         }
     }
 
@@ -271,6 +285,30 @@ struct HarnessRunner {
         request.from = scenario.startMilliseconds ?? 0
         request.to = scenario.endMilliseconds + 1
         return Int(try await client.call("/xunfang.situation.v1.Situation/Breakdown", request, as: Xunfang_Situation_V1_BreakdownResponse.self).total)
+    }
+}
+
+/// Every incident change delivered to the harness's durable consumer on `incident.>`.
+final class IncidentLog: Sendable {
+    private let seen = Mutex<[String: [String]]>([:])
+
+    static func name(_ status: Xunfang_Dispatch_V1_IncidentStatus) -> String { "\(status)" }
+
+    func follow(_ client: BusClient) async throws {
+        try await client.consume("incident.>", as: Xunfang_Dispatch_V1_Incident.self, durable: "harness-incidents") { incident, _ in
+            seen.withLock { $0[incident.id, default: []].append(Self.name(incident.status)) }
+        }
+    }
+
+    func statuses() -> [String: [String]] { seen.withLock { $0 } }
+
+    /// Until every listed incident's final status has arrived, or 30 s: what is missing then is lost.
+    func wait(for incidents: [RunFacts.Incident]) async {
+        for _ in 0..<300 {
+            let all = seen.withLock { seen in incidents.allSatisfy { (seen[$0.id] ?? []).contains($0.status) } }
+            if all { return }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
     }
 }
 
