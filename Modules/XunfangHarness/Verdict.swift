@@ -8,6 +8,8 @@ public struct RunFacts: Sendable, Codable {
         public var incident: String
         public var linked: Bool
         public var intakeAttempts: Int
+        /// Dispatch's refusal of the call itself (e.g. a place outside every grid): an answer, not a loss.
+        public var intakeError: String = ""
         /// The last refusal when no unit could be assigned.
         public var assignError: String
 
@@ -162,10 +164,12 @@ public enum Verdict {
         let twice = listed.filter { $0.value > 1 }.map(\.key)
         let shared = Dictionary(grouping: taken, by: \.incident).filter { $0.value.count > 1 }.map(\.key)
         let extra = Set(listed.keys).subtracting(taken.map(\.incident))
-        let untaken = facts.calls.count - taken.count
+        let refused = facts.calls.filter { $0.incident.isEmpty && !$0.intakeError.isEmpty }
+        let untaken = facts.calls.count - taken.count - refused.count
         let passed = untaken == 0 && missing.isEmpty && twice.isEmpty && shared.isEmpty && extra.isEmpty
         var detail = "\(facts.calls.count) calls, \(taken.count) taken, \(facts.incidents.count) incidents in Dispatch"
-        if untaken > 0 { detail += "; \(untaken) never taken" }
+        if !refused.isEmpty { detail += "; \(refused.count) refused with a reason (\(refused[0].call.id): \(refused[0].intakeError))" }
+        if untaken > 0 { detail += "; \(untaken) never answered" }
         if !missing.isEmpty { detail += "; missing \(missing.prefix(5).joined(separator: ", "))" }
         if !twice.isEmpty || !shared.isEmpty { detail += "; stored twice \((twice + shared).prefix(5).joined(separator: ", "))" }
         if !extra.isEmpty { detail += "; not from a call \(extra.sorted().prefix(5).joined(separator: ", "))" }

@@ -11,6 +11,17 @@ struct DemoIncidentsTests {
     static let days: ClosedRange<Int64> = end - 399...end
     static let records = model.incidents(days: days)
 
+    @Test("every incident is inside the county, off its edge: Dispatch refuses a call from over the border")
+    func insideTheCounty() {
+        let parameters = SyntheticRoads.Parameters.demoCounty
+        let projection = LocalProjection(origin: parameters.origin)
+        let outside = Self.records.filter { record in
+            let point = projection.project(GeoPoint(longitude: record.longitude, latitude: record.latitude))
+            return abs(point.x) >= parameters.sideMetres / 2 - 100 || abs(point.y) >= parameters.sideMetres / 2 - 100
+        }
+        #expect(outside.isEmpty, "\(outside.count) of \(Self.records.count), e.g. \(outside.prefix(3).map { "\($0.id) \($0.longitude),\($0.latitude)" })")
+    }
+
     @Test("each type's count over 400 days is its rate plus its hot spots' (within 4 standard deviations and the season's 1%)")
     func rates() {
         let count = Double(Self.days.count)

@@ -124,6 +124,7 @@ struct HarnessTests {
         }
         #expect(failing { $0.incidents.append($0.incidents[0]) }.contains("every call stored exactly once in Dispatch"))
         #expect(failing { $0.calls[1].incident = "" }.contains("every call stored exactly once in Dispatch"))
+        #expect(failing { $0.calls[3].incident = ""; $0.calls[3].intakeError = "outside every grid"; $0.incidents.removeLast(); $0.situationTotal = 3 }.isEmpty, "a refusal with its reason is an answer")
         #expect(failing { $0.incidents[2].dispatched = 0 } == ["every incident dispatched or explained"])
         #expect(failing { $0.incidents[2].dispatched = 0; $0.incidents[2].note = "no unit with capability armed" }.isEmpty, "explained")
         #expect(failing { $0.situationTotal = 3 } == ["every incident recorded once by Situation"])

@@ -340,12 +340,15 @@ struct CallDesk: Sendable {
         request.location.longitude = call.longitude
         request.location.latitude = call.latitude
         request.externalID = call.id
-        while outcome.incident.isEmpty, outcome.intakeAttempts < 600 {
+        while outcome.incident.isEmpty, outcome.intakeError.isEmpty, outcome.intakeAttempts < 600 {
             outcome.intakeAttempts += 1
             do {
                 let answer = try await client.call("/xunfang.dispatch.v1.Dispatch/Intake", request, as: Xunfang_Dispatch_V1_IntakeResponse.self)
                 outcome.incident = answer.incident.id
                 outcome.linked = answer.linked
+            } catch let error as BusClientError where ![.unavailable, .deadlineExceeded, .resourceExhausted].contains(error.code) {
+                // Refused, not lost: asking again would be refused again.
+                outcome.intakeError = error.message
             } catch {
                 try? await Task.sleep(for: .milliseconds(500))
             }

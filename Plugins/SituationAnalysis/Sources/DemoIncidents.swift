@@ -92,8 +92,11 @@ public struct DemoIncidents: Sendable {
             Zone(name: "fringe", residents: 110_000, perResident: 1.25, contains: { !inCore($0) && ($0.x * $0.x + $0.y * $0.y).squareRoot() < 5_000 }),
             Zone(name: "countryside", residents: 340_000, perResident: 1, contains: { !inCore($0) && ($0.x * $0.x + $0.y * $0.y).squareRoot() >= 5_000 }),
         ]
+        // Incidents stay inside the county's grids: roads along its edge are left out, or
+        // Dispatch would rightly refuse a call from just over the border.
+        let inside = parameters.sideMetres / 2 - 250
         var byZone = [[Int]](repeating: [], count: zones.count)
-        for (node, point) in points.enumerated() where roads.arcStart[node] < roads.arcStart[node + 1] {
+        for (node, point) in points.enumerated() where roads.arcStart[node] < roads.arcStart[node + 1] && abs(point.x) < inside && abs(point.y) < inside {
             if let zone = zones.firstIndex(where: { $0.contains(point) }) { byZone[zone].append(node) }
         }
         nodesByZone = byZone
@@ -186,7 +189,9 @@ public struct DemoIncidents: Sendable {
     private func onRoad(from node: Int, using random: inout SyntheticRoads.Generator) -> PlanarPoint {
         let first = Int(roads.arcStart[node]), count = Int(roads.arcStart[node + 1]) - first
         let head = points[Int(roads.arcHead[first + Int(random.next() % UInt64(count))])]
-        let along = Double(random.next() % 1_000) / 2_000
+        // Up to halfway along, and never past the county's edge.
+        let edge = parameters.sideMetres / 2 - 250
+        let along = abs(head.x) > edge || abs(head.y) > edge ? 0 : Double(random.next() % 1_000) / 2_000
         let from = points[node]
         return PlanarPoint(x: from.x + (head.x - from.x) * along, y: from.y + (head.y - from.y) * along)
     }
