@@ -208,7 +208,7 @@ let package = Package(
         .executableTarget(
             name: "XunfangCLI",
             dependencies: [
-                "XunfangGeo", "XunfangExact", "XunfangHarness", "DispatchContract", "SituationAnalysisContract", "GridModelContract",
+                "XunfangGeo", "XunfangExact", "XunfangHarness", "DispatchContract", "SituationAnalysisContract", "GridModelContract", "CheckpointControlContract",
                 "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
@@ -410,7 +410,7 @@ let package = Package(
 
         .target(
             name: "TerminalPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangGeo", "PatrolContract", "DispatchContract", "GridModelContract", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "XunfangGeo", "PatrolContract", "DispatchContract", "GridModelContract", "CheckpointControlContract", protobuf, logging],
             path: "Plugins/Terminal/Sources",
             swiftSettings: swiftSettings
         ),

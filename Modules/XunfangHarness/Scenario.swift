@@ -32,7 +32,22 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// Settings per plugin, over the demo county's.
     public var env: [String: [String: String]]
     public var faults: [Fault]
+    /// What the county's officers do at set times (a seal plan activated, 关城门).
+    public var events: [Event]
     public var expect: Expectations
+
+    public struct Event: Sendable, Codable, Equatable {
+        /// Simulated minutes after the first call.
+        public var atMinutes: Double
+        /// A seal plan to activate (CheckpointControl's plan id, e.g. TOWN).
+        public var seal: String
+        /// A drill: ordered and timed like the real thing, the registry left alone.
+        public var drill: Bool?
+        /// Simulated minutes it stays on before the stand-down (default 30).
+        public var holdMinutes: Double?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", seal, drill, holdMinutes = "hold_minutes" }
+    }
 
     public struct Fault: Sendable, Codable, Equatable {
         /// Simulated minutes after the first call.
@@ -65,7 +80,7 @@ public struct Scenario: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, start, hours, factor, seed, callsScale = "calls_scale", warmUpMinutes = "warm_up_minutes", drainMinutes = "drain_minutes"
-        case plugins, env, faults, expect
+        case plugins, env, faults, events, expect
     }
 
     public init(from decoder: any Decoder) throws {
@@ -82,6 +97,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         plugins = try values.decode([String].self, forKey: .plugins)
         env = try values.decodeIfPresent([String: [String: String]].self, forKey: .env) ?? [:]
         faults = try values.decodeIfPresent([Fault].self, forKey: .faults) ?? []
+        events = try values.decodeIfPresent([Event].self, forKey: .events) ?? []
         expect = try values.decodeIfPresent(Expectations.self, forKey: .expect) ?? Expectations()
     }
 
@@ -95,6 +111,9 @@ public struct Scenario: Sendable, Codable, Equatable {
             if let expect = top["expect"] as? [String: Any] { try Self.allowOnly(expect, Expectations.CodingKeys.allCases.map(\.rawValue), at: "expect.") }
             for (index, fault) in (top["faults"] as? [[String: Any]] ?? []).enumerated() {
                 try Self.allowOnly(fault, Fault.CodingKeys.allCases.map(\.rawValue), at: "faults[\(index)].")
+            }
+            for (index, event) in (top["events"] as? [[String: Any]] ?? []).enumerated() {
+                try Self.allowOnly(event, Event.CodingKeys.allCases.map(\.rawValue), at: "events[\(index)].")
             }
             scenario = try YAMLDecoder().decode(Scenario.self, from: text)
         } catch let error as HarnessError {
@@ -137,6 +156,13 @@ public struct Scenario: Sendable, Codable, Equatable {
         for fault in faults {
             guard plugins.contains(fault.kill) || fault.kill == "bus" else { throw HarnessError("faults: \(fault.kill) is killed but not in plugins") }
             guard fault.atMinutes >= 0, fault.atMinutes <= hours * 60 else { throw HarnessError("faults: at_minutes \(fault.atMinutes) is outside the \(hours) hours of calls") }
+        }
+        for event in events {
+            guard plugins.contains("checkpoint") else { throw HarnessError("events: a seal needs the checkpoint plugin") }
+            guard event.atMinutes >= 0, event.atMinutes <= hours * 60, (1...64).contains(event.seal.utf8.count) else {
+                throw HarnessError("events: a seal needs its plan and at_minutes within the \(hours) hours of calls")
+            }
+            guard (event.holdMinutes ?? 30) > 0 else { throw HarnessError("events: hold_minutes must be above 0") }
         }
         for share in [expect.within1Minute, expect.within3Minutes, expect.within5Minutes].compactMap({ $0 }) where !(0...1).contains(share) {
             throw HarnessError("expect: a share must be 0 to 1, not \(share)")

@@ -92,6 +92,35 @@ public struct RunFacts: Sendable, Codable {
     /// Stations' and grids' names by id, and the grids' outlines ([longitude, latitude]
     /// rings), from GridModel at the end, for the report.
     public var names: [String: String] = [:]
+    /// Each seal the scenario activated, as CheckpointControl's board had it at the end.
+    public var seals: [Seal] = []
+
+    public struct Seal: Sendable, Codable, Equatable {
+        public var plan: String
+        public var activation: String
+        public var drill: Bool
+        public var activatedAt: Int64
+        /// 0 until every position was in place.
+        public var sealedAt: Int64
+        public var targetSeconds: Int
+        public var positions: Int
+        public var inPosition: Int
+        /// Why it did not start ("" when it did).
+        public var error: String
+
+        public init(plan: String, activation: String = "", drill: Bool = false, activatedAt: Int64 = 0, sealedAt: Int64 = 0, targetSeconds: Int = 180,
+                    positions: Int = 0, inPosition: Int = 0, error: String = "") {
+            self.plan = plan
+            self.activation = activation
+            self.drill = drill
+            self.activatedAt = activatedAt
+            self.sealedAt = sealedAt
+            self.targetSeconds = targetSeconds
+            self.positions = positions
+            self.inPosition = inPosition
+            self.error = error
+        }
+    }
     public var outlines: [[[Double]]] = []
     public var processes: [Process]
     public var faults: [Fault]
@@ -132,6 +161,7 @@ public enum Verdict {
         var checks = [storedOnce(facts), dispatchedOrExplained(facts)]
         if let total = facts.situationTotal { checks.append(situationOnce(facts, total: total)) }
         if let delivered = facts.delivered { checks.append(nothingLost(facts, delivered: delivered)) }
+        if !facts.seals.isEmpty { checks.append(sealsInTime(facts.seals)) }
         let shares = responseShares(facts)
         for (minutes, expected) in [(1, facts.scenario.expect.within1Minute), (3, facts.scenario.expect.within3Minutes), (5, facts.scenario.expect.within5Minutes)] {
             let share = shares[minutes] ?? 0
@@ -196,6 +226,17 @@ public enum Verdict {
         return Check("no acknowledged message lost", missing.isEmpty,
                      "\(changes) incident changes delivered to a durable subscriber; \(facts.incidents.count - missing.count) of \(facts.incidents.count) incidents seen in their final status"
                         + (missing.isEmpty ? "" : "; not: " + missing.prefix(5).map { "\($0.id) \($0.status)" }.joined(separator: ", ")))
+    }
+
+    /// 关城门: every position held within the plan's target (the documents' 3 minutes).
+    static func sealsInTime(_ seals: [RunFacts.Seal]) -> Check {
+        let late = seals.filter { $0.sealedAt == 0 || $0.sealedAt - $0.activatedAt > Int64($0.targetSeconds) * 1_000 }
+        let detail = seals.map { seal in
+            !seal.error.isEmpty ? "\(seal.plan) not started: \(seal.error)"
+                : seal.sealedAt > 0 ? "\(seal.plan)\(seal.drill ? " (drill)" : "") sealed in \((seal.sealedAt - seal.activatedAt) / 1_000) s of \(seal.targetSeconds)"
+                : "\(seal.plan)\(seal.drill ? " (drill)" : "") never sealed: \(seal.inPosition) of \(seal.positions) in position"
+        }.joined(separator: "; ")
+        return Check("every seal in place within its target", late.isEmpty, detail)
     }
 
     static func situationOnce(_ facts: RunFacts, total: Int) -> Check {

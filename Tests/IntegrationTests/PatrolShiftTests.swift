@@ -19,9 +19,10 @@ struct PatrolShiftTests {
       - name: terminal
         env: { TERMINAL_INTERVAL_SECONDS: "1", TERMINAL_TIME_SCALE: "0.01" }
         acl:
-          subscribe: ["dispatch.order.>", "patrol.assignment.>"]
+          subscribe: ["dispatch.order.>", "patrol.assignment.>", "checkpoint.order.>"]
           call: ["/xunfang.patrol.v1.Patrol/Report", "/xunfang.patrol.v1.Patrol/Act", "/xunfang.patrol.v1.Patrol/OnDuty",
-                 "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites"]
+                 "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites",
+                 "/xunfang.checkpoint.v1.Checkpoint/Acknowledge"]
 
     """, clients: """
       - name: ctl

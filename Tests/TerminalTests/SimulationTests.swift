@@ -59,6 +59,41 @@ struct SimulationTests {
         #expect(timeline[2].at - timeline[1].at == 60_000 && timeline[3].at - timeline[2].at == 10_000)
     }
 
+    @Test("a seal order: the unit drives to its position and reports in position, holds it, takes no incident meanwhile and goes back on patrol at the stand-down; a staffed checkpoint's officers report in position after closing the lanes")
+    func seal() {
+        var settings = quick
+        settings.staffSeconds = 30...30
+        var simulation = Simulation(map: demoMap, settings: settings)
+        simulation.keep(onDuty: ["C001": centre, "C002": centre])
+        let node = demoMap.projection.unproject(PlanarPoint(x: -1_000, y: 750))
+        let ordered = simulation.order("C002", incident: "INC-000001", scene: node, priority: 1, now: start)
+        let posted = simulation.post("C001", activation: "SA-1", position: "P1", at: node)
+        let busy = simulation.post("C002", activation: "SA-1", position: "P2", at: node)
+        let stranger = simulation.post("C404", activation: "SA-1", position: "P3", at: node)
+        #expect(ordered && posted, "a patrolling unit takes its seal position")
+        #expect(!busy, "a unit working an incident does not: the order passes on")
+        #expect(!stranger)
+        simulation.hold(checkpoint: "CP-EAST", activation: "SA-1", position: "P4", now: start)
+        var seen: [(at: Int64, who: String, action: Simulation.Action, where: GeoPoint)] = []
+        for (index, step) in run(&simulation, ticks: 150, seconds: 2).enumerated() {
+            for (who, action) in step.actions where who != "C002" {
+                seen.append((start + Int64(index + 1) * 2_000, who, action, step.pings.first { $0.callSign == "C001" }!.position))
+            }
+        }
+        #expect(seen.count == 2, "the checkpoint and the unit, once each: \(seen.map(\.action))")
+        let checkpoint = seen.first { $0.who == "CP-EAST" }, unit = seen.first { $0.who == "C001" }
+        #expect(checkpoint?.at == start + 30_000 && checkpoint?.action == .inPosition(activation: "SA-1", position: "P4"), "the checkpoint's officers after 30 s")
+        let nearest = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(node))!.index]
+        #expect(unit.map { demoMap.projection.project($0.where).distance(to: nearest) < 1 } == true, "the unit reports from its position")
+        let whileHolding = simulation.order("C001", incident: "INC-000002", scene: node, priority: 2, now: start + 300_000)
+        #expect(!whileHolding, "holding a seal position, it takes no incident")
+        let before = run(&simulation, ticks: 10, seconds: 2, from: start + 300_000).map { $0.pings.first { $0.callSign == "C001" }!.position }
+        #expect(Set(before.map { "\($0.longitude),\($0.latitude)" }).count == 1, "it holds the position")
+        simulation.standDown("C001", activation: "SA-1")
+        let afterwards = simulation.order("C001", incident: "INC-000002", scene: node, priority: 2, now: start + 330_000)
+        #expect(afterwards, "after the stand-down it is on patrol again")
+    }
+
     @Test("an incident where the unit already is: it arrives on the tick after acknowledging, not after driving round the block; times scale for drills")
     func orderWhereItIs() {
         var settings = quick

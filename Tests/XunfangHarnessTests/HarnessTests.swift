@@ -30,6 +30,8 @@ struct HarnessTests {
             (Self.minimal.replacingOccurrences(of: "terminal]", with: "termnal]"), "plugin \"termnal\" is not one of"),
             (Self.minimal.replacingOccurrences(of: "0.9", with: "90"), "a share must be 0 to 1"),
             (Self.minimal.replacingOccurrences(of: "hours: 1\n", with: ""), "hours is missing"),
+            (Self.minimal + "\nevents:\n  - { at_minutes: 5, seal: TOWN }", "events: a seal needs the checkpoint plugin"),
+            (Self.minimal.replacingOccurrences(of: "terminal]", with: "terminal, checkpoint]") + "\nevents:\n  - { at_minutes: 5, plan: TOWN }", "events[0].plan is not a scenario key"),
         ] {
             #expect {
                 _ = try Scenario.parse(yaml: text)
@@ -133,6 +135,12 @@ struct HarnessTests {
         #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every killed plugin came back"])
         #expect(failing { $0.delivered = Dictionary(uniqueKeysWithValues: $0.incidents.map { ($0.id, ["received", $0.status]) }) }.isEmpty)
         #expect(failing { facts in facts.delivered = ["INC-000001": ["received"]] } == ["no acknowledged message lost"])
+        let sealed = RunFacts.Seal(plan: "TOWN", activation: "TOWN-1", activatedAt: 1_000_000, sealedAt: 1_000_000 + 170_000, targetSeconds: 180, positions: 16, inPosition: 16)
+        #expect(failing { $0.seals = [sealed] }.isEmpty)
+        #expect(failing { facts in var late = sealed; late.sealedAt += 20_000; facts.seals = [late] } == ["every seal in place within its target"])
+        #expect(failing { facts in var open = sealed; open.sealedAt = 0; open.inPosition = 15; facts.seals = [open] } == ["every seal in place within its target"])
+        let events = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "terminal]", with: "terminal, checkpoint]") + "\nevents:\n  - { at_minutes: 5, seal: TOWN, drill: true }")
+        #expect(events.events.count == 1 && events.events[0].seal == "TOWN" && events.events[0].drill == true && events.events[0].atMinutes == 5)
     }
 
     @Test("the HTML report: every check, the shifts and stations, the time-to-scene bars, the fault on the timeline, a dot per call; the same facts give the same page")

@@ -121,9 +121,10 @@ enum DemoCounty {
         # incident, clears it and goes back in service. xunfang terminal simulate runs the
         # same against any stack.
         acl:
-          subscribe: ["dispatch.order.>", "patrol.assignment.>"]
+          subscribe: ["dispatch.order.>", "patrol.assignment.>", "checkpoint.order.>"]
           call: ["/xunfang.patrol.v1.Patrol/Report", "/xunfang.patrol.v1.Patrol/Act", "/xunfang.patrol.v1.Patrol/OnDuty",
-                 "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites"]
+                 "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.grid_model.v1.GridModel/ListSites",
+                 "/xunfang.checkpoint.v1.Checkpoint/Acknowledge"]
     clients:
       # `xunfang ctl` connects as this client; its credential is generated into data/credentials/ctl.
       - name: ctl

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CheckpointControlContract
 import DispatchContract
 import Foundation
 import GridModelContract
@@ -140,9 +141,11 @@ struct HarnessRunner {
         let listening = Task { try await delivered.follow(client) }
         defer { listening.cancel() }
         let desk = CallDesk(client: client, clock: clock)
+        let seals = SealDesk(scenario: scenario)
         let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
             group.addTask { await desk.take(calls) }
             group.addTask { try await injectFaults(stack: stack, watch: watch, client: client, clock: clock); return [] }
+            group.addTask { await seals.activate(client: client, clock: clock); return [] }
             var outcomes: [RunFacts.CallOutcome] = []
             for try await part in group { outcomes += part }
             return outcomes
@@ -153,6 +156,7 @@ struct HarnessRunner {
         await delivered.wait(for: incidents)
         let areas = try? await client.call("/xunfang.grid_model.v1.GridModel/ListAreas", Xunfang_GridModel_V1_ListAreasRequest.with { $0.withOutlines = true },
                                            as: Xunfang_GridModel_V1_ListAreasResponse.self).areas
+        let sealBoards = await seals.boards(client: client)
         watching.cancel()
         await client.close()
         try await onOwnThread { stack.stop() }
@@ -161,6 +165,7 @@ struct HarnessRunner {
                              processes: watch.processes(), faults: watch.faults(), wallSeconds: wall,
                              simulatedSeconds: Double(clock.now() - clock.start) / 1_000)
         facts.delivered = delivered.statuses()
+        facts.seals = sealBoards
         facts.names = Dictionary((areas ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         facts.outlines = (areas ?? []).filter { $0.kind == .grid }.flatMap(\.outline).map { $0.points.map { [$0.longitude, $0.latitude] } }
         return facts
@@ -285,6 +290,73 @@ struct HarnessRunner {
         request.from = scenario.startMilliseconds ?? 0
         request.to = scenario.endMilliseconds + 1
         return Int(try await client.call("/xunfang.situation.v1.Situation/Breakdown", request, as: Xunfang_Situation_V1_BreakdownResponse.self).total)
+    }
+}
+
+/// The county's officers closing the town (关城门) at the scenario's times: each seal plan
+/// activated, stood down after its hold, and read back from CheckpointControl's board.
+final class SealDesk: Sendable {
+    let scenario: Scenario
+    private let started = Mutex<[RunFacts.Seal]>([])
+
+    init(scenario: Scenario) { self.scenario = scenario }
+
+    func activate(client: BusClient, clock: PluginClock) async {
+        guard let start = scenario.startMilliseconds else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for event in scenario.events.sorted(by: { $0.atMinutes < $1.atMinutes }) {
+                try? await clock.sleep(untilMilliseconds: start + Int64(event.atMinutes * 60_000))
+                group.addTask { await self.run(event, client: client, clock: clock) }
+            }
+        }
+    }
+
+    func run(_ event: Scenario.Event, client: BusClient, clock: PluginClock) async {
+        var request = Xunfang_Checkpoint_V1_ActivateRequest()
+        request.plan = event.seal
+        request.drill = event.drill ?? false
+        request.officer = "harness"
+        request.reason = "scenario \(scenario.name)"
+        var seal = RunFacts.Seal(plan: event.seal, drill: event.drill ?? false)
+        for attempt in 1...60 {
+            do {
+                let activation = try await client.call("/xunfang.checkpoint.v1.Checkpoint/Activate", request, as: Xunfang_Checkpoint_V1_SealActivation.self)
+                seal.activation = activation.id
+                seal.error = ""
+                break
+            } catch let error as BusClientError {
+                seal.error = error.message
+                guard [.unavailable, .deadlineExceeded].contains(error.code), attempt < 60 else { break }
+                try? await Task.sleep(for: .milliseconds(500))
+            } catch {
+                seal.error = "\(error)"
+                break
+            }
+        }
+        started.withLock { $0.append(seal) }
+        guard !seal.activation.isEmpty else { return }
+        try? await clock.sleep(for: .seconds((event.holdMinutes ?? 30) * 60))
+        var standDown = Xunfang_Checkpoint_V1_StandDownRequest()
+        standDown.activation = seal.activation
+        standDown.officer = "harness"
+        standDown.reason = "the scenario's hold is over"
+        _ = try? await client.call("/xunfang.checkpoint.v1.Checkpoint/StandDown", standDown, as: Xunfang_Checkpoint_V1_SealActivation.self)
+    }
+
+    /// Each seal as CheckpointControl's board has it now.
+    func boards(client: BusClient) async -> [RunFacts.Seal] {
+        var seals = started.withLock { $0 }
+        for index in seals.indices where !seals[index].activation.isEmpty {
+            var request = Xunfang_Checkpoint_V1_SealBoardRequest()
+            request.activation = seals[index].activation
+            guard let board = try? await client.call("/xunfang.checkpoint.v1.Checkpoint/SealBoard", request, as: Xunfang_Checkpoint_V1_SealActivation.self) else { continue }
+            seals[index].activatedAt = board.activatedAt
+            seals[index].sealedAt = board.sealedAt
+            seals[index].targetSeconds = Int(board.targetSeconds)
+            seals[index].positions = board.positions.count
+            seals[index].inPosition = board.positions.filter { $0.inPositionAt > 0 }.count
+        }
+        return seals
     }
 }
 

@@ -4,7 +4,9 @@ import XunfangGeo
 /// The county's terminals, simulated: every on-duty unit patrols its beat on the roads and
 /// reports where it is (with GPS noise); an order is acknowledged after a while, the unit
 /// drives to the scene, arrives, works the incident for a time that depends on its
-/// priority, clears it and goes back in service. Pure and seeded: the same orders at the
+/// priority, clears it and goes back in service. A seal order (关城门) sends a unit to its
+/// position, where it reports in position and stays until the seal stands down; a staffed
+/// checkpoint's officers report in position after a short while. Pure and seeded: the same orders at the
 /// same instants give the same drive, so the harness and the tests can replay it.
 struct Simulation: Sendable {
     /// An officer this near the scene is there.
@@ -23,6 +25,8 @@ struct Simulation: Sendable {
         var serviceSeconds: [ClosedRange<Double>] = [1_200...2_400, 900...1_800, 600...1_200]
         /// Seconds from clearing to back in service.
         var backSeconds: ClosedRange<Double> = 30...120
+        /// Seconds for a staffed checkpoint's officers to close their lanes and report in position.
+        var staffSeconds: ClosedRange<Double> = 20...60
         var seed: UInt64 = 1
 
         /// The officers' times (acknowledging, on scene, back in service) times `factor`: a
@@ -32,6 +36,7 @@ struct Simulation: Sendable {
             acknowledgeSeconds = scaled(acknowledgeSeconds)
             serviceSeconds = serviceSeconds.map(scaled)
             backSeconds = scaled(backSeconds)
+            staffSeconds = scaled(staffSeconds)
         }
     }
 
@@ -48,6 +53,9 @@ struct Simulation: Sendable {
         /// A dosage stop: driving to the hot cell, then staying until `until`.
         case toStop(until: Int64)
         case atStop(until: Int64)
+        /// A seal position: driving there, then holding it until the seal stands down.
+        case toPost(activation: String, position: String)
+        case atPost(activation: String, position: String)
     }
 
     /// What a unit's assignment asks of its patrol: the must-patrol points (one position)
@@ -85,6 +93,8 @@ struct Simulation: Sendable {
 
     enum Action: Sendable, Equatable {
         case acknowledge(String), arrive, clear(String), backInService, checkIn(String)
+        /// In position at a seal's position (for a unit, or for a staffed checkpoint's officers).
+        case inPosition(activation: String, position: String)
     }
 
     struct Ping: Sendable, Equatable {
@@ -98,6 +108,8 @@ struct Simulation: Sendable {
     private(set) var units: [String: Unit] = [:]
     /// Each unit's assignment, kept for a unit that comes on duty later too.
     private(set) var beats: [String: Beat] = [:]
+    /// Staffed checkpoints ordered to hold their own node: who reports in position when.
+    private(set) var staffed: [(responder: String, activation: String, position: String, at: Int64)] = []
     private var random: SyntheticRoads.Generator
 
     init(map: RoadMap, settings: Settings = Settings()) {
@@ -112,6 +124,7 @@ struct Simulation: Sendable {
         for callSign in units.keys where homes[callSign] == nil {
             switch units[callSign]!.phase {
             case .patrolling, .toStop, .atStop, .relocating: units[callSign] = nil
+            // A unit holding a seal position stays until the seal stands down.
             default: break
             }
         }
@@ -134,6 +147,42 @@ struct Simulation: Sendable {
         unit.phase = .ordered(incident: incident, scene: scene, priority: priority, at: at)
         units[callSign] = unit
         return true
+    }
+
+    /// A seal order for a unit: it drives to the position and reports in position there;
+    /// false when it is not simulated here or is working an incident (the order passes on
+    /// at its deadline).
+    mutating func post(_ callSign: String, activation: String, position: String, at node: GeoPoint) -> Bool {
+        guard var unit = units[callSign] else { return false }
+        switch unit.phase {
+        case .patrolling, .cleared, .relocating, .toStop, .atStop, .toPost, .atPost: break
+        default: return false
+        }
+        unit.drive.follow(map.route(after: unit.drive.arc, to: node) ?? [])
+        unit.phase = .toPost(activation: activation, position: position)
+        units[callSign] = unit
+        return true
+    }
+
+    /// A staffed checkpoint ordered to hold its own node: its officers report in position
+    /// after closing the lanes.
+    mutating func hold(checkpoint responder: String, activation: String, position: String, now: Int64) {
+        guard !staffed.contains(where: { $0.activation == activation && $0.position == position }) else { return }
+        staffed.append((responder, activation, position, now + milliseconds(in: settings.staffSeconds)))
+    }
+
+    /// The seal is over: units holding its positions go back to patrolling.
+    mutating func standDown(_ responder: String, activation: String) {
+        staffed.removeAll { $0.activation == activation && $0.responder == responder }
+        guard var unit = units[responder] else { return }
+        switch unit.phase {
+        case .toPost(let held, _), .atPost(let held, _):
+            guard held == activation else { return }
+            unit.drive.follow(nil)
+            unit.phase = .patrolling
+            units[responder] = unit
+        default: break
+        }
     }
 
     /// The unit's assignment from now on: its patrol turns to it at once.
@@ -172,6 +221,8 @@ struct Simulation: Sendable {
             units[callSign] = unit
             pings.append(Ping(callSign: callSign, position: noisy(unit.drive.position(on: map)), at: now))
         }
+        for post in staffed where post.at <= now { actions.append((post.responder, .inPosition(activation: post.activation, position: post.position))) }
+        staffed.removeAll { $0.at <= now }
         return (pings, actions)
     }
 
@@ -197,6 +248,12 @@ struct Simulation: Sendable {
             if now >= until { unit.phase = .patrolling }
         case .relocating:
             if unit.drive.advance(seconds, share: 1, on: map, random: &random) { unit.phase = .patrolling }
+        case .toPost(let activation, let position):
+            guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return nil }
+            unit.phase = .atPost(activation: activation, position: position)
+            return .inPosition(activation: activation, position: position)
+        case .atPost:
+            break
         case .ordered(let incident, let scene, let priority, let at):
             _ = unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random)
             guard now >= at else { return nil }

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import XunfangGeo
 import XunfangPluginKit
+import CheckpointControlContract
 import DispatchContract
 import GridModelContract
 import PatrolContract
@@ -12,6 +13,9 @@ import PatrolContract
 /// and actions through Patrol's terminal gateway, the way a county's mobile back end does.
 struct Simulator: Sendable {
     static let orders = "dispatch.order.>"
+    static let sealOrders = "checkpoint.order.>"
+    static let sealConsumer = "terminal-seals"
+    static let acknowledgeSeal = "/xunfang.checkpoint.v1.Checkpoint/Acknowledge"
     static let assignments = "patrol.assignment.>"
     /// The durable consumers of orders and assignments: after a restart, what it missed.
     static let orderConsumer = "terminal-orders"
@@ -21,7 +25,7 @@ struct Simulator: Sendable {
     static let onDuty = "/xunfang.patrol.v1.Patrol/OnDuty"
     static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
     static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
-    static let calls = [report, act, onDuty, listUnits, listSites]
+    static let calls = [report, act, onDuty, listUnits, listSites, acknowledgeSeal]
     /// How often the roster and the stations are read again.
     static let rosterEvery: Int64 = 60_000
 
@@ -69,6 +73,7 @@ struct Simulator: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await takeOrders(bus, simulation) }
             group.addTask { try await takeAssignments(bus, simulation) }
+            group.addTask { try await takeSealOrders(bus, simulation) }
             group.addTask { try await drive(bus, simulation) }
             try await group.next()
             group.cancelAll()
@@ -87,6 +92,24 @@ struct Simulator: Sendable {
                 }
             } else if order.incidentID.isEmpty, order.hasRelocateTo {
                 simulation.withLock { $0.relocate(order.callSign, to: GeoPoint(longitude: order.relocateTo.longitude, latitude: order.relocateTo.latitude)) }
+            }
+        }
+    }
+
+    /// Seal orders into the simulation: a unit drives to its position, a staffed checkpoint
+    /// holds its own node; a stand-down sends them back.
+    func takeSealOrders(_ bus: BusClient, _ simulation: Shared) async throws {
+        try await bus.consume(Self.sealOrders, as: Xunfang_Checkpoint_V1_SealOrder.self, durable: Self.sealConsumer) { order, _ in
+            let responder = order.position.responder, now = clock.now()
+            simulation.withLock { simulation in
+                if order.standDown {
+                    simulation.standDown(responder, activation: order.activation)
+                } else if !order.position.checkpoint.isEmpty, order.position.checkpoint == responder {
+                    simulation.hold(checkpoint: responder, activation: order.activation, position: order.position.id, now: now)
+                } else {
+                    _ = simulation.post(responder, activation: order.activation, position: order.position.id,
+                                        at: GeoPoint(longitude: order.position.longitude, latitude: order.position.latitude))
+                }
             }
         }
     }
@@ -172,6 +195,7 @@ struct Simulator: Sendable {
 
     /// Presses `action` on the unit's terminal; false when Dispatch refused it.
     func press(_ action: Simulation.Action, for callSign: String, _ bus: BusClient) async -> Bool {
+        if case .inPosition(let activation, let position) = action { return await reportInPosition(callSign, activation: activation, position: position, bus) }
         var request = Xunfang_Patrol_V1_ActRequest()
         request.callSign = callSign
         switch action {
@@ -180,6 +204,7 @@ struct Simulator: Sendable {
         case .clear(let incident): (request.action, request.incidentID) = (.clear, incident)
         case .backInService: request.action = .backInService
         case .checkIn(let site): (request.action, request.siteID) = (.checkIn, site)
+        case .inPosition: return true
         }
         do {
             let answer = try await bus.call(Self.act, request, as: Xunfang_Patrol_V1_ActResponse.self)
@@ -187,6 +212,25 @@ struct Simulator: Sendable {
             return true
         } catch {
             logger.info("terminal action refused", metadata: ["xunfang.unit": "\(callSign)", "xunfang.action": "\(request.action)", "xunfang.error": "\(error)"])
+            return false
+        }
+    }
+}
+
+extension Simulator {
+    /// In position at a seal's position, through CheckpointControl.
+    func reportInPosition(_ responder: String, activation: String, position: String, _ bus: BusClient) async -> Bool {
+        var request = Xunfang_Checkpoint_V1_AcknowledgeRequest()
+        request.activation = activation
+        request.position = position
+        request.responder = responder
+        request.officer = "terminal \(responder)"
+        do {
+            _ = try await bus.call(Self.acknowledgeSeal, request, as: Xunfang_Checkpoint_V1_AcknowledgeResponse.self)
+            logger.info("in position", metadata: ["xunfang.unit": "\(responder)", "xunfang.seal": "\(activation)", "xunfang.position": "\(position)"])
+            return true
+        } catch {
+            logger.info("in position refused", metadata: ["xunfang.unit": "\(responder)", "xunfang.error": "\(error)"])
             return false
         }
     }

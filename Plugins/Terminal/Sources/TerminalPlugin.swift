@@ -8,7 +8,7 @@ import XunfangGeo
 /// on the roads and reports through Patrol's terminal gateway, answers Dispatch's orders
 /// the way an officer does, and clears its incidents. See Plugins/Terminal/README.md.
 public struct TerminalPlugin: Plugin {
-    public static let manifest = PluginManifest(name: "terminal", version: "0.1.0", subscribes: [Simulator.orders, Simulator.assignments], calls: Simulator.calls)
+    public static let manifest = PluginManifest(name: "terminal", version: "0.1.0", subscribes: [Simulator.orders, Simulator.assignments, Simulator.sealOrders], calls: Simulator.calls)
 
     public static var commands: [PluginCommand] {
         [PluginCommand("simulate", "drive every on-duty unit on the roads: positions, answers to orders (xunfang terminal simulate)") { await SimulateCommand.run($0) }]
