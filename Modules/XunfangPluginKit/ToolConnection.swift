@@ -68,6 +68,19 @@ public struct ToolConnection: Sendable {
         }
     }
 
+    /// `xunfang up` on `directory`'s county.yaml, its output discarded: for a benchmark
+    /// that measures the real stack. The caller stops it (terminate, then wait).
+    public static func startStack(in directory: String) throws -> Process {
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: "\(executableDirectory())/xunfang")
+        up.arguments = ["up", "--config", "county.yaml"]
+        up.currentDirectoryURL = URL(fileURLWithPath: directory)
+        up.standardError = FileHandle.nullDevice
+        up.standardOutput = FileHandle.nullDevice
+        try up.run()
+        return up
+    }
+
     /// Directory holding the running executable, where `xunfang` and `xunfang-plugin-*` live.
     public static func executableDirectory() -> String {
         let first = CommandLine.arguments[0]

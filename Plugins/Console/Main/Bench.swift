@@ -61,13 +61,7 @@ enum ConsoleBenchmark {
         let port = Int.random(in: 20_000...40_000)
         try county(roads: "\(directory)/roads.graph", port: port).write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
 
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: "\(ToolConnection.executableDirectory())/xunfang")
-        up.arguments = ["up", "--config", "county.yaml"]
-        up.currentDirectoryURL = URL(fileURLWithPath: directory)
-        up.standardError = FileHandle.nullDevice
-        up.standardOutput = FileHandle.nullDevice
-        try up.run()
+        let up = try ToolConnection.startStack(in: directory)
         defer {
             up.terminate()
             up.waitUntilExit()

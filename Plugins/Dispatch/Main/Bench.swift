@@ -24,13 +24,7 @@ struct DispatchBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try countyYAML.write(toFile: "\(directory)/county.yaml", atomically: true, encoding: .utf8)
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: "\(ToolConnection.executableDirectory())/xunfang")
-        up.arguments = ["up", "--config", "county.yaml"]
-        up.currentDirectoryURL = URL(fileURLWithPath: directory)
-        up.standardError = FileHandle.nullDevice
-        up.standardOutput = FileHandle.nullDevice
-        try up.run()
+        let up = try ToolConnection.startStack(in: directory)
         defer {
             up.terminate()
             up.waitUntilExit()
