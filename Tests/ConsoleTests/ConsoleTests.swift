@@ -121,11 +121,32 @@ struct ConsoleTests {
             #expect(assigned.status == .ok && String(buffer: assigned.body).contains("UNIT_STATUS_ASSIGNED"))
             let again = try await client.execute(uri: "/api/incidents/NO-SUCH/assign", method: .post, headers: duty, body: ByteBuffer(string: "{}"))
             #expect(again.status == .badRequest, "\(String(buffer: again.body))")
+
+            // The caller's details: for the duty officer with a purpose, not for a viewer, not without one.
+            var call = Xunfang_Dispatch_V1_IntakeRequest()
+            call.typeCode = "dispute"
+            call.location.longitude = 104.27
+            call.location.latitude = 30.97
+            call.report = "邻居吵架 neighbours shouting"
+            call.callerPhone = "138 0000 0000"
+            let called = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/Intake", call, as: Xunfang_Dispatch_V1_IntakeResponse.self).incident.id
+            let read = try await client.execute(uri: "/api/incidents/\(called)/personal", method: .post, headers: duty, body: ByteBuffer(string: #"{"purpose":"call the caller back"}"#))
+            #expect(read.status == .ok && String(buffer: read.body).contains("138 0000 0000") && String(buffer: read.body).contains("邻居吵架"), "\(String(buffer: read.body))")
+            let noPurpose = try await client.execute(uri: "/api/incidents/\(called)/personal", method: .post, headers: duty, body: ByteBuffer(string: "{}"))
+            #expect(noPurpose.status == .badRequest)
+            let peek = try await client.execute(uri: "/api/incidents/\(called)/personal", method: .post, headers: viewer, body: ByteBuffer(string: #"{"purpose":"curious"}"#))
+            #expect(peek.status == .forbidden && !String(buffer: peek.body).contains("138"))
         }
-        let audit = try server.store.audit(limit: 20).reversed().map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
+        let audit = try server.store.audit(limit: 40).reversed().map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
         #expect(audit.contains("guest create incident : refused: 查看 viewer may not act"), "\(audit)")
         #expect(audit.contains { $0.hasPrefix("duty create incident INC-") && $0.hasSuffix(": ok") } && audit.contains { $0.hasPrefix("duty assign INC-") && $0.contains("→ C001: ok") })
         #expect(audit.contains { $0.hasPrefix("duty create incident : failed: an incident needs type") })
+        #expect(audit.contains { $0.hasPrefix("duty read personal data INC-") && $0.hasSuffix(": call the caller back: ok") }, "\(audit)")
+        #expect(audit.contains("guest read personal data : refused: 查看 viewer may not act"), "\(audit)")
+        // Dispatch's own audit names the officer at the console.
+        let dispatchAudit = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/Audit", Xunfang_Dispatch_V1_AuditRequest(), as: Xunfang_Dispatch_V1_AuditResponse.self)
+        let dispatchLines = try dispatchAudit.jsonString()
+        #expect(dispatchLines.contains("duty") && dispatchLines.contains("call the caller back"), "\(dispatchLines)")
         for client in clients { await client.close() }
         await bus.stop()
     }

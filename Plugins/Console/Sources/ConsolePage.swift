@@ -234,8 +234,21 @@ enum ConsolePage {
       document.getElementById("incidents").innerHTML = (answer.incidents || []).map(i =>
         `<tr id="incident-${text(i.id)}"><td>${text(i.id)}</td><td>${text(i.typeName || i.typeCode)}</td><td>${text((i.status || "INCIDENT_STATUS_RECEIVED").replace("INCIDENT_STATUS_", ""))}</td>` +
         `<td>${text(names[i.stationId] || i.stationId || "")}</td><td>${text(china(i.times && i.times.received))}</td>` +
-        `<td class="elapsed" data-since="${isOpen(i) && i.times ? Number(i.times.received || 0) : 0}"></td></tr>`).join("");
+        `<td class="elapsed" data-since="${isOpen(i) && i.times ? Number(i.times.received || 0) : 0}"></td>` +
+        (acts ? `<td><button class="personal" data-incident="${text(i.id)}">报警人 caller</button></td>` : "") + `</tr>`).join("");
+      document.querySelectorAll("#incidents button.personal").forEach(button => button.addEventListener("click", () => readPersonal(button.dataset.incident)));
       tickTimers();
+    }
+    // The caller's words and number: asked for with a purpose, logged, shown, never kept.
+    async function readPersonal(incident) {
+      const purpose = window.prompt("查阅原因 Why do you need the caller's details? (logged)", "");
+      if (!purpose) return;
+      const box = document.getElementById("recommendation");
+      try {
+        const record = await post(`/api/incidents/${encodeURIComponent(incident)}/personal`, {purpose});
+        box.innerHTML = `<h2>报警人 Caller · ${text(incident)}</h2><p id="personal">` + (record.erased ? "已按期删除 erased after the retention period" :
+          `${text(record.report || "")}<br>${text(record.callerPhone || "")}`) + `</p><p>已记录查阅 This look was logged.</p>`;
+      } catch (error) { box.innerHTML = `<p class="error">${text(error.message)}</p>`; }
     }
     async function recommend(incident) {
       const answer = await get(`/api/incidents/${encodeURIComponent(incident)}/recommend`);

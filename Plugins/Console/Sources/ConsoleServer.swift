@@ -50,6 +50,7 @@ struct ConsoleServer: Sendable {
         router.post("/api/seal-plans/:id/activate") { request, context in try await activate(request, context) }
         router.post("/api/incidents") { request, context in try await create(request, context) }
         router.post("/api/incidents/:id/assign") { request, context in try await assign(request, context) }
+        router.post("/api/incidents/:id/personal") { request, context in try await personal(request, context) }
         return router
     }
 
@@ -134,6 +135,19 @@ struct ConsoleServer: Sendable {
             guard unit.count <= 32 else { throw BusClientError(.invalidArgument, "a unit's call sign is at most 32 characters") }
             let answer = try await desk.assign(incident, unit: unit)
             return ("\(incident) → \(answer.unit.callSign)", try answer.jsonString(options: Desk.json))
+        }
+    }
+
+    /// The caller's words and number, for a duty officer or chief with a purpose; every read
+    /// is audited here and in Dispatch, and nothing of it is kept by the console.
+    func personal(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let incident = context.parameters.get("id") ?? ""
+        let body = try await request.body.collect(upTo: Self.maxBody)
+        return try await act(request, "read personal data") { session in
+            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+            let purpose = fields["purpose"] as? String ?? ""
+            guard (1...256).contains(purpose.utf8.count) else { throw BusClientError(.invalidArgument, "say why the caller's details are read (1 to 256 bytes)") }
+            return ("\(incident): \(purpose)", try await desk.readPersonal(incident, officer: session.officer, purpose: purpose))
         }
     }
 

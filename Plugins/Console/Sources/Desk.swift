@@ -16,7 +16,7 @@ struct Desk: Sendable {
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     static let situation = "/xunfang.situation.v1.Situation/"
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
-    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits"].map { dispatch + $0 }
+    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads"].map { gridModel + $0 }
         + [situation + "Colours"] + ["Board", "ListPlans", "Activate"].map { checkpoint + $0 }
 
@@ -75,6 +75,16 @@ struct Desk: Sendable {
         request.incidentID = incident
         request.callSign = unit
         return try await bus.call(Self.dispatch + "Assign", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
+    }
+
+    /// What the caller said and their number: personal data, read in the officer's name for
+    /// a stated purpose (Dispatch keeps its own audit of it too).
+    func readPersonal(_ incident: String, officer: String, purpose: String) async throws -> String {
+        var request = Xunfang_Dispatch_V1_ReadPersonalRequest()
+        request.incidentID = incident
+        request.purpose = purpose
+        request.onBehalfOf = officer
+        return try await bus.call(Self.dispatch + "ReadPersonal", request, as: Xunfang_Dispatch_V1_PersonalRecord.self).jsonString(options: Self.json)
     }
 
     /// Yesterday's four colours of every station and grid (Situation's daily run).
