@@ -107,6 +107,25 @@ public struct RunFacts: Sendable, Codable {
         public var inPosition: Int
         /// Why it did not start ("" when it did).
         public var error: String
+        /// The slowest positions: who held each, how long it took, the road time predicted
+        /// when ordered, and how many were ordered before (passed on at their deadline).
+        public var slowest: [Position] = []
+
+        public struct Position: Sendable, Codable, Equatable {
+            public var id: String
+            public var responder: String
+            public var seconds: Double
+            public var etaSeconds: Double
+            public var passedOver: Int
+
+            public init(id: String, responder: String, seconds: Double, etaSeconds: Double, passedOver: Int) {
+                self.id = id
+                self.responder = responder
+                self.seconds = seconds
+                self.etaSeconds = etaSeconds
+                self.passedOver = passedOver
+            }
+        }
 
         public init(plan: String, activation: String = "", drill: Bool = false, activatedAt: Int64 = 0, sealedAt: Int64 = 0, targetSeconds: Int = 180,
                     positions: Int = 0, inPosition: Int = 0, error: String = "") {
@@ -233,10 +252,19 @@ public enum Verdict {
         let late = seals.filter { $0.sealedAt == 0 || $0.sealedAt - $0.activatedAt > Int64($0.targetSeconds) * 1_000 }
         let detail = seals.map { seal in
             !seal.error.isEmpty ? "\(seal.plan) not started: \(seal.error)"
-                : seal.sealedAt > 0 ? "\(seal.plan)\(seal.drill ? " (drill)" : "") sealed in \((seal.sealedAt - seal.activatedAt) / 1_000) s of \(seal.targetSeconds)"
+                : seal.sealedAt > 0 ? "\(seal.plan)\(seal.drill ? " (drill)" : "") sealed in \((seal.sealedAt - seal.activatedAt) / 1_000) s of \(seal.targetSeconds)" + slowest(seal)
                 : "\(seal.plan)\(seal.drill ? " (drill)" : "") never sealed: \(seal.inPosition) of \(seal.positions) in position"
         }.joined(separator: "; ")
         return Check("every seal in place within its target", late.isEmpty, detail)
+    }
+
+    /// The positions that kept the seal waiting, slowest first.
+    static func slowest(_ seal: RunFacts.Seal) -> String {
+        let late = seal.slowest.filter { $0.seconds > Double(seal.targetSeconds) }
+        guard !late.isEmpty else { return "" }
+        return "; late: " + late.prefix(3).map { position in
+            "\(position.id) \(position.responder) \(Int(position.seconds)) s (road time \(Int(position.etaSeconds)) s\(position.passedOver > 0 ? ", \(position.passedOver) passed over" : ""))"
+        }.joined(separator: ", ")
     }
 
     static func situationOnce(_ facts: RunFacts, total: Int) -> Check {

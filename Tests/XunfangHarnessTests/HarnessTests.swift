@@ -138,6 +138,14 @@ struct HarnessTests {
         let sealed = RunFacts.Seal(plan: "TOWN", activation: "TOWN-1", activatedAt: 1_000_000, sealedAt: 1_000_000 + 170_000, targetSeconds: 180, positions: 16, inPosition: 16)
         #expect(failing { $0.seals = [sealed] }.isEmpty)
         #expect(failing { facts in var late = sealed; late.sealedAt += 20_000; facts.seals = [late] } == ["every seal in place within its target"])
+        var late = sealed
+        late.sealedAt += 20_000
+        late.slowest = [RunFacts.Seal.Position(id: "P007", responder: "C075", seconds: 190, etaSeconds: 150, passedOver: 1),
+                        RunFacts.Seal.Position(id: "P002", responder: "CP-EAST", seconds: 40, etaSeconds: 0, passedOver: 0)]
+        var withLate = clean
+        withLate.seals = [late]
+        let detail = Verdict.checks(withLate).first { $0.name == "every seal in place within its target" }?.detail ?? ""
+        #expect(detail == "TOWN sealed in 190 s of 180; late: P007 C075 190 s (road time 150 s, 1 passed over)", "\(detail)")
         #expect(failing { facts in var open = sealed; open.sealedAt = 0; open.inPosition = 15; facts.seals = [open] } == ["every seal in place within its target"])
         let events = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "terminal]", with: "terminal, checkpoint]") + "\nevents:\n  - { at_minutes: 5, seal: TOWN, drill: true }")
         #expect(events.events.count == 1 && events.events[0].seal == "TOWN" && events.events[0].drill == true && events.events[0].atMinutes == 5)

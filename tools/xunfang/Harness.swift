@@ -355,6 +355,10 @@ final class SealDesk: Sendable {
             seals[index].targetSeconds = Int(board.targetSeconds)
             seals[index].positions = board.positions.count
             seals[index].inPosition = board.positions.filter { $0.inPositionAt > 0 }.count
+            seals[index].slowest = board.positions.filter { $0.inPositionAt > 0 }.sorted { $0.secondsToSeal > $1.secondsToSeal }.prefix(5).map {
+                RunFacts.Seal.Position(id: $0.id, responder: $0.acknowledgedBy.isEmpty ? $0.responder : $0.acknowledgedBy, seconds: $0.secondsToSeal,
+                                       etaSeconds: $0.etaSeconds, passedOver: $0.passedOver.count)
+            }
         }
         return seals
     }
