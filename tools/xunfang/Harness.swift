@@ -37,9 +37,7 @@ struct HarnessCompareCommand: AsyncParsableCommand {
             for scenario in [a, b] {
                 let run = "\(directory)/\(scenario.name)-\(seed)"
                 let facts = try await HarnessRunner(scenario: scenario, seed: seed, directory: run, binDirectory: binDir ?? executableDirectory()).run()
-                let checks = Verdict.checks(facts)
-                try HarnessReport.write(facts: facts, checks: checks, to: "\(run)/report.json")
-                try HarnessPage.html(facts, checks).write(toFile: "\(run)/report.html", atomically: true, encoding: .utf8)
+                let checks = try HarnessReport.write(facts, to: run)
                 print("\(scenario.name) seed \(seed): \(facts.calls.count) calls, \(checks.filter(\.passed).count) of \(checks.count) checks passed")
                 pair.append(facts)
             }
@@ -72,9 +70,7 @@ struct HarnessRunCommand: AsyncParsableCommand {
         let directory = out ?? "harness-runs/\(scenario.name)-\(seed)"
         let runner = try HarnessRunner(scenario: scenario, seed: seed, directory: directory, binDirectory: binDir ?? executableDirectory())
         let facts = try await runner.run()
-        let checks = Verdict.checks(facts)
-        try HarnessReport.write(facts: facts, checks: checks, to: "\(directory)/report.json")
-        try HarnessPage.html(facts, checks).write(toFile: "\(directory)/report.html", atomically: true, encoding: .utf8)
+        let checks = try HarnessReport.write(facts, to: directory)
         print("xunfang harness \(scenario.name) (seed \(seed)): \(facts.calls.count) calls over \(scenario.hours) simulated hours in \(String(format: "%.0f", facts.wallSeconds)) s "
               + "(\(String(format: "%.0f", facts.simulatedSeconds / max(facts.wallSeconds, 1))) simulated seconds a second)")
         for check in checks { print("\(check.passed ? "✔" : "✘") \(check.name): \(check.detail)") }
@@ -83,7 +79,8 @@ struct HarnessRunCommand: AsyncParsableCommand {
     }
 }
 
-/// The report file: the facts and the checks, as JSON.
+/// A run judged and reported in its directory: report.json (the facts and the checks) and
+/// report.html; the checks are returned.
 enum HarnessReport {
     struct File: Codable {
         var facts: RunFacts
@@ -91,10 +88,13 @@ enum HarnessReport {
         var passed: Bool
     }
 
-    static func write(facts: RunFacts, checks: [Check], to path: String) throws {
+    static func write(_ facts: RunFacts, to directory: String) throws -> [Check] {
+        let checks = Verdict.checks(facts)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(File(facts: facts, checks: checks, passed: !checks.contains { !$0.passed })).write(to: URL(fileURLWithPath: path))
+        try encoder.encode(File(facts: facts, checks: checks, passed: !checks.contains { !$0.passed })).write(to: URL(fileURLWithPath: "\(directory)/report.json"))
+        try HarnessPage.html(facts, checks).write(toFile: "\(directory)/report.html", atomically: true, encoding: .utf8)
+        return checks
     }
 }
 
