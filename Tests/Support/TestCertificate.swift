@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Test certificates, made with Debian's openssl for the test that needs them.
 public enum TestCertificate {

@@ -208,7 +208,7 @@ struct HarnessRunner {
         up.arguments = ["up", "--config", "county.yaml", "--bin-dir", binDirectory, "--simulated-clock", clock.encoded]
         up.currentDirectoryURL = URL(fileURLWithPath: countyDirectory)
         let log = "\(directory)/stack.log"
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try handle.seekToEnd()
         up.standardOutput = handle
@@ -229,8 +229,10 @@ struct HarnessRunner {
                 continue
             }
             guard let pid = watch.kill(fault.kill, at: clock.now()) else { continue }
-            // Back when a new process of it has joined the bus again.
-            while !Task.isCancelled {
+            // Back when a new process of it has joined the bus again; after two machine
+            // minutes it is judged never back (and the check says so) rather than waited for.
+            let giveUp = ContinuousClock.now + .seconds(120)
+            while !Task.isCancelled, ContinuousClock.now < giveUp {
                 try await Task.sleep(for: .milliseconds(100))
                 if let now = try? await joined(fault.kill, client: client, other: pid, watch: watch, clock: clock) {
                     watch.recovered(fault.kill, pid: pid, at: now, clock: clock)
@@ -250,7 +252,8 @@ struct HarnessRunner {
             try await Task.sleep(for: .milliseconds(100))
         }
         watch.reparent(try stack.restart())
-        while !Task.isCancelled {
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < giveUp {
             try await Task.sleep(for: .milliseconds(200))
             if let sessions = try? await sessions(client), Set(scenario.plugins).isSubset(of: sessions) {
                 watch.recovered("bus", pid: pid, at: clock.now(), clock: clock)
