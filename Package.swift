@@ -27,6 +27,8 @@ let package = Package(
     products: [
         .executable(name: "xunfang", targets: ["XunfangCLI"]),
         .executable(name: "xunfang-plugin-template", targets: ["TemplatePluginMain"]),
+        .executable(name: "xunfang-plugin-bridge", targets: ["BridgePluginMain"]),
+        .library(name: "BridgeContract", targets: ["BridgeContract"]),
         .executable(name: "xunfang-plugin-patrol", targets: ["PatrolPluginMain"]),
         .executable(name: "xunfang-plugin-terminal", targets: ["TerminalPluginMain"]),
         .executable(name: "xunfang-plugin-console", targets: ["ConsolePluginMain"]),
@@ -454,7 +456,46 @@ let package = Package(
 
         // MARK: - Integration
 
-        // Headless Chromium over the DevTools protocol, for the console's tests and benchmark.
+        // A NATS and JetStream client (text protocol over NIO), for the bridge between county buses.
+        .target(
+            name: "XunfangNATS",
+            dependencies: [nioCore, nioPosix, nioSSL, logging],
+            path: "Modules/XunfangNATS",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XunfangNATSTests",
+            dependencies: ["XunfangNATS", logging],
+            path: "Tests/XunfangNATSTests",
+            swiftSettings: swiftSettings
+        ),
+        // The bridge: county buses linked into a city through JetStream (Plugins/Bridge).
+        .target(
+            name: "BridgeContract",
+            dependencies: [protobuf],
+            path: "Plugins/Bridge/Contract",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .target(
+            name: "BridgePlugin",
+            dependencies: ["XunfangPluginKit", "XunfangNATS", "BridgeContract", "DispatchContract", protobuf, logging],
+            path: "Plugins/Bridge/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "BridgePluginMain",
+            dependencies: ["BridgePlugin"],
+            path: "Plugins/Bridge/Main",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BridgeTests",
+            dependencies: ["BridgePlugin", "BridgeContract", "XunfangNATS", "XunfangPluginKit", "XunfangBusServer", "XunfangConfig",
+                           "DispatchContract", protobuf, logging],
+            path: "Tests/BridgeTests",
+            swiftSettings: swiftSettings
+        ),
+
         // The integration harness's logic: scenarios, calls, checks (the CLI runs it; no plugin links it).
         .target(
             name: "XunfangHarness",
@@ -468,6 +509,7 @@ let package = Package(
             path: "Tests/XunfangHarnessTests",
             swiftSettings: swiftSettings
         ),
+        // Headless Chromium over the DevTools protocol, for the console's tests and benchmark.
         .target(
             name: "XunfangBrowser",
             dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket"), logging, nioCore],

@@ -1,0 +1,4 @@
+import BridgePlugin
+import XunfangPluginKit
+
+await PluginMain.run(BridgePlugin.self)

@@ -1,0 +1,224 @@
+import Foundation
+import XunfangPluginKit
+import BridgeContract
+import DispatchContract
+import Logging
+import Synchronization
+import XunfangNATS
+
+/// Headers a bridged message carries across, on JetStream and on the receiving bus.
+enum BridgeHeader {
+    static let county = "Xunfang-County"
+    static let topic = "Xunfang-Topic"
+    static let publisher = "Xunfang-Publisher"
+    static let publishedAt = "Xunfang-Published-At"
+    /// On the receiving bus: where a message came from (the county's token).
+    static let originCounty = "xunfang-origin-county"
+    static let originPublisher = "xunfang-origin-publisher"
+}
+
+/// One bus topic pattern mirrored out. A delivery is acknowledged to the bus only once
+/// JetStream has stored it (or it can never be sent), so a bridge killed at any moment
+/// sends it again after its restart, with the same `Nats-Msg-Id`.
+struct ExportMirror: Sendable {
+    let pattern: String
+    let settings: BridgeSettings
+    let instance: String
+    let jetStream: JetStream
+    let counters: BridgeCounters
+    let logger: Logger
+
+    var durableName: String {
+        "bridge.export." + pattern.replacingOccurrences(of: ">", with: "all").replacingOccurrences(of: "*", with: "any").lowercased()
+    }
+
+    func run(on bus: BusClient) async throws {
+        let (subscription, durable) = try await subscribe(bus)
+        counters.exportStarted(pattern, durable: durable)
+        for await delivery in subscription {
+            // What this bridge brought in goes no further: no echo between counties.
+            if delivery.publisher == instance {
+                delivery.ack()
+                continue
+            }
+            try await export(delivery)
+            delivery.ack()
+        }
+    }
+
+    private func export(_ delivery: Delivery) async throws {
+        guard let payload = PersonalData.stripped(topic: delivery.topic, payload: delivery.payload) else {
+            counters.update(export: pattern) { $0.refused += 1 }
+            logger.error("not exported: cannot strip personal data", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.id": "\(delivery.messageID)"])
+            return
+        }
+        var headers = NATSHeaders()
+        headers.set(BridgeHeader.county, settings.county)
+        headers.set(BridgeHeader.topic, delivery.topic)
+        headers.set(BridgeHeader.publisher, delivery.publisher)
+        headers.set(BridgeHeader.publishedAt, String(Int64(delivery.publishedAt.timeIntervalSince1970 * 1_000)))
+        let subject = BridgeSettings.subject(county: settings.county, topic: delivery.topic)
+        let messageID = "\(settings.county):\(delivery.messageID)"
+        do {
+            let stored = try await untilDone(onRetry: { counters.update(export: pattern) { $0.retries += 1 } },
+                                             isPermanent: { ($0 as? NATSError)?.code == .invalidArgument }) {
+                try await jetStream.publish(subject, payload: payload, messageID: messageID, headers: headers)
+            }
+            counters.update(export: pattern) { stored.duplicate ? ($0.duplicates += 1) : ($0.exported += 1) }
+        } catch let error as NATSError {
+            counters.update(export: pattern) { $0.refused += 1 }
+            logger.error("not exported", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.error": "\(error)"])
+        }
+    }
+
+    /// Durable when the county's bus keeps the topic (bus.durable_topics); otherwise best
+    /// effort, said once in the log, as a plain subscription would lose messages while down.
+    private func subscribe(_ bus: BusClient) async throws -> (Subscription, Bool) {
+        do {
+            return (try await bus.subscribe(pattern, durable: durableName, maxInFlight: 512), true)
+        } catch let error as BusClientError where error.code == .invalidArgument || error.code == .unavailable {
+            logger.warning("exported best effort: the bus keeps no durable log for this topic",
+                           metadata: ["bridge.pattern": "\(pattern)", "bridge.reason": "\(error.message)"])
+            return (try await bus.subscribe(pattern), false)
+        }
+    }
+}
+
+/// One JetStream subject pattern mirrored in through a durable pull consumer: a message is
+/// acknowledged to JetStream only once this bus has confirmed it, so a bridge (or bus) that
+/// was down resumes where its consumer stopped.
+struct ImportMirror: Sendable {
+    let rule: BridgeSettings.ImportRule
+    let settings: BridgeSettings
+    let jetStream: JetStream
+    let counters: BridgeCounters
+    let logger: Logger
+
+    static let batch = 256
+
+    func run(on bus: BusClient) async throws {
+        let consumer = rule.consumer(for: settings.county)
+        counters.importStarted(rule.subject, consumer: consumer)
+        _ = try await untilDone(onRetry: {}) {
+            try await jetStream.ensureConsumer(stream: settings.stream, .init(durable: consumer, filterSubject: rule.subject, maxAckPending: 4 * Self.batch))
+        }
+        while true {
+            try Task.checkCancellation()
+            let messages: [JetStreamMessage]
+            do {
+                messages = try await jetStream.fetch(stream: settings.stream, durable: consumer, batch: Self.batch, wait: .seconds(1))
+            } catch {
+                try await Task.sleep(for: .milliseconds(200))   // the link is down; the connection reconnects by itself
+                continue
+            }
+            for message in messages { try await bring(message, on: bus) }
+            counters.update(import: rule.subject) { $0.pending = messages.last?.metadata?.pending ?? 0 }
+            if !messages.isEmpty { try? await jetStream.connection.flush() }
+        }
+    }
+
+    private func bring(_ message: JetStreamMessage, on bus: BusClient) async throws {
+        guard let (origin, topic) = Self.origin(of: message.subject), origin != settings.county else {
+            counters.update(import: rule.subject) { $0.skipped += 1 }
+            try? message.ack()
+            return
+        }
+        var headers = [BridgeHeader.originCounty: origin]
+        if let publisher = message.headers[BridgeHeader.publisher] { headers[BridgeHeader.originPublisher] = publisher }
+        let messageID = message.headers["Nats-Msg-Id"] ?? "\(origin):js-\(message.metadata?.streamSequence ?? 0)"
+        do {
+            _ = try await untilDone(onRetry: {}, isPermanent: Self.isPermanent) {
+                try await bus.publishConfirmed(topic, payload: message.payload, headers: headers, messageID: messageID)
+            }
+            counters.update(import: rule.subject) { $0.imported += 1 }
+        } catch let error as BusClientError {
+            // The county's ACL does not let the bridge publish this topic: it never will.
+            counters.update(import: rule.subject) { $0.skipped += 1 }
+            logger.error("not imported", metadata: ["bridge.subject": "\(message.subject)", "bridge.error": "\(error)"])
+        }
+        try? message.ack()
+    }
+
+    static func isPermanent(_ error: any Error) -> Bool {
+        guard let error = error as? BusClientError else { return false }
+        return error.code == .permissionDenied || error.code == .invalidArgument
+    }
+
+    /// `xunfang.<county>.<topic>` → (county, topic).
+    static func origin(of subject: String) -> (String, String)? {
+        let tokens = subject.split(separator: ".", maxSplits: 2)
+        guard tokens.count == 3, tokens[0] == "xunfang" else { return nil }
+        return (String(tokens[1]), String(tokens[2]))
+    }
+}
+
+/// Personal data never leaves the county: messages of the types that can carry it are
+/// decoded and the fields cleared before export; one that cannot be decoded is not sent.
+enum PersonalData {
+    static func stripped(topic: String, payload: Data) -> Data? {
+        guard topic.hasPrefix("incident.") else { return payload }
+        guard var incident = try? Xunfang_Dispatch_V1_Incident(serializedBytes: payload) else { return nil }
+        incident.report = ""
+        return try? incident.serializedData()
+    }
+}
+
+/// What the bridge has done, for `Status` and the logs.
+final class BridgeCounters: Sendable {
+    struct State {
+        var county = ""
+        var connection: NATSConnection?
+        var exports: [String: Xunfang_Bridge_V1_Export] = [:]
+        var imports: [String: Xunfang_Bridge_V1_Import] = [:]
+        var exportOrder: [String] = []
+        var importOrder: [String] = []
+    }
+
+    private let state = Mutex(State())
+
+    func attach(_ connection: NATSConnection, county: String) {
+        state.withLock { $0.connection = connection; $0.county = county }
+    }
+
+    func exportStarted(_ pattern: String, durable: Bool) {
+        state.withLock { state in
+            var export = Xunfang_Bridge_V1_Export()
+            export.pattern = pattern
+            export.durable = durable
+            if state.exports[pattern] == nil { state.exportOrder.append(pattern) }
+            state.exports[pattern] = export
+        }
+    }
+
+    func importStarted(_ subject: String, consumer: String) {
+        state.withLock { state in
+            var entry = Xunfang_Bridge_V1_Import()
+            entry.subject = subject
+            entry.consumer = consumer
+            if state.imports[subject] == nil { state.importOrder.append(subject) }
+            state.imports[subject] = entry
+        }
+    }
+
+    func update(export pattern: String, _ change: (inout Xunfang_Bridge_V1_Export) -> Void) {
+        state.withLock { state in state.exports[pattern].map { var entry = $0; change(&entry); state.exports[pattern] = entry } }
+    }
+
+    func update(import subject: String, _ change: (inout Xunfang_Bridge_V1_Import) -> Void) {
+        state.withLock { state in state.imports[subject].map { var entry = $0; change(&entry); state.imports[subject] = entry } }
+    }
+
+    func status() -> Xunfang_Bridge_V1_StatusResponse {
+        let snapshot = state.withLock { $0 }
+        var status = Xunfang_Bridge_V1_StatusResponse()
+        status.county = snapshot.county
+        if let connection = snapshot.connection {
+            status.connected = connection.isConnected
+            status.server = status.connected ? connection.serverInfo.serverName : ""
+            status.reconnects = UInt32(clamping: connection.reconnects)
+        }
+        status.exports = snapshot.exportOrder.compactMap { snapshot.exports[$0] }
+        status.imports = snapshot.importOrder.compactMap { snapshot.imports[$0] }
+        return status
+    }
+}
