@@ -484,7 +484,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "BridgePluginMain",
-            dependencies: ["BridgePlugin"],
+            dependencies: ["BridgePlugin", "XunfangPluginKit", "XunfangNATS", "DispatchContract", logging],
             path: "Plugins/Bridge/Main",
             swiftSettings: swiftSettings
         ),

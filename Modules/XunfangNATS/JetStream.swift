@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// The part of JetStream's API (JSON requests on `$JS.API.>`) a bridge needs: streams,
 /// de-duplicated publishing, durable pull consumers and acknowledgements.
@@ -179,29 +180,43 @@ public struct JetStream: Sendable {
         var expires: Int64
     }
 
-    /// Up to `batch` messages, waiting at most `wait` for the first ones. Each must be
-    /// acknowledged (`ack`) or it comes again after the consumer's ack wait.
+    /// Up to `batch` messages, waiting at most `wait` for them. Each must be acknowledged
+    /// (`ack`) or it comes again after the consumer's ack wait.
     public func fetch(stream: String, durable: String, batch: Int, wait: Duration) async throws -> [JetStreamMessage] {
+        let messages = Mutex<[JetStreamMessage]>([])
+        _ = try await pull(stream: stream, durable: durable, batch: batch, wait: wait) { message in messages.withLock { $0.append(message) } }
+        return messages.withLock { $0 }
+    }
+
+    /// One pull request: `handle` runs for each message as it arrives (not when the batch
+    /// is full), so a quiet stream costs no latency; returns how many came. The server ends
+    /// the request after `batch` messages or `wait` (status 408); should the link die
+    /// meanwhile, the request is given up `wait` + 5 s after it was made.
+    @discardableResult
+    public func pull(stream: String, durable: String, batch: Int, wait: Duration,
+                     _ handle: (JetStreamMessage) async throws -> Void) async throws -> Int {
         let inbox = "_INBOX." + NATSConnection.randomToken()
         let subscription = try connection.subscribe(inbox)
         defer { connection.unsubscribe(subscription.id) }
         let body = try JSONEncoder.sorted.encode(NextRequest(batch: batch, expires: wait.nanoseconds))
         try connection.publish("$JS.API.CONSUMER.MSG.NEXT.\(stream).\(durable)", payload: body, replyTo: inbox)
-        // The server ends the request itself after `expires` (status 408); the local limit
-        // only guards against a server that went away meanwhile.
-        return try await withDeadline(wait + .seconds(5), what: "messages from \(stream)/\(durable)", {
-            var messages: [JetStreamMessage] = []
-            for await message in subscription.messages {
-                if let status = message.headers.status {
-                    // 100: idle heartbeat; 404/408/409: nothing (more) to give now.
-                    if status == 100 { continue }
-                    break
-                }
-                messages.append(JetStreamMessage(message: message, connection: connection))
-                if messages.count == batch { break }
+        let watchdog = Task { [connection] in
+            try await Task.sleep(for: wait + .seconds(5))
+            connection.unsubscribe(subscription.id)
+        }
+        defer { watchdog.cancel() }
+        var count = 0
+        for await message in subscription.messages {
+            if let status = message.headers.status {
+                // 100: idle heartbeat; 404/408/409: nothing (more) to give now.
+                if status == 100 { continue }
+                break
             }
-            return messages
-        }, onTimeout: { connection.unsubscribe(subscription.id) })
+            try await handle(JetStreamMessage(message: message, connection: connection))
+            count += 1
+            if count == batch { break }
+        }
+        return count
     }
 
     // MARK: The API

@@ -77,3 +77,13 @@ struct PatrolBench: PluginBench {
     @Argument(parsing: .captureForPassthrough, help: "Passed on: --drives N --osm PBF --export-dir DIR --json")
     var options: [String] = []
 }
+
+/// `xunfang bench bridge`: a message from one county's bus to another's through both bridges
+/// and a 3-node JetStream cluster, at a steady rate and in a burst, beside plain NATS
+/// publish → subscribe and JetStream's acknowledged publish on the same cluster.
+struct BridgeBench: PluginBench {
+    static let configuration = CommandConfiguration(commandName: "bridge", abstract: "Cross-county latency and throughput through the bridge.")
+    static let plugin = "bridge"
+    @Argument(parsing: .captureForPassthrough, help: "Passed on: --rate N --seconds N --burst N --payload BYTES --replicas 1|3 --json")
+    var options: [String] = []
+}

@@ -104,16 +104,18 @@ struct ImportMirror: Sendable {
         }
         while true {
             try Task.checkCancellation()
-            let messages: [JetStreamMessage]
             do {
-                messages = try await jetStream.fetch(stream: settings.stream, durable: consumer, batch: Self.batch, wait: .seconds(1))
+                let count = try await jetStream.pull(stream: settings.stream, durable: consumer, batch: Self.batch, wait: .seconds(5)) { message in
+                    try await bring(message, on: bus)
+                    counters.update(import: rule.subject) { $0.pending = message.metadata?.pending ?? 0 }
+                }
+                if count == 0 { counters.update(import: rule.subject) { $0.pending = 0 } }
+                try await jetStream.connection.flush()
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 try await Task.sleep(for: .milliseconds(200))   // the link is down; the connection reconnects by itself
-                continue
             }
-            for message in messages { try await bring(message, on: bus) }
-            counters.update(import: rule.subject) { $0.pending = messages.last?.metadata?.pending ?? 0 }
-            if !messages.isEmpty { try? await jetStream.connection.flush() }
         }
     }
 
