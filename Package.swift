@@ -465,7 +465,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XunfangNATSTests",
-            dependencies: ["XunfangNATS", logging],
+            dependencies: ["XunfangNATS", "XunfangTestSupport", logging],
             path: "Tests/XunfangNATSTests",
             swiftSettings: swiftSettings
         ),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import XunfangNATS
+import XunfangTestSupport
 
 /// Against Debian's nats-server on loopback ports: the client, JetStream's de-duplication,
 /// durable consumers, and a server killed -9 under the client.
@@ -119,6 +120,48 @@ struct LiveServerTests {
         try second.first?.ack()
         try await connection.flush()
         await connection.close()
+    }
+
+    @Test("TLS and a password: a client without them is refused, by name; with them it links and publishes")
+    func tlsAndCredentials() async throws {
+        let directory = NSTemporaryDirectory() + "xf-nats-tls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (certificate, key) = try TestCertificate.make(in: directory)
+        let cluster = try LocalNATSCluster(in: directory, nodes: 1, extra: """
+            tls { cert_file: "\(certificate)", key_file: "\(key)" }
+            authorization { user: county-a, password: "s3cret-for-the-bridge" }
+            """)
+        try cluster.start()
+        defer { cluster.stop() }
+        let address = cluster.addresses[0]
+        let secure = NATSServerAddress(host: "localhost", port: address.port, tls: true)
+        var good = NATSOptions(servers: [secure], name: "bridge", user: "county-a", password: "s3cret-for-the-bridge", trustRoots: certificate)
+        good.requestTimeout = .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var connection: NATSConnection?
+        while connection == nil && ContinuousClock.now < deadline {
+            connection = try? await NATSConnection.connect(good, logger: quiet)
+            if connection == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let linked = try #require(connection, "linked over TLS with the password")
+        let subscription = try linked.subscribe("secure.>")
+        try await linked.flush()
+        try linked.publish("secure.hello", payload: Data("over tls".utf8))
+        var iterator = subscription.messages.makeAsyncIterator()
+        #expect(await iterator.next()?.payload == Data("over tls".utf8))
+        await linked.close()
+
+        let plain = NATSOptions(servers: [address], name: "bridge", user: "county-a", password: "s3cret-for-the-bridge")
+        await #expect(throws: NATSError.self, "plain text to a TLS server") { _ = try await NATSConnection.connect(plain, logger: quiet) }
+        let wrongPassword = NATSOptions(servers: [secure], name: "bridge", user: "county-a", password: "guess", trustRoots: certificate)
+        do {
+            _ = try await NATSConnection.connect(wrongPassword, logger: quiet)
+            Issue.record("a wrong password linked")
+        } catch let error as NATSError {
+            #expect(error.message.lowercased().contains("authorization"), "\(error)")
+        }
+        let untrusted = NATSOptions(servers: [secure], name: "bridge", user: "county-a", password: "s3cret-for-the-bridge")
+        await #expect(throws: (any Error).self, "a certificate no root vouches for") { _ = try await NATSConnection.connect(untrusted, logger: quiet) }
     }
 
     @Test("the server killed -9 and restarted: the client reconnects, subscriptions hold, stored messages survive")
