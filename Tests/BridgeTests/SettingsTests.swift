@@ -58,14 +58,39 @@ struct SettingsTests {
 
     @Test("an incident leaves the county without the caller's words; an undecodable one does not leave")
     func personalData() throws {
+        var outbound = Outbound(lentUnits: [], positionEverySeconds: 30)
         var incident = Xunfang_Dispatch_V1_Incident()
         incident.id = "INC-1"
         incident.report = "the caller's words"
-        let out = try #require(PersonalData.stripped(topic: "incident.created", payload: try incident.serializedData()))
+        guard case .send(let out) = outbound.decide(topic: "incident.created", payload: try incident.serializedData()) else {
+            Issue.record("an incident is sent")
+            return
+        }
         let crossed = try Xunfang_Dispatch_V1_Incident(serializedBytes: out)
         #expect(crossed.id == "INC-1" && crossed.report.isEmpty)
-        #expect(PersonalData.stripped(topic: "incident.created", payload: Data([0xFF, 0xFF, 0xFF])) == nil)
-        #expect(PersonalData.stripped(topic: "situation.colours", payload: Data([1, 2])) == Data([1, 2]))
+        #expect(outbound.decide(topic: "incident.created", payload: Data([0xFF, 0xFF, 0xFF])) != .send(Data([0xFF, 0xFF, 0xFF])))
+        if case .refuse = outbound.decide(topic: "incident.created", payload: Data([0xFF, 0xFF, 0xFF])) {} else { Issue.record("refused") }
+        #expect(outbound.decide(topic: "situation.colours", payload: Data([1, 2])) == .send(Data([1, 2])))
+    }
+
+    @Test("only lent units' positions cross, at most once per interval each, by the positions' own time")
+    func lentPositions() throws {
+        var outbound = Outbound(lentUnits: ["PZ-07", "PZ-09"], positionEverySeconds: 30)
+        func position(_ unit: String, at seconds: Int64) throws -> Data {
+            var position = Xunfang_Dispatch_V1_UnitPosition()
+            position.callSign = unit
+            position.at = 1_780_000_000_000 + seconds * 1_000
+            return try position.serializedData()
+        }
+        var sent: [String] = []
+        for second in stride(from: Int64(0), through: 90, by: 5) {
+            for unit in ["PZ-07", "PZ-09", "PZ-11"] {
+                if case .send = outbound.decide(topic: "unit.position", payload: try position(unit, at: second)) { sent.append("\(unit)@\(second)") }
+            }
+        }
+        #expect(sent == ["PZ-07@0", "PZ-09@0", "PZ-07@30", "PZ-09@30", "PZ-07@60", "PZ-09@60", "PZ-07@90", "PZ-09@90"])
+        let settings = try BridgeSettings(context: context(["BRIDGE_COUNTY": "a", "BRIDGE_NATS": "127.0.0.1:4222", "BRIDGE_LENT_UNITS": "PZ-07, PZ-09"]))
+        #expect(settings.lentUnits == ["PZ-07", "PZ-09"] && settings.exports.last == "unit.position")
     }
 
     @Test("subjects name their county; only xunfang.<county>.<topic> is brought in")

@@ -83,6 +83,9 @@ public nonisolated struct Xunfang_Bridge_V1_Export: Sendable {
   /// publishes tried again after the link or JetStream failed
   public var retries: UInt64 = 0
 
+  /// unit positions held back: not a lent unit, or sooner than BRIDGE_POSITION_EVERY_SECONDS
+  public var thinned: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -194,7 +197,7 @@ nonisolated extension Xunfang_Bridge_V1_StatusResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_Bridge_V1_Export: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Export"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pattern\0\u{1}durable\0\u{1}exported\0\u{1}duplicates\0\u{1}refused\0\u{1}retries\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pattern\0\u{1}durable\0\u{1}exported\0\u{1}duplicates\0\u{1}refused\0\u{1}retries\0\u{1}thinned\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -208,6 +211,7 @@ nonisolated extension Xunfang_Bridge_V1_Export: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.duplicates) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.refused) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.retries) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.thinned) }()
       default: break
       }
     }
@@ -232,6 +236,9 @@ nonisolated extension Xunfang_Bridge_V1_Export: SwiftProtobuf.Message, SwiftProt
     if self.retries != 0 {
       try visitor.visitSingularUInt64Field(value: self.retries, fieldNumber: 6)
     }
+    if self.thinned != 0 {
+      try visitor.visitSingularUInt64Field(value: self.thinned, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -242,6 +249,7 @@ nonisolated extension Xunfang_Bridge_V1_Export: SwiftProtobuf.Message, SwiftProt
     if lhs.duplicates != rhs.duplicates {return false}
     if lhs.refused != rhs.refused {return false}
     if lhs.retries != rhs.retries {return false}
+    if lhs.thinned != rhs.thinned {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

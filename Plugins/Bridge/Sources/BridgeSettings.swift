@@ -21,6 +21,9 @@ public struct BridgeSettings: Sendable, Equatable {
     public var password: String?
     public var token: String?
     public var trustRoots: String?
+    /// Units lent across the border, whose positions cross (`unit.position`), thinned.
+    public var lentUnits: Set<String> = []
+    public var positionEverySeconds = 30.0
 
     /// Messages from JetStream subjects `xunfang.<county>.<topic>` published on this bus
     /// as `<topic>`. `county` nil: from every county but this one.
@@ -52,6 +55,8 @@ public struct BridgeSettings: Sendable, Equatable {
     /// - `BRIDGE_IMPORT`: `county:topic-pattern` rules mirrored in (`*:incident.>` from every other county).
     /// - `BRIDGE_STREAM` (default XUNFANG), `BRIDGE_REPLICAS` (1-5), `BRIDGE_DUPLICATE_WINDOW_SECONDS` (default 120),
     ///   `BRIDGE_MAX_AGE_HOURS` (default 168): the JetStream stream, created if absent.
+    /// - `BRIDGE_LENT_UNITS`: call signs of units lent across the border: their `unit.position` crosses (and only theirs),
+    ///   at most once per `BRIDGE_POSITION_EVERY_SECONDS` (default 30) each.
     /// - `BRIDGE_NATS_USER` + `BRIDGE_NATS_PASSWORD_FILE`, or `BRIDGE_NATS_TOKEN_FILE` (files readable by the owner only);
     ///   `BRIDGE_NATS_CA`: a PEM file of roots for tls:// servers.
     public init(context: PluginContext) throws(SettingError) {
@@ -80,6 +85,9 @@ public struct BridgeSettings: Sendable, Equatable {
             }
         }
         imports = try Self.list(settings["BRIDGE_IMPORT"]).map(Self.importRule)
+        lentUnits = Set(Self.list(settings["BRIDGE_LENT_UNITS"]))
+        positionEverySeconds = try context.number("BRIDGE_POSITION_EVERY_SECONDS", in: 1...3_600, default: 30, unit: "seconds")
+        if !lentUnits.isEmpty, !exports.contains(where: { Subject.matches($0, "unit.position") }) { exports.append("unit.position") }
         user = settings["BRIDGE_NATS_USER"].flatMap { $0.isEmpty ? nil : $0 }
         password = try context.secret(fromFileIn: "BRIDGE_NATS_PASSWORD_FILE")
         token = try context.secret(fromFileIn: "BRIDGE_NATS_TOKEN_FILE")

@@ -35,23 +35,27 @@ struct ExportMirror: Sendable {
     func run(on bus: BusClient) async throws {
         let (subscription, durable) = try await subscribe(bus)
         counters.exportStarted(pattern, durable: durable)
+        var outbound = Outbound(lentUnits: settings.lentUnits, positionEverySeconds: settings.positionEverySeconds)
         for await delivery in subscription {
             // What this bridge brought in goes no further: no echo between counties.
             if delivery.publisher == instance {
                 delivery.ack()
                 continue
             }
-            try await export(delivery)
+            switch outbound.decide(topic: delivery.topic, payload: delivery.payload) {
+            case .send(let payload):
+                try await export(delivery, payload: payload)
+            case .thin:
+                counters.update(export: pattern) { $0.thinned += 1 }
+            case .refuse(let reason):
+                counters.update(export: pattern) { $0.refused += 1 }
+                logger.error("not exported", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.id": "\(delivery.messageID)", "bridge.reason": "\(reason)"])
+            }
             delivery.ack()
         }
     }
 
-    private func export(_ delivery: Delivery) async throws {
-        guard let payload = PersonalData.stripped(topic: delivery.topic, payload: delivery.payload) else {
-            counters.update(export: pattern) { $0.refused += 1 }
-            logger.error("not exported: cannot strip personal data", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.id": "\(delivery.messageID)"])
-            return
-        }
+    private func export(_ delivery: Delivery, payload: Data) async throws {
         var headers = NATSHeaders()
         headers.set(BridgeHeader.county, settings.county)
         headers.set(BridgeHeader.topic, delivery.topic)
@@ -154,14 +158,43 @@ struct ImportMirror: Sendable {
     }
 }
 
-/// Personal data never leaves the county: messages of the types that can carry it are
-/// decoded and the fields cleared before export; one that cannot be decoded is not sent.
-enum PersonalData {
-    static func stripped(topic: String, payload: Data) -> Data? {
-        guard topic.hasPrefix("incident.") else { return payload }
-        guard var incident = try? Xunfang_Dispatch_V1_Incident(serializedBytes: payload) else { return nil }
-        incident.report = ""
-        return try? incident.serializedData()
+/// What may leave the county, message by message. Personal data never does: messages of
+/// the types that can carry it are decoded and the fields cleared; one that cannot be
+/// decoded is refused. Unit positions leave only for units lent across the border, and at
+/// most once per `positionEvery` seconds each (by the position's own time).
+struct Outbound: Sendable {
+    enum Decision: Equatable {
+        case send(Data)
+        case refuse(String)
+        case thin
+    }
+
+    let lentUnits: Set<String>
+    let positionEvery: Int64
+    /// When each lent unit's position last left, in the positions' Unix milliseconds.
+    private var lastSent: [String: Int64] = [:]
+
+    init(lentUnits: Set<String>, positionEverySeconds: Double) {
+        self.lentUnits = lentUnits
+        positionEvery = Int64(positionEverySeconds * 1_000)
+    }
+
+    mutating func decide(topic: String, payload: Data) -> Decision {
+        if topic.hasPrefix("incident.") {
+            guard var incident = try? Xunfang_Dispatch_V1_Incident(serializedBytes: payload) else {
+                return .refuse("not an incident: personal data cannot be stripped")
+            }
+            incident.report = ""
+            return (try? incident.serializedData()).map(Decision.send) ?? .refuse("cannot encode")
+        }
+        if topic == "unit.position" {
+            guard let position = try? Xunfang_Dispatch_V1_UnitPosition(serializedBytes: payload) else { return .refuse("not a unit position") }
+            guard lentUnits.contains(position.callSign) else { return .thin }
+            if let last = lastSent[position.callSign], position.at - last < positionEvery, position.at >= last { return .thin }
+            lastSent[position.callSign] = position.at
+            return .send(payload)
+        }
+        return .send(payload)
     }
 }
 

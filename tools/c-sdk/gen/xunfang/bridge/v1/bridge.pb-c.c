@@ -308,7 +308,7 @@ const ProtobufCMessageDescriptor xunfang__bridge__v1__status_response__descripto
   (ProtobufCMessageInit) xunfang__bridge__v1__status_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__bridge__v1__export__field_descriptors[6] =
+static const ProtobufCFieldDescriptor xunfang__bridge__v1__export__field_descriptors[7] =
 {
   {
     "pattern",
@@ -382,6 +382,18 @@ static const ProtobufCFieldDescriptor xunfang__bridge__v1__export__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "thinned",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__Export, thinned),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__bridge__v1__export__field_indices_by_name[] = {
   3,   /* field[3] = duplicates */
@@ -390,11 +402,12 @@ static const unsigned xunfang__bridge__v1__export__field_indices_by_name[] = {
   0,   /* field[0] = pattern */
   4,   /* field[4] = refused */
   5,   /* field[5] = retries */
+  6,   /* field[6] = thinned */
 };
 static const ProtobufCIntRange xunfang__bridge__v1__export__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor xunfang__bridge__v1__export__descriptor =
 {
@@ -404,7 +417,7 @@ const ProtobufCMessageDescriptor xunfang__bridge__v1__export__descriptor =
   "Xunfang__Bridge__V1__Export",
   "xunfang.bridge.v1",
   sizeof(Xunfang__Bridge__V1__Export),
-  6,
+  7,
   xunfang__bridge__v1__export__field_descriptors,
   xunfang__bridge__v1__export__field_indices_by_name,
   1,  xunfang__bridge__v1__export__number_ranges,

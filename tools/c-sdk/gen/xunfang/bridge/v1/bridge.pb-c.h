@@ -97,10 +97,14 @@ struct  Xunfang__Bridge__V1__Export
    * publishes tried again after the link or JetStream failed
    */
   uint64_t retries;
+  /*
+   * unit positions held back: not a lent unit, or sooner than BRIDGE_POSITION_EVERY_SECONDS
+   */
+  uint64_t thinned;
 };
 #define XUNFANG__BRIDGE__V1__EXPORT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__bridge__v1__export__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
 /*
