@@ -478,7 +478,7 @@ let package = Package(
         ),
         .target(
             name: "BridgePlugin",
-            dependencies: ["XunfangPluginKit", "XunfangNATS", "BridgeContract", "DispatchContract", protobuf, logging],
+            dependencies: ["XunfangPluginKit", "XunfangWire", "XunfangNATS", "BridgeContract", "DispatchContract", protobuf, logging],
             path: "Plugins/Bridge/Sources",
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import BridgePlugin
 import BridgeContract
@@ -138,5 +139,64 @@ struct BridgeBusTests {
         for site in [a, b, city] { await stopBridge(site) }
         for client in [cityDesk, aDesk, bDesk] { await client.close() }
         for site in [a, b, city] { await site.server.stop() }
+    }
+
+    @Test("a county asks its neighbour's Dispatch: answered with the asker named; a method the neighbour does not answer, a county with no bridge and a bad request refused with their codes")
+    func callAcrossTheBorder() async throws {
+        let directory = NSTemporaryDirectory() + "xf-bridge-call-\(UUID().uuidString.prefix(8))"
+        let nats = try LocalNATSCluster(in: directory, nodes: 1)
+        try nats.start()
+        defer { nats.stop() }
+        let a = try await site("county-a", in: directory), b = try await site("county-b", in: directory)
+        let recommend = "/xunfang.dispatch.v1.Dispatch/Recommend"
+        // County B's Dispatch, as far as the bridge can tell: the service on B's bus.
+        let dispatchB = BusClient(transport: .inProcess(b.bus), manifest: PluginManifest(name: "desk", version: "1.0.0", serves: [recommend, "/xunfang.dispatch.v1.Dispatch/Assign"]),
+                                  credential: Self.secret, logger: quiet, callTimeout: .seconds(120))
+        let askedBy = Mutex<[String]>([])
+        dispatchB.serve(recommend) { (request: Xunfang_Dispatch_V1_RecommendRequest, context) in
+            askedBy.withLock { $0.append(context.metadata["xunfang-origin-county"] ?? "") }
+            var unit = Xunfang_Dispatch_V1_Recommendation()
+            unit.callSign = "B-07"
+            var response = Xunfang_Dispatch_V1_RecommendResponse()
+            response.units = [unit]
+            response.note = "for \(request.incidentID)"
+            return response
+        }
+        try await dispatchB.start()
+        try await startBridge(a, nats: nats, settings: ["BRIDGE_EXPORT": "none"])
+        try await startBridge(b, nats: nats, settings: ["BRIDGE_EXPORT": "none", "BRIDGE_ANSWER": recommend])
+        let desk = try await client(a, "desk")
+
+        func ask(_ county: String, _ method: String) async throws -> Xunfang_Bridge_V1_CallResponse {
+            var request = Xunfang_Bridge_V1_CallRequest()
+            request.county = county
+            request.method = method
+            var recommendation = Xunfang_Dispatch_V1_RecommendRequest()
+            recommendation.incidentID = "A-20261203-0042"
+            request.payload = try recommendation.serializedData()
+            return try await desk.call(BridgePlugin.callMethod, request, as: Xunfang_Bridge_V1_CallResponse.self)
+        }
+        func code(_ body: () async throws -> Xunfang_Bridge_V1_CallResponse) async -> String {
+            do { _ = try await body(); return "OK" } catch let error as BusClientError { return "\(error.code)" } catch { return "\(error)" }
+        }
+        // B's bridge may still be subscribing: the first answer is awaited, not timed.
+        var answer: Xunfang_Bridge_V1_CallResponse?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while answer == nil && ContinuousClock.now < deadline {
+            answer = try? await ask("county-b", recommend)
+            if answer == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let response = try Xunfang_Dispatch_V1_RecommendResponse(serializedBytes: try #require(answer).payload)
+        #expect(response.units.map(\.callSign) == ["B-07"] && response.note == "for A-20261203-0042" && answer?.answeredBy == "county-b")
+        #expect(askedBy.withLock { $0 }.allSatisfy { $0 == "county-a" } && !askedBy.withLock { $0 }.isEmpty, "B's Dispatch knows who asks")
+        #expect(await code { try await ask("county-b", "/xunfang.dispatch.v1.Dispatch/Assign") } == "PERMISSION_DENIED")
+        #expect(await code { try await ask("county-c", recommend) } == "UNAVAILABLE", "no bridge listens for county C")
+        #expect(await code { try await ask("County B", recommend) } == "INVALID_ARGUMENT")
+        #expect(await code { try await ask("county-a", recommend) } == "INVALID_ARGUMENT", "a county does not call itself through the bridge")
+
+        for site in [a, b] { await stopBridge(site) }
+        await desk.close()
+        await dispatchB.close()
+        for site in [a, b] { await site.server.stop() }
     }
 }

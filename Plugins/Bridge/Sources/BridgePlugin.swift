@@ -14,10 +14,11 @@ import XunfangNATS
 /// the receiving county's consumers.
 public struct BridgePlugin: Plugin {
     public static let statusMethod = "/xunfang.bridge.v1.Bridge/Status"
+    public static let callMethod = "/xunfang.bridge.v1.Bridge/Call"
 
-    // Topics are the county's choice (settings), so the manifest declares none: the bus
-    // checks each subscribe and publish against the bridge's ACL as it happens.
-    public static let manifest = PluginManifest(name: "bridge", version: "0.1.0", serves: [statusMethod])
+    // Topics and answered methods are the county's choice (settings), so the manifest
+    // declares none: the bus checks each against the bridge's ACL as it happens.
+    public static let manifest = PluginManifest(name: "bridge", version: "0.1.0", serves: [statusMethod, callMethod])
 
     public static var descriptorSet: Data { BridgeDescriptors.fileDescriptorSet }
 
@@ -35,6 +36,9 @@ public struct BridgePlugin: Plugin {
     public func register(on bus: BusClient) {
         bus.serve(Self.statusMethod, placement: .arrivingThread) { [counters] (_: Xunfang_Bridge_V1_StatusRequest, _) in
             counters.status()
+        }
+        bus.serve(Self.callMethod) { [counters, settings] (request: Xunfang_Bridge_V1_CallRequest, _) in
+            try await CrossCounty.call(request, settings: settings, connection: counters.connection)
         }
     }
 
@@ -59,6 +63,9 @@ public struct BridgePlugin: Plugin {
             for rule in settings.imports {
                 let mirror = ImportMirror(rule: rule, settings: settings, jetStream: jetStream, counters: counters, logger: logger)
                 group.addTask { try await mirror.run(on: bus) }
+            }
+            if !settings.answers.isEmpty {
+                group.addTask { try await CrossCounty.answer(settings: settings, connection: connection, bus: bus, logger: logger) }
             }
             // Status is served until shutdown cancels the run, mirrors or not.
             group.addTask { while true { try await Task.sleep(for: .seconds(3_600)) } }

@@ -24,6 +24,9 @@ public struct BridgeSettings: Sendable, Equatable {
     /// Units lent across the border, whose positions cross (`unit.position`), thinned.
     public var lentUnits: Set<String> = []
     public var positionEverySeconds = 30.0
+    /// Methods other counties may call on this bus through the bridge (exact paths, or
+    /// prefixes ending in `*`); none by default.
+    public var answers: [String] = []
 
     /// Messages from JetStream subjects `xunfang.<county>.<topic>` published on this bus
     /// as `<topic>`. `county` nil: from every county but this one.
@@ -44,6 +47,15 @@ public struct BridgeSettings: Sendable, Equatable {
 
     public static func subject(county: String, topic: String) -> String { "xunfang.\(county).\(topic)" }
 
+    /// Calls from `caller` to `callee` go on a subject in the caller's own namespace, so NATS
+    /// permissions that let a county publish only `xunfang-call.<itself>.>` also prove who
+    /// asks; outside `xunfang.>`, so the stream neither stores nor acknowledges them.
+    public static func callSubject(from caller: String, to callee: String) -> String { "xunfang-call.\(caller).\(callee)" }
+
+    public func answers(_ method: String) -> Bool {
+        answers.contains { $0.hasSuffix("*") ? method.hasPrefix($0.dropLast()) : $0 == method }
+    }
+
     public init(county: String, servers: [NATSServerAddress]) {
         self.county = county
         self.servers = servers
@@ -55,6 +67,8 @@ public struct BridgeSettings: Sendable, Equatable {
     /// - `BRIDGE_IMPORT`: `county:topic-pattern` rules mirrored in (`*:incident.>` from every other county).
     /// - `BRIDGE_STREAM` (default XUNFANG), `BRIDGE_REPLICAS` (1-5), `BRIDGE_DUPLICATE_WINDOW_SECONDS` (default 120),
     ///   `BRIDGE_MAX_AGE_HOURS` (default 168): the JetStream stream, created if absent.
+    /// - `BRIDGE_ANSWER`: methods other counties may call here through `Bridge/Call`, comma-separated
+    ///   (`/xunfang.dispatch.v1.Dispatch/Recommend`, or a prefix ending in `*`); none by default.
     /// - `BRIDGE_LENT_UNITS`: call signs of units lent across the border: their `unit.position` crosses (and only theirs),
     ///   at most once per `BRIDGE_POSITION_EVERY_SECONDS` (default 30) each.
     /// - `BRIDGE_NATS_USER` + `BRIDGE_NATS_PASSWORD_FILE`, or `BRIDGE_NATS_TOKEN_FILE` (files readable by the owner only);
@@ -87,6 +101,10 @@ public struct BridgeSettings: Sendable, Equatable {
         imports = try Self.list(settings["BRIDGE_IMPORT"]).map(Self.importRule)
         lentUnits = Set(Self.list(settings["BRIDGE_LENT_UNITS"]))
         positionEverySeconds = try context.number("BRIDGE_POSITION_EVERY_SECONDS", in: 1...3_600, default: 30, unit: "seconds")
+        answers = Self.list(settings["BRIDGE_ANSWER"])
+        for method in answers where !(method.hasPrefix("/") && (method.firstIndex(of: "*") == nil || method.firstIndex(of: "*") == method.index(before: method.endIndex))) {
+            throw SettingError("BRIDGE_ANSWER: \"\(method)\" is not a method path (/package.Service/Method, or a prefix ending in *)")
+        }
         if !lentUnits.isEmpty, !exports.contains(where: { Subject.matches($0, "unit.position") }) { exports.append("unit.position") }
         user = settings["BRIDGE_NATS_USER"].flatMap { $0.isEmpty ? nil : $0 }
         password = try context.secret(fromFileIn: "BRIDGE_NATS_PASSWORD_FILE")

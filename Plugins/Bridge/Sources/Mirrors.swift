@@ -211,6 +211,8 @@ final class BridgeCounters: Sendable {
 
     private let state = Mutex(State())
 
+    var connection: NATSConnection? { state.withLock { $0.connection } }
+
     func attach(_ connection: NATSConnection, county: String) {
         state.withLock { $0.connection = connection; $0.county = county }
     }

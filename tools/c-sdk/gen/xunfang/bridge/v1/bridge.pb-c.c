@@ -187,6 +187,96 @@ void   xunfang__bridge__v1__import__free_unpacked
   assert(message->base.descriptor == &xunfang__bridge__v1__import__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__bridge__v1__call_request__init
+                     (Xunfang__Bridge__V1__CallRequest         *message)
+{
+  static const Xunfang__Bridge__V1__CallRequest init_value = XUNFANG__BRIDGE__V1__CALL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__bridge__v1__call_request__get_packed_size
+                     (const Xunfang__Bridge__V1__CallRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__bridge__v1__call_request__pack
+                     (const Xunfang__Bridge__V1__CallRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__bridge__v1__call_request__pack_to_buffer
+                     (const Xunfang__Bridge__V1__CallRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Bridge__V1__CallRequest *
+       xunfang__bridge__v1__call_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Bridge__V1__CallRequest *)
+     protobuf_c_message_unpack (&xunfang__bridge__v1__call_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__bridge__v1__call_request__free_unpacked
+                     (Xunfang__Bridge__V1__CallRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__bridge__v1__call_response__init
+                     (Xunfang__Bridge__V1__CallResponse         *message)
+{
+  static const Xunfang__Bridge__V1__CallResponse init_value = XUNFANG__BRIDGE__V1__CALL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__bridge__v1__call_response__get_packed_size
+                     (const Xunfang__Bridge__V1__CallResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__bridge__v1__call_response__pack
+                     (const Xunfang__Bridge__V1__CallResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__bridge__v1__call_response__pack_to_buffer
+                     (const Xunfang__Bridge__V1__CallResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Bridge__V1__CallResponse *
+       xunfang__bridge__v1__call_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Bridge__V1__CallResponse *)
+     protobuf_c_message_unpack (&xunfang__bridge__v1__call_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__bridge__v1__call_response__free_unpacked
+                     (Xunfang__Bridge__V1__CallResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__bridge__v1__call_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define xunfang__bridge__v1__status_request__field_descriptors NULL
 #define xunfang__bridge__v1__status_request__field_indices_by_name NULL
 #define xunfang__bridge__v1__status_request__number_ranges NULL
@@ -512,5 +602,133 @@ const ProtobufCMessageDescriptor xunfang__bridge__v1__import__descriptor =
   xunfang__bridge__v1__import__field_indices_by_name,
   1,  xunfang__bridge__v1__import__number_ranges,
   (ProtobufCMessageInit) xunfang__bridge__v1__import__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__bridge__v1__call_request__field_descriptors[4] =
+{
+  {
+    "county",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__CallRequest, county),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "method",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__CallRequest, method),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payload",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__CallRequest, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__CallRequest, timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__bridge__v1__call_request__field_indices_by_name[] = {
+  0,   /* field[0] = county */
+  1,   /* field[1] = method */
+  2,   /* field[2] = payload */
+  3,   /* field[3] = timeout_ms */
+};
+static const ProtobufCIntRange xunfang__bridge__v1__call_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor xunfang__bridge__v1__call_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.bridge.v1.CallRequest",
+  "CallRequest",
+  "Xunfang__Bridge__V1__CallRequest",
+  "xunfang.bridge.v1",
+  sizeof(Xunfang__Bridge__V1__CallRequest),
+  4,
+  xunfang__bridge__v1__call_request__field_descriptors,
+  xunfang__bridge__v1__call_request__field_indices_by_name,
+  1,  xunfang__bridge__v1__call_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__bridge__v1__call_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__bridge__v1__call_response__field_descriptors[2] =
+{
+  {
+    "payload",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__CallResponse, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "answered_by",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Bridge__V1__CallResponse, answered_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__bridge__v1__call_response__field_indices_by_name[] = {
+  1,   /* field[1] = answered_by */
+  0,   /* field[0] = payload */
+};
+static const ProtobufCIntRange xunfang__bridge__v1__call_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor xunfang__bridge__v1__call_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.bridge.v1.CallResponse",
+  "CallResponse",
+  "Xunfang__Bridge__V1__CallResponse",
+  "xunfang.bridge.v1",
+  sizeof(Xunfang__Bridge__V1__CallResponse),
+  2,
+  xunfang__bridge__v1__call_response__field_descriptors,
+  xunfang__bridge__v1__call_response__field_indices_by_name,
+  1,  xunfang__bridge__v1__call_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__bridge__v1__call_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -19,6 +19,8 @@ typedef struct Xunfang__Bridge__V1__StatusRequest Xunfang__Bridge__V1__StatusReq
 typedef struct Xunfang__Bridge__V1__StatusResponse Xunfang__Bridge__V1__StatusResponse;
 typedef struct Xunfang__Bridge__V1__Export Xunfang__Bridge__V1__Export;
 typedef struct Xunfang__Bridge__V1__Import Xunfang__Bridge__V1__Import;
+typedef struct Xunfang__Bridge__V1__CallRequest Xunfang__Bridge__V1__CallRequest;
+typedef struct Xunfang__Bridge__V1__CallResponse Xunfang__Bridge__V1__CallResponse;
 
 
 /* --- enums --- */
@@ -139,6 +141,54 @@ struct  Xunfang__Bridge__V1__Import
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
+/*
+ * Served at /xunfang.bridge.v1.Bridge/Call: a call to a service on another county's bus
+ * (a county asks its neighbour's Dispatch for a unit). That county's bridge answers only
+ * methods its BRIDGE_ANSWER lists; the answering service sees the asking county in the
+ * call's metadata (xunfang-origin-county). Errors keep their status code across.
+ */
+struct  Xunfang__Bridge__V1__CallRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the county that should answer (its BRIDGE_COUNTY token)
+   */
+  char *county;
+  /*
+   * e.g. /xunfang.dispatch.v1.Dispatch/Recommend
+   */
+  char *method;
+  /*
+   * the request message, serialized; at most the NATS server's max_payload
+   */
+  ProtobufCBinaryData payload;
+  /*
+   * 0 = 5000; at most 30000
+   */
+  uint32_t timeout_ms;
+};
+#define XUNFANG__BRIDGE__V1__CALL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__bridge__v1__call_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0 }
+
+
+struct  Xunfang__Bridge__V1__CallResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the answer, serialized
+   */
+  ProtobufCBinaryData payload;
+  /*
+   * the county that answered
+   */
+  char *answered_by;
+};
+#define XUNFANG__BRIDGE__V1__CALL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__bridge__v1__call_response__descriptor) \
+    , {0,NULL}, (char *)protobuf_c_empty_string }
+
+
 /* Xunfang__Bridge__V1__StatusRequest methods */
 void   xunfang__bridge__v1__status_request__init
                      (Xunfang__Bridge__V1__StatusRequest         *message);
@@ -215,6 +265,44 @@ Xunfang__Bridge__V1__Import *
 void   xunfang__bridge__v1__import__free_unpacked
                      (Xunfang__Bridge__V1__Import *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Bridge__V1__CallRequest methods */
+void   xunfang__bridge__v1__call_request__init
+                     (Xunfang__Bridge__V1__CallRequest         *message);
+size_t xunfang__bridge__v1__call_request__get_packed_size
+                     (const Xunfang__Bridge__V1__CallRequest   *message);
+size_t xunfang__bridge__v1__call_request__pack
+                     (const Xunfang__Bridge__V1__CallRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__bridge__v1__call_request__pack_to_buffer
+                     (const Xunfang__Bridge__V1__CallRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Bridge__V1__CallRequest *
+       xunfang__bridge__v1__call_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__bridge__v1__call_request__free_unpacked
+                     (Xunfang__Bridge__V1__CallRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Bridge__V1__CallResponse methods */
+void   xunfang__bridge__v1__call_response__init
+                     (Xunfang__Bridge__V1__CallResponse         *message);
+size_t xunfang__bridge__v1__call_response__get_packed_size
+                     (const Xunfang__Bridge__V1__CallResponse   *message);
+size_t xunfang__bridge__v1__call_response__pack
+                     (const Xunfang__Bridge__V1__CallResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__bridge__v1__call_response__pack_to_buffer
+                     (const Xunfang__Bridge__V1__CallResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Bridge__V1__CallResponse *
+       xunfang__bridge__v1__call_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__bridge__v1__call_response__free_unpacked
+                     (Xunfang__Bridge__V1__CallResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Xunfang__Bridge__V1__StatusRequest_Closure)
@@ -229,6 +317,12 @@ typedef void (*Xunfang__Bridge__V1__Export_Closure)
 typedef void (*Xunfang__Bridge__V1__Import_Closure)
                  (const Xunfang__Bridge__V1__Import *message,
                   void *closure_data);
+typedef void (*Xunfang__Bridge__V1__CallRequest_Closure)
+                 (const Xunfang__Bridge__V1__CallRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Bridge__V1__CallResponse_Closure)
+                 (const Xunfang__Bridge__V1__CallResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -239,6 +333,8 @@ extern const ProtobufCMessageDescriptor xunfang__bridge__v1__status_request__des
 extern const ProtobufCMessageDescriptor xunfang__bridge__v1__status_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__bridge__v1__export__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__bridge__v1__import__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__bridge__v1__call_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__bridge__v1__call_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 
