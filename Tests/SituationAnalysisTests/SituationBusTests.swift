@@ -200,6 +200,54 @@ struct SituationBusTests {
         await server.stop()
     }
 
+    @Test("a city's history: two counties' INC-000001 are both kept, told apart by the bridge's origin header, and broken down by county")
+    func cityHistory() async throws {
+        let directory = temporaryDirectory()
+        let (server, makeClient) = try await bus(directory)
+        let store = try HistoryStore(path: directory + "/situation.sqlite")
+        let gridModel = try await makeClient("grid-model")
+        gridModel.serve("/xunfang.grid_model.v1.GridModel/ListAreas") { (_: Xunfang_GridModel_V1_ListAreasRequest, _) in Xunfang_GridModel_V1_ListAreasResponse() }
+        gridModel.serve("/xunfang.grid_model.v1.GridModel/Locate") { (_: Xunfang_GridModel_V1_LocateRequest, _) in Xunfang_GridModel_V1_LocateResponse() }
+        try await gridModel.start()
+        let clock = Clock(monday + 12 * hour)
+        let plugin = SituationAnalysisPlugin(store: store, logger: quiet, now: { clock.now }, dailyCheck: .milliseconds(50))
+        let situation = try await makeClient("situation")
+        plugin.register(on: situation)
+        try await situation.start()
+        let running = Task { try await plugin.run(on: situation) }
+        // The city's bridge publishes each county's incidents with their county named.
+        let bridge = try await makeClient("dispatch")
+        try await bridge.start()
+        for (county, count) in [("county-a", 3), ("county-b", 2), ("", 1)] {
+            for number in 1...count {
+                let message = incident(String(format: "INC-%06d", number), at: monday + Int64(number) * hour)
+                let headers = county.isEmpty ? [:] : ["xunfang-origin-county": county]
+                try await bridge.publishConfirmed("incident.created", payload: message.serializedData(), headers: headers, messageID: "\(county):\(number)")
+            }
+        }
+        let desk = try await makeClient("desk")
+        try await desk.start()
+        var breakdown = Xunfang_Situation_V1_BreakdownRequest()
+        breakdown.from = monday
+        breakdown.to = monday + ChinaTime.day
+        breakdown.by = [.county]
+        var answer = Xunfang_Situation_V1_BreakdownResponse()
+        for _ in 0..<500 {
+            answer = try await desk.call("/xunfang.situation.v1.Situation/Breakdown", breakdown, as: Xunfang_Situation_V1_BreakdownResponse.self)
+            if answer.total >= 6 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(answer.total == 6, "three INC-000001s, each kept")
+        #expect(answer.rows.map { "\($0.key[0])=\($0.count)" } == ["county-a=3", "county-b=2", "=1"])
+        #expect(answer.rows.map { $0.names[0] } == ["county-a", "county-b", "本级"])
+        #expect(Set(try store.records().map(\.id)) == ["county-a/INC-000001", "county-a/INC-000002", "county-a/INC-000003",
+                                                        "county-b/INC-000001", "county-b/INC-000002", "INC-000001"])
+        running.cancel()
+        _ = await running.result
+        for client in [situation, gridModel, bridge, desk] { await client.close() }
+        await server.stop()
+    }
+
     @Test("incidents from the durable topic are kept once; breakdowns, colours and the daily warning come out of them")
     func history() async throws {
         let directory = temporaryDirectory()

@@ -41,6 +41,9 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
 
   /// the nearest road segment, from GridModel
   case roadSegment // = 7
+
+  /// the county an incident came from over the bridge ("" = this bus's own); a city's breakdown
+  case county // = 8
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -57,6 +60,7 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
     case 5: self = .type
     case 6: self = .placeType
     case 7: self = .roadSegment
+    case 8: self = .county
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -71,6 +75,7 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
     case .type: return 5
     case .placeType: return 6
     case .roadSegment: return 7
+    case .county: return 8
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -85,6 +90,7 @@ public nonisolated enum Xunfang_Situation_V1_Dimension: SwiftProtobuf.Enum, Swif
     .type,
     .placeType,
     .roadSegment,
+    .county,
   ]
 
 }
@@ -824,7 +830,7 @@ public nonisolated struct Xunfang_Situation_V1_DensityResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "xunfang.situation.v1"
 
 nonisolated extension Xunfang_Situation_V1_Dimension: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DIMENSION_UNSPECIFIED\0\u{1}DIMENSION_STATION\0\u{1}DIMENSION_GRID\0\u{1}DIMENSION_HOUR\0\u{1}DIMENSION_WEEKDAY\0\u{1}DIMENSION_TYPE\0\u{1}DIMENSION_PLACE_TYPE\0\u{1}DIMENSION_ROAD_SEGMENT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DIMENSION_UNSPECIFIED\0\u{1}DIMENSION_STATION\0\u{1}DIMENSION_GRID\0\u{1}DIMENSION_HOUR\0\u{1}DIMENSION_WEEKDAY\0\u{1}DIMENSION_TYPE\0\u{1}DIMENSION_PLACE_TYPE\0\u{1}DIMENSION_ROAD_SEGMENT\0\u{1}DIMENSION_COUNTY\0")
 }
 
 nonisolated extension Xunfang_Situation_V1_Colour: SwiftProtobuf._ProtoNameProviding {

@@ -3,7 +3,7 @@ import XunfangPluginKit
 /// week earlier and 52 weeks earlier (the same weekdays), in one pass over the history.
 public enum Breakdown {
     public enum Dimension: Int, Sendable, Hashable, CaseIterable {
-        case station = 1, grid, hour, weekday, type, placeType, roadSegment
+        case station = 1, grid, hour, weekday, type, placeType, roadSegment, county
     }
 
     public struct Row: Sendable, Hashable {
@@ -60,6 +60,7 @@ public enum Breakdown {
         case .type: Int(history.type[index])
         case .placeType: Int(history.placeType[index])
         case .roadSegment: Int(history.segment[index])
+        case .county: Int(history.county[index])
         }
     }
 
@@ -67,7 +68,7 @@ public enum Breakdown {
         dimensions.enumerated().map { lane, dimension in
             let code = Int(key[lane])
             return switch dimension {
-            case .station, .grid, .type, .placeType, .roadSegment: history.names.names[code]
+            case .station, .grid, .type, .placeType, .roadSegment, .county: history.names.names[code]
             case .hour, .weekday: String(code)
             }
         }

@@ -15,6 +15,8 @@ public struct HistoryRecord: Sendable, Hashable {
     /// "" until located; "-" when GridModel found it outside every grid.
     public var grid: String
     public var station: String
+    /// The county it came from over the bridge (`xunfang-origin-county`); "" for this bus's own.
+    public var county: String = ""
     public var placeType: String
     /// The nearest road segment ("" until GridModel has placed it, "-" when none).
     public var segment: String
@@ -107,6 +109,15 @@ public final class HistoryStore: Sendable {
         migrator.registerMigration("v5 labels") { db in
             try db.execute(sql: "CREATE TABLE label (kind TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID")
         }
+        // 0.5: a city's history holds several counties' incidents (issue 19): each row says whose,
+        // the county bus's own as "" (given a code first, so old rows get it).
+        migrator.registerMigration("v6 counties") { db in
+            try db.execute(sql: """
+                INSERT INTO name (code, text) SELECT (SELECT COALESCE(MAX(code) + 1, 0) FROM name), '' WHERE NOT EXISTS (SELECT 1 FROM name WHERE text = '');
+                ALTER TABLE incident ADD COLUMN county INTEGER NOT NULL DEFAULT 0;
+                UPDATE incident SET county = (SELECT code FROM name WHERE text = '');
+                """)
+        }
         try migrator.migrate(queue)
     }
 
@@ -145,7 +156,7 @@ public final class HistoryStore: Sendable {
             // rows this way costs an index probe, where counting the table would scan it
             // for every incident the bus delivers.
             let insert = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO incident (id, at, type, longitude, latitude, grid, station, place_type, segment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO incident (id, at, type, longitude, latitude, grid, station, place_type, segment, county) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let fill = try db.cachedStatement(sql: """
                 UPDATE incident SET
@@ -162,7 +173,7 @@ public final class HistoryStore: Sendable {
                 let grid = try coder.code(record.grid, db), station = try coder.code(record.station, db)
                 let placeType = try coder.code(record.placeType, db), segment = try coder.code(record.segment, db)
                 try insert.execute(arguments: [record.id, record.at, try coder.code(record.type, db), record.longitude, record.latitude,
-                                               grid, station, placeType, segment])
+                                               grid, station, placeType, segment, try coder.code(record.county, db)])
                 if db.changesCount == 1 {
                     added += 1
                 } else {
@@ -195,7 +206,8 @@ public final class HistoryStore: Sendable {
         try queue.read { db in
             let names = try Self.names(db)
             var at: [Int64] = [], type: [Int32] = [], grid: [Int32] = [], station: [Int32] = [], placeType: [Int32] = [], segment: [Int32] = []
-            let statement = try db.makeStatement(sql: "SELECT at, type, grid, station, place_type, segment FROM incident WHERE at >= ? AND at < ?")
+            var county: [Int32] = []
+            let statement = try db.makeStatement(sql: "SELECT at, type, grid, station, place_type, segment, county FROM incident WHERE at >= ? AND at < ?")
             statement.arguments = [from, to]
             // Column by column through SQLite itself: GRDB's rows would box every value.
             let raw = statement.sqliteStatement
@@ -207,10 +219,12 @@ public final class HistoryStore: Sendable {
                 station.append(sqlite3_column_int(raw, 3))
                 placeType.append(sqlite3_column_int(raw, 4))
                 segment.append(sqlite3_column_int(raw, 5))
+                county.append(sqlite3_column_int(raw, 6))
                 step = sqlite3_step(raw)
             }
             guard step == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: step), message: String(cString: sqlite3_errmsg(db.sqliteConnection))) }
-            return HistoryColumns(at: at, type: type, grid: grid, station: station, placeType: placeType, segment: segment, names: Interner(names: names))
+            return HistoryColumns(at: at, type: type, grid: grid, station: station, placeType: placeType, segment: segment, county: county,
+                                  names: Interner(names: names))
         }
     }
 
@@ -307,18 +321,20 @@ public struct HistoryColumns: Sendable {
     public var station: [Int32] = []
     public var placeType: [Int32] = []
     public var segment: [Int32] = []
+    public var county: [Int32] = []
     public var names = Interner()
 
     public init() {}
 
     /// Columns as the store keeps them: codes into `names`.
-    public init(at: [Int64], type: [Int32], grid: [Int32], station: [Int32], placeType: [Int32], segment: [Int32], names: Interner) {
+    public init(at: [Int64], type: [Int32], grid: [Int32], station: [Int32], placeType: [Int32], segment: [Int32], county: [Int32], names: Interner) {
         self.at = at
         self.type = type
         self.grid = grid
         self.station = station
         self.placeType = placeType
         self.segment = segment
+        self.county = county
         self.names = names
     }
 
@@ -341,6 +357,7 @@ public struct HistoryColumns: Sendable {
         station.reserveCapacity(n)
         placeType.reserveCapacity(n)
         segment.reserveCapacity(n)
+        county.reserveCapacity(n)
     }
 
     public mutating func append(_ record: HistoryRecord) {
@@ -350,6 +367,7 @@ public struct HistoryColumns: Sendable {
         station.append(names.code(record.station))
         placeType.append(names.code(record.placeType))
         segment.append(names.code(record.segment))
+        county.append(names.code(record.county))
     }
 }
 

@@ -39,6 +39,7 @@ public struct Labels: Sendable, Hashable {
         case .hour: Int(key).map { String(format: "%02d:00-%02d:00", $0, ($0 + 1) % 24) } ?? key
         case .weekday: Int(key).map(ChinaTime.weekdayName) ?? key
         case .placeType: key
+        case .county: key.isEmpty ? "本级" : key
         }
     }
 

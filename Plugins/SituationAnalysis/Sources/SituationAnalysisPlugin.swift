@@ -97,8 +97,8 @@ public struct SituationAnalysisPlugin: Plugin {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Durable: what arrives while this plugin is down waits in the bus's log.
-                try await bus.consume("incident.>", as: Xunfang_Dispatch_V1_Incident.self, durable: Self.historyConsumer) { incident, _ in
-                    try analyst.record(incident)
+                try await bus.consume("incident.>", as: Xunfang_Dispatch_V1_Incident.self, durable: Self.historyConsumer) { incident, delivery in
+                    try analyst.record(incident, county: delivery.headers["xunfang-origin-county"] ?? "")
                 }
             }
             group.addTask {
@@ -150,13 +150,16 @@ final class Analyst: Sendable {
     }
 
     /// Keeps an incident from `incident.>`; linked duplicate calls are not incidents of
-    /// their own and are skipped.
-    func record(_ incident: Xunfang_Dispatch_V1_Incident) throws {
+    /// their own and are skipped. One from another county (a city's history, fed by the
+    /// bridge) is kept under `<county>/<id>`: every county's Dispatch numbers from 1.
+    func record(_ incident: Xunfang_Dispatch_V1_Incident, county: String = "") throws {
         guard incident.status != .linked, !incident.id.isEmpty, incident.times.received > 0 else { return }
-        try store.upsert([HistoryRecord(
-            id: incident.id, at: incident.times.received, type: incident.typeCode,
+        var record = HistoryRecord(
+            id: county.isEmpty ? incident.id : "\(county)/\(incident.id)", at: incident.times.received, type: incident.typeCode,
             longitude: incident.location.longitude, latitude: incident.location.latitude,
-            grid: incident.gridID, station: incident.stationID, typeName: incident.typeName)])
+            grid: incident.gridID, station: incident.stationID, typeName: incident.typeName)
+        record.county = county
+        try store.upsert([record])
     }
 
     /// Fills an empty history with the demo county's last `days` days; a history holding

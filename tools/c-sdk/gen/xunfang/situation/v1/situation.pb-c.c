@@ -3421,7 +3421,7 @@ const ProtobufCMessageDescriptor xunfang__situation__v1__density_response__descr
   (ProtobufCMessageInit) xunfang__situation__v1__density_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[8] =
+static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_by_number[9] =
 {
   { "DIMENSION_UNSPECIFIED", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_UNSPECIFIED", 0 },
   { "DIMENSION_STATION", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_STATION", 1 },
@@ -3431,12 +3431,14 @@ static const ProtobufCEnumValue xunfang__situation__v1__dimension__enum_values_b
   { "DIMENSION_TYPE", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_TYPE", 5 },
   { "DIMENSION_PLACE_TYPE", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_PLACE_TYPE", 6 },
   { "DIMENSION_ROAD_SEGMENT", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_ROAD_SEGMENT", 7 },
+  { "DIMENSION_COUNTY", "XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_COUNTY", 8 },
 };
 static const ProtobufCIntRange xunfang__situation__v1__dimension__value_ranges[] = {
-{0, 0},{0, 8}
+{0, 0},{0, 9}
 };
-static const ProtobufCEnumValueIndex xunfang__situation__v1__dimension__enum_values_by_name[8] =
+static const ProtobufCEnumValueIndex xunfang__situation__v1__dimension__enum_values_by_name[9] =
 {
+  { "DIMENSION_COUNTY", 8 },
   { "DIMENSION_GRID", 2 },
   { "DIMENSION_HOUR", 3 },
   { "DIMENSION_PLACE_TYPE", 6 },
@@ -3453,9 +3455,9 @@ const ProtobufCEnumDescriptor xunfang__situation__v1__dimension__descriptor =
   "Dimension",
   "Xunfang__Situation__V1__Dimension",
   "xunfang.situation.v1",
-  8,
+  9,
   xunfang__situation__v1__dimension__enum_values_by_number,
-  8,
+  9,
   xunfang__situation__v1__dimension__enum_values_by_name,
   1,
   xunfang__situation__v1__dimension__value_ranges,

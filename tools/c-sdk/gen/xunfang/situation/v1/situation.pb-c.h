@@ -61,7 +61,11 @@ typedef enum _Xunfang__Situation__V1__Dimension {
   /*
    * the nearest road segment, from GridModel
    */
-  XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_ROAD_SEGMENT = 7
+  XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_ROAD_SEGMENT = 7,
+  /*
+   * the county an incident came from over the bridge ("" = this bus's own); a city's breakdown
+   */
+  XUNFANG__SITUATION__V1__DIMENSION__DIMENSION_COUNTY = 8
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(XUNFANG__SITUATION__V1__DIMENSION)
 } Xunfang__Situation__V1__Dimension;
 typedef enum _Xunfang__Situation__V1__Colour {
