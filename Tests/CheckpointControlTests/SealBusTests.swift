@@ -82,6 +82,52 @@ struct SealBusTests {
         await desk.close()
     }
 
+    @Test("a city's seal order (through the bridge) activates the county's mapped plan once, as a drill when the city drills; the city's stand-down stands it down; other counties and plans are ignored")
+    func cityOrder() async throws {
+        let stack = try await RegistryStack.start()
+        let plugin = try await stack.plugin(cityOrders: CityOrders(city: "chengdu", plans: ["CITY-GATES": "TOWN"]))
+        let desk = try await stack.desk()
+        _ = try await register(desk, "CP-east", node: 103)
+        _ = try await register(desk, "CP-west", node: 97)
+        let plan = townPlan([position("E", checkpoint: "CP-east"), position("W", checkpoint: "CP-west"), position("N", node: 203), position("S", node: 197)])
+        _ = try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = plan }, as: Xunfang_Checkpoint_V1_PutPlanResponse.self)
+        let boards = try await desk.subscribe("checkpoint.seal")
+        func cityBoard(_ plan: String, _ state: Xunfang_Checkpoint_V1_SealState, from county: String = "chengdu") async throws {
+            let board = Xunfang_Checkpoint_V1_SealActivation.with {
+                $0.id = "\(plan)-1"
+                $0.plan = plan
+                $0.drill = true
+                $0.state = state
+                $0.reason = "全市关城门演练"
+            }
+            try await desk.publishConfirmed("checkpoint.seal", board, headers: ["xunfang-origin-county": county])
+        }
+        func ours(_ state: Xunfang_Checkpoint_V1_SealState) async throws -> Xunfang_Checkpoint_V1_SealActivation? {
+            for await delivery in boards where delivery.publisher == "checkpoint" {
+                let board = try delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self)
+                if board.state == state { return board }
+            }
+            return nil
+        }
+        try await cityBoard("CITY-GATES", .sealing, from: "county-b")   // a neighbour's board: not an order
+        try await cityBoard("OTHER", .sealing)                          // a city plan this county has no part in
+        try await cityBoard("CITY-GATES", .sealing)
+        try await cityBoard("CITY-GATES", .sealed)                      // the city's board again: no second activation
+        let activated = try #require(try await ours(.sealing))
+        #expect(activated.id == "TOWN-1" && activated.drill && activated.reason.hasPrefix("市局指令 CITY-GATES-1:"))
+        #expect(activated.positions.count == 4 && activated.activatedBy.contains("chengdu"))
+        try await cityBoard("CITY-GATES", .stoodDown)
+        let stoodDown = try #require(try await ours(.stoodDown))
+        #expect(stoodDown.id == "TOWN-1", "the one activation the city's order made, stood down")
+        let plans = try await call(desk, "ListPlans", Xunfang_Checkpoint_V1_ListPlansRequest(), as: Xunfang_Checkpoint_V1_ListPlansResponse.self)
+        #expect(plans.plans.map(\.id) == ["TOWN"])
+        #expect(throws: SettingError.self) { try CityOrders(settings: ["CHECKPOINT_CITY": "chengdu"]) }
+        #expect(throws: SettingError.self) { try CityOrders(settings: ["CHECKPOINT_CITY": "chengdu", "CHECKPOINT_CITY_PLANS": "A:B,A:C"]) }
+        #expect(try CityOrders(settings: [:]) == nil)
+        await plugin.close()
+        await desk.close()
+    }
+
     @Test("activation orders every position, acknowledgements seal it, a late one escalates, and the board outlives a restart")
     func activation() async throws {
         let stack = try await RegistryStack.start()

@@ -45,6 +45,7 @@ public struct CheckpointControlPlugin: Plugin {
     /// How often live containments are recomputed and published.
     let containmentInterval: Duration
     let seedFromGrid: Bool
+    let cityOrders: CityOrders?
     let logger: Logger
 
     /// Settings: `CHECKPOINT_ROADS` (a graph from `xunfang geo import-osm`; default the
@@ -64,13 +65,13 @@ public struct CheckpointControlPlugin: Plugin {
             throw SettingError("CHECKPOINT_CONTAINMENT_SECONDS is \"\(interval)\"; use 1 to 10")
         }
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
-                      dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds), logger: context.logger,
-                      now: context.clock.now)
+                      dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds),
+                      cityOrders: try CityOrders(settings: context.settings), logger: context.logger, now: context.clock.now)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.
     public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false,
-                containmentInterval: Duration = .seconds(5), logger: Logger,
+                containmentInterval: Duration = .seconds(5), cityOrders: CityOrders? = nil, logger: Logger,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         rings = RingService(roads: roads, speeds: speeds)
         registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now)
@@ -78,6 +79,7 @@ public struct CheckpointControlPlugin: Plugin {
         containments = LiveContainments(registry: registry)
         self.containmentInterval = containmentInterval
         self.seedFromGrid = seedFromGrid
+        self.cityOrders = cityOrders
         self.logger = logger
     }
 
@@ -110,9 +112,7 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.service + "CheckPlan") { (request: Xunfang_Checkpoint_V1_SealPlan, _) in try await onOwnThread { try seals.checkPlan(request) } }
         bus.serve(Self.service + "DraftPlan") { (request: Xunfang_Checkpoint_V1_SealPlan, _) in try await onOwnThread { try seals.draftPlan(request) } }
         bus.serve(Self.service + "Activate") { (request: Xunfang_Checkpoint_V1_ActivateRequest, call) in
-            var request = request
-            if request.units.isEmpty { request.units = await Self.availableUnits(bus, logger: logger) }
-            return try await seals.activate(request, caller: call.caller)
+            try await Self.activate(request, caller: call.caller, seals: seals, bus: bus, logger: logger)
         }
         bus.serve(Self.service + "Acknowledge") { (request: Xunfang_Checkpoint_V1_AcknowledgeRequest, call) in try seals.acknowledge(request, caller: call.caller) }
         bus.serve(Self.service + "SealBoard") { (request: Xunfang_Checkpoint_V1_SealBoardRequest, _) in try seals.board(request) }
@@ -183,6 +183,14 @@ public struct CheckpointControlPlugin: Plugin {
         }
     }
 
+    /// An activation with Dispatch's available units when the request names none.
+    static func activate(_ request: Xunfang_Checkpoint_V1_ActivateRequest, caller: String, seals: SealDesk, bus: BusClient,
+                         logger: Logger) async throws -> Xunfang_Checkpoint_V1_SealActivation {
+        var request = request
+        if request.units.isEmpty { request.units = await Self.availableUnits(bus, logger: logger) }
+        return try await seals.activate(request, caller: caller)
+    }
+
     /// Publishes the outbox until shutdown; first, when asked, seeds an empty registry
     /// from GridModel's sites.
     public func run(on bus: BusClient) async throws {
@@ -209,6 +217,17 @@ public struct CheckpointControlPlugin: Plugin {
                         }
                     } catch {
                         logger.warning("live containments could not be recomputed", metadata: ["xunfang.error": "\(error)"])
+                    }
+                }
+            }
+            if let cityOrders {
+                group.addTask {
+                    do {
+                        try await cityOrders.follow(on: bus, seals: seals, activate: { request in
+                            _ = try await Self.activate(request, caller: "bridge", seals: seals, bus: bus, logger: logger)
+                        }, logger: logger)
+                    } catch {
+                        logger.error("the city's seal orders cannot be followed", metadata: ["xunfang.error": "\(error)"])
                     }
                 }
             }

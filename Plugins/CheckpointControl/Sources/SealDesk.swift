@@ -77,6 +77,15 @@ final class SealDesk: Sendable {
 
     // MARK: Activation
 
+    func isRunning(plan: String) throws -> Bool {
+        try store.runningActivations().contains { $0.plan == plan }
+    }
+
+    /// The running activation of `plan` whose reason starts with `reasonPrefix`, if any.
+    func running(plan: String, reasonPrefix: String) throws -> String? {
+        try store.runningActivations().first { $0.plan == plan && $0.reason.hasPrefix(reasonPrefix) }?.id
+    }
+
     /// Activates a plan with the request's units (the plugin fills in Dispatch's available ones when it names none).
     func activate(_ request: Xunfang_Checkpoint_V1_ActivateRequest, caller: String) async throws -> SealActivation {
         try Registry.checkOfficer(request.officer)
