@@ -6,7 +6,7 @@ import Glibc
 /// Debian's `nats-server` run on loopback ports with JetStream: one node or a cluster of
 /// several, each with its own store directory. For tests, benchmarks and the harness; a
 /// county runs its NATS servers under its own service manager.
-public final class LocalNATSCluster: @unchecked Sendable {
+public final class LocalNATSCluster {
     public struct Node {
         public let name: String
         public let clientPort: Int
