@@ -31,6 +31,15 @@ struct LiveServerTests {
         }
     }
 
+    /// A connection, and JetStream ready with the stream XUNFANG on `xunfang.>`.
+    func streamReady(_ cluster: LocalNATSCluster) async throws -> (NATSConnection, JetStream) {
+        let connection = try await connect(cluster)
+        let jetStream = JetStream(connection)
+        try await jetStream.waitUntilReady()
+        try await jetStream.ensureStream(.init(name: "XUNFANG", subjects: ["xunfang.>"]))
+        return (connection, jetStream)
+    }
+
     @Test("publish, subscribe with wildcards, request and reply; no responders named")
     func publishSubscribeRequest() async throws {
         let cluster = try cluster()
@@ -69,10 +78,7 @@ struct LiveServerTests {
     func deduplicationAndDurableConsumer() async throws {
         let cluster = try cluster()
         defer { cluster.stop() }
-        let connection = try await connect(cluster)
-        let jetStream = JetStream(connection)
-        try await jetStream.waitUntilReady()
-        try await jetStream.ensureStream(.init(name: "XUNFANG", subjects: ["xunfang.>"]))
+        let (connection, jetStream) = try await streamReady(cluster)
         try await jetStream.ensureStream(.init(name: "XUNFANG", subjects: ["xunfang.>"]))   // a second bridge: left as it is
         var acks: [JetStream.PublishAck] = []
         for index in 0..<10 {
@@ -106,10 +112,7 @@ struct LiveServerTests {
     func redelivery() async throws {
         let cluster = try cluster()
         defer { cluster.stop() }
-        let connection = try await connect(cluster)
-        let jetStream = JetStream(connection)
-        try await jetStream.waitUntilReady()
-        try await jetStream.ensureStream(.init(name: "XUNFANG", subjects: ["xunfang.>"]))
+        let (connection, jetStream) = try await streamReady(cluster)
         _ = try await jetStream.publish("xunfang.a.checkpoint.seal", payload: Data("seal".utf8), messageID: "a:seal-1")
         try await jetStream.ensureConsumer(stream: "XUNFANG", .init(durable: "b-import", filterSubject: "xunfang.*.checkpoint.>", ackWait: .seconds(1)))
         let first = try await jetStream.fetch(stream: "XUNFANG", durable: "b-import", batch: 1, wait: .seconds(5))
@@ -168,10 +171,7 @@ struct LiveServerTests {
     func serverKilled() async throws {
         let cluster = try cluster()
         defer { cluster.stop() }
-        let connection = try await connect(cluster)
-        let jetStream = JetStream(connection)
-        try await jetStream.waitUntilReady()
-        try await jetStream.ensureStream(.init(name: "XUNFANG", subjects: ["xunfang.>"]))
+        let (connection, jetStream) = try await streamReady(cluster)
         for index in 0..<5 { _ = try await jetStream.publish("xunfang.a.incident.created", payload: Data(), messageID: "a:\(index)") }
         let subscription = try connection.subscribe("live.>")
         cluster.kill(node: 0)

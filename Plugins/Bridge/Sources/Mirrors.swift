@@ -198,15 +198,14 @@ struct Outbound: Sendable {
     }
 }
 
-/// What the bridge has done, for `Status` and the logs.
+/// What the bridge has done, for `Status` and the logs: one entry per export pattern and
+/// per import rule, in the order they started (a handful: looked up by scanning).
 final class BridgeCounters: Sendable {
     struct State {
         var county = ""
         var connection: NATSConnection?
-        var exports: [String: Xunfang_Bridge_V1_Export] = [:]
-        var imports: [String: Xunfang_Bridge_V1_Import] = [:]
-        var exportOrder: [String] = []
-        var importOrder: [String] = []
+        var exports: [Xunfang_Bridge_V1_Export] = []
+        var imports: [Xunfang_Bridge_V1_Import] = []
     }
 
     private let state = Mutex(State())
@@ -218,31 +217,30 @@ final class BridgeCounters: Sendable {
     }
 
     func exportStarted(_ pattern: String, durable: Bool) {
-        state.withLock { state in
-            var export = Xunfang_Bridge_V1_Export()
-            export.pattern = pattern
-            export.durable = durable
-            if state.exports[pattern] == nil { state.exportOrder.append(pattern) }
-            state.exports[pattern] = export
-        }
+        let entry = Xunfang_Bridge_V1_Export.with { $0.pattern = pattern; $0.durable = durable }
+        state.withLock { Self.start(entry, key: \.pattern, in: &$0.exports) }
     }
 
     func importStarted(_ subject: String, consumer: String) {
-        state.withLock { state in
-            var entry = Xunfang_Bridge_V1_Import()
-            entry.subject = subject
-            entry.consumer = consumer
-            if state.imports[subject] == nil { state.importOrder.append(subject) }
-            state.imports[subject] = entry
-        }
+        let entry = Xunfang_Bridge_V1_Import.with { $0.subject = subject; $0.consumer = consumer }
+        state.withLock { Self.start(entry, key: \.subject, in: &$0.imports) }
     }
 
     func update(export pattern: String, _ change: (inout Xunfang_Bridge_V1_Export) -> Void) {
-        state.withLock { state in state.exports[pattern].map { var entry = $0; change(&entry); state.exports[pattern] = entry } }
+        state.withLock { Self.update(pattern, key: \.pattern, in: &$0.exports, change) }
     }
 
     func update(import subject: String, _ change: (inout Xunfang_Bridge_V1_Import) -> Void) {
-        state.withLock { state in state.imports[subject].map { var entry = $0; change(&entry); state.imports[subject] = entry } }
+        state.withLock { Self.update(subject, key: \.subject, in: &$0.imports, change) }
+    }
+
+    /// A mirror that starts again (the bus or NATS came back) starts its counts afresh.
+    private static func start<Entry>(_ entry: Entry, key: KeyPath<Entry, String>, in list: inout [Entry]) {
+        if let index = list.firstIndex(where: { $0[keyPath: key] == entry[keyPath: key] }) { list[index] = entry } else { list.append(entry) }
+    }
+
+    private static func update<Entry>(_ value: String, key: KeyPath<Entry, String>, in list: inout [Entry], _ change: (inout Entry) -> Void) {
+        if let index = list.firstIndex(where: { $0[keyPath: key] == value }) { change(&list[index]) }
     }
 
     func status() -> Xunfang_Bridge_V1_StatusResponse {
@@ -254,8 +252,8 @@ final class BridgeCounters: Sendable {
             status.server = status.connected ? connection.serverInfo.serverName : ""
             status.reconnects = UInt32(clamping: connection.reconnects)
         }
-        status.exports = snapshot.exportOrder.compactMap { snapshot.exports[$0] }
-        status.imports = snapshot.importOrder.compactMap { snapshot.imports[$0] }
+        status.exports = snapshot.exports
+        status.imports = snapshot.imports
         return status
     }
 }
