@@ -326,12 +326,17 @@ public final class NATSConnection: Sendable {
             self?.linkLost(channel)
         }
         do {
-            try await withDeadline(.seconds(5), what: "the NATS handshake") { try await handshake.futureResult.get() }
+            // A server that takes the connection and then says nothing (frozen) fails the
+            // handshake here, which is what the waiting body is released by.
+            try await withDeadline(.seconds(5), what: "the NATS handshake", { try await handshake.futureResult.get() },
+                                   onTimeout: { handshake.fail(NATSError(.timeout, "no NATS handshake within 5 s")) })
         } catch {
             try? await channel.close()
             throw error
         }
         state.withLock { $0.channel = channel }
+        // Closed between the handshake and now: its close found no link to drop.
+        if !channel.isActive { linkLost(channel) }
     }
 
     private func clientTLS() -> TLSConfiguration {

@@ -167,6 +167,20 @@ struct LiveServerTests {
         await #expect(throws: (any Error).self, "a certificate no root vouches for") { _ = try await NATSConnection.connect(untrusted, logger: quiet) }
     }
 
+    @Test("a server that takes the connection and says nothing (SIGSTOP) fails the handshake in bounded time instead of hanging")
+    func frozenServer() async throws {
+        let cluster = try cluster()
+        defer { cluster.stop() }
+        let live = try await connect(cluster)   // up and answering first
+        await live.close()
+        let pid = try #require(cluster.nodes[0].process?.processIdentifier)
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        let started = ContinuousClock.now
+        await #expect(throws: NATSError.self) { _ = try await NATSConnection.connect(NATSOptions(servers: cluster.addresses, name: "t"), logger: quiet) }
+        #expect(ContinuousClock.now - started < .seconds(60), "gave up rather than waiting forever")
+    }
+
     @Test("the server killed -9 and restarted: the client reconnects, subscriptions hold, stored messages survive")
     func serverKilled() async throws {
         let cluster = try cluster()
