@@ -43,10 +43,10 @@ struct RegistryStack {
         }
     }
 
-    func plugin(cityOrders: CityOrders? = nil) async throws -> Running {
+    func plugin(cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil) async throws -> Running {
         let clock = self.clock
         let plugin = try CheckpointControlPlugin(roads: graph, dataDirectory: directory, containmentInterval: .milliseconds(50),
-                                                 cityOrders: cityOrders, logger: Self.quiet, now: { clock.now })
+                                                 cityOrders: cityOrders, citySeals: citySeals, logger: Self.quiet, now: { clock.now })
         let client = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         plugin.register(on: client)
         try await client.start()

@@ -128,6 +128,82 @@ struct SealBusTests {
         await desk.close()
     }
 
+    @Test("a city plan orders its counties by its board; each county's board answering it puts that county in position, the city sealed when all are; late counties go to the duty officer; stand-down goes out on the board")
+    func citySeal() async throws {
+        let stack = try await RegistryStack.start()
+        let plugin = try await stack.plugin(citySeals: CitySeals(plans: ["CITY-GATES": ["county-a", "county-b"]], targetSeconds: 240))
+        let desk = try await stack.desk()
+        let boards = try await desk.subscribe("checkpoint.seal")
+        let escalations = try await desk.subscribe("checkpoint.escalation")
+        let orders = try await desk.subscribe("checkpoint.order.>")
+        func cityBoard(_ matching: (Xunfang_Checkpoint_V1_SealActivation) -> Bool) async throws -> Xunfang_Checkpoint_V1_SealActivation? {
+            for await delivery in boards where delivery.publisher == "checkpoint" {
+                let board = try delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self)
+                if matching(board) { return board }
+            }
+            return nil
+        }
+        func countyBoard(_ county: String, _ state: Xunfang_Checkpoint_V1_SealState, answering city: String = "CITY-GATES-1") async throws {
+            let board = Xunfang_Checkpoint_V1_SealActivation.with {
+                $0.id = "TOWN-1"
+                $0.plan = "TOWN"
+                $0.state = state
+                $0.reason = "市局指令 \(city): 全市关城门"
+            }
+            try await desk.publishConfirmed("checkpoint.seal", board, headers: ["xunfang-origin-county": county])
+        }
+        /// Sends a county's board again until the city's board shows it: the plugin subscribes
+        /// as it starts, and a repeat changes nothing.
+        func report(_ county: String, _ state: Xunfang_Checkpoint_V1_SealState,
+                    until shown: (Xunfang_Checkpoint_V1_SealActivation) -> Bool) async throws -> Xunfang_Checkpoint_V1_SealActivation {
+            while true {
+                try await countyBoard(county, state)
+                let board = try await call(desk, "SealBoard", Xunfang_Checkpoint_V1_SealBoardRequest.with { $0.activation = "CITY-GATES-1" },
+                                           as: Xunfang_Checkpoint_V1_SealActivation.self)
+                if shown(board) { return board }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let plans = try await call(desk, "ListPlans", Xunfang_Checkpoint_V1_ListPlansRequest(), as: Xunfang_Checkpoint_V1_ListPlansResponse.self)
+        #expect(plans.plans.map(\.id) == ["CITY-GATES"] && plans.plans[0].positions.map(\.id) == ["county-a", "county-b"])
+        await #expect { _ = try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "CITY-GATES"; $0.units = [.with { $0.id = "car-1" }] },
+                                           as: Xunfang_Checkpoint_V1_SealActivation.self) } throws: { "\($0)".contains("orders counties, not units") }
+        let activated = try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "CITY-GATES"; $0.reason = "全市关城门" },
+                                       as: Xunfang_Checkpoint_V1_SealActivation.self)
+        #expect(activated.id == "CITY-GATES-1" && activated.state == .sealing && activated.positions.map(\.responder) == ["county-a", "county-b"])
+        #expect(try await cityBoard { $0.state == .sealing }?.positions.allSatisfy { $0.state == .ordered } == true)
+
+        _ = try await report("county-a", .sealing) { $0.timeline.contains { $0.kind == "county-activated" } }
+        try await countyBoard("county-c", .sealed)                          // not in the plan
+        try await countyBoard("county-b", .sealed, answering: "OTHER-1")    // another city activation
+        let halfway = try await report("county-a", .sealed) { $0.inPosition > 0 }
+        #expect(halfway.positions.map(\.state) == [.inPosition, .ordered] && halfway.positions[0].acknowledgedBy == "county-a")
+        #expect(halfway.positions.map(\.id) == ["county-a", "county-b"] && halfway.inPosition == 1)
+        #expect(halfway.timeline.filter { $0.kind == "county-activated" }.map(\.position) == ["county-a"])
+        #expect(halfway.timeline.filter { $0.kind == "in-position" }.count == 1, "county-a's repeats changed nothing")
+
+        stack.advance(minutes: 5)                                           // county-b is past the 240 s target
+        let escalation = try #require(await escalations.first { _ in true })
+        let late = try escalation.decode(Xunfang_Checkpoint_V1_SealEscalation.self)
+        #expect(late.activation == "CITY-GATES-1" && late.position.id == "county-b" && late.reason.contains("not reported sealed"))
+        let sealed = try await report("county-b", .sealed) { $0.state == .sealed }
+        #expect(sealed.positions.allSatisfy { $0.state == .inPosition } && sealed.positions[1].late && !sealed.positions[0].late)
+
+        _ = try await call(desk, "StandDown", Xunfang_Checkpoint_V1_StandDownRequest.with { $0.activation = "CITY-GATES-1"; $0.reason = "解除" },
+                           as: Xunfang_Checkpoint_V1_SealActivation.self)
+        #expect(try await cityBoard { $0.state == .stoodDown }?.id == "CITY-GATES-1")
+        try await desk.publishConfirmed("checkpoint.order.marker", Xunfang_Checkpoint_V1_SealOrder.with { $0.activation = "marker" })
+        let firstOrder = await orders.first { _ in true }
+        #expect(firstOrder?.topic == "checkpoint.order.marker", "no order topic for counties on the city's bus")
+
+        #expect(try CitySeals(settings: ["CHECKPOINT_CITY_SEALS": "CITY-GATES:county-a+county-b,WEST:county-a"])?.plans["WEST"] == ["county-a"])
+        for bad in ["CITY-GATES", "CITY-GATES:", "A:x+x", "A:x,A:y", "A:x y"] {
+            #expect(throws: SettingError.self) { try CitySeals(settings: ["CHECKPOINT_CITY_SEALS": bad]) }
+        }
+        await plugin.close()
+        await desk.close()
+    }
+
     @Test("activation orders every position, acknowledgements seal it, a late one escalates, and the board outlives a restart")
     func activation() async throws {
         let stack = try await RegistryStack.start()

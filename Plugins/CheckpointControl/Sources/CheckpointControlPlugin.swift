@@ -66,16 +66,17 @@ public struct CheckpointControlPlugin: Plugin {
         }
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
                       dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds),
-                      cityOrders: try CityOrders(settings: context.settings), logger: context.logger, now: context.clock.now)
+                      cityOrders: try CityOrders(settings: context.settings), citySeals: try CitySeals(settings: context.settings),
+                      logger: context.logger, now: context.clock.now)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.
     public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false,
-                containmentInterval: Duration = .seconds(5), cityOrders: CityOrders? = nil, logger: Logger,
+                containmentInterval: Duration = .seconds(5), cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil, logger: Logger,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
         rings = RingService(roads: roads, speeds: speeds)
         registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now)
-        seals = SealDesk(registry: registry)
+        seals = SealDesk(registry: registry, citySeals: citySeals)
         containments = LiveContainments(registry: registry)
         self.containmentInterval = containmentInterval
         self.seedFromGrid = seedFromGrid
@@ -187,7 +188,7 @@ public struct CheckpointControlPlugin: Plugin {
     static func activate(_ request: Xunfang_Checkpoint_V1_ActivateRequest, caller: String, seals: SealDesk, bus: BusClient,
                          logger: Logger) async throws -> Xunfang_Checkpoint_V1_SealActivation {
         var request = request
-        if request.units.isEmpty { request.units = await Self.availableUnits(bus, logger: logger) }
+        if request.units.isEmpty, seals.citySeals?.plans[request.plan] == nil { request.units = await Self.availableUnits(bus, logger: logger) }
         return try await seals.activate(request, caller: caller)
     }
 
@@ -228,6 +229,15 @@ public struct CheckpointControlPlugin: Plugin {
                         }, logger: logger)
                     } catch {
                         logger.error("the city's seal orders cannot be followed", metadata: ["xunfang.error": "\(error)"])
+                    }
+                }
+            }
+            if let citySeals = seals.citySeals {
+                group.addTask {
+                    do {
+                        try await citySeals.follow(on: bus, seals: seals, logger: logger)
+                    } catch {
+                        logger.error("the counties' seal boards cannot be followed", metadata: ["xunfang.error": "\(error)"])
                     }
                 }
             }

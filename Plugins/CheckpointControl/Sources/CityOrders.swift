@@ -54,7 +54,8 @@ public struct CityOrders: Sendable, Equatable {
     }
 
     /// How our activation names the city's, so its stand-down finds ours.
-    static func marker(_ cityActivation: String) -> String { "市局指令 \(cityActivation):" }
+    static func marker(_ cityActivation: String) -> String { "\(markerPrefix)\(cityActivation):" }
+    static let markerPrefix = "市局指令 "
 
     /// Follows the city's boards until cancelled: durable when the county's bus keeps
     /// `checkpoint.seal`, so an order sent while this plugin was down is acted on at its start.

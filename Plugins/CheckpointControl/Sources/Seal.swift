@@ -214,6 +214,24 @@ struct SealRun {
         return effects
     }
 
+    /// Puts every ordered position past its deadline to the duty officer, with no pass-on
+    /// (a city's county has no one to pass to).
+    mutating func escalateOverdue(at now: Int64, reason: String) -> [SealEffect] {
+        guard activation.state == .sealing else { return [] }
+        var effects: [SealEffect] = []
+        for index in activation.positions.indices where activation.positions[index].state == .ordered && activation.positions[index].deadline <= now {
+            escalate(index, at: now, reason: reason, effects: &effects)
+        }
+        return effects
+    }
+
+    /// Adds an event of `kind` for `position` unless one is there; true when added.
+    mutating func noteOnce(_ kind: String, position: String, at now: Int64, detail: String) -> Bool {
+        guard !activation.timeline.contains(where: { $0.kind == kind && $0.position == position }) else { return false }
+        event(kind, at: now, position: position, detail: detail)
+        return true
+    }
+
     private mutating func escalate(_ index: Int, at now: Int64, reason: String, effects: inout [SealEffect]) {
         activation.positions[index].state = .escalated
         let position = activation.positions[index]

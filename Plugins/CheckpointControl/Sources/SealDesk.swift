@@ -11,14 +11,17 @@ final class SealDesk: Sendable {
     let registry: Registry
     let book: PlanBook
     let settings: SealRun.Settings
+    /// The city's plans that order counties (nil outside a city).
+    let citySeals: CitySeals?
     /// Arc seconds for each mode, for units' road times.
     private let weights: [TravelMode: [Double]]
     static let maxUnits = 500
 
-    init(registry: Registry, settings: SealRun.Settings = SealRun.Settings()) {
+    init(registry: Registry, settings: SealRun.Settings = SealRun.Settings(), citySeals: CitySeals? = nil) {
         self.registry = registry
         book = PlanBook(rings: registry.roads)
         self.settings = settings
+        self.citySeals = citySeals
         weights = Dictionary(uniqueKeysWithValues: TravelMode.allCases.map { ($0, registry.roads.roads.weights(.time($0), speeds: registry.roads.speeds)) })
     }
 
@@ -54,6 +57,7 @@ final class SealDesk: Sendable {
     }
 
     func plan(_ id: String) throws -> SealPlan {
+        if let cityPlan = citySeals?.plan(id) { return cityPlan }
         guard let plan = try store.plan(id) else { throw BusClientError(.notFound, "no seal plan \(id.prefix(64))") }
         return plan
     }
@@ -64,7 +68,7 @@ final class SealDesk: Sendable {
     }
 
     func listPlans() throws -> Xunfang_Checkpoint_V1_ListPlansResponse {
-        try .with { $0.plans = try store.plans() }
+        try .with { $0.plans = (citySeals?.allPlans ?? []) + (try store.plans()) }
     }
 
     func checkPlan(_ plan: SealPlan) throws -> Xunfang_Checkpoint_V1_CheckPlanResponse {
@@ -91,6 +95,7 @@ final class SealDesk: Sendable {
         try Registry.checkOfficer(request.officer)
         guard request.reason.utf8.count <= 256 else { throw BusClientError(.invalidArgument, "reason is longer than 256 bytes") }
         guard request.units.count <= Self.maxUnits else { throw BusClientError(.invalidArgument, "more than \(Self.maxUnits) units") }
+        if let counties = citySeals?.plans[request.plan] { return try activateCity(request, counties: counties, caller: caller) }
         let plan = try plan(request.plan)
         var units = request.units
         var travellers: [Traveller] = []
@@ -109,23 +114,7 @@ final class SealDesk: Sendable {
         let eta = try await onOwnThread { [self] in positionNodes.map { roadTimes(to: $0, from: found) } }
         let who = Registry.who(caller, request.officer)
         return try registry.transact { changes in
-            if let running = try store.runningActivations().first(where: { $0.plan == plan.id }) {
-                throw BusClientError(.failedPrecondition, "plan \(plan.id) is already active (activation \(running.id)); stand it down first")
-            }
-            let start = now
-            // Numbered per plan; a failed count must not reuse an id (the row would be replaced).
-            let number = try store.activationCount(plan: plan.id) + 1
-            let base = SealActivation.with {
-                $0.id = "\(plan.id)-\(number)"
-                $0.plan = plan.id
-                $0.planName = plan.name
-                $0.drill = request.drill
-                $0.activatedAt = start
-                $0.activatedBy = who
-                $0.reason = request.reason
-                $0.targetSeconds = plan.targetSeconds
-                $0.units = units
-            }
+            let base = try newActivation(of: plan, request, units: units, by: who)
             var needs: [SealRun.Need] = []
             for position in plan.positions {
                 let record = position.checkpoint.isEmpty ? nil : try store.checkpoint(position.checkpoint)
@@ -144,6 +133,60 @@ final class SealDesk: Sendable {
             let (run, effects) = SealRun.activate(base, needs: needs, eta: eta, settings: settings)
             try apply(run.activation, effects, by: who, into: &changes)
             return run.activation
+        }
+    }
+
+    /// A city plan's activation: its board (which the bridge carries to the counties) is the order.
+    private func activateCity(_ request: Xunfang_Checkpoint_V1_ActivateRequest, counties: [String], caller: String) throws -> SealActivation {
+        guard request.units.isEmpty else { throw BusClientError(.invalidArgument, "city plan \(request.plan) orders counties, not units") }
+        let plan = try plan(request.plan)
+        let who = Registry.who(caller, request.officer)
+        return try registry.transact { changes in
+            let activation = CitySeals.activate(try newActivation(of: plan, request, units: [], by: who), counties: counties)
+            try apply(activation, [], by: who, into: &changes)
+            return activation
+        }
+    }
+
+    /// The next activation of `plan`, before any order; refused while one is running. Inside a transaction.
+    private func newActivation(of plan: SealPlan, _ request: Xunfang_Checkpoint_V1_ActivateRequest, units: [Xunfang_Checkpoint_V1_RingUnit],
+                               by who: String) throws -> SealActivation {
+        if let running = try store.runningActivations().first(where: { $0.plan == plan.id }) {
+            throw BusClientError(.failedPrecondition, "plan \(plan.id) is already active (activation \(running.id)); stand it down first")
+        }
+        // Numbered per plan; a failed count must not reuse an id (the row would be replaced).
+        let number = try store.activationCount(plan: plan.id) + 1
+        return .with {
+            $0.id = "\(plan.id)-\(number)"
+            $0.plan = plan.id
+            $0.planName = plan.name
+            $0.drill = request.drill
+            $0.activatedAt = now
+            $0.activatedBy = who
+            $0.reason = request.reason
+            $0.targetSeconds = plan.targetSeconds
+            $0.units = units
+        }
+    }
+
+    /// A county's board answering the city's activation `cityActivation`: its first
+    /// "sealing" is noted on the city's timeline, its "sealed" puts the county in position
+    /// (the city's board is sealed when every county is). Repeats change nothing.
+    func countyReported(_ board: SealActivation, county: String, cityActivation: String) throws {
+        try registry.transact { changes in
+            guard let current = try store.activation(cityActivation), current.state != .stoodDown,
+                  citySeals?.plans[current.plan]?.contains(county) == true else { return }
+            var run = SealRun(current, settings: settings)
+            switch board.state {
+            case .sealing:
+                guard run.noteOnce("county-activated", position: county, at: now, detail: board.id) else { return }
+                try apply(run.activation, [], by: county, into: &changes)
+            case .sealed:
+                guard let answer = try? run.acknowledge(position: county, by: county, at: now), !answer.duplicate else { return }
+                try apply(run.activation, answer.effects, by: county, into: &changes)
+            default:
+                return
+            }
         }
     }
 
@@ -199,6 +242,12 @@ final class SealDesk: Sendable {
                 // Read again under the lock: an acknowledgement may have come in since.
                 guard let current = try store.activation(stored.id) else { continue }
                 var run = SealRun(current, settings: settings)
+                if citySeals?.plans[current.plan] != nil {
+                    // A county cannot be passed on to another: it goes to the city's duty officer.
+                    let effects = run.escalateOverdue(at: now, reason: "the county has not reported sealed by the target")
+                    if !effects.isEmpty { try apply(run.activation, effects, by: "checkpoint", into: &changes) }
+                    continue
+                }
                 let travellers = run.activation.units.map {
                     Traveller(node: registry.roads.roads.node(osmID: $0.node) ?? 0, mode: TravelMode(rawValue: $0.mode) ?? .car)
                 }
@@ -224,9 +273,12 @@ final class SealDesk: Sendable {
     /// on durable topics, the board on "checkpoint.seal", registry statuses the machine allows.
     private func apply(_ activation: SealActivation, _ effects: [SealEffect], by who: String, into changes: inout CheckpointStore.Changes) throws {
         let stamp = "\(activation.id)-\(activation.timeline.count)"
+        let isCity = citySeals?.plans[activation.plan] != nil
         for (index, effect) in effects.enumerated() {
             switch effect {
             case .order(let responder, let order):
+                // A city's counties follow its board; they have no order topic on the city's bus.
+                guard !isCity else { continue }
                 changes.outbox.append(("checkpoint.order.\(Topic.token(responder))", try order.serializedData(), "\(stamp)-\(index)"))
             case .escalation(let escalation):
                 changes.outbox.append(("checkpoint.escalation", try escalation.serializedData(), "\(stamp)-\(index)"))
