@@ -37,8 +37,8 @@ func binDirectory() -> String {
 }
 
 /// Starts `xunfang ARGUMENTS` in `directory` as a background process, its standard output
-/// in `file` (or discarded).
-func startXunfang(_ arguments: [String], in directory: String, output file: String? = nil) throws -> Process {
+/// in `file` and its log (standard error) in `log` (or discarded).
+func startXunfang(_ arguments: [String], in directory: String, output file: String? = nil, log: String? = nil) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "\(binDirectory())/xunfang")
     process.arguments = arguments
@@ -49,7 +49,12 @@ func startXunfang(_ arguments: [String], in directory: String, output file: Stri
     } else {
         process.standardOutput = FileHandle.nullDevice
     }
-    process.standardError = FileHandle.nullDevice
+    if let log {
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
     try process.run()
     return process
 }
