@@ -261,7 +261,7 @@ let package = Package(
 
         .testTarget(
             name: "GridModelTests",
-            dependencies: ["GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", logging],
+            dependencies: ["XunfangTestSupport", "GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangConfig", logging],
             path: "Tests/GridModelTests",
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
@@ -290,7 +290,7 @@ let package = Package(
 
         .testTarget(
             name: "DispatchTests",
-            dependencies: ["DispatchPlugin", "DispatchContract", "GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus",
+            dependencies: ["XunfangTestSupport", "DispatchPlugin", "DispatchContract", "GridModelPlugin", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus",
                            "XunfangBusServer", "XunfangConfig", logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/DispatchTests",
             // Stores written by the previous release, for the upgrade tests.
@@ -327,7 +327,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SituationAnalysisTests",
-            dependencies: ["SituationAnalysisPlugin", "SituationAnalysisContract", "DispatchContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
+            dependencies: ["XunfangTestSupport", "SituationAnalysisPlugin", "SituationAnalysisContract", "DispatchContract", "GridModelContract", "XunfangGeo", "XunfangPluginKit", "XunfangBus", "XunfangBusServer", "XunfangConfig", logging,
                            .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SituationAnalysisTests",
             exclude: ["Fixtures"],

@@ -1,5 +1,6 @@
 import DispatchPlugin
 import Foundation
+import XunfangTestSupport
 import GridModelPlugin
 import Logging
 import Testing
@@ -17,12 +18,6 @@ let demoCounty: CountyModel = try! DemoCounty.build()
 /// The store in `directory`, sealed with the key file beside it.
 func openStore(_ directory: String) throws -> DispatchStore {
     try DispatchStore(path: directory + "/dispatch.sqlite", keys: SealingKeys(path: directory + "/sealing.key"))
-}
-
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "xf-dispatch-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 /// A real bus (with its durable log) reached in process, Dispatch on a store in `directory`,

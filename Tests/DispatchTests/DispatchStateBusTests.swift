@@ -1,5 +1,6 @@
 import DispatchPlugin
 import Foundation
+import XunfangTestSupport
 import Testing
 import XunfangGeo
 import XunfangPluginKit

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangTestSupport
 import GridModelPlugin
 import Logging
 import Testing
@@ -6,12 +7,6 @@ import XunfangConfig
 import XunfangGeo
 import XunfangPluginKit
 import GridModelContract
-
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "xf-grid-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 @Suite("GridModel store and GeoJSON")
 struct GridStoreTests {

@@ -2,6 +2,7 @@ import SituationAnalysisPlugin
 import Logging
 import Testing
 import XunfangPluginKit
+import XunfangTestSupport
 
 @Suite("Four-colour rule")
 struct ColourRuleTests {

@@ -1,14 +1,9 @@
 import XunfangPluginKit
 import Foundation
+import XunfangTestSupport
 import GRDB
 import SituationAnalysisPlugin
 import Testing
-
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "xf-situation-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// 2026-01-05 (a Monday) 00:00 China time.
 let monday = ChinaTime.start(ofDay: ChinaTime.dayNumber(label: "2026-01-05")!)

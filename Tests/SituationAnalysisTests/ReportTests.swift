@@ -1,5 +1,6 @@
 import XunfangPluginKit
 import Foundation
+import XunfangTestSupport
 import SituationAnalysisPlugin
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangTestSupport
 import Logging
 import SituationAnalysisPlugin
 import Synchronization

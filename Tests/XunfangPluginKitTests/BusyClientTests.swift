@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import XunfangTestSupport
 import NIOCore
 import NIOPosix
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangTestSupport
 import Synchronization
 import Testing
 import XunfangBus

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangTestSupport
 import Testing
 import XunfangBus
 import XunfangBusServer

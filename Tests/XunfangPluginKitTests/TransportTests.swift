@@ -26,12 +26,6 @@ func county(dataDirectory: String) -> CountyConfig {
     return config
 }
 
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "xf-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
 /// A running bus reachable over one transport.
 struct Harness {
     enum Mode: String, CaseIterable, CustomTestStringConvertible {

@@ -25,7 +25,7 @@ public struct BridgePlugin: Plugin {
     let settings: BridgeSettings
     let instance: String
     let logger: Logger
-    let counters = BridgeCounters()
+    let state = BridgeState()
 
     public init(context: PluginContext) throws {
         settings = try BridgeSettings(context: context)
@@ -34,11 +34,11 @@ public struct BridgePlugin: Plugin {
     }
 
     public func register(on bus: BusClient) {
-        bus.serve(Self.statusMethod, placement: .arrivingThread) { [counters] (_: Xunfang_Bridge_V1_StatusRequest, _) in
-            counters.status()
+        bus.serve(Self.statusMethod, placement: .arrivingThread) { [state] (_: Xunfang_Bridge_V1_StatusRequest, _) in
+            state.status()
         }
-        bus.serve(Self.callMethod) { [counters, settings] (request: Xunfang_Bridge_V1_CallRequest, _) in
-            try await CrossCounty.call(request, settings: settings, connection: counters.connection)
+        bus.serve(Self.callMethod) { [state, settings] (request: Xunfang_Bridge_V1_CallRequest, _) in
+            try await CrossCounty.call(request, settings: settings, connection: state.connection)
         }
     }
 
@@ -46,10 +46,17 @@ public struct BridgePlugin: Plugin {
         var options = NATSOptions(servers: settings.servers, name: "xunfang-bridge-\(settings.county)",
                                   user: settings.user, password: settings.password, token: settings.token, trustRoots: settings.trustRoots)
         options.requestTimeout = .seconds(10)
-        let connection = try await connectWhenReachable(options)
-        counters.attach(connection, county: settings.county)
+        // The city's NATS may be down when the county starts: the county bus goes on alone and
+        // the bridge links up when it can.
+        let logger = self.logger
+        let connection = try await untilDone(backoff: .milliseconds(200), onRetry: { error in
+            logger.warning("no NATS server answers yet; the county goes on alone", metadata: ["bridge.error": "\(error)"])
+        }) { try await NATSConnection.connect(options, logger: logger) }
+        state.attach(connection, county: settings.county)
         let jetStream = JetStream(connection, timeout: .seconds(10))
-        try await retrying("create the stream \(settings.stream)") {
+        try await untilDone(backoff: .milliseconds(200), onRetry: { error in
+            logger.warning("cannot create the stream yet", metadata: ["bridge.stream": "\(settings.stream)", "bridge.error": "\(error)"])
+        }) {
             try await jetStream.ensureStream(.init(name: settings.stream, subjects: ["xunfang.>"], replicas: settings.replicas,
                                                    duplicateWindow: settings.duplicateWindow, maxAge: settings.maxAge))
         }
@@ -57,11 +64,11 @@ public struct BridgePlugin: Plugin {
                                                 "bridge.exports": "\(settings.exports)", "bridge.imports": "\(settings.imports.map(\.subject))"])
         try await withThrowingDiscardingTaskGroup { group in
             for pattern in settings.exports {
-                let mirror = ExportMirror(pattern: pattern, settings: settings, instance: instance, jetStream: jetStream, counters: counters, logger: logger)
+                let mirror = ExportMirror(pattern: pattern, settings: settings, instance: instance, jetStream: jetStream, state: state, logger: logger)
                 group.addTask { try await mirror.run(on: bus) }
             }
             for rule in settings.imports {
-                let mirror = ImportMirror(rule: rule, settings: settings, jetStream: jetStream, counters: counters, logger: logger)
+                let mirror = ImportMirror(rule: rule, settings: settings, jetStream: jetStream, state: state, logger: logger)
                 group.addTask { try await mirror.run(on: bus) }
             }
             if !settings.answers.isEmpty {
@@ -72,39 +79,12 @@ public struct BridgePlugin: Plugin {
         }
         await connection.close()
     }
-
-    /// The city's NATS may be down when the county starts: the county bus goes on alone and
-    /// the bridge links up when it can.
-    private func connectWhenReachable(_ options: NATSOptions) async throws -> NATSConnection {
-        var wait = Duration.milliseconds(200)
-        while true {
-            do {
-                return try await NATSConnection.connect(options, logger: logger)
-            } catch {
-                logger.warning("no NATS server answers yet; the county goes on alone", metadata: ["bridge.error": "\(error)"])
-                try await Task.sleep(for: wait)
-                wait = min(wait * 2, .seconds(5))
-            }
-        }
-    }
-
-    private func retrying(_ what: String, _ body: () async throws -> Void) async throws {
-        var wait = Duration.milliseconds(200)
-        while true {
-            do {
-                return try await body()
-            } catch {
-                logger.warning("cannot \(what) yet", metadata: ["bridge.error": "\(error)"])
-                try await Task.sleep(for: wait)
-                wait = min(wait * 2, .seconds(5))
-            }
-        }
-    }
 }
 
 /// Retries a step that must happen (a message must not be lost) until it succeeds or the
 /// task is cancelled; `permanent` errors are returned to the caller instead.
-func untilDone<T>(backoff start: Duration = .milliseconds(100), onRetry: () -> Void, isPermanent: (any Error) -> Bool = { _ in false },
+@discardableResult
+func untilDone<T>(backoff start: Duration = .milliseconds(100), onRetry: (any Error) -> Void, isPermanent: (any Error) -> Bool = { _ in false },
                   _ body: () async throws -> T) async throws -> T {
     var wait = start
     while true {
@@ -112,7 +92,7 @@ func untilDone<T>(backoff start: Duration = .milliseconds(100), onRetry: () -> V
             return try await body()
         } catch {
             if error is CancellationError || isPermanent(error) { throw error }
-            onRetry()
+            onRetry(error)
             try await Task.sleep(for: wait)
             wait = min(wait * 2, .seconds(5))
         }

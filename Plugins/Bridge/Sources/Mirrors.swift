@@ -25,7 +25,7 @@ struct ExportMirror: Sendable {
     let settings: BridgeSettings
     let instance: String
     let jetStream: JetStream
-    let counters: BridgeCounters
+    let state: BridgeState
     let logger: Logger
 
     var durableName: String {
@@ -34,7 +34,7 @@ struct ExportMirror: Sendable {
 
     func run(on bus: BusClient) async throws {
         let (subscription, durable) = try await subscribe(bus)
-        counters.exportStarted(pattern, durable: durable)
+        state.exportStarted(pattern, durable: durable)
         var outbound = Outbound(lentUnits: settings.lentUnits, positionEverySeconds: settings.positionEverySeconds)
         for await delivery in subscription {
             // What this bridge brought in goes no further: no echo between counties.
@@ -46,9 +46,9 @@ struct ExportMirror: Sendable {
             case .send(let payload):
                 try await export(delivery, payload: payload)
             case .thin:
-                counters.update(export: pattern) { $0.thinned += 1 }
+                state.update(export: pattern) { $0.thinned += 1 }
             case .refuse(let reason):
-                counters.update(export: pattern) { $0.refused += 1 }
+                state.update(export: pattern) { $0.refused += 1 }
                 logger.error("not exported", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.id": "\(delivery.messageID)", "bridge.reason": "\(reason)"])
             }
             delivery.ack()
@@ -64,13 +64,13 @@ struct ExportMirror: Sendable {
         let subject = BridgeSettings.subject(county: settings.county, topic: delivery.topic)
         let messageID = "\(settings.county):\(delivery.messageID)"
         do {
-            let stored = try await untilDone(onRetry: { counters.update(export: pattern) { $0.retries += 1 } },
+            let stored = try await untilDone(onRetry: { _ in state.update(export: pattern) { $0.retries += 1 } },
                                              isPermanent: { ($0 as? NATSError)?.code == .invalidArgument }) {
                 try await jetStream.publish(subject, payload: payload, messageID: messageID, headers: headers)
             }
-            counters.update(export: pattern) { stored.duplicate ? ($0.duplicates += 1) : ($0.exported += 1) }
+            state.update(export: pattern) { stored.duplicate ? ($0.duplicates += 1) : ($0.exported += 1) }
         } catch let error as NATSError {
-            counters.update(export: pattern) { $0.refused += 1 }
+            state.update(export: pattern) { $0.refused += 1 }
             logger.error("not exported", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.error": "\(error)"])
         }
     }
@@ -95,15 +95,15 @@ struct ImportMirror: Sendable {
     let rule: BridgeSettings.ImportRule
     let settings: BridgeSettings
     let jetStream: JetStream
-    let counters: BridgeCounters
+    let state: BridgeState
     let logger: Logger
 
     static let batch = 256
 
     func run(on bus: BusClient) async throws {
         let consumer = rule.consumer(for: settings.county)
-        counters.importStarted(rule.subject, consumer: consumer)
-        _ = try await untilDone(onRetry: {}) {
+        state.importStarted(rule.subject, consumer: consumer)
+        _ = try await untilDone(onRetry: { _ in }) {
             try await jetStream.ensureConsumer(stream: settings.stream, .init(durable: consumer, filterSubject: rule.subject, maxAckPending: 4 * Self.batch))
         }
         while true {
@@ -111,9 +111,9 @@ struct ImportMirror: Sendable {
             do {
                 let count = try await jetStream.pull(stream: settings.stream, durable: consumer, batch: Self.batch, wait: .seconds(5)) { message in
                     try await bring(message, on: bus)
-                    counters.update(import: rule.subject) { $0.pending = message.metadata?.pending ?? 0 }
+                    state.update(import: rule.subject) { $0.pending = message.metadata?.pending ?? 0 }
                 }
-                if count == 0 { counters.update(import: rule.subject) { $0.pending = 0 } }
+                if count == 0 { state.update(import: rule.subject) { $0.pending = 0 } }
                 try await jetStream.connection.flush()
             } catch is CancellationError {
                 throw CancellationError()
@@ -125,7 +125,7 @@ struct ImportMirror: Sendable {
 
     private func bring(_ message: JetStreamMessage, on bus: BusClient) async throws {
         guard let (origin, topic) = Self.origin(of: message.subject), origin != settings.county else {
-            counters.update(import: rule.subject) { $0.skipped += 1 }
+            state.update(import: rule.subject) { $0.skipped += 1 }
             try? message.ack()
             return
         }
@@ -133,13 +133,13 @@ struct ImportMirror: Sendable {
         if let publisher = message.headers[BridgeHeader.publisher] { headers[BridgeHeader.originPublisher] = publisher }
         let messageID = message.headers["Nats-Msg-Id"] ?? "\(origin):js-\(message.metadata?.streamSequence ?? 0)"
         do {
-            _ = try await untilDone(onRetry: {}, isPermanent: Self.isPermanent) {
+            _ = try await untilDone(onRetry: { _ in }, isPermanent: Self.isPermanent) {
                 try await bus.publishConfirmed(topic, payload: message.payload, headers: headers, messageID: messageID)
             }
-            counters.update(import: rule.subject) { $0.imported += 1 }
+            state.update(import: rule.subject) { $0.imported += 1 }
         } catch let error as BusClientError {
             // The county's ACL does not let the bridge publish this topic: it never will.
-            counters.update(import: rule.subject) { $0.skipped += 1 }
+            state.update(import: rule.subject) { $0.skipped += 1 }
             logger.error("not imported", metadata: ["bridge.subject": "\(message.subject)", "bridge.error": "\(error)"])
         }
         try? message.ack()
@@ -198,40 +198,40 @@ struct Outbound: Sendable {
     }
 }
 
-/// What the bridge has done, for `Status` and the logs: one entry per export pattern and
+/// The bridge's link and what it has done, for `Status`, `Call` and the logs: one entry per export pattern and
 /// per import rule, in the order they started (a handful: looked up by scanning).
-final class BridgeCounters: Sendable {
-    struct State {
+final class BridgeState: Sendable {
+    struct Values {
         var county = ""
         var connection: NATSConnection?
         var exports: [Xunfang_Bridge_V1_Export] = []
         var imports: [Xunfang_Bridge_V1_Import] = []
     }
 
-    private let state = Mutex(State())
+    private let values = Mutex(Values())
 
-    var connection: NATSConnection? { state.withLock { $0.connection } }
+    var connection: NATSConnection? { values.withLock { $0.connection } }
 
     func attach(_ connection: NATSConnection, county: String) {
-        state.withLock { $0.connection = connection; $0.county = county }
+        values.withLock { $0.connection = connection; $0.county = county }
     }
 
     func exportStarted(_ pattern: String, durable: Bool) {
         let entry = Xunfang_Bridge_V1_Export.with { $0.pattern = pattern; $0.durable = durable }
-        state.withLock { Self.start(entry, key: \.pattern, in: &$0.exports) }
+        values.withLock { Self.start(entry, key: \.pattern, in: &$0.exports) }
     }
 
     func importStarted(_ subject: String, consumer: String) {
         let entry = Xunfang_Bridge_V1_Import.with { $0.subject = subject; $0.consumer = consumer }
-        state.withLock { Self.start(entry, key: \.subject, in: &$0.imports) }
+        values.withLock { Self.start(entry, key: \.subject, in: &$0.imports) }
     }
 
     func update(export pattern: String, _ change: (inout Xunfang_Bridge_V1_Export) -> Void) {
-        state.withLock { Self.update(pattern, key: \.pattern, in: &$0.exports, change) }
+        values.withLock { Self.update(pattern, key: \.pattern, in: &$0.exports, change) }
     }
 
     func update(import subject: String, _ change: (inout Xunfang_Bridge_V1_Import) -> Void) {
-        state.withLock { Self.update(subject, key: \.subject, in: &$0.imports, change) }
+        values.withLock { Self.update(subject, key: \.subject, in: &$0.imports, change) }
     }
 
     /// A mirror that starts again (the bus or NATS came back) starts its counts afresh.
@@ -244,7 +244,7 @@ final class BridgeCounters: Sendable {
     }
 
     func status() -> Xunfang_Bridge_V1_StatusResponse {
-        let snapshot = state.withLock { $0 }
+        let snapshot = values.withLock { $0 }
         var status = Xunfang_Bridge_V1_StatusResponse()
         status.county = snapshot.county
         if let connection = snapshot.connection {
