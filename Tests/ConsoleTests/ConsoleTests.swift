@@ -136,6 +136,19 @@ struct ConsoleTests {
             #expect(noPurpose.status == .badRequest)
             let peek = try await client.execute(uri: "/api/incidents/\(called)/personal", method: .post, headers: viewer, body: ByteBuffer(string: #"{"purpose":"curious"}"#))
             #expect(peek.status == .forbidden && !String(buffer: peek.body).contains("138"))
+
+            // 一键处置 and a seal's stand-down: bounded bodies, acts only, and Dispatch's own answer.
+            let tooMany = try await client.execute(uri: "/api/incidents/\(id)/major", method: .post, headers: duty, body: ByteBuffer(string: #"{"units":500}"#))
+            #expect(tooMany.status == .badRequest && String(buffer: tooMany.body).contains("units 0 to 20"))
+            let viewerMajor = try await client.execute(uri: "/api/incidents/\(id)/major", method: .post, headers: viewer, body: ByteBuffer(string: "{}"))
+            #expect(viewerMajor.status == .forbidden)
+            let major = try await client.execute(uri: "/api/incidents/\(id)/major", method: .post, headers: duty, body: ByteBuffer(string: #"{"units":1}"#))
+            // Its one unit with a position is at the scene already: Dispatch says why no more went.
+            #expect(major.status == .ok && String(buffer: major.body).contains("\"note\""), "\(String(buffer: major.body))")
+            let noReason = try await client.execute(uri: "/api/seals/TOWN-1/stand-down", method: .post, headers: duty, body: ByteBuffer(string: "{}"))
+            #expect(noReason.status == .badRequest && String(buffer: noReason.body).contains("a reason"))
+            let viewerStandDown = try await client.execute(uri: "/api/seals/TOWN-1/stand-down", method: .post, headers: viewer, body: ByteBuffer(string: #"{"reason":"x"}"#))
+            #expect(viewerStandDown.status == .forbidden)
         }
         let audit = try server.store.audit(limit: 40).reversed().map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
         #expect(audit.contains("guest create incident : refused: 查看 viewer may not act"), "\(audit)")
@@ -143,6 +156,7 @@ struct ConsoleTests {
         #expect(audit.contains { $0.hasPrefix("duty create incident : failed: an incident needs type") })
         #expect(audit.contains { $0.hasPrefix("duty read personal data INC-") && $0.hasSuffix(": call the caller back: ok") }, "\(audit)")
         #expect(audit.contains("guest read personal data : refused: 查看 viewer may not act"), "\(audit)")
+        #expect(audit.contains { $0.hasPrefix("duty major incident INC-") && $0.hasSuffix(": ok") } && audit.contains("guest stand down seal : refused: 查看 viewer may not act"), "\(audit)")
         // Dispatch's own audit names the officer at the console.
         let dispatchAudit = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/Audit", Xunfang_Dispatch_V1_AuditRequest(), as: Xunfang_Dispatch_V1_AuditResponse.self)
         let dispatchLines = try dispatchAudit.jsonString()

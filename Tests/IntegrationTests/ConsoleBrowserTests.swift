@@ -34,7 +34,7 @@ struct ConsoleBrowserTests {
           - name: ctl
             acl: { publish: [">"], subscribe: [">"], call: ["*"] }
 
-        """)
+        """, dispatchCalls: ["/xunfang.checkpoint.v1.Checkpoint/Activate"])
     }
 
     static func position(_ callSign: String, _ longitude: Double, _ latitude: Double) -> [String] {
@@ -114,6 +114,23 @@ struct ConsoleBrowserTests {
             _ = try await page.evaluate("window.prompt = () => 'monthly drill'; document.querySelector('#seal-plans button.activate[data-drill=true]').click(); 1")
             #expect(try await page.wait(for: "document.getElementById('seal-count') && document.getElementById('seal').textContent.includes('演练 Drill')"), "the drill's board is shown")
             #expect(try await page.evaluate("document.getElementById('seal').textContent.includes('duty: monthly drill')") as? Bool == true)
+            _ = try await page.evaluate("window.prompt = () => 'drill over'; document.getElementById('stand-down').click(); 1")
+            #expect(try await page.wait(for: "document.getElementById('seal-state').textContent.includes('已解除')"), "stood down from the console")
+
+            // 一键处置 on the first incident: two more units ordered and the town's gates drilled in one step.
+            for (unit, longitude, latitude) in [("C005", 104.286, 30.979), ("C006", 104.281, 30.976)] {
+                _ = try await run(Self.position(unit, longitude, latitude), in: directory)
+            }
+            #expect(try await page.wait(for: "units['C005'] && units['C005'].marker && units['C006'] && units['C006'].marker"))
+            _ = try await page.evaluate("""
+                const form = document.getElementById('major'); form.elements.units.value = 2; form.elements.sealPlan.value = 'TOWN';
+                form.elements.drill.checked = true; form.requestSubmit(); 1
+                """)
+            #expect(try await page.wait(for: "document.getElementById('major-result')"))
+            let major = try await page.evaluate("document.getElementById('major-result').textContent") as? String ?? ""
+            #expect(major.contains("units ordered: C") && major.contains("封控 seal TOWN-2"), "the major incident's answer: \(major)")
+            #expect(try await page.wait(for: "document.getElementById('stand-down') && document.getElementById('stand-down').dataset.activation === 'TOWN-2'"),
+                    "the seal it started is on the board, live")
 
             // A unit moves: its marker follows from the bus, without a reload.
             _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
@@ -137,6 +154,7 @@ struct ConsoleBrowserTests {
         let audit = try await run(["console", "audit", "--limit", "50"], in: directory).output
         for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok",
                      "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act", "duty (duty)  activate seal plan  TOWN (drill) → ",
+                     "duty (duty)  stand down seal  TOWN-1  ok", "duty (duty)  major incident  INC-000001: ",
                      "viewer (viewer)  activate seal plan    refused: 查看 viewer may not act"] {
             #expect(audit.contains(line), "\(line) in \(audit)")
         }

@@ -6,7 +6,7 @@ import Testing
 /// A county config for out-of-process tests: GridModel and Dispatch with the demo's grants,
 /// then `plugins` (more entries, YAML at the plugin list's indentation: "  - name: …") and
 /// `clients` (likewise).
-func testCounty(_ name: String, durableTopics: [String], plugins: String = "", clients: String) -> String {
+func testCounty(_ name: String, durableTopics: [String], plugins: String = "", clients: String, dispatchCalls: [String] = []) -> String {
     """
     county: \(name)
     data_dir: data
@@ -21,7 +21,7 @@ func testCounty(_ name: String, durableTopics: [String], plugins: String = "", c
           publish: ["incident.>", "dispatch.>", "unit.status"]
           subscribe: ["unit.position"]
           serve: ["/xunfang.dispatch.v1.Dispatch/*"]
-          call: ["/xunfang.grid_model.v1.GridModel/*"]
+          call: [\((["/xunfang.grid_model.v1.GridModel/*"] + dispatchCalls).map { "\"\($0)\"" }.joined(separator: ", "))]
 
     """ + plugins + "clients:\n" + clients
 }

@@ -110,10 +110,10 @@ enum DemoCounty {
         acl:
           subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
           call: ["/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.dispatch.v1.Dispatch/Recommend", "/xunfang.dispatch.v1.Dispatch/Assign",
-                 "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/ReadPersonal",
+                 "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/ReadPersonal", "/xunfang.dispatch.v1.Dispatch/MajorIncident",
                  "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads",
                  "/xunfang.situation.v1.Situation/Colours", "/xunfang.checkpoint.v1.Checkpoint/Board", "/xunfang.checkpoint.v1.Checkpoint/ListPlans",
-                 "/xunfang.checkpoint.v1.Checkpoint/Activate"]
+                 "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.checkpoint.v1.Checkpoint/StandDown"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS

@@ -97,6 +97,7 @@ enum ConsolePage {
       });
     }
     const incidentMarkers = {};
+    let sealPlans = [];
     const text = s => { const span = document.createElement("span"); span.textContent = s; return span.innerHTML; };
     async function get(path) {
       const answer = await fetch(path, {credentials: "same-origin"});
@@ -257,7 +258,9 @@ enum ConsolePage {
         `<li>${text(u.callSign)} · ${Math.round(u.etaSeconds || 0)} s · ${Math.round(u.metres || 0)} m · ${text(u.explanation || "")} ` +
         (acts ? `<button data-unit="${text(u.callSign)}" class="assign">派 Assign</button>` : "") + "</li>");
       box.innerHTML = `<h2>推荐 Recommendation ${text(incident)}</h2><ol id="ranked">${ranked.join("")}</ol>` +
-        `<p id="explanation">${text(answer.note || "")}</p>`;
+        `<p id="explanation">${text(answer.note || "")}</p>` + (acts ? majorForm(incident) : "");
+      const form = document.getElementById("major");
+      if (form) form.addEventListener("submit", event => { event.preventDefault(); majorIncident(form); });
       box.querySelectorAll("button.assign").forEach(button => button.addEventListener("click", async () => {
         try {
           const assigned = await post(`/api/incidents/${encodeURIComponent(incident)}/assign`, {unit: button.dataset.unit});
@@ -265,6 +268,30 @@ enum ConsolePage {
           drawUnit(assigned.unit); writeRows(); refreshIncidents();
         } catch (error) { box.insertAdjacentHTML("beforeend", `<p class="error">${text(error.message)}</p>`); }
       }));
+    }
+    // 一键处置: the nearest units ordered, a seal plan activated and the community asked to
+    // watch, in one step through Dispatch's MajorIncident.
+    function majorForm(incident) {
+      const plans = sealPlans.map(plan => `<option value="${text(plan.id)}">${text(plan.name)}</option>`).join("");
+      return `<form id="major" data-incident="${text(incident)}"><h3>一键处置 Major incident</h3>` +
+        `<label>警力 units <input name="units" type="number" min="1" max="20" value="6"></label> ` +
+        `<label>封控 seal <select name="sealPlan"><option value="">不封控 none</option>${plans}</select></label> ` +
+        `<label><input name="drill" type="checkbox"> 演练 drill</label> ` +
+        `<label>群防守望 watch <input name="watchHours" type="number" min="0" max="12" value="0"> 小时 h</label> ` +
+        `<button type="submit">启动 Go</button></form>`;
+    }
+    async function majorIncident(form) {
+      const incident = form.dataset.incident, fields = form.elements;
+      const request = {units: Number(fields.units.value), sealPlan: fields.sealPlan.value, drill: fields.drill.checked, watchHours: Number(fields.watchHours.value)};
+      let line;
+      try {
+        const answer = await post(`/api/incidents/${encodeURIComponent(incident)}/major`, request);
+        const orders = (answer.orders || []).map(order => order.unit.callSign);
+        line = `已派 ${orders.length} 个单位 units ordered: ${orders.join(", ")}` + (answer.sealActivation ? ` · 封控 seal ${answer.sealActivation}` : "") +
+          (answer.watchId ? ` · 守望 watch ${answer.watchId}` : "") + (answer.note ? ` · ${answer.note}` : "");
+        refreshIncidents();
+      } catch (error) { line = error.message; }
+      form.insertAdjacentHTML("afterend", `<p id="major-result">${text(line)}</p>`);
     }
     map.on("click", async event => {
       if (!acts) return;
@@ -336,7 +363,8 @@ enum ConsolePage {
       document.getElementById("checkpoints").innerHTML = (answer.board.rows || []).map(row =>
         `<tr id="checkpoint-${text(row.checkpoint.id)}"><td>${text(row.checkpoint.name)}</td><td>${text(checkpointStatus[row.checkpoint.status] || row.checkpoint.status || "")}</td>` +
         `<td>${row.vehiclesToday || 0}</td><td>${text(row.lastReportAt ? china(row.lastReportAt) : "-")}</td></tr>`).join("");
-      document.getElementById("seal-plans").innerHTML = (answer.plans.plans || []).map(plan =>
+      sealPlans = answer.plans.plans || [];
+      document.getElementById("seal-plans").innerHTML = sealPlans.map(plan =>
         `<li>${text(plan.name)} · ${(plan.positions || []).length} 个位置 positions · ${Math.round((plan.targetSeconds || 180) / 60)} 分钟 min ` +
         (acts ? `<button class="activate" data-plan="${text(plan.id)}" data-drill="false">启动 Activate</button> <button class="activate" data-plan="${text(plan.id)}" data-drill="true">演练 Drill</button>` : "") + "</li>").join("");
       document.querySelectorAll("#seal-plans button.activate").forEach(button => button.addEventListener("click", async () => {
@@ -356,7 +384,15 @@ enum ConsolePage {
       document.getElementById("seal").innerHTML = `<h2>${seal.drill ? "演练 Drill · " : ""}${text(seal.planName || seal.plan)} <span id="seal-state">${text(state)}</span></h2>` +
         `<p>就位 in position <strong id="seal-count">${inPosition} / ${positions.length}</strong> · ` +
         (done ? `${minutesSeconds((seal.sealedAt || seal.endedAt) - seal.activatedAt)}` : `<span id="seal-clock" data-since="${Number(seal.activatedAt)}" data-target="${seal.targetSeconds || 180}"></span>`) +
-        ` · ${text(seal.activatedBy || "")}: ${text(seal.reason || "")}</p>`;
+        ` · ${text(seal.activatedBy || "")}: ${text(seal.reason || "")}</p>` +
+        (acts && seal.state !== "SEAL_STATE_STOOD_DOWN" ? `<button id="stand-down" data-activation="${text(seal.id)}">解除 Stand down</button>` : "");
+      const button = document.getElementById("stand-down");
+      if (button) button.addEventListener("click", async () => {
+        const reason = window.prompt("解除原因 Why stand down?", "");
+        if (!reason) return;
+        try { drawSeal(await post(`/api/seals/${encodeURIComponent(button.dataset.activation)}/stand-down`, {reason})); }
+        catch (error) { document.getElementById("seal").insertAdjacentHTML("beforeend", `<p class="error">${text(error.message)}</p>`); }
+      });
       tickTimers();
     }
     (async () => {

@@ -48,9 +48,11 @@ struct ConsoleServer: Sendable {
         router.get("/api/colours") { request, _ in try await read(request, "colours") { try await desk.colours() } }
         router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { try await desk.checkpoints() } }
         router.post("/api/seal-plans/:id/activate") { request, context in try await activate(request, context) }
+        router.post("/api/seals/:id/stand-down") { request, context in try await standDown(request, context) }
         router.post("/api/incidents") { request, context in try await create(request, context) }
         router.post("/api/incidents/:id/assign") { request, context in try await assign(request, context) }
         router.post("/api/incidents/:id/personal") { request, context in try await personal(request, context) }
+        router.post("/api/incidents/:id/major") { request, context in try await major(request, context) }
         return router
     }
 
@@ -151,6 +153,25 @@ struct ConsoleServer: Sendable {
         }
     }
 
+    /// 一键处置: units ordered, a seal plan activated (or drilled) and a community watch,
+    /// in one step through Dispatch's MajorIncident; the officer's name on the seal.
+    func major(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let incident = context.parameters.get("id") ?? ""
+        let body = try await request.body.collect(upTo: Self.maxBody)
+        return try await act(request, "major incident") { _ in
+            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+            let units = fields["units"] as? Int ?? 0, watchHours = fields["watchHours"] as? Int ?? 0
+            let plan = fields["sealPlan"] as? String ?? "", drill = fields["drill"] as? Bool ?? false
+            guard (1...64).contains(incident.utf8.count), (0...20).contains(units), (0...12).contains(watchHours), plan.utf8.count <= 64 else {
+                throw BusClientError(.invalidArgument, "a major incident takes units 0 to 20 (0: 6), watchHours 0 to 12 and a seal plan id of at most 64 bytes")
+            }
+            let answer = try await desk.majorIncident(incident, units: UInt32(units), sealPlan: plan, drill: drill, watchHours: UInt32(watchHours))
+            let target = "\(incident): \(answer.orders.count) units" + (answer.sealActivation.isEmpty ? "" : ", seal \(answer.sealActivation)\(drill ? " (drill)" : "")")
+                + (answer.watchID.isEmpty ? "" : ", watch \(answer.watchID)")
+            return (target, try answer.jsonString(options: Desk.json))
+        }
+    }
+
     /// 关城门: a seal plan activated, or drilled, with the officer's reason.
     func activate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let plan = context.parameters.get("id") ?? ""
@@ -163,6 +184,20 @@ struct ConsoleServer: Sendable {
             }
             let activation = try await desk.activate(plan: plan, drill: drill, officer: session.officer, reason: reason)
             return ("\(plan)\(drill ? " (drill)" : "") → \(activation.id)", try activation.jsonString(options: Desk.json))
+        }
+    }
+
+    func standDown(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let activation = context.parameters.get("id") ?? ""
+        let body = try await request.body.collect(upTo: Self.maxBody)
+        return try await act(request, "stand down seal") { session in
+            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+            let reason = fields["reason"] as? String ?? ""
+            guard (1...64).contains(activation.utf8.count), (1...256).contains(reason.utf8.count) else {
+                throw BusClientError(.invalidArgument, "a stand-down needs the activation and a reason (1 to 256 bytes)")
+            }
+            let board = try await desk.standDown(activation: activation, officer: session.officer, reason: reason)
+            return (activation, try board.jsonString(options: Desk.json))
         }
     }
 

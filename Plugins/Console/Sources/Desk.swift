@@ -16,9 +16,9 @@ struct Desk: Sendable {
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     static let situation = "/xunfang.situation.v1.Situation/"
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
-    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal"].map { dispatch + $0 }
+    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads"].map { gridModel + $0 }
-        + [situation + "Colours"] + ["Board", "ListPlans", "Activate"].map { checkpoint + $0 }
+        + [situation + "Colours"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 }
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -77,6 +77,18 @@ struct Desk: Sendable {
         return try await bus.call(Self.dispatch + "Assign", request, as: Xunfang_Dispatch_V1_AssignResponse.self)
     }
 
+    /// 一键处置: a major incident in one step. Dispatch orders the nearest units, activates
+    /// the seal plan (after the units are ordered) and asks the community to watch nearby.
+    func majorIncident(_ incident: String, units: UInt32, sealPlan: String, drill: Bool, watchHours: UInt32) async throws -> Xunfang_Dispatch_V1_MajorIncidentResponse {
+        var request = Xunfang_Dispatch_V1_MajorIncidentRequest()
+        request.incidentID = incident
+        request.units = units
+        request.sealPlan = sealPlan
+        request.sealDrill = drill
+        request.watchHours = watchHours
+        return try await bus.call(Self.dispatch + "MajorIncident", request, as: Xunfang_Dispatch_V1_MajorIncidentResponse.self)
+    }
+
     /// What the caller said and their number: personal data, read in the officer's name for
     /// a stated purpose (Dispatch keeps its own audit of it too).
     func readPersonal(_ incident: String, officer: String, purpose: String) async throws -> String {
@@ -108,5 +120,14 @@ struct Desk: Sendable {
         request.officer = officer
         request.reason = reason
         return try await bus.call(Self.checkpoint + "Activate", request, as: Xunfang_Checkpoint_V1_SealActivation.self)
+    }
+
+    /// A seal stood down in the officer's name, with the reason: every responder told.
+    func standDown(activation: String, officer: String, reason: String) async throws -> Xunfang_Checkpoint_V1_SealActivation {
+        var request = Xunfang_Checkpoint_V1_StandDownRequest()
+        request.activation = activation
+        request.officer = officer
+        request.reason = reason
+        return try await bus.call(Self.checkpoint + "StandDown", request, as: Xunfang_Checkpoint_V1_SealActivation.self)
     }
 }
