@@ -132,6 +132,21 @@ struct ConsoleBrowserTests {
             #expect(try await page.wait(for: "document.getElementById('stand-down') && document.getElementById('stand-down').dataset.activation === 'TOWN-2'"),
                     "the seal it started is on the board, live")
 
+            // Place search: a station found by the first two characters of its name, shown on
+            // the map, and a call taken there.
+            let station = try await page.evaluate("places.find(p => p.kind.startsWith('派出所')).name") as? String ?? ""
+            #expect(station.count > 2, "a station's name: \(station)")
+            _ = try await page.evaluate("""
+                document.getElementById('place-search').value = '\(station.prefix(2))';
+                document.getElementById('place-search').dispatchEvent(new Event('input')); 1
+                """)
+            let found = "[...document.querySelectorAll('#places li')].find(li => li.querySelector('a').textContent === '\(station)')"
+            #expect(try await page.wait(for: found), "\(station) is among the places found")
+            _ = try await page.evaluate("\(found).querySelector('a').click(); 1")
+            #expect(try await page.wait(for: "document.body.dataset.shownPlace === '\(station)'"))
+            _ = try await page.evaluate("window.prompt = () => 'dispute'; \(found).querySelector('button.create-here').click(); 1")
+            #expect(try await page.wait(for: "incidentMarkers['INC-000002']"), "a call taken at the station found")
+
             // A unit moves: its marker follows from the bus, without a reload.
             _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
             #expect(try await page.wait(for: "units['C010'] && units['C010'].marker && Math.abs(units['C010'].marker.getLatLng().lat - 30.99) < 1e-9"), "C010's marker moved live")
@@ -150,9 +165,9 @@ struct ConsoleBrowserTests {
             #expect(try await page.evaluate("document.querySelectorAll('#seal-plans button').length") as? Int == 0, "nor is offered to")
         }
         let incidents = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/ListIncidents", "--data", "{}"], in: directory).output
-        #expect(incidents.components(separatedBy: #""id":"INC-"#).count - 1 == 1, "one incident, the duty officer's: \(incidents)")
+        #expect(incidents.components(separatedBy: #""id":"INC-"#).count - 1 == 2, "two incidents, the duty officer's: \(incidents)")
         let audit = try await run(["console", "audit", "--limit", "50"], in: directory).output
-        for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok",
+        for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok", "duty (duty)  create incident  INC-000002  ok",
                      "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act", "duty (duty)  activate seal plan  TOWN (drill) → ",
                      "duty (duty)  stand down seal  TOWN-1  ok", "duty (duty)  major incident  INC-000001: ",
                      "viewer (viewer)  activate seal plan    refused: 查看 viewer may not act"] {

@@ -47,6 +47,8 @@ enum ConsolePage {
         <form method="post" action="/logout"><button>退出 Sign out</button></form></header>
         <main><div id="map"></div>
         <aside>
+        <p><input id="place-search" type="search" placeholder="搜索地点 Find a place: 网格、派出所、卡点…" maxlength="64" autocomplete="off" style="width:100%"></p>
+        <ul id="places"></ul>
         <p id="hint">\(role.acts ? "点击地图新建警情 Click the map to create an incident" : "只读 Read only")</p>
         <div id="recommendation"></div>
         <div id="seal"></div>
@@ -97,6 +99,8 @@ enum ConsolePage {
       });
     }
     const incidentMarkers = {};
+    // Every named place of the county (grids, stations' districts, sites) for the search box.
+    const places = [];
     let sealPlans = [];
     const text = s => { const span = document.createElement("span"); span.textContent = s; return span.innerHTML; };
     async function get(path) {
@@ -123,6 +127,7 @@ enum ConsolePage {
           points.forEach(p => bounds.extend(p));
           gridShapes[area.id].push(L.polygon(points, {color: "#5c6b7a", weight: 1, fillColor: "#90a4ae", fillOpacity: 0.12}).bindTooltip(area.name).addTo(map));
         }
+        if (gridShapes[area.id].length) places.push({name: area.name, kind: "网格 grid", shape: gridShapes[area.id][0]});
       }
       // Each kind of site a layer of its own, switched on and off in the corner.
       const kinds = {
@@ -144,6 +149,7 @@ enum ConsolePage {
           ? L.polyline(site.path.map(p => [p.latitude, p.longitude]), style)
           : L.circleMarker([site.position.latitude, site.position.longitude], style);
         shape.bindTooltip(name).addTo(layer);
+        places.push({name, kind: label, shape});
       }
       layers["警力 units"] = unitLayer;
       layers["警情 incidents"] = incidentLayer;
@@ -293,15 +299,34 @@ enum ConsolePage {
       } catch (error) { line = error.message; }
       form.insertAdjacentHTML("afterend", `<p id="major-result">${text(line)}</p>`);
     }
-    map.on("click", async event => {
+    async function createAt(latlng) {
       if (!acts) return;
       const type = window.prompt("警情类型 Incident type (theft, fight, traffic…)", "theft");
       if (!type) return;
       try {
-        const created = await post("/api/incidents", {type, longitude: event.latlng.lng, latitude: event.latlng.lat});
+        const created = await post("/api/incidents", {type, longitude: latlng.lng, latitude: latlng.lat});
         await refreshIncidents();
         await recommend(created.incident.id);
       } catch (error) { document.getElementById("hint").textContent = error.message; }
+    }
+    map.on("click", event => createAt(event.latlng));
+    // Place search: names containing what is typed (at most 10, grids and stations first);
+    // choosing one shows it on the map, and a duty officer can take a call there.
+    function placeCentre(place) { return place.shape.getBounds ? place.shape.getBounds().getCenter() : place.shape.getLatLng(); }
+    document.getElementById("place-search").addEventListener("input", event => {
+      const wanted = event.target.value.trim().toLowerCase();
+      const found = wanted ? places.filter(place => place.name.toLowerCase().includes(wanted)).slice(0, 10) : [];
+      const list = document.getElementById("places");
+      list.innerHTML = found.map((place, index) => `<li><a href="#" data-index="${index}">${text(place.name)}</a> · ${text(place.kind)}` +
+        (acts ? ` <button data-index="${index}" class="create-here">在此接警 Incident here</button>` : "") + "</li>").join("");
+      list.querySelectorAll("a").forEach(link => link.addEventListener("click", event => {
+        event.preventDefault();
+        const place = found[Number(link.dataset.index)];
+        if (place.shape.getBounds) map.fitBounds(place.shape.getBounds(), {maxZoom: 16}); else map.setView(place.shape.getLatLng(), 16);
+        place.shape.openTooltip(placeCentre(place));
+        document.body.dataset.shownPlace = place.name;
+      }));
+      list.querySelectorAll("button.create-here").forEach(button => button.addEventListener("click", () => createAt(placeCentre(found[Number(button.dataset.index)]))));
     });
     function live() {
       const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
