@@ -96,7 +96,7 @@ public enum HarnessPage {
             return "<text x=\"\(x(at))\" y=\"125\" font-size=\"11\" text-anchor=\"middle\">\(String(format: "%02d:00", ChinaTime.hour(at)))</text>"
         }.joined()
         return "<svg width=\"\(Int(width))\" height=\"135\"><text x=\"2\" y=\"34\" font-size=\"11\">☎</text>\(calls)\(faults)\(hours)</svg>"
-            + "<p>Blue: calls. Red: a process killed; green: until it served again.</p>"
+            + "<p>Blue: calls. Red: a process killed or frozen; green: until it served again.</p>"
     }
 
     static func map(_ facts: RunFacts) -> String {

@@ -54,9 +54,26 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var atMinutes: Double
         /// `kill -9` of this plugin's process (the supervisor restarts it), or of `bus`:
         /// the bus and its supervisor, which the harness starts again on the same data.
-        public var kill: String
+        public var kill: String?
+        /// SIGSTOP of this plugin's process for `forMinutes`, then SIGCONT: a plugin that hangs
+        /// (a slow consumer, answers far too late, pings unanswered) and then goes on from where
+        /// it stopped, its connection perhaps closed by the bus meanwhile.
+        public var freeze: String?
+        /// Simulated minutes a freeze lasts (default 5).
+        public var forMinutes: Double?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill }
+        public init(atMinutes: Double, kill: String? = nil, freeze: String? = nil, forMinutes: Double? = nil) {
+            self.atMinutes = atMinutes
+            self.kill = kill
+            self.freeze = freeze
+            self.forMinutes = forMinutes
+        }
+
+        /// The plugin (or `bus`) the fault strikes.
+        public var target: String { kill ?? freeze ?? "" }
+        public var kind: String { kill != nil ? "kill" : "freeze" }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill, freeze, forMinutes = "for_minutes" }
     }
 
     /// What must hold at the end; a check left out is reported, not judged.
@@ -147,14 +164,20 @@ public struct Scenario: Sendable, Codable, Equatable {
         guard (1...600).contains(factor) else { throw HarnessError("factor: \(factor) is not 1 to 600") }
         guard (0.1...5).contains(callsScale) else { throw HarnessError("calls_scale: \(callsScale) is not 0.1 to 5") }
         guard (0...120).contains(warmUpMinutes), (0...240).contains(drainMinutes) else { throw HarnessError("warm_up_minutes 0 to 120, drain_minutes 0 to 240") }
-        for plugin in plugins + Array(env.keys) + faults.map(\.kill).filter({ $0 != "bus" }) where !Self.knownPlugins.contains(plugin) {
+        for plugin in plugins + Array(env.keys) + faults.map(\.target).filter({ $0 != "bus" }) where !Self.knownPlugins.contains(plugin) {
             throw HarnessError("plugin \"\(plugin)\" is not one of \(Self.knownPlugins.sorted().joined(separator: ", "))")
         }
         for required in ["grid-model", "dispatch"] where !plugins.contains(required) {
             throw HarnessError("plugins: \(required) is needed (the calls go to Dispatch, which places them with GridModel)")
         }
         for fault in faults {
-            guard plugins.contains(fault.kill) || fault.kill == "bus" else { throw HarnessError("faults: \(fault.kill) is killed but not in plugins") }
+            guard (fault.kill == nil) != (fault.freeze == nil) else { throw HarnessError("faults: each is kill: NAME or freeze: NAME, one of them") }
+            guard plugins.contains(fault.target) || fault.kill == "bus" else {
+                throw HarnessError("faults: \(fault.target) is \(fault.kind == "kill" ? "killed" : "frozen") but not in plugins")
+            }
+            guard fault.freeze == nil || (0.1...60).contains(fault.forMinutes ?? 5), fault.kill == nil || fault.forMinutes == nil else {
+                throw HarnessError("faults: for_minutes is for a freeze, 0.1 to 60 simulated minutes")
+            }
             guard fault.atMinutes >= 0, fault.atMinutes <= hours * 60 else { throw HarnessError("faults: at_minutes \(fault.atMinutes) is outside the \(hours) hours of calls") }
         }
         for event in events {

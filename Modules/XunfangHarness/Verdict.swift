@@ -69,13 +69,16 @@ public struct RunFacts: Sendable, Codable {
         public var at: Int64
         public var plugin: String
         public var pid: Int32
+        /// "kill" or "freeze" (`Scenario.Fault.kind`).
+        public var kind: String
         /// Simulated ms when it was serving again; 0 when it never came back.
         public var recoveredAt: Int64
 
-        public init(at: Int64, plugin: String, pid: Int32, recoveredAt: Int64 = 0) {
+        public init(at: Int64, plugin: String, pid: Int32, kind: String = "kill", recoveredAt: Int64 = 0) {
             self.at = at
             self.plugin = plugin
             self.pid = pid
+            self.kind = kind
             self.recoveredAt = recoveredAt
         }
     }
@@ -189,9 +192,10 @@ public enum Verdict {
                           ?? Check("on scene within \(minutes) min", true, detail + " (not judged)"))
         }
         let recovered = facts.faults.filter { $0.recoveredAt > 0 }.count
-        checks.append(Check("every killed plugin came back", recovered == facts.faults.count,
+        checks.append(Check("every killed or frozen plugin came back", recovered == facts.faults.count,
                             "\(recovered) of \(facts.faults.count) serving again" + facts.faults.map { fault in
-                                fault.recoveredAt > 0 ? "; \(fault.plugin) in \(seconds(fault.recoveredAt - fault.at)) simulated" : "; \(fault.plugin) never"
+                                let what = fault.kind == "kill" ? fault.plugin : "\(fault.plugin) (frozen)"
+                                return fault.recoveredAt > 0 ? "; \(what) in \(seconds(fault.recoveredAt - fault.at)) simulated" : "; \(what) never"
                             }.joined()))
         let unexpected = facts.processes.map(\.unexpectedRestarts).reduce(0, +)
         checks.append(Check("no unexpected restarts", unexpected <= (facts.scenario.expect.unexpectedRestarts ?? 0),

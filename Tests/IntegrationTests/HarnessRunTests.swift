@@ -2,10 +2,11 @@ import Foundation
 import Testing
 
 /// Out of process: `xunfang harness run` on CI's scenario, the whole stack as processes on
-/// one simulated clock with a kill -9 of each plugin and of the bus.
+/// one simulated clock with Situation frozen past the bus's patience, and a kill -9 of each
+/// plugin and of the bus.
 @Suite("Out of process: the harness runs CI's scenario")
 struct HarnessRunTests {
-    @Test("scenarios/ci-hour.yaml: a simulated hour at 60 times real speed, every call stored once and dispatched, every killed plugin and the killed bus back, all of it on the simulated clock")
+    @Test("scenarios/ci-hour.yaml: a simulated hour at 60 times real speed, every call stored once and dispatched, the frozen Situation caught up, every killed plugin and the killed bus back, all of it on the simulated clock")
     func ciHour() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let out = NSTemporaryDirectory() + "xf-harness-\(UUID().uuidString.prefix(8))"
@@ -20,7 +21,8 @@ struct HarnessRunTests {
         let calls = facts["calls"] as? [[String: Any]] ?? []
         #expect(calls.count >= 10, "three times an evening hour's calls: \(calls.count)")
         let faults = facts["faults"] as? [[String: Any]] ?? []
-        #expect(faults.count == 7 && faults.allSatisfy { ($0["recoveredAt"] as? Int64 ?? 0) > 0 }, "six plugins and the bus, each back: \(faults)")
+        #expect(faults.count == 8 && faults.allSatisfy { ($0["recoveredAt"] as? Int64 ?? 0) > 0 }, "Situation frozen, six plugins and the bus killed, each back: \(faults)")
+        #expect(faults.first?["kind"] as? String == "freeze" && faults.first?["plugin"] as? String == "situation")
         #expect(faults.last?["plugin"] as? String == "bus")
         // Dispatch stamped each incident on the simulated clock: within the scenario's
         // Friday evening (China time), not today.

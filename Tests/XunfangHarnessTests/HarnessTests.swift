@@ -18,21 +18,28 @@ struct HarnessTests {
     @Test("a scenario is read with its defaults; a misspelt key, a bad value or a fault on a plugin not started is refused by name")
     func scenarios() throws {
         let scenario = try Scenario.parse(yaml: Self.minimal)
-        #expect(scenario.factor == 60 && scenario.seed == 1 && scenario.callsScale == 1 && scenario.faults.first?.kill == "terminal")
+        #expect(scenario.factor == 60 && scenario.seed == 1 && scenario.callsScale == 1 && scenario.faults.first?.kill == "terminal" && scenario.faults.first?.kind == "kill")
+        let frozen = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: terminal, for_minutes: 3"))
+        #expect(frozen.faults == [Scenario.Fault(atMinutes: 5, freeze: "terminal", forMinutes: 3)] && frozen.faults[0].kind == "freeze")
         #expect(scenario.startMilliseconds == ChinaTime.parse("2026-11-06 20:00") && scenario.endMilliseconds == scenario.startMilliseconds! + 3_600_000)
-        for (text, says) in [
+        let refusals: [(text: String, says: String)] = [
             (Self.minimal + "\nwarmup_minutes: 3", "warmup_minutes is not a scenario key"),
             (Self.minimal.replacingOccurrences(of: "at_minutes", with: "at"), "faults[0].at is not a scenario key"),
             (Self.minimal.replacingOccurrences(of: "hours: 1", with: "hours: 400"), "hours: 400.0 is not 0.1 to 168"),
             (Self.minimal.replacingOccurrences(of: "2026-11-06 20:00", with: "next friday"), "start: \"next friday\" is not yyyy-mm-dd hh:mm"),
             (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: patrol"), "faults: patrol is killed but not in plugins"),
             (Self.minimal.replacingOccurrences(of: "grid-model, ", with: ""), "plugins: grid-model is needed"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: patrol"), "faults: patrol is frozen but not in plugins"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: terminal, freeze: terminal"), "each is kill: NAME or freeze: NAME, one of them"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: terminal, for_minutes: 90"), "for_minutes is for a freeze, 0.1 to 60"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: terminal, for_minutes: 2"), "for_minutes is for a freeze"),
             (Self.minimal.replacingOccurrences(of: "terminal]", with: "termnal]"), "plugin \"termnal\" is not one of"),
             (Self.minimal.replacingOccurrences(of: "0.9", with: "90"), "a share must be 0 to 1"),
             (Self.minimal.replacingOccurrences(of: "hours: 1\n", with: ""), "hours is missing"),
             (Self.minimal + "\nevents:\n  - { at_minutes: 5, seal: TOWN }", "events: a seal needs the checkpoint plugin"),
             (Self.minimal.replacingOccurrences(of: "terminal]", with: "terminal, checkpoint]") + "\nevents:\n  - { at_minutes: 5, plan: TOWN }", "events[0].plan is not a scenario key"),
-        ] {
+        ]
+        for (text, says) in refusals {
             #expect {
                 _ = try Scenario.parse(yaml: text)
             } throws: { error in
@@ -132,7 +139,7 @@ struct HarnessTests {
         #expect(failing { $0.situationTotal = 3 } == ["every incident recorded once by Situation"])
         #expect(failing { $0.incidents[3].onScene += 200_000 } == ["on scene within 5 min"])
         #expect(failing { $0.processes[0].restarts = 2 } == ["no unexpected restarts"])
-        #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every killed plugin came back"])
+        #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every killed or frozen plugin came back"])
         #expect(failing { $0.delivered = Dictionary(uniqueKeysWithValues: $0.incidents.map { ($0.id, ["received", $0.status]) }) }.isEmpty)
         #expect(failing { facts in facts.delivered = ["INC-000001": ["received"]] } == ["no acknowledged message lost"])
         let sealed = RunFacts.Seal(plan: "TOWN", activation: "TOWN-1", activatedAt: 1_000_000, sealedAt: 1_000_000 + 170_000, targetSeconds: 180, positions: 16, inPosition: 16)

@@ -218,27 +218,52 @@ struct HarnessRunner {
     }
 
     /// Each fault at its time: the plugin killed with SIGKILL, then watched until it serves
-    /// again; or the bus killed, started again on the same data, and watched until every
-    /// plugin has joined it.
+    /// again; a plugin frozen (SIGSTOP) and thawed, then watched the same way; or the bus
+    /// killed, started again on the same data, and watched until every plugin has joined it.
     func injectFaults(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
         guard let start = scenario.startMilliseconds else { return }
         for fault in scenario.faults.sorted(by: { $0.atMinutes < $1.atMinutes }) {
             try await clock.sleep(untilMilliseconds: start + Int64(fault.atMinutes * 60_000))
+            if let plugin = fault.freeze {
+                try await freeze(plugin, minutes: fault.forMinutes ?? 5, watch: watch, client: client, clock: clock)
+                continue
+            }
             if fault.kill == "bus" {
                 try await crashBus(stack: stack, watch: watch, client: client, clock: clock)
                 continue
             }
-            guard let pid = watch.kill(fault.kill, at: clock.now()) else { continue }
+            guard let plugin = fault.kill, let pid = watch.kill(plugin, at: clock.now()) else { continue }
             // Back when a new process of it has joined the bus again; after two machine
             // minutes it is judged never back (and the check says so) rather than waited for.
             let giveUp = ContinuousClock.now + .seconds(120)
             while !Task.isCancelled, ContinuousClock.now < giveUp {
                 try await Task.sleep(for: .milliseconds(100))
-                if let now = try? await joined(fault.kill, client: client, other: pid, watch: watch, clock: clock) {
-                    watch.recovered(fault.kill, pid: pid, at: now, clock: clock)
+                if let now = try? await joined(plugin, client: client, other: pid, watch: watch, clock: clock) {
+                    watch.recovered(plugin, pid: pid, at: now, clock: clock)
                     break
                 }
             }
+        }
+    }
+
+    /// The plugin stopped where it stands for `minutes` (simulated), then let go on; back
+    /// when the bus lists its session again (the same process, or one the supervisor started).
+    func freeze(_ plugin: String, minutes: Double, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+        guard let pid = watch.freeze(plugin, at: clock.now()) else { return }
+        do {
+            try await clock.sleep(for: .seconds(minutes * 60))
+        } catch {
+            Foundation.kill(pid, SIGCONT)   // never leave a stopped process behind
+            throw error
+        }
+        Foundation.kill(pid, SIGCONT)
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < giveUp {
+            if (try? await sessions(client).contains(plugin)) == true {
+                watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 
@@ -518,6 +543,14 @@ final class ProcessWatch: Sendable {
             state.processes[plugin]?.kills += 1
             state.faults.append(RunFacts.Fault(at: time, plugin: plugin, pid: pid))
         }
+        return pid
+    }
+
+    /// SIGSTOP to the plugin's process; its pid, or nil when it is not running.
+    func freeze(_ plugin: String, at time: Int64) -> Int32? {
+        guard let pid = pid(of: plugin) else { return nil }
+        Foundation.kill(pid, SIGSTOP)
+        state.withLock { $0.faults.append(RunFacts.Fault(at: time, plugin: plugin, pid: pid, kind: "freeze")) }
         return pid
     }
 
