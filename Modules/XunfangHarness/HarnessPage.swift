@@ -91,12 +91,21 @@ public enum HarnessPage {
             "<line x1=\"\(x(fault.at))\" x2=\"\(x(fault.at))\" y1=\"50\" y2=\"90\" stroke=\"#c62828\" stroke-width=\"2\"/><text x=\"\(x(fault.at))\" y=\"104\" font-size=\"11\" text-anchor=\"middle\">✘ \(escape(fault.plugin))</text>"
                 + (fault.recoveredAt > 0 ? "<line x1=\"\(x(fault.at))\" x2=\"\(x(fault.recoveredAt))\" y1=\"70\" y2=\"70\" stroke=\"#2e7d32\" stroke-width=\"4\"/>" : "")
         }.joined()
+        // Each seal: its activation, a bar to the moment every position was held (amber
+        // within the target, red after it, or to the end when never sealed).
+        let seals = facts.seals.filter { $0.activatedAt > 0 }.map { seal in
+            let late = seal.sealedAt == 0 || seal.sealedAt - seal.activatedAt > Int64(seal.targetSeconds) * 1_000
+            let until = seal.sealedAt > 0 ? seal.sealedAt : end
+            let label = "⛔ \(seal.plan)\(seal.drill ? " drill" : "") " + (seal.sealedAt > 0 ? "\((seal.sealedAt - seal.activatedAt) / 1_000) s" : "not sealed")
+            return "<line x1=\"\(x(seal.activatedAt))\" x2=\"\(x(until))\" y1=\"60\" y2=\"60\" stroke=\"\(late ? "#c62828" : "#f9a825")\" stroke-width=\"6\"/>"
+                + "<text x=\"\(x(seal.activatedAt))\" y=\"56\" font-size=\"11\">\(escape(label))</text>"
+        }.joined()
         let hours = stride(from: 0, through: Int(facts.scenario.hours), by: max(1, Int(facts.scenario.hours) / 12)).map { hour in
             let at = start + Int64(hour) * 3_600_000
             return "<text x=\"\(x(at))\" y=\"125\" font-size=\"11\" text-anchor=\"middle\">\(String(format: "%02d:00", ChinaTime.hour(at)))</text>"
         }.joined()
-        return "<svg width=\"\(Int(width))\" height=\"135\"><text x=\"2\" y=\"34\" font-size=\"11\">☎</text>\(calls)\(faults)\(hours)</svg>"
-            + "<p>Blue: calls. Red: a process killed or frozen; green: until it served again.</p>"
+        return "<svg width=\"\(Int(width))\" height=\"135\"><text x=\"2\" y=\"34\" font-size=\"11\">☎</text>\(calls)\(faults)\(seals)\(hours)</svg>"
+            + "<p>Blue: calls. Red: a process killed or frozen; green: until it served again. ⛔ a seal: amber until every position was held within its target, red when later or never.</p>"
     }
 
     static func map(_ facts: RunFacts) -> String {

@@ -158,7 +158,7 @@ struct HarnessTests {
         #expect(events.events.count == 1 && events.events[0].seal == "TOWN" && events.events[0].drill == true && events.events[0].atMinutes == 5)
     }
 
-    @Test("the HTML report: every check, the shifts and stations, the time-to-scene bars, the fault on the timeline, a dot per call; the same facts give the same page")
+    @Test("the HTML report: every check, the shifts and stations, the time-to-scene bars, the fault and the seal on the timeline, a dot per call; the same facts give the same page")
     func page() throws {
         let scenario = try Scenario.parse(yaml: Self.minimal)
         var facts = Self.facts(scenario)
@@ -176,6 +176,11 @@ struct HarnessTests {
         #expect(page.contains("✘ terminal"), "the kill on the timeline")
         #expect(page.components(separatedBy: "<circle").count - 1 == 4)
         #expect(HarnessPage.html(facts, checks) == page)
+        #expect(!page.contains("⛔ TOWN"))
+        let start = scenario.startMilliseconds!
+        facts.seals = [RunFacts.Seal(plan: "TOWN", activation: "TOWN-1", drill: true, activatedAt: start + 600_000, sealedAt: start + 800_000)]
+        let sealed = HarnessPage.html(facts, Verdict.checks(facts))
+        #expect(sealed.contains("⛔ TOWN drill 200 s") && sealed.contains("stroke=\"#c62828\" stroke-width=\"6\""), "a seal held after its 180 s target, red on the timeline")
     }
 
     @Test("comparing strategies: paired differences with Student's 95% interval; a clear difference is flagged, noise is not; the two must meet the same calls")
