@@ -11,6 +11,7 @@ struct ConsoleBrowserTests {
     var county: String {
         testCounty("Console County", durableTopics: ["incident.>", "dispatch.order.>", "checkpoint.order.>"], plugins: """
           - name: situation
+            env: { SITUATION_DEMO_HISTORY_DAYS: "60" }
             acl:
               publish: ["situation.>"]
               subscribe: ["incident.>"]
@@ -28,7 +29,7 @@ struct ConsoleBrowserTests {
             acl:
               subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.situation.v1.Situation/Colours", "/xunfang.checkpoint.v1.Checkpoint/*"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*"]
 
         """, clients: """
           - name: ctl
@@ -109,6 +110,16 @@ struct ConsoleBrowserTests {
             // Yesterday's four colours on every grid; the checkpoints' board; the town's seal
             // plan drilled from the console, its board live.
             #expect(try await page.wait(for: "Number(document.body.dataset.colouredGrids) >= 129"), "every grid has its colour")
+            // Sixty days of the demo county's history: hot cells on the map, and the stations
+            // yellow or worse on the warnings board, as many as Situation's colours say.
+            let hotCellsDrawn = try await page.wait(for: "Number(document.body.dataset.hotCells) > 0")
+            let hotCells = try await page.evaluate("document.body.dataset.hotCells")
+            #expect(hotCellsDrawn, "hot cells drawn: \(String(describing: hotCells))")
+            let warned = try await page.evaluate("""
+                fetch('/api/colours').then(r => r.json()).then(c => (c.stations || []).filter(s => ['COLOUR_YELLOW', 'COLOUR_ORANGE', 'COLOUR_RED'].includes(s.colour)).length)
+                """) as? Int ?? -1
+            #expect(try await page.evaluate("document.querySelectorAll('#warnings li.warning').length") as? Int == warned, "\(warned) stations warned")
+            if warned == 0 { #expect(try await page.evaluate("document.getElementById('warnings').textContent") as? String == "无预警 no warnings") }
             #expect(try await page.wait(for: "document.querySelectorAll('#checkpoints tr').length === 13"), "8 checkpoints and 5 city exits on the board")
             #expect(try await page.wait(for: "document.querySelector('#seal-plans button.activate[data-drill=true]')"), "the town's seal plan can be drilled")
             _ = try await page.evaluate("window.prompt = () => 'monthly drill'; document.querySelector('#seal-plans button.activate[data-drill=true]').click(); 1")

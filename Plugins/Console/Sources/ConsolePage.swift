@@ -56,6 +56,7 @@ enum ConsolePage {
         <h2>卡点 Checkpoints <span id="checkpoint-day"></span></h2><table><thead><tr><th>卡点 checkpoint</th><th>状态 status</th><th>今日车辆 vehicles today</th><th>最近报告 last report</th></tr></thead><tbody id="checkpoints"></tbody></table>
         <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
         <p id="colour-legend"></p>
+        <h2>预警 Warnings <span id="warning-day"></span></h2><ul id="warnings"></ul>
         <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 heard at</th></tr></thead><tbody id="units"></tbody></table>
         </aside></main>
         <script src="/leaflet/leaflet.js"></script><script src="/console.js"></script>
@@ -85,6 +86,7 @@ enum ConsolePage {
     const liveRenderer = L.canvas({pane: "live"});
     const unitLayer = L.layerGroup().addTo(map);
     const incidentLayer = L.layerGroup().addTo(map);
+    const hotLayer = L.layerGroup().addTo(map);
     // How long a position took from its terminal to its marker on screen (ms), the last
     // 20,000: the console's benchmark reads it; nothing is sent anywhere.
     const positionDelays = [];
@@ -153,6 +155,7 @@ enum ConsolePage {
       }
       layers["警力 units"] = unitLayer;
       layers["警情 incidents"] = incidentLayer;
+      layers["热点 hot cells"] = hotLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.9769, 104.2817], 12);
@@ -376,8 +379,38 @@ enum ConsolePage {
         }
       }
       document.body.dataset.colouredGrids = String(painted);
+      // Stations yellow or worse, the worst first: what the duty officer should look at today.
+      const rank = {COLOUR_RED: 0, COLOUR_ORANGE: 1, COLOUR_YELLOW: 2};
+      const warned = (answer.stations || []).filter(station => station.colour in rank)
+        .sort((a, b) => rank[a.colour] - rank[b.colour] || (b.count || 0) - (a.count || 0));
+      document.getElementById("warning-day").textContent = answer.day || "";
+      document.getElementById("warnings").innerHTML = warned.length ? warned.map(station =>
+        `<li class="warning"><span style="background:${colourStyles[station.colour][0]}">&nbsp;&nbsp;</span> ${text(station.areaName || names[station.areaId] || station.areaId)} · ` +
+        `${station.count || 0} 起 incidents (常态 usual ${(station.baselineMean || 0).toFixed(1)}) · ${text(colourStyles[station.colour][1])}</li>`).join("")
+        : "<li>无预警 no warnings</li>";
       legend.className = "legend";
       legend.innerHTML = `四色 ${text(answer.day || "")}` + Object.values(colourStyles).map(([fill, label]) => `<span style="background:${fill}"></span>${text(label)}`).join("");
+    }
+    // Hot spots of the last eight weeks (Situation's emerging hot-spot analysis), each
+    // 250 m cell coloured by its trend.
+    const emergingStyles = {EMERGING_CLASS_NEW: ["#d50000", "新增 new"], EMERGING_CLASS_INTENSIFYING: ["#ff6d00", "加剧 intensifying"],
+      EMERGING_CLASS_PERSISTENT: ["#c51162", "持续 persistent"], EMERGING_CLASS_DIMINISHING: ["#5c6bc0", "减弱 diminishing"],
+      EMERGING_CLASS_SPORADIC: ["#ffab00", "零星 sporadic"]};
+    async function drawHotCells() {
+      let answer;
+      try { answer = await get("/api/hot-cells"); } catch (error) { return; }
+      hotLayer.clearLayers();
+      let drawn = 0;
+      for (const cell of answer.cells || []) {
+        const style = emergingStyles[cell.class];
+        if (!style) continue;
+        const halfLatitude = 125 / 111320, halfLongitude = 125 / (111320 * Math.cos(cell.latitude * Math.PI / 180));
+        L.rectangle([[cell.latitude - halfLatitude, cell.longitude - halfLongitude], [cell.latitude + halfLatitude, cell.longitude + halfLongitude]],
+                    {color: style[0], weight: 1, fillOpacity: 0.35, renderer: liveRenderer})
+          .bindTooltip(`热点 hot cell · ${style[1]} · ${names[cell.stationId] || cell.stationId || ""} · ${answer.from}–${answer.to}`).addTo(hotLayer);
+        drawn++;
+      }
+      document.body.dataset.hotCells = String(drawn);
     }
     const checkpointStatus = {CHECKPOINT_STATUS_OPEN: "开放 open", CHECKPOINT_STATUS_ALERT: "戒备 alert", CHECKPOINT_STATUS_SEALED: "封控 sealed",
       CHECKPOINT_STATUS_STAND_DOWN: "解除 stand down", CHECKPOINT_STATUS_UNSTAFFED: "无人 unstaffed"};
@@ -426,7 +459,7 @@ enum ConsolePage {
       requestAnimationFrame(() => setTimeout(() => { document.body.dataset.painted = String(Math.round(performance.now())); }));
       await refreshUnits();
       await refreshIncidents();
-      await Promise.all([paintColours(), refreshCheckpoints()]);
+      await Promise.all([paintColours(), refreshCheckpoints(), drawHotCells()]);
       document.body.dataset.readyAt = String(Math.round(performance.now()));
       document.body.dataset.ready = "true";
       live();

@@ -46,6 +46,7 @@ struct ConsoleServer: Sendable {
             return try await read(request, "recommend \(id)") { try await desk.recommend(id) }
         }
         router.get("/api/colours") { request, _ in try await read(request, "colours") { try await desk.colours() } }
+        router.get("/api/hot-cells") { request, _ in try await read(request, "hot cells") { try await desk.hotCells() } }
         router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { try await desk.checkpoints() } }
         router.post("/api/seal-plans/:id/activate") { request, context in try await activate(request, context) }
         router.post("/api/seals/:id/stand-down") { request, context in try await standDown(request, context) }

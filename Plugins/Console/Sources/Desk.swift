@@ -18,7 +18,7 @@ struct Desk: Sendable {
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads"].map { gridModel + $0 }
-        + [situation + "Colours"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 }
+        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 }
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -102,6 +102,12 @@ struct Desk: Sendable {
     /// Yesterday's four colours of every station and grid (Situation's daily run).
     func colours() async throws -> String {
         try await bus.call(Self.situation + "Colours", Xunfang_Situation_V1_ColoursRequest(), as: Xunfang_Situation_V1_ColoursResponse.self).jsonString(options: Self.json)
+    }
+
+    /// The last eight weeks' hot spots on Situation's 250 m lattice (new, intensifying,
+    /// persistent, diminishing, sporadic), as its emerging hot-spot analysis finds them.
+    func hotCells() async throws -> String {
+        try await bus.call(Self.situation + "Emerging", Xunfang_Situation_V1_EmergingRequest(), as: Xunfang_Situation_V1_EmergingResponse.self).jsonString(options: Self.json)
     }
 
     /// The checkpoints' board (status, today's counts) and the seal plans ready to activate.
