@@ -158,10 +158,15 @@ struct BridgeClusterTests {
         #expect(counts == Dictionary(uniqueKeysWithValues: Self.counties.map { ($0, UInt32(4 * perPhase)) }), "the city's breakdown by county")
         print("bridge cluster: \(expected.count) incidents taken by three counties' Dispatch, \(arrived.count) arrived at the city; its analysis by county: \(counts.sorted { $0.key < $1.key })")
 
-        let status = try await desks["county-c"]!.call("/xunfang.bridge.v1.Bridge/Status", Xunfang_Bridge_V1_StatusRequest(),
+        // Read once the last PubAck is back (the city may have the message first).
+        var status = Xunfang_Bridge_V1_StatusResponse()
+        let counted = try await eventually(within: 60) {
+            status = try await desks["county-c"]!.call("/xunfang.bridge.v1.Bridge/Status", Xunfang_Bridge_V1_StatusRequest(),
                                                        as: Xunfang_Bridge_V1_StatusResponse.self)
+            return status.exports.first { $0.pattern == "incident.>" }.map { $0.durable && $0.exported >= UInt64(4 * perPhase) } == true
+        }
+        #expect(counted, "county C's bridge stored every incident of its county: \(status.exports)")
         #expect(status.connected && status.reconnects >= 1, "county C's bridge lost its NATS node and found another")
-        #expect(status.exports.first { $0.pattern == "incident.>" }.map { $0.durable && $0.exported >= UInt64(4 * perPhase) } == true)
 
         try await citySeal(city: city, desks: desks, orders: orders, logs: root)
         for client in desks.values { await client.close() }

@@ -57,17 +57,22 @@ public struct CityOrders: Sendable, Equatable {
     static func marker(_ cityActivation: String) -> String { "\(markerPrefix)\(cityActivation):" }
     static let markerPrefix = "市局指令 "
 
+    /// Seal boards on `checkpoint.seal`: durable when the bus keeps the topic, else plain
+    /// (and said so: `missed`, sent while this plugin is down, is lost).
+    static func sealBoards(on bus: BusClient, durable: String, missed: String, logger: Logger) async throws -> Subscription {
+        do {
+            return try await bus.subscribe("checkpoint.seal", durable: durable)
+        } catch {
+            logger.warning("checkpoint.seal is not durable here: \(missed) sent while this plugin is down is missed", metadata: ["xunfang.error": "\(error)"])
+            return try await bus.subscribe("checkpoint.seal")
+        }
+    }
+
     /// Follows the city's boards until cancelled: durable when the county's bus keeps
     /// `checkpoint.seal`, so an order sent while this plugin was down is acted on at its start.
     func follow(on bus: BusClient, seals: SealDesk, activate: @escaping @Sendable (Xunfang_Checkpoint_V1_ActivateRequest) async throws -> Void,
                 logger: Logger) async throws {
-        let subscription: Subscription
-        do {
-            subscription = try await bus.subscribe("checkpoint.seal", durable: "checkpoint-city-orders")
-        } catch {
-            logger.warning("checkpoint.seal is not durable here: a city order sent while this plugin is down is missed", metadata: ["xunfang.error": "\(error)"])
-            subscription = try await bus.subscribe("checkpoint.seal")
-        }
+        let subscription = try await Self.sealBoards(on: bus, durable: "checkpoint-city-orders", missed: "a city order", logger: logger)
         for await delivery in subscription {
             defer { delivery.ack() }
             guard let board = try? delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self) else { continue }

@@ -88,13 +88,7 @@ public struct CitySeals: Sendable, Equatable {
     /// `checkpoint.seal`, so a board that came while this plugin was down still counts).
     func follow(on bus: BusClient, seals: SealDesk, logger: Logger) async throws {
         let counties = Set(plans.values.joined())
-        let subscription: Subscription
-        do {
-            subscription = try await bus.subscribe("checkpoint.seal", durable: "checkpoint-county-boards")
-        } catch {
-            logger.warning("checkpoint.seal is not durable here: a county's board sent while this plugin is down is missed", metadata: ["xunfang.error": "\(error)"])
-            subscription = try await bus.subscribe("checkpoint.seal")
-        }
+        let subscription = try await CityOrders.sealBoards(on: bus, durable: "checkpoint-county-boards", missed: "a county's board", logger: logger)
         for await delivery in subscription {
             defer { delivery.ack() }
             guard let county = delivery.headers["xunfang-origin-county"], counties.contains(county),

@@ -115,11 +115,18 @@ struct ConsoleServer: Sendable {
         }
     }
 
+    /// An action whose request body is a JSON object (anything else reads as no fields).
+    func act(_ request: Request, _ action: String,
+             fields body: @escaping ([String: Any], Sessions.Session) async throws -> (target: String, json: String)) async throws -> Response {
+        let data = Data(buffer: try await request.body.collect(upTo: Self.maxBody))
+        return try await act(request, action) { session in
+            try await body((try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], session)
+        }
+    }
+
     func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maxBody)
-        return try await act(request, "create incident") { _ in
-            guard let fields = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-                  let type = fields["type"] as? String, (1...32).contains(type.count),
+        return try await act(request, "create incident") { fields, _ in
+            guard let type = fields["type"] as? String, (1...32).contains(type.count),
                   let longitude = fields["longitude"] as? Double, let latitude = fields["latitude"] as? Double,
                   abs(longitude) <= 180, abs(latitude) <= 90 else {
                 throw BusClientError(.invalidArgument, "an incident needs type (1 to 32 characters), longitude and latitude")
@@ -131,9 +138,7 @@ struct ConsoleServer: Sendable {
 
     func assign(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let incident = context.parameters.get("id") ?? ""
-        let body = try await request.body.collect(upTo: Self.maxBody)
-        return try await act(request, "assign") { _ in
-            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        return try await act(request, "assign") { fields, _ in
             let unit = fields["unit"] as? String ?? ""
             guard unit.count <= 32 else { throw BusClientError(.invalidArgument, "a unit's call sign is at most 32 characters") }
             let answer = try await desk.assign(incident, unit: unit)
@@ -145,9 +150,7 @@ struct ConsoleServer: Sendable {
     /// is audited here and in Dispatch, and nothing of it is kept by the console.
     func personal(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let incident = context.parameters.get("id") ?? ""
-        let body = try await request.body.collect(upTo: Self.maxBody)
-        return try await act(request, "read personal data") { session in
-            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        return try await act(request, "read personal data") { fields, session in
             let purpose = fields["purpose"] as? String ?? ""
             guard (1...256).contains(purpose.utf8.count) else { throw BusClientError(.invalidArgument, "say why the caller's details are read (1 to 256 bytes)") }
             return ("\(incident): \(purpose)", try await desk.readPersonal(incident, officer: session.officer, purpose: purpose))
@@ -158,9 +161,7 @@ struct ConsoleServer: Sendable {
     /// in one step through Dispatch's MajorIncident; the officer's name on the seal.
     func major(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let incident = context.parameters.get("id") ?? ""
-        let body = try await request.body.collect(upTo: Self.maxBody)
-        return try await act(request, "major incident") { _ in
-            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        return try await act(request, "major incident") { fields, _ in
             let units = fields["units"] as? Int ?? 0, watchHours = fields["watchHours"] as? Int ?? 0
             let plan = fields["sealPlan"] as? String ?? "", drill = fields["drill"] as? Bool ?? false
             guard (1...64).contains(incident.utf8.count), (0...20).contains(units), (0...12).contains(watchHours), plan.utf8.count <= 64 else {
@@ -176,9 +177,7 @@ struct ConsoleServer: Sendable {
     /// 关城门: a seal plan activated, or drilled, with the officer's reason.
     func activate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let plan = context.parameters.get("id") ?? ""
-        let body = try await request.body.collect(upTo: Self.maxBody)
-        return try await act(request, "activate seal plan") { session in
-            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        return try await act(request, "activate seal plan") { fields, session in
             let drill = fields["drill"] as? Bool ?? false, reason = fields["reason"] as? String ?? ""
             guard (1...64).contains(plan.utf8.count), (1...256).contains(reason.utf8.count) else {
                 throw BusClientError(.invalidArgument, "a seal needs its plan and a reason (1 to 256 bytes)")
@@ -190,9 +189,7 @@ struct ConsoleServer: Sendable {
 
     func standDown(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let activation = context.parameters.get("id") ?? ""
-        let body = try await request.body.collect(upTo: Self.maxBody)
-        return try await act(request, "stand down seal") { session in
-            let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        return try await act(request, "stand down seal") { fields, session in
             let reason = fields["reason"] as? String ?? ""
             guard (1...64).contains(activation.utf8.count), (1...256).contains(reason.utf8.count) else {
                 throw BusClientError(.invalidArgument, "a stand-down needs the activation and a reason (1 to 256 bytes)")
