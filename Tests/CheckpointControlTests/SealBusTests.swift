@@ -131,7 +131,7 @@ struct SealBusTests {
     @Test("a city plan orders its counties by its board; each county's board answering it puts that county in position, the city sealed when all are; late counties go to the duty officer; stand-down goes out on the board")
     func citySeal() async throws {
         let stack = try await RegistryStack.start()
-        let plugin = try await stack.plugin(citySeals: CitySeals(plans: ["CITY-GATES": ["county-a", "county-b"]], targetSeconds: 240))
+        let plugin = try await stack.plugin(citySeals: CitySeals(plans: ["CITY-GATES": ["county-a", "county-b", "county-c"]], targetSeconds: 240))
         let desk = try await stack.desk()
         let boards = try await desk.subscribe("checkpoint.seal")
         let escalations = try await desk.subscribe("checkpoint.escalation")
@@ -165,20 +165,20 @@ struct SealBusTests {
             }
         }
         let plans = try await call(desk, "ListPlans", Xunfang_Checkpoint_V1_ListPlansRequest(), as: Xunfang_Checkpoint_V1_ListPlansResponse.self)
-        #expect(plans.plans.map(\.id) == ["CITY-GATES"] && plans.plans[0].positions.map(\.id) == ["county-a", "county-b"])
+        #expect(plans.plans.map(\.id) == ["CITY-GATES"] && plans.plans[0].positions.map(\.id) == ["county-a", "county-b", "county-c"])
         await #expect { _ = try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "CITY-GATES"; $0.units = [.with { $0.id = "car-1" }] },
                                            as: Xunfang_Checkpoint_V1_SealActivation.self) } throws: { "\($0)".contains("orders counties, not units") }
         let activated = try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "CITY-GATES"; $0.reason = "全市关城门" },
                                        as: Xunfang_Checkpoint_V1_SealActivation.self)
-        #expect(activated.id == "CITY-GATES-1" && activated.state == .sealing && activated.positions.map(\.responder) == ["county-a", "county-b"])
+        #expect(activated.id == "CITY-GATES-1" && activated.state == .sealing && activated.positions.map(\.responder) == ["county-a", "county-b", "county-c"])
         #expect(try await cityBoard { $0.state == .sealing }?.positions.allSatisfy { $0.state == .ordered } == true)
 
         _ = try await report("county-a", .sealing) { $0.timeline.contains { $0.kind == "county-activated" } }
-        try await countyBoard("county-c", .sealed)                          // not in the plan
+        try await countyBoard("county-d", .sealed)                          // not in the plan
         try await countyBoard("county-b", .sealed, answering: "OTHER-1")    // another city activation
         let halfway = try await report("county-a", .sealed) { $0.inPosition > 0 }
-        #expect(halfway.positions.map(\.state) == [.inPosition, .ordered] && halfway.positions[0].acknowledgedBy == "county-a")
-        #expect(halfway.positions.map(\.id) == ["county-a", "county-b"] && halfway.inPosition == 1)
+        #expect(halfway.positions.map(\.state) == [.inPosition, .ordered, .ordered] && halfway.positions[0].acknowledgedBy == "county-a")
+        #expect(halfway.inPosition == 1)
         #expect(halfway.timeline.filter { $0.kind == "county-activated" }.map(\.position) == ["county-a"])
         #expect(halfway.timeline.filter { $0.kind == "in-position" }.count == 1, "county-a's repeats changed nothing")
 
@@ -186,8 +186,15 @@ struct SealBusTests {
         let escalation = try #require(await escalations.first { _ in true })
         let late = try escalation.decode(Xunfang_Checkpoint_V1_SealEscalation.self)
         #expect(late.activation == "CITY-GATES-1" && late.position.id == "county-b" && late.reason.contains("not reported sealed"))
-        let sealed = try await report("county-b", .sealed) { $0.state == .sealed }
+        _ = try await report("county-b", .sealed) { $0.inPosition == 2 }
+        // County C's link is cut: the city's duty officer has its word by phone.
+        let byPhone = try await call(desk, "Acknowledge", Xunfang_Checkpoint_V1_AcknowledgeRequest.with {
+            $0.activation = "CITY-GATES-1"; $0.position = "county-c"; $0.responder = "county-c"; $0.officer = "值班长 by phone"
+        }, as: Xunfang_Checkpoint_V1_AcknowledgeResponse.self)
+        #expect(!byPhone.duplicate && byPhone.position.state == .inPosition)
+        let sealed = try #require(try await cityBoard { $0.state == .sealed })
         #expect(sealed.positions.allSatisfy { $0.state == .inPosition } && sealed.positions[1].late && !sealed.positions[0].late)
+        #expect(sealed.timeline.contains { $0.kind == "in-position" && $0.position == "county-c" && $0.responder == "county-c" })
 
         _ = try await call(desk, "StandDown", Xunfang_Checkpoint_V1_StandDownRequest.with { $0.activation = "CITY-GATES-1"; $0.reason = "解除" },
                            as: Xunfang_Checkpoint_V1_SealActivation.self)
