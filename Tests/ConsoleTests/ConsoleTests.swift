@@ -165,6 +165,45 @@ struct ConsoleTests {
         await bus.stop()
     }
 
+    @Test("a station chief sees their station's units and incidents only, acts on no other station's incident, and may not seal; the store refuses a chief without a station")
+    func stationChief() async throws {
+        let (server, dispatch, bus, clients, run) = try await Self.console()
+        defer { run.cancel() }
+        let units = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+        let station = try #require(units.first?.homeStation)
+        let theirs = units.filter { $0.homeStation == station }.count
+        #expect(theirs > 0 && theirs < units.count)
+        try server.store.put(officer: "chief", role: .chief, password: "chief-password-1", station: station)
+        #expect(throws: ConsoleError.self) { try server.store.put(officer: "chief2", role: .chief, password: "chief-password-1") }
+        #expect(throws: ConsoleError.self) { try server.store.put(officer: "duty2", role: .duty, password: "duty-password-2", station: station) }
+        // Taken without GridModel, the call has no station: not the chief's.
+        var call = Xunfang_Dispatch_V1_IntakeRequest()
+        call.typeCode = "theft"
+        call.location.longitude = 104.27
+        call.location.latitude = 30.97
+        let incident = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/Intake", call, as: Xunfang_Dispatch_V1_IntakeResponse.self).incident.id
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            var chief = try await Self.signIn(client, "chief", "chief-password-1")
+            chief[.contentType] = "application/json"
+            let page = String(buffer: try await client.execute(uri: "/", method: .get, headers: chief).body)
+            #expect(page.contains("data-station=\"\(station)\"") && page.contains("所长 station chief"))
+            let listed = try JSONSerialization.jsonObject(with: Data(buffer: try await client.execute(uri: "/api/units", method: .get, headers: chief).body)) as? [String: Any]
+            let shown = (listed?["units"] as? [[String: Any]] ?? []).map { $0["homeStation"] as? String ?? "" }
+            #expect(shown.count == theirs && shown.allSatisfy { $0 == station }, "their station's \(theirs) units only")
+            let incidents = String(buffer: try await client.execute(uri: "/api/incidents", method: .get, headers: chief).body)
+            #expect(!incidents.contains(incident), "another station's incident is not on their board")
+            let assign = try await client.execute(uri: "/api/incidents/\(incident)/assign", method: .post, headers: chief, body: ByteBuffer(string: "{}"))
+            #expect(assign.status == .forbidden && String(buffer: assign.body).contains("a station chief acts for \(station)"), "\(String(buffer: assign.body))")
+            let seal = try await client.execute(uri: "/api/seal-plans/TOWN/activate", method: .post, headers: chief, body: ByteBuffer(string: #"{"reason":"x"}"#))
+            #expect(seal.status == .forbidden && String(buffer: seal.body).contains("the county duty officer's"))
+        }
+        let audit = try server.store.audit(limit: 10).map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
+        #expect(audit.contains("chief sign in \(station): ok") && audit.contains { $0.hasPrefix("chief assign : failed: incident \(incident) is no station's") }, "\(audit)")
+        for client in clients { await client.close() }
+        await bus.stop()
+    }
+
     @Test("a session ends after its idle time; Leaflet's files are served, nothing else under its path; the address must be on loopback")
     func sessionsAndFiles() async throws {
         let sessions = Sessions(idleMinutes: 5)

@@ -115,10 +115,16 @@ struct ConsoleBrowserTests {
             let hotCellsDrawn = try await page.wait(for: "Number(document.body.dataset.hotCells) > 0")
             let hotCells = try await page.evaluate("document.body.dataset.hotCells")
             #expect(hotCellsDrawn, "hot cells drawn: \(String(describing: hotCells))")
-            let warned = try await page.evaluate("""
-                fetch('/api/colours').then(r => r.json()).then(c => (c.stations || []).filter(s => ['COLOUR_YELLOW', 'COLOUR_ORANGE', 'COLOUR_RED'].includes(s.colour)).length)
-                """) as? Int ?? -1
-            #expect(try await page.evaluate("document.querySelectorAll('#warnings li.warning').length") as? Int == warned, "\(warned) stations warned")
+            // Situation may still be colouring yesterday from its new history: read, repaint, compare until they agree.
+            var warned = -1, onBoard = -2
+            for _ in 0..<60 where warned != onBoard {
+                warned = try await page.evaluate("""
+                    fetch('/api/colours').then(r => r.json()).then(c => (c.stations || []).filter(s => ['COLOUR_YELLOW', 'COLOUR_ORANGE', 'COLOUR_RED'].includes(s.colour)).length)
+                    """) as? Int ?? -1
+                onBoard = try await page.evaluate("paintColours().then(() => document.querySelectorAll('#warnings li.warning').length)") as? Int ?? -2
+                if warned != onBoard { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            #expect(warned >= 0 && onBoard == warned, "\(warned) stations warned, \(onBoard) on the board")
             if warned == 0 { #expect(try await page.evaluate("document.getElementById('warnings').textContent") as? String == "无预警 no warnings") }
             #expect(try await page.wait(for: "document.querySelectorAll('#checkpoints tr').length === 13"), "8 checkpoints and 5 city exits on the board")
             #expect(try await page.wait(for: "document.querySelector('#seal-plans button.activate[data-drill=true]')"), "the town's seal plan can be drilled")

@@ -23,7 +23,7 @@ enum ConsolePage {
         """
     }
 
-    static func console(officer: String, role: Role) -> String {
+    static func console(officer: String, role: Role, station: String = "") -> String {
         """
         <!doctype html>
         <html lang="zh-CN"><head><meta charset="utf-8"><title>巡防指挥台 Xunfang console</title>
@@ -41,8 +41,8 @@ enum ConsolePage {
         .legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .2em 0 .6em}
         #recommendation li{margin:.2em 0}
         </style>
-        </head><body data-acts="\(role.acts)">
-        <header><strong>巡防指挥台</strong><span id="officer">\(SVGFrame.escape(officer)) · \(SVGFrame.escape(role.label))</span>
+        </head><body data-acts="\(role.acts)" data-station="\(SVGFrame.escape(station))">
+        <header><strong>巡防指挥台</strong><span id="officer">\(SVGFrame.escape(officer)) · \(SVGFrame.escape(role.label))</span><span id="scope"></span>
         <span id="clock"></span><span id="live">○ 未连接 offline</span>
         <form method="post" action="/logout"><button>退出 Sign out</button></form></header>
         <main><div id="map"></div>
@@ -67,6 +67,8 @@ enum ConsolePage {
     static let script = #"""
     "use strict";
     const acts = document.body.dataset.acts === "true";
+    // Seals close roads across stations: the county's duty officer's, not a station chief's.
+    const sealActs = acts && !document.body.dataset.station;
     const chinaTime = new Intl.DateTimeFormat("zh-CN", {timeZone: "Asia/Shanghai", hour12: false, dateStyle: "short", timeStyle: "medium"});
     const chinaMinute = new Intl.DateTimeFormat("zh-CN", {timeZone: "Asia/Shanghai", hour12: false, hour: "2-digit", minute: "2-digit"});
     const china = t => t ? chinaTime.format(new Date(Number(t))) : "-";
@@ -158,6 +160,8 @@ enum ConsolePage {
       layers["热点 hot cells"] = hotLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
+      const station = document.body.dataset.station;
+      if (station) document.getElementById("scope").textContent = `本所 ${names[station] || station} only`;
       if (bounds.isValid()) map.fitBounds(bounds); else map.setView([30.9769, 104.2817], 12);
       await drawRoads();
     }
@@ -281,7 +285,7 @@ enum ConsolePage {
     // 一键处置: the nearest units ordered, a seal plan activated and the community asked to
     // watch, in one step through Dispatch's MajorIncident.
     function majorForm(incident) {
-      const plans = sealPlans.map(plan => `<option value="${text(plan.id)}">${text(plan.name)}</option>`).join("");
+      const plans = sealActs ? sealPlans.map(plan => `<option value="${text(plan.id)}">${text(plan.name)}</option>`).join("") : "";
       return `<form id="major" data-incident="${text(incident)}"><h3>一键处置 Major incident</h3>` +
         `<label>警力 units <input name="units" type="number" min="1" max="20" value="6"></label> ` +
         `<label>封控 seal <select name="sealPlan"><option value="">不封控 none</option>${plans}</select></label> ` +
@@ -424,7 +428,7 @@ enum ConsolePage {
       sealPlans = answer.plans.plans || [];
       document.getElementById("seal-plans").innerHTML = sealPlans.map(plan =>
         `<li>${text(plan.name)} · ${(plan.positions || []).length} 个位置 positions · ${Math.round((plan.targetSeconds || 180) / 60)} 分钟 min ` +
-        (acts ? `<button class="activate" data-plan="${text(plan.id)}" data-drill="false">启动 Activate</button> <button class="activate" data-plan="${text(plan.id)}" data-drill="true">演练 Drill</button>` : "") + "</li>").join("");
+        (sealActs ? `<button class="activate" data-plan="${text(plan.id)}" data-drill="false">启动 Activate</button> <button class="activate" data-plan="${text(plan.id)}" data-drill="true">演练 Drill</button>` : "") + "</li>").join("");
       document.querySelectorAll("#seal-plans button.activate").forEach(button => button.addEventListener("click", async () => {
         const drill = button.dataset.drill === "true";
         const reason = window.prompt(drill ? "演练原因 Why this drill?" : "封控原因 Why seal? (e.g. 持刀抢劫 armed robbery)", drill ? "drill" : "");
@@ -443,7 +447,7 @@ enum ConsolePage {
         `<p>就位 in position <strong id="seal-count">${inPosition} / ${positions.length}</strong> · ` +
         (done ? `${minutesSeconds((seal.sealedAt || seal.endedAt) - seal.activatedAt)}` : `<span id="seal-clock" data-since="${Number(seal.activatedAt)}" data-target="${seal.targetSeconds || 180}"></span>`) +
         ` · ${text(seal.activatedBy || "")}: ${text(seal.reason || "")}</p>` +
-        (acts && seal.state !== "SEAL_STATE_STOOD_DOWN" ? `<button id="stand-down" data-activation="${text(seal.id)}">解除 Stand down</button>` : "");
+        (sealActs && seal.state !== "SEAL_STATE_STOOD_DOWN" ? `<button id="stand-down" data-activation="${text(seal.id)}">解除 Stand down</button>` : "");
       const button = document.getElementById("stand-down");
       if (button) button.addEventListener("click", async () => {
         const reason = window.prompt("解除原因 Why stand down?", "");
@@ -463,6 +467,8 @@ enum ConsolePage {
       document.body.dataset.readyAt = String(Math.round(performance.now()));
       document.body.dataset.ready = "true";
       live();
+      // Situation colours each day after midnight and its hot spots move slowly: looked at again every ten minutes.
+      setInterval(() => { paintColours(); drawHotCells(); }, 10 * 60 * 1000);
     })();
     """#
 }

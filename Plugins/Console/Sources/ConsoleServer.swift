@@ -37,17 +37,17 @@ struct ConsoleServer: Sendable {
         router.post("/login") { request, context in try await signIn(request, context) }
         router.post("/logout") { request, _ in signOut(request) }
         router.get("/leaflet/**") { _, context in try leafletFile(context.parameters.getCatchAll().joined(separator: "/")) }
-        router.get("/api/map") { request, _ in try await read(request, "map") { try await desk.map() } }
-        router.get("/api/roads") { request, _ in try await read(request, "roads") { try await desk.roads() } }
-        router.get("/api/units") { request, _ in try await read(request, "units") { try await desk.units() } }
-        router.get("/api/incidents") { request, _ in try await read(request, "incidents") { try await desk.incidents() } }
+        router.get("/api/map") { request, _ in try await read(request, "map") { _ in try await desk.map() } }
+        router.get("/api/roads") { request, _ in try await read(request, "roads") { _ in try await desk.roads() } }
+        router.get("/api/units") { request, _ in try await read(request, "units") { try await desk.units(station: $0.station) } }
+        router.get("/api/incidents") { request, _ in try await read(request, "incidents") { try await desk.incidents(station: $0.station) } }
         router.get("/api/incidents/:id/recommend") { request, context in
             let id = context.parameters.get("id") ?? ""
-            return try await read(request, "recommend \(id)") { try await desk.recommend(id) }
+            return try await read(request, "recommend \(id)") { _ in try await desk.recommend(id) }
         }
-        router.get("/api/colours") { request, _ in try await read(request, "colours") { try await desk.colours() } }
-        router.get("/api/hot-cells") { request, _ in try await read(request, "hot cells") { try await desk.hotCells() } }
-        router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { try await desk.checkpoints() } }
+        router.get("/api/colours") { request, _ in try await read(request, "colours") { _ in try await desk.colours() } }
+        router.get("/api/hot-cells") { request, _ in try await read(request, "hot cells") { _ in try await desk.hotCells() } }
+        router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { _ in try await desk.checkpoints() } }
         router.post("/api/seal-plans/:id/activate") { request, context in try await activate(request, context) }
         router.post("/api/seals/:id/stand-down") { request, context in try await standDown(request, context) }
         router.post("/api/incidents") { request, context in try await create(request, context) }
@@ -65,18 +65,18 @@ struct ConsoleServer: Sendable {
 
     func page(_ request: Request) -> Response {
         guard let session = session(request) else { return html(ConsolePage.signIn(message: "")) }
-        return html(ConsolePage.console(officer: session.officer, role: session.role))
+        return html(ConsolePage.console(officer: session.officer, role: session.role, station: session.station))
     }
 
     func signIn(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let form = Self.form(String(buffer: try await request.body.collect(upTo: Self.maxBody)))
         let name = form["name"] ?? "", password = form["password"] ?? ""
-        guard (1...64).contains(name.count), (1...256).contains(password.count), let role = try store.signIn(name, password: password) else {
+        guard (1...64).contains(name.count), (1...256).contains(password.count), let officer = try store.signIn(name, password: password) else {
             try audit(officer: name.isEmpty ? "-" : String(name.prefix(64)), role: "-", "sign in", target: "", outcome: "refused: wrong name or password")
             return html(ConsolePage.signIn(message: "用户名或密码错误 Wrong name or password"), status: .unauthorized)
         }
-        let token = sessions.open(officer: name, role: role, now: now())
-        try audit(officer: name, role: role.rawValue, "sign in", target: "", outcome: "ok")
+        let token = sessions.open(officer: name, role: officer.role, station: officer.station, now: now())
+        try audit(officer: name, role: officer.role.rawValue, "sign in", target: officer.station, outcome: "ok")
         var response = Response(status: .seeOther, headers: [.location: "/"])
         response.headers[.setCookie] = "\(Sessions.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : "")"
         return response
@@ -96,9 +96,23 @@ struct ConsoleServer: Sendable {
     // MARK: - Boards and actions
 
     /// A board for any signed-in officer; refused (and audited) without a live session.
-    func read(_ request: Request, _ what: String, _ answer: () async throws -> String) async throws -> Response {
-        guard session(request) != nil else { return try refuse(nil, "view \(what)", status: .unauthorized, "not signed in or the session has ended") }
-        return try await json { try await answer() }
+    func read(_ request: Request, _ what: String, _ answer: (Sessions.Session) async throws -> String) async throws -> Response {
+        guard let session = session(request) else { return try refuse(nil, "view \(what)", status: .unauthorized, "not signed in or the session has ended") }
+        return try await json { try await answer(session) }
+    }
+
+    /// A station chief acts on their station's incidents only.
+    func requireScope(_ session: Sessions.Session, incident: String) async throws {
+        guard !session.station.isEmpty else { return }
+        let station = try await desk.station(ofIncident: incident)
+        guard station == session.station else {
+            throw BusClientError(.permissionDenied, "incident \(incident.prefix(64)) is \(station.isEmpty ? "no station" : "station \(station)")'s; a station chief acts for \(session.station)")
+        }
+    }
+
+    /// A seal closes roads across stations: the duty officer's, not a station chief's.
+    func requireCounty(_ session: Sessions.Session, _ what: String) throws {
+        guard session.station.isEmpty else { throw BusClientError(.permissionDenied, "\(what) is the county duty officer's, not a station chief's") }
     }
 
     /// An action for a duty officer or a station chief, audited with its outcome.
@@ -111,7 +125,12 @@ struct ConsoleServer: Sendable {
             return Self.json(json)
         } catch let error as BusClientError {
             try audit(officer: session.officer, role: session.role.rawValue, action, target: "", outcome: "failed: \(error.message)")
-            return Self.json(Self.problem(error.message), status: error.code == .invalidArgument || error.code == .failedPrecondition || error.code == .notFound ? .badRequest : .serviceUnavailable)
+            let status: HTTPResponse.Status = switch error.code {
+            case .invalidArgument, .failedPrecondition, .notFound: .badRequest
+            case .permissionDenied: .forbidden
+            default: .serviceUnavailable
+            }
+            return Self.json(Self.problem(error.message), status: status)
         }
     }
 
@@ -138,7 +157,8 @@ struct ConsoleServer: Sendable {
 
     func assign(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let incident = context.parameters.get("id") ?? ""
-        return try await act(request, "assign") { fields, _ in
+        return try await act(request, "assign") { fields, session in
+            try await requireScope(session, incident: incident)
             let unit = fields["unit"] as? String ?? ""
             guard unit.count <= 32 else { throw BusClientError(.invalidArgument, "a unit's call sign is at most 32 characters") }
             let answer = try await desk.assign(incident, unit: unit)
@@ -151,6 +171,7 @@ struct ConsoleServer: Sendable {
     func personal(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let incident = context.parameters.get("id") ?? ""
         return try await act(request, "read personal data") { fields, session in
+            try await requireScope(session, incident: incident)
             let purpose = fields["purpose"] as? String ?? ""
             guard (1...256).contains(purpose.utf8.count) else { throw BusClientError(.invalidArgument, "say why the caller's details are read (1 to 256 bytes)") }
             return ("\(incident): \(purpose)", try await desk.readPersonal(incident, officer: session.officer, purpose: purpose))
@@ -161,12 +182,14 @@ struct ConsoleServer: Sendable {
     /// in one step through Dispatch's MajorIncident; the officer's name on the seal.
     func major(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let incident = context.parameters.get("id") ?? ""
-        return try await act(request, "major incident") { fields, _ in
+        return try await act(request, "major incident") { fields, session in
+            try await requireScope(session, incident: incident)
             let units = fields["units"] as? Int ?? 0, watchHours = fields["watchHours"] as? Int ?? 0
             let plan = fields["sealPlan"] as? String ?? "", drill = fields["drill"] as? Bool ?? false
             guard (1...64).contains(incident.utf8.count), (0...20).contains(units), (0...12).contains(watchHours), plan.utf8.count <= 64 else {
                 throw BusClientError(.invalidArgument, "a major incident takes units 0 to 20 (0: 6), watchHours 0 to 12 and a seal plan id of at most 64 bytes")
             }
+            if !plan.isEmpty { try requireCounty(session, "a seal") }
             let answer = try await desk.majorIncident(incident, units: UInt32(units), sealPlan: plan, drill: drill, watchHours: UInt32(watchHours))
             let target = "\(incident): \(answer.orders.count) units" + (answer.sealActivation.isEmpty ? "" : ", seal \(answer.sealActivation)\(drill ? " (drill)" : "")")
                 + (answer.watchID.isEmpty ? "" : ", watch \(answer.watchID)")
@@ -178,6 +201,7 @@ struct ConsoleServer: Sendable {
     func activate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let plan = context.parameters.get("id") ?? ""
         return try await act(request, "activate seal plan") { fields, session in
+            try requireCounty(session, "a seal")
             let drill = fields["drill"] as? Bool ?? false, reason = fields["reason"] as? String ?? ""
             guard (1...64).contains(plan.utf8.count), (1...256).contains(reason.utf8.count) else {
                 throw BusClientError(.invalidArgument, "a seal needs its plan and a reason (1 to 256 bytes)")
@@ -190,6 +214,7 @@ struct ConsoleServer: Sendable {
     func standDown(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let activation = context.parameters.get("id") ?? ""
         return try await act(request, "stand down seal") { fields, session in
+            try requireCounty(session, "a seal")
             let reason = fields["reason"] as? String ?? ""
             guard (1...64).contains(activation.utf8.count), (1...256).contains(reason.utf8.count) else {
                 throw BusClientError(.invalidArgument, "a stand-down needs the activation and a reason (1 to 256 bytes)")

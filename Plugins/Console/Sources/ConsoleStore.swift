@@ -20,6 +20,10 @@ final class ConsoleStore: Sendable {
                 CREATE INDEX audit_at ON audit (at);
                 """)
         }
+        // A station chief's station: what the console shows them and where they may act.
+        migrator.registerMigration("v2 officer station") { db in
+            try db.execute(sql: "ALTER TABLE officer ADD COLUMN station TEXT NOT NULL DEFAULT ''")
+        }
         try migrator.migrate(queue)
     }
 
@@ -29,18 +33,28 @@ final class ConsoleStore: Sendable {
         return key.withUnsafeBytes { Data($0) }
     }
 
-    /// Adds or replaces an officer.
-    func put(officer name: String, role: Role, password: String) throws {
+    /// Adds or replaces an officer; a station chief names their station (GridModel's id), no one else does.
+    func put(officer name: String, role: Role, password: String, station: String = "") throws {
+        guard (role == .chief) == !station.isEmpty, station.utf8.count <= 64 else {
+            throw ConsoleError(role == .chief ? "a station chief needs their station (its id, at most 64 bytes)" : "only a station chief has a station")
+        }
         let salt = Data((0..<16).map { _ in UInt8.random(in: 0...255) })
         let hash = try Self.hash(password, salt: salt)
         try queue.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO officer (name, role, salt, hash) VALUES (?, ?, ?, ?)", arguments: [name, role.rawValue, salt, hash])
+            try db.execute(sql: "INSERT OR REPLACE INTO officer (name, role, salt, hash, station) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [name, role.rawValue, salt, hash, station])
         }
     }
 
-    /// The officer's role when the password is theirs.
-    func signIn(_ name: String, password: String) throws -> Role? {
-        guard let row = try queue.read({ db in try Row.fetchOne(db, sql: "SELECT role, salt, hash FROM officer WHERE name = ?", arguments: [name]) }) else {
+    struct Officer: Equatable, Sendable {
+        let role: Role
+        /// A station chief's station; "" for the whole county.
+        let station: String
+    }
+
+    /// The officer's role (and a chief's station) when the password is theirs.
+    func signIn(_ name: String, password: String) throws -> Officer? {
+        guard let row = try queue.read({ db in try Row.fetchOne(db, sql: "SELECT role, salt, hash, station FROM officer WHERE name = ?", arguments: [name]) }) else {
             // The same work for an unknown name, so timing does not tell names apart.
             _ = try Self.hash(password, salt: Data(count: 16))
             return nil
@@ -49,7 +63,7 @@ final class ConsoleStore: Sendable {
         let given = try Self.hash(password, salt: row["salt"])
         // Compared in constant time.
         guard expected.count == given.count, zip(expected, given).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
-        return Role(rawValue: row["role"])
+        return Role(rawValue: row["role"]).map { Officer(role: $0, station: row["station"]) }
     }
 
     func officerCount() throws -> Int {
@@ -80,6 +94,11 @@ final class ConsoleStore: Sendable {
             }
         }
     }
+}
+
+struct ConsoleError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// What an officer may do in the console.

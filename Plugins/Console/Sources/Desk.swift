@@ -42,14 +42,32 @@ struct Desk: Sendable {
         try await bus.call(Self.gridModel + "Roads", Xunfang_GridModel_V1_RoadsRequest(), as: Xunfang_GridModel_V1_RoadsResponse.self).jsonString(options: Self.json)
     }
 
-    func units() async throws -> String {
-        try await bus.call(Self.dispatch + "ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).jsonString(options: Self.json)
+    /// The units; a station chief's (`station` not empty) only their station's.
+    func units(station: String = "") async throws -> String {
+        var answer = try await bus.call(Self.dispatch + "ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self)
+        if !station.isEmpty { answer.units.removeAll { $0.homeStation != station } }
+        return try answer.jsonString(options: Self.json)
     }
 
-    func incidents() async throws -> String {
+    /// The latest 200 incidents; a station chief's only their station's.
+    func incidents(station: String = "") async throws -> String {
+        var answer = try await listIncidents(limit: 200)
+        if !station.isEmpty { answer.incidents.removeAll { $0.stationID != station } }
+        return try answer.jsonString(options: Self.json)
+    }
+
+    /// The station an incident belongs to, for a station chief's action on it.
+    func station(ofIncident id: String) async throws -> String {
+        guard let incident = try await listIncidents(limit: 10_000).incidents.first(where: { $0.id == id }) else {
+            throw BusClientError(.notFound, "no incident \(id.prefix(64))")
+        }
+        return incident.stationID
+    }
+
+    private func listIncidents(limit: UInt32) async throws -> Xunfang_Dispatch_V1_ListIncidentsResponse {
         var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
-        request.limit = 200
-        return try await bus.call(Self.dispatch + "ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).jsonString(options: Self.json)
+        request.limit = limit
+        return try await bus.call(Self.dispatch + "ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
     }
 
     /// A call the duty officer takes: an incident at a place on the map.

@@ -10,19 +10,20 @@ enum OfficerCommands {
         return try ConsoleStore(path: "\(directory)/console.sqlite")
     }
 
-    /// `officer --name NAME --role duty|chief|analyst|viewer [--data-dir DIR]`, the password on standard input.
+    /// `officer --name NAME --role duty|chief|analyst|viewer [--station ID] [--data-dir DIR]`, the password on
+    /// standard input; a station chief names their station.
     static func add(_ arguments: [String]) -> Int32 {
         let roles = Role.allCases.map(\.rawValue).joined(separator: "|")
-        guard let options = commandOptions(arguments, allowed: ["--name", "--role", "--data-dir"]), let name = options["--name"],
+        guard let options = commandOptions(arguments, allowed: ["--name", "--role", "--station", "--data-dir"]), let name = options["--name"],
               let role = options["--role"].flatMap(Role.init(rawValue:)) else {
-            return fail("officer", "usage: xunfang console officer --name NAME --role \(roles) [--data-dir DIR] < password")
+            return fail("officer", "usage: xunfang console officer --name NAME --role \(roles) [--station ID (a chief's)] [--data-dir DIR] < password")
         }
         guard (1...64).contains(name.count), name.allSatisfy({ !$0.isWhitespace }) else { return fail("officer", "a name is 1 to 64 characters, no spaces") }
         let password = (readLine(strippingNewline: true) ?? "")
         guard (10...256).contains(password.count) else { return fail("officer", "give a password of 10 to 256 characters on standard input") }
         do {
-            try store(options).put(officer: name, role: role, password: password)
-            print("\(name): \(role.label)")
+            try store(options).put(officer: name, role: role, password: password, station: options["--station"] ?? "")
+            print("\(name): \(role.label)\(options["--station"].map { " · \($0)" } ?? "")")
             return 0
         } catch {
             return fail("officer", "\(error)")

@@ -7,6 +7,8 @@ final class Sessions: Sendable {
     struct Session: Sendable, Equatable {
         let officer: String
         let role: Role
+        /// A station chief's station: boards show it alone and actions stay in it; "" for the county.
+        var station = ""
         var lastSeen: Int64
     }
 
@@ -18,13 +20,13 @@ final class Sessions: Sendable {
         idle = idleMinutes * 60_000
     }
 
-    func open(officer: String, role: Role, now: Int64) -> String {
+    func open(officer: String, role: Role, station: String = "", now: Int64) -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
         let token = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        sessions.withLock { $0[token] = Session(officer: officer, role: role, lastSeen: now) }
+        sessions.withLock { $0[token] = Session(officer: officer, role: role, station: station, lastSeen: now) }
         return token
     }
 
