@@ -29,7 +29,7 @@ struct ConsoleBrowserTests {
             acl:
               subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*"]
 
         """, clients: """
           - name: ctl
@@ -167,6 +167,13 @@ struct ConsoleBrowserTests {
             // A unit moves: its marker follows from the bus, without a reload.
             _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
             #expect(try await page.wait(for: "units['C010'] && units['C010'].marker && Math.abs(units['C010'].marker.getLatLng().lat - 30.99) < 1e-9"), "C010's marker moved live")
+
+            // 3-minute coverage, switched on in the corner: every grid drawn by the share of its
+            // roads the available units with positions (C010 among them) reach.
+            _ = try await page.evaluate("map.addLayer(coverageLayer); map.fire('overlayadd', {layer: coverageLayer}); 1")
+            #expect(try await page.wait(for: "Number(document.body.dataset.coveredGrids) >= 129"), "every grid drawn by its coverage")
+            #expect(try await page.evaluate("Number(document.body.dataset.coverageUnits) >= 1 && Number(document.body.dataset.reachedGrids) >= 1") as? Bool == true)
+            #expect(try await page.evaluate("document.getElementById('coverage-legend').textContent.includes('3 分钟 min')") as? Bool == true)
 
             // A viewer sees the county and may not act: refused, nothing made.
             _ = try await page.evaluate("fetch('/logout', {method: 'POST'}).then(() => 1)")

@@ -111,7 +111,7 @@ enum DemoCounty {
           subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
           call: ["/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.dispatch.v1.Dispatch/Recommend", "/xunfang.dispatch.v1.Dispatch/Assign",
                  "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/ReadPersonal", "/xunfang.dispatch.v1.Dispatch/MajorIncident",
-                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads",
+                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage",
                  "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/Board", "/xunfang.checkpoint.v1.Checkpoint/ListPlans",
                  "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.checkpoint.v1.Checkpoint/StandDown"]
       - name: terminal

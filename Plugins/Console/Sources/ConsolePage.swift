@@ -55,7 +55,7 @@ enum ConsolePage {
         <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th><th>已用 elapsed</th></tr></thead><tbody id="incidents"></tbody></table>
         <h2>卡点 Checkpoints <span id="checkpoint-day"></span></h2><table><thead><tr><th>卡点 checkpoint</th><th>状态 status</th><th>今日车辆 vehicles today</th><th>最近报告 last report</th></tr></thead><tbody id="checkpoints"></tbody></table>
         <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
-        <p id="colour-legend"></p>
+        <p id="colour-legend"></p><p id="coverage-legend"></p>
         <h2>预警 Warnings <span id="warning-day"></span></h2><ul id="warnings"></ul>
         <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 heard at</th></tr></thead><tbody id="units"></tbody></table>
         </aside></main>
@@ -89,6 +89,8 @@ enum ConsolePage {
     const unitLayer = L.layerGroup().addTo(map);
     const incidentLayer = L.layerGroup().addTo(map);
     const hotLayer = L.layerGroup().addTo(map);
+    // Off until asked for: drawn when switched on in the corner, from the units available then.
+    const coverageLayer = L.layerGroup();
     // How long a position took from its terminal to its marker on screen (ms), the last
     // 20,000: the console's benchmark reads it; nothing is sent anywhere.
     const positionDelays = [];
@@ -158,6 +160,7 @@ enum ConsolePage {
       layers["警力 units"] = unitLayer;
       layers["警情 incidents"] = incidentLayer;
       layers["热点 hot cells"] = hotLayer;
+      layers["3分钟覆盖 3-minute coverage"] = coverageLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
       const station = document.body.dataset.station;
@@ -416,6 +419,29 @@ enum ConsolePage {
       }
       document.body.dataset.hotCells = String(drawn);
     }
+    // Each grid by the share of its roads the available units reach within 3 minutes; the
+    // county's 1, 3 and 5 minute shares in the legend.
+    async function drawCoverage() {
+      const legend = document.getElementById("coverage-legend");
+      let answer;
+      try { answer = await get("/api/coverage"); } catch (error) { legend.textContent = `覆盖：暂无 coverage: not available (${error.message})`; return; }
+      coverageLayer.clearLayers();
+      let drawn = 0, reached = 0;
+      for (const grid of answer.coverage.grids || []) {
+        const share = ((grid.shares || []).find(s => s.thresholdSeconds === 180) || {}).roadShare || 0;
+        if (share > 0) reached++;
+        const fill = share >= 0.8 ? "#1b5e20" : share >= 0.5 ? "#66bb6a" : share >= 0.2 ? "#ffca28" : "#e53935";
+        for (const shape of gridShapes[grid.gridId] || []) {
+          L.polygon(shape.getLatLngs(), {color: fill, weight: 0, fillColor: fill, fillOpacity: 0.45, renderer: liveRenderer})
+            .bindTooltip(`${names[grid.gridId] || grid.gridId} · 3分钟 ${Math.round(share * 100)}%`).addTo(coverageLayer);
+          drawn++;
+        }
+      }
+      const overall = (answer.coverage.overall || []).map(s => `${Math.round((s.thresholdSeconds || 0) / 60)} 分钟 min ${Math.round((s.roadShare || 0) * 100)}%`);
+      legend.textContent = `覆盖 coverage (${answer.units} 个空闲单位 available units, 道路 of roads): ${overall.join(" · ")}`;
+      Object.assign(document.body.dataset, {coveredGrids: String(drawn), reachedGrids: String(reached), coverageUnits: String(answer.units)});
+    }
+    map.on("overlayadd", event => { if (event.layer === coverageLayer) drawCoverage(); });
     const checkpointStatus = {CHECKPOINT_STATUS_OPEN: "开放 open", CHECKPOINT_STATUS_ALERT: "戒备 alert", CHECKPOINT_STATUS_SEALED: "封控 sealed",
       CHECKPOINT_STATUS_STAND_DOWN: "解除 stand down", CHECKPOINT_STATUS_UNSTAFFED: "无人 unstaffed"};
     async function refreshCheckpoints() {

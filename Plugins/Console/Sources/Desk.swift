@@ -17,7 +17,7 @@ struct Desk: Sendable {
     static let situation = "/xunfang.situation.v1.Situation/"
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident"].map { dispatch + $0 }
-        + ["ListAreas", "ListSites", "Roads"].map { gridModel + $0 }
+        + ["ListAreas", "ListSites", "Roads", "Coverage"].map { gridModel + $0 }
         + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 }
 
     static let json: JSONEncodingOptions = {
@@ -120,6 +120,25 @@ struct Desk: Sendable {
     /// Yesterday's four colours of every station and grid (Situation's daily run).
     func colours() async throws -> String {
         try await bus.call(Self.situation + "Colours", Xunfang_Situation_V1_ColoursRequest(), as: Xunfang_Situation_V1_ColoursResponse.self).jsonString(options: Self.json)
+    }
+
+    /// How much of the county the available units reach within 1, 3 and 5 minutes by road
+    /// (GridModel's Coverage, each unit in its own mode): overall and grid by grid.
+    func coverage() async throws -> String {
+        let units = try await bus.call(Self.dispatch + "ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+        let modes: [Xunfang_Dispatch_V1_UnitKind: Xunfang_GridModel_V1_TravelMode] = [.car: .car, .specialPolice: .car, .motorcycle: .motorcycle, .eBike: .eBike, .foot: .foot]
+        var request = Xunfang_GridModel_V1_CoverageRequest()
+        request.thresholdSeconds = [60, 180, 300]
+        request.units = units.compactMap { unit in
+            guard unit.status == .available, unit.hasPosition, let mode = modes[unit.kind] else { return nil }
+            return .with {
+                $0.id = unit.callSign
+                $0.position = unit.position
+                $0.mode = mode
+            }
+        }
+        let answer = try await bus.call(Self.gridModel + "Coverage", request, as: Xunfang_GridModel_V1_CoverageResponse.self)
+        return "{\"units\":\(request.units.count),\"coverage\":\(try answer.jsonString(options: Self.json))}"
     }
 
     /// The last eight weeks' hot spots on Situation's 250 m lattice (new, intensifying,
