@@ -197,6 +197,8 @@ struct ConsoleTests {
             #expect(assign.status == .forbidden && String(buffer: assign.body).contains("a station chief acts for \(station)"), "\(String(buffer: assign.body))")
             let seal = try await client.execute(uri: "/api/seal-plans/TOWN/activate", method: .post, headers: chief, body: ByteBuffer(string: #"{"reason":"x"}"#))
             #expect(seal.status == .forbidden && String(buffer: seal.body).contains("the county duty officer's"))
+            let moveUp = try await client.execute(uri: "/api/moveup/MU-1/accept", method: .post, headers: chief, body: ByteBuffer(string: "{}"))
+            #expect(moveUp.status == .forbidden && String(buffer: moveUp.body).contains("a move-up is the county duty officer's"))
         }
         let audit = try server.store.audit(limit: 10).map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
         #expect(audit.contains("chief sign in \(station): ok") && audit.contains { $0.hasPrefix("chief assign : failed: incident \(incident) is no station's") }, "\(audit)")

@@ -27,7 +27,7 @@ struct ConsoleBrowserTests {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "dispatch.moveup"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
                      "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*"]
 
@@ -57,7 +57,11 @@ struct ConsoleBrowserTests {
             let fields = $0.split(separator: " ")
             return (String(fields[0]), String(fields[1]))
         })
-        // C004 reports where it is, so the recommendation has a unit with a position.
+        // C004 reports where it is, so the recommendation has a unit with a position; C020 and
+        // C021 far out in the county, so a move-up has units to move into the gap C004 leaves.
+        for (unit, longitude, latitude) in [("C020", 104.36, 31.03), ("C021", 104.18, 30.92)] {
+            _ = try await run(Self.position(unit, longitude, latitude), in: directory)
+        }
         #expect(try await eventually {
             _ = try await run(Self.position("C004", 104.2841, 30.9781), in: directory)
             return try await run(["dispatch", "units"], in: directory).output.contains(#""positionAt":"20"#)
@@ -106,6 +110,17 @@ struct ConsoleBrowserTests {
             _ = try await page.evaluate("document.querySelector('#ranked button.assign').click(); 1")
             #expect(try await page.wait(for: "document.getElementById('assigned')"))
             #expect(try await page.wait(for: "document.querySelector('#unit-C004 td:nth-child(3)').textContent.includes('assigned')"), "C004's row says assigned")
+
+            // The move-up Dispatch computed after that dispatch, live; accepted when it has moves.
+            #expect(try await page.wait(for: "document.getElementById('moveup').textContent.includes('INC-000001')"), "the move-up plan is shown")
+            if try await page.evaluate("!!document.getElementById('accept-moveup')") as? Bool == true {
+                _ = try await page.evaluate("document.getElementById('accept-moveup').click(); 1")
+                #expect(try await page.wait(for: "document.getElementById('moveup-result')"))
+                let accepted = try await page.evaluate("document.getElementById('moveup-result').textContent") as? String ?? ""
+                #expect(accepted.contains("已下令 ordered: C02"), "\(accepted)")
+            } else {
+                Issue.record("no moves in the move-up: \(try await page.evaluate("document.getElementById('moveup').textContent") ?? "")")
+            }
 
             // Yesterday's four colours on every grid; the checkpoints' board; the town's seal
             // plan drilled from the console, its board live.
@@ -193,7 +208,7 @@ struct ConsoleBrowserTests {
         let audit = try await run(["console", "audit", "--limit", "50"], in: directory).output
         for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok", "duty (duty)  create incident  INC-000002  ok",
                      "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act", "duty (duty)  activate seal plan  TOWN (drill) → ",
-                     "duty (duty)  stand down seal  TOWN-1  ok", "duty (duty)  major incident  INC-000001: ",
+                     "duty (duty)  stand down seal  TOWN-1  ok", "duty (duty)  accept move-up  ", "duty (duty)  major incident  INC-000001: ",
                      "viewer (viewer)  activate seal plan    refused: 查看 viewer may not act"] {
             #expect(audit.contains(line), "\(line) in \(audit)")
         }

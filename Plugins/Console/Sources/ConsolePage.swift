@@ -52,6 +52,7 @@ enum ConsolePage {
         <p id="hint">\(role.acts ? "点击地图新建警情 Click the map to create an incident" : "只读 Read only")</p>
         <div id="recommendation"></div>
         <div id="seal"></div>
+        <div id="moveup"></div>
         <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th><th>已用 elapsed</th></tr></thead><tbody id="incidents"></tbody></table>
         <h2>卡点 Checkpoints <span id="checkpoint-day"></span></h2><table><thead><tr><th>卡点 checkpoint</th><th>状态 status</th><th>今日车辆 vehicles today</th><th>最近报告 last report</th></tr></thead><tbody id="checkpoints"></tbody></table>
         <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
@@ -352,6 +353,7 @@ enum ConsolePage {
         if (event.kind === "incident") refreshIncidents();
         if (event.kind === "checkpoint") refreshCheckpoints();
         if (event.kind === "seal") { drawSeal(event.seal); refreshCheckpoints(); }
+        if (event.kind === "moveup") drawMoveUp(event.plan);
       };
     }
     // Open incidents count up from their call; a seal counts up against its target.
@@ -462,6 +464,28 @@ enum ConsolePage {
         try { drawSeal(await post(`/api/seal-plans/${encodeURIComponent(button.dataset.plan)}/activate`, {drill, reason})); }
         catch (error) { document.getElementById("seal").textContent = error.message; }
       }));
+    }
+    // 调防建议: after a dispatch, the moves that give back the 3-minute coverage it took away.
+    const percent = share => `${Math.round((share || 0) * 100)}%`;
+    function drawMoveUp(plan) {
+      const box = document.getElementById("moveup");
+      const moves = plan.moves || [];
+      box.innerHTML = `<h2>调防建议 Move-up ${text(plan.incidentId || "")}</h2>` +
+        `<p>3分钟必巡点覆盖 patrol points in 3 min: ${percent(plan.coverageBefore)} → ${percent(plan.coverageNow)} → ${percent(plan.coverageAfter)}` +
+        ` · 核心区 core ${percent(plan.coreCoverageBefore)} → ${percent(plan.coreCoverageNow)} → ${percent(plan.coreCoverageAfter)}</p>` +
+        (moves.length ? `<ol id="moves">${moves.map(move => `<li>${text(move.callSign)} → ${(move.to && move.to.latitude || 0).toFixed(4)}, ${(move.to && move.to.longitude || 0).toFixed(4)}</li>`).join("")}</ol>` : "") +
+        `<p>${text(plan.note || "")}${plan.expiresAt ? ` · 有效至 until ${chinaMinute.format(new Date(Number(plan.expiresAt)))}` : ""}</p>` +
+        (sealActs && plan.planId && moves.length ? `<button id="accept-moveup" data-plan="${text(plan.planId)}">采纳 Accept</button>` : "");
+      const button = document.getElementById("accept-moveup");
+      if (button) button.addEventListener("click", async () => {
+        let line;
+        try {
+          const answer = await post(`/api/moveup/${encodeURIComponent(button.dataset.plan)}/accept`, {});
+          line = `已下令 ordered: ${(answer.orders || []).map(order => order.callSign).join(", ") || "-"}` + ((answer.refused || []).length ? ` · 未能 refused: ${answer.refused.join("; ")}` : "");
+        } catch (error) { line = error.message; }
+        button.insertAdjacentHTML("afterend", `<p id="moveup-result">${text(line)}</p>`);
+        button.remove();
+      });
     }
     // The seal under way: who is in position, against the target.
     function drawSeal(seal) {

@@ -51,6 +51,7 @@ struct ConsoleServer: Sendable {
         router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { _ in try await desk.checkpoints() } }
         router.post("/api/seal-plans/:id/activate") { request, context in try await activate(request, context) }
         router.post("/api/seals/:id/stand-down") { request, context in try await standDown(request, context) }
+        router.post("/api/moveup/:id/accept") { request, context in try await acceptMoveUp(request, context) }
         router.post("/api/incidents") { request, context in try await create(request, context) }
         router.post("/api/incidents/:id/assign") { request, context in try await assign(request, context) }
         router.post("/api/incidents/:id/personal") { request, context in try await personal(request, context) }
@@ -209,6 +210,20 @@ struct ConsoleServer: Sendable {
             }
             let activation = try await desk.activate(plan: plan, drill: drill, officer: session.officer, reason: reason)
             return ("\(plan)\(drill ? " (drill)" : "") → \(activation.id)", try activation.jsonString(options: Desk.json))
+        }
+    }
+
+    /// 调防: a move-up plan's moves ordered (units cross stations: the county duty officer's).
+    func acceptMoveUp(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let plan = context.parameters.get("id") ?? ""
+        return try await act(request, "accept move-up") { fields, session in
+            try requireCounty(session, "a move-up")
+            let callSigns = fields["callSigns"] as? [String] ?? []
+            guard (1...64).contains(plan.utf8.count), callSigns.count <= 50, callSigns.allSatisfy({ (1...32).contains($0.utf8.count) }) else {
+                throw BusClientError(.invalidArgument, "a move-up needs its plan and at most 50 call signs of 1 to 32 bytes")
+            }
+            let answer = try await desk.acceptMoveUp(plan: plan, callSigns: callSigns)
+            return ("\(plan): \(answer.orders.count) ordered" + (answer.refused.isEmpty ? "" : ", \(answer.refused.count) refused"), try answer.jsonString(options: Desk.json))
         }
     }
 

@@ -16,7 +16,7 @@ struct Desk: Sendable {
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     static let situation = "/xunfang.situation.v1.Situation/"
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
-    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident"].map { dispatch + $0 }
+    static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident", "AcceptMoveUp"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads", "Coverage"].map { gridModel + $0 }
         + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 }
 
@@ -105,6 +105,14 @@ struct Desk: Sendable {
         request.sealDrill = drill
         request.watchHours = watchHours
         return try await bus.call(Self.dispatch + "MajorIncident", request, as: Xunfang_Dispatch_V1_MajorIncidentResponse.self)
+    }
+
+    /// A move-up plan accepted: Dispatch orders the moves (all, or those named) that are still possible.
+    func acceptMoveUp(plan: String, callSigns: [String]) async throws -> Xunfang_Dispatch_V1_AcceptMoveUpResponse {
+        var request = Xunfang_Dispatch_V1_AcceptMoveUpRequest()
+        request.planID = plan
+        request.callSigns = callSigns
+        return try await bus.call(Self.dispatch + "AcceptMoveUp", request, as: Xunfang_Dispatch_V1_AcceptMoveUpResponse.self)
     }
 
     /// What the caller said and their number: personal data, read in the officer's name for
