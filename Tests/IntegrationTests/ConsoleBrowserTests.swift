@@ -27,7 +27,7 @@ struct ConsoleBrowserTests {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "dispatch.moveup"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
                      "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*"]
 
@@ -182,6 +182,14 @@ struct ConsoleBrowserTests {
             // A unit moves: its marker follows from the bus, without a reload.
             _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
             #expect(try await page.wait(for: "units['C010'] && units['C010'].marker && Math.abs(units['C010'].marker.getLatLng().lat - 30.99) < 1e-9"), "C010's marker moved live")
+
+            // A live containment started at CheckpointControl: its ring (or the points it would
+            // need) on the map and its line on the board, as recomputed every 5 s.
+            let contain = #"{"ring":{"incidentLongitude":104.284,"incidentLatitude":30.978,"headStart":30,"boundary":300},"officer":"duty"}"#
+            let started = try await run(["ctl", "call", "/xunfang.checkpoint.v1.Checkpoint/Contain", "--data", contain], in: directory)
+            #expect(started.output.contains("CT-1"), "\(started.output)")
+            #expect(try await page.wait(for: "document.getElementById('containment-CT-1') && Number(document.body.dataset.containmentPoints) > 0"),
+                    "the containment on the board and its points on the map")
 
             // 3-minute coverage, switched on in the corner: every grid drawn by the share of its
             // roads the available units with positions (C010 among them) reach.

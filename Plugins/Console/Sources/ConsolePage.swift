@@ -53,6 +53,7 @@ enum ConsolePage {
         <div id="recommendation"></div>
         <div id="seal"></div>
         <div id="moveup"></div>
+        <div id="containments"></div>
         <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th><th>已用 elapsed</th></tr></thead><tbody id="incidents"></tbody></table>
         <h2>卡点 Checkpoints <span id="checkpoint-day"></span></h2><table><thead><tr><th>卡点 checkpoint</th><th>状态 status</th><th>今日车辆 vehicles today</th><th>最近报告 last report</th></tr></thead><tbody id="checkpoints"></tbody></table>
         <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
@@ -92,6 +93,7 @@ enum ConsolePage {
     const hotLayer = L.layerGroup().addTo(map);
     // Off until asked for: drawn when switched on in the corner, from the units available then.
     const coverageLayer = L.layerGroup();
+    const containmentLayer = L.layerGroup().addTo(map);
     // How long a position took from its terminal to its marker on screen (ms), the last
     // 20,000: the console's benchmark reads it; nothing is sent anywhere.
     const positionDelays = [];
@@ -162,6 +164,7 @@ enum ConsolePage {
       layers["警情 incidents"] = incidentLayer;
       layers["热点 hot cells"] = hotLayer;
       layers["3分钟覆盖 3-minute coverage"] = coverageLayer;
+      layers["围堵 containment"] = containmentLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
       const station = document.body.dataset.station;
@@ -354,6 +357,7 @@ enum ConsolePage {
         if (event.kind === "checkpoint") refreshCheckpoints();
         if (event.kind === "seal") { drawSeal(event.seal); refreshCheckpoints(); }
         if (event.kind === "moveup") drawMoveUp(event.plan);
+        if (event.kind === "containment") drawContainment(event.containment);
       };
     }
     // Open incidents count up from their call; a seal counts up against its target.
@@ -486,6 +490,28 @@ enum ConsolePage {
         button.insertAdjacentHTML("afterend", `<p id="moveup-result">${text(line)}</p>`);
         button.remove();
       });
+    }
+    // 动态围堵: each live containment as CheckpointControl recomputes it from the units' positions:
+    // the ring's points (who holds each, seconds before the suspect can be there), or, when no
+    // ring can be held, the points it would need; gone when it stops.
+    const containments = {};
+    function drawContainment(containment) {
+      const known = containments[containment.id] = containments[containment.id] || {layer: L.layerGroup().addTo(containmentLayer)};
+      known.layer.clearLayers();
+      const ring = containment.ring || {}, held = ring.ring || [], needed = ring.needed || [];
+      if (containment.active) {
+        for (const point of held.length ? held : needed) {
+          const spare = (point.suspect || 0) - (point.police || 0);
+          L.circleMarker([point.latitude, point.longitude], {radius: 7, weight: 3, color: held.length ? (spare >= 30 ? "#1565c0" : "#ef6c00") : "#b71c1c",
+                                                             fillOpacity: held.length ? 0.6 : 0, renderer: liveRenderer})
+            .bindTooltip(`${point.unit || "需要 needed"} · ${point.roadName || point.node} · ${Math.round(spare)} s`).addTo(known.layer);
+        }
+      }
+      known.row = `<li id="containment-${text(containment.id)}">${text(containment.id)} · ` + (containment.active
+        ? (ring.feasible ? `可围堵 ring held by ${held.length} · ${containment.units || 0} 单位 units` : `无法围堵 no ring: ${text(ring.reason || "")} · 需 ${needed.length} 点 points needed`)
+        : `已结束 ended: ${text(containment.endedReason || "")}`) + ` · ${chinaMinute.format(new Date(Number(containment.computedAt || Date.now())))}</li>`;
+      document.getElementById("containments").innerHTML = `<h2>动态围堵 Containment</h2><ul>${Object.values(containments).map(entry => entry.row).join("")}</ul>`;
+      document.body.dataset.containmentPoints = String(Object.values(containments).reduce((sum, entry) => sum + entry.layer.getLayers().length, 0));
     }
     // The seal under way: who is in position, against the target.
     function drawSeal(seal) {

@@ -14,7 +14,7 @@ import DispatchContract
 /// incident from the map, its recommendation, an assignment) passed to Dispatch. Officers
 /// sign in with roles; every action and refusal is audited. See Plugins/Console/README.md.
 public struct ConsolePlugin: Plugin {
-    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "dispatch.moveup"]
+    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
 
     public static let manifest = PluginManifest(name: "console", version: "0.1.0", subscribes: feeds, calls: Desk.calls)
 
@@ -130,6 +130,9 @@ public struct ConsolePlugin: Plugin {
             return "{\"kind\":\"unit\",\"unit\":\(json)}"
         case "checkpoint.status":
             return "{\"kind\":\"checkpoint\"}"
+        case "checkpoint.containment":
+            guard let ring = try? delivery.decode(Xunfang_Checkpoint_V1_LiveContainment.self), let json = try? ring.jsonString(options: Desk.json) else { return nil }
+            return "{\"kind\":\"containment\",\"containment\":\(json)}"
         case "dispatch.moveup":
             guard let plan = try? delivery.decode(Xunfang_Dispatch_V1_MoveUpResponse.self), let json = try? plan.jsonString(options: Desk.json) else { return nil }
             return "{\"kind\":\"moveup\",\"plan\":\(json)}"
