@@ -24,12 +24,21 @@ struct ConsoleBrowserTests {
               subscribe: ["unit.position"]
               serve: ["/xunfang.checkpoint.v1.Checkpoint/*"]
               call: ["/xunfang.grid_model.v1.GridModel/*", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
+          - name: patrol
+            env: { PATROL_DEMO_CAMERAS: "on", PATROL_DRIVES_DISPATCH: "off" }
+            acl:
+              publish: ["unit.position", "patrol.>"]
+              subscribe: ["situation.deployment"]
+              serve: ["/xunfang.patrol.v1.Patrol/*"]
+              call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
+                     "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.situation.v1.Situation/Plan",
+                     "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/ListAreas"]
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
               subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras"]
 
         """, clients: """
           - name: ctl
@@ -190,6 +199,15 @@ struct ConsoleBrowserTests {
             #expect(started.output.contains("CT-1"), "\(started.output)")
             #expect(try await page.wait(for: "document.getElementById('containment-CT-1') && Number(document.body.dataset.containmentPoints) > 0"),
                     "the containment on the board and its points on the map")
+
+            // Video patrol's demo cameras, switched on in the corner (Patrol registers them as it starts).
+            _ = try await page.evaluate("map.addLayer(cameraLayer); 1")
+            var cameras = 0
+            for _ in 0..<60 where cameras < 1_000 {
+                cameras = Int(try await page.evaluate("drawCameras().then(() => document.body.dataset.cameras)") as? String ?? "") ?? 0
+                if cameras < 1_000 { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            #expect(cameras >= 1_000, "the demo county's cameras on the map: \(cameras)")
 
             // 3-minute coverage, switched on in the corner: every grid drawn by the share of its
             // roads the available units with positions (C010 among them) reach.

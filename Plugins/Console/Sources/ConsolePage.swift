@@ -94,6 +94,7 @@ enum ConsolePage {
     // Off until asked for: drawn when switched on in the corner, from the units available then.
     const coverageLayer = L.layerGroup();
     const containmentLayer = L.layerGroup().addTo(map);
+    const cameraLayer = L.layerGroup();
     // How long a position took from its terminal to its marker on screen (ms), the last
     // 20,000: the console's benchmark reads it; nothing is sent anywhere.
     const positionDelays = [];
@@ -165,6 +166,7 @@ enum ConsolePage {
       layers["热点 hot cells"] = hotLayer;
       layers["3分钟覆盖 3-minute coverage"] = coverageLayer;
       layers["围堵 containment"] = containmentLayer;
+      layers["摄像头 cameras"] = cameraLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
       const station = document.body.dataset.station;
@@ -447,7 +449,23 @@ enum ConsolePage {
       legend.textContent = `覆盖 coverage (${answer.units} 个空闲单位 available units, 道路 of roads): ${overall.join(" · ")}`;
       Object.assign(document.body.dataset, {coveredGrids: String(drawn), reachedGrids: String(reached), coverageUnits: String(answer.units)});
     }
-    map.on("overlayadd", event => { if (event.layer === coverageLayer) drawCoverage(); });
+    // Video patrol's cameras by their grade in force (Patrol re-grades them from the hot cells).
+    const cameraGrades = {CAMERA_GRADE_KEY: ["#b71c1c", "重点 key"], CAMERA_GRADE_ATTENTION: ["#ef6c00", "关注 attention"], CAMERA_GRADE_GENERAL: ["#757575", "一般 general"]};
+    async function drawCameras() {
+      let answer;
+      try { answer = await get("/api/cameras"); } catch (error) { return; }
+      cameraLayer.clearLayers();
+      for (const camera of answer.cameras || []) {
+        const [colour, grade] = cameraGrades[camera.grade] || cameraGrades.CAMERA_GRADE_GENERAL;
+        L.circleMarker([camera.position.latitude, camera.position.longitude], {radius: 2.5, weight: 1, color: colour, fillOpacity: 0.9, renderer: liveRenderer})
+          .bindTooltip(`${camera.name} · ${grade}${camera.gradeReason ? " · " + camera.gradeReason : ""}`).addTo(cameraLayer);
+      }
+      document.body.dataset.cameras = String((answer.cameras || []).length);
+    }
+    map.on("overlayadd", event => {
+      if (event.layer === coverageLayer) drawCoverage();
+      if (event.layer === cameraLayer) drawCameras();
+    });
     const checkpointStatus = {CHECKPOINT_STATUS_OPEN: "开放 open", CHECKPOINT_STATUS_ALERT: "戒备 alert", CHECKPOINT_STATUS_SEALED: "封控 sealed",
       CHECKPOINT_STATUS_STAND_DOWN: "解除 stand down", CHECKPOINT_STATUS_UNSTAFFED: "无人 unstaffed"};
     async function refreshCheckpoints() {

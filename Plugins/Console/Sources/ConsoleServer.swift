@@ -46,6 +46,7 @@ struct ConsoleServer: Sendable {
             return try await read(request, "recommend \(id)") { _ in try await desk.recommend(id) }
         }
         router.get("/api/colours") { request, _ in try await read(request, "colours") { _ in try await desk.colours() } }
+        router.get("/api/cameras") { request, _ in try await read(request, "cameras") { _ in try await desk.cameras() } }
         router.get("/api/coverage") { request, _ in try await read(request, "coverage") { _ in try await desk.coverage() } }
         router.get("/api/hot-cells") { request, _ in try await read(request, "hot cells") { _ in try await desk.hotCells() } }
         router.get("/api/checkpoints") { request, _ in try await read(request, "checkpoints") { _ in try await desk.checkpoints() } }

@@ -4,6 +4,7 @@ import XunfangPluginKit
 import CheckpointControlContract
 import DispatchContract
 import GridModelContract
+import PatrolContract
 import SituationAnalysisContract
 
 /// What the console asks of the plugins, each through the plugin's own service on the bus:
@@ -16,9 +17,10 @@ struct Desk: Sendable {
     static let gridModel = "/xunfang.grid_model.v1.GridModel/"
     static let situation = "/xunfang.situation.v1.Situation/"
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
+    static let patrol = "/xunfang.patrol.v1.Patrol/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident", "AcceptMoveUp"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads", "Coverage"].map { gridModel + $0 }
-        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 }
+        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 } + [patrol + "Cameras"]
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -147,6 +149,13 @@ struct Desk: Sendable {
         }
         let answer = try await bus.call(Self.gridModel + "Coverage", request, as: Xunfang_GridModel_V1_CoverageResponse.self)
         return "{\"units\":\(request.units.count),\"coverage\":\(try answer.jsonString(options: Self.json))}"
+    }
+
+    /// Video patrol's cameras with their grades in force (key, attention, general) and why.
+    func cameras() async throws -> String {
+        var request = Xunfang_Patrol_V1_CamerasRequest()
+        request.limit = 20_000
+        return try await bus.call(Self.patrol + "Cameras", request, as: Xunfang_Patrol_V1_CamerasResponse.self).jsonString(options: Self.json)
     }
 
     /// The last eight weeks' hot spots on Situation's 250 m lattice (new, intensifying,
