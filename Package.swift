@@ -425,7 +425,7 @@ let package = Package(
         .target(
             name: "ConsolePlugin",
             dependencies: [.product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"), nioSSL, "XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "DispatchContract", "GridModelContract", "PatrolContract",
-                           "SituationAnalysisContract", "CheckpointControlContract", protobuf, logging,
+                           "SituationAnalysisContract", "CheckpointControlContract", "CommunityPolicingContract", protobuf, logging,
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "_CryptoExtras", package: "swift-crypto")],

@@ -149,6 +149,13 @@ struct ConsoleTests {
             #expect(noReason.status == .badRequest && String(buffer: noReason.body).contains("a reason"))
             let viewerStandDown = try await client.execute(uri: "/api/seals/TOWN-1/stand-down", method: .post, headers: viewer, body: ByteBuffer(string: #"{"reason":"x"}"#))
             #expect(viewerStandDown.status == .forbidden)
+            // Tips name what a member saw and where: not for a viewer; a tip moves only to a known state, with why.
+            let viewerTips = try await client.execute(uri: "/api/tips", method: .get, headers: viewer)
+            #expect(viewerTips.status == .forbidden)
+            let badTip = try await client.execute(uri: "/api/tips/TIP-000001", method: .post, headers: duty, body: ByteBuffer(string: #"{"status":"closed","why":"x"}"#))
+            #expect(badTip.status == .badRequest && String(buffer: badTip.body).contains("verifying, verified, forwarded or dismissed"))
+            let noWhy = try await client.execute(uri: "/api/tips/TIP-000001", method: .post, headers: duty, body: ByteBuffer(string: #"{"status":"verified"}"#))
+            #expect(noWhy.status == .badRequest)
         }
         let audit = try server.store.audit(limit: 40).reversed().map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
         #expect(audit.contains("guest create incident : refused: 查看 viewer may not act"), "\(audit)")
@@ -157,6 +164,7 @@ struct ConsoleTests {
         #expect(audit.contains { $0.hasPrefix("duty read personal data INC-") && $0.hasSuffix(": call the caller back: ok") }, "\(audit)")
         #expect(audit.contains("guest read personal data : refused: 查看 viewer may not act"), "\(audit)")
         #expect(audit.contains { $0.hasPrefix("duty major incident INC-") && $0.hasSuffix(": ok") } && audit.contains("guest stand down seal : refused: 查看 viewer may not act"), "\(audit)")
+        #expect(audit.contains("guest view tips : refused: 查看 viewer may not act"), "\(audit)")
         // Dispatch's own audit names the officer at the console.
         let dispatchAudit = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/Audit", Xunfang_Dispatch_V1_AuditRequest(), as: Xunfang_Dispatch_V1_AuditResponse.self)
         let dispatchLines = try dispatchAudit.jsonString()

@@ -33,12 +33,20 @@ struct ConsoleBrowserTests {
               call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
                      "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.situation.v1.Situation/Plan",
                      "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/ListAreas"]
+          - name: community
+            env: { COMMUNITY_DEMO_LEDGER: "on" }
+            acl:
+              publish: ["community.>"]
+              subscribe: ["situation.warning"]
+              serve: ["/xunfang.community.v1.Community/*"]
+              call: ["/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/Isochrone",
+                     "/xunfang.dispatch.v1.Dispatch/Intake"]
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
               subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip"]
 
         """, clients: """
           - name: ctl
@@ -200,6 +208,26 @@ struct ConsoleBrowserTests {
             #expect(try await page.wait(for: "document.getElementById('containment-CT-1') && Number(document.body.dataset.containmentPoints) > 0"),
                     "the containment on the board and its points on the map")
 
+            // A member's tip: on the duty officer's board, verified in two steps and forwarded, it
+            // becomes Dispatch's incident; the board shows no one's name.
+            var submitted = ""
+            for _ in 0..<60 where !submitted.contains("TIP-") {
+                submitted = try await run(["ctl", "call", "/xunfang.community.v1.Community/SubmitTip", "--data",
+                                           #"{"memberId":"M-000001","text":"两名男子在撬电动车锁","longitude":104.287,"latitude":30.991,"typeCode":"theft"}"#],
+                                          in: directory, withErrors: true).output
+                if !submitted.contains("TIP-") { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            let tip = try #require(submitted.firstRange(of: #/TIP-\d+/#).map { String(submitted[$0]) }, "\(submitted)")
+            _ = try await page.evaluate("refreshTips().then(() => 1)")
+            #expect(try await page.wait(for: "document.getElementById('tip-\(tip)')"), "the tip is on the board")
+            #expect(try await page.evaluate("document.getElementById('tips').textContent.includes('M-000001')") as? Bool == false)
+            for step in ["verifying", "verified", "forwarded"] {
+                _ = try await page.evaluate("window.prompt = () => '核实 \(step)'; document.querySelector('#tip-\(tip) button[data-to=\(step)]').click(); 1")
+                #expect(try await page.wait(for: "document.getElementById('hint').textContent.startsWith('\(tip) → \(step)')"), "\(tip) → \(step)")
+            }
+            #expect(try await page.evaluate("document.getElementById('hint').textContent.includes('INC-')") as? Bool == true, "forwarded: Dispatch's incident")
+            #expect(try await page.wait(for: "!document.getElementById('tip-\(tip)')"), "no longer open")
+
             // Video patrol's demo cameras, switched on in the corner (Patrol registers them as it starts).
             _ = try await page.evaluate("map.addLayer(cameraLayer); 1")
             var cameras = 0
@@ -230,11 +258,11 @@ struct ConsoleBrowserTests {
             #expect(try await page.evaluate("document.querySelectorAll('#seal-plans button').length") as? Int == 0, "nor is offered to")
         }
         let incidents = try await run(["ctl", "call", "/xunfang.dispatch.v1.Dispatch/ListIncidents", "--data", "{}"], in: directory).output
-        #expect(incidents.components(separatedBy: #""id":"INC-"#).count - 1 == 2, "two incidents, the duty officer's: \(incidents)")
+        #expect(incidents.components(separatedBy: #""id":"INC-"#).count - 1 == 3, "three incidents, the duty officer's two and the forwarded tip's: \(incidents)")
         let audit = try await run(["console", "audit", "--limit", "50"], in: directory).output
         for line in ["duty (-)  sign in    refused: wrong name or password", "duty (duty)  sign in    ok", "duty (duty)  create incident  INC-000001  ok", "duty (duty)  create incident  INC-000002  ok",
                      "duty (duty)  assign  INC-000001 → C004  ok", "viewer (viewer)  create incident    refused: 查看 viewer may not act", "duty (duty)  activate seal plan  TOWN (drill) → ",
-                     "duty (duty)  stand down seal  TOWN-1  ok", "duty (duty)  accept move-up  ", "duty (duty)  major incident  INC-000001: ",
+                     "duty (duty)  stand down seal  TOWN-1  ok", "duty (duty)  accept move-up  ", "duty (duty)  update tip  ", "duty (duty)  major incident  INC-000001: ",
                      "viewer (viewer)  activate seal plan    refused: 查看 viewer may not act"] {
             #expect(audit.contains(line), "\(line) in \(audit)")
         }

@@ -113,7 +113,7 @@ enum DemoCounty {
                  "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/ReadPersonal", "/xunfang.dispatch.v1.Dispatch/MajorIncident",
                  "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage",
                  "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/Board", "/xunfang.checkpoint.v1.Checkpoint/ListPlans",
-                 "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.checkpoint.v1.Checkpoint/StandDown", "/xunfang.patrol.v1.Patrol/Cameras"]
+                 "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.checkpoint.v1.Checkpoint/StandDown", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS

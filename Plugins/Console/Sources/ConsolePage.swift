@@ -54,6 +54,7 @@ enum ConsolePage {
         <div id="seal"></div>
         <div id="moveup"></div>
         <div id="containments"></div>
+        \(role.acts ? "<h2>群众线索 Tips</h2><table><tbody id=\"tips\"></tbody></table>" : "")
         <h2>警情 Incidents</h2><table><thead><tr><th>编号 id</th><th>类型 type</th><th>状态 status</th><th>派出所 station</th><th>接警 received</th><th>已用 elapsed</th></tr></thead><tbody id="incidents"></tbody></table>
         <h2>卡点 Checkpoints <span id="checkpoint-day"></span></h2><table><thead><tr><th>卡点 checkpoint</th><th>状态 status</th><th>今日车辆 vehicles today</th><th>最近报告 last report</th></tr></thead><tbody id="checkpoints"></tbody></table>
         <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
@@ -95,6 +96,7 @@ enum ConsolePage {
     const coverageLayer = L.layerGroup();
     const containmentLayer = L.layerGroup().addTo(map);
     const cameraLayer = L.layerGroup();
+    const tipLayer = L.layerGroup().addTo(map);
     // How long a position took from its terminal to its marker on screen (ms), the last
     // 20,000: the console's benchmark reads it; nothing is sent anywhere.
     const positionDelays = [];
@@ -167,6 +169,7 @@ enum ConsolePage {
       layers["3分钟覆盖 3-minute coverage"] = coverageLayer;
       layers["围堵 containment"] = containmentLayer;
       layers["摄像头 cameras"] = cameraLayer;
+      layers["线索 tips"] = tipLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
       const station = document.body.dataset.station;
@@ -449,6 +452,38 @@ enum ConsolePage {
       legend.textContent = `覆盖 coverage (${answer.units} 个空闲单位 available units, 道路 of roads): ${overall.join(" · ")}`;
       Object.assign(document.body.dataset, {coveredGrids: String(drawn), reachedGrids: String(reached), coverageUnits: String(answer.units)});
     }
+    // Members' open tips (duty officers and chiefs only): what was seen, where and when; moved
+    // on with a reason, and forwarded ones become Dispatch's incidents through Community.
+    const tipStatus = {TIP_STATUS_SUBMITTED: "新报 submitted", TIP_STATUS_VERIFYING: "核实中 verifying", TIP_STATUS_VERIFIED: "已核实 verified"};
+    const tipNext = {TIP_STATUS_SUBMITTED: [["verifying", "核实 verify"], ["dismissed", "不采纳 dismiss"]],
+      TIP_STATUS_VERIFYING: [["verified", "属实 confirmed"], ["dismissed", "不采纳 dismiss"]],
+      TIP_STATUS_VERIFIED: [["forwarded", "转警情 to an incident"], ["dismissed", "不采纳 dismiss"]]};
+    async function refreshTips() {
+      const body = document.getElementById("tips");
+      if (!body) return;
+      let answer;
+      try { answer = await get("/api/tips"); } catch (error) { body.innerHTML = `<tr><td>${text(error.message)}</td></tr>`; return; }
+      const tips = answer.tips || [];
+      tipLayer.clearLayers();
+      for (const tip of tips) {
+        L.circleMarker([tip.latitude, tip.longitude], {radius: 6, color: "#6a1b9a", fillOpacity: 0.5, renderer: liveRenderer}).bindTooltip(`${tip.id} ${tip.text}`).addTo(tipLayer);
+      }
+      body.innerHTML = tips.length ? tips.map(tip => `<tr id="tip-${text(tip.id)}"><td>${text(tip.id)}</td><td title="${text(tip.text)}">${text(tip.text)}</td>` +
+        `<td>${text(tipStatus[tip.status] || tip.status || "")}</td><td>${text(china(tip.observedAt))}</td><td>` +
+        (tipNext[tip.status] || []).map(([to, label]) => `<button class="tip" data-tip="${text(tip.id)}" data-to="${to}">${text(label)}</button>`).join(" ") + "</td></tr>").join("")
+        : "<tr><td>暂无 none open</td></tr>";
+      body.querySelectorAll("button.tip").forEach(button => button.addEventListener("click", async () => {
+        const why = window.prompt("原因 Why?", "");
+        if (!why) return;
+        try {
+          const answer = await post(`/api/tips/${encodeURIComponent(button.dataset.tip)}`, {status: button.dataset.to, why});
+          document.getElementById("hint").textContent = `${answer.tip.id} → ${button.dataset.to}${answer.tip.incidentId ? " · " + answer.tip.incidentId : ""}`;
+          if (answer.tip.incidentId) refreshIncidents();
+        } catch (error) { document.getElementById("hint").textContent = error.message; }
+        refreshTips();
+      }));
+      document.body.dataset.tips = String(tips.length);
+    }
     // Video patrol's cameras by their grade in force (Patrol re-grades them from the hot cells).
     const cameraGrades = {CAMERA_GRADE_KEY: ["#b71c1c", "重点 key"], CAMERA_GRADE_ATTENTION: ["#ef6c00", "关注 attention"], CAMERA_GRADE_GENERAL: ["#757575", "一般 general"]};
     async function drawCameras() {
@@ -557,12 +592,13 @@ enum ConsolePage {
       requestAnimationFrame(() => setTimeout(() => { document.body.dataset.painted = String(Math.round(performance.now())); }));
       await refreshUnits();
       await refreshIncidents();
-      await Promise.all([paintColours(), refreshCheckpoints(), drawHotCells()]);
+      await Promise.all([paintColours(), refreshCheckpoints(), drawHotCells(), refreshTips()]);
       document.body.dataset.readyAt = String(Math.round(performance.now()));
       document.body.dataset.ready = "true";
       live();
       // Situation colours each day after midnight and its hot spots move slowly: looked at again every ten minutes.
       setInterval(() => { paintColours(); drawHotCells(); }, 10 * 60 * 1000);
+      setInterval(refreshTips, 30 * 1000);
     })();
     """#
 }

@@ -46,6 +46,9 @@ struct ConsoleServer: Sendable {
             return try await read(request, "recommend \(id)") { _ in try await desk.recommend(id) }
         }
         router.get("/api/colours") { request, _ in try await read(request, "colours") { _ in try await desk.colours() } }
+        // Tips name what a member saw and where: for the officers who act on them, audited.
+        router.get("/api/tips") { request, _ in try await act(request, "view tips") { _ in ("", try await desk.tips()) } }
+        router.post("/api/tips/:id") { request, context in try await updateTip(request, context) }
         router.get("/api/cameras") { request, _ in try await read(request, "cameras") { _ in try await desk.cameras() } }
         router.get("/api/coverage") { request, _ in try await read(request, "coverage") { _ in try await desk.coverage() } }
         router.get("/api/hot-cells") { request, _ in try await read(request, "hot cells") { _ in try await desk.hotCells() } }
@@ -225,6 +228,19 @@ struct ConsoleServer: Sendable {
             }
             let answer = try await desk.acceptMoveUp(plan: plan, callSigns: callSigns)
             return ("\(plan): \(answer.orders.count) ordered" + (answer.refused.isEmpty ? "" : ", \(answer.refused.count) refused"), try answer.jsonString(options: Desk.json))
+        }
+    }
+
+    /// A member's tip moved on: verifying, verified, forwarded to Dispatch, or dismissed, with why.
+    func updateTip(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let tip = context.parameters.get("id") ?? ""
+        return try await act(request, "update tip") { fields, session in
+            let why = fields["why"] as? String ?? "", type = fields["type"] as? String ?? "", status = fields["status"] as? String ?? ""
+            guard (1...64).contains(tip.utf8.count), Desk.tipStates[status] != nil, (1...256).contains(why.utf8.count), type.utf8.count <= 32 else {
+                throw BusClientError(.invalidArgument, "a tip moves to verifying, verified, forwarded or dismissed, with why (1 to 256 bytes)")
+            }
+            let answer = try await desk.updateTip(tip, to: status, officer: session.officer, why: why, typeCode: type)
+            return ("\(tip) → \(status)" + (answer.tip.incidentID.isEmpty ? "" : " (\(answer.tip.incidentID))"), try answer.jsonString(options: Desk.json))
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import SwiftProtobuf
 import XunfangPluginKit
 import CheckpointControlContract
+import CommunityPolicingContract
 import DispatchContract
 import GridModelContract
 import PatrolContract
@@ -18,9 +19,10 @@ struct Desk: Sendable {
     static let situation = "/xunfang.situation.v1.Situation/"
     static let checkpoint = "/xunfang.checkpoint.v1.Checkpoint/"
     static let patrol = "/xunfang.patrol.v1.Patrol/"
+    static let community = "/xunfang.community.v1.Community/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident", "AcceptMoveUp"].map { dispatch + $0 }
         + ["ListAreas", "ListSites", "Roads", "Coverage"].map { gridModel + $0 }
-        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 } + [patrol + "Cameras"]
+        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 } + [patrol + "Cameras"] + ["ListTips", "UpdateTip"].map { community + $0 }
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -149,6 +151,33 @@ struct Desk: Sendable {
         }
         let answer = try await bus.call(Self.gridModel + "Coverage", request, as: Xunfang_GridModel_V1_CoverageResponse.self)
         return "{\"units\":\(request.units.count),\"coverage\":\(try answer.jsonString(options: Self.json))}"
+    }
+
+    /// The members' tips still open (submitted, being verified, verified), newest first, without
+    /// who sent them: the desk needs what was seen and where, not the reporter (Community audits the read).
+    func tips() async throws -> String {
+        var request = Xunfang_Community_V1_ListTipsRequest()
+        request.limit = 500
+        var answer = try await bus.call(Self.community + "ListTips", request, as: Xunfang_Community_V1_ListTipsResponse.self)
+        answer.tips.removeAll { ![.submitted, .verifying, .verified].contains($0.status) }
+        for index in answer.tips.indices { answer.tips[index].memberID = "" }
+        return try answer.jsonString(options: Self.json)
+    }
+
+    static let tipStates: [String: Xunfang_Community_V1_TipStatus] = ["verifying": .verifying, "verified": .verified, "forwarded": .forwarded, "dismissed": .dismissed]
+
+    /// A tip moved on in the officer's name: verifying, verified, forwarded (Community makes it Dispatch's incident) or dismissed.
+    func updateTip(_ id: String, to status: String, officer: String, why: String, typeCode: String) async throws -> Xunfang_Community_V1_TipResponse {
+        guard let state = Self.tipStates[status] else { throw BusClientError(.invalidArgument, "a tip moves to verifying, verified, forwarded or dismissed") }
+        var request = Xunfang_Community_V1_UpdateTipRequest()
+        request.tipID = id
+        request.status = state
+        request.by = officer
+        request.why = why
+        request.typeCode = typeCode
+        var answer = try await bus.call(Self.community + "UpdateTip", request, as: Xunfang_Community_V1_TipResponse.self)
+        answer.tip.memberID = ""
+        return answer
     }
 
     /// Video patrol's cameras with their grades in force (key, attention, general) and why.
