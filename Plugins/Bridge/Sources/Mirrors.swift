@@ -64,11 +64,17 @@ struct ExportMirror: Sendable {
         let subject = BridgeSettings.subject(county: settings.county, topic: delivery.topic)
         let messageID = "\(settings.county):\(delivery.messageID)"
         do {
-            let stored = try await untilDone(onRetry: { _ in state.update(export: pattern) { $0.retries += 1 } },
-                                             isPermanent: { ($0 as? NATSError)?.code == .invalidArgument }) {
+            var retried = false
+            let stored = try await untilDone(onRetry: { _ in
+                retried = true
+                state.update(export: pattern) { $0.retries += 1 }
+            }, isPermanent: { ($0 as? NATSError)?.code == .invalidArgument }) {
                 try await jetStream.publish(subject, payload: payload, messageID: messageID, headers: headers)
             }
-            state.update(export: pattern) { stored.duplicate ? ($0.duplicates += 1) : ($0.exported += 1) }
+            // A duplicate answered to a retry is this export's own first try, stored while its
+            // PubAck was lost; only a replay the bus delivered again counts as a duplicate.
+            let replay = stored.duplicate && !retried
+            state.update(export: pattern) { replay ? ($0.duplicates += 1) : ($0.exported += 1) }
         } catch let error as NATSError {
             state.update(export: pattern) { $0.refused += 1 }
             logger.error("not exported", metadata: ["bridge.topic": "\(delivery.topic)", "bridge.error": "\(error)"])
