@@ -518,7 +518,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["XunfangBrowser", "XunfangNATS", "BridgeContract", "CheckpointControlContract", "XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
+            dependencies: ["XunfangTestSupport", "XunfangBrowser", "XunfangNATS", "BridgeContract", "CheckpointControlContract", "XunfangPluginKit", "XunfangProto", "XunfangConfig", "GridModelContract", "DispatchContract", "TemplateContract",
                            "CommunityPolicingContract", "SituationAnalysisContract", protobuf, logging,
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             path: "Tests/IntegrationTests",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangTestSupport
 
 @Suite("Backup and restore of a running stack", .serialized)
 struct BackupTests {

@@ -4,6 +4,7 @@ import DispatchContract
 import Foundation
 import SituationAnalysisContract
 import Testing
+import XunfangTestSupport
 import XunfangNATS
 import XunfangPluginKit
 

@@ -2,6 +2,7 @@ import CommunityPolicingContract
 import Foundation
 import SituationAnalysisContract
 import Testing
+import XunfangTestSupport
 import XunfangPluginKit
 
 @Suite("Out of process: CommunityPolicing killed while alerts go out", .serialized)

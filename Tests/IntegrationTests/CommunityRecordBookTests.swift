@@ -2,6 +2,7 @@ import CommunityPolicingContract
 import Crypto
 import Foundation
 import Testing
+import XunfangTestSupport
 import XunfangPluginKit
 
 extension CommunityCrashTests {

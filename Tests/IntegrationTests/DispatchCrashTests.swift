@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangTestSupport
 import XunfangPluginKit
 import DispatchContract
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import XunfangTestSupport
 import XunfangPluginKit
 import TemplateContract
 

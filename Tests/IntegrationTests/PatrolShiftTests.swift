@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangTestSupport
 import XunfangPluginKit
 
 /// Out of process: the roster, the terminal simulator and Dispatch run a stretch of a shift

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XunfangPluginKit
 import Testing
+import XunfangTestSupport
 
 /// A county config for out-of-process tests: GridModel and Dispatch with the demo's grants,
 /// then `plugins` (more entries, YAML at the plugin list's indentation: "  - name: …") and
@@ -103,16 +104,6 @@ func harnessClient(in directory: String, secret: String) async -> BusClient? {
     let client = BusClient(transport: .socket(.unixSocket("\(directory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "1.0.0"),
                            credential: secret, logger: Logger(label: "harness", factory: { _ in SwiftLogNoOpLogHandler() }), callTimeout: .seconds(120))
     return await eventually { (try? await client.start()) != nil } ? client : nil
-}
-
-/// Polls `condition` (a real process coming up is an external event with no callback).
-func eventually(within seconds: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return false
 }
 
 @Suite("Out of process: xunfang up with real plugin processes", .serialized)

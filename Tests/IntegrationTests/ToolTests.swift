@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangTestSupport
 import XunfangConfig
 
 @Suite("The county-IT tools: ctl subscribe, plugin list, plugin new", .serialized)

@@ -915,8 +915,14 @@ public nonisolated struct Xunfang_Dispatch_V1_ListIncidentsRequest: Sendable {
 
   public var openOnly: Bool = false
 
-  /// 0 = 100
+  /// 0 = 100, at most 10,000
   public var limit: UInt32 = 0
+
+  /// only these incidents (unknown ids are left out); at most 1,000
+  public var ids: [String] = []
+
+  /// only this station's ("" = every station's)
+  public var stationID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2434,7 +2440,7 @@ nonisolated extension Xunfang_Dispatch_V1_ClearRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_Dispatch_V1_ListIncidentsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListIncidentsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}open_only\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}open_only\0\u{1}limit\0\u{1}ids\0\u{3}station_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2444,6 +2450,8 @@ nonisolated extension Xunfang_Dispatch_V1_ListIncidentsRequest: SwiftProtobuf.Me
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBoolField(value: &self.openOnly) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.ids) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
       default: break
       }
     }
@@ -2456,12 +2464,20 @@ nonisolated extension Xunfang_Dispatch_V1_ListIncidentsRequest: SwiftProtobuf.Me
     if self.limit != 0 {
       try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if !self.ids.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.ids, fieldNumber: 3)
+    }
+    if !self.stationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Dispatch_V1_ListIncidentsRequest, rhs: Xunfang_Dispatch_V1_ListIncidentsRequest) -> Bool {
     if lhs.openOnly != rhs.openOnly {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.ids != rhs.ids {return false}
+    if lhs.stationID != rhs.stationID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -204,11 +204,13 @@ final class Desk: @unchecked Sendable {
 
     func listIncidents(_ request: Xunfang_Dispatch_V1_ListIncidentsRequest) -> Xunfang_Dispatch_V1_ListIncidentsResponse {
         let limit = request.limit == 0 ? 100 : Int(min(request.limit, 10_000))
+        let wanted = request.ids.prefix(1_000)
         return lock.withLock {
             var response = Xunfang_Dispatch_V1_ListIncidentsResponse()
-            response.incidents = dispatcher.incidentOrder.reversed().lazy
+            let newestFirst = wanted.isEmpty ? dispatcher.incidentOrder.reversed() : Array(wanted)
+            response.incidents = newestFirst.lazy
                 .compactMap { self.dispatcher.incidents[$0] }
-                .filter { !request.openOnly || $0.status.isOpen }
+                .filter { (!request.openOnly || $0.status.isOpen) && (request.stationID.isEmpty || ($0.stationID ?? "") == request.stationID) }
                 .prefix(limit).map(Wire.incident)
             return response
         }

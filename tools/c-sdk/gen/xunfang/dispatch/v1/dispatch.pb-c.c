@@ -3511,7 +3511,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__clear_request__descripto
   (ProtobufCMessageInit) xunfang__dispatch__v1__clear_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__list_incidents_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__list_incidents_request__field_descriptors[4] =
 {
   {
     "open_only",
@@ -3537,15 +3537,41 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__list_incidents_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Dispatch__V1__ListIncidentsRequest, n_ids),
+    offsetof(Xunfang__Dispatch__V1__ListIncidentsRequest, ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "station_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__ListIncidentsRequest, station_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__list_incidents_request__field_indices_by_name[] = {
+  2,   /* field[2] = ids */
   1,   /* field[1] = limit */
   0,   /* field[0] = open_only */
+  3,   /* field[3] = station_id */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__list_incidents_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__list_incidents_request__descriptor =
 {
@@ -3555,7 +3581,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__list_incidents_request__
   "Xunfang__Dispatch__V1__ListIncidentsRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__ListIncidentsRequest),
-  2,
+  4,
   xunfang__dispatch__v1__list_incidents_request__field_descriptors,
   xunfang__dispatch__v1__list_incidents_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__list_incidents_request__number_ranges,

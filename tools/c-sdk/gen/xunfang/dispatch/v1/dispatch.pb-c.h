@@ -539,13 +539,22 @@ struct  Xunfang__Dispatch__V1__ListIncidentsRequest
   ProtobufCMessage base;
   protobuf_c_boolean open_only;
   /*
-   * 0 = 100
+   * 0 = 100, at most 10,000
    */
   uint32_t limit;
+  /*
+   * only these incidents (unknown ids are left out); at most 1,000
+   */
+  size_t n_ids;
+  char **ids;
+  /*
+   * only this station's ("" = every station's)
+   */
+  char *station_id;
 };
 #define XUNFANG__DISPATCH__V1__LIST_INCIDENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__list_incidents_request__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Xunfang__Dispatch__V1__ListIncidentsResponse
