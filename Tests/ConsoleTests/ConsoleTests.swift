@@ -7,6 +7,7 @@ import HummingbirdTesting
 import HummingbirdTLS
 import NIOSSL
 import Logging
+import Synchronization
 import Testing
 import XunfangBusServer
 import XunfangConfig
@@ -207,11 +208,58 @@ struct ConsoleTests {
             #expect(seal.status == .forbidden && String(buffer: seal.body).contains("the county duty officer's"))
             let moveUp = try await client.execute(uri: "/api/moveup/MU-1/accept", method: .post, headers: chief, body: ByteBuffer(string: "{}"))
             #expect(moveUp.status == .forbidden && String(buffer: moveUp.body).contains("a move-up is the county duty officer's"))
+            let recommend = try await client.execute(uri: "/api/incidents/\(incident)/recommend", method: .get, headers: chief)
+            #expect(recommend.status == .forbidden, "another station's recommendation: \(String(buffer: recommend.body))")
+            let unknown = try await client.execute(uri: "/api/incidents/INC-none/recommend", method: .get, headers: chief)
+            #expect(unknown.status == .badRequest && String(buffer: unknown.body).contains("no incident INC-none"))
         }
         let audit = try server.store.audit(limit: 10).map { "\($0.officer) \($0.action) \($0.target): \($0.outcome)" }
         #expect(audit.contains("chief sign in \(station): ok") && audit.contains { $0.hasPrefix("chief assign : failed: incident \(incident) is no station's") }, "\(audit)")
+        #expect(audit.contains { $0.hasPrefix("chief view recommend \(incident) : refused: incident \(incident) is no station's") }, "\(audit)")
         for client in clients { await client.close() }
         await bus.stop()
+    }
+
+    @Test("the live feed: a station chief hears their station's units and the county's seals, not another station's units; a county officer hears all")
+    func liveFeedScope() async throws {
+        let (_, dispatch, bus, clients, run) = try await Self.console()
+        defer { run.cancel() }
+        let units = try await dispatch.call("/xunfang.dispatch.v1.Dispatch/ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
+        let station = try #require(units.first?.homeStation)
+        let mine = try #require(units.first { $0.homeStation == station }?.callSign), other = try #require(units.first { $0.homeStation != station }?.callSign)
+        let feed = LiveFeed()
+        let following = Task { try await ConsolePlugin.follow(clients[1], into: feed) }
+        defer { following.cancel() }
+        let heard = Heard()
+        let listeners = [("chief", feed.listen(station: station).events), ("county", feed.listen().events)].map { name, events in
+            Task { for await event in events { heard.events.withLock { $0[name, default: []].append(event) } } }
+        }
+        defer { listeners.forEach { $0.cancel() } }
+        func position(_ callSign: String) -> Xunfang_Dispatch_V1_UnitPosition {
+            .with {
+                $0.callSign = callSign
+                $0.position.longitude = 104.28
+                $0.position.latitude = 30.97
+                $0.at = Int64(Date().timeIntervalSince1970 * 1_000)
+            }
+        }
+        let bothHeard = try await eventually(within: 60) {
+            try await dispatch.publishConfirmed("unit.position", position(other))
+            try await dispatch.publishConfirmed("unit.position", position(mine))
+            try await dispatch.publishConfirmed("checkpoint.status", Xunfang_Dispatch_V1_UnitPosition())
+            let (chief, county) = heard.events.withLock { ($0["chief"] ?? [], $0["county"] ?? []) }
+            return chief.contains { $0.contains("\"\(mine)\"") } && chief.contains { $0.contains("checkpoint") } && county.contains { $0.contains("\"\(other)\"") }
+        }
+        #expect(bothHeard, "the chief heard their unit and the checkpoints, the county every unit")
+        let chief = heard.events.withLock { $0["chief"] ?? [] }
+        #expect(!chief.contains { $0.contains("\"\(other)\"") }, "another station's unit \(other) reached the chief's page")
+        for client in clients { await client.close() }
+        await bus.stop()
+    }
+
+    /// What each listener of a feed heard, by listener.
+    final class Heard: Sendable {
+        let events = Mutex<[String: [String]]>([:])
     }
 
     @Test("a session ends after its idle time; Leaflet's files are served, nothing else under its path; the address must be on loopback")

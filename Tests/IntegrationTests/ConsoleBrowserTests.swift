@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import XunfangTestSupport
 import XunfangBrowser
 
 /// Out of process, in a real browser: the stack with the console as separate processes,
@@ -44,9 +45,10 @@ struct ConsoleBrowserTests {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip"]
+                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.patrol.v1.Patrol/Compliance",
+                 "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip", "/xunfang.community.v1.Community/ListAlerts", "/xunfang.community.v1.Community/ListWatches"]
 
         """, clients: """
           - name: ctl
@@ -227,6 +229,22 @@ struct ConsoleBrowserTests {
             }
             #expect(try await page.evaluate("document.getElementById('hint').textContent.includes('INC-')") as? Bool == true, "forwarded: Dispatch's incident")
             #expect(try await page.wait(for: "!document.getElementById('tip-\(tip)')"), "no longer open")
+
+            // A community watch asked for at Community: on the community board and the map
+            // where it was called; the patrol board agrees with Patrol on the units on patrol.
+            let watchStation = try await page.evaluate("get('/api/incidents').then(a => a.incidents.find(i => i.id === 'INC-000001').stationId)") as? String ?? ""
+            let watch = #"{"incidentId":"INC-000001","typeCode":"robbery","typeName":"抢劫","longitude":104.284,"latitude":30.978,"description":"两名男子 红色摩托车","hours":2,"stationId":"\#(watchStation)"}"#
+            let watched = try await run(["ctl", "call", "/xunfang.community.v1.Community/RequestWatch", "--data", watch], in: directory).output
+            let watchID = try #require(watched.firstRange(of: #/W-\d+/#).map { String(watched[$0]) }, "\(watched)")
+            _ = try await page.evaluate("refreshCommunity().then(() => 1)")
+            #expect(try await page.evaluate("document.getElementById('watches').textContent.includes('\(watchID) · 抢劫')") as? Bool == true)
+            #expect(try await page.evaluate("watchLayer.getLayers().length") as? Int == 1, "the watch on the map")
+            let compliance = try await run(["ctl", "call", "/xunfang.patrol.v1.Patrol/Compliance", "--data", "{}"], in: directory).output
+            let onPatrol = compliance.components(separatedBy: "\"onPatrol\": true").count - 1
+            _ = try await page.evaluate("refreshPatrol().then(() => 1)")
+            let patrolBoard = try await page.evaluate("document.getElementById('patrol').textContent") as? String ?? ""
+            if onPatrol == 0 { #expect(patrolBoard.hasPrefix("本班暂无巡逻 no unit on patrol this shift"), "\(patrolBoard)") }
+            #expect(try await page.evaluate("document.body.dataset.patrolUnits") as? String == String(onPatrol), "units on patrol: Patrol says \(onPatrol); the board: \(patrolBoard)")
 
             // Video patrol's demo cameras, switched on in the corner (Patrol registers them as it starts).
             _ = try await page.evaluate("map.addLayer(cameraLayer); 1")

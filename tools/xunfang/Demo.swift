@@ -108,12 +108,13 @@ enum DemoCounty {
         # duty|chief|analyst|viewer < password-file. Who did what: xunfang console audit.
         env: { CONSOLE_DEMO_OFFICERS: "on" }
         acl:
-          subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
+          subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception"]
           call: ["/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.dispatch.v1.Dispatch/Recommend", "/xunfang.dispatch.v1.Dispatch/Assign",
                  "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/ReadPersonal", "/xunfang.dispatch.v1.Dispatch/MajorIncident",
-                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage",
+                 "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.grid_model.v1.GridModel/Locate",
                  "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/Board", "/xunfang.checkpoint.v1.Checkpoint/ListPlans",
-                 "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.checkpoint.v1.Checkpoint/StandDown", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip"]
+                 "/xunfang.checkpoint.v1.Checkpoint/Activate", "/xunfang.checkpoint.v1.Checkpoint/StandDown", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.patrol.v1.Patrol/Compliance",
+                 "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip", "/xunfang.community.v1.Community/ListAlerts", "/xunfang.community.v1.Community/ListWatches"]
       - name: terminal
         # The demo county has no real terminals: this simulates them. Every on-duty unit
         # patrols its beat on the roads and reports every 5 s through Patrol's gateway (GPS

@@ -60,6 +60,9 @@ enum ConsolePage {
         <h2>封控预案 Seal plans</h2><ul id="seal-plans"></ul>
         <p id="colour-legend"></p><p id="coverage-legend"></p>
         <h2>预警 Warnings <span id="warning-day"></span></h2><ul id="warnings"></ul>
+        <h2>巡逻 Patrol <span id="patrol-shift"></span></h2><table><thead><tr><th>派出所 station</th><th>巡逻单位 units</th><th>必巡点 points</th><th>必巡线 lines</th></tr></thead><tbody id="patrol"></tbody></table>
+        <ul id="patrol-exceptions"></ul>
+        <h2>社区预警 Community alerts (24 h)</h2><ul id="community"></ul><ul id="watches"></ul>
         <h2>警力 Units <span id="unit-count"></span></h2><table><thead><tr><th>呼号 unit</th><th>派出所 station</th><th>状态 status</th><th>位置时间 heard at</th></tr></thead><tbody id="units"></tbody></table>
         </aside></main>
         <script src="/leaflet/leaflet.js"></script><script src="/console.js"></script>
@@ -97,6 +100,9 @@ enum ConsolePage {
     const containmentLayer = L.layerGroup().addTo(map);
     const cameraLayer = L.layerGroup();
     const tipLayer = L.layerGroup().addTo(map);
+    const patrolLayer = L.layerGroup().addTo(map);
+    const watchLayer = L.layerGroup().addTo(map);
+    const sites = {};
     // How long a position took from its terminal to its marker on screen (ms), the last
     // 20,000: the console's benchmark reads it; nothing is sent anywhere.
     const positionDelays = [];
@@ -162,6 +168,7 @@ enum ConsolePage {
           : L.circleMarker([site.position.latitude, site.position.longitude], style);
         shape.bindTooltip(name).addTo(layer);
         places.push({name, kind: label, shape});
+        sites[site.id] = {name, position: site.position};
       }
       layers["警力 units"] = unitLayer;
       layers["警情 incidents"] = incidentLayer;
@@ -170,6 +177,8 @@ enum ConsolePage {
       layers["围堵 containment"] = containmentLayer;
       layers["摄像头 cameras"] = cameraLayer;
       layers["线索 tips"] = tipLayer;
+      layers["本班必巡点 patrol points this shift"] = patrolLayer;
+      layers["社区守望 community watches"] = watchLayer;
       L.control.layers(null, layers, {collapsed: true}).addTo(map);
       document.body.dataset.sites = String((county.sites.sites || []).length);
       const station = document.body.dataset.station;
@@ -363,6 +372,7 @@ enum ConsolePage {
         if (event.kind === "seal") { drawSeal(event.seal); refreshCheckpoints(); }
         if (event.kind === "moveup") drawMoveUp(event.plan);
         if (event.kind === "containment") drawContainment(event.containment);
+        if (event.kind === "patrol") notePatrolException(event.exception);
       };
     }
     // Open incidents count up from their call; a seal counts up against its target.
@@ -497,6 +507,66 @@ enum ConsolePage {
       }
       document.body.dataset.cameras = String((answer.cameras || []).length);
     }
+    // The shift under way (Patrol's compliance so far): by station, the must-patrol points
+    // visited of those assigned and the share of the lines driven; on the map each assigned
+    // point green once visited, orange until then.
+    async function refreshPatrol() {
+      const body = document.getElementById("patrol");
+      let answer;
+      try { answer = await get("/api/patrol"); } catch (error) { body.innerHTML = `<tr><td>暂无 not available: ${text(error.message)}</td></tr>`; return; }
+      const byStation = {}, visited = {};
+      for (const unit of answer.units || []) {
+        const row = byStation[unit.stationId || ""] = byStation[unit.stationId || ""] || {units: 0, visited: 0, required: 0, metres: 0, driven: 0};
+        row.units++;
+        for (const point of unit.points || []) {
+          row.required++;
+          if (point.visitedAt) row.visited++;
+          visited[point.siteId] = visited[point.siteId] || Boolean(point.visitedAt);
+        }
+        for (const line of unit.lines || []) { row.metres += line.metres || 0; row.driven += (line.share || 0) * (line.metres || 0); }
+      }
+      const stationName = id => names[id] || id || "-";
+      const rows = Object.entries(byStation).sort(([a], [b]) => stationName(a).localeCompare(stationName(b), "zh"));
+      body.innerHTML = rows.length ? rows.map(([station, row]) => `<tr class="patrol-station"><td>${text(stationName(station))}</td><td>${row.units}</td>` +
+        `<td>${row.visited} / ${row.required}</td><td>${row.metres ? percent(row.driven / row.metres) : "-"}</td></tr>`).join("") : `<tr><td colspan="4">本班暂无巡逻 no unit on patrol this shift${answer.note ? " · " + text(answer.note) : ""}</td></tr>`;
+      document.getElementById("patrol-shift").textContent = answer.shiftStart
+        ? `${chinaMinute.format(new Date(Number(answer.shiftStart)))}–${chinaMinute.format(new Date(Number(answer.shiftEnd)))}` : "";
+      patrolLayer.clearLayers();
+      for (const [id, done] of Object.entries(visited)) {
+        const site = sites[id];
+        if (!site || !site.position) continue;
+        L.circleMarker([site.position.latitude, site.position.longitude], {radius: 7, weight: 2, color: done ? "#2e7d32" : "#ef6c00", fillOpacity: 0, renderer: liveRenderer})
+          .bindTooltip(`${site.name} · ${done ? "本班已巡 visited this shift" : "本班未巡 not yet this shift"}`).addTo(patrolLayer);
+      }
+      Object.assign(document.body.dataset, {patrolUnits: String((answer.units || []).length), patrolPoints: String(Object.keys(visited).length)});
+    }
+    // What Patrol flags as it happens: a terminal gone silent, a shift ended with points or lines undone.
+    const patrolExceptions = [];
+    function notePatrolException(exception) {
+      patrolExceptions.unshift(exception);
+      patrolExceptions.splice(50);
+      const kinds = {silent: "失联 silent", shortfall: "未完成 shortfall"};
+      document.getElementById("patrol-exceptions").innerHTML = patrolExceptions.map(e =>
+        `<li class="patrol-exception">${text(kinds[e.kind] || e.kind || "")} · ${text(e.callSign || "")} · ${text(china(e.at))} · ${text(e.note || "")}</li>`).join("");
+    }
+    // The community's last day: alerts to members counted by station (nobody named), and
+    // the watches still open, each on the map where it was called.
+    async function refreshCommunity() {
+      const list = document.getElementById("community");
+      let answer;
+      try { answer = await get("/api/community"); } catch (error) { list.innerHTML = `<li>暂无 not available: ${text(error.message)}</li>`; return; }
+      const stations = answer.stations || [], watches = answer.watches.watches || [];
+      list.innerHTML = stations.length ? stations.map(s => `<li class="community-station">${text(names[s.station] || s.station || "-")} · ${s.alerts} 条预警 alerts` +
+        ` (${s.delivered} 已送达 delivered) · ${text(s.headline || "")}</li>`).join("") : "<li>24小时无预警 no alerts in 24 h</li>";
+      document.getElementById("watches").innerHTML = watches.map(w => `<li class="watch">守望 watch ${text(w.id)} · ${text(w.typeName || w.typeCode || "")} · ` +
+        `${text(names[w.stationId] || w.stationId || "")} · ${w.alerts || 0} 人 members alerted · 至 until ${text(chinaMinute.format(new Date(Number(w.expires || 0))))}</li>`).join("");
+      watchLayer.clearLayers();
+      for (const w of watches) {
+        L.circleMarker([w.latitude, w.longitude], {radius: 12, weight: 2, dashArray: "4", color: "#00838f", fillOpacity: 0.1, renderer: liveRenderer})
+          .bindTooltip(`守望 watch ${w.id} · ${w.description || w.typeName || ""}`).addTo(watchLayer);
+      }
+      Object.assign(document.body.dataset, {communityStations: String(stations.length), watches: String(watches.length)});
+    }
     map.on("overlayadd", event => {
       if (event.layer === coverageLayer) drawCoverage();
       if (event.layer === cameraLayer) drawCameras();
@@ -592,13 +662,14 @@ enum ConsolePage {
       requestAnimationFrame(() => setTimeout(() => { document.body.dataset.painted = String(Math.round(performance.now())); }));
       await refreshUnits();
       await refreshIncidents();
-      await Promise.all([paintColours(), refreshCheckpoints(), drawHotCells(), refreshTips()]);
+      await Promise.all([paintColours(), refreshCheckpoints(), drawHotCells(), refreshTips(), refreshPatrol(), refreshCommunity()]);
       document.body.dataset.readyAt = String(Math.round(performance.now()));
       document.body.dataset.ready = "true";
       live();
       // Situation colours each day after midnight and its hot spots move slowly: looked at again every ten minutes.
       setInterval(() => { paintColours(); drawHotCells(); }, 10 * 60 * 1000);
       setInterval(refreshTips, 30 * 1000);
+      setInterval(() => { refreshPatrol(); refreshCommunity(); }, 60 * 1000);
     })();
     """#
 }

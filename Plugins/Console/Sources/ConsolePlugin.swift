@@ -7,6 +7,7 @@ import NIOSSL
 import SwiftProtobuf
 import CheckpointControlContract
 import DispatchContract
+import PatrolContract
 
 /// Console (指挥台): the duty officer's live county map in the browser, served by this plugin
 /// over HTTP on loopback: grids and stations from GridModel, units and incidents from
@@ -14,7 +15,7 @@ import DispatchContract
 /// incident from the map, its recommendation, an assignment) passed to Dispatch. Officers
 /// sign in with roles; every action and refusal is audited. See Plugins/Console/README.md.
 public struct ConsolePlugin: Plugin {
-    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup"]
+    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception"]
 
     public static let manifest = PluginManifest(name: "console", version: "0.1.0", subscribes: feeds, calls: Desk.calls)
 
@@ -106,13 +107,16 @@ public struct ConsolePlugin: Plugin {
         }
     }
 
-    /// Positions, unit changes and incident changes from the bus, as the page's events.
+    /// Positions, unit changes and incident changes from the bus, as the page's events, each
+    /// for its audience (a unit's or an incident's station; seals and plans for everyone).
     static func follow(_ bus: BusClient, into feed: LiveFeed) async throws {
+        let stations = UnitStations()
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await refresh(stations, from: bus) }
             for pattern in feeds {
                 group.addTask {
                     for await delivery in try await bus.subscribe(pattern, bufferLimit: 16_384) {
-                        if let event = event(delivery) { feed.send(event) }
+                        if let (event, audience) = event(delivery, stations: stations) { feed.send(event, to: audience) }
                     }
                 }
             }
@@ -120,28 +124,43 @@ public struct ConsolePlugin: Plugin {
         }
     }
 
-    static func event(_ delivery: Delivery) -> String? {
+    /// Every unit's station from Dispatch, now and each minute (units join with a roster).
+    static func refresh(_ stations: UnitStations, from bus: BusClient) async throws {
+        while true {
+            if let answer = try? await bus.call(Desk.dispatch + "ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self) {
+                stations.replace(with: answer.units.map { ($0.callSign, $0.homeStation) })
+            }
+            try await Task.sleep(for: .seconds(60))
+        }
+    }
+
+    static func event(_ delivery: Delivery, stations: UnitStations) -> (String, LiveFeed.Audience)? {
         switch delivery.topic {
         case "unit.position":
             guard let position = try? delivery.decode(Xunfang_Dispatch_V1_UnitPosition.self) else { return nil }
-            return "{\"kind\":\"position\",\"callSign\":\(quoted(position.callSign)),\"longitude\":\(position.position.longitude),\"latitude\":\(position.position.latitude),\"at\":\(position.at)}"
+            let json = "{\"kind\":\"position\",\"callSign\":\(quoted(position.callSign)),\"longitude\":\(position.position.longitude),\"latitude\":\(position.position.latitude),\"at\":\(position.at)}"
+            return (json, .station(stations.station(of: position.callSign) ?? ""))
         case "unit.status":
             guard let unit = try? delivery.decode(Xunfang_Dispatch_V1_Unit.self), let json = try? unit.jsonString(options: Desk.json) else { return nil }
-            return "{\"kind\":\"unit\",\"unit\":\(json)}"
+            stations.note(callSign: unit.callSign, station: unit.homeStation)
+            return ("{\"kind\":\"unit\",\"unit\":\(json)}", .station(unit.homeStation))
         case "checkpoint.status":
-            return "{\"kind\":\"checkpoint\"}"
+            return ("{\"kind\":\"checkpoint\"}", .everyone)
         case "checkpoint.containment":
             guard let ring = try? delivery.decode(Xunfang_Checkpoint_V1_LiveContainment.self), let json = try? ring.jsonString(options: Desk.json) else { return nil }
-            return "{\"kind\":\"containment\",\"containment\":\(json)}"
+            return ("{\"kind\":\"containment\",\"containment\":\(json)}", .everyone)
         case "dispatch.moveup":
             guard let plan = try? delivery.decode(Xunfang_Dispatch_V1_MoveUpResponse.self), let json = try? plan.jsonString(options: Desk.json) else { return nil }
-            return "{\"kind\":\"moveup\",\"plan\":\(json)}"
+            return ("{\"kind\":\"moveup\",\"plan\":\(json)}", .everyone)
+        case "patrol.exception":
+            guard let exception = try? delivery.decode(Xunfang_Patrol_V1_PatrolException.self), let json = try? exception.jsonString(options: Desk.json) else { return nil }
+            return ("{\"kind\":\"patrol\",\"exception\":\(json)}", .station(stations.station(of: exception.callSign) ?? ""))
         case "checkpoint.seal":
             guard let seal = try? delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self), let json = try? seal.jsonString(options: Desk.json) else { return nil }
-            return "{\"kind\":\"seal\",\"seal\":\(json)}"
+            return ("{\"kind\":\"seal\",\"seal\":\(json)}", .everyone)
         default:
             guard let incident = try? delivery.decode(Xunfang_Dispatch_V1_Incident.self), let json = try? incident.jsonString(options: Desk.json) else { return nil }
-            return "{\"kind\":\"incident\",\"incident\":\(json)}"
+            return ("{\"kind\":\"incident\",\"incident\":\(json)}", .station(incident.stationID))
         }
     }
 

@@ -43,12 +43,17 @@ struct ConsoleServer: Sendable {
         router.get("/api/incidents") { request, _ in try await read(request, "incidents") { try await desk.incidents(station: $0.station) } }
         router.get("/api/incidents/:id/recommend") { request, context in
             let id = context.parameters.get("id") ?? ""
-            return try await read(request, "recommend \(id)") { _ in try await desk.recommend(id) }
+            return try await read(request, "recommend \(id)") { session in
+                try await requireScope(session, incident: id)
+                return try await desk.recommend(id)
+            }
         }
         router.get("/api/colours") { request, _ in try await read(request, "colours") { _ in try await desk.colours() } }
         // Tips name what a member saw and where: for the officers who act on them, audited.
-        router.get("/api/tips") { request, _ in try await act(request, "view tips") { _ in ("", try await desk.tips()) } }
+        router.get("/api/tips") { request, _ in try await act(request, "view tips") { ($0.station, try await desk.tips(station: $0.station)) } }
         router.post("/api/tips/:id") { request, context in try await updateTip(request, context) }
+        router.get("/api/community") { request, _ in try await read(request, "community alerts") { _ in try await desk.community(now: now()) } }
+        router.get("/api/patrol") { request, _ in try await read(request, "patrol compliance") { try await desk.patrol(station: $0.station) } }
         router.get("/api/cameras") { request, _ in try await read(request, "cameras") { _ in try await desk.cameras() } }
         router.get("/api/coverage") { request, _ in try await read(request, "coverage") { _ in try await desk.coverage() } }
         router.get("/api/hot-cells") { request, _ in try await read(request, "hot cells") { _ in try await desk.hotCells() } }
@@ -104,7 +109,11 @@ struct ConsoleServer: Sendable {
     /// A board for any signed-in officer; refused (and audited) without a live session.
     func read(_ request: Request, _ what: String, _ answer: (Sessions.Session) async throws -> String) async throws -> Response {
         guard let session = session(request) else { return try refuse(nil, "view \(what)", status: .unauthorized, "not signed in or the session has ended") }
-        return try await json { try await answer(session) }
+        do {
+            return try await json { try await answer(session) }
+        } catch let error as BusClientError where error.code == .permissionDenied {
+            return try refuse(session, "view \(what)", status: .forbidden, error.message)
+        }
     }
 
     /// A station chief acts on their station's incidents only.
@@ -113,6 +122,15 @@ struct ConsoleServer: Sendable {
         let station = try await desk.station(ofIncident: incident)
         guard station == session.station else {
             throw BusClientError(.permissionDenied, "incident \(incident.prefix(64)) is \(station.isEmpty ? "no station" : "station \(station)")'s; a station chief acts for \(session.station)")
+        }
+    }
+
+    /// A station chief moves on the tips seen in their station only.
+    func requireScope(_ session: Sessions.Session, tip: String) async throws {
+        guard !session.station.isEmpty else { return }
+        let station = try await desk.station(ofTip: tip)
+        guard station == session.station else {
+            throw BusClientError(.permissionDenied, "tip \(tip.prefix(64)) was seen in \(station.isEmpty ? "no station" : "station \(station)"); a station chief acts for \(session.station)")
         }
     }
 
@@ -131,12 +149,7 @@ struct ConsoleServer: Sendable {
             return Self.json(json)
         } catch let error as BusClientError {
             try audit(officer: session.officer, role: session.role.rawValue, action, target: "", outcome: "failed: \(error.message)")
-            let status: HTTPResponse.Status = switch error.code {
-            case .invalidArgument, .failedPrecondition, .notFound: .badRequest
-            case .permissionDenied: .forbidden
-            default: .serviceUnavailable
-            }
-            return Self.json(Self.problem(error.message), status: status)
+            return Self.json(Self.problem(error.message), status: Self.status(of: error))
         }
     }
 
@@ -239,6 +252,7 @@ struct ConsoleServer: Sendable {
             guard (1...64).contains(tip.utf8.count), Desk.tipStates[status] != nil, (1...256).contains(why.utf8.count), type.utf8.count <= 32 else {
                 throw BusClientError(.invalidArgument, "a tip moves to verifying, verified, forwarded or dismissed, with why (1 to 256 bytes)")
             }
+            try await requireScope(session, tip: tip)
             let answer = try await desk.updateTip(tip, to: status, officer: session.officer, why: why, typeCode: type)
             return ("\(tip) → \(status)" + (answer.tip.incidentID.isEmpty ? "" : " (\(answer.tip.incidentID))"), try answer.jsonString(options: Desk.json))
         }
@@ -268,11 +282,21 @@ struct ConsoleServer: Sendable {
         try store.audit(ConsoleStore.Entry(at: now(), officer: officer, role: role, action: action, target: target, outcome: outcome))
     }
 
+    /// A board's answer; a plugin's refusal passed on with its status, a refusal of the
+    /// officer's scope thrown on to be audited.
     func json(_ answer: () async throws -> String) async throws -> Response {
         do {
             return Self.json(try await answer())
-        } catch let error as BusClientError {
-            return Self.json(Self.problem(error.message), status: .serviceUnavailable)
+        } catch let error as BusClientError where error.code != .permissionDenied {
+            return Self.json(Self.problem(error.message), status: Self.status(of: error))
+        }
+    }
+
+    static func status(of error: BusClientError) -> HTTPResponse.Status {
+        switch error.code {
+        case .invalidArgument, .failedPrecondition, .notFound: .badRequest
+        case .permissionDenied: .forbidden
+        default: .serviceUnavailable
         }
     }
 
@@ -312,11 +336,12 @@ struct ConsoleServer: Sendable {
 
     // MARK: - Live
 
-    /// Upgrades `/live` for a signed-in officer: every event of the feed, as text frames.
+    /// Upgrades `/live` for a signed-in officer: the feed's events for them (a station chief's
+    /// station's and the county's), as text frames.
     func upgrade(_ head: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
-        guard head.path == "/live", sessions.session(Sessions.token(fromCookie: head.headerFields[.cookie]), now: now()) != nil else { return .dontUpgrade }
+        guard head.path == "/live", let session = sessions.session(Sessions.token(fromCookie: head.headerFields[.cookie]), now: now()) else { return .dontUpgrade }
         return .upgrade([:]) { inbound, outbound, _ in
-            let (id, events) = feed.listen()
+            let (id, events) = feed.listen(station: session.station)
             defer { feed.stop(id) }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { for try await _ in inbound {} }

@@ -21,8 +21,9 @@ struct Desk: Sendable {
     static let patrol = "/xunfang.patrol.v1.Patrol/"
     static let community = "/xunfang.community.v1.Community/"
     static let calls = ["Intake", "Recommend", "Assign", "ListIncidents", "ListUnits", "ReadPersonal", "MajorIncident", "AcceptMoveUp"].map { dispatch + $0 }
-        + ["ListAreas", "ListSites", "Roads", "Coverage"].map { gridModel + $0 }
-        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 } + [patrol + "Cameras"] + ["ListTips", "UpdateTip"].map { community + $0 }
+        + ["ListAreas", "ListSites", "Roads", "Coverage", "Locate"].map { gridModel + $0 }
+        + [situation + "Colours", situation + "Emerging"] + ["Board", "ListPlans", "Activate", "StandDown"].map { checkpoint + $0 } + [patrol + "Cameras", patrol + "Compliance"]
+        + ["ListTips", "UpdateTip", "ListAlerts", "ListWatches"].map { community + $0 }
 
     static let json: JSONEncodingOptions = {
         var options = JSONEncodingOptions()
@@ -55,23 +56,20 @@ struct Desk: Sendable {
 
     /// The latest 200 incidents; a station chief's only their station's.
     func incidents(station: String = "") async throws -> String {
-        var answer = try await listIncidents(limit: 200)
-        if !station.isEmpty { answer.incidents.removeAll { $0.stationID != station } }
-        return try answer.jsonString(options: Self.json)
+        var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        request.limit = 200
+        request.stationID = station
+        return try await bus.call(Self.dispatch + "ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).jsonString(options: Self.json)
     }
 
     /// The station an incident belongs to, for a station chief's action on it.
     func station(ofIncident id: String) async throws -> String {
-        guard let incident = try await listIncidents(limit: 10_000).incidents.first(where: { $0.id == id }) else {
+        var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        request.ids = [id]
+        guard let incident = try await bus.call(Self.dispatch + "ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).incidents.first else {
             throw BusClientError(.notFound, "no incident \(id.prefix(64))")
         }
         return incident.stationID
-    }
-
-    private func listIncidents(limit: UInt32) async throws -> Xunfang_Dispatch_V1_ListIncidentsResponse {
-        var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
-        request.limit = limit
-        return try await bus.call(Self.dispatch + "ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
     }
 
     /// A call the duty officer takes: an incident at a place on the map.
@@ -155,13 +153,38 @@ struct Desk: Sendable {
 
     /// The members' tips still open (submitted, being verified, verified), newest first, without
     /// who sent them: the desk needs what was seen and where, not the reporter (Community audits the read).
-    func tips() async throws -> String {
+    /// A station chief's (`station` not empty) only those seen in their station (GridModel `Locate`).
+    func tips(station: String = "") async throws -> String {
         var request = Xunfang_Community_V1_ListTipsRequest()
         request.limit = 500
         var answer = try await bus.call(Self.community + "ListTips", request, as: Xunfang_Community_V1_ListTipsResponse.self)
         answer.tips.removeAll { ![.submitted, .verifying, .verified].contains($0.status) }
         for index in answer.tips.indices { answer.tips[index].memberID = "" }
+        if !station.isEmpty {
+            var stations: [String] = []
+            for tip in answer.tips { stations.append(try await self.station(longitude: tip.longitude, latitude: tip.latitude)) }
+            answer.tips = zip(answer.tips, stations).filter { $0.1 == station }.map(\.0)
+        }
         return try answer.jsonString(options: Self.json)
+    }
+
+    /// The station whose grids hold a point, or the nearest grid's when outside them all.
+    func station(longitude: Double, latitude: Double) async throws -> String {
+        var request = Xunfang_GridModel_V1_LocateRequest()
+        request.position.longitude = longitude
+        request.position.latitude = latitude
+        let answer = try await bus.call(Self.gridModel + "Locate", request, as: Xunfang_GridModel_V1_LocateResponse.self)
+        return answer.found ? answer.station.id : answer.nearestStation.id
+    }
+
+    /// The station an open tip was seen in, for a station chief's action on it.
+    func station(ofTip id: String) async throws -> String {
+        var request = Xunfang_Community_V1_ListTipsRequest()
+        request.limit = 500
+        guard let tip = try await bus.call(Self.community + "ListTips", request, as: Xunfang_Community_V1_ListTipsResponse.self).tips.first(where: { $0.id == id }) else {
+            throw BusClientError(.notFound, "no open tip \(id.prefix(64))")
+        }
+        return try await station(longitude: tip.longitude, latitude: tip.latitude)
     }
 
     static let tipStates: [String: Xunfang_Community_V1_TipStatus] = ["verifying": .verifying, "verified": .verified, "forwarded": .forwarded, "dismissed": .dismissed]
@@ -185,6 +208,46 @@ struct Desk: Sendable {
         var request = Xunfang_Patrol_V1_CamerasRequest()
         request.limit = 20_000
         return try await bus.call(Self.patrol + "Cameras", request, as: Xunfang_Patrol_V1_CamerasResponse.self).jsonString(options: Self.json)
+    }
+
+    /// The community's last 24 hours: alerts sent to members, counted by station (no member
+    /// named), and the community watches still open, each where it was called.
+    func community(now: Int64) async throws -> String {
+        var request = Xunfang_Community_V1_ListAlertsRequest()
+        request.since = now - 86_400_000
+        request.limit = 10_000
+        let alerts = try await bus.call(Self.community + "ListAlerts", request, as: Xunfang_Community_V1_ListAlertsResponse.self).alerts
+        var watches = Xunfang_Community_V1_ListWatchesRequest()
+        watches.openOnly = true
+        let open = try await bus.call(Self.community + "ListWatches", watches, as: Xunfang_Community_V1_ListWatchesResponse.self)
+        let stations = Dictionary(grouping: alerts, by: \.stationID).map { station, alerts in
+            let newest = alerts.max { $0.createdAt < $1.createdAt }!
+            return ["station": station, "alerts": alerts.count, "delivered": alerts.count { $0.deliveredAt > 0 },
+                    "headline": newest.headline, "newest": newest.createdAt] as [String: Any]
+        }.sorted { ($0["alerts"] as! Int) > ($1["alerts"] as! Int) }
+        let digest = String(decoding: try JSONSerialization.data(withJSONObject: stations), as: UTF8.self)
+        return "{\"stations\":\(digest),\"watches\":\(try open.jsonString(options: Self.json))}"
+    }
+
+    /// The shift under way so far (Patrol `Compliance`): each unit on patrol with its
+    /// must-patrol points visited of those assigned and its lines' share driven; a station
+    /// chief's only their station's.
+    func patrol(station: String = "") async throws -> String {
+        var request = Xunfang_Patrol_V1_ComplianceRequest()
+        request.stationID = station
+        var answer: Xunfang_Patrol_V1_ComplianceResponse
+        do {
+            answer = try await bus.call(Self.patrol + "Compliance", request, as: Xunfang_Patrol_V1_ComplianceResponse.self)
+        } catch let error as BusClientError where error.code == .failedPrecondition || error.code == .notFound {
+            // No one on duty, or no assignments yet: an empty board that says why.
+            return "{\"units\":[],\"note\":\(ConsolePlugin.quoted(error.message))}"
+        }
+        answer.units.removeAll { !$0.onPatrol }
+        for index in answer.units.indices {
+            answer.units[index].stops = []
+            answer.units[index].presence = []
+        }
+        return try answer.jsonString(options: Self.json)
     }
 
     /// The last eight weeks' hot spots on Situation's 250 m lattice (new, intensifying,
