@@ -341,6 +341,27 @@ struct DispatchBusTests {
     }
 }
 
+extension DispatchBusTests {
+    @Test("incidents listed by id (unknown ids left out) and by station")
+    func listByIdAndStation() async throws {
+        let stack = try await Stack.start(directory: temporaryDirectory(), gridModel: true)
+        let desk = try await stack.desk()
+        let near = try await intake(desk, "theft", at(0, 0), external: "list-1").incident
+        let far = try await intake(desk, "theft", at(9_000, 9_000), external: "list-2").incident
+        #expect(!near.stationID.isEmpty && near.stationID != far.stationID, "two stations: \(near.stationID), \(far.stationID)")
+        func list(_ fill: (inout Xunfang_Dispatch_V1_ListIncidentsRequest) -> Void) async throws -> [String] {
+            var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
+            fill(&request)
+            return try await desk.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).incidents.map(\.id)
+        }
+        #expect(try await list { $0.ids = [far.id, "INC-none"] } == [far.id])
+        #expect(try await list { $0.stationID = near.stationID } == [near.id])
+        #expect(try await list { $0.ids = [near.id]; $0.stationID = far.stationID } == [])
+        await desk.close()
+        await stack.stop()
+    }
+}
+
 @Suite("Dispatch refuses unbounded and out-of-domain input", .serialized)
 struct DispatchInputBoundsTests {
     @Test("a call outside every grid is refused naming the nearest grid and distance, or taken as a neighbouring county's within the setting")
