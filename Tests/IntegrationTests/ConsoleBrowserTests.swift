@@ -45,7 +45,7 @@ struct ConsoleBrowserTests {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception", "dispatch.escalation", "checkpoint.escalation"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
                      "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.patrol.v1.Patrol/Compliance",
                  "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip", "/xunfang.community.v1.Community/ListAlerts", "/xunfang.community.v1.Community/ListWatches"]
@@ -201,6 +201,15 @@ struct ConsoleBrowserTests {
             // A unit moves: its marker follows from the bus, without a reload.
             _ = try await run(Self.position("C010", 104.30, 30.99), in: directory)
             #expect(try await page.wait(for: "units['C010'] && units['C010'].marker && Math.abs(units['C010'].marker.getLatLng().lat - 30.99) < 1e-9"), "C010's marker moved live")
+
+            // Escalations reach the duty officer's box at once: Dispatch's (units that did not
+            // acknowledge in turn) and CheckpointControl's (a seal position not in place).
+            let unacknowledged = #"{"incident":{"id":"INC-000001","typeName":"盗窃"},"unacknowledged":["C004","C005"],"reason":"no acknowledgement in turn"}"#
+            _ = try await run(["ctl", "publish", "dispatch.escalation", "--type", "xunfang.dispatch.v1.Escalation", "--data", unacknowledged], in: directory)
+            #expect(try await page.wait(for: "document.getElementById('escalations').textContent.includes('INC-000001 盗窃 · 未确认 not acknowledged: C004, C005')"))
+            let late = #"{"activation":"TOWN-9","planName":"城关封控","position":{"id":"P1","name":"东出口"},"reason":"not in position by the target"}"#
+            _ = try await run(["ctl", "publish", "checkpoint.escalation", "--type", "xunfang.checkpoint.v1.SealEscalation", "--data", late], in: directory)
+            #expect(try await page.wait(for: "document.querySelector('#escalations li.escalation').textContent.includes('城关封控 · 东出口')"), "the newest first")
 
             // A live containment started at CheckpointControl: its ring (or the points it would
             // need) on the map and its line on the board, as recomputed every 5 s.

@@ -37,7 +37,7 @@ enum ConsolePage {
         aside{flex:2;overflow:auto;padding:.5em;border-left:1px solid #ccc;contain:strict}
         table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border-bottom:1px solid #ddd;padding:2px 4px;text-align:left;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
         .status-UNIT_STATUS_AVAILABLE{color:#2e7d32}.status-UNIT_STATUS_OFF_DUTY{color:#999}
-        .late{color:#b71c1c;font-weight:bold}#seal{background:#fff3e0;padding:0 .4em}#seal:empty{display:none}
+        .late{color:#b71c1c;font-weight:bold}#seal{background:#fff3e0;padding:0 .4em}#seal:empty{display:none}#escalations{background:#ffebee}#escalations:empty{display:none}
         .legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .2em 0 .6em}
         #recommendation li{margin:.2em 0}
         </style>
@@ -50,6 +50,7 @@ enum ConsolePage {
         <p><input id="place-search" type="search" placeholder="搜索地点 Find a place: 网格、派出所、卡点…" maxlength="64" autocomplete="off" style="width:100%"></p>
         <ul id="places"></ul>
         <p id="hint">\(role.acts ? "点击地图新建警情 Click the map to create an incident" : "只读 Read only")</p>
+        <div id="escalations"></div>
         <div id="recommendation"></div>
         <div id="seal"></div>
         <div id="moveup"></div>
@@ -96,7 +97,9 @@ enum ConsolePage {
     const incidentLayer = L.layerGroup().addTo(map);
     const hotLayer = L.layerGroup().addTo(map);
     // Off until asked for: drawn when switched on in the corner, from the units available then.
-    const coverageLayer = L.layerGroup();
+    // One layer per response circle (1, 3 and 5 minutes), each drawn when switched on.
+    const coverageLayers = {60: L.layerGroup(), 180: L.layerGroup(), 300: L.layerGroup()};
+    const coverageLayer = coverageLayers[180];
     const containmentLayer = L.layerGroup().addTo(map);
     const cameraLayer = L.layerGroup();
     const tipLayer = L.layerGroup().addTo(map);
@@ -173,7 +176,7 @@ enum ConsolePage {
       layers["警力 units"] = unitLayer;
       layers["警情 incidents"] = incidentLayer;
       layers["热点 hot cells"] = hotLayer;
-      layers["3分钟覆盖 3-minute coverage"] = coverageLayer;
+      for (const seconds of [60, 180, 300]) layers[`${seconds / 60}分钟覆盖 ${seconds / 60}-minute coverage`] = coverageLayers[seconds];
       layers["围堵 containment"] = containmentLayer;
       layers["摄像头 cameras"] = cameraLayer;
       layers["线索 tips"] = tipLayer;
@@ -373,6 +376,7 @@ enum ConsolePage {
         if (event.kind === "moveup") drawMoveUp(event.plan);
         if (event.kind === "containment") drawContainment(event.containment);
         if (event.kind === "patrol") notePatrolException(event.exception);
+        if (event.kind === "escalation") noteEscalation(event);
       };
     }
     // Open incidents count up from their call; a seal counts up against its target.
@@ -440,21 +444,21 @@ enum ConsolePage {
       }
       document.body.dataset.hotCells = String(drawn);
     }
-    // Each grid by the share of its roads the available units reach within 3 minutes; the
-    // county's 1, 3 and 5 minute shares in the legend.
-    async function drawCoverage() {
-      const legend = document.getElementById("coverage-legend");
+    // Each grid by the share of its roads the available units reach within 1, 3 or 5
+    // minutes; the county's 1, 3 and 5 minute shares in the legend.
+    async function drawCoverage(seconds = 180) {
+      const legend = document.getElementById("coverage-legend"), layer = coverageLayers[seconds];
       let answer;
       try { answer = await get("/api/coverage"); } catch (error) { legend.textContent = `覆盖：暂无 coverage: not available (${error.message})`; return; }
-      coverageLayer.clearLayers();
+      layer.clearLayers();
       let drawn = 0, reached = 0;
       for (const grid of answer.coverage.grids || []) {
-        const share = ((grid.shares || []).find(s => s.thresholdSeconds === 180) || {}).roadShare || 0;
+        const share = ((grid.shares || []).find(s => s.thresholdSeconds === seconds) || {}).roadShare || 0;
         if (share > 0) reached++;
         const fill = share >= 0.8 ? "#1b5e20" : share >= 0.5 ? "#66bb6a" : share >= 0.2 ? "#ffca28" : "#e53935";
         for (const shape of gridShapes[grid.gridId] || []) {
           L.polygon(shape.getLatLngs(), {color: fill, weight: 0, fillColor: fill, fillOpacity: 0.45, renderer: liveRenderer})
-            .bindTooltip(`${names[grid.gridId] || grid.gridId} · 3分钟 ${Math.round(share * 100)}%`).addTo(coverageLayer);
+            .bindTooltip(`${names[grid.gridId] || grid.gridId} · ${seconds / 60}分钟 min ${Math.round(share * 100)}%`).addTo(layer);
           drawn++;
         }
       }
@@ -540,6 +544,19 @@ enum ConsolePage {
       }
       Object.assign(document.body.dataset, {patrolUnits: String((answer.units || []).length), patrolPoints: String(Object.keys(visited).length)});
     }
+    // 升级: what needs the duty officer now, newest first: an incident whose units did not
+    // acknowledge in turn (Dispatch), a seal position not in place by the target (CheckpointControl).
+    const escalations = [];
+    function noteEscalation(event) {
+      const line = event.incident
+        ? `警情 incident ${event.incident.incident.id} ${event.incident.incident.typeName || event.incident.incident.typeCode || ""} · ` +
+          `未确认 not acknowledged: ${(event.incident.unacknowledged || []).join(", ") || "-"} · ${event.incident.reason || ""}`
+        : `封控 seal ${event.seal.planName || event.seal.activation}${event.seal.drill ? " (演练 drill)" : ""} · ` +
+          `${(event.seal.position && (event.seal.position.name || event.seal.position.id)) || ""} · ${event.seal.reason || ""}`;
+      escalations.unshift(`<li class="escalation">${text(chinaMinute.format(new Date()))} ${text(line)}</li>`);
+      escalations.splice(20);
+      document.getElementById("escalations").innerHTML = `<h2>升级 Escalations</h2><ul>${escalations.join("")}</ul>`;
+    }
     // What Patrol flags as it happens: a terminal gone silent, a shift ended with points or lines undone.
     const patrolExceptions = [];
     function notePatrolException(exception) {
@@ -568,7 +585,7 @@ enum ConsolePage {
       Object.assign(document.body.dataset, {communityStations: String(stations.length), watches: String(watches.length)});
     }
     map.on("overlayadd", event => {
-      if (event.layer === coverageLayer) drawCoverage();
+      for (const [seconds, layer] of Object.entries(coverageLayers)) if (event.layer === layer) drawCoverage(Number(seconds));
       if (event.layer === cameraLayer) drawCameras();
     });
     const checkpointStatus = {CHECKPOINT_STATUS_OPEN: "开放 open", CHECKPOINT_STATUS_ALERT: "戒备 alert", CHECKPOINT_STATUS_SEALED: "封控 sealed",

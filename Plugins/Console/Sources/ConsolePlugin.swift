@@ -15,7 +15,8 @@ import PatrolContract
 /// incident from the map, its recommendation, an assignment) passed to Dispatch. Officers
 /// sign in with roles; every action and refusal is audited. See Plugins/Console/README.md.
 public struct ConsolePlugin: Plugin {
-    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception"]
+    static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception",
+                        "dispatch.escalation", "checkpoint.escalation"]
 
     public static let manifest = PluginManifest(name: "console", version: "0.1.0", subscribes: feeds, calls: Desk.calls)
 
@@ -155,6 +156,12 @@ public struct ConsolePlugin: Plugin {
         case "patrol.exception":
             guard let exception = try? delivery.decode(Xunfang_Patrol_V1_PatrolException.self), let json = try? exception.jsonString(options: Desk.json) else { return nil }
             return ("{\"kind\":\"patrol\",\"exception\":\(json)}", .station(stations.station(of: exception.callSign) ?? ""))
+        case "dispatch.escalation":
+            guard let escalation = try? delivery.decode(Xunfang_Dispatch_V1_Escalation.self), let json = try? escalation.jsonString(options: Desk.json) else { return nil }
+            return ("{\"kind\":\"escalation\",\"incident\":\(json)}", .station(escalation.incident.stationID))
+        case "checkpoint.escalation":
+            guard let escalation = try? delivery.decode(Xunfang_Checkpoint_V1_SealEscalation.self), let json = try? escalation.jsonString(options: Desk.json) else { return nil }
+            return ("{\"kind\":\"escalation\",\"seal\":\(json)}", .everyone)
         case "checkpoint.seal":
             guard let seal = try? delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self), let json = try? seal.jsonString(options: Desk.json) else { return nil }
             return ("{\"kind\":\"seal\",\"seal\":\(json)}", .everyone)
