@@ -286,7 +286,9 @@ struct TerminalBusTests {
         var quiet = duty
         quiet.callSign = "C002"
         let flagged = try patrolPlugin.terminals.newlySilent([duty, quiet])
-        #expect(flagged.map(\.callSign) == ["C003"] && flagged[0].note.contains("no position this shift"), "C002 reported a second ago")
+        #expect(flagged.map(\.exception.callSign) == ["C003"] && flagged[0].exception.note.contains("no position this shift"), "C002 reported a second ago")
+        #expect(try patrolPlugin.terminals.newlySilent([duty, quiet]).map(\.exception.callSign) == ["C003"], "not announced yet (the bus refused it): still to announce")
+        try patrolPlugin.terminals.announced(flagged[0])
         #expect(try patrolPlugin.terminals.newlySilent([duty, quiet]).isEmpty, "once a silence")
         let listed = try await gateway.call(Self.patrol + "Terminals", Xunfang_Patrol_V1_TerminalsRequest(), as: Xunfang_Patrol_V1_TerminalsResponse.self)
         let c001 = try #require(listed.terminals.first { $0.callSign == "C001" })

@@ -275,8 +275,9 @@ public struct PatrolPlugin: Plugin {
     /// On-duty units whose terminals went quiet, each silence announced once.
     func flagSilentTerminals(_ onDuty: [Xunfang_Patrol_V1_UnitDuty], _ bus: BusClient) async {
         do {
-            for exception in try terminals.newlySilent(onDuty) {
-                _ = try await bus.publishConfirmed(Self.exceptionTopic, exception)
+            for silence in try terminals.newlySilent(onDuty) {
+                _ = try await bus.publishConfirmed(Self.exceptionTopic, silence.exception)
+                try terminals.announced(silence)
             }
         } catch {
             logger.warning("silent terminals not flagged this pass", metadata: ["xunfang.error": "\(error)"])

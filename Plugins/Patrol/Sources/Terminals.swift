@@ -77,14 +77,19 @@ struct Terminals: Sendable {
         return now - since >= after ? since : nil
     }
 
-    /// The on-duty units gone silent since the last pass, each flagged once a silence.
-    func newlySilent(_ onDuty: [Xunfang_Patrol_V1_UnitDuty]) throws -> [Xunfang_Patrol_V1_PatrolException] {
+    /// A silence to announce, and when it began (kept once announced, so it is announced once).
+    struct Silence {
+        let exception: Xunfang_Patrol_V1_PatrolException
+        let since: Int64
+    }
+
+    /// The on-duty units gone silent and not yet announced; each is marked by `announced`
+    /// once its announcement is confirmed, so one the bus refused is tried again next pass.
+    func newlySilent(_ onDuty: [Xunfang_Patrol_V1_UnitDuty]) throws -> [Silence] {
         let terminals = try store.terminals(), now = now()
-        var flagged: [String: Int64] = [:]
-        let exceptions = onDuty.compactMap { duty -> Xunfang_Patrol_V1_PatrolException? in
+        return onDuty.compactMap { duty -> Silence? in
             let kept = terminals[duty.callSign]
             guard let since = Self.silence(of: duty, lastSeen: kept?.fix.at ?? 0, now: now, after: silentAfter), kept?.flaggedSilent != since else { return nil }
-            flagged[duty.callSign] = since
             var exception = Xunfang_Patrol_V1_PatrolException()
             exception.kind = "silent"
             exception.callSign = duty.callSign
@@ -93,10 +98,12 @@ struct Terminals: Sendable {
             exception.note = exception.lastSeen > 0
                 ? "\(duty.callSign) on duty, no position since \(ChinaTime.format(milliseconds: exception.lastSeen))"
                 : "\(duty.callSign) on duty since \(ChinaTime.format(milliseconds: duty.shiftStart)), no position this shift"
-            return exception
+            return Silence(exception: exception, since: since)
         }
-        try store.flagSilent(flagged)
-        return exceptions
+    }
+
+    func announced(_ silence: Silence) throws {
+        try store.flagSilent([silence.exception.callSign: silence.since])
     }
 
     /// On-duty units and any other that reported in the last day, with their newest fix.
