@@ -344,7 +344,9 @@ final class FileDurableLog: DurableLog {
         }
         if closePromise != nil {
             finishClose()
-        } else if !pending.isEmpty {
+        } else if !pending.isEmpty && !retryScheduled {
+            // After a failure what is pending (acks written again) waits for the scheduled
+            // retry: trying at once would spin on a full disk, thousands of writes a second.
             requestSync()
         }
     }
