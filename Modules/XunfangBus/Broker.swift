@@ -130,6 +130,17 @@ public final class Broker {
         }
     }
 
+    /// Closes an instance's connection without a goodbye, as a network that drops it would:
+    /// county IT's way to make a stuck plugin connect afresh, and the harness's dropped
+    /// connection. Its subscriptions go; its durable consumers keep their place.
+    func dropSession(instance: String, by caller: String) -> Bool {
+        guard let id = instances[instance], let session = sessions[id] else { return false }
+        logger.warning("session dropped on request", metadata: ["xunfang.plugin": "\(instance)", "xunfang.by": "\(caller)"])
+        session.peer.close()
+        disconnect(id)
+        return true
+    }
+
     /// Says Goodbye to every session and closes it: the bus is stopping. Clients see a
     /// reason instead of a bare reset, and reconnect with back-off to the next bus.
     public func shutdown(reason: String) {
@@ -787,7 +798,7 @@ public final class Broker {
             if code == .unavailable { stats.unavailable += 1 }
             answer(code, message)
         case .busService:
-            let (code, message, payload) = BusService.handle(method: request.method, payload: request.payload, broker: self)
+            let (code, message, payload) = BusService.handle(method: request.method, payload: request.payload, caller: session.instance ?? "?", broker: self)
             answer(code, message, payload: payload)
         case .forward(let server, let entry, let cursor):
             let (callID, timeout) = startCall(request.method, callerCallID: request.callID, timeoutMs: request.timeoutMs, from: session,

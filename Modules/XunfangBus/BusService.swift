@@ -8,9 +8,13 @@ enum BusService {
     static let stats = "/xunfang.bus.v1.Bus/Stats"
     static let consumers = "/xunfang.bus.v1.Bus/Consumers"
     static let deleteConsumer = "/xunfang.bus.v1.Bus/DeleteConsumer"
+    static let dropSession = "/xunfang.bus.v1.Bus/DropSession"
 
     struct DeleteConsumerRequest: Codable {
         var name: String
+    }
+    struct DropSessionRequest: Codable {
+        var instance: String
     }
     struct StatsReply: Codable {
         var bus: BrokerStats
@@ -19,7 +23,7 @@ enum BusService {
         var services: [String: [String]]
     }
 
-    static func handle(method: String, payload: Data, broker: Broker) -> (StatusCode, String, Data) {
+    static func handle(method: String, payload: Data, caller: String, broker: Broker) -> (StatusCode, String, Data) {
         switch method {
         case stats:
             var services: [String: [String]] = [:]
@@ -37,6 +41,12 @@ enum BusService {
             }
             if let error = broker.deleteDurableConsumer(request.name) { return (error.code, error.message, Data()) }
             return (.ok, "", json(["deleted": request.name]))
+        case dropSession:
+            guard let request = try? JSONDecoder().decode(DropSessionRequest.self, from: payload), (1...128).contains(request.instance.utf8.count) else {
+                return (.invalidArgument, "expected {\"instance\": \"<plugin instance>\"}", Data())
+            }
+            guard broker.dropSession(instance: request.instance, by: caller) else { return (.notFound, "no session of \(request.instance)", Data()) }
+            return (.ok, "", json(["dropped": request.instance]))
         default:
             return (.unimplemented, "the bus has no method \(method)", Data())
         }

@@ -59,21 +59,32 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// (a slow consumer, answers far too late, pings unanswered) and then goes on from where
         /// it stopped, its connection perhaps closed by the bus meanwhile.
         public var freeze: String?
-        /// Simulated minutes a freeze lasts (default 5).
+        /// This plugin's connection closed by the bus without a word, as a network drops it
+        /// (`Bus/DropSession`): the plugin must notice, connect again and carry on.
+        public var drop: String?
+        /// `bus`: the filesystem of the bus's durable log full for `forMinutes` (the log is put
+        /// on a tmpfs of its own for the run, so nothing else fills; it needs root): durable
+        /// publishes are refused meanwhile and must be published again, none lost, none twice.
+        public var fullDisk: String?
+        /// Simulated minutes a freeze or a full disk lasts (default 5).
         public var forMinutes: Double?
 
-        public init(atMinutes: Double, kill: String? = nil, freeze: String? = nil, forMinutes: Double? = nil) {
+        public init(atMinutes: Double, kill: String? = nil, freeze: String? = nil, drop: String? = nil, fullDisk: String? = nil, forMinutes: Double? = nil) {
             self.atMinutes = atMinutes
             self.kill = kill
             self.freeze = freeze
+            self.drop = drop
+            self.fullDisk = fullDisk
             self.forMinutes = forMinutes
         }
 
         /// The plugin (or `bus`) the fault strikes.
-        public var target: String { kill ?? freeze ?? "" }
-        public var kind: String { kill != nil ? "kill" : "freeze" }
+        public var target: String { kill ?? freeze ?? drop ?? fullDisk ?? "" }
+        public var kind: String { kill != nil ? "kill" : freeze != nil ? "freeze" : drop != nil ? "drop" : "full-disk" }
+        /// Whether it lasts `forMinutes`.
+        var lasts: Bool { freeze != nil || fullDisk != nil }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill, freeze, forMinutes = "for_minutes" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill, freeze, drop, fullDisk = "full_disk", forMinutes = "for_minutes" }
     }
 
     /// What must hold at the end; a check left out is reported, not judged.
@@ -171,12 +182,16 @@ public struct Scenario: Sendable, Codable, Equatable {
             throw HarnessError("plugins: \(required) is needed (the calls go to Dispatch, which places them with GridModel)")
         }
         for fault in faults {
-            guard (fault.kill == nil) != (fault.freeze == nil) else { throw HarnessError("faults: each is kill: NAME or freeze: NAME, one of them") }
-            guard plugins.contains(fault.target) || fault.kill == "bus" else {
-                throw HarnessError("faults: \(fault.target) is \(fault.kind == "kill" ? "killed" : "frozen") but not in plugins")
+            guard [fault.kill, fault.freeze, fault.drop, fault.fullDisk].compactMap({ $0 }).count == 1 else {
+                throw HarnessError("faults: each is one of kill: NAME, freeze: NAME, drop: NAME or full_disk: bus")
             }
-            guard fault.freeze == nil || (0.1...60).contains(fault.forMinutes ?? 5), fault.kill == nil || fault.forMinutes == nil else {
-                throw HarnessError("faults: for_minutes is for a freeze, 0.1 to 60 simulated minutes")
+            guard fault.fullDisk == nil || fault.fullDisk == "bus" else { throw HarnessError("faults: full_disk is bus (its durable log), not \(fault.target)") }
+            let struck = ["kill": "killed", "freeze": "frozen", "drop": "dropped", "full-disk": "filled"][fault.kind] ?? fault.kind
+            guard plugins.contains(fault.target) || fault.kill == "bus" || fault.fullDisk == "bus" else {
+                throw HarnessError("faults: \(fault.target) is \(struck) but not in plugins")
+            }
+            guard fault.lasts ? (0.1...60).contains(fault.forMinutes ?? 5) : fault.forMinutes == nil else {
+                throw HarnessError("faults: for_minutes is for a freeze or a full disk, 0.1 to 60 simulated minutes")
             }
             guard fault.atMinutes >= 0, fault.atMinutes <= hours * 60 else { throw HarnessError("faults: at_minutes \(fault.atMinutes) is outside the \(hours) hours of calls") }
         }

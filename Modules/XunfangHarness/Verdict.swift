@@ -69,17 +69,20 @@ public struct RunFacts: Sendable, Codable {
         public var at: Int64
         public var plugin: String
         public var pid: Int32
-        /// "kill" or "freeze" (`Scenario.Fault.kind`).
+        /// "kill", "freeze", "drop" or "full-disk" (`Scenario.Fault.kind`).
         public var kind: String
-        /// Simulated ms when it was serving again; 0 when it never came back.
+        /// Simulated ms when it was serving again (a full disk: the log writing again); 0 when it never came back.
         public var recoveredAt: Int64
+        /// What the fault did, when there is more to say (a full disk: the writes it refused).
+        public var detail: String
 
-        public init(at: Int64, plugin: String, pid: Int32, kind: String = "kill", recoveredAt: Int64 = 0) {
+        public init(at: Int64, plugin: String, pid: Int32, kind: String = "kill", recoveredAt: Int64 = 0, detail: String = "") {
             self.at = at
             self.plugin = plugin
             self.pid = pid
             self.kind = kind
             self.recoveredAt = recoveredAt
+            self.detail = detail
         }
     }
 
@@ -179,6 +182,9 @@ public struct Check: Sendable, Codable, Equatable {
 
 /// The checks a run is judged by.
 public enum Verdict {
+    /// How a fault's target is said in the report.
+    static let struck = ["freeze": "frozen", "drop": "connection dropped", "full-disk": "its log's disk full"]
+
     public static func checks(_ facts: RunFacts) -> [Check] {
         var checks = [storedOnce(facts), dispatchedOrExplained(facts)]
         if let total = facts.situationTotal { checks.append(situationOnce(facts, total: total)) }
@@ -192,10 +198,11 @@ public enum Verdict {
                           ?? Check("on scene within \(minutes) min", true, detail + " (not judged)"))
         }
         let recovered = facts.faults.filter { $0.recoveredAt > 0 }.count
-        checks.append(Check("every killed or frozen plugin came back", recovered == facts.faults.count,
+        checks.append(Check("every fault recovered from", recovered == facts.faults.count,
                             "\(recovered) of \(facts.faults.count) serving again" + facts.faults.map { fault in
-                                let what = fault.kind == "kill" ? fault.plugin : "\(fault.plugin) (frozen)"
-                                return fault.recoveredAt > 0 ? "; \(what) in \(seconds(fault.recoveredAt - fault.at)) simulated" : "; \(what) never"
+                                let what = fault.kind == "kill" ? fault.plugin : "\(fault.plugin) (\(Self.struck[fault.kind] ?? fault.kind))"
+                                return (fault.recoveredAt > 0 ? "; \(what) in \(seconds(fault.recoveredAt - fault.at)) simulated" : "; \(what) never")
+                                    + (fault.detail.isEmpty ? "" : " (\(fault.detail))")
                             }.joined()))
         let unexpected = facts.processes.map(\.unexpectedRestarts).reduce(0, +)
         checks.append(Check("no unexpected restarts", unexpected <= (facts.scenario.expect.unexpectedRestarts ?? 0),

@@ -15,12 +15,16 @@ final class FaultySegmentFiles: SegmentFiles {
     enum Fault { case none, diskFull, syncFails }
     private let system = SystemSegmentFiles()
     private let fault = Mutex(Fault.none)
+    private let writeCount = Mutex(0)
 
     func set(_ fault: Fault) { self.fault.withLock { $0 = fault } }
+    /// Writes tried so far, failed ones included.
+    var writes: Int { writeCount.withLock { $0 } }
 
     func openForAppend(_ path: String, create: Bool) throws -> Int32 { try system.openForAppend(path, create: create) }
 
     func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        writeCount.withLock { $0 += 1 }
         guard fault.withLock({ $0 }) == .diskFull else { return try system.write(descriptor, bytes, path: path) }
         try system.write(descriptor, UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]), path: path)
         throw SegmentFileError("write", path, code: ENOSPC)
@@ -219,6 +223,68 @@ struct DurableFaultTests {
         let received = try await drain(consumer, durable: "analysis", count: 399)
         #expect(Set(received.map(\.messageID)).count == 399)
         await consumer.close()
+        await harness.server.stop()
+    }
+
+    @Test("acks that cannot be written while the disk is full are tried again after a pause, not in a loop")
+    func fullDiskRetriesAcksCalmly() async throws {
+        let files = FaultySegmentFiles()
+        let harness = try await Harness.start(.socket, segmentFiles: files)
+        let publisher = try await harness.client("tester", instance: "pub")
+        for index in 0..<20 {
+            _ = try await publisher.publishConfirmed("incident.created", payload: Data(repeating: 7, count: 100), messageID: "m-\(index)")
+        }
+        let consumer = try await harness.client("tester", instance: "consumer")
+        files.set(.diskFull)
+        _ = try await drain(consumer, durable: "analysis", count: 20)   // each ack is a record to write
+        try await Task.sleep(for: .milliseconds(300))
+        let before = files.writes
+        try await Task.sleep(for: .seconds(2))
+        let tried = files.writes - before
+        #expect(tried >= 1 && tried <= 20, "writes tried in 2 s of a full disk with acks waiting: \(tried)")
+        files.set(.none)
+        await consumer.close()
+        await publisher.close()
+        await harness.server.stop()
+    }
+
+    @Test("DropSession closes a plugin's connection as a network would: it reconnects by itself and its subscription hears again; an unknown instance is refused")
+    func droppedSessionReconnects() async throws {
+        let harness = try await Harness.start(.socket)
+        let worker = try await harness.client(instance: "worker")
+        let jobs = try await worker.subscribe("jobs.>")
+        let operator_ = try await harness.client(instance: "operator")
+        let heard = Task { () -> Int in
+            var count = 0
+            for await _ in jobs {
+                count += 1
+                if count == 2 { break }
+            }
+            return count
+        }
+        try await operator_.publish("jobs.before", payload: Data("1".utf8))
+        let dropped = try await operator_.callRaw("/xunfang.bus.v1.Bus/DropSession", payload: Data(#"{"instance":"worker"}"#.utf8))
+        #expect(String(decoding: dropped, as: UTF8.self).contains("\"dropped\":\"worker\""))
+        let back = await eventually(within: 30) {
+            (try? await harness.server.withBroker { $0.sessionSnapshots().contains { $0.instance == "worker" && $0.subscriptions == 1 } }) ?? false
+        }
+        #expect(back, "the worker connected again with its subscription")
+        // Published until the reconnected subscription has heard (a plain one hears nothing while away).
+        let publishing = Task {
+            while !Task.isCancelled {
+                try? await operator_.publish("jobs.after", payload: Data("2".utf8))
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let watchdog = Task { try await Task.sleep(for: .seconds(30)); heard.cancel() }
+        #expect(await heard.value == 2, "heard again after the drop")
+        publishing.cancel()
+        watchdog.cancel()
+        await #expect(throws: BusClientError.self) {
+            _ = try await operator_.callRaw("/xunfang.bus.v1.Bus/DropSession", payload: Data(#"{"instance":"nobody"}"#.utf8))
+        }
+        await operator_.close()
+        await worker.close()
         await harness.server.stop()
     }
 

@@ -123,6 +123,10 @@ struct HarnessRunner {
         try FileManager.default.createDirectory(atPath: countyDirectory, withIntermediateDirectories: true)
         try HarnessCounty.yaml(demo: DemoCounty.yaml, scenario: scenario, credential: credential)
             .write(toFile: "\(countyDirectory)/county.yaml", atomically: true, encoding: .utf8)
+        // A full-disk fault fills a filesystem of the log's own, never the machine's.
+        let disk = scenario.faults.contains { $0.fullDisk != nil } ? LogDisk(path: "\(countyDirectory)/data/bus-log") : nil
+        try disk?.mount()
+        defer { disk?.unmount() }
         // The clock reads the warm-up's start as the stack starts.
         let clock = PluginClock(start: (scenario.startMilliseconds ?? 0) - Int64(scenario.warmUpMinutes * 60_000),
                                 origin: Int64(Date().timeIntervalSince1970 * 1_000), factor: scenario.factor)
@@ -144,7 +148,7 @@ struct HarnessRunner {
         let seals = SealDesk(scenario: scenario)
         let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
             group.addTask { await desk.take(calls) }
-            group.addTask { try await injectFaults(stack: stack, watch: watch, client: client, clock: clock); return [] }
+            group.addTask { try await injectFaults(stack: stack, watch: watch, client: client, clock: clock, disk: disk); return [] }
             group.addTask { await seals.activate(client: client, clock: clock); return [] }
             var outcomes: [RunFacts.CallOutcome] = []
             for try await part in group { outcomes += part }
@@ -217,31 +221,39 @@ struct HarnessRunner {
         return up
     }
 
-    /// Each fault at its time: the plugin killed with SIGKILL, then watched until it serves
-    /// again; a plugin frozen (SIGSTOP) and thawed, then watched the same way; or the bus
-    /// killed, started again on the same data, and watched until every plugin has joined it.
-    func injectFaults(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+    /// Each fault at its own time, in step with the others (a kill may come while another
+    /// plugin is frozen or the log's disk is full).
+    func injectFaults(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock, disk: LogDisk?) async throws {
         guard let start = scenario.startMilliseconds else { return }
-        for fault in scenario.faults.sorted(by: { $0.atMinutes < $1.atMinutes }) {
-            try await clock.sleep(untilMilliseconds: start + Int64(fault.atMinutes * 60_000))
-            if let plugin = fault.freeze {
-                try await freeze(plugin, minutes: fault.forMinutes ?? 5, watch: watch, client: client, clock: clock)
-                continue
-            }
-            if fault.kill == "bus" {
-                try await crashBus(stack: stack, watch: watch, client: client, clock: clock)
-                continue
-            }
-            guard let plugin = fault.kill, let pid = watch.kill(plugin, at: clock.now()) else { continue }
-            // Back when a new process of it has joined the bus again; after two machine
-            // minutes it is judged never back (and the check says so) rather than waited for.
-            let giveUp = ContinuousClock.now + .seconds(120)
-            while !Task.isCancelled, ContinuousClock.now < giveUp {
-                try await Task.sleep(for: .milliseconds(100))
-                if let now = try? await joined(plugin, client: client, other: pid, watch: watch, clock: clock) {
-                    watch.recovered(plugin, pid: pid, at: now, clock: clock)
-                    break
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for fault in scenario.faults {
+                group.addTask {
+                    try await clock.sleep(untilMilliseconds: start + Int64(fault.atMinutes * 60_000))
+                    try await inject(fault, stack: stack, watch: watch, client: client, clock: clock, disk: disk)
                 }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// One fault: the plugin killed with SIGKILL, then watched until it serves again; a
+    /// plugin frozen (SIGSTOP) and thawed, or its connection dropped, then watched the same
+    /// way; the bus's log disk filled and freed, then watched until it writes again; or the
+    /// bus killed, started again on the same data, and watched until every plugin has joined it.
+    func inject(_ fault: Scenario.Fault, stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock, disk: LogDisk?) async throws {
+        if let plugin = fault.freeze { return try await freeze(plugin, minutes: fault.forMinutes ?? 5, watch: watch, client: client, clock: clock) }
+        if let plugin = fault.drop { return try await drop(plugin, watch: watch, client: client, clock: clock) }
+        if let disk, fault.fullDisk != nil { return try await fill(disk, minutes: fault.forMinutes ?? 5, bus: stack.pid, watch: watch, client: client, clock: clock) }
+        if fault.kill == "bus" { return try await crashBus(stack: stack, watch: watch, client: client, clock: clock) }
+        guard let plugin = fault.kill, let pid = watch.kill(plugin, at: clock.now()) else { return }
+        // Back when a new process of it has joined the bus again; after two machine
+        // minutes it is judged never back (and the check says so) rather than waited for.
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < giveUp {
+            try await Task.sleep(for: .milliseconds(100))
+            if let now = try? await joined(plugin, client: client, other: pid, watch: watch, clock: clock) {
+                watch.recovered(plugin, pid: pid, at: now, clock: clock)
+                return
             }
         }
     }
@@ -265,6 +277,57 @@ struct HarnessRunner {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// The plugin's connection closed by the bus as a network would drop it; back when the
+    /// bus lists its session again (the old one is gone when DropSession answers).
+    func drop(_ plugin: String, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+        guard let pid = watch.pid(of: plugin) else { return }
+        watch.note(RunFacts.Fault(at: clock.now(), plugin: plugin, pid: pid, kind: "drop"))
+        _ = try await client.callRaw("/xunfang.bus.v1.Bus/DropSession", payload: Data("{\"instance\":\"\(plugin)\"}".utf8))
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < giveUp {
+            if (try? await sessions(client).contains(plugin)) == true {
+                watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The log's disk full for `minutes` (simulated), then freed; back when the log has
+    /// taken a write again. The writes it refused meanwhile are the fault's detail.
+    func fill(_ disk: LogDisk, minutes: Double, bus: Int32, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+        let before = try? await logCounts(client)
+        watch.note(RunFacts.Fault(at: clock.now(), plugin: "bus", pid: bus, kind: "full-disk"))
+        let filled = try disk.fill()
+        defer { disk.free() }
+        try await clock.sleep(for: .seconds(minutes * 60))
+        let during = try? await logCounts(client)
+        disk.free()
+        let refused = (during?.failures ?? 0) - min(during?.failures ?? 0, before?.failures ?? 0)
+        watch.detail(bus, "\(refused) durable writes refused; \(filled / 1_048_576) MB filled")
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < giveUp {
+            if let now = try? await logCounts(client), now.appended > during?.appended ?? 0 {
+                watch.recovered("bus", pid: bus, at: clock.now(), clock: clock)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The bus's durable log so far: messages appended, writes failed.
+    func logCounts(_ client: BusClient) async throws -> (appended: UInt64, failures: UInt64) {
+        struct Stats: Decodable {
+            struct Bus: Decodable {
+                let durableAppended: UInt64
+                let durableWriteFailures: UInt64
+            }
+            let bus: Bus
+        }
+        let stats = try JSONDecoder().decode(Stats.self, from: try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8)))
+        return (stats.bus.durableAppended, stats.bus.durableWriteFailures)
     }
 
     func crashBus(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
@@ -554,6 +617,18 @@ final class ProcessWatch: Sendable {
         return pid
     }
 
+    /// A fault that strikes no process (a dropped connection, a full disk), as it happens.
+    func note(_ fault: RunFacts.Fault) {
+        state.withLock { $0.faults.append(fault) }
+    }
+
+    /// What the latest fault struck at `pid` did.
+    func detail(_ pid: Int32, _ text: String) {
+        state.withLock { state in
+            if let index = state.faults.lastIndex(where: { $0.pid == pid }) { state.faults[index].detail = text }
+        }
+    }
+
     func pids() -> [Int32] { state.withLock { Array($0.pids.values) + [$0.parent] } }
 
     /// The bus killed: its fault, and its plugins' pids forgotten (their new ones are no restart).
@@ -641,5 +716,53 @@ final class StackProcess: Sendable {
             current.terminate()
             current.waitUntilExit()
         }
+    }
+}
+
+/// The bus's durable log on a tmpfs of its own for a run with a full-disk fault, so filling
+/// it fills nothing else of the machine. Mounting needs root (CI runs as root).
+struct LogDisk: Sendable {
+    let path: String
+    static let size = "256m"
+    /// Not a segment (`<n>.log`): the log leaves it alone.
+    var filler: String { "\(path)/harness-filler" }
+
+    func mount() throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let status = Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(Self.size),mode=0700", "xunfang-harness-log", path])
+        guard status == 0 else {
+            throw HarnessError("a full_disk fault puts the bus's durable log on a tmpfs of its own at \(path); mount failed (status \(status)): it needs root")
+        }
+    }
+
+    func unmount() { _ = Self.run("/bin/umount", ["-l", path]) }
+
+    /// Writes zeros until the filesystem refuses a byte more; the bytes written.
+    func fill() throws -> Int {
+        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw HarnessError("cannot create \(filler): errno \(errno)") }
+        defer { close(descriptor) }
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        for size in [1 << 20, 4_096, 1] {
+            while true {
+                let written = zeros.withUnsafeBytes { write(descriptor, $0.baseAddress, size) }
+                guard written > 0 else { break }
+                total += written
+            }
+        }
+        return total
+    }
+
+    func free() { unlink(filler) }
+
+    static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }
