@@ -1,3 +1,4 @@
+import ConsolePlugin
 import DispatchContract
 import Foundation
 import Logging
@@ -214,6 +215,9 @@ enum ConsoleBenchmark {
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 
+    /// A YAML flow sequence of quoted strings: the console's ACL is exactly what its manifest declares.
+    static func flow(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+
     static func county(roads: String, port: Int) -> String {
         """
         county: Bench County
@@ -234,10 +238,8 @@ enum ConsoleBenchmark {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception", "dispatch.escalation", "checkpoint.escalation"]
-              call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
-                     "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.patrol.v1.Patrol/Compliance",
-                 "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip", "/xunfang.community.v1.Community/ListAlerts", "/xunfang.community.v1.Community/ListWatches"]
+              subscribe: \(flow(ConsolePlugin.manifest.subscribes))
+              call: \(flow(ConsolePlugin.manifest.calls))
         clients:
           - name: bench
             credential: \(secret)
