@@ -319,15 +319,8 @@ struct HarnessRunner {
 
     /// The bus's durable log so far: messages appended, writes failed.
     func logCounts(_ client: BusClient) async throws -> (appended: UInt64, failures: UInt64) {
-        struct Stats: Decodable {
-            struct Bus: Decodable {
-                let durableAppended: UInt64
-                let durableWriteFailures: UInt64
-            }
-            let bus: Bus
-        }
-        let stats = try JSONDecoder().decode(Stats.self, from: try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8)))
-        return (stats.bus.durableAppended, stats.bus.durableWriteFailures)
+        let counters = try await busStats(client).bus
+        return (counters.durableAppended, counters.durableWriteFailures)
     }
 
     func crashBus(stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
@@ -350,13 +343,23 @@ struct HarnessRunner {
         }
     }
 
-    func sessions(_ client: BusClient) async throws -> Set<String> {
-        struct Stats: Decodable {
-            struct Session: Decodable { let instance: String }
-            let sessions: [Session]
+    /// The part of the bus's `Stats` the harness watches: who is connected, how the durable log writes.
+    struct BusStats: Decodable {
+        struct Session: Decodable { let instance: String }
+        struct Counters: Decodable {
+            let durableAppended: UInt64
+            let durableWriteFailures: UInt64
         }
-        let data = try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8))
-        return Set(try JSONDecoder().decode(Stats.self, from: data).sessions.map(\.instance))
+        let sessions: [Session]
+        let bus: Counters
+    }
+
+    func busStats(_ client: BusClient) async throws -> BusStats {
+        try JSONDecoder().decode(BusStats.self, from: try await client.callRaw("/xunfang.bus.v1.Bus/Stats", payload: Data("{}".utf8)))
+    }
+
+    func sessions(_ client: BusClient) async throws -> Set<String> {
+        Set(try await busStats(client).sessions.map(\.instance))
     }
 
     /// The plugin's new process is connected (the bus's own list of sessions).

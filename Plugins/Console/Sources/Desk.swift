@@ -155,9 +155,7 @@ struct Desk: Sendable {
     /// who sent them: the desk needs what was seen and where, not the reporter (Community audits the read).
     /// A station chief's (`station` not empty) only those seen in their station (GridModel `Locate`).
     func tips(station: String = "") async throws -> String {
-        var request = Xunfang_Community_V1_ListTipsRequest()
-        request.limit = 500
-        var answer = try await bus.call(Self.community + "ListTips", request, as: Xunfang_Community_V1_ListTipsResponse.self)
+        var answer = try await latestTips()
         answer.tips.removeAll { ![.submitted, .verifying, .verified].contains($0.status) }
         for index in answer.tips.indices { answer.tips[index].memberID = "" }
         if !station.isEmpty {
@@ -166,6 +164,13 @@ struct Desk: Sendable {
             answer.tips = zip(answer.tips, stations).filter { $0.1 == station }.map(\.0)
         }
         return try answer.jsonString(options: Self.json)
+    }
+
+    /// The newest 500 tips, whatever their status (Community's most per answer).
+    private func latestTips() async throws -> Xunfang_Community_V1_ListTipsResponse {
+        var request = Xunfang_Community_V1_ListTipsRequest()
+        request.limit = 500
+        return try await bus.call(Self.community + "ListTips", request, as: Xunfang_Community_V1_ListTipsResponse.self)
     }
 
     /// The station whose grids hold a point, or the nearest grid's when outside them all.
@@ -179,9 +184,7 @@ struct Desk: Sendable {
 
     /// The station an open tip was seen in, for a station chief's action on it.
     func station(ofTip id: String) async throws -> String {
-        var request = Xunfang_Community_V1_ListTipsRequest()
-        request.limit = 500
-        guard let tip = try await bus.call(Self.community + "ListTips", request, as: Xunfang_Community_V1_ListTipsResponse.self).tips.first(where: { $0.id == id }) else {
+        guard let tip = try await latestTips().tips.first(where: { $0.id == id }) else {
             throw BusClientError(.notFound, "no open tip \(id.prefix(64))")
         }
         return try await station(longitude: tip.longitude, latitude: tip.latitude)
