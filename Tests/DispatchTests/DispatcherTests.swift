@@ -74,6 +74,32 @@ struct StatusMachineTests {
         #expect(throws: DispatchError.self) { try subject.assign(incident.id, to: "A3") }
     }
 
+    @Test("a terminal's press keeps the time it was pressed: a late acknowledgement or arrival is stored at its own time, never before the step before it nor after now; a clock far ahead is refused; a late AVL fix puts the unit on scene at the fix's time")
+    func pressTimes() throws {
+        let clock = ManualClock()
+        let subject = dispatcher(clock)
+        let (incident, _, _) = try subject.intake(typeCode: "theft", source: .call110, location: scene, report: "bike stolen")
+        _ = try subject.assign(incident.id, to: "A1")
+        let dispatched = clock.now()
+        clock.advance(seconds: 40)
+        #expect(throws: DispatchError.self) { try subject.acknowledge(incident.id, by: "A1", at: clock.now() + 11_000) }
+        #expect(subject.units["A1"]?.status == .assigned, "a refused press changes nothing")
+        _ = try subject.acknowledge(incident.id, by: "A1", at: dispatched + 12_000)
+        #expect(subject.incidents[incident.id]?.times[.acknowledged] == dispatched + 12_000)
+        clock.advance(seconds: 200)
+        _ = try subject.updateUnit("A1", to: .onScene, at: dispatched + 150_000)
+        #expect(subject.incidents[incident.id]?.times[.onScene] == dispatched + 150_000, "on scene when pressed, 90 s before it reached the desk")
+
+        let (second, _, _) = try subject.intake(typeCode: "fight", source: .call110, location: GeoPoint(longitude: 104.30, latitude: 30.99), report: "fight")
+        _ = try subject.assign(second.id, to: "A3")
+        let secondDispatched = clock.now()
+        _ = try subject.acknowledge(second.id, by: "A3", at: secondDispatched - 60_000)
+        #expect(subject.incidents[second.id]?.times[.acknowledged] == secondDispatched, "never before the dispatch")
+        clock.advance(seconds: 120)
+        _ = subject.position("A3", at: GeoPoint(longitude: 104.3003, latitude: 30.99), time: secondDispatched + 95_000)
+        #expect(subject.incidents[second.id]?.times[.onScene] == secondDispatched + 95_000, "on scene at the fix's time")
+    }
+
     @Test("assignments check the unit's state and capabilities")
     func assignChecks() throws {
         let subject = dispatcher()

@@ -8,7 +8,7 @@ let centre = SyntheticRoads.Parameters.demoCounty.origin
 let start: Int64 = 1_796_180_400_000
 
 /// A short shift's worth of ticks of `seconds`, from `start`.
-func run(_ simulation: inout Simulation, ticks: Int, seconds: Double = 5, from: Int64 = start) -> [(pings: [Simulation.Ping], actions: [(callSign: String, action: Simulation.Action)])] {
+func run(_ simulation: inout Simulation, ticks: Int, seconds: Double = 5, from: Int64 = start) -> [(pings: [Simulation.Ping], actions: [Simulation.Press])] {
     (1...ticks).map { simulation.tick(now: from + Int64(Double($0) * seconds * 1_000), seconds: seconds) }
 }
 
@@ -46,8 +46,8 @@ struct SimulationTests {
         let busy = simulation.order("C001", incident: "INC-000008", scene: scene, priority: 2, now: start)
         #expect(taken && !stranger && !busy, "C002 is not simulated here; C001 is busy")
         var timeline: [(at: Int64, action: Simulation.Action, where: GeoPoint)] = []
-        for (index, step) in run(&simulation, ticks: 200, seconds: 2).enumerated() {
-            for (_, action) in step.actions { timeline.append((start + Int64(index + 1) * 2_000, action, step.pings[0].position)) }
+        for step in run(&simulation, ticks: 200, seconds: 2) {
+            for press in step.actions { timeline.append((press.at, press.action, step.pings[0].position)) }
         }
         #expect(timeline.map(\.action) == [.acknowledge("INC-000007"), .arrive, .clear("INC-000007"), .backInService])
         guard timeline.count == 4 else { return }
@@ -76,8 +76,8 @@ struct SimulationTests {
         simulation.hold(checkpoint: "CP-EAST", activation: "SA-1", position: "P4", now: start)
         var seen: [(at: Int64, who: String, action: Simulation.Action, where: GeoPoint)] = []
         for (index, step) in run(&simulation, ticks: 150, seconds: 2).enumerated() {
-            for (who, action) in step.actions where who != "C002" {
-                seen.append((start + Int64(index + 1) * 2_000, who, action, step.pings.first { $0.callSign == "C001" }!.position))
+            for press in step.actions where press.callSign != "C002" {
+                seen.append((start + Int64(index + 1) * 2_000, press.callSign, press.action, step.pings.first { $0.callSign == "C001" }!.position))
             }
         }
         #expect(seen.count == 2, "the checkpoint and the unit, once each: \(seen.map(\.action))")
@@ -94,7 +94,29 @@ struct SimulationTests {
         #expect(afterwards, "after the stand-down it is on patrol again")
     }
 
-    @Test("an incident where the unit already is: it arrives on the tick after acknowledging, not after driving round the block; times scale for drills")
+    @Test("presses are stamped when they happen within a tick: ticks of 30 s and of 1 s give the same acknowledgement, arrival, clearance and back-in-service times (a fast simulated clock stretches ticks)")
+    func pressTimesIndependentOfTicks() {
+        var settings = quick
+        // Acknowledged at once, so that both runs start driving from the same place (a patrol
+        // before it would take random turns in a different order).
+        settings.acknowledgeSeconds = 0...0
+        func presses(tick seconds: Double) -> [Simulation.Press] {
+            var simulation = Simulation(map: demoMap, settings: settings)
+            simulation.keep(onDuty: ["C001": centre])
+            let scene = demoMap.projection.unproject(PlanarPoint(x: 1_500, y: -900))
+            _ = simulation.order("C001", incident: "INC-000011", scene: scene, priority: 2, now: start)
+            return run(&simulation, ticks: Int(900 / seconds), seconds: seconds).flatMap(\.actions)
+        }
+        let fine = presses(tick: 1), coarse = presses(tick: 30)
+        #expect(fine.map(\.action) == [.acknowledge("INC-000011"), .arrive, .clear("INC-000011"), .backInService])
+        #expect(coarse.map(\.action) == fine.map(\.action))
+        guard fine.count == 4, coarse.count == 4 else { return }
+        #expect(fine[0].at == start && coarse[0].at == start, "acknowledged when the officer did, not at the tick's end")
+        #expect(abs(coarse[1].at - fine[1].at) <= 1, "arrived at the same moment: \(coarse[1].at - start) and \(fine[1].at - start) ms")
+        #expect(coarse[2].at - coarse[1].at == 60_000 && coarse[3].at - coarse[2].at == 10_000, "service and the way back timed from the arrival")
+    }
+
+    @Test("an incident where the unit already is: it arrives within a second of acknowledging, not after driving round the block; times scale for drills")
     func orderWhereItIs() {
         var settings = quick
         settings.scaleTimes(by: 0.1)
@@ -105,12 +127,12 @@ struct SimulationTests {
         let taken = simulation.order("C001", incident: "INC-000009", scene: here, priority: 1, now: start + 60_000)
         #expect(taken)
         var timeline: [(at: Int64, action: Simulation.Action)] = []
-        for (index, step) in run(&simulation, ticks: 20, seconds: 1, from: start + 60_000).enumerated() {
-            for (_, action) in step.actions { timeline.append((start + 60_000 + Int64(index + 1) * 1_000, action)) }
+        for step in run(&simulation, ticks: 20, seconds: 1, from: start + 60_000) {
+            for press in step.actions { timeline.append((press.at, press.action)) }
         }
         #expect(timeline.map(\.action) == [.acknowledge("INC-000009"), .arrive, .clear("INC-000009"), .backInService], "\(timeline)")
         guard timeline.count == 4 else { return }
-        #expect(timeline[1].at - timeline[0].at == 1_000, "arrived on the next tick")
+        #expect(timeline[1].at - timeline[0].at <= 1_000, "arrived within the tick it acknowledged in or the next: \(timeline)")
     }
 
     @Test("a unit going off duty finishes its incident first; the same seed drives the same way; the GPS error is as set")

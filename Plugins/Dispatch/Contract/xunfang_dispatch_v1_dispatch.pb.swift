@@ -870,6 +870,9 @@ public nonisolated struct Xunfang_Dispatch_V1_AcknowledgeRequest: Sendable {
 
   public var callSign: String = String()
 
+  /// Unix ms the officer pressed it (0 = now); at most 10 s ahead of the desk,
+  public var at: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -887,6 +890,9 @@ public nonisolated struct Xunfang_Dispatch_V1_UpdateUnitRequest: Sendable {
   public var callSign: String = String()
 
   public var status: Xunfang_Dispatch_V1_UnitStatus = .offDuty
+
+  /// Unix ms the officer pressed it (0 = now), as in AcknowledgeRequest
+  public var at: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2335,7 +2341,7 @@ nonisolated extension Xunfang_Dispatch_V1_Escalation: SwiftProtobuf.Message, Swi
 
 nonisolated extension Xunfang_Dispatch_V1_AcknowledgeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AcknowledgeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}call_sign\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}incident_id\0\u{3}call_sign\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2345,6 +2351,7 @@ nonisolated extension Xunfang_Dispatch_V1_AcknowledgeRequest: SwiftProtobuf.Mess
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
       default: break
       }
     }
@@ -2357,12 +2364,16 @@ nonisolated extension Xunfang_Dispatch_V1_AcknowledgeRequest: SwiftProtobuf.Mess
     if !self.callSign.isEmpty {
       try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 2)
     }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Dispatch_V1_AcknowledgeRequest, rhs: Xunfang_Dispatch_V1_AcknowledgeRequest) -> Bool {
     if lhs.incidentID != rhs.incidentID {return false}
     if lhs.callSign != rhs.callSign {return false}
+    if lhs.at != rhs.at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2370,7 +2381,7 @@ nonisolated extension Xunfang_Dispatch_V1_AcknowledgeRequest: SwiftProtobuf.Mess
 
 nonisolated extension Xunfang_Dispatch_V1_UpdateUnitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateUnitRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}status\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2380,6 +2391,7 @@ nonisolated extension Xunfang_Dispatch_V1_UpdateUnitRequest: SwiftProtobuf.Messa
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
       default: break
       }
     }
@@ -2392,12 +2404,16 @@ nonisolated extension Xunfang_Dispatch_V1_UpdateUnitRequest: SwiftProtobuf.Messa
     if self.status != .offDuty {
       try visitor.visitSingularEnumField(value: self.status, fieldNumber: 2)
     }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Xunfang_Dispatch_V1_UpdateUnitRequest, rhs: Xunfang_Dispatch_V1_UpdateUnitRequest) -> Bool {
     if lhs.callSign != rhs.callSign {return false}
     if lhs.status != rhs.status {return false}
+    if lhs.at != rhs.at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

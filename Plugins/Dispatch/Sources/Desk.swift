@@ -182,7 +182,7 @@ final class Desk: @unchecked Sendable {
 
     func acknowledge(_ request: Xunfang_Dispatch_V1_AcknowledgeRequest) async throws -> Xunfang_Dispatch_V1_AssignResponse {
         try apply { dispatcher in
-            let events = try dispatcher.acknowledge(request.incidentID, by: request.callSign)
+            let events = try dispatcher.acknowledge(request.incidentID, by: request.callSign, at: request.at)
             return (Self.answer(dispatcher, request.incidentID, request.callSign), events)
         }
     }
@@ -190,7 +190,7 @@ final class Desk: @unchecked Sendable {
     func updateUnit(_ request: Xunfang_Dispatch_V1_UpdateUnitRequest) async throws -> Xunfang_Dispatch_V1_Unit {
         guard let status = UnitStatus(rawValue: request.status.rawValue) else { throw BusClientError(.invalidArgument, "unknown status") }
         return try apply { dispatcher in
-            let events = try dispatcher.updateUnit(request.callSign, to: status)
+            let events = try dispatcher.updateUnit(request.callSign, to: status, at: request.at)
             return (Wire.unit(dispatcher.units[request.callSign]!), events)
         }
     }

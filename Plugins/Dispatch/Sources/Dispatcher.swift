@@ -253,15 +253,16 @@ public final class Dispatcher {
         return [.relocation(callSign: callSign, to: point, plan: plan)]
     }
 
-    public func acknowledge(_ incidentID: String, by callSign: String) throws(DispatchError) -> [DispatchEvent] {
+    /// - Parameter at: when the officer pressed it on the terminal (Unix ms; nil or 0: now).
+    public func acknowledge(_ incidentID: String, by callSign: String, at: Int64? = nil) throws(DispatchError) -> [DispatchEvent] {
         guard let order = pending[callSign], order.incidentID == incidentID, var unit = units[callSign] else {
             throw DispatchError(.failedPrecondition, "\(callSign) has no outstanding order for \(incidentID)")
         }
         var incident = try openIncident(incidentID)
+        let now = try pressedAt(at, after: incident.times.values.max())
         try transition(&unit, to: .enRoute)
         units[callSign] = unit
         pending[callSign] = nil
-        let now = clock.now()
         if incident.status < .acknowledged {
             incident.status = .enRoute
             incident.times[.acknowledged] = now
@@ -275,14 +276,17 @@ public final class Dispatcher {
     /// matrix. The unit's incident moves with it: en route from assigned acknowledges the
     /// order, on scene puts the incident on scene, returning leaves the scene, and
     /// available, off duty or out of service from an incident withdraw the unit.
-    public func updateUnit(_ callSign: String, to status: UnitStatus) throws(DispatchError) -> [DispatchEvent] {
+    ///
+    /// - Parameter at: when the officer pressed it on the terminal (Unix ms; nil or 0: now).
+    public func updateUnit(_ callSign: String, to status: UnitStatus, at: Int64? = nil) throws(DispatchError) -> [DispatchEvent] {
         guard var unit = units[callSign] else { throw DispatchError(.notFound, "no unit \(callSign)") }
         // A status the unit already has changes nothing: a terminal pressing "arrived" after
         // AVL put the unit on scene, or pressing twice, is not refused.
         if status == unit.status { return [] }
         if status == .enRoute, unit.status == .assigned, let incidentID = unit.incidentID, pending[callSign] != nil {
-            return try acknowledge(incidentID, by: callSign)
+            return try acknowledge(incidentID, by: callSign, at: at)
         }
+        let pressed = try pressedAt(at, after: unit.incidentID.flatMap { incidents[$0]?.times.values.max() })
         let from = unit.status
         try transition(&unit, to: status)
         var events: [DispatchEvent] = []
@@ -291,7 +295,7 @@ public final class Dispatcher {
                 let reached: IncidentStatus = status == .onScene ? .onScene : .enRoute
                 if status != .assigned, incident.status.isOpen && incident.status < reached {
                     incident.status = reached
-                    incident.times[reached] = clock.now()
+                    incident.times[reached] = pressed
                     events.append(.incidentUpdated(incident))
                 }
             } else {
@@ -329,7 +333,8 @@ public final class Dispatcher {
             settle(&unit, at: .onScene)
             if incident.status < .onScene {
                 incident.status = .onScene
-                incident.times[.onScene] = clock.now()
+                // The fix's own time: a fix delivered late still says when the unit was there.
+                incident.times[.onScene] = min(clock.now(), max(time, incident.times.values.max() ?? time))
                 incidents[incidentID] = incident
                 events.append(.incidentUpdated(incident))
             }
@@ -338,6 +343,22 @@ public final class Dispatcher {
         units[callSign] = unit
         return events
     }
+
+    /// When a terminal's press happened: its own time when it says one (a terminal out of
+    /// coverage reports its presses when it is back, and a busy link delivers them late),
+    /// never before `earliest` (the incident's latest step so far) nor after now. A time more than
+    /// `terminalClockSkew` ahead of the desk's clock is a terminal with a wrong clock: refused.
+    func pressedAt(_ at: Int64?, after earliest: Int64?) throws(DispatchError) -> Int64 {
+        let now = clock.now()
+        guard let at, at > 0 else { return now }
+        guard at <= now + Self.terminalClockSkew else {
+            throw DispatchError(.invalidArgument, "at \(at) is \((at - now) / 1_000) s ahead of the desk's clock; a terminal's clock may be at most \(Self.terminalClockSkew / 1_000) s ahead")
+        }
+        return min(now, max(at, earliest ?? at))
+    }
+
+    /// How far ahead of the desk a terminal's clock may run (ms).
+    static let terminalClockSkew: Int64 = 10_000
 
     /// The units whose position changed since the last call, to store in one batch.
     public func takeMoved() -> [Unit] {

@@ -501,6 +501,9 @@ public nonisolated struct Xunfang_Patrol_V1_ActRequest: Sendable {
   /// check in: the must-patrol point; the unit's newest fix must be at it
   public var siteID: String = String()
 
+  /// Unix ms it was pressed on the terminal (0 = now): a press sent late keeps its time
+  public var at: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2072,7 +2075,7 @@ nonisolated extension Xunfang_Patrol_V1_ReportResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ActRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}action\0\u{3}incident_id\0\u{3}site_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{1}action\0\u{3}incident_id\0\u{3}site_id\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2084,6 +2087,7 @@ nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeSingularEnumField(value: &self.action) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.incidentID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.siteID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
       default: break
       }
     }
@@ -2102,6 +2106,9 @@ nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, Swift
     if !self.siteID.isEmpty {
       try visitor.visitSingularStringField(value: self.siteID, fieldNumber: 4)
     }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2110,6 +2117,7 @@ nonisolated extension Xunfang_Patrol_V1_ActRequest: SwiftProtobuf.Message, Swift
     if lhs.action != rhs.action {return false}
     if lhs.incidentID != rhs.incidentID {return false}
     if lhs.siteID != rhs.siteID {return false}
+    if lhs.at != rhs.at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

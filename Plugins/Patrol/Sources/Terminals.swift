@@ -159,6 +159,7 @@ struct Terminals: Sendable {
             var update = Xunfang_Dispatch_V1_UpdateUnitRequest()
             update.callSign = request.callSign
             update.status = status
+            update.at = request.at
             return .updateUnit(update)
         }
         switch request.action {
@@ -167,6 +168,7 @@ struct Terminals: Sendable {
             var acknowledge = Xunfang_Dispatch_V1_AcknowledgeRequest()
             acknowledge.incidentID = request.incidentID
             acknowledge.callSign = request.callSign
+            acknowledge.at = request.at
             return .acknowledge(acknowledge)
         case .arrive: return status(.onScene)
         case .clear:

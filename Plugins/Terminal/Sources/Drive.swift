@@ -12,6 +12,9 @@ struct Drive: Sendable {
     private(set) var path: [Int] = []
     /// Heading somewhere: the current arc's end, then `path`; false: patrolling.
     private(set) var isOnPath = false
+    /// Of the last `advance` that reached the path's end: the seconds left over after
+    /// arriving (the arrival was that long before the advance's end).
+    private(set) var overshoot: Double = 0
     /// The beat: its centre (the unit's station) and radius, planar metres.
     let home: PlanarPoint
     let beat: Double
@@ -51,6 +54,7 @@ struct Drive: Sendable {
             if isOnPath && path.isEmpty {
                 offset = map.graph.arcLength[arc]
                 isOnPath = false
+                overshoot = left
                 return true
             }
             arc = path.isEmpty ? nextOnBeat(map, random: &random) : path.removeFirst()

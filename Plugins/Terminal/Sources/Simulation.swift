@@ -97,6 +97,14 @@ struct Simulation: Sendable {
         case inPosition(activation: String, position: String)
     }
 
+    /// An action pressed on a unit's terminal, with the moment the officer pressed it (within
+    /// the tick that found it: an arrival halfway through a tick is stamped halfway).
+    struct Press: Sendable, Equatable {
+        let callSign: String
+        let action: Action
+        let at: Int64
+    }
+
     struct Ping: Sendable, Equatable {
         let callSign: String
         let position: GeoPoint
@@ -213,20 +221,25 @@ struct Simulation: Sendable {
     }
 
     /// `seconds` more of the shift, ending at `now`: every unit's fix, and what officers press.
-    mutating func tick(now: Int64, seconds: Double) -> (pings: [Ping], actions: [(callSign: String, action: Action)]) {
-        var pings: [Ping] = [], actions: [(String, Action)] = []
+    mutating func tick(now: Int64, seconds: Double) -> (pings: [Ping], actions: [Press]) {
+        var pings: [Ping] = [], actions: [Press] = []
         for callSign in units.keys.sorted() {
             var unit = units[callSign]!
-            if let action = step(&unit, callSign: callSign, now: now, seconds: seconds) { actions.append((callSign, action)) }
+            actions += step(&unit, callSign: callSign, now: now, seconds: seconds).map { Press(callSign: callSign, action: $0.0, at: $0.1) }
             units[callSign] = unit
             pings.append(Ping(callSign: callSign, position: noisy(unit.drive.position(on: map)), at: now))
         }
-        for post in staffed where post.at <= now { actions.append((post.responder, .inPosition(activation: post.activation, position: post.position))) }
+        for post in staffed where post.at <= now {
+            actions.append(Press(callSign: post.responder, action: .inPosition(activation: post.activation, position: post.position), at: post.at))
+        }
         staffed.removeAll { $0.at <= now }
         return (pings, actions)
     }
 
-    private mutating func step(_ unit: inout Unit, callSign: String, now: Int64, seconds: Double) -> Action? {
+    /// What the officer presses in the `seconds` up to `now`, and when within them.
+    private mutating func step(_ unit: inout Unit, callSign: String, now: Int64, seconds: Double) -> [(Action, Int64)] {
+        /// The moment the path's end was reached in this tick's advance.
+        func arrived(_ drive: Drive) -> Int64 { now - Int64((drive.overshoot * 1_000).rounded()) }
         switch unit.phase {
         case .patrolling:
             if let until = startStop(&unit, callSign: callSign, now: now) {
@@ -236,7 +249,7 @@ struct Simulation: Sendable {
             }
             if unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random), let site = unit.heading {
                 unit.heading = nil
-                return .checkIn(site)
+                return [(.checkIn(site), now)]
             }
         case .toStop(let until):
             if now >= until {
@@ -249,38 +262,41 @@ struct Simulation: Sendable {
         case .relocating:
             if unit.drive.advance(seconds, share: 1, on: map, random: &random) { unit.phase = .patrolling }
         case .toPost(let activation, let position):
-            guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return nil }
+            guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return [] }
             unit.phase = .atPost(activation: activation, position: position)
-            return .inPosition(activation: activation, position: position)
+            return [(.inPosition(activation: activation, position: position), arrived(unit.drive))]
         case .atPost:
             break
         case .ordered(let incident, let scene, let priority, let at):
-            _ = unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random)
-            guard now >= at else { return nil }
+            // On patrol until the acknowledgement, then towards the scene for the rest of the tick.
+            let sinceAcknowledged = min(seconds, max(0, Double(now - at) / 1_000))
+            _ = unit.drive.advance(seconds - sinceAcknowledged, share: settings.patrolShare, on: map, random: &random)
+            guard now >= at else { return [] }
             // No road there: the officer reports arriving where the roads end nearest it.
             unit.drive.follow(map.route(after: unit.drive.arc, to: scene) ?? [])
             unit.phase = .toScene(incident: incident, scene: map.projection.project(scene), priority: priority)
-            return .acknowledge(incident)
+            return [(.acknowledge(incident), at)] + step(&unit, callSign: callSign, now: now, seconds: sinceAcknowledged)
         case .toScene(let incident, let scene, let priority):
             // There when the route's end is reached, or sooner when the scene is beside the road
             // being driven (an incident where the unit already is).
             let reached = unit.drive.advance(seconds, share: 1, on: map, random: &random)
-            guard reached || unit.drive.position(on: map).distance(to: scene) <= Self.arrivalMetres else { return nil }
+            guard reached || unit.drive.position(on: map).distance(to: scene) <= Self.arrivalMetres else { return [] }
+            let at = reached ? arrived(unit.drive) : now
             unit.drive.follow(nil)
             let service = settings.serviceSeconds[min(max(priority, 1), settings.serviceSeconds.count) - 1]
-            unit.phase = .onScene(incident: incident, until: now + milliseconds(in: service))
-            return .arrive
+            unit.phase = .onScene(incident: incident, until: at + milliseconds(in: service))
+            return [(.arrive, at)]
         case .onScene(let incident, let until):
-            guard now >= until else { return nil }
-            unit.phase = .cleared(at: now + milliseconds(in: settings.backSeconds))
-            return .clear(incident)
+            guard now >= until else { return [] }
+            unit.phase = .cleared(at: until + milliseconds(in: settings.backSeconds))
+            return [(.clear(incident), until)]
         case .cleared(let at):
             _ = unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random)
-            guard now >= at else { return nil }
+            guard now >= at else { return [] }
             unit.phase = .patrolling
-            return .backInService
+            return [(.backInService, at)]
         }
-        return nil
+        return []
     }
 
     /// A dosage stop due now and not yet made: the unit heads there; returns when it ends.

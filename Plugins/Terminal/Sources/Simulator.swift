@@ -61,6 +61,38 @@ struct Simulator: Sendable {
         self.logger = logger
     }
 
+    /// The fixes and presses the ticks made and the sender has not sent yet. Fixes beyond
+    /// `maxPings` (a bus far behind) are dropped oldest first and counted; presses never are.
+    final class Uplink: Sendable {
+        struct Batch: Sendable {
+            var pings: [Simulation.Ping] = []
+            var presses: [Simulation.Press] = []
+            var dropped = 0
+        }
+
+        static let maxPings = 50_000
+        private let queue = Mutex(Batch())
+        let wakeUps: AsyncStream<Void>
+        private let wake: AsyncStream<Void>.Continuation
+
+        init() { (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1)) }
+
+        func hand(_ pings: [Simulation.Ping], _ presses: [Simulation.Press]) {
+            queue.withLock { batch in
+                batch.pings += pings
+                let over = batch.pings.count - Self.maxPings
+                if over > 0 {
+                    batch.pings.removeFirst(over)
+                    batch.dropped += over
+                }
+                batch.presses += presses
+            }
+            wake.yield()
+        }
+
+        func take() -> Batch { queue.withLock { batch in defer { batch = Batch() }; return batch } }
+    }
+
     /// The simulation shared by the order taker and the driver.
     final class Shared: Sendable {
         let state: Mutex<Simulation>
@@ -135,8 +167,14 @@ struct Simulator: Sendable {
         }
     }
 
-    /// Every `interval`: the roster kept, every unit moved, fixes reported, actions pressed.
+    /// Every `interval`: the roster kept, every unit moved, its fixes and presses handed to the
+    /// uplink. The officers' clock never waits on the bus: on a simulated clock running
+    /// hundreds of times faster than the machine's, a tick that waited for Patrol's answer
+    /// would let units drive on for a minute between fixes.
     func drive(_ bus: BusClient, _ simulation: Shared) async throws {
+        let uplink = Uplink()
+        let sender = Task { await send(uplink, bus, simulation) }
+        defer { sender.cancel() }
         var homes: [String: GeoPoint] = [:], readAt: Int64 = 0, last = clock.now()
         while !Task.isCancelled {
             let now = clock.now()
@@ -149,18 +187,31 @@ struct Simulator: Sendable {
                     logger.debug("roster not read this time", metadata: ["xunfang.error": "\(error)"])
                 }
             }
-            let (pings, actions) = simulation.withLock { simulation in
+            let (pings, presses) = simulation.withLock { simulation in
                 simulation.keep(onDuty: homes)
                 return simulation.tick(now: now, seconds: Double(now - last) / 1_000)
             }
             last = now
-            await report(pings, bus)
-            // A refused check-in (the fix too far from the point) leaves the patrol as it is.
-            for (callSign, action) in actions where !(await press(action, for: callSign, bus)) {
-                if case .checkIn = action { continue }
-                simulation.withLock { $0.abandon(callSign, refused: action) }
-            }
+            uplink.hand(pings, presses)
             try? await clock.sleep(for: interval)
+        }
+    }
+
+    /// Sends what the ticks handed over, in order: each batch's fixes before its presses (a
+    /// check-in is judged against the newest fix).
+    func send(_ uplink: Uplink, _ bus: BusClient, _ simulation: Shared) async {
+        for await _ in uplink.wakeUps {
+            let batch = uplink.take()
+            if batch.dropped > 0 {
+                logger.warning("fixes dropped: the bus took them slower than the terminals made them", metadata: ["xunfang.dropped": "\(batch.dropped)"])
+            }
+            await report(batch.pings, bus)
+            // A refused check-in (the fix too far from the point) leaves the patrol as it is.
+            for press in batch.presses {
+                if await self.press(press, bus) { continue }
+                if case .checkIn = press.action { continue }
+                simulation.withLock { $0.abandon(press.callSign, refused: press.action) }
+            }
         }
     }
 
@@ -201,12 +252,15 @@ struct Simulator: Sendable {
         }
     }
 
-    /// Presses `action` on the unit's terminal; false when Dispatch refused it.
-    func press(_ action: Simulation.Action, for callSign: String, _ bus: BusClient) async -> Bool {
-        if case .inPosition(let activation, let position) = action { return await reportInPosition(callSign, activation: activation, position: position, bus) }
+    /// Presses the action on the unit's terminal, stamped with when it was pressed; false
+    /// when Dispatch refused it.
+    func press(_ press: Simulation.Press, _ bus: BusClient) async -> Bool {
+        let callSign = press.callSign
+        if case .inPosition(let activation, let position) = press.action { return await reportInPosition(callSign, activation: activation, position: position, bus) }
         var request = Xunfang_Patrol_V1_ActRequest()
         request.callSign = callSign
-        switch action {
+        request.at = press.at
+        switch press.action {
         case .acknowledge(let incident): (request.action, request.incidentID) = (.acknowledge, incident)
         case .arrive: request.action = .arrive
         case .clear(let incident): (request.action, request.incidentID) = (.clear, incident)

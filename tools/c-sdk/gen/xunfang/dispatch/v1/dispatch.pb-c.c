@@ -3358,7 +3358,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__escalation__descriptor =
   (ProtobufCMessageInit) xunfang__dispatch__v1__escalation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__acknowledge_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__acknowledge_request__field_descriptors[3] =
 {
   {
     "incident_id",
@@ -3384,15 +3384,28 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__acknowledge_request
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__AcknowledgeRequest, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__acknowledge_request__field_indices_by_name[] = {
+  2,   /* field[2] = at */
   1,   /* field[1] = call_sign */
   0,   /* field[0] = incident_id */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__acknowledge_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__acknowledge_request__descriptor =
 {
@@ -3402,14 +3415,14 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__acknowledge_request__des
   "Xunfang__Dispatch__V1__AcknowledgeRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__AcknowledgeRequest),
-  2,
+  3,
   xunfang__dispatch__v1__acknowledge_request__field_descriptors,
   xunfang__dispatch__v1__acknowledge_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__acknowledge_request__number_ranges,
   (ProtobufCMessageInit) xunfang__dispatch__v1__acknowledge_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__dispatch__v1__update_unit_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor xunfang__dispatch__v1__update_unit_request__field_descriptors[3] =
 {
   {
     "call_sign",
@@ -3435,15 +3448,28 @@ static const ProtobufCFieldDescriptor xunfang__dispatch__v1__update_unit_request
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Dispatch__V1__UpdateUnitRequest, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__dispatch__v1__update_unit_request__field_indices_by_name[] = {
+  2,   /* field[2] = at */
   0,   /* field[0] = call_sign */
   1,   /* field[1] = status */
 };
 static const ProtobufCIntRange xunfang__dispatch__v1__update_unit_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor xunfang__dispatch__v1__update_unit_request__descriptor =
 {
@@ -3453,7 +3479,7 @@ const ProtobufCMessageDescriptor xunfang__dispatch__v1__update_unit_request__des
   "Xunfang__Dispatch__V1__UpdateUnitRequest",
   "xunfang.dispatch.v1",
   sizeof(Xunfang__Dispatch__V1__UpdateUnitRequest),
-  2,
+  3,
   xunfang__dispatch__v1__update_unit_request__field_descriptors,
   xunfang__dispatch__v1__update_unit_request__field_indices_by_name,
   1,  xunfang__dispatch__v1__update_unit_request__number_ranges,

@@ -497,10 +497,14 @@ struct  Xunfang__Dispatch__V1__AcknowledgeRequest
   ProtobufCMessage base;
   char *incident_id;
   char *call_sign;
+  /*
+   * Unix ms the officer pressed it (0 = now); at most 10 s ahead of the desk,
+   */
+  int64_t at;
 };
 #define XUNFANG__DISPATCH__V1__ACKNOWLEDGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__acknowledge_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -514,10 +518,14 @@ struct  Xunfang__Dispatch__V1__UpdateUnitRequest
   ProtobufCMessage base;
   char *call_sign;
   Xunfang__Dispatch__V1__UnitStatus status;
+  /*
+   * Unix ms the officer pressed it (0 = now), as in AcknowledgeRequest
+   */
+  int64_t at;
 };
 #define XUNFANG__DISPATCH__V1__UPDATE_UNIT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__dispatch__v1__update_unit_request__descriptor) \
-    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__UNIT_STATUS__UNIT_STATUS_OFF_DUTY }
+    , (char *)protobuf_c_empty_string, XUNFANG__DISPATCH__V1__UNIT_STATUS__UNIT_STATUS_OFF_DUTY, 0 }
 
 
 struct  Xunfang__Dispatch__V1__ClearRequest

@@ -3511,7 +3511,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__report_response__descripto
   (ProtobufCMessageInit) xunfang__patrol__v1__report_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_descriptors[5] =
 {
   {
     "call_sign",
@@ -3561,9 +3561,22 @@ static const ProtobufCFieldDescriptor xunfang__patrol__v1__act_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__ActRequest, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__patrol__v1__act_request__field_indices_by_name[] = {
   1,   /* field[1] = action */
+  4,   /* field[4] = at */
   0,   /* field[0] = call_sign */
   2,   /* field[2] = incident_id */
   3,   /* field[3] = site_id */
@@ -3571,7 +3584,7 @@ static const unsigned xunfang__patrol__v1__act_request__field_indices_by_name[] 
 static const ProtobufCIntRange xunfang__patrol__v1__act_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor xunfang__patrol__v1__act_request__descriptor =
 {
@@ -3581,7 +3594,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__act_request__descriptor =
   "Xunfang__Patrol__V1__ActRequest",
   "xunfang.patrol.v1",
   sizeof(Xunfang__Patrol__V1__ActRequest),
-  4,
+  5,
   xunfang__patrol__v1__act_request__field_descriptors,
   xunfang__patrol__v1__act_request__field_indices_by_name,
   1,  xunfang__patrol__v1__act_request__number_ranges,

@@ -459,10 +459,14 @@ struct  Xunfang__Patrol__V1__ActRequest
    * check in: the must-patrol point; the unit's newest fix must be at it
    */
   char *site_id;
+  /*
+   * Unix ms it was pressed on the terminal (0 = now): a press sent late keeps its time
+   */
+  int64_t at;
 };
 #define XUNFANG__PATROL__V1__ACT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__act_request__descriptor) \
-    , (char *)protobuf_c_empty_string, XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, XUNFANG__PATROL__V1__TERMINAL_ACTION__TERMINAL_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Xunfang__Patrol__V1__ActResponse
