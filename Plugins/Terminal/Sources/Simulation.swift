@@ -103,6 +103,8 @@ struct Simulation: Sendable {
         let callSign: String
         let action: Action
         let at: Int64
+
+        var isCheckIn: Bool { if case .checkIn = action { true } else { false } }
     }
 
     struct Ping: Sendable, Equatable {

@@ -61,12 +61,16 @@ struct Simulator: Sendable {
         self.logger = logger
     }
 
-    /// The fixes and presses the ticks made and the sender has not sent yet. Fixes beyond
-    /// `maxPings` (a bus far behind) are dropped oldest first and counted; presses never are.
+    /// What the ticks made and the senders have not sent yet, in two lanes. Presses for
+    /// Dispatch (acknowledge, arrive, clear, back in service, in position) go at once, each
+    /// in turn: an acknowledgement queued behind a batch of fixes would miss its deadline
+    /// on a fast simulated clock. Fixes, and the check-ins judged against them, go after
+    /// them in batches; fixes beyond `maxPings` (a bus far behind) are dropped oldest first
+    /// and counted; presses never are.
     final class Uplink: Sendable {
         struct Batch: Sendable {
             var pings: [Simulation.Ping] = []
-            var presses: [Simulation.Press] = []
+            var checkIns: [Simulation.Press] = []
             var dropped = 0
         }
 
@@ -74,10 +78,16 @@ struct Simulator: Sendable {
         private let queue = Mutex(Batch())
         let wakeUps: AsyncStream<Void>
         private let wake: AsyncStream<Void>.Continuation
+        let presses: AsyncStream<Simulation.Press>
+        private let press: AsyncStream<Simulation.Press>.Continuation
 
-        init() { (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1)) }
+        init() {
+            (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            (presses, press) = AsyncStream.makeStream(of: Simulation.Press.self)
+        }
 
         func hand(_ pings: [Simulation.Ping], _ presses: [Simulation.Press]) {
+            for item in presses where !item.isCheckIn { press.yield(item) }
             queue.withLock { batch in
                 batch.pings += pings
                 let over = batch.pings.count - Self.maxPings
@@ -85,7 +95,7 @@ struct Simulator: Sendable {
                     batch.pings.removeFirst(over)
                     batch.dropped += over
                 }
-                batch.presses += presses
+                batch.checkIns += presses.filter(\.isCheckIn)
             }
             wake.yield()
         }
@@ -197,20 +207,25 @@ struct Simulator: Sendable {
         }
     }
 
-    /// Sends what the ticks handed over, in order: each batch's fixes before its presses (a
-    /// check-in is judged against the newest fix).
+    /// Sends what the ticks handed over: presses one by one as they come; fixes in batches,
+    /// each batch's check-ins after its fixes (a check-in is judged against the newest fix).
     func send(_ uplink: Uplink, _ bus: BusClient, _ simulation: Shared) async {
-        for await _ in uplink.wakeUps {
-            let batch = uplink.take()
-            if batch.dropped > 0 {
-                logger.warning("fixes dropped: the bus took them slower than the terminals made them", metadata: ["xunfang.dropped": "\(batch.dropped)"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await press in uplink.presses where !(await self.press(press, bus)) {
+                    simulation.withLock { $0.abandon(press.callSign, refused: press.action) }
+                }
             }
-            await report(batch.pings, bus)
-            // A refused check-in (the fix too far from the point) leaves the patrol as it is.
-            for press in batch.presses {
-                if await self.press(press, bus) { continue }
-                if case .checkIn = press.action { continue }
-                simulation.withLock { $0.abandon(press.callSign, refused: press.action) }
+            group.addTask {
+                for await _ in uplink.wakeUps {
+                    let batch = uplink.take()
+                    if batch.dropped > 0 {
+                        logger.warning("fixes dropped: the bus took them slower than the terminals made them", metadata: ["xunfang.dropped": "\(batch.dropped)"])
+                    }
+                    await report(batch.pings, bus)
+                    // A refused check-in (the fix too far from the point) leaves the patrol as it is.
+                    for checkIn in batch.checkIns { _ = await self.press(checkIn, bus) }
+                }
             }
         }
     }
