@@ -88,7 +88,7 @@ public enum HarnessPage {
         func x(_ at: Int64) -> String { format(20 + Double(at - start) / Double(max(1, end - start)) * (width - 40)) }
         let calls = facts.calls.map { "<line x1=\"\(x($0.call.at))\" x2=\"\(x($0.call.at))\" y1=\"20\" y2=\"40\" stroke=\"#1565c0\"/>" }.joined()
         let faults = facts.faults.map { fault in
-            "<line x1=\"\(x(fault.at))\" x2=\"\(x(fault.at))\" y1=\"50\" y2=\"90\" stroke=\"#c62828\" stroke-width=\"2\"/><text x=\"\(x(fault.at))\" y=\"104\" font-size=\"11\" text-anchor=\"middle\">\(["kill": "✘", "freeze": "❄", "drop": "⇣", "full-disk": "▣"][fault.kind] ?? "✘") \(escape(fault.plugin))</text>"
+            "<line x1=\"\(x(fault.at))\" x2=\"\(x(fault.at))\" y1=\"50\" y2=\"90\" stroke=\"#c62828\" stroke-width=\"2\"/><text x=\"\(x(fault.at))\" y=\"104\" font-size=\"11\" text-anchor=\"middle\">\(["kill": "✘", "freeze": "❄", "slow": "◔", "drop": "⇣", "full-disk": "▣"][fault.kind] ?? "✘") \(escape(fault.plugin))</text>"
                 + (fault.recoveredAt > 0 ? "<line x1=\"\(x(fault.at))\" x2=\"\(x(fault.recoveredAt))\" y1=\"70\" y2=\"70\" stroke=\"#2e7d32\" stroke-width=\"4\"/>" : "")
         }.joined()
         // Each seal: its activation, a bar to the moment every position was held (amber

@@ -59,6 +59,11 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// (a slow consumer, answers far too late, pings unanswered) and then goes on from where
         /// it stopped, its connection perhaps closed by the bus meanwhile.
         public var freeze: String?
+        /// This plugin slowed to a fifth of its speed for `forMinutes`: stopped 80 ms of every
+        /// 100 (SIGSTOP/SIGCONT), so it stays connected and answers its pings, but consumes
+        /// slowly and answers calls late. The bus must hold its backlog without holding up
+        /// anyone else; it catches up afterwards, nothing lost.
+        public var slow: String?
         /// This plugin's connection closed by the bus without a word, as a network drops it
         /// (`Bus/DropSession`): the plugin must notice, connect again and carry on.
         public var drop: String?
@@ -69,22 +74,23 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// Simulated minutes a freeze or a full disk lasts (default 5).
         public var forMinutes: Double?
 
-        public init(atMinutes: Double, kill: String? = nil, freeze: String? = nil, drop: String? = nil, fullDisk: String? = nil, forMinutes: Double? = nil) {
+        public init(atMinutes: Double, kill: String? = nil, freeze: String? = nil, slow: String? = nil, drop: String? = nil, fullDisk: String? = nil, forMinutes: Double? = nil) {
             self.atMinutes = atMinutes
             self.kill = kill
             self.freeze = freeze
+            self.slow = slow
             self.drop = drop
             self.fullDisk = fullDisk
             self.forMinutes = forMinutes
         }
 
         /// The plugin (or `bus`) the fault strikes.
-        public var target: String { kill ?? freeze ?? drop ?? fullDisk ?? "" }
-        public var kind: String { kill != nil ? "kill" : freeze != nil ? "freeze" : drop != nil ? "drop" : "full-disk" }
+        public var target: String { kill ?? freeze ?? slow ?? drop ?? fullDisk ?? "" }
+        public var kind: String { kill != nil ? "kill" : freeze != nil ? "freeze" : slow != nil ? "slow" : drop != nil ? "drop" : "full-disk" }
         /// Whether it lasts `forMinutes`.
-        var lasts: Bool { freeze != nil || fullDisk != nil }
+        var lasts: Bool { freeze != nil || slow != nil || fullDisk != nil }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill, freeze, drop, fullDisk = "full_disk", forMinutes = "for_minutes" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case atMinutes = "at_minutes", kill, freeze, slow, drop, fullDisk = "full_disk", forMinutes = "for_minutes" }
     }
 
     /// What must hold at the end; a check left out is reported, not judged.
@@ -97,10 +103,14 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var maxRssMegabytes: Double?
         /// Restarts nobody caused (a fault's restart is expected).
         public var unexpectedRestarts: Int?
+        /// The median simulated seconds from a call to Dispatch holding it (default 10): more
+        /// means the clock ran faster than the stack keeps up with, and every time measured is
+        /// stretched by it.
+        public var maxLagSeconds: Double?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case within1Minute = "within_1_minute", within3Minutes = "within_3_minutes", within5Minutes = "within_5_minutes"
-            case maxRssMegabytes = "max_rss_megabytes", unexpectedRestarts = "unexpected_restarts"
+            case maxRssMegabytes = "max_rss_megabytes", unexpectedRestarts = "unexpected_restarts", maxLagSeconds = "max_lag_seconds"
         }
 
         public init() {}
@@ -182,16 +192,16 @@ public struct Scenario: Sendable, Codable, Equatable {
             throw HarnessError("plugins: \(required) is needed (the calls go to Dispatch, which places them with GridModel)")
         }
         for fault in faults {
-            guard [fault.kill, fault.freeze, fault.drop, fault.fullDisk].compactMap({ $0 }).count == 1 else {
-                throw HarnessError("faults: each is one of kill: NAME, freeze: NAME, drop: NAME or full_disk: bus")
+            guard [fault.kill, fault.freeze, fault.slow, fault.drop, fault.fullDisk].compactMap({ $0 }).count == 1 else {
+                throw HarnessError("faults: each is one of kill: NAME, freeze: NAME, slow: NAME, drop: NAME or full_disk: bus")
             }
             guard fault.fullDisk == nil || fault.fullDisk == "bus" else { throw HarnessError("faults: full_disk is bus (its durable log), not \(fault.target)") }
-            let struck = ["kill": "killed", "freeze": "frozen", "drop": "dropped", "full-disk": "filled"][fault.kind] ?? fault.kind
+            let struck = ["kill": "killed", "freeze": "frozen", "slow": "slowed", "drop": "dropped", "full-disk": "filled"][fault.kind] ?? fault.kind
             guard plugins.contains(fault.target) || fault.kill == "bus" || fault.fullDisk == "bus" else {
                 throw HarnessError("faults: \(fault.target) is \(struck) but not in plugins")
             }
             guard fault.lasts ? (0.1...60).contains(fault.forMinutes ?? 5) : fault.forMinutes == nil else {
-                throw HarnessError("faults: for_minutes is for a freeze or a full disk, 0.1 to 60 simulated minutes")
+                throw HarnessError("faults: for_minutes is for a freeze, a slowdown or a full disk, 0.1 to 60 simulated minutes")
             }
             guard fault.atMinutes >= 0, fault.atMinutes <= hours * 60 else { throw HarnessError("faults: at_minutes \(fault.atMinutes) is outside the \(hours) hours of calls") }
         }

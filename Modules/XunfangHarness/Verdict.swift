@@ -69,7 +69,7 @@ public struct RunFacts: Sendable, Codable {
         public var at: Int64
         public var plugin: String
         public var pid: Int32
-        /// "kill", "freeze", "drop" or "full-disk" (`Scenario.Fault.kind`).
+        /// "kill", "freeze", "slow", "drop" or "full-disk" (`Scenario.Fault.kind`).
         public var kind: String
         /// Simulated ms when it was serving again (a full disk: the log writing again); 0 when it never came back.
         public var recoveredAt: Int64
@@ -183,7 +183,7 @@ public struct Check: Sendable, Codable, Equatable {
 /// The checks a run is judged by.
 public enum Verdict {
     /// How a fault's target is said in the report.
-    static let struck = ["freeze": "frozen", "drop": "connection dropped", "full-disk": "its log's disk full"]
+    static let struck = ["freeze": "frozen", "slow": "slowed", "drop": "connection dropped", "full-disk": "its log's disk full"]
 
     public static func checks(_ facts: RunFacts) -> [Check] {
         var checks = [storedOnce(facts), dispatchedOrExplained(facts)]
@@ -197,6 +197,7 @@ public enum Verdict {
             checks.append(expected.map { Check("on scene within \(minutes) min", share >= $0, detail + " (at least \(percent($0)) expected)") }
                           ?? Check("on scene within \(minutes) min", true, detail + " (not judged)"))
         }
+        if let lag = keptUp(facts) { checks.append(lag) }
         let recovered = facts.faults.filter { $0.recoveredAt > 0 }.count
         checks.append(Check("every fault recovered from", recovered == facts.faults.count,
                             "\(recovered) of \(facts.faults.count) serving again" + facts.faults.map { fault in
@@ -276,6 +277,22 @@ public enum Verdict {
         return "; late: " + late.prefix(3).map { position in
             "\(position.id) \(position.responder) \(Int(position.seconds)) s (road time \(Int(position.etaSeconds)) s\(position.passedOver > 0 ? ", \(position.passedOver) passed over" : ""))"
         }.joined(separator: ", ")
+    }
+
+    /// The clock ran no faster than the stack keeps up with: calls Dispatch took at the first
+    /// try (none held up by a fault) reached it a median of at most `maxLagSeconds` simulated
+    /// seconds after they were made. A machine's millisecond is the factor's milliseconds of
+    /// simulated time, and each is added to every response time measured.
+    static func keptUp(_ facts: RunFacts) -> Check? {
+        let received = Dictionary(facts.incidents.map { ($0.id, $0.received) }, uniquingKeysWith: { first, _ in first })
+        let lags = facts.calls.filter { $0.intakeAttempts == 1 && !$0.linked }.compactMap { outcome in
+            received[outcome.incident].map { Double($0 - outcome.call.at) / 1_000 }
+        }.sorted()
+        guard !lags.isEmpty else { return nil }
+        let limit = facts.scenario.expect.maxLagSeconds ?? 10, median = lags[lags.count / 2], p90 = lags[lags.count * 9 / 10]
+        return Check("the stack kept up with the clock", median <= limit,
+                     String(format: "calls reached Dispatch a median %.1f s (p90 %.1f s) of simulated time after they were made, at %.0f× (at most %.0f s)",
+                            median, p90, facts.scenario.factor, limit) + (median <= limit ? "" : "; run it slower: every time measured is stretched"))
     }
 
     static func situationOnce(_ facts: RunFacts, total: Int) -> Check {

@@ -3,10 +3,10 @@ import Testing
 
 /// Out of process: `xunfang harness run` on CI's scenario, the whole stack as processes on
 /// one simulated clock with Situation frozen past the bus's patience, Dispatch's connection
-/// dropped, the bus's log disk full, and a kill -9 of each plugin and of the bus.
+/// dropped, the bus's log disk full, Patrol slowed, and a kill -9 of each plugin and of the bus.
 @Suite("Out of process: the harness runs CI's scenario")
 struct HarnessRunTests {
-    @Test("scenarios/ci-hour.yaml: a simulated hour at 60 times real speed, every call stored once and dispatched, the frozen Situation caught up, the dropped Dispatch reconnected, the full log disk's refused writes published again, every killed plugin and the killed bus back, all of it on the simulated clock")
+    @Test("scenarios/ci-hour.yaml: a simulated hour at 60 times real speed, every call stored once and dispatched, the frozen Situation caught up, the dropped Dispatch reconnected, the full log disk's refused writes published again, the slowed Patrol serving on, every killed plugin and the killed bus back, all of it on the simulated clock")
     func ciHour() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let out = NSTemporaryDirectory() + "xf-harness-\(UUID().uuidString.prefix(8))"
@@ -32,8 +32,9 @@ struct HarnessRunTests {
         let calls = facts["calls"] as? [[String: Any]] ?? []
         #expect(calls.count >= 10, "three times an evening hour's calls: \(calls.count)")
         let faults = facts["faults"] as? [[String: Any]] ?? []
-        #expect(faults.count == (mounts ? 10 : 9) && faults.allSatisfy { ($0["recoveredAt"] as? Int64 ?? 0) > 0 },
-                "Situation frozen, Dispatch dropped, the log disk full, six plugins and the bus killed, each back: \(faults)")
+        #expect(faults.count == (mounts ? 11 : 10) && faults.allSatisfy { ($0["recoveredAt"] as? Int64 ?? 0) > 0 },
+                "Situation frozen, Dispatch dropped, the log disk full, Patrol slowed, six plugins and the bus killed, each back: \(faults)")
+        #expect(faults.first { $0["kind"] as? String == "slow" }?["detail"] as? String == "the same process served on", "the slowed Patrol lived through it: \(faults)")
         #expect(faults.map { $0["kind"] as? String ?? "" }.prefix(3) == (mounts ? ["freeze", "full-disk", "drop"] : ["freeze", "drop", "kill"]), "\(faults)")
         #expect(faults.first?["plugin"] as? String == "situation" && faults.last?["plugin"] as? String == "bus")
         if mounts {

@@ -21,6 +21,8 @@ struct HarnessTests {
         #expect(scenario.factor == 60 && scenario.seed == 1 && scenario.callsScale == 1 && scenario.faults.first?.kill == "terminal" && scenario.faults.first?.kind == "kill")
         let frozen = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: terminal, for_minutes: 3"))
         #expect(frozen.faults == [Scenario.Fault(atMinutes: 5, freeze: "terminal", forMinutes: 3)] && frozen.faults[0].kind == "freeze")
+        let slowed = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "kill: terminal", with: "slow: terminal, for_minutes: 4"))
+        #expect(slowed.faults == [Scenario.Fault(atMinutes: 5, slow: "terminal", forMinutes: 4)] && slowed.faults[0].kind == "slow")
         let dropped = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "kill: terminal", with: "drop: terminal"))
         #expect(dropped.faults[0].kind == "drop" && dropped.faults[0].target == "terminal")
         let full = try Scenario.parse(yaml: Self.minimal.replacingOccurrences(of: "kill: terminal", with: "full_disk: bus, for_minutes: 2"))
@@ -34,11 +36,12 @@ struct HarnessTests {
             (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: patrol"), "faults: patrol is killed but not in plugins"),
             (Self.minimal.replacingOccurrences(of: "grid-model, ", with: ""), "plugins: grid-model is needed"),
             (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: patrol"), "faults: patrol is frozen but not in plugins"),
-            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: terminal, freeze: terminal"), "each is one of kill: NAME, freeze: NAME, drop: NAME or full_disk: bus"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: terminal, freeze: terminal"), "each is one of kill: NAME, freeze: NAME, slow: NAME, drop: NAME or full_disk: bus"),
             (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "drop: patrol"), "faults: patrol is dropped but not in plugins"),
             (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "full_disk: dispatch"), "faults: full_disk is bus (its durable log), not dispatch"),
-            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "drop: terminal, for_minutes: 2"), "for_minutes is for a freeze or a full disk"),
-            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: terminal, for_minutes: 90"), "for_minutes is for a freeze or a full disk, 0.1 to 60"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "drop: terminal, for_minutes: 2"), "for_minutes is for a freeze, a slowdown or a full disk"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "freeze: terminal, for_minutes: 90"), "for_minutes is for a freeze, a slowdown or a full disk, 0.1 to 60"),
+            (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "slow: patrol, for_minutes: 2"), "faults: patrol is slowed but not in plugins"),
             (Self.minimal.replacingOccurrences(of: "kill: terminal", with: "kill: terminal, for_minutes: 2"), "for_minutes is for a freeze"),
             (Self.minimal.replacingOccurrences(of: "terminal]", with: "termnal]"), "plugin \"termnal\" is not one of"),
             (Self.minimal.replacingOccurrences(of: "0.9", with: "90"), "a share must be 0 to 1"),
@@ -126,7 +129,7 @@ struct HarnessTests {
                         faults: [RunFacts.Fault(at: start + 300_000, plugin: "terminal", pid: 42, recoveredAt: start + 320_000)], wallSeconds: 60, simulatedSeconds: 3_600)
     }
 
-    @Test("the checks: a clean run passes each; an incident stored twice, a call never taken, a silent incident, a late response, an extra restart or a plugin that never came back each fail their own check")
+    @Test("the checks: a clean run passes each; an incident stored twice, a call never taken, a silent incident, a late response, an extra restart, a plugin that never came back or a stack behind the clock each fail their own check")
     func checks() throws {
         let scenario = try Scenario.parse(yaml: Self.minimal)
         let clean = Self.facts(scenario)
@@ -147,6 +150,11 @@ struct HarnessTests {
         #expect(failing { $0.incidents[3].onScene += 200_000 } == ["on scene within 5 min"])
         #expect(failing { $0.processes[0].restarts = 2 } == ["no unexpected restarts"])
         #expect(failing { $0.faults[0].recoveredAt = 0 } == ["every fault recovered from"])
+        // Dispatch held each call 20 s after it was made: the clock ran faster than the stack.
+        #expect(failing { facts in for index in facts.incidents.indices { facts.incidents[index].received += 20_000 } }.contains("the stack kept up with the clock"))
+        #expect(failing { facts in for index in facts.incidents.indices { facts.incidents[index].received += 20_000 }; facts.scenario.expect.maxLagSeconds = 30 }.isEmpty)
+        #expect(failing { facts in for index in facts.calls.indices { facts.calls[index].intakeAttempts = 4 }; facts.incidents[0].received += 90_000 }.isEmpty,
+                "a call held up by a fault (taken at a later try) is not the clock's doing")
         #expect(failing { $0.delivered = Dictionary(uniqueKeysWithValues: $0.incidents.map { ($0.id, ["received", $0.status]) }) }.isEmpty)
         #expect(failing { facts in facts.delivered = ["INC-000001": ["received"]] } == ["no acknowledged message lost"])
         let sealed = RunFacts.Seal(plan: "TOWN", activation: "TOWN-1", activatedAt: 1_000_000, sealedAt: 1_000_000 + 170_000, targetSeconds: 180, positions: 16, inPosition: 16)

@@ -242,6 +242,7 @@ struct HarnessRunner {
     /// bus killed, started again on the same data, and watched until every plugin has joined it.
     func inject(_ fault: Scenario.Fault, stack: StackProcess, watch: ProcessWatch, client: BusClient, clock: PluginClock, disk: LogDisk?) async throws {
         if let plugin = fault.freeze { return try await freeze(plugin, minutes: fault.forMinutes ?? 5, watch: watch, client: client, clock: clock) }
+        if let plugin = fault.slow { return try await slow(plugin, minutes: fault.forMinutes ?? 5, watch: watch, client: client, clock: clock) }
         if let plugin = fault.drop { return try await drop(plugin, watch: watch, client: client, clock: clock) }
         if let disk, fault.fullDisk != nil { return try await fill(disk, minutes: fault.forMinutes ?? 5, bus: stack.pid, watch: watch, client: client, clock: clock) }
         if fault.kill == "bus" { return try await crashBus(stack: stack, watch: watch, client: client, clock: clock) }
@@ -272,6 +273,33 @@ struct HarnessRunner {
         let giveUp = ContinuousClock.now + .seconds(120)
         while !Task.isCancelled, ContinuousClock.now < giveUp {
             if (try? await sessions(client).contains(plugin)) == true {
+                watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The plugin run a fifth of the time for `minutes` (simulated): stopped 80 ms of every
+    /// 100, so it lives, answers pings in time and keeps its session, but falls behind.
+    /// Back when, let run again, it still holds its session (the bus never dropped it) or
+    /// has joined again; the detail says whether the bus kept it.
+    func slow(_ plugin: String, minutes: Double, watch: ProcessWatch, client: BusClient, clock: PluginClock) async throws {
+        guard let pid = watch.pid(of: plugin) else { return }
+        watch.note(RunFacts.Fault(at: clock.now(), plugin: plugin, pid: pid, kind: "slow"))
+        let until = clock.now() + Int64(minutes * 60_000)
+        defer { Foundation.kill(pid, SIGCONT) }   // never leave a stopped process behind
+        while clock.now() < until {
+            Foundation.kill(pid, SIGSTOP)
+            try await Task.sleep(for: .milliseconds(80))
+            Foundation.kill(pid, SIGCONT)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Foundation.kill(pid, SIGCONT)
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < giveUp {
+            if (try? await sessions(client).contains(plugin)) == true {
+                watch.detail(pid, watch.pid(of: plugin) == pid ? "the same process served on" : "restarted")
                 watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
                 return
             }
