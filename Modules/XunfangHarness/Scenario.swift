@@ -18,8 +18,12 @@ public struct Scenario: Sendable, Codable, Equatable {
     public var start: String
     /// Simulated hours of calls (0.1 to 168).
     public var hours: Double
-    /// Simulated seconds per machine second (1 to 600).
+    /// Simulated seconds per machine second (1 to 600); with `adaptive`, the most.
     public var factor: Double
+    /// The clock runs as fast as the stack keeps up with, up to `factor`: the harness times
+    /// a call to Dispatch every tenth of a second and sets the pace so that it takes at most
+    /// half a simulated second (`ClockGovernor`); a busy hour runs slower than a quiet night.
+    public var adaptive: Bool
     public var seed: UInt64
     /// The demo county's call rates times this (0.1 to 5): 1.5 for a busy night.
     public var callsScale: Double
@@ -117,7 +121,7 @@ public struct Scenario: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, summary, start, hours, factor, seed, callsScale = "calls_scale", warmUpMinutes = "warm_up_minutes", drainMinutes = "drain_minutes"
+        case name, summary, start, hours, factor, adaptive, seed, callsScale = "calls_scale", warmUpMinutes = "warm_up_minutes", drainMinutes = "drain_minutes"
         case plugins, env, faults, events, expect
     }
 
@@ -128,6 +132,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         start = try values.decode(String.self, forKey: .start)
         hours = try values.decode(Double.self, forKey: .hours)
         factor = try values.decodeIfPresent(Double.self, forKey: .factor) ?? 60
+        adaptive = try values.decodeIfPresent(Bool.self, forKey: .adaptive) ?? false
         seed = try values.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         callsScale = try values.decodeIfPresent(Double.self, forKey: .callsScale) ?? 1
         warmUpMinutes = try values.decodeIfPresent(Double.self, forKey: .warmUpMinutes) ?? 10

@@ -225,3 +225,21 @@ struct HarnessTests {
         #expect(throws: HarnessError.self) { try Comparison.sameDay(scenario, other) }
     }
 }
+
+@Suite("The adaptive clock's governor")
+struct ClockGovernorTests {
+    @Test("the pace keeps a probe's round trip within half a simulated second: slower at once when the stack is slow, faster by a quarter a step when it is quick, never past the scenario's factor nor under the floor")
+    func pace() {
+        var governor = ClockGovernor(ceiling: 600, floor: 5, budget: 0.5, start: 30)
+        #expect(governor.factor == 30)
+        var paces: [Double] = []
+        for _ in 0..<30 { paces.append(governor.observe(roundTrip: 0.0005)) }
+        #expect(paces[0] == 37.5 && paces[1] == 46.875, "a quarter faster a step: \(paces.prefix(3))")
+        #expect(paces.last == 600, "quick answers: up to the scenario's factor, no further")
+        #expect(governor.observe(roundTrip: 0.01) == 50, "an answer in 10 ms: at once down to 50 times (half a simulated second)")
+        #expect(governor.observe(roundTrip: 0.0005) < 50 * 1.25 + 1e-9, "one quick answer after a slow one speeds up by a quarter at most")
+        #expect(governor.observe(roundTrip: 2) == 5, "a stack that takes seconds: the floor")
+        var capped = ClockGovernor(ceiling: 20, start: 60)
+        #expect(capped.factor == 20 && capped.observe(roundTrip: 0.0001) == 20)
+    }
+}

@@ -128,8 +128,7 @@ struct HarnessRunner {
         try disk?.mount()
         defer { disk?.unmount() }
         // The clock reads the warm-up's start as the stack starts.
-        let clock = PluginClock(start: (scenario.startMilliseconds ?? 0) - Int64(scenario.warmUpMinutes * 60_000),
-                                origin: Int64(Date().timeIntervalSince1970 * 1_000), factor: scenario.factor)
+        let clock = try makeClock()
         let stack = try StackProcess { try startStack(clock: clock) }
         defer { stack.stop() }
         let client = BusClient(transport: .socket(.unixSocket("\(countyDirectory)/data/bus.sock")), manifest: PluginManifest(name: "harness", version: "0.1.0"),
@@ -146,6 +145,8 @@ struct HarnessRunner {
         defer { listening.cancel() }
         let desk = CallDesk(client: client, clock: clock)
         let seals = SealDesk(scenario: scenario)
+        let pacing = Task { if clock.governor != nil { await govern(clock, client: client) } }
+        defer { pacing.cancel() }
         let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
             group.addTask { await desk.take(calls) }
             group.addTask { try await injectFaults(stack: stack, watch: watch, client: client, clock: clock, disk: disk); return [] }
@@ -203,6 +204,35 @@ struct HarnessRunner {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// The run's clock: at the scenario's factor, or governed through a clock file in the
+    /// run's directory that every process of the stack reads.
+    func makeClock() throws -> PluginClock {
+        let start = (scenario.startMilliseconds ?? 0) - Int64(scenario.warmUpMinutes * 60_000), origin = Int64(Date().timeIntervalSince1970 * 1_000)
+        guard scenario.adaptive else { return PluginClock(start: start, origin: origin, factor: scenario.factor) }
+        let path = URL(fileURLWithPath: directory).standardizedFileURL.path + "/clock"
+        let governor = ClockGovernor(ceiling: scenario.factor)
+        return try PluginClock(governedBy: ClockFile.create(at: path, ClockFile.Segment(start: start, origin: origin, factor: governor.factor)))
+    }
+
+    /// Every tenth of a machine second: a call to Dispatch timed, and the clock's pace set
+    /// from it (`ClockGovernor`). A call that fails or takes over a second (a fault) leaves
+    /// the pace as it is: the governor follows load, not outages.
+    func govern(_ clock: PluginClock, client: BusClient) async {
+        guard let file = clock.governor else { return }
+        var governor = ClockGovernor(ceiling: scenario.factor)
+        var probe = Xunfang_Dispatch_V1_ListIncidentsRequest()
+        probe.ids = ["-"]
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+            let began = ContinuousClock.now
+            guard (try? await client.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", probe, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self, timeout: .seconds(1))) != nil else { continue }
+            let before = governor.factor, after = governor.observe(roundTrip: (ContinuousClock.now - began).seconds)
+            guard abs(after - before) > before * 0.02 else { continue }
+            let machine = Int64(Date().timeIntervalSince1970 * 1_000)
+            try? file.write(ClockFile.Segment(start: clock.segment.simulated(at: machine), origin: machine, factor: after))
+        }
     }
 
     /// `xunfang up` on the run's county with the simulated clock; its log in stack.log.
