@@ -291,8 +291,15 @@ public enum Verdict {
         guard !lags.isEmpty else { return nil }
         let limit = facts.scenario.expect.maxLagSeconds ?? 10, median = lags[lags.count / 2], p90 = lags[lags.count * 9 / 10]
         return Check("the stack kept up with the clock", median <= limit,
-                     String(format: "calls reached Dispatch a median %.1f s (p90 %.1f s) of simulated time after they were made, at %.0f× (at most %.0f s)",
-                            median, p90, facts.scenario.factor, limit) + (median <= limit ? "" : "; run it slower: every time measured is stretched"))
+                     String(format: "calls reached Dispatch a median %.1f s (p90 %.1f s) of simulated time after they were made", median, p90)
+                        + ", at \(pace(facts))" + String(format: " (at most %.0f s)", limit) + (median <= limit ? "" : "; run it slower: every time measured is stretched"))
+    }
+
+    /// The clock's pace as a run had it.
+    static func pace(_ facts: RunFacts) -> String {
+        let average = facts.wallSeconds > 0 ? facts.simulatedSeconds / facts.wallSeconds : 0
+        return facts.scenario.adaptive ? String(format: "%.0f× on average (adaptive, at most %.0f×)", average, facts.scenario.factor)
+            : String(format: "%.0f×", facts.scenario.factor)
     }
 
     static func situationOnce(_ facts: RunFacts, total: Int) -> Check {

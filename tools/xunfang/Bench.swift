@@ -6,7 +6,7 @@ import XunfangPluginKit
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (not tests): print a table and JSON.", subcommands: [BusBench.self, GeoBench.self, PlacementBench.self, DispatchBench.self, SituationBench.self, CheckpointBench.self, CommunityBench.self, PatrolBench.self, ConsoleBench.self, BridgeBench.self])
+        commandName: "bench", abstract: "Benchmarks (not tests): print a table and JSON.", subcommands: [BusBench.self, GeoBench.self, PlacementBench.self, DispatchBench.self, SituationBench.self, CheckpointBench.self, CommunityBench.self, PatrolBench.self, ConsoleBench.self, BridgeBench.self, HarnessBench.self])
 }
 
 /// `xunfang bench bus`: the bus in its own process (`xunfang bus`), a serving plugin and

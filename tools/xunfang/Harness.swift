@@ -827,3 +827,70 @@ struct LogDisk: Sendable {
         return process.terminationStatus
     }
 }
+
+/// `xunfang bench harness`: the speed goal and what it costs. A simulated day of the demo
+/// county on the adaptive clock (its wall time and simulated seconds a second), and beside
+/// it the baseline: the same busy evening at a fixed 60 times and on the adaptive clock, on
+/// the same seeded calls, each figure's paired difference with its 95% interval. A clock
+/// that ran faster than the stack would show here as longer times to scene.
+struct HarnessBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harness", abstract: "A simulated day's wall time on the adaptive clock, and an evening at 60x beside the adaptive clock (paired, over seeds).")
+    @Option(help: "The day's scenario.") var day: String = "scenarios/quiet-weekday.yaml"
+    @Option(help: "Seeded evenings for the paired comparison (2 to 30).") var seeds: Int = 3
+    @Option(help: "Where the runs go (default harness-runs/bench).") var out: String = "harness-runs/bench"
+    @Option(help: "Where the plugin executables are (default: beside xunfang).") var binDir: String?
+    @Flag(help: "Print only the JSON line.") var json = false
+
+    /// Three busy evening hours (three times the usual calls), no faults.
+    static let evening = """
+        name: bench-evening
+        summary: A busy Friday evening, for the clock's fidelity
+        start: "2026-11-13 17:00"
+        hours: 3
+        factor: 60
+        seed: 7
+        calls_scale: 3
+        warm_up_minutes: 15
+        drain_minutes: 30
+        plugins: [grid-model, dispatch, situation, patrol, terminal, checkpoint]
+        env:
+          terminal: { TERMINAL_INTERVAL_SECONDS: "10" }
+        """
+
+    func run() async throws {
+        guard (2...30).contains(seeds) else { throw ValidationError("--seeds must be 2 to 30") }
+        let bin = binDir ?? executableDirectory()
+        let day = try Scenario.load(path: self.day)
+        let dayFacts = try await HarnessRunner(scenario: day, seed: day.seed, directory: "\(out)/day", binDirectory: bin).run()
+        let dayChecks = try HarnessReport.write(dayFacts, to: "\(out)/day")
+        let fixed = try Scenario.parse(yaml: Self.evening)
+        var adaptive = fixed
+        adaptive.name = "bench-evening-adaptive"
+        adaptive.factor = 600
+        adaptive.adaptive = true
+        var pairs: [(a: RunFacts, b: RunFacts)] = []
+        var wall = (fixed: 0.0, adaptive: 0.0)
+        for seed in fixed.seed..<fixed.seed + UInt64(seeds) {
+            let a = try await HarnessRunner(scenario: fixed, seed: seed, directory: "\(out)/fixed-\(seed)", binDirectory: bin).run()
+            let b = try await HarnessRunner(scenario: adaptive, seed: seed, directory: "\(out)/adaptive-\(seed)", binDirectory: bin).run()
+            wall.fixed += a.wallSeconds
+            wall.adaptive += b.wallSeconds
+            pairs.append((a, b))
+        }
+        let rows = Comparison.rows(pairs)
+        var results: [(String, String, Double)] = [
+            ("a simulated day (\(day.name)): wall time", "s", dayFacts.wallSeconds),
+            ("a simulated day: simulated seconds a second", "x", dayFacts.simulatedSeconds / max(dayFacts.wallSeconds, 0.001)),
+            ("a simulated day: checks passed", "of \(dayChecks.count)", Double(dayChecks.filter(\.passed).count)),
+            ("evening at 60x: wall time a run", "s", wall.fixed / Double(seeds)),
+            ("evening adaptive: wall time a run", "s", wall.adaptive / Double(seeds)),
+        ]
+        for row in rows {
+            results.append(("\(row.figure): 60x", "", row.a))
+            results.append(("\(row.figure): adaptive - 60x (95% interval \(String(format: "%+.3f", row.low)) to \(String(format: "%+.3f", row.high)))", "", row.difference))
+        }
+        BenchReport.print(bench: "harness", title: "xunfang bench harness: \(day.name) on the adaptive clock; \(seeds) busy evenings at 60x beside adaptive (<= 600x)",
+                          parameters: ["seeds": Double(seeds)], results: results, jsonOnly: json)
+    }
+}
