@@ -300,13 +300,20 @@ struct HarnessRunner {
             throw error
         }
         Foundation.kill(pid, SIGCONT)
+        try await servingAgain(plugin, pid: pid, watch: watch, client: client, clock: clock)
+    }
+
+    /// Back when the bus lists the plugin's session again; after two machine minutes it is
+    /// judged never back (the check says so) rather than waited for.
+    func servingAgain(_ plugin: String, pid: Int32, watch: ProcessWatch, client: BusClient, clock: PluginClock, then: () -> Void = {}) async throws {
         let giveUp = ContinuousClock.now + .seconds(120)
         while !Task.isCancelled, ContinuousClock.now < giveUp {
             if (try? await sessions(client).contains(plugin)) == true {
+                then()
                 watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
                 return
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
@@ -326,14 +333,8 @@ struct HarnessRunner {
             try await Task.sleep(for: .milliseconds(20))
         }
         Foundation.kill(pid, SIGCONT)
-        let giveUp = ContinuousClock.now + .seconds(120)
-        while !Task.isCancelled, ContinuousClock.now < giveUp {
-            if (try? await sessions(client).contains(plugin)) == true {
-                watch.detail(pid, watch.pid(of: plugin) == pid ? "the same process served on" : "restarted")
-                watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        try await servingAgain(plugin, pid: pid, watch: watch, client: client, clock: clock) {
+            watch.detail(pid, watch.pid(of: plugin) == pid ? "the same process served on" : "restarted")
         }
     }
 
@@ -343,14 +344,7 @@ struct HarnessRunner {
         guard let pid = watch.pid(of: plugin) else { return }
         watch.note(RunFacts.Fault(at: clock.now(), plugin: plugin, pid: pid, kind: "drop"))
         _ = try await client.callRaw("/xunfang.bus.v1.Bus/DropSession", payload: Data("{\"instance\":\"\(plugin)\"}".utf8))
-        let giveUp = ContinuousClock.now + .seconds(120)
-        while !Task.isCancelled, ContinuousClock.now < giveUp {
-            if (try? await sessions(client).contains(plugin)) == true {
-                watch.recovered(plugin, pid: pid, at: clock.now(), clock: clock)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await servingAgain(plugin, pid: pid, watch: watch, client: client, clock: clock)
     }
 
     /// The log's disk full for `minutes` (simulated), then freed; back when the log has
