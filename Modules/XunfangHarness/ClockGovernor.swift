@@ -13,7 +13,7 @@ public struct ClockGovernor: Sendable, Equatable {
     /// Machine seconds, smoothed.
     public private(set) var roundTrip: Double?
 
-    public init(ceiling: Double, floor: Double = 5, budget: Double = 0.5, start: Double = 30) {
+    public init(ceiling: Double, floor: Double = 5, budget: Double = 1, start: Double = 30) {
         self.ceiling = ceiling
         self.floor = min(floor, ceiling)
         self.budget = budget

@@ -22,7 +22,7 @@ public struct Scenario: Sendable, Codable, Equatable {
     public var factor: Double
     /// The clock runs as fast as the stack keeps up with, up to `factor`: the harness times
     /// a call to Dispatch every tenth of a second and sets the pace so that it takes at most
-    /// half a simulated second (`ClockGovernor`); a busy hour runs slower than a quiet night.
+    /// a simulated second (`ClockGovernor`); a busy hour runs slower than a quiet night.
     public var adaptive: Bool
     public var seed: UInt64
     /// The demo county's call rates times this (0.1 to 5): 1.5 for a busy night.

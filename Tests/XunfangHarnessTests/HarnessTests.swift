@@ -228,7 +228,7 @@ struct HarnessTests {
 
 @Suite("The adaptive clock's governor")
 struct ClockGovernorTests {
-    @Test("the pace keeps a probe's round trip within half a simulated second: slower at once when the stack is slow, faster by a quarter a step when it is quick, never past the scenario's factor nor under the floor")
+    @Test("the pace keeps a probe's round trip within its budget (here half a simulated second): slower at once when the stack is slow, faster by a quarter a step when it is quick, never past the scenario's factor nor under the floor")
     func pace() {
         var governor = ClockGovernor(ceiling: 600, floor: 5, budget: 0.5, start: 30)
         #expect(governor.factor == 30)
