@@ -391,7 +391,7 @@ let package = Package(
         ),
         .target(
             name: "PatrolPlugin",
-            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "PatrolContract", "DispatchContract", "GridModelContract", "SituationAnalysisContract",
+            dependencies: ["XunfangPluginKit", "XunfangOutbox", "XunfangGeo", "PatrolContract", "DispatchContract", "GridModelContract", "SituationAnalysisContract", "CheckpointControlContract",
                            protobuf, logging, .product(name: "GRDB", package: "GRDB.swift")],
             path: "Plugins/Patrol/Sources",
             swiftSettings: swiftSettings
@@ -404,7 +404,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PatrolTests",
-            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "SituationAnalysisContract", "XunfangGeo", "XunfangPluginKit", "XunfangBusServer",
+            dependencies: ["PatrolPlugin", "PatrolContract", "DispatchContract", "DispatchPlugin", "GridModelContract", "SituationAnalysisContract", "CheckpointControlContract", "XunfangGeo", "XunfangPluginKit", "XunfangBusServer",
                            "XunfangConfig", "XunfangWire", protobuf, logging],
             path: "Tests/PatrolTests",
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import CheckpointControlContract
+import DispatchContract
 import CheckpointControlPlugin
 import Foundation
 import Logging
@@ -22,11 +23,11 @@ struct RegistryStack {
 
     static func start(directory: String = NSTemporaryDirectory() + "xunfang-checkpoint-\(UUID().uuidString)") async throws -> RegistryStack {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["checkpoint", "desk"].map {
+        var config = CountyConfig(county: "Test", dataDirectory: directory, principals: ["checkpoint", "desk", "dispatch"].map {
             PrincipalConfig(name: $0, credential: secret, acl: .unrestricted)
         })
         config.bus.pingIntervalMilliseconds = 600_000
-        let server = BusServer(config: config, credentials: ["checkpoint": secret, "desk": secret], logger: quiet)
+        let server = BusServer(config: config, credentials: ["checkpoint": secret, "desk": secret, "dispatch": secret], logger: quiet)
         _ = try await server.start()
         return RegistryStack(server: server, transport: InProcessBus(broker: server.broker!, eventLoop: server.eventLoop), directory: directory,
                              graph: try crossroads(), clock: ManualClock(ChinaTime.parse("2026-12-01 10:00:00")!))
@@ -43,10 +44,11 @@ struct RegistryStack {
         }
     }
 
-    func plugin(cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil) async throws -> Running {
+    func plugin(cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil, readiness: Duration? = nil) async throws -> Running {
         let clock = self.clock
         let plugin = try CheckpointControlPlugin(roads: graph, dataDirectory: directory, containmentInterval: .milliseconds(50),
-                                                 cityOrders: cityOrders, citySeals: citySeals, logger: Self.quiet, now: { clock.now })
+                                                 cityOrders: cityOrders, citySeals: citySeals, readinessInterval: readiness, logger: Self.quiet,
+                                                 now: { clock.now })
         let client = BusClient(transport: .inProcess(transport), manifest: CheckpointControlPlugin.manifest, credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         plugin.register(on: client)
         try await client.start()
@@ -57,6 +59,16 @@ struct RegistryStack {
         let desk = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: "desk", version: "1.0.0"), credential: Self.secret, logger: Self.quiet, callTimeout: .seconds(120))
         try await desk.start()
         return desk
+    }
+
+    /// Dispatch as CheckpointControl sees it: a client serving ListUnits with `units`.
+    func dispatch(_ units: [Xunfang_Dispatch_V1_Unit]) async throws -> BusClient {
+        let method = "/xunfang.dispatch.v1.Dispatch/ListUnits"
+        let dispatch = BusClient(transport: .inProcess(transport), manifest: PluginManifest(name: "dispatch", version: "1.0.0", serves: [method]),
+                                 credential: Self.secret, logger: Self.quiet)
+        dispatch.serve(method) { (_: Xunfang_Dispatch_V1_ListUnitsRequest, _) in Xunfang_Dispatch_V1_ListUnitsResponse.with { $0.units = units } }
+        try await dispatch.start()
+        return dispatch
     }
 
     func advance(minutes: Int64) { clock.advance(minutes * 60_000) }

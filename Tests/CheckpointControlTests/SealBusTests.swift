@@ -1,5 +1,6 @@
 import CheckpointControlContract
 import CheckpointControlPlugin
+import DispatchContract
 import Foundation
 import SwiftProtobuf
 import Testing
@@ -287,6 +288,55 @@ struct SealBusTests {
             try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "NONE" }, as: Xunfang_Checkpoint_V1_SealActivation.self)
         } throws: { ($0 as? BusClientError)?.code == .notFound }
         await plugin.close()
+        await desk.close()
+    }
+
+    @Test("readiness: each position's responder and road time from Dispatch's available units, the unit asked to stand by for an uncovered one, published on checkpoint.readiness; a running plan has its board instead")
+    func readiness() async throws {
+        let stack = try await RegistryStack.start()
+        let plugin = try await stack.plugin(readiness: .milliseconds(100))
+        let desk = try await stack.desk()
+        // Dispatch's units, served as Dispatch would: near the north post, 100 m east of the crossing (400 m by road from either post), and one busy.
+        func unit(_ callSign: String, at node: Int64, _ status: Xunfang_Dispatch_V1_UnitStatus) -> Xunfang_Dispatch_V1_Unit {
+            let point = stack.graph.coordinates[stack.graph.node(osmID: node)!]
+            return .with {
+                $0.callSign = callSign
+                $0.kind = .car
+                $0.status = status
+                $0.position = .with { $0.longitude = point.longitude; $0.latitude = point.latitude }
+            }
+        }
+        let dispatch = try await stack.dispatch([unit("U-near", at: 204, .available), unit("U-far", at: 101, .available), unit("U-busy", at: 197, .onScene)])
+        _ = try await register(desk, "CP-east", node: 103)
+        _ = try await register(desk, "CP-west", node: 97)
+        var plan = townPlan([position("E", checkpoint: "CP-east"), position("W", checkpoint: "CP-west"), position("N", node: 203), position("S", node: 197)])
+        plan.targetSeconds = 60
+        _ = try await call(desk, "PutPlan", Xunfang_Checkpoint_V1_PutPlanRequest.with { $0.plan = plan }, as: Xunfang_Checkpoint_V1_PutPlanResponse.self)
+        let published = try await desk.subscribe("checkpoint.readiness")
+
+        let answer = try await call(desk, "Readiness", Xunfang_Checkpoint_V1_ReadinessRequest.with { $0.plan = "TOWN" }, as: Xunfang_Checkpoint_V1_ReadinessResponse.self)
+        let town = try #require(answer.plans.first)
+        #expect(answer.plans.count == 1 && town.availableUnits == 2 && town.targetSeconds == 60 && town.marginSeconds == 15)
+        #expect(town.positions.map(\.responder) == ["CP-east", "CP-west", "U-near", "U-far"])
+        // 100 m and 400 m of 25 km/h street: 14 s (covered within 45 s) and 58 s (not).
+        #expect(town.positions.map { Int($0.etaSeconds.rounded()) } == [0, 0, 14, 58] && town.positions.map(\.covered) == [true, true, true, false])
+        #expect(town.positions.map(\.standby) == ["", "", "", "U-far"] && town.covered == 3 && Int(town.expectedSeconds.rounded()) == 58)
+
+        var iterator = published.makeAsyncIterator()
+        let delivery = try #require(await iterator.next())
+        let broadcast = try delivery.decode(Xunfang_Checkpoint_V1_SealReadiness.self)
+        #expect(broadcast.plan == "TOWN" && broadcast.positions.last?.standby == "U-far")
+
+        await #expect { try await call(desk, "Readiness", Xunfang_Checkpoint_V1_ReadinessRequest.with { $0.plan = "NONE" }, as: Xunfang_Checkpoint_V1_ReadinessResponse.self) } throws: {
+            ($0 as? BusClientError)?.code == .notFound
+        }
+        _ = try await call(desk, "Activate", Xunfang_Checkpoint_V1_ActivateRequest.with { $0.plan = "TOWN"; $0.drill = true }, as: Xunfang_Checkpoint_V1_SealActivation.self)
+        await #expect { try await call(desk, "Readiness", Xunfang_Checkpoint_V1_ReadinessRequest.with { $0.plan = "TOWN" }, as: Xunfang_Checkpoint_V1_ReadinessResponse.self) } throws: {
+            ($0 as? BusClientError)?.code == .failedPrecondition && "\($0)".contains("is active")
+        }
+        #expect(try await call(desk, "Readiness", Xunfang_Checkpoint_V1_ReadinessRequest(), as: Xunfang_Checkpoint_V1_ReadinessResponse.self).plans.isEmpty)
+        await plugin.close()
+        await dispatch.close()
         await desk.close()
     }
 

@@ -208,3 +208,50 @@ struct SealRunTests {
         #expect(report.html.contains("Not sealed: 1 of 3 positions never in position."))
     }
 }
+
+@Suite("Seal readiness: the plan as it would go now, and who stands by")
+struct ReadinessTests {
+    let plan = SealPlan.with { $0.id = "TOWN"; $0.name = "关城门·城区"; $0.targetSeconds = 180 }
+
+    func need(_ id: String, checkpoint: String = "", ready: Bool = false) -> SealRun.Need {
+        SealRun.Need(position: .with { $0.id = id; $0.checkpoint = checkpoint }, checkpointReady: ready, preferredUnit: nil)
+    }
+
+    @Test("a position is covered within the target less a quarter; an uncovered one gets the unit the activation would send as its standby")
+    func uncoveredGetsStandby() {
+        // P1: A at 100 s (covered, within 135). P2: B at 200 s or A at 150 s; the bottleneck gives
+        // P1 A and P2 B (200 s), so P2 is uncovered and B stands by for it. CP is staffed.
+        let readiness = Readiness.assess(plan, needs: [need("CP", checkpoint: "CP-1", ready: true), need("P1"), need("P2")],
+                                         eta: [[], [100, 300], [150, 200]], units: ["A", "B"], standbys: [:], at: 5)
+        #expect(readiness.marginSeconds == 45 && readiness.targetSeconds == 180 && readiness.availableUnits == 2 && readiness.at == 5)
+        #expect(readiness.positions.map(\.responder) == ["CP-1", "A", "B"])
+        #expect(readiness.positions.map(\.covered) == [true, true, false])
+        #expect(readiness.positions.map(\.standby) == ["", "", "B"])
+        #expect(readiness.covered == 2 && readiness.expectedSeconds == 200)
+        #expect(Readiness.standbys(readiness) == ["P2": "B"])
+    }
+
+    @Test("a standby stays with its position while its unit is available and no other is near, and is taken first; a unit gone frees the position for another")
+    func standbyIsSticky() {
+        // B has come to P2 (40 s) and is now also nearest P1; it stays P2's.
+        let kept = Readiness.assess(plan, needs: [need("P1"), need("P2")], eta: [[120, 30, 400], [300, 40, 500]],
+                                    units: ["A", "B", "C"], standbys: ["P2": "B"], at: 6)
+        #expect(kept.positions.map(\.responder) == ["A", "B"] && kept.positions.map(\.covered) == [true, true])
+        #expect(Readiness.standbys(kept) == ["P2": "B"])
+        // A, not standing by, comes within 80 s of P2 (within the target less twice the margin): B is released.
+        let relieved = Readiness.assess(plan, needs: [need("P1"), need("P2")], eta: [[120, 30, 400], [80, 40, 500]],
+                                        units: ["A", "B", "C"], standbys: ["P2": "B"], at: 6)
+        #expect(relieved.positions.map(\.responder) == ["A", "B"] && Readiness.standbys(relieved).isEmpty)
+        // B went to an incident: A keeps P1 (sending it to P2 would leave P1 to C at 600 s) and C is asked to P2.
+        let moved = Readiness.assess(plan, needs: [need("P1"), need("P2")], eta: [[120, 600], [300, 500]],
+                                     units: ["A", "C"], standbys: ["P2": "B"], at: 7)
+        #expect(Readiness.standbys(moved) == ["P2": "C"] && moved.covered == 1)
+    }
+
+    @Test("a position no unit can reach has no responder, and the plan's expected time says so")
+    func unreachable() {
+        let readiness = Readiness.assess(plan, needs: [need("P1"), need("P2")], eta: [[60], [.infinity]], units: ["A"], standbys: [:], at: 8)
+        #expect(readiness.positions.map(\.responder) == ["A", ""] && readiness.positions[1].etaSeconds == -1)
+        #expect(readiness.expectedSeconds == -1 && readiness.covered == 1 && Readiness.standbys(readiness).isEmpty)
+    }
+}

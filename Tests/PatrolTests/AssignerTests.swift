@@ -2,6 +2,7 @@
 import GridModelContract
 import PatrolContract
 import SituationAnalysisContract
+import CheckpointControlContract
 import Testing
 
 @Suite("Assignments from the shift's plan")
@@ -86,5 +87,36 @@ struct AssignerTests {
         var next = input
         next.plan.shiftStart += 8 * 3_600_000
         #expect(Assigner.changes(Assigner.assignments(next), kept: kept).allSatisfy { $0.revision == 1 })
+    }
+
+    func readiness(_ plan: String, at: Int64, standbys: [(position: String, unit: String)]) -> Xunfang_Checkpoint_V1_SealReadiness {
+        .with {
+            $0.plan = plan
+            $0.planName = "关城门 \(plan)"
+            $0.at = at
+            $0.targetSeconds = 180
+            $0.positions = standbys.map { entry in .with { $0.id = entry.position; $0.name = "路口 \(entry.position)"; $0.longitude = 104.1; $0.latitude = 30.8; $0.standby = entry.unit } }
+                + [.with { $0.id = "covered"; $0.covered = true }]
+        }
+    }
+
+    @Test("a unit CheckpointControl asks to stand by gets the seal position in its assignment, as a change with its next revision, and loses it when the ask ends")
+    func standbys() {
+        let now = shiftStart + 3_600_000
+        // D is asked by two plans: the first plan by id keeps it; an ask ten minutes old is dropped.
+        let posts = Standbys.posts([readiness("TOWN", at: now - 60_000, standbys: [("P3", "D")]), readiness("EAST", at: now, standbys: [("E1", "D"), ("E2", "C")]),
+                                    readiness("OLD", at: now - 11 * 60_000, standbys: [("O1", "A")])], at: now)
+        #expect(posts.keys.sorted() == ["C", "D"] && posts["D"]?.plan == "EAST" && posts["D"]?.positionID == "E1" && posts["C"]?.targetSeconds == 180)
+        #expect(posts["D"]?.position.longitude == 104.1 && posts["D"]?.name == "路口 E1")
+        let kept = Dictionary(uniqueKeysWithValues: Assigner.changes(Assigner.assignments(input), kept: [:]).map { ($0.callSign, $0) })
+        var asked = input
+        asked.standbys = posts
+        let changed = Assigner.changes(Assigner.assignments(asked), kept: kept)
+        #expect(changed.map { "\($0.callSign) r\($0.revision)" } == ["C r2", "D r2"])
+        #expect(changed.first { $0.callSign == "D" }?.note == "stands in for E; takes over B's grids (off duty); stands by at E1 路口 E1 for EAST")
+        #expect(changed.first { $0.callSign == "D" }?.gridIds == ["G4", "G3"], "its beat is kept for when the ask ends")
+        let standing = kept.merging(changed.map { ($0.callSign, $0) }, uniquingKeysWith: { _, new in new })
+        let released = Assigner.changes(Assigner.assignments(input), kept: standing)
+        #expect(released.map { "\($0.callSign) r\($0.revision)" } == ["C r3", "D r3"] && released.allSatisfy { !$0.hasStandby })
     }
 }

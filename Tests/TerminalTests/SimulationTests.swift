@@ -188,4 +188,37 @@ struct AssignmentDriveTests {
         let after = track.filter { $0.at > stop.end + 5 * 60_000 }
         #expect(after.contains { demoMap.projection.project($0.where).distance(to: stopNode) > 100 }, "and on its way after")
     }
+
+    @Test("a unit asked to stand by drives to the seal position at once and patrols within reach of it instead of its points and stops, goes back to it after an incident, and returns to its beat when the ask ends")
+    func standsBy() {
+        var settings = Simulation.Settings()
+        settings.noiseMetres = 0
+        settings.serviceSeconds = [60...60, 60...60, 60...60]
+        settings.backSeconds = 10...10
+        var simulation = Simulation(map: demoMap, settings: settings)
+        func at(_ x: Double, _ y: Double) -> GeoPoint { demoMap.projection.unproject(PlanarPoint(x: x, y: y)) }
+        let post = at(3_500, 2_500), postNode = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(post))!.index]
+        func fromPost(_ point: GeoPoint) -> Double { demoMap.projection.project(point).distance(to: postNode) }
+        simulation.keep(onDuty: ["C001": centre])
+        let stop = Simulation.Beat.Stop(position: at(-300, -600), start: start, end: start + 8 * 3_600_000)
+        simulation.assign("C001", Simulation.Beat(targets: [[at(-600, 400)]], checkIns: ["P1"], stops: [stop], standby: post))
+        let standing = run(&simulation, ticks: 720).map { $0.pings[0] }
+        let arrived = standing.firstIndex { fromPost($0.position) < 50 }
+        // 6 km by road at a car's full pace (the post is 4.3 km off as the crow flies).
+        #expect(arrived.map { $0 < 120 } == true, "at the post within 10 minutes of the ask: tick \(arrived ?? -1)")
+        let later = standing.dropFirst(180)
+        #expect(later.allSatisfy { fromPost($0.position) < 600 + 500 }, "within reach of it (600 m and a road beyond): \(later.map { fromPost($0.position) }.max() ?? 0)")
+        #expect(later.contains { fromPost($0.position) > 150 }, "patrolling round it, not parked")
+        // An incident 2 km away: worked, then back to the post.
+        let hour = start + 3_600_000
+        let ordered = simulation.order("C001", incident: "I1", scene: at(1_500, 2_500), priority: 3, now: hour)
+        #expect(ordered)
+        let after = run(&simulation, ticks: 360, from: hour).map { $0.pings[0] }
+        #expect(after.suffix(60).allSatisfy { fromPost($0.position) < 600 + 500 }, "back within reach after clearing")
+        // The ask ends: back to its beat round the station.
+        simulation.assign("C001", Simulation.Beat(targets: [], stops: []))
+        let home = demoMap.projection.project(centre)
+        let released = run(&simulation, ticks: 720, from: hour + 1_800_000).map { $0.pings[0] }
+        #expect(released.suffix(120).allSatisfy { demoMap.projection.project($0.position).distance(to: home) < 2_000 + 1_000 }, "on its station's beat again")
+    }
 }

@@ -96,7 +96,7 @@ enum DemoCounty {
         env: { PATROL_DEMO_TEAMS: "on", PATROL_DEMO_CAMERAS: "on" }
         acl:
           publish: ["unit.position", "patrol.>"]
-          subscribe: ["situation.deployment"]
+          subscribe: ["situation.deployment", "checkpoint.readiness"]
           serve: ["/xunfang.patrol.v1.Patrol/*"]
           call: ["/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/UpdateUnit", "/xunfang.dispatch.v1.Dispatch/Acknowledge",
                  "/xunfang.dispatch.v1.Dispatch/Clear", "/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.situation.v1.Situation/Plan", "/xunfang.grid_model.v1.GridModel/ListSites",

@@ -1451,6 +1451,101 @@ public nonisolated struct Xunfang_Checkpoint_V1_AfterActionReport: @unchecked Se
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// ---- Seal readiness ------------------------------------------------------------------
+/// A plan as it would go if activated now: each position's responder (its staffed
+/// checkpoint, or the unit the activation would order) and road time, from Dispatch's
+/// available units where their terminals last reported them. A position is covered when
+/// its road time is within the plan's target less a margin (a unit finishes its road,
+/// turns, and acknowledges first). Units asked to stand by (备勤) keep an uncovered position
+/// within reach: Patrol turns each into the unit's standby post. Published for every
+/// plan not running on "checkpoint.readiness" about once a simulated minute.
+public nonisolated struct Xunfang_Checkpoint_V1_ReadinessPosition: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var name: String = String()
+
+  /// "" for a unit post
+  public var checkpoint: String = String()
+
+  public var longitude: Double = 0
+
+  public var latitude: Double = 0
+
+  /// the staffed checkpoint or the unit that would be ordered; "" none can reach it
+  public var responder: String = String()
+
+  /// its road time (0 for a staffed checkpoint; -1 when none can reach it)
+  public var etaSeconds: Double = 0
+
+  public var covered: Bool = false
+
+  /// the unit standing by for it, "" none
+  public var standby: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_SealReadiness: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plan: String = String()
+
+  public var planName: String = String()
+
+  /// unix ms
+  public var at: Int64 = 0
+
+  public var targetSeconds: Int32 = 0
+
+  public var marginSeconds: Double = 0
+
+  /// the latest road time: the seal if activated now (-1: a position no one can reach)
+  public var expectedSeconds: Double = 0
+
+  public var covered: Int32 = 0
+
+  public var availableUnits: Int32 = 0
+
+  public var positions: [Xunfang_Checkpoint_V1_ReadinessPosition] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ReadinessRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "": every plan
+  public var plan: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Xunfang_Checkpoint_V1_ReadinessResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plans: [Xunfang_Checkpoint_V1_SealReadiness] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Starts a live containment: the ring is recomputed as time passes (the suspect's head
 /// start grows) and units move (Dispatch's "unit.position"), and published on
 /// "checkpoint.containment" at every recomputation (CHECKPOINT_CONTAINMENT_SECONDS, default 5).
@@ -4085,6 +4180,206 @@ nonisolated extension Xunfang_Checkpoint_V1_AfterActionReport: SwiftProtobuf.Mes
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ReadinessPosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadinessPosition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}checkpoint\0\u{1}longitude\0\u{1}latitude\0\u{1}responder\0\u{3}eta_seconds\0\u{1}covered\0\u{1}standby\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.longitude) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.latitude) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.responder) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.etaSeconds) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.covered) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.standby) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.checkpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 3)
+    }
+    if self.longitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.longitude, fieldNumber: 4)
+    }
+    if self.latitude.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latitude, fieldNumber: 5)
+    }
+    if !self.responder.isEmpty {
+      try visitor.visitSingularStringField(value: self.responder, fieldNumber: 6)
+    }
+    if self.etaSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.etaSeconds, fieldNumber: 7)
+    }
+    if self.covered != false {
+      try visitor.visitSingularBoolField(value: self.covered, fieldNumber: 8)
+    }
+    if !self.standby.isEmpty {
+      try visitor.visitSingularStringField(value: self.standby, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ReadinessPosition, rhs: Xunfang_Checkpoint_V1_ReadinessPosition) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.longitude != rhs.longitude {return false}
+    if lhs.latitude != rhs.latitude {return false}
+    if lhs.responder != rhs.responder {return false}
+    if lhs.etaSeconds != rhs.etaSeconds {return false}
+    if lhs.covered != rhs.covered {return false}
+    if lhs.standby != rhs.standby {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_SealReadiness: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealReadiness"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0\u{3}plan_name\0\u{1}at\0\u{3}target_seconds\0\u{3}margin_seconds\0\u{3}expected_seconds\0\u{1}covered\0\u{3}available_units\0\u{1}positions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.plan) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.planName) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.targetSeconds) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.marginSeconds) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.expectedSeconds) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.covered) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.availableUnits) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.positions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.plan.isEmpty {
+      try visitor.visitSingularStringField(value: self.plan, fieldNumber: 1)
+    }
+    if !self.planName.isEmpty {
+      try visitor.visitSingularStringField(value: self.planName, fieldNumber: 2)
+    }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 3)
+    }
+    if self.targetSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.targetSeconds, fieldNumber: 4)
+    }
+    if self.marginSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.marginSeconds, fieldNumber: 5)
+    }
+    if self.expectedSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedSeconds, fieldNumber: 6)
+    }
+    if self.covered != 0 {
+      try visitor.visitSingularInt32Field(value: self.covered, fieldNumber: 7)
+    }
+    if self.availableUnits != 0 {
+      try visitor.visitSingularInt32Field(value: self.availableUnits, fieldNumber: 8)
+    }
+    if !self.positions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.positions, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_SealReadiness, rhs: Xunfang_Checkpoint_V1_SealReadiness) -> Bool {
+    if lhs.plan != rhs.plan {return false}
+    if lhs.planName != rhs.planName {return false}
+    if lhs.at != rhs.at {return false}
+    if lhs.targetSeconds != rhs.targetSeconds {return false}
+    if lhs.marginSeconds != rhs.marginSeconds {return false}
+    if lhs.expectedSeconds != rhs.expectedSeconds {return false}
+    if lhs.covered != rhs.covered {return false}
+    if lhs.availableUnits != rhs.availableUnits {return false}
+    if lhs.positions != rhs.positions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ReadinessRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadinessRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.plan) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.plan.isEmpty {
+      try visitor.visitSingularStringField(value: self.plan, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ReadinessRequest, rhs: Xunfang_Checkpoint_V1_ReadinessRequest) -> Bool {
+    if lhs.plan != rhs.plan {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Checkpoint_V1_ReadinessResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadinessResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plans\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.plans) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.plans.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.plans, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Checkpoint_V1_ReadinessResponse, rhs: Xunfang_Checkpoint_V1_ReadinessResponse) -> Bool {
+    if lhs.plans != rhs.plans {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

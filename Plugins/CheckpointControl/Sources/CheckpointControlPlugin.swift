@@ -15,7 +15,7 @@ public struct CheckpointControlPlugin: Plugin {
     public static let ringMethod = service + "Ring"
     static let methods = ["Ring", "Put", "List", "Get", "SetStatus", "Report", "Board", "PutPlan", "ImportPlan", "ExportPlan", "GetPlan",
                           "ListPlans", "CheckPlan", "DraftPlan", "Activate", "Acknowledge", "SealBoard", "StandDown", "AfterAction",
-                          "Contain", "GetContainment", "StopContainment", "SealMap"].map { service + $0 }
+                          "Contain", "GetContainment", "StopContainment", "SealMap", "Readiness"].map { service + $0 }
     static let listSites = "/xunfang.grid_model.v1.GridModel/ListSites"
     static let listAreas = "/xunfang.grid_model.v1.GridModel/ListAreas"
     static let listUnits = "/xunfang.dispatch.v1.Dispatch/ListUnits"
@@ -27,7 +27,8 @@ public struct CheckpointControlPlugin: Plugin {
         name: "checkpoint", version: "0.3.0", publishes: ["checkpoint.>"], serves: methods,
         topicTypes: ["checkpoint.status": "xunfang.checkpoint.v1.StatusChange", "checkpoint.report": "xunfang.checkpoint.v1.CheckReport",
                      "checkpoint.order.*": "xunfang.checkpoint.v1.SealOrder", "checkpoint.escalation": "xunfang.checkpoint.v1.SealEscalation",
-                     "checkpoint.seal": "xunfang.checkpoint.v1.SealActivation", "checkpoint.containment": "xunfang.checkpoint.v1.LiveContainment",
+                     "checkpoint.seal": "xunfang.checkpoint.v1.SealActivation", "checkpoint.readiness": "xunfang.checkpoint.v1.SealReadiness",
+                     "checkpoint.containment": "xunfang.checkpoint.v1.LiveContainment",
                      "unit.position": "xunfang.dispatch.v1.UnitPosition"])
 
     public static var descriptorSet: Data { CheckpointControlDescriptors.fileDescriptorSet }
@@ -46,7 +47,11 @@ public struct CheckpointControlPlugin: Plugin {
     let containmentInterval: Duration
     let seedFromGrid: Bool
     let cityOrders: CityOrders?
+    /// How often every plan's readiness is assessed and published (nil: never), on `clock`.
+    let readinessInterval: Duration?
+    let clock: PluginClock
     let logger: Logger
+    static let readinessTopic = "checkpoint.readiness"
 
     /// Settings: `CHECKPOINT_ROADS` (a graph from `xunfang geo import-osm`; default the
     /// demo county's roads), `CHECKPOINT_SPEEDS` (as GridModel's `GRID_MODEL_SPEEDS`) and
@@ -64,23 +69,30 @@ public struct CheckpointControlPlugin: Plugin {
         guard let seconds = Int(interval), (1...10).contains(seconds) else {
             throw SettingError("CHECKPOINT_CONTAINMENT_SECONDS is \"\(interval)\"; use 1 to 10")
         }
+        let readiness = context.settings["CHECKPOINT_READINESS_SECONDS"] ?? "60"
+        guard let readinessSeconds = Int(readiness), readinessSeconds == 0 || (10...3_600).contains(readinessSeconds) else {
+            throw SettingError("CHECKPOINT_READINESS_SECONDS is \"\(readiness)\"; use 10 to 3600, or 0 for none")
+        }
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
                       dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds),
                       cityOrders: try CityOrders(settings: context.settings), citySeals: try CitySeals(settings: context.settings),
-                      logger: context.logger, now: context.clock.now)
+                      readinessInterval: readinessSeconds > 0 ? .seconds(readinessSeconds) : nil, clock: context.clock, logger: context.logger)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.
     public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false,
-                containmentInterval: Duration = .seconds(5), cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil, logger: Logger,
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) throws {
+                containmentInterval: Duration = .seconds(5), cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil,
+                readinessInterval: Duration? = nil, clock: PluginClock = .real, logger: Logger,
+                now: (@Sendable () -> Int64)? = nil) throws {
         rings = RingService(roads: roads, speeds: speeds)
-        registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now)
+        registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now ?? clock.now)
         seals = SealDesk(registry: registry, citySeals: citySeals)
         containments = LiveContainments(registry: registry)
         self.containmentInterval = containmentInterval
         self.seedFromGrid = seedFromGrid
         self.cityOrders = cityOrders
+        self.readinessInterval = readinessInterval
+        self.clock = clock
         self.logger = logger
     }
 
@@ -118,6 +130,11 @@ public struct CheckpointControlPlugin: Plugin {
         bus.serve(Self.service + "Acknowledge") { (request: Xunfang_Checkpoint_V1_AcknowledgeRequest, call) in try seals.acknowledge(request, caller: call.caller) }
         bus.serve(Self.service + "SealBoard") { (request: Xunfang_Checkpoint_V1_SealBoardRequest, _) in try seals.board(request) }
         bus.serve(Self.service + "StandDown") { (request: Xunfang_Checkpoint_V1_StandDownRequest, call) in try seals.standDown(request, caller: call.caller) }
+        bus.serve(Self.service + "Readiness") { (request: Xunfang_Checkpoint_V1_ReadinessRequest, _) in
+            let units = await Self.availableUnits(bus, logger: logger)
+            let plans = try await onOwnThread { try seals.readiness(units: units, only: request.plan) }
+            return Xunfang_Checkpoint_V1_ReadinessResponse.with { $0.plans = plans }
+        }
         bus.serve(Self.service + "AfterAction") { (request: Xunfang_Checkpoint_V1_AfterActionRequest, _) in try seals.afterAction(request) }
         let containments = self.containments
         bus.serve(Self.service + "Contain") { (request: Xunfang_Checkpoint_V1_ContainRequest, call) in
@@ -179,8 +196,27 @@ public struct CheckpointControlPlugin: Plugin {
                 }
             }
         } catch {
-            logger.warning("Dispatch's units are unavailable; the seal goes ahead with checkpoints only", metadata: ["xunfang.error": "\(error)"])
+            logger.warning("Dispatch's units are unavailable: seals go ahead, and readiness is assessed, with checkpoints only", metadata: ["xunfang.error": "\(error)"])
             return []
+        }
+    }
+
+    /// Every plan's readiness on "checkpoint.readiness", once an `interval` of the county's
+    /// time; never more than a fifth of a core (a fast harness clock would otherwise keep
+    /// the searches running back to back).
+    static func keepReadiness(_ seals: SealDesk, every interval: Duration, clock: PluginClock, bus: BusClient, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await clock.sleep(for: interval)
+            let started = ContinuousClock.now
+            let units = await availableUnits(bus, logger: logger)
+            do {
+                for readiness in try await onOwnThread({ try seals.readiness(units: units) }) {
+                    try await bus.publish(readinessTopic, readiness)
+                }
+            } catch {
+                logger.warning("seal readiness not assessed this time", metadata: ["xunfang.error": "\(error)"])
+            }
+            try? await Task.sleep(for: (ContinuousClock.now - started) * 4)
         }
     }
 
@@ -240,6 +276,10 @@ public struct CheckpointControlPlugin: Plugin {
                         logger.error("the counties' seal boards cannot be followed", metadata: ["xunfang.error": "\(error)"])
                     }
                 }
+            }
+            if let readinessInterval {
+                let clock = self.clock
+                group.addTask { await Self.keepReadiness(seals, every: readinessInterval, clock: clock, bus: bus, logger: logger) }
             }
             group.addTask {
                 // Seal deadlines are checked every 250 ms: a position passes on within a quarter second of its deadline.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XunfangGeo
 import XunfangPluginKit
 import CheckpointControlContract
@@ -15,6 +16,8 @@ final class SealDesk: Sendable {
     let citySeals: CitySeals?
     /// Arc seconds for each mode, for units' road times.
     private let weights: [TravelMode: [Double]]
+    /// Each plan's standbys from its last readiness, by position id.
+    private let standbys = Mutex<[String: [String: String]]>([:])
     static let maxUnits = 500
 
     init(registry: Registry, settings: SealRun.Settings = SealRun.Settings(), citySeals: CitySeals? = nil) {
@@ -108,29 +111,12 @@ final class SealDesk: Sendable {
             travellers.append(Traveller(node: node, mode: mode))
         }
         guard Set(units.map(\.id)).count == units.count else { throw BusClientError(.invalidArgument, "a unit appears twice") }
-        // Road times from every unit to every position: one backward search a position, off the connection's threads.
-        let positionNodes = try plan.positions.map { try registry.roads.node($0.node, 0, 0, what: "plan \(plan.id) position \($0.id)") }
         let found = travellers
-        let eta = try await onOwnThread { [self] in positionNodes.map { roadTimes(to: $0, from: found) } }
+        let eta = try await onOwnThread { [self] in try roadTimes(to: plan, from: found) }
         let who = Registry.who(caller, request.officer)
         return try registry.transact { changes in
             let base = try newActivation(of: plan, request, units: units, by: who)
-            var needs: [SealRun.Need] = []
-            for position in plan.positions {
-                let record = position.checkpoint.isEmpty ? nil : try store.checkpoint(position.checkpoint)
-                needs.append(SealRun.Need(
-                    position: .with {
-                        $0.id = position.id
-                        $0.name = position.name
-                        $0.checkpoint = position.checkpoint
-                        $0.node = position.node
-                        $0.longitude = position.longitude
-                        $0.latitude = position.latitude
-                    },
-                    checkpointReady: record.map { $0.status != .unstaffed } ?? false,
-                    preferredUnit: position.unit.isEmpty ? nil : position.unit))
-            }
-            let (run, effects) = SealRun.activate(base, needs: needs, eta: eta, settings: settings)
+            let (run, effects) = SealRun.activate(base, needs: try needs(of: plan), eta: eta, settings: settings)
             try apply(run.activation, effects, by: who, into: &changes)
             return run.activation
         }
@@ -259,7 +245,57 @@ final class SealDesk: Sendable {
         }
     }
 
+    // MARK: Readiness
+
+    /// Every plan not running (or `only`), as it would go with `units` now; the standbys
+    /// each asks for are kept for the next assessment. Runs searches: off the connection's threads.
+    func readiness(units: [Xunfang_Checkpoint_V1_RingUnit], only: String = "") throws -> [SealReadiness] {
+        let running = Set(try store.runningActivations().map(\.plan))
+        let plans = try store.plans().filter { (only.isEmpty || $0.id == only) && !running.contains($0.id) }
+        if !only.isEmpty, plans.isEmpty {
+            guard try store.plan(only) != nil else { throw BusClientError(.notFound, "no seal plan \(only.prefix(64))") }
+            throw BusClientError(.failedPrecondition, "plan \(only) is active: its board says where each position stands")
+        }
+        var travellers: [Traveller] = [], ids: [String] = []
+        for unit in units {
+            guard let node = try? registry.roads.node(unit.node, unit.longitude, unit.latitude, what: unit.id),
+                  let mode = try? registry.roads.mode(unit.mode, what: unit.id) else { continue }
+            travellers.append(Traveller(node: node, mode: mode))
+            ids.append(unit.id)
+        }
+        let now = self.now
+        return try plans.map { plan in
+            let eta = try roadTimes(to: plan, from: travellers)
+            let readiness = Readiness.assess(plan, needs: try needs(of: plan), eta: eta, units: ids, standbys: standbys.withLock { $0[plan.id] ?? [:] }, at: now)
+            standbys.withLock { $0[plan.id] = Readiness.standbys(readiness) }
+            return readiness
+        }
+    }
+
     // MARK: Helpers
+
+    /// What each of the plan's positions needs: its staffed checkpoint, or a unit.
+    private func needs(of plan: SealPlan) throws -> [SealRun.Need] {
+        try plan.positions.map { position in
+            let record = position.checkpoint.isEmpty ? nil : try store.checkpoint(position.checkpoint)
+            return SealRun.Need(
+                position: .with {
+                    $0.id = position.id
+                    $0.name = position.name
+                    $0.checkpoint = position.checkpoint
+                    $0.node = position.node
+                    $0.longitude = position.longitude
+                    $0.latitude = position.latitude
+                },
+                checkpointReady: record.map { $0.status != .unstaffed } ?? false,
+                preferredUnit: position.unit.isEmpty ? nil : position.unit)
+        }
+    }
+
+    /// Road times from every unit to every position of the plan: one backward search a position.
+    private func roadTimes(to plan: SealPlan, from units: [Traveller]) throws -> [[Double]] {
+        try plan.positions.map { roadTimes(to: try registry.roads.node($0.node, 0, 0, what: "plan \(plan.id) position \($0.id)"), from: units) }
+    }
 
     private func activation(_ id: String, requireID: Bool) throws -> SealActivation {
         guard !(requireID && id.isEmpty) else { throw BusClientError(.invalidArgument, "activation is empty") }

@@ -670,41 +670,120 @@ public nonisolated struct Xunfang_Patrol_V1_DosageStop: Sendable {
 }
 
 /// Published on the unit's durable topic "patrol.assignment.<call sign>".
-public nonisolated struct Xunfang_Patrol_V1_Assignment: Sendable {
+public nonisolated struct Xunfang_Patrol_V1_Assignment: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var callSign: String = String()
+  public var callSign: String {
+    get {_storage._callSign}
+    set {_uniqueStorage()._callSign = newValue}
+  }
 
-  public var stationID: String = String()
+  public var stationID: String {
+    get {_storage._stationID}
+    set {_uniqueStorage()._stationID = newValue}
+  }
 
-  public var shiftStart: Int64 = 0
+  public var shiftStart: Int64 {
+    get {_storage._shiftStart}
+    set {_uniqueStorage()._shiftStart = newValue}
+  }
 
-  public var shiftEnd: Int64 = 0
+  public var shiftEnd: Int64 {
+    get {_storage._shiftEnd}
+    set {_uniqueStorage()._shiftEnd = newValue}
+  }
 
   /// 1 for the shift's first; +1 for each change
-  public var revision: UInt32 = 0
+  public var revision: UInt32 {
+    get {_storage._revision}
+    set {_uniqueStorage()._revision = newValue}
+  }
 
   /// false: kept at the station
-  public var onPatrol: Bool = false
+  public var onPatrol: Bool {
+    get {_storage._onPatrol}
+    set {_uniqueStorage()._onPatrol = newValue}
+  }
 
   /// riskiest first
-  public var gridIds: [String] = []
+  public var gridIds: [String] {
+    get {_storage._gridIds}
+    set {_uniqueStorage()._gridIds = newValue}
+  }
 
-  public var points: [Xunfang_Patrol_V1_MustPatrol] = []
+  public var points: [Xunfang_Patrol_V1_MustPatrol] {
+    get {_storage._points}
+    set {_uniqueStorage()._points = newValue}
+  }
 
-  public var lines: [Xunfang_Patrol_V1_MustPatrol] = []
+  public var lines: [Xunfang_Patrol_V1_MustPatrol] {
+    get {_storage._lines}
+    set {_uniqueStorage()._lines = newValue}
+  }
 
   /// in time order
-  public var stops: [Xunfang_Patrol_V1_DosageStop] = []
+  public var stops: [Xunfang_Patrol_V1_DosageStop] {
+    get {_storage._stops}
+    set {_uniqueStorage()._stops = newValue}
+  }
 
   /// why this revision: "shift plan", "takes over C013's grids (leave)"
-  public var note: String = String()
+  public var note: String {
+    get {_storage._note}
+    set {_uniqueStorage()._note = newValue}
+  }
+
+  /// a seal position to keep within reach, when CheckpointControl asks
+  public var standby: Xunfang_Patrol_V1_Standby {
+    get {_storage._standby ?? Xunfang_Patrol_V1_Standby()}
+    set {_uniqueStorage()._standby = newValue}
+  }
+  /// Returns true if `standby` has been explicitly set.
+  public var hasStandby: Bool {_storage._standby != nil}
+  /// Clears the value of `standby`. Subsequent reads from it will return its default value.
+  public mutating func clearStandby() {_uniqueStorage()._standby = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A seal plan's position the unit keeps within reach (备勤): it patrols around it instead
+/// of its beat's points and stops until the ask ends, and still answers Dispatch's orders.
+public nonisolated struct Xunfang_Patrol_V1_Standby: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plan: String = String()
+
+  public var planName: String = String()
+
+  public var positionID: String = String()
+
+  public var name: String = String()
+
+  public var position: GridModelContract.Xunfang_GridModel_V1_Position {
+    get {_position ?? GridModelContract.Xunfang_GridModel_V1_Position()}
+    set {_position = newValue}
+  }
+  /// Returns true if `position` has been explicitly set.
+  public var hasPosition: Bool {self._position != nil}
+  /// Clears the value of `position`. Subsequent reads from it will return its default value.
+  public mutating func clearPosition() {self._position = nil}
+
+  /// the plan's target: within this of the position
+  public var targetSeconds: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _position: GridModelContract.Xunfang_GridModel_V1_Position? = nil
 }
 
 public nonisolated struct Xunfang_Patrol_V1_AssignmentsRequest: Sendable {
@@ -2442,7 +2521,154 @@ nonisolated extension Xunfang_Patrol_V1_DosageStop: SwiftProtobuf.Message, Swift
 
 nonisolated extension Xunfang_Patrol_V1_Assignment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Assignment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{1}revision\0\u{3}on_patrol\0\u{3}grid_ids\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}note\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{1}revision\0\u{3}on_patrol\0\u{3}grid_ids\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}note\0\u{1}standby\0")
+
+  fileprivate class _StorageClass {
+    var _callSign: String = String()
+    var _stationID: String = String()
+    var _shiftStart: Int64 = 0
+    var _shiftEnd: Int64 = 0
+    var _revision: UInt32 = 0
+    var _onPatrol: Bool = false
+    var _gridIds: [String] = []
+    var _points: [Xunfang_Patrol_V1_MustPatrol] = []
+    var _lines: [Xunfang_Patrol_V1_MustPatrol] = []
+    var _stops: [Xunfang_Patrol_V1_DosageStop] = []
+    var _note: String = String()
+    var _standby: Xunfang_Patrol_V1_Standby? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _callSign = source._callSign
+      _stationID = source._stationID
+      _shiftStart = source._shiftStart
+      _shiftEnd = source._shiftEnd
+      _revision = source._revision
+      _onPatrol = source._onPatrol
+      _gridIds = source._gridIds
+      _points = source._points
+      _lines = source._lines
+      _stops = source._stops
+      _note = source._note
+      _standby = source._standby
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._callSign) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._stationID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._shiftStart) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._shiftEnd) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._revision) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._onPatrol) }()
+        case 7: try { try decoder.decodeRepeatedStringField(value: &_storage._gridIds) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._points) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._lines) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._stops) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._note) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._standby) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._callSign.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._callSign, fieldNumber: 1)
+      }
+      if !_storage._stationID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stationID, fieldNumber: 2)
+      }
+      if _storage._shiftStart != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._shiftStart, fieldNumber: 3)
+      }
+      if _storage._shiftEnd != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._shiftEnd, fieldNumber: 4)
+      }
+      if _storage._revision != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._revision, fieldNumber: 5)
+      }
+      if _storage._onPatrol != false {
+        try visitor.visitSingularBoolField(value: _storage._onPatrol, fieldNumber: 6)
+      }
+      if !_storage._gridIds.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._gridIds, fieldNumber: 7)
+      }
+      if !_storage._points.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._points, fieldNumber: 8)
+      }
+      if !_storage._lines.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._lines, fieldNumber: 9)
+      }
+      if !_storage._stops.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._stops, fieldNumber: 10)
+      }
+      if !_storage._note.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._note, fieldNumber: 11)
+      }
+      try { if let v = _storage._standby {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Xunfang_Patrol_V1_Assignment, rhs: Xunfang_Patrol_V1_Assignment) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._callSign != rhs_storage._callSign {return false}
+        if _storage._stationID != rhs_storage._stationID {return false}
+        if _storage._shiftStart != rhs_storage._shiftStart {return false}
+        if _storage._shiftEnd != rhs_storage._shiftEnd {return false}
+        if _storage._revision != rhs_storage._revision {return false}
+        if _storage._onPatrol != rhs_storage._onPatrol {return false}
+        if _storage._gridIds != rhs_storage._gridIds {return false}
+        if _storage._points != rhs_storage._points {return false}
+        if _storage._lines != rhs_storage._lines {return false}
+        if _storage._stops != rhs_storage._stops {return false}
+        if _storage._note != rhs_storage._note {return false}
+        if _storage._standby != rhs_storage._standby {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Xunfang_Patrol_V1_Standby: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Standby"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0\u{3}plan_name\0\u{3}position_id\0\u{1}name\0\u{1}position\0\u{3}target_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2450,71 +2676,50 @@ nonisolated extension Xunfang_Patrol_V1_Assignment: SwiftProtobuf.Message, Swift
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.callSign) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.stationID) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.shiftStart) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.shiftEnd) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.revision) }()
-      case 6: try { try decoder.decodeSingularBoolField(value: &self.onPatrol) }()
-      case 7: try { try decoder.decodeRepeatedStringField(value: &self.gridIds) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
-      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.lines) }()
-      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.stops) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self.plan) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.planName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.positionID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._position) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.targetSeconds) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.callSign.isEmpty {
-      try visitor.visitSingularStringField(value: self.callSign, fieldNumber: 1)
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.plan.isEmpty {
+      try visitor.visitSingularStringField(value: self.plan, fieldNumber: 1)
     }
-    if !self.stationID.isEmpty {
-      try visitor.visitSingularStringField(value: self.stationID, fieldNumber: 2)
+    if !self.planName.isEmpty {
+      try visitor.visitSingularStringField(value: self.planName, fieldNumber: 2)
     }
-    if self.shiftStart != 0 {
-      try visitor.visitSingularInt64Field(value: self.shiftStart, fieldNumber: 3)
+    if !self.positionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.positionID, fieldNumber: 3)
     }
-    if self.shiftEnd != 0 {
-      try visitor.visitSingularInt64Field(value: self.shiftEnd, fieldNumber: 4)
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 4)
     }
-    if self.revision != 0 {
-      try visitor.visitSingularUInt32Field(value: self.revision, fieldNumber: 5)
-    }
-    if self.onPatrol != false {
-      try visitor.visitSingularBoolField(value: self.onPatrol, fieldNumber: 6)
-    }
-    if !self.gridIds.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.gridIds, fieldNumber: 7)
-    }
-    if !self.points.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 8)
-    }
-    if !self.lines.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.lines, fieldNumber: 9)
-    }
-    if !self.stops.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.stops, fieldNumber: 10)
-    }
-    if !self.note.isEmpty {
-      try visitor.visitSingularStringField(value: self.note, fieldNumber: 11)
+    try { if let v = self._position {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.targetSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.targetSeconds, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Xunfang_Patrol_V1_Assignment, rhs: Xunfang_Patrol_V1_Assignment) -> Bool {
-    if lhs.callSign != rhs.callSign {return false}
-    if lhs.stationID != rhs.stationID {return false}
-    if lhs.shiftStart != rhs.shiftStart {return false}
-    if lhs.shiftEnd != rhs.shiftEnd {return false}
-    if lhs.revision != rhs.revision {return false}
-    if lhs.onPatrol != rhs.onPatrol {return false}
-    if lhs.gridIds != rhs.gridIds {return false}
-    if lhs.points != rhs.points {return false}
-    if lhs.lines != rhs.lines {return false}
-    if lhs.stops != rhs.stops {return false}
-    if lhs.note != rhs.note {return false}
+  public static func ==(lhs: Xunfang_Patrol_V1_Standby, rhs: Xunfang_Patrol_V1_Standby) -> Bool {
+    if lhs.plan != rhs.plan {return false}
+    if lhs.planName != rhs.planName {return false}
+    if lhs.positionID != rhs.positionID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._position != rhs._position {return false}
+    if lhs.targetSeconds != rhs.targetSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

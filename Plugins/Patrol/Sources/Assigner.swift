@@ -14,6 +14,8 @@ enum Assigner {
         var stations: [String: String]
         /// GridModel's must-patrol points and lines.
         var sites: [Xunfang_GridModel_V1_Site]
+        /// Seal positions units are asked to stand by at, by call sign.
+        var standbys: [String: Xunfang_Patrol_V1_Standby] = [:]
     }
 
     static func assignments(_ input: Input) -> [Xunfang_Patrol_V1_Assignment] {
@@ -50,12 +52,14 @@ enum Assigner {
             assignment.stationID = input.stations[callSign] ?? ""
             assignment.shiftStart = input.plan.shiftStart
             assignment.shiftEnd = input.plan.shiftEnd
+            let standby = input.standbys[callSign].map { "; stands by at \($0.positionID) \($0.name) for \($0.plan)" } ?? ""
+            if let post = input.standbys[callSign] { assignment.standby = post }
             guard let (part, note) = parts[callSign] else {
-                assignment.note = "not in the shift's plan: station duties"
+                assignment.note = "not in the shift's plan: station duties" + standby
                 return assignment
             }
             assignment.onPatrol = part.onPatrol
-            assignment.note = note
+            assignment.note = note + standby
             guard part.onPatrol else { return assignment }
             assignment.gridIds = part.gridIds
             for grid in part.gridIds {

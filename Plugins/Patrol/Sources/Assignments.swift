@@ -2,6 +2,7 @@ import Foundation
 import XunfangPluginKit
 import DispatchContract
 import GridModelContract
+import CheckpointControlContract
 import PatrolContract
 import SituationAnalysisContract
 
@@ -45,7 +46,8 @@ extension PatrolPlugin {
             request.kind = kind
             sites += try await bus.call(Self.listSites, request, as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
         }
-        let fresh = Assigner.assignments(Assigner.Input(plan: plan, onDuty: roster.onDuty, stations: stations, sites: sites))
+        let fresh = Assigner.assignments(Assigner.Input(plan: plan, onDuty: roster.onDuty, stations: stations, sites: sites,
+                                                        standbys: standbys.posts(at: duty.now())))
         // Published before it is kept: after a crash between the two the same revision goes
         // out again, which a terminal takes as it is.
         for assignment in Assigner.changes(fresh, kept: try duty.store.assignments(shiftStart: shiftStart)) {
@@ -64,6 +66,16 @@ extension PatrolPlugin {
             }
         } catch {
             logger.info("situation.deployment not followed (no ACL grant?): assignments keep the shift's first plan", metadata: ["xunfang.error": "\(error)"])
+        }
+    }
+
+    /// CheckpointControl's readiness, whose standbys go into the next pass's assignments
+    /// (optional: a county may run Patrol without CheckpointControl).
+    func takeStandbys(_ bus: BusClient) async {
+        do {
+            try await bus.consume(Standbys.topic, as: Xunfang_Checkpoint_V1_SealReadiness.self) { readiness, _ in standbys.take(readiness) }
+        } catch {
+            logger.info("checkpoint.readiness not followed (no ACL grant?): no unit stands by for a seal", metadata: ["xunfang.error": "\(error)"])
         }
     }
 

@@ -50,6 +50,8 @@ public struct PatrolPlugin: Plugin {
 
     let duty: Duty
     var terminals: Terminals
+    /// CheckpointControl's asks to stand by near seal positions, put into assignments.
+    let standbys = Standbys()
     /// `PATROL_DEMO_TEAMS` on: an empty roster takes Dispatch's units, each station's in turn
     /// into the four teams.
     var demoTeams = false
@@ -237,9 +239,11 @@ public struct PatrolPlugin: Plugin {
     public func run(on bus: BusClient) async throws {
         if demoTeams { await seedDemoTeams(bus) }
         let plans = assignsUnits ? Task { await takePlans(bus) } : nil
+        let asks = assignsUnits ? Task { await takeStandbys(bus) } : nil
         let cameras = demoCameras ? Task { await seedDemoCameras(bus) } : nil
         defer {
             plans?.cancel()
+            asks?.cancel()
             cameras?.cancel()
         }
         while !Task.isCancelled {

@@ -15,14 +15,25 @@ struct Drive: Sendable {
     /// Of the last `advance` that reached the path's end: the seconds left over after
     /// arriving (the arrival was that long before the advance's end).
     private(set) var overshoot: Double = 0
-    /// The beat: its centre (the unit's station) and radius, planar metres.
-    let home: PlanarPoint
-    let beat: Double
+    /// The beat: its centre (the unit's station, or a post it stands by at) and radius, planar metres.
+    private(set) var home: PlanarPoint
+    private(set) var beat: Double
+    /// The station's beat, for when standing by ends.
+    let station: PlanarPoint
+    let stationBeat: Double
 
     init(arc: Int, home: PlanarPoint, beat: Double) {
         self.arc = arc
         self.home = home
         self.beat = beat
+        station = home
+        stationBeat = beat
+    }
+
+    /// Patrols within `radius` of `post` from now on; nil: the station's beat again.
+    mutating func standBy(at post: PlanarPoint?, radius: Double) {
+        home = post ?? station
+        beat = post == nil ? stationBeat : radius
     }
 
     /// Where it is now.
@@ -37,6 +48,38 @@ struct Drive: Sendable {
     mutating func follow(_ arcs: [Int]?) {
         path = arcs ?? []
         isOnPath = arcs != nil
+    }
+
+    /// Heads for `point` the quickest way: on from this road's end, or turned round where it
+    /// is (a patrol car makes a U-turn) when that is quicker. False when no road leads there:
+    /// it then drives to this road's end.
+    mutating func head(to point: GeoPoint, on map: RoadMap) -> Bool {
+        let ahead = map.path(from: Int(map.graph.arcHead[arc]), to: point)
+        if let turned = turnedAround(on: map), let back = map.path(from: Int(map.graph.arcHead[turned.arc]), to: point),
+           back.seconds + turned.secondsToArcEnd(on: map) < ahead.map({ $0.seconds + secondsToArcEnd(on: map) }) ?? .infinity {
+            self = turned
+            follow(back.arcs)
+            return true
+        }
+        follow(ahead?.arcs ?? [])
+        return ahead != nil
+    }
+
+    /// The same place the other way along a two-way road; nil on a one-way road.
+    private func turnedAround(on map: RoadMap) -> Drive? {
+        let head = Int(map.graph.arcHead[arc]), tail = map.graph.tail(ofArc: arc)
+        guard let back = map.graph.arcs(from: head).first(where: {
+            Int(map.graph.arcHead[$0]) == tail && map.speeds.metresPerSecond(.car, map.graph.arcClass[$0]) > 0
+        }) else { return nil }
+        var turned = self
+        turned.arc = back
+        turned.offset = max(0, map.graph.arcLength[back] - offset)
+        turned.follow(nil)
+        return turned
+    }
+
+    private func secondsToArcEnd(on map: RoadMap) -> Double {
+        (map.graph.arcLength[arc] - offset) / max(1, map.speeds.metresPerSecond(.car, map.graph.arcClass[arc]))
     }
 
     /// Moves on for `seconds` at `share` of each road's car speed. True when the planned path
@@ -103,12 +146,17 @@ struct RoadMap: Sendable {
     /// The fastest arcs by car from the end of `arc` to the node nearest `point` (empty when
     /// already there; nil when no road leads there).
     func route(after arc: Int, to point: GeoPoint) -> [Int]? {
+        path(from: Int(graph.arcHead[arc]), to: point)?.arcs
+    }
+
+    /// The fastest arcs by car from node `start` to the node nearest `point`, and their seconds.
+    func path(from start: Int, to point: GeoPoint) -> (arcs: [Int], seconds: Double)? {
         guard let target = nearest.nearest(to: projection.project(point))?.index else { return nil }
-        let start = Int(graph.arcHead[arc])
-        guard start != target else { return [] }
+        guard start != target else { return ([], 0) }
         guard let route = graph.route(from: start, to: target, metric: .time(.car), speeds: speeds) else { return nil }
-        return zip(route.nodes, route.nodes.dropFirst()).compactMap { from, to in
+        let arcs = zip(route.nodes, route.nodes.dropFirst()).compactMap { from, to in
             graph.arcs(from: from).filter { Int(graph.arcHead[$0]) == to }.min { graph.arcLength[$0] < graph.arcLength[$1] }
         }
+        return (arcs, route.seconds)
     }
 }

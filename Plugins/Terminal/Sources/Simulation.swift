@@ -17,6 +17,8 @@ struct Simulation: Sendable {
         var patrolShare = 0.6
         /// How far from its station a unit patrols, metres.
         var beatMetres = 2_000.0
+        /// How far from a seal position a unit standing by for it patrols, metres.
+        var standbyMetres = 600.0
         /// GPS error, metres (the standard deviation of each coordinate's error).
         var noiseMetres = 8.0
         /// Seconds from an order to the officer's acknowledgement.
@@ -44,7 +46,7 @@ struct Simulation: Sendable {
         case patrolling
         /// Ordered; the officer acknowledges at `at` (Unix ms).
         case ordered(incident: String, scene: GeoPoint, priority: Int, at: Int64)
-        case toScene(incident: String, scene: PlanarPoint, priority: Int)
+        case toScene(incident: String, priority: Int)
         case onScene(incident: String, until: Int64)
         /// Cleared; back in service at `at`.
         case cleared(at: Int64)
@@ -71,16 +73,19 @@ struct Simulation: Sendable {
         /// (nil for a line).
         var checkIns: [String?]
         var stops: [Stop]
+        /// A seal position to keep within reach (备勤): patrolled around instead of the targets and stops.
+        var standby: GeoPoint?
         /// The next target to visit.
         var next = 0
         /// Stops already made.
         var made: Set<Int> = []
 
-        init(targets: [[GeoPoint]], checkIns: [String?] = [], stops: [Stop]) {
+        init(targets: [[GeoPoint]], checkIns: [String?] = [], stops: [Stop], standby: GeoPoint? = nil) {
             let kept = targets.indices.filter { !targets[$0].isEmpty }
             self.targets = kept.map { targets[$0] }
             self.checkIns = kept.map { $0 < checkIns.count ? checkIns[$0] : nil }
             self.stops = stops.sorted { $0.start < $1.start }
+            self.standby = standby
         }
     }
 
@@ -140,7 +145,9 @@ struct Simulation: Sendable {
         }
         for (callSign, home) in homes.sorted(by: { $0.key < $1.key }) where units[callSign] == nil {
             guard let arc = map.arc(near: home) else { continue }
-            units[callSign] = Unit(drive: Drive(arc: arc, home: map.projection.project(home), beat: settings.beatMetres), phase: .patrolling)
+            var drive = Drive(arc: arc, home: map.projection.project(home), beat: settings.beatMetres)
+            drive.standBy(at: beats[callSign]?.standby.map(map.projection.project), radius: settings.standbyMetres)
+            units[callSign] = Unit(drive: drive, phase: .patrolling)
         }
     }
 
@@ -168,7 +175,7 @@ struct Simulation: Sendable {
         case .patrolling, .cleared, .relocating, .toStop, .atStop, .toPost, .atPost: break
         default: return false
         }
-        unit.drive.follow(map.route(after: unit.drive.arc, to: node) ?? [])
+        _ = unit.drive.head(to: node, on: map)
         unit.phase = .toPost(activation: activation, position: position)
         units[callSign] = unit
         return true
@@ -196,18 +203,28 @@ struct Simulation: Sendable {
     }
 
     /// The unit's assignment from now on: its patrol turns to it at once.
+    /// A standby post changes the beat's centre whatever the unit is doing; a unit patrolling
+    /// (or on a dosage stop) when told to stand by drives to the post at once.
     mutating func assign(_ callSign: String, _ beat: Beat) {
         guard beats[callSign] != beat else { return }
+        let wasStandingBy = beats[callSign]?.standby
         beats[callSign] = beat
-        guard var unit = units[callSign], case .patrolling = unit.phase else { return }
-        unit.drive.follow(nil)
+        guard var unit = units[callSign] else { return }
+        unit.drive.standBy(at: beat.standby.map(map.projection.project), radius: settings.standbyMetres)
+        switch unit.phase {
+        case .patrolling, .toStop, .atStop:
+            unit.phase = .patrolling
+            unit.heading = nil
+            unit.drive.follow(nil)
+            if let post = beat.standby, post != wasStandingBy, unit.drive.head(to: post, on: map) { unit.phase = .relocating }
+        default: break
+        }
         units[callSign] = unit
     }
 
     /// A move-up: drive to `post` and patrol from there.
     mutating func relocate(_ callSign: String, to post: GeoPoint) {
-        guard var unit = units[callSign], let path = map.route(after: unit.drive.arc, to: post) else { return }
-        unit.drive.follow(path)
+        guard var unit = units[callSign], unit.drive.head(to: post, on: map) else { return }
         unit.phase = .relocating
         units[callSign] = unit
     }
@@ -244,7 +261,12 @@ struct Simulation: Sendable {
         func arrived(_ drive: Drive) -> Int64 { now - Int64((drive.overshoot * 1_000).rounded()) }
         switch unit.phase {
         case .patrolling:
-            if let until = startStop(&unit, callSign: callSign, now: now) {
+            if let post = beats[callSign]?.standby {
+                // Standing by: back to the post when an incident took it away, else around it.
+                if !unit.drive.isOnPath, unit.drive.position(on: map).distance(to: unit.drive.home) > unit.drive.beat {
+                    _ = unit.drive.head(to: post, on: map)
+                }
+            } else if let until = startStop(&unit, callSign: callSign, now: now) {
                 unit.phase = .toStop(until: until)
             } else if !unit.drive.isOnPath {
                 headForNextTarget(&unit, callSign: callSign)
@@ -274,19 +296,20 @@ struct Simulation: Sendable {
             let sinceAcknowledged = min(seconds, max(0, Double(now - at) / 1_000))
             _ = unit.drive.advance(seconds - sinceAcknowledged, share: settings.patrolShare, on: map, random: &random)
             guard now >= at else { return [] }
+            // An incident where the unit already is: there as it acknowledges.
+            if unit.drive.position(on: map).distance(to: map.projection.project(scene)) <= Self.arrivalMetres {
+                workScene(&unit, incident: incident, priority: priority, from: at)
+                return [(.acknowledge(incident), at), (.arrive, at)]
+            }
             // No road there: the officer reports arriving where the roads end nearest it.
-            unit.drive.follow(map.route(after: unit.drive.arc, to: scene) ?? [])
-            unit.phase = .toScene(incident: incident, scene: map.projection.project(scene), priority: priority)
+            _ = unit.drive.head(to: scene, on: map)
+            unit.phase = .toScene(incident: incident, priority: priority)
             return [(.acknowledge(incident), at)] + step(&unit, callSign: callSign, now: now, seconds: sinceAcknowledged)
-        case .toScene(let incident, let scene, let priority):
-            // There when the route's end is reached, or sooner when the scene is beside the road
-            // being driven (an incident where the unit already is).
-            let reached = unit.drive.advance(seconds, share: 1, on: map, random: &random)
-            guard reached || unit.drive.position(on: map).distance(to: scene) <= Self.arrivalMetres else { return [] }
-            let at = reached ? arrived(unit.drive) : now
-            unit.drive.follow(nil)
-            let service = settings.serviceSeconds[min(max(priority, 1), settings.serviceSeconds.count) - 1]
-            unit.phase = .onScene(incident: incident, until: at + milliseconds(in: service))
+        case .toScene(let incident, let priority):
+            // There when the route's end is reached (the moment within the tick it was).
+            guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return [] }
+            let at = arrived(unit.drive)
+            workScene(&unit, incident: incident, priority: priority, from: at)
             return [(.arrive, at)]
         case .onScene(let incident, let until):
             guard now >= until else { return [] }
@@ -299,6 +322,13 @@ struct Simulation: Sendable {
             return [(.backInService, at)]
         }
         return []
+    }
+
+    /// On scene from `at`, for a time by the incident's priority.
+    private mutating func workScene(_ unit: inout Unit, incident: String, priority: Int, from at: Int64) {
+        unit.drive.follow(nil)
+        let service = settings.serviceSeconds[min(max(priority, 1), settings.serviceSeconds.count) - 1]
+        unit.phase = .onScene(incident: incident, until: at + milliseconds(in: service))
     }
 
     /// A dosage stop due now and not yet made: the unit heads there; returns when it ends.

@@ -173,7 +173,8 @@ struct Simulator: Sendable {
             let targets = assignment.points.map { [point($0.position)] } + assignment.lines.map { $0.path.isEmpty ? [point($0.position)] : $0.path.map(point) }
             let checkIns = assignment.points.map { Optional($0.siteID) } + assignment.lines.map { _ in nil as String? }
             let stops = assignment.stops.map { Simulation.Beat.Stop(position: point($0.position), start: $0.start, end: $0.start + Int64($0.minutes) * 60_000) }
-            simulation.withLock { $0.assign(assignment.callSign, Simulation.Beat(targets: targets, checkIns: checkIns, stops: stops)) }
+            let standby = assignment.hasStandby ? point(assignment.standby.position) : nil
+            simulation.withLock { $0.assign(assignment.callSign, Simulation.Beat(targets: targets, checkIns: checkIns, stops: stops, standby: standby)) }
         }
     }
 

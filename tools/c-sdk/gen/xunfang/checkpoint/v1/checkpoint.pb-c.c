@@ -1993,6 +1993,186 @@ void   xunfang__checkpoint__v1__after_action_report__free_unpacked
   assert(message->base.descriptor == &xunfang__checkpoint__v1__after_action_report__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__checkpoint__v1__readiness_position__init
+                     (Xunfang__Checkpoint__V1__ReadinessPosition         *message)
+{
+  static const Xunfang__Checkpoint__V1__ReadinessPosition init_value = XUNFANG__CHECKPOINT__V1__READINESS_POSITION__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__readiness_position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReadinessPosition *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_position__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__readiness_position__pack
+                     (const Xunfang__Checkpoint__V1__ReadinessPosition *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_position__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__readiness_position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReadinessPosition *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_position__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ReadinessPosition *
+       xunfang__checkpoint__v1__readiness_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ReadinessPosition *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__readiness_position__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__readiness_position__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReadinessPosition *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_position__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__seal_readiness__init
+                     (Xunfang__Checkpoint__V1__SealReadiness         *message)
+{
+  static const Xunfang__Checkpoint__V1__SealReadiness init_value = XUNFANG__CHECKPOINT__V1__SEAL_READINESS__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__seal_readiness__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealReadiness *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_readiness__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__seal_readiness__pack
+                     (const Xunfang__Checkpoint__V1__SealReadiness *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_readiness__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__seal_readiness__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealReadiness *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_readiness__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__SealReadiness *
+       xunfang__checkpoint__v1__seal_readiness__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__SealReadiness *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__seal_readiness__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__seal_readiness__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealReadiness *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__seal_readiness__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__readiness_request__init
+                     (Xunfang__Checkpoint__V1__ReadinessRequest         *message)
+{
+  static const Xunfang__Checkpoint__V1__ReadinessRequest init_value = XUNFANG__CHECKPOINT__V1__READINESS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__readiness_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReadinessRequest *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__readiness_request__pack
+                     (const Xunfang__Checkpoint__V1__ReadinessRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__readiness_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReadinessRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ReadinessRequest *
+       xunfang__checkpoint__v1__readiness_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ReadinessRequest *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__readiness_request__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__readiness_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReadinessRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   xunfang__checkpoint__v1__readiness_response__init
+                     (Xunfang__Checkpoint__V1__ReadinessResponse         *message)
+{
+  static const Xunfang__Checkpoint__V1__ReadinessResponse init_value = XUNFANG__CHECKPOINT__V1__READINESS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t xunfang__checkpoint__v1__readiness_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReadinessResponse *message)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__checkpoint__v1__readiness_response__pack
+                     (const Xunfang__Checkpoint__V1__ReadinessResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__checkpoint__v1__readiness_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReadinessResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Checkpoint__V1__ReadinessResponse *
+       xunfang__checkpoint__v1__readiness_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Checkpoint__V1__ReadinessResponse *)
+     protobuf_c_message_unpack (&xunfang__checkpoint__v1__readiness_response__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__checkpoint__v1__readiness_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReadinessResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__checkpoint__v1__readiness_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__checkpoint__v1__contain_request__init
                      (Xunfang__Checkpoint__V1__ContainRequest         *message)
 {
@@ -6109,6 +6289,366 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_report__d
   (ProtobufCMessageInit) xunfang__checkpoint__v1__after_action_report__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__readiness_position__field_descriptors[9] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checkpoint",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, checkpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "longitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latitude",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responder",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, responder),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eta_seconds",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, eta_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "covered",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, covered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "standby",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessPosition, standby),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__readiness_position__field_indices_by_name[] = {
+  2,   /* field[2] = checkpoint */
+  7,   /* field[7] = covered */
+  6,   /* field[6] = eta_seconds */
+  0,   /* field[0] = id */
+  4,   /* field[4] = latitude */
+  3,   /* field[3] = longitude */
+  1,   /* field[1] = name */
+  5,   /* field[5] = responder */
+  8,   /* field[8] = standby */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__readiness_position__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__readiness_position__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ReadinessPosition",
+  "ReadinessPosition",
+  "Xunfang__Checkpoint__V1__ReadinessPosition",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ReadinessPosition),
+  9,
+  xunfang__checkpoint__v1__readiness_position__field_descriptors,
+  xunfang__checkpoint__v1__readiness_position__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__readiness_position__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__readiness_position__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__seal_readiness__field_descriptors[9] =
+{
+  {
+    "plan",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, plan_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "margin_seconds",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, margin_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expected_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, expected_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "covered",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, covered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "available_units",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, available_units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, n_positions),
+    offsetof(Xunfang__Checkpoint__V1__SealReadiness, positions),
+    &xunfang__checkpoint__v1__readiness_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__seal_readiness__field_indices_by_name[] = {
+  2,   /* field[2] = at */
+  7,   /* field[7] = available_units */
+  6,   /* field[6] = covered */
+  5,   /* field[5] = expected_seconds */
+  4,   /* field[4] = margin_seconds */
+  0,   /* field[0] = plan */
+  1,   /* field[1] = plan_name */
+  8,   /* field[8] = positions */
+  3,   /* field[3] = target_seconds */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__seal_readiness__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_readiness__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.SealReadiness",
+  "SealReadiness",
+  "Xunfang__Checkpoint__V1__SealReadiness",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__SealReadiness),
+  9,
+  xunfang__checkpoint__v1__seal_readiness__field_descriptors,
+  xunfang__checkpoint__v1__seal_readiness__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__seal_readiness__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_readiness__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__readiness_request__field_descriptors[1] =
+{
+  {
+    "plan",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__ReadinessRequest, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__readiness_request__field_indices_by_name[] = {
+  0,   /* field[0] = plan */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__readiness_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__readiness_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ReadinessRequest",
+  "ReadinessRequest",
+  "Xunfang__Checkpoint__V1__ReadinessRequest",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ReadinessRequest),
+  1,
+  xunfang__checkpoint__v1__readiness_request__field_descriptors,
+  xunfang__checkpoint__v1__readiness_request__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__readiness_request__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__readiness_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__readiness_response__field_descriptors[1] =
+{
+  {
+    "plans",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Xunfang__Checkpoint__V1__ReadinessResponse, n_plans),
+    offsetof(Xunfang__Checkpoint__V1__ReadinessResponse, plans),
+    &xunfang__checkpoint__v1__seal_readiness__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__checkpoint__v1__readiness_response__field_indices_by_name[] = {
+  0,   /* field[0] = plans */
+};
+static const ProtobufCIntRange xunfang__checkpoint__v1__readiness_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor xunfang__checkpoint__v1__readiness_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.checkpoint.v1.ReadinessResponse",
+  "ReadinessResponse",
+  "Xunfang__Checkpoint__V1__ReadinessResponse",
+  "xunfang.checkpoint.v1",
+  sizeof(Xunfang__Checkpoint__V1__ReadinessResponse),
+  1,
+  xunfang__checkpoint__v1__readiness_response__field_descriptors,
+  xunfang__checkpoint__v1__readiness_response__field_indices_by_name,
+  1,  xunfang__checkpoint__v1__readiness_response__number_ranges,
+  (ProtobufCMessageInit) xunfang__checkpoint__v1__readiness_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__contain_request__field_descriptors[3] =
 {
   {
@@ -7154,7 +7694,7 @@ const ProtobufCEnumDescriptor xunfang__checkpoint__v1__position_state__descripto
   xunfang__checkpoint__v1__position_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[23] =
+static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__method_descriptors[24] =
 {
   { "Ring", &xunfang__checkpoint__v1__ring_request__descriptor, &xunfang__checkpoint__v1__ring_response__descriptor },
   { "Put", &xunfang__checkpoint__v1__put_request__descriptor, &xunfang__checkpoint__v1__put_response__descriptor },
@@ -7179,6 +7719,7 @@ static const ProtobufCMethodDescriptor xunfang__checkpoint__v1__checkpoint__meth
   { "GetContainment", &xunfang__checkpoint__v1__containment_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
   { "StopContainment", &xunfang__checkpoint__v1__containment_request__descriptor, &xunfang__checkpoint__v1__live_containment__descriptor },
   { "SealMap", &xunfang__checkpoint__v1__seal_map_request__descriptor, &xunfang__checkpoint__v1__seal_map_response__descriptor },
+  { "Readiness", &xunfang__checkpoint__v1__readiness_request__descriptor, &xunfang__checkpoint__v1__readiness_response__descriptor },
 };
 const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   15,        /* Acknowledge */
@@ -7197,6 +7738,7 @@ const unsigned xunfang__checkpoint__v1__checkpoint__method_indices_by_name[] = {
   11,        /* ListPlans */
   1,        /* Put */
   7,        /* PutPlan */
+  23,        /* Readiness */
   5,        /* Report */
   0,        /* Ring */
   16,        /* SealBoard */
@@ -7212,7 +7754,7 @@ const ProtobufCServiceDescriptor xunfang__checkpoint__v1__checkpoint__descriptor
   "Checkpoint",
   "Xunfang__Checkpoint__V1__Checkpoint",
   "xunfang.checkpoint.v1",
-  23,
+  24,
   xunfang__checkpoint__v1__checkpoint__method_descriptors,
   xunfang__checkpoint__v1__checkpoint__method_indices_by_name
 };
@@ -7399,6 +7941,14 @@ void xunfang__checkpoint__v1__checkpoint__seal_map(ProtobufCService *service,
 {
   assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
   service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void xunfang__checkpoint__v1__checkpoint__readiness(ProtobufCService *service,
+                                                    const Xunfang__Checkpoint__V1__ReadinessRequest *input,
+                                                    Xunfang__Checkpoint__V1__ReadinessResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &xunfang__checkpoint__v1__checkpoint__descriptor);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
                                                 Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy destroy)

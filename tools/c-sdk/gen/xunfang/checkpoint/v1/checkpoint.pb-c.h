@@ -60,6 +60,10 @@ typedef struct Xunfang__Checkpoint__V1__StandDownRequest Xunfang__Checkpoint__V1
 typedef struct Xunfang__Checkpoint__V1__AfterActionRequest Xunfang__Checkpoint__V1__AfterActionRequest;
 typedef struct Xunfang__Checkpoint__V1__PositionReview Xunfang__Checkpoint__V1__PositionReview;
 typedef struct Xunfang__Checkpoint__V1__AfterActionReport Xunfang__Checkpoint__V1__AfterActionReport;
+typedef struct Xunfang__Checkpoint__V1__ReadinessPosition Xunfang__Checkpoint__V1__ReadinessPosition;
+typedef struct Xunfang__Checkpoint__V1__SealReadiness Xunfang__Checkpoint__V1__SealReadiness;
+typedef struct Xunfang__Checkpoint__V1__ReadinessRequest Xunfang__Checkpoint__V1__ReadinessRequest;
+typedef struct Xunfang__Checkpoint__V1__ReadinessResponse Xunfang__Checkpoint__V1__ReadinessResponse;
 typedef struct Xunfang__Checkpoint__V1__ContainRequest Xunfang__Checkpoint__V1__ContainRequest;
 typedef struct Xunfang__Checkpoint__V1__ContainmentRequest Xunfang__Checkpoint__V1__ContainmentRequest;
 typedef struct Xunfang__Checkpoint__V1__LiveContainment Xunfang__Checkpoint__V1__LiveContainment;
@@ -1168,6 +1172,95 @@ struct  Xunfang__Checkpoint__V1__AfterActionReport
 
 
 /*
+ * ---- Seal readiness ------------------------------------------------------------------
+ * A plan as it would go if activated now: each position's responder (its staffed
+ * checkpoint, or the unit the activation would order) and road time, from Dispatch's
+ * available units where their terminals last reported them. A position is covered when
+ * its road time is within the plan's target less a margin (a unit finishes its road,
+ * turns, and acknowledges first). Units asked to stand by (备勤) keep an uncovered position
+ * within reach: Patrol turns each into the unit's standby post. Published for every
+ * plan not running on "checkpoint.readiness" about once a simulated minute.
+ */
+struct  Xunfang__Checkpoint__V1__ReadinessPosition
+{
+  ProtobufCMessage base;
+  char *id;
+  char *name;
+  /*
+   * "" for a unit post
+   */
+  char *checkpoint;
+  double longitude;
+  double latitude;
+  /*
+   * the staffed checkpoint or the unit that would be ordered; "" none can reach it
+   */
+  char *responder;
+  /*
+   * its road time (0 for a staffed checkpoint; -1 when none can reach it)
+   */
+  double eta_seconds;
+  protobuf_c_boolean covered;
+  /*
+   * the unit standing by for it, "" none
+   */
+  char *standby;
+};
+#define XUNFANG__CHECKPOINT__V1__READINESS_POSITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__readiness_position__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__SealReadiness
+{
+  ProtobufCMessage base;
+  char *plan;
+  char *plan_name;
+  /*
+   * unix ms
+   */
+  int64_t at;
+  int32_t target_seconds;
+  double margin_seconds;
+  /*
+   * the latest road time: the seal if activated now (-1: a position no one can reach)
+   */
+  double expected_seconds;
+  int32_t covered;
+  int32_t available_units;
+  size_t n_positions;
+  Xunfang__Checkpoint__V1__ReadinessPosition **positions;
+};
+#define XUNFANG__CHECKPOINT__V1__SEAL_READINESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__seal_readiness__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0,NULL }
+
+
+struct  Xunfang__Checkpoint__V1__ReadinessRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "": every plan
+   */
+  char *plan;
+};
+#define XUNFANG__CHECKPOINT__V1__READINESS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__readiness_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Xunfang__Checkpoint__V1__ReadinessResponse
+{
+  ProtobufCMessage base;
+  size_t n_plans;
+  Xunfang__Checkpoint__V1__SealReadiness **plans;
+};
+#define XUNFANG__CHECKPOINT__V1__READINESS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__readiness_response__descriptor) \
+    , 0,NULL }
+
+
+/*
  * Starts a live containment: the ring is recomputed as time passes (the suspect's head
  * start grows) and units move (Dispatch's "unit.position"), and published on
  * "checkpoint.containment" at every recomputation (CHECKPOINT_CONTAINMENT_SECONDS, default 5).
@@ -2237,6 +2330,82 @@ Xunfang__Checkpoint__V1__AfterActionReport *
 void   xunfang__checkpoint__v1__after_action_report__free_unpacked
                      (Xunfang__Checkpoint__V1__AfterActionReport *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ReadinessPosition methods */
+void   xunfang__checkpoint__v1__readiness_position__init
+                     (Xunfang__Checkpoint__V1__ReadinessPosition         *message);
+size_t xunfang__checkpoint__v1__readiness_position__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReadinessPosition   *message);
+size_t xunfang__checkpoint__v1__readiness_position__pack
+                     (const Xunfang__Checkpoint__V1__ReadinessPosition   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__readiness_position__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReadinessPosition   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ReadinessPosition *
+       xunfang__checkpoint__v1__readiness_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__readiness_position__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReadinessPosition *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__SealReadiness methods */
+void   xunfang__checkpoint__v1__seal_readiness__init
+                     (Xunfang__Checkpoint__V1__SealReadiness         *message);
+size_t xunfang__checkpoint__v1__seal_readiness__get_packed_size
+                     (const Xunfang__Checkpoint__V1__SealReadiness   *message);
+size_t xunfang__checkpoint__v1__seal_readiness__pack
+                     (const Xunfang__Checkpoint__V1__SealReadiness   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__seal_readiness__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__SealReadiness   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__SealReadiness *
+       xunfang__checkpoint__v1__seal_readiness__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__seal_readiness__free_unpacked
+                     (Xunfang__Checkpoint__V1__SealReadiness *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ReadinessRequest methods */
+void   xunfang__checkpoint__v1__readiness_request__init
+                     (Xunfang__Checkpoint__V1__ReadinessRequest         *message);
+size_t xunfang__checkpoint__v1__readiness_request__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReadinessRequest   *message);
+size_t xunfang__checkpoint__v1__readiness_request__pack
+                     (const Xunfang__Checkpoint__V1__ReadinessRequest   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__readiness_request__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReadinessRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ReadinessRequest *
+       xunfang__checkpoint__v1__readiness_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__readiness_request__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReadinessRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Xunfang__Checkpoint__V1__ReadinessResponse methods */
+void   xunfang__checkpoint__v1__readiness_response__init
+                     (Xunfang__Checkpoint__V1__ReadinessResponse         *message);
+size_t xunfang__checkpoint__v1__readiness_response__get_packed_size
+                     (const Xunfang__Checkpoint__V1__ReadinessResponse   *message);
+size_t xunfang__checkpoint__v1__readiness_response__pack
+                     (const Xunfang__Checkpoint__V1__ReadinessResponse   *message,
+                      uint8_t             *out);
+size_t xunfang__checkpoint__v1__readiness_response__pack_to_buffer
+                     (const Xunfang__Checkpoint__V1__ReadinessResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Checkpoint__V1__ReadinessResponse *
+       xunfang__checkpoint__v1__readiness_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__checkpoint__v1__readiness_response__free_unpacked
+                     (Xunfang__Checkpoint__V1__ReadinessResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Checkpoint__V1__ContainRequest methods */
 void   xunfang__checkpoint__v1__contain_request__init
                      (Xunfang__Checkpoint__V1__ContainRequest         *message);
@@ -2545,6 +2714,18 @@ typedef void (*Xunfang__Checkpoint__V1__PositionReview_Closure)
 typedef void (*Xunfang__Checkpoint__V1__AfterActionReport_Closure)
                  (const Xunfang__Checkpoint__V1__AfterActionReport *message,
                   void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ReadinessPosition_Closure)
+                 (const Xunfang__Checkpoint__V1__ReadinessPosition *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__SealReadiness_Closure)
+                 (const Xunfang__Checkpoint__V1__SealReadiness *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ReadinessRequest_Closure)
+                 (const Xunfang__Checkpoint__V1__ReadinessRequest *message,
+                  void *closure_data);
+typedef void (*Xunfang__Checkpoint__V1__ReadinessResponse_Closure)
+                 (const Xunfang__Checkpoint__V1__ReadinessResponse *message,
+                  void *closure_data);
 typedef void (*Xunfang__Checkpoint__V1__ContainRequest_Closure)
                  (const Xunfang__Checkpoint__V1__ContainRequest *message,
                   void *closure_data);
@@ -2671,6 +2852,10 @@ struct Xunfang__Checkpoint__V1__Checkpoint_Service
                    const Xunfang__Checkpoint__V1__SealMapRequest *input,
                    Xunfang__Checkpoint__V1__SealMapResponse_Closure closure,
                    void *closure_data);
+  void (*readiness)(Xunfang__Checkpoint__V1__Checkpoint_Service *service,
+                    const Xunfang__Checkpoint__V1__ReadinessRequest *input,
+                    Xunfang__Checkpoint__V1__ReadinessResponse_Closure closure,
+                    void *closure_data);
 };
 typedef void (*Xunfang__Checkpoint__V1__Checkpoint_ServiceDestroy)(Xunfang__Checkpoint__V1__Checkpoint_Service *);
 void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpoint_Service *service,
@@ -2701,7 +2886,8 @@ void xunfang__checkpoint__v1__checkpoint__init (Xunfang__Checkpoint__V1__Checkpo
       function_prefix__ ## contain,\
       function_prefix__ ## get_containment,\
       function_prefix__ ## stop_containment,\
-      function_prefix__ ## seal_map  }
+      function_prefix__ ## seal_map,\
+      function_prefix__ ## readiness  }
 void xunfang__checkpoint__v1__checkpoint__ring(ProtobufCService *service,
                                                const Xunfang__Checkpoint__V1__RingRequest *input,
                                                Xunfang__Checkpoint__V1__RingResponse_Closure closure,
@@ -2794,6 +2980,10 @@ void xunfang__checkpoint__v1__checkpoint__seal_map(ProtobufCService *service,
                                                    const Xunfang__Checkpoint__V1__SealMapRequest *input,
                                                    Xunfang__Checkpoint__V1__SealMapResponse_Closure closure,
                                                    void *closure_data);
+void xunfang__checkpoint__v1__checkpoint__readiness(ProtobufCService *service,
+                                                    const Xunfang__Checkpoint__V1__ReadinessRequest *input,
+                                                    Xunfang__Checkpoint__V1__ReadinessResponse_Closure closure,
+                                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2848,6 +3038,10 @@ extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__stand_down_requ
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__position_review__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__after_action_report__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__readiness_position__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_readiness__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__readiness_request__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__readiness_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__contain_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__containment_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__checkpoint__v1__live_containment__descriptor;

@@ -1267,6 +1267,51 @@ void   xunfang__patrol__v1__assignment__free_unpacked
   assert(message->base.descriptor == &xunfang__patrol__v1__assignment__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   xunfang__patrol__v1__standby__init
+                     (Xunfang__Patrol__V1__Standby         *message)
+{
+  static const Xunfang__Patrol__V1__Standby init_value = XUNFANG__PATROL__V1__STANDBY__INIT;
+  *message = init_value;
+}
+size_t xunfang__patrol__v1__standby__get_packed_size
+                     (const Xunfang__Patrol__V1__Standby *message)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__standby__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t xunfang__patrol__v1__standby__pack
+                     (const Xunfang__Patrol__V1__Standby *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__standby__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t xunfang__patrol__v1__standby__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Standby *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &xunfang__patrol__v1__standby__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Xunfang__Patrol__V1__Standby *
+       xunfang__patrol__v1__standby__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Xunfang__Patrol__V1__Standby *)
+     protobuf_c_message_unpack (&xunfang__patrol__v1__standby__descriptor,
+                                allocator, len, data);
+}
+void   xunfang__patrol__v1__standby__free_unpacked
+                     (Xunfang__Patrol__V1__Standby *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &xunfang__patrol__v1__standby__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   xunfang__patrol__v1__assignments_request__init
                      (Xunfang__Patrol__V1__AssignmentsRequest         *message)
 {
@@ -4114,7 +4159,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__dosage_stop__descriptor =
   (ProtobufCMessageInit) xunfang__patrol__v1__dosage_stop__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignment__field_descriptors[11] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignment__field_descriptors[12] =
 {
   {
     "call_sign",
@@ -4248,6 +4293,18 @@ static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignment__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "standby",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Assignment, standby),
+    &xunfang__patrol__v1__standby__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__patrol__v1__assignment__field_indices_by_name[] = {
   0,   /* field[0] = call_sign */
@@ -4259,13 +4316,14 @@ static const unsigned xunfang__patrol__v1__assignment__field_indices_by_name[] =
   4,   /* field[4] = revision */
   3,   /* field[3] = shift_end */
   2,   /* field[2] = shift_start */
+  11,   /* field[11] = standby */
   1,   /* field[1] = station_id */
   9,   /* field[9] = stops */
 };
 static const ProtobufCIntRange xunfang__patrol__v1__assignment__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor xunfang__patrol__v1__assignment__descriptor =
 {
@@ -4275,11 +4333,114 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__assignment__descriptor =
   "Xunfang__Patrol__V1__Assignment",
   "xunfang.patrol.v1",
   sizeof(Xunfang__Patrol__V1__Assignment),
-  11,
+  12,
   xunfang__patrol__v1__assignment__field_descriptors,
   xunfang__patrol__v1__assignment__field_indices_by_name,
   1,  xunfang__patrol__v1__assignment__number_ranges,
   (ProtobufCMessageInit) xunfang__patrol__v1__assignment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__standby__field_descriptors[6] =
+{
+  {
+    "plan",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Standby, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Standby, plan_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Standby, position_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Standby, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Standby, position),
+    &xunfang__grid_model__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__Standby, target_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned xunfang__patrol__v1__standby__field_indices_by_name[] = {
+  3,   /* field[3] = name */
+  0,   /* field[0] = plan */
+  1,   /* field[1] = plan_name */
+  4,   /* field[4] = position */
+  2,   /* field[2] = position_id */
+  5,   /* field[5] = target_seconds */
+};
+static const ProtobufCIntRange xunfang__patrol__v1__standby__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor xunfang__patrol__v1__standby__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "xunfang.patrol.v1.Standby",
+  "Standby",
+  "Xunfang__Patrol__V1__Standby",
+  "xunfang.patrol.v1",
+  sizeof(Xunfang__Patrol__V1__Standby),
+  6,
+  xunfang__patrol__v1__standby__field_descriptors,
+  xunfang__patrol__v1__standby__field_indices_by_name,
+  1,  xunfang__patrol__v1__standby__number_ranges,
+  (ProtobufCMessageInit) xunfang__patrol__v1__standby__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor xunfang__patrol__v1__assignments_request__field_descriptors[1] =

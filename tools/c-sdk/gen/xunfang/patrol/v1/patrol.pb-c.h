@@ -44,6 +44,7 @@ typedef struct Xunfang__Patrol__V1__PatrolException Xunfang__Patrol__V1__PatrolE
 typedef struct Xunfang__Patrol__V1__MustPatrol Xunfang__Patrol__V1__MustPatrol;
 typedef struct Xunfang__Patrol__V1__DosageStop Xunfang__Patrol__V1__DosageStop;
 typedef struct Xunfang__Patrol__V1__Assignment Xunfang__Patrol__V1__Assignment;
+typedef struct Xunfang__Patrol__V1__Standby Xunfang__Patrol__V1__Standby;
 typedef struct Xunfang__Patrol__V1__AssignmentsRequest Xunfang__Patrol__V1__AssignmentsRequest;
 typedef struct Xunfang__Patrol__V1__AssignmentsResponse Xunfang__Patrol__V1__AssignmentsResponse;
 typedef struct Xunfang__Patrol__V1__PointVisit Xunfang__Patrol__V1__PointVisit;
@@ -629,10 +630,36 @@ struct  Xunfang__Patrol__V1__Assignment
    * why this revision: "shift plan", "takes over C013's grids (leave)"
    */
   char *note;
+  /*
+   * a seal position to keep within reach, when CheckpointControl asks
+   */
+  Xunfang__Patrol__V1__Standby *standby;
 };
 #define XUNFANG__PATROL__V1__ASSIGNMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__assignment__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * A seal plan's position the unit keeps within reach (备勤): it patrols around it instead
+ * of its beat's points and stops until the ask ends, and still answers Dispatch's orders.
+ */
+struct  Xunfang__Patrol__V1__Standby
+{
+  ProtobufCMessage base;
+  char *plan;
+  char *plan_name;
+  char *position_id;
+  char *name;
+  Xunfang__GridModel__V1__Position *position;
+  /*
+   * the plan's target: within this of the position
+   */
+  int32_t target_seconds;
+};
+#define XUNFANG__PATROL__V1__STANDBY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__standby__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0 }
 
 
 struct  Xunfang__Patrol__V1__AssignmentsRequest
@@ -1704,6 +1731,25 @@ Xunfang__Patrol__V1__Assignment *
 void   xunfang__patrol__v1__assignment__free_unpacked
                      (Xunfang__Patrol__V1__Assignment *message,
                       ProtobufCAllocator *allocator);
+/* Xunfang__Patrol__V1__Standby methods */
+void   xunfang__patrol__v1__standby__init
+                     (Xunfang__Patrol__V1__Standby         *message);
+size_t xunfang__patrol__v1__standby__get_packed_size
+                     (const Xunfang__Patrol__V1__Standby   *message);
+size_t xunfang__patrol__v1__standby__pack
+                     (const Xunfang__Patrol__V1__Standby   *message,
+                      uint8_t             *out);
+size_t xunfang__patrol__v1__standby__pack_to_buffer
+                     (const Xunfang__Patrol__V1__Standby   *message,
+                      ProtobufCBuffer     *buffer);
+Xunfang__Patrol__V1__Standby *
+       xunfang__patrol__v1__standby__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   xunfang__patrol__v1__standby__free_unpacked
+                     (Xunfang__Patrol__V1__Standby *message,
+                      ProtobufCAllocator *allocator);
 /* Xunfang__Patrol__V1__AssignmentsRequest methods */
 void   xunfang__patrol__v1__assignments_request__init
                      (Xunfang__Patrol__V1__AssignmentsRequest         *message);
@@ -2246,6 +2292,9 @@ typedef void (*Xunfang__Patrol__V1__DosageStop_Closure)
 typedef void (*Xunfang__Patrol__V1__Assignment_Closure)
                  (const Xunfang__Patrol__V1__Assignment *message,
                   void *closure_data);
+typedef void (*Xunfang__Patrol__V1__Standby_Closure)
+                 (const Xunfang__Patrol__V1__Standby *message,
+                  void *closure_data);
 typedef void (*Xunfang__Patrol__V1__AssignmentsRequest_Closure)
                  (const Xunfang__Patrol__V1__AssignmentsRequest *message,
                   void *closure_data);
@@ -2501,6 +2550,7 @@ extern const ProtobufCMessageDescriptor xunfang__patrol__v1__patrol_exception__d
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__must_patrol__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__dosage_stop__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignment__descriptor;
+extern const ProtobufCMessageDescriptor xunfang__patrol__v1__standby__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_request__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__assignments_response__descriptor;
 extern const ProtobufCMessageDescriptor xunfang__patrol__v1__point_visit__descriptor;
