@@ -310,17 +310,24 @@ public final class NATSConnection: Sendable {
 
     private func connect(to server: NATSServerAddress) async throws {
         let handshake = group.next().makePromise(of: Void.self)
-        let tls = try server.tls ? NIOSSLContext(configuration: clientTLS()) : nil
-        let handler = ClientHandler(connection: self, handshake: handshake, connect: connectOptions(tls: server.tls),
-                                    tls: tls.map { ($0, server.host) }, maxPayload: 64 * 1_048_576)
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .connectTimeout(.seconds(3))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
-            }
-            .connect(host: server.host, port: server.port).get()
+        let channel: any Channel
+        do {
+            let tls = try server.tls ? NIOSSLContext(configuration: clientTLS()) : nil
+            let handler = ClientHandler(connection: self, handshake: handshake, connect: connectOptions(tls: server.tls),
+                                        tls: tls.map { ($0, server.host) }, maxPayload: 64 * 1_048_576)
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .connectTimeout(.seconds(3))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                }
+                .connect(host: server.host, port: server.port).get()
+        } catch {
+            // No channel came up (refused, no TLS context): the promise must still be completed.
+            handshake.fail(error)
+            throw error
+        }
         channel.closeFuture.whenComplete { [weak self] _ in
             handshake.fail(NATSError(.disconnected, "closed during the handshake"))
             self?.linkLost(channel)
