@@ -256,7 +256,17 @@ struct SealBusTests {
         #expect(try await acknowledge("E", by: "CP-east").position.secondsToSeal == 45)
         #expect(try await checkpoint(desk, "CP-east").status == .sealed)
         await #expect { try await acknowledge("N", by: "U-south") } throws: { ($0 as? BusClientError)?.code == .permissionDenied }
-        _ = try await acknowledge("N", by: "U-north")
+        // The terminal's press time is kept (sent 30 s late), not before the activation, and a clock 11 s ahead is refused.
+        func pressed(_ at: Int64) async throws -> Xunfang_Checkpoint_V1_AcknowledgeResponse {
+            try await call(desk, "Acknowledge", Xunfang_Checkpoint_V1_AcknowledgeRequest.with {
+                $0.activation = "TOWN-1"
+                $0.position = "N"
+                $0.responder = "U-north"
+                $0.at = at
+            }, as: Xunfang_Checkpoint_V1_AcknowledgeResponse.self)
+        }
+        await #expect { try await pressed(stack.now + 11_000) } throws: { ($0 as? BusClientError)?.code == .invalidArgument && "\($0)".contains("ahead") }
+        #expect(try await pressed(stack.now - 30_000).position.secondsToSeal == 15)
 
         // A restart finds the board as it was.
         await plugin.close()

@@ -147,6 +147,16 @@ struct SealRunTests {
         #expect(run.activation.timeline.map(\.kind).suffix(2) == ["in-position", "sealed"])
     }
 
+    @Test("a press sent late keeps its time: the seal closes at the latest arrival, not at the last message in")
+    func latePress() throws {
+        var (run, _) = SealRun.activate(base(units: ["A", "B"]), needs: [need("P1"), need("P2")], eta: [[10, 20], [20, 10]])
+        _ = try run.acknowledge(position: "P1", by: "A", at: Self.start + 150_000)
+        // B was there at 120 s; its press comes in after A's.
+        _ = try run.acknowledge(position: "P2", by: "B", at: Self.start + 120_000)
+        #expect(run.activation.state == .sealed && run.activation.sealedAt == Self.start + 150_000)
+        #expect(run.activation.positions.map(\.secondsToSeal) == [150, 120] && run.activation.timeline.last?.at == Self.start + 150_000)
+    }
+
     @Test("a position not in position by its deadline passes to the nearest free unit, then to the duty officer")
     func passOnThenEscalate() throws {
         var (run, _) = SealRun.activate(base(units: ["A", "B", "C", "D"]), needs: [need("P1"), need("P2")], eta: [[10, 50, 400, 30], [20, 5, 400, 600]])

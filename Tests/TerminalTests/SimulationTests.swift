@@ -116,6 +116,23 @@ struct SimulationTests {
         #expect(coarse[2].at - coarse[1].at == 60_000 && coarse[3].at - coarse[2].at == 10_000, "service and the way back timed from the arrival")
     }
 
+    @Test("each unit moves in its mode: an e-bike never goes faster than 25 km/h and reaches a scene across the county's main roads well after a car")
+    func modes() {
+        var settings = quick
+        settings.acknowledgeSeconds = 0...0
+        var simulation = Simulation(map: demoMap, settings: settings)
+        simulation.keep(onDuty: ["C001": centre, "E001": centre], modes: ["E001": .eBike])
+        let scene = demoMap.projection.unproject(PlanarPoint(x: 6_000, y: 4_000))
+        for callSign in ["C001", "E001"] { _ = simulation.order(callSign, incident: "I-\(callSign)", scene: scene, priority: 2, now: start) }
+        let steps = run(&simulation, ticks: 360)
+        func arrival(_ callSign: String) -> Int64? { steps.flatMap(\.actions).first { $0.callSign == callSign && $0.action == .arrive }?.at }
+        let car = try? #require(arrival("C001")), bike = try? #require(arrival("E001"))
+        #expect((car ?? 0) > start && (bike ?? 0) > Int64(Double((car ?? 0) - start) * 1.3) + start, "car \(((car ?? 0) - start) / 1_000) s, e-bike \(((bike ?? 0) - start) / 1_000) s")
+        let track = steps.map { step in step.pings.first { $0.callSign == "E001" }!.position }
+        let hops = zip(track, track.dropFirst()).map { Haversine.metres($0, $1) }
+        #expect(hops.allSatisfy { $0 <= 25 / 3.6 * 5 + 1 }, "at most 5 s at 25 km/h: \(hops.max() ?? 0) m")
+    }
+
     @Test("an incident where the unit already is: it arrives within a second of acknowledging, not after driving round the block; times scale for drills")
     func orderWhereItIs() {
         var settings = quick

@@ -1291,6 +1291,9 @@ public nonisolated struct Xunfang_Checkpoint_V1_AcknowledgeRequest: Sendable {
 
   public var officer: String = String()
 
+  /// unix ms it was pressed on the terminal (0 = now): a press sent late keeps its time
+  public var at: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3786,7 +3789,7 @@ nonisolated extension Xunfang_Checkpoint_V1_SealEscalation: SwiftProtobuf.Messag
 
 nonisolated extension Xunfang_Checkpoint_V1_AcknowledgeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AcknowledgeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{1}position\0\u{1}responder\0\u{1}officer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0\u{1}position\0\u{1}responder\0\u{1}officer\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3798,6 +3801,7 @@ nonisolated extension Xunfang_Checkpoint_V1_AcknowledgeRequest: SwiftProtobuf.Me
       case 2: try { try decoder.decodeSingularStringField(value: &self.position) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.responder) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
       default: break
       }
     }
@@ -3816,6 +3820,9 @@ nonisolated extension Xunfang_Checkpoint_V1_AcknowledgeRequest: SwiftProtobuf.Me
     if !self.officer.isEmpty {
       try visitor.visitSingularStringField(value: self.officer, fieldNumber: 4)
     }
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3824,6 +3831,7 @@ nonisolated extension Xunfang_Checkpoint_V1_AcknowledgeRequest: SwiftProtobuf.Me
     if lhs.position != rhs.position {return false}
     if lhs.responder != rhs.responder {return false}
     if lhs.officer != rhs.officer {return false}
+    if lhs.at != rhs.at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -184,9 +184,8 @@ public struct CheckpointControlPlugin: Plugin {
             let houses = try? await bus.call(listSites, Xunfang_GridModel_V1_ListSitesRequest.with { $0.kind = .stationHouse },
                                              as: Xunfang_GridModel_V1_ListSitesResponse.self, timeout: .seconds(3)).sites
             let stationHouse = Dictionary((houses ?? []).map { ($0.id, $0.position) }, uniquingKeysWith: { first, _ in first })
-            let modes: [Xunfang_Dispatch_V1_UnitKind: String] = [.car: "car", .motorcycle: "motorcycle", .eBike: "e-bike", .foot: "foot", .specialPolice: "car"]
             return units.compactMap { unit in
-                guard unit.status == .available, let mode = modes[unit.kind],
+                guard unit.status == .available, let mode = unit.kind.travelModeName,
                       let position = unit.hasPosition ? unit.position : stationHouse[unit.homeStation + "-H"] else { return nil }
                 return .with {
                     $0.id = unit.callSign

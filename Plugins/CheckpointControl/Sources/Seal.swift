@@ -161,7 +161,8 @@ struct SealRun {
     }
 
     /// "In position" from a responder ordered to the position (the current one, or one it
-    /// was passed on from: whoever is there holds it). The first acknowledgement stands.
+    /// was passed on from: whoever is there holds it), at the moment it was pressed. The
+    /// first acknowledgement stands.
     mutating func acknowledge(position id: String, by responder: String, at now: Int64) throws(Refusal) -> (position: SealPosition, duplicate: Bool, effects: [SealEffect]) {
         guard activation.state != .stoodDown else { throw .ended }
         guard let index = activation.positions.firstIndex(where: { $0.id == id }) else { throw .unknownPosition(id) }
@@ -182,9 +183,11 @@ struct SealRun {
             effects.append(.status(checkpoint: position.checkpoint, to: .sealed, reason: "seal \(activation.id)"))
         }
         if activation.state == .sealing, activation.positions.allSatisfy({ $0.state == .inPosition }) {
+            // A press sent late keeps its time: the last position in may not be the last to arrive.
+            let sealedAt = activation.positions.map(\.inPositionAt).max() ?? now
             activation.state = .sealed
-            activation.sealedAt = now
-            event("sealed", at: now, detail: String(format: "%.0f s", Double(now - activation.activatedAt) / 1_000))
+            activation.sealedAt = sealedAt
+            event("sealed", at: sealedAt, detail: String(format: "%.0f s", Double(sealedAt - activation.activatedAt) / 1_000))
         }
         return (position, false, effects)
     }

@@ -180,9 +180,13 @@ final class SealDesk: Sendable {
         try Registry.checkOfficer(request.officer)
         return try registry.transact { changes in
             var run = SealRun(try activation(request.activation, requireID: true), settings: settings)
+            let now = self.now
+            guard let pressed = PressTime.kept(request.at, after: run.activation.activatedAt, now: now) else {
+                throw BusClientError(.invalidArgument, PressTime.refusal(request.at, now: now))
+            }
             let answer: (position: SealPosition, duplicate: Bool, effects: [SealEffect])
             do throws(SealRun.Refusal) {
-                answer = try run.acknowledge(position: request.position, by: request.responder, at: now)
+                answer = try run.acknowledge(position: request.position, by: request.responder, at: pressed)
             } catch {
                 throw Self.busError(error, activation: run.activation.id)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import XunfangPluginKit
 public import XunfangGeo
 
 /// What the plugin must tell the world after a change.
@@ -344,21 +345,14 @@ public final class Dispatcher {
         return events
     }
 
-    /// When a terminal's press happened: its own time when it says one (a terminal out of
-    /// coverage reports its presses when it is back, and a busy link delivers them late),
-    /// never before `earliest` (the incident's latest step so far) nor after now. A time more than
-    /// `terminalClockSkew` ahead of the desk's clock is a terminal with a wrong clock: refused.
+    /// When a terminal's press happened (`PressTime`): at most now, never before `earliest`.
     func pressedAt(_ at: Int64?, after earliest: Int64?) throws(DispatchError) -> Int64 {
         let now = clock.now()
-        guard let at, at > 0 else { return now }
-        guard at <= now + Self.terminalClockSkew else {
-            throw DispatchError(.invalidArgument, "at \(at) is \((at - now) / 1_000) s ahead of the desk's clock; a terminal's clock may be at most \(Self.terminalClockSkew / 1_000) s ahead")
+        guard let kept = PressTime.kept(at ?? 0, after: earliest, now: now) else {
+            throw DispatchError(.invalidArgument, PressTime.refusal(at ?? 0, now: now))
         }
-        return min(now, max(at, earliest ?? at))
+        return kept
     }
-
-    /// How far ahead of the desk a terminal's clock may run (ms).
-    static let terminalClockSkew: Int64 = 10_000
 
     /// The units whose position changed since the last call, to store in one batch.
     public func takeMoved() -> [Unit] {

@@ -1,6 +1,6 @@
 import XunfangGeo
 
-/// A unit moving on the road graph by car: along a planned path when it has one (to a
+/// A unit moving on the road graph in its mode (a car, a motorcycle, an e-bike, on foot): along a planned path when it has one (to a
 /// scene, back to its beat), else patrolling its beat, at each junction taking a road at
 /// random but never straight back (unless the road ends), and heading home again once it
 /// strays beyond its beat.
@@ -22,10 +22,14 @@ struct Drive: Sendable {
     let station: PlanarPoint
     let stationBeat: Double
 
-    init(arc: Int, home: PlanarPoint, beat: Double) {
+    /// How it moves: which roads are open to it and how fast.
+    let mode: TravelMode
+
+    init(arc: Int, home: PlanarPoint, beat: Double, mode: TravelMode = .car) {
         self.arc = arc
         self.home = home
         self.beat = beat
+        self.mode = mode
         station = home
         stationBeat = beat
     }
@@ -54,8 +58,8 @@ struct Drive: Sendable {
     /// is (a patrol car makes a U-turn) when that is quicker. False when no road leads there:
     /// it then drives to this road's end.
     mutating func head(to point: GeoPoint, on map: RoadMap) -> Bool {
-        let ahead = map.path(from: Int(map.graph.arcHead[arc]), to: point)
-        if let turned = turnedAround(on: map), let back = map.path(from: Int(map.graph.arcHead[turned.arc]), to: point),
+        let ahead = map.path(from: Int(map.graph.arcHead[arc]), to: point, mode: mode)
+        if let turned = turnedAround(on: map), let back = map.path(from: Int(map.graph.arcHead[turned.arc]), to: point, mode: mode),
            back.seconds + turned.secondsToArcEnd(on: map) < ahead.map({ $0.seconds + secondsToArcEnd(on: map) }) ?? .infinity {
             self = turned
             follow(back.arcs)
@@ -69,7 +73,7 @@ struct Drive: Sendable {
     private func turnedAround(on map: RoadMap) -> Drive? {
         let head = Int(map.graph.arcHead[arc]), tail = map.graph.tail(ofArc: arc)
         guard let back = map.graph.arcs(from: head).first(where: {
-            Int(map.graph.arcHead[$0]) == tail && map.speeds.metresPerSecond(.car, map.graph.arcClass[$0]) > 0
+            Int(map.graph.arcHead[$0]) == tail && map.speeds.metresPerSecond(mode, map.graph.arcClass[$0]) > 0
         }) else { return nil }
         var turned = self
         turned.arc = back
@@ -79,15 +83,15 @@ struct Drive: Sendable {
     }
 
     private func secondsToArcEnd(on map: RoadMap) -> Double {
-        (map.graph.arcLength[arc] - offset) / max(1, map.speeds.metresPerSecond(.car, map.graph.arcClass[arc]))
+        (map.graph.arcLength[arc] - offset) / max(1, map.speeds.metresPerSecond(mode, map.graph.arcClass[arc]))
     }
 
-    /// Moves on for `seconds` at `share` of each road's car speed. True when the planned path
+    /// Moves on for `seconds` at `share` of each road's speed in its mode. True when the planned path
     /// has just been driven to its end.
     mutating func advance(_ seconds: Double, share: Double, on map: RoadMap, random: inout SyntheticRoads.Generator) -> Bool {
         var left = seconds
         while left > 0 {
-            let speed = max(1, map.speeds.metresPerSecond(.car, map.graph.arcClass[arc]) * share)
+            let speed = max(1, map.speeds.metresPerSecond(mode, map.graph.arcClass[arc]) * share)
             let remaining = map.graph.arcLength[arc] - offset
             if remaining > speed * left {
                 offset += speed * left
@@ -109,7 +113,7 @@ struct Drive: Sendable {
     /// The road to take at the end of this one while patrolling.
     private func nextOnBeat(_ map: RoadMap, random: inout SyntheticRoads.Generator) -> Int {
         let junction = Int(map.graph.arcHead[arc]), cameFrom = map.graph.tail(ofArc: arc)
-        let open = map.graph.arcs(from: junction).filter { map.speeds.metresPerSecond(.car, map.graph.arcClass[$0]) > 0 }
+        let open = map.graph.arcs(from: junction).filter { map.speeds.metresPerSecond(mode, map.graph.arcClass[$0]) > 0 }
         let onward = open.filter { Int(map.graph.arcHead[$0]) != cameFrom }
         let choices = onward.isEmpty ? open : onward
         guard !choices.isEmpty else { return arc }
@@ -137,23 +141,23 @@ struct RoadMap: Sendable {
         self.speeds = speeds
     }
 
-    /// The first car-open arc leaving the node nearest `point`.
-    func arc(near point: GeoPoint) -> Int? {
+    /// The first arc open to `mode` leaving the node nearest `point`.
+    func arc(near point: GeoPoint, mode: TravelMode = .car) -> Int? {
         guard let node = nearest.nearest(to: projection.project(point))?.index else { return nil }
-        return graph.arcs(from: node).first { speeds.metresPerSecond(.car, graph.arcClass[$0]) > 0 }
+        return graph.arcs(from: node).first { speeds.metresPerSecond(mode, graph.arcClass[$0]) > 0 }
     }
 
-    /// The fastest arcs by car from the end of `arc` to the node nearest `point` (empty when
-    /// already there; nil when no road leads there).
-    func route(after arc: Int, to point: GeoPoint) -> [Int]? {
-        path(from: Int(graph.arcHead[arc]), to: point)?.arcs
+    /// The fastest arcs in `mode` from the end of `arc` to the node nearest `point` (empty
+    /// when already there; nil when no road leads there).
+    func route(after arc: Int, to point: GeoPoint, mode: TravelMode) -> [Int]? {
+        path(from: Int(graph.arcHead[arc]), to: point, mode: mode)?.arcs
     }
 
-    /// The fastest arcs by car from node `start` to the node nearest `point`, and their seconds.
-    func path(from start: Int, to point: GeoPoint) -> (arcs: [Int], seconds: Double)? {
+    /// The fastest arcs in `mode` from node `start` to the node nearest `point`, and their seconds.
+    func path(from start: Int, to point: GeoPoint, mode: TravelMode) -> (arcs: [Int], seconds: Double)? {
         guard let target = nearest.nearest(to: projection.project(point))?.index else { return nil }
         guard start != target else { return ([], 0) }
-        guard let route = graph.route(from: start, to: target, metric: .time(.car), speeds: speeds) else { return nil }
+        guard let route = graph.route(from: start, to: target, metric: .time(mode), speeds: speeds) else { return nil }
         let arcs = zip(route.nodes, route.nodes.dropFirst()).compactMap { from, to in
             graph.arcs(from: from).filter { Int(graph.arcHead[$0]) == to }.min { graph.arcLength[$0] < graph.arcLength[$1] }
         }

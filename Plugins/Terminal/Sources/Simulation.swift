@@ -13,7 +13,7 @@ struct Simulation: Sendable {
     static let arrivalMetres = 50.0
 
     struct Settings: Sendable {
-        /// Share of each road's car speed while patrolling (cruising, looking); to a scene: all of it.
+        /// Share of each road's speed (in the unit's mode) while patrolling (cruising, looking); to a scene: all of it.
         var patrolShare = 0.6
         /// How far from its station a unit patrols, metres.
         var beatMetres = 2_000.0
@@ -135,7 +135,7 @@ struct Simulation: Sendable {
 
     /// Puts units that came on duty on the road at their station; takes off those that went
     /// off duty, once they are not working an incident.
-    mutating func keep(onDuty homes: [String: GeoPoint]) {
+    mutating func keep(onDuty homes: [String: GeoPoint], modes: [String: TravelMode] = [:]) {
         for callSign in units.keys where homes[callSign] == nil {
             switch units[callSign]!.phase {
             case .patrolling, .toStop, .atStop, .relocating: units[callSign] = nil
@@ -144,8 +144,9 @@ struct Simulation: Sendable {
             }
         }
         for (callSign, home) in homes.sorted(by: { $0.key < $1.key }) where units[callSign] == nil {
-            guard let arc = map.arc(near: home) else { continue }
-            var drive = Drive(arc: arc, home: map.projection.project(home), beat: settings.beatMetres)
+            let mode = modes[callSign] ?? .car
+            guard let arc = map.arc(near: home, mode: mode) else { continue }
+            var drive = Drive(arc: arc, home: map.projection.project(home), beat: settings.beatMetres, mode: mode)
             drive.standBy(at: beats[callSign]?.standby.map(map.projection.project), radius: settings.standbyMetres)
             units[callSign] = Unit(drive: drive, phase: .patrolling)
         }
@@ -337,7 +338,7 @@ struct Simulation: Sendable {
               let index = beat.stops.indices.first(where: { !beat.made.contains($0) && beat.stops[$0].start <= now && now < beat.stops[$0].end }) else { return nil }
         beat.made.insert(index)
         beats[callSign] = beat
-        unit.drive.follow(map.route(after: unit.drive.arc, to: beat.stops[index].position) ?? [])
+        unit.drive.follow(map.route(after: unit.drive.arc, to: beat.stops[index].position, mode: unit.drive.mode) ?? [])
         return beat.stops[index].end
     }
 
@@ -350,7 +351,7 @@ struct Simulation: Sendable {
         beats[callSign] = beat
         var arcs: [Int] = [], at = unit.drive.arc
         for point in target {
-            guard let leg = map.route(after: at, to: point) else { continue }
+            guard let leg = map.route(after: at, to: point, mode: unit.drive.mode) else { continue }
             arcs += leg
             at = leg.last ?? at
         }

@@ -186,20 +186,20 @@ struct Simulator: Sendable {
         let uplink = Uplink()
         let sender = Task { await send(uplink, bus, simulation) }
         defer { sender.cancel() }
-        var homes: [String: GeoPoint] = [:], readAt: Int64 = 0, last = clock.now()
+        var onDuty = OnDuty(), readAt: Int64 = 0, last = clock.now()
         while !Task.isCancelled {
             let now = clock.now()
             if now - readAt >= Self.rosterEvery {
                 do {
-                    homes = try await onDutyHomes(bus)
+                    onDuty = try await onDutyUnits(bus)
                     // An empty roster (Patrol not yet seeded) is read again at the next tick.
-                    if !homes.isEmpty { readAt = now }
+                    if !onDuty.homes.isEmpty { readAt = now }
                 } catch {
                     logger.debug("roster not read this time", metadata: ["xunfang.error": "\(error)"])
                 }
             }
             let (pings, presses) = simulation.withLock { simulation in
-                simulation.keep(onDuty: homes)
+                simulation.keep(onDuty: onDuty.homes, modes: onDuty.modes)
                 return simulation.tick(now: now, seconds: Double(now - last) / 1_000)
             }
             last = now
@@ -231,18 +231,26 @@ struct Simulator: Sendable {
         }
     }
 
-    /// On-duty units and their stations' places (the county's middle when unknown).
-    func onDutyHomes(_ bus: BusClient) async throws -> [String: GeoPoint] {
+    /// On-duty units: their stations' places (the county's middle when unknown) and how they move.
+    struct OnDuty {
+        var homes: [String: GeoPoint] = [:]
+        var modes: [String: TravelMode] = [:]
+    }
+
+    func onDutyUnits(_ bus: BusClient) async throws -> OnDuty {
         let onDuty = try await bus.call(Self.onDuty, Xunfang_Patrol_V1_OnDutyRequest(), as: Xunfang_Patrol_V1_OnDutyResponse.self).onDuty
         let units = try await bus.call(Self.listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
         var sites = Xunfang_GridModel_V1_ListSitesRequest()
         sites.kind = .stationHouse
         let houses = try await bus.call(Self.listSites, sites, as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
         let stationPlace = Dictionary(houses.map { ($0.stationID, GeoPoint(longitude: $0.position.longitude, latitude: $0.position.latitude)) }, uniquingKeysWith: { first, _ in first })
-        let homeStation = Dictionary(units.map { ($0.callSign, $0.homeStation) }, uniquingKeysWith: { first, _ in first })
-        return Dictionary(onDuty.map { duty in
-            (duty.callSign, homeStation[duty.callSign].flatMap { stationPlace[$0] } ?? map.projection.origin)
-        }, uniquingKeysWith: { first, _ in first })
+        let known = Dictionary(units.map { ($0.callSign, $0) }, uniquingKeysWith: { first, _ in first })
+        var result = OnDuty()
+        for duty in onDuty {
+            result.homes[duty.callSign] = known[duty.callSign].flatMap { stationPlace[$0.homeStation] } ?? map.projection.origin
+            result.modes[duty.callSign] = known[duty.callSign]?.kind.travelModeName.flatMap(TravelMode.init(rawValue:)) ?? .car
+        }
+        return result
     }
 
     func report(_ pings: [Simulation.Ping], _ bus: BusClient) async {
@@ -272,7 +280,9 @@ struct Simulator: Sendable {
     /// when Dispatch refused it.
     func press(_ press: Simulation.Press, _ bus: BusClient) async -> Bool {
         let callSign = press.callSign
-        if case .inPosition(let activation, let position) = press.action { return await reportInPosition(callSign, activation: activation, position: position, bus) }
+        if case .inPosition(let activation, let position) = press.action {
+            return await reportInPosition(callSign, activation: activation, position: position, at: press.at, bus)
+        }
         var request = Xunfang_Patrol_V1_ActRequest()
         request.callSign = callSign
         request.at = press.at
@@ -297,11 +307,12 @@ struct Simulator: Sendable {
 
 extension Simulator {
     /// In position at a seal's position, through CheckpointControl.
-    func reportInPosition(_ responder: String, activation: String, position: String, _ bus: BusClient) async -> Bool {
+    func reportInPosition(_ responder: String, activation: String, position: String, at: Int64, _ bus: BusClient) async -> Bool {
         var request = Xunfang_Checkpoint_V1_AcknowledgeRequest()
         request.activation = activation
         request.position = position
         request.responder = responder
+        request.at = at
         request.officer = "terminal \(responder)"
         do {
             _ = try await bus.call(Self.acknowledgeSeal, request, as: Xunfang_Checkpoint_V1_AcknowledgeResponse.self)

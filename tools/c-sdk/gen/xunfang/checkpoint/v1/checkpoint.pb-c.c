@@ -5776,7 +5776,7 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__seal_escalation__descr
   (ProtobufCMessageInit) xunfang__checkpoint__v1__seal_escalation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__acknowledge_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__acknowledge_request__field_descriptors[5] =
 {
   {
     "activation",
@@ -5826,9 +5826,22 @@ static const ProtobufCFieldDescriptor xunfang__checkpoint__v1__acknowledge_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Checkpoint__V1__AcknowledgeRequest, at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__checkpoint__v1__acknowledge_request__field_indices_by_name[] = {
   0,   /* field[0] = activation */
+  4,   /* field[4] = at */
   3,   /* field[3] = officer */
   1,   /* field[1] = position */
   2,   /* field[2] = responder */
@@ -5836,7 +5849,7 @@ static const unsigned xunfang__checkpoint__v1__acknowledge_request__field_indice
 static const ProtobufCIntRange xunfang__checkpoint__v1__acknowledge_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor xunfang__checkpoint__v1__acknowledge_request__descriptor =
 {
@@ -5846,7 +5859,7 @@ const ProtobufCMessageDescriptor xunfang__checkpoint__v1__acknowledge_request__d
   "Xunfang__Checkpoint__V1__AcknowledgeRequest",
   "xunfang.checkpoint.v1",
   sizeof(Xunfang__Checkpoint__V1__AcknowledgeRequest),
-  4,
+  5,
   xunfang__checkpoint__v1__acknowledge_request__field_descriptors,
   xunfang__checkpoint__v1__acknowledge_request__field_indices_by_name,
   1,  xunfang__checkpoint__v1__acknowledge_request__number_ranges,

@@ -1061,10 +1061,14 @@ struct  Xunfang__Checkpoint__V1__AcknowledgeRequest
    */
   char *responder;
   char *officer;
+  /*
+   * unix ms it was pressed on the terminal (0 = now): a press sent late keeps its time
+   */
+  int64_t at;
 };
 #define XUNFANG__CHECKPOINT__V1__ACKNOWLEDGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__checkpoint__v1__acknowledge_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Xunfang__Checkpoint__V1__AcknowledgeResponse
