@@ -224,14 +224,14 @@ struct AssignmentDriveTests {
         // 6 km by road at a car's full pace (the post is 4.3 km off as the crow flies).
         #expect(arrived.map { $0 < 120 } == true, "at the post within 10 minutes of the ask: tick \(arrived ?? -1)")
         let later = standing.dropFirst(180)
-        #expect(later.allSatisfy { fromPost($0.position) < 600 + 500 }, "within reach of it (600 m and a road beyond): \(later.map { fromPost($0.position) }.max() ?? 0)")
+        #expect(later.allSatisfy { fromPost($0.position) < 300 + 500 }, "within reach of it (300 m and a road beyond): \(later.map { fromPost($0.position) }.max() ?? 0)")
         #expect(later.contains { fromPost($0.position) > 150 }, "patrolling round it, not parked")
         // An incident 2 km away: worked, then back to the post.
         let hour = start + 3_600_000
         let ordered = simulation.order("C001", incident: "I1", scene: at(1_500, 2_500), priority: 3, now: hour)
         #expect(ordered)
         let after = run(&simulation, ticks: 360, from: hour).map { $0.pings[0] }
-        #expect(after.suffix(60).allSatisfy { fromPost($0.position) < 600 + 500 }, "back within reach after clearing")
+        #expect(after.suffix(60).allSatisfy { fromPost($0.position) < 300 + 500 }, "back within reach after clearing")
         // The ask ends: back to its beat round the station.
         simulation.assign("C001", Simulation.Beat(targets: [], stops: []))
         let home = demoMap.projection.project(centre)

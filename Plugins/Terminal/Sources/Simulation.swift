@@ -18,7 +18,7 @@ struct Simulation: Sendable {
         /// How far from its station a unit patrols, metres.
         var beatMetres = 2_000.0
         /// How far from a seal position a unit standing by for it patrols, metres.
-        var standbyMetres = 600.0
+        var standbyMetres = 300.0
         /// GPS error, metres (the standard deviation of each coordinate's error).
         var noiseMetres = 8.0
         /// Seconds from an order to the officer's acknowledgement.
