@@ -27,6 +27,9 @@ struct Simulation: Sendable {
         var serviceSeconds: [ClosedRange<Double>] = [1_200...2_400, 900...1_800, 600...1_200]
         /// Seconds from clearing to back in service.
         var backSeconds: ClosedRange<Double> = 30...120
+        /// Seconds an officer stays at a must-patrol point after checking in (compliance counts a
+        /// visit from a minute's dwell).
+        var pointDwellSeconds: ClosedRange<Double> = 60...120
         /// Seconds for a staffed checkpoint's officers to close their lanes and report in position.
         var staffSeconds: ClosedRange<Double> = 20...60
         var seed: UInt64 = 1
@@ -273,8 +276,11 @@ struct Simulation: Sendable {
                 headForNextTarget(&unit, callSign: callSign)
             }
             if unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random), let site = unit.heading {
+                // At the point: the officer checks in where it is and looks round before moving on.
+                let at = arrived(unit.drive)
                 unit.heading = nil
-                return [(.checkIn(site), now)]
+                unit.phase = .atStop(until: at + milliseconds(in: settings.pointDwellSeconds))
+                return [(.checkIn(site), at)]
             }
         case .toStop(let until):
             if now >= until {
