@@ -109,6 +109,14 @@ public struct Page {
         return false
     }
 
+    /// Clicks the first element `selector` matches as soon as there is one (a board may be
+    /// between renders when a test reaches for its button); false when none came within `seconds`.
+    public mutating func click(_ selector: String, seconds: Double = 60) async throws -> Bool {
+        let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [selector]), as: UTF8.self).dropFirst().dropLast()
+        return try await wait(for: "(() => { const element = document.querySelector(\(quoted)); if (!element) return false; element.click(); return true })()",
+                              seconds: seconds)
+    }
+
     public mutating func screenshot() async throws -> Data {
         Data(base64Encoded: try await call("Page.captureScreenshot", ["format": "png"])["data"] as? String ?? "") ?? Data()
     }

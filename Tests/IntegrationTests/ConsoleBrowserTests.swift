@@ -19,7 +19,7 @@ struct ConsoleBrowserTests {
               serve: ["/xunfang.situation.v1.Situation/*"]
               call: ["/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.dispatch.v1.Dispatch/ListUnits"]
           - name: checkpoint
-            env: { CHECKPOINT_SEED_FROM_GRID: "on" }
+            env: { CHECKPOINT_SEED_FROM_GRID: "on", CHECKPOINT_READINESS_SECONDS: "10" }
             acl:
               publish: ["checkpoint.>"]
               subscribe: ["unit.position"]
@@ -45,7 +45,7 @@ struct ConsoleBrowserTests {
           - name: console
             env: { CONSOLE_DEMO_OFFICERS: "on", CONSOLE_ADDRESS: "127.0.0.1:\(port)" }
             acl:
-              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception", "dispatch.escalation", "checkpoint.escalation"]
+              subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception", "dispatch.escalation", "checkpoint.escalation", "checkpoint.readiness"]
               call: ["/xunfang.dispatch.v1.Dispatch/*", "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites",
                      "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.grid_model.v1.GridModel/Locate", "/xunfang.situation.v1.Situation/Colours", "/xunfang.situation.v1.Situation/Emerging", "/xunfang.checkpoint.v1.Checkpoint/*", "/xunfang.patrol.v1.Patrol/Cameras", "/xunfang.patrol.v1.Patrol/Compliance",
                  "/xunfang.community.v1.Community/ListTips", "/xunfang.community.v1.Community/UpdateTip", "/xunfang.community.v1.Community/ListAlerts", "/xunfang.community.v1.Community/ListWatches"]
@@ -162,7 +162,12 @@ struct ConsoleBrowserTests {
             if warned == 0 { #expect(try await page.evaluate("document.getElementById('warnings').textContent") as? String == "无预警 no warnings") }
             #expect(try await page.wait(for: "document.querySelectorAll('#checkpoints tr').length === 13"), "8 checkpoints and 5 city exits on the board")
             #expect(try await page.wait(for: "document.querySelector('#seal-plans button.activate[data-drill=true]')"), "the town's seal plan can be drilled")
-            _ = try await page.evaluate("window.prompt = () => 'monthly drill'; document.querySelector('#seal-plans button.activate[data-drill=true]').click(); 1")
+            // CheckpointControl's readiness (every 10 s here): how the plan would go now.
+            let assessed = try await page.wait(for: "(document.getElementById('readiness-TOWN') || {textContent: ''}).textContent.includes('到位 covered')")
+            let readinessLine = try await page.evaluate("document.getElementById('readiness-TOWN').textContent")
+            #expect(assessed, "the plan's readiness is shown: \(String(describing: readinessLine))")
+            _ = try await page.evaluate("window.prompt = () => 'monthly drill'; 1")
+            #expect(try await page.click("#seal-plans button.activate[data-drill=true]"))
             #expect(try await page.wait(for: "document.getElementById('seal-count') && document.getElementById('seal').textContent.includes('演练 Drill')"), "the drill's board is shown")
             #expect(try await page.evaluate("document.getElementById('seal').textContent.includes('duty: monthly drill')") as? Bool == true)
             _ = try await page.evaluate("window.prompt = () => 'drill over'; document.getElementById('stand-down').click(); 1")
@@ -233,7 +238,9 @@ struct ConsoleBrowserTests {
             #expect(try await page.wait(for: "document.getElementById('tip-\(tip)')"), "the tip is on the board")
             #expect(try await page.evaluate("document.getElementById('tips').textContent.includes('M-000001')") as? Bool == false)
             for step in ["verifying", "verified", "forwarded"] {
-                _ = try await page.evaluate("window.prompt = () => '核实 \(step)'; document.querySelector('#tip-\(tip) button[data-to=\(step)]').click(); 1")
+                // The board re-renders after each step: the next step's button is clicked once it is there.
+                _ = try await page.evaluate("window.prompt = () => '核实 \(step)'; 1")
+                #expect(try await page.click("#tip-\(tip) button[data-to=\(step)]"), "\(tip): \(step) offered")
                 #expect(try await page.wait(for: "document.getElementById('hint').textContent.startsWith('\(tip) → \(step)')"), "\(tip) → \(step)")
             }
             #expect(try await page.evaluate("document.getElementById('hint').textContent.includes('INC-')") as? Bool == true, "forwarded: Dispatch's incident")

@@ -108,7 +108,8 @@ enum DemoCounty {
         # duty|chief|analyst|viewer < password-file. Who did what: xunfang console audit.
         env: { CONSOLE_DEMO_OFFICERS: "on" }
         acl:
-          subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception", "dispatch.escalation", "checkpoint.escalation"]
+          subscribe: ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception", "dispatch.escalation", "checkpoint.escalation",
+                      "checkpoint.readiness"]
           call: ["/xunfang.dispatch.v1.Dispatch/Intake", "/xunfang.dispatch.v1.Dispatch/Recommend", "/xunfang.dispatch.v1.Dispatch/Assign",
                  "/xunfang.dispatch.v1.Dispatch/ListIncidents", "/xunfang.dispatch.v1.Dispatch/ListUnits", "/xunfang.dispatch.v1.Dispatch/ReadPersonal", "/xunfang.dispatch.v1.Dispatch/MajorIncident",
                  "/xunfang.grid_model.v1.GridModel/ListAreas", "/xunfang.grid_model.v1.GridModel/ListSites", "/xunfang.grid_model.v1.GridModel/Roads", "/xunfang.grid_model.v1.GridModel/Coverage", "/xunfang.grid_model.v1.GridModel/Locate",

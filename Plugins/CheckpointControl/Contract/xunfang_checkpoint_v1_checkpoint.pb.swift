@@ -1461,7 +1461,7 @@ public nonisolated struct Xunfang_Checkpoint_V1_AfterActionReport: @unchecked Se
 /// its road time is within the plan's target less a margin (a unit finishes its road,
 /// turns, and acknowledges first). Units asked to stand by (备勤) keep an uncovered position
 /// within reach: Patrol turns each into the unit's standby post. Published for every
-/// plan not running on "checkpoint.readiness" about once a simulated minute.
+/// plan not running on "checkpoint.readiness" once a minute of the county's time.
 public nonisolated struct Xunfang_Checkpoint_V1_ReadinessPosition: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -123,6 +123,8 @@ enum ConsolePage {
     // Every named place of the county (grids, stations' districts, sites) for the search box.
     const places = [];
     let sealPlans = [];
+    // Each plan's newest readiness (CheckpointControl, once a minute): would it hold now?
+    const readiness = {};
     const text = s => { const span = document.createElement("span"); span.textContent = s; return span.innerHTML; };
     async function get(path) {
       const answer = await fetch(path, {credentials: "same-origin"});
@@ -373,6 +375,7 @@ enum ConsolePage {
         if (event.kind === "incident") refreshIncidents();
         if (event.kind === "checkpoint") refreshCheckpoints();
         if (event.kind === "seal") { drawSeal(event.seal); refreshCheckpoints(); }
+        if (event.kind === "readiness") drawReadiness(event.readiness);
         if (event.kind === "moveup") drawMoveUp(event.plan);
         if (event.kind === "containment") drawContainment(event.containment);
         if (event.kind === "patrol") notePatrolException(event.exception);
@@ -600,7 +603,8 @@ enum ConsolePage {
       sealPlans = answer.plans.plans || [];
       document.getElementById("seal-plans").innerHTML = sealPlans.map(plan =>
         `<li>${text(plan.name)} · ${(plan.positions || []).length} 个位置 positions · ${Math.round((plan.targetSeconds || 180) / 60)} 分钟 min ` +
-        (sealActs ? `<button class="activate" data-plan="${text(plan.id)}" data-drill="false">启动 Activate</button> <button class="activate" data-plan="${text(plan.id)}" data-drill="true">演练 Drill</button>` : "") + "</li>").join("");
+        (sealActs ? `<button class="activate" data-plan="${text(plan.id)}" data-drill="false">启动 Activate</button> <button class="activate" data-plan="${text(plan.id)}" data-drill="true">演练 Drill</button>` : "") +
+        `<br><span class="readiness" id="readiness-${text(plan.id)}">${readinessLine(readiness[plan.id])}</span></li>`).join("");
       document.querySelectorAll("#seal-plans button.activate").forEach(button => button.addEventListener("click", async () => {
         const drill = button.dataset.drill === "true";
         const reason = window.prompt(drill ? "演练原因 Why this drill?" : "封控原因 Why seal? (e.g. 持刀抢劫 armed robbery)", drill ? "drill" : "");
@@ -652,6 +656,21 @@ enum ConsolePage {
         : `已结束 ended: ${text(containment.endedReason || "")}`) + ` · ${chinaMinute.format(new Date(Number(containment.computedAt || Date.now())))}</li>`;
       document.getElementById("containments").innerHTML = `<h2>动态围堵 Containment</h2><ul>${Object.values(containments).map(entry => entry.row).join("")}</ul>`;
       document.body.dataset.containmentPoints = String(Object.values(containments).reduce((sum, entry) => sum + entry.layer.getLayers().length, 0));
+    }
+    // 就绪: how the plan would go if activated now, and who stands by (备勤) for which position.
+    function readinessLine(ready) {
+      if (!ready) return "就绪 readiness: 评估中 assessing…";
+      const positions = ready.positions || [];
+      const expected = ready.expectedSeconds < 0 ? "有位置无人可达 a position no unit can reach" : `预计 expected ${Math.round(ready.expectedSeconds || 0)} s`;
+      const standing = positions.filter(p => p.standby).map(p => `${text(p.standby)} → ${text(p.name || p.id)}`);
+      const late = (ready.expectedSeconds < 0 || ready.expectedSeconds > (ready.targetSeconds || 180)) ? ' class="late"' : "";
+      return `就绪 readiness: <span${late}>${ready.covered || 0}/${positions.length} 到位 covered · ${expected}</span> (${chinaMinute.format(new Date(Number(ready.at)))})` +
+        (standing.length ? ` · 备勤 standing by: ${standing.join(", ")}` : "");
+    }
+    function drawReadiness(ready) {
+      readiness[ready.plan] = ready;
+      const line = document.getElementById(`readiness-${ready.plan}`);
+      if (line) line.innerHTML = readinessLine(ready);
     }
     // The seal under way: who is in position, against the target.
     function drawSeal(seal) {

@@ -16,7 +16,7 @@ import PatrolContract
 /// sign in with roles; every action and refusal is audited. See Plugins/Console/README.md.
 public struct ConsolePlugin: Plugin {
     static let feeds = ["unit.position", "unit.status", "incident.>", "checkpoint.status", "checkpoint.seal", "checkpoint.containment", "dispatch.moveup", "patrol.exception",
-                        "dispatch.escalation", "checkpoint.escalation"]
+                        "dispatch.escalation", "checkpoint.escalation", "checkpoint.readiness"]
 
     public static let manifest = PluginManifest(name: "console", version: "0.1.0", subscribes: feeds, calls: Desk.calls)
 
@@ -162,6 +162,9 @@ public struct ConsolePlugin: Plugin {
         case "checkpoint.escalation":
             guard let escalation = try? delivery.decode(Xunfang_Checkpoint_V1_SealEscalation.self), let json = try? escalation.jsonString(options: Desk.json) else { return nil }
             return ("{\"kind\":\"escalation\",\"seal\":\(json)}", .everyone)
+        case "checkpoint.readiness":
+            guard let readiness = try? delivery.decode(Xunfang_Checkpoint_V1_SealReadiness.self), let json = try? readiness.jsonString(options: Desk.json) else { return nil }
+            return ("{\"kind\":\"readiness\",\"readiness\":\(json)}", .everyone)
         case "checkpoint.seal":
             guard let seal = try? delivery.decode(Xunfang_Checkpoint_V1_SealActivation.self), let json = try? seal.jsonString(options: Desk.json) else { return nil }
             return ("{\"kind\":\"seal\",\"seal\":\(json)}", .everyone)

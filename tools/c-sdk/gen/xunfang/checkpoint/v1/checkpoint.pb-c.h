@@ -1183,7 +1183,7 @@ struct  Xunfang__Checkpoint__V1__AfterActionReport
  * its road time is within the plan's target less a margin (a unit finishes its road,
  * turns, and acknowledges first). Units asked to stand by (备勤) keep an uncovered position
  * within reach: Patrol turns each into the unit's standby post. Published for every
- * plan not running on "checkpoint.readiness" about once a simulated minute.
+ * plan not running on "checkpoint.readiness" once a minute of the county's time.
  */
 struct  Xunfang__Checkpoint__V1__ReadinessPosition
 {
