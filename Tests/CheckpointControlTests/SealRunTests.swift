@@ -239,6 +239,10 @@ struct ReadinessTests {
         #expect(readiness.positions.map(\.standby) == ["", "", "B"])
         #expect(readiness.covered == 2 && readiness.expectedSeconds == 200)
         #expect(Readiness.standbys(readiness) == ["P2": "B"])
+        // A county that stands units by only at raised alert: the same assessment, no one asked.
+        let quiet = Readiness.assess(plan, needs: [need("CP", checkpoint: "CP-1", ready: true), need("P1"), need("P2")],
+                                     eta: [[], [100, 300], [150, 200]], units: ["A", "B"], standbys: ["P2": "B"], at: 5, asksStandbys: false)
+        #expect(quiet.positions.map(\.covered) == [true, true, false] && Readiness.standbys(quiet).isEmpty)
     }
 
     @Test("a standby stays with its position while its unit is available and no other is near, and is taken first; a unit gone frees the position for another")

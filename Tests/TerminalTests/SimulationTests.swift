@@ -194,15 +194,16 @@ struct AssignmentDriveTests {
         let track = steps.map { (at: $0.pings[0].at, where: $0.pings[0].position) }
         let checkIns = steps.flatMap { $0.actions.map(\.action) }
         #expect(Array(checkIns.prefix(2)) == [.checkIn("P1"), .checkIn("P2")] && !checkIns.contains(.checkIn("")), "the officer checks in at each point on reaching it: \(checkIns.prefix(4))")
-        // And stays a minute at least, so the fixes sent with the check-in are at the point (a 30 s fix interval included).
-        let pointOne = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(points[0]))!.index]
+        // The officer walks from the road to the point and stays a minute at least, so the fixes
+        // sent with the check-in are at the point (a 30 s fix interval included).
+        let pointOne = demoMap.projection.project(points[0])
         if let checkedIn = steps.flatMap(\.actions).first(where: { $0.action == .checkIn("P1") })?.at {
             let dwell = track.filter { $0.at >= checkedIn && $0.at <= checkedIn + 60_000 }
             #expect(!dwell.isEmpty && dwell.allSatisfy { demoMap.projection.project($0.where).distance(to: pointOne) < 1 }, "at P1 for a minute after checking in")
         }
         func passes(_ point: GeoPoint) -> Bool {
             let node = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(point))!.index]
-            return track.contains { demoMap.projection.project($0.where).distance(to: node) < 25 }
+            return track.contains { demoMap.projection.project($0.where).distance(to: node) < 25 || demoMap.projection.project($0.where).distance(to: demoMap.projection.project(point)) < 1 }
         }
         #expect(points.allSatisfy(passes) && line.allSatisfy(passes), "every point visited, the line driven end to end")
         let stopNode = demoMap.points[demoMap.nearest.nearest(to: demoMap.projection.project(stop.position))!.index]

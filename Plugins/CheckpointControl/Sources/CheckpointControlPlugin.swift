@@ -69,6 +69,7 @@ public struct CheckpointControlPlugin: Plugin {
         guard let seconds = Int(interval), (1...10).contains(seconds) else {
             throw SettingError("CHECKPOINT_CONTAINMENT_SECONDS is \"\(interval)\"; use 1 to 10")
         }
+        let standbys = try context.isOn("CHECKPOINT_READINESS_STANDBY", default: true)
         let readiness = context.settings["CHECKPOINT_READINESS_SECONDS"] ?? "60"
         guard let readinessSeconds = Int(readiness), readinessSeconds == 0 || (10...3_600).contains(readinessSeconds) else {
             throw SettingError("CHECKPOINT_READINESS_SECONDS is \"\(readiness)\"; use 10 to 3600, or 0 for none")
@@ -76,17 +77,18 @@ public struct CheckpointControlPlugin: Plugin {
         try self.init(roads: roads, speeds: try SpeedTable(setting: context.settings["CHECKPOINT_SPEEDS"], key: "CHECKPOINT_SPEEDS"),
                       dataDirectory: context.dataDirectory, seedFromGrid: seedFromGrid, containmentInterval: .seconds(seconds),
                       cityOrders: try CityOrders(settings: context.settings), citySeals: try CitySeals(settings: context.settings),
-                      readinessInterval: readinessSeconds > 0 ? .seconds(readinessSeconds) : nil, clock: context.clock, logger: context.logger)
+                      readinessInterval: readinessSeconds > 0 ? .seconds(readinessSeconds) : nil, asksStandbys: standbys, clock: context.clock,
+                      logger: context.logger)
     }
 
     /// For tests: a graph, speeds, a directory and a clock of their own.
     public init(roads: RoadGraph, speeds: SpeedTable = .default, dataDirectory: String, seedFromGrid: Bool = false,
                 containmentInterval: Duration = .seconds(5), cityOrders: CityOrders? = nil, citySeals: CitySeals? = nil,
-                readinessInterval: Duration? = nil, clock: PluginClock = .real, logger: Logger,
+                readinessInterval: Duration? = nil, asksStandbys: Bool = true, clock: PluginClock = .real, logger: Logger,
                 now: (@Sendable () -> Int64)? = nil) throws {
         rings = RingService(roads: roads, speeds: speeds)
         registry = Registry(store: try CheckpointStore(path: "\(dataDirectory)/checkpoint.sqlite"), roads: rings, now: now ?? clock.now)
-        seals = SealDesk(registry: registry, citySeals: citySeals)
+        seals = SealDesk(registry: registry, citySeals: citySeals, asksStandbys: asksStandbys)
         containments = LiveContainments(registry: registry)
         self.containmentInterval = containmentInterval
         self.seedFromGrid = seedFromGrid

@@ -17,8 +17,9 @@ enum Readiness {
     /// The share of the target kept as margin: 45 s of the 3-minute target.
     static let marginShare = 0.25
 
+    /// `asksStandbys` false: the assessment alone (a county that stands units by only at raised alert).
     static func assess(_ plan: SealPlan, needs: [SealRun.Need], eta: [[Double]], units: [String], standbys kept: [String: String],
-                       at now: Int64) -> SealReadiness {
+                       at now: Int64, asksStandbys: Bool = true) -> SealReadiness {
         let target = Double(plan.targetSeconds > 0 ? plan.targetSeconds : 180)
         let margin = (target * marginShare).rounded()
         let unitNeeds = needs.indices.filter { !needs[$0].checkpointReady }
@@ -56,7 +57,9 @@ enum Readiness {
                 position.responder = units[unit]
                 position.etaSeconds = eta[index][unit]
                 position.covered = eta[index][unit] <= target - margin
-                if let kept = standbyOf[index] ?? nil {
+                if !asksStandbys {
+                    position.standby = ""
+                } else if let kept = standbyOf[index] ?? nil {
                     position.standby = released(index) ? "" : kept
                 } else {
                     position.standby = position.covered ? "" : units[unit]

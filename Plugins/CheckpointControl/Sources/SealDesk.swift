@@ -16,12 +16,18 @@ final class SealDesk: Sendable {
     let citySeals: CitySeals?
     /// Arc seconds for each mode, for units' road times.
     private let weights: [TravelMode: [Double]]
+    /// Road seconds to each position's node, by mode (`secondsToNode`).
+    private let toTargets = Mutex<[Target: [Float]]>([:])
     /// Each plan's standbys from its last readiness, by position id.
     private let standbys = Mutex<[String: [String: String]]>([:])
     static let maxUnits = 500
 
-    init(registry: Registry, settings: SealRun.Settings = SealRun.Settings(), citySeals: CitySeals? = nil) {
+    /// Whether readiness asks units to stand by for positions it finds uncovered.
+    let asksStandbys: Bool
+
+    init(registry: Registry, settings: SealRun.Settings = SealRun.Settings(), citySeals: CitySeals? = nil, asksStandbys: Bool = true) {
         self.registry = registry
+        self.asksStandbys = asksStandbys
         book = PlanBook(rings: registry.roads)
         self.settings = settings
         self.citySeals = citySeals
@@ -270,7 +276,8 @@ final class SealDesk: Sendable {
         let now = self.now
         return try plans.map { plan in
             let eta = try roadTimes(to: plan, from: travellers)
-            let readiness = Readiness.assess(plan, needs: try needs(of: plan), eta: eta, units: ids, standbys: standbys.withLock { $0[plan.id] ?? [:] }, at: now)
+            let readiness = Readiness.assess(plan, needs: try needs(of: plan), eta: eta, units: ids, standbys: standbys.withLock { $0[plan.id] ?? [:] },
+                                               at: now, asksStandbys: asksStandbys)
             standbys.withLock { $0[plan.id] = Readiness.standbys(readiness) }
             return readiness
         }
@@ -340,12 +347,35 @@ final class SealDesk: Sendable {
     func roadTimes(to target: Int, from units: [Traveller]) -> [Double] {
         var times = [Double](repeating: .infinity, count: units.count)
         for mode in Set(units.map(\.mode)) {
-            let search = ShortestPathSearch(graph: registry.roads.roads, weights: weights[mode]!, direction: .backward, recordsPaths: false)
-            search.run(from: [(target, 0)], limit: 3_600)
-            for (index, unit) in units.enumerated() where unit.mode == mode { times[index] = search.cost(unit.node) }
+            let costs = secondsToNode(target, mode: mode)
+            for (index, unit) in units.enumerated() where unit.mode == mode { times[index] = Double(costs[unit.node]) }
         }
         return times
     }
+
+    struct Target: Hashable {
+        let node: Int
+        let mode: TravelMode
+    }
+
+    /// Road seconds from every node to `target` in `mode`: one backward search, kept (a plan's
+    /// positions do not move, and readiness asks about them every minute). At most
+    /// `keptTargets` are kept, about 240 KB each on the demo county's roads.
+    private func secondsToNode(_ target: Int, mode: TravelMode) -> [Float] {
+        let key = Target(node: target, mode: mode)
+        if let kept = toTargets.withLock({ $0[key] }) { return kept }
+        let search = ShortestPathSearch(graph: registry.roads.roads, weights: weights[mode]!, direction: .backward, recordsPaths: false)
+        search.run(from: [(target, 0)], limit: 3_600)
+        var seconds = [Float](repeating: .infinity, count: registry.roads.roads.nodeCount)
+        for node in search.reached { seconds[node] = Float(search.cost(node)) }
+        toTargets.withLock { kept in
+            if kept.count >= Self.keptTargets { kept.removeAll() }
+            kept[key] = seconds
+        }
+        return seconds
+    }
+
+    static let keptTargets = 200
 
     static func busError(_ refusal: SealRun.Refusal, activation: String) -> BusClientError {
         switch refusal {

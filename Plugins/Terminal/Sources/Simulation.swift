@@ -95,8 +95,13 @@ struct Simulation: Sendable {
     struct Unit: Sendable {
         var drive: Drive
         var phase: Phase
-        /// The must-patrol point being driven to, checked in at on arrival.
-        var heading: String? = nil
+        /// The must-patrol point being driven to (its site and place), checked in at on arrival.
+        var heading: (site: String, point: GeoPoint)? = nil
+        /// Where the officer stands, on foot, while the car waits at the road nearest a must-patrol point.
+        var onFoot: PlanarPoint? = nil
+
+        /// Where its terminal is.
+        func position(on map: RoadMap) -> PlanarPoint { onFoot ?? drive.position(on: map) }
     }
 
     enum Action: Sendable, Equatable {
@@ -250,7 +255,7 @@ struct Simulation: Sendable {
             var unit = units[callSign]!
             actions += step(&unit, callSign: callSign, now: now, seconds: seconds).map { Press(callSign: callSign, action: $0.0, at: $0.1) }
             units[callSign] = unit
-            pings.append(Ping(callSign: callSign, position: noisy(unit.drive.position(on: map)), at: now))
+            pings.append(Ping(callSign: callSign, position: noisy(unit.position(on: map)), at: now))
         }
         for post in staffed where post.at <= now {
             actions.append(Press(callSign: post.responder, action: .inPosition(activation: post.activation, position: post.position), at: post.at))
@@ -261,6 +266,8 @@ struct Simulation: Sendable {
 
     /// What the officer presses in the `seconds` up to `now`, and when within them.
     private mutating func step(_ unit: inout Unit, callSign: String, now: Int64, seconds: Double) -> [(Action, Int64)] {
+        // Back in the car once the dwell is over (or an order cut it short).
+        if case .atStop = unit.phase {} else { unit.onFoot = nil }
         /// The moment the path's end was reached in this tick's advance.
         func arrived(_ drive: Drive) -> Int64 { now - Int64((drive.overshoot * 1_000).rounded()) }
         switch unit.phase {
@@ -275,12 +282,14 @@ struct Simulation: Sendable {
             } else if !unit.drive.isOnPath {
                 headForNextTarget(&unit, callSign: callSign)
             }
-            if unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random), let site = unit.heading {
-                // At the point: the officer checks in where it is and looks round before moving on.
+            if unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random), let target = unit.heading {
+                // At the road nearest the point: the officer walks to it, checks in there and
+                // looks round before moving on.
                 let at = arrived(unit.drive)
                 unit.heading = nil
+                unit.onFoot = map.projection.project(target.point)
                 unit.phase = .atStop(until: at + milliseconds(in: settings.pointDwellSeconds))
-                return [(.checkIn(site), at)]
+                return [(.checkIn(target.site), at)]
             }
         case .toStop(let until):
             if now >= until {
@@ -352,7 +361,7 @@ struct Simulation: Sendable {
     private mutating func headForNextTarget(_ unit: inout Unit, callSign: String) {
         guard var beat = beats[callSign], !beat.targets.isEmpty else { return }
         let target = beat.targets[beat.next % beat.targets.count]
-        unit.heading = beat.checkIns[beat.next % beat.targets.count]
+        unit.heading = beat.checkIns[beat.next % beat.targets.count].map { ($0, target[0]) }
         beat.next += 1
         beats[callSign] = beat
         var arcs: [Int] = [], at = unit.drive.arc
