@@ -277,8 +277,10 @@ public final class NATSConnection: Sendable {
             }
             do {
                 try await connectToAnyServer()
-                state.withLock { $0.reconnects += 1 }
+                // Subscriptions are made again before the reconnect is counted: whoever sees the
+                // count and publishes finds them on the new link (writes go out in order).
                 resubscribeAll()
+                state.withLock { $0.reconnects += 1 }
             } catch {
                 try? await Task.sleep(for: options.reconnectWait)
             }

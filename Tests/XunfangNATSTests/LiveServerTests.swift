@@ -197,8 +197,21 @@ struct LiveServerTests {
         try await jetStream.waitUntilReady()
         #expect(try await jetStream.streamState("XUNFANG").messages == 5, "what JetStream acknowledged survived kill -9")
         try connection.publish("live.after", payload: Data("back".utf8))
-        var iterator = subscription.messages.makeAsyncIterator()
-        #expect(await iterator.next()?.subject == "live.after", "the subscription was made again on the new link")
+        // Bounded: a subscription lost on the new link is a failure, not a hang.
+        let subject = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                var iterator = subscription.messages.makeAsyncIterator()
+                return await iterator.next()?.subject
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        #expect(subject == "live.after", "the subscription was made again on the new link")
         await connection.close()
     }
 }
