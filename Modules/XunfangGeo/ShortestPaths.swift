@@ -276,11 +276,16 @@ extension RoadGraph {
     /// its time for `mode` (by default the metric's mode when it is a time, else `.car`).
     public func route(from origin: Int, to destination: Int, metric: Metric, mode: TravelMode? = nil,
                       speeds: SpeedTable = .default) -> Route? {
-        let search = ShortestPathSearch(graph: self, weights: weights(metric, speeds: speeds))
+        let metricMode: TravelMode = if case .time(let m) = metric { m } else { .car }
+        return route(from: origin, to: destination, weights: weights(metric, speeds: speeds), mode: mode ?? metricMode, speeds: speeds)
+    }
+
+    /// The same over `weights` already made for the metric (`weights(_:speeds:)`): a caller
+    /// routing often keeps them instead of rebuilding one per arc for every route.
+    public func route(from origin: Int, to destination: Int, weights: [Double], mode: TravelMode, speeds: SpeedTable = .default) -> Route? {
+        let search = ShortestPathSearch(graph: self, weights: weights)
         search.run(from: [(origin, 0)], targets: [destination])
         guard let arcs = search.pathArcs(to: destination) else { return nil }
-        let metricMode: TravelMode = if case .time(let m) = metric { m } else { .car }
-        let mode = mode ?? metricMode
         var nodes = [origin]
         var metres = 0.0, seconds = 0.0
         for arc in arcs {
