@@ -183,8 +183,10 @@ public struct CheckpointControlPlugin: Plugin {
         do {
             let units = try await bus.call(listUnits, Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self,
                                            timeout: .seconds(3)).units
-            let houses = try? await bus.call(listSites, Xunfang_GridModel_V1_ListSitesRequest.with { $0.kind = .stationHouse },
-                                             as: Xunfang_GridModel_V1_ListSitesResponse.self, timeout: .seconds(3)).sites
+            // A free unit that has not reported where it is counts from its station house.
+            let unplaced = units.contains { $0.status == .available && !$0.hasPosition }
+            let houses = unplaced ? try? await bus.call(listSites, Xunfang_GridModel_V1_ListSitesRequest.with { $0.kind = .stationHouse },
+                                                        as: Xunfang_GridModel_V1_ListSitesResponse.self, timeout: .seconds(3)).sites : []
             let stationHouse = Dictionary((houses ?? []).map { ($0.id, $0.position) }, uniquingKeysWith: { first, _ in first })
             return units.compactMap { unit in
                 guard unit.status == .available, let mode = unit.kind.travelModeName,
@@ -208,6 +210,8 @@ public struct CheckpointControlPlugin: Plugin {
     static func keepReadiness(_ seals: SealDesk, every interval: Duration, clock: PluginClock, bus: BusClient, logger: Logger) async {
         while !Task.isCancelled {
             try? await clock.sleep(for: interval)
+            // Every plan running, or none drafted: nothing to assess, nobody to ask.
+            guard (try? seals.hasIdlePlans()) != false else { continue }
             let started = ContinuousClock.now
             let units = await availableUnits(bus, logger: logger)
             do {

@@ -259,6 +259,12 @@ final class SealDesk: Sendable {
 
     /// Every plan not running (or `only`), as it would go with `units` now; the standbys
     /// each asks for are kept for the next assessment. Runs searches: off the connection's threads.
+    /// Whether some plan is drafted and not running: one a readiness assessment is for.
+    func hasIdlePlans() throws -> Bool {
+        let running = Set(try store.runningActivations().map(\.plan))
+        return try store.plans().contains { !running.contains($0.id) }
+    }
+
     func readiness(units: [Xunfang_Checkpoint_V1_RingUnit], only: String = "") throws -> [SealReadiness] {
         let running = Set(try store.runningActivations().map(\.plan))
         let plans = try store.plans().filter { (only.isEmpty || $0.id == only) && !running.contains($0.id) }

@@ -136,11 +136,10 @@ struct Desk: Sendable {
     /// (GridModel's Coverage, each unit in its own mode): overall and grid by grid.
     func coverage() async throws -> String {
         let units = try await bus.call(Self.dispatch + "ListUnits", Xunfang_Dispatch_V1_ListUnitsRequest(), as: Xunfang_Dispatch_V1_ListUnitsResponse.self).units
-        let modes: [Xunfang_Dispatch_V1_UnitKind: Xunfang_GridModel_V1_TravelMode] = [.car: .car, .specialPolice: .car, .motorcycle: .motorcycle, .eBike: .eBike, .foot: .foot]
         var request = Xunfang_GridModel_V1_CoverageRequest()
         request.thresholdSeconds = [60, 180, 300]
         request.units = units.compactMap { unit in
-            guard unit.status == .available, unit.hasPosition, let mode = modes[unit.kind] else { return nil }
+            guard unit.status == .available, unit.hasPosition, let mode = unit.kind.travelMode else { return nil }
             return .with {
                 $0.id = unit.callSign
                 $0.position = unit.position
