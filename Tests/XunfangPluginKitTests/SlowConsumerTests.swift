@@ -55,6 +55,9 @@ struct SlowConsumerTests {
         let harness = try await Harness.start(.socket) { config in
             config.bus.sessionBufferBytes = 4 * 1024 * 1024
             config.bus.totalBufferBytes = 6 * 1024 * 1024
+            // The silent subscribers never answer a ping: on a busy machine the flood may outlast
+            // three default intervals, and a dropped peer holds nothing.
+            config.bus.pingIntervalMilliseconds = 600_000
         }
         let path = "\(harness.directory)/bus.sock"
         let silent = try (1...2).map { try SilentSubscriber(socketPath: path, instance: "silent-\($0)", pattern: "template.>") }

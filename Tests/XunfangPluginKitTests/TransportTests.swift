@@ -135,14 +135,13 @@ struct TransportTests {
     func unavailable(mode: Harness.Mode) async throws {
         let harness = try await Harness.start(mode)
         let tester = try await harness.client()
-        let started = ContinuousClock.now
         do {
+            // At once: a call left to wait would end in DEADLINE_EXCEEDED after its 30 s, not UNAVAILABLE.
             _ = try await tester.callRaw("/xunfang.dispatch.v1.Dispatch/Recommend", payload: Data(), timeout: .seconds(30))
             Issue.record("expected UNAVAILABLE")
         } catch let error as BusClientError {
-            #expect(error.code == .unavailable)
+            #expect(error.code == .unavailable, "\(error)")
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
         await tester.close()
         await harness.server.stop()
     }
