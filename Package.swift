@@ -210,7 +210,7 @@ let package = Package(
         .executableTarget(
             name: "XunfangCLI",
             dependencies: [
-                "XunfangGeo", "XunfangExact", "XunfangHarness", "DispatchContract", "SituationAnalysisContract", "GridModelContract", "CheckpointControlContract",
+                "XunfangGeo", "XunfangExact", "XunfangHarness", "DispatchContract", "SituationAnalysisContract", "GridModelContract", "CheckpointControlContract", "PatrolContract",
                 "XunfangBusServer", "XunfangBus", "XunfangPluginKit", "XunfangSupervisor", "XunfangConfig", "XunfangProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging, lifecycle, protobuf,
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),

@@ -12,7 +12,9 @@ public enum HarnessCounty {
         for var plugin in plugins {
             guard let name = plugin["name"] as? String, scenario.plugins.contains(name) else { continue }
             var env = plugin["env"] as? [String: Any] ?? [:]
-            for (key, value) in scenario.env[name] ?? [:] { env[key] = value }
+            for (key, value) in (scenario.env[name] ?? [:]).merging(Self.hypercubeSettings(scenario)[name] ?? [:], uniquingKeysWith: { _, model in model }) {
+                env[key] = value
+            }
             plugin["env"] = env.isEmpty ? nil : env
             kept.append(plugin)
         }
@@ -33,5 +35,15 @@ public enum HarnessCounty {
         } catch {
             throw HarnessError("the harness county could not be written: \(error)")
         }
+    }
+
+    /// A hypercube case's world, over anything the scenario says: units wait at their
+    /// stations and are back in service when home, scenes last an exponential time, fixes
+    /// are exact; every call is an incident of its own (no linking of calls at one atom),
+    /// and no unit is moved up or counted free before it is home.
+    static func hypercubeSettings(_ scenario: Scenario) -> [String: [String: String]] {
+        guard let hypercube = scenario.hypercube else { return [:] }
+        return ["terminal": ["TERMINAL_WAIT_AT_STATION": "on", "TERMINAL_SCENE_EXPONENTIAL_MINUTES": "\(hypercube.sceneMinutes)", "TERMINAL_NOISE_METRES": "0"],
+                "dispatch": ["DISPATCH_DUPLICATE_METRES": "0", "DISPATCH_AUTO_MOVE_UP": "off", "DISPATCH_RETURN_MINUTES": "0"]]
     }
 }

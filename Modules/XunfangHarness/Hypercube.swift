@@ -4,7 +4,7 @@ import Foundation
 /// location and redistricting in urban emergency services", Computers & OR 1, 1974), the
 /// analytical anchor the county simulator is checked against: `servers` units, demand atoms
 /// with Poisson call rates, each atom's fixed preference order of units, exponential service
-/// at one rate, and a call that finds every unit busy either lost (zero line capacity) or
+/// (at one rate, or each unit at its own: a unit that covers far atoms is out longer), and a call that finds every unit busy either lost (zero line capacity) or
 /// queued first come first served (up to `queueLimit`, a truncation of the infinite queue).
 ///
 /// The state is which units are busy (a vertex of the N-cube) and, with every unit busy,
@@ -27,18 +27,25 @@ public struct Hypercube: Sendable {
 
     public let servers: Int
     public let atoms: [Atom]
-    public let serviceRate: Double
+    /// Each unit's service rate (1 / its mean time out).
+    public let serviceRates: [Double]
     public let queueLimit: Int
 
     public init(servers: Int, atoms: [Atom], serviceRate: Double, queueLimit: Int = 0) throws(HarnessError) {
+        try self.init(servers: servers, atoms: atoms, serviceRates: [Double](repeating: serviceRate, count: max(0, servers)), queueLimit: queueLimit)
+    }
+
+    public init(servers: Int, atoms: [Atom], serviceRates: [Double], queueLimit: Int = 0) throws(HarnessError) {
         guard (1...12).contains(servers) else { throw HarnessError("the hypercube is solved for 1 to 12 units, not \(servers)") }
-        guard serviceRate > 0, queueLimit >= 0, !atoms.isEmpty else { throw HarnessError("a hypercube needs atoms, a positive service rate and a queue limit ≥ 0") }
+        guard serviceRates.count == servers, serviceRates.allSatisfy({ $0 > 0 }), queueLimit >= 0, !atoms.isEmpty else {
+            throw HarnessError("a hypercube needs atoms, a positive service rate for each unit and a queue limit ≥ 0")
+        }
         for atom in atoms where Set(atom.preference) != Set(0..<servers) || atom.preference.count != servers || atom.travel.count != servers || atom.rate < 0 {
             throw HarnessError("each atom needs a rate ≥ 0, every unit once in its preference and a travel time from each")
         }
         self.servers = servers
         self.atoms = atoms
-        self.serviceRate = serviceRate
+        self.serviceRates = serviceRates
         self.queueLimit = queueLimit
     }
 
@@ -81,15 +88,15 @@ public struct Hypercube: Sendable {
                     add(busySet, next == full ? index(waiting: 0) : next, atom.rate)
                 }
             }
-            for unit in 0..<servers where busySet & (1 << unit) != 0 { add(busySet, busySet & ~(1 << unit), serviceRate) }
+            for unit in 0..<servers where busySet & (1 << unit) != 0 { add(busySet, busySet & ~(1 << unit), serviceRates[unit]) }
         }
         for waiting in 0...queueLimit {
             let state = index(waiting: waiting)
             if waiting < queueLimit { add(state, index(waiting: waiting + 1), total) }
             if waiting > 0 {
-                add(state, index(waiting: waiting - 1), Double(servers) * serviceRate)
+                add(state, index(waiting: waiting - 1), serviceRates.reduce(0, +))
             } else {
-                for unit in 0..<servers { add(state, full & ~(1 << unit), serviceRate) }
+                for unit in 0..<servers { add(state, full & ~(1 << unit), serviceRates[unit]) }
             }
         }
         var probability = [Double](repeating: 1 / Double(stateCount), count: stateCount)
@@ -120,9 +127,10 @@ public struct Hypercube: Sendable {
         for unit in 0..<servers { busy[unit] += allBusy }
         let turnedAway = probability[index(waiting: queueLimit)]
         let waiting = allBusy - turnedAway
-        // A queued call is served by whichever unit frees first, equally likely any.
+        // A queued call is served by whichever unit frees first: each as likely as its rate.
+        let totalRate = serviceRates.reduce(0, +)
         for (j, atom) in atoms.enumerated() {
-            for unit in 0..<servers { dispatches[unit][j] += waiting * atom.rate / Double(servers) }
+            for unit in 0..<servers { dispatches[unit][j] += waiting * atom.rate * serviceRates[unit] / totalRate }
         }
         let served = dispatches.joined().reduce(0, +)
         var travel = 0.0
@@ -183,7 +191,7 @@ public enum HypercubeSimulation {
                     let atom = queue.removeFirst()
                     travel[batch] += model.atoms[atom].travel[unit]
                     served[batch] += 1
-                    ends[unit] = clock + exponential(model.serviceRate)
+                    ends[unit] = clock + exponential(model.serviceRates[unit])
                 }
                 continue
             }
@@ -194,7 +202,7 @@ public enum HypercubeSimulation {
             if let unit = model.atoms[atom].preference.first(where: { ends[$0] == nil }) {
                 travel[batch] += model.atoms[atom].travel[unit]
                 served[batch] += 1
-                ends[unit] = clock + exponential(model.serviceRate)
+                ends[unit] = clock + exponential(model.serviceRates[unit])
             } else if queue.count < model.queueLimit {
                 queue.append(atom)
             } else {

@@ -39,6 +39,8 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// What the county's officers do at set times (a seal plan activated, 关城门).
     public var events: [Event]
     public var expect: Expectations
+    /// A hypercube validation case: its calls and dispatching instead of the county's history.
+    public var hypercube: HypercubeCase?
 
     public struct Event: Sendable, Codable, Equatable {
         /// Simulated minutes after the first call.
@@ -122,7 +124,7 @@ public struct Scenario: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, summary, start, hours, factor, adaptive, seed, callsScale = "calls_scale", warmUpMinutes = "warm_up_minutes", drainMinutes = "drain_minutes"
-        case plugins, env, faults, events, expect
+        case plugins, env, faults, events, expect, hypercube
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +144,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         faults = try values.decodeIfPresent([Fault].self, forKey: .faults) ?? []
         events = try values.decodeIfPresent([Event].self, forKey: .events) ?? []
         expect = try values.decodeIfPresent(Expectations.self, forKey: .expect) ?? Expectations()
+        hypercube = try values.decodeIfPresent(HypercubeCase.self, forKey: .hypercube)
     }
 
     /// The scenario in `text`, checked: every error names its field.
@@ -157,6 +160,12 @@ public struct Scenario: Sendable, Codable, Equatable {
             }
             for (index, event) in (top["events"] as? [[String: Any]] ?? []).enumerated() {
                 try Self.allowOnly(event, Event.CodingKeys.allCases.map(\.rawValue), at: "events[\(index)].")
+            }
+            if let hypercube = top["hypercube"] as? [String: Any] {
+                try Self.allowOnly(hypercube, HypercubeCase.keys, at: "hypercube.")
+                for (index, atom) in (hypercube["atoms"] as? [[String: Any]] ?? []).enumerated() {
+                    try Self.allowOnly(atom, HypercubeCase.atomKeys, at: "hypercube.atoms[\(index)].")
+                }
             }
             scenario = try YAMLDecoder().decode(Scenario.self, from: text)
         } catch let error as HarnessError {
@@ -219,6 +228,14 @@ public struct Scenario: Sendable, Codable, Equatable {
         }
         for share in [expect.within1Minute, expect.within3Minutes, expect.within5Minutes].compactMap({ $0 }) where !(0...1).contains(share) {
             throw HarnessError("expect: a share must be 0 to 1, not \(share)")
+        }
+        if let hypercube {
+            try hypercube.validate()
+            // Patrol says who is on duty and the terminals drive them; a fault or a seal would leave the model's world.
+            for required in ["patrol", "terminal"] where !plugins.contains(required) {
+                throw HarnessError("plugins: a hypercube case needs \(required) (who is on duty, and the units driven)")
+            }
+            guard faults.isEmpty, events.isEmpty else { throw HarnessError("a hypercube case runs without faults and seals: they are outside the model") }
         }
     }
 

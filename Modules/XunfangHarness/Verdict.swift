@@ -151,6 +151,8 @@ public struct RunFacts: Sendable, Codable {
     public var faults: [Fault]
     public var wallSeconds: Double
     public var simulatedSeconds: Double
+    /// A hypercube case's observations.
+    public var hypercube: HypercubeObservation?
 
     public init(scenario: Scenario, seed: UInt64, calls: [CallOutcome], incidents: [Incident], situationTotal: Int?, processes: [Process],
                 faults: [Fault], wallSeconds: Double, simulatedSeconds: Double) {
@@ -208,6 +210,7 @@ public enum Verdict {
         let unexpected = facts.processes.map(\.unexpectedRestarts).reduce(0, +)
         checks.append(Check("no unexpected restarts", unexpected <= (facts.scenario.expect.unexpectedRestarts ?? 0),
                             unexpected == 0 ? "none" : facts.processes.filter { $0.unexpectedRestarts > 0 }.map { "\($0.name) \($0.unexpectedRestarts)" }.joined(separator: ", ")))
+        if let observation = facts.hypercube, let hypercube = facts.scenario.hypercube { checks += observation.checks(hypercube) }
         if let limit = facts.scenario.expect.maxRssMegabytes {
             let largest = facts.processes.max { $0.maxRssMegabytes < $1.maxRssMegabytes }
             checks.append(Check("memory bounded", (largest?.maxRssMegabytes ?? 0) <= limit,

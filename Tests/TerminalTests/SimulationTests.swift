@@ -59,6 +59,38 @@ struct SimulationTests {
         #expect(timeline[2].at - timeline[1].at == 60_000 && timeline[3].at - timeline[2].at == 10_000)
     }
 
+    @Test("waiting at the station: a unit stays put until ordered, drives out, and is back in service only when home again; scene times are exponential of the set mean")
+    func waitsAtStation() {
+        var settings = quick
+        settings.waitAtStation = true
+        settings.sceneExponentialSeconds = 300
+        var simulation = Simulation(map: demoMap, settings: settings)
+        simulation.keep(onDuty: ["C001": centre])
+        let waiting = run(&simulation, ticks: 60).map { $0.pings[0].position }
+        #expect(Set(waiting.map { "\($0.longitude),\($0.latitude)" }).count == 1, "no patrol: the same place for five minutes")
+        let home = waiting[0]
+        let scene = demoMap.projection.unproject(PlanarPoint(x: 1_500, y: -900))
+        var scenes: [Double] = [], from = start + 300_000
+        for incident in 0..<40 {
+            let taken = simulation.order("C001", incident: "INC-\(incident)", scene: scene, priority: 1, now: from)
+            #expect(taken)
+            var timeline: [(at: Int64, action: Simulation.Action, where: GeoPoint)] = []
+            for step in run(&simulation, ticks: 2_000, seconds: 2, from: from) {
+                for press in step.actions { timeline.append((press.at, press.action, step.pings[0].position)) }
+                if timeline.count == 4 { from = step.pings[0].at; break }
+            }
+            #expect(timeline.map(\.action) == [.acknowledge("INC-\(incident)"), .arrive, .clear("INC-\(incident)"), .backInService])
+            guard timeline.count == 4 else { return }
+            scenes.append(Double(timeline[2].at - timeline[1].at) / 1_000)
+            #expect(Haversine.metres(timeline[3].where, home) < 150, "back in service at its station: \(Haversine.metres(timeline[3].where, home)) m away")
+            let out = Double(timeline[1].at - timeline[0].at), back = Double(timeline[3].at - timeline[2].at)
+            #expect(abs(out - back) < 0.25 * out, "home the way it came: out \(out) ms, back \(back) ms")
+        }
+        let mean = scenes.reduce(0, +) / Double(scenes.count)
+        // Forty exponential draws of mean 300 s: the mean's standard error is 47 s; their spread is wide.
+        #expect(abs(mean - 300) < 150 && scenes.max()! > 2 * scenes.min()! + 100, "scene times \(scenes.map { Int($0) })")
+    }
+
     @Test("a seal order: the unit drives to its position and reports in position, holds it, takes no incident meanwhile and goes back on patrol at the stand-down; a staffed checkpoint's officers report in position after closing the lanes")
     func seal() {
         var settings = quick

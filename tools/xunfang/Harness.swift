@@ -119,7 +119,8 @@ struct HarnessRunner {
 
     func run() async throws -> RunFacts {
         let began = ContinuousClock.now
-        let calls = try makeCalls()
+        // A hypercube case's calls come from places on the county's roads, read from the stack.
+        var calls = scenario.hypercube == nil ? try makeCalls() : []
         try FileManager.default.createDirectory(atPath: countyDirectory, withIntermediateDirectories: true)
         try HarnessCounty.yaml(demo: DemoCounty.yaml, scenario: scenario, credential: credential)
             .write(toFile: "\(countyDirectory)/county.yaml", atomically: true, encoding: .utf8)
@@ -143,12 +144,20 @@ struct HarnessRunner {
         let delivered = IncidentLog()
         let listening = Task { try await delivered.follow(client) }
         defer { listening.cancel() }
-        let desk = CallDesk(client: client, clock: clock)
-        let seals = SealDesk(scenario: scenario)
         let pacing = Task { if clock.governor != nil { await govern(clock, client: client) } }
         defer { pacing.cancel() }
+        let hypercube = scenario.hypercube.map { HypercubeDesk($0, client: client, clock: clock) }
+        let following = Task { try await hypercube?.follow() }
+        defer { following.cancel() }
+        if let hypercube, let start = scenario.startMilliseconds {
+            calls = try await hypercube.calls(from: start, to: scenario.endMilliseconds, seed: seed)
+            try await clock.sleep(untilMilliseconds: start - 30_000)
+            try await hypercube.prepare()
+        }
+        let desk = CallDesk(client: client, clock: clock, hypercube: hypercube)
+        let seals = SealDesk(scenario: scenario)
         let outcomes = try await withThrowingTaskGroup(of: [RunFacts.CallOutcome].self) { group in
-            group.addTask { await desk.take(calls) }
+            group.addTask { [calls] in await desk.take(calls) }
             group.addTask { try await injectFaults(stack: stack, watch: watch, client: client, clock: clock, disk: disk); return [] }
             group.addTask { await seals.activate(client: client, clock: clock); return [] }
             var outcomes: [RunFacts.CallOutcome] = []
@@ -162,6 +171,8 @@ struct HarnessRunner {
         let areas = try? await client.call("/xunfang.grid_model.v1.GridModel/ListAreas", Xunfang_GridModel_V1_ListAreasRequest.with { $0.withOutlines = true },
                                            as: Xunfang_GridModel_V1_ListAreasResponse.self).areas
         let sealBoards = await seals.boards(client: client)
+        var observed: HypercubeObservation?
+        if let hypercube { observed = hypercube.observation(incidents: try await rawIncidents(client)) }
         watching.cancel()
         await client.close()
         try await onOwnThread { stack.stop() }
@@ -170,6 +181,7 @@ struct HarnessRunner {
                              processes: watch.processes(), faults: watch.faults(), wallSeconds: wall,
                              simulatedSeconds: Double(clock.now() - clock.start) / 1_000)
         facts.delivered = delivered.statuses()
+        facts.hypercube = observed
         facts.seals = sealBoards
         facts.names = Dictionary((areas ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         facts.outlines = (areas ?? []).filter { $0.kind == .grid }.flatMap(\.outline).map { $0.points.map { [$0.longitude, $0.latitude] } }
@@ -420,11 +432,14 @@ struct HarnessRunner {
         return try await sessions(client).contains(plugin) ? clock.now() : nil
     }
 
-    func listIncidents(_ client: BusClient) async throws -> [RunFacts.Incident] {
+    func rawIncidents(_ client: BusClient) async throws -> [Xunfang_Dispatch_V1_Incident] {
         var request = Xunfang_Dispatch_V1_ListIncidentsRequest()
         request.limit = 10_000
-        let listed = try await client.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self)
-        return listed.incidents.map { incident in
+        return try await client.call("/xunfang.dispatch.v1.Dispatch/ListIncidents", request, as: Xunfang_Dispatch_V1_ListIncidentsResponse.self).incidents
+    }
+
+    func listIncidents(_ client: BusClient) async throws -> [RunFacts.Incident] {
+        try await rawIncidents(client).map { incident in
             RunFacts.Incident(id: incident.id, linked: incident.status == .linked, received: incident.times.received, dispatched: incident.times.dispatched,
                               onScene: incident.times.onScene, note: incident.note, escalated: incident.escalatedAt > 0, station: incident.stationID,
                               status: IncidentLog.name(incident.status))
@@ -541,6 +556,8 @@ final class IncidentLog: Sendable {
 struct CallDesk: Sendable {
     let client: BusClient
     let clock: PluginClock
+    /// A hypercube case dispatches by its fixed preferences instead, and loses calls when all are busy.
+    var hypercube: HypercubeDesk?
 
     func take(_ calls: [Call]) async -> [RunFacts.CallOutcome] {
         await withTaskGroup(of: RunFacts.CallOutcome.self) { group in
@@ -576,6 +593,10 @@ struct CallDesk: Sendable {
             }
         }
         guard !outcome.incident.isEmpty, !outcome.linked else { return outcome }
+        if let hypercube {
+            outcome.assignError = await hypercube.dispatch(call, incident: outcome.incident)
+            return outcome
+        }
         var assign = Xunfang_Dispatch_V1_AssignRequest()
         assign.incidentID = outcome.incident
         for _ in 0..<30 {

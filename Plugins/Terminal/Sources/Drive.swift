@@ -132,6 +132,8 @@ struct RoadMap: Sendable {
     let points: [PlanarPoint]
     let nearest: PointIndex
     let speeds: SpeedTable
+    /// Each mode's seconds per arc, made once: every order and U-turn routes.
+    let secondsPerArc: [TravelMode: [Double]]
 
     init(graph: RoadGraph, speeds: SpeedTable = .default) {
         self.graph = graph
@@ -139,6 +141,7 @@ struct RoadMap: Sendable {
         points = graph.coordinates.map(projection.project)
         nearest = PointIndex(points: points)
         self.speeds = speeds
+        secondsPerArc = Dictionary(uniqueKeysWithValues: TravelMode.allCases.map { ($0, graph.weights(.time($0), speeds: speeds)) })
     }
 
     /// The first arc open to `mode` leaving the node nearest `point`.
@@ -157,7 +160,7 @@ struct RoadMap: Sendable {
     func path(from start: Int, to point: GeoPoint, mode: TravelMode) -> (arcs: [Int], seconds: Double)? {
         guard let target = nearest.nearest(to: projection.project(point))?.index else { return nil }
         guard start != target else { return ([], 0) }
-        guard let route = graph.route(from: start, to: target, metric: .time(mode), speeds: speeds) else { return nil }
+        guard let route = graph.route(from: start, to: target, weights: secondsPerArc[mode]!, mode: mode, speeds: speeds) else { return nil }
         let arcs = zip(route.nodes, route.nodes.dropFirst()).compactMap { from, to in
             graph.arcs(from: from).filter { Int(graph.arcHead[$0]) == to }.min { graph.arcLength[$0] < graph.arcLength[$1] }
         }

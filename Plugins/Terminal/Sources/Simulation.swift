@@ -32,6 +32,11 @@ struct Simulation: Sendable {
         var pointDwellSeconds: ClosedRange<Double> = 60...120
         /// Seconds for a staffed checkpoint's officers to close their lanes and report in position.
         var staffSeconds: ClosedRange<Double> = 20...60
+        /// Units wait at their stations (no beat, no points, no stops) and are back in
+        /// service when home again.
+        var waitAtStation = false
+        /// Time on scene from an exponential distribution of this mean, seconds; nil: by priority.
+        var sceneExponentialSeconds: Double?
         var seed: UInt64 = 1
 
         /// The officers' times (acknowledging, on scene, back in service) times `factor`: a
@@ -99,6 +104,9 @@ struct Simulation: Sendable {
         var heading: (site: String, point: GeoPoint)? = nil
         /// Where the officer stands, on foot, while the car waits at the road nearest a must-patrol point.
         var onFoot: PlanarPoint? = nil
+        /// Where the car came on duty, on the road by its station: where it waits between
+        /// orders when units wait at their stations.
+        var parked: GeoPoint? = nil
 
         /// Where its terminal is.
         func position(on map: RoadMap) -> PlanarPoint { onFoot ?? drive.position(on: map) }
@@ -156,7 +164,7 @@ struct Simulation: Sendable {
             guard let arc = map.arc(near: home, mode: mode) else { continue }
             var drive = Drive(arc: arc, home: map.projection.project(home), beat: settings.beatMetres, mode: mode)
             drive.standBy(at: beats[callSign]?.standby.map(map.projection.project), radius: settings.standbyMetres)
-            units[callSign] = Unit(drive: drive, phase: .patrolling)
+            units[callSign] = Unit(drive: drive, phase: .patrolling, parked: map.projection.unproject(drive.position(on: map)))
         }
     }
 
@@ -271,6 +279,9 @@ struct Simulation: Sendable {
         /// The moment the path's end was reached in this tick's advance.
         func arrived(_ drive: Drive) -> Int64 { now - Int64((drive.overshoot * 1_000).rounded()) }
         switch unit.phase {
+        case .patrolling where settings.waitAtStation:
+            // Home, or driving home from a move it was ordered.
+            if unit.drive.isOnPath { _ = unit.drive.advance(seconds, share: 1, on: map, random: &random) }
         case .patrolling:
             if let post = beats[callSign]?.standby {
                 // Standing by: back to the post when an incident took it away, else around it.
@@ -310,7 +321,9 @@ struct Simulation: Sendable {
         case .ordered(let incident, let scene, let priority, let at):
             // On patrol until the acknowledgement, then towards the scene for the rest of the tick.
             let sinceAcknowledged = min(seconds, max(0, Double(now - at) / 1_000))
-            _ = unit.drive.advance(seconds - sinceAcknowledged, share: settings.patrolShare, on: map, random: &random)
+            if !settings.waitAtStation {
+                _ = unit.drive.advance(seconds - sinceAcknowledged, share: settings.patrolShare, on: map, random: &random)
+            }
             guard now >= at else { return [] }
             // An incident where the unit already is: there as it acknowledges.
             if unit.drive.position(on: map).distance(to: map.projection.project(scene)) <= Self.arrivalMetres {
@@ -329,8 +342,18 @@ struct Simulation: Sendable {
             return [(.arrive, at)]
         case .onScene(let incident, let until):
             guard now >= until else { return [] }
+            if settings.waitAtStation {
+                // Home at once, for the rest of the tick; back in service on arrival.
+                _ = unit.drive.head(to: unit.parked ?? map.projection.unproject(unit.drive.station), on: map)
+                unit.phase = .cleared(at: .max)
+                return [(.clear(incident), until)] + step(&unit, callSign: callSign, now: now, seconds: Double(now - until) / 1_000)
+            }
             unit.phase = .cleared(at: until + milliseconds(in: settings.backSeconds))
             return [(.clear(incident), until)]
+        case .cleared where settings.waitAtStation:
+            guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return [] }
+            unit.phase = .patrolling
+            return [(.backInService, arrived(unit.drive))]
         case .cleared(let at):
             _ = unit.drive.advance(seconds, share: settings.patrolShare, on: map, random: &random)
             guard now >= at else { return [] }
@@ -343,6 +366,10 @@ struct Simulation: Sendable {
     /// On scene from `at`, for a time by the incident's priority.
     private mutating func workScene(_ unit: inout Unit, incident: String, priority: Int, from at: Int64) {
         unit.drive.follow(nil)
+        if let mean = settings.sceneExponentialSeconds {
+            unit.phase = .onScene(incident: incident, until: at + Int64(-log(1 - uniform()) * mean * 1_000))
+            return
+        }
         let service = settings.serviceSeconds[min(max(priority, 1), settings.serviceSeconds.count) - 1]
         unit.phase = .onScene(incident: incident, until: at + milliseconds(in: service))
     }

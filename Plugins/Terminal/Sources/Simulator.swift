@@ -42,6 +42,10 @@ struct Simulator: Sendable {
         settings.noiseMetres = try context.number("TERMINAL_NOISE_METRES", in: 0...100, default: 8, unit: "metres")
         settings.seed = UInt64(try context.number("TERMINAL_SEED", in: 0...Double(UInt32.max), default: 1, unit: "a whole number"))
         settings.scaleTimes(by: try context.number("TERMINAL_TIME_SCALE", in: 0.001...1, default: 1, unit: "a share of the officers' times"))
+        settings.waitAtStation = try context.isOn("TERMINAL_WAIT_AT_STATION", default: false)
+        if context.settings["TERMINAL_SCENE_EXPONENTIAL_MINUTES"]?.isEmpty == false {
+            settings.sceneExponentialSeconds = try context.number("TERMINAL_SCENE_EXPONENTIAL_MINUTES", in: 0.1...600, default: 0, unit: "minutes") * 60
+        }
         let roads = context.settings["TERMINAL_ROADS"] ?? ""
         let graph: RoadGraph
         do {

@@ -24,6 +24,11 @@ public struct TerminalPlugin: Plugin {
     /// - `TERMINAL_SEED`: the drive's seed (default 1).
     /// - `TERMINAL_TIME_SCALE` (0.001 to 1, default 1): the officers' times (acknowledging,
     ///   on scene, back in service) shortened by this factor, for drills and tests.
+    /// - `TERMINAL_WAIT_AT_STATION` (default off): units wait at their station houses instead
+    ///   of patrolling, go out only on orders and are back in service when home again (as
+    ///   Larson's hypercube model assumes; the harness's validation cases).
+    /// - `TERMINAL_SCENE_EXPONENTIAL_MINUTES` (0.1 to 600; default none: by priority): time on
+    ///   scene drawn from an exponential distribution of this mean, whatever the incident.
     public init(context: PluginContext) throws {
         simulator = try Simulator(context: context)
     }
