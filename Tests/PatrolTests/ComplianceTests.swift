@@ -1,4 +1,5 @@
 @testable import PatrolPlugin
+import Foundation
 import GridModelContract
 import PatrolContract
 import Testing
@@ -94,5 +95,42 @@ struct PatrolComplianceTests {
         #expect(!checked.shortfalls.contains("point 必巡点2 (P2) not visited"))
         let early = evaluator.evaluate(assignment, fixes: fixes, until: t0 + 900_000)
         #expect(early.shortfalls.isEmpty, "mid-shift nothing is due yet: the stop runs to 08:20")
+    }
+
+    @Test("standing by for a seal plan excuses that share of the points and lines and the stops it covered by half, said so; a short standby excuses little")
+    func standby() throws {
+        // From 08:05 to 11:05: three of eight hours (37.5%), over the whole stop (08:10 to 08:20).
+        let long = [(plan: "TOWN", start: t0 + 300_000, end: t0 + 300_000 + 3 * 3_600_000)]
+        let result = evaluator.evaluate(assignment, fixes: fixes, standby: long, until: assignment.shiftEnd)
+        #expect(result.standbyMinutes == 180)
+        // One of three points (a third is under 37.5%) and the line (59% covered, 60% asked less 37.5%) excused; the stop too.
+        #expect(result.shortfalls == ["point 必巡点3 (P3) not visited"], "\(result.shortfalls)")
+        #expect(result.excused.count == 3 && result.excused.allSatisfy { $0.hasSuffix(": standing by for TOWN 180 min") }, "\(result.excused)")
+        #expect(result.excused.first == "point 必巡点2 (P2) not visited: standing by for TOWN 180 min")
+        var response = Xunfang_Patrol_V1_ComplianceResponse()
+        response.units = [result]
+        let row = ComplianceText.lines(response)[2]
+        #expect(row.contains("180 min  point 必巡点3 (P3) not visited  point 必巡点2"), "the duty officer reads the standby and what it excused: \(row)")
+        // Twenty minutes from 09:00: under a third of any point, past the stop, the line still short.
+        let short = [(plan: "TOWN", start: t0 + 3_600_000, end: t0 + 3_600_000 + 1_200_000)]
+        let brief = evaluator.evaluate(assignment, fixes: fixes, standby: short, until: assignment.shiftEnd)
+        #expect(brief.standbyMinutes == 20 && brief.excused.isEmpty && brief.shortfalls.count == 4, "\(brief.shortfalls)")
+        // Only the part within the shift counts.
+        let across = evaluator.evaluate(assignment, fixes: fixes, standby: [(plan: "TOWN", start: t0 - 3_600_000, end: t0 + 600_000)], until: assignment.shiftEnd)
+        #expect(across.standbyMinutes == 10)
+    }
+
+    @Test("the store keeps each unit's standby as spans: a pass within the join extends the span, a later one or another plan starts a new one; spans are read clipped to the shift")
+    func standbySpans() throws {
+        let directory = NSTemporaryDirectory() + "xf-standby-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try PatrolStore(path: "\(directory)/patrol.sqlite")
+        for minute in [0, 1, 2, 4] { try store.noteStandby("C001", plan: "TOWN", at: t0 + Int64(minute) * 60_000, join: 5 * 60_000) }
+        try store.noteStandby("C001", plan: "TOWN", at: t0 + 20 * 60_000, join: 5 * 60_000)
+        try store.noteStandby("C001", plan: "EAST", at: t0 + 21 * 60_000, join: 5 * 60_000)
+        try store.noteStandby("C002", plan: "TOWN", at: t0 + 60_000, join: 5 * 60_000)
+        let spans = try store.standbys(of: "C001", from: t0 + 60_000, to: t0 + 3_600_000)
+        #expect(spans.map { "\($0.plan) \(($0.start - t0) / 60_000)-\(($0.end - t0) / 60_000)" } == ["TOWN 1-4", "TOWN 20-20", "EAST 21-21"], "\(spans)")
     }
 }

@@ -215,7 +215,7 @@ public struct CheckpointControlPlugin: Plugin {
             let started = ContinuousClock.now
             let units = await availableUnits(bus, logger: logger)
             do {
-                for readiness in try await onOwnThread({ try seals.readiness(units: units) }) {
+                for readiness in try await onOwnThread({ try seals.readiness(units: units, keep: true) }) {
                     try await bus.publish(readinessTopic, readiness)
                 }
             } catch {

@@ -265,7 +265,9 @@ final class SealDesk: Sendable {
         return try store.plans().contains { !running.contains($0.id) }
     }
 
-    func readiness(units: [Xunfang_Checkpoint_V1_RingUnit], only: String = "") throws -> [SealReadiness] {
+    /// Each idle plan's readiness against `units`; `keep`: the standbys it asks for become the
+    /// ones the next assessment holds to (the minute's publication; an RPC only reads).
+    func readiness(units: [Xunfang_Checkpoint_V1_RingUnit], only: String = "", keep: Bool = false) throws -> [SealReadiness] {
         let running = Set(try store.runningActivations().map(\.plan))
         let plans = try store.plans().filter { (only.isEmpty || $0.id == only) && !running.contains($0.id) }
         if !only.isEmpty, plans.isEmpty {
@@ -284,7 +286,7 @@ final class SealDesk: Sendable {
             let eta = try roadTimes(to: plan, from: travellers)
             let readiness = Readiness.assess(plan, needs: try needs(of: plan), eta: eta, units: ids, standbys: standbys.withLock { $0[plan.id] ?? [:] },
                                                at: now, asksStandbys: asksStandbys)
-            standbys.withLock { $0[plan.id] = Readiness.standbys(readiness) }
+            if keep { standbys.withLock { $0[plan.id] = Readiness.standbys(readiness) } }
             return readiness
         }
     }

@@ -927,6 +927,12 @@ public nonisolated struct Xunfang_Patrol_V1_UnitCompliance: Sendable {
   /// along the roads the track was matched to (0: not matched)
   public var roadKilometres: Double = 0
 
+  /// of the shift spent standing by for a seal plan (备勤), on CheckpointControl's ask
+  public var standbyMinutes: UInt32 = 0
+
+  /// left undone because the unit stood by: a share of the points and lines as large as the standby's share of the shift, stops held while it stood by
+  public var excused: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2972,7 +2978,7 @@ nonisolated extension Xunfang_Patrol_V1_GridPresence: SwiftProtobuf.Message, Swi
 
 nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UnitCompliance"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{3}on_patrol\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}presence\0\u{1}kilometres\0\u{1}fixes\0\u{1}shortfalls\0\u{3}road_kilometres\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sign\0\u{3}station_id\0\u{3}shift_start\0\u{3}shift_end\0\u{3}on_patrol\0\u{1}points\0\u{1}lines\0\u{1}stops\0\u{1}presence\0\u{1}kilometres\0\u{1}fixes\0\u{1}shortfalls\0\u{3}road_kilometres\0\u{3}standby_minutes\0\u{1}excused\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2993,6 +2999,8 @@ nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, S
       case 11: try { try decoder.decodeSingularUInt32Field(value: &self.fixes) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.shortfalls) }()
       case 13: try { try decoder.decodeSingularDoubleField(value: &self.roadKilometres) }()
+      case 14: try { try decoder.decodeSingularUInt32Field(value: &self.standbyMinutes) }()
+      case 15: try { try decoder.decodeRepeatedStringField(value: &self.excused) }()
       default: break
       }
     }
@@ -3038,6 +3046,12 @@ nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, S
     if self.roadKilometres.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.roadKilometres, fieldNumber: 13)
     }
+    if self.standbyMinutes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.standbyMinutes, fieldNumber: 14)
+    }
+    if !self.excused.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.excused, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3055,6 +3069,8 @@ nonisolated extension Xunfang_Patrol_V1_UnitCompliance: SwiftProtobuf.Message, S
     if lhs.fixes != rhs.fixes {return false}
     if lhs.shortfalls != rhs.shortfalls {return false}
     if lhs.roadKilometres != rhs.roadKilometres {return false}
+    if lhs.standbyMinutes != rhs.standbyMinutes {return false}
+    if lhs.excused != rhs.excused {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

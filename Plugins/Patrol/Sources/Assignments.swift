@@ -46,8 +46,12 @@ extension PatrolPlugin {
             request.kind = kind
             sites += try await bus.call(Self.listSites, request, as: Xunfang_GridModel_V1_ListSitesResponse.self).sites
         }
-        let fresh = Assigner.assignments(Assigner.Input(plan: plan, onDuty: roster.onDuty, stations: stations, sites: sites,
-                                                        standbys: standbys.posts(at: duty.now())))
+        let now = duty.now(), posts = standbys.posts(at: now)
+        let fresh = Assigner.assignments(Assigner.Input(plan: plan, onDuty: roster.onDuty, stations: stations, sites: sites, standbys: posts))
+        // Kept for compliance: a pass a minute, so a span goes on across a pass or two missed.
+        for (callSign, post) in posts where fresh.contains(where: { $0.callSign == callSign }) {
+            try duty.store.noteStandby(callSign, plan: post.plan, at: now, join: 5 * 60_000)
+        }
         // Published before it is kept: after a crash between the two the same revision goes
         // out again, which a terminal takes as it is.
         for assignment in Assigner.changes(fresh, kept: try duty.store.assignments(shiftStart: shiftStart)) {

@@ -38,7 +38,8 @@ extension PatrolPlugin {
             }
             let roads = try duty.store.driven(of: assignment.callSign, from: shiftStart, to: end).map { ((project($0.from), project($0.to)), metres: $0.metres) }
             let checkIns = try duty.store.checkIns(of: assignment.callSign, from: shiftStart, to: end)
-            return evaluator.evaluate(assignment, fixes: fixes, roads: roads, checkIns: checkIns, until: until)
+            let standby = try duty.store.standbys(of: assignment.callSign, from: shiftStart, to: end)
+            return evaluator.evaluate(assignment, fixes: fixes, roads: roads, checkIns: checkIns, standby: standby, until: until)
         }
     }
 

@@ -22,10 +22,11 @@ enum ComplianceText {
         let delivered = unit.stops.reduce(0) { $0 + $1.deliveredMinutes }, planned = unit.stops.reduce(0) { $0 + Double($1.plannedMinutes) }
         let top = unit.presence.first.map { "\(names[$0.gridID] ?? $0.gridID) \(Int($0.minutes.rounded())) min" } ?? "-"
         return [unit.callSign, names[unit.stationID] ?? unit.stationID, unit.onPatrol ? "patrol" : "station", "\(visited)/\(unit.points.count)", percent(covered, of: metres),
-                "\(Int(delivered.rounded()))/\(Int(planned))", String(format: "%.1f", unit.kilometres), top, unit.shortfalls.joined(separator: "; ")]
+                "\(Int(delivered.rounded()))/\(Int(planned))", String(format: "%.1f", unit.kilometres), top,
+                unit.standbyMinutes > 0 ? "\(unit.standbyMinutes) min" : "", unit.shortfalls.joined(separator: "; "), unit.excused.joined(separator: "; ")]
     }
 
-    static let columns = ["unit", "station", "duty", "points", "lines", "dosage min", "km", "most time in", "left undone"]
+    static let columns = ["unit", "station", "duty", "points", "lines", "dosage min", "km", "most time in", "standby", "left undone", "excused"]
 
     static func lines(_ answer: Xunfang_Patrol_V1_ComplianceResponse, names: [String: String] = [:]) -> [String] {
         [heading(answer), columns.joined(separator: "  ")] + answer.units.map { row($0, names: names).filter { !$0.isEmpty }.joined(separator: "  ") }

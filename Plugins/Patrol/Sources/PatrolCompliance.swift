@@ -53,8 +53,11 @@ struct PatrolCompliance: Sendable {
     /// the straight stretches between its fixes otherwise.
     /// A check-in at a point (`checkIns`: site → first time, each made where the unit's fix was
     /// at the point) counts as a visit.
+    /// Standing by for a seal plan (`standby`: its spans) takes the unit off its patrol on
+    /// command's ask: that share of the shift's points and lines, and the stops it overlapped
+    /// by half, are excused rather than shortfalls.
     func evaluate(_ assignment: Xunfang_Patrol_V1_Assignment, fixes: [Fix], roads: [(Segment, metres: Double)] = [], checkIns: [String: Int64] = [:],
-                  until: Int64) -> Xunfang_Patrol_V1_UnitCompliance {
+                  standby: [(plan: String, start: Int64, end: Int64)] = [], until: Int64) -> Xunfang_Patrol_V1_UnitCompliance {
         var result = Xunfang_Patrol_V1_UnitCompliance()
         result.callSign = assignment.callSign
         result.stationID = assignment.stationID
@@ -78,15 +81,35 @@ struct PatrolCompliance: Sendable {
         result.stops = assignment.stops.map { delivery($0, stretches: stretches, until: until) }
         result.presence = presence(stretches)
         let ended = until >= assignment.shiftEnd
-        for point in result.points where point.visitedAt == 0 { result.shortfalls.append("point \(point.name) (\(point.siteID)) not visited") }
+        func overlap(_ from: Int64, _ to: Int64) -> Int64 { standby.reduce(0) { $0 + max(0, min($1.end, to) - max($1.start, from)) } }
+        let standing = overlap(assignment.shiftStart, min(until, assignment.shiftEnd))
+        result.standbyMinutes = UInt32(standing / 60_000)
+        let share = Double(standing) / Double(max(1, assignment.shiftEnd - assignment.shiftStart))
+        let why = "standing by for \(Set(standby.map(\.plan)).sorted().joined(separator: ", ")) \(result.standbyMinutes) min"
+        var excusable = Int(Double(result.points.count) * share)
+        for point in result.points where point.visitedAt == 0 {
+            let text = "point \(point.name) (\(point.siteID)) not visited"
+            if excusable > 0 {
+                excusable -= 1
+                result.excused.append("\(text): \(why)")
+            } else {
+                result.shortfalls.append(text)
+            }
+        }
         for line in result.lines where line.share < settings.lineShare {
-            result.shortfalls.append("line \(line.name) (\(line.siteID)) \(Int((line.share * 100).rounded()))% covered")
+            let text = "line \(line.name) (\(line.siteID)) \(Int((line.share * 100).rounded()))% covered"
+            if line.share >= settings.lineShare * (1 - share) { result.excused.append("\(text): \(why)") } else { result.shortfalls.append(text) }
         }
         for stop in result.stops where stop.start + Int64(stop.plannedMinutes) * 60_000 <= until && stop.deliveredMinutes < Double(stop.plannedMinutes) * 0.8 {
-            result.shortfalls.append("stop at \(stop.cellID) \(ChinaTime.format(milliseconds: stop.start).dropFirst(11).prefix(5)): "
-                + "\(Int(stop.deliveredMinutes.rounded())) of \(stop.plannedMinutes) minutes")
+            let end = stop.start + Int64(stop.plannedMinutes) * 60_000
+            let text = "stop at \(stop.cellID) \(ChinaTime.format(milliseconds: stop.start).dropFirst(11).prefix(5)): "
+                + "\(Int(stop.deliveredMinutes.rounded())) of \(stop.plannedMinutes) minutes"
+            if 2 * overlap(stop.start, end) >= end - stop.start { result.excused.append("\(text): \(why)") } else { result.shortfalls.append(text) }
         }
-        if !ended { result.shortfalls = result.shortfalls.filter { $0.hasPrefix("stop") } }
+        if !ended {
+            result.shortfalls = result.shortfalls.filter { $0.hasPrefix("stop") }
+            result.excused = result.excused.filter { $0.hasPrefix("stop") }
+        }
         return result
     }
 

@@ -78,7 +78,35 @@ final class PatrolStore: Sendable {
                 CREATE INDEX check_in_at ON check_in (at);
                 """)
         }
+        migrator.registerMigration("v8 standby spans") { db in
+            // When each unit stood by for a seal plan (备勤), so that compliance knows why its patrol was cut short.
+            try db.execute(sql: """
+                CREATE TABLE standby (call_sign TEXT NOT NULL, plan TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, PRIMARY KEY (call_sign, start)) WITHOUT ROWID;
+                CREATE INDEX standby_end ON standby (end);
+                """)
+        }
         try migrator.migrate(queue)
+    }
+
+    /// The unit stands by for `plan` at `time`: its latest span for the plan grows to it when it
+    /// ended within `join` ms before, else a new span begins.
+    func noteStandby(_ callSign: String, plan: String, at time: Int64, join: Int64) throws {
+        try queue.write { db in
+            let latest = try Row.fetchOne(db, sql: "SELECT start, end, plan FROM standby WHERE call_sign = ? ORDER BY start DESC LIMIT 1", arguments: [callSign])
+            if let latest, latest["plan"] as String == plan, time >= latest["end"] as Int64, time - (latest["end"] as Int64) <= join {
+                try db.execute(sql: "UPDATE standby SET end = ? WHERE call_sign = ? AND start = ?", arguments: [time, callSign, latest["start"] as Int64])
+            } else if latest.map({ time > $0["end"] as Int64 }) ?? true {
+                try db.execute(sql: "INSERT OR IGNORE INTO standby (call_sign, plan, start, end) VALUES (?, ?, ?, ?)", arguments: [callSign, plan, time, time])
+            }
+        }
+    }
+
+    /// A unit's standby spans overlapping `from..<to`, clipped to it, in time order.
+    func standbys(of callSign: String, from: Int64, to: Int64) throws -> [(plan: String, start: Int64, end: Int64)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT plan, start, end FROM standby WHERE call_sign = ? AND end >= ? AND start < ? ORDER BY start",
+                             arguments: [callSign, from, to]).map { ($0["plan"], max(from, $0["start"]), min(to, $0["end"])) }
+        }
     }
 
     func checkIn(_ callSign: String, at site: String, time: Int64) throws {
@@ -266,6 +294,7 @@ final class PatrolStore: Sendable {
             try db.execute(sql: "DELETE FROM fix WHERE at < ?", arguments: [before])
             try db.execute(sql: "DELETE FROM driven WHERE entered < ?", arguments: [before])
             try db.execute(sql: "DELETE FROM check_in WHERE at < ?", arguments: [before])
+            try db.execute(sql: "DELETE FROM standby WHERE end < ?", arguments: [before])
         }
     }
 

@@ -4840,7 +4840,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__grid_presence__descriptor 
   (ProtobufCMessageInit) xunfang__patrol__v1__grid_presence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__field_descriptors[13] =
+static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__field_descriptors[15] =
 {
   {
     "call_sign",
@@ -4998,9 +4998,34 @@ static const ProtobufCFieldDescriptor xunfang__patrol__v1__unit_compliance__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "standby_minutes",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, standby_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "excused",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, n_excused),
+    offsetof(Xunfang__Patrol__V1__UnitCompliance, excused),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned xunfang__patrol__v1__unit_compliance__field_indices_by_name[] = {
   0,   /* field[0] = call_sign */
+  14,   /* field[14] = excused */
   10,   /* field[10] = fixes */
   9,   /* field[9] = kilometres */
   6,   /* field[6] = lines */
@@ -5011,13 +5036,14 @@ static const unsigned xunfang__patrol__v1__unit_compliance__field_indices_by_nam
   3,   /* field[3] = shift_end */
   2,   /* field[2] = shift_start */
   11,   /* field[11] = shortfalls */
+  13,   /* field[13] = standby_minutes */
   1,   /* field[1] = station_id */
   7,   /* field[7] = stops */
 };
 static const ProtobufCIntRange xunfang__patrol__v1__unit_compliance__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descriptor =
 {
@@ -5027,7 +5053,7 @@ const ProtobufCMessageDescriptor xunfang__patrol__v1__unit_compliance__descripto
   "Xunfang__Patrol__V1__UnitCompliance",
   "xunfang.patrol.v1",
   sizeof(Xunfang__Patrol__V1__UnitCompliance),
-  13,
+  15,
   xunfang__patrol__v1__unit_compliance__field_descriptors,
   xunfang__patrol__v1__unit_compliance__field_indices_by_name,
   1,  xunfang__patrol__v1__unit_compliance__number_ranges,

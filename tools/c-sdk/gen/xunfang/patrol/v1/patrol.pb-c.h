@@ -793,10 +793,19 @@ struct  Xunfang__Patrol__V1__UnitCompliance
    * along the roads the track was matched to (0: not matched)
    */
   double road_kilometres;
+  /*
+   * of the shift spent standing by for a seal plan (备勤), on CheckpointControl's ask
+   */
+  uint32_t standby_minutes;
+  /*
+   * left undone because the unit stood by: a share of the points and lines as large as the standby's share of the shift, stops held while it stood by
+   */
+  size_t n_excused;
+  char **excused;
 };
 #define XUNFANG__PATROL__V1__UNIT_COMPLIANCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&xunfang__patrol__v1__unit_compliance__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0, 0, 0,NULL }
 
 
 struct  Xunfang__Patrol__V1__ComplianceRequest
