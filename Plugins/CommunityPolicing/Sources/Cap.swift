@@ -31,41 +31,47 @@ enum Cap {
     static func document(_ alert: Xunfang_Community_V1_Alert, sender: String, areas: [Area], style: Style = .warning) -> String {
         let windows = alert.windows.map { "\(clock($0.start))-\(clock($0.end)) \($0.segment)" }
         let effective = alert.windows.map(\.start).min() ?? alert.sendAt
-        var lines = [
-            #"<?xml version="1.0" encoding="UTF-8"?>"#,
-            #"<alert xmlns="\#(namespace)">"#,
-            element("identifier", "\(sender).\(alert.id)"),
-            element("sender", sender),
-            element("sent", time(alert.sendAt)),
-            element("status", "Actual"),
-            element("msgType", "Alert"),
-            element("source", alert.source),
-            element("scope", "Private"),
-            element("addresses", alert.memberID),
-            "<info>",
-            element("language", "zh-CN"),
-            element("category", "Security"),
-            element("event", style.event),
-            element("responseType", "Monitor"),
-            element("urgency", style.urgency),
-            element("severity", style.severity),
-            element("certainty", style.certainty),
-            element("effective", time(effective)),
-            element("expires", time(alert.expires)),
-            element("senderName", "\(alert.stationID) 群防群治"),
-            element("headline", alert.headline),
-            element("description", style.lead + "高发时段与路段：" + windows.joined(separator: "；")
-                    + (alert.caseTypeNames.isEmpty ? "" : "。高发警情：" + alert.caseTypeNames.joined(separator: "、"))),
-            element("instruction", style.instruction),
-        ]
-        for area in areas {
-            lines.append("<area>")
-            lines.append(element("areaDesc", area.description))
-            if let polygon = polygon(area.outline) { lines.append(element("polygon", polygon)) }
-            lines.append("</area>")
+        var text = ""
+        text.reserveCapacity(1_536)
+        func line(_ part: String) {
+            text += part
+            text += "\n"
         }
-        lines += ["</info>", "</alert>"]
-        return lines.joined(separator: "\n") + "\n"
+        func element(_ name: String, _ value: String) { line(Cap.element(name, value)) }
+        line(#"<?xml version="1.0" encoding="UTF-8"?>"#)
+        line(#"<alert xmlns="\#(namespace)">"#)
+        element("identifier", "\(sender).\(alert.id)")
+        element("sender", sender)
+        element("sent", time(alert.sendAt))
+        element("status", "Actual")
+        element("msgType", "Alert")
+        element("source", alert.source)
+        element("scope", "Private")
+        element("addresses", alert.memberID)
+        line("<info>")
+        element("language", "zh-CN")
+        element("category", "Security")
+        element("event", style.event)
+        element("responseType", "Monitor")
+        element("urgency", style.urgency)
+        element("severity", style.severity)
+        element("certainty", style.certainty)
+        element("effective", time(effective))
+        element("expires", time(alert.expires))
+        element("senderName", "\(alert.stationID) 群防群治")
+        element("headline", alert.headline)
+        element("description", style.lead + "高发时段与路段：" + windows.joined(separator: "；")
+                + (alert.caseTypeNames.isEmpty ? "" : "。高发警情：" + alert.caseTypeNames.joined(separator: "、")))
+        element("instruction", style.instruction)
+        for area in areas {
+            line("<area>")
+            element("areaDesc", area.description)
+            if let polygon = polygon(area.outline) { element("polygon", polygon) }
+            line("</area>")
+        }
+        line("</info>")
+        line("</alert>")
+        return text
     }
 
     /// CAP's polygon: "lat,lon" pairs, closed (first = last), at least four.
@@ -81,7 +87,8 @@ enum Cap {
 
     static func clock(_ milliseconds: Int64) -> String {
         let minute = AlertPolicy.minuteOfDay(milliseconds)
-        return String(format: "%02d:%02d", minute / 60, minute % 60)
+        func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        return twoDigits(minute / 60) + ":" + twoDigits(minute % 60)
     }
 
     static func element(_ name: String, _ text: String) -> String { "<\(name)>\(escaped(text))</\(name)>" }

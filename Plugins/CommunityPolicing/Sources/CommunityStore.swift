@@ -336,11 +336,13 @@ final class CommunityStore: Sendable {
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO alert (seq, member, source, created, send_at, expires, record, cap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            var messages: [(topic: String, payload: Data, messageID: String)] = []
             for (alert, cap) in drafted {
-                try insert.execute(arguments: [Self.seq(alert.id), alert.memberID, source, alert.createdAt, alert.sendAt, alert.expires,
-                                               try alert.serializedBytes() as Data, cap])
+                let record: Data = try alert.serializedBytes()
+                try insert.execute(arguments: [Self.seq(alert.id), alert.memberID, source, alert.createdAt, alert.sendAt, alert.expires, record, cap])
+                messages.append((topic: "community.alert.\(alert.stationID)", payload: record, messageID: alert.id))
             }
-            try Outbox.append(db, try drafted.map { (topic: "community.alert.\($0.alert.stationID)", payload: try $0.alert.serializedBytes(), messageID: $0.alert.id) })
+            try Outbox.append(db, messages)
             try db.execute(sql: "INSERT INTO warning_handled (source, at, alerts) VALUES (?, ?, ?)", arguments: [source, now, drafted.count])
             return drafted.map(\.alert)
         }

@@ -16,9 +16,11 @@ public protocol AlertNotifier: Sendable {
 }
 
 /// The default notifier: each alert's CAP document as `<id>.xml` in a directory that a
-/// county's own sender (SMS, app push, radio) picks up. Written to a temporary name and
-/// renamed, so a reader never sees half a document and a repeat replaces it by the same
-/// bytes; the file system is synced once a batch, before the batch counts as delivered.
+/// county's own sender (SMS, app push, radio) picks up. Written as a nameless file and then
+/// linked under its name (O_TMPFILE), so a reader never sees half a document and the
+/// directory takes one entry a file; where the file system cannot, and for a repeat (the
+/// name is taken), written to a temporary name and renamed over it by the same bytes. The
+/// file system is synced once a batch, before the batch counts as delivered.
 /// Like everything the stack writes, the directory is 0700 and the files 0600: the sender
 /// runs as the stack's own user.
 public struct OutboxDirectoryNotifier: AlertNotifier {
@@ -31,8 +33,13 @@ public struct OutboxDirectoryNotifier: AlertNotifier {
 
     public func deliver(_ batch: [DeliverableAlert]) async throws {
         for item in batch {
-            let final = "\(directory)/\(item.alert.id).xml", temporary = "\(directory)/.\(item.alert.id).xml.part"
-            try write(item.cap, to: temporary)
+            let final = "\(directory)/\(item.alert.id).xml"
+            if try linkNameless(item.cap, as: final) { continue }
+            let temporary = "\(directory)/.\(item.alert.id).xml.part"
+            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw NotifierError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+            defer { close(descriptor) }
+            try write(item.cap, to: descriptor, path: temporary)
             guard rename(temporary, final) == 0 else { throw NotifierError("cannot rename \(temporary): \(String(cString: strerror(errno)))") }
         }
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
@@ -46,10 +53,30 @@ public struct OutboxDirectoryNotifier: AlertNotifier {
 /// system for a whole batch instead of an fsync a file.
 @_silgen_name("syncfs") private func syncfs(_ descriptor: Int32) -> Int32
 
-private func write(_ text: String, to path: String) throws {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard descriptor >= 0 else { throw NotifierError("cannot write \(path): \(String(cString: strerror(errno)))") }
-    defer { close(descriptor) }
+extension OutboxDirectoryNotifier {
+    /// `text` as a nameless file in the directory, linked as `path`; false when the file
+    /// system has no nameless files or `path` exists (the caller renames over it instead).
+    private func linkNameless(_ text: String, as path: String) throws -> Bool {
+        let descriptor = open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            if [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) { return false }
+            throw NotifierError("cannot write in \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        try write(text, to: descriptor, path: path)
+        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 else {
+            if errno == EEXIST || errno == ENOENT { return false }   // a repeat, or no /proc
+            throw NotifierError("cannot link \(path): \(String(cString: strerror(errno)))")
+        }
+        return true
+    }
+}
+
+/// O_TMPFILE (open(2)), a macro Glibc's Swift overlay does not carry.
+private let O_TMPFILE = Int32(0o20_000_000) | O_DIRECTORY
+
+/// Writes all of `text` to `descriptor` (the file `path`, for errors).
+private func write(_ text: String, to descriptor: Int32, path: String) throws {
     var bytes = Array(text.utf8)[...]
     while !bytes.isEmpty {
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
