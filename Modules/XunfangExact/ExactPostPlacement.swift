@@ -1,4 +1,5 @@
 internal import CGLPK
+import Dispatch
 import Synchronization
 public import XunfangGeo
 
@@ -32,10 +33,31 @@ public enum ExactPostPlacement {
         let position = Dictionary(uniqueKeysWithValues: fixed.free.enumerated().map { ($1, $0) })
         // The start, when the fixing keeps it, is GLPK's first incumbent; otherwise it is beaten or optimal.
         let startInside = Set(fixed.open).isSubset(of: start.sites) ? start.sites.compactMap { position[$0] } : []
-        let outcome = try branchAndBound(restricted, k: k - fixed.open.count, timeLimit: timeLimit,
-                                         start: startInside.count == k - fixed.open.count ? startInside : [])
+        // Beside GLPK's search, on a thread of its own, a local search looks for better answers:
+        // each one that keeps the fixing is offered to GLPK (a better incumbent prunes more),
+        // and it ends GLPK's search when it meets the bound.
+        let deadline = ContinuousClock.now + timeLimit
+        let local = LocalSearch(target: start.upperBound)
+        let searching = DispatchGroup()
+        DispatchQueue.global().async(group: searching) { [start] in
+            _ = reduced.iteratedLocalSearch(start.sites, target: start.upperBound,
+                                            stop: { local.stopped.load(ordering: .relaxed) || ContinuousClock.now >= deadline }) { sites, value in
+                let inside = Set(fixed.open).isSubset(of: sites) ? sites.compactMap { position[$0] } : []
+                local.best.withLock { $0 = (sites, value, inside.count == k - fixed.open.count ? inside : nil) }
+            }
+        }
+        let outcome: (sites: [Int], bound: Double, proved: Bool)
+        do {
+            defer {
+                local.stopped.store(true, ordering: .relaxed)
+                searching.wait()
+            }
+            outcome = try branchAndBound(restricted, k: k - fixed.open.count, deadline: deadline,
+                                         start: startInside.count == k - fixed.open.count ? startInside : [], local: local)
+        }
         let found = fixed.open + outcome.sites.map { fixed.free[$0] }
-        let sites = found.count == k && placement.coveredWeight(found) >= start.coveredWeight ? found : start.sites
+        let candidates = [found.count == k ? found : [], local.best.withLock { $0?.sites } ?? [], start.sites].filter { $0.count == k }
+        let sites = candidates.max { placement.coveredWeight($0) < placement.coveredWeight($1) } ?? start.sites
         let covered = placement.coveredWeight(sites)
         let bound = max(covered, min(start.upperBound, reduced.attainable(outcome.bound)))
         return PostPlacement.Solution(sites: sites, coveredWeight: covered, totalWeight: start.totalWeight,
@@ -95,16 +117,47 @@ public enum ExactPostPlacement {
         return PostPlacement.Reduced(groupWeights: weights, siteGroups: siteGroups, fixedWeight: fixedWeight, integral: reduced.integral)
     }
 
-    /// What the callback sees while GLPK searches.
-    private final class Search {
-        let start: [Double]
-        var offered = false
-        var bound = Double.infinity
-        init(start: [Double]) { self.start = start }
+    /// The local search's best so far (whole-instance sites, their weight, and the same as
+    /// the restricted instance's sites when it keeps the fixing), and when to stop it.
+    final class LocalSearch: Sendable {
+        let target: Double
+        let best = Mutex<(sites: [Int], value: Double, inside: [Int]?)?>(nil)
+        let stopped = Atomic<Bool>(false)
+        init(target: Double) { self.target = target }
     }
 
-    private static func branchAndBound(_ reduced: PostPlacement.Reduced, k: Int, timeLimit: Duration,
-                                       start: [Int]) throws(GeoError) -> (sites: [Int], bound: Double, proved: Bool) {
+    /// What the callback sees while GLPK searches.
+    private final class Search {
+        let reduced: PostPlacement.Reduced
+        let model: Model
+        let local: LocalSearch
+        /// The fast answer (restricted sites), offered first.
+        let start: [Int]
+        var offered = -Double.infinity
+        var bound = Double.infinity
+        init(reduced: PostPlacement.Reduced, model: Model, local: LocalSearch, start: [Int]) {
+            self.reduced = reduced
+            self.model = model
+            self.local = local
+            self.start = start
+        }
+
+        /// At a heuristic point: the fast answer first, then each better one the local search
+        /// found, as GLPK's column values.
+        func offer() -> [Double]? {
+            let newest = local.best.withLock { $0 }
+            if let newest, let inside = newest.inside, newest.value > offered {
+                offered = newest.value
+                return startingPoint(reduced, model, inside)
+            }
+            guard offered == -.infinity, !start.isEmpty else { return nil }
+            offered = reduced.coveredWeight(start)
+            return startingPoint(reduced, model, start)
+        }
+    }
+
+    private static func branchAndBound(_ reduced: PostPlacement.Reduced, k: Int, deadline: ContinuousClock.Instant,
+                                       start: [Int], local: LocalSearch) throws(GeoError) -> (sites: [Int], bound: Double, proved: Bool) {
         let sites = reduced.siteGroups.count
         // Nothing left to choose: the fixed sites are the answer (or nothing better exists).
         guard k > 0, sites >= k, !reduced.groupWeights.isEmpty else {
@@ -112,7 +165,6 @@ public enum ExactPostPlacement {
         }
         let model = Model(reduced)
         let groups = model.shared.count
-        let deadline = ContinuousClock.now + timeLimit
         glp_term_out(GLP_OFF)
         guard let problem = glp_create_prob() else { throw GeoError(.invalidInput, "GLPK could not create a problem") }
         defer { glp_delete_prob(problem) }
@@ -147,13 +199,16 @@ public enum ExactPostPlacement {
         var simplex = glp_smcp()
         glp_init_smcp(&simplex)
         simplex.msg_lev = GLP_MSG_OFF
-        simplex.tm_lim = milliseconds(timeLimit)
+        simplex.tm_lim = milliseconds(deadline - ContinuousClock.now)
         glp_adv_basis(problem, 0)
         guard glp_simplex(problem, &simplex) == 0, glp_get_status(problem) == GLP_OPT else {
             return ([], .infinity, false)
         }
         let relaxation = glp_get_obj_val(problem)
-        let search = Search(start: start.isEmpty ? [] : startingPoint(reduced, model, start))
+        // The root relaxation can take seconds on a dense instance, and the local search may
+        // have met the bound meanwhile.
+        if local.best.withLock({ $0.map { $0.value >= local.target - 1e-9 } ?? false }) { return ([], relaxation, false) }
+        let search = Search(reduced: reduced, model: model, local: local, start: start)
         var parameters = glp_iocp()
         glp_init_iocp(&parameters)
         parameters.msg_lev = GLP_MSG_OFF
@@ -170,15 +225,18 @@ public enum ExactPostPlacement {
         parameters.cb_func = { tree, info in
             guard let tree, let info else { return }
             let search = Unmanaged<Search>.fromOpaque(info).takeUnretainedValue()
-            if glp_ios_reason(tree) == GLP_IHEUR, !search.offered, !search.start.isEmpty {
-                search.offered = true
-                _ = search.start.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
+            if search.local.best.withLock({ $0.map { $0.value >= search.local.target - 1e-9 } ?? false }) {
+                glp_ios_terminate(tree)
+                return
+            }
+            if glp_ios_reason(tree) == GLP_IHEUR, let values = search.offer() {
+                _ = values.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
             }
             let best = glp_ios_best_node(tree)
             if best != 0 { search.bound = glp_ios_node_bound(tree, best) }
         }
         let status = withExtendedLifetime(search) { glp_intopt(problem, &parameters) }
-        guard [0, GLP_ETMLIM, GLP_EMIPGAP].contains(status), [GLP_OPT, GLP_FEAS].contains(glp_mip_status(problem)) else {
+        guard [0, GLP_ETMLIM, GLP_EMIPGAP, GLP_ESTOP].contains(status), [GLP_OPT, GLP_FEAS].contains(glp_mip_status(problem)) else {
             return ([], relaxation, false)
         }
         let chosen = (1...sites).filter { glp_mip_col_val(problem, Int32($0)) > 0.5 }.map { $0 - 1 }

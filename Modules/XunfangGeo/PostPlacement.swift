@@ -336,3 +336,41 @@ extension PostPlacement.Reduced {
         return chosen
     }
 }
+
+extension PostPlacement.Reduced {
+    /// Iterated local search from `start`: a few chosen sites swapped for random others, then
+    /// interchange; a result as good as the current one is taken (so it drifts along the
+    /// plateaus dense instances have), and after `patience` tries without a new best it goes
+    /// back to the best. Each new best goes to `improved`. Runs until `stop()` says so, or the
+    /// answer reaches `target` (a bound: nothing better exists). Returns the best found.
+    public func iteratedLocalSearch(_ start: [Int], target: Double, seed: UInt64 = 1, patience: Int = 20,
+                                    stop: () -> Bool, improved: ([Int], Double) -> Void = { _, _ in }) -> [Int] {
+        guard !start.isEmpty, start.count < siteGroups.count else { return start }
+        var random = SyntheticRoads.Generator(state: seed)
+        var best = start, bestValue = coveredWeight(start)
+        var current = best, currentValue = bestValue, sinceBest = 0
+        while bestValue < target - 1e-9, !stop() {
+            var trial = current
+            var chosen = Set(trial)
+            for _ in 0..<Int.random(in: 2...4, using: &random) {
+                let position = Int.random(in: 0..<trial.count, using: &random)
+                var entering = Int.random(in: 0..<siteGroups.count, using: &random)
+                while chosen.contains(entering) { entering = Int.random(in: 0..<siteGroups.count, using: &random) }
+                chosen.remove(trial[position])
+                chosen.insert(entering)
+                trial[position] = entering
+            }
+            trial = interchange(trial)
+            let value = coveredWeight(trial)
+            if value > bestValue + 1e-9 {
+                (best, bestValue, sinceBest) = (trial, value, 0)
+                improved(best, bestValue)
+            } else {
+                sinceBest += 1
+            }
+            if value >= currentValue - 1e-9 { (current, currentValue) = (trial, value) }
+            if sinceBest >= patience { (current, currentValue, sinceBest) = (best, bestValue, 0) }
+        }
+        return best
+    }
+}

@@ -77,6 +77,31 @@ struct PostPlacementTests {
         }
     }
 
+    @Test("iterated local search climbs out of a local optimum to the brute-force one, says each new best, and stops when told or at its target", arguments: 0..<12)
+    func iteratedLocalSearch(seed: Int) throws {
+        let (weights, covers, fixed) = instance(seed: UInt64(300 + seed))
+        let reduced = try PostPlacement(weights: weights, covers: covers, fixedCovers: fixed).reduced
+        var random = SplitMix64(state: UInt64(seed))
+        for k in [3, 5] {
+            let optimum = bruteForce(weights: weights, covers: covers, fixed: fixed, k: k)
+            let start = reduced.interchange(Array(Array(covers.indices).shuffled(using: &random).prefix(k)))
+            var tries = 0, told: [Double] = []
+            let found = reduced.iteratedLocalSearch(start, target: optimum, seed: UInt64(seed), stop: {
+                tries += 1
+                return tries > 5_000
+            }) { sites, value in
+                #expect(Set(sites).count == k && reduced.coveredWeight(sites) == value)
+                told.append(value)
+            }
+            #expect(Set(found).count == k)
+            #expect(reduced.coveredWeight(found) == optimum, "seed \(seed) k \(k): \(reduced.coveredWeight(found)) of \(optimum) after \(tries) tries")
+            #expect(told == told.sorted() && Set(told).count == told.count && (told.last ?? reduced.coveredWeight(start)) == optimum)
+            #expect(tries <= 5_000, "it stops at the target")
+            let stopped = reduced.iteratedLocalSearch(start, target: optimum + 1, stop: { true })
+            #expect(stopped == start, "told to stop at once, it answers its start")
+        }
+    }
+
     @Test("bad input is refused")
     func refuses() {
         #expect(throws: GeoError.self) { try PostPlacement(weights: [1, -1], covers: []) }
