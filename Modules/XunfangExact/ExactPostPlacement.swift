@@ -40,7 +40,7 @@ public enum ExactPostPlacement {
         let local = LocalSearch(target: start.upperBound)
         let searching = DispatchGroup()
         DispatchQueue.global().async(group: searching) { [start] in
-            _ = reduced.iteratedLocalSearch(start.sites, target: start.upperBound,
+            _ = reduced.iteratedLocalSearch(start.sites, target: start.upperBound, entering: promising(reduced, k: k, multipliers: start.multipliers),
                                             stop: { local.stopped.load(ordering: .relaxed) || ContinuousClock.now >= deadline }) { sites, value in
                 let inside = Set(fixed.open).isSubset(of: sites) ? sites.compactMap { position[$0] } : []
                 local.best.withLock { $0 = (sites, value, inside.count == k - fixed.open.count ? inside : nil) }
@@ -62,6 +62,14 @@ public enum ExactPostPlacement {
         let bound = max(covered, min(start.upperBound, reduced.attainable(outcome.bound)))
         return PostPlacement.Solution(sites: sites, coveredWeight: covered, totalWeight: start.totalWeight,
                                       optimal: outcome.proved || covered >= bound - 1e-9 * max(1, bound), upperBound: outcome.proved ? covered : bound)
+    }
+
+    /// The sites worth swapping in: the 4k with the largest Lagrangian scores (all when
+    /// there are no multipliers).
+    static func promising(_ reduced: PostPlacement.Reduced, k: Int, multipliers: [Double]) -> [Int]? {
+        guard multipliers.count == reduced.groupWeights.count else { return nil }
+        let scores = reduced.siteGroups.map { $0.reduce(0.0) { $0 + multipliers[Int($1)] } }
+        return Array(scores.indices.sorted { scores[$0] > scores[$1] }.prefix(4 * k))
     }
 
     /// Lagrangian fixing. With multipliers u, L(u) bounds the optimum; forcing a site the

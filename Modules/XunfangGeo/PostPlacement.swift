@@ -343,8 +343,9 @@ extension PostPlacement.Reduced {
     /// plateaus dense instances have), and after `patience` tries without a new best it goes
     /// back to the best. Each new best goes to `improved`. Runs until `stop()` says so, or the
     /// answer reaches `target` (a bound: nothing better exists). Returns the best found.
-    public func iteratedLocalSearch(_ start: [Int], target: Double, seed: UInt64 = 1, patience: Int = 20,
+    public func iteratedLocalSearch(_ start: [Int], target: Double, entering pool: [Int]? = nil, seed: UInt64 = 1, patience: Int = 20,
                                     stop: () -> Bool, improved: ([Int], Double) -> Void = { _, _ in }) -> [Int] {
+        let pool = pool.flatMap { Set($0).union(start).count > start.count ? $0 : nil } ?? Array(siteGroups.indices)
         guard !start.isEmpty, start.count < siteGroups.count else { return start }
         var random = SyntheticRoads.Generator(state: seed)
         var best = start, bestValue = coveredWeight(start)
@@ -354,8 +355,12 @@ extension PostPlacement.Reduced {
             var chosen = Set(trial)
             for _ in 0..<Int.random(in: 2...4, using: &random) {
                 let position = Int.random(in: 0..<trial.count, using: &random)
-                var entering = Int.random(in: 0..<siteGroups.count, using: &random)
-                while chosen.contains(entering) { entering = Int.random(in: 0..<siteGroups.count, using: &random) }
+                // Mostly from the pool, sometimes from anywhere: the optimum may hold a site the pool misses.
+                func draw() -> Int {
+                    Int.random(in: 0..<4, using: &random) == 0 ? Int.random(in: 0..<siteGroups.count, using: &random) : pool[Int.random(in: 0..<pool.count, using: &random)]
+                }
+                var entering = draw()
+                while chosen.contains(entering) { entering = draw() }
                 chosen.remove(trial[position])
                 chosen.insert(entering)
                 trial[position] = entering
