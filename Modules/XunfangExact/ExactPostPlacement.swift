@@ -132,6 +132,9 @@ public enum ExactPostPlacement {
         let best = Mutex<(sites: [Int], value: Double, inside: [Int]?)?>(nil)
         let stopped = Atomic<Bool>(false)
         init(target: Double) { self.target = target }
+
+        /// Its best meets the bound: nothing better exists.
+        var metTarget: Bool { best.withLock { $0.map { $0.value >= target - 1e-9 } ?? false } }
     }
 
     /// What the callback sees while GLPK searches.
@@ -215,7 +218,7 @@ public enum ExactPostPlacement {
         let relaxation = glp_get_obj_val(problem)
         // The root relaxation can take seconds on a dense instance, and the local search may
         // have met the bound meanwhile.
-        if local.best.withLock({ $0.map { $0.value >= local.target - 1e-9 } ?? false }) { return ([], relaxation, false) }
+        if local.metTarget { return ([], relaxation, false) }
         let search = Search(reduced: reduced, model: model, local: local, start: start)
         var parameters = glp_iocp()
         glp_init_iocp(&parameters)
@@ -233,7 +236,7 @@ public enum ExactPostPlacement {
         parameters.cb_func = { tree, info in
             guard let tree, let info else { return }
             let search = Unmanaged<Search>.fromOpaque(info).takeUnretainedValue()
-            if search.local.best.withLock({ $0.map { $0.value >= search.local.target - 1e-9 } ?? false }) {
+            if search.local.metTarget {
                 glp_ios_terminate(tree)
                 return
             }
