@@ -17,6 +17,14 @@ public enum ChinaTime {
         label(ofDay: dayNumber(milliseconds)) + "T" + clock(milliseconds) + "+08:00"
     }
 
+    /// `2026-12-01 18:45`: to the minute, as rosters and reports show times.
+    public static func minute(milliseconds: Int64) -> String {
+        label(ofDay: dayNumber(milliseconds)) + " " + hourMinute(milliseconds: milliseconds)
+    }
+
+    /// `18:45`, China time.
+    public static func hourMinute(milliseconds: Int64) -> String { String(clock(milliseconds).prefix(5)) }
+
     /// `18:45:07`, China time.
     static func clock(_ milliseconds: Int64) -> String {
         let seconds = (milliseconds + offset - dayNumber(milliseconds) * day) / 1_000

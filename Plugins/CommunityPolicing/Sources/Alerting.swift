@@ -122,7 +122,7 @@ final class Alerting: Sendable {
         alert.expires = windows.map(\.end).max() ?? sendAt
         let station = warning.stationName.isEmpty ? warning.stationID : warning.stationName
         let kinds = alert.caseTypeNames.isEmpty ? "警情" : alert.caseTypeNames.prefix(3).joined(separator: "、")
-        alert.headline = "\(station)辖区\(Cap.clock(windows.map(\.start).min() ?? sendAt))起\(kinds)高发，请留意所列路段"
+        alert.headline = "\(station)辖区\(ChinaTime.hourMinute(milliseconds: windows.map(\.start).min() ?? sendAt))起\(kinds)高发，请留意所列路段"
         return alert
     }
 

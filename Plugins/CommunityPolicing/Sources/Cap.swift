@@ -29,7 +29,7 @@ enum Cap {
     }
 
     static func document(_ alert: Xunfang_Community_V1_Alert, sender: String, areas: [Area], style: Style = .warning) -> String {
-        let windows = alert.windows.map { "\(clock($0.start))-\(clock($0.end)) \($0.segment)" }
+        let windows = alert.windows.map { "\(ChinaTime.hourMinute(milliseconds: $0.start))-\(ChinaTime.hourMinute(milliseconds: $0.end)) \($0.segment)" }
         let effective = alert.windows.map(\.start).min() ?? alert.sendAt
         var text = ""
         text.reserveCapacity(1_536)
@@ -84,12 +84,6 @@ enum Cap {
 
     /// CAP's dateTime: China time with its offset, no fractions.
     static func time(_ milliseconds: Int64) -> String { ChinaTime.iso8601(milliseconds: milliseconds) }
-
-    static func clock(_ milliseconds: Int64) -> String {
-        let minute = AlertPolicy.minuteOfDay(milliseconds)
-        func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
-        return twoDigits(minute / 60) + ":" + twoDigits(minute % 60)
-    }
 
     static func element(_ name: String, _ text: String) -> String { "<\(name)>\(escaped(text))</\(name)>" }
 

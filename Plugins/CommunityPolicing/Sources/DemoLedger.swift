@@ -84,7 +84,7 @@ struct DemoLedger {
             Self.surnames[Int(random.next() % UInt64(Self.surnames.count))] + Self.givenNames[Int(random.next() % UInt64(Self.givenNames.count))]
         }
         func record(_ officer: String, _ place: String, _ start: Int64, hours: Double) {
-            records.append("\(officer),\(place),\(ChinaTime.format(milliseconds: start).prefix(16)),\(ChinaTime.format(milliseconds: start + Int64(hours * 3_600_000)).prefix(16))")
+            records.append("\(officer),\(place),\(ChinaTime.minute(milliseconds: start)),\(ChinaTime.minute(milliseconds: start + Int64(hours * 3_600_000)))")
         }
         let today = ChinaTime.dayNumber(now), first = today - 21
         let gridsByStation = Dictionary(grouping: grids, by: \.stationID)

@@ -130,8 +130,8 @@ enum DutyRules {
         item.status = gaps.isEmpty ? .met : now >= period.to ? .short : .pending
         if !gaps.isEmpty {
             let named = gaps.prefix(5).map { gap in
-                let start = ChinaTime.format(milliseconds: gap.0).prefix(16), end = ChinaTime.format(milliseconds: gap.1).prefix(16)
-                return "\(start)至\(start.prefix(10) == end.prefix(10) ? end.suffix(5) : end)"
+                let start = ChinaTime.minute(milliseconds: gap.0), end = ChinaTime.minute(milliseconds: gap.1)
+                return "\(start)至\(start.prefix(10) == end.prefix(10) ? ChinaTime.hourMinute(milliseconds: gap.1) : end)"
             }
             item.note = "无人值守\(gaps.count)段：" + named.joined(separator: "、") + (gaps.count > 5 ? "等" : "")
         }

@@ -101,7 +101,7 @@ public struct SmsGatewayNotifier: AlertNotifier {
 
     /// The text: the headline and the hot windows, within one long message (≤ 200 characters).
     static func text(_ alert: Xunfang_Community_V1_Alert) -> String {
-        let windows = alert.windows.prefix(3).map { "\(Cap.clock($0.start))-\(Cap.clock($0.end)) \($0.segment)" }.joined(separator: "；")
+        let windows = alert.windows.prefix(3).map { "\(ChinaTime.hourMinute(milliseconds: $0.start))-\(ChinaTime.hourMinute(milliseconds: $0.end)) \($0.segment)" }.joined(separator: "；")
         let text = "【巡防】\(alert.headline)。\(windows)。发现可疑情况请立即报告，不要自行处置。"
         return text.count <= 200 ? text : String(text.prefix(199)) + "…"
     }

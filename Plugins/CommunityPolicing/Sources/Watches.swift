@@ -61,7 +61,7 @@ struct Watches: Sendable {
         style.certainty = "Observed"
         style.lead = "\(typeName)案件（\(request.incidentID)）" + (request.description_p.isEmpty ? "。" : "：\(request.description_p)。")
         style.instruction = "请在所列时段留意所列路段及周边，发现可疑人员、车辆立即报告110，不要自行处置。"
-        let headline = "协查：\(station)辖区\(Cap.clock(time))发生\(typeName)案件，请留意周边并报告"
+        let headline = "协查：\(station)辖区\(ChinaTime.hourMinute(milliseconds: time))发生\(typeName)案件，请留意周边并报告"
         let alerts = try alerting.issue(warning, source: source, areas: [Cap.Area(description: "案发地周边\(minutes)分钟车程", outline: area)],
                                         style: style, headline: headline)
         var watch = Xunfang_Community_V1_Watch()

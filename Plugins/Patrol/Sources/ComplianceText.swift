@@ -8,8 +8,8 @@ enum ComplianceText {
     static func percent(_ part: Double, of whole: Double) -> String { whole > 0 ? "\(Int((part / whole * 100).rounded()))%" : "-" }
 
     static func heading(_ answer: Xunfang_Patrol_V1_ComplianceResponse) -> String {
-        let span = "\(ChinaTime.format(milliseconds: answer.shiftStart).prefix(16))–\(ChinaTime.format(milliseconds: answer.shiftEnd).dropFirst(11).prefix(5))"
-        return "shift \(span) " + (answer.closed ? "(closed)" : "(so far, to \(ChinaTime.format(milliseconds: answer.at).dropFirst(11).prefix(5)))")
+        let span = "\(ChinaTime.minute(milliseconds: answer.shiftStart))–\(ChinaTime.hourMinute(milliseconds: answer.shiftEnd))"
+        return "shift \(span) " + (answer.closed ? "(closed)" : "(so far, to \(ChinaTime.hourMinute(milliseconds: answer.at)))")
             + ": \(answer.units.count) units; points \(answer.pointsVisited)/\(answer.pointsRequired) visited"
             + " (\(percent(Double(answer.pointsVisited), of: Double(answer.pointsRequired)))); lines \(Int((answer.lineShare * 100).rounded()))% covered"
             + "; dosage \(Int(answer.stopMinutesDelivered.rounded()))/\(Int(answer.stopMinutesPlanned)) min"

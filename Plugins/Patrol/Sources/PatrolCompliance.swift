@@ -80,37 +80,42 @@ struct PatrolCompliance: Sendable {
         result.lines = assignment.lines.map { coverage($0, along: driven) }
         result.stops = assignment.stops.map { delivery($0, stretches: stretches, until: until) }
         result.presence = presence(stretches)
-        let ended = until >= assignment.shiftEnd
+        judge(&result, assignment, standby: standby, until: until)
+        return result
+    }
+
+    /// What was left undone, each item a shortfall or, when the unit stood by for a seal plan
+    /// over it, excused; before the shift ends only stops already due are judged.
+    private func judge(_ result: inout Xunfang_Patrol_V1_UnitCompliance, _ assignment: Xunfang_Patrol_V1_Assignment,
+                       standby: [(plan: String, start: Int64, end: Int64)], until: Int64) {
         func overlap(_ from: Int64, _ to: Int64) -> Int64 { standby.reduce(0) { $0 + max(0, min($1.end, to) - max($1.start, from)) } }
         let standing = overlap(assignment.shiftStart, min(until, assignment.shiftEnd))
         result.standbyMinutes = UInt32(standing / 60_000)
         let share = Double(standing) / Double(max(1, assignment.shiftEnd - assignment.shiftStart))
         let why = "standing by for \(Set(standby.map(\.plan)).sorted().joined(separator: ", ")) \(result.standbyMinutes) min"
+        let ended = until >= assignment.shiftEnd
+        var excused: [String] = [], shortfalls: [String] = []
+        func note(_ text: String, excused isExcused: Bool, due: Bool) {
+            guard due else { return }
+            if isExcused { excused.append("\(text): \(why)") } else { shortfalls.append(text) }
+        }
         var excusable = Int(Double(result.points.count) * share)
         for point in result.points where point.visitedAt == 0 {
-            let text = "point \(point.name) (\(point.siteID)) not visited"
-            if excusable > 0 {
-                excusable -= 1
-                result.excused.append("\(text): \(why)")
-            } else {
-                result.shortfalls.append(text)
-            }
+            note("point \(point.name) (\(point.siteID)) not visited", excused: excusable > 0, due: ended)
+            excusable -= 1
         }
         for line in result.lines where line.share < settings.lineShare {
-            let text = "line \(line.name) (\(line.siteID)) \(Int((line.share * 100).rounded()))% covered"
-            if line.share >= settings.lineShare * (1 - share) { result.excused.append("\(text): \(why)") } else { result.shortfalls.append(text) }
+            note("line \(line.name) (\(line.siteID)) \(Int((line.share * 100).rounded()))% covered",
+                 excused: line.share >= settings.lineShare * (1 - share), due: ended)
         }
         for stop in result.stops where stop.start + Int64(stop.plannedMinutes) * 60_000 <= until && stop.deliveredMinutes < Double(stop.plannedMinutes) * 0.8 {
             let end = stop.start + Int64(stop.plannedMinutes) * 60_000
-            let text = "stop at \(stop.cellID) \(ChinaTime.format(milliseconds: stop.start).dropFirst(11).prefix(5)): "
-                + "\(Int(stop.deliveredMinutes.rounded())) of \(stop.plannedMinutes) minutes"
-            if 2 * overlap(stop.start, end) >= end - stop.start { result.excused.append("\(text): \(why)") } else { result.shortfalls.append(text) }
+            note("stop at \(stop.cellID) \(ChinaTime.hourMinute(milliseconds: stop.start)): "
+                 + "\(Int(stop.deliveredMinutes.rounded())) of \(stop.plannedMinutes) minutes",
+                 excused: 2 * overlap(stop.start, end) >= end - stop.start, due: true)
         }
-        if !ended {
-            result.shortfalls = result.shortfalls.filter { $0.hasPrefix("stop") }
-            result.excused = result.excused.filter { $0.hasPrefix("stop") }
-        }
-        return result
+        result.shortfalls = shortfalls
+        result.excused = excused
     }
 
     func point(_ position: Xunfang_GridModel_V1_Position) -> PlanarPoint {

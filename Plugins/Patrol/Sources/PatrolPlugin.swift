@@ -207,7 +207,7 @@ public struct PatrolPlugin: Plugin {
                                          radius: complianceSettings.visitRadius, now: now)
         try duty.store.checkIn(request.callSign, at: site.siteID, time: now)
         var response = Xunfang_Patrol_V1_ActResponse()
-        response.note = "\(request.callSign) checked in at \(site.name) (\(site.siteID)) \(ChinaTime.format(milliseconds: now).dropFirst(11).prefix(5))"
+        response.note = "\(request.callSign) checked in at \(site.name) (\(site.siteID)) \(ChinaTime.hourMinute(milliseconds: now))"
         return response
     }
 

@@ -21,7 +21,7 @@ enum PeriodReportPage {
     }
 
     static func heading(_ report: Xunfang_Patrol_V1_ComplianceReportResponse) -> String {
-        let pending = report.unjudgedShifts.isEmpty ? "" : "; not yet judged: " + report.unjudgedShifts.map { String(ChinaTime.format(milliseconds: $0).prefix(16)) }.joined(separator: ", ")
+        let pending = report.unjudgedShifts.isEmpty ? "" : "; not yet judged: " + report.unjudgedShifts.map { ChinaTime.minute(milliseconds: $0) }.joined(separator: ", ")
         return "\(span(report)) (China time): \(report.shifts) shifts judged\(pending)"
     }
 

@@ -17,7 +17,7 @@ enum RosterCommands {
         do {
             let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "OnDuty", request, as: Xunfang_Patrol_V1_OnDutyResponse.self)
             print("\(ChinaTime.format(milliseconds: answer.at)): \(answer.onDuty.count) units on duty (\(answer.teamsOnShift.joined(separator: "、"))), \(answer.offDuty) off")
-            for (shift, units) in Dictionary(grouping: answer.onDuty, by: { "\($0.team) \($0.shift) \(ChinaTime.format(milliseconds: $0.shiftStart).prefix(16))-\(ChinaTime.format(milliseconds: $0.shiftEnd).dropFirst(11).prefix(5))" })
+            for (shift, units) in Dictionary(grouping: answer.onDuty, by: { "\($0.team) \($0.shift) \(ChinaTime.minute(milliseconds: $0.shiftStart))-\(ChinaTime.hourMinute(milliseconds: $0.shiftEnd))" })
                 .sorted(by: { $0.key < $1.key }) {
                 print("\(shift): " + units.map { $0.note.isEmpty ? $0.callSign : "\($0.callSign)(\($0.note))" }.joined(separator: " "))
             }
@@ -86,7 +86,7 @@ enum RosterCommands {
             let answer = try await ToolConnection(options: options).callOnce(PatrolPlugin.service + "Assignments", request, as: Xunfang_Patrol_V1_AssignmentsResponse.self)
             print("\(answer.planNote): \(answer.assignments.count) assignments, \(answer.assignments.filter(\.onPatrol).count) on patrol")
             for assignment in answer.assignments {
-                let stops = assignment.stops.map { "\($0.cellID) \(ChinaTime.format(milliseconds: $0.start).dropFirst(11).prefix(5)) \($0.minutes)min" }
+                let stops = assignment.stops.map { "\($0.cellID) \(ChinaTime.hourMinute(milliseconds: $0.start)) \($0.minutes)min" }
                 print("\(assignment.callSign) r\(assignment.revision)  " + (assignment.onPatrol
                     ? "grids \(assignment.gridIds.joined(separator: ",")); \(assignment.points.count) points, \(assignment.lines.count) lines; stops: \(stops.joined(separator: ", "))"
                     : "station duties") + "  (\(assignment.note))")

@@ -79,10 +79,10 @@ enum VideoCommands {
                 return 0
             }
             let every = answer.everyMinutes.map { "\($0)" }.joined(separator: "/")
-            print("video patrol \(ChinaTime.format(milliseconds: answer.from).prefix(16)) – \(ChinaTime.format(milliseconds: answer.to).dropFirst(11).prefix(5)): "
+            print("video patrol \(ChinaTime.minute(milliseconds: answer.from)) – \(ChinaTime.hourMinute(milliseconds: answer.to)): "
                   + "\(answer.checks.count) checks, \(Int(answer.checksPerHour.rounded())) an hour (key/attention/general every \(every) min)")
             for check in answer.checks.prefix(200) {
-                print("\(ChinaTime.format(milliseconds: check.at).dropFirst(11).prefix(5))  \(Cameras.label(check.grade))  \(check.cameraID)  \(check.cameraName)")
+                print("\(ChinaTime.hourMinute(milliseconds: check.at))  \(Cameras.label(check.grade))  \(check.cameraID)  \(check.cameraName)")
             }
             if answer.checks.count > 200 { print("… \(answer.checks.count - 200) more (--json for all)") }
             return 0

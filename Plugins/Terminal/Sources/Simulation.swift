@@ -58,6 +58,8 @@ struct Simulation: Sendable {
         case onScene(incident: String, until: Int64)
         /// Cleared; back in service at `at`.
         case cleared(at: Int64)
+        /// Cleared, driving home (the station-wait mode); back in service on arrival.
+        case returningHome
         /// A move-up: driving to a post, then patrolling there.
         case relocating
         /// A dosage stop: driving to the hot cell, then staying until `until`.
@@ -173,7 +175,7 @@ struct Simulation: Sendable {
     mutating func order(_ callSign: String, incident: String, scene: GeoPoint, priority: Int, deadline: Int64 = 0, now: Int64) -> Bool {
         guard var unit = units[callSign] else { return false }
         switch unit.phase {
-        case .patrolling, .cleared, .relocating, .toStop, .atStop: break
+        case .patrolling, .cleared, .returningHome, .relocating, .toStop, .atStop: break
         default: return false
         }
         var at = now + milliseconds(in: settings.acknowledgeSeconds)
@@ -189,7 +191,7 @@ struct Simulation: Sendable {
     mutating func post(_ callSign: String, activation: String, position: String, at node: GeoPoint) -> Bool {
         guard var unit = units[callSign] else { return false }
         switch unit.phase {
-        case .patrolling, .cleared, .relocating, .toStop, .atStop, .toPost, .atPost: break
+        case .patrolling, .cleared, .returningHome, .relocating, .toStop, .atStop, .toPost, .atPost: break
         default: return false
         }
         _ = unit.drive.head(to: node, on: map)
@@ -252,7 +254,7 @@ struct Simulation: Sendable {
     mutating func abandon(_ callSign: String, refused action: Action) {
         guard var unit = units[callSign] else { return }
         unit.drive.follow(nil)
-        unit.phase = action == .backInService ? .patrolling : .cleared(at: 0)
+        unit.phase = action == .backInService ? .patrolling : settings.waitAtStation ? .returningHome : .cleared(at: 0)
         units[callSign] = unit
     }
 
@@ -345,12 +347,12 @@ struct Simulation: Sendable {
             if settings.waitAtStation {
                 // Home at once, for the rest of the tick; back in service on arrival.
                 _ = unit.drive.head(to: unit.parked ?? map.projection.unproject(unit.drive.station), on: map)
-                unit.phase = .cleared(at: .max)
+                unit.phase = .returningHome
                 return [(.clear(incident), until)] + step(&unit, callSign: callSign, now: now, seconds: Double(now - until) / 1_000)
             }
             unit.phase = .cleared(at: until + milliseconds(in: settings.backSeconds))
             return [(.clear(incident), until)]
-        case .cleared where settings.waitAtStation:
+        case .returningHome:
             guard unit.drive.advance(seconds, share: 1, on: map, random: &random) else { return [] }
             unit.phase = .patrolling
             return [(.backInService, arrived(unit.drive))]
