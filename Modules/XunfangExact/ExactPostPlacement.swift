@@ -30,30 +30,17 @@ public enum ExactPostPlacement {
         defer { solving.store(false, ordering: .releasing) }
         let fixed = fixing(reduced, k: k, multipliers: start.multipliers, incumbent: reduced.coveredWeight(start.sites))
         let restricted = restrict(reduced, open: fixed.open, free: fixed.free)
-        let position = Dictionary(uniqueKeysWithValues: fixed.free.enumerated().map { ($1, $0) })
         // The start, when the fixing keeps it, is GLPK's first incumbent; otherwise it is beaten or optimal.
-        let startInside = Set(fixed.open).isSubset(of: start.sites) ? start.sites.compactMap { position[$0] } : []
-        // Beside GLPK's search, on a thread of its own, a local search looks for better answers:
-        // each one that keeps the fixing is offered to GLPK (a better incumbent prunes more),
-        // and it ends GLPK's search when it meets the bound.
+        let startInside = inside(start.sites, fixed: fixed)
+        // Beside GLPK's search, a local search looks for better answers: each one that keeps
+        // the fixing is offered to GLPK (a better incumbent prunes more), and it ends GLPK's
+        // search when it meets the bound.
         let deadline = ContinuousClock.now + timeLimit
-        let local = LocalSearch(target: start.upperBound)
-        let searching = DispatchGroup()
-        DispatchQueue.global().async(group: searching) { [start] in
-            _ = reduced.iteratedLocalSearch(start.sites, target: start.upperBound, entering: promising(reduced, k: k, multipliers: start.multipliers),
-                                            stop: { local.stopped.load(ordering: .relaxed) || ContinuousClock.now >= deadline }) { sites, value in
-                let inside = Set(fixed.open).isSubset(of: sites) ? sites.compactMap { position[$0] } : []
-                local.best.withLock { $0 = (sites, value, inside.count == k - fixed.open.count ? inside : nil) }
-            }
-        }
+        let local = LocalSearch(reduced, k: k, from: start, fixed: fixed, deadline: deadline)
         let outcome: (sites: [Int], bound: Double, proved: Bool)
         do {
-            defer {
-                local.stopped.store(true, ordering: .relaxed)
-                searching.wait()
-            }
-            outcome = try branchAndBound(restricted, k: k - fixed.open.count, deadline: deadline,
-                                         start: startInside.count == k - fixed.open.count ? startInside : [], local: local)
+            defer { local.finish() }
+            outcome = try branchAndBound(restricted, k: k - fixed.open.count, deadline: deadline, start: startInside, local: local)
         }
         let found = fixed.open + outcome.sites.map { fixed.free[$0] }
         let candidates = [found.count == k ? found : [], local.best.withLock { $0?.sites } ?? [], start.sites].filter { $0.count == k }
@@ -125,13 +112,39 @@ public enum ExactPostPlacement {
         return PostPlacement.Reduced(groupWeights: weights, siteGroups: siteGroups, fixedWeight: fixedWeight, integral: reduced.integral)
     }
 
-    /// The local search's best so far (whole-instance sites, their weight, and the same as
-    /// the restricted instance's sites when it keeps the fixing), and when to stop it.
+    /// `sites` as the restricted instance's sites, when they keep the fixing (empty otherwise).
+    static func inside(_ sites: [Int], fixed: (open: [Int], free: [Int])) -> [Int] {
+        guard Set(fixed.open).isSubset(of: sites) else { return [] }
+        let position = Dictionary(uniqueKeysWithValues: fixed.free.enumerated().map { ($1, $0) })
+        let inside = sites.compactMap { position[$0] }
+        return inside.count == sites.count - fixed.open.count ? inside : []
+    }
+
+    /// An iterated local search on a thread of its own, beside GLPK: its best so far
+    /// (whole-instance sites, their weight, and the same as the restricted instance's sites
+    /// when it keeps the fixing), and when to stop it.
     final class LocalSearch: Sendable {
         let target: Double
         let best = Mutex<(sites: [Int], value: Double, inside: [Int]?)?>(nil)
         let stopped = Atomic<Bool>(false)
-        init(target: Double) { self.target = target }
+        private let running = DispatchGroup()
+
+        init(_ reduced: PostPlacement.Reduced, k: Int, from start: PostPlacement.Solution, fixed: (open: [Int], free: [Int]), deadline: ContinuousClock.Instant) {
+            target = start.upperBound
+            DispatchQueue.global().async(group: running) { [self] in
+                _ = reduced.iteratedLocalSearch(start.sites, target: target, entering: ExactPostPlacement.promising(reduced, k: k, multipliers: start.multipliers),
+                                                stop: { stopped.load(ordering: .relaxed) || ContinuousClock.now >= deadline }) { sites, value in
+                    let inside = ExactPostPlacement.inside(sites, fixed: fixed)
+                    best.withLock { $0 = (sites, value, inside.isEmpty ? nil : inside) }
+                }
+            }
+        }
+
+        /// Stops the search and waits for it.
+        func finish() {
+            stopped.store(true, ordering: .relaxed)
+            running.wait()
+        }
 
         /// Its best meets the bound: nothing better exists.
         var metTarget: Bool { best.withLock { $0.map { $0.value >= target - 1e-9 } ?? false } }
