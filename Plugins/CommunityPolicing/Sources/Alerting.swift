@@ -31,6 +31,22 @@ final class Alerting: Sendable {
 
     static func source(of warning: Xunfang_Situation_V1_Warning) -> String { "warning \(warning.stationID) \(warning.day)" }
 
+    /// Alerts handed to a notifier at a time: each batch costs the notifier one flush to
+    /// disk, and a crash hands at most one batch over again.
+    static let deliveryBatch = 1_000
+
+    /// Hands the next batch of due alerts to `notifier` and marks them delivered once it took
+    /// all of them (a crash between the two hands them over again); returns the batch, empty
+    /// when nothing is due.
+    func deliverDue(to notifier: some AlertNotifier) async throws -> [DeliverableAlert] {
+        let batch = try store.undelivered(dueBy: now(), limit: Self.deliveryBatch).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
+        guard !batch.isEmpty else { return [] }
+        try await notifier.deliver(batch)
+        try store.markDelivered(batch.map(\.alert.id), at: now())
+        return batch
+    }
+
+
     /// - Parameter areas: the hot grids' outlines for the CAP `<area>`s, as far as known.
     func issue(_ warning: Xunfang_Situation_V1_Warning, areas: [Cap.Area]) throws -> Xunfang_Community_V1_IssueAlertsResponse {
         try Self.check(warning)

@@ -162,34 +162,20 @@ enum CommunityBenchmark {
         var issued = 0
         let issue = try BenchReport.milliseconds { issued = try alerting.issue(warning, areas: [Cap.Area(description: "bench", outline: [])]).alerts.count }
         let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
-        // The floor beside it, batch by batch and taking turns at going first, so both meet
-        // the file system in the same state: the same documents written plainly (open, write,
-        // close; no rename, no sync, no store).
+        // The plugin's own delivery step, and the floor beside it: the same documents written
+        // plainly (open, write, close; no nameless file, no sync, no store), each batch just
+        // before or just after ours, taking turns, so both meet the file system in the same state.
         let plain = "\(directory)/plain"
         try FileManager.default.createDirectory(atPath: plain, withIntermediateDirectories: true)
-        var deliver = 0.0, floor = 0.0, turn = 0
-        while true {
-            var batch: [DeliverableAlert] = []
-            let read = try BenchReport.milliseconds { batch = try store.undelivered(dueBy: now, limit: 1_000).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) } }
-            if batch.isEmpty { break }
-            let items = batch
-            func writePlainly() {
-                floor += BenchReport.milliseconds {
-                    for item in items {
-                        let descriptor = open("\(plain)/\(item.alert.id).xml", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                        let bytes = Array(item.cap.utf8)
-                        precondition(descriptor >= 0 && Glibc.write(descriptor, bytes, bytes.count) == bytes.count)
-                        close(descriptor)
-                    }
-                }
-            }
-            if turn % 2 == 0 { writePlainly() }
-            deliver += try read + BenchReport.milliseconds {
-                try runBlocking { try await notifier.deliver(items) }
-                try store.markDelivered(items.map(\.alert.id), at: now)
-            }
-            if turn % 2 == 1 { writePlainly() }
-            turn += 1
+        var deliver = 0.0, floor = 0.0
+        for turn in 0... {
+            let due = try store.undelivered(dueBy: now, limit: Alerting.deliveryBatch).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
+            guard !due.isEmpty else { break }
+            if turn % 2 == 0 { floor += writePlainly(due, in: plain) }
+            var delivered: [DeliverableAlert] = []
+            deliver += try BenchReport.milliseconds { delivered = try runBlocking { try await alerting.deliverDue(to: notifier) } }
+            precondition(delivered.map(\.alert.id) == due.map(\.alert.id), "the bench's batch is the plugin's")
+            if turn % 2 == 1 { floor += writePlainly(due, in: plain) }
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/alerts").filter { $0.hasSuffix(".xml") }.count
         return [("fan-out: alerts issued", "alerts", Double(issued)),
@@ -249,15 +235,29 @@ enum CommunityBenchmark {
                 ("records: wrong verdicts (must be 0)", "count", Double(bad))]
     }
 
+    /// `batch`'s documents written plainly in `directory`; milliseconds taken.
+    static func writePlainly(_ batch: [DeliverableAlert], in directory: String) -> Double {
+        BenchReport.milliseconds {
+            for item in batch {
+                let descriptor = open("\(directory)/\(item.alert.id).xml", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                let bytes = Array(item.cap.utf8)
+                precondition(descriptor >= 0 && Glibc.write(descriptor, bytes, bytes.count) == bytes.count)
+                close(descriptor)
+            }
+        }
+    }
+
     /// Runs async work from this synchronous command.
-    static func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+    static func runBlocking<Value: Sendable>(_ body: @escaping @Sendable () async throws -> Value) throws -> Value {
         let done = DispatchSemaphore(value: 0)
-        let failure = Mutex<(any Error)?>(nil)
+        let outcome = Mutex<Result<Value, any Error>?>(nil)
         Task {
-            do { try await body() } catch { failure.withLock { $0 = error } }
+            let result: Result<Value, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            outcome.withLock { $0 = result }
             done.signal()
         }
         done.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
+        return try outcome.withLock { $0! }.get()
     }
 }

@@ -335,19 +335,12 @@ public struct CommunityPlugin: Plugin {
         }
     }
 
-    /// Hands due alerts to the notifier in batches; a batch counts as delivered only after the
-    /// notifier took all of it, so a crash between the two hands it over again.
+    /// Hands due alerts to the notifier in batches (`Alerting.deliverDue`), then waits for more.
     func deliver() async {
         var iterator = deliveries.stream.makeAsyncIterator()
         while !Task.isCancelled {
             do {
-                let batch = try alerting.store.undelivered(dueBy: alerting.now(), limit: 1_000)
-                if batch.isEmpty {
-                    _ = await iterator.next()
-                    continue
-                }
-                try await notifier.deliver(batch.map { DeliverableAlert(alert: $0.alert, cap: $0.cap) })
-                try alerting.store.markDelivered(batch.map(\.alert.id), at: alerting.now())
+                if try await alerting.deliverDue(to: notifier).isEmpty { _ = await iterator.next() }
             } catch {
                 logger.warning("alert delivery failed; retrying", metadata: ["xunfang.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
