@@ -93,26 +93,26 @@ struct PatrolCompliance: Sendable {
         result.standbyMinutes = UInt32(standing / 60_000)
         let share = Double(standing) / Double(max(1, assignment.shiftEnd - assignment.shiftStart))
         let why = "standing by for \(Set(standby.map(\.plan)).sorted().joined(separator: ", ")) \(result.standbyMinutes) min"
-        let ended = until >= assignment.shiftEnd
         var excused: [String] = [], shortfalls: [String] = []
-        func note(_ text: String, excused isExcused: Bool, due: Bool) {
-            guard due else { return }
+        func note(_ text: String, excused isExcused: Bool) {
             if isExcused { excused.append("\(text): \(why)") } else { shortfalls.append(text) }
         }
-        var excusable = Int(Double(result.points.count) * share)
-        for point in result.points where point.visitedAt == 0 {
-            note("point \(point.name) (\(point.siteID)) not visited", excused: excusable > 0, due: ended)
-            excusable -= 1
-        }
-        for line in result.lines where line.share < settings.lineShare {
-            note("line \(line.name) (\(line.siteID)) \(Int((line.share * 100).rounded()))% covered",
-                 excused: line.share >= settings.lineShare * (1 - share), due: ended)
+        if until >= assignment.shiftEnd {
+            var excusable = Int(Double(result.points.count) * share)
+            for point in result.points where point.visitedAt == 0 {
+                note("point \(point.name) (\(point.siteID)) not visited", excused: excusable > 0)
+                excusable -= 1
+            }
+            for line in result.lines where line.share < settings.lineShare {
+                note("line \(line.name) (\(line.siteID)) \(Int((line.share * 100).rounded()))% covered",
+                     excused: line.share >= settings.lineShare * (1 - share))
+            }
         }
         for stop in result.stops where stop.start + Int64(stop.plannedMinutes) * 60_000 <= until && stop.deliveredMinutes < Double(stop.plannedMinutes) * 0.8 {
             let end = stop.start + Int64(stop.plannedMinutes) * 60_000
             note("stop at \(stop.cellID) \(ChinaTime.hourMinute(milliseconds: stop.start)): "
                  + "\(Int(stop.deliveredMinutes.rounded())) of \(stop.plannedMinutes) minutes",
-                 excused: 2 * overlap(stop.start, end) >= end - stop.start, due: true)
+                 excused: 2 * overlap(stop.start, end) >= end - stop.start)
         }
         result.shortfalls = shortfalls
         result.excused = excused
