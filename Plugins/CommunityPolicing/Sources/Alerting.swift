@@ -46,7 +46,6 @@ final class Alerting: Sendable {
         return batch
     }
 
-
     /// - Parameter areas: the hot grids' outlines for the CAP `<area>`s, as far as known.
     func issue(_ warning: Xunfang_Situation_V1_Warning, areas: [Cap.Area]) throws -> Xunfang_Community_V1_IssueAlertsResponse {
         try Self.check(warning)
