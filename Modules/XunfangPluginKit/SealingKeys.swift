@@ -126,7 +126,7 @@ public final class SealingKeys: Sendable {
             text += "\(id) \(key.withUnsafeBytes { Data($0) }.base64EncodedString())\n"
         }
         let temporary = path + ".new"
-        let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw SealingError("cannot write the key file \(temporary): errno \(errno)") }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }

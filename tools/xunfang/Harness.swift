@@ -815,7 +815,7 @@ struct LogDisk: Sendable {
 
     /// Writes zeros until the filesystem refuses a byte more; the bytes written.
     func fill() throws -> Int {
-        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw HarnessError("cannot create \(filler): errno \(errno)") }
         defer { close(descriptor) }
         let zeros = [UInt8](repeating: 0, count: 1 << 20)

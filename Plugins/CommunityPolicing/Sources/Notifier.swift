@@ -42,7 +42,7 @@ public struct OutboxDirectoryNotifier: AlertNotifier {
             try write(item.cap, to: descriptor, path: temporary)
             guard rename(temporary, final) == 0 else { throw NotifierError("cannot rename \(temporary): \(String(cString: strerror(errno)))") }
         }
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw NotifierError("cannot open \(directory): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         guard syncfs(descriptor) == 0 else { throw NotifierError("cannot sync \(directory): \(String(cString: strerror(errno)))") }
