@@ -378,7 +378,7 @@ let package = Package(
         .testTarget(
             name: "CommunityPolicingTests",
             dependencies: ["CommunityPolicingPlugin", "CommunityPolicingContract", "SituationAnalysisContract", "DispatchContract", "GridModelPlugin", "XunfangGeo", "XunfangPluginKit", "XunfangOutbox", "GridModelContract", "XunfangWire", "XunfangBus", "XunfangBusServer", "XunfangConfig",
-                           protobuf, logging, .product(name: "Crypto", package: "swift-crypto")],
+                           protobuf, logging, .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/CommunityPolicingTests",
             swiftSettings: swiftSettings
         ),

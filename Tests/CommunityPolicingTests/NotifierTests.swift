@@ -1,6 +1,7 @@
 @testable import CommunityPolicingPlugin
 import CommunityPolicingContract
 import Foundation
+import GRDB
 import Testing
 
 @Suite("The outbox directory notifier")
@@ -42,5 +43,38 @@ struct OutboxDirectoryNotifierTests {
         } catch {
             #expect("\(error)".contains(directory), "\(error)")
         }
+    }
+}
+
+@Suite("Alert delivery from the store")
+struct AlertDeliveryStoreTests {
+    @Test("a store from before CAP documents had a table of their own opens with nothing lost: the pending alert is delivered with its document's bytes, the delivered one is not")
+    func upgrade() async throws {
+        let directory = NSTemporaryDirectory() + "xf-upgrade-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/community.sqlite"
+        do {
+            let old = try DatabaseQueue(path: path)
+            try CommunityStore.migrator.migrate(old, upTo: "v7 signed pages")
+            try await old.write { db in
+                for (seq, delivered) in [(1, Int64(1_764_554_400_000)), (2, 0)] {
+                    var alert = Xunfang_Community_V1_Alert()
+                    alert.id = "CA-\(seq)"
+                    alert.memberID = "M-\(seq)"
+                    try db.execute(sql: """
+                        INSERT INTO alert (seq, member, source, created, send_at, delivered, expires, record, cap) VALUES (?, ?, 'w', 0, 0, ?, 0, ?, ?)
+                        """, arguments: [seq, alert.memberID, delivered, try alert.serializedBytes() as Data, "<alert>CA-\(seq) 旧</alert>\n"])
+                }
+            }
+        }
+        let store = try CommunityStore(path: path)
+        let alerting = Alerting(store: store, policy: AlertPolicy(), sender: "xunfang.community", now: { 1_764_554_500_000 })
+        let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
+        #expect(try await alerting.deliverDue(to: notifier).map(\.alert.id) == ["CA-2"])
+        #expect(try await alerting.deliverDue(to: notifier).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/alerts") == ["CA-2.xml"])
+        #expect(try String(contentsOfFile: "\(directory)/alerts/CA-2.xml", encoding: .utf8) == "<alert>CA-2 旧</alert>\n")
+        #expect(try store.alerts(source: "w").map(\.deliveredAt) == [1_764_554_400_000, 1_764_554_500_000])
     }
 }

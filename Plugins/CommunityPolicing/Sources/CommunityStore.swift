@@ -12,6 +12,11 @@ final class CommunityStore: Sendable {
 
     init(path: String) throws {
         queue = try PluginDatabase.open(path: path)
+        try Self.migrator.migrate(queue)
+    }
+
+    /// The schema, one step a release; a store of any earlier release opens into the newest.
+    static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -68,15 +73,20 @@ final class CommunityStore: Sendable {
                 CREATE INDEX record_page_last ON record_page (team, last_seq);
                 """)
         }
-        migrator.registerMigration("v8 pending alerts") { db in
+        migrator.registerMigration("v8 delivery") { db in
             // Only the alerts still to deliver, in issue order: a delivery batch reads its
             // thousand rows from here instead of sorting every undelivered alert each time.
+            // The CAP documents in a table of their own: marking an alert delivered then
+            // rewrites a small row, not its 1.5 KB document.
             try db.execute(sql: """
                 DROP INDEX alert_undelivered;
                 CREATE INDEX alert_pending ON alert(seq, send_at) WHERE delivered = 0;
+                CREATE TABLE alert_cap (seq INTEGER PRIMARY KEY, cap TEXT NOT NULL);
+                INSERT INTO alert_cap (seq, cap) SELECT seq, cap FROM alert;
+                ALTER TABLE alert DROP COLUMN cap;
                 """)
         }
-        try migrator.migrate(queue)
+        return migrator
     }
 
     // MARK: - Watches
@@ -342,12 +352,14 @@ final class CommunityStore: Sendable {
             let first = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM alert") ?? 0) + 1
             let drafted = try draft(state, first)
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO alert (seq, member, source, created, send_at, expires, record, cap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO alert (seq, member, source, created, send_at, expires, record) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
+            let insertCap = try db.cachedStatement(sql: "INSERT INTO alert_cap (seq, cap) VALUES (?, ?)")
             var messages: [(topic: String, payload: Data, messageID: String)] = []
             for (alert, cap) in drafted {
                 let record: Data = try alert.serializedBytes()
-                try insert.execute(arguments: [Self.seq(alert.id), alert.memberID, source, alert.createdAt, alert.sendAt, alert.expires, record, cap])
+                try insert.execute(arguments: [Self.seq(alert.id), alert.memberID, source, alert.createdAt, alert.sendAt, alert.expires, record])
+                try insertCap.execute(arguments: [Self.seq(alert.id), cap])
                 messages.append((topic: "community.alert.\(alert.stationID)", payload: record, messageID: alert.id))
             }
             try Outbox.append(db, messages)
@@ -362,7 +374,9 @@ final class CommunityStore: Sendable {
     /// Alerts due by `now` the notifier has not taken, oldest first.
     func undelivered(dueBy now: Int64, limit: Int) throws -> [(alert: Xunfang_Community_V1_Alert, cap: String)] {
         try queue.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT record, cap FROM alert WHERE delivered = 0 AND send_at <= ? ORDER BY seq LIMIT ?",
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT record, cap FROM alert JOIN alert_cap USING (seq) WHERE delivered = 0 AND send_at <= ? ORDER BY seq LIMIT ?
+                """,
                                            arguments: [now, limit])
             var due: [(alert: Xunfang_Community_V1_Alert, cap: String)] = []
             while let row = try rows.next() { due.append((try Xunfang_Community_V1_Alert(serializedBytes: row[0] as Data), row[1])) }
