@@ -9,27 +9,21 @@ public enum ChinaTime {
 
     /// `2026-12-01 18:45:07 +08:00` for Unix milliseconds.
     public static func format(milliseconds: Int64) -> String {
-        label(ofDay: dayNumber(milliseconds)) + " " + clock(milliseconds) + " +08:00"
+        written { $0.date(milliseconds); $0.literal(" "); $0.clock(milliseconds); $0.literal(" +08:00") }
     }
 
     /// `2026-12-01T18:45:07+08:00`: ISO 8601 as CAP and XML Schema's dateTime take it.
     public static func iso8601(milliseconds: Int64) -> String {
-        label(ofDay: dayNumber(milliseconds)) + "T" + clock(milliseconds) + "+08:00"
+        written { $0.date(milliseconds); $0.literal("T"); $0.clock(milliseconds); $0.literal("+08:00") }
     }
 
     /// `2026-12-01 18:45`: to the minute, as rosters and reports show times.
     public static func minute(milliseconds: Int64) -> String {
-        label(ofDay: dayNumber(milliseconds)) + " " + hourMinute(milliseconds: milliseconds)
+        written { $0.date(milliseconds); $0.literal(" "); $0.clock(milliseconds, seconds: false) }
     }
 
     /// `18:45`, China time.
-    public static func hourMinute(milliseconds: Int64) -> String { String(clock(milliseconds).prefix(5)) }
-
-    /// `18:45:07`, China time.
-    static func clock(_ milliseconds: Int64) -> String {
-        let seconds = (milliseconds + offset - dayNumber(milliseconds) * day) / 1_000
-        return padded(seconds / 3_600, 2) + ":" + padded(seconds / 60 % 60, 2) + ":" + padded(seconds % 60, 2)
-    }
+    public static func hourMinute(milliseconds: Int64) -> String { written { $0.clock(milliseconds, seconds: false) } }
 
     /// Unix milliseconds of `yyyy-mm-dd hh:mm[:ss]`, China time; a trailing `+08:00` is
     /// accepted, any other offset is not (nil).
@@ -82,10 +76,7 @@ public enum ChinaTime {
     /// "yyyy-mm-dd" of a day number, and back.
     /// (Gregorian arithmetic, no Calendar: a CAP document or a CSV row formats several
     /// times each, tens of thousands at once.)
-    public static func label(ofDay number: Int64) -> String {
-        let (year, month, day) = civil(number)
-        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
-    }
+    public static func label(ofDay number: Int64) -> String { written { $0.date(ofDay: number) } }
 
     public static func dayNumber(label: String) -> Int64? {
         let parts = label.split(separator: "-", omittingEmptySubsequences: false).map { Int64($0) }
@@ -118,8 +109,57 @@ public enum ChinaTime {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    static func padded(_ value: some BinaryInteger, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    /// A time's text written digit by digit into the string's own storage, no pieces joined.
+    static func written(_ write: (inout Writer) -> Void) -> String {
+        String(unsafeUninitializedCapacity: 64) { buffer in
+            var writer = Writer(buffer: buffer)
+            write(&writer)
+            return writer.count
+        }
+    }
+
+    struct Writer {
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        var count = 0
+
+        mutating func date(_ milliseconds: Int64) { date(ofDay: dayNumber(milliseconds)) }
+
+        mutating func date(ofDay number: Int64) {
+            let (year, month, day) = civil(number)
+            digits(year, 4)
+            literal("-")
+            digits(month, 2)
+            literal("-")
+            digits(day, 2)
+        }
+
+        mutating func clock(_ milliseconds: Int64, seconds: Bool = true) {
+            let second = (milliseconds + offset - dayNumber(milliseconds) * ChinaTime.day) / 1_000
+            digits(second / 3_600, 2)
+            literal(":")
+            digits(second / 60 % 60, 2)
+            if seconds {
+                literal(":")
+                digits(second % 60, 2)
+            }
+        }
+
+        mutating func literal(_ text: StaticString) {
+            text.withUTF8Buffer { for byte in $0 { buffer[count] = byte; count += 1 } }
+        }
+
+        /// `value` in decimal, zero-padded to `width` (wider when it needs more digits).
+        mutating func digits(_ value: Int64, _ width: Int) {
+            if value < 0 { literal("-") }
+            var rest = value.magnitude, length = 1
+            while rest >= 10 { rest /= 10; length += 1 }
+            let end = count + max(width, length)
+            rest = value.magnitude
+            for index in stride(from: end - 1, through: count, by: -1) {
+                buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            count = end
+        }
     }
 }

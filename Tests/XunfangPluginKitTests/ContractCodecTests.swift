@@ -160,4 +160,25 @@ struct ChinaTimeTests {
         #expect(ChinaTime.label(ofDay: 11_016) == "2000-02-29" && ChinaTime.dayNumber(label: "2100-02-29") == nil && ChinaTime.dayNumber(label: "2025-13-01") == nil)
         #expect(ChinaTime.format(milliseconds: 1_764_585_900_000) == "2025-12-01 18:45:00 +08:00")
     }
+
+    @Test("times read as Foundation's formatter writes them in China time, before 1970 and after, at midnight and just before")
+    func times() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = ChinaTime.zone
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        var generator = SystemRandomNumberGenerator()
+        let instants: [Int64] = [0, -1_000, 1_764_518_400_000, 1_764_518_399_000, 253_402_271_999_000]
+            + (0..<2_000).map { _ in Int64.random(in: -2_208_988_800_000...4_102_444_800_000, using: &generator) / 1_000 * 1_000 }
+        var mismatches: [Int64] = []
+        for milliseconds in instants {
+            let expected = formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1_000))
+            let (day, clock) = (expected.prefix(10), expected.dropFirst(11))
+            if ChinaTime.iso8601(milliseconds: milliseconds) != expected + "+08:00"
+                || ChinaTime.format(milliseconds: milliseconds) != "\(day) \(clock) +08:00"
+                || ChinaTime.minute(milliseconds: milliseconds) != "\(day) \(clock.prefix(5))"
+                || ChinaTime.hourMinute(milliseconds: milliseconds) != String(clock.prefix(5)) { mismatches.append(milliseconds) }
+        }
+        #expect(mismatches.isEmpty)
+    }
 }
