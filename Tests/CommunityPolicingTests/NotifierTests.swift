@@ -2,6 +2,7 @@
 import CommunityPolicingContract
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @Suite("The outbox directory notifier")
@@ -71,10 +72,105 @@ struct AlertDeliveryStoreTests {
         let store = try CommunityStore(path: path)
         let alerting = Alerting(store: store, policy: AlertPolicy(), sender: "xunfang.community", now: { 1_764_554_500_000 })
         let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
-        #expect(try await alerting.deliverDue(to: notifier).map(\.alert.id) == ["CA-2"])
-        #expect(try await alerting.deliverDue(to: notifier).isEmpty)
+        #expect(try await alerting.deliverDue(to: notifier) == 1)
+        #expect(try await alerting.deliverDue(to: notifier) == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/alerts") == ["CA-2.xml"])
         #expect(try String(contentsOfFile: "\(directory)/alerts/CA-2.xml", encoding: .utf8) == "<alert>CA-2 旧</alert>\n")
         #expect(try store.alerts(source: "w").map(\.deliveredAt) == [1_764_554_400_000, 1_764_554_500_000])
+    }
+}
+
+/// Takes batches as a notifier does, remembering each; the first waits until a second one
+/// is with it too (giving up after a minute, so a delivery that never sends a second
+/// fails the test rather than hanging it), and the one numbered `failing` (from 1) fails.
+final class RecordingNotifier: AlertNotifier {
+    struct State {
+        var batches: [[String]] = []
+        var withMe = 0
+        var mostWithMe = 0
+        var waiting: CheckedContinuation<Void, Never>?
+    }
+    let state = Mutex(State())
+    let failing: Int?
+
+    init(failing: Int? = nil) { self.failing = failing }
+
+    func deliver(_ batch: [DeliverableAlert]) async throws {
+        let number = state.withLock { state in
+            state.batches.append(batch.map(\.alert.id))
+            state.withMe += 1
+            state.mostWithMe = max(state.mostWithMe, state.withMe)
+            if state.batches.count == 2 { state.waiting.take()?.resume() }
+            return state.batches.count
+        }
+        if number == 1 {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    guard state.batches.count < 2 else { return true }
+                    state.waiting = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+                Task {
+                    try? await Task.sleep(for: .seconds(60))
+                    state.withLock { $0.waiting.take() }?.resume()
+                }
+            }
+        }
+        state.withLock { $0.withMe -= 1 }
+        if number == failing { throw NotifierError("batch \(number) refused") }
+    }
+}
+
+@Suite("Alert delivery in batches")
+struct AlertDeliveryBatchTests {
+    /// A store holding `count` alerts due now, CA-1 up.
+    func store(due count: Int) throws -> (CommunityStore, String) {
+        let directory = NSTemporaryDirectory() + "xf-batches-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try CommunityStore(path: "\(directory)/community.sqlite")
+        try store.queue.write { db in
+            for seq in 1...count {
+                var alert = Xunfang_Community_V1_Alert()
+                alert.id = "CA-\(seq)"
+                alert.memberID = "M-\(seq)"
+                try db.execute(sql: "INSERT INTO alert (seq, member, source, created, send_at, expires, record) VALUES (?, ?, 'w', 0, 0, 0, ?)",
+                               arguments: [seq, alert.memberID, try alert.serializedBytes() as Data])
+                try db.execute(sql: "INSERT INTO alert_cap (seq, cap) VALUES (?, ?)", arguments: [seq, "<alert>CA-\(seq)</alert>\n"])
+            }
+        }
+        return (store, directory)
+    }
+
+    @Test("every due alert is handed once, in batches of 1,000 oldest first, two batches with the notifier at once and never three")
+    func pipelined() async throws {
+        let (store, directory) = try store(due: 2_500)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let alerting = Alerting(store: store, policy: AlertPolicy(), sender: "xunfang.community", now: { 1_764_554_500_000 })
+        let notifier = RecordingNotifier()
+        #expect(try await alerting.deliverDue(to: notifier) == 2_500)
+        let (batches, most) = notifier.state.withLock { ($0.batches, $0.mostWithMe) }
+        #expect(batches.map(\.count) == [1_000, 1_000, 500])
+        #expect(batches.flatMap { $0 } == (1...2_500).map { "CA-\($0)" })
+        #expect(most == 2)
+        #expect(try store.undelivered(dueBy: .max, limit: 10).isEmpty)
+        #expect(try await alerting.deliverDue(to: notifier) == 0)
+    }
+
+    @Test("a batch the notifier fails stays due and the run says so; the batches it took are not handed again")
+    func failedBatch() async throws {
+        let (store, directory) = try store(due: 2_500)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let alerting = Alerting(store: store, policy: AlertPolicy(), sender: "xunfang.community", now: { 1_764_554_500_000 })
+        let failing = RecordingNotifier(failing: 2)
+        await #expect(throws: NotifierError.self) { try await alerting.deliverDue(to: failing) }
+        let taken = failing.state.withLock { $0.batches }
+        let refused = Set(taken[1])
+        let took = Set(taken.enumerated().filter { $0.offset != 1 }.flatMap(\.element))
+        let retry = RecordingNotifier()
+        #expect(try await alerting.deliverDue(to: retry) == 2_500 - took.count)
+        let handedAgain = Set(retry.state.withLock { $0.batches.flatMap { $0 } })
+        #expect(handedAgain.isSuperset(of: refused) && handedAgain.isDisjoint(with: took))
+        #expect(handedAgain.union(took).count == 2_500)
     }
 }

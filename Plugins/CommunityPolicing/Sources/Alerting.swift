@@ -32,18 +32,44 @@ final class Alerting: Sendable {
     static func source(of warning: Xunfang_Situation_V1_Warning) -> String { "warning \(warning.stationID) \(warning.day)" }
 
     /// Alerts handed to a notifier at a time: each batch costs the notifier one flush to
-    /// disk, and a crash hands at most one batch over again.
+    /// disk, and a crash hands the batches in flight over again.
     static let deliveryBatch = 1_000
+    /// Batches with the notifier at once: while it flushes one to disk it writes the next.
+    static let batchesInFlight = 2
 
-    /// Hands the next batch of due alerts to `notifier` and marks them delivered once it took
-    /// all of them (a crash between the two hands them over again); returns the batch, empty
-    /// when nothing is due.
-    func deliverDue(to notifier: some AlertNotifier) async throws -> [DeliverableAlert] {
-        let batch = try store.undelivered(dueBy: now(), limit: Self.deliveryBatch).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
-        guard !batch.isEmpty else { return [] }
-        try await notifier.deliver(batch)
-        try store.markDelivered(batch.map(\.alert.id), at: now())
-        return batch
+    /// Hands every due alert to `notifier` in batches, each marked delivered once the
+    /// notifier took all of it (a crash between the two hands it over again); returns how
+    /// many it handed, 0 when nothing was due. A batch the notifier fails ends the run with
+    /// that error when the others in flight are done; its alerts stay due.
+    func deliverDue(to notifier: some AlertNotifier) async throws -> Int {
+        try await withThrowingTaskGroup(of: [String].self) { group in
+            var inFlight = Set<String>(), running = 0, handed = 0
+            while true {
+                let batch = Task.isCancelled ? [] : try dueBatch(excluding: inFlight)
+                if !batch.isEmpty {
+                    let ids = batch.map(\.alert.id)
+                    inFlight.formUnion(ids)
+                    running += 1
+                    handed += ids.count
+                    group.addTask {
+                        try await notifier.deliver(batch)
+                        try self.store.markDelivered(ids, at: self.now())
+                        return ids
+                    }
+                }
+                guard running > 0 else { return handed }
+                if batch.isEmpty || running == Self.batchesInFlight {
+                    inFlight.subtract(try await group.next() ?? [])
+                    running -= 1
+                }
+            }
+        }
+    }
+
+    /// The next due alerts not already with the notifier, oldest first.
+    private func dueBatch(excluding inFlight: Set<String>) throws -> [DeliverableAlert] {
+        try store.undelivered(dueBy: now(), limit: Self.deliveryBatch + inFlight.count).lazy
+            .filter { !inFlight.contains($0.alert.id) }.prefix(Self.deliveryBatch).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
     }
 
     /// - Parameter areas: the hot grids' outlines for the CAP `<area>`s, as far as known.

@@ -335,12 +335,12 @@ public struct CommunityPlugin: Plugin {
         }
     }
 
-    /// Hands due alerts to the notifier in batches (`Alerting.deliverDue`), then waits for more.
+    /// Hands due alerts to the notifier (`Alerting.deliverDue`), then waits for more.
     func deliver() async {
         var iterator = deliveries.stream.makeAsyncIterator()
         while !Task.isCancelled {
             do {
-                if try await alerting.deliverDue(to: notifier).isEmpty { _ = await iterator.next() }
+                if try await alerting.deliverDue(to: notifier) == 0 { _ = await iterator.next() }
             } catch {
                 logger.warning("alert delivery failed; retrying", metadata: ["xunfang.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))

@@ -1,6 +1,7 @@
 public import Foundation
 import Glibc
 public import CommunityPolicingContract
+import XunfangPluginKit
 
 /// An issued alert and its CAP 1.2 document, as a notifier gets it.
 public struct DeliverableAlert: Sendable {
@@ -10,7 +11,8 @@ public struct DeliverableAlert: Sendable {
 
 /// Takes due alerts to the members: an outbox directory, an SMS gateway. After a crash it
 /// may be handed alerts it already took; it must then not deliver them twice (the alert id
-/// is the key). Throwing leaves the whole batch to be handed again.
+/// is the key). Throwing leaves the whole batch to be handed again. Two batches (never
+/// sharing an alert) may be with it at once.
 public protocol AlertNotifier: Sendable {
     func deliver(_ batch: [DeliverableAlert]) async throws
 }
@@ -20,7 +22,8 @@ public protocol AlertNotifier: Sendable {
 /// linked under its name (O_TMPFILE), so a reader never sees half a document and the
 /// directory takes one entry a file; where the file system cannot, and for a repeat (the
 /// name is taken), written to a temporary name and renamed over it by the same bytes. The
-/// file system is synced once a batch, before the batch counts as delivered.
+/// file system is synced once a batch, before the batch counts as delivered. Writing and
+/// syncing block, so they run on a thread of their own, not on Swift concurrency's few.
 /// Like everything the stack writes, the directory is 0700 and the files 0600: the sender
 /// runs as the stack's own user.
 public struct OutboxDirectoryNotifier: AlertNotifier {
@@ -32,6 +35,10 @@ public struct OutboxDirectoryNotifier: AlertNotifier {
     }
 
     public func deliver(_ batch: [DeliverableAlert]) async throws {
+        try await onOwnThread { try writeAndSync(batch) }
+    }
+
+    private func writeAndSync(_ batch: [DeliverableAlert]) throws {
         for item in batch {
             let final = "\(directory)/\(item.alert.id).xml"
             if try linkNameless(item.cap, as: final) { continue }
