@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Glibc
 import Synchronization
+import XunfangGeo
 import XunfangPluginKit
 import CommunityPolicingContract
 import SituationAnalysisContract
@@ -159,8 +160,14 @@ enum CommunityBenchmark {
         warning.day = ChinaTime.label(ofDay: ChinaTime.dayNumber(now) - 1)
         warning.roadSegments = ["1001-1002"]
         warning.hotHours = [UInt32(hour)]
+        // As the demo's warnings read: three hot grids, each a rectangle about 800 m across.
+        let areas = (0..<3).map { index in
+            let west = 104.25 + 0.009 * Double(index), south = 30.95
+            return Cap.Area(description: "城关\(index + 1)号网格", outline: [GeoPoint(longitude: west, latitude: south), GeoPoint(longitude: west + 0.009, latitude: south),
+                                                                      GeoPoint(longitude: west + 0.009, latitude: south + 0.0075), GeoPoint(longitude: west, latitude: south + 0.0075)])
+        }
         var issued = 0
-        let issue = try BenchReport.milliseconds { issued = try alerting.issue(warning, areas: [Cap.Area(description: "bench", outline: [])]).alerts.count }
+        let issue = try BenchReport.milliseconds { issued = try alerting.issue(warning, areas: areas).alerts.count }
         let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
         let due = try store.undelivered(dueBy: now, limit: count).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
         var delivered = 0
