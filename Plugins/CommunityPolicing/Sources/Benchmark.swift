@@ -56,7 +56,8 @@ enum CommunityBenchmark {
             results += try fanOut(options.fanOut, in: directory)
             results += try records(options.records, in: directory)
             BenchReport.print(bench: "community",
-                              title: "xunfang bench community (\(options.members) members, \(options.warnings) warnings of \(options.segments) segments × \(options.hours) hours, fan-out \(options.fanOut))",
+                              title: "xunfang bench community (\(options.members) members, \(options.warnings) warnings of \(options.segments) segments × \(options.hours) hours, "
+                                  + "fan-out \(options.fanOut) in \(NSTemporaryDirectory()) on \(fileSystem(of: directory)); TMPDIR=DIR to measure another disk)",
                               parameters: ["members": Double(options.members), "warnings": Double(options.warnings),
                                            "pairs": Double(options.segments * options.hours), "fan_out": Double(options.fanOut)],
                               results: results, jsonOnly: options.json)
@@ -247,6 +248,20 @@ enum CommunityBenchmark {
                 close(descriptor)
             }
         }
+    }
+
+    /// The type of the file system `path` is on (`/proc/mounts`): the fan-out's pace is the disk's.
+    static func fileSystem(of path: String) -> String {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        var best: (point: String, type: String, device: String)?
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count >= 3 else { continue }
+            let point = fields[1], under = point == "/" || resolved == point || resolved.hasPrefix(point + "/")
+            if under && point.count > (best?.point.count ?? -1) { best = (point, fields[2], fields[0]) }
+        }
+        return best.map { "\($0.type) (\($0.device))" } ?? "an unknown file system"
     }
 
     /// Runs async work from this synchronous command.
