@@ -23,7 +23,7 @@ public enum ChinaTime {
     }
 
     /// `18:45`, China time.
-    public static func hourMinute(milliseconds: Int64) -> String { written { $0.clock(milliseconds, seconds: false) } }
+    public static func hourMinute(milliseconds: Int64) -> String { written(capacity: 15) { $0.clock(milliseconds, seconds: false) } }
 
     /// Unix milliseconds of `yyyy-mm-dd hh:mm[:ss]`, China time; a trailing `+08:00` is
     /// accepted, any other offset is not (nil).
@@ -110,8 +110,9 @@ public enum ChinaTime {
     }
 
     /// A time's text written digit by digit into the string's own storage, no pieces joined.
-    static func written(_ write: (inout Writer) -> Void) -> String {
-        String(unsafeUninitializedCapacity: 64) { buffer in
+    /// 64 bytes hold any date and time; up to 15 make a small string, with no allocation.
+    static func written(capacity: Int = 64, _ write: (inout Writer) -> Void) -> String {
+        String(unsafeUninitializedCapacity: capacity) { buffer in
             var writer = Writer(buffer: buffer)
             write(&writer)
             return writer.count
@@ -145,6 +146,7 @@ public enum ChinaTime {
         }
 
         mutating func literal(_ text: StaticString) {
+            precondition(count + text.utf8CodeUnitCount <= buffer.count, "a time's text outgrew its buffer")
             text.withUTF8Buffer { for byte in $0 { buffer[count] = byte; count += 1 } }
         }
 
@@ -154,6 +156,7 @@ public enum ChinaTime {
             var rest = value.magnitude, length = 1
             while rest >= 10 { rest /= 10; length += 1 }
             let end = count + max(width, length)
+            precondition(end <= buffer.count, "a time's text outgrew its buffer")
             rest = value.magnitude
             for index in stride(from: end - 1, through: count, by: -1) {
                 buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
