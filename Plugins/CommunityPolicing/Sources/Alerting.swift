@@ -68,8 +68,8 @@ final class Alerting: Sendable {
 
     /// The next due alerts not already with the notifier, oldest first.
     private func dueBatch(excluding inFlight: Set<String>) throws -> [DeliverableAlert] {
-        try store.undelivered(dueBy: now(), limit: Self.deliveryBatch + inFlight.count).lazy
-            .filter { !inFlight.contains($0.alert.id) }.prefix(Self.deliveryBatch).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
+        let due = try store.undelivered(dueBy: now(), limit: Self.deliveryBatch + inFlight.count)
+        return Array(due.filter { !inFlight.contains($0.alert.id) }.prefix(Self.deliveryBatch))
     }
 
     /// - Parameter areas: the hot grids' outlines for the CAP `<area>`s, as far as known.

@@ -170,7 +170,7 @@ enum CommunityBenchmark {
         var issued = 0
         let issue = try BenchReport.milliseconds { issued = try alerting.issue(warning, areas: areas).alerts.count }
         let notifier = try OutboxDirectoryNotifier(directory: "\(directory)/alerts")
-        let due = try store.undelivered(dueBy: now, limit: count).map { DeliverableAlert(alert: $0.alert, cap: $0.cap) }
+        let due = try store.undelivered(dueBy: now, limit: count)
         var delivered = 0
         let deliver = try BenchReport.milliseconds { delivered = try runBlocking { try await alerting.deliverDue(to: notifier) } }
         precondition(delivered == issued, "every issued alert is delivered")

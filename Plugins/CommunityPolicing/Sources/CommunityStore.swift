@@ -375,13 +375,13 @@ final class CommunityStore: Sendable {
     static func seq(_ id: String) -> Int64 { Int64(id.dropFirst(3)) ?? -1 }
 
     /// Alerts due by `now` the notifier has not taken, oldest first.
-    func undelivered(dueBy now: Int64, limit: Int) throws -> [(alert: Xunfang_Community_V1_Alert, cap: String)] {
+    func undelivered(dueBy now: Int64, limit: Int) throws -> [DeliverableAlert] {
         try queue.read { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT record, cap FROM alert JOIN alert_cap USING (seq) WHERE delivered = 0 AND send_at <= ? ORDER BY seq LIMIT ?
                 """, arguments: [now, limit])
-            var due: [(alert: Xunfang_Community_V1_Alert, cap: String)] = []
-            while let row = try rows.next() { due.append((try Xunfang_Community_V1_Alert(serializedBytes: row[0] as Data), row[1])) }
+            var due: [DeliverableAlert] = []
+            while let row = try rows.next() { due.append(DeliverableAlert(alert: try Xunfang_Community_V1_Alert(serializedBytes: row[0] as Data), cap: row[1])) }
             return due
         }
     }
